@@ -1,0 +1,129 @@
+"""An open file of the host file system: a real file descriptor."""
+
+from __future__ import annotations
+
+import errno
+import posix
+import stat
+
+from vfs.errors import os_error
+from vfs.provider import DirEntryInfo, Handle
+
+SEEK_END = 2
+
+
+class HostHandle(Handle):
+    """A real file descriptor used as a random-access channel (pread/pwrite, never its offset).
+
+    Errors are the kernel's own. A handle opened with O_APPEND appends on every write, as
+    pwrite(2) does on Linux.
+    """
+
+    __slots__ = ("_fd", "_path", "flags")
+
+    def __init__(self, fd: int, flags: int, path: str) -> None:
+        self._fd = fd
+        self.flags = flags
+        self._path = path
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def closed(self) -> bool:
+        return self._fd < 0
+
+    @property
+    def fd(self) -> int:
+        """The host file descriptor (-1 once closed)."""
+        return self._fd
+
+    def _live(self) -> int:
+        fd = self._fd
+        if fd < 0:
+            raise os_error(errno.EBADF)
+        return fd
+
+    def pread(self, n: int, offset: int) -> bytes:
+        return posix.pread(self._live(), n, offset)
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        fd = self._live()
+        view = memoryview(data).cast("B")
+        done = posix.pwrite(fd, view, offset)
+        while done < len(view):
+            done += posix.pwrite(fd, view[done:], offset + done)
+        return len(view)
+
+    def append(self, data: bytes) -> int:
+        fd = self._live()
+        view = memoryview(data).cast("B")
+        if not self.flags & posix.O_APPEND:
+            end = posix.fstat(fd).st_size
+            self.pwrite(view, end)
+            return end + len(view)
+        done = 0
+        while done < len(view):
+            done += posix.write(fd, view[done:])
+        return posix.lseek(fd, 0, 1)
+
+    def size(self) -> int:
+        return posix.fstat(self._live()).st_size
+
+    def truncate(self, length: int) -> None:
+        posix.ftruncate(self._live(), length)
+
+    def sync(self) -> None:
+        posix.fsync(self._live())
+
+    def close(self) -> None:
+        fd = self._fd
+        if fd >= 0:
+            self._fd = -1
+            posix.close(fd)
+
+    def stat(self) -> posix.stat_result:
+        return posix.fstat(self._live())
+
+    def chmod(self, mode: int) -> None:
+        posix.fchmod(self._live(), mode)
+
+    def chown(self, uid: int, gid: int) -> None:
+        posix.fchown(self._live(), uid, gid)
+
+    def utime(self, ns: tuple[int, int] | None = None) -> None:
+        if ns is None:
+            posix.utime(self._live())
+        else:
+            posix.utime(self._live(), ns=ns)
+
+    def listdir(self) -> list[str]:
+        return posix.listdir(self._live())
+
+    def scandir(self) -> list[DirEntryInfo]:
+        with posix.scandir(self._live()) as entries:
+            return [entry_info(entry) for entry in entries]
+
+    def statvfs(self) -> posix.statvfs_result:
+        return posix.fstatvfs(self._live())
+
+    def __del__(self) -> None:
+        if self._fd >= 0:
+            self.close()
+
+    def __repr__(self) -> str:
+        return f"<HostHandle {self._path!r} fd={self._fd}>"
+
+
+def entry_info(entry: posix.DirEntry[str]) -> DirEntryInfo:
+    """A DirEntryInfo from an ``os.DirEntry``, using d_type and stat'ing only when it is unknown."""
+    if entry.is_symlink():
+        kind = stat.S_IFLNK
+    elif entry.is_dir(follow_symlinks=False):
+        kind = stat.S_IFDIR
+    elif entry.is_file(follow_symlinks=False):
+        kind = stat.S_IFREG
+    else:
+        kind = stat.S_IFMT(entry.stat(follow_symlinks=False).st_mode)
+    return DirEntryInfo(entry.name, kind, entry.inode())

@@ -1,0 +1,44 @@
+"""Linux's limits on names and paths, shared by every provider."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from vfs.errors import os_error
+
+NAME_MAX = 255
+"""Longest file name component, in bytes (ext4, tmpfs)."""
+
+PATH_MAX = 4096
+"""Longest path, in bytes, counting the terminating NUL as the kernel does."""
+
+MAXSYMLINKS = 40
+"""Symbolic links followed in one path resolution before ELOOP."""
+
+
+def check_path(path: object, filename2: str | None = None) -> str:
+    """Validate a provider path: a str, absolute, without NUL, shorter than PATH_MAX bytes.
+
+    Raises what ``os`` raises for the same input: TypeError for a wrong type, ValueError for an
+    embedded NUL, ENAMETOOLONG for a path that is too long.
+    """
+    if type(path) is not str:
+        if isinstance(path, str):
+            path = str(path)
+        else:
+            raise TypeError(f"path should be str, not {type(path).__name__}")
+    if "\x00" in path:
+        raise ValueError("embedded null byte")
+    if len(path) >= PATH_MAX // 4 and len(os.fsencode(path)) >= PATH_MAX:
+        raise os_error(errno.ENAMETOOLONG, path, filename2)
+    if not path.startswith("/"):
+        if not path:
+            raise os_error(errno.ENOENT, path, filename2)
+        raise ValueError(f"provider paths must be absolute: {path!r}")
+    return path
+
+
+def name_too_long(name: str) -> bool:
+    """Whether one path component exceeds NAME_MAX bytes once encoded for the OS."""
+    return len(name) > NAME_MAX // 4 and len(os.fsencode(name)) > NAME_MAX

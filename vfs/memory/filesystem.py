@@ -1,0 +1,718 @@
+"""MemoryFileSystem: a POSIX file system held in memory, faithful to Linux's semantics.
+
+Directories, regular files, symbolic links and hard links; all twelve mode bits with owner,
+group and other checks for a configurable identity (root bypasses them as on Linux), the sticky
+bit, set-group-ID directories; nanosecond times updated when Linux updates them (``relatime``
+for reads); one ``st_dev`` per instance and inode numbers never reused; optional limits on
+bytes and inodes that fail with ENOSPC or EDQUOT before anything changes. One lock guards the
+tree and all file contents, so any number of threads may use one instance.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import posix
+import threading
+from time import time_ns
+from typing import TYPE_CHECKING
+
+from vfs.errors import os_error, rename_error
+from vfs.identity import Identity
+from vfs.limits import NAME_MAX, PATH_MAX, check_path
+from vfs.memory.handle import O_ACCMODE, OPEN, READ, TOUCH, WRITE, MemoryHandle, initial_state
+from vfs.memory.nodes import (
+    S_IFDIR,
+    S_IFLNK,
+    S_IFMT,
+    S_IFREG,
+    Directory,
+    Inode,
+    RegularFile,
+    Symlink,
+)
+from vfs.memory.permissions import (
+    R_OK,
+    S_ISGID,
+    S_IXGRP,
+    W_OK,
+    X_OK,
+    may_keep_setgid,
+    owns,
+    permitted,
+    privileges_dropped,
+    sticky_forbids,
+)
+from vfs.memory.resolver import Resolver
+from vfs.memory.space import Space
+from vfs.pathnames import ROOT, SPECIAL_NAMES, special_errno
+from vfs.provider import DirEntryInfo, FileSystem
+
+O_TMPFILE = getattr(posix, "O_TMPFILE", 0o20200000)
+_O_TMPFILE_BIT = O_TMPFILE & ~posix.O_DIRECTORY
+MAX_FILE_SIZE = (1 << 63) - 1
+_SLOW_OPEN_FLAGS = (
+    posix.O_EXCL | posix.O_PATH | posix.O_NOFOLLOW | posix.O_DIRECTORY | posix.O_NOATIME | O_TMPFILE
+)
+"""Flags whose checks only the general open path makes."""
+_FAST_STATE = {
+    posix.O_RDONLY: OPEN | TOUCH | READ,
+    posix.O_WRONLY: OPEN | TOUCH | WRITE,
+    posix.O_RDWR: OPEN | TOUCH | READ | WRITE,
+    3: OPEN | TOUCH,
+}
+"""Handle state for the fast open path, by access mode."""
+_devices = itertools.count(1)
+
+
+class MemoryFileSystem(FileSystem):
+    """A file system that lives in this process's memory.
+
+    ``identity`` is whose permissions are checked (default: this process's); the root
+    directory belongs to it with mode ``root_mode``. ``max_bytes`` caps file data and
+    ``max_files`` the number of inodes (the root not counted); passing a cap fails with
+    ``quota_errno`` (ENOSPC like a full device, or EDQUOT like a user quota). Files are not
+    sparse: extending one counts all of its new length. ``protected_hardlinks`` mirrors the
+    Linux sysctl of that name (on by default): a user may only hard-link files they own or
+    may read and write.
+    """
+
+    def __init__(
+        self,
+        *,
+        identity: Identity | None = None,
+        root_mode: int = 0o755,
+        max_bytes: int | None = None,
+        max_files: int | None = None,
+        quota_errno: int = errno.ENOSPC,
+        protected_hardlinks: bool = True,
+    ) -> None:
+        who = Identity.current() if identity is None else identity
+        self._lock = threading.Lock()
+        self._space = Space(max_bytes, max_files, quota_errno)
+        self._dev = posix.makedev(0, 0x100 + next(_devices))
+        self._inodes = itertools.count(2)
+        self._protected_hardlinks = protected_hardlinks
+        root = Directory(self._dev, next(self._inodes), root_mode, who.uid, who.gid, time_ns())
+        self._names = Resolver(root, who)
+
+    # -- configuration -----------------------------------------------------------------------
+
+    @property
+    def identity(self) -> Identity:
+        """Whose permissions are checked."""
+        return self._names.who
+
+    @identity.setter
+    def identity(self, who: Identity) -> None:
+        with self._lock:
+            self._names.set_identity(who)
+
+    @property
+    def device(self) -> int:
+        """The ``st_dev`` every file of this instance reports."""
+        return self._dev
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def stat(self, path: str, follow_symlinks: bool = True) -> posix.stat_result:
+        names = self._names
+        lock = self._lock
+        lock.acquire()
+        try:
+            # Fast path: a path that resolved before, ending at anything but a link.
+            hit = names.paths.get(path) if path.__class__ is str else None
+            if hit is not None:
+                node = hit[0].entries.get(hit[1])
+                if (
+                    node is not None
+                    and node.mode & S_IFMT != S_IFLNK
+                    and not (names.check and not permitted(hit[0], names.who, X_OK))
+                ):
+                    return node._stat or node.stat()
+        finally:
+            lock.release()
+        check_path(path)
+        with self._lock:
+            _, _, node, trailing = self._names.locate(path, follow_symlinks)
+            return self._existing(node, trailing, path).stat()
+
+    def listdir(self, path: str) -> list[str]:
+        return [entry.name for entry in self.scandir(path)]
+
+    def scandir(self, path: str) -> list[DirEntryInfo]:
+        check_path(path)
+        with self._lock:
+            _, _, node, trailing = self._names.locate(path, True)
+            node = self._existing(node, trailing, path)
+            if not isinstance(node, Directory):
+                raise os_error(errno.ENOTDIR, path)
+            if not self._may(node, R_OK):
+                raise os_error(errno.EACCES, path)
+            return self._entries(node, touch=True)
+
+    def readlink(self, path: str) -> str:
+        check_path(path)
+        with self._lock:
+            _, _, node, trailing = self._names.locate(path, False)
+            node = self._existing(node, trailing, path)
+            if not isinstance(node, Symlink):
+                raise os_error(errno.EINVAL, path)
+            node.accessed(time_ns())
+            return node.target
+
+    def access(self, path: str, mode: int, follow_symlinks: bool = True) -> None:
+        check_path(path)
+        if mode & ~7:
+            raise os_error(errno.EINVAL, path)
+        with self._lock:
+            _, _, node, trailing = self._names.locate(path, follow_symlinks)
+            node = self._existing(node, trailing, path)
+            if mode and not self._may(node, mode):
+                raise os_error(errno.EACCES, path)
+
+    def statvfs(self, path: str) -> posix.statvfs_result:
+        check_path(path)
+        with self._lock:
+            _, _, node, trailing = self._names.locate(path, True)
+            self._existing(node, trailing, path)
+            return self._statvfs()
+
+    # -- opening ---------------------------------------------------------------------------
+
+    def open(self, path: str, flags: int, mode: int = 0o666) -> MemoryHandle:
+        if not flags & _SLOW_OPEN_FLAGS and path.__class__ is str:
+            # Fast path: an existing regular file whose path resolved before, opened in the
+            # common way; anything unusual, every error included, takes the general path.
+            names = self._names
+            lock = self._lock
+            lock.acquire()
+            try:
+                hit = names.paths.get(path)
+                if hit is not None:
+                    node = hit[0].entries.get(hit[1])
+                    if node.__class__ is RegularFile and (
+                        not names.check or self._may_open_cached(hit[0], node, flags)
+                    ):
+                        if TYPE_CHECKING:
+                            assert isinstance(node, RegularFile)
+                        if flags & posix.O_TRUNC:
+                            self._resize(node, 0, path)
+                        return MemoryHandle(self, node, flags, path, _FAST_STATE[flags & O_ACCMODE])
+            finally:
+                lock.release()
+        check_path(path)
+        if flags & _O_TMPFILE_BIT:
+            return self._open_tmpfile(path, flags, mode)
+        if flags & posix.O_CREAT and flags & posix.O_DIRECTORY:
+            raise os_error(errno.EINVAL, path)
+        with self._lock:
+            if flags & posix.O_PATH:
+                _, _, node, trailing = self._names.locate(path, not flags & posix.O_NOFOLLOW)
+                node = self._existing(node, trailing, path)
+                if flags & posix.O_DIRECTORY and not isinstance(node, Directory):
+                    raise os_error(errno.ENOTDIR, path)
+                return self._handle(node, flags & ~posix.O_TRUNC, path)
+            if flags & posix.O_CREAT:
+                node, trailing, created = self._open_creating(path, flags, mode)
+                if created:
+                    return self._handle(node, flags & ~posix.O_TRUNC, path)
+            else:
+                _, _, found, trailing = self._names.locate(path, not flags & posix.O_NOFOLLOW)
+                node = self._existing(found, trailing, path)
+            self._may_open(node, flags, trailing, path)
+            if flags & posix.O_TRUNC and isinstance(node, RegularFile):
+                self._resize(node, 0, path)
+            return self._handle(node, flags, path)
+
+    def _may_open_cached(self, directory: Directory, node: Inode, flags: int) -> bool:
+        """Whether an unprivileged open of a file found through the path cache may go ahead."""
+        access = flags & O_ACCMODE
+        want = (R_OK if access != posix.O_WRONLY else 0) | (W_OK if access else 0)
+        if flags & posix.O_TRUNC:
+            want |= W_OK
+        who = self._names.who
+        return permitted(directory, who, X_OK) and permitted(node, who, want)
+
+    def _open_creating(self, path: str, flags: int, mode: int) -> tuple[Inode, bool, bool]:
+        """Look up the last component for O_CREAT, following links as open(2) does.
+
+        Returns (inode, trailing slash, whether it was created here).
+        """
+        names = self._names
+        directory, name, trailing, hops = names.parent(path)
+        exclusive = flags & posix.O_EXCL
+        if name in SPECIAL_NAMES:
+            raise os_error(errno.EEXIST if exclusive else errno.EISDIR, path)
+        if trailing:
+            raise os_error(errno.EISDIR, path)
+        node = names.child(directory, name, path)
+        while isinstance(node, Symlink) and not exclusive and not flags & posix.O_NOFOLLOW:
+            directory, name, node, via_slash, hops = names.through(directory, node, path, hops)
+            if via_slash or name in SPECIAL_NAMES:
+                raise os_error(errno.EISDIR, path)
+        if node is not None:
+            if exclusive:
+                raise os_error(errno.EEXIST, path)
+            return node, False, False
+        self._may_create(directory, path)
+        file = self._new(RegularFile, directory, name, mode, path)
+        assert isinstance(file, RegularFile)
+        return file, False, True
+
+    def _open_tmpfile(self, path: str, flags: int, mode: int) -> MemoryHandle:
+        """O_TMPFILE: an unnamed regular file in the directory ``path``."""
+        if flags & O_TMPFILE != O_TMPFILE or flags & posix.O_CREAT or flags & O_ACCMODE not in (
+            posix.O_WRONLY,
+            posix.O_RDWR,
+        ):
+            raise os_error(errno.EINVAL, path)
+        with self._lock:
+            _, _, node, trailing = self._names.locate(path, not flags & posix.O_NOFOLLOW)
+            directory = self._existing(node, trailing, path)
+            if not isinstance(directory, Directory):
+                raise os_error(errno.ENOTDIR, path)
+            if not self._may(directory, W_OK | X_OK):
+                raise os_error(errno.EACCES, path)
+            self._space.add_file(path)
+            file = RegularFile(self._dev, next(self._inodes), 0, 0, 0, time_ns())
+            self._init_owner(file, directory, mode)
+            file.add_links(-1)
+            return self._handle(file, flags & ~posix.O_DIRECTORY, path)
+
+    def _may_open(self, node: Inode, flags: int, trailing: bool, path: str) -> None:
+        """The checks open(2) makes on an existing inode (do_open and may_open)."""
+        kind = node.mode & S_IFMT
+        if flags & posix.O_CREAT and kind == S_IFDIR:
+            raise os_error(errno.EISDIR, path)
+        if (flags & posix.O_DIRECTORY or trailing) and kind != S_IFDIR:
+            raise os_error(errno.ENOTDIR, path)
+        access = flags & O_ACCMODE
+        want = (R_OK if access != posix.O_WRONLY else 0) | (W_OK if access else 0)
+        if flags & posix.O_TRUNC:
+            want |= W_OK
+        if kind == S_IFLNK:
+            raise os_error(errno.ELOOP, path)
+        if kind == S_IFDIR and want & W_OK:
+            raise os_error(errno.EISDIR, path)
+        if not self._may(node, want):
+            raise os_error(errno.EACCES, path)
+        if flags & posix.O_NOATIME and not owns(node, self._names.who):
+            raise os_error(errno.EPERM, path)
+
+    def _handle(self, node: Inode, flags: int, path: str) -> MemoryHandle:
+        return MemoryHandle(self, node, flags, path, initial_state(flags))
+
+    # -- creating and removing names -----------------------------------------------------------
+
+    def mkdir(self, path: str, mode: int = 0o777) -> None:
+        check_path(path)
+        with self._lock:
+            directory, name = self._free_name(path, "create", allow_trailing=True)
+            self._may_create(directory, path)
+            self._new(Directory, directory, name, mode & 0o1777, path)
+
+    def symlink(self, target: str, path: str) -> None:
+        check_path(path, None)
+        if type(target) is not str:
+            raise TypeError(f"symlink target should be str, not {type(target).__name__}")
+        if "\x00" in target:
+            raise ValueError("embedded null byte")
+        try:
+            if not target:
+                raise os_error(errno.ENOENT, path)
+            if len(target) >= PATH_MAX // 4 and len(posix.fspath(target).encode(
+                "utf-8", "surrogateescape"
+            )) >= PATH_MAX:
+                raise os_error(errno.ENAMETOOLONG, path)
+            with self._lock:
+                directory, name = self._free_name(path, "create", allow_trailing=False)
+                self._may_create(directory, path)
+                self._space.add_file(path)
+                link = Symlink(self._dev, next(self._inodes), target, 0, 0, time_ns())
+                self._init_owner(link, directory, 0o777)
+                self._attach(directory, name, link)
+        except OSError as error:
+            raise rename_error(error, target, path) from None
+
+    def link(self, src: str, dst: str, follow_symlinks: bool = True) -> None:
+        check_path(src, dst)
+        check_path(dst, None)
+        try:
+            with self._lock:
+                _, _, node, trailing = self._names.locate(src, follow_symlinks)
+                node = self._existing(node, trailing, src)
+                directory, name = self._free_name(dst, "create", allow_trailing=False)
+                who = self._names.who
+                if self._protected_hardlinks and not owns(node, who) and not self._safe_link_source(
+                    node
+                ):
+                    raise os_error(errno.EPERM, src)
+                self._may_create(directory, dst)
+                if isinstance(node, Directory):
+                    raise os_error(errno.EPERM, src)
+                if node.nlink == 0:
+                    raise os_error(errno.ENOENT, src)
+                now = time_ns()
+                node.add_links(1)
+                node.changed(now)
+                self._attach(directory, name, node, now)
+        except OSError as error:
+            raise rename_error(error, src, dst) from None
+
+    def unlink(self, path: str) -> None:
+        check_path(path)
+        with self._lock:
+            directory, name, trailing, _ = self._names.parent(path)
+            code = special_errno("unlink", name)
+            if code:
+                raise os_error(code, path)
+            node = self._names.child(directory, name, path)
+            if trailing:
+                if node is None:
+                    raise os_error(errno.ENOENT, path)
+                raise os_error(errno.EISDIR if isinstance(node, Directory) else errno.ENOTDIR, path)
+            self._may_delete(directory, node, False, path)
+            assert node is not None
+            self._detach(directory, name, node)
+
+    def rmdir(self, path: str) -> None:
+        check_path(path)
+        with self._lock:
+            directory, name, _, _ = self._names.parent(path)
+            code = special_errno("rmdir", name)
+            if code:
+                raise os_error(code, path)
+            node = self._names.child(directory, name, path)
+            self._may_delete(directory, node, True, path)
+            assert isinstance(node, Directory)
+            if node.entries:
+                raise os_error(errno.ENOTEMPTY, path)
+            self._detach(directory, name, node)
+
+    def rename(self, src: str, dst: str) -> None:
+        check_path(src, dst)
+        check_path(dst, None)
+        try:
+            with self._lock:
+                self._rename(src, dst)
+        except OSError as error:
+            raise rename_error(error, src, dst) from None
+
+    def _rename(self, src: str, dst: str) -> None:
+        """rename(2), in the kernel's order of checks (do_renameat2, then vfs_rename)."""
+        names = self._names
+        old_dir, old_name, old_slash, _ = names.parent(src)
+        new_dir, new_name, new_slash, _ = names.parent(dst)
+        if old_name in SPECIAL_NAMES:
+            raise os_error(errno.EBUSY, src)
+        if new_name in SPECIAL_NAMES:
+            raise os_error(errno.EBUSY, dst)
+        node = names.child(old_dir, old_name, src)
+        if node is None:
+            raise os_error(errno.ENOENT, src)
+        victim = names.child(new_dir, new_name, dst)
+        is_dir = isinstance(node, Directory)
+        if not is_dir and (old_slash or new_slash):
+            raise os_error(errno.ENOTDIR, src)
+        if isinstance(node, Directory) and node.is_ancestor_of(new_dir):
+            raise os_error(errno.EINVAL, src)
+        if isinstance(victim, Directory) and victim is not node and victim.is_ancestor_of(old_dir):
+            raise os_error(errno.ENOTEMPTY, src)
+        if node is victim:
+            return
+        self._may_delete(old_dir, node, is_dir, src)
+        if victim is None:
+            self._may_create(new_dir, dst)
+        else:
+            self._may_delete(new_dir, victim, is_dir, dst)
+        if is_dir and new_dir is not old_dir and not self._may(node, W_OK):
+            raise os_error(errno.EACCES, src)
+        if isinstance(victim, Directory) and victim.entries:
+            raise os_error(errno.ENOTEMPTY, src)
+        now = time_ns()
+        if victim is not None:
+            self._detach(new_dir, new_name, victim, now)
+        del old_dir.entries[old_name]
+        if isinstance(node, Directory):
+            old_dir.add_links(-1)
+        old_dir.modified(now)
+        self._attach(new_dir, new_name, node, now)
+        node.changed(now)
+        if is_dir or isinstance(node, Symlink):
+            names.forget()
+
+    # -- changing attributes -------------------------------------------------------------------
+
+    def chmod(self, path: str, mode: int, follow_symlinks: bool = True) -> None:
+        check_path(path)
+        with self._lock:
+            _, _, node, trailing = self._names.locate(path, follow_symlinks)
+            node = self._existing(node, trailing, path)
+            if isinstance(node, Symlink):
+                raise os_error(errno.EOPNOTSUPP, path)
+            self._chmod(node, mode, path)
+
+    def chown(self, path: str, uid: int, gid: int, follow_symlinks: bool = True) -> None:
+        check_path(path)
+        with self._lock:
+            _, _, node, trailing = self._names.locate(path, follow_symlinks)
+            self._chown(self._existing(node, trailing, path), uid, gid, path)
+
+    def utime(
+        self, path: str, ns: tuple[int, int] | None = None, follow_symlinks: bool = True
+    ) -> None:
+        check_path(path)
+        with self._lock:
+            _, _, node, trailing = self._names.locate(path, follow_symlinks)
+            self._utime(self._existing(node, trailing, path), ns, path)
+
+    def truncate(self, path: str, length: int) -> None:
+        check_path(path)
+        if length < 0:
+            raise os_error(errno.EINVAL, path)
+        with self._lock:
+            _, _, node, trailing = self._names.locate(path, True)
+            node = self._existing(node, trailing, path)
+            if isinstance(node, Directory):
+                raise os_error(errno.EISDIR, path)
+            if not isinstance(node, RegularFile):
+                raise os_error(errno.EINVAL, path)
+            if not self._may(node, W_OK):
+                raise os_error(errno.EACCES, path)
+            self._resize(node, length, path)
+
+    # -- shared steps (callers hold the lock) --------------------------------------------------
+
+    def _may(self, node: Inode, want: int) -> bool:
+        return permitted(node, self._names.who, want)
+
+    @staticmethod
+    def _existing(node: Inode | None, trailing: bool, path: str) -> Inode:
+        """The inode a lookup found, or ENOENT; ENOTDIR if a trailing slash names a non-directory."""
+        if node is None:
+            raise os_error(errno.ENOENT, path)
+        if trailing and (node.mode & S_IFMT) != S_IFDIR:
+            raise os_error(errno.ENOTDIR, path)
+        return node
+
+    def _free_name(self, path: str, operation: str, allow_trailing: bool) -> tuple[Directory, str]:
+        """The directory and unused name where ``path`` would be created (filename_create)."""
+        directory, name, trailing, _ = self._names.parent(path)
+        code = special_errno(operation, name)
+        if code:
+            raise os_error(code, path)
+        if self._names.child(directory, name, path) is not None:
+            raise os_error(errno.EEXIST, path)
+        if trailing and not allow_trailing:
+            raise os_error(errno.ENOENT, path)
+        return directory, name
+
+    def _may_create(self, directory: Directory, path: str) -> None:
+        """may_create: write and search permission on a live directory."""
+        if not self._may(directory, W_OK | X_OK):
+            raise os_error(errno.EACCES, path)
+        if directory.nlink == 0:
+            raise os_error(errno.ENOENT, path)
+
+    def _may_delete(self, directory: Directory, node: Inode | None, is_dir: bool, path: str) -> None:
+        """may_delete: the checks before a name is removed or replaced."""
+        if node is None:
+            raise os_error(errno.ENOENT, path)
+        who = self._names.who
+        if not permitted(directory, who, W_OK | X_OK):
+            raise os_error(errno.EACCES, path)
+        if sticky_forbids(directory, node, who):
+            raise os_error(errno.EPERM, path)
+        if is_dir:
+            if not isinstance(node, Directory):
+                raise os_error(errno.ENOTDIR, path)
+            if node is self._names.root:
+                raise os_error(errno.EBUSY, path)
+        elif isinstance(node, Directory):
+            raise os_error(errno.EISDIR, path)
+
+    def _safe_link_source(self, node: Inode) -> bool:
+        """fs.protected_hardlinks: a regular, non-set-id file the caller may read and write."""
+        mode = node.mode
+        return (
+            (mode & S_IFMT) == S_IFREG
+            and not mode & 0o4000
+            and (mode & (S_ISGID | S_IXGRP)) != (S_ISGID | S_IXGRP)
+            and self._may(node, R_OK | W_OK)
+        )
+
+    def _init_owner(self, node: Inode, directory: Directory, mode: int) -> None:
+        """inode_init_owner and mode_strip_sgid: owner, group and set-group-ID of a new inode."""
+        who = self._names.who
+        gid = who.gid
+        kind = node.mode & S_IFMT
+        if directory.mode & S_ISGID:
+            gid = directory.gid
+            if kind == S_IFDIR:
+                mode |= S_ISGID
+            elif (mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) and not may_keep_setgid(
+                gid, who
+            ):
+                mode &= ~S_ISGID
+        node.set_owner(who.uid, gid)
+        if kind != S_IFLNK:
+            node.set_mode(mode)
+
+    def _new(
+        self, kind: type[Directory] | type[RegularFile], directory: Directory, name: str, mode: int,
+        path: str,
+    ) -> Inode:
+        """Create a directory or regular file named ``name`` in ``directory``."""
+        self._space.add_file(path)
+        now = time_ns()
+        node = kind(self._dev, next(self._inodes), 0, 0, 0, now)
+        self._init_owner(node, directory, mode)
+        self._attach(directory, name, node, now)
+        return node
+
+    def _attach(self, directory: Directory, name: str, node: Inode, now: int | None = None) -> None:
+        """Enter ``node`` under ``name``; the directory's times move."""
+        directory.entries[name] = node
+        if isinstance(node, Directory):
+            node.parent = directory
+            node.name = name
+            directory.add_links(1)
+        directory.modified(time_ns() if now is None else now)
+
+    def _detach(self, directory: Directory, name: str, node: Inode, now: int | None = None) -> None:
+        """Remove the entry ``name``; free the inode once no name and no handle holds it."""
+        now = time_ns() if now is None else now
+        del directory.entries[name]
+        directory.modified(now)
+        if isinstance(node, Directory):
+            directory.add_links(-1)
+            node.add_links(-node.nlink)
+            self._names.forget()
+        else:
+            node.add_links(-1)
+            if isinstance(node, Symlink):
+                self._names.forget()
+        node.changed(now)
+        self._release(node)
+
+    def _release(self, node: Inode) -> None:
+        """Give back an inode's space once no name and no open handle holds it."""
+        if node.nlink or node.handles or node.freed:
+            return
+        node.freed = True
+        if isinstance(node, RegularFile):
+            self._space.shrink(len(node.data))
+            node.data = bytearray()
+        self._space.remove_file()
+
+    def _write(self, node: RegularFile, data: bytes, offset: int) -> int:
+        """pwrite on a regular file: all of ``data`` or nothing."""
+        n = len(data)
+        if not n:
+            return 0
+        buffer = node.data
+        end = offset + n
+        if end > MAX_FILE_SIZE:
+            raise os_error(errno.EFBIG)
+        grow = end - len(buffer)
+        if grow > 0:
+            self._space.grow(grow)
+            try:
+                if offset > len(buffer):
+                    buffer.extend(bytes(offset - len(buffer)))
+            except MemoryError:
+                self._space.shrink(grow)
+                raise os_error(errno.ENOSPC) from None
+        buffer[offset:end] = data
+        self._after_write(node)
+        return n
+
+    def _resize(self, node: RegularFile, length: int, path: str | None) -> None:
+        """truncate/ftruncate/O_TRUNC: cut or zero-extend; times move even if the size does not."""
+        if length > MAX_FILE_SIZE:
+            raise os_error(errno.EFBIG, path)
+        buffer = node.data
+        size = len(buffer)
+        if length > size:
+            self._space.grow(length - size, path)
+            try:
+                buffer.extend(bytes(length - size))
+            except MemoryError:
+                self._space.shrink(length - size)
+                raise os_error(errno.ENOSPC, path) from None
+        elif length < size:
+            del buffer[length:]
+            self._space.shrink(size - length)
+        self._after_write(node)
+
+    def _after_write(self, node: RegularFile) -> None:
+        """Content changed: times move, and an unprivileged writer clears set-user-ID bits."""
+        if not self._names.who.is_root and node.mode & 0o6000:
+            node.set_mode(privileges_dropped(node.mode))
+        node.modified(time_ns())
+
+    def _chmod(self, node: Inode, mode: int, path: str | None) -> None:
+        who = self._names.who
+        if not owns(node, who):
+            raise os_error(errno.EPERM, path)
+        mode &= 0o7777
+        if not may_keep_setgid(node.gid, who):
+            mode &= ~S_ISGID
+        node.set_mode(mode)
+        node.changed(time_ns())
+        if isinstance(node, Directory):
+            self._names.forget()
+
+    def _chown(self, node: Inode, uid: int, gid: int, path: str | None) -> None:
+        who = self._names.who
+        new_uid = node.uid if uid == -1 else uid
+        new_gid = node.gid if gid == -1 else gid
+        kills = not isinstance(node, Directory) and privileges_dropped(node.mode) != node.mode
+        if not who.is_root:
+            is_owner = who.uid == node.uid
+            if uid != -1 and not (is_owner and uid == node.uid):
+                raise os_error(errno.EPERM, path)
+            if gid != -1 and not (is_owner and (gid == node.gid or who.in_group(gid))):
+                raise os_error(errno.EPERM, path)
+            if kills and not is_owner:
+                raise os_error(errno.EPERM, path)
+        node.set_owner(new_uid, new_gid)
+        if kills:
+            node.set_mode(privileges_dropped(node.mode))
+        node.changed(time_ns())
+        if isinstance(node, Directory):
+            self._names.forget()
+
+    def _utime(self, node: Inode, ns: tuple[int, int] | None, path: str | None) -> None:
+        who = self._names.who
+        now = time_ns()
+        if ns is None:
+            if not owns(node, who) and not permitted(node, who, W_OK):
+                raise os_error(errno.EACCES, path)
+            node.set_times(now, now, now)
+        else:
+            if not owns(node, who):
+                raise os_error(errno.EPERM, path)
+            atime, mtime = ns
+            node.set_times(atime, mtime, now)
+
+    def _entries(self, directory: Directory, touch: bool) -> list[DirEntryInfo]:
+        if touch:
+            directory.accessed(time_ns())
+        return [
+            DirEntryInfo(name, node.mode & S_IFMT, node.ino)
+            for name, node in directory.entries.items()
+        ]
+
+    def _statvfs(self) -> posix.statvfs_result:
+        blocks, free, files, free_files = self._space.totals()
+        return posix.statvfs_result(
+            (4096, 4096, blocks, free, free, files, free_files, free_files, 0, NAME_MAX, self._dev)
+        )
+
+    def __repr__(self) -> str:
+        return f"<MemoryFileSystem dev={self._dev:#x} identity={self._names.who}>"
+
+
+__all__ = ["ROOT", "MemoryFileSystem"]

@@ -1,0 +1,186 @@
+"""An open file of the memory file system."""
+
+from __future__ import annotations
+
+import errno
+import posix
+from time import time_ns
+from typing import TYPE_CHECKING
+
+from vfs.errors import os_error
+from vfs.memory.nodes import Directory, Inode, RegularFile
+from vfs.provider import DirEntryInfo, Handle
+
+if TYPE_CHECKING:
+    from vfs.memory.filesystem import MemoryFileSystem
+
+O_ACCMODE = 3
+OPEN, READ, WRITE, TOUCH = 1, 2, 4, 8
+"""Bits of a handle's state: still open, may read, may write, reads update atime."""
+_ACCESS_STATE = {posix.O_RDONLY: READ, posix.O_WRONLY: WRITE, posix.O_RDWR: READ | WRITE, 3: 0}
+DAY_NS = 86_400_000_000_000
+
+
+def initial_state(flags: int) -> int:
+    """The state bits of a handle opened with ``flags``."""
+    if flags & posix.O_PATH:
+        return OPEN
+    state = OPEN | _ACCESS_STATE[flags & O_ACCMODE]
+    return state if flags & posix.O_NOATIME else state | TOUCH
+
+
+class MemoryHandle(Handle):
+    """A channel to one inode.
+
+    Reads copy the content without the file system's lock (one atomic bytearray copy, as a
+    Linux read may also overlap a write) and take it only to move atime; everything that
+    changes state takes the lock. O_PATH handles can only be asked for status; a handle opened
+    without read (or write) access refuses reads (or writes) with EBADF, and everything fails
+    with EBADF once closed.
+    """
+
+    __slots__ = ("_fs", "_node", "_opened_as", "_state", "flags")
+
+    def __init__(self, fs: MemoryFileSystem, node: Inode, flags: int, path: str, state: int) -> None:
+        self._fs = fs
+        self._node = node
+        self.flags = flags
+        self._opened_as = path
+        self._state = state
+        node.handles.add(self)
+
+    @property
+    def path(self) -> str:
+        node = self._node
+        if isinstance(node, Directory):
+            with self._fs._lock:
+                where = node.path()
+            if where is not None:
+                return where
+        return self._opened_as
+
+    @property
+    def closed(self) -> bool:
+        return not self._state & OPEN
+
+    @property
+    def node(self) -> Inode:
+        """The inode this handle keeps open (for providers that layer on this one)."""
+        return self._node
+
+    def _file(self, needed: int) -> RegularFile:
+        """The regular file behind a handle that may read (or write), else the errno Linux gives."""
+        if not self._state & needed:
+            raise os_error(errno.EBADF)
+        node = self._node
+        if isinstance(node, RegularFile):
+            return node
+        raise os_error(errno.EISDIR if isinstance(node, Directory) else errno.EINVAL)
+
+    def _usable(self) -> Inode:
+        """The inode, if this handle is open and not O_PATH."""
+        if not self._state & OPEN or self.flags & posix.O_PATH:
+            raise os_error(errno.EBADF)
+        return self._node
+
+    def pread(self, n: int, offset: int) -> bytes:
+        state = self._state
+        node = self._node
+        if not state & READ or node.__class__ is not RegularFile:
+            node = self._file(READ)
+        if TYPE_CHECKING:
+            assert isinstance(node, RegularFile)
+        if n < 0 or offset < 0:
+            raise os_error(errno.EINVAL)
+        content = node.data
+        if offset == 0 and n >= len(content):
+            data = bytes(content)
+        else:
+            data = node.read(n, offset)
+        if n and state & TOUCH:
+            atime = node.atime
+            if atime <= node.mtime or atime <= node.ctime or time_ns() - atime >= DAY_NS:
+                with self._fs._lock:
+                    node.accessed(time_ns())
+        return data
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        node = self._file(WRITE)
+        if offset < 0:
+            raise os_error(errno.EINVAL)
+        with self._fs._lock:
+            if self.flags & posix.O_APPEND:  # as pwrite(2) on Linux: O_APPEND wins over offset
+                offset = len(node.data)
+            return self._fs._write(node, bytes(data), offset)
+
+    def append(self, data: bytes) -> int:
+        node = self._file(WRITE)
+        with self._fs._lock:
+            offset = len(node.data)
+            return offset + self._fs._write(node, bytes(data), offset)
+
+    def size(self) -> int:
+        return self._usable().size
+
+    def truncate(self, length: int) -> None:
+        if not self._state & OPEN:
+            raise os_error(errno.EBADF)
+        node = self._node
+        if not self._state & WRITE or not isinstance(node, RegularFile) or length < 0:
+            raise os_error(errno.EINVAL)
+        with self._fs._lock:
+            self._fs._resize(node, length, None)
+
+    def sync(self) -> None:
+        self._usable()
+
+    def close(self) -> None:
+        if not self._state & OPEN:
+            return
+        self._state = 0
+        node = self._node
+        node.handles.discard(self)
+        if not node.nlink:
+            with self._fs._lock:
+                self._fs._release(node)
+
+    def stat(self) -> posix.stat_result:
+        if not self._state & OPEN:
+            raise os_error(errno.EBADF)
+        with self._fs._lock:
+            return self._node.stat()
+
+    def chmod(self, mode: int) -> None:
+        node = self._usable()
+        with self._fs._lock:
+            self._fs._chmod(node, mode, None)
+
+    def chown(self, uid: int, gid: int) -> None:
+        node = self._usable()
+        with self._fs._lock:
+            self._fs._chown(node, uid, gid, None)
+
+    def utime(self, ns: tuple[int, int] | None = None) -> None:
+        node = self._usable()
+        with self._fs._lock:
+            self._fs._utime(node, ns, None)
+
+    def listdir(self) -> list[str]:
+        return [entry.name for entry in self.scandir()]
+
+    def scandir(self) -> list[DirEntryInfo]:
+        node = self._usable()
+        if not isinstance(node, Directory):
+            raise os_error(errno.ENOTDIR)
+        with self._fs._lock:
+            return self._fs._entries(node, touch=bool(self._state & TOUCH))
+
+    def statvfs(self) -> posix.statvfs_result:
+        if not self._state & OPEN:
+            raise os_error(errno.EBADF)
+        with self._fs._lock:
+            return self._fs._statvfs()
+
+    def __repr__(self) -> str:
+        state = "closed" if not self._state & OPEN else f"flags={self.flags:#o}"
+        return f"<MemoryHandle {self._opened_as!r} ino={self._node.ino} {state}>"

@@ -1,0 +1,226 @@
+"""The provider interface: what every file system behind the emulated backend implements.
+
+Modelled on GraalVM's polyglot ``FileSystem`` but in POSIX words. A provider takes absolute str
+paths (it never sees a file descriptor number or a current directory), resolves them with
+POSIX semantics (``..`` after a symbolic link, trailing slashes, ELOOP after 40 links), applies
+no umask (``mode`` arrives final), and fails with the OSError subclass, errno and file names
+that Linux gives for the same call.
+"""
+
+from __future__ import annotations
+
+import abc
+import posix
+import stat as _stat
+from collections.abc import Iterator
+
+import attrs
+
+ENTRY_TYPES = (
+    _stat.S_IFREG,
+    _stat.S_IFDIR,
+    _stat.S_IFLNK,
+    _stat.S_IFIFO,
+    _stat.S_IFSOCK,
+    _stat.S_IFCHR,
+    _stat.S_IFBLK,
+)
+
+
+@attrs.frozen(slots=True)
+class DirEntryInfo:
+    """One directory entry as readdir reports it: its name, file type (``stat.S_IF*``), inode."""
+
+    name: str
+    type: int
+    inode: int
+
+    @property
+    def is_dir(self) -> bool:
+        """Whether the entry itself (not a link target) is a directory."""
+        return self.type == _stat.S_IFDIR
+
+    @property
+    def is_symlink(self) -> bool:
+        """Whether the entry is a symbolic link."""
+        return self.type == _stat.S_IFLNK
+
+
+class Handle(abc.ABC):
+    """An open file or directory: a random-access channel with no offset of its own.
+
+    Offsets, O_APPEND positioning and file descriptor numbers live above, in the backend's
+    open file descriptions. ``flags`` are the ``os.O_*`` flags the handle was opened with.
+    """
+
+    __slots__ = ()
+    flags: int
+
+    @property
+    @abc.abstractmethod
+    def path(self) -> str:
+        """The path this handle was opened by (for a directory: where it is now, if it can tell)."""
+
+    @property
+    @abc.abstractmethod
+    def closed(self) -> bool:
+        """Whether :meth:`close` has been called."""
+
+    @abc.abstractmethod
+    def pread(self, n: int, offset: int) -> bytes:
+        """Read up to ``n`` bytes at ``offset``; fewer at end of file, ``b''`` past it."""
+
+    @abc.abstractmethod
+    def pwrite(self, data: bytes, offset: int) -> int:
+        """Write all of ``data`` at ``offset`` (zero-filling any gap) and return its length."""
+
+    @abc.abstractmethod
+    def append(self, data: bytes) -> int:
+        """Write ``data`` at the current end of file atomically; return the offset after it."""
+
+    @abc.abstractmethod
+    def size(self) -> int:
+        """The file's current size in bytes."""
+
+    @abc.abstractmethod
+    def truncate(self, length: int) -> None:
+        """Cut or extend the file to ``length`` bytes (ftruncate)."""
+
+    @abc.abstractmethod
+    def sync(self) -> None:
+        """Flush the file's data and metadata to its storage (fsync)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the handle; closing twice is harmless."""
+
+    @abc.abstractmethod
+    def stat(self) -> posix.stat_result:
+        """The open file's status (fstat), even after its last name was removed."""
+
+    @abc.abstractmethod
+    def chmod(self, mode: int) -> None:
+        """Change the open file's permission bits (fchmod)."""
+
+    @abc.abstractmethod
+    def chown(self, uid: int, gid: int) -> None:
+        """Change the open file's owner and group; -1 leaves one unchanged (fchown)."""
+
+    @abc.abstractmethod
+    def utime(self, ns: tuple[int, int] | None = None) -> None:
+        """Set access and modification times in ns, or both to now when ``ns`` is None."""
+
+    @abc.abstractmethod
+    def listdir(self) -> list[str]:
+        """Names in the open directory, without ``.`` and ``..``."""
+
+    @abc.abstractmethod
+    def scandir(self) -> list[DirEntryInfo]:
+        """Entries of the open directory with their types and inode numbers."""
+
+    @abc.abstractmethod
+    def statvfs(self) -> posix.statvfs_result:
+        """Status of the file system holding the open file (fstatvfs)."""
+
+    def __enter__(self) -> Handle:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class FileSystem(abc.ABC):
+    """A file system provider: POSIX operations on absolute paths.
+
+    Every method raises the OSError Linux raises for the same call, naming the path(s) as the
+    caller gave them; a path that is not a str is a TypeError, one with a NUL a ValueError.
+    """
+
+    @abc.abstractmethod
+    def stat(self, path: str, follow_symlinks: bool = True) -> posix.stat_result:
+        """The status of ``path`` (of the link itself when ``follow_symlinks`` is false)."""
+
+    @abc.abstractmethod
+    def open(self, path: str, flags: int, mode: int = 0o666) -> Handle:
+        """Open (and with O_CREAT perhaps create, with exactly ``mode``) a file or directory."""
+
+    @abc.abstractmethod
+    def listdir(self, path: str) -> list[str]:
+        """Names in the directory ``path``, without ``.`` and ``..``, in no particular order."""
+
+    @abc.abstractmethod
+    def scandir(self, path: str) -> list[DirEntryInfo]:
+        """Entries of the directory ``path`` with their types and inode numbers."""
+
+    @abc.abstractmethod
+    def mkdir(self, path: str, mode: int = 0o777) -> None:
+        """Create a directory with permission bits ``mode``."""
+
+    @abc.abstractmethod
+    def rmdir(self, path: str) -> None:
+        """Remove an empty directory."""
+
+    @abc.abstractmethod
+    def unlink(self, path: str) -> None:
+        """Remove a name that is not a directory."""
+
+    @abc.abstractmethod
+    def rename(self, src: str, dst: str) -> None:
+        """POSIX rename: atomically replaces a file or an empty directory at ``dst``."""
+
+    @abc.abstractmethod
+    def symlink(self, target: str, path: str) -> None:
+        """Create a symbolic link at ``path`` whose content is ``target``."""
+
+    @abc.abstractmethod
+    def readlink(self, path: str) -> str:
+        """The content of the symbolic link ``path``."""
+
+    @abc.abstractmethod
+    def link(self, src: str, dst: str, follow_symlinks: bool = True) -> None:
+        """Create the hard link ``dst`` to ``src`` (to a link's target when following)."""
+
+    @abc.abstractmethod
+    def chmod(self, path: str, mode: int, follow_symlinks: bool = True) -> None:
+        """Set permission bits; EOPNOTSUPP for a symbolic link itself, as Linux."""
+
+    @abc.abstractmethod
+    def chown(self, path: str, uid: int, gid: int, follow_symlinks: bool = True) -> None:
+        """Set owner and group; -1 leaves one unchanged."""
+
+    @abc.abstractmethod
+    def utime(
+        self, path: str, ns: tuple[int, int] | None = None, follow_symlinks: bool = True
+    ) -> None:
+        """Set (atime, mtime) in nanoseconds, or both to now when ``ns`` is None."""
+
+    @abc.abstractmethod
+    def truncate(self, path: str, length: int) -> None:
+        """Cut or extend the regular file ``path`` to ``length`` bytes."""
+
+    @abc.abstractmethod
+    def access(self, path: str, mode: int, follow_symlinks: bool = True) -> None:
+        """Check ``mode`` (``os.F_OK`` or a mix of R_OK/W_OK/X_OK); raise EACCES when denied."""
+
+    @abc.abstractmethod
+    def statvfs(self, path: str) -> posix.statvfs_result:
+        """Status of the file system holding ``path``."""
+
+    def walk_entries(self, path: str = "/") -> Iterator[tuple[str, DirEntryInfo]]:
+        """Every entry below ``path``, depth first, as (directory path, entry); links not followed."""
+        pending = [path]
+        while pending:
+            directory = pending.pop()
+            for entry in sorted(self.scandir(directory), key=lambda e: e.name):
+                yield directory, entry
+                if entry.type == _stat.S_IFDIR:
+                    pending.append(directory.rstrip("/") + "/" + entry.name)
+
+    def close(self) -> None:
+        """Release what the provider holds (host directory handles...); the default holds none."""
+
+    def __enter__(self) -> FileSystem:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
