@@ -1,0 +1,1 @@
+"""Tests of the compat package: levels, registry, recording, call sites, report, docs."""
