@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import posix
+from collections.abc import Iterable
 
 import attrs
+
+
+def _group_set(groups: Iterable[int]) -> frozenset[int]:
+    return frozenset(groups)
 
 
 @attrs.frozen
@@ -13,7 +18,7 @@ class Identity:
 
     uid: int
     gid: int
-    groups: frozenset[int] = attrs.field(default=frozenset(), converter=frozenset)
+    groups: frozenset[int] = attrs.field(default=frozenset(), converter=_group_set)
 
     @classmethod
     def current(cls) -> Identity:

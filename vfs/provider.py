@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import posix
 import stat as _stat
-from collections.abc import Iterator
+from typing import Self
 
 import attrs
 
@@ -122,7 +122,7 @@ class Handle(abc.ABC):
     def statvfs(self) -> posix.statvfs_result:
         """Status of the file system holding the open file (fstatvfs)."""
 
-    def __enter__(self) -> Handle:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -206,20 +206,10 @@ class FileSystem(abc.ABC):
     def statvfs(self, path: str) -> posix.statvfs_result:
         """Status of the file system holding ``path``."""
 
-    def walk_entries(self, path: str = "/") -> Iterator[tuple[str, DirEntryInfo]]:
-        """Every entry below ``path``, depth first, as (directory path, entry); links not followed."""
-        pending = [path]
-        while pending:
-            directory = pending.pop()
-            for entry in sorted(self.scandir(directory), key=lambda e: e.name):
-                yield directory, entry
-                if entry.type == _stat.S_IFDIR:
-                    pending.append(directory.rstrip("/") + "/" + entry.name)
-
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a hook with nothing to do for most providers
         """Release what the provider holds (host directory handles...); the default holds none."""
 
-    def __enter__(self) -> FileSystem:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -253,13 +253,34 @@ class NativeOps(Ops):
 
 
 class ProviderOps(Ops):
-    """The same operations on a ``vfs`` provider."""
+    """The same operations on a ``vfs`` provider (below ``prefix`` for an unconfined host)."""
 
-    def __init__(self, fs: FileSystem) -> None:
+    def __init__(self, fs: FileSystem, prefix: str = "") -> None:
         super().__init__()
         self.fs = fs
+        self.prefix = prefix
+
+    def call(self, name: str, args: tuple[Any, ...]) -> Any:
+        if not self.prefix:
+            return super().call(name, args)
+        mapped = tuple(self.host(arg) if isinstance(arg, str) else arg for arg in args)
+        if name == "symlink":  # a link's content is data, not a path to map
+            mapped = (args[0], *mapped[1:])
+        try:
+            return super().call(name, mapped)
+        except OSError as error:
+            raise OSError(
+                error.errno, error.strerror, self.guest(error.filename), None,
+                self.guest(error.filename2),
+            ) from None
+
+    def host(self, path: str) -> str:
+        return self.prefix + path if path.startswith("/") else path
 
     def guest(self, name: object) -> object:
+        prefix = self.prefix
+        if prefix and isinstance(name, str) and name.startswith(prefix):
+            return name[len(prefix) :] or "/"
         return name
 
     def _h(self, h: int) -> Handle:

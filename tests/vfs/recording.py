@@ -15,7 +15,9 @@ class Recorder:
 
     ``rec.mkdir('/a')`` runs the operation and records its result or error (exceptions are
     recorded, not raised). Inode and device numbers are replaced by labels in order of first
-    appearance, so two drivers agree when the same files share the same numbers.
+    appearance within each outcome, so two drivers agree when the same files in one listing or
+    tree share numbers (hard links); across outcomes numbers mean nothing, since Linux reuses
+    a freed inode's number. Scenarios compare identity across calls with :meth:`note`.
     """
 
     def __init__(self, call: Call, name: str) -> None:
@@ -33,12 +35,25 @@ class Recorder:
             try:
                 result = self._call(op, args)
             except OSError as error:
-                self.log.append((op, args, ("error", type(error).__name__, error.errno,
-                                            error.filename, error.filename2)))
+                self.log.append(
+                    (
+                        op,
+                        args,
+                        (
+                            "error",
+                            type(error).__name__,
+                            error.errno,
+                            error.filename,
+                            error.filename2,
+                        ),
+                    )
+                )
                 return None
             except (TypeError, ValueError, NotImplementedError) as error:
                 self.log.append((op, args, ("exception", type(error).__name__)))
                 return None
+            self._inodes.clear()
+            self._devices.clear()
             self.log.append((op, args, self.normalise(result)))
             return result
 
@@ -62,11 +77,9 @@ class Recorder:
             if all(isinstance(item, str) for item in result):
                 return sorted(result)
             if all(isinstance(item, tuple) and len(item) == 3 for item in result):
-                if all(isinstance(item[0], str) for item in result):  # scandir rows
-                    return [(n, t, self.label_inode(i)) for n, t, i in sorted(result)]
-                return [  # tree rows: (path, stat, extra)
-                    (path, self.stat_summary(st), extra) for path, st, extra in result
-                ]
+                if all(isinstance(item[1], os.stat_result) for item in result):  # tree rows
+                    return [(path, self.stat_summary(st), extra) for path, st, extra in result]
+                return [(n, t, self.label_inode(i)) for n, t, i in sorted(result)]  # scandir
         return result
 
     def stat_summary(self, st: os.stat_result) -> tuple[Any, ...]:
@@ -74,8 +87,15 @@ class Recorder:
         size = None if kind == stat.S_IFDIR else st.st_size
         device = self._devices.setdefault(st.st_dev, len(self._devices))
         return (
-            "stat", kind, oct(stat.S_IMODE(st.st_mode)), st.st_nlink, st.st_uid, st.st_gid, size,
-            self.label_inode(st.st_ino), device,
+            "stat",
+            kind,
+            oct(stat.S_IMODE(st.st_mode)),
+            st.st_nlink,
+            st.st_uid,
+            st.st_gid,
+            size,
+            self.label_inode(st.st_ino),
+            device,
         )
 
 
@@ -85,10 +105,13 @@ def differences(expected: Recorder, actual: Recorder) -> list[str]:
     for index, (want, got) in enumerate(zip(expected.log, actual.log, strict=False)):
         if want != got:
             op, args, outcome = want
+            ran = "" if got[:2] == want[:2] else f"  (ran {got[0]}{got[1]!r})"
             lines.append(
-                f"#{index} {op}{args!r}:\n    {expected.name}: {outcome!r}\n    {actual.name}: {got[2]!r}"
-                + ("" if got[:2] == want[:2] else f"  (ran {got[0]}{got[1]!r})")
+                f"#{index} {op}{args!r}:\n    {expected.name}: {outcome!r}\n"
+                f"    {actual.name}: {got[2]!r}{ran}"
             )
     if len(expected.log) != len(actual.log):
-        lines.append(f"{expected.name} recorded {len(expected.log)} steps, {actual.name} {len(actual.log)}")
+        lines.append(
+            f"{expected.name} recorded {len(expected.log)} steps, {actual.name} {len(actual.log)}"
+        )
     return lines

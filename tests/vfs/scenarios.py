@@ -2,8 +2,9 @@
 
 Each scenario receives a :class:`~tests.vfs.recording.Recorder` and performs operations on
 it; every outcome, error included, is recorded and must match native Linux exactly. Paths are
-the guest's: ``/`` is the scenario's own empty directory. Scenarios marked ``absolute_links``
-need a native side whose ``/`` really is that directory (a chroot, so root).
+the guest's: ``/`` is the scenario's own empty directory. Scenarios marked ``guest_root`` need
+that to be true on both sides: a native side chrooted there (so root), and a provider whose ``/``
+is the directory (they follow absolute links, act on ``/`` itself or count path lengths).
 """
 
 from __future__ import annotations
@@ -17,17 +18,17 @@ from tests.vfs.recording import Recorder
 
 Scenario = Callable[[Recorder], None]
 SCENARIOS: dict[str, Scenario] = {}
-ABSOLUTE_LINKS: set[str] = set()
+GUEST_ROOT: set[str] = set()
 
 O_TMPFILE = getattr(os, "O_TMPFILE", 0)
 PAST = (1_000_000_000, 2_000_000_000)
 
 
-def scenario(absolute_links: bool = False) -> Callable[[Scenario], Scenario]:
+def scenario(guest_root: bool = False) -> Callable[[Scenario], Scenario]:
     def register(function: Scenario) -> Scenario:
         SCENARIOS[function.__name__] = function
-        if absolute_links:
-            ABSOLUTE_LINKS.add(function.__name__)
+        if guest_root:
+            GUEST_ROOT.add(function.__name__)
         return function
 
     return register
@@ -39,8 +40,9 @@ def touch(d: Recorder, path: str, data: bytes = b"", mode: int = 0o644) -> None:
     d.raw("close", h)
 
 
-def which_times_moved(d: Recorder, label: str, path: str, action: Callable[[], Any],
-                      follow: bool = True) -> None:
+def which_times_moved(
+    d: Recorder, label: str, path: str, action: Callable[[], Any], follow: bool = True
+) -> None:
     """Record which of (atime, mtime, ctime) of ``path`` ``action`` changed."""
     d.raw("utime", path, PAST, follow)
     before = d.raw("times", path, follow)
@@ -73,7 +75,7 @@ def mkdir_basics(d: Recorder) -> None:
     d.listdir("/a")
 
 
-@scenario()
+@scenario(guest_root=True)
 def rmdir_cases(d: Recorder) -> None:
     d.mkdir("/d", 0o755)
     d.mkdir("/d/sub", 0o755)
@@ -136,15 +138,37 @@ def open_flag_combinations(d: Recorder) -> None:
     rd, wr, rw = os.O_RDONLY, os.O_WRONLY, os.O_RDWR
     creat, excl, trunc = os.O_CREAT, os.O_EXCL, os.O_TRUNC
     cases = [
-        ("/missing", rd), ("/f", rd), ("/f", wr | trunc), ("/f/", rd), ("/d", rd), ("/d", wr),
-        ("/d", rw), ("/d", rd | trunc), ("/d", rd | os.O_DIRECTORY), ("/f", rd | os.O_DIRECTORY),
-        ("/d", creat | rd), ("/d/", creat | rd), ("/f/", creat | wr), ("/new/", creat | wr),
-        ("/f", creat | excl | wr), ("/lf", creat | excl | wr), ("/lf", rd | os.O_NOFOLLOW),
-        ("/ld/", rd | os.O_NOFOLLOW), ("/lf", creat | os.O_NOFOLLOW | wr),
-        ("/new", creat | os.O_DIRECTORY | rd), ("/d", creat | os.O_DIRECTORY | rd),
-        ("/dangling", creat | wr), ("/new2", creat | excl | rw), ("/.", creat | rd),
-        ("/.", creat | excl | rd), ("/", creat | rd), ("/d/..", rd), ("/f/.", rd),
-        ("/missing/x", creat | wr), ("/f/x", creat | wr), ("/f", 3),
+        ("/missing", rd),
+        ("/f", rd),
+        ("/f", wr | trunc),
+        ("/f/", rd),
+        ("/d", rd),
+        ("/d", wr),
+        ("/d", rw),
+        ("/d", rd | trunc),
+        ("/d", rd | os.O_DIRECTORY),
+        ("/f", rd | os.O_DIRECTORY),
+        ("/d", creat | rd),
+        ("/d/", creat | rd),
+        ("/f/", creat | wr),
+        ("/new/", creat | wr),
+        ("/f", creat | excl | wr),
+        ("/lf", creat | excl | wr),
+        ("/lf", rd | os.O_NOFOLLOW),
+        ("/ld/", rd | os.O_NOFOLLOW),
+        ("/lf", creat | os.O_NOFOLLOW | wr),
+        ("/new", creat | os.O_DIRECTORY | rd),
+        ("/d", creat | os.O_DIRECTORY | rd),
+        ("/dangling", creat | wr),
+        ("/new2", creat | excl | rw),
+        ("/.", creat | rd),
+        ("/.", creat | excl | rd),
+        ("/", creat | rd),
+        ("/d/..", rd),
+        ("/f/.", rd),
+        ("/missing/x", creat | wr),
+        ("/f/x", creat | wr),
+        ("/f", 3),
     ]
     if O_TMPFILE:
         cases += [("/d", O_TMPFILE | rd), ("/f", O_TMPFILE | rw), ("/missing", O_TMPFILE | rw)]
@@ -332,7 +356,7 @@ def symlink_loops_and_limits(d: Recorder) -> None:
     d.stat("/m39/.")
 
 
-@scenario(absolute_links=True)
+@scenario(guest_root=True)
 def absolute_symlinks(d: Recorder) -> None:
     d.mkdir("/etc", 0o755)
     touch(d, "/etc/conf", b"guest config")
@@ -386,6 +410,7 @@ def hard_links(d: Recorder) -> None:
     d.link("/f", "/g", True)
     d.stat("/f")
     d.stat("/g")
+    d.note("same inode", d.raw("stat", "/f").st_ino == d.raw("stat", "/g").st_ino)
     d.link("/f", "/g", True)
     d.link("/f", "/new/", True)
     d.link("/f", "/d/", True)
@@ -396,6 +421,13 @@ def hard_links(d: Recorder) -> None:
     d.link("/lf", "/hl-nofollow", False)
     d.stat("/hl-follow")
     d.stat("/hl-nofollow", False)
+    d.note(
+        "follow links the target", d.raw("stat", "/hl-follow").st_ino == d.raw("stat", "/f").st_ino
+    )
+    d.note(
+        "no-follow links the link",
+        d.raw("stat", "/hl-nofollow", False).st_ino == d.raw("stat", "/lf", False).st_ino,
+    )
     d.link("/f", "/missing/x", True)
     d.unlink("/f")
     d.stat("/g")
@@ -407,7 +439,7 @@ def hard_links(d: Recorder) -> None:
 # -- rename -----------------------------------------------------------------------------------
 
 
-@scenario()
+@scenario(guest_root=True)
 def rename_cases(d: Recorder) -> None:
     d.mkdir("/a", 0o755)
     d.mkdir("/a/sub", 0o755)
@@ -423,7 +455,9 @@ def rename_cases(d: Recorder) -> None:
     d.rename("/f", "/f-link")
     d.stat("/f")
     d.stat("/f-link")
+    moved = d.raw("stat", "/f").st_ino
     d.rename("/f", "/g")
+    d.note("rename keeps the inode", d.raw("stat", "/g").st_ino == moved)
     d.read_file("/g")
     d.stat("/f")
     d.rename("/g", "/a")
@@ -546,7 +580,7 @@ def access_as_root(d: Recorder) -> None:
 # -- names ------------------------------------------------------------------------------------
 
 
-@scenario()
+@scenario(guest_root=True)
 def name_and_path_limits(d: Recorder) -> None:
     longest = "n" * 255
     d.mkdir("/" + longest, 0o755)
@@ -585,8 +619,18 @@ def listing(d: Recorder) -> None:
 
 @scenario()
 def names_with_odd_characters(d: Recorder) -> None:
-    for name in ("space name", "tab\tname", "newline\nname", "ünïcödé", "emoji-\U0001f600",
-                 "surrogate-\udcff", "-dash", ".hidden", "..double", "..."):
+    for name in (
+        "space name",
+        "tab\tname",
+        "newline\nname",
+        "ünïcödé",
+        "emoji-\U0001f600",
+        "surrogate-\udcff",
+        "-dash",
+        ".hidden",
+        "..double",
+        "...",
+    ):
         touch(d, "/" + name, name.encode("utf-8", "surrogateescape"))
         d.stat("/" + name)
     d.listdir("/")

@@ -11,15 +11,20 @@ import pytest
 from tests.vfs.conftest import IS_ROOT, make_root
 from tests.vfs.ops import ProviderOps
 from tests.vfs.recording import Recorder, differences
-from tests.vfs.scenarios import ABSOLUTE_LINKS, SCENARIOS
+from tests.vfs.scenarios import GUEST_ROOT, SCENARIOS
 from tests.vfs.worker import native_worker
-from vfs import FileSystem, HostFileSystem, Identity, MemoryFileSystem
+from vfs import HostFileSystem, Identity, MemoryFileSystem
 
-PROVIDERS: dict[str, Callable[[str], FileSystem]] = {
-    "memory": lambda root: MemoryFileSystem(identity=Identity.root()),
-    "host": lambda root: HostFileSystem(root),
-    "host-walk": lambda root: HostFileSystem(root, resolver="walk"),
+PROVIDERS: dict[str, Callable[[str], ProviderOps]] = {
+    "memory": lambda root: ProviderOps(MemoryFileSystem(identity=Identity.root())),
+    "host": lambda root: ProviderOps(HostFileSystem(root)),
+    "host-walk": lambda root: ProviderOps(HostFileSystem(root, resolver="walk")),
+    "host-unconfined": lambda root: ProviderOps(HostFileSystem(), prefix=root),
 }
+NEEDS_GUEST_ROOT = {"host-unconfined"}
+"""Providers whose '/' is the host's: scenarios marked guest_root do not apply."""
+PROVIDER_UMASK = 0o077
+"""Providers run under a restrictive umask: modes must arrive exactly as given anyway."""
 
 
 @pytest.fixture
@@ -48,19 +53,17 @@ def run_native(name: str, root: str) -> Recorder:
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_scenario_matches_native(name: str, provider: str, directories: Callable[[], str]) -> None:
-    if name in ABSOLUTE_LINKS and not IS_ROOT:
-        pytest.skip("absolute links need the native side chrooted, which needs root")
-    old_umask = os.umask(0)
+    if name in GUEST_ROOT and (not IS_ROOT or provider in NEEDS_GUEST_ROOT):
+        pytest.skip("needs a chrooted native side and a provider whose / is the scenario's")
+    native = run_native(name, directories())
+    ops = PROVIDERS[provider](directories())
+    old_umask = os.umask(PROVIDER_UMASK)
     try:
-        native = run_native(name, directories())
-        fs = PROVIDERS[provider](directories())
-        try:
-            emulated = Recorder(ProviderOps(fs).call, provider)
-            SCENARIOS[name](emulated)
-        finally:
-            fs.close()
+        emulated = Recorder(ops.call, provider)
+        SCENARIOS[name](emulated)
     finally:
         os.umask(old_umask)
+        ops.fs.close()
     assert native.log, "the scenario recorded nothing"
     problems = differences(native, emulated)
     assert not problems, "\n".join(problems)

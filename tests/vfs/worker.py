@@ -42,7 +42,14 @@ def _receive(fd: int) -> Any:
 
 
 class Worker:
-    """Runs ``make_ops()`` in a forked child (chrooted to ``chroot``, as ``uid``/``gid``)."""
+    """Runs ``make_ops()`` in a forked child (chrooted to ``chroot``, as ``uid``/``gid``, with
+    ``umask``: 0 for native calls, so that modes are the ones asked for).
+
+    A child closes the pipes of every other live worker it inherited, and leaves when told to
+    (not on end of file, which a sibling holding a copy of the pipe would delay forever).
+    """
+
+    _live_fds: set[int] = set()
 
     def __init__(
         self,
@@ -52,6 +59,7 @@ class Worker:
         uid: int | None = None,
         gid: int | None = None,
         groups: tuple[int, ...] = (),
+        umask: int = 0,
     ) -> None:
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
@@ -61,21 +69,24 @@ class Worker:
             try:
                 os.close(self._to_child)
                 os.close(self._from_child)
+                for fd in Worker._live_fds:
+                    os.close(fd)
                 if chroot is not None:
                     os.chroot(chroot)
                     os.chdir("/")
-                os.umask(0)
+                os.umask(umask)
                 if uid is not None:
                     os.setgroups(list(groups))
                     os.setgid(gid if gid is not None else uid)
                     os.setuid(uid)
                 self._serve(to_child_r, from_child_w, make_ops())
-            except BaseException:
+            except BaseException:  # noqa: BLE001 - the child must never return into pytest
                 code = 1
             finally:
                 os._exit(code)
         os.close(to_child_r)
         os.close(from_child_w)
+        Worker._live_fds.update((self._to_child, self._from_child))
         self.pid = pid
 
     @staticmethod
@@ -86,14 +97,19 @@ class Worker:
                 name, args = _receive(requests)
             except EOFError:
                 return
+            if name is None:
+                return
             try:
                 reply: tuple[Any, ...] = ("ok", ops.call(name, args))
             except OSError as error:
                 reply = (
-                    "oserror", error.errno, error.strerror, guest(error.filename),
+                    "oserror",
+                    error.errno,
+                    error.strerror,
+                    guest(error.filename),
                     guest(error.filename2),
                 )
-            except Exception as error:  # every failure goes back to the parent to compare
+            except Exception as error:  # noqa: BLE001 - every failure goes back to be compared
                 reply = ("exception", type(error).__name__, str(error))
             _send(replies, reply)
 
@@ -111,6 +127,11 @@ class Worker:
         raise exception_type(message)
 
     def close(self) -> None:
+        try:
+            _send(self._to_child, (None, ()))
+        except OSError:  # the child is already gone
+            pass
+        Worker._live_fds.difference_update((self._to_child, self._from_child))
         os.close(self._to_child)
         os.close(self._from_child)
         try:

@@ -60,8 +60,8 @@ class _Walk:
         follow_last = not flags & posix.O_NOFOLLOW or trailing
         creating = bool(flags & posix.O_CREAT)
         while True:
-            if not pending:  # the path (or a link) named the root, or ended in '.'/'..'
-                return self._open_here(".", flags, mode)
+            if not pending:  # the path, or a link's content, is just '/'
+                return self._open_root(flags, mode)
             name = pending.pop()
             if pending:
                 self._step(name, pending)
@@ -70,14 +70,13 @@ class _Walk:
                 self._dots(name)
                 return self._open_here(".", flags, mode)
             if creating and trailing:
+                posix.stat(".", dir_fd=self.here)  # search permission is checked first
                 raise os_error(errno.EISDIR)
             target = self._link_at_end(name, flags, follow_last)
             if target is None:
                 return self._open_here(name, flags | (posix.O_DIRECTORY if trailing else 0), mode)
             self._enter_link(target, pending)
-            trailing = trailing or target.endswith("/")
-            if creating and (trailing or not _components(target)):
-                raise os_error(errno.EISDIR)
+            trailing = trailing or target.endswith("/")  # judged on the content's last name
 
     def _step(self, name: str, pending: list[str]) -> None:
         """Walk through an intermediate component (which must lead to a directory)."""
@@ -128,6 +127,15 @@ class _Walk:
         finally:
             posix.close(fd)
 
+    def _open_root(self, flags: int, mode: int) -> int:
+        """Open the root itself. Linux looks nothing up for a bare '/' (so asks for no search
+        permission), which reopening the root's fd through procfs reproduces."""
+        flags = (flags | posix.O_CLOEXEC) & ~posix.O_NOFOLLOW
+        try:
+            return posix.open(f"/proc/self/fd/{self.root}", flags, mode)
+        except FileNotFoundError:  # no procfs: a lookup of '.', which needs search permission
+            return posix.open(".", flags, mode, dir_fd=self.root)
+
     def _open_here(self, name: str, flags: int, mode: int) -> int:
         """The final open, never following a link (one that appeared meanwhile restarts)."""
         final = flags | posix.O_NOFOLLOW | posix.O_CLOEXEC
@@ -137,7 +145,11 @@ class _Walk:
             if error.errno == errno.ELOOP and not flags & posix.O_NOFOLLOW and name != ".":
                 raise _Swapped from None
             raise
-        if flags & O_PATH and not flags & posix.O_NOFOLLOW and stat.S_ISLNK(posix.fstat(fd).st_mode):
+        if (
+            flags & O_PATH
+            and not flags & posix.O_NOFOLLOW
+            and stat.S_ISLNK(posix.fstat(fd).st_mode)
+        ):
             posix.close(fd)
             raise _Swapped
         return fd

@@ -25,13 +25,12 @@ from vfs.host import openat2 as _openat2
 from vfs.host.beneath import open_beneath
 from vfs.host.handle import HostHandle, entry_info
 from vfs.limits import MAXSYMLINKS, PATH_MAX, check_path
-from vfs.pathnames import SPECIAL_NAMES, special_errno, split
+from vfs.openflags import O_TMPFILE_BIT, check_open_flags
+from vfs.pathnames import ROOT, SPECIAL_NAMES, special_errno, split
 from vfs.provider import DirEntryInfo, FileSystem
 
 O_PATH = posix.O_PATH
 O_CLOEXEC = posix.O_CLOEXEC
-O_TMPFILE = getattr(posix, "O_TMPFILE", 0)
-_O_TMPFILE_BIT = O_TMPFILE & ~posix.O_DIRECTORY
 RESOLVERS = ("auto", "openat2", "walk")
 _PROC_FD = "/proc/self/fd"
 
@@ -43,7 +42,9 @@ class HostFileSystem(FileSystem):
     ``"walk"`` (component by component in Python) or ``"auto"`` (openat2 when it works).
     """
 
-    def __init__(self, root: str | os.PathLike[str] | None = None, *, resolver: str = "auto") -> None:
+    def __init__(
+        self, root: str | os.PathLike[str] | None = None, *, resolver: str = "auto"
+    ) -> None:
         if resolver not in RESOLVERS:
             raise ValueError(f"resolver must be one of {', '.join(RESOLVERS)}, not {resolver!r}")
         self._root: str | None = None
@@ -88,6 +89,13 @@ class HostFileSystem(FileSystem):
             posix.close(self._root_fd)
             self._root_fd = -1
 
+    def _slash(self) -> int:
+        """An O_PATH fd of the host's ``/`` (unconfined only): a dir_fd that changes nothing
+        for absolute paths but makes CPython call the *at form of a function."""
+        if self._root_fd < 0:
+            self._root_fd = posix.open("/", O_PATH | posix.O_DIRECTORY | O_CLOEXEC)
+        return self._root_fd
+
     def __repr__(self) -> str:
         where = "the whole host" if self._root is None else repr(self._root)
         return f"<HostFileSystem {where}>"
@@ -104,37 +112,44 @@ class HostFileSystem(FileSystem):
     def _parent(self, path: str, operation: str) -> tuple[int | None, str]:
         """(directory fd or None, name to pass it) for acting on the last component of ``path``.
 
-        Unconfined, the name is the whole path and no fd is opened. Fails with Linux's errno
-        for a last component of ``.``, ``..`` or ``/`` where ``operation`` refuses one.
+        Unconfined, the name is the whole path and no fd is opened. Confined, ``.`` and ``..``
+        go to the kernel with the directory's fd (calls that create or remove names refuse them
+        before any lookup, with the right errno and permission checks); only a bare ``/``, which
+        has no directory inside the root, gets the errno ``operation`` gives it here.
         """
-        head, last, trailing = split(path)
-        code = special_errno(operation, last) if operation else None
         if self._opener is None:
-            if code:
-                raise os_error(code, path)
             return None, path
-        fd = self._open(head, O_PATH | posix.O_DIRECTORY)
-        if code:
-            posix.close(fd)
-            raise os_error(code, path)
+        head, last, trailing = split(path)
+        if last == ROOT and operation:
+            raise os_error(special_errno(operation, ROOT) or errno.EINVAL, path)
+        fd = self._directory(head)
         return fd, last + "/" if trailing else last
+
+    def _directory(self, path: str) -> int:
+        """An O_PATH fd for the directory ``path``, checking search permission on it as the
+        kernel does before looking up a last component there (opening ``path/.`` does both)."""
+        return self._open(path.rstrip("/") + "/.", O_PATH | posix.O_DIRECTORY)
 
     def _entry(self, path: str, follow: bool) -> tuple[int, str]:
         """(directory fd, name) of the entry ``path`` leads to, links followed inside the root.
 
-        The name is never a link that should have been followed, so callers act on it with
-        ``follow_symlinks=False``; ``.``, ``..`` and trailing slashes resolve to the directory
-        itself, returned as (its fd, ".").
+        The entry exists, and is never a link that should have been followed, so callers act
+        on it with ``follow_symlinks=False``. A trailing slash follows links and demands a
+        directory; ``.``, ``..`` and ``/`` give the directory itself, as (its fd, ".").
         """
+        must_be_directory = False
         for _ in range(MAXSYMLINKS + 1):
             head, last, trailing = split(path)
-            if last in SPECIAL_NAMES or trailing:
+            if trailing:
+                must_be_directory = follow = True
+            if last in SPECIAL_NAMES:
                 return self._open(path, O_PATH | posix.O_DIRECTORY), "."
-            fd = self._open(head, O_PATH | posix.O_DIRECTORY)
-            if not follow:
-                return fd, last
+            fd = self._directory(head)
             try:
-                if not stat.S_ISLNK(posix.stat(last, dir_fd=fd, follow_symlinks=False).st_mode):
+                mode = posix.stat(last, dir_fd=fd, follow_symlinks=False).st_mode
+                if not (follow and stat.S_ISLNK(mode)):
+                    if must_be_directory and not stat.S_ISDIR(mode):
+                        raise os_error(errno.ENOTDIR, path)
                     return fd, last
                 target = posix.readlink(last, dir_fd=fd)
             except BaseException:
@@ -142,6 +157,8 @@ class HostFileSystem(FileSystem):
                 raise
             posix.close(fd)
             path = target if target.startswith("/") else head.rstrip("/") + "/" + target
+            if must_be_directory and not path.endswith("/"):
+                path += "/"
         raise os_error(errno.ELOOP, path)
 
     @staticmethod
@@ -197,7 +214,7 @@ class HostFileSystem(FileSystem):
         try:
             if self._opener is None:
                 return posix.readlink(path)
-            head, last, trailing = split(path)
+            _, last, trailing = split(path)
             if last in SPECIAL_NAMES or trailing:
                 posix.close(self._open(path, O_PATH))
                 raise os_error(errno.EINVAL, path)
@@ -246,8 +263,9 @@ class HostFileSystem(FileSystem):
 
     def open(self, path: str, flags: int, mode: int = 0o666) -> HostHandle:
         check_path(path)
+        check_open_flags(flags, path)
         try:
-            if flags & posix.O_CREAT or flags & _O_TMPFILE_BIT:
+            if flags & posix.O_CREAT or flags & O_TMPFILE_BIT:
                 fd = self._open_creating(path, flags, mode)
             else:
                 fd = self._open(path, flags)
@@ -261,7 +279,7 @@ class HostFileSystem(FileSystem):
         The first attempt adds O_EXCL so that a file made here can be told from one that was
         already there (whose mode must stay as it is).
         """
-        if flags & posix.O_EXCL or flags & _O_TMPFILE_BIT or flags & O_PATH:
+        if flags & posix.O_EXCL or flags & O_TMPFILE_BIT or flags & O_PATH:
             fd = self._open(path, flags, mode)
             if not flags & O_PATH:
                 self._give_mode(fd, mode)
@@ -279,10 +297,16 @@ class HostFileSystem(FileSystem):
             fd = self._open(path, flags, mode)
             self._give_mode(fd, mode)
             return fd
-        if flags & 3 == posix.O_RDONLY and not flags & posix.O_TRUNC:
-            if stat.S_ISDIR(posix.fstat(fd).st_mode):
-                posix.close(fd)
-                raise os_error(errno.EISDIR, path)
+        except OSError:
+            # Without O_CREAT the checks differ in order (EISDIR for a directory comes before
+            # EACCES, a link's trailing slash before ELOOP...): ask open(2) itself, with the
+            # caller's flags, for the error it gives. Should it succeed after all, something
+            # raced with us and the file is left as it is.
+            return self._open(path, flags, mode)
+        reads_only = flags & 3 == posix.O_RDONLY and not flags & posix.O_TRUNC
+        if reads_only and stat.S_ISDIR(posix.fstat(fd).st_mode):  # the kernel said EISDIR for
+            posix.close(fd)  # the writing opens; O_CREAT makes it say so for this one too
+            raise os_error(errno.EISDIR, path)
         return fd
 
     @staticmethod
@@ -361,10 +385,14 @@ class HostFileSystem(FileSystem):
         check_path(src, dst)
         check_path(dst, None)
         try:
-            src_fd, src_name = self._parent(src, "rename")
+            src_fd, src_name = self._parent(src, "")
             try:
-                dst_fd, dst_name = self._parent(dst, "rename")
+                dst_fd, dst_name = self._parent(dst, "")
                 try:
+                    # Both directories resolve before '/' is refused, as in Linux.
+                    for path in (src, dst):
+                        if split(path)[1] == ROOT:
+                            raise os_error(errno.EBUSY, path)
                     posix.rename(src_name, dst_name, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
                 finally:
                     self._close(dst_fd)
@@ -397,14 +425,19 @@ class HostFileSystem(FileSystem):
         check_path(dst, None)
         try:
             if self._opener is None:
-                posix.link(src, dst, follow_symlinks=follow_symlinks)
+                # Through linkat(2) (a dir_fd makes CPython use it): os.link without one calls
+                # link(2), which never follows a link whatever follow_symlinks says.
+                posix.link(src, dst, src_dir_fd=self._slash(), follow_symlinks=follow_symlinks)
                 return
             src_fd, src_name = self._entry(src, follow_symlinks)
             try:
                 dst_fd, dst_name = self._parent(dst, "create")
                 try:
                     posix.link(
-                        src_name, dst_name, src_dir_fd=src_fd, dst_dir_fd=dst_fd,
+                        src_name,
+                        dst_name,
+                        src_dir_fd=src_fd,
+                        dst_dir_fd=dst_fd,
                         follow_symlinks=False,
                     )
                 finally:

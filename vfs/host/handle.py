@@ -9,8 +9,6 @@ import stat
 from vfs.errors import os_error
 from vfs.provider import DirEntryInfo, Handle
 
-SEEK_END = 2
-
 
 class HostHandle(Handle):
     """A real file descriptor used as a random-access channel (pread/pwrite, never its offset).
@@ -49,20 +47,14 @@ class HostHandle(Handle):
         return posix.pread(self._live(), n, offset)
 
     def pwrite(self, data: bytes, offset: int) -> int:
-        fd = self._live()
-        view = memoryview(data).cast("B")
-        done = posix.pwrite(fd, view, offset)
-        while done < len(view):
-            done += posix.pwrite(fd, view[done:], offset + done)
-        return len(view)
+        return _write_all_at(self._live(), memoryview(data).cast("B"), offset)
 
     def append(self, data: bytes) -> int:
         fd = self._live()
         view = memoryview(data).cast("B")
         if not self.flags & posix.O_APPEND:
             end = posix.fstat(fd).st_size
-            self.pwrite(view, end)
-            return end + len(view)
+            return end + _write_all_at(fd, view, end)
         done = 0
         while done < len(view):
             done += posix.write(fd, view[done:])
@@ -114,6 +106,14 @@ class HostHandle(Handle):
 
     def __repr__(self) -> str:
         return f"<HostHandle {self._path!r} fd={self._fd}>"
+
+
+def _write_all_at(fd: int, view: memoryview, offset: int) -> int:
+    """pwrite until all of ``view`` is written (a regular file takes it in one call, mostly)."""
+    done = posix.pwrite(fd, view, offset)
+    while done < len(view):
+        done += posix.pwrite(fd, view[done:], offset + done)
+    return len(view)
 
 
 def entry_info(entry: posix.DirEntry[str]) -> DirEntryInfo:

@@ -45,11 +45,10 @@ from vfs.memory.permissions import (
 )
 from vfs.memory.resolver import Resolver
 from vfs.memory.space import Space
+from vfs.openflags import O_TMPFILE, O_TMPFILE_BIT, check_open_flags
 from vfs.pathnames import ROOT, SPECIAL_NAMES, special_errno
 from vfs.provider import DirEntryInfo, FileSystem
 
-O_TMPFILE = getattr(posix, "O_TMPFILE", 0o20200000)
-_O_TMPFILE_BIT = O_TMPFILE & ~posix.O_DIRECTORY
 MAX_FILE_SIZE = (1 << 63) - 1
 _SLOW_OPEN_FLAGS = (
     posix.O_EXCL | posix.O_PATH | posix.O_NOFOLLOW | posix.O_DIRECTORY | posix.O_NOATIME | O_TMPFILE
@@ -93,7 +92,8 @@ class MemoryFileSystem(FileSystem):
         self._dev = posix.makedev(0, 0x100 + next(_devices))
         self._inodes = itertools.count(2)
         self._protected_hardlinks = protected_hardlinks
-        root = Directory(self._dev, next(self._inodes), root_mode, who.uid, who.gid, time_ns())
+        root = Directory(self._dev, next(self._inodes), time_ns(), root_mode)
+        root.set_owner(who.uid, who.gid)
         self._names = Resolver(root, who)
 
     # -- configuration -----------------------------------------------------------------------
@@ -138,18 +138,25 @@ class MemoryFileSystem(FileSystem):
             return self._existing(node, trailing, path).stat()
 
     def listdir(self, path: str) -> list[str]:
-        return [entry.name for entry in self.scandir(path)]
+        with self._lock:
+            directory = self._readable_directory(path)
+            directory.accessed(time_ns())
+            return list(directory.entries)
 
     def scandir(self, path: str) -> list[DirEntryInfo]:
-        check_path(path)
         with self._lock:
-            _, _, node, trailing = self._names.locate(path, True)
-            node = self._existing(node, trailing, path)
-            if not isinstance(node, Directory):
-                raise os_error(errno.ENOTDIR, path)
-            if not self._may(node, R_OK):
-                raise os_error(errno.EACCES, path)
-            return self._entries(node, touch=True)
+            return self._entries(self._readable_directory(path), touch=True)
+
+    def _readable_directory(self, path: str) -> Directory:
+        """The directory ``path`` leads to, if the identity may read it (opendir's checks)."""
+        check_path(path)
+        _, _, node, trailing = self._names.locate(path, True)
+        node = self._existing(node, trailing, path)
+        if not isinstance(node, Directory):
+            raise os_error(errno.ENOTDIR, path)
+        if not self._may(node, R_OK):
+            raise os_error(errno.EACCES, path)
+        return node
 
     def readlink(self, path: str) -> str:
         check_path(path)
@@ -202,10 +209,9 @@ class MemoryFileSystem(FileSystem):
             finally:
                 lock.release()
         check_path(path)
-        if flags & _O_TMPFILE_BIT:
+        check_open_flags(flags, path)
+        if flags & O_TMPFILE_BIT:
             return self._open_tmpfile(path, flags, mode)
-        if flags & posix.O_CREAT and flags & posix.O_DIRECTORY:
-            raise os_error(errno.EINVAL, path)
         with self._lock:
             if flags & posix.O_PATH:
                 _, _, node, trailing = self._names.locate(path, not flags & posix.O_NOFOLLOW)
@@ -262,11 +268,6 @@ class MemoryFileSystem(FileSystem):
 
     def _open_tmpfile(self, path: str, flags: int, mode: int) -> MemoryHandle:
         """O_TMPFILE: an unnamed regular file in the directory ``path``."""
-        if flags & O_TMPFILE != O_TMPFILE or flags & posix.O_CREAT or flags & O_ACCMODE not in (
-            posix.O_WRONLY,
-            posix.O_RDWR,
-        ):
-            raise os_error(errno.EINVAL, path)
         with self._lock:
             _, _, node, trailing = self._names.locate(path, not flags & posix.O_NOFOLLOW)
             directory = self._existing(node, trailing, path)
@@ -275,7 +276,7 @@ class MemoryFileSystem(FileSystem):
             if not self._may(directory, W_OK | X_OK):
                 raise os_error(errno.EACCES, path)
             self._space.add_file(path)
-            file = RegularFile(self._dev, next(self._inodes), 0, 0, 0, time_ns())
+            file = RegularFile(self._dev, next(self._inodes), time_ns(), 0)
             self._init_owner(file, directory, mode)
             file.add_links(-1)
             return self._handle(file, flags & ~posix.O_DIRECTORY, path)
@@ -321,15 +322,16 @@ class MemoryFileSystem(FileSystem):
         try:
             if not target:
                 raise os_error(errno.ENOENT, path)
-            if len(target) >= PATH_MAX // 4 and len(posix.fspath(target).encode(
-                "utf-8", "surrogateescape"
-            )) >= PATH_MAX:
+            if (
+                len(target) >= PATH_MAX // 4
+                and len(posix.fspath(target).encode("utf-8", "surrogateescape")) >= PATH_MAX
+            ):
                 raise os_error(errno.ENAMETOOLONG, path)
             with self._lock:
                 directory, name = self._free_name(path, "create", allow_trailing=False)
                 self._may_create(directory, path)
                 self._space.add_file(path)
-                link = Symlink(self._dev, next(self._inodes), target, 0, 0, time_ns())
+                link = Symlink(self._dev, next(self._inodes), time_ns(), target)
                 self._init_owner(link, directory, 0o777)
                 self._attach(directory, name, link)
         except OSError as error:
@@ -344,8 +346,10 @@ class MemoryFileSystem(FileSystem):
                 node = self._existing(node, trailing, src)
                 directory, name = self._free_name(dst, "create", allow_trailing=False)
                 who = self._names.who
-                if self._protected_hardlinks and not owns(node, who) and not self._safe_link_source(
-                    node
+                if (
+                    self._protected_hardlinks
+                    and not owns(node, who)
+                    and not self._safe_link_source(node)
                 ):
                     raise os_error(errno.EPERM, src)
                 self._may_create(directory, dst)
@@ -489,7 +493,7 @@ class MemoryFileSystem(FileSystem):
 
     @staticmethod
     def _existing(node: Inode | None, trailing: bool, path: str) -> Inode:
-        """The inode a lookup found, or ENOENT; ENOTDIR if a trailing slash names a non-directory."""
+        """The inode a lookup found, or ENOENT; ENOTDIR for a trailing slash on a non-directory."""
         if node is None:
             raise os_error(errno.ENOENT, path)
         if trailing and (node.mode & S_IFMT) != S_IFDIR:
@@ -515,7 +519,9 @@ class MemoryFileSystem(FileSystem):
         if directory.nlink == 0:
             raise os_error(errno.ENOENT, path)
 
-    def _may_delete(self, directory: Directory, node: Inode | None, is_dir: bool, path: str) -> None:
+    def _may_delete(
+        self, directory: Directory, node: Inode | None, is_dir: bool, path: str
+    ) -> None:
         """may_delete: the checks before a name is removed or replaced."""
         if node is None:
             raise os_error(errno.ENOENT, path)
@@ -560,13 +566,17 @@ class MemoryFileSystem(FileSystem):
             node.set_mode(mode)
 
     def _new(
-        self, kind: type[Directory] | type[RegularFile], directory: Directory, name: str, mode: int,
+        self,
+        kind: type[Directory] | type[RegularFile],
+        directory: Directory,
+        name: str,
+        mode: int,
         path: str,
     ) -> Inode:
         """Create a directory or regular file named ``name`` in ``directory``."""
         self._space.add_file(path)
         now = time_ns()
-        node = kind(self._dev, next(self._inodes), 0, 0, 0, now)
+        node = kind(self._dev, next(self._inodes), now, 0)
         self._init_owner(node, directory, mode)
         self._attach(directory, name, node, now)
         return node

@@ -41,7 +41,9 @@ class MemoryHandle(Handle):
 
     __slots__ = ("_fs", "_node", "_opened_as", "_state", "flags")
 
-    def __init__(self, fs: MemoryFileSystem, node: Inode, flags: int, path: str, state: int) -> None:
+    def __init__(
+        self, fs: MemoryFileSystem, node: Inode, flags: int, path: str, state: int
+    ) -> None:
         self._fs = fs
         self._node = node
         self.flags = flags
@@ -93,10 +95,7 @@ class MemoryHandle(Handle):
         if n < 0 or offset < 0:
             raise os_error(errno.EINVAL)
         content = node.data
-        if offset == 0 and n >= len(content):
-            data = bytes(content)
-        else:
-            data = node.read(n, offset)
+        data = bytes(content) if offset == 0 and n >= len(content) else node.read(n, offset)
         if n and state & TOUCH:
             atime = node.atime
             if atime <= node.mtime or atime <= node.ctime or time_ns() - atime >= DAY_NS:
@@ -166,7 +165,13 @@ class MemoryHandle(Handle):
             self._fs._utime(node, ns, None)
 
     def listdir(self) -> list[str]:
-        return [entry.name for entry in self.scandir()]
+        node = self._usable()
+        if not isinstance(node, Directory):
+            raise os_error(errno.ENOTDIR)
+        with self._fs._lock:
+            if self._state & TOUCH:
+                node.accessed(time_ns())
+            return list(node.entries)
 
     def scandir(self) -> list[DirEntryInfo]:
         node = self._usable()

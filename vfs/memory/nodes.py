@@ -34,12 +34,13 @@ class Inode:
         "nlink", "uid",
     )  # fmt: skip
 
-    def __init__(self, dev: int, ino: int, mode: int, uid: int, gid: int, now: int) -> None:
+    def __init__(self, dev: int, ino: int, now: int, mode: int) -> None:
+        """A new inode of device ``dev`` owned by root (see :meth:`set_owner`), times ``now``."""
         self.dev = dev
         self.ino = ino
         self.mode = mode
-        self.uid = uid
-        self.gid = gid
+        self.uid = 0
+        self.gid = 0
         self.nlink = 1
         self.atime = self.mtime = self.ctime = now
         self.handles: set[object] = set()
@@ -117,8 +118,8 @@ class Directory(Inode):
 
     __slots__ = ("entries", "name", "parent")
 
-    def __init__(self, dev: int, ino: int, mode: int, uid: int, gid: int, now: int) -> None:
-        super().__init__(dev, ino, S_IFDIR | (mode & 0o7777), uid, gid, now)
+    def __init__(self, dev: int, ino: int, now: int, mode: int) -> None:
+        super().__init__(dev, ino, now, S_IFDIR | (mode & 0o7777))
         self.nlink = 2
         self.entries: dict[str, Inode] = {}
         self.parent: Directory = self
@@ -158,8 +159,8 @@ class RegularFile(Inode):
 
     __slots__ = ("data",)
 
-    def __init__(self, dev: int, ino: int, mode: int, uid: int, gid: int, now: int) -> None:
-        super().__init__(dev, ino, S_IFREG | (mode & 0o7777), uid, gid, now)
+    def __init__(self, dev: int, ino: int, now: int, mode: int) -> None:
+        super().__init__(dev, ino, now, S_IFREG | (mode & 0o7777))
         self.data = bytearray()
 
     @property
@@ -185,8 +186,8 @@ class Symlink(Inode):
 
     __slots__ = ("_size", "target")
 
-    def __init__(self, dev: int, ino: int, target: str, uid: int, gid: int, now: int) -> None:
-        super().__init__(dev, ino, S_IFLNK | 0o777, uid, gid, now)
+    def __init__(self, dev: int, ino: int, now: int, target: str) -> None:
+        super().__init__(dev, ino, now, S_IFLNK | 0o777)
         self.target = target
         self._size = len(os.fsencode(target))
 

@@ -30,14 +30,12 @@ def permitted(node: Inode, who: Identity, want: int) -> bool:
 
 def owns(node: Inode, who: Identity) -> bool:
     """Whether ``who`` may act as the owner of ``node`` (the owner, or root: CAP_FOWNER)."""
-    return who.uid == 0 or who.uid == node.uid
+    return who.uid in (0, node.uid)
 
 
 def sticky_forbids(directory: Directory, node: Inode, who: Identity) -> bool:
     """Whether the sticky bit on ``directory`` stops ``who`` removing or renaming ``node``."""
-    return bool(directory.mode & S_ISVTX) and not (
-        who.uid == 0 or who.uid == node.uid or who.uid == directory.uid
-    )
+    return bool(directory.mode & S_ISVTX) and who.uid not in (0, node.uid, directory.uid)
 
 
 def may_keep_setgid(gid: int, who: Identity) -> bool:

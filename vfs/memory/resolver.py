@@ -139,7 +139,13 @@ class Resolver:
             name = stripped[cut + 1 :]
             if self.check and not permitted(directory, self.who, X_OK):
                 raise os_error(errno.EACCES, path)
-        return directory, name, self.child(directory, name, path), len(stripped) != len(target), hops
+        return (
+            directory,
+            name,
+            self.child(directory, name, path),
+            len(stripped) != len(target),
+            hops,
+        )
 
     def _walk(self, directory: Directory, rel: str, path: str, hops: int) -> tuple[Directory, int]:
         """Walk the components of ``rel`` from ``directory``; each must lead to a directory."""
@@ -157,9 +163,7 @@ class Resolver:
                 continue
             node = directory.entries.get(name)
             if node is None:
-                raise os_error(
-                    errno.ENAMETOOLONG if name_too_long(name) else errno.ENOENT, path
-                )
+                raise os_error(errno.ENAMETOOLONG if name_too_long(name) else errno.ENOENT, path)
             kind = node.mode & S_IFMT
             if kind == S_IFDIR:
                 assert isinstance(node, Directory)

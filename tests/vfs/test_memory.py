@@ -1,0 +1,243 @@
+"""What is specific to MemoryFileSystem: limits, identity, numbering, and bad input."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+import pytest
+
+from vfs import Identity, MemoryFileSystem
+
+NOBODY = Identity(65534, 65534)
+
+
+def write(fs: MemoryFileSystem, path: str, data: bytes, flags: int = 0) -> None:
+    h = fs.open(path, os.O_CREAT | os.O_WRONLY | flags, 0o644)
+    try:
+        h.pwrite(data, 0)
+    finally:
+        h.close()
+
+
+def read(fs: MemoryFileSystem, path: str) -> bytes:
+    with fs.open(path, os.O_RDONLY) as h:
+        return h.pread(1 << 20, 0)
+
+
+# -- limits ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
+def test_byte_limit_refuses_whole_writes(code: int) -> None:
+    fs = MemoryFileSystem(max_bytes=10_000, quota_errno=code)
+    write(fs, "/a", b"x" * 6000)
+    h = fs.open("/b", os.O_CREAT | os.O_RDWR, 0o644)
+    h.pwrite(b"y" * 3000, 0)
+    with pytest.raises(OSError) as caught:
+        h.pwrite(b"z" * 2000, 2500)  # would grow the file by 1500; 1000 are left
+    assert caught.value.errno == code
+    assert h.pread(10_000, 0) == b"y" * 3000, "a refused write left something behind"
+    with pytest.raises(OSError) as grown:
+        h.truncate(5000)
+    assert grown.value.errno == code and h.size() == 3000
+    with pytest.raises(OSError) as by_path:
+        fs.truncate("/a", 9000)
+    assert by_path.value.errno == code and by_path.value.filename == "/a"
+    h.pwrite(b"z" * 1000, 3000)  # exactly up to the limit
+    assert fs.statvfs("/").f_bfree == 0
+    h.close()
+    fs.unlink("/a")
+    write(fs, "/c", b"w" * 5000)
+
+
+def test_inode_limit_counts_every_kind_and_frees_on_last_close() -> None:
+    fs = MemoryFileSystem(max_files=3)
+    fs.mkdir("/d")
+    fs.symlink("d", "/l")
+    h = fs.open("/f", os.O_CREAT | os.O_RDWR, 0o600)
+    for make in (
+        lambda: fs.mkdir("/e"),
+        lambda: fs.symlink("x", "/m"),
+        lambda: fs.open("/g", os.O_CREAT | os.O_WRONLY),
+        lambda: fs.open("/d", os.O_TMPFILE | os.O_RDWR),
+    ):
+        with pytest.raises(OSError) as caught:
+            make()
+        assert caught.value.errno == errno.ENOSPC
+    fs.link("/f", "/f2")  # a new name, not a new inode
+    fs.unlink("/f")
+    fs.unlink("/f2")
+    with pytest.raises(OSError):
+        fs.mkdir("/e")  # still open: still counted, as on Linux
+    h.close()
+    fs.mkdir("/e")
+    assert fs.statvfs("/").f_ffree == 0
+
+
+def test_limits_are_validated() -> None:
+    with pytest.raises(ValueError, match="quota_errno"):
+        MemoryFileSystem(quota_errno=errno.EIO)
+    with pytest.raises(ValueError, match="max_bytes"):
+        MemoryFileSystem(max_bytes=-1)
+    with pytest.raises(ValueError, match="max_files"):
+        MemoryFileSystem(max_files="10")  # type: ignore[arg-type]
+
+
+# -- numbering -------------------------------------------------------------------------------
+
+
+def test_devices_differ_per_instance_and_inodes_are_never_reused() -> None:
+    one, two = MemoryFileSystem(), MemoryFileSystem()
+    assert one.stat("/").st_dev != two.stat("/").st_dev
+    seen = set()
+    for n in range(50):
+        write(one, f"/f{n}", b"")
+        st = one.stat(f"/f{n}")
+        assert st.st_dev == one.device
+        seen.add(st.st_ino)
+        one.unlink(f"/f{n}")
+    assert len(seen) == 50
+    assert one.stat("/").st_ino not in seen
+
+
+def test_stat_fields_are_plausible() -> None:
+    fs = MemoryFileSystem()
+    write(fs, "/f", b"x" * 5000)
+    fs.mkdir("/d")
+    fs.symlink("f", "/l")
+    f, d, link = fs.stat("/f"), fs.stat("/d"), fs.stat("/l", follow_symlinks=False)
+    assert (f.st_size, f.st_blocks, f.st_blksize) == (5000, 16, 4096)
+    assert (d.st_size, d.st_blocks, d.st_nlink) == (4096, 8, 2)
+    assert (link.st_size, stat.S_IMODE(link.st_mode)) == (1, 0o777)
+    assert f.st_mtime_ns // 1_000_000_000 == int(f.st_mtime) == f[stat.ST_MTIME]
+    assert abs(f.st_mtime - f.st_mtime_ns / 1e9) < 1e-6
+
+
+# -- identity ----------------------------------------------------------------------------------
+
+
+def test_identity_change_is_seen_by_cached_paths() -> None:
+    fs = MemoryFileSystem(identity=Identity.root())
+    fs.mkdir("/private", 0o700)
+    write(fs, "/private/f", b"secret")
+    assert fs.stat("/private/f").st_size == 6  # resolved (and cached) as root
+    fs.identity = NOBODY
+    with pytest.raises(PermissionError):
+        fs.stat("/private/f")
+    with pytest.raises(PermissionError):
+        fs.open("/private/f", os.O_RDONLY)
+    fs.identity = Identity.root()
+    assert read(fs, "/private/f") == b"secret"
+
+
+def test_chmod_of_a_directory_is_seen_by_cached_paths() -> None:
+    fs = MemoryFileSystem(identity=NOBODY)
+    fs.mkdir("/d", 0o755)
+    write(fs, "/d/f", b"x")
+    assert fs.stat("/d/f").st_size == 1
+    fs.chmod("/d", 0o600)
+    with pytest.raises(PermissionError):
+        fs.stat("/d/f")
+    with pytest.raises(PermissionError):
+        fs.open("/d/f", os.O_RDONLY)
+
+
+def test_new_files_belong_to_the_identity() -> None:
+    fs = MemoryFileSystem(identity=Identity(1234, 99, frozenset({7})))
+    write(fs, "/f", b"")
+    assert (fs.stat("/").st_uid, fs.stat("/f").st_uid, fs.stat("/f").st_gid) == (1234, 1234, 99)
+
+
+# -- handles -----------------------------------------------------------------------------------
+
+
+def test_closed_handles_fail_with_ebadf() -> None:
+    fs = MemoryFileSystem()
+    h = fs.open("/f", os.O_CREAT | os.O_RDWR, 0o644)
+    h.close()
+    h.close()
+    assert h.closed
+    for call in (
+        lambda: h.pread(1, 0),
+        lambda: h.pwrite(b"x", 0),
+        lambda: h.append(b"x"),
+        h.size,
+        lambda: h.truncate(0),
+        h.sync,
+        h.stat,
+        lambda: h.chmod(0o600),
+        lambda: h.chown(1, 1),
+        h.utime,
+        h.listdir,
+        h.statvfs,
+    ):
+        with pytest.raises(OSError) as caught:
+            call()
+        assert caught.value.errno == errno.EBADF
+
+
+def test_a_directory_handle_follows_its_directory() -> None:
+    fs = MemoryFileSystem()
+    fs.mkdir("/a")
+    fs.mkdir("/a/b")
+    h = fs.open("/a/b", os.O_RDONLY | os.O_DIRECTORY)
+    fs.rename("/a", "/z")
+    assert h.path == "/z/b"
+    fs.rmdir("/z/b")
+    assert h.path == "/a/b"  # gone: the path it was opened by
+    assert h.stat().st_nlink == 0
+    h.close()
+
+
+def test_tmpfile_is_anonymous_until_closed() -> None:
+    fs = MemoryFileSystem(max_files=5)
+    fs.mkdir("/d")
+    h = fs.open("/d", os.O_TMPFILE | os.O_RDWR, 0o600)
+    h.pwrite(b"data", 0)
+    assert h.stat().st_nlink == 0 and fs.listdir("/d") == []
+    assert fs.statvfs("/").f_ffree == 3
+    h.close()
+    assert fs.statvfs("/").f_ffree == 4
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [b"/bytes", 3, None, ["/"]])
+def test_wrong_path_types_are_type_errors(path: object) -> None:
+    fs = MemoryFileSystem()
+    for call in (fs.stat, fs.listdir, fs.mkdir, fs.unlink, fs.readlink):
+        with pytest.raises(TypeError):
+            call(path)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        fs.open(path, os.O_RDONLY)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        fs.symlink(path, "/link")  # type: ignore[arg-type]
+
+
+def test_nul_bytes_relative_and_overlong_paths() -> None:
+    fs = MemoryFileSystem()
+    for call in (
+        fs.stat,
+        fs.mkdir,
+        lambda p: fs.open(p, os.O_RDONLY),
+        lambda p: fs.symlink(p, "/l"),
+    ):
+        with pytest.raises(ValueError, match="embedded null byte"):
+            call("/a\x00b")
+    with pytest.raises(ValueError, match="absolute"):
+        fs.stat("relative")
+    with pytest.raises(FileNotFoundError):
+        fs.stat("")
+    with pytest.raises(OSError) as caught:
+        fs.stat("/" + "a/" * 2048)
+    assert caught.value.errno == errno.ENAMETOOLONG
+    with pytest.raises(OSError) as target:
+        fs.symlink("x" * 4096, "/l")
+    assert (target.value.errno, target.value.filename, target.value.filename2) == (
+        errno.ENAMETOOLONG,
+        "x" * 4096,
+        "/l",
+    )

@@ -1,0 +1,1 @@
+"""Adapters between vfs providers and other file system libraries (PyFilesystem2, fsspec...)."""
