@@ -44,5 +44,7 @@ def test_fs_imports_with_pkg_resources_quietly() -> None:
         "from vfs.adapters.fs2_import import import_fs; import_fs()\n"
         "from fs.memoryfs import MemoryFS; MemoryFS().makedir('/d')\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
