@@ -74,7 +74,9 @@ class Recorder:
         if isinstance(result, os.stat_result):
             return self.stat_summary(result)
         if isinstance(result, list):
-            if all(isinstance(item, str) for item in result):
+            if all(isinstance(item, str) for item in result) or all(
+                isinstance(item, bytes) for item in result
+            ):
                 return sorted(result)
             if all(isinstance(item, tuple) and len(item) == 3 for item in result):
                 if all(isinstance(item[1], os.stat_result) for item in result):  # tree rows

@@ -1,0 +1,232 @@
+"""The state every part of the emulated backend shares, and the steps they all take.
+
+The backend is a process of its own as far as its callers can tell: a file descriptor table, a
+current directory (a path string), a umask (0o022 at start, whatever the host says), a time
+resolution, an identity and an environment. Below it there are only absolute paths, which go to
+a file system provider; errors coming back are renamed to the path the caller gave.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import posix
+import stat as _stat
+from collections.abc import Mapping
+
+import compat
+from posixbackend.emulated.args import PathArg
+from posixbackend.emulated.descriptions import Description, HostDescription, is_directory
+from posixbackend.emulated.fdtable import FdTable
+from vfs import FileSystem, Identity, MemoryFileSystem
+from vfs.errors import os_error
+
+DEFAULT_UMASK = 0o022
+SECOND_NS = 1_000_000_000
+
+CWD_IS_A_PATH = compat.declare(
+    id="emulated.cwd.disconnected",
+    function="os.chdir",
+    aspect="process cwd",
+    level=compat.Level.FINE,
+    explanation="the current directory is the backend's own path string; the process's "
+    "working directory does not move, and a renamed current directory is not followed",
+)
+UMASK_STARTS_AT_0022 = compat.declare(
+    id="emulated.umask.initial",
+    function="os.umask",
+    aspect="initial value",
+    level=compat.Level.FINE,
+    explanation="the umask starts at 0o022 whatever the process's umask is, and setting it "
+    "does not change the process's",
+)
+TIMES_TRUNCATED = compat.declare(
+    id="emulated.times.resolution",
+    function="os.stat",
+    aspect="time resolution",
+    level=compat.Level.FINER,
+    explanation="file times are truncated to the backend's time resolution (one second by "
+    "default, like GraalPy's Java backend)",
+)
+VIRTUAL_FDS = compat.declare(
+    id="emulated.fds.virtual",
+    function="os.open",
+    aspect="file descriptors",
+    level=compat.Level.FINE,
+    explanation="descriptors are the backend's own numbers, not the process's: a C extension "
+    "or a real system call given one cannot use it",
+)
+
+
+class BackendCore:
+    """State and shared steps; the function groups (files, paths, ...) build on it."""
+
+    def __init__(
+        self,
+        file_system: FileSystem | None = None,
+        *,
+        cwd: str = "/",
+        umask: int = DEFAULT_UMASK,
+        time_resolution_ns: int = SECOND_NS,
+        identity: Identity | None = None,
+        environ: Mapping[bytes, bytes] | None = None,
+        standard_streams: bool = True,
+    ) -> None:
+        if not isinstance(time_resolution_ns, int) or time_resolution_ns < 1:
+            raise ValueError(
+                f"time_resolution_ns must be a positive int, not {time_resolution_ns!r}"
+            )
+        if not isinstance(umask, int) or not 0 <= umask <= 0o777:
+            raise ValueError(f"umask must be an int from 0 to 0o777, not {umask!r}")
+        self._fs = MemoryFileSystem() if file_system is None else file_system
+        if identity is None:
+            identity = getattr(self._fs, "identity", None) or Identity.current()
+        self._identity: Identity = identity
+        self._table = FdTable()
+        self._umask = umask
+        self._resolution = time_resolution_ns
+        self._truncated: dict[int, tuple[os.stat_result, os.stat_result]] = {}
+        self._environ: dict[bytes, bytes] = dict(posix.environ if environ is None else environ)
+        self._cwd = "/"
+        if standard_streams:
+            for fd in (0, 1, 2):
+                description = HostDescription.standard(fd)
+                if description is not None:
+                    self._table.install_at(fd, description, cloexec=False)
+        if cwd != "/":
+            self._chdir_to(cwd, cwd)
+
+    # -- properties ------------------------------------------------------------------------
+
+    @property
+    def file_system(self) -> FileSystem:
+        """The provider every path of this backend goes to."""
+        return self._fs
+
+    @property
+    def identity(self) -> Identity:
+        """The user and groups this backend's process reports (getuid and friends)."""
+        return self._identity
+
+    @property
+    def time_resolution_ns(self) -> int:
+        """File times are truncated to a multiple of this many nanoseconds."""
+        return self._resolution
+
+    # -- shared steps ------------------------------------------------------------------------
+
+    def _absolute(self, path: PathArg, dir_fd: int | None) -> str:
+        """The absolute provider path for ``path``, relative to ``dir_fd`` or the cwd."""
+        name = path.path
+        assert name is not None
+        if name[:1] == "/":
+            return name
+        if not name:
+            raise os_error(errno.ENOENT, path.original)  # type: ignore[arg-type]
+        base = self._cwd if dir_fd is None else self._directory_of(dir_fd, path.original)
+        return (base + "/" if base != "/" else "/") + name
+
+    def _directory_of(self, dir_fd: int, filename: object) -> str:
+        """The path of the open directory ``dir_fd`` (EBADF, ENOTDIR as openat gives)."""
+        description = self._table.files.get(dir_fd)
+        if description is None:
+            raise os_error(errno.EBADF, filename)  # type: ignore[arg-type]
+        handle = description.handle
+        if handle is None or not is_directory(description):
+            raise os_error(errno.ENOTDIR, filename)  # type: ignore[arg-type]
+        return handle.path
+
+    def _description(self, fd: int) -> Description:
+        """The description behind ``fd``, or EBADF."""
+        description = self._table.files.get(fd)
+        if description is None:
+            raise os_error(errno.EBADF)
+        return description
+
+    def _view(self, result: os.stat_result) -> os.stat_result:
+        """A stat result with its times truncated to the backend's resolution.
+
+        The provider may hand back the same result object while a file is unchanged, so the
+        truncated copy is kept against that object (held, so its id cannot be reused).
+        """
+        resolution = self._resolution
+        if resolution == 1:
+            return result
+        cached = self._truncated.get(id(result))
+        if cached is not None and cached[0] is result:
+            return cached[1]
+        atime = result.st_atime_ns // resolution * resolution
+        mtime = result.st_mtime_ns // resolution * resolution
+        ctime = result.st_ctime_ns // resolution * resolution
+        view = posix.stat_result(
+            (
+                result.st_mode, result.st_ino, result.st_dev, result.st_nlink, result.st_uid,
+                result.st_gid, result.st_size,
+                atime // SECOND_NS, mtime // SECOND_NS, ctime // SECOND_NS,
+                atime / 1e9, mtime / 1e9, ctime / 1e9,
+                atime, mtime, ctime,
+                result.st_blksize, result.st_blocks, result.st_rdev,
+            )
+        )  # fmt: skip
+        if len(self._truncated) >= 4096:
+            self._truncated.clear()
+        self._truncated[id(result)] = (result, view)
+        if view.st_mtime_ns != result.st_mtime_ns or view.st_atime_ns != result.st_atime_ns:
+            TIMES_TRUNCATED.hit()
+        return view
+
+    def _truncate_ns(self, ns: int) -> int:
+        resolution = self._resolution
+        return ns // resolution * resolution
+
+    def _chdir_to(self, absolute: str, original: object) -> None:
+        """Make ``absolute`` (a directory the identity may search) the current directory."""
+        fs = self._fs
+        try:
+            st = fs.stat(absolute)
+            if not _stat.S_ISDIR(st.st_mode):
+                raise os_error(errno.ENOTDIR, absolute)
+            fs.access(absolute, os.X_OK)
+            canonical = self._canonical(absolute)
+        except OSError as error:
+            raise os_error(error.errno or errno.EIO, original) from None  # type: ignore[arg-type]
+        self._cwd = canonical
+        CWD_IS_A_PATH.hit(path=canonical)
+
+    def _canonical(self, absolute: str) -> str:
+        """``absolute`` without '.', '..', repeated slashes or symbolic links (like getcwd)."""
+        fs = self._fs
+        parts: list[str] = []
+        pending = [part for part in reversed(absolute.split("/")) if part]
+        hops = 0
+        while pending:
+            part = pending.pop()
+            if part == ".":
+                continue
+            if part == "..":
+                if parts:
+                    parts.pop()
+                continue
+            candidate = "/" + "/".join([*parts, part])
+            if _stat.S_ISLNK(fs.stat(candidate, follow_symlinks=False).st_mode):
+                hops += 1
+                if hops > 40:
+                    raise os_error(errno.ELOOP, absolute)
+                target = fs.readlink(candidate)
+                if target.startswith("/"):
+                    parts = []
+                pending.extend(p for p in reversed(target.split("/")) if p)
+                continue
+            parts.append(part)
+        return "/" + "/".join(parts)
+
+
+def renamed(error: OSError, filename: object, filename2: object = None) -> OSError:
+    """``error`` naming what the caller passed instead of the provider's absolute path."""
+    code = error.errno if error.errno is not None else errno.EIO
+    message = posix.strerror(code)
+    if filename2 is None:
+        if filename is None:
+            return OSError(code, message)
+        return OSError(code, message, filename)
+    return OSError(code, message, filename, None, filename2)

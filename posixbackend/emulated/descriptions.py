@@ -1,0 +1,272 @@
+"""Open file descriptions: what a file descriptor of the emulated backend refers to.
+
+As in Linux (and gVisor), several descriptors may share one description (``dup``): one file
+offset, one set of status flags. A description over a provider handle keeps the offset itself
+(providers' handles are offset-free channels); a pipe end or a host stream has no offset.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import posix
+import stat
+import threading
+
+from posixbackend.emulated.pipes import PipeReader, PipeWriter
+from vfs import Handle
+from vfs.errors import os_error
+
+O_ACCMODE = 3
+STATUS_FLAGS = posix.O_APPEND | posix.O_NONBLOCK | getattr(posix, "O_ASYNC", 0) | posix.O_DIRECT
+"""The flags F_SETFL may change after open (O_NOATIME aside)."""
+SEEK_DATA = getattr(os, "SEEK_DATA", 3)
+SEEK_HOLE = getattr(os, "SEEK_HOLE", 4)
+OFF_T_MAX = (1 << 63) - 1
+
+
+class Description:
+    """One open file description; subclasses say how data moves through it.
+
+    ``refs`` counts the descriptors sharing it: the underlying object is released when the last
+    one closes. ``flags`` holds the open flags (access mode and status flags).
+    """
+
+    __slots__ = ("flags", "refs")
+
+    def __init__(self, flags: int) -> None:
+        self.flags = flags
+        self.refs = 1
+
+    # -- the operations every kind of file answers ------------------------------------------
+
+    def read(self, n: int) -> bytes:
+        raise os_error(errno.EINVAL)
+
+    def write(self, data: bytes) -> int:
+        raise os_error(errno.EINVAL)
+
+    def pread(self, n: int, offset: int) -> bytes:
+        raise os_error(errno.ESPIPE)
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        raise os_error(errno.ESPIPE)
+
+    def seek(self, position: int, whence: int) -> int:
+        raise os_error(errno.ESPIPE)
+
+    def truncate(self, length: int) -> None:
+        raise os_error(errno.EINVAL)
+
+    def sync(self) -> None:
+        """fsync: nothing to flush unless a subclass says otherwise."""
+
+    def stat(self) -> os.stat_result:
+        raise NotImplementedError(f"{type(self).__name__} does not define stat()")
+
+    def release(self) -> None:
+        """The last descriptor closed: release the underlying object."""
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def handle(self) -> Handle | None:
+        """The provider handle behind this description, if it is a provider's file."""
+        return None
+
+    @property
+    def nonblocking(self) -> bool:
+        return bool(self.flags & posix.O_NONBLOCK)
+
+    def set_status_flags(self, flags: int) -> None:
+        """F_SETFL: replace the changeable status flags, keep the rest."""
+        self.flags = (self.flags & ~STATUS_FLAGS) | (flags & STATUS_FLAGS)
+
+
+class FileDescription(Description):
+    """A provider's file or directory, with the file offset kept here under a lock.
+
+    The lock makes read/write/lseek on a shared description atomic with respect to the offset
+    (Linux's f_pos_lock); O_APPEND writes go to the end in one step of the provider.
+    """
+
+    __slots__ = ("_handle", "_lock", "offset")
+
+    def __init__(self, handle: Handle, flags: int) -> None:
+        super().__init__(flags)
+        self._handle = handle
+        self.offset = 0
+        self._lock = threading.Lock()
+
+    @property
+    def handle(self) -> Handle:
+        return self._handle
+
+    def read(self, n: int) -> bytes:
+        lock = self._lock
+        lock.acquire()
+        try:
+            data = self._handle.pread(n, self.offset)
+            self.offset += len(data)
+        finally:
+            lock.release()
+        return data
+
+    def write(self, data: bytes) -> int:
+        lock = self._lock
+        lock.acquire()
+        try:
+            if self.flags & posix.O_APPEND:
+                self.offset = self._handle.append(data)
+                return len(data)
+            written = self._handle.pwrite(data, self.offset)
+            self.offset += written
+        finally:
+            lock.release()
+        return written
+
+    def pread(self, n: int, offset: int) -> bytes:
+        if offset < 0:
+            raise os_error(errno.EINVAL)
+        return self._handle.pread(n, offset)
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        if offset < 0:
+            raise os_error(errno.EINVAL)
+        return self._handle.pwrite(data, offset)
+
+    def seek(self, position: int, whence: int) -> int:
+        with self._lock:
+            if whence == os.SEEK_SET:
+                target = position
+            elif whence == os.SEEK_CUR:
+                target = self.offset + position
+            elif whence == os.SEEK_END:
+                target = self._handle.size() + position
+            elif whence in (SEEK_DATA, SEEK_HOLE):
+                target = self._data_or_hole(position, whence)
+            else:
+                raise os_error(errno.EINVAL)
+            if target < 0:
+                raise os_error(errno.EINVAL)
+            if target > OFF_T_MAX:
+                raise os_error(errno.EOVERFLOW)
+            self.offset = target
+            return target
+
+    def _data_or_hole(self, position: int, whence: int) -> int:
+        """SEEK_DATA/SEEK_HOLE for files without holes: data everywhere, one hole at the end
+        (what Linux answers for file systems that do not track holes)."""
+        size = self._handle.size()
+        if position < 0 or position >= size:
+            raise os_error(errno.ENXIO)
+        return position if whence == SEEK_DATA else size
+
+    def truncate(self, length: int) -> None:
+        self._handle.truncate(length)
+
+    def sync(self) -> None:
+        self._handle.sync()
+
+    def stat(self) -> os.stat_result:
+        return self._handle.stat()
+
+    def release(self) -> None:
+        self._handle.close()
+
+
+class PipeDescription(Description):
+    """One end of an in-memory pipe: no offset (ESPIPE), blocking unless O_NONBLOCK."""
+
+    __slots__ = ("end",)
+
+    def __init__(self, end: PipeReader | PipeWriter, flags: int) -> None:
+        super().__init__(flags)
+        self.end = end
+
+    def read(self, n: int) -> bytes:
+        end = self.end
+        if not isinstance(end, PipeReader):
+            raise os_error(errno.EBADF)
+        return end.read(n, nonblocking=bool(self.flags & posix.O_NONBLOCK))
+
+    def write(self, data: bytes) -> int:
+        end = self.end
+        if not isinstance(end, PipeWriter):
+            raise os_error(errno.EBADF)
+        return end.write(data, nonblocking=bool(self.flags & posix.O_NONBLOCK))
+
+    def stat(self) -> os.stat_result:
+        return self.end.stat()
+
+    def release(self) -> None:
+        self.end.close()
+
+
+class HostDescription(Description):
+    """A real file descriptor of this process used through the emulated table (stdio).
+
+    ``owned`` says whether the real descriptor is closed with the description; the standard
+    streams are not, since the rest of the process keeps using them.
+    """
+
+    __slots__ = ("fd", "owned")
+
+    def __init__(self, fd: int, flags: int, *, owned: bool) -> None:
+        super().__init__(flags)
+        self.fd = fd
+        self.owned = owned
+
+    def read(self, n: int) -> bytes:
+        return posix.read(self.fd, n)
+
+    def write(self, data: bytes) -> int:
+        return posix.write(self.fd, data)
+
+    def pread(self, n: int, offset: int) -> bytes:
+        return posix.pread(self.fd, n, offset)
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        return posix.pwrite(self.fd, data, offset)
+
+    def seek(self, position: int, whence: int) -> int:
+        return posix.lseek(self.fd, position, whence)
+
+    def truncate(self, length: int) -> None:
+        posix.ftruncate(self.fd, length)
+
+    def sync(self) -> None:
+        posix.fsync(self.fd)
+
+    def stat(self) -> os.stat_result:
+        return posix.fstat(self.fd)
+
+    def isatty(self) -> bool:
+        return posix.isatty(self.fd)
+
+    def release(self) -> None:
+        if self.owned:
+            posix.close(self.fd)
+
+    @classmethod
+    def standard(cls, fd: int) -> HostDescription | None:
+        """The process's own stdin, stdout or stderr, if that descriptor is open."""
+        try:
+            flags = _host_flags(fd)
+        except OSError:
+            return None
+        return cls(fd, flags, owned=False)
+
+
+def _host_flags(fd: int) -> int:
+    """The access mode and status flags of a real descriptor (F_GETFL without fcntl's import)."""
+    import fcntl
+
+    return fcntl.fcntl(fd, fcntl.F_GETFL)
+
+
+def is_directory(description: Description) -> bool:
+    """Whether the description is an open directory (for fchdir, dir_fd and listdir(fd))."""
+    handle = description.handle
+    return handle is not None and stat.S_ISDIR(handle.stat().st_mode)

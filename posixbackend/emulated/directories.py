@@ -1,0 +1,77 @@
+"""Listing directories on the emulated backend: os.listdir and os.scandir."""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Any
+
+from posixbackend.emulated.args import PathArg, path_arg
+from posixbackend.emulated.core import BackendCore, renamed
+from posixbackend.emulated.descriptions import is_directory
+from posixbackend.emulated.direntry import ScandirIterator
+from vfs.errors import os_error
+
+
+class DirectoryFunctions(BackendCore):
+    """os.listdir and os.scandir, on a path (str or bytes) or an open directory."""
+
+    def listdir(self, path: Any = None) -> list[str] | list[bytes]:
+        """os.listdir: names without '.' and '..' (bytes for a bytes path; '.' by default)."""
+        target = _current_if_null(path_arg(path, "listdir", allow_fd=True, nullable=True))
+        if target.fd is not None:
+            names: list[str] = self._open_directory(target.fd).listdir()
+        else:
+            absolute = self._absolute(target, None)
+            try:
+                names = self._fs.listdir(absolute)
+            except OSError as error:
+                raise renamed(error, target.original) from None
+        if target.is_bytes:
+            return [os.fsencode(name) for name in names]
+        return names
+
+    def scandir(self, path: Any = None) -> ScandirIterator:
+        """os.scandir: an iterator of DirEntry objects that behave like os.DirEntry."""
+        target = _current_if_null(path_arg(path, "scandir", allow_fd=True, nullable=True))
+        if target.fd is not None:
+            fd = target.fd
+            infos = self._open_directory(fd).scandir()
+
+            def stat_in_directory(name: str, follow_symlinks: bool) -> os.stat_result:
+                base = self._directory_of(fd, name)
+                return self._view(self._fs.stat(_join(base, name), follow_symlinks))
+
+            return ScandirIterator(fd, infos, stat_in_directory)
+        absolute = self._absolute(target, None)
+        try:
+            infos = self._fs.scandir(absolute)
+        except OSError as error:
+            raise renamed(error, target.original) from None
+
+        def stat_path(entry_path: str, follow_symlinks: bool) -> os.stat_result:
+            where = entry_path if entry_path[:1] == "/" else _join(self._cwd, entry_path)
+            return self._view(self._fs.stat(where, follow_symlinks))
+
+        directory = target.original
+        return ScandirIterator(directory, infos, stat_path)  # type: ignore[arg-type]
+
+    def _open_directory(self, fd: int) -> Any:
+        """The handle of an open directory descriptor (EBADF, ENOTDIR otherwise)."""
+        description = self._description(fd)
+        handle = description.handle
+        if handle is None or not is_directory(description):
+            raise os_error(errno.ENOTDIR)
+        return handle
+
+
+def _join(base: str, name: str) -> str:
+    """``base/name`` for an absolute directory ``base``."""
+    return (base + "/" if base != "/" else "/") + name
+
+
+def _current_if_null(target: PathArg) -> PathArg:
+    """None (or fd -1, which CPython cannot tell from it) means the current directory."""
+    if target.path is None and (target.fd is None or target.is_null):
+        return PathArg(".", ".", None, False)
+    return target

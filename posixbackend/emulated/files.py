@@ -1,0 +1,326 @@
+"""The file-descriptor functions of the emulated backend: open, read, write, lseek, dup...
+
+Each mirrors its ``os`` namesake's signature and errors; the descriptor table and the open file
+descriptions (``descriptions.py``) do the work. Hot paths (read, write, lseek, close) test for
+a plain ``int`` first and only call the full argument converters for anything else.
+"""
+
+from __future__ import annotations
+
+import errno
+import locale
+import os
+import posix
+from collections.abc import Sequence
+from typing import Any
+
+from posixbackend.emulated.args import (
+    buffer_arg,
+    dir_fd_arg,
+    fd_arg,
+    fildes_arg,
+    gid_arg,
+    int_arg,
+    off_t_arg,
+    path_arg,
+    ssize_arg,
+    uid_arg,
+)
+from posixbackend.emulated.core import VIRTUAL_FDS, BackendCore, renamed
+from posixbackend.emulated.descriptions import Description, FileDescription, is_directory
+from vfs.errors import os_error
+from vfs.openflags import O_TMPFILE_BIT
+
+_CREATES = posix.O_CREAT | O_TMPFILE_BIT
+_POSIX_FADV = tuple(
+    getattr(posix, name, -1)
+    for name in (
+        "POSIX_FADV_NORMAL", "POSIX_FADV_SEQUENTIAL", "POSIX_FADV_RANDOM",
+        "POSIX_FADV_NOREUSE", "POSIX_FADV_WILLNEED", "POSIX_FADV_DONTNEED",
+    )
+)  # fmt: skip
+
+
+class FileFunctions(BackendCore):
+    """os.open, os.read, os.write and the other functions on descriptors."""
+
+    def _fd(self, fd: Any) -> Description:
+        """The description for a descriptor argument (int-like; EBADF when not open)."""
+        description = self._table.files.get(fd) if fd.__class__ is int else None
+        if description is None:
+            description = self._description(fd_arg(fd))
+        return description
+
+    # -- opening and closing -----------------------------------------------------------------
+
+    def open(self, path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+        """os.open: the lowest free descriptor, non-inheritable, for ``path``."""
+        target = path_arg(path, "open")
+        flags = int_arg(flags)
+        mode = int_arg(mode)
+        absolute = self._absolute(target, dir_fd_arg(dir_fd))
+        if flags & _CREATES:
+            mode &= ~self._umask
+        try:
+            handle = self._fs.open(absolute, flags, mode)
+        except OSError as error:
+            raise renamed(error, target.original) from None
+        VIRTUAL_FDS.hit()
+        return self._table.install(FileDescription(handle, flags))
+
+    def close(self, fd: int, /) -> None:
+        """os.close."""
+        table = self._table
+        if fd.__class__ is not int or fd not in table.files:
+            fd = fd_arg(fd)  # the converter's TypeError or OverflowError, else EBADF below
+        table.close(fd)
+
+    def closerange(self, fd_low: int, fd_high: int, /) -> None:
+        """os.closerange: close every open descriptor in [fd_low, fd_high); never fails."""
+        self._table.close_range(fd_arg(fd_low), fd_arg(fd_high))
+
+    def dup(self, fd: int, /) -> int:
+        """os.dup: a new, non-inheritable descriptor sharing the description."""
+        new = self._table.dup(fd_arg(fd))
+        VIRTUAL_FDS.hit()
+        return new
+
+    def dup2(self, fd: int, fd2: int, inheritable: bool = True) -> int:
+        """os.dup2: make ``fd2`` share ``fd``'s description; inheritable unless told otherwise."""
+        return self._table.dup2(fd_arg(fd), fd_arg(fd2), cloexec=not inheritable)
+
+    # -- moving data -----------------------------------------------------------------------
+
+    def read(self, fd: int, length: int, /) -> bytes:
+        """os.read: up to ``length`` bytes from the file offset."""
+        description = self._fd(fd)
+        if length.__class__ is not int:
+            length = ssize_arg(length)
+        if length < 0:
+            raise os_error(errno.EINVAL)
+        return description.read(length)
+
+    def write(self, fd: int, data: Any, /) -> int:
+        """os.write: write at the file offset (at the end with O_APPEND)."""
+        description = self._fd(fd)
+        return description.write(buffer_arg(data))
+
+    def pread(self, fd: int, length: int, offset: int, /) -> bytes:
+        """os.pread: read at ``offset`` without moving the file offset."""
+        description = self._fd(fd)
+        length = ssize_arg(length)
+        offset = off_t_arg(offset)
+        if length < 0:
+            raise os_error(errno.EINVAL)
+        return description.pread(length, offset)
+
+    def pwrite(self, fd: int, data: Any, offset: int, /) -> int:
+        """os.pwrite: write at ``offset`` without moving the file offset."""
+        description = self._fd(fd)
+        return description.pwrite(buffer_arg(data), off_t_arg(offset))
+
+    def readv(self, fd: int, buffers: Sequence[Any], /) -> int:
+        """os.readv: fill the writable buffers in order; the number of bytes read."""
+        description = self._fd(fd)
+        views = _writable_views(buffers)
+        data = description.read(sum(view.nbytes for view in views))
+        position = 0
+        for view in views:
+            chunk = data[position : position + view.nbytes]
+            view[: len(chunk)] = chunk
+            position += len(chunk)
+            if position >= len(data):
+                break
+        return len(data)
+
+    def writev(self, fd: int, buffers: Sequence[Any], /) -> int:
+        """os.writev: write the buffers' contents as one write."""
+        description = self._fd(fd)
+        if not isinstance(buffers, Sequence):
+            raise TypeError("writev() arg 2 must be a sequence")
+        return description.write(b"".join(buffer_arg(buffer) for buffer in buffers))
+
+    def lseek(self, fd: int, position: int, whence: int, /) -> int:
+        """os.lseek."""
+        description = self._fd(fd)
+        if position.__class__ is not int:
+            position = off_t_arg(position)
+        if whence.__class__ is not int:
+            whence = int_arg(whence)
+        return description.seek(position, whence)
+
+    def sendfile(self, out_fd: int, in_fd: int, offset: int | None, count: int) -> int:
+        """os.sendfile: copy from a regular file to any descriptor, in the kernel's manner."""
+        destination = self._fd(out_fd)
+        source = self._fd(in_fd)
+        count = ssize_arg(count)
+        if not isinstance(source, FileDescription) or is_directory(source):
+            raise os_error(errno.EINVAL)
+        data = source.read(count) if offset is None else source.pread(count, off_t_arg(offset))
+        return destination.write(data) if data else 0
+
+    def copy_file_range(
+        self,
+        src: int,
+        dst: int,
+        count: int,
+        offset_src: int | None = None,
+        offset_dst: int | None = None,
+    ) -> int:
+        """os.copy_file_range between two regular files (read and written here)."""
+        source = self._fd(src)
+        destination = self._fd(dst)
+        count = ssize_arg(count)
+        if count < 0:
+            raise os_error(errno.EINVAL)
+        for end in (source, destination):
+            if not isinstance(end, FileDescription) or is_directory(end):
+                raise os_error(errno.EINVAL if end is source else errno.EBADF)
+        if destination.flags & posix.O_APPEND:
+            raise os_error(errno.EBADF)
+        data = (
+            source.read(count) if offset_src is None else source.pread(count, off_t_arg(offset_src))
+        )
+        if not data:
+            return 0
+        if offset_dst is None:
+            return destination.write(data)
+        return destination.pwrite(data, off_t_arg(offset_dst))
+
+    # -- the file behind a descriptor ------------------------------------------------------------
+
+    def fstat(self, fd: int) -> os.stat_result:
+        """os.fstat."""
+        return self._view(self._fd(fd).stat())
+
+    def ftruncate(self, fd: int, length: int, /) -> None:
+        """os.ftruncate."""
+        description = self._fd(fd)
+        length = off_t_arg(length)
+        if length < 0:
+            raise os_error(errno.EINVAL)
+        description.truncate(length)
+
+    def fsync(self, fd: Any) -> None:
+        """os.fsync (an object with fileno() will do, as for the real one)."""
+        self._description(fildes_arg(fd)).sync()
+
+    def fdatasync(self, fd: Any) -> None:
+        """os.fdatasync."""
+        self._description(fildes_arg(fd)).sync()
+
+    def posix_fallocate(self, fd: int, offset: int, length: int, /) -> None:
+        """os.posix_fallocate: make sure [offset, offset+length) exists (zero-filled)."""
+        description = self._fd(fd)
+        offset, length = off_t_arg(offset), off_t_arg(length)
+        if offset < 0 or length <= 0:
+            raise os_error(errno.EINVAL)
+        handle = description.handle
+        if handle is None:
+            raise os_error(errno.ESPIPE)
+        if is_directory(description):
+            raise os_error(errno.EBADF)
+        if description.flags & 3 == posix.O_RDONLY:
+            raise os_error(errno.EBADF)
+        if handle.size() < offset + length:
+            handle.truncate(offset + length)
+
+    def posix_fadvise(self, fd: int, offset: int, length: int, advice: int, /) -> None:
+        """os.posix_fadvise: checked, then nothing to do (there is no page cache here)."""
+        description = self._fd(fd)
+        off_t_arg(offset)
+        length = off_t_arg(length)
+        advice = int_arg(advice)
+        if description.handle is None:
+            raise os_error(errno.ESPIPE)
+        if length < 0 or advice not in _POSIX_FADV:
+            raise os_error(errno.EINVAL)
+
+    def fchmod(self, fd: int, mode: int) -> None:
+        """os.fchmod."""
+        description = self._fd(fd)
+        mode = int_arg(mode)
+        handle = description.handle
+        if handle is None:
+            raise os_error(errno.EINVAL)
+        handle.chmod(mode)
+
+    def fchown(self, fd: int, uid: int, gid: int) -> None:
+        """os.fchown."""
+        description = self._fd(fd)
+        uid, gid = uid_arg(uid), gid_arg(gid)
+        handle = description.handle
+        if handle is None:
+            raise os_error(errno.EINVAL)
+        handle.chown(uid, gid)
+
+    def fchdir(self, fd: Any) -> None:
+        """os.fchdir: the current directory becomes the open directory ``fd``."""
+        description = self._description(fildes_arg(fd))
+        handle = description.handle
+        if handle is None or not is_directory(description):
+            raise os_error(errno.ENOTDIR)
+        self._chdir_to(handle.path, None)
+
+    def fstatvfs(self, fd: int, /) -> os.statvfs_result:
+        """os.fstatvfs."""
+        description = self._fd(fd)
+        handle = description.handle
+        if handle is None:
+            return posix.statvfs_result((4096, 4096, 0, 0, 0, 0, 0, 0, 0, 255, 0))
+        return handle.statvfs()
+
+    # -- descriptor flags ------------------------------------------------------------------
+
+    def get_inheritable(self, fd: int, /) -> bool:
+        """os.get_inheritable."""
+        return not self._table.is_cloexec(fd_arg(fd))
+
+    def set_inheritable(self, fd: int, inheritable: bool, /) -> None:
+        """os.set_inheritable."""
+        self._table.set_cloexec(fd_arg(fd), not int_arg(inheritable))
+
+    def get_blocking(self, fd: int, /) -> bool:
+        """os.get_blocking."""
+        return not self._fd(fd).nonblocking
+
+    def set_blocking(self, fd: int, blocking: bool, /) -> None:
+        """os.set_blocking."""
+        description = self._fd(fd)
+        flags = description.flags
+        description.set_status_flags(
+            flags & ~posix.O_NONBLOCK if int_arg(blocking) else flags | posix.O_NONBLOCK
+        )
+
+    def isatty(self, fd: int, /) -> bool:
+        """os.isatty: False for anything that is not an open terminal."""
+        description = self._table.files.get(fd_arg(fd))
+        return description is not None and description.isatty()
+
+    def device_encoding(self, fd: int) -> str | None:
+        """os.device_encoding: the locale's encoding for a terminal, else None."""
+        if not self.isatty(fd):
+            return None
+        return (
+            locale.getencoding()
+            if hasattr(locale, "getencoding")
+            else locale.getpreferredencoding(False)
+        )
+
+
+def _writable_views(buffers: object) -> list[memoryview]:
+    """The byte views of readv's buffers, with CPython's errors for the wrong kinds."""
+    if not isinstance(buffers, Sequence):
+        raise TypeError("readv() arg 2 must be a sequence")
+    views = []
+    for buffer in buffers:
+        try:
+            view = memoryview(buffer)
+        except TypeError:
+            raise TypeError(
+                f"a bytes-like object is required, not '{type(buffer).__name__}'"
+            ) from None
+        if view.readonly:
+            raise BufferError("Object is not writable.")
+        views.append(view.cast("B") if view.format != "B" or view.ndim != 1 else view)
+    return views

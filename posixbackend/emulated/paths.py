@@ -1,0 +1,455 @@
+"""The path functions of the emulated backend: stat, mkdir, rename, chmod, utime, chdir...
+
+Each converts its arguments as CPython does, turns the path into an absolute provider path
+(relative to ``dir_fd`` or the current directory), calls the provider, and reports errors
+under the name the caller used.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import posix
+import sys
+from typing import Any
+
+import compat
+from posixbackend.emulated.args import (
+    NOT_GIVEN,
+    PathArg,
+    check_dir_fd_and_fd,
+    check_fd_and_follow_symlinks,
+    check_path_and_dir_fd,
+    dir_fd_arg,
+    fildes_arg,
+    gid_arg,
+    int_arg,
+    off_t_arg,
+    path_arg,
+    uid_arg,
+    utime_times,
+)
+from posixbackend.emulated.core import (
+    TIMES_TRUNCATED,
+    UMASK_STARTS_AT_0022,
+    BackendCore,
+    renamed,
+)
+from posixbackend.emulated.descriptions import Description, is_directory
+from vfs.errors import os_error
+
+ACCESS_EFFECTIVE_IDS = compat.declare(
+    id="emulated.access.effective_ids",
+    function="os.access",
+    aspect="effective_ids",
+    level=compat.Level.FINE,
+    explanation="effective ids are not supported (as in GraalPy's Java backend): "
+    "NotImplementedError",
+)
+ACCESS_NOFOLLOW = compat.declare(
+    id="emulated.access.follow_symlinks",
+    function="os.access",
+    aspect="follow_symlinks=False",
+    level=compat.Level.FINE,
+    explanation="follow_symlinks=False is only supported for F_OK (as in GraalPy's Java "
+    "backend): NotImplementedError for other modes",
+)
+FIFOS = compat.declare(
+    id="emulated.mkfifo",
+    function="os.mkfifo",
+    aspect="named pipes and device nodes",
+    level=compat.Level.INFO,
+    explanation="named pipes and device nodes cannot be created on the emulated backend "
+    "(PermissionError)",
+)
+UTIME_NAMES_FILE = sys.version_info >= (3, 13)
+"""os.utime's errors carry the file name from Python 3.13 on."""
+PATHCONF = {
+    "PC_LINK_MAX": 65000, "PC_MAX_CANON": 255, "PC_MAX_INPUT": 255, "PC_NAME_MAX": 255,
+    "PC_PATH_MAX": 4096, "PC_PIPE_BUF": 4096, "PC_CHOWN_RESTRICTED": 1, "PC_NO_TRUNC": 1,
+    "PC_VDISABLE": 0, "PC_FILESIZEBITS": 64, "PC_REC_XFER_ALIGN": 4096,
+    "PC_ALLOC_SIZE_MIN": 4096, "PC_SYMLINK_MAX": -1, "PC_2_SYMLINKS": 1,
+}  # fmt: skip
+"""pathconf answers, as Linux gives them for ext4."""
+
+
+class PathFunctions(BackendCore):
+    """os.stat, os.mkdir, os.rename and the other functions on paths."""
+
+    def _path(
+        self, value: Any, function: str, dir_fd: Any = None, **options: Any
+    ) -> tuple[PathArg, str]:
+        """Convert a path argument and make it absolute (relative to ``dir_fd`` or the cwd)."""
+        target = path_arg(value, function, **options)
+        return target, self._absolute(target, dir_fd_arg(dir_fd))
+
+    def _fd_path(self, target: PathArg) -> Description:
+        """The description behind an fd given as a path; fd -1 is CPython's NULL path (EFAULT)."""
+        if target.is_null:
+            raise OSError(errno.EFAULT, posix.strerror(errno.EFAULT), target.original)
+        assert target.fd is not None
+        return self._description(target.fd)
+
+    # -- status ------------------------------------------------------------------------------
+
+    def stat(
+        self, path: Any, *, dir_fd: int | None = None, follow_symlinks: bool = True
+    ) -> os.stat_result:
+        """os.stat (path, or an open descriptor)."""
+        if path.__class__ is str and dir_fd is None and path[:1] == "/" and "\x00" not in path:
+            try:  # the common case, without the converters
+                return self._view(self._fs.stat(path, follow_symlinks))
+            except OSError as error:
+                raise renamed(error, path) from None
+        target = path_arg(path, "stat", allow_fd=True)
+        directory = dir_fd_arg(dir_fd)
+        check_path_and_dir_fd("stat", target, directory)
+        check_dir_fd_and_fd("stat", target, directory)
+        check_fd_and_follow_symlinks("stat", target, follow_symlinks)
+        if target.fd is not None:
+            return self._view(self._fd_path(target).stat())
+        absolute = self._absolute(target, directory)
+        try:
+            return self._view(self._fs.stat(absolute, bool(follow_symlinks)))
+        except OSError as error:
+            raise renamed(error, target.original) from None
+
+    def lstat(self, path: Any, *, dir_fd: int | None = None) -> os.stat_result:
+        """os.lstat."""
+        target, absolute = self._path(path, "lstat", dir_fd)
+        try:
+            return self._view(self._fs.stat(absolute, False))
+        except OSError as error:
+            raise renamed(error, target.original) from None
+
+    def access(
+        self,
+        path: Any,
+        mode: int,
+        *,
+        dir_fd: int | None = None,
+        effective_ids: bool = False,
+        follow_symlinks: bool = True,
+    ) -> bool:
+        """os.access: whether the real identity may use ``path`` in ``mode``."""
+        target, absolute = self._path(path, "access", dir_fd)
+        mode = int_arg(mode)
+        if effective_ids:
+            ACCESS_EFFECTIVE_IDS.hit(path=target.original)
+            raise NotImplementedError("access: effective_ids unavailable on this platform")
+        if not follow_symlinks and mode != os.F_OK:
+            ACCESS_NOFOLLOW.hit(path=target.original)
+            raise NotImplementedError("access: follow_symlinks unavailable on this platform")
+        try:
+            self._fs.access(absolute, mode, bool(follow_symlinks))
+        except OSError:
+            return False
+        return True
+
+    def statvfs(self, path: Any) -> os.statvfs_result:
+        """os.statvfs (path, or an open descriptor)."""
+        target = path_arg(path, "statvfs", allow_fd=True)
+        if target.fd is not None:
+            handle = self._fd_path(target).handle
+            if handle is None:
+                raise os_error(errno.EINVAL)
+            return handle.statvfs()
+        absolute = self._absolute(target, None)
+        try:
+            return self._fs.statvfs(absolute)
+        except OSError as error:
+            raise renamed(error, target.original) from None
+
+    def pathconf(self, path: Any, name: str | int) -> int:
+        """os.pathconf: Linux's ext4 answers, once the path is known to exist."""
+        target = path_arg(path, "pathconf", allow_fd=True)
+        if target.fd is not None:
+            self._fd_path(target)
+        else:
+            try:
+                self._fs.stat(self._absolute(target, None))
+            except OSError as error:
+                raise renamed(error, target.original) from None
+        return _pathconf_value(name)
+
+    def fpathconf(self, fd: Any, name: str | int) -> int:
+        """os.fpathconf."""
+        self._description(fildes_arg(fd))
+        return _pathconf_value(name)
+
+    def readlink(self, path: Any, *, dir_fd: int | None = None) -> str | bytes:
+        """os.readlink: the link's content (bytes when asked with bytes)."""
+        target, absolute = self._path(path, "readlink", dir_fd)
+        try:
+            content = self._fs.readlink(absolute)
+        except OSError as error:
+            raise renamed(error, target.original) from None
+        return os.fsencode(content) if target.is_bytes else content
+
+    # -- the current directory and the umask ---------------------------------------------------
+
+    def chdir(self, path: Any) -> None:
+        """os.chdir (path, or an open directory): the backend's cwd only, not the process's."""
+        target = path_arg(path, "chdir", allow_fd=True)
+        if target.fd is not None:
+            description = self._fd_path(target)
+            handle = description.handle
+            if handle is None or not is_directory(description):
+                raise os_error(errno.ENOTDIR)
+            self._chdir_to(handle.path, None)
+            return
+        self._chdir_to(self._absolute(target, None), target.original)
+
+    def getcwd(self) -> str:
+        """os.getcwd."""
+        return self._cwd
+
+    def getcwdb(self) -> bytes:
+        """os.getcwdb."""
+        return os.fsencode(self._cwd)
+
+    def umask(self, mask: int, /) -> int:
+        """os.umask: set the backend's umask (0o022 at start) and return the previous one."""
+        previous = self._umask
+        self._umask = int_arg(mask) & 0o777
+        UMASK_STARTS_AT_0022.hit()
+        return previous
+
+    # -- names ---------------------------------------------------------------------------------
+
+    def mkdir(self, path: Any, mode: int = 0o777, *, dir_fd: int | None = None) -> None:
+        """os.mkdir, with the backend's umask applied."""
+        target, absolute = self._path(path, "mkdir", dir_fd)
+        mode = int_arg(mode)
+        try:
+            self._fs.mkdir(absolute, mode & ~self._umask)
+        except OSError as error:
+            raise renamed(error, target.original) from None
+
+    def rmdir(self, path: Any, *, dir_fd: int | None = None) -> None:
+        """os.rmdir."""
+        target, absolute = self._path(path, "rmdir", dir_fd)
+        try:
+            self._fs.rmdir(absolute)
+        except OSError as error:
+            raise renamed(error, target.original) from None
+
+    def unlink(self, path: Any, *, dir_fd: int | None = None) -> None:
+        """os.unlink."""
+        target, absolute = self._path(path, "unlink", dir_fd)
+        try:
+            self._fs.unlink(absolute)
+        except OSError as error:
+            raise renamed(error, target.original) from None
+
+    def remove(self, path: Any, *, dir_fd: int | None = None) -> None:
+        """os.remove (the same as unlink)."""
+        target, absolute = self._path(path, "remove", dir_fd)
+        try:
+            self._fs.unlink(absolute)
+        except OSError as error:
+            raise renamed(error, target.original) from None
+
+    def rename(
+        self, src: Any, dst: Any, *, src_dir_fd: int | None = None, dst_dir_fd: int | None = None
+    ) -> None:
+        """os.rename."""
+        self._rename("rename", src, dst, src_dir_fd, dst_dir_fd)
+
+    def replace(
+        self, src: Any, dst: Any, *, src_dir_fd: int | None = None, dst_dir_fd: int | None = None
+    ) -> None:
+        """os.replace (rename(2) already replaces)."""
+        self._rename("replace", src, dst, src_dir_fd, dst_dir_fd)
+
+    def _rename(self, function: str, src: Any, dst: Any, src_dir_fd: Any, dst_dir_fd: Any) -> None:
+        source = path_arg(src, function, argument="src")
+        target = path_arg(dst, function, argument="dst")
+        try:
+            self._fs.rename(
+                self._absolute(source, dir_fd_arg(src_dir_fd)),
+                self._absolute(target, dir_fd_arg(dst_dir_fd)),
+            )
+        except OSError as error:
+            raise renamed(error, source.original, target.original) from None
+
+    def link(
+        self,
+        src: Any,
+        dst: Any,
+        *,
+        src_dir_fd: int | None = None,
+        dst_dir_fd: int | None = None,
+        follow_symlinks: bool = True,
+    ) -> None:
+        """os.link. Like CPython on Linux, without a dir_fd it calls link(2), which never
+        follows a symbolic link, whatever ``follow_symlinks`` says."""
+        source = path_arg(src, "link", argument="src")
+        target = path_arg(dst, "link", argument="dst")
+        src_fd, dst_fd = dir_fd_arg(src_dir_fd), dir_fd_arg(dst_dir_fd)
+        follow = bool(follow_symlinks) and (src_fd is not None or dst_fd is not None)
+        try:
+            self._fs.link(self._absolute(source, src_fd), self._absolute(target, dst_fd), follow)
+        except OSError as error:
+            raise renamed(error, source.original, target.original) from None
+
+    def symlink(
+        self, src: Any, dst: Any, target_is_directory: bool = False, *, dir_fd: int | None = None
+    ) -> None:
+        """os.symlink: a link at ``dst`` whose content is ``src``."""
+        content = path_arg(src, "symlink", argument="src")
+        target = path_arg(dst, "symlink", argument="dst")
+        assert content.path is not None
+        try:
+            self._fs.symlink(content.path, self._absolute(target, dir_fd_arg(dir_fd)))
+        except OSError as error:
+            raise renamed(error, content.original, target.original) from None
+
+    def mkfifo(self, path: Any, mode: int = 0o666, *, dir_fd: int | None = None) -> None:
+        """os.mkfifo: named pipes are not emulated (yet): EPERM, and a logged gap."""
+        target, _ = self._path(path, "mkfifo", dir_fd)
+        int_arg(mode)
+        FIFOS.hit(path=target.original)
+        raise os_error(errno.EPERM, target.original)  # type: ignore[arg-type]
+
+    def mknod(
+        self, path: Any, mode: int = 0o600, device: int = 0, *, dir_fd: int | None = None
+    ) -> None:
+        """os.mknod: regular files are created; FIFOs and devices are a logged gap (EPERM)."""
+        target, absolute = self._path(path, "mknod", dir_fd)
+        mode = int_arg(mode)
+        kind = mode & 0o170000
+        if kind not in (0, 0o100000):
+            FIFOS.hit(path=target.original)
+            raise os_error(errno.EPERM, target.original)  # type: ignore[arg-type]
+        try:
+            flags = posix.O_CREAT | posix.O_EXCL | posix.O_WRONLY
+            self._fs.open(absolute, flags, mode & 0o7777 & ~self._umask).close()
+        except OSError as error:
+            raise renamed(error, target.original) from None
+
+    # -- attributes ----------------------------------------------------------------------------
+
+    def chmod(
+        self, path: Any, mode: int, *, dir_fd: int | None = None, follow_symlinks: bool = True
+    ) -> None:
+        """os.chmod (path or descriptor). As CPython on Linux: a link itself cannot be changed
+        (NotImplementedError), but follow_symlinks=False works on anything else."""
+        target = path_arg(path, "chmod", allow_fd=True)
+        mode = int_arg(mode)
+        directory = dir_fd_arg(dir_fd)
+        if target.fd is not None:  # fchmod: CPython ignores dir_fd and follow_symlinks here
+            handle = self._fd_path(target).handle
+            if handle is None:
+                raise os_error(errno.EINVAL, target.original)  # type: ignore[arg-type]
+            handle.chmod(mode)
+            return
+        absolute = self._absolute(target, directory)
+        try:
+            self._fs.chmod(absolute, mode, bool(follow_symlinks))
+        except OSError as error:
+            if error.errno == errno.EOPNOTSUPP and not follow_symlinks:
+                raise NotImplementedError(
+                    "chmod: follow_symlinks unavailable on this platform"
+                ) from None
+            raise renamed(error, target.original) from None
+
+    def chown(
+        self,
+        path: Any,
+        uid: int,
+        gid: int,
+        *,
+        dir_fd: int | None = None,
+        follow_symlinks: bool = True,
+    ) -> None:
+        """os.chown (path or descriptor)."""
+        target = path_arg(path, "chown", allow_fd=True)
+        uid, gid = uid_arg(uid), gid_arg(gid)
+        directory = dir_fd_arg(dir_fd)
+        check_dir_fd_and_fd("chown", target, directory)
+        check_fd_and_follow_symlinks("chown", target, follow_symlinks)
+        if target.fd is not None:
+            handle = self._fd_path(target).handle
+            if handle is None:
+                raise os_error(errno.EINVAL, target.original)  # type: ignore[arg-type]
+            handle.chown(uid, gid)
+            return
+        absolute = self._absolute(target, directory)
+        try:
+            self._fs.chown(absolute, uid, gid, bool(follow_symlinks))
+        except OSError as error:
+            raise renamed(error, target.original) from None
+
+    def lchown(self, path: Any, uid: int, gid: int) -> None:
+        """os.lchown."""
+        target, absolute = self._path(path, "lchown")
+        uid, gid = uid_arg(uid), gid_arg(gid)
+        try:
+            self._fs.chown(absolute, uid, gid, False)
+        except OSError as error:
+            raise renamed(error, target.original) from None
+
+    def utime(
+        self,
+        path: Any,
+        times: tuple[float, float] | None = None,
+        *,
+        ns: Any = NOT_GIVEN,
+        dir_fd: int | None = None,
+        follow_symlinks: bool = True,
+    ) -> None:
+        """os.utime (path or descriptor), truncated to the time resolution. Like CPython 3.11
+        and 3.12, its errors name no file (3.13's do)."""
+        target = path_arg(path, "utime", allow_fd=True)
+        directory = dir_fd_arg(dir_fd)
+        when = utime_times("utime", times, ns)
+        check_path_and_dir_fd("utime", target, directory)
+        check_dir_fd_and_fd("utime", target, directory)
+        check_fd_and_follow_symlinks("utime", target, follow_symlinks)
+        if when is not None:
+            truncated = (self._truncate_ns(when[0]), self._truncate_ns(when[1]))
+            if truncated != when:
+                TIMES_TRUNCATED.hit(path=target.original)
+            when = truncated
+        if target.fd is not None:
+            handle = self._fd_path(target).handle
+            if handle is None:
+                raise os_error(errno.EINVAL)
+            handle.utime(when)
+            return
+        absolute = self._absolute(target, directory)
+        try:
+            self._fs.utime(absolute, when, bool(follow_symlinks))
+        except OSError as error:
+            raise renamed(error, target.original if UTIME_NAMES_FILE else None) from None
+
+    def truncate(self, path: Any, length: int) -> None:
+        """os.truncate (path or descriptor)."""
+        target = path_arg(path, "truncate", allow_fd=True)
+        length = off_t_arg(length)
+        if target.fd is not None:
+            description = self._fd_path(target)
+            if length < 0:
+                raise os_error(errno.EINVAL)
+            description.truncate(length)
+            return
+        absolute = self._absolute(target, None)
+        try:
+            self._fs.truncate(absolute, length)
+        except OSError as error:
+            raise renamed(error, target.original) from None
+
+
+def _pathconf_value(name: str | int) -> int:
+    """The value for a pathconf name (or number), EINVAL for an unknown one."""
+    if isinstance(name, str):
+        number = os.pathconf_names.get(name)
+        if number is None:
+            raise ValueError("unrecognized configuration name")
+    else:
+        number = int_arg(name)
+    for known, value in PATHCONF.items():
+        if os.pathconf_names.get(known) == number:
+            return value
+    raise os_error(errno.EINVAL)

@@ -1,0 +1,563 @@
+"""In-memory pipes with Linux semantics: what ``os.pipe()`` creates on the emulated backend.
+
+A pipe keeps its bytes in a ring of page-sized buffers filled and drained by the rules of
+Linux's ``fs/pipe.c``, so capacity, partial writes, EAGAIN and poll states match a real pipe
+byte for byte (checked against ``os.pipe()`` by tests/posixbackend/test_pipes.py):
+
+- 16 slots of one 4096-byte page each (64 KiB). A write first tops up the last page with the
+  part of its length beyond whole pages (``len % 4096``) if that part fits there, then fills
+  fresh pages; a page's slot is freed only when it has been read completely. So what fits
+  depends on how earlier writes were cut: after ``write(1)``, only 61441 bytes more fit in
+  4096-byte writes (15 fresh pages), yet 63136 in one 100000-byte write.
+- Writes of at most PIPE_BUF bytes go in one step, never interleaved; a nonblocking one is
+  all or nothing (EAGAIN). Longer writes may interleave with other writers at page borders.
+- A writer blocked when the last reader closes returns what it wrote so far, or raises
+  BrokenPipeError if that is nothing; no SIGPIPE is sent (Python ignores it anyway). A write
+  of zero bytes returns 0 even without readers; a read of zero bytes returns ``b''`` at once.
+- fstat: ``S_IFIFO | 0o600``, one link, size 0, st_blksize 4096; all three times are the
+  creation time and stay so, as on Linux since 6.15 (commit f017b0a4951f "pipe: don't update
+  {a,c,m}time for anonymous pipes"; older kernels moved them on each read and write).
+- poll: the read end reports POLLIN with data and POLLHUP without writers, the write end
+  POLLOUT while a slot is free and POLLERR without readers.
+
+One end object is one open file description: ``dup`` shares it (the backend counts the
+descriptors), and the pipe treats an end as gone when its object is closed. Opening the pipe
+again, as through ``/proc/self/fd/N``, makes a new description: :meth:`Pipe.open_reader` and
+:meth:`Pipe.open_writer`. Not emulated: packet mode (``pipe2(O_DIRECT)``), ``F_SETPIPE_SZ``,
+the per-user pipe page limits, and FIFO opening rules.
+"""
+
+from __future__ import annotations
+
+import abc
+import errno
+import itertools
+import posix
+import select
+import stat as _stat
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Self
+
+from vfs.errors import os_error
+
+PAGE_SIZE = 4096
+"""The size of one buffer in the ring."""
+PIPE_BUF = 4096
+"""Writes of at most this many bytes are atomic (pipe(7))."""
+DEFAULT_CAPACITY = 65536
+"""Linux's default pipe capacity: 16 pages."""
+PIPE_DEVICE = posix.makedev(0, 0xFF)
+"""st_dev of every pipe: a pseudo device like Linux's pipefs (below the memory file systems')."""
+PIPE_MODE = _stat.S_IFIFO | 0o600
+
+Bytes = bytes | bytearray | memoryview
+
+_inode_numbers = itertools.count(1)
+_inode_lock = threading.Lock()
+
+
+def _next_inode() -> int:
+    """A fresh pipe inode number: never reused within the process, as pipefs numbers."""
+    with _inode_lock:
+        return next(_inode_numbers)
+
+
+def _byte_view(data: Bytes) -> memoryview:
+    """``data`` as a flat view of unsigned bytes, the way os.write sees any buffer."""
+    view = memoryview(data)
+    if view.format != "B" or view.ndim != 1:
+        view = view.cast("B")
+    return view
+
+
+def _deadline(timeout: float | None) -> float | None:
+    """The monotonic time at which a wait of ``timeout`` seconds gives up (None: never)."""
+    if timeout is None:
+        return None
+    if timeout < 0:
+        raise ValueError("timeout must be non-negative")
+    return time.monotonic() + timeout
+
+
+def _remaining(deadline: float | None) -> float | None:
+    """Seconds left until ``deadline``, never negative."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+class _Page:
+    """One buffer of the ring: the bytes written into a page and how far they have been read."""
+
+    __slots__ = ("data", "start")
+
+    def __init__(self, data: bytearray) -> None:
+        self.data = data
+        self.start = 0
+
+
+class PageRing:
+    """The bytes in a pipe, kept the way Linux keeps them: at most ``slots`` page buffers.
+
+    Not thread-safe on its own: :class:`Pipe` calls it under its lock.
+    """
+
+    __slots__ = ("_pages", "_slots", "size")
+
+    def __init__(self, slots: int) -> None:
+        self._pages: deque[_Page] = deque()
+        self._slots = slots
+        self.size = 0
+        """Bytes buffered and not yet read (what FIONREAD reports)."""
+
+    @property
+    def empty(self) -> bool:
+        """Whether there is nothing to read (a page is freed as soon as it is read out)."""
+        return not self._pages
+
+    @property
+    def full(self) -> bool:
+        """Whether every slot holds a page, so only a merge into the last page could still fit."""
+        return len(self._pages) >= self._slots
+
+    def merge(self, view: memoryview) -> int:
+        """Linux's first step of a write: the part beyond whole pages joins the last page.
+
+        The first ``len(view) % PAGE_SIZE`` bytes are appended to the last page if they fit
+        there whole; return how many bytes were taken (0 or that part's length).
+        """
+        chars = len(view) & (PAGE_SIZE - 1)
+        if chars and self._pages:
+            last = self._pages[-1]
+            if len(last.data) + chars <= PAGE_SIZE:
+                last.data += view[:chars]
+                self.size += chars
+                return chars
+        return 0
+
+    def fill(self, view: memoryview) -> int:
+        """Copy ``view`` into fresh pages while slots are free; return how many bytes fit."""
+        pages, total, taken = self._pages, len(view), 0
+        while taken < total and len(pages) < self._slots:
+            page = bytearray(view[taken : taken + PAGE_SIZE])
+            pages.append(_Page(page))
+            taken += len(page)
+        self.size += taken
+        return taken
+
+    def take(self, n: int) -> list[bytearray]:
+        """Remove up to ``n`` bytes from the front, freeing the pages read out; in order."""
+        chunks: list[bytearray] = []
+        pages = self._pages
+        while n and pages:
+            page = pages[0]
+            data, start = page.data, page.start
+            left = len(data) - start
+            if left <= n:
+                chunks.append(data if start == 0 else data[start:])
+                pages.popleft()
+                n -= left
+                self.size -= left
+            else:
+                chunks.append(data[start : start + n])
+                page.start = start + n
+                self.size -= n
+                n = 0
+        return chunks
+
+
+class Readiness:
+    """A wake-up call that many pipe ends share, for select/poll emulation.
+
+    Watch the ends, note :attr:`sequence`, check the ends, and when none is ready wait for the
+    sequence to move past the noted value: a change between the check and the wait is never
+    lost. Pipes call :meth:`notify` whenever one of their ends may have become ready.
+    """
+
+    __slots__ = ("_changed", "_sequence")
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition(threading.Lock())
+        self._sequence = 0
+
+    @property
+    def sequence(self) -> int:
+        """How many notifications have been given so far."""
+        return self._sequence
+
+    def notify(self) -> None:
+        """Record a change and wake every waiter."""
+        with self._changed:
+            self._sequence += 1
+            self._changed.notify_all()
+
+    def wait(self, seen: int, timeout: float | None = None) -> bool:
+        """Wait until :attr:`sequence` differs from ``seen``; False if ``timeout`` s ran out."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._sequence != seen, timeout)
+
+
+class Pipe:
+    """One pipe: the page ring its ends share, how many of each end are open, its inode status.
+
+    Thread-safe: one lock guards everything, with a condition for readers waiting for data
+    and one for writers waiting for room. Blocking waits can be interrupted by a signal
+    handler's exception (KeyboardInterrupt; what a long write had already put in stays in
+    the pipe) and can be bounded by ``timeout``, after which the call raises TimeoutError
+    (ETIMEDOUT) if it transferred nothing, or returns the count, as a signal would.
+    """
+
+    __slots__ = (
+        "_data", "_lock", "_readers", "_ring", "_room", "_stat", "_watchers", "_writers",
+        "capacity", "ino", "reader", "writer",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        capacity: int = DEFAULT_CAPACITY,
+        *,
+        uid: int | None = None,
+        gid: int | None = None,
+        created_ns: int | None = None,
+    ) -> None:
+        """A pipe of ``capacity`` bytes (rounded up to whole pages) with one end of each kind.
+
+        ``uid`` and ``gid`` default to the process's effective ids, ``created_ns`` to now.
+        """
+        if capacity <= 0:
+            raise ValueError(f"pipe capacity must be positive, not {capacity}")
+        slots = -(-capacity // PAGE_SIZE)
+        self.capacity = slots * PAGE_SIZE
+        self.ino = _next_inode()
+        self._lock = threading.Lock()
+        self._data = threading.Condition(self._lock)
+        self._room = threading.Condition(self._lock)
+        self._ring = PageRing(slots)
+        self._watchers: list[Readiness] = []
+        self._readers = self._writers = 0
+        self._stat = self._make_stat(
+            posix.geteuid() if uid is None else uid,
+            posix.getegid() if gid is None else gid,
+            time.time_ns() if created_ns is None else created_ns,
+        )
+        self.reader = self.open_reader()
+        self.writer = self.open_writer()
+
+    def _make_stat(self, uid: int, gid: int, now: int) -> posix.stat_result:
+        """The fstat record, fixed for the pipe's life (Linux >= 6.15 never updates its times)."""
+        return posix.stat_result(
+            (
+                PIPE_MODE, self.ino, PIPE_DEVICE, 1, uid, gid, 0,
+                now // 1_000_000_000, now // 1_000_000_000, now // 1_000_000_000,
+                now / 1e9, now / 1e9, now / 1e9,
+                now, now, now,
+                PAGE_SIZE, 0, 0,
+            )
+        )  # fmt: skip
+
+    def open_reader(self) -> PipeReader:
+        """A new open file description for reading (as opening /proc/self/fd/N for reading)."""
+        with self._lock:
+            self._readers += 1
+        return PipeReader(self)
+
+    def open_writer(self) -> PipeWriter:
+        """A new open file description for writing."""
+        with self._lock:
+            self._writers += 1
+        return PipeWriter(self)
+
+    def stat(self) -> posix.stat_result:
+        """The pipe's status, the same through either end."""
+        return self._stat
+
+    # -- called by the ends ------------------------------------------------------------------
+
+    def _read(self, n: int, nonblocking: bool, timeout: float | None) -> list[bytearray]:
+        """Take up to ``n`` bytes once some are there; ``[]`` at end of file."""
+        deadline = _deadline(timeout)
+        with self._lock:
+            ring = self._ring
+            if ring.empty:
+                if not self._writers:
+                    return []
+                if nonblocking:
+                    raise os_error(errno.EAGAIN)
+                if not self._data.wait_for(self._readable, _remaining(deadline)):
+                    raise os_error(errno.ETIMEDOUT)
+            was_full = ring.full
+            chunks = ring.take(n)
+            if was_full and not ring.full:
+                self._became_writable()
+            return chunks
+
+    def _write(self, view: memoryview, nonblocking: bool, timeout: float | None) -> int:
+        """Write ``view`` by Linux's rules (see the module docstring); return the count."""
+        deadline = _deadline(timeout)
+        total = len(view)
+        with self._lock:
+            if not self._readers:
+                raise os_error(errno.EPIPE)
+            written = self._put(view, merge=True)
+            while written < total:  # the ring is full here
+                if nonblocking:
+                    return self._stopped(written, errno.EAGAIN)
+                if not self._room.wait_for(self._writable, _remaining(deadline)):
+                    return self._stopped(written, errno.ETIMEDOUT)
+                if not self._readers:
+                    return self._stopped(written, errno.EPIPE)
+                written += self._put(view[written:], merge=False)
+            return written
+
+    def _put(self, view: memoryview, merge: bool) -> int:
+        """Add what fits of ``view`` (merging only on a write's first step, as Linux does)."""
+        ring = self._ring
+        was_empty = ring.empty
+        added = ring.merge(view) if merge else 0
+        added += ring.fill(view[added:])
+        if added and was_empty:
+            self._data.notify_all()
+            self._notify_watchers()
+        return added
+
+    @staticmethod
+    def _stopped(written: int, code: int) -> int:
+        """End a write that cannot go on: the partial count, or the error if nothing went."""
+        if written:
+            return written
+        raise os_error(code)
+
+    def _close_reader(self) -> None:
+        with self._lock:
+            self._readers -= 1
+            if not self._readers:
+                self._room.notify_all()
+                self._notify_watchers()
+
+    def _close_writer(self) -> None:
+        with self._lock:
+            self._writers -= 1
+            if not self._writers:
+                self._data.notify_all()
+                self._notify_watchers()
+
+    def _available(self) -> int:
+        with self._lock:
+            return self._ring.size
+
+    def _readable(self) -> bool:
+        """Whether a read would not block (data, or end of file); call under the lock."""
+        return not self._ring.empty or not self._writers
+
+    def _writable(self) -> bool:
+        """Whether a write would not block at first (a free slot, or EPIPE); under the lock."""
+        return not self._ring.full or not self._readers
+
+    def _reader_events(self) -> int:
+        with self._lock:
+            events = 0 if self._ring.empty else select.POLLIN | select.POLLRDNORM
+            return events if self._writers else events | select.POLLHUP
+
+    def _writer_events(self) -> int:
+        with self._lock:
+            events = 0 if self._ring.full else select.POLLOUT | select.POLLWRNORM
+            return events if self._readers else events | select.POLLERR
+
+    def _became_writable(self) -> None:
+        self._room.notify_all()
+        self._notify_watchers()
+
+    def _notify_watchers(self) -> None:
+        for readiness in self._watchers:
+            readiness.notify()
+
+    def _watch(self, readiness: Readiness) -> None:
+        with self._lock:
+            self._watchers.append(readiness)
+
+    def _unwatch(self, readiness: Readiness) -> None:
+        with self._lock:
+            self._watchers.remove(readiness)
+
+
+class PipeEnd(abc.ABC):
+    """What both ends have: closing once, status, poll events, watching for readiness.
+
+    Every operation on a closed end raises OSError EBADF, as the system call would on a
+    closed descriptor; closing again is harmless.
+    """
+
+    __slots__ = ("_closed", "_pipe")
+
+    def __init__(self, pipe: Pipe) -> None:
+        self._pipe = pipe
+        self._closed = False
+
+    @property
+    def pipe(self) -> Pipe:
+        """The pipe this end belongs to."""
+        return self._pipe
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has been called."""
+        return self._closed
+
+    def close(self) -> None:
+        """Give up this end; the pipe sees EOF or EPIPE once the last of a kind is closed."""
+        with self._pipe._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._released()
+
+    @abc.abstractmethod
+    def _released(self) -> None:
+        """Tell the pipe that one end of this kind is gone."""
+
+    def _check_open(self) -> Pipe:
+        if self._closed:
+            raise os_error(errno.EBADF)
+        return self._pipe
+
+    def stat(self) -> posix.stat_result:
+        """fstat of the pipe (the same record through either end)."""
+        return self._check_open().stat()
+
+    def available(self) -> int:
+        """Bytes buffered in the pipe, as ioctl(FIONREAD) reports on either end."""
+        return self._check_open()._available()
+
+    @abc.abstractmethod
+    def poll(self) -> int:
+        """The poll(2) events this end reports now (``select.POLL*`` bits)."""
+
+    @abc.abstractmethod
+    def ready(self) -> bool:
+        """Whether select(2) would report this end: its operation would not block."""
+
+    def watch(self, readiness: Readiness) -> None:
+        """Have ``readiness`` notified whenever this pipe's ends may have become ready."""
+        self._check_open()._watch(readiness)
+
+    def unwatch(self, readiness: Readiness) -> None:
+        """Stop notifying ``readiness`` (once for each :meth:`watch`); works after close too."""
+        self._pipe._unwatch(readiness)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class PipeReader(PipeEnd):
+    """The read end of a pipe: one open file description opened for reading."""
+
+    __slots__ = ()
+
+    def read(self, n: int, *, nonblocking: bool = False, timeout: float | None = None) -> bytes:
+        """Up to ``n`` bytes, as soon as there are any; ``b''`` once every writer is closed.
+
+        Waits while the pipe is empty and a writer is open, unless ``nonblocking`` (then
+        BlockingIOError EAGAIN); gives up after ``timeout`` seconds with TimeoutError.
+        """
+        pipe = self._check_open()
+        if n <= 0:
+            if n < 0:
+                raise ValueError(f"negative read size {n}")
+            return b""
+        return b"".join(pipe._read(n, nonblocking, timeout))
+
+    def readinto(
+        self,
+        buffer: bytearray | memoryview,
+        *,
+        nonblocking: bool = False,
+        timeout: float | None = None,
+    ) -> int:
+        """Like :meth:`read` into ``buffer`` (as ``io.RawIOBase.readinto``); the count read."""
+        pipe = self._check_open()
+        target = _byte_view(buffer)
+        if not len(target):
+            return 0
+        position = 0
+        for chunk in pipe._read(len(target), nonblocking, timeout):
+            target[position : position + len(chunk)] = chunk
+            position += len(chunk)
+        return position
+
+    def readable(self) -> bool:
+        """Whether a read would return at once: data buffered, or no writer left (EOF)."""
+        pipe = self._check_open()
+        with pipe._lock:
+            return pipe._readable()
+
+    def poll(self) -> int:
+        """POLLIN|POLLRDNORM with data buffered, POLLHUP when no writer is left."""
+        return self._check_open()._reader_events()
+
+    def ready(self) -> bool:
+        return self.readable()
+
+    def _released(self) -> None:
+        self._pipe._close_reader()
+
+
+class PipeWriter(PipeEnd):
+    """The write end of a pipe: one open file description opened for writing."""
+
+    __slots__ = ()
+
+    def write(self, data: Bytes, *, nonblocking: bool = False, timeout: float | None = None) -> int:
+        """Write ``data`` and return how many bytes went in.
+
+        Blocking: all of it, waiting for room, unless the last reader closes meanwhile.
+        Nonblocking: what fits (at most PIPE_BUF bytes only whole), else BlockingIOError.
+        BrokenPipeError (EPIPE) when no reader is open and nothing was written.
+        """
+        pipe = self._check_open()
+        view = _byte_view(data)
+        if not len(view):
+            return 0
+        return pipe._write(view, nonblocking, timeout)
+
+    def writable(self) -> bool:
+        """Whether a write would not block at first: a free page slot, or no reader (EPIPE)."""
+        pipe = self._check_open()
+        with pipe._lock:
+            return pipe._writable()
+
+    def poll(self) -> int:
+        """POLLOUT|POLLWRNORM while a page slot is free, POLLERR when no reader is left."""
+        return self._check_open()._writer_events()
+
+    def ready(self) -> bool:
+        return self.writable()
+
+    def _released(self) -> None:
+        self._pipe._close_writer()
+
+
+def wait_ready(ends: Sequence[PipeEnd], timeout: float | None = None) -> list[PipeEnd]:
+    """select(2) over pipe ends: the ready ones, waiting up to ``timeout`` s for any to be."""
+    deadline = _deadline(timeout)
+    readiness = Readiness()
+    watched: list[PipeEnd] = []
+    try:
+        for end in ends:
+            end.watch(readiness)
+            watched.append(end)
+        while True:
+            seen = readiness.sequence
+            ready = [end for end in ends if end.ready()]
+            if ready:
+                return ready
+            left = _remaining(deadline)
+            if left == 0.0:
+                return []
+            readiness.wait(seen, left)
+    finally:
+        for end in watched:
+            end.unwatch(readiness)
