@@ -10,11 +10,25 @@ that Linux gives for the same call.
 from __future__ import annotations
 
 import abc
+import errno
 import posix
 import stat as _stat
 from typing import Self
 
 import attrs
+
+import compat
+from vfs.errors import os_error
+
+SEEK_DATA, SEEK_HOLE = 3, 4
+HOLES_NOT_TRACKED = compat.declare(
+    id="vfs.holes",
+    function="os.lseek",
+    aspect="SEEK_DATA and SEEK_HOLE",
+    level=compat.Level.FINE,
+    explanation="a provider that does not track holes reports data everywhere: SEEK_HOLE "
+    "finds only the end of the file (as Linux does for such file systems)",
+)
 
 ENTRY_TYPES = (
     _stat.S_IFREG,
@@ -121,6 +135,18 @@ class Handle(abc.ABC):
     @abc.abstractmethod
     def statvfs(self) -> posix.statvfs_result:
         """Status of the file system holding the open file (fstatvfs)."""
+
+    def seek_data(self, offset: int, whence: int) -> int:
+        """lseek's SEEK_DATA/SEEK_HOLE: where the next data (or hole) starts from ``offset``.
+
+        The default suits files without holes: data everywhere, one hole at the end of file,
+        ENXIO at or past it (what Linux answers for file systems that do not track holes).
+        """
+        HOLES_NOT_TRACKED.hit()
+        size = self.size()
+        if offset < 0 or offset >= size:
+            raise os_error(errno.ENXIO)
+        return offset if whence == SEEK_DATA else size
 
     def __enter__(self) -> Self:
         return self

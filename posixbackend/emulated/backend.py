@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import os
+import posix
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 from posixbackend.emulated.directories import DirectoryFunctions
+from posixbackend.emulated.direntry import DirEntry
+from posixbackend.emulated.fileio import RawFile, make_open
 from posixbackend.emulated.files import FileFunctions
 from posixbackend.emulated.paths import PathFunctions
 from posixbackend.emulated.pipe_functions import PipeFunctions
@@ -34,6 +39,46 @@ class EmulatedBackend(
     """
 
     name = "java"
+    O_RDONLY = os.O_RDONLY
+    O_WRONLY = os.O_WRONLY
+    O_RDWR = os.O_RDWR
+    O_CREAT = os.O_CREAT
+    O_EXCL = os.O_EXCL
+    O_TRUNC = os.O_TRUNC
+    O_APPEND = os.O_APPEND
+    O_CLOEXEC = os.O_CLOEXEC
+    """(The rest of os's constants are copied onto the class below.)"""
+    error = OSError
+    stat_result = posix.stat_result
+    statvfs_result = posix.statvfs_result
+    times_result = posix.times_result
+    uname_result = posix.uname_result
+    terminal_size = posix.terminal_size
+    DirEntry = DirEntry
+
+    @functools.cached_property
+    def io_open(self) -> Callable[..., IO[Any]]:
+        """``open()`` on this backend: io.open's behaviour over its descriptors."""
+        return make_open(self)
+
+    @functools.cached_property
+    def FileIO(self) -> type[RawFile]:
+        """io.FileIO's look-alike bound to this backend: ``backend.FileIO(name, mode)``."""
+        backend = self
+
+        class FileIO(RawFile):
+            __doc__ = RawFile.__doc__
+
+            def __init__(
+                self,
+                file: Any,
+                mode: str = "r",
+                closefd: bool = True,
+                opener: Callable[[str, int], int] | None = None,
+            ) -> None:
+                super().__init__(file, mode, closefd, opener, os_module=backend)
+
+        return FileIO
 
     @property
     def supports_fd(self) -> set[Callable[..., Any]]:
@@ -57,3 +102,14 @@ class EmulatedBackend(
 
     def __repr__(self) -> str:
         return f"<EmulatedBackend fs={self._fs!r} cwd={self._cwd!r}>"
+
+
+def _copy_constants() -> None:
+    """Give the backend class every constant of the os module (O_*, SEEK_*, F_OK...)."""
+    for constant in dir(os):
+        value = getattr(os, constant)
+        if constant.isupper() and isinstance(value, int) and not hasattr(EmulatedBackend, constant):
+            setattr(EmulatedBackend, constant, value)
+
+
+_copy_constants()

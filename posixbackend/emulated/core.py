@@ -71,6 +71,7 @@ class BackendCore:
         identity: Identity | None = None,
         environ: Mapping[bytes, bytes] | None = None,
         standard_streams: bool = True,
+        process_handler: object | None = None,
     ) -> None:
         if not isinstance(time_resolution_ns, int) or time_resolution_ns < 1:
             raise ValueError(
@@ -88,6 +89,10 @@ class BackendCore:
         self._truncated: dict[int, tuple[os.stat_result, os.stat_result]] = {}
         self._environ: dict[bytes, bytes] = dict(posix.environ if environ is None else environ)
         self._cwd = "/"
+        self._virtual_fds_unreported = True
+        """The virtual-descriptor gap is reported once per backend, at its first descriptor."""
+        self._process_handler = process_handler
+        """Starts programs for subprocess, os.system and posix_spawn; None forbids them."""
         if standard_streams:
             for fd in (0, 1, 2):
                 description = HostDescription.standard(fd)
@@ -125,6 +130,11 @@ class BackendCore:
             raise os_error(errno.ENOENT, path.original)  # type: ignore[arg-type]
         base = self._cwd if dir_fd is None else self._directory_of(dir_fd, path.original)
         return (base + "/" if base != "/" else "/") + name
+
+    def _absolute_str(self, name: str) -> str:
+        """A relative str path made absolute against the current directory."""
+        cwd = self._cwd
+        return (cwd + "/" if cwd != "/" else "/") + name
 
     def _directory_of(self, dir_fd: int, filename: object) -> str:
         """The path of the open directory ``dir_fd`` (EBADF, ENOTDIR as openat gives)."""

@@ -20,6 +20,7 @@ from vfs.errors import os_error
 O_ACCMODE = 3
 STATUS_FLAGS = posix.O_APPEND | posix.O_NONBLOCK | getattr(posix, "O_ASYNC", 0) | posix.O_DIRECT
 """The flags F_SETFL may change after open (O_NOATIME aside)."""
+_new_lock = threading.Lock
 SEEK_DATA = getattr(os, "SEEK_DATA", 3)
 SEEK_HOLE = getattr(os, "SEEK_HOLE", 4)
 OFF_T_MAX = (1 << 63) - 1
@@ -93,11 +94,12 @@ class FileDescription(Description):
 
     __slots__ = ("_handle", "_lock", "offset")
 
-    def __init__(self, handle: Handle, flags: int) -> None:
-        super().__init__(flags)
+    def __init__(self, handle: Handle, flags: int) -> None:  # the base's work, inline: hot
+        self.flags = flags
+        self.refs = 1
         self._handle = handle
         self.offset = 0
-        self._lock = threading.Lock()
+        self._lock = _new_lock()
 
     @property
     def handle(self) -> Handle:
@@ -117,7 +119,7 @@ class FileDescription(Description):
         lock = self._lock
         lock.acquire()
         try:
-            if self.flags & posix.O_APPEND:
+            if self.flags & posix.O_APPEND and data:  # nothing written: the offset stays
                 self.offset = self._handle.append(data)
                 return len(data)
             written = self._handle.pwrite(data, self.offset)
@@ -145,7 +147,7 @@ class FileDescription(Description):
             elif whence == os.SEEK_END:
                 target = self._handle.size() + position
             elif whence in (SEEK_DATA, SEEK_HOLE):
-                target = self._data_or_hole(position, whence)
+                target = self._handle.seek_data(position, whence)
             else:
                 raise os_error(errno.EINVAL)
             if target < 0:
@@ -154,14 +156,6 @@ class FileDescription(Description):
                 raise os_error(errno.EOVERFLOW)
             self.offset = target
             return target
-
-    def _data_or_hole(self, position: int, whence: int) -> int:
-        """SEEK_DATA/SEEK_HOLE for files without holes: data everywhere, one hole at the end
-        (what Linux answers for file systems that do not track holes)."""
-        size = self._handle.size()
-        if position < 0 or position >= size:
-            raise os_error(errno.ENXIO)
-        return position if whence == SEEK_DATA else size
 
     def truncate(self, length: int) -> None:
         self._handle.truncate(length)

@@ -8,6 +8,7 @@ of the backend, so every change takes its lock; lookups are single dictionary re
 from __future__ import annotations
 
 import errno
+import resource
 import threading
 
 from posixbackend.emulated.descriptions import Description
@@ -16,12 +17,20 @@ from vfs.errors import os_error
 FD_MAX = (1 << 31) - 1
 
 
+def open_files_limit() -> int:
+    """The process's RLIMIT_NOFILE soft limit: descriptors are numbered below it."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return FD_MAX + 1 if soft == resource.RLIM_INFINITY else min(soft, FD_MAX + 1)
+
+
 class FdTable:
     """Descriptor numbers, their descriptions and close-on-exec flags."""
 
-    __slots__ = ("_cloexec", "_hint", "_lock", "files")
+    __slots__ = ("_cloexec", "_hint", "_lock", "files", "limit")
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = open_files_limit() if limit is None else limit
+        """Descriptors are below this number (EMFILE when none is left, as RLIMIT_NOFILE)."""
         self.files: dict[int, Description] = {}
         """fd -> description; read without the lock (one dict lookup is atomic)."""
         self._cloexec: set[int] = set()
@@ -38,10 +47,18 @@ class FdTable:
 
     def install(self, description: Description, *, cloexec: bool = True, lowest: int = 0) -> int:
         """Give ``description`` (already counted for this descriptor) the lowest free fd."""
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             fd = self._lowest_free(lowest)
-            self._put(fd, description, cloexec)
-            return fd
+            self.files[fd] = description
+            if cloexec:
+                self._cloexec.add(fd)
+            else:
+                self._cloexec.discard(fd)
+        finally:
+            lock.release()
+        return fd
 
     def install_at(self, fd: int, description: Description, *, cloexec: bool) -> None:
         """Put ``description`` at ``fd`` (which must be free); used to set up standard fds."""
@@ -60,8 +77,13 @@ class FdTable:
             return new
 
     def dup2(self, fd: int, fd2: int, *, cloexec: bool) -> int:
-        """Make ``fd2`` refer to what ``fd`` refers to, closing what ``fd2`` held first."""
-        if fd2 < 0 or fd2 > FD_MAX:
+        """Make ``fd2`` refer to what ``fd`` refers to, closing what ``fd2`` held first.
+
+        With ``cloexec`` this is dup3(2), which refuses ``fd == fd2`` (EINVAL) before anything.
+        """
+        if cloexec and fd == fd2:
+            raise os_error(errno.EINVAL)
+        if fd2 < 0 or fd2 >= self.limit:
             raise os_error(errno.EBADF)
         with self._lock:
             description = self.get(fd)
@@ -78,14 +100,19 @@ class FdTable:
 
     def close(self, fd: int) -> None:
         """Close ``fd``; its description is released when no descriptor refers to it any more."""
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             description = self.files.pop(fd, None)
             if description is None:
                 raise os_error(errno.EBADF)
             self._cloexec.discard(fd)
             self._hint = min(self._hint, fd)
-            release = self._unref(description)
-        if release:
+            description.refs -= 1
+            last = not description.refs
+        finally:
+            lock.release()
+        if last:
             description.release()
 
     def close_range(self, low: int, high: int) -> None:
@@ -113,15 +140,16 @@ class FdTable:
         return sorted(self.files)
 
     def _lowest_free(self, lowest: int) -> int:
-        """The lowest free descriptor >= ``lowest``; the caller holds the lock."""
+        """The lowest free descriptor >= ``lowest``; the caller holds the lock and takes it."""
         files = self.files
-        fd = lowest if lowest > self._hint else self._hint
+        hint = self._hint
+        fd = lowest if lowest > hint else hint
         while fd in files:
             fd += 1
-        if lowest <= self._hint:
-            self._hint = fd
-        if fd > FD_MAX:
+        if fd >= self.limit:
             raise os_error(errno.EMFILE)
+        if lowest <= hint:
+            self._hint = fd + 1  # everything below fd was in use, and fd is about to be
         return fd
 
     def _put(self, fd: int, description: Description, cloexec: bool) -> None:

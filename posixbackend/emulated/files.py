@@ -32,6 +32,8 @@ from vfs.errors import os_error
 from vfs.openflags import O_TMPFILE_BIT
 
 _CREATES = posix.O_CREAT | O_TMPFILE_BIT
+SEEK_MAX = 4
+"""SEEK_HOLE, the largest whence Linux knows."""
 _POSIX_FADV = tuple(
     getattr(posix, name, -1)
     for name in (
@@ -55,20 +57,31 @@ class FileFunctions(BackendCore):
 
     def open(self, path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
         """os.open: the lowest free descriptor, non-inheritable, for ``path``."""
-        target = path_arg(path, "open")
-        flags = int_arg(flags)
-        mode = int_arg(mode)
-        absolute = self._absolute(target, dir_fd_arg(dir_fd))
+        if path.__class__ is str and dir_fd is None and "\x00" not in path and path:
+            original: object = path
+            absolute = path if path[0] == "/" else self._absolute_str(path)
+        else:
+            target = path_arg(path, "open")
+            original = target.original
+            absolute = ""
+        if flags.__class__ is not int:
+            flags = int_arg(flags)
+        if mode.__class__ is not int:
+            mode = int_arg(mode)
+        if not absolute:
+            absolute = self._absolute(target, dir_fd_arg(dir_fd))
         if flags & _CREATES:
             mode &= ~self._umask
         try:
             handle = self._fs.open(absolute, flags, mode)
         except OSError as error:
-            raise renamed(error, target.original) from None
-        VIRTUAL_FDS.hit()
+            raise renamed(error, original) from None
+        if self._virtual_fds_unreported:
+            self._virtual_fds_unreported = False
+            VIRTUAL_FDS.hit()
         return self._table.install(FileDescription(handle, flags))
 
-    def close(self, fd: int, /) -> None:
+    def close(self, fd: int) -> None:
         """os.close."""
         table = self._table
         if fd.__class__ is not int or fd not in table.files:
@@ -81,9 +94,7 @@ class FileFunctions(BackendCore):
 
     def dup(self, fd: int, /) -> int:
         """os.dup: a new, non-inheritable descriptor sharing the description."""
-        new = self._table.dup(fd_arg(fd))
-        VIRTUAL_FDS.hit()
-        return new
+        return self._table.dup(fd_arg(fd))
 
     def dup2(self, fd: int, fd2: int, inheritable: bool = True) -> int:
         """os.dup2: make ``fd2`` share ``fd``'s description; inheritable unless told otherwise."""
@@ -93,31 +104,40 @@ class FileFunctions(BackendCore):
 
     def read(self, fd: int, length: int, /) -> bytes:
         """os.read: up to ``length`` bytes from the file offset."""
-        description = self._fd(fd)
+        description = self._table.files.get(fd) if fd.__class__ is int else None
+        if description is None:
+            fd = fd_arg(fd)  # conversion errors come first, EBADF after the length's checks
         if length.__class__ is not int:
             length = ssize_arg(length)
         if length < 0:
             raise os_error(errno.EINVAL)
+        if description is None:
+            description = self._description(fd)
         return description.read(length)
 
     def write(self, fd: int, data: Any, /) -> int:
         """os.write: write at the file offset (at the end with O_APPEND)."""
-        description = self._fd(fd)
-        return description.write(buffer_arg(data))
+        description = self._table.files.get(fd) if fd.__class__ is int else None
+        if description is None:
+            fd = fd_arg(fd)
+        data = buffer_arg(data)
+        if description is None:
+            description = self._description(fd)
+        return description.write(data)
 
     def pread(self, fd: int, length: int, offset: int, /) -> bytes:
         """os.pread: read at ``offset`` without moving the file offset."""
-        description = self._fd(fd)
-        length = ssize_arg(length)
-        offset = off_t_arg(offset)
-        if length < 0:
+        fd, length, offset = fd_arg(fd), ssize_arg(length), off_t_arg(offset)
+        if length < 0 or offset < 0:
             raise os_error(errno.EINVAL)
-        return description.pread(length, offset)
+        return self._description(fd).pread(length, offset)
 
-    def pwrite(self, fd: int, data: Any, offset: int, /) -> int:
+    def pwrite(self, fd: int, buffer: Any, offset: int, /) -> int:
         """os.pwrite: write at ``offset`` without moving the file offset."""
-        description = self._fd(fd)
-        return description.pwrite(buffer_arg(data), off_t_arg(offset))
+        fd, data, offset = fd_arg(fd), buffer_arg(buffer), off_t_arg(offset)
+        if offset < 0:
+            raise os_error(errno.EINVAL)
+        return self._description(fd).pwrite(data, offset)
 
     def readv(self, fd: int, buffers: Sequence[Any], /) -> int:
         """os.readv: fill the writable buffers in order; the number of bytes read."""
@@ -142,11 +162,15 @@ class FileFunctions(BackendCore):
 
     def lseek(self, fd: int, position: int, whence: int, /) -> int:
         """os.lseek."""
-        description = self._fd(fd)
+        description = self._table.files.get(fd) if fd.__class__ is int else None
+        if description is None:
+            description = self._description(fd_arg(fd))
         if position.__class__ is not int:
             position = off_t_arg(position)
         if whence.__class__ is not int:
             whence = int_arg(whence)
+        if not 0 <= whence <= SEEK_MAX:  # checked before the file is asked (ESPIPE for pipes)
+            raise os_error(errno.EINVAL)
         return description.seek(position, whence)
 
     def sendfile(self, out_fd: int, in_fd: int, offset: int | None, count: int) -> int:
@@ -194,12 +218,11 @@ class FileFunctions(BackendCore):
         return self._view(self._fd(fd).stat())
 
     def ftruncate(self, fd: int, length: int, /) -> None:
-        """os.ftruncate."""
-        description = self._fd(fd)
-        length = off_t_arg(length)
+        """os.ftruncate (a negative length is EINVAL before the descriptor is looked at)."""
+        fd, length = fd_arg(fd), off_t_arg(length)
         if length < 0:
             raise os_error(errno.EINVAL)
-        description.truncate(length)
+        self._description(fd).truncate(length)
 
     def fsync(self, fd: Any) -> None:
         """os.fsync (an object with fileno() will do, as for the real one)."""

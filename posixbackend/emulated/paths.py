@@ -172,7 +172,7 @@ class PathFunctions(BackendCore):
                 raise renamed(error, target.original) from None
         return _pathconf_value(name)
 
-    def fpathconf(self, fd: Any, name: str | int) -> int:
+    def fpathconf(self, fd: Any, name: str | int, /) -> int:
         """os.fpathconf."""
         self._description(fildes_arg(fd))
         return _pathconf_value(name)

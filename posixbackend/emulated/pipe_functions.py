@@ -51,5 +51,7 @@ class PipeFunctions(BackendCore):
         writer = table.install(
             PipeDescription(pipe.writer, posix.O_WRONLY | status), cloexec=cloexec
         )
-        VIRTUAL_FDS.hit()
+        if self._virtual_fds_unreported:
+            self._virtual_fds_unreported = False
+            VIRTUAL_FDS.hit()
         return reader, writer

@@ -270,7 +270,10 @@ class ProviderOps(Ops):
             return super().call(name, mapped)
         except OSError as error:
             raise OSError(
-                error.errno, error.strerror, self.guest(error.filename), None,
+                error.errno,
+                error.strerror,
+                self.guest(error.filename),
+                None,
                 self.guest(error.filename2),
             ) from None
 

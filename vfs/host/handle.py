@@ -55,7 +55,7 @@ class HostHandle(Handle):
         if not self.flags & posix.O_APPEND:
             end = posix.fstat(fd).st_size
             return end + _write_all_at(fd, view, end)
-        done = 0
+        done = posix.write(fd, view)  # at least one call, so that errors show even for b""
         while done < len(view):
             done += posix.write(fd, view[done:])
         return posix.lseek(fd, 0, 1)
@@ -99,6 +99,10 @@ class HostHandle(Handle):
 
     def statvfs(self) -> posix.statvfs_result:
         return posix.fstatvfs(self._live())
+
+    def seek_data(self, offset: int, whence: int) -> int:
+        """The kernel's own SEEK_DATA/SEEK_HOLE (the fd's offset is not used for anything)."""
+        return posix.lseek(self._live(), offset, whence)
 
     def __del__(self) -> None:
         if self._fd >= 0:

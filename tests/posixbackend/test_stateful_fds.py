@@ -1,0 +1,196 @@
+"""Random sequences of descriptor operations on real os and on the emulated backend.
+
+open/dup/dup2/read/write/pread/pwrite/lseek/ftruncate/close (and non-blocking pipes) are applied
+to a native worker (chrooted, umask 0o022) and to EmulatedBackend over the memory and the host
+provider; every outcome must agree. Descriptors are tracked per side: the same logical file
+descriptor has different numbers on each side.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+import compat
+from posixbackend.emulated import EmulatedBackend
+from tests.posixbackend.harness import NATIVE_UMASK, EmulatedOs, NativeOs, OsRecorder
+from tests.vfs.conftest import make_root
+from tests.vfs.worker import Worker
+from vfs import HostFileSystem, Identity, MemoryFileSystem
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the native side chroots: needs root")
+
+NAMES = ("/a", "/b", "/c")
+HIGH = 900
+EXAMPLES = {"quick": 30, "thorough": 3000}.get(os.environ.get("HYPOTHESIS_PROFILE", ""), 300)
+
+accesses = st.sampled_from([os.O_RDONLY, os.O_WRONLY, os.O_RDWR])
+extras = st.lists(
+    st.sampled_from([os.O_CREAT, os.O_TRUNC, os.O_APPEND, os.O_EXCL]), max_size=3
+).map(lambda flags: sum(set(flags)))
+slots = st.integers(0, 15)
+data = st.binary(max_size=40)
+offsets = st.integers(-3, 60)
+whences = st.sampled_from([os.SEEK_SET, os.SEEK_CUR, os.SEEK_END, os.SEEK_DATA, os.SEEK_HOLE, 9])
+
+
+def gap_hits(gap: str | None) -> int:
+    """How often ``gap`` was hit so far (0 for no gap)."""
+    entry = compat.report().get(gap) if gap else None
+    return entry.count if entry is not None else 0
+
+
+class DescriptorsAgree(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.roots = [make_root(), make_root()]
+        self.worker = Worker(NativeOs, chroot=self.roots[0], umask=NATIVE_UMASK)
+        backends = [
+            EmulatedBackend(MemoryFileSystem(identity=Identity.root())),
+            EmulatedBackend(HostFileSystem(self.roots[1])),
+        ]
+        self.sides = [OsRecorder(self.worker.call, "native", emulated=False)] + [
+            OsRecorder(EmulatedOs(backend).call, name, emulated=True)
+            for backend, name in zip(backends, ("memory", "host"), strict=True)
+        ]
+        self.open: list[tuple[int, ...]] = []
+        self.closed: list[tuple[int, ...]] = []
+
+    def teardown(self) -> None:
+        self.worker.close()
+        for root in self.roots:
+            shutil.rmtree(root, ignore_errors=True)
+
+    def apply(
+        self, op: str, arguments: Callable[[int], tuple[Any, ...]], gap: str | None = None
+    ) -> list[Any]:
+        """Run ``op`` on every side and compare; a side may differ only by hitting ``gap``."""
+        results = []
+        hit = []
+        for i, side in enumerate(self.sides):
+            before = gap_hits(gap)
+            results.append(getattr(side, op)(*arguments(i)))
+            hit.append(gap is not None and gap_hits(gap) > before)
+        native = self.sides[0].log[-1]
+        for side, gap_hit in zip(self.sides[1:], hit[1:], strict=True):
+            mine = side.log[-1]
+            assert mine[2] == native[2] or gap_hit, (
+                f"{op}{native[1]!r}: native {native[2]!r}, {side.name} {mine[2]!r}"
+            )
+        return results
+
+    def pick(self, slot: int) -> tuple[int, ...]:
+        pool = self.open + self.closed
+        return pool[slot % len(pool)]
+
+    @rule(name=st.sampled_from(NAMES), access=accesses, extra=extras)
+    def open_file(self, name: str, access: int, extra: int) -> None:
+        results = self.apply("open", lambda i: (name, access | extra, 0o644))
+        if results[0] is not None:
+            self.open.append(tuple(results))
+
+    @rule()
+    def pipe(self) -> None:
+        results = self.apply("pipe2", lambda i: (os.O_NONBLOCK,))
+        if results[0] is not None:
+            self.open.extend(tuple(ends) for ends in zip(*results, strict=True))
+
+    @precondition(lambda self: self.open)
+    @rule(slot=slots)
+    def dup(self, slot: int) -> None:
+        fds = self.open[slot % len(self.open)]
+        results = self.apply("dup", lambda i: (fds[i],))
+        if results[0] is not None:
+            self.open.append(tuple(results))
+
+    @precondition(lambda self: self.open or self.closed)
+    @rule(slot=slots, above=st.integers(0, 3), inheritable=st.booleans())
+    def dup2(self, slot: int, above: int, inheritable: bool) -> None:
+        fds = self.pick(slot)
+        number = HIGH + above
+        results = self.apply("dup2", lambda i: (fds[i], number, inheritable))
+        if results[0] is not None:
+            self.open = [entry for entry in self.open if entry[0] != number]
+            self.open.append((number,) * len(self.sides))
+
+    @precondition(lambda self: self.open or self.closed)
+    @rule(slot=slots)
+    def close(self, slot: int) -> None:
+        fds = self.pick(slot)
+        self.apply("close", lambda i: (fds[i],))
+        if fds in self.open:
+            self.open.remove(fds)
+            self.closed.append(fds)
+
+    @precondition(lambda self: self.open or self.closed)
+    @rule(slot=slots, n=st.integers(-1, 50))
+    def read(self, slot: int, n: int) -> None:
+        fds = self.pick(slot)
+        self.apply("read", lambda i: (fds[i], n))
+
+    @precondition(lambda self: self.open or self.closed)
+    @rule(slot=slots, content=data)
+    def write(self, slot: int, content: bytes) -> None:
+        fds = self.pick(slot)
+        self.apply("write", lambda i: (fds[i], content))
+
+    @precondition(lambda self: self.open)
+    @rule(slot=slots, n=st.integers(0, 50), offset=offsets)
+    def pread(self, slot: int, n: int, offset: int) -> None:
+        fds = self.open[slot % len(self.open)]
+        self.apply("pread", lambda i: (fds[i], n, offset))
+
+    @precondition(lambda self: self.open)
+    @rule(slot=slots, content=data, offset=offsets)
+    def pwrite(self, slot: int, content: bytes, offset: int) -> None:
+        fds = self.open[slot % len(self.open)]
+        self.apply("pwrite", lambda i: (fds[i], content, offset))
+
+    @precondition(lambda self: self.open or self.closed)
+    @rule(slot=slots, position=offsets, whence=whences)
+    def lseek(self, slot: int, position: int, whence: int) -> None:
+        fds = self.pick(slot)
+        # The memory provider does not track holes (ftruncate makes them on ext4).
+        gap = "vfs.holes" if whence in (os.SEEK_DATA, os.SEEK_HOLE) else None
+        self.apply("lseek", lambda i: (fds[i], position, whence), gap)
+
+    @precondition(lambda self: self.open)
+    @rule(slot=slots, length=st.integers(-1, 60))
+    def ftruncate(self, slot: int, length: int) -> None:
+        fds = self.open[slot % len(self.open)]
+        self.apply("ftruncate", lambda i: (fds[i], length))
+
+    @precondition(lambda self: self.open)
+    @rule(slot=slots)
+    def fstat(self, slot: int) -> None:
+        fds = self.open[slot % len(self.open)]
+        self.apply("fstat", lambda i: (fds[i],))
+        self.apply("get_inheritable", lambda i: (fds[i],))
+        self.apply("get_blocking", lambda i: (fds[i],))
+
+    @invariant()
+    def same_contents(self) -> None:
+        for name in NAMES:
+            self.compare_contents(name)
+
+    def compare_contents(self, name: str) -> None:
+        fds = self.apply("open", lambda i: (name, os.O_RDONLY))
+        if fds[0] is not None:
+            self.apply("pread", lambda i: (fds[i], 1000, 0))
+            self.apply("close", lambda i: (fds[i],))
+
+
+DescriptorsAgree.TestCase.settings = settings(
+    max_examples=EXAMPLES,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestDescriptorsAgree = DescriptorsAgree.TestCase
