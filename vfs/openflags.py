@@ -11,16 +11,22 @@ O_ACCMODE = 3
 O_TMPFILE = getattr(posix, "O_TMPFILE", 0o20200000)
 O_TMPFILE_BIT = O_TMPFILE & ~posix.O_DIRECTORY
 """The bit that tells O_TMPFILE from plain O_DIRECTORY (``__O_TMPFILE`` in the kernel)."""
+O_PATH_FLAGS = posix.O_PATH | posix.O_DIRECTORY | posix.O_NOFOLLOW | posix.O_CLOEXEC
+"""What open(2) keeps of the flags when O_PATH is among them."""
 
 
-def check_open_flags(flags: int, path: str) -> None:
-    """EINVAL for O_CREAT with O_DIRECTORY, and O_TMPFILE without write access or with O_CREAT."""
-    if flags & O_TMPFILE_BIT:
-        if (
-            flags & O_TMPFILE != O_TMPFILE
-            or flags & posix.O_CREAT
-            or flags & O_ACCMODE not in (posix.O_WRONLY, posix.O_RDWR)
-        ):
-            raise os_error(errno.EINVAL, path)
-    elif flags & posix.O_CREAT and flags & posix.O_DIRECTORY:
+def check_open_flags(flags: int, path: str) -> int:
+    """The flags open(2) acts on, or EINVAL where build_open_flags refuses them.
+
+    O_PATH wins over everything but O_DIRECTORY, O_NOFOLLOW and O_CLOEXEC (they are dropped
+    silently); then O_CREAT with O_DIRECTORY is EINVAL, and O_TMPFILE without write access.
+    """
+    if flags & posix.O_PATH:
+        return flags & O_PATH_FLAGS
+    if flags & posix.O_CREAT and flags & posix.O_DIRECTORY:
         raise os_error(errno.EINVAL, path)
+    if flags & O_TMPFILE_BIT and (
+        not flags & posix.O_DIRECTORY or flags & O_ACCMODE not in (posix.O_WRONLY, posix.O_RDWR)
+    ):
+        raise os_error(errno.EINVAL, path)
+    return flags

@@ -14,7 +14,7 @@ from posixbackend.emulated.fileio import RawFile, make_open
 from posixbackend.emulated.files import FileFunctions
 from posixbackend.emulated.paths import PathFunctions
 from posixbackend.emulated.pipe_functions import PipeFunctions
-from posixbackend.emulated.process import ProcessFunctions
+from posixbackend.emulated.spawning import SpawnFunctions
 
 SUPPORTS_FD = ("chdir", "chmod", "chown", "listdir", "pathconf", "scandir", "stat", "statvfs",
                "truncate", "utime")  # fmt: skip
@@ -24,7 +24,7 @@ SUPPORTS_FOLLOW_SYMLINKS = ("access", "chown", "link", "stat", "utime")
 
 
 class EmulatedBackend(
-    FileFunctions, PathFunctions, DirectoryFunctions, PipeFunctions, ProcessFunctions
+    FileFunctions, PathFunctions, DirectoryFunctions, PipeFunctions, SpawnFunctions
 ):
     """An emulated POSIX process over a file system provider (GraalPy's "java" backend).
 

@@ -16,8 +16,10 @@ from collections.abc import Mapping
 
 import compat
 from posixbackend.emulated.args import PathArg
+from posixbackend.emulated.children import ChildTable
 from posixbackend.emulated.descriptions import Description, HostDescription, is_directory
 from posixbackend.emulated.fdtable import FdTable
+from posixbackend.emulated.processes import ProcessHandler
 from vfs import FileSystem, Identity, MemoryFileSystem
 from vfs.errors import os_error
 
@@ -71,7 +73,7 @@ class BackendCore:
         identity: Identity | None = None,
         environ: Mapping[bytes, bytes] | None = None,
         standard_streams: bool = True,
-        process_handler: object | None = None,
+        process_handler: ProcessHandler | None = None,
     ) -> None:
         if not isinstance(time_resolution_ns, int) or time_resolution_ns < 1:
             raise ValueError(
@@ -92,6 +94,8 @@ class BackendCore:
         self._virtual_fds_unreported = True
         """The virtual-descriptor gap is reported once per backend, at its first descriptor."""
         self._process_handler = process_handler
+        self._children = ChildTable()
+        """The programs this backend started (waitpid and kill reach only these)."""
         """Starts programs for subprocess, os.system and posix_spawn; None forbids them."""
         if standard_streams:
             for fd in (0, 1, 2):

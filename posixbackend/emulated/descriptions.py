@@ -68,6 +68,22 @@ class Description:
     def release(self) -> None:
         """The last descriptor closed: release the underlying object."""
 
+    def chmod(self, mode: int) -> None:
+        """fchmod."""
+        raise os_error(errno.EINVAL)
+
+    def chown(self, uid: int, gid: int) -> None:
+        """fchown."""
+        raise os_error(errno.EINVAL)
+
+    def utime(self, ns: tuple[int, int] | None) -> None:
+        """futimens."""
+        raise os_error(errno.EINVAL)
+
+    def statvfs(self) -> os.statvfs_result:
+        """fstatvfs."""
+        raise os_error(errno.EINVAL)
+
     def isatty(self) -> bool:
         return False
 
@@ -166,6 +182,18 @@ class FileDescription(Description):
     def stat(self) -> os.stat_result:
         return self._handle.stat()
 
+    def chmod(self, mode: int) -> None:
+        self._handle.chmod(mode)
+
+    def chown(self, uid: int, gid: int) -> None:
+        self._handle.chown(uid, gid)
+
+    def utime(self, ns: tuple[int, int] | None) -> None:
+        self._handle.utime(ns)
+
+    def statvfs(self) -> os.statvfs_result:
+        return self._handle.statvfs()
+
     def release(self) -> None:
         self._handle.close()
 
@@ -238,6 +266,21 @@ class HostDescription(Description):
 
     def isatty(self) -> bool:
         return posix.isatty(self.fd)
+
+    def chmod(self, mode: int) -> None:
+        posix.fchmod(self.fd, mode)
+
+    def chown(self, uid: int, gid: int) -> None:
+        posix.fchown(self.fd, uid, gid)
+
+    def utime(self, ns: tuple[int, int] | None) -> None:
+        if ns is None:
+            posix.utime(self.fd)
+        else:
+            posix.utime(self.fd, ns=ns)
+
+    def statvfs(self) -> os.statvfs_result:
+        return posix.fstatvfs(self.fd)
 
     def release(self) -> None:
         if self.owned:

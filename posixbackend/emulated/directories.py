@@ -20,7 +20,7 @@ class DirectoryFunctions(BackendCore):
         """os.listdir: names without '.' and '..' (bytes for a bytes path; '.' by default)."""
         target = _current_if_null(path_arg(path, "listdir", allow_fd=True, nullable=True))
         if target.fd is not None:
-            names: list[str] = self._open_directory(target.fd).listdir()
+            names: list[str] = self._open_directory(target.fd, target.original).listdir()
         else:
             absolute = self._absolute(target, None)
             try:
@@ -36,7 +36,7 @@ class DirectoryFunctions(BackendCore):
         target = _current_if_null(path_arg(path, "scandir", allow_fd=True, nullable=True))
         if target.fd is not None:
             fd = target.fd
-            infos = self._open_directory(fd).scandir()
+            infos = self._open_directory(fd, target.original).scandir()
 
             def stat_in_directory(name: str, follow_symlinks: bool) -> os.stat_result:
                 base = self._directory_of(fd, name)
@@ -56,12 +56,14 @@ class DirectoryFunctions(BackendCore):
         directory = target.original
         return ScandirIterator(directory, infos, stat_path)  # type: ignore[arg-type]
 
-    def _open_directory(self, fd: int) -> Any:
-        """The handle of an open directory descriptor (EBADF, ENOTDIR otherwise)."""
-        description = self._description(fd)
+    def _open_directory(self, fd: int, filename: object) -> Any:
+        """The handle of an open directory descriptor (EBADF, ENOTDIR naming ``filename``)."""
+        description = self._table.files.get(fd)
+        if description is None:
+            raise os_error(errno.EBADF, filename)  # type: ignore[arg-type]
         handle = description.handle
         if handle is None or not is_directory(description):
-            raise os_error(errno.ENOTDIR)
+            raise os_error(errno.ENOTDIR, filename)  # type: ignore[arg-type]
         return handle
 
 

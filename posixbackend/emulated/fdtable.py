@@ -26,7 +26,7 @@ def open_files_limit() -> int:
 class FdTable:
     """Descriptor numbers, their descriptions and close-on-exec flags."""
 
-    __slots__ = ("_cloexec", "_hint", "_lock", "files", "limit")
+    __slots__ = ("_cloexec", "_hint", "files", "limit", "lock")
 
     def __init__(self, limit: int | None = None) -> None:
         self.limit = open_files_limit() if limit is None else limit
@@ -36,7 +36,8 @@ class FdTable:
         self._cloexec: set[int] = set()
         self._hint = 0
         """Every descriptor below this one is in use (so a search for a free one starts here)."""
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
+        """Guards every change; hold it for compound steps (see hold and cloexec_fds)."""
 
     def get(self, fd: int) -> Description:
         """The description ``fd`` refers to, or EBADF."""
@@ -47,7 +48,7 @@ class FdTable:
 
     def install(self, description: Description, *, cloexec: bool = True, lowest: int = 0) -> int:
         """Give ``description`` (already counted for this descriptor) the lowest free fd."""
-        lock = self._lock
+        lock = self.lock
         lock.acquire()
         try:
             fd = self._lowest_free(lowest)
@@ -62,14 +63,14 @@ class FdTable:
 
     def install_at(self, fd: int, description: Description, *, cloexec: bool) -> None:
         """Put ``description`` at ``fd`` (which must be free); used to set up standard fds."""
-        with self._lock:
+        with self.lock:
             if fd in self.files:
                 raise os_error(errno.EBUSY)
             self._put(fd, description, cloexec)
 
     def dup(self, fd: int, *, cloexec: bool = True, lowest: int = 0) -> int:
         """A new descriptor for the description ``fd`` refers to."""
-        with self._lock:
+        with self.lock:
             description = self.get(fd)
             new = self._lowest_free(lowest)
             description.refs += 1
@@ -85,7 +86,7 @@ class FdTable:
             raise os_error(errno.EINVAL)
         if fd2 < 0 or fd2 >= self.limit:
             raise os_error(errno.EBADF)
-        with self._lock:
+        with self.lock:
             description = self.get(fd)
             if fd == fd2:
                 return fd2
@@ -100,7 +101,7 @@ class FdTable:
 
     def close(self, fd: int) -> None:
         """Close ``fd``; its description is released when no descriptor refers to it any more."""
-        lock = self._lock
+        lock = self.lock
         lock.acquire()
         try:
             description = self.files.pop(fd, None)
@@ -128,12 +129,29 @@ class FdTable:
         return fd in self._cloexec
 
     def set_cloexec(self, fd: int, cloexec: bool) -> None:
-        with self._lock:
+        with self.lock:
             self.get(fd)
             if cloexec:
                 self._cloexec.add(fd)
             else:
                 self._cloexec.discard(fd)
+
+    def hold(self, description: Description) -> None:
+        """Count one more reference to ``description`` (the caller holds ``lock``): a child's
+        copy of the table, say, until it has its own descriptors."""
+        description.refs += 1
+
+    def drop(self, description: Description) -> None:
+        """Let go of one reference taken with :meth:`hold`; release it if that was the last."""
+        with self.lock:
+            description.refs -= 1
+            last = not description.refs
+        if last:
+            description.release()
+
+    def cloexec_fds(self) -> set[int]:
+        """The descriptors closed on exec (the caller holds ``lock`` for a consistent view)."""
+        return set(self._cloexec)
 
     def open_fds(self) -> list[int]:
         """The open descriptors, in order."""

@@ -32,6 +32,8 @@ from vfs.errors import os_error
 from vfs.openflags import O_TMPFILE_BIT
 
 _CREATES = posix.O_CREAT | O_TMPFILE_BIT
+INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
+SSIZE_MAX = OFF_T_MAX = (1 << 63) - 1
 SEEK_MAX = 4
 """SEEK_HOLE, the largest whence Linux knows."""
 _POSIX_FADV = tuple(
@@ -64,9 +66,9 @@ class FileFunctions(BackendCore):
             target = path_arg(path, "open")
             original = target.original
             absolute = ""
-        if flags.__class__ is not int:
+        if flags.__class__ is not int or not INT_MIN <= flags <= INT_MAX:
             flags = int_arg(flags)
-        if mode.__class__ is not int:
+        if mode.__class__ is not int or not INT_MIN <= mode <= INT_MAX:
             mode = int_arg(mode)
         if not absolute:
             absolute = self._absolute(target, dir_fd_arg(dir_fd))
@@ -107,7 +109,7 @@ class FileFunctions(BackendCore):
         description = self._table.files.get(fd) if fd.__class__ is int else None
         if description is None:
             fd = fd_arg(fd)  # conversion errors come first, EBADF after the length's checks
-        if length.__class__ is not int:
+        if length.__class__ is not int or length > SSIZE_MAX:
             length = ssize_arg(length)
         if length < 0:
             raise os_error(errno.EINVAL)
@@ -165,9 +167,9 @@ class FileFunctions(BackendCore):
         description = self._table.files.get(fd) if fd.__class__ is int else None
         if description is None:
             description = self._description(fd_arg(fd))
-        if position.__class__ is not int:
+        if position.__class__ is not int or not -OFF_T_MAX - 1 <= position <= OFF_T_MAX:
             position = off_t_arg(position)
-        if whence.__class__ is not int:
+        if whence.__class__ is not int or not INT_MIN <= whence <= INT_MAX:
             whence = int_arg(whence)
         if not 0 <= whence <= SEEK_MAX:  # checked before the file is asked (ESPIPE for pipes)
             raise os_error(errno.EINVAL)
@@ -262,20 +264,12 @@ class FileFunctions(BackendCore):
     def fchmod(self, fd: int, mode: int) -> None:
         """os.fchmod."""
         description = self._fd(fd)
-        mode = int_arg(mode)
-        handle = description.handle
-        if handle is None:
-            raise os_error(errno.EINVAL)
-        handle.chmod(mode)
+        description.chmod(int_arg(mode))
 
     def fchown(self, fd: int, uid: int, gid: int) -> None:
         """os.fchown."""
         description = self._fd(fd)
-        uid, gid = uid_arg(uid), gid_arg(gid)
-        handle = description.handle
-        if handle is None:
-            raise os_error(errno.EINVAL)
-        handle.chown(uid, gid)
+        description.chown(uid_arg(uid), gid_arg(gid))
 
     def fchdir(self, fd: Any) -> None:
         """os.fchdir: the current directory becomes the open directory ``fd``."""
@@ -287,11 +281,7 @@ class FileFunctions(BackendCore):
 
     def fstatvfs(self, fd: int, /) -> os.statvfs_result:
         """os.fstatvfs."""
-        description = self._fd(fd)
-        handle = description.handle
-        if handle is None:
-            return posix.statvfs_result((4096, 4096, 0, 0, 0, 0, 0, 0, 0, 255, 0))
-        return handle.statvfs()
+        return self._fd(fd).statvfs()
 
     # -- descriptor flags ------------------------------------------------------------------
 

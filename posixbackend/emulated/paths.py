@@ -88,7 +88,10 @@ class PathFunctions(BackendCore):
         if target.is_null:
             raise OSError(errno.EFAULT, posix.strerror(errno.EFAULT), target.original)
         assert target.fd is not None
-        return self._description(target.fd)
+        description = self._table.files.get(target.fd)
+        if description is None:
+            raise OSError(errno.EBADF, posix.strerror(errno.EBADF), target.original)
+        return description
 
     # -- status ------------------------------------------------------------------------------
 
@@ -132,7 +135,8 @@ class PathFunctions(BackendCore):
         follow_symlinks: bool = True,
     ) -> bool:
         """os.access: whether the real identity may use ``path`` in ``mode``."""
-        target, absolute = self._path(path, "access", dir_fd)
+        target = path_arg(path, "access")
+        directory = dir_fd_arg(dir_fd)
         mode = int_arg(mode)
         if effective_ids:
             ACCESS_EFFECTIVE_IDS.hit(path=target.original)
@@ -141,7 +145,7 @@ class PathFunctions(BackendCore):
             ACCESS_NOFOLLOW.hit(path=target.original)
             raise NotImplementedError("access: follow_symlinks unavailable on this platform")
         try:
-            self._fs.access(absolute, mode, bool(follow_symlinks))
+            self._fs.access(self._absolute(target, directory), mode, bool(follow_symlinks))
         except OSError:
             return False
         return True
@@ -150,10 +154,10 @@ class PathFunctions(BackendCore):
         """os.statvfs (path, or an open descriptor)."""
         target = path_arg(path, "statvfs", allow_fd=True)
         if target.fd is not None:
-            handle = self._fd_path(target).handle
-            if handle is None:
-                raise os_error(errno.EINVAL)
-            return handle.statvfs()
+            try:
+                return self._fd_path(target).statvfs()
+            except OSError as error:
+                raise renamed(error, target.original) from None
         absolute = self._absolute(target, None)
         try:
             return self._fs.statvfs(absolute)
@@ -339,10 +343,10 @@ class PathFunctions(BackendCore):
         mode = int_arg(mode)
         directory = dir_fd_arg(dir_fd)
         if target.fd is not None:  # fchmod: CPython ignores dir_fd and follow_symlinks here
-            handle = self._fd_path(target).handle
-            if handle is None:
-                raise os_error(errno.EINVAL, target.original)  # type: ignore[arg-type]
-            handle.chmod(mode)
+            try:
+                self._fd_path(target).chmod(mode)
+            except OSError as error:
+                raise renamed(error, target.original) from None
             return
         absolute = self._absolute(target, directory)
         try:
@@ -370,10 +374,10 @@ class PathFunctions(BackendCore):
         check_dir_fd_and_fd("chown", target, directory)
         check_fd_and_follow_symlinks("chown", target, follow_symlinks)
         if target.fd is not None:
-            handle = self._fd_path(target).handle
-            if handle is None:
-                raise os_error(errno.EINVAL, target.original)  # type: ignore[arg-type]
-            handle.chown(uid, gid)
+            try:
+                self._fd_path(target).chown(uid, gid)
+            except OSError as error:
+                raise renamed(error, target.original) from None
             return
         absolute = self._absolute(target, directory)
         try:
@@ -413,10 +417,7 @@ class PathFunctions(BackendCore):
                 TIMES_TRUNCATED.hit(path=target.original)
             when = truncated
         if target.fd is not None:
-            handle = self._fd_path(target).handle
-            if handle is None:
-                raise os_error(errno.EINVAL)
-            handle.utime(when)
+            self._fd_path(target).utime(when)
             return
         absolute = self._absolute(target, directory)
         try:

@@ -2,8 +2,15 @@
 
 Identity (getuid...) comes from the backend's identity; the environment is the backend's own
 mapping (putenv/unsetenv act on it, not on the process's). Creating processes goes through one
-policy: without a process handler every way of starting a program fails with a PermissionError
-that names what would allow it; fork and exec cannot be emulated at all (a gap).
+policy: without a process handler (``processes.py``) every way of starting a program --
+``_posixsubprocess.fork_exec`` (subprocess, os.popen), os.system, os.posix_spawn[p], the
+os.spawn* family -- fails with a PermissionError that names what would allow it, and nothing
+is done first. fork, forkpty and exec* cannot be emulated at all (a gap), handler or not.
+
+With a handler, programs are started by ``spawning.py`` (fork_exec, system, posix_spawn,
+spawn*): a child's descriptors reach it through ``bridge.py`` (host descriptors, or host pipes
+with pump threads for in-memory pipes and files), and its pid joins the backend's child table
+(``children.py``), which waitpid, wait, kill and killpg here reach, with Linux wait statuses.
 """
 
 from __future__ import annotations
@@ -11,14 +18,24 @@ from __future__ import annotations
 import errno
 import os
 import posix
-from typing import Any, NoReturn
+import resource
+import sys
+import time
+from typing import Any, Final, NoReturn
 
 import compat
+from posixbackend.emulated.args import int_arg
+from posixbackend.emulated.bridge import POLL_INTERVAL
+from posixbackend.emulated.children import ChildRecord
 from posixbackend.emulated.core import BackendCore
+from posixbackend.emulated.processes import (
+    check_signal,
+)
 
 NOT_PERMITTED = (
     "{function} is not permitted: grant allow_create_process (give the backend a process handler)"
 )
+
 
 FORK_EXEC = compat.declare(
     id="emulated.process.fork_exec",
@@ -28,6 +45,8 @@ FORK_EXEC = compat.declare(
     explanation="the emulated process cannot be forked or replaced by exec; programs can only "
     "be started through a process handler (subprocess, os.system, os.posix_spawn)",
 )
+
+
 SIGNALS = compat.declare(
     id="emulated.process.signals",
     function="os.kill",
@@ -37,6 +56,22 @@ SIGNALS = compat.declare(
 )
 
 
+WAIT_DETAILS = compat.declare(
+    id="emulated.process.wait_details",
+    function="os.waitpid",
+    aspect="WUNTRACED, WCONTINUED, resource usage",
+    level=compat.Level.FINE,
+    explanation="stopped and continued children are not reported, and wait3/wait4 report "
+    "zero resource usage",
+)
+
+
+_WAIT_OPTIONS: Final = (
+    posix.WNOHANG | posix.WUNTRACED | posix.WCONTINUED | 0x20000000 | 0x40000000 | 0x80000000
+)
+"""The waitpid options Linux accepts (with __WNOTHREAD, __WALL, __WCLONE)."""
+
+
 def not_permitted(function: str) -> NoReturn:
     """Raise the process policy's refusal for ``function`` (an ``os.*`` name)."""
     raise PermissionError(errno.EPERM, NOT_PERMITTED.format(function=function))
@@ -44,8 +79,6 @@ def not_permitted(function: str) -> NoReturn:
 
 class ProcessFunctions(BackendCore):
     """Identity, environment, and the doors to other processes."""
-
-    # -- who and where -------------------------------------------------------------------------
 
     def getpid(self) -> int:
         """os.getpid: the real process id (the backend has no process of its own)."""
@@ -95,8 +128,6 @@ class ProcessFunctions(BackendCore):
         """os.times."""
         return posix.times()
 
-    # -- the environment -----------------------------------------------------------------------
-
     @property
     def environ(self) -> dict[bytes, bytes]:
         """The backend's environment (like ``posix.environ``: bytes to bytes)."""
@@ -105,18 +136,19 @@ class ProcessFunctions(BackendCore):
     def putenv(self, name: Any, value: Any, /) -> None:
         """os.putenv, on the backend's environment."""
         key = _environment_bytes(name)
-        if not key or b"=" in key:
+        if b"=" in key:
             raise ValueError("illegal environment variable name")
-        self._environ[key] = _environment_bytes(value)
+        encoded = _environment_bytes(value)
+        if not key:  # setenv(3) refuses an empty name
+            raise OSError(errno.EINVAL, posix.strerror(errno.EINVAL))
+        self._environ[key] = encoded
 
     def unsetenv(self, name: Any, /) -> None:
         """os.unsetenv, on the backend's environment."""
         key = _environment_bytes(name)
-        if not key or b"=" in key:
-            raise ValueError("illegal environment variable name")
+        if not key or b"=" in key:  # unsetenv(3) refuses such a name
+            raise OSError(errno.EINVAL, posix.strerror(errno.EINVAL))
         self._environ.pop(key, None)
-
-    # -- other processes -----------------------------------------------------------------------
 
     def fork(self) -> NoReturn:
         """os.fork: never possible on the emulated backend."""
@@ -138,39 +170,107 @@ class ProcessFunctions(BackendCore):
         FORK_EXEC.hit(function="os.execve")
         not_permitted("os.execve")
 
-    def kill(self, pid: int, signal: int, /) -> None:
-        """os.kill: only the backend's own children (it has none without a process handler)."""
-        SIGNALS.hit(pid=pid)
-        raise PermissionError(errno.EPERM, f"os.kill: process {pid} is not a child of this backend")
-
-    def killpg(self, pgid: int, signal: int, /) -> None:
-        """os.killpg: no process group belongs to the backend."""
-        SIGNALS.hit(pid=pgid)
-        raise PermissionError(errno.EPERM, f"os.killpg: group {pgid} is not this backend's")
-
     def waitpid(self, pid: int, options: int, /) -> tuple[int, int]:
-        """os.waitpid: ECHILD, the backend has no children to wait for."""
-        raise ChildProcessError(errno.ECHILD, posix.strerror(errno.ECHILD))
+        """os.waitpid on the backend's children (ECHILD for any other process); WNOHANG gives
+        (0, 0) while they run. Stops and continues are not reported (a gap)."""
+        pid = int_arg(pid)
+        options = int_arg(options)
+        if options & ~_WAIT_OPTIONS:
+            raise OSError(errno.EINVAL, posix.strerror(errno.EINVAL))
+        if options & (posix.WUNTRACED | posix.WCONTINUED):
+            WAIT_DETAILS.hit(options=options)
+        children = self._children.matching(pid)
+        if not children:
+            raise ChildProcessError(errno.ECHILD, posix.strerror(errno.ECHILD))
+        if options & posix.WNOHANG:
+            return self._reap_any(children) or (0, 0)
+        if len(children) == 1:
+            status = children[0].child.wait()
+            if self._reap(children[0]):
+                return children[0].pid, status
+            raise ChildProcessError(errno.ECHILD, posix.strerror(errno.ECHILD))
+        return self._wait_any(pid)
+
+    def _reap_any(self, children: list[ChildRecord]) -> tuple[int, int] | None:
+        """The first of ``children`` that has ended, reaped; None if all run."""
+        for record in children:
+            status = record.child.poll()
+            if status is not None and self._reap(record):
+                return record.pid, status
+        return None
+
+    def _wait_any(self, pid: int) -> tuple[int, int]:
+        """Block until one of the children ``pid`` names ends (polling, with backoff)."""
+        delay = 0.0005
+        while True:
+            children = self._children.matching(pid)
+            if not children:
+                raise ChildProcessError(errno.ECHILD, posix.strerror(errno.ECHILD))
+            reaped = self._reap_any(children)
+            if reaped is not None:
+                return reaped
+            time.sleep(delay)
+            delay = min(delay * 2, POLL_INTERVAL)
+
+    def _reap(self, record: ChildRecord) -> bool:
+        """Take an ended child out of the table (False if another thread did first)."""
+        if not self._children.remove(record):
+            return False
+        record.reaped()
+        return True
 
     def wait(self) -> tuple[int, int]:
-        """os.wait: ECHILD."""
-        raise ChildProcessError(errno.ECHILD, posix.strerror(errno.ECHILD))
+        """os.wait: any of the backend's children."""
+        return self.waitpid(-1, 0)
 
-    def system(self, command: Any) -> int:
-        """os.system: starting a shell needs a process handler."""
-        not_permitted("os.system")
+    def wait3(self, options: int) -> tuple[int, int, resource.struct_rusage]:
+        """os.wait3: as waitpid(-1, options), with zero resource usage (a gap)."""
+        pid, status = self.waitpid(-1, options)
+        WAIT_DETAILS.hit(function="os.wait3")
+        return pid, status, _zero_rusage()
 
-    def posix_spawn(self, path: Any, argv: Any, env: Any, /, **options: Any) -> int:
-        """os.posix_spawn: needs a process handler."""
-        not_permitted("os.posix_spawn")
+    def wait4(self, pid: int, options: int) -> tuple[int, int, resource.struct_rusage]:
+        """os.wait4: as waitpid, with zero resource usage (a gap)."""
+        child, status = self.waitpid(pid, options)
+        WAIT_DETAILS.hit(function="os.wait4")
+        return child, status, _zero_rusage()
 
-    def posix_spawnp(self, path: Any, argv: Any, env: Any, /, **options: Any) -> int:
-        """os.posix_spawnp: needs a process handler."""
-        not_permitted("os.posix_spawnp")
+    def kill(self, pid: int, signal: int, /) -> None:
+        """os.kill: only the backend's own children (kill(-g) is killpg(g))."""
+        pid = int_arg(pid)
+        sig = int_arg(signal)
+        sys.audit("os.kill", pid, sig)
+        if pid < -1:
+            self.killpg(-pid, sig)
+            return
+        record = self._children.get(pid) if pid > 0 else None
+        if record is None:
+            SIGNALS.hit(pid=pid)
+            raise PermissionError(
+                errno.EPERM, f"os.kill: process {pid} is not a child of this backend"
+            )
+        check_signal(sig)
+        record.child.send_signal(sig)
 
-    def fork_exec(self, *args: Any) -> int:
-        """``_posixsubprocess.fork_exec``, which subprocess.Popen calls: needs a handler."""
-        not_permitted("subprocess.Popen")
+    def killpg(self, pgid: int, signal: int, /) -> None:
+        """os.killpg: a group one of the backend's children leads (start_new_session,
+        process_group=0, setpgroup=0); each of its children there gets the signal."""
+        pgid = int_arg(pgid)
+        sig = int_arg(signal)
+        sys.audit("os.killpg", pgid, sig)
+        members = self._children.matching(-pgid) if pgid > 1 else []
+        if not any(record.pid == pgid for record in members):
+            SIGNALS.hit(pid=pgid)
+            raise PermissionError(errno.EPERM, f"os.killpg: group {pgid} is not this backend's")
+        check_signal(sig)
+        for record in members:
+            record.child.send_signal(sig)
+
+
+def _zero_rusage() -> resource.struct_rusage:
+    """What wait3/wait4 report as a child's resource usage (made per call: a struct_rusage
+    kept in a module global upsets CPython 3.11's shutdown, SystemError in tp_clear)."""
+    return resource.struct_rusage((0.0, 0.0) + (0,) * 14)
 
 
 def _environment_bytes(value: object) -> bytes:

@@ -20,7 +20,13 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 import compat
 from posixbackend.emulated import EmulatedBackend
-from tests.posixbackend.harness import NATIVE_UMASK, EmulatedOs, NativeOs, OsRecorder
+from tests.posixbackend.harness import (
+    FD_RESULTS,
+    NATIVE_UMASK,
+    EmulatedOs,
+    NativeOs,
+    OsRecorder,
+)
 from tests.vfs.conftest import make_root
 from tests.vfs.worker import Worker
 from vfs import HostFileSystem, Identity, MemoryFileSystem
@@ -39,6 +45,14 @@ slots = st.integers(0, 15)
 data = st.binary(max_size=40)
 offsets = st.integers(-3, 60)
 whences = st.sampled_from([os.SEEK_SET, os.SEEK_CUR, os.SEEK_END, os.SEEK_DATA, os.SEEK_HOLE, 9])
+
+
+def comparable(op: str, outcome: Any) -> Any:
+    """An outcome without descriptor numbers: the native worker inherits the test process's
+    descriptors, so which number comes back differs (test_differential checks numbering)."""
+    if op in FD_RESULTS and isinstance(outcome, tuple) and outcome[:1] != ("error",):
+        return "descriptor(s)"
+    return outcome
 
 
 def gap_hits(gap: str | None) -> int:
@@ -81,7 +95,7 @@ class DescriptorsAgree(RuleBasedStateMachine):
         native = self.sides[0].log[-1]
         for side, gap_hit in zip(self.sides[1:], hit[1:], strict=True):
             mine = side.log[-1]
-            assert mine[2] == native[2] or gap_hit, (
+            assert comparable(op, mine[2]) == comparable(op, native[2]) or gap_hit, (
                 f"{op}{native[1]!r}: native {native[2]!r}, {side.name} {mine[2]!r}"
             )
         return results
@@ -159,7 +173,12 @@ class DescriptorsAgree(RuleBasedStateMachine):
         fds = self.pick(slot)
         # The memory provider does not track holes (ftruncate makes them on ext4).
         gap = "vfs.holes" if whence in (os.SEEK_DATA, os.SEEK_HOLE) else None
-        self.apply("lseek", lambda i: (fds[i], position, whence), gap)
+        results = self.apply("lseek", lambda i: (fds[i], position, whence), gap)
+        if gap and any(result != results[0] for result in results[1:]):
+            # The declared divergence moved the other sides elsewhere: put them where Linux is.
+            where = self.sides[0].raw("lseek", (fds[0], 0, os.SEEK_CUR), {})
+            for side, fd in zip(self.sides[1:], fds[1:], strict=True):
+                side.raw("lseek", (fd, where, os.SEEK_SET), {})
 
     @precondition(lambda self: self.open)
     @rule(slot=slots, length=st.integers(-1, 60))

@@ -263,7 +263,7 @@ class HostFileSystem(FileSystem):
 
     def open(self, path: str, flags: int, mode: int = 0o666) -> HostHandle:
         check_path(path)
-        check_open_flags(flags, path)
+        flags = check_open_flags(flags, path)
         try:
             if flags & posix.O_CREAT or flags & O_TMPFILE_BIT:
                 fd = self._open_creating(path, flags, mode)

@@ -209,7 +209,7 @@ class MemoryFileSystem(FileSystem):
             finally:
                 lock.release()
         check_path(path)
-        check_open_flags(flags, path)
+        flags = check_open_flags(flags, path)
         if flags & O_TMPFILE_BIT:
             return self._open_tmpfile(path, flags, mode)
         with self._lock:
