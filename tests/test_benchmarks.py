@@ -32,3 +32,9 @@ def test_compat_benchmark_runs() -> None:
 def test_vfs_demo_runs() -> None:
     out = run("-m", "vfs.demo")
     assert "ENOTEMPTY" in out and "ENOSPC" in out and "/escape" in out
+
+
+@pytest.mark.slow
+def test_backend_benchmark_runs() -> None:
+    out = run("-m", "benchmarks.bench_backend", "--quick")
+    assert "pipe throughput" in out and out.count("x:") == 3

@@ -153,6 +153,7 @@ def run_on_both(
         backend = make_backend(emulated_root)
         emulated = OsRecorder(EmulatedOs(backend).call, "emulated", emulated=True)
         scenario(emulated)
+        backend.file_system.close()
     finally:
         shutil.rmtree(emulated_root, ignore_errors=True)
     return native, emulated

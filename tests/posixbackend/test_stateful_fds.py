@@ -66,9 +66,10 @@ class DescriptorsAgree(RuleBasedStateMachine):
         super().__init__()
         self.roots = [make_root(), make_root()]
         self.worker = Worker(NativeOs, chroot=self.roots[0], umask=NATIVE_UMASK)
+        self.host = HostFileSystem(self.roots[1])
         backends = [
             EmulatedBackend(MemoryFileSystem(identity=Identity.root())),
-            EmulatedBackend(HostFileSystem(self.roots[1])),
+            EmulatedBackend(self.host),
         ]
         self.sides = [OsRecorder(self.worker.call, "native", emulated=False)] + [
             OsRecorder(EmulatedOs(backend).call, name, emulated=True)
@@ -79,6 +80,7 @@ class DescriptorsAgree(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.worker.close()
+        self.host.close()  # its root fd: leaked, numbers would creep up to the dup2 targets
         for root in self.roots:
             shutil.rmtree(root, ignore_errors=True)
 
