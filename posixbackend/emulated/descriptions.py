@@ -155,6 +155,12 @@ class FileDescription(Description):
         return self._handle.pwrite(data, offset)
 
     def seek(self, position: int, whence: int) -> int:
+        if whence == 0 and 0 <= position <= OFF_T_MAX:  # SEEK_SET, the common case
+            lock = self._lock
+            lock.acquire()  # still under the lock: a racing read must see before or after
+            self.offset = position
+            lock.release()
+            return position
         with self._lock:
             if whence == os.SEEK_SET:
                 target = position

@@ -51,8 +51,17 @@ class FdTable:
         lock = self.lock
         lock.acquire()
         try:
-            fd = self._lowest_free(lowest)
-            self.files[fd] = description
+            files = self.files
+            if lowest:
+                fd = self._lowest_free(lowest)
+            else:  # the common case, inline: start at the hint, everything below is taken
+                fd = self._hint
+                while fd in files:
+                    fd += 1
+                if fd >= self.limit:
+                    raise os_error(errno.EMFILE)
+                self._hint = fd + 1
+            files[fd] = description
             if cloexec:
                 self._cloexec.add(fd)
             else:
@@ -108,7 +117,8 @@ class FdTable:
             if description is None:
                 raise os_error(errno.EBADF)
             self._cloexec.discard(fd)
-            self._hint = min(self._hint, fd)
+            if fd < self._hint:  # noqa: PLR1730 - cheaper than min() on this hot path
+                self._hint = fd
             description.refs -= 1
             last = not description.refs
         finally:
