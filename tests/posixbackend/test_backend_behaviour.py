@@ -4,45 +4,15 @@ behaviour that differs from real POSIX on purpose, with the compat gap it report
 from __future__ import annotations
 
 import os
-import sys
-import threading
-from collections.abc import Callable, Iterator
 
 import pytest
 
 import compat
 from posixbackend.emulated import EmulatedBackend
+from tests.threads import THREADS, run_threads, switch_often  # noqa: F401 - fixture
 from vfs import Identity, MemoryFileSystem
 
-THREADS = 8
-
-
-@pytest.fixture(autouse=True)
-def switch_often() -> Iterator[None]:
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(old)
-
-
-def run_threads(work: Callable[[int], None]) -> None:
-    barrier = threading.Barrier(THREADS)
-    failures: list[BaseException] = []
-
-    def body(index: int) -> None:
-        barrier.wait()
-        try:
-            work(index)
-        except BaseException as error:  # noqa: BLE001 - re-raised below, in the test's thread
-            failures.append(error)
-
-    threads = [threading.Thread(target=body, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
+pytestmark = pytest.mark.usefixtures("switch_often")
 
 
 def hits(gap: str) -> int:

@@ -4,45 +4,13 @@ from __future__ import annotations
 
 import errno
 import os
-import sys
-import threading
-from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.threads import THREADS, run_threads, switch_often  # noqa: F401 - fixture
 from vfs import Identity, MemoryFileSystem
 
-THREADS = 8
-
-
-@pytest.fixture(autouse=True)
-def switch_often() -> Iterator[None]:
-    """Make the interpreter switch threads every few bytecodes, so races really interleave."""
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(old)
-
-
-def run_threads(work: Callable[[int], None]) -> None:
-    """Run ``work(index)`` in THREADS threads started together; re-raise the first failure."""
-    barrier = threading.Barrier(THREADS)
-    failures: list[BaseException] = []
-
-    def body(index: int) -> None:
-        barrier.wait()
-        try:
-            work(index)
-        except BaseException as error:  # noqa: BLE001 - re-raised below, in the test's thread
-            failures.append(error)
-
-    threads = [threading.Thread(target=body, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
+pytestmark = pytest.mark.usefixtures("switch_often")
 
 
 def test_appends_are_atomic_and_none_is_lost() -> None:
