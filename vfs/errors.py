@@ -6,8 +6,11 @@ import errno
 import posix
 
 
-def os_error(code: int, filename: str | None = None, filename2: str | None = None) -> OSError:
-    """Build the OSError subclass Python raises for ``code`` (FileNotFoundError for ENOENT...)."""
+def os_error(code: int, filename: object = None, filename2: object = None) -> OSError:
+    """Build the OSError subclass Python raises for ``code`` (FileNotFoundError for ENOENT...).
+
+    File names are what the caller gave (str, bytes, or an int for a descriptor used as a path).
+    """
     message = posix.strerror(code)
     if filename2 is None:
         if filename is None:
@@ -16,6 +19,6 @@ def os_error(code: int, filename: str | None = None, filename2: str | None = Non
     return OSError(code, message, filename, None, filename2)
 
 
-def rename_error(error: OSError, filename: str | None, filename2: str | None = None) -> OSError:
+def rename_error(error: OSError, filename: object, filename2: object = None) -> OSError:
     """The same error, naming ``filename`` (and ``filename2``) instead of what the host reported."""
     return os_error(error.errno if error.errno is not None else errno.EIO, filename, filename2)

@@ -131,23 +131,22 @@ class BackendCore:
         if name[:1] == "/":
             return name
         if not name:
-            raise os_error(errno.ENOENT, path.original)  # type: ignore[arg-type]
+            raise os_error(errno.ENOENT, path.original)
         base = self._cwd if dir_fd is None else self._directory_of(dir_fd, path.original)
-        return (base + "/" if base != "/" else "/") + name
+        return join(base, name)
 
     def _absolute_str(self, name: str) -> str:
         """A relative str path made absolute against the current directory."""
-        cwd = self._cwd
-        return (cwd + "/" if cwd != "/" else "/") + name
+        return join(self._cwd, name)
 
     def _directory_of(self, dir_fd: int, filename: object) -> str:
         """The path of the open directory ``dir_fd`` (EBADF, ENOTDIR as openat gives)."""
         description = self._table.files.get(dir_fd)
         if description is None:
-            raise os_error(errno.EBADF, filename)  # type: ignore[arg-type]
+            raise os_error(errno.EBADF, filename)
         handle = description.handle
         if handle is None or not is_directory(description):
-            raise os_error(errno.ENOTDIR, filename)  # type: ignore[arg-type]
+            raise os_error(errno.ENOTDIR, filename)
         return handle.path
 
     def _description(self, fd: int) -> Description:
@@ -203,7 +202,7 @@ class BackendCore:
             fs.access(absolute, os.X_OK)
             canonical = self._canonical(absolute)
         except OSError as error:
-            raise os_error(error.errno or errno.EIO, original) from None  # type: ignore[arg-type]
+            raise os_error(error.errno or errno.EIO, original) from None
         self._cwd = canonical
         CWD_IS_A_PATH.hit(path=canonical)
 
@@ -235,12 +234,6 @@ class BackendCore:
         return "/" + "/".join(parts)
 
 
-def renamed(error: OSError, filename: object, filename2: object = None) -> OSError:
-    """``error`` naming what the caller passed instead of the provider's absolute path."""
-    code = error.errno if error.errno is not None else errno.EIO
-    message = posix.strerror(code)
-    if filename2 is None:
-        if filename is None:
-            return OSError(code, message)
-        return OSError(code, message, filename)
-    return OSError(code, message, filename, None, filename2)
+def join(base: str, name: str) -> str:
+    """``base/name`` for an absolute directory ``base`` (no doubled slash after ``/``)."""
+    return (base + "/" if base != "/" else "/") + name

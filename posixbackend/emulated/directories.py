@@ -7,10 +7,10 @@ import os
 from typing import Any
 
 from posixbackend.emulated.args import PathArg, path_arg
-from posixbackend.emulated.core import BackendCore, renamed
+from posixbackend.emulated.core import BackendCore, join
 from posixbackend.emulated.descriptions import is_directory
 from posixbackend.emulated.direntry import ScandirIterator
-from vfs.errors import os_error
+from vfs.errors import os_error, rename_error
 
 
 class DirectoryFunctions(BackendCore):
@@ -26,7 +26,7 @@ class DirectoryFunctions(BackendCore):
             try:
                 names = self._fs.listdir(absolute)
             except OSError as error:
-                raise renamed(error, target.original) from None
+                raise rename_error(error, target.original) from None
         if target.is_bytes:
             return [os.fsencode(name) for name in names]
         return names
@@ -40,17 +40,17 @@ class DirectoryFunctions(BackendCore):
 
             def stat_in_directory(name: str, follow_symlinks: bool) -> os.stat_result:
                 base = self._directory_of(fd, name)
-                return self._view(self._fs.stat(_join(base, name), follow_symlinks))
+                return self._view(self._fs.stat(join(base, name), follow_symlinks))
 
             return ScandirIterator(fd, infos, stat_in_directory)
         absolute = self._absolute(target, None)
         try:
             infos = self._fs.scandir(absolute)
         except OSError as error:
-            raise renamed(error, target.original) from None
+            raise rename_error(error, target.original) from None
 
         def stat_path(entry_path: str, follow_symlinks: bool) -> os.stat_result:
-            where = entry_path if entry_path[:1] == "/" else _join(self._cwd, entry_path)
+            where = entry_path if entry_path[:1] == "/" else join(self._cwd, entry_path)
             return self._view(self._fs.stat(where, follow_symlinks))
 
         directory = target.original
@@ -60,16 +60,11 @@ class DirectoryFunctions(BackendCore):
         """The handle of an open directory descriptor (EBADF, ENOTDIR naming ``filename``)."""
         description = self._table.files.get(fd)
         if description is None:
-            raise os_error(errno.EBADF, filename)  # type: ignore[arg-type]
+            raise os_error(errno.EBADF, filename)
         handle = description.handle
         if handle is None or not is_directory(description):
-            raise os_error(errno.ENOTDIR, filename)  # type: ignore[arg-type]
+            raise os_error(errno.ENOTDIR, filename)
         return handle
-
-
-def _join(base: str, name: str) -> str:
-    """``base/name`` for an absolute directory ``base``."""
-    return (base + "/" if base != "/" else "/") + name
 
 
 def _current_if_null(target: PathArg) -> PathArg:

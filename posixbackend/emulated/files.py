@@ -26,9 +26,9 @@ from posixbackend.emulated.args import (
     ssize_arg,
     uid_arg,
 )
-from posixbackend.emulated.core import VIRTUAL_FDS, BackendCore, renamed
+from posixbackend.emulated.core import VIRTUAL_FDS, BackendCore
 from posixbackend.emulated.descriptions import Description, FileDescription, is_directory
-from vfs.errors import os_error
+from vfs.errors import os_error, rename_error
 from vfs.openflags import O_TMPFILE_BIT
 
 _CREATES = posix.O_CREAT | O_TMPFILE_BIT
@@ -77,7 +77,7 @@ class FileFunctions(BackendCore):
         try:
             handle = self._fs.open(absolute, flags, mode)
         except OSError as error:
-            raise renamed(error, original) from None
+            raise rename_error(error, original) from None
         if self._virtual_fds_unreported:
             self._virtual_fds_unreported = False
             VIRTUAL_FDS.hit()

@@ -29,14 +29,9 @@ from posixbackend.emulated.args import (
     uid_arg,
     utime_times,
 )
-from posixbackend.emulated.core import (
-    TIMES_TRUNCATED,
-    UMASK_STARTS_AT_0022,
-    BackendCore,
-    renamed,
-)
+from posixbackend.emulated.core import TIMES_TRUNCATED, UMASK_STARTS_AT_0022, BackendCore
 from posixbackend.emulated.descriptions import Description, is_directory
-from vfs.errors import os_error
+from vfs.errors import os_error, rename_error
 
 ACCESS_EFFECTIVE_IDS = compat.declare(
     id="emulated.access.effective_ids",
@@ -103,7 +98,7 @@ class PathFunctions(BackendCore):
             try:  # the common case, without the converters
                 return self._view(self._fs.stat(path, follow_symlinks))
             except OSError as error:
-                raise renamed(error, path) from None
+                raise rename_error(error, path) from None
         target = path_arg(path, "stat", allow_fd=True)
         directory = dir_fd_arg(dir_fd)
         check_path_and_dir_fd("stat", target, directory)
@@ -115,7 +110,7 @@ class PathFunctions(BackendCore):
         try:
             return self._view(self._fs.stat(absolute, bool(follow_symlinks)))
         except OSError as error:
-            raise renamed(error, target.original) from None
+            raise rename_error(error, target.original) from None
 
     def lstat(self, path: Any, *, dir_fd: int | None = None) -> os.stat_result:
         """os.lstat."""
@@ -123,7 +118,7 @@ class PathFunctions(BackendCore):
         try:
             return self._view(self._fs.stat(absolute, False))
         except OSError as error:
-            raise renamed(error, target.original) from None
+            raise rename_error(error, target.original) from None
 
     def access(
         self,
@@ -157,12 +152,12 @@ class PathFunctions(BackendCore):
             try:
                 return self._fd_path(target).statvfs()
             except OSError as error:
-                raise renamed(error, target.original) from None
+                raise rename_error(error, target.original) from None
         absolute = self._absolute(target, None)
         try:
             return self._fs.statvfs(absolute)
         except OSError as error:
-            raise renamed(error, target.original) from None
+            raise rename_error(error, target.original) from None
 
     def pathconf(self, path: Any, name: str | int) -> int:
         """os.pathconf: Linux's ext4 answers, once the path is known to exist."""
@@ -173,7 +168,7 @@ class PathFunctions(BackendCore):
             try:
                 self._fs.stat(self._absolute(target, None))
             except OSError as error:
-                raise renamed(error, target.original) from None
+                raise rename_error(error, target.original) from None
         return _pathconf_value(name)
 
     def fpathconf(self, fd: Any, name: str | int, /) -> int:
@@ -187,7 +182,7 @@ class PathFunctions(BackendCore):
         try:
             content = self._fs.readlink(absolute)
         except OSError as error:
-            raise renamed(error, target.original) from None
+            raise rename_error(error, target.original) from None
         return os.fsencode(content) if target.is_bytes else content
 
     # -- the current directory and the umask ---------------------------------------------------
@@ -228,7 +223,7 @@ class PathFunctions(BackendCore):
         try:
             self._fs.mkdir(absolute, mode & ~self._umask)
         except OSError as error:
-            raise renamed(error, target.original) from None
+            raise rename_error(error, target.original) from None
 
     def rmdir(self, path: Any, *, dir_fd: int | None = None) -> None:
         """os.rmdir."""
@@ -236,23 +231,22 @@ class PathFunctions(BackendCore):
         try:
             self._fs.rmdir(absolute)
         except OSError as error:
-            raise renamed(error, target.original) from None
+            raise rename_error(error, target.original) from None
 
     def unlink(self, path: Any, *, dir_fd: int | None = None) -> None:
         """os.unlink."""
-        target, absolute = self._path(path, "unlink", dir_fd)
-        try:
-            self._fs.unlink(absolute)
-        except OSError as error:
-            raise renamed(error, target.original) from None
+        self._unlink("unlink", path, dir_fd)
 
     def remove(self, path: Any, *, dir_fd: int | None = None) -> None:
-        """os.remove (the same as unlink)."""
-        target, absolute = self._path(path, "remove", dir_fd)
+        """os.remove (the same as unlink; only its name in error messages differs)."""
+        self._unlink("remove", path, dir_fd)
+
+    def _unlink(self, function: str, path: Any, dir_fd: Any) -> None:
+        target, absolute = self._path(path, function, dir_fd)
         try:
             self._fs.unlink(absolute)
         except OSError as error:
-            raise renamed(error, target.original) from None
+            raise rename_error(error, target.original) from None
 
     def rename(
         self, src: Any, dst: Any, *, src_dir_fd: int | None = None, dst_dir_fd: int | None = None
@@ -275,7 +269,7 @@ class PathFunctions(BackendCore):
                 self._absolute(target, dir_fd_arg(dst_dir_fd)),
             )
         except OSError as error:
-            raise renamed(error, source.original, target.original) from None
+            raise rename_error(error, source.original, target.original) from None
 
     def link(
         self,
@@ -295,7 +289,7 @@ class PathFunctions(BackendCore):
         try:
             self._fs.link(self._absolute(source, src_fd), self._absolute(target, dst_fd), follow)
         except OSError as error:
-            raise renamed(error, source.original, target.original) from None
+            raise rename_error(error, source.original, target.original) from None
 
     def symlink(
         self, src: Any, dst: Any, target_is_directory: bool = False, *, dir_fd: int | None = None
@@ -307,14 +301,14 @@ class PathFunctions(BackendCore):
         try:
             self._fs.symlink(content.path, self._absolute(target, dir_fd_arg(dir_fd)))
         except OSError as error:
-            raise renamed(error, content.original, target.original) from None
+            raise rename_error(error, content.original, target.original) from None
 
     def mkfifo(self, path: Any, mode: int = 0o666, *, dir_fd: int | None = None) -> None:
         """os.mkfifo: named pipes are not emulated (yet): EPERM, and a logged gap."""
         target, _ = self._path(path, "mkfifo", dir_fd)
         int_arg(mode)
         FIFOS.hit(path=target.original)
-        raise os_error(errno.EPERM, target.original)  # type: ignore[arg-type]
+        raise os_error(errno.EPERM, target.original)
 
     def mknod(
         self, path: Any, mode: int = 0o600, device: int = 0, *, dir_fd: int | None = None
@@ -325,12 +319,12 @@ class PathFunctions(BackendCore):
         kind = mode & 0o170000
         if kind not in (0, 0o100000):
             FIFOS.hit(path=target.original)
-            raise os_error(errno.EPERM, target.original)  # type: ignore[arg-type]
+            raise os_error(errno.EPERM, target.original)
         try:
             flags = posix.O_CREAT | posix.O_EXCL | posix.O_WRONLY
             self._fs.open(absolute, flags, mode & 0o7777 & ~self._umask).close()
         except OSError as error:
-            raise renamed(error, target.original) from None
+            raise rename_error(error, target.original) from None
 
     # -- attributes ----------------------------------------------------------------------------
 
@@ -346,7 +340,7 @@ class PathFunctions(BackendCore):
             try:
                 self._fd_path(target).chmod(mode)
             except OSError as error:
-                raise renamed(error, target.original) from None
+                raise rename_error(error, target.original) from None
             return
         absolute = self._absolute(target, directory)
         try:
@@ -356,7 +350,7 @@ class PathFunctions(BackendCore):
                 raise NotImplementedError(
                     "chmod: follow_symlinks unavailable on this platform"
                 ) from None
-            raise renamed(error, target.original) from None
+            raise rename_error(error, target.original) from None
 
     def chown(
         self,
@@ -377,13 +371,13 @@ class PathFunctions(BackendCore):
             try:
                 self._fd_path(target).chown(uid, gid)
             except OSError as error:
-                raise renamed(error, target.original) from None
+                raise rename_error(error, target.original) from None
             return
         absolute = self._absolute(target, directory)
         try:
             self._fs.chown(absolute, uid, gid, bool(follow_symlinks))
         except OSError as error:
-            raise renamed(error, target.original) from None
+            raise rename_error(error, target.original) from None
 
     def lchown(self, path: Any, uid: int, gid: int) -> None:
         """os.lchown."""
@@ -392,7 +386,7 @@ class PathFunctions(BackendCore):
         try:
             self._fs.chown(absolute, uid, gid, False)
         except OSError as error:
-            raise renamed(error, target.original) from None
+            raise rename_error(error, target.original) from None
 
     def utime(
         self,
@@ -423,7 +417,7 @@ class PathFunctions(BackendCore):
         try:
             self._fs.utime(absolute, when, bool(follow_symlinks))
         except OSError as error:
-            raise renamed(error, target.original if UTIME_NAMES_FILE else None) from None
+            raise rename_error(error, target.original if UTIME_NAMES_FILE else None) from None
 
     def truncate(self, path: Any, length: int) -> None:
         """os.truncate (path or descriptor)."""
@@ -439,7 +433,7 @@ class PathFunctions(BackendCore):
         try:
             self._fs.truncate(absolute, length)
         except OSError as error:
-            raise renamed(error, target.original) from None
+            raise rename_error(error, target.original) from None
 
 
 def _pathconf_value(name: str | int) -> int:

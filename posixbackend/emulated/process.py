@@ -31,6 +31,7 @@ from posixbackend.emulated.core import BackendCore
 from posixbackend.emulated.processes import (
     check_signal,
 )
+from posixbackend.emulated.spawnargs import fs_converter
 
 NOT_PERMITTED = (
     "{function} is not permitted: grant allow_create_process (give the backend a process handler)"
@@ -135,17 +136,17 @@ class ProcessFunctions(BackendCore):
 
     def putenv(self, name: Any, value: Any, /) -> None:
         """os.putenv, on the backend's environment."""
-        key = _environment_bytes(name)
+        key = fs_converter(name)
         if b"=" in key:
             raise ValueError("illegal environment variable name")
-        encoded = _environment_bytes(value)
+        encoded = fs_converter(value)
         if not key:  # setenv(3) refuses an empty name
             raise OSError(errno.EINVAL, posix.strerror(errno.EINVAL))
         self._environ[key] = encoded
 
     def unsetenv(self, name: Any, /) -> None:
         """os.unsetenv, on the backend's environment."""
-        key = _environment_bytes(name)
+        key = fs_converter(name)
         if not key or b"=" in key:  # unsetenv(3) refuses such a name
             raise OSError(errno.EINVAL, posix.strerror(errno.EINVAL))
         self._environ.pop(key, None)
@@ -271,16 +272,3 @@ def _zero_rusage() -> resource.struct_rusage:
     """What wait3/wait4 report as a child's resource usage (made per call: a struct_rusage
     kept in a module global upsets CPython 3.11's shutdown, SystemError in tp_clear)."""
     return resource.struct_rusage((0.0, 0.0) + (0,) * 14)
-
-
-def _environment_bytes(value: object) -> bytes:
-    """A name or value for putenv/unsetenv as bytes, with CPython's errors."""
-    if isinstance(value, str):
-        encoded = os.fsencode(value)
-    elif isinstance(value, bytes):
-        encoded = value
-    else:
-        raise TypeError(f"expected str, bytes or os.PathLike object, not {type(value).__name__}")
-    if b"\x00" in encoded:
-        raise ValueError("embedded null byte")
-    return encoded
