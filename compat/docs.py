@@ -1,6 +1,7 @@
 """Generate ``docs/compatibility.md`` from the registry, or check that it is up to date.
 
-compat may not import the packages that declare gaps, so the command imports them by name::
+compat may not import the packages that declare gaps, so the command imports them by name,
+with every module below them (a gap is declared in the module whose code has it)::
 
     python -m compat.docs --import vfs --import posixbackend [--check] [--output PATH]
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import pkgutil
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -149,6 +151,14 @@ def _modules_to_import(requested: Sequence[str] | None) -> list[str]:
     return [name for name in DEFAULT_IMPORTS if importlib.util.find_spec(name) is not None]
 
 
+def _import_tree(name: str) -> None:
+    """Import a module and, for a package, every module below it: gaps live where their code is."""
+    module = importlib.import_module(name)
+    for info in pkgutil.walk_packages(getattr(module, "__path__", []), prefix=name + "."):
+        if not info.name.rsplit(".", 1)[-1].startswith("__"):
+            importlib.import_module(info.name)
+
+
 def _regenerate_command(modules: Sequence[str], output: str) -> str:
     """Return the command that rewrites ``output``."""
     imports = "".join(f" --import {module}" for module in modules)
@@ -174,7 +184,7 @@ def main(argv: Sequence[str] | None = None, *, registry: RegistryView | None = N
     modules = _modules_to_import(options.imports)
     for module in modules:
         try:
-            importlib.import_module(module)
+            _import_tree(module)
         except ImportError as error:
             print(f"cannot import {module!r} to collect its gaps: {error}", file=sys.stderr)
             return 2
