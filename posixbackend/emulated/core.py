@@ -86,6 +86,8 @@ class BackendCore:
             identity = getattr(self._fs, "identity", None) or Identity.current()
         self._identity: Identity = identity
         self._table = FdTable()
+        self._files = self._table.files
+        """The table's fd -> description map, for the hot paths' single lookup."""
         self._umask = umask
         self._resolution = time_resolution_ns
         self._truncated: dict[int, tuple[os.stat_result, os.stat_result]] = {}

@@ -20,7 +20,7 @@ from vfs.errors import os_error
 O_ACCMODE = 3
 STATUS_FLAGS = posix.O_APPEND | posix.O_NONBLOCK | getattr(posix, "O_ASYNC", 0) | posix.O_DIRECT
 """The flags F_SETFL may change after open (O_NOATIME aside)."""
-_new_lock = threading.Lock
+_gates_lock = threading.Lock()
 SEEK_DATA = getattr(os, "SEEK_DATA", 3)
 SEEK_HOLE = getattr(os, "SEEK_HOLE", 4)
 OFF_T_MAX = (1 << 63) - 1
@@ -102,46 +102,110 @@ class Description:
 
 
 class FileDescription(Description):
-    """A provider's file or directory, with the file offset kept here under a lock.
+    """A provider's file or directory, with the file offset kept here.
 
-    The lock makes read/write/lseek on a shared description atomic with respect to the offset
-    (Linux's f_pos_lock); O_APPEND writes go to the end in one step of the provider.
+    The offset lives in a one-slot list, ``cell``, that doubles as its lock (Linux's
+    f_pos_lock): whoever pops the value owns the offset until it appends the new one, so
+    read/write/lseek on a shared description are atomic with respect to it, and O_APPEND writes
+    go to the end in one step of the provider. ``list.pop`` and ``list.append`` are atomic, and
+    far cheaper than a lock's acquire and release; a thread that finds the cell empty waits on
+    ``_gate`` until the owner puts the offset back.
     """
 
-    __slots__ = ("_handle", "_lock", "offset")
+    __slots__ = ("_gate", "_handle", "_waiting", "cell")
 
     def __init__(self, handle: Handle, flags: int) -> None:  # the base's work, inline: hot
         self.flags = flags
         self.refs = 1
         self._handle = handle
-        self.offset = 0
-        self._lock = _new_lock()
+        self.cell = [0]
+        self._waiting = 0
+        self._gate: threading.Condition | None = None
 
     @property
     def handle(self) -> Handle:
         return self._handle
 
-    def read(self, n: int) -> bytes:
-        lock = self._lock
-        lock.acquire()
+    # -- the offset ------------------------------------------------------------------------
+
+    def take(self) -> int:
+        """Take the offset (and with it the right to move it); :meth:`put` must follow."""
         try:
-            data = self._handle.pread(n, self.offset)
-            self.offset += len(data)
+            return self.cell.pop()
+        except IndexError:
+            return self._wait_for_offset()
+
+    def put(self, offset: int) -> None:
+        """Give back the offset taken with :meth:`take`, set to ``offset``."""
+        self.cell.append(offset)
+        if self._waiting:
+            self._wake_one()
+
+    def _wait_for_offset(self) -> int:
+        """The contended case of :meth:`take`: sleep until the owner gives the offset back."""
+        with _gates_lock:
+            if self._gate is None:
+                self._gate = threading.Condition(threading.Lock())
+            gate = self._gate
+        with gate:
+            self._waiting += 1
+            try:
+                while True:
+                    try:
+                        return self.cell.pop()
+                    except IndexError:
+                        gate.wait()
+            finally:
+                self._waiting -= 1
+
+    def _wake_one(self) -> None:
+        gate = self._gate
+        if gate is not None:
+            with gate:
+                gate.notify()
+
+    @property
+    def offset(self) -> int:
+        """The current offset (waits for a read or write in progress to finish)."""
+        offset = self.take()
+        self.put(offset)
+        return offset
+
+    # -- data --------------------------------------------------------------------------------
+
+    # read, write and seek inline take() and put(): they are the hot paths
+
+    def read(self, n: int) -> bytes:
+        cell = self.cell
+        try:
+            offset = cell.pop()
+        except IndexError:
+            offset = self._wait_for_offset()
+        try:
+            data = self._handle.pread(n, offset)
+            offset += len(data)
         finally:
-            lock.release()
+            cell.append(offset)
+            if self._waiting:
+                self._wake_one()
         return data
 
     def write(self, data: bytes) -> int:
-        lock = self._lock
-        lock.acquire()
+        cell = self.cell
+        try:
+            offset = cell.pop()
+        except IndexError:
+            offset = self._wait_for_offset()
         try:
             if self.flags & posix.O_APPEND and data:  # nothing written: the offset stays
-                self.offset = self._handle.append(data)
+                offset = self._handle.append(data)
                 return len(data)
-            written = self._handle.pwrite(data, self.offset)
-            self.offset += written
+            written = self._handle.pwrite(data, offset)
+            offset += written
         finally:
-            lock.release()
+            cell.append(offset)
+            if self._waiting:
+                self._wake_one()
         return written
 
     def pread(self, n: int, offset: int) -> bytes:
@@ -155,17 +219,19 @@ class FileDescription(Description):
         return self._handle.pwrite(data, offset)
 
     def seek(self, position: int, whence: int) -> int:
-        if whence == 0 and 0 <= position <= OFF_T_MAX:  # SEEK_SET, the common case
-            lock = self._lock
-            lock.acquire()  # still under the lock: a racing read must see before or after
-            self.offset = position
-            lock.release()
-            return position
-        with self._lock:
+        cell = self.cell  # a racing read or write sees the offset before or after, whole
+        try:
+            offset = cell.pop()
+        except IndexError:
+            offset = self._wait_for_offset()
+        try:
+            if whence == 0 and 0 <= position <= OFF_T_MAX:  # SEEK_SET, the common case
+                offset = position
+                return offset
             if whence == os.SEEK_SET:
                 target = position
             elif whence == os.SEEK_CUR:
-                target = self.offset + position
+                target = offset + position
             elif whence == os.SEEK_END:
                 target = self._handle.size() + position
             elif whence in (SEEK_DATA, SEEK_HOLE):
@@ -176,8 +242,12 @@ class FileDescription(Description):
                 raise os_error(errno.EINVAL)
             if target > OFF_T_MAX:
                 raise os_error(errno.EOVERFLOW)
-            self.offset = target
+            offset = target
             return target
+        finally:
+            cell.append(offset)
+            if self._waiting:
+                self._wake_one()
 
     def truncate(self, length: int) -> None:
         self._handle.truncate(length)

@@ -26,14 +26,15 @@ def open_files_limit() -> int:
 class FdTable:
     """Descriptor numbers, their descriptions and close-on-exec flags."""
 
-    __slots__ = ("_cloexec", "_hint", "files", "limit", "lock")
+    __slots__ = ("_hint", "_inheritable", "files", "limit", "lock")
 
     def __init__(self, limit: int | None = None) -> None:
         self.limit = open_files_limit() if limit is None else limit
         """Descriptors are below this number (EMFILE when none is left, as RLIMIT_NOFILE)."""
         self.files: dict[int, Description] = {}
         """fd -> description; read without the lock (one dict lookup is atomic)."""
-        self._cloexec: set[int] = set()
+        self._inheritable: set[int] = set()
+        """The descriptors without close-on-exec (few: Python makes new ones non-inheritable)."""
         self._hint = 0
         """Every descriptor below this one is in use (so a search for a free one starts here)."""
         self.lock = threading.Lock()
@@ -62,10 +63,8 @@ class FdTable:
                     raise os_error(errno.EMFILE)
                 self._hint = fd + 1
             files[fd] = description
-            if cloexec:
-                self._cloexec.add(fd)
-            else:
-                self._cloexec.discard(fd)
+            if not cloexec:
+                self._inheritable.add(fd)
         finally:
             lock.release()
         return fd
@@ -116,7 +115,8 @@ class FdTable:
             description = self.files.pop(fd, None)
             if description is None:
                 raise os_error(errno.EBADF)
-            self._cloexec.discard(fd)
+            if self._inheritable:
+                self._inheritable.discard(fd)
             if fd < self._hint:  # noqa: PLR1730 - cheaper than min() on this hot path
                 self._hint = fd
             description.refs -= 1
@@ -136,15 +136,15 @@ class FdTable:
 
     def is_cloexec(self, fd: int) -> bool:
         self.get(fd)
-        return fd in self._cloexec
+        return fd not in self._inheritable
 
     def set_cloexec(self, fd: int, cloexec: bool) -> None:
         with self.lock:
             self.get(fd)
             if cloexec:
-                self._cloexec.add(fd)
+                self._inheritable.discard(fd)
             else:
-                self._cloexec.discard(fd)
+                self._inheritable.add(fd)
 
     def hold(self, description: Description) -> None:
         """Count one more reference to ``description`` (the caller holds ``lock``): a child's
@@ -161,7 +161,7 @@ class FdTable:
 
     def cloexec_fds(self) -> set[int]:
         """The descriptors closed on exec (the caller holds ``lock`` for a consistent view)."""
-        return set(self._cloexec)
+        return self.files.keys() - self._inheritable
 
     def open_fds(self) -> list[int]:
         """The open descriptors, in order."""
@@ -183,9 +183,9 @@ class FdTable:
     def _put(self, fd: int, description: Description, cloexec: bool) -> None:
         self.files[fd] = description
         if cloexec:
-            self._cloexec.add(fd)
+            self._inheritable.discard(fd)
         else:
-            self._cloexec.discard(fd)
+            self._inheritable.add(fd)
 
     @staticmethod
     def _unref(description: Description) -> bool:

@@ -34,6 +34,7 @@ from vfs.openflags import O_TMPFILE_BIT
 _CREATES = posix.O_CREAT | O_TMPFILE_BIT
 INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
 SSIZE_MAX = OFF_T_MAX = (1 << 63) - 1
+OFF_T_MIN = -(1 << 63)
 SEEK_MAX = 4
 """SEEK_HOLE, the largest whence Linux knows."""
 _POSIX_FADV = tuple(
@@ -106,11 +107,17 @@ class FileFunctions(BackendCore):
 
     def read(self, fd: int, length: int, /) -> bytes:
         """os.read: up to ``length`` bytes from the file offset."""
-        description = self._table.files.get(fd) if fd.__class__ is int else None
+        description = self._files.get(fd) if fd.__class__ is int else None
+        if description is None or length.__class__ is not int or not 0 <= length <= SSIZE_MAX:
+            return self._read_checked(fd, length)
+        return description.read(length)
+
+    def _read_checked(self, fd: Any, length: Any) -> bytes:
+        """os.read for arguments that are not plain, valid ints: CPython's order of errors."""
+        description = self._files.get(fd) if fd.__class__ is int else None
         if description is None:
             fd = fd_arg(fd)  # conversion errors come first, EBADF after the length's checks
-        if length.__class__ is not int or length > SSIZE_MAX:
-            length = ssize_arg(length)
+        length = ssize_arg(length)
         if length < 0:
             raise os_error(errno.EINVAL)
         if description is None:
@@ -164,13 +171,22 @@ class FileFunctions(BackendCore):
 
     def lseek(self, fd: int, position: int, whence: int, /) -> int:
         """os.lseek."""
-        description = self._table.files.get(fd) if fd.__class__ is int else None
-        if description is None:
-            description = self._description(fd_arg(fd))
-        if position.__class__ is not int or not -OFF_T_MAX - 1 <= position <= OFF_T_MAX:
-            position = off_t_arg(position)
-        if whence.__class__ is not int or not INT_MIN <= whence <= INT_MAX:
-            whence = int_arg(whence)
+        description = self._files.get(fd) if fd.__class__ is int else None
+        if (
+            description is None
+            or position.__class__ is not int
+            or whence.__class__ is not int
+            or not OFF_T_MIN <= position <= OFF_T_MAX
+            or not 0 <= whence <= SEEK_MAX
+        ):
+            return self._lseek_checked(fd, position, whence)
+        return description.seek(position, whence)
+
+    def _lseek_checked(self, fd: Any, position: Any, whence: Any) -> int:
+        """os.lseek for unusual arguments: CPython's conversions and errors, in its order."""
+        description = self._fd(fd)
+        position = off_t_arg(position)
+        whence = int_arg(whence)
         if not 0 <= whence <= SEEK_MAX:  # checked before the file is asked (ESPIPE for pipes)
             raise os_error(errno.EINVAL)
         return description.seek(position, whence)

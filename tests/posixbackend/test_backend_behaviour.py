@@ -4,13 +4,16 @@ behaviour that differs from real POSIX on purpose, with the compat gap it report
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
 import compat
 from posixbackend.emulated import EmulatedBackend
+from posixbackend.emulated.descriptions import FileDescription
 from tests.threads import THREADS, run_threads, switch_often  # noqa: F401 - fixture
 from vfs import Identity, MemoryFileSystem
+from vfs.delegate import DelegatingHandle
 
 pytestmark = pytest.mark.usefixtures("switch_often")
 
@@ -40,23 +43,43 @@ def test_descriptors_are_never_handed_out_twice_or_lost() -> None:
     assert set(backend._table.files) <= before | {3}
 
 
-def test_a_shared_offset_gives_every_byte_to_exactly_one_reader() -> None:
+class SlowHandle(DelegatingHandle):
+    """Reads that take a while, so that threads sharing an offset must wait for it."""
+
+    __slots__ = ()
+
+    def pread(self, n: int, offset: int) -> bytes:
+        time.sleep(0.0005)
+        return self.inner.pread(n, offset)
+
+
+@pytest.mark.parametrize("slow", [False, True], ids=["fast", "contended"])
+def test_a_shared_offset_gives_every_byte_to_exactly_one_reader(slow: bool) -> None:
     backend = EmulatedBackend(MemoryFileSystem(identity=Identity.root()))
     fd = backend.open("/data", os.O_CREAT | os.O_RDWR, 0o644)
-    content = bytes(range(256)) * 40
+    count = 2000 if slow else 20000
+    content = b"".join(number.to_bytes(4, "big") for number in range(count))
     backend.write(fd, content)
     backend.lseek(fd, 0, os.SEEK_SET)
+    description = backend._table.files[fd]
+    assert isinstance(description, FileDescription)
+    if slow:
+        description._handle = SlowHandle(description.handle)
     pieces: list[list[bytes]] = [[] for _ in range(THREADS)]
 
     def reader(index: int) -> None:
         while True:
-            piece = backend.read(fd, 7)
+            piece = backend.read(fd, 8)  # two whole numbers: a piece names its own offset
             if not piece:
                 return
             pieces[index].append(piece)
 
     run_threads(reader)
-    assert sum(len(piece) for chunk in pieces for piece in chunk) == len(content)
+    seen = sorted(piece for chunk in pieces for piece in chunk)
+    assert b"".join(seen) == content, "a piece was read twice or never"
+    assert backend.lseek(fd, 0, os.SEEK_CUR) == len(content)
+    if slow:
+        assert description._gate is not None, "no reader ever had to wait for the offset"
 
 
 def test_appends_through_many_descriptors_lose_nothing() -> None:

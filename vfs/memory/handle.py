@@ -39,7 +39,7 @@ class MemoryHandle(Handle):
     with EBADF once closed.
     """
 
-    __slots__ = ("_fs", "_node", "_opened_as", "_state", "flags")
+    __slots__ = ("_fs", "_node", "_opened_as", "_reader", "_state", "flags")
 
     def __init__(
         self, fs: MemoryFileSystem, node: Inode, flags: int, path: str, state: int
@@ -49,6 +49,9 @@ class MemoryHandle(Handle):
         self.flags = flags
         self._opened_as = path
         self._state = state
+        reads = node.__class__ is RegularFile and state & READ and state & TOUCH
+        self._reader = node if reads and isinstance(node, RegularFile) else None
+        """The file, while this handle reads it the common way (pread's fast path); else None."""
         node.handles.add(self)
 
     @property
@@ -86,21 +89,34 @@ class MemoryHandle(Handle):
         return self._node
 
     def pread(self, n: int, offset: int) -> bytes:
-        state = self._state
-        node = self._node
-        if not state & READ or node.__class__ is not RegularFile:
-            node = self._file(READ)
-        if TYPE_CHECKING:
-            assert isinstance(node, RegularFile)
+        node = self._reader
+        if node is None or n <= 0 or offset < 0:
+            return self._pread_checked(n, offset)
+        content = node.data
+        size = len(content)
+        if offset == 0 and n >= size:
+            data = bytes(content)
+        elif offset >= size:
+            data = b""
+        elif n <= 65536:
+            data = bytes(content[offset : offset + n])
+        else:
+            data = node.read(n, offset)
+        atime = node.atime  # relatime, inline: Inode.accessed says the same
+        if atime <= node.mtime or atime <= node.ctime or time_ns() - atime >= DAY_NS:
+            with self._fs._lock:
+                node.accessed(time_ns())
+        return data
+
+    def _pread_checked(self, n: int, offset: int) -> bytes:
+        """pread off the fast path: unreadable handles, O_NOATIME, empty or invalid ranges."""
+        node = self._file(READ)
         if n < 0 or offset < 0:
             raise os_error(errno.EINVAL)
-        content = node.data
-        data = bytes(content) if offset == 0 and n >= len(content) else node.read(n, offset)
-        if n and state & TOUCH:
-            atime = node.atime
-            if atime <= node.mtime or atime <= node.ctime or time_ns() - atime >= DAY_NS:
-                with self._fs._lock:
-                    node.accessed(time_ns())
+        data = node.read(n, offset)
+        if n and self._state & TOUCH:
+            with self._fs._lock:
+                node.accessed(time_ns())
         return data
 
     def pwrite(self, data: bytes, offset: int) -> int:
@@ -137,6 +153,7 @@ class MemoryHandle(Handle):
         if not self._state & OPEN:
             return
         self._state = 0
+        self._reader = None
         node = self._node
         node.handles.discard(self)
         if not node.nlink:
