@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import posix
+import stat
 import threading
 from collections.abc import Iterable
 from types import FrameType
@@ -19,6 +21,7 @@ import attrs
 
 __all__ = ["DEFAULT_PACKAGES", "CallSite", "InternalFrames", "module_paths"]
 
+_MAX_LINKS: Final = 40
 DEFAULT_PACKAGES: Final = ("posixbackend", "vfs", "compat")
 """The packages whose frames are never reported as call sites."""
 
@@ -61,7 +64,45 @@ def module_paths(name: str) -> tuple[str, ...]:
 
 def _canonical(path: str | os.PathLike[str]) -> str:
     """Return the form paths are compared in: absolute, symlinks resolved, case-normalised."""
-    return os.path.normcase(os.path.realpath(path))
+    return os.path.normcase(host_realpath(os.fspath(path)))
+
+
+def host_realpath(path: str) -> str:
+    """os.path.realpath on the host's file system, through the real ``posix`` module only.
+
+    Call sites are classified while an emulated backend may be serving ``os``: going through
+    ``os.path`` would ask the emulated file system about the library's own files (and recurse
+    into the backend that reported the gap). Components that do not exist stay as they are.
+    """
+    if not path.startswith("/"):
+        path = posix.getcwd() + "/" + path
+    done = ""
+    pending = [part for part in path.split("/") if part]
+    pending.reverse()
+    links = 0
+    while pending:
+        part = pending.pop()
+        if part == ".":
+            continue
+        if part == "..":
+            done = done.rpartition("/")[0]
+            continue
+        candidate = done + "/" + part
+        try:
+            is_link = stat.S_ISLNK(posix.lstat(candidate).st_mode)
+        except OSError:
+            is_link = False
+        if not is_link or links >= _MAX_LINKS:
+            done = candidate
+            continue
+        links += 1
+        target = posix.readlink(candidate)
+        if target.startswith("/"):
+            done = ""
+        parts = [part for part in target.split("/") if part]
+        parts.reverse()
+        pending.extend(parts)
+    return done or "/"
 
 
 def _is_pseudo_file(filename: str) -> bool:

@@ -206,3 +206,26 @@ def test_first_site_is_kept_when_later_hits_come_from_elsewhere(
     site = first_site(registry)
     assert site is not None
     assert site.line == line
+
+
+def test_host_realpath_agrees_with_os_path_realpath_without_using_os(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compat.callsite import host_realpath
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "l").symlink_to("a/b")
+    (tmp_path / "up").symlink_to(tmp_path / "l" / ".." / "..")
+    (tmp_path / "loop").symlink_to("loop")
+    cases = [
+        str(tmp_path / name)
+        for name in ("l", "l/..", "up/x", "loop/z", "a/./b//", "missing/../a")
+    ] + ["/", ".", "x/../y", "//usr", "/.."]
+    expected = [os.path.realpath(case) for case in cases]
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("host_realpath went through os")
+
+    for name in ("lstat", "stat", "readlink", "getcwd"):
+        monkeypatch.setattr(os, name, refuse)
+    assert [host_realpath(case) for case in cases] == expected
