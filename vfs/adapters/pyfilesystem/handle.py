@@ -133,6 +133,8 @@ class PyFilesystemHandle(Handle):
 
     def _write_at(self, file: IO[bytes], data: bytes, offset: int) -> None:
         """Write all of ``data`` at ``offset``, zero-filling a gap past the end (lock held)."""
+        if not data:
+            return  # an empty write changes nothing, not even the size
         end = file.seek(0, io.SEEK_END)
         if offset > end:
             self._zero_fill(file, end, offset)

@@ -140,8 +140,6 @@ class PyFilesystemProvider(FileSystem):
                     self._require_directory("/" + "/".join(parts), path)
                     parts.pop()
                 continue
-            if name_too_long(name):
-                raise os_error(errno.ENAMETOOLONG, path)
             parts.append(name)
         return "/" + "/".join(parts), trailing
 
@@ -154,10 +152,13 @@ class PyFilesystemProvider(FileSystem):
             raise os_error(errno.ENOTDIR, path)
 
     def _missing(self, fs_path: str, path: str, path2: str | None = None) -> OSError:
-        """The error for a resource the FS did not find: ENOTDIR if a parent is a file."""
+        """The error for a resource the FS did not find, in the order Linux walks a path:
+        ENOENT for a missing directory, ENOTDIR for a file, ENAMETOOLONG for a long name."""
         cut = 0
         while True:
-            cut = fs_path.find("/", cut + 1)
+            start, cut = cut + 1, fs_path.find("/", cut + 1)
+            if name_too_long(fs_path[start : cut if cut >= 0 else None]):
+                return os_error(errno.ENAMETOOLONG, path, path2)
             if cut < 0:
                 return os_error(errno.ENOENT, path, path2)
             info = self._lookup(fs_path[:cut], path)
@@ -168,6 +169,8 @@ class PyFilesystemProvider(FileSystem):
 
     def _lookup(self, fs_path: str, path: str, namespaces: tuple[str, ...] = ()) -> Info | None:
         """The FS's info on ``fs_path``, or None if it has no such resource."""
+        if len(fs_path) > _HOT_PATH_LIMIT and name_too_long(fs_path.rsplit("/", 1)[1]):
+            raise self._missing(fs_path, path)
         try:
             return self.fs.getinfo(fs_path, namespaces)
         except fs_errors.ResourceNotFound:
@@ -375,7 +378,10 @@ class PyFilesystemProvider(FileSystem):
             raise TypeError(f"symlink target should be str, not {type(target).__name__}")
         if not target:
             raise os_error(errno.ENOENT, target, path)
-        self._free_name(path, "create", path)
+        try:
+            self._free_name(path, "create")
+        except OSError as error:
+            raise os_error(error.errno or errno.EIO, target, path) from None
         SYMLINKS.hit(path=path)
         raise os_error(errno.EPERM, target, path)
 
