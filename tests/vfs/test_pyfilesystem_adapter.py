@@ -292,3 +292,15 @@ def test_adapter_imports_quietly_with_pkg_resources() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_benchmark_runs_and_reports_both_directions() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_pyfilesystem", "--quick"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "wrapped:" in result.stdout and "exposed:" in result.stdout
+    assert result.stdout.count("overhead") == 4

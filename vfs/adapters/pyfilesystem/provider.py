@@ -286,7 +286,7 @@ class PyFilesystemProvider(FileSystem):
         if flags & posix.O_CREAT and last in SPECIAL_NAMES:
             raise os_error(errno.EEXIST if flags & posix.O_EXCL else errno.EISDIR, path)
         fs_path, trailing = self._resolve(path)
-        info = self._lookup(fs_path, path, ("details",))
+        info = self._lookup(fs_path, path)
         if info is None:
             if not flags & posix.O_CREAT or flags & posix.O_PATH:
                 raise self._missing(fs_path, path)
