@@ -1,0 +1,46 @@
+"""Handles from a mounted provider: fstat reports the mount's device, paths the namespace's."""
+
+from __future__ import annotations
+
+import posix
+from collections.abc import Callable
+
+from vfs.delegate import DelegatingHandle
+from vfs.mount.table import Mounted
+from vfs.provider import Handle
+
+
+class MountedHandle(DelegatingHandle):
+    """A provider's handle seen through a Mount."""
+
+    __slots__ = ("_forget", "_inner_path", "_mounted", "_path")
+
+    def __init__(
+        self, inner: Handle, mounted: Mounted, path: str, forget: Callable[[], None]
+    ) -> None:
+        super().__init__(inner)
+        self._mounted = mounted
+        self._path = path
+        self._inner_path = inner.path
+        self._forget = forget
+
+    @property
+    def path(self) -> str:
+        """The path it was opened by; for a directory the provider saw move, where it is now."""
+        inner = self.inner.path
+        return self._path if inner == self._inner_path else self._mounted.outer(inner)
+
+    def stat(self) -> posix.stat_result:
+        return self._mounted.remap(self.inner.stat())
+
+    def chmod(self, mode: int) -> None:
+        try:
+            self.inner.chmod(mode)
+        finally:
+            self._forget()
+
+    def chown(self, uid: int, gid: int) -> None:
+        try:
+            self.inner.chown(uid, gid)
+        finally:
+            self._forget()
