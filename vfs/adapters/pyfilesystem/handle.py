@@ -47,7 +47,9 @@ class PyFilesystemHandle(Handle):
     by its inode number; once its name is gone, status comes from what the handle last knew.
     """
 
-    __slots__ = ("_closed", "_fs", "_ino", "_is_dir", "_last_path", "_lock", "file", "flags")
+    __slots__ = (
+        "_closed", "_fs", "_ino", "_is_dir", "_last_path", "_last_stat", "_lock", "file", "flags"
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -67,6 +69,7 @@ class PyFilesystemHandle(Handle):
         self._is_dir = is_dir
         self._lock = threading.Lock()
         self._closed = False
+        self._last_stat: posix.stat_result | None = None
 
     # -- where the resource is -------------------------------------------------------------
 
@@ -206,10 +209,11 @@ class PyFilesystemHandle(Handle):
         current = self._current()
         if current is not None:
             try:
-                return self._fs.stat_resource(current, self._ino)
+                self._last_stat = self._fs.stat_resource(current, self._ino)
+                return self._last_stat
             except FileNotFoundError:
                 pass  # removed behind the adapter's back: report it as unlinked
-        return self._fs.orphan_stat(self._ino, self._is_dir, self._orphan_size())
+        return self._fs.orphan_stat(self._ino, self._is_dir, self._orphan_size(), self._last_stat)
 
     def _orphan_size(self) -> int:
         file = self.file

@@ -120,7 +120,6 @@ class PyFilesystemProvider(FileSystem):
         self.append_lock = threading.Lock()
         self.read_only = bool(fs.getmeta().get("read_only", False))
         self._atomic_movedir = type(fs).movedir is not FS.movedir
-        self._orphans: dict[int, posix.stat_result] = {}
 
     # -- paths --------------------------------------------------------------------------------
 
@@ -212,9 +211,7 @@ class PyFilesystemProvider(FileSystem):
                 TIMES.hit()
         if ino is None:
             ino = self.inodes.number(fs_path)
-        result = build_stat(info, ino, self.device)
-        self._orphans[ino] = result
-        return result
+        return build_stat(info, ino, self.device)
 
     def stat_resource(self, fs_path: str, ino: int) -> posix.stat_result:
         """fstat of an open resource still at ``fs_path``."""
@@ -223,9 +220,10 @@ class PyFilesystemProvider(FileSystem):
             raise os_error(errno.ENOENT, fs_path)
         return self._stat(fs_path, info, ino)
 
-    def orphan_stat(self, ino: int, is_dir: bool, size: int) -> posix.stat_result:
+    def orphan_stat(
+        self, ino: int, is_dir: bool, size: int, last: posix.stat_result | None
+    ) -> posix.stat_result:
         """fstat of an open resource whose name is gone: what was last seen, with no links."""
-        last = self._orphans.get(ino)
         kind = _stat.S_IFDIR if is_dir else _stat.S_IFREG
         fields = list(last) if last is not None else [kind | 0o644, ino, self.device, 0, 0, 0, 0]
         fields += [0] * (7 - len(fields))
