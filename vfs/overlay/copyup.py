@@ -1,0 +1,184 @@
+"""Copy-up: bringing lower entries into the upper layer before they change.
+
+As overlayfs does: a regular file is copied with its data, a symbolic link with its content, a
+directory alone (its contents stay below and merge); missing parent directories come first.
+The copy keeps mode, owner and atime/mtime of the lower entry (ctime is the copy's own), and
+the upper parent's times are put back, since a copy-up is not a change of the directory.
+Callers hold the overlay's lock.
+"""
+
+from __future__ import annotations
+
+import errno
+import posix
+import stat as _stat
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import compat
+from vfs.errors import os_error, rename_error
+from vfs.overlay.entry import Entry
+from vfs.overlay.inodes import Inodes
+from vfs.overlay.markers import Markers
+from vfs.overlay.tree import MergedTree, join, parent_path
+
+CHUNK = 1 << 20
+"""Bytes copied per read when a file is copied up."""
+
+HARD_LINKS_SPLIT = compat.declare(
+    id="vfs.overlay.hardlink-copyup",
+    function="os.open",
+    aspect="hard links of lower files",
+    level=compat.Level.FINE,
+    explanation="copying up one name of a lower file with several links copies that name "
+    "only; its other names keep showing the lower file (overlayfs without index=on)",
+)
+OWNER_NOT_KEPT = compat.declare(
+    id="vfs.overlay.copyup-owner",
+    function="os.open",
+    aspect="owner of copied-up files",
+    level=compat.Level.FINE,
+    explanation="when the upper layer's identity may not give a file away, a copied-up file "
+    "belongs to that identity (overlayfs copies up with the mounter's privileges)",
+)
+SPECIAL_FILES = compat.declare(
+    id="vfs.overlay.special-copyup",
+    function="os.chmod",
+    aspect="FIFOs, sockets and devices of the lower layer",
+    level=compat.Level.FINE,
+    explanation="providers cannot create special files, so changing a lower FIFO, socket or "
+    "device fails with EOPNOTSUPP",
+)
+
+Copied = Callable[[posix.stat_result, str], None]
+"""Called after a lower inode (given by its lower status) was copied up to a canonical path."""
+
+
+class CopyUp:
+    """Copies entries of the merged tree into its upper layer."""
+
+    __slots__ = ("_copied", "_inodes", "_markers", "_tree")
+
+    def __init__(self, tree: MergedTree, markers: Markers, inodes: Inodes, copied: Copied) -> None:
+        self._tree = tree
+        self._markers = markers
+        self._inodes = inodes
+        self._copied = copied
+
+    def up(self, entry: Entry, path: str) -> Entry:
+        """``entry`` with an upper counterpart (a copy of it, made with its parents if needed)."""
+        if entry.upper is not None:
+            return entry
+        tree = self._tree
+        chain = [entry]
+        parent = tree.parent_of(entry)
+        while parent.upper is None:
+            chain.append(parent)
+            parent = tree.parent_of(parent)
+        try:
+            with self._times_kept(parent.path):
+                for missing in reversed(chain):
+                    self._copy(missing, path)
+                for missing in chain:  # after the children, whose creation moved them
+                    self._set_times(missing, path)
+        finally:
+            tree.forget()
+        for missing in chain:
+            assert missing.lower is not None
+            self._copied(missing.lower, missing.path)
+        found = tree.at(entry.path)
+        assert found is not None and found.upper is not None
+        return found
+
+    def whole(self, directory: Entry, path: str) -> Entry:
+        """The directory copied up with everything of the lower layer that shows inside it.
+
+        Afterwards the upper directory is opaque: it holds the whole merged content.
+        """
+        directory = self.up(directory, path)
+        if not directory.lower_below:
+            return directory
+        self._fill(directory, path)
+        self._markers.make_opaque(directory.path)
+        self._tree.forget()
+        found = self._tree.at(directory.path)
+        assert found is not None
+        return found
+
+    def _fill(self, directory: Entry, path: str) -> None:
+        tree = self._tree
+        for info, _ in tree.listing(directory, path, touch=False):
+            child = tree.child(directory, info.name, path)
+            assert child is not None
+            child = self.up(child, path)
+            if child.is_dir and child.lower_below:
+                self._fill(child, path)
+
+    # -- one entry ---------------------------------------------------------------------------
+
+    def _copy(self, entry: Entry, path: str) -> None:
+        """Create the upper copy of the lower-only ``entry`` (its parent is already upper)."""
+        lower = entry.lower
+        assert lower is not None
+        upper = self._tree.upper
+        canonical = entry.path
+        kind = _stat.S_IFMT(lower.st_mode)
+        try:
+            if kind == _stat.S_IFDIR:
+                upper.mkdir(canonical, 0o700)
+            elif kind == _stat.S_IFREG:
+                self._copy_data(canonical)
+            elif kind == _stat.S_IFLNK:
+                upper.symlink(self._tree.lower.readlink(canonical), canonical)
+            else:
+                SPECIAL_FILES.hit(path=path)
+                raise os_error(errno.EOPNOTSUPP, path)
+        except OSError as error:
+            raise rename_error(error, path) from None
+        if kind == _stat.S_IFREG and lower.st_nlink > 1:
+            HARD_LINKS_SPLIT.hit(path=path)
+        copy = upper.stat(canonical, False)
+        if copy.st_uid != lower.st_uid or copy.st_gid != lower.st_gid:
+            try:
+                upper.chown(canonical, lower.st_uid, lower.st_gid, False)
+            except PermissionError:
+                OWNER_NOT_KEPT.hit(path=path)
+        if kind != _stat.S_IFLNK:
+            upper.chmod(canonical, _stat.S_IMODE(lower.st_mode), False)
+        if kind == _stat.S_IFDIR or lower.st_nlink == 1:
+            self._inodes.origins[upper.stat(canonical, False).st_ino] = lower.st_ino
+
+    def _copy_data(self, canonical: str) -> None:
+        """Copy a regular file's bytes; a copy that fails half-way is removed again."""
+        upper = self._tree.upper
+        with self._tree.lower.open(canonical, posix.O_RDONLY) as source:
+            target = upper.open(canonical, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL, 0o600)
+            try:
+                offset = 0
+                while chunk := source.pread(CHUNK, offset):
+                    target.pwrite(chunk, offset)
+                    offset += len(chunk)
+            except OSError:
+                target.close()
+                upper.unlink(canonical)
+                raise
+            target.close()
+
+    def _set_times(self, entry: Entry, path: str) -> None:
+        lower = entry.lower
+        assert lower is not None
+        try:
+            self._tree.upper.utime(entry.path, (lower.st_atime_ns, lower.st_mtime_ns), False)
+        except OSError as error:
+            raise rename_error(error, path) from None
+
+    @contextmanager
+    def _times_kept(self, directory: str) -> Iterator[None]:
+        """Put the upper directory's atime and mtime back after names were added to it."""
+        upper = self._tree.upper
+        before = upper.stat(directory, False)
+        yield
+        upper.utime(directory, (before.st_atime_ns, before.st_mtime_ns), False)
+
+
+__all__ = ["CopyUp", "join", "parent_path"]

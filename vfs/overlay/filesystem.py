@@ -1,0 +1,639 @@
+"""OverlayFileSystem: a copy-on-write view of a lower provider, with changes kept in an upper one.
+
+Reads fall through to the lower layer; the first change to a lower entry copies it up (see
+:mod:`vfs.overlay.copyup`); removing a lower name leaves a whiteout and a directory made where
+a lower one was removed is opaque (see :mod:`vfs.overlay.markers`). Renaming a directory whose
+lower contents show copies its whole tree up first, so rename works as on any Linux file
+system (overlayfs without ``redirect_dir`` answers EXDEV instead). The lower layer is never
+written; neither layer may be changed behind the overlay's back (overlayfs says the same).
+One lock guards the merged tree, the markers and every change; reads and writes through open
+handles go straight to the layer's handle.
+"""
+
+from __future__ import annotations
+
+import errno
+import posix
+import stat as _stat
+import threading
+import weakref
+from collections.abc import Callable
+from time import time_ns
+from typing import TYPE_CHECKING
+
+import compat
+from vfs.errors import os_error, rename_error
+from vfs.limits import check_path
+from vfs.openflags import O_ACCMODE, O_TMPFILE_BIT, check_open_flags
+from vfs.overlay.copyup import CopyUp
+from vfs.overlay.entry import Entry
+from vfs.overlay.handle import OverlayHandle
+from vfs.overlay.inodes import Inodes
+from vfs.overlay.markers import Markers, below
+from vfs.overlay.tree import MergedTree, join
+from vfs.pathnames import SPECIAL_NAMES, special_errno
+from vfs.provider import DirEntryInfo, FileSystem
+
+if TYPE_CHECKING:
+    from vfs.overlay.changes import ChangeSet
+
+RENAME_COPIES_TREE = compat.declare(
+    id="vfs.overlay.rename-dir",
+    function="os.rename",
+    aspect="directories of the lower layer",
+    level=compat.Level.FINE,
+    explanation="renaming a directory whose lower contents show copies its whole tree up and "
+    "succeeds, where overlayfs without redirect_dir fails with EXDEV",
+)
+ORPHAN_LOWER = compat.declare(
+    id="vfs.overlay.orphan-copyup",
+    function="os.fchmod",
+    aspect="open lower files whose name is gone",
+    level=compat.Level.FINE,
+    explanation="changing the metadata of an open lower file that no longer has a name in the "
+    "overlay fails with EROFS (overlayfs copies it up to its index directory)",
+)
+_WRITE_ACCESS = (posix.O_WRONLY, posix.O_RDWR)
+_DROPPED_FOR_LAYER = posix.O_CREAT | posix.O_EXCL
+"""Flags the overlay acts on itself before it opens an existing entry in a layer."""
+Cached = tuple[FileSystem, str, posix.stat_result, posix.stat_result, bool, int | None]
+"""stat cache: (layer, canonical path, layer's status, status shown, on upper, link count)."""
+_CACHE_LIMIT = 65536
+
+
+class OverlayFileSystem(FileSystem):
+    """``lower`` seen through ``upper``: every change lands in ``upper``, ``lower`` stays as is.
+
+    ``upper`` is any writable provider (typically a :class:`~vfs.MemoryFileSystem`), ``lower``
+    any provider (a :class:`~vfs.HostFileSystem` gives a copy-on-write view of a host
+    directory). :meth:`changes` lists what differs from ``lower`` and can apply it elsewhere.
+    """
+
+    def __init__(self, upper: FileSystem, lower: FileSystem) -> None:
+        self.upper = upper
+        self.lower = lower
+        self._lock = threading.RLock()
+        self._markers = Markers()
+        self._inodes = Inodes()
+        self._tree = MergedTree(upper, lower, self._markers)
+        self._copier = CopyUp(self._tree, self._markers, self._inodes, self._copied)
+        self._stats: dict[str, Cached] = {}
+        self._readers: dict[tuple[int, int], weakref.WeakSet[OverlayHandle]] = {}
+        if not _stat.S_ISDIR(upper.stat("/").st_mode) or not _stat.S_ISDIR(lower.stat("/").st_mode):
+            raise NotADirectoryError(errno.ENOTDIR, "an overlay layer's root is not a directory")
+
+    @property
+    def device(self) -> int:
+        """The ``st_dev`` every entry of the merged view reports."""
+        return self._inodes.device
+
+    @property
+    def whiteouts(self) -> frozenset[str]:
+        """Canonical paths of lower entries removed in the overlay."""
+        with self._lock:
+            return frozenset(self._markers.whiteouts)
+
+    @property
+    def opaque_directories(self) -> frozenset[str]:
+        """Canonical paths of upper directories that hide the lower directory of that name."""
+        with self._lock:
+            return frozenset(self._markers.opaque)
+
+    def forget(self) -> None:
+        """Drop cached resolutions and statuses (after any change through the overlay)."""
+        with self._lock:
+            self._tree.forget()
+            self._stats.clear()
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def stat(self, path: str, follow_symlinks: bool = True) -> posix.stat_result:
+        hit = self._stats.get(path)
+        if hit is not None:
+            try:
+                st = hit[0].stat(hit[1], False)
+            except OSError as error:
+                raise rename_error(error, path) from None
+            if st is hit[2] or st == hit[2]:
+                return hit[3]
+            shown = self._inodes.present(st, hit[4], hit[5])
+            with self._lock:
+                if self._stats.get(path) is hit:
+                    self._stats[path] = (hit[0], hit[1], st, shown, hit[4], hit[5])
+            return shown
+        check_path(path)
+        with self._lock:
+            _, _, found, trailing = self._tree.locate(path, False)
+            cacheable = not trailing and found is not None and not found.is_symlink
+            if follow_symlinks and not cacheable:
+                _, _, found, trailing = self._tree.locate(path, True)
+            entry = self._existing(found, trailing, path)
+            on_upper = entry.upper is not None
+            layer = self.upper if on_upper else self.lower
+            try:
+                st = layer.stat(entry.path, False)
+            except OSError as error:
+                raise rename_error(error, path) from None
+            links = self._links(entry, path)
+            shown = self._inodes.present(st, on_upper, links)
+            if cacheable and path.__class__ is str:
+                if len(self._stats) >= _CACHE_LIMIT:
+                    self._stats.clear()
+                self._stats[path] = (layer, entry.path, st, shown, on_upper, links)
+            return shown
+
+    def listdir(self, path: str) -> list[str]:
+        return [info.name for info in self.scandir(path)]
+
+    def scandir(self, path: str) -> list[DirEntryInfo]:
+        check_path(path)
+        with self._lock:
+            _, _, found, trailing = self._tree.locate(path, True)
+            entry = self._existing(found, trailing, path)
+            if not entry.is_dir:
+                raise os_error(errno.ENOTDIR, path)
+            return self._listing(entry, path)
+
+    def _listing(self, entry: Entry, path: str) -> list[DirEntryInfo]:
+        present = self._inodes.entry
+        return [present(info, on_upper) for info, on_upper in self._tree.listing(entry, path)]
+
+    def readlink(self, path: str) -> str:
+        check_path(path)
+        with self._lock:
+            _, _, found, trailing = self._tree.locate(path, False)
+            entry = self._existing(found, trailing, path)
+            if not entry.is_symlink:
+                raise os_error(errno.EINVAL, path)
+            return self._tree.readlink(entry, path)
+
+    def access(self, path: str, mode: int, follow_symlinks: bool = True) -> None:
+        check_path(path)
+        if mode & ~7:
+            raise os_error(errno.EINVAL, path)
+        with self._lock:
+            _, _, found, trailing = self._tree.locate(path, follow_symlinks)
+            entry = self._existing(found, trailing, path)
+            layer = self.upper if entry.upper is not None else self.lower
+            try:
+                layer.access(entry.path, mode, False)
+            except OSError as error:
+                raise rename_error(error, path) from None
+
+    def statvfs(self, path: str) -> posix.statvfs_result:
+        check_path(path)
+        with self._lock:
+            _, _, found, trailing = self._tree.locate(path, True)
+            self._existing(found, trailing, path)
+            return self.upper.statvfs("/")
+
+    # -- opening -------------------------------------------------------------------------------
+
+    def open(self, path: str, flags: int, mode: int = 0o666) -> OverlayHandle:
+        check_path(path)
+        flags = check_open_flags(flags, path)
+        with self._lock:
+            if flags & O_TMPFILE_BIT:
+                return self._open_tmpfile(path, flags, mode)
+            if flags & posix.O_CREAT:
+                directory, name, found = self._open_creating(path, flags)
+                if found is None:
+                    return self._create(directory, name, path, flags, mode)
+                entry, trailing = found, False
+            else:
+                _, _, located, trailing = self._tree.locate(path, not flags & posix.O_NOFOLLOW)
+                entry = self._existing(located, trailing, path)
+            if flags & posix.O_CREAT and entry.is_dir:
+                raise os_error(errno.EISDIR, path)
+            writes = flags & O_ACCMODE in _WRITE_ACCESS or flags & posix.O_TRUNC
+            if writes and entry.upper is None and entry.kind == _stat.S_IFREG:
+                entry = self._copier.up(entry, path)
+                self.forget()
+            on_upper = entry.upper is not None
+            layer = self.upper if on_upper else self.lower
+            try:
+                inner = layer.open(
+                    entry.path + ("/" if trailing else ""), flags & ~_DROPPED_FOR_LAYER, mode
+                )
+            except OSError as error:
+                raise rename_error(error, path) from None
+            handle = OverlayHandle(self, inner, path, entry.path, on_upper)
+            if not on_upper:
+                lower = entry.lower
+                assert lower is not None
+                key = (lower.st_dev, lower.st_ino)
+                self._readers.setdefault(key, weakref.WeakSet()).add(handle)
+            return handle
+
+    def _open_creating(self, path: str, flags: int) -> tuple[Entry, str, Entry | None]:
+        """Find where O_CREAT opens or creates, following links as open(2) does."""
+        tree = self._tree
+        directory, name, trailing, hops = tree.parent(path)
+        exclusive = flags & posix.O_EXCL
+        if name in SPECIAL_NAMES:
+            raise os_error(errno.EEXIST if exclusive else errno.EISDIR, path)
+        if trailing:
+            raise os_error(errno.EISDIR, path)
+        entry = tree.child(directory, name, path)
+        while entry is not None and entry.is_symlink and not exclusive:
+            if flags & posix.O_NOFOLLOW:
+                break
+            directory, name, entry, via_slash, hops = tree.through(directory, entry, path, hops)
+            if via_slash or name in SPECIAL_NAMES:
+                raise os_error(errno.EISDIR, path)
+        if entry is not None and exclusive:
+            raise os_error(errno.EEXIST, path)
+        return directory, name, entry
+
+    def _create(
+        self, directory: Entry, name: str, path: str, flags: int, mode: int
+    ) -> OverlayHandle:
+        """O_CREAT of a new name: the file is made in the upper layer."""
+        directory = self._copier.up(directory, path)
+        canonical = join(directory.path, name)
+        try:
+            inner = self.upper.open(canonical, flags, mode)
+        except OSError as error:
+            raise rename_error(error, path) from None
+        self._markers.covered(canonical)
+        self.forget()
+        return OverlayHandle(self, inner, path, canonical, True)
+
+    def _open_tmpfile(self, path: str, flags: int, mode: int) -> OverlayHandle:
+        """O_TMPFILE: an unnamed file in the upper copy of the directory ``path``."""
+        _, _, found, trailing = self._tree.locate(path, not flags & posix.O_NOFOLLOW)
+        entry = self._existing(found, trailing, path)
+        if not entry.is_dir:
+            raise os_error(errno.ENOTDIR, path)
+        entry = self._copier.up(entry, path)
+        try:
+            inner = self.upper.open(entry.path, flags, mode)
+        except OSError as error:
+            raise rename_error(error, path) from None
+        self.forget()
+        return OverlayHandle(self, inner, path, entry.path, True)
+
+    # -- creating and removing names -----------------------------------------------------------
+
+    def mkdir(self, path: str, mode: int = 0o777) -> None:
+        check_path(path)
+        with self._lock:
+            directory, name = self._free_name(path, "create", allow_trailing=True)
+            directory = self._copier.up(directory, path)
+            canonical = join(directory.path, name)
+            try:
+                self.upper.mkdir(canonical, mode)
+            except OSError as error:
+                raise rename_error(error, path) from None
+            if canonical in self._markers.whiteouts:
+                self._markers.make_opaque(canonical)
+            self.forget()
+
+    def symlink(self, target: str, path: str) -> None:
+        check_path(path, None)
+        if type(target) is not str:
+            raise TypeError(f"symlink target should be str, not {type(target).__name__}")
+        with self._lock:
+            try:
+                directory, name = self._free_name(path, "create", allow_trailing=False)
+            except OSError as error:
+                raise rename_error(error, target, path) from None
+            directory = self._copier.up(directory, path)
+            canonical = join(directory.path, name)
+            try:
+                self.upper.symlink(target, canonical)
+            except OSError as error:
+                raise rename_error(error, target, path) from None
+            self._markers.covered(canonical)
+            self.forget()
+
+    def link(self, src: str, dst: str, follow_symlinks: bool = True) -> None:
+        check_path(src, dst)
+        check_path(dst, None)
+        with self._lock:
+            try:
+                _, _, found, trailing = self._tree.locate(src, follow_symlinks)
+                entry = self._existing(found, trailing, src)
+                directory, name = self._free_name(dst, "create", allow_trailing=False)
+                if entry.is_dir:
+                    raise os_error(errno.EPERM, src)
+                entry = self._copier.up(entry, src)
+                directory = self._copier.up(self._again(directory), dst)
+                canonical = join(directory.path, name)
+                self.upper.link(entry.path, canonical, False)
+            except OSError as error:
+                raise rename_error(error, src, dst) from None
+            self._markers.covered(canonical)
+            self.forget()
+
+    def unlink(self, path: str) -> None:
+        check_path(path)
+        with self._lock:
+            directory, name, trailing, _ = self._tree.parent(path)
+            code = special_errno("unlink", name)
+            if code:
+                raise os_error(code, path)
+            entry = self._tree.child(directory, name, path)
+            if trailing:
+                if entry is None:
+                    raise os_error(errno.ENOENT, path)
+                raise os_error(errno.EISDIR if entry.is_dir else errno.ENOTDIR, path)
+            if entry is None:
+                raise os_error(errno.ENOENT, path)
+            if entry.is_dir:
+                raise os_error(errno.EISDIR, path)
+            directory = self._may_delete(directory, path)
+            self._remove(directory, entry, path, self.upper.unlink)
+
+    def rmdir(self, path: str) -> None:
+        check_path(path)
+        with self._lock:
+            directory, name, _, _ = self._tree.parent(path)
+            code = special_errno("rmdir", name)
+            if code:
+                raise os_error(code, path)
+            entry = self._tree.child(directory, name, path)
+            if entry is None:
+                raise os_error(errno.ENOENT, path)
+            if not entry.is_dir:
+                raise os_error(errno.ENOTDIR, path)
+            directory = self._may_delete(directory, path)
+            entry = self._again(entry)
+            if self._tree.listing(entry, path, touch=False):
+                raise os_error(errno.ENOTEMPTY, path)
+            self._remove(directory, entry, path, self.upper.rmdir)
+
+    def _remove(
+        self, directory: Entry, entry: Entry, path: str, remove: Callable[[str], None]
+    ) -> None:
+        """Remove ``entry`` of the upper ``directory``: from the upper layer, or by a whiteout."""
+        canonical = entry.path
+        if entry.upper is not None:
+            try:
+                remove(canonical)
+            except OSError as error:
+                raise rename_error(error, path) from None
+        if entry.lower is not None:
+            self._markers.whiteout(canonical)
+            if entry.upper is None:
+                self._touch(directory.path)
+        else:
+            self._markers.covered(canonical)
+        self.forget()
+
+    def rename(self, src: str, dst: str) -> None:
+        check_path(src, dst)
+        check_path(dst, None)
+        try:
+            with self._lock:
+                self._rename(src, dst)
+        except OSError as error:
+            raise rename_error(error, src, dst) from None
+
+    def _rename(self, src: str, dst: str) -> None:
+        """rename(2), with the kernel's order of checks, then copy-up and the upper rename."""
+        tree = self._tree
+        old_dir, old_name, old_slash, _ = tree.parent(src)
+        new_dir, new_name, new_slash, _ = tree.parent(dst)
+        if old_name in SPECIAL_NAMES:
+            raise os_error(errno.EBUSY, src)
+        if new_name in SPECIAL_NAMES:
+            raise os_error(errno.EBUSY, dst)
+        entry = tree.child(old_dir, old_name, src)
+        if entry is None:
+            raise os_error(errno.ENOENT, src)
+        victim = tree.child(new_dir, new_name, dst)
+        is_dir = entry.is_dir
+        if not is_dir and (old_slash or new_slash):
+            raise os_error(errno.ENOTDIR, src)
+        target = join(new_dir.path, new_name)
+        if is_dir and below(target, entry.path):
+            raise os_error(errno.EINVAL, src)
+        if (
+            victim is not None
+            and victim.is_dir
+            and (old_dir.path == victim.path or below(old_dir.path, victim.path))
+        ):
+            raise os_error(errno.ENOTEMPTY, src)
+        if victim is not None and self._same_file(entry, victim):
+            return
+        self._may_delete(old_dir, src)
+        self._may_delete(self._again(new_dir), dst)
+        entry = self._again(entry)
+        if victim is not None:
+            victim = self._again(victim)
+        if victim is not None:
+            if is_dir and not victim.is_dir:
+                raise os_error(errno.ENOTDIR, src)
+            if not is_dir and victim.is_dir:
+                raise os_error(errno.EISDIR, src)
+            if victim.is_dir and tree.listing(victim, dst, touch=False):
+                raise os_error(errno.ENOTEMPTY, src)
+        lower_at_target = (victim is not None and victim.lower is not None) or (
+            target in self._markers.whiteouts
+        )
+        if is_dir and entry.lower_below:
+            RENAME_COPIES_TREE.hit(path=src)
+            entry = self._copier.whole(entry, src)
+        else:
+            entry = self._copier.up(entry, src)
+        old_dir = self._copier.up(self._again(old_dir), src)
+        new_dir = self._copier.up(self._again(new_dir), dst)
+        source = entry.path
+        target = join(new_dir.path, new_name)
+        self.upper.rename(source, target)
+        markers = self._markers
+        if entry.lower is not None:
+            markers.whiteout(source)
+        else:
+            markers.covered(source)
+        if is_dir and lower_at_target:
+            markers.make_opaque(target)
+        else:
+            markers.covered(target)
+        self.forget()
+
+    # -- changing attributes -------------------------------------------------------------------
+
+    def chmod(self, path: str, mode: int, follow_symlinks: bool = True) -> None:
+        check_path(path)
+        with self._lock:
+            _, _, found, trailing = self._tree.locate(path, follow_symlinks)
+            entry = self._existing(found, trailing, path)
+            if entry.is_symlink:
+                raise os_error(errno.EOPNOTSUPP, path)
+            self._change(entry, path, lambda canonical: self.upper.chmod(canonical, mode, False))
+
+    def chown(self, path: str, uid: int, gid: int, follow_symlinks: bool = True) -> None:
+        check_path(path)
+        with self._lock:
+            _, _, found, trailing = self._tree.locate(path, follow_symlinks)
+            entry = self._existing(found, trailing, path)
+            self._change(
+                entry, path, lambda canonical: self.upper.chown(canonical, uid, gid, False)
+            )
+
+    def utime(
+        self, path: str, ns: tuple[int, int] | None = None, follow_symlinks: bool = True
+    ) -> None:
+        check_path(path)
+        with self._lock:
+            _, _, found, trailing = self._tree.locate(path, follow_symlinks)
+            entry = self._existing(found, trailing, path)
+            self._change(entry, path, lambda canonical: self.upper.utime(canonical, ns, False))
+
+    def truncate(self, path: str, length: int) -> None:
+        check_path(path)
+        if length < 0:
+            raise os_error(errno.EINVAL, path)
+        with self._lock:
+            _, _, found, trailing = self._tree.locate(path, True)
+            entry = self._existing(found, trailing, path)
+            if entry.is_dir:
+                raise os_error(errno.EISDIR, path)
+            if entry.kind != _stat.S_IFREG:
+                raise os_error(errno.EINVAL, path)
+            self._change(entry, path, lambda canonical: self.upper.truncate(canonical, length))
+
+    def _change(self, entry: Entry, path: str, change: Callable[[str], None]) -> None:
+        """Copy ``entry`` up and apply ``change`` to its canonical upper path."""
+        entry = self._copier.up(entry, path)
+        try:
+            change(entry.path)
+        except OSError as error:
+            raise rename_error(error, path) from None
+        finally:
+            self.forget()
+
+    # -- changes -----------------------------------------------------------------------------
+
+    def changes(self) -> ChangeSet:
+        """What the overlay changed relative to the lower layer (see :mod:`vfs.overlay.changes`)."""
+        from vfs.overlay.changes import ChangeSet
+
+        with self._lock:
+            return ChangeSet.of(self)
+
+    def close(self) -> None:
+        """Close both layers."""
+        self.upper.close()
+        self.lower.close()
+
+    # -- for handles ---------------------------------------------------------------------------
+
+    def present_handle(self, handle: OverlayHandle) -> posix.stat_result:
+        """fstat of an overlay handle, as the merged view reports it."""
+        st = handle.inner.stat()
+        links = None
+        if handle.on_upper and _stat.S_ISDIR(st.st_mode):
+            with self._lock:
+                entry = self._tree.at(handle.canonical)
+                if entry is not None:
+                    links = self._links(entry, handle.path)
+        return self._inodes.present(st, handle.on_upper, links)
+
+    def handle_listing(self, handle: OverlayHandle) -> list[DirEntryInfo]:
+        """The merged listing of an open directory (empty once it was removed)."""
+        with self._lock:
+            entry = self._tree.at(handle.canonical)
+            if entry is None or not entry.is_dir:
+                return []
+            return self._listing(entry, handle.path)
+
+    def copy_up_handle(self, handle: OverlayHandle) -> None:
+        """Copy up the lower file an open handle reads, so its metadata can change."""
+        with self._lock:
+            if handle.on_upper:
+                return
+            entry = self._tree.at(handle.canonical)
+            old = handle.inner.stat()
+            if (
+                entry is None
+                or entry.upper is not None
+                or entry.lower is None
+                or (entry.lower.st_dev, entry.lower.st_ino) != (old.st_dev, old.st_ino)
+            ):
+                ORPHAN_LOWER.hit(path=handle.path)
+                raise os_error(errno.EROFS)
+            self._copier.up(entry, handle.path)
+            self.forget()
+
+    def _copied(self, lower: posix.stat_result, canonical: str) -> None:
+        """After a copy-up: move read-only handles of the lower inode to the upper copy."""
+        readers = self._readers.pop((lower.st_dev, lower.st_ino), None)
+        if not readers:
+            return
+        for handle in list(readers):
+            if handle.closed:
+                continue
+            keep = handle.flags & ~(_DROPPED_FOR_LAYER | posix.O_TRUNC)
+            handle.switch(self.upper.open(canonical, keep))
+
+    # -- shared steps (callers hold the lock) --------------------------------------------------
+
+    @staticmethod
+    def _existing(entry: Entry | None, trailing: bool, path: str) -> Entry:
+        """The entry a lookup found, or ENOENT; ENOTDIR for a trailing slash on a non-directory."""
+        if entry is None:
+            raise os_error(errno.ENOENT, path)
+        if trailing and not entry.is_dir:
+            raise os_error(errno.ENOTDIR, path)
+        return entry
+
+    def _links(self, entry: Entry, path: str) -> int | None:
+        """The link count of a merged directory (two plus its subdirectories), else None."""
+        if not entry.merged:
+            return None
+        listing = self._tree.listing(entry, path, touch=False)
+        return 2 + sum(1 for info, _ in listing if info.type == _stat.S_IFDIR)
+
+    def _again(self, entry: Entry) -> Entry:
+        """``entry`` looked up afresh after a copy-up may have changed it."""
+        found = self._tree.at(entry.path)
+        assert found is not None, "copy-up removes nothing"
+        return found
+
+    def _free_name(self, path: str, operation: str, allow_trailing: bool) -> tuple[Entry, str]:
+        """The directory and unused name where ``path`` would be created (filename_create)."""
+        directory, name, trailing, _ = self._tree.parent(path)
+        code = special_errno(operation, name)
+        if code:
+            raise os_error(code, path)
+        if self._tree.child(directory, name, path) is not None:
+            raise os_error(errno.EEXIST, path)
+        if trailing and not allow_trailing:
+            raise os_error(errno.ENOENT, path)
+        return directory, name
+
+    def _may_delete(self, directory: Entry, path: str) -> Entry:
+        """The upper copy of the directory a name leaves, if the caller may write and search it.
+
+        The check is the upper layer's, on the copy (which has the lower directory's mode and
+        owner): the lower layer may well be read-only, which says nothing of the merged view.
+        """
+        directory = self._copier.up(directory, path)
+        try:
+            self.upper.access(directory.path, posix.W_OK | posix.X_OK, False)
+        except OSError as error:
+            raise rename_error(error, path) from None
+        return directory
+
+    def _same_file(self, one: Entry, other: Entry) -> bool:
+        """Whether two entries are names of one file (rename between them does nothing)."""
+        if one.path == other.path:
+            return True
+        if (one.upper is None) != (other.upper is None):
+            return False
+        a, b = one.top, other.top
+        return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+    def _touch(self, directory: str) -> None:
+        """A name left the upper directory by a whiteout: its mtime and ctime move."""
+        st = self.upper.stat(directory, False)
+        self.upper.utime(directory, (st.st_atime_ns, time_ns()), False)
+
+    def __repr__(self) -> str:
+        return f"<OverlayFileSystem upper={self.upper!r} lower={self.lower!r}>"
+
+
+__all__ = ["OverlayFileSystem"]
