@@ -138,7 +138,7 @@ class MemoryHandle(Handle):
         return self._usable().size
 
     def truncate(self, length: int) -> None:
-        if not self._state & OPEN:
+        if not self._state & OPEN or self.flags & posix.O_PATH:  # fdget refuses O_PATH: EBADF
             raise os_error(errno.EBADF)
         node = self._node
         if not self._state & WRITE or not isinstance(node, RegularFile) or length < 0:
