@@ -14,7 +14,8 @@ read-only bind mount. In short:
   negative length, EISDIR, EINVAL for non-regular files first), then EROFS;
 - open: write access or O_TRUNC on a regular file, and O_TMPFILE, are EROFS; directories keep
   EISDIR; FIFOs, sockets and devices may still be opened for writing, as on Linux;
-- access(W_OK) of a regular file, directory or link is EROFS; statvfs reports ST_RDONLY;
+- access(W_OK) of a regular file, directory or link is EROFS once permissions allow it;
+  statvfs reports ST_RDONLY;
 - handles refuse fchmod/fchown/futimens with EROFS (EBADF when closed or O_PATH).
 """
 
@@ -176,11 +177,13 @@ class ReadOnlyFileSystem(DelegatingFileSystem):
     def access(self, path: str, mode: int, follow_symlinks: bool = True) -> None:
         check_path(path)
         check_access_mode(mode, path)
+        # faccessat: the permission check first, then "SuS v2 requires we report a read only
+        # fs too" for write access to anything but a special file.
+        self.inner.access(path, mode, follow_symlinks)
         if mode & posix.W_OK:
             kind = self._existing(path, follow_symlinks, (path, None))
             if kind in _STORAGE_TYPES:
                 raise os_error(errno.EROFS, path)
-        self.inner.access(path, mode, follow_symlinks)
 
     def statvfs(self, path: str) -> posix.statvfs_result:
         return read_only_statvfs(self.inner.statvfs(path))
