@@ -8,7 +8,6 @@ Every other scenario must match native Linux exactly.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import pytest

@@ -20,16 +20,16 @@ from collections.abc import Callable
 from time import time_ns
 from typing import Any, TypeVar
 
-from pyfakefs.fake_filesystem import FakeFilesystem, OSType
 from pyfakefs.fake_file import FakeDirectory
+from pyfakefs.fake_filesystem import FakeFilesystem, OSType
 from pyfakefs.fake_os import FakeOsModule
 from pyfakefs.helpers import is_root
 
 import compat
 from vfs.errors import os_error, rename_error
 from vfs.limits import NAME_MAX, PATH_MAX, check_path
-from vfs.openflags import O_TMPFILE_BIT, check_open_flags
 from vfs.memory.permissions import privileges_dropped
+from vfs.openflags import O_TMPFILE_BIT, check_open_flags
 from vfs.pathnames import SPECIAL_NAMES, special_errno, split
 from vfs.provider import DirEntryInfo, FileSystem, Handle
 
@@ -66,10 +66,11 @@ T = TypeVar("T")
 def _stat_result(st: Any, nlink: int | None = None) -> posix.stat_result:
     """A real ``os.stat_result`` from pyfakefs's FakeStatResult (``nlink`` replacing its own)."""
     size = st.st_size
+    links = st.st_nlink if nlink is None else nlink
     atime, mtime, ctime = st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns
     return posix.stat_result(
         (
-            st.st_mode, st.st_ino, st.st_dev, st.st_nlink if nlink is None else nlink, st.st_uid, st.st_gid, size,
+            st.st_mode, st.st_ino, st.st_dev, links, st.st_uid, st.st_gid, size,
             atime // 1_000_000_000, mtime // 1_000_000_000, ctime // 1_000_000_000,
             atime / 1e9, mtime / 1e9, ctime / 1e9,
             atime, mtime, ctime,
@@ -374,9 +375,7 @@ class PyfakefsFileSystem(FileSystem):
         check_path(path)
         with self._lock:
             self._slash(path, follow_symlinks)
-            self._call(
-                lambda: self.os.chown(path, uid, gid, follow_symlinks=follow_symlinks), path
-            )
+            self._call(lambda: self.os.chown(path, uid, gid, follow_symlinks=follow_symlinks), path)
             obj = self._object(path, follow_symlinks)
             if _stat.S_ISREG(obj.st_mode):  # chown clears set-user-ID bits, as Linux does
                 obj.st_mode = privileges_dropped(obj.st_mode)
@@ -418,7 +417,7 @@ class PyfakefsFileSystem(FileSystem):
     def statvfs(self, path: str) -> posix.statvfs_result:
         self.stat(path)
         with self._lock:
-            total, used, free = self.fake.get_disk_usage(path)
+            total, _, free = self.fake.get_disk_usage(path)
         blocks = total // 4096
         spare = free // 4096
         return posix.statvfs_result((4096, 4096, blocks, spare, spare, 0, 0, 0, 0, NAME_MAX, 0))

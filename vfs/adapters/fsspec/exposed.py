@@ -74,7 +74,9 @@ def _registered(name: str) -> FileSystem:
     with _registry_lock:
         provider = _registry.get(name)
     if provider is None:
-        raise ValueError(f"no provider is registered as {name!r} (see vfs.adapters.fsspec.register)")
+        raise ValueError(
+            f"no provider is registered as {name!r} (see vfs.adapters.fsspec.register)"
+        )
     return provider
 
 

@@ -37,8 +37,8 @@ from vfs.adapters.fsspec.errors import FOREIGN_ERRORS, foreign_error
 from vfs.adapters.fsspec.handle import O_ACCMODE, FsspecHandle, OpenFile
 from vfs.adapters.fsspec.paths import Location, locate
 from vfs.errors import os_error, rename_error
-from vfs.memory.permissions import privileges_dropped
 from vfs.limits import NAME_MAX, PATH_MAX, check_path, name_too_long
+from vfs.memory.permissions import privileges_dropped
 from vfs.openflags import O_TMPFILE_BIT, check_open_flags
 from vfs.pathnames import ROOT, SPECIAL_NAMES, special_errno, split
 from vfs.provider import DirEntryInfo, FileSystem
@@ -495,12 +495,13 @@ class FsspecFileSystem(FileSystem):
         prefix = old + "/"
         for key in [k for k in self._open if k == old or k.startswith(prefix)]:
             file = self._open.pop(key)
-            file.key = new + key[len(old) :]
-            self._open[file.key] = file
+            moved = new + key[len(old) :]
+            file.key = moved
+            self._open[moved] = file
         for handle in list(self._directories):
-            key = handle._dir_key
-            if key is not None and (key == old or key.startswith(prefix)):
-                handle._dir_key = new + key[len(old) :]
+            where = handle._dir_key
+            if where is not None and (where == old or where.startswith(prefix)):
+                handle._dir_key = new + where[len(old) :]
 
     def symlink(self, target: str, path: str) -> None:
         check_path(path)
@@ -674,9 +675,10 @@ class FsspecFileSystem(FileSystem):
                     raise os_error(errno.ENOTDIR, path)
                 return self._handle(path, flags, key, info)
             if flags & posix.O_CREAT:
-                key, info = self._open_creating(path, flags, mode)
-                if info is None:
+                key, found = self._open_creating(path, flags, mode)
+                if found is None:
                     return self._handle(path, flags, key, {"type": "file"})
+                info = found
             else:
                 key, info = self._lookup(locate(path))
             self._may_open(info, flags, path)
@@ -686,9 +688,7 @@ class FsspecFileSystem(FileSystem):
                 self._write_back(opened, path)
             return self._handle(path, flags, key, info)
 
-    def _open_creating(
-        self, path: str, flags: int, mode: int
-    ) -> tuple[str, dict[str, Any] | None]:
+    def _open_creating(self, path: str, flags: int, mode: int) -> tuple[str, dict[str, Any] | None]:
         """Find or create the file for O_CREAT; info None means it was created here."""
         exclusive = flags & posix.O_EXCL
         head, name, trailing = split(path)
