@@ -167,3 +167,24 @@ def test_adapter_benchmark_runs() -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("us ") >= 6 and "PyfakefsFileSystem" in result.stdout
+
+
+@pytest.mark.parametrize("make", ["fsspec", "pyfakefs"])
+def test_threads_share_one_adapter(make: str) -> None:
+    """Appends from many threads through one adapter: none lost, every file complete."""
+    from tests.threads import run_threads
+    from vfs.adapters.pyfakefs import PyfakefsFileSystem
+
+    fs = FsspecFileSystem(memory_store(), "/") if make == "fsspec" else PyfakefsFileSystem()
+    shared = fs.open("/log", os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o644)
+
+    def work(index: int) -> None:
+        with fs.open(f"/own{index}", os.O_CREAT | os.O_RDWR, 0o600) as own:
+            for step in range(20):
+                shared.append(b"x")
+                own.pwrite(bytes([step]), step)
+        assert fs.stat(f"/own{index}").st_size == 20
+
+    run_threads(work)
+    shared.close()
+    assert fs.stat("/log").st_size == 20 * len([n for n in fs.listdir("/") if n != "log"])
