@@ -1,9 +1,28 @@
 """posixbackend: switch the operating-system interface Python code sees.
 
-``EmulatedBackend`` is the emulated ("java") POSIX backend: an object with the ``os``
-functions' names and signatures, over a ``vfs`` file system provider.
+``with backend('managed'):`` makes ``os``, ``open()``, ``io``, ``pathlib``, ``shutil`` and the
+rest of the standard library use the emulated ("java") POSIX backend, an
+:class:`EmulatedBackend` over a ``vfs`` file system provider, in the calling thread of control.
 """
 
 from posixbackend.emulated import EmulatedBackend
+from posixbackend.switch import (
+    BackendBlock,
+    PosixModuleBackend,
+    backend,
+    current,
+    current_emulated,
+    install,
+    uninstall,
+)
 
-__all__ = ["EmulatedBackend"]
+__all__ = [
+    "BackendBlock",
+    "EmulatedBackend",
+    "PosixModuleBackend",
+    "backend",
+    "current",
+    "current_emulated",
+    "install",
+    "uninstall",
+]

@@ -10,6 +10,7 @@ from typing import IO, Any
 
 from posixbackend.emulated.directories import DirectoryFunctions
 from posixbackend.emulated.direntry import DirEntry
+from posixbackend.emulated.environ import BackendEnviron, bytes_environ, str_environ
 from posixbackend.emulated.fileio import RawFile, make_open
 from posixbackend.emulated.files import FileFunctions
 from posixbackend.emulated.paths import PathFunctions
@@ -60,6 +61,23 @@ class EmulatedBackend(
     def io_open(self) -> Callable[..., IO[Any]]:
         """``open()`` on this backend: io.open's behaviour over its descriptors."""
         return make_open(self)
+
+    def open_code(self, path: str) -> IO[bytes]:
+        """io.open_code: ``path`` (a str) opened for reading bytes, on this backend."""
+        if not isinstance(path, str):
+            raise TypeError(f"open_code() argument 'path' must be str, not {type(path).__name__}")
+        binary: IO[bytes] = self.io_open(path, "rb")
+        return binary
+
+    @functools.cached_property
+    def os_environ(self) -> BackendEnviron[str]:
+        """``os.environ`` on this backend: str keys and values over :attr:`environ`."""
+        return str_environ(self)
+
+    @functools.cached_property
+    def os_environb(self) -> BackendEnviron[bytes]:
+        """``os.environb`` on this backend."""
+        return bytes_environ(self)
 
     @functools.cached_property
     def FileIO(self) -> type[RawFile]:

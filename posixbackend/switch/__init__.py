@@ -1,0 +1,27 @@
+"""The switch: which backend serves ``os``, ``open``, ``io`` and ``subprocess`` right now."""
+
+from posixbackend.switch.block import BackendBlock, backend, current, current_emulated
+from posixbackend.switch.install import INSTALLATION
+from posixbackend.switch.names import PosixModuleBackend, valid_names
+
+
+def install() -> None:
+    """Put the stand-ins in place (``backend(...)`` does it on first entry)."""
+    INSTALLATION.install()
+
+
+def uninstall() -> None:
+    """Take every stand-in out again, leaving the interpreter as it was before."""
+    INSTALLATION.uninstall()
+
+
+__all__ = [
+    "BackendBlock",
+    "PosixModuleBackend",
+    "backend",
+    "current",
+    "current_emulated",
+    "install",
+    "uninstall",
+    "valid_names",
+]

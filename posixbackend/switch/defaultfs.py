@@ -1,0 +1,122 @@
+"""The file system ``backend('managed')`` gets when none is given.
+
+A fresh MemoryFileSystem shaped like a small Linux system (``/tmp`` with the sticky bit, the
+user's home directory, the current directory, all empty and writable), with the interpreter's
+own library and site-packages mounted read-only at their real paths, as GraalVM gives a guest
+read access to its "language home": tracebacks with source lines, ``inspect.getsource``,
+``linecache`` and ``importlib.resources`` keep working inside the block. (Imports themselves
+never go through ``os`` stand-ins: the import system calls the real ``posix`` module.)
+"""
+
+from __future__ import annotations
+
+import posix
+import posixpath
+import site
+import sys
+import sysconfig
+import threading
+from collections.abc import Iterable
+
+from vfs import FileSystem, HostFileSystem, Identity, MemoryFileSystem
+from vfs.mount import MountFileSystem
+from vfs.readonly import ReadOnlyFileSystem
+
+_shared_lock = threading.Lock()
+_shared: dict[str, FileSystem] = {}
+"""One read-only host provider per library directory, shared by every default file system."""
+
+
+def library_directories(cwd: str, keep: Iterable[str] = ()) -> list[str]:
+    """The interpreter's library directories to show: existing, not nested, and hiding none of
+    the writable directories ``keep`` (nor ``cwd``): a script run from /tmp puts /tmp on
+    sys.path, yet /tmp must stay the memory file system's own."""
+    kept = [cwd, *keep]
+    paths = sysconfig.get_paths()
+    candidates = [paths.get(key, "") for key in ("stdlib", "platstdlib", "purelib", "platlib")]
+    candidates += site.getsitepackages() if hasattr(site, "getsitepackages") else []
+    candidates += [entry for entry in sys.path if isinstance(entry, str)]
+    found: list[str] = []
+    for candidate in candidates:
+        if not candidate:
+            continue
+        path = posixpath.normpath(posixpath.join(cwd, candidate))
+        if not _is_directory(path) or any(_covers(path, directory) for directory in kept):
+            continue
+        found.append(path)
+    return _outermost(found)
+
+
+def default_file_system() -> tuple[FileSystem, str]:
+    """A new default file system for a managed block, and the directory to start in."""
+    me = Identity.current()
+    cwd = _host_cwd()
+    home = posix.environ.get(b"HOME", b"/root" if me.is_root else b"/home/user").decode(
+        sys.getfilesystemencoding(), "surrogateescape"
+    )
+    memory = MemoryFileSystem(identity=Identity.root())
+    _make_directories(memory, "/tmp", 0o1777)
+    for directory in (home, cwd):
+        if _make_directories(memory, directory, 0o755):
+            memory.chown(directory, me.uid, me.gid)
+    writable = ("/tmp", home)
+    mounts = {path: _read_only_host(path) for path in library_directories(cwd, writable)}
+    namespace = MountFileSystem(memory, mounts, create_mount_points=True)
+    memory.identity = me
+    return namespace, cwd
+
+
+def _read_only_host(path: str) -> FileSystem:
+    """The shared read-only view of the host directory ``path``."""
+    with _shared_lock:
+        provider = _shared.get(path)
+        if provider is None:
+            provider = _shared[path] = ReadOnlyFileSystem(HostFileSystem(path))
+        return provider
+
+
+def _make_directories(memory: MemoryFileSystem, path: str, mode: int) -> bool:
+    """mkdir -p ``path`` (the last directory with ``mode``); whether the last one was made."""
+    made = False
+    current = ""
+    for part in path.strip("/").split("/"):
+        if not part:
+            continue
+        current += "/" + part
+        try:
+            memory.mkdir(current, 0o755)
+        except FileExistsError:
+            made = False
+        else:
+            made = True
+    if made:
+        memory.chmod(path, mode)
+    return made
+
+
+def _host_cwd() -> str:
+    try:
+        return posix.getcwd()
+    except OSError:  # the process's directory was removed: start at / instead
+        return "/"
+
+
+def _is_directory(path: str) -> bool:
+    try:
+        return (posix.stat(path).st_mode & 0o170000) == 0o040000
+    except OSError:
+        return False
+
+
+def _covers(path: str, directory: str) -> bool:
+    """Whether mounting ``path`` would hide ``directory`` (it is that or one of its parents)."""
+    return directory == path or directory.startswith(path.rstrip("/") + "/")
+
+
+def _outermost(paths: Iterable[str]) -> list[str]:
+    """The paths with duplicates and paths inside another of them removed, sorted."""
+    kept: list[str] = []
+    for path in sorted(set(paths)):
+        if not any(path.startswith(outer + "/") for outer in kept):
+            kept.append(path)
+    return kept

@@ -1,0 +1,185 @@
+"""Putting the stand-ins in place once, and taking every one of them out again.
+
+``install()`` replaces, in ``os``, ``io``, ``builtins`` and ``_posixsubprocess``, every object
+that reaches the operating system (see :mod:`posixbackend.switch.standins`), and the same objects
+wherever other modules imported them earlier (``from os import stat``). The real ``posix`` and
+``_io`` modules are never touched. ``uninstall()`` restores every replaced name, including the
+copies modules made of the stand-ins while they were installed.
+"""
+
+from __future__ import annotations
+
+import _io
+import _posixsubprocess
+import builtins
+import io
+import os
+import sys
+import threading
+import types
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from posixbackend.emulated import EmulatedBackend
+from posixbackend.switch import standins
+from posixbackend.switch.threads import thread_patches
+
+PURE = frozenset({
+    "WCOREDUMP", "WEXITSTATUS", "WIFCONTINUED", "WIFEXITED", "WIFSIGNALED", "WIFSTOPPED",
+    "WSTOPSIG", "WTERMSIG", "waitstatus_to_exitcode", "fspath", "major", "minor", "makedev",
+    "strerror", "confstr", "sysconf", "sched_get_priority_max", "sched_get_priority_min",
+    "sched_yield", "getrandom", "getloadavg", "register_at_fork", "abort",
+})  # fmt: skip
+"""os functions that compute, or act on this interpreter alone: the same on every backend."""
+SUPPORTS = ("supports_fd", "supports_dir_fd", "supports_follow_symlinks", "supports_effective_ids")
+SKIPPED_MODULES = ("os", "posix", "io", "_io", "builtins", "_posixsubprocess", "sys")
+"""Modules never scanned for copies (the first four are handled by name)."""
+OWN_PACKAGES = ("posixbackend", "vfs", "compat")
+"""The library calls the real objects itself: its modules keep them."""
+
+
+@attrs.define
+class Replacement:
+    """One name in one namespace (module or class) that a stand-in took over."""
+
+    namespace: Any
+    name: str
+    original: Any
+    stand_in: Any
+
+
+class Installation:
+    """The stand-ins of this interpreter: built at install, removed at uninstall."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._replacements: list[Replacement] = []
+        self._natives: dict[int, tuple[Any, Any]] = {}
+        """id(real object) -> (real object, stand-in), for finding copies in other modules."""
+
+    @property
+    def installed(self) -> bool:
+        """Whether the stand-ins are in place."""
+        return bool(self._replacements)
+
+    def install(self) -> None:
+        """Put every stand-in in place; installing twice changes nothing."""
+        with self._lock:
+            if self._replacements:
+                return
+            stand_ins = self._stand_ins()
+            try:
+                for namespace, name, stand_in in stand_ins:
+                    self._replace(namespace, name, stand_in)
+                for namespace, name, stand_in in thread_patches():
+                    self._replace(namespace, name, stand_in)
+                self._replace_copies(list(sys.modules.items()))
+            except BaseException:
+                self._restore()
+                raise
+
+    def uninstall(self) -> None:
+        """Restore every replaced name; the interpreter is as it was before install."""
+        with self._lock:
+            self._restore()
+
+    def stand_in_for(self, native: Any) -> Any:
+        """The stand-in that replaced ``native`` (or ``native`` itself if none did)."""
+        found = self._natives.get(id(native))
+        return found[1] if found is not None and found[0] is native else native
+
+    # -- building --------------------------------------------------------------------------
+
+    def _stand_ins(self) -> list[tuple[Any, str, Any]]:
+        """(namespace, name, stand-in) for everything the switch replaces."""
+        made: list[tuple[Any, str, Any]] = []
+        functions: dict[str, Any] = {}
+        natives: dict[Any, Any] = {}
+        for name in dir(os):
+            native = getattr(os, name)
+            if name.startswith("_") or name in PURE:
+                continue
+            is_builtin = isinstance(native, types.BuiltinFunctionType)
+            is_emulated_helper = isinstance(native, types.FunctionType) and callable(
+                getattr(EmulatedBackend, name, None)
+            )
+            if is_builtin or is_emulated_helper:
+                stand_in = standins.function("os", name, native, name)
+                functions[name] = stand_in
+                natives[stand_in] = native
+                made.append((os, name, stand_in))
+        for name in SUPPORTS:
+            switched = standins.SwitchedSupports(name, getattr(os, name), functions, natives)
+            made.append((os, name, switched))
+        made.append((os, "environ", standins.SwitchedEnviron(os.environ, "os_environ")))
+        made.append((os, "environb", standins.SwitchedEnviron(os.environb, "os_environb")))
+        opener = standins.function("io", "open", _io.open, "io_open")
+        made += [
+            (io, "open", opener),
+            (builtins, "open", opener),
+            (io, "open_code", standins.function("io", "open_code", _io.open_code, "open_code")),
+            (io, "FileIO", standins.FileIO),
+            (
+                _posixsubprocess,
+                "fork_exec",
+                standins.function(
+                    "_posixsubprocess", "fork_exec", _posixsubprocess.fork_exec, "fork_exec"
+                ),
+            ),
+        ]
+        return made
+
+    # -- replacing and restoring ----------------------------------------------------------
+
+    def _replace(self, namespace: Any, name: str, stand_in: Any) -> None:
+        original = getattr(namespace, name)
+        self._natives[id(original)] = (original, stand_in)
+        setattr(namespace, name, stand_in)
+        self._replacements.append(Replacement(namespace, name, original, stand_in))
+
+    def _replace_copies(self, modules: Iterable[tuple[str, Any]]) -> None:
+        """Replace the real objects wherever a module bound them to its own names."""
+        natives = self._natives
+        for module_name, module in modules:
+            if not _scanned(module_name, module):
+                continue
+            for name, value in list(vars(module).items()):
+                found = natives.get(id(value))
+                if found is not None and found[0] is value:
+                    self._replace(module, name, found[1])
+
+    def _restore(self) -> None:
+        """Undo every replacement (newest first), then fix copies made of stand-ins meanwhile."""
+        stand_ins = {id(r.stand_in): r for r in self._replacements}
+        for replacement in reversed(self._replacements):
+            namespace, name = replacement.namespace, replacement.name
+            if _own_attribute(namespace, name) is replacement.stand_in:
+                setattr(namespace, name, replacement.original)
+        for module_name, module in list(sys.modules.items()):
+            if not _scanned(module_name, module):
+                continue
+            for name, value in list(vars(module).items()):
+                found = stand_ins.get(id(value))
+                if found is not None and found.stand_in is value:
+                    setattr(module, name, found.original)
+        self._replacements.clear()
+        self._natives.clear()
+
+
+def _scanned(module_name: str, module: Any) -> bool:
+    """Whether a module of sys.modules may hold copies to replace."""
+    if not isinstance(module, types.ModuleType) or module_name in SKIPPED_MODULES:
+        return False
+    root = module_name.partition(".")[0]
+    return root not in OWN_PACKAGES and not module_name.startswith("_frozen_importlib")
+
+
+def _own_attribute(namespace: Any, name: str) -> Any:
+    """The value ``namespace`` itself binds to ``name`` (not one inherited by a class)."""
+    return vars(namespace).get(name)
+
+
+INSTALLATION = Installation()
+"""The interpreter's one installation."""

@@ -1,0 +1,215 @@
+"""The stand-ins: objects put in place of os's functions, open, io.FileIO, os.environ...
+
+Each asks :data:`~posixbackend.switch.active.ACTIVE` which backend serves the caller and
+passes the call on unchanged: to the real object for the native backend (so native behaviour,
+errors and messages included, is exactly the real one's), or to the emulated backend's method of
+the same name. A function the emulated backend does not have fails there with ENOSYS and a
+compat gap, never silently on the host.
+"""
+
+from __future__ import annotations
+
+import _io
+import abc
+import errno
+import functools
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Set
+from typing import Any
+
+import compat
+from posixbackend.emulated.fileio import RawFile
+from posixbackend.switch.active import get_active
+
+UNSUPPORTED = compat.declare(
+    id="switch.unsupported_function",
+    function="os.unsupported",
+    aspect="functions the emulated backend does not provide",
+    level=compat.Level.INFO,
+    explanation="os functions with no emulation (extended attributes, scheduling, set*id, "
+    "chroot, ttys, eventfd, memfd...) fail with ENOSYS on the java backend instead of "
+    "reaching the host",
+)
+FILEIO_SUBCLASS = compat.declare(
+    id="switch.fileio_subclass",
+    function="io.FileIO",
+    aspect="subclasses",
+    level=compat.Level.WARNING,
+    explanation="a subclass of io.FileIO is built on the real C type and cannot open an "
+    "emulated file; constructing one on the java backend raises NotImplementedError",
+)
+
+
+def unsupported(name: str) -> OSError:
+    """The error a function the emulated backend lacks fails with (and its gap, hit)."""
+    UNSUPPORTED.hit(function=f"os.{name}")
+    return OSError(
+        errno.ENOSYS,
+        f"os.{name} is not supported by the emulated ('java') POSIX backend",
+    )
+
+
+def function(module_name: str, name: str, native: Callable[..., Any], method: str) -> Any:
+    """A stand-in for ``native``: the real one natively, else the backend's ``method``."""
+
+    def stand_in(*args: Any, **kwargs: Any) -> Any:
+        backend = get_active()
+        if backend is None:
+            return native(*args, **kwargs)
+        implementation = getattr(backend, method, None)
+        if implementation is None:
+            raise unsupported(name)
+        return implementation(*args, **kwargs)
+
+    functools.update_wrapper(stand_in, native)
+    stand_in.__module__ = module_name  # pickled by reference as os.<name>, which is this object
+    stand_in.__qualname__ = name
+    return stand_in
+
+
+class SwitchedSupports(Set[Any]):
+    """``os.supports_fd`` and its siblings: the truth about whichever backend serves the caller.
+
+    Natively it holds what the real set holds, with the stand-ins in place of the functions they
+    replaced; on the emulated backend it holds the stand-ins of the functions whose names are in
+    the backend's own set.
+    """
+
+    def __init__(
+        self,
+        attribute: str,
+        native: Set[Any],
+        stand_ins: Mapping[str, Any],
+        natives: Mapping[Any, Any],
+    ) -> None:
+        self._attribute = attribute
+        self._native = native
+        self._stand_ins = stand_ins
+        self._natives = natives
+        self._names: dict[type, frozenset[str]] = {}
+
+    def _emulated_names(self, backend: Any) -> frozenset[str]:
+        names = self._names.get(type(backend))
+        if names is None:
+            names = frozenset(item.__name__ for item in getattr(backend, self._attribute))
+            self._names[type(backend)] = names
+        return names
+
+    def _members(self) -> list[Any]:
+        backend = get_active()
+        if backend is None:
+            return [self._stand_ins.get(item.__name__, item) for item in self._native]
+        names = self._emulated_names(backend)
+        return [stand_in for name, stand_in in self._stand_ins.items() if name in names]
+
+    def __contains__(self, item: object) -> bool:
+        backend = get_active()
+        if backend is None:
+            return self._natives.get(item, item) in self._native
+        name = getattr(item, "__name__", None)
+        return (
+            name in self._emulated_names(backend)
+            and (self._stand_ins.get(name) is item or getattr(backend, name, None) == item)
+        )
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._members())
+
+    def __len__(self) -> int:
+        return len(self._members())
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(sorted(repr(item) for item in self._members())) + "}"
+
+
+class SwitchedEnviron(MutableMapping[Any, Any]):
+    """``os.environ`` (or ``environb``): the real mapping natively, the backend's otherwise."""
+
+    def __init__(self, native: MutableMapping[Any, Any], attribute: str) -> None:
+        self._native = native
+        self._attribute = attribute
+
+    def target(self) -> MutableMapping[Any, Any]:
+        """The mapping that serves the caller now."""
+        backend = get_active()
+        if backend is None:
+            return self._native
+        mapping: MutableMapping[Any, Any] = getattr(backend, self._attribute)
+        return mapping
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.target()[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.target()[key] = value
+
+    def __delitem__(self, key: Any) -> None:
+        del self.target()[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.target())
+
+    def __len__(self) -> int:
+        return len(self.target())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.target()
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self.target().get(key, default)
+
+    def copy(self) -> dict[Any, Any]:
+        return dict(self.target())
+
+    def __repr__(self) -> str:
+        return repr(self.target())
+
+    def __or__(self, other: Any) -> Any:
+        return self.target() | other
+
+    def __ror__(self, other: Any) -> Any:
+        return other | self.target()
+
+    def __ior__(self, other: Any) -> SwitchedEnviron:
+        self.target().update(other)
+        return self
+
+
+class _SwitchedFileIO(abc.ABCMeta):  # ABCMeta, since typeshed gives io classes that one
+    """The metaclass of the io.FileIO stand-in: construction and isinstance switch."""
+
+    stand_in: type | None = None
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        backend = get_active()
+        if cls is _SwitchedFileIO.stand_in:
+            if backend is None:
+                return _io.FileIO(*args, **kwargs)
+            return backend.FileIO(*args, **kwargs)
+        if backend is not None:
+            FILEIO_SUBCLASS.hit(cls=cls.__qualname__)
+            raise NotImplementedError(
+                f"{cls.__qualname__}, a subclass of io.FileIO, cannot open files on the emulated "
+                "('java') POSIX backend"
+            )
+        return super().__call__(*args, **kwargs)
+
+    def __instancecheck__(cls, instance: object) -> bool:
+        if cls is _SwitchedFileIO.stand_in:
+            return isinstance(instance, (_io.FileIO, RawFile))
+        return super().__instancecheck__(instance)
+
+    def __subclasscheck__(cls, subclass: type) -> bool:
+        if cls is _SwitchedFileIO.stand_in:
+            return issubclass(subclass, (_io.FileIO, RawFile))
+        return super().__subclasscheck__(subclass)
+
+
+class FileIO(_io.FileIO, metaclass=_SwitchedFileIO):
+    """io.FileIO on whichever backend serves the caller (a real FileIO natively)."""
+
+    __doc__ = _io.FileIO.__doc__
+    __slots__ = ()
+
+
+FileIO.__module__ = "_io"
+_SwitchedFileIO.stand_in = FileIO
