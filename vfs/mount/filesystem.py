@@ -106,14 +106,20 @@ class MountFileSystem(FileSystem):
 
     def stat(self, path: str, follow_symlinks: bool = True) -> posix.stat_result:
         # Fast path: a path that named an entry directly before (its directory part resolved
-        # and cached); one lstat on the provider tells whether the entry is still no link.
+        # and cached); one lstat on the provider tells whether the entry is still no link, and
+        # an unchanged record (MemoryFileSystem keeps one per inode) needs no new device.
         try:
             hit = self._entries.get(path)
             if hit is not None:
-                mounted = hit[0]
-                st = mounted.fs.stat(hit[1], False)
+                st = hit[0](hit[1], False)
+                last = hit[3]
+                if st is last[0]:
+                    return last[1]  # type: ignore[no-any-return]
                 if not follow_symlinks or st.st_mode & _S_IFMT != _S_IFLNK:
-                    return mounted.remap(st)
+                    result = hit[2].remap(st)
+                    if st.st_mode & _S_IFMT != _S_IFLNK:
+                        hit[3] = (st, result)
+                    return result  # type: ignore[no-any-return]
         except (OSError, TypeError):  # gone, or not a str: the general path says how
             pass
         check_path(path)

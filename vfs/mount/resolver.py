@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import stat as _stat
 import threading
+from typing import Any
 
 import compat
 from vfs.errors import os_error
@@ -69,7 +70,8 @@ class Resolver:
     def __init__(self, table: MountTable) -> None:
         self.table = table
         self.heads: dict[str, tuple[str, Mounted]] = {}
-        self.entries: dict[str, tuple[Mounted, str]] = {}
+        self.entries: dict[str, list[Any]] = {}
+        """path -> [provider's stat, provider path, mount, (last record, its remapped copy)]"""
         self._generation = 0
         self._lock = threading.Lock()
 
@@ -91,12 +93,9 @@ class Resolver:
 
     def remember_entry(self, path: str, location: Location, generation: int) -> None:
         """Remember that ``path`` names ``location`` without following a link in its last part."""
-        self._remember(
-            self.entries,  # type: ignore[arg-type]
-            path,
-            (location.mounted, location.inner),
-            generation,
-        )
+        mounted = location.mounted
+        entry = [mounted.fs.stat, location.inner, mounted, (None, None)]
+        self._remember(self.entries, path, entry, generation)  # type: ignore[arg-type]
 
     @property
     def generation(self) -> int:
