@@ -7,8 +7,9 @@ opaque directory was *deleted* (a deleted directory is one record, standing for 
 Records come sorted by path, parents before children. :meth:`ChangeSet.apply` makes a target
 provider (e.g. a HostFileSystem on the directory the lower layer reads) show the same: first
 the deletions, children before parents; then new and changed entries, parents first, with the
-content the upper layer holds when ``apply`` runs; last the directories' mode, owner and times,
-children first, so that adding their entries does not move them again.
+content the upper layer holds when ``apply`` runs; last the mode, owner and times of the changed
+directories and of every directory holding a change, children first, so that adding entries
+does not leave their times moved.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, overload
 import attrs
 
 from vfs.errors import os_error
-from vfs.overlay.tree import join
+from vfs.overlay.tree import join, parent_path
 from vfs.provider import FileSystem
 
 if TYPE_CHECKING:
@@ -78,6 +79,8 @@ class ChangeSet(Sequence[Change]):
         differ = _Differ(
             overlay.upper, overlay.lower, overlay.whiteouts, overlay.opaque_directories
         )
+        if differ.differs("/", overlay.upper.stat("/", False), overlay.lower.stat("/", False)):
+            differ.found.append(Change("/", Action.MODIFIED, "directory"))
         differ.directory("/", lower_is_dir=True, hidden=False)
         return cls(overlay.upper, differ.found)
 
@@ -139,13 +142,13 @@ class _Differ:
             low = self.lower.stat(child, False) if name in lower_names else None
             if low is None:
                 self.found.append(Change(child, Action.CREATED, kind_name(up.st_mode)))
-            elif self._differs(child, up, low):
+            elif self.differs(child, up, low):
                 self.found.append(Change(child, Action.MODIFIED, kind_name(up.st_mode)))
             if _stat.S_ISDIR(up.st_mode):
                 low_dir = low is not None and _stat.S_ISDIR(low.st_mode)
                 self.directory(child, low_dir, hidden or child in self.opaque)
 
-    def _differs(self, path: str, up: posix.stat_result, low: posix.stat_result) -> bool:
+    def differs(self, path: str, up: posix.stat_result, low: posix.stat_result) -> bool:
         if (_stat.S_IFMT(up.st_mode), up.st_uid, up.st_gid) != (
             _stat.S_IFMT(low.st_mode),
             low.st_uid,
@@ -183,9 +186,10 @@ class _Applier:
         written = [c for c in changes if c.action is not Action.DELETED]
         for change in written:
             self._write(change)
-        directories = [c for c in written if c.kind == "directory"]
-        for change in sorted(directories, key=lambda c: _order(c.path), reverse=True):
-            self._metadata(change.path, self.upper.stat(change.path, False))
+        directories = {c.path for c in written if c.kind == "directory"}
+        directories.update(parent_path(c.path) for c in changes if c.path != "/")
+        for path in sorted(directories, key=_order, reverse=True):
+            self._metadata(path, self.upper.stat(path, False))
 
     def _replaces(self, change: Change) -> bool:
         """Whether the target's entry at a modified path must go before the new one comes."""

@@ -137,16 +137,26 @@ class CopyUp:
             raise rename_error(error, path) from None
         if kind == _stat.S_IFREG and lower.st_nlink > 1:
             HARD_LINKS_SPLIT.hit(path=path)
+        self._owner_and_mode(lower, canonical, path)
+        if kind == _stat.S_IFDIR or lower.st_nlink == 1:
+            self._inodes.origins[upper.stat(canonical, False).st_ino] = lower.st_ino
+
+    def adopt(self, lower: posix.stat_result, canonical: str) -> None:
+        """Give an existing upper directory the lower one's owner, mode and times."""
+        self._owner_and_mode(lower, canonical, canonical)
+        self._tree.upper.utime(canonical, (lower.st_atime_ns, lower.st_mtime_ns), False)
+        self._tree.forget()
+
+    def _owner_and_mode(self, lower: posix.stat_result, canonical: str, path: str) -> None:
+        upper = self._tree.upper
         copy = upper.stat(canonical, False)
         if copy.st_uid != lower.st_uid or copy.st_gid != lower.st_gid:
             try:
                 upper.chown(canonical, lower.st_uid, lower.st_gid, False)
             except PermissionError:
                 OWNER_NOT_KEPT.hit(path=path)
-        if kind != _stat.S_IFLNK:
+        if not _stat.S_ISLNK(lower.st_mode):
             upper.chmod(canonical, _stat.S_IMODE(lower.st_mode), False)
-        if kind == _stat.S_IFDIR or lower.st_nlink == 1:
-            self._inodes.origins[upper.stat(canonical, False).st_ino] = lower.st_ino
 
     def _copy_data(self, canonical: str) -> None:
         """Copy a regular file's bytes; a copy that fails half-way is removed again."""

@@ -79,8 +79,15 @@ class OverlayFileSystem(FileSystem):
         self._copier = CopyUp(self._tree, self._markers, self._inodes, self._copied)
         self._stats: dict[str, Cached] = {}
         self._readers: dict[tuple[int, int], weakref.WeakSet[OverlayHandle]] = {}
-        if not _stat.S_ISDIR(upper.stat("/").st_mode) or not _stat.S_ISDIR(lower.stat("/").st_mode):
+        self._adopt_root()
+
+    def _adopt_root(self) -> None:
+        """Give the upper root the lower root's mode, owner and times (the merged root shows
+        the upper one, and a fresh upper layer's root says nothing of the lower tree)."""
+        upper, lower = self.upper.stat("/", False), self.lower.stat("/", False)
+        if not _stat.S_ISDIR(upper.st_mode) or not _stat.S_ISDIR(lower.st_mode):
             raise NotADirectoryError(errno.ENOTDIR, "an overlay layer's root is not a directory")
+        self._copier.adopt(lower, "/")
 
     @property
     def device(self) -> int:
