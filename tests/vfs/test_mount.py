@@ -5,6 +5,7 @@ thread safety of the resolution caches."""
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import shutil
 import stat
@@ -287,8 +288,8 @@ def test_resolution_agrees_with_memory(
     mount = MountFileSystem(inner)
     for path, follow in queries:
         for _ in range(2):  # the second time through the caches
-            through_mount = outcome(lambda p=path, f=follow: mount.stat(p, f))
-            direct = outcome(lambda p=path, f=follow: inner.stat(p, f))
+            through_mount = outcome(functools.partial(mount.stat, path, follow))
+            direct = outcome(functools.partial(inner.stat, path, follow))
             assert through_mount == direct, (path, follow)
 
 
@@ -411,8 +412,8 @@ def test_concurrent_link_swaps_never_leave_a_stale_resolution() -> None:
     last = mount.readlink("/current")
     expected = mount.stat(f"/{last.split('/')[0]}/d/f")
     assert mount.stat("/current/f") == expected
-    with mount.open("/current/f", os.O_RDONLY) as handle:
-        assert handle.pread(3, 0) == last.split("/")[0].encode()
+    with mount.open("/current/f", os.O_RDONLY) as reader:
+        assert reader.pread(3, 0) == last.split("/")[0].encode()
 
 
 @pytest.mark.usefixtures("switch_often")
