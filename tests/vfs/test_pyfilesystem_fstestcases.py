@@ -12,7 +12,7 @@ import unittest
 from collections.abc import Callable
 from typing import Any
 
-from vfs import FileSystem, HostFileSystem, Identity, MemoryFileSystem
+from vfs import FileSystem, HostFileSystem, Identity, MemoryFileSystem, OverlayFileSystem
 from vfs.adapters.fs2_import import import_fs
 from vfs.adapters.pyfilesystem import ProviderFS
 from vfs.adapters.pyfilesystem.library import FS
@@ -23,6 +23,9 @@ from fs.test import FSTestCases  # noqa: E402
 PROVIDERS: dict[str, Callable[[str], FileSystem]] = {
     "Memory": lambda root: MemoryFileSystem(identity=Identity.root()),
     "Host": HostFileSystem,
+    "Overlay": lambda root: OverlayFileSystem(
+        MemoryFileSystem(identity=Identity.root()), HostFileSystem(root)
+    ),
 }
 
 
