@@ -150,7 +150,13 @@ class OverlayFileSystem(FileSystem):
             return shown
 
     def listdir(self, path: str) -> list[str]:
-        return [info.name for info in self.scandir(path)]
+        check_path(path)
+        with self._lock:
+            _, _, found, trailing = self._tree.locate(path, True)
+            entry = self._existing(found, trailing, path)
+            if not entry.is_dir:
+                raise os_error(errno.ENOTDIR, path)
+            return self._tree.names(entry, path)
 
     def scandir(self, path: str) -> list[DirEntryInfo]:
         check_path(path)

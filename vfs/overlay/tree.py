@@ -161,6 +161,25 @@ class MergedTree:
             raise rename_error(error, path) from None
         return found
 
+    def names(self, directory: Entry, path: str) -> list[str]:
+        """The merged directory's names, in :meth:`listing`'s order (listdir: no types needed)."""
+        names: list[str] = []
+        try:
+            if directory.upper_is_dir:
+                names = self.upper.listdir(directory.path)
+            if directory.lower_below:
+                seen = set(names)
+                whiteouts = self.markers.whiteouts
+                base = directory.path
+                names.extend(
+                    name
+                    for name in self.lower.listdir(base)
+                    if name not in seen and (not whiteouts or join(base, name) not in whiteouts)
+                )
+        except OSError as error:
+            raise rename_error(error, path) from None
+        return names
+
     @staticmethod
     def _scan(layer: FileSystem, canonical: str) -> list[DirEntryInfo]:
         return layer.scandir(canonical)
