@@ -10,7 +10,7 @@ from typing import Any
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.emulated.processes import ProcessHandler
 from posixbackend.switch.active import ACTIVE, get_active
-from posixbackend.switch.install import INSTALLATION
+from posixbackend.switch.installation import INSTALLATION
 from posixbackend.switch.names import PosixModuleBackend
 from vfs import FileSystem, Identity
 

@@ -13,7 +13,7 @@ import _io
 import abc
 import errno
 import functools
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Set
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Set
 from typing import Any
 
 import compat
@@ -86,6 +86,11 @@ class SwitchedSupports(Set[Any]):
         self._stand_ins = stand_ins
         self._natives = natives
         self._names: dict[type, frozenset[str]] = {}
+
+    @classmethod
+    def _from_iterable(cls, items: Iterable[Any]) -> set[Any]:
+        """Results of ``|``, ``&``, ``-``... are plain sets, as the real ones give."""
+        return set(items)
 
     def _emulated_names(self, backend: Any) -> frozenset[str]:
         names = self._names.get(type(backend))
