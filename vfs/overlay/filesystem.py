@@ -4,7 +4,10 @@ Reads fall through to the lower layer; the first change to a lower entry copies 
 :mod:`vfs.overlay.copyup`); removing a lower name leaves a whiteout and a directory made where
 a lower one was removed is opaque (see :mod:`vfs.overlay.markers`). Renaming a directory whose
 lower contents show copies its whole tree up first, so rename works as on any Linux file
-system (overlayfs without ``redirect_dir`` answers EXDEV instead). The lower layer is never
+system (overlayfs without ``redirect_dir`` answers EXDEV instead). A directory merged from
+both layers reports two links plus its subdirectories, as a plain file system does (overlayfs
+reports 1). Whiteouts and opaque markers live in this object, not in the upper provider, so an
+overlay cannot be rebuilt from its upper layer alone (use :meth:`changes`). The lower layer is never
 written; neither layer may be changed behind the overlay's back (overlayfs says the same).
 One lock guards the merged tree, the markers and every change; reads and writes through open
 handles go straight to the layer's handle.
