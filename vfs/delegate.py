@@ -137,6 +137,10 @@ class DelegatingFileSystem(FileSystem):
     def statvfs(self, path: str) -> posix.statvfs_result:
         return self.inner.statvfs(path)
 
+    @property
+    def uses_python_os(self) -> bool:
+        return self.inner.uses_python_os
+
     def close(self) -> None:
         self.inner.close()
 

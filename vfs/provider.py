@@ -232,6 +232,13 @@ class FileSystem(abc.ABC):
     def statvfs(self, path: str) -> posix.statvfs_result:
         """Status of the file system holding ``path``."""
 
+    @property
+    def uses_python_os(self) -> bool:
+        """Whether this provider's code calls Python's ``os``, ``io`` or ``open`` (a foreign
+        library does) rather than only the real ``posix`` module. A switch that serves ``os``
+        from this very provider must then run its calls natively, or they would come back."""
+        return False
+
     def close(self) -> None:  # noqa: B027 - a hook with nothing to do for most providers
         """Release what the provider holds (host directory handles...); the default holds none."""
 

@@ -13,9 +13,9 @@ from posixbackend.emulated.direntry import DirEntry
 from posixbackend.emulated.environ import BackendEnviron, bytes_environ, str_environ
 from posixbackend.emulated.fileio import RawFile, make_open
 from posixbackend.emulated.files import FileFunctions
-from posixbackend.emulated.paths import PathFunctions
 from posixbackend.emulated.pipe_functions import PipeFunctions
 from posixbackend.emulated.spawning import SpawnFunctions
+from posixbackend.emulated.xattrs import XattrFunctions
 
 SUPPORTS_FD = ("chdir", "chmod", "chown", "listdir", "pathconf", "scandir", "stat", "statvfs",
                "truncate", "utime")  # fmt: skip
@@ -25,7 +25,7 @@ SUPPORTS_FOLLOW_SYMLINKS = ("access", "chown", "link", "stat", "utime")
 
 
 class EmulatedBackend(
-    FileFunctions, PathFunctions, DirectoryFunctions, PipeFunctions, SpawnFunctions
+    FileFunctions, XattrFunctions, DirectoryFunctions, PipeFunctions, SpawnFunctions
 ):
     """An emulated POSIX process over a file system provider (GraalPy's "java" backend).
 

@@ -119,7 +119,7 @@ class ProcessFunctions(BackendCore):
 
     def cpu_count(self) -> int | None:
         """os.cpu_count."""
-        return os.cpu_count()
+        return posix.cpu_count()
 
     def urandom(self, size: int, /) -> bytes:
         """os.urandom."""

@@ -12,6 +12,7 @@ from posixbackend.emulated.processes import ProcessHandler
 from posixbackend.switch.active import ACTIVE, get_active
 from posixbackend.switch.installation import INSTALLATION
 from posixbackend.switch.names import PosixModuleBackend
+from posixbackend.switch.nativecalls import native_calls
 from vfs import FileSystem, Identity
 
 
@@ -24,15 +25,21 @@ class BackendBlock:
     entered again after it was left (the emulated backend keeps its state: cwd, descriptors).
     """
 
-    def __init__(self, kind: PosixModuleBackend, emulated: EmulatedBackend | None) -> None:
+    def __init__(
+        self,
+        kind: PosixModuleBackend,
+        emulated: EmulatedBackend | None,
+        file_system: FileSystem | None = None,
+    ) -> None:
         self.kind = kind
         self.emulated = emulated
+        self._file_system = file_system
         self._tokens: list[contextvars.Token[Any]] = []
 
     @property
     def file_system(self) -> FileSystem | None:
         """The provider behind the emulated backend (None for the native one)."""
-        return None if self.emulated is None else self.emulated.file_system
+        return self._file_system
 
     def __enter__(self) -> BackendBlock:
         INSTALLATION.install()
@@ -89,7 +96,7 @@ def backend(
         file_system, default_cwd = default_file_system()
         cwd = default_cwd if cwd is None else cwd
     emulated = EmulatedBackend(
-        file_system,
+        native_calls(file_system),
         cwd="/" if cwd is None else cwd,
         umask=umask,
         time_resolution_ns=time_resolution_ns,
@@ -97,7 +104,7 @@ def backend(
         environ=environ,
         process_handler=process_handler,
     )
-    return BackendBlock(kind, emulated)
+    return BackendBlock(kind, emulated, file_system)
 
 
 def current() -> PosixModuleBackend:

@@ -236,6 +236,9 @@ class PyfakefsHandle(Handle):
 class PyfakefsFileSystem(FileSystem):
     """A provider over ``filesystem`` (a new Linux-flavoured ``FakeFilesystem`` by default)."""
 
+    uses_python_os = True
+    """The wrapped library calls Python's os and open."""
+
     def __init__(self, filesystem: FakeFilesystem | None = None) -> None:
         fake = FakeFilesystem(path_separator="/") if filesystem is None else filesystem
         if not isinstance(fake, FakeFilesystem):

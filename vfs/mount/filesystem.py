@@ -75,6 +75,10 @@ class MountFileSystem(FileSystem):
         """The mount table: canonical mount point -> provider (``/`` is the root provider)."""
         return MappingProxyType({path: m.fs for path, m in self._table.by_path.items()})
 
+    @property
+    def uses_python_os(self) -> bool:
+        return any(mounted.fs.uses_python_os for mounted in self._table.by_path.values())
+
     def _prepare_mount_points(self, create: bool) -> None:
         """Check (or make) the directory under every mount point, shallowest first."""
         by_path = self._table.by_path

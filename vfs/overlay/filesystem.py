@@ -84,6 +84,10 @@ class OverlayFileSystem(FileSystem):
         self._readers: dict[tuple[int, int], weakref.WeakSet[OverlayHandle]] = {}
         self._adopt_root()
 
+    @property
+    def uses_python_os(self) -> bool:
+        return self.upper.uses_python_os or self.lower.uses_python_os
+
     def _adopt_root(self) -> None:
         """Give the upper root the lower root's mode, owner and times (the merged root shows
         the upper one, and a fresh upper layer's root says nothing of the lower tree)."""

@@ -136,6 +136,9 @@ class FsspecFileSystem(FileSystem):
     effective ids), and judge ``access``.
     """
 
+    uses_python_os = True
+    """The wrapped library calls Python's os and open."""
+
     def __init__(
         self,
         fs: fsspec.AbstractFileSystem,

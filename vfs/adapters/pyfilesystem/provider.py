@@ -112,6 +112,9 @@ class PyFilesystemProvider(FileSystem):
     adapter's own tables take their own locks.
     """
 
+    uses_python_os = True
+    """The wrapped library calls Python's os and open."""
+
     def __init__(self, fs: FS, *, own: bool = True) -> None:
         self.fs = fs
         self._own = own
