@@ -17,7 +17,7 @@ import os
 import sys
 import threading
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import attrs
@@ -139,6 +139,20 @@ class Installation:
         setattr(namespace, name, stand_in)
         self._replacements.append(Replacement(namespace, name, original, stand_in))
 
+    def _replace_defaults(
+        self, function: types.FunctionType, natives: dict[int, tuple[Any, Any]]
+    ) -> None:
+        """Replace real objects among a function's default argument values (tempfile's
+        ``close(self, unlink=_os.unlink)`` took the real unlink when it was defined)."""
+        for name in ("__defaults__", "__kwdefaults__"):
+            values = getattr(function, name)
+            if not values:
+                continue
+            changed = _swapped(values, natives)
+            if changed is not None:
+                setattr(function, name, changed)
+                self._replacements.append(Replacement(function, name, values, changed))
+
     def _replace_copies(self, modules: Iterable[tuple[str, Any]]) -> None:
         """Replace the real objects wherever a module bound them to its own names."""
         natives = self._natives
@@ -149,10 +163,13 @@ class Installation:
                 found = natives.get(id(value))
                 if found is not None and found[0] is value:
                     self._replace(module, name, found[1])
+            for function in _functions_of(module_name, module):
+                self._replace_defaults(function, natives)
 
     def _restore(self) -> None:
         """Undo every replacement (newest first), then fix copies made of stand-ins meanwhile."""
         stand_ins = {id(r.stand_in): r for r in self._replacements}
+        undo = {key: (r.stand_in, r.original) for key, r in stand_ins.items()}
         for replacement in reversed(self._replacements):
             namespace, name = replacement.namespace, replacement.name
             if _own_attribute(namespace, name) is replacement.stand_in:
@@ -164,6 +181,12 @@ class Installation:
                 found = stand_ins.get(id(value))
                 if found is not None and found.stand_in is value:
                     setattr(module, name, found.original)
+            for function in _functions_of(module_name, module):
+                for name in ("__defaults__", "__kwdefaults__"):
+                    values = getattr(function, name)
+                    changed = values and _swapped(values, undo)
+                    if changed:
+                        setattr(function, name, changed)
         self._replacements.clear()
         self._natives.clear()
 
@@ -178,7 +201,39 @@ def _scanned(module_name: str, module: Any) -> bool:
 
 def _own_attribute(namespace: Any, name: str) -> Any:
     """The value ``namespace`` itself binds to ``name`` (not one inherited by a class)."""
+    if isinstance(namespace, types.FunctionType):  # __defaults__ or __kwdefaults__
+        return getattr(namespace, name)
     return vars(namespace).get(name)
+
+
+def _functions_of(name: str, module: Any) -> Iterator[types.FunctionType]:
+    """The functions a module defines, at its top level and as methods of its classes."""
+    for value in list(vars(module).values()):
+        if isinstance(value, types.FunctionType):
+            if value.__module__ == name:
+                yield value
+        elif isinstance(value, type) and value.__module__ == name:
+            for member in list(vars(value).values()):
+                if isinstance(member, staticmethod | classmethod):
+                    member = member.__func__  # noqa: PLW2901
+                if isinstance(member, types.FunctionType):
+                    yield member
+
+
+def _swapped(values: Any, table: dict[int, tuple[Any, Any]]) -> Any:
+    """``values`` (a defaults tuple or dict) with each object ``old`` of ``table``'s
+    ``id(old) -> (old, new)`` replaced by ``new``, or None when none of them is there."""
+    items = values.items() if isinstance(values, dict) else enumerate(values)
+    changes = {}
+    for key, value in items:
+        found = table.get(id(value))
+        if found is not None and found[0] is value:
+            changes[key] = found[1]
+    if not changes:
+        return None
+    if isinstance(values, dict):
+        return {**values, **changes}
+    return tuple(changes.get(index, value) for index, value in enumerate(values))
 
 
 INSTALLATION = Installation()
