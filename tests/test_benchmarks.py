@@ -38,3 +38,15 @@ def test_vfs_demo_runs() -> None:
 def test_backend_benchmark_runs() -> None:
     out = run("-m", "benchmarks.bench_backend", "--quick")
     assert "pipe throughput" in out and out.count("x:") == 3
+
+
+@pytest.mark.slow
+def test_compose_benchmark_runs() -> None:
+    out = run("-m", "benchmarks.bench_compose", "--quick")
+    assert "target" in out and "mount" in out
+
+
+@pytest.mark.slow
+def test_switch_benchmark_runs() -> None:
+    out = run("-m", "benchmarks.bench_switch", "--quick")
+    assert "pyfakefs Patcher" in out and out.count(": met") + out.count(": MISSED") == 3
