@@ -45,8 +45,16 @@ from vfs.memory.permissions import (
 )
 from vfs.memory.resolver import Resolver
 from vfs.memory.space import Space
+from vfs.namechecks import (
+    existing,
+    free_name,
+    open_lookup,
+    rename_lookup,
+    rmdir_lookup,
+    unlink_lookup,
+)
 from vfs.openflags import O_TMPFILE, O_TMPFILE_BIT, check_open_flags
-from vfs.pathnames import ROOT, SPECIAL_NAMES, special_errno
+from vfs.pathnames import ROOT
 from vfs.provider import DirEntryInfo, FileSystem
 
 MAX_FILE_SIZE = (1 << 63) - 1
@@ -135,7 +143,7 @@ class MemoryFileSystem(FileSystem):
         check_path(path)
         with self._lock:
             _, _, node, trailing = self._names.locate(path, follow_symlinks)
-            return self._existing(node, trailing, path).stat()
+            return existing(self._names, node, trailing, path).stat()
 
     def listdir(self, path: str) -> list[str]:
         with self._lock:
@@ -151,7 +159,7 @@ class MemoryFileSystem(FileSystem):
         """The directory ``path`` leads to, if the identity may read it (opendir's checks)."""
         check_path(path)
         _, _, node, trailing = self._names.locate(path, True)
-        node = self._existing(node, trailing, path)
+        node = existing(self._names, node, trailing, path)
         if not isinstance(node, Directory):
             raise os_error(errno.ENOTDIR, path)
         if not self._may(node, R_OK):
@@ -162,7 +170,7 @@ class MemoryFileSystem(FileSystem):
         check_path(path)
         with self._lock:
             _, _, node, trailing = self._names.locate(path, False)
-            node = self._existing(node, trailing, path)
+            node = existing(self._names, node, trailing, path)
             if not isinstance(node, Symlink):
                 raise os_error(errno.EINVAL, path)
             node.accessed(time_ns())
@@ -174,7 +182,7 @@ class MemoryFileSystem(FileSystem):
             raise os_error(errno.EINVAL, path)
         with self._lock:
             _, _, node, trailing = self._names.locate(path, follow_symlinks)
-            node = self._existing(node, trailing, path)
+            node = existing(self._names, node, trailing, path)
             if mode and not self._may(node, mode):
                 raise os_error(errno.EACCES, path)
 
@@ -182,7 +190,7 @@ class MemoryFileSystem(FileSystem):
         check_path(path)
         with self._lock:
             _, _, node, trailing = self._names.locate(path, True)
-            self._existing(node, trailing, path)
+            existing(self._names, node, trailing, path)
             return self._statvfs()
 
     # -- opening ---------------------------------------------------------------------------
@@ -215,7 +223,7 @@ class MemoryFileSystem(FileSystem):
         with self._lock:
             if flags & posix.O_PATH:
                 _, _, node, trailing = self._names.locate(path, not flags & posix.O_NOFOLLOW)
-                node = self._existing(node, trailing, path)
+                node = existing(self._names, node, trailing, path)
                 if flags & posix.O_DIRECTORY and not isinstance(node, Directory):
                     raise os_error(errno.ENOTDIR, path)
                 return self._handle(node, flags & ~posix.O_TRUNC, path)
@@ -225,7 +233,7 @@ class MemoryFileSystem(FileSystem):
                     return self._handle(node, flags & ~posix.O_TRUNC, path)
             else:
                 _, _, found, trailing = self._names.locate(path, not flags & posix.O_NOFOLLOW)
-                node = self._existing(found, trailing, path)
+                node = existing(self._names, found, trailing, path)
             self._may_open(node, flags, trailing, path)
             if flags & posix.O_TRUNC and isinstance(node, RegularFile):
                 self._resize(node, 0, path)
@@ -241,28 +249,15 @@ class MemoryFileSystem(FileSystem):
         return permitted(directory, who, X_OK) and permitted(node, who, want)
 
     def _open_creating(self, path: str, flags: int, mode: int) -> tuple[Inode, bool, bool]:
-        """Look up the last component for O_CREAT, following links as open(2) does.
+        """Open(2)'s O_CREAT lookup; creates the file where none is found.
 
         Returns (inode, trailing slash, whether it was created here).
         """
-        names = self._names
-        directory, name, trailing, hops = names.parent(path)
-        exclusive = flags & posix.O_EXCL
-        if name in SPECIAL_NAMES:
-            raise os_error(errno.EEXIST if exclusive else errno.EISDIR, path)
-        if trailing:
-            raise os_error(errno.EISDIR, path)
-        node = names.child(directory, name, path)
-        while isinstance(node, Symlink) and not exclusive and not flags & posix.O_NOFOLLOW:
-            directory, name, node, via_slash, hops = names.through(directory, node, path, hops)
-            if via_slash or name in SPECIAL_NAMES:
-                raise os_error(errno.EISDIR, path)
-        if node is not None:
-            if exclusive:
-                raise os_error(errno.EEXIST, path)
-            return node, False, False
-        self._may_create(directory, path)
-        file = self._new(RegularFile, directory, name, mode, path)
+        found = open_lookup(self._names, path, flags)
+        if found.node is not None:
+            return found.node, False, False
+        self._may_create(found.directory, path)
+        file = self._new(RegularFile, found.directory, found.name, mode, path)
         assert isinstance(file, RegularFile)
         return file, False, True
 
@@ -270,7 +265,7 @@ class MemoryFileSystem(FileSystem):
         """O_TMPFILE: an unnamed regular file in the directory ``path``."""
         with self._lock:
             _, _, node, trailing = self._names.locate(path, not flags & posix.O_NOFOLLOW)
-            directory = self._existing(node, trailing, path)
+            directory = existing(self._names, node, trailing, path)
             if not isinstance(directory, Directory):
                 raise os_error(errno.ENOTDIR, path)
             if not self._may(directory, W_OK | X_OK):
@@ -309,7 +304,7 @@ class MemoryFileSystem(FileSystem):
     def mkdir(self, path: str, mode: int = 0o777) -> None:
         check_path(path)
         with self._lock:
-            directory, name = self._free_name(path, "create", allow_trailing=True)
+            directory, name = free_name(self._names, path, "create", allow_trailing=True)
             self._may_create(directory, path)
             self._new(Directory, directory, name, mode & 0o1777, path)
 
@@ -328,7 +323,7 @@ class MemoryFileSystem(FileSystem):
             ):
                 raise os_error(errno.ENAMETOOLONG, path)
             with self._lock:
-                directory, name = self._free_name(path, "create", allow_trailing=False)
+                directory, name = free_name(self._names, path, "create", allow_trailing=False)
                 self._may_create(directory, path)
                 self._space.add_file(path)
                 link = Symlink(self._dev, next(self._inodes), time_ns(), target)
@@ -343,8 +338,8 @@ class MemoryFileSystem(FileSystem):
         try:
             with self._lock:
                 _, _, node, trailing = self._names.locate(src, follow_symlinks)
-                node = self._existing(node, trailing, src)
-                directory, name = self._free_name(dst, "create", allow_trailing=False)
+                node = existing(self._names, node, trailing, src)
+                directory, name = free_name(self._names, dst, "create", allow_trailing=False)
                 who = self._names.who
                 if (
                     self._protected_hardlinks
@@ -367,32 +362,22 @@ class MemoryFileSystem(FileSystem):
     def unlink(self, path: str) -> None:
         check_path(path)
         with self._lock:
-            directory, name, trailing, _ = self._names.parent(path)
-            code = special_errno("unlink", name)
-            if code:
-                raise os_error(code, path)
-            node = self._names.child(directory, name, path)
-            if trailing:
-                if node is None:
-                    raise os_error(errno.ENOENT, path)
-                raise os_error(errno.EISDIR if isinstance(node, Directory) else errno.ENOTDIR, path)
-            self._may_delete(directory, node, False, path)
+            found = unlink_lookup(self._names, path)
+            node = found.node
+            self._may_delete(found.directory, node, False, path)
             assert node is not None
-            self._detach(directory, name, node)
+            self._detach(found.directory, found.name, node)
 
     def rmdir(self, path: str) -> None:
         check_path(path)
         with self._lock:
-            directory, name, _, _ = self._names.parent(path)
-            code = special_errno("rmdir", name)
-            if code:
-                raise os_error(code, path)
-            node = self._names.child(directory, name, path)
-            self._may_delete(directory, node, True, path)
+            found = rmdir_lookup(self._names, path)
+            node = found.node
+            self._may_delete(found.directory, node, True, path)
             assert isinstance(node, Directory)
             if node.entries:
                 raise os_error(errno.ENOTEMPTY, path)
-            self._detach(directory, name, node)
+            self._detach(found.directory, found.name, node)
 
     def rename(self, src: str, dst: str) -> None:
         check_path(src, dst)
@@ -405,24 +390,9 @@ class MemoryFileSystem(FileSystem):
 
     def _rename(self, src: str, dst: str) -> None:
         """rename(2), in the kernel's order of checks (do_renameat2, then vfs_rename)."""
-        names = self._names
-        old_dir, old_name, old_slash, _ = names.parent(src)
-        new_dir, new_name, new_slash, _ = names.parent(dst)
-        if old_name in SPECIAL_NAMES:
-            raise os_error(errno.EBUSY, src)
-        if new_name in SPECIAL_NAMES:
-            raise os_error(errno.EBUSY, dst)
-        node = names.child(old_dir, old_name, src)
-        if node is None:
-            raise os_error(errno.ENOENT, src)
-        victim = names.child(new_dir, new_name, dst)
-        is_dir = isinstance(node, Directory)
-        if not is_dir and (old_slash or new_slash):
-            raise os_error(errno.ENOTDIR, src)
-        if isinstance(node, Directory) and node.is_ancestor_of(new_dir):
-            raise os_error(errno.EINVAL, src)
-        if isinstance(victim, Directory) and victim is not node and victim.is_ancestor_of(old_dir):
-            raise os_error(errno.ENOTEMPTY, src)
+        moving = rename_lookup(self._names, src, dst)
+        old_dir, new_dir = moving.old_dir, moving.new_dir
+        node, victim, is_dir = moving.node, moving.victim, moving.is_dir
         if node is victim:
             return
         self._may_delete(old_dir, node, is_dir, src)
@@ -436,15 +406,15 @@ class MemoryFileSystem(FileSystem):
             raise os_error(errno.ENOTEMPTY, src)
         now = time_ns()
         if victim is not None:
-            self._detach(new_dir, new_name, victim, now)
-        del old_dir.entries[old_name]
+            self._detach(new_dir, moving.new_name, victim, now)
+        del old_dir.entries[moving.old_name]
         if isinstance(node, Directory):
             old_dir.add_links(-1)
         old_dir.modified(now)
-        self._attach(new_dir, new_name, node, now)
+        self._attach(new_dir, moving.new_name, node, now)
         node.changed(now)
         if is_dir or isinstance(node, Symlink):
-            names.forget()
+            self._names.forget()
 
     # -- changing attributes -------------------------------------------------------------------
 
@@ -452,7 +422,7 @@ class MemoryFileSystem(FileSystem):
         check_path(path)
         with self._lock:
             _, _, node, trailing = self._names.locate(path, follow_symlinks)
-            node = self._existing(node, trailing, path)
+            node = existing(self._names, node, trailing, path)
             if isinstance(node, Symlink):
                 raise os_error(errno.EOPNOTSUPP, path)
             self._chmod(node, mode, path)
@@ -461,7 +431,7 @@ class MemoryFileSystem(FileSystem):
         check_path(path)
         with self._lock:
             _, _, node, trailing = self._names.locate(path, follow_symlinks)
-            self._chown(self._existing(node, trailing, path), uid, gid, path)
+            self._chown(existing(self._names, node, trailing, path), uid, gid, path)
 
     def utime(
         self, path: str, ns: tuple[int, int] | None = None, follow_symlinks: bool = True
@@ -469,7 +439,7 @@ class MemoryFileSystem(FileSystem):
         check_path(path)
         with self._lock:
             _, _, node, trailing = self._names.locate(path, follow_symlinks)
-            self._utime(self._existing(node, trailing, path), ns, path)
+            self._utime(existing(self._names, node, trailing, path), ns, path)
 
     def truncate(self, path: str, length: int) -> None:
         check_path(path)
@@ -477,7 +447,7 @@ class MemoryFileSystem(FileSystem):
             raise os_error(errno.EINVAL, path)
         with self._lock:
             _, _, node, trailing = self._names.locate(path, True)
-            node = self._existing(node, trailing, path)
+            node = existing(self._names, node, trailing, path)
             if isinstance(node, Directory):
                 raise os_error(errno.EISDIR, path)
             if not isinstance(node, RegularFile):
@@ -490,27 +460,6 @@ class MemoryFileSystem(FileSystem):
 
     def _may(self, node: Inode, want: int) -> bool:
         return permitted(node, self._names.who, want)
-
-    @staticmethod
-    def _existing(node: Inode | None, trailing: bool, path: str) -> Inode:
-        """The inode a lookup found, or ENOENT; ENOTDIR for a trailing slash on a non-directory."""
-        if node is None:
-            raise os_error(errno.ENOENT, path)
-        if trailing and (node.mode & S_IFMT) != S_IFDIR:
-            raise os_error(errno.ENOTDIR, path)
-        return node
-
-    def _free_name(self, path: str, operation: str, allow_trailing: bool) -> tuple[Directory, str]:
-        """The directory and unused name where ``path`` would be created (filename_create)."""
-        directory, name, trailing, _ = self._names.parent(path)
-        code = special_errno(operation, name)
-        if code:
-            raise os_error(code, path)
-        if self._names.child(directory, name, path) is not None:
-            raise os_error(errno.EEXIST, path)
-        if trailing and not allow_trailing:
-            raise os_error(errno.ENOENT, path)
-        return directory, name
 
     def _may_create(self, directory: Directory, path: str) -> None:
         """may_create: write and search permission on a live directory."""

@@ -102,27 +102,41 @@ class Resolver:
                 raise os_error(errno.ENAMETOOLONG, path)
         return node
 
+    @staticmethod
+    def is_dir(node: Inode) -> bool:
+        """Whether ``node`` is a directory."""
+        return isinstance(node, Directory)
+
+    @staticmethod
+    def is_link(node: Inode) -> bool:
+        """Whether ``node`` is a symbolic link."""
+        return isinstance(node, Symlink)
+
+    @staticmethod
+    def encloses(node: Inode, directory: Directory) -> bool:
+        """Whether ``node`` is ``directory`` or holds it at any depth."""
+        return isinstance(node, Directory) and node.is_ancestor_of(directory)
+
     def locate(self, path: str, follow: bool) -> Located:
         """Resolve ``path``; follow a final link when ``follow`` or a trailing slash asks."""
         directory, name, trailing, hops = self.parent(path)
         node = self.child(directory, name, path)
         if node is not None and (node.mode & S_IFMT) == S_IFLNK and (follow or trailing):
-            assert isinstance(node, Symlink)
             while True:
                 directory, name, node, via_slash, hops = self.through(directory, node, path, hops)
                 trailing = trailing or via_slash
                 if node is None or (node.mode & S_IFMT) != S_IFLNK:
                     break
-                assert isinstance(node, Symlink)
         return directory, name, node, trailing
 
     def through(
-        self, directory: Directory, link: Symlink, path: str, hops: int
+        self, directory: Directory, link: Inode, path: str, hops: int
     ) -> tuple[Directory, str, Inode | None, bool, int]:
         """Follow one link found in ``directory``: where its content leads, one hop later.
 
         Returns (directory, last component, inode or None, content ends in '/', hops).
         """
+        assert isinstance(link, Symlink), "only a symbolic link is followed"
         hops += 1
         if hops > MAXSYMLINKS:
             raise os_error(errno.ELOOP, path)

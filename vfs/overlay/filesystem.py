@@ -27,14 +27,21 @@ from typing import TYPE_CHECKING
 import compat
 from vfs.errors import os_error, rename_error
 from vfs.limits import check_path
+from vfs.namechecks import (
+    existing,
+    free_name,
+    open_lookup,
+    rename_lookup,
+    rmdir_lookup,
+    unlink_lookup,
+)
 from vfs.openflags import O_ACCMODE, O_TMPFILE_BIT, check_open_flags
 from vfs.overlay.copyup import CopyUp
 from vfs.overlay.entry import Entry
 from vfs.overlay.handle import OverlayHandle
 from vfs.overlay.inodes import Inodes
-from vfs.overlay.markers import Markers, below
+from vfs.overlay.markers import Markers
 from vfs.overlay.tree import MergedTree, join
-from vfs.pathnames import SPECIAL_NAMES, special_errno
 from vfs.provider import DirEntryInfo, FileSystem
 
 if TYPE_CHECKING:
@@ -141,7 +148,7 @@ class OverlayFileSystem(FileSystem):
             cacheable = not trailing and found is not None and not found.is_symlink
             if follow_symlinks and not cacheable:
                 _, _, found, trailing = self._tree.locate(path, True)
-            entry = self._existing(found, trailing, path)
+            entry = existing(self._tree, found, trailing, path)
             on_upper = entry.upper is not None
             layer = self.upper if on_upper else self.lower
             try:
@@ -160,7 +167,7 @@ class OverlayFileSystem(FileSystem):
         check_path(path)
         with self._lock:
             _, _, found, trailing = self._tree.locate(path, True)
-            entry = self._existing(found, trailing, path)
+            entry = existing(self._tree, found, trailing, path)
             if not entry.is_dir:
                 raise os_error(errno.ENOTDIR, path)
             return self._tree.names(entry, path)
@@ -169,7 +176,7 @@ class OverlayFileSystem(FileSystem):
         check_path(path)
         with self._lock:
             _, _, found, trailing = self._tree.locate(path, True)
-            entry = self._existing(found, trailing, path)
+            entry = existing(self._tree, found, trailing, path)
             if not entry.is_dir:
                 raise os_error(errno.ENOTDIR, path)
             return self._listing(entry, path)
@@ -182,7 +189,7 @@ class OverlayFileSystem(FileSystem):
         check_path(path)
         with self._lock:
             _, _, found, trailing = self._tree.locate(path, False)
-            entry = self._existing(found, trailing, path)
+            entry = existing(self._tree, found, trailing, path)
             if not entry.is_symlink:
                 raise os_error(errno.EINVAL, path)
             return self._tree.readlink(entry, path)
@@ -193,7 +200,7 @@ class OverlayFileSystem(FileSystem):
             raise os_error(errno.EINVAL, path)
         with self._lock:
             _, _, found, trailing = self._tree.locate(path, follow_symlinks)
-            entry = self._existing(found, trailing, path)
+            entry = existing(self._tree, found, trailing, path)
             layer = self.upper if entry.upper is not None else self.lower
             try:
                 layer.access(entry.path, mode, False)
@@ -204,7 +211,7 @@ class OverlayFileSystem(FileSystem):
         check_path(path)
         with self._lock:
             _, _, found, trailing = self._tree.locate(path, True)
-            self._existing(found, trailing, path)
+            existing(self._tree, found, trailing, path)
             return self.upper.statvfs("/")
 
     # -- opening -------------------------------------------------------------------------------
@@ -216,13 +223,13 @@ class OverlayFileSystem(FileSystem):
             if flags & O_TMPFILE_BIT:
                 return self._open_tmpfile(path, flags, mode)
             if flags & posix.O_CREAT:
-                directory, name, found = self._open_creating(path, flags)
-                if found is None:
-                    return self._create(directory, name, path, flags, mode)
-                entry, trailing = found, False
+                found = open_lookup(self._tree, path, flags)
+                if found.node is None:
+                    return self._create(found.directory, found.name, path, flags, mode)
+                entry, trailing = found.node, False
             else:
                 _, _, located, trailing = self._tree.locate(path, not flags & posix.O_NOFOLLOW)
-                entry = self._existing(located, trailing, path)
+                entry = existing(self._tree, located, trailing, path)
             if flags & posix.O_CREAT and entry.is_dir:
                 raise os_error(errno.EISDIR, path)
             writes = flags & O_ACCMODE in _WRITE_ACCESS or flags & posix.O_TRUNC
@@ -245,26 +252,6 @@ class OverlayFileSystem(FileSystem):
                 self._readers.setdefault(key, weakref.WeakSet()).add(handle)
             return handle
 
-    def _open_creating(self, path: str, flags: int) -> tuple[Entry, str, Entry | None]:
-        """Find where O_CREAT opens or creates, following links as open(2) does."""
-        tree = self._tree
-        directory, name, trailing, hops = tree.parent(path)
-        exclusive = flags & posix.O_EXCL
-        if name in SPECIAL_NAMES:
-            raise os_error(errno.EEXIST if exclusive else errno.EISDIR, path)
-        if trailing:
-            raise os_error(errno.EISDIR, path)
-        entry = tree.child(directory, name, path)
-        while entry is not None and entry.is_symlink and not exclusive:
-            if flags & posix.O_NOFOLLOW:
-                break
-            directory, name, entry, via_slash, hops = tree.through(directory, entry, path, hops)
-            if via_slash or name in SPECIAL_NAMES:
-                raise os_error(errno.EISDIR, path)
-        if entry is not None and exclusive:
-            raise os_error(errno.EEXIST, path)
-        return directory, name, entry
-
     def _create(
         self, directory: Entry, name: str, path: str, flags: int, mode: int
     ) -> OverlayHandle:
@@ -282,7 +269,7 @@ class OverlayFileSystem(FileSystem):
     def _open_tmpfile(self, path: str, flags: int, mode: int) -> OverlayHandle:
         """O_TMPFILE: an unnamed file in the upper copy of the directory ``path``."""
         _, _, found, trailing = self._tree.locate(path, not flags & posix.O_NOFOLLOW)
-        entry = self._existing(found, trailing, path)
+        entry = existing(self._tree, found, trailing, path)
         if not entry.is_dir:
             raise os_error(errno.ENOTDIR, path)
         entry = self._copier.up(entry, path)
@@ -298,7 +285,7 @@ class OverlayFileSystem(FileSystem):
     def mkdir(self, path: str, mode: int = 0o777) -> None:
         check_path(path)
         with self._lock:
-            directory, name = self._free_name(path, "create", allow_trailing=True)
+            directory, name = free_name(self._tree, path, "create", allow_trailing=True)
             directory = self._copier.up(directory, path)
             canonical = join(directory.path, name)
             try:
@@ -315,7 +302,7 @@ class OverlayFileSystem(FileSystem):
             raise TypeError(f"symlink target should be str, not {type(target).__name__}")
         with self._lock:
             try:
-                directory, name = self._free_name(path, "create", allow_trailing=False)
+                directory, name = free_name(self._tree, path, "create", allow_trailing=False)
             except OSError as error:
                 raise rename_error(error, target, path) from None
             directory = self._copier.up(directory, path)
@@ -333,8 +320,8 @@ class OverlayFileSystem(FileSystem):
         with self._lock:
             try:
                 _, _, found, trailing = self._tree.locate(src, follow_symlinks)
-                entry = self._existing(found, trailing, src)
-                directory, name = self._free_name(dst, "create", allow_trailing=False)
+                entry = existing(self._tree, found, trailing, src)
+                directory, name = free_name(self._tree, dst, "create", allow_trailing=False)
                 if entry.is_dir:
                     raise os_error(errno.EPERM, src)
                 entry = self._copier.up(entry, src)
@@ -349,35 +336,25 @@ class OverlayFileSystem(FileSystem):
     def unlink(self, path: str) -> None:
         check_path(path)
         with self._lock:
-            directory, name, trailing, _ = self._tree.parent(path)
-            code = special_errno("unlink", name)
-            if code:
-                raise os_error(code, path)
-            entry = self._tree.child(directory, name, path)
-            if trailing:
-                if entry is None:
-                    raise os_error(errno.ENOENT, path)
-                raise os_error(errno.EISDIR if entry.is_dir else errno.ENOTDIR, path)
+            found = unlink_lookup(self._tree, path)
+            entry = found.node
             if entry is None:
                 raise os_error(errno.ENOENT, path)
             if entry.is_dir:
                 raise os_error(errno.EISDIR, path)
-            directory = self._may_delete(directory, path)
+            directory = self._may_delete(found.directory, path)
             self._remove(directory, entry, path, self.upper.unlink)
 
     def rmdir(self, path: str) -> None:
         check_path(path)
         with self._lock:
-            directory, name, _, _ = self._tree.parent(path)
-            code = special_errno("rmdir", name)
-            if code:
-                raise os_error(code, path)
-            entry = self._tree.child(directory, name, path)
+            found = rmdir_lookup(self._tree, path)
+            entry = found.node
             if entry is None:
                 raise os_error(errno.ENOENT, path)
             if not entry.is_dir:
                 raise os_error(errno.ENOTDIR, path)
-            directory = self._may_delete(directory, path)
+            directory = self._may_delete(found.directory, path)
             entry = self._again(entry)
             if self._tree.listing(entry, path, touch=False):
                 raise os_error(errno.ENOTEMPTY, path)
@@ -413,28 +390,9 @@ class OverlayFileSystem(FileSystem):
     def _rename(self, src: str, dst: str) -> None:
         """rename(2), with the kernel's order of checks, then copy-up and the upper rename."""
         tree = self._tree
-        old_dir, old_name, old_slash, _ = tree.parent(src)
-        new_dir, new_name, new_slash, _ = tree.parent(dst)
-        if old_name in SPECIAL_NAMES:
-            raise os_error(errno.EBUSY, src)
-        if new_name in SPECIAL_NAMES:
-            raise os_error(errno.EBUSY, dst)
-        entry = tree.child(old_dir, old_name, src)
-        if entry is None:
-            raise os_error(errno.ENOENT, src)
-        victim = tree.child(new_dir, new_name, dst)
-        is_dir = entry.is_dir
-        if not is_dir and (old_slash or new_slash):
-            raise os_error(errno.ENOTDIR, src)
-        target = join(new_dir.path, new_name)
-        if is_dir and below(target, entry.path):
-            raise os_error(errno.EINVAL, src)
-        if (
-            victim is not None
-            and victim.is_dir
-            and (old_dir.path == victim.path or below(old_dir.path, victim.path))
-        ):
-            raise os_error(errno.ENOTEMPTY, src)
+        moving = rename_lookup(tree, src, dst)
+        old_dir, new_dir, new_name = moving.old_dir, moving.new_dir, moving.new_name
+        entry, victim, is_dir = moving.node, moving.victim, moving.is_dir
         if victim is not None and self._same_file(entry, victim):
             return
         self._may_delete(old_dir, src)
@@ -450,7 +408,7 @@ class OverlayFileSystem(FileSystem):
             if victim.is_dir and tree.listing(victim, dst, touch=False):
                 raise os_error(errno.ENOTEMPTY, src)
         lower_at_target = (victim is not None and victim.lower is not None) or (
-            target in self._markers.whiteouts
+            join(new_dir.path, new_name) in self._markers.whiteouts
         )
         if is_dir and entry.lower_below:
             RENAME_COPIES_TREE.hit(path=src)
@@ -479,7 +437,7 @@ class OverlayFileSystem(FileSystem):
         check_path(path)
         with self._lock:
             _, _, found, trailing = self._tree.locate(path, follow_symlinks)
-            entry = self._existing(found, trailing, path)
+            entry = existing(self._tree, found, trailing, path)
             if entry.is_symlink:
                 raise os_error(errno.EOPNOTSUPP, path)
             self._change(entry, path, lambda canonical: self.upper.chmod(canonical, mode, False))
@@ -488,7 +446,7 @@ class OverlayFileSystem(FileSystem):
         check_path(path)
         with self._lock:
             _, _, found, trailing = self._tree.locate(path, follow_symlinks)
-            entry = self._existing(found, trailing, path)
+            entry = existing(self._tree, found, trailing, path)
             self._change(
                 entry, path, lambda canonical: self.upper.chown(canonical, uid, gid, False)
             )
@@ -499,7 +457,7 @@ class OverlayFileSystem(FileSystem):
         check_path(path)
         with self._lock:
             _, _, found, trailing = self._tree.locate(path, follow_symlinks)
-            entry = self._existing(found, trailing, path)
+            entry = existing(self._tree, found, trailing, path)
             self._change(entry, path, lambda canonical: self.upper.utime(canonical, ns, False))
 
     def truncate(self, path: str, length: int) -> None:
@@ -508,7 +466,7 @@ class OverlayFileSystem(FileSystem):
             raise os_error(errno.EINVAL, path)
         with self._lock:
             _, _, found, trailing = self._tree.locate(path, True)
-            entry = self._existing(found, trailing, path)
+            entry = existing(self._tree, found, trailing, path)
             if entry.is_dir:
                 raise os_error(errno.EISDIR, path)
             if entry.kind != _stat.S_IFREG:
@@ -591,15 +549,6 @@ class OverlayFileSystem(FileSystem):
 
     # -- shared steps (callers hold the lock) --------------------------------------------------
 
-    @staticmethod
-    def _existing(entry: Entry | None, trailing: bool, path: str) -> Entry:
-        """The entry a lookup found, or ENOENT; ENOTDIR for a trailing slash on a non-directory."""
-        if entry is None:
-            raise os_error(errno.ENOENT, path)
-        if trailing and not entry.is_dir:
-            raise os_error(errno.ENOTDIR, path)
-        return entry
-
     def _links(self, entry: Entry, path: str) -> int | None:
         """The link count of a merged directory (two plus its subdirectories), else None."""
         if not entry.merged:
@@ -612,18 +561,6 @@ class OverlayFileSystem(FileSystem):
         found = self._tree.at(entry.path)
         assert found is not None, "copy-up removes nothing"
         return found
-
-    def _free_name(self, path: str, operation: str, allow_trailing: bool) -> tuple[Entry, str]:
-        """The directory and unused name where ``path`` would be created (filename_create)."""
-        directory, name, trailing, _ = self._tree.parent(path)
-        code = special_errno(operation, name)
-        if code:
-            raise os_error(code, path)
-        if self._tree.child(directory, name, path) is not None:
-            raise os_error(errno.EEXIST, path)
-        if trailing and not allow_trailing:
-            raise os_error(errno.ENOENT, path)
-        return directory, name
 
     def _may_delete(self, directory: Entry, path: str) -> Entry:
         """The upper copy of the directory a name leaves, if the caller may write and search it.

@@ -19,7 +19,7 @@ import stat as _stat
 from vfs.errors import os_error, rename_error
 from vfs.limits import MAXSYMLINKS, name_too_long
 from vfs.overlay.entry import Entry
-from vfs.overlay.markers import Markers
+from vfs.overlay.markers import Markers, below
 from vfs.pathnames import ROOT, SPECIAL_NAMES, split
 from vfs.provider import DirEntryInfo, FileSystem
 
@@ -94,6 +94,21 @@ class MergedTree:
             self.entries.clear()
         self.entries[canonical] = entry
         return entry
+
+    @staticmethod
+    def is_dir(entry: Entry) -> bool:
+        """Whether the merged entry is a directory."""
+        return entry.is_dir
+
+    @staticmethod
+    def is_link(entry: Entry) -> bool:
+        """Whether the merged entry is a symbolic link."""
+        return entry.is_symlink
+
+    @staticmethod
+    def encloses(entry: Entry, directory: Entry) -> bool:
+        """Whether ``entry`` is the directory ``directory`` or holds it at any depth."""
+        return entry.is_dir and (directory.path == entry.path or below(directory.path, entry.path))
 
     def lookup(self, parent: Entry, name: str, path: str) -> Entry | None:
         """Like :meth:`child`, but ``.``, ``..`` and the root pseudo-name too."""
