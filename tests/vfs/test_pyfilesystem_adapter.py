@@ -4,6 +4,7 @@ and importing without pkg_resources."""
 from __future__ import annotations
 
 import errno
+import importlib
 import io
 import os
 import subprocess
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 import compat
 from tests.threads import run_threads, switch_often
 from tests.vfs.ops import NativeOps, ProviderOps
-from vfs import MemoryFileSystem
+from vfs import Identity, MemoryFileSystem
 from vfs.adapters.fs2_import import import_fs
 from vfs.adapters.pyfilesystem import ProviderFS, PyFilesystemProvider
 from vfs.adapters.pyfilesystem.errors import ERRNO_OF, fs_error_from, os_error_from
@@ -268,7 +269,7 @@ class Gone(importlib.abc.MetaPathFinder):
 
 sys.meta_path.insert(0, Gone())
 import vfs.adapters.pyfilesystem as adapter
-from vfs import MemoryFileSystem
+from vfs import Identity, MemoryFileSystem
 exposed = adapter.ProviderFS(MemoryFileSystem())
 exposed.writetext("/note", "hello")
 provider = adapter.PyFilesystemProvider(exposed)
@@ -304,3 +305,14 @@ def test_benchmark_runs_and_reports_both_directions() -> None:
     assert result.returncode == 0, result.stderr
     assert "wrapped:" in result.stdout and "exposed:" in result.stdout
     assert result.stdout.count("overhead") == 4
+
+
+def test_an_append_mode_file_starts_at_the_end_as_pyfilesystem2s_own() -> None:
+    memoryfs = importlib.import_module(import_fs().__name__ + ".memoryfs")
+    exposed = ProviderFS(MemoryFileSystem(identity=Identity.root()))
+    for fs in (exposed, memoryfs.MemoryFS()):
+        fs.writebytes("/a", b"12345")
+        with fs.openbin("/a", "a") as file:
+            assert file.tell() == 5
+            file.write(b"6")
+        assert fs.readbytes("/a") == b"123456"

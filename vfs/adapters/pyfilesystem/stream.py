@@ -27,6 +27,8 @@ class HandleIO(io.RawIOBase):
         self._reading = mode.reading
         self._writing = mode.writing
         self._appending = mode.appending
+        if self._appending:  # an append-mode file starts at the end, as PyFilesystem2's own do
+            self._position = handle.size()
         self.name = name
         self.mode = mode.to_platform_bin()
 
