@@ -36,8 +36,10 @@ def files_and_directories(root: str) -> object:
     steps["mkdir_over_file"] = outcome((base / "a.txt").mkdir, exist_ok=True)
     steps["iterdir"] = sorted(str(p) for p in base.iterdir())
     steps["iterdir_file"] = outcome(lambda: list((base / "a.txt").iterdir()))
+    kinds = ("exists", "is_file", "is_dir", "is_symlink", "is_fifo", "is_socket",
+             "is_block_device", "is_char_device")  # fmt: skip
     steps["kinds"] = {
-        name: ((base / name).exists(), (base / name).is_file(), (base / name).is_dir())
+        name: [getattr(base / name, kind)() for kind in kinds]
         for name in ("a.txt", "d", "missing", "a.txt/below")
     }
     steps["rmdir_not_empty"] = outcome((base / "x").rmdir)
