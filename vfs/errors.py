@@ -6,12 +6,16 @@ import errno
 import posix
 
 
-def os_error(code: int, filename: object = None, filename2: object = None) -> OSError:
+def os_error(
+    code: int, filename: object = None, filename2: object = None, message: str | None = None
+) -> OSError:
     """Build the OSError subclass Python raises for ``code`` (FileNotFoundError for ENOENT...).
 
-    File names are what the caller gave (str, bytes, or an int for a descriptor used as a path).
+    File names are what the caller gave (str, bytes, or an int for a descriptor used as a path);
+    the message is the system's for ``code`` unless one is given.
     """
-    message = posix.strerror(code)
+    if message is None:
+        message = posix.strerror(code)
     if filename2 is None:
         if filename is None:
             return OSError(code, message)
@@ -20,5 +24,8 @@ def os_error(code: int, filename: object = None, filename2: object = None) -> OS
 
 
 def rename_error(error: OSError, filename: object, filename2: object = None) -> OSError:
-    """The same error, naming ``filename`` (and ``filename2``) instead of what the host reported."""
-    return os_error(error.errno if error.errno is not None else errno.EIO, filename, filename2)
+    """The same error (errno and message), naming ``filename`` (and ``filename2``) instead of what
+    the provider reported; an error without an errno becomes EIO."""
+    if error.errno is None:
+        return os_error(errno.EIO, filename, filename2)
+    return os_error(error.errno, filename, filename2, error.strerror)

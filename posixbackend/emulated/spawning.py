@@ -48,6 +48,7 @@ from posixbackend.emulated.spawnargs import (
     spawn_file_actions,
     truth,
 )
+from vfs.errors import rename_error
 
 PREEXEC_FN = compat.declare(
     id="emulated.process.preexec_fn",
@@ -306,7 +307,7 @@ class SpawnFunctions(ProcessFunctions):
             fds.exec()
         except OSError as error:
             fds.abandon()
-            raise OSError(error.errno, error.strerror, target.original) from None
+            raise rename_error(error, target.original) from None
         spec = self._spec(
             args,
             executables,

@@ -30,10 +30,10 @@ from types import MappingProxyType
 
 import compat
 from vfs.arguments import check_access_mode, check_length, check_target
-from vfs.errors import os_error
+from vfs.errors import os_error, rename_error
 from vfs.limits import check_path
 from vfs.mount.handle import MountedHandle
-from vfs.mount.resolver import Location, Names, Resolver, renamed
+from vfs.mount.resolver import Location, Names, Resolver
 from vfs.mount.table import Mounted, MountTable, child, parent
 from vfs.openflags import check_open_flags
 from vfs.pathnames import special_errno
@@ -134,7 +134,7 @@ class MountFileSystem(FileSystem):
         try:
             st = mounted.fs.stat(location.inner, False)
         except OSError as error:
-            raise renamed(error, names) from None
+            raise rename_error(error, *names) from None
         if location.direct:
             self._resolver.remember_entry(path, location, generation)
         return mounted.remap(st)
@@ -144,7 +144,7 @@ class MountFileSystem(FileSystem):
         try:
             return location.mounted.fs.statvfs(location.inner)
         except OSError as error:
-            raise renamed(error, (path, None)) from None
+            raise rename_error(error, path) from None
 
     def access(self, path: str, mode: int, follow_symlinks: bool = True) -> None:
         check_path(path)
@@ -153,14 +153,14 @@ class MountFileSystem(FileSystem):
         try:
             location.mounted.fs.access(location.inner, mode, follow_symlinks)
         except OSError as error:
-            raise renamed(error, (path, None)) from None
+            raise rename_error(error, path) from None
 
     def readlink(self, path: str) -> str:
         location = self._locate(path, False)
         try:
             return location.mounted.fs.readlink(location.inner)
         except OSError as error:
-            raise renamed(error, (path, None)) from None
+            raise rename_error(error, path) from None
 
     # -- directories ----------------------------------------------------------------------------
 
@@ -169,14 +169,14 @@ class MountFileSystem(FileSystem):
         try:
             return location.mounted.fs.listdir(location.inner)
         except OSError as error:
-            raise renamed(error, (path, None)) from None
+            raise rename_error(error, path) from None
 
     def scandir(self, path: str) -> list[DirEntryInfo]:
         location = self._locate(path, True)
         try:
             return location.mounted.fs.scandir(location.inner)
         except OSError as error:
-            raise renamed(error, (path, None)) from None
+            raise rename_error(error, path) from None
 
     def mkdir(self, path: str, mode: int = 0o777) -> None:
         names = (check_path(path), None)
@@ -184,7 +184,7 @@ class MountFileSystem(FileSystem):
         try:
             mounted.fs.mkdir(inner, mode)
         except OSError as error:
-            raise renamed(error, names) from None
+            raise rename_error(error, *names) from None
 
     def rmdir(self, path: str) -> None:
         names = (check_path(path), None)
@@ -192,7 +192,7 @@ class MountFileSystem(FileSystem):
         try:
             mounted.fs.rmdir(inner)
         except OSError as error:
-            raise renamed(error, names) from None
+            raise rename_error(error, *names) from None
         finally:
             self._forget()
 
@@ -202,7 +202,7 @@ class MountFileSystem(FileSystem):
         try:
             mounted.fs.unlink(inner)
         except OSError as error:
-            raise renamed(error, names) from None
+            raise rename_error(error, *names) from None
         finally:
             self._forget()
 
@@ -216,7 +216,7 @@ class MountFileSystem(FileSystem):
         try:
             mounted.fs.symlink(target, inner)
         except OSError as error:
-            raise renamed(error, names) from None
+            raise rename_error(error, *names) from None
 
     def link(self, src: str, dst: str, follow_symlinks: bool = True) -> None:
         check_path(src, dst)
@@ -226,7 +226,7 @@ class MountFileSystem(FileSystem):
         try:
             source.mounted.fs.stat(source.inner, False)  # linkat looks the old name up first
         except OSError as error:
-            raise renamed(error, names) from None
+            raise rename_error(error, *names) from None
         mounted, inner = self._new_name(dst, names)
         if mounted is not source.mounted:
             self._refuse_existing(mounted, inner, dst.endswith("/"), names)
@@ -234,7 +234,7 @@ class MountFileSystem(FileSystem):
         try:
             mounted.fs.link(source.inner, inner, False)
         except OSError as error:
-            raise renamed(error, names) from None
+            raise rename_error(error, *names) from None
 
     def rename(self, src: str, dst: str) -> None:
         check_path(src, dst)
@@ -260,7 +260,7 @@ class MountFileSystem(FileSystem):
         try:
             old_mount.fs.rename(inner_old, inner_new)
         except OSError as error:
-            raise renamed(error, names) from None
+            raise rename_error(error, *names) from None
         finally:
             self._forget()
 
@@ -271,7 +271,7 @@ class MountFileSystem(FileSystem):
         try:
             location.mounted.fs.chmod(location.inner, mode, follow_symlinks)
         except OSError as error:
-            raise renamed(error, (path, None)) from None
+            raise rename_error(error, path) from None
         finally:
             self._forget()
 
@@ -280,7 +280,7 @@ class MountFileSystem(FileSystem):
         try:
             location.mounted.fs.chown(location.inner, uid, gid, follow_symlinks)
         except OSError as error:
-            raise renamed(error, (path, None)) from None
+            raise rename_error(error, path) from None
         finally:
             self._forget()
 
@@ -291,7 +291,7 @@ class MountFileSystem(FileSystem):
         try:
             location.mounted.fs.utime(location.inner, ns, follow_symlinks)
         except OSError as error:
-            raise renamed(error, (path, None)) from None
+            raise rename_error(error, path) from None
 
     def truncate(self, path: str, length: int) -> None:
         check_path(path)
@@ -300,7 +300,7 @@ class MountFileSystem(FileSystem):
         try:
             location.mounted.fs.truncate(location.inner, length)
         except OSError as error:
-            raise renamed(error, (path, None)) from None
+            raise rename_error(error, path) from None
 
     # -- opening --------------------------------------------------------------------------------
 
@@ -316,7 +316,7 @@ class MountFileSystem(FileSystem):
         try:
             handle = mounted.fs.open(location.inner, flags, mode)
         except OSError as error:
-            raise renamed(error, (path, None)) from None
+            raise rename_error(error, path) from None
         return MountedHandle(handle, mounted, path, self._forget)
 
     # -- helpers --------------------------------------------------------------------------------
@@ -358,7 +358,7 @@ class MountFileSystem(FileSystem):
         except FileNotFoundError:
             return None
         except OSError as error:
-            raise renamed(error, names) from None
+            raise rename_error(error, *names) from None
 
     def _refuse_mount_point_rename(self, old: str, new: str, names: Names) -> None:
         """vfs_rename's order when a mount point is involved: ENOENT, EISDIR/ENOTDIR, EBUSY."""
@@ -381,7 +381,7 @@ class MountFileSystem(FileSystem):
                 raise os_error(errno.ENOENT, *names) from None
             return
         except OSError as error:
-            raise renamed(error, names) from None
+            raise rename_error(error, *names) from None
         raise os_error(errno.EEXIST, *names)
 
     def close(self) -> None:

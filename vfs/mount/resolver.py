@@ -19,7 +19,7 @@ import threading
 from typing import Any
 
 import compat
-from vfs.errors import os_error
+from vfs.errors import os_error, rename_error
 from vfs.limits import MAXSYMLINKS
 from vfs.mount.table import Mounted, MountTable, child, parent
 
@@ -36,11 +36,6 @@ DIRECT_CHANGES = compat.declare(
     "it; a link or rename made on a mounted provider directly (not through the Mount), or the "
     "removal of a mount point's directory there, is not seen by paths resolved before",
 )
-
-
-def renamed(error: OSError, names: Names) -> OSError:
-    """``error`` naming the caller's path(s), keeping its errno and message."""
-    return OSError(error.errno, error.strerror, names[0], None, names[1])
 
 
 class Location:
@@ -185,7 +180,7 @@ class Resolver:
             except OSError as error:
                 if last and not directory:
                     return Location(candidate, mounted, trailing)
-                raise renamed(error, names) from None
+                raise rename_error(error, *names) from None
             if _stat.S_ISLNK(mode):
                 links += 1
                 if links > MAXSYMLINKS:
@@ -193,7 +188,7 @@ class Resolver:
                 try:
                     target = mounted.fs.readlink(inner)
                 except OSError as error:
-                    raise renamed(error, names) from None
+                    raise rename_error(error, *names) from None
                 if not target:
                     raise os_error(errno.ENOENT, *names)
                 if target.startswith("/"):
