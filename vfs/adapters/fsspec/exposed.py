@@ -19,12 +19,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import fsspec
 from fsspec.spec import AbstractFileSystem
 
-from vfs.adapters.fsspec.rawfile import ProviderRawFile, buffered, open_flags
+from vfs.adapters.fsspec.modes import open_flags
+from vfs.adapters.handlefile import HandleFile, buffered
 from vfs.errors import os_error
 from vfs.provider import FileSystem
 
@@ -235,9 +236,8 @@ class VfsFileSystem(AbstractFileSystem):  # type: ignore[misc]
         if handle.stat().st_mode & 0o170000 == _stat.S_IFDIR:
             handle.close()
             raise os_error(errno.EISDIR, path)
-        raw = ProviderRawFile(handle, path, mode)
         size = block_size if block_size and block_size > 0 else self.blocksize
-        return buffered(raw, size)
+        return cast(IO[bytes], buffered(HandleFile(handle, path, mode), size))
 
     def cat_file(
         self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any

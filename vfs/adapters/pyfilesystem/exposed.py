@@ -14,6 +14,7 @@ import stat as _stat
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any, BinaryIO, cast
 
+from vfs.adapters.handlefile import HandleFile, buffered
 from vfs.adapters.pyfilesystem.errors import fs_error_from
 from vfs.adapters.pyfilesystem.library import (
     FS,
@@ -25,7 +26,6 @@ from vfs.adapters.pyfilesystem.library import (
     fs_errors,
     fs_path,
 )
-from vfs.adapters.pyfilesystem.stream import open_stream
 from vfs.provider import FileSystem
 
 _TYPES = {
@@ -194,7 +194,8 @@ class ProviderFS(FS):
             except BaseException:
                 handle.close()
                 raise
-        return cast(BinaryIO, open_stream(handle, path, parsed, buffering))
+        raw = HandleFile(handle, path, parsed.to_platform_bin())
+        return cast(BinaryIO, buffered(raw, buffering))
 
     def provider_exists(self, real: str) -> bool:
         """Whether the provider path ``real`` names anything (a dangling link included)."""
