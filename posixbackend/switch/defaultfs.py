@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterable
 
 from vfs import FileSystem, HostFileSystem, Identity, MemoryFileSystem
+from vfs.host import host_is_directory
 from vfs.mount import MountFileSystem
 from vfs.readonly import ReadOnlyFileSystem
 
@@ -41,7 +42,7 @@ def library_directories(cwd: str, keep: Iterable[str] = ()) -> list[str]:
         if not candidate:
             continue
         path = posixpath.normpath(posixpath.join(cwd, candidate))
-        if not _is_directory(path) or any(_covers(path, directory) for directory in kept):
+        if not host_is_directory(path) or any(_covers(path, directory) for directory in kept):
             continue
         found.append(path)
     return _outermost(found)
@@ -99,13 +100,6 @@ def _host_cwd() -> str:
         return posix.getcwd()
     except OSError:  # the process's directory was removed: start at / instead
         return "/"
-
-
-def _is_directory(path: str) -> bool:
-    try:
-        return (posix.stat(path).st_mode & 0o170000) == 0o040000
-    except OSError:
-        return False
 
 
 def _covers(path: str, directory: str) -> bool:

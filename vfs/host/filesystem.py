@@ -35,7 +35,7 @@ RESOLVERS = ("auto", "openat2", "walk")
 _PROC_FD = "/proc/self/fd"
 
 
-def _is_directory(path: str) -> bool:
+def host_is_directory(path: str) -> bool:
     """Whether ``path`` is a directory on the host (through posix: os may be switched)."""
     try:
         return stat.S_ISDIR(posix.stat(path).st_mode)
@@ -63,7 +63,7 @@ class HostFileSystem(FileSystem):
             self._root = os.fsdecode(os.fspath(root))
             self._root_fd = posix.open(self._root, O_PATH | posix.O_DIRECTORY | O_CLOEXEC)
             self._opener = self._choose_opener(resolver)
-        self._proc = _is_directory(_PROC_FD)
+        self._proc = host_is_directory(_PROC_FD)
 
     def _choose_opener(self, resolver: str) -> Callable[[str, int, int], int]:
         root = self._root_fd
