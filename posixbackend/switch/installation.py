@@ -17,7 +17,7 @@ import os
 import sys
 import threading
 import types
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -67,7 +67,7 @@ class Installation:
     def install(self) -> None:
         """Put every stand-in in place; installing twice changes nothing."""
         with self._lock:
-            if self._replacements:
+            if self.installed:
                 return
             stand_ins = self._stand_ins()
             try:
@@ -75,7 +75,7 @@ class Installation:
                     self._replace(namespace, name, stand_in)
                 for namespace, name, stand_in in thread_patches():
                     self._replace(namespace, name, stand_in)
-                self._replace_copies(list(sys.modules.items()))
+                self._swap_copies(self._natives, record=True)
             except BaseException:
                 self._restore()
                 raise
@@ -84,11 +84,6 @@ class Installation:
         """Restore every replaced name; the interpreter is as it was before install."""
         with self._lock:
             self._restore()
-
-    def stand_in_for(self, native: Any) -> Any:
-        """The stand-in that replaced ``native`` (or ``native`` itself if none did)."""
-        found = self._natives.get(id(native))
-        return found[1] if found is not None and found[0] is native else native
 
     # -- building --------------------------------------------------------------------------
 
@@ -139,54 +134,38 @@ class Installation:
         setattr(namespace, name, stand_in)
         self._replacements.append(Replacement(namespace, name, original, stand_in))
 
-    def _replace_defaults(
-        self, function: types.FunctionType, natives: dict[int, tuple[Any, Any]]
-    ) -> None:
-        """Replace real objects among a function's default argument values (tempfile's
-        ``close(self, unlink=_os.unlink)`` took the real unlink when it was defined)."""
-        for name in ("__defaults__", "__kwdefaults__"):
-            values = getattr(function, name)
-            if not values:
-                continue
-            changed = _swapped(values, natives)
-            if changed is not None:
-                setattr(function, name, changed)
-                self._replacements.append(Replacement(function, name, values, changed))
-
-    def _replace_copies(self, modules: Iterable[tuple[str, Any]]) -> None:
-        """Replace the real objects wherever a module bound them to its own names."""
-        natives = self._natives
-        for module_name, module in modules:
-            if not _scanned(module_name, module):
-                continue
-            for name, value in list(vars(module).items()):
-                found = natives.get(id(value))
-                if found is not None and found[0] is value:
-                    self._replace(module, name, found[1])
-            for function in _functions_of(module_name, module):
-                self._replace_defaults(function, natives)
-
-    def _restore(self) -> None:
-        """Undo every replacement (newest first), then fix copies made of stand-ins meanwhile."""
-        stand_ins = {id(r.stand_in): r for r in self._replacements}
-        undo = {key: (r.stand_in, r.original) for key, r in stand_ins.items()}
-        for replacement in reversed(self._replacements):
-            namespace, name = replacement.namespace, replacement.name
-            if _own_attribute(namespace, name) is replacement.stand_in:
-                setattr(namespace, name, replacement.original)
+    def _swap_copies(self, table: dict[int, tuple[Any, Any]], *, record: bool) -> None:
+        """Swap each object ``old`` of ``table`` (``id(old) -> (old, new)``) for ``new`` wherever
+        a module bound it to its own names or to a default argument value of a function it
+        defines (tempfile's ``close(self, unlink=_os.unlink)`` took the real unlink when it was
+        defined). With ``record``, each swap is a replacement that uninstall undoes."""
         for module_name, module in list(sys.modules.items()):
             if not _scanned(module_name, module):
                 continue
             for name, value in list(vars(module).items()):
-                found = stand_ins.get(id(value))
-                if found is not None and found.stand_in is value:
-                    setattr(module, name, found.original)
+                found = table.get(id(value))
+                if found is not None and found[0] is value:
+                    self._swap(module, name, value, found[1], record)
             for function in _functions_of(module_name, module):
                 for name in ("__defaults__", "__kwdefaults__"):
                     values = getattr(function, name)
-                    changed = values and _swapped(values, undo)
-                    if changed:
-                        setattr(function, name, changed)
+                    changed = _swapped(values, table) if values else None
+                    if changed is not None:
+                        self._swap(function, name, values, changed, record)
+
+    def _swap(self, namespace: Any, name: str, old: Any, new: Any, record: bool) -> None:
+        setattr(namespace, name, new)
+        if record:
+            self._replacements.append(Replacement(namespace, name, old, new))
+
+    def _restore(self) -> None:
+        """Undo every replacement (newest first), then fix copies made of stand-ins meanwhile."""
+        undo = {id(r.stand_in): (r.stand_in, r.original) for r in self._replacements}
+        for replacement in reversed(self._replacements):
+            namespace, name = replacement.namespace, replacement.name
+            if _own_attribute(namespace, name) is replacement.stand_in:
+                setattr(namespace, name, replacement.original)
+        self._swap_copies(undo, record=False)
         self._replacements.clear()
         self._natives.clear()
 
