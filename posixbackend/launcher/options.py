@@ -1,0 +1,356 @@
+"""The launcher's command line: ``[options] (SCRIPT | -m MODULE | -c CODE | -) [ARGS...]``.
+
+Parsed by hand rather than with argparse because, as with ``python`` itself, everything after
+the target belongs to the program, options take both ``--name=value`` and ``--name value``, and
+GraalPy's ``--python.PosixModuleBackend=java`` spelling must be accepted too.
+"""
+
+from __future__ import annotations
+
+import enum
+import shlex
+from collections.abc import Sequence
+
+import attrs
+
+import compat
+from posixbackend.switch.names import PosixModuleBackend, valid_names
+
+ENVIRONMENT_VARIABLE = "POSIXBACKEND_OPTIONS"
+"""Carries the backend options to child Python processes (shell syntax, e.g. ``--fs=host``)."""
+
+USAGE = "usage: {prog} [option] ... (file | -m mod | -c cmd | -) [arg] ..."
+
+HELP = """\
+Run a Python program with the os interface served by a chosen POSIX backend.
+
+Options:
+  --posix-backend=NAME   native (the real os), java, managed or emulated (the emulated
+                         backend); also spelled --python.PosixModuleBackend=NAME
+  --fs=SPEC              the emulated backend's file system: memory, host, host:ROOT or
+                         overlay (the host read-only, memory on top); default: host
+  --mount GUEST=SPEC[:ro]
+                         also show SPEC (memory, host or host:DIR, or a host directory) at
+                         the absolute path GUEST; repeatable; ':ro' makes it read-only
+  --cwd=DIR              the program's starting directory (default: the current one)
+  --time-resolution=T    file time resolution: an integer of nanoseconds or a number with
+                         s, ms, us or ns (default: 1s, as GraalPy's Java backend)
+  --log.python.compatibility.level=LEVEL
+                         log compatibility gaps hit at LEVEL or above to stderr (OFF,
+                         SEVERE, WARNING, INFO, CONFIG, FINE, FINER, FINEST, ALL)
+  --compat-report=FILE   at exit, write the compatibility report to FILE (- for stderr;
+                         a .json name gives JSON, anything else text)
+  --changes              at exit, list what the program created, changed and deleted
+                         (needs --fs=overlay)
+  --processes=POLICY     host (default: the program may start host processes) or none
+  -h, --help             show this help and exit
+
+Targets:
+  file                   run the program in a script file (or a directory or zip file with
+                         __main__.py)
+  -m mod                 run a library module as a script
+  -c cmd                 run the program passed as a string
+  -                      read the program from standard input (the default when no target
+                         is given and standard input is not a terminal)
+
+The options are also handed to child Python processes the program starts, through the
+environment variable {variable}.
+"""
+
+
+class UsageError(Exception):
+    """A bad command line: the launcher prints the usage and exits with status 2, as python."""
+
+
+class TargetKind(enum.Enum):
+    """What the program to run is given as."""
+
+    SCRIPT = "script"
+    MODULE = "module"
+    CODE = "code"
+    STDIN = "stdin"
+    INTERACTIVE = "interactive"
+
+
+class FsKind(enum.Enum):
+    """The ``--fs`` choices."""
+
+    MEMORY = "memory"
+    HOST = "host"
+    OVERLAY = "overlay"
+
+
+@attrs.frozen
+class FsSpec:
+    """A file system named on the command line: its kind, and for ``host:ROOT`` the root."""
+
+    kind: FsKind
+    root: str = "/"
+
+    @classmethod
+    def parse(cls, text: str, option: str) -> FsSpec:
+        """``memory``, ``host``, ``host:ROOT`` or ``overlay`` (UsageError otherwise)."""
+        name, colon, root = text.partition(":")
+        if name == "host" and colon:
+            if not root.startswith("/"):
+                raise UsageError(f"{option}: host:ROOT needs an absolute ROOT, not {root!r}")
+            return cls(FsKind.HOST, root)
+        if not colon and name in {kind.value for kind in FsKind}:
+            return cls(FsKind(name))
+        raise UsageError(f"{option}: expected memory, host, host:ROOT or overlay, not {text!r}")
+
+    def __str__(self) -> str:
+        if self.kind is FsKind.HOST and self.root != "/":
+            return f"host:{self.root}"
+        return self.kind.value
+
+
+@attrs.frozen
+class MountSpec:
+    """``--mount GUEST=SPEC[:ro]``: a provider shown at an absolute guest path."""
+
+    guest: str
+    source: FsSpec
+    read_only: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> MountSpec:
+        guest, equals, spec = text.partition("=")
+        if not equals or not guest or not spec:
+            raise UsageError(f"--mount: expected GUEST=SPEC[:ro], not {text!r}")
+        if not guest.startswith("/"):
+            raise UsageError(f"--mount: the guest path must be absolute, not {guest!r}")
+        read_only = spec.endswith(":ro")
+        if read_only:
+            spec = spec[: -len(":ro")]
+        if spec.startswith("/"):  # a bare host directory
+            spec = "host:" + spec
+        source = FsSpec.parse(spec, "--mount")
+        if source.kind is FsKind.OVERLAY:
+            raise UsageError("--mount: SPEC is memory, host, host:DIR or a host directory")
+        return cls(guest, source, read_only)
+
+    def __str__(self) -> str:
+        return f"{self.guest}={self.source}{':ro' if self.read_only else ''}"
+
+
+def parse_time_resolution(text: str) -> int:
+    """``--time-resolution``: nanoseconds, or a number with a unit (s, ms, us, ns)."""
+    units = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9}
+    for unit in ("ns", "us", "ms", "s"):
+        if text.endswith(unit):
+            number, scale = text[: -len(unit)], units[unit]
+            break
+    else:
+        number, scale = text, 1
+    try:
+        value = round(float(number) * scale) if "." in number else int(number) * scale
+    except ValueError:
+        raise UsageError(
+            f"--time-resolution: expected nanoseconds or a number with s, ms, us or ns, "
+            f"not {text!r}"
+        ) from None
+    if value < 1:
+        raise UsageError(f"--time-resolution: must be at least 1ns, not {text!r}")
+    return value
+
+
+@attrs.frozen
+class BackendOptions:
+    """The options that choose and shape the backend (what child processes inherit)."""
+
+    backend: PosixModuleBackend = PosixModuleBackend.NATIVE
+    fs: FsSpec | None = None
+    mounts: tuple[MountSpec, ...] = ()
+    cwd: str | None = None
+    time_resolution_ns: int | None = None
+    log_level: str | None = None
+    processes: str = "host"
+
+    @property
+    def file_system(self) -> FsSpec:
+        """The ``--fs`` in force (host when none was given, GraalPy's default)."""
+        return FsSpec(FsKind.HOST) if self.fs is None else self.fs
+
+    def arguments(self) -> list[str]:
+        """These options as launcher arguments (for the environment variable)."""
+        given = [f"--posix-backend={self.backend.value}"]
+        if self.fs is not None:
+            given.append(f"--fs={self.fs}")
+        given += [f"--mount={mount}" for mount in self.mounts]
+        if self.time_resolution_ns is not None:
+            given.append(f"--time-resolution={self.time_resolution_ns}ns")
+        if self.log_level is not None:
+            given.append(f"--log.python.compatibility.level={self.log_level}")
+        if self.processes != "host":
+            given.append(f"--processes={self.processes}")
+        return given
+
+    def environment_value(self) -> str:
+        """The value of :data:`ENVIRONMENT_VARIABLE` that hands these options on."""
+        return shlex.join(self.arguments())
+
+
+@attrs.frozen
+class Target:
+    """The program: its kind, the file, module or code, and the arguments after it."""
+
+    kind: TargetKind
+    value: str = ""
+    args: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Command:
+    """A whole parsed command line."""
+
+    options: BackendOptions
+    target: Target
+    compat_report: str | None = None
+    changes: bool = False
+    help: bool = False
+
+
+_VALUED = {
+    "--posix-backend", "--python.PosixModuleBackend", "--fs", "--mount", "--cwd",
+    "--time-resolution", "--log.python.compatibility.level", "--compat-report", "--processes",
+}  # fmt: skip
+
+
+def parse_command(
+    argv: Sequence[str],
+    *,
+    default_backend: PosixModuleBackend = PosixModuleBackend.NATIVE,
+    stdin_is_tty: bool = False,
+) -> Command:
+    """Parse the launcher's arguments (without the program name); UsageError when bad."""
+    values = _Values(default_backend)
+    report: str | None = None
+    changes = False
+    index = 0
+    target: Target | None = None
+    while index < len(argv):
+        argument = argv[index]
+        index += 1
+        if argument in ("-h", "--help"):
+            return Command(BackendOptions(), Target(TargetKind.INTERACTIVE), help=True)
+        if argument == "--changes":
+            changes = True
+            continue
+        if argument == "-":
+            target = Target(TargetKind.STDIN, "-", tuple(argv[index:]))
+            break
+        if argument in ("-m", "-c") or (argument.startswith(("-m", "-c")) and argument[2:3] != "-"):
+            flag, inline = argument[:2], argument[2:]
+            if not inline:
+                if index >= len(argv):
+                    raise UsageError(f"Argument expected for the {flag} option")
+                inline = argv[index]
+                index += 1
+            kind = TargetKind.MODULE if flag == "-m" else TargetKind.CODE
+            target = Target(kind, inline, tuple(argv[index:]))
+            break
+        if argument.startswith("--"):
+            name, equals, value = argument.partition("=")
+            if name not in _VALUED:
+                raise UsageError(f"unknown option {name}")
+            if not equals:
+                if index >= len(argv):
+                    raise UsageError(f"Argument expected for the {name} option")
+                value = argv[index]
+                index += 1
+            if name == "--compat-report":
+                if not value:
+                    raise UsageError("--compat-report: expected a file name or -")
+                report = value
+            else:
+                _set_option(values, name, value)
+            continue
+        if argument.startswith("-"):
+            raise UsageError(f"unknown option {argument}")
+        target = Target(TargetKind.SCRIPT, argument, tuple(argv[index:]))
+        break
+    if target is None:
+        kind = TargetKind.INTERACTIVE if stdin_is_tty else TargetKind.STDIN
+        target = Target(kind, "-" if kind is TargetKind.STDIN else "")
+    options = BackendOptions(
+        backend=values.backend, fs=values.fs, mounts=tuple(values.mounts), cwd=values.cwd,
+        time_resolution_ns=values.time_resolution_ns, log_level=values.log_level,
+        processes=values.processes,
+    )  # fmt: skip
+    _check_consistent(options, changes)
+    return Command(options, target, report, changes)
+
+
+@attrs.define
+class _Values:
+    """The backend options seen so far on a command line."""
+
+    backend: PosixModuleBackend
+    fs: FsSpec | None = None
+    mounts: list[MountSpec] = attrs.Factory(list)
+    cwd: str | None = None
+    time_resolution_ns: int | None = None
+    log_level: str | None = None
+    processes: str = "host"
+
+
+def _set_option(values: _Values, name: str, value: str) -> None:
+    if name in ("--posix-backend", "--python.PosixModuleBackend"):
+        try:
+            values.backend = PosixModuleBackend(value)
+        except ValueError:
+            raise UsageError(
+                f"{name}: expected one of {', '.join(valid_names())}, "
+                f"not {value!r}"
+            ) from None
+    elif name == "--fs":
+        values.fs = FsSpec.parse(value, name)
+    elif name == "--mount":
+        values.mounts.append(MountSpec.parse(value))
+    elif name == "--cwd":
+        if not value.startswith("/"):
+            raise UsageError(f"--cwd: expected an absolute directory, not {value!r}")
+        values.cwd = value
+    elif name == "--time-resolution":
+        values.time_resolution_ns = parse_time_resolution(value)
+    elif name == "--log.python.compatibility.level":
+        try:
+            compat.parse_level(value)
+        except ValueError as error:
+            raise UsageError(f"{name}: {error}") from None
+        values.log_level = value
+    elif name == "--processes":
+        if value not in ("host", "none"):
+            raise UsageError(f"--processes: expected host or none, not {value!r}")
+        values.processes = value
+
+
+def _check_consistent(options: BackendOptions, changes: bool) -> None:
+    """Options that mean nothing for the chosen backend are errors, not silently ignored."""
+    if not options.backend.emulated:
+        emulated_only = {
+            "--fs": options.fs is not None, "--mount": bool(options.mounts),
+            "--cwd": options.cwd is not None,
+            "--time-resolution": options.time_resolution_ns is not None,
+            "--processes": options.processes != "host", "--changes": changes,
+        }  # fmt: skip
+        given = [name for name, present in emulated_only.items() if present]
+        if given:
+            raise UsageError(
+                f"{', '.join(given)}: only for the emulated backend (--posix-backend=java)"
+            )
+    if changes and options.file_system.kind is not FsKind.OVERLAY:
+        raise UsageError("--changes needs --fs=overlay")
+
+
+def options_from_environment(text: str) -> BackendOptions:
+    """The options a parent handed on in :data:`ENVIRONMENT_VARIABLE` (UsageError if bad)."""
+    try:
+        words = shlex.split(text)
+    except ValueError as error:
+        raise UsageError(f"{ENVIRONMENT_VARIABLE}: {error}") from None
+    command = parse_command([*words, "-c", ""])
+    if command.compat_report is not None or command.changes or command.help:
+        raise UsageError(f"{ENVIRONMENT_VARIABLE} takes backend options only")
+    return command.options

@@ -1,0 +1,224 @@
+"""Running the program the way ``python`` does: ``sys.argv``, ``sys.path[0]``, ``__main__``.
+
+The program runs in a fresh ``__main__`` module, its source read through the active backend
+(so ``--fs=memory`` runs the copy in memory). An uncaught exception is printed through
+``sys.excepthook`` without the launcher's own frames and gives exit status 1; SystemExit is
+left to the interpreter; KeyboardInterrupt ends the process by SIGINT, as CPython does.
+"""
+
+from __future__ import annotations
+
+import atexit
+import code
+import importlib.machinery
+import importlib.util
+import io
+import marshal
+import os
+import posix
+import runpy
+import signal
+import sys
+import threading
+import traceback as tracebacks
+import types
+from collections.abc import Callable
+
+from posixbackend.launcher.options import Target, TargetKind
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_RUNPY = {os.path.abspath(runpy.__file__), "<frozen runpy>"}
+
+
+class CannotOpen(Exception):
+    """The script cannot be read: python reports it and exits with status 2."""
+
+
+def fresh_main() -> types.ModuleType:
+    """A new, empty ``__main__`` module in sys.modules (as the interpreter starts with)."""
+    module = types.ModuleType("__main__")
+    module.__dict__["__builtins__"] = __builtins__
+    sys.modules["__main__"] = module
+    return module
+
+
+def set_path_zero(entry: str | None) -> None:
+    """Put the program's own directory first on sys.path, in place of the launcher's."""
+    if sys.flags.safe_path or entry is None:
+        return
+    if sys.path:
+        sys.path[0] = entry
+    else:
+        sys.path.append(entry)
+
+
+def prepare(target: Target) -> Callable[[], None]:
+    """Set sys.argv and sys.path[0] for ``target``; return what runs it."""
+    kind = target.kind
+    if kind is TargetKind.SCRIPT:
+        return _prepare_script(target)
+    if kind is TargetKind.MODULE:
+        sys.argv = ["-m", *target.args]  # runpy puts the module's file in argv[0]
+        set_path_zero(os.getcwd())
+        return lambda: _run_module(target.value)
+    if kind is TargetKind.CODE:
+        sys.argv = ["-c", *target.args]
+        set_path_zero("")
+        return lambda: _run_source(target.value, "<string>")
+    if kind is TargetKind.STDIN:
+        sys.argv = ["-", *target.args]
+        set_path_zero("")
+        return lambda: _run_source(sys.stdin.read(), "<stdin>")
+    sys.argv = [""]
+    set_path_zero("")
+    return _interact
+
+
+def _prepare_script(target: Target) -> Callable[[], None]:
+    path = target.value
+    sys.argv = [path, *target.args]
+    absolute = os.path.abspath(path)
+    if os.path.isdir(absolute) or _is_zip(absolute):
+        set_path_zero(path)
+        return _run_main_of
+    set_path_zero(os.path.dirname(os.path.realpath(absolute)))
+    return lambda: _run_file(absolute)
+
+
+def _is_zip(path: str) -> bool:
+    import zipfile
+
+    try:
+        return zipfile.is_zipfile(path)
+    except OSError:
+        return False
+
+
+def read_script(path: str) -> types.CodeType:
+    """Compile the script at ``path`` (source or compiled); CannotOpen if it is unreadable."""
+    try:
+        with io.open_code(path) as stream:
+            data = stream.read()
+    except OSError as error:
+        message = f"can't open file {path!r}: [Errno {error.errno}] {error.strerror}"
+        raise CannotOpen(message) from None
+    magic = importlib.util.MAGIC_NUMBER
+    if data.startswith(magic):
+        compiled = marshal.loads(data[16:])
+        if not isinstance(compiled, types.CodeType):
+            raise CannotOpen(f"can't run {path!r}: not a compiled module")
+        return compiled
+    return compile(data, path, "exec", dont_inherit=True)
+
+
+def _run_file(path: str) -> None:
+    compiled = read_script(path)
+    module = fresh_main()
+    module.__dict__.update(
+        __file__=path, __cached__=None, __spec__=None, __package__=None,
+        __loader__=importlib.machinery.SourceFileLoader("__main__", path),
+    )  # fmt: skip
+    exec(compiled, module.__dict__)
+
+
+def _run_main_of() -> None:
+    fresh_main()
+    runpy._run_module_as_main("__main__", alter_argv=False)  # type: ignore[attr-defined]
+
+
+def _run_module(name: str) -> None:
+    fresh_main()
+    runpy._run_module_as_main(name, alter_argv=True)  # type: ignore[attr-defined]
+
+
+def _run_source(source: str, filename: str) -> None:
+    compiled = compile(source, filename, "exec", dont_inherit=True)
+    module = fresh_main()
+    module.__dict__.update(__spec__=None, __package__=None)
+    exec(compiled, module.__dict__)
+
+
+def _interact() -> None:
+    module = fresh_main()
+    module.__dict__.update(__spec__=None, __package__=None)
+    code.interact(local=module.__dict__, exitmsg="")
+
+
+def without_launcher_frames(traceback: types.TracebackType | None) -> types.TracebackType | None:
+    """``traceback`` from the first frame that is the program's (not the launcher's or runpy's)."""
+    while traceback is not None:
+        filename = os.path.abspath(traceback.tb_frame.f_code.co_filename)
+        raw = traceback.tb_frame.f_code.co_filename
+        if not (filename.startswith(_HERE + os.sep) or filename in _RUNPY or raw in _RUNPY):
+            break
+        traceback = traceback.tb_next
+    return traceback
+
+
+def report_exception(error: BaseException, traceback: types.TracebackType | None) -> None:
+    """Print an uncaught exception through sys.excepthook; the default hook is replaced by the
+    same printing in Python, whose source lines are read through the active backend (the C
+    hook hands the descriptor of the file it opened to C code, which a virtual one fails)."""
+    if sys.excepthook is sys.__excepthook__:
+        print_exception(type(error), error, traceback)
+    else:
+        sys.excepthook(type(error), error, traceback)
+
+
+def print_exception(
+    kind: type[BaseException], error: BaseException, traceback: types.TracebackType | None
+) -> None:
+    """What CPython's default excepthook prints, printed by :mod:`traceback`."""
+    if sys.stderr is not None:
+        tracebacks.print_exception(kind, error, traceback, file=sys.stderr)
+        sys.stderr.flush()
+
+
+def print_thread_exception(args: threading.ExceptHookArgs) -> None:
+    """What threading's default excepthook prints, printed by :mod:`traceback`."""
+    if args.exc_type is SystemExit or sys.stderr is None:
+        return
+    name = args.thread.name if args.thread is not None else threading.get_ident()
+    print(f"Exception in thread {name}:", file=sys.stderr, flush=True)
+    tracebacks.print_exception(
+        args.exc_type, args.exc_value, args.exc_traceback, file=sys.stderr
+    )
+    sys.stderr.flush()
+
+
+class Interrupted:
+    """Ends the process by SIGINT after every at-exit handler ran, as CPython does when a
+    KeyboardInterrupt went unhandled (the parent's shell then sees status 130)."""
+
+    def __init__(self) -> None:
+        self.pending = False
+        atexit.register(self._at_exit)  # registered first: runs last
+
+    def _at_exit(self) -> None:
+        if not self.pending:
+            return
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        posix.kill(posix.getpid(), signal.SIGINT)
+
+
+def run(target: Target, interrupted: Interrupted) -> int:
+    """Run ``target`` like python; the exit status (SystemExit is re-raised for python).
+
+    CannotOpen (the script is missing or unreadable) is left to the caller."""
+    runner = prepare(target)
+    try:
+        runner()
+    except (SystemExit, CannotOpen):
+        raise
+    except BaseException as error:  # noqa: BLE001 - python reports every uncaught exception
+        traceback = without_launcher_frames(error.__traceback__)
+        error.__traceback__ = traceback
+        report_exception(error, traceback)
+        if isinstance(error, KeyboardInterrupt):
+            interrupted.pending = True
+            return 128 + signal.SIGINT
+        return 1
+    return 0
