@@ -9,12 +9,10 @@ so the program sees the disk, changes only a copy and nothing on disk changes.
 
 from __future__ import annotations
 
-import _io
 import errno
 import posix
 import posixpath
 import stat
-from typing import BinaryIO
 
 import attrs
 
@@ -32,7 +30,9 @@ CHILDREN_ON_HOST = compat.declare(
     aspect="child processes under --fs=memory or overlay",
     level=compat.Level.INFO,
     explanation="child processes are host processes: they see the host's files, not the "
-    "program's memory or overlay file system (a child Python gets its own, fresh one)",
+    "program's memory or overlay file system (a child Python gets its own, fresh one), and "
+    "starting one in a directory only the program's file system has fails with "
+    "FileNotFoundError",
 )
 
 
@@ -60,15 +60,20 @@ def build_layout(options: BackendOptions, host_cwd: str) -> Layout:
     else:
         root = HostFileSystem(None if spec.root == "/" else spec.root)
         host_root = spec.root
-        cwd = host_cwd if spec.root == "/" else "/"
+        cwd = guest_directory_of(spec.root, host_cwd)
     if options.mounts:
         mounts = {mount.guest: _provider(mount.source, mount.read_only) for mount in options.mounts}
+        on_disk = spec.kind is FsKind.HOST
         try:
-            root = MountFileSystem(root, mounts, create_mount_points=spec.kind is not FsKind.HOST)
+            root = MountFileSystem(root, mounts, create_mount_points=not on_disk)
         except OSError as error:
-            raise UsageError(f"--mount: {error.strerror}: {error.filename}") from None
+            missing = on_disk and error.errno == errno.ENOENT
+            hint = " (--fs=host makes no mount points on disk)" if missing else ""
+            raise UsageError(f"--mount: {error.strerror}: {error.filename}{hint}") from None
     if options.cwd is not None:
         cwd = options.cwd
+        if spec.kind is FsKind.MEMORY:  # the launcher's own file system: made to start in
+            make_directories(root, cwd)
     _check_directory(root, cwd)
     return Layout(root, cwd, overlay, host_root)
 
@@ -82,6 +87,20 @@ def _provider(source: FsSpec, read_only: bool) -> FileSystem:
             raise UsageError(f"--mount: no such host directory: {source.root}")
         provider = HostFileSystem(source.root)
     return ReadOnlyFileSystem(provider) if read_only else provider
+
+
+def make_directories(file_system: FileSystem, path: str) -> None:
+    """``mkdir -p path`` in ``file_system`` (mode 0755); an error is left for the caller's
+    next step on ``path`` to report."""
+    directory = ""
+    for part in path.strip("/").split("/"):
+        directory += "/" + part
+        try:
+            file_system.mkdir(directory, 0o755)
+        except FileExistsError:
+            continue
+        except OSError:
+            return
 
 
 def _check_directory(file_system: FileSystem, path: str) -> None:
@@ -100,42 +119,26 @@ def _host_directory(path: str) -> bool:
         return False
 
 
+def guest_directory_of(host_root: str, host_cwd: str) -> str:
+    """Where a program started in ``host_cwd`` begins under ``--fs=host:ROOT``: the same
+    directory seen from ROOT when it lies inside ROOT (so a child process started in a guest
+    directory begins there too), else ``/``. ROOT is compared as written, symlinks unresolved."""
+    root = posixpath.normpath(host_root)
+    if root == "/":
+        return host_cwd
+    if host_cwd == root:
+        return "/"
+    if host_cwd.startswith(root + "/"):
+        return host_cwd[len(root) :]
+    return "/"
+
+
 def host_directory_of(layout: Layout, guest: str) -> str:
-    """The host directory a child process started in the guest directory ``guest`` runs in."""
+    """The host directory a child process started in the guest directory ``guest`` runs in:
+    the same path (below ROOT for ``host:ROOT``), whether the host has it or not (a directory
+    made in memory, a mount point: the child then fails as for a missing directory)."""
     if layout.host_root is None or layout.overlay is not None:
         CHILDREN_ON_HOST.hit(cwd=guest)
     if layout.host_root in (None, "/"):
         return guest
     return posixpath.join(layout.host_root, guest.lstrip("/"))
-
-
-def copy_in(layout: Layout, host_path: str, guest_path: str) -> None:
-    """Copy the host file ``host_path`` to ``guest_path`` in a memory layout (the main script,
-    so that tracebacks show its lines and it can read itself), unless the guest sees a file
-    there already; missing parent directories are made."""
-    file_system = layout.file_system
-    try:
-        file_system.stat(guest_path)
-    except FileNotFoundError:
-        pass
-    else:
-        return
-    try:
-        with open_host(host_path) as source:
-            data = source.read()
-    except OSError:  # the launcher reports the unreadable script when it runs it
-        return
-    directory = ""
-    for part in posixpath.dirname(guest_path).strip("/").split("/"):
-        directory += "/" + part
-        try:
-            file_system.mkdir(directory, 0o755)
-        except FileExistsError:
-            continue
-    with file_system.open(guest_path, posix.O_CREAT | posix.O_WRONLY | posix.O_EXCL, 0o644) as h:
-        h.pwrite(data, 0)
-
-
-def open_host(path: str) -> BinaryIO:
-    """A host file opened for reading with the real ``posix`` (never through a stand-in)."""
-    return _io.FileIO(posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC), "rb", closefd=True)

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 
-from posixbackend.launcher.filesystems import copy_in
 from posixbackend.launcher.options import (
     ENVIRONMENT_VARIABLE,
     HELP,
     USAGE,
     FsKind,
-    TargetKind,
     UsageError,
     parse_command,
 )
 from posixbackend.launcher.program import CannotOpen, Interrupted, run
 from posixbackend.launcher.session import Session
+from posixbackend.launcher.sources import copy_in, program_files
 from posixbackend.switch.names import PosixModuleBackend
 
 USAGE_STATUS = 2
@@ -51,10 +49,9 @@ def main(
         session.changes_at_exit(lambda: sys.stderr)
     target = command.target
     layout = session.layout
-    memory = layout is not None and command.options.file_system.kind is FsKind.MEMORY
-    if layout is not None and memory and target.kind is TargetKind.SCRIPT:
-        guest_script = os.path.normpath(os.path.join(layout.cwd, target.value))
-        copy_in(layout, os.path.abspath(target.value), guest_script)
+    if layout is not None and command.options.file_system.kind is FsKind.MEMORY:
+        for path in program_files(target, layout.cwd):
+            copy_in(layout.file_system, path)
     session.activate()
     try:
         return run(target, interrupted)

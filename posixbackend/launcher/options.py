@@ -270,9 +270,8 @@ def parse_command(
             raise UsageError(f"unknown option {argument}")
         target = Target(TargetKind.SCRIPT, argument, tuple(argv[index:]))
         break
-    if target is None:
-        kind = TargetKind.INTERACTIVE if stdin_is_tty else TargetKind.STDIN
-        target = Target(kind, "-" if kind is TargetKind.STDIN else "")
+    if target is None:  # python then calls the program "" in sys.argv[0], named "-" or not
+        target = Target(TargetKind.INTERACTIVE if stdin_is_tty else TargetKind.STDIN)
     options = BackendOptions(
         backend=values.backend, fs=values.fs, mounts=tuple(values.mounts), cwd=values.cwd,
         time_resolution_ns=values.time_resolution_ns, log_level=values.log_level,
@@ -345,12 +344,24 @@ def _check_consistent(options: BackendOptions, changes: bool) -> None:
 
 
 def options_from_environment(text: str) -> BackendOptions:
-    """The options a parent handed on in :data:`ENVIRONMENT_VARIABLE` (UsageError if bad)."""
+    """The options a parent handed on in :data:`ENVIRONMENT_VARIABLE`: backend options only
+    (UsageError, its message not naming the variable, if anything else or bad)."""
     try:
         words = shlex.split(text)
     except ValueError as error:
-        raise UsageError(f"{ENVIRONMENT_VARIABLE}: {error}") from None
-    command = parse_command([*words, "-c", ""])
-    if command.compat_report is not None or command.changes or command.help:
-        raise UsageError(f"{ENVIRONMENT_VARIABLE} takes backend options only")
-    return command.options
+        raise UsageError(str(error)) from None
+    index = 0
+    while index < len(words):
+        name, equals, _ = words[index].partition("=")
+        if name in _NOT_INHERITED or not name.startswith("--"):
+            raise UsageError(f"backend options only, not {words[index]!r}")
+        if name in _VALUED and not equals:
+            index += 1
+            if index == len(words):
+                raise UsageError(f"Argument expected for the {name} option")
+        index += 1
+    return parse_command([*words, "-c", ""]).options
+
+
+_NOT_INHERITED = {"--changes", "--compat-report", "--help"}
+"""Launcher options about one run, not about the backend: never in the environment."""

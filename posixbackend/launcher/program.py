@@ -9,6 +9,7 @@ left to the interpreter; KeyboardInterrupt ends the process by SIGINT, as CPytho
 from __future__ import annotations
 
 import atexit
+import builtins
 import code
 import importlib.machinery
 import importlib.util
@@ -26,18 +27,19 @@ from collections.abc import Callable
 
 from posixbackend.launcher.options import Target, TargetKind
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_RUNPY = {os.path.abspath(runpy.__file__), "<frozen runpy>"}
-
 
 class CannotOpen(Exception):
     """The script cannot be read: python reports it and exits with status 2."""
 
 
 def fresh_main() -> types.ModuleType:
-    """A new, empty ``__main__`` module in sys.modules (as the interpreter starts with)."""
+    """A new ``__main__`` in sys.modules holding what the interpreter's starts with: no spec,
+    the built-in importer as loader, empty annotations and the builtins module."""
     module = types.ModuleType("__main__")
-    module.__dict__["__builtins__"] = __builtins__
+    module.__dict__.update(
+        __package__=None, __loader__=importlib.machinery.BuiltinImporter, __spec__=None,
+        __annotations__={}, __builtins__=builtins,
+    )  # fmt: skip
     sys.modules["__main__"] = module
     return module
 
@@ -66,9 +68,9 @@ def prepare(target: Target) -> Callable[[], None]:
         set_path_zero("")
         return lambda: _run_source(target.value, "<string>")
     if kind is TargetKind.STDIN:
-        sys.argv = ["-", *target.args]
+        sys.argv = [target.value, *target.args]  # "" when stdin was not named with "-"
         set_path_zero("")
-        return lambda: _run_source(sys.stdin.read(), "<stdin>")
+        return lambda: _run_source(sys.stdin.read(), "<stdin>", file="<stdin>")
     sys.argv = [""]
     set_path_zero("")
     return _interact
@@ -77,12 +79,18 @@ def prepare(target: Target) -> Callable[[], None]:
 def _prepare_script(target: Target) -> Callable[[], None]:
     path = target.value
     sys.argv = [path, *target.args]
-    absolute = os.path.abspath(path)
+    absolute = as_python_makes_absolute(path)
     if os.path.isdir(absolute) or _is_zip(absolute):
-        set_path_zero(path)
+        set_path_zero(absolute)
         return _run_main_of
     set_path_zero(os.path.dirname(os.path.realpath(absolute)))
     return lambda: _run_file(absolute)
+
+
+def as_python_makes_absolute(path: str) -> str:
+    """``path`` joined to the current directory unless absolute, not normalised: python gives
+    ``python ./x.py`` the ``__file__`` ``/cwd/./x.py``."""
+    return path if os.path.isabs(path) else os.path.join(os.getcwd(), path)
 
 
 def _is_zip(path: str) -> bool:
@@ -115,8 +123,8 @@ def _run_file(path: str) -> None:
     compiled = read_script(path)
     module = fresh_main()
     module.__dict__.update(
-        __file__=path, __cached__=None, __spec__=None, __package__=None,
         __loader__=importlib.machinery.SourceFileLoader("__main__", path),
+        __file__=path, __cached__=None,
     )  # fmt: skip
     exec(compiled, module.__dict__)
 
@@ -131,28 +139,37 @@ def _run_module(name: str) -> None:
     runpy._run_module_as_main(name, alter_argv=True)  # type: ignore[attr-defined]
 
 
-def _run_source(source: str, filename: str) -> None:
+def _run_source(source: str, filename: str, *, file: str | None = None) -> None:
     compiled = compile(source, filename, "exec", dont_inherit=True)
     module = fresh_main()
-    module.__dict__.update(__spec__=None, __package__=None)
+    if file is not None:  # python gives a program read from stdin these two, not -c's
+        module.__dict__.update(__file__=file, __cached__=None)
     exec(compiled, module.__dict__)
 
 
 def _interact() -> None:
-    module = fresh_main()
-    module.__dict__.update(__spec__=None, __package__=None)
-    code.interact(local=module.__dict__, exitmsg="")
+    code.interact(local=fresh_main().__dict__, exitmsg="")
+
+
+_RUNNERS = frozenset(
+    function.__code__ for function in (_run_file, _run_main_of, _run_module, _run_source, _interact)
+)
+"""The launcher frames that call the program (or runpy, for -m and directories)."""
 
 
 def without_launcher_frames(traceback: types.TracebackType | None) -> types.TracebackType | None:
-    """``traceback`` from the first frame that is the program's (not the launcher's or runpy's)."""
-    while traceback is not None:
-        filename = os.path.abspath(traceback.tb_frame.f_code.co_filename)
-        raw = traceback.tb_frame.f_code.co_filename
-        if not (filename.startswith(_HERE + os.sep) or filename in _RUNPY or raw in _RUNPY):
-            break
-        traceback = traceback.tb_next
-    return traceback
+    """``traceback`` from the frame below the launcher's runner: the program's frames, and
+    runpy's for ``-m`` and directories as python shows them (an error of the launcher itself,
+    before the program started, keeps its whole traceback)."""
+    entry = traceback
+    while entry is not None and entry.tb_frame.f_code not in _RUNNERS:
+        entry = entry.tb_next
+    if entry is None:
+        return traceback
+    entry = entry.tb_next
+    while entry is not None and entry.tb_frame.f_code.co_filename == __file__:
+        entry = entry.tb_next  # the runner's helpers: read_script compiling a SyntaxError
+    return entry
 
 
 def report_exception(error: BaseException, traceback: types.TracebackType | None) -> None:

@@ -74,7 +74,11 @@ class Session:
             ACTIVE.set(self.emulated)
             if threading.excepthook is threading.__excepthook__:
                 threading.excepthook = print_thread_exception
-        else:  # children of a native launcher run natively too
+        else:
+            # A backend a parent chose through the environment (the .pth activated it at
+            # start-up) gives way: this process was asked to run natively, and so are its
+            # children.
+            ACTIVE.set(None)
             os.environ[ENVIRONMENT_VARIABLE] = self.options.environment_value()
 
     def report_at_exit(self, target: str) -> None:
@@ -106,8 +110,17 @@ def log_to_stderr(level: str) -> None:
     compat.configure(level=level)
     logger = logging.getLogger(compat.DEFAULT_LOGGER_ROOT)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(JavaLevelFormatter(LOG_FORMAT))
     logger.addHandler(handler)
+
+
+class JavaLevelFormatter(logging.Formatter):
+    """Names a record's level as the flag does (FINE, not the DEBUG logging calls level 10)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        renamed = logging.makeLogRecord(record.__dict__)  # other handlers keep the record as is
+        renamed.levelname = compat.level_name(record.levelno)
+        return super().format(renamed)
 
 
 def _host_cwd() -> str:

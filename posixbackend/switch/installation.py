@@ -3,8 +3,12 @@
 ``install()`` replaces, in ``os``, ``io``, ``builtins`` and ``_posixsubprocess``, every object
 that reaches the operating system (see :mod:`posixbackend.switch.standins`), and the same objects
 wherever other modules imported them earlier (``from os import stat``). The real ``posix`` and
-``_io`` modules are never touched. ``uninstall()`` restores every replaced name, including the
-copies modules made of the stand-ins while they were installed.
+``_io`` modules are never touched: ``sys.modules['posix']`` becomes a switched copy of ``posix``
+(its functions are the ``os`` stand-ins), so code that imports ``posix`` after install
+switches too, while modules that imported it before (this library, the import system) keep
+the real one.
+``uninstall()`` restores every replaced name, including the copies modules made of the
+stand-ins while they were installed.
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ import _posixsubprocess
 import builtins
 import io
 import os
+import posix
 import sys
 import threading
 import types
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -34,8 +39,12 @@ PURE = frozenset({
 })  # fmt: skip
 """os functions that compute, or act on this interpreter alone: the same on every backend."""
 SUPPORTS = ("supports_fd", "supports_dir_fd", "supports_follow_symlinks", "supports_effective_ids")
-SKIPPED_MODULES = ("os", "posix", "io", "_io", "builtins", "_posixsubprocess", "sys")
-"""Modules never scanned for copies (the first four are handled by name)."""
+SKIPPED_MODULES = (
+    "os", "posix", "io", "_io", "builtins", "_posixsubprocess", "sys",
+    "importlib._bootstrap", "importlib._bootstrap_external",
+)  # fmt: skip
+"""Modules never scanned for copies (the first ones are handled by name; the import system
+keeps the real ``posix``: imports are never served by the emulated backend)."""
 OWN_PACKAGES = ("posixbackend", "vfs", "compat")
 """The library calls the real objects itself: its modules keep them."""
 
@@ -110,6 +119,7 @@ class Installation:
             made.append((os, name, switched))
         made.append((os, "environ", standins.SwitchedEnviron(os.environ, "os_environ")))
         made.append((os, "environb", standins.SwitchedEnviron(os.environb, "os_environb")))
+        made.append((MODULES, "posix", _switched_posix(functions)))
         opener = standins.function("io", "open", _io.open, "io_open")
         made += [
             (io, "open", opener),
@@ -130,7 +140,8 @@ class Installation:
 
     def _replace(self, namespace: Any, name: str, stand_in: Any) -> None:
         original = getattr(namespace, name)
-        self._natives[id(original)] = (original, stand_in)
+        if namespace is not MODULES:  # modules that imported posix before keep the real one
+            self._natives[id(original)] = (original, stand_in)
         setattr(namespace, name, stand_in)
         self._replacements.append(Replacement(namespace, name, original, stand_in))
 
@@ -176,6 +187,27 @@ def _scanned(module_name: str, module: Any) -> bool:
         return False
     root = module_name.partition(".")[0]
     return root not in OWN_PACKAGES and not module_name.startswith("_frozen_importlib")
+
+
+class _ModuleTable:
+    """``sys.modules`` seen as a namespace, so that a module is replaced like any other name."""
+
+    def __init__(self) -> None:
+        self.__dict__ = sys.modules
+
+
+MODULES: Final = _ModuleTable()
+
+
+def _switched_posix(functions: dict[str, Any]) -> types.ModuleType:
+    """A copy of the ``posix`` module whose functions are the ``os`` stand-ins of ``functions``
+    and whose ``environ`` (bytes, as posix's) is the serving backend's."""
+    switched = types.ModuleType("posix", posix.__doc__)
+    for name, value in vars(posix).items():
+        if name not in ("__name__", "__doc__"):
+            switched.__dict__[name] = functions.get(name, value)
+    switched.__dict__["environ"] = standins.SwitchedEnviron(posix.environ, "os_environb")
+    return switched
 
 
 def _own_attribute(namespace: Any, name: str) -> Any:

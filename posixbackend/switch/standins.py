@@ -48,22 +48,42 @@ def unsupported(name: str) -> OSError:
     )
 
 
-def function(module_name: str, name: str, native: Callable[..., Any], method: str) -> Any:
-    """A stand-in for ``native``: the real one natively, else the backend's ``method``."""
+class StandIn:
+    """A stand-in for a function: the real one natively, else the serving backend's method.
 
-    def stand_in(*args: Any, **kwargs: Any) -> Any:
+    An object with ``__call__`` rather than a Python function, because functions are
+    descriptors: ``spawn = os.posix_spawn`` in a class body would turn into a bound method,
+    which a builtin never does. It pickles by reference (as ``os.stat``), looks like the
+    function it replaces (name, doc, ``__wrapped__`` for inspect.signature) and prints as it.
+    """
+
+    def __init__(self, module_name: str, name: str, native: Callable[..., Any], method: str):
+        functools.update_wrapper(self, native)
+        self.__module__ = module_name  # pickled by reference as os.<name>, which is this object
+        self.__qualname__ = name
+        self._native = native
+        self._method = method
+        self._name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         backend = get_active()
         if backend is None:
-            return native(*args, **kwargs)
-        implementation = getattr(backend, method, None)
+            return self._native(*args, **kwargs)
+        implementation = getattr(backend, self._method, None)
         if implementation is None:
-            raise unsupported(name)
+            raise unsupported(self._name)
         return implementation(*args, **kwargs)
 
-    functools.update_wrapper(stand_in, native)
-    stand_in.__module__ = module_name  # pickled by reference as os.<name>, which is this object
-    stand_in.__qualname__ = name
-    return stand_in
+    def __reduce__(self) -> str:
+        return self.__qualname__
+
+    def __repr__(self) -> str:
+        return repr(self._native)
+
+
+def function(module_name: str, name: str, native: Callable[..., Any], method: str) -> StandIn:
+    """A stand-in for ``native``: the real one natively, else the backend's ``method``."""
+    return StandIn(module_name, name, native, method)
 
 
 class SwitchedSupports(Set[Any]):

@@ -95,6 +95,30 @@ def test_the_real_posix_and_io_modules_are_never_touched() -> None:
     assert {name: id(value) for name, value in vars(_io).items()} == untouched_io
 
 
+def test_posix_imported_after_install_is_switched_and_earlier_imports_keep_the_real_one(
+    tmp_path: Path,
+) -> None:
+    posixbackend.install()
+    module = make_module("_pb_posix_user", "import posix")
+    try:
+        switched = module.posix
+        assert switched is sys.modules["posix"] and switched is not posix
+        assert switched.stat is os.stat and switched.O_RDONLY == posix.O_RDONLY
+        assert switched.stat_result is posix.stat_result
+        with posixbackend.backend("managed", file_system=MemoryFileSystem()):
+            fd = switched.open("/made", switched.O_CREAT | switched.O_WRONLY)
+            assert switched.write(fd, b"abc") == 3
+            switched.close(fd)
+            assert switched.environ is not posix.environ
+            assert switched.stat("/made").st_size == 3
+            assert os.path.exists("/made")
+        assert switched.stat(str(tmp_path)) == posix.stat(str(tmp_path))
+        posixbackend.uninstall()
+        assert sys.modules["posix"] is posix and module.posix is posix
+    finally:
+        del sys.modules["_pb_posix_user"]
+
+
 def test_modules_that_copied_stand_ins_get_the_real_objects_back() -> None:
     posixbackend.install()
     source = "from os import lstat\nimport builtins\nopener = builtins.open"
@@ -113,6 +137,14 @@ def test_stand_ins_look_like_the_functions_they_replace(tmp_path: Path) -> None:
     assert pickle.loads(pickle.dumps(os.stat)) is os.stat
     assert os.stat in os.supports_fd and os.stat in os.supports_dir_fd
     assert posix.stat in os.supports_fd, "the real function is still a member natively"
+    assert repr(os.stat) == repr(posix.stat)
+
+    class Holder:  # a builtin kept as a class attribute is not bound to instances
+        stat = os.stat
+        opener = open
+
+    assert Holder().stat(str(tmp_path)) == posix.stat(str(tmp_path))
+    Holder().opener(tmp_path / "made", "w").close()
     assert {os.open, os.stat, os.unlink, os.rmdir} <= os.supports_dir_fd
     assert isinstance(os.supports_fd | set(), set)
     with open(tmp_path / "f", "wb") as raw_holder:
