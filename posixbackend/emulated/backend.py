@@ -14,6 +14,7 @@ from posixbackend.emulated.environ import BackendEnviron, bytes_environ, str_env
 from posixbackend.emulated.fileio import RawFile, make_open
 from posixbackend.emulated.files import FileFunctions
 from posixbackend.emulated.pipe_functions import PipeFunctions
+from posixbackend.emulated.processinfo import ProcessInfoFunctions
 from posixbackend.emulated.spawning import SpawnFunctions
 from posixbackend.emulated.xattrs import XattrFunctions
 
@@ -25,7 +26,8 @@ SUPPORTS_FOLLOW_SYMLINKS = ("access", "chown", "link", "stat", "utime")
 
 
 class EmulatedBackend(
-    FileFunctions, XattrFunctions, DirectoryFunctions, PipeFunctions, SpawnFunctions
+    FileFunctions, XattrFunctions, DirectoryFunctions, PipeFunctions, SpawnFunctions,
+    ProcessInfoFunctions,
 ):
     """An emulated POSIX process over a file system provider (GraalPy's "java" backend).
 

@@ -105,7 +105,7 @@ class BackendCore:
                 if description is not None:
                     self._table.install_at(fd, description, cloexec=False)
         if cwd != "/":
-            self._chdir_to(cwd, cwd)
+            self._chdir_to(cwd, cwd, record=False)  # the program did not chdir: no gap hit
 
     # -- properties ------------------------------------------------------------------------
 
@@ -194,8 +194,9 @@ class BackendCore:
         resolution = self._resolution
         return ns // resolution * resolution
 
-    def _chdir_to(self, absolute: str, original: object) -> None:
-        """Make ``absolute`` (a directory the identity may search) the current directory."""
+    def _chdir_to(self, absolute: str, original: object, *, record: bool = True) -> None:
+        """Make ``absolute`` (a directory the identity may search) the current directory;
+        ``record`` says whether a program's chdir hit the disconnected-cwd gap."""
         fs = self._fs
         try:
             st = fs.stat(absolute)
@@ -206,7 +207,8 @@ class BackendCore:
         except OSError as error:
             raise os_error(error.errno or errno.EIO, original) from None
         self._cwd = canonical
-        CWD_IS_A_PATH.hit(path=canonical)
+        if record:
+            CWD_IS_A_PATH.hit(path=canonical)
 
     def _canonical(self, absolute: str) -> str:
         """``absolute`` without '.', '..', repeated slashes or symbolic links (like getcwd)."""

@@ -79,12 +79,6 @@ def test_report_written_when_the_program_fails(tmp_path: Path) -> None:
     assert UMASK_GAP in {gap["id"] for gap in json.loads(report.read_text())["gaps"]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="posixbackend/emulated/core.py BackendCore.__init__ starts in its cwd through "
-    "_chdir_to, which hits emulated.cwd.disconnected: every launcher report counts a chdir "
-    "the program never made (first site <frozen runpy>)",
-)
 def test_report_counts_only_the_program(tmp_path: Path) -> None:
     report = tmp_path / "quiet.json"
     done = launch(*JAVA_MEMORY.options, f"--compat-report={report}", "-c", "pass", cwd=tmp_path)
