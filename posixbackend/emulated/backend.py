@@ -88,6 +88,7 @@ class EmulatedBackend(
 
         class FileIO(RawFile):
             __doc__ = RawFile.__doc__
+            repr_name = "_io.FileIO"
 
             def __init__(
                 self,

@@ -44,7 +44,7 @@ class BackendEnviron(os._Environ[AnyStr], Generic[AnyStr]):
     def __delitem__(self, key: AnyStr) -> None:
         encoded_key = self.encodekey(key)
         if encoded_key not in self._owner.environ:
-            raise KeyError(key)
+            raise KeyError(key) from None  # as os._Environ, which raises it from a KeyError
         self._owner.unsetenv(encoded_key)
 
 

@@ -693,8 +693,9 @@ class RawFile(io.RawIOBase):
     # --- representation and pickling ---------------------------------------------------------
 
     def __repr__(self) -> str:
-        """``<RawFile name='x' mode='rb' closefd=True>``, FileIO's structure with our name."""
-        type_name = type(self).__name__
+        """``<RawFile name='x' mode='rb' closefd=True>``, FileIO's structure with our name
+        (the backend's own FileIO calls itself ``_io.FileIO``, as the C type does)."""
+        type_name = type(self).__dict__.get("repr_name") or type(self).__name__
         if self._fd < 0:
             return f"<{type_name} [closed]>"
         tail = f"mode='{self.mode}' closefd={self._closefd}"

@@ -13,10 +13,13 @@ import _io
 import abc
 import errno
 import functools
+import posix
+import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Set
 from typing import Any
 
 import compat
+from posixbackend.emulated.direntry import DirEntry as EmulatedDirEntry
 from posixbackend.emulated.fileio import RawFile
 from posixbackend.switch.active import get_active
 
@@ -185,18 +188,22 @@ class SwitchedEnviron(MutableMapping[Any, Any]):
     def copy(self) -> dict[Any, Any]:
         return dict(self.target())
 
-    def __repr__(self) -> str:
-        return repr(self.target())
-
     def __or__(self, other: Any) -> Any:
-        return self.target() | other
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return {**self.target(), **other}
 
     def __ror__(self, other: Any) -> Any:
-        return other | self.target()
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return {**other, **self.target()}
 
     def __ior__(self, other: Any) -> SwitchedEnviron:
         self.target().update(other)
         return self
+
+    def __repr__(self) -> str:
+        return repr(self.target())
 
 
 class _SwitchedFileIO(abc.ABCMeta):  # ABCMeta, since typeshed gives io classes that one
@@ -238,3 +245,26 @@ class FileIO(_io.FileIO, metaclass=_SwitchedFileIO):
 
 FileIO.__module__ = "_io"
 _SwitchedFileIO.stand_in = FileIO
+
+
+class _SwitchedDirEntry(type):
+    """The metaclass of the os.DirEntry stand-in: both backends' entries are instances."""
+
+    def __instancecheck__(cls, instance: object) -> bool:
+        return isinstance(instance, (posix.DirEntry, EmulatedDirEntry))
+
+    def __subclasscheck__(cls, subclass: type) -> bool:
+        return issubclass(subclass, (posix.DirEntry, EmulatedDirEntry))
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("cannot create 'posix.DirEntry' instances")
+
+
+class DirEntry(metaclass=_SwitchedDirEntry):
+    """os.DirEntry: what os.scandir yields on either backend (never constructed directly)."""
+
+    __doc__ = posix.DirEntry.__doc__
+    __class_getitem__ = classmethod(types.GenericAlias)
+
+
+DirEntry.__module__ = "posix"

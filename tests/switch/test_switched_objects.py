@@ -1,0 +1,94 @@
+"""Objects other than functions that the switch serves: os.DirEntry, os.environ's operators
+and errors, and the switched ``_io`` module, each checked natively and on the managed backend."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import posixbackend
+from vfs import Identity, MemoryFileSystem
+
+
+@pytest.fixture
+def managed() -> Iterator[posixbackend.BackendBlock]:
+    block = posixbackend.backend(
+        "managed", file_system=MemoryFileSystem(identity=Identity.root())
+    )
+    yield block
+    posixbackend.uninstall()
+
+
+@pytest.mark.parametrize("emulated", [False, True], ids=["native", "managed"])
+def test_scandir_entries_are_os_direntry_instances(
+    managed: posixbackend.BackendBlock, tmp_path: Path, emulated: bool
+) -> None:
+    posixbackend.install()
+    directory = "/" if emulated else str(tmp_path)
+    with managed if emulated else posixbackend.backend("native"):
+        open(os.path.join(directory, "file.txt"), "w").close()
+        entries = list(os.scandir(directory))
+        assert entries and all(isinstance(entry, os.DirEntry) for entry in entries)
+        assert issubclass(type(entries[0]), os.DirEntry)
+        with pytest.raises(TypeError):
+            pickle.dumps(entries[0])
+    assert not isinstance("file.txt", os.DirEntry)
+    with pytest.raises(TypeError, match=r"cannot create 'posix\.DirEntry' instances"):
+        os.DirEntry()
+    assert os.DirEntry[str].__origin__ is os.DirEntry
+
+
+def test_environ_operators_and_missing_keys_as_os_environ(
+    managed: posixbackend.BackendBlock,
+) -> None:
+    def behaviour() -> list[object]:
+        os.environ["_PB_KEY"] = "old"
+        merged = os.environ | {"_PB_KEY": "new", "_PB_OTHER": "1"}
+        reverse = {"_PB_KEY": "new"} | os.environ
+        results: list[object] = [
+            type(merged), merged["_PB_KEY"], merged["_PB_OTHER"], reverse["_PB_KEY"],
+            os.environ.__or__({}.items()), os.environ.__ror__([]),
+        ]  # fmt: skip
+        environ = os.environ
+        environ |= {"_PB_OTHER": "2"}
+        results += [environ is os.environ, os.environ["_PB_OTHER"]]
+        missing = (lambda: os.environ["_PB_MISSING"], lambda: os.environ.__delitem__("_PB_MISSING"))
+        for action in missing:
+            try:
+                action()
+            except KeyError as error:
+                results.append((error.args, error.__suppress_context__))
+        del os.environ["_PB_KEY"], os.environ["_PB_OTHER"]
+        return results
+
+    posixbackend.install()
+    native = behaviour()
+    with managed:
+        emulated = behaviour()
+    assert emulated == native
+    assert native[1:4] == ["new", "1", "old"] and native[-2] == (("_PB_MISSING",), True)
+
+
+def test_io_imported_after_install_opens_on_the_serving_backend(
+    managed: posixbackend.BackendBlock,
+) -> None:
+    import _io as real_io
+
+    posixbackend.install()
+    switched = sys.modules["_io"]
+    assert switched is not real_io and switched.BufferedReader is real_io.BufferedReader
+    with managed:
+        with switched.FileIO("/made", "w") as raw:
+            raw.write(b"data")
+        with switched.open("/made", "rb") as stream:
+            assert stream.read() == b"data"
+        with switched.FileIO("/made") as raw:
+            assert isinstance(raw, switched.FileIO) and repr(raw).startswith("<_io.FileIO ")
+    assert not os.path.exists("/made")
+    posixbackend.uninstall()
+    assert sys.modules["_io"] is real_io
