@@ -264,7 +264,7 @@ class DirEntry(metaclass=_SwitchedDirEntry):
     """os.DirEntry: what os.scandir yields on either backend (never constructed directly)."""
 
     __doc__ = posix.DirEntry.__doc__
-    __class_getitem__ = classmethod(types.GenericAlias)
+    __class_getitem__: Any = classmethod(types.GenericAlias)
 
 
 DirEntry.__module__ = "posix"

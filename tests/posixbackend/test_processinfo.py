@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -79,9 +80,14 @@ def test_bad_arguments_fail_as_natively(
 def test_keeping_the_ids_works_and_changing_them_is_refused() -> None:
     me = Identity(uid=1000, gid=1000, groups=[1000])
     backend = EmulatedBackend(MemoryFileSystem(identity=me), identity=me)
-    backend.setuid(1000), backend.seteuid(1000), backend.setreuid(-1, -1)
-    backend.setresuid(1000, -1, 1000), backend.setgid(1000), backend.setresgid(-1, -1, -1)
-    backend.setgroups([1000])
+    keeping: list[Callable[[], object]] = [
+        lambda: backend.setuid(1000), lambda: backend.seteuid(1000),
+        lambda: backend.setreuid(-1, -1), lambda: backend.setresuid(1000, -1, 1000),
+        lambda: backend.setgid(1000), lambda: backend.setresgid(-1, -1, -1),
+        lambda: backend.setgroups([1000]),
+    ]  # fmt: skip
+    for keep in keeping:
+        keep()
     before = hits("emulated.process.set_ids")
     for call in (
         lambda: backend.setuid(0), lambda: backend.setreuid(0, -1),
@@ -107,12 +113,18 @@ def test_root_may_change_its_groups() -> None:
 
 def test_other_processes_and_sessions_are_out_of_reach(backend: EmulatedBackend) -> None:
     before = hits("emulated.process.signals")
-    for call in (lambda: backend.getpgid(1), lambda: backend.getpriority(os.PRIO_PROCESS, 1)):
+    lookups: list[Callable[[], object]] = [
+        lambda: backend.getpgid(1), lambda: backend.getpriority(os.PRIO_PROCESS, 1),
+    ]  # fmt: skip
+    for call in lookups:
         with pytest.raises(ProcessLookupError):  # Linux answers for pid 1: gap
             call()
     assert hits("emulated.process.signals") == before + 2
     sessions = hits("emulated.process.sessions")
-    for call in (backend.setsid, backend.setpgrp, lambda: backend.setpgid(0, 0)):
+    refused: list[Callable[[], object]] = [
+        backend.setsid, backend.setpgrp, lambda: backend.setpgid(0, 0),
+    ]  # fmt: skip
+    for call in refused:
         with pytest.raises(PermissionError):
             call()
     assert hits("emulated.process.sessions") == sessions + 3
@@ -136,12 +148,11 @@ def test_terminal_functions_on_files_and_bad_descriptors(
     emulated_fd = backend.open("/f", os.O_RDONLY)
     try:
         for name in ("ttyname", "tcgetpgrp", "get_terminal_size"):
-            assert outcome(lambda n=name: getattr(backend, n)(emulated_fd)) == outcome(
-                lambda n=name: getattr(os, n)(native_fd)
+            emulated_call, native_call = getattr(backend, name), getattr(os, name)
+            assert outcome(partial(emulated_call, emulated_fd)) == outcome(
+                partial(native_call, native_fd)
             )
-            assert outcome(lambda n=name: getattr(backend, n)(1234)) == outcome(
-                lambda n=name: getattr(os, n)(1234)
-            )
+            assert outcome(partial(emulated_call, 1234)) == outcome(partial(native_call, 1234))
         assert outcome(lambda: backend.tcsetpgrp(emulated_fd, 0)) == outcome(
             lambda: os.tcsetpgrp(native_fd, 0)
         )

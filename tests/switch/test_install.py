@@ -140,8 +140,8 @@ def test_stand_ins_look_like_the_functions_they_replace(tmp_path: Path) -> None:
     assert repr(os.stat) == repr(posix.stat)
 
     class Holder:  # a builtin kept as a class attribute is not bound to instances
-        stat = os.stat
-        opener = open
+        stat: Any = os.stat
+        opener: Any = open
 
     assert Holder().stat(str(tmp_path)) == posix.stat(str(tmp_path))
     Holder().opener(tmp_path / "made", "w").close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pickle
 import sys
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def test_scandir_entries_are_os_direntry_instances(
     assert not isinstance("file.txt", os.DirEntry)
     with pytest.raises(TypeError, match=r"cannot create 'posix\.DirEntry' instances"):
         os.DirEntry()
-    assert os.DirEntry[str].__origin__ is os.DirEntry
+    assert typing.get_origin(os.DirEntry[str]) is os.DirEntry
 
 
 def test_environ_operators_and_missing_keys_as_os_environ(
@@ -52,7 +53,8 @@ def test_environ_operators_and_missing_keys_as_os_environ(
         reverse = {"_PB_KEY": "new"} | os.environ
         results: list[object] = [
             type(merged), merged["_PB_KEY"], merged["_PB_OTHER"], reverse["_PB_KEY"],
-            os.environ.__or__({}.items()), os.environ.__ror__([]),
+            os.environ.__or__({}.items()),  # type: ignore[operator]
+            os.environ.__ror__([]),  # type: ignore[operator]
         ]  # fmt: skip
         environ = os.environ
         environ |= {"_PB_OTHER": "2"}
