@@ -3,10 +3,11 @@
 ``install()`` replaces, in ``os``, ``io``, ``builtins`` and ``_posixsubprocess``, every object
 that reaches the operating system (see :mod:`posixbackend.switch.standins`), and the same objects
 wherever other modules imported them earlier (``from os import stat``). The real ``posix`` and
-``_io`` modules are never touched: ``sys.modules['posix']`` and ``['_io']`` become switched
-copies (their functions are the stand-ins), so code that imports ``posix`` after install
+``_io`` modules are never touched: ``sys.modules['posix']`` becomes a switched copy of
+``posix`` (its functions are the stand-ins), so code that imports ``posix`` after install
 switches too, while modules that imported it before (this library, the import system) keep
-the real one.
+the real one. ``sys.modules['_io']`` stays real: the interpreter reads every imported module's
+source through the ``_io.open`` it finds there, and imports never use the emulated backend.
 ``uninstall()`` restores every replaced name, including the copies modules made of the
 stand-ins while they were installed.
 """
@@ -123,7 +124,6 @@ class Installation:
         made.append((MODULES, "posix", _switched_posix(functions)))
         opener = standins.function("io", "open", _io.open, "io_open")
         open_code = standins.function("io", "open_code", _io.open_code, "open_code")
-        made.append((MODULES, "_io", _switched_io(opener, open_code)))
         made += [
             (io, "open", opener),
             (builtins, "open", opener),
@@ -211,17 +211,6 @@ def _switched_posix(functions: dict[str, Any]) -> types.ModuleType:
             switched.__dict__[name] = functions.get(name, value)
     switched.__dict__["environ"] = standins.SwitchedEnviron(posix.environ, "os_environb")
     switched.__dict__["DirEntry"] = standins.DirEntry
-    return switched
-
-
-def _switched_io(opener: Any, open_code: Any) -> types.ModuleType:
-    """A copy of the ``_io`` module whose open, open_code and FileIO switch (test suites and
-    ``_pyio`` reach for ``_io`` directly)."""
-    switched = types.ModuleType("_io", _io.__doc__)
-    for name, value in vars(_io).items():
-        if name not in ("__name__", "__doc__"):
-            switched.__dict__[name] = value
-    switched.__dict__.update(open=opener, open_code=open_code, FileIO=standins.FileIO)
     return switched
 
 

@@ -3,6 +3,7 @@ and errors, and the switched ``_io`` module, each checked natively and on the ma
 
 from __future__ import annotations
 
+import _io as _real_io
 import os
 import pickle
 import sys
@@ -76,21 +77,20 @@ def test_environ_operators_and_missing_keys_as_os_environ(
     assert native[1:4] == ["new", "1", "old"] and native[-2] == (("_PB_MISSING",), True)
 
 
-def test_io_imported_after_install_opens_on_the_serving_backend(
-    managed: posixbackend.BackendBlock,
+def test_imports_stay_native_inside_a_managed_block(
+    managed: posixbackend.BackendBlock, tmp_path: Path
 ) -> None:
-    import _io as real_io
+    """The interpreter reads every module's source through ``_io.open`` as sys.modules has
+    it: that one must stay real, or imports would look in the emulated file system."""
+    (tmp_path / "_pb_only_on_disk.py").write_text("VALUE = 42\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with managed:
+            import _pb_only_on_disk  # type: ignore[import-not-found]
 
-    posixbackend.install()
-    switched = sys.modules["_io"]
-    assert switched is not real_io and switched.BufferedReader is real_io.BufferedReader
-    with managed:
-        with switched.FileIO("/made", "w") as raw:
-            raw.write(b"data")
-        with switched.open("/made", "rb") as stream:
-            assert stream.read() == b"data"
-        with switched.FileIO("/made") as raw:
-            assert isinstance(raw, switched.FileIO) and repr(raw).startswith("<_io.FileIO ")
-    assert not os.path.exists("/made")
-    posixbackend.uninstall()
-    assert sys.modules["_io"] is real_io
+            assert _pb_only_on_disk.VALUE == 42
+            assert not os.path.exists(str(tmp_path / "_pb_only_on_disk.py"))
+        assert sys.modules["_io"].open is _real_io.open
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("_pb_only_on_disk", None)
