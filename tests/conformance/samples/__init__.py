@@ -1,0 +1,1 @@
+"""Test modules the runner tests run in child processes: one that crashes, one that hangs."""
