@@ -18,10 +18,20 @@ import sysconfig
 import threading
 from collections.abc import Iterable
 
+import compat
 from vfs import FileSystem, HostFileSystem, Identity, MemoryFileSystem
 from vfs.host import host_is_directory
 from vfs.mount import MountFileSystem
 from vfs.readonly import ReadOnlyFileSystem
+
+NO_DEVICES = compat.declare(
+    id="switch.defaultfs.devices",
+    function="os.open",
+    aspect="/dev in the default memory file system",
+    level=compat.Level.INFO,
+    explanation="providers hold no device files: the memory file system has no /dev, so "
+    "os.devnull, /dev/zero, /dev/urandom and /dev/tty do not exist there (FileNotFoundError)",
+)
 
 _shared_lock = threading.Lock()
 _shared: dict[str, FileSystem] = {}

@@ -28,6 +28,7 @@ from typing import Any, Final
 
 import attrs
 
+import compat
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.switch import standins
 from posixbackend.switch.threads import thread_patches
@@ -46,6 +47,16 @@ SKIPPED_MODULES = (
 )  # fmt: skip
 """Modules never scanned for copies (the first ones are handled by name; the import system
 keeps the real ``posix``: imports are never served by the emulated backend)."""
+REAL_IO_MODULE = compat.declare(
+    id="switch.real_io_module",
+    function="_io.FileIO",
+    aspect="the _io module used directly",
+    level=compat.Level.INFO,
+    explanation="sys.modules['_io'] stays the real module (the interpreter reads imported "
+    "modules' source through its open): code that uses _io.open or _io.FileIO itself, rather "
+    "than open, io.open or io.FileIO, opens host files relative to the process's directory "
+    "and gets real descriptors the emulated backend does not know",
+)
 OWN_PACKAGES = ("posixbackend", "vfs", "compat")
 """The library calls the real objects itself: its modules keep them."""
 
