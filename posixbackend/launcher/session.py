@@ -12,6 +12,8 @@ import atexit
 import logging
 import os
 import posix
+import shutil
+import stat
 import sys
 import threading
 from collections.abc import Callable
@@ -31,14 +33,35 @@ LOG_FORMAT = "[%(name)s] %(levelname)s: %(message)s"
 
 
 class LauncherProcessHandler:
-    """Starts host processes for the program, in the host directory its guest cwd maps to."""
+    """Starts host processes for the program, in the host directory its guest cwd maps to.
+
+    Under memory and overlay file systems a guest directory may not exist on the host (a
+    temporary directory the program made): the child then runs in an empty host directory the
+    launcher makes once and removes at exit, rather than failing to start.
+    """
 
     def __init__(self, layout: Layout) -> None:
         self._layout = layout
         self._host = HostProcessHandler(cwd_map=self._host_directory)
+        self._lock = threading.Lock()
+        self._scratch: str | None = None
 
     def _host_directory(self, guest: str) -> str:
-        return host_directory_of(self._layout, guest)
+        host = host_directory_of(self._layout, guest)
+        layout = self._layout
+        if (layout.host_root is None or layout.overlay is not None) and not _is_directory(host):
+            return self._scratch_directory()
+        return host
+
+    def _scratch_directory(self) -> str:
+        with self._lock:
+            if self._scratch is None:
+                base = posix.environ.get(b"TMPDIR", b"/tmp").decode(sys.getfilesystemencoding())
+                path = f"{base}/posixbackend-children-{posix.getpid()}-{posix.urandom(4).hex()}"
+                posix.mkdir(path, 0o700)
+                self._scratch = path
+                atexit.register(_remove_natively, path)
+            return self._scratch
 
     def start(self, command: ProcessCommand) -> ChildProcess:
         return self._host.start(command)
@@ -103,6 +126,21 @@ class Session:
             out.flush()
 
         atexit.register(write_changes)
+
+
+def _is_directory(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(posix.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _remove_natively(path: str) -> None:
+    """Remove the host directory ``path`` and what children left in it (at exit)."""
+    from posixbackend.switch.block import backend
+
+    with backend("native"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def log_to_stderr(level: str) -> None:

@@ -71,12 +71,16 @@ def test_memory_child_gets_a_fresh_memory_file_system(tmp_path: Path) -> None:
     assert "launcher.children_on_host" in gaps
 
 
-def test_child_cannot_start_in_a_memory_directory(tmp_path: Path) -> None:
+def test_child_of_a_memory_directory_runs_in_an_empty_host_directory(tmp_path: Path) -> None:
     """Gap launcher.children_on_host: a directory only the memory file system has is no host
-    directory to start a child in; it fails as python does when a child's directory is gone
-    (FileNotFoundError, with subprocess's own ``cwd=`` argument as file name: None here)."""
+    directory; the child runs in an empty one the launcher made, removed when it exits."""
     done = launch(*JAVA_MEMORY.options, "-c", PARENT, "sub", cwd=tmp_path)
-    assert printed_json(done) == ["FileNotFoundError", 2, None]
+    status, (name, umask, options, cwd, listing) = printed_json(done)
+    assert (status, name, umask, options, listing) == (
+        0, "java", 0o022, "--posix-backend=java --fs=memory", [],
+    )  # fmt: skip
+    assert Path(cwd).name.startswith("posixbackend-children-") and cwd != str(tmp_path)
+    assert not Path(cwd).exists(), "the launcher removes the directory at exit"
     assert not (tmp_path / "sub").exists()
 
 
