@@ -12,7 +12,7 @@ import errno
 import os
 import posix
 import stat as _stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import compat
 from posixbackend.emulated.args import PathArg
@@ -106,6 +106,24 @@ class BackendCore:
                     self._table.install_at(fd, description, cloexec=False)
         if cwd != "/":
             self._chdir_to(cwd, cwd, record=False)  # the program did not chdir: no gap hit
+
+    def adopt_host_descriptors(self, fds: Iterable[int]) -> list[int]:
+        """Let the program use real descriptors it inherited (a parent's ``pass_fds``, a
+        shell's ``3>file``) under the same numbers, closed with them; the ones adopted."""
+        import fcntl
+
+        adopted = []
+        for fd in fds:
+            if fd in self._table.files:
+                continue
+            try:
+                flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+                cloexec = bool(fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC)
+            except OSError:  # closed meanwhile
+                continue
+            self._table.install_at(fd, HostDescription(fd, flags, owned=True), cloexec=cloexec)
+            adopted.append(fd)
+        return adopted
 
     # -- properties ------------------------------------------------------------------------
 

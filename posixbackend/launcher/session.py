@@ -87,6 +87,7 @@ class Session:
                 environ=environ,
                 process_handler=handler,
             )
+            self.emulated.adopt_host_descriptors(inherited_descriptors())
 
     def activate(self) -> None:
         """Make this session's backend serve the calling thread from now on (never undone)."""
@@ -126,6 +127,17 @@ class Session:
             out.flush()
 
         atexit.register(write_changes)
+
+
+def inherited_descriptors() -> list[int]:
+    """The real descriptors above 2 this process has open now (before the program ran, those
+    are the ones it inherited)."""
+    listing = posix.open("/proc/self/fd", posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
+    try:
+        numbers = sorted(int(name) for name in posix.listdir(listing))
+    finally:
+        posix.close(listing)
+    return [fd for fd in numbers if fd > 2 and fd != listing]
 
 
 def _is_directory(path: str) -> bool:

@@ -76,11 +76,12 @@ def run(
     stdin: str | None = None,
     env: Mapping[str, str] | None = None,
     umask: int = -1,
+    pass_fds: Sequence[int] = (),
 ) -> Outcome:
     """Run ``command`` in ``cwd`` to its end (stdin: ``stdin``, or empty)."""
     done = subprocess.run(
         list(command), cwd=cwd, input=stdin or "", capture_output=True, text=True,
-        env=environment(env), timeout=TIMEOUT, umask=umask, check=False,
+        env=environment(env), timeout=TIMEOUT, umask=umask, check=False, pass_fds=pass_fds,
     )  # fmt: skip
     return Outcome(done.returncode, done.stdout, done.stderr)
 
@@ -96,9 +97,10 @@ def launch(
     stdin: str | None = None,
     env: Mapping[str, str] | None = None,
     umask: int = -1,
+    pass_fds: Sequence[int] = (),
 ) -> Outcome:
     """``python -m posixbackend ARGS``."""
-    return run([*LAUNCHER, *args], cwd, stdin=stdin, env=env, umask=umask)
+    return run([*LAUNCHER, *args], cwd, stdin=stdin, env=env, umask=umask, pass_fds=pass_fds)
 
 
 def console_script(name: str) -> str:

@@ -147,3 +147,27 @@ def test_the_launchers_own_choice_wins(
     done = launch(*options, "-c", program, cwd=tmp_path, env={ENVIRONMENT_VARIABLE: inherited})
     assert printed_json(done) == [expected, f"--posix-backend={expected}"]
     assert (tmp_path / "written").exists()
+
+
+@pytest.mark.parametrize("mode", [JAVA_HOST, JAVA_MEMORY], ids=lambda mode: mode.name)
+def test_descriptors_a_parent_passes_are_the_programs(mode: Mode, tmp_path: Path) -> None:
+    """A java program (and so a java child given ``pass_fds``) can use the real descriptors
+    it inherited, under their numbers, as a native one can."""
+    program = (
+        "import os, sys\n"
+        "fd = int(sys.argv[1])\n"
+        "os.write(fd, b'through an inherited descriptor')\n"
+        "os.close(fd)\n"
+        "try:\n"
+        "    os.write(fd, b'again')\n"
+        "except OSError as error:\n"
+        "    print(error.errno)\n"
+    )
+    outcomes: list[tuple[int, str, bytes]] = []
+    for options in (NATIVE.options, mode.options):
+        target = tmp_path / f"written-{len(outcomes)}"
+        with open(target, "wb") as handle:
+            done = launch(*options, "-c", program, str(handle.fileno()), cwd=tmp_path,
+                          pass_fds=(handle.fileno(),))  # fmt: skip
+        outcomes.append((done.returncode, done.stdout, target.read_bytes()))
+    assert outcomes[0] == outcomes[1] == (0, "9\n", b"through an inherited descriptor")
