@@ -33,6 +33,16 @@ NO_DEVICES = compat.declare(
     "os.devnull, /dev/zero, /dev/urandom and /dev/tty do not exist there (FileNotFoundError)",
 )
 
+READ_ONLY_LIBRARY = compat.declare(
+    id="switch.defaultfs.read_only_library",
+    function="os.open",
+    aspect="the interpreter's library in the default memory file system",
+    level=compat.Level.INFO,
+    explanation="the interpreter's library and site-packages are mounted read-only (as "
+    "GraalVM gives a guest its language home): writing there fails with EROFS, so nothing "
+    "can be installed or compiled into them",
+)
+
 _shared_lock = threading.Lock()
 _shared: dict[str, FileSystem] = {}
 """One read-only host provider per library directory, shared by every default file system."""
