@@ -24,13 +24,14 @@ from vfs.host import host_is_directory
 from vfs.mount import MountFileSystem
 from vfs.readonly import ReadOnlyFileSystem
 
-NO_DEVICES = compat.declare(
-    id="switch.defaultfs.devices",
+CONTENTS = compat.declare(
+    id="switch.defaultfs.contents",
     function="os.open",
-    aspect="/dev in the default memory file system",
+    aspect="what the default memory file system holds",
     level=compat.Level.INFO,
-    explanation="providers hold no device files: the memory file system has no /dev, so "
-    "os.devnull, /dev/zero, /dev/urandom and /dev/tty do not exist there (FileNotFoundError)",
+    explanation="only /tmp, the home directory, the current directory and the interpreter's "
+    "library exist: no /dev (providers hold no device files, so os.devnull is missing), no "
+    "/proc, /etc or host programs (shutil.which finds no tar, zip or shell)",
 )
 
 READ_ONLY_LIBRARY = compat.declare(

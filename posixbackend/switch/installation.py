@@ -57,6 +57,15 @@ REAL_IO_MODULE = compat.declare(
     "than open, io.open or io.FileIO, opens host files relative to the process's directory "
     "and gets real descriptors the emulated backend does not know",
 )
+HOST_SOCKETS = compat.declare(
+    id="switch.host_sockets",
+    function="socket.socket",
+    aspect="sockets",
+    level=compat.Level.INFO,
+    explanation="the socket module is the host's: its descriptors are real ones the emulated "
+    "backend does not know (os.sendfile to a socket fails with EBADF), and an AF_UNIX socket "
+    "bound to a path is made on the host file system, not the emulated one",
+)
 OWN_PACKAGES = ("posixbackend", "vfs", "compat")
 """The library calls the real objects itself: its modules keep them."""
 
