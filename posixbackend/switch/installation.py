@@ -17,6 +17,7 @@ from __future__ import annotations
 import _io
 import _posixsubprocess
 import builtins
+import importlib.machinery
 import io
 import os
 import posix
@@ -223,11 +224,19 @@ MODULES: Final = _ModuleTable()
 
 
 def _switched_posix(functions: dict[str, Any]) -> types.ModuleType:
-    """A copy of the ``posix`` module whose functions are the ``os`` stand-ins of ``functions``
-    and whose ``environ`` (bytes, as posix's) is the serving backend's."""
-    switched = types.ModuleType("posix", posix.__doc__)
+    """A second instance of the ``posix`` module whose functions are the ``os`` stand-ins of
+    ``functions`` and whose ``environ`` (bytes, as posix's) is the serving backend's.
+
+    A real instance, not a plain module: from 3.12 ``os.stat_result(...)`` finds its
+    constructor in the state of whatever module ``sys.modules['posix']`` holds. Every other
+    attribute is the original module's object (``os.stat_result is posix.stat_result``)."""
+    spec = importlib.machinery.ModuleSpec("posix", importlib.machinery.BuiltinImporter)
+    switched = importlib.machinery.BuiltinImporter.create_module(spec)
+    if switched is None or switched is posix:
+        raise ImportError("cannot make a second instance of the posix module to switch")
+    importlib.machinery.BuiltinImporter.exec_module(switched)
     for name, value in vars(posix).items():
-        if name not in ("__name__", "__doc__"):
+        if name not in ("__name__", "__doc__", "__spec__", "__loader__"):
             switched.__dict__[name] = functions.get(name, value)
     switched.__dict__["environ"] = standins.SwitchedEnviron(posix.environ, "os_environb")
     switched.__dict__["DirEntry"] = standins.DirEntry
