@@ -230,7 +230,8 @@ def _switched_posix(functions: dict[str, Any]) -> types.ModuleType:
     A real instance, not a plain module: from 3.12 ``os.stat_result(...)`` finds its
     constructor in the state of whatever module ``sys.modules['posix']`` holds. Every other
     attribute is the original module's object (``os.stat_result is posix.stat_result``)."""
-    spec = importlib.machinery.ModuleSpec("posix", importlib.machinery.BuiltinImporter)
+    importer: Any = importlib.machinery.BuiltinImporter  # typeshed wants a Loader instance
+    spec = importlib.machinery.ModuleSpec("posix", importer)
     switched = importlib.machinery.BuiltinImporter.create_module(spec)
     if switched is None or switched is posix:
         raise ImportError("cannot make a second instance of the posix module to switch")
