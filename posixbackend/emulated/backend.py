@@ -11,6 +11,7 @@ from typing import IO, Any
 from posixbackend.emulated.directories import DirectoryFunctions
 from posixbackend.emulated.direntry import DirEntry
 from posixbackend.emulated.environ import BackendEnviron, bytes_environ, str_environ
+from posixbackend.emulated.eventfd import EventfdFunctions
 from posixbackend.emulated.fileio import RawFile, make_open
 from posixbackend.emulated.files import FileFunctions
 from posixbackend.emulated.pipe_functions import PipeFunctions
@@ -26,8 +27,8 @@ SUPPORTS_FOLLOW_SYMLINKS = ("access", "chown", "link", "stat", "utime")
 
 
 class EmulatedBackend(
-    FileFunctions, XattrFunctions, DirectoryFunctions, PipeFunctions, SpawnFunctions,
-    ProcessInfoFunctions,
+    FileFunctions, XattrFunctions, DirectoryFunctions, PipeFunctions, EventfdFunctions,
+    SpawnFunctions, ProcessInfoFunctions,
 ):
     """An emulated POSIX process over a file system provider (GraalPy's "java" backend).
 

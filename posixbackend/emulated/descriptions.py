@@ -47,6 +47,14 @@ class Description:
     def write(self, data: bytes) -> int:
         raise os_error(errno.EINVAL)
 
+    def read_nowait(self, n: int) -> bytes:
+        """A read that fails with EAGAIN rather than wait (RWF_NOWAIT); files never wait."""
+        return self.read(n)
+
+    def write_nowait(self, data: bytes) -> int:
+        """A write that fails with EAGAIN rather than wait (RWF_NOWAIT)."""
+        return self.write(data)
+
     def pread(self, n: int, offset: int) -> bytes:
         raise os_error(errno.ESPIPE)
 
@@ -295,6 +303,18 @@ class PipeDescription(Description):
             raise os_error(errno.EBADF)
         return end.write(data, nonblocking=bool(self.flags & posix.O_NONBLOCK))
 
+    def read_nowait(self, n: int) -> bytes:
+        end = self.end
+        if not isinstance(end, PipeReader):
+            raise os_error(errno.EBADF)
+        return end.read(n, nonblocking=True)
+
+    def write_nowait(self, data: bytes) -> int:
+        end = self.end
+        if not isinstance(end, PipeWriter):
+            raise os_error(errno.EBADF)
+        return end.write(data, nonblocking=True)
+
     def stat(self) -> os.stat_result:
         return self.end.stat()
 
@@ -377,6 +397,31 @@ def _host_flags(fd: int) -> int:
     import fcntl
 
     return fcntl.fcntl(fd, fcntl.F_GETFL)
+
+
+def readable(description: Description) -> bool:
+    """Whether the description was opened for reading (FMODE_READ; never with O_PATH)."""
+    flags = description.flags
+    return not flags & posix.O_PATH and flags & O_ACCMODE in (posix.O_RDONLY, posix.O_RDWR)
+
+
+def writable(description: Description) -> bool:
+    """Whether the description was opened for writing (FMODE_WRITE; never with O_PATH)."""
+    flags = description.flags
+    return not flags & posix.O_PATH and flags & O_ACCMODE in (posix.O_WRONLY, posix.O_RDWR)
+
+
+def file_position(description: Description) -> int:
+    """The description's file offset (f_pos): a file's own, a host descriptor's where it has
+    one, 0 for pipes and everything else without one (as Linux keeps it)."""
+    if isinstance(description, FileDescription):
+        return description.offset
+    if isinstance(description, HostDescription):
+        try:
+            return posix.lseek(description.fd, 0, os.SEEK_CUR)
+        except OSError:
+            return 0
+    return 0
 
 
 def is_directory(description: Description) -> bool:
