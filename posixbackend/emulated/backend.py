@@ -14,6 +14,7 @@ from posixbackend.emulated.environ import BackendEnviron, bytes_environ, str_env
 from posixbackend.emulated.eventfd import EventfdFunctions
 from posixbackend.emulated.fileio import RawFile, make_open
 from posixbackend.emulated.files import FileFunctions
+from posixbackend.emulated.memfd import MemfdFunctions
 from posixbackend.emulated.pipe_functions import PipeFunctions
 from posixbackend.emulated.processinfo import ProcessInfoFunctions
 from posixbackend.emulated.spawning import SpawnFunctions
@@ -28,7 +29,7 @@ SUPPORTS_FOLLOW_SYMLINKS = ("access", "chown", "link", "stat", "utime")
 
 class EmulatedBackend(
     FileFunctions, XattrFunctions, DirectoryFunctions, PipeFunctions, EventfdFunctions,
-    SpawnFunctions, ProcessInfoFunctions,
+    MemfdFunctions, SpawnFunctions, ProcessInfoFunctions,
 ):
     """An emulated POSIX process over a file system provider (GraalPy's "java" backend).
 
