@@ -18,6 +18,7 @@ from posixbackend.emulated.memfd import MemfdFunctions
 from posixbackend.emulated.pipe_functions import PipeFunctions
 from posixbackend.emulated.processinfo import ProcessInfoFunctions
 from posixbackend.emulated.spawning import SpawnFunctions
+from posixbackend.emulated.vectored import VectoredFunctions
 from posixbackend.emulated.xattrs import XattrFunctions
 
 SUPPORTS_FD = ("chdir", "chmod", "chown", "listdir", "pathconf", "scandir", "stat", "statvfs",
@@ -28,8 +29,8 @@ SUPPORTS_FOLLOW_SYMLINKS = ("access", "chown", "link", "stat", "utime")
 
 
 class EmulatedBackend(
-    FileFunctions, XattrFunctions, DirectoryFunctions, PipeFunctions, EventfdFunctions,
-    MemfdFunctions, SpawnFunctions, ProcessInfoFunctions,
+    FileFunctions, VectoredFunctions, XattrFunctions, DirectoryFunctions, PipeFunctions,
+    EventfdFunctions, MemfdFunctions, SpawnFunctions, ProcessInfoFunctions,
 ):
     """An emulated POSIX process over a file system provider (GraalPy's "java" backend).
 

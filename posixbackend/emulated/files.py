@@ -11,7 +11,6 @@ import errno
 import locale
 import os
 import posix
-from collections.abc import Sequence
 from typing import Any
 
 from posixbackend.emulated.args import (
@@ -147,27 +146,6 @@ class FileFunctions(BackendCore):
         if offset < 0:
             raise os_error(errno.EINVAL)
         return self._description(fd).pwrite(data, offset)
-
-    def readv(self, fd: int, buffers: Sequence[Any], /) -> int:
-        """os.readv: fill the writable buffers in order; the number of bytes read."""
-        description = self._fd(fd)
-        views = _writable_views(buffers)
-        data = description.read(sum(view.nbytes for view in views))
-        position = 0
-        for view in views:
-            chunk = data[position : position + view.nbytes]
-            view[: len(chunk)] = chunk
-            position += len(chunk)
-            if position >= len(data):
-                break
-        return len(data)
-
-    def writev(self, fd: int, buffers: Sequence[Any], /) -> int:
-        """os.writev: write the buffers' contents as one write."""
-        description = self._fd(fd)
-        if not isinstance(buffers, Sequence):
-            raise TypeError("writev() arg 2 must be a sequence")
-        return description.write(b"".join(buffer_arg(buffer) for buffer in buffers))
 
     def lseek(self, fd: int, position: int, whence: int, /) -> int:
         """os.lseek."""
@@ -335,21 +313,3 @@ class FileFunctions(BackendCore):
             if hasattr(locale, "getencoding")
             else locale.getpreferredencoding(False)
         )
-
-
-def _writable_views(buffers: object) -> list[memoryview]:
-    """The byte views of readv's buffers, with CPython's errors for the wrong kinds."""
-    if not isinstance(buffers, Sequence):
-        raise TypeError("readv() arg 2 must be a sequence")
-    views = []
-    for buffer in buffers:
-        try:
-            view = memoryview(buffer)
-        except TypeError:
-            raise TypeError(
-                f"a bytes-like object is required, not '{type(buffer).__name__}'"
-            ) from None
-        if view.readonly:
-            raise BufferError("Object is not writable.")
-        views.append(view.cast("B") if view.format != "B" or view.ndim != 1 else view)
-    return views
