@@ -18,6 +18,7 @@ from posixbackend.emulated.memfd import MemfdFunctions
 from posixbackend.emulated.pipe_functions import PipeFunctions
 from posixbackend.emulated.processinfo import ProcessInfoFunctions
 from posixbackend.emulated.spawning import SpawnFunctions
+from posixbackend.emulated.transfers import TransferFunctions
 from posixbackend.emulated.vectored import VectoredFunctions
 from posixbackend.emulated.xattrs import XattrFunctions
 
@@ -29,8 +30,8 @@ SUPPORTS_FOLLOW_SYMLINKS = ("access", "chown", "link", "stat", "utime")
 
 
 class EmulatedBackend(
-    FileFunctions, VectoredFunctions, XattrFunctions, DirectoryFunctions, PipeFunctions,
-    EventfdFunctions, MemfdFunctions, SpawnFunctions, ProcessInfoFunctions,
+    FileFunctions, VectoredFunctions, TransferFunctions, XattrFunctions, DirectoryFunctions,
+    PipeFunctions, EventfdFunctions, MemfdFunctions, SpawnFunctions, ProcessInfoFunctions,
 ):
     """An emulated POSIX process over a file system provider (GraalPy's "java" backend).
 

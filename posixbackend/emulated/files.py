@@ -169,44 +169,6 @@ class FileFunctions(BackendCore):
             raise os_error(errno.EINVAL)
         return description.seek(position, whence)
 
-    def sendfile(self, out_fd: int, in_fd: int, offset: int | None, count: int) -> int:
-        """os.sendfile: copy from a regular file to any descriptor, in the kernel's manner."""
-        destination = self._fd(out_fd)
-        source = self._fd(in_fd)
-        count = ssize_arg(count)
-        if not isinstance(source, FileDescription) or is_directory(source):
-            raise os_error(errno.EINVAL)
-        data = source.read(count) if offset is None else source.pread(count, off_t_arg(offset))
-        return destination.write(data) if data else 0
-
-    def copy_file_range(
-        self,
-        src: int,
-        dst: int,
-        count: int,
-        offset_src: int | None = None,
-        offset_dst: int | None = None,
-    ) -> int:
-        """os.copy_file_range between two regular files (read and written here)."""
-        source = self._fd(src)
-        destination = self._fd(dst)
-        count = ssize_arg(count)
-        if count < 0:
-            raise os_error(errno.EINVAL)
-        for end in (source, destination):
-            if not isinstance(end, FileDescription) or is_directory(end):
-                raise os_error(errno.EINVAL if end is source else errno.EBADF)
-        if destination.flags & posix.O_APPEND:
-            raise os_error(errno.EBADF)
-        data = (
-            source.read(count) if offset_src is None else source.pread(count, off_t_arg(offset_src))
-        )
-        if not data:
-            return 0
-        if offset_dst is None:
-            return destination.write(data)
-        return destination.pwrite(data, off_t_arg(offset_dst))
-
     # -- the file behind a descriptor ------------------------------------------------------------
 
     def fstat(self, fd: int) -> os.stat_result:

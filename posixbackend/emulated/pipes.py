@@ -20,6 +20,12 @@ byte for byte (checked against ``os.pipe()`` by tests/posixbackend/test_pipes.py
 - poll: the read end reports POLLIN with data and POLLHUP without writers, the write end
   POLLOUT while a slot is free and POLLERR without readers.
 
+- splice: data spliced in from a file goes into fresh pages cut at the file's page borders
+  (``PipeWriter.splice_in``), once a slot is free, as much as the free slots hold; spliced out
+  to a file, what the file takes leaves the pipe (``PipeReader.splice_out``); between two
+  pipes whole buffers move, the last one perhaps split (``PipeReader.splice_to``), so a
+  part-filled page still takes a slot of its own, as in Linux's splice_pipe_to_pipe.
+
 One end object is one open file description: ``dup`` shares it (the backend counts the
 descriptors), and the pipe treats an end as gone when its object is closed. Opening the pipe
 again, as through ``/proc/self/fd/N``, makes a new description: :meth:`Pipe.open_reader` and
@@ -38,7 +44,7 @@ import stat as _stat
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Self
 
 from vfs.errors import os_error
@@ -136,15 +142,62 @@ class PageRing:
                 return chars
         return 0
 
-    def fill(self, view: memoryview) -> int:
-        """Copy ``view`` into fresh pages while slots are free; return how many bytes fit."""
+    @property
+    def free_slots(self) -> int:
+        """How many more pages the ring can take."""
+        return self._slots - len(self._pages)
+
+    def fill(self, view: memoryview, first: int = PAGE_SIZE) -> int:
+        """Copy ``view`` into fresh pages while slots are free; return how many bytes fit.
+
+        The first page takes at most ``first`` bytes: splice cuts a file's data at the file's
+        own page borders, so reading from the middle of a page fills a page partly.
+        """
         pages, total, taken = self._pages, len(view), 0
+        size = first
         while taken < total and len(pages) < self._slots:
-            page = bytearray(view[taken : taken + PAGE_SIZE])
+            page = bytearray(view[taken : taken + size])
             pages.append(_Page(page))
             taken += len(page)
+            size = PAGE_SIZE
         self.size += taken
         return taken
+
+    def peek(self, n: int) -> bytes:
+        """Up to ``n`` bytes from the front, left in place."""
+        chunks: list[bytes | bytearray] = []
+        for page in self._pages:
+            if n <= 0:
+                break
+            data, start = page.data, page.start
+            chunk = data[start : start + n]
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b"".join(chunks)
+
+    def move_to(self, other: PageRing, n: int) -> int:
+        """Move up to ``n`` bytes into ``other``'s free slots, as splice moves pipe buffers:
+        a page read out whole goes over as it is (part-filled pages stay part-filled, each
+        taking a slot), the last one may be split; return how many bytes moved."""
+        pages, moved = self._pages, 0
+        while n and pages and other.free_slots:
+            page = pages[0]
+            data, start = page.data, page.start
+            left = len(data) - start
+            if left <= n:
+                pages.popleft()
+                if start:
+                    page.data, page.start = data[start:], 0
+                other._pages.append(page)
+            else:
+                other._pages.append(_Page(data[start : start + n]))
+                page.start = start + n
+                left = n
+            other.size += left
+            self.size -= left
+            moved += left
+            n -= left
+        return moved
 
     def take(self, n: int) -> list[bytearray]:
         """Remove up to ``n`` bytes from the front, freeing the pages read out; in order."""
@@ -321,6 +374,105 @@ class Pipe:
             self._notify_watchers()
         return added
 
+    def _splice_in(
+        self,
+        read: Callable[[int], bytes],
+        limit: int,
+        skew: int,
+        nonblocking: bool,
+        timeout: float | None,
+    ) -> int:
+        """Linux's splice_file_to_pipe: wait for a free slot, then take from ``read`` as much
+        as the free slots hold (its data cut at page borders ``skew`` bytes in)."""
+        deadline = _deadline(timeout)
+        with self._lock:
+            ring = self._ring
+            if not self._readers:
+                raise os_error(errno.EPIPE)
+            if ring.full:
+                if nonblocking:
+                    raise os_error(errno.EAGAIN)
+                if not self._room.wait_for(self._writable, _remaining(deadline)):
+                    raise os_error(errno.ETIMEDOUT)
+                if not self._readers:
+                    raise os_error(errno.EPIPE)
+            data = read(min(limit, ring.free_slots * PAGE_SIZE - skew))
+            if not data:
+                return 0
+            was_empty = ring.empty
+            ring.fill(memoryview(data), PAGE_SIZE - skew)
+            if was_empty:
+                self._data.notify_all()
+                self._notify_watchers()
+            return len(data)
+
+    def _splice_out(
+        self,
+        write: Callable[[bytes], int],
+        limit: int,
+        nonblocking: bool,
+        timeout: float | None,
+    ) -> int:
+        """Linux's splice_from_pipe: wait for data (0 once no writer is left), offer up to
+        ``limit`` bytes to ``write`` and remove what it took (nothing if it raises)."""
+        deadline = _deadline(timeout)
+        with self._lock:
+            ring = self._ring
+            if ring.empty:
+                if not self._writers:
+                    return 0
+                if nonblocking:
+                    raise os_error(errno.EAGAIN)
+                if not self._data.wait_for(self._readable, _remaining(deadline)):
+                    raise os_error(errno.ETIMEDOUT)
+                if ring.empty:
+                    return 0
+            taken = write(ring.peek(limit))
+            was_full = ring.full
+            ring.take(taken)
+            if was_full and not ring.full:
+                self._became_writable()
+            return taken
+
+    def _splice_to(self, target: Pipe, limit: int, nonblocking: bool, timeout: float | None) -> int:
+        """Linux's splice_pipe_to_pipe: wait for data here and room there, then move whole
+        buffers (the last one perhaps split) while both allow."""
+        deadline = _deadline(timeout)
+        first, second = (self, target) if self.ino < target.ino else (target, self)
+        while True:
+            with self._lock:
+                if self._ring.empty:
+                    if not self._writers:
+                        return 0
+                    if nonblocking:
+                        raise os_error(errno.EAGAIN)
+                    if not self._data.wait_for(self._readable, _remaining(deadline)):
+                        raise os_error(errno.ETIMEDOUT)
+                    if self._ring.empty:
+                        return 0
+            with target._lock:
+                if not target._readers:
+                    raise os_error(errno.EPIPE)
+                if target._ring.full:
+                    if nonblocking:
+                        raise os_error(errno.EAGAIN)
+                    if not target._room.wait_for(target._writable, _remaining(deadline)):
+                        raise os_error(errno.ETIMEDOUT)
+            with first._lock, second._lock:
+                if not target._readers:
+                    raise os_error(errno.EPIPE)
+                source, sink = self._ring, target._ring
+                if source.empty or sink.full:
+                    continue  # another reader or writer came first: wait again
+                was_full, was_empty = source.full, sink.empty
+                moved = source.move_to(sink, limit)
+                if was_full and not source.full:
+                    self._became_writable()
+                if was_empty:
+                    target._data.notify_all()
+                    target._notify_watchers()
+                return moved
+
     @staticmethod
     def _stopped(written: int, code: int) -> int:
         """End a write that cannot go on: the partial count, or the error if nothing went."""
@@ -488,6 +640,34 @@ class PipeReader(PipeEnd):
             position += len(chunk)
         return position
 
+    def splice_out(
+        self,
+        write: Callable[[bytes], int],
+        limit: int,
+        *,
+        nonblocking: bool = False,
+        timeout: float | None = None,
+    ) -> int:
+        """splice(2) from this pipe to a file: once data is there (0 at end of file), hand up
+        to ``limit`` bytes to ``write``, which returns how many it took; those leave the pipe."""
+        return self._check_open()._splice_out(write, limit, nonblocking, timeout)
+
+    def splice_to(
+        self,
+        writer: PipeWriter,
+        limit: int,
+        *,
+        nonblocking: bool = False,
+        timeout: float | None = None,
+    ) -> int:
+        """splice(2) from this pipe to another's write end: up to ``limit`` bytes move, whole
+        buffers where they fit; ValueError for two ends of one pipe (EINVAL to callers)."""
+        pipe = self._check_open()
+        target = writer._check_open()
+        if target is pipe:
+            raise ValueError("cannot splice a pipe to itself")
+        return pipe._splice_to(target, limit, nonblocking, timeout)
+
     def readable(self) -> bool:
         """Whether a read would return at once: data buffered, or no writer left (EOF)."""
         pipe = self._check_open()
@@ -522,6 +702,21 @@ class PipeWriter(PipeEnd):
         if not len(view):
             return 0
         return pipe._write(view, nonblocking, timeout)
+
+    def splice_in(
+        self,
+        read: Callable[[int], bytes],
+        limit: int,
+        *,
+        offset: int = 0,
+        nonblocking: bool = False,
+        timeout: float | None = None,
+    ) -> int:
+        """splice(2) from a file into this pipe: once a page slot is free, ``read(n)`` gives
+        up to ``n`` bytes (at most ``limit``, at most what the free slots hold), which go in as
+        buffers cut at the file's page borders (``offset`` is the file position read from).
+        BrokenPipeError without readers; ``read`` is called with the pipe locked."""
+        return self._check_open()._splice_in(read, limit, offset % PAGE_SIZE, nonblocking, timeout)
 
     def writable(self) -> bool:
         """Whether a write would not block at first: a free page slot, or no reader (EPIPE)."""

@@ -1,0 +1,344 @@
+"""os.sendfile, os.splice and os.copy_file_range: data moved from one descriptor to another.
+
+Linux moves such data without a user buffer; here it passes through this process, after the
+checks Linux makes, in the kernel's order (``do_sendfile``, ``__do_splice``/``do_splice`` and
+``vfs_copy_file_range`` in fs/read_write.c and fs/splice.c): a bad offset is EINVAL before the
+other descriptor is even looked up, a count of 0 makes splice return at once. Pipes take
+spliced data as buffers cut at the file's page borders and give theirs up buffer by buffer
+(``pipes.py``), so how much one call moves matches a real pipe. Two host descriptors (the
+standard streams) are handed to the real system call.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import posix
+import resource
+import stat
+
+from posixbackend.emulated.args import fd_arg, off_t_arg, ssize_arg
+from posixbackend.emulated.core import BackendCore
+from posixbackend.emulated.descriptions import (
+    Description,
+    FileDescription,
+    HostDescription,
+    PipeDescription,
+    file_position,
+    is_directory,
+    readable,
+    writable,
+)
+from posixbackend.emulated.pipes import PipeReader, PipeWriter
+from posixbackend.emulated.unsigned import unsigned_int_arg
+from vfs.errors import os_error
+
+SPLICE_F_ALL = 0x0F
+"""SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT: what splice accepts."""
+MAX_RW_COUNT = 0x7FFFF000
+"""Linux moves at most this much in one read, write or transfer (INT_MAX & PAGE_MASK)."""
+OFF_T_MAX = (1 << 63) - 1
+CHUNK = 1 << 20
+"""Bytes held in memory at once while a transfer copies between two files."""
+_U64 = 1 << 64
+
+
+def _verify_area(position: int, count: int) -> None:
+    """rw_verify_area: EINVAL for a negative offset or count, or a range past the largest
+    offset."""
+    if position < 0 or count < 0 or position + count > OFF_T_MAX:
+        raise os_error(errno.EINVAL)
+
+
+def _positional(description: Description) -> bool:
+    """Whether reads and writes can be given an offset (FMODE_PREAD): not pipes, not
+    eventfds; a host descriptor where the host can seek it."""
+    if isinstance(description, FileDescription):
+        return True
+    if isinstance(description, HostDescription):
+        return not stat.S_ISFIFO(description.stat().st_mode) and not description.isatty()
+    return False
+
+
+def _pipe_end(description: Description) -> PipeReader | PipeWriter | None:
+    """The in-memory pipe end behind a description, if it is one."""
+    return description.end if isinstance(description, PipeDescription) else None
+
+
+def _host_pipe(description: Description) -> bool:
+    """Whether a host descriptor is a pipe (which splice then treats as one)."""
+    return isinstance(description, HostDescription) and stat.S_ISFIFO(description.stat().st_mode)
+
+
+def _splice_source(description: Description) -> bool:
+    """Whether data can be spliced out of a description that is no pipe (f_op->splice_read):
+    files and host descriptors do, directories, eventfds and pipes (here) do not."""
+    if isinstance(description, FileDescription):
+        return not is_directory(description)
+    return isinstance(description, HostDescription) and not _host_pipe(description)
+
+
+def _splice_sink(description: Description) -> bool:
+    """Whether data can be spliced into a description that is no pipe (f_op->splice_write)."""
+    return isinstance(description, (FileDescription, HostDescription))
+
+
+class _Source:
+    """Where a transfer reads: from ``position`` on, or at the file offset, which moves by what
+    was read (and back by what the other end did not take)."""
+
+    def __init__(self, description: Description, position: int | None) -> None:
+        self.description = description
+        self.position = position
+
+    def read(self, n: int) -> bytes:
+        description = self.description
+        if not _splice_source(description):
+            raise os_error(errno.EINVAL)
+        if self.position is None:
+            return description.read(n)
+        data = description.pread(n, self.position)
+        self.position += len(data)
+        return data
+
+    def unread(self, n: int) -> None:
+        """Give back the last ``n`` bytes read: the next transfer starts with them."""
+        if not n:
+            return
+        if self.position is None:
+            self.description.seek(-n, os.SEEK_CUR)
+        else:
+            self.position -= n
+
+
+class _Sink:
+    """Where a transfer writes: from ``position`` on, or at the file offset."""
+
+    def __init__(self, description: Description, position: int | None) -> None:
+        self.description = description
+        self.position = position
+
+    def write(self, data: bytes) -> int:
+        description = self.description
+        if not _splice_sink(description):
+            raise os_error(errno.EINVAL)
+        if self.position is None:
+            return description.write(data)
+        written = description.pwrite(data, self.position)
+        self.position += written
+        return written
+
+
+def _copy(source: _Source, sink: _Sink, count: int) -> int:
+    """Copy up to ``count`` bytes, a chunk at a time, until the source ends or the sink
+    takes less; the source offset ends after what the sink took. An error after some bytes
+    moved ends the copy with its count, as a short transfer."""
+    total = 0
+    while total < count:
+        data = source.read(min(CHUNK, count - total))
+        if not data:
+            break
+        try:
+            written = sink.write(data)
+        except OSError:
+            source.unread(len(data))
+            if total:
+                break
+            raise
+        total += written
+        if written < len(data):
+            source.unread(len(data) - written)
+            break
+    return total
+
+
+class TransferFunctions(BackendCore):
+    """os.sendfile, os.splice and os.copy_file_range between the backend's descriptors."""
+
+    def sendfile(self, out_fd: int, in_fd: int, offset: int | None, count: int) -> int:
+        """os.sendfile: up to ``count`` bytes from a file (at ``offset``, or at its offset,
+        which then moves) to any writable descriptor, at that one's offset."""
+        out_fd, in_fd = fd_arg(out_fd), fd_arg(in_fd)
+        position = None if offset is None else off_t_arg(offset)
+        count = ssize_arg(count)
+        source = self._description(in_fd)
+        if not readable(source):
+            raise os_error(errno.EBADF)
+        if position is not None and not _positional(source):
+            raise os_error(errno.ESPIPE)
+        _verify_area(file_position(source) if position is None else position, count)
+        count = min(count, MAX_RW_COUNT)
+        destination = self._description(out_fd)
+        if not writable(destination):
+            raise os_error(errno.EBADF)
+        if isinstance(source, HostDescription) and isinstance(destination, HostDescription):
+            return posix.sendfile(destination.fd, source.fd, position, count)
+        reader = _Source(source, position)
+        end = _pipe_end(destination)
+        if isinstance(end, PipeWriter):
+            start = file_position(source) if position is None else position
+            return end.splice_in(
+                reader.read, count, offset=start, nonblocking=destination.nonblocking
+            )
+        _verify_area(file_position(destination), count)
+        if destination.flags & posix.O_APPEND:
+            raise os_error(errno.EINVAL)
+        return _copy(reader, _Sink(destination, None), count)
+
+    def splice(  # noqa: PLR0917 - os.splice's own signature
+        self,
+        src: int,
+        dst: int,
+        count: int,
+        offset_src: int | None = None,
+        offset_dst: int | None = None,
+        flags: int = 0,
+    ) -> int:
+        """os.splice: up to ``count`` bytes between two descriptors, one of them a pipe."""
+        src, dst, count = fd_arg(src), fd_arg(dst), ssize_arg(count)
+        flags = unsigned_int_arg(flags)
+        if count < 0:
+            raise ValueError("negative value for 'count' not allowed")
+        in_offset = None if offset_src is None else off_t_arg(offset_src)
+        out_offset = None if offset_dst is None else off_t_arg(offset_dst)
+        if not count:
+            return 0
+        if flags & ~SPLICE_F_ALL:
+            raise os_error(errno.EINVAL)
+        source, destination = self._description(src), self._description(dst)
+        if isinstance(source, HostDescription) and isinstance(destination, HostDescription):
+            return posix.splice(source.fd, destination.fd, count, in_offset, out_offset, flags)
+        in_pipe = _pipe_end(source) is not None or _host_pipe(source)
+        out_pipe = _pipe_end(destination) is not None or _host_pipe(destination)
+        if (in_pipe and in_offset is not None) or (out_pipe and out_offset is not None):
+            raise os_error(errno.ESPIPE)
+        if not readable(source) or not writable(destination):
+            raise os_error(errno.EBADF)
+        nonblocking = bool(flags & posix.SPLICE_F_NONBLOCK)
+        if in_pipe and out_pipe:
+            return _pipe_to_pipe(source, destination, count, nonblocking)
+        if in_pipe:
+            return _pipe_to_file(source, destination, count, out_offset, nonblocking)
+        if out_pipe:
+            return _file_to_pipe(source, destination, count, in_offset, nonblocking)
+        raise os_error(errno.EINVAL)
+
+    def copy_file_range(
+        self,
+        src: int,
+        dst: int,
+        count: int,
+        offset_src: int | None = None,
+        offset_dst: int | None = None,
+    ) -> int:
+        """os.copy_file_range between two regular files; offsets not given are the files'
+        own, which move by what was copied."""
+        src, dst, count = fd_arg(src), fd_arg(dst), ssize_arg(count)
+        if count < 0:
+            raise ValueError("negative value for 'count' not allowed")
+        in_offset = None if offset_src is None else off_t_arg(offset_src)
+        out_offset = None if offset_dst is None else off_t_arg(offset_dst)
+        source, destination = self._description(src), self._description(dst)
+        in_position = file_position(source) if in_offset is None else in_offset
+        out_position = file_position(destination) if out_offset is None else out_offset
+        in_stat, out_stat = source.stat(), destination.stat()
+        if stat.S_ISDIR(in_stat.st_mode) or stat.S_ISDIR(out_stat.st_mode):
+            raise os_error(errno.EISDIR)
+        if not stat.S_ISREG(in_stat.st_mode) or not stat.S_ISREG(out_stat.st_mode):
+            raise os_error(errno.EINVAL)
+        if not readable(source) or not writable(destination) or destination.flags & posix.O_APPEND:
+            raise os_error(errno.EBADF)
+        if _wraps(in_position, count) or _wraps(out_position, count):
+            raise os_error(errno.EOVERFLOW)
+        size = in_stat.st_size
+        count = 0 if in_position >= size else min(count, size - in_position)
+        count = _write_limits(out_position, count)
+        same_file = (in_stat.st_dev, in_stat.st_ino) == (out_stat.st_dev, out_stat.st_ino)
+        if same_file and out_position + count > in_position and out_position < in_position + count:
+            raise os_error(errno.EINVAL)
+        _verify_area(in_position, count)
+        _verify_area(out_position, count)
+        if not count:
+            return 0
+        return _copy(_Source(source, in_offset), _Sink(destination, out_offset), count)
+
+
+def _write_limits(position: int, count: int) -> int:
+    """generic_write_check_limits: EFBIG at or past RLIMIT_FSIZE or the largest file size
+    (MAX_LFS_FILESIZE, as tmpfs and the memory provider have it; a provider with a smaller
+    one fails the write itself); ``count`` shortened to fit below them."""
+    limit, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if limit != resource.RLIM_INFINITY:
+        if position >= limit:
+            raise os_error(errno.EFBIG)
+        count = min(count, limit - position)
+    if position >= OFF_T_MAX:
+        raise os_error(errno.EFBIG)
+    return min(count, OFF_T_MAX - position)
+
+
+def _wraps(position: int, count: int) -> bool:
+    """generic_copy_file_checks' overflow test, in the kernel's unsigned arithmetic."""
+    start = position % _U64
+    return (start + count) % _U64 < start
+
+
+def _pipe_to_pipe(
+    source: Description, destination: Description, count: int, nonblocking: bool
+) -> int:
+    """splice_pipe_to_pipe (or a host pipe's data read and written through)."""
+    reader, writer = _pipe_end(source), _pipe_end(destination)
+    nonblocking = nonblocking or source.nonblocking or destination.nonblocking
+    if isinstance(reader, PipeReader) and isinstance(writer, PipeWriter):
+        if reader.pipe is writer.pipe:
+            raise os_error(errno.EINVAL)
+        return reader.splice_to(writer, count, nonblocking=nonblocking)
+    if isinstance(reader, PipeReader):  # into a host pipe
+        return reader.splice_out(destination.write, count, nonblocking=nonblocking)
+    data = source.read(min(count, MAX_RW_COUNT))  # out of a host pipe
+    return destination.write(data) if data else 0
+
+
+def _pipe_to_file(
+    source: Description,
+    destination: Description,
+    count: int,
+    offset: int | None,
+    nonblocking: bool,
+) -> int:
+    """do_splice's pipe-to-file branch."""
+    if offset is not None and not _positional(destination):
+        raise os_error(errno.EINVAL)
+    if destination.flags & posix.O_APPEND:
+        raise os_error(errno.EINVAL)
+    _verify_area(file_position(destination) if offset is None else offset, count)
+    sink = _Sink(destination, offset)
+    reader = _pipe_end(source)
+    if isinstance(reader, PipeReader):
+        return reader.splice_out(sink.write, count, nonblocking=nonblocking or source.nonblocking)
+    data = source.read(min(count, MAX_RW_COUNT))  # out of a host pipe
+    return sink.write(data) if data else 0
+
+
+def _file_to_pipe(
+    source: Description,
+    destination: Description,
+    count: int,
+    offset: int | None,
+    nonblocking: bool,
+) -> int:
+    """do_splice's file-to-pipe branch."""
+    if offset is not None and not _positional(source):
+        raise os_error(errno.EINVAL)
+    start = file_position(source) if offset is None else offset
+    _verify_area(start, count)
+    reader = _Source(source, offset)
+    writer = _pipe_end(destination)
+    if isinstance(writer, PipeWriter):
+        return writer.splice_in(
+            reader.read,
+            count,
+            offset=start,
+            nonblocking=nonblocking or destination.nonblocking,
+        )
+    return _copy(reader, _Sink(destination, None), min(count, MAX_RW_COUNT))  # a host pipe
