@@ -14,6 +14,7 @@ from posixbackend.emulated.environ import BackendEnviron, bytes_environ, str_env
 from posixbackend.emulated.eventfd import EventfdFunctions
 from posixbackend.emulated.fileio import RawFile, make_open
 from posixbackend.emulated.files import FileFunctions
+from posixbackend.emulated.locks import LockFunctions
 from posixbackend.emulated.memfd import MemfdFunctions
 from posixbackend.emulated.pipe_functions import PipeFunctions
 from posixbackend.emulated.processinfo import ProcessInfoFunctions
@@ -30,8 +31,9 @@ SUPPORTS_FOLLOW_SYMLINKS = ("access", "chown", "link", "stat", "utime")
 
 
 class EmulatedBackend(
-    FileFunctions, VectoredFunctions, TransferFunctions, XattrFunctions, DirectoryFunctions,
-    PipeFunctions, EventfdFunctions, MemfdFunctions, SpawnFunctions, ProcessInfoFunctions,
+    FileFunctions, VectoredFunctions, TransferFunctions, LockFunctions, XattrFunctions,
+    DirectoryFunctions, PipeFunctions, EventfdFunctions, MemfdFunctions, SpawnFunctions,
+    ProcessInfoFunctions,
 ):
     """An emulated POSIX process over a file system provider (GraalPy's "java" backend).
 
