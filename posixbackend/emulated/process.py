@@ -5,7 +5,8 @@ mapping (putenv/unsetenv act on it, not on the process's). Creating processes go
 policy: without a process handler (``processes.py``) every way of starting a program --
 ``_posixsubprocess.fork_exec`` (subprocess, os.popen), os.system, os.posix_spawn[p], the
 os.spawn* family -- fails with a PermissionError that names what would allow it, and nothing
-is done first. fork, forkpty and exec* cannot be emulated at all (a gap), handler or not.
+is done first. fork, forkpty and exec* cannot be emulated at all (a gap), handler or not;
+exec*'s arguments are still checked first, with CPython's errors, as a real exec would.
 
 With a handler, programs are started by ``spawning.py`` (fork_exec, system, posix_spawn,
 spawn*): a child's descriptors reach it through ``bridge.py`` (host descriptors, or host pipes
@@ -24,14 +25,20 @@ import time
 from typing import Any, Final, NoReturn
 
 import compat
-from posixbackend.emulated.args import int_arg
+from posixbackend.emulated.args import int_arg, path_arg
 from posixbackend.emulated.bridge import POLL_INTERVAL
 from posixbackend.emulated.children import ChildRecord
 from posixbackend.emulated.core import BackendCore
 from posixbackend.emulated.processes import (
     check_signal,
 )
-from posixbackend.emulated.spawnargs import fs_converter
+from posixbackend.emulated.spawnargs import (
+    check_argv,
+    check_environment,
+    convert_argv,
+    fs_converter,
+    spawn_env,
+)
 
 NOT_PERMITTED = (
     "{function} is not permitted: grant allow_create_process (give the backend a process handler)"
@@ -162,12 +169,25 @@ class ProcessFunctions(BackendCore):
         not_permitted("os.forkpty")
 
     def execv(self, path: Any, argv: Any, /) -> NoReturn:
-        """os.execv: never possible (the emulated process cannot be replaced)."""
+        """os.execv: never possible (the emulated process cannot be replaced); its arguments
+        are checked first, with CPython's errors, and the audit event raised, as before a
+        real exec. os.execl, execlp and execvp reach this one."""
+        target = path_arg(path, "execv")
+        check_argv("execv() arg 2", argv)
+        convert_argv("execv() arg 2", argv)
+        sys.audit("os.exec", target.original, argv, None)
         FORK_EXEC.hit(function="os.execv")
         not_permitted("os.execv")
 
     def execve(self, path: Any, argv: Any, env: Any) -> NoReturn:
-        """os.execve: never possible (the emulated process cannot be replaced)."""
+        """os.execve (a path or an fd): checked as execv, with the environment, then refused.
+        os.execle, execlpe and execvpe reach this one."""
+        target = path_arg(path, "execve", allow_fd=True)
+        check_argv("execve: argv", argv)
+        check_environment("execve", env, none_allowed=False)
+        convert_argv("execve: argv", argv)
+        spawn_env("execve", env)
+        sys.audit("os.exec", target.original, argv, env)
         FORK_EXEC.hit(function="os.execve")
         not_permitted("os.execve")
 

@@ -261,27 +261,55 @@ def signal_set(value: object) -> frozenset[int]:
     return frozenset(signals)
 
 
-def spawn_argv(function: str, argv: object) -> tuple[bytes, ...]:
-    """posix_spawn's argv: a non-empty tuple or list whose first item is not empty."""
+def check_argv(prefix: str, argv: object) -> None:
+    """The first checks of an exec or spawn argv (``prefix`` begins CPython's messages,
+    "execv() arg 2" or "execve: argv"): a tuple or list, not empty."""
     if not isinstance(argv, (list, tuple)):
-        raise TypeError(f"{function}: argv must be a tuple or list")
+        raise TypeError(f"{prefix} must be a tuple or list")
     if not argv:
-        raise ValueError(f"{function}: argv must not be empty")
+        raise ValueError(f"{prefix} must not be empty")
+
+
+def convert_argv(prefix: str, argv: list[Any] | tuple[Any, ...]) -> tuple[bytes, ...]:
+    """``parse_arglist``: each item through the FS converter; the first must not be empty."""
     converted = tuple(fs_converter(item) for item in argv)
     if not converted[0]:
-        raise ValueError(f"{function}: argv first element cannot be empty")
+        raise ValueError(f"{prefix} first element cannot be empty")
     return converted
 
 
-def spawn_env(function: str, env: object) -> dict[bytes, bytes] | None:
-    """posix_spawn's env (``parse_envlist``); None (3.13) for the backend's own."""
-    if env is None and PY313:
-        return None
+def spawn_argv(function: str, argv: object) -> tuple[bytes, ...]:
+    """posix_spawn's argv: a non-empty tuple or list whose first item is not empty."""
+    check_argv(f"{function}: argv", argv)
+    assert isinstance(argv, (list, tuple))
+    return convert_argv(f"{function}: argv", argv)
+
+
+def check_environment(function: str, env: object, *, none_allowed: bool) -> None:
+    """``PyMapping_Check`` on an exec or spawn environment (None allowed where 3.13 allows it
+    for posix_spawn)."""
+    if env is None and none_allowed:
+        return
     if env is None or not hasattr(type(env), "__getitem__"):
-        extra = " or None" if PY313 else ""
+        extra = " or None" if none_allowed else ""
         raise TypeError(f"{function}: environment must be a mapping object{extra}")
+
+
+def spawn_env(function: str, env: object) -> dict[bytes, bytes] | None:
+    """posix_spawn's and execve's env (``parse_envlist``); None (3.13, posix_spawn) for the
+    backend's own."""
+    check_environment(function, env, none_allowed=PY313 and function != "execve")
+    if env is None:
+        return None
+    len(env)  # type: ignore[arg-type]  # PyMapping_Size comes first, with its TypeError
     names, values = list(env.keys()), list(env.values())  # type: ignore[attr-defined]
     return environment_of(zip(names, values, strict=True))
+
+
+def spawn_flag(value: object) -> bool:
+    """posix_spawn's resetids and setsid: an int in 3.11 (``bool(accept={int})``), any
+    object's truth from 3.12 on."""
+    return truth(value) if _PY312 else int_arg(value) != 0
 
 
 def environment_of(pairs: Iterable[tuple[object, object]]) -> dict[bytes, bytes]:

@@ -37,16 +37,18 @@ from posixbackend.emulated.spawnargs import (
     PY313,
     ForkExecCall,
     SpawnAction,
+    check_argv,
+    check_environment,
+    convert_argv,
     environment_list,
     environment_of,
     fork_exec_signature,
     fs_converter,
     search_path,
     signal_set,
-    spawn_argv,
     spawn_env,
     spawn_file_actions,
-    truth,
+    spawn_flag,
 )
 from vfs.errors import rename_error
 
@@ -286,12 +288,14 @@ class SpawnFunctions(ProcessFunctions):
         """posix_spawn[p]: CPython's conversions in its order, the audit event, the policy,
         then the file actions on the child's table and the start."""
         target = path_arg(path, function)
-        args = spawn_argv(function, argv)
+        spawn_flag(resetids)  # honoured as it is: a handler's child starts with its own real ids
+        new_session = spawn_flag(setsid)
+        check_argv(f"{function}: argv", argv)
+        check_environment(function, env, none_allowed=PY313)
+        args = convert_argv(f"{function}: argv", argv)
         environment = spawn_env(function, env)
         actions = spawn_file_actions(file_actions)
         group = -1 if setpgroup is None else int_arg(setpgroup)
-        new_session = truth(setsid)
-        truth(resetids)  # honoured as it is: a handler's child starts with its own real ids
         restore_signals = self._spawn_signals(setsigmask, setsigdef, scheduler)
         sys.audit("os.posix_spawn", target.original, argv, env)
         handler = self._handler(f"os.{function}")
