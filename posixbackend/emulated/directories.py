@@ -54,7 +54,10 @@ class DirectoryFunctions(BackendCore):
             return self._view(self._fs.stat(where, follow_symlinks))
 
         directory = target.original
-        return ScandirIterator(directory, infos, stat_path)  # type: ignore[arg-type]
+        if not isinstance(directory, (str, bytes)):  # a 3.11 bytes-like path: bytes entries
+            assert target.path is not None
+            directory = os.fsencode(target.path)
+        return ScandirIterator(directory, infos, stat_path)
 
     def _open_directory(self, fd: int, filename: object) -> Any:
         """The handle of an open directory descriptor (EBADF, ENOTDIR naming ``filename``)."""

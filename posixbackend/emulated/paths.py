@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import posix
+import stat as _stat
 import sys
 from typing import Any
 
@@ -56,6 +57,15 @@ FIFOS = compat.declare(
     level=compat.Level.INFO,
     explanation="named pipes and device nodes cannot be created on the emulated backend "
     "(PermissionError)",
+)
+CHROOT = compat.declare(
+    id="emulated.chroot",
+    function="os.chroot",
+    aspect="changing the root directory",
+    level=compat.Level.INFO,
+    explanation="the emulated process cannot change its root directory: chroot checks the "
+    "path as Linux does (ENOENT, ENOTDIR, EACCES...), then fails with EPERM, as for a "
+    "process without CAP_SYS_CHROOT",
 )
 UTIME_NAMES_FILE = sys.version_info >= (3, 13)
 """os.utime's errors carry the file name from Python 3.13 on."""
@@ -198,6 +208,21 @@ class PathFunctions(BackendCore):
             self._chdir_to(handle.path, None)
             return
         self._chdir_to(self._absolute(target, None), target.original)
+
+    def chroot(self, path: Any) -> None:
+        """os.chroot: the path is checked as chroot(2) checks it (a directory the identity may
+        search), then refused with EPERM: the backend has no root of its own to change."""
+        target = path_arg(path, "chroot")
+        absolute = self._absolute(target, None)
+        fs = self._fs
+        try:
+            if not _stat.S_ISDIR(fs.stat(absolute).st_mode):
+                raise os_error(errno.ENOTDIR, absolute)
+            fs.access(absolute, os.X_OK)
+        except OSError as error:
+            raise rename_error(error, target.original) from None
+        CHROOT.hit(path=absolute)
+        raise os_error(errno.EPERM, target.original)
 
     def getcwd(self) -> str:
         """os.getcwd."""
