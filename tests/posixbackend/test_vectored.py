@@ -10,7 +10,7 @@ import errno
 import os
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from posixbackend.emulated import EmulatedBackend
@@ -183,7 +183,6 @@ def test_eventfds(sides: tuple[Side, Side]) -> None:
     compare(scenario, sides)
 
 
-@settings(max_examples=40, deadline=None)
 @given(
     data=st.binary(max_size=64),
     sizes=st.lists(st.integers(0, 20), max_size=5),
