@@ -28,9 +28,8 @@ UNSUPPORTED = compat.declare(
     function="os.unsupported",
     aspect="functions the emulated backend does not provide",
     level=compat.Level.INFO,
-    explanation="os functions with no emulation (extended attributes, scheduling, set*id, "
-    "chroot, ttys, eventfd, memfd...) fail with ENOSYS on the java backend instead of "
-    "reaching the host",
+    explanation="os functions with no emulation (openpty, login_tty, pidfd_open, waitid...) "
+    "fail with ENOSYS on the java backend instead of reaching the host",
 )
 FILEIO_SUBCLASS = compat.declare(
     id="switch.fileio_subclass",
