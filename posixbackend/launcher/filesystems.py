@@ -20,6 +20,7 @@ import compat
 from posixbackend.launcher.options import BackendOptions, FsKind, FsSpec, UsageError
 from posixbackend.switch.defaultfs import default_file_system
 from vfs import FileSystem, HostFileSystem, MemoryFileSystem
+from vfs.host import host_is_directory
 from vfs.mount import MountFileSystem
 from vfs.overlay import OverlayFileSystem
 from vfs.readonly import ReadOnlyFileSystem
@@ -83,7 +84,7 @@ def _provider(source: FsSpec, read_only: bool) -> FileSystem:
     if source.kind is FsKind.MEMORY:
         provider = MemoryFileSystem()
     else:
-        if not _host_directory(source.root):
+        if not host_is_directory(source.root):
             raise UsageError(f"--mount: no such host directory: {source.root}")
         provider = HostFileSystem(source.root)
     return ReadOnlyFileSystem(provider) if read_only else provider
@@ -110,13 +111,6 @@ def _check_directory(file_system: FileSystem, path: str) -> None:
         raise UsageError(f"--cwd: {error.strerror}: {path}") from None
     if not stat.S_ISDIR(mode):
         raise UsageError(f"--cwd: {posix.strerror(errno.ENOTDIR)}: {path}")
-
-
-def _host_directory(path: str) -> bool:
-    try:
-        return stat.S_ISDIR(posix.stat(path).st_mode)
-    except OSError:
-        return False
 
 
 def guest_directory_of(host_root: str, host_cwd: str) -> str:

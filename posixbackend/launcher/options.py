@@ -224,7 +224,7 @@ def parse_command(
     stdin_is_tty: bool = False,
 ) -> Command:
     """Parse the launcher's arguments (without the program name); UsageError when bad."""
-    values = _Values(default_backend)
+    options = BackendOptions(backend=default_backend)
     report: str | None = None
     changes = False
     index = 0
@@ -264,7 +264,7 @@ def parse_command(
                     raise UsageError("--compat-report: expected a file name or -")
                 report = value
             else:
-                _set_option(values, name, value)
+                options = _with_option(options, name, value)
             continue
         if argument.startswith("-"):
             raise UsageError(f"unknown option {argument}")
@@ -272,57 +272,39 @@ def parse_command(
         break
     if target is None:  # python then calls the program "" in sys.argv[0], named "-" or not
         target = Target(TargetKind.INTERACTIVE if stdin_is_tty else TargetKind.STDIN)
-    options = BackendOptions(
-        backend=values.backend, fs=values.fs, mounts=tuple(values.mounts), cwd=values.cwd,
-        time_resolution_ns=values.time_resolution_ns, log_level=values.log_level,
-        processes=values.processes,
-    )  # fmt: skip
     _check_consistent(options, changes)
     return Command(options, target, report, changes)
 
 
-@attrs.define
-class _Values:
-    """The backend options seen so far on a command line."""
-
-    backend: PosixModuleBackend
-    fs: FsSpec | None = None
-    mounts: list[MountSpec] = attrs.Factory(list)
-    cwd: str | None = None
-    time_resolution_ns: int | None = None
-    log_level: str | None = None
-    processes: str = "host"
-
-
-def _set_option(values: _Values, name: str, value: str) -> None:
+def _with_option(options: BackendOptions, name: str, value: str) -> BackendOptions:
+    """``options`` with the backend option ``name`` set to ``value`` (UsageError if bad)."""
     if name in ("--posix-backend", "--python.PosixModuleBackend"):
         try:
-            values.backend = PosixModuleBackend(value)
+            return attrs.evolve(options, backend=PosixModuleBackend(value))
         except ValueError:
             raise UsageError(
                 f"{name}: expected one of {', '.join(valid_names())}, "
                 f"not {value!r}"
             ) from None
-    elif name == "--fs":
-        values.fs = FsSpec.parse(value, name)
-    elif name == "--mount":
-        values.mounts.append(MountSpec.parse(value))
-    elif name == "--cwd":
+    if name == "--fs":
+        return attrs.evolve(options, fs=FsSpec.parse(value, name))
+    if name == "--mount":
+        return attrs.evolve(options, mounts=(*options.mounts, MountSpec.parse(value)))
+    if name == "--cwd":
         if not value.startswith("/"):
             raise UsageError(f"--cwd: expected an absolute directory, not {value!r}")
-        values.cwd = value
-    elif name == "--time-resolution":
-        values.time_resolution_ns = parse_time_resolution(value)
-    elif name == "--log.python.compatibility.level":
+        return attrs.evolve(options, cwd=value)
+    if name == "--time-resolution":
+        return attrs.evolve(options, time_resolution_ns=parse_time_resolution(value))
+    if name == "--log.python.compatibility.level":
         try:
             compat.parse_level(value)
         except ValueError as error:
             raise UsageError(f"{name}: {error}") from None
-        values.log_level = value
-    elif name == "--processes":
-        if value not in ("host", "none"):
-            raise UsageError(f"--processes: expected host or none, not {value!r}")
-        values.processes = value
+        return attrs.evolve(options, log_level=value)
+    if value not in ("host", "none"):  # --processes, the last of _VALUED's backend options
+        raise UsageError(f"--processes: expected host or none, not {value!r}")
+    return attrs.evolve(options, processes=value)
 
 
 def _check_consistent(options: BackendOptions, changes: bool) -> None:

@@ -13,7 +13,6 @@ import logging
 import os
 import posix
 import shutil
-import stat
 import sys
 import threading
 from collections.abc import Callable
@@ -26,8 +25,10 @@ from posixbackend.launcher.filesystems import Layout, build_layout, host_directo
 from posixbackend.launcher.options import ENVIRONMENT_VARIABLE, BackendOptions
 from posixbackend.launcher.program import print_thread_exception
 from posixbackend.switch.active import ACTIVE
+from posixbackend.switch.defaultfs import host_cwd as process_cwd
 from posixbackend.switch.installation import INSTALLATION
 from posixbackend.switch.nativecalls import native_calls
+from vfs.host import host_is_directory
 
 LOG_FORMAT = "[%(name)s] %(levelname)s: %(message)s"
 
@@ -49,7 +50,7 @@ class LauncherProcessHandler:
     def _host_directory(self, guest: str) -> str:
         host = host_directory_of(self._layout, guest)
         layout = self._layout
-        if (layout.host_root is None or layout.overlay is not None) and not _is_directory(host):
+        if (layout.host_root is None or layout.overlay is not None) and not host_is_directory(host):
             return self._scratch_directory()
         return host
 
@@ -75,7 +76,7 @@ class Session:
         self.layout: Layout | None = None
         self.emulated: EmulatedBackend | None = None
         if options.backend.emulated:
-            cwd = _host_cwd() if host_cwd is None else host_cwd
+            cwd = process_cwd() if host_cwd is None else host_cwd
             self.layout = build_layout(options, cwd)
             environ = dict(posix.environ)
             environ[ENVIRONMENT_VARIABLE.encode()] = options.environment_value().encode()
@@ -140,13 +141,6 @@ def inherited_descriptors() -> list[int]:
     return [fd for fd in numbers if fd > 2 and fd != listing]
 
 
-def _is_directory(path: str) -> bool:
-    try:
-        return stat.S_ISDIR(posix.stat(path).st_mode)
-    except OSError:
-        return False
-
-
 def _remove_natively(path: str) -> None:
     """Remove the host directory ``path`` and what children left in it (at exit)."""
     from posixbackend.switch.block import backend
@@ -171,10 +165,3 @@ class JavaLevelFormatter(logging.Formatter):
         renamed = logging.makeLogRecord(record.__dict__)  # other handlers keep the record as is
         renamed.levelname = compat.level_name(record.levelno)
         return super().format(renamed)
-
-
-def _host_cwd() -> str:
-    try:
-        return posix.getcwd()
-    except OSError:
-        return "/"

@@ -20,6 +20,7 @@ from typing import BinaryIO
 
 from posixbackend.launcher.options import Target, TargetKind
 from vfs import FileSystem
+from vfs.host import host_is_directory
 
 
 def program_files(target: Target, cwd: str) -> list[str]:
@@ -27,7 +28,7 @@ def program_files(target: Target, cwd: str) -> list[str]:
     the command line gives them, ``..`` unresolved: the kernel resolves them physically)."""
     if target.kind is TargetKind.SCRIPT:
         path = posixpath.join(cwd, target.value)
-        return [posixpath.join(path, "__main__.py")] if _is_directory(path) else [path]
+        return [posixpath.join(path, "__main__.py")] if host_is_directory(path) else [path]
     if target.kind is TargetKind.MODULE:
         search = sys.path[1:] if sys.flags.safe_path else [cwd, *sys.path[1:]]
         origin = module_origin(target.value, search)
@@ -63,7 +64,7 @@ def copy_in(file_system: FileSystem, path: str, *, links_followed: int = 0) -> N
     shows already, and nothing is made for what the host lacks."""
     try:
         for directory in _directories_on_the_way(path):
-            if _is_directory(directory):
+            if host_is_directory(directory):
                 try:
                     file_system.mkdir(directory, 0o755)
                 except FileExistsError:
@@ -114,13 +115,6 @@ def _copy_file(file_system: FileSystem, path: str, guest: str) -> None:
     flags = posix.O_CREAT | posix.O_WRONLY | posix.O_EXCL
     with file_system.open(guest, flags, 0o644) as handle:
         handle.pwrite(data, 0)
-
-
-def _is_directory(path: str) -> bool:
-    try:
-        return stat.S_ISDIR(posix.stat(path).st_mode)
-    except OSError:
-        return False
 
 
 def open_host(path: str) -> BinaryIO:

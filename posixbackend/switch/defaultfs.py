@@ -72,7 +72,7 @@ def library_directories(cwd: str, keep: Iterable[str] = ()) -> list[str]:
 def default_file_system() -> tuple[FileSystem, str]:
     """A new default file system for a managed block, and the directory to start in."""
     me = Identity.current()
-    cwd = _host_cwd()
+    cwd = host_cwd()
     home = posix.environ.get(b"HOME", b"/root" if me.is_root else b"/home/user").decode(
         sys.getfilesystemencoding(), "surrogateescape"
     )
@@ -116,7 +116,8 @@ def _make_directories(memory: MemoryFileSystem, path: str, mode: int) -> bool:
     return made
 
 
-def _host_cwd() -> str:
+def host_cwd() -> str:
+    """The process's real working directory (through posix), or / when it was removed."""
     try:
         return posix.getcwd()
     except OSError:  # the process's directory was removed: start at / instead
