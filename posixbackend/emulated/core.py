@@ -110,19 +110,12 @@ class BackendCore:
     def adopt_host_descriptors(self, fds: Iterable[int]) -> list[int]:
         """Let the program use real descriptors it inherited (a parent's ``pass_fds``, a
         shell's ``3>file``) under the same numbers, closed with them; the ones adopted."""
-        import fcntl
-
         adopted = []
         for fd in fds:
-            if fd in self._table.files:
-                continue
-            try:
-                flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-                cloexec = bool(fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC)
-            except OSError:  # closed meanwhile
-                continue
-            self._table.install_at(fd, HostDescription(fd, flags, owned=True), cloexec=cloexec)
-            adopted.append(fd)
+            found = None if fd in self._table.files else HostDescription.inherited(fd)
+            if found is not None:
+                self._table.install_at(fd, found[0], cloexec=found[1])
+                adopted.append(fd)
         return adopted
 
     # -- properties ------------------------------------------------------------------------

@@ -391,6 +391,19 @@ class HostDescription(Description):
             return None
         return cls(fd, flags, owned=False)
 
+    @classmethod
+    def inherited(cls, fd: int) -> tuple[HostDescription, bool] | None:
+        """A real descriptor the process inherited, owned (closed with it), and whether it is
+        close-on-exec; None when ``fd`` is not open."""
+        import fcntl
+
+        try:
+            flags = _host_flags(fd)
+            cloexec = bool(fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC)
+        except OSError:
+            return None
+        return cls(fd, flags, owned=True), cloexec
+
 
 def _host_flags(fd: int) -> int:
     """The access mode and status flags of a real descriptor (F_GETFL without fcntl's import)."""

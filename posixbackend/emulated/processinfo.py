@@ -173,11 +173,12 @@ class ProcessInfoFunctions(BackendCore):
         SESSIONS.hit(function=function)
         raise os_error(errno.EPERM)
 
-    def _own_or_child(self, pid: int, query: Callable[[int], T]) -> T:
-        """``query(pid)`` for this process (0 or its pid) or a child the backend started."""
+    def _own_or_child(self, pid: int, call: Callable[..., T], *args: Any) -> T:
+        """``call(pid, *args)`` (a posix function) for this process (0 or its pid) or a child
+        the backend started; ESRCH and the gap, naming the function, for any other process."""
         if pid in (0, posix.getpid()) or self._children.get(pid) is not None:
-            return query(pid)
-        SIGNALS.hit(function="os.getpgid", pid=pid)
+            return call(pid, *args)
+        SIGNALS.hit(function=f"os.{call.__name__}", pid=pid)
         raise os_error(errno.ESRCH)
 
     # -- scheduling ------------------------------------------------------------------------
@@ -215,8 +216,7 @@ class ProcessInfoFunctions(BackendCore):
 
     def sched_setaffinity(self, pid: Any, mask: Any, /) -> None:
         """os.sched_setaffinity: for this process or a child."""
-        pid = int_arg(pid)
-        self._own_or_child(pid, lambda target: posix.sched_setaffinity(target, mask))
+        self._own_or_child(int_arg(pid), posix.sched_setaffinity, mask)
 
     def sched_getscheduler(self, pid: Any, /) -> int:
         """os.sched_getscheduler."""
@@ -232,13 +232,11 @@ class ProcessInfoFunctions(BackendCore):
 
     def sched_setscheduler(self, pid: Any, policy: Any, param: Any, /) -> None:
         """os.sched_setscheduler: for this process or a child."""
-        pid = int_arg(pid)
-        self._own_or_child(pid, lambda target: posix.sched_setscheduler(target, policy, param))
+        self._own_or_child(int_arg(pid), posix.sched_setscheduler, policy, param)
 
     def sched_setparam(self, pid: Any, param: Any, /) -> None:
         """os.sched_setparam: for this process or a child."""
-        pid = int_arg(pid)
-        self._own_or_child(pid, lambda target: posix.sched_setparam(target, param))
+        self._own_or_child(int_arg(pid), posix.sched_setparam, param)
 
     # -- terminals -------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import os
 import posix
 import resource
 import stat
+from collections.abc import Callable
 
 from posixbackend.emulated.args import fd_arg, off_t_arg, ssize_arg
 from posixbackend.emulated.core import BackendCore
@@ -293,10 +294,7 @@ def _pipe_to_pipe(
         if reader.pipe is writer.pipe:
             raise os_error(errno.EINVAL)
         return reader.splice_to(writer, count, nonblocking=nonblocking)
-    if isinstance(reader, PipeReader):  # into a host pipe
-        return reader.splice_out(destination.write, count, nonblocking=nonblocking)
-    data = source.read(min(count, MAX_RW_COUNT))  # out of a host pipe
-    return destination.write(data) if data else 0
+    return _out_of_pipe(source, destination.write, count, nonblocking)
 
 
 def _pipe_to_file(
@@ -313,11 +311,19 @@ def _pipe_to_file(
         raise os_error(errno.EINVAL)
     _verify_area(file_position(destination) if offset is None else offset, count)
     sink = _Sink(destination, offset)
+    return _out_of_pipe(source, sink.write, count, nonblocking or source.nonblocking)
+
+
+def _out_of_pipe(
+    source: Description, write: Callable[[bytes], int], count: int, nonblocking: bool
+) -> int:
+    """Up to ``count`` bytes from the pipe ``source`` into ``write``: whole buffers out of an
+    emulated pipe, one read out of a host pipe."""
     reader = _pipe_end(source)
     if isinstance(reader, PipeReader):
-        return reader.splice_out(sink.write, count, nonblocking=nonblocking or source.nonblocking)
-    data = source.read(min(count, MAX_RW_COUNT))  # out of a host pipe
-    return sink.write(data) if data else 0
+        return reader.splice_out(write, count, nonblocking=nonblocking)
+    data = source.read(min(count, MAX_RW_COUNT))
+    return write(data) if data else 0
 
 
 def _file_to_pipe(
