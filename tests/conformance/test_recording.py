@@ -25,7 +25,7 @@ def make_cases():
         def test_errors(self):
             raise FileNotFoundError(2, "No such file or directory", "x")
 
-        @unittest.skip("a reason")
+        @unittest.skip("a reason")  # deliberate: the recorder must keep the skip's reason
         def test_skipped(self):
             pass
 

@@ -18,7 +18,7 @@ class Outcomes(unittest.TestCase):
     def test_errors(self):
         raise OSError(5, "made up")
 
-    @unittest.skip("not today")
+    @unittest.skip("not today")  # a deliberate skip: the runner must count and record it
     def test_skipped(self):
         raise AssertionError("skipped tests never run")
 
