@@ -132,7 +132,7 @@ class Installation:
                 getattr(EmulatedBackend, name, None)
             )
             if is_builtin or is_emulated_helper:
-                stand_in = standins.function("os", name, native, name)
+                stand_in = standins.StandIn("os", name, native, name)
                 functions[name] = stand_in
                 natives[stand_in] = native
                 made.append((os, name, stand_in))
@@ -143,8 +143,8 @@ class Installation:
         made.append((os, "environb", standins.SwitchedEnviron(os.environb, "os_environb")))
         made.append((os, "DirEntry", standins.DirEntry))
         made.append((MODULES, "posix", _switched_posix(functions)))
-        opener = standins.function("io", "open", _io.open, "io_open")
-        open_code = standins.function("io", "open_code", _io.open_code, "open_code")
+        opener = standins.StandIn("io", "open", _io.open, "io_open")
+        open_code = standins.StandIn("io", "open_code", _io.open_code, "open_code")
         made += [
             (io, "open", opener),
             (builtins, "open", opener),
@@ -153,7 +153,7 @@ class Installation:
             (
                 _posixsubprocess,
                 "fork_exec",
-                standins.function(
+                standins.StandIn(
                     "_posixsubprocess", "fork_exec", _posixsubprocess.fork_exec, "fork_exec"
                 ),
             ),

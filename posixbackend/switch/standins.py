@@ -83,11 +83,6 @@ class StandIn:
         return repr(self._native)
 
 
-def function(module_name: str, name: str, native: Callable[..., Any], method: str) -> StandIn:
-    """A stand-in for ``native``: the real one natively, else the backend's ``method``."""
-    return StandIn(module_name, name, native, method)
-
-
 class SwitchedSupports(Set[Any]):
     """``os.supports_fd`` and its siblings: the truth about whichever backend serves the caller.
 
