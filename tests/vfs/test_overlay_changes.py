@@ -167,3 +167,20 @@ def test_apply_makes_the_target_show_the_merged_view(ops: list[tuple[str, str, s
     target = seeded()
     overlay.changes().apply(target)
     assert tree(target) == tree(overlay)
+
+
+def test_lower_changes_made_beside_the_overlay_are_not_its_changes(tmp_path: Path) -> None:
+    """A directory copied up only as the parent of a changed one is not modified by the
+    overlay, nor becomes so because the lower directory changed directly afterwards (another process
+    writing into a shared /tmp under --fs=overlay)."""
+    lower_dir = tmp_path / "lower"
+    lower_dir.mkdir()
+    lay_out(lower_dir)
+    overlay = OverlayFileSystem(memory(), HostFileSystem(str(lower_dir)))
+    write(overlay, "/d/sub/new", b"new")
+    expected = ["modified directory /d/sub", "created file /d/sub/new"]
+    untouched_before = [str(change) for change in overlay.changes()]
+    (lower_dir / "d" / "beside").write_bytes(b"written directly into the lower directory")
+    os.utime(lower_dir / "d", ns=(2_000_000_000, 2_000_000_000))
+    assert untouched_before == expected
+    assert [str(change) for change in overlay.changes()] == expected

@@ -77,8 +77,9 @@ class ChangeSet(Sequence[Change]):
     def of(cls, overlay: OverlayFileSystem) -> ChangeSet:
         """The changes ``overlay`` holds now (the caller holds the overlay's lock)."""
         differ = _Differ(
-            overlay.upper, overlay.lower, overlay.whiteouts, overlay.opaque_directories
-        )
+            overlay.upper, overlay.lower, overlay.whiteouts, overlay.opaque_directories,
+            overlay.copied_mtimes,
+        )  # fmt: skip
         if differ.differs("/", overlay.upper.stat("/", False), overlay.lower.stat("/", False)):
             differ.found.append(Change("/", Action.MODIFIED, "directory"))
         differ.directory("/", lower_is_dir=True, hidden=False)
@@ -116,11 +117,13 @@ class _Differ:
         lower: FileSystem,
         whiteouts: frozenset[str],
         opaque: frozenset[str],
+        copied_mtimes: dict[str, int],
     ) -> None:
         self.upper = upper
         self.lower = lower
         self.whiteouts = whiteouts
         self.opaque = opaque
+        self.copied_mtimes = copied_mtimes
         self.found: list[Change] = []
 
     def directory(self, path: str, lower_is_dir: bool, hidden: bool) -> None:
@@ -158,6 +161,9 @@ class _Differ:
         kind = _stat.S_IFMT(up.st_mode)
         if kind == _stat.S_IFLNK:
             return self.upper.readlink(path) != self.lower.readlink(path)
+        if kind == _stat.S_IFDIR:  # against the lower directory as it was copied up
+            low_mtime = self.copied_mtimes.get(path, low.st_mtime_ns)
+            return up.st_mode != low.st_mode or up.st_mtime_ns != low_mtime
         if up.st_mode != low.st_mode or up.st_mtime_ns != low.st_mtime_ns:
             return True
         if kind != _stat.S_IFREG:

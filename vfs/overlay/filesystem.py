@@ -89,6 +89,7 @@ class OverlayFileSystem(FileSystem):
         self._copier = CopyUp(self._tree, self._markers, self._inodes, self._copied)
         self._stats: dict[str, Cached] = {}
         self._readers: dict[tuple[int, int], weakref.WeakSet[OverlayHandle]] = {}
+        self._copied_mtimes: dict[str, int] = {}
         self._adopt_root()
 
     @property
@@ -102,6 +103,14 @@ class OverlayFileSystem(FileSystem):
         if not _stat.S_ISDIR(upper.st_mode) or not _stat.S_ISDIR(lower.st_mode):
             raise NotADirectoryError(errno.ENOTDIR, "an overlay layer's root is not a directory")
         self._copier.adopt(lower, "/")
+        self._copied_mtimes["/"] = lower.st_mtime_ns
+
+    @property
+    def copied_mtimes(self) -> dict[str, int]:
+        """The lower mtime of each path when it was copied up (a copy of the record): later
+        changes made to the lower layer directly are not the overlay's."""
+        with self._lock:
+            return dict(self._copied_mtimes)
 
     @property
     def device(self) -> int:
@@ -537,7 +546,9 @@ class OverlayFileSystem(FileSystem):
             self.forget()
 
     def _copied(self, lower: posix.stat_result, canonical: str) -> None:
-        """After a copy-up: move read-only handles of the lower inode to the upper copy."""
+        """After a copy-up: note the lower mtime copied, and move read-only handles of the
+        lower inode to the upper copy."""
+        self._copied_mtimes[canonical] = lower.st_mtime_ns
         readers = self._readers.pop((lower.st_dev, lower.st_ino), None)
         if not readers:
             return
