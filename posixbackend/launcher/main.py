@@ -30,6 +30,12 @@ def main(
 ) -> int:
     """Run the launcher with ``argv`` (default: sys.argv[1:]); the process's exit status."""
     arguments = sys.argv[1:] if argv is None else list(argv)
+    if "--isolate" in arguments:  # the isolated mode parses its own command line
+        from posixbackend.isolation.cli import isolated_main
+
+        isolated = isolated_main(arguments, prog)
+        if isolated is not None:
+            return isolated
     interrupted = Interrupted()
     stdin_is_tty = sys.stdin is not None and sys.stdin.isatty()
     try:

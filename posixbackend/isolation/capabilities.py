@@ -1,0 +1,51 @@
+"""Every capability dropped: effective, permitted, inheritable, ambient and bounding sets.
+
+In a user namespace the child holds all capabilities over that namespace (its network
+namespace, files owned by its mapped ids); without one, a root child holds them over the
+host. Dropping them all leaves a process that owns what its uid owns and nothing more.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+
+from posixbackend.isolation.libc import LIBC, checked, prctl
+
+PR_CAPBSET_DROP = 24
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+CAP_LAST_CAP_BOUND = 64
+"""More capability numbers than any kernel has: dropping stops at the first it does not know."""
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+def drop_capabilities() -> None:
+    """Empty every capability set of this thread (the bounding set first: that needs
+    CAP_SETPCAP, which the last step takes away; a process without it has no capability
+    to lose, and the bounding set only matters to execve, which the child never reaches)."""
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    for capability in range(CAP_LAST_CAP_BOUND):
+        try:
+            prctl(PR_CAPBSET_DROP, capability)
+        except OSError as error:
+            if error.errno == errno.EINVAL and capability:  # past the kernel's last one
+                break
+            if error.errno == errno.EPERM:  # not privileged: the set cannot be changed
+                break
+            raise
+    header = _CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    checked(LIBC.capset(ctypes.byref(header), data), "capset")

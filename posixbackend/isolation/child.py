@@ -1,0 +1,233 @@
+"""The isolated child: read the request, build the guest's world, confine itself, run the guest.
+
+Started by the parent as ``python -I -S -B -c BOOTSTRAP REQUEST_FD RESULT_FD ROOTS...`` (see
+:mod:`posixbackend.isolation.runner`). Everything the run needs is imported and built
+before the confinement, which happens while the child is still single-threaded; then the
+guest runs under the managed backend as ``python`` would run it, and the child reports how it
+ended and sends a snapshot of the guest's memory file system back before exiting with the
+guest's status.
+"""
+
+from __future__ import annotations
+
+import atexit
+import errno
+import gc
+import posix
+import signal
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn
+
+import attrs
+
+from posixbackend.isolation.confinement import confine, readable_paths
+from posixbackend.isolation.frames import FrameWriter
+from posixbackend.isolation.guestfs import GuestFileSystem, guest_file_system
+from posixbackend.isolation.limits import Limits, format_size
+from posixbackend.isolation.request import Request
+from posixbackend.isolation.rlimits import address_space_bytes
+from posixbackend.launcher.options import Target, TargetKind
+from posixbackend.launcher.program import (
+    CannotOpen,
+    prepare,
+    report_exception,
+    without_launcher_frames,
+)
+from posixbackend.permissions.policy import Access, Permissions
+from posixbackend.permissions.timelimit import TimeLimitExceeded
+from posixbackend.switch.block import BackendBlock, backend
+from vfs.snapshot import save_snapshot
+
+RESERVE_BYTES = 8 << 20
+"""Memory held while the guest runs and freed when it ends, so that reporting how it ended
+(a traceback, the snapshot) works even after a memory bomb used every byte it could."""
+SETUP_STATUS = 126
+"""The child's exit status when it could not prepare the run (the parent then raises)."""
+INTERPRETER_HEADROOM = 16 << 20
+"""Address space the guest needs beyond what the interpreter uses at the start."""
+
+
+@attrs.frozen
+class Outcome:
+    """How the guest ended."""
+
+    status: int
+    exception: str | None = None
+    """The type name of the exception that ended it, if one did."""
+    limit: str | None = None
+    """The limit that exception came from ('memory', 'file_size', 'open_files', 'wall')."""
+
+
+def main(request_fd: int, result_fd: int) -> NoReturn:
+    """The child's whole life (the bootstrap calls this)."""
+    out = FrameWriter(result_fd)
+    request = Request.from_json(_read_all(request_fd))
+    posix.close(request_fd)
+    try:
+        run = GuestRun(request)
+    except (OSError, ValueError) as error:  # the request cannot be set up: say why, stop
+        out.frame("setup_error", message=str(error))
+        posix._exit(SETUP_STATUS)
+    confinement = confine(request.limits, readable_paths())
+    out.frame("confined", **confinement.to_data())
+    outcome = run.run()
+    out.frame("finished", **attrs.asdict(outcome))
+    try:
+        save_snapshot(run.files.memory, out)  # type: ignore[arg-type]  # a write-only file
+    except MemoryError:  # the parent notes a snapshot that never ended
+        posix._exit(outcome.status)
+    out.end()
+    if outcome.exception == "KeyboardInterrupt":  # as CPython: end by the signal itself
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        posix.kill(posix.getpid(), signal.SIGINT)
+    posix._exit(outcome.status)
+
+
+def _read_all(fd: int) -> bytes:
+    """Everything the parent writes to ``fd`` until it closes it."""
+    chunks = []
+    while chunk := posix.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class GuestRun:
+    """The guest's file system and program, built before the confinement; the backend is
+    made after it, so that its descriptor table takes the open files limit then in force."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.limits = request.limits
+        _check_memory_limit(self.limits)
+        self.files: GuestFileSystem = guest_file_system(
+            request.cwd, request.files, self.limits.file_size_bytes
+        )
+        self.permissions = _permissions(request.permissions, self.files)
+        program = request.program
+        kind = TargetKind.CODE if program.kind == "code" else TargetKind.SCRIPT
+        self.target = Target(kind, program.value, request.argv)
+
+    def block(self) -> BackendBlock:
+        """The managed backend the guest runs under (its permissions are passed to it once
+        ``backend()`` takes them; the kernel's confinement does not depend on them)."""
+        request = self.request
+        return backend(
+            "managed",
+            file_system=self.files.namespace,
+            cwd=request.cwd,
+            environ={key.encode(): value.encode() for key, value in request.env.items()},
+        )
+
+    def run(self) -> Outcome:
+        """Run the guest to its end, as ``python`` would (threads joined, atexit handlers
+        run, output flushed), inside the managed backend. A time limit that ended the program
+        also ends the run: its threads and atexit handlers are not waited for."""
+        reserve = [bytearray(RESERVE_BYTES)]
+        outcome = Outcome(1, TimeLimitExceeded.__name__, "wall")
+        try:
+            with self.block():
+                outcome = self._program(reserve.clear)
+                if outcome.limit != "wall":
+                    outcome = attrs.evolve(outcome, status=_finish_like_python(outcome.status))
+        except TimeLimitExceeded:  # the limit ran out after the program, or as the block ended
+            outcome = attrs.evolve(outcome, limit="wall")
+        reserve.clear()
+        main = sys.modules.get("__main__")
+        if main is not None:
+            main.__dict__.clear()  # the guest's globals (a memory bomb's list) go now
+        gc.collect()
+        return outcome
+
+    def _program(self, free_reserve: Callable[[], None]) -> Outcome:
+        try:
+            prepare(self.target)()
+        except SystemExit as exit:
+            free_reserve()
+            return Outcome(exit_status(exit.code))
+        except CannotOpen as error:
+            free_reserve()
+            print(f"posixbackend: {error}", file=sys.stderr)
+            return Outcome(2, "CannotOpen")
+        except BaseException as error:  # noqa: BLE001 - python reports every uncaught exception
+            free_reserve()
+            traceback = without_launcher_frames(error.__traceback__)
+            error.__traceback__ = traceback
+            report_exception(error, traceback)
+            name = type(error).__name__
+            if isinstance(error, KeyboardInterrupt):
+                return Outcome(128 + signal.SIGINT, name)
+            return Outcome(1, name, self._limit_of(error))
+        free_reserve()
+        return Outcome(0)
+
+    def _limit_of(self, error: BaseException) -> str | None:
+        """The limit an uncaught exception (or one it was raised from) came from, if any."""
+        seen: BaseException | None = error
+        for _ in range(16):
+            if seen is None:
+                return None
+            if isinstance(seen, MemoryError) and self.limits.memory_bytes is not None:
+                return "memory"
+            if isinstance(seen, OSError):
+                sizes = self.files.sizes
+                if seen.errno == errno.EFBIG and sizes is not None and sizes.exceeded:
+                    return "file_size"
+                if seen.errno == errno.EMFILE and self.limits.open_files is not None:
+                    return "open_files"
+            if isinstance(seen, TimeLimitExceeded):
+                return "wall"
+            seen = seen.__cause__ or seen.__context__
+        return None
+
+
+def exit_status(code: Any) -> int:
+    """The exit status of ``SystemExit(code)``, as CPython's handle_system_exit makes it: None
+    is 0, an int is itself, anything else is printed to stderr and gives 1."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _finish_like_python(status: int) -> int:
+    """What the interpreter does after the main module: wait for non-daemon threads, run the
+    atexit handlers, flush stdout and stderr (120 if stdout cannot be flushed, as CPython)."""
+    threading._shutdown()  # type: ignore[attr-defined]
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is None:
+            continue
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            if stream is sys.stdout and status == 0:
+                status = 120
+    return status
+
+
+def _check_memory_limit(limits: Limits) -> None:
+    """ValueError when the memory limit leaves the guest no room beside the interpreter."""
+    if limits.memory_bytes is None:
+        return
+    needed = address_space_bytes() + RESERVE_BYTES + INTERPRETER_HEADROOM
+    if limits.memory_bytes < needed:
+        raise ValueError(
+            f"the memory limit ({format_size(limits.memory_bytes)}) is below what the "
+            f"isolated interpreter needs to run anything ({needed >> 20} MiB)"
+        )
+
+
+def _permissions(data: Mapping[str, Any], files: GuestFileSystem) -> Permissions:
+    """The guest's Permissions from plain data: file access means its own file system."""
+    io = files.namespace if data["allow_io"] == Access.ALL.value else Access.NONE
+    return Permissions(
+        allow_io=io,
+        allow_create_thread=data["allow_create_thread"],
+        allow_native_access=data["allow_native_access"],
+        allow_environment_access=data["allow_environment_access"],
+        time_limit=data["time_limit"],
+    )

@@ -1,0 +1,106 @@
+"""The isolated guest's file system: memory, with the interpreter's library read-only.
+
+Shaped like the managed backend's default file system (``/tmp`` with the sticky bit, the
+guest's working directory, the library and site-packages mounted read-only at their real
+paths, minus any that would hide a directory the guest's files go in), filled with the files
+the parent sent. The host's own files are not there: the child's Landlock rules would refuse
+them anyway, and its writes never leave memory.
+"""
+
+from __future__ import annotations
+
+import posix
+import posixpath
+from collections.abc import Mapping
+
+import attrs
+
+import compat
+from posixbackend.isolation.filesize import FileSizeLimit
+from posixbackend.switch.defaultfs import library_directories
+from vfs import (
+    FileSystem,
+    HostFileSystem,
+    Identity,
+    MemoryFileSystem,
+    MountFileSystem,
+    ReadOnlyFileSystem,
+)
+
+NO_HOST_FILES = compat.declare(
+    id="isolation.no_host_files",
+    function="builtins.open",
+    aspect="files in isolated mode",
+    level=compat.Level.INFO,
+    explanation="the isolated guest sees a memory file system holding only the files "
+    "given to run_isolated (and its script), /tmp, its working directory and the "
+    "interpreter's library read-only; what it writes comes back as a snapshot, never on disk",
+)
+
+IMPORTS_FROM_LIBRARY = compat.declare(
+    id="isolation.imports_from_library",
+    function="builtins.__import__",
+    aspect="importing the guest's own modules in isolated mode",
+    level=compat.Level.INFO,
+    explanation="imports read the interpreter's library and site-packages from the host, "
+    "never the guest's memory file system: a module given in files= cannot be imported, and "
+    "a script's directory is not put on sys.path (the child runs with python -I)",
+)
+
+
+@attrs.frozen
+class GuestFileSystem:
+    """The provider the guest's backend serves, and its writable memory part."""
+
+    namespace: FileSystem
+    """Memory with the library mounts: what the guest sees."""
+    memory: MemoryFileSystem
+    """The guest's own files (the snapshot's source)."""
+    sizes: FileSizeLimit | None
+    """The file size limit over the memory, when there is one."""
+
+
+def guest_file_system(
+    cwd: str, files: Mapping[str, bytes], file_size_limit: int | None
+) -> GuestFileSystem:
+    """A new guest file system holding ``files``, with ``cwd`` made if missing."""
+    me = Identity.current()
+    memory = MemoryFileSystem(identity=Identity.root())
+    _make_directories(memory, "/tmp", 0o1777, Identity.root())
+    _make_directories(memory, cwd, 0o755, me)
+    for path, data in sorted(files.items()):
+        _make_directories(memory, posixpath.dirname(path), 0o755, me)
+        _write_file(memory, path, data, me)
+    memory.identity = me
+    sizes = None if file_size_limit is None else FileSizeLimit(memory, file_size_limit)
+    kept = ["/tmp", *{posixpath.dirname(path) for path in files}]
+    mounts: dict[str, FileSystem] = {
+        path: ReadOnlyFileSystem(HostFileSystem(path)) for path in library_directories(cwd, kept)
+    }
+    writable = memory if sizes is None else sizes
+    namespace = MountFileSystem(writable, mounts, create_mount_points=True)
+    return GuestFileSystem(namespace, memory, sizes)
+
+
+def _make_directories(memory: MemoryFileSystem, path: str, mode: int, owner: Identity) -> None:
+    """mkdir -p ``path``; the directories made belong to ``owner``, the last with ``mode``."""
+    current = ""
+    for part in path.strip("/").split("/"):
+        if not part:
+            continue
+        current += "/" + part
+        try:
+            memory.mkdir(current, 0o755)
+        except FileExistsError:
+            continue
+        memory.chown(current, owner.uid, owner.gid)
+        if current == path:
+            memory.chmod(current, mode)
+
+
+def _write_file(memory: MemoryFileSystem, path: str, data: bytes, owner: Identity) -> None:
+    """Create ``path`` holding ``data``, owned by ``owner``, mode 0644."""
+    flags = posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC
+    with memory.open(path, flags, 0o644) as handle:
+        handle.pwrite(data, 0)
+    memory.chown(path, owner.uid, owner.gid)

@@ -1,0 +1,169 @@
+"""The confinement steps one by one, each in a throwaway interpreter (they cannot be undone):
+the seccomp filter's answers, Landlock's read-only rule, and the fallback when the kernel
+refuses a step."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from posixbackend.isolation import landlock, seccomp
+from posixbackend.isolation.libc import MACHINE
+
+pytestmark = pytest.mark.skipif(
+    seccomp.ARCHITECTURES.get(MACHINE) is None,
+    reason="no seccomp filter for this architecture",
+)
+
+PRELUDE = """\
+import ctypes, errno, json, os, resource, signal, socket, threading
+answers = {}
+
+def attempt(what, call):
+    try:
+        call()
+    except OSError as error:
+        answers[what] = errno.errorcode[error.errno]
+    except ValueError as error:
+        answers[what] = "ValueError"
+    else:
+        answers[what] = "ok"
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+def raw(number, *arguments):
+    def call():
+        if libc.syscall(number, *arguments) == -1:
+            raise OSError(ctypes.get_errno(), "")
+    return call
+"""
+
+
+def confined(body: str) -> dict[str, str]:
+    """Run ``body`` (after the prelude) in a fresh interpreter; its answers."""
+    program = PRELUDE + textwrap.dedent(body) + "\nprint(json.dumps(answers))\n"
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    answers: dict[str, str] = json.loads(done.stdout.splitlines()[-1])
+    return answers
+
+
+def test_the_seccomp_filter_refuses_processes_sockets_and_others_but_not_threads() -> None:
+    answers = confined(
+        """\
+        from posixbackend.isolation import seccomp
+        parent = os.getppid()
+        seccomp.set_no_new_privs()
+        seccomp.install_filter()
+        attempt("fork", os.fork)
+        attempt("clone3", raw(435, None, 0))
+        attempt("posix_spawn", lambda: os.posix_spawn("/bin/true", ["true"], {}))
+        thread = threading.Thread(target=len, args=("",))
+        attempt("thread", lambda: thread.start() or thread.join())
+        attempt("socket", socket.socket)
+        attempt("unix socket", lambda: socket.socket(socket.AF_UNIX))
+        attempt("socketpair", socket.socketpair)
+        attempt("kill parent", lambda: os.kill(parent, 0))
+        attempt("kill self", lambda: os.kill(os.getpid(), 0))
+        attempt("kill own group", lambda: os.kill(0, 0))
+        attempt("signal a thread", lambda: signal.pthread_kill(threading.get_ident(), 0))
+        attempt("setrlimit", lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64)))
+        attempt("getrlimit", lambda: resource.getrlimit(resource.RLIMIT_NOFILE))
+        attempt("setpriority of another", lambda: os.setpriority(os.PRIO_PROCESS, parent, 1))
+        attempt("setpriority of all mine", lambda: os.setpriority(os.PRIO_USER, 0, 1))
+        attempt("setpriority of itself", lambda: os.setpriority(os.PRIO_PROCESS, 0, 1))
+        attempt("affinity of another", lambda: os.sched_setaffinity(parent, {0}))
+        attempt("affinity of itself", lambda: os.sched_setaffinity(0, os.sched_getaffinity(0)))
+        attempt("chmod", lambda: os.chmod("/tmp", 0o1777))
+        attempt("utime", lambda: os.utime("/tmp"))
+        attempt("unshare", raw(seccomp.architecture().numbers["unshare"], 0))
+        attempt("io_uring", raw(425, 1, None))
+        attempt("a system call newer than the filter", raw(999))
+        """
+    )
+    assert answers == {
+        "fork": "EPERM", "clone3": "ENOSYS", "posix_spawn": "EPERM", "thread": "ok",
+        "socket": "EACCES", "unix socket": "EACCES", "socketpair": "ok",
+        "kill parent": "EPERM", "kill self": "ok", "kill own group": "ok",
+        "signal a thread": "ok", "setrlimit": "ValueError", "getrlimit": "ok",
+        "setpriority of another": "EPERM", "setpriority of all mine": "EPERM",
+        "setpriority of itself": "ok", "affinity of another": "EPERM",
+        "affinity of itself": "ok", "chmod": "EPERM", "utime": "EPERM", "unshare": "EPERM",
+        "io_uring": "ENOSYS", "a system call newer than the filter": "ENOSYS",
+    }  # fmt: skip
+
+
+def test_the_filter_is_a_valid_program_on_every_known_architecture() -> None:
+    for name, arch in seccomp.ARCHITECTURES.items():
+        program = seccomp.filter_program(arch, 4242)
+        assert len(program) % 8 == 0 and 0 < len(program) // 8 <= 4096, name
+        assert set(seccomp.REFUSED) - set(arch.numbers) <= {
+            "fork", "vfork", "chmod", "chown", "lchown", "utime", "utimes", "futimesat",
+            "iopl", "ioperm", "uselib", "mknod",
+        }, name  # fmt: skip  # the calls aarch64 never had
+
+
+def test_landlock_leaves_only_the_given_directories_readable(tmp_path: Path) -> None:
+    try:
+        landlock.abi_version()
+    except OSError as error:
+        pytest.skip(f"no Landlock here: {error}")
+    answers = confined(
+        f"""\
+        import sys
+        from posixbackend.isolation import landlock, seccomp
+        readable = {str(tmp_path)!r}
+        open(readable + "/kept.txt", "w").write("kept")
+        seccomp.set_no_new_privs()
+        print(landlock.restrict_to_reading([readable, sys.prefix, sys.base_prefix,
+                                            *[p for p in sys.path if p]]))
+        attempt("read below", lambda: open(readable + "/kept.txt").read())
+        attempt("list below", lambda: os.listdir(readable))
+        attempt("write below", lambda: open(readable + "/new.txt", "w"))
+        attempt("remove below", lambda: os.remove(readable + "/kept.txt"))
+        attempt("read elsewhere", lambda: open("/etc/hostname"))
+        attempt("stat elsewhere", lambda: os.stat("/etc/hostname"))
+        """
+    )
+    assert answers == {
+        "read below": "ok", "list below": "ok", "write below": "EACCES",
+        "remove below": "EACCES", "read elsewhere": "EACCES", "stat elsewhere": "ok",
+    }  # fmt: skip
+
+
+def test_steps_the_kernel_refuses_are_reported_not_fatal() -> None:
+    answers = confined(
+        """\
+        from posixbackend.isolation import confinement, landlock, namespaces, seccomp
+        from posixbackend.isolation.limits import Limits
+        def refused(*arguments):
+            raise OSError(errno.ENOSYS, "Function not implemented")
+        def denied(*arguments):
+            raise OSError(errno.EPERM, "Operation not permitted")
+        landlock.abi_version = refused
+        namespaces.unshare = denied
+        seccomp.install_filter = refused
+        done = confinement.confine(Limits(memory_bytes=None), [])
+        answers["applied"] = " ".join(done.applied)
+        answers.update(done.not_applied)
+        attempt("fork, without the filter", lambda: os.waitpid(os.fork() or os._exit(0), 0))
+        """
+    )
+    assert answers == {
+        "applied": "rlimits capabilities no_new_privs",
+        "landlock": "[Errno 38] Function not implemented",
+        "seccomp": "[Errno 38] Function not implemented",
+        "user_namespace": "unshare(CLONE_NEWUSER|CLONE_NEWNET): Operation not permitted",
+        "network_namespace": (
+            "unshare(CLONE_NEWUSER|CLONE_NEWNET): Operation not permitted; "
+            "unshare(CLONE_NEWNET): Operation not permitted"
+        ),
+        "fork, without the filter": "ok",
+    }

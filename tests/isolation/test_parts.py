@@ -1,0 +1,286 @@
+"""The isolated mode's smaller parts: limits and their spelling, the file size rule compared
+with Linux's RLIMIT_FSIZE, and the result pipe's frames read defensively."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import posix
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from posixbackend.isolation import Limits, parse_limits
+from posixbackend.isolation.filesize import FileSizeLimit
+from posixbackend.isolation.frames import HEADER, FrameWriter, ResultStream, read_result_stream
+from posixbackend.isolation.limits import KINDS, MIB
+from vfs import MemoryFileSystem
+
+# -- limits ----------------------------------------------------------------------------------
+
+
+def test_default_limits_are_the_documented_ones() -> None:
+    assert Limits() == Limits(
+        cpu_seconds=10, wall_seconds=30, memory_bytes=512 * MIB, open_files=64,
+        file_size_bytes=64 * MIB, output_bytes=MIB,
+    )  # fmt: skip
+
+
+def test_every_limit_is_described_for_messages() -> None:
+    limits = Limits(cpu_seconds=2.5, memory_bytes=1536 << 10, output_bytes=1000)
+    assert [limits.describe(kind) for kind in KINDS] == [
+        "cpu time limit (2.5 s)", "wall time limit (30 s)", "memory limit (1536 KiB)",
+        "open files limit (64)", "file size limit (64 MiB)",
+        "output limit (1000 bytes per stream)",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "changed"),
+    [
+        ("cpu=5", {"cpu_seconds": 5.0}),
+        ("cpu=0.5s, wall=off", {"cpu_seconds": 0.5, "wall_seconds": None}),
+        ("memory=256M,fsize=1G", {"memory_bytes": 256 * MIB, "file_size_bytes": 1 << 30}),
+        ("memory=256MiB,output=64k", {"memory_bytes": 256 * MIB, "output_bytes": 64 << 10}),
+        ("files=10,open-files=12", {"open_files": 12}),
+        ("output=none,memory=unlimited", {"output_bytes": None, "memory_bytes": None}),
+        ("", {}),
+    ],
+)
+def test_limits_parse_from_the_command_line(text: str, changed: dict[str, object]) -> None:
+    base = Limits()
+    expected = {**{name: getattr(base, name) for name in base.to_data()}, **changed}
+    assert parse_limits(text).to_data() == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("cpu", "NAME=VALUE"),
+        ("speed=3", "NAME=VALUE"),
+        ("memory=lots", "bad value"),
+        ("cpu=-1", "positive"),
+        ("files=0", "positive"),
+    ],
+)
+def test_bad_limits_are_refused_with_a_reason(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_limits(text)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [{"cpu_seconds": 0}, {"wall_seconds": float("inf")}, {"memory_bytes": -1}],
+)
+def test_limits_refuse_values_that_mean_nothing(arguments: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        Limits(**arguments)
+
+
+@pytest.mark.parametrize("arguments", [{"cpu_seconds": "10"}, {"open_files": 6.5}])
+def test_limits_refuse_values_of_the_wrong_type(arguments: dict[str, object]) -> None:
+    with pytest.raises(TypeError):
+        Limits(**arguments)
+
+
+def test_limits_cross_as_plain_data() -> None:
+    limits = Limits(cpu_seconds=None, open_files=9)
+    assert Limits.from_data(json.loads(json.dumps(limits.to_data()))) == limits
+
+
+# -- the file size rule against Linux's RLIMIT_FSIZE -------------------------------------------
+
+SIZE_LIMIT = 5000
+
+NATIVE = textwrap.dedent(
+    """\
+    import errno, json, os, resource, sys
+    resource.setrlimit(resource.RLIMIT_FSIZE, (SIZE_LIMIT, SIZE_LIMIT))
+    path = sys.argv[1]
+    for line in sys.stdin:
+        answers = []
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        appending = os.open(path, os.O_WRONLY | os.O_APPEND)
+        for name, number, offset in json.loads(line):
+            try:
+                if name == "pwrite":
+                    answers.append(os.pwrite(fd, b"d" * number, offset))
+                elif name == "append":
+                    answers.append(os.write(appending, b"a" * number))
+                elif name == "pwrite_appending":
+                    answers.append(os.pwrite(appending, b"p" * number, offset))
+                elif name == "ftruncate":
+                    answers.append(os.ftruncate(fd, number))
+                else:
+                    answers.append(os.truncate(path, number))
+            except OSError as error:
+                answers.append(errno.errorcode[error.errno])
+        answers.append(os.pread(fd, 1 << 20, 0).decode())
+        os.close(fd)
+        os.close(appending)
+        print(json.dumps(answers), flush=True)
+    """
+).replace("SIZE_LIMIT", str(SIZE_LIMIT))
+
+
+@pytest.fixture(scope="module")
+def native(tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[str]]:
+    """A process running operation lists on a real file under RLIMIT_FSIZE (ext4/tmpfs)."""
+    path = tmp_path_factory.mktemp("fsize") / "file"
+    process = subprocess.Popen(
+        [sys.executable, "-c", NATIVE, str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    yield process
+    assert process.stdin is not None
+    process.stdin.close()
+    process.wait(timeout=30)
+
+
+Operations = list[tuple[str, int, int]]
+"""(name, count or length, offset) triples."""
+
+
+def on_linux(process: subprocess.Popen[str], operations: Operations) -> list[object]:
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(json.dumps(operations) + "\n")
+    process.stdin.flush()
+    answers: list[object] = json.loads(process.stdout.readline())
+    return answers
+
+
+def on_the_wrapper(operations: list[tuple[str, int, int]]) -> list[object]:
+    memory = MemoryFileSystem()
+    fs = FileSizeLimit(memory, SIZE_LIMIT)
+    handle = fs.open("/file", posix.O_RDWR | posix.O_CREAT | posix.O_TRUNC, 0o600)
+    appending = fs.open("/file", posix.O_WRONLY | posix.O_APPEND)
+    answers: list[object] = []
+    for name, number, offset in operations:
+        try:
+            if name == "pwrite":
+                answers.append(handle.pwrite(b"d" * number, offset))
+            elif name == "append":
+                before = handle.size()
+                answers.append(appending.append(b"a" * number) - before)
+            elif name == "pwrite_appending":
+                answers.append(appending.pwrite(b"p" * number, offset))
+            elif name == "ftruncate":
+                handle.truncate(number)
+                answers.append(None)
+            else:
+                fs.truncate("/file", number)
+                answers.append(None)
+        except OSError as error:
+            answers.append(errno.errorcode.get(error.errno or 0, str(error)))
+    answers.append(handle.pread(1 << 20, 0).decode())
+    return answers
+
+
+positions = st.integers(0, SIZE_LIMIT + 100) | st.sampled_from([SIZE_LIMIT - 1, SIZE_LIMIT])
+counts = st.integers(0, 3000) | st.sampled_from([0, 1])
+operation = st.one_of(
+    st.tuples(st.sampled_from(["pwrite", "pwrite_appending"]), counts, positions),
+    st.tuples(st.just("append"), counts, st.just(0)),
+    st.tuples(st.sampled_from(["ftruncate", "truncate"]), positions, st.just(0)),
+)
+
+
+@given(st.lists(operation, max_size=6))
+@example(
+    [("pwrite", 10, 4995), ("pwrite", 1, 5000), ("append", 3, 0), ("pwrite_appending", 5, 0),
+     ("truncate", 5001, 0), ("ftruncate", 5000, 0), ("append", 1, 0)]
+)  # fmt: skip
+def test_the_file_size_limit_cuts_and_refuses_writes_as_linux_does(
+    native: subprocess.Popen[str], operations: list[tuple[str, int, int]]
+) -> None:
+    assert on_the_wrapper(operations) == on_linux(native, operations)
+
+
+def test_the_limit_records_that_it_was_exceeded() -> None:
+    fs = FileSizeLimit(MemoryFileSystem(), 10)
+    handle = fs.open("/f", posix.O_RDWR | posix.O_CREAT, 0o600)
+    assert handle.pwrite(b"x" * 10, 0) == 10
+    assert not fs.exceeded
+    with pytest.raises(OSError) as raised:
+        handle.pwrite(b"y", 10)
+    assert raised.value.errno == errno.EFBIG
+    assert fs.exceeded
+
+
+def test_a_read_only_handle_answers_ebadf_before_the_limit() -> None:
+    fs = FileSizeLimit(MemoryFileSystem(), 10)
+    fs.open("/f", posix.O_WRONLY | posix.O_CREAT, 0o600).close()
+    reader = fs.open("/f", posix.O_RDONLY)
+    with pytest.raises(OSError) as raised:
+        reader.pwrite(b"x", 100)
+    assert raised.value.errno == errno.EBADF
+    with pytest.raises(OSError) as raised:
+        reader.truncate(100)
+    assert raised.value.errno == errno.EINVAL
+
+
+# -- the result pipe ---------------------------------------------------------------------------
+
+
+def frame(kind: str, **fields: object) -> bytes:
+    body = json.dumps({"kind": kind, **fields}).encode()
+    return HEADER.pack(len(body)) + body
+
+
+def chunks(*pieces: bytes) -> bytes:
+    return b"".join(HEADER.pack(len(piece)) + piece for piece in pieces)
+
+
+def test_frames_then_the_snapshot_are_split() -> None:
+    data = frame("confined", applied=["seccomp"]) + frame("finished", status=0)
+    stream = read_result_stream(data + chunks(b"TA", b"R", b""))
+    assert stream.frames == {
+        "confined": {"kind": "confined", "applied": ["seccomp"]},
+        "finished": {"kind": "finished", "status": 0},
+    }
+    assert (stream.snapshot, stream.problem) == (b"TAR", None)
+
+
+def test_a_snapshot_without_its_end_is_incomplete() -> None:
+    stream = read_result_stream(frame("finished", status=0) + chunks(b"TA", b"R"))
+    assert (stream.snapshot, stream.problem) == (None, "the snapshot is incomplete")
+
+
+def test_the_frame_writer_writes_what_the_reader_reads() -> None:
+    read, write = os.pipe()
+    writer = FrameWriter(write)
+    writer.frame("finished", status=3)
+    assert writer.write(b"abc") == 3 and writer.write(b"") == 0 and writer.tell() == 3
+    writer.end()
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        stream = read_result_stream(pipe.read())
+    assert stream == ResultStream({"finished": {"kind": "finished", "status": 3}}, b"abc", None)
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (frame("confined")[:-1], "truncated or oversized"),
+        (frame("confined") + b"\0\0", "inside a frame header"),
+        (HEADER.pack(1 << 30) + b"{}", "truncated or oversized"),
+        (HEADER.pack(3) + b"n0t", "not JSON"),
+        (HEADER.pack(2) + b"[]", "without a kind"),
+        (frame("finished") + chunks(b"x")[:-1], "truncated or oversized"),
+    ],
+)
+def test_a_damaged_result_is_reported_not_trusted(data: bytes, problem: str) -> None:
+    stream = read_result_stream(data)
+    assert stream.snapshot is None
+    assert stream.problem is not None and problem in stream.problem
+
+
+def test_a_result_without_its_finished_frame_has_no_snapshot() -> None:
+    stream = read_result_stream(frame("confined", applied=[]))
+    assert (set(stream.frames), stream.snapshot, stream.problem) == ({"confined"}, None, None)
