@@ -6,6 +6,13 @@ rest of the standard library use the emulated ("java") POSIX backend, an
 """
 
 from posixbackend.emulated import EmulatedBackend
+from posixbackend.permissions import (
+    Access,
+    Environment,
+    Permissions,
+    current_permissions,
+    is_sandboxed,
+)
 from posixbackend.switch import (
     BackendBlock,
     PosixModuleBackend,
@@ -17,12 +24,17 @@ from posixbackend.switch import (
 )
 
 __all__ = [
+    "Access",
     "BackendBlock",
     "EmulatedBackend",
+    "Environment",
+    "Permissions",
     "PosixModuleBackend",
     "backend",
     "current",
     "current_emulated",
+    "current_permissions",
     "install",
+    "is_sandboxed",
     "uninstall",
 ]

@@ -7,10 +7,33 @@ putenv/unsetenv rather than the process's, whichever backend serves ``os`` at th
 
 from __future__ import annotations
 
+import errno
 import os
+import posix
 import sys
 from collections.abc import Callable
 from typing import Any, AnyStr, Generic, Protocol
+
+from posixbackend.emulated.spawnargs import fs_converter
+
+
+def set_variable(environ: dict[bytes, bytes], name: Any, value: Any) -> None:
+    """putenv(name, value) on ``environ``, with posix.putenv's checks and errors."""
+    key = fs_converter(name)
+    if b"=" in key:
+        raise ValueError("illegal environment variable name")
+    encoded = fs_converter(value)
+    if not key:  # setenv(3) refuses an empty name
+        raise OSError(errno.EINVAL, posix.strerror(errno.EINVAL))
+    environ[key] = encoded
+
+
+def unset_variable(environ: dict[bytes, bytes], name: Any) -> None:
+    """unsetenv(name) on ``environ``, with posix.unsetenv's checks and errors."""
+    key = fs_converter(name)
+    if not key or b"=" in key:  # unsetenv(3) refuses such a name
+        raise OSError(errno.EINVAL, posix.strerror(errno.EINVAL))
+    environ.pop(key, None)
 
 
 class EnvironOwner(Protocol):

@@ -29,6 +29,7 @@ from posixbackend.emulated.args import int_arg, path_arg
 from posixbackend.emulated.bridge import POLL_INTERVAL
 from posixbackend.emulated.children import ChildRecord
 from posixbackend.emulated.core import BackendCore
+from posixbackend.emulated.environ import set_variable, unset_variable
 from posixbackend.emulated.processes import (
     check_signal,
 )
@@ -36,7 +37,6 @@ from posixbackend.emulated.spawnargs import (
     check_argv,
     check_environment,
     convert_argv,
-    fs_converter,
     spawn_env,
 )
 
@@ -143,20 +143,11 @@ class ProcessFunctions(BackendCore):
 
     def putenv(self, name: Any, value: Any, /) -> None:
         """os.putenv, on the backend's environment."""
-        key = fs_converter(name)
-        if b"=" in key:
-            raise ValueError("illegal environment variable name")
-        encoded = fs_converter(value)
-        if not key:  # setenv(3) refuses an empty name
-            raise OSError(errno.EINVAL, posix.strerror(errno.EINVAL))
-        self._environ[key] = encoded
+        set_variable(self._environ, name, value)
 
     def unsetenv(self, name: Any, /) -> None:
         """os.unsetenv, on the backend's environment."""
-        key = fs_converter(name)
-        if not key or b"=" in key:  # unsetenv(3) refuses such a name
-            raise OSError(errno.EINVAL, posix.strerror(errno.EINVAL))
-        self._environ.pop(key, None)
+        unset_variable(self._environ, name)
 
     def fork(self) -> NoReturn:
         """os.fork: never possible on the emulated backend."""

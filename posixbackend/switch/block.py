@@ -3,24 +3,43 @@
 from __future__ import annotations
 
 import contextvars
+import os
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
+import attrs
+
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.emulated.processes import ProcessHandler
+from posixbackend.permissions.current import POLICY, get_policy
+from posixbackend.permissions.denials import widening
+from posixbackend.permissions.environment import PrivateEnvironment
+from posixbackend.permissions.policy import Access, Environment, Permissions
 from posixbackend.switch.active import ACTIVE, get_active
+from posixbackend.switch.guard import EmulatedGuard, Guard, NativeGuard
 from posixbackend.switch.installation import INSTALLATION
 from posixbackend.switch.names import PosixModuleBackend
 from posixbackend.switch.nativecalls import native_calls
-from vfs import FileSystem, Identity
+from vfs import FileSystem, Identity, MemoryFileSystem
+
+
+@attrs.define
+class _Entry:
+    """What one entry into a block changed, for its exit to undo."""
+
+    active: contextvars.Token[Any]
+    policy: contextvars.Token[Permissions | None]
+    time_limit: Any = None
 
 
 class BackendBlock:
     """A context manager that makes one backend serve ``os``, ``open``... inside it.
 
     Entering installs the stand-ins if they are not in place yet, and makes :attr:`emulated`
-    (None for the native backend) serve the calling thread of control; leaving restores what
+    (None for the native backend) serve the calling thread of control under the block's
+    :attr:`permissions` narrowed by the enclosing block's (a PermissionError names the first
+    permission asked for that the enclosing block does not grant); leaving restores what
     served it before, also when the block ends with an exception. One block object may be
     entered again after it was left (the emulated backend keeps its state: cwd, descriptors).
     """
@@ -30,11 +49,16 @@ class BackendBlock:
         kind: PosixModuleBackend,
         emulated: EmulatedBackend | None,
         file_system: FileSystem | None = None,
+        permissions: Permissions | None = None,
+        environment: PrivateEnvironment | None = None,
     ) -> None:
         self.kind = kind
         self.emulated = emulated
+        self.permissions = permissions
+        """The permissions asked for by this block (None: the enclosing block's)."""
         self._file_system = file_system
-        self._tokens: list[contextvars.Token[Any]] = []
+        self._environment = environment
+        self._entries: list[_Entry] = []
 
     @property
     def file_system(self) -> FileSystem | None:
@@ -43,7 +67,20 @@ class BackendBlock:
 
     def __enter__(self) -> BackendBlock:
         INSTALLATION.install()
-        self._tokens.append(ACTIVE.set(self.emulated))
+        policy = _effective(self.permissions, get_policy())
+        serving = self._serving(policy)
+        time_limit = None
+        if self.permissions is not None and self.permissions.time_limit is not None:
+            from posixbackend.permissions.hook import install_hook
+            from posixbackend.permissions.timelimit import TimeLimit
+
+            install_hook()
+            time_limit = TimeLimit.start(self.permissions.time_limit)
+        elif policy is not None and policy.denies_anything:
+            from posixbackend.permissions.hook import install_hook
+
+            install_hook()
+        self._entries.append(_Entry(ACTIVE.set(serving), POLICY.set(policy), time_limit))
         return self
 
     def __exit__(
@@ -52,11 +89,44 @@ class BackendBlock:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        ACTIVE.reset(self._tokens.pop())
+        entry = self._entries.pop()
+        fired = entry.time_limit.stop() if entry.time_limit is not None else False
+        POLICY.reset(entry.policy)
+        ACTIVE.reset(entry.active)
+        if fired and exc_type is None:
+            from posixbackend.permissions.timelimit import TimeLimitExceeded
+
+            assert self.permissions is not None and self.permissions.time_limit is not None
+            raise TimeLimitExceeded(self.permissions.time_limit)
+
+    def _serving(self, policy: Permissions | None) -> Any:
+        """What serves the block under ``policy``: the backend, or a guard around it."""
+        if policy is None:
+            return self.emulated
+        if self.emulated is None:
+            if isinstance(policy.allow_io, FileSystem):
+                raise widening("allow_io", Access.ALL, policy.allow_io)
+            needs_guard = (
+                policy.allow_io is Access.NONE
+                or not policy.allow_create_process
+                or self._environment is not None
+            )
+            return NativeGuard(policy, self._environment) if needs_guard else None
+        grant = policy.allow_io
+        if isinstance(grant, FileSystem) and grant is not self._file_system:
+            raise widening("allow_io", self._file_system, grant)
+        return EmulatedGuard(self.emulated, policy) if grant is Access.NONE else self.emulated
 
     def __repr__(self) -> str:
         target = "" if self.emulated is None else f" {self.emulated!r}"
         return f"<posixbackend block {self.kind.value}{target}>"
+
+
+def _effective(own: Permissions | None, outer: Permissions | None) -> Permissions | None:
+    """The permissions a block runs under: its own within the enclosing block's."""
+    if own is None:
+        return outer
+    return own if outer is None else own.within(outer)
 
 
 def backend(
@@ -69,6 +139,7 @@ def backend(
     identity: Identity | None = None,
     environ: Mapping[bytes, bytes] | None = None,
     process_handler: ProcessHandler | None = None,
+    permissions: Permissions | None = None,
 ) -> BackendBlock:
     """A block served by the backend ``name`` ("native", "java", "managed" or "emulated").
 
@@ -76,9 +147,14 @@ def backend(
     with the interpreter's library visible read-only) and ``cwd`` to the process's current
     directory, which the default file system provides; the other arguments are
     :class:`~posixbackend.EmulatedBackend`'s. They mean nothing to the native backend, which
-    refuses them.
+    refuses them. ``permissions`` (see :class:`~posixbackend.Permissions`) restrict what code
+    in the block may do; inside a block that has permissions, a block without them gets the
+    enclosing ones, and its file system defaults to the one ``allow_io`` grants.
     """
     kind = PosixModuleBackend(name)
+    if permissions is not None and not isinstance(permissions, Permissions):
+        raise TypeError(f"permissions must be a Permissions, not {type(permissions).__name__}")
+    policy = _effective(permissions, get_policy())
     if not kind.emulated:
         given = {
             "file_system": file_system is not None, "cwd": cwd is not None,
@@ -89,7 +165,17 @@ def backend(
         refused = [option for option, passed in given.items() if passed]
         if refused:
             raise TypeError(f"the native backend takes no options, got {', '.join(refused)}")
-        return BackendBlock(kind, None)
+        if permissions is not None and isinstance(permissions.allow_io, FileSystem):
+            raise ValueError(
+                "allow_io=<a FileSystem> needs the managed backend: the native backend serves "
+                "the host's file system (grant 'all' or 'none')"
+            )
+        return BackendBlock(kind, None, permissions=permissions,
+                            environment=_native_environment(policy))  # fmt: skip
+    if policy is not None:
+        file_system, cwd = _granted_file_system(policy, permissions, file_system, cwd)
+        process_handler = _granted_handler(policy, permissions, process_handler)
+        environ = _granted_environ(policy, permissions, environ)
     if file_system is None:
         from posixbackend.switch.defaultfs import default_file_system
 
@@ -104,15 +190,99 @@ def backend(
         environ=environ,
         process_handler=process_handler,
     )
-    return BackendBlock(kind, emulated, file_system)
+    return BackendBlock(kind, emulated, file_system, permissions)
+
+
+def _conflict(
+    permissions: Permissions | None, permission: str, asked: Any, granted: Any
+) -> Exception:
+    """The error of an argument the permissions do not grant: the block's own permissions
+    contradict it (ValueError), or the enclosing block's do not allow it (PermissionError)."""
+    if permissions is not None and getattr(permissions, permission) is granted:
+        return ValueError(f"{asked} contradicts the block's own {permission}={granted!r}")
+    return widening(permission, asked, granted)
+
+
+def _granted_file_system(
+    policy: Permissions, own: Permissions | None, file_system: FileSystem | None, cwd: str | None
+) -> tuple[FileSystem | None, str | None]:
+    """The file system and cwd a managed block gets under ``policy``'s ``allow_io``."""
+    grant = policy.allow_io
+    if grant is Access.ALL:
+        return file_system, cwd
+    if grant is Access.NONE:
+        if file_system is not None:
+            raise _conflict(own, "allow_io", f"file_system={file_system!r}", grant)
+        return MemoryFileSystem(), "/"
+    if file_system is not None and file_system is not grant:
+        raise _conflict(own, "allow_io", f"file_system={file_system!r}", grant)
+    if cwd is None:
+        serving = _serving_emulated()
+        cwd = serving.getcwd() if serving is not None and serving.file_system is grant else "/"
+    return grant, cwd
+
+
+def _granted_handler(
+    policy: Permissions, own: Permissions | None, handler: ProcessHandler | None
+) -> ProcessHandler | None:
+    """The process handler a managed block gets: none unless processes are granted."""
+    if not policy.allow_create_process:
+        if handler is not None:
+            raise _conflict(own, "allow_create_process", "process_handler", False)
+        return None
+    if handler is not None and policy.process_handler not in (None, handler):
+        raise ValueError("process_handler differs from the permissions' process_handler")
+    return handler if handler is not None else policy.process_handler
+
+
+def _granted_environ(
+    policy: Permissions, own: Permissions | None, environ: Mapping[bytes, bytes] | None
+) -> Mapping[bytes, bytes] | None:
+    """The environment a managed block starts with under ``allow_environment_access``."""
+    grant = policy.allow_environment_access
+    if grant is Environment.INHERIT:
+        if environ is None and get_active() is not None:
+            return dict(os.environb)  # the enclosing block's environment, as it sees it
+        return environ
+    if environ is not None:
+        raise _conflict(own, "allow_environment_access", "environ", grant)
+    if grant is Environment.NONE:
+        return {}
+    assert isinstance(grant, Mapping)
+    return {os.fsencode(key): os.fsencode(value) for key, value in grant.items()}
+
+
+def _native_environment(policy: Permissions | None) -> PrivateEnvironment | None:
+    """The environment of its own a native block's guest gets (None: the process's)."""
+    if policy is None:
+        return None
+    grant = policy.allow_environment_access
+    if grant is Environment.INHERIT:
+        active = get_active()
+        if active is None or (isinstance(active, NativeGuard) and active.environment is None):
+            return None
+        if isinstance(active, NativeGuard):
+            return active.environment
+        return PrivateEnvironment(dict(os.environb))
+    if grant is Environment.NONE:
+        return PrivateEnvironment({})
+    assert isinstance(grant, Mapping)
+    return PrivateEnvironment({os.fsencode(k): os.fsencode(v) for k, v in grant.items()})
+
+
+def _serving_emulated() -> EmulatedBackend | None:
+    """The emulated backend serving the caller (behind its guard if it has one)."""
+    active = get_active()
+    if isinstance(active, Guard):
+        return active.emulated
+    return active if isinstance(active, EmulatedBackend) else None
 
 
 def current() -> PosixModuleBackend:
     """Which backend serves the calling thread of control."""
-    return PosixModuleBackend.NATIVE if get_active() is None else PosixModuleBackend.JAVA
+    return PosixModuleBackend.NATIVE if current_emulated() is None else PosixModuleBackend.JAVA
 
 
 def current_emulated() -> EmulatedBackend | None:
     """The emulated backend serving the caller, or None when it is the native one."""
-    active: EmulatedBackend | None = get_active()
-    return active
+    return _serving_emulated()
