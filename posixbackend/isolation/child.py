@@ -35,8 +35,7 @@ from posixbackend.launcher.program import (
     report_exception,
     without_launcher_frames,
 )
-from posixbackend.permissions.policy import Access, Permissions
-from posixbackend.permissions.timelimit import TimeLimitExceeded
+from posixbackend.permissions.policy import Access, Environment, Permissions
 from posixbackend.switch.block import BackendBlock, backend
 from vfs.snapshot import save_snapshot
 
@@ -45,6 +44,7 @@ RESERVE_BYTES = 8 << 20
 (a traceback, the snapshot) works even after a memory bomb used every byte it could."""
 SETUP_STATUS = 126
 """The child's exit status when it could not prepare the run (the parent then raises)."""
+TIME_LIMIT_MODULE = "posixbackend.permissions.timelimit"
 INTERPRETER_HEADROOM = 16 << 20
 """Address space the guest needs beyond what the interpreter uses at the start."""
 
@@ -110,14 +110,18 @@ class GuestRun:
         self.target = Target(kind, program.value, request.argv)
 
     def block(self) -> BackendBlock:
-        """The managed backend the guest runs under (its permissions are passed to it once
-        ``backend()`` takes them; the kernel's confinement does not depend on them)."""
+        """The managed backend the guest runs under, with its permissions: file access is
+        to the guest's file system or nothing; ``env`` is the environment it inherits."""
         request = self.request
+        permissions = self.permissions
+        inherits = permissions.allow_environment_access is Environment.INHERIT
+        environ = {key.encode(): value.encode() for key, value in request.env.items()}
         return backend(
             "managed",
-            file_system=self.files.namespace,
+            file_system=None if permissions.allow_io is Access.NONE else self.files.namespace,
             cwd=request.cwd,
-            environ={key.encode(): value.encode() for key, value in request.env.items()},
+            environ=environ if inherits else None,
+            permissions=permissions,
         )
 
     def run(self) -> Outcome:
@@ -125,14 +129,16 @@ class GuestRun:
         run, output flushed), inside the managed backend. A time limit that ended the program
         also ends the run: its threads and atexit handlers are not waited for."""
         reserve = [bytearray(RESERVE_BYTES)]
-        outcome = Outcome(1, TimeLimitExceeded.__name__, "wall")
+        outcome = Outcome(1, "TimeLimitExceeded", "wall")
         try:
             with self.block():
                 outcome = self._program(reserve.clear)
                 if outcome.limit != "wall":
                     outcome = attrs.evolve(outcome, status=_finish_like_python(outcome.status))
-        except TimeLimitExceeded:  # the limit ran out after the program, or as the block ended
-            outcome = attrs.evolve(outcome, limit="wall")
+        except BaseException as error:
+            if not _is_time_limit(error):
+                raise
+            outcome = attrs.evolve(outcome, limit="wall")  # it ran out after the program
         reserve.clear()
         main = sys.modules.get("__main__")
         if main is not None:
@@ -176,10 +182,18 @@ class GuestRun:
                     return "file_size"
                 if seen.errno == errno.EMFILE and self.limits.open_files is not None:
                     return "open_files"
-            if isinstance(seen, TimeLimitExceeded):
+            if _is_time_limit(seen):
                 return "wall"
             seen = seen.__cause__ or seen.__context__
         return None
+
+
+def _is_time_limit(error: BaseException) -> bool:
+    """Whether ``error`` is the permissions' TimeLimitExceeded (known by its qualified name:
+    as the backend block does, the child imports the time limit machinery only where a limit
+    is set)."""
+    kind = type(error)
+    return (kind.__module__, kind.__qualname__) == (TIME_LIMIT_MODULE, "TimeLimitExceeded")
 
 
 def exit_status(code: Any) -> int:
