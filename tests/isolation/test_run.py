@@ -226,3 +226,24 @@ def test_the_interpreter_runs_with_isolated_flags() -> None:
     result = run_isolated("import sys; print(sys.flags.isolated, sys.flags.no_site)")
     assert printed(result) == ["1 1"]
     assert sys.flags.isolated == 0  # the parent's are untouched
+
+
+def test_the_guests_permissions_apply_inside_the_child() -> None:
+    code = "import threading; threading.Thread(target=print).start()"
+    result = run_isolated(code)
+    assert result.exception == "PermissionError"
+    assert b"grant allow_create_thread" in result.stderr
+
+
+def test_without_file_access_the_guest_opens_nothing() -> None:
+    result = run_isolated("open('/tmp/x', 'w')", Permissions(allow_io="none"), files={"/in": "x"})
+    assert (result.status, result.exception) == (1, "PermissionError")
+    assert b"grant allow_io" in result.stderr
+    assert result.files == {"/in": b"x"}
+
+
+def test_env_is_the_environment_the_permissions_give_access_to() -> None:
+    code = "import os; print(dict(os.environ))"
+    hidden = run_isolated(code, Permissions(allow_io="all"), env={"A": "1"})
+    given = run_isolated(code, Permissions(allow_io="all", allow_environment_access={"B": "2"}))
+    assert (printed(hidden), printed(given)) == (["{}"], ["{'B': '2'}"])
