@@ -239,6 +239,8 @@ def _switched_posix(functions: dict[str, Any]) -> types.ModuleType:
     for name, value in vars(posix).items():
         if name not in ("__name__", "__doc__", "__spec__", "__loader__"):
             switched.__dict__[name] = functions.get(name, value)
+    switched.__spec__ = posix.__spec__  # importlib.util.find_spec('posix') reads it
+    switched.__loader__ = posix.__loader__
     switched.__dict__["environ"] = standins.SwitchedEnviron(posix.environ, "os_environb")
     switched.__dict__["DirEntry"] = standins.DirEntry
     return switched
