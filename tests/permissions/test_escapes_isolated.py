@@ -1,0 +1,49 @@
+"""The escape corpus in the isolated mode: every escape, including the two the in-process
+mode cannot stop, leaves no trace on the host -- no file, no program, no connection -- also
+when the guest's in-process permissions grant native access (ctypes, gc), so that only the
+operating system's confinement stands in the way."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+import pytest
+
+from posixbackend import Permissions
+from posixbackend.isolation import run_isolated
+from tests.permissions.escapes import ESCAPES, Escape
+from tests.permissions.test_escapes import traces
+
+IN_PROCESS = {
+    "sandbox": None,
+    "native access granted": Permissions(
+        allow_io="all", allow_native_access=True, allow_create_thread=True
+    ),
+}
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.3)
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("permissions", IN_PROCESS.values(), ids=IN_PROCESS.keys())
+@pytest.mark.parametrize("escape", ESCAPES, ids=[escape.name for escape in ESCAPES])
+def test_isolated(
+    escape: Escape, permissions: Permissions | None, tmp_path: Path, listener: socket.socket
+) -> None:
+    marker = tmp_path / "escaped"
+    result = run_isolated(escape.source(str(marker), listener.getsockname()[1]), permissions)
+    assert result.status == 0 and result.limit_exceeded is None, result.summary()
+    assert not traces(attrs.evolve(escape, in_process="stopped"), marker, listener), result
+    if escape.in_process != "stopped" and escape.effect == "process":
+        # the in-process layers let it through: the kernel's filter refused the fork
+        assert result.stdout == b"refused: PermissionError [Errno 1] Operation not permitted\n"
