@@ -17,12 +17,23 @@ import posix
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+import compat
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.emulated.environ import bytes_environ, str_environ
 from posixbackend.permissions.denials import denied
 from posixbackend.permissions.environment import PrivateEnvironment
 from posixbackend.permissions.operations import OPERATIONS, Operation
 from posixbackend.permissions.policy import Access, Permissions
+
+OWN_ENVIRONMENT_SYSTEM = compat.declare(
+    id="permissions.own_environment_system",
+    function="os.system",
+    aspect="a native guest's own environment",
+    level=compat.Level.FINE,
+    explanation="on the native backend without environment access, os.system runs /bin/sh "
+    "through posix_spawn with the guest's environment (system(3) would read the process's): "
+    "the caller does not ignore SIGINT and SIGQUIT while the command runs",
+)
 
 
 def _refusal(operation: Operation) -> Callable[..., NoReturn]:
@@ -139,6 +150,7 @@ class NativeGuard(Guard):
 
     def _system_in_environment(self, command: Any) -> int:
         """os.system with the guest's own environment (the real one reads the process's)."""
+        OWN_ENVIRONMENT_SYSTEM.hit()
         pid = posix.posix_spawn(
             "/bin/sh", ["sh", "-c", os.fsdecode(command)], self._environ_list_map()
         )
