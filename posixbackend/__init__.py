@@ -13,6 +13,7 @@ from posixbackend.permissions import (
     current_permissions,
     is_sandboxed,
 )
+from posixbackend.permissions.timelimit import TimeLimitExceeded
 from posixbackend.switch import (
     BackendBlock,
     PosixModuleBackend,
@@ -30,6 +31,7 @@ __all__ = [
     "Environment",
     "Permissions",
     "PosixModuleBackend",
+    "TimeLimitExceeded",
     "backend",
     "current",
     "current_emulated",
