@@ -54,8 +54,17 @@ def host_fds() -> set[int]:
     return {int(name) for name in os.listdir("/proc/self/fd")}
 
 
+LIFELONG_THREADS = ("posixbackend-time-limits",)
+"""The library's threads that live as long as the process once started (the watchdog)."""
+
+
 def our_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("posixbackend-")]
+    """The library's pump and program threads alive now."""
+    return [
+        t
+        for t in threading.enumerate()
+        if t.name.startswith("posixbackend-") and t.name not in LIFELONG_THREADS
+    ]
 
 
 def settled(check: Callable[[], bool]) -> bool:
