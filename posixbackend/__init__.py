@@ -24,11 +24,25 @@ from posixbackend.switch import (
     uninstall,
 )
 
+_ISOLATION = ("IsolatedResult", "Limits", "run_isolated")
+"""Names of the isolated mode, imported on first use (it is not needed to switch backends)."""
+
+
+def __getattr__(name: str) -> object:
+    if name in _ISOLATION:
+        from posixbackend import isolation
+
+        return getattr(isolation, name)
+    raise AttributeError(f"module 'posixbackend' has no attribute {name!r}")
+
+
 __all__ = [
     "Access",
     "BackendBlock",
     "EmulatedBackend",
     "Environment",
+    "IsolatedResult",
+    "Limits",
     "Permissions",
     "PosixModuleBackend",
     "TimeLimitExceeded",
@@ -38,5 +52,6 @@ __all__ = [
     "current_permissions",
     "install",
     "is_sandboxed",
+    "run_isolated",
     "uninstall",
 ]

@@ -47,3 +47,14 @@ def test_isolated(
     if escape.in_process != "stopped" and escape.effect == "process":
         # the in-process layers let it through: the kernel's filter refused the fork
         assert result.stdout == b"refused: PermissionError [Errno 1] Operation not permitted\n"
+
+
+def test_the_package_gives_the_isolated_mode() -> None:
+    import posixbackend
+    from posixbackend import isolation
+
+    assert posixbackend.run_isolated is isolation.run_isolated
+    assert posixbackend.Limits is isolation.Limits
+    assert posixbackend.IsolatedResult is isolation.IsolatedResult
+    with pytest.raises(AttributeError, match="no attribute 'isolate'"):
+        posixbackend.isolate  # noqa: B018 - the lookup is the test
