@@ -15,9 +15,14 @@ CPython 3.11 and 3.13 attribute an exception arriving at the back jump of a loop
 first in a ``try`` body to the instruction before the ``try``, which then does not catch it
 (python/cpython#108214, #130279; KeyboardInterrupt has the same quirk).
 
-Every Python call can receive the exception at its first instruction: :meth:`TimeLimit.stop`
-is safe against one landing inside it, but one pending when it is called is raised at its
-entry, before it runs -- call it again (it is idempotent) until it returns.
+An asynchronous exception can arrive wherever a thread checks for one: at every call's first
+instruction and after every call returns. So the limited thread's side of the bookkeeping
+(:meth:`TimeLimit.start` and :meth:`TimeLimit.stop`) takes the watchdog's lock with a C-level
+``with`` (nothing can arrive between acquiring it and the block that releases it) and first
+clears any exception pending for the thread: from then on nothing can arrive, as the watchdog
+fires under the same lock. An exception cleared that way is raised again, synchronously, when
+the lock is released. ``stop()`` itself can still receive one pending at its entry, before it
+runs: call it again (it is idempotent) until it returns.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ REPEAT: Final = 0.1
 """Seconds between a fired limit's raisings while it is not stopped."""
 LATE: Final = 2 * REPEAT
 """An exception seen this long after it was raised was held up by a blocking call."""
+LONGEST_WAIT: Final = 3600.0
+"""The watchdog wakes at least this often (lock timeouts have a maximum)."""
 
 BLOCKING_CALL = compat.declare(
     id="permissions.time_limit.blocking_call",
@@ -72,10 +79,12 @@ class TimeLimitExceeded(BaseException):
     limit: float | None
 
     def __init__(self, limit: float | None = None) -> None:
+        self._source: TimeLimit | None = None
         if limit is None:
             fired = _WATCHDOG.fired_in(threading.get_ident())
             if fired is not None:
                 limit = fired.seconds
+                self._source = fired
                 fired.delivered()
         self.limit = limit
         super().__init__(
@@ -108,7 +117,8 @@ class TimeLimit:
     """A running limit on the calling thread's time, from :meth:`start` to :meth:`stop`."""
 
     __slots__ = (
-        "_fired", "_pending_since", "_queued", "_stopped", "_token", "ident", "repeat", "seconds",
+        "_fired", "_late", "_pending_since", "_queued", "_stopped", "_token", "ident", "repeat",
+        "seconds",
     )  # fmt: skip
 
     def __init__(self, seconds: float, ident: int, token: _ThreadToken, repeat: bool) -> None:
@@ -121,20 +131,25 @@ class TimeLimit:
         self._queued = False
         self._pending_since: float | None = None
         """When the watchdog raised an exception the thread has not seen yet."""
+        self._late = 0.0
+        """The longest an exception of this limit took to be seen."""
 
     @classmethod
     def start(cls, seconds: float, *, repeat: bool = True) -> TimeLimit:
         """A limit of ``seconds`` on the calling thread, counted from now (positive, finite).
 
         ``repeat=False`` raises the exception once only (for a caller that ends the thread's
-        work by other means when it is swallowed)."""
+        work by other means when it is swallowed). An outer limit's exception that was about
+        to arrive is raised from here, and then no limit is started."""
         if isinstance(seconds, bool) or not isinstance(seconds, int | float):
             raise TypeError(f"a time limit is a number of seconds, not {type(seconds).__name__}")
         if not 0 < seconds < math.inf:
             raise ValueError(f"a time limit must be a positive number of seconds, not {seconds!r}")
-        deadline = time.monotonic() + seconds
-        limit = cls(float(seconds), threading.get_ident(), _thread_token(), repeat)
-        _WATCHDOG.add(limit, deadline)
+        ident = threading.get_ident()
+        limit = cls(float(seconds), ident, _thread_token(), repeat)
+        owed = _WATCHDOG.add(limit, time.monotonic() + seconds)
+        if owed is not None:
+            raise _owed_exception(owed)
         return limit
 
     @property
@@ -149,37 +164,60 @@ class TimeLimit:
 
     def stop(self) -> bool:
         """Cancel the limit; True if it had fired. Once this returns, no TimeLimitExceeded of
-        this limit arrives in its thread any more (a pending one is cleared); one of an outer
-        limit of the same thread that has fired is left pending, or raised from here."""
-        if self.ident != threading.get_ident():  # what lands here is the caller's own
-            return _WATCHDOG.cancel(self)[0]
+        this limit arrives in its thread any more (a pending one is cleared). The exception
+        of another limit of the caller's that was about to arrive is raised from here."""
         landed: TimeLimitExceeded | None = None
         while True:
             try:
-                fired, outer_fired = _WATCHDOG.cancel(self)
+                fired, owed, last = _WATCHDOG.cancel(self)
                 break
-            except TimeLimitExceeded as error:  # raised before cancel cleared it: once more
+            except TimeLimitExceeded as error:  # arrived before cancel took the lock
                 landed = error
-        if landed is not None and outer_fired:
-            raise landed
+        if owed is not None:
+            raise _owed_exception(owed)
+        source = landed._source if landed is not None else None
+        if landed is not None and source is not self and not (source and source._stopped):
+            raise landed  # another limit's, still running: not this one's to swallow
+        if last and self._late > LATE:  # no exception can come now: safe to record the gap
+            late, self._late = self._late, 0.0
+            BLOCKING_CALL.hit(late=f"{late:.1f} s")
         return fired
 
     def delivered(self) -> None:
-        """The thread has seen the exception (it is being made there): a gap if late."""
+        """The thread has seen the exception (it is being made there): how late it was.
+
+        Only arithmetic: another exception may arrive in here (the gap, if it was late, is
+        recorded by :meth:`stop`, when none can)."""
         since, self._pending_since = self._pending_since, None
-        if since is not None and time.monotonic() - since > LATE:
-            BLOCKING_CALL.hit(late=f"{time.monotonic() - since:.1f} s")
+        if since is not None:
+            self._late = max(self._late, time.monotonic() - since)
 
     def __repr__(self) -> str:
         state = "stopped" if self._stopped else "fired" if self._fired else "running"
         return f"<TimeLimit {self.seconds!r} s on thread {self.ident}, {state}>"
 
 
+def _owed_exception(limit: TimeLimit) -> TimeLimitExceeded:
+    """The exception of ``limit`` that was cleared before it arrived, to raise in its place."""
+    error = TimeLimitExceeded(limit.seconds)
+    error._source = limit
+    return error
+
+
 class _Watchdog:
-    """The thread that raises TimeLimitExceeded at deadlines, and the limits it watches."""
+    """The thread that raises TimeLimitExceeded at deadlines, and the limits it watches.
+
+    ``_lock`` is a plain C lock: ``with self._lock`` in a limited thread cannot leave it held
+    when an exception arrives (a Condition's Python ``__enter__`` could, between acquiring
+    and returning). The watchdog sleeps on ``_wake``, a lock used as a binary semaphore:
+    released (by a limited thread, under ``_lock``) when an earlier deadline comes in.
+    """
 
     def __init__(self) -> None:
-        self._condition = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._wake = threading.Lock()
+        self._wake.acquire()
+        self._wake_pending = False
         self._heap: list[tuple[float, int, TimeLimit]] = []
         self._order = itertools.count()
         self._running: dict[int, list[TimeLimit]] = {}
@@ -190,35 +228,61 @@ class _Watchdog:
         self._stale = 0
         """How many heap entries are stopped limits (the heap is rebuilt when most are)."""
 
-    def add(self, limit: TimeLimit, deadline: float) -> None:
-        """Watch ``limit``, to fire at ``deadline`` (time.monotonic)."""
-        with self._condition:
+    # -- the limited thread's side (lock held: clear first, then nothing can arrive) ---------
+
+    def add(self, limit: TimeLimit, deadline: float) -> TimeLimit | None:
+        """Watch ``limit`` (of the calling thread), to fire at ``deadline``; or, if another
+        limit's exception was about to arrive, watch nothing and return that limit."""
+        with self._lock:
+            _set_async_exc(limit.ident, _NO_EXCEPTION)
+            owed = self._owed(limit.ident)
+            if owed is not None:
+                return owed
             self._running.setdefault(limit.ident, []).append(limit)
             self._push(limit, deadline)
             if self._thread is None:
                 self._start_thread()
-            elif self._heap[0][2] is limit:  # the earliest now: the watchdog waits less
-                self._condition.notify()
+            elif self._heap[0][2] is limit and not self._wake_pending:
+                self._wake_pending = True
+                self._wake.release()
+            return None
 
-    def cancel(self, limit: TimeLimit) -> tuple[bool, bool]:
-        """Stop ``limit`` and clear its pending exception (idempotent): (whether it fired,
-        whether another limit of its thread has fired and is still running)."""
-        with self._condition:
+    def cancel(self, limit: TimeLimit) -> tuple[bool, TimeLimit | None, bool]:
+        """Stop ``limit`` and clear its pending exception (idempotent): whether it fired, a
+        limit of the caller's whose exception was about to arrive (to raise instead), and
+        whether the caller has no limit left running (so no exception can arrive now)."""
+        caller = threading.get_ident()
+        with self._lock:
+            _set_async_exc(caller, _NO_EXCEPTION)
             if not limit._stopped:
                 limit._stopped = True
                 if limit._queued:
                     self._drop_stale()
-            running = self._running.get(limit.ident, [])
-            if limit in running:
-                running.remove(limit)
-            outer_fired = any(other._fired for other in running)
-            if not running:
-                self._running.pop(limit.ident, None)
-                self._fired.pop(limit.ident, None)
-            if limit._fired and not outer_fired:
-                _set_async_exc(limit.ident, _NO_EXCEPTION)
+                self._unregister(limit)
+            if limit._pending_since is not None:  # raised, never to be seen now
                 limit._pending_since = None
-            return limit._fired, outer_fired
+                if limit.ident != caller:
+                    _set_async_exc(limit.ident, _NO_EXCEPTION)
+                    if self._owed(limit.ident) is not None:  # another one's, still due there
+                        _set_async_exc(limit.ident, ctypes.py_object(TimeLimitExceeded))
+            return limit._fired, self._owed(caller), caller not in self._running
+
+    def _owed(self, ident: int) -> TimeLimit | None:
+        """A running limit of thread ``ident`` whose raised exception it has not seen (it is
+        cleared once that thread holds the lock, so the limit is marked seen: it is owed)."""
+        for limit in self._running.get(ident, ()):
+            if limit._pending_since is not None:
+                limit._pending_since = None
+                return limit
+        return None
+
+    def _unregister(self, limit: TimeLimit) -> None:
+        running = self._running.get(limit.ident, [])
+        if limit in running:
+            running.remove(limit)
+        if not running:
+            self._running.pop(limit.ident, None)
+            self._fired.pop(limit.ident, None)
 
     def _drop_stale(self) -> None:
         """Count one more stopped limit in the heap; rebuild it without them when they are
@@ -235,9 +299,10 @@ class _Watchdog:
     def fired_in(self, ident: int) -> TimeLimit | None:
         """The limit fired last at thread ``ident`` (None if none is).
 
-        Without the lock: the exception is made wherever it lands, inside :meth:`cancel`
-        with the lock held too."""
+        Without the lock: the exception is made where it arrives, perhaps with it held."""
         return self._fired.get(ident)
+
+    # -- the watchdog's side -----------------------------------------------------------------
 
     def _start_thread(self) -> None:
         """Start the watchdog thread in an empty context: whatever code started the first
@@ -247,24 +312,29 @@ class _Watchdog:
         self._thread = thread
 
     def _watch(self) -> None:
-        with self._condition:
-            while True:
-                if not self._heap:
-                    self._condition.wait()
-                    continue
-                deadline, _, limit = self._heap[0]
-                now = time.monotonic()
-                if deadline > now:
-                    self._condition.wait(deadline - now)
-                    continue
-                heapq.heappop(self._heap)
-                limit._queued = False
-                if limit._stopped:
-                    self._stale -= 1
-                elif not self._fire(limit):
-                    self._forget(limit)
-                elif limit.repeat:
-                    self._push(limit, now + REPEAT)
+        while True:
+            with self._lock:
+                delay = self._fire_due()
+            if self._wake.acquire(timeout=delay):
+                with self._lock:
+                    self._wake_pending = False
+
+    def _fire_due(self) -> float:
+        """Fire every limit whose deadline has come (lock held); seconds to the next one."""
+        while self._heap:
+            deadline, _, limit = self._heap[0]
+            now = time.monotonic()
+            if deadline > now:
+                return min(deadline - now, LONGEST_WAIT)
+            heapq.heappop(self._heap)
+            limit._queued = False
+            if limit._stopped:
+                self._stale -= 1
+            elif not self._fire(limit):
+                self._forget(limit)
+            elif limit.repeat:
+                self._push(limit, now + REPEAT)
+        return LONGEST_WAIT
 
     def _push(self, limit: TimeLimit, deadline: float) -> None:
         """Queue ``limit`` to fire at ``deadline`` (lock held)."""
@@ -290,9 +360,12 @@ class _Watchdog:
 
     def after_fork_in_child(self) -> None:
         """In a forked child only the forking thread exists: keep its limits, restart the
-        watchdog (its thread did not survive the fork) and take a fresh lock."""
+        watchdog (its thread did not survive the fork) with fresh locks."""
         ident = threading.get_ident()
-        self._condition = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._wake = threading.Lock()
+        self._wake.acquire()
+        self._wake_pending = False
         for _, _, limit in self._heap:
             limit._queued = limit.ident == ident
         self._heap = [entry for entry in self._heap if entry[2].ident == ident]
