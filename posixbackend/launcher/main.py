@@ -58,9 +58,9 @@ def main(
     if layout is not None and command.options.file_system.kind is FsKind.MEMORY:
         for path in program_files(target, layout.cwd):
             copy_in(layout.file_system, path)
-    session.activate()
+    session.activate(runs_program=True)
     try:
-        return run(target, interrupted)
+        return run(target, interrupted, session.time_limit)
     except CannotOpen as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return USAGE_STATUS

@@ -8,6 +8,7 @@ GraalPy's ``--python.PosixModuleBackend=java`` spelling must be accepted too.
 from __future__ import annotations
 
 import enum
+import math
 import shlex
 from collections.abc import Sequence
 
@@ -43,6 +44,11 @@ Options:
   --changes              at exit, list what the program created, changed and deleted
                          (needs --fs=overlay)
   --processes=POLICY     host (default: the program may start host processes) or none
+  --time-limit=SECONDS   stop the program after SECONDS of wall time: TimeLimitExceeded is
+                         raised in its main thread, and the launcher prints "posixbackend:
+                         time limit of SECONDS s exceeded" and exits with status 124 (as GNU
+                         timeout); a process still running 1 s later (stuck in a C call) is
+                         ended with that status; child Python processes get the same limit
   -h, --help             show this help and exit
 
 Targets:
@@ -155,6 +161,17 @@ def parse_time_resolution(text: str) -> int:
     return value
 
 
+def parse_time_limit(text: str) -> float:
+    """``--time-limit``: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise UsageError(f"--time-limit: expected a positive number of seconds, not {text!r}")
+    return value
+
+
 @attrs.frozen
 class BackendOptions:
     """The options that choose and shape the backend (what child processes inherit)."""
@@ -166,6 +183,8 @@ class BackendOptions:
     time_resolution_ns: int | None = None
     log_level: str | None = None
     processes: str = "host"
+    time_limit: float | None = None
+    """``--time-limit`` in seconds (children get the same limit, counted from their start)."""
 
     @property
     def file_system(self) -> FsSpec:
@@ -184,6 +203,8 @@ class BackendOptions:
             given.append(f"--log.python.compatibility.level={self.log_level}")
         if self.processes != "host":
             given.append(f"--processes={self.processes}")
+        if self.time_limit is not None:
+            given.append(f"--time-limit={self.time_limit!r}")
         return given
 
     def environment_value(self) -> str:
@@ -214,6 +235,7 @@ class Command:
 _VALUED = {
     "--posix-backend", "--python.PosixModuleBackend", "--fs", "--mount", "--cwd",
     "--time-resolution", "--log.python.compatibility.level", "--compat-report", "--processes",
+    "--time-limit",
 }  # fmt: skip
 
 
@@ -302,6 +324,8 @@ def _with_option(options: BackendOptions, name: str, value: str) -> BackendOptio
         except ValueError as error:
             raise UsageError(f"{name}: {error}") from None
         return attrs.evolve(options, log_level=value)
+    if name == "--time-limit":
+        return attrs.evolve(options, time_limit=parse_time_limit(value))
     if value not in ("host", "none"):  # --processes, the last of _VALUED's backend options
         raise UsageError(f"--processes: expected host or none, not {value!r}")
     return attrs.evolve(options, processes=value)

@@ -4,6 +4,7 @@ The program runs in a fresh ``__main__`` module, its source read through the act
 (so ``--fs=memory`` runs the copy in memory). An uncaught exception is printed through
 ``sys.excepthook`` without the launcher's own frames and gives exit status 1; SystemExit is
 left to the interpreter; KeyboardInterrupt ends the process by SIGINT, as CPython does.
+Under ``--time-limit`` a program that used its time up ends with one line and status 124.
 """
 
 from __future__ import annotations
@@ -24,8 +25,13 @@ import threading
 import traceback as tracebacks
 import types
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from posixbackend.launcher.options import Target, TargetKind
+from posixbackend.permissions.timelimit import TimeLimitExceeded
+
+if TYPE_CHECKING:
+    from posixbackend.launcher.session import ProcessTimeLimit
 
 
 class CannotOpen(Exception):
@@ -221,21 +227,39 @@ class Interrupted:
         posix.kill(posix.getpid(), signal.SIGINT)
 
 
-def run(target: Target, interrupted: Interrupted) -> int:
+def run(target: Target, interrupted: Interrupted, limit: ProcessTimeLimit | None = None) -> int:
     """Run ``target`` like python; the exit status (SystemExit is re-raised for python).
 
-    CannotOpen (the script is missing or unreadable) is left to the caller."""
-    runner = prepare(target)
+    CannotOpen (the script is missing or unreadable) is left to the caller. ``limit``, the
+    ``--time-limit`` running on this thread, is stopped as soon as the program's code is done;
+    a program that used it up ends with its message and status 124 however it ended (its
+    TimeLimitExceeded, if that escaped, without a traceback)."""
+    exceeded = False
     try:
-        runner()
-    except (SystemExit, CannotOpen):
+        try:
+            prepare(target)()
+        finally:
+            while limit is not None:  # again if an exception pending at the call landed there
+                try:
+                    exceeded = limit.program_returned()
+                    break
+                except TimeLimitExceeded:
+                    continue
+    except CannotOpen:
+        raise
+    except SystemExit:
+        if exceeded and limit is not None:
+            return limit.exceeded()
         raise
     except BaseException as error:  # noqa: BLE001 - python reports every uncaught exception
-        traceback = without_launcher_frames(error.__traceback__)
-        error.__traceback__ = traceback
-        report_exception(error, traceback)
+        if not (exceeded and isinstance(error, TimeLimitExceeded)):
+            traceback = without_launcher_frames(error.__traceback__)
+            error.__traceback__ = traceback
+            report_exception(error, traceback)
+        if exceeded and limit is not None:
+            return limit.exceeded()
         if isinstance(error, KeyboardInterrupt):
             interrupted.pending = True
             return 128 + signal.SIGINT
         return 1
-    return 0
+    return limit.exceeded() if exceeded and limit is not None else 0

@@ -9,14 +9,20 @@ cleaned up at exit must remove the emulated directory, not a host one of the sam
 from __future__ import annotations
 
 import atexit
+import contextlib
+import contextvars
 import logging
+import math
 import os
 import posix
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import Final, TextIO
+
+import attrs
 
 import compat
 from posixbackend.emulated import EmulatedBackend
@@ -24,6 +30,7 @@ from posixbackend.emulated.processes import ChildProcess, HostProcessHandler, Pr
 from posixbackend.launcher.filesystems import Layout, build_layout, host_directory_of
 from posixbackend.launcher.options import ENVIRONMENT_VARIABLE, BackendOptions
 from posixbackend.launcher.program import print_thread_exception
+from posixbackend.permissions.timelimit import TimeLimit, TimeLimitExceeded
 from posixbackend.switch.active import ACTIVE
 from posixbackend.switch.defaultfs import host_cwd as process_cwd
 from posixbackend.switch.installation import INSTALLATION
@@ -31,6 +38,11 @@ from posixbackend.switch.nativecalls import native_calls
 from vfs.host import host_is_directory
 
 LOG_FORMAT = "[%(name)s] %(levelname)s: %(message)s"
+
+TIME_LIMIT_STATUS: Final = 124
+"""The exit status of a process whose ``--time-limit`` was used up (GNU timeout's)."""
+GRACE: Final = 1.0
+"""Seconds a process may run on after its time limit before it is ended from outside."""
 
 
 class LauncherProcessHandler:
@@ -72,7 +84,13 @@ class Session:
     """One process's backend: built from options, activated once, with its at-exit outputs."""
 
     def __init__(self, options: BackendOptions, *, host_cwd: str | None = None) -> None:
+        running = _PROCESS_LIMIT
+        if running is not None:  # children get the shorter of the two, as nested blocks do
+            shorter = min(options.time_limit or math.inf, running.seconds)
+            options = attrs.evolve(options, time_limit=shorter)
         self.options = options
+        self.time_limit: ProcessTimeLimit | None = None
+        """The process's time limit once activated (None: none)."""
         self.layout: Layout | None = None
         self.emulated: EmulatedBackend | None = None
         if options.backend.emulated:
@@ -90,8 +108,16 @@ class Session:
             )
             self.emulated.adopt_host_descriptors(inherited_descriptors())
 
-    def activate(self) -> None:
-        """Make this session's backend serve the calling thread from now on (never undone)."""
+    def activate(self, *, runs_program: bool = False) -> None:
+        """Make this session's backend serve the calling thread from now on (never undone),
+        and start the options' time limit on it.
+
+        ``runs_program``: the caller runs the program itself and stops the time limit when
+        the program returns (the launcher); otherwise (a child process the interpreter runs,
+        activated at start-up) the limit raises its exception once and is stopped when the
+        main thread has finished, and a process that used it up exits with status 124."""
+        if self.options.time_limit is not None:
+            self.time_limit = limit_process_time(self.options.time_limit, runs_program)
         if self.options.log_level is not None:
             log_to_stderr(self.options.log_level)
         if self.emulated is not None:
@@ -128,6 +154,116 @@ class Session:
             out.flush()
 
         atexit.register(write_changes)
+
+
+class ProcessTimeLimit:
+    """``--time-limit`` for a whole process, counted from activation.
+
+    At the limit TimeLimitExceeded is raised in the activating (main) thread; whoever runs
+    the program stops it when the program's code returns, so at-exit handlers never see
+    it. A process still running :data:`GRACE` seconds after the limit (code stuck in a C
+    call, a thread that does not end, a program that swallowed the exception) is ended
+    from a watchdog thread with the same message and status 124, without at-exit handlers.
+    """
+
+    def __init__(self, seconds: float, *, repeat: bool) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+        self._limit = TimeLimit.start(seconds, repeat=repeat)
+        self._cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self._reported = False
+        ender = threading.Thread(
+            target=self._end_stuck_process, name="posixbackend-time-limit", daemon=True
+        )
+        contextvars.Context().run(ender.start)  # natively, whatever the program may do
+
+    @property
+    def message(self) -> str:
+        """The one line the launcher prints when the limit is used up."""
+        return f"posixbackend: {TimeLimitExceeded(self.seconds)}"
+
+    def remaining(self) -> float:
+        """Seconds until the limit."""
+        return self.deadline - time.monotonic()
+
+    def program_returned(self) -> bool:
+        """Stop the exception (the program's code is done); whether the limit was used up.
+        (A TimeLimitExceeded pending at the call is raised at its entry: call it again.)"""
+        return self._limit.stop()
+
+    def exceeded(self) -> int:
+        """Print the message (once) and give the exit status of a process out of time."""
+        if self._first_report() and sys.stderr is not None:
+            print(self.message, file=sys.stderr, flush=True)
+        return TIME_LIMIT_STATUS
+
+    def cancel(self) -> None:
+        """Give up this limit altogether (a shorter one replaces it)."""
+        self._cancelled.set()
+        self._limit.stop()
+
+    def exit_if_exceeded(self) -> None:
+        """At exit of a process whose program the interpreter ran: end it with status 124
+        if the limit was used up (CPython would give 1 for the uncaught exception)."""
+        if self._cancelled.is_set() or not self._limit.stop():
+            return
+        self.exceeded()
+        if sys.stderr is not None:
+            sys.stderr.flush()
+        posix._exit(TIME_LIMIT_STATUS)
+
+    def _first_report(self) -> bool:
+        """Whether the message is still to be printed (and from now on, it is not)."""
+        with self._lock:
+            first = not self._reported
+            self._reported = True
+            return first
+
+    def _end_stuck_process(self) -> None:
+        if self._cancelled.wait(self.remaining() + GRACE):
+            return
+        flushing = threading.Thread(target=_flush_standard_streams, daemon=True)
+        flushing.start()
+        flushing.join(0.25)  # a stream locked by a stuck thread must not hold the end up
+        if self._first_report():
+            with contextlib.suppress(OSError):  # no standard error left to tell it on
+                posix.write(2, f"{self.message}\n".encode())
+        posix._exit(TIME_LIMIT_STATUS)
+
+
+_PROCESS_LIMIT: ProcessTimeLimit | None = None
+"""The time limit of this process (one, however many sessions activate)."""
+
+
+def limit_process_time(seconds: float, runs_program: bool) -> ProcessTimeLimit:
+    """The process's time limit: ``seconds`` from now, unless one running ends sooner."""
+    global _PROCESS_LIMIT  # noqa: PLW0603 - one limit per process
+    running = _PROCESS_LIMIT
+    if running is not None and running.remaining() <= seconds:
+        return running
+    if running is not None:
+        running.cancel()
+    limit = ProcessTimeLimit(seconds, repeat=runs_program)
+    if not runs_program:
+        stop_at_thread_shutdown(limit)
+        atexit.register(limit.exit_if_exceeded)
+    _PROCESS_LIMIT = limit
+    return limit
+
+
+def stop_at_thread_shutdown(limit: ProcessTimeLimit) -> None:
+    """Stop ``limit``'s exception when the main thread has finished, before the interpreter
+    waits for other threads and runs at-exit handlers (threading's own hook for this)."""
+    register: Callable[[Callable[[], object]], None]
+    register = threading._register_atexit  # type: ignore[attr-defined]
+    register(limit.program_returned)
+
+
+def _flush_standard_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
 
 
 def inherited_descriptors() -> list[int]:
