@@ -8,6 +8,7 @@ import attrs
 import pytest
 
 from posixbackend import Access, Environment, Permissions
+from posixbackend.emulated.processes import HostProcessHandler
 from vfs import MemoryFileSystem
 
 
@@ -81,11 +82,10 @@ def _widening(inner: Permissions, outer: Permissions) -> PermissionError:
     "permission", ["allow_create_process", "allow_create_thread", "allow_native_access"]
 )
 def test_a_nested_block_cannot_widen_a_switch(permission: str) -> None:
-    error = _widening(Permissions(**{permission: True}), Permissions.none())
+    asked = attrs.evolve(Permissions.none(), **{permission: True})
+    error = _widening(asked, Permissions.none())
     assert f"cannot widen {permission}" in str(error)
-    assert Permissions(**{permission: True}).within(Permissions.all()) == Permissions(
-        **{permission: True}
-    )
+    assert asked.within(Permissions.all()) == asked
 
 
 def test_file_access_narrows_from_all_to_one_file_system_to_none() -> None:
@@ -127,11 +127,7 @@ def test_the_time_limit_is_the_shorter_one() -> None:
 
 
 def test_the_outer_process_handler_stays() -> None:
-    class Handler:
-        def start(self, command: object) -> object:
-            raise OSError(errno.ENOSYS, "not used")
-
-    handler, other = Handler(), Handler()
+    handler, other = HostProcessHandler(), HostProcessHandler()
     outer = attrs.evolve(Permissions.all(), process_handler=handler)
     assert Permissions(allow_create_process=True).within(outer).process_handler is handler
     error = _widening(Permissions(allow_create_process=True, process_handler=other), outer)
