@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from typing import Any
 
 import attrs
 import pytest
@@ -82,7 +83,8 @@ def _widening(inner: Permissions, outer: Permissions) -> PermissionError:
     "permission", ["allow_create_process", "allow_create_thread", "allow_native_access"]
 )
 def test_a_nested_block_cannot_widen_a_switch(permission: str) -> None:
-    asked = attrs.evolve(Permissions.none(), **{permission: True})
+    granted: dict[str, Any] = {permission: True}
+    asked = attrs.evolve(Permissions.none(), **granted)
     error = _widening(asked, Permissions.none())
     assert f"cannot widen {permission}" in str(error)
     assert asked.within(Permissions.all()) == asked
