@@ -89,8 +89,18 @@ class BackendBlock:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        entry = self._entries.pop()
-        fired = entry.time_limit.stop() if entry.time_limit is not None else False
+        entry = self._entries[-1]
+        fired = False
+        if entry.time_limit is not None:
+            from posixbackend.permissions.timelimit import TimeLimitExceeded as Late
+
+            while True:  # one arriving while stopping must not leave the limit running
+                try:
+                    fired = entry.time_limit.stop()
+                    break
+                except Late:
+                    continue
+        self._entries.pop()
         POLICY.reset(entry.policy)
         ACTIVE.reset(entry.active)
         if fired and exc_type is None:
