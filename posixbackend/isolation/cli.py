@@ -10,7 +10,6 @@ a signal exits with 128 + the signal, as a shell reports it.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import posix
 import posixpath
@@ -24,7 +23,7 @@ import attrs
 import compat
 from posixbackend.isolation.limits import Limits, parse_limits
 from posixbackend.isolation.runner import IsolationError, run_isolated
-from posixbackend.launcher.options import UsageError
+from posixbackend.launcher.options import UsageError, parse_time_limit
 from posixbackend.permissions.policy import Access, Permissions
 from vfs import HostFileSystem
 
@@ -145,24 +144,13 @@ def parse_isolated(arguments: Sequence[str]) -> IsolatedCommand | None:
 def _with_option(command: IsolatedCommand, name: str, value: str) -> IsolatedCommand:
     """``command`` with the valued option ``name`` set to ``value``."""
     if name == "--time-limit":
-        return attrs.evolve(command, time_limit=_seconds(value))
+        return attrs.evolve(command, time_limit=parse_time_limit(value))
     if name == "--isolate-limit":
         try:
             return attrs.evolve(command, limits=parse_limits(value, command.limits))
         except ValueError as error:
             raise UsageError(f"--isolate-limit: {error}") from None
     return attrs.evolve(command, snapshot_out=value)
-
-
-def _seconds(text: str) -> float:
-    """``--time-limit``'s value: a positive, finite number of seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value < math.inf:
-        raise UsageError(f"--time-limit: expected a positive number of seconds, not {text!r}")
-    return value
 
 
 def isolated_main(arguments: Sequence[str], prog: str) -> int | None:

@@ -40,14 +40,24 @@ EnvironmentGrant = Environment | Mapping[str, str]
 SocketGrant = Access | tuple[str, ...]
 
 
-def _io_grant(value: Any) -> IOGrant:
-    """``allow_io``: "all"/True, "none"/False, an Access or a FileSystem provider."""
-    if isinstance(value, Access | FileSystem):
+def _access(value: Any) -> Access | None:
+    """An Access from its spellings ("all"/True, "none"/False), or None for anything else."""
+    if isinstance(value, Access):
         return value
     if value is True or value == "all":
         return Access.ALL
     if value is False or value == "none":
         return Access.NONE
+    return None
+
+
+def _io_grant(value: Any) -> IOGrant:
+    """``allow_io``: "all"/True, "none"/False, an Access or a FileSystem provider."""
+    if isinstance(value, FileSystem):
+        return value
+    access = _access(value)
+    if access is not None:
+        return access
     raise TypeError(
         f"allow_io must be 'all', 'none' or a vfs.FileSystem, not {type(value).__name__}"
     )
@@ -77,12 +87,9 @@ def _environment_grant(value: Any) -> EnvironmentGrant:
 
 def _socket_grant(value: Any) -> SocketGrant:
     """``allow_host_sockets``: "all"/True, "none"/False, or ``host:port`` patterns."""
-    if isinstance(value, Access):
-        return value
-    if value is True or value == "all":
-        return Access.ALL
-    if value is False or value == "none":
-        return Access.NONE
+    access = _access(value)
+    if access is not None:
+        return access
     if isinstance(value, str) or not hasattr(value, "__iter__"):
         raise TypeError(
             "allow_host_sockets must be 'all', 'none' or a list of 'host:port' patterns, "

@@ -227,7 +227,7 @@ def _granted_file_system(
     if file_system is not None and file_system is not grant:
         raise _conflict(own, "allow_io", f"file_system={file_system!r}", grant)
     if cwd is None:
-        serving = _serving_emulated()
+        serving = current_emulated()
         cwd = serving.getcwd() if serving is not None and serving.file_system is grant else "/"
     return grant, cwd
 
@@ -259,7 +259,7 @@ def _granted_environ(
     if grant is Environment.NONE:
         return {}
     assert isinstance(grant, Mapping)
-    return {os.fsencode(key): os.fsencode(value) for key, value in grant.items()}
+    return _encoded(grant)
 
 
 def _native_environment(policy: Permissions | None) -> PrivateEnvironment | None:
@@ -277,15 +277,12 @@ def _native_environment(policy: Permissions | None) -> PrivateEnvironment | None
     if grant is Environment.NONE:
         return PrivateEnvironment({})
     assert isinstance(grant, Mapping)
-    return PrivateEnvironment({os.fsencode(k): os.fsencode(v) for k, v in grant.items()})
+    return PrivateEnvironment(_encoded(grant))
 
 
-def _serving_emulated() -> EmulatedBackend | None:
-    """The emulated backend serving the caller (behind its guard if it has one)."""
-    active = get_active()
-    if isinstance(active, Guard):
-        return active.emulated
-    return active if isinstance(active, EmulatedBackend) else None
+def _encoded(variables: Mapping[str, str]) -> dict[bytes, bytes]:
+    """A str environment as posix.environ holds one (file system encoding)."""
+    return {os.fsencode(key): os.fsencode(value) for key, value in variables.items()}
 
 
 def current() -> PosixModuleBackend:
@@ -294,5 +291,9 @@ def current() -> PosixModuleBackend:
 
 
 def current_emulated() -> EmulatedBackend | None:
-    """The emulated backend serving the caller, or None when it is the native one."""
-    return _serving_emulated()
+    """The emulated backend serving the caller (behind its guard if it has one), or None
+    when it is the native one."""
+    active = get_active()
+    if isinstance(active, Guard):
+        return active.emulated
+    return active if isinstance(active, EmulatedBackend) else None

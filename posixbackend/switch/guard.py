@@ -42,7 +42,8 @@ def _refusal(operation: Operation) -> Callable[..., NoReturn]:
     def refuse(*args: Any, **kwargs: Any) -> NoReturn:
         names = [_file_name(arg) for arg in args[: operation.paths]]
         if operation.paths and not names:
-            names = [_file_name(kwargs.get(key)) for key in ("path", "src", "file")][:1]
+            given = [kwargs[key] for key in ("path", "src", "file") if key in kwargs]
+            names = [_file_name(given[0])] if given else []
         raise denied(
             operation.label,
             operation.permission,
@@ -152,13 +153,13 @@ class NativeGuard(Guard):
         """os.system with the guest's own environment (the real one reads the process's)."""
         OWN_ENVIRONMENT_SYSTEM.hit()
         pid = posix.posix_spawn(
-            "/bin/sh", ["sh", "-c", os.fsdecode(command)], self._environ_list_map()
+            "/bin/sh", ["sh", "-c", os.fsdecode(command)], self._environ_copy()
         )
         return posix.waitpid(pid, 0)[1]
 
     def _execv_in_environment(self, path: Any, argv: Any, /) -> NoReturn:
         """os.execv with the guest's own environment."""
-        posix.execve(path, argv, self._environ_list_map())
+        posix.execve(path, argv, self._environ_copy())
 
     def _fork_exec_in_environment(self, *args: Any) -> int:
         """``_posixsubprocess.fork_exec`` with the guest's environment when none is given."""
@@ -171,7 +172,7 @@ class NativeGuard(Guard):
         assert self._environment is not None
         return [key + b"=" + value for key, value in self._environment.environ.items()]
 
-    def _environ_list_map(self) -> dict[bytes, bytes]:
+    def _environ_copy(self) -> dict[bytes, bytes]:
         assert self._environment is not None
         return dict(self._environment.environ)
 

@@ -37,6 +37,16 @@ def _indented(code: str) -> str:
 
 TOUCH = "['/bin/sh', '-c', 'touch ' + MARKER]"
 
+
+def fork_exec_touch(function: str) -> str:
+    """Guest code calling ``function`` (a fork_exec) to run ``touch MARKER``, with the 23
+    positional arguments _posixsubprocess.fork_exec takes on 3.11 to 3.13."""
+    return f"""
+args = [os.fsencode(a) for a in {TOUCH}]
+{function}(args, [b'/bin/sh'], True, (), None, None, -1, -1, -1, -1, -1, -1, *os.pipe(),
+    False, False, -1, None, None, None, -1, None, False)
+"""
+
 ESCAPES = (
     Escape(
         "the import system's real posix, found by walking __subclasses__",
@@ -95,28 +105,18 @@ posix.close(posix.open(MARKER, posix.O_CREAT | posix.O_WRONLY))
     ),
     Escape(
         "_posixsubprocess.fork_exec called directly",
-        f"""
-import _posixsubprocess, subprocess
-args = {TOUCH}
-_posixsubprocess.fork_exec(
-    [os.fsencode(a) for a in args], [b'/bin/sh'], True, (), None, None,
-    -1, -1, -1, -1, -1, -1, *os.pipe(), False, False, -1, None, None, None, -1, None,
-    False)
-""",
+        "import _posixsubprocess\n" + fork_exec_touch("_posixsubprocess.fork_exec"),
         "process",
         "stopped",
     ),
     Escape(
         "gc.get_objects, to find the real fork_exec",
-        f"""
+        """
 import gc
 real = next(o for o in gc.get_objects()
             if type(o).__name__ == 'builtin_function_or_method' and o.__name__ == 'fork_exec')
-args = {TOUCH}
-real([os.fsencode(a) for a in args], [b'/bin/sh'], True, (), None, None,
-     -1, -1, -1, -1, -1, -1, *os.pipe(), False, False, -1, None, None, None, -1, None,
-     False)
-""",
+"""
+        + fork_exec_touch("real"),
         "process",
         "stopped",
     ),
@@ -140,15 +140,9 @@ _socket.socket().connect(('127.0.0.1', PORT))
     ),
     Escape(
         "the library's own reference to the real function (StandIn._native)",
-        f"""
-import _posixsubprocess
-real = _posixsubprocess.fork_exec._native
-args = {TOUCH}
-real([os.fsencode(a) for a in args], [b'/bin/sh'], True, (), None, None,
-     -1, -1, -1, -1, -1, -1, *os.pipe(), False, False, -1, None, None, None, -1, None,
-     False)
-import time; time.sleep(0.5)
-""",
+        "import _posixsubprocess\nreal = _posixsubprocess.fork_exec._native\n"
+        + fork_exec_touch("real")
+        + "import time; time.sleep(0.5)\n",
         "process",
         "escapes: no audit event is raised for _posixsubprocess.fork_exec, and any object the "
         "library holds (here the stand-in's real function) is reachable by introspection",

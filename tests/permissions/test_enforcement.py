@@ -265,16 +265,6 @@ def test_inherited_environment(side: str, variable: str) -> None:
 # -- sockets -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def listener() -> Iterator[socket.socket]:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    server.settimeout(0.2)
-    yield server
-    server.close()
-
-
 def connections(server: socket.socket) -> int:
     count = 0
     while True:

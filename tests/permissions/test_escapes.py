@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,16 +21,6 @@ host = HostFileSystem()  # the embedding application's own provider
 with backend('managed', permissions=Permissions.sandbox()):
     exec(compile(sys.argv[1], '<guest>', 'exec'), {'__name__': '__guest__'})
 """
-
-
-@pytest.fixture
-def listener() -> Iterator[socket.socket]:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    server.settimeout(0.3)
-    yield server
-    server.close()
 
 
 def traces(escape: Escape, marker: Path, listener: socket.socket) -> bool:

@@ -6,7 +6,6 @@ operating system's confinement stands in the way."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
@@ -23,16 +22,6 @@ IN_PROCESS = {
         allow_io="all", allow_native_access=True, allow_create_thread=True
     ),
 }
-
-
-@pytest.fixture
-def listener() -> Iterator[socket.socket]:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    server.settimeout(0.3)
-    yield server
-    server.close()
 
 
 @pytest.mark.parametrize("permissions", IN_PROCESS.values(), ids=IN_PROCESS.keys())
