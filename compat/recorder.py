@@ -170,9 +170,7 @@ class Recorder:
         example = None
         if details and len(state.examples) < MAX_EXAMPLES:
             example = normalize_details(details)  # outside the lock: it may call __repr__
-        lock = self._lock
-        lock.acquire()  # acquire/release cost about half of `with` here, on every hit
-        try:
+        with self._lock:
             if not state.count:
                 if not located:  # a reset came in between
                     frame = self.internal.find(sys._getframe(1))
@@ -182,8 +180,6 @@ class Recorder:
                 state.add_example(example)
             if not (enabled and self._claim_log(gap, frame)):
                 return
-        finally:
-            lock.release()
         self._log(state.logger, gap, frame, details)
 
     def logger(self, gap: Gap) -> logging.Logger:

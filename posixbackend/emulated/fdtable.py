@@ -49,9 +49,7 @@ class FdTable:
 
     def install(self, description: Description, *, cloexec: bool = True, lowest: int = 0) -> int:
         """Give ``description`` (already counted for this descriptor) the lowest free fd."""
-        lock = self.lock
-        lock.acquire()
-        try:
+        with self.lock:
             files = self.files
             if lowest:
                 fd = self._lowest_free(lowest)
@@ -65,9 +63,15 @@ class FdTable:
             files[fd] = description
             if not cloexec:
                 self._inheritable.add(fd)
-        finally:
-            lock.release()
         return fd
+
+    def has_free(self) -> bool:
+        """Whether a descriptor is free now (open(2) reserves one before it creates a file)."""
+        files = self.files
+        fd = self._hint
+        while fd in files:
+            fd += 1
+        return fd < self.limit
 
     def install_at(self, fd: int, description: Description, *, cloexec: bool) -> None:
         """Put ``description`` at ``fd`` (which must be free); used to set up standard fds."""
@@ -109,9 +113,7 @@ class FdTable:
 
     def close(self, fd: int) -> None:
         """Close ``fd``; its description is released when no descriptor refers to it any more."""
-        lock = self.lock
-        lock.acquire()
-        try:
+        with self.lock:
             description = self.files.pop(fd, None)
             if description is None:
                 raise os_error(errno.EBADF)
@@ -121,8 +123,6 @@ class FdTable:
                 self._hint = fd
             description.refs -= 1
             last = not description.refs
-        finally:
-            lock.release()
         if last:
             description.release()
 

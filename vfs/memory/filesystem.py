@@ -125,9 +125,7 @@ class MemoryFileSystem(FileSystem):
 
     def stat(self, path: str, follow_symlinks: bool = True) -> posix.stat_result:
         names = self._names
-        lock = self._lock
-        lock.acquire()
-        try:
+        with self._lock:
             # Fast path: a path that resolved before, ending at anything but a link.
             hit = names.paths.get(path) if path.__class__ is str else None
             if hit is not None:
@@ -138,8 +136,6 @@ class MemoryFileSystem(FileSystem):
                     and not (names.check and not permitted(hit[0], names.who, X_OK))
                 ):
                     return node._stat or node.stat()
-        finally:
-            lock.release()
         check_path(path)
         with self._lock:
             _, _, node, trailing = self._names.locate(path, follow_symlinks)
@@ -200,9 +196,7 @@ class MemoryFileSystem(FileSystem):
             # Fast path: an existing regular file whose path resolved before, opened in the
             # common way; anything unusual, every error included, takes the general path.
             names = self._names
-            lock = self._lock
-            lock.acquire()
-            try:
+            with self._lock:
                 hit = names.paths.get(path)
                 if hit is not None:
                     node = hit[0].entries.get(hit[1])
@@ -214,8 +208,6 @@ class MemoryFileSystem(FileSystem):
                         if flags & posix.O_TRUNC:
                             self._resize(node, 0, path)
                         return MemoryHandle(self, node, flags, path, _FAST_STATE[flags & O_ACCMODE])
-            finally:
-                lock.release()
         check_path(path)
         flags = check_open_flags(flags, path)
         if flags & O_TMPFILE_BIT:

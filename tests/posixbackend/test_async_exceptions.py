@@ -1,0 +1,112 @@
+"""An exception raised asynchronously in a thread (what a time limit does) never leaves a
+shared lock held: the descriptor table, the memory file system and the gap recorder stay
+usable by every other thread.
+
+CPython delivers such an exception at its next check, and one comes right after a C call
+returns: after ``lock.acquire()`` and before a ``try:`` that would release it. Only a ``with``
+block closes that window. The thread here runs the hot paths while the test raises an
+exception in it thousands of times; a lock left held shows, and would hang the next caller.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+import compat
+from compat.registry import Registry
+from posixbackend import EmulatedBackend
+from vfs import MemoryFileSystem
+
+INJECTING_FOR = 0.6
+"""Seconds of exceptions raised into the working thread."""
+
+
+class Injected(BaseException):
+    """The exception raised into the working thread."""
+
+
+def raise_in(thread: threading.Thread) -> None:
+    ident = thread.ident
+    assert ident is not None
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(Injected))
+
+
+def hammer(work: Callable[[], None], after_injection: Callable[[], None]) -> int:
+    """Run ``work`` in a loop in a thread while raising Injected into it; how many landed.
+    ``after_injection`` tidies what an interrupted step may leave (open descriptors)."""
+    stop = threading.Event()
+    landed = [0]
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                while not stop.is_set():
+                    work()
+            except Injected:
+                landed[0] += 1
+                after_injection()
+
+    worker = threading.Thread(target=loop, daemon=True)
+    worker.start()
+    deadline = time.monotonic() + INJECTING_FOR
+    while time.monotonic() < deadline and worker.is_alive():
+        raise_in(worker)
+        time.sleep(0.0002)
+    stop.set()
+    worker.join(5)
+    assert not worker.is_alive(), "the working thread hangs: a lock was left held"
+    return landed[0]
+
+
+@pytest.fixture
+def emulated() -> EmulatedBackend:
+    backend = EmulatedBackend(MemoryFileSystem())
+    fd = backend.open("/f", os.O_CREAT | os.O_WRONLY, 0o644)
+    backend.write(fd, b"data")
+    backend.close(fd)
+    return backend
+
+
+def close_strays(emulated: EmulatedBackend) -> None:
+    emulated.closerange(3, 1 << 16)
+
+
+def test_stat_open_and_close_never_leave_a_lock_held(emulated: EmulatedBackend) -> None:
+    def work() -> None:
+        emulated.stat("/f")
+        try:
+            fd = emulated.open("/f", os.O_RDONLY)
+        except OSError as error:
+            assert error.errno == errno.EMFILE
+            close_strays(emulated)
+            return
+        emulated.close(fd)
+
+    landed = hammer(work, lambda: close_strays(emulated))
+    assert landed > 100
+    assert not emulated._table.lock.locked()
+    assert not emulated._fs._lock.locked()  # type: ignore[attr-defined]
+    fd = emulated.open("/f", os.O_RDONLY)
+    assert emulated.read(fd, 10) == b"data"
+    emulated.close(fd)
+
+
+def test_recording_a_gap_never_leaves_its_lock_held() -> None:
+    registry = Registry()
+    gap = registry.declare(
+        id="tests.async_exceptions", function="os.stat", aspect="a test",
+        level=compat.Level.FINEST, explanation="hit many times from a thread",
+    )  # fmt: skip
+    landed = hammer(lambda: registry.hit(gap), lambda: None)
+    assert landed > 100
+    done = threading.Thread(target=registry.hit, args=(gap,), daemon=True)
+    done.start()
+    done.join(5)
+    assert not done.is_alive(), "recording hangs: the recorder's lock was left held"
