@@ -96,9 +96,9 @@ class BackendCore:
         self._virtual_fds_unreported = True
         """The virtual-descriptor gap is reported once per backend, at its first descriptor."""
         self._process_handler = process_handler
+        """Starts programs for subprocess, os.system and posix_spawn; None forbids them."""
         self._children = ChildTable()
         """The programs this backend started (waitpid and kill reach only these)."""
-        """Starts programs for subprocess, os.system and posix_spawn; None forbids them."""
         if standard_streams:
             for fd in (0, 1, 2):
                 description = HostDescription.standard(fd)

@@ -74,6 +74,9 @@ class FileFunctions(BackendCore):
             absolute = self._absolute(target, dir_fd_arg(dir_fd))
         if flags & _CREATES:
             mode &= ~self._umask
+        table = self._table
+        if not table.has_free():  # before the file is created or truncated, as Linux
+            raise os_error(errno.EMFILE, original)
         try:
             handle = self._fs.open(absolute, flags, mode)
         except OSError as error:
@@ -81,7 +84,11 @@ class FileFunctions(BackendCore):
         if self._virtual_fds_unreported:
             self._virtual_fds_unreported = False
             VIRTUAL_FDS.hit()
-        return self._table.install(FileDescription(handle, flags))
+        try:
+            return table.install(FileDescription(handle, flags))
+        except OSError as error:  # another thread took the last descriptor meanwhile
+            handle.close()
+            raise rename_error(error, original) from None
 
     def close(self, fd: int) -> None:
         """os.close."""
