@@ -23,6 +23,7 @@ import attrs
 import compat
 from posixbackend.isolation.limits import Limits, parse_limits
 from posixbackend.isolation.runner import IsolationError, run_isolated
+from posixbackend.launcher.grants import GrantError, parse_boolean
 from posixbackend.launcher.options import UsageError, parse_time_limit
 from posixbackend.permissions.policy import Access, Permissions
 from vfs import HostFileSystem
@@ -59,8 +60,10 @@ Options (after --isolate, before the program):
                          repeatable; defaults: {defaults}
   --snapshot-out DIR     write the files the program left in its memory file system below
                          the host directory DIR (made if missing)
-  --allow-create-thread  let the program start threads
-  --allow-native-access  let the program use ctypes and load C extensions
+  --allow-create-thread[=BOOL]
+                         let the program start threads
+  --allow-native-access[=BOOL]
+                         let the program use ctypes and load C extensions
   -h, --help             show this help and exit
 
 A limit that ends the program prints one line and gives status 125.
@@ -108,10 +111,15 @@ def parse_isolated(arguments: Sequence[str]) -> IsolatedCommand | None:
             found = True
         elif argument in ("-h", "--help") and found:
             return attrs.evolve(command, help=True)
-        elif argument == "--allow-create-thread":
-            command = attrs.evolve(command, allow_create_thread=True)
-        elif argument == "--allow-native-access":
-            command = attrs.evolve(command, allow_native_access=True)
+        elif name in ("--allow-create-thread", "--allow-native-access"):
+            try:
+                granted = parse_boolean(name, value if equals else None)
+            except GrantError as error:
+                raise UsageError(str(error)) from None
+            if name == "--allow-create-thread":
+                command = attrs.evolve(command, allow_create_thread=granted)
+            else:
+                command = attrs.evolve(command, allow_native_access=granted)
         elif name in _VALUED:
             if not equals:
                 if index >= len(arguments):

@@ -60,7 +60,7 @@ def main(
             copy_in(layout.file_system, path)
     session.activate(runs_program=True)
     try:
-        return run(target, interrupted, session.time_limit)
+        return run(target, interrupted, session.time_limit, session.restrict)
     except CannotOpen as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return USAGE_STATUS

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import attrs
 
 import compat
+from posixbackend.launcher.grants import BOOLEAN_FLAGS, VALUED_FLAGS, GrantError, PermissionOptions
 from posixbackend.switch.names import PosixModuleBackend, valid_names
 
 ENVIRONMENT_VARIABLE = "POSIXBACKEND_OPTIONS"
@@ -49,6 +50,29 @@ Options:
                          time limit of SECONDS s exceeded" and exits with status 124 (as GNU
                          timeout); a process still running 1 s later (stuck in a C call) is
                          ended with that status; child Python processes get the same limit
+  --sandbox              run the program under permissions: its file system (--fs, memory
+                         unless given; implies --posix-backend=java) and nothing else, no
+                         processes, threads, native code, environment or host sockets;
+                         each --allow-* option gives one thing back (without --sandbox
+                         everything is allowed and an --allow-* set to false or none takes
+                         one thing away)
+  --allow-io=GRANT       all, none, or fs (the emulated backend's file system only; files
+                         opened on the host by C code are refused)
+  --allow-create-process[=BOOL]
+                         start processes (with --processes=host, the default)
+  --allow-create-thread[=BOOL]
+                         start threads
+  --allow-native-access[=BOOL]
+                         use ctypes or cffi, import C extension modules outside the
+                         interpreter's own library
+                         (a flag given alone is true; BOOL is true or false)
+  --allow-environment-access=GRANT
+                         inherit, none, or NAME[=VALUE],...: the named variables only, with
+                         the launcher's value or the one given ({variable} is always
+                         there, to hand the options on)
+  --allow-host-sockets=GRANT
+                         all, none, or HOST:PORT,... patterns (shell wildcards), checked on
+                         connect, bind, sendto and name resolution
   -h, --help             show this help and exit
 
 Targets:
@@ -185,6 +209,8 @@ class BackendOptions:
     processes: str = "host"
     time_limit: float | None = None
     """``--time-limit`` in seconds (children get the same limit, counted from their start)."""
+    grants: PermissionOptions = attrs.field(factory=PermissionOptions)
+    """``--sandbox`` and the ``--allow-*`` options."""
 
     @property
     def file_system(self) -> FsSpec:
@@ -205,7 +231,7 @@ class BackendOptions:
             given.append(f"--processes={self.processes}")
         if self.time_limit is not None:
             given.append(f"--time-limit={self.time_limit!r}")
-        return given
+        return given + self.grants.arguments()
 
     def environment_value(self) -> str:
         """The value of :data:`ENVIRONMENT_VARIABLE` that hands these options on."""
@@ -235,8 +261,10 @@ class Command:
 _VALUED = {
     "--posix-backend", "--python.PosixModuleBackend", "--fs", "--mount", "--cwd",
     "--time-resolution", "--log.python.compatibility.level", "--compat-report", "--processes",
-    "--time-limit",
+    "--time-limit", *VALUED_FLAGS,
 }  # fmt: skip
+_BARE = {"--sandbox", *BOOLEAN_FLAGS}
+"""Options given alone (``--allow-create-thread``) or with ``=value``, never the next word."""
 
 
 def parse_command(
@@ -247,6 +275,7 @@ def parse_command(
 ) -> Command:
     """Parse the launcher's arguments (without the program name); UsageError when bad."""
     options = BackendOptions(backend=default_backend)
+    backend_named = False
     report: str | None = None
     changes = False
     index = 0
@@ -274,6 +303,9 @@ def parse_command(
             break
         if argument.startswith("--"):
             name, equals, value = argument.partition("=")
+            if name in _BARE:
+                options = _with_grant(options, name, value if equals else None)
+                continue
             if name not in _VALUED:
                 raise UsageError(f"unknown option {name}")
             if not equals:
@@ -287,6 +319,7 @@ def parse_command(
                 report = value
             else:
                 options = _with_option(options, name, value)
+                backend_named |= name in ("--posix-backend", "--python.PosixModuleBackend")
             continue
         if argument.startswith("-"):
             raise UsageError(f"unknown option {argument}")
@@ -294,6 +327,7 @@ def parse_command(
         break
     if target is None:  # python then calls the program "" in sys.argv[0], named "-" or not
         target = Target(TargetKind.INTERACTIVE if stdin_is_tty else TargetKind.STDIN)
+    options = _sandboxed(options, backend_named)
     _check_consistent(options, changes)
     return Command(options, target, report, changes)
 
@@ -326,9 +360,32 @@ def _with_option(options: BackendOptions, name: str, value: str) -> BackendOptio
         return attrs.evolve(options, log_level=value)
     if name == "--time-limit":
         return attrs.evolve(options, time_limit=parse_time_limit(value))
+    if name in VALUED_FLAGS:
+        return _with_grant(options, name, value)
     if value not in ("host", "none"):  # --processes, the last of _VALUED's backend options
         raise UsageError(f"--processes: expected host or none, not {value!r}")
     return attrs.evolve(options, processes=value)
+
+
+def _with_grant(options: BackendOptions, name: str, value: str | None) -> BackendOptions:
+    """``options`` with the permission option ``name`` (UsageError if its value is bad)."""
+    try:
+        return attrs.evolve(options, grants=options.grants.with_flag(name, value))
+    except GrantError as error:
+        raise UsageError(str(error)) from None
+
+
+def _sandboxed(options: BackendOptions, backend_named: bool) -> BackendOptions:
+    """``--sandbox`` runs on the emulated backend, in memory unless ``--fs`` says otherwise."""
+    if not options.grants.sandbox:
+        return options
+    if not options.backend.emulated:
+        if backend_named:
+            raise UsageError("--sandbox: only for the emulated backend (--posix-backend=java)")
+        options = attrs.evolve(options, backend=PosixModuleBackend.JAVA)
+    if options.fs is None:
+        options = attrs.evolve(options, fs=FsSpec(FsKind.MEMORY))
+    return options
 
 
 def _check_consistent(options: BackendOptions, changes: bool) -> None:
@@ -339,12 +396,15 @@ def _check_consistent(options: BackendOptions, changes: bool) -> None:
             "--cwd": options.cwd is not None,
             "--time-resolution": options.time_resolution_ns is not None,
             "--processes": options.processes != "host", "--changes": changes,
+            "--allow-io=fs": options.grants.io == "fs",
         }  # fmt: skip
         given = [name for name, present in emulated_only.items() if present]
         if given:
             raise UsageError(
                 f"{', '.join(given)}: only for the emulated backend (--posix-backend=java)"
             )
+    if options.processes == "none" and options.grants.create_process:
+        raise UsageError("--allow-create-process contradicts --processes=none")
     if changes and options.file_system.kind is not FsKind.OVERLAY:
         raise UsageError("--changes needs --fs=overlay")
 

@@ -90,7 +90,8 @@ def _prepare_script(target: Target) -> Callable[[], None]:
         set_path_zero(absolute)
         return _run_main_of
     set_path_zero(os.path.dirname(os.path.realpath(absolute)))
-    return lambda: _run_file(absolute)
+    data = read_program(absolute)  # now: the program may not be allowed to read it
+    return lambda: _run_file(absolute, data)
 
 
 def as_python_makes_absolute(path: str) -> str:
@@ -108,14 +109,18 @@ def _is_zip(path: str) -> bool:
         return False
 
 
-def read_script(path: str) -> types.CodeType:
-    """Compile the script at ``path`` (source or compiled); CannotOpen if it is unreadable."""
+def read_program(path: str) -> bytes:
+    """The bytes of the script at ``path``; CannotOpen if it is unreadable."""
     try:
         with io.open_code(path) as stream:
-            data = stream.read()
+            return stream.read()
     except OSError as error:
         message = f"can't open file {path!r}: [Errno {error.errno}] {error.strerror}"
         raise CannotOpen(message) from None
+
+
+def compile_program(data: bytes, path: str) -> types.CodeType:
+    """The code of a script read from ``path`` (source or compiled)."""
     magic = importlib.util.MAGIC_NUMBER
     if data.startswith(magic):
         compiled = marshal.loads(data[16:])
@@ -125,8 +130,8 @@ def read_script(path: str) -> types.CodeType:
     return compile(data, path, "exec", dont_inherit=True)
 
 
-def _run_file(path: str) -> None:
-    compiled = read_script(path)
+def _run_file(path: str, data: bytes) -> None:
+    compiled = compile_program(data, path)
     module = fresh_main()
     module.__dict__.update(
         __loader__=importlib.machinery.SourceFileLoader("__main__", path),
@@ -174,7 +179,7 @@ def without_launcher_frames(traceback: types.TracebackType | None) -> types.Trac
         return traceback
     entry = entry.tb_next
     while entry is not None and entry.tb_frame.f_code.co_filename == __file__:
-        entry = entry.tb_next  # the runner's helpers: read_script compiling a SyntaxError
+        entry = entry.tb_next  # the runner's helpers: compile_program's SyntaxError
     return entry
 
 
@@ -227,17 +232,26 @@ class Interrupted:
         posix.kill(posix.getpid(), signal.SIGINT)
 
 
-def run(target: Target, interrupted: Interrupted, limit: ProcessTimeLimit | None = None) -> int:
+def run(
+    target: Target,
+    interrupted: Interrupted,
+    limit: ProcessTimeLimit | None = None,
+    restrict: Callable[[], None] | None = None,
+) -> int:
     """Run ``target`` like python; the exit status (SystemExit is re-raised for python).
 
-    CannotOpen (the script is missing or unreadable) is left to the caller. ``limit``, the
+    CannotOpen (the script is missing or unreadable) is left to the caller. ``restrict`` is
+    called once the program is read, before any of its code runs. ``limit``, the
     ``--time-limit`` running on this thread, is stopped as soon as the program's code is done;
     a program that used it up ends with its message and status 124 however it ended (its
     TimeLimitExceeded, if that escaped, without a traceback)."""
     exceeded = False
     try:
         try:
-            prepare(target)()
+            program = prepare(target)
+            if restrict is not None:
+                restrict()
+            program()
         finally:
             while limit is not None:  # again if an exception pending at the call landed there
                 try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import contextvars
+import functools
 import logging
 import math
 import os
@@ -19,7 +20,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final, TextIO
 
 import attrs
@@ -30,11 +31,14 @@ from posixbackend.emulated.processes import ChildProcess, HostProcessHandler, Pr
 from posixbackend.launcher.filesystems import Layout, build_layout, host_directory_of
 from posixbackend.launcher.options import ENVIRONMENT_VARIABLE, BackendOptions
 from posixbackend.launcher.program import print_thread_exception
+from posixbackend.permissions.environment import PrivateEnvironment
+from posixbackend.permissions.policy import Environment, Permissions
 from posixbackend.permissions.timelimit import TimeLimit, TimeLimitExceeded
 from posixbackend.switch.active import ACTIVE
+from posixbackend.switch.block import BackendBlock
 from posixbackend.switch.defaultfs import host_cwd as process_cwd
 from posixbackend.switch.installation import INSTALLATION
-from posixbackend.switch.nativecalls import native_calls
+from posixbackend.switch.nativecalls import native_calls, run_natively
 from vfs.host import host_is_directory
 
 LOG_FORMAT = "[%(name)s] %(levelname)s: %(message)s"
@@ -53,11 +57,14 @@ class LauncherProcessHandler:
     launcher makes once and removes at exit, rather than failing to start.
     """
 
-    def __init__(self, layout: Layout) -> None:
+    def __init__(self, layout: Layout, pinned: tuple[bytes, bytes] | None = None) -> None:
         self._layout = layout
         self._host = HostProcessHandler(cwd_map=self._host_directory)
         self._lock = threading.Lock()
         self._scratch: str | None = None
+        self._pinned = pinned
+        """A variable every child gets whatever the program gives it (the options, under
+        permissions: a program cannot start its Python children without them)."""
 
     def _host_directory(self, guest: str) -> str:
         host = host_directory_of(self._layout, guest)
@@ -77,6 +84,9 @@ class LauncherProcessHandler:
             return self._scratch
 
     def start(self, command: ProcessCommand) -> ChildProcess:
+        if self._pinned is not None:
+            name, value = self._pinned
+            command = attrs.evolve(command, env={**command.env, name: value})
         return self._host.start(command)
 
 
@@ -93,29 +103,55 @@ class Session:
         """The process's time limit once activated (None: none)."""
         self.layout: Layout | None = None
         self.emulated: EmulatedBackend | None = None
-        if options.backend.emulated:
-            cwd = process_cwd() if host_cwd is None else host_cwd
-            self.layout = build_layout(options, cwd)
-            environ = dict(posix.environ)
-            environ[ENVIRONMENT_VARIABLE.encode()] = options.environment_value().encode()
-            handler = None if options.processes == "none" else LauncherProcessHandler(self.layout)
-            self.emulated = EmulatedBackend(
-                native_calls(self.layout.file_system),
-                cwd=self.layout.cwd,
-                time_resolution_ns=options.time_resolution_ns or 10**9,
-                environ=environ,
-                process_handler=handler,
+        self.permissions: Permissions | None = None
+        """What the program may do (None: everything, and no audit hook)."""
+        self._block: BackendBlock | None = None
+        handed_on = (ENVIRONMENT_VARIABLE.encode(), options.environment_value().encode())
+        if not options.backend.emulated:
+            self.permissions = options.grants.permissions(None, None, _host_environment())
+            self._block = BackendBlock(
+                options.backend, None, permissions=self.permissions,
+                environment=_private_environment(self.permissions, handed_on),
+            )  # fmt: skip
+            return
+        cwd = process_cwd() if host_cwd is None else host_cwd
+        self.layout = build_layout(options, cwd)
+        grants = options.grants
+        if options.processes == "none" and grants.given:
+            grants = attrs.evolve(grants, create_process=False)
+        starts = not grants.sandbox if grants.create_process is None else grants.create_process
+        handler = None
+        if starts and options.processes != "none":
+            handler = LauncherProcessHandler(self.layout, handed_on if grants.given else None)
+        file_system = self.layout.file_system
+        self.permissions = grants.permissions(file_system, handler, _host_environment())
+        environ = dict(posix.environ)
+        private = _private_environment(self.permissions, handed_on)
+        if private is not None:
+            environ = private.environ
+        environ[handed_on[0]] = handed_on[1]
+        self.emulated = EmulatedBackend(
+            native_calls(file_system),
+            cwd=self.layout.cwd,
+            time_resolution_ns=options.time_resolution_ns or 10**9,
+            environ=environ,
+            process_handler=handler,
+        )
+        self.emulated.adopt_host_descriptors(inherited_descriptors())
+        if self.permissions is not None:
+            self._block = BackendBlock(
+                options.backend, self.emulated, file_system, self.permissions
             )
-            self.emulated.adopt_host_descriptors(inherited_descriptors())
 
     def activate(self, *, runs_program: bool = False) -> None:
         """Make this session's backend serve the calling thread from now on (never undone),
         and start the options' time limit on it.
 
-        ``runs_program``: the caller runs the program itself and stops the time limit when
-        the program returns (the launcher); otherwise (a child process the interpreter runs,
-        activated at start-up) the limit raises its exception once and is stopped when the
-        main thread has finished, and a process that used it up exits with status 124."""
+        ``runs_program``: the caller runs the program itself, calls :meth:`restrict` once it
+        has read it, and stops the time limit when the program returns (the launcher);
+        otherwise (a child process the interpreter runs, activated at start-up) the
+        permissions apply at once, the limit raises its exception once and is stopped when
+        the main thread has finished, and a process that used it up exits with status 124."""
         if self.options.time_limit is not None:
             self.time_limit = limit_process_time(self.options.time_limit, runs_program)
         if self.options.log_level is not None:
@@ -131,6 +167,17 @@ class Session:
             # children.
             ACTIVE.set(None)
             os.environ[ENVIRONMENT_VARIABLE] = self.options.environment_value()
+        if not runs_program:
+            self.restrict()
+
+    def restrict(self) -> None:
+        """Put the program's permissions in force on the calling thread (never undone): a
+        guard serves the backend, the audit hook enforces them (nothing without permissions).
+        The launcher calls it once the program is read, so ``--allow-io=none`` can run a
+        script file."""
+        if self._block is not None:
+            self._block.__enter__()  # a block never left
+            self._block = None
 
     def report_at_exit(self, target: str) -> None:
         """Write the compatibility report to ``target`` (a host file, or - for stderr) at exit."""
@@ -277,12 +324,31 @@ def inherited_descriptors() -> list[int]:
     return [fd for fd in numbers if fd > 2 and fd != listing]
 
 
-def _remove_natively(path: str) -> None:
-    """Remove the host directory ``path`` and what children left in it (at exit)."""
-    from posixbackend.switch.block import backend
+def _host_environment() -> dict[str, str]:
+    """The launcher's environment as str (what ``--allow-environment-access=NAME`` reads)."""
+    return {os.fsdecode(name): os.fsdecode(value) for name, value in posix.environ.items()}
 
-    with backend("native"):
-        shutil.rmtree(path, ignore_errors=True)
+
+def _private_environment(
+    permissions: Permissions | None, handed_on: tuple[bytes, bytes]
+) -> PrivateEnvironment | None:
+    """The environment of the program's own under ``--allow-environment-access`` none or a
+    list (None: it sees the launcher's); it holds the options variable too, which hands
+    them on to child Python processes."""
+    grant = None if permissions is None else permissions.allow_environment_access
+    if grant is None or grant is Environment.INHERIT:
+        return None
+    assert isinstance(grant, Mapping | Environment)
+    variables = {} if grant is Environment.NONE else dict(grant)  # type: ignore[arg-type]
+    environ = {os.fsencode(name): os.fsencode(value) for name, value in variables.items()}
+    environ[handed_on[0]] = handed_on[1]
+    return PrivateEnvironment(environ)
+
+
+def _remove_natively(path: str) -> None:
+    """Remove the host directory ``path`` and what children left in it (at exit; natively
+    and unrestricted, whatever permissions the program had)."""
+    run_natively(functools.partial(shutil.rmtree, path, ignore_errors=True))
 
 
 def log_to_stderr(level: str) -> None:

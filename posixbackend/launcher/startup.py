@@ -15,9 +15,16 @@ import sys
 from posixbackend.launcher.options import ENVIRONMENT_VARIABLE, UsageError, options_from_environment
 from posixbackend.launcher.session import Session
 
+_STARTED: list[Session] = []
+"""The session start-up activated (site may process the .pth file twice: a venv's lib64 is
+a symbolic link to its lib, and both are site directories)."""
+
 
 def activate_from_environment() -> Session | None:
-    """Activate the session the environment names; the session, or None if none is named."""
+    """Activate the session the environment names, once per process; the session, or None
+    if none is named."""
+    if _STARTED:
+        return _STARTED[0]
     text = posix.environ.get(ENVIRONMENT_VARIABLE.encode())
     if not text:
         return None
@@ -27,5 +34,6 @@ def activate_from_environment() -> Session | None:
         sys.stderr.write(f"posixbackend: bad {ENVIRONMENT_VARIABLE}: {error}\n")
         sys.stderr.flush()
         posix._exit(2)
+    _STARTED.append(session)
     session.activate()
     return session

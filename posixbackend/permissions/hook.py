@@ -112,12 +112,14 @@ TRUSTED: Final = _TrustedCode()
 
 
 def _caller_kind() -> str | None:
-    """Whose Python code made the call that raised the event being checked (None also when
-    no Python code did: a C caller is not trusted)."""
+    """Whose Python code made the call that raised the event being checked: "library",
+    "importer", "interpreter" when no Python code runs at all (python's start-up reading the
+    script of a child process the policy was handed to), or None (the guest's, or C code's
+    called from it)."""
     try:
         frame = sys._getframe(3)  # _caller_kind <- the check <- the hook <- the caller
     except ValueError:
-        return None
+        return "interpreter"
     return TRUSTED.kind_of(frame.f_code)
 
 
@@ -129,7 +131,7 @@ def _file_event(policy: Permissions, event: str, args: tuple[Any, ...]) -> None:
     if policy.allow_io is Access.ALL:
         return
     kind = _caller_kind()
-    if kind == "library" or (kind == "importer" and _reads(event, args)):
+    if kind == "library" or (kind in ("importer", "interpreter") and _reads(event, args)):
         return
     filename = args[0] if args and isinstance(args[0], str | bytes | int) else None
     label = "open" if event == "open" else event

@@ -125,7 +125,8 @@ class BackendBlock:
         grant = policy.allow_io
         if isinstance(grant, FileSystem) and grant is not self._file_system:
             raise widening("allow_io", self._file_system, grant)
-        return EmulatedGuard(self.emulated, policy) if grant is Access.NONE else self.emulated
+        guarded = grant is Access.NONE or not policy.allow_create_process
+        return EmulatedGuard(self.emulated, policy) if guarded else self.emulated
 
     def __repr__(self) -> str:
         target = "" if self.emulated is None else f" {self.emulated!r}"

@@ -116,6 +116,15 @@ def test_options_combine() -> None:
     assert command.permissions.allow_create_thread and command.permissions.time_limit == 3.0
 
 
+def test_grants_take_the_launchers_true_false_spelling() -> None:
+    command = parse_isolated(["--isolate", "--allow-native-access=true",
+                              "--allow-create-thread=false", "-cpass"])  # fmt: skip
+    assert command is not None
+    assert command.allow_native_access and not command.allow_create_thread
+    with pytest.raises(UsageError, match="--allow-native-access: expected true or false"):
+        parse_isolated(["--isolate", "--allow-native-access=perhaps", "-cpass"])
+
+
 def test_a_missing_option_value_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="Argument expected for the --snapshot-out option"):
         parse_isolated(["--isolate", "--snapshot-out"])
