@@ -17,6 +17,7 @@ from posixbackend.emulated.files import FileFunctions
 from posixbackend.emulated.locks import LockFunctions
 from posixbackend.emulated.memfd import MemfdFunctions
 from posixbackend.emulated.pipe_functions import PipeFunctions
+from posixbackend.emulated.polling import PollingFunctions
 from posixbackend.emulated.processinfo import ProcessInfoFunctions
 from posixbackend.emulated.spawning import SpawnFunctions
 from posixbackend.emulated.transfers import TransferFunctions
@@ -33,7 +34,7 @@ SUPPORTS_FOLLOW_SYMLINKS = ("access", "chown", "link", "stat", "utime")
 class EmulatedBackend(
     FileFunctions, VectoredFunctions, TransferFunctions, LockFunctions, XattrFunctions,
     DirectoryFunctions, PipeFunctions, EventfdFunctions, MemfdFunctions, SpawnFunctions,
-    ProcessInfoFunctions,
+    ProcessInfoFunctions, PollingFunctions,
 ):
     """An emulated POSIX process over a file system provider (GraalPy's "java" backend).
 

@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 import compat
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.emulated.environ import bytes_environ, str_environ
+from posixbackend.emulated.polling import REAL_EPOLL, REAL_POLL, REAL_SELECT
 from posixbackend.permissions.denials import denied
 from posixbackend.permissions.environment import PrivateEnvironment
 from posixbackend.permissions.operations import OPERATIONS, Operation
@@ -187,6 +188,9 @@ def real_object(name: str) -> Any:
         "open_code": lambda: _io.open_code,
         "FileIO": lambda: _io.FileIO,
         "fork_exec": lambda: _posixsubprocess.fork_exec,
+        "select_select": lambda: REAL_SELECT,
+        "select_poll": lambda: REAL_POLL,
+        "select_epoll": lambda: REAL_EPOLL,
         "os_environ": lambda: os.environ,
         "os_environb": lambda: os.environb,
     }

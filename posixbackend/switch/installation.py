@@ -1,16 +1,15 @@
 """Putting the stand-ins in place once, and taking every one of them out again.
 
-``install()`` replaces, in ``os``, ``io``, ``builtins`` and ``_posixsubprocess``, every object
-that reaches the operating system (see :mod:`posixbackend.switch.standins`), and the same objects
-wherever other modules imported them earlier (``from os import stat``). The real ``posix`` and
-``_io`` modules are never touched: ``sys.modules['posix']`` becomes a switched copy of
-``posix`` (its functions are the stand-ins), so code that imports ``posix`` after install
-switches too, while modules that imported it before (this library, the import system) keep
-the real one. ``sys.modules['_io']`` stays real: the interpreter reads every imported module's
-source through the ``_io.open`` it finds there, and imports never use the emulated backend.
-``uninstall()`` restores every replaced name, including the copies modules made of the
-stand-ins while they were installed.
-"""
+``install()`` replaces, in ``os``, ``io``, ``builtins``, ``select`` and ``_posixsubprocess``,
+every object that reaches the operating system (see :mod:`posixbackend.switch.standins`), and
+the same objects wherever other modules imported them earlier (``from os import stat``). The
+real ``posix`` and ``_io`` modules are never touched: ``sys.modules['posix']`` becomes a
+switched copy of ``posix`` (its functions are the stand-ins), so code that imports ``posix``
+after install switches too, while modules that imported it before (this library, the import
+system) keep the real one. ``sys.modules['_io']`` stays real: the interpreter reads every
+imported module's source through the ``_io.open`` it finds there, and imports never use the
+emulated backend. ``uninstall()`` restores every replaced name, including the copies modules
+made of the stand-ins while they were installed."""
 
 from __future__ import annotations
 
@@ -21,6 +20,8 @@ import importlib.machinery
 import io
 import os
 import posix
+import select
+import selectors
 import sys
 import threading
 import types
@@ -145,11 +146,19 @@ class Installation:
         made.append((MODULES, "posix", _switched_posix(functions)))
         opener = standins.StandIn("io", "open", _io.open, "io_open")
         open_code = standins.StandIn("io", "open_code", _io.open_code, "open_code")
+        select_stand_in = standins.StandIn("select", "select", select.select, "select_select")
+        poll_stand_in = standins.StandIn("select", "poll", select.poll, "select_poll")
+        epoll_stand_in = standins.StandIn("select", "epoll", select.epoll, "select_epoll")
         made += [
             (io, "open", opener),
             (builtins, "open", opener),
             (io, "open_code", open_code),
             (io, "FileIO", standins.FileIO),
+            (select, "select", select_stand_in),
+            (select, "poll", poll_stand_in),
+            (selectors.PollSelector, "_selector_cls", poll_stand_in),
+            (select, "epoll", epoll_stand_in),
+            (selectors.EpollSelector, "_selector_cls", epoll_stand_in),
             (
                 _posixsubprocess,
                 "fork_exec",
