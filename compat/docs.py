@@ -1,4 +1,4 @@
-"""Generate ``docs/compatibility.md`` from the registry, or check that it is up to date.
+"""Generate ``compat/compatibility.md`` from the registry, or check that it is up to date.
 
 compat may not import the packages that declare gaps, so the command imports them by name,
 with every module below them (a gap is declared in the module whose code has it)::
@@ -30,7 +30,7 @@ from compat.report import SCHEMA_NAME, SCHEMA_VERSION
 __all__ = ["DEFAULT_IMPORTS", "DEFAULT_OUTPUT", "main", "render"]
 
 DEFAULT_IMPORTS: Final = ("vfs", "posixbackend")
-DEFAULT_OUTPUT: Final = "docs/compatibility.md"
+DEFAULT_OUTPUT: Final = "compat/compatibility.md"
 
 _DEDUPE_TEXT: Final = {
     Dedupe.EVERY: "every hit",
@@ -51,7 +51,7 @@ declaration is the single source of the table below, of the log message written 
 hits the gap, and of the compatibility report.
 
 Regenerate this page with
-`python -m compat.docs --import vfs --import posixbackend --output docs/compatibility.md`
+`python -m compat.docs --import vfs --import posixbackend --output compat/compatibility.md`
 and check it with the same command plus `--check`.
 
 ## Seeing gaps at run time

@@ -32,7 +32,7 @@ UNEXPLAINED = "bug:unexplained"
 HEADER = """\
 # Tests that pass natively but fail on the java backend (python -m posixbackend.conformance),
 # one table per --fs, keys the full test ids, values the reason:
-#   "gap:<compat gap id>"     an intended difference, declared in compat (docs/compatibility.md)
+#   "gap:<compat gap id>"     an intended difference, declared in compat (compat/compatibility.md)
 #   "bug:<short explanation>" a bug to fix; "bug:unexplained" is rejected until explained.
 # Regenerated with --write-expectations (reasons of entries still failing are kept; comments
 # are not).

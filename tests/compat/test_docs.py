@@ -11,7 +11,7 @@ import compat
 from compat import docs
 from tests.compat.helpers import ROOT, declare, run_python
 
-CHECKED_IN = ROOT / "docs" / "compatibility.md"
+CHECKED_IN = ROOT / "compat" / "compatibility.md"
 TABLE_HEADER = "| Id | Function | Aspect | Level | Explanation |"
 
 
