@@ -98,7 +98,7 @@ def files_and_errors(root: str) -> object:
     seen["closed poll"] = polled(poller.poll(0), names)
     seen["negative"] = outcome(lambda: select.select([-1], [], [], 0))
     seen["negative timeout"] = outcome(lambda: select.select([], [], [], -1))
-    seen["not a sequence"] = outcome(lambda: select.select(3, [], [], 0))
+    seen["not a sequence"] = outcome(lambda: select.select(3, [], [], 0))  # type: ignore[arg-type]
     seen["no fileno"] = outcome(lambda: select.select([object()], [], [], 0))
     seen["unregister unknown"] = outcome(lambda: poller.unregister(12345))
     seen["modify unknown"] = outcome(lambda: poller.modify(12345, IN))
@@ -108,7 +108,7 @@ def files_and_errors(root: str) -> object:
 
 def wakes_up(root: str) -> object:
     """A blocking select, poll and selector return when another thread writes."""
-    seen = {}
+    seen: dict[str, object] = {}
     for name in ("select", "poll", "selector"):
         r, w = os.pipe()
         writer = threading.Timer(0.05, os.write, (w, b"x"))
@@ -218,9 +218,10 @@ def test_a_socket_beside_an_emulated_pipe() -> None:
     left, right = socket.socketpair()
     with backend("managed"), left, right:
         r, w = os.pipe()
-        assert select.select([left, r], [], [], 0) == ([], [], [])
+        watched: list[Any] = [left, r]
+        assert select.select(watched, [], [], 0) == ([], [], [])
         right.send(b"x")
-        assert select.select([left, r], [], [], 5) == ([left], [], [])
+        assert select.select(watched, [], [], 5) == ([left], [], [])
         os.write(w, b"y")
         assert select.select([r], [], [], 5) == ([r], [], [])
         assert outcome(lambda: select.select([10_000], [], [], 0))[1] == "EBADF"
