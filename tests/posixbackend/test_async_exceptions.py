@@ -24,8 +24,10 @@ from compat.registry import Registry
 from posixbackend import EmulatedBackend
 from vfs import MemoryFileSystem
 
-INJECTING_FOR = 0.6
-"""Seconds of exceptions raised into the working thread."""
+LANDED = 200
+"""How many exceptions must land in the working thread's loop."""
+AT_MOST = 60.0
+"""Seconds the injecting may take on a very busy machine (well under one on an idle one)."""
 
 
 class Injected(BaseException):
@@ -39,9 +41,11 @@ def raise_in(thread: threading.Thread) -> None:
 
 
 def hammer(work: Callable[[], None], after_injection: Callable[[], None]) -> int:
-    """Run ``work`` in a loop in a thread while raising Injected into it; how many landed.
-    ``after_injection`` tidies what an interrupted step may leave (open descriptors)."""
+    """Run ``work`` in a loop in a thread while raising Injected into it, one at a time,
+    until LANDED of them landed; how many did. ``after_injection`` tidies what an
+    interrupted step may leave (open descriptors)."""
     stop = threading.Event()
+    handled = threading.Semaphore(0)
     landed = [0]
 
     def loop() -> None:
@@ -52,13 +56,15 @@ def hammer(work: Callable[[], None], after_injection: Callable[[], None]) -> int
             except Injected:
                 landed[0] += 1
                 after_injection()
+                handled.release()  # the next one may come: none lands in this handler
 
     worker = threading.Thread(target=loop, daemon=True)
     worker.start()
-    deadline = time.monotonic() + INJECTING_FOR
-    while time.monotonic() < deadline and worker.is_alive():
+    deadline = time.monotonic() + AT_MOST
+    while landed[0] < LANDED and time.monotonic() < deadline:
         raise_in(worker)
-        time.sleep(0.0002)
+        if not handled.acquire(timeout=10):
+            break  # the worker is stuck: a lock was left held
     stop.set()
     worker.join(5)
     assert not worker.is_alive(), "the working thread hangs: a lock was left held"
@@ -90,7 +96,7 @@ def test_stat_open_and_close_never_leave_a_lock_held(emulated: EmulatedBackend) 
         emulated.close(fd)
 
     landed = hammer(work, lambda: close_strays(emulated))
-    assert landed > 100
+    assert landed >= LANDED
     assert not emulated._table.lock.locked()
     assert not emulated._fs._lock.locked()  # type: ignore[attr-defined]
     fd = emulated.open("/f", os.O_RDONLY)
@@ -105,7 +111,7 @@ def test_recording_a_gap_never_leaves_its_lock_held() -> None:
         level=compat.Level.FINEST, explanation="hit many times from a thread",
     )  # fmt: skip
     landed = hammer(lambda: registry.hit(gap), lambda: None)
-    assert landed > 100
+    assert landed >= LANDED
     done = threading.Thread(target=registry.hit, args=(gap,), daemon=True)
     done.start()
     done.join(5)
