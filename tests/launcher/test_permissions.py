@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import shlex
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,9 @@ from posixbackend.launcher.options import (
 )
 from posixbackend.switch.names import PosixModuleBackend
 from tests.launcher.running import PYTHON, Outcome, launch
+from tests.servers import connections, listener
+
+__all__ = ["listener"]  # the fixture, imported for the tests below
 
 PROBE = """\
 import json, os, socket, subprocess, sys, threading
@@ -77,37 +79,14 @@ print(json.dumps({
 OPTIONS = "POSIXBACKEND_OPTIONS"
 
 
-@pytest.fixture
-def server() -> Iterator[socket.socket]:
-    """A TCP server on 127.0.0.1 that the probe may connect to."""
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    listening.listen()
-    listening.settimeout(0.2)
-    yield listening
-    listening.close()
-
-
-def connections(server: socket.socket) -> int:
-    """How many connections the server got (accepting them)."""
-    count = 0
-    while True:
-        try:
-            accepted, _ = server.accept()
-        except TimeoutError:
-            return count
-        accepted.close()
-        count += 1
-
-
 def probe(
-    tmp_path: Path, server: socket.socket, *options: str, env: dict[str, str] | None = None
+    tmp_path: Path, listener: socket.socket, *options: str, env: dict[str, str] | None = None
 ) -> tuple[dict[str, Any], Outcome]:
     """Run the probe with ``options``; what it printed, and the run's outcome."""
     script = tmp_path / "probe.py"
     script.write_text(PROBE)
     (tmp_path / "host.txt").write_text("on the host")
-    port = server.getsockname()[1]
+    port = listener.getsockname()[1]
     arguments = (str(port), str(tmp_path / "host.txt"), str(tmp_path / "output.txt"))
     done = launch(*options, str(script), *arguments, cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
@@ -129,19 +108,21 @@ def shape(result: Any) -> Any:
 # -- the command line ----------------------------------------------------------------------
 
 
-def test_without_permission_options_everything_works(tmp_path: Path, server: socket.socket) -> None:
-    seen, _ = probe(tmp_path, server, "--posix-backend=java")
+def test_without_permission_options_everything_works(
+    tmp_path: Path, listener: socket.socket
+) -> None:
+    seen, _ = probe(tmp_path, listener, "--posix-backend=java")
     for action in ("thread", "process", "read", "write", "connect", "resolve", "native"):
         assert seen[action] == "ok", action
     assert seen["sandboxed"] is False
-    assert connections(server) == 1
+    assert connections(listener) == 1
     assert (tmp_path / "output.txt").read_text() == "written"
 
 
 def test_sandbox_allows_its_memory_file_system_and_nothing_else(
-    tmp_path: Path, server: socket.socket
+    tmp_path: Path, listener: socket.socket
 ) -> None:
-    seen, _ = probe(tmp_path, server, "--sandbox")
+    seen, _ = probe(tmp_path, listener, "--sandbox")
     expected = {
         "thread": denied("allow_create_thread"),
         "process": denied("allow_create_process"),
@@ -156,7 +137,7 @@ def test_sandbox_allows_its_memory_file_system_and_nothing_else(
     assert not (tmp_path / "output.txt").exists()
     assert seen["environ"] == [OPTIONS]  # only what hands the options on to children
     assert seen["sandboxed"] is True
-    assert connections(server) == 0
+    assert connections(listener) == 0
 
 
 @pytest.mark.parametrize(
@@ -170,9 +151,9 @@ def test_sandbox_allows_its_memory_file_system_and_nothing_else(
     ],
 )
 def test_each_allow_option_gives_one_thing_back_to_the_sandbox(
-    tmp_path: Path, server: socket.socket, flag: str, action: str
+    tmp_path: Path, listener: socket.socket, flag: str, action: str
 ) -> None:
-    seen, _ = probe(tmp_path, server, "--sandbox", flag)
+    seen, _ = probe(tmp_path, listener, "--sandbox", flag)
     assert seen[action] == "ok"
     others = {"thread", "process", "native", "connect", "resolve"} - {action}
     if flag == "--allow-host-sockets=all":
@@ -181,22 +162,22 @@ def test_each_allow_option_gives_one_thing_back_to_the_sandbox(
         assert shape(seen[other])[0] == "PermissionError", other
 
 
-def test_a_host_socket_allow_list(tmp_path: Path, server: socket.socket) -> None:
-    port = server.getsockname()[1]
-    seen, _ = probe(tmp_path, server, "--sandbox", f"--allow-host-sockets=127.0.0.1:{port}")
+def test_a_host_socket_allow_list(tmp_path: Path, listener: socket.socket) -> None:
+    port = listener.getsockname()[1]
+    seen, _ = probe(tmp_path, listener, "--sandbox", f"--allow-host-sockets=127.0.0.1:{port}")
     assert seen["connect"] == "ok"
     assert shape(seen["resolve"]) == denied("allow_host_sockets")  # localhost is not listed
-    assert connections(server) == 1
-    seen, _ = probe(tmp_path, server, "--sandbox", f"--allow-host-sockets=127.0.0.1:{port + 1}")
+    assert connections(listener) == 1
+    seen, _ = probe(tmp_path, listener, "--sandbox", f"--allow-host-sockets=127.0.0.1:{port + 1}")
     assert shape(seen["connect"]) == denied("allow_host_sockets")
-    assert connections(server) == 0
+    assert connections(listener) == 0
 
 
 @pytest.mark.parametrize("backend", ["native", "java"])
 def test_allow_io_none_runs_the_script_but_refuses_its_file_access(
-    tmp_path: Path, server: socket.socket, backend: str
+    tmp_path: Path, listener: socket.socket, backend: str
 ) -> None:
-    seen, _ = probe(tmp_path, server, f"--posix-backend={backend}", "--allow-io=none")
+    seen, _ = probe(tmp_path, listener, f"--posix-backend={backend}", "--allow-io=none")
     assert seen["read"] == [
         "PermissionError", 13, f"[Errno 13] open is not permitted: grant allow_io: "
         f"'{tmp_path / 'host.txt'}'",
@@ -209,16 +190,18 @@ def test_allow_io_none_runs_the_script_but_refuses_its_file_access(
     assert seen["sandboxed"] is True
 
 
-def test_allow_io_fs_serves_the_backend_file_system(tmp_path: Path, server: socket.socket) -> None:
-    seen, _ = probe(tmp_path, server, "--posix-backend=java", "--fs=host", "--allow-io=fs")
+def test_allow_io_fs_serves_the_backend_file_system(
+    tmp_path: Path, listener: socket.socket
+) -> None:
+    seen, _ = probe(tmp_path, listener, "--posix-backend=java", "--fs=host", "--allow-io=fs")
     assert seen["read"] == "ok"
     assert seen["write"] == "ok"
     assert (tmp_path / "output.txt").read_text() == "written"
 
 
 @pytest.mark.parametrize("flag", ["--allow-create-process=false", "--processes=none"])
-def test_denying_processes_alone(tmp_path: Path, server: socket.socket, flag: str) -> None:
-    seen, _ = probe(tmp_path, server, "--posix-backend=java", "--allow-create-thread=true", flag)
+def test_denying_processes_alone(tmp_path: Path, listener: socket.socket, flag: str) -> None:
+    seen, _ = probe(tmp_path, listener, "--posix-backend=java", "--allow-create-thread=true", flag)
     assert seen["process"][:2] == ["PermissionError", 1]
     assert seen["thread"] == "ok"
     if flag == "--allow-create-process=false":
@@ -226,15 +209,15 @@ def test_denying_processes_alone(tmp_path: Path, server: socket.socket, flag: st
 
 
 @pytest.mark.parametrize("backend", ["native", "java"])
-def test_the_environment_grant(tmp_path: Path, server: socket.socket, backend: str) -> None:
+def test_the_environment_grant(tmp_path: Path, listener: socket.socket, backend: str) -> None:
     env = {"PROBE_KEPT": "kept value", "PROBE_HIDDEN": "hidden"}
     options = (f"--posix-backend={backend}", "--allow-environment-access=PROBE_KEPT,PROBE_SET=1")
-    seen, _ = probe(tmp_path, server, *options, env=env)
+    seen, _ = probe(tmp_path, listener, *options, env=env)
     assert seen["environ"] == [OPTIONS, "PROBE_KEPT", "PROBE_SET"]
-    seen, _ = probe(tmp_path, server, f"--posix-backend={backend}",
+    seen, _ = probe(tmp_path, listener, f"--posix-backend={backend}",
                     "--allow-environment-access=none", env=env)  # fmt: skip
     assert seen["environ"] == [OPTIONS]
-    seen, _ = probe(tmp_path, server, f"--posix-backend={backend}",
+    seen, _ = probe(tmp_path, listener, f"--posix-backend={backend}",
                     "--allow-environment-access=inherit", env=env)  # fmt: skip
     assert {"PROBE_KEPT", "PROBE_HIDDEN"} <= set(seen["environ"])
 

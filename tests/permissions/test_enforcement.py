@@ -23,6 +23,7 @@ import pytest
 from posixbackend import Access, Permissions, backend, current_permissions, is_sandboxed
 from posixbackend.emulated.processes import HostProcessHandler
 from posixbackend.switch import BackendBlock
+from tests.servers import connections
 from vfs import MemoryFileSystem
 
 SIDES = ("native", "managed")
@@ -263,16 +264,6 @@ def test_inherited_environment(side: str, variable: str) -> None:
 
 
 # -- sockets -----------------------------------------------------------------------------------
-
-
-def connections(server: socket.socket) -> int:
-    count = 0
-    while True:
-        try:
-            server.accept()[0].close()
-        except TimeoutError:
-            return count
-        count += 1
 
 
 @pytest.mark.parametrize("side", SIDES)

@@ -10,6 +10,7 @@ except where a scenario marks a step with ``gap=`` (the emulated side must hit t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Callable, Iterator
@@ -147,16 +148,23 @@ def make_sides(tmp_path: Path, provider: str) -> tuple[Side, Side]:
     return native, emulated
 
 
-@pytest.fixture(params=PROVIDERS)
-def sides(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Side, Side]]:
-    """(native, emulated) over each provider; everything they opened is closed afterwards."""
-    native, emulated = make_sides(tmp_path, request.param)
+@contextlib.contextmanager
+def opened_sides(tmp_path: Path, provider: str) -> Iterator[tuple[Side, Side]]:
+    """:func:`make_sides`, with everything the sides opened closed afterwards."""
+    native, emulated = make_sides(tmp_path, provider)
     try:
         yield native, emulated
     finally:
         native.close_all()
         emulated.close_all()
         emulated.os.file_system.close()
+
+
+@pytest.fixture(params=PROVIDERS)
+def sides(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Side, Side]]:
+    """(native, emulated) over each provider; everything they opened is closed afterwards."""
+    with opened_sides(tmp_path, request.param) as pair:
+        yield pair
 
 
 def compare(scenario: Callable[[Side], None], pair: tuple[Side, Side]) -> None:

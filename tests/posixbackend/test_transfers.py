@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.posixbackend.sides import Side, compare, make_sides, sides
+from tests.posixbackend.sides import Side, compare, opened_sides, sides
 
 __all__ = ["sides"]  # the fixture, imported for the tests below
 
@@ -231,13 +231,8 @@ def test_pipe_to_pipe_moves_what_a_real_pipe_moves(
             s.call("splice", r, w2, count)
             s.call("read", r2, read_first)
 
-    pair = make_sides(root, "memory")
-    try:
+    with opened_sides(root, "memory") as pair:
         compare(scenario, pair)
-    finally:
-        for side in pair:
-            side.close_all()
-        pair[1].os.file_system.close()
 
 
 def test_splice_waits_for_data_and_room(sides: tuple[Side, Side]) -> None:
@@ -281,10 +276,5 @@ def test_file_to_pipe_moves_what_a_real_pipe_takes(
             s.call("splice", source, w, count, offset)
         s.call("read", r, 1 << 20)
 
-    pair = make_sides(root, "host")
-    try:
+    with opened_sides(root, "host") as pair:
         compare(scenario, pair)
-    finally:
-        for side in pair:
-            side.close_all()
-        pair[1].os.file_system.close()
