@@ -332,18 +332,25 @@ class Pipe:
         deadline = _deadline(timeout)
         with self._lock:
             ring = self._ring
-            if ring.empty:
-                if not self._writers:
-                    return []
-                if nonblocking:
-                    raise os_error(errno.EAGAIN)
-                if not self._data.wait_for(self._readable, _remaining(deadline)):
-                    raise os_error(errno.ETIMEDOUT)
+            if ring.empty and not self._await_data(nonblocking, deadline):
+                return []
             was_full = ring.full
             chunks = ring.take(n)
             if was_full and not ring.full:
                 self._became_writable()
             return chunks
+
+    def _await_data(self, nonblocking: bool, deadline: float | None) -> bool:
+        """Under the lock, with the ring empty: wait for data; False at end of file (no
+        writer left and nothing in the pipe). EAGAIN when non-blocking, ETIMEDOUT past
+        ``deadline``."""
+        if not self._writers:
+            return False
+        if nonblocking:
+            raise os_error(errno.EAGAIN)
+        if not self._data.wait_for(self._readable, _remaining(deadline)):
+            raise os_error(errno.ETIMEDOUT)
+        return not self._ring.empty
 
     def _write(self, view: memoryview, nonblocking: bool, timeout: float | None) -> int:
         """Write ``view`` by Linux's rules (see the module docstring); return the count."""
@@ -418,15 +425,8 @@ class Pipe:
         deadline = _deadline(timeout)
         with self._lock:
             ring = self._ring
-            if ring.empty:
-                if not self._writers:
-                    return 0
-                if nonblocking:
-                    raise os_error(errno.EAGAIN)
-                if not self._data.wait_for(self._readable, _remaining(deadline)):
-                    raise os_error(errno.ETIMEDOUT)
-                if ring.empty:
-                    return 0
+            if ring.empty and not self._await_data(nonblocking, deadline):
+                return 0
             taken = write(ring.peek(limit))
             was_full = ring.full
             ring.take(taken)
@@ -441,15 +441,8 @@ class Pipe:
         first, second = (self, target) if self.ino < target.ino else (target, self)
         while True:
             with self._lock:
-                if self._ring.empty:
-                    if not self._writers:
-                        return 0
-                    if nonblocking:
-                        raise os_error(errno.EAGAIN)
-                    if not self._data.wait_for(self._readable, _remaining(deadline)):
-                        raise os_error(errno.ETIMEDOUT)
-                    if self._ring.empty:
-                        return 0
+                if self._ring.empty and not self._await_data(nonblocking, deadline):
+                    return 0
             with target._lock:
                 if not target._readers:
                     raise os_error(errno.EPIPE)
