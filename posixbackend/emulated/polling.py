@@ -66,7 +66,11 @@ EPOLL_FLAGS_GAP = compat.declare(
 )
 
 
-def descriptor_of(value: Any) -> tuple[int, bool]:
+Key = tuple[int, bool]
+"""A descriptor as given: its number, and whether it is surely a host one (a socket object)."""
+
+
+def descriptor_of(value: Any) -> Key:
     """(the descriptor number, whether it is surely a host one) of an int or fileno() object:
     CPython's conversion and errors."""
     host = isinstance(value, socket.socket)
@@ -86,73 +90,68 @@ def descriptor_of(value: Any) -> tuple[int, bool]:
     return fd, host
 
 
-def _emulated_events(description: Description) -> int | None:
-    """The poll events an emulated description reports now (None: poll its host fd)."""
+def _emulated_events(description: Description) -> int:
+    """The poll events an emulated description (no host one) reports now."""
     if isinstance(description, PipeDescription):
         return description.end.poll()
     if isinstance(description, EventfdDescription):
         value = description.counter.value
         readable = select.POLLIN | select.POLLRDNORM if value > 0 else 0
         return readable | (select.POLLOUT | select.POLLWRNORM if value < COUNTER_MAX else 0)
-    if isinstance(description, HostDescription):
-        return None
     return ALWAYS
 
 
 class _Wait:
-    """One wait over a set of descriptors: pipe ends watched, the rest looked at in turn."""
+    """One poll(2) call: the descriptors sorted once (the call holds what they refer to, as
+    Linux's does), pipe ends watched, the rest looked at in turn."""
 
-    def __init__(self, backend: BackendCore, interest: dict[tuple[int, bool], int]) -> None:
-        self.backend = backend
-        self.interest = interest
+    def __init__(self, backend: BackendCore, interest: dict[Key, int]) -> None:
         self.readiness = Readiness()
-        self.watched: list[PipeDescription] = []
-        self.host = False
-        """Whether host descriptors are among them (the wait then sleeps in the host's poll)."""
+        self.emulated: list[tuple[Key, int, Description]] = []
+        self.pipes: list[PipeDescription] = []
+        self.host: dict[int, list[tuple[Key, int]]] = {}
+        """Host descriptor number -> the keys and masks that watch it."""
+        self.invalid: list[Key] = []
+        files = backend._table.files
+        for key, mask in interest.items():
+            fd, is_host = key
+            description = None if is_host else files.get(fd)
+            if isinstance(description, HostDescription):
+                self.host.setdefault(description.fd, []).append((key, mask))
+            elif description is not None:
+                self.emulated.append((key, mask, description))
+                if isinstance(description, PipeDescription):
+                    self.pipes.append(description)
+            elif is_host or _host_socket(fd):
+                if not is_host:
+                    NUMBERS.hit(fd=fd)
+                self.host.setdefault(fd, []).append((key, mask))
+            else:
+                self.invalid.append(key)
 
     def __enter__(self) -> _Wait:
-        files = self.backend._table.files
-        for fd, host in self.interest:
-            description = None if host else files.get(fd)
-            if isinstance(description, PipeDescription):
-                description.end.watch(self.readiness)
-                self.watched.append(description)
-            elif description is None or isinstance(description, HostDescription):
-                self.host = True
-                if not host:
-                    NUMBERS.hit(fd=fd)
+        for description in self.pipes:
+            description.end.watch(self.readiness)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        for description in self.watched:
+        for description in self.pipes:
             description.end.unwatch(self.readiness)
 
-    def ready(self, timeout: float) -> list[tuple[tuple[int, bool], int]]:
+    def ready(self, timeout: float) -> list[tuple[Key, int]]:
         """The descriptors with events now; the host ones are waited for up to ``timeout`` s
-        when no emulated one is ready."""
-        files = self.backend._table.files
-        found: list[tuple[tuple[int, bool], int]] = []
-        host: dict[int, list[tuple[tuple[int, bool], int]]] = {}
-        for key, mask in self.interest.items():
-            fd, is_host = key
-            description = None if is_host else files.get(fd)
-            events = None if description is None else _emulated_events(description)
-            if description is None and not is_host and not _host_socket(fd):
-                found.append((key, select.POLLNVAL))
-                continue
-            if events is None:
-                number = fd if not isinstance(description, HostDescription) else description.fd
-                host.setdefault(number, []).append((key, mask))
-                continue
-            events &= mask | REPORTED_ANYWAY
+        when no other one is ready."""
+        found = [(key, select.POLLNVAL) for key in self.invalid]
+        for key, mask, description in self.emulated:
+            events = _emulated_events(description) & (mask | REPORTED_ANYWAY)
             if events:
                 found.append((key, events))
-        if host:
+        if self.host:
             poller = REAL_POLL()
-            for number, keys in host.items():
+            for number, keys in self.host.items():
                 poller.register(number, _union(mask for _, mask in keys))
             for number, events in poller.poll(0 if found else math.ceil(timeout * 1000)):
-                for key, mask in host[number]:
+                for key, mask in self.host[number]:
                     shown = events & (mask | REPORTED_ANYWAY)
                     if shown:
                         found.append((key, shown))
@@ -166,13 +165,11 @@ def _union(masks: Iterable[int]) -> int:
     return total
 
 
-def wait_for_events(
-    backend: BackendCore, interest: dict[tuple[int, bool], int], timeout: float | None
-) -> list[tuple[tuple[int, bool], int]]:
-    """poll(2) over ``interest`` ((fd, host) -> event mask): the ready ones and their events,
-    after ``timeout`` seconds at most (None: until one is ready)."""
+def wait_for_events(wait: _Wait, timeout: float | None) -> list[tuple[Key, int]]:
+    """poll(2) over what ``wait`` holds: the ready ones and their events, after ``timeout``
+    seconds at most (None: until one is ready)."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    with _Wait(backend, interest) as wait:
+    with wait:
         while True:
             seen = wait.readiness.sequence
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -182,7 +179,7 @@ def wait_for_events(
                 return found
             if wait.host:
                 continue  # the host's poll waited
-            every_pipe = len(wait.watched) == len(interest)
+            every_pipe = len(wait.pipes) == len(wait.emulated)
             wait.readiness.wait(seen, remaining if every_pipe else step)
 
 
@@ -191,7 +188,7 @@ class EmulatedPoll:
 
     def __init__(self, backend: BackendCore) -> None:
         self._backend = backend
-        self._registered: dict[tuple[int, bool], int] = {}
+        self._registered: dict[Key, int] = {}
         self._polling = False
 
     def register(self, fd: Any, eventmask: int = DEFAULT_MASK, /) -> None:
@@ -216,7 +213,7 @@ class EmulatedPoll:
             raise RuntimeError("concurrent poll() invocation")
         self._polling = True
         try:
-            found = wait_for_events(self._backend, dict(self._registered), seconds)
+            found = wait_for_events(_Wait(self._backend, self._registered), seconds)
             return [(key[0], events) for key, events in found]
         finally:
             self._polling = False
@@ -231,7 +228,7 @@ class EmulatedEpoll:
     def __init__(self, backend: BackendCore, sizehint: int = -1, flags: int = 0) -> None:
         self._real = REAL_EPOLL(sizehint, flags)
         self._backend = backend
-        self._registered: dict[tuple[int, bool], int] = {}
+        self._registered: dict[Key, int] = {}
 
     @property
     def closed(self) -> bool:
@@ -266,7 +263,7 @@ class EmulatedEpoll:
             raise os_error(errno.ENOENT)
         del self._registered[key]
 
-    def _target(self, fd: Any) -> tuple[int, bool]:
+    def _target(self, fd: Any) -> Key:
         """The key of a descriptor epoll_ctl(2) accepts: EBADF for none, EPERM for a regular
         file or directory (which epoll does not watch)."""
         self._open()
@@ -284,17 +281,18 @@ class EmulatedEpoll:
         seconds = None if timeout is None else float(timeout)
         if seconds is not None and seconds < 0:
             seconds = None
-        found = wait_for_events(self._backend, dict(self._registered), seconds)
+        found = wait_for_events(_Wait(self._backend, self._registered), seconds)
         if maxevents > 0:
             found = found[:maxevents]
         return [(key[0], events) for key, events in found]
 
     @staticmethod
     def _events(eventmask: Any) -> int:
-        mask = _mask(eventmask & 0xFFFF if isinstance(eventmask, int) else eventmask)
-        if eventmask & EPOLL_FLAGS:
+        """The poll events of an epoll mask (its flags are ignored, and noted as a gap)."""
+        mask = _integer(eventmask)
+        if mask & EPOLL_FLAGS:
             EPOLL_FLAGS_GAP.hit()
-        return mask
+        return mask & 0xFFFF
 
     def __enter__(self) -> EmulatedEpoll:
         self._open()
@@ -304,12 +302,19 @@ class EmulatedEpoll:
         self.close()
 
 
+def _integer(value: Any) -> int:
+    """``value`` if it is an int, else CPython's TypeError for an event mask."""
+    if not isinstance(value, int):
+        raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
+    return value
+
+
 def _mask(eventmask: Any) -> int:
-    if not isinstance(eventmask, int):
-        raise TypeError(f"'{type(eventmask).__name__}' object cannot be interpreted as an integer")
-    if not 0 <= eventmask <= 0xFFFF:
+    """A poll event mask: an int that fits an unsigned short."""
+    mask = _integer(eventmask)
+    if not 0 <= mask <= 0xFFFF:
         raise OverflowError("Python int too large for C unsigned short")
-    return eventmask
+    return mask
 
 
 def _poll_timeout(timeout: Any) -> float | None:
@@ -348,20 +353,20 @@ class PollingFunctions(BackendCore):
                 lists.append(list(given))
             except TypeError:
                 raise TypeError("arguments 1-3 must be sequences") from None
-        interest: dict[tuple[int, bool], int] = {}
-        keys: list[list[tuple[Any, tuple[int, bool]]]] = []
-        files = self._table.files
+        interest: dict[Key, int] = {}
+        keys: list[list[tuple[Any, Key]]] = []
         events = (select.POLLIN, select.POLLOUT, select.POLLPRI)
         for objects, event in zip(lists, events, strict=True):
             keyed = []
             for obj in objects:
                 key = descriptor_of(obj)
-                if not key[1] and key[0] not in files and not _host_socket(key[0]):
-                    raise os_error(errno.EBADF)
                 interest[key] = interest.get(key, 0) | event
                 keyed.append((obj, key))
             keys.append(keyed)
-        found = dict(wait_for_events(self, interest, seconds))
+        wait = _Wait(self, interest)
+        if wait.invalid:
+            raise os_error(errno.EBADF)
+        found = dict(wait_for_events(wait, seconds))
         return (
             [obj for obj, key in keys[0] if found.get(key, 0) & READ_SET],
             [obj for obj, key in keys[1] if found.get(key, 0) & WRITE_SET],
