@@ -31,6 +31,8 @@ from vfs.errors import os_error, rename_error
 from vfs.openflags import O_TMPFILE_BIT
 
 _CREATES = posix.O_CREAT | O_TMPFILE_BIT
+_CHANGES = _CREATES | posix.O_TRUNC
+"""Flags with which open can change the file system (checked for a free descriptor first)."""
 INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
 SSIZE_MAX = OFF_T_MAX = (1 << 63) - 1
 OFF_T_MIN = -(1 << 63)
@@ -75,7 +77,7 @@ class FileFunctions(BackendCore):
         if flags & _CREATES:
             mode &= ~self._umask
         table = self._table
-        if not table.has_free():  # before the file is created or truncated, as Linux
+        if flags & _CHANGES and not table.has_free():  # before the file changes, as Linux
             raise os_error(errno.EMFILE, original)
         try:
             handle = self._fs.open(absolute, flags, mode)
