@@ -20,7 +20,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Final, TextIO
 
 import attrs
@@ -32,10 +32,10 @@ from posixbackend.launcher.filesystems import Layout, build_layout, host_directo
 from posixbackend.launcher.options import ENVIRONMENT_VARIABLE, BackendOptions
 from posixbackend.launcher.program import print_thread_exception
 from posixbackend.permissions.environment import PrivateEnvironment
-from posixbackend.permissions.policy import Environment, Permissions
+from posixbackend.permissions.policy import Permissions
 from posixbackend.permissions.timelimit import TimeLimit, TimeLimitExceeded
 from posixbackend.switch.active import ACTIVE
-from posixbackend.switch.block import BackendBlock
+from posixbackend.switch.block import BackendBlock, private_environment
 from posixbackend.switch.defaultfs import host_cwd as process_cwd
 from posixbackend.switch.installation import INSTALLATION
 from posixbackend.switch.nativecalls import native_calls, run_natively
@@ -332,17 +332,13 @@ def _host_environment() -> dict[str, str]:
 def _private_environment(
     permissions: Permissions | None, handed_on: tuple[bytes, bytes]
 ) -> PrivateEnvironment | None:
-    """The environment of the program's own under ``--allow-environment-access`` none or a
-    list (None: it sees the launcher's); it holds the options variable too, which hands
-    them on to child Python processes."""
-    grant = None if permissions is None else permissions.allow_environment_access
-    if grant is None or grant is Environment.INHERIT:
-        return None
-    assert isinstance(grant, Mapping | Environment)
-    variables = {} if grant is Environment.NONE else dict(grant)  # type: ignore[arg-type]
-    environ = {os.fsencode(name): os.fsencode(value) for name, value in variables.items()}
-    environ[handed_on[0]] = handed_on[1]
-    return PrivateEnvironment(environ)
+    """The program's own environment under ``--allow-environment-access`` none or a list
+    (None: it sees the launcher's), with the options variable, which hands them on to child
+    Python processes."""
+    private = private_environment(permissions)
+    if private is not None:
+        private.environ[handed_on[0]] = handed_on[1]
+    return private
 
 
 def _remove_natively(path: str) -> None:

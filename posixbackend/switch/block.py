@@ -182,7 +182,7 @@ def backend(
                 "the host's file system (grant 'all' or 'none')"
             )
         return BackendBlock(kind, None, permissions=permissions,
-                            environment=_native_environment(policy))  # fmt: skip
+                            environment=private_environment(policy))  # fmt: skip
     if policy is not None:
         file_system, cwd = _granted_file_system(policy, permissions, file_system, cwd)
         process_handler = _granted_handler(policy, permissions, process_handler)
@@ -263,8 +263,9 @@ def _granted_environ(
     return _encoded(grant)
 
 
-def _native_environment(policy: Permissions | None) -> PrivateEnvironment | None:
-    """The environment of its own a native block's guest gets (None: the process's)."""
+def private_environment(policy: Permissions | None) -> PrivateEnvironment | None:
+    """The environment of its own a native guest gets under ``policy`` (None: the
+    process's, or the enclosing guest's own one)."""
     if policy is None:
         return None
     grant = policy.allow_environment_access
