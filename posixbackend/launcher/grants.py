@@ -103,6 +103,11 @@ class PermissionOptions:
         """Whether the program runs under permissions at all."""
         return self != PermissionOptions()
 
+    @property
+    def creates_processes(self) -> bool:
+        """Whether the program may start processes (by default, unless under --sandbox)."""
+        return not self.sandbox if self.create_process is None else self.create_process
+
     def with_flag(self, name: str, value: str | None) -> PermissionOptions:
         """These options with the flag ``name`` (``--sandbox`` or an ``--allow-*``) set;
         ``value`` None when the flag was given bare."""
@@ -154,7 +159,7 @@ class PermissionOptions:
             io = file_system
         elif self.io is not None:
             io = Access(self.io)
-        processes = _chosen(self.create_process, base.allow_create_process)
+        processes = self.creates_processes
         return attrs.evolve(
             base,
             allow_io=io,

@@ -119,16 +119,13 @@ class Session:
         grants = options.grants
         if options.processes == "none" and grants.given:
             grants = attrs.evolve(grants, create_process=False)
-        starts = not grants.sandbox if grants.create_process is None else grants.create_process
         handler = None
-        if starts and options.processes != "none":
+        if grants.creates_processes and options.processes != "none":
             handler = LauncherProcessHandler(self.layout, handed_on if grants.given else None)
         file_system = self.layout.file_system
         self.permissions = grants.permissions(file_system, handler, _host_environment())
-        environ = dict(posix.environ)
         private = _private_environment(self.permissions, handed_on)
-        if private is not None:
-            environ = private.environ
+        environ = dict(posix.environ) if private is None else private.environ
         environ[handed_on[0]] = handed_on[1]
         self.emulated = EmulatedBackend(
             native_calls(file_system),
