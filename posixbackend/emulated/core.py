@@ -15,6 +15,7 @@ import stat as _stat
 from collections.abc import Iterable, Mapping
 
 import compat
+from posixbackend.emulated import accelerator
 from posixbackend.emulated.args import PathArg
 from posixbackend.emulated.children import ChildTable
 from posixbackend.emulated.descriptions import Description, HostDescription, is_directory
@@ -74,6 +75,7 @@ class BackendCore:
         environ: Mapping[bytes, bytes] | None = None,
         standard_streams: bool = True,
         process_handler: ProcessHandler | None = None,
+        accelerated: bool | None = None,
     ) -> None:
         if not isinstance(time_resolution_ns, int) or time_resolution_ns < 1:
             raise ValueError(
@@ -106,6 +108,22 @@ class BackendCore:
                     self._table.install_at(fd, description, cloexec=False)
         if cwd != "/":
             self._chdir_to(cwd, cwd, record=False)  # the program did not chdir: no gap hit
+        self._accelerated = accelerator.wanted(accelerated) and self._accelerate(accelerated)
+
+    def _accelerate(self, accelerated: bool | None) -> bool:
+        """Serve read, lseek, open and close from the C fast paths, unless a subclass
+        redefines one of them (its definition must stay in charge); whether they serve."""
+        from posixbackend.emulated.files import FileFunctions
+
+        cls = type(self)
+        names = accelerator.ACCELERATED_CALLS
+        if any(getattr(cls, name) is not getattr(FileFunctions, name) for name in names):
+            if accelerated:
+                raise ValueError(f"{cls.__name__} redefines one of {names}: accelerated=True")
+            return False
+        python = {name: getattr(FileFunctions, name).__get__(self, cls) for name in names}
+        vars(self).update(accelerator.fast_paths(self._table, self._fs, python))
+        return True
 
     def adopt_host_descriptors(self, fds: Iterable[int]) -> list[int]:
         """Let the program use real descriptors it inherited (a parent's ``pass_fds``, a
@@ -124,6 +142,11 @@ class BackendCore:
     def file_system(self) -> FileSystem:
         """The provider every path of this backend goes to."""
         return self._fs
+
+    @property
+    def accelerated(self) -> bool:
+        """Whether the C accelerator serves this backend's read, lseek, open and close."""
+        return self._accelerated
 
     @property
     def identity(self) -> Identity:

@@ -130,7 +130,8 @@ def _short(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     return f"({text})"
 
 
-PROVIDERS = ("host", "memory")
+PROVIDERS = ("host", "memory", "memory-pure")
+"""Emulated sides: over a host directory, in memory, and in memory without the C accelerator."""
 
 
 def make_sides(tmp_path: Path, provider: str) -> tuple[Side, Side]:
@@ -143,7 +144,9 @@ def make_sides(tmp_path: Path, provider: str) -> tuple[Side, Side]:
         host_root.mkdir()
         backend = EmulatedBackend(HostFileSystem(host_root), identity=Identity.current())
     else:
-        backend = EmulatedBackend(MemoryFileSystem(identity=Identity.current()))
+        backend = EmulatedBackend(
+            MemoryFileSystem(identity=Identity.current()), accelerated=provider == "memory"
+        )
     emulated = Side(backend, "/", emulated=True)
     return native, emulated
 

@@ -18,7 +18,12 @@ pytestmark = pytest.mark.skipif(
 )
 
 BACKENDS: dict[str, Callable[[str], Any]] = {
-    "memory": lambda root: EmulatedBackend(MemoryFileSystem(identity=Identity.root())),
+    "memory": lambda root: EmulatedBackend(
+        MemoryFileSystem(identity=Identity.root()), accelerated=True
+    ),
+    "memory-pure": lambda root: EmulatedBackend(
+        MemoryFileSystem(identity=Identity.root()), accelerated=False
+    ),
     "host": lambda root: EmulatedBackend(HostFileSystem(root)),
 }
 

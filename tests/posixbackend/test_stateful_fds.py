@@ -67,13 +67,16 @@ class DescriptorsAgree(RuleBasedStateMachine):
         self.roots = [make_root(), make_root()]
         self.worker = Worker(NativeOs, chroot=self.roots[0], umask=NATIVE_UMASK)
         self.host = HostFileSystem(self.roots[1])
-        backends = [
-            EmulatedBackend(MemoryFileSystem(identity=Identity.root())),
-            EmulatedBackend(self.host),
-        ]
+        backends = {
+            "memory": EmulatedBackend(MemoryFileSystem(identity=Identity.root()), accelerated=True),
+            "memory-pure": EmulatedBackend(
+                MemoryFileSystem(identity=Identity.root()), accelerated=False
+            ),
+            "host": EmulatedBackend(self.host),
+        }
         self.sides = [OsRecorder(self.worker.call, "native", emulated=False)] + [
             OsRecorder(EmulatedOs(backend).call, name, emulated=True)
-            for backend, name in zip(backends, ("memory", "host"), strict=True)
+            for name, backend in backends.items()
         ]
         self.open: list[tuple[int, ...]] = []
         self.closed: list[tuple[int, ...]] = []

@@ -1,0 +1,836 @@
+/* The optional C accelerator of the emulated backend's hottest calls: read, lseek, open, close.
+ *
+ * Each method does the common case of its Python namesake in posixbackend/emulated/files.py
+ * without running Python code, and hands every other case -- unusual arguments, a provider
+ * other than the memory file system, a contended offset or lock, anything that would raise --
+ * to that Python method unchanged, so behaviour and errors are the Python code's. It works on
+ * the Python objects themselves (the fd table, open file descriptions, memory handles and
+ * inodes), reaching their __slots__ through the offsets configure() reads from the classes.
+ *
+ * Atomicity: the GIL is held from start to end of a fast path and no Python code runs in
+ * between (objects that the garbage collector tracks are allocated before any state is read),
+ * so a fast path is one step for every other thread. Locks the Python code takes for a change
+ * (the fd table's, the file system's) are tried without blocking; when one is held the call
+ * goes to the Python method, which waits for it. Free-threaded builds have no GIL to rely on:
+ * the accelerator refuses to build there, and the Python code serves alone.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <limits.h>
+#include <time.h>
+
+#ifdef Py_GIL_DISABLED
+#error "posixbackend._speedups relies on the GIL; free-threaded builds use the Python code"
+#endif
+
+#ifndef Py_T_OBJECT_EX
+#define Py_T_OBJECT_EX T_OBJECT_EX
+#endif
+#ifndef Py_READONLY
+#define Py_READONLY READONLY
+#endif
+
+#define SLOT(obj, offset) (*(PyObject **)((char *)(obj) + (offset)))
+#define DAY_NS 86400000000000LL
+
+/* -- the layout of the Python classes (set once by configure) ------------------------------- */
+
+typedef struct {
+    PyTypeObject *description;      /* Description: the base of everything in the fd table */
+    PyTypeObject *file_description; /* FileDescription */
+    PyTypeObject *fd_table;         /* FdTable */
+    PyTypeObject *memory_handle;    /* MemoryHandle */
+    PyTypeObject *inode;            /* Inode */
+    PyTypeObject *regular_file;     /* RegularFile */
+    PyTypeObject *directory;        /* Directory */
+    PyTypeObject *resolver;         /* Resolver */
+    Py_ssize_t d_flags, d_refs, d_handle, d_cell, d_waiting, d_gate;
+    Py_ssize_t t_files, t_hint, t_limit, t_inheritable, t_lock;
+    Py_ssize_t h_fs, h_node, h_flags, h_opened_as, h_state, h_reader;
+    Py_ssize_t i_atime, i_mtime, i_ctime, i_handles, i_nlink;
+    Py_ssize_t f_data, dir_entries, r_paths, r_check;
+    PyObject *fast_state[4];  /* a new MemoryHandle's state, by access mode */
+    long open_state;          /* the state bit of an open handle */
+    long reader_state;        /* the state bits with which a handle reads the common way */
+    long slow_flags;          /* open flags only the Python path handles */
+} Layout;
+
+static Layout layout;
+static int configured = 0;
+static PyObject *str_release;
+static PyObject *str_close;
+
+/* The offset of the __slots__ member ``name`` of ``type`` (a writable object slot). */
+static int
+slot_offset(PyTypeObject *type, const char *name, Py_ssize_t *offset)
+{
+    PyObject *descriptor = PyObject_GetAttrString((PyObject *)type, name);
+    if (descriptor == NULL) {
+        return -1;
+    }
+    if (!Py_IS_TYPE(descriptor, &PyMemberDescr_Type)) {
+        PyErr_Format(PyExc_TypeError, "%s.%s is not a __slots__ member", type->tp_name, name);
+        Py_DECREF(descriptor);
+        return -1;
+    }
+    PyMemberDef *member = ((PyMemberDescrObject *)descriptor)->d_member;
+    if (member->type != Py_T_OBJECT_EX || member->flags & Py_READONLY) {
+        PyErr_Format(PyExc_TypeError, "%s.%s is not a writable object slot", type->tp_name, name);
+        Py_DECREF(descriptor);
+        return -1;
+    }
+    *offset = member->offset;
+    Py_DECREF(descriptor);
+    return 0;
+}
+
+/* An exact int that fits a long long, read into *value; 0 for anything else (no error set). */
+static inline int
+exact_long(PyObject *object, long long *value)
+{
+    if (object == NULL || !PyLong_CheckExact(object)) {
+        return 0;
+    }
+    int overflow;
+    long long result = PyLong_AsLongLongAndOverflow(object, &overflow);
+    if (overflow || (result == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return 0;
+    }
+    *value = result;
+    return 1;
+}
+
+/* Replace an object slot's value with a new reference. */
+static inline void
+set_slot(PyObject *object, Py_ssize_t offset, PyObject *value)
+{
+    PyObject *old = SLOT(object, offset);
+    SLOT(object, offset) = value;
+    Py_XDECREF(old);
+}
+
+static inline long long
+now_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now); /* what time.time_ns() reads on Linux */
+    return (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+}
+
+static PyObject *
+configure(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {
+        "description", "file_description", "fd_table", "memory_handle", "inode",
+        "regular_file", "directory", "resolver", "fast_state", "open_state", "reader_state",
+        "slow_flags", NULL,
+    };
+    Layout new;
+    PyObject *fast_state;
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kwargs, "$O!O!O!O!O!O!O!O!O!lll:configure", keywords,
+            &PyType_Type, &new.description, &PyType_Type, &new.file_description,
+            &PyType_Type, &new.fd_table, &PyType_Type, &new.memory_handle,
+            &PyType_Type, &new.inode, &PyType_Type, &new.regular_file,
+            &PyType_Type, &new.directory, &PyType_Type, &new.resolver,
+            &PyTuple_Type, &fast_state, &new.open_state, &new.reader_state, &new.slow_flags)) {
+        return NULL;
+    }
+    if (configured) {
+        PyErr_SetString(PyExc_RuntimeError, "the accelerator is configured once");
+        return NULL;
+    }
+    if (PyTuple_GET_SIZE(fast_state) != 4) {
+        PyErr_SetString(PyExc_ValueError, "fast_state holds one state per access mode (4)");
+        return NULL;
+    }
+    if (!PyType_IsSubtype(new.file_description, new.description) ||
+        !PyType_IsSubtype(new.regular_file, new.inode) ||
+        !PyType_IsSubtype(new.directory, new.inode)) {
+        PyErr_SetString(PyExc_TypeError, "the classes do not derive from each other as expected");
+        return NULL;
+    }
+    if (slot_offset(new.description, "flags", &new.d_flags) ||
+        slot_offset(new.description, "refs", &new.d_refs) ||
+        slot_offset(new.file_description, "_handle", &new.d_handle) ||
+        slot_offset(new.file_description, "cell", &new.d_cell) ||
+        slot_offset(new.file_description, "_waiting", &new.d_waiting) ||
+        slot_offset(new.file_description, "_gate", &new.d_gate) ||
+        slot_offset(new.fd_table, "files", &new.t_files) ||
+        slot_offset(new.fd_table, "_hint", &new.t_hint) ||
+        slot_offset(new.fd_table, "limit", &new.t_limit) ||
+        slot_offset(new.fd_table, "_inheritable", &new.t_inheritable) ||
+        slot_offset(new.fd_table, "lock", &new.t_lock) ||
+        slot_offset(new.memory_handle, "_fs", &new.h_fs) ||
+        slot_offset(new.memory_handle, "_node", &new.h_node) ||
+        slot_offset(new.memory_handle, "flags", &new.h_flags) ||
+        slot_offset(new.memory_handle, "_opened_as", &new.h_opened_as) ||
+        slot_offset(new.memory_handle, "_state", &new.h_state) ||
+        slot_offset(new.memory_handle, "_reader", &new.h_reader) ||
+        slot_offset(new.inode, "atime", &new.i_atime) ||
+        slot_offset(new.inode, "mtime", &new.i_mtime) ||
+        slot_offset(new.inode, "ctime", &new.i_ctime) ||
+        slot_offset(new.inode, "handles", &new.i_handles) ||
+        slot_offset(new.inode, "nlink", &new.i_nlink) ||
+        slot_offset(new.regular_file, "data", &new.f_data) ||
+        slot_offset(new.directory, "entries", &new.dir_entries) ||
+        slot_offset(new.resolver, "paths", &new.r_paths) ||
+        slot_offset(new.resolver, "check", &new.r_check)) {
+        return NULL;
+    }
+    for (int mode = 0; mode < 4; mode++) {
+        PyObject *state = PyTuple_GET_ITEM(fast_state, mode);
+        if (!PyLong_CheckExact(state)) {
+            PyErr_SetString(PyExc_TypeError, "fast_state holds ints");
+            return NULL;
+        }
+        new.fast_state[mode] = Py_NewRef(state);
+    }
+    PyTypeObject **types[] = {
+        &new.description, &new.file_description, &new.fd_table, &new.memory_handle,
+        &new.inode, &new.regular_file, &new.directory, &new.resolver,
+    };
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        Py_INCREF(*types[i]);
+    }
+    layout = new;
+    configured = 1;
+    Py_RETURN_NONE;
+}
+
+/* -- locks: tried, never waited for --------------------------------------------------------- */
+
+/* 1 when ``acquire(False)`` took the lock, 0 when another thread holds it, -1 on error. */
+static inline int
+try_lock(PyObject *acquire)
+{
+    PyObject *blocking = Py_False;
+    PyObject *taken = PyObject_Vectorcall(acquire, &blocking, 1, NULL);
+    if (taken == NULL) {
+        return -1;
+    }
+    int result = taken == Py_True;
+    Py_DECREF(taken);
+    return result;
+}
+
+static inline int
+unlock(PyObject *release)
+{
+    PyObject *result = PyObject_Vectorcall(release, NULL, 0, NULL);
+    if (result == NULL) {
+        return -1;
+    }
+    Py_DECREF(result);
+    return 0;
+}
+
+/* -- FastPaths: one backend's accelerated methods -------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *table;         /* the backend's FdTable */
+    PyObject *files;         /* its fd -> description dict */
+    PyObject *table_acquire; /* its lock's acquire and release */
+    PyObject *table_release;
+    PyObject *fs;            /* the MemoryFileSystem, or NULL for any other provider */
+    PyObject *names;         /* its Resolver */
+    PyObject *fs_acquire;
+    PyObject *fs_release;
+    PyObject *python_read;   /* the Python methods, for everything off the fast paths */
+    PyObject *python_lseek;
+    PyObject *python_open;
+    PyObject *python_close;
+    int reported;            /* a Python open succeeded, so the virtual-fds gap is reported */
+} FastPaths;
+
+static int
+fast_paths_traverse(FastPaths *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->table);
+    Py_VISIT(self->files);
+    Py_VISIT(self->table_acquire);
+    Py_VISIT(self->table_release);
+    Py_VISIT(self->fs);
+    Py_VISIT(self->names);
+    Py_VISIT(self->fs_acquire);
+    Py_VISIT(self->fs_release);
+    Py_VISIT(self->python_read);
+    Py_VISIT(self->python_lseek);
+    Py_VISIT(self->python_open);
+    Py_VISIT(self->python_close);
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+static int
+fast_paths_clear(FastPaths *self)
+{
+    Py_CLEAR(self->table);
+    Py_CLEAR(self->files);
+    Py_CLEAR(self->table_acquire);
+    Py_CLEAR(self->table_release);
+    Py_CLEAR(self->fs);
+    Py_CLEAR(self->names);
+    Py_CLEAR(self->fs_acquire);
+    Py_CLEAR(self->fs_release);
+    Py_CLEAR(self->python_read);
+    Py_CLEAR(self->python_lseek);
+    Py_CLEAR(self->python_open);
+    Py_CLEAR(self->python_close);
+    return 0;
+}
+
+static void
+fast_paths_dealloc(FastPaths *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    fast_paths_clear(self);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+/* The bound ``acquire`` and ``release`` of the lock in ``owner``'s slot at ``offset``. */
+static int
+lock_methods(PyObject *owner, Py_ssize_t offset, PyObject **acquire, PyObject **release)
+{
+    PyObject *lock = SLOT(owner, offset);
+    if (lock == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the lock is not set");
+        return -1;
+    }
+    *acquire = PyObject_GetAttrString(lock, "acquire");
+    if (*acquire == NULL) {
+        return -1;
+    }
+    *release = PyObject_GetAttrString(lock, "release");
+    return *release == NULL ? -1 : 0;
+}
+
+static PyObject *
+fast_paths_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {
+        "table", "file_system", "read", "lseek", "open", "close", NULL,
+    };
+    PyObject *table, *fs, *read, *lseek, *open, *close;
+    if (!configured) {
+        PyErr_SetString(PyExc_RuntimeError, "configure() the accelerator first");
+        return NULL;
+    }
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kwargs, "O!O$OOOO:FastPaths", keywords, layout.fd_table, &table, &fs,
+            &read, &lseek, &open, &close)) {
+        return NULL;
+    }
+    PyObject *files = SLOT(table, layout.t_files);
+    if (files == NULL || !PyDict_CheckExact(files)) {
+        PyErr_SetString(PyExc_TypeError, "the table's files must be a dict");
+        return NULL;
+    }
+    FastPaths *self = (FastPaths *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->table = Py_NewRef(table);
+    self->files = Py_NewRef(files);
+    self->python_read = Py_NewRef(read);
+    self->python_lseek = Py_NewRef(lseek);
+    self->python_open = Py_NewRef(open);
+    self->python_close = Py_NewRef(close);
+    if (lock_methods(table, layout.t_lock, &self->table_acquire, &self->table_release)) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    if (fs != Py_None) {
+        PyObject *names = PyObject_GetAttrString(fs, "_names");
+        if (names == NULL) {
+            Py_DECREF(self);
+            return NULL;
+        }
+        self->names = names;
+        if (!Py_IS_TYPE(names, layout.resolver)) {
+            PyErr_SetString(PyExc_TypeError, "file_system is not a MemoryFileSystem");
+            Py_DECREF(self);
+            return NULL;
+        }
+        self->fs = Py_NewRef(fs);
+        PyObject *lock = PyObject_GetAttrString(fs, "_lock");
+        if (lock == NULL) {
+            Py_DECREF(self);
+            return NULL;
+        }
+        self->fs_acquire = PyObject_GetAttrString(lock, "acquire");
+        self->fs_release = PyObject_GetAttrString(lock, "release");
+        Py_DECREF(lock);
+        if (self->fs_acquire == NULL || self->fs_release == NULL) {
+            Py_DECREF(self);
+            return NULL;
+        }
+    }
+    return (PyObject *)self;
+}
+
+/* The open file description ``fd`` refers to when it is a FileDescription (borrowed), or NULL
+ * (without an error) for a free descriptor or any other kind of description. */
+static inline PyObject *
+file_description(FastPaths *self, PyObject *fd)
+{
+    PyObject *description = PyDict_GetItemWithError(self->files, fd);
+    if (description == NULL) {
+        PyErr_Clear(); /* an int key cannot fail to hash or compare */
+        return NULL;
+    }
+    return Py_IS_TYPE(description, layout.file_description) ? description : NULL;
+}
+
+/* The offset cell of a description, when it holds the offset (no other call has it now). */
+static inline PyObject *
+free_cell(PyObject *description)
+{
+    PyObject *cell = SLOT(description, layout.d_cell);
+    if (cell == NULL || !PyList_CheckExact(cell) || PyList_GET_SIZE(cell) != 1) {
+        return NULL;
+    }
+    return cell;
+}
+
+PyDoc_STRVAR(fast_read_doc,
+"read($self, fd, length, /)\n--\n\n"
+"os.read: up to ``length`` bytes from the file offset.");
+
+static PyObject *
+fast_read(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (nargs != 2 || kwnames != NULL || !PyLong_CheckExact(args[0])) {
+        goto python;
+    }
+    long long length, offset, atime, mtime, ctime;
+    if (!exact_long(args[1], &length) || length <= 0) {
+        goto python;
+    }
+    PyObject *description = file_description(self, args[0]);
+    if (description == NULL) {
+        goto python;
+    }
+    PyObject *handle = SLOT(description, layout.d_handle);
+    if (handle == NULL || !Py_IS_TYPE(handle, layout.memory_handle)) {
+        goto python;
+    }
+    PyObject *node = SLOT(handle, layout.h_reader); /* set while it reads the common way */
+    if (node == NULL || !Py_IS_TYPE(node, layout.regular_file)) {
+        goto python;
+    }
+    PyObject *cell = free_cell(description);
+    if (cell == NULL || !exact_long(PyList_GET_ITEM(cell, 0), &offset) || offset < 0) {
+        goto python;
+    }
+    if (!exact_long(SLOT(node, layout.i_atime), &atime) ||
+        !exact_long(SLOT(node, layout.i_mtime), &mtime) ||
+        !exact_long(SLOT(node, layout.i_ctime), &ctime) ||
+        atime <= mtime || atime <= ctime || now_ns() - atime >= DAY_NS) {
+        goto python; /* relatime moves atime: the Python path does, under the lock */
+    }
+    PyObject *content = SLOT(node, layout.f_data);
+    if (content == NULL || !PyByteArray_CheckExact(content)) {
+        goto python;
+    }
+    Py_ssize_t size = PyByteArray_GET_SIZE(content);
+    Py_ssize_t count = 0;
+    if (offset < size) {
+        count = length < size - offset ? (Py_ssize_t)length : size - (Py_ssize_t)offset;
+    }
+    PyObject *data = PyBytes_FromStringAndSize(
+        count ? PyByteArray_AS_STRING(content) + offset : NULL, count);
+    if (data == NULL || count == 0) {
+        return data;
+    }
+    PyObject *moved = PyLong_FromLongLong(offset + count);
+    if (moved == NULL) {
+        Py_DECREF(data);
+        return NULL;
+    }
+    PyObject *old = PyList_GET_ITEM(cell, 0); /* nothing ran since: the cell is as it was */
+    PyList_SET_ITEM(cell, 0, moved);
+    Py_DECREF(old);
+    return data;
+python:
+    return PyObject_Vectorcall(self->python_read, args, nargs, kwnames);
+}
+
+PyDoc_STRVAR(fast_lseek_doc,
+"lseek($self, fd, position, whence, /)\n--\n\n"
+"os.lseek.");
+
+static PyObject *
+fast_lseek(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (nargs != 3 || kwnames != NULL || !PyLong_CheckExact(args[0])) {
+        goto python;
+    }
+    long long position, whence;
+    if (!exact_long(args[1], &position) || position < 0 ||
+        !exact_long(args[2], &whence) || whence != SEEK_SET) {
+        goto python;
+    }
+    PyObject *description = file_description(self, args[0]);
+    if (description == NULL) {
+        goto python;
+    }
+    PyObject *cell = free_cell(description);
+    if (cell == NULL) {
+        goto python;
+    }
+    PyObject *old = PyList_GET_ITEM(cell, 0);
+    PyList_SET_ITEM(cell, 0, Py_NewRef(args[1]));
+    Py_DECREF(old);
+    return Py_NewRef(args[1]);
+python:
+    return PyObject_Vectorcall(self->python_lseek, args, nargs, kwnames);
+}
+
+/* What the last close of a description releases: a memory handle closed here when that only
+ * marks it closed, anything else by the description's own release(). */
+static int
+release(PyObject *description)
+{
+    if (Py_IS_TYPE(description, layout.file_description)) {
+        PyObject *handle = SLOT(description, layout.d_handle);
+        long long state, nlink;
+        if (handle != NULL && Py_IS_TYPE(handle, layout.memory_handle)) {
+            PyObject *node = SLOT(handle, layout.h_node);
+            if (exact_long(SLOT(handle, layout.h_state), &state) && !(state & layout.open_state)) {
+                return 0; /* closed already */
+            }
+            if (node != NULL && PyObject_TypeCheck(node, layout.inode) &&
+                exact_long(SLOT(node, layout.i_nlink), &nlink) && nlink > 0) {
+                PyObject *handles = SLOT(node, layout.i_handles);
+                if (handles != NULL && PySet_CheckExact(handles)) {
+                    PyObject *zero = PyLong_FromLong(0);
+                    if (zero == NULL) {
+                        return -1;
+                    }
+                    set_slot(handle, layout.h_state, zero);
+                    set_slot(handle, layout.h_reader, Py_NewRef(Py_None));
+                    return PySet_Discard(handles, handle) < 0 ? -1 : 0;
+                }
+            }
+            PyObject *result = PyObject_CallMethodNoArgs(handle, str_close);
+            Py_XDECREF(result);
+            return result == NULL ? -1 : 0;
+        }
+    }
+    PyObject *result = PyObject_CallMethodNoArgs(description, str_release);
+    Py_XDECREF(result);
+    return result == NULL ? -1 : 0;
+}
+
+PyDoc_STRVAR(fast_close_doc,
+"close($self, fd)\n--\n\n"
+"os.close.");
+
+static PyObject *
+fast_close(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (nargs != 1 || kwnames != NULL || !PyLong_CheckExact(args[0])) {
+        goto python;
+    }
+    PyObject *fd = args[0];
+    long long number, hint, refs;
+    if (!exact_long(fd, &number)) {
+        goto python;
+    }
+    int taken = try_lock(self->table_acquire);
+    if (taken < 0) {
+        return NULL;
+    }
+    if (!taken) {
+        goto python;
+    }
+    PyObject *table = self->table;
+    PyObject *inheritable = SLOT(table, layout.t_inheritable);
+    PyObject *description = PyDict_GetItemWithError(self->files, fd);
+    if (description == NULL || !PyObject_TypeCheck(description, layout.description) ||
+        !exact_long(SLOT(description, layout.d_refs), &refs) || refs < 1 ||
+        !exact_long(SLOT(table, layout.t_hint), &hint) ||
+        inheritable == NULL || !PySet_CheckExact(inheritable)) {
+        PyErr_Clear();
+        if (unlock(self->table_release)) {
+            return NULL;
+        }
+        goto python; /* EBADF and everything unusual: the Python code says it */
+    }
+    PyObject *count = PyLong_FromLongLong(refs - 1);
+    if (count == NULL) {
+        unlock(self->table_release);
+        return NULL;
+    }
+    Py_INCREF(description);
+    if (PyDict_DelItem(self->files, fd) < 0 ||
+        (PySet_GET_SIZE(inheritable) && PySet_Discard(inheritable, fd) < 0)) {
+        Py_DECREF(count);
+        Py_DECREF(description);
+        unlock(self->table_release);
+        return NULL;
+    }
+    if (number < hint) {
+        set_slot(table, layout.t_hint, Py_NewRef(fd));
+    }
+    set_slot(description, layout.d_refs, count);
+    if (unlock(self->table_release)) {
+        Py_DECREF(description);
+        return NULL;
+    }
+    int failed = refs == 1 && release(description) < 0;
+    Py_DECREF(description);
+    if (failed) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+python:
+    return PyObject_Vectorcall(self->python_close, args, nargs, kwnames);
+}
+
+/* The lowest free descriptor number from the table's hint, or -1 when none is below the limit
+ * (the caller holds the table's lock). */
+static long long
+lowest_free(FastPaths *self, PyObject **number)
+{
+    long long fd, limit;
+    if (!exact_long(SLOT(self->table, layout.t_hint), &fd) ||
+        !exact_long(SLOT(self->table, layout.t_limit), &limit)) {
+        return -1;
+    }
+    for (; fd < limit; fd++) {
+        PyObject *candidate = PyLong_FromLongLong(fd);
+        if (candidate == NULL) {
+            PyErr_Clear();
+            return -1;
+        }
+        int used = PyDict_Contains(self->files, candidate);
+        if (used == 0) {
+            *number = candidate;
+            return fd;
+        }
+        Py_DECREF(candidate);
+        if (used < 0) {
+            PyErr_Clear();
+            return -1;
+        }
+    }
+    return -1;
+}
+
+/* A new instance of a class with __slots__, every slot still empty (no __init__ runs). */
+static inline PyObject *
+blank(PyTypeObject *type)
+{
+    return type->tp_alloc(type, 0);
+}
+
+PyDoc_STRVAR(fast_open_doc,
+"open($self, /, path, flags, mode=511, *, dir_fd=None)\n--\n\n"
+"os.open: the lowest free descriptor, non-inheritable, for ``path``.");
+
+static PyObject *
+fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (self->fs == NULL || !self->reported || kwnames != NULL || nargs < 2 || nargs > 3) {
+        goto python;
+    }
+    PyObject *path = args[0];
+    long long flags, mode;
+    if (!PyUnicode_CheckExact(path) || !exact_long(args[1], &flags) ||
+        flags < 0 || flags > INT_MAX || flags & layout.slow_flags ||
+        (nargs == 3 && (!exact_long(args[2], &mode) || mode < INT_MIN || mode > INT_MAX))) {
+        goto python;
+    }
+    Py_ssize_t length = PyUnicode_GET_LENGTH(path);
+    if (length == 0 || PyUnicode_READ_CHAR(path, 0) != '/' ||
+        PyUnicode_FindChar(path, 0, 0, length, 1) != -1) {
+        goto python; /* relative, empty, or with a NUL (or an error finding one: the same) */
+    }
+    PyErr_Clear();
+    /* Everything the collector tracks is made before any state is read: nothing runs after. */
+    PyObject *handle = blank(layout.memory_handle);
+    PyObject *description = handle ? blank(layout.file_description) : NULL;
+    PyObject *cell = description ? PyList_New(1) : NULL;
+    if (cell == NULL) {
+        Py_XDECREF(description);
+        Py_XDECREF(handle);
+        return NULL;
+    }
+    PyList_SET_ITEM(cell, 0, PyLong_FromLong(0));
+    PyObject *number = NULL;
+    PyObject *fs_lock_taken = NULL;
+    int taken = try_lock(self->fs_acquire);
+    if (taken <= 0) {
+        goto undo;
+    }
+    fs_lock_taken = self->fs_release;
+    PyObject *hit = PyDict_GetItemWithError(SLOT(self->names, layout.r_paths), path);
+    if (hit == NULL || !PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) < 2 ||
+        SLOT(self->names, layout.r_check) != Py_False) {
+        goto undo; /* not resolved before, or permissions to check: the Python path does */
+    }
+    PyObject *directory = PyTuple_GET_ITEM(hit, 0);
+    if (!Py_IS_TYPE(directory, layout.directory)) {
+        goto undo;
+    }
+    PyObject *entries = SLOT(directory, layout.dir_entries);
+    PyObject *node = entries && PyDict_CheckExact(entries)
+        ? PyDict_GetItemWithError(entries, PyTuple_GET_ITEM(hit, 1)) : NULL;
+    if (node == NULL || !Py_IS_TYPE(node, layout.regular_file)) {
+        goto undo;
+    }
+    PyObject *handles = SLOT(node, layout.i_handles);
+    if (handles == NULL || !PySet_CheckExact(handles)) {
+        goto undo;
+    }
+    taken = try_lock(self->table_acquire);
+    if (taken <= 0) {
+        goto undo;
+    }
+    long long fd = lowest_free(self, &number);
+    if (fd < 0) {
+        unlock(self->table_release);
+        goto undo; /* EMFILE: the Python path says it */
+    }
+    PyObject *state = layout.fast_state[flags & 3];
+    long long state_bits = PyLong_AsLongLong(state);
+    SLOT(handle, layout.h_fs) = Py_NewRef(self->fs);
+    SLOT(handle, layout.h_node) = Py_NewRef(node);
+    SLOT(handle, layout.h_flags) = Py_NewRef(args[1]);
+    SLOT(handle, layout.h_opened_as) = Py_NewRef(path);
+    SLOT(handle, layout.h_state) = Py_NewRef(state);
+    SLOT(handle, layout.h_reader) = Py_NewRef(
+        (state_bits & layout.reader_state) == layout.reader_state ? node : Py_None);
+    SLOT(description, layout.d_flags) = Py_NewRef(args[1]);
+    SLOT(description, layout.d_refs) = PyLong_FromLong(1);
+    SLOT(description, layout.d_handle) = Py_NewRef(handle);
+    SLOT(description, layout.d_cell) = Py_NewRef(cell);
+    SLOT(description, layout.d_waiting) = PyLong_FromLong(0);
+    SLOT(description, layout.d_gate) = Py_NewRef(Py_None);
+    if (PySet_Add(handles, handle) < 0) {
+        unlock(self->table_release);
+        goto undo;
+    }
+    if (PyDict_SetItem(self->files, number, description) < 0) {
+        PySet_Discard(handles, handle);
+        unlock(self->table_release);
+        goto undo;
+    }
+    PyObject *next = PyLong_FromLongLong(fd + 1);
+    if (next == NULL) {
+        PyErr_Clear();
+        next = Py_NewRef(number); /* the hint only has to be a free-or-lower number */
+    }
+    set_slot(self->table, layout.t_hint, next);
+    int failed = unlock(self->table_release) | unlock(self->fs_release);
+    Py_DECREF(cell);
+    Py_DECREF(description);
+    Py_DECREF(handle);
+    if (failed) {
+        Py_DECREF(number);
+        return NULL;
+    }
+    return number;
+undo:
+    Py_XDECREF(number);
+    Py_DECREF(cell);
+    Py_DECREF(description);
+    Py_DECREF(handle);
+    if (PyErr_Occurred()) {
+        if (fs_lock_taken) {
+            unlock(fs_lock_taken);
+        }
+        return NULL;
+    }
+    if (fs_lock_taken && unlock(fs_lock_taken)) {
+        return NULL;
+    }
+python:;
+    PyObject *result = PyObject_Vectorcall(self->python_open, args, nargs, kwnames);
+    if (result != NULL) {
+        self->reported = 1;
+    }
+    return result;
+}
+
+static PyMethodDef fast_paths_methods[] = {
+    {"read", (PyCFunction)(void (*)(void))fast_read, METH_FASTCALL | METH_KEYWORDS,
+     fast_read_doc},
+    {"lseek", (PyCFunction)(void (*)(void))fast_lseek, METH_FASTCALL | METH_KEYWORDS,
+     fast_lseek_doc},
+    {"open", (PyCFunction)(void (*)(void))fast_open, METH_FASTCALL | METH_KEYWORDS,
+     fast_open_doc},
+    {"close", (PyCFunction)(void (*)(void))fast_close, METH_FASTCALL | METH_KEYWORDS,
+     fast_close_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+PyDoc_STRVAR(fast_paths_doc,
+"FastPaths(table, file_system, *, read, lseek, open, close)\n--\n\n"
+"One backend's read, lseek, open and close in C, over its fd table and (when it is a\n"
+"MemoryFileSystem, else None) its file system; the Python methods serve the rest.");
+
+static PyType_Slot fast_paths_slots[] = {
+    {Py_tp_doc, (void *)fast_paths_doc},
+    {Py_tp_new, fast_paths_new},
+    {Py_tp_dealloc, fast_paths_dealloc},
+    {Py_tp_traverse, fast_paths_traverse},
+    {Py_tp_clear, fast_paths_clear},
+    {Py_tp_methods, fast_paths_methods},
+    {0, NULL},
+};
+
+static PyType_Spec fast_paths_spec = {
+    .name = "posixbackend._speedups.FastPaths",
+    .basicsize = sizeof(FastPaths),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = fast_paths_slots,
+};
+
+PyDoc_STRVAR(configure_doc,
+"configure(*, description, file_description, fd_table, memory_handle, inode, regular_file,\n"
+"          directory, resolver, fast_state, open_state, reader_state, slow_flags)\n--\n\n"
+"Learn the classes' slot layout and the memory file system's constants (once).");
+
+static PyMethodDef module_methods[] = {
+    {"configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
+     configure_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "posixbackend._speedups",
+    .m_doc = "The C fast paths of the emulated backend's read, lseek, open and close.",
+    .m_size = -1,
+    .m_methods = module_methods,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    str_release = PyUnicode_InternFromString("release");
+    str_close = PyUnicode_InternFromString("close");
+    if (str_release == NULL || str_close == NULL) {
+        return NULL;
+    }
+    PyObject *module = PyModule_Create(&module_def);
+    if (module == NULL) {
+        return NULL;
+    }
+    PyObject *type = PyType_FromSpec(&fast_paths_spec);
+    if (type == NULL || PyModule_AddObject(module, "FastPaths", type) < 0) {
+        Py_XDECREF(type);
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

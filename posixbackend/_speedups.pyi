@@ -1,0 +1,38 @@
+"""Types of the C accelerator (posixbackend/_speedups.c); see emulated/accelerator.py."""
+
+from collections.abc import Callable
+from typing import Any
+
+def configure(
+    *,
+    description: type,
+    file_description: type,
+    fd_table: type,
+    memory_handle: type,
+    inode: type,
+    regular_file: type,
+    directory: type,
+    resolver: type,
+    fast_state: tuple[int, ...],
+    open_state: int,
+    reader_state: int,
+    slow_flags: int,
+) -> None: ...
+
+class FastPaths:
+    def __init__(
+        self,
+        table: Any,
+        file_system: Any,
+        *,
+        read: Callable[..., Any],
+        lseek: Callable[..., Any],
+        open: Callable[..., Any],
+        close: Callable[..., Any],
+    ) -> None: ...
+    def read(self, fd: int, length: int, /) -> bytes: ...
+    def lseek(self, fd: int, position: int, whence: int, /) -> int: ...
+    def open(
+        self, path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None
+    ) -> int: ...
+    def close(self, fd: int) -> None: ...

@@ -1,0 +1,77 @@
+"""The optional C accelerator of the hottest descriptor calls: read, lseek, open and close.
+
+``posixbackend/_speedups.c`` is built with the package when a C compiler is there. It serves
+the common case of each call (a memory file read at its offset, a SEEK_SET, an open of a file
+whose path resolved before, a close) and hands everything else to the Python methods, which
+stay the definition of the behaviour. Without it, or with ``POSIXBACKEND_PURE_PYTHON=1`` in the
+environment, or ``EmulatedBackend(accelerated=False)``, the Python methods serve alone.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from posixbackend.emulated.descriptions import Description, FileDescription
+from posixbackend.emulated.fdtable import FdTable
+from vfs.memory.filesystem import _FAST_STATE, _SLOW_OPEN_FLAGS, MemoryFileSystem
+from vfs.memory.handle import OPEN, READ, TOUCH, MemoryHandle
+from vfs.memory.nodes import Directory, Inode, RegularFile
+from vfs.memory.resolver import Resolver
+from vfs.openflags import O_TMPFILE_BIT
+
+ENVIRONMENT_SWITCH = "POSIXBACKEND_PURE_PYTHON"
+"""Set to anything but "" or "0" to leave the accelerator out of every new backend."""
+ACCELERATED_CALLS = ("read", "lseek", "open", "close")
+
+
+def _load() -> tuple[ModuleType | None, str]:
+    """The configured C module, or None and why it is missing."""
+    try:
+        from posixbackend import _speedups
+    except ImportError as error:
+        return None, f"posixbackend._speedups is not built ({error})"
+    _speedups.configure(
+        description=Description,
+        file_description=FileDescription,
+        fd_table=FdTable,
+        memory_handle=MemoryHandle,
+        inode=Inode,
+        regular_file=RegularFile,
+        directory=Directory,
+        resolver=Resolver,
+        fast_state=tuple(_FAST_STATE[mode] for mode in range(4)),
+        open_state=OPEN,
+        reader_state=READ | TOUCH,
+        # creating, truncating and the flags the memory fs checks only on its general path
+        slow_flags=_SLOW_OPEN_FLAGS | os.O_CREAT | os.O_TRUNC | O_TMPFILE_BIT,
+    )
+    return _speedups, ""
+
+
+_speedups, MISSING = _load()
+AVAILABLE = _speedups is not None
+"""Whether the C accelerator is built (and so used by default)."""
+
+
+def wanted(accelerated: bool | None) -> bool:
+    """Whether a new backend gets the C fast paths: ``accelerated`` if given, else whenever
+    they are built and the environment does not turn them off."""
+    if accelerated is None:
+        return AVAILABLE and os.environ.get(ENVIRONMENT_SWITCH, "") in ("", "0")
+    if accelerated and not AVAILABLE:
+        raise RuntimeError(f"accelerated=True, but {MISSING}")
+    return accelerated
+
+
+def fast_paths(
+    table: FdTable, file_system: object, python: dict[str, Callable[..., Any]]
+) -> dict[str, Callable[..., Any]]:
+    """C versions of the calls in ``python`` (bound Python methods, used for every case off
+    the fast paths) over ``table``; opens are fast only on a MemoryFileSystem."""
+    assert _speedups is not None
+    memory = file_system if type(file_system) is MemoryFileSystem else None
+    fast = _speedups.FastPaths(table, memory, **python)
+    return {name: getattr(fast, name) for name in ACCELERATED_CALLS}
