@@ -3,8 +3,11 @@
 They put ``posixbackend-startup.pth`` at the top of site-packages, beside the packages: the
 file that lets child Python processes pick up the backend their parent launcher chose (see
 ``posixbackend/launcher/startup.py``). setuptools has no option for a file there, so both the
-regular build (build_py) and the editable one (editable_wheel) are told to add it. setuptools
-loads this file by its path, without importing the package; nothing at run time imports it.
+regular build (build_py) and the editable one (editable_wheel) are told to add it.
+
+setuptools loads this file by its path, without importing the package. Its directory has no
+``__init__.py``, so it is not part of the installed package and no walk over the package's
+modules (compat.docs imports them all) ever imports it where setuptools is missing.
 """
 
 from __future__ import annotations
