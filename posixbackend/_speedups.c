@@ -120,6 +120,23 @@ now_ns(void)
     return (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
 }
 
+/* Let go of the classes and constants of the current layout. */
+static void
+release_layout(void)
+{
+    Py_CLEAR(layout.description);
+    Py_CLEAR(layout.file_description);
+    Py_CLEAR(layout.fd_table);
+    Py_CLEAR(layout.memory_handle);
+    Py_CLEAR(layout.inode);
+    Py_CLEAR(layout.regular_file);
+    Py_CLEAR(layout.directory);
+    Py_CLEAR(layout.resolver);
+    for (int mode = 0; mode < 4; mode++) {
+        Py_CLEAR(layout.fast_state[mode]);
+    }
+}
+
 static PyObject *
 configure(PyObject *module, PyObject *args, PyObject *kwargs)
 {
@@ -137,10 +154,6 @@ configure(PyObject *module, PyObject *args, PyObject *kwargs)
             &PyType_Type, &new.inode, &PyType_Type, &new.regular_file,
             &PyType_Type, &new.directory, &PyType_Type, &new.resolver,
             &PyTuple_Type, &fast_state, &new.open_state, &new.reader_state, &new.slow_flags)) {
-        return NULL;
-    }
-    if (configured) {
-        PyErr_SetString(PyExc_RuntimeError, "the accelerator is configured once");
         return NULL;
     }
     if (PyTuple_GET_SIZE(fast_state) != 4) {
@@ -182,12 +195,13 @@ configure(PyObject *module, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     for (int mode = 0; mode < 4; mode++) {
-        PyObject *state = PyTuple_GET_ITEM(fast_state, mode);
-        if (!PyLong_CheckExact(state)) {
+        if (!PyLong_CheckExact(PyTuple_GET_ITEM(fast_state, mode))) {
             PyErr_SetString(PyExc_TypeError, "fast_state holds ints");
             return NULL;
         }
-        new.fast_state[mode] = Py_NewRef(state);
+    }
+    for (int mode = 0; mode < 4; mode++) {
+        new.fast_state[mode] = Py_NewRef(PyTuple_GET_ITEM(fast_state, mode));
     }
     PyTypeObject **types[] = {
         &new.description, &new.file_description, &new.fd_table, &new.memory_handle,
@@ -195,6 +209,12 @@ configure(PyObject *module, PyObject *args, PyObject *kwargs)
     };
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         Py_INCREF(*types[i]);
+    }
+    if (configured) {
+        /* The classes were imported again (their modules dropped from sys.modules): the new
+         * layout replaces the old. Every fast path checks the exact class of what it touches,
+         * so objects of the old classes simply go to the Python methods. */
+        release_layout();
     }
     layout = new;
     configured = 1;
@@ -544,6 +564,9 @@ fast_close(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
     if (!exact_long(fd, &number)) {
         goto python;
     }
+    if (!Py_IS_TYPE(self->table, layout.fd_table)) {
+        goto python; /* a table of classes configured before the last configure() */
+    }
     int taken = try_lock(self->table_acquire);
     if (taken < 0) {
         return NULL;
@@ -639,7 +662,8 @@ PyDoc_STRVAR(fast_open_doc,
 static PyObject *
 fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    if (self->fs == NULL || !self->reported || kwnames != NULL || nargs < 2 || nargs > 3) {
+    if (self->fs == NULL || !self->reported || kwnames != NULL || nargs < 2 || nargs > 3 ||
+        !Py_IS_TYPE(self->table, layout.fd_table) || !Py_IS_TYPE(self->names, layout.resolver)) {
         goto python;
     }
     PyObject *path = args[0];
@@ -650,11 +674,14 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         goto python;
     }
     Py_ssize_t length = PyUnicode_GET_LENGTH(path);
-    if (length == 0 || PyUnicode_READ_CHAR(path, 0) != '/' ||
-        PyUnicode_FindChar(path, 0, 0, length, 1) != -1) {
-        goto python; /* relative, empty, or with a NUL (or an error finding one: the same) */
+    if (length == 0 || PyUnicode_READ_CHAR(path, 0) != '/') {
+        goto python; /* empty or relative */
     }
-    PyErr_Clear();
+    Py_ssize_t nul = PyUnicode_FindChar(path, 0, 0, length, 1);
+    if (nul != -1) {
+        PyErr_Clear(); /* -2: an error looking (never for a str); else a NUL, a ValueError */
+        goto python;
+    }
     /* Everything the collector tracks is made before any state is read: nothing runs after. */
     PyObject *handle = blank(layout.memory_handle);
     PyObject *description = handle ? blank(layout.file_description) : NULL;

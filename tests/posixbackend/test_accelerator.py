@@ -364,6 +364,21 @@ def test_the_fast_paths_keep_no_references() -> None:
 
 
 @pytest.mark.skipif(not accelerator.AVAILABLE, reason=accelerator.MISSING)
+def test_configuring_again_keeps_every_backend_working() -> None:
+    """The classes' modules may be imported again (dropped from sys.modules): the accelerator
+    takes the new layout, and backends made before keep working."""
+    before = make_backend(True)
+    fd = before.open("/d/f", os.O_RDONLY)
+    accelerator._load()
+    after = make_backend(True)
+    for backend, number in ((before, fd), (after, after.open("/d/f", os.O_RDONLY))):
+        assert backend.read(number, 3) == CONTENT[:3]
+        assert backend.lseek(number, 5, os.SEEK_SET) == 5
+        assert backend.read(number, 2) == CONTENT[5:7]
+        backend.close(number)
+
+
+@pytest.mark.skipif(not accelerator.AVAILABLE, reason=accelerator.MISSING)
 def test_an_accelerated_backend_is_collected() -> None:
     backend = make_backend(True)
     backend.open("/d/f", os.O_RDONLY)
