@@ -46,11 +46,12 @@ typedef struct {
     PyTypeObject *regular_file;     /* RegularFile */
     PyTypeObject *directory;        /* Directory */
     PyTypeObject *resolver;         /* Resolver */
+    PyTypeObject *identity;         /* Identity: whose permissions the resolver checks */
     Py_ssize_t d_flags, d_refs, d_handle, d_cell, d_waiting, d_gate;
     Py_ssize_t t_files, t_hint, t_limit, t_inheritable, t_lock;
     Py_ssize_t h_fs, h_node, h_flags, h_opened_as, h_state, h_reader;
-    Py_ssize_t i_atime, i_mtime, i_ctime, i_handles, i_nlink;
-    Py_ssize_t f_data, dir_entries, r_paths, r_check;
+    Py_ssize_t i_atime, i_mtime, i_ctime, i_handles, i_nlink, i_mode, i_uid, i_gid;
+    Py_ssize_t f_data, dir_entries, r_paths, r_check, r_who, who_uid, who_gid, who_groups;
     PyObject *fast_state[4];  /* a new MemoryHandle's state, by access mode */
     long open_state;          /* the state bit of an open handle */
     long reader_state;        /* the state bits with which a handle reads the common way */
@@ -132,6 +133,7 @@ release_layout(void)
     Py_CLEAR(layout.regular_file);
     Py_CLEAR(layout.directory);
     Py_CLEAR(layout.resolver);
+    Py_CLEAR(layout.identity);
     for (int mode = 0; mode < 4; mode++) {
         Py_CLEAR(layout.fast_state[mode]);
     }
@@ -142,17 +144,19 @@ configure(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {
         "description", "file_description", "fd_table", "memory_handle", "inode",
-        "regular_file", "directory", "resolver", "fast_state", "open_state", "reader_state",
+        "regular_file", "directory", "resolver", "identity", "fast_state", "open_state",
+        "reader_state",
         "slow_flags", NULL,
     };
     Layout new;
     PyObject *fast_state;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "$O!O!O!O!O!O!O!O!O!lll:configure", keywords,
+            args, kwargs, "$O!O!O!O!O!O!O!O!O!O!lll:configure", keywords,
             &PyType_Type, &new.description, &PyType_Type, &new.file_description,
             &PyType_Type, &new.fd_table, &PyType_Type, &new.memory_handle,
             &PyType_Type, &new.inode, &PyType_Type, &new.regular_file,
             &PyType_Type, &new.directory, &PyType_Type, &new.resolver,
+            &PyType_Type, &new.identity,
             &PyTuple_Type, &fast_state, &new.open_state, &new.reader_state, &new.slow_flags)) {
         return NULL;
     }
@@ -188,10 +192,17 @@ configure(PyObject *module, PyObject *args, PyObject *kwargs)
         slot_offset(new.inode, "ctime", &new.i_ctime) ||
         slot_offset(new.inode, "handles", &new.i_handles) ||
         slot_offset(new.inode, "nlink", &new.i_nlink) ||
+        slot_offset(new.inode, "mode", &new.i_mode) ||
+        slot_offset(new.inode, "uid", &new.i_uid) ||
+        slot_offset(new.inode, "gid", &new.i_gid) ||
         slot_offset(new.regular_file, "data", &new.f_data) ||
         slot_offset(new.directory, "entries", &new.dir_entries) ||
         slot_offset(new.resolver, "paths", &new.r_paths) ||
-        slot_offset(new.resolver, "check", &new.r_check)) {
+        slot_offset(new.resolver, "check", &new.r_check) ||
+        slot_offset(new.resolver, "who", &new.r_who) ||
+        slot_offset(new.identity, "uid", &new.who_uid) ||
+        slot_offset(new.identity, "gid", &new.who_gid) ||
+        slot_offset(new.identity, "groups", &new.who_groups)) {
         return NULL;
     }
     for (int mode = 0; mode < 4; mode++) {
@@ -205,7 +216,7 @@ configure(PyObject *module, PyObject *args, PyObject *kwargs)
     }
     PyTypeObject **types[] = {
         &new.description, &new.file_description, &new.fd_table, &new.memory_handle,
-        &new.inode, &new.regular_file, &new.directory, &new.resolver,
+        &new.inode, &new.regular_file, &new.directory, &new.resolver, &new.identity,
     };
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         Py_INCREF(*types[i]);
@@ -655,6 +666,63 @@ blank(PyTypeObject *type)
     return type->tp_alloc(type, 0);
 }
 
+/* Whether ``who`` (not root) may read (4), write (2) and/or search (1) ``node``: the owner,
+ * group or other bits, the first class that matches, as vfs.memory.permissions.permitted.
+ * -1 when something is not as expected (the Python path decides then). */
+static int
+permitted(PyObject *node, PyObject *who, long long want)
+{
+    long long mode, owner, group, uid, gid;
+    if (!exact_long(SLOT(node, layout.i_mode), &mode) ||
+        !exact_long(SLOT(node, layout.i_uid), &owner) ||
+        !exact_long(SLOT(node, layout.i_gid), &group) ||
+        !exact_long(SLOT(who, layout.who_uid), &uid) ||
+        !exact_long(SLOT(who, layout.who_gid), &gid) || uid == 0) {
+        return -1;
+    }
+    long long bits = mode;
+    if (uid == owner) {
+        bits = mode >> 6;
+    }
+    else if (gid == group) {
+        bits = mode >> 3;
+    }
+    else {
+        PyObject *groups = SLOT(who, layout.who_groups);
+        if (groups == NULL || !PyFrozenSet_CheckExact(groups)) {
+            return -1;
+        }
+        int member = PySet_Contains(groups, SLOT(node, layout.i_gid));
+        if (member < 0) {
+            PyErr_Clear();
+            return -1;
+        }
+        if (member) {
+            bits = mode >> 3;
+        }
+    }
+    return (bits & want) == want;
+}
+
+/* Whether the resolver's identity may open ``node`` in ``directory`` with ``flags`` (search
+ * on the directory, read and/or write on the file), as MemoryFileSystem._may_open_cached. */
+static int
+may_open(PyObject *names, PyObject *directory, PyObject *node, long long flags)
+{
+    PyObject *check = SLOT(names, layout.r_check);
+    if (check == Py_False) {
+        return 1; /* root: nothing is checked */
+    }
+    PyObject *who = SLOT(names, layout.r_who);
+    if (check != Py_True || who == NULL || !Py_IS_TYPE(who, layout.identity)) {
+        return -1;
+    }
+    long long access = flags & 3;
+    long long want = (access != 1 ? 4 : 0) | (access ? 2 : 0);
+    int search = permitted(directory, who, 1);
+    return search == 1 ? permitted(node, who, want) : search;
+}
+
 PyDoc_STRVAR(fast_open_doc,
 "open($self, /, path, flags, mode=511, *, dir_fd=None)\n--\n\n"
 "os.open: the lowest free descriptor, non-inheritable, for ``path``.");
@@ -700,9 +768,8 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     }
     fs_lock_taken = self->fs_release;
     PyObject *hit = PyDict_GetItemWithError(SLOT(self->names, layout.r_paths), path);
-    if (hit == NULL || !PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) < 2 ||
-        SLOT(self->names, layout.r_check) != Py_False) {
-        goto undo; /* not resolved before, or permissions to check: the Python path does */
+    if (hit == NULL || !PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) < 2) {
+        goto undo; /* not resolved before: the Python path resolves it */
     }
     PyObject *directory = PyTuple_GET_ITEM(hit, 0);
     if (!Py_IS_TYPE(directory, layout.directory)) {
@@ -715,8 +782,9 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         goto undo;
     }
     PyObject *handles = SLOT(node, layout.i_handles);
-    if (handles == NULL || !PySet_CheckExact(handles)) {
-        goto undo;
+    if (handles == NULL || !PySet_CheckExact(handles) ||
+        may_open(self->names, directory, node, flags) != 1) {
+        goto undo; /* refused (EACCES) or unusual: the Python path says which */
     }
     taken = try_lock(self->table_acquire);
     if (taken <= 0) {
@@ -824,7 +892,8 @@ static PyType_Spec fast_paths_spec = {
 
 PyDoc_STRVAR(configure_doc,
 "configure(*, description, file_description, fd_table, memory_handle, inode, regular_file,\n"
-"          directory, resolver, fast_state, open_state, reader_state, slow_flags)\n--\n\n"
+"          directory, resolver, identity, fast_state, open_state, reader_state, slow_flags)\n"
+"--\n\n"
 "Learn the classes' slot layout and the memory file system's constants (once).");
 
 static PyMethodDef module_methods[] = {

@@ -13,6 +13,7 @@ def configure(
     regular_file: type,
     directory: type,
     resolver: type,
+    identity: type,
     fast_state: tuple[int, ...],
     open_state: int,
     reader_state: int,

@@ -16,6 +16,7 @@ from typing import Any
 
 from posixbackend.emulated.descriptions import Description, FileDescription
 from posixbackend.emulated.fdtable import FdTable
+from vfs.identity import Identity
 from vfs.memory.filesystem import _FAST_STATE, _SLOW_OPEN_FLAGS, MemoryFileSystem
 from vfs.memory.handle import OPEN, READ, TOUCH, MemoryHandle
 from vfs.memory.nodes import Directory, Inode, RegularFile
@@ -42,6 +43,7 @@ def _load() -> tuple[ModuleType | None, str]:
         regular_file=RegularFile,
         directory=Directory,
         resolver=Resolver,
+        identity=Identity,
         fast_state=tuple(_FAST_STATE[mode] for mode in range(4)),
         open_state=OPEN,
         reader_state=READ | TOUCH,

@@ -38,9 +38,16 @@ def compiler() -> str | None:
     return shutil.which(command[0]) if command else None
 
 
-def make_backend(accelerated: bool) -> EmulatedBackend:
-    """A backend over a memory file system holding /d/f (CONTENT), /d/g (empty), /d/link;
-    without the process's standard streams, which both sides would share."""
+USER = Identity(1000, 1000, frozenset({2000}))
+"""An unprivileged identity: owner of /d/f, in the group of /d/p (its own, 1000) and of /d/g
+(a supplementary one, 2000), other to /d/h. Each file's mode gives the class the user is not
+in more than the user's own class, so a check that picked the wrong class would let it in."""
+
+
+def make_backend(accelerated: bool, identity: Identity | None = None) -> EmulatedBackend:
+    """A backend over a memory file system holding /d/f (CONTENT), /d/g (empty), /d/link and
+    /d/h, made by root and then used as ``identity`` (root by default); without the process's
+    standard streams, which both sides would share."""
     backend = EmulatedBackend(
         MemoryFileSystem(identity=Identity.root()),
         accelerated=accelerated,
@@ -50,8 +57,14 @@ def make_backend(accelerated: bool) -> EmulatedBackend:
     fd = backend.open("/d/f", os.O_CREAT | os.O_WRONLY, 0o644)
     backend.write(fd, CONTENT)
     backend.close(fd)
-    backend.close(backend.open("/d/g", os.O_CREAT | os.O_WRONLY, 0o600))
+    for name, mode, group in (("g", 0o646, 2000), ("p", 0o646, USER.gid), ("h", 0o660, 0)):
+        backend.close(backend.open(f"/d/{name}", os.O_CREAT | os.O_WRONLY, 0o600))
+        backend.chmod(f"/d/{name}", mode)
+        backend.chown(f"/d/{name}", 0, group)
     backend.symlink("f", "/d/link")
+    backend.chown("/d/f", USER.uid, 0)
+    if identity is not None:
+        backend.file_system.identity = identity  # type: ignore[attr-defined]
     return backend
 
 
@@ -112,7 +125,10 @@ def test_a_subclass_that_redefines_a_call_keeps_it() -> None:
 
 # -- the accelerated backend and the Python one agree -------------------------------------------
 
-PATHS = ["/d/f", "/d/g", "/d/link", "/d", "/d/missing", "d/f", "", "/d/f\x00", b"/d/f", "/d/f/"]
+PATHS = [
+    "/d/f", "/d/g", "/d/h", "/d/p", "/d/link", "/d", "/d/missing", "d/f", "", "/d/f\x00", b"/d/f",
+    "/d/f/",
+]
 FLAGS = [
     os.O_RDONLY, os.O_RDONLY | os.O_CLOEXEC, os.O_WRONLY, os.O_RDWR, 3, os.O_RDWR | os.O_APPEND,
     os.O_RDONLY | os.O_NOATIME, os.O_RDONLY | os.O_DIRECTORY, os.O_PATH, os.O_RDWR | os.O_TRUNC,
@@ -130,6 +146,10 @@ read_size = st.one_of(st.integers(1, 300), st.sampled_from(NUMBERS))
 operation = st.one_of(
     st.tuples(st.just("open"), st.just("/d/f"), st.sampled_from(FLAGS[:6]), st.just(None)),
     st.tuples(st.just("open"), st.just("/d/f"), st.sampled_from(FLAGS), st.just(0o600)),
+    st.tuples(
+        st.just("open"), st.sampled_from(["/d/g", "/d/h", "/d/p"]), st.sampled_from(FLAGS[:6]),
+        st.just(None),
+    ),
     st.tuples(st.just("read"), fd_choice, read_size),
     st.tuples(st.just("read"), fd_choice, read_size),
     st.tuples(
@@ -147,8 +167,11 @@ operation = st.one_of(
     st.tuples(st.just("dup2"), fd_choice, fd_choice, st.booleans()),
     st.tuples(st.just("set_inheritable"), fd_choice, st.booleans()),
     st.tuples(st.just("unlink"), st.sampled_from(["/d/f", "/d/g"])),
-    st.tuples(st.just("chmod"), st.sampled_from(["/d/f", "/d/g"]), st.sampled_from([0, 0o644])),
-    st.tuples(st.just("stat"), st.sampled_from(["/d/f", "/d/g"])),
+    st.tuples(
+        st.just("chmod"), st.sampled_from(["/d/f", "/d/g", "/d/h", "/d"]),
+        st.sampled_from([0, 0o644, 0o400, 0o200, 0o711, 0o066, 0o006, 0o464]),
+    ),
+    st.tuples(st.just("stat"), st.sampled_from(["/d/f", "/d/g", "/d/h"])),
 )  # fmt: skip
 
 
@@ -193,9 +216,11 @@ def relatime(status: os.stat_result) -> tuple[bool, bool]:
 
 
 @pytest.mark.skipif(not accelerator.AVAILABLE, reason=accelerator.MISSING)
-@given(st.lists(operation, min_size=3, max_size=40))
-def test_accelerated_calls_do_what_the_python_ones_do(program: list[tuple[Any, ...]]) -> None:
-    fast, pure = make_backend(True), make_backend(False)
+@given(st.sampled_from([Identity.root(), USER]), st.lists(operation, min_size=3, max_size=40))
+def test_accelerated_calls_do_what_the_python_ones_do(
+    who: Identity, program: list[tuple[Any, ...]]
+) -> None:
+    fast, pure = make_backend(True, who), make_backend(False, who)
     assert fast.accelerated and not pure.accelerated
     assert run_program(fast, program) == run_program(pure, program)
 
@@ -249,6 +274,29 @@ def test_an_unprivileged_open_is_checked_every_time(accelerated: bool) -> None:
     backend.chmod("/d", 0o600)
     with pytest.raises(PermissionError):
         backend.open("/d/f", os.O_RDONLY)
+
+
+@pytest.mark.skipif(not accelerator.AVAILABLE, reason=accelerator.MISSING)
+@pytest.mark.parametrize("mode", [0o464, 0o644, 0o046, 0o600])
+def test_every_permission_class_is_judged_as_python_judges_it(mode: int) -> None:
+    """USER opens a file it owns (``mode``), files of its own and of a supplementary group,
+    and one it is other to, each way, twice (the second open finds the path in the cache)."""
+    outcomes = []
+    for accelerated in (True, False):
+        backend = make_backend(accelerated)
+        backend.chmod("/d/f", mode)
+        backend.file_system.identity = USER  # type: ignore[attr-defined]
+        backend.close(backend.open("/d/g", os.O_RDONLY))  # one open done: the C path serves
+        seen = []
+        for path in ("/d/f", "/d/g", "/d/p", "/d/h"):
+            for flags in (os.O_RDONLY, os.O_WRONLY, os.O_RDWR):
+                for _ in range(2):
+                    result = outcome(backend.open, path, flags)
+                    if result[0] == "ok":
+                        backend.close(result[1])
+                    seen.append((path, flags, result))
+        outcomes.append(seen)
+    assert outcomes[0] == outcomes[1]
 
 
 @pytest.mark.skipif(not accelerator.AVAILABLE, reason=accelerator.MISSING)
