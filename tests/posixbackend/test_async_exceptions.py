@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,12 @@ import compat
 from compat.registry import Registry
 from posixbackend import EmulatedBackend
 from vfs import MemoryFileSystem
+
+pytestmark = pytest.mark.skipif(
+    sys.version_info[:2] == (3, 13),
+    reason="CPython 3.13 may deliver an asynchronous exception where the try around the "
+    "interrupted code does not catch it (python/cpython#139622): the harness loses its worker",
+)
 
 LANDED = 200
 """How many exceptions must land in the working thread's loop."""
@@ -45,26 +52,26 @@ def hammer(work: Callable[[], None], after_injection: Callable[[], None]) -> int
     until LANDED of them landed; how many did. ``after_injection`` tidies what an
     interrupted step may leave (open descriptors)."""
     stop = threading.Event()
-    handled = threading.Semaphore(0)
+    inside = threading.Semaphore(0)
     landed = [0]
 
     def loop() -> None:
         while not stop.is_set():
             try:
+                inside.release()  # the next one may come: it cannot land outside this try
                 while not stop.is_set():
                     work()
             except Injected:
                 landed[0] += 1
                 after_injection()
-                handled.release()  # the next one may come: none lands in this handler
 
     worker = threading.Thread(target=loop, daemon=True)
     worker.start()
     deadline = time.monotonic() + AT_MOST
     while landed[0] < LANDED and time.monotonic() < deadline:
-        raise_in(worker)
-        if not handled.acquire(timeout=10):
+        if not inside.acquire(timeout=10):
             break  # the worker is stuck: a lock was left held
+        raise_in(worker)
     stop.set()
     worker.join(5)
     assert not worker.is_alive(), "the working thread hangs: a lock was left held"

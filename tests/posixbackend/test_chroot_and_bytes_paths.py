@@ -96,7 +96,7 @@ def test_a_directory_is_refused_with_the_gap(tmp_path: Path) -> None:
     assert backend.getcwd() == "/"
 
 
-def test_listdir_and_scandir_take_bytes_like_paths(sides: tuple[Side, Side]) -> None:
+def test_listdir_and_scandir_take_bytes_like_paths_as_os_does(sides: tuple[Side, Side]) -> None:
     def scenario(s: Side) -> None:
         s.call("mkdir", s.path("d"))
         s.file("d/file.txt")
@@ -104,9 +104,13 @@ def test_listdir_and_scandir_take_bytes_like_paths(sides: tuple[Side, Side]) -> 
             path = kind(os.fsencode(s.path("d")))
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                names = s.os.listdir(path)
-                with s.os.scandir(path) as entries:
-                    found = [(entry.name, entry.path, entry.is_file()) for entry in entries]
+                try:
+                    names = s.os.listdir(path)
+                    with s.os.scandir(path) as entries:
+                        found = [(entry.name, entry.path, entry.is_file()) for entry in entries]
+                except TypeError as error:  # 3.12 and later take bytes only
+                    s.note("refused", str(error))
+                    continue
             s.note("warnings", sorted({w.category.__name__ for w in caught}))
             s.note("listdir", names)
             s.note("scandir names", [(name, type(path_).__name__, f) for name, path_, f in found])
