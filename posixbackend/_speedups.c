@@ -430,6 +430,15 @@ free_cell(PyObject *description)
     return cell;
 }
 
+/* Put a new offset (a new reference) in a cell that free_cell() found holding one. */
+static inline void
+set_offset(PyObject *cell, PyObject *offset)
+{
+    PyObject *old = PyList_GET_ITEM(cell, 0);
+    PyList_SET_ITEM(cell, 0, offset);
+    Py_DECREF(old);
+}
+
 PyDoc_STRVAR(fast_read_doc,
 "read($self, fd, length, /)\n--\n\n"
 "os.read: up to ``length`` bytes from the file offset.");
@@ -485,9 +494,7 @@ fast_read(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         Py_DECREF(data);
         return NULL;
     }
-    PyObject *old = PyList_GET_ITEM(cell, 0); /* nothing ran since: the cell is as it was */
-    PyList_SET_ITEM(cell, 0, moved);
-    Py_DECREF(old);
+    set_offset(cell, moved); /* nothing ran since free_cell(): the cell is as it was */
     return data;
 python:
     return PyObject_Vectorcall(self->python_read, args, nargs, kwnames);
@@ -516,9 +523,7 @@ fast_lseek(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
     if (cell == NULL) {
         goto python;
     }
-    PyObject *old = PyList_GET_ITEM(cell, 0);
-    PyList_SET_ITEM(cell, 0, Py_NewRef(args[1]));
-    Py_DECREF(old);
+    set_offset(cell, Py_NewRef(args[1]));
     return Py_NewRef(args[1]);
 python:
     return PyObject_Vectorcall(self->python_lseek, args, nargs, kwnames);
