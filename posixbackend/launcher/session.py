@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import posix
+import queue
 import shutil
 import sys
 import threading
@@ -265,10 +266,15 @@ class ProcessTimeLimit:
             return first
 
     def _end_stuck_process(self) -> None:
-        if self._cancelled.wait(self.remaining() + GRACE):
-            return
-        flushing = threading.Thread(target=_flush_standard_streams, daemon=True)
+        # The thread that flushes the streams at the end is started now: from 3.12 no thread
+        # starts once the interpreter shuts down, which is when a thread left running is stuck.
+        flush = queue.SimpleQueue[bool]()
+        flushing = threading.Thread(target=_flush_standard_streams, args=(flush,), daemon=True)
         flushing.start()
+        if self._cancelled.wait(self.remaining() + GRACE):
+            flush.put(False)
+            return
+        flush.put(True)
         flushing.join(0.25)  # a stream locked by a stuck thread must not hold the end up
         if self._first_report():
             with contextlib.suppress(OSError):  # no standard error left to tell it on
@@ -304,10 +310,12 @@ def stop_at_thread_shutdown(limit: ProcessTimeLimit) -> None:
     register(limit.program_returned)
 
 
-def _flush_standard_streams() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        if stream is not None:
-            stream.flush()
+def _flush_standard_streams(told: queue.SimpleQueue[bool]) -> None:
+    """Flush stdout and stderr once told to (or return when told not to)."""
+    if told.get():
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
 
 
 def inherited_descriptors() -> list[int]:
