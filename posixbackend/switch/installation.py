@@ -182,7 +182,9 @@ class Installation:
         """Swap each object ``old`` of ``table`` (``id(old) -> (old, new)``) for ``new`` wherever
         a module bound it to its own names or to a default argument value of a function it
         defines (tempfile's ``close(self, unlink=_os.unlink)`` took the real unlink when it was
-        defined). With ``record``, each swap is a replacement that uninstall undoes."""
+        defined) or to an attribute of a class it defines, as is or as a staticmethod (3.13's
+        ``glob._StringGlobber.scandir = staticmethod(os.scandir)``). With ``record``, each swap
+        is a replacement that uninstall undoes."""
         for module_name, module in list(sys.modules.items()):
             if not _scanned(module_name, module):
                 continue
@@ -190,6 +192,11 @@ class Installation:
                 found = table.get(id(value))
                 if found is not None and found[0] is value:
                     self._swap(module, name, value, found[1], record)
+            for cls in _classes_of(module_name, module):
+                for name, value in list(vars(cls).items()):
+                    new = _swapped_member(value, table)
+                    if new is not None:
+                        self._swap(cls, name, value, new, record)
             for function in _functions_of(module_name, module):
                 for name in ("__defaults__", "__kwdefaults__"):
                     values = getattr(function, name)
@@ -274,6 +281,28 @@ def _functions_of(name: str, module: Any) -> Iterator[types.FunctionType]:
                     member = member.__func__  # noqa: PLW2901
                 if isinstance(member, types.FunctionType):
                     yield member
+
+
+def _classes_of(name: str, module: Any) -> Iterator[type]:
+    """The classes a module defines at its top level."""
+    for value in list(vars(module).values()):
+        if isinstance(value, type) and value.__module__ == name:
+            yield value
+
+
+def _swapped_member(value: Any, table: dict[int, tuple[Any, Any]]) -> Any:
+    """What a class attribute becomes with ``table``'s swaps: the new object for an old one
+    (a staticmethod included), a staticmethod of the new object for a staticmethod of an old
+    one; None when neither is the case."""
+    found = table.get(id(value))
+    if found is not None and found[0] is value:
+        return found[1]
+    if isinstance(value, staticmethod):
+        inner = value.__func__
+        found = table.get(id(inner))
+        if found is not None and found[0] is inner:
+            return staticmethod(found[1])
+    return None
 
 
 def _swapped(values: Any, table: dict[int, tuple[Any, Any]]) -> Any:

@@ -47,7 +47,13 @@ def make_module(name: str, source: str) -> types.ModuleType:
 @pytest.fixture
 def copies() -> Iterator[types.ModuleType]:
     """A module that took os's objects under its own names before the stand-ins came."""
-    source = "from os import stat, environ, supports_fd\nfrom io import open as io_open"
+    source = (
+        "import os\nfrom os import stat, environ, supports_fd\nfrom io import open as io_open\n"
+        "class Globber:\n"  # as 3.13's glob._StringGlobber
+        "    scandir = staticmethod(os.scandir)\n"
+        "    lstat = os.lstat\n"
+        "    other = staticmethod(len)\n"
+    )
     module = make_module("_pb_copies", source)
     yield module
     del sys.modules["_pb_copies"]
@@ -56,12 +62,14 @@ def copies() -> Iterator[types.ModuleType]:
 def test_uninstall_leaves_every_namespace_exactly_as_before(copies: types.ModuleType) -> None:
     before = state()
     copied = dict(vars(copies))
+    members = dict(vars(copies.Globber))
     posixbackend.install()
     assert os.stat is not posix.stat and builtins.open is not _io.open
     assert _posixsubprocess.fork_exec is not None
     posixbackend.uninstall()
     assert state() == before
     assert dict(vars(copies)) == copied
+    assert dict(vars(copies.Globber)) == members
 
 
 def test_installing_twice_changes_nothing_more() -> None:
@@ -85,6 +93,9 @@ def test_what_is_replaced(copies: types.ModuleType) -> None:
     assert io.FileIO is not _io.FileIO and io.open_code is not _io.open_code
     assert copies.stat is os.stat and copies.environ is os.environ and copies.io_open is io.open
     assert copies.supports_fd is os.supports_fd
+    globber = copies.Globber
+    assert globber.scandir is os.scandir and globber.lstat is os.lstat, "class attributes too"
+    assert isinstance(vars(globber)["scandir"], staticmethod) and globber.other is len
 
 
 def test_the_real_posix_and_io_modules_are_never_touched() -> None:
