@@ -15,6 +15,7 @@ import code
 import importlib.machinery
 import importlib.util
 import io
+import linecache
 import marshal
 import os
 import posix
@@ -155,7 +156,19 @@ def _run_source(source: str, filename: str, *, file: str | None = None) -> None:
     module = fresh_main()
     if file is not None:  # python gives a program read from stdin these two, not -c's
         module.__dict__.update(__file__=file, __cached__=None)
+    elif hasattr(linecache, "_register_code"):  # 3.13 shows -c's lines in tracebacks
+        _register_source(compiled, source, filename)
     exec(compiled, module.__dict__)
+
+
+def _register_source(compiled: types.CodeType, source: str, filename: str) -> None:
+    """Give tracebacks the lines of a -c program, as python 3.13 does: under its code object
+    (where later 3.13 releases look) and under its file name (where 3.13.0's traceback does)."""
+    register: Callable[[types.CodeType, str, str], None]
+    register = getattr(linecache, "_register_code")  # noqa: B009 - 3.13's, not in 3.11's stubs
+    register(compiled, source, filename)
+    lines = [line + "\n" for line in source.splitlines()]
+    linecache.cache[filename] = (len(source), None, lines, filename)
 
 
 def _interact() -> None:
