@@ -168,10 +168,13 @@ class NativeOps(Ops):
         os.fchown(self._handles[h], uid, gid)
 
     def op_futime(self, h: int, ns: tuple[int, int] | None) -> None:
-        if ns is None:
-            os.utime(self._handles[h])
-        else:
-            os.utime(self._handles[h], ns=ns)
+        try:
+            if ns is None:
+                os.utime(self._handles[h])
+            else:
+                os.utime(self._handles[h], ns=ns)
+        except OSError as error:  # a handle's error names no file; 3.13 gives the fd number
+            raise OSError(error.errno, error.strerror) from None
 
     def op_flistdir(self, h: int) -> list[str]:
         return os.listdir(self._handles[h])
