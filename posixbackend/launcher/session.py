@@ -39,6 +39,7 @@ from posixbackend.switch.active import ACTIVE
 from posixbackend.switch.block import BackendBlock, private_environment
 from posixbackend.switch.defaultfs import host_cwd as process_cwd
 from posixbackend.switch.installation import INSTALLATION
+from posixbackend.switch.libraries import HOOK as C_LIBRARIES
 from posixbackend.switch.nativecalls import native_calls, run_natively
 from vfs.host import host_is_directory
 
@@ -156,6 +157,7 @@ class Session:
             log_to_stderr(self.options.log_level)
         if self.emulated is not None:
             INSTALLATION.install()
+            C_LIBRARIES.install()
             ACTIVE.set(self.emulated)
             if threading.excepthook is threading.__excepthook__:
                 threading.excepthook = print_thread_exception

@@ -19,6 +19,7 @@ from posixbackend.permissions.policy import Access, Environment, Permissions
 from posixbackend.switch.active import ACTIVE, get_active
 from posixbackend.switch.guard import EmulatedGuard, Guard, NativeGuard
 from posixbackend.switch.installation import INSTALLATION
+from posixbackend.switch.libraries import HOOK as C_LIBRARIES
 from posixbackend.switch.names import PosixModuleBackend
 from posixbackend.switch.nativecalls import native_calls
 from vfs import FileSystem, Identity, MemoryFileSystem
@@ -80,6 +81,8 @@ class BackendBlock:
             from posixbackend.permissions.hook import install_hook
 
             install_hook()
+        if self.emulated is not None:
+            C_LIBRARIES.install()  # sqlite3 must not reach the host's files instead
         self._entries.append(_Entry(ACTIVE.set(serving), POLICY.set(policy), time_limit))
         return self
 

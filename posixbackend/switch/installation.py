@@ -32,7 +32,7 @@ import attrs
 
 import compat
 from posixbackend.emulated import EmulatedBackend
-from posixbackend.switch import standins
+from posixbackend.switch import libraries, standins
 from posixbackend.switch.threads import thread_patches
 
 PURE = frozenset({
@@ -159,6 +159,7 @@ class Installation:
             (selectors.PollSelector, "_selector_cls", poll_stand_in),
             (select, "epoll", epoll_stand_in),
             (selectors.EpollSelector, "_selector_cls", epoll_stand_in),
+            *libraries.stand_ins(),
             (
                 _posixsubprocess,
                 "fork_exec",
