@@ -30,6 +30,7 @@ from typing import Any
 import attrs
 
 from posixbackend.isolation.frames import ResultStream, read_result_stream
+from posixbackend.isolation.hostview import isolated_view
 from posixbackend.isolation.limits import Limits
 from posixbackend.isolation.request import (
     Request,
@@ -46,14 +47,15 @@ from vfs.snapshot import guest_path as member_path
 
 BOOTSTRAP = """\
 import sys
-request, result = int(sys.argv[1]), int(sys.argv[2])
-sys.path.extend(sys.argv[3:])
+request, result, view = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+sys.path.extend(sys.argv[4:])
 del sys.argv[1:]
 from posixbackend.isolation.child import main
-main(request, result)
+main(request, result, view)
 """
-"""What the child interpreter runs first (its arguments: the two pipe descriptors, then the
-directories to import this library and its dependencies from)."""
+"""What the child interpreter runs first (its arguments: the two pipe descriptors, the host
+view it confines itself to, then the directories to import this library and its
+dependencies from)."""
 PACKAGES = ("posixbackend", "vfs", "compat", "attr", "attrs")
 """The top-level packages the child imports before anything else can be imported."""
 DRAIN_SECONDS = 2.0
@@ -210,7 +212,7 @@ class _Supervision:
         try:
             child = subprocess.Popen(
                 [sys.executable, "-I", "-S", "-B", "-c", BOOTSTRAP, str(request_fd),
-                 str(result_fd), *import_roots()],
+                 str(result_fd), isolated_view().to_json(), *import_roots()],
                 stdin=pipes["stdin"][0], stdout=pipes["stdout"][1], stderr=pipes["stderr"][1],
                 pass_fds=(request_fd, result_fd), env={}, cwd="/", start_new_session=True,
             )  # fmt: skip

@@ -1,0 +1,210 @@
+"""The isolated child's minimal root: a tmpfs holding its view of the host and nothing else.
+
+In the child's own mount namespace (mounts made private first, so nothing reaches the host),
+a small tmpfs gets every path of the :class:`~posixbackend.isolation.hostview.HostView` at
+its real path: the directories on the way and the symbolic links met while resolving it are
+made again, and the final directory or file is bind-mounted from the host, read-only,
+nosuid and nodev. The tmpfs is then made read-only too, becomes the root (``pivot_root``),
+and the old root is detached: no host path outside the view can be named any more (``stat``,
+``readlink``, inotify, connecting to a socket file find nothing), and no /proc or /dev is
+there. Every source is opened before the tmpfs is mounted and bound through its descriptor,
+so the tmpfs can hide anything, the sources included.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import posix
+import posixpath
+import stat
+from collections.abc import Callable, Iterable
+
+import attrs
+
+from posixbackend.isolation.hostview import HostView
+from posixbackend.isolation.libc import mount, syscall, umount2
+from posixbackend.isolation.seccomp import architecture
+
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+MNT_DETACH = 0x2
+ST_NOEXEC = 0x8
+AT_FDCWD = -100
+AT_RECURSIVE = 0x8000
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+SYS_MOUNT_SETATTR = 442
+STAGES = ("/tmp", "/mnt", "/var/tmp")
+"""Where the new root is put together (in the child's own mount namespace only; it hides
+what the host has there, which no source is read from any more)."""
+ROOT_OPTIONS = "mode=0755,size=1m,nr_inodes=4096"
+MAX_LINKS = 40
+
+
+@attrs.frozen
+class Entry:
+    """One thing to make in the new root: a directory, a symbolic link, or a bind mount of the
+    host directory or file ``source`` (an open O_PATH descriptor)."""
+
+    path: str
+    kind: str
+    """'directory', 'symlink' or 'bind'."""
+    target: str = ""
+    """A symbolic link's contents."""
+    source: int = -1
+    directory: bool = False
+    """Whether a bound source is a directory."""
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
+
+
+def enter_minimal_root(view: HostView) -> None:
+    """Make a root holding only ``view`` this process's root (in its own mount namespace,
+    which the caller has entered; OSError if a step fails)."""
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    entries = plan(view.paths())
+    try:
+        stage = next((path for path in STAGES if _is_directory(path)), None)
+        if stage is None:
+            raise OSError(errno.ENOENT, f"no directory to build the root in: {', '.join(STAGES)}")
+        mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, ROOT_OPTIONS)
+        for entry in entries:
+            _make(stage, entry)
+        mount(None, stage, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    finally:
+        for entry in entries:
+            if entry.source >= 0:
+                posix.close(entry.source)
+    posix.chdir(stage)
+    syscall(architecture().numbers["pivot_root"], b".", b".")
+    umount2(".", MNT_DETACH)  # the old root, stacked below the new one
+    posix.chdir("/")
+
+
+def plan(paths: Iterable[str]) -> list[Entry]:
+    """What the new root needs to show ``paths`` as the host does, parents first; the
+    sources opened (the caller closes them). A path the host lacks adds nothing."""
+    entries: dict[str, Entry] = {}
+    for path in paths:
+        _resolve(path, entries)
+    bound = [entry.path for entry in entries.values() if entry.kind == "bind" and entry.directory]
+    kept = [
+        entry
+        for entry in entries.values()
+        if not any(entry.path.startswith(directory + "/") for directory in bound)
+    ]
+    for entry in entries.values():
+        if entry not in kept and entry.source >= 0:
+            posix.close(entry.source)  # shown already through a directory bound above it
+    return sorted(kept, key=lambda entry: entry.path.count("/"))
+
+
+def _resolve(path: str, entries: dict[str, Entry]) -> None:
+    """Walk ``path`` on the host a component at a time, noting the directories and links on
+    the way and the final directory or file to bind."""
+    parts = [part for part in path.split("/") if part]
+    current = ""
+    links = 0
+    while parts:
+        part = parts.pop(0)
+        if part == ".":
+            continue
+        if part == "..":
+            current = posixpath.dirname(current) if current else ""
+            current = "" if current == "/" else current
+            continue
+        candidate = f"{current}/{part}"
+        try:
+            mode = posix.lstat(candidate).st_mode
+        except OSError:
+            return
+        if stat.S_ISLNK(mode):
+            links += 1
+            if links > MAX_LINKS:
+                return
+            target = posix.readlink(candidate)
+            entries.setdefault(candidate, Entry(candidate, "symlink", target))
+            parts = [*(step for step in target.split("/") if step), *parts]
+            if target.startswith("/"):
+                current = ""
+            continue
+        if parts:
+            if not stat.S_ISDIR(mode):
+                return
+            if candidate not in entries:
+                entries[candidate] = Entry(candidate, "directory")
+            current = candidate
+            continue
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+            return
+        existing = entries.get(candidate)
+        if existing is None or existing.kind != "bind":
+            fd = posix.open(candidate, posix.O_PATH | posix.O_NOFOLLOW | posix.O_CLOEXEC)
+            entries[candidate] = Entry(candidate, "bind", source=fd, directory=stat.S_ISDIR(mode))
+
+
+def _make(stage: str, entry: Entry) -> None:
+    """Make ``entry`` in the new root being built at ``stage``."""
+    where = stage + entry.path
+    if entry.kind == "symlink":
+        _ignore_existing(lambda: posix.symlink(entry.target, where))
+        return
+    if entry.kind == "directory" or entry.directory:
+        _ignore_existing(lambda: posix.mkdir(where, 0o755))
+    else:
+        flags = posix.O_CREAT | posix.O_EXCL | posix.O_WRONLY | posix.O_CLOEXEC
+        _ignore_existing(lambda: posix.close(posix.open(where, flags, 0o444)))
+    if entry.kind == "bind":
+        _bind_read_only(entry.source, where)
+
+
+def _bind_read_only(source: int, where: str) -> None:
+    """Bind the host directory or file open as ``source`` at ``where``, read-only."""
+    origin = f"/proc/self/fd/{source}"
+    try:
+        mount(origin, where, None, MS_BIND)
+    except OSError as error:
+        if error.errno != errno.EINVAL:
+            raise
+        # A directory with mounts below it: a user namespace binds it only with them (so
+        # nothing a host mount covers is uncovered); they are made read-only together.
+        mount(origin, where, None, MS_BIND | MS_REC)
+        attr = _MountAttr(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, 0, 0)
+        syscall(
+            SYS_MOUNT_SETATTR, AT_FDCWD, os.fsencode(where), AT_RECURSIVE,
+            ctypes.byref(attr), ctypes.sizeof(attr),
+        )  # fmt: skip
+        return
+    # The remount keeps what a user namespace locks (noexec, the atime flags), adds the rest.
+    kept = MS_NOEXEC if os.fstatvfs(source).f_flag & ST_NOEXEC else 0
+    mount(None, where, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | kept)
+
+
+def _ignore_existing(make: Callable[[], object]) -> None:
+    try:
+        make()
+    except FileExistsError:
+        pass
+
+
+def _is_directory(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(posix.stat(path).st_mode)
+    except OSError:
+        return False
