@@ -170,3 +170,36 @@ def test_steps_the_kernel_refuses_are_reported_not_fatal() -> None:
         "minimal_root": "no mount namespace",
         "fork, without the filter": "ok",
     }
+
+
+def test_without_namespaces_landlock_alone_keeps_to_the_view(tmp_path: Path) -> None:
+    """The fallback where the kernel refuses the namespaces (as for a user without
+    unprivileged user namespaces): no minimal root, and Landlock reads exactly the view --
+    not /usr/lib wholesale -- while stat of other paths still works (the declared gap)."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("secret")
+    answers = confined(
+        f"""\
+        from posixbackend.isolation import confinement, namespaces
+        from posixbackend.isolation.hostview import isolated_view
+        from posixbackend.isolation.limits import Limits
+        def denied(*arguments):
+            raise OSError(errno.EPERM, "Operation not permitted")
+        namespaces.unshare = denied
+        view = isolated_view()
+        library = next(path for path in view.files if path.endswith("/libc.so.6"))
+        done = confinement.confine(Limits(memory_bytes=None), view, confinement.isolate(view))
+        answers["minimal_root"] = done.not_applied["minimal_root"]
+        answers["landlock"] = str("landlock" in done.applied)
+        attempt("read the secret", lambda: open({str(secret)!r}).read())
+        attempt("stat the secret", lambda: os.stat({str(secret)!r}))
+        attempt("list /usr/lib", lambda: os.listdir("/usr/lib"))
+        attempt("read a library of the view", lambda: open(library, "rb").read(4))
+        attempt("import ssl", lambda: __import__("ssl"))
+        """
+    )
+    assert answers == {
+        "minimal_root": "no mount namespace", "landlock": "True",
+        "read the secret": "EACCES", "stat the secret": "ok", "list /usr/lib": "EACCES",
+        "read a library of the view": "ok", "import ssl": "ok",
+    }  # fmt: skip

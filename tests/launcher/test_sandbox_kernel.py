@@ -1,0 +1,406 @@
+"""``--sandbox`` as a kernel boundary: escapes from the Python layer reach nothing on the host.
+
+Each guest tries to leave a trace on the host -- a marker file, a program started, a
+connection to a listener this test holds, a datagram to a socket file it holds, a new address
+on ``lo``, a new host name, a canary's secret in its output -- and each verdict is read on the
+host. The guests get native access and threads, so that the in-process permissions are out
+of the way and only the kernel (Landlock, seccomp, the limits) stands in between.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+import pytest
+
+from posixbackend.launcher.confinement import SKIP_VARIABLE
+from tests.launcher.running import LAUNCHER, environment, launch
+from tests.permissions.escapes import ESCAPES, Escape
+from tests.permissions.test_escapes import traces
+from tests.servers import connections, listener
+
+__all__ = ["listener"]  # the fixture, imported for the tests below
+
+NATIVE = ("--sandbox", "--allow-native-access", "--allow-create-thread")
+"""The sandbox with the in-process layer's native-code refusal lifted: the kernel alone."""
+
+
+@pytest.fixture
+def canary(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A host file outside any sandbox holding a secret, and the secret."""
+    secret = f"canary-{uuid.uuid4().hex}"
+    path = tmp_path / "canary.txt"
+    path.write_text(secret)
+    yield path, secret
+
+
+NETLINK_ADDRESS = "10.255.255.77"
+"""The address the netlink escape tries to add to lo."""
+
+
+@pytest.fixture
+def host_state() -> Iterator[None]:
+    """The host's name and loopback addresses, unchanged by the test (put back, should an
+    escape have changed them, before the test fails)."""
+    before = _host_state()
+    yield
+    after = _host_state()
+    if after[0] != before[0]:
+        socket.sethostname(before[0])
+    if NETLINK_ADDRESS in after[1] and NETLINK_ADDRESS not in before[1]:
+        subprocess.run(["ip", "addr", "del", f"{NETLINK_ADDRESS}/32", "dev", "lo"], check=False)
+    assert after == before, "the guest changed the host's name or addresses"
+
+
+def _host_state() -> tuple[str, str]:
+    addresses = ""
+    if shutil.which("ip") is not None:
+        shown = subprocess.run(
+            ["ip", "-o", "addr", "show", "lo"], capture_output=True, text=True, check=False
+        )
+        addresses = shown.stdout
+    return socket.gethostname(), addresses
+
+
+# -- the escape corpus ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("escape", ESCAPES, ids=[escape.name for escape in ESCAPES])
+def test_the_escape_corpus_is_contained(
+    escape: Escape, tmp_path: Path, listener: socket.socket
+) -> None:
+    marker = tmp_path / "escaped"
+    source = escape.source(str(marker), listener.getsockname()[1])
+    done = launch(*NATIVE, "-c", source, cwd=tmp_path)
+    assert done.returncode in (0, 1), done.stderr
+    assert not traces(attrs.evolve(escape, in_process="stopped"), marker, listener), done
+
+
+PLAIN_PYTHON_ESCAPES = {
+    "a fresh contextvars.Context": """
+def escape():
+    print(open(CANARY).read())
+    open(MARKER, "w").close()
+import contextvars
+contextvars.Context().run(escape)
+""",
+    "the library's ContextVars set to None": """
+import contextvars
+for variable in contextvars.copy_context():
+    if variable.name.startswith("posixbackend"):
+        variable.set(None)
+print(open(CANARY).read())
+open(MARKER, "w").close()
+""",
+    "a host provider built by the guest": """
+import os
+from vfs import HostFileSystem
+host = HostFileSystem()
+with host.open(CANARY, os.O_RDONLY) as handle:
+    print(handle.pread(100, 0))
+host.open(MARKER, os.O_CREAT | os.O_WRONLY).close()
+""",
+    "os.system from a fresh context": """
+import contextvars, os
+print(contextvars.Context().run(os.system, "touch " + MARKER + "; cat " + CANARY))
+""",
+    "ctypes and libc": """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+print(libc.open(CANARY.encode(), 0), libc.open(MARKER.encode(), 0o101, 0o644))
+print(libc.system(("touch " + MARKER).encode()))
+""",
+    "a TCP connection from a fresh context": """
+import contextvars, socket
+contextvars.Context().run(socket.create_connection, ("127.0.0.1", PORT), 2)
+""",
+}
+
+
+@pytest.mark.parametrize("code", PLAIN_PYTHON_ESCAPES.values(), ids=PLAIN_PYTHON_ESCAPES.keys())
+def test_plain_python_escapes_reach_nothing(
+    code: str, tmp_path: Path, listener: socket.socket, canary: tuple[Path, str]
+) -> None:
+    path, secret = canary
+    marker = tmp_path / "escaped"
+    done = launch(*NATIVE, "-c", _aimed(code, marker, path, listener), cwd=tmp_path)
+    assert secret not in done.stdout + done.stderr
+    assert not marker.exists()
+    assert connections(listener) == 0
+
+
+def test_without_landlock_and_seccomp_the_same_escape_succeeds(
+    tmp_path: Path, listener: socket.socket, canary: tuple[Path, str]
+) -> None:
+    """The control: the kernel is what contained the escapes above (a kernel lacking the
+    steps, simulated, lets the fresh context through, and the report says why)."""
+    path, secret = canary
+    marker = tmp_path / "escaped"
+    code = _aimed(PLAIN_PYTHON_ESCAPES["a fresh contextvars.Context"], marker, path, listener)
+    report = tmp_path / "report.json"
+    done = launch(
+        *NATIVE, f"--sandbox-report={report}", "-c", code, cwd=tmp_path,
+        env={SKIP_VARIABLE: "landlock,seccomp"},
+    )  # fmt: skip
+    assert secret in done.stdout and marker.exists()
+    not_applied = json.loads(report.read_text())["not_applied"]
+    assert not_applied["landlock"] == not_applied["seccomp"] == f"left out ({SKIP_VARIABLE})"
+
+
+def _aimed(code: str, marker: Path, canary: Path, listener: socket.socket) -> str:
+    prologue = (
+        f"MARKER = {str(marker)!r}\nCANARY = {str(canary)!r}\nPORT = {listener.getsockname()[1]}\n"
+    )
+    return (
+        prologue + f"try:\n{textwrap.indent(code.strip(), '    ')}\nexcept OSError as e:\n"
+        "    print('refused:', e)\n"
+    )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing the host's network needs root")
+def test_root_cannot_change_the_hosts_name_or_addresses(tmp_path: Path, host_state: None) -> None:
+    """As root, a netlink message adds an address to lo and socket.sethostname renames the
+    host -- neither event is one the in-process layer sees."""
+    code = """
+import contextvars, socket, struct
+def add_address():
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+    address = socket.inet_aton(ADDRESS)
+    attrs = b"".join(struct.pack("=HH", 8, kind) + address for kind in (1, 2))
+    body = struct.pack("=BBBBI", socket.AF_INET, 32, 0, 0, socket.if_nametoindex("lo"))
+    header = struct.pack("=IHHII", 16 + len(body) + len(attrs), 20, 0x605, 1, 0)
+    s.send(header + body + attrs)
+for attempt in (add_address, lambda: socket.sethostname("escaped")):
+    try:
+        contextvars.Context().run(attempt)
+    except OSError as error:
+        print("refused:", error.errno)
+"""
+    done = launch(*NATIVE, "-c", f"ADDRESS = {NETLINK_ADDRESS!r}\n" + code, cwd=tmp_path)
+    assert done.stdout == "refused: 13\nrefused: 1\n", done.stderr  # EACCES, EPERM
+
+
+def test_a_datagram_socketpair_end_cannot_reach_a_host_socket(tmp_path: Path) -> None:
+    address = str(tmp_path / "host.sock")
+    host = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    host.bind(address)
+    host.setblocking(False)
+    code = f"""
+import contextvars, socket
+def escape():
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    for attempt in (lambda: a.sendto(b"x", {address!r}), lambda: a.connect({address!r}),
+                    lambda: a.sendmsg([b"x"], [], 0, {address!r})):
+        try:
+            attempt()
+        except OSError as error:
+            print("refused:", error.errno)
+    a.send(b"kept")
+    print(b.recv(8).decode())
+contextvars.Context().run(escape)
+"""
+    try:
+        done = launch(*NATIVE, "-c", code, cwd=tmp_path)
+        with pytest.raises(BlockingIOError):
+            host.recv(64)
+    finally:
+        host.close()
+    assert done.stdout == "refused: 13\nrefused: 13\nrefused: 13\nkept\n", done.stderr
+
+
+def test_children_read_no_more_than_the_program(tmp_path: Path, canary: tuple[Path, str]) -> None:
+    path, secret = canary
+    code = f"import subprocess\nsubprocess.run(['cat', {str(path)!r}])\nprint('ran')"
+    done = launch("--sandbox", "--allow-create-process", "-c", code, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert secret not in done.stdout + done.stderr
+    assert "Permission denied" in done.stderr and done.stdout == "ran\n"
+
+
+def test_limits_cannot_be_raised_and_cores_are_off(tmp_path: Path) -> None:
+    code = """
+import resource
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+print(soft == hard, resource.getrlimit(resource.RLIMIT_CORE))
+try:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, soft + 1))
+except (OSError, ValueError) as error:
+    print("refused:", type(error).__name__)
+"""
+    done = launch(*NATIVE, "-c", code, cwd=tmp_path)
+    assert done.stdout == "True (0, 0)\nrefused: ValueError\n", done.stderr
+
+
+# -- every thread is confined ---------------------------------------------------------------
+
+
+def test_the_time_limit_threads_are_confined_too(tmp_path: Path) -> None:
+    """The launcher's own threads (the time limit's, started after the confinement) run code
+    a guest can reach: here its sys.stdout's flush, called by the thread that flushes the
+    output of a process out of time, natively (outside any permissions). The kernel still
+    refuses it the host."""
+    marker = tmp_path / "escaped"
+    code = f"""
+import sys
+class Stdout:
+    def write(self, text):
+        return len(text)
+    def flush(self):
+        open({str(marker)!r}, "w").close()
+sys.stdout = Stdout()
+while True:
+    try:
+        while True:
+            pass
+    except BaseException:
+        pass
+"""
+    done = launch(*NATIVE, "--time-limit=0.3", "-c", code, cwd=tmp_path)
+    assert done.returncode == 124
+    assert not marker.exists()
+
+
+def test_each_thread_of_the_guest_is_filtered(tmp_path: Path) -> None:
+    """Seen from the host: every thread of the confined process (the program's and the time
+    limit's) has the seccomp filter and no_new_privs."""
+    code = "import time\nprint('ready', flush=True)\ntime.sleep(30)"
+    with subprocess.Popen(
+        [*LAUNCHER, "--sandbox", "--time-limit=30", "-c", code], cwd=tmp_path,
+        stdout=subprocess.PIPE, env=environment(), text=True,
+    ) as supervisor:  # fmt: skip
+        try:
+            assert supervisor.stdout is not None
+            assert supervisor.stdout.readline() == "ready\n"
+            guest = _children_of(supervisor.pid)
+            assert len(guest) == 1
+            statuses = []
+            for task in os.listdir(f"/proc/{guest[0]}/task"):
+                status = Path(f"/proc/{guest[0]}/task/{task}/status").read_text()
+                fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+                statuses.append((fields["Seccomp"].strip(), fields["NoNewPrivs"].strip()))
+        finally:
+            supervisor.terminate()
+    assert len(statuses) >= 3  # the main thread, the watchdog, the time limit's ender
+    assert set(statuses) == {("2", "1")}
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                stat = Path(f"/proc/{name}/stat").read_bytes()
+            except OSError:
+                continue
+            if int(stat.rpartition(b")")[2].split()[1]) == pid:
+                found.append(int(name))
+    return found
+
+
+# -- the report -----------------------------------------------------------------------------
+
+
+def test_the_report_on_stderr_says_what_was_applied(tmp_path: Path) -> None:
+    done = launch("--sandbox", "--sandbox-report", "-c", "print('ran')", cwd=tmp_path)
+    assert done.stdout == "ran\n"
+    first = done.stderr.splitlines()[0]
+    assert first.startswith("posixbackend: sandbox: applied: supervisor, rlimits,")
+    assert "landlock" in first and "seccomp" in first
+
+
+def test_the_json_report_lists_the_policy(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    done = launch(
+        "--sandbox", "--allow-host-sockets=127.0.0.1:8080", f"--sandbox-report={report}",
+        "-c", "pass", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stderr == ""
+    data = json.loads(report.read_text())
+    assert data["confined"] is True and "seccomp" in data["applied"]
+    policy = data["policy"]
+    assert (policy["sockets"], policy["tcp_ports"], policy["processes"]) == (
+        "internet", [8080], False,
+    )  # fmt: skip
+    assert policy["writable"] == [] and "/etc/hosts" in policy["readable"]
+    assert not any(path.endswith("/.git") for path in policy["readable"])
+
+
+def test_a_step_left_out_is_reported_with_why(tmp_path: Path) -> None:
+    done = launch(
+        "--sandbox", "--sandbox-report", "-c", "pass", cwd=tmp_path,
+        env={SKIP_VARIABLE: "supervisor,landlock"},
+    )  # fmt: skip
+    lines = done.stderr.splitlines()
+    assert "posixbackend: sandbox: not applied: supervisor: left out" in done.stderr
+    assert f"posixbackend: sandbox: not applied: landlock: left out ({SKIP_VARIABLE})" in lines
+
+
+def test_an_unrestricted_run_is_reported_as_not_confined(tmp_path: Path) -> None:
+    done = launch("--sandbox-report", "-c", "print('free')", cwd=tmp_path)
+    assert done.stdout == "free\n"
+    assert done.stderr == (
+        "posixbackend: sandbox: not confined: no permission option restricts the program\n"
+    )
+
+
+def test_a_writable_host_directory_stays_writable(tmp_path: Path) -> None:
+    jail = tmp_path / "jail"
+    jail.mkdir()
+    (tmp_path / "outside.txt").write_text("outside")
+    code = """
+import os
+open("/inside.txt", "w").write("written")
+os.chmod("/inside.txt", 0o600)
+print(sorted(os.listdir("/")))
+"""
+    done = launch("--sandbox", f"--fs=host:{jail}", "-c", code, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (jail / "inside.txt").read_text() == "written"
+    assert (jail / "inside.txt").stat().st_mode & 0o777 == 0o600
+
+
+def test_python_children_of_a_sandboxed_program_start(tmp_path: Path) -> None:
+    code = (
+        "import subprocess, sys\n"
+        "print(subprocess.run([sys.executable, '-c', 'print(6 * 7)'], capture_output=True,"
+        " text=True).stdout, end='')\n"
+    )
+    done = launch("--sandbox", "--allow-create-process", "-c", code, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, "42\n"), done.stderr
+
+
+def test_a_script_reads_its_own_directory_only(tmp_path: Path, canary: tuple[Path, str]) -> None:
+    path, secret = canary
+    program = tmp_path / "program"
+    program.mkdir()
+    (program / "helper.py").write_text("VALUE = 'imported'\n")
+    (program / "main.py").write_text(
+        "import ctypes, helper\nprint(helper.VALUE)\n"
+        f"print(ctypes.CDLL(None).open({str(path).encode()!r}, 0))\n"
+    )
+    done = launch(*NATIVE, str(program / "main.py"), cwd=tmp_path)
+    assert done.stdout == "imported\n-1\n", done.stderr
+    assert secret not in done.stdout
+
+
+def test_the_interpreter_is_used_as_it_is(tmp_path: Path) -> None:
+    """The confined program's interpreter works as usual: stdlib extension modules and
+    their shared libraries, this library's packages imported late."""
+    code = (
+        "import decimal, hashlib, json, sqlite3, ssl, zlib, ctypes\n"
+        "import posixbackend.conformance, vfs.adapters\n"
+        "print(json.dumps([str(decimal.Decimal(1) / 8), hashlib.md5(b'').hexdigest()[:4]]))\n"
+    )
+    done = launch(*NATIVE, "-c", code, cwd=tmp_path)
+    assert done.stdout == '["0.125", "d41d"]\n', done.stderr
+    assert sys.executable  # the interpreter the launcher runs is this one
