@@ -29,6 +29,9 @@ MAX_HEADERS = 256
 """More program headers than any real object has (a bound on what a bad file makes us read)."""
 MAX_DYNAMIC = 1 << 16
 """Bytes of dynamic section read at most."""
+HEAD = 4096
+"""Bytes read first: the ELF header and, in nearly every object, its program headers."""
+WANTED_TAGS = frozenset({DT_NEEDED, DT_STRTAB, DT_STRSZ, DT_RPATH, DT_RUNPATH})
 MAX_STRING = 4096
 """The longest library name or search path read."""
 
@@ -45,19 +48,12 @@ class ElfObject:
     runpath: tuple[str, ...]
 
 
-@attrs.frozen
-class _Layout:
-    """Struct formats of one ELF class and byte order."""
-
-    header: str
-    program_header: str
-    dynamic: str
-
-    @classmethod
-    def of(cls, elf_class: int, order: str) -> _Layout:
-        if elf_class == 2:
-            return cls(order + "16xHHIQQQIHHH", order + "IIQQQQQQ", order + "qQ")
-        return cls(order + "16xHHIIIIIHHH", order + "IIIIIIII", order + "iI")
+def _formats(elf_class: int, order: str) -> tuple[str, str, str]:
+    """The struct formats of one ELF class and byte order: the header, a program header, a
+    dynamic entry."""
+    if elf_class == 2:
+        return order + "16xHHIQQQIHHH", order + "IIQQQQQQ", order + "qQ"
+    return order + "16xHHIIIIIHHH", order + "IIIIIIII", order + "iI"
 
 
 def read_elf(path: str) -> ElfObject | None:
@@ -75,22 +71,24 @@ def read_elf(path: str) -> ElfObject | None:
 
 
 def _parse(fd: int) -> ElfObject | None:
-    ident = posix.pread(fd, 64, 0)
+    head = posix.pread(fd, HEAD, 0)  # the header, and the program headers of most objects
+    ident = head[:64]
     if len(ident) < 52 or not ident.startswith(MAGIC) or ident[4] not in (1, 2):
         return None
     elf_class, data = ident[4], ident[5]
     order = {1: "<", 2: ">"}.get(data)
     if order is None:
         return None
-    layout = _Layout.of(elf_class, order)
-    fields = struct.unpack_from(layout.header, ident)
+    header, program_header, dynamic_entry = _formats(elf_class, order)
+    fields = struct.unpack_from(header, ident)
     machine = fields[1]
     phoff, phentsize, phnum = fields[4], fields[8], fields[9]
-    if phnum > MAX_HEADERS or phentsize < struct.calcsize(layout.program_header):
+    if phnum > MAX_HEADERS or phentsize < struct.calcsize(program_header):
         return None
-    headers_data = posix.pread(fd, phentsize * phnum, phoff)
+    end = phoff + phentsize * phnum
+    headers_data = head[phoff:end] if end <= len(head) else posix.pread(fd, end - phoff, phoff)
     headers = [
-        _program_header(elf_class, struct.unpack_from(layout.program_header, headers_data, start))
+        _program_header(elf_class, struct.unpack_from(program_header, headers_data, start))
         for start in range(0, phentsize * phnum, phentsize)
         if start + phentsize <= len(headers_data)
     ]
@@ -108,7 +106,7 @@ def _parse(fd: int) -> ElfObject | None:
     rpath: tuple[str, ...] = ()
     runpath: tuple[str, ...] = ()
     if dynamic is not None:
-        entries = _dynamic_entries(fd, layout.dynamic, *dynamic)
+        entries = _dynamic_entries(fd, dynamic_entry, *dynamic)
         start = _file_offset(loads, entries.get(DT_STRTAB, [0])[0])
         size = entries.get(DT_STRSZ, [0])[0]
         if start is not None and size:
@@ -127,15 +125,15 @@ def _program_header(elf_class: int, values: tuple[int, ...]) -> tuple[int, int, 
 
 
 def _dynamic_entries(fd: int, entry: str, offset: int, size: int) -> dict[int, list[int]]:
-    """The dynamic section's values by tag (up to DT_NULL)."""
+    """The dynamic section's values of the tags read here, by tag (up to DT_NULL)."""
     data = posix.pread(fd, min(size, MAX_DYNAMIC), offset)
-    step = struct.calcsize(entry)
+    usable = len(data) - len(data) % struct.calcsize(entry)
     found: dict[int, list[int]] = {}
-    for position in range(0, len(data) - step + 1, step):
-        tag, value = struct.unpack_from(entry, data, position)
+    for tag, value in struct.iter_unpack(entry, data[:usable]):
         if tag == DT_NULL:
             break
-        found.setdefault(tag, []).append(value)
+        if tag in WANTED_TAGS:
+            found.setdefault(tag, []).append(value)
     return found
 
 
@@ -147,13 +145,15 @@ def _file_offset(loads: list[tuple[int, int, int]], address: int) -> int | None:
     return None
 
 
-@attrs.frozen
 class _StringTable:
     """The dynamic string table, read a string at a time (a library's can be megabytes)."""
 
-    fd: int
-    offset: int
-    size: int
+    __slots__ = ("fd", "offset", "size")
+
+    def __init__(self, fd: int, offset: int, size: int) -> None:
+        self.fd = fd
+        self.offset = offset
+        self.size = size
 
     def string(self, offset: int) -> str:
         if not 0 <= offset < self.size:

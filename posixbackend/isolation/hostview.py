@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
-import os
 import posix
 import posixpath
 import site
@@ -31,13 +30,12 @@ from posixbackend.isolation.libraries import (
     LOADER_CACHE,
     Resolver,
     loader_cache,
+    real_path,
     startup_library_path,
 )
 
 LIBRARY_PACKAGES = ("posixbackend", "vfs", "compat", "attr", "attrs")
 """This library's packages and its dependency's, each shown on its own."""
-SKIPPED_DIRECTORIES = frozenset({"__pycache__"})
-"""Directories that never hold extension modules."""
 
 
 @attrs.frozen
@@ -131,7 +129,7 @@ def interpreter_view(entries: Iterable[str], extra_files: Iterable[str] = ()) ->
         files.append(configuration)
     files.append(LOADER_CACHE)
     files += extra_files
-    real_executable = posixpath.realpath(executable)
+    real_executable = real_path(executable)
     elf = read_elf(real_executable)
     if elf is not None:
         resolver = Resolver(elf.machine, loader_cache(), startup_library_path())
@@ -151,24 +149,31 @@ def isolated_view() -> HostView:
 
 def extension_modules(trees: Iterable[str], flat: Iterable[str]) -> Iterator[str]:
     """The shared object files below ``trees`` (site-packages and package directories, where
-    packages hold extension modules at any depth) and directly in ``flat`` (the standard
-    library's entries: lib-dynload holds its extension modules, the rest none)."""
+    packages hold extension modules at any depth, in directories named as packages are:
+    not metadata, caches or a wheel's bundled libraries, which the loader finds by the
+    modules' search paths) and directly in ``flat`` (the standard library's entries:
+    lib-dynload holds its extension modules, the rest none)."""
     pending = [(directory, True) for directory in trees]
     pending += [(directory, False) for directory in flat]
     while pending:
         directory, deep = pending.pop()
         try:
-            listing = os.scandir(directory)
+            listing = posix.scandir(directory)
         except OSError:
             continue
         with listing:
             for entry in listing:
                 name = entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    if deep and name not in SKIPPED_DIRECTORIES:
-                        pending.append((entry.path, True))
-                elif name.endswith(".so") or ".so." in name:
-                    yield entry.path
+                if ".so" in name:
+                    if name.endswith(".so") or ".so." in name:
+                        yield entry.path
+                elif (
+                    deep
+                    and name.isidentifier()
+                    and name != "__pycache__"
+                    and entry.is_dir(follow_symlinks=False)
+                ):
+                    pending.append((entry.path, True))
 
 
 def outermost(paths: Iterable[str]) -> list[str]:

@@ -10,7 +10,6 @@ the object anyway, confined or not).
 
 from __future__ import annotations
 
-import os
 import posix
 import posixpath
 import struct
@@ -102,7 +101,7 @@ class Resolver:
         directories += self.library_path
         directories += elf.runpath
         if any("ORIGIN" in directory for directory in directories):
-            origin = posixpath.dirname(posixpath.realpath(loader))
+            origin = posixpath.dirname(real_path(loader))
             directories = [_expand(directory, origin) for directory in directories]
         key = (name, *directories)
         if key not in self._searched:  # most objects search the same places for libc
@@ -157,6 +156,21 @@ class Resolver:
         return self._standard_directories
 
 
+def real_path(path: str) -> str:
+    """``path`` with every symbolic link resolved, asked of the kernel with the real posix
+    (this code also runs where os is the emulated backend's); ``path`` if it cannot be."""
+    try:
+        fd = posix.open(path, posix.O_PATH | posix.O_CLOEXEC)
+    except OSError:
+        return path
+    try:
+        return posix.readlink(f"/proc/self/fd/{fd}")
+    except OSError:  # no /proc: resolved lexically, links left as they are
+        return posixpath.normpath(path)
+    finally:
+        posix.close(fd)
+
+
 def _expand(directory: str, origin: str) -> str:
     """A search directory with ``$ORIGIN`` (or ``${ORIGIN}``) replaced."""
     return directory.replace("${ORIGIN}", origin).replace("$ORIGIN", origin)
@@ -164,5 +178,5 @@ def _expand(directory: str, origin: str) -> str:
 
 def startup_library_path() -> list[str]:
     """The LD_LIBRARY_PATH this process was started with (the loader keeps using it)."""
-    value = os.environ.get("LD_LIBRARY_PATH", "")
+    value = posix.environ.get(b"LD_LIBRARY_PATH", b"").decode(errors="surrogateescape")
     return [directory for directory in value.replace(";", ":").split(":") if directory]

@@ -86,7 +86,7 @@ def enter_minimal_root(view: HostView) -> None:
         mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, ROOT_OPTIONS)
         for entry in entries:
             _make(stage, entry)
-        mount(None, stage, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        _read_only(stage, entries)
     finally:
         for entry in entries:
             if entry.source >= 0:
@@ -101,8 +101,9 @@ def plan(paths: Iterable[str]) -> list[Entry]:
     """What the new root needs to show ``paths`` as the host does, parents first; the
     sources opened (the caller closes them). A path the host lacks adds nothing."""
     entries: dict[str, Entry] = {}
+    seen: dict[str, tuple[int, str] | None] = {}
     for path in paths:
-        _resolve(path, entries)
+        _resolve(path, entries, seen)
     bound = [entry.path for entry in entries.values() if entry.kind == "bind" and entry.directory]
     kept = [
         entry
@@ -115,9 +116,12 @@ def plan(paths: Iterable[str]) -> list[Entry]:
     return sorted(kept, key=lambda entry: entry.path.count("/"))
 
 
-def _resolve(path: str, entries: dict[str, Entry]) -> None:
+def _resolve(
+    path: str, entries: dict[str, Entry], seen: dict[str, tuple[int, str] | None]
+) -> None:
     """Walk ``path`` on the host a component at a time, noting the directories and links on
-    the way and the final directory or file to bind."""
+    the way and the final directory or file to bind (``seen``: each host path's mode and
+    link, looked up once for all the paths, which share most of their parents)."""
     parts = [part for part in path.split("/") if part]
     current = ""
     links = 0
@@ -130,15 +134,14 @@ def _resolve(path: str, entries: dict[str, Entry]) -> None:
             current = "" if current == "/" else current
             continue
         candidate = f"{current}/{part}"
-        try:
-            mode = posix.lstat(candidate).st_mode
-        except OSError:
+        found = seen[candidate] if candidate in seen else _look_up(candidate, seen)
+        if found is None:
             return
+        mode, target = found
         if stat.S_ISLNK(mode):
             links += 1
             if links > MAX_LINKS:
                 return
-            target = posix.readlink(candidate)
             entries.setdefault(candidate, Entry(candidate, "symlink", target))
             parts = [*(step for step in target.split("/") if step), *parts]
             if target.startswith("/"):
@@ -159,6 +162,17 @@ def _resolve(path: str, entries: dict[str, Entry]) -> None:
             entries[candidate] = Entry(candidate, "bind", source=fd, directory=stat.S_ISDIR(mode))
 
 
+def _look_up(path: str, seen: dict[str, tuple[int, str] | None]) -> tuple[int, str] | None:
+    """The host's mode of ``path`` and, for a symbolic link, its contents (None: missing)."""
+    try:
+        mode = posix.lstat(path).st_mode
+        found = (mode, posix.readlink(path) if stat.S_ISLNK(mode) else "")
+    except OSError:
+        found = None
+    seen[path] = found
+    return found
+
+
 def _make(stage: str, entry: Entry) -> None:
     """Make ``entry`` in the new root being built at ``stage``."""
     where = stage + entry.path
@@ -171,11 +185,11 @@ def _make(stage: str, entry: Entry) -> None:
         flags = posix.O_CREAT | posix.O_EXCL | posix.O_WRONLY | posix.O_CLOEXEC
         _ignore_existing(lambda: posix.close(posix.open(where, flags, 0o444)))
     if entry.kind == "bind":
-        _bind_read_only(entry.source, where)
+        _bind(entry.source, where)
 
 
-def _bind_read_only(source: int, where: str) -> None:
-    """Bind the host directory or file open as ``source`` at ``where``, read-only."""
+def _bind(source: int, where: str) -> None:
+    """Bind the host directory or file open as ``source`` at ``where``."""
     origin = f"/proc/self/fd/{source}"
     try:
         mount(origin, where, None, MS_BIND)
@@ -183,17 +197,31 @@ def _bind_read_only(source: int, where: str) -> None:
         if error.errno != errno.EINVAL:
             raise
         # A directory with mounts below it: a user namespace binds it only with them (so
-        # nothing a host mount covers is uncovered); they are made read-only together.
+        # nothing a host mount covers is uncovered); they are made read-only with the rest.
         mount(origin, where, None, MS_BIND | MS_REC)
-        attr = _MountAttr(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, 0, 0)
+
+
+def _read_only(stage: str, entries: Iterable[Entry]) -> None:
+    """Make the new root and every mount in it read-only, nosuid and nodev: with one
+    recursive mount_setattr (which only adds flags, so none a user namespace locks is
+    touched), else mount by mount."""
+    attr = _MountAttr(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, 0, 0)
+    try:
         syscall(
-            SYS_MOUNT_SETATTR, AT_FDCWD, os.fsencode(where), AT_RECURSIVE,
+            SYS_MOUNT_SETATTR, AT_FDCWD, os.fsencode(stage), AT_RECURSIVE,
             ctypes.byref(attr), ctypes.sizeof(attr),
         )  # fmt: skip
         return
-    # The remount keeps what a user namespace locks (noexec, the atime flags), adds the rest.
-    kept = MS_NOEXEC if os.fstatvfs(source).f_flag & ST_NOEXEC else 0
-    mount(None, where, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | kept)
+    except OSError as error:
+        if error.errno != errno.ENOSYS:
+            raise
+    for entry in entries:
+        if entry.kind == "bind":
+            # The remount keeps what a user namespace locks (noexec, the atime flags).
+            kept = MS_NOEXEC if posix.fstatvfs(entry.source).f_flag & ST_NOEXEC else 0
+            flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | kept
+            mount(None, stage + entry.path, None, flags)
+    mount(None, stage, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
 def _ignore_existing(make: Callable[[], object]) -> None:

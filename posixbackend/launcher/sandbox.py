@@ -2,7 +2,8 @@
 
 Before any thread exists and before the program is read, :meth:`Sandbox.prepare` makes what
 the confined program cannot make later (the report files, the directory children may start
-in) and forks the supervisor when a time limit or a confinement asks for one. Once the
+in) and forks the supervisor when a time limit asks for one, or that directory (which the
+confined program cannot remove) is to be removed at the end. Once the
 program is read, :meth:`Sandbox.start` confines the process, reports what the kernel
 applied, then starts the time limit and the permissions: no thread of the process exists
 before the confinement, so none escapes it.
@@ -51,11 +52,12 @@ class Sandbox:
 
     def prepare(self) -> None:
         """Make what the confined program cannot make later, then fork the supervisor if a
-        time limit or the confinement needs one (only the guest returns from here)."""
+        time limit is to be enforced, or something the confined program cannot remove is to
+        be cleaned up (only the guest returns from here)."""
         if self.confines:
             self._prepare_files()
         limit = self.session.options.time_limit
-        if limit is None and not self.confines:
+        if limit is None and not self._cleanup:
             return
         if "supervisor" in skipped_steps():
             self.before = Confinement((), {"supervisor": f"left out ({SKIP_VARIABLE})"})
@@ -64,7 +66,11 @@ class Sandbox:
             self.before = Confinement((), {"supervisor": "another thread is running"})
             return
         message = f"posixbackend: time limit of {limit!r} s exceeded"
-        link = supervise(limit, GRACE, message, self._cleanup)
+        try:
+            link = supervise(limit, GRACE, message, self._cleanup)
+        except OSError as error:  # permissions this process got from its parent refuse it
+            self.before = Confinement((), {"supervisor": str(error)})
+            return
         self.session.announce = link.message_printed
         self.before = Confinement(("supervisor",), {})
 

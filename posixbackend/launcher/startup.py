@@ -16,6 +16,7 @@ import posixpath
 import sys
 from collections.abc import Sequence
 
+from posixbackend.launcher import load_entry_points
 from posixbackend.launcher.options import ENVIRONMENT_VARIABLE, UsageError, options_from_environment
 from posixbackend.launcher.session import Session
 
@@ -39,7 +40,10 @@ def activate_from_environment() -> Session | None:
         sys.stderr.flush()
         posix._exit(2)
     _STARTED.append(session)
-    session.activate(defer_time_limit=starts_the_launcher(sys.orig_argv))
+    launcher = starts_the_launcher(sys.orig_argv)
+    if launcher:
+        load_entry_points()
+    session.activate(defer_time_limit=launcher)
     return session
 
 

@@ -1,8 +1,9 @@
 """The supervisor: a parent process that runs no guest code, outside the guest's reach.
 
 Forked before the launcher confines itself and before any thread exists. The child goes on
-to be the guest (confined, running the program); the parent stays unconfined and only
-watches it:
+to be the guest (confined, running the program); the parent stays unconfined, runs only the
+code of this module (no program code: it returns from no function of the launcher's) and
+watches the guest:
 
 - it mirrors how the guest ended: its exit status, or death by the same signal (raised on
   itself, core dumps off);
@@ -10,8 +11,8 @@ watches it:
   that moment comes first) it kills the guest and everything the guest started -- as a
   child subreaper, the guest's orphans are its children, so killing its children until none
   is left reaches them all, and no process id it kills can have been reused -- says the
-  launcher's one line, and exits with 124; a guest that ended past its limit has what it
-  left running killed the same way;
+  launcher's one line unless the guest said it, and exits with 124; a guest that ended past
+  its limit has what it left running killed the same way;
 - it ignores the terminal's SIGINT and SIGQUIT (the terminal sends them to the guest too,
   which reacts as a plain python would) and forwards SIGTERM and SIGHUP to the guest;
 - it removes what the confined guest could not (a directory of the launcher's).
@@ -22,7 +23,6 @@ The guest gets PR_SET_PDEATHSIG, so a supervisor that is killed takes it along.
 from __future__ import annotations
 
 import contextlib
-import mmap
 import os
 import posix
 import resource
@@ -30,9 +30,7 @@ import signal
 import stat
 import time
 from collections.abc import Sequence
-from typing import NoReturn
-
-import attrs
+from typing import NamedTuple, NoReturn
 
 from posixbackend.isolation.libc import prctl
 
@@ -48,27 +46,28 @@ KILL_ROUNDS = 1000
 """Rounds of killing children at most (each reaches one more generation of the tree)."""
 
 
-@attrs.frozen
-class GuestLink:
-    """The guest's side: a page shared with the supervisor, marked when the guest itself
-    printed the time limit's message (so the supervisor does not print it again)."""
+class GuestLink(NamedTuple):
+    """The guest's side: the write end of a pipe to the supervisor, written once the guest
+    printed the time limit's message itself (so the supervisor does not print it again)."""
 
-    shared: mmap.mmap
+    said: int
 
     def message_printed(self) -> None:
-        self.shared[0] = 1
+        with contextlib.suppress(OSError):
+            posix.write(self.said, b"!")
 
 
-@attrs.frozen
-class Watch:
+class Watch(NamedTuple):
     """What the supervisor watches for."""
 
     guest: int
     started: float
+    """When the guest was forked (time.monotonic, the same clock in every process)."""
     limit: float | None
     grace: float
     message: str
-    shared: mmap.mmap
+    said: int
+    """The read end of the guest's pipe (readable once the guest printed the message)."""
     cleanup: tuple[str, ...]
 
 
@@ -76,32 +75,41 @@ def supervise(
     limit: float | None, grace: float, message: str, cleanup: Sequence[str] = ()
 ) -> GuestLink:
     """Fork the supervisor: in the guest (the child), return its link; the parent supervises
-    and never returns. ``limit``: the time limit in seconds (None: none); ``message``: the
-    line for a guest killed at its limit; ``cleanup``: host directories removed at the end."""
-    shared = mmap.mmap(-1, mmap.PAGESIZE)
+    and never returns (OSError if the fork is refused). ``limit``: the time limit in seconds
+    (None: none); ``message``: the line for a guest killed at its limit; ``cleanup``: host
+    directories removed at the end."""
+    said_read, said_write = posix.pipe2(posix.O_CLOEXEC)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # a SIG_IGN inherited would reap the guest
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
     started = time.monotonic()
     parent = posix.getpid()
-    guest = posix.fork()
+    try:
+        guest = posix.fork()
+    except BaseException:  # refused (by permissions a parent handed on): no supervisor
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for fd in (said_read, said_write):
+            posix.close(fd)
+        raise
     if guest == 0:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if posix.getppid() != parent:  # the supervisor died before the line above
             posix._exit(TIME_LIMIT_STATUS if limit is not None else 1)
+        posix.close(said_read)
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-        return GuestLink(shared)
-    watch = Watch(guest, started, limit, grace, message, shared, tuple(cleanup))
+        return GuestLink(said_write)
+    posix.close(said_write)
     try:
-        _supervise(watch)
+        run(Watch(guest, started, limit, grace, message, said_read, tuple(cleanup)))
     finally:  # only an error of the supervisor's own gets here: the guest must not outlive it
         with contextlib.suppress(ProcessLookupError):
             posix.kill(guest, signal.SIGKILL)
         posix._exit(1)
 
 
-def _supervise(watch: Watch) -> NoReturn:
+def run(watch: Watch) -> NoReturn:
+    """Supervise the guest to its end (the signals of :data:`WATCHED` blocked)."""
     prctl(PR_SET_CHILD_SUBREAPER, 1)
-    _let_go_of_descriptors()
+    _let_go_of_descriptors(watch.said)
     deadline = None if watch.limit is None else watch.started + watch.limit + watch.grace + SLACK
     status: int | None = None
     while status is None:
@@ -112,7 +120,7 @@ def _supervise(watch: Watch) -> NoReturn:
             info = signal.sigtimedwait(WATCHED, max(0.0, deadline - time.monotonic()))
         if info is None:  # the deadline: the guest is still running
             _kill_descendants()
-            if not watch.shared[0]:
+            if not _guest_said_it(watch.said):
                 with contextlib.suppress(OSError):
                     posix.write(2, f"{watch.message}\n".encode())
             _clean_up(watch.cleanup)
@@ -128,13 +136,24 @@ def _supervise(watch: Watch) -> NoReturn:
     _mirror(status)
 
 
-def _let_go_of_descriptors() -> None:
+def _let_go_of_descriptors(kept: int) -> None:
     """Hold no end of the guest's pipes but stderr (for the message): a reader of its
     stdout sees the end when the guest closes it, not when the supervisor exits."""
-    null = posix.open("/dev/null", posix.O_RDWR | posix.O_CLOEXEC)
+    null = posix.open("/dev/null", posix.O_RDWR)
     for fd in (0, 1):
         posix.dup2(null, fd)
-    posix.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    highest = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    posix.closerange(3, kept)
+    posix.closerange(kept + 1, max(highest, kept + 1))
+
+
+def _guest_said_it(said: int) -> bool:
+    """Whether the guest wrote to its pipe (it printed the message itself)."""
+    posix.set_blocking(said, False)
+    try:
+        return bool(posix.read(said, 1))
+    except BlockingIOError:
+        return False
 
 
 def _reap(guest: int) -> int | None:
@@ -195,7 +214,7 @@ def _clean_up(paths: Sequence[str]) -> None:
 
 
 def _remove_tree(path: str) -> None:
-    """Remove ``path`` and what is below it, with the real posix (whatever is left, stays)."""
+    """Remove ``path`` and what is below it (whatever cannot be removed, stays)."""
     try:
         mode = posix.lstat(path).st_mode
     except OSError:
@@ -222,3 +241,4 @@ def _mirror(status: int) -> NoReturn:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {number})
     posix.kill(posix.getpid(), number)
     posix._exit(128 + number)  # a signal whose default is not to end a process
+

@@ -24,6 +24,7 @@ import attrs
 import pytest
 
 from posixbackend.launcher.confinement import SKIP_VARIABLE
+from posixbackend.launcher.startup import starts_the_launcher
 from tests.launcher.running import LAUNCHER, environment, launch
 from tests.permissions.escapes import ESCAPES, Escape
 from tests.permissions.test_escapes import traces
@@ -314,8 +315,11 @@ def test_the_report_on_stderr_says_what_was_applied(tmp_path: Path) -> None:
     done = launch("--sandbox", "--sandbox-report", "-c", "print('ran')", cwd=tmp_path)
     assert done.stdout == "ran\n"
     first = done.stderr.splitlines()[0]
-    assert first.startswith("posixbackend: sandbox: applied: supervisor, rlimits,")
+    assert first.startswith("posixbackend: sandbox: applied: rlimits, capabilities,")
     assert "landlock" in first and "seccomp" in first
+    options = ("--sandbox", "--time-limit=30", "--sandbox-report")
+    done = launch(*options, "-c", "print('ran')", cwd=tmp_path)
+    assert done.stderr.startswith("posixbackend: sandbox: applied: supervisor, rlimits,")
 
 
 def test_the_json_report_lists_the_policy(tmp_path: Path) -> None:
@@ -337,7 +341,7 @@ def test_the_json_report_lists_the_policy(tmp_path: Path) -> None:
 
 def test_a_step_left_out_is_reported_with_why(tmp_path: Path) -> None:
     done = launch(
-        "--sandbox", "--sandbox-report", "-c", "pass", cwd=tmp_path,
+        "--sandbox", "--time-limit=30", "--sandbox-report", "-c", "pass", cwd=tmp_path,
         env={SKIP_VARIABLE: "supervisor,landlock"},
     )  # fmt: skip
     lines = done.stderr.splitlines()
@@ -404,3 +408,50 @@ def test_the_interpreter_is_used_as_it_is(tmp_path: Path) -> None:
     done = launch(*NATIVE, "-c", code, cwd=tmp_path)
     assert done.stdout == '["0.125", "d41d"]\n', done.stderr
     assert sys.executable  # the interpreter the launcher runs is this one
+
+
+@pytest.mark.parametrize(
+    ("argv", "launcher"),
+    [
+        (["python", "-m", "posixbackend", "-c", "x"], True),
+        (["python", "-mposixbackend"], True),
+        (["python", "-Im", "posixbackend"], True),
+        (["python", "-X", "dev", "-W", "ignore", "-m", "posixbackend"], True),
+        (["python", "-Xdev", "-m", "posixbackend.__main__"], True),
+        (["python", "-c", "import posixbackend"], False),
+        (["python", "-m", "pytest"], False),
+        (["python", "script.py"], False),
+        (["python"], False),
+    ],
+)
+def test_start_up_knows_a_launchers_process(argv: list[str], launcher: bool) -> None:
+    assert starts_the_launcher(argv) is launcher
+
+
+def test_start_up_knows_the_console_scripts(tmp_path: Path) -> None:
+    script = tmp_path / "posixbackend"
+    script.write_text("from posixbackend.launcher import main\nmain()\n")
+    other = tmp_path / "elsewhere" / "posixbackend"
+    other.parent.mkdir()
+    other.write_text("print('a program of the same name')\n")
+    assert starts_the_launcher(["python", str(script), "--sandbox"])
+    assert not starts_the_launcher(["python", str(other)])
+
+
+def test_a_limit_from_the_environment_starts_after_the_confinement(tmp_path: Path) -> None:
+    """A launcher given a time limit through POSIXBACKEND_OPTIONS (a child of another
+    launcher) starts it only once confined: no thread escapes, and the limit still holds."""
+    code = "import time\nprint('ready', flush=True)\ntime.sleep(30)"
+    with subprocess.Popen(
+        [*LAUNCHER, "--sandbox", "-c", code], cwd=tmp_path, stdout=subprocess.PIPE,
+        env=environment({"POSIXBACKEND_OPTIONS": "--time-limit=1"}), text=True,
+    ) as supervisor:  # fmt: skip
+        assert supervisor.stdout is not None
+        assert supervisor.stdout.readline() == "ready\n"
+        (guest,) = _children_of(supervisor.pid)
+        tasks = os.listdir(f"/proc/{guest}/task")
+        statuses = {Path(f"/proc/{guest}/task/{task}/status").read_text() for task in tasks}
+        supervisor.wait(timeout=30)
+    assert len(tasks) >= 3
+    assert all("Seccomp:\t2" in status and "NoNewPrivs:\t1" in status for status in statuses)
+    assert supervisor.returncode == 124

@@ -1,9 +1,9 @@
-"""The supervisor: the launcher's parent process when a time limit or the sandbox's kernel
-confinement asks for one. It runs no guest code, ends the way the guest ended, passes on the
-signals meant for the program, and enforces the time limit from outside the guest's reach.
+"""The supervisor: the launcher's parent process when a time limit asks for one. It runs no
+guest code, ends the way the guest ended, passes on the signals meant for the program, and
+enforces the time limit from outside the guest's reach.
 
-The modes below are the two ways to get one: ``--sandbox`` (confined) and ``--time-limit``
-alone (the native backend, unconfined).
+The modes below supervise a confined program (``--sandbox``) and an unconfined one (the
+native backend).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from posixbackend.launcher.supervisor import SLACK
 from tests.launcher.running import LAUNCHER, PYTHON, environment, launch
 
 SUPERVISED = {
-    "sandbox": ("--sandbox", "--allow-native-access"),
-    "time-limit": ("--time-limit=60",),
+    "sandbox": ("--sandbox", "--allow-native-access", "--time-limit=60"),
+    "native": ("--time-limit=60",),
 }
 FEW_SECONDS = 8.0
 """How long past its limit and grace a stopped run may take on a busy machine."""
