@@ -19,9 +19,21 @@ import os
 import threading
 from typing import Any, Final
 
+import compat
 from posixbackend.permissions.policy import Permissions
 
 get_ident: Final = threading.get_ident
+
+SHARED_THREAD = compat.declare(
+    id="permissions.anchored_thread",
+    function="posixbackend.backend",
+    aspect="restricting blocks and asyncio tasks",
+    level=compat.Level.INFO,
+    explanation="a block whose permissions restrict anything holds its whole thread, not only "
+    "its context: while an asyncio task awaits inside one, every other task the event loop "
+    "runs on that thread runs under those permissions too (run guests in a thread of their "
+    "own, or use the isolated mode)",
+)
 
 
 class Anchor:
@@ -94,6 +106,7 @@ def pop(anchor: Anchor) -> None:
         top = top.below
     if top is None:
         return  # not on this thread (left already)
+    SHARED_THREAD.hit()  # blocks left out of order: tasks shared the anchored thread
     rebuilt = top.below
     for above in reversed(kept):
         rebuilt = Anchor(above.serving, above.policy, rebuilt, above.origin)
