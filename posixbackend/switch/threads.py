@@ -124,8 +124,6 @@ def thread_patches() -> list[tuple[Any, str, Callable[..., Any]]]:
     ]
     if hasattr(_thread, "start_new"):  # the old alias, gone in 3.13
         patches.append((_thread, "start_new", start_new_thread))
-    entry_points(start, submit, start_new_thread)
-    boundaries(_bootstrap_inner)
     _watch_raw_starts(_bootstrap_inner)
     return patches
 
@@ -193,4 +191,10 @@ def _run_under(
         ACTIVE.reset(active_token)
 
 
-boundaries(_run_under, _anchored_runner)
+entry_points(thread_patches)  # the stand-ins it makes (code objects are made once, here)
+boundaries(
+    _run_under,
+    _anchored_runner,
+    *(code for code in thread_patches.__code__.co_consts
+      if getattr(code, "co_name", None) == "_bootstrap_inner"),
+)  # fmt: skip
