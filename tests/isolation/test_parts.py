@@ -1,11 +1,11 @@
-"""The isolated mode's smaller parts: limits and their spelling, the file size rule compared
-with Linux's RLIMIT_FSIZE, and the result pipe's frames read defensively."""
+"""The isolated mode's smaller parts: limits and their spelling, and the file size rule
+compared with Linux's RLIMIT_FSIZE (the result channel has tests of its own, in
+test_channel.py)."""
 
 from __future__ import annotations
 
 import errno
 import json
-import os
 import posix
 import subprocess
 import sys
@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 
 from posixbackend.isolation import Limits, parse_limits
 from posixbackend.isolation.filesize import FileSizeLimit
-from posixbackend.isolation.frames import HEADER, FrameWriter, ResultStream, read_result_stream
 from posixbackend.isolation.limits import KINDS, MIB
 from vfs import MemoryFileSystem
 
@@ -223,64 +222,3 @@ def test_a_read_only_handle_answers_ebadf_before_the_limit() -> None:
     with pytest.raises(OSError) as raised:
         reader.truncate(100)
     assert raised.value.errno == errno.EINVAL
-
-
-# -- the result pipe ---------------------------------------------------------------------------
-
-
-def frame(kind: str, **fields: object) -> bytes:
-    body = json.dumps({"kind": kind, **fields}).encode()
-    return HEADER.pack(len(body)) + body
-
-
-def chunks(*pieces: bytes) -> bytes:
-    return b"".join(HEADER.pack(len(piece)) + piece for piece in pieces)
-
-
-def test_frames_then_the_snapshot_are_split() -> None:
-    data = frame("confined", applied=["seccomp"]) + frame("finished", status=0)
-    stream = read_result_stream(data + chunks(b"TA", b"R", b""))
-    assert stream.frames == {
-        "confined": {"kind": "confined", "applied": ["seccomp"]},
-        "finished": {"kind": "finished", "status": 0},
-    }
-    assert (stream.snapshot, stream.problem) == (b"TAR", None)
-
-
-def test_a_snapshot_without_its_end_is_incomplete() -> None:
-    stream = read_result_stream(frame("finished", status=0) + chunks(b"TA", b"R"))
-    assert (stream.snapshot, stream.problem) == (None, "the snapshot is incomplete")
-
-
-def test_the_frame_writer_writes_what_the_reader_reads() -> None:
-    read, write = os.pipe()
-    writer = FrameWriter(write)
-    writer.frame("finished", status=3)
-    assert writer.write(b"abc") == 3 and writer.write(b"") == 0 and writer.tell() == 3
-    writer.end()
-    os.close(write)
-    with os.fdopen(read, "rb") as pipe:
-        stream = read_result_stream(pipe.read())
-    assert stream == ResultStream({"finished": {"kind": "finished", "status": 3}}, b"abc", None)
-
-
-@pytest.mark.parametrize(
-    ("data", "problem"),
-    [
-        (frame("confined")[:-1], "truncated or oversized"),
-        (frame("confined") + b"\0\0", "inside a frame header"),
-        (HEADER.pack(1 << 30) + b"{}", "truncated or oversized"),
-        (HEADER.pack(3) + b"n0t", "not JSON"),
-        (HEADER.pack(2) + b"[]", "without a kind"),
-        (frame("finished") + chunks(b"x")[:-1], "truncated or oversized"),
-    ],
-)
-def test_a_damaged_result_is_reported_not_trusted(data: bytes, problem: str) -> None:
-    stream = read_result_stream(data)
-    assert stream.snapshot is None
-    assert stream.problem is not None and problem in stream.problem
-
-
-def test_a_result_without_its_finished_frame_has_no_snapshot() -> None:
-    stream = read_result_stream(frame("confined", applied=[]))
-    assert (set(stream.frames), stream.snapshot, stream.problem) == ({"confined"}, None, None)
