@@ -256,9 +256,13 @@ class ChannelReader:
         self._thread = threading.Thread(
             target=self._run, name="posixbackend-isolation-channel", daemon=True
         )
+        self._lock = threading.Lock()
+        self._started = self._ended = self._abandoned = False
 
     def start(self) -> None:
-        self._thread.start()
+        with self._lock:
+            self._thread.start()
+            self._started = True
 
     def _run(self) -> None:
         # Signals go to the main thread; none cuts a read here short (MSG_WAITALL).
@@ -268,20 +272,33 @@ class ChannelReader:
         except BaseException as error:  # noqa: BLE001 - handed to the main thread, raised there
             self.failure = error
         finally:
-            os.write(self._notify, b"\0")
+            with self._lock:
+                os.write(self._notify, b"\0")
+                self._ended = True
+                abandoned = self._abandoned
+            if abandoned:  # close() was interrupted while it waited: the last one out closes
+                self._release()
 
     def close(self) -> None:
         """Stop reading (what has not arrived yet is cut), wait for the thread, and close the
-        socket and the wakeup pipe."""
+        socket and the wakeup pipe (if that wait is interrupted, the thread closes them when
+        it ends: never while it may still use them)."""
         try:
-            if self._thread.is_alive():
+            if self._started:
                 with contextlib.suppress(OSError):  # not connected any more: nothing to stop
                     self.sock.shutdown(socket.SHUT_RDWR)
                 self._thread.join()
         finally:
-            self.sock.close()
-            for fd in (self.wakeup, self._notify):
-                os.close(fd)
+            with self._lock:
+                release = self._ended or not self._started
+                self._abandoned = not release
+            if release:
+                self._release()
+
+    def _release(self) -> None:
+        self.sock.close()
+        for fd in (self.wakeup, self._notify):
+            os.close(fd)
 
     def result(self) -> Channel:
         """The channel, once the reader is done (its own failure raised again)."""

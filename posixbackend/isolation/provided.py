@@ -17,14 +17,27 @@ import stat
 import sys
 import sysconfig
 
+import compat
 from posixbackend.isolation.limits import format_size
 from vfs import FileSystem, HostFileSystem, MemoryFileSystem, MountFileSystem, ReadOnlyFileSystem
+
+PROVIDED_COPY = compat.declare(
+    id="isolation.provided_copy",
+    function="builtins.open",
+    aspect="an allow_io FileSystem in isolated mode",
+    level=compat.Level.INFO,
+    explanation="the isolated guest gets a copy of the regular files of the provider's memory "
+    "part (names and contents, hard links as separate files; no symbolic links, empty "
+    "directories, modes, owners or times), and its writes come back in the result's files, "
+    "never into the provider",
+)
 
 
 def provided_files(fs: FileSystem, largest: int | None) -> dict[str, bytes]:
     """The regular files of ``fs``'s memory part by path; ValueError if ``fs`` has a part
     that cannot be copied, or holds more than ``largest`` bytes (None: no bound)."""
     sources = _memory_parts(fs)
+    PROVIDED_COPY.hit()
     files: dict[str, bytes] = {}
     remaining = largest
     for point, memory, hidden in sources:

@@ -196,15 +196,17 @@ class _Supervision:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(child.pid, signal.SIGKILL)  # anything left in its group
             finally:
-                assert self.channel is not None, "started with the child"
-                self.channel.close()
                 try:
-                    _, status, usage = os.wait4(child.pid, 0)
-                except ChildProcessError:
-                    raise IsolationError(
-                        "the isolated child was reaped by someone else (is SIGCHLD ignored?)"
-                    ) from None
-                child.returncode = os.waitstatus_to_exitcode(status)
+                    assert self.channel is not None, "started with the child"
+                    self.channel.close()
+                finally:
+                    try:
+                        _, status, usage = os.wait4(child.pid, 0)
+                    except ChildProcessError:
+                        raise IsolationError(
+                            "the isolated child was reaped by someone else (is SIGCHLD ignored?)"
+                        ) from None
+                    child.returncode = os.waitstatus_to_exitcode(status)
         ended = time.monotonic()
         channel = self.channel.result()
         signal_number = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
