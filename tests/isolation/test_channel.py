@@ -1,6 +1,7 @@
 """The result channel read in-process, as the parent reads it from the child's socket: real
 snapshots come back whole, every forged or malformed stream ends in a protocol error (never an
-exception), and nothing is allocated beyond the bounds, whatever the stream declares."""
+exception), and nothing is allocated beyond the bounds, whatever the stream declares; the
+reader thread, stopped or failing or interrupted, leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -9,13 +10,18 @@ import json
 import os
 import posix
 import socket
+import threading
 import time
 import tracemalloc
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from posixbackend.isolation import channel as channel_module
+from posixbackend.isolation import run_isolated
+from posixbackend.isolation import runner as runner_module
 from posixbackend.isolation.archive import BLOCK, RECORD
 from posixbackend.isolation.channel import (
     Bounds,
@@ -26,6 +32,7 @@ from posixbackend.isolation.channel import (
 )
 from posixbackend.isolation.frames import MAX_FRAME, FrameWriter, json_depth, parse_frame
 from posixbackend.isolation.limits import Limits
+from tests.isolation.helpers import group_members
 from tests.isolation.streams import (
     BOUNDS,
     CONFINED,
@@ -502,3 +509,54 @@ def test_the_reader_wakes_the_main_thread_when_done() -> None:
     channel = reader.result()
     reader.close()
     assert channel.snapshot is not None and channel.snapshot.files == {"/f": b"data"}
+
+
+def test_a_file_beyond_one_read_is_gathered_and_a_short_one_still_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(channel_module, "SINGLE_READ", 1000)
+    data = bytes(range(256)) * 20
+    whole = read(started() + archive(member("f", data)))
+    assert whole.snapshot is not None and whole.snapshot.files == {"/f": data}
+    cut = read(started() + ROOT + header("f", size=len(data)) + data[:2500])
+    assert (cut.ended, cut.snapshot) == ("inside the snapshot", None)
+
+
+# -- the runner around the reader ------------------------------------------------------------------
+
+
+def open_descriptors() -> set[int]:
+    return {int(name) for name in os.listdir("/proc/self/fd")}
+
+
+def test_a_failing_reader_is_raised_and_leaves_nothing_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(source: object, bounds: object) -> Channel:
+        raise RuntimeError("the reader's own bug")
+
+    before = open_descriptors()
+    monkeypatch.setattr(channel_module, "read_channel", broken)
+    with pytest.raises(RuntimeError, match="the reader's own bug"):
+        run_isolated("import time; time.sleep(30)")
+    assert open_descriptors() == before
+    assert not [thread for thread in threading.enumerate() if "isolation" in thread.name]
+
+
+def test_an_interrupted_run_leaves_no_process_thread_or_descriptor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started_pids: list[int] = []
+
+    def interrupted(self: runner_module._Supervision, child: Any, started: float) -> None:
+        started_pids.append(child.pid)
+        time.sleep(0.3)  # the child runs, the reader waits in recv
+        raise KeyboardInterrupt
+
+    before = open_descriptors()
+    monkeypatch.setattr(runner_module._Supervision, "_watch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_isolated("import time; time.sleep(30)")
+    assert open_descriptors() == before
+    assert group_members(started_pids[0]) == []
+    assert not [thread for thread in threading.enumerate() if "isolation" in thread.name]
