@@ -172,17 +172,20 @@ class ArchiveReader:
         return data
 
     def _trailer(self) -> None:
-        """After the first end block: zeros up to a record, then the end of the stream."""
-        for _ in range(RECORD // BLOCK):
+        """After the first end block: zeros (the second end block, then up to a record of
+        padding), then the end of the stream."""
+        most = RECORD // BLOCK
+        for count in range(most + 1):
             try:
                 block = self.source.read(BLOCK)
             except ChannelEnded as ended:
                 if ended.received:
                     raise ProtocolViolation("a partial block after the archive") from None
                 return
+            if count == most:
+                raise ProtocolViolation("more than a record of zeros after the archive")
             if block != bytes(BLOCK):
                 raise ProtocolViolation("data after the end of the archive")
-        raise ProtocolViolation("more than a record of zeros after the archive")
 
     # -- members -------------------------------------------------------------------------------
 

@@ -306,13 +306,20 @@ def test_a_forged_archive_is_a_protocol_error(members: tuple[bytes, ...], proble
         (header(".", b"0") + END, "does not start with its root directory"),
         (header("tmp/", b"5") + END, "does not start with its root directory"),
         (ROOT + END + b"junk" + bytes(508), "data after the end of the archive"),
-        (ROOT + END + bytes(RECORD) + bytes(BLOCK), "more than a record of zeros"),
+        (ROOT + bytes(BLOCK) + bytes(RECORD + BLOCK), "more than a record of zeros"),
         (ROOT + END + bytes(100), "a partial block after the archive"),
     ],
 )
 def test_a_forged_archive_frame_is_a_protocol_error(stream: bytes, problem: str) -> None:
     channel = read(started() + stream)
     assert channel.protocol_error is not None and problem in channel.protocol_error
+
+
+@pytest.mark.parametrize("blocks", [0, 1, 19, 20])
+def test_the_archive_may_end_with_up_to_a_record_of_zeros(blocks: int) -> None:
+    # the first end block, then the second and tarfile's padding to a whole record
+    channel = read(started() + ROOT + bytes(BLOCK) + bytes(blocks * BLOCK))
+    assert channel.snapshot is not None, channel
 
 
 def test_a_link_to_a_link_leads_to_the_first_name() -> None:
