@@ -138,6 +138,8 @@ class ArchiveReader:
             if len(self.seen) >= self.members:
                 raise ProtocolViolation(f"a snapshot of more than {self.members} members")
             self._member(header)
+        if not self.seen:
+            raise ProtocolViolation("an archive that does not start with its root directory")
         self._trailer()
         return Snapshot(self.files, self.links)
 

@@ -31,7 +31,7 @@ from collections.abc import Iterator, Mapping
 
 import attrs
 
-from posixbackend.isolation.channel import Bounds, Channel, ChannelReader
+from posixbackend.isolation.channel import SNAPSHOT_SLACK, Bounds, Channel, ChannelReader
 from posixbackend.isolation.limits import Limits, format_size
 from posixbackend.isolation.observed import Observation, exceeded_limit, oom_kills
 from posixbackend.isolation.request import Request, file_contents, grant, guest_path, program_of
@@ -268,7 +268,8 @@ class _Supervision:
     def _begin(self) -> None:
         """Read the channel (in its thread), stdout and stderr; write the request and stdin."""
         assert self.channel is not None, "started with the child"
-        self.channel.sock.shutdown(socket.SHUT_WR)  # the parent never writes: the child reads EOF
+        with contextlib.suppress(OSError):  # (a child that already ended reads nothing)
+            self.channel.sock.shutdown(socket.SHUT_WR)  # the parent never writes: EOF to read
         self.channel.start()
         ours = self._ours
         output = self.request.limits.output_bytes
@@ -325,7 +326,7 @@ class _Supervision:
                     if self.readers:
                         self.notes.append("output still open after the child ended: cut")
                     if not self.channel_done:
-                        self.notes.append("the result still arriving after the child ended: cut")
+                        self.notes.append("the result still came after the child ended: cut")
                     return
                 timeout = self._timeout(now, deadline, drain_until, exit_fd)
                 for key, _ in self.selector.select(timeout):
@@ -451,9 +452,10 @@ class _Supervision:
             return []
         if channel.oversized is not None:
             memory = self.request.limits.memory_bytes
-            bound = "the memory limit" if memory is None else format_size(memory)
-            return [f"the result outgrew {bound} and the archive's slack: its files were "
-                    "not kept"]  # fmt: skip
+            bound = "the machine's memory" if memory is None else f"{format_size(memory)}"
+            slack = format_size(SNAPSHOT_SLACK)
+            return [f"the result outgrew what the parent accepts ({bound} and {slack} of "
+                    "archive headers): its files were not kept"]  # fmt: skip
         how = "was killed" if signal_number is not None else "ended"
         if channel.ended == "inside the snapshot":
             return [f"the snapshot was cut short (the child {how}): no files came back"]

@@ -304,6 +304,7 @@ def test_a_forged_archive_is_a_protocol_error(members: tuple[bytes, ...], proble
     [
         (ROOT[:-1] + b"\1" + END, "wrong checksum"),
         (header(".", b"0") + END, "does not start with its root directory"),
+        (END + bytes(RECORD - 2 * BLOCK), "does not start with its root directory"),
         (header("tmp/", b"5") + END, "does not start with its root directory"),
         (ROOT + END + b"junk" + bytes(508), "data after the end of the archive"),
         (ROOT + bytes(BLOCK) + bytes(RECORD + BLOCK), "more than a record of zeros"),

@@ -131,6 +131,22 @@ def test_a_guest_killing_itself_with_sigxcpu_or_sigkill_forges_no_cpu_limit() ->
         assert result.summary() == f"killed by {signal.Signals(number).name}"
 
 
+def test_a_result_beyond_the_bounds_is_the_memory_limit_and_keeps_no_files() -> None:
+    limits = Limits(memory_bytes=256 << 20)
+    sent = member("first", bytes(17 << 20))  # past the archive's slack, then as much again
+    result = forge(finished() + archive()[:512] + sent + header("second", size=256 << 20),
+                   "time.sleep(60)", limits)  # fmt: skip
+    assert (result.limit_exceeded, result.signal, result.protocol_error) == (
+        "memory", signal.SIGKILL, None,
+    )  # fmt: skip
+    assert result.files == {}
+    assert result.notes == (
+        "the result outgrew what the parent accepts (256 MiB and 16 MiB of archive headers): "
+        "its files were not kept",
+    )
+    assert result.summary() == "memory limit (256 MiB) exceeded (SIGKILL)"
+
+
 def test_a_huge_declared_size_within_the_memory_limit_costs_the_parent_nothing() -> None:
     limits = Limits(memory_bytes=512 << 20)
     result = forge(finished() + archive()[:512] + header("big", size=400 << 20), "os._exit(3)",
