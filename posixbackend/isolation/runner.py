@@ -326,7 +326,7 @@ class _Supervision:
                     if self.readers:
                         self.notes.append("output still open after the child ended: cut")
                     if not self.channel_done:
-                        self.notes.append("the result still came after the child ended: cut")
+                        self.notes.append("result still open after the child ended: cut")
                     return
                 timeout = self._timeout(now, deadline, drain_until, exit_fd)
                 for key, _ in self.selector.select(timeout):
