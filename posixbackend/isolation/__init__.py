@@ -5,11 +5,40 @@ guest runs in a child process under the managed backend, and the operating syste
 holds it: resource limits, no_new_privs, user and network namespaces, no capabilities,
 Landlock (read-only access to the interpreter's files) and a seccomp filter (no processes,
 no sockets, no other process reached). Files go in and come out as a memory file system
-snapshot; stdout, stderr and the exit status come back in an :class:`IsolatedResult`.
+snapshot; stdout, stderr and the exit status come back in an :class:`IsolatedResult`. The
+parent trusts no byte the child sends after its confinement: it reads them with hard bounds
+and hands them over as the guest's data.
+
+The parent's side (:func:`run_isolated` and its result) is imported on first use: the child
+imports this package too, and needs none of it.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from posixbackend.isolation.limits import Limits, parse_limits
-from posixbackend.isolation.result import IsolatedResult
-from posixbackend.isolation.runner import IsolationError, run_isolated
+
+if TYPE_CHECKING:
+    from posixbackend.isolation.result import IsolatedResult
+    from posixbackend.isolation.runner import IsolationError, run_isolated
+
+_PARENT_SIDE = {
+    "IsolatedResult": "posixbackend.isolation.result",
+    "IsolationError": "posixbackend.isolation.runner",
+    "run_isolated": "posixbackend.isolation.runner",
+}
+"""Names of the parent's side -> the module each comes from."""
+
+
+def __getattr__(name: str) -> object:
+    module = _PARENT_SIDE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["IsolatedResult", "IsolationError", "Limits", "parse_limits", "run_isolated"]
