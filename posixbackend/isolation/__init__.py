@@ -6,10 +6,13 @@ holds it: resource limits, no_new_privs, user, network and mount namespaces with
 root (the interpreter's files, read-only, nothing else of the host), no capabilities,
 Landlock (reading exactly those files) and a seccomp filter (no processes, no sockets, no
 other process reached). Files go in and come out as a memory file system snapshot; stdout,
-stderr and the exit status come back in an :class:`IsolatedResult`.
+stderr and the exit status come back in an :class:`IsolatedResult`. The parent trusts no
+byte the child sends after its confinement: it reads them with hard bounds and hands them
+over as the guest's data.
 
-The names below are imported on first use: the isolated child and the launcher's sandbox use
-this package's confinement modules without the parent's machinery.
+The parent's side (:func:`run_isolated` and its result) is imported on first use: the child
+imports this package too, and needs none of it (nor does the launcher's sandbox, which uses
+the confinement modules).
 """
 
 from __future__ import annotations
@@ -17,22 +20,22 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from posixbackend.isolation.limits import Limits, parse_limits
+
 if TYPE_CHECKING:
-    from posixbackend.isolation.limits import Limits, parse_limits
     from posixbackend.isolation.result import IsolatedResult
     from posixbackend.isolation.runner import IsolationError, run_isolated
 
-_LAZY = {
+_PARENT_SIDE = {
     "IsolatedResult": "posixbackend.isolation.result",
     "IsolationError": "posixbackend.isolation.runner",
-    "Limits": "posixbackend.isolation.limits",
-    "parse_limits": "posixbackend.isolation.limits",
     "run_isolated": "posixbackend.isolation.runner",
 }
+"""Names of the parent's side -> the module each comes from."""
 
 
 def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
+    module = _PARENT_SIDE.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)

@@ -3,8 +3,11 @@ isolated mode, dispatched from :func:`posixbackend.launcher.main.main` before it
 
 The program runs through :func:`run_isolated`; its stdout and stderr are written through and
 the launcher exits with its status. A run a limit ended prints one line and exits with 125
-(124 when it was ``--time-limit``, as the launcher's own ``--time-limit``); a child killed by
-a signal exits with 128 + the signal, as a shell reports it.
+(124 when it was ``--time-limit``, as the launcher's own ``--time-limit``), also when the limit
+is one only the program's process could see and reports (a MemoryError under the memory
+limit: the line says so); a child killed by a signal exits with 128 + the signal, as a shell
+reports it; a program that broke the result channel's protocol prints one line and exits
+with 123, its files discarded.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ LIMIT_STATUS = 125
 """The exit status when a limit of the isolated mode ended the program."""
 TIME_LIMIT_STATUS = 124
 """The exit status when ``--time-limit`` ended it (GNU timeout's, as the launcher's own)."""
+PROTOCOL_STATUS = 123
+"""The exit status when the program broke the result channel's protocol (forged or
+malformed frames or snapshot): nothing it sent back is kept."""
 CANNOT_RUN_STATUS = 2
 """The exit status when the script cannot be read or the child cannot run it (as python's)."""
 
@@ -66,7 +72,8 @@ Options (after --isolate, before the program):
                          let the program use ctypes and load C extensions
   -h, --help             show this help and exit
 
-A limit that ends the program prints one line and gives status 125.
+A limit that ends the program prints one line and gives status 125; a program that
+breaks the result protocol (forges what the isolated child reports) gives status 123.
 """
 
 _VALUED = ("--time-limit", "--isolate-limit", "--snapshot-out")
@@ -198,20 +205,25 @@ def isolated_main(arguments: Sequence[str], prog: str) -> int | None:
     _write_through(result.stderr, sys.stderr)
     if command.snapshot_out is not None:
         try:
-            write_snapshot(command.snapshot_out, result.files)
+            write_snapshot(command.snapshot_out, result.files, result.links)
         except OSError as error:
             print(f"{prog}: cannot write the files to {command.snapshot_out}: {error}",
                   file=sys.stderr)  # fmt: skip
         for note in result.notes:
             print(f"{prog}: {note}", file=sys.stderr)
-    kind = result.limit_exceeded
+    if result.protocol_error is not None:
+        print(f"{prog}: isolated program broke the result protocol: {result.protocol_error}",
+              file=sys.stderr)  # fmt: skip
+        return PROTOCOL_STATUS
+    kind = result.limit_exceeded or result.reported_limit
     if kind is not None:
+        reported = "" if result.limit_exceeded is not None else " (as the program reports)"
         time_limit = command.time_limit
         if kind == "wall" and time_limit is not None and result.limits.wall_seconds == time_limit:
-            print(f"{prog}: time limit of {time_limit!r} s exceeded", file=sys.stderr)
+            print(f"{prog}: time limit of {time_limit!r} s exceeded{reported}", file=sys.stderr)
             return TIME_LIMIT_STATUS
-        print(f"{prog}: isolated program stopped: {result.limits.describe(kind)} exceeded",
-              file=sys.stderr)  # fmt: skip
+        print(f"{prog}: isolated program stopped: {result.limits.describe(kind)} "
+              f"exceeded{reported}", file=sys.stderr)  # fmt: skip
         return LIMIT_STATUS
     if result.signal is not None:
         return 128 + result.signal
@@ -241,18 +253,38 @@ def _write_through(data: bytes, stream: TextIO | None) -> None:
     buffer.flush()
 
 
-def write_snapshot(directory: str, files: Mapping[str, bytes]) -> None:
+def write_snapshot(
+    directory: str, files: Mapping[str, bytes], links: Mapping[str, str] | None = None
+) -> None:
     """Write ``files`` (guest path -> contents) below the host ``directory``, which is made if
-    missing; the host provider keeps every write inside it, whatever the guest named."""
+    missing: each file once, and each name of ``links`` (further name -> first name) as a hard
+    link to its first name. The host provider keeps every write inside ``directory``, whatever
+    the guest named; a name already there is replaced, never written through."""
+    links = links or {}
     os.makedirs(directory, exist_ok=True)
     host = HostFileSystem(os.path.abspath(directory))
-    for path, data in sorted(files.items()):
-        parent = ""
-        for part in posixpath.dirname(path).strip("/").split("/"):
-            if part:
-                parent += "/" + part
-                with contextlib.suppress(FileExistsError):
-                    host.mkdir(parent, 0o755)
-        flags = posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC
-        with host.open(path, flags, 0o644) as handle:
-            handle.pwrite(data, 0)
+    try:
+        for path, data in sorted(files.items()):
+            if path in links:
+                continue
+            _replaceable(host, path)
+            flags = posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL
+            with host.open(path, flags, 0o644) as handle:
+                handle.pwrite(data, 0)
+        for path, first in sorted(links.items()):
+            _replaceable(host, path)
+            host.link(first, path, False)
+    finally:
+        host.close()
+
+
+def _replaceable(host: HostFileSystem, path: str) -> None:
+    """Make ``path``'s parent directories, and remove what ``path`` names already."""
+    parent = ""
+    for part in posixpath.dirname(path).strip("/").split("/"):
+        if part:
+            parent += "/" + part
+            with contextlib.suppress(FileExistsError):
+                host.mkdir(parent, 0o755)
+    with contextlib.suppress(FileNotFoundError):
+        host.unlink(path)

@@ -1,122 +1,132 @@
-"""The result pipe: JSON frames from the child, then the snapshot of its memory file system.
+"""The result channel's frames: what the child writes, and the bounded parse the parent makes.
 
-Each frame is a 4-byte big-endian length and a JSON object with a ``kind``: ``confined``
-(written before any guest code runs, so the parent can trust it), then ``finished`` (written
-after the guest ended), or ``setup_error`` when the child could not prepare the run. After
-``finished`` comes the snapshot, a tar archive sent in chunks (a length, then that many bytes)
-ended by an empty chunk, so that a snapshot cut short is known to be. The parent reads what
-arrives; whatever follows the confinement frame came from a process guest code ran in, so it
-is parsed defensively and never trusted for the limits the parent itself observes.
+The channel is a stream socket. The child writes JSON frames, each a 4-byte big-endian length
+and an object with a ``kind``: ``confined`` (before any guest code runs, so the parent can
+trust it) and then ``finished`` (after the guest ended), or ``setup_error`` alone when the
+child could not prepare the run. After ``finished`` comes the snapshot of the guest's memory
+file system, a tar archive written straight to the stream (its own end-of-archive blocks say
+it is complete; see :mod:`posixbackend.isolation.archive`).
+
+Everything after ``confined`` was written by a process guest code ran in, so the parent parses
+it with hard bounds: a frame's size, its JSON nesting depth (checked on the raw bytes before
+:func:`json.loads` can recurse), exact fields and types. A frame that breaks them is a
+:class:`ProtocolViolation`.
 """
 
 from __future__ import annotations
 
 import json
 import posix
+import re
 import struct
 from typing import Any
 
-import attrs
-
 HEADER = struct.Struct(">I")
-MAX_FRAME = 1 << 20
-"""No frame is larger than this (frames hold names and short messages, not file data)."""
+MAX_FRAME = 64 << 10
+"""No frame is larger than this (frames hold names and short messages, never file data)."""
+MAX_DEPTH = 3
+"""The deepest nesting of JSON arrays and objects a frame may have (the frames need 2)."""
+MAX_NAME = 256
+"""The longest exception type name a finished frame may carry."""
+BUFFER = 64 << 10
+"""The child gathers snapshot writes up to this size before each system call."""
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"?', re.DOTALL)
+"""A JSON string as the scanner reads it (possessive: linear time, whatever the input); an
+unterminated one runs to the end."""
+_BRACKETS = re.compile(rb"[\[\]{}]")
+
+
+class ProtocolViolation(Exception):
+    """The channel holds bytes the child's protocol never produces: the guest wrote them."""
 
 
 class FrameWriter:
-    """Writes frames, then the snapshot's chunks, to a pipe descriptor (blocking writes)."""
+    """The child's end of the channel: frames, then the snapshot (blocking writes)."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.written = 0
         """Snapshot bytes written so far."""
+        self._pending = bytearray()
 
     def frame(self, kind: str, **fields: Any) -> None:
         """Write the frame ``kind`` with ``fields``."""
         body = json.dumps({"kind": kind, **fields}).encode()
+        self.end()
         self._send(HEADER.pack(len(body)) + body)
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        """Send ``data`` as one snapshot chunk (the write of a file object, for tarfile)."""
-        if data:
-            self._send(HEADER.pack(len(data)) + bytes(data))
-            self.written += len(data)
-        return len(data)
+        """Send ``data`` as part of the snapshot (the write of a file object, for tarfile);
+        small writes are gathered, so that a member costs no system call of its own."""
+        size = len(data)
+        self.written += size
+        if len(self._pending) + size < BUFFER:
+            self._pending += data
+            return size
+        self.end()
+        self._send(data)
+        return size
 
     def tell(self) -> int:
         """Snapshot bytes written so far (tarfile asks)."""
         return self.written
 
     def end(self) -> None:
-        """Mark the snapshot complete (an empty chunk)."""
-        self._send(HEADER.pack(0))
+        """Send whatever is gathered (the snapshot's last bytes, when it is complete)."""
+        if self._pending:
+            self._send(self._pending)
+            self._pending = bytearray()
 
-    def _send(self, data: bytes) -> None:
+    def _send(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data)
         while view:
             view = view[posix.write(self.fd, view) :]
 
 
-@attrs.frozen
-class ResultStream:
-    """What the parent made of the result pipe."""
-
-    frames: dict[str, dict[str, Any]]
-    """The frames read, by kind."""
-    snapshot: bytes | None
-    """The complete snapshot archive (None if it did not all arrive)."""
-    problem: str | None
-    """Why the stream could not be read to its end, if it could not."""
-
-
-def read_result_stream(data: bytes) -> ResultStream:
-    """Split what the child wrote into its frames and the snapshot that follows them."""
-    frames: dict[str, dict[str, Any]] = {}
-    reader = _Reader(data)
-    while reader.more() and "finished" not in frames:
-        body = reader.chunk(MAX_FRAME)
-        if body is None:
-            return ResultStream(frames, None, reader.problem)
-        try:
-            frame = json.loads(body)
-        except ValueError:
-            return ResultStream(frames, None, "the result holds a frame that is not JSON")
-        if not isinstance(frame, dict) or not isinstance(frame.get("kind"), str):
-            return ResultStream(frames, None, "the result holds a frame without a kind")
-        frames.setdefault(frame["kind"], frame)
-    if "finished" not in frames:
-        return ResultStream(frames, None, None)
-    chunks: list[bytes] = []
-    while True:
-        chunk = reader.chunk(None)
-        if chunk is None:
-            return ResultStream(frames, None, reader.problem or "the snapshot is incomplete")
-        if not chunk:
-            return ResultStream(frames, b"".join(chunks), None)
-        chunks.append(chunk)
+def json_depth(body: bytes) -> int:
+    """How deeply arrays and objects nest in the JSON text ``body`` (strings skipped as the
+    JSON scanner skips them), without recursion: an upper bound of what json.loads recurses
+    into, also for text it then refuses."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_JSON_STRING.sub(b"", body)):
+        depth += 1 if bracket in b"[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
-class _Reader:
-    """Length-prefixed pieces of a byte string, read in order."""
+def parse_frame(body: bytes) -> dict[str, Any]:
+    """The JSON object ``body`` holds, with a str ``kind``; ProtocolViolation otherwise."""
+    if len(body) > MAX_FRAME:
+        raise ProtocolViolation(f"a frame of {len(body)} bytes (at most {MAX_FRAME})")
+    depth = json_depth(body)
+    if depth > MAX_DEPTH:
+        raise ProtocolViolation(f"a frame nested {depth} levels deep (at most {MAX_DEPTH})")
+    try:
+        frame = json.loads(body)
+    except ValueError as error:  # bad JSON, bad UTF-8, an integer of too many digits
+        raise ProtocolViolation(f"a frame that is not JSON ({error})") from None
+    if not isinstance(frame, dict) or not isinstance(frame.get("kind"), str):
+        raise ProtocolViolation("a frame that is not an object with a kind")
+    return frame
 
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.offset = 0
-        self.problem: str | None = None
 
-    def more(self) -> bool:
-        return self.offset < len(self.data)
+def check_fields(frame: dict[str, Any], fields: dict[str, tuple[type, ...]]) -> None:
+    """ProtocolViolation unless ``frame`` has exactly ``fields`` (and its kind), each of one
+    of the types given (an int is never a bool here)."""
+    kind = frame["kind"]
+    names = set(frame) - {"kind"}
+    if names != set(fields):
+        unexpected = sorted(names ^ set(fields))
+        raise ProtocolViolation(f"a {kind!r} frame with wrong fields: {unexpected!r}")
+    for name, types in fields.items():
+        value = frame[name]
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+            raise ProtocolViolation(f"a {kind!r} frame whose {name!r} is a {type(value).__name__}")
 
-    def chunk(self, limit: int | None) -> bytes | None:
-        """The next piece; None (with :attr:`problem` set if it is damaged) when there is none."""
-        if len(self.data) - self.offset < HEADER.size:
-            if self.more():
-                self.problem = "the result ends inside a frame header"
-            return None
-        (size,) = HEADER.unpack_from(self.data, self.offset)
-        start = self.offset + HEADER.size
-        if (limit is not None and size > limit) or start + size > len(self.data):
-            self.problem = "the result holds a truncated or oversized frame"
-            return None
-        self.offset = start + size
-        return self.data[start : self.offset]
+
+def printable_name(value: str | None, what: str) -> str | None:
+    """``value`` if it is None or a short printable str; ProtocolViolation otherwise."""
+    if value is not None and not (0 < len(value) <= MAX_NAME and value.isprintable()):
+        raise ProtocolViolation(f"{what} that is not a printable name: {value[:MAX_NAME]!r}")
+    return value

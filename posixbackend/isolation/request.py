@@ -1,10 +1,10 @@
 """What the parent sends the child: the program, its files, arguments, environment,
 permissions and limits, as plain JSON data (file contents in base64).
 
-Only permissions an isolated child can honour cross: file access is all or nothing over the
-child's own memory file system (a provider object cannot cross a process boundary: its
-contents go in with ``files=``), and the child can never start processes or open sockets,
-so a grant of either is refused here rather than silently dropped.
+Only permissions an isolated child can honour cross: file access is to the child's own memory
+file system (a provider object cannot cross a process boundary: the files of its memory part
+go in with the others), and the child can never start processes or open sockets, so a grant
+of either is left out, with a note in the result that says so.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from posixbackend.isolation.limits import Limits
+from posixbackend.isolation.provided import provided_files
 from posixbackend.permissions.policy import Access, Environment, Permissions
 
 DEFAULT_PERMISSIONS = Permissions(allow_io=Access.ALL, allow_environment_access=Environment.INHERIT)
@@ -46,7 +47,7 @@ class Request:
     cwd: str
     env: Mapping[str, str]
     permissions: Mapping[str, Any]
-    """Permissions as plain data (see :func:`permissions_to_data`)."""
+    """Permissions as plain data (see :func:`grant`)."""
     limits: Limits
 
     def to_json(self) -> bytes:
@@ -120,23 +121,34 @@ def program_of(code_or_path: str | os.PathLike[str], files: dict[str, bytes]) ->
     return Program("script", host)
 
 
-def permissions_to_data(permissions: Permissions | None) -> dict[str, Any]:
-    """The permissions as plain data; ValueError for a grant the isolated child cannot give."""
+@attrs.frozen
+class Grant:
+    """What the isolated child can give of a Permissions."""
+
+    data: dict[str, Any]
+    """The permissions as plain data for the request."""
+    files: dict[str, bytes]
+    """The files of an ``allow_io`` FileSystem, for the guest's own memory file system."""
+    notes: tuple[str, ...]
+    """The grants the child cannot honour and runs without, each with the gap it meets."""
+
+
+def grant(permissions: Permissions | None, limits: Limits) -> Grant:
+    """What ``permissions`` give an isolated guest.
+
+    File access is to the guest's own memory file system: "all", "none", or a FileSystem
+    whose memory part is copied into it (see :func:`provided_files`; ValueError for one that
+    cannot be). Processes and host sockets can never be given (the child's seccomp filter
+    refuses them): a grant of either runs without it, the gap is recorded, and a note says so.
+    """
     granted = DEFAULT_PERMISSIONS if permissions is None else permissions
     if not isinstance(granted, Permissions):
         raise TypeError(f"permissions must be a Permissions, not {type(granted).__name__}")
-    if not isinstance(granted.allow_io, Access):
-        raise ValueError(
-            "isolated mode: allow_io must be 'all' or 'none': the guest's file system is the "
-            "child's own memory file system (put files in it with files=), not a provider"
-        )
-    if granted.allow_create_process or granted.process_handler is not None:
-        raise ValueError("isolated mode cannot grant allow_create_process: it starts no process")
-    if granted.allow_host_sockets is not Access.NONE:
-        raise ValueError("isolated mode cannot grant allow_host_sockets: it has no network")
+    io = granted.allow_io
+    files = {} if isinstance(io, Access) else provided_files(io, limits.memory_bytes)
     environment = granted.allow_environment_access
-    return {
-        "allow_io": granted.allow_io.value,
+    data = {
+        "allow_io": io.value if isinstance(io, Access) else Access.ALL.value,
         "allow_create_thread": granted.allow_create_thread,
         "allow_native_access": granted.allow_native_access,
         "allow_environment_access": (
@@ -144,3 +156,28 @@ def permissions_to_data(permissions: Permissions | None) -> dict[str, Any]:
         ),
         "time_limit": granted.time_limit,
     }
+    return Grant(data, files, _withheld(granted))
+
+
+def _withheld(granted: Permissions) -> tuple[str, ...]:
+    """Notes for the grants the isolated child runs without (their gaps recorded as hit)."""
+    processes = granted.allow_create_process or granted.process_handler is not None
+    sockets = granted.allow_host_sockets is not Access.NONE
+    if not (processes or sockets):
+        return ()
+    from posixbackend.isolation import seccomp  # its gaps; loaded only when they are met
+
+    notes = []
+    if processes:
+        seccomp.NO_PROCESSES.hit()
+        notes.append(
+            "allow_create_process is not granted in isolated mode: the child can start no process "
+            f"(gap {seccomp.NO_PROCESSES.id})"
+        )
+    if sockets:
+        seccomp.NO_SOCKETS.hit()
+        notes.append(
+            "allow_host_sockets is not granted in isolated mode: the child has no network "
+            f"(gap {seccomp.NO_SOCKETS.id})"
+        )
+    return tuple(notes)

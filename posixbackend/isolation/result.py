@@ -13,19 +13,31 @@ from posixbackend.isolation.limits import Limits
 class IsolatedResult:
     """The outcome of :func:`~posixbackend.isolation.run_isolated`.
 
-    ``status`` is the guest's exit status (0, a SystemExit code, 1 for an uncaught exception),
-    or ``-N`` when signal N ended the child (then ``signal`` is N). ``limit_exceeded`` names the
-    limit that ended the run: 'cpu', 'wall', 'memory', 'file_size', 'open_files' or 'output'
-    (None when none did). ``files`` holds every regular file of the guest's memory file system
-    at its end (None of the read-only library); a child killed before it could send them back
-    has none, and ``notes`` says so. ``confinement`` names the confinement steps applied,
-    ``not_confined`` those the kernel refused, with the reason.
+    Two kinds of fields. What the parent observed itself, which the guest cannot forge:
+    ``status`` (the child's exit status: 0, a SystemExit code, 1 for an uncaught exception, or
+    ``-N`` when signal N ended it, then ``signal`` is N), ``limit_exceeded``, ``protocol_error``,
+    ``cpu_seconds``, ``wall_seconds``, ``confinement`` and ``not_confined`` (sent before any guest
+    code ran). And what the guest controls, to be handled as untrusted data: ``stdout``,
+    ``stderr``, ``files``, ``links``, ``exception`` and ``reported_limit`` (the guest can write
+    anything there, and choose its exit status too).
+
+    ``limit_exceeded`` names the limit the parent saw end the run: 'wall' (its clock), 'output'
+    (its byte counts), 'cpu' (SIGXCPU, or a SIGKILL it did not send, with the CPU time at the
+    limit), 'memory' (the result outgrew the memory limit, or the kernel's out-of-memory killer
+    ended the child); None when none did. ``files`` holds every regular file of the guest's
+    memory file system at its end (none of the read-only library), when the whole snapshot
+    came back well formed; otherwise it is empty and ``notes`` says why.
     """
 
     status: int
     stdout: bytes
+    """The guest's standard output (at most the output limit): guest-controlled."""
     stderr: bytes
+    """The guest's standard error (at most the output limit): guest-controlled."""
     files: dict[str, bytes]
+    """Guest path -> contents: guest-controlled (names are clean absolute paths: no ``..``,
+    no NUL, within the kernel's length limits). The names of one hard-linked file map to the
+    same bytes object."""
     limit_exceeded: str | None
     signal: int | None
     confinement: tuple[str, ...]
@@ -34,20 +46,38 @@ class IsolatedResult:
     """The limits the run had (the wall time is the shorter of the limits' and the
     permissions' time limit)."""
     exception: str | None = None
-    """The type name of the uncaught exception that ended the guest, if one did."""
+    """The type name of the uncaught exception that ended the guest, as the guest's process
+    reported it: guest-controlled."""
     cpu_seconds: float = 0.0
     """The CPU time the child used (the interpreter's start included)."""
     wall_seconds: float = 0.0
     """How long the child ran."""
     notes: tuple[str, ...] = ()
-    """Anything else the caller should know (a snapshot that could not come back...)."""
+    """Anything else the caller should know (a grant the child ran without, a snapshot that
+    could not come back...)."""
     pid: int = 0
     """The child's process id (and process group id), now reaped."""
+    links: dict[str, str] = attrs.Factory(dict)
+    """Each further name of a hard-linked file -> its first name, a key of ``files``:
+    guest-controlled."""
+    reported_limit: str | None = None
+    """The limit the guest's process says the guest ran into ('memory' for a MemoryError under
+    the memory limit, 'file_size' for EFBIG, 'open_files' for EMFILE, 'wall' for the
+    permissions' time limit): guest-controlled, only ever a limit this run has, and never
+    taken into ``limit_exceeded``."""
+    protocol_error: str | None = None
+    """How the guest broke the result channel's protocol (forged or malformed frames or
+    snapshot), when it did: nothing it sent after its start was then kept."""
 
     @property
     def ok(self) -> bool:
-        """Whether the guest ran to its end with status 0."""
-        return self.status == 0 and self.limit_exceeded is None and self.signal is None
+        """Whether the guest ran to its end with status 0 and kept to the protocol."""
+        return (
+            self.status == 0
+            and self.limit_exceeded is None
+            and self.signal is None
+            and self.protocol_error is None
+        )
 
     def summary(self) -> str:
         """One line saying how the run ended: 'cpu time limit (10 s) exceeded (SIGXCPU)'."""
@@ -56,8 +86,13 @@ class IsolatedResult:
             how = _signal_name(self.signal)
         elif self.exception is not None:
             how = self.exception
+        if self.protocol_error is not None:
+            return f"the guest broke the result protocol: {self.protocol_error}"
         if self.limit_exceeded is not None:
             text = f"{self.limits.describe(self.limit_exceeded)} exceeded"
+            return f"{text} ({how})" if how else text
+        if self.reported_limit is not None:
+            text = f"{self.limits.describe(self.reported_limit)} exceeded, as the guest reports"
             return f"{text} ({how})" if how else text
         if self.signal is not None:
             return f"killed by {how}"

@@ -4,46 +4,41 @@ The parent starts ``sys.executable -I -S -B`` (isolated mode: no PYTHON* variabl
 site, no .pth files run, no bytecode written) with an empty environment, in a session and
 process group of its own, with the directories holding this library and its dependencies
 appended to the child's sys.path (that works for a regular install and an editable one alike).
-The request goes in through one pipe, the guest's stdin through another; stdout, stderr and
-the result pipe are read at once with a selector, so no full pipe can stall either side.
-The parent kills the child's whole process group on the wall-time limit or when an output
-stream outgrows its limit, and always reaps it: it never waits on the guest without a bound.
+The request goes in through one pipe, the guest's stdin through another; stdout and stderr
+are read at once with a selector, so no full pipe can stall either side, while a thread reads
+the result channel (a stream socket: frames and the snapshot, see
+:mod:`posixbackend.isolation.channel`), trusting none of it beyond the confinement frame.
+The parent kills the child's whole process group on the wall-time limit, when an output
+stream outgrows its limit, or when the channel breaks its protocol or bounds, and always
+reaps it: it never waits on the guest without a bound. Which limit ended the run is judged
+from what the parent observed (:mod:`posixbackend.isolation.observed`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
-import io
 import os
 import posixpath
 import selectors
 import signal
 import site
+import socket
 import subprocess
 import sys
-import tarfile
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 import attrs
 
-from posixbackend.isolation.frames import ResultStream, read_result_stream
+from posixbackend.isolation.channel import SNAPSHOT_SLACK, Bounds, Channel, ChannelReader
 from posixbackend.isolation.hostview import isolated_view
-from posixbackend.isolation.limits import Limits
-from posixbackend.isolation.request import (
-    Request,
-    file_contents,
-    guest_path,
-    permissions_to_data,
-    program_of,
-)
+from posixbackend.isolation.limits import Limits, format_size
+from posixbackend.isolation.observed import Observation, exceeded_limit, oom_kills
+from posixbackend.isolation.request import Request, file_contents, grant, guest_path, program_of
 from posixbackend.isolation.result import IsolatedResult
 from posixbackend.permissions.policy import Permissions
 from posixbackend.switch.block import backend, current_emulated
-from vfs.snapshot import SnapshotError
-from vfs.snapshot import guest_path as member_path
 
 BOOTSTRAP = """\
 import sys
@@ -65,8 +60,6 @@ TIME_LIMIT_GRACE = 1.0
 files); the parent kills the child this much later if that did not end it."""
 POLL_SECONDS = 0.05
 """How often the child's exit is checked where the kernel has no pidfd to wait on."""
-SNAPSHOT_SLACK = 16 << 20
-"""The result pipe may carry this much beyond the memory limit (archive headers)."""
 CHUNK = 1 << 16
 
 
@@ -92,14 +85,17 @@ def run_isolated(
     ``sys.argv`` [``-c`` or the script's path, *argv], in ``cwd``, with ``env`` as its whole
     environment (empty by default) and ``stdin`` as its standard input. ``permissions``
     (default: file access to that memory file system only) are the guest's in-process
-    permissions; ``limits`` (default :class:`Limits`) bound what it may use. Never raises for
-    the guest's failures or limits (see :class:`IsolatedResult`); IsolationError if the child
-    could not run it at all.
+    permissions: an ``allow_io`` FileSystem gives the guest a copy of its memory part's files
+    (``files`` win over them), and grants the child can never honour (processes, host
+    sockets) are left out with a note. ``limits`` (default :class:`Limits`) bound what it may
+    use. Never raises for what the guest does, whatever it sends back (see
+    :class:`IsolatedResult`); IsolationError if the child could not run it at all.
     """
     limits = Limits() if limits is None else limits
     if not isinstance(limits, Limits):
         raise TypeError(f"limits must be a Limits, not {type(limits).__name__}")
-    contents = file_contents(files)
+    given = grant(permissions, limits)
+    contents = {**given.files, **file_contents(files)}
     program = program_of(code_or_path, contents)
     environment = dict(env or {})
     for key, value in environment.items():
@@ -113,12 +109,12 @@ def run_isolated(
         files=contents,
         cwd=guest_path(cwd, "cwd"),
         env=environment,
-        permissions=permissions_to_data(permissions),
+        permissions=given.data,
         limits=limits,
     )
     time_limit = request.permissions["time_limit"]
     with _natively():
-        return _Supervision(request, bytes(stdin), time_limit).run()
+        return _Supervision(request, bytes(stdin), time_limit, given.notes).run()
 
 
 @contextlib.contextmanager
@@ -156,7 +152,9 @@ class _Reader:
 class _Supervision:
     """One child: started, fed, read, limited in time and output, and reaped."""
 
-    def __init__(self, request: Request, stdin: bytes, time_limit: float | None) -> None:
+    def __init__(
+        self, request: Request, stdin: bytes, time_limit: float | None, notes: tuple[str, ...]
+    ) -> None:
         self.request = request
         limits = request.limits
         self.deadline_seconds = limits.wall_seconds
@@ -168,47 +166,88 @@ class _Supervision:
         self.limits = limits
         self.stdin = stdin
         self.killed_for: str | None = None
-        self.notes: list[str] = []
+        self.notes: list[str] = list(notes)
         self.selector = selectors.DefaultSelector()
         self.readers: dict[int, _Reader] = {}
         """The pipes still read, by the parent's descriptor."""
         self.collected: dict[str, bytearray] = {}
-        """What came through each pipe read (stdout, stderr, result), by name."""
+        """What came through each pipe read (stdout, stderr), by name."""
         self.writers: dict[int, memoryview] = {}
+        self.channel: ChannelReader | None = None
+        """The result channel's reader (from the child's start)."""
+        self.channel_done = False
+        self.exited_at: float | None = None
+        """When the parent saw the child exit (time.monotonic)."""
+        self._ours: dict[str, int] = {}
+        """The parent's pipe ends not yet handed to the selector."""
 
     def run(self) -> IsolatedResult:
         started = time.monotonic()
+        kills_before = oom_kills()
         child = self._start()
         try:
+            self._begin()
             self._watch(child, started)
         finally:
-            for fd in [*self.readers, *self.writers]:
-                self._close(fd)
-            self.selector.close()
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, signal.SIGKILL)  # anything left in its group
             try:
-                _, status, usage = os.wait4(child.pid, 0)
-            except ChildProcessError:
-                raise IsolationError(
-                    "the isolated child was reaped by someone else (is SIGCHLD ignored?)"
-                ) from None
-            child.returncode = os.waitstatus_to_exitcode(status)
-        elapsed = time.monotonic() - started
-        return self._result(child.pid, status, usage, elapsed)
+                for fd in [*self.readers, *self.writers]:
+                    self._close(fd)
+                for fd in self._ours.values():  # not put to work yet
+                    os.close(fd)
+                self.selector.close()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)  # anything left in its group
+            finally:
+                try:
+                    assert self.channel is not None, "started with the child"
+                    self.channel.close()
+                finally:
+                    try:
+                        _, status, usage = os.wait4(child.pid, 0)
+                    except ChildProcessError:
+                        raise IsolationError(
+                            "the isolated child was reaped by someone else (is SIGCHLD ignored?)"
+                        ) from None
+                    child.returncode = os.waitstatus_to_exitcode(status)
+        ended = time.monotonic()
+        channel = self.channel.result()
+        signal_number = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        kills = 0
+        if signal_number == signal.SIGKILL and self.killed_for is None:
+            kills_after = oom_kills()
+            if kills_before is not None and kills_after is not None:
+                kills = kills_after - kills_before
+        confined_at = channel.confined_at
+        seen = Observation(
+            killed_for=self.killed_for,
+            signal=signal_number,
+            cpu_seconds=usage.ru_utime + usage.ru_stime,
+            guest_seconds=None if confined_at is None else (self.exited_at or ended) - confined_at,
+            oom_kills=kills,
+        )
+        return self._result(child.pid, status, seen, ended - started, channel)
 
     # -- starting and watching -----------------------------------------------------------
 
     def _start(self) -> subprocess.Popen[bytes]:
-        """Start the child with its five pipes; keep the parent's ends."""
-        pipes = {name: os.pipe() for name in ("stdin", "stdout", "stderr", "request", "result")}
+        """Start the child with its four pipes and the channel's end; keep the parent's ends
+        (:meth:`_begin` puts them to work)."""
+        pipes: dict[str, tuple[int, int]] = {}
+        try:
+            for name in ("stdin", "stdout", "stderr", "request"):
+                pipes[name] = os.pipe()
+            parents, childs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        except BaseException:
+            for fd in [fd for pair in pipes.values() for fd in pair]:
+                os.close(fd)
+            raise
         ours = {
             "stdin": pipes["stdin"][1], "stdout": pipes["stdout"][0],
             "stderr": pipes["stderr"][0], "request": pipes["request"][1],
-            "result": pipes["result"][0],
         }  # fmt: skip
         theirs = [fd for pair in pipes.values() for fd in pair if fd not in ours.values()]
-        request_fd, result_fd = pipes["request"][0], pipes["result"][1]
+        self.channel = ChannelReader(parents, Bounds.for_limits(self.limits))
+        request_fd, result_fd = pipes["request"][0], childs.fileno()
         try:
             child = subprocess.Popen(
                 [sys.executable, "-I", "-S", "-B", "-c", BOOTSTRAP, str(request_fd),
@@ -219,17 +258,27 @@ class _Supervision:
         except BaseException:
             for fd in [*ours.values(), *theirs]:
                 os.close(fd)
+            self.channel.close()
             raise
+        finally:
+            childs.close()
         for fd in theirs:
             os.close(fd)
-        output = self.request.limits.output_bytes
-        memory = self.request.limits.memory_bytes
-        snapshot_cap = None if memory is None else memory + SNAPSHOT_SLACK
-        for name, cap in (("stdout", output), ("stderr", output), ("result", snapshot_cap)):
-            self._read(ours[name], _Reader(name, cap))
-        self._write(ours["request"], self.request.to_json())
-        self._write(ours["stdin"], self.stdin)
+        self._ours = ours
         return child
+
+    def _begin(self) -> None:
+        """Read the channel (in its thread), stdout and stderr; write the request and stdin."""
+        assert self.channel is not None, "started with the child"
+        with contextlib.suppress(OSError):  # (a child that already ended reads nothing)
+            self.channel.sock.shutdown(socket.SHUT_WR)  # the parent never writes: EOF to read
+        self.channel.start()
+        ours = self._ours
+        output = self.request.limits.output_bytes
+        for name in ("stdout", "stderr"):
+            self._read(ours.pop(name), _Reader(name, output))
+        self._write(ours.pop("request"), self.request.to_json())
+        self._write(ours.pop("stdin"), self.stdin)
 
     def _read(self, fd: int, reader: _Reader) -> None:
         os.set_blocking(fd, False)
@@ -252,7 +301,11 @@ class _Supervision:
         os.close(fd)
 
     def _watch(self, child: subprocess.Popen[bytes], started: float) -> None:
-        """Move data until the child has ended and its pipes are drained (or a bound passed)."""
+        """Move data until the child has ended, its pipes are drained and its channel read
+        (or a bound passed)."""
+        assert self.channel is not None, "started with the child"
+        wakeup = self.channel.wakeup
+        self.selector.register(wakeup, selectors.EVENT_READ)
         exit_fd = _exit_descriptor(child.pid)
         if exit_fd is not None:
             self.selector.register(exit_fd, selectors.EVENT_READ)
@@ -264,13 +317,18 @@ class _Supervision:
                 running = drain_until is None and self.killed_for is None
                 if running and deadline is not None and now >= deadline:
                     self._kill(child.pid, "wall")
+                if self.exited_at is None and _has_exited(child.pid, exit_fd):
+                    self.exited_at = now
                 ended = drain_until is not None
-                if not ended and (self.killed_for is not None or _has_exited(child.pid, exit_fd)):
+                if not ended and (self.killed_for is not None or self.exited_at is not None):
                     drain_until = now + DRAIN_SECONDS
                     ended = True
-                if ended and (not self.readers or now >= (drain_until or now)):
+                drained = not self.readers and self.channel_done
+                if ended and (drained or now >= (drain_until or now)):
                     if self.readers:
                         self.notes.append("output still open after the child ended: cut")
+                    if not self.channel_done:
+                        self.notes.append("result still open after the child ended: cut")
                     return
                 timeout = self._timeout(now, deadline, drain_until, exit_fd)
                 for key, _ in self.selector.select(timeout):
@@ -278,6 +336,9 @@ class _Supervision:
                         self.selector.unregister(exit_fd)
                         os.close(exit_fd)
                         exit_fd = -1  # exited: _has_exited answers from now on
+                    elif key.fd == wakeup:
+                        self.selector.unregister(wakeup)
+                        self._on_channel_done(child.pid)
                     elif key.fd in self.readers:
                         self._on_readable(child.pid, key.fd)
                     elif key.fd in self.writers:
@@ -286,6 +347,8 @@ class _Supervision:
             if exit_fd is not None and exit_fd >= 0:
                 self.selector.unregister(exit_fd)
                 os.close(exit_fd)
+            if not self.channel_done:
+                self.selector.unregister(wakeup)
 
     def _timeout(
         self, now: float, deadline: float | None, drain_until: float | None, exit_fd: int | None
@@ -294,6 +357,18 @@ class _Supervision:
         if exit_fd is None:
             bounds.append(POLL_SECONDS)
         return max(0.0, min(bounds)) if bounds else None
+
+    def _on_channel_done(self, pid: int) -> None:
+        """The reader ended: a broken or oversized channel ends the child too."""
+        self.channel_done = True
+        assert self.channel is not None, "started with the child"
+        channel = self.channel.channel
+        if channel is None:  # the reader failed; run() raises its error
+            self._kill(pid, "killed")
+        elif channel.protocol_error is not None or channel.child_error is not None:
+            self._kill(pid, "protocol")
+        elif channel.oversized is not None:
+            self._kill(pid, "result")
 
     def _on_readable(self, pid: int, fd: int) -> None:
         reader = self.readers[fd]
@@ -308,12 +383,7 @@ class _Supervision:
         if reader.cap is not None and len(reader.data) > reader.cap:
             del reader.data[reader.cap :]
             self._close(fd)
-            if reader.name == "result":
-                self.notes.append("the result outgrew the memory limit: discarded")
-                reader.data.clear()
-                self._kill(pid, None)
-            else:
-                self._kill(pid, "output")
+            self._kill(pid, "output")
 
     def _on_writable(self, fd: int) -> None:
         view = self.writers[fd]
@@ -330,103 +400,68 @@ class _Supervision:
         else:
             self._close(fd)
 
-    def _kill(self, pid: int, reason: str | None) -> None:
-        """Kill the child's process group (once); ``reason`` is the limit that did it."""
+    def _kill(self, pid: int, reason: str) -> None:
+        """Kill the child's process group (once); ``reason`` says why (see Observation)."""
         if self.killed_for is None:
-            self.killed_for = reason or "killed"
+            self.killed_for = reason
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
 
     # -- the result -----------------------------------------------------------------------
 
-    def _result(self, pid: int, status: int, usage: Any, elapsed: float) -> IsolatedResult:
-        stream = read_result_stream(bytes(self.collected["result"]))
-        if stream.problem is not None:
-            self.notes.append(stream.problem)
+    def _result(
+        self, pid: int, status: int, seen: Observation, elapsed: float, channel: Channel
+    ) -> IsolatedResult:
         stderr = bytes(self.collected["stderr"])
-        setup = stream.frames.get("setup_error")
-        if setup is not None:
-            message = setup.get("message")
-            raise IsolationError(f"the isolated child could not start the program: {message}")
-        confined = stream.frames.get("confined")
-        if confined is None and self.killed_for is None:
+        if channel.setup_error is not None:
+            raise IsolationError(
+                f"the isolated child could not start the program: {channel.setup_error}"
+            )
+        if channel.child_error is not None:
+            raise IsolationError(
+                f"the isolated child failed before running the program: {channel.child_error}"
+            )
+        if channel.applied is None and self.killed_for is None:
             tail = stderr.decode(errors="replace")[-2000:]
             raise IsolationError(
                 f"the isolated child ended (wait status {status}) before running the "
                 f"program:\n{tail}"
             )
-        finished = stream.frames.get("finished") or {}
-        signal_number = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-        cpu = usage.ru_utime + usage.ru_stime
-        files = self._files(stream, signal_number)
+        finished = channel.finished
         return IsolatedResult(
             status=os.waitstatus_to_exitcode(status),
             stdout=bytes(self.collected["stdout"]),
             stderr=stderr,
-            files=files,
-            limit_exceeded=self._limit(signal_number, cpu, finished),
-            signal=signal_number,
-            confinement=tuple(str(name) for name in (confined or {}).get("applied", ())),
-            not_confined={
-                str(name): str(why) for name, why in (confined or {}).get("not_applied", {}).items()
-            },
+            files={} if channel.snapshot is None else channel.snapshot.files,
+            links={} if channel.snapshot is None else channel.snapshot.links,
+            limit_exceeded=exceeded_limit(seen, self.limits),
+            signal=seen.signal,
+            confinement=channel.applied or (),
+            not_confined=channel.not_applied,
             limits=self.limits,
-            exception=_text_or_none(finished.get("exception")),
-            cpu_seconds=cpu,
+            exception=None if finished is None else finished.exception,
+            reported_limit=None if finished is None else finished.reported_limit,
+            protocol_error=channel.protocol_error,
+            cpu_seconds=seen.cpu_seconds,
             wall_seconds=elapsed,
-            notes=tuple(self.notes),
+            notes=(*self.notes, *self._files_notes(channel, seen.signal)),
             pid=pid,
         )
 
-    def _limit(self, signal_number: int | None, cpu: float, finished: dict[str, Any]) -> str | None:
-        """Which limit ended the run: what the parent did, then what the signal or the
-        guest's last exception says."""
-        if self.killed_for in ("wall", "output"):
-            return self.killed_for
-        limits = self.request.limits
-        if signal_number == signal.SIGXCPU:
-            return "cpu"
-        if signal_number == signal.SIGXFSZ:
-            return "file_size"
-        if signal_number == signal.SIGKILL and self.killed_for is None:
-            if limits.cpu_seconds is not None and cpu >= limits.cpu_seconds:
-                return "cpu"  # the hard CPU limit, after a SIGXCPU the guest ignored
-            if limits.memory_bytes is not None:
-                return "memory"  # the kernel's out-of-memory killer
-        if signal_number is None:
-            limit = finished.get("limit")
-            if limit in ("memory", "file_size", "open_files", "wall"):
-                return str(limit)
-        return None
-
-    def _files(self, stream: ResultStream, signal_number: int | None) -> dict[str, bytes]:
-        """The regular files of the snapshot the child sent, by guest path."""
-        if stream.snapshot is None:
-            if stream.problem is None:
-                how = "was killed" if signal_number is not None else "ended"
-                self.notes.append(f"no files came back: the child {how} before sending them")
-            return {}
-        try:
-            return _regular_files(stream.snapshot)
-        except (tarfile.TarError, SnapshotError, EOFError) as error:
-            self.notes.append(f"the snapshot could not be read: {error}")
-            return {}
-
-
-def _regular_files(archive: bytes) -> dict[str, bytes]:
-    """Every regular file of a tar archive (hard links as their target's contents)."""
-    files: dict[str, bytes] = {}
-    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
-        for member in tar:
-            if member.isreg():
-                data = tar.extractfile(member)
-                assert data is not None, "a regular member has data"
-                files[member_path(member.name)] = data.read()
-            elif member.islnk():
-                target = files.get(member_path(member.linkname))
-                if target is not None:
-                    files[member_path(member.name)] = target
-    return files
+    def _files_notes(self, channel: Channel, signal_number: int | None) -> list[str]:
+        """Why no files came back, when none did."""
+        if channel.snapshot is not None or channel.protocol_error is not None:
+            return []
+        if channel.oversized is not None:
+            memory = self.request.limits.memory_bytes
+            bound = "the machine's memory" if memory is None else f"{format_size(memory)}"
+            slack = format_size(SNAPSHOT_SLACK)
+            return [f"the result outgrew what the parent accepts ({bound} and {slack} of "
+                    "archive headers): its files were not kept"]  # fmt: skip
+        how = "was killed" if signal_number is not None else "ended"
+        if channel.ended == "inside the snapshot":
+            return [f"the snapshot was cut short (the child {how}): no files came back"]
+        return [f"no files came back: the child {how} before sending them"]
 
 
 def _exit_descriptor(pid: int) -> int | None:
@@ -447,7 +482,3 @@ def _has_exited(pid: int, exit_fd: int | None) -> bool:
         return False  # the pidfd says so when it does
     found = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
     return found is not None
-
-
-def _text_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) else None

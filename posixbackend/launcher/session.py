@@ -33,6 +33,7 @@ from posixbackend.emulated.processes import ChildProcess, HostProcessHandler, Pr
 from posixbackend.launcher.filesystems import Layout, build_layout, host_directory_of
 from posixbackend.launcher.options import ENVIRONMENT_VARIABLE, BackendOptions
 from posixbackend.launcher.program import print_thread_exception
+from posixbackend.permissions.anchors import free_start
 from posixbackend.permissions.environment import PrivateEnvironment
 from posixbackend.permissions.policy import Permissions
 from posixbackend.permissions.timelimit import TimeLimit, TimeLimitExceeded
@@ -41,7 +42,7 @@ from posixbackend.switch.block import BackendBlock, private_environment
 from posixbackend.switch.defaultfs import host_cwd as process_cwd
 from posixbackend.switch.installation import INSTALLATION
 from posixbackend.switch.libraries import HOOK as C_LIBRARIES
-from posixbackend.switch.nativecalls import native_calls, run_natively
+from posixbackend.switch.nativecalls import native_calls, run_unrestricted
 from vfs.host import host_is_directory
 
 LOG_FORMAT = "[%(name)s] %(levelname)s: %(message)s"
@@ -257,7 +258,8 @@ class ProcessTimeLimit:
         ender = threading.Thread(
             target=self._end_stuck_process, name="posixbackend-time-limit", daemon=True
         )
-        contextvars.Context().run(ender.start)  # natively, whatever the program may do
+        with free_start():
+            contextvars.Context().run(ender.start)  # natively, whatever the program may do
 
     @property
     def message(self) -> str:
@@ -432,7 +434,7 @@ def _private_environment(
 def _remove_natively(path: str) -> None:
     """Remove the host directory ``path`` and what children left in it (at exit; natively
     and unrestricted, whatever permissions the program had)."""
-    run_natively(functools.partial(shutil.rmtree, path, ignore_errors=True))
+    run_unrestricted(functools.partial(shutil.rmtree, path, ignore_errors=True))
 
 
 def log_to_stderr(level: str) -> None:

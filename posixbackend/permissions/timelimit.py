@@ -39,6 +39,8 @@ import weakref
 from typing import Final
 
 import compat
+from posixbackend.permissions.anchors import free_start
+from posixbackend.permissions.entrypoints import entry_points
 
 REPEAT: Final = 0.1
 """Seconds between a fired limit's raisings while it is not stopped."""
@@ -308,7 +310,8 @@ class _Watchdog:
         """Start the watchdog thread in an empty context: whatever code started the first
         limit, the watchdog runs natively, under no guest's permissions."""
         thread = threading.Thread(target=self._watch, name="posixbackend-time-limits", daemon=True)
-        contextvars.Context().run(thread.start)
+        with free_start():
+            contextvars.Context().run(thread.start)
         self._thread = thread
 
     def _watch(self) -> None:
@@ -379,4 +382,5 @@ class _Watchdog:
 
 
 _WATCHDOG: Final = _Watchdog()
+entry_points(_Watchdog._watch)
 os.register_at_fork(after_in_child=_WATCHDOG.after_fork_in_child)

@@ -12,8 +12,10 @@ import attrs
 
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.emulated.processes import ProcessHandler
+from posixbackend.permissions import anchors
 from posixbackend.permissions.current import POLICY, get_policy
 from posixbackend.permissions.denials import widening
+from posixbackend.permissions.entrypoints import entry_points
 from posixbackend.permissions.environment import PrivateEnvironment
 from posixbackend.permissions.policy import Access, Environment, Permissions
 from posixbackend.switch.active import ACTIVE, get_active
@@ -32,6 +34,9 @@ class _Entry:
     active: contextvars.Token[Any]
     policy: contextvars.Token[Permissions | None]
     time_limit: Any = None
+    anchor: anchors.Anchor | None = None
+    """The block's hold on its thread, when its permissions restrict (or an outer block's
+    did): a fresh context in the block is still served and restricted by it."""
 
 
 class BackendBlock:
@@ -83,7 +88,13 @@ class BackendBlock:
             install_hook()
         if self.emulated is not None:
             C_LIBRARIES.install()  # sqlite3 must not reach the host's files instead
-        self._entries.append(_Entry(ACTIVE.set(serving), POLICY.set(policy), time_limit))
+        restricting = policy is not None and policy.denies_anything
+        anchor = None
+        if restricting or anchors.anchor_of_caller() is not None:
+            anchor = anchors.push(serving, policy)
+        self._entries.append(
+            _Entry(ACTIVE.set(serving), POLICY.set(policy), time_limit, anchor)
+        )
         return self
 
     def __exit__(
@@ -104,6 +115,8 @@ class BackendBlock:
                 except Late:
                     continue
         self._entries.pop()
+        if entry.anchor is not None:
+            anchors.pop(entry.anchor)
         POLICY.reset(entry.policy)
         ACTIVE.reset(entry.active)
         if fired and exc_type is None:
@@ -302,3 +315,6 @@ def current_emulated() -> EmulatedBackend | None:
     if isinstance(active, Guard):
         return active.emulated
     return active if isinstance(active, EmulatedBackend) else None
+
+
+entry_points(BackendBlock, backend, current, current_emulated, private_environment)

@@ -160,6 +160,7 @@ class Installation:
             (select, "epoll", epoll_stand_in),
             (selectors.EpollSelector, "_selector_cls", epoll_stand_in),
             *libraries.stand_ins(),
+            (sys, "addaudithook", standins.guarded_audit_hook(sys.addaudithook)),
             (
                 _posixsubprocess,
                 "fork_exec",

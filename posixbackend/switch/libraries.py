@@ -16,6 +16,7 @@ import threading
 from typing import Any, Final
 
 import compat
+from posixbackend.permissions.entrypoints import entry_points
 from posixbackend.switch.active import get_active
 from posixbackend.switch.standins import StandIn
 
@@ -115,6 +116,9 @@ class SwitchedFunction(StandIn):
         if _emulated_serves():
             return self._emulated(*args, **kwargs)
         return self._native(*args, **kwargs)
+
+
+entry_points(SwitchedFunction)
 
 
 def stand_ins() -> list[tuple[Any, str, Any]]:

@@ -4,15 +4,23 @@ A PyFilesystem2 OSFS or an fsspec LocalFileSystem calls ``os.stat`` and ``open``
 a managed block, those calls would come back to the block's backend, and so to the provider
 itself. :func:`native_calls` wraps such a provider (one whose ``uses_python_os`` is true) so
 that each of its calls, and each call on its handles, runs with the native backend active.
+
+That is a way to the host's files, so only for providers the embedder made: one wrapped
+outside any restricting block (or in one that grants allow_io='all') is *blessed*, and its
+calls run natively and unrestricted even on a thread a restricting block anchored; a block
+that asks for another one under restricting permissions is refused.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from posixbackend.permissions.current import POLICY
+from posixbackend.permissions import anchors
+from posixbackend.permissions.current import POLICY, get_policy
+from posixbackend.permissions.policy import Access
 from posixbackend.switch.active import ACTIVE
 from vfs import FileSystem, Handle
 from vfs.delegate import DelegatingFileSystem, DelegatingHandle
@@ -20,39 +28,58 @@ from vfs.delegate import DelegatingFileSystem, DelegatingHandle
 T = TypeVar("T")
 
 
-def run_natively(call: Callable[..., T], *args: Any) -> T:
-    """``call(*args)`` with the native backend serving os meanwhile, unrestricted: the
-    provider's own code is the library's, not the guest's."""
+def run_unrestricted(call: Callable[..., T], *args: Any) -> T:
+    """``call(*args)`` natively and unrestricted, also on an anchored thread: for the
+    library's own work (a blessed provider's calls, the launcher's clean-up at exit)."""
     token = ACTIVE.set(None)
     policy_token = POLICY.set(None)
+    anchor = anchors.push(None, None) if anchors.anchor_of_caller() is not None else None
     try:
         return call(*args)
     finally:
+        if anchor is not None:
+            anchors.pop(anchor)
         POLICY.reset(policy_token)
         ACTIVE.reset(token)
 
 
 def _natively(name: str) -> Callable[..., Any]:
-    """A method that runs ``self.inner.<name>`` natively."""
+    """A method that runs ``self.inner.<name>`` natively when ``self`` is blessed (made where
+    host access was allowed), else under whatever serves the caller."""
 
     def method(self: Any, *args: Any) -> Any:
-        return run_natively(getattr(self.inner, name), *args)
+        call = getattr(self.inner, name)
+        if self.blessed:
+            return run_unrestricted(call, *args)
+        return call(*args)
 
     method.__name__ = method.__qualname__ = name
     return method
 
 
 class NativeHandle(DelegatingHandle):
-    """A handle whose every operation runs natively."""
+    """A handle whose every operation runs natively (when its file system is blessed)."""
 
-    __slots__ = ()
+    __slots__ = ("blessed",)
+
+    def __init__(self, inner: Handle, blessed: bool) -> None:
+        super().__init__(inner)
+        self.blessed = blessed
 
 
 class NativeCallsFileSystem(DelegatingFileSystem):
-    """A provider whose every operation (and its handles') runs natively."""
+    """A provider whose every operation (and its handles') runs natively; made by
+    :func:`native_calls`, which blesses it where host access is allowed."""
+
+    def __init__(self, inner: FileSystem, *, blessed: bool = False) -> None:
+        super().__init__(inner)
+        self.blessed = blessed
 
     def open(self, path: str, flags: int, mode: int = 0o666) -> Handle:
-        return NativeHandle(run_natively(self.inner.open, path, flags, mode))
+        open_inner = self.inner.open
+        if self.blessed:
+            return NativeHandle(run_unrestricted(open_inner, path, flags, mode), True)
+        return NativeHandle(open_inner(path, flags, mode), False)
 
 
 for _name in (
@@ -70,5 +97,18 @@ for _name in (
 
 
 def native_calls(file_system: FileSystem) -> FileSystem:
-    """``file_system``, wrapped when its code calls Python's os (else unchanged)."""
-    return NativeCallsFileSystem(file_system) if file_system.uses_python_os else file_system
+    """``file_system``, wrapped when its code calls Python's os (else unchanged); PermissionError
+    when the caller's permissions restrict file access (such a provider reaches the host)."""
+    if not file_system.uses_python_os:
+        return file_system
+    policy = get_policy()
+    if anchors.anchor_of_caller() is not None and policy is not None and (
+        policy.allow_io is not Access.ALL
+    ):
+        raise PermissionError(
+            errno.EACCES,
+            f"{file_system!r} calls Python's os, which reaches the host: make it outside the "
+            "restricting block (or grant allow_io='all')",
+        )
+    return NativeCallsFileSystem(file_system, blessed=True)
+

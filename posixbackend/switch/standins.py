@@ -20,8 +20,14 @@ from typing import Any
 
 import compat
 from posixbackend.emulated.direntry import DirEntry as EmulatedDirEntry
+from posixbackend.emulated.direntry import ScandirIterator
 from posixbackend.emulated.fileio import RawFile
-from posixbackend.switch.active import get_active
+from posixbackend.emulated.polling import EmulatedEpoll, EmulatedPoll
+from posixbackend.permissions.anchors import ANCHORS, get_ident
+from posixbackend.permissions.current import get_policy
+from posixbackend.permissions.denials import denied
+from posixbackend.permissions.entrypoints import entry_points, pass_throughs
+from posixbackend.switch.active import get_active, in_context
 
 UNSUPPORTED = compat.declare(
     id="switch.unsupported_function",
@@ -68,7 +74,11 @@ class StandIn:
         self._name = name
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        backend = get_active()
+        backend = in_context()
+        if ANCHORS:  # get_active() written out: this is every os call's path
+            anchor = ANCHORS.get(get_ident())
+            if anchor is not None:
+                backend = anchor.serving
         if backend is None:
             return self._native(*args, **kwargs)
         implementation = getattr(backend, self._method, None)
@@ -81,6 +91,21 @@ class StandIn:
 
     def __repr__(self) -> str:
         return repr(self._native)
+
+
+def guarded_audit_hook(native: Callable[[Any], None]) -> Callable[[Any], None]:
+    """``sys.addaudithook`` refusing, with a PermissionError, guests denied native access (an
+    audit hook of theirs would run for the embedder too; the audit hook's own check can only
+    make CPython drop it silently)."""
+
+    def addaudithook(hook: Any, /) -> None:
+        policy = get_policy()
+        if policy is not None and not policy.allow_native_access:
+            raise denied("sys.addaudithook", "allow_native_access")
+        native(hook)
+
+    functools.update_wrapper(addaudithook, native)
+    return addaudithook
 
 
 class SwitchedSupports(Set[Any]):
@@ -262,3 +287,10 @@ class DirEntry(metaclass=_SwitchedDirEntry):
 
 
 DirEntry.__module__ = "posix"
+
+
+pass_throughs(StandIn.__call__, _SwitchedFileIO.__call__)
+entry_points(
+    StandIn, SwitchedSupports, SwitchedEnviron, _SwitchedFileIO, FileIO, _SwitchedDirEntry,
+    DirEntry, RawFile, EmulatedDirEntry, ScandirIterator, EmulatedPoll, EmulatedEpoll,
+)

@@ -47,7 +47,8 @@ def test_a_limit_prints_one_line_and_exits_125() -> None:
     lines = done.stderr.decode().splitlines()
     assert lines[-2:] == [
         "MemoryError",
-        "posixbackend: isolated program stopped: memory limit (200 MiB) exceeded",
+        "posixbackend: isolated program stopped: memory limit (200 MiB) exceeded "
+        "(as the program reports)",
     ]
 
 

@@ -1,26 +1,40 @@
-"""The isolated mode's smaller parts: limits and their spelling, the file size rule compared
-with Linux's RLIMIT_FSIZE, and the result pipe's frames read defensively."""
+"""The isolated mode's smaller parts: limits and their spelling, and the file size rule
+compared with Linux's RLIMIT_FSIZE (the result channel has tests of its own, in
+test_channel.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import posix
+import posixpath
+import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from posixbackend.isolation import Limits, parse_limits
+from posixbackend.isolation.cli import write_snapshot
 from posixbackend.isolation.filesize import FileSizeLimit
-from posixbackend.isolation.frames import HEADER, FrameWriter, ResultStream, read_result_stream
 from posixbackend.isolation.limits import KINDS, MIB
-from vfs import MemoryFileSystem
+from posixbackend.isolation.observed import Observation, exceeded_limit, oom_kills
+from posixbackend.isolation.provided import provided_files
+from posixbackend.switch.defaultfs import default_file_system
+from vfs import (
+    FileSystem,
+    HostFileSystem,
+    MemoryFileSystem,
+    MountFileSystem,
+    ReadOnlyFileSystem,
+)
 
 # -- limits ----------------------------------------------------------------------------------
 
@@ -225,62 +239,143 @@ def test_a_read_only_handle_answers_ebadf_before_the_limit() -> None:
     assert raised.value.errno == errno.EINVAL
 
 
-# -- the result pipe ---------------------------------------------------------------------------
+# -- which limit the parent saw end the run ----------------------------------------------------
 
-
-def frame(kind: str, **fields: object) -> bytes:
-    body = json.dumps({"kind": kind, **fields}).encode()
-    return HEADER.pack(len(body)) + body
-
-
-def chunks(*pieces: bytes) -> bytes:
-    return b"".join(HEADER.pack(len(piece)) + piece for piece in pieces)
-
-
-def test_frames_then_the_snapshot_are_split() -> None:
-    data = frame("confined", applied=["seccomp"]) + frame("finished", status=0)
-    stream = read_result_stream(data + chunks(b"TA", b"R", b""))
-    assert stream.frames == {
-        "confined": {"kind": "confined", "applied": ["seccomp"]},
-        "finished": {"kind": "finished", "status": 0},
-    }
-    assert (stream.snapshot, stream.problem) == (b"TAR", None)
-
-
-def test_a_snapshot_without_its_end_is_incomplete() -> None:
-    stream = read_result_stream(frame("finished", status=0) + chunks(b"TA", b"R"))
-    assert (stream.snapshot, stream.problem) == (None, "the snapshot is incomplete")
-
-
-def test_the_frame_writer_writes_what_the_reader_reads() -> None:
-    read, write = os.pipe()
-    writer = FrameWriter(write)
-    writer.frame("finished", status=3)
-    assert writer.write(b"abc") == 3 and writer.write(b"") == 0 and writer.tell() == 3
-    writer.end()
-    os.close(write)
-    with os.fdopen(read, "rb") as pipe:
-        stream = read_result_stream(pipe.read())
-    assert stream == ResultStream({"finished": {"kind": "finished", "status": 3}}, b"abc", None)
+JUDGED = Limits(cpu_seconds=2, wall_seconds=5, memory_bytes=256 * MIB)
 
 
 @pytest.mark.parametrize(
-    ("data", "problem"),
+    ("seen", "limit"),
     [
-        (frame("confined")[:-1], "truncated or oversized"),
-        (frame("confined") + b"\0\0", "inside a frame header"),
-        (HEADER.pack(1 << 30) + b"{}", "truncated or oversized"),
-        (HEADER.pack(3) + b"n0t", "not JSON"),
-        (HEADER.pack(2) + b"[]", "without a kind"),
-        (frame("finished") + chunks(b"x")[:-1], "truncated or oversized"),
+        (Observation("wall", signal.SIGKILL, 0.1, 5.0), "wall"),
+        (Observation("output", signal.SIGKILL, 0.1, 0.2), "output"),
+        (Observation("result", signal.SIGKILL, 0.1, 0.2), "memory"),
+        (Observation("protocol", signal.SIGKILL, 9.0, 0.2, oom_kills=3), None),
+        (Observation(None, None, 0.1, 5.0), "wall"),  # still running when its time was up
+        (Observation(None, None, 0.1, 4.9), None),
+        (Observation(None, None, 0.1, None), None),
+        (Observation(None, signal.SIGXCPU, 2.0, 2.1), "cpu"),
+        (Observation(None, signal.SIGXCPU, 0.3, 0.4), None),  # the guest's own raise
+        (Observation(None, signal.SIGKILL, 3.0, 3.1), "cpu"),  # the hard limit
+        (Observation(None, signal.SIGKILL, 0.3, 0.4), None),  # the guest killed itself
+        (Observation(None, signal.SIGKILL, 0.3, 0.4, oom_kills=1), "memory"),
+        (Observation(None, signal.SIGXFSZ, 0.3, 0.4), None),  # Python ignores it: the guest's
+        (Observation(None, None, 0.3, 0.4, oom_kills=1), None),
     ],
 )
-def test_a_damaged_result_is_reported_not_trusted(data: bytes, problem: str) -> None:
-    stream = read_result_stream(data)
-    assert stream.snapshot is None
-    assert stream.problem is not None and problem in stream.problem
+def test_the_limit_comes_from_what_the_parent_observed(seen: Observation, limit: str) -> None:
+    assert exceeded_limit(seen, JUDGED) == limit
 
 
-def test_a_result_without_its_finished_frame_has_no_snapshot() -> None:
-    stream = read_result_stream(frame("confined", applied=[]))
-    assert (set(stream.frames), stream.snapshot, stream.problem) == ({"confined"}, None, None)
+def test_limits_turned_off_are_never_exceeded() -> None:
+    off = Limits(cpu_seconds=None, wall_seconds=None, memory_bytes=None)
+    for seen in (Observation("result", signal.SIGKILL, 9.0, 99.0),
+                 Observation(None, signal.SIGKILL, 9.0, 99.0, oom_kills=1)):  # fmt: skip
+        assert exceeded_limit(seen, off) is None
+
+
+def test_the_kernels_oom_kills_are_counted_where_it_says() -> None:
+    count = oom_kills()
+    assert count is None or count >= 0
+
+
+# -- the files of a FileSystem grant -------------------------------------------------------------
+
+
+def memory_with(files: dict[str, bytes]) -> MemoryFileSystem:
+    memory = MemoryFileSystem()
+    for path, data in files.items():
+        parent = posixpath.dirname(path)
+        if parent != "/":
+            current = ""
+            for part in parent.strip("/").split("/"):
+                current += "/" + part
+                with contextlib.suppress(FileExistsError):
+                    memory.mkdir(current, 0o755)
+        with memory.open(path, posix.O_WRONLY | posix.O_CREAT, 0o644) as handle:
+            handle.pwrite(data, 0)
+    return memory
+
+
+def test_a_memory_file_systems_regular_files_are_copied() -> None:
+    memory = memory_with({"/a": b"1", "/d/e/f": b"2" * 5000, "/d/empty": b""})
+    memory.symlink("/a", "/link")
+    memory.link("/a", "/hard", False)
+    assert provided_files(memory, None) == {
+        "/a": b"1", "/hard": b"1", "/d/e/f": b"2" * 5000, "/d/empty": b"",
+    }  # fmt: skip
+
+
+def test_the_sandbox_file_system_gives_its_memory_part_not_the_library() -> None:
+    fs, _ = default_file_system()
+    with fs.open("/tmp/mine.txt", posix.O_WRONLY | posix.O_CREAT, 0o644) as handle:
+        handle.pwrite(b"mine", 0)
+    assert provided_files(fs, 1 << 20) == {"/tmp/mine.txt": b"mine"}
+
+
+def test_a_mounted_memory_file_system_is_copied_at_its_mount_point() -> None:
+    fs = MountFileSystem(memory_with({"/top": b"t", "/data/hidden": b"h"}),
+                         {"/data": memory_with({"/inner": b"i"})})  # fmt: skip
+    assert provided_files(fs, None) == {"/top": b"t", "/data/inner": b"i"}
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (HostFileSystem, "it shows host files, which the isolated child never"),
+        (lambda tmp: MountFileSystem(MemoryFileSystem(), {"/host": HostFileSystem(tmp)},
+                                     create_mount_points=True), "mounted at /host"),
+        (lambda tmp: ReadOnlyFileSystem(MemoryFileSystem()), "only a MemoryFileSystem's files"),
+        (lambda tmp: MountFileSystem(MemoryFileSystem(), {
+            "/usr": ReadOnlyFileSystem(HostFileSystem("/usr"))}, create_mount_points=True),
+         "mounted at /usr"),  # read-only host files, but not the interpreter's library
+    ],
+)  # fmt: skip
+def test_a_provider_whose_files_cannot_be_sent_is_refused_with_the_reason(
+    make: Callable[[str], FileSystem], message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ValueError, match="cannot be sent to the isolated child") as raised:
+        provided_files(make(str(tmp_path)), None)
+    assert message in str(raised.value) and "files=" in str(raised.value)
+
+
+def test_the_files_copied_are_bounded_by_the_memory_limit() -> None:
+    memory = memory_with({"/a": bytes(600), "/b": bytes(600)})
+    assert len(provided_files(memory, 1200)) == 2
+    with pytest.raises(ValueError, match=r"hold more than the memory limit \(1199 bytes\)"):
+        provided_files(memory, 1199)
+
+
+# -- writing the files out -------------------------------------------------------------------------
+
+
+def test_linked_files_are_written_once_and_linked(tmp_path: Path) -> None:
+    data = b"shared" * 1000
+    files = {"/a/first": data, "/a/second": data, "/b/third": data, "/other": b"x"}
+    write_snapshot(str(tmp_path / "out"), files, {"/a/second": "/a/first", "/b/third": "/a/first"})
+    out = tmp_path / "out"
+    first = (out / "a/first").stat()
+    assert first.st_nlink == 3
+    assert {(out / name).stat().st_ino for name in ("a/first", "a/second", "b/third")} == {
+        first.st_ino
+    }
+    assert (out / "b/third").read_bytes() == data and (out / "other").read_bytes() == b"x"
+
+
+def test_written_names_replace_what_is_there_and_never_leave_the_directory(
+    tmp_path: Path,
+) -> None:
+    out, outside = tmp_path / "out", tmp_path / "outside"
+    out.mkdir()
+    outside.mkdir()
+    (outside / "victim").write_bytes(b"keep")
+    os.link(outside / "victim", out / "f")  # a name already there, linked to a file outside
+    os.symlink(outside, out / "up")
+    files = {"/f": b"new", "/../../escaped": b"e", "/g": b"new"}
+    write_snapshot(str(out), files, {"/g": "/f"})
+    assert (outside / "victim").read_bytes() == b"keep"
+    assert (out / "f").read_bytes() == b"new" and (out / "escaped").read_bytes() == b"e"
+    with pytest.raises(OSError):
+        write_snapshot(str(out), {"/up/x": b"through the link"})
+    assert sorted(os.listdir(outside)) == ["victim"]
+    assert not (tmp_path / "escaped").exists()

@@ -1,16 +1,20 @@
-"""The classic in-process escapes, written once for the in-process and the isolated tests.
+"""The escape corpus: every way out a hostile guest has been seen to try, written once and run
+three ways -- in-process under ``Permissions.sandbox()`` (test_escapes.py), under the launcher's
+``--sandbox`` and in the isolated mode (test_escapes_isolated.py).
 
-Each is Python source run as guest code under ``Permissions.sandbox()``. It tries to leave a
-trace on the host -- create the file MARKER, start a program that would create it, or connect
-to a listener on 127.0.0.1:PORT -- and prints ``refused: <error>`` when it is refused (a
-PermissionError naming the permission, or the error of the guest's own file system, which
-does not have the host's paths).
-``in_process`` says what the in-process layers (stand-ins and audit hook) do about it:
-"stopped", or "escapes" with the reason the in-process mode cannot stop it (README's
-"What the in-process sandbox stops" table says the same). The isolated mode contains all.
+Each escape is Python source run as guest code. It tries to leave a trace on the host (see
+:mod:`tests.permissions.judge`, which looks for them on the host, never in what the guest
+says) and prints ``refused: <error>`` when the way it tried was refused -- a PermissionError
+naming the permission, or the error of a file system or kernel that has nothing there.
+``in_process`` says what the in-process layers (stand-ins, anchors and audit hook) do about
+it: "stopped", or "escapes: <why it cannot be stopped in-process>" (README's table says the
+same); ``stopped_from`` names the Python version from which an escape is stopped in-process
+when older ones cannot stop it. The launcher's ``--sandbox`` and the isolated mode contain all.
 """
 
 from __future__ import annotations
+
+import sys
 
 import attrs
 
@@ -20,13 +24,25 @@ class Escape:
     name: str
     code: str
     effect: str
-    """"file" (MARKER created), "process" (a program started) or "connect" (to PORT)."""
+    """What a success leaves behind (see judge.EFFECTS): "file" (MARKER exists), "process" (a
+    program made MARKER), "connect" (to PORT), "read" (the SECRET's text in the output), "fd"
+    (the embedder's open file or live connection touched), "hostname", "netlink" (an address
+    on lo), "survival" (the embedder did not go on after the block)."""
     in_process: str
     """"stopped", or "escapes: <why>"."""
+    stopped_from: tuple[int, int] | None = None
+    """In-process, stopped from this Python version on (``in_process`` says why not before)."""
 
-    def source(self, marker: str, port: int) -> str:
-        """The guest code, aimed at ``marker`` and ``port``."""
-        prologue = f"MARKER = {marker!r}\nPORT = {port}\nimport os, sys\n"
+    @property
+    def stopped_in_process(self) -> bool:
+        """Whether the in-process layers stop it on the running Python."""
+        if self.stopped_from is not None:
+            return sys.version_info[:2] >= self.stopped_from
+        return self.in_process == "stopped"
+
+    def source(self, marker: str, port: int, secret: str = "/nonexistent") -> str:
+        """The guest code, aimed at ``marker``, ``port`` and the host file ``secret``."""
+        prologue = f"MARKER = {marker!r}\nPORT = {port}\nSECRET = {secret!r}\nimport os, sys\n"
         body = f"try:\n{_indented(self.code)}\nexcept OSError as error:\n"
         return prologue + body + "    print('refused:', type(error).__name__, error)\n"
 
@@ -47,7 +63,24 @@ args = [os.fsencode(a) for a in {TOUCH}]
     False, False, -1, None, None, None, -1, None, False)
 """
 
+
+FRESH_MODULE = """
+def fresh(name):
+    import importlib.util
+    spec = importlib.util.find_spec(name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+"""
+"""Guest code defining fresh(name): a new instance of a module, with its original functions."""
+
+WRITE_MARKER = "os.close(os.open(MARKER, os.O_CREAT | os.O_WRONLY))"
+
+LIBRARY_STATE = "escapes: the library's own state, reached through sys.modules or "
+"""The start of the reason for escapes through the library's private objects."""
+
 ESCAPES = (
+    # -- the import system and fresh modules -------------------------------------------------
     Escape(
         "the import system's real posix, found by walking __subclasses__",
         """
@@ -60,25 +93,14 @@ real_os.close(real_os.open(MARKER, real_os.O_CREAT | real_os.O_WRONLY))
     ),
     Escape(
         "a fresh instance of the real posix module made by importlib",
-        """
-import importlib.util
-spec = importlib.util.find_spec('posix')
-real = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(real)
-real.close(real.open(MARKER, real.O_CREAT | real.O_WRONLY))
-""",
+        FRESH_MODULE + "real = fresh('posix')\n"
+        "real.close(real.open(MARKER, real.O_CREAT | real.O_WRONLY))",
         "file",
         "stopped",
     ),
     Escape(
         "a fresh real posix module's system()",
-        """
-import importlib.util
-spec = importlib.util.find_spec('posix')
-real = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(real)
-real.system('touch ' + MARKER)
-""",
+        FRESH_MODULE + "fresh('posix').system('touch ' + MARKER)",
         "process",
         "stopped",
     ),
@@ -103,6 +125,25 @@ posix.close(posix.open(MARKER, posix.O_CREAT | posix.O_WRONLY))
         "file",
         "stopped",
     ),
+    Escape(
+        "pkgutil.get_data climbing out of a package with ..",
+        """
+import pkgutil
+print(pkgutil.get_data('posixbackend', '../' * 40 + SECRET.lstrip('/')))
+""",
+        "read",
+        "stopped",
+    ),
+    Escape(
+        "a SourceFileLoader's get_data of any path",
+        """
+import importlib.machinery
+print(importlib.machinery.SourceFileLoader('x', SECRET).get_data(SECRET))
+""",
+        "read",
+        "stopped",
+    ),
+    # -- processes ------------------------------------------------------------------------
     Escape(
         "_posixsubprocess.fork_exec called directly",
         "import _posixsubprocess\n" + fork_exec_touch("_posixsubprocess.fork_exec"),
@@ -130,6 +171,16 @@ ctypes.CDLL(None).system(('touch ' + MARKER).encode())
         "stopped",
     ),
     Escape(
+        "the library's own reference to the real function (StandIn._native)",
+        "import _posixsubprocess\nreal = _posixsubprocess.fork_exec._native\n"
+        + fork_exec_touch("real")
+        + "import time; time.sleep(0.5)\n",
+        "process",
+        "escapes: no audit event is raised for _posixsubprocess.fork_exec, and any object the "
+        "library holds (here the stand-in's real function) is reachable by introspection",
+    ),
+    # -- sockets and the host's network -----------------------------------------------------
+    Escape(
         "the real socket module",
         """
 import _socket
@@ -139,13 +190,121 @@ _socket.socket().connect(('127.0.0.1', PORT))
         "stopped",
     ),
     Escape(
-        "the library's own reference to the real function (StandIn._native)",
-        "import _posixsubprocess\nreal = _posixsubprocess.fork_exec._native\n"
-        + fork_exec_touch("real")
-        + "import time; time.sleep(0.5)\n",
+        "a netlink socket adding an address to lo (send() names no address)",
+        """
+import socket, struct
+link = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+address = socket.inet_aton('127.77.77.77')
+attributes = struct.pack('HH', 8, 2) + address + struct.pack('HH', 8, 1) + address
+body = struct.pack('BBBBI', socket.AF_INET, 32, 0, 254, socket.if_nametoindex('lo'))
+body += attributes
+link.send(struct.pack('IHHII', 16 + len(body), 20, 1 | 4 | 0x200 | 0x400, 1, 0) + body)
+link.recv(4096)
+""",
+        "netlink",
+        "stopped",
+    ),
+    Escape(
+        "socket.sethostname",
+        "import socket\nsocket.sethostname('escaped-guest')",
+        "hostname",
+        "stopped",
+    ),
+    # -- the embedder's real descriptors, by number -----------------------------------------------
+    Escape(
+        "mmap of the embedder's descriptors by number",
+        """
+import mmap
+for fd in range(3, 40):
+    try:
+        mapped = mmap.mmap(fd, 0)
+    except (ValueError, OSError) as error:
+        if isinstance(error, PermissionError):
+            raise
+        continue
+    mapped[:8] = b'tampered'
+    mapped.flush()
+""",
+        "fd",
+        "stopped",
+    ),
+    Escape(
+        "socket.socket(fileno=) on the embedder's live connection",
+        """
+import socket
+for fd in range(3, 40):
+    try:
+        taken = socket.socket(fileno=fd)
+    except OSError as error:
+        if isinstance(error, PermissionError):
+            raise
+        continue
+    try:
+        taken.send(b'injected by the guest')
+    except OSError:
+        pass
+    taken.detach()
+""",
+        "fd",
+        "stopped",
+    ),
+    Escape(
+        "fcntl on the embedder's descriptors by number",
+        """
+import fcntl
+for fd in range(3, 40):
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETFL, os.O_APPEND | os.O_NONBLOCK)
+    except OSError as error:
+        if isinstance(error, PermissionError):
+            raise
+""",
+        "fd",
+        "stopped",
+    ),
+    # -- the library's own state and objects ------------------------------------------------
+    Escape(
+        "a fresh contextvars.Context, which holds no block",
+        "import contextvars\n"
+        f"contextvars.Context().run(lambda: {WRITE_MARKER})",
+        "file",
+        "stopped",
+    ),
+    Escape(
+        "a fresh contextvars.Context running os.system",
+        "import contextvars\ncontextvars.Context().run(os.system, 'touch ' + MARKER)",
         "process",
-        "escapes: no audit event is raised for _posixsubprocess.fork_exec, and any object the "
-        "library holds (here the stand-in's real function) is reachable by introspection",
+        "stopped",
+    ),
+    Escape(
+        "a fresh contextvars.Context connecting a socket",
+        """
+import contextvars, socket
+contextvars.Context().run(lambda: socket.create_connection(('127.0.0.1', PORT)))
+""",
+        "connect",
+        "stopped",
+    ),
+    Escape(
+        "the library's context variables set to nothing",
+        f"""
+from posixbackend.permissions.current import POLICY
+from posixbackend.switch.active import ACTIVE
+ACTIVE.set(None)
+POLICY.set(None)
+{WRITE_MARKER}
+""",
+        "file",
+        "stopped",
+    ),
+    Escape(
+        "a host provider built by the guest (vfs.HostFileSystem)",
+        """
+from vfs import HostFileSystem
+HostFileSystem().open(MARKER, os.O_CREAT | os.O_WRONLY, 0o644).close()
+""",
+        "file",
+        "stopped",
     ),
     Escape(
         "a host provider found in the embedding code's frames",
@@ -159,7 +318,101 @@ while frame is not None:
     frame = frame.f_back
 """,
         "file",
-        "escapes: frames reach the objects of the code that entered the block, and a provider's "
-        "own calls are trusted library code",
+        "stopped",
+    ),
+    Escape(
+        "the stand-ins' class changed to call the real functions",
+        "StandIn = type(os.open)\n"
+        "StandIn.__call__ = lambda self, *args, **kwargs: self._native(*args, **kwargs)\n"
+        "import _posixsubprocess\n"
+        + fork_exec_touch("_posixsubprocess.fork_exec")
+        + "import time; time.sleep(0.5)\n",
+        "process",
+        "escapes: Python raises no audit event when a class attribute is set (a metaclass "
+        "can be bypassed with type.__setattr__), nor for _posixsubprocess.fork_exec",
+    ),
+    Escape(
+        "the stand-ins' class changed, then a file opened",
+        "StandIn = type(os.open)\n"
+        "StandIn.__call__ = lambda self, *args, **kwargs: self._native(*args, **kwargs)\n"
+        + WRITE_MARKER,
+        "file",
+        "stopped",
+    ),
+    Escape(
+        "the library's anchor table cleared",
+        f"""
+import contextvars
+from posixbackend.permissions import anchors
+anchors.ANCHORS.clear()
+contextvars.Context().run(lambda: {WRITE_MARKER})
+""",
+        "file",
+        LIBRARY_STATE + "introspection (here the table anchoring threads to their block)",
+    ),
+    Escape(
+        "a raw thread from a fresh _thread module",
+        FRESH_MODULE
+        + f"""
+import time
+fresh('_thread').start_new_thread(lambda: {WRITE_MARKER}, ())
+time.sleep(0.5)
+""",
+        "file",
+        "escapes: Python 3.11 raises no audit event when a thread starts, and a fresh _thread "
+        "module's start_new_thread is not the stand-in (3.12's _thread.start_new_thread event "
+        "stops it)",
+        stopped_from=(3, 12),
+    ),
+    # -- deferred code and the embedding process -------------------------------------------
+    Escape(
+        "an audit hook of the guest's",
+        f"sys.addaudithook(lambda event, args: {WRITE_MARKER} if event == 'open' else None)",
+        "file",
+        "stopped",
+    ),
+    Escape(
+        "an at-exit handler, run by the embedder after the block",
+        f"import atexit\natexit.register(lambda: {WRITE_MARKER})",
+        "file",
+        "escapes: atexit's registry is the interpreter's (a fresh atexit module reaches it) "
+        "and its handlers run after every block has ended",
+    ),
+    Escape(
+        "a standard library function monkeypatched for the embedder to call",
+        f"""
+import json
+def dumps(*args, **kwargs):
+    {WRITE_MARKER}
+    return '{{}}'
+json.dumps = dumps
+""",
+        "file",
+        "escapes: Python raises no audit event when a module's attribute is set, and the "
+        "embedder calls what the guest left there after the block",
+    ),
+    Escape(
+        "resource.setrlimit crippling the embedder",
+        """
+import resource
+resource.setrlimit(resource.RLIMIT_NOFILE, (3, 3))
+""",
+        "survival",
+        "stopped",
+    ),
+    Escape(
+        "os._exit through a fresh posix module",
+        FRESH_MODULE + "fresh('posix')._exit(0)",
+        "survival",
+        "escapes: no audit event is raised for _exit, and a fresh posix module's _exit is not "
+        "the stand-in",
+    ),
+    Escape(
+        "signal.raise_signal ending the embedder",
+        "import signal\nsignal.raise_signal(signal.SIGTERM)",
+        "survival",
+        "escapes: no audit event is raised for raise_signal (nor for alarm or "
+        "faulthandler._sigsegv), and a fresh _signal module reaches the real one",
     ),
 )
+"""Every escape (see the module's docstring)."""

@@ -1,58 +1,93 @@
-"""The escape corpus in-process: what the stand-ins and the audit hook stop, and what they
-cannot (the isolated mode's tests run the same corpus and contain every one)."""
+"""The escape corpus in-process: what the stand-ins, anchors and audit hook stop, and what they
+cannot (the launcher's --sandbox and the isolated mode run the same corpus and contain all).
+
+The embedder here is a small application: it holds a host provider in its frame, an open file
+and a live connection (real descriptors), enters ``Permissions.sandbox()`` and runs the guest;
+after the block it checks its descriptor is as it was and that it can still open files, and
+goes on with its own work (json.dumps, which a guest may have replaced). Every trace is judged
+on the host (:mod:`tests.permissions.judge`).
+"""
 
 from __future__ import annotations
 
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.permissions.escapes import ESCAPES, Escape
+from tests.permissions.judge import Host
 
 EMBEDDING = """
-import sys
+import fcntl, os, socket, sys
 from posixbackend import Permissions, backend
 from vfs import HostFileSystem
+
+source, canary_path, link_port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 host = HostFileSystem()  # the embedding application's own provider
-with backend('managed', permissions=Permissions.sandbox()):
-    exec(compile(sys.argv[1], '<guest>', 'exec'), {'__name__': '__guest__'})
+canary = os.open(canary_path, os.O_RDWR)  # the embedder's open file: a real descriptor
+link = socket.create_connection(("127.0.0.1", link_port))  # and its live connection
+get_flags, real_open, real_close = fcntl.fcntl, os.open, os.close
+flags = get_flags(canary, fcntl.F_GETFL)
+with backend("managed", permissions=Permissions.sandbox()):
+    exec(compile(source, "<guest>", "exec"), {"__name__": "__guest__"})
+try:
+    real_close(real_open("/dev/null", os.O_RDONLY))
+    opens = True
+except OSError:
+    opens = False
+print("EMBEDDER", get_flags(canary, fcntl.F_GETFL) == flags, opens)
+import json
+json.dumps({})  # the embedder's own work goes on
 """
+CANARY = b"the embedder's own data"
 
 
-def traces(escape: Escape, marker: Path, listener: socket.socket) -> bool:
-    """Whether the escape left its trace on the host (waiting a little for a program)."""
-    if escape.effect == "connect":
-        try:
-            listener.accept()[0].close()
-        except TimeoutError:
-            return False
-        return True
-    deadline = time.monotonic() + (2.0 if escape.in_process != "stopped" else 0.3)
-    while time.monotonic() < deadline:
-        if marker.exists():
-            return True
-        time.sleep(0.02)
-    return marker.exists()
+def embedder_traces(escape: Escape, result: subprocess.CompletedProcess[str], canary: Path,
+                    link: socket.socket) -> list[str]:  # fmt: skip
+    """What the guest did to the embedder itself: its descriptors, its survival."""
+    found = []
+    if canary.read_bytes() != CANARY:
+        found.append("the embedder's open file was changed")
+    try:
+        if link.recv(4096):
+            found.append("data was injected into the embedder's connection")
+    except TimeoutError:
+        pass
+    last = result.stdout.splitlines()[-1:] or [""]
+    if last[0] == "EMBEDDER False True":
+        found.append("the embedder's descriptor flags were changed")
+    elif last[0] != "EMBEDDER True True":
+        found.append(f"the embedder did not go on as before: {last[0]!r} (status "
+                     f"{result.returncode})")  # fmt: skip
+    return found
 
 
 @pytest.mark.parametrize("escape", ESCAPES, ids=[escape.name for escape in ESCAPES])
 def test_in_process(escape: Escape, tmp_path: Path, listener: socket.socket) -> None:
-    marker = tmp_path / "escaped"
-    source = escape.source(str(marker), listener.getsockname()[1])
-    result = subprocess.run(
-        [sys.executable, "-c", EMBEDDING, source],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    left_trace = traces(escape, marker, listener)
-    if escape.in_process == "stopped":
-        assert result.stdout.startswith("refused: "), result.stdout
-        assert not left_trace
+    host = Host.prepare(tmp_path, listener)
+    canary = tmp_path / "canary"
+    canary.write_bytes(CANARY)
+    with socket.create_server(("127.0.0.1", 0)) as links:
+        command = [sys.executable, "-c", EMBEDDING, host.source(escape), str(canary),
+                   str(links.getsockname()[1])]  # fmt: skip
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) as process:  # fmt: skip
+            link, _ = links.accept()
+            stdout, stderr = process.communicate(timeout=60)
+        link.settimeout(0.2)
+        with link:
+            result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+            traces = host.traces(
+                escape, stdout + stderr, patient=not escape.stopped_in_process
+            ) + embedder_traces(escape, result, canary, link)
+    if escape.stopped_in_process:
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("refused: "), result.stdout + result.stderr
+        assert traces == [], traces
     else:  # documented as beyond the in-process mode: if this fails, it stopped it: update docs
         assert escape.in_process.startswith("escapes: ")
         assert "refused" not in result.stdout, result.stdout
-        assert left_trace
+        assert traces != []

@@ -18,6 +18,7 @@ import errno
 import os
 import posix
 import stat
+import sys
 from collections.abc import Callable
 
 from vfs.errors import os_error, rename_error
@@ -55,6 +56,8 @@ class HostFileSystem(FileSystem):
     ) -> None:
         if resolver not in RESOLVERS:
             raise ValueError(f"resolver must be one of {', '.join(RESOLVERS)}, not {resolver!r}")
+        shown = None if root is None else os.fsdecode(os.fspath(root))
+        sys.audit("vfs.HostFileSystem", shown, resolver)  # the host's files: hooks may refuse
         self._root: str | None = None
         self._root_fd = -1
         self._opener: Callable[[str, int, int], int] | None = None
