@@ -27,7 +27,7 @@ import attrs
 from posixbackend.isolation.confinement import confine, isolate
 from posixbackend.isolation.frames import FrameWriter
 from posixbackend.isolation.guestfs import GuestFileSystem, guest_file_system
-from posixbackend.isolation.hostview import HostView, isolated_view
+from posixbackend.isolation.hostview import HostView
 from posixbackend.isolation.limits import Limits, format_size
 from posixbackend.isolation.request import Request
 from posixbackend.isolation.rlimits import address_space_bytes
@@ -63,13 +63,13 @@ class Outcome:
     """The limit that exception came from ('memory', 'file_size', 'open_files', 'wall')."""
 
 
-def main(request_fd: int, result_fd: int, view_json: str | None = None) -> NoReturn:
+def main(request_fd: int, result_fd: int, view_json: str) -> NoReturn:
     """The child's whole life (the bootstrap calls this; ``view_json``: the host view the
-    parent computed, else the child computes it)."""
+    parent computed, with its root's layout)."""
     out = FrameWriter(result_fd)
     request = Request.from_json(_read_all(request_fd))
     posix.close(request_fd)
-    view = isolated_view() if view_json is None else HostView.from_json(view_json)
+    view = HostView.from_json(view_json)
     try:
         _check_memory_limit(request.limits)  # reads /proc, which the minimal root lacks
         isolated = isolate(view)
@@ -79,6 +79,7 @@ def main(request_fd: int, result_fd: int, view_json: str | None = None) -> NoRet
         posix._exit(SETUP_STATUS)
     confinement = confine(request.limits, view, isolated)
     out.frame("confined", **confinement.to_data())
+    gc.freeze()  # the library's objects, made before the guest: the collector walks the guest's
     outcome = run.run()
     out.frame("finished", **attrs.asdict(outcome))
     try:

@@ -22,7 +22,7 @@ import compat
 from posixbackend.isolation import capabilities, landlock, namespaces, rlimits, seccomp
 from posixbackend.isolation.hostview import HostView
 from posixbackend.isolation.limits import Limits
-from posixbackend.isolation.minimalroot import enter_minimal_root
+from posixbackend.isolation.minimalroot import enter_minimal_root, layout
 
 HOST_PATHS_VISIBLE = compat.declare(
     id="isolation.host_paths_visible",
@@ -89,7 +89,8 @@ def isolate(view: HostView) -> Confinement:
     entered, refused = namespaces.enter_namespaces()
     steps.note(entered, refused)
     if "mount_namespace" in entered:
-        steps.run("minimal_root", lambda: enter_minimal_root(view))
+        root = view.root or layout(view.paths())
+        steps.run("minimal_root", lambda: enter_minimal_root(root))
     else:
         HOST_PATHS_VISIBLE.hit()
         steps.missing["minimal_root"] = "no mount namespace"

@@ -1,14 +1,15 @@
 """The isolated child's minimal root: a tmpfs holding its view of the host and nothing else.
 
-In the child's own mount namespace (mounts made private first, so nothing reaches the host),
-a small tmpfs gets every path of the :class:`~posixbackend.isolation.hostview.HostView` at
-its real path: the directories on the way and the symbolic links met while resolving it are
-made again, and the final directory or file is bind-mounted from the host, read-only,
-nosuid and nodev. The tmpfs is then made read-only too, becomes the root (``pivot_root``),
-and the old root is detached: no host path outside the view can be named any more (``stat``,
-``readlink``, inotify, connecting to a socket file find nothing), and no /proc or /dev is
-there. Every source is opened before the tmpfs is mounted and bound through its descriptor,
-so the tmpfs can hide anything, the sources included.
+The parent lays the root out once (:func:`layout`): for every path of the
+:class:`~posixbackend.isolation.hostview.HostView`, the directories on the way and the
+symbolic links met while resolving it, and the final directory or file to bind. In the
+child's own mount namespace (mounts made private first, so nothing reaches the host), a
+small tmpfs gets those at their real paths, links made again and the rest bind-mounted from
+the host, all read-only, nosuid and nodev. The tmpfs is then made read-only too, becomes
+the root (``pivot_root``), and the old root is detached: no host path outside the view can
+be named any more (``stat``, ``readlink``, inotify, connecting to a socket file find
+nothing), and no /proc or /dev is there. Every source is opened before the tmpfs is mounted
+and bound through its descriptor, so the tmpfs can hide anything, the sources included.
 """
 
 from __future__ import annotations
@@ -19,11 +20,9 @@ import os
 import posix
 import posixpath
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
-import attrs
-
-from posixbackend.isolation.hostview import HostView
+from posixbackend.isolation.hostview import RootEntry
 from posixbackend.isolation.libc import mount, syscall, umount2
 from posixbackend.isolation.seccomp import architecture
 
@@ -50,21 +49,6 @@ ROOT_OPTIONS = "mode=0755,size=1m,nr_inodes=4096"
 MAX_LINKS = 40
 
 
-@attrs.frozen
-class Entry:
-    """One thing to make in the new root: a directory, a symbolic link, or a bind mount of the
-    host directory or file ``source`` (an open O_PATH descriptor)."""
-
-    path: str
-    kind: str
-    """'directory', 'symlink' or 'bind'."""
-    target: str = ""
-    """A symbolic link's contents."""
-    source: int = -1
-    directory: bool = False
-    """Whether a bound source is a directory."""
-
-
 class _MountAttr(ctypes.Structure):
     _fields_ = [
         ("attr_set", ctypes.c_uint64),
@@ -74,50 +58,60 @@ class _MountAttr(ctypes.Structure):
     ]
 
 
-def enter_minimal_root(view: HostView) -> None:
-    """Make a root holding only ``view`` this process's root (in its own mount namespace,
-    which the caller has entered; OSError if a step fails)."""
+def enter_minimal_root(root: Sequence[RootEntry]) -> None:
+    """Make a root laid out as ``root`` (see :func:`layout`) this process's root, in its own
+    mount namespace, which the caller has entered; OSError if a step fails."""
     mount(None, "/", None, MS_REC | MS_PRIVATE)
-    entries = plan(view.paths())
+    sources: dict[str, int] = {}
     try:
+        for entry in root:
+            if entry.kind == "bind":
+                sources[entry.path] = _source(entry)
         stage = next((path for path in STAGES if _is_directory(path)), None)
         if stage is None:
             raise OSError(errno.ENOENT, f"no directory to build the root in: {', '.join(STAGES)}")
         mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, ROOT_OPTIONS)
-        for entry in entries:
-            _make(stage, entry)
-        _read_only(stage, entries)
+        for entry in root:
+            _make(stage, entry, sources.get(entry.path, -1))
+        _read_only(stage, root, sources)
     finally:
-        for entry in entries:
-            if entry.source >= 0:
-                posix.close(entry.source)
+        for fd in sources.values():
+            posix.close(fd)
     posix.chdir(stage)
     syscall(architecture().numbers["pivot_root"], b".", b".")
     umount2(".", MNT_DETACH)  # the old root, stacked below the new one
     posix.chdir("/")
 
 
-def plan(paths: Iterable[str]) -> list[Entry]:
-    """What the new root needs to show ``paths`` as the host does, parents first; the
-    sources opened (the caller closes them). A path the host lacks adds nothing."""
-    entries: dict[str, Entry] = {}
+def _source(entry: RootEntry) -> int:
+    """The host directory or file ``entry`` binds, opened now (before the new root's tmpfs
+    can hide it); OSError if it is no longer what the layout found."""
+    fd = posix.open(entry.path, posix.O_PATH | posix.O_NOFOLLOW | posix.O_CLOEXEC)
+    mode = posix.fstat(fd).st_mode
+    if not (stat.S_ISDIR(mode) if entry.directory else stat.S_ISREG(mode)):
+        posix.close(fd)
+        raise OSError(errno.ESTALE, f"changed since the root was laid out: {entry.path}")
+    return fd
+
+
+def layout(paths: Iterable[str]) -> tuple[RootEntry, ...]:
+    """What a root needs to show ``paths`` as the host does, parents first (the isolated
+    mode's parent lays it out once; a path the host lacks adds nothing)."""
+    entries: dict[str, RootEntry] = {}
     seen: dict[str, tuple[int, str] | None] = {}
     for path in paths:
         _resolve(path, entries, seen)
     bound = [entry.path for entry in entries.values() if entry.kind == "bind" and entry.directory]
-    kept = [
+    kept = [  # what lies below a bound directory is shown through it
         entry
         for entry in entries.values()
         if not any(entry.path.startswith(directory + "/") for directory in bound)
     ]
-    for entry in entries.values():
-        if entry not in kept and entry.source >= 0:
-            posix.close(entry.source)  # shown already through a directory bound above it
-    return sorted(kept, key=lambda entry: entry.path.count("/"))
+    return tuple(sorted(kept, key=lambda entry: entry.path.count("/")))
 
 
 def _resolve(
-    path: str, entries: dict[str, Entry], seen: dict[str, tuple[int, str] | None]
+    path: str, entries: dict[str, RootEntry], seen: dict[str, tuple[int, str] | None]
 ) -> None:
     """Walk ``path`` on the host a component at a time, noting the directories and links on
     the way and the final directory or file to bind (``seen``: each host path's mode and
@@ -142,7 +136,7 @@ def _resolve(
             links += 1
             if links > MAX_LINKS:
                 return
-            entries.setdefault(candidate, Entry(candidate, "symlink", target))
+            entries.setdefault(candidate, RootEntry(candidate, "symlink", target))
             parts = [*(step for step in target.split("/") if step), *parts]
             if target.startswith("/"):
                 current = ""
@@ -150,16 +144,12 @@ def _resolve(
         if parts:
             if not stat.S_ISDIR(mode):
                 return
-            if candidate not in entries:
-                entries[candidate] = Entry(candidate, "directory")
+            entries.setdefault(candidate, RootEntry(candidate, "directory"))
             current = candidate
             continue
-        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
-            return
-        existing = entries.get(candidate)
-        if existing is None or existing.kind != "bind":
-            fd = posix.open(candidate, posix.O_PATH | posix.O_NOFOLLOW | posix.O_CLOEXEC)
-            entries[candidate] = Entry(candidate, "bind", source=fd, directory=stat.S_ISDIR(mode))
+        if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+            entries[candidate] = RootEntry(candidate, "bind", directory=stat.S_ISDIR(mode))
+        return
 
 
 def _look_up(path: str, seen: dict[str, tuple[int, str] | None]) -> tuple[int, str] | None:
@@ -173,8 +163,8 @@ def _look_up(path: str, seen: dict[str, tuple[int, str] | None]) -> tuple[int, s
     return found
 
 
-def _make(stage: str, entry: Entry) -> None:
-    """Make ``entry`` in the new root being built at ``stage``."""
+def _make(stage: str, entry: RootEntry, source: int) -> None:
+    """Make ``entry`` in the new root being built at ``stage`` (``source``: what it binds)."""
     where = stage + entry.path
     if entry.kind == "symlink":
         _ignore_existing(lambda: posix.symlink(entry.target, where))
@@ -185,7 +175,7 @@ def _make(stage: str, entry: Entry) -> None:
         flags = posix.O_CREAT | posix.O_EXCL | posix.O_WRONLY | posix.O_CLOEXEC
         _ignore_existing(lambda: posix.close(posix.open(where, flags, 0o444)))
     if entry.kind == "bind":
-        _bind(entry.source, where)
+        _bind(source, where)
 
 
 def _bind(source: int, where: str) -> None:
@@ -201,7 +191,7 @@ def _bind(source: int, where: str) -> None:
         mount(origin, where, None, MS_BIND | MS_REC)
 
 
-def _read_only(stage: str, entries: Iterable[Entry]) -> None:
+def _read_only(stage: str, entries: Iterable[RootEntry], sources: dict[str, int]) -> None:
     """Make the new root and every mount in it read-only, nosuid and nodev: with one
     recursive mount_setattr (which only adds flags, so none a user namespace locks is
     touched), else mount by mount."""
@@ -218,7 +208,7 @@ def _read_only(stage: str, entries: Iterable[Entry]) -> None:
     for entry in entries:
         if entry.kind == "bind":
             # The remount keeps what a user namespace locks (noexec, the atime flags).
-            kept = MS_NOEXEC if posix.fstatvfs(entry.source).f_flag & ST_NOEXEC else 0
+            kept = MS_NOEXEC if posix.fstatvfs(sources[entry.path]).f_flag & ST_NOEXEC else 0
             flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | kept
             mount(None, stage + entry.path, None, flags)
     mount(None, stage, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)

@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping
 import attrs
 
 from posixbackend.isolation.channel import SNAPSHOT_SLACK, Bounds, Channel, ChannelReader
-from posixbackend.isolation.hostview import isolated_view
+from posixbackend.isolation.interpreterview import isolated_view
 from posixbackend.isolation.limits import Limits, format_size
 from posixbackend.isolation.observed import Observation, exceeded_limit, oom_kills
 from posixbackend.isolation.request import Request, file_contents, grant, guest_path, program_of

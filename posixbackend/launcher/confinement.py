@@ -25,7 +25,7 @@ import attrs
 import compat
 from posixbackend.isolation import capabilities, landlock, seccomp
 from posixbackend.isolation.confinement import Confinement, Steps
-from posixbackend.isolation.hostview import interpreter_view
+from posixbackend.isolation.interpreterview import interpreter_view
 from posixbackend.isolation.namespaces import single_threaded
 from posixbackend.isolation.rlimits import freeze_resource_limits
 from posixbackend.isolation.seccomp import FilterPolicy, Sockets

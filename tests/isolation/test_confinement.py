@@ -181,7 +181,7 @@ def test_without_namespaces_landlock_alone_keeps_to_the_view(tmp_path: Path) -> 
     answers = confined(
         f"""\
         from posixbackend.isolation import confinement, namespaces
-        from posixbackend.isolation.hostview import isolated_view
+        from posixbackend.isolation.interpreterview import isolated_view
         from posixbackend.isolation.limits import Limits
         def denied(*arguments):
             raise OSError(errno.EPERM, "Operation not permitted")

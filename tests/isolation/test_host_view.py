@@ -23,7 +23,7 @@ import pytest
 
 from posixbackend.isolation import IsolatedResult, run_isolated
 from posixbackend.isolation.elf import read_elf
-from posixbackend.isolation.hostview import isolated_view, package_directories
+from posixbackend.isolation.interpreterview import isolated_view, package_directories
 from posixbackend.permissions.policy import Permissions
 from tests.isolation.helpers import assert_nothing_left
 

@@ -4,7 +4,6 @@ root's layout, and the read-only fallback for kernels without mount_setattr."""
 from __future__ import annotations
 
 import os
-import posix
 import sys
 from pathlib import Path
 
@@ -72,30 +71,25 @@ def test_the_layout_makes_links_again_and_binds_their_targets(tmp_path: Path) ->
         str(tmp_path / "tree" / "inside"),  # below a bound directory: shown through it
         str(tmp_path / "short" / ".." / "missing"),
     ]
-    entries = minimalroot.plan(paths)
-    try:
-        found = {entry.path: entry for entry in entries}
-        kinds = {path[len(str(tmp_path)) :]: entry.kind for path, entry in found.items()}
-        assert {key: value for key, value in kinds.items() if key} == {
-            "/short": "symlink", "/absolute": "symlink", "/lib": "directory",
-            "/lib/deep": "directory", "/lib/deep/libx.so.1": "symlink",
-            "/lib/deep/libx.so.1.2": "bind", "/tree": "bind",
-        }  # fmt: skip
-        assert found[str(tmp_path / "short")].target == "lib"
-        assert found[str(tmp_path / "tree")].directory
-        depths = [entry.path.count("/") for entry in entries]
-        assert depths == sorted(depths)  # parents first
-    finally:
-        for entry in entries:
-            if entry.source >= 0:
-                posix.close(entry.source)
+    entries = minimalroot.layout(paths)
+    found = {entry.path: entry for entry in entries}
+    kinds = {path[len(str(tmp_path)) :]: entry.kind for path, entry in found.items()}
+    assert {key: value for key, value in kinds.items() if key} == {
+        "/short": "symlink", "/absolute": "symlink", "/lib": "directory",
+        "/lib/deep": "directory", "/lib/deep/libx.so.1": "symlink",
+        "/lib/deep/libx.so.1.2": "bind", "/tree": "bind",
+    }  # fmt: skip
+    assert found[str(tmp_path / "short")].target == "lib"
+    assert found[str(tmp_path / "tree")].directory
+    depths = [entry.path.count("/") for entry in entries]
+    assert depths == sorted(depths)  # parents first
 
 
 def test_without_mount_setattr_each_mount_is_made_read_only() -> None:
     answers = confined(
         """\
         from posixbackend.isolation import minimalroot, namespaces
-        from posixbackend.isolation.hostview import isolated_view
+        from posixbackend.isolation.interpreterview import isolated_view
         real_syscall = minimalroot.syscall
         def old_kernel(number, *arguments):
             if number == minimalroot.SYS_MOUNT_SETATTR:
@@ -104,7 +98,7 @@ def test_without_mount_setattr_each_mount_is_made_read_only() -> None:
         minimalroot.syscall = old_kernel
         view = isolated_view()
         answers["namespaces"] = " ".join(namespaces.enter_namespaces()[0])
-        minimalroot.enter_minimal_root(view)
+        minimalroot.enter_minimal_root(view.root)
         library = next(path for path in view.files if path.endswith("/libc.so.6"))
         attempt("write a library", lambda: open(library, "ab"))
         attempt("make a file in the root", lambda: open("/new", "w"))
