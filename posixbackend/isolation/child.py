@@ -31,13 +31,13 @@ from posixbackend.isolation.hostview import HostView
 from posixbackend.isolation.limits import Limits, format_size
 from posixbackend.isolation.request import Request
 from posixbackend.isolation.rlimits import address_space_bytes
-from posixbackend.launcher.options import Target, TargetKind
 from posixbackend.launcher.program import (
     CannotOpen,
     prepare,
     report_exception,
     without_launcher_frames,
 )
+from posixbackend.launcher.target import Target, TargetKind
 from posixbackend.permissions.policy import Access, Environment, Permissions
 from posixbackend.switch.block import BackendBlock, backend
 from vfs.snapshot import save_snapshot
@@ -79,7 +79,6 @@ def main(request_fd: int, result_fd: int, view_json: str) -> NoReturn:
         posix._exit(SETUP_STATUS)
     confinement = confine(request.limits, view, isolated)
     out.frame("confined", **confinement.to_data())
-    gc.freeze()  # the library's objects, made before the guest: the collector walks the guest's
     outcome = run.run()
     out.frame("finished", **attrs.asdict(outcome))
     try:

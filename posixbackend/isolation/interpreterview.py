@@ -121,6 +121,12 @@ def with_root(view: HostView) -> HostView:
 
 
 @functools.cache
+def isolated_view_json() -> str:
+    """:func:`isolated_view` as the child reads it (made once too)."""
+    return isolated_view().to_json()
+
+
+@functools.cache
 def isolated_view() -> HostView:
     """The isolated child's view and its root's layout (computed once per process: the
     parent passes it to every child it starts, so a run does not pay for it)."""

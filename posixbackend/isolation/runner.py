@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping
 import attrs
 
 from posixbackend.isolation.channel import SNAPSHOT_SLACK, Bounds, Channel, ChannelReader
-from posixbackend.isolation.interpreterview import isolated_view
+from posixbackend.isolation.interpreterview import isolated_view_json
 from posixbackend.isolation.limits import Limits, format_size
 from posixbackend.isolation.observed import Observation, exceeded_limit, oom_kills
 from posixbackend.isolation.request import Request, file_contents, grant, guest_path, program_of
@@ -251,7 +251,7 @@ class _Supervision:
         try:
             child = subprocess.Popen(
                 [sys.executable, "-I", "-S", "-B", "-c", BOOTSTRAP, str(request_fd),
-                 str(result_fd), isolated_view().to_json(), *import_roots()],
+                 str(result_fd), isolated_view_json(), *import_roots()],
                 stdin=pipes["stdin"][0], stdout=pipes["stdout"][1], stderr=pipes["stderr"][1],
                 pass_fds=(request_fd, result_fd), env={}, cwd="/", start_new_session=True,
             )  # fmt: skip

@@ -2,8 +2,9 @@
 
 Runs a whole program with the native or the emulated backend in charge, like GraalPy's
 ``--python.PosixModuleBackend``; see :mod:`posixbackend.launcher.options` for the options.
-The entry points are imported on first use: the isolated child runs programs with
-:mod:`posixbackend.launcher.program` and needs none of the launcher's process machinery.
+The entry points (and the options' names) are imported on first use: the isolated child runs
+programs with :mod:`posixbackend.launcher.program` and needs none of the launcher's process
+machinery nor its command line.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from posixbackend.launcher.options import ENVIRONMENT_VARIABLE
-
 if TYPE_CHECKING:
     from posixbackend.launcher.main import main, managed_main
+    from posixbackend.launcher.options import ENVIRONMENT_VARIABLE
 
 
 def load_entry_points() -> None:
@@ -26,6 +26,10 @@ def load_entry_points() -> None:
 
 
 def __getattr__(name: str) -> object:
+    if name == "ENVIRONMENT_VARIABLE":
+        from posixbackend.launcher.options import ENVIRONMENT_VARIABLE
+
+        return ENVIRONMENT_VARIABLE
     if name not in ("main", "managed_main"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     load_entry_points()

@@ -16,6 +16,7 @@ import attrs
 
 import compat
 from posixbackend.launcher.grants import BOOLEAN_FLAGS, VALUED_FLAGS, GrantError, PermissionOptions
+from posixbackend.launcher.target import Target, TargetKind
 from posixbackend.switch.names import PosixModuleBackend, valid_names
 
 ENVIRONMENT_VARIABLE = "POSIXBACKEND_OPTIONS"
@@ -95,16 +96,6 @@ environment variable {variable}.
 
 class UsageError(Exception):
     """A bad command line: the launcher prints the usage and exits with status 2, as python."""
-
-
-class TargetKind(enum.Enum):
-    """What the program to run is given as."""
-
-    SCRIPT = "script"
-    MODULE = "module"
-    CODE = "code"
-    STDIN = "stdin"
-    INTERACTIVE = "interactive"
 
 
 class FsKind(enum.Enum):
@@ -241,15 +232,6 @@ class BackendOptions:
     def environment_value(self) -> str:
         """The value of :data:`ENVIRONMENT_VARIABLE` that hands these options on."""
         return shlex.join(self.arguments())
-
-
-@attrs.frozen
-class Target:
-    """The program: its kind, the file, module or code, and the arguments after it."""
-
-    kind: TargetKind
-    value: str = ""
-    args: tuple[str, ...] = ()
 
 
 @attrs.frozen

@@ -28,7 +28,7 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from posixbackend.launcher.options import Target, TargetKind
+from posixbackend.launcher.target import Target, TargetKind
 from posixbackend.permissions.timelimit import TimeLimitExceeded
 
 if TYPE_CHECKING:

@@ -30,9 +30,10 @@ from posixbackend.launcher.confinement import (
     restricts,
     skipped_steps,
 )
-from posixbackend.launcher.options import Command, TargetKind
+from posixbackend.launcher.options import Command
 from posixbackend.launcher.session import GRACE, Session
 from posixbackend.launcher.supervisor import supervise
+from posixbackend.launcher.target import TargetKind
 
 
 class Sandbox:

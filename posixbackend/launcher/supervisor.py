@@ -172,7 +172,9 @@ def _reap(guest: int) -> int | None:
 
 
 def _children() -> list[int]:
-    """This process's children that are still running (not zombies)."""
+    """This process's children, zombies included: a zombie may be a process whose other
+    threads are still exiting, and its own children come to this subreaper only once the
+    last of them has (they are the process's children until then)."""
     me = str(posix.getpid()).encode()
     found = []
     for name in posix.listdir("/proc"):
@@ -188,15 +190,15 @@ def _children() -> list[int]:
             continue
         finally:
             posix.close(fd)
-        if fields[1] == me and fields[0] != b"Z":
+        if fields[1] == me:
             found.append(int(name))
     return found
 
 
 def _kill_descendants() -> None:
     """SIGKILL every descendant: the children, then the orphans they leave, which come to
-    this subreaper, until none is left. Only children are killed, and a child's id cannot
-    be reused before it is reaped here."""
+    this subreaper, until none is left, reaped or not. Only children are killed, and a
+    child's id cannot be reused before it is reaped here."""
     for _ in range(KILL_ROUNDS):
         children = _children()
         if not children:
@@ -241,4 +243,3 @@ def _mirror(status: int) -> NoReturn:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {number})
     posix.kill(posix.getpid(), number)
     posix._exit(128 + number)  # a signal whose default is not to end a process
-

@@ -207,3 +207,27 @@ def _children_of(pid: int) -> list[int]:
             if int(stat.rpartition(b")")[2].split()[1]) == pid:
                 found.append(int(name))
     return found
+
+
+def test_a_program_whose_main_thread_ended_is_still_ended(tmp_path: Path) -> None:
+    """A process whose main thread has exited shows as a zombie while its other threads run
+    (and its children stay its own): the supervisor still ends it and what it started."""
+    code = (
+        "import ctypes, subprocess, threading\n"
+        "import posixbackend.launcher.session as session\n"
+        "session._PROCESS_LIMIT.cancel()\n"  # only the supervisor can end it now
+        "def work():\n"
+        "    child = subprocess.Popen(['sleep', '60'])\n"
+        "    print(child.pid, flush=True)\n"
+        "    while True:\n"
+        "        pass\n"
+        "threading.Thread(target=work).start()\n"
+        "import time; time.sleep(0.2)\n"
+        "ctypes.CDLL(None).pthread_exit(None)\n"
+    )
+    started = time.monotonic()
+    done = launch("--time-limit=0.5", "-c", code, cwd=tmp_path)
+    elapsed = time.monotonic() - started
+    assert done.returncode == TIME_LIMIT_STATUS, done.stderr
+    assert elapsed < 0.5 + GRACE + SLACK + FEW_SECONDS
+    assert not _alive(int(done.stdout.split()[0]))
