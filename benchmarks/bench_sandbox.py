@@ -10,7 +10,8 @@ medians:
 - ``run_isolated("pass")`` of this process (a trivial program in a confined child: a mount
   namespace with a minimal root, Landlock, seccomp) against a plain ``python -I -S -c pass``
   start, to show what the isolation adds over the interpreter's own start; the issue's target
-  is no slower than before the minimal root (0.165 s here then).
+  is no slower than before the minimal root (compare with the same benchmark on a checkout
+  without it: ``PYTHONPATH=<that checkout> python -m benchmarks.bench_sandbox``).
 
 Nothing is asserted. Run: ``python -m benchmarks.bench_sandbox [--quick]``.
 """

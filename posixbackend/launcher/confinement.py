@@ -82,7 +82,9 @@ WHAT_THE_PROGRAM_READS = compat.declare(
     "code, the shared libraries they need, its script's directory (-m: the current "
     "directory) and what its file system shows: a -c or stdin program cannot import modules "
     "of the current directory, the C library's user database (pwd, grp) and locale files "
-    "are unreadable, and child processes see no other host files either",
+    "are unreadable, and child processes see no other host files either; stat and readlink "
+    "of any host path still answer (Landlock has no right for metadata; the isolated mode's "
+    "minimal root hides it)",
 )
 METADATA_OF_HOST_FILES = compat.declare(
     id="launcher.sandbox.metadata_with_writable_host",
