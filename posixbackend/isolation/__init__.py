@@ -2,15 +2,17 @@
 
 In-process permissions are defence in depth only (PEP 578 says so of audit hooks); here the
 guest runs in a child process under the managed backend, and the operating system itself
-holds it: resource limits, no_new_privs, user and network namespaces, no capabilities,
-Landlock (read-only access to the interpreter's files) and a seccomp filter (no processes,
-no sockets, no other process reached). Files go in and come out as a memory file system
-snapshot; stdout, stderr and the exit status come back in an :class:`IsolatedResult`. The
-parent trusts no byte the child sends after its confinement: it reads them with hard bounds
-and hands them over as the guest's data.
+holds it: resource limits, no_new_privs, user, network and mount namespaces with a minimal
+root (the interpreter's files, read-only, nothing else of the host), no capabilities,
+Landlock (reading exactly those files) and a seccomp filter (no processes, no sockets, no
+other process reached). Files go in and come out as a memory file system snapshot; stdout,
+stderr and the exit status come back in an :class:`IsolatedResult`. The parent trusts no
+byte the child sends after its confinement: it reads them with hard bounds and hands them
+over as the guest's data.
 
 The parent's side (:func:`run_isolated` and its result) is imported on first use: the child
-imports this package too, and needs none of it.
+imports this package too, and needs none of it (nor does the launcher's sandbox, which uses
+the confinement modules).
 """
 
 from __future__ import annotations

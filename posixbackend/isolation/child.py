@@ -1,11 +1,13 @@
 """The isolated child: read the request, build the guest's world, confine itself, run the guest.
 
-Started by the parent as ``python -I -S -B -c BOOTSTRAP REQUEST_FD RESULT_FD ROOTS...`` (see
-:mod:`posixbackend.isolation.runner`). Everything the run needs is imported and built
-before the confinement, which happens while the child is still single-threaded; then the
-guest runs under the managed backend as ``python`` would run it, and the child reports how it
-ended and sends a snapshot of the guest's memory file system back before exiting with the
-guest's status.
+Started by the parent as ``python -I -S -B -c BOOTSTRAP REQUEST_FD RESULT_FD VIEW ROOTS...``
+(see :mod:`posixbackend.isolation.runner`). The child first enters its namespaces and its
+minimal root (the host view the parent computed), so that the guest's file system, built
+next, holds no descriptor into the host's tree; everything the run needs is imported and
+built before the rest of the confinement, which happens while the child is still
+single-threaded; then the guest runs under the managed backend as ``python`` would run it,
+and the child reports how it ended and sends a snapshot of the guest's memory file system
+back before exiting with the guest's status.
 """
 
 from __future__ import annotations
@@ -22,19 +24,20 @@ from typing import Any, NoReturn
 
 import attrs
 
-from posixbackend.isolation.confinement import confine, readable_paths
+from posixbackend.isolation.confinement import confine, isolate
 from posixbackend.isolation.frames import FrameWriter
 from posixbackend.isolation.guestfs import GuestFileSystem, guest_file_system
+from posixbackend.isolation.hostview import HostView
 from posixbackend.isolation.limits import Limits, format_size
 from posixbackend.isolation.request import Request
 from posixbackend.isolation.rlimits import address_space_bytes
-from posixbackend.launcher.options import Target, TargetKind
 from posixbackend.launcher.program import (
     CannotOpen,
     prepare,
     report_exception,
     without_launcher_frames,
 )
+from posixbackend.launcher.target import Target, TargetKind
 from posixbackend.permissions.policy import Access, Environment, Permissions
 from posixbackend.switch.block import BackendBlock, backend
 from vfs.snapshot import save_snapshot
@@ -60,17 +63,21 @@ class Outcome:
     """The limit that exception came from ('memory', 'file_size', 'open_files', 'wall')."""
 
 
-def main(request_fd: int, result_fd: int) -> NoReturn:
-    """The child's whole life (the bootstrap calls this)."""
+def main(request_fd: int, result_fd: int, view_json: str) -> NoReturn:
+    """The child's whole life (the bootstrap calls this; ``view_json``: the host view the
+    parent computed, with its root's layout)."""
     out = FrameWriter(result_fd)
     request = Request.from_json(_read_all(request_fd))
     posix.close(request_fd)
+    view = HostView.from_json(view_json)
     try:
+        _check_memory_limit(request.limits)  # reads /proc, which the minimal root lacks
+        isolated = isolate(view)
         run = GuestRun(request)
     except (OSError, ValueError) as error:  # the request cannot be set up: say why, stop
         out.frame("setup_error", message=str(error))
         posix._exit(SETUP_STATUS)
-    confinement = confine(request.limits, readable_paths())
+    confinement = confine(request.limits, view, isolated)
     out.frame("confined", **confinement.to_data())
     outcome = run.run()
     out.frame("finished", **attrs.asdict(outcome))
@@ -94,13 +101,13 @@ def _read_all(fd: int) -> bytes:
 
 
 class GuestRun:
-    """The guest's file system and program, built before the confinement; the backend is
-    made after it, so that its descriptor table takes the open files limit then in force."""
+    """The guest's file system and program, built in the minimal root before the rest of the
+    confinement; the backend is made after it, so that its descriptor table takes the open
+    files limit then in force."""
 
     def __init__(self, request: Request) -> None:
         self.request = request
         self.limits = request.limits
-        _check_memory_limit(self.limits)
         self.files: GuestFileSystem = guest_file_system(
             request.cwd, request.files, self.limits.file_size_bytes
         )

@@ -1,31 +1,40 @@
-"""Confining the child before the guest runs: each step the kernel allows, and why not the rest.
+"""Confining the isolated child before the guest runs: each step the kernel allows, and why
+not the rest.
 
-In order: resource limits; new user and network namespaces; every capability dropped;
-no_new_privs; Landlock (read-only access to the interpreter's files, nothing else); the
+In two parts. First, before anything of the guest's is built (:func:`isolate`): new user,
+network and mount namespaces, and the minimal root holding only the child's view of the host.
+Then, once the guest's file system is built (:func:`confine`): resource limits; every
+capability dropped; no_new_privs; Landlock (reading exactly the view, writing nothing); the
 seccomp filter. Each step that fails is recorded with its reason instead of stopping the run,
 so an older kernel degrades to what it has, and the result says exactly what was applied.
-All of it must happen while the child has a single thread: unshare needs that, and Landlock
-and seccomp confine only the calling thread and the threads it starts afterwards.
+All of it happens while the child has a single thread: unshare needs that, and Landlock
+confines only the calling thread and the threads it starts afterwards.
 """
 
 from __future__ import annotations
 
-import site
-import sys
-import sysconfig
-import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
 
+import compat
 from posixbackend.isolation import capabilities, landlock, namespaces, rlimits, seccomp
+from posixbackend.isolation.hostview import HostView
 from posixbackend.isolation.limits import Limits
-from vfs.host import host_is_directory
+from posixbackend.isolation.minimalroot import enter_minimal_root, layout
 
-SYSTEM_LIBRARIES = ("/lib", "/lib32", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib")
-"""Where the C libraries that extension modules link to live (read, never written)."""
-LOADER_CACHE = "/etc/ld.so.cache"
+HOST_PATHS_VISIBLE = compat.declare(
+    id="isolation.host_paths_visible",
+    function="os.stat",
+    aspect="isolated mode without a mount namespace",
+    level=compat.Level.INFO,
+    explanation="where the kernel refuses the child a mount namespace (a non-root user "
+    "without unprivileged user namespaces), Landlock alone confines it: it reads only its "
+    "view of the host, but stat, readlink and inotify of other host paths, and connecting "
+    "to host socket files through a socketpair end's peer, are not stopped by it "
+    "(IsolatedResult.not_confined names 'minimal_root')",
+)
 
 
 @attrs.frozen
@@ -39,45 +48,68 @@ class Confinement:
         """Plain data for the confined frame."""
         return {"applied": list(self.applied), "not_applied": dict(self.not_applied)}
 
-
-def readable_paths() -> list[str]:
-    """The host paths the confined child may read: the interpreter's installation, every
-    directory on sys.path (site-packages, the project's own source for an editable install),
-    and the system's shared libraries."""
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    config = sysconfig.get_paths()
-    paths.update(config[key] for key in ("stdlib", "platstdlib", "purelib", "platlib"))
-    paths.update(site.getsitepackages())
-    paths.update(entry for entry in sys.path if isinstance(entry, str) and entry)
-    paths.update(SYSTEM_LIBRARIES)
-    found = sorted(path for path in paths if host_is_directory(path))
-    return [*found, LOADER_CACHE]
+    def then(self, later: Confinement) -> Confinement:
+        """These steps followed by ``later``'s."""
+        return Confinement(
+            (*self.applied, *later.applied), {**self.not_applied, **later.not_applied}
+        )
 
 
-def confine(limits: Limits, readable: Iterable[str]) -> Confinement:
-    """Apply every confinement step this kernel allows to this (single-threaded) process."""
-    if threading.active_count() != 1:
-        raise RuntimeError("the child must confine itself before it starts any thread")
-    applied: list[str] = []
-    missing: dict[str, str] = {}
+class Steps:
+    """Runs confinement steps, noting each as applied or, with its error, not."""
 
-    def step(name: str, action: Any) -> None:
+    def __init__(self) -> None:
+        self.applied: list[str] = []
+        self.missing: dict[str, str] = {}
+
+    def run(self, name: str, action: Callable[[], object]) -> bool:
+        """Apply one step; whether it was."""
         try:
             action()
         except (OSError, ValueError) as error:  # ValueError: setrlimit above the hard limit
-            missing[name] = str(error)
-        else:
-            applied.append(name)
+            self.missing[name] = str(error)
+            return False
+        self.applied.append(name)
+        return True
 
-    step("rlimits", lambda: rlimits.set_resource_limits(limits))
+    def note(self, applied: Iterable[str], missing: dict[str, str]) -> None:
+        """Record steps applied elsewhere (several at once)."""
+        self.applied += applied
+        self.missing.update(missing)
+
+    def result(self) -> Confinement:
+        return Confinement(tuple(self.applied), dict(self.missing))
+
+
+def isolate(view: HostView) -> Confinement:
+    """Enter the namespaces and the minimal root of ``view`` (this single-threaded process)."""
+    if not namespaces.single_threaded():
+        raise RuntimeError("the child must confine itself before it starts any thread")
+    steps = Steps()
     entered, refused = namespaces.enter_namespaces()
-    applied += entered
-    missing.update(refused)
-    step("capabilities", capabilities.drop_capabilities)
-    step("no_new_privs", seccomp.set_no_new_privs)
+    steps.note(entered, refused)
+    if "mount_namespace" in entered:
+        root = view.root or layout(view.paths())
+        steps.run("minimal_root", lambda: enter_minimal_root(root))
+    else:
+        HOST_PATHS_VISIBLE.hit()
+        steps.missing["minimal_root"] = "no mount namespace"
+    return steps.result()
+
+
+def confine(limits: Limits, view: HostView, isolated: Confinement | None = None) -> Confinement:
+    """Apply the remaining steps to this (single-threaded) process: what was applied, after
+    what :func:`isolate` applied."""
+    if not namespaces.single_threaded():
+        raise RuntimeError("the child must confine itself before it starts any thread")
+    steps = Steps()
+    steps.run("rlimits", lambda: rlimits.set_resource_limits(limits))
+    steps.run("capabilities", capabilities.drop_capabilities)
+    steps.run("no_new_privs", seccomp.set_no_new_privs)
     try:
-        applied += landlock.restrict_to_reading(readable)
+        steps.note(*landlock.restrict(landlock.Rules(readable=view.paths())))
     except OSError as error:
-        missing["landlock"] = str(error)
-    step("seccomp", seccomp.install_filter)
-    return Confinement(tuple(applied), missing)
+        steps.missing["landlock"] = str(error)
+    steps.run("seccomp", seccomp.install_filter)
+    done = steps.result()
+    return done if isolated is None else isolated.then(done)

@@ -1,4 +1,5 @@
-"""The C library, for the confinement steps Python has no function for (on 3.11: unshare too).
+"""The C library, for the confinement steps Python has no function for (on 3.11: unshare too;
+mount, umount2 and pivot_root for the isolated child's minimal root).
 
 Every call goes through :func:`checked`, which turns C's ``-1`` and ``errno`` into the OSError
 subclass ``os`` would raise, so each confinement step fails like any other system call.
@@ -18,6 +19,12 @@ LIBC.prctl.restype = ctypes.c_int
 LIBC.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 LIBC.unshare.restype = ctypes.c_int
 LIBC.unshare.argtypes = [ctypes.c_int]
+LIBC.mount.restype = ctypes.c_int
+LIBC.mount.argtypes = [
+    ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p
+]
+LIBC.umount2.restype = ctypes.c_int
+LIBC.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 
 MACHINE: Final = os.uname().machine
 """The kernel's name for the processor architecture ('x86_64', 'aarch64'...)."""
@@ -39,6 +46,22 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
 def unshare(flags: int) -> None:
     """unshare(2) (``os.unshare`` exists only from Python 3.12)."""
     checked(LIBC.unshare(flags), "unshare")
+
+
+def mount(
+    source: str | None, target: str, kind: str | None, flags: int, data: str | None = None
+) -> None:
+    """mount(2); the OSError names the target."""
+    encoded = [None if text is None else os.fsencode(text) for text in (source, kind, data)]
+    result = LIBC.mount(encoded[0], os.fsencode(target), encoded[1], flags, encoded[2])
+    if result == -1:
+        code = ctypes.get_errno()
+        raise OSError(code, f"mount {target}: {os.strerror(code)}")
+
+
+def umount2(target: str, flags: int) -> None:
+    """umount2(2)."""
+    checked(LIBC.umount2(os.fsencode(target), flags), f"umount2 {target}")
 
 
 def syscall(number: int, *args: object) -> int:

@@ -38,3 +38,16 @@ def address_space_bytes() -> int:
     with open("/proc/self/statm", "rb") as statm:
         pages = int(statm.read().split()[0])
     return pages * resource.getpagesize()
+
+
+def freeze_resource_limits() -> None:
+    """No core dumps, and every hard limit lowered to its soft one: the limits in force now
+    can no longer be raised, by the process or anything it starts (the launcher's sandbox)."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    for name in dir(resource):
+        if not name.startswith("RLIMIT_") or name == "RLIMIT_CORE":
+            continue
+        kind = getattr(resource, name)
+        soft, hard = resource.getrlimit(kind)
+        if soft != hard:
+            resource.setrlimit(kind, (soft, soft))

@@ -32,6 +32,7 @@ from collections.abc import Iterator, Mapping
 import attrs
 
 from posixbackend.isolation.channel import SNAPSHOT_SLACK, Bounds, Channel, ChannelReader
+from posixbackend.isolation.interpreterview import isolated_view_json
 from posixbackend.isolation.limits import Limits, format_size
 from posixbackend.isolation.observed import Observation, exceeded_limit, oom_kills
 from posixbackend.isolation.request import Request, file_contents, grant, guest_path, program_of
@@ -41,14 +42,15 @@ from posixbackend.switch.block import backend, current_emulated
 
 BOOTSTRAP = """\
 import sys
-request, result = int(sys.argv[1]), int(sys.argv[2])
-sys.path.extend(sys.argv[3:])
+request, result, view = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+sys.path.extend(sys.argv[4:])
 del sys.argv[1:]
 from posixbackend.isolation.child import main
-main(request, result)
+main(request, result, view)
 """
-"""What the child interpreter runs first (its arguments: the two pipe descriptors, then the
-directories to import this library and its dependencies from)."""
+"""What the child interpreter runs first (its arguments: the two pipe descriptors, the host
+view it confines itself to, then the directories to import this library and its
+dependencies from)."""
 PACKAGES = ("posixbackend", "vfs", "compat", "attr", "attrs")
 """The top-level packages the child imports before anything else can be imported."""
 DRAIN_SECONDS = 2.0
@@ -249,7 +251,7 @@ class _Supervision:
         try:
             child = subprocess.Popen(
                 [sys.executable, "-I", "-S", "-B", "-c", BOOTSTRAP, str(request_fd),
-                 str(result_fd), *import_roots()],
+                 str(result_fd), isolated_view_json(), *import_roots()],
                 stdin=pipes["stdin"][0], stdout=pipes["stdout"][1], stderr=pipes["stderr"][1],
                 pass_fds=(request_fd, result_fd), env={}, cwd="/", start_new_session=True,
             )  # fmt: skip

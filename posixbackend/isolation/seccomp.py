@@ -1,24 +1,36 @@
-"""The child's seccomp filter: no new processes, no sockets, no reaching other processes.
+"""The seccomp filters: what a confined process may not ask the kernel, whatever its code.
 
-A classic BPF program, installed with ``prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER)`` once
-no_new_privs is set, checked by the kernel on every system call of the child and of every
-thread it starts (the filter cannot be removed). It refuses:
+A classic BPF program, built here from a :class:`FilterPolicy` and installed with
+``seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC)`` once no_new_privs is set, so
+the kernel checks it on every system call of every thread of the process and of everything
+it starts (it cannot be removed). The isolated child's policy (:func:`isolated_policy`)
+refuses:
 
 - new processes and programs: fork, vfork, execve, execveat, clone without CLONE_THREAD or
   with a namespace flag (EPERM); clone3 with ENOSYS, so the C library falls back to clone
   for threads, which keep working;
-- sockets: socket() for every family (EACCES); socketpair stays (it reaches nothing);
-- other processes: kill and rt_sigqueueinfo except to the child itself or its process group,
-  tgkill and rt_tgsigqueueinfo except to its own threads, ptrace, process_vm_readv/writev,
-  pidfd_getfd, pidfd_send_signal, kcmp, and changing another process's priority;
+- sockets: socket() for every family (EACCES); socketpair stays (it reaches nothing), but
+  its ends cannot leave the process: connect, bind, sendto with an address, sendmsg and
+  sendmmsg (whose address seccomp cannot read) are refused (EACCES);
+- memory the limits do not count and that can outlive the process: memfd_create,
+  memfd_secret, SysV shared memory, message queues and semaphores, POSIX message queues;
+- file watches (inotify), and fanotify;
+- other processes: kill and rt_sigqueueinfo except to the process itself or its process
+  group, tgkill and rt_tgsigqueueinfo except to its own threads, ptrace,
+  process_vm_readv/writev, pidfd_getfd, pidfd_send_signal, kcmp, and changing another
+  process's priority;
 - the limits and the system: setrlimit, prlimit64 with a new limit, mount and the new mount
   API, namespaces (unshare, setns), modules, kexec, reboot, swap, clocks, host and domain
   names, accounting, quotas, keyrings, bpf, perf events, userfaultfd, io_uring (ENOSYS), file
-  handles, fanotify, port I/O;
+  handles, port I/O, faking terminal input (TIOCSTI, TIOCLINUX), changing the parent-death
+  signal;
 - metadata changes Landlock does not cover (chmod, chown, utime, extended attributes, file
   flags by ioctl or file_setattr), which on the host are the only file changes left;
 - system calls newer than the ones named here (ENOSYS, as a kernel without them answers).
 
+The launcher's ``--sandbox`` builds its policy from the permissions: processes and signals
+to them when granted, internet or host sockets when granted, metadata changes when a host
+directory is writable, file watches when file access is all.
 The architecture is checked first: a system call made through another ABI (i386's int 0x80
 on x86_64, 32-bit ARM on aarch64) kills the process.
 """
@@ -26,6 +38,7 @@ on x86_64, 32-bit ARM on aarch64) kills the process.
 from __future__ import annotations
 
 import ctypes
+import enum
 import errno
 import posix
 import struct
@@ -35,7 +48,7 @@ from typing import Final
 import attrs
 
 import compat
-from posixbackend.isolation.libc import MACHINE, prctl
+from posixbackend.isolation.libc import MACHINE, prctl, syscall
 
 NO_PROCESSES = compat.declare(
     id="isolation.no_processes",
@@ -53,6 +66,33 @@ NO_SOCKETS = compat.declare(
     level=compat.Level.INFO,
     explanation="socket() fails with EACCES for every address family, AF_UNIX included "
     "(socketpair works), and the child's network namespace has only a loopback that is down",
+)
+PAIRS_STAY_INSIDE = compat.declare(
+    id="isolation.socketpairs_stay_inside",
+    function="socket.socket.sendmsg",
+    aspect="socketpair ends in isolated mode",
+    level=compat.Level.INFO,
+    explanation="the ends of a socketpair send and receive to each other only: connect, bind, "
+    "sendto with an address, sendmsg and sendmmsg fail with EACCES (seccomp cannot see "
+    "sendmsg's address, so it is refused whole; recvmsg works), so a datagram end cannot "
+    "reach a socket outside the guest",
+)
+NO_SHARED_MEMORY = compat.declare(
+    id="isolation.no_shared_memory",
+    function="os.memfd_create",
+    aspect="memory files and System V IPC in isolated mode",
+    level=compat.Level.INFO,
+    explanation="memfd_create, memfd_secret, shmget, msgget, semget and mq_open fail with "
+    "EPERM: their memory would escape the memory limit and could outlive the run (the "
+    "managed backend's own os.memfd_create, which keeps memory files in the guest's memory, "
+    "works)",
+)
+NO_FILE_WATCHES = compat.declare(
+    id="isolation.no_file_watches",
+    function="ctypes.CDLL",
+    aspect="file watches in isolated mode",
+    level=compat.Level.FINE,
+    explanation="inotify_init and inotify_init1 fail with EPERM (as fanotify_init does)",
 )
 OWN_PROCESS_ONLY = compat.declare(
     id="isolation.own_process_only",
@@ -74,6 +114,9 @@ FIXED_LIMITS = compat.declare(
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG = 1
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_TSYNC = 1
 
 ALLOW: Final = 0x7FFF0000
 KILL_PROCESS: Final = 0x80000000
@@ -89,7 +132,51 @@ CLONE_NAMESPACES = 0x7E020000
 """CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID and NEWNET."""
 FILE_FLAG_IOCTLS = (0x40086602, 0x40046602, 0x401C5820)
 """FS_IOC_SETFLAGS, FS_IOC32_SETFLAGS and FS_IOC_FSSETXATTR (chattr's flags)."""
+TERMINAL_IOCTLS = (0x5412, 0x541C)
+"""TIOCSTI and TIOCLINUX: typing into the terminal (the shell reads it after the program)."""
 PRIO_PROCESS = 0
+AF_UNIX = 1
+AF_INET = 2
+AF_INET6 = 10
+SOCK_DGRAM = 2
+SOCK_TYPE_MASK = 0xF
+
+
+class Sockets(enum.Enum):
+    """Which sockets a policy lets the process open."""
+
+    NONE = "none"
+    """socketpair only, its ends kept inside (no connect, bind, addressed sends)."""
+    INTERNET = "internet"
+    """AF_INET and AF_INET6 (the in-process permissions check the addresses), and
+    socketpairs that are not datagram ones (an unconnected datagram end could reach a
+    host socket file)."""
+    HOST = "host"
+    """AF_UNIX, AF_INET and AF_INET6, and every socketpair (never netlink or packet)."""
+
+
+@attrs.frozen
+class FilterPolicy:
+    """What the filter lets through beyond what no confined process may ever do."""
+
+    pid: int
+    """The process's id: the one signals and scheduling changes may target."""
+    processes: bool = False
+    """fork, vfork, execve, clone of a process; signals to any process (Landlock's signal
+    scope then keeps them to the process and what it started)."""
+    own_group: bool = False
+    """Signals to its own process group too (the isolated child leads a group of its own)."""
+    sockets: Sockets = Sockets.NONE
+    file_metadata: bool = False
+    """chmod, chown, utime, extended attributes and file flags (for host directories the
+    process may write; Landlock does not cover them)."""
+    file_watches: bool = False
+    """inotify (when every host file is the process's to read anyway)."""
+
+
+def isolated_policy(pid: int) -> FilterPolicy:
+    """The isolated child's policy (see the module's docstring)."""
+    return FilterPolicy(pid=pid, own_group=True)
 
 
 @attrs.frozen
@@ -100,21 +187,25 @@ class Architecture:
     numbers: Mapping[str, int]
     last_known: int
     """The highest system call number named in this module (newer ones get ENOSYS)."""
+    hot: tuple[int, ...] = ()
+    """The most frequent system calls, none of which any policy refuses or checks: allowed
+    first, so that they do not run through the whole filter."""
 
 
 _COMMON_NEW = {
     "clone3": 435, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
     "pidfd_send_signal": 424, "pidfd_getfd": 438, "open_tree": 428, "move_mount": 429,
     "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "process_madvise": 440,
-    "mount_setattr": 442, "quotactl_fd": 443, "fchmodat2": 452, "setxattrat": 463,
-    "removexattrat": 466, "open_tree_attr": 467, "file_setattr": 469,
+    "mount_setattr": 442, "quotactl_fd": 443, "memfd_secret": 447, "fchmodat2": 452,
+    "setxattrat": 463, "removexattrat": 466, "open_tree_attr": 467, "file_setattr": 469,
 }  # fmt: skip
 """Numbers from 424 on are the same on every architecture."""
 
 _X86_64_NUMBERS = {
     **_COMMON_NEW,
     "fork": 57, "vfork": 58, "execve": 59, "execveat": 322, "clone": 56, "socket": 41,
-    "kill": 62, "tkill": 200, "tgkill": 234, "rt_sigqueueinfo": 129,
+    "socketpair": 53, "connect": 42, "bind": 49, "sendto": 44, "sendmsg": 46,
+    "sendmmsg": 307, "kill": 62, "tkill": 200, "tgkill": 234, "rt_sigqueueinfo": 129,
     "rt_tgsigqueueinfo": 297, "ptrace": 101, "process_vm_readv": 310,
     "process_vm_writev": 311, "kcmp": 312, "setpriority": 141, "sched_setparam": 142,
     "sched_setscheduler": 144, "sched_setaffinity": 203, "sched_setattr": 314,
@@ -132,61 +223,96 @@ _X86_64_NUMBERS = {
     "fchmodat": 268, "chown": 92, "fchown": 93, "lchown": 94, "fchownat": 260,
     "utime": 132, "utimes": 235, "utimensat": 280, "futimesat": 261, "setxattr": 188,
     "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197, "lremovexattr": 198,
-    "fremovexattr": 199, "ioctl": 16,
+    "fremovexattr": 199, "ioctl": 16, "memfd_create": 319, "shmget": 29, "msgget": 68,
+    "semget": 64, "mq_open": 240, "inotify_init": 253, "inotify_init1": 294, "prctl": 157,
+    "seccomp": 317,
 }  # fmt: skip
 _AARCH64_NUMBERS = {
     **_COMMON_NEW,
-    "execve": 221, "execveat": 281, "clone": 220, "socket": 198, "kill": 129,
-    "tkill": 130, "tgkill": 131, "rt_sigqueueinfo": 138, "rt_tgsigqueueinfo": 240,
-    "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271, "kcmp": 272,
-    "setpriority": 140, "sched_setparam": 118, "sched_setscheduler": 119,
-    "sched_setaffinity": 122, "sched_setattr": 274, "ioprio_set": 30,
-    "migrate_pages": 238, "move_pages": 239, "setrlimit": 164, "prlimit64": 261,
-    "mount": 40, "umount2": 39, "pivot_root": 41, "chroot": 51, "unshare": 97,
-    "setns": 268, "init_module": 105, "finit_module": 273, "delete_module": 106,
-    "kexec_load": 104, "kexec_file_load": 294, "reboot": 142, "swapon": 224,
-    "swapoff": 225, "settimeofday": 170, "clock_settime": 112, "clock_adjtime": 266,
-    "adjtimex": 171, "sethostname": 161, "setdomainname": 162, "acct": 89,
-    "quotactl": 60, "keyctl": 219, "add_key": 217, "request_key": 218, "bpf": 280,
-    "perf_event_open": 241, "userfaultfd": 282, "open_by_handle_at": 265,
+    "execve": 221, "execveat": 281, "clone": 220, "socket": 198, "socketpair": 199,
+    "connect": 203, "bind": 200, "sendto": 206, "sendmsg": 211, "sendmmsg": 269,
+    "kill": 129, "tkill": 130, "tgkill": 131, "rt_sigqueueinfo": 138,
+    "rt_tgsigqueueinfo": 240, "ptrace": 117, "process_vm_readv": 270,
+    "process_vm_writev": 271, "kcmp": 272, "setpriority": 140, "sched_setparam": 118,
+    "sched_setscheduler": 119, "sched_setaffinity": 122, "sched_setattr": 274,
+    "ioprio_set": 30, "migrate_pages": 238, "move_pages": 239, "setrlimit": 164,
+    "prlimit64": 261, "mount": 40, "umount2": 39, "pivot_root": 41, "chroot": 51,
+    "unshare": 97, "setns": 268, "init_module": 105, "finit_module": 273,
+    "delete_module": 106, "kexec_load": 104, "kexec_file_load": 294, "reboot": 142,
+    "swapon": 224, "swapoff": 225, "settimeofday": 170, "clock_settime": 112,
+    "clock_adjtime": 266, "adjtimex": 171, "sethostname": 161, "setdomainname": 162,
+    "acct": 89, "quotactl": 60, "keyctl": 219, "add_key": 217, "request_key": 218,
+    "bpf": 280, "perf_event_open": 241, "userfaultfd": 282, "open_by_handle_at": 265,
     "name_to_handle_at": 264, "fanotify_init": 262, "syslog": 116, "vhangup": 58,
     "lookup_dcookie": 18, "nfsservctl": 42, "mknodat": 33, "fchmod": 52,
     "fchmodat": 53, "fchown": 55, "fchownat": 54, "utimensat": 88, "setxattr": 5,
     "lsetxattr": 6, "fsetxattr": 7, "removexattr": 14, "lremovexattr": 15,
-    "fremovexattr": 16, "ioctl": 29,
+    "fremovexattr": 16, "ioctl": 29, "memfd_create": 279, "shmget": 194, "msgget": 186,
+    "semget": 190, "mq_open": 180, "inotify_init1": 26, "prctl": 167, "seccomp": 277,
 }  # fmt: skip
 
-X86_64 = Architecture(audit_arch=0xC000003E, numbers=_X86_64_NUMBERS, last_known=470)
-AARCH64 = Architecture(audit_arch=0xC00000B7, numbers=_AARCH64_NUMBERS, last_known=470)
+X86_64 = Architecture(
+    audit_arch=0xC000003E, numbers=_X86_64_NUMBERS, last_known=470,
+    # read write close fstat lseek mmap mprotect munmap brk rt_sigaction rt_sigprocmask
+    # pread64 pwrite64 madvise getpid futex getdents64 openat newfstatat statx
+    hot=(0, 1, 3, 5, 8, 9, 10, 11, 12, 13, 14, 17, 18, 28, 39, 202, 217, 257, 262, 332),
+)  # fmt: skip
+AARCH64 = Architecture(
+    audit_arch=0xC00000B7, numbers=_AARCH64_NUMBERS, last_known=470,
+    # the same calls (aarch64 has no fstat but fstatat, no open but openat)
+    hot=(63, 64, 57, 80, 62, 222, 226, 215, 214, 134, 135, 67, 68, 233, 172, 98, 61, 56,
+         79, 291),
+)  # fmt: skip
 ARCHITECTURES: Final = {"x86_64": X86_64, "aarch64": AARCH64}
 """The architectures the filter knows, by the kernel's machine name."""
 
-REFUSED: Final = {
-    **dict.fromkeys(
-        ("fork", "vfork", "execve", "execveat", "tkill", "ptrace", "process_vm_readv",
-         "process_vm_writev", "kcmp", "pidfd_getfd", "pidfd_send_signal", "ioprio_set",
-         "setrlimit", "mount", "umount2", "pivot_root", "chroot", "unshare", "setns",
-         "open_tree", "open_tree_attr", "move_mount", "fsopen", "fsconfig", "fsmount",
-         "fspick", "mount_setattr", "init_module", "finit_module", "delete_module",
-         "kexec_load", "kexec_file_load", "reboot", "swapon", "swapoff", "settimeofday",
-         "clock_settime", "clock_adjtime", "adjtimex", "sethostname", "setdomainname",
-         "acct", "quotactl", "quotactl_fd", "keyctl", "add_key", "request_key", "bpf",
-         "perf_event_open", "userfaultfd", "open_by_handle_at", "name_to_handle_at",
-         "fanotify_init", "iopl", "ioperm", "syslog", "vhangup", "lookup_dcookie",
-         "nfsservctl", "uselib", "mknod", "mknodat", "chmod", "fchmod", "fchmodat",
-         "fchmodat2", "chown", "fchown", "lchown", "fchownat", "utime", "utimes",
-         "utimensat", "futimesat", "setxattr", "lsetxattr", "fsetxattr", "removexattr",
-         "lremovexattr", "fremovexattr", "setxattrat", "removexattrat", "file_setattr",
-         "process_madvise"),
-        refuse(errno.EPERM),
-    ),
-    **dict.fromkeys(
-        ("clone3", "io_uring_setup", "io_uring_enter", "io_uring_register"),
-        refuse(errno.ENOSYS),
-    ),
-    "socket": refuse(errno.EACCES),
-}  # fmt: skip
-"""System calls refused whatever their arguments, and the answer each gets."""
+SYSTEM_CALLS: Final = (
+    "tkill", "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
+    "pidfd_send_signal", "ioprio_set", "setrlimit", "mount", "umount2", "pivot_root",
+    "chroot", "unshare", "setns", "open_tree", "open_tree_attr", "move_mount", "fsopen",
+    "fsconfig", "fsmount", "fspick", "mount_setattr", "init_module", "finit_module",
+    "delete_module", "kexec_load", "kexec_file_load", "reboot", "swapon", "swapoff",
+    "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "sethostname",
+    "setdomainname", "acct", "quotactl", "quotactl_fd", "keyctl", "add_key", "request_key",
+    "bpf", "perf_event_open", "userfaultfd", "open_by_handle_at", "name_to_handle_at",
+    "fanotify_init", "iopl", "ioperm", "syslog", "vhangup", "lookup_dcookie", "nfsservctl",
+    "uselib", "mknod", "mknodat", "process_madvise", "memfd_create", "memfd_secret",
+    "shmget", "msgget", "semget", "mq_open",
+)  # fmt: skip
+"""Refused (EPERM) by every policy: reaching other processes, the system, the limits, and
+memory that escapes them."""
+PROCESS_CALLS: Final = ("fork", "vfork", "execve", "execveat")
+METADATA_CALLS: Final = (
+    "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
+    "utime", "utimes", "utimensat", "futimesat", "setxattr", "lsetxattr", "fsetxattr",
+    "removexattr", "lremovexattr", "fremovexattr", "setxattrat", "removexattrat",
+    "file_setattr",
+)  # fmt: skip
+WATCH_CALLS: Final = ("inotify_init", "inotify_init1")
+NEW_INTERFACES: Final = ("clone3", "io_uring_setup", "io_uring_enter", "io_uring_register")
+"""Refused with ENOSYS, as by a kernel without them: clone3's flags are in memory seccomp
+cannot read (the C library then uses clone), io_uring's operations bypass the filter."""
+
+
+def refused_calls(policy: FilterPolicy) -> dict[str, int]:
+    """The system calls ``policy`` refuses whatever their arguments, and each one's answer."""
+    names = list(SYSTEM_CALLS)
+    if not policy.processes:
+        names += PROCESS_CALLS
+    if not policy.file_metadata:
+        names += METADATA_CALLS
+    if not policy.file_watches:
+        names += WATCH_CALLS
+    refused = dict.fromkeys(names, refuse(errno.EPERM))
+    refused.update(dict.fromkeys(NEW_INTERFACES, refuse(errno.ENOSYS)))
+    if policy.sockets is Sockets.NONE:
+        kept_inside = ("socket", "connect", "bind", "sendmsg", "sendmmsg")
+        refused.update(dict.fromkeys(kept_inside, refuse(errno.EACCES)))
+    return refused
+
+
+REFUSED: Final = refused_calls(isolated_policy(0))
+"""The isolated child's unconditional refusals (its pid matters only to the other rules)."""
 
 _NR = 0
 _ARCH = 4
@@ -201,6 +327,7 @@ class Assembler:
     """Builds a classic BPF program with forward jumps to named labels."""
 
     LOAD = 0x20  # BPF_LD | BPF_W | BPF_ABS
+    AND = 0x54  # BPF_ALU | BPF_AND | BPF_K
     JEQ = 0x15  # BPF_JMP | BPF_JEQ | BPF_K
     JGT = 0x25  # BPF_JMP | BPF_JGT | BPF_K
     JSET = 0x45  # BPF_JMP | BPF_JSET | BPF_K
@@ -223,6 +350,10 @@ class Assembler:
     def load(self, offset: int) -> None:
         """A = the 32-bit word at ``offset`` of struct seccomp_data."""
         self._code.append((self.LOAD, None, None, offset))
+
+    def mask(self, k: int) -> None:
+        """A = A & k."""
+        self._code.append((self.AND, None, None, k))
 
     def jump(self, test: int, k: int, true: str | None = None, false: str | None = None) -> None:
         """If A ``test`` k, go to ``true``, else to ``false`` (None: the next instruction)."""
@@ -265,8 +396,11 @@ def _arguments_in(
     asm.ret(matched)
 
 
-def filter_program(arch: Architecture, pid: int) -> bytes:
-    """The filter for a child whose process (and process group) id is ``pid``."""
+def filter_program(arch: Architecture, policy: FilterPolicy | int) -> bytes:
+    """The filter of ``policy`` (an int: the isolated policy of the process with that id)."""
+    if isinstance(policy, int):
+        policy = isolated_policy(policy)
+    pid = policy.pid
     numbers = arch.numbers
     asm = Assembler()
     asm.load(_ARCH)
@@ -275,23 +409,27 @@ def filter_program(arch: Architecture, pid: int) -> bytes:
     asm.ret(KILL_PROCESS)
     asm.label(native)
     asm.load(_NR)
+    if arch.hot:
+        hot, rest = asm.fresh(), asm.fresh()
+        for number in arch.hot[:-1]:
+            asm.jump(Assembler.JEQ, number, true=hot)
+        asm.jump(Assembler.JEQ, arch.hot[-1], true=hot, false=rest)
+        asm.label(hot)
+        asm.ret(ALLOW)
+        asm.label(rest)
     known = asm.fresh()
     asm.jump(Assembler.JGT, arch.last_known, false=known)
     asm.ret(refuse(errno.ENOSYS))
     asm.label(known)
-    for name, action in REFUSED.items():
+    for name, action in refused_calls(policy).items():
         if name in numbers:
             after = asm.fresh()
             asm.jump(Assembler.JEQ, numbers[name], false=after)
             asm.ret(action)
             asm.label(after)
-    me = (0, pid, -pid)
-    eperm = refuse(errno.EPERM)
+    eperm, eacces = refuse(errno.EPERM), refuse(errno.EACCES)
+    me = (0, pid, -pid) if policy.own_group else (pid,)
     blocks: dict[str, Callable[[], None]] = {
-        "kill": lambda: _arguments_in(asm, [(0, me)], ALLOW, eperm),
-        "rt_sigqueueinfo": lambda: _arguments_in(asm, [(0, me)], ALLOW, eperm),
-        "tgkill": lambda: _arguments_in(asm, [(0, (pid,))], ALLOW, eperm),
-        "rt_tgsigqueueinfo": lambda: _arguments_in(asm, [(0, (pid,))], ALLOW, eperm),
         "setpriority": lambda: _arguments_in(
             asm, [(0, (PRIO_PROCESS,)), (1, (0, pid))], ALLOW, eperm
         ),
@@ -301,10 +439,30 @@ def filter_program(arch: Architecture, pid: int) -> bytes:
         "sched_setattr": lambda: _arguments_in(asm, [(0, (0, pid))], ALLOW, eperm),
         "migrate_pages": lambda: _arguments_in(asm, [(0, (0, pid))], ALLOW, eperm),
         "move_pages": lambda: _arguments_in(asm, [(0, (0, pid))], ALLOW, eperm),
-        "ioctl": lambda: _arguments_in(asm, [(1, FILE_FLAG_IOCTLS)], eperm, ALLOW),
-        "clone": lambda: _clone(asm),
+        "ioctl": lambda: _refused_ioctls(asm, policy),
+        "prctl": lambda: _arguments_in(asm, [(0, (PR_SET_PDEATHSIG,))], eperm, ALLOW),
+        "clone": lambda: _clone(asm, policy.processes),
         "prlimit64": lambda: _prlimit(asm),
     }
+    if not policy.processes:  # with processes, Landlock's signal scope confines signals
+        blocks.update({
+            "kill": lambda: _arguments_in(asm, [(0, me)], ALLOW, eperm),
+            "rt_sigqueueinfo": lambda: _arguments_in(asm, [(0, me)], ALLOW, eperm),
+            "tgkill": lambda: _arguments_in(asm, [(0, (pid,))], ALLOW, eperm),
+            "rt_tgsigqueueinfo": lambda: _arguments_in(asm, [(0, (pid,))], ALLOW, eperm),
+        })  # fmt: skip
+    if policy.sockets is Sockets.NONE:
+        blocks["sendto"] = lambda: _null_argument(asm, 4, ALLOW, eacces)
+    else:
+        families: tuple[int, ...] = (AF_INET, AF_INET6)
+        if policy.sockets is Sockets.HOST:
+            families = (AF_UNIX, *families)
+        blocks["socket"] = lambda: _arguments_in(asm, [(0, families)], ALLOW, eacces)
+        if policy.sockets is Sockets.INTERNET:
+            blocks["socketpair"] = lambda: _no_datagram_pair(asm)
+    screened = {numbers[name] for name in [*refused_calls(policy), *blocks] if name in numbers}
+    if screened & set(arch.hot):
+        raise ValueError(f"a hot system call is screened: {sorted(screened & set(arch.hot))}")
     for name, block in blocks.items():
         if name in numbers:
             after = asm.fresh()
@@ -315,12 +473,21 @@ def filter_program(arch: Architecture, pid: int) -> bytes:
     return asm.assemble()
 
 
-def _clone(asm: Assembler) -> None:
-    """clone: threads only (CLONE_THREAD), and no new namespace."""
+def _refused_ioctls(asm: Assembler, policy: FilterPolicy) -> None:
+    """ioctl: never typing into a terminal; no file flags unless metadata may change."""
+    requests = TERMINAL_IOCTLS if policy.file_metadata else (*TERMINAL_IOCTLS, *FILE_FLAG_IOCTLS)
+    _arguments_in(asm, [(1, requests)], refuse(errno.EPERM), ALLOW)
+
+
+def _clone(asm: Assembler, processes: bool) -> None:
+    """clone: no new namespace; threads only (CLONE_THREAD) unless processes are allowed."""
     refused, accepted = asm.fresh(), asm.fresh()
     asm.load(_argument(0))
     asm.jump(Assembler.JSET, CLONE_NAMESPACES, true=refused)
-    asm.jump(Assembler.JSET, CLONE_THREAD, true=accepted)
+    if processes:
+        asm.ret(ALLOW)
+    else:
+        asm.jump(Assembler.JSET, CLONE_THREAD, true=accepted)
     asm.label(refused)
     asm.ret(refuse(errno.EPERM))
     asm.label(accepted)
@@ -329,15 +496,31 @@ def _clone(asm: Assembler) -> None:
 
 def _prlimit(asm: Assembler) -> None:
     """prlimit64: reading limits only (a NULL new limit)."""
+    _null_argument(asm, 2, ALLOW, refuse(errno.EPERM))
+
+
+def _null_argument(asm: Assembler, index: int, null: int, other: int) -> None:
+    """Answer ``null`` if the pointer argument ``index`` is NULL, else ``other``."""
     refused, accepted = asm.fresh(), asm.fresh()
-    asm.load(_argument(2))
+    asm.load(_argument(index))
     asm.jump(Assembler.JEQ, 0, false=refused)
-    asm.load(_argument(2, high=True))
+    asm.load(_argument(index, high=True))
     asm.jump(Assembler.JEQ, 0, true=accepted)
     asm.label(refused)
-    asm.ret(refuse(errno.EPERM))
+    asm.ret(other)
     asm.label(accepted)
+    asm.ret(null)
+
+
+def _no_datagram_pair(asm: Assembler) -> None:
+    """socketpair: any but SOCK_DGRAM (whose end an unconnected sendto could aim anywhere)."""
+    refused = asm.fresh()
+    asm.load(_argument(1))
+    asm.mask(SOCK_TYPE_MASK)
+    asm.jump(Assembler.JEQ, SOCK_DGRAM, true=refused)
     asm.ret(ALLOW)
+    asm.label(refused)
+    asm.ret(refuse(errno.EACCES))
 
 
 class _SockFprog(ctypes.Structure):
@@ -358,9 +541,16 @@ def set_no_new_privs() -> None:
     prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
-def install_filter() -> None:
-    """Install the filter on this thread (threads started later inherit it)."""
-    program = filter_program(architecture(), posix.getpid())
+def install_filter(policy: FilterPolicy | None = None) -> None:
+    """Install the filter of ``policy`` (default: the isolated child's) on every thread of
+    this process (threads started later inherit it)."""
+    arch = architecture()
+    program = filter_program(arch, policy or isolated_policy(posix.getpid()))
     buffer = ctypes.create_string_buffer(program, len(program))
     fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
-    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog))
+    thread = syscall(
+        arch.numbers["seccomp"], SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC,
+        ctypes.byref(fprog),
+    )  # fmt: skip
+    if thread:  # a thread that could not take the filter (it has another, diverging one)
+        raise OSError(errno.ESRCH, f"seccomp: thread {thread} could not be synchronised")

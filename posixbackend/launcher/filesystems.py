@@ -30,7 +30,8 @@ CHILDREN_ON_HOST = compat.declare(
     function="subprocess.Popen",
     aspect="child processes under --fs=memory or overlay",
     level=compat.Level.INFO,
-    explanation="child processes are host processes: they see the host's files, not the "
+    explanation="child processes are host processes: they see the host's files (under a "
+    "restricting permission, only those the kernel lets the program read), not the "
     "program's memory or overlay file system (a child Python gets its own, fresh one); one "
     "started in a directory only the program's file system has runs in an empty host "
     "directory of the launcher's instead",

@@ -14,6 +14,7 @@ from posixbackend.launcher.options import (
     parse_command,
 )
 from posixbackend.launcher.program import CannotOpen, Interrupted, run
+from posixbackend.launcher.sandbox import Sandbox
 from posixbackend.launcher.session import Session
 from posixbackend.launcher.sources import copy_in, program_files
 from posixbackend.switch.names import PosixModuleBackend
@@ -58,9 +59,11 @@ def main(
     if layout is not None and command.options.file_system.kind is FsKind.MEMORY:
         for path in program_files(target, layout.cwd):
             copy_in(layout.file_system, path)
+    sandbox = Sandbox(command, session, prog)
+    sandbox.prepare()  # forks the supervisor when one is needed: only the guest goes on
     session.activate(runs_program=True)
     try:
-        return run(target, interrupted, session.time_limit, session.restrict)
+        return run(target, interrupted, sandbox.start, lambda: session.time_limit)
     except CannotOpen as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return USAGE_STATUS

@@ -16,6 +16,7 @@ import attrs
 
 import compat
 from posixbackend.launcher.grants import BOOLEAN_FLAGS, VALUED_FLAGS, GrantError, PermissionOptions
+from posixbackend.launcher.target import Target, TargetKind
 from posixbackend.switch.names import PosixModuleBackend, valid_names
 
 ENVIRONMENT_VARIABLE = "POSIXBACKEND_OPTIONS"
@@ -48,14 +49,19 @@ Options:
   --time-limit=SECONDS   stop the program after SECONDS of wall time: TimeLimitExceeded is
                          raised in its main thread, and the launcher prints "posixbackend:
                          time limit of SECONDS s exceeded" and exits with status 124 (as GNU
-                         timeout); a process still running 1 s later (stuck in a C call) is
-                         ended with that status; child Python processes get the same limit
+                         timeout); a supervisor process ends the program and everything it
+                         started 1 s later if it is still running; child Python processes
+                         get the same limit
   --sandbox              run the program under permissions: its file system (--fs, memory
                          unless given; implies --posix-backend=java) and nothing else, no
                          processes, threads, native code, environment or host sockets;
                          each --allow-* option gives one thing back (without --sandbox
                          everything is allowed and an --allow-* set to false or none takes
-                         one thing away)
+                         one thing away); whenever the permissions take something away,
+                         the kernel confines the program too (Landlock, seccomp, rlimits)
+  --sandbox-report[=FILE]
+                         say what the kernel applied of that confinement and why not the
+                         rest: text on stderr, or JSON written to FILE
   --allow-io=GRANT       all, none, or fs (the emulated backend's file system only; files
                          opened on the host by C code are refused)
   --allow-create-process[=BOOL]
@@ -90,16 +96,6 @@ environment variable {variable}.
 
 class UsageError(Exception):
     """A bad command line: the launcher prints the usage and exits with status 2, as python."""
-
-
-class TargetKind(enum.Enum):
-    """What the program to run is given as."""
-
-    SCRIPT = "script"
-    MODULE = "module"
-    CODE = "code"
-    STDIN = "stdin"
-    INTERACTIVE = "interactive"
 
 
 class FsKind(enum.Enum):
@@ -239,15 +235,6 @@ class BackendOptions:
 
 
 @attrs.frozen
-class Target:
-    """The program: its kind, the file, module or code, and the arguments after it."""
-
-    kind: TargetKind
-    value: str = ""
-    args: tuple[str, ...] = ()
-
-
-@attrs.frozen
 class Command:
     """A whole parsed command line."""
 
@@ -256,6 +243,8 @@ class Command:
     compat_report: str | None = None
     changes: bool = False
     help: bool = False
+    sandbox_report: str | None = None
+    """``--sandbox-report``: "-" (text on stderr) or a file for JSON; None: not asked."""
 
 
 _VALUED = {
@@ -277,6 +266,7 @@ def parse_command(
     options = BackendOptions(backend=default_backend)
     backend_named = False
     report: str | None = None
+    sandbox_report: str | None = None
     changes = False
     index = 0
     target: Target | None = None
@@ -303,6 +293,11 @@ def parse_command(
             break
         if argument.startswith("--"):
             name, equals, value = argument.partition("=")
+            if name == "--sandbox-report":
+                if equals and not value:
+                    raise UsageError("--sandbox-report: expected a file name or nothing")
+                sandbox_report = value if equals else "-"
+                continue
             if name in _BARE:
                 options = _with_grant(options, name, value if equals else None)
                 continue
@@ -329,7 +324,7 @@ def parse_command(
         target = Target(TargetKind.INTERACTIVE if stdin_is_tty else TargetKind.STDIN)
     options = _sandboxed(options, backend_named)
     _check_consistent(options, changes)
-    return Command(options, target, report, changes)
+    return Command(options, target, report, changes, sandbox_report=sandbox_report)
 
 
 def _with_option(options: BackendOptions, name: str, value: str) -> BackendOptions:
@@ -429,5 +424,5 @@ def options_from_environment(text: str) -> BackendOptions:
     return parse_command([*words, "-c", ""]).options
 
 
-_NOT_INHERITED = {"--changes", "--compat-report", "--help"}
+_NOT_INHERITED = {"--changes", "--compat-report", "--help", "--sandbox-report"}
 """Launcher options about one run, not about the backend: never in the environment."""

@@ -28,7 +28,7 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from posixbackend.launcher.options import Target, TargetKind
+from posixbackend.launcher.target import Target, TargetKind
 from posixbackend.permissions.timelimit import TimeLimitExceeded
 
 if TYPE_CHECKING:
@@ -248,24 +248,27 @@ class Interrupted:
 def run(
     target: Target,
     interrupted: Interrupted,
-    limit: ProcessTimeLimit | None = None,
-    restrict: Callable[[], None] | None = None,
+    start: Callable[[], None] | None = None,
+    running_limit: Callable[[], ProcessTimeLimit | None] = lambda: None,
 ) -> int:
     """Run ``target`` like python; the exit status (SystemExit is re-raised for python).
 
-    CannotOpen (the script is missing or unreadable) is left to the caller. ``restrict`` is
-    called once the program is read, before any of its code runs. ``limit``, the
-    ``--time-limit`` running on this thread, is stopped as soon as the program's code is done;
-    a program that used it up ends with its message and status 124 however it ended (its
-    TimeLimitExceeded, if that escaped, without a traceback)."""
+    CannotOpen (the script is missing or unreadable) is left to the caller. ``start`` is
+    called once the program is read, before any of its code runs: it confines the process,
+    starts the ``--time-limit`` on this thread and puts the permissions in force.
+    ``running_limit()`` gives that limit (None: none), which is stopped as soon as the
+    program's code is done; a program that used it up ends with its message and status 124
+    however it ended (its TimeLimitExceeded, if that escaped, without a traceback)."""
     exceeded = False
+    limit: ProcessTimeLimit | None = None
     try:
         try:
             program = prepare(target)
-            if restrict is not None:
-                restrict()
+            if start is not None:
+                start()
             program()
         finally:
+            limit = running_limit()
             while limit is not None:  # again if an exception pending at the call landed there
                 try:
                     exceeded = limit.program_returned()

@@ -17,6 +17,7 @@ import math
 import os
 import posix
 import queue
+import resource
 import shutil
 import sys
 import threading
@@ -77,6 +78,8 @@ class LauncherProcessHandler:
         return host
 
     def _scratch_directory(self) -> str:
+        """The empty host directory children start in when their guest one is missing (made
+        at the first need, or before the sandbox confines the launcher: see :meth:`prepare`)."""
         with self._lock:
             if self._scratch is None:
                 base = posix.environ.get(b"TMPDIR", b"/tmp").decode(sys.getfilesystemencoding())
@@ -85,6 +88,14 @@ class LauncherProcessHandler:
                 self._scratch = path
                 atexit.register(_remove_natively, path)
             return self._scratch
+
+    def prepare(self) -> str | None:
+        """Make now, while the launcher may still write the host, the directory children may
+        need later (when the layout can show directories the host lacks); its path."""
+        layout = self._layout
+        if layout.host_root is None or layout.overlay is not None:
+            return self._scratch_directory()
+        return None
 
     def start(self, command: ProcessCommand) -> ChildProcess:
         if self._pinned is not None:
@@ -97,9 +108,9 @@ class Session:
     """One process's backend: built from options, activated once, with its at-exit outputs."""
 
     def __init__(self, options: BackendOptions, *, host_cwd: str | None = None) -> None:
-        running = _PROCESS_LIMIT
+        running = _PROCESS_LIMIT.seconds if _PROCESS_LIMIT is not None else _DEFERRED_LIMIT
         if running is not None:  # children get the shorter of the two, as nested blocks do
-            shorter = min(options.time_limit or math.inf, running.seconds)
+            shorter = min(options.time_limit or math.inf, running)
             options = attrs.evolve(options, time_limit=shorter)
         self.options = options
         self.time_limit: ProcessTimeLimit | None = None
@@ -108,6 +119,9 @@ class Session:
         self.emulated: EmulatedBackend | None = None
         self.permissions: Permissions | None = None
         """What the program may do (None: everything, and no audit hook)."""
+        self.handler: LauncherProcessHandler | None = None
+        self.announce: Callable[[], None] | None = None
+        """Called once the time limit's message is printed (the supervisor then prints none)."""
         self._block: BackendBlock | None = None
         handed_on = (ENVIRONMENT_VARIABLE.encode(), options.environment_value().encode())
         if not options.backend.emulated:
@@ -125,6 +139,7 @@ class Session:
         handler = None
         if grants.creates_processes and options.processes != "none":
             handler = LauncherProcessHandler(self.layout, handed_on if grants.given else None)
+        self.handler = handler
         file_system = self.layout.file_system
         self.permissions = grants.permissions(file_system, handler, _host_environment())
         private = _private_environment(self.permissions, handed_on)
@@ -143,17 +158,23 @@ class Session:
                 options.backend, self.emulated, file_system, self.permissions
             )
 
-    def activate(self, *, runs_program: bool = False) -> None:
-        """Make this session's backend serve the calling thread from now on (never undone),
-        and start the options' time limit on it.
+    def activate(self, *, runs_program: bool = False, defer_time_limit: bool = False) -> None:
+        """Make this session's backend serve the calling thread from now on (never undone).
 
-        ``runs_program``: the caller runs the program itself, calls :meth:`restrict` once it
-        has read it, and stops the time limit when the program returns (the launcher);
-        otherwise (a child process the interpreter runs, activated at start-up) the
-        permissions apply at once, the limit raises its exception once and is stopped when
-        the main thread has finished, and a process that used it up exits with status 124."""
-        if self.options.time_limit is not None:
-            self.time_limit = limit_process_time(self.options.time_limit, runs_program)
+        ``runs_program``: the caller runs the program itself, calls :meth:`begin_program`
+        once it has read it (which starts the time limit and the permissions), and stops the
+        time limit when the program returns (the launcher); otherwise (a child process the
+        interpreter runs, activated at start-up) the permissions and the options' time limit
+        apply at once, the limit raises its exception once and is stopped when the main
+        thread has finished, and a process that used it up exits with status 124.
+        ``defer_time_limit``: the process is a launcher's, which starts the limit itself
+        (no thread may run before it has confined itself)."""
+        seconds = self.options.time_limit
+        if seconds is not None and not runs_program:
+            if defer_time_limit:
+                _defer_process_limit(seconds)
+            else:
+                self.time_limit = limit_process_time(seconds, runs_program=False)
         if self.options.log_level is not None:
             log_to_stderr(self.options.log_level)
         if self.emulated is not None:
@@ -170,6 +191,16 @@ class Session:
             os.environ[ENVIRONMENT_VARIABLE] = self.options.environment_value()
         if not runs_program:
             self.restrict()
+
+    def begin_program(self) -> None:
+        """The program is read and about to run (the launcher has confined itself): start its
+        time limit (:attr:`time_limit`) and put its permissions in force on the calling
+        thread."""
+        if self.options.time_limit is not None:
+            self.time_limit = limit_process_time(
+                self.options.time_limit, runs_program=True, announce=self.announce
+            )
+        self.restrict()
 
     def restrict(self) -> None:
         """Put the program's permissions in force on the calling thread (never undone): a
@@ -214,8 +245,11 @@ class ProcessTimeLimit:
     from a watchdog thread with the same message and status 124, without at-exit handlers.
     """
 
-    def __init__(self, seconds: float, *, repeat: bool) -> None:
+    def __init__(
+        self, seconds: float, *, repeat: bool, announce: Callable[[], None] | None = None
+    ) -> None:
         self.seconds = seconds
+        self._announce = announce
         self.deadline = time.monotonic() + seconds
         self._limit = TimeLimit.start(seconds, repeat=repeat)
         self._cancelled = threading.Event()
@@ -245,6 +279,7 @@ class ProcessTimeLimit:
         """Print the message (once) and give the exit status of a process out of time."""
         if self._first_report() and sys.stderr is not None:
             print(self.message, file=sys.stderr, flush=True)
+            self._announced()
         return TIME_LIMIT_STATUS
 
     def cancel(self) -> None:
@@ -261,6 +296,10 @@ class ProcessTimeLimit:
         if sys.stderr is not None:
             sys.stderr.flush()
         posix._exit(TIME_LIMIT_STATUS)
+
+    def _announced(self) -> None:
+        if self._announce is not None:
+            self._announce()
 
     def _first_report(self) -> bool:
         """Whether the message is still to be printed (and from now on, it is not)."""
@@ -283,14 +322,25 @@ class ProcessTimeLimit:
         if self._first_report():
             with contextlib.suppress(OSError):  # no standard error left to tell it on
                 posix.write(2, f"{self.message}\n".encode())
+                self._announced()
         posix._exit(TIME_LIMIT_STATUS)
 
 
 _PROCESS_LIMIT: ProcessTimeLimit | None = None
 """The time limit of this process (one, however many sessions activate)."""
+_DEFERRED_LIMIT: float | None = None
+"""A limit the environment gave a launcher's process at start-up, not started: the launcher
+starts the shorter of it and its own once it has confined itself."""
 
 
-def limit_process_time(seconds: float, runs_program: bool) -> ProcessTimeLimit:
+def _defer_process_limit(seconds: float) -> None:
+    global _DEFERRED_LIMIT  # noqa: PLW0603 - one limit per process
+    _DEFERRED_LIMIT = min(seconds, _DEFERRED_LIMIT or math.inf)
+
+
+def limit_process_time(
+    seconds: float, runs_program: bool, announce: Callable[[], None] | None = None
+) -> ProcessTimeLimit:
     """The process's time limit: ``seconds`` from now, unless one running ends sooner."""
     global _PROCESS_LIMIT  # noqa: PLW0603 - one limit per process
     running = _PROCESS_LIMIT
@@ -298,7 +348,7 @@ def limit_process_time(seconds: float, runs_program: bool) -> ProcessTimeLimit:
         return running
     if running is not None:
         running.cancel()
-    limit = ProcessTimeLimit(seconds, repeat=runs_program)
+    limit = ProcessTimeLimit(seconds, repeat=runs_program, announce=announce)
     if not runs_program:
         stop_at_thread_shutdown(limit)
         atexit.register(limit.exit_if_exceeded)
@@ -325,12 +375,43 @@ def _flush_standard_streams(told: queue.SimpleQueue[bool]) -> None:
 def inherited_descriptors() -> list[int]:
     """The real descriptors above 2 this process has open now (before the program ran, those
     are the ones it inherited)."""
-    listing = posix.open("/proc/self/fd", posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
+    try:
+        listing = posix.open(
+            "/proc/self/fd", posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC
+        )
+    except OSError:  # no /proc to read (a child of a sandboxed program): ask each number
+        UNLISTED_DESCRIPTORS.hit()
+        return _open_descriptors(min(resource.getrlimit(resource.RLIMIT_NOFILE)[0], PROBED))
     try:
         numbers = sorted(int(name) for name in posix.listdir(listing))
     finally:
         posix.close(listing)
     return [fd for fd in numbers if fd > 2 and fd != listing]
+
+
+PROBED: Final = 1 << 16
+"""Descriptor numbers asked about where /proc cannot be read."""
+UNLISTED_DESCRIPTORS = compat.declare(
+    id="launcher.unlisted_descriptors",
+    function="os.fstat",
+    aspect="descriptors inherited by a child of a sandboxed program",
+    level=compat.Level.FINE,
+    explanation="a child Python of a --sandbox program cannot read /proc, so it finds the "
+    "descriptors it inherited by asking each number up to 65535 (or its open files limit): "
+    "one numbered higher is not served by its emulated backend",
+)
+
+
+def _open_descriptors(below: int) -> list[int]:
+    """The descriptors from 3 up to ``below`` that are open."""
+    found = []
+    for fd in range(3, below):
+        try:
+            posix.fstat(fd)
+        except OSError:
+            continue
+        found.append(fd)
+    return found
 
 
 def _host_environment() -> dict[str, str]:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from importlib.machinery import ModuleSpec, PathFinder
 from typing import BinaryIO
 
-from posixbackend.launcher.options import Target, TargetKind
+from posixbackend.launcher.target import Target, TargetKind
 from vfs import FileSystem
 from vfs.host import host_is_directory
 

@@ -106,7 +106,7 @@ def test_the_filter_is_a_valid_program_on_every_known_architecture() -> None:
         assert len(program) % 8 == 0 and 0 < len(program) // 8 <= 4096, name
         assert set(seccomp.REFUSED) - set(arch.numbers) <= {
             "fork", "vfork", "chmod", "chown", "lchown", "utime", "utimes", "futimesat",
-            "iopl", "ioperm", "uselib", "mknod",
+            "iopl", "ioperm", "uselib", "mknod", "inotify_init",
         }, name  # fmt: skip  # the calls aarch64 never had
 
 
@@ -142,6 +142,7 @@ def test_steps_the_kernel_refuses_are_reported_not_fatal() -> None:
     answers = confined(
         """\
         from posixbackend.isolation import confinement, landlock, namespaces, seccomp
+        from posixbackend.isolation.hostview import HostView
         from posixbackend.isolation.limits import Limits
         def refused(*arguments):
             raise OSError(errno.ENOSYS, "Function not implemented")
@@ -150,20 +151,127 @@ def test_steps_the_kernel_refuses_are_reported_not_fatal() -> None:
         landlock.abi_version = refused
         namespaces.unshare = denied
         seccomp.install_filter = refused
-        done = confinement.confine(Limits(memory_bytes=None), [])
+        view = HostView((), ())
+        done = confinement.confine(Limits(memory_bytes=None), view, confinement.isolate(view))
         answers["applied"] = " ".join(done.applied)
         answers.update(done.not_applied)
         attempt("fork, without the filter", lambda: os.waitpid(os.fork() or os._exit(0), 0))
         """
     )
+    with_user = "unshare(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWNS): Operation not permitted"
+    both = f"{with_user}; unshare(CLONE_NEWNET|CLONE_NEWNS): Operation not permitted"
     assert answers == {
         "applied": "rlimits capabilities no_new_privs",
         "landlock": "[Errno 38] Function not implemented",
         "seccomp": "[Errno 38] Function not implemented",
-        "user_namespace": "unshare(CLONE_NEWUSER|CLONE_NEWNET): Operation not permitted",
-        "network_namespace": (
-            "unshare(CLONE_NEWUSER|CLONE_NEWNET): Operation not permitted; "
-            "unshare(CLONE_NEWNET): Operation not permitted"
-        ),
+        "user_namespace": with_user,
+        "network_namespace": both,
+        "mount_namespace": both,
+        "minimal_root": "no mount namespace",
         "fork, without the filter": "ok",
     }
+
+
+def test_without_namespaces_landlock_alone_keeps_to_the_view(tmp_path: Path) -> None:
+    """The fallback where the kernel refuses the namespaces (as for a user without
+    unprivileged user namespaces): no minimal root, and Landlock reads exactly the view --
+    not /usr/lib wholesale -- while stat of other paths still works (the declared gap)."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("secret")
+    answers = confined(
+        f"""\
+        from posixbackend.isolation import confinement, namespaces
+        from posixbackend.isolation.interpreterview import isolated_view
+        from posixbackend.isolation.limits import Limits
+        def denied(*arguments):
+            raise OSError(errno.EPERM, "Operation not permitted")
+        namespaces.unshare = denied
+        view = isolated_view()
+        library = next(path for path in view.files if path.endswith("/libc.so.6"))
+        done = confinement.confine(Limits(memory_bytes=None), view, confinement.isolate(view))
+        answers["minimal_root"] = done.not_applied["minimal_root"]
+        answers["landlock"] = str("landlock" in done.applied)
+        attempt("read the secret", lambda: open({str(secret)!r}).read())
+        attempt("stat the secret", lambda: os.stat({str(secret)!r}))
+        attempt("list /usr/lib", lambda: os.listdir("/usr/lib"))
+        attempt("read a library of the view", lambda: open(library, "rb").read(4))
+        attempt("import ssl", lambda: __import__("ssl"))
+        """
+    )
+    assert answers == {
+        "minimal_root": "no mount namespace", "landlock": "True",
+        "read the secret": "EACCES", "stat the secret": "ok", "list /usr/lib": "EACCES",
+        "read a library of the view": "ok", "import ssl": "ok",
+    }  # fmt: skip
+
+
+def test_the_launchers_policies_open_what_their_permissions_grant(tmp_path: Path) -> None:
+    """The filter of a sandboxed launcher granted processes, all host sockets and a writable
+    host directory: those work, and what every policy refuses stays refused."""
+    target = tmp_path / "file"
+    target.write_text("")
+    answers = confined(
+        f"""\
+        from posixbackend.isolation import seccomp
+        from posixbackend.isolation.seccomp import FilterPolicy, Sockets
+        seccomp.set_no_new_privs()
+        seccomp.install_filter(FilterPolicy(
+            os.getpid(), processes=True, sockets=Sockets.HOST, file_metadata=True))
+        attempt("unix", lambda: socket.socket(socket.AF_UNIX).close())
+        attempt("packet", lambda: socket.socket(17, socket.SOCK_RAW))
+        attempt("datagram pair", lambda: socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM))
+        attempt("fork", lambda: os.waitpid(os.fork() or os._exit(0), 0))
+        attempt("clone a namespace", raw(seccomp.architecture().numbers["clone"], 0x20000000))
+        attempt("chmod", lambda: os.chmod({str(target)!r}, 0o600))
+        attempt("signal the parent", lambda: os.kill(os.getppid(), 0))
+        attempt("memfd", lambda: os.memfd_create("x"))
+        attempt("sethostname", lambda: socket.sethostname("x"))
+        attempt("type into the terminal", raw(seccomp.architecture().numbers["ioctl"], 0, 0x5412))
+        attempt("no parent-death signal", raw(seccomp.architecture().numbers["prctl"], 1, 0))
+        """
+    )
+    assert answers == {
+        "unix": "ok", "packet": "EACCES", "datagram pair": "ok", "fork": "ok",
+        "clone a namespace": "EPERM", "chmod": "ok", "signal the parent": "ok",
+        "memfd": "EPERM", "sethostname": "EPERM", "type into the terminal": "EPERM",
+        "no parent-death signal": "EPERM",
+    }  # fmt: skip
+
+
+def test_the_internet_policy_keeps_to_internet_sockets(tmp_path: Path) -> None:
+    answers = confined(
+        """\
+        from posixbackend.isolation import seccomp
+        from posixbackend.isolation.seccomp import FilterPolicy, Sockets
+        seccomp.set_no_new_privs()
+        seccomp.install_filter(FilterPolicy(os.getpid(), sockets=Sockets.INTERNET))
+        attempt("inet", lambda: socket.socket(socket.AF_INET6).close())
+        attempt("unix", lambda: socket.socket(socket.AF_UNIX))
+        attempt("netlink", lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW))
+        attempt("stream pair", lambda: socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM))
+        attempt("datagram pair", lambda: socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM))
+        attempt("fork", os.fork)
+        attempt("chmod", lambda: os.chmod("/tmp", 0o1777))
+        attempt("signal the parent", lambda: os.kill(os.getppid(), 0))
+        """
+    )
+    assert answers == {
+        "inet": "ok", "unix": "EACCES", "netlink": "EACCES", "stream pair": "ok",
+        "datagram pair": "EACCES", "fork": "EPERM", "chmod": "EPERM",
+        "signal the parent": "EPERM",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("processes", [False, True])
+@pytest.mark.parametrize("sockets", list(seccomp.Sockets))
+def test_every_policy_builds_a_valid_filter(processes: bool, sockets: seccomp.Sockets) -> None:
+    """Every combination of the knobs assembles (jumps in range, no frequent call screened:
+    the builder refuses a filter that would let one skip its rules)."""
+    for arch in seccomp.ARCHITECTURES.values():
+        for metadata in (False, True):
+            policy = seccomp.FilterPolicy(
+                4242, processes=processes, sockets=sockets, file_metadata=metadata,
+                file_watches=metadata,
+            )  # fmt: skip
+            program = seccomp.filter_program(arch, policy)
+            assert 0 < len(program) // 8 <= 4096

@@ -77,11 +77,16 @@ def test_ctypes_cannot_change_host_files(marker: Path) -> None:
         kernel("list /root", libc.open, b"/root", 0o200000)  # O_DIRECTORY
         """
     )
-    assert printed(result) == [
-        "open EACCES", "creat EACCES", "mkdir EACCES", "symlink EACCES", "rename EACCES",
-        "unlink EACCES", "truncate EACCES", "chmod EPERM", "chown EPERM", "utimes EPERM",
-        "setxattr EPERM", "read /etc/shadow EACCES", "list /root EACCES",
-    ]  # fmt: skip
+    # The minimal root answers first: the host's paths are not there (ENOENT), what is there
+    # is read-only (EROFS: the marker's /tmp, when the interpreter's view lies below it), and
+    # Landlock lets nothing be listed but the interpreter's view.
+    answers = dict(line.rsplit(" ", 1) for line in printed(result))
+    for creation in ("open", "creat", "mkdir", "symlink", "rename", "truncate"):
+        assert answers.pop(creation) in ("ENOENT", "EROFS"), creation
+    assert answers == {
+        "unlink": "EROFS", "chmod": "EPERM", "chown": "EPERM", "utimes": "EPERM",
+        "setxattr": "EPERM", "read /etc/shadow": "ENOENT", "list /root": "EACCES",
+    }  # fmt: skip
 
 
 def test_ctypes_cannot_start_processes_or_leave_the_namespaces() -> None:

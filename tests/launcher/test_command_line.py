@@ -19,12 +19,11 @@ from posixbackend.launcher.options import (
     FsKind,
     FsSpec,
     MountSpec,
-    Target,
-    TargetKind,
     UsageError,
     options_from_environment,
     parse_command,
 )
+from posixbackend.launcher.target import Target, TargetKind
 from posixbackend.switch.names import PosixModuleBackend
 from tests.launcher.running import PYTHON, console_script, launch, python, run
 

@@ -1,0 +1,30 @@
+"""The program a launcher runs: a script, a module, code, standard input or the prompt.
+
+Kept apart from the command line's parsing (:mod:`posixbackend.launcher.options`, which
+re-exports these): the isolated child runs programs too, and needs none of the options.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+
+class TargetKind(enum.Enum):
+    """What the program to run is given as."""
+
+    SCRIPT = "script"
+    MODULE = "module"
+    CODE = "code"
+    STDIN = "stdin"
+    INTERACTIVE = "interactive"
+
+
+@attrs.frozen
+class Target:
+    """The program: its kind, the file, module or code, and the arguments after it."""
+
+    kind: TargetKind
+    value: str = ""
+    args: tuple[str, ...] = ()
