@@ -190,5 +190,16 @@ class HostNodes:
                 link.close()
 
     @staticmethod
+    def key(node: HostNode) -> tuple[int, int]:
+        st = posix.fstat(node.fd)
+        return (st.st_dev, st.st_ino)
+
+    @staticmethod
+    def start(directory: object) -> HostNode:
+        if not isinstance(directory, HostNode):
+            raise TypeError(f"not a directory of a HostFileSystem: {directory!r}")
+        return directory
+
+    @staticmethod
     def release(node: HostNode) -> None:
         node.close()

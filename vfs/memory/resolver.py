@@ -68,6 +68,17 @@ class MemoryNodes:
     def encloses(node: Inode, directory: Directory) -> bool:
         return isinstance(node, Directory) and node.is_ancestor_of(directory)
 
+    @staticmethod
+    def key(node: Inode) -> Inode:
+        return node
+
+    @staticmethod
+    def start(directory: object) -> Directory:
+        if directory.__class__ is not Directory:
+            raise TypeError(f"not a directory of a MemoryFileSystem: {directory!r}")
+        assert isinstance(directory, Directory)
+        return directory
+
     def release(self, node: Inode) -> None:
         """Inodes hold nothing."""
 

@@ -6,6 +6,7 @@ import posix
 from collections.abc import Callable
 
 from vfs.delegate import DelegatingHandle
+from vfs.mount.nodes import MountNode
 from vfs.mount.table import Mounted
 from vfs.provider import Handle
 
@@ -29,6 +30,10 @@ class MountedHandle(DelegatingHandle):
         """The path it was opened by; for a directory the provider saw move, where it is now."""
         inner = self.inner.path
         return self._path if inner == self._inner_path else self._mounted.outer(inner)
+
+    def directory(self) -> object | None:
+        inner = self.inner.directory()
+        return None if inner is None else MountNode(self._mounted, inner)
 
     def stat(self) -> posix.stat_result:
         return self._mounted.remap(self.inner.stat())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Protocol, TypeVar
 
 D = TypeVar("D")
@@ -46,6 +47,15 @@ class Nodes(Protocol[D, N]):
 
     def encloses(self, node: N, directory: D) -> bool:
         """Whether ``node`` is ``directory`` or holds it at any depth (rename's EINVAL)."""
+        ...
+
+    def key(self, node: N) -> Hashable:
+        """What tells ``node`` from every other node of the tree (a Mount finds its mount
+        points by it)."""
+        ...
+
+    def start(self, directory: object) -> D:
+        """The node of a directory reference of the provider (borrowed)."""
         ...
 
     def release(self, node: D | N) -> None:

@@ -11,6 +11,8 @@ import posix
 import stat as _stat
 from typing import TYPE_CHECKING
 
+from vfs.walk.held import HeldPath, HeldPaths
+
 if TYPE_CHECKING:
     from vfs.provider import FileSystem
 
@@ -80,6 +82,18 @@ class PathNodes:
     def encloses(node: PathNode, directory: PathNode) -> bool:
         top, below = node.path, directory.path
         return top in ("/", below) or below.startswith(top + "/")
+
+    @staticmethod
+    def key(node: PathNode) -> str:
+        return node.path
+
+    @staticmethod
+    def start(directory: object) -> PathNode:
+        if isinstance(directory, PathNode):
+            return directory
+        if isinstance(directory, HeldPath):
+            return PathNode(HeldPaths.where(directory))
+        raise TypeError(f"not a directory reference of a path-only provider: {directory!r}")
 
     def release(self, node: PathNode) -> None:
         """Paths hold nothing."""
