@@ -43,7 +43,7 @@ from vfs.memory.permissions import (
     privileges_dropped,
     sticky_forbids,
 )
-from vfs.memory.resolver import MemoryNodes, Resolver
+from vfs.memory.resolver import LockedNodes, Resolver
 from vfs.memory.space import Space
 from vfs.namechecks import (
     existing,
@@ -104,6 +104,8 @@ class MemoryFileSystem(FileSystem):
         root = Directory(self._dev, next(self._inodes), time_ns(), root_mode)
         root.set_owner(who.uid, who.gid)
         self._names = Resolver(root, who)
+        self._locked_nodes = LockedNodes(self._names.memory_nodes, self._lock)
+        """The walk's nodes for walks made from outside (a Mount's), under the lock."""
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -538,8 +540,8 @@ class MemoryFileSystem(FileSystem):
 
     # -- directory references: the directory inodes themselves ---------------------------------
 
-    def nodes(self) -> MemoryNodes:
-        return self._names.memory_nodes
+    def nodes(self) -> LockedNodes:
+        return self._locked_nodes
 
     def directory(self, at: object | None, path: str) -> Directory:
         check_path_at(at, path)
