@@ -175,6 +175,8 @@ class Session:
                 _defer_process_limit(seconds)
             else:
                 self.time_limit = limit_process_time(seconds, runs_program=False)
+        if runs_program:
+            _PROGRAM_RUNS.append(self)
         if self.options.log_level is not None:
             log_to_stderr(self.options.log_level)
         if self.emulated is not None:
@@ -331,6 +333,14 @@ _PROCESS_LIMIT: ProcessTimeLimit | None = None
 _DEFERRED_LIMIT: float | None = None
 """A limit the environment gave a launcher's process at start-up, not started: the launcher
 starts the shorter of it and its own once it has confined itself."""
+_PROGRAM_RUNS: list[Session] = []
+"""The session a launcher activated to run its program in this process (at most one)."""
+
+
+def runs_a_program() -> bool:
+    """Whether a launcher runs its program in this process (which a second launcher, called
+    by that program, must not replace: the program's permissions would go with it)."""
+    return bool(_PROGRAM_RUNS)
 
 
 def _defer_process_limit(seconds: float) -> None:
