@@ -271,10 +271,15 @@ def report_exception(error: BaseException, traceback: types.TracebackType | None
 def print_exception(
     kind: type[BaseException], error: BaseException, traceback: types.TracebackType | None
 ) -> None:
-    """What CPython's default excepthook prints, printed by :mod:`traceback`."""
-    if sys.stderr is not None:
+    """What CPython's default excepthook prints, printed by :mod:`traceback`; like it, nothing
+    when standard error cannot be written (the program closed its descriptor 2)."""
+    if sys.stderr is None:
+        return
+    try:
         tracebacks.print_exception(kind, error, traceback, file=sys.stderr)
         sys.stderr.flush()
+    except (OSError, ValueError):  # CPython ignores its write and flush errors here too
+        return
 
 
 def print_thread_exception(args: threading.ExceptHookArgs) -> None:

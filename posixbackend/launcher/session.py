@@ -33,6 +33,7 @@ from posixbackend.emulated.processes import ChildProcess, HostProcessHandler, Pr
 from posixbackend.launcher.filesystems import Layout, build_layout, host_directory_of
 from posixbackend.launcher.options import ENVIRONMENT_VARIABLE, BackendOptions
 from posixbackend.launcher.program import print_thread_exception
+from posixbackend.launcher.streams import rebuild_standard_streams
 from posixbackend.permissions.anchors import free_start
 from posixbackend.permissions.environment import PrivateEnvironment
 from posixbackend.permissions.policy import Permissions
@@ -177,6 +178,8 @@ class Session:
                 self.time_limit = limit_process_time(seconds, runs_program=False)
         if runs_program:
             _PROGRAM_RUNS.append(self)
+        # The program's streams go to its descriptors (before a log handler takes stderr).
+        rebuild_standard_streams(self.emulated)
         if self.options.log_level is not None:
             log_to_stderr(self.options.log_level)
         if self.emulated is not None:
