@@ -58,6 +58,7 @@ class FileIO(RawFile):
     repr_name = "_io.FileIO"
 
 
+FileIO.__module__ = "_io"  # as io.FileIO's stand-in: the class shows as python's
 for _name in CALLS:
     setattr(FileIO, _name, _without_frames(getattr(RawFile, _name)))
 
