@@ -27,6 +27,8 @@ from typing import Final
 
 import attrs
 
+import compat
+
 BOOTSTRAP: Final = (
     "import sys; sys.path.extend(sys.argv[3:3 + int(sys.argv[2])]); "
     "from posixbackend.launcher.relaunch import resume; resume()"
@@ -34,6 +36,17 @@ BOOTSTRAP: Final = (
 """The program the new interpreter runs (``-c``): import the launcher and resume it."""
 OWN_PACKAGES: Final = ("posixbackend", "vfs", "compat", "attrs", "attr")
 """The top-level packages the launcher imports from outside the interpreter's library."""
+STARTED_AGAIN = compat.declare(
+    id="launcher.python_options_restart",
+    function="sys.orig_argv",
+    aspect="Python's options given to the launcher",
+    level=compat.Level.INFO,
+    explanation="the options only a starting interpreter applies (-O, -u, -E, -S, -W, -X ...) "
+    "start the interpreter again with them, in the same process (execv), running the launcher "
+    "from a bootstrap: sys.orig_argv shows the command line that was given, but "
+    "/proc/self/cmdline and ps show the bootstrap's, and -v, -X importtime and a debug "
+    "build's -d also trace the launcher's own imports and parsing",
+)
 
 
 class RelaunchError(Exception):
@@ -130,6 +143,7 @@ def resume() -> None:
         if sys.path and sys.path[-1] == root:
             sys.path.pop()
     sys.orig_argv = list(launch.orig_argv)
+    STARTED_AGAIN.hit(options=" ".join(sys.orig_argv[1:]))
     from posixbackend.switch.names import PosixModuleBackend
 
     status = main(

@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, Final, TextIO, TypeVar, cast
 
+import compat
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.emulated.fileio import OsLike, RawFile
 
@@ -31,6 +32,17 @@ CALLS: Final = (
     "seekable", "tell", "truncate", "writable", "write",
 )  # fmt: skip
 """The raw file's methods the buffered layers and programs call."""
+TERMINAL_INPUT = compat.declare(
+    id="launcher.terminal_input",
+    function="builtins.input",
+    aspect="input() at a terminal on the emulated backend",
+    level=compat.Level.FINE,
+    explanation="when sys.stdin and sys.stdout are on descriptors 0 and 1 and the real ones "
+    "are a terminal, input() reads and prompts with the C readline on the real descriptors, "
+    "as python does: a program that moved another file onto its (the emulated backend's) "
+    "descriptor 0 or 1 with os.dup2 still reads and prompts at the terminal there; "
+    "sys.stdin.readline() and print() follow the move",
+)
 
 Method = TypeVar("Method", bound=Callable[..., Any])
 

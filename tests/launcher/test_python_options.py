@@ -407,3 +407,14 @@ def test_a_program_cannot_start_the_interpreter_again(tmp_path: Path) -> None:
     assert done == Outcome(0, "1\n", "posixbackend: Python's options start a new interpreter, "
                            "which a program the launcher runs cannot do: give them on the "
                            "launcher's own command line\n")  # fmt: skip
+
+
+def test_the_restart_is_a_reported_gap(tmp_path: Path) -> None:
+    """Starting the interpreter again shows where python would not (its command line): the
+    compatibility report says so."""
+    report = tmp_path / "report.json"
+    done = launch("-u", "--posix-backend=java", f"--compat-report={report}", "-c", "pass",
+                  cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    gaps = {gap["id"] for gap in json.loads(report.read_text())["gaps"]}
+    assert "launcher.python_options_restart" in gaps
