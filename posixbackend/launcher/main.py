@@ -66,14 +66,8 @@ def main(
         if early is not None:
             return early
         if command.python.interpreter and not relaunched:
-            if runs_a_program():
-                raise RelaunchError(
-                    "Python's options start a new interpreter, which a program the launcher "
-                    "runs cannot do: give them on the launcher's own command line"
-                )
-            launch = Launch(prog, default_backend.value, name, tuple(sys.orig_argv))
-            current = interpreter_options(sys.orig_argv)
-            relaunch(command_line(launch, current, command.python.interpreter, arguments))
+            _start_again(Launch(prog, default_backend.value, name, tuple(sys.orig_argv)),
+                         command, arguments)  # fmt: skip
         session = Session(command.options)
     except UsageError as error:
         return usage_error(prog, str(error))
@@ -94,10 +88,29 @@ def main(
         if inspecting:
             end_now(error.code)
         raise
+    return _ending(status, inspecting, prompting)
+
+
+def _start_again(launch: Launch, command: Command, arguments: Sequence[str]) -> None:
+    """Replace this process by the interpreter started with the command's Python options,
+    running the launcher on the same ``arguments`` (RelaunchError when it cannot)."""
+    if runs_a_program():
+        raise RelaunchError(
+            "Python's options start a new interpreter, which a program the launcher runs "
+            "cannot do: give them on the launcher's own command line"
+        )
+    current = interpreter_options(sys.orig_argv)
+    relaunch(command_line(launch, current, command.python.interpreter, arguments))
+
+
+def _ending(status: int, inspecting: bool, prompting: bool) -> int | None:
+    """What ``main`` gives for the program's ``status``: under python's -i, None to let its
+    prompt follow (the program's endings give 0 or 1 then), or the end of the process (a time
+    limit's 124, or no prompt to follow: a SystemExit would not end it)."""
     if not inspecting:
         return status
     if prompting and status != TIME_LIMIT_STATUS:
-        return None  # under inspect, the program's endings give 0 or 1; 124 ends the process
+        return None
     end_now(status)
 
 

@@ -12,8 +12,8 @@ launcher's own packages were imported from, put at the end of ``sys.path`` for t
 to import them (-S, -s, -I or -E may have taken them away) and taken off again before the
 program runs, so that its ``sys.path`` is what python's would be.
 
-Kept light: start-up imports this module in every child Python process to recognise the
-bootstrap.
+Start-up imports this module to recognise the bootstrap: it imports nothing of the launcher
+until the bootstrap runs.
 """
 
 from __future__ import annotations
@@ -107,22 +107,17 @@ def command_line(
 
 
 def relaunch(argv: list[str]) -> None:
-    """Replace this process by the interpreter ``argv`` runs; RelaunchError if it cannot
-    be done (this process then goes on)."""
+    """Replace this process by the interpreter (``sys.executable``) with ``argv``;
+    RelaunchError if it cannot be done (this process then goes on)."""
     if not sys.executable:
-        raise RelaunchError(
-            "cannot start the interpreter again with Python's options: sys.executable is "
-            "unknown"
-        )
+        raise RelaunchError("cannot start the interpreter again: sys.executable is unknown")
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:
             stream.flush()
     try:
         posix.execv(sys.executable, argv)
     except OSError as error:
-        raise RelaunchError(
-            f"cannot start the interpreter again with Python's options: {error}"
-        ) from None
+        raise RelaunchError(f"cannot start the interpreter again: {error}") from None
 
 
 def resume() -> None:

@@ -144,7 +144,7 @@ def _stream_like(original: io.TextIOWrapper, raw: Any) -> TextIO:
     writing = raw.writable()
     raw.name = original.buffer.name
     buffer: Any = raw
-    if not (writing and original.buffer is _raw_of(original, raw.fileno())):  # -u
+    if not (writing and not hasattr(original.buffer, "raw")):  # -u: writes go straight to raw
         size = getattr(raw, "_blksize", io.DEFAULT_BUFFER_SIZE)  # what io.open reads too
         buffered = io.BufferedWriter if writing else io.BufferedReader
         buffer = buffered(raw, size if size > 1 else io.DEFAULT_BUFFER_SIZE)

@@ -391,6 +391,17 @@ def test_inspect_like_python(case: str, mode: Mode, tmp_path: Path) -> None:
     assert got == expected
 
 
+@pytest.mark.parametrize("mode", [NATIVE, JAVA_MEMORY], ids=lambda mode: mode.name)
+def test_inspect_without_a_prompt_like_python(mode: Mode, tmp_path: Path) -> None:
+    """PYTHONINSPECT without a terminal: no prompt follows, but a SystemExit still ends
+    nothing by itself: it is printed, and the status is 1."""
+    code = "import sys; print('out'); sys.exit(3)"
+    env = {"PYTHONINSPECT": "1"}
+    expected = run([PYTHON, "-c", code], tmp_path, env=env)
+    assert expected.returncode == 1 and expected.stderr.endswith("SystemExit: 3\n")
+    assert run([*LAUNCHER, *mode.options, "-c", code], tmp_path, env=env) == expected
+
+
 def test_inspect_does_not_outlive_a_time_limit(tmp_path: Path) -> None:
     """Under -i a SystemExit ends nothing; the launcher's time limit still ends the process
     (no prompt, its line and status 124)."""
