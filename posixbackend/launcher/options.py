@@ -291,7 +291,8 @@ class _Word:
     help: str | None = None
     """-h (the launcher's help) or one of python's ``--help-*`` topics."""
     end: bool = False
-    """The options end here: the next word is the script (python's ``--``)."""
+    """The options end here (a lone "-" among letters, ``-u-``): the next word names the
+    program, as after ``--``."""
 
 
 def parse_command(
@@ -322,7 +323,7 @@ def parse_command(
             changes = True
             continue
         if argument == "--version":
-            python.version += 1
+            python.flag("V")
             continue
         if argument in ("--", "-") or not argument.startswith("-"):
             following = argv[index:] if argument == "--" else argv[index - 1 :]
