@@ -71,6 +71,20 @@ Cached = tuple[FileSystem, str, posix.stat_result, posix.stat_result, bool, int 
 _CACHE_LIMIT = 65536
 
 
+def _same_status(one: posix.stat_result, other: posix.stat_result) -> bool:
+    """Whether two statuses agree in every field a caller sees: ``==`` compares only the
+    first ten, times in whole seconds, so a rewrite within one second would look unchanged."""
+    return (
+        one == other
+        and one.st_mtime_ns == other.st_mtime_ns
+        and one.st_ctime_ns == other.st_ctime_ns
+        and one.st_atime_ns == other.st_atime_ns
+        and one.st_blocks == other.st_blocks
+        and one.st_blksize == other.st_blksize
+        and one.st_rdev == other.st_rdev
+    )
+
+
 class OverlayFileSystem(FileSystem):
     """``lower`` seen through ``upper``: every change lands in ``upper``, ``lower`` stays as is.
 
@@ -144,7 +158,7 @@ class OverlayFileSystem(FileSystem):
                 st = hit[0].stat(hit[1], False)
             except OSError as error:
                 raise rename_error(error, path) from None
-            if st is hit[2] or st == hit[2]:
+            if st is hit[2] or _same_status(st, hit[2]):
                 return hit[3]
             shown = self._inodes.present(st, hit[4], hit[5])
             with self._lock:
