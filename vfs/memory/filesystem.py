@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from vfs.errors import os_error, rename_error
 from vfs.identity import Identity
-from vfs.limits import NAME_MAX, PATH_MAX, check_path
+from vfs.limits import NAME_MAX, PATH_MAX, check_encodable, check_path
 from vfs.memory.handle import O_ACCMODE, OPEN, READ, TOUCH, WRITE, MemoryHandle, initial_state
 from vfs.memory.nodes import (
     S_IFDIR,
@@ -301,6 +301,8 @@ class MemoryFileSystem(FileSystem):
             self._new(Directory, directory, name, mode & 0o1777, path)
 
     def symlink(self, target: str, path: str) -> None:
+        if type(target) is str and not target.isascii():
+            check_encodable(target)  # os.symlink converts the target first
         check_path(path, None)
         if type(target) is not str:
             raise TypeError(f"symlink target should be str, not {type(target).__name__}")

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import compat
 from vfs.errors import os_error, rename_error
-from vfs.limits import check_path
+from vfs.limits import check_encodable, check_path
 from vfs.namechecks import (
     existing,
     free_name,
@@ -320,6 +320,8 @@ class OverlayFileSystem(FileSystem):
             self.forget()
 
     def symlink(self, target: str, path: str) -> None:
+        if type(target) is str and not target.isascii():
+            check_encodable(target)  # before any copy-up: os.symlink converts it first
         check_path(path, None)
         if type(target) is not str:
             raise TypeError(f"symlink target should be str, not {type(target).__name__}")
