@@ -218,8 +218,7 @@ class FileFunctions(BackendCore):
             raise os_error(errno.EBADF)
         if description.flags & 3 == posix.O_RDONLY:
             raise os_error(errno.EBADF)
-        if handle.size() < offset + length:
-            handle.truncate(offset + length)
+        handle.allocate(offset, length)
 
     def posix_fadvise(self, fd: int, offset: int, length: int, advice: int, /) -> None:
         """os.posix_fadvise: checked, then nothing to do (there is no page cache here)."""
