@@ -62,7 +62,8 @@ def test_a_name_that_cannot_be_encoded_is_refused(fs: FileSystem, change: str) -
     assert caught.value.reason == "surrogates not allowed"
     assert sorted(fs.listdir("/d")) == ["f"]
     after = fs.statvfs("/")
-    assert (after.f_bfree, after.f_ffree) == (before.f_bfree, before.f_ffree)
+    if not isinstance(fs, HostFileSystem):  # the host's disk is shared with everything else
+        assert (after.f_bfree, after.f_ffree) == (before.f_bfree, before.f_ffree)
 
 
 def test_names_decoded_with_surrogateescape_are_kept(fs: FileSystem) -> None:

@@ -12,6 +12,7 @@ that does not fit, as on tmpfs.
 from __future__ import annotations
 
 import errno
+import os
 
 from vfs.errors import os_error
 from vfs.memory.extents import PAGE_SIZE, page_count
@@ -21,6 +22,15 @@ UNLIMITED_BLOCKS = 1 << 28
 """f_blocks reported without a byte limit: 1 TiB in 4 KiB blocks."""
 UNLIMITED_FILES = 1 << 24
 """f_files reported without an inode limit."""
+
+
+def tmpfs_defaults(memory: int | None = None) -> tuple[int, int]:
+    """(max_bytes, max_inodes) as a tmpfs mounted without ``size=`` and ``nr_inodes=`` gets
+    them: half of ``memory`` for data and half as many inodes as it has pages, ``memory``
+    being the machine's physical memory unless given."""
+    if memory is None:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return memory // 2, max(memory // 2 // PAGE_SIZE, 2)
 
 
 class Space:
@@ -88,4 +98,4 @@ class Space:
         )
 
 
-__all__ = ["PAGE_SIZE", "Space"]
+__all__ = ["PAGE_SIZE", "Space", "tmpfs_defaults"]

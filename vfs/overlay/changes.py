@@ -27,14 +27,13 @@ from typing import TYPE_CHECKING, overload
 
 import attrs
 
+from vfs.content import copy_content
 from vfs.errors import os_error
 from vfs.overlay.tree import join, parent_path
 from vfs.provider import FileSystem
 
 if TYPE_CHECKING:
     from vfs.overlay.filesystem import OverlayFileSystem
-
-CHUNK = 1 << 20
 
 
 class Action(enum.Enum):
@@ -269,10 +268,7 @@ class _Applier:
         with self.upper.open(path, posix.O_RDONLY | posix.O_NOATIME) as source:
             flags = posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL
             with self.target.open(path, flags, 0o600) as copy:
-                offset = 0
-                while chunk := source.pread(CHUNK, offset):
-                    copy.pwrite(chunk, offset)
-                    offset += len(chunk)
+                copy_content(source, copy)
 
     def _metadata(self, path: str, st: posix.stat_result) -> None:
         """Give ``path`` in the target the owner, mode and times of the upper entry."""
