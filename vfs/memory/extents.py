@@ -182,9 +182,6 @@ class Extents:
             limit = starts[index + 1] if index + 1 < len(starts) else end
             stop = min(end, limit)
             piece = data[at - offset : stop - offset]
-            size = self.size
-            if stop > size:  # first: an interruption leaves a hole, never bytes past the end
-                self.size = stop
             try:
                 if index >= 0 and at // PAGE_SIZE * PAGE_SIZE <= page_end(
                     starts[index] + len(chunks[index])
@@ -193,8 +190,7 @@ class Extents:
                 else:  # a hole at least a page past the chunk before: a new chunk
                     self._insert(index + 1, piece, at)
                     index += 1
-            except MemoryError:
-                self.size = size
+            except MemoryError:  # nothing of this piece was stored
                 if at == offset:
                     raise
                 return at - offset
@@ -210,13 +206,19 @@ class Extents:
         chunk = self.chunks[index]
         length = len(chunk)
         count = len(piece)
-        grown = max(length, at - start + count)
-        pages = page_count(grown) - page_count(length)
-        zeros = bytes(at - start - length) if at - start > length else b""
+        stop = at + count
+        pages = page_count(max(length, stop - start)) - page_count(length)
+        if at - start > length:  # zeros up to it first, in the same one store
+            filled: bytes | memoryview = bytes(at - start - length) + piece
+            low = length
+        else:
+            filled, low = piece, at - start
         space = self.space
-        # no call from here on: the chunk and both counts change together
-        chunk[length:] = zeros
-        chunk[at - start : at - start + count] = piece
+        grows = stop > self.size
+        # no call from here on: the bytes, the size and both counts change together
+        chunk[low : stop - start] = filled
+        if grows:
+            self.size = stop
         self.pages += pages
         if space is not None:
             space.used_pages += pages
@@ -227,10 +229,14 @@ class Extents:
         chunk = bytearray(at - page)
         chunk += piece
         pages = page_count(len(chunk))
+        stop = page + len(chunk)
         space = self.space
+        grows = stop > self.size
         # no call from here on
         self.chunks[index:index] = [chunk]
         self.starts[index:index] = [page]
+        if grows:
+            self.size = stop
         self.pages += pages
         if space is not None:
             space.used_pages += pages
@@ -273,8 +279,9 @@ class Extents:
 
     def allocate(self, offset: int, end: int) -> None:
         """posix_fallocate: allocate the hole pages [offset, end) touches (as zeros; the caller
-        made sure they fit) and grow the size to ``end``. If memory runs out, the size and
-        the pages past it are as they were (MemoryError)."""
+        made sure they fit) and grow the size to ``end``. If memory runs out or an exception
+        interrupts it, the size and the pages past it are as they were (as tmpfs undoes an
+        interrupted fallocate); pages it filled below the old size stay, as zeros."""
         size = self.size
         target = max(size, end)
         page, last = offset // PAGE_SIZE, (end - 1) // PAGE_SIZE
@@ -287,7 +294,7 @@ class Extents:
                     if self.write(memoryview(zeros), piece) < len(zeros):
                         raise MemoryError
                 page = stop
-        except MemoryError:
+        except BaseException:
             self.truncate(size)
             raise
         self.size = target

@@ -386,9 +386,13 @@ class MemoryFileSystem(FileSystem):
                     raise os_error(errno.EPERM, src)
                 if node.nlink == 0:
                     raise os_error(errno.ENOENT, src)
-                self._space.add_inode(src)  # tmpfs counts every name as an inode
+                space = self._space
+                space.check_inode(src)  # tmpfs counts every name as an inode
                 now = time_ns()
-                node.add_links(1)
+                # no call from here on: the link and its inode are counted together
+                node.nlink += 1
+                node._stat = None
+                space.used_inodes += 1
                 node.changed(now)
                 self._attach(directory, name, node, now)
         except OSError as error:
@@ -575,36 +579,51 @@ class MemoryFileSystem(FileSystem):
         directory.modified(time_ns() if now is None else now)
 
     def _detach(self, directory: Directory, name: str, node: Inode, now: int | None = None) -> None:
-        """Remove the entry ``name``; free the inode once no name and no handle holds it."""
+        """Remove the entry ``name``; free the inode once no name and no handle holds it.
+
+        The entry, the link counts and the space counted change together, with no call in
+        between, so an exception cannot leave a name gone with its inode still linked (never
+        to be freed), nor a freed file still counted.
+        """
         now = time_ns() if now is None else now
+        is_dir = isinstance(node, Directory)
+        remaining = 0 if is_dir else node.nlink - 1
+        pages = node.pages()
+        space = self._space
+        # no call from here on
         del directory.entries[name]
+        node.nlink = remaining
+        node._stat = None
+        if is_dir:
+            directory.nlink -= 1
+            directory._stat = None
+        elif remaining:
+            space.used_inodes -= 1  # the name's own inode, as tmpfs counts them
+        frees = not remaining and not node.handles and not node.freed
+        if frees:
+            node.freed = True
+            space.used_pages -= pages
+            space.used_inodes -= 1
+        # what follows may be cut short without losing anything
         directory.modified(now)
-        if isinstance(node, Directory):
-            directory.add_links(-1)
-            node.add_links(-node.nlink)
-            self._names.forget()
-        else:
-            if node.nlink > 1:
-                self._space.remove_inode()  # the name's own inode, as tmpfs counts them
-            node.add_links(-1)
-            if isinstance(node, Symlink):
-                self._names.forget()
         node.changed(now)
-        self._release(node)
+        if is_dir or isinstance(node, Symlink):
+            self._names.forget()
+        if frees and isinstance(node, RegularFile):
+            node.clear()
 
     def _release(self, node: Inode) -> None:
         """Give back an inode's space once no name and no open handle holds it."""
         if node.nlink or node.handles or node.freed:
             return
-        node.freed = True
+        pages = node.pages()
         space = self._space
+        # no call from here on: freed, and its space back, together
+        node.freed = True
+        space.used_pages -= pages
+        space.used_inodes -= 1
         if isinstance(node, RegularFile):
-            pages = node.pages()
-            space.used_pages -= pages
             node.clear()
-        elif isinstance(node, Symlink):
-            space.used_pages -= node.pages()
-        space.remove_inode()
 
     def _write(self, node: RegularFile, data: bytes, offset: int, whole: bool = False) -> int:
         """pwrite on a regular file, as tmpfs writes: all of ``data``, or when the space runs

@@ -62,6 +62,10 @@ class Inode:
         """st_size."""
         raise NotImplementedError(f"{type(self).__name__} does not define its size")
 
+    def pages(self) -> int:
+        """Pages of data it holds (counted against a file system's size cap)."""
+        return 0
+
     def blocks(self) -> int:
         """st_blocks: 512-byte units allocated."""
         return 0

@@ -75,11 +75,15 @@ class Space:
             raise os_error(self.error, filename)
         self.used_pages += pages
 
-    def add_inode(self, filename: str | None = None, filename2: str | None = None) -> None:
-        """Take one inode (a new file, or a new hard link), or raise."""
+    def check_inode(self, filename: str | None = None, filename2: str | None = None) -> None:
+        """Raise unless one more inode may be taken."""
         limit = self.max_inodes
         if limit is not None and self.used_inodes >= limit:
             raise os_error(self.error, filename, filename2)
+
+    def add_inode(self, filename: str | None = None, filename2: str | None = None) -> None:
+        """Take one inode (a new file, or a new hard link), or raise."""
+        self.check_inode(filename, filename2)
         self.used_inodes += 1
 
     def remove_inode(self) -> None:
