@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from vfs.memory.space import Space
 
 PAGE_SIZE = 4096
-"""The unit of allocation (a page, as tmpfs allocates)."""
+"""The unit of allocation (a page, as tmpfs allocates; hot paths write it as ``<< 12``)."""
 MERGE_LIMIT = 1 << 20
 """A chunk reached by the one before it is copied into it while it is at most this long."""
 

@@ -637,40 +637,34 @@ class MemoryFileSystem(FileSystem):
             raise os_error(errno.EFBIG)
         buffer = node.data
         if buffer is not None:
-            if end <= len(buffer):  # in place: nothing to allocate
+            size = len(buffer)
+            if end <= size:  # in place: nothing to allocate
                 buffer[offset:end] = data
                 self._after_write(node)
                 return n
-            if offset <= page_end(len(buffer)):  # growing, no page left out: stays dense
-                return self._grow_dense(node, buffer, data, offset, whole)
+            have = (size + 4095) >> 12  # pages allocated: page_count, inlined on a hot path
+            if offset <= have << 12:  # growing, no page left out: it stays dense
+                space = self._space
+                pages = ((end + 4095) >> 12) - have
+                limit = space.max_pages
+                if limit is not None and space.used_pages + pages > limit:
+                    end = (have + limit - space.used_pages) * PAGE_SIZE  # what fits
+                    if end <= offset or whole:
+                        raise self._short_of_room(whole)
+                    data = data[: end - offset]
+                    pages = page_count(end) - have
+                try:
+                    # no call between the stores and the count: they change together
+                    if offset > size:
+                        buffer[size:] = bytes(offset - size)
+                    buffer[offset:end] = data
+                    space.used_pages += pages
+                except MemoryError:
+                    del buffer[size:]
+                    raise os_error(errno.ENOSPC) from None
+                self._after_write(node)
+                return end - offset
         return self._write_sparse(node, data, offset, whole)
-
-    def _grow_dense(
-        self, node: RegularFile, buffer: bytearray, data: bytes, offset: int, whole: bool
-    ) -> int:
-        """A write past the end of a dense file that leaves no hole page behind."""
-        space = self._space
-        size = len(buffer)
-        have = page_count(size)
-        end = offset + len(data)
-        room = space.room()
-        if room is not None and page_count(end) - have > room:
-            end = (have + room) * PAGE_SIZE  # stop at the first page that does not fit
-            if end <= offset or whole:
-                raise self._short_of_room(whole)
-            data = data[: end - offset]
-        pages = page_count(end) - have
-        zeros = bytes(offset - size) if offset > size else b""
-        try:
-            # no call from here on: the content and its count change together
-            buffer[size:] = zeros
-            buffer[offset:end] = data
-            space.used_pages += pages
-        except MemoryError:
-            del buffer[size:]
-            raise os_error(errno.ENOSPC) from None
-        self._after_write(node)
-        return end - offset
 
     def _write_sparse(self, node: RegularFile, data: bytes, offset: int, whole: bool) -> int:
         """A write that leaves a hole page behind, or into a sparse file."""
@@ -733,11 +727,12 @@ class MemoryFileSystem(FileSystem):
                 buffer[len(buffer) :] = bytes(end - len(buffer))
         else:
             extents = node.sparse(space)
+            needed = extents.new_pages(offset, end)
             room = space.room()
-            if room is not None and extents.new_pages(offset, end) > room:
+            if room is not None and needed > room:
                 node.settle()
                 raise space.full()
-            if extents.new_pages(offset, end):
+            if needed:
                 FALLOCATED_IS_DATA.hit()
             try:
                 extents.allocate(offset, end)

@@ -83,7 +83,9 @@ class Space:
 
     def add_inode(self, filename: str | None = None, filename2: str | None = None) -> None:
         """Take one inode (a new file, or a new hard link), or raise."""
-        self.check_inode(filename, filename2)
+        limit = self.max_inodes
+        if limit is not None and self.used_inodes >= limit:
+            raise os_error(self.error, filename, filename2)
         self.used_inodes += 1
 
     def remove_inode(self) -> None:
