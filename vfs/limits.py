@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 
 from vfs.errors import os_error
 
@@ -20,14 +21,17 @@ MAXSYMLINKS = 40
 def check_path(path: object, filename2: str | None = None) -> str:
     """Validate a provider path: a str, absolute, without NUL, shorter than PATH_MAX bytes.
 
-    Raises what ``os`` raises for the same input: TypeError for a wrong type, ValueError for an
-    embedded NUL, ENAMETOOLONG for a path that is too long.
+    Raises what ``os`` raises for the same input: TypeError for a wrong type,
+    UnicodeEncodeError for a name the OS could not encode, ValueError for an embedded NUL,
+    ENAMETOOLONG for a path that is too long.
     """
     if type(path) is not str:
         if isinstance(path, str):
             path = str(path)
         else:
             raise TypeError(f"path should be str, not {type(path).__name__}")
+    if not path.isascii():
+        check_encodable(path)
     if "\x00" in path:
         raise ValueError("embedded null byte")
     if len(path) >= PATH_MAX // 4 and len(os.fsencode(path)) >= PATH_MAX:
@@ -42,3 +46,10 @@ def check_path(path: object, filename2: str | None = None) -> str:
 def name_too_long(name: str) -> bool:
     """Whether one path component exceeds NAME_MAX bytes once encoded for the OS."""
     return len(name) > NAME_MAX // 4 and len(os.fsencode(name)) > NAME_MAX
+
+
+def check_encodable(text: str) -> None:
+    """Raise the UnicodeEncodeError ``os`` raises for a path or link target that the file
+    system encoding cannot encode even with surrogateescape (a lone surrogate such as
+    ``'\\ud800'``): no provider stores a name that ``listdir(bytes)`` could not give back."""
+    str.encode(text, sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
