@@ -38,6 +38,9 @@ class MountedHandle(DelegatingHandle):
     def stat(self) -> posix.stat_result:
         return self._mounted.remap(self.inner.stat())
 
+    def allocate(self, offset: int, length: int) -> None:
+        self.inner.allocate(offset, length)
+
     def chmod(self, mode: int) -> None:
         try:
             self.inner.chmod(mode)

@@ -90,6 +90,9 @@ class OverlayHandle(DelegatingHandle):
         self._upper().chown(uid, gid)
         self._overlay.forget()
 
+    def allocate(self, offset: int, length: int) -> None:
+        self._upper().allocate(offset, length)
+
     def utime(self, ns: tuple[int, int] | None = None) -> None:
         self._upper().utime(ns)
         self._overlay.forget()
