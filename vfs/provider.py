@@ -336,8 +336,8 @@ class FileSystem(abc.ABC):
         """:meth:`open` of ``path`` relative to ``at``; an opened directory holds itself."""
         absolute = self._path_at(at, path)
         handle = self.open(absolute, flags, mode)
-        if flags & 3 or handle.directory() is not None:
-            return handle
+        if flags & 3 or self._held_paths().holds(handle.directory()):
+            return handle  # a handle whose directory() is some provider's below is not ours
         try:
             if not _stat.S_ISDIR(handle.stat().st_mode):
                 return handle
