@@ -107,6 +107,9 @@ def test_a_relative_stat_from_a_held_directory_walks_from_there(
         counter.clear()
         assert mount.stat_at(held, "c/d/e/f").st_size == 1
         assert counter.of("host") <= len(DEPTH) + 1, counter.calls  # no walk from the root again
+        counter.clear()
+        assert mount.stat_at(held, "c/d/e/f").st_size == 1
+        assert counter.of("host") <= 1 and counter.of("upper") == 0, counter.calls  # warm
     finally:
         mount.release(held)
 
@@ -178,18 +181,30 @@ def test_caches_forget_a_swapped_symbolic_link(provider: str, tmp_path: pathlib.
             fs.mkdir(f"{base}/{name}", 0o755)
             _make(fs, f"{base}/{name}/f", data)
         fs.symlink("t1", base + "/link")
-        for _ in range(2):
+        held = fs.directory(None, base or "/")
+        try:
+            for _ in range(2):
+                assert fs.stat(base + "/link/f").st_size == 1
+                assert fs.stat_at(held, "link/f").st_size == 1
+            fs.unlink(base + "/link")
+            fs.symlink("t2", base + "/link")
+            assert fs.stat(base + "/link/f").st_size == 2
+            assert fs.stat_at(held, "link/f").st_size == 2
+            fs.unlink(base + "/link")
+            fs.rename(base + "/t1", base + "/link")  # a directory where the link was
             assert fs.stat(base + "/link/f").st_size == 1
-        fs.unlink(base + "/link")
-        fs.symlink("t2", base + "/link")
-        assert fs.stat(base + "/link/f").st_size == 2
-        fs.unlink(base + "/link")
-        fs.rename(base + "/t1", base + "/link")  # a directory where the link was
-        assert fs.stat(base + "/link/f").st_size == 1
-        with pytest.raises(FileNotFoundError):
-            fs.stat(base + "/t1/f")
-        fs.rename(base + "/link", base + "/t1")
-        fs.symlink("/nowhere", base + "/link")
-        with pytest.raises(OSError) as raised:
-            fs.stat(base + "/link/f")
-        assert raised.value.errno == errno.ENOENT
+            assert fs.stat_at(held, "link/f").st_size == 1
+            with pytest.raises(FileNotFoundError):
+                fs.stat(base + "/t1/f")
+            with pytest.raises(FileNotFoundError):
+                fs.stat_at(held, "t1/f")
+            fs.rename(base + "/link", base + "/t1")
+            fs.symlink("/nowhere", base + "/link")
+            with pytest.raises(OSError) as raised:
+                fs.stat(base + "/link/f")
+            assert raised.value.errno == errno.ENOENT
+            with pytest.raises(OSError) as raised:
+                fs.stat_at(held, "link/f")
+            assert raised.value.errno == errno.ENOENT
+        finally:
+            fs.release(held)
