@@ -185,9 +185,13 @@ class MemoryFileSystem(FileSystem):
 
     def listdir(self, path: str) -> list[str]:
         check_path(path)
-        return self.listdir_at(None, path)
+        return self._listdir(None, path)
 
     def listdir_at(self, at: object | None, path: str) -> list[str]:
+        check_path_at(at, path)
+        return self._listdir(at, path)
+
+    def _listdir(self, at: object | None, path: str) -> list[str]:
         with self._lock:
             directory = self._readable_directory(at, path)
             directory.accessed(time_ns())
@@ -195,15 +199,17 @@ class MemoryFileSystem(FileSystem):
 
     def scandir(self, path: str) -> list[DirEntryInfo]:
         check_path(path)
-        return self.scandir_at(None, path)
+        with self._lock:
+            return self._entries(self._readable_directory(None, path), touch=True)
 
     def scandir_at(self, at: object | None, path: str) -> list[DirEntryInfo]:
+        check_path_at(at, path)
         with self._lock:
             return self._entries(self._readable_directory(at, path), touch=True)
 
     def _readable_directory(self, at: object | None, path: str) -> Directory:
-        """The directory ``path`` leads to, if the identity may read it (opendir's checks)."""
-        check_path_at(at, path)
+        """The directory ``path`` leads to, if the identity may read it (opendir's checks; the
+        path is checked already)."""
         node = self._existing(at, path, True)
         if not isinstance(node, Directory):
             raise os_error(errno.ENOTDIR, path)
@@ -253,26 +259,40 @@ class MemoryFileSystem(FileSystem):
 
     def open(self, path: str, flags: int, mode: int = 0o666) -> MemoryHandle:
         if not flags & _SLOW_OPEN_FLAGS and path.__class__ is str:
-            # Fast path: an existing regular file whose path resolved before, opened in the
-            # common way; anything unusual, every error included, takes the general path.
-            names = self._names
-            with self._lock:
-                hit = names.paths.get(path)
-                if hit is not None:
-                    node = hit[0].entries.get(hit[1])
-                    if node.__class__ is RegularFile and (
-                        not names.check or self._may_open_cached(hit[0], node, flags)
-                    ):
-                        if TYPE_CHECKING:
-                            assert isinstance(node, RegularFile)
-                        if flags & posix.O_TRUNC:
-                            self._resize(node, 0, path)
-                        return MemoryHandle(self, node, flags, path, _FAST_STATE[flags & O_ACCMODE])
+            handle = self._open_cached(path, flags)
+            if handle is not None:
+                return handle
         check_path(path)
-        return self.open_at(None, path, flags, mode)
+        return self._open_at(None, path, flags, mode)
 
     def open_at(self, at: object | None, path: str, flags: int, mode: int = 0o666) -> MemoryHandle:
+        if at is None and not flags & _SLOW_OPEN_FLAGS and path.__class__ is str:
+            handle = self._open_cached(path, flags)  # an absolute path (the backend's open)
+            if handle is not None:
+                return handle
         check_path_at(at, path)
+        return self._open_at(at, path, flags, mode)
+
+    def _open_cached(self, path: str, flags: int) -> MemoryHandle | None:
+        """Fast path: an existing regular file whose path resolved before, opened in the
+        common way; None for anything unusual (every error included: the general path says)."""
+        names = self._names
+        with self._lock:
+            hit = names.paths.get(path)
+            if hit is not None:
+                node = hit[0].entries.get(hit[1])
+                if node.__class__ is RegularFile and (
+                    not names.check or self._may_open_cached(hit[0], node, flags)
+                ):
+                    if TYPE_CHECKING:
+                        assert isinstance(node, RegularFile)
+                    if flags & posix.O_TRUNC:
+                        self._resize(node, 0, path)
+                    return MemoryHandle(self, node, flags, path, _FAST_STATE[flags & O_ACCMODE])
+        return None
+
+    def _open_at(self, at: object | None, path: str, flags: int, mode: int) -> MemoryHandle:
+        """open_at's general path (the path is checked already)."""
         flags = check_open_flags(flags, path)
         if flags & O_TMPFILE_BIT:
             return self._open_tmpfile(at, path, flags, mode)
@@ -636,6 +656,18 @@ class MemoryFileSystem(FileSystem):
         if not path:
             assert at is not None
             return self._directory_ref(at)
+        if path[0] == "/":
+            # Fast path: a path that resolved before, ending at anything but a link.
+            names = self._names
+            hit = names.paths.get(path)
+            if hit is not None:
+                node = hit[0].entries.get(hit[1])
+                if (
+                    node is not None
+                    and node.mode & S_IFMT != S_IFLNK
+                    and not (names.check and not permitted(hit[0], names.who, X_OK))
+                ):
+                    return node
         tree = self._tree(at, path)
         _, _, node, trailing = tree.locate(path, follow)
         return existing(tree, node, trailing, path)
