@@ -303,6 +303,8 @@ class FileSystem(abc.ABC):
     def directory(self, at: object | None, path: str) -> object:
         """A reference to the directory ``path`` leads to (relative to ``at``), with chdir's
         checks: it exists, is a directory and may be searched. Release it when done."""
+        if not path and not _live(at):
+            return _removed()  # fchdir into a removed directory succeeds (getcwd: ENOENT)
         with Walk(self.nodes()) as walk:
             canonical = walk.directory(self._path_at(at, path)).path
         self.access(canonical, posix.X_OK)

@@ -116,6 +116,9 @@ def renamed_open_directory(rec: OsRecorder) -> None:
     rec.chmod("x", 0o600, dir_fd=fd)
     rec.utime("x", ns=(1_000_000_000, 2_000_000_000), dir_fd=fd)
     rec.access("x", os.R_OK, dir_fd=fd)
+    rec.chown("x", 1, 2, dir_fd=fd)
+    rec.stat("x", dir_fd=fd)
+    rec.scandir(fd)
     rec.stat("e/x")
     rec.unlink("x", dir_fd=fd)
     rec.unlink("hard", dir_fd=fd)
@@ -207,7 +210,38 @@ def replaced_open_directory(rec: OsRecorder) -> None:
     rec.close(fd)
 
 
+def fchdir_into_a_removed_directory(rec: OsRecorder) -> None:
+    remember_base(rec)
+    rec.mkdir("d")
+    fd = rec.open("d", DIRECTORY)
+    rec.rmdir("d")
+    rec.fchdir(fd)  # succeeds on Linux; getcwd then says ENOENT
+    cwd_below_base(rec)
+    rec.close(fd)
+
+
+def dotdot_back_to_the_start(rec: OsRecorder) -> None:
+    # a walk whose '..' leads back to the directory it started from must leave that
+    # directory held (the cwd's, a descriptor's) when it gives back what it took
+    rec.mkdir("s")
+    rec.mkdir("s/t")
+    rec.stat("s/..", follow_symlinks=False)
+    rec.listdir("s/..")
+    rec.stat("s/t/../..")
+    rec.listdir(".")
+    fd = rec.open("s", DIRECTORY)
+    rec.stat("t/..", dir_fd=fd)
+    rec.stat("t/../t/..", dir_fd=fd)
+    rec.listdir(fd)
+    rec.close(rec.open("t/../f", CREATE, 0o644, dir_fd=fd))
+    rec.listdir(fd)
+    rec.close(fd)
+    rec.listdir("s")
+
+
 SCENARIOS: dict[str, Scenario] = {
+    "dotdot_back_to_the_start": dotdot_back_to_the_start,
+    "fchdir_into_a_removed_directory": fchdir_into_a_removed_directory,
     "renamed_open_directory": renamed_open_directory,
     "renamed_ancestor": renamed_ancestor,
     "swapped_symlink": swapped_symlink,
