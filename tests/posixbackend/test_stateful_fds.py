@@ -6,7 +6,7 @@ provider; every outcome must agree. Descriptors are tracked per side: the same l
 descriptor has different numbers on each side. A second machine adds directories held open
 while they are renamed, replaced, removed and reached through swapped links: mkdir, rename,
 symlink, unlink/rmdir, open of a directory, every dir_fd call through it, fchdir, chdir and
-getcwd, on memory, the host and an overlay.
+getcwd, on memory, the host (both resolvers), an overlay and a Mount over an overlay.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from tests.posixbackend.harness import (
 )
 from tests.vfs.conftest import make_root
 from tests.vfs.worker import Worker
-from vfs import HostFileSystem, Identity, MemoryFileSystem, OverlayFileSystem
+from vfs import HostFileSystem, Identity, MemoryFileSystem, MountFileSystem, OverlayFileSystem
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the native side chroots: needs root")
 
@@ -257,19 +257,29 @@ class DirectoriesAgree(DescriptorsAgree):
     """The descriptor machine plus directories held open while the tree changes under them."""
 
     def __init__(self) -> None:
-        self.roots_extra = make_root()
+        self.roots_extra = [make_root(), make_root(), make_root()]
         super().__init__()
-        self.roots.append(self.roots_extra)
+        self.roots.extend(self.roots_extra)
         self.dirs: list[tuple[int, ...]] = []
 
     def backends(self) -> dict[str, EmulatedBackend]:
-        lower = HostFileSystem(self.roots_extra)
-        self.hosts.append(lower)
+        walking, lower, mounted_lower = (
+            HostFileSystem(self.roots_extra[0], resolver="walk"),
+            HostFileSystem(self.roots_extra[1]),
+            HostFileSystem(self.roots_extra[2]),
+        )
+        self.hosts.extend((walking, lower, mounted_lower))
         return {
             "memory": EmulatedBackend(MemoryFileSystem(identity=Identity.root())),
             "host": EmulatedBackend(self.hosts[0]),
+            "host-walk": EmulatedBackend(walking),
             "overlay": EmulatedBackend(
                 OverlayFileSystem(MemoryFileSystem(identity=Identity.root()), lower)
+            ),
+            "mount-overlay": EmulatedBackend(
+                MountFileSystem(
+                    OverlayFileSystem(MemoryFileSystem(identity=Identity.root()), mounted_lower)
+                )
             ),
         }
 
