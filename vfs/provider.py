@@ -463,8 +463,25 @@ class FileSystem(abc.ABC):
         """The absolute path of ``path`` relative to ``at`` (``at`` itself when empty)."""
         if path[:1] == "/":
             return path
+        if ".." in path and ".." in path.split("/"):
+            return self._walked_to_last_dotdot(at, path)
         base = "/" if at is None else self._base_path(at)
         return join(base, path) if path else base
+
+    def _walked_to_last_dotdot(self, at: object | None, path: str) -> str:
+        """The absolute path of ``path`` relative to ``at``, every component up to its last
+        ``..`` walked here (links followed): the provider gets a canonical directory, so '..'
+        after a link is the link target's parent, as on Linux, whatever its own resolver
+        makes of ``link/..``."""
+        parts = path.split("/")
+        last = len(parts) - 1 - parts[::-1].index("..")
+        head, tail = "/".join(parts[: last + 1]), "/".join(parts[last + 1 :])
+        nodes = self.nodes()
+        with Walk(nodes) as walk:
+            start = nodes.root() if at is None else nodes.start(at)
+            directory, _ = walk.walk(start, head, path, 0)
+            canonical: str = directory.path
+        return join(canonical, tail) if tail else canonical
 
     @staticmethod
     def _canonical(walk: Walk[PathNode, PathNode], absolute: str, follow: bool) -> str:
