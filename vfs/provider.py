@@ -16,8 +16,10 @@ Renaming it, or swapping a link into its old path, changes nothing for calls thr
 
 A provider that implements only the abstract path methods gets the at-forms done for it: its
 references are canonical paths moved along by the renames made through it
-(:mod:`vfs.walk.held`), and a Mount walks it one component at a time
-(:class:`vfs.walk.PathNodes`).
+(:mod:`vfs.walk.held`), a relative path's components up to its last ``..`` are walked for it
+(so it is given a canonical directory), and a Mount walks it one component at a time
+(:class:`vfs.walk.PathNodes`). A handle such a provider returns from another provider it
+wraps is held by path too: only references it made itself reach its at-forms.
 """
 
 from __future__ import annotations
