@@ -69,24 +69,25 @@ class FileFunctions(BackendCore):
             and "\x00" not in path
         ):
             original: object = path
-            absolute = path if path[0] == "/" else self._absolute_str(path)
+            at: object | None = None if path[0] == "/" else self._cwd
+            name: str = path
         else:
             target = path_arg(path, "open")
             original = target.original
-            absolute = ""
+            name = ""
         if flags.__class__ is not int or not INT_MIN <= flags <= INT_MAX:
             flags = int_arg(flags)
         if mode.__class__ is not int or not INT_MIN <= mode <= INT_MAX:
             mode = int_arg(mode)
-        if not absolute:
-            absolute = self._absolute(target, dir_fd_arg(dir_fd))
+        if not name:
+            at, name = self._at(target, dir_fd_arg(dir_fd))
         if flags & _CREATES:
             mode &= ~self._umask
         table = self._table
         if flags & _CHANGES and not table.has_free():  # before the file changes, as Linux
             raise os_error(errno.EMFILE, original)
         try:
-            handle = self._fs.open(absolute, flags, mode)
+            handle = self._fs.open_at(at, name, flags, mode)
         except OSError as error:
             raise rename_error(error, original) from None
         if self._virtual_fds_unreported:
@@ -245,9 +246,10 @@ class FileFunctions(BackendCore):
         """os.fchdir: the current directory becomes the open directory ``fd``."""
         description = self._description(fildes_arg(fd))
         handle = description.handle
-        if handle is None or not is_directory(description):
+        directory = None if handle is None else handle.directory()
+        if directory is None:
             raise os_error(errno.ENOTDIR)
-        self._chdir_to(handle.path, None)
+        self._chdir_to(directory, "", None)
 
     def fstatvfs(self, fd: int, /) -> os.statvfs_result:
         """os.fstatvfs."""

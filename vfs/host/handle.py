@@ -7,6 +7,7 @@ import posix
 import stat
 
 from vfs.errors import os_error
+from vfs.host.nodes import HostNode, directory_node
 from vfs.provider import DirEntryInfo, Handle
 
 
@@ -17,12 +18,14 @@ class HostHandle(Handle):
     pwrite(2) does on Linux.
     """
 
-    __slots__ = ("_fd", "_path", "flags")
+    __slots__ = ("_directory", "_fd", "_path", "flags")
 
     def __init__(self, fd: int, flags: int, path: str) -> None:
         self._fd = fd
         self.flags = flags
         self._path = path
+        self._directory: HostNode | bool | None = None
+        """The node of an open directory, False for anything else, None until asked."""
 
     @property
     def path(self) -> str:
@@ -31,6 +34,15 @@ class HostHandle(Handle):
     @property
     def closed(self) -> bool:
         return self._fd < 0
+
+    def directory(self) -> HostNode | None:
+        found = self._directory
+        if found is None:
+            fd = self._live()
+            found = self._directory = (
+                directory_node(fd, False) if stat.S_ISDIR(posix.fstat(fd).st_mode) else False
+            )
+        return found if isinstance(found, HostNode) else None
 
     @property
     def fd(self) -> int:

@@ -68,6 +68,10 @@ class MemoryHandle(Handle):
     def closed(self) -> bool:
         return not self._state & OPEN
 
+    def directory(self) -> Directory | None:
+        node = self._node
+        return node if isinstance(node, Directory) else None
+
     @property
     def node(self) -> Inode:
         """The inode this handle keeps open (for providers that layer on this one)."""

@@ -108,7 +108,7 @@ class CopyUp:
     def _fill(self, directory: Entry, path: str) -> None:
         tree = self._tree
         for info, _ in tree.listing(directory, path, touch=False):
-            child = tree.child(directory, info.name, path)
+            child = tree.entry(directory, info.name, path)
             assert child is not None
             child = self.up(child, path)
             if child.is_dir and child.lower_below:
