@@ -12,6 +12,7 @@ import os
 import posix
 import stat
 import threading
+from _thread import LockType
 
 from posixbackend.emulated.pipes import PipeReader, PipeWriter
 from vfs import Handle
@@ -21,6 +22,8 @@ O_ACCMODE = 3
 STATUS_FLAGS = posix.O_APPEND | posix.O_NONBLOCK | getattr(posix, "O_ASYNC", 0) | posix.O_DIRECT
 """The flags F_SETFL may change after open (O_NOATIME aside)."""
 _gates_lock = threading.Lock()
+_POLL_SECONDS = 0.05
+"""How long a thread waiting for a description's offset sleeps before it looks again."""
 SEEK_DATA = getattr(os, "SEEK_DATA", 3)
 SEEK_HOLE = getattr(os, "SEEK_HOLE", 4)
 OFF_T_MAX = (1 << 63) - 1
@@ -113,11 +116,15 @@ class FileDescription(Description):
     """A provider's file or directory, with the file offset kept here.
 
     The offset lives in a one-slot list, ``cell``, that doubles as its lock (Linux's
-    f_pos_lock): whoever pops the value owns the offset until it appends the new one, so
+    f_pos_lock): whoever takes the value owns the offset until it appends the new one, so
     read/write/lseek on a shared description are atomic with respect to it, and O_APPEND writes
-    go to the end in one step of the provider. ``list.pop`` and ``list.append`` are atomic, and
-    far cheaper than a lock's acquire and release; a thread that finds the cell empty waits on
-    ``_gate`` until the owner puts the offset back.
+    go to the end in one step of the provider. Taking is ``cell[0]`` then ``del cell[0]`` and
+    giving back is ``cell.append`` in a ``finally``: CPython delivers an asynchronous exception
+    (KeyboardInterrupt, a time limit) only when a function starts, after a C call returns and
+    at a backward jump, so none can land between taking the value and entering the ``try``,
+    nor in the ``finally`` before the value is back (``list.pop`` would be a call, after which
+    one can land with the value in no variable). A thread that finds the cell empty waits on
+    ``_gate`` until the owner puts the offset back (see :meth:`_wait_for_offset`).
     """
 
     __slots__ = ("_gate", "_handle", "_waiting", "cell")
@@ -128,7 +135,7 @@ class FileDescription(Description):
         self._handle = handle
         self.cell = [0]
         self._waiting = 0
-        self._gate: threading.Condition | None = None
+        self._gate: LockType | None = None
 
     @property
     def handle(self) -> Handle:
@@ -136,62 +143,61 @@ class FileDescription(Description):
 
     # -- the offset ------------------------------------------------------------------------
 
-    def take(self) -> int:
-        """Take the offset (and with it the right to move it); :meth:`put` must follow."""
+    def _wait_for_offset(self) -> None:
+        """The contended case: sleep until the cell holds the offset again (the caller then
+        takes it, or waits again if another thread was first).
+
+        The gate is a lock held closed; :meth:`_wake_one` opens it (one ``release``), and the
+        waiter that passes closes it again. A wake-up an interruption cut short (an exception
+        landing in the owner's ``finally`` after the value went back, before the release)
+        costs a waiter one poll interval, never the offset.
+        """
+        gate = self._gate
+        if gate is None:
+            with _gates_lock:
+                gate = self._gate
+                if gate is None:
+                    closed = threading.Lock()
+                    closed.acquire()
+                    self._gate = gate = closed
+        self._waiting += 1
         try:
-            return self.cell.pop()
-        except IndexError:
-            return self._wait_for_offset()
-
-    def put(self, offset: int) -> None:
-        """Give back the offset taken with :meth:`take`, set to ``offset``."""
-        self.cell.append(offset)
-        if self._waiting:
-            self._wake_one()
-
-    def _wait_for_offset(self) -> int:
-        """The contended case of :meth:`take`: sleep until the owner gives the offset back."""
-        with _gates_lock:
-            if self._gate is None:
-                self._gate = threading.Condition(threading.Lock())
-            gate = self._gate
-        with gate:
-            self._waiting += 1
-            try:
-                while True:
-                    try:
-                        return self.cell.pop()
-                    except IndexError:
-                        gate.wait()
-            finally:
-                self._waiting -= 1
+            while not self.cell:
+                gate.acquire(timeout=_POLL_SECONDS)
+        finally:
+            self._waiting -= 1
 
     def _wake_one(self) -> None:
+        """Open the gate for one waiter (it may be open already)."""
         gate = self._gate
-        if gate is not None:
-            with gate:
-                gate.notify()
+        if gate is not None and gate.locked():
+            try:
+                gate.release()
+            except RuntimeError:  # another owner opened it between the test and here
+                pass
 
     @property
     def offset(self) -> int:
         """The current offset (waits for a read or write in progress to finish)."""
-        offset = self.take()
-        self.put(offset)
-        return offset
+        cell = self.cell
+        while not cell:
+            self._wait_for_offset()
+        return cell[0]
 
     # -- data --------------------------------------------------------------------------------
 
-    # read, write and seek inline take() and put(): they are the hot paths
+    # every method that moves the offset takes it inline (no helper): the value must reach a
+    # local of the function whose ``finally`` gives it back, with no call in between
 
     def read(self, n: int) -> bytes:
         cell = self.cell
-        try:
-            offset = cell.pop()
-        except IndexError:
-            offset = self._wait_for_offset()
+        while not cell:
+            self._wait_for_offset()
+        offset = cell[0]
+        del cell[0]
         try:
             data = self._handle.pread(n, offset)
-            offset += len(data)
+            offset += len(data)  # an exception before this: nothing was read, nothing moves
         finally:
             cell.append(offset)
             if self._waiting:
@@ -200,10 +206,10 @@ class FileDescription(Description):
 
     def write(self, data: bytes) -> int:
         cell = self.cell
-        try:
-            offset = cell.pop()
-        except IndexError:
-            offset = self._wait_for_offset()
+        while not cell:
+            self._wait_for_offset()
+        offset = cell[0]
+        del cell[0]
         try:
             if self.flags & posix.O_APPEND and data:  # nothing written: the offset stays
                 offset = self._handle.append(data)
@@ -215,6 +221,22 @@ class FileDescription(Description):
             if self._waiting:
                 self._wake_one()
         return written
+
+    def append_moving(self, data: bytes) -> int:
+        """A write at the end of file that moves the offset after it, whatever O_APPEND says
+        (pwritev2's RWF_APPEND at the file offset); the count written."""
+        cell = self.cell
+        while not cell:
+            self._wait_for_offset()
+        offset = cell[0]
+        del cell[0]
+        try:
+            offset = self._handle.append(data)
+        finally:
+            cell.append(offset)
+            if self._waiting:
+                self._wake_one()
+        return len(data)
 
     def pread(self, n: int, offset: int) -> bytes:
         if offset < 0:
@@ -228,10 +250,10 @@ class FileDescription(Description):
 
     def seek(self, position: int, whence: int) -> int:
         cell = self.cell  # a racing read or write sees the offset before or after, whole
-        try:
-            offset = cell.pop()
-        except IndexError:
-            offset = self._wait_for_offset()
+        while not cell:
+            self._wait_for_offset()
+        offset = cell[0]
+        del cell[0]
         try:
             if whence == 0 and 0 <= position <= OFF_T_MAX:  # SEEK_SET, the common case
                 offset = position
