@@ -86,11 +86,13 @@ def _splice_sink(description: Description) -> bool:
 
 class _Source:
     """Where a transfer reads: from ``position`` on, or at the file offset, which moves by what
-    was read (and back by what the other end did not take)."""
+    was read (and back by what the other end did not take). ``moved`` counts what the other
+    end took (see :func:`_copy`)."""
 
     def __init__(self, description: Description, position: int | None) -> None:
         self.description = description
         self.position = position
+        self.moved = 0
 
     def read(self, n: int) -> bytes:
         description = self.description
@@ -133,24 +135,70 @@ class _Sink:
 def _copy(source: _Source, sink: _Sink, count: int) -> int:
     """Copy up to ``count`` bytes, a chunk at a time, until the source ends or the sink
     takes less; the source offset ends after what the sink took. An error after some bytes
-    moved ends the copy with its count, as a short transfer."""
-    total = 0
-    while total < count:
-        data = source.read(min(CHUNK, count - total))
+    moved ends the copy with its count, as a short transfer.
+
+    The file offsets a copy reads or writes at are held through it (:func:`_held`) and given
+    back moved by what the sink took, so an exception landing between a read and the write of
+    its data, or after a write, cannot leave an offset that disagrees with the data."""
+    held = [
+        end.description
+        for end in (source, sink)
+        if end.position is None and isinstance(end.description, FileDescription)
+    ]
+    if len(held) == 2 and held[0] is held[1]:  # both ends at one offset: hold it once
+        held = held[:1]
+    elif len(held) == 2 and id(held[1]) < id(held[0]):
+        held = [held[1], held[0]]  # one order for all copies: two in opposite ways never deadlock
+    if not held:
+        return _copy_moving(source, sink, count)
+    _held(held, source, sink, count)
+    return source.moved
+
+
+def _held(held: list[FileDescription], source: _Source, sink: _Sink, count: int) -> None:
+    """Take the offset of ``held[0]`` (inline, as in descriptions.py: no call between the take
+    and the ``try``), set the ends that read or write at it to it, go on with the rest, and
+    give it back moved by what the sink took, ``source.moved``."""
+    description = held[0]
+    while description.busy:
+        description._wait_for_offset()
+    description.busy = True
+    start = description.position
+    try:
+        if source.position is None and source.description is description:
+            source.position = start
+        if sink.position is None and sink.description is description:
+            sink.position = start
+        if len(held) > 1:
+            _held(held[1:], source, sink, count)
+        else:
+            _copy_moving(source, sink, count)
+    finally:
+        description.position = start + source.moved
+        description.busy = False
+        if description._waiting:
+            description._wake_one()
+
+
+def _copy_moving(source: _Source, sink: _Sink, count: int) -> int:
+    """The copy loop of :func:`_copy`; ``source.moved`` grows right after each write returns,
+    with no call in between, so it counts what the sink took whatever interrupts the loop."""
+    while source.moved < count:
+        data = source.read(min(CHUNK, count - source.moved))
         if not data:
             break
         try:
             written = sink.write(data)
         except OSError:
             source.unread(len(data))
-            if total:
+            if source.moved:
                 break
             raise
-        total += written
+        source.moved += written
         if written < len(data):
             source.unread(len(data) - written)
             break
-    return total
+    return source.moved
 
 
 class TransferFunctions(BackendCore):
