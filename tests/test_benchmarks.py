@@ -54,3 +54,9 @@ def test_compose_benchmark_runs() -> None:
 def test_switch_benchmark_runs() -> None:
     out = run("-m", "benchmarks.bench_switch", "--quick")
     assert "pyfakefs Patcher" in out and out.count(": met") + out.count(": MISSED") == 3
+
+
+@pytest.mark.slow
+def test_launcher_benchmark_runs() -> None:
+    out = run("-m", "benchmarks.bench_launcher", "--quick")
+    assert "(started again)" in out and out.count("k lines/s") == 4

@@ -49,6 +49,16 @@ HOLES_NOT_TRACKED = compat.declare(
     "finds only the end of the file (as Linux does for such file systems)",
 )
 
+SPACE_NOT_RESERVED = compat.declare(
+    id="vfs.fallocate",
+    function="os.posix_fallocate",
+    aspect="reserving space",
+    level=compat.Level.FINE,
+    explanation="a provider that does not track allocation (and a wrapper that limits how far "
+    "files grow) only extends the file: nothing is reserved, so a later write may still fail "
+    "with ENOSPC",
+)
+
 ENTRY_TYPES = (
     _stat.S_IFREG,
     _stat.S_IFDIR,
@@ -105,11 +115,14 @@ class Handle(abc.ABC):
 
     @abc.abstractmethod
     def pwrite(self, data: bytes, offset: int) -> int:
-        """Write all of ``data`` at ``offset`` (zero-filling any gap) and return its length."""
+        """Write ``data`` at ``offset`` (a gap before it reads as zeros) and return how many
+        bytes went in: all, unless the file system fills up first, when it may be fewer, as
+        write(2) gives (ENOSPC if none). :func:`write_all` makes a short write an error."""
 
     @abc.abstractmethod
     def append(self, data: bytes) -> int:
-        """Write ``data`` at the current end of file atomically; return the offset after it."""
+        """Write all of ``data`` at the current end of file atomically (or nothing: ENOSPC when
+        it does not all fit); return the offset after it."""
 
     @abc.abstractmethod
     def size(self) -> int:
@@ -160,6 +173,17 @@ class Handle(abc.ABC):
         handle is open), or None for anything else."""
         return None
 
+    def allocate(self, offset: int, length: int) -> None:
+        """posix_fallocate: allocate [offset, offset + length), growing the file to its end
+        if it is shorter; ENOSPC, with nothing changed, when the space is not there.
+
+        The default suits providers that do not track allocation: it only extends the file
+        (through :meth:`truncate`, so a wrapper's rules on growth apply) and reserves nothing.
+        """
+        SPACE_NOT_RESERVED.hit()
+        if self.size() < offset + length:
+            self.truncate(offset + length)
+
     def seek_data(self, offset: int, whence: int) -> int:
         """lseek's SEEK_DATA/SEEK_HOLE: where the next data (or hole) starts from ``offset``.
 
@@ -177,6 +201,17 @@ class Handle(abc.ABC):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def write_all(handle: Handle, data: bytes, offset: int) -> None:
+    """Write all of ``data`` at ``offset``, or raise: what a short write (a file system
+    filling up) left out is written again, which then fails with ENOSPC if it still does not
+    fit."""
+    while data:
+        written = handle.pwrite(data, offset)
+        if not 0 < written <= len(data):
+            raise os_error(errno.ENOSPC, handle.path)
+        data, offset = data[written:], offset + written
 
 
 class FileSystem(abc.ABC):
@@ -301,8 +336,8 @@ class FileSystem(abc.ABC):
         """:meth:`open` of ``path`` relative to ``at``; an opened directory holds itself."""
         absolute = self._path_at(at, path)
         handle = self.open(absolute, flags, mode)
-        if flags & 3 or handle.directory() is not None:
-            return handle
+        if flags & 3 or self._held_paths().holds(handle.directory()):
+            return handle  # a handle whose directory() is some provider's below is not ours
         try:
             if not _stat.S_ISDIR(handle.stat().st_mode):
                 return handle

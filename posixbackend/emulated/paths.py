@@ -106,7 +106,13 @@ class PathFunctions(BackendCore):
         self, path: Any, *, dir_fd: int | None = None, follow_symlinks: bool = True
     ) -> os.stat_result:
         """os.stat (path, or an open descriptor)."""
-        if path.__class__ is str and dir_fd is None and path[:1] == "/" and "\x00" not in path:
+        if (
+            path.__class__ is str
+            and dir_fd is None
+            and path[:1] == "/"
+            and path.isascii()  # else the converter: a name os cannot encode fails there
+            and "\x00" not in path
+        ):
             try:  # the common case, without the converters
                 return self._view(self._fs.stat(path, follow_symlinks))
             except OSError as error:

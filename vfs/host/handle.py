@@ -112,6 +112,10 @@ class HostHandle(Handle):
     def statvfs(self) -> posix.statvfs_result:
         return posix.fstatvfs(self._live())
 
+    def allocate(self, offset: int, length: int) -> None:
+        """The kernel's own posix_fallocate."""
+        posix.posix_fallocate(self._live(), offset, length)
+
     def seek_data(self, offset: int, whence: int) -> int:
         """The kernel's own SEEK_DATA/SEEK_HOLE (the fd's offset is not used for anything)."""
         return posix.lseek(self._live(), offset, whence)

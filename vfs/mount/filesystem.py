@@ -194,6 +194,23 @@ class MountFileSystem(FileSystem):
     def stat_at(
         self, at: object | None, path: str, follow_symlinks: bool = True
     ) -> posix.stat_result:
+        if at is not None:
+            # Fast path: the same relative path from the same held directory before (a dir_fd
+            # call in a loop); remembered like an absolute path, forgotten on the same changes.
+            try:
+                hit = self._entries.get((at, path))
+                if hit is not None:
+                    st = hit[0](hit[1], False)
+                    last = hit[3]
+                    if st is last[0]:
+                        return last[1]  # type: ignore[no-any-return]
+                    if not follow_symlinks or st.st_mode & _S_IFMT != _S_IFLNK:
+                        result = hit[2].remap(st)
+                        if st.st_mode & _S_IFMT != _S_IFLNK:
+                            hit[3] = (st, result)
+                        return result  # type: ignore[no-any-return]
+            except (OSError, TypeError):  # gone, or not hashable: the general path says how
+                pass
         check_path_at(at, path)
         generation = self._cache.generation
         try:
@@ -214,9 +231,10 @@ class MountFileSystem(FileSystem):
                 existing(walk, node, trailing, path)
                 mounted, inner, rel = self._target(directory, name, node, trailing)
                 st = mounted.fs.stat_at(inner, rel, False)
-                if direct and at is None and rel == name:
+                if direct and rel == name:
                     where = mounted.fs.where(inner)
-                    self._cache.remember(path, mounted, _join(where, name), generation)
+                    key = path if at is None else (at, path)
+                    self._cache.remember(key, mounted, _join(where, name), generation)
         except OSError as error:
             raise rename_error(error, path) from None
         return mounted.remap(st)
