@@ -103,6 +103,9 @@ CASES: dict[str, Case] = {
     "pwritev2 RWF_APPEND": Case(lambda w: w.backend.pwritev(w.fd, [DATA], -1, RWF_APPEND)),
     "ftruncate": Case(lambda w: w.backend.ftruncate(w.fd, 500)),
     "sendfile": Case(lambda w: w.backend.sendfile(w.other, w.fd, None, 4000)),
+    "sendfile at an offset": Case(lambda w: w.backend.sendfile(w.other, w.fd, 10, 4000)),
+    "sendfile onto itself": Case(lambda w: w.backend.sendfile(w.fd, w.fd, None, 4000)),
+    "sendfile within a file": Case(lambda w: w.backend.sendfile(w.fd, w.fd, 100, 400)),
     "copy_file_range": Case(lambda w: w.backend.copy_file_range(w.fd, w.other, 4000)),
 }  # fmt: skip
 
