@@ -416,16 +416,18 @@ class MemoryFileSystem(FileSystem):
                 tree = self._tree(at, path)
                 directory, name = free_name(tree, path, "create", allow_trailing=False)
                 self._may_create(directory, path)
-                link = Symlink(self._dev, next(self._inodes), time_ns(), target)
+                now = time_ns()
+                link = Symlink(self._dev, next(self._inodes), now, target)
                 space = self._space
                 pages = link.pages()
                 room = space.room()
                 if room is not None and room < pages:  # a long link's page, as on tmpfs
                     raise space.full(path)
-                space.add_inode(path)
-                space.used_pages += pages
+                space.check_inode(path)
                 self._init_owner(link, directory, 0o777)
-                self._attach(directory, name, link)
+                self._enter(directory, name, link, now)  # then counted, with no point between
+                space.used_inodes += 1
+                space.used_pages += pages
         except OSError as error:
             raise rename_error(error, target, path) from None
 
@@ -464,12 +466,11 @@ class MemoryFileSystem(FileSystem):
                 space = self._space
                 space.check_inode(src)  # tmpfs counts every name as an inode
                 now = time_ns()
-                # no call from here on: the link and its inode are counted together
+                self._enter(directory, name, node, now)  # then counted, with no point between
                 node.nlink += 1
+                node.ctime = now
                 node._stat = None
                 space.used_inodes += 1
-                node.changed(now)
-                self._attach(directory, name, node, now)
         except OSError as error:
             raise rename_error(error, src, dst) from None
 
@@ -532,16 +533,41 @@ class MemoryFileSystem(FileSystem):
         if isinstance(victim, Directory) and victim.entries:
             raise os_error(errno.ENOTEMPTY, src)
         now = time_ns()
-        if victim is not None:
-            self._detach(new_dir, moving.new_name, victim, now)
-        del old_dir.entries[moving.old_name]
-        if isinstance(node, Directory):
-            old_dir.add_links(-1)
-        old_dir.modified(now)
-        self._attach(new_dir, moving.new_name, node, now)
-        node.changed(now)
         if is_dir or isinstance(node, Symlink):
-            self._names.forget()
+            self._names.forget()  # first: nothing below may be cut short before it
+        pages = 0 if victim is None else victim.pages()
+        space = self._space
+        old_name = moving.old_name
+        # The new name first (replacing the victim's entry): an exception may land as
+        # _enter starts, when nothing changed yet, and nowhere from there to the end of the
+        # step, so the file is never under neither name, nor under both.
+        self._enter(new_dir, moving.new_name, node, now)
+        del old_dir.entries[old_name]
+        if node.mode & S_IFMT == S_IFDIR:
+            old_dir.nlink -= 1
+        old_dir.mtime = old_dir.ctime = now
+        old_dir._stat = None
+        node.ctime = now
+        node._stat = None
+        frees = False
+        if victim is not None:
+            victim.ctime = now
+            victim._stat = None
+            if victim.mode & S_IFMT == S_IFDIR:
+                victim.nlink = 0
+                new_dir.nlink -= 1
+            else:
+                victim.nlink -= 1
+                if victim.nlink:
+                    space.used_inodes -= 1  # the name's own inode, as tmpfs counts them
+            frees = not victim.nlink and not victim.handles and not victim.freed
+            if frees:
+                victim.freed = True
+                space.used_pages -= pages
+                space.used_inodes -= 1
+        # what follows may be cut short without losing anything
+        if frees and isinstance(victim, RegularFile):
+            victim.clear()
 
     # -- changing attributes -------------------------------------------------------------------
 
@@ -736,22 +762,33 @@ class MemoryFileSystem(FileSystem):
         mode: int,
         path: str,
     ) -> Inode:
-        """Create a directory or regular file named ``name`` in ``directory``."""
-        self._space.add_inode(path)
+        """Create a directory or regular file named ``name`` in ``directory``.
+
+        The inode is made whole first; then it is entered and counted with no point in between
+        (see :meth:`_enter`), so an exception leaves either nothing or the new name, counted.
+        """
+        space = self._space
+        space.check_inode(path)
         now = time_ns()
         node = kind(self._dev, next(self._inodes), now, 0)
         self._init_owner(node, directory, mode)
-        self._attach(directory, name, node, now)
+        self._enter(directory, name, node, now)  # then counted, with no point in between
+        space.used_inodes += 1
         return node
 
-    def _attach(self, directory: Directory, name: str, node: Inode, now: int | None = None) -> None:
-        """Enter ``node`` under ``name``; the directory's times move."""
+    @staticmethod
+    def _enter(directory: Directory, name: str, node: Inode, now: int) -> None:
+        """Enter ``node`` under ``name`` (replacing what was there), the directory's times and
+        links with it. Attribute and dict stores only: an exception may land at its start,
+        before it changed anything, but nowhere inside it, nor as it returns to its caller
+        (a Python function returns with no check), so callers finish their step after it."""
         directory.entries[name] = node
-        if isinstance(node, Directory):
-            node.parent = directory
-            node.name = name
-            directory.add_links(1)
-        directory.modified(time_ns() if now is None else now)
+        if node.mode & S_IFMT == S_IFDIR:  # isinstance() would be a call
+            node.parent = directory  # type: ignore[attr-defined]
+            node.name = name  # type: ignore[attr-defined]
+            directory.nlink += 1
+        directory.mtime = directory.ctime = now
+        directory._stat = None
 
     def _detach(self, directory: Directory, name: str, node: Inode, now: int | None = None) -> None:
         """Remove the entry ``name``; free the inode once no name and no handle holds it.
