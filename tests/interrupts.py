@@ -194,13 +194,13 @@ def full_profile() -> bool:
     return os.environ.get(FULL_PROFILE, "") not in ("", "0")
 
 
-def chosen_points(points: int, seed: int = 17) -> Iterable[int]:
-    """Every point, or a fixed sample of them (the first and last always) in the quick
-    profile."""
-    if full_profile() or points <= SAMPLE:
+def chosen_points(points: int, sample: int = SAMPLE, seed: int = 17) -> Iterable[int]:
+    """Every point, or a fixed sample of ``sample`` of them (the first and last always) in the
+    quick profile."""
+    if full_profile() or points <= sample:
         return range(1, points + 1)
-    sample = random.Random(seed).sample(range(2, points), SAMPLE - 2)
-    return sorted({1, points, *sample})
+    chosen = random.Random(seed).sample(range(2, points), sample - 2)
+    return sorted({1, points, *chosen})
 
 
 class Operation(Generic[World]):
@@ -221,9 +221,12 @@ class Operation(Generic[World]):
         self.check = check
 
 
-def interrupt_everywhere(operation: Operation[World], minimum: int = 3) -> int:
-    """Run ``operation`` once clean (and check that), then once for each chosen point, raising
-    there, checking each; the number of points the clean run passed."""
+def interrupt_everywhere(
+    operation: Operation[World], minimum: int = 3, sample: int = SAMPLE
+) -> int:
+    """Run ``operation`` once clean (and check that), then once for each chosen point (every
+    one, or ``sample`` of them in the quick profile), raising there, checking each; the number
+    of points the clean run passed."""
     warm = operation.setup()  # 3.12+ traces a code object's opcodes from its second run on
     traced(lambda: operation.run(warm), operation.files, None)
     operation.check(warm, Point(0))
@@ -231,7 +234,7 @@ def interrupt_everywhere(operation: Operation[World], minimum: int = 3) -> int:
     points = traced(lambda: operation.run(clean), operation.files, None).seen
     assert points > minimum, "the tracer saw the operation run"
     operation.check(clean, Point(0))
-    for at in chosen_points(points):
+    for at in chosen_points(points, sample):
         for _attempt in range(RETRIES):
             world = operation.setup()
             interrupter = traced(lambda: operation.run(world), operation.files, at)  # noqa: B023

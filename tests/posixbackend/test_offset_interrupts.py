@@ -107,6 +107,8 @@ CASES: dict[str, Case] = {
     "sendfile onto itself": Case(lambda w: w.backend.sendfile(w.fd, w.fd, None, 4000)),
     "sendfile within a file": Case(lambda w: w.backend.sendfile(w.fd, w.fd, 100, 400)),
     "copy_file_range": Case(lambda w: w.backend.copy_file_range(w.fd, w.other, 4000)),
+    "open": Case(lambda w: w.backend.open("/f", os.O_RDONLY)),
+    "open creating": Case(lambda w: w.backend.open("/h", os.O_RDWR | os.O_CREAT, 0o644)),
 }  # fmt: skip
 
 
@@ -118,6 +120,7 @@ class Picture:
     other: str
     offset: int
     other_offset: int
+    fds: tuple[int, ...]
 
 
 def summary(data: bytes) -> str:
@@ -141,8 +144,24 @@ def picture(done: World) -> Picture:
     assert not backend._table.lock.locked()
     fs_lock = getattr(backend._fs, "_lock", None)
     assert fs_lock is None or not fs_lock.locked()
-    offsets = [answered(partial(backend.lseek, fd, 0, os.SEEK_CUR)) for fd in (done.fd, done.other)]
-    return Picture(summary(done.content("/f")), summary(done.content("/g")), *offsets)
+    offset, other = (
+        answered(partial(backend.lseek, fd, 0, os.SEEK_CUR)) for fd in (done.fd, done.other)
+    )
+    fds = tuple(sorted(backend._table.files))
+    if isinstance(backend._fs, MemoryFileSystem):
+        handles_match_descriptions(backend)
+    return Picture(summary(done.content("/f")), summary(done.content("/g")), offset, other, fds)
+
+
+def handles_match_descriptions(backend: EmulatedBackend) -> None:
+    """Every handle a memory file holds belongs to a description in the table (an open cut
+    short must not leave one behind: the file could never be freed)."""
+    held = {id(d.handle) for d in backend._table.files.values() if d.handle is not None}
+    fs = backend._fs
+    assert isinstance(fs, MemoryFileSystem)
+    for node in fs.directory(None, "/").entries.values():
+        for handle in getattr(node, "handles", ()):
+            assert id(handle) in held, f"a handle of {node} outside the descriptor table"
 
 
 def interrupt_case(provider: str, name: str) -> None:

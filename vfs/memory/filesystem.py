@@ -277,47 +277,68 @@ class MemoryFileSystem(FileSystem):
         """Fast path: an existing regular file whose path resolved before, opened in the
         common way; None for anything unusual (every error included: the general path says)."""
         names = self._names
-        with self._lock:
-            hit = names.paths.get(path)
-            if hit is not None:
+        handle = None
+        try:
+            with self._lock:
+                hit = names.paths.get(path)
+                if hit is None:
+                    return None
                 node = hit[0].entries.get(hit[1])
-                if node.__class__ is RegularFile and (
-                    not names.check or self._may_open_cached(hit[0], node, flags)
+                if node.__class__ is not RegularFile or (
+                    names.check and not self._may_open_cached(hit[0], node, flags)
                 ):
-                    if TYPE_CHECKING:
-                        assert isinstance(node, RegularFile)
-                    if flags & posix.O_TRUNC:
-                        self._resize(node, 0, path)
-                    return MemoryHandle(self, node, flags, path, _FAST_STATE[flags & O_ACCMODE])
-        return None
+                    return None
+                if TYPE_CHECKING:
+                    assert isinstance(node, RegularFile)
+                if flags & posix.O_TRUNC:
+                    self._resize(node, 0, path)
+                handle = MemoryHandle(self, node, flags, path, _FAST_STATE[flags & O_ACCMODE])
+                node.handles.add(handle)
+        except BaseException:
+            if handle is not None:  # opened, then interrupted: the caller never gets it
+                handle.close()
+            raise
+        return handle
 
     def _open_at(self, at: object | None, path: str, flags: int, mode: int) -> MemoryHandle:
         """open_at's general path (the path is checked already)."""
         flags = check_open_flags(flags, path)
         if flags & O_TMPFILE_BIT:
             return self._open_tmpfile(at, path, flags, mode)
-        with self._lock:
-            follow = not flags & posix.O_NOFOLLOW
-            trailing = False
-            if flags & posix.O_PATH:
-                node = self._existing(at, path, follow)
-                if flags & posix.O_DIRECTORY and not isinstance(node, Directory):
-                    raise os_error(errno.ENOTDIR, path)
+        handle = None
+        try:
+            with self._lock:
+                handle = self._open_locked(at, path, flags, mode)
+                handle.node.handles.add(handle)
+        except BaseException:
+            if handle is not None:  # opened, then interrupted: the caller never gets it
+                handle.close()
+            raise
+        return handle
+
+    def _open_locked(self, at: object | None, path: str, flags: int, mode: int) -> MemoryHandle:
+        """The handle :meth:`_open_at` opens (not yet entered in its inode's set)."""
+        follow = not flags & posix.O_NOFOLLOW
+        trailing = False
+        if flags & posix.O_PATH:
+            node = self._existing(at, path, follow)
+            if flags & posix.O_DIRECTORY and not isinstance(node, Directory):
+                raise os_error(errno.ENOTDIR, path)
+            return self._handle(node, flags & ~posix.O_TRUNC, path)
+        if flags & posix.O_CREAT and path:
+            node, trailing, created = self._open_creating(at, path, flags, mode)
+            if created:
                 return self._handle(node, flags & ~posix.O_TRUNC, path)
-            if flags & posix.O_CREAT and path:
-                node, trailing, created = self._open_creating(at, path, flags, mode)
-                if created:
-                    return self._handle(node, flags & ~posix.O_TRUNC, path)
-            elif path:
-                tree = self._tree(at, path)
-                _, _, found, trailing = tree.locate(path, follow)
-                node = existing(tree, found, trailing, path)
-            else:
-                node = self._existing(at, path, follow)
-            self._may_open(node, flags, trailing, path)
-            if flags & posix.O_TRUNC and isinstance(node, RegularFile):
-                self._resize(node, 0, path)
-            return self._handle(node, flags, path)
+        elif path:
+            tree = self._tree(at, path)
+            _, _, found, trailing = tree.locate(path, follow)
+            node = existing(tree, found, trailing, path)
+        else:
+            node = self._existing(at, path, follow)
+        self._may_open(node, flags, trailing, path)
+        if flags & posix.O_TRUNC and isinstance(node, RegularFile):
+            self._resize(node, 0, path)
+        return self._handle(node, flags, path)
 
     def _may_open_cached(self, directory: Directory, node: Inode, flags: int) -> bool:
         """Whether an unprivileged open of a file found through the path cache may go ahead."""
@@ -345,17 +366,27 @@ class MemoryFileSystem(FileSystem):
 
     def _open_tmpfile(self, at: object | None, path: str, flags: int, mode: int) -> MemoryHandle:
         """O_TMPFILE: an unnamed regular file in the directory ``path``."""
-        with self._lock:
-            directory = self._existing(at, path, not flags & posix.O_NOFOLLOW)
-            if not isinstance(directory, Directory):
-                raise os_error(errno.ENOTDIR, path)
-            if not self._may(directory, W_OK | X_OK):
-                raise os_error(errno.EACCES, path)
-            self._space.add_inode(path)
-            file = RegularFile(self._dev, next(self._inodes), time_ns(), 0)
-            self._init_owner(file, directory, mode)
-            file.add_links(-1)
-            return self._handle(file, flags & ~posix.O_DIRECTORY, path)
+        handle = None
+        try:
+            with self._lock:
+                directory = self._existing(at, path, not flags & posix.O_NOFOLLOW)
+                if not isinstance(directory, Directory):
+                    raise os_error(errno.ENOTDIR, path)
+                if not self._may(directory, W_OK | X_OK):
+                    raise os_error(errno.EACCES, path)
+                space = self._space
+                space.check_inode(path)
+                file = RegularFile(self._dev, next(self._inodes), time_ns(), 0)
+                self._init_owner(file, directory, mode)
+                file.nlink = 0
+                handle = self._handle(file, flags & ~posix.O_DIRECTORY, path)
+                space.used_inodes += 1  # counted, then held: closing the handle frees both
+                file.handles.add(handle)
+        except BaseException:
+            if handle is not None and handle in handle.node.handles:
+                handle.close()
+            raise
+        return handle
 
     def _may_open(self, node: Inode, flags: int, trailing: bool, path: str) -> None:
         """The checks open(2) makes on an existing inode (do_open and may_open)."""

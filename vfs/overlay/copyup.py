@@ -4,7 +4,10 @@ As overlayfs does: a regular file is copied with its data, a symbolic link with 
 directory alone (its contents stay below and merge); missing parent directories come first.
 The copy keeps mode, owner and atime/mtime of the lower entry (ctime is the copy's own), and
 the upper parent's times are put back, since a copy-up is not a change of the directory.
-Callers hold the overlay's lock.
+Copies are published whole: made under their own names while marked partial (the merged view,
+``changes()`` and ``apply()`` skip them, as overlayfs keeps a copy in its work directory until
+it renames it into place), and unmarked in one call once complete; a failed or interrupted
+copy-up is swept away, its upper parent's times put back. Callers hold the overlay's lock.
 """
 
 from __future__ import annotations
