@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import attrs
-import pytest
 
 import vfs.memory
 from tests.interrupts import Operation, Point, interrupt_everywhere, run_fresh
@@ -136,10 +135,14 @@ def interrupt_case(name: str) -> None:
     interrupt_everywhere(Operation((MEMORY_CODE,), world, operation, check))
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_an_interrupted_change_of_the_tree_is_whole_or_not_at_all(name: str) -> None:
-    run_fresh("tests.vfs.test_memory_tree_interrupts", name)
+def test_an_interrupted_change_of_the_tree_is_whole_or_not_at_all() -> None:
+    """Every case in one fresh interpreter (start-up is most of a case's time)."""
+    run_fresh("tests.vfs.test_memory_tree_interrupts", *CASES)
 
 
 if __name__ == "__main__":
-    interrupt_case(sys.argv[1])
+    for name in sys.argv[1:]:
+        try:
+            interrupt_case(name)
+        except AssertionError as error:
+            raise AssertionError(f"{name}: {error}") from error

@@ -29,7 +29,7 @@ from vfs.delegate import DelegatingFileSystem, DelegatingHandle
 from vfs.provider import Handle
 
 CODE = (str(Path(vfs.overlay.__file__).parent), str(Path(vfs.memory.__file__).parent))
-QUICK_SAMPLE = 80
+QUICK_SAMPLE = 50
 """Points tried per case in the quick profile (POSIXBACKEND_INTERRUPTS_FULL=1: all)."""
 BIG = bytes(range(256)) * (3 << 12)  # 3 MiB: the copy takes several chunks
 
