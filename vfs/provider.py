@@ -16,8 +16,10 @@ Renaming it, or swapping a link into its old path, changes nothing for calls thr
 
 A provider that implements only the abstract path methods gets the at-forms done for it: its
 references are canonical paths moved along by the renames made through it
-(:mod:`vfs.walk.held`), and a Mount walks it one component at a time
-(:class:`vfs.walk.PathNodes`).
+(:mod:`vfs.walk.held`), a relative path's components up to its last ``..`` are walked for it
+(so it is given a canonical directory), and a Mount walks it one component at a time
+(:class:`vfs.walk.PathNodes`). A handle such a provider returns from another provider it
+wraps is held by path too: only references it made itself reach its at-forms.
 """
 
 from __future__ import annotations
@@ -303,6 +305,8 @@ class FileSystem(abc.ABC):
     def directory(self, at: object | None, path: str) -> object:
         """A reference to the directory ``path`` leads to (relative to ``at``), with chdir's
         checks: it exists, is a directory and may be searched. Release it when done."""
+        if not path and not _live(at):
+            return _removed()  # fchdir into a removed directory succeeds (getcwd: ENOENT)
         with Walk(self.nodes()) as walk:
             canonical = walk.directory(self._path_at(at, path)).path
         self.access(canonical, posix.X_OK)
@@ -461,8 +465,25 @@ class FileSystem(abc.ABC):
         """The absolute path of ``path`` relative to ``at`` (``at`` itself when empty)."""
         if path[:1] == "/":
             return path
+        if ".." in path and ".." in path.split("/"):
+            return self._walked_to_last_dotdot(at, path)
         base = "/" if at is None else self._base_path(at)
         return join(base, path) if path else base
+
+    def _walked_to_last_dotdot(self, at: object | None, path: str) -> str:
+        """The absolute path of ``path`` relative to ``at``, every component up to its last
+        ``..`` walked here (links followed): the provider gets a canonical directory, so '..'
+        after a link is the link target's parent, as on Linux, whatever its own resolver
+        makes of ``link/..``."""
+        parts = path.split("/")
+        last = len(parts) - 1 - parts[::-1].index("..")
+        head, tail = "/".join(parts[: last + 1]), "/".join(parts[last + 1 :])
+        nodes = self.nodes()
+        with Walk(nodes) as walk:
+            start = nodes.root() if at is None else nodes.start(at)
+            directory, _ = walk.walk(start, head, path, 0)
+            canonical: str = directory.path
+        return join(canonical, tail) if tail else canonical
 
     @staticmethod
     def _canonical(walk: Walk[PathNode, PathNode], absolute: str, follow: bool) -> str:

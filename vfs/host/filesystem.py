@@ -152,6 +152,7 @@ class HostFileSystem(FileSystem):
         return self._handed_out(directory_node(posix.dup(self._node(directory).fd), True))
 
     def _handed_out(self, node: HostNode) -> HostNode:
+        node.held = True
         self._held.add(node)
         return node
 

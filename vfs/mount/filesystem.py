@@ -555,6 +555,12 @@ class MountFileSystem(FileSystem):
 
     def directory(self, at: object | None, path: str) -> MountNode:
         check_path_at(at, path)
+        if not path and isinstance(at, MountNode):  # fchdir: the provider's own reference
+            mounted = at.mounted
+            try:
+                return MountNode(mounted, mounted.fs.directory(at.node, ""))
+            except OSError as error:
+                raise rename_error(error, path) from None
         try:
             with self._walk(at) as walk:
                 if path:
@@ -568,8 +574,10 @@ class MountFileSystem(FileSystem):
             raise rename_error(error, path) from None
 
     def hold(self, directory: object) -> MountNode:
-        node = self._nodes.start(directory)
-        return MountNode(node.mounted, node.mounted.fs.hold(directory.node))  # type: ignore[attr-defined]
+        if not isinstance(directory, MountNode):
+            raise TypeError(f"not a directory of a MountFileSystem: {directory!r}")
+        mounted = directory.mounted
+        return MountNode(mounted, mounted.fs.hold(directory.node))
 
     def where(self, directory: object) -> str:
         if not isinstance(directory, MountNode):

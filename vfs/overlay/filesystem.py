@@ -10,7 +10,10 @@ reports 1). Whiteouts and opaque markers live in this object, not in the upper p
 overlay cannot be rebuilt from its upper layer alone (use :meth:`changes`). The lower layer is never
 written; neither layer may be changed behind the overlay's back (overlayfs says the same).
 One lock guards the merged tree, the markers and every change; reads and writes through open
-handles go straight to the layer's handle.
+handles go straight to the layer's handle. Paths resolve by the generic walk over merged
+entries (:mod:`vfs.overlay.tree`); an open directory (or a cwd) is held by its merged path,
+moved along by the overlay's renames and cleared by its rmdir (:mod:`vfs.walk.held`), and
+the at-forms join it with the relative path under the lock, so no rename comes between.
 """
 
 from __future__ import annotations

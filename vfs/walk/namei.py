@@ -67,7 +67,13 @@ class Walk(Generic[D, N]):
 
     def _keep(self, node: T) -> T:
         acquired = self._acquired
-        if acquired is not None:
+        # '..' may lead back to a node this walk holds already, or to where it started
+        # (which is the caller's to release, not the walk's): give each back once
+        if (
+            acquired is not None
+            and node is not self._start
+            and not any(held is node for held in acquired)
+        ):
             acquired.append(node)  # type: ignore[arg-type]
         return node
 
