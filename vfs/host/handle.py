@@ -6,9 +6,21 @@ import errno
 import posix
 import stat
 
+import compat
 from vfs.errors import os_error
 from vfs.host.nodes import HostNode, directory_node
 from vfs.provider import DirEntryInfo, Handle
+
+OPEN_INTERRUPTED = compat.declare(
+    id="vfs.host.open_interrupted",
+    function="os.open",
+    aspect="an asynchronous exception inside the host provider's open",
+    level=compat.Level.FINE,
+    explanation="a KeyboardInterrupt or time limit delivered inside the host provider's open "
+    "after the kernel opened the file, before a HostHandle holds the descriptor, leaves that "
+    "real descriptor open until the process ends (no emulated descriptor, and the file "
+    "itself is as open(2) left it); Linux returns the descriptor",
+)
 
 
 class HostHandle(Handle):
@@ -121,7 +133,11 @@ class HostHandle(Handle):
         return posix.lseek(self._live(), offset, whence)
 
     def __del__(self) -> None:
-        if self._fd >= 0:
+        try:
+            fd = self._fd
+        except AttributeError:  # __init__ was interrupted before it stored the descriptor
+            return
+        if fd >= 0:
             self.close()
 
     def __repr__(self) -> str:

@@ -277,47 +277,68 @@ class MemoryFileSystem(FileSystem):
         """Fast path: an existing regular file whose path resolved before, opened in the
         common way; None for anything unusual (every error included: the general path says)."""
         names = self._names
-        with self._lock:
-            hit = names.paths.get(path)
-            if hit is not None:
+        handle = None
+        try:
+            with self._lock:
+                hit = names.paths.get(path)
+                if hit is None:
+                    return None
                 node = hit[0].entries.get(hit[1])
-                if node.__class__ is RegularFile and (
-                    not names.check or self._may_open_cached(hit[0], node, flags)
+                if node.__class__ is not RegularFile or (
+                    names.check and not self._may_open_cached(hit[0], node, flags)
                 ):
-                    if TYPE_CHECKING:
-                        assert isinstance(node, RegularFile)
-                    if flags & posix.O_TRUNC:
-                        self._resize(node, 0, path)
-                    return MemoryHandle(self, node, flags, path, _FAST_STATE[flags & O_ACCMODE])
-        return None
+                    return None
+                if TYPE_CHECKING:
+                    assert isinstance(node, RegularFile)
+                if flags & posix.O_TRUNC:
+                    self._resize(node, 0, path)
+                handle = MemoryHandle(self, node, flags, path, _FAST_STATE[flags & O_ACCMODE])
+                node.handles.add(handle)
+        except BaseException:
+            if handle is not None:  # opened, then interrupted: the caller never gets it
+                handle.close()
+            raise
+        return handle
 
     def _open_at(self, at: object | None, path: str, flags: int, mode: int) -> MemoryHandle:
         """open_at's general path (the path is checked already)."""
         flags = check_open_flags(flags, path)
         if flags & O_TMPFILE_BIT:
             return self._open_tmpfile(at, path, flags, mode)
-        with self._lock:
-            follow = not flags & posix.O_NOFOLLOW
-            trailing = False
-            if flags & posix.O_PATH:
-                node = self._existing(at, path, follow)
-                if flags & posix.O_DIRECTORY and not isinstance(node, Directory):
-                    raise os_error(errno.ENOTDIR, path)
+        handle = None
+        try:
+            with self._lock:
+                handle = self._open_locked(at, path, flags, mode)
+                handle.node.handles.add(handle)
+        except BaseException:
+            if handle is not None:  # opened, then interrupted: the caller never gets it
+                handle.close()
+            raise
+        return handle
+
+    def _open_locked(self, at: object | None, path: str, flags: int, mode: int) -> MemoryHandle:
+        """The handle :meth:`_open_at` opens (not yet entered in its inode's set)."""
+        follow = not flags & posix.O_NOFOLLOW
+        trailing = False
+        if flags & posix.O_PATH:
+            node = self._existing(at, path, follow)
+            if flags & posix.O_DIRECTORY and not isinstance(node, Directory):
+                raise os_error(errno.ENOTDIR, path)
+            return self._handle(node, flags & ~posix.O_TRUNC, path)
+        if flags & posix.O_CREAT and path:
+            node, trailing, created = self._open_creating(at, path, flags, mode)
+            if created:
                 return self._handle(node, flags & ~posix.O_TRUNC, path)
-            if flags & posix.O_CREAT and path:
-                node, trailing, created = self._open_creating(at, path, flags, mode)
-                if created:
-                    return self._handle(node, flags & ~posix.O_TRUNC, path)
-            elif path:
-                tree = self._tree(at, path)
-                _, _, found, trailing = tree.locate(path, follow)
-                node = existing(tree, found, trailing, path)
-            else:
-                node = self._existing(at, path, follow)
-            self._may_open(node, flags, trailing, path)
-            if flags & posix.O_TRUNC and isinstance(node, RegularFile):
-                self._resize(node, 0, path)
-            return self._handle(node, flags, path)
+        elif path:
+            tree = self._tree(at, path)
+            _, _, found, trailing = tree.locate(path, follow)
+            node = existing(tree, found, trailing, path)
+        else:
+            node = self._existing(at, path, follow)
+        self._may_open(node, flags, trailing, path)
+        if flags & posix.O_TRUNC and isinstance(node, RegularFile):
+            self._resize(node, 0, path)
+        return self._handle(node, flags, path)
 
     def _may_open_cached(self, directory: Directory, node: Inode, flags: int) -> bool:
         """Whether an unprivileged open of a file found through the path cache may go ahead."""
@@ -345,17 +366,27 @@ class MemoryFileSystem(FileSystem):
 
     def _open_tmpfile(self, at: object | None, path: str, flags: int, mode: int) -> MemoryHandle:
         """O_TMPFILE: an unnamed regular file in the directory ``path``."""
-        with self._lock:
-            directory = self._existing(at, path, not flags & posix.O_NOFOLLOW)
-            if not isinstance(directory, Directory):
-                raise os_error(errno.ENOTDIR, path)
-            if not self._may(directory, W_OK | X_OK):
-                raise os_error(errno.EACCES, path)
-            self._space.add_inode(path)
-            file = RegularFile(self._dev, next(self._inodes), time_ns(), 0)
-            self._init_owner(file, directory, mode)
-            file.add_links(-1)
-            return self._handle(file, flags & ~posix.O_DIRECTORY, path)
+        handle = None
+        try:
+            with self._lock:
+                directory = self._existing(at, path, not flags & posix.O_NOFOLLOW)
+                if not isinstance(directory, Directory):
+                    raise os_error(errno.ENOTDIR, path)
+                if not self._may(directory, W_OK | X_OK):
+                    raise os_error(errno.EACCES, path)
+                space = self._space
+                space.check_inode(path)
+                file = RegularFile(self._dev, next(self._inodes), time_ns(), 0)
+                self._init_owner(file, directory, mode)
+                file.nlink = 0
+                handle = self._handle(file, flags & ~posix.O_DIRECTORY, path)
+                space.used_inodes += 1  # counted, then held: closing the handle frees both
+                file.handles.add(handle)
+        except BaseException:
+            if handle is not None and handle in handle.node.handles:
+                handle.close()
+            raise
+        return handle
 
     def _may_open(self, node: Inode, flags: int, trailing: bool, path: str) -> None:
         """The checks open(2) makes on an existing inode (do_open and may_open)."""
@@ -416,16 +447,18 @@ class MemoryFileSystem(FileSystem):
                 tree = self._tree(at, path)
                 directory, name = free_name(tree, path, "create", allow_trailing=False)
                 self._may_create(directory, path)
-                link = Symlink(self._dev, next(self._inodes), time_ns(), target)
+                now = time_ns()
+                link = Symlink(self._dev, next(self._inodes), now, target)
                 space = self._space
                 pages = link.pages()
                 room = space.room()
                 if room is not None and room < pages:  # a long link's page, as on tmpfs
                     raise space.full(path)
-                space.add_inode(path)
-                space.used_pages += pages
+                space.check_inode(path)
                 self._init_owner(link, directory, 0o777)
-                self._attach(directory, name, link)
+                self._enter(directory, name, link, now)  # then counted, with no point between
+                space.used_inodes += 1
+                space.used_pages += pages
         except OSError as error:
             raise rename_error(error, target, path) from None
 
@@ -464,12 +497,11 @@ class MemoryFileSystem(FileSystem):
                 space = self._space
                 space.check_inode(src)  # tmpfs counts every name as an inode
                 now = time_ns()
-                # no call from here on: the link and its inode are counted together
+                self._enter(directory, name, node, now)  # then counted, with no point between
                 node.nlink += 1
+                node.ctime = now
                 node._stat = None
                 space.used_inodes += 1
-                node.changed(now)
-                self._attach(directory, name, node, now)
         except OSError as error:
             raise rename_error(error, src, dst) from None
 
@@ -532,16 +564,41 @@ class MemoryFileSystem(FileSystem):
         if isinstance(victim, Directory) and victim.entries:
             raise os_error(errno.ENOTEMPTY, src)
         now = time_ns()
-        if victim is not None:
-            self._detach(new_dir, moving.new_name, victim, now)
-        del old_dir.entries[moving.old_name]
-        if isinstance(node, Directory):
-            old_dir.add_links(-1)
-        old_dir.modified(now)
-        self._attach(new_dir, moving.new_name, node, now)
-        node.changed(now)
         if is_dir or isinstance(node, Symlink):
-            self._names.forget()
+            self._names.forget()  # first: nothing below may be cut short before it
+        pages = 0 if victim is None else victim.pages()
+        space = self._space
+        old_name = moving.old_name
+        # The new name first (replacing the victim's entry): an exception may land as
+        # _enter starts, when nothing changed yet, and nowhere from there to the end of the
+        # step, so the file is never under neither name, nor under both.
+        self._enter(new_dir, moving.new_name, node, now)
+        del old_dir.entries[old_name]
+        if node.mode & S_IFMT == S_IFDIR:
+            old_dir.nlink -= 1
+        old_dir.mtime = old_dir.ctime = now
+        old_dir._stat = None
+        node.ctime = now
+        node._stat = None
+        frees = False
+        if victim is not None:
+            victim.ctime = now
+            victim._stat = None
+            if victim.mode & S_IFMT == S_IFDIR:
+                victim.nlink = 0
+                new_dir.nlink -= 1
+            else:
+                victim.nlink -= 1
+                if victim.nlink:
+                    space.used_inodes -= 1  # the name's own inode, as tmpfs counts them
+            frees = not victim.nlink and not victim.handles and not victim.freed
+            if frees:
+                victim.freed = True
+                space.used_pages -= pages
+                space.used_inodes -= 1
+        # what follows may be cut short without losing anything
+        if frees and isinstance(victim, RegularFile):
+            victim.clear()
 
     # -- changing attributes -------------------------------------------------------------------
 
@@ -736,22 +793,33 @@ class MemoryFileSystem(FileSystem):
         mode: int,
         path: str,
     ) -> Inode:
-        """Create a directory or regular file named ``name`` in ``directory``."""
-        self._space.add_inode(path)
+        """Create a directory or regular file named ``name`` in ``directory``.
+
+        The inode is made whole first; then it is entered and counted with no point in between
+        (see :meth:`_enter`), so an exception leaves either nothing or the new name, counted.
+        """
+        space = self._space
+        space.check_inode(path)
         now = time_ns()
         node = kind(self._dev, next(self._inodes), now, 0)
         self._init_owner(node, directory, mode)
-        self._attach(directory, name, node, now)
+        self._enter(directory, name, node, now)  # then counted, with no point in between
+        space.used_inodes += 1
         return node
 
-    def _attach(self, directory: Directory, name: str, node: Inode, now: int | None = None) -> None:
-        """Enter ``node`` under ``name``; the directory's times move."""
+    @staticmethod
+    def _enter(directory: Directory, name: str, node: Inode, now: int) -> None:
+        """Enter ``node`` under ``name`` (replacing what was there), the directory's times and
+        links with it. Attribute and dict stores only: an exception may land at its start,
+        before it changed anything, but nowhere inside it, nor as it returns to its caller
+        (a Python function returns with no check), so callers finish their step after it."""
         directory.entries[name] = node
-        if isinstance(node, Directory):
-            node.parent = directory
-            node.name = name
-            directory.add_links(1)
-        directory.modified(time_ns() if now is None else now)
+        if node.mode & S_IFMT == S_IFDIR:  # isinstance() would be a call
+            node.parent = directory  # type: ignore[attr-defined]
+            node.name = name  # type: ignore[attr-defined]
+            directory.nlink += 1
+        directory.mtime = directory.ctime = now
+        directory._stat = None
 
     def _detach(self, directory: Directory, name: str, node: Inode, now: int | None = None) -> None:
         """Remove the entry ``name``; free the inode once no name and no handle holds it.

@@ -168,6 +168,12 @@ class OverlayFileSystem(FileSystem):
             return frozenset(self._markers.whiteouts)
 
     @property
+    def unpublished(self) -> frozenset[str]:
+        """Upper entries of copy-ups not published: the merged view and changes() skip them."""
+        with self._lock:
+            return frozenset(self._markers.partial)
+
+    @property
     def opaque_directories(self) -> frozenset[str]:
         """Canonical paths of upper directories that hide the lower directory of that name."""
         with self._lock:
@@ -342,12 +348,22 @@ class OverlayFileSystem(FileSystem):
             directory, name = free_name(self._tree, path, "create", allow_trailing=True)
             directory = self._copier.up(directory, path)
             canonical = join(directory.path, name)
+            after = None
+            if canonical in self._markers.whiteouts:  # a lower directory was removed there
+                after = self._markers.copy()
+                after.make_opaque(canonical)
             try:
                 self.upper.mkdir(canonical, mode)
-            except OSError as error:
-                raise rename_error(error, path) from None
-            if canonical in self._markers.whiteouts:
-                self._markers.make_opaque(canonical)
+                if after is not None:
+                    self._markers.adopt(after)
+            except BaseException as error:
+                # made, then interrupted (inside the provider as it returned): opaque all the
+                # same, or the removed directory's lower contents would show inside the new one
+                if after is not None and self._in_upper(canonical):
+                    self._markers.adopt(after)
+                if isinstance(error, OSError):
+                    raise rename_error(error, path) from None
+                raise
             self.forget()
 
     def symlink(self, target: str, path: str) -> None:
@@ -476,18 +492,62 @@ class OverlayFileSystem(FileSystem):
         new_dir = self._copier.up(self._again(new_dir), dst)
         source = entry.path
         target = join(new_dir.path, new_name)
-        self.upper.rename(source, target)
-        self._held.renamed(source, target)
-        markers = self._markers
+        after = self._markers.copy()
         if entry.lower is not None:
-            markers.whiteout(source)
+            after.whiteout(source)
         else:
-            markers.covered(source)
+            after.covered(source)
         if is_dir and lower_at_target:
-            markers.make_opaque(target)
+            after.make_opaque(target)
         else:
-            markers.covered(target)
+            after.covered(target)
+        self._commit_rename(source, target, after)
+
+    def _commit_rename(self, source: str, target: str, after: Markers) -> None:
+        """The upper rename and the markers and held directories that go with it, as one step.
+
+        The caches go first (nothing refills them before the step ends), then the held
+        directories (all or none of them, and put back unless the rename happens). The upper
+        layer's rename may be interrupted after it happened (an exception landing inside the
+        provider as it returns), so an exception out of the step is followed by a look at the
+        upper layer: when the name moved, the markers are set before the exception goes on;
+        the file is thus never under both names (the lower one showing again) nor under
+        neither.
+        """
         self.forget()
+        moved_from = self.upper.stat(source, False)
+        saved = self._held.snapshot()
+        try:
+            self._held.renamed(source, target)
+            self.upper.rename(source, target)
+            self._markers.adopt(after)
+        except BaseException:
+            if self._moved(moved_from, source, target):
+                self._markers.adopt(after)  # the held directories moved before the rename
+            else:
+                self._held.restore(saved)
+            raise
+        finally:
+            self.forget()
+
+    def _in_upper(self, canonical: str) -> bool:
+        try:
+            self.upper.stat(canonical, False)
+        except OSError:
+            return False
+        return True
+
+    def _moved(self, before: posix.stat_result, source: str, target: str) -> bool:
+        """Whether the upper layer's entry ``before`` (at ``source``) is now at ``target``."""
+        try:
+            now = self.upper.stat(target, False)
+        except OSError:
+            return False
+        try:
+            self.upper.stat(source, False)
+        except FileNotFoundError:
+            return (now.st_dev, now.st_ino) == (before.st_dev, before.st_ino)
+        return False
 
     # -- changing attributes -------------------------------------------------------------------
 
@@ -548,6 +608,7 @@ class OverlayFileSystem(FileSystem):
         from vfs.overlay.changes import ChangeSet
 
         with self._lock:
+            self._copier.sweep()  # what an interrupted copy-up left is no change
             return ChangeSet.of(self)
 
     def close(self) -> None:

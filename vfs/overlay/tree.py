@@ -83,6 +83,8 @@ class MergedTree(Walk[Entry, Entry]):
         if name_too_long(name):
             raise os_error(errno.ENAMETOOLONG, path)
         upper = self._lstat(self.upper, canonical, path) if parent.upper_is_dir else None
+        if upper is not None and canonical in self.markers.partial:
+            upper = None  # a copy-up not published (yet): the lower entry shows
         lower = None
         if parent.lower_below and canonical not in self.markers.whiteouts:
             lower = self._lstat(self.lower, canonical, path)
@@ -145,6 +147,8 @@ class MergedTree(Walk[Entry, Entry]):
         try:
             if directory.upper_is_dir:
                 found = [(info, True) for info in read(self.upper, directory.path)]
+                if self.markers.partial:
+                    found = [item for item in found if not self._partial(directory, item[0].name)]
             if directory.lower_below:
                 seen = {info.name for info, _ in found}
                 whiteouts = self.markers.whiteouts
@@ -164,6 +168,8 @@ class MergedTree(Walk[Entry, Entry]):
         try:
             if directory.upper_is_dir:
                 names = self.upper.listdir(directory.path)
+                if self.markers.partial:
+                    names = [name for name in names if not self._partial(directory, name)]
             if directory.lower_below:
                 seen = set(names)
                 whiteouts = self.markers.whiteouts
@@ -176,6 +182,10 @@ class MergedTree(Walk[Entry, Entry]):
         except OSError as error:
             raise rename_error(error, path) from None
         return names
+
+    def _partial(self, directory: Entry, name: str) -> bool:
+        """Whether the upper entry ``name`` of ``directory`` is an unpublished copy-up."""
+        return join(directory.path, name) in self.markers.partial
 
     @staticmethod
     def _scan(layer: FileSystem, canonical: str) -> list[DirEntryInfo]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import errno
 import threading
 import weakref
+from collections import deque
+from itertools import repeat
 
 import compat
 from vfs.errors import os_error
@@ -38,6 +40,13 @@ class HeldPath:
 
     def __repr__(self) -> str:
         return f"<HeldPath {self.path!r}>"
+
+
+def _store(held: list[HeldPath], paths: list[str | None]) -> None:
+    """Set each held directory's path: one call into C that stores them all (map runs
+    setattr, a C function, with no point between the stores where an asynchronous exception
+    could land)."""
+    deque(map(setattr, held, repeat("path"), paths), maxlen=0)
 
 
 class HeldPaths:
@@ -83,23 +92,34 @@ class HeldPaths:
 
     def renamed(self, src: str, dst: str) -> None:
         """The canonical ``src`` became ``dst``: a directory held at ``dst`` was replaced, and
-        those at or below ``src`` moved."""
+        those at or below ``src`` moved. The new paths are worked out first and stored in one
+        C call (:func:`_store`), so an interruption moves all of them or none."""
         if src == dst:
             return
         prefix = src + "/" if src != "/" else "/"
         with self._lock:
             held = list(self._held)
-            for entry in held:
-                if entry.path == dst:
-                    entry.path = None
+            paths: list[str | None] = []
             for entry in held:
                 path = entry.path
-                if path is None:
-                    continue
-                if path == src:
-                    entry.path = dst
-                elif path.startswith(prefix):
-                    entry.path = dst + path[len(src) :]
+                if path == dst:
+                    path = None
+                elif path == src:
+                    path = dst
+                elif path is not None and path.startswith(prefix):
+                    path = dst + path[len(src) :]
+                paths.append(path)
+            _store(held, paths)
+
+    def snapshot(self) -> list[tuple[HeldPath, str | None]]:
+        """Every held directory with its path now, for :meth:`restore`."""
+        with self._lock:
+            return [(entry, entry.path) for entry in list(self._held)]
+
+    def restore(self, saved: list[tuple[HeldPath, str | None]]) -> None:
+        """Put the paths of a :meth:`snapshot` back (a step that did not happen after all)."""
+        with self._lock:
+            _store([entry for entry, _ in saved], [path for _, path in saved])
 
     def removed(self, path: str) -> None:
         """The directory at the canonical ``path`` was removed."""
