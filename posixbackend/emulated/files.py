@@ -28,6 +28,7 @@ from posixbackend.emulated.args import (
 from posixbackend.emulated.core import VIRTUAL_FDS, BackendCore
 from posixbackend.emulated.descriptions import Description, FileDescription, is_directory
 from vfs.errors import os_error, rename_error
+from vfs.provider import Handle
 from vfs.openflags import O_TMPFILE_BIT
 
 _CREATES = posix.O_CREAT | O_TMPFILE_BIT
@@ -97,6 +98,18 @@ class FileFunctions(BackendCore):
         except OSError as error:  # another thread took the last descriptor meanwhile
             handle.close()
             raise rename_error(error, original) from None
+
+    def open_handle(self, path: str, flags: int, mode: int = 0o666) -> Handle:
+        """A provider handle for ``path`` (relative to the cwd; the umask applies) with no
+        descriptor: for C libraries bridged to the backend (the SQLite VFS), which keep their
+        open files themselves, as they keep real descriptors natively. Errors as os.open's."""
+        absolute = path if path[:1] == "/" else self._absolute_str(path)
+        if flags & _CREATES:
+            mode &= ~self._umask
+        try:
+            return self._fs.open(absolute, flags, mode)
+        except OSError as error:
+            raise rename_error(error, path) from None
 
     def close(self, fd: int) -> None:
         """os.close."""

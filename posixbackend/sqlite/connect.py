@@ -1,0 +1,119 @@
+"""``sqlite3.connect`` on the emulated backend: a database file goes through the VFS.
+
+While an emulated backend serves, a database file (a path, or a ``file:`` URI with
+``uri=True``) becomes ``file:<absolute path>?<the caller's parameters>&vfs=posixbackend&
+posixbackend-backend=<token>`` with ``uri=True``; every other argument is passed on as given.
+In-memory databases (``:memory:``, ``''``, memory URIs) stay SQLite's own. Natively nothing
+changes. The connection is of a subclass of the caller's factory whose statements attach the
+provider's error as ``__cause__`` of the sqlite3 error it became.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sqlite3
+import urllib.parse
+from collections.abc import Callable
+from typing import Any, Final
+
+from posixbackend.emulated import EmulatedBackend
+from posixbackend.sqlite import connections, library
+from posixbackend.sqlite.vfs import NAME, TOKEN, Vfs
+
+_UNSET: Final = object()
+_URI_POSITION: Final = 6
+"""``uri`` among connect's positional parameters after ``database``."""
+_FACTORY_POSITION: Final = 4
+
+
+@functools.cache
+def registered() -> Vfs | library.Unreachable:
+    """The process's VFS, registered on first use (never freed), or why there can be none."""
+    found = library.find()
+    if isinstance(found, library.Unreachable):
+        return found
+    vfs = Vfs(found)
+    ctypes_keep_forever(vfs)
+    return vfs
+
+
+def ctypes_keep_forever(value: object) -> None:
+    """Take a reference no one gives back: SQLite holds pointers into ``value`` for the
+    life of the process, and its callbacks must outlive even interpreter finalization."""
+    import ctypes
+
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(value))
+
+
+def in_memory(database: object, uri: bool) -> bool:
+    """Whether ``database`` names an in-memory database (never a file of the program's)."""
+    if isinstance(database, bytes):
+        database = os.fsdecode(database)
+    if not isinstance(database, str):
+        return False
+    if database in (":memory:", ""):
+        return True
+    if not (uri and database.startswith("file:")):
+        return False
+    path, _, query = database[5:].partition("#")[0].partition("?")
+    parameters = urllib.parse.parse_qs(query, keep_blank_values=True)
+    return path in ("", ":memory:") or "memory" in parameters.get("mode", ())
+
+
+def vfs_uri(backend: EmulatedBackend, database: Any, uri: bool, token: str) -> str:
+    """The URI that opens ``database`` through the VFS on ``backend`` (its cwd makes a
+    relative path absolute; the caller's URI parameters are kept, ``vfs`` is ours)."""
+    name = os.fsdecode(os.fspath(database))
+    parameters: list[tuple[str, str]] = []
+    if uri and name.startswith("file:"):
+        rest, _, query = name[5:].partition("#")[0].partition("?")
+        if rest.startswith("//"):  # file://[localhost]/path: the authority goes
+            authority, slash, rest = rest[2:].partition("/")
+            rest = slash + rest
+        path = urllib.parse.unquote(rest)
+        parameters = [
+            (key, value)
+            for key, value in urllib.parse.parse_qsl(query, keep_blank_values=True)
+            if key not in ("vfs", TOKEN)
+        ]
+    else:
+        path = name
+    if not path.startswith("/"):
+        path = backend.getcwd().rstrip("/") + "/" + path
+    parameters += [("vfs", NAME), (TOKEN, token)]
+    query = urllib.parse.urlencode(parameters, quote_via=urllib.parse.quote)
+    return "file:" + urllib.parse.quote(path, safe="/") + "?" + query
+
+
+def connect(
+    native: Callable[..., Any], backend: EmulatedBackend, database: Any, *args: Any, **kwargs: Any
+) -> Any:
+    """sqlite3.connect(database, ...) with the database file on ``backend`` (``native`` is
+    the real sqlite3.connect)."""
+    vfs = registered()
+    uri = kwargs.get("uri", args[_URI_POSITION] if len(args) > _URI_POSITION else False)
+    if isinstance(vfs, library.Unreachable) or in_memory(database, bool(uri)):
+        return native(database, *args, **kwargs)
+    factory = kwargs.get(
+        "factory", args[_FACTORY_POSITION] if len(args) > _FACTORY_POSITION else _UNSET
+    )
+    if factory is _UNSET:
+        factory = sqlite3.Connection
+    routed_factory = connections.chaining(factory)
+    if len(args) > _FACTORY_POSITION:
+        args = (*args[:_FACTORY_POSITION], routed_factory, *args[_FACTORY_POSITION + 1 :])
+    else:
+        kwargs["factory"] = routed_factory
+    if len(args) > _URI_POSITION:
+        args = (*args[:_URI_POSITION], True, *args[_URI_POSITION + 1 :])
+    else:
+        kwargs["uri"] = True
+    token = vfs.tokens.issue(backend)
+    try:
+        return connections.chained(
+            native, vfs_uri(backend, database, bool(uri), token), *args, **kwargs
+        )
+    finally:
+        vfs.tokens.release(token)
+
