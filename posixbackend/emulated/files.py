@@ -28,8 +28,8 @@ from posixbackend.emulated.args import (
 from posixbackend.emulated.core import VIRTUAL_FDS, BackendCore
 from posixbackend.emulated.descriptions import Description, FileDescription, is_directory
 from vfs.errors import os_error, rename_error
-from vfs.provider import Handle
 from vfs.openflags import O_TMPFILE_BIT
+from vfs.provider import Handle
 
 _CREATES = posix.O_CREAT | O_TMPFILE_BIT
 _CHANGES = _CREATES | posix.O_TRUNC

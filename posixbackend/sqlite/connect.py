@@ -70,6 +70,8 @@ def vfs_uri(backend: EmulatedBackend, database: Any, uri: bool, token: str) -> s
         rest, _, query = name[5:].partition("#")[0].partition("?")
         if rest.startswith("//"):  # file://[localhost]/path: the authority goes
             authority, slash, rest = rest[2:].partition("/")
+            if authority not in ("", "localhost"):  # SQLite's own refusal
+                raise sqlite3.OperationalError(f"invalid uri authority: {authority}")
             rest = slash + rest
         path = urllib.parse.unquote(rest)
         parameters = [
@@ -87,14 +89,22 @@ def vfs_uri(backend: EmulatedBackend, database: Any, uri: bool, token: str) -> s
 
 
 def connect(
-    native: Callable[..., Any], backend: EmulatedBackend, database: Any, *args: Any, **kwargs: Any
+    native: Callable[..., Any],
+    backend: EmulatedBackend,
+    refusal: Callable[..., Any] | None,
+    database: Any,
+    *args: Any,
+    **kwargs: Any,
 ) -> Any:
     """sqlite3.connect(database, ...) with the database file on ``backend`` (``native`` is
-    the real sqlite3.connect)."""
+    the real sqlite3.connect; ``refusal``, the permissions' os.open when they refuse file
+    I/O, is called on a database file and raises the denial)."""
     vfs = registered()
     uri = kwargs.get("uri", args[_URI_POSITION] if len(args) > _URI_POSITION else False)
     if isinstance(vfs, library.Unreachable) or in_memory(database, bool(uri)):
         return native(database, *args, **kwargs)
+    if refusal is not None:
+        refusal(database, os.O_RDONLY)
     factory = kwargs.get(
         "factory", args[_FACTORY_POSITION] if len(args) > _FACTORY_POSITION else _UNSET
     )
@@ -116,4 +126,3 @@ def connect(
         )
     finally:
         vfs.tokens.release(token)
-

@@ -236,8 +236,11 @@ class Vfs:
         except OSError as error:
             if error.errno == errno.EISDIR or not flags & codes.OPEN_READWRITE:
                 raise
+            try:
+                handle = backend.open_handle(path, os_flags & ~(os.O_RDWR | os.O_CREAT))
+            except OSError:
+                raise error from None  # the read-write refusal says why (EACCES, EROFS)
             flags = flags & ~(codes.OPEN_READWRITE | codes.OPEN_CREATE) | codes.OPEN_READONLY
-            handle = backend.open_handle(path, os_flags & ~(os.O_RDWR | os.O_CREAT))
         immutable = bool(flags & codes.OPEN_MAIN_DB) and bool(
             self._uri_boolean(name, b"immutable", 0)
         )

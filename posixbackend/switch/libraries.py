@@ -107,9 +107,9 @@ def sqlite_connect(native: Any) -> Any:
         backend = current_emulated()
         assert backend is not None
         active = get_active()
-        if isinstance(active, Guard) and active.open != backend.open:  # file I/O refused
-            active.open(database, os.O_RDONLY)
-        return connect(native, backend, database, *args, **kwargs)
+        opener = active.open if isinstance(active, Guard) else backend.open
+        refusal = None if opener == backend.open else opener  # file I/O refused
+        return connect(native, backend, refusal, database, *args, **kwargs)
 
     return emulated_connect
 
