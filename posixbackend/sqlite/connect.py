@@ -4,8 +4,8 @@ While an emulated backend serves, a database file (a path, or a ``file:`` URI wi
 ``uri=True``) becomes ``file:<absolute path>?<the caller's parameters>&vfs=posixbackend&
 posixbackend-backend=<token>`` with ``uri=True``; every other argument is passed on as given.
 In-memory databases (``:memory:``, ``''``, memory URIs) stay SQLite's own. Natively nothing
-changes. The connection is of a subclass of the caller's factory whose statements attach the
-provider's error as ``__cause__`` of the sqlite3 error it became.
+changes. A provider's error becomes the ``__cause__`` of the sqlite3 error it turned into
+(:mod:`posixbackend.sqlite.causes`).
 """
 
 from __future__ import annotations
@@ -18,13 +18,11 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from posixbackend.emulated import EmulatedBackend
-from posixbackend.sqlite import connections, library
+from posixbackend.sqlite import causes, library
 from posixbackend.sqlite.vfs import NAME, TOKEN, Vfs
 
-_UNSET: Final = object()
 _URI_POSITION: Final = 6
 """``uri`` among connect's positional parameters after ``database``."""
-_FACTORY_POSITION: Final = 4
 
 
 @functools.cache
@@ -35,6 +33,7 @@ def registered() -> Vfs | library.Unreachable:
         return found
     vfs = Vfs(found)
     ctypes_keep_forever(vfs)
+    causes.chain_causes()
     return vfs
 
 
@@ -105,24 +104,12 @@ def connect(
         return native(database, *args, **kwargs)
     if refusal is not None:
         refusal(database, os.O_RDONLY)
-    factory = kwargs.get(
-        "factory", args[_FACTORY_POSITION] if len(args) > _FACTORY_POSITION else _UNSET
-    )
-    if factory is _UNSET:
-        factory = sqlite3.Connection
-    routed_factory = connections.chaining(factory)
-    if len(args) > _FACTORY_POSITION:
-        args = (*args[:_FACTORY_POSITION], routed_factory, *args[_FACTORY_POSITION + 1 :])
-    else:
-        kwargs["factory"] = routed_factory
     if len(args) > _URI_POSITION:
         args = (*args[:_URI_POSITION], True, *args[_URI_POSITION + 1 :])
     else:
         kwargs["uri"] = True
     token = vfs.tokens.issue(backend)
     try:
-        return connections.chained(
-            native, vfs_uri(backend, database, bool(uri), token), *args, **kwargs
-        )
+        return native(vfs_uri(backend, database, bool(uri), token), *args, **kwargs)
     finally:
         vfs.tokens.release(token)

@@ -259,8 +259,8 @@ class Vfs:
         try:
             backend, token = self._backend_of(name)
             backend.unlink(os.fsdecode(ctypes.string_at(name)))
-        except FileNotFoundError as error:
-            return causes.record(error, codes.IOERR_DELETE_NOENT)
+        except FileNotFoundError:  # SQLite takes it as done: no error to keep
+            return codes.IOERR_DELETE_NOENT
         except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
             return causes.record(error, codes.IOERR_DELETE)
         finally:
