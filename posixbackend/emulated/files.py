@@ -111,6 +111,16 @@ class FileFunctions(BackendCore):
         except OSError as error:
             raise rename_error(error, path) from None
 
+    def probe(self, path: str) -> os.stat_result | None:
+        """The status of ``path`` (relative to the cwd), or None where os.stat would fail: a
+        C library's existence check (the SQLite VFS looks for a journal before each
+        statement) without the error os.stat would build for its caller."""
+        absolute = path if path[:1] == "/" else self._absolute_str(path)
+        try:
+            return self._fs.stat(absolute)
+        except OSError:
+            return None
+
     def close(self, fd: int) -> None:
         """os.close."""
         table = self._table

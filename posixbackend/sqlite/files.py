@@ -39,7 +39,8 @@ class SqliteFile:
     """One file SQLite holds open, with the lock level it holds."""
 
     __slots__ = (
-        "backend", "delete_path", "handle", "immutable", "key", "level", "locks", "token",
+        "backend", "companions", "delete_path", "handle", "immutable", "key", "level", "locks",
+        "token",
     )  # fmt: skip
 
     def __init__(
@@ -57,6 +58,8 @@ class SqliteFile:
         """The name to remove at close (SQLITE_OPEN_DELETEONCLOSE), or None."""
         self.immutable = immutable
         self.token = token
+        self.companions: tuple[int, ...] = ()
+        """The addresses of the journal's and WAL's names, for a main database file."""
         """The connect call's backend token this file holds (see BackendTokens)."""
         self.level = 0
         self.key = _identity(handle)

@@ -15,12 +15,13 @@ INT64_P = ctypes.POINTER(ctypes.c_int64)
 
 
 class File(ctypes.Structure):
-    """``sqlite3_file`` as this VFS lays it out: the methods, then the file's number."""
+    """``sqlite3_file``: the methods (SQLite's part); the VFS knows its files by address."""
 
-    _fields_ = (("methods", c_void_p), ("number", c_int64))
+    _fields_ = (("methods", c_void_p),)
 
 
-FILE_P = ctypes.POINTER(File)
+FILE_P = c_void_p
+"""A ``sqlite3_file*``, given to the callbacks as its address: it names the open file."""
 
 # sqlite3_vfs callbacks (the first argument, the sqlite3_vfs*, is never used: one VFS). File
 # names SQLite hands to xOpen, xDelete and xAccess stay pointers: sqlite3_uri_parameter reads

@@ -73,6 +73,7 @@ NO_SYMLINK_RESOLUTION = compat.declare(
     "is made next to the link, not next to its target",
 )
 _READWRITE = os.R_OK | os.W_OK
+_TOKEN = TOKEN.encode()
 _NOFOLLOW = 0x01000000
 """SQLITE_OPEN_NOFOLLOW."""
 
@@ -103,6 +104,11 @@ class BackendTokens:
             backend: EmulatedBackend = entry[0]
             return backend
 
+    def peek(self, token: bytes) -> EmulatedBackend | None:
+        """The backend of ``token`` without holding it (for a call some file holds it for)."""
+        entry = self._held.get(token.decode())
+        return None if entry is None else entry[0]  # type: ignore[no-any-return]
+
     def release(self, token: str) -> None:
         """Drop one hold; the last one forgets the token."""
         with self._mutex:
@@ -127,9 +133,16 @@ class Vfs:
         self._uri_boolean = sqlite.sqlite3_uri_boolean
         self._uri_boolean.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int)
         self._uri_boolean.restype = ctypes.c_int
+        self._companion_names: list[Any] = []
+        for function in (sqlite.sqlite3_filename_journal, sqlite.sqlite3_filename_wal):
+            function.argtypes, function.restype = (ctypes.c_void_p,), ctypes.c_void_p
+            self._companion_names.append(function)
         self.tokens = BackendTokens()
+        self._names: dict[int, tuple[EmulatedBackend, str]] = {}
+        """The journal and WAL names of open databases by address (SQLite passes the same
+        pointers to xAccess and xDelete): their backend and path, known without a look-up."""
         self._files: dict[int, SqliteFile] = {}
-        self._numbers = itertools.count(1)
+        """The open files by the address of their sqlite3_file."""
         self._methods = structs.IoMethods(
             1,
             structs.CLOSE(self._close),
@@ -176,18 +189,28 @@ class Vfs:
 
     def _backend_of(self, name: int) -> tuple[EmulatedBackend, str | None]:
         """The backend a file name of SQLite's belongs to, held once when a token names it."""
-        token = self._uri_parameter(name, TOKEN.encode())
+        token = self._uri_parameter(name, _TOKEN)
         if token is not None:
             backend = self.tokens.hold(token.decode())
             if backend is not None:
                 return backend, token.decode()
+        return self._unbound(name), None
+
+    def _backend_now(self, name: int) -> EmulatedBackend:
+        """The backend of a name for a call that holds no file (its connection holds it)."""
+        token = self._uri_parameter(name, _TOKEN)
+        backend = self.tokens.peek(token) if token is not None else None
+        return self._unbound(name) if backend is None else backend
+
+    def _unbound(self, name: int) -> EmulatedBackend:
+        """The backend of a name whose URI names none: the one serving the calling thread."""
         from posixbackend.switch.block import current_emulated
 
         UNBOUND_NAMES.hit(path=ctypes.string_at(name).decode(errors="replace"))
         serving = current_emulated()
         if serving is None:
             raise OSError(errno.ENOENT, "no emulated backend serves this thread")
-        return serving, None
+        return serving
 
     def _unheld(self, token: str | None) -> None:
         if token is not None:
@@ -195,8 +218,9 @@ class Vfs:
 
     # -- sqlite3_vfs -----------------------------------------------------------------------
 
-    def _open(self, _vfs: int, name: int | None, file: Any, flags: int, out_flags: Any) -> int:
-        file.contents.methods = None  # SQLite calls no xClose when xOpen fails
+    def _open(self, _vfs: int, name: int | None, file: int, flags: int, out_flags: Any) -> int:
+        struct = structs.File.from_address(file)
+        struct.methods = None  # SQLite calls no xClose when xOpen fails
         token = None
         try:
             if not name:
@@ -210,10 +234,10 @@ class Vfs:
             if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
                 code = codes.FULL
             return causes.record(error, code)
-        number = next(self._numbers)
-        self._files[number] = opened
-        file.contents.number = number
-        file.contents.methods = self._methods_address
+        self._files[file] = opened  # the address is the file's for as long as it is open
+        if name and flags & codes.OPEN_MAIN_DB and opened.backend is not None:
+            opened.companions = self._remember_companions(name, opened.backend)
+        struct.methods = self._methods_address
         if out_flags:
             out_flags[0] = flags
         return codes.OK
@@ -254,37 +278,46 @@ class Vfs:
             raise
         return opened, flags
 
+    def _remember_companions(self, name: int, backend: EmulatedBackend) -> tuple[int, ...]:
+        """Note the journal's and the WAL's names of the database ``name`` (they live in
+        the same allocation as its name, freed after the database file closes)."""
+        addresses = []
+        for companion in self._companion_names:
+            address = companion(name)
+            if address:
+                self._names[address] = (backend, os.fsdecode(ctypes.string_at(address)))
+                addresses.append(address)
+        return tuple(addresses)
+
     def _delete(self, _vfs: int, name: int, _sync_directory: int) -> int:
-        token = None
         try:
-            backend, token = self._backend_of(name)
-            backend.unlink(os.fsdecode(ctypes.string_at(name)))
+            known = self._names.get(name)
+            if known is None:
+                self._backend_now(name).unlink(os.fsdecode(ctypes.string_at(name)))
+            else:
+                known[0].unlink(known[1])
         except FileNotFoundError:  # SQLite takes it as done: no error to keep
             return codes.IOERR_DELETE_NOENT
         except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
             return causes.record(error, codes.IOERR_DELETE)
-        finally:
-            self._unheld(token)
         return codes.OK
 
     def _access(self, _vfs: int, name: int, flags: int, result: Any) -> int:
-        token = None
         try:
-            backend, token = self._backend_of(name)
-            path = os.fsdecode(ctypes.string_at(name))
-            if flags == codes.ACCESS_EXISTS:
-                try:
-                    status = backend.stat(path)
-                except OSError:
-                    result[0] = 0
-                else:  # an empty regular file counts as missing, as in the unix VFS
-                    result[0] = int(not stat.S_ISREG(status.st_mode) or status.st_size > 0)
+            known = self._names.get(name)
+            if known is None:
+                backend, path = self._backend_now(name), os.fsdecode(ctypes.string_at(name))
             else:
-                result[0] = int(backend.access(path, _READWRITE))
+                backend, path = known
+            if flags == codes.ACCESS_EXISTS:  # an empty regular file counts as missing (unix)
+                status = backend.probe(path)
+                result[0] = status is not None and (
+                    status.st_size > 0 or not stat.S_ISREG(status.st_mode)
+                )
+            else:
+                result[0] = backend.access(path, _READWRITE)
         except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
             return causes.record(error, codes.IOERR_ACCESS)
-        finally:
-            self._unheld(token)
         return codes.OK
 
     def _full_pathname(self, _vfs: int, name: bytes, size: int, out: int) -> int:
@@ -314,8 +347,10 @@ class Vfs:
 
     # -- sqlite3_io_methods ----------------------------------------------------------------
 
-    def _close(self, file: Any) -> int:
-        opened = self._files.pop(file.contents.number)
+    def _close(self, file: int) -> int:
+        opened = self._files.pop(file)
+        for address in opened.companions:
+            self._names.pop(address, None)
         try:
             opened.close()
         except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
@@ -324,9 +359,9 @@ class Vfs:
             self._unheld(opened.token)
         return codes.OK
 
-    def _read(self, file: Any, buffer: int, amount: int, offset: int) -> int:
+    def _read(self, file: int, buffer: int, amount: int, offset: int) -> int:
         try:
-            data = self._files[file.contents.number].handle.pread(amount, offset)
+            data = self._files[file].handle.pread(amount, offset)
         except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
             return causes.record(error, codes.io_error(error, codes.IOERR_READ))
         got = len(data)
@@ -336,59 +371,59 @@ class Vfs:
             return codes.IOERR_SHORT_READ
         return codes.OK
 
-    def _write(self, file: Any, buffer: int, amount: int, offset: int) -> int:
+    def _write(self, file: int, buffer: int, amount: int, offset: int) -> int:
         try:
-            self._files[file.contents.number].write(ctypes.string_at(buffer, amount), offset)
+            self._files[file].write(ctypes.string_at(buffer, amount), offset)
         except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
             return causes.record(error, codes.io_error(error, codes.IOERR_WRITE))
         return codes.OK
 
-    def _truncate(self, file: Any, size: int) -> int:
+    def _truncate(self, file: int, size: int) -> int:
         try:
-            self._files[file.contents.number].handle.truncate(size)
+            self._files[file].handle.truncate(size)
         except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
             return causes.record(error, codes.io_error(error, codes.IOERR_TRUNCATE))
         return codes.OK
 
-    def _sync(self, file: Any, _flags: int) -> int:
+    def _sync(self, file: int, _flags: int) -> int:
         try:
-            self._files[file.contents.number].handle.sync()
+            self._files[file].handle.sync()
         except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
             return causes.record(error, codes.io_error(error, codes.IOERR_FSYNC))
         return codes.OK
 
-    def _file_size(self, file: Any, result: Any) -> int:
+    def _file_size(self, file: int, result: Any) -> int:
         try:
-            result[0] = self._files[file.contents.number].handle.size()
+            result[0] = self._files[file].handle.size()
         except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
             return causes.record(error, codes.IOERR_FSTAT)
         return codes.OK
 
-    def _lock(self, file: Any, level: int) -> int:
-        opened = self._files[file.contents.number]
+    def _lock(self, file: int, level: int) -> int:
+        opened = self._files[file]
         code, opened.level = LOCKS.lock(opened.locks, opened.level, level)
         return code
 
-    def _unlock(self, file: Any, level: int) -> int:
-        opened = self._files[file.contents.number]
+    def _unlock(self, file: int, level: int) -> int:
+        opened = self._files[file]
         opened.level = LOCKS.unlock(opened.locks, opened.level, level)
         return codes.OK
 
-    def _check_reserved(self, file: Any, result: Any) -> int:
-        result[0] = int(self._files[file.contents.number].locks.level > codes.LOCK_SHARED)
+    def _check_reserved(self, file: int, result: Any) -> int:
+        result[0] = int(self._files[file].locks.level > codes.LOCK_SHARED)
         return codes.OK
 
-    def _file_control(self, file: Any, operation: int, argument: int) -> int:
+    def _file_control(self, file: int, operation: int, argument: int) -> int:
         if operation == codes.FCNTL_LOCKSTATE:
-            level = self._files[file.contents.number].level
+            level = self._files[file].level
             ctypes.c_int.from_address(argument).value = level
             return codes.OK
         return codes.NOTFOUND
 
-    def _sector_size(self, _file: Any) -> int:
+    def _sector_size(self, _file: int) -> int:
         return codes.SECTOR_SIZE
 
-    def _device_characteristics(self, file: Any) -> int:
-        if self._files[file.contents.number].immutable:
+    def _device_characteristics(self, file: int) -> int:
+        if self._files[file].immutable:
             return codes.IOCAP_POWERSAFE_OVERWRITE | codes.IOCAP_IMMUTABLE
         return codes.IOCAP_POWERSAFE_OVERWRITE
