@@ -80,7 +80,7 @@ class _Chaining:
                     raise cause
                 self.__cause__ = cause
 
-            sqlite3.OperationalError.__init__ = __init__  # type: ignore[method-assign]
+            sqlite3.OperationalError.__init__ = __init__  # type: ignore[method-assign,assignment]
             self.installed = True
 
 

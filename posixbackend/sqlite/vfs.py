@@ -107,7 +107,7 @@ class BackendTokens:
     def peek(self, token: bytes) -> EmulatedBackend | None:
         """The backend of ``token`` without holding it (for a call some file holds it for)."""
         entry = self._held.get(token.decode())
-        return None if entry is None else entry[0]  # type: ignore[no-any-return]
+        return None if entry is None else entry[0]
 
     def release(self, token: str) -> None:
         """Drop one hold; the last one forgets the token."""
@@ -418,7 +418,13 @@ class Vfs:
             level = self._files[file].level
             ctypes.c_int.from_address(argument).value = level
             return codes.OK
-        return codes.NOTFOUND
+        if operation == codes.FCNTL_PRAGMA:  # char *[3]: error message, name, value
+            pragma = (ctypes.c_char_p * 3).from_address(argument)
+            if (pragma[1] or b"").lower() == b"journal_mode" and (
+                pragma[2] or b""
+            ).lower() == b"wal":
+                NO_WAL.hit(path=self._files[file].handle.path)
+        return codes.NOTFOUND  # SQLite's own handling
 
     def _sector_size(self, _file: int) -> int:
         return codes.SECTOR_SIZE

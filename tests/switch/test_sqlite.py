@@ -117,7 +117,7 @@ def test_relative_paths_and_uris_with_their_parameters(place: Place) -> None:
 
 def test_the_journal_is_a_file_of_the_file_system(place: Place) -> None:
     database = place.path("journal.db")
-    seen = []
+    seen: list[list[object]] = []
     with place.block(), closing(sqlite3.connect(database)) as connection:
         connection.execute("create table t (x)")
         connection.commit()
@@ -203,10 +203,25 @@ def test_temporary_files_are_never_seen(place: Place) -> None:
 
 
 def test_wal_is_refused_as_without_shared_memory(place: Place) -> None:
+    before = wal_hits()
     with place.block(), closing(sqlite3.connect(place.path("wal.db"))) as connection:
-        mode = connection.execute("pragma journal_mode=wal").fetchone()
-    assert mode == (("wal",) if place.kind == "native" else ("delete",))
-    assert "sqlite.wal" in {gap.id for gap in compat.registry()}
+        mode = connection.execute("pragma journal_mode=WAL").fetchone()
+        connection.execute("create table t (x)")
+        connection.commit()
+        names = sorted(os.listdir(place.directory))
+    if place.kind == "native":
+        assert (mode, names, wal_hits()) == (
+            ("wal",),
+            ["wal.db", "wal.db-shm", "wal.db-wal"],
+            before,
+        )
+    else:
+        assert (mode, names, wal_hits()) == (("delete",), ["wal.db"], before + 1)
+
+
+def wal_hits() -> int:
+    entry = compat.report().get("sqlite.wal")
+    return entry.count if entry is not None else 0
 
 
 def test_a_connection_works_after_its_block_and_in_other_threads(place: Place) -> None:
