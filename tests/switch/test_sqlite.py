@@ -117,7 +117,7 @@ def test_relative_paths_and_uris_with_their_parameters(place: Place) -> None:
 
 def test_the_journal_is_a_file_of_the_file_system(place: Place) -> None:
     database = place.path("journal.db")
-    seen: list[list[object]] = []
+    seen: list[Any] = []
     with place.block(), closing(sqlite3.connect(database)) as connection:
         connection.execute("create table t (x)")
         connection.commit()
