@@ -31,6 +31,7 @@ from posixbackend.sqlite import causes, codes, structs
 from posixbackend.sqlite.files import SqliteFile, nameless
 from posixbackend.sqlite.library import Library
 from posixbackend.sqlite.locking import LOCKS
+from vfs.provider import Handle
 
 NAME: Final = "posixbackend"
 """The VFS's name (``vfs=posixbackend`` in a URI)."""
@@ -255,8 +256,9 @@ class Vfs:
             os_flags |= os.O_EXCL
         if flags & _NOFOLLOW:
             os_flags |= os.O_NOFOLLOW
+        mode = self._companion_mode(backend, path, flags)
         try:
-            handle = backend.open_handle(path, os_flags, 0o644)
+            handle = backend.open_handle(path, os_flags, mode or 0o644)
         except OSError as error:
             if error.errno == errno.EISDIR or not flags & codes.OPEN_READWRITE:
                 raise
@@ -270,6 +272,8 @@ class Vfs:
         )
         delete_path = path if flags & codes.OPEN_DELETEONCLOSE else None
         try:
+            if mode is not None and flags & codes.OPEN_CREATE:
+                _give_mode(handle, mode)
             opened = SqliteFile(
                 handle, backend, delete_path=delete_path, immutable=immutable, token=token
             )
@@ -277,6 +281,15 @@ class Vfs:
             handle.close()
             raise
         return opened, flags
+
+    def _companion_mode(self, backend: EmulatedBackend, path: str, flags: int) -> int | None:
+        """The permission bits a new journal or WAL gets: its database's, as the unix VFS
+        gives them (None for other files, or when the database cannot be seen)."""
+        suffix = "-journal" if flags & codes.OPEN_MAIN_JOURNAL else "-wal"
+        if not flags & (codes.OPEN_MAIN_JOURNAL | codes.OPEN_WAL) or not path.endswith(suffix):
+            return None
+        status = backend.probe(path.removesuffix(suffix))
+        return None if status is None else stat.S_IMODE(status.st_mode) & 0o777
 
     def _remember_companions(self, name: int, backend: EmulatedBackend) -> tuple[int, ...]:
         """Note the journal's and the WAL's names of the database ``name`` (they live in
@@ -433,3 +446,11 @@ class Vfs:
         if self._files[file].immutable:
             return codes.IOCAP_POWERSAFE_OVERWRITE | codes.IOCAP_IMMUTABLE
         return codes.IOCAP_POWERSAFE_OVERWRITE
+
+
+def _give_mode(handle: Handle, mode: int) -> None:
+    """Make a file SQLite just created have exactly ``mode`` (whatever the umask took away),
+    as the unix VFS does for journals: readers of the database must be able to read them."""
+    status = handle.stat()
+    if status.st_size == 0 and stat.S_IMODE(status.st_mode) != mode:
+        handle.chmod(mode)

@@ -135,6 +135,25 @@ def test_the_journal_is_a_file_of_the_file_system(place: Place) -> None:
     ]  # fmt: skip
 
 
+def test_a_journal_gets_its_databases_permission_bits(place: Place) -> None:
+    database = place.path("bits.db")
+    with place.block():
+        with closing(sqlite3.connect(database)) as connection:
+            connection.execute("create table t (x)")
+            connection.commit()
+        os.chmod(database, 0o664)
+        os.umask(0o077)
+        try:
+            with closing(sqlite3.connect(database)) as connection:
+                connection.execute("pragma journal_mode=persist")
+                connection.execute("insert into t values (1)")
+                connection.commit()
+                bits = oct(os.stat(database + "-journal").st_mode & 0o777)
+        finally:
+            os.umask(0o022)
+    assert bits == "0o664"
+
+
 def test_locks_between_connections_as_natively(place: Place) -> None:
     database = place.path("locks.db")
     with place.block():
@@ -200,6 +219,20 @@ def test_temporary_files_are_never_seen(place: Place) -> None:
         names = sorted(os.listdir(place.directory))
     assert ordered == ("999" * 50,)
     assert names == ["temp.db"]
+
+
+def test_sqlites_worker_threads_reach_the_vfs(place: Place) -> None:
+    """With ``PRAGMA threads``, SQLite sorts in its own threads, which open temporary files
+    through the VFS (taking the GIL in the callbacks)."""
+    with place.block(), closing(sqlite3.connect(place.path("sort.db"))) as connection:
+        connection.execute("pragma threads=4")
+        connection.execute("pragma cache_size=-64")
+        connection.execute("create table t (x)")
+        connection.executemany(
+            "insert into t values (?)", ((i * 7919 % 20011,) for i in range(20011))
+        )
+        ordered = [row[0] for row in connection.execute("select x from t order by x")]
+    assert ordered == list(range(20011))
 
 
 def test_wal_is_refused_as_without_shared_memory(place: Place) -> None:
