@@ -185,14 +185,20 @@ entry_points(SwitchedFunction)
 
 def stand_ins() -> list[tuple[Any, str, Any]]:
     """(namespace, name, stand-in) for the C libraries' entry points."""
-    import sqlite3
-
-    native_connect = sqlite3.connect
-    return [
+    made: list[tuple[Any, str, Any]] = [
         (dbm, "open", SwitchedFunction("dbm", "open", dbm.open, dbm_open)),
+    ]
+    try:
+        import sqlite3
+    except ImportError:  # a Python built without _sqlite3: nothing to route
+        return made
+    native_connect = sqlite3.connect
+    emulated_connect = sqlite_connect(native_connect)
+    made.append(
         (
             sqlite3,
             "connect",
-            SwitchedFunction("sqlite3", "connect", native_connect, sqlite_connect(native_connect)),
-        ),
-    ]
+            SwitchedFunction("sqlite3", "connect", native_connect, emulated_connect),
+        )
+    )
+    return made

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 import sqlite3
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -435,3 +436,36 @@ def outcome(call: Callable[..., Any], *args: Any) -> Any:
     except Exception as error:  # noqa: BLE001 - the outcome is what is compared
         return type(error).__name__, str(error)
     return "ok"
+
+
+def test_an_interrupted_callback_raises_its_interruption() -> None:
+    """A KeyboardInterrupt in a provider (SQLite cannot take it) is raised in place of the
+    sqlite3 error the failure became."""
+    from posixbackend.sqlite import causes, codes
+
+    causes.chain_causes()
+    causes.record(KeyboardInterrupt(), codes.IOERR_READ)
+    with pytest.raises(KeyboardInterrupt):
+        sqlite3.OperationalError("disk I/O error")
+    causes.record(OSError(errno.EIO, "gone"), codes.IOERR_READ)
+    unrelated = sqlite3.OperationalError("no such table: t")
+    chained = sqlite3.OperationalError("disk I/O error")
+    assert unrelated.__cause__ is None
+    assert isinstance(chained.__cause__, OSError) and chained.__suppress_context__
+
+
+def test_a_connection_open_at_exit_ends_the_process_cleanly(tmp_path: Path) -> None:
+    program = (
+        "import sqlite3, threading\n"
+        "from posixbackend import backend\n"
+        "from vfs import MemoryFileSystem\n"
+        "with backend('managed', file_system=MemoryFileSystem()):\n"
+        "    kept = sqlite3.connect('/kept.db', check_same_thread=False)\n"
+        "kept.execute('create table t (x)')\n"
+        "kept.execute('insert into t values (1)')\n"
+        "print(kept.execute('select x from t').fetchall())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "[(1,)]\n", "")
