@@ -10,6 +10,7 @@ changes. A provider's error becomes the ``__cause__`` of the sqlite3 error it tu
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import sqlite3
@@ -18,11 +19,15 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from posixbackend.emulated import EmulatedBackend
-from posixbackend.sqlite import causes, library
+from posixbackend.sqlite import causes, library, structs
 from posixbackend.sqlite.vfs import NAME, TOKEN, Vfs
 
 _URI_POSITION: Final = 6
 """``uri`` among connect's positional parameters after ``database``."""
+
+
+ENVIRONMENT_SWITCH = "POSIXBACKEND_PURE_PYTHON"
+"""Set to anything but "" or "0": the ctypes adaptors serve even where the C ones are built."""
 
 
 @functools.cache
@@ -32,16 +37,45 @@ def registered() -> Vfs | library.Unreachable:
     if isinstance(found, library.Unreachable):
         return found
     vfs = Vfs(found)
-    ctypes_keep_forever(vfs)
+    sqlite = found.handle
+    find = sqlite.sqlite3_vfs_find
+    find.argtypes, find.restype = (ctypes.c_char_p,), ctypes.c_void_p
+    default_address = find(None)
+    trampolines = _trampolines()
+    if trampolines is not None:
+        register_address = ctypes.cast(sqlite.sqlite3_vfs_register, ctypes.c_void_p).value
+        trampolines.register(vfs, NAME.encode(), default_address, register_address)
+        keep_forever(vfs)
+    else:
+        from posixbackend.sqlite.ctypesvfs import CtypesVfs
+
+        default = ctypes.cast(default_address, ctypes.POINTER(structs.Vfs)).contents
+        adaptors = CtypesVfs(vfs, default)
+        keep_forever(adaptors)  # before SQLite can hold a pointer into it
+        adaptors.register(sqlite.sqlite3_vfs_register)
     causes.chain_causes()
     return vfs
 
 
-def ctypes_keep_forever(value: object) -> None:
+def _trampolines() -> Any:
+    """posixbackend._sqlitevfs, or None when it is not built or switched off."""
+    if os.environ.get(ENVIRONMENT_SWITCH, "") not in ("", "0"):
+        return None
+    try:
+        from posixbackend import _sqlitevfs
+    except ImportError:
+        return None
+    return _sqlitevfs
+
+
+def uses_c() -> bool:
+    """Whether the registered VFS is served by the C trampolines (False: ctypes, or none)."""
+    return not isinstance(registered(), library.Unreachable) and _trampolines() is not None
+
+
+def keep_forever(value: object) -> None:
     """Take a reference no one gives back: SQLite holds pointers into ``value`` for the
     life of the process, and its callbacks must outlive even interpreter finalization."""
-    import ctypes
-
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(value))
 
 

@@ -27,7 +27,7 @@ from typing import Any, Final
 
 import compat
 from posixbackend.emulated import EmulatedBackend
-from posixbackend.sqlite import causes, codes, structs
+from posixbackend.sqlite import causes, codes
 from posixbackend.sqlite.files import SqliteFile, nameless
 from posixbackend.sqlite.library import Library
 from posixbackend.sqlite.locking import LOCKS
@@ -120,14 +120,13 @@ class BackendTokens:
 
 
 class Vfs:
-    """The registered VFS: its callbacks, the files open through it, the backend tokens."""
+    """The VFS's methods, with plain arguments (addresses as ints) and results (a result
+    code, or a value): the C trampolines of posixbackend._sqlitevfs call them, and so do the
+    ctypes adaptors of :mod:`posixbackend.sqlite.ctypesvfs`. They never raise: a failure is
+    SQLite's result code, its exception recorded as the cause (see causes.py)."""
 
     def __init__(self, library: Library) -> None:
         sqlite = library.handle
-        find = sqlite.sqlite3_vfs_find
-        find.argtypes, find.restype = (ctypes.c_char_p,), ctypes.c_void_p
-        register = sqlite.sqlite3_vfs_register
-        register.argtypes, register.restype = (ctypes.c_void_p, ctypes.c_int), ctypes.c_int
         self._uri_parameter = sqlite.sqlite3_uri_parameter
         self._uri_parameter.argtypes = (ctypes.c_void_p, ctypes.c_char_p)
         self._uri_parameter.restype = ctypes.c_char_p
@@ -144,47 +143,6 @@ class Vfs:
         pointers to xAccess and xDelete): their backend and path, known without a look-up."""
         self._files: dict[int, SqliteFile] = {}
         """The open files by the address of their sqlite3_file."""
-        self._methods = structs.IoMethods(
-            1,
-            structs.CLOSE(self._close),
-            structs.READ(self._read),
-            structs.WRITE(self._write),
-            structs.TRUNCATE(self._truncate),
-            structs.SYNC(self._sync),
-            structs.FILE_SIZE(self._file_size),
-            structs.LOCK(self._lock),
-            structs.LOCK(self._unlock),
-            structs.CHECK_RESERVED(self._check_reserved),
-            structs.FILE_CONTROL(self._file_control),
-            structs.FILE_INT(self._sector_size),
-            structs.FILE_INT(self._device_characteristics),
-        )
-        self._methods_address = ctypes.addressof(self._methods)
-        default = ctypes.cast(find(None), ctypes.POINTER(structs.Vfs)).contents
-        # Loading extensions, randomness, sleeping and the clock are the process's own: the
-        # default (unix) VFS's C functions serve them.
-        self._struct = structs.Vfs(
-            iVersion=2,
-            szOsFile=ctypes.sizeof(structs.File),
-            mxPathname=default.mxPathname,
-            zName=NAME.encode(),
-            xOpen=structs.OPEN(self._open),
-            xDelete=structs.DELETE(self._delete),
-            xAccess=structs.ACCESS(self._access),
-            xFullPathname=structs.FULL_PATHNAME(self._full_pathname),
-            xDlOpen=default.xDlOpen,
-            xDlError=default.xDlError,
-            xDlSym=default.xDlSym,
-            xDlClose=default.xDlClose,
-            xRandomness=default.xRandomness,
-            xSleep=default.xSleep,
-            xCurrentTime=default.xCurrentTime,
-            xGetLastError=structs.GET_LAST_ERROR(self._get_last_error),
-            xCurrentTimeInt64=default.xCurrentTimeInt64,
-        )
-        result = register(ctypes.addressof(self._struct), 0)
-        if result != codes.OK:
-            raise OSError(errno.EIO, f"sqlite3_vfs_register failed with result {result}")
 
     # -- the backend of a name -------------------------------------------------------------
 
@@ -219,9 +177,8 @@ class Vfs:
 
     # -- sqlite3_vfs -----------------------------------------------------------------------
 
-    def _open(self, _vfs: int, name: int | None, file: int, flags: int, out_flags: Any) -> int:
-        struct = structs.File.from_address(file)
-        struct.methods = None  # SQLite calls no xClose when xOpen fails
+    def c_open(self, name: int | None, file: int, flags: int) -> int:
+        """xOpen: the flags the file was opened with, or minus the result code."""
         token = None
         try:
             if not name:
@@ -234,14 +191,11 @@ class Vfs:
             code = codes.CANTOPEN
             if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
                 code = codes.FULL
-            return causes.record(error, code)
+            return -causes.record(error, code)
         self._files[file] = opened  # the address is the file's for as long as it is open
         if name and flags & codes.OPEN_MAIN_DB and opened.backend is not None:
             opened.companions = self._remember_companions(name, opened.backend)
-        struct.methods = self._methods_address
-        if out_flags:
-            out_flags[0] = flags
-        return codes.OK
+        return flags
 
     def _open_named(
         self, backend: EmulatedBackend, name: int, flags: int, token: str | None
@@ -302,7 +256,8 @@ class Vfs:
                 addresses.append(address)
         return tuple(addresses)
 
-    def _delete(self, _vfs: int, name: int, _sync_directory: int) -> int:
+    def c_delete(self, name: int, _sync_directory: int) -> int:
+        """xDelete: the result code."""
         try:
             known = self._names.get(name)
             if known is None:
@@ -315,7 +270,8 @@ class Vfs:
             return causes.record(error, codes.IOERR_DELETE)
         return codes.OK
 
-    def _access(self, _vfs: int, name: int, flags: int, result: Any) -> int:
+    def c_access(self, name: int, flags: int) -> int:
+        """xAccess: 1 or 0, or minus the result code."""
         try:
             known = self._names.get(name)
             if known is None:
@@ -324,16 +280,15 @@ class Vfs:
                 backend, path = known
             if flags == codes.ACCESS_EXISTS:  # an empty regular file counts as missing (unix)
                 status = backend.probe(path)
-                result[0] = status is not None and (
-                    status.st_size > 0 or not stat.S_ISREG(status.st_mode)
+                return int(
+                    status is not None and (status.st_size > 0 or not stat.S_ISREG(status.st_mode))
                 )
-            else:
-                result[0] = backend.access(path, _READWRITE)
+            return int(backend.access(path, _READWRITE))
         except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
-            return causes.record(error, codes.IOERR_ACCESS)
-        return codes.OK
+            return -causes.record(error, codes.IOERR_ACCESS)
 
-    def _full_pathname(self, _vfs: int, name: bytes, size: int, out: int) -> int:
+    def c_full_pathname(self, name: bytes) -> bytes | int:
+        """xFullPathname: the absolute name, or the result code."""
         try:
             path = os.fsdecode(name)
             if not path.startswith("/"):
@@ -344,23 +299,18 @@ class Vfs:
                     raise OSError(errno.ENOENT, "no emulated backend serves this thread")
                 path = posixpath.join(serving.getcwd(), path)
             NO_SYMLINK_RESOLUTION.hit(path=path)
-            full = os.fsencode(posixpath.normpath(path).replace("//", "/", 1))
-            if len(full) >= size:
-                return codes.CANTOPEN_FULLPATH
-            ctypes.memmove(out, full + b"\0", len(full) + 1)
+            return os.fsencode(posixpath.normpath(path).replace("//", "/", 1))
         except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
             return causes.record(error, codes.CANTOPEN_FULLPATH)
-        return codes.OK
 
-    def _get_last_error(self, _vfs: int, size: int, out: int) -> int:
-        message = causes.last_message().encode(errors="replace")[: max(size - 1, 0)]
-        if size > 0:
-            ctypes.memmove(out, message + b"\0", len(message) + 1)
-        return 0
+    def c_last_error(self) -> bytes:
+        """xGetLastError: the last provider error's message."""
+        return causes.last_message().encode(errors="replace")
 
     # -- sqlite3_io_methods ----------------------------------------------------------------
 
-    def _close(self, file: int) -> int:
+    def c_close(self, file: int) -> int:
+        """xClose: the result code."""
         opened = self._files.pop(file)
         for address in opened.companions:
             self._names.pop(address, None)
@@ -372,61 +322,62 @@ class Vfs:
             self._unheld(opened.token)
         return codes.OK
 
-    def _read(self, file: int, buffer: int, amount: int, offset: int) -> int:
+    def c_read(self, file: int, amount: int, offset: int) -> bytes | int:
+        """xRead: up to ``amount`` bytes (fewer at the end of the file), or the result code."""
         try:
-            data = self._files[file].handle.pread(amount, offset)
+            return self._files[file].handle.pread(amount, offset)
         except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
             return causes.record(error, codes.io_error(error, codes.IOERR_READ))
-        got = len(data)
-        ctypes.memmove(buffer, data, got)
-        if got < amount:  # SQLite wants the rest zeroed
-            ctypes.memset(buffer + got, 0, amount - got)
-            return codes.IOERR_SHORT_READ
-        return codes.OK
 
-    def _write(self, file: int, buffer: int, amount: int, offset: int) -> int:
+    def c_write(self, file: int, data: bytes | memoryview, offset: int) -> int:
+        """xWrite: the result code (``data`` is SQLite's buffer: copied before use)."""
         try:
-            self._files[file].write(ctypes.string_at(buffer, amount), offset)
+            self._files[file].write(bytes(data), offset)
         except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
             return causes.record(error, codes.io_error(error, codes.IOERR_WRITE))
         return codes.OK
 
-    def _truncate(self, file: int, size: int) -> int:
+    def c_truncate(self, file: int, size: int) -> int:
+        """xTruncate: the result code."""
         try:
             self._files[file].handle.truncate(size)
         except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
             return causes.record(error, codes.io_error(error, codes.IOERR_TRUNCATE))
         return codes.OK
 
-    def _sync(self, file: int, _flags: int) -> int:
+    def c_sync(self, file: int, _flags: int) -> int:
+        """xSync: the result code."""
         try:
             self._files[file].handle.sync()
         except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
             return causes.record(error, codes.io_error(error, codes.IOERR_FSYNC))
         return codes.OK
 
-    def _file_size(self, file: int, result: Any) -> int:
+    def c_file_size(self, file: int) -> int:
+        """xFileSize: the size, or minus the result code."""
         try:
-            result[0] = self._files[file].handle.size()
+            return self._files[file].handle.size()
         except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
-            return causes.record(error, codes.IOERR_FSTAT)
-        return codes.OK
+            return -causes.record(error, codes.IOERR_FSTAT)
 
-    def _lock(self, file: int, level: int) -> int:
+    def c_lock(self, file: int, level: int) -> int:
+        """xLock: SQLITE_OK, or SQLITE_BUSY when another connection's lock is in the way."""
         opened = self._files[file]
         code, opened.level = LOCKS.lock(opened.locks, opened.level, level)
         return code
 
-    def _unlock(self, file: int, level: int) -> int:
+    def c_unlock(self, file: int, level: int) -> int:
+        """xUnlock: SQLITE_OK."""
         opened = self._files[file]
         opened.level = LOCKS.unlock(opened.locks, opened.level, level)
         return codes.OK
 
-    def _check_reserved(self, file: int, result: Any) -> int:
-        result[0] = int(self._files[file].locks.level > codes.LOCK_SHARED)
-        return codes.OK
+    def c_check_reserved(self, file: int) -> int:
+        """xCheckReservedLock: 1 when a connection holds RESERVED or more, else 0."""
+        return int(self._files[file].locks.level > codes.LOCK_SHARED)
 
-    def _file_control(self, file: int, operation: int, argument: int) -> int:
+    def c_file_control(self, file: int, operation: int, argument: int) -> int:
+        """xFileControl: the result code (SQLITE_NOTFOUND for what SQLite handles itself)."""
         if operation == codes.FCNTL_LOCKSTATE:
             level = self._files[file].level
             ctypes.c_int.from_address(argument).value = level
@@ -439,10 +390,8 @@ class Vfs:
                 NO_WAL.hit(path=self._files[file].handle.path)
         return codes.NOTFOUND  # SQLite's own handling
 
-    def _sector_size(self, _file: int) -> int:
-        return codes.SECTOR_SIZE
-
-    def _device_characteristics(self, file: int) -> int:
+    def c_device_characteristics(self, file: int) -> int:
+        """xDeviceCharacteristics."""
         if self._files[file].immutable:
             return codes.IOCAP_POWERSAFE_OVERWRITE | codes.IOCAP_IMMUTABLE
         return codes.IOCAP_POWERSAFE_OVERWRITE

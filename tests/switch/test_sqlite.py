@@ -469,3 +469,51 @@ def test_a_connection_open_at_exit_ends_the_process_cleanly(tmp_path: Path) -> N
         [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "[(1,)]\n", "")
+
+
+def test_the_c_trampolines_serve_where_they_are_built() -> None:
+    try:
+        from posixbackend import _sqlitevfs  # noqa: F401
+    except ImportError:
+        pytest.skip("posixbackend._sqlitevfs is not built")  # pragma: no cover
+    assert routing.uses_c()
+
+
+def test_the_ctypes_adaptors_serve_alone(tmp_path: Path) -> None:
+    """With POSIXBACKEND_PURE_PYTHON=1 the VFS's ctypes adaptors serve: the same behaviour
+    (commit, journal, locks, a full file system and its cause, use after the block)."""
+    program = (
+        "import errno, os, sqlite3\n"
+        "from posixbackend import backend\n"
+        "from posixbackend.sqlite import connect\n"
+        "from vfs import MemoryFileSystem\n"
+        "with backend('managed', file_system=MemoryFileSystem(max_bytes=64 * 1024)):\n"
+        "    a = sqlite3.connect('/c.db', isolation_level=None)\n"
+        "    b = sqlite3.connect('/c.db', timeout=0, isolation_level=None)\n"
+        "    a.execute('create table t (x)')\n"
+        "    a.execute('begin immediate')\n"
+        "    a.execute('insert into t values (1)')\n"
+        "    print(sorted(os.listdir('/')))\n"
+        "    try:\n"
+        "        b.execute('begin immediate')\n"
+        "    except sqlite3.OperationalError as error:\n"
+        "        print(error)\n"
+        "    a.execute('commit')\n"
+        "try:\n"
+        "    b.execute('insert into t values (?)', (b'x' * 200_000,))\n"
+        "except sqlite3.OperationalError as error:\n"
+        "    print(error, error.__cause__.errno == errno.ENOSPC)\n"
+        "print(b.execute('select count(*) from t').fetchone(), connect.uses_c())\n"
+    )
+    environment = {**os.environ, "POSIXBACKEND_PURE_PYTHON": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True, text=True, timeout=60, check=False, env=environment,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "['c.db', 'c.db-journal']",
+        "database is locked",
+        "database or disk is full True",
+        "(1,) False",
+    ]

@@ -1,0 +1,3 @@
+"""Types of the SQLite VFS's C trampolines (posixbackend/_sqlitevfs.c); see sqlite/vfs.py."""
+
+def register(target: object, name: bytes, default_vfs: int, vfs_register: int, /) -> None: ...
