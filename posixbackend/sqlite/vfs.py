@@ -1,10 +1,10 @@
 """The SQLite VFS over the emulated backend, registered once per process, never freed.
 
-Written with ctypes rather than in the C accelerator, for now: it needs no compiler and runs
-wherever ``_sqlite3`` links a shared libsqlite3, and prototypes measured it at 14.2 ms per 1k
-primary-key SELECTs against 10.2 ms natively on tmpfs (the per-call cost is ctypes' ~0.9 us
-per callback; a C VFS calling into Python measured 9.7 ms and is the planned next step).
-ctypes callbacks take the GIL themselves, which SQLite's own worker threads need.
+What each VFS method does is written once, here, in Python. SQLite reaches these methods
+through C trampolines (posixbackend/_sqlitevfs.c, optional, built with the package) or,
+where those are not built, through ctypes adaptors (:mod:`posixbackend.sqlite.ctypesvfs`);
+both take the GIL, which SQLite's own worker threads need. ctypes costs about 0.8 us more per
+call, and SQLite makes about seven calls per primary-key SELECT.
 
 Each file is opened on the backend that served the connect: ``sqlite3.connect`` (see
 :mod:`posixbackend.sqlite.connect`) puts a token naming that backend into the URI, and SQLite
