@@ -186,12 +186,20 @@ static int
 x_write(sqlite3_file *file, const void *buffer, int amount, int64_t offset)
 {
     PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *args[3] = {
-        address(file),
-        PyMemoryView_FromMemory((char *)buffer, amount, PyBUF_READ),
-        PyLong_FromLongLong(offset),
-    };
+    PyObject *view = PyMemoryView_FromMemory((char *)buffer, amount, PyBUF_READ);
+    Py_XINCREF(view); /* kept past the call, to be released below */
+    PyObject *args[3] = {address(file), view, PyLong_FromLongLong(offset)};
     int code = call_int(s_write, args, 3, SQLITE_IOERR);
+    if (view != NULL) {
+        /* SQLite's buffer is gone after this call: a view someone kept (a traceback's
+         * frame) must not reach it. */
+        PyObject *released = PyObject_CallMethod(view, "release", NULL);
+        if (released == NULL) {
+            PyErr_WriteUnraisable(target);
+        }
+        Py_XDECREF(released);
+        Py_DECREF(view);
+    }
     PyGILState_Release(gil);
     return code;
 }
