@@ -35,20 +35,6 @@ C_LIBRARY_FILES = compat.declare(
     "file is 'not available'), and dbm.gnu.open and dbm.ndbm.open called directly still "
     "reach the host",
 )
-IN_MEMORY: Final = (":memory:", "")
-"""sqlite3 databases that are no file of the program's (the empty name is a private one)."""
-
-
-def _in_memory(database: object) -> bool:
-    """Whether ``database`` names an in-memory database (a name or a memory URI)."""
-    if isinstance(database, bytes):
-        database = os.fsdecode(database)
-    if not isinstance(database, str):
-        return False
-    return database in IN_MEMORY or (
-        database.startswith("file:")
-        and (database.startswith("file::memory:") or "mode=memory" in database)
-    )
 
 
 def _emulated_serves() -> bool:
@@ -74,12 +60,13 @@ def _routed(database: object) -> bool:
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     """Refuse sqlite3.connect of a database file that would reach the host's files while
     the emulated backend serves (the stand-in routes the others to the VFS first)."""
-    if event != "sqlite3.connect" or _in_memory(args[0]) or not _emulated_serves():
-        return
-    database = args[0]
-    if _routed(database):
+    if event != "sqlite3.connect" or not _emulated_serves():
         return
     from posixbackend.sqlite import connect, library
+
+    database = args[0]  # a name starting "file:" is taken as a URI (the hook sees no uri=)
+    if connect.in_memory(database, uri=True) or _routed(database):
+        return
 
     reachable = connect.registered()
     if isinstance(reachable, library.Unreachable):
