@@ -93,23 +93,27 @@ def test_create_insert_commit_rollback_reopen(place: Place) -> None:
 
 def test_relative_paths_and_uris_with_their_parameters(place: Place) -> None:
     with place.block():
+        home = os.getcwd()  # natively the process's: it is given back
         os.chdir(place.directory)
-        with closing(sqlite3.connect("relative.db")) as connection:
-            connection.execute("create table t (x)")
-            connection.execute("insert into t values (1)")
-            connection.commit()
-        uri = "file:" + place.path("relative.db") + "?mode=ro&cache=private"
-        with closing(sqlite3.connect(uri, uri=True)) as connection:
-            read = connection.execute("select x from t").fetchall()
-            with pytest.raises(sqlite3.OperationalError) as refused:
-                connection.execute("insert into t values (2)")
-        with closing(sqlite3.connect("file:relative.db?immutable=1", uri=True)) as connection:
-            immutable = connection.execute("select x from t").fetchall()
-        with pytest.raises(sqlite3.OperationalError) as missing:
-            sqlite3.connect("file:missing.db?mode=ro", uri=True)
-        with closing(sqlite3.connect("file://localhost" + place.path("made.db"), uri=True)):
-            pass
-        names = sorted(os.listdir("."))
+        try:
+            with closing(sqlite3.connect("relative.db")) as connection:
+                connection.execute("create table t (x)")
+                connection.execute("insert into t values (1)")
+                connection.commit()
+            uri = "file:" + place.path("relative.db") + "?mode=ro&cache=private"
+            with closing(sqlite3.connect(uri, uri=True)) as connection:
+                read = connection.execute("select x from t").fetchall()
+                with pytest.raises(sqlite3.OperationalError) as refused:
+                    connection.execute("insert into t values (2)")
+            with closing(sqlite3.connect("file:relative.db?immutable=1", uri=True)) as connection:
+                immutable = connection.execute("select x from t").fetchall()
+            with pytest.raises(sqlite3.OperationalError) as missing:
+                sqlite3.connect("file:missing.db?mode=ro", uri=True)
+            with closing(sqlite3.connect("file://localhost" + place.path("made.db"), uri=True)):
+                pass
+            names = sorted(os.listdir("."))
+        finally:
+            os.chdir(home)
     assert read == immutable == [(1,)]
     assert str(refused.value) == "attempt to write a readonly database"
     assert str(missing.value) == "unable to open database file"
@@ -143,7 +147,7 @@ def test_a_journal_gets_its_databases_permission_bits(place: Place) -> None:
             connection.execute("create table t (x)")
             connection.commit()
         os.chmod(database, 0o664)
-        os.umask(0o077)
+        previous = os.umask(0o077)
         try:
             with closing(sqlite3.connect(database)) as connection:
                 connection.execute("pragma journal_mode=persist")
@@ -151,7 +155,7 @@ def test_a_journal_gets_its_databases_permission_bits(place: Place) -> None:
                 connection.commit()
                 bits = oct(os.stat(database + "-journal").st_mode & 0o777)
         finally:
-            os.umask(0o022)
+            os.umask(previous)
     assert bits == "0o664"
 
 
