@@ -72,18 +72,27 @@ struct sqlite3_vfs {
 #define SECTOR_SIZE 4096
 
 static PyObject *target;  /* the Python Vfs object: a strong reference, never dropped */
+static const char *(*uri_parameter)(const char *, const char *);
+static int (*uri_boolean)(const char *, const char *, int);
+static const char *(*filename_journal)(const char *);
+static const char *(*filename_wal)(const char *);
+static const char *token_parameter = "posixbackend-backend";
+#define SQLITE_OPEN_MAIN_DB 0x100
+#define SQLITE_NOTFOUND 12
+#define SQLITE_FCNTL_LOCKSTATE 1
+#define SQLITE_FCNTL_PRAGMA 14
 static sqlite3_vfs vfs;
 static sqlite3_io_methods methods;
 static char *vfs_name;
 static PyObject *s_open, *s_close, *s_read, *s_write, *s_truncate, *s_sync, *s_file_size,
-    *s_lock, *s_unlock, *s_check_reserved, *s_file_control, *s_device_characteristics,
-    *s_delete, *s_access, *s_full_pathname, *s_last_error;
+    *s_lock, *s_unlock, *s_check_reserved, *s_device_characteristics,
+    *s_delete, *s_access, *s_full_pathname, *s_last_error, *s_lock_state, *s_pragma;
 
 /* Call target.<name>(*args) with the GIL; the result, or NULL after reporting the error. */
 static PyObject *
 call(PyObject *name, PyObject *const *args, size_t nargs)
 {
-    PyObject *stack[5];
+    PyObject *stack[7];
     stack[0] = target;
     for (size_t i = 0; i < nargs; i++) {
         stack[i + 1] = args[i];
@@ -129,6 +138,51 @@ static PyObject *
 address(const void *pointer)
 {
     return PyLong_FromVoidPtr((void *)pointer);
+}
+
+/* bytes of a C string, or None for NULL (a new reference; NULL when it fails). */
+static PyObject *
+optional_bytes(const char *text)
+{
+    if (text == NULL) {
+        Py_RETURN_NONE;
+    }
+    return PyBytes_FromString(text);
+}
+
+/* The backend token among the URI parameters SQLite keeps after a file name, or None. */
+static PyObject *
+token_of(const char *name)
+{
+    return optional_bytes(uri_parameter(name, token_parameter));
+}
+
+/* (address, name) of the journal's and the WAL's names of the database ``name``. */
+static PyObject *
+companions_of(const char *name)
+{
+    const char *journal = filename_journal(name);
+    const char *wal = filename_wal(name);
+    PyObject *list = PyList_New(0);
+    const char *each[2] = {journal, wal};
+    for (int i = 0; list != NULL && i < 2; i++) {
+        if (each[i] == NULL || each[i][0] == '\0') {
+            continue;
+        }
+        PyObject *pair = Py_BuildValue("(Ny)", address(each[i]), each[i]);
+        if (pair == NULL || PyList_Append(list, pair) < 0) {
+            Py_XDECREF(pair);
+            Py_CLEAR(list);
+            break;
+        }
+        Py_DECREF(pair);
+    }
+    if (list == NULL) {
+        return NULL;
+    }
+    PyObject *tuple = PyList_AsTuple(list);
+    Py_DECREF(list);
+    return tuple;
 }
 
 /* -- sqlite3_io_methods --------------------------------------------------------------------- */
@@ -289,11 +343,26 @@ x_check_reserved(sqlite3_file *file, int *result)
 static int
 x_file_control(sqlite3_file *file, int operation, void *argument)
 {
-    PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *args[3] = {address(file), PyLong_FromLong(operation), address(argument)};
-    int code = call_int(s_file_control, args, 3, SQLITE_IOERR);
-    PyGILState_Release(gil);
-    return code;
+    if (operation == SQLITE_FCNTL_LOCKSTATE) {
+        PyGILState_STATE gil = PyGILState_Ensure();
+        PyObject *args[1] = {address(file)};
+        int level = call_int(s_lock_state, args, 1, -1);
+        PyGILState_Release(gil);
+        if (level < 0) {
+            return SQLITE_IOERR;
+        }
+        *(int *)argument = level;
+        return SQLITE_OK;
+    }
+    if (operation == SQLITE_FCNTL_PRAGMA) { /* char *[3]: error message, name, value */
+        char **pragma = (char **)argument;
+        PyGILState_STATE gil = PyGILState_Ensure();
+        PyObject *args[3] = {address(file), optional_bytes(pragma[1]), optional_bytes(pragma[2])};
+        int code = call_int(s_pragma, args, 3, SQLITE_NOTFOUND);
+        PyGILState_Release(gil);
+        return code;
+    }
+    return SQLITE_NOTFOUND; /* SQLite's own handling */
 }
 
 static int
@@ -322,9 +391,24 @@ x_open(sqlite3_vfs *unused, const char *name, sqlite3_file *file, int flags, int
     file->pMethods = NULL; /* SQLite calls no xClose when xOpen fails */
     PyGILState_STATE gil = PyGILState_Ensure();
     int code = SQLITE_CANTOPEN;
-    PyObject *args[3] = {address(name), address(file), PyLong_FromLong(flags)};
-    if (args[0] != NULL && args[1] != NULL && args[2] != NULL) {
-        PyObject *result = call(s_open, args, 3);
+    PyObject *args[6] = {address(file), NULL, PyLong_FromLong(flags), NULL, NULL, NULL};
+    if (name == NULL) {
+        args[1] = Py_NewRef(Py_None);
+        args[3] = Py_NewRef(Py_None);
+        args[4] = Py_NewRef(Py_False);
+        args[5] = PyTuple_New(0);
+    } else {
+        args[1] = PyBytes_FromString(name);
+        args[3] = token_of(name);
+        args[4] = PyBool_FromLong(uri_boolean(name, "immutable", 0));
+        args[5] = (flags & SQLITE_OPEN_MAIN_DB) ? companions_of(name) : PyTuple_New(0);
+    }
+    int good = 1;
+    for (int i = 0; i < 6; i++) {
+        good = good && args[i] != NULL;
+    }
+    if (good) {
+        PyObject *result = call(s_open, args, 6);
         if (result != NULL) {
             long long value = PyLong_AsLongLong(result);
             if (value == -1 && PyErr_Occurred()) {
@@ -343,9 +427,9 @@ x_open(sqlite3_vfs *unused, const char *name, sqlite3_file *file, int flags, int
     } else {
         PyErr_WriteUnraisable(target);
     }
-    Py_XDECREF(args[0]);
-    Py_XDECREF(args[1]);
-    Py_XDECREF(args[2]);
+    for (int i = 0; i < 6; i++) {
+        Py_XDECREF(args[i]);
+    }
     PyGILState_Release(gil);
     return code;
 }
@@ -354,9 +438,10 @@ static int
 x_delete(sqlite3_vfs *unused, const char *name, int sync_directory)
 {
     (void)unused;
+    (void)sync_directory;
     PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *args[2] = {address(name), PyLong_FromLong(sync_directory)};
-    int code = call_int(s_delete, args, 2, SQLITE_IOERR);
+    PyObject *args[3] = {address(name), PyBytes_FromString(name), token_of(name)};
+    int code = call_int(s_delete, args, 3, SQLITE_IOERR);
     PyGILState_Release(gil);
     return code;
 }
@@ -366,8 +451,10 @@ x_access(sqlite3_vfs *unused, const char *name, int flags, int *result)
 {
     (void)unused;
     PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *args[2] = {address(name), PyLong_FromLong(flags)};
-    int value = call_int(s_access, args, 2, -SQLITE_IOERR);
+    PyObject *args[4] = {
+        address(name), PyBytes_FromString(name), PyLong_FromLong(flags), token_of(name),
+    };
+    int value = call_int(s_access, args, 4, -SQLITE_IOERR);
     PyGILState_Release(gil);
     if (value < 0) {
         return -value;
@@ -436,10 +523,12 @@ x_get_last_error(sqlite3_vfs *unused, int size, char *out)
 /* -- registration --------------------------------------------------------------------------- */
 
 PyDoc_STRVAR(register_doc,
-"register(target, name, default_vfs, vfs_register)\n--\n\n"
+"register(target, name, default_vfs, vfs_register, uri_parameter, uri_boolean,\n"
+"         filename_journal, filename_wal)\n--\n\n"
 "Register the VFS ``name`` whose methods call ``target``'s, into the SQLite library whose\n"
-"default sqlite3_vfs is at address ``default_vfs`` and whose sqlite3_vfs_register is at\n"
-"``vfs_register``. Once per process; the VFS and ``target`` are never freed.");
+"default sqlite3_vfs is at address ``default_vfs``; the other arguments are the addresses\n"
+"of that library's functions of those names. Once per process; the VFS and ``target`` are\n"
+"never freed.");
 
 static PyObject *
 register_vfs(PyObject *module, PyObject *args)
@@ -447,19 +536,26 @@ register_vfs(PyObject *module, PyObject *args)
     (void)module;
     PyObject *object;
     const char *name;
-    unsigned long long default_address, register_address;
-    if (!PyArg_ParseTuple(args, "OyKK:register", &object, &name, &default_address,
-                          &register_address)) {
+    unsigned long long default_address, register_address, parameter_address, boolean_address,
+        journal_address, wal_address;
+    if (!PyArg_ParseTuple(args, "OyKKKKKK:register", &object, &name, &default_address,
+                          &register_address, &parameter_address, &boolean_address,
+                          &journal_address, &wal_address)) {
         return NULL;
     }
     if (target != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "the SQLite VFS is registered already");
         return NULL;
     }
-    if (default_address == 0 || register_address == 0) {
-        PyErr_SetString(PyExc_ValueError, "the default VFS and sqlite3_vfs_register are needed");
+    if (default_address == 0 || register_address == 0 || parameter_address == 0
+        || boolean_address == 0 || journal_address == 0 || wal_address == 0) {
+        PyErr_SetString(PyExc_ValueError, "every address is needed");
         return NULL;
     }
+    uri_parameter = (const char *(*)(const char *, const char *))(uintptr_t)parameter_address;
+    uri_boolean = (int (*)(const char *, const char *, int))(uintptr_t)boolean_address;
+    filename_journal = (const char *(*)(const char *))(uintptr_t)journal_address;
+    filename_wal = (const char *(*)(const char *))(uintptr_t)wal_address;
     vfs_name = PyMem_RawMalloc(strlen(name) + 1);
     if (vfs_name == NULL) {
         return PyErr_NoMemory();
@@ -536,11 +632,11 @@ PyInit__sqlitevfs(void)
         || intern(&s_sync, "c_sync") || intern(&s_file_size, "c_file_size")
         || intern(&s_lock, "c_lock") || intern(&s_unlock, "c_unlock")
         || intern(&s_check_reserved, "c_check_reserved")
-        || intern(&s_file_control, "c_file_control")
         || intern(&s_device_characteristics, "c_device_characteristics")
         || intern(&s_delete, "c_delete") || intern(&s_access, "c_access")
         || intern(&s_full_pathname, "c_full_pathname")
-        || intern(&s_last_error, "c_last_error")) {
+        || intern(&s_last_error, "c_last_error") || intern(&s_lock_state, "c_lock_state")
+        || intern(&s_pragma, "c_pragma")) {
         return NULL;
     }
     return PyModule_Create(&module_def);

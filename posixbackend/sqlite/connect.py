@@ -13,11 +13,13 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import posix
 import sqlite3
 import urllib.parse
 from collections.abc import Callable
 from typing import Any, Final
 
+import compat
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.sqlite import causes, library, structs
 from posixbackend.sqlite.vfs import NAME, TOKEN, Vfs
@@ -26,6 +28,15 @@ _URI_POSITION: Final = 6
 """``uri`` among connect's positional parameters after ``database``."""
 
 
+CTYPES_NATIVE_ACCESS = compat.declare(
+    id="sqlite.ctypes_native_access",
+    function="sqlite3.connect",
+    aspect="permissions without native access",
+    level=compat.Level.INFO,
+    explanation="where the VFS's C trampolines (posixbackend._sqlitevfs) are not built or are "
+    "switched off, its ctypes adaptors serve, and their memory work counts as the caller's "
+    "native access: a block without allow_native_access cannot open database files",
+)
 ENVIRONMENT_SWITCH = "POSIXBACKEND_PURE_PYTHON"
 """Set to anything but "" or "0": the ctypes adaptors serve even where the C ones are built."""
 
@@ -36,21 +47,28 @@ def registered() -> Vfs | library.Unreachable:
     found = library.find()
     if isinstance(found, library.Unreachable):
         return found
-    vfs = Vfs(found)
+    vfs = Vfs()
     sqlite = found.handle
     find = sqlite.sqlite3_vfs_find
     find.argtypes, find.restype = (ctypes.c_char_p,), ctypes.c_void_p
     default_address = find(None)
     trampolines = _trampolines()
     if trampolines is not None:
-        register_address = ctypes.cast(sqlite.sqlite3_vfs_register, ctypes.c_void_p).value
-        trampolines.register(vfs, NAME.encode(), default_address, register_address)
+        functions = (
+            "sqlite3_vfs_register", "sqlite3_uri_parameter", "sqlite3_uri_boolean",
+            "sqlite3_filename_journal", "sqlite3_filename_wal",
+        )  # fmt: skip
+        addresses = [
+            ctypes.cast(getattr(sqlite, name), ctypes.c_void_p).value for name in functions
+        ]
+        trampolines.register(vfs, NAME.encode(), default_address, *addresses)
         keep_forever(vfs)
+        vfs.trampolines = True
     else:
         from posixbackend.sqlite.ctypesvfs import CtypesVfs
 
         default = ctypes.cast(default_address, ctypes.POINTER(structs.Vfs)).contents
-        adaptors = CtypesVfs(vfs, default)
+        adaptors = CtypesVfs(vfs, default, sqlite)
         keep_forever(adaptors)  # before SQLite can hold a pointer into it
         adaptors.register(sqlite.sqlite3_vfs_register)
     causes.chain_causes()
@@ -58,8 +76,9 @@ def registered() -> Vfs | library.Unreachable:
 
 
 def _trampolines() -> Any:
-    """posixbackend._sqlitevfs, or None when it is not built or switched off."""
-    if os.environ.get(ENVIRONMENT_SWITCH, "") not in ("", "0"):
+    """posixbackend._sqlitevfs, or None when it is not built or switched off (by the
+    process's own environment, whatever a block shows as ``os.environ``)."""
+    if posix.environ.get(ENVIRONMENT_SWITCH.encode(), b"") not in (b"", b"0"):
         return None
     try:
         from posixbackend import _sqlitevfs
@@ -70,7 +89,24 @@ def _trampolines() -> Any:
 
 def uses_c() -> bool:
     """Whether the registered VFS is served by the C trampolines (False: ctypes, or none)."""
-    return not isinstance(registered(), library.Unreachable) and _trampolines() is not None
+    vfs = registered()
+    return not isinstance(vfs, library.Unreachable) and vfs.trampolines
+
+
+def _check_native_access() -> None:
+    """The ctypes adaptors' memory work is judged as the caller's: refuse up front, clearly,
+    where the permissions refuse native access."""
+    from posixbackend.permissions.current import get_policy
+    from posixbackend.permissions.denials import denied
+
+    policy = get_policy()
+    if policy is not None and not policy.allow_native_access:
+        CTYPES_NATIVE_ACCESS.hit()
+        raise denied(
+            "sqlite3.connect of a database file through the SQLite VFS's ctypes adaptors "
+            "(posixbackend._sqlitevfs is not built or is switched off)",
+            "allow_native_access",
+        )
 
 
 def keep_forever(value: object) -> None:
@@ -138,6 +174,8 @@ def connect(
         return native(database, *args, **kwargs)
     if refusal is not None:
         refusal(database, os.O_RDONLY)
+    if not uses_c():
+        _check_native_access()
     if len(args) > _URI_POSITION:
         args = (*args[:_URI_POSITION], True, *args[_URI_POSITION + 1 :])
     else:

@@ -14,15 +14,27 @@ import errno
 from typing import Any
 
 from posixbackend.sqlite import codes, structs
-from posixbackend.sqlite.vfs import NAME, Vfs
+from posixbackend.sqlite.vfs import NAME, TOKEN, Vfs
+
+_TOKEN = TOKEN.encode()
 
 
 class CtypesVfs:
     """The ctypes structures and callbacks registered for a Vfs (kept for the process's
     life by whoever registers them)."""
 
-    def __init__(self, vfs: Vfs, default: structs.Vfs) -> None:
+    def __init__(self, vfs: Vfs, default: structs.Vfs, sqlite: ctypes.CDLL) -> None:
         self.vfs = vfs
+        self._uri_parameter = sqlite.sqlite3_uri_parameter
+        self._uri_parameter.argtypes = (ctypes.c_void_p, ctypes.c_char_p)
+        self._uri_parameter.restype = ctypes.c_char_p
+        self._uri_boolean = sqlite.sqlite3_uri_boolean
+        self._uri_boolean.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int)
+        self._uri_boolean.restype = ctypes.c_int
+        self._companion_names: list[Any] = []
+        for function in (sqlite.sqlite3_filename_journal, sqlite.sqlite3_filename_wal):
+            function.argtypes, function.restype = (ctypes.c_void_p,), ctypes.c_void_p
+            self._companion_names.append(function)
         self.methods = structs.IoMethods(
             1,
             structs.CLOSE(vfs.c_close),
@@ -34,7 +46,7 @@ class CtypesVfs:
             structs.LOCK(vfs.c_lock),
             structs.LOCK(vfs.c_unlock),
             structs.CHECK_RESERVED(self._check_reserved),
-            structs.FILE_CONTROL(vfs.c_file_control),
+            structs.FILE_CONTROL(self._file_control),
             structs.FILE_INT(self._sector_size),
             structs.FILE_INT(vfs.c_device_characteristics),
         )
@@ -71,7 +83,20 @@ class CtypesVfs:
     def _open(self, _vfs: int, name: int | None, file: int, flags: int, out_flags: Any) -> int:
         struct = structs.File.from_address(file)
         struct.methods = None  # SQLite calls no xClose when xOpen fails
-        result = self.vfs.c_open(name, file, flags)
+        if name:
+            token = self._uri_parameter(name, _TOKEN)
+            immutable = bool(self._uri_boolean(name, b"immutable", 0))
+            companions: tuple[tuple[int, bytes], ...] = ()
+            if flags & codes.OPEN_MAIN_DB:
+                addresses = (companion(name) for companion in self._companion_names)
+                companions = tuple(
+                    (address, ctypes.string_at(address)) for address in addresses if address
+                )
+            result = self.vfs.c_open(
+                file, ctypes.string_at(name), flags, token, immutable, companions
+            )
+        else:
+            result = self.vfs.c_open(file, None, flags, None, False, ())
         if result < 0:
             return -result
         struct.methods = self.methods_address
@@ -79,11 +104,13 @@ class CtypesVfs:
             out_flags[0] = result
         return codes.OK
 
-    def _delete(self, _vfs: int, name: int, sync_directory: int) -> int:
-        return self.vfs.c_delete(name, sync_directory)
+    def _delete(self, _vfs: int, name: int, _sync_directory: int) -> int:
+        token = self._uri_parameter(name, _TOKEN)
+        return self.vfs.c_delete(name, ctypes.string_at(name), token)
 
     def _access(self, _vfs: int, name: int, flags: int, result: Any) -> int:
-        found = self.vfs.c_access(name, flags)
+        token = self._uri_parameter(name, _TOKEN)
+        found = self.vfs.c_access(name, ctypes.string_at(name), flags, token)
         if found < 0:
             return -found
         result[0] = found
@@ -128,6 +155,15 @@ class CtypesVfs:
     def _check_reserved(self, file: int, result: Any) -> int:
         result[0] = self.vfs.c_check_reserved(file)
         return codes.OK
+
+    def _file_control(self, file: int, operation: int, argument: int) -> int:
+        if operation == codes.FCNTL_LOCKSTATE:
+            ctypes.c_int.from_address(argument).value = self.vfs.c_lock_state(file)
+            return codes.OK
+        if operation == codes.FCNTL_PRAGMA:  # char *[3]: error message, name, value
+            pragma = (ctypes.c_char_p * 3).from_address(argument)
+            return self.vfs.c_pragma(file, pragma[1], pragma[2])
+        return codes.NOTFOUND  # SQLite's own handling
 
     def _sector_size(self, _file: int) -> int:
         return codes.SECTOR_SIZE

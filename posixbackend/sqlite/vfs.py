@@ -16,7 +16,6 @@ crashes the process.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import itertools
 import os
@@ -29,7 +28,6 @@ import compat
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.sqlite import causes, codes
 from posixbackend.sqlite.files import SqliteFile, nameless
-from posixbackend.sqlite.library import Library
 from posixbackend.sqlite.locking import LOCKS
 from vfs.provider import Handle
 
@@ -74,7 +72,6 @@ NO_SYMLINK_RESOLUTION = compat.declare(
     "is made next to the link, not next to its target",
 )
 _READWRITE = os.R_OK | os.W_OK
-_TOKEN = TOKEN.encode()
 _NOFOLLOW = 0x01000000
 """SQLITE_OPEN_NOFOLLOW."""
 
@@ -125,18 +122,9 @@ class Vfs:
     ctypes adaptors of :mod:`posixbackend.sqlite.ctypesvfs`. They never raise: a failure is
     SQLite's result code, its exception recorded as the cause (see causes.py)."""
 
-    def __init__(self, library: Library) -> None:
-        sqlite = library.handle
-        self._uri_parameter = sqlite.sqlite3_uri_parameter
-        self._uri_parameter.argtypes = (ctypes.c_void_p, ctypes.c_char_p)
-        self._uri_parameter.restype = ctypes.c_char_p
-        self._uri_boolean = sqlite.sqlite3_uri_boolean
-        self._uri_boolean.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int)
-        self._uri_boolean.restype = ctypes.c_int
-        self._companion_names: list[Any] = []
-        for function in (sqlite.sqlite3_filename_journal, sqlite.sqlite3_filename_wal):
-            function.argtypes, function.restype = (ctypes.c_void_p,), ctypes.c_void_p
-            self._companion_names.append(function)
+    def __init__(self) -> None:
+        self.trampolines = False
+        """Whether SQLite reaches these methods through the C trampolines (else ctypes)."""
         self.tokens = BackendTokens()
         self._names: dict[int, tuple[EmulatedBackend, str]] = {}
         """The journal and WAL names of open databases by address (SQLite passes the same
@@ -146,26 +134,24 @@ class Vfs:
 
     # -- the backend of a name -------------------------------------------------------------
 
-    def _backend_of(self, name: int) -> tuple[EmulatedBackend, str | None]:
+    def _backend_of(self, name: str, token: bytes | None) -> tuple[EmulatedBackend, str | None]:
         """The backend a file name of SQLite's belongs to, held once when a token names it."""
-        token = self._uri_parameter(name, _TOKEN)
         if token is not None:
             backend = self.tokens.hold(token.decode())
             if backend is not None:
                 return backend, token.decode()
         return self._unbound(name), None
 
-    def _backend_now(self, name: int) -> EmulatedBackend:
+    def _backend_now(self, name: str, token: bytes | None) -> EmulatedBackend:
         """The backend of a name for a call that holds no file (its connection holds it)."""
-        token = self._uri_parameter(name, _TOKEN)
         backend = self.tokens.peek(token) if token is not None else None
         return self._unbound(name) if backend is None else backend
 
-    def _unbound(self, name: int) -> EmulatedBackend:
+    def _unbound(self, name: str) -> EmulatedBackend:
         """The backend of a name whose URI names none: the one serving the calling thread."""
         from posixbackend.switch.block import current_emulated
 
-        UNBOUND_NAMES.hit(path=ctypes.string_at(name).decode(errors="replace"))
+        UNBOUND_NAMES.hit(path=name)
         serving = current_emulated()
         if serving is None:
             raise OSError(errno.ENOENT, "no emulated backend serves this thread")
@@ -177,32 +163,50 @@ class Vfs:
 
     # -- sqlite3_vfs -----------------------------------------------------------------------
 
-    def c_open(self, name: int | None, file: int, flags: int) -> int:
-        """xOpen: the flags the file was opened with, or minus the result code."""
-        token = None
+    def c_open(  # noqa: PLR0917 - xOpen's arguments, as the trampolines pass them
+        self,
+        file: int,
+        name: bytes | None,
+        flags: int,
+        token: bytes | None,
+        immutable: bool,
+        companions: tuple[tuple[int, bytes], ...],
+    ) -> int:
+        """xOpen of ``name`` (None: a nameless temporary file) into the sqlite3_file at
+        ``file``, with the URI's backend ``token`` and ``immutable`` parameter, and the
+        (address, name) of the journal's and WAL's names of a main database: the flags the
+        file was opened with, or minus the result code."""
+        backend_token = None
         try:
-            if not name:
+            if name is None:
                 opened = nameless()
             else:
-                backend, token = self._backend_of(name)
-                opened, flags = self._open_named(backend, name, flags, token)
+                path = os.fsdecode(name)
+                backend, backend_token = self._backend_of(path, token)
+                opened, flags = self._open_named(backend, path, flags, backend_token, immutable)
         except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
-            self._unheld(token)
+            self._unheld(backend_token)
             code = codes.CANTOPEN
             if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
                 code = codes.FULL
             return -causes.record(error, code)
         self._files[file] = opened  # the address is the file's for as long as it is open
-        if name and flags & codes.OPEN_MAIN_DB and opened.backend is not None:
-            opened.companions = self._remember_companions(name, opened.backend)
+        if flags & codes.OPEN_MAIN_DB and opened.backend is not None:
+            for address, companion in companions:
+                self._names[address] = (opened.backend, os.fsdecode(companion))
+            opened.companions = tuple(address for address, _ in companions)
         return flags
 
     def _open_named(
-        self, backend: EmulatedBackend, name: int, flags: int, token: str | None
+        self,
+        backend: EmulatedBackend,
+        path: str,
+        flags: int,
+        token: str | None,
+        immutable: bool,
     ) -> tuple[SqliteFile, int]:
         """A named file opened as the unix VFS opens it: read-write if asked, else read-only
         (also when read-write is refused: writes then fail as 'readonly database')."""
-        path = os.fsdecode(ctypes.string_at(name))
         os_flags = os.O_RDWR if flags & codes.OPEN_READWRITE else os.O_RDONLY
         if flags & codes.OPEN_CREATE:
             os_flags |= os.O_CREAT
@@ -221,9 +225,7 @@ class Vfs:
             except OSError:
                 raise error from None  # the read-write refusal says why (EACCES, EROFS)
             flags = flags & ~(codes.OPEN_READWRITE | codes.OPEN_CREATE) | codes.OPEN_READONLY
-        immutable = bool(flags & codes.OPEN_MAIN_DB) and bool(
-            self._uri_boolean(name, b"immutable", 0)
-        )
+        immutable = bool(flags & codes.OPEN_MAIN_DB) and immutable
         delete_path = path if flags & codes.OPEN_DELETEONCLOSE else None
         try:
             if mode is not None and flags & codes.OPEN_CREATE:
@@ -245,23 +247,14 @@ class Vfs:
         status = backend.probe(path.removesuffix(suffix))
         return None if status is None else stat.S_IMODE(status.st_mode) & 0o777
 
-    def _remember_companions(self, name: int, backend: EmulatedBackend) -> tuple[int, ...]:
-        """Note the journal's and the WAL's names of the database ``name`` (they live in
-        the same allocation as its name, freed after the database file closes)."""
-        addresses = []
-        for companion in self._companion_names:
-            address = companion(name)
-            if address:
-                self._names[address] = (backend, os.fsdecode(ctypes.string_at(address)))
-                addresses.append(address)
-        return tuple(addresses)
-
-    def c_delete(self, name: int, _sync_directory: int) -> int:
-        """xDelete: the result code."""
+    def c_delete(self, address: int, name: bytes, token: bytes | None) -> int:
+        """xDelete of ``name`` (at ``address``, with the URI's backend ``token``): the result
+        code."""
         try:
-            known = self._names.get(name)
+            known = self._names.get(address)
             if known is None:
-                self._backend_now(name).unlink(os.fsdecode(ctypes.string_at(name)))
+                path = os.fsdecode(name)
+                self._backend_now(path, token).unlink(path)
             else:
                 known[0].unlink(known[1])
         except FileNotFoundError:  # SQLite takes it as done: no error to keep
@@ -270,12 +263,14 @@ class Vfs:
             return causes.record(error, codes.IOERR_DELETE)
         return codes.OK
 
-    def c_access(self, name: int, flags: int) -> int:
-        """xAccess: 1 or 0, or minus the result code."""
+    def c_access(self, address: int, name: bytes, flags: int, token: bytes | None) -> int:
+        """xAccess of ``name`` (at ``address``, with the URI's backend ``token``): 1 or 0,
+        or minus the result code."""
         try:
-            known = self._names.get(name)
+            known = self._names.get(address)
             if known is None:
-                backend, path = self._backend_now(name), os.fsdecode(ctypes.string_at(name))
+                path = os.fsdecode(name)
+                backend = self._backend_now(path, token)
             else:
                 backend, path = known
             if flags == codes.ACCESS_EXISTS:  # an empty regular file counts as missing (unix)
@@ -376,19 +371,16 @@ class Vfs:
         """xCheckReservedLock: 1 when a connection holds RESERVED or more, else 0."""
         return int(self._files[file].locks.level > codes.LOCK_SHARED)
 
-    def c_file_control(self, file: int, operation: int, argument: int) -> int:
-        """xFileControl: the result code (SQLITE_NOTFOUND for what SQLite handles itself)."""
-        if operation == codes.FCNTL_LOCKSTATE:
-            level = self._files[file].level
-            ctypes.c_int.from_address(argument).value = level
-            return codes.OK
-        if operation == codes.FCNTL_PRAGMA:  # char *[3]: error message, name, value
-            pragma = (ctypes.c_char_p * 3).from_address(argument)
-            if (pragma[1] or b"").lower() == b"journal_mode" and (
-                pragma[2] or b""
-            ).lower() == b"wal":
-                NO_WAL.hit(path=self._files[file].handle.path)
-        return codes.NOTFOUND  # SQLite's own handling
+    def c_lock_state(self, file: int) -> int:
+        """SQLITE_FCNTL_LOCKSTATE: the lock level the file holds."""
+        return self._files[file].level
+
+    def c_pragma(self, file: int, name: bytes | None, value: bytes | None) -> int:
+        """SQLITE_FCNTL_PRAGMA: SQLITE_NOTFOUND (SQLite's own handling), after noting a
+        request for WAL, which SQLite will refuse."""
+        if (name or b"").lower() == b"journal_mode" and (value or b"").lower() == b"wal":
+            NO_WAL.hit(path=self._files[file].handle.path)
+        return codes.NOTFOUND
 
     def c_device_characteristics(self, file: int) -> int:
         """xDeviceCharacteristics."""

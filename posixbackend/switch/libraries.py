@@ -11,6 +11,7 @@ opens dbm.sqlite3 databases (3.13, through that VFS) and dbm.dumb ones, which go
 
 from __future__ import annotations
 
+import contextlib
 import dbm
 import importlib
 import os
@@ -110,10 +111,25 @@ class _Hook:
         self.installed = False
 
     def install(self) -> None:
+        """Install the hook, and register the SQLite VFS now, before the entering block's
+        permissions apply (registering is the library's own ctypes work; a block without
+        native access would refuse it)."""
         with self.lock:
             if not self.installed:
                 sys.addaudithook(_audit)
                 self.installed = True
+                _register_sqlite_vfs()
+
+
+def _register_sqlite_vfs() -> None:
+    """Register the SQLite VFS if sqlite3 is there (an outer block refusing native access
+    leaves it to the first connect, which then fails with that refusal)."""
+    if "_sqlite3" not in sys.modules:
+        return
+    from posixbackend.sqlite import connect
+
+    with contextlib.suppress(PermissionError):
+        connect.registered()
 
 
 HOOK: Final = _Hook()

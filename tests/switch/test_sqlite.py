@@ -395,6 +395,22 @@ def test_file_io_refused_by_the_permissions_refuses_the_connect() -> None:
             assert connection.execute("select 1").fetchone() == (1,)
 
 
+def test_a_block_without_native_access_opens_database_files() -> None:
+    """The VFS's memory work is the library's own (the C trampolines): a block that grants
+    file I/O but not native access (ctypes) still opens database files; with the ctypes
+    adaptors it is refused up front, naming the permission."""
+    with backend("managed", permissions=Permissions(allow_io="all")):
+        if routing.uses_c():
+            with closing(sqlite3.connect("/tmp/granted.db")) as connection:
+                connection.execute("create table t (x)")
+                connection.execute("insert into t values (1)")
+                connection.commit()
+                assert connection.execute("select x from t").fetchall() == [(1,)]
+        else:
+            with pytest.raises(PermissionError, match="grant allow_native_access"):
+                sqlite3.connect("/tmp/granted.db")
+
+
 def test_an_unreachable_sqlite_library_is_refused_with_its_gap(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -480,6 +496,8 @@ def test_the_c_trampolines_serve_where_they_are_built() -> None:
         from posixbackend import _sqlitevfs  # noqa: F401
     except ImportError:
         pytest.skip("posixbackend._sqlitevfs is not built")  # pragma: no cover
+    if os.environ.get(routing.ENVIRONMENT_SWITCH, "") not in ("", "0"):
+        pytest.skip("the C trampolines are switched off")
     assert routing.uses_c()
 
 
