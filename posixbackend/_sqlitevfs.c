@@ -81,6 +81,7 @@ static const char *token_parameter = "posixbackend-backend";
 #define SQLITE_NOTFOUND 12
 #define SQLITE_FCNTL_LOCKSTATE 1
 #define SQLITE_FCNTL_PRAGMA 14
+#define NAME_NEEDED (-(1 << 20)) /* posixbackend.sqlite.vfs.NAME_NEEDED */
 static sqlite3_vfs vfs;
 static sqlite3_io_methods methods;
 static char *vfs_name;
@@ -451,10 +452,16 @@ x_access(sqlite3_vfs *unused, const char *name, int flags, int *result)
 {
     (void)unused;
     PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *args[4] = {
-        address(name), PyBytes_FromString(name), PyLong_FromLong(flags), token_of(name),
-    };
-    int value = call_int(s_access, args, 4, -SQLITE_IOERR);
+    /* First without the name and token: a journal's or WAL's name is known by address. */
+    PyObject *first[4] = {address(name), Py_NewRef(Py_None), PyLong_FromLong(flags),
+                          Py_NewRef(Py_None)};
+    int value = call_int(s_access, first, 4, -SQLITE_IOERR);
+    if (value == NAME_NEEDED) {
+        PyObject *args[4] = {
+            address(name), PyBytes_FromString(name), PyLong_FromLong(flags), token_of(name),
+        };
+        value = call_int(s_access, args, 4, -SQLITE_IOERR);
+    }
     PyGILState_Release(gil);
     if (value < 0) {
         return -value;

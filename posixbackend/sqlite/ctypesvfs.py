@@ -14,7 +14,7 @@ import errno
 from typing import Any
 
 from posixbackend.sqlite import codes, structs
-from posixbackend.sqlite.vfs import NAME, TOKEN, Vfs
+from posixbackend.sqlite.vfs import NAME, NAME_NEEDED, TOKEN, Vfs
 
 _TOKEN = TOKEN.encode()
 
@@ -105,12 +105,16 @@ class CtypesVfs:
         return codes.OK
 
     def _delete(self, _vfs: int, name: int, _sync_directory: int) -> int:
+        if self.vfs.knows(name):
+            return self.vfs.c_delete(name, b"", None)
         token = self._uri_parameter(name, _TOKEN)
         return self.vfs.c_delete(name, ctypes.string_at(name), token)
 
     def _access(self, _vfs: int, name: int, flags: int, result: Any) -> int:
-        token = self._uri_parameter(name, _TOKEN)
-        found = self.vfs.c_access(name, ctypes.string_at(name), flags, token)
+        found = self.vfs.c_access(name, None, flags, None)  # a journal's or WAL's, mostly
+        if found == NAME_NEEDED:
+            token = self._uri_parameter(name, _TOKEN)
+            found = self.vfs.c_access(name, ctypes.string_at(name), flags, token)
         if found < 0:
             return -found
         result[0] = found

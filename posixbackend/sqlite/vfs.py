@@ -72,6 +72,8 @@ NO_SYMLINK_RESOLUTION = compat.declare(
     "is made next to the link, not next to its target",
 )
 _READWRITE = os.R_OK | os.W_OK
+NAME_NEEDED: Final = -(1 << 20)
+"""c_access's answer when it needs the name and token it was not given."""
 _NOFOLLOW = 0x01000000
 """SQLITE_OPEN_NOFOLLOW."""
 
@@ -247,6 +249,11 @@ class Vfs:
         status = backend.probe(path.removesuffix(suffix))
         return None if status is None else stat.S_IMODE(status.st_mode) & 0o777
 
+    def knows(self, address: int) -> bool:
+        """Whether the name at ``address`` is a journal's or WAL's name noted at open (its
+        name and token are then not needed)."""
+        return address in self._names
+
     def c_delete(self, address: int, name: bytes, token: bytes | None) -> int:
         """xDelete of ``name`` (at ``address``, with the URI's backend ``token``): the result
         code."""
@@ -263,12 +270,15 @@ class Vfs:
             return causes.record(error, codes.IOERR_DELETE)
         return codes.OK
 
-    def c_access(self, address: int, name: bytes, flags: int, token: bytes | None) -> int:
+    def c_access(self, address: int, name: bytes | None, flags: int, token: bytes | None) -> int:
         """xAccess of ``name`` (at ``address``, with the URI's backend ``token``): 1 or 0,
-        or minus the result code."""
+        or minus the result code; NAME_NEEDED when ``name`` is None and the address is not a
+        noted journal's or WAL's (the caller asks again with the name and token)."""
         try:
             known = self._names.get(address)
             if known is None:
+                if name is None:
+                    return NAME_NEEDED
                 path = os.fsdecode(name)
                 backend = self._backend_now(path, token)
             else:
