@@ -38,50 +38,36 @@ _CREATE = posix.O_RDWR | posix.O_CREAT | posix.O_EXCL
 class SqliteFile:
     """One file SQLite holds open, with the lock level it holds."""
 
-    __slots__ = (
-        "backend", "companions", "delete_path", "handle", "immutable", "key", "level", "locks",
-        "token",
-    )  # fmt: skip
+    __slots__ = ("backend", "companions", "handle", "immutable", "key", "level", "locks", "token")
 
     def __init__(
         self,
         handle: Handle,
         backend: EmulatedBackend | None,
         *,
-        delete_path: str | None = None,
         immutable: bool = False,
         token: str | None = None,
     ) -> None:
         self.handle = handle
         self.backend = backend
-        self.delete_path = delete_path
-        """The name to remove at close (SQLITE_OPEN_DELETEONCLOSE), or None."""
         self.immutable = immutable
         self.token = token
+        """The connect call's backend token this file holds (see BackendTokens)."""
         self.companions: tuple[int, ...] = ()
         """The addresses of the journal's and WAL's names, for a main database file."""
-        """The connect call's backend token this file holds (see BackendTokens)."""
         self.level = 0
         self.key = _identity(handle)
         self.locks: InodeLocks = LOCKS.acquire_record(self.key)
-
-    def read_into(self, n: int, offset: int) -> bytes:
-        """Up to ``n`` bytes at ``offset``."""
-        return self.handle.pread(n, offset)
 
     def write(self, data: bytes, offset: int) -> None:
         """All of ``data`` at ``offset`` (ENOSPC when it does not fit)."""
         write_all(self.handle, data, offset)
 
     def close(self) -> None:
-        """Release the locks and the handle; remove the file if SQLite asked for that."""
+        """Release the locks and the handle."""
         self.level = LOCKS.unlock(self.locks, self.level, 0)
         LOCKS.release_record(self.key, self.locks)
-        try:
-            self.handle.close()
-        finally:
-            if self.delete_path is not None and self.backend is not None:
-                self.backend.unlink(self.delete_path)
+        self.handle.close()
 
 
 def nameless() -> SqliteFile:

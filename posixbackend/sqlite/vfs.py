@@ -16,6 +16,7 @@ crashes the process.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import os
@@ -228,16 +229,16 @@ class Vfs:
                 raise error from None  # the read-write refusal says why (EACCES, EROFS)
             flags = flags & ~(codes.OPEN_READWRITE | codes.OPEN_CREATE) | codes.OPEN_READONLY
         immutable = bool(flags & codes.OPEN_MAIN_DB) and immutable
-        delete_path = path if flags & codes.OPEN_DELETEONCLOSE else None
         try:
             if mode is not None and flags & codes.OPEN_CREATE:
                 _give_mode(handle, mode)
-            opened = SqliteFile(
-                handle, backend, delete_path=delete_path, immutable=immutable, token=token
-            )
+            opened = SqliteFile(handle, backend, immutable=immutable, token=token)
         except BaseException:
             handle.close()
             raise
+        if flags & codes.OPEN_DELETEONCLOSE:  # gone at once, as the unix VFS does it
+            with contextlib.suppress(OSError):  # which ignores a failure too
+                backend.unlink(path)
         return opened, flags
 
     def _companion_mode(self, backend: EmulatedBackend, path: str, flags: int) -> int | None:

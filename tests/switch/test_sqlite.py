@@ -539,3 +539,20 @@ def test_the_ctypes_adaptors_serve_alone(tmp_path: Path) -> None:
         "database or disk is full True",
         "(1,) False",
     ]
+
+
+def test_a_file_to_delete_on_close_is_gone_at_once() -> None:
+    """SQLITE_OPEN_DELETEONCLOSE with a name: removed right after it opens, as the unix VFS
+    does (the VFS's methods take no memory addresses: a made-up file address serves)."""
+    from posixbackend.sqlite import codes
+
+    vfs = routing.registered()
+    assert not isinstance(vfs, library.Unreachable)
+    flags = codes.OPEN_READWRITE | codes.OPEN_CREATE | codes.OPEN_DELETEONCLOSE
+    with backend("managed", file_system=MemoryFileSystem()):
+        opened = vfs.c_open(1, b"/scratch", flags, None, False, ())
+        visible = os.path.exists("/scratch")
+        written = vfs.c_write(1, b"kept while open", 0), vfs.c_read(1, 100, 0)
+        closed = vfs.c_close(1)
+    assert (opened, visible, closed) == (flags, False, codes.OK)
+    assert written == (codes.OK, b"kept while open")
