@@ -1,6 +1,8 @@
 """Programs run on Linux: a forked child, chrooted into a fresh directory per program.
 
-The child keeps a descriptor of the real ``/`` to leave each chroot (root may). For the
+Each program's directory is a fresh tmpfs (directory sizes, ``lseek`` on directories and
+the like differ between Linux file systems; tmpfs is the one the memory fs follows). The
+child keeps a descriptor of the real ``/`` to leave each chroot (root may). For the
 configurations with a mount, it has its own mount namespace and puts a tmpfs on ``m``, so
 renames and links across it, and of it, are Linux's own answers.
 """
@@ -43,7 +45,7 @@ def _mount_tmpfs(path: str) -> None:
 
 def _run_one(base: str, real_root: int, work: Callable[[Any], Any], mount: bool) -> Any:
     top = tempfile.mkdtemp(dir=base)
-    os.chmod(top, 0o755)
+    _mount_tmpfs(top)  # one file system everywhere: tmpfs, the closest to the memory fs
     if mount:
         os.mkdir(os.path.join(top, "m"), 0o755)
         _mount_tmpfs(os.path.join(top, "m"))
@@ -59,7 +61,8 @@ def _run_one(base: str, real_root: int, work: Callable[[Any], Any], mount: bool)
     finally:
         if mount:
             _check(_libc.umount2(os.path.join(top, "m").encode(), 2), "umount")
-        shutil.rmtree(top)
+        _check(_libc.umount2(top.encode(), 2), "umount")
+        os.rmdir(top)
 
 
 class NativeRunner:
