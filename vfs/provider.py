@@ -26,6 +26,7 @@ import abc
 import errno
 import posix
 import stat as _stat
+import time
 from typing import TYPE_CHECKING, Any, Self
 
 import attrs
@@ -79,6 +80,17 @@ class DirEntryInfo:
         return self.type == _stat.S_IFLNK
 
 
+ALLOCATE_TIMES = compat.declare(
+    id="vfs.handle.allocate_times",
+    function="os.posix_fallocate",
+    aspect="mtime and ctime of a file the caller does not own",
+    level=compat.Level.FINE,
+    explanation="a provider without an allocate() of its own moves the times through utime, "
+    "which needs ownership: for another user's file (written through a handle that allows "
+    "it) they stay as they were",
+)
+
+
 class Handle(abc.ABC):
     """An open file or directory: a random-access channel with no offset of its own.
 
@@ -118,6 +130,19 @@ class Handle(abc.ABC):
     @abc.abstractmethod
     def truncate(self, length: int) -> None:
         """Cut or extend the file to ``length`` bytes (ftruncate)."""
+
+    def allocate(self, offset: int, length: int) -> None:
+        """posix_fallocate: [offset, offset + length) exists afterwards, and the file counts
+        as modified (mtime and ctime move, as Linux's file_modified() makes them, even when
+        the size does not change). Providers with an atomic way override this."""
+        end = offset + length
+        if self.size() < end:
+            self.truncate(end)
+            return
+        try:
+            self.utime((self.stat().st_atime_ns, time.time_ns()))
+        except PermissionError:  # explicit times need ownership; fallocate needs write access
+            ALLOCATE_TIMES.hit(path=self.path)
 
     @abc.abstractmethod
     def sync(self) -> None:

@@ -293,11 +293,22 @@ class PathFunctions(BackendCore):
         source = path_arg(src, function, argument="src")
         target = path_arg(dst, function, argument="dst")
         try:
-            self._fs.rename_at(
-                *self._at(source, dir_fd_arg(src_dir_fd)), *self._at(target, dir_fd_arg(dst_dir_fd))
-            )
+            src_at, src_name = self._at(source, dir_fd_arg(src_dir_fd))
+            try:
+                dst_at, dst_name = self._at(target, dir_fd_arg(dst_dir_fd))
+            except OSError:
+                # renameat looks up the old path's parent before the new one's directory
+                self._parent_of(src_at, src_name)
+                raise
+            self._fs.rename_at(src_at, src_name, dst_at, dst_name)
         except OSError as error:
             raise rename_error(error, source.original, target.original) from None
+
+    def _parent_of(self, at: object | None, name: str) -> None:
+        """ENOENT, ENOTDIR or ELOOP where the directory holding ``name`` cannot be reached."""
+        parent = name.rstrip("/").rpartition("/")[0] or ("/" if name[:1] == "/" else "")
+        if parent and not _stat.S_ISDIR(self._fs.stat_at(at, parent).st_mode):
+            raise os_error(errno.ENOTDIR)
 
     def link(
         self,
@@ -315,7 +326,15 @@ class PathFunctions(BackendCore):
         src_fd, dst_fd = dir_fd_arg(src_dir_fd), dir_fd_arg(dst_dir_fd)
         follow = bool(follow_symlinks) and (src_fd is not None or dst_fd is not None)
         try:
-            self._fs.link_at(*self._at(source, src_fd), *self._at(target, dst_fd), follow)
+            src_at, src_name = self._at(source, src_fd)
+            try:
+                dst_at, dst_name = self._at(target, dst_fd)
+            except OSError:
+                # linkat looks the old path up whole before the new one's directory: a
+                # missing source is ENOENT even when dst_dir_fd is bad
+                self._fs.stat_at(src_at, src_name, follow_symlinks=follow)
+                raise
+            self._fs.link_at(src_at, src_name, dst_at, dst_name, follow)
         except OSError as error:
             raise rename_error(error, source.original, target.original) from None
 
@@ -336,7 +355,7 @@ class PathFunctions(BackendCore):
         target, _, _ = self._path(path, "mkfifo", dir_fd)
         int_arg(mode)
         FIFOS.hit(path=target.original)
-        raise os_error(errno.EPERM, target.original)
+        raise os_error(errno.EPERM)  # CPython's mkfifo names no file in its errors
 
     def mknod(
         self, path: Any, mode: int = 0o600, device: int = 0, *, dir_fd: int | None = None

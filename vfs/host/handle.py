@@ -78,6 +78,9 @@ class HostHandle(Handle):
     def truncate(self, length: int) -> None:
         posix.ftruncate(self._live(), length)
 
+    def allocate(self, offset: int, length: int) -> None:
+        posix.posix_fallocate(self._live(), offset, length)
+
     def sync(self) -> None:
         posix.fsync(self._live())
 

@@ -150,6 +150,16 @@ class MemoryHandle(Handle):
         with self._fs._lock:
             self._fs._resize(node, length, None)
 
+    def allocate(self, offset: int, length: int) -> None:
+        """posix_fallocate: extended to cover the range if needed; times move either way."""
+        if not self._state & OPEN or self.flags & posix.O_PATH:
+            raise os_error(errno.EBADF)
+        node = self._node
+        if not self._state & WRITE or not isinstance(node, RegularFile):
+            raise os_error(errno.EBADF)
+        with self._fs._lock:
+            self._fs._resize(node, max(node.size, offset + length), None)
+
     def sync(self) -> None:
         self._usable()
 

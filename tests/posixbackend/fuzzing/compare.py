@@ -42,6 +42,8 @@ def signature(program: Program, problems: list[str]) -> str:
     return program[int(first[1:].split(" ")[0])].op
 
 
-def check(runner: NativeRunner, configuration: Configuration, program: Program) -> list[str]:
+def check(
+    runner: NativeRunner, configuration: Configuration, program: Program, limit: int = 5
+) -> list[str]:
     native = runner.run(program, configuration.mount)
-    return differences(program, native, emulated_run(configuration, program))
+    return differences(program, native, emulated_run(configuration, program), limit)

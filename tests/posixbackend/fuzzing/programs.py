@@ -220,6 +220,16 @@ class Generator:
 
     op_fsync.weight = 0.5  # type: ignore[attr-defined]
 
+    def op_copy_file_range(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return "copy_file_range", [self.fd(), self.fd(), self.rng.choice((0, 3, 100))], {}
+
+    op_copy_file_range.weight = 0.5  # type: ignore[attr-defined]
+
+    def op_posix_fallocate(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return "posix_fallocate", [self.fd(), self.rng.choice((0, 4)), 10], {}
+
+    op_posix_fallocate.weight = 0.3  # type: ignore[attr-defined]
+
     def op_fchdir(self) -> tuple[str, list[Any], dict[str, Any]]:
         return "fchdir", [self.fd()], {}
 
@@ -259,7 +269,7 @@ def statement(step: Step) -> str:
     args += [f"{key}={_literal(value)}" for key, value in step.kwargs]
     call = f"o.{step.op}({', '.join(args)})"
     if step.op in FD_MAKERS:
-        return f"f{step.id} = step(lambda: {call})"
+        return f"f{step.id} = step(lambda: {call}, fd=True)"
     return f"step(lambda: {call})"
 
 

@@ -18,7 +18,7 @@ class _Recorded:
     def __init__(self) -> None:
         self.outcomes: list[Any] = []
 
-    def step(self, call: Callable[[], Any]) -> Any:
+    def step(self, call: Callable[[], Any], fd: bool = False) -> Any:
         try:
             result = call()
         except OSError as error:
@@ -26,7 +26,7 @@ class _Recorded:
                 ("error", type(error).__name__, error.errno, error.filename, error.filename2)
             )
             return 99_999
-        self.outcomes.append(execution.plain(result))
+        self.outcomes.append(("fd",) if fd else execution.plain(result))
         return result
 
 

@@ -1,0 +1,142 @@
+"""Programs written by hand, run like the fuzzer's: the error-order cases Linux decides."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from tests.posixbackend.fuzzing.programs import Fd, Step
+
+
+def program(*calls: tuple[Any, ...]) -> list[Step]:
+    """Steps from ``(op, *args)`` or ``(op, *args, {kwargs})`` tuples."""
+    steps = []
+    for index, call in enumerate(calls):
+        op, *args = call
+        kwargs: dict[str, Any] = args.pop() if args and isinstance(args[-1], dict) else {}
+        steps.append(Step(index, op, tuple(args), tuple(sorted(kwargs.items()))))
+    return steps
+
+
+ERROR_ORDER = {
+    "rename": program(
+        ("rename", "d", "d/e"),
+        ("mkdir", "d/e", 0o755),
+        ("rename", "d", "d/e/f"),
+        ("rename", "a", "d"),
+        ("rename", "d", "a"),
+        ("rename", "m", "d"),
+        ("rename", "d", "m"),
+        ("rename", "x", "d/e/f/g"),
+        ("rename", "a", "x/y"),
+        ("rename", "a/", "b"),
+        ("rename", "a", "b/"),
+        ("rename", "d/", "b/"),
+        ("rename", "s/", "b"),
+        ("rename", ".", "b"),
+        ("rename", "d/e", "."),
+        ("rename", "d/..", "b"),
+        ("rename", "a", "a"),
+        ("rename", "s", "a"),
+        ("rename", "m", "m"),
+        ("rename", "m", "b"),
+        ("rename", "a", "m"),
+        ("rename", "m/c", "c"),
+        ("rename", "d/e", "m/e"),
+    ),
+    "link": program(
+        ("link", "d", "e"),
+        ("link", "a", "d"),
+        ("link", "x", "e"),
+        ("link", "a", "x/e"),
+        ("link", "a", "a"),
+        ("link", "a/", "e"),
+        ("link", "a", "e/"),
+        ("link", "s", "e", {"follow_symlinks": False}),
+        ("link", "a", "m/e"),
+        ("link", "m/c", "e"),
+        ("link", "a", "m"),
+        ("link", "x", "e", {"dst_dir_fd": Fd(-1)}),
+        ("link", "a", "e", {"dst_dir_fd": Fd(-1)}),
+    ),
+    "directories": program(
+        ("rmdir", "."),
+        ("rmdir", ".."),
+        ("rmdir", "d/."),
+        ("rmdir", "d/.."),
+        ("rmdir", "d"),
+        ("rmdir", "a"),
+        ("rmdir", "a/"),
+        ("rmdir", "s"),
+        ("rmdir", "s/"),
+        ("rmdir", "x"),
+        ("rmdir", "m"),
+        ("unlink", "d"),
+        ("unlink", "d/"),
+        ("unlink", "a/"),
+        ("unlink", "m"),
+        ("unlink", "."),
+        ("mkdir", "a"),
+        ("mkdir", "d"),
+        ("mkdir", "s"),
+        ("mkdir", "s/"),
+        ("mkdir", "a/x"),
+        ("mkdir", "x/y"),
+        ("mkdir", "m"),
+        ("mkdir", "."),
+        ("mkdir", "n/"),
+        ("symlink", "a", "d"),
+        ("symlink", "a", "a/"),
+        ("symlink", "a", "n/"),
+        ("symlink", "a", "m"),
+        ("readlink", "a"),
+        ("readlink", "d"),
+        ("readlink", "x"),
+        ("readlink", "s/"),
+        ("readlink", "a/"),
+        ("readlink", "m"),
+    ),
+    "open": program(
+        ("open", "m/", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644),
+        ("open", "m/", os.O_CREAT | os.O_WRONLY, 0o644),
+        ("open", "a/", os.O_CREAT | os.O_WRONLY, 0o644),
+        ("open", "n/", os.O_CREAT | os.O_WRONLY, 0o644),
+        ("open", "n/", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644),
+        ("open", "d/", os.O_CREAT | os.O_RDONLY, 0o644),
+        ("open", "d", os.O_CREAT | os.O_EXCL | os.O_RDONLY, 0o644),
+        ("open", "d", os.O_WRONLY, 0o644),
+        ("open", "s/", os.O_RDONLY, 0o644),
+        ("open", "s", os.O_RDONLY | os.O_NOFOLLOW, 0o644),
+        ("open", "m/d", os.O_CREAT | os.O_DIRECTORY, 0o644, {"dir_fd": Fd(-1)}),
+        ("open", "n", os.O_CREAT | os.O_DIRECTORY | os.O_EXCL, 0o644),
+        ("open", "n", os.O_PATH | os.O_CREAT, 0o644),
+        ("open", "a", os.O_RDONLY | os.O_TRUNC, 0o644),
+        ("open", "", os.O_RDONLY, 0o644),
+    ),
+    "descriptors": program(
+        ("open", "a", os.O_PATH),
+        ("lseek", Fd(0), 0, os.SEEK_SET),
+        ("lseek", Fd(0), 0, os.SEEK_END),
+        ("read", Fd(0), 1),
+        ("fstat", Fd(0)),
+        ("ftruncate", Fd(0), 0),
+        ("fsync", Fd(0)),
+        ("open", "d", os.O_RDONLY),
+        ("lseek", Fd(7), 0, os.SEEK_END),
+        ("lseek", Fd(7), 0, os.SEEK_CUR),
+        ("lseek", Fd(7), 3, os.SEEK_SET),
+        ("pipe2", os.O_NONBLOCK),
+        ("fsync", Fd(11, 0)),
+        ("fdatasync", Fd(11, 1)),
+        ("lseek", Fd(11, 0), 0, os.SEEK_SET),
+        ("open", "d", os.O_PATH | os.O_DIRECTORY),
+        ("lseek", Fd(15), 0, os.SEEK_SET),
+        ("stat", "b", {"dir_fd": Fd(15)}),
+        ("copy_file_range", Fd(0), Fd(11, 1), 1),
+        ("open", "a", os.O_RDONLY),
+        ("copy_file_range", Fd(19), Fd(0), 1),
+        ("open", "m/c", os.O_WRONLY),
+        ("copy_file_range", Fd(19), Fd(21), 2),
+        ("read", Fd(19), 10),
+    ),
+}
