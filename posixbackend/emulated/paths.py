@@ -351,27 +351,43 @@ class PathFunctions(BackendCore):
             raise rename_error(error, content.original, target.original) from None
 
     def mkfifo(self, path: Any, mode: int = 0o666, *, dir_fd: int | None = None) -> None:
-        """os.mkfifo: named pipes are not emulated (yet): EPERM, and a logged gap."""
-        target, _, _ = self._path(path, "mkfifo", dir_fd)
+        """os.mkfifo: named pipes are not emulated (yet): EPERM, and a logged gap, where
+        Linux would make one. CPython's mkfifo names no file in its errors."""
+        target = path_arg(path, "mkfifo")
+        directory = dir_fd_arg(dir_fd)
         int_arg(mode)
-        FIFOS.hit(path=target.original)
-        raise os_error(errno.EPERM)  # CPython's mkfifo names no file in its errors
+        try:
+            self._refuse_special(target, *self._at(target, directory))
+        except OSError as error:
+            raise rename_error(error, None) from None
+
+    def _refuse_special(self, target: PathArg, at: object | None, name: str) -> None:
+        """A FIFO or device node cannot be made: the errors Linux gives first (ENOENT or
+        ENOTDIR for the parent, EEXIST for the name), else EPERM and the gap."""
+        self._parent_of(at, name)
+        try:
+            self._fs.stat_at(at, name, follow_symlinks=False)
+        except FileNotFoundError:
+            FIFOS.hit(path=target.original)
+            raise os_error(errno.EPERM) from None
+        raise os_error(errno.EEXIST)
 
     def mknod(
         self, path: Any, mode: int = 0o600, device: int = 0, *, dir_fd: int | None = None
     ) -> None:
-        """os.mknod: regular files are created; FIFOs and devices are a logged gap (EPERM)."""
-        target, at, name = self._path(path, "mknod", dir_fd)
+        """os.mknod: regular files are created; FIFOs and devices are a logged gap (EPERM).
+        CPython's mknod names no file in its errors."""
+        target = path_arg(path, "mknod")
+        directory = dir_fd_arg(dir_fd)
         mode = int_arg(mode)
-        kind = mode & 0o170000
-        if kind not in (0, 0o100000):
-            FIFOS.hit(path=target.original)
-            raise os_error(errno.EPERM, target.original)
         try:
+            at, name = self._at(target, directory)
+            if mode & 0o170000 not in (0, 0o100000):
+                self._refuse_special(target, at, name)
             flags = posix.O_CREAT | posix.O_EXCL | posix.O_WRONLY
             self._fs.open_at(at, name, flags, mode & 0o7777 & ~self._umask).close()
         except OSError as error:
-            raise rename_error(error, target.original) from None
+            raise rename_error(error, None) from None
 
     # -- attributes ----------------------------------------------------------------------------
 
@@ -460,8 +476,8 @@ class PathFunctions(BackendCore):
         if target.fd is not None:
             self._fd_path(target).utime(when)
             return
-        at, name = self._at(target, directory)
         try:
+            at, name = self._at(target, directory)  # inside: an empty path's ENOENT too
             self._fs.utime_at(at, name, when, bool(follow_symlinks))
         except OSError as error:
             raise rename_error(error, target.original if UTIME_NAMES_FILE else None) from None
