@@ -12,17 +12,20 @@ import os
 import posix
 
 from vfs.errors import os_error
-from vfs.limits import PATH_MAX
+from vfs.limits import PATH_MAX, check_encodable
 
 ACCESS_MODES = posix.F_OK | posix.R_OK | posix.W_OK | posix.X_OK
 
 
 def check_target(target: object, path: str) -> str:
-    """Validate a symbolic link's content as symlink(2) does: str, no NUL, not empty, < PATH_MAX."""
+    """Validate a symbolic link's content as symlink(2) does: str, no NUL, not empty, < PATH_MAX
+    (and encodable, as ``os.symlink`` demands)."""
     if type(target) is not str:
         if not isinstance(target, str):
             raise TypeError(f"symlink target should be str, not {type(target).__name__}")
         target = str(target)
+    if not target.isascii():
+        check_encodable(target)
     if "\x00" in target:
         raise ValueError("embedded null byte")
     if not target:

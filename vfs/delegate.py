@@ -75,6 +75,10 @@ class DelegatingHandle(Handle):
     def seek_data(self, offset: int, whence: int) -> int:
         return self.inner.seek_data(offset, whence)
 
+    # allocate is not forwarded: Handle's own extends the file through this wrapper's truncate,
+    # so a wrapper's rules on how far files grow hold for posix_fallocate too; wrappers that
+    # only route calls (Mount, Overlay) forward it to reach the provider's allocation.
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self.inner!r}>"
 

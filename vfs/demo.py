@@ -55,8 +55,11 @@ def memory_tour() -> None:
     )
     fs.identity = Identity.root()
     with fs.open("/srv/big", os.O_CREAT | os.O_WRONLY, 0o644) as h:
-        show("write past the 64 KiB limit", failure(lambda: h.pwrite(b"x" * 100_000, 0)))
-        show("size after the refused write", h.size())
+        show("100 KB written, 64 KiB limit", failure(lambda: h.pwrite(b"x" * 100_000, 0)))
+        show("one byte more", failure(lambda: h.pwrite(b"x", h.size())))
+        show("ftruncate to 1 GiB (a hole)", failure(lambda: h.truncate(1 << 30)))
+        st = h.stat()
+        show("size, and bytes allocated", f"{st.st_size}, {st.st_blocks * 512}")
 
 
 def host_tour() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 
 from vfs.errors import os_error
 
@@ -25,14 +26,17 @@ def check_path(
     An at-call's path may be ``relative`` to its directory, and empty where it names that
     directory itself (``at_itself``).
 
-    Raises what ``os`` raises for the same input: TypeError for a wrong type, ValueError for an
-    embedded NUL, ENAMETOOLONG for a path that is too long.
+    Raises what ``os`` raises for the same input: TypeError for a wrong type,
+    UnicodeEncodeError for a name the OS could not encode, ValueError for an embedded NUL,
+    ENAMETOOLONG for a path that is too long.
     """
     if type(path) is not str:
         if isinstance(path, str):
             path = str(path)
         else:
             raise TypeError(f"path should be str, not {type(path).__name__}")
+    if not path.isascii():
+        check_encodable(path)
     if "\x00" in path:
         raise ValueError("embedded null byte")
     if len(path) >= PATH_MAX // 4 and len(os.fsencode(path)) >= PATH_MAX:
@@ -55,3 +59,10 @@ def check_path_at(at: object | None, path: object, filename2: str | None = None)
     """:func:`check_path` for an at-call: relative paths too, and an empty one that names
     ``at`` itself when there is one."""
     return check_path(path, filename2, relative=True, at_itself=at is not None)
+
+
+def check_encodable(text: str) -> None:
+    """Raise the UnicodeEncodeError ``os`` raises for a path or link target that the file
+    system encoding cannot encode even with surrogateescape (a lone surrogate such as
+    ``'\\ud800'``): no provider stores a name that ``listdir(bytes)`` could not give back."""
+    str.encode(text, sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())

@@ -16,8 +16,10 @@ Renaming it, or swapping a link into its old path, changes nothing for calls thr
 
 A provider that implements only the abstract path methods gets the at-forms done for it: its
 references are canonical paths moved along by the renames made through it
-(:mod:`vfs.walk.held`), and a Mount walks it one component at a time
-(:class:`vfs.walk.PathNodes`).
+(:mod:`vfs.walk.held`), a relative path's components up to its last ``..`` are walked for it
+(so it is given a canonical directory), and a Mount walks it one component at a time
+(:class:`vfs.walk.PathNodes`). A handle such a provider returns from another provider it
+wraps is held by path too: only references it made itself reach its at-forms.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import abc
 import errno
 import posix
 import stat as _stat
-import time
 from typing import TYPE_CHECKING, Any, Self
 
 import attrs
@@ -48,6 +49,16 @@ HOLES_NOT_TRACKED = compat.declare(
     level=compat.Level.FINE,
     explanation="a provider that does not track holes reports data everywhere: SEEK_HOLE "
     "finds only the end of the file (as Linux does for such file systems)",
+)
+
+SPACE_NOT_RESERVED = compat.declare(
+    id="vfs.fallocate",
+    function="os.posix_fallocate",
+    aspect="reserving space",
+    level=compat.Level.FINE,
+    explanation="a provider that does not track allocation (and a wrapper that limits how far "
+    "files grow) only extends the file: nothing is reserved, so a later write may still fail "
+    "with ENOSPC",
 )
 
 ENTRY_TYPES = (
@@ -80,16 +91,6 @@ class DirEntryInfo:
         return self.type == _stat.S_IFLNK
 
 
-ALLOCATE_TIMES = compat.declare(
-    id="vfs.handle.allocate_times",
-    function="os.posix_fallocate",
-    aspect="mtime and ctime of a file the caller does not own",
-    level=compat.Level.FINE,
-    explanation="a provider without an allocate() of its own moves the times through utime, "
-    "which needs ownership: for another user's file (written through a handle that allows "
-    "it) they stay as they were",
-)
-
 
 class Handle(abc.ABC):
     """An open file or directory: a random-access channel with no offset of its own.
@@ -117,11 +118,14 @@ class Handle(abc.ABC):
 
     @abc.abstractmethod
     def pwrite(self, data: bytes, offset: int) -> int:
-        """Write all of ``data`` at ``offset`` (zero-filling any gap) and return its length."""
+        """Write ``data`` at ``offset`` (a gap before it reads as zeros) and return how many
+        bytes went in: all, unless the file system fills up first, when it may be fewer, as
+        write(2) gives (ENOSPC if none). :func:`write_all` makes a short write an error."""
 
     @abc.abstractmethod
     def append(self, data: bytes) -> int:
-        """Write ``data`` at the current end of file atomically; return the offset after it."""
+        """Write all of ``data`` at the current end of file atomically (or nothing: ENOSPC when
+        it does not all fit); return the offset after it."""
 
     @abc.abstractmethod
     def size(self) -> int:
@@ -130,19 +134,6 @@ class Handle(abc.ABC):
     @abc.abstractmethod
     def truncate(self, length: int) -> None:
         """Cut or extend the file to ``length`` bytes (ftruncate)."""
-
-    def allocate(self, offset: int, length: int) -> None:
-        """posix_fallocate: [offset, offset + length) exists afterwards, and the file counts
-        as modified (mtime and ctime move, as Linux's file_modified() makes them, even when
-        the size does not change). Providers with an atomic way override this."""
-        end = offset + length
-        if self.size() < end:
-            self.truncate(end)
-            return
-        try:
-            self.utime((self.stat().st_atime_ns, time.time_ns()))
-        except PermissionError:  # explicit times need ownership; fallocate needs write access
-            ALLOCATE_TIMES.hit(path=self.path)
 
     @abc.abstractmethod
     def sync(self) -> None:
@@ -185,6 +176,17 @@ class Handle(abc.ABC):
         handle is open), or None for anything else."""
         return None
 
+    def allocate(self, offset: int, length: int) -> None:
+        """posix_fallocate: allocate [offset, offset + length), growing the file to its end
+        if it is shorter; ENOSPC, with nothing changed, when the space is not there.
+
+        The default suits providers that do not track allocation: it only extends the file
+        (through :meth:`truncate`, so a wrapper's rules on growth apply) and reserves nothing.
+        """
+        SPACE_NOT_RESERVED.hit()
+        if self.size() < offset + length:
+            self.truncate(offset + length)
+
     def seek_data(self, offset: int, whence: int) -> int:
         """lseek's SEEK_DATA/SEEK_HOLE: where the next data (or hole) starts from ``offset``.
 
@@ -202,6 +204,17 @@ class Handle(abc.ABC):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def write_all(handle: Handle, data: bytes, offset: int) -> None:
+    """Write all of ``data`` at ``offset``, or raise: what a short write (a file system
+    filling up) left out is written again, which then fails with ENOSPC if it still does not
+    fit."""
+    while data:
+        written = handle.pwrite(data, offset)
+        if not 0 < written <= len(data):
+            raise os_error(errno.ENOSPC, handle.path)
+        data, offset = data[written:], offset + written
 
 
 class FileSystem(abc.ABC):
@@ -293,6 +306,8 @@ class FileSystem(abc.ABC):
     def directory(self, at: object | None, path: str) -> object:
         """A reference to the directory ``path`` leads to (relative to ``at``), with chdir's
         checks: it exists, is a directory and may be searched. Release it when done."""
+        if not path and not _live(at):
+            return _removed()  # fchdir into a removed directory succeeds (getcwd: ENOENT)
         with Walk(self.nodes()) as walk:
             canonical = walk.directory(self._path_at(at, path)).path
         self.access(canonical, posix.X_OK)
@@ -326,8 +341,8 @@ class FileSystem(abc.ABC):
         """:meth:`open` of ``path`` relative to ``at``; an opened directory holds itself."""
         absolute = self._path_at(at, path)
         handle = self.open(absolute, flags, mode)
-        if flags & 3 or handle.directory() is not None:
-            return handle
+        if flags & 3 or self._held_paths().holds(handle.directory()):
+            return handle  # a handle whose directory() is some provider's below is not ours
         try:
             if not _stat.S_ISDIR(handle.stat().st_mode):
                 return handle
@@ -451,8 +466,25 @@ class FileSystem(abc.ABC):
         """The absolute path of ``path`` relative to ``at`` (``at`` itself when empty)."""
         if path[:1] == "/":
             return path
+        if ".." in path and ".." in path.split("/"):
+            return self._walked_to_last_dotdot(at, path)
         base = "/" if at is None else self._base_path(at)
         return join(base, path) if path else base
+
+    def _walked_to_last_dotdot(self, at: object | None, path: str) -> str:
+        """The absolute path of ``path`` relative to ``at``, every component up to its last
+        ``..`` walked here (links followed): the provider gets a canonical directory, so '..'
+        after a link is the link target's parent, as on Linux, whatever its own resolver
+        makes of ``link/..``."""
+        parts = path.split("/")
+        last = len(parts) - 1 - parts[::-1].index("..")
+        head, tail = "/".join(parts[: last + 1]), "/".join(parts[last + 1 :])
+        nodes = self.nodes()
+        with Walk(nodes) as walk:
+            start = nodes.root() if at is None else nodes.start(at)
+            directory, _ = walk.walk(start, head, path, 0)
+            canonical: str = directory.path
+        return join(canonical, tail) if tail else canonical
 
     @staticmethod
     def _canonical(walk: Walk[PathNode, PathNode], absolute: str, follow: bool) -> str:

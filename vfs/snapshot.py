@@ -6,11 +6,15 @@ places; ``ctime`` cannot be set back, as with any tar), long names and link targ
 Kept: directories, regular files, symbolic links, hard links (by ``st_ino`` within one device:
 the first name carries the data, the others are link members), permission bits (set-id and
 sticky included), uid/gid, and the host's user and group names for them where it knows them.
+A file with holes is saved sparse, in GNU tar's PAX sparse format 1.0 (``GNU.sparse.*``
+records; the member's data starts with the map of its data regions and holds only those), as
+``tar`` and Python's tarfile read it, unless ``sparse=False`` asks for every file whole.
 Saving reads files and directories with O_NOATIME where allowed, so the source keeps its
 atimes.
 Loading restores owners by number, applies each directory's mode and times after its
-contents, and refuses members that would leave the archive's root (``..``) or pass through a
-symbolic link, with a clear :class:`SnapshotError`; absolute names count from the guest root.
+contents, writes a sparse member's data regions only (its holes stay holes), and refuses
+members that would leave the archive's root (``..``) or pass through a symbolic link, with a
+clear :class:`SnapshotError`; absolute names count from the guest root.
 """
 
 from __future__ import annotations
@@ -22,15 +26,19 @@ import pwd
 import stat as _stat
 import tarfile
 from decimal import Decimal
-from typing import IO
+from typing import IO, cast
 
+from vfs.content import data_regions
 from vfs.errors import os_error
 from vfs.identity import Identity
 from vfs.memory import MemoryFileSystem
-from vfs.provider import FileSystem, Handle
+from vfs.provider import FileSystem, Handle, write_all
 
 CHUNK = 1 << 20
 _NS = 1_000_000_000
+SPARSE_MEMBER_LIMIT = 8**11
+"""A sparse member this large is saved whole instead: its size would need a PAX ``size``
+record beside ``GNU.sparse.realsize``, which Python's tarfile then misreads."""
 
 
 class SnapshotError(ValueError):
@@ -66,23 +74,31 @@ def _group_name(gid: int) -> str:
 # -- saving -------------------------------------------------------------------------------------
 
 
-def save_snapshot(fs: FileSystem, archive: str | IO[bytes], root: str = "/") -> None:
-    """Write the tree of ``fs`` below ``root`` to ``archive`` (a path or a binary file object)."""
+def save_snapshot(
+    fs: FileSystem, archive: str | IO[bytes], root: str = "/", *, sparse: bool = True
+) -> None:
+    """Write the tree of ``fs`` below ``root`` to ``archive`` (a path or a binary file object).
+
+    Files with holes are sparse members unless ``sparse`` is false; then every file is
+    written whole, its holes as zeros (for a reader that takes no sparse member, such as the
+    isolated mode's parent).
+    """
     if isinstance(archive, str):
         with tarfile.open(archive, "w", format=tarfile.PAX_FORMAT) as tar:
-            _Saver(fs, tar, root).run()
+            _Saver(fs, tar, root, sparse).run()
     else:
         with tarfile.open(fileobj=archive, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            _Saver(fs, tar, root).run()
+            _Saver(fs, tar, root, sparse).run()
 
 
 class _Saver:
     """Walks a provider and adds one member per entry, directories before their contents."""
 
-    def __init__(self, fs: FileSystem, tar: tarfile.TarFile, root: str) -> None:
+    def __init__(self, fs: FileSystem, tar: tarfile.TarFile, root: str, sparse: bool) -> None:
         self.fs = fs
         self.tar = tar
         self.root = root.rstrip("/") or "/"
+        self.sparse = sparse
         self.first_names: dict[tuple[int, int], str] = {}
 
     def run(self) -> None:
@@ -128,14 +144,44 @@ class _Saver:
                 info.linkname = first
             else:
                 self.first_names[key] = member
-                info.size = st.st_size
                 with self._open_quietly(path) as handle:
-                    self.tar.addfile(info, _HandleReader(handle))
+                    self._add_file(info, handle, st)
                 return
         else:
             info.type = _SPECIAL_TYPES[kind]
             info.devmajor, info.devminor = posix.major(st.st_rdev), posix.minor(st.st_rdev)
         self.tar.addfile(info)
+
+    def _add_file(self, info: tarfile.TarInfo, handle: Handle, st: posix.stat_result) -> None:
+        """A regular file's member: whole, or sparse when it has holes (and may be)."""
+        size = st.st_size
+        regions = data_regions(handle, size, st.st_blocks) if self.sparse else [(0, size)]
+        stored = sum(length for _, length in regions)
+        header = b""
+        if stored < size:
+            if not regions or regions[-1][0] + regions[-1][1] < size:
+                regions.append((size, 0))  # GNU tar marks a trailing hole so
+            sparse_map = f"{len(regions)}\n" + "".join(f"{at}\n{n}\n" for at, n in regions)
+            header = sparse_map.encode("ascii")
+            header += bytes(-len(header) % tarfile.BLOCKSIZE)
+        if not header or len(header) + stored >= SPARSE_MEMBER_LIMIT:
+            info.size = size
+            self.tar.addfile(info, _HandleReader(handle))
+            return
+        directory, _, name = info.name.rpartition("/")
+        stand_in = f"{directory}/GNUSparseFile.0/{name}".lstrip("/")  # tar's name for it
+        # ``path`` first: readers apply records in order, so GNU.sparse.name, after it, wins
+        info.pax_headers = {
+            "path": stand_in,
+            **info.pax_headers,
+            "GNU.sparse.major": "1",
+            "GNU.sparse.minor": "0",
+            "GNU.sparse.name": info.name,
+            "GNU.sparse.realsize": str(size),
+        }
+        info.name = stand_in
+        info.size = len(header) + stored
+        self.tar.addfile(info, _SparseReader(handle, header, regions))
 
     def _open_quietly(self, path: str, flags: int = 0) -> Handle:
         """Open for reading without moving atime (O_NOATIME), where the provider allows it."""
@@ -166,6 +212,38 @@ class _HandleReader:
         data = self._handle.pread(size, self._offset)
         self._offset += len(data)
         return data
+
+
+class _SparseReader:
+    """A sparse member's data as ``tarfile.addfile`` reads it: the map, then each region."""
+
+    def __init__(self, handle: Handle, header: bytes, regions: list[tuple[int, int]]) -> None:
+        self._handle = handle
+        self._pending = header
+        self._regions = iter(regions)
+        self._at = self._end = 0
+
+    def read(self, n: int = -1) -> bytes:
+        """``n`` bytes (fewer only at the end: tarfile takes a short read for a cut file)."""
+        size = CHUNK if n < 0 else n
+        parts: list[bytes] = []
+        while size:
+            if self._pending:
+                part, self._pending = self._pending[:size], self._pending[size:]
+            else:
+                while self._at >= self._end:
+                    region = next(self._regions, None)
+                    if region is None:
+                        return b"".join(parts)
+                    self._at, self._end = region[0], region[0] + region[1]
+                count = min(size, self._end - self._at)
+                part = self._handle.pread(count, self._at)
+                if len(part) < count:  # the file shrank meanwhile: the rest reads as zeros
+                    part += bytes(count - len(part))
+                self._at += count
+            parts.append(part)
+            size -= len(part)
+        return b"".join(parts)
 
 
 # -- loading ------------------------------------------------------------------------------------
@@ -286,11 +364,17 @@ class _Loader:
         source = self.tar.extractfile(info)
         assert source is not None, "a regular member has data"
         flags = posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL
+        sparse = cast("list[tuple[int, int]] | None", info.sparse)  # typeshed says bytes
+        regions = sparse if sparse is not None else [(0, info.size)]
         with source, self.fs.open(path, flags, 0o600) as handle:
-            offset = 0
-            while chunk := source.read(CHUNK):
-                handle.pwrite(chunk, offset)
-                offset += len(chunk)
+            for start, length in regions:  # a sparse member's holes are never written
+                source.seek(start)
+                offset, end = start, start + length
+                while offset < end and (chunk := source.read(min(CHUNK, end - offset))):
+                    write_all(handle, chunk, offset)
+                    offset += len(chunk)
+            if handle.size() != info.size:
+                handle.truncate(info.size)
 
     def _metadata(self, path: str, info: tarfile.TarInfo) -> None:
         fs = self.fs

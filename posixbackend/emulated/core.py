@@ -29,7 +29,7 @@ from vfs.errors import os_error
 DEFAULT_UMASK = 0o022
 SECOND_NS = 1_000_000_000
 
-CWD_IS_A_PATH = compat.declare(
+CWD_DISCONNECTED = compat.declare(
     id="emulated.cwd.disconnected",
     function="os.chdir",
     aspect="process cwd",
@@ -246,7 +246,7 @@ class BackendCore:
         if previous is not None:
             fs.release(previous)
         if record:
-            CWD_IS_A_PATH.hit()
+            CWD_DISCONNECTED.hit()
 
     def _getcwd(self) -> str:
         """Where the current directory is now (ENOENT once it was removed, as Linux says)."""

@@ -72,7 +72,13 @@ class FileFunctions(BackendCore):
 
     def open(self, path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
         """os.open: the lowest free descriptor, non-inheritable, for ``path``."""
-        if path.__class__ is str and dir_fd is None and "\x00" not in path and path:
+        if (
+            path.__class__ is str
+            and path
+            and dir_fd is None
+            and path.isascii()  # else the converter: a name os cannot encode fails there
+            and "\x00" not in path
+        ):
             original: object = path
             at: object | None = None if path[0] == "/" else self._cwd
             name: str = path

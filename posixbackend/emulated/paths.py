@@ -106,7 +106,13 @@ class PathFunctions(BackendCore):
         self, path: Any, *, dir_fd: int | None = None, follow_symlinks: bool = True
     ) -> os.stat_result:
         """os.stat (path, or an open descriptor)."""
-        if path.__class__ is str and dir_fd is None and path[:1] == "/" and "\x00" not in path:
+        if (
+            path.__class__ is str
+            and dir_fd is None
+            and path[:1] == "/"
+            and path.isascii()  # else the converter: a name os cannot encode fails there
+            and "\x00" not in path
+        ):
             try:  # the common case, without the converters
                 return self._view(self._fs.stat(path, follow_symlinks))
             except OSError as error:
@@ -332,7 +338,7 @@ class PathFunctions(BackendCore):
             except OSError:
                 # linkat looks the old path up whole before the new one's directory: a
                 # missing source is ENOENT even when dst_dir_fd is bad
-                self._fs.stat_at(src_at, src_name, follow_symlinks=follow)
+                self._fs.stat_at(src_at, src_name, follow)
                 raise
             self._fs.link_at(src_at, src_name, dst_at, dst_name, follow)
         except OSError as error:
@@ -366,7 +372,7 @@ class PathFunctions(BackendCore):
         ENOTDIR for the parent, EEXIST for the name), else EPERM and the gap."""
         self._parent_of(at, name)
         try:
-            self._fs.stat_at(at, name, follow_symlinks=False)
+            self._fs.stat_at(at, name, False)
         except FileNotFoundError:
             FIFOS.hit(path=target.original)
             raise os_error(errno.EPERM) from None

@@ -27,7 +27,9 @@ byte for byte (checked against ``os.pipe()`` by tests/posixbackend/test_pipes.py
   part-filled page still takes a slot of its own, as in Linux's splice_pipe_to_pipe.
 
 One end object is one open file description: ``dup`` shares it (the backend counts the
-descriptors), and the pipe treats an end as gone when its object is closed. Opening the pipe
+descriptors), and the pipe treats an end as gone when its object is closed, or, if a read,
+write or splice on it is still in progress (blocked in another thread), when that call returns:
+the kernel's reference to the file keeps the end open just as long. Opening the pipe
 again, as through ``/proc/self/fd/N``, makes a new description: :meth:`Pipe.open_reader` and
 :meth:`Pipe.open_writer`. Not emulated: packet mode (``pipe2(O_DIRECT)``), ``F_SETPIPE_SZ``,
 the per-user pipe page limits, and FIFO opening rules.
@@ -327,18 +329,26 @@ class Pipe:
 
     # -- called by the ends ------------------------------------------------------------------
 
-    def _read(self, n: int, nonblocking: bool, timeout: float | None) -> list[bytearray]:
+    def _read(
+        self, end: PipeEnd, n: int, nonblocking: bool, timeout: float | None
+    ) -> list[bytearray]:
         """Take up to ``n`` bytes once some are there; ``[]`` at end of file."""
         deadline = _deadline(timeout)
         with self._lock:
-            ring = self._ring
-            if ring.empty and not self._await_data(nonblocking, deadline):
-                return []
-            was_full = ring.full
-            chunks = ring.take(n)
-            if was_full and not ring.full:
-                self._became_writable()
-            return chunks
+            if end._closed:
+                raise os_error(errno.EBADF)
+            end._calls += 1  # nothing is called before the try: no exception lands between
+            try:
+                ring = self._ring
+                if ring.empty and not self._await_data(nonblocking, deadline):
+                    return []
+                was_full = ring.full
+                chunks = ring.take(n)
+                if was_full and not ring.full:
+                    self._became_writable()
+                return chunks
+            finally:
+                self._leave(end)
 
     def _await_data(self, nonblocking: bool, deadline: float | None) -> bool:
         """Under the lock, with the ring empty: wait for data; False at end of file (no
@@ -352,23 +362,31 @@ class Pipe:
             raise os_error(errno.ETIMEDOUT)
         return not self._ring.empty
 
-    def _write(self, view: memoryview, nonblocking: bool, timeout: float | None) -> int:
+    def _write(
+        self, end: PipeEnd, view: memoryview, nonblocking: bool, timeout: float | None
+    ) -> int:
         """Write ``view`` by Linux's rules (see the module docstring); return the count."""
         deadline = _deadline(timeout)
         total = len(view)
         with self._lock:
-            if not self._readers:
-                raise os_error(errno.EPIPE)
-            written = self._put(view, merge=True)
-            while written < total:  # the ring is full here
-                if nonblocking:
-                    return self._stopped(written, errno.EAGAIN)
-                if not self._room.wait_for(self._writable, _remaining(deadline)):
-                    return self._stopped(written, errno.ETIMEDOUT)
+            if end._closed:
+                raise os_error(errno.EBADF)
+            end._calls += 1  # nothing is called before the try: no exception lands between
+            try:
                 if not self._readers:
-                    return self._stopped(written, errno.EPIPE)
-                written += self._put(view[written:], merge=False)
-            return written
+                    raise os_error(errno.EPIPE)
+                written = self._put(view, merge=True)
+                while written < total:  # the ring is full here
+                    if nonblocking:
+                        return self._stopped(written, errno.EAGAIN)
+                    if not self._room.wait_for(self._writable, _remaining(deadline)):
+                        return self._stopped(written, errno.ETIMEDOUT)
+                    if not self._readers:
+                        return self._stopped(written, errno.EPIPE)
+                    written += self._put(view[written:], merge=False)
+                return written
+            finally:
+                self._leave(end)
 
     def _put(self, view: memoryview, merge: bool) -> int:
         """Add what fits of ``view`` (merging only on a write's first step, as Linux does)."""
@@ -383,9 +401,11 @@ class Pipe:
 
     def _splice_in(
         self,
+        end: PipeEnd,
         read: Callable[[int], bytes],
         limit: int,
         skew: int,
+        *,
         nonblocking: bool,
         timeout: float | None,
     ) -> int:
@@ -393,28 +413,35 @@ class Pipe:
         as the free slots hold (its data cut at page borders ``skew`` bytes in)."""
         deadline = _deadline(timeout)
         with self._lock:
-            ring = self._ring
-            if not self._readers:
-                raise os_error(errno.EPIPE)
-            if ring.full:
-                if nonblocking:
-                    raise os_error(errno.EAGAIN)
-                if not self._room.wait_for(self._writable, _remaining(deadline)):
-                    raise os_error(errno.ETIMEDOUT)
+            if end._closed:
+                raise os_error(errno.EBADF)
+            end._calls += 1  # nothing is called before the try: no exception lands between
+            try:
+                ring = self._ring
                 if not self._readers:
                     raise os_error(errno.EPIPE)
-            data = read(min(limit, ring.free_slots * PAGE_SIZE - skew))
-            if not data:
-                return 0
-            was_empty = ring.empty
-            ring.fill(memoryview(data), PAGE_SIZE - skew)
-            if was_empty:
-                self._data.notify_all()
-                self._notify_watchers()
-            return len(data)
+                if ring.full:
+                    if nonblocking:
+                        raise os_error(errno.EAGAIN)
+                    if not self._room.wait_for(self._writable, _remaining(deadline)):
+                        raise os_error(errno.ETIMEDOUT)
+                    if not self._readers:
+                        raise os_error(errno.EPIPE)
+                data = read(min(limit, ring.free_slots * PAGE_SIZE - skew))
+                if not data:
+                    return 0
+                was_empty = ring.empty
+                ring.fill(memoryview(data), PAGE_SIZE - skew)
+                if was_empty:
+                    self._data.notify_all()
+                    self._notify_watchers()
+                return len(data)
+            finally:
+                self._leave(end)
 
     def _splice_out(
         self,
+        end: PipeEnd,
         write: Callable[[bytes], int],
         limit: int,
         nonblocking: bool,
@@ -424,19 +451,51 @@ class Pipe:
         ``limit`` bytes to ``write`` and remove what it took (nothing if it raises)."""
         deadline = _deadline(timeout)
         with self._lock:
-            ring = self._ring
-            if ring.empty and not self._await_data(nonblocking, deadline):
-                return 0
-            taken = write(ring.peek(limit))
-            was_full = ring.full
-            ring.take(taken)
-            if was_full and not ring.full:
-                self._became_writable()
-            return taken
+            if end._closed:
+                raise os_error(errno.EBADF)
+            end._calls += 1  # nothing is called before the try: no exception lands between
+            try:
+                ring = self._ring
+                if ring.empty and not self._await_data(nonblocking, deadline):
+                    return 0
+                taken = write(ring.peek(limit))
+                was_full = ring.full
+                ring.take(taken)
+                if was_full and not ring.full:
+                    self._became_writable()
+                return taken
+            finally:
+                self._leave(end)
 
-    def _splice_to(self, target: Pipe, limit: int, nonblocking: bool, timeout: float | None) -> int:
+    def _splice_to(
+        self,
+        end: PipeEnd,
+        target_end: PipeEnd,
+        limit: int,
+        nonblocking: bool,
+        timeout: float | None,
+    ) -> int:
         """Linux's splice_pipe_to_pipe: wait for data here and room there, then move whole
-        buffers (the last one perhaps split) while both allow."""
+        buffers (the last one perhaps split) while both allow. Both ends stay open until it
+        returns, whoever closes their descriptors meanwhile."""
+        entered: list[PipeEnd] = []
+        try:
+            for held in (end, target_end):
+                with held._pipe._lock:
+                    if held._closed:
+                        raise os_error(errno.EBADF)
+                    held._calls += 1
+                    entered.append(held)  # right after the count: no exception between
+            return self._move_buffers(target_end._pipe, limit, nonblocking, timeout)
+        finally:
+            for held in entered:
+                with held._pipe._lock:
+                    held._pipe._leave(held)
+
+    def _move_buffers(
+        self, target: Pipe, limit: int, nonblocking: bool, timeout: float | None
+    ) -> int:
+        """The body of :meth:`_splice_to`."""
         deadline = _deadline(timeout)
         first, second = (self, target) if self.ino < target.ino else (target, self)
         while True:
@@ -473,15 +532,22 @@ class Pipe:
             return written
         raise os_error(code)
 
-    def _close_reader(self) -> None:
-        with self._lock:
+    def _leave(self, end: PipeEnd) -> None:
+        """A call on ``end`` returns (under the lock): the end goes if it was closed meanwhile
+        and this was the last call holding it."""
+        end._calls -= 1
+        if end._closed and not end._calls:
+            self._let_go(end)
+
+    def _let_go(self, end: PipeEnd) -> None:
+        """``end`` is gone (under the lock): readers see EOF once no writer is left, writers
+        EPIPE once no reader is."""
+        if isinstance(end, PipeReader):
             self._readers -= 1
             if not self._readers:
                 self._room.notify_all()
                 self._notify_watchers()
-
-    def _close_writer(self) -> None:
-        with self._lock:
+        else:
             self._writers -= 1
             if not self._writers:
                 self._data.notify_all()
@@ -533,11 +599,13 @@ class PipeEnd(abc.ABC):
     closed descriptor; closing again is harmless.
     """
 
-    __slots__ = ("_closed", "_pipe")
+    __slots__ = ("_calls", "_closed", "_pipe")
 
     def __init__(self, pipe: Pipe) -> None:
         self._pipe = pipe
         self._closed = False
+        self._calls = 0
+        """Reads, writes and splices in progress on this end (under the pipe's lock)."""
 
     @property
     def pipe(self) -> Pipe:
@@ -550,16 +618,19 @@ class PipeEnd(abc.ABC):
         return self._closed
 
     def close(self) -> None:
-        """Give up this end; the pipe sees EOF or EPIPE once the last of a kind is closed."""
-        with self._pipe._lock:
+        """Give up this end; the pipe sees EOF or EPIPE once the last of a kind is gone.
+
+        A call still in progress on this end (a read blocked in another thread) keeps it until
+        that call returns, as the kernel's reference to the file does: a write meanwhile still
+        reaches the blocked reader. New calls fail with EBADF at once.
+        """
+        pipe = self._pipe
+        with pipe._lock:
             if self._closed:
                 return
             self._closed = True
-        self._released()
-
-    @abc.abstractmethod
-    def _released(self) -> None:
-        """Tell the pipe that one end of this kind is gone."""
+            if not self._calls:
+                pipe._let_go(self)
 
     def _check_open(self) -> Pipe:
         if self._closed:
@@ -613,7 +684,7 @@ class PipeReader(PipeEnd):
             if n < 0:
                 raise ValueError(f"negative read size {n}")
             return b""
-        return b"".join(pipe._read(n, nonblocking, timeout))
+        return b"".join(pipe._read(self, n, nonblocking, timeout))
 
     def readinto(
         self,
@@ -628,7 +699,7 @@ class PipeReader(PipeEnd):
         if not len(target):
             return 0
         position = 0
-        for chunk in pipe._read(len(target), nonblocking, timeout):
+        for chunk in pipe._read(self, len(target), nonblocking, timeout):
             target[position : position + len(chunk)] = chunk
             position += len(chunk)
         return position
@@ -643,7 +714,7 @@ class PipeReader(PipeEnd):
     ) -> int:
         """splice(2) from this pipe to a file: once data is there (0 at end of file), hand up
         to ``limit`` bytes to ``write``, which returns how many it took; those leave the pipe."""
-        return self._check_open()._splice_out(write, limit, nonblocking, timeout)
+        return self._check_open()._splice_out(self, write, limit, nonblocking, timeout)
 
     def splice_to(
         self,
@@ -656,10 +727,9 @@ class PipeReader(PipeEnd):
         """splice(2) from this pipe to another's write end: up to ``limit`` bytes move, whole
         buffers where they fit; ValueError for two ends of one pipe (EINVAL to callers)."""
         pipe = self._check_open()
-        target = writer._check_open()
-        if target is pipe:
+        if writer._check_open() is pipe:
             raise ValueError("cannot splice a pipe to itself")
-        return pipe._splice_to(target, limit, nonblocking, timeout)
+        return pipe._splice_to(self, writer, limit, nonblocking, timeout)
 
     def readable(self) -> bool:
         """Whether a read would return at once: data buffered, or no writer left (EOF)."""
@@ -673,9 +743,6 @@ class PipeReader(PipeEnd):
 
     def ready(self) -> bool:
         return self.readable()
-
-    def _released(self) -> None:
-        self._pipe._close_reader()
 
 
 class PipeWriter(PipeEnd):
@@ -694,7 +761,7 @@ class PipeWriter(PipeEnd):
         view = _byte_view(data)
         if not len(view):
             return 0
-        return pipe._write(view, nonblocking, timeout)
+        return pipe._write(self, view, nonblocking, timeout)
 
     def splice_in(
         self,
@@ -709,7 +776,10 @@ class PipeWriter(PipeEnd):
         up to ``n`` bytes (at most ``limit``, at most what the free slots hold), which go in as
         buffers cut at the file's page borders (``offset`` is the file position read from).
         BrokenPipeError without readers; ``read`` is called with the pipe locked."""
-        return self._check_open()._splice_in(read, limit, offset % PAGE_SIZE, nonblocking, timeout)
+        pipe = self._check_open()
+        return pipe._splice_in(
+            self, read, limit, offset % PAGE_SIZE, nonblocking=nonblocking, timeout=timeout
+        )
 
     def writable(self) -> bool:
         """Whether a write would not block at first: a free page slot, or no reader (EPIPE)."""
@@ -723,9 +793,6 @@ class PipeWriter(PipeEnd):
 
     def ready(self) -> bool:
         return self.writable()
-
-    def _released(self) -> None:
-        self._pipe._close_writer()
 
 
 def wait_ready(ends: Sequence[PipeEnd], timeout: float | None = None) -> list[PipeEnd]:

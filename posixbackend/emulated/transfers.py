@@ -5,8 +5,10 @@ checks Linux makes, in the kernel's order (``do_sendfile``, ``__do_splice``/``do
 ``vfs_copy_file_range`` in fs/read_write.c and fs/splice.c): a bad offset is EINVAL before the
 other descriptor is even looked up, a count of 0 makes splice return at once. Pipes take
 spliced data as buffers cut at the file's page borders and give theirs up buffer by buffer
-(``pipes.py``), so how much one call moves matches a real pipe. Two host descriptors (the
-standard streams) are handed to the real system call.
+(``pipes.py``), so how much one call moves matches a real pipe. sendfile from a file to itself
+moves what Linux's page cache makes of it (an overlapping copy repeats itself, see
+:func:`_copy_within`); copy_file_range refuses overlapping ranges of one file (EINVAL), as
+Linux does. Two host descriptors (the standard streams) are handed to the real system call.
 """
 
 from __future__ import annotations
@@ -164,6 +166,78 @@ def _copy(source: _Source, sink: _Sink, count: int) -> int:
     return total
 
 
+def _same_file(source: Description, destination: Description) -> bool:
+    """Whether two descriptions are open on one provider file (the same one, or two)."""
+    if not isinstance(source, FileDescription) or not isinstance(destination, FileDescription):
+        return False
+    if source is destination:
+        return True
+    st, other = source.stat(), destination.stat()
+    return (st.st_dev, st.st_ino) == (other.st_dev, other.st_ino)
+
+
+def _copy_within(
+    source: Description, destination: Description, position: int | None, count: int
+) -> int:
+    """sendfile from a file to itself, as Linux does it through the page cache.
+
+    Both positions are taken at the start (the file offset for a missing ``position`` and for
+    the destination), the copy goes forward byte by byte in effect, reading what it wrote
+    already where the ranges overlap, and the offsets move by what was copied at the end (the
+    source's last, so with one description it wins). Copying forward into its own range thus
+    repeats the first ``distance`` bytes, and keeps growing the file while its source stays
+    ahead of the end; a copy onto itself leaves the content as it was.
+    """
+    start = file_position(source) if position is None else position
+    at = file_position(destination)
+    distance = at - start
+    moved = 0
+    try:
+        if 0 < distance < CHUNK:
+            moved = _repeat_forward(source, destination, start, at, count)
+        else:  # chunks no longer than the distance: a chunk never reads its own writes
+            while moved < count:
+                data = source.pread(min(CHUNK, count - moved), start + moved)
+                if not data:
+                    break
+                written = destination.pwrite(data, at + moved)
+                moved += written
+                if written < len(data):
+                    break
+    except OSError:
+        if not moved:
+            raise
+    finally:
+        destination.seek(at + moved, os.SEEK_SET)
+        if position is None:
+            source.seek(start + moved, os.SEEK_SET)
+    return moved
+
+
+def _repeat_forward(
+    source: Description, destination: Description, start: int, at: int, count: int
+) -> int:
+    """The copy of :func:`_copy_within` to ``distance = at - start`` bytes further on, for a
+    short distance: the bytes at ``start`` (zeros past the end of file) repeat with that period
+    over all ``count`` bytes, since every read past the first period sees the copy's own
+    writes and the end of file keeps moving ahead of the reads. Written a chunk at a time."""
+    distance = at - start
+    pattern = source.pread(min(distance, count), start)
+    if not pattern:
+        return 0  # the source starts at or past the end of file
+    pattern += bytes(min(distance, count) - len(pattern))
+    periods = bytes(pattern) * (CHUNK // distance + 2)
+    moved = 0
+    while moved < count:
+        phase = moved % distance
+        chunk = periods[phase : phase + min(CHUNK, count - moved)]
+        written = destination.pwrite(chunk, at + moved)
+        moved += written
+        if written < len(chunk):
+            break
+    return moved
+
+
 class TransferFunctions(BackendCore):
     """os.sendfile, os.splice and os.copy_file_range between the backend's descriptors."""
 
@@ -195,6 +269,8 @@ class TransferFunctions(BackendCore):
         _verify_area(file_position(destination), count)
         if destination.flags & posix.O_APPEND:
             raise os_error(errno.EINVAL)
+        if _same_file(source, destination):
+            return _copy_within(source, destination, position, count)
         return _copy(reader, _Sink(destination, None), count)
 
     def splice(  # noqa: PLR0917 - os.splice's own signature

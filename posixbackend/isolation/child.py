@@ -82,7 +82,8 @@ def main(request_fd: int, result_fd: int, view_json: str) -> NoReturn:
     outcome = run.run()
     out.frame("finished", **attrs.asdict(outcome))
     try:
-        save_snapshot(run.files.memory, out)  # type: ignore[arg-type]  # a write-only file
+        # holes written out: the parent takes no sparse member (archive.py refuses them)
+        save_snapshot(run.files.memory, out, sparse=False)  # type: ignore[arg-type]
     except MemoryError:  # the parent notes a snapshot that never ended
         posix._exit(outcome.status)
     out.end()
@@ -109,7 +110,7 @@ class GuestRun:
         self.request = request
         self.limits = request.limits
         self.files: GuestFileSystem = guest_file_system(
-            request.cwd, request.files, self.limits.file_size_bytes
+            request.cwd, request.files, self.limits.file_size_bytes, self.limits.memory_bytes
         )
         self.permissions = _permissions(request.permissions, self.files)
         program = request.program

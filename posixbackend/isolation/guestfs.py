@@ -4,7 +4,10 @@ Shaped like the managed backend's default file system (``/tmp`` with the sticky 
 guest's working directory, the library and site-packages mounted read-only at their real
 paths, minus any that would hide a directory the guest's files go in), filled with the files
 the parent sent. The host's own files are not there: the child's Landlock rules would refuse
-them anyway, and its writes never leave memory.
+them anyway, and its writes never leave memory. Its memory is capped as a tmpfs on a machine
+of the guest's memory limit would be: half of ``Limits.memory_bytes`` for file data (holes
+cost nothing), half as many inodes as that has pages; a guest that fills it gets ENOSPC
+before its memory limit ends the run. Files sent that do not fit fail the setup.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from vfs import (
     MountFileSystem,
     ReadOnlyFileSystem,
 )
+from vfs.memory import tmpfs_defaults
+from vfs.provider import write_all
 
 NO_HOST_FILES = compat.declare(
     id="isolation.no_host_files",
@@ -61,11 +66,16 @@ class GuestFileSystem:
 
 
 def guest_file_system(
-    cwd: str, files: Mapping[str, bytes], file_size_limit: int | None
+    cwd: str,
+    files: Mapping[str, bytes],
+    file_size_limit: int | None,
+    memory_limit: int | None = None,
 ) -> GuestFileSystem:
-    """A new guest file system holding ``files``, with ``cwd`` made if missing."""
+    """A new guest file system holding ``files``, with ``cwd`` made if missing, capped for
+    ``memory_limit`` (the guest's; the machine's physical memory if None)."""
     me = Identity.current()
-    memory = MemoryFileSystem(identity=Identity.root())
+    max_bytes, max_inodes = tmpfs_defaults(memory_limit)
+    memory = MemoryFileSystem(identity=Identity.root(), max_bytes=max_bytes, max_inodes=max_inodes)
     _make_directories(memory, "/tmp", 0o1777, Identity.root())
     _make_directories(memory, cwd, 0o755, me)
     for path, data in sorted(files.items()):
@@ -102,5 +112,5 @@ def _write_file(memory: MemoryFileSystem, path: str, data: bytes, owner: Identit
     """Create ``path`` holding ``data``, owned by ``owner``, mode 0644."""
     flags = posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC
     with memory.open(path, flags, 0o644) as handle:
-        handle.pwrite(data, 0)
+        write_all(handle, data, 0)  # ENOSPC past the cap, never a shorter file
     memory.chown(path, owner.uid, owner.gid)

@@ -10,12 +10,22 @@ from __future__ import annotations
 import enum
 import math
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 
 import compat
 from posixbackend.launcher.grants import BOOLEAN_FLAGS, VALUED_FLAGS, GrantError, PermissionOptions
+from posixbackend.launcher.pythonoptions import (
+    HELP_LETTERS,
+    HELP_TOPICS,
+    LONG_OPTIONS,
+    VALUED,
+    PythonOptionError,
+    PythonOptionReader,
+    PythonOptions,
+    missing_value,
+)
 from posixbackend.launcher.target import Target, TargetKind
 from posixbackend.switch.names import PosixModuleBackend, valid_names
 
@@ -80,6 +90,12 @@ Options:
                          all, none, or HOST:PORT,... patterns (shell wildcards), checked on
                          connect, bind, sendto and name resolution
   -h, --help             show this help and exit
+
+Python's own options (python -h lists them) are accepted too, before the target and among
+the options above, with python's meaning for the program: -b, -B, -d, -E, -i, -I, -O, -OO,
+-P, -q, -R, -s, -S, -u, -v, -W arg, -x, -X opt, --check-hash-based-pycs MODE (the ones
+that set the interpreter up start it again with them); -V and --version print python's
+version, --help-env, --help-xoptions and --help-all print python's help.
 
 Targets:
   file                   run the program in a script file (or a directory or zip file with
@@ -245,6 +261,10 @@ class Command:
     help: bool = False
     sandbox_report: str | None = None
     """``--sandbox-report``: "-" (text on stderr) or a file for JSON; None: not asked."""
+    python: PythonOptions = attrs.field(factory=PythonOptions)
+    """Python's own options given among the launcher's."""
+    python_help: str | None = None
+    """One of python's ``--help-*`` options, to print python's help for (and nothing else)."""
 
 
 _VALUED = {
@@ -256,75 +276,166 @@ _BARE = {"--sandbox", *BOOLEAN_FLAGS}
 """Options given alone (``--allow-create-thread``) or with ``=value``, never the next word."""
 
 
+Program = tuple[TargetKind, str, tuple[str, ...]]
+"""A program named on the command line: its kind, the script, module or code, its arguments."""
+
+
+@attrs.frozen
+class _Word:
+    """What one word of the command line meant, beyond the options it recorded."""
+
+    taken: int = 0
+    """How many of the following words it took as its value."""
+    program: Program | None = None
+    """The program it named (-c, -m), with the words after it."""
+    help: str | None = None
+    """-h (the launcher's help) or one of python's ``--help-*`` topics."""
+    end: bool = False
+    """The options end here (a lone "-" among letters, ``-u-``): the next word names the
+    program, as after ``--``."""
+
+
 def parse_command(
     argv: Sequence[str],
     *,
     default_backend: PosixModuleBackend = PosixModuleBackend.NATIVE,
     stdin_is_tty: bool = False,
+    notice: Callable[[str], None] | None = None,
 ) -> Command:
-    """Parse the launcher's arguments (without the program name); UsageError when bad."""
+    """Parse the launcher's arguments (without the program name); UsageError when bad.
+
+    Python's own options are accepted among the launcher's (:mod:`.pythonoptions`);
+    ``notice`` receives python's non-fatal remarks about them."""
     options = BackendOptions(backend=default_backend)
+    python = PythonOptionReader(notice=notice or (lambda message: None))
     backend_named = False
     report: str | None = None
     sandbox_report: str | None = None
     changes = False
     index = 0
-    target: Target | None = None
+    program: Program | None = None
     while index < len(argv):
         argument = argv[index]
         index += 1
-        if argument in ("-h", "--help"):
+        if argument == "--help":
             return Command(BackendOptions(), Target(TargetKind.INTERACTIVE), help=True)
         if argument == "--changes":
             changes = True
             continue
-        if argument == "-":
-            target = Target(TargetKind.STDIN, "-", tuple(argv[index:]))
-            break
-        if argument in ("-m", "-c") or (argument.startswith(("-m", "-c")) and argument[2:3] != "-"):
-            flag, inline = argument[:2], argument[2:]
-            if not inline:
-                if index >= len(argv):
-                    raise UsageError(f"Argument expected for the {flag} option")
-                inline = argv[index]
-                index += 1
-            kind = TargetKind.MODULE if flag == "-m" else TargetKind.CODE
-            target = Target(kind, inline, tuple(argv[index:]))
-            break
-        if argument.startswith("--"):
-            name, equals, value = argument.partition("=")
-            if name == "--sandbox-report":
-                if equals and not value:
-                    raise UsageError("--sandbox-report: expected a file name or nothing")
-                sandbox_report = value if equals else "-"
-                continue
-            if name in _BARE:
-                options = _with_grant(options, name, value if equals else None)
-                continue
-            if name not in _VALUED:
-                raise UsageError(f"unknown option {name}")
-            if not equals:
-                if index >= len(argv):
-                    raise UsageError(f"Argument expected for the {name} option")
-                value = argv[index]
-                index += 1
-            if name == "--compat-report":
-                if not value:
-                    raise UsageError("--compat-report: expected a file name or -")
-                report = value
-            else:
-                options = _with_option(options, name, value)
-                backend_named |= name in ("--posix-backend", "--python.PosixModuleBackend")
+        if argument == "--version":
+            python.flag("V")
             continue
-        if argument.startswith("-"):
+        if argument in ("--", "-") or not argument.startswith("-"):
+            following = argv[index:] if argument == "--" else argv[index - 1 :]
+            program = _program_after_the_options(following)
+            break
+        if argument in LONG_OPTIONS or not argument.startswith("--"):
+            word = _python_word(argument, argv[index:], python)
+            index += word.taken
+            if word.help == "-h":
+                return Command(BackendOptions(), Target(TargetKind.INTERACTIVE), help=True)
+            if word.help is not None:
+                return Command(BackendOptions(), Target(TargetKind.STDIN), python_help=word.help)
+            if word.program is not None or word.end:
+                program = word.program or _program_after_the_options(argv[index:])
+                break
+            continue
+        name, equals, value = argument.partition("=")
+        if name == "--sandbox-report":
+            if equals and not value:
+                raise UsageError("--sandbox-report: expected a file name or nothing")
+            sandbox_report = value if equals else "-"
+            continue
+        if name in _BARE:
+            options = _with_grant(options, name, value if equals else None)
+            continue
+        if name not in _VALUED:
             raise UsageError(f"unknown option {argument}")
-        target = Target(TargetKind.SCRIPT, argument, tuple(argv[index:]))
-        break
-    if target is None:  # python then calls the program "" in sys.argv[0], named "-" or not
-        target = Target(TargetKind.INTERACTIVE if stdin_is_tty else TargetKind.STDIN)
+        if not equals:
+            if index >= len(argv):
+                raise UsageError(f"Argument expected for the {name} option")
+            value = argv[index]
+            index += 1
+        if name == "--compat-report":
+            if not value:
+                raise UsageError("--compat-report: expected a file name or -")
+            report = value
+        else:
+            options = _with_option(options, name, value)
+            backend_named |= name in ("--posix-backend", "--python.PosixModuleBackend")
+    target = _target(program, stdin_is_tty, python.skip_first_line)
     options = _sandboxed(options, backend_named)
     _check_consistent(options, changes)
-    return Command(options, target, report, changes, sandbox_report=sandbox_report)
+    return Command(
+        options, target, report, changes, sandbox_report=sandbox_report, python=python.options()
+    )
+
+
+def _python_word(word: str, following: Sequence[str], python: PythonOptionReader) -> _Word:
+    """One word of python's options: a long option python knows, or short ones (``-uB``,
+    ``-Wd``, ``-uc CODE``); UsageError with python's message when python would refuse it."""
+    try:
+        if word.startswith("--"):
+            return _python_long_option(word, word, following, python)
+        letters = word[1:]
+        for position, letter in enumerate(letters, start=1):
+            rest = letters[position:]
+            if letter in HELP_LETTERS:
+                return _Word(help="-h")
+            if letter == "-":  # python's getopt reads a long option here
+                if not rest:
+                    python.notice("expected long option")
+                    return _Word(end=True)
+                if f"--{rest}" not in LONG_OPTIONS:
+                    raise PythonOptionError(f"unknown option {word}")
+                return _python_long_option(f"--{rest}", word, following, python)
+            if letter in "cm" or letter in VALUED:
+                taken = 0
+                if not rest:
+                    if not following:
+                        raise missing_value(f"-{letter}")
+                    rest, taken = following[0], 1
+                if letter in VALUED:
+                    python.valued(letter, rest)
+                    return _Word(taken)
+                kind = TargetKind.MODULE if letter == "m" else TargetKind.CODE
+                return _Word(taken, program=(kind, rest, tuple(following[taken:])))
+            python.flag(letter)
+        return _Word()
+    except PythonOptionError as error:
+        raise UsageError(str(error)) from None
+
+
+def _python_long_option(
+    name: str, word: str, following: Sequence[str], python: PythonOptionReader
+) -> _Word:
+    """``--check-hash-based-pycs MODE`` or a help topic, given as ``word``."""
+    if name in HELP_TOPICS:
+        return _Word(help=name)
+    if not following:
+        raise missing_value(word, long=True)
+    python.check_hash_based_pycs(following[0])
+    return _Word(1)
+
+
+def _program_after_the_options(words: Sequence[str]) -> Program | None:
+    """The program the first word after the options names: a script, or standard input for
+    "-" (None: no word, python then reads standard input or prompts)."""
+    if not words:
+        return None
+    kind = TargetKind.STDIN if words[0] == "-" else TargetKind.SCRIPT
+    return kind, words[0], tuple(words[1:])
+
+
+def _target(program: Program | None, stdin_is_tty: bool, skip: bool) -> Target:
+    """The target of the command line (python calls standard input "" in sys.argv[0] when it
+    was not named with "-")."""
+    if program is None:
+        return Target(TargetKind.INTERACTIVE if stdin_is_tty else TargetKind.STDIN)
+    kind, value, args = program
+    if kind is TargetKind.STDIN and stdin_is_tty:
+        kind = TargetKind.INTERACTIVE  # "-" with -i: python prompts too
+    return Target(kind, value, args, skip_first_line=skip and kind is TargetKind.SCRIPT)
 
 
 def _with_option(options: BackendOptions, name: str, value: str) -> BackendOptions:
@@ -414,7 +525,7 @@ def options_from_environment(text: str) -> BackendOptions:
     index = 0
     while index < len(words):
         name, equals, _ = words[index].partition("=")
-        if name in _NOT_INHERITED or not name.startswith("--"):
+        if name in _NOT_INHERITED or name not in _VALUED | _BARE:
             raise UsageError(f"backend options only, not {words[index]!r}")
         if name in _VALUED and not equals:
             index += 1

@@ -78,9 +78,9 @@ def prepare(target: Target) -> Callable[[], None]:
         sys.argv = [target.value, *target.args]  # "" when stdin was not named with "-"
         set_path_zero("")
         return lambda: _run_source(sys.stdin.read(), "<stdin>", file="<stdin>")
-    sys.argv = [""]
+    sys.argv = [target.value, *target.args]  # "" unless named "-"
     set_path_zero("")
-    return _interact
+    return _before_python_prompts if sys.flags.inspect else _interact
 
 
 def _prepare_script(target: Target) -> Callable[[], None]:
@@ -92,7 +92,16 @@ def _prepare_script(target: Target) -> Callable[[], None]:
         return _run_main_of
     set_path_zero(os.path.dirname(os.path.realpath(absolute)))
     data = read_program(absolute)  # now: the program may not be allowed to read it
+    if target.skip_first_line:
+        data = without_first_line(data)
     return lambda: _run_file(absolute, data)
+
+
+def without_first_line(data: bytes) -> bytes:
+    """Python's -x: the source from the end of the first line on, its newline kept so that
+    line numbers stay those of the file (nothing when there is no newline)."""
+    end = data.find(b"\n")
+    return b"" if end < 0 else data[end:]
 
 
 def as_python_makes_absolute(path: str) -> str:
@@ -175,8 +184,61 @@ def _interact() -> None:
     code.interact(local=fresh_main().__dict__, exitmsg="")
 
 
+COPYRIGHT = 'Type "help", "copyright", "credits" or "license" for more information.'
+
+
+def _before_python_prompts() -> None:
+    """Python's -i without a program: what python does before its prompt (which it shows
+    itself once the launcher returns): the banner on stderr (not with -q, nor with -v, whose
+    interpreter printed it already) and the ``PYTHONSTARTUP`` file, run in ``__main__``."""
+    module = fresh_main()
+    if not sys.flags.quiet and not sys.flags.verbose and sys.stderr is not None:
+        print(f"Python {sys.version} on {sys.platform}", file=sys.stderr)
+        if not sys.flags.no_site:
+            print(COPYRIGHT, file=sys.stderr)
+        sys.stderr.flush()
+    startup = startup_file()
+    if startup is not None:
+        _run_startup_file(startup, module)
+
+
+def startup_file() -> str | None:
+    """The file python runs before its first prompt: ``PYTHONSTARTUP`` (ignored under -E)."""
+    if sys.flags.ignore_environment:
+        return None
+    return os.environ.get("PYTHONSTARTUP") or None
+
+
+def _run_startup_file(path: str, module: types.ModuleType) -> None:
+    """Run ``PYTHONSTARTUP`` as python does: an error is printed, and the prompt comes all the
+    same; ``__file__`` names the file while it runs."""
+    sys.audit("cpython.run_startup", path)
+    try:
+        with open(path, "rb") as stream:
+            source = stream.read()
+    except OSError as error:
+        print("Could not open PYTHONSTARTUP", file=sys.stderr)
+        report_exception(error, None)
+        return
+    namespace = module.__dict__
+    named = "__file__" not in namespace
+    if named:
+        namespace.update(__file__=path, __cached__=None)
+    try:
+        exec(compile(source, path, "exec", dont_inherit=True), namespace)
+    except BaseException as error:  # noqa: BLE001 - python prints whatever the file raised
+        report_exception(error, without_launcher_frames(error.__traceback__))
+    finally:
+        if named:
+            namespace.pop("__file__", None)
+            namespace.pop("__cached__", None)
+
+
 _RUNNERS = frozenset(
-    function.__code__ for function in (_run_file, _run_main_of, _run_module, _run_source, _interact)
+    function.__code__
+    for function in (
+        _run_file, _run_main_of, _run_module, _run_source, _interact, _run_startup_file,
+    )
 )
 """The launcher frames that call the program (or runpy, for -m and directories)."""
 
@@ -209,10 +271,15 @@ def report_exception(error: BaseException, traceback: types.TracebackType | None
 def print_exception(
     kind: type[BaseException], error: BaseException, traceback: types.TracebackType | None
 ) -> None:
-    """What CPython's default excepthook prints, printed by :mod:`traceback`."""
-    if sys.stderr is not None:
+    """What CPython's default excepthook prints, printed by :mod:`traceback`; like it, nothing
+    when standard error cannot be written (the program closed its descriptor 2)."""
+    if sys.stderr is None:
+        return
+    try:
         tracebacks.print_exception(kind, error, traceback, file=sys.stderr)
         sys.stderr.flush()
+    except (OSError, ValueError):  # CPython ignores its write and flush errors here too
+        return
 
 
 def print_thread_exception(args: threading.ExceptHookArgs) -> None:
@@ -250,22 +317,31 @@ def run(
     interrupted: Interrupted,
     start: Callable[[], None] | None = None,
     running_limit: Callable[[], ProcessTimeLimit | None] = lambda: None,
+    *,
+    inspect: bool = False,
 ) -> int:
     """Run ``target`` like python; the exit status (SystemExit is re-raised for python).
 
     CannotOpen (the script is missing or unreadable) is left to the caller. ``start`` is
     called once the program is read, before any of its code runs: it confines the process,
-    starts the ``--time-limit`` on this thread and puts the permissions in force.
-    ``running_limit()`` gives that limit (None: none), which is stopped as soon as the
-    program's code is done; a program that used it up ends with its message and status 124
-    however it ended (its TimeLimitExceeded, if that escaped, without a traceback)."""
+    starts the ``--time-limit`` on this thread and puts the permissions in force (its own
+    SystemExit, when it cannot, always ends the run). ``running_limit()`` gives that limit
+    (None: none), which is stopped as soon as the program's code is done; a program that
+    used it up ends with its message and status 124 however it ended (its
+    TimeLimitExceeded, if that escaped, without a traceback).
+
+    ``inspect``: python's -i (or PYTHONINSPECT) is in force, under which python ends no
+    process on the program's SystemExit: it is printed as any exception (status 1), and a
+    KeyboardInterrupt ends nothing either."""
     exceeded = False
+    started = False
     limit: ProcessTimeLimit | None = None
     try:
         try:
             program = prepare(target)
             if start is not None:
                 start()
+            started = True
             program()
         finally:
             limit = running_limit()
@@ -277,19 +353,27 @@ def run(
                     continue
     except CannotOpen:
         raise
-    except SystemExit:
+    except SystemExit as error:
         if exceeded and limit is not None:
             return limit.exceeded()
-        raise
+        if not (inspect and started):
+            raise
+        report_exception(error, _without_launcher_frames(error))
+        return 1
     except BaseException as error:  # noqa: BLE001 - python reports every uncaught exception
         if not (exceeded and isinstance(error, TimeLimitExceeded)):
-            traceback = without_launcher_frames(error.__traceback__)
-            error.__traceback__ = traceback
-            report_exception(error, traceback)
+            report_exception(error, _without_launcher_frames(error))
         if exceeded and limit is not None:
             return limit.exceeded()
-        if isinstance(error, KeyboardInterrupt):
+        if isinstance(error, KeyboardInterrupt) and not inspect:
             interrupted.pending = True
             return 128 + signal.SIGINT
         return 1
     return limit.exceeded() if exceeded and limit is not None else 0
+
+
+def _without_launcher_frames(error: BaseException) -> types.TracebackType | None:
+    """Take the launcher's frames off ``error``'s traceback; the traceback left."""
+    traceback = without_launcher_frames(error.__traceback__)
+    error.__traceback__ = traceback
+    return traceback

@@ -33,6 +33,7 @@ from posixbackend.emulated.processes import ChildProcess, HostProcessHandler, Pr
 from posixbackend.launcher.filesystems import Layout, build_layout, host_directory_of
 from posixbackend.launcher.options import ENVIRONMENT_VARIABLE, BackendOptions
 from posixbackend.launcher.program import print_thread_exception
+from posixbackend.launcher.streams import rebuild_standard_streams
 from posixbackend.permissions.anchors import free_start
 from posixbackend.permissions.environment import PrivateEnvironment
 from posixbackend.permissions.policy import Permissions
@@ -175,6 +176,10 @@ class Session:
                 _defer_process_limit(seconds)
             else:
                 self.time_limit = limit_process_time(seconds, runs_program=False)
+        if runs_program:
+            _PROGRAM_RUNS.append(self)
+        # The program's streams go to its descriptors (before a log handler takes stderr).
+        rebuild_standard_streams(self.emulated)
         if self.options.log_level is not None:
             log_to_stderr(self.options.log_level)
         if self.emulated is not None:
@@ -331,6 +336,14 @@ _PROCESS_LIMIT: ProcessTimeLimit | None = None
 _DEFERRED_LIMIT: float | None = None
 """A limit the environment gave a launcher's process at start-up, not started: the launcher
 starts the shorter of it and its own once it has confined itself."""
+_PROGRAM_RUNS: list[Session] = []
+"""The session a launcher activated to run its program in this process (at most one)."""
+
+
+def runs_a_program() -> bool:
+    """Whether a launcher runs its program in this process (which a second launcher, called
+    by that program, must not replace: the program's permissions would go with it)."""
+    return bool(_PROGRAM_RUNS)
 
 
 def _defer_process_limit(seconds: float) -> None:

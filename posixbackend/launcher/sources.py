@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from importlib.machinery import ModuleSpec, PathFinder
 from typing import BinaryIO
 
+from posixbackend.launcher.program import startup_file
 from posixbackend.launcher.target import Target, TargetKind
 from vfs import FileSystem
 from vfs.host import host_is_directory
@@ -26,6 +27,9 @@ from vfs.host import host_is_directory
 def program_files(target: Target, cwd: str) -> list[str]:
     """The host files python reads to start ``target`` from the directory ``cwd`` (paths as
     the command line gives them, ``..`` unresolved: the kernel resolves them physically)."""
+    if target.kind is TargetKind.INTERACTIVE:  # python -i: PYTHONSTARTUP before the prompt
+        startup = startup_file() if sys.flags.inspect else None
+        return [] if startup is None else [posixpath.join(cwd, startup)]
     if target.kind is TargetKind.SCRIPT:
         path = posixpath.join(cwd, target.value)
         return [posixpath.join(path, "__main__.py")] if host_is_directory(path) else [path]

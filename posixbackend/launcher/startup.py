@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from posixbackend.launcher import load_entry_points
 from posixbackend.launcher.options import ENVIRONMENT_VARIABLE, UsageError, options_from_environment
+from posixbackend.launcher.relaunch import BOOTSTRAP
 from posixbackend.launcher.session import Session
 
 _STARTED: list[Session] = []
@@ -55,7 +56,8 @@ OPTIONS_WITH_VALUE = frozenset("WX")
 
 def starts_the_launcher(argv: Sequence[str]) -> bool:
     """Whether the interpreter's command line (``sys.orig_argv``) runs the launcher: ``-m
-    posixbackend``, or one of its console scripts (a file of that name that calls it)."""
+    posixbackend``, one of its console scripts (a file of that name that calls it), or the
+    bootstrap of a launcher started again with Python's options (exactly that code)."""
     index = 1
     while index < len(argv):
         word = argv[index]
@@ -72,7 +74,9 @@ def starts_the_launcher(argv: Sequence[str]) -> bool:
             rest = word[position:]
             if letter in "cm":
                 value = rest or (argv[index] if index < len(argv) else "")
-                return letter == "m" and value in LAUNCHER_MODULES
+                if letter == "c":  # the launcher started again with Python's options
+                    return value == BOOTSTRAP
+                return value in LAUNCHER_MODULES
             if letter in OPTIONS_WITH_VALUE:
                 index += not rest
                 break

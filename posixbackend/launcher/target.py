@@ -28,3 +28,5 @@ class Target:
     kind: TargetKind
     value: str = ""
     args: tuple[str, ...] = ()
+    skip_first_line: bool = False
+    """Python's -x for a script: its first line is not source (a ``#!`` of another system)."""

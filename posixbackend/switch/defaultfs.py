@@ -6,6 +6,13 @@ own library and site-packages mounted read-only at their real paths, as GraalVM 
 read access to its "language home": tracebacks with source lines, ``inspect.getsource``,
 ``linecache`` and ``importlib.resources`` keep working inside the block. (Imports themselves
 never go through ``os`` stand-ins: the import system calls the real ``posix`` module.)
+
+Its memory is capped as a tmpfs mounted with no options is (what ``/tmp`` and ``/dev/shm``
+usually are): half of the machine's physical memory for file data, half as many inodes as that
+has pages, so a program that fills it gets ENOSPC, which it can handle, rather than a
+MemoryError or the out-of-memory killer. ``backend('managed')``, ``Permissions.sandbox()`` and
+the launcher's ``--fs=memory`` all get it; pass ``max_bytes``/``max_inodes`` (None: no cap), or
+give those a file system of your own (``MemoryFileSystem(max_bytes=...)``), to choose another.
 """
 
 from __future__ import annotations
@@ -17,12 +24,17 @@ import sys
 import sysconfig
 import threading
 from collections.abc import Iterable
+from typing import Final, Literal
 
 import compat
 from vfs import FileSystem, HostFileSystem, Identity, MemoryFileSystem
 from vfs.host import host_is_directory
+from vfs.memory import tmpfs_defaults
 from vfs.mount import MountFileSystem
 from vfs.readonly import ReadOnlyFileSystem
+
+TMPFS: Final = "tmpfs"
+"""The default of :func:`default_file_system`'s caps: what a tmpfs mounted without options gets."""
 
 CONTENTS = compat.declare(
     id="switch.defaultfs.contents",
@@ -69,14 +81,28 @@ def library_directories(cwd: str, keep: Iterable[str] = ()) -> list[str]:
     return _outermost(found)
 
 
-def default_file_system() -> tuple[FileSystem, str]:
-    """A new default file system for a managed block, and the directory to start in."""
+def default_file_system(
+    *,
+    max_bytes: int | Literal["tmpfs"] | None = TMPFS,
+    max_inodes: int | Literal["tmpfs"] | None = TMPFS,
+) -> tuple[FileSystem, str]:
+    """A new default file system for a managed block, and the directory to start in.
+
+    Its memory holds at most ``max_bytes`` of file data in ``max_inodes`` inodes (see
+    :class:`~vfs.MemoryFileSystem`); by default a tmpfs's defaults (half of physical memory,
+    half as many inodes as it has pages), None for no cap.
+    """
+    data, inodes = tmpfs_defaults()
     me = Identity.current()
     cwd = host_cwd()
     home = posix.environ.get(b"HOME", b"/root" if me.is_root else b"/home/user").decode(
         sys.getfilesystemencoding(), "surrogateescape"
     )
-    memory = MemoryFileSystem(identity=Identity.root())
+    memory = MemoryFileSystem(
+        identity=Identity.root(),
+        max_bytes=data if isinstance(max_bytes, str) else max_bytes,
+        max_inodes=inodes if isinstance(max_inodes, str) else max_inodes,
+    )
     _make_directories(memory, "/tmp", 0o1777)
     for directory in (home, cwd):
         if _make_directories(memory, directory, 0o755):

@@ -95,7 +95,9 @@ def test_a_write_flood_into_the_memory_file_system_stops_at_the_file_size_limit(
     assert result.summary() == "file size limit (1 MiB) exceeded, as the guest reports (OSError)"
 
 
-def test_a_flood_of_files_ends_in_memory_error_not_on_the_host() -> None:
+def test_a_flood_of_files_fills_the_guests_file_system_not_the_host() -> None:
+    """The guest's memory file system holds half its memory limit (as a tmpfs holds half of
+    a machine's memory): the flood ends in ENOSPC inside the guest, before MemoryError."""
     code = """\
         n = 0
         while True:
@@ -104,7 +106,9 @@ def test_a_flood_of_files_ends_in_memory_error_not_on_the_host() -> None:
     """
     limits = Limits(memory_bytes=192 << 20, file_size_bytes=8 << 20)
     result = run_isolated(textwrap.dedent(code), limits=limits)
-    assert result.reported_limit == "memory", result.stderr
+    assert (result.exception, result.reported_limit) == ("OSError", None), result.stderr
+    assert result.stderr.endswith(b"OSError: [Errno 28] No space left on device\n")
+    assert sum(len(data) for data in result.files.values()) <= 96 << 20
     assert_nothing_left(result)
 
 

@@ -61,11 +61,16 @@ def printed_json(done: Outcome) -> Any:
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without a backend choice, no bytecode writing, plus ``extra``."""
+def environment(
+    extra: Mapping[str, str] | None = None, unset: Sequence[str] = ()
+) -> dict[str, str]:
+    """This process's environment without a backend choice, no bytecode writing, plus ``extra``
+    and without the variables ``unset`` names."""
     env = {name: value for name, value in os.environ.items() if name != ENVIRONMENT_VARIABLE}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.update(extra or {})
+    for name in unset:
+        env.pop(name, None)
     return env
 
 
@@ -77,13 +82,18 @@ def run(
     env: Mapping[str, str] | None = None,
     umask: int = -1,
     pass_fds: Sequence[int] = (),
+    unset: Sequence[str] = (),
+    merged: bool = False,
 ) -> Outcome:
-    """Run ``command`` in ``cwd`` to its end (stdin: ``stdin``, or empty)."""
+    """Run ``command`` in ``cwd`` to its end (stdin: ``stdin``, or empty; ``merged``: stderr
+    goes to the same pipe as stdout, whose order then shows in ``stdout``)."""
     done = subprocess.run(
-        list(command), cwd=cwd, input=stdin or "", capture_output=True, text=True,
-        env=environment(env), timeout=TIMEOUT, umask=umask, check=False, pass_fds=pass_fds,
+        list(command), cwd=cwd, input=stdin or "", stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merged else subprocess.PIPE, text=True,
+        env=environment(env, unset), timeout=TIMEOUT, umask=umask, check=False,
+        pass_fds=pass_fds,
     )  # fmt: skip
-    return Outcome(done.returncode, done.stdout, done.stderr)
+    return Outcome(done.returncode, done.stdout, done.stderr or "")
 
 
 def python(*args: str, cwd: Path, stdin: str | None = None, umask: int = -1) -> Outcome:

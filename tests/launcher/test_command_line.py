@@ -86,7 +86,7 @@ def test_help_stops_before_the_program(tmp_path: Path) -> None:
 
 BAD = {
     "unknown-long": (["--bogus", "-c", "print('ran')"], "unknown option --bogus"),
-    "unknown-short": (["-x", "-c", "pass"], "unknown option -x"),
+    "unknown-short": (["-Z", "-c", "pass"], "Unknown option: -Z"),
     "module-missing": (["-m"], "Argument expected for the -m option"),
     "code-missing": (["-c"], "Argument expected for the -c option"),
     "value-missing": (["--fs"], "Argument expected for the --fs option"),

@@ -26,8 +26,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 LONG = os.environ.get("POSIXBACKEND_FUZZ") == "long"
-PROGRAMS = int(os.environ.get("POSIXBACKEND_FUZZ_PROGRAMS", 2000 if LONG else 40))
-FIRST_SEED = int(os.environ.get("POSIXBACKEND_FUZZ_SEED", 0))
+PROGRAMS = int(os.environ.get("POSIXBACKEND_FUZZ_PROGRAMS") or (2000 if LONG else 40))
+FIRST_SEED = int(os.environ.get("POSIXBACKEND_FUZZ_SEED") or 0)
 
 
 @pytest.fixture(scope="module")

@@ -209,6 +209,75 @@ def test_copy_file_range_checks(sides: tuple[Side, Side]) -> None:
     compare(scenario, sides)
 
 
+def test_sendfile_within_one_file(sides: tuple[Side, Side]) -> None:
+    """Linux reads a file through its page cache while it writes the same file: a copy onto
+    itself changes nothing, a copy forward into its own source repeats what it already
+    copied, and a copy that keeps its source ahead of the end grows the file as it goes."""
+
+    def scenario(s: Side) -> None:
+        fd = s.file("f", DATA[:10000])
+        s.call("sendfile", fd, fd, None, 5000)  # one offset for both ends: rewritten in place
+        s.call("lseek", fd, 0, os.SEEK_CUR)
+        s.call("pread", fd, 20000, 0)
+        s.call("sendfile", fd, fd, None, 100000)
+        s.call("lseek", fd, 0, os.SEEK_CUR)
+        s.call("lseek", fd, 4, os.SEEK_SET)
+        s.call("sendfile", fd, fd, 1, 7)  # forward by 3: a repeating pattern
+        s.call("lseek", fd, 0, os.SEEK_CUR)
+        s.call("pread", fd, 20000, 0)
+        other = s.fd("open", s.path("f"), os.O_RDWR)  # another description of the same file
+        s.call("lseek", other, 9000, os.SEEK_SET)
+        s.call("sendfile", other, fd, 8000, 50000)  # its source stays ahead of the end
+        s.call("lseek", other, 0, os.SEEK_CUR)
+        s.call("fstat", fd)
+        s.call("pread", fd, 100000, 0)
+        s.call("sendfile", fd, other, 5000, 3000)  # backwards: nothing read is overwritten
+        s.call("lseek", fd, 0, os.SEEK_CUR)
+        s.call("pread", fd, 100000, 0)
+
+    compare(scenario, sides)
+
+
+def test_copy_file_range_refuses_overlap_within_one_file(sides: tuple[Side, Side]) -> None:
+    """EINVAL when the ranges overlap once the count is cut at the end of the file, through
+    one description or two; ranges that do not overlap are copied."""
+
+    def scenario(s: Side) -> None:
+        fd = s.file("f", DATA[:10000])
+        other = s.fd("open", s.path("f"), os.O_RDWR)
+        s.call("copy_file_range", fd, fd, 100)  # both at offset 0
+        s.call("copy_file_range", fd, other, 10, 0, 5)
+        s.call("copy_file_range", fd, other, 100000, 9000, 9500)  # 1000 left: overlaps
+        s.call("copy_file_range", fd, other, 100000, 9000, 10000)  # adjacent: copied
+        s.call("copy_file_range", fd, other, 10, 20000, 0)  # nothing left to copy: 0
+        s.call("fstat", fd)
+        s.call("pread", fd, 100000, 0)
+
+    compare(scenario, sides)
+
+
+@given(
+    size=st.integers(1, 20000),
+    source=st.integers(0, 20000),
+    distance=st.sampled_from([-5000, -1, 0, 1, 3, 8, 17, 4095, 4096, 5000, 70000]),
+    count=st.integers(1, 150000),
+)
+def test_sendfile_within_one_file_moves_what_linux_moves(
+    tmp_path_factory: pytest.TempPathFactory, size: int, source: int, distance: int, count: int
+) -> None:
+    root = tmp_path_factory.mktemp("sendfile")
+
+    def scenario(s: Side) -> None:
+        fd = s.file("f", bytes(range(251)) * (size // 251) + bytes(size % 251))
+        s.call("lseek", fd, max(0, source + distance), os.SEEK_SET)
+        s.call("sendfile", fd, fd, source, count)
+        s.call("lseek", fd, 0, os.SEEK_CUR)
+        s.call("pread", fd, 400000, 0)
+
+    with opened_sides(root, "memory") as pair:
+        compare(scenario, pair)
+
+
 @given(
     writes=st.lists(st.integers(1, 9000), max_size=12),
     moves=st.lists(st.integers(1, 70000), min_size=1, max_size=6),

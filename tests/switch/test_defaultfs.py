@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from posixbackend import backend
-from posixbackend.switch.defaultfs import library_directories
+from posixbackend.permissions.policy import Permissions
+from posixbackend.switch.defaultfs import default_file_system, library_directories
+from vfs import FileSystem
 
 
 def test_tmp_home_and_the_cwd_exist_and_are_writable() -> None:
@@ -68,3 +70,29 @@ def test_library_directories_never_hide_the_writable_ones(tmp_path: Path) -> Non
     assert "/tmp" not in shown and str(tmp_path) not in shown
     for path in shown:
         assert not any(path.startswith(other + "/") for other in shown), "nested mounts"
+
+
+def test_the_memory_is_capped_as_a_default_tmpfs() -> None:
+    """Half of physical memory for data, half as many inodes as that has pages: the sandbox
+    presets and a plain managed block alike; ENOSPC, not MemoryError, once it is full."""
+    physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    expected = (physical // 2 // 4096, physical // 2 // 4096)
+    with backend("managed"):
+        status = os.statvfs("/tmp")
+        assert (status.f_blocks, status.f_files) == expected
+    sandbox = Permissions.sandbox().allow_io
+    assert isinstance(sandbox, FileSystem)
+    status = sandbox.statvfs("/tmp")
+    assert (status.f_blocks, status.f_files) == expected
+
+
+def test_the_cap_can_be_chosen_or_lifted() -> None:
+    small, _ = default_file_system(max_bytes=64 * 1024, max_inodes=100)
+    with backend("managed", file_system=small, cwd="/tmp"):
+        with open("/tmp/f", "wb", buffering=0) as out:
+            assert out.write(b"x" * 100_000) == 65536
+            with pytest.raises(OSError) as caught:
+                out.write(b"x")
+        assert caught.value.errno == errno.ENOSPC
+    lifted, _ = default_file_system(max_bytes=None, max_inodes=None)
+    assert lifted.statvfs("/tmp").f_blocks == 1 << 28  # the report of an uncapped one

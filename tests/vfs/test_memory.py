@@ -30,30 +30,29 @@ def read(fs: MemoryFileSystem, path: str) -> bytes:
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
-def test_byte_limit_refuses_whole_writes(code: int) -> None:
-    fs = MemoryFileSystem(max_bytes=10_000, quota_errno=code)
-    write(fs, "/a", b"x" * 6000)
+def test_a_write_past_the_byte_limit_writes_the_pages_that_fit(code: int) -> None:
+    """As tmpfs with size=: a write stops at the first page that does not fit, a truncate
+    allocates nothing; tests/vfs/test_memory_sparse.py compares it all with a real tmpfs."""
+    fs = MemoryFileSystem(max_bytes=3 * 4096, quota_errno=code)
     h = fs.open("/b", os.O_CREAT | os.O_RDWR, 0o644)
-    h.pwrite(b"y" * 3000, 0)
+    assert h.pwrite(b"y" * 10_000, 0) == 10_000  # three pages
+    assert h.pwrite(b"z" * 5000, 10_000) == 2288  # up to the end of the third
     with pytest.raises(OSError) as caught:
-        h.pwrite(b"z" * 2000, 2500)  # would grow the file by 1500; 1000 are left
+        h.pwrite(b"z", 12_288)
     assert caught.value.errno == code
-    assert h.pread(10_000, 0) == b"y" * 3000, "a refused write left something behind"
-    with pytest.raises(OSError) as grown:
-        h.truncate(5000)
-    assert grown.value.errno == code and h.size() == 3000
-    with pytest.raises(OSError) as by_path:
-        fs.truncate("/a", 9000)
-    assert by_path.value.errno == code and by_path.value.filename == "/a"
-    h.pwrite(b"z" * 1000, 3000)  # exactly up to the limit
+    assert h.pread(20_000, 0) == b"y" * 10_000 + b"z" * 2288, "a refused write left something"
+    h.truncate(1 << 30)  # a hole: nothing to allocate
+    with pytest.raises(OSError) as filling:
+        h.allocate(12_288, 1)
+    assert filling.value.errno == code and h.size() == 1 << 30
     assert fs.statvfs("/").f_bfree == 0
+    h.truncate(4096)
+    write(fs, "/c", b"w" * 8192)
     h.close()
-    fs.unlink("/a")
-    write(fs, "/c", b"w" * 5000)
 
 
-def test_inode_limit_counts_every_kind_and_frees_on_last_close() -> None:
-    fs = MemoryFileSystem(max_files=3)
+def test_inode_limit_counts_every_kind_every_link_and_frees_on_last_close() -> None:
+    fs = MemoryFileSystem(max_inodes=4)  # the root and three more
     fs.mkdir("/d")
     fs.symlink("d", "/l")
     h = fs.open("/f", os.O_CREAT | os.O_RDWR, 0o600)
@@ -62,15 +61,18 @@ def test_inode_limit_counts_every_kind_and_frees_on_last_close() -> None:
         lambda: fs.symlink("x", "/m"),
         lambda: fs.open("/g", os.O_CREAT | os.O_WRONLY),
         lambda: fs.open("/d", os.O_TMPFILE | os.O_RDWR),
+        lambda: fs.link("/f", "/f2"),  # a new name costs an inode on tmpfs
     ):
         with pytest.raises(OSError) as caught:
             make()
         assert caught.value.errno == errno.ENOSPC
-    fs.link("/f", "/f2")  # a new name, not a new inode
+    fs.unlink("/l")
+    fs.link("/f", "/f2")
     fs.unlink("/f")
     fs.unlink("/f2")
+    fs.symlink("d", "/l")  # the extra name's inode came back with its unlink
     with pytest.raises(OSError):
-        fs.mkdir("/e")  # still open: still counted, as on Linux
+        fs.mkdir("/e")  # /f is still open: still counted, as on Linux
     h.close()
     fs.mkdir("/e")
     assert fs.statvfs("/").f_ffree == 0
@@ -81,8 +83,18 @@ def test_limits_are_validated() -> None:
         MemoryFileSystem(quota_errno=errno.EIO)
     with pytest.raises(ValueError, match="max_bytes"):
         MemoryFileSystem(max_bytes=-1)
-    with pytest.raises(ValueError, match="max_files"):
-        MemoryFileSystem(max_files="10")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_inodes"):
+        MemoryFileSystem(max_inodes=0)  # the root needs one
+    with pytest.raises(ValueError, match="max_inodes"):
+        MemoryFileSystem(max_inodes="10")  # type: ignore[arg-type]
+
+
+def test_max_files_is_the_deprecated_name_of_a_cap_without_the_root() -> None:
+    with pytest.warns(DeprecationWarning, match="max_inodes=n \\+ 1"):
+        fs = MemoryFileSystem(max_files=2)
+    assert fs.statvfs("/").f_files == 3
+    with pytest.raises(TypeError, match="not both"):
+        MemoryFileSystem(max_files=2, max_inodes=3)
 
 
 # -- numbering -------------------------------------------------------------------------------
@@ -192,7 +204,7 @@ def test_a_directory_handle_follows_its_directory() -> None:
 
 
 def test_tmpfile_is_anonymous_until_closed() -> None:
-    fs = MemoryFileSystem(max_files=5)
+    fs = MemoryFileSystem(max_inodes=6)
     fs.mkdir("/d")
     h = fs.open("/d", os.O_TMPFILE | os.O_RDWR, 0o600)
     h.pwrite(b"data", 0)

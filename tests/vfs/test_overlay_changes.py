@@ -110,6 +110,45 @@ def test_changes_list_and_apply(tmp_path: Path) -> None:
     overlay.close()
 
 
+def link_groups(fs: FileSystem, path: str = "/") -> set[frozenset[str]]:
+    """The regular files below ``path`` grouped by the inode they share (hard links)."""
+    by_inode: dict[int, set[str]] = {}
+    for child, row in tree(fs, path).items():
+        if row[0] == stat.S_IFREG:
+            by_inode.setdefault(fs.stat(child, False).st_ino, set()).add(child)
+    return {frozenset(group) for group in by_inode.values()}
+
+
+def test_apply_keeps_hard_links_to_names_it_does_not_change() -> None:
+    """A link made in the overlay to a lower file that stays as it was (or was made to it
+    and then left) is a link on the target too, not a copy; a lower file copied up away
+    from its lower links stops sharing their inode on the target as in the overlay."""
+    lower = memory()
+    write(lower, "/a", b"shared")
+    write(lower, "/x", b"lower links")
+    lower.link("/x", "/y")
+    for path in ("/a", "/x", "/"):
+        lower.utime(path, (1_000_000_000, 1_000_000_000))
+    target = memory()
+    write(target, "/a", b"shared")
+    write(target, "/x", b"lower links")
+    target.link("/x", "/y")
+    for path in ("/a", "/x", "/"):
+        target.utime(path, (1_000_000_000, 1_000_000_000))
+    overlay = OverlayFileSystem(memory(), lower)
+    overlay.link("/a", "/b")
+    overlay.mkdir("/d")
+    overlay.link("/a", "/d/c")
+    overlay.link("/x", "/z")  # /x copied up: /y stays the lower file, alone
+    overlay.changes().apply(target)
+    assert tree(target) == tree(overlay)
+    assert (
+        link_groups(target)
+        == link_groups(overlay)
+        == {frozenset({"/a", "/b", "/d/c"}), frozenset({"/x", "/z"}), frozenset({"/y"})}
+    )
+
+
 def shutil_like_rmtree(fs: FileSystem, path: str) -> None:
     for name in fs.listdir(path):
         child = path + "/" + name
@@ -122,7 +161,9 @@ def shutil_like_rmtree(fs: FileSystem, path: str) -> None:
 
 OPERATIONS = st.lists(
     st.tuples(
-        st.sampled_from(["write", "unlink", "rmdir", "mkdir", "rename", "chmod", "symlink"]),
+        st.sampled_from(
+            ["write", "unlink", "rmdir", "mkdir", "rename", "chmod", "symlink", "link"]
+        ),
         st.sampled_from(["/a", "/a/x", "/a/y", "/b", "/b/z", "/c", "/a/sub", "/a/sub/w"]),
         st.sampled_from(["/a", "/a/x", "/b", "/b/z", "/c", "/a/sub", "/d"]),
     ),
@@ -160,6 +201,8 @@ def test_apply_makes_the_target_show_the_merged_view(ops: list[tuple[str, str, s
                 overlay.rename(path, other)
             elif op == "chmod":
                 overlay.chmod(path, 0o700)
+            elif op == "link":
+                overlay.link(path, other)
             else:
                 overlay.symlink(other, path)
         except OSError:
@@ -167,6 +210,7 @@ def test_apply_makes_the_target_show_the_merged_view(ops: list[tuple[str, str, s
     target = seeded()
     overlay.changes().apply(target)
     assert tree(target) == tree(overlay)
+    assert link_groups(target) == link_groups(overlay)
 
 
 def test_lower_changes_made_beside_the_overlay_are_not_its_changes(tmp_path: Path) -> None:

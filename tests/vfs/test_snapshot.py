@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import stat
+import subprocess
 import tarfile
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -45,11 +47,12 @@ def tree_of(fs: FileSystem) -> list[tuple[Any, ...]]:
             else:
                 extra = fs.readlink(path) if kind == stat.S_IFLNK else read_quietly(fs, path)
             group = groups.setdefault(st_.st_ino, len(groups)) if st_.st_nlink > 1 else None
+            blocks = st_.st_blocks if kind == stat.S_IFREG else None  # holes stay holes
             rows.append(
                 (
                     path, kind, stat.S_IMODE(st_.st_mode), st_.st_nlink, st_.st_uid, st_.st_gid,
                     None if kind == stat.S_IFDIR else st_.st_size, st_.st_mtime_ns,
-                    None if kind == stat.S_IFLNK else st_.st_atime_ns, extra, group,
+                    None if kind == stat.S_IFLNK else st_.st_atime_ns, extra, group, blocks,
                 )
             )  # fmt: skip
     root = fs.stat("/")
@@ -78,13 +81,20 @@ def trees(draw: st.DrawFn) -> MemoryFileSystem:
             continue
         except FileNotFoundError:
             pass
-        kind = draw(st.sampled_from(["dir", "file", "symlink", "hardlink"]))
+        kind = draw(st.sampled_from(["dir", "file", "sparse", "symlink", "hardlink"]))
         if kind == "dir":
             fs.mkdir(path, 0o755)
             directories.append(path)
         elif kind == "file" or (kind == "hardlink" and not files):
             h = fs.open(path, os.O_CREAT | os.O_WRONLY, 0o644)
             h.pwrite(draw(st.binary(max_size=64)), 0)
+            h.close()
+            files.append(path)
+        elif kind == "sparse":  # holes anywhere: before, between and after the data
+            h = fs.open(path, os.O_CREAT | os.O_WRONLY, 0o644)
+            h.truncate(draw(st.integers(0, 300_000)))
+            for _ in range(draw(st.integers(0, 3))):
+                h.pwrite(draw(st.binary(min_size=1, max_size=64)), draw(st.integers(0, 300_000)))
             h.close()
             files.append(path)
         elif kind == "symlink":
@@ -105,6 +115,109 @@ def trees(draw: st.DrawFn) -> MemoryFileSystem:
 @given(trees())
 def test_round_trip_keeps_everything(fs: MemoryFileSystem) -> None:
     assert tree_of(round_trip(fs)) == tree_of(fs)
+
+
+def sparse_tree() -> MemoryFileSystem:
+    """Files whose holes are far bigger than their data: 100 MiB with 3 regions, one ending
+    in a hole, one starting with data, one that is all hole; a hard link to the first."""
+    fs = MemoryFileSystem(identity=Identity.root())
+    fs.mkdir("/d")
+    with fs.open("/d/big", os.O_CREAT | os.O_WRONLY, 0o640) as h:
+        h.truncate(100 << 20)
+        for offset in (5 << 20, (50 << 20) + 123, (100 << 20) - 30):
+            h.pwrite(b"data at %d;" % offset, offset)
+    with fs.open("/head", os.O_CREAT | os.O_WRONLY, 0o644) as h:
+        h.pwrite(b"head" * 1000, 0)
+        h.truncate(1 << 30)
+    with fs.open("/void", os.O_CREAT | os.O_WRONLY, 0o644) as h:
+        h.truncate(12345)
+    fs.link("/d/big", "/d/again")
+    return fs
+
+
+def saved(fs: FileSystem, *, sparse: bool = True) -> io.BytesIO:
+    buffer = io.BytesIO()
+    save_snapshot(fs, buffer, sparse=sparse)
+    buffer.seek(0)
+    return buffer
+
+
+def content(fs: FileSystem, path: str) -> list[tuple[int, bytes]]:
+    """The non-zero 4 KiB pages of a file, by offset (reading a GiB of holes is quick)."""
+    pages = []
+    with fs.open(path, os.O_RDONLY) as handle:
+        offset = 0
+        while offset < handle.size():
+            try:
+                offset = handle.seek_data(offset, os.SEEK_DATA)
+            except OSError:
+                break
+            end = handle.seek_data(offset, os.SEEK_HOLE)
+            while offset < end:
+                page = handle.pread(min(4096, end - offset), offset)
+                if page.strip(b"\0"):
+                    pages.append((offset, page))
+                offset += len(page)
+    return pages
+
+
+def test_sparse_files_are_saved_and_loaded_with_their_holes() -> None:
+    fs = sparse_tree()
+    archive = saved(fs)
+    assert len(archive.getvalue()) < 100_000  # 1.1 GiB of files, a few KiB of data
+    with tarfile.open(fileobj=archive) as tar:
+        members = {member.name: member for member in tar}
+        big = members["d/again"]  # the first name in order carries the data
+        assert big.pax_headers["GNU.sparse.major"] == "1"
+        assert big.pax_headers["GNU.sparse.minor"] == "0"
+        assert big.size == 100 << 20 and big.sparse is not None
+        assert members["d/big"].islnk()
+        assert cast(object, members["void"].sparse) == [(12345, 0)]  # typeshed says bytes
+        data = tar.extractfile(big)
+        assert data is not None
+        data.seek((50 << 20) + 123)
+        assert data.read(20) == b"data at 52428923;\0\0\0"
+    archive.seek(0)
+    loaded = load_snapshot(archive)
+    assert tree_of(loaded) == tree_of(fs)
+    for path in ("/d/big", "/head", "/void"):
+        assert content(loaded, path) == content(fs, path)
+        assert loaded.stat(path).st_blocks == fs.stat(path).st_blocks
+
+
+def test_tar_itself_extracts_the_sparse_members(tmp_path: Any) -> None:
+    if shutil.which("tar") is None:
+        pytest.skip("no tar program here")
+    (tmp_path / "archive.tar").write_bytes(saved(sparse_tree()).getvalue())
+    (tmp_path / "out").mkdir()
+    done = subprocess.run(
+        ["tar", "-xf", str(tmp_path / "archive.tar"), "-C", str(tmp_path / "out")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    big = tmp_path / "out" / "d" / "big"
+    assert big.stat().st_size == 100 << 20
+    assert big.stat().st_blocks * 512 < 1 << 20  # holes on disk too
+    assert os.path.samefile(big, tmp_path / "out" / "d" / "again")
+    with big.open("rb") as f:
+        f.seek(5 << 20)
+        assert f.read(16) == b"data at 5242880;"
+    assert (tmp_path / "out" / "void").read_bytes() == bytes(12345)
+
+
+def test_without_sparse_every_file_is_whole() -> None:
+    fs = MemoryFileSystem(identity=Identity.root())
+    with fs.open("/f", os.O_CREAT | os.O_WRONLY, 0o644) as h:
+        h.truncate(3 << 20)
+        h.pwrite(b"x", 1 << 20)
+    archive = saved(fs, sparse=False)
+    assert len(archive.getvalue()) > 3 << 20
+    with tarfile.open(fileobj=archive) as tar:
+        member = tar.getmember("f")
+        assert member.sparse is None and member.size == 3 << 20
+        assert not any(key.startswith("GNU.sparse") for key in member.pax_headers)
+        data = tar.extractfile(member)
+        assert data is not None and data.read() == bytes(1 << 20) + b"x" + bytes((2 << 20) - 1)
 
 
 def test_pax_records_carry_nanoseconds_and_names() -> None:

@@ -59,7 +59,7 @@ def test_rename_replaces_atomically_while_others_read() -> None:
 
 
 def test_create_rename_delete_churn_keeps_the_tree_and_counts_exact() -> None:
-    fs = MemoryFileSystem(identity=Identity.root(), max_files=10_000, max_bytes=10_000_000)
+    fs = MemoryFileSystem(identity=Identity.root(), max_inodes=10_001, max_bytes=10_000_000)
     fs.mkdir("/shared")
 
     def churn(index: int) -> None:
@@ -87,9 +87,9 @@ def test_create_rename_delete_churn_keeps_the_tree_and_counts_exact() -> None:
         assert data == f"/shared/d{index}/f{n}".encode() * 3
     assert fs.stat("/shared").st_nlink == 2 + THREADS
     status = fs.statvfs("/")
-    assert status.f_files - status.f_ffree == 1 + THREADS + len(expected_files)
-    used = sum(fs.stat(f"/shared/{name}").st_size for name in expected_files)
-    assert status.f_blocks - status.f_bfree == (used + 4095) // 4096
+    assert status.f_files - status.f_ffree == 2 + THREADS + len(expected_files)  # / counts
+    pages = sum(-(-fs.stat(f"/shared/{name}").st_size // 4096) for name in expected_files)
+    assert status.f_blocks - status.f_bfree == pages  # whole pages, as tmpfs counts
 
 
 def test_writers_and_truncaters_never_see_a_half_written_block() -> None:

@@ -152,6 +152,7 @@ class HostFileSystem(FileSystem):
         return self._handed_out(directory_node(posix.dup(self._node(directory).fd), True))
 
     def _handed_out(self, node: HostNode) -> HostNode:
+        node.held = True
         self._held.add(node)
         return node
 
@@ -272,9 +273,17 @@ class HostFileSystem(FileSystem):
 
     def stat(self, path: str, follow_symlinks: bool = True) -> posix.stat_result:
         check_path(path)
-        if self._opener is None:
+        opener = self._opener
+        if opener is None:
             return posix.stat(path, follow_symlinks=follow_symlinks)
-        return self.stat_at(None, path, follow_symlinks)
+        try:  # the hot path (an overlay's or a mount's checks): straight to the root's opener
+            fd = opener(path, O_PATH if follow_symlinks else O_PATH | posix.O_NOFOLLOW, 0)
+        except OSError as error:
+            raise rename_error(error, path) from None
+        try:
+            return posix.fstat(fd)
+        finally:
+            posix.close(fd)
 
     def stat_at(
         self, at: object | None, path: str, follow_symlinks: bool = True

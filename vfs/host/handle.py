@@ -78,9 +78,6 @@ class HostHandle(Handle):
     def truncate(self, length: int) -> None:
         posix.ftruncate(self._live(), length)
 
-    def allocate(self, offset: int, length: int) -> None:
-        posix.posix_fallocate(self._live(), offset, length)
-
     def sync(self) -> None:
         posix.fsync(self._live())
 
@@ -114,6 +111,10 @@ class HostHandle(Handle):
 
     def statvfs(self) -> posix.statvfs_result:
         return posix.fstatvfs(self._live())
+
+    def allocate(self, offset: int, length: int) -> None:
+        """The kernel's own posix_fallocate."""
+        posix.posix_fallocate(self._live(), offset, length)
 
     def seek_data(self, offset: int, whence: int) -> int:
         """The kernel's own SEEK_DATA/SEEK_HOLE (the fd's offset is not used for anything)."""

@@ -41,7 +41,7 @@ class HostNode:
     """A host descriptor the walk holds: the file it refers to, its type, and the directory
     it was looked up in (for ``..``), when the walk knows it."""
 
-    __slots__ = ("__weakref__", "fd", "mode", "owned", "up")
+    __slots__ = ("__weakref__", "fd", "held", "mode", "owned", "up")
 
     def __init__(self, fd: int, mode: int, owned: bool, up: HostNode | None = None) -> None:
         self.fd = fd
@@ -49,6 +49,9 @@ class HostNode:
         self.owned = owned
         """Whether the descriptor is this node's to close (not a handle's or the root's)."""
         self.up = up
+        self.held = False
+        """Whether it is a reference handed out (a cwd): closed by the provider's release
+        only, never by a walk that started there and came back to it through '..'."""
 
     def close(self) -> None:
         """Close the descriptor if it is this node's (once)."""
@@ -202,4 +205,5 @@ class HostNodes:
 
     @staticmethod
     def release(node: HostNode) -> None:
-        node.close()
+        if not node.held:
+            node.close()

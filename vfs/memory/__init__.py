@@ -2,5 +2,6 @@
 
 from vfs.memory.filesystem import MemoryFileSystem
 from vfs.memory.handle import MemoryHandle
+from vfs.memory.space import tmpfs_defaults
 
-__all__ = ["MemoryFileSystem", "MemoryHandle"]
+__all__ = ["MemoryFileSystem", "MemoryHandle", "tmpfs_defaults"]

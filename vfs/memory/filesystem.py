@@ -3,9 +3,11 @@
 Directories, regular files, symbolic links and hard links; all twelve mode bits with owner,
 group and other checks for a configurable identity (root bypasses them as on Linux), the sticky
 bit, set-group-ID directories; nanosecond times updated when Linux updates them (``relatime``
-for reads); one ``st_dev`` per instance and inode numbers never reused; optional limits on
-bytes and inodes that fail with ENOSPC or EDQUOT before anything changes. One lock guards the
-tree and all file contents, so any number of threads may use one instance.
+for reads); one ``st_dev`` per instance and inode numbers never reused. Files are sparse as on
+tmpfs: a hole costs nothing, reads as zeros and shows in SEEK_DATA/SEEK_HOLE and st_blocks.
+Optional limits on bytes and inodes behave as tmpfs's ``size=`` and ``nr_inodes=`` (ENOSPC, or
+EDQUOT if asked; a write stops at the first page that does not fit). One lock guards the tree
+and all file contents, so any number of threads may use one instance.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ import errno
 import itertools
 import posix
 import threading
+import warnings
 from time import time_ns
 from typing import TYPE_CHECKING
 
+import compat
 from vfs.errors import os_error, rename_error
 from vfs.identity import Identity
-from vfs.limits import NAME_MAX, PATH_MAX, check_path, check_path_at
+from vfs.limits import NAME_MAX, PATH_MAX, check_encodable, check_path, check_path_at
+from vfs.memory.extents import PAGE_SIZE, page_count, page_end
 from vfs.memory.handle import O_ACCMODE, OPEN, READ, TOUCH, WRITE, MemoryHandle, initial_state
 from vfs.memory.nodes import (
     S_IFDIR,
@@ -43,7 +48,7 @@ from vfs.memory.permissions import (
     privileges_dropped,
     sticky_forbids,
 )
-from vfs.memory.resolver import MemoryNodes, Resolver
+from vfs.memory.resolver import LockedNodes, Resolver
 from vfs.memory.space import Space
 from vfs.namechecks import (
     existing,
@@ -59,6 +64,23 @@ from vfs.provider import DirEntryInfo, FileSystem
 from vfs.walk.namei import Walk
 
 MAX_FILE_SIZE = (1 << 63) - 1
+APPEND_WHOLE = compat.declare(
+    id="vfs.memory.append_whole",
+    function="os.write",
+    aspect="O_APPEND writes on a full memory file system",
+    level=compat.Level.FINE,
+    explanation="an O_APPEND write that does not all fit under max_bytes writes nothing "
+    "(ENOSPC), where tmpfs writes the pages that fit: a provider's append cannot report a "
+    "short count",
+)
+FALLOCATED_IS_DATA = compat.declare(
+    id="vfs.memory.fallocate_data",
+    function="os.lseek",
+    aspect="SEEK_DATA over pages posix_fallocate allocated",
+    level=compat.Level.FINE,
+    explanation="pages posix_fallocate allocates in a memory file are zeros like written "
+    "ones: SEEK_DATA finds them, where tmpfs reports them as a hole until they are written",
+)
 _SLOW_OPEN_FLAGS = (
     posix.O_EXCL | posix.O_PATH | posix.O_NOFOLLOW | posix.O_DIRECTORY | posix.O_NOATIME | O_TMPFILE
 )
@@ -77,12 +99,13 @@ class MemoryFileSystem(FileSystem):
     """A file system that lives in this process's memory.
 
     ``identity`` is whose permissions are checked (default: this process's); the root
-    directory belongs to it with mode ``root_mode``. ``max_bytes`` caps file data and
-    ``max_files`` the number of inodes (the root not counted); passing a cap fails with
-    ``quota_errno`` (ENOSPC like a full device, or EDQUOT like a user quota). Files are not
-    sparse: extending one counts all of its new length. ``protected_hardlinks`` mirrors the
-    Linux sysctl of that name (on by default): a user may only hard-link files they own or
-    may read and write.
+    directory belongs to it with mode ``root_mode``. ``max_bytes`` and ``max_inodes`` are
+    tmpfs's ``size=`` and ``nr_inodes=`` (see :mod:`vfs.memory.space`: pages allocated, the
+    root and every hard link counted); going past one fails with ``quota_errno`` (ENOSPC like
+    a full device, or EDQUOT like a user quota). ``max_files`` is the old name of an inode
+    cap that did not count the root: ``max_files=n`` means ``max_inodes=n + 1`` (deprecated).
+    ``protected_hardlinks`` mirrors the Linux sysctl of that name (on by default): a user may
+    only hard-link files they own or may read and write.
     """
 
     def __init__(
@@ -91,19 +114,32 @@ class MemoryFileSystem(FileSystem):
         identity: Identity | None = None,
         root_mode: int = 0o755,
         max_bytes: int | None = None,
-        max_files: int | None = None,
+        max_inodes: int | None = None,
         quota_errno: int = errno.ENOSPC,
         protected_hardlinks: bool = True,
+        max_files: int | None = None,
     ) -> None:
         who = Identity.current() if identity is None else identity
+        if max_files is not None:
+            if max_inodes is not None:
+                raise TypeError("give max_inodes or its old name max_files, not both")
+            warnings.warn(
+                "MemoryFileSystem(max_files=n) is deprecated: use max_inodes=n + 1 (tmpfs's "
+                "nr_inodes: the root and every hard link count)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            max_inodes = max_files + 1 if type(max_files) is int else max_files
         self._lock = threading.Lock()
-        self._space = Space(max_bytes, max_files, quota_errno)
+        self._space = Space(max_bytes, max_inodes, quota_errno)
         self._dev = posix.makedev(0, 0x100 + next(_devices))
         self._inodes = itertools.count(2)
         self._protected_hardlinks = protected_hardlinks
         root = Directory(self._dev, next(self._inodes), time_ns(), root_mode)
         root.set_owner(who.uid, who.gid)
         self._names = Resolver(root, who)
+        self._locked_nodes = LockedNodes(self._names.memory_nodes, self._lock)
+        """The walk's nodes for walks made from outside (a Mount's), under the lock."""
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -149,9 +185,13 @@ class MemoryFileSystem(FileSystem):
 
     def listdir(self, path: str) -> list[str]:
         check_path(path)
-        return self.listdir_at(None, path)
+        return self._listdir(None, path)
 
     def listdir_at(self, at: object | None, path: str) -> list[str]:
+        check_path_at(at, path)
+        return self._listdir(at, path)
+
+    def _listdir(self, at: object | None, path: str) -> list[str]:
         with self._lock:
             directory = self._readable_directory(at, path)
             directory.accessed(time_ns())
@@ -159,15 +199,17 @@ class MemoryFileSystem(FileSystem):
 
     def scandir(self, path: str) -> list[DirEntryInfo]:
         check_path(path)
-        return self.scandir_at(None, path)
+        with self._lock:
+            return self._entries(self._readable_directory(None, path), touch=True)
 
     def scandir_at(self, at: object | None, path: str) -> list[DirEntryInfo]:
+        check_path_at(at, path)
         with self._lock:
             return self._entries(self._readable_directory(at, path), touch=True)
 
     def _readable_directory(self, at: object | None, path: str) -> Directory:
-        """The directory ``path`` leads to, if the identity may read it (opendir's checks)."""
-        check_path_at(at, path)
+        """The directory ``path`` leads to, if the identity may read it (opendir's checks; the
+        path is checked already)."""
         node = self._existing(at, path, True)
         if not isinstance(node, Directory):
             raise os_error(errno.ENOTDIR, path)
@@ -217,26 +259,40 @@ class MemoryFileSystem(FileSystem):
 
     def open(self, path: str, flags: int, mode: int = 0o666) -> MemoryHandle:
         if not flags & _SLOW_OPEN_FLAGS and path.__class__ is str:
-            # Fast path: an existing regular file whose path resolved before, opened in the
-            # common way; anything unusual, every error included, takes the general path.
-            names = self._names
-            with self._lock:
-                hit = names.paths.get(path)
-                if hit is not None:
-                    node = hit[0].entries.get(hit[1])
-                    if node.__class__ is RegularFile and (
-                        not names.check or self._may_open_cached(hit[0], node, flags)
-                    ):
-                        if TYPE_CHECKING:
-                            assert isinstance(node, RegularFile)
-                        if flags & posix.O_TRUNC:
-                            self._resize(node, 0, path)
-                        return MemoryHandle(self, node, flags, path, _FAST_STATE[flags & O_ACCMODE])
+            handle = self._open_cached(path, flags)
+            if handle is not None:
+                return handle
         check_path(path)
-        return self.open_at(None, path, flags, mode)
+        return self._open_at(None, path, flags, mode)
 
     def open_at(self, at: object | None, path: str, flags: int, mode: int = 0o666) -> MemoryHandle:
+        if at is None and not flags & _SLOW_OPEN_FLAGS and path.__class__ is str:
+            handle = self._open_cached(path, flags)  # an absolute path (the backend's open)
+            if handle is not None:
+                return handle
         check_path_at(at, path)
+        return self._open_at(at, path, flags, mode)
+
+    def _open_cached(self, path: str, flags: int) -> MemoryHandle | None:
+        """Fast path: an existing regular file whose path resolved before, opened in the
+        common way; None for anything unusual (every error included: the general path says)."""
+        names = self._names
+        with self._lock:
+            hit = names.paths.get(path)
+            if hit is not None:
+                node = hit[0].entries.get(hit[1])
+                if node.__class__ is RegularFile and (
+                    not names.check or self._may_open_cached(hit[0], node, flags)
+                ):
+                    if TYPE_CHECKING:
+                        assert isinstance(node, RegularFile)
+                    if flags & posix.O_TRUNC:
+                        self._resize(node, 0, path)
+                    return MemoryHandle(self, node, flags, path, _FAST_STATE[flags & O_ACCMODE])
+        return None
+
+    def _open_at(self, at: object | None, path: str, flags: int, mode: int) -> MemoryHandle:
+        """open_at's general path (the path is checked already)."""
         flags = check_open_flags(flags, path)
         if flags & O_TMPFILE_BIT:
             return self._open_tmpfile(at, path, flags, mode)
@@ -295,7 +351,7 @@ class MemoryFileSystem(FileSystem):
                 raise os_error(errno.ENOTDIR, path)
             if not self._may(directory, W_OK | X_OK):
                 raise os_error(errno.EACCES, path)
-            self._space.add_file(path)
+            self._space.add_inode(path)
             file = RegularFile(self._dev, next(self._inodes), time_ns(), 0)
             self._init_owner(file, directory, mode)
             file.add_links(-1)
@@ -341,6 +397,8 @@ class MemoryFileSystem(FileSystem):
         self.symlink_at(target, None, path)
 
     def symlink_at(self, target: str, at: object | None, path: str) -> None:
+        if type(target) is str and not target.isascii():
+            check_encodable(target)  # os.symlink converts the target first
         check_path_at(at, path, None)
         if type(target) is not str:
             raise TypeError(f"symlink target should be str, not {type(target).__name__}")
@@ -358,8 +416,14 @@ class MemoryFileSystem(FileSystem):
                 tree = self._tree(at, path)
                 directory, name = free_name(tree, path, "create", allow_trailing=False)
                 self._may_create(directory, path)
-                self._space.add_file(path)
                 link = Symlink(self._dev, next(self._inodes), time_ns(), target)
+                space = self._space
+                pages = link.pages()
+                room = space.room()
+                if room is not None and room < pages:  # a long link's page, as on tmpfs
+                    raise space.full(path)
+                space.add_inode(path)
+                space.used_pages += pages
                 self._init_owner(link, directory, 0o777)
                 self._attach(directory, name, link)
         except OSError as error:
@@ -397,8 +461,13 @@ class MemoryFileSystem(FileSystem):
                     raise os_error(errno.EPERM, src)
                 if node.nlink == 0:
                     raise os_error(errno.ENOENT, src)
+                space = self._space
+                space.check_inode(src)  # tmpfs counts every name as an inode
                 now = time_ns()
-                node.add_links(1)
+                # no call from here on: the link and its inode are counted together
+                node.nlink += 1
+                node._stat = None
+                space.used_inodes += 1
                 node.changed(now)
                 self._attach(directory, name, node, now)
         except OSError as error:
@@ -538,8 +607,8 @@ class MemoryFileSystem(FileSystem):
 
     # -- directory references: the directory inodes themselves ---------------------------------
 
-    def nodes(self) -> MemoryNodes:
-        return self._names.memory_nodes
+    def nodes(self) -> LockedNodes:
+        return self._locked_nodes
 
     def directory(self, at: object | None, path: str) -> Directory:
         check_path_at(at, path)
@@ -587,6 +656,18 @@ class MemoryFileSystem(FileSystem):
         if not path:
             assert at is not None
             return self._directory_ref(at)
+        if path[0] == "/":
+            # Fast path: a path that resolved before, ending at anything but a link.
+            names = self._names
+            hit = names.paths.get(path)
+            if hit is not None:
+                node = hit[0].entries.get(hit[1])
+                if (
+                    node is not None
+                    and node.mode & S_IFMT != S_IFLNK
+                    and not (names.check and not permitted(hit[0], names.who, X_OK))
+                ):
+                    return node
         tree = self._tree(at, path)
         _, _, node, trailing = tree.locate(path, follow)
         return existing(tree, node, trailing, path)
@@ -656,7 +737,7 @@ class MemoryFileSystem(FileSystem):
         path: str,
     ) -> Inode:
         """Create a directory or regular file named ``name`` in ``directory``."""
-        self._space.add_file(path)
+        self._space.add_inode(path)
         now = time_ns()
         node = kind(self._dev, next(self._inodes), now, 0)
         self._init_owner(node, directory, mode)
@@ -673,69 +754,167 @@ class MemoryFileSystem(FileSystem):
         directory.modified(time_ns() if now is None else now)
 
     def _detach(self, directory: Directory, name: str, node: Inode, now: int | None = None) -> None:
-        """Remove the entry ``name``; free the inode once no name and no handle holds it."""
+        """Remove the entry ``name``; free the inode once no name and no handle holds it.
+
+        The entry, the link counts and the space counted change together, with no call in
+        between, so an exception cannot leave a name gone with its inode still linked (never
+        to be freed), nor a freed file still counted.
+        """
         now = time_ns() if now is None else now
+        is_dir = isinstance(node, Directory)
+        remaining = 0 if is_dir else node.nlink - 1
+        pages = node.pages()
+        space = self._space
+        # no call from here on
         del directory.entries[name]
+        node.nlink = remaining
+        node._stat = None
+        if is_dir:
+            directory.nlink -= 1
+            directory._stat = None
+        elif remaining:
+            space.used_inodes -= 1  # the name's own inode, as tmpfs counts them
+        frees = not remaining and not node.handles and not node.freed
+        if frees:
+            node.freed = True
+            space.used_pages -= pages
+            space.used_inodes -= 1
+        # what follows may be cut short without losing anything
         directory.modified(now)
-        if isinstance(node, Directory):
-            directory.add_links(-1)
-            node.add_links(-node.nlink)
-            self._names.forget()
-        else:
-            node.add_links(-1)
-            if isinstance(node, Symlink):
-                self._names.forget()
         node.changed(now)
-        self._release(node)
+        if is_dir or isinstance(node, Symlink):
+            self._names.forget()
+        if frees and isinstance(node, RegularFile):
+            node.clear()
 
     def _release(self, node: Inode) -> None:
         """Give back an inode's space once no name and no open handle holds it."""
         if node.nlink or node.handles or node.freed:
             return
+        pages = node.pages()
+        space = self._space
+        # no call from here on: freed, and its space back, together
         node.freed = True
+        space.used_pages -= pages
+        space.used_inodes -= 1
         if isinstance(node, RegularFile):
-            self._space.shrink(len(node.data))
-            node.data = bytearray()
-        self._space.remove_file()
+            node.clear()
 
-    def _write(self, node: RegularFile, data: bytes, offset: int) -> int:
-        """pwrite on a regular file: all of ``data`` or nothing."""
+    def _write(self, node: RegularFile, data: bytes, offset: int, whole: bool = False) -> int:
+        """pwrite on a regular file, as tmpfs writes: all of ``data``, or when the space runs
+        out, what fits before the first page that does not (ENOSPC if nothing does; with
+        ``whole``, ENOSPC unless all of it does)."""
         n = len(data)
         if not n:
             return 0
-        buffer = node.data
         end = offset + n
         if end > MAX_FILE_SIZE:
             raise os_error(errno.EFBIG)
-        grow = end - len(buffer)
-        if grow > 0:
-            self._space.grow(grow)
+        buffer = node.data
+        if buffer is not None:
+            size = len(buffer)
+            if end <= size:  # in place: nothing to allocate
+                buffer[offset:end] = data
+                self._after_write(node)
+                return n
+            have = (size + 4095) >> 12  # pages allocated: page_count, inlined on a hot path
+            if offset <= have << 12:  # growing, no page left out: it stays dense
+                space = self._space
+                pages = ((end + 4095) >> 12) - have
+                limit = space.max_pages
+                if limit is not None and space.used_pages + pages > limit:
+                    end = (have + limit - space.used_pages) * PAGE_SIZE  # what fits
+                    if end <= offset or whole:
+                        raise self._short_of_room(whole)
+                    data = data[: end - offset]
+                    pages = page_count(end) - have
+                try:
+                    # no call between the stores and the count: they change together
+                    if offset > size:
+                        buffer[size:] = bytes(offset - size)
+                    buffer[offset:end] = data
+                    space.used_pages += pages
+                except MemoryError:
+                    del buffer[size:]
+                    raise os_error(errno.ENOSPC) from None
+                self._after_write(node)
+                return end - offset
+        return self._write_sparse(node, data, offset, whole)
+
+    def _write_sparse(self, node: RegularFile, data: bytes, offset: int, whole: bool) -> int:
+        """A write that leaves a hole page behind, or into a sparse file."""
+        space = self._space
+        extents = node.sparse(space)
+        end = offset + len(data)
+        room = space.room()
+        if room is not None:
+            end = extents.fitting_end(offset, end, room)
+            if end <= offset or (whole and end < offset + len(data)):
+                node.settle()
+                raise self._short_of_room(whole)
+        with memoryview(data) as view:
             try:
-                if offset > len(buffer):
-                    buffer.extend(bytes(offset - len(buffer)))
+                written = extents.write(view[: end - offset], offset)
             except MemoryError:
-                self._space.shrink(grow)
                 raise os_error(errno.ENOSPC) from None
-        buffer[offset:end] = data
+        node.settle()
         self._after_write(node)
-        return n
+        return written
+
+    def _short_of_room(self, whole: bool) -> OSError:
+        """The error of a write that does not fit (an append that would only partly)."""
+        if whole:
+            APPEND_WHOLE.hit()
+        return self._space.full()
 
     def _resize(self, node: RegularFile, length: int, path: str | None) -> None:
-        """truncate/ftruncate/O_TRUNC: cut or zero-extend; times move even if the size does not."""
+        """truncate/ftruncate/O_TRUNC: cut, or extend with a hole (allocating nothing, as on
+        tmpfs, so never ENOSPC); times move even if the size does not."""
         if length > MAX_FILE_SIZE:
             raise os_error(errno.EFBIG, path)
         buffer = node.data
-        size = len(buffer)
-        if length > size:
-            self._space.grow(length - size, path)
+        space = self._space
+        if buffer is not None and length <= page_end(len(buffer)):  # dense it stays
+            size = len(buffer)
+            if length > size:  # within the last page, allocated already
+                buffer[size:] = bytes(length - size)
+            elif length < size:
+                pages = page_count(size) - page_count(length)
+                # no call from here on
+                del buffer[length:]
+                space.used_pages -= pages
+        else:
+            node.sparse(space).truncate(length)
+            node.settle()
+        self._after_write(node)
+
+    def _allocate(self, node: RegularFile, offset: int, length: int) -> None:
+        """posix_fallocate: allocate every page of [offset, offset + length) (as zeros where
+        it was a hole), growing the size to its end; ENOSPC with nothing changed when the
+        pages do not all fit. mtime and ctime move, as on tmpfs."""
+        end = offset + length
+        if end > MAX_FILE_SIZE:
+            raise os_error(errno.EFBIG)
+        buffer = node.data
+        space = self._space
+        if buffer is not None and end <= page_end(len(buffer)):  # its pages are all there
+            if end > len(buffer):
+                buffer[len(buffer) :] = bytes(end - len(buffer))
+        else:
+            extents = node.sparse(space)
+            needed = extents.new_pages(offset, end)
+            room = space.room()
+            if room is not None and needed > room:
+                node.settle()
+                raise space.full()
+            if needed:
+                FALLOCATED_IS_DATA.hit()
             try:
-                buffer.extend(bytes(length - size))
+                extents.allocate(offset, end)
             except MemoryError:
-                self._space.shrink(length - size)
-                raise os_error(errno.ENOSPC, path) from None
-        elif length < size:
-            del buffer[length:]
-            self._space.shrink(size - length)
+                raise os_error(errno.ENOSPC) from None
+            finally:
+                node.settle()
         self._after_write(node)
 
     def _after_write(self, node: RegularFile) -> None:

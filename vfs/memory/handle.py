@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from vfs.errors import os_error
 from vfs.memory.nodes import Directory, Inode, RegularFile
-from vfs.provider import DirEntryInfo, Handle
+from vfs.provider import SEEK_DATA, DirEntryInfo, Handle
 
 if TYPE_CHECKING:
     from vfs.memory.filesystem import MemoryFileSystem
@@ -32,11 +32,11 @@ def initial_state(flags: int) -> int:
 class MemoryHandle(Handle):
     """A channel to one inode.
 
-    Reads copy the content without the file system's lock (one atomic bytearray copy, as a
-    Linux read may also overlap a write) and take it only to move atime; everything that
-    changes state takes the lock. O_PATH handles can only be asked for status; a handle opened
-    without read (or write) access refuses reads (or writes) with EBADF, and everything fails
-    with EBADF once closed.
+    Reads of a dense file copy the content without the file system's lock (one atomic
+    bytearray copy, as a Linux read may also overlap a write) and take it only to move atime;
+    reads of a sparse file and everything that changes state take the lock. O_PATH handles
+    can only be asked for status; a handle opened without read (or write) access refuses
+    reads (or writes) with EBADF, and everything fails with EBADF once closed.
     """
 
     __slots__ = ("_fs", "_node", "_opened_as", "_reader", "_state", "flags")
@@ -97,6 +97,8 @@ class MemoryHandle(Handle):
         if node is None or n <= 0 or offset < 0:
             return self._pread_checked(n, offset)
         content = node.data
+        if content is None:  # sparse: its chunks are read under the lock
+            return self._pread_checked(n, offset)
         size = len(content)
         if offset == 0 and n >= size:
             data = bytes(content)
@@ -117,7 +119,11 @@ class MemoryHandle(Handle):
         node = self._file(READ)
         if n < 0 or offset < 0:
             raise os_error(errno.EINVAL)
-        data = node.read(n, offset)
+        if node.data is None:
+            with self._fs._lock:
+                data = node.read(n, offset)
+        else:
+            data = node.read(n, offset)
         if n and self._state & TOUCH:
             with self._fs._lock:
                 node.accessed(time_ns())
@@ -129,14 +135,32 @@ class MemoryHandle(Handle):
             raise os_error(errno.EINVAL)
         with self._fs._lock:
             if self.flags & posix.O_APPEND:  # as pwrite(2) on Linux: O_APPEND wins over offset
-                offset = len(node.data)
+                offset = node.size
             return self._fs._write(node, bytes(data), offset)
 
     def append(self, data: bytes) -> int:
         node = self._file(WRITE)
         with self._fs._lock:
-            offset = len(node.data)
-            return offset + self._fs._write(node, bytes(data), offset)
+            offset = node.size
+            return offset + self._fs._write(node, bytes(data), offset, whole=True)
+
+    def allocate(self, offset: int, length: int) -> None:
+        node = self._file(WRITE)
+        with self._fs._lock:
+            self._fs._allocate(node, offset, length)
+
+    def seek_data(self, offset: int, whence: int) -> int:
+        node = self._usable()
+        if not isinstance(node, RegularFile):
+            return super().seek_data(offset, whence)
+        with self._fs._lock:
+            data = node.data
+            if data is None:
+                assert node.extents is not None
+                return node.extents.seek(offset, whence == SEEK_DATA)
+            if offset < 0 or offset >= len(data):
+                raise os_error(errno.ENXIO)
+            return offset if whence == SEEK_DATA else len(data)  # dense: no hole before the end
 
     def size(self) -> int:
         return self._usable().size
@@ -149,16 +173,6 @@ class MemoryHandle(Handle):
             raise os_error(errno.EINVAL)
         with self._fs._lock:
             self._fs._resize(node, length, None)
-
-    def allocate(self, offset: int, length: int) -> None:
-        """posix_fallocate: extended to cover the range if needed; times move either way."""
-        if not self._state & OPEN or self.flags & posix.O_PATH:
-            raise os_error(errno.EBADF)
-        node = self._node
-        if not self._state & WRITE or not isinstance(node, RegularFile):
-            raise os_error(errno.EBADF)
-        with self._fs._lock:
-            self._fs._resize(node, max(node.size, offset + length), None)
 
     def sync(self) -> None:
         self._usable()

@@ -9,17 +9,27 @@ from __future__ import annotations
 import os
 import posix
 import stat as _stat
+from typing import TYPE_CHECKING
+
+from vfs.memory.extents import PAGE_SIZE, Extents, page_count
+
+if TYPE_CHECKING:
+    from vfs.memory.space import Space
 
 S_IFMT = 0o170000
 S_IFDIR = _stat.S_IFDIR
 S_IFREG = _stat.S_IFREG
 S_IFLNK = _stat.S_IFLNK
 
-BLOCK_SIZE = 4096
+BLOCK_SIZE = PAGE_SIZE
 """st_blksize, and the unit in which file data is allocated (st_blocks counts 512-byte units)."""
 
 DIRECTORY_SIZE = 4096
 """st_size of a directory, as ext4 reports a small one."""
+
+LONG_SYMLINK = 128
+"""Symbolic links whose content is this long or longer take a page (tmpfs keeps shorter ones
+in the inode: its SHORT_SYMLINK_LEN counts the terminating NUL)."""
 
 
 class Inode:
@@ -51,6 +61,10 @@ class Inode:
     def size(self) -> int:
         """st_size."""
         raise NotImplementedError(f"{type(self).__name__} does not define its size")
+
+    def pages(self) -> int:
+        """Pages of data it holds (counted against a file system's size cap)."""
+        return 0
 
     def blocks(self) -> int:
         """st_blocks: 512-byte units allocated."""
@@ -155,24 +169,48 @@ class Directory(Inode):
 
 
 class RegularFile(Inode):
-    """A regular file; its content is a bytearray that grows on writes past its end."""
+    """A regular file, dense or sparse.
 
-    __slots__ = ("data",)
+    Dense (no hole below its size, the common case): ``data`` is the whole content, one
+    bytearray that grows on writes past its end, and every page it touches is allocated.
+    Sparse: ``data`` is None and ``extents`` holds the stored chunks between holes (see
+    :mod:`vfs.memory.extents`). A file becomes sparse when a write or truncate leaves a whole
+    page unwritten below its size, and dense again once one chunk covers it all.
+    """
+
+    __slots__ = ("data", "extents")
 
     def __init__(self, dev: int, ino: int, now: int, mode: int) -> None:
         super().__init__(dev, ino, now, S_IFREG | (mode & 0o7777))
-        self.data = bytearray()
+        self.data: bytearray | None = bytearray()
+        self.extents: Extents | None = None
 
     @property
     def size(self) -> int:
-        return len(self.data)
+        data = self.data
+        if data is not None:
+            return len(data)
+        assert self.extents is not None
+        return self.extents.size
+
+    def pages(self) -> int:
+        """Pages allocated (4 KiB each, as tmpfs allocates)."""
+        data = self.data
+        if data is not None:
+            return page_count(len(data))
+        assert self.extents is not None
+        return self.extents.pages
 
     def blocks(self) -> int:
-        return (len(self.data) + BLOCK_SIZE - 1) // BLOCK_SIZE * (BLOCK_SIZE // 512)
+        return self.pages() * (PAGE_SIZE // 512)
 
     def read(self, n: int, offset: int) -> bytes:
-        """Up to ``n`` bytes from ``offset``, copied once."""
+        """Up to ``n`` bytes from ``offset``, copied once (holes read as zeros; the caller holds
+        the file system's lock for a sparse file)."""
         data = self.data
+        if data is None:
+            assert self.extents is not None
+            return self.extents.read(n, offset)
         if offset == 0 and n >= len(data):
             return bytes(data)
         if n <= 65536:
@@ -180,9 +218,37 @@ class RegularFile(Inode):
         with memoryview(data) as view:
             return view[offset : offset + n].tobytes()
 
+    def sparse(self, space: Space) -> Extents:
+        """The content as extents, turning a dense file sparse (its bytes are kept as they are,
+        as the first chunk)."""
+        extents = self.extents
+        if extents is None:
+            data = self.data
+            assert data is not None
+            extents = self.extents = Extents(len(data), data, space)
+            self._stat = None
+            self.data = None
+        return extents
+
+    def settle(self) -> None:
+        """Turn a sparse file that has no hole left dense again (the C fast paths read only
+        dense files)."""
+        extents = self.extents
+        if extents is not None:
+            data = extents.dense()
+            if data is not None:
+                self.data = data
+                self.extents = None
+
+    def clear(self) -> None:
+        """Drop the content of a freed file."""
+        self.data = bytearray()
+        self.extents = None
+
 
 class Symlink(Inode):
-    """A symbolic link: its content, interpreted only when a path walks through it."""
+    """A symbolic link: its content, interpreted only when a path walks through it. As on
+    tmpfs, a content of :data:`LONG_SYMLINK` bytes or more takes a page; a shorter one none."""
 
     __slots__ = ("_size", "target")
 
@@ -194,3 +260,10 @@ class Symlink(Inode):
     @property
     def size(self) -> int:
         return self._size
+
+    def pages(self) -> int:
+        """Pages its content takes."""
+        return 1 if self._size >= LONG_SYMLINK else 0
+
+    def blocks(self) -> int:
+        return self.pages() * (PAGE_SIZE // 512)

@@ -15,6 +15,7 @@ directory or the cwd) are walked by a :class:`~vfs.walk.Walk` that starts there.
 from __future__ import annotations
 
 import errno
+import threading
 
 from vfs.errors import os_error
 from vfs.identity import Identity
@@ -78,6 +79,45 @@ class MemoryNodes:
             raise TypeError(f"not a directory of a MemoryFileSystem: {directory!r}")
         assert isinstance(directory, Directory)
         return directory
+
+    def release(self, node: Inode) -> None:
+        """Inodes hold nothing."""
+
+
+class LockedNodes:
+    """The same answers under the file system's lock, for walks made from outside (a Mount's):
+    each lookup sees a rename either before or after it, never the moment between."""
+
+    __slots__ = ("_lock", "inner")
+    releases = False
+
+    def __init__(self, inner: MemoryNodes, lock: threading.Lock) -> None:
+        self.inner = inner
+        self._lock = lock
+
+    def root(self) -> Directory:
+        return self.inner.top
+
+    def lookup(self, directory: Directory, name: str) -> Inode | None:
+        with self._lock:
+            return directory.entries.get(name)
+
+    kind = staticmethod(MemoryNodes.kind)
+    readlink = staticmethod(MemoryNodes.readlink)
+    key = staticmethod(MemoryNodes.key)
+    start = staticmethod(MemoryNodes.start)
+
+    def parent(self, directory: Directory) -> Directory:
+        with self._lock:
+            return directory.parent
+
+    def may_search(self, directory: Directory) -> bool:
+        with self._lock:
+            return self.inner.may_search(directory)
+
+    def encloses(self, node: Inode, directory: Directory) -> bool:
+        with self._lock:
+            return MemoryNodes.encloses(node, directory)
 
     def release(self, node: Inode) -> None:
         """Inodes hold nothing."""

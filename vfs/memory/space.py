@@ -1,14 +1,21 @@
-"""Capacity accounting: bytes of file data and number of inodes, with optional limits.
+"""Capacity accounting, as tmpfs does it: pages of file data and inodes, with optional limits.
 
-A write that would pass a limit fails before anything changes, with ENOSPC (a full device) or,
-if asked, EDQUOT (a user's quota).
+``max_bytes`` is tmpfs's ``size=`` (rounded up to whole 4 KiB pages) and ``max_inodes`` its
+``nr_inodes=``: the root directory takes one inode, every other file, directory and symbolic
+link one more, and every hard link beyond a file's first name one more (tmpfs counts links,
+since each pins memory). Data is counted in the pages allocated: a sparse file's holes cost
+nothing, a long symbolic link (128 bytes or more) takes a page. Past a limit calls fail with
+ENOSPC (a full device) or, if asked, EDQUOT (a user's quota); a write stops at the first page
+that does not fit, as on tmpfs.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 
 from vfs.errors import os_error
+from vfs.memory.extents import PAGE_SIZE, page_count
 
 QUOTA_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 UNLIMITED_BLOCKS = 1 << 28
@@ -17,50 +24,84 @@ UNLIMITED_FILES = 1 << 24
 """f_files reported without an inode limit."""
 
 
-class Space:
-    """Bytes and inodes in use against optional limits; callers hold the file system lock."""
+def tmpfs_defaults(memory: int | None = None) -> tuple[int, int]:
+    """(max_bytes, max_inodes) as a tmpfs mounted without ``size=`` and ``nr_inodes=`` gets
+    them: half of ``memory`` for data and half as many inodes as it has pages, ``memory``
+    being the machine's physical memory unless given."""
+    if memory is None:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return memory // 2, max(memory // 2 // PAGE_SIZE, 2)
 
-    __slots__ = ("error", "max_bytes", "max_files", "used_bytes", "used_files")
+
+class Space:
+    """Pages and inodes in use against optional limits; callers hold the file system lock.
+
+    ``used_pages`` is changed directly by whoever changes an allocation (see
+    :class:`~vfs.memory.extents.Extents`), in the same steps; ask :meth:`room` first.
+    """
+
+    __slots__ = ("error", "max_inodes", "max_pages", "used_inodes", "used_pages")
 
     def __init__(
-        self, max_bytes: int | None, max_files: int | None, error: int = errno.ENOSPC
+        self, max_bytes: int | None, max_inodes: int | None, error: int = errno.ENOSPC
     ) -> None:
         if error not in QUOTA_ERRNOS:
             raise ValueError("quota_errno must be errno.ENOSPC or errno.EDQUOT")
-        for name, limit in (("max_bytes", max_bytes), ("max_files", max_files)):
-            if limit is not None and (not isinstance(limit, int) or limit < 0):
-                raise ValueError(f"{name} must be a non-negative int or None, not {limit!r}")
-        self.max_bytes = max_bytes
-        self.max_files = max_files
+        for name, limit, least in (("max_bytes", max_bytes, 0), ("max_inodes", max_inodes, 1)):
+            if limit is not None and (type(limit) is not int or limit < least):
+                raise ValueError(
+                    f"{name} must be an int of at least {least} or None, not {limit!r}"
+                )
+        self.max_pages = None if max_bytes is None else page_count(max_bytes)
+        self.max_inodes = max_inodes
         self.error = error
-        self.used_bytes = 0
-        self.used_files = 0
+        self.used_pages = 0
+        self.used_inodes = 1
+        """The root directory's."""
 
-    def grow(self, delta: int, filename: str | None = None) -> None:
-        """Reserve ``delta`` more bytes of file data, or raise without reserving any."""
-        limit = self.max_bytes
-        if limit is not None and self.used_bytes + delta > limit:
+    def room(self) -> int | None:
+        """How many more pages may be allocated (None: no limit)."""
+        limit = self.max_pages
+        return None if limit is None else max(limit - self.used_pages, 0)
+
+    def full(self, filename: str | None = None) -> OSError:
+        """The error of a call that needed more room than there is."""
+        return os_error(self.error, filename)
+
+    def reserve(self, pages: int, filename: str | None = None) -> None:
+        """Count ``pages`` more as allocated, or raise without counting any."""
+        limit = self.max_pages
+        if limit is not None and self.used_pages + pages > limit:
             raise os_error(self.error, filename)
-        self.used_bytes += delta
+        self.used_pages += pages
 
-    def shrink(self, delta: int) -> None:
-        """Give back ``delta`` bytes."""
-        self.used_bytes -= delta
-
-    def add_file(self, filename: str | None = None, filename2: str | None = None) -> None:
-        """Reserve one inode, or raise."""
-        limit = self.max_files
-        if limit is not None and self.used_files >= limit:
+    def check_inode(self, filename: str | None = None, filename2: str | None = None) -> None:
+        """Raise unless one more inode may be taken."""
+        limit = self.max_inodes
+        if limit is not None and self.used_inodes >= limit:
             raise os_error(self.error, filename, filename2)
-        self.used_files += 1
 
-    def remove_file(self) -> None:
+    def add_inode(self, filename: str | None = None, filename2: str | None = None) -> None:
+        """Take one inode (a new file, or a new hard link), or raise."""
+        limit = self.max_inodes
+        if limit is not None and self.used_inodes >= limit:
+            raise os_error(self.error, filename, filename2)
+        self.used_inodes += 1
+
+    def remove_inode(self) -> None:
         """Give back one inode."""
-        self.used_files -= 1
+        self.used_inodes -= 1
 
     def totals(self) -> tuple[int, int, int, int]:
-        """(total blocks, free blocks, total inodes, free inodes) for statvfs."""
-        blocks = UNLIMITED_BLOCKS if self.max_bytes is None else self.max_bytes // 4096
-        used_blocks = (self.used_bytes + 4095) // 4096
-        files = UNLIMITED_FILES if self.max_files is None else self.max_files
-        return blocks, max(blocks - used_blocks, 0), files, max(files - self.used_files, 0)
+        """(total blocks, free blocks, total inodes, free inodes) for statvfs, in pages."""
+        blocks = UNLIMITED_BLOCKS if self.max_pages is None else self.max_pages
+        files = UNLIMITED_FILES if self.max_inodes is None else self.max_inodes
+        return (
+            blocks,
+            max(blocks - self.used_pages, 0),
+            files,
+            max(files - self.used_inodes, 0),
+        )
+
+
+__all__ = ["PAGE_SIZE", "Space", "tmpfs_defaults"]

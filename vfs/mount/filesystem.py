@@ -17,7 +17,8 @@ Semantics, chosen to match Linux's mounts:
   reference), so renames and link swaps change nothing for calls through it.
 - rmdir of a mount point is EBUSY, unlink EISDIR, mkdir/symlink/link onto it EEXIST, rename of
   or onto it EBUSY (after the type checks that come first on Linux; onto itself it does
-  nothing, as on Linux); rename and link between mounts are EXDEV, checked where Linux checks them, so ``shutil.move`` falls back to copying.
+  nothing, as on Linux); rename and link between mounts are EXDEV, checked where Linux
+  checks them, so ``shutil.move`` falls back to copying.
 - Every mount, the root included, reports device numbers of its own (see ``Mounted``), in stat
   and in fstat of its handles.
 
@@ -194,6 +195,23 @@ class MountFileSystem(FileSystem):
     def stat_at(
         self, at: object | None, path: str, follow_symlinks: bool = True
     ) -> posix.stat_result:
+        if at is not None:
+            # Fast path: the same relative path from the same held directory before (a dir_fd
+            # call in a loop); remembered like an absolute path, forgotten on the same changes.
+            try:
+                hit = self._entries.get((at, path))
+                if hit is not None:
+                    st = hit[0](hit[1], False)
+                    last = hit[3]
+                    if st is last[0]:
+                        return last[1]  # type: ignore[no-any-return]
+                    if not follow_symlinks or st.st_mode & _S_IFMT != _S_IFLNK:
+                        result = hit[2].remap(st)
+                        if st.st_mode & _S_IFMT != _S_IFLNK:
+                            hit[3] = (st, result)
+                        return result  # type: ignore[no-any-return]
+            except (OSError, TypeError):  # gone, or not hashable: the general path says how
+                pass
         check_path_at(at, path)
         generation = self._cache.generation
         try:
@@ -214,9 +232,10 @@ class MountFileSystem(FileSystem):
                 existing(walk, node, trailing, path)
                 mounted, inner, rel = self._target(directory, name, node, trailing)
                 st = mounted.fs.stat_at(inner, rel, False)
-                if direct and at is None and rel == name:
+                if direct and rel == name:
                     where = mounted.fs.where(inner)
-                    self._cache.remember(path, mounted, _join(where, name), generation)
+                    key = path if at is None else (at, path)
+                    self._cache.remember(key, mounted, _join(where, name), generation)
         except OSError as error:
             raise rename_error(error, path) from None
         return mounted.remap(st)
@@ -541,6 +560,12 @@ class MountFileSystem(FileSystem):
 
     def directory(self, at: object | None, path: str) -> MountNode:
         check_path_at(at, path)
+        if not path and isinstance(at, MountNode):  # fchdir: the provider's own reference
+            mounted = at.mounted
+            try:
+                return MountNode(mounted, mounted.fs.directory(at.node, ""))
+            except OSError as error:
+                raise rename_error(error, path) from None
         try:
             with self._walk(at) as walk:
                 if path:
@@ -554,8 +579,10 @@ class MountFileSystem(FileSystem):
             raise rename_error(error, path) from None
 
     def hold(self, directory: object) -> MountNode:
-        node = self._nodes.start(directory)
-        return MountNode(node.mounted, node.mounted.fs.hold(directory.node))  # type: ignore[attr-defined]
+        if not isinstance(directory, MountNode):
+            raise TypeError(f"not a directory of a MountFileSystem: {directory!r}")
+        mounted = directory.mounted
+        return MountNode(mounted, mounted.fs.hold(directory.node))
 
     def where(self, directory: object) -> str:
         if not isinstance(directory, MountNode):

@@ -3,13 +3,17 @@
 :meth:`OverlayFileSystem.changes` walks the upper layer and the markers: an upper entry with no
 lower counterpart was *created*; one whose lower counterpart differs (type, content, link
 target, mode, owner or mtime) was *modified*; a lower entry hidden by a whiteout or by an
-opaque directory was *deleted* (a deleted directory is one record, standing for its tree).
+opaque directory was *deleted* (a deleted directory is one record, standing for its tree). A
+regular file also counts as modified when its link count differs from the lower file's (it
+gained a hard link, or its copy-up parted it from the lower file's other names), and so do the
+unchanged names of a file one of whose other names changed: applying must make them one file.
 Records come sorted by path, parents before children. :meth:`ChangeSet.apply` makes a target
 provider (e.g. a HostFileSystem on the directory the lower layer reads) show the same: first
 the deletions, children before parents; then new and changed entries, parents first, with the
-content the upper layer holds when ``apply`` runs; last the mode, owner and times of the changed
-directories and of every directory holding a change, children first, so that adding entries
-does not leave their times moved.
+content the upper layer holds when ``apply`` runs, the names of one upper file as hard links of
+the first one written; last the mode, owner and times of the changed directories and of every
+directory holding a change, children first, so that adding entries does not leave their times
+moved.
 """
 
 from __future__ import annotations
@@ -23,14 +27,13 @@ from typing import TYPE_CHECKING, overload
 
 import attrs
 
+from vfs.content import copy_content
 from vfs.errors import os_error
 from vfs.overlay.tree import join, parent_path
 from vfs.provider import FileSystem
 
 if TYPE_CHECKING:
     from vfs.overlay.filesystem import OverlayFileSystem
-
-CHUNK = 1 << 20
 
 
 class Action(enum.Enum):
@@ -83,6 +86,7 @@ class ChangeSet(Sequence[Change]):
         if differ.differs("/", overlay.upper.stat("/", False), overlay.lower.stat("/", False)):
             differ.found.append(Change("/", Action.MODIFIED, "directory"))
         differ.directory("/", lower_is_dir=True, hidden=False)
+        differ.link_partners()
         return cls(overlay.upper, differ.found)
 
     @overload
@@ -125,6 +129,8 @@ class _Differ:
         self.opaque = opaque
         self.copied_mtimes = copied_mtimes
         self.found: list[Change] = []
+        self.links: dict[int, list[str]] = {}
+        """Upper inode -> its names, for regular files with more than one."""
 
     def directory(self, path: str, lower_is_dir: bool, hidden: bool) -> None:
         """Record the changes inside the upper directory ``path``.
@@ -143,6 +149,8 @@ class _Differ:
             child = join(path, name)
             up = self.upper.stat(child, False)
             low = self.lower.stat(child, False) if name in lower_names else None
+            if up.st_nlink > 1 and _stat.S_ISREG(up.st_mode):
+                self.links.setdefault(up.st_ino, []).append(child)
             if low is None:
                 self.found.append(Change(child, Action.CREATED, kind_name(up.st_mode)))
             elif self.differs(child, up, low):
@@ -150,6 +158,16 @@ class _Differ:
             if _stat.S_ISDIR(up.st_mode):
                 low_dir = low is not None and _stat.S_ISDIR(low.st_mode)
                 self.directory(child, low_dir, hidden or child in self.opaque)
+
+    def link_partners(self) -> None:
+        """Record as modified the names of a file that has a created or modified name and
+        some unchanged ones: applied, they are all replaced by one file and links to it."""
+        changed = {change.path for change in self.found}
+        for names in self.links.values():
+            if changed.intersection(names):
+                self.found.extend(
+                    Change(name, Action.MODIFIED, "file") for name in names if name not in changed
+                )
 
     def differs(self, path: str, up: posix.stat_result, low: posix.stat_result) -> bool:
         if (_stat.S_IFMT(up.st_mode), up.st_uid, up.st_gid) != (
@@ -168,6 +186,8 @@ class _Differ:
             return True
         if kind != _stat.S_IFREG:
             return False
+        if up.st_nlink != low.st_nlink:  # it gained links, or a copy-up parted it from some
+            return True
         return up.st_size != low.st_size or _content(self.upper, path) != _content(self.lower, path)
 
 
@@ -248,10 +268,7 @@ class _Applier:
         with self.upper.open(path, posix.O_RDONLY | posix.O_NOATIME) as source:
             flags = posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL
             with self.target.open(path, flags, 0o600) as copy:
-                offset = 0
-                while chunk := source.pread(CHUNK, offset):
-                    copy.pwrite(chunk, offset)
-                    offset += len(chunk)
+                copy_content(source, copy)
 
     def _metadata(self, path: str, st: posix.stat_result) -> None:
         """Give ``path`` in the target the owner, mode and times of the upper entry."""

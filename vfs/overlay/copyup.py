@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import compat
+from vfs.content import copy_content
 from vfs.errors import os_error, rename_error
 from vfs.overlay.entry import Entry
 from vfs.overlay.inodes import Inodes
 from vfs.overlay.markers import Markers
 from vfs.overlay.tree import MergedTree, join, parent_path
 
-CHUNK = 1 << 20
 """Bytes copied per read when a file is copied up."""
 
 HARD_LINKS_SPLIT = compat.declare(
@@ -108,7 +108,7 @@ class CopyUp:
     def _fill(self, directory: Entry, path: str) -> None:
         tree = self._tree
         for info, _ in tree.listing(directory, path, touch=False):
-            child = tree.child(directory, info.name, path)
+            child = tree.entry(directory, info.name, path)
             assert child is not None
             child = self.up(child, path)
             if child.is_dir and child.lower_below:
@@ -164,10 +164,7 @@ class CopyUp:
         with self._tree.lower.open(canonical, posix.O_RDONLY) as source:
             target = upper.open(canonical, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL, 0o600)
             try:
-                offset = 0
-                while chunk := source.pread(CHUNK, offset):
-                    target.pwrite(chunk, offset)
-                    offset += len(chunk)
+                copy_content(source, target)  # a short write is ENOSPC; holes stay holes
             except OSError:
                 target.close()
                 upper.unlink(canonical)

@@ -10,7 +10,10 @@ reports 1). Whiteouts and opaque markers live in this object, not in the upper p
 overlay cannot be rebuilt from its upper layer alone (use :meth:`changes`). The lower layer is never
 written; neither layer may be changed behind the overlay's back (overlayfs says the same).
 One lock guards the merged tree, the markers and every change; reads and writes through open
-handles go straight to the layer's handle.
+handles go straight to the layer's handle. Paths resolve by the generic walk over merged
+entries (:mod:`vfs.overlay.tree`); an open directory (or a cwd) is held by its merged path,
+moved along by the overlay's renames and cleared by its rmdir (:mod:`vfs.walk.held`), and
+the at-forms join it with the relative path under the lock, so no rename comes between.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import compat
 from vfs.errors import os_error, rename_error
-from vfs.limits import check_path
+from vfs.limits import check_encodable, check_path
 from vfs.namechecks import (
     existing,
     free_name,
@@ -41,8 +44,10 @@ from vfs.overlay.entry import Entry
 from vfs.overlay.handle import OverlayHandle
 from vfs.overlay.inodes import Inodes
 from vfs.overlay.markers import Markers
-from vfs.overlay.tree import MergedTree, join
+from vfs.overlay.tree import MergedTree, OverlayNodes, join
+from vfs.pathnames import special_errno
 from vfs.provider import DirEntryInfo, FileSystem
+from vfs.walk.held import HeldPath, HeldPaths
 
 if TYPE_CHECKING:
     from vfs.overlay.changes import ChangeSet
@@ -71,6 +76,44 @@ Cached = tuple[FileSystem, str, posix.stat_result, posix.stat_result, bool, int 
 _CACHE_LIMIT = 65536
 
 
+REMOVED_DIRECTORY = compat.declare(
+    id="vfs.overlay.removed_directory",
+    function="os.getcwd",
+    aspect="a removed directory held open (or the cwd) in an overlay",
+    level=compat.Level.FINE,
+    explanation="the overlay holds an open directory by its merged path, moved along by "
+    "renames: once the directory is removed, every call through it fails with ENOENT (Linux "
+    "still answers stat, an empty listing and '..' for it)",
+)
+
+
+def _locked_at(name: str) -> Callable[..., object]:
+    """The at-form of the path method ``name``: ``at``'s path joined with the relative path,
+    both under the overlay's lock (no rename can come between)."""
+
+    def method(self: OverlayFileSystem, at: object | None, path: str, *args: object) -> object:
+        with self._lock:
+            return getattr(self, name)(self._path_at(at, path), *args)
+
+    method.__name__ = method.__qualname__ = name + "_at"
+    method.__doc__ = f"{name}, relative to the directory ``at``."
+    return method
+
+
+def _same_status(one: posix.stat_result, other: posix.stat_result) -> bool:
+    """Whether two statuses agree in every field a caller sees: ``==`` compares only the
+    first ten, times in whole seconds, so a rewrite within one second would look unchanged."""
+    return (
+        one == other
+        and one.st_mtime_ns == other.st_mtime_ns
+        and one.st_ctime_ns == other.st_ctime_ns
+        and one.st_atime_ns == other.st_atime_ns
+        and one.st_blocks == other.st_blocks
+        and one.st_blksize == other.st_blksize
+        and one.st_rdev == other.st_rdev
+    )
+
+
 class OverlayFileSystem(FileSystem):
     """``lower`` seen through ``upper``: every change lands in ``upper``, ``lower`` stays as is.
 
@@ -85,7 +128,9 @@ class OverlayFileSystem(FileSystem):
         self._lock = threading.RLock()
         self._markers = Markers()
         self._inodes = Inodes()
-        self._tree = MergedTree(upper, lower, self._markers)
+        self._tree = MergedTree(upper, lower, self._markers, self._lock)
+        self._held = HeldPaths()
+        """Open directories and cwds, by canonical merged path, moved along by renames."""
         self._copier = CopyUp(self._tree, self._markers, self._inodes, self._copied)
         self._stats: dict[str, Cached] = {}
         self._readers: dict[tuple[int, int], weakref.WeakSet[OverlayHandle]] = {}
@@ -144,7 +189,7 @@ class OverlayFileSystem(FileSystem):
                 st = hit[0].stat(hit[1], False)
             except OSError as error:
                 raise rename_error(error, path) from None
-            if st is hit[2] or st == hit[2]:
+            if st is hit[2] or _same_status(st, hit[2]):
                 return hit[3]
             shown = self._inodes.present(st, hit[4], hit[5])
             with self._lock:
@@ -253,7 +298,8 @@ class OverlayFileSystem(FileSystem):
                 )
             except OSError as error:
                 raise rename_error(error, path) from None
-            handle = OverlayHandle(self, inner, path, entry.path, on_upper)
+            held = self._held.hold(entry.path) if entry.is_dir else None
+            handle = OverlayHandle(self, inner, path, entry.path, on_upper, held=held)
             if not on_upper:
                 lower = entry.lower
                 assert lower is not None
@@ -306,6 +352,8 @@ class OverlayFileSystem(FileSystem):
             self.forget()
 
     def symlink(self, target: str, path: str) -> None:
+        if type(target) is str and not target.isascii():
+            check_encodable(target)  # before any copy-up: os.symlink converts it first
         check_path(path, None)
         if type(target) is not str:
             raise TypeError(f"symlink target should be str, not {type(target).__name__}")
@@ -368,6 +416,7 @@ class OverlayFileSystem(FileSystem):
             if self._tree.listing(entry, path, touch=False):
                 raise os_error(errno.ENOTEMPTY, path)
             self._remove(directory, entry, path, self.upper.rmdir)
+            self._held.removed(entry.path)
 
     def _remove(
         self, directory: Entry, entry: Entry, path: str, remove: Callable[[str], None]
@@ -429,6 +478,7 @@ class OverlayFileSystem(FileSystem):
         source = entry.path
         target = join(new_dir.path, new_name)
         self.upper.rename(source, target)
+        self._held.renamed(source, target)
         markers = self._markers
         if entry.lower is not None:
             markers.whiteout(source)
@@ -506,6 +556,55 @@ class OverlayFileSystem(FileSystem):
         self.upper.close()
         self.lower.close()
 
+    # -- directory references: canonical merged paths, moved along by renames -------------------
+
+    def nodes(self) -> OverlayNodes:
+        nodes = self._tree.nodes
+        assert isinstance(nodes, OverlayNodes)
+        return nodes
+
+    def _held_paths(self) -> HeldPaths:
+        return self._held
+
+    def _base_path(self, at: object) -> str:
+        if isinstance(at, Entry):
+            return at.path
+        if isinstance(at, HeldPath) and at.path is None:
+            REMOVED_DIRECTORY.hit()
+        return super()._base_path(at)
+
+    def directory(self, at: object | None, path: str) -> object:
+        with self._lock:
+            return super().directory(at, path)
+
+    def rename_at(self, src_at: object | None, src: str, dst_at: object | None, dst: str) -> None:
+        with self._lock:  # the overlay moves its held directories along itself
+            self.rename(self._path_at(src_at, src), self._path_at(dst_at, dst))
+
+    def rmdir_at(self, at: object | None, path: str) -> None:
+        # a last "." or ".." is refused by its name (ENOTEMPTY for ".."), before the path is
+        # made absolute, which would fold it away
+        number = special_errno("rmdir", path.rstrip("/").rpartition("/")[2])
+        if number is not None and path.rstrip("/"):
+            raise os_error(number, path)
+        with self._lock:
+            self.rmdir(self._path_at(at, path))
+
+    def link_at(
+        self,
+        src_at: object | None,
+        src: str,
+        dst_at: object | None,
+        dst: str,
+        follow_symlinks: bool = True,
+    ) -> None:
+        with self._lock:
+            self.link(self._path_at(src_at, src), self._path_at(dst_at, dst), follow_symlinks)
+
+    def symlink_at(self, target: str, at: object | None, path: str) -> None:
+        with self._lock:
+            self.symlink(target, self._path_at(at, path))
+
     # -- for handles ---------------------------------------------------------------------------
 
     def present_handle(self, handle: OverlayHandle) -> posix.stat_result:
@@ -514,7 +613,8 @@ class OverlayFileSystem(FileSystem):
         links = None
         if handle.on_upper and _stat.S_ISDIR(st.st_mode):
             with self._lock:
-                entry = self._tree.at(handle.canonical)
+                where = handle.canonical
+                entry = None if where is None else self._tree.at(where)
                 if entry is not None:
                     links = self._links(entry, handle.path)
         return self._inodes.present(st, handle.on_upper, links)
@@ -522,7 +622,8 @@ class OverlayFileSystem(FileSystem):
     def handle_listing(self, handle: OverlayHandle) -> list[DirEntryInfo]:
         """The merged listing of an open directory (empty once it was removed)."""
         with self._lock:
-            entry = self._tree.at(handle.canonical)
+            where = handle.canonical
+            entry = None if where is None else self._tree.at(where)
             if entry is None or not entry.is_dir:
                 return []
             return self._listing(entry, handle.path)
@@ -532,7 +633,8 @@ class OverlayFileSystem(FileSystem):
         with self._lock:
             if handle.on_upper:
                 return
-            entry = self._tree.at(handle.canonical)
+            where = handle.canonical
+            entry = None if where is None else self._tree.at(where)
             old = handle.inner.stat()
             if (
                 entry is None
@@ -605,3 +707,10 @@ class OverlayFileSystem(FileSystem):
 
 
 __all__ = ["OverlayFileSystem"]
+
+
+for _name in (
+    "stat", "open", "listdir", "scandir", "mkdir", "unlink", "readlink", "chmod", "chown",
+    "utime", "truncate", "access", "statvfs",
+):  # fmt: skip
+    setattr(OverlayFileSystem, _name + "_at", _locked_at(_name))

@@ -22,7 +22,9 @@ HELD_BY_PATH = compat.declare(
     level=compat.Level.FINE,
     explanation="a provider that implements only the path methods (an adapter, a user "
     "provider) holds an open directory or the cwd by its canonical path, moved along by "
-    "renames made through it; a rename made behind its back is not followed",
+    "renames made through it; a rename made behind its back is not followed, and once the "
+    "directory is removed every call through it fails with ENOENT (Linux still answers stat, "
+    "an empty listing and '..' for it)",
 )
 
 
@@ -60,6 +62,13 @@ class HeldPaths:
         with self._lock:
             self._held.discard(held)
 
+    def holds(self, reference: object) -> bool:
+        """Whether ``reference`` is one of the directories held here."""
+        if not isinstance(reference, HeldPath):
+            return False
+        with self._lock:
+            return reference in self._held
+
     def __bool__(self) -> bool:
         return bool(self._held)
 
@@ -68,6 +77,7 @@ class HeldPaths:
         """Where ``held`` is now; ENOENT once it was removed (as getcwd says)."""
         path = held.path
         if path is None:
+            HELD_BY_PATH.hit()
             raise os_error(errno.ENOENT)
         return path
 

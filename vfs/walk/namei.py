@@ -20,7 +20,7 @@ import errno
 import stat as _stat
 from typing import Generic, TypeVar, cast
 
-from vfs.errors import os_error
+from vfs.errors import os_error, rename_error
 from vfs.limits import MAXSYMLINKS, name_too_long
 from vfs.pathnames import ROOT
 from vfs.walk.nodes import Nodes
@@ -38,12 +38,18 @@ Located = tuple[D, str, N | None, bool]
 class Walk(Generic[D, N]):
     """Path resolution over ``nodes``, relative paths starting at ``start`` (else the root)."""
 
-    __slots__ = ("_acquired", "nodes", "start")
+    __slots__ = ("_acquired", "_start", "nodes")
 
     def __init__(self, nodes: Nodes[D, N], start: D | None = None) -> None:
         self.nodes = nodes
-        self.start = nodes.root() if start is None else start
+        self._start = start
         self._acquired: list[D | N] | None = [] if getattr(nodes, "releases", False) else None
+
+    @property
+    def start(self) -> D:
+        """Where relative paths start (the root unless given)."""
+        start = self._start
+        return self.nodes.root() if start is None else start
 
     def close(self) -> None:
         """Give back every node this walk obtained (the ones it returned included)."""
@@ -61,7 +67,13 @@ class Walk(Generic[D, N]):
 
     def _keep(self, node: T) -> T:
         acquired = self._acquired
-        if acquired is not None:
+        # '..' may lead back to a node this walk holds already, or to where it started
+        # (which is the caller's to release, not the walk's): give each back once
+        if (
+            acquired is not None
+            and node is not self._start
+            and not any(held is node for held in acquired)
+        ):
             acquired.append(node)  # type: ignore[arg-type]
         return node
 
@@ -71,11 +83,14 @@ class Walk(Generic[D, N]):
         """The node ``name`` names in ``directory`` (``.``, ``..`` and ROOT included), or None."""
         if name == ".":
             return cast(N, directory)
-        if name == "..":
-            return cast(N, self._keep(self.nodes.parent(directory)))
-        if name == ROOT:
-            return cast(N, self.nodes.root())
-        node = self.nodes.lookup(directory, name)
+        try:
+            if name == "..":
+                return cast(N, self._keep(self.nodes.parent(directory)))
+            if name == ROOT:
+                return cast(N, self.nodes.root())
+            node = self.nodes.lookup(directory, name)
+        except OSError as error:
+            raise rename_error(error, path) from None
         if node is None:
             if name_too_long(name):
                 raise os_error(errno.ENAMETOOLONG, path)
@@ -157,7 +172,10 @@ class Walk(Generic[D, N]):
         hops += 1
         if hops > MAXSYMLINKS:
             raise os_error(errno.ELOOP, path)
-        target = self.nodes.readlink(link)
+        try:
+            target = self.nodes.readlink(link)
+        except OSError as error:
+            raise rename_error(error, path) from None
         if not target:
             raise os_error(errno.ENOENT, path)
         stripped = target.rstrip("/")
@@ -177,6 +195,14 @@ class Walk(Generic[D, N]):
 
     def walk(self, directory: D, rel: str, path: str, hops: int) -> tuple[D, int]:
         """Walk the components of ``rel`` from ``directory``; each must lead to a directory."""
+        try:
+            return self._walk(directory, rel, path, hops)
+        except OSError as error:
+            if error.filename == path and error.filename2 is None:
+                raise
+            raise rename_error(error, path) from None
+
+    def _walk(self, directory: D, rel: str, path: str, hops: int) -> tuple[D, int]:
         nodes = self.nodes
         for name in rel.split("/"):
             if not name:
@@ -203,7 +229,7 @@ class Walk(Generic[D, N]):
                 if not target:
                     raise os_error(errno.ENOENT, path)
                 start = nodes.root() if target[0] == "/" else directory
-                directory, hops = self.walk(start, target, path, hops)
+                directory, hops = self._walk(start, target, path, hops)
             else:
                 raise os_error(errno.ENOTDIR, path)
         return directory, hops

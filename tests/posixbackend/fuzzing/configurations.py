@@ -18,8 +18,14 @@ import attrs
 
 from posixbackend.emulated import EmulatedBackend
 from tests.posixbackend.fuzzing import execution
-from vfs import FileSystem, HostFileSystem, Identity, MemoryFileSystem, MountFileSystem
-from vfs import OverlayFileSystem
+from vfs import (
+    FileSystem,
+    HostFileSystem,
+    Identity,
+    MemoryFileSystem,
+    MountFileSystem,
+    OverlayFileSystem,
+)
 
 
 @attrs.frozen

@@ -122,7 +122,8 @@ def tree(o: Any, top: str = "/") -> list[tuple[Any, ...]]:
                     fact = o.read(fd, 1 << 16)
                 finally:
                     o.close(fd)
-                fact = (fact, first_path.setdefault((info.st_dev, info.st_ino), path), info.st_nlink)
+                first = first_path.setdefault((info.st_dev, info.st_ino), path)
+                fact = (fact, first, info.st_nlink)
             entries.append((path, kind, stat.S_IMODE(info.st_mode), fact))
     return sorted(entries)
 

@@ -50,4 +50,6 @@ def replay(program: Callable[[Any, Any], None], configuration_name: str) -> None
         mark = "  " if want == got else "!!"
         sys.stdout.write(f"{mark} #{index}\n     linux:    {want!r}\n     emulated: {got!r}\n")
     if native[1] != emulated[1]:
-        sys.stdout.write(f"!! final tree\n   linux:    {native[1]!r}\n   emulated: {emulated[1]!r}\n")
+        sys.stdout.write(
+            f"!! final tree\n   linux:    {native[1]!r}\n   emulated: {emulated[1]!r}\n"
+        )

@@ -26,13 +26,13 @@ from fsspec.spec import AbstractFileSystem
 
 from vfs.adapters.fsspec.modes import open_flags
 from vfs.adapters.handlefile import HandleFile, buffered
+from vfs.content import copy_content
 from vfs.errors import os_error
-from vfs.provider import FileSystem
+from vfs.provider import FileSystem, write_all
 
 PROTOCOL = "vfs"
 _PREFIX = PROTOCOL + "://"
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
-_COPY_CHUNK = 1 << 20
 _registry: dict[str, FileSystem] = {}
 _registry_lock = threading.Lock()
 
@@ -259,7 +259,7 @@ class VfsFileSystem(AbstractFileSystem):  # type: ignore[misc]
         if mode == "create":
             flags |= posix.O_EXCL
         with self.provider.open(path, flags, 0o666) as handle:
-            handle.pwrite(bytes(value), 0)
+            write_all(handle, bytes(value), 0)
 
     def cp_file(self, path1: str, path2: str, **kwargs: Any) -> None:
         path1, path2 = self._strip_protocol(path1), self._strip_protocol(path2)
@@ -269,10 +269,7 @@ class VfsFileSystem(AbstractFileSystem):  # type: ignore[misc]
         with self.provider.open(path1, posix.O_RDONLY) as source:
             flags = posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC
             with self.provider.open(path2, flags, 0o666) as target:
-                offset = 0
-                while chunk := source.pread(_COPY_CHUNK, offset):
-                    target.pwrite(chunk, offset)
-                    offset += len(chunk)
+                copy_content(source, target)
 
     def touch(self, path: str, truncate: bool = True, **kwargs: Any) -> None:
         path = self._strip_protocol(path)
