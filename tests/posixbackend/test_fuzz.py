@@ -15,10 +15,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.posixbackend.fuzzing.compare import check, signature
-from tests.posixbackend.fuzzing.configurations import CONFIGURATIONS
+from tests.posixbackend.fuzzing import execution
+from tests.posixbackend.fuzzing.compare import check, differences, signature
+from tests.posixbackend.fuzzing.configurations import CONFIGURATIONS, backend_for
+from tests.posixbackend.fuzzing.fixed import program as fixed_program
 from tests.posixbackend.fuzzing.native import NativeRunner
-from tests.posixbackend.fuzzing.programs import generate, script
+from tests.posixbackend.fuzzing.programs import Fd, generate, script
 from tests.posixbackend.fuzzing.shrinking import shrink
 
 pytestmark = pytest.mark.skipif(
@@ -59,3 +61,14 @@ def test_random_programs_match_linux(name: str, native: NativeRunner) -> None:
             + "\n\nreproducer:\n" + script(small, name, seed),
             pytrace=False,
         )
+
+
+def test_a_step_that_hits_a_declared_gap_is_not_compared() -> None:
+    program = fixed_program(("open", "d", os.O_RDONLY), ("lseek", Fd(0), 0, os.SEEK_END))
+    with backend_for(CONFIGURATIONS["memory"]) as backend:
+        emulated = execution.run(backend, program, watch_gaps=True)
+    assert emulated[0][1] == ("gap", "os.lseek.directory_end")
+    linux = ([("fd",), 4096], emulated[1])  # what ext4 would answer
+    assert differences(program, linux, emulated) == []
+    failed_open = ("error", "FileNotFoundError", 2, "d", None)
+    assert differences(program, ([failed_open, 4096], emulated[1]), emulated) != []

@@ -12,7 +12,7 @@ from tests.posixbackend.fuzzing.programs import Program, statement
 
 def emulated_run(configuration: Configuration, program: Program) -> Any:
     with backend_for(configuration) as backend:
-        return execution.run(backend, program)
+        return execution.run(backend, program, watch_gaps=True)
 
 
 def differences(
@@ -23,15 +23,20 @@ def differences(
     problems = [
         f"#{index} {statement(step)}\n    linux:    {w!r}\n    emulated: {g!r}"
         for index, (step, w, g) in enumerate(zip(program, want, got, strict=True))
-        if w != g
+        if w != g and not _is_gap(g)
     ][:limit]
-    if not problems and want_tree != got_tree:
+    gapped = any(_is_gap(g) for g in got)  # a declared gap may change the tree too
+    if not problems and not gapped and want_tree != got_tree:
         only_linux = [entry for entry in want_tree if entry not in got_tree]
         only_emulated = [entry for entry in got_tree if entry not in want_tree]
         problems.append(
             f"final tree\n    linux only:    {only_linux!r}\n    emulated only: {only_emulated!r}"
         )
     return problems
+
+
+def _is_gap(outcome: Any) -> bool:
+    return isinstance(outcome, tuple) and outcome[:1] == ("gap",)
 
 
 def signature(program: Program, problems: list[str]) -> str:

@@ -12,9 +12,22 @@ import os
 import stat
 from typing import Any
 
-from tests.posixbackend.fuzzing.programs import BAD_FD, FD_MAKERS, Fd, Program
+import compat
+from posixbackend.emulated.files import DIRECTORY_SEEK_END
+from posixbackend.emulated.paths import FIFOS
+from posixbackend.emulated.transfers import CROSS_DEVICE_COPY
+from tests.posixbackend.fuzzing.programs import BAD_FD, FD_MAKERS, Fd, Program, Step
 
 Outcome = Any
+SKIPPED_GAPS = tuple(gap.id for gap in (DIRECTORY_SEEK_END, CROSS_DEVICE_COPY, FIFOS))
+"""Declared gaps: a step in which the emulated side hits one is not compared (its outcome is
+recorded as ("gap", ids)); the fuzzer then knows the difference is the declared one."""
+
+
+def gap_hits() -> tuple[int, ...]:
+    report = compat.report()
+    entries = [report.get(gap) for gap in SKIPPED_GAPS]
+    return tuple(0 if entry is None else entry.count for entry in entries)
 SEED_FILES = {"a": b"alpha", "d/b": b"bravo", "m/c": b"charlie"}
 
 
@@ -49,8 +62,9 @@ def plain(result: Any) -> Outcome:
 class Execution:
     """One run of a program: descriptors by step id, the outcome of every step."""
 
-    def __init__(self, o: Any) -> None:
+    def __init__(self, o: Any, watch_gaps: bool = False) -> None:
         self.o = o
+        self.watch_gaps = watch_gaps
         self.fds: dict[int, Any] = {}
         self.closed: set[Fd] = set()
         self.outcomes: list[Outcome] = []
@@ -65,28 +79,37 @@ class Execution:
 
     def run(self, program: Program) -> list[Outcome]:
         for step in program:
-            args = [self.resolve(arg) for arg in step.args]
-            kwargs = {key: self.resolve(value) for key, value in step.kwargs}
-            try:
-                result = getattr(self.o, step.op)(*args, **kwargs)
-            except OSError as error:
-                self.outcomes.append(
-                    ("error", type(error).__name__, error.errno, error.filename, error.filename2)
-                )
-                continue
-            except (TypeError, ValueError, OverflowError) as error:
-                self.outcomes.append(("exception", type(error).__name__, str(error)))
-                continue
-            if step.op in FD_MAKERS:
-                self.fds[step.id] = result
-                self.outcomes.append(("fd",))
-            else:
-                if step.op == "close":
-                    self.closed.update(
-                        fd for fd in (step.args[0],) if isinstance(fd, Fd)
-                    )
-                self.outcomes.append(plain(result))
+            before = gap_hits() if self.watch_gaps else ()
+            self.step(step)
+            after = gap_hits() if self.watch_gaps else ()
+            if after != before:
+                hit = [gap for gap, a, b in zip(SKIPPED_GAPS, before, after, strict=True) if a != b]
+                self.outcomes[-1] = ("gap", *hit)
         return self.outcomes
+
+    def step(self, step: Step) -> None:
+        """Run one step and record its outcome."""
+        args = [self.resolve(arg) for arg in step.args]
+        kwargs = {key: self.resolve(value) for key, value in step.kwargs}
+        try:
+            result = getattr(self.o, step.op)(*args, **kwargs)
+        except OSError as error:
+            self.outcomes.append(
+                ("error", type(error).__name__, error.errno, error.filename, error.filename2)
+            )
+            return
+        except (TypeError, ValueError, OverflowError) as error:
+            self.outcomes.append(("exception", type(error).__name__, str(error)))
+            return
+        if step.op in FD_MAKERS:
+            self.fds[step.id] = result
+            self.outcomes.append(("fd",))
+        else:
+            if step.op == "close":
+                self.closed.update(
+                    fd for fd in (step.args[0],) if isinstance(fd, Fd)
+                )
+            self.outcomes.append(plain(result))
 
     def close_all(self) -> None:
         numbers: set[int] = set()
@@ -128,9 +151,12 @@ def tree(o: Any, top: str = "/") -> list[tuple[Any, ...]]:
     return sorted(entries)
 
 
-def run(o: Any, program: Program) -> tuple[list[Outcome], list[tuple[Any, ...]]]:
-    """Outcomes of ``program`` on ``o`` (cwd at the tree's top, ``/``) and the final tree."""
-    execution = Execution(o)
+def run(
+    o: Any, program: Program, watch_gaps: bool = False
+) -> tuple[list[Outcome], list[tuple[Any, ...]]]:
+    """Outcomes of ``program`` on ``o`` (cwd at the tree's top, ``/``) and the final tree;
+    ``watch_gaps`` on the emulated side (see SKIPPED_GAPS)."""
+    execution = Execution(o, watch_gaps)
     try:
         outcomes = execution.run(program)
     finally:
