@@ -196,8 +196,16 @@ class PathFunctions(BackendCore):
         return _pathconf_value(name)
 
     def readlink(self, path: Any, *, dir_fd: int | None = None) -> str | bytes:
-        """os.readlink: the link's content (bytes when asked with bytes)."""
-        target, at, name = self._path(path, "readlink", dir_fd)
+        """os.readlink: the link's content (bytes when asked with bytes). readlinkat takes an
+        empty path as the descriptor itself: EBADF for a bad one, then ENOENT (an O_PATH
+        descriptor of a link itself is not emulated: ENOENT too)."""
+        target = path_arg(path, "readlink")
+        directory = dir_fd_arg(dir_fd)
+        if target.path == "" and directory is not None:
+            if directory not in self._table.files:
+                raise os_error(errno.EBADF, target.original)
+            raise os_error(errno.ENOENT, target.original)
+        at, name = self._at(target, directory)
         try:
             content = self._fs.readlink_at(at, name)
         except OSError as error:

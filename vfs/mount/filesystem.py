@@ -421,7 +421,9 @@ class MountFileSystem(FileSystem):
                         assert old is not None and new is not None
                         if old.mounted is new.mounted:  # one mount point onto itself:
                             return  # vfs_rename's "source == target" comes before EBUSY
-                    self._refuse_mount_point_rename(sources, old, new)
+                    self._refuse_mount_point_rename(
+                        sources, old, new, old_slash or new_slash
+                    )
                 if old is not None and mounted.points and sources.is_dir(old):
                     nodes = mounted.nodes
                     if any(nodes.encloses(old.node, m.point_node) for m in mounted.points.values()):
@@ -440,12 +442,18 @@ class MountFileSystem(FileSystem):
 
     @staticmethod
     def _refuse_mount_point_rename(
-        walk: Walk[MountNode, MountNode], old: MountNode | None, new: MountNode | None
+        walk: Walk[MountNode, MountNode],
+        old: MountNode | None,
+        new: MountNode | None,
+        slash: bool,
     ) -> None:
-        """vfs_rename's order when a mount point is involved: ENOENT, EISDIR/ENOTDIR, EBUSY."""
+        """vfs_rename's order when a mount point is involved: ENOENT, ENOTDIR for a
+        non-directory named with a trailing slash, EISDIR/ENOTDIR, EBUSY."""
         if old is None:
             raise os_error(errno.ENOENT)
         old_is_dir = walk.is_dir(old)
+        if slash and not old_is_dir:
+            raise os_error(errno.ENOTDIR)
         if new is not None:
             new_is_dir = walk.is_dir(new)
             if new_is_dir and not old_is_dir:

@@ -584,8 +584,11 @@ class OverlayFileSystem(FileSystem):
     def rmdir_at(self, at: object | None, path: str) -> None:
         # a last "." or ".." is refused by its name (ENOTEMPTY for ".."), before the path is
         # made absolute, which would fold it away
-        number = special_errno("rmdir", path.rstrip("/").rpartition("/")[2])
+        head, _, last = path.rstrip("/").rpartition("/")
+        number = special_errno("rmdir", last)
         if number is not None and path.rstrip("/"):
+            if head and not _stat.S_ISDIR(self.stat_at(at, head).st_mode):  # walked first
+                raise os_error(errno.ENOTDIR, path)
             raise os_error(number, path)
         with self._lock:
             self.rmdir(self._path_at(at, path))

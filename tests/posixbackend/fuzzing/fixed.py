@@ -43,6 +43,9 @@ ERROR_ORDER = {
         ("rename", "a", "m"),
         ("rename", "m/c", "c"),
         ("rename", "d/e", "m/e"),
+        ("rename", "a/", "m"),
+        ("rename", "a", "m/"),
+        ("rename", "m", "a/"),
     ),
     "link": program(
         ("link", "d", "e"),
@@ -95,6 +98,10 @@ ERROR_ORDER = {
         ("readlink", "s/"),
         ("readlink", "a/"),
         ("readlink", "m"),
+        ("readlink", "", {"dir_fd": Fd(-1)}),
+        ("rmdir", "x/.."),
+        ("rmdir", "a/.."),
+        ("rmdir", "x/."),
     ),
     "open": program(
         ("open", "m/", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644),

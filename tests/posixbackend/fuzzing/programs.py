@@ -249,9 +249,9 @@ def generate(seed: int, length: int = 40) -> list[Step]:
 # -- printing --------------------------------------------------------------------------------
 
 
-def _literal(value: Any, flags: bool = False) -> str:
+def _literal(value: Any, flags: bool = False, present: frozenset[int] | None = None) -> str:
     if isinstance(value, Fd):
-        return value.name()
+        return value.name() if present is None or value.step in present else "BAD"
     if flags and isinstance(value, int):
         if value == os.O_NONBLOCK:
             return "os.O_NONBLOCK"
@@ -262,11 +262,14 @@ def _literal(value: Any, flags: bool = False) -> str:
     return repr(value)
 
 
-def statement(step: Step) -> str:
-    """One step as Python source, calling ``o.<op>`` (``o`` is os or a backend)."""
-    args = [_literal(arg, flags=(step.op, index) in (("open", 1), ("pipe2", 0))) for index, arg in
-            enumerate(step.args)]
-    args += [f"{key}={_literal(value)}" for key, value in step.kwargs]
+def statement(step: Step, present: frozenset[int] | None = None) -> str:
+    """One step as Python source, calling ``o.<op>`` (``o`` is os or a backend); descriptors
+    of steps not ``present`` (shrunk away) are BAD."""
+    args = [
+        _literal(arg, (step.op, index) in (("open", 1), ("pipe2", 0)), present)
+        for index, arg in enumerate(step.args)
+    ]
+    args += [f"{key}={_literal(value, present=present)}" for key, value in step.kwargs]
     call = f"o.{step.op}({', '.join(args)})"
     if step.op in FD_MAKERS:
         return f"f{step.id} = step(lambda: {call}, fd=True)"
@@ -276,7 +279,8 @@ def statement(step: Step) -> str:
 def script(program: Program, configuration: str, seed: int | None = None) -> str:
     """A standalone Python script that replays ``program`` natively and on ``configuration``
     and prints both outcomes, step by step."""
-    body = "\n".join("    " + statement(step) for step in program)
+    present = frozenset(step.id for step in program)
+    body = "\n".join("    " + statement(step, present) for step in program)
     origin = f" (seed {seed})" if seed is not None else ""
     return f'''# A program on which {configuration} differs from Linux{origin}. Run as root:
 #   python this_script.py
