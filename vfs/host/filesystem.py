@@ -408,10 +408,14 @@ class HostFileSystem(FileSystem):
 
     def open(self, path: str, flags: int, mode: int = 0o666) -> HostHandle:
         check_path(path)
-        return self.open_at(None, path, flags, mode)
+        return self._open_at(None, path, flags, mode)
 
     def open_at(self, at: object | None, path: str, flags: int, mode: int = 0o666) -> HostHandle:
         check_path_at(at, path)
+        return self._open_at(at, path, flags, mode)
+
+    def _open_at(self, at: object | None, path: str, flags: int, mode: int) -> HostHandle:
+        """open_at once the path is checked."""
         flags = check_open_flags(flags, path)
         try:
             if flags & posix.O_CREAT or flags & O_TMPFILE_BIT:
