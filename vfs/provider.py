@@ -91,7 +91,6 @@ class DirEntryInfo:
         return self.type == _stat.S_IFLNK
 
 
-
 class Handle(abc.ABC):
     """An open file or directory: a random-access channel with no offset of its own.
 
