@@ -639,6 +639,15 @@ class OverlayFileSystem(FileSystem):
             return super().directory(at, path)
 
     def rename_at(self, src_at: object | None, src: str, dst_at: object | None, dst: str) -> None:
+        # a last "." or ".." of either name is EBUSY once both parents are walked (making the
+        # paths absolute would fold it away, and look up a source Linux never looks at)
+        names = ((src_at, src), (dst_at, dst))
+        if any(path.rstrip("/").rpartition("/")[2] in (".", "..") for _, path in names):
+            for at, path in names:
+                head = path.rstrip("/").rpartition("/")[0]
+                if head and not _stat.S_ISDIR(self.stat_at(at, head).st_mode):
+                    raise os_error(errno.ENOTDIR, path)
+            raise os_error(errno.EBUSY, src)
         with self._lock:  # the overlay moves its held directories along itself
             self.rename(self._path_at(src_at, src), self._path_at(dst_at, dst))
 

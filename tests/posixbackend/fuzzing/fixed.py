@@ -19,6 +19,15 @@ def program(*calls: tuple[Any, ...]) -> list[Step]:
 
 
 ERROR_ORDER = {
+    "rename_dotdot_from_a_held_directory": program(
+        ("mkdir", "d/s", 0o755),
+        ("open", "d", os.O_RDONLY | os.O_DIRECTORY, 0),
+        ("rename", "f", "s/..", {"src_dir_fd": Fd(1), "dst_dir_fd": Fd(1)}),
+        ("rename", "f", "s/.", {"src_dir_fd": Fd(1), "dst_dir_fd": Fd(1)}),
+        ("rename", "s/..", "f", {"src_dir_fd": Fd(1), "dst_dir_fd": Fd(1)}),
+        ("rename", "f", "x/..", {"src_dir_fd": Fd(1), "dst_dir_fd": Fd(1)}),
+        ("rename", "f", "..", {"src_dir_fd": Fd(1), "dst_dir_fd": Fd(1)}),
+    ),
     "rename": program(
         ("rename", "d", "d/e"),
         ("mkdir", "d/e", 0o755),
@@ -36,6 +45,10 @@ ERROR_ORDER = {
         ("rename", ".", "b"),
         ("rename", "d/e", "."),
         ("rename", "d/..", "b"),
+        ("rename", "missing", "d/.."),
+        ("rename", "missing", "x/.."),
+        ("rename", "a", "d/."),
+        ("rename", "missing", "a/.."),
         ("rename", "a", "a"),
         ("rename", "s", "a"),
         ("rename", "m", "m"),
