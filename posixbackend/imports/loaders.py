@@ -23,6 +23,8 @@ import compat
 from posixbackend.imports import served as files
 from posixbackend.imports import sources
 from posixbackend.imports.resources import VirtualReader
+from posixbackend.permissions.current import get_policy
+from posixbackend.permissions.denials import denied
 
 _bootstrap_external: Any = importlib.machinery.SourceFileLoader.__module__
 _real = sys.modules[_bootstrap_external]
@@ -120,6 +122,9 @@ class VirtualExtensionLoader(ExtensionFileLoader):
         return _reader(self.served, self.path)
 
     def create_module(self, spec: Any) -> types.ModuleType:
+        policy = get_policy()
+        if policy is not None and not policy.allow_native_access:  # before any host write
+            raise denied(f"importing the C extension module {spec.name!r}", "allow_native_access")
         data = files.read_file(self.served, self.path)
         private = _private_copy(data, posixpath.basename(self.path))
         try:

@@ -324,6 +324,16 @@ def test_the_standard_library_still_imports_in_a_bare_file_system() -> None:
 
 
 EXTENSION = "xxlimited"
+PRIVATE_OPENS: list[str] = []
+"""Host files opened in the extension loader's private directory, by anyone."""
+
+
+def _record_private_opens(event: str, args: tuple[Any, ...]) -> None:
+    if event == "open" and "posixbackend-extensions" in str(args[0]):
+        PRIVATE_OPENS.append(str(args[0]))
+
+
+sys.addaudithook(_record_private_opens)
 
 
 def _extension_file() -> str:
@@ -351,7 +361,9 @@ def test_extension_modules_load_from_a_private_copy() -> None:
             if saved is not None:
                 sys.modules[EXTENSION] = saved
 
+    PRIVATE_OPENS.clear()
     compare(scenario)
+    assert len(PRIVATE_OPENS) == 1  # the managed run's copy (the recorder sees it)
 
 
 def test_extension_modules_refused_without_native_access() -> None:
@@ -365,8 +377,10 @@ def test_extension_modules_refused_without_native_access() -> None:
                 file.write(data)
             sys.path.insert(0, "/tmp")
             try:
+                PRIVATE_OPENS.clear()
                 with pytest.raises(PermissionError, match="allow_native_access"):
                     importlib.import_module(EXTENSION)
+                assert PRIVATE_OPENS == [], "the guest's file was copied to the host"
             finally:
                 sys.path.remove("/tmp")
         assert EXTENSION not in sys.modules
