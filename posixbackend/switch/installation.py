@@ -16,6 +16,7 @@ from __future__ import annotations
 import _io
 import _posixsubprocess
 import builtins
+import fcntl
 import importlib.machinery
 import io
 import os
@@ -162,6 +163,14 @@ class Installation:
             (select, "epoll", epoll_stand_in),
             (selectors.EpollSelector, "_selector_cls", epoll_stand_in),
             *libraries.stand_ins(),
+            *[
+                (
+                    fcntl,
+                    name,
+                    standins.StandIn("fcntl", name, getattr(fcntl, name), "fcntl_" + name),
+                )
+                for name in ("fcntl", "flock", "lockf", "ioctl")
+            ],
             *_import_stand_ins(),
             (sys, "addaudithook", standins.guarded_audit_hook(sys.addaudithook)),
             (

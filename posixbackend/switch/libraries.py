@@ -57,7 +57,15 @@ def _emulated_serves() -> bool:
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
-    """Refuse sqlite3.connect of a database file while the emulated backend serves."""
+    """Refuse sqlite3.connect of a database file while the emulated backend serves, and a
+    socket made of a descriptor number (:mod:`posixbackend.switch.sockets`)."""
+    if event == "socket.__new__":
+        serving = get_active()
+        if serving is not None and _emulated_serves():
+            from posixbackend.switch.sockets import check_new_socket
+
+            check_new_socket(serving, sys._getframe(1))
+        return
     if event != "sqlite3.connect" or _in_memory(args[0]) or not _emulated_serves():
         return
     database = args[0]
