@@ -16,6 +16,7 @@ import fcntl
 import operator
 import os
 import posix
+import stat
 import struct
 import termios
 from typing import Any, Final
@@ -39,6 +40,7 @@ F_OFD_SETLK: Final = getattr(fcntl, "F_OFD_SETLK", 37)
 F_OFD_SETLKW: Final = getattr(fcntl, "F_OFD_SETLKW", 38)
 F_DUPFD_CLOEXEC: Final = getattr(fcntl, "F_DUPFD_CLOEXEC", 1030)
 F_GETPIPE_SZ: Final = getattr(fcntl, "F_GETPIPE_SZ", 1032)
+F_NOTIFY: Final = getattr(fcntl, "F_NOTIFY", 1026)
 O_LARGEFILE: Final = 0o100000
 """What the kernel adds to every file opened on a 64-bit system (F_GETFL shows it)."""
 OPEN_ONLY: Final = posix.O_CREAT | posix.O_EXCL | posix.O_NOCTTY | posix.O_TRUNC | posix.O_CLOEXEC
@@ -61,7 +63,7 @@ RECORD_COMMANDS: Final = frozenset({
 UNSUPPORTED: Final = {
     getattr(fcntl, name): name
     for name in ("F_GETOWN", "F_SETOWN", "F_GETSIG", "F_SETSIG", "F_SETLEASE", "F_GETLEASE",
-                 "F_NOTIFY", "F_SETPIPE_SZ", "F_ADD_SEALS", "F_GET_SEALS", "F_GETOWN_EX",
+                 "F_SETPIPE_SZ", "F_ADD_SEALS", "F_GET_SEALS", "F_GETOWN_EX",
                  "F_SETOWN_EX", "F_GET_RW_HINT", "F_SET_RW_HINT", "F_GET_FILE_RW_HINT",
                  "F_SET_FILE_RW_HINT")
     if hasattr(fcntl, name)
@@ -73,8 +75,17 @@ FCNTL_COMMANDS = compat.declare(
     aspect="fcntl commands",
     level=compat.Level.WARNING,
     explanation="on emulated descriptors, fcntl serves F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD, "
-    "F_GETFL/F_SETFL, the POSIX and OFD record locks and F_GETPIPE_SZ; signals, leases, "
-    "directory notification, owners, pipe resizing, seals and write hints fail with EINVAL",
+    "F_GETFL/F_SETFL, the POSIX and OFD record locks, F_NOTIFY (see "
+    "emulated.fcntl.notify_never_signals) and F_GETPIPE_SZ; signals, leases, owners, pipe "
+    "resizing, seals and write hints fail with EINVAL",
+)
+NOTIFY_NEVER_SIGNALS = compat.declare(
+    id="emulated.fcntl.notify_never_signals",
+    function="fcntl.fcntl",
+    aspect="F_NOTIFY (dnotify) on an emulated directory",
+    level=compat.Level.WARNING,
+    explanation="F_NOTIFY is accepted on a directory, as Linux accepts it, but no signal is "
+    "ever sent for the changes it asks about (the emulated process receives no SIGIO)",
 )
 NO_DEADLOCK_DETECTION = compat.declare(
     id="emulated.fcntl.no_deadlock_detection",
@@ -107,10 +118,10 @@ def descriptor_of(value: Any) -> int:
         fd = method(value)
         if not isinstance(fd, int):
             raise TypeError("fileno() returned a non-integer")
+    if not -0x80000000 <= fd <= 0x7FFFFFFF:
+        raise OverflowError("Python int too large to convert to C int")
     if fd < 0:
         raise ValueError(f"file descriptor cannot be a negative integer ({fd})")
-    if fd > 0x7FFFFFFF:
-        raise OverflowError("fd is greater than maximum")
     return fd
 
 
@@ -174,6 +185,11 @@ class FcntlFunctions(BackendCore):
             return _flags_shown(description)
         if cmd == fcntl.F_SETFL:
             return self._set_status_flags(description, value)
+        if cmd == F_NOTIFY:
+            if not stat.S_ISDIR(description.stat().st_mode):
+                raise os_error(errno.ENOTDIR)
+            NOTIFY_NEVER_SIGNALS.hit(events=hex(value))
+            return 0
         if cmd == F_GETPIPE_SZ:
             if not isinstance(description, PipeDescription):
                 raise os_error(errno.EBADF)

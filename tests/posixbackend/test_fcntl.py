@@ -116,6 +116,10 @@ def test_descriptor_commands() -> None:
         log.append(facts(lambda: fcntl.fcntl(fd, fcntl.F_GETFL, "ab")))
         log.append(facts(lambda: fcntl.fcntl(fd, fcntl.F_GETFL, b"x" * 1025)))
         log.append(facts(lambda: fcntl.fcntl(-1, fcntl.F_GETFD)))
+        log.append(facts(lambda: fcntl.fcntl(2**31, fcntl.F_GETFD)))
+        log.append(facts(lambda: fcntl.fcntl(-(2**31) - 1, fcntl.F_GETFD)))
+        log.append(facts(lambda: fcntl.fcntl(directory, fcntl.F_NOTIFY, fcntl.DN_MULTISHOT)))
+        log.append(facts(lambda: fcntl.fcntl(fd, fcntl.F_NOTIFY, fcntl.DN_MODIFY)))
         log.append(facts(lambda: fcntl.fcntl(9999, fcntl.F_GETFD)))
         log.append(facts(lambda: fcntl.fcntl(fd, fcntl.F_GETFD, 1.5)))  # type: ignore[call-overload]
         with open(path, "rb") as file:
