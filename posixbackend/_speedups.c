@@ -47,7 +47,7 @@ typedef struct {
     PyTypeObject *directory;        /* Directory */
     PyTypeObject *resolver;         /* Resolver */
     PyTypeObject *identity;         /* Identity: whose permissions the resolver checks */
-    Py_ssize_t d_flags, d_refs, d_handle, d_cell, d_waiting, d_gate;
+    Py_ssize_t d_flags, d_refs, d_handle, d_position, d_busy, d_waiting, d_gate;
     Py_ssize_t t_files, t_hint, t_limit, t_inheritable, t_lock;
     Py_ssize_t h_fs, h_node, h_flags, h_opened_as, h_state, h_reader;
     Py_ssize_t i_atime, i_mtime, i_ctime, i_handles, i_nlink, i_mode, i_uid, i_gid;
@@ -173,7 +173,8 @@ configure(PyObject *module, PyObject *args, PyObject *kwargs)
     if (slot_offset(new.description, "flags", &new.d_flags) ||
         slot_offset(new.description, "refs", &new.d_refs) ||
         slot_offset(new.file_description, "_handle", &new.d_handle) ||
-        slot_offset(new.file_description, "cell", &new.d_cell) ||
+        slot_offset(new.file_description, "position", &new.d_position) ||
+        slot_offset(new.file_description, "busy", &new.d_busy) ||
         slot_offset(new.file_description, "_waiting", &new.d_waiting) ||
         slot_offset(new.file_description, "_gate", &new.d_gate) ||
         slot_offset(new.fd_table, "files", &new.t_files) ||
@@ -419,24 +420,21 @@ file_description(FastPaths *self, PyObject *fd)
     return Py_IS_TYPE(description, layout.file_description) ? description : NULL;
 }
 
-/* The offset cell of a description, when it holds the offset (no other call has it now). */
+/* A description's file offset when no call holds it now (``busy`` is False), else NULL. */
 static inline PyObject *
-free_cell(PyObject *description)
+free_offset(PyObject *description)
 {
-    PyObject *cell = SLOT(description, layout.d_cell);
-    if (cell == NULL || !PyList_CheckExact(cell) || PyList_GET_SIZE(cell) != 1) {
+    if (SLOT(description, layout.d_busy) != Py_False) {
         return NULL;
     }
-    return cell;
+    return SLOT(description, layout.d_position);
 }
 
-/* Put a new offset (a new reference) in a cell that free_cell() found holding one. */
+/* Store a new offset (a new reference) where free_offset() found the offset free. */
 static inline void
-set_offset(PyObject *cell, PyObject *offset)
+set_offset(PyObject *description, PyObject *offset)
 {
-    PyObject *old = PyList_GET_ITEM(cell, 0);
-    PyList_SET_ITEM(cell, 0, offset);
-    Py_DECREF(old);
+    set_slot(description, layout.d_position, offset);
 }
 
 PyDoc_STRVAR(fast_read_doc,
@@ -465,8 +463,8 @@ fast_read(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     if (node == NULL || !Py_IS_TYPE(node, layout.regular_file)) {
         goto python;
     }
-    PyObject *cell = free_cell(description);
-    if (cell == NULL || !exact_long(PyList_GET_ITEM(cell, 0), &offset) || offset < 0) {
+    PyObject *position = free_offset(description);
+    if (position == NULL || !exact_long(position, &offset) || offset < 0) {
         goto python;
     }
     if (!exact_long(SLOT(node, layout.i_atime), &atime) ||
@@ -494,7 +492,7 @@ fast_read(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         Py_DECREF(data);
         return NULL;
     }
-    set_offset(cell, moved); /* nothing ran since free_cell(): the cell is as it was */
+    set_offset(description, moved); /* nothing ran since free_offset(): still free */
     return data;
 python:
     return PyObject_Vectorcall(self->python_read, args, nargs, kwnames);
@@ -519,11 +517,10 @@ fast_lseek(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
     if (description == NULL) {
         goto python;
     }
-    PyObject *cell = free_cell(description);
-    if (cell == NULL) {
+    if (free_offset(description) == NULL) {
         goto python;
     }
-    set_offset(cell, Py_NewRef(args[1]));
+    set_offset(description, Py_NewRef(args[1]));
     return Py_NewRef(args[1]);
 python:
     return PyObject_Vectorcall(self->python_lseek, args, nargs, kwnames);
@@ -758,13 +755,10 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     /* Everything the collector tracks is made before any state is read: nothing runs after. */
     PyObject *handle = blank(layout.memory_handle);
     PyObject *description = handle ? blank(layout.file_description) : NULL;
-    PyObject *cell = description ? PyList_New(1) : NULL;
-    if (cell == NULL) {
-        Py_XDECREF(description);
+    if (description == NULL) {
         Py_XDECREF(handle);
         return NULL;
     }
-    PyList_SET_ITEM(cell, 0, PyLong_FromLong(0));
     PyObject *number = NULL;
     PyObject *fs_lock_taken = NULL;
     int taken = try_lock(self->fs_acquire);
@@ -812,7 +806,8 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     SLOT(description, layout.d_flags) = Py_NewRef(args[1]);
     SLOT(description, layout.d_refs) = PyLong_FromLong(1);
     SLOT(description, layout.d_handle) = Py_NewRef(handle);
-    SLOT(description, layout.d_cell) = Py_NewRef(cell);
+    SLOT(description, layout.d_position) = PyLong_FromLong(0); /* a cached small int */
+    SLOT(description, layout.d_busy) = Py_NewRef(Py_False);
     SLOT(description, layout.d_waiting) = PyLong_FromLong(0);
     SLOT(description, layout.d_gate) = Py_NewRef(Py_None);
     if (PySet_Add(handles, handle) < 0) {
@@ -831,7 +826,6 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     }
     set_slot(self->table, layout.t_hint, next);
     int failed = unlock(self->table_release) | unlock(self->fs_release);
-    Py_DECREF(cell);
     Py_DECREF(description);
     Py_DECREF(handle);
     if (failed) {
@@ -841,7 +835,6 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     return number;
 undo:
     Py_XDECREF(number);
-    Py_DECREF(cell);
     Py_DECREF(description);
     Py_DECREF(handle);
     if (PyErr_Occurred()) {

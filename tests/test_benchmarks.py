@@ -51,6 +51,13 @@ def test_compose_benchmark_runs() -> None:
 
 
 @pytest.mark.slow
+def test_walk_benchmark_runs() -> None:
+    out = run("-m", "benchmarks.bench_walk", "--quick")
+    for word in ("cold calls", "warm calls", "dir_fd calls", "cold ns", "warm ns"):
+        assert word in out
+
+
+@pytest.mark.slow
 def test_switch_benchmark_runs() -> None:
     out = run("-m", "benchmarks.bench_switch", "--quick")
     assert "pyfakefs Patcher" in out and out.count(": met") + out.count(": MISSED") == 3

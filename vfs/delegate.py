@@ -10,6 +10,7 @@ from __future__ import annotations
 import posix
 
 from vfs.provider import DirEntryInfo, FileSystem, Handle
+from vfs.walk.held import HeldPath
 
 
 class DelegatingHandle(Handle):
@@ -150,3 +151,27 @@ class DelegatingFileSystem(FileSystem):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self.inner!r}>"
+
+
+class HeldDirectoryHandle(DelegatingHandle):
+    """An open directory of a provider that only takes paths, holding it by canonical path
+    (moved along by renames made through the provider) for the at-calls made through it."""
+
+    __slots__ = ("_fs", "_held")
+
+    def __init__(self, inner: Handle, fs: FileSystem, held: HeldPath) -> None:
+        super().__init__(inner)
+        self._fs = fs
+        self._held = held
+
+    @property
+    def path(self) -> str:
+        where = self._held.path
+        return self.inner.path if where is None else where
+
+    def directory(self) -> object | None:
+        return self._held
+
+    def close(self) -> None:
+        self._fs.release(self._held)
+        self.inner.close()

@@ -148,15 +148,18 @@ def unlink_lookup(tree: NameTree[D, N], path: str) -> Lookup[D, N]:
     return Lookup(directory, name, node)
 
 
-def rename_lookup(tree: NameTree[D, N], src: str, dst: str) -> Renaming[D, N]:
+def rename_lookup(
+    tree: NameTree[D, N], src: str, dst: str, dst_tree: NameTree[D, N] | None = None
+) -> Renaming[D, N]:
     """rename(2)'s lookups and its checks that come before any permission check.
 
-    EBUSY for a special last component, ENOENT for a missing source, ENOTDIR for a trailing
-    slash on a non-directory, EINVAL for moving a directory into itself, ENOTEMPTY for
-    replacing a directory that holds the source.
+    ``dst`` is resolved in ``dst_tree`` when given (renameat's second directory). EBUSY for a
+    special last component, ENOENT for a missing source, ENOTDIR for a trailing slash on a
+    non-directory, EINVAL for moving a directory into itself, ENOTEMPTY for replacing a
+    directory that holds the source.
     """
     old_dir, old_name, old_slash, _ = tree.parent(src)
-    new_dir, new_name, new_slash, _ = tree.parent(dst)
+    new_dir, new_name, new_slash, _ = (tree if dst_tree is None else dst_tree).parent(dst)
     if old_name in SPECIAL_NAMES:
         raise os_error(errno.EBUSY, src)
     if new_name in SPECIAL_NAMES:
@@ -164,7 +167,7 @@ def rename_lookup(tree: NameTree[D, N], src: str, dst: str) -> Renaming[D, N]:
     node = tree.child(old_dir, old_name, src)
     if node is None:
         raise os_error(errno.ENOENT, src)
-    victim = tree.child(new_dir, new_name, dst)
+    victim = (tree if dst_tree is None else dst_tree).child(new_dir, new_name, dst)
     is_dir = tree.is_dir(node)
     if not is_dir and (old_slash or new_slash):
         raise os_error(errno.ENOTDIR, src)

@@ -1,10 +1,25 @@
 """The provider interface: what every file system behind the emulated backend implements.
 
-Modelled on GraalVM's polyglot ``FileSystem`` but in POSIX words. A provider takes absolute str
-paths (it never sees a file descriptor number or a current directory), resolves them with
-POSIX semantics (``..`` after a symbolic link, trailing slashes, ELOOP after 40 links), applies
-no umask (``mode`` arrives final), and fails with the OSError subclass, errno and file names
-that Linux gives for the same call.
+Modelled on GraalVM's polyglot ``FileSystem`` but in POSIX words. A provider resolves paths
+with POSIX semantics (``..`` after a symbolic link, trailing slashes, ELOOP after 40 links),
+applies no umask (``mode`` arrives final), and fails with the OSError subclass, errno and file
+names that Linux gives for the same call. It never sees a file descriptor number.
+
+Every call exists in two forms, as Linux's system calls do: the path form (``stat(path)``)
+takes an absolute path, and the at-form (``stat_at(at, path)``) a path relative to a
+*directory reference* ``at`` (None: the root; an empty path: ``at`` itself, like
+AT_EMPTY_PATH). A reference is the directory itself, never the path it was reached by: the
+open directory of a :class:`Handle` (:meth:`Handle.directory`), or one the caller holds from
+:meth:`FileSystem.directory` or :meth:`FileSystem.hold` until :meth:`FileSystem.release`.
+Renaming it, or swapping a link into its old path, changes nothing for calls through it;
+:meth:`FileSystem.where` says where it is now.
+
+A provider that implements only the abstract path methods gets the at-forms done for it: its
+references are canonical paths moved along by the renames made through it
+(:mod:`vfs.walk.held`), a relative path's components up to its last ``..`` are walked for it
+(so it is given a canonical directory), and a Mount walks it one component at a time
+(:class:`vfs.walk.PathNodes`). A handle such a provider returns from another provider it
+wraps is held by path too: only references it made itself reach its at-forms.
 """
 
 from __future__ import annotations
@@ -13,12 +28,18 @@ import abc
 import errno
 import posix
 import stat as _stat
-from typing import Self
+from typing import TYPE_CHECKING, Any, Self
 
 import attrs
 
 import compat
 from vfs.errors import os_error
+from vfs.walk.held import HeldPath, HeldPaths
+from vfs.walk.namei import Walk
+from vfs.walk.paths import PathNode, PathNodes, join
+
+if TYPE_CHECKING:
+    from vfs.walk.nodes import Nodes
 
 SEEK_DATA, SEEK_HOLE = 3, 4
 HOLES_NOT_TRACKED = compat.declare(
@@ -149,6 +170,11 @@ class Handle(abc.ABC):
     def statvfs(self) -> posix.statvfs_result:
         """Status of the file system holding the open file (fstatvfs)."""
 
+    def directory(self) -> object | None:
+        """The open directory as a reference for the provider's at-calls (valid while this
+        handle is open), or None for anything else."""
+        return None
+
     def allocate(self, offset: int, length: int) -> None:
         """posix_fallocate: allocate [offset, offset + length), growing the file to its end
         if it is shorter; ENOSPC, with nothing changed, when the space is not there.
@@ -267,6 +293,222 @@ class FileSystem(abc.ABC):
     def statvfs(self, path: str) -> posix.statvfs_result:
         """Status of the file system holding ``path``."""
 
+    # -- directory references ------------------------------------------------------------------
+
+    def nodes(self) -> Nodes[Any, Any]:
+        """This provider's tree as the walk sees it (a Mount walks across it with these)."""
+        nodes = self.__dict__.get("_vfs_path_nodes")
+        if nodes is None:
+            nodes = self.__dict__.setdefault("_vfs_path_nodes", PathNodes(self))
+        return nodes  # type: ignore[no-any-return]
+
+    def directory(self, at: object | None, path: str) -> object:
+        """A reference to the directory ``path`` leads to (relative to ``at``), with chdir's
+        checks: it exists, is a directory and may be searched. Release it when done."""
+        if not path and not _live(at):
+            return _removed()  # fchdir into a removed directory succeeds (getcwd: ENOENT)
+        with Walk(self.nodes()) as walk:
+            canonical = walk.directory(self._path_at(at, path)).path
+        self.access(canonical, posix.X_OK)
+        return self._held_paths().hold(canonical)
+
+    def hold(self, directory: object) -> object:
+        """Another reference to ``directory`` (one that outlives the handle it came from)."""
+        path = self._base_path(directory) if _live(directory) else None
+        if path is None:
+            return _removed()
+        return self._held_paths().hold(path)
+
+    def where(self, directory: object) -> str:
+        """The absolute path of ``directory`` now; ENOENT once it was removed."""
+        return self._base_path(directory)
+
+    def release(self, directory: object) -> None:
+        """Give back a reference from :meth:`directory` or :meth:`hold`."""
+        if isinstance(directory, HeldPath):
+            self._held_paths().release(directory)
+
+    # -- the at-forms (relative to a directory reference) ---------------------------------------
+
+    def stat_at(
+        self, at: object | None, path: str, follow_symlinks: bool = True
+    ) -> posix.stat_result:
+        """:meth:`stat` of ``path`` relative to ``at``."""
+        return self.stat(self._path_at(at, path), follow_symlinks)
+
+    def open_at(self, at: object | None, path: str, flags: int, mode: int = 0o666) -> Handle:
+        """:meth:`open` of ``path`` relative to ``at``; an opened directory holds itself."""
+        absolute = self._path_at(at, path)
+        handle = self.open(absolute, flags, mode)
+        if flags & 3 or self._held_paths().holds(handle.directory()):
+            return handle  # a handle whose directory() is some provider's below is not ours
+        try:
+            if not _stat.S_ISDIR(handle.stat().st_mode):
+                return handle
+            with Walk(self.nodes()) as walk:
+                canonical = self._canonical(walk, absolute, not flags & posix.O_NOFOLLOW)
+        except BaseException:
+            handle.close()
+            raise
+        from vfs.delegate import HeldDirectoryHandle
+
+        return HeldDirectoryHandle(handle, self, self._held_paths().hold(canonical))
+
+    def listdir_at(self, at: object | None, path: str) -> list[str]:
+        """:meth:`listdir` of ``path`` relative to ``at``."""
+        return self.listdir(self._path_at(at, path))
+
+    def scandir_at(self, at: object | None, path: str) -> list[DirEntryInfo]:
+        """:meth:`scandir` of ``path`` relative to ``at``."""
+        return self.scandir(self._path_at(at, path))
+
+    def mkdir_at(self, at: object | None, path: str, mode: int = 0o777) -> None:
+        """:meth:`mkdir` of ``path`` relative to ``at``."""
+        self.mkdir(self._path_at(at, path), mode)
+
+    def rmdir_at(self, at: object | None, path: str) -> None:
+        """:meth:`rmdir` of ``path`` relative to ``at``."""
+        absolute = self._path_at(at, path)
+        canonical = self._entry_path(absolute)
+        self.rmdir(absolute)
+        if canonical is not None:
+            self._held_paths().removed(canonical)
+
+    def unlink_at(self, at: object | None, path: str) -> None:
+        """:meth:`unlink` of ``path`` relative to ``at``."""
+        self.unlink(self._path_at(at, path))
+
+    def rename_at(self, src_at: object | None, src: str, dst_at: object | None, dst: str) -> None:
+        """:meth:`rename` of ``src`` (relative to ``src_at``) to ``dst`` (to ``dst_at``)."""
+        old, new = self._path_at(src_at, src), self._path_at(dst_at, dst)
+        canonical_old = self._entry_path(old)
+        canonical_new = self._entry_path(new) if canonical_old is not None else None
+        self.rename(old, new)
+        if canonical_old is not None and canonical_new is not None:
+            self._held_paths().renamed(canonical_old, canonical_new)
+
+    def symlink_at(self, target: str, at: object | None, path: str) -> None:
+        """:meth:`symlink` at ``path`` relative to ``at``."""
+        self.symlink(target, self._path_at(at, path))
+
+    def readlink_at(self, at: object | None, path: str) -> str:
+        """:meth:`readlink` of ``path`` relative to ``at``."""
+        return self.readlink(self._path_at(at, path))
+
+    def link_at(
+        self,
+        src_at: object | None,
+        src: str,
+        dst_at: object | None,
+        dst: str,
+        follow_symlinks: bool = True,
+    ) -> None:
+        """:meth:`link` of ``src`` (relative to ``src_at``) as ``dst`` (to ``dst_at``)."""
+        self.link(self._path_at(src_at, src), self._path_at(dst_at, dst), follow_symlinks)
+
+    def chmod_at(
+        self, at: object | None, path: str, mode: int, follow_symlinks: bool = True
+    ) -> None:
+        """:meth:`chmod` of ``path`` relative to ``at``."""
+        self.chmod(self._path_at(at, path), mode, follow_symlinks)
+
+    def chown_at(
+        self, at: object | None, path: str, uid: int, gid: int, follow_symlinks: bool = True
+    ) -> None:
+        """:meth:`chown` of ``path`` relative to ``at``."""
+        self.chown(self._path_at(at, path), uid, gid, follow_symlinks)
+
+    def utime_at(
+        self,
+        at: object | None,
+        path: str,
+        ns: tuple[int, int] | None = None,
+        follow_symlinks: bool = True,
+    ) -> None:
+        """:meth:`utime` of ``path`` relative to ``at``."""
+        self.utime(self._path_at(at, path), ns, follow_symlinks)
+
+    def truncate_at(self, at: object | None, path: str, length: int) -> None:
+        """:meth:`truncate` of ``path`` relative to ``at``."""
+        self.truncate(self._path_at(at, path), length)
+
+    def access_at(
+        self, at: object | None, path: str, mode: int, follow_symlinks: bool = True
+    ) -> None:
+        """:meth:`access` of ``path`` relative to ``at``."""
+        self.access(self._path_at(at, path), mode, follow_symlinks)
+
+    def statvfs_at(self, at: object | None, path: str) -> posix.statvfs_result:
+        """:meth:`statvfs` of ``path`` relative to ``at``."""
+        return self.statvfs(self._path_at(at, path))
+
+    # -- the at-forms of a provider that only takes paths ---------------------------------------
+
+    def _held_paths(self) -> HeldPaths:
+        """The directories this provider holds by path (created on first use)."""
+        held = self.__dict__.get("_vfs_held_paths")
+        if held is None:
+            held = self.__dict__.setdefault("_vfs_held_paths", HeldPaths())
+        return held  # type: ignore[no-any-return]
+
+    def _base_path(self, at: object) -> str:
+        """The canonical path of a path-only provider's directory reference."""
+        if isinstance(at, HeldPath):
+            return HeldPaths.where(at)
+        if isinstance(at, PathNode):
+            return at.path
+        raise TypeError(
+            f"{type(self).__name__} got a directory reference of another provider: {at!r}"
+        )
+
+    def _path_at(self, at: object | None, path: str) -> str:
+        """The absolute path of ``path`` relative to ``at`` (``at`` itself when empty)."""
+        if path[:1] == "/":
+            return path
+        if ".." in path and ".." in path.split("/"):
+            return self._walked_to_last_dotdot(at, path)
+        base = "/" if at is None else self._base_path(at)
+        return join(base, path) if path else base
+
+    def _walked_to_last_dotdot(self, at: object | None, path: str) -> str:
+        """The absolute path of ``path`` relative to ``at``, every component up to its last
+        ``..`` walked here (links followed): the provider gets a canonical directory, so '..'
+        after a link is the link target's parent, as on Linux, whatever its own resolver
+        makes of ``link/..``."""
+        parts = path.split("/")
+        last = len(parts) - 1 - parts[::-1].index("..")
+        head, tail = "/".join(parts[: last + 1]), "/".join(parts[last + 1 :])
+        nodes = self.nodes()
+        with Walk(nodes) as walk:
+            start = nodes.root() if at is None else nodes.start(at)
+            directory, _ = walk.walk(start, head, path, 0)
+            canonical: str = directory.path
+        return join(canonical, tail) if tail else canonical
+
+    @staticmethod
+    def _canonical(walk: Walk[PathNode, PathNode], absolute: str, follow: bool) -> str:
+        """The canonical path of the existing entry ``absolute`` names."""
+        _, _, node, trailing = walk.locate(absolute, follow)
+        if node is None:
+            raise os_error(errno.ENOENT, absolute)
+        if trailing and node.mode & 0o170000 != _stat.S_IFDIR:
+            raise os_error(errno.ENOTDIR, absolute)
+        return node.path
+
+    def _entry_path(self, absolute: str) -> str | None:
+        """Where the last component of ``absolute`` is, canonically, if a directory is held
+        at all (a rename or rmdir then moves it along); None otherwise or if unresolvable."""
+        if not self._held_paths():
+            return None
+        try:
+            with Walk(self.nodes()) as walk:
+                directory, name, _, _ = walk.parent(absolute)
+        except OSError:
+            return None
+        if name in (".", "..", "/"):
+            return None
+        return join(directory.path, name)
+
     @property
     def uses_python_os(self) -> bool:
         """Whether this provider's code calls Python's ``os``, ``io`` or ``open`` (a foreign
@@ -282,3 +524,15 @@ class FileSystem(abc.ABC):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _live(directory: object) -> bool:
+    """Whether a path-only reference still names a directory (not one removed)."""
+    return not isinstance(directory, HeldPath) or directory.path is not None
+
+
+def _removed() -> HeldPath:
+    """A reference to a directory that was removed (it follows nothing)."""
+    held = HeldPath("/")
+    held.path = None
+    return held

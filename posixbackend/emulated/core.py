@@ -1,9 +1,12 @@
 """The state every part of the emulated backend shares, and the steps they all take.
 
 The backend is a process of its own as far as its callers can tell: a file descriptor table, a
-current directory (a path string), a umask (0o022 at start, whatever the host says), a time
-resolution, an identity and an environment. Below it there are only absolute paths, which go to
-a file system provider; errors coming back are renamed to the path the caller gave.
+current directory, a umask (0o022 at start, whatever the host says), a time resolution, an
+identity and an environment. The current directory, like every open directory, is the
+provider's reference to the directory itself, not a path: a relative path or a ``dir_fd`` call
+goes to the provider's at-form with that reference, so renaming the directory (or swapping a
+link into the path it was reached by) changes nothing for it, and ``getcwd`` asks the provider
+where it is now. Errors coming back are renamed to the path the caller gave.
 """
 
 from __future__ import annotations
@@ -11,14 +14,13 @@ from __future__ import annotations
 import errno
 import os
 import posix
-import stat as _stat
 from collections.abc import Iterable, Mapping
 
 import compat
 from posixbackend.emulated import accelerator
 from posixbackend.emulated.args import PathArg
 from posixbackend.emulated.children import ChildTable
-from posixbackend.emulated.descriptions import Description, HostDescription, is_directory
+from posixbackend.emulated.descriptions import Description, HostDescription
 from posixbackend.emulated.fdtable import FdTable
 from posixbackend.emulated.processes import ProcessHandler
 from vfs import FileSystem, Identity, MemoryFileSystem
@@ -27,13 +29,13 @@ from vfs.errors import os_error
 DEFAULT_UMASK = 0o022
 SECOND_NS = 1_000_000_000
 
-CWD_IS_A_PATH = compat.declare(
+CWD_DISCONNECTED = compat.declare(
     id="emulated.cwd.disconnected",
     function="os.chdir",
     aspect="process cwd",
     level=compat.Level.FINE,
-    explanation="the current directory is the backend's own path string; the process's "
-    "working directory does not move, and a renamed current directory is not followed",
+    explanation="the current directory is the backend's own; the process's working "
+    "directory does not move",
 )
 UMASK_STARTS_AT_0022 = compat.declare(
     id="emulated.umask.initial",
@@ -94,7 +96,8 @@ class BackendCore:
         self._resolution = time_resolution_ns
         self._truncated: dict[int, tuple[os.stat_result, os.stat_result]] = {}
         self._environ: dict[bytes, bytes] = dict(posix.environ if environ is None else environ)
-        self._cwd = "/"
+        self._cwd: object | None = None
+        """The provider's reference to the current directory (None: the root, until a chdir)."""
         self._virtual_fds_unreported = True
         """The virtual-descriptor gap is reported once per backend, at its first descriptor."""
         self._process_handler = process_handler
@@ -107,7 +110,7 @@ class BackendCore:
                 if description is not None:
                     self._table.install_at(fd, description, cloexec=False)
         if cwd != "/":
-            self._chdir_to(cwd, cwd, record=False)  # the program did not chdir: no gap hit
+            self._chdir_to(None, cwd, cwd, record=False)  # the program did not: no gap hit
         self._accelerated = accelerator.wanted(accelerated) and self._accelerate(accelerated)
 
     def _accelerate(self, accelerated: bool | None) -> bool:
@@ -163,30 +166,30 @@ class BackendCore:
 
     # -- shared steps ------------------------------------------------------------------------
 
-    def _absolute(self, path: PathArg, dir_fd: int | None) -> str:
-        """The absolute provider path for ``path``, relative to ``dir_fd`` or the cwd."""
+    def _at(self, path: PathArg, dir_fd: int | None) -> tuple[object | None, str]:
+        """Where a provider at-call on ``path`` starts (None for an absolute path: the root),
+        and the path itself: relative to ``dir_fd``'s directory or the current directory."""
         name = path.path
         assert name is not None
         if name[:1] == "/":
-            return name
+            return None, name
         if not name:
             raise os_error(errno.ENOENT, path.original)
-        base = self._cwd if dir_fd is None else self._directory_of(dir_fd, path.original)
-        return join(base, name)
+        if dir_fd is None:
+            return self._cwd, name
+        return self._directory_of(dir_fd, path.original), name
 
-    def _absolute_str(self, name: str) -> str:
-        """A relative str path made absolute against the current directory."""
-        return join(self._cwd, name)
-
-    def _directory_of(self, dir_fd: int, filename: object) -> str:
-        """The path of the open directory ``dir_fd`` (EBADF, ENOTDIR as openat gives)."""
+    def _directory_of(self, dir_fd: int, filename: object) -> object:
+        """The provider's reference to the open directory ``dir_fd`` (EBADF, ENOTDIR as
+        openat gives them)."""
         description = self._table.files.get(dir_fd)
         if description is None:
             raise os_error(errno.EBADF, filename)
         handle = description.handle
-        if handle is None or not is_directory(description):
+        directory = None if handle is None else handle.directory()
+        if directory is None:
             raise os_error(errno.ENOTDIR, filename)
-        return handle.path
+        return directory
 
     def _description(self, fd: int) -> Description:
         """The description behind ``fd``, or EBADF."""
@@ -231,48 +234,34 @@ class BackendCore:
         resolution = self._resolution
         return ns // resolution * resolution
 
-    def _chdir_to(self, absolute: str, original: object, *, record: bool = True) -> None:
-        """Make ``absolute`` (a directory the identity may search) the current directory;
-        ``record`` says whether a program's chdir hit the disconnected-cwd gap."""
+    def _chdir_to(
+        self, at: object | None, path: str, original: object, *, record: bool = True
+    ) -> None:
+        """Make the directory ``path`` leads to (from ``at``; empty: ``at`` itself) the
+        current directory, once the identity may search it; ``record`` says whether a
+        program's chdir hit the disconnected-cwd gap."""
         fs = self._fs
         try:
-            st = fs.stat(absolute)
-            if not _stat.S_ISDIR(st.st_mode):
-                raise os_error(errno.ENOTDIR, absolute)
-            fs.access(absolute, os.X_OK)
-            canonical = self._canonical(absolute)
+            directory = fs.directory(at, path)
         except OSError as error:
             raise os_error(error.errno or errno.EIO, original) from None
-        self._cwd = canonical
+        previous, self._cwd = self._cwd, directory
+        if previous is not None:
+            fs.release(previous)
         if record:
-            CWD_IS_A_PATH.hit(path=canonical)
+            CWD_DISCONNECTED.hit()
 
-    def _canonical(self, absolute: str) -> str:
-        """``absolute`` without '.', '..', repeated slashes or symbolic links (like getcwd)."""
-        fs = self._fs
-        parts: list[str] = []
-        pending = [part for part in reversed(absolute.split("/")) if part]
-        hops = 0
-        while pending:
-            part = pending.pop()
-            if part == ".":
-                continue
-            if part == "..":
-                if parts:
-                    parts.pop()
-                continue
-            candidate = "/" + "/".join([*parts, part])
-            if _stat.S_ISLNK(fs.stat(candidate, follow_symlinks=False).st_mode):
-                hops += 1
-                if hops > 40:
-                    raise os_error(errno.ELOOP, absolute)
-                target = fs.readlink(candidate)
-                if target.startswith("/"):
-                    parts = []
-                pending.extend(p for p in reversed(target.split("/")) if p)
-                continue
-            parts.append(part)
-        return "/" + "/".join(parts)
+    def _getcwd(self) -> str:
+        """Where the current directory is now (ENOENT once it was removed, as Linux says)."""
+        if self._cwd is None:
+            return "/"
+        return self._fs.where(self._cwd)
+
+    def release_cwd(self) -> None:
+        """Give the current directory back to the provider (the backend is done with it)."""
+        previous, self._cwd = self._cwd, None
+        if previous is not None:
+            self._fs.release(previous)
 
 
 def join(base: str, name: str) -> str:

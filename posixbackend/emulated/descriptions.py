@@ -12,7 +12,9 @@ import os
 import posix
 import stat
 import threading
+from _thread import LockType
 
+import compat
 from posixbackend.emulated.hostfcntl import host_fcntl
 from posixbackend.emulated.pipes import PipeReader, PipeWriter
 from vfs import Handle
@@ -22,6 +24,20 @@ O_ACCMODE = 3
 STATUS_FLAGS = posix.O_APPEND | posix.O_NONBLOCK | getattr(posix, "O_ASYNC", 0) | posix.O_DIRECT
 """The flags F_SETFL may change after open (O_NOATIME aside)."""
 _gates_lock = threading.Lock()
+WRITE_IN_PROVIDER = compat.declare(
+    id="emulated.offset.write_interrupted",
+    function="os.write",
+    aspect="an asynchronous exception inside a provider's write, after its data landed",
+    level=compat.Level.FINE,
+    explanation="a KeyboardInterrupt or time limit delivered inside the provider's own write "
+    "(os.write, writev, sendfile, copy_file_range at a file offset) after the provider stored "
+    "the data, e.g. right after the host's pwrite system call returned or as the memory file "
+    "system releases its lock, propagates with the data written and the file offsets where "
+    "they were; Linux finishes the write and moves the offset. The offset itself is never "
+    "lost, and an exception anywhere else leaves the call done whole or not at all",
+)
+_POLL_SECONDS = 0.05
+"""How long a thread waiting for a description's offset sleeps before it looks again."""
 SEEK_DATA = getattr(os, "SEEK_DATA", 3)
 SEEK_HOLE = getattr(os, "SEEK_HOLE", 4)
 OFF_T_MAX = (1 << 63) - 1
@@ -113,23 +129,30 @@ class Description:
 class FileDescription(Description):
     """A provider's file or directory, with the file offset kept here.
 
-    The offset lives in a one-slot list, ``cell``, that doubles as its lock (Linux's
-    f_pos_lock): whoever pops the value owns the offset until it appends the new one, so
-    read/write/lseek on a shared description are atomic with respect to it, and O_APPEND writes
-    go to the end in one step of the provider. ``list.pop`` and ``list.append`` are atomic, and
-    far cheaper than a lock's acquire and release; a thread that finds the cell empty waits on
-    ``_gate`` until the owner puts the offset back.
+    The offset is ``position``; ``busy`` is its lock (Linux's f_pos_lock): a call that moves
+    the offset sets ``busy`` when it finds it clear and clears it when it stores the new
+    offset, so read/write/lseek on a shared description are atomic with respect to it, and
+    O_APPEND writes go to the end in one step of the provider. The test, the set and the clear
+    are attribute loads and stores, no calls: CPython delivers an asynchronous exception
+    (KeyboardInterrupt, a time limit) and switches threads only when a function starts, after a
+    C call returns and at a backward jump, so no other thread runs between the test and the
+    set, and none can land between the set and the ``try`` whose ``finally`` stores the offset
+    and clears ``busy``, nor in that ``finally`` before both are done. The offset is thus
+    never lost and the lock never left held (a one-slot list popped and appended back, as
+    before, lost both to an exception landing right after ``pop`` returned). A thread that
+    finds ``busy`` set waits on ``_gate`` (see :meth:`_wait_for_offset`).
     """
 
-    __slots__ = ("_gate", "_handle", "_waiting", "cell")
+    __slots__ = ("_gate", "_handle", "_waiting", "busy", "position")
 
     def __init__(self, handle: Handle, flags: int) -> None:  # the base's work, inline: hot
         self.flags = flags
         self.refs = 1
         self._handle = handle
-        self.cell = [0]
+        self.position = 0
+        self.busy = False
         self._waiting = 0
-        self._gate: threading.Condition | None = None
+        self._gate: LockType | None = None
 
     @property
     def handle(self) -> Handle:
@@ -137,74 +160,71 @@ class FileDescription(Description):
 
     # -- the offset ------------------------------------------------------------------------
 
-    def take(self) -> int:
-        """Take the offset (and with it the right to move it); :meth:`put` must follow."""
+    def _wait_for_offset(self) -> None:
+        """The contended case: sleep until no call holds the offset (the caller then takes it,
+        or waits again if another thread was first).
+
+        The gate is a lock held closed; :meth:`_wake_one` opens it (one ``release``), and the
+        waiter that passes closes it again. A wake-up an interruption cut short (an exception
+        landing in the owner's ``finally`` after it cleared ``busy``, before the release)
+        costs a waiter one poll interval, never the offset.
+        """
+        gate = self._gate
+        if gate is None:
+            with _gates_lock:
+                gate = self._gate
+                if gate is None:
+                    closed = threading.Lock()
+                    closed.acquire()
+                    self._gate = gate = closed
+        self._waiting += 1
         try:
-            return self.cell.pop()
-        except IndexError:
-            return self._wait_for_offset()
-
-    def put(self, offset: int) -> None:
-        """Give back the offset taken with :meth:`take`, set to ``offset``."""
-        self.cell.append(offset)
-        if self._waiting:
-            self._wake_one()
-
-    def _wait_for_offset(self) -> int:
-        """The contended case of :meth:`take`: sleep until the owner gives the offset back."""
-        with _gates_lock:
-            if self._gate is None:
-                self._gate = threading.Condition(threading.Lock())
-            gate = self._gate
-        with gate:
-            self._waiting += 1
-            try:
-                while True:
-                    try:
-                        return self.cell.pop()
-                    except IndexError:
-                        gate.wait()
-            finally:
-                self._waiting -= 1
+            while self.busy:
+                gate.acquire(timeout=_POLL_SECONDS)
+        finally:
+            self._waiting -= 1
 
     def _wake_one(self) -> None:
+        """Open the gate for one waiter (it may be open already)."""
         gate = self._gate
-        if gate is not None:
-            with gate:
-                gate.notify()
+        if gate is not None and gate.locked():
+            try:
+                gate.release()
+            except RuntimeError:  # another owner opened it between the test and here
+                pass
 
     @property
     def offset(self) -> int:
         """The current offset (waits for a read or write in progress to finish)."""
-        offset = self.take()
-        self.put(offset)
-        return offset
+        while self.busy:
+            self._wait_for_offset()
+        return self.position
 
     # -- data --------------------------------------------------------------------------------
 
-    # read, write and seek inline take() and put(): they are the hot paths
+    # every method that moves the offset takes it inline (no helper, whose start would be a
+    # point where an exception lands): test and set ``busy``, then at once the ``try``
 
     def read(self, n: int) -> bytes:
-        cell = self.cell
-        try:
-            offset = cell.pop()
-        except IndexError:
-            offset = self._wait_for_offset()
+        while self.busy:
+            self._wait_for_offset()
+        self.busy = True
+        offset = self.position
         try:
             data = self._handle.pread(n, offset)
-            offset += len(data)
+            offset += len(data)  # an exception before this: nothing was read, nothing moves
         finally:
-            cell.append(offset)
+            self.position = offset
+            self.busy = False
             if self._waiting:
                 self._wake_one()
         return data
 
     def write(self, data: bytes) -> int:
-        cell = self.cell
-        try:
-            offset = cell.pop()
-        except IndexError:
-            offset = self._wait_for_offset()
+        while self.busy:
+            self._wait_for_offset()
+        self.busy = True
+        offset = self.position
         try:
             if self.flags & posix.O_APPEND and data:  # nothing written: the offset stays
                 offset = self._handle.append(data)
@@ -212,10 +232,27 @@ class FileDescription(Description):
             written = self._handle.pwrite(data, offset)
             offset += written
         finally:
-            cell.append(offset)
+            self.position = offset
+            self.busy = False
             if self._waiting:
                 self._wake_one()
         return written
+
+    def append_moving(self, data: bytes) -> int:
+        """A write at the end of file that moves the offset after it, whatever O_APPEND says
+        (pwritev2's RWF_APPEND at the file offset); the count written."""
+        while self.busy:
+            self._wait_for_offset()
+        self.busy = True
+        offset = self.position
+        try:
+            offset = self._handle.append(data)
+        finally:
+            self.position = offset
+            self.busy = False
+            if self._waiting:
+                self._wake_one()
+        return len(data)
 
     def pread(self, n: int, offset: int) -> bytes:
         if offset < 0:
@@ -228,11 +265,10 @@ class FileDescription(Description):
         return self._handle.pwrite(data, offset)
 
     def seek(self, position: int, whence: int) -> int:
-        cell = self.cell  # a racing read or write sees the offset before or after, whole
-        try:
-            offset = cell.pop()
-        except IndexError:
-            offset = self._wait_for_offset()
+        while self.busy:  # a racing read or write sees the offset before or after, whole
+            self._wait_for_offset()
+        self.busy = True
+        offset = self.position
         try:
             if whence == 0 and 0 <= position <= OFF_T_MAX:  # SEEK_SET, the common case
                 offset = position
@@ -254,7 +290,8 @@ class FileDescription(Description):
             offset = target
             return target
         finally:
-            cell.append(offset)
+            self.position = offset
+            self.busy = False
             if self._waiting:
                 self._wake_one()
 

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from posixbackend.emulated.args import PathArg, path_arg
-from posixbackend.emulated.core import BackendCore, join
+from posixbackend.emulated.core import BackendCore
 from posixbackend.emulated.descriptions import is_directory
 from posixbackend.emulated.direntry import ScandirIterator
 from vfs.errors import os_error, rename_error
@@ -22,9 +22,8 @@ class DirectoryFunctions(BackendCore):
         if target.fd is not None:
             names: list[str] = self._open_directory(target.fd, target.original).listdir()
         else:
-            absolute = self._absolute(target, None)
             try:
-                names = self._fs.listdir(absolute)
+                names = self._fs.listdir_at(*self._at(target, None))
             except OSError as error:
                 raise rename_error(error, target.original) from None
         if target.is_bytes:
@@ -39,19 +38,21 @@ class DirectoryFunctions(BackendCore):
             infos = self._open_directory(fd, target.original).scandir()
 
             def stat_in_directory(name: str, follow_symlinks: bool) -> os.stat_result:
-                base = self._directory_of(fd, name)
-                return self._view(self._fs.stat(join(base, name), follow_symlinks))
+                directory = self._directory_of(fd, name)
+                return self._view(self._fs.stat_at(directory, name, follow_symlinks))
 
             return ScandirIterator(fd, infos, stat_in_directory)
-        absolute = self._absolute(target, None)
+        at, name = self._at(target, None)
         try:
-            infos = self._fs.scandir(absolute)
+            infos = self._fs.scandir_at(at, name)
         except OSError as error:
             raise rename_error(error, target.original) from None
 
         def stat_path(entry_path: str, follow_symlinks: bool) -> os.stat_result:
-            where = entry_path if entry_path[:1] == "/" else join(self._cwd, entry_path)
-            return self._view(self._fs.stat(where, follow_symlinks))
+            # Like os.DirEntry: a relative scan's entries are relative to the cwd of the
+            # moment they are asked, which need not be the scanned directory's.
+            start = None if entry_path[:1] == "/" else self._cwd
+            return self._view(self._fs.stat_at(start, entry_path, follow_symlinks))
 
         directory = target.original
         if not isinstance(directory, (str, bytes)):  # a 3.11 bytes-like path: bytes entries

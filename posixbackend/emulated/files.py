@@ -27,6 +27,7 @@ from posixbackend.emulated.args import (
 )
 from posixbackend.emulated.core import VIRTUAL_FDS, BackendCore
 from posixbackend.emulated.descriptions import Description, FileDescription, is_directory
+from posixbackend.emulated.fdtable import FdTable
 from vfs.errors import os_error, rename_error
 from vfs.openflags import O_TMPFILE_BIT
 
@@ -69,34 +70,42 @@ class FileFunctions(BackendCore):
             and "\x00" not in path
         ):
             original: object = path
-            absolute = path if path[0] == "/" else self._absolute_str(path)
+            at: object | None = None if path[0] == "/" else self._cwd
+            name: str = path
         else:
             target = path_arg(path, "open")
             original = target.original
-            absolute = ""
+            name = ""
         if flags.__class__ is not int or not INT_MIN <= flags <= INT_MAX:
             flags = int_arg(flags)
         if mode.__class__ is not int or not INT_MIN <= mode <= INT_MAX:
             mode = int_arg(mode)
-        if not absolute:
-            absolute = self._absolute(target, dir_fd_arg(dir_fd))
+        if not name:
+            at, name = self._at(target, dir_fd_arg(dir_fd))
         if flags & _CREATES:
             mode &= ~self._umask
         table = self._table
         if flags & _CHANGES and not table.has_free():  # before the file changes, as Linux
             raise os_error(errno.EMFILE, original)
-        try:
-            handle = self._fs.open(absolute, flags, mode)
-        except OSError as error:
-            raise rename_error(error, original) from None
         if self._virtual_fds_unreported:
             self._virtual_fds_unreported = False
             VIRTUAL_FDS.hit()
         try:
-            return table.install(FileDescription(handle, flags))
-        except OSError as error:  # another thread took the last descriptor meanwhile
-            handle.close()
+            handle = self._fs.open_at(at, name, flags, mode)
+        except OSError as error:
             raise rename_error(error, original) from None
+        description = None
+        try:
+            description = FileDescription(handle, flags)
+            return table.install(description)
+        except BaseException as error:
+            # EMFILE (another thread took the last descriptor meanwhile), or an interruption:
+            # no descriptor stays behind, and the handle is closed with it
+            if not _uninstall(table, description):
+                handle.close()
+            if isinstance(error, OSError):
+                raise rename_error(error, original) from None
+            raise
 
     def close(self, fd: int) -> None:
         """os.close."""
@@ -245,9 +254,10 @@ class FileFunctions(BackendCore):
         """os.fchdir: the current directory becomes the open directory ``fd``."""
         description = self._description(fildes_arg(fd))
         handle = description.handle
-        if handle is None or not is_directory(description):
+        directory = None if handle is None else handle.directory()
+        if directory is None:
             raise os_error(errno.ENOTDIR)
-        self._chdir_to(handle.path, None)
+        self._chdir_to(directory, "", None)
 
     def fstatvfs(self, fd: int, /) -> os.statvfs_result:
         """os.fstatvfs."""
@@ -289,3 +299,15 @@ class FileFunctions(BackendCore):
             if hasattr(locale, "getencoding")
             else locale.getpreferredencoding(False)
         )
+
+
+def _uninstall(table: FdTable, description: FileDescription | None) -> bool:
+    """Close the descriptor ``description`` was installed under, if it was (an open cut
+    short after the table took it); whether there was one."""
+    if description is None:
+        return False
+    for fd, installed in list(table.files.items()):
+        if installed is description:
+            table.close(fd)
+            return True
+    return False

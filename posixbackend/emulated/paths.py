@@ -1,8 +1,9 @@
 """The path functions of the emulated backend: stat, mkdir, rename, chmod, utime, chdir...
 
-Each converts its arguments as CPython does, turns the path into an absolute provider path
-(relative to ``dir_fd`` or the current directory), calls the provider, and reports errors
-under the name the caller used.
+Each converts its arguments as CPython does, calls the provider's at-form with the directory
+the path starts from (the root for an absolute path, else ``dir_fd``'s directory or the
+current directory: the directories themselves, not their paths), and reports errors under the
+name the caller used.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from posixbackend.emulated.args import (
     utime_times,
 )
 from posixbackend.emulated.core import TIMES_TRUNCATED, UMASK_STARTS_AT_0022, BackendCore
-from posixbackend.emulated.descriptions import Description, is_directory
+from posixbackend.emulated.descriptions import Description
 from vfs.errors import os_error, rename_error
 
 ACCESS_EFFECTIVE_IDS = compat.declare(
@@ -83,10 +84,11 @@ class PathFunctions(BackendCore):
 
     def _path(
         self, value: Any, function: str, dir_fd: Any = None, **options: Any
-    ) -> tuple[PathArg, str]:
-        """Convert a path argument and make it absolute (relative to ``dir_fd`` or the cwd)."""
+    ) -> tuple[PathArg, object | None, str]:
+        """Convert a path argument; with where it starts (see :meth:`_at`) and the path."""
         target = path_arg(value, function, **options)
-        return target, self._absolute(target, dir_fd_arg(dir_fd))
+        at, path = self._at(target, dir_fd_arg(dir_fd))
+        return target, at, path
 
     def _fd_path(self, target: PathArg) -> Description:
         """The description behind an fd given as a path; fd -1 is CPython's NULL path (EFAULT)."""
@@ -122,17 +124,17 @@ class PathFunctions(BackendCore):
         check_fd_and_follow_symlinks("stat", target, follow_symlinks)
         if target.fd is not None:
             return self._view(self._fd_path(target).stat())
-        absolute = self._absolute(target, directory)
+        at, name = self._at(target, directory)
         try:
-            return self._view(self._fs.stat(absolute, bool(follow_symlinks)))
+            return self._view(self._fs.stat_at(at, name, bool(follow_symlinks)))
         except OSError as error:
             raise rename_error(error, target.original) from None
 
     def lstat(self, path: Any, *, dir_fd: int | None = None) -> os.stat_result:
         """os.lstat."""
-        target, absolute = self._path(path, "lstat", dir_fd)
+        target, at, name = self._path(path, "lstat", dir_fd)
         try:
-            return self._view(self._fs.stat(absolute, False))
+            return self._view(self._fs.stat_at(at, name, False))
         except OSError as error:
             raise rename_error(error, target.original) from None
 
@@ -156,7 +158,8 @@ class PathFunctions(BackendCore):
             ACCESS_NOFOLLOW.hit(path=target.original)
             raise NotImplementedError("access: follow_symlinks unavailable on this platform")
         try:
-            self._fs.access(self._absolute(target, directory), mode, bool(follow_symlinks))
+            at, name = self._at(target, directory)
+            self._fs.access_at(at, name, mode, bool(follow_symlinks))
         except OSError:
             return False
         return True
@@ -169,9 +172,9 @@ class PathFunctions(BackendCore):
                 return self._fd_path(target).statvfs()
             except OSError as error:
                 raise rename_error(error, target.original) from None
-        absolute = self._absolute(target, None)
+        at, name = self._at(target, None)
         try:
-            return self._fs.statvfs(absolute)
+            return self._fs.statvfs_at(at, name)
         except OSError as error:
             raise rename_error(error, target.original) from None
 
@@ -182,7 +185,7 @@ class PathFunctions(BackendCore):
             self._fd_path(target)
         else:
             try:
-                self._fs.stat(self._absolute(target, None))
+                self._fs.stat_at(*self._at(target, None))
             except OSError as error:
                 raise rename_error(error, target.original) from None
         return _pathconf_value(name)
@@ -194,9 +197,9 @@ class PathFunctions(BackendCore):
 
     def readlink(self, path: Any, *, dir_fd: int | None = None) -> str | bytes:
         """os.readlink: the link's content (bytes when asked with bytes)."""
-        target, absolute = self._path(path, "readlink", dir_fd)
+        target, at, name = self._path(path, "readlink", dir_fd)
         try:
-            content = self._fs.readlink(absolute)
+            content = self._fs.readlink_at(at, name)
         except OSError as error:
             raise rename_error(error, target.original) from None
         return os.fsencode(content) if target.is_bytes else content
@@ -209,34 +212,35 @@ class PathFunctions(BackendCore):
         if target.fd is not None:
             description = self._fd_path(target)
             handle = description.handle
-            if handle is None or not is_directory(description):
+            directory = None if handle is None else handle.directory()
+            if directory is None:
                 raise os_error(errno.ENOTDIR)
-            self._chdir_to(handle.path, None)
+            self._chdir_to(directory, "", None)
             return
-        self._chdir_to(self._absolute(target, None), target.original)
+        self._chdir_to(*self._at(target, None), target.original)
 
     def chroot(self, path: Any) -> None:
         """os.chroot: the path is checked as chroot(2) checks it (a directory the identity may
         search), then refused with EPERM: the backend has no root of its own to change."""
         target = path_arg(path, "chroot")
-        absolute = self._absolute(target, None)
+        at, name = self._at(target, None)
         fs = self._fs
         try:
-            if not _stat.S_ISDIR(fs.stat(absolute).st_mode):
-                raise os_error(errno.ENOTDIR, absolute)
-            fs.access(absolute, os.X_OK)
+            if not _stat.S_ISDIR(fs.stat_at(at, name).st_mode):
+                raise os_error(errno.ENOTDIR, name)
+            fs.access_at(at, name, os.X_OK)
         except OSError as error:
             raise rename_error(error, target.original) from None
-        CHROOT.hit(path=absolute)
+        CHROOT.hit(path=name)
         raise os_error(errno.EPERM, target.original)
 
     def getcwd(self) -> str:
-        """os.getcwd."""
-        return self._cwd
+        """os.getcwd: where the current directory is now."""
+        return self._getcwd()
 
     def getcwdb(self) -> bytes:
         """os.getcwdb."""
-        return os.fsencode(self._cwd)
+        return os.fsencode(self._getcwd())
 
     def umask(self, mask: int, /) -> int:
         """os.umask: set the backend's umask (0o022 at start) and return the previous one."""
@@ -249,18 +253,18 @@ class PathFunctions(BackendCore):
 
     def mkdir(self, path: Any, mode: int = 0o777, *, dir_fd: int | None = None) -> None:
         """os.mkdir, with the backend's umask applied."""
-        target, absolute = self._path(path, "mkdir", dir_fd)
+        target, at, name = self._path(path, "mkdir", dir_fd)
         mode = int_arg(mode)
         try:
-            self._fs.mkdir(absolute, mode & ~self._umask)
+            self._fs.mkdir_at(at, name, mode & ~self._umask)
         except OSError as error:
             raise rename_error(error, target.original) from None
 
     def rmdir(self, path: Any, *, dir_fd: int | None = None) -> None:
         """os.rmdir."""
-        target, absolute = self._path(path, "rmdir", dir_fd)
+        target, at, name = self._path(path, "rmdir", dir_fd)
         try:
-            self._fs.rmdir(absolute)
+            self._fs.rmdir_at(at, name)
         except OSError as error:
             raise rename_error(error, target.original) from None
 
@@ -273,9 +277,9 @@ class PathFunctions(BackendCore):
         self._unlink("remove", path, dir_fd)
 
     def _unlink(self, function: str, path: Any, dir_fd: Any) -> None:
-        target, absolute = self._path(path, function, dir_fd)
+        target, at, name = self._path(path, function, dir_fd)
         try:
-            self._fs.unlink(absolute)
+            self._fs.unlink_at(at, name)
         except OSError as error:
             raise rename_error(error, target.original) from None
 
@@ -295,9 +299,8 @@ class PathFunctions(BackendCore):
         source = path_arg(src, function, argument="src")
         target = path_arg(dst, function, argument="dst")
         try:
-            self._fs.rename(
-                self._absolute(source, dir_fd_arg(src_dir_fd)),
-                self._absolute(target, dir_fd_arg(dst_dir_fd)),
+            self._fs.rename_at(
+                *self._at(source, dir_fd_arg(src_dir_fd)), *self._at(target, dir_fd_arg(dst_dir_fd))
             )
         except OSError as error:
             raise rename_error(error, source.original, target.original) from None
@@ -318,7 +321,7 @@ class PathFunctions(BackendCore):
         src_fd, dst_fd = dir_fd_arg(src_dir_fd), dir_fd_arg(dst_dir_fd)
         follow = bool(follow_symlinks) and (src_fd is not None or dst_fd is not None)
         try:
-            self._fs.link(self._absolute(source, src_fd), self._absolute(target, dst_fd), follow)
+            self._fs.link_at(*self._at(source, src_fd), *self._at(target, dst_fd), follow)
         except OSError as error:
             raise rename_error(error, source.original, target.original) from None
 
@@ -330,13 +333,13 @@ class PathFunctions(BackendCore):
         target = path_arg(dst, "symlink", argument="dst")
         assert content.path is not None
         try:
-            self._fs.symlink(content.path, self._absolute(target, dir_fd_arg(dir_fd)))
+            self._fs.symlink_at(content.path, *self._at(target, dir_fd_arg(dir_fd)))
         except OSError as error:
             raise rename_error(error, content.original, target.original) from None
 
     def mkfifo(self, path: Any, mode: int = 0o666, *, dir_fd: int | None = None) -> None:
         """os.mkfifo: named pipes are not emulated (yet): EPERM, and a logged gap."""
-        target, _ = self._path(path, "mkfifo", dir_fd)
+        target, _, _ = self._path(path, "mkfifo", dir_fd)
         int_arg(mode)
         FIFOS.hit(path=target.original)
         raise os_error(errno.EPERM, target.original)
@@ -345,7 +348,7 @@ class PathFunctions(BackendCore):
         self, path: Any, mode: int = 0o600, device: int = 0, *, dir_fd: int | None = None
     ) -> None:
         """os.mknod: regular files are created; FIFOs and devices are a logged gap (EPERM)."""
-        target, absolute = self._path(path, "mknod", dir_fd)
+        target, at, name = self._path(path, "mknod", dir_fd)
         mode = int_arg(mode)
         kind = mode & 0o170000
         if kind not in (0, 0o100000):
@@ -353,7 +356,7 @@ class PathFunctions(BackendCore):
             raise os_error(errno.EPERM, target.original)
         try:
             flags = posix.O_CREAT | posix.O_EXCL | posix.O_WRONLY
-            self._fs.open(absolute, flags, mode & 0o7777 & ~self._umask).close()
+            self._fs.open_at(at, name, flags, mode & 0o7777 & ~self._umask).close()
         except OSError as error:
             raise rename_error(error, target.original) from None
 
@@ -373,9 +376,9 @@ class PathFunctions(BackendCore):
             except OSError as error:
                 raise rename_error(error, target.original) from None
             return
-        absolute = self._absolute(target, directory)
+        at, name = self._at(target, directory)
         try:
-            self._fs.chmod(absolute, mode, bool(follow_symlinks))
+            self._fs.chmod_at(at, name, mode, bool(follow_symlinks))
         except OSError as error:
             if error.errno == errno.EOPNOTSUPP and not follow_symlinks:
                 raise NotImplementedError(
@@ -404,18 +407,18 @@ class PathFunctions(BackendCore):
             except OSError as error:
                 raise rename_error(error, target.original) from None
             return
-        absolute = self._absolute(target, directory)
+        at, name = self._at(target, directory)
         try:
-            self._fs.chown(absolute, uid, gid, bool(follow_symlinks))
+            self._fs.chown_at(at, name, uid, gid, bool(follow_symlinks))
         except OSError as error:
             raise rename_error(error, target.original) from None
 
     def lchown(self, path: Any, uid: int, gid: int) -> None:
         """os.lchown."""
-        target, absolute = self._path(path, "lchown")
+        target, at, name = self._path(path, "lchown")
         uid, gid = uid_arg(uid), gid_arg(gid)
         try:
-            self._fs.chown(absolute, uid, gid, False)
+            self._fs.chown_at(at, name, uid, gid, False)
         except OSError as error:
             raise rename_error(error, target.original) from None
 
@@ -444,9 +447,9 @@ class PathFunctions(BackendCore):
         if target.fd is not None:
             self._fd_path(target).utime(when)
             return
-        absolute = self._absolute(target, directory)
+        at, name = self._at(target, directory)
         try:
-            self._fs.utime(absolute, when, bool(follow_symlinks))
+            self._fs.utime_at(at, name, when, bool(follow_symlinks))
         except OSError as error:
             raise rename_error(error, target.original if UTIME_NAMES_FILE else None) from None
 
@@ -460,9 +463,9 @@ class PathFunctions(BackendCore):
                 raise os_error(errno.EINVAL)
             description.truncate(length)
             return
-        absolute = self._absolute(target, None)
+        at, name = self._at(target, None)
         try:
-            self._fs.truncate(absolute, length)
+            self._fs.truncate_at(at, name, length)
         except OSError as error:
             raise rename_error(error, target.original) from None
 

@@ -10,7 +10,6 @@ import errno
 import os
 import posix
 import signal
-import stat
 import sys
 from collections.abc import Mapping
 from typing import Any, Final
@@ -170,18 +169,18 @@ class SpawnFunctions(ProcessFunctions):
 
     def _child_cwd(self, cwd: bytes | None) -> str:
         """The guest directory a child starts in (ChildChdirError where chdir would fail)."""
-        if cwd is None:
-            return self._cwd
-        name = os.fsdecode(cwd)
-        absolute = name if name.startswith("/") else (self._cwd.rstrip("/") + "/" + name)
+        name = "" if cwd is None else os.fsdecode(cwd)
         fs = self._fs
         try:
+            if cwd is None:
+                return self._getcwd()
             if not name:
                 raise OSError(errno.ENOENT, posix.strerror(errno.ENOENT))
-            if not stat.S_ISDIR(fs.stat(absolute).st_mode):
-                raise OSError(errno.ENOTDIR, posix.strerror(errno.ENOTDIR))
-            fs.access(absolute, os.X_OK)
-            return self._canonical(absolute)
+            directory = fs.directory(None if name.startswith("/") else self._cwd, name)
+            try:
+                return fs.where(directory)
+            finally:
+                fs.release(directory)
         except OSError as error:
             code = error.errno or errno.ENOENT
             raise ChildChdirError(code, posix.strerror(code), name) from None
@@ -361,9 +360,9 @@ class SpawnFunctions(ProcessFunctions):
         name = os.fsdecode(action.path)
         if not name:
             raise OSError(errno.ENOENT, posix.strerror(errno.ENOENT))
-        absolute = name if name.startswith("/") else (self._cwd.rstrip("/") + "/" + name)
+        at = None if name.startswith("/") else self._cwd
         mode = action.mode & ~self._umask if action.flags & posix.O_CREAT else action.mode
-        return FileDescription(self._fs.open(absolute, action.flags, mode), action.flags)
+        return FileDescription(self._fs.open_at(at, name, action.flags, mode), action.flags)
 
     def spawnv(self, mode: Any, file: Any, args: Any) -> int:
         """os.spawnv through the process handler: P_NOWAIT gives the pid, otherwise the exit
@@ -445,7 +444,7 @@ class SpawnFunctions(ProcessFunctions):
         **options: Any,
     ) -> ChildSpec:
         """A child in the backend's directory with its umask."""
-        return ChildSpec(args, executables, self._cwd, env, self._umask, **options)
+        return ChildSpec(args, executables, self._getcwd(), env, self._umask, **options)
 
     def _handler(self, function: str) -> ProcessHandler:
         """The process handler, or the policy's refusal for ``function``."""

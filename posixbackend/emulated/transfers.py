@@ -88,11 +88,13 @@ def _splice_sink(description: Description) -> bool:
 
 class _Source:
     """Where a transfer reads: from ``position`` on, or at the file offset, which moves by what
-    was read (and back by what the other end did not take)."""
+    was read (and back by what the other end did not take). ``moved`` counts what the other
+    end took (see :func:`_copy`)."""
 
     def __init__(self, description: Description, position: int | None) -> None:
         self.description = description
         self.position = position
+        self.moved = 0
 
     def read(self, n: int) -> bytes:
         description = self.description
@@ -132,27 +134,81 @@ class _Sink:
         return written
 
 
+Copy = Callable[["_Source", "_Sink", int], int]
+
+
 def _copy(source: _Source, sink: _Sink, count: int) -> int:
     """Copy up to ``count`` bytes, a chunk at a time, until the source ends or the sink
     takes less; the source offset ends after what the sink took. An error after some bytes
     moved ends the copy with its count, as a short transfer."""
-    total = 0
-    while total < count:
-        data = source.read(min(CHUNK, count - total))
+    return _holding(source, sink, count, _copy_moving)
+
+
+def _holding(source: _Source, sink: _Sink, count: int, copy: Copy) -> int:
+    """Run ``copy`` with the file offsets it reads or writes at held (:func:`_held`) and given
+    back moved by what the sink took, so an exception landing between a read and the write of
+    its data, or after a write, cannot leave an offset that disagrees with the data."""
+    held = [
+        end.description
+        for end in (source, sink)
+        if end.position is None and isinstance(end.description, FileDescription)
+    ]
+    if len(held) == 2 and held[0] is held[1]:  # both ends at one offset: hold it once
+        held = held[:1]
+    elif len(held) == 2 and id(held[1]) < id(held[0]):
+        held = [held[1], held[0]]  # one order for all copies: two in opposite ways never deadlock
+    if not held:
+        return copy(source, sink, count)
+    _held(held, source, sink, count, copy)
+    return source.moved
+
+
+def _held(
+    held: list[FileDescription], source: _Source, sink: _Sink, count: int, copy: Copy
+) -> None:
+    """Take the offset of ``held[0]`` (inline, as in descriptions.py: no call between the take
+    and the ``try``), set the ends that read or write at it to it, go on with the rest, and
+    give it back moved by what the sink took, ``source.moved``."""
+    description = held[0]
+    while description.busy:
+        description._wait_for_offset()
+    description.busy = True
+    start = description.position
+    try:
+        if source.position is None and source.description is description:
+            source.position = start
+        if sink.position is None and sink.description is description:
+            sink.position = start
+        if len(held) > 1:
+            _held(held[1:], source, sink, count, copy)
+        else:
+            copy(source, sink, count)
+    finally:
+        description.position = start + source.moved
+        description.busy = False
+        if description._waiting:
+            description._wake_one()
+
+
+def _copy_moving(source: _Source, sink: _Sink, count: int) -> int:
+    """The copy loop of :func:`_copy`; ``source.moved`` grows right after each write returns,
+    with no call in between, so it counts what the sink took whatever interrupts the loop."""
+    while source.moved < count:
+        data = source.read(min(CHUNK, count - source.moved))
         if not data:
             break
         try:
             written = sink.write(data)
         except OSError:
             source.unread(len(data))
-            if total:
+            if source.moved:
                 break
             raise
-        total += written
+        source.moved += written
         if written < len(data):
             source.unread(len(data) - written)
             break
-    return total
+    return source.moved
 
 
 def _same_file(source: Description, destination: Description) -> bool:
@@ -171,60 +227,60 @@ def _copy_within(
     """sendfile from a file to itself, as Linux does it through the page cache.
 
     Both positions are taken at the start (the file offset for a missing ``position`` and for
-    the destination), the copy goes forward byte by byte in effect, reading what it wrote
-    already where the ranges overlap, and the offsets move by what was copied at the end (the
-    source's last, so with one description it wins). Copying forward into its own range thus
-    repeats the first ``distance`` bytes, and keeps growing the file while its source stays
-    ahead of the end; a copy onto itself leaves the content as it was.
+    the destination, held through the copy), the copy goes forward byte by byte in effect,
+    reading what it wrote already where the ranges overlap, and the offsets move by what was
+    copied. Copying forward into its own range thus repeats the first ``distance`` bytes, and
+    keeps growing the file while its source stays ahead of the end; a copy onto itself leaves
+    the content as it was.
     """
-    start = file_position(source) if position is None else position
-    at = file_position(destination)
-    distance = at - start
-    moved = 0
+    return _holding(_Source(source, position), _Sink(destination, None), count, _overlapping)
+
+
+def _overlapping(source: _Source, sink: _Sink, count: int) -> int:
+    """The copy of :func:`_copy_within`, from ``source.position`` to ``sink.position``."""
+    start, at = source.position, sink.position
+    assert start is not None and at is not None
     try:
+        distance = at - start
         if 0 < distance < CHUNK:
-            moved = _repeat_forward(source, destination, start, at, count)
+            _repeat_forward(source, sink, count)
         else:  # chunks no longer than the distance: a chunk never reads its own writes
-            while moved < count:
-                data = source.pread(min(CHUNK, count - moved), start + moved)
+            while source.moved < count:
+                data = source.description.pread(
+                    min(CHUNK, count - source.moved), start + source.moved
+                )
                 if not data:
                     break
-                written = destination.pwrite(data, at + moved)
-                moved += written
+                written = sink.description.pwrite(data, at + source.moved)
+                source.moved += written
                 if written < len(data):
                     break
     except OSError:
-        if not moved:
+        if not source.moved:
             raise
-    finally:
-        destination.seek(at + moved, os.SEEK_SET)
-        if position is None:
-            source.seek(start + moved, os.SEEK_SET)
-    return moved
+    return source.moved
 
 
-def _repeat_forward(
-    source: Description, destination: Description, start: int, at: int, count: int
-) -> int:
+def _repeat_forward(source: _Source, sink: _Sink, count: int) -> None:
     """The copy of :func:`_copy_within` to ``distance = at - start`` bytes further on, for a
     short distance: the bytes at ``start`` (zeros past the end of file) repeat with that period
     over all ``count`` bytes, since every read past the first period sees the copy's own
     writes and the end of file keeps moving ahead of the reads. Written a chunk at a time."""
+    start, at = source.position, sink.position
+    assert start is not None and at is not None
     distance = at - start
-    pattern = source.pread(min(distance, count), start)
+    pattern = source.description.pread(min(distance, count), start)
     if not pattern:
-        return 0  # the source starts at or past the end of file
+        return  # the source starts at or past the end of file
     pattern += bytes(min(distance, count) - len(pattern))
     periods = bytes(pattern) * (CHUNK // distance + 2)
-    moved = 0
-    while moved < count:
-        phase = moved % distance
-        chunk = periods[phase : phase + min(CHUNK, count - moved)]
-        written = destination.pwrite(chunk, at + moved)
-        moved += written
+    while source.moved < count:
+        phase = source.moved % distance
+        chunk = periods[phase : phase + min(CHUNK, count - source.moved)]
+        written = sink.description.pwrite(chunk, at + source.moved)
+        source.moved += written
         if written < len(chunk):
             break
-    return moved
 
 
 class TransferFunctions(BackendCore):

@@ -226,12 +226,7 @@ def _write(description: Description, data: bytes, offset: int, flags: int) -> in
         if offset != -1:
             description.handle.append(data)
             return len(data)
-        position = description.take()  # at the end, and the file offset goes there
-        try:
-            position = description.handle.append(data)
-        finally:
-            description.put(position)
-        return len(data)
+        return description.append_moving(data)  # at the end, and the file offset goes there
     if offset == -1:
         return description.write(data)
     return description.pwrite(data, offset)

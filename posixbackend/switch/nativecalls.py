@@ -24,6 +24,7 @@ from posixbackend.permissions.policy import Access
 from posixbackend.switch.active import ACTIVE
 from vfs import FileSystem, Handle
 from vfs.delegate import DelegatingFileSystem, DelegatingHandle
+from vfs.walk import Nodes
 
 T = TypeVar("T")
 
@@ -67,13 +68,37 @@ class NativeHandle(DelegatingHandle):
         self.blessed = blessed
 
 
+class NativeNodes:
+    """The inner provider's walk nodes (:class:`vfs.walk.Nodes`), each question answered
+    natively when ``blessed``: a Mount walks across the provider through these."""
+
+    __slots__ = ("_blessed", "_inner")
+
+    def __init__(self, inner: Nodes[Any, Any], blessed: bool) -> None:
+        self._inner = inner
+        self._blessed = blessed
+
+    @property
+    def releases(self) -> bool:
+        return bool(getattr(self._inner, "releases", False))
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._inner, name)
+        if not self._blessed or not callable(found):
+            return found
+        return functools.partial(run_unrestricted, found)
+
+
 class NativeCallsFileSystem(DelegatingFileSystem):
     """A provider whose every operation (and its handles') runs natively; made by
-    :func:`native_calls`, which blesses it where host access is allowed."""
+    :func:`native_calls`, which blesses it where host access is allowed. Directory
+    references and the at-forms are the inner provider's own (so it holds its directories
+    itself, as it would unwrapped)."""
 
     def __init__(self, inner: FileSystem, *, blessed: bool = False) -> None:
         super().__init__(inner)
         self.blessed = blessed
+        self._native_nodes: NativeNodes | None = None
 
     def open(self, path: str, flags: int, mode: int = 0o666) -> Handle:
         open_inner = self.inner.open
@@ -81,15 +106,30 @@ class NativeCallsFileSystem(DelegatingFileSystem):
             return NativeHandle(run_unrestricted(open_inner, path, flags, mode), True)
         return NativeHandle(open_inner(path, flags, mode), False)
 
+    def open_at(self, at: object | None, path: str, flags: int, mode: int = 0o666) -> Handle:
+        open_inner = self.inner.open_at
+        if self.blessed:
+            return NativeHandle(run_unrestricted(open_inner, at, path, flags, mode), True)
+        return NativeHandle(open_inner(at, path, flags, mode), False)
+
+    def nodes(self) -> Nodes[Any, Any]:
+        nodes = self._native_nodes
+        if nodes is None:
+            nodes = self._native_nodes = NativeNodes(self.inner.nodes(), self.blessed)
+        return nodes
+
 
 for _name in (
     "pread", "pwrite", "append", "size", "truncate", "sync", "close", "stat", "chmod", "chown",
-    "utime", "listdir", "scandir", "statvfs", "seek_data",
+    "utime", "listdir", "scandir", "statvfs", "seek_data", "directory",
 ):  # fmt: skip
     setattr(NativeHandle, _name, functools.wraps(getattr(Handle, _name))(_natively(_name)))
 for _name in (
     "stat", "listdir", "scandir", "mkdir", "rmdir", "unlink", "rename", "symlink", "readlink",
     "link", "chmod", "chown", "utime", "truncate", "access", "statvfs", "close",
+    "directory", "hold", "where", "release", "stat_at", "listdir_at", "scandir_at", "mkdir_at",
+    "rmdir_at", "unlink_at", "rename_at", "symlink_at", "readlink_at", "link_at", "chmod_at",
+    "chown_at", "utime_at", "truncate_at", "access_at", "statvfs_at",
 ):  # fmt: skip
     setattr(
         NativeCallsFileSystem, _name, functools.wraps(getattr(FileSystem, _name))(_natively(_name))

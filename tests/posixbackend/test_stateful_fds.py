@@ -3,11 +3,15 @@
 open/dup/dup2/read/write/pread/pwrite/lseek/ftruncate/close (and non-blocking pipes) are applied
 to a native worker (chrooted, umask 0o022) and to EmulatedBackend over the memory and the host
 provider; every outcome must agree. Descriptors are tracked per side: the same logical file
-descriptor has different numbers on each side.
+descriptor has different numbers on each side. A second machine adds directories held open
+while they are renamed, replaced, removed and reached through swapped links: mkdir, rename,
+symlink, unlink/rmdir, open of a directory, every dir_fd call through it, fchdir, chdir and
+getcwd, on memory, the host (both resolvers), an overlay and a Mount over an overlay.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Callable
@@ -29,7 +33,7 @@ from tests.posixbackend.harness import (
 )
 from tests.vfs.conftest import make_root
 from tests.vfs.worker import Worker
-from vfs import HostFileSystem, Identity, MemoryFileSystem
+from vfs import HostFileSystem, Identity, MemoryFileSystem, MountFileSystem, OverlayFileSystem
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the native side chroots: needs root")
 
@@ -66,14 +70,8 @@ class DescriptorsAgree(RuleBasedStateMachine):
         super().__init__()
         self.roots = [make_root(), make_root()]
         self.worker = Worker(NativeOs, chroot=self.roots[0], umask=NATIVE_UMASK)
-        self.host = HostFileSystem(self.roots[1])
-        backends = {
-            "memory": EmulatedBackend(MemoryFileSystem(identity=Identity.root()), accelerated=True),
-            "memory-pure": EmulatedBackend(
-                MemoryFileSystem(identity=Identity.root()), accelerated=False
-            ),
-            "host": EmulatedBackend(self.host),
-        }
+        self.hosts = [HostFileSystem(self.roots[1])]
+        backends = self.backends()
         self.sides = [OsRecorder(self.worker.call, "native", emulated=False)] + [
             OsRecorder(EmulatedOs(backend).call, name, emulated=True)
             for name, backend in backends.items()
@@ -81,21 +79,37 @@ class DescriptorsAgree(RuleBasedStateMachine):
         self.open: list[tuple[int, ...]] = []
         self.closed: list[tuple[int, ...]] = []
 
+    def backends(self) -> dict[str, EmulatedBackend]:
+        """The emulated sides, by name."""
+        return {
+            "memory": EmulatedBackend(MemoryFileSystem(identity=Identity.root()), accelerated=True),
+            "memory-pure": EmulatedBackend(
+                MemoryFileSystem(identity=Identity.root()), accelerated=False
+            ),
+            "host": EmulatedBackend(self.hosts[0]),
+        }
+
     def teardown(self) -> None:
         self.worker.close()
-        self.host.close()  # its root fd: leaked, numbers would creep up to the dup2 targets
+        for host in self.hosts:  # root fds: leaked, numbers would creep up to the dup2 targets
+            host.close()
         for root in self.roots:
             shutil.rmtree(root, ignore_errors=True)
 
     def apply(
-        self, op: str, arguments: Callable[[int], tuple[Any, ...]], gap: str | None = None
+        self,
+        op: str,
+        arguments: Callable[[int], tuple[Any, ...]],
+        gap: str | None = None,
+        kwargs: Callable[[int], dict[str, Any]] | None = None,
     ) -> list[Any]:
         """Run ``op`` on every side and compare; a side may differ only by hitting ``gap``."""
         results = []
         hit = []
         for i, side in enumerate(self.sides):
             before = gap_hits(gap)
-            results.append(getattr(side, op)(*arguments(i)))
+            keywords = {} if kwargs is None else kwargs(i)
+            results.append(getattr(side, op)(*arguments(i), **keywords))
             hit.append(gap is not None and gap_hits(gap) > before)
         native = self.sides[0].log[-1]
         for side, gap_hit in zip(self.sides[1:], hit[1:], strict=True):
@@ -218,3 +232,155 @@ DescriptorsAgree.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestDescriptorsAgree = DescriptorsAgree.TestCase
+
+
+def _same_for_all(arguments: tuple[Any, ...], side: int) -> tuple[Any, ...]:
+    """The same arguments on every side."""
+    return arguments
+
+
+DIRECTORIES = ("d", "e", "d/s", "e/s", "s")
+"""Directories the machine makes, renames and removes (relative to the cwd)."""
+PLACES = (*DIRECTORIES, "l", "d/l", "f", "d/f")
+RELATIVE = ("f", "s", "l", "s/f", "..", ".", "../f", "s/..")
+"""Names given with a dir_fd or from the cwd."""
+LINK_TARGETS = ("d", "e", "d/s", "/d", "..", "s", "/nowhere")
+REMOVED = "vfs.overlay.removed_directory"
+"""The overlay answers nothing through a removed directory held open (a declared gap)."""
+
+places = st.sampled_from(PLACES)
+relatives = st.sampled_from(RELATIVE)
+dir_slots = st.integers(0, 7)
+
+
+class DirectoriesAgree(DescriptorsAgree):
+    """The descriptor machine plus directories held open while the tree changes under them."""
+
+    def __init__(self) -> None:
+        self.roots_extra = [make_root(), make_root(), make_root()]
+        super().__init__()
+        self.roots.extend(self.roots_extra)
+        self.dirs: list[tuple[int, ...]] = []
+
+    def backends(self) -> dict[str, EmulatedBackend]:
+        walking, lower, mounted_lower = (
+            HostFileSystem(self.roots_extra[0], resolver="walk"),
+            HostFileSystem(self.roots_extra[1]),
+            HostFileSystem(self.roots_extra[2]),
+        )
+        self.hosts.extend((walking, lower, mounted_lower))
+        return {
+            "memory": EmulatedBackend(MemoryFileSystem(identity=Identity.root())),
+            "host": EmulatedBackend(self.hosts[0]),
+            "host-walk": EmulatedBackend(walking),
+            "overlay": EmulatedBackend(
+                OverlayFileSystem(MemoryFileSystem(identity=Identity.root()), lower)
+            ),
+            "mount-overlay": EmulatedBackend(
+                MountFileSystem(
+                    OverlayFileSystem(MemoryFileSystem(identity=Identity.root()), mounted_lower)
+                )
+            ),
+        }
+
+    def held(self, slot: int) -> tuple[int, ...]:
+        return self.dirs[slot % len(self.dirs)]
+
+    @rule(path=st.sampled_from(DIRECTORIES))
+    def mkdir(self, path: str) -> None:
+        self.apply("mkdir", lambda i: (path, 0o755), REMOVED)
+
+    @rule(src=places, dst=places)
+    def rename(self, src: str, dst: str) -> None:
+        self.apply("rename", lambda i: (src, dst), REMOVED)
+
+    @rule(content=st.sampled_from(LINK_TARGETS), path=st.sampled_from(("l", "d/l", "e/l")))
+    def symlink(self, content: str, path: str) -> None:
+        self.apply("symlink", lambda i: (content, path), REMOVED)
+
+    @rule(path=places, directory=st.booleans())
+    def remove(self, path: str, directory: bool) -> None:
+        self.apply("rmdir" if directory else "unlink", lambda i: (path,), REMOVED)
+
+    @precondition(lambda self: len(self.dirs) < 6)
+    @rule(path=st.sampled_from((*DIRECTORIES, "l", ".", "..", "d/l")))
+    def open_directory(self, path: str) -> None:
+        results = self.apply("open", lambda i: (path, os.O_RDONLY | os.O_DIRECTORY), REMOVED)
+        if all(result is not None for result in results):
+            self.dirs.append(tuple(results))
+
+    @precondition(lambda self: self.dirs)
+    @rule(slot=dir_slots, name=relatives, other=dir_slots, name2=relatives, op=st.integers(0, 9))
+    def through_held(self, slot: int, name: str, other: int, name2: str, op: int) -> None:
+        fds, to = self.held(slot), self.held(other)
+        if op == 0:
+            created = self.apply_at(
+                "open", lambda i: (name, os.O_CREAT | os.O_WRONLY, 0o644), {}, fds
+            )
+            for side, fd in zip(self.sides, created, strict=True):
+                if fd is not None:
+                    side.raw("close", (fd,), {})
+        elif op == 1:
+            self.apply_at("stat", lambda i: (name,), {"follow_symlinks": False}, fds)
+        elif op == 2:
+            self.apply_at("unlink", lambda i: (name,), {}, fds)
+        elif op == 3:
+            self.apply_at("rmdir", lambda i: (name,), {}, fds)
+        elif op == 4:
+            self.apply_at("mkdir", lambda i: (name, 0o755), {}, fds)
+        elif op == 5:
+            self.apply(
+                "rename",
+                lambda i: (name, name2),
+                REMOVED,
+                kwargs=lambda i: {"src_dir_fd": fds[i], "dst_dir_fd": to[i]},
+            )
+        elif op == 6:
+            self.apply("listdir", lambda i: (fds[i],), REMOVED)
+        elif op == 7:
+            self.apply_at("readlink", lambda i: (name,), {}, fds)
+        elif op == 8:
+            self.apply_at("symlink", lambda i: ("d", name), {}, fds)
+        else:
+            self.apply_at("stat", lambda i: (name,), {}, fds)
+
+    @precondition(lambda self: self.dirs)
+    @rule(slot=dir_slots)
+    def fchdir(self, slot: int) -> None:
+        fds = self.held(slot)
+        self.apply("fchdir", lambda i: (fds[i],), REMOVED)
+        self.apply("getcwd", lambda i: (), REMOVED)
+
+    @rule(path=st.sampled_from(("/", "d", "e", "..", "s", "l", "d/s")))
+    def chdir(self, path: str) -> None:
+        self.apply("chdir", lambda i: (path,), REMOVED)
+        self.apply("getcwd", lambda i: (), REMOVED)
+
+    @rule(name=relatives)
+    def relative_calls(self, name: str) -> None:
+        self.apply("stat", lambda i: (name,), REMOVED, kwargs=lambda i: {"follow_symlinks": False})
+        self.apply("listdir", lambda i: (name,), REMOVED)
+
+    @invariant()
+    def same_tree(self) -> None:
+        for path in ("/", "/d", "/e", "/d/s", "/e/s", "/s"):
+            self.apply("listdir", functools.partial(_same_for_all, (path,)))
+
+    def apply_at(
+        self,
+        op: str,
+        arguments: Callable[[int], tuple[Any, ...]],
+        keywords: dict[str, Any],
+        fds: tuple[int, ...],
+    ) -> list[Any]:
+        """``op`` relative to the held directory ``fds`` on every side."""
+        return self.apply(op, arguments, REMOVED, kwargs=lambda i: {**keywords, "dir_fd": fds[i]})
+
+
+DirectoriesAgree.TestCase.settings = settings(
+    max_examples=max(EXAMPLES // 3, 10),
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestDirectoriesAgree = DirectoriesAgree.TestCase

@@ -294,3 +294,70 @@ def test_swapping_a_directory_for_a_link_mid_call(layout: Layout, resolver: str)
         fs.close()
     assert swaps > 50 and reads > 10, (swaps, reads)  # both sides really ran, interleaved
     assert layout.snapshot() == layout.before, "something outside the root changed"
+
+
+CLIMBS = ("..", "../..", "../../secret", "../../dir", "../../../outside/secret", "../../..")
+
+
+def _climbing_calls(fs: HostFileSystem, at: object, path: str) -> list[Callable[[], object]]:
+    """Every kind of at-call on ``path`` from ``at``; the first three only look it up."""
+    return [
+        lambda: fs.stat_at(at, path),
+        lambda: fs.open_at(at, path, os.O_RDONLY).close(),
+        lambda: fs.listdir_at(at, path),
+        lambda: fs.unlink_at(at, path),
+        lambda: fs.rmdir_at(at, path),
+        lambda: fs.rename_at(at, path, None, "/stolen"),
+        lambda: fs.mkdir_at(at, path + "/made"),
+        lambda: fs.symlink_at("/", at, path + "/link"),
+        lambda: fs.chmod_at(at, path, 0o777),
+        lambda: fs.utime_at(at, path, (0, 0)),
+        lambda: fs.truncate_at(at, path, 0),
+        lambda: fs.directory(at, path),
+    ]
+
+
+def test_a_held_directory_moved_out_of_the_root_is_no_way_out(
+    layout: Layout, confined: HostFileSystem
+) -> None:
+    """An open directory (and a cwd) of the guest, moved out of the root by a rename on the
+    host, keeps the guest inside: no '..' from it reaches the host, whatever the call."""
+    os.makedirs(os.path.join(layout.root, "held", "sub"))
+    cwd = confined.directory(None, "/held/sub")
+    handle = confined.open("/held/sub", os.O_RDONLY | os.O_DIRECTORY)
+    opened = handle.directory()
+    assert opened is not None
+    os.rename(os.path.join(layout.root, "held"), os.path.join(layout.outside, "moved"))
+    before = layout.snapshot()
+    try:
+        for at in (cwd, opened):
+            for path in CLIMBS:
+                attempts = _climbing_calls(confined, at, path)
+                for number, attempt in enumerate(attempts):
+                    with pytest.raises(OSError) as raised:
+                        attempt()
+                    if number < 3:  # lookups (the rest may be refused for '..' first)
+                        assert raised.value.errno == errno.ENOENT, (path, raised.value)
+            with pytest.raises(FileNotFoundError):
+                confined.where(at)
+        assert layout.snapshot() == before
+        assert not os.path.lexists(os.path.join(layout.root, "stolen"))
+    finally:
+        handle.close()
+        confined.release(cwd)
+        os.rename(os.path.join(layout.outside, "moved"), os.path.join(layout.root, "held"))
+
+
+def test_dotdot_from_a_held_directory_stops_at_the_root(
+    layout: Layout, confined: HostFileSystem
+) -> None:
+    at = confined.directory(None, "/deep/er")
+    try:
+        for path in ("../../..", "../../../..", "../../../../outside"):
+            listing = confined.listdir_at(at, path) if "outside" not in path else None
+            assert listing is None or sorted(listing) == sorted(os.listdir(layout.root))
+        with pytest.raises(FileNotFoundError):
+            confined.stat_at(at, "../../../../outside/secret")
+        assert confined.where(at) == "/deep/er"
+    finally:
+        confined.release(at)

@@ -6,8 +6,21 @@ import errno
 import posix
 import stat
 
+import compat
 from vfs.errors import os_error
+from vfs.host.nodes import HostNode, directory_node
 from vfs.provider import DirEntryInfo, Handle
+
+OPEN_INTERRUPTED = compat.declare(
+    id="vfs.host.open_interrupted",
+    function="os.open",
+    aspect="an asynchronous exception inside the host provider's open",
+    level=compat.Level.FINE,
+    explanation="a KeyboardInterrupt or time limit delivered inside the host provider's open "
+    "after the kernel opened the file, before a HostHandle holds the descriptor, leaves that "
+    "real descriptor open until the process ends (no emulated descriptor, and the file "
+    "itself is as open(2) left it); Linux returns the descriptor",
+)
 
 
 class HostHandle(Handle):
@@ -17,12 +30,14 @@ class HostHandle(Handle):
     pwrite(2) does on Linux.
     """
 
-    __slots__ = ("_fd", "_path", "flags")
+    __slots__ = ("_directory", "_fd", "_path", "flags")
 
     def __init__(self, fd: int, flags: int, path: str) -> None:
         self._fd = fd
         self.flags = flags
         self._path = path
+        self._directory: HostNode | bool | None = None
+        """The node of an open directory, False for anything else, None until asked."""
 
     @property
     def path(self) -> str:
@@ -31,6 +46,15 @@ class HostHandle(Handle):
     @property
     def closed(self) -> bool:
         return self._fd < 0
+
+    def directory(self) -> HostNode | None:
+        found = self._directory
+        if found is None:
+            fd = self._live()
+            found = self._directory = (
+                directory_node(fd, False) if stat.S_ISDIR(posix.fstat(fd).st_mode) else False
+            )
+        return found if isinstance(found, HostNode) else None
 
     @property
     def fd(self) -> int:
@@ -109,7 +133,11 @@ class HostHandle(Handle):
         return posix.lseek(self._live(), offset, whence)
 
     def __del__(self) -> None:
-        if self._fd >= 0:
+        try:
+            fd = self._fd
+        except AttributeError:  # __init__ was interrupted before it stored the descriptor
+            return
+        if fd >= 0:
             self.close()
 
     def __repr__(self) -> str:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import compat
 from vfs.errors import os_error, rename_error
 from vfs.identity import Identity
-from vfs.limits import NAME_MAX, PATH_MAX, check_encodable, check_path
+from vfs.limits import NAME_MAX, PATH_MAX, check_encodable, check_path, check_path_at
 from vfs.memory.extents import PAGE_SIZE, page_count, page_end
 from vfs.memory.handle import O_ACCMODE, OPEN, READ, TOUCH, WRITE, MemoryHandle, initial_state
 from vfs.memory.nodes import (
@@ -48,7 +48,7 @@ from vfs.memory.permissions import (
     privileges_dropped,
     sticky_forbids,
 )
-from vfs.memory.resolver import Resolver
+from vfs.memory.resolver import LockedNodes, Resolver
 from vfs.memory.space import Space
 from vfs.namechecks import (
     existing,
@@ -61,6 +61,7 @@ from vfs.namechecks import (
 from vfs.openflags import O_TMPFILE, O_TMPFILE_BIT, check_open_flags
 from vfs.pathnames import ROOT
 from vfs.provider import DirEntryInfo, FileSystem
+from vfs.walk.namei import Walk
 
 MAX_FILE_SIZE = (1 << 63) - 1
 APPEND_WHOLE = compat.declare(
@@ -137,6 +138,8 @@ class MemoryFileSystem(FileSystem):
         root = Directory(self._dev, next(self._inodes), time_ns(), root_mode)
         root.set_owner(who.uid, who.gid)
         self._names = Resolver(root, who)
+        self._locked_nodes = LockedNodes(self._names.memory_nodes, self._lock)
+        """The walk's nodes for walks made from outside (a Mount's), under the lock."""
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -171,25 +174,43 @@ class MemoryFileSystem(FileSystem):
                 ):
                     return node._stat or node.stat()
         check_path(path)
+        return self.stat_at(None, path, follow_symlinks)
+
+    def stat_at(
+        self, at: object | None, path: str, follow_symlinks: bool = True
+    ) -> posix.stat_result:
+        check_path_at(at, path)
         with self._lock:
-            _, _, node, trailing = self._names.locate(path, follow_symlinks)
-            return existing(self._names, node, trailing, path).stat()
+            return self._existing(at, path, follow_symlinks).stat()
 
     def listdir(self, path: str) -> list[str]:
+        check_path(path)
+        return self._listdir(None, path)
+
+    def listdir_at(self, at: object | None, path: str) -> list[str]:
+        check_path_at(at, path)
+        return self._listdir(at, path)
+
+    def _listdir(self, at: object | None, path: str) -> list[str]:
         with self._lock:
-            directory = self._readable_directory(path)
+            directory = self._readable_directory(at, path)
             directory.accessed(time_ns())
             return list(directory.entries)
 
     def scandir(self, path: str) -> list[DirEntryInfo]:
-        with self._lock:
-            return self._entries(self._readable_directory(path), touch=True)
-
-    def _readable_directory(self, path: str) -> Directory:
-        """The directory ``path`` leads to, if the identity may read it (opendir's checks)."""
         check_path(path)
-        _, _, node, trailing = self._names.locate(path, True)
-        node = existing(self._names, node, trailing, path)
+        with self._lock:
+            return self._entries(self._readable_directory(None, path), touch=True)
+
+    def scandir_at(self, at: object | None, path: str) -> list[DirEntryInfo]:
+        check_path_at(at, path)
+        with self._lock:
+            return self._entries(self._readable_directory(at, path), touch=True)
+
+    def _readable_directory(self, at: object | None, path: str) -> Directory:
+        """The directory ``path`` leads to, if the identity may read it (opendir's checks; the
+        path is checked already)."""
+        node = self._existing(at, path, True)
         if not isinstance(node, Directory):
             raise os_error(errno.ENOTDIR, path)
         if not self._may(node, R_OK):
@@ -198,9 +219,12 @@ class MemoryFileSystem(FileSystem):
 
     def readlink(self, path: str) -> str:
         check_path(path)
+        return self.readlink_at(None, path)
+
+    def readlink_at(self, at: object | None, path: str) -> str:
+        check_path_at(at, path)
         with self._lock:
-            _, _, node, trailing = self._names.locate(path, False)
-            node = existing(self._names, node, trailing, path)
+            node = self._existing(at, path, False)
             if not isinstance(node, Symlink):
                 raise os_error(errno.EINVAL, path)
             node.accessed(time_ns())
@@ -208,62 +232,113 @@ class MemoryFileSystem(FileSystem):
 
     def access(self, path: str, mode: int, follow_symlinks: bool = True) -> None:
         check_path(path)
+        self.access_at(None, path, mode, follow_symlinks)
+
+    def access_at(
+        self, at: object | None, path: str, mode: int, follow_symlinks: bool = True
+    ) -> None:
+        check_path_at(at, path)
         if mode & ~7:
             raise os_error(errno.EINVAL, path)
         with self._lock:
-            _, _, node, trailing = self._names.locate(path, follow_symlinks)
-            node = existing(self._names, node, trailing, path)
+            node = self._existing(at, path, follow_symlinks)
             if mode and not self._may(node, mode):
                 raise os_error(errno.EACCES, path)
 
     def statvfs(self, path: str) -> posix.statvfs_result:
         check_path(path)
+        return self.statvfs_at(None, path)
+
+    def statvfs_at(self, at: object | None, path: str) -> posix.statvfs_result:
+        check_path_at(at, path)
         with self._lock:
-            _, _, node, trailing = self._names.locate(path, True)
-            existing(self._names, node, trailing, path)
+            self._existing(at, path, True)
             return self._statvfs()
 
     # -- opening ---------------------------------------------------------------------------
 
     def open(self, path: str, flags: int, mode: int = 0o666) -> MemoryHandle:
         if not flags & _SLOW_OPEN_FLAGS and path.__class__ is str:
-            # Fast path: an existing regular file whose path resolved before, opened in the
-            # common way; anything unusual, every error included, takes the general path.
-            names = self._names
+            handle = self._open_cached(path, flags)
+            if handle is not None:
+                return handle
+        check_path(path)
+        return self._open_at(None, path, flags, mode)
+
+    def open_at(self, at: object | None, path: str, flags: int, mode: int = 0o666) -> MemoryHandle:
+        if at is None and not flags & _SLOW_OPEN_FLAGS and path.__class__ is str:
+            handle = self._open_cached(path, flags)  # an absolute path (the backend's open)
+            if handle is not None:
+                return handle
+        check_path_at(at, path)
+        return self._open_at(at, path, flags, mode)
+
+    def _open_cached(self, path: str, flags: int) -> MemoryHandle | None:
+        """Fast path: an existing regular file whose path resolved before, opened in the
+        common way; None for anything unusual (every error included: the general path says)."""
+        names = self._names
+        handle = None
+        try:
             with self._lock:
                 hit = names.paths.get(path)
-                if hit is not None:
-                    node = hit[0].entries.get(hit[1])
-                    if node.__class__ is RegularFile and (
-                        not names.check or self._may_open_cached(hit[0], node, flags)
-                    ):
-                        if TYPE_CHECKING:
-                            assert isinstance(node, RegularFile)
-                        if flags & posix.O_TRUNC:
-                            self._resize(node, 0, path)
-                        return MemoryHandle(self, node, flags, path, _FAST_STATE[flags & O_ACCMODE])
-        check_path(path)
+                if hit is None:
+                    return None
+                node = hit[0].entries.get(hit[1])
+                if node.__class__ is not RegularFile or (
+                    names.check and not self._may_open_cached(hit[0], node, flags)
+                ):
+                    return None
+                if TYPE_CHECKING:
+                    assert isinstance(node, RegularFile)
+                if flags & posix.O_TRUNC:
+                    self._resize(node, 0, path)
+                handle = MemoryHandle(self, node, flags, path, _FAST_STATE[flags & O_ACCMODE])
+                node.handles.add(handle)
+        except BaseException:
+            if handle is not None:  # opened, then interrupted: the caller never gets it
+                handle.close()
+            raise
+        return handle
+
+    def _open_at(self, at: object | None, path: str, flags: int, mode: int) -> MemoryHandle:
+        """open_at's general path (the path is checked already)."""
         flags = check_open_flags(flags, path)
         if flags & O_TMPFILE_BIT:
-            return self._open_tmpfile(path, flags, mode)
-        with self._lock:
-            if flags & posix.O_PATH:
-                _, _, node, trailing = self._names.locate(path, not flags & posix.O_NOFOLLOW)
-                node = existing(self._names, node, trailing, path)
-                if flags & posix.O_DIRECTORY and not isinstance(node, Directory):
-                    raise os_error(errno.ENOTDIR, path)
+            return self._open_tmpfile(at, path, flags, mode)
+        handle = None
+        try:
+            with self._lock:
+                handle = self._open_locked(at, path, flags, mode)
+                handle.node.handles.add(handle)
+        except BaseException:
+            if handle is not None:  # opened, then interrupted: the caller never gets it
+                handle.close()
+            raise
+        return handle
+
+    def _open_locked(self, at: object | None, path: str, flags: int, mode: int) -> MemoryHandle:
+        """The handle :meth:`_open_at` opens (not yet entered in its inode's set)."""
+        follow = not flags & posix.O_NOFOLLOW
+        trailing = False
+        if flags & posix.O_PATH:
+            node = self._existing(at, path, follow)
+            if flags & posix.O_DIRECTORY and not isinstance(node, Directory):
+                raise os_error(errno.ENOTDIR, path)
+            return self._handle(node, flags & ~posix.O_TRUNC, path)
+        if flags & posix.O_CREAT and path:
+            node, trailing, created = self._open_creating(at, path, flags, mode)
+            if created:
                 return self._handle(node, flags & ~posix.O_TRUNC, path)
-            if flags & posix.O_CREAT:
-                node, trailing, created = self._open_creating(path, flags, mode)
-                if created:
-                    return self._handle(node, flags & ~posix.O_TRUNC, path)
-            else:
-                _, _, found, trailing = self._names.locate(path, not flags & posix.O_NOFOLLOW)
-                node = existing(self._names, found, trailing, path)
-            self._may_open(node, flags, trailing, path)
-            if flags & posix.O_TRUNC and isinstance(node, RegularFile):
-                self._resize(node, 0, path)
-            return self._handle(node, flags, path)
+        elif path:
+            tree = self._tree(at, path)
+            _, _, found, trailing = tree.locate(path, follow)
+            node = existing(tree, found, trailing, path)
+        else:
+            node = self._existing(at, path, follow)
+        self._may_open(node, flags, trailing, path)
+        if flags & posix.O_TRUNC and isinstance(node, RegularFile):
+            self._resize(node, 0, path)
+        return self._handle(node, flags, path)
 
     def _may_open_cached(self, directory: Directory, node: Inode, flags: int) -> bool:
         """Whether an unprivileged open of a file found through the path cache may go ahead."""
@@ -274,12 +349,14 @@ class MemoryFileSystem(FileSystem):
         who = self._names.who
         return permitted(directory, who, X_OK) and permitted(node, who, want)
 
-    def _open_creating(self, path: str, flags: int, mode: int) -> tuple[Inode, bool, bool]:
+    def _open_creating(
+        self, at: object | None, path: str, flags: int, mode: int
+    ) -> tuple[Inode, bool, bool]:
         """Open(2)'s O_CREAT lookup; creates the file where none is found.
 
         Returns (inode, trailing slash, whether it was created here).
         """
-        found = open_lookup(self._names, path, flags)
+        found = open_lookup(self._tree(at, path), path, flags)
         if found.node is not None:
             return found.node, False, False
         self._may_create(found.directory, path)
@@ -287,20 +364,29 @@ class MemoryFileSystem(FileSystem):
         assert isinstance(file, RegularFile)
         return file, False, True
 
-    def _open_tmpfile(self, path: str, flags: int, mode: int) -> MemoryHandle:
+    def _open_tmpfile(self, at: object | None, path: str, flags: int, mode: int) -> MemoryHandle:
         """O_TMPFILE: an unnamed regular file in the directory ``path``."""
-        with self._lock:
-            _, _, node, trailing = self._names.locate(path, not flags & posix.O_NOFOLLOW)
-            directory = existing(self._names, node, trailing, path)
-            if not isinstance(directory, Directory):
-                raise os_error(errno.ENOTDIR, path)
-            if not self._may(directory, W_OK | X_OK):
-                raise os_error(errno.EACCES, path)
-            self._space.add_inode(path)
-            file = RegularFile(self._dev, next(self._inodes), time_ns(), 0)
-            self._init_owner(file, directory, mode)
-            file.add_links(-1)
-            return self._handle(file, flags & ~posix.O_DIRECTORY, path)
+        handle = None
+        try:
+            with self._lock:
+                directory = self._existing(at, path, not flags & posix.O_NOFOLLOW)
+                if not isinstance(directory, Directory):
+                    raise os_error(errno.ENOTDIR, path)
+                if not self._may(directory, W_OK | X_OK):
+                    raise os_error(errno.EACCES, path)
+                space = self._space
+                space.check_inode(path)
+                file = RegularFile(self._dev, next(self._inodes), time_ns(), 0)
+                self._init_owner(file, directory, mode)
+                file.nlink = 0
+                handle = self._handle(file, flags & ~posix.O_DIRECTORY, path)
+                space.used_inodes += 1  # counted, then held: closing the handle frees both
+                file.handles.add(handle)
+        except BaseException:
+            if handle is not None and handle in handle.node.handles:
+                handle.close()
+            raise
+        return handle
 
     def _may_open(self, node: Inode, flags: int, trailing: bool, path: str) -> None:
         """The checks open(2) makes on an existing inode (do_open and may_open)."""
@@ -329,15 +415,22 @@ class MemoryFileSystem(FileSystem):
 
     def mkdir(self, path: str, mode: int = 0o777) -> None:
         check_path(path)
+        self.mkdir_at(None, path, mode)
+
+    def mkdir_at(self, at: object | None, path: str, mode: int = 0o777) -> None:
+        check_path_at(at, path)
         with self._lock:
-            directory, name = free_name(self._names, path, "create", allow_trailing=True)
+            directory, name = free_name(self._tree(at, path), path, "create", allow_trailing=True)
             self._may_create(directory, path)
             self._new(Directory, directory, name, mode & 0o1777, path)
 
     def symlink(self, target: str, path: str) -> None:
+        self.symlink_at(target, None, path)
+
+    def symlink_at(self, target: str, at: object | None, path: str) -> None:
         if type(target) is str and not target.isascii():
             check_encodable(target)  # os.symlink converts the target first
-        check_path(path, None)
+        check_path_at(at, path, None)
         if type(target) is not str:
             raise TypeError(f"symlink target should be str, not {type(target).__name__}")
         if "\x00" in target:
@@ -351,29 +444,44 @@ class MemoryFileSystem(FileSystem):
             ):
                 raise os_error(errno.ENAMETOOLONG, path)
             with self._lock:
-                directory, name = free_name(self._names, path, "create", allow_trailing=False)
+                tree = self._tree(at, path)
+                directory, name = free_name(tree, path, "create", allow_trailing=False)
                 self._may_create(directory, path)
-                link = Symlink(self._dev, next(self._inodes), time_ns(), target)
+                now = time_ns()
+                link = Symlink(self._dev, next(self._inodes), now, target)
                 space = self._space
                 pages = link.pages()
                 room = space.room()
                 if room is not None and room < pages:  # a long link's page, as on tmpfs
                     raise space.full(path)
-                space.add_inode(path)
-                space.used_pages += pages
+                space.check_inode(path)
                 self._init_owner(link, directory, 0o777)
-                self._attach(directory, name, link)
+                self._enter(directory, name, link, now)  # then counted, with no point between
+                space.used_inodes += 1
+                space.used_pages += pages
         except OSError as error:
             raise rename_error(error, target, path) from None
 
     def link(self, src: str, dst: str, follow_symlinks: bool = True) -> None:
         check_path(src, dst)
         check_path(dst, None)
+        self.link_at(None, src, None, dst, follow_symlinks)
+
+    def link_at(
+        self,
+        src_at: object | None,
+        src: str,
+        dst_at: object | None,
+        dst: str,
+        follow_symlinks: bool = True,
+    ) -> None:
+        check_path_at(src_at, src, dst)
+        check_path_at(dst_at, dst, None)
         try:
             with self._lock:
-                _, _, node, trailing = self._names.locate(src, follow_symlinks)
-                node = existing(self._names, node, trailing, src)
-                directory, name = free_name(self._names, dst, "create", allow_trailing=False)
+                node = self._existing(src_at, src, follow_symlinks)
+                tree = self._tree(dst_at, dst)
+                directory, name = free_name(tree, dst, "create", allow_trailing=False)
                 who = self._names.who
                 if (
                     self._protected_hardlinks
@@ -389,19 +497,22 @@ class MemoryFileSystem(FileSystem):
                 space = self._space
                 space.check_inode(src)  # tmpfs counts every name as an inode
                 now = time_ns()
-                # no call from here on: the link and its inode are counted together
+                self._enter(directory, name, node, now)  # then counted, with no point between
                 node.nlink += 1
+                node.ctime = now
                 node._stat = None
                 space.used_inodes += 1
-                node.changed(now)
-                self._attach(directory, name, node, now)
         except OSError as error:
             raise rename_error(error, src, dst) from None
 
     def unlink(self, path: str) -> None:
         check_path(path)
+        self.unlink_at(None, path)
+
+    def unlink_at(self, at: object | None, path: str) -> None:
+        check_path_at(at, path)
         with self._lock:
-            found = unlink_lookup(self._names, path)
+            found = unlink_lookup(self._tree(at, path), path)
             node = found.node
             self._may_delete(found.directory, node, False, path)
             assert node is not None
@@ -409,8 +520,12 @@ class MemoryFileSystem(FileSystem):
 
     def rmdir(self, path: str) -> None:
         check_path(path)
+        self.rmdir_at(None, path)
+
+    def rmdir_at(self, at: object | None, path: str) -> None:
+        check_path_at(at, path)
         with self._lock:
-            found = rmdir_lookup(self._names, path)
+            found = rmdir_lookup(self._tree(at, path), path)
             node = found.node
             self._may_delete(found.directory, node, True, path)
             assert isinstance(node, Directory)
@@ -421,15 +536,20 @@ class MemoryFileSystem(FileSystem):
     def rename(self, src: str, dst: str) -> None:
         check_path(src, dst)
         check_path(dst, None)
+        self.rename_at(None, src, None, dst)
+
+    def rename_at(self, src_at: object | None, src: str, dst_at: object | None, dst: str) -> None:
+        check_path_at(src_at, src, dst)
+        check_path_at(dst_at, dst, None)
         try:
             with self._lock:
-                self._rename(src, dst)
+                self._rename(src_at, src, dst_at, dst)
         except OSError as error:
             raise rename_error(error, src, dst) from None
 
-    def _rename(self, src: str, dst: str) -> None:
+    def _rename(self, src_at: object | None, src: str, dst_at: object | None, dst: str) -> None:
         """rename(2), in the kernel's order of checks (do_renameat2, then vfs_rename)."""
-        moving = rename_lookup(self._names, src, dst)
+        moving = rename_lookup(self._tree(src_at, src), src, dst, self._tree(dst_at, dst))
         old_dir, new_dir = moving.old_dir, moving.new_dir
         node, victim, is_dir = moving.node, moving.victim, moving.is_dir
         if node is victim:
@@ -444,49 +564,96 @@ class MemoryFileSystem(FileSystem):
         if isinstance(victim, Directory) and victim.entries:
             raise os_error(errno.ENOTEMPTY, src)
         now = time_ns()
-        if victim is not None:
-            self._detach(new_dir, moving.new_name, victim, now)
-        del old_dir.entries[moving.old_name]
-        if isinstance(node, Directory):
-            old_dir.add_links(-1)
-        old_dir.modified(now)
-        self._attach(new_dir, moving.new_name, node, now)
-        node.changed(now)
         if is_dir or isinstance(node, Symlink):
-            self._names.forget()
+            self._names.forget()  # first: nothing below may be cut short before it
+        pages = 0 if victim is None else victim.pages()
+        space = self._space
+        old_name = moving.old_name
+        # The new name first (replacing the victim's entry): an exception may land as
+        # _enter starts, when nothing changed yet, and nowhere from there to the end of the
+        # step, so the file is never under neither name, nor under both.
+        self._enter(new_dir, moving.new_name, node, now)
+        del old_dir.entries[old_name]
+        if node.mode & S_IFMT == S_IFDIR:
+            old_dir.nlink -= 1
+        old_dir.mtime = old_dir.ctime = now
+        old_dir._stat = None
+        node.ctime = now
+        node._stat = None
+        frees = False
+        if victim is not None:
+            victim.ctime = now
+            victim._stat = None
+            if victim.mode & S_IFMT == S_IFDIR:
+                victim.nlink = 0
+                new_dir.nlink -= 1
+            else:
+                victim.nlink -= 1
+                if victim.nlink:
+                    space.used_inodes -= 1  # the name's own inode, as tmpfs counts them
+            frees = not victim.nlink and not victim.handles and not victim.freed
+            if frees:
+                victim.freed = True
+                space.used_pages -= pages
+                space.used_inodes -= 1
+        # what follows may be cut short without losing anything
+        if frees and isinstance(victim, RegularFile):
+            victim.clear()
 
     # -- changing attributes -------------------------------------------------------------------
 
     def chmod(self, path: str, mode: int, follow_symlinks: bool = True) -> None:
         check_path(path)
+        self.chmod_at(None, path, mode, follow_symlinks)
+
+    def chmod_at(
+        self, at: object | None, path: str, mode: int, follow_symlinks: bool = True
+    ) -> None:
+        check_path_at(at, path)
         with self._lock:
-            _, _, node, trailing = self._names.locate(path, follow_symlinks)
-            node = existing(self._names, node, trailing, path)
+            node = self._existing(at, path, follow_symlinks)
             if isinstance(node, Symlink):
                 raise os_error(errno.EOPNOTSUPP, path)
             self._chmod(node, mode, path)
 
     def chown(self, path: str, uid: int, gid: int, follow_symlinks: bool = True) -> None:
         check_path(path)
+        self.chown_at(None, path, uid, gid, follow_symlinks)
+
+    def chown_at(
+        self, at: object | None, path: str, uid: int, gid: int, follow_symlinks: bool = True
+    ) -> None:
+        check_path_at(at, path)
         with self._lock:
-            _, _, node, trailing = self._names.locate(path, follow_symlinks)
-            self._chown(existing(self._names, node, trailing, path), uid, gid, path)
+            self._chown(self._existing(at, path, follow_symlinks), uid, gid, path)
 
     def utime(
         self, path: str, ns: tuple[int, int] | None = None, follow_symlinks: bool = True
     ) -> None:
         check_path(path)
+        self.utime_at(None, path, ns, follow_symlinks)
+
+    def utime_at(
+        self,
+        at: object | None,
+        path: str,
+        ns: tuple[int, int] | None = None,
+        follow_symlinks: bool = True,
+    ) -> None:
+        check_path_at(at, path)
         with self._lock:
-            _, _, node, trailing = self._names.locate(path, follow_symlinks)
-            self._utime(existing(self._names, node, trailing, path), ns, path)
+            self._utime(self._existing(at, path, follow_symlinks), ns, path)
 
     def truncate(self, path: str, length: int) -> None:
         check_path(path)
+        self.truncate_at(None, path, length)
+
+    def truncate_at(self, at: object | None, path: str, length: int) -> None:
+        check_path_at(at, path)
         if length < 0:
             raise os_error(errno.EINVAL, path)
         with self._lock:
-            _, _, node, trailing = self._names.locate(path, True)
-            node = existing(self._names, node, trailing, path)
+            node = self._existing(at, path, True)
             if isinstance(node, Directory):
                 raise os_error(errno.EISDIR, path)
             if not isinstance(node, RegularFile):
@@ -495,7 +662,72 @@ class MemoryFileSystem(FileSystem):
                 raise os_error(errno.EACCES, path)
             self._resize(node, length, path)
 
+    # -- directory references: the directory inodes themselves ---------------------------------
+
+    def nodes(self) -> LockedNodes:
+        return self._locked_nodes
+
+    def directory(self, at: object | None, path: str) -> Directory:
+        check_path_at(at, path)
+        with self._lock:
+            node = self._existing(at, path, True)
+            if not isinstance(node, Directory):
+                raise os_error(errno.ENOTDIR, path)
+            if not self._may(node, X_OK):
+                raise os_error(errno.EACCES, path)
+            return node
+
+    def hold(self, directory: object) -> Directory:
+        return self._directory_ref(directory)
+
+    def where(self, directory: object) -> str:
+        with self._lock:
+            path = self._directory_ref(directory).path()
+        if path is None:
+            raise os_error(errno.ENOENT)
+        return path
+
+    def release(self, directory: object) -> None:
+        """Inodes hold nothing to give back."""
+
     # -- shared steps (callers hold the lock) --------------------------------------------------
+
+    @staticmethod
+    def _directory_ref(at: object) -> Directory:
+        """``at`` as this provider's directory (TypeError for another provider's reference)."""
+        if at.__class__ is not Directory:
+            raise TypeError(f"not a directory of this MemoryFileSystem: {at!r}")
+        assert isinstance(at, Directory)
+        return at
+
+    def _tree(self, at: object | None, path: str) -> Walk[Directory, Inode]:
+        """The walk for ``path`` relative to ``at`` (None: the root): the cached walk from the
+        root for an absolute path, else one that starts at the directory."""
+        if path[:1] == "/":
+            return self._names
+        start = self._names.root if at is None else self._directory_ref(at)
+        return Walk(self._names.nodes, start)
+
+    def _existing(self, at: object | None, path: str, follow: bool) -> Inode:
+        """The inode ``path`` leads to from ``at`` (``at`` itself for an empty path)."""
+        if not path:
+            assert at is not None
+            return self._directory_ref(at)
+        if path[0] == "/":
+            # Fast path: a path that resolved before, ending at anything but a link.
+            names = self._names
+            hit = names.paths.get(path)
+            if hit is not None:
+                node = hit[0].entries.get(hit[1])
+                if (
+                    node is not None
+                    and node.mode & S_IFMT != S_IFLNK
+                    and not (names.check and not permitted(hit[0], names.who, X_OK))
+                ):
+                    return node
+        tree = self._tree(at, path)
+        _, _, node, trailing = tree.locate(path, follow)
+        return existing(tree, node, trailing, path)
 
     def _may(self, node: Inode, want: int) -> bool:
         return permitted(node, self._names.who, want)
@@ -561,22 +793,33 @@ class MemoryFileSystem(FileSystem):
         mode: int,
         path: str,
     ) -> Inode:
-        """Create a directory or regular file named ``name`` in ``directory``."""
-        self._space.add_inode(path)
+        """Create a directory or regular file named ``name`` in ``directory``.
+
+        The inode is made whole first; then it is entered and counted with no point in between
+        (see :meth:`_enter`), so an exception leaves either nothing or the new name, counted.
+        """
+        space = self._space
+        space.check_inode(path)
         now = time_ns()
         node = kind(self._dev, next(self._inodes), now, 0)
         self._init_owner(node, directory, mode)
-        self._attach(directory, name, node, now)
+        self._enter(directory, name, node, now)  # then counted, with no point in between
+        space.used_inodes += 1
         return node
 
-    def _attach(self, directory: Directory, name: str, node: Inode, now: int | None = None) -> None:
-        """Enter ``node`` under ``name``; the directory's times move."""
+    @staticmethod
+    def _enter(directory: Directory, name: str, node: Inode, now: int) -> None:
+        """Enter ``node`` under ``name`` (replacing what was there), the directory's times and
+        links with it. Attribute and dict stores only: an exception may land at its start,
+        before it changed anything, but nowhere inside it, nor as it returns to its caller
+        (a Python function returns with no check), so callers finish their step after it."""
         directory.entries[name] = node
-        if isinstance(node, Directory):
-            node.parent = directory
-            node.name = name
-            directory.add_links(1)
-        directory.modified(time_ns() if now is None else now)
+        if node.mode & S_IFMT == S_IFDIR:  # isinstance() would be a call
+            node.parent = directory  # type: ignore[attr-defined]
+            node.name = name  # type: ignore[attr-defined]
+            directory.nlink += 1
+        directory.mtime = directory.ctime = now
+        directory._stat = None
 
     def _detach(self, directory: Directory, name: str, node: Inode, now: int | None = None) -> None:
         """Remove the entry ``name``; free the inode once no name and no handle holds it.

@@ -52,7 +52,8 @@ class MemoryHandle(Handle):
         reads = node.__class__ is RegularFile and state & READ and state & TOUCH
         self._reader = node if reads and isinstance(node, RegularFile) else None
         """The file, while this handle reads it the common way (pread's fast path); else None."""
-        node.handles.add(self)
+        # the file system enters it in node.handles once its caller holds it (an exception
+        # landing as __init__ returns through C must not leave a handle no one can close)
 
     @property
     def path(self) -> str:
@@ -67,6 +68,10 @@ class MemoryHandle(Handle):
     @property
     def closed(self) -> bool:
         return not self._state & OPEN
+
+    def directory(self) -> Directory | None:
+        node = self._node
+        return node if isinstance(node, Directory) else None
 
     @property
     def node(self) -> Inode:

@@ -7,17 +7,22 @@ Semantics, chosen to match Linux's mounts:
   ``mkdir -p`` before ``mount``). It stays in its parent's listing with the entry the parent
   provider reports, as readdir shows the covered directory on Linux; stat of it (and anything
   below) is served by the mounted provider, its ``/`` being the mount point.
-- The longest mount point that is a prefix of the *resolved* path wins. Links are followed by
-  the Mount, in the namespace: absolute links lead to the namespace's ``/`` whatever provider
-  holds them, and ``..`` at a mount's root climbs to the mount point's parent.
+- Paths are walked one component at a time across the mounts (:mod:`vfs.mount.nodes`): a
+  mount point (a directory of the provider holding it, known by its node) leads to the
+  mounted provider's root, links are followed by the walk, in the namespace (absolute links
+  lead to the namespace's ``/`` whatever provider holds them), and ``..`` at a mount's root
+  climbs to the mount point's parent. The walk hands the last step to the provider of the
+  last directory, relative to that directory's node, so a provider never resolves a path
+  prefix again. An open directory (and the cwd) is held as (mount, the provider's own
+  reference), so renames and link swaps change nothing for calls through it.
 - rmdir of a mount point is EBUSY, unlink EISDIR, mkdir/symlink/link onto it EEXIST, rename of
   or onto it EBUSY (after the type checks that come first on Linux); rename and link between
   mounts are EXDEV, checked where Linux checks them, so ``shutil.move`` falls back to copying.
 - Every mount, the root included, reports device numbers of its own (see ``Mounted``), in stat
   and in fstat of its handles.
 
-The mount table is fixed at construction, so it needs no lock; the resolution caches have
-their own (see ``vfs.mount.resolver``).
+The mount table is fixed at construction, so it needs no lock; the resolution cache has its
+own (see ``vfs.mount.resolver``).
 """
 
 from __future__ import annotations
@@ -25,22 +30,30 @@ from __future__ import annotations
 import errno
 import posix
 import stat as _stat
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from types import MappingProxyType
+from typing import Any, TypeVar
 
 import compat
 from vfs.arguments import check_access_mode, check_length, check_target
 from vfs.errors import os_error, rename_error
-from vfs.limits import check_path
+from vfs.limits import check_path, check_path_at
 from vfs.mount.handle import MountedHandle
-from vfs.mount.resolver import Location, Names, Resolver
-from vfs.mount.table import Mounted, MountTable, child, parent
+from vfs.mount.nodes import MountNode, MountNodes
+from vfs.mount.resolver import EntryCache
+from vfs.mount.table import Mounted, MountTable, parent
+from vfs.namechecks import existing, free_name, open_lookup, rmdir_lookup, unlink_lookup
 from vfs.openflags import check_open_flags
-from vfs.pathnames import special_errno
+from vfs.pathnames import SPECIAL_NAMES
 from vfs.provider import DirEntryInfo, FileSystem, Handle
+from vfs.walk.namei import Walk
 
 _S_IFMT = 0o170000
 _S_IFLNK = _stat.S_IFLNK
+T = TypeVar("T")
+Target = tuple[Mounted, Any, str]
+"""Where the walk hands an operation over: (mount, the provider's start node, path from it)."""
 
 RENAME_HOLDING_MOUNT = compat.declare(
     id="vfs.mount.rename_holding_mount",
@@ -65,10 +78,12 @@ class MountFileSystem(FileSystem):
         if not isinstance(root_fs, FileSystem):
             raise TypeError(f"root_fs must be a vfs.FileSystem, not {root_fs!r}")
         self._table = MountTable(root_fs, mounts or {})
-        self._resolver = Resolver(self._table)
-        self._entries = self._resolver.entries
-        self._forget = self._resolver.forget
+        self._cache = EntryCache()
+        self._entries = self._cache.entries
+        self._forget = self._cache.forget
         self._prepare_mount_points(create_mount_points)
+        self._attach_mounts()
+        self._nodes = MountNodes(self._table.root, list(self._table.by_path.values()))
 
     @property
     def mounts(self) -> Mapping[str, FileSystem]:
@@ -106,12 +121,59 @@ class MountFileSystem(FileSystem):
                         path,
                     )
 
+    def _attach_mounts(self) -> None:
+        """Find each mount point's directory node in the provider holding it (held while the
+        Mount lives), so that the walk knows where to cross, and where ``..`` leads back."""
+        table = self._table
+        for mounted in table.by_path.values():
+            mounted.root_key = mounted.nodes.key(mounted.nodes.root())
+        for point in sorted(table.by_path, key=lambda p: p.count("/")):
+            if point == "/":
+                continue
+            mounted = table.by_path[point]
+            holder = table.owner(parent(point))
+            with Walk(holder.nodes) as walk:
+                node = walk.directory(holder.inner(point))
+                mounted.point_ref = holder.fs.hold(node)
+            mounted.point_node = holder.nodes.start(mounted.point_ref)
+            mounted.holder = holder
+            holder.points[holder.nodes.key(mounted.point_node)] = mounted
+
+    # -- the walk -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _walk(self, at: object | None) -> Iterator[Walk[MountNode, MountNode]]:
+        """A walk from ``at`` (the root for None), whose nodes are given back at the end."""
+        start = None if at is None else self._nodes.start(at)
+        with Walk(self._nodes, start) as walk:
+            yield walk
+
+    @staticmethod
+    def _target(directory: MountNode, name: str, node: MountNode | None, trailing: bool) -> Target:
+        """Where to act on what the walk found, without following it again: the last
+        directory and the name in it, or (a mounted root, ``.``, ``..``) the node itself."""
+        if node is not None and (name in SPECIAL_NAMES or node.mounted is not directory.mounted):
+            return node.mounted, node.node, ""
+        return directory.mounted, directory.node, name + "/" if trailing else name
+
+    def _located(
+        self, at: object | None, path: str, follow: bool, act: Callable[[Mounted, Any, str], T]
+    ) -> T:
+        """``act`` on the existing entry ``path`` leads to (ENOENT, ENOTDIR otherwise)."""
+        with self._walk(at) as walk:
+            if not path:
+                start = walk.start
+                return act(start.mounted, start.node, "")
+            directory, name, node, trailing = walk.locate(path, follow)
+            existing(walk, node, trailing, path)
+            return act(*self._target(directory, name, node, trailing))
+
     # -- status ---------------------------------------------------------------------------------
 
     def stat(self, path: str, follow_symlinks: bool = True) -> posix.stat_result:
-        # Fast path: a path that named an entry directly before (its directory part resolved
-        # and cached); one lstat on the provider tells whether the entry is still no link, and
-        # an unchanged record (MemoryFileSystem keeps one per inode) needs no new device.
+        # Fast path: a path that named an entry directly before; one lstat on the provider
+        # tells whether the entry is still no link, and an unchanged record (MemoryFileSystem
+        # keeps one per inode) needs no new device.
         try:
             hit = self._entries.get(path)
             if hit is not None:
@@ -127,82 +189,164 @@ class MountFileSystem(FileSystem):
         except (OSError, TypeError):  # gone, or not a str: the general path says how
             pass
         check_path(path)
-        names = (path, None)
-        generation = self._resolver.generation
-        location = self._resolver.locate(path, follow_symlinks, names)
-        mounted = location.mounted
+        return self.stat_at(None, path, follow_symlinks)
+
+    def stat_at(
+        self, at: object | None, path: str, follow_symlinks: bool = True
+    ) -> posix.stat_result:
+        if at is not None:
+            # Fast path: the same relative path from the same held directory before (a dir_fd
+            # call in a loop); remembered like an absolute path, forgotten on the same changes.
+            try:
+                hit = self._entries.get((at, path))
+                if hit is not None:
+                    st = hit[0](hit[1], False)
+                    last = hit[3]
+                    if st is last[0]:
+                        return last[1]  # type: ignore[no-any-return]
+                    if not follow_symlinks or st.st_mode & _S_IFMT != _S_IFLNK:
+                        result = hit[2].remap(st)
+                        if st.st_mode & _S_IFMT != _S_IFLNK:
+                            hit[3] = (st, result)
+                        return result  # type: ignore[no-any-return]
+            except (OSError, TypeError):  # gone, or not hashable: the general path says how
+                pass
+        check_path_at(at, path)
+        generation = self._cache.generation
         try:
-            st = mounted.fs.stat(location.inner, False)
+            with self._walk(at) as walk:
+                if not path:
+                    start = walk.start
+                    return start.mounted.remap(start.mounted.fs.stat_at(start.node, "", False))
+                directory, name, trailing, hops = walk.parent(path)
+                node = walk.child(directory, name, path)
+                direct = not trailing and node is not None and name not in SPECIAL_NAMES
+                if node is not None and (follow_symlinks or trailing) and walk.is_link(node):
+                    direct = False
+                    while node is not None and walk.is_link(node):
+                        directory, name, node, slash, hops = walk.through(
+                            directory, node, path, hops
+                        )
+                        trailing = trailing or slash
+                existing(walk, node, trailing, path)
+                mounted, inner, rel = self._target(directory, name, node, trailing)
+                st = mounted.fs.stat_at(inner, rel, False)
+                if direct and rel == name:
+                    where = mounted.fs.where(inner)
+                    key = path if at is None else (at, path)
+                    self._cache.remember(key, mounted, _join(where, name), generation)
         except OSError as error:
-            raise rename_error(error, *names) from None
-        if location.direct:
-            self._resolver.remember_entry(path, location, generation)
+            raise rename_error(error, path) from None
         return mounted.remap(st)
 
     def statvfs(self, path: str) -> posix.statvfs_result:
-        location = self._locate(path, True)
+        check_path(path)
+        return self.statvfs_at(None, path)
+
+    def statvfs_at(self, at: object | None, path: str) -> posix.statvfs_result:
+        check_path_at(at, path)
         try:
-            return location.mounted.fs.statvfs(location.inner)
+            return self._located(at, path, True, lambda m, n, r: m.fs.statvfs_at(n, r))
         except OSError as error:
             raise rename_error(error, path) from None
 
     def access(self, path: str, mode: int, follow_symlinks: bool = True) -> None:
         check_path(path)
+        self.access_at(None, path, mode, follow_symlinks)
+
+    def access_at(
+        self, at: object | None, path: str, mode: int, follow_symlinks: bool = True
+    ) -> None:
+        check_path_at(at, path)
         check_access_mode(mode, path)
-        location = self._locate(path, follow_symlinks)
         try:
-            location.mounted.fs.access(location.inner, mode, follow_symlinks)
+            self._located(
+                at, path, follow_symlinks, lambda m, n, r: m.fs.access_at(n, r, mode, False)
+            )
         except OSError as error:
             raise rename_error(error, path) from None
 
     def readlink(self, path: str) -> str:
-        location = self._locate(path, False)
+        check_path(path)
+        return self.readlink_at(None, path)
+
+    def readlink_at(self, at: object | None, path: str) -> str:
+        check_path_at(at, path)
         try:
-            return location.mounted.fs.readlink(location.inner)
+            return self._located(at, path, False, lambda m, n, r: m.fs.readlink_at(n, r))
         except OSError as error:
             raise rename_error(error, path) from None
 
     # -- directories ----------------------------------------------------------------------------
 
     def listdir(self, path: str) -> list[str]:
-        location = self._locate(path, True)
+        check_path(path)
+        return self.listdir_at(None, path)
+
+    def listdir_at(self, at: object | None, path: str) -> list[str]:
+        check_path_at(at, path)
         try:
-            return location.mounted.fs.listdir(location.inner)
+            return self._located(at, path, True, lambda m, n, r: m.fs.listdir_at(n, r))
         except OSError as error:
             raise rename_error(error, path) from None
 
     def scandir(self, path: str) -> list[DirEntryInfo]:
-        location = self._locate(path, True)
+        check_path(path)
+        return self.scandir_at(None, path)
+
+    def scandir_at(self, at: object | None, path: str) -> list[DirEntryInfo]:
+        check_path_at(at, path)
         try:
-            return location.mounted.fs.scandir(location.inner)
+            return self._located(at, path, True, lambda m, n, r: m.fs.scandir_at(n, r))
         except OSError as error:
             raise rename_error(error, path) from None
 
     def mkdir(self, path: str, mode: int = 0o777) -> None:
-        names = (check_path(path), None)
-        mounted, inner = self._new_name(path, names)
+        check_path(path)
+        self.mkdir_at(None, path, mode)
+
+    def mkdir_at(self, at: object | None, path: str, mode: int = 0o777) -> None:
+        check_path_at(at, path)
         try:
-            mounted.fs.mkdir(inner, mode)
+            with self._walk(at) as walk:
+                directory, name = free_name(walk, path, "create", allow_trailing=True)
+                directory.mounted.fs.mkdir_at(directory.node, name, mode)
         except OSError as error:
-            raise rename_error(error, *names) from None
+            raise rename_error(error, path) from None
 
     def rmdir(self, path: str) -> None:
-        names = (check_path(path), None)
-        mounted, inner = self._old_name(path, "rmdir", errno.EBUSY, names)
+        check_path(path)
+        self.rmdir_at(None, path)
+
+    def rmdir_at(self, at: object | None, path: str) -> None:
+        check_path_at(at, path)
         try:
-            mounted.fs.rmdir(inner)
+            with self._walk(at) as walk:
+                found = rmdir_lookup(walk, path)
+                directory = found.directory
+                if found.node is not None and found.node.mounted is not directory.mounted:
+                    raise os_error(errno.EBUSY, path)
+                directory.mounted.fs.rmdir_at(directory.node, found.name)
         except OSError as error:
-            raise rename_error(error, *names) from None
+            raise rename_error(error, path) from None
         finally:
             self._forget()
 
     def unlink(self, path: str) -> None:
-        names = (check_path(path), None)
-        mounted, inner = self._old_name(path, "unlink", errno.EISDIR, names)
+        check_path(path)
+        self.unlink_at(None, path)
+
+    def unlink_at(self, at: object | None, path: str) -> None:
+        check_path_at(at, path)
         try:
-            mounted.fs.unlink(inner)
+            with self._walk(at) as walk:
+                found = unlink_lookup(walk, path)
+                directory = found.directory
+                if found.node is not None and found.node.mounted is not directory.mounted:
+                    raise os_error(errno.EISDIR, path)
+                directory.mounted.fs.unlink_at(directory.node, found.name)
         except OSError as error:
-            raise rename_error(error, *names) from None
+            raise rename_error(error, path) from None
         finally:
             self._forget()
 
@@ -210,75 +354,132 @@ class MountFileSystem(FileSystem):
 
     def symlink(self, target: str, path: str) -> None:
         check_path(path)
+        self.symlink_at(target, None, path)
+
+    def symlink_at(self, target: str, at: object | None, path: str) -> None:
+        check_path_at(at, path)
         target = check_target(target, path)
-        names = (target, path)
-        mounted, inner = self._new_name(path, names)
         try:
-            mounted.fs.symlink(target, inner)
+            with self._walk(at) as walk:
+                directory, name = free_name(walk, path, "create", allow_trailing=False)
+                directory.mounted.fs.symlink_at(target, directory.node, name)
         except OSError as error:
-            raise rename_error(error, *names) from None
+            raise rename_error(error, target, path) from None
 
     def link(self, src: str, dst: str, follow_symlinks: bool = True) -> None:
         check_path(src, dst)
         check_path(dst, src)
-        names = (src, dst)
-        source = self._resolver.locate(src, follow_symlinks, names)
+        self.link_at(None, src, None, dst, follow_symlinks)
+
+    def link_at(
+        self,
+        src_at: object | None,
+        src: str,
+        dst_at: object | None,
+        dst: str,
+        follow_symlinks: bool = True,
+    ) -> None:
+        check_path_at(src_at, src, dst)
+        check_path_at(dst_at, dst, src)
         try:
-            source.mounted.fs.stat(source.inner, False)  # linkat looks the old name up first
+            with self._walk(src_at) as sources, self._walk(dst_at) as targets:
+                if src:
+                    old_dir, old_name, node, trailing = sources.locate(src, follow_symlinks)
+                    existing(sources, node, trailing, src)
+                    mounted, inner, rel = self._target(old_dir, old_name, node, trailing)
+                else:
+                    mounted, inner, rel = sources.start.mounted, sources.start.node, ""
+                directory, name = free_name(targets, dst, "create", allow_trailing=False)
+                if directory.mounted is not mounted:
+                    raise os_error(errno.EXDEV)
+                mounted.fs.link_at(inner, rel, directory.node, name, False)
         except OSError as error:
-            raise rename_error(error, *names) from None
-        mounted, inner = self._new_name(dst, names)
-        if mounted is not source.mounted:
-            self._refuse_existing(mounted, inner, dst.endswith("/"), names)
-            raise os_error(errno.EXDEV, *names)
-        try:
-            mounted.fs.link(source.inner, inner, False)
-        except OSError as error:
-            raise rename_error(error, *names) from None
+            raise rename_error(error, src, dst) from None
 
     def rename(self, src: str, dst: str) -> None:
         check_path(src, dst)
         check_path(dst, src)
-        names = (src, dst)
-        resolver = self._resolver
-        old_dir, old_mount, old_last, old_trailing = resolver.parent(src, names)
-        new_dir, new_mount, new_last, new_trailing = resolver.parent(dst, names)
-        if old_mount is not new_mount:
-            raise os_error(errno.EXDEV, *names)
-        if special_errno("rename", old_last) or special_errno("rename", new_last):
-            raise os_error(errno.EBUSY, *names)
-        old, new = child(old_dir, old_last), child(new_dir, new_last)
-        by_path = self._table.by_path
-        if old in by_path or new in by_path:
-            self._refuse_mount_point_rename(old, new, names)
-        if self._table.holds_mount_below(old):
-            self._kind(old, names)  # ENOENT and the like first
-            RENAME_HOLDING_MOUNT.hit(path=src)
-            raise os_error(errno.EBUSY, *names)
-        inner_old = old_mount.inner(old) + ("/" if old_trailing else "")
-        inner_new = new_mount.inner(new) + ("/" if new_trailing else "")
+        self.rename_at(None, src, None, dst)
+
+    def rename_at(self, src_at: object | None, src: str, dst_at: object | None, dst: str) -> None:
+        check_path_at(src_at, src, dst)
+        check_path_at(dst_at, dst, src)
         try:
-            old_mount.fs.rename(inner_old, inner_new)
+            with self._walk(src_at) as sources, self._walk(dst_at) as targets:
+                old_dir, old_name, old_slash, _ = sources.parent(src)
+                new_dir, new_name, new_slash, _ = targets.parent(dst)
+                mounted = old_dir.mounted
+                if new_dir.mounted is not mounted:
+                    raise os_error(errno.EXDEV)
+                if old_name in SPECIAL_NAMES or new_name in SPECIAL_NAMES:
+                    raise os_error(errno.EBUSY)
+                old = sources.child(old_dir, old_name, src)
+                new = targets.child(new_dir, new_name, dst)
+                if _crosses(old, old_dir) or _crosses(new, new_dir):
+                    self._refuse_mount_point_rename(sources, old, new)
+                if old is not None and mounted.points and sources.is_dir(old):
+                    nodes = mounted.nodes
+                    if any(nodes.encloses(old.node, m.point_node) for m in mounted.points.values()):
+                        RENAME_HOLDING_MOUNT.hit(path=src)
+                        raise os_error(errno.EBUSY)
+                mounted.fs.rename_at(
+                    old_dir.node,
+                    old_name + "/" if old_slash else old_name,
+                    new_dir.node,
+                    new_name + "/" if new_slash else new_name,
+                )
         except OSError as error:
-            raise rename_error(error, *names) from None
+            raise rename_error(error, src, dst) from None
         finally:
             self._forget()
+
+    @staticmethod
+    def _refuse_mount_point_rename(
+        walk: Walk[MountNode, MountNode], old: MountNode | None, new: MountNode | None
+    ) -> None:
+        """vfs_rename's order when a mount point is involved: ENOENT, EISDIR/ENOTDIR, EBUSY."""
+        if old is None:
+            raise os_error(errno.ENOENT)
+        old_is_dir = walk.is_dir(old)
+        if new is not None:
+            new_is_dir = walk.is_dir(new)
+            if new_is_dir and not old_is_dir:
+                raise os_error(errno.EISDIR)
+            if not new_is_dir and old_is_dir:
+                raise os_error(errno.ENOTDIR)
+        raise os_error(errno.EBUSY)
 
     # -- attributes -----------------------------------------------------------------------------
 
     def chmod(self, path: str, mode: int, follow_symlinks: bool = True) -> None:
-        location = self._locate(path, follow_symlinks)
+        check_path(path)
+        self.chmod_at(None, path, mode, follow_symlinks)
+
+    def chmod_at(
+        self, at: object | None, path: str, mode: int, follow_symlinks: bool = True
+    ) -> None:
+        check_path_at(at, path)
         try:
-            location.mounted.fs.chmod(location.inner, mode, follow_symlinks)
+            self._located(
+                at, path, follow_symlinks, lambda m, n, r: m.fs.chmod_at(n, r, mode, False)
+            )
         except OSError as error:
             raise rename_error(error, path) from None
         finally:
             self._forget()
 
     def chown(self, path: str, uid: int, gid: int, follow_symlinks: bool = True) -> None:
-        location = self._locate(path, follow_symlinks)
+        check_path(path)
+        self.chown_at(None, path, uid, gid, follow_symlinks)
+
+    def chown_at(
+        self, at: object | None, path: str, uid: int, gid: int, follow_symlinks: bool = True
+    ) -> None:
+        check_path_at(at, path)
         try:
-            location.mounted.fs.chown(location.inner, uid, gid, follow_symlinks)
+            self._located(
+                at, path, follow_symlinks, lambda m, n, r: m.fs.chown_at(n, r, uid, gid, False)
+            )
         except OSError as error:
             raise rename_error(error, path) from None
         finally:
@@ -287,18 +488,31 @@ class MountFileSystem(FileSystem):
     def utime(
         self, path: str, ns: tuple[int, int] | None = None, follow_symlinks: bool = True
     ) -> None:
-        location = self._locate(path, follow_symlinks)
+        check_path(path)
+        self.utime_at(None, path, ns, follow_symlinks)
+
+    def utime_at(
+        self,
+        at: object | None,
+        path: str,
+        ns: tuple[int, int] | None = None,
+        follow_symlinks: bool = True,
+    ) -> None:
+        check_path_at(at, path)
         try:
-            location.mounted.fs.utime(location.inner, ns, follow_symlinks)
+            self._located(at, path, follow_symlinks, lambda m, n, r: m.fs.utime_at(n, r, ns, False))
         except OSError as error:
             raise rename_error(error, path) from None
 
     def truncate(self, path: str, length: int) -> None:
         check_path(path)
+        self.truncate_at(None, path, length)
+
+    def truncate_at(self, at: object | None, path: str, length: int) -> None:
+        check_path_at(at, path)
         check_length(length, path)
-        location = self._locate(path, True)
         try:
-            location.mounted.fs.truncate(location.inner, length)
+            self._located(at, path, True, lambda m, n, r: m.fs.truncate_at(n, r, length))
         except OSError as error:
             raise rename_error(error, path) from None
 
@@ -306,89 +520,95 @@ class MountFileSystem(FileSystem):
 
     def open(self, path: str, flags: int, mode: int = 0o666) -> Handle:
         check_path(path)
+        return self.open_at(None, path, flags, mode)
+
+    def open_at(self, at: object | None, path: str, flags: int, mode: int = 0o666) -> Handle:
+        check_path_at(at, path)
         flags = check_open_flags(flags, path)
-        exclusive = flags & posix.O_CREAT and flags & posix.O_EXCL
-        follow = not (flags & posix.O_NOFOLLOW or exclusive)
-        location = self._resolver.locate(path, follow, (path, None))
-        if exclusive and location.direct and location.is_mount_root:
-            raise os_error(errno.EEXIST, path)
-        mounted = location.mounted
         try:
-            handle = mounted.fs.open(location.inner, flags, mode)
+            with self._walk(at) as walk:
+                if not path:
+                    start = walk.start
+                    mounted, inner, rel = start.mounted, start.node, ""
+                elif flags & posix.O_CREAT:
+                    found = open_lookup(walk, path, flags)
+                    directory = found.directory
+                    if found.node is None:
+                        mounted, inner, rel = directory.mounted, directory.node, found.name
+                    else:
+                        mounted, inner, rel = self._target(directory, found.name, found.node, False)
+                else:
+                    directory, name, node, trailing = walk.locate(
+                        path, not flags & posix.O_NOFOLLOW
+                    )
+                    existing(walk, node, trailing, path)
+                    mounted, inner, rel = self._target(directory, name, node, trailing)
+                handle = mounted.fs.open_at(inner, rel, flags, mode)
         except OSError as error:
             raise rename_error(error, path) from None
         return MountedHandle(handle, mounted, path, self._forget)
 
-    # -- helpers --------------------------------------------------------------------------------
+    # -- directory references -------------------------------------------------------------------
 
-    def _locate(self, path: str, follow: bool) -> Location:
-        check_path(path)
-        return self._resolver.locate(path, follow, (path, None))
+    def nodes(self) -> MountNodes:
+        return self._nodes
 
-    def _new_name(self, path: str, names: Names) -> tuple[Mounted, str]:
-        """Where a call that creates ``path`` acts: EEXIST for ``.``/``..``/``/`` and mount
-        points (after the parent's lookup errors), else the parent's mount and inner path."""
-        directory, mounted, last, trailing = self._resolver.parent(path, names)
-        target = child(directory, last)
-        if special_errno("create", last) or target in self._table.by_path:
-            raise os_error(errno.EEXIST, *names)
-        return mounted, mounted.inner(target) + ("/" if trailing else "")
-
-    def _old_name(
-        self, path: str, operation: str, mount_point_errno: int, names: Names
-    ) -> tuple[Mounted, str]:
-        """Where rmdir/unlink of ``path`` acts; the special-name errno, or ``mount_point_errno``
-        for a mount point, after the parent's lookup errors."""
-        directory, mounted, last, trailing = self._resolver.parent(path, names)
-        code = special_errno(operation, last)
-        if code is not None:
-            raise os_error(code, *names)
-        target = child(directory, last)
-        if target in self._table.by_path:
-            raise os_error(mount_point_errno, *names)
-        return mounted, mounted.inner(target) + ("/" if trailing else "")
-
-    def _kind(self, canonical: str, names: Names) -> int | None:
-        """The file type at a canonical path (a mount point is a directory); None if missing."""
-        if canonical in self._table.by_path:
-            return _stat.S_IFDIR
-        mounted = self._table.owner(canonical)
+    def directory(self, at: object | None, path: str) -> MountNode:
+        check_path_at(at, path)
+        if not path and isinstance(at, MountNode):  # fchdir: the provider's own reference
+            mounted = at.mounted
+            try:
+                return MountNode(mounted, mounted.fs.directory(at.node, ""))
+            except OSError as error:
+                raise rename_error(error, path) from None
         try:
-            return _stat.S_IFMT(mounted.fs.stat(mounted.inner(canonical), False).st_mode)
-        except FileNotFoundError:
-            return None
+            with self._walk(at) as walk:
+                if path:
+                    node = walk.directory(path)
+                    walk.searchable(node, path)
+                else:
+                    node = walk.searchable(walk.start, path)
+                mounted = node.mounted
+                return MountNode(mounted, mounted.fs.hold(node.node))
         except OSError as error:
-            raise rename_error(error, *names) from None
+            raise rename_error(error, path) from None
 
-    def _refuse_mount_point_rename(self, old: str, new: str, names: Names) -> None:
-        """vfs_rename's order when a mount point is involved: ENOENT, EISDIR/ENOTDIR, EBUSY."""
-        old_kind = self._kind(old, names)
-        if old_kind is None:
-            raise os_error(errno.ENOENT, *names)
-        new_kind = self._kind(new, names)
-        if new_kind == _stat.S_IFDIR and old_kind != _stat.S_IFDIR:
-            raise os_error(errno.EISDIR, *names)
-        if new_kind is not None and new_kind != _stat.S_IFDIR and old_kind == _stat.S_IFDIR:
-            raise os_error(errno.ENOTDIR, *names)
-        raise os_error(errno.EBUSY, *names)
+    def hold(self, directory: object) -> MountNode:
+        if not isinstance(directory, MountNode):
+            raise TypeError(f"not a directory of a MountFileSystem: {directory!r}")
+        mounted = directory.mounted
+        return MountNode(mounted, mounted.fs.hold(directory.node))
 
-    def _refuse_existing(self, mounted: Mounted, inner: str, trailing: bool, names: Names) -> None:
-        """filename_create's checks on a new name: EEXIST if it exists, ENOENT for ``new/``."""
-        try:
-            mounted.fs.stat(inner.rstrip("/") or "/", False)
-        except FileNotFoundError:
-            if trailing:
-                raise os_error(errno.ENOENT, *names) from None
-            return
-        except OSError as error:
-            raise rename_error(error, *names) from None
-        raise os_error(errno.EEXIST, *names)
+    def where(self, directory: object) -> str:
+        if not isinstance(directory, MountNode):
+            raise TypeError(f"not a directory of a MountFileSystem: {directory!r}")
+        mounted = directory.mounted
+        return mounted.outer(mounted.fs.where(directory.node))
+
+    def release(self, directory: object) -> None:
+        if isinstance(directory, MountNode):
+            directory.mounted.fs.release(directory.node)
 
     def close(self) -> None:
-        """Close every mounted provider (each once) and the root provider."""
+        """Give back the mount points' directories, then close every mounted provider (each
+        once) and the root provider."""
+        for mounted in self._table.by_path.values():
+            holder, held = mounted.holder, mounted.point_ref
+            if holder is not None and held is not None:
+                mounted.point_ref = None
+                holder.fs.release(held)
         for fs in self._table.providers():
             fs.close()
 
     def __repr__(self) -> str:
         points = ", ".join(sorted(p for p in self._table.by_path if p != "/"))
         return f"<MountFileSystem of {self._table.root.fs!r} with {points or 'no mounts'}>"
+
+
+def _crosses(node: MountNode | None, directory: MountNode) -> bool:
+    """Whether ``node``, found in ``directory``, is the root of another mount."""
+    return node is not None and node.mounted is not directory.mounted
+
+
+def _join(directory: str, name: str) -> str:
+    return "/" + name if directory == "/" else directory + "/" + name

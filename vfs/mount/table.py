@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import posix
 import threading
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 
 import compat
 from vfs.provider import FileSystem
@@ -73,11 +73,26 @@ class Mounted:
     HostFileSystems on one disk: ``os.path.ismount`` and ``(st_dev, st_ino)`` identity work.
     """
 
-    __slots__ = ("_cut", "_devices", "_lock", "_seen", "_stats", "fs", "path")
+    __slots__ = (
+        "_cut", "_devices", "_lock", "_seen", "_stats", "fs", "holder", "nodes", "path",
+        "point_node", "point_ref", "points", "root_key",
+    )  # fmt: skip
 
     def __init__(self, path: str, fs: FileSystem, seen: dict[int, str] | None = None) -> None:
         self.path = path
         self.fs = fs
+        self.nodes = fs.nodes()
+        """The provider's nodes, for the walk across the namespace."""
+        self.points: dict[Hashable, Mounted] = {}
+        """The mounts on directories of this provider, by their node's key."""
+        self.root_key: Hashable = None
+        """The key of the provider's root node (``..`` from it leaves the mount)."""
+        self.holder: Mounted | None = None
+        """The mount whose directory this one covers (None for ``/``)."""
+        self.point_ref: object = None
+        """The holder's reference to that directory, held while the Mount lives."""
+        self.point_node: object = None
+        """The walk node of that directory in the holder."""
         self._seen = {} if seen is None else seen
         self._cut = 0 if path == "/" else len(path)
         self._devices: dict[int, int] = {}

@@ -81,7 +81,7 @@ class ChangeSet(Sequence[Change]):
         """The changes ``overlay`` holds now (the caller holds the overlay's lock)."""
         differ = _Differ(
             overlay.upper, overlay.lower, overlay.whiteouts, overlay.opaque_directories,
-            overlay.copied_mtimes,
+            overlay.copied_mtimes, unpublished=overlay.unpublished,
         )  # fmt: skip
         if differ.differs("/", overlay.upper.stat("/", False), overlay.lower.stat("/", False)):
             differ.found.append(Change("/", Action.MODIFIED, "directory"))
@@ -122,8 +122,11 @@ class _Differ:
         whiteouts: frozenset[str],
         opaque: frozenset[str],
         copied_mtimes: dict[str, int],
+        *,
+        unpublished: frozenset[str] = frozenset(),
     ) -> None:
         self.upper = upper
+        self.unpublished = unpublished
         self.lower = lower
         self.whiteouts = whiteouts
         self.opaque = opaque
@@ -138,7 +141,9 @@ class _Differ:
         ``lower_is_dir``: the lower layer has a directory there too; ``hidden``: none of its
         lower contents show (an opaque directory, or inside one).
         """
-        upper_names = sorted(self.upper.listdir(path))
+        upper_names = sorted(
+            name for name in self.upper.listdir(path) if join(path, name) not in self.unpublished
+        )
         lower_names = set(self.lower.listdir(path)) if lower_is_dir else set()
         for name in sorted(lower_names.difference(upper_names)):
             child = join(path, name)

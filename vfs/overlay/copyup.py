@@ -4,7 +4,10 @@ As overlayfs does: a regular file is copied with its data, a symbolic link with 
 directory alone (its contents stay below and merge); missing parent directories come first.
 The copy keeps mode, owner and atime/mtime of the lower entry (ctime is the copy's own), and
 the upper parent's times are put back, since a copy-up is not a change of the directory.
-Callers hold the overlay's lock.
+Copies are published whole: made under their own names while marked partial (the merged view,
+``changes()`` and ``apply()`` skip them, as overlayfs keeps a copy in its work directory until
+it renames it into place), and unmarked in one call once complete; a failed or interrupted
+copy-up is swept away, its upper parent's times put back. Callers hold the overlay's lock.
 """
 
 from __future__ import annotations
@@ -12,8 +15,7 @@ from __future__ import annotations
 import errno
 import posix
 import stat as _stat
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import compat
 from vfs.content import copy_content
@@ -57,16 +59,29 @@ Copied = Callable[[posix.stat_result, str], None]
 class CopyUp:
     """Copies entries of the merged tree into its upper layer."""
 
-    __slots__ = ("_copied", "_inodes", "_markers", "_tree")
+    __slots__ = ("_copied", "_inodes", "_markers", "_parent_times", "_tree")
 
     def __init__(self, tree: MergedTree, markers: Markers, inodes: Inodes, copied: Copied) -> None:
         self._tree = tree
         self._markers = markers
         self._inodes = inodes
         self._copied = copied
+        self._parent_times: tuple[str, tuple[int, int]] | None = None
+        """The upper directory a copy-up in progress adds to, and its times before."""
 
     def up(self, entry: Entry, path: str) -> Entry:
-        """``entry`` with an upper counterpart (a copy of it, made with its parents if needed)."""
+        """``entry`` with an upper counterpart (a copy of it, made with its parents if needed).
+
+        The copies are made under their own names but marked partial first (the merged view,
+        changes() and apply() act as if they were not there), and published together with
+        one call that drops the marks, once data, owner, mode and times are all there. A
+        copy-up that fails (ENOSPC, EIO) or is interrupted removes what it made and puts the
+        upper parent's times back (:meth:`sweep`); an interruption of that cleanup leaves the
+        marks, so the remains stay hidden until the next change through the overlay sweeps
+        them. The lower entry shows, unchanged, until the copy is published.
+        """
+        if self._markers.partial or self._parent_times is not None:
+            self.sweep()  # before any change through the overlay (each starts with a copy-up)
         if entry.upper is not None:
             return entry
         tree = self._tree
@@ -75,20 +90,58 @@ class CopyUp:
         while parent.upper is None:
             chain.append(parent)
             parent = tree.parent_of(parent)
+        upper = tree.upper
+        before = upper.stat(parent.path, False)
+        self._parent_times = (parent.path, (before.st_atime_ns, before.st_mtime_ns))
+        made = [missing.path for missing in reversed(chain)]
+        partial = self._markers.partial
+        published = False
         try:
-            with self._times_kept(parent.path):
-                for missing in reversed(chain):
-                    self._copy(missing, path)
-                for missing in chain:  # after the children, whose creation moved them
-                    self._set_times(missing, path)
-        finally:
+            partial.update(made)  # hidden before they exist
+            for missing in reversed(chain):
+                self._copy(missing, path)
+            for missing in chain:  # after the children, whose creation moved them
+                self._set_times(missing, path)
+            upper.utime(parent.path, (before.st_atime_ns, before.st_mtime_ns), False)
+            for missing in chain:
+                assert missing.lower is not None
+                self._copied(missing.lower, missing.path)
             tree.forget()
-        for missing in chain:
-            assert missing.lower is not None
-            self._copied(missing.lower, missing.path)
+            self._parent_times = None
+            partial.difference_update(made)  # published: one call, after which nothing fails
+            published = True
+        finally:
+            if not published:
+                self.sweep()
+            tree.forget()
         found = tree.at(entry.path)
         assert found is not None and found.upper is not None
         return found
+
+    def sweep(self) -> None:
+        """Remove what unpublished copy-ups left in the upper layer (children first) and put
+        their upper parent's times back."""
+        partial = self._markers.partial
+        if not partial and self._parent_times is None:
+            return
+        upper = self._tree.upper
+        for canonical in sorted(partial, key=len, reverse=True):
+            try:
+                st = upper.stat(canonical, False)
+            except FileNotFoundError:
+                partial.discard(canonical)
+                continue
+            self._inodes.origins.pop(st.st_ino, None)
+            if _stat.S_ISDIR(st.st_mode):
+                upper.rmdir(canonical)
+            else:
+                upper.unlink(canonical)
+            partial.discard(canonical)
+        if self._parent_times is not None:
+            directory, times = self._parent_times
+            upper.utime(directory, times, False)
+            self._parent_times = None
+        self._tree.forget()
 
     def whole(self, directory: Entry, path: str) -> Entry:
         """The directory copied up with everything of the lower layer that shows inside it.
@@ -108,7 +161,7 @@ class CopyUp:
     def _fill(self, directory: Entry, path: str) -> None:
         tree = self._tree
         for info, _ in tree.listing(directory, path, touch=False):
-            child = tree.child(directory, info.name, path)
+            child = tree.entry(directory, info.name, path)
             assert child is not None
             child = self.up(child, path)
             if child.is_dir and child.lower_below:
@@ -178,14 +231,6 @@ class CopyUp:
             self._tree.upper.utime(entry.path, (lower.st_atime_ns, lower.st_mtime_ns), False)
         except OSError as error:
             raise rename_error(error, path) from None
-
-    @contextmanager
-    def _times_kept(self, directory: str) -> Iterator[None]:
-        """Put the upper directory's atime and mtime back after names were added to it."""
-        upper = self._tree.upper
-        before = upper.stat(directory, False)
-        yield
-        upper.utime(directory, (before.st_atime_ns, before.st_mtime_ns), False)
 
 
 __all__ = ["CopyUp", "join", "parent_path"]

@@ -10,7 +10,10 @@ reports 1). Whiteouts and opaque markers live in this object, not in the upper p
 overlay cannot be rebuilt from its upper layer alone (use :meth:`changes`). The lower layer is never
 written; neither layer may be changed behind the overlay's back (overlayfs says the same).
 One lock guards the merged tree, the markers and every change; reads and writes through open
-handles go straight to the layer's handle.
+handles go straight to the layer's handle. Paths resolve by the generic walk over merged
+entries (:mod:`vfs.overlay.tree`); an open directory (or a cwd) is held by its merged path,
+moved along by the overlay's renames and cleared by its rmdir (:mod:`vfs.walk.held`), and
+the at-forms join it with the relative path under the lock, so no rename comes between.
 """
 
 from __future__ import annotations
@@ -41,8 +44,9 @@ from vfs.overlay.entry import Entry
 from vfs.overlay.handle import OverlayHandle
 from vfs.overlay.inodes import Inodes
 from vfs.overlay.markers import Markers
-from vfs.overlay.tree import MergedTree, join
+from vfs.overlay.tree import MergedTree, OverlayNodes, join
 from vfs.provider import DirEntryInfo, FileSystem
+from vfs.walk.held import HeldPath, HeldPaths
 
 if TYPE_CHECKING:
     from vfs.overlay.changes import ChangeSet
@@ -69,6 +73,30 @@ _DROPPED_FOR_LAYER = posix.O_CREAT | posix.O_EXCL
 Cached = tuple[FileSystem, str, posix.stat_result, posix.stat_result, bool, int | None]
 """stat cache: (layer, canonical path, layer's status, status shown, on upper, link count)."""
 _CACHE_LIMIT = 65536
+
+
+REMOVED_DIRECTORY = compat.declare(
+    id="vfs.overlay.removed_directory",
+    function="os.getcwd",
+    aspect="a removed directory held open (or the cwd) in an overlay",
+    level=compat.Level.FINE,
+    explanation="the overlay holds an open directory by its merged path, moved along by "
+    "renames: once the directory is removed, every call through it fails with ENOENT (Linux "
+    "still answers stat, an empty listing and '..' for it)",
+)
+
+
+def _locked_at(name: str) -> Callable[..., object]:
+    """The at-form of the path method ``name``: ``at``'s path joined with the relative path,
+    both under the overlay's lock (no rename can come between)."""
+
+    def method(self: OverlayFileSystem, at: object | None, path: str, *args: object) -> object:
+        with self._lock:
+            return getattr(self, name)(self._path_at(at, path), *args)
+
+    method.__name__ = method.__qualname__ = name + "_at"
+    method.__doc__ = f"{name}, relative to the directory ``at``."
+    return method
 
 
 def _same_status(one: posix.stat_result, other: posix.stat_result) -> bool:
@@ -99,7 +127,9 @@ class OverlayFileSystem(FileSystem):
         self._lock = threading.RLock()
         self._markers = Markers()
         self._inodes = Inodes()
-        self._tree = MergedTree(upper, lower, self._markers)
+        self._tree = MergedTree(upper, lower, self._markers, self._lock)
+        self._held = HeldPaths()
+        """Open directories and cwds, by canonical merged path, moved along by renames."""
         self._copier = CopyUp(self._tree, self._markers, self._inodes, self._copied)
         self._stats: dict[str, Cached] = {}
         self._readers: dict[tuple[int, int], weakref.WeakSet[OverlayHandle]] = {}
@@ -136,6 +166,12 @@ class OverlayFileSystem(FileSystem):
         """Canonical paths of lower entries removed in the overlay."""
         with self._lock:
             return frozenset(self._markers.whiteouts)
+
+    @property
+    def unpublished(self) -> frozenset[str]:
+        """Upper entries of copy-ups not published: the merged view and changes() skip them."""
+        with self._lock:
+            return frozenset(self._markers.partial)
 
     @property
     def opaque_directories(self) -> frozenset[str]:
@@ -267,7 +303,8 @@ class OverlayFileSystem(FileSystem):
                 )
             except OSError as error:
                 raise rename_error(error, path) from None
-            handle = OverlayHandle(self, inner, path, entry.path, on_upper)
+            held = self._held.hold(entry.path) if entry.is_dir else None
+            handle = OverlayHandle(self, inner, path, entry.path, on_upper, held=held)
             if not on_upper:
                 lower = entry.lower
                 assert lower is not None
@@ -311,12 +348,22 @@ class OverlayFileSystem(FileSystem):
             directory, name = free_name(self._tree, path, "create", allow_trailing=True)
             directory = self._copier.up(directory, path)
             canonical = join(directory.path, name)
+            after = None
+            if canonical in self._markers.whiteouts:  # a lower directory was removed there
+                after = self._markers.copy()
+                after.make_opaque(canonical)
             try:
                 self.upper.mkdir(canonical, mode)
-            except OSError as error:
-                raise rename_error(error, path) from None
-            if canonical in self._markers.whiteouts:
-                self._markers.make_opaque(canonical)
+                if after is not None:
+                    self._markers.adopt(after)
+            except BaseException as error:
+                # made, then interrupted (inside the provider as it returned): opaque all the
+                # same, or the removed directory's lower contents would show inside the new one
+                if after is not None and self._in_upper(canonical):
+                    self._markers.adopt(after)
+                if isinstance(error, OSError):
+                    raise rename_error(error, path) from None
+                raise
             self.forget()
 
     def symlink(self, target: str, path: str) -> None:
@@ -384,6 +431,7 @@ class OverlayFileSystem(FileSystem):
             if self._tree.listing(entry, path, touch=False):
                 raise os_error(errno.ENOTEMPTY, path)
             self._remove(directory, entry, path, self.upper.rmdir)
+            self._held.removed(entry.path)
 
     def _remove(
         self, directory: Entry, entry: Entry, path: str, remove: Callable[[str], None]
@@ -444,17 +492,62 @@ class OverlayFileSystem(FileSystem):
         new_dir = self._copier.up(self._again(new_dir), dst)
         source = entry.path
         target = join(new_dir.path, new_name)
-        self.upper.rename(source, target)
-        markers = self._markers
+        after = self._markers.copy()
         if entry.lower is not None:
-            markers.whiteout(source)
+            after.whiteout(source)
         else:
-            markers.covered(source)
+            after.covered(source)
         if is_dir and lower_at_target:
-            markers.make_opaque(target)
+            after.make_opaque(target)
         else:
-            markers.covered(target)
+            after.covered(target)
+        self._commit_rename(source, target, after)
+
+    def _commit_rename(self, source: str, target: str, after: Markers) -> None:
+        """The upper rename and the markers and held directories that go with it, as one step.
+
+        The caches go first (nothing refills them before the step ends), then the held
+        directories (all or none of them, and put back unless the rename happens). The upper
+        layer's rename may be interrupted after it happened (an exception landing inside the
+        provider as it returns), so an exception out of the step is followed by a look at the
+        upper layer: when the name moved, the markers are set before the exception goes on;
+        the file is thus never under both names (the lower one showing again) nor under
+        neither.
+        """
         self.forget()
+        moved_from = self.upper.stat(source, False)
+        saved = self._held.snapshot()
+        try:
+            self._held.renamed(source, target)
+            self.upper.rename(source, target)
+            self._markers.adopt(after)
+        except BaseException:
+            if self._moved(moved_from, source, target):
+                self._markers.adopt(after)  # the held directories moved before the rename
+            else:
+                self._held.restore(saved)
+            raise
+        finally:
+            self.forget()
+
+    def _in_upper(self, canonical: str) -> bool:
+        try:
+            self.upper.stat(canonical, False)
+        except OSError:
+            return False
+        return True
+
+    def _moved(self, before: posix.stat_result, source: str, target: str) -> bool:
+        """Whether the upper layer's entry ``before`` (at ``source``) is now at ``target``."""
+        try:
+            now = self.upper.stat(target, False)
+        except OSError:
+            return False
+        try:
+            self.upper.stat(source, False)
+        except FileNotFoundError:
+            return (now.st_dev, now.st_ino) == (before.st_dev, before.st_ino)
+        return False
 
     # -- changing attributes -------------------------------------------------------------------
 
@@ -515,12 +608,57 @@ class OverlayFileSystem(FileSystem):
         from vfs.overlay.changes import ChangeSet
 
         with self._lock:
+            self._copier.sweep()  # what an interrupted copy-up left is no change
             return ChangeSet.of(self)
 
     def close(self) -> None:
         """Close both layers."""
         self.upper.close()
         self.lower.close()
+
+    # -- directory references: canonical merged paths, moved along by renames -------------------
+
+    def nodes(self) -> OverlayNodes:
+        nodes = self._tree.nodes
+        assert isinstance(nodes, OverlayNodes)
+        return nodes
+
+    def _held_paths(self) -> HeldPaths:
+        return self._held
+
+    def _base_path(self, at: object) -> str:
+        if isinstance(at, Entry):
+            return at.path
+        if isinstance(at, HeldPath) and at.path is None:
+            REMOVED_DIRECTORY.hit()
+        return super()._base_path(at)
+
+    def directory(self, at: object | None, path: str) -> object:
+        with self._lock:
+            return super().directory(at, path)
+
+    def rename_at(self, src_at: object | None, src: str, dst_at: object | None, dst: str) -> None:
+        with self._lock:  # the overlay moves its held directories along itself
+            self.rename(self._path_at(src_at, src), self._path_at(dst_at, dst))
+
+    def rmdir_at(self, at: object | None, path: str) -> None:
+        with self._lock:
+            self.rmdir(self._path_at(at, path))
+
+    def link_at(
+        self,
+        src_at: object | None,
+        src: str,
+        dst_at: object | None,
+        dst: str,
+        follow_symlinks: bool = True,
+    ) -> None:
+        with self._lock:
+            self.link(self._path_at(src_at, src), self._path_at(dst_at, dst), follow_symlinks)
+
+    def symlink_at(self, target: str, at: object | None, path: str) -> None:
+        with self._lock:
+            self.symlink(target, self._path_at(at, path))
 
     # -- for handles ---------------------------------------------------------------------------
 
@@ -530,7 +668,8 @@ class OverlayFileSystem(FileSystem):
         links = None
         if handle.on_upper and _stat.S_ISDIR(st.st_mode):
             with self._lock:
-                entry = self._tree.at(handle.canonical)
+                where = handle.canonical
+                entry = None if where is None else self._tree.at(where)
                 if entry is not None:
                     links = self._links(entry, handle.path)
         return self._inodes.present(st, handle.on_upper, links)
@@ -538,7 +677,8 @@ class OverlayFileSystem(FileSystem):
     def handle_listing(self, handle: OverlayHandle) -> list[DirEntryInfo]:
         """The merged listing of an open directory (empty once it was removed)."""
         with self._lock:
-            entry = self._tree.at(handle.canonical)
+            where = handle.canonical
+            entry = None if where is None else self._tree.at(where)
             if entry is None or not entry.is_dir:
                 return []
             return self._listing(entry, handle.path)
@@ -548,7 +688,8 @@ class OverlayFileSystem(FileSystem):
         with self._lock:
             if handle.on_upper:
                 return
-            entry = self._tree.at(handle.canonical)
+            where = handle.canonical
+            entry = None if where is None else self._tree.at(where)
             old = handle.inner.stat()
             if (
                 entry is None
@@ -621,3 +762,10 @@ class OverlayFileSystem(FileSystem):
 
 
 __all__ = ["OverlayFileSystem"]
+
+
+for _name in (
+    "stat", "open", "listdir", "scandir", "mkdir", "unlink", "readlink", "chmod", "chown",
+    "utime", "truncate", "access", "statvfs",
+):  # fmt: skip
+    setattr(OverlayFileSystem, _name + "_at", _locked_at(_name))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from vfs.delegate import DelegatingHandle
 from vfs.errors import os_error
 from vfs.provider import DirEntryInfo, Handle
+from vfs.walk.held import HeldPath
 
 if TYPE_CHECKING:
     from vfs.overlay.filesystem import OverlayFileSystem
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
 class OverlayHandle(DelegatingHandle):
     """A handle of ``overlay`` on the canonical path ``canonical``, served by ``inner``."""
 
-    __slots__ = ("__weakref__", "_canonical", "_opened_as", "_overlay", "_retired", "on_upper")
+    __slots__ = (
+        "__weakref__", "_canonical", "_held", "_opened_as", "_overlay", "_retired", "on_upper",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -34,11 +37,15 @@ class OverlayHandle(DelegatingHandle):
         opened_as: str,
         canonical: str,
         on_upper: bool,
+        *,
+        held: HeldPath | None = None,
     ) -> None:
         super().__init__(inner)
         self._overlay = overlay
         self._opened_as = opened_as
         self._canonical = canonical
+        self._held = held
+        """For a directory: where it is now (moved along by renames, None once removed)."""
         self._retired: list[Handle] = []
         self.on_upper = on_upper
         """Whether ``inner`` is a handle of the upper layer."""
@@ -48,9 +55,14 @@ class OverlayHandle(DelegatingHandle):
         return self._opened_as
 
     @property
-    def canonical(self) -> str:
-        """The canonical merged path the handle was opened on."""
-        return self._canonical
+    def canonical(self) -> str | None:
+        """The canonical merged path of the open file: where it was opened, or for a
+        directory where it is now (None once it was removed)."""
+        held = self._held
+        return self._canonical if held is None else held.path
+
+    def directory(self) -> HeldPath | None:
+        return self._held
 
     def switch(self, inner: Handle) -> None:
         """Serve this handle from the upper copy ``inner`` from now on (callers hold the lock)."""
@@ -59,6 +71,9 @@ class OverlayHandle(DelegatingHandle):
         self.on_upper = True
 
     def close(self) -> None:
+        held = self._held
+        if held is not None:
+            self._overlay.release(held)
         self.inner.close()
         for old in self._retired:
             old.close()

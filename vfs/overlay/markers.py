@@ -20,11 +20,26 @@ def below(path: str, prefix: str) -> bool:
 class Markers:
     """The set of whiteouts (deleted lower entries) and opaque directories (lower hidden)."""
 
-    __slots__ = ("opaque", "whiteouts")
+    __slots__ = ("opaque", "partial", "whiteouts")
 
     def __init__(self) -> None:
         self.whiteouts: set[str] = set()
         self.opaque: set[str] = set()
+        self.partial: set[str] = set()
+        """Upper entries a copy-up made and has not published yet: the merged view, changes()
+        and apply() act as if they were not there (see vfs.overlay.copyup)."""
+
+    def copy(self) -> Markers:
+        """A copy to change ahead of a step, then :meth:`adopt` in one go."""
+        other = Markers()
+        other.whiteouts = set(self.whiteouts)
+        other.opaque = set(self.opaque)
+        return other
+
+    def adopt(self, other: Markers) -> None:
+        """Take ``other``'s whiteouts and opaque directories: two stores, no call between
+        them, so an asynchronous exception cannot leave half of a step's markers."""
+        self.whiteouts, self.opaque = other.whiteouts, other.opaque
 
     def whiteout(self, path: str) -> None:
         """``path`` was removed: hide the lower entry there and forget markers beneath it."""

@@ -1,13 +1,14 @@
-"""Path resolution in the merged view: namei over two layers, with a cache of entries.
+"""Path resolution in the merged view: the generic walk over merged entries, with a cache.
 
 Every lookup of a name asks the upper layer (when the parent is an upper directory) and the
 lower layer (when the parent's lower contents show and no whiteout hides the name), so a
 symbolic link in one layer may lead into a directory of the other, as in overlayfs. The
 layers are only ever called with canonical paths (no links, no ``.``/``..``), whose every
-component is a directory in that layer. The resolver follows Linux's rules (``..`` after a
-link is the link target's parent, a trailing slash follows a final link and demands a
-directory, ELOOP after 40 links) and raises the caller's path in its errors. The owning
-overlay's lock guards every call; ``forget`` drops the cache after any change of names.
+component is a directory in that layer. The rules (``..`` after a link is the link target's
+parent, a trailing slash follows a final link and demands a directory, ELOOP after 40 links)
+are the generic walk's (:mod:`vfs.walk.namei`), over :class:`OverlayNodes`; errors name the
+caller's path. The owning overlay's lock guards every call; ``forget`` drops the cache after
+any change of names.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ from __future__ import annotations
 import errno
 import posix
 import stat as _stat
+import threading
 
 from vfs.errors import os_error, rename_error
-from vfs.limits import MAXSYMLINKS, name_too_long
+from vfs.limits import name_too_long
 from vfs.overlay.entry import Entry
 from vfs.overlay.markers import Markers, below
-from vfs.pathnames import ROOT, SPECIAL_NAMES, split
+from vfs.pathnames import SPECIAL_NAMES
 from vfs.provider import DirEntryInfo, FileSystem
+from vfs.walk.held import HeldPath, HeldPaths
+from vfs.walk.namei import Walk
 
 CACHE_LIMIT = 65536
 """Entries kept before the cache starts over."""
@@ -40,12 +44,15 @@ def parent_path(path: str) -> str:
     return path[: path.rfind("/")] or "/"
 
 
-class MergedTree:
-    """Resolves merged paths to :class:`Entry` records."""
+class MergedTree(Walk[Entry, Entry]):
+    """Resolves merged paths (absolute ones) to :class:`Entry` records."""
 
     __slots__ = ("entries", "lower", "markers", "upper")
 
-    def __init__(self, upper: FileSystem, lower: FileSystem, markers: Markers) -> None:
+    def __init__(
+        self, upper: FileSystem, lower: FileSystem, markers: Markers, lock: threading.RLock
+    ) -> None:
+        super().__init__(OverlayNodes(self, lock))
         self.upper = upper
         self.lower = lower
         self.markers = markers
@@ -67,7 +74,7 @@ class MergedTree:
             entry = self.entries["/"] = Entry("/", upper, lower, below)
         return entry
 
-    def child(self, parent: Entry, name: str, path: str) -> Entry | None:
+    def entry(self, parent: Entry, name: str, path: str) -> Entry | None:
         """The entry ``name`` (an ordinary name) in the directory ``parent``, or None."""
         canonical = join(parent.path, name)
         entry = self.entries.get(canonical)
@@ -76,6 +83,8 @@ class MergedTree:
         if name_too_long(name):
             raise os_error(errno.ENAMETOOLONG, path)
         upper = self._lstat(self.upper, canonical, path) if parent.upper_is_dir else None
+        if upper is not None and canonical in self.markers.partial:
+            upper = None  # a copy-up not published (yet): the lower entry shows
         lower = None
         if parent.lower_below and canonical not in self.markers.whiteouts:
             lower = self._lstat(self.lower, canonical, path)
@@ -95,31 +104,6 @@ class MergedTree:
         self.entries[canonical] = entry
         return entry
 
-    @staticmethod
-    def is_dir(entry: Entry) -> bool:
-        """Whether the merged entry is a directory."""
-        return entry.is_dir
-
-    @staticmethod
-    def is_link(entry: Entry) -> bool:
-        """Whether the merged entry is a symbolic link."""
-        return entry.is_symlink
-
-    @staticmethod
-    def encloses(entry: Entry, directory: Entry) -> bool:
-        """Whether ``entry`` is the directory ``directory`` or holds it at any depth."""
-        return entry.is_dir and (directory.path == entry.path or below(directory.path, entry.path))
-
-    def lookup(self, parent: Entry, name: str, path: str) -> Entry | None:
-        """Like :meth:`child`, but ``.``, ``..`` and the root pseudo-name too."""
-        if name == ".":
-            return parent
-        if name == "..":
-            return self.parent_of(parent)
-        if name == ROOT:
-            return self.root()
-        return self.child(parent, name, path)
-
     def parent_of(self, entry: Entry) -> Entry:
         """The directory holding ``entry`` (``/`` for ``/``)."""
         found = self.at(parent_path(entry.path))
@@ -135,7 +119,7 @@ class MergedTree:
         for name in canonical.split("/"):
             if not name:
                 continue
-            found = self.child(entry, name, canonical)
+            found = self.entry(entry, name, canonical)
             if found is None:
                 return None
             entry = found
@@ -163,6 +147,8 @@ class MergedTree:
         try:
             if directory.upper_is_dir:
                 found = [(info, True) for info in read(self.upper, directory.path)]
+                if self.markers.partial:
+                    found = [item for item in found if not self._partial(directory, item[0].name)]
             if directory.lower_below:
                 seen = {info.name for info, _ in found}
                 whiteouts = self.markers.whiteouts
@@ -182,6 +168,8 @@ class MergedTree:
         try:
             if directory.upper_is_dir:
                 names = self.upper.listdir(directory.path)
+                if self.markers.partial:
+                    names = [name for name in names if not self._partial(directory, name)]
             if directory.lower_below:
                 seen = set(names)
                 whiteouts = self.markers.whiteouts
@@ -194,6 +182,10 @@ class MergedTree:
         except OSError as error:
             raise rename_error(error, path) from None
         return names
+
+    def _partial(self, directory: Entry, name: str) -> bool:
+        """Whether the upper entry ``name`` of ``directory`` is an unpublished copy-up."""
+        return join(directory.path, name) in self.markers.partial
 
     @staticmethod
     def _scan(layer: FileSystem, canonical: str) -> list[DirEntryInfo]:
@@ -219,71 +211,66 @@ class MergedTree:
         except OSError as error:
             raise rename_error(error, path) from None
 
-    # -- whole paths ---------------------------------------------------------------------------
 
-    def parent(self, path: str) -> tuple[Entry, str, bool, int]:
-        """Resolve all but the last component: (directory, last name, trailing slash, hops)."""
-        head, name, trailing = split(path)
-        if name == ROOT:
-            return self.root(), ROOT, False, 0
-        directory, hops = self.walk(self.root(), head, path, 0)
-        return directory, name, trailing, hops
+class OverlayNodes:
+    """:class:`~vfs.walk.Nodes` over the merged entries (each step under the overlay's lock;
+    the layers check search permission along the canonical paths they are asked)."""
 
-    def locate(self, path: str, follow: bool) -> Located:
-        """Resolve ``path``; follow a final link when ``follow`` or a trailing slash asks."""
-        directory, name, trailing, hops = self.parent(path)
-        entry = self.lookup(directory, name, path)
-        while entry is not None and entry.is_symlink and (follow or trailing):
-            directory, name, entry, via_slash, hops = self.through(directory, entry, path, hops)
-            trailing = trailing or via_slash
-        return directory, name, entry, trailing
+    __slots__ = ("_lock", "_tree")
+    releases = False
 
-    def through(
-        self, directory: Entry, link: Entry, path: str, hops: int
-    ) -> tuple[Entry, str, Entry | None, bool, int]:
-        """Follow one link found in ``directory``: (directory, name, entry, ends in '/', hops)."""
-        hops += 1
-        if hops > MAXSYMLINKS:
-            raise os_error(errno.ELOOP, path)
-        target = self.readlink(link, path)
-        stripped = target.rstrip("/")
-        start = self.root() if target[:1] == "/" else directory
-        if not stripped:
-            root = self.root()
-            return root, ROOT, root, False, hops
-        cut = stripped.rfind("/")
-        if cut < 0:
-            directory, name = start, stripped
-        else:
-            directory, hops = self.walk(start, stripped[:cut], path, hops)
-            name = stripped[cut + 1 :]
-        entry = self.lookup(directory, name, path)
-        return directory, name, entry, len(stripped) != len(target), hops
+    def __init__(self, tree: MergedTree, lock: threading.RLock) -> None:
+        self._tree = tree
+        self._lock = lock
 
-    def walk(self, directory: Entry, rel: str, path: str, hops: int) -> tuple[Entry, int]:
-        """Walk the components of ``rel`` from ``directory``; each must lead to a directory."""
-        for name in rel.split("/"):
-            if not name or name == ".":
-                continue
-            if name == "..":
-                directory = self.parent_of(directory)
-                continue
-            entry = self.child(directory, name, path)
-            if entry is None:
-                raise os_error(errno.ENOENT, path)
-            kind = entry.kind
-            if kind == _stat.S_IFDIR:
-                directory = entry
-            elif kind == _stat.S_IFLNK:
-                hops += 1
-                if hops > MAXSYMLINKS:
-                    raise os_error(errno.ELOOP, path)
-                target = self.readlink(entry, path)
-                start = self.root() if target[:1] == "/" else directory
-                directory, hops = self.walk(start, target, path, hops)
-            else:
-                raise os_error(errno.ENOTDIR, path)
-        return directory, hops
+    def root(self) -> Entry:
+        with self._lock:
+            return self._tree.root()
+
+    def lookup(self, directory: Entry, name: str) -> Entry | None:
+        with self._lock:
+            return self._tree.entry(directory, name, name)
+
+    @staticmethod
+    def kind(entry: Entry) -> int:
+        return entry.kind
+
+    def readlink(self, entry: Entry) -> str:
+        with self._lock:
+            return self._tree.readlink(entry, entry.path)
+
+    def parent(self, directory: Entry) -> Entry:
+        with self._lock:
+            found = self._tree.at(parent_path(directory.path))
+        if found is None:
+            raise os_error(errno.ENOENT)
+        return found
+
+    @staticmethod
+    def may_search(directory: Entry) -> bool:
+        return True
+
+    @staticmethod
+    def encloses(entry: Entry, directory: Entry) -> bool:
+        return entry.path == directory.path or below(directory.path, entry.path)
+
+    @staticmethod
+    def key(entry: Entry) -> str:
+        return entry.path
+
+    def start(self, directory: object) -> Entry:
+        if isinstance(directory, Entry):
+            return directory
+        if not isinstance(directory, HeldPath):
+            raise TypeError(f"not a directory of an OverlayFileSystem: {directory!r}")
+        with self._lock:
+            found = self._tree.at(HeldPaths.where(directory))
+        if found is None:
+            raise os_error(errno.ENOENT)
+        return found
+
+    def release(self, entry: Entry) -> None:
+        """Entries hold nothing."""
 
 
-__all__ = ["SPECIAL_NAMES", "Located", "MergedTree", "join", "parent_path"]
+__all__ = ["SPECIAL_NAMES", "Located", "MergedTree", "OverlayNodes", "join", "parent_path"]

@@ -1,0 +1,210 @@
+"""What a path resolution costs through composed providers, and that its caches stay right.
+
+A cold ``stat`` through Mount(Overlay(Host)) is one walk: each layer is asked about each
+component once (one lookup per component per layer that has it), never about every prefix
+again; a warm one asks the host only whether the file changed. The caches that make warm
+calls cheap (the memory fs's paths, the mount's entries, the overlay's entries) must forget
+what a rename or a swapped symbolic link made untrue, whether the next call starts from the
+root or from a held directory.
+"""
+
+from __future__ import annotations
+
+import collections
+import errno
+import os
+import pathlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from vfs import HostFileSystem, Identity, MemoryFileSystem, MountFileSystem, OverlayFileSystem
+from vfs.provider import FileSystem
+
+DEPTH = ("a", "b", "c", "d", "e")
+
+
+class CallCounter:
+    """Counts the calls made into providers from outside them (a provider's own calls to its
+    other methods, e.g. stat going to stat_at, are not counted again)."""
+
+    def __init__(self) -> None:
+        self.calls: collections.Counter[tuple[str, str]] = collections.Counter()
+        self._depth: collections.Counter[str] = collections.Counter()
+
+    def watch(self, fs: FileSystem, label: str) -> None:
+        for name in dir(type(fs)):
+            if name.startswith("_") or name in ("nodes", "close"):
+                continue
+            if not callable(getattr(type(fs), name, None)):
+                continue
+            setattr(fs, name, self._counted(getattr(fs, name), label, name))
+
+    def _counted(self, method: Callable[..., Any], label: str, name: str) -> Callable[..., Any]:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            if not self._depth[label]:
+                self.calls[(label, name)] += 1
+            self._depth[label] += 1
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self._depth[label] -= 1
+
+        return counted
+
+    def of(self, label: str) -> int:
+        return sum(n for (which, _), n in self.calls.items() if which == label)
+
+    def clear(self) -> None:
+        self.calls.clear()
+
+
+def _memory() -> MemoryFileSystem:
+    return MemoryFileSystem(identity=Identity.root())
+
+
+@pytest.fixture
+def composed(tmp_path: pathlib.Path) -> Iterator[tuple[MountFileSystem, CallCounter]]:
+    """Mount(Overlay(upper memory, lower Host)) mounted at /m, with a file five deep below."""
+    deep = tmp_path.joinpath(*DEPTH)
+    deep.mkdir(parents=True)
+    (deep / "f").write_bytes(b"x")
+    counter = CallCounter()
+    host, upper = HostFileSystem(str(tmp_path)), _memory()
+    counter.watch(host, "host")
+    counter.watch(upper, "upper")
+    root = _memory()
+    root.mkdir("/m", 0o755)
+    mount = MountFileSystem(root, {"/m": OverlayFileSystem(upper, host)})
+    yield mount, counter
+    mount.close()
+
+
+def test_a_cold_stat_through_mount_overlay_host_is_one_walk(
+    composed: tuple[MountFileSystem, CallCounter],
+) -> None:
+    mount, counter = composed
+    path = "/m/" + "/".join(DEPTH) + "/f"
+    counter.clear()
+    assert mount.stat(path).st_size == 1
+    # the lower layer: its root, then each of the six components once
+    assert counter.of("host") == 1 + len(DEPTH) + 1, counter.calls
+    # the upper layer holds nothing: asked about its root only
+    assert counter.of("upper") == 1, counter.calls
+    counter.clear()
+    assert mount.stat(path).st_size == 1
+    # warm: the host is asked only whether the file changed
+    assert counter.of("host") <= 1 and counter.of("upper") == 0, counter.calls
+
+
+def test_a_relative_stat_from_a_held_directory_walks_from_there(
+    composed: tuple[MountFileSystem, CallCounter],
+) -> None:
+    mount, counter = composed
+    held = mount.directory(None, "/m/a/b")
+    try:
+        counter.clear()
+        assert mount.stat_at(held, "c/d/e/f").st_size == 1
+        assert counter.of("host") <= len(DEPTH) + 1, counter.calls  # no walk from the root again
+        counter.clear()
+        assert mount.stat_at(held, "c/d/e/f").st_size == 1
+        assert counter.of("host") <= 1 and counter.of("upper") == 0, counter.calls  # warm
+    finally:
+        mount.release(held)
+
+
+def _providers(tmp_path: pathlib.Path) -> dict[str, tuple[FileSystem, str]]:
+    def mounted(inner: FileSystem) -> FileSystem:
+        root = _memory()
+        root.mkdir("/m", 0o755)
+        return MountFileSystem(root, {"/m": inner})
+
+    lower = tmp_path / "lower"
+    lower.mkdir()
+    lower2 = tmp_path / "lower2"
+    lower2.mkdir()
+    return {
+        "memory": (_memory(), ""),
+        "overlay": (OverlayFileSystem(_memory(), HostFileSystem(str(lower))), ""),
+        "mount-memory": (mounted(_memory()), "/m"),
+        "mount-overlay-host": (
+            mounted(OverlayFileSystem(_memory(), HostFileSystem(str(lower2)))),
+            "/m",
+        ),
+    }
+
+
+PROVIDER_NAMES = ("memory", "overlay", "mount-memory", "mount-overlay-host")
+
+
+def _make(fs: FileSystem, path: str, data: bytes) -> None:
+    handle = fs.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+    try:
+        handle.pwrite(data, 0)
+    finally:
+        handle.close()
+
+
+@pytest.mark.parametrize("provider", PROVIDER_NAMES)
+def test_caches_forget_a_renamed_directory(provider: str, tmp_path: pathlib.Path) -> None:
+    fs, base = _providers(tmp_path)[provider]
+    with fs:
+        fs.mkdir(base + "/d", 0o755)
+        fs.mkdir(base + "/d/sub", 0o755)
+        _make(fs, base + "/d/sub/f", b"one")
+        held = fs.directory(None, base + "/d")
+        try:
+            for _ in range(2):  # the second from the caches
+                assert fs.stat(base + "/d/sub/f").st_size == 3
+                assert fs.stat_at(held, "sub/f").st_size == 3
+            fs.rename(base + "/d", base + "/e")
+            fs.mkdir(base + "/d", 0o755)
+            _make(fs, base + "/e/sub/g", b"two!")
+            with pytest.raises(FileNotFoundError):
+                fs.stat(base + "/d/sub/f")
+            assert fs.stat(base + "/e/sub/f").st_size == 3
+            assert fs.stat_at(held, "sub/g").st_size == 4  # the held directory moved with it
+            fs.rename(base + "/e/sub", base + "/d/sub")  # out of the held directory
+            with pytest.raises(FileNotFoundError):
+                fs.stat_at(held, "sub/f")
+            assert fs.stat(base + "/d/sub/f").st_size == 3
+        finally:
+            fs.release(held)
+
+
+@pytest.mark.parametrize("provider", PROVIDER_NAMES)
+def test_caches_forget_a_swapped_symbolic_link(provider: str, tmp_path: pathlib.Path) -> None:
+    fs, base = _providers(tmp_path)[provider]
+    with fs:
+        for name, data in (("t1", b"1"), ("t2", b"22")):
+            fs.mkdir(f"{base}/{name}", 0o755)
+            _make(fs, f"{base}/{name}/f", data)
+        fs.symlink("t1", base + "/link")
+        held = fs.directory(None, base or "/")
+        try:
+            for _ in range(2):
+                assert fs.stat(base + "/link/f").st_size == 1
+                assert fs.stat_at(held, "link/f").st_size == 1
+            fs.unlink(base + "/link")
+            fs.symlink("t2", base + "/link")
+            assert fs.stat(base + "/link/f").st_size == 2
+            assert fs.stat_at(held, "link/f").st_size == 2
+            fs.unlink(base + "/link")
+            fs.rename(base + "/t1", base + "/link")  # a directory where the link was
+            assert fs.stat(base + "/link/f").st_size == 1
+            assert fs.stat_at(held, "link/f").st_size == 1
+            with pytest.raises(FileNotFoundError):
+                fs.stat(base + "/t1/f")
+            with pytest.raises(FileNotFoundError):
+                fs.stat_at(held, "t1/f")
+            fs.rename(base + "/link", base + "/t1")
+            fs.symlink("/nowhere", base + "/link")
+            with pytest.raises(OSError) as raised:
+                fs.stat(base + "/link/f")
+            assert raised.value.errno == errno.ENOENT
+            with pytest.raises(OSError) as raised:
+                fs.stat_at(held, "link/f")
+            assert raised.value.errno == errno.ENOENT
+        finally:
+            fs.release(held)
