@@ -67,3 +67,9 @@ def test_switch_benchmark_runs() -> None:
 def test_launcher_benchmark_runs() -> None:
     out = run("-m", "benchmarks.bench_launcher", "--quick")
     assert "(started again)" in out and out.count("k lines/s") == 4
+
+
+def test_sqlite_benchmark_runs() -> None:
+    out = run("-m", "benchmarks.bench_sqlite", "--quick")
+    assert "managed memory fs" in out and out.count("managed/native") == 2
+    assert "pyfakefs, PyFilesystem2: cannot run SQLite" in out

@@ -30,6 +30,7 @@ from posixbackend.emulated.descriptions import Description, FileDescription, is_
 from posixbackend.emulated.fdtable import FdTable
 from vfs.errors import os_error, rename_error
 from vfs.openflags import O_TMPFILE_BIT
+from vfs.provider import Handle
 
 _CREATES = posix.O_CREAT | O_TMPFILE_BIT
 _CHANGES = _CREATES | posix.O_TRUNC
@@ -106,6 +107,28 @@ class FileFunctions(BackendCore):
             if isinstance(error, OSError):
                 raise rename_error(error, original) from None
             raise
+
+    def open_handle(self, path: str, flags: int, mode: int = 0o666) -> Handle:
+        """A provider handle for ``path`` (relative to the cwd; the umask applies) with no
+        descriptor: for C libraries bridged to the backend (the SQLite VFS), which keep their
+        open files themselves, as they keep real descriptors natively. Errors as os.open's."""
+        absolute = path if path[:1] == "/" else self._absolute_str(path)
+        if flags & _CREATES:
+            mode &= ~self._umask
+        try:
+            return self._fs.open(absolute, flags, mode)
+        except OSError as error:
+            raise rename_error(error, path) from None
+
+    def probe(self, path: str) -> os.stat_result | None:
+        """The status of ``path`` (relative to the cwd), or None where os.stat would fail: a
+        C library's existence check (the SQLite VFS looks for a journal before each
+        statement) without the error os.stat would build for its caller."""
+        absolute = path if path[:1] == "/" else self._absolute_str(path)
+        try:
+            return self._fs.stat(absolute)
+        except OSError:
+            return None
 
     def close(self, fd: int) -> None:
         """os.close."""

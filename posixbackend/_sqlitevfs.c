@@ -1,0 +1,650 @@
+/* The optional C trampolines of the SQLite VFS over the emulated backend.
+ *
+ * posixbackend/sqlite/vfs.py defines what every VFS method does; this module only gives
+ * SQLite C function pointers that take the GIL (SQLite calls from its own worker threads
+ * too) and call the Python object's method of the same meaning, converting arguments and
+ * results. It saves what ctypes' callback machinery costs per call (about 0.8 us), which
+ * matters because SQLite makes several calls per statement. The Python methods never raise;
+ * if one does all the same, the error is reported as unraisable and SQLite gets an I/O error.
+ *
+ * The structures are declared here from sqlite3.h's stable ABI (sqlite3_vfs version 2,
+ * sqlite3_io_methods version 1: no shared memory, so SQLite refuses WAL cleanly), and the
+ * library's functions come as addresses from Python (found through _sqlite3's own link), so
+ * the module links no libsqlite3 of its own. Registration happens once per process; nothing
+ * here is ever freed: SQLite keeps pointers to it in every connection.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct sqlite3_file sqlite3_file;
+typedef struct sqlite3_vfs sqlite3_vfs;
+typedef struct sqlite3_io_methods sqlite3_io_methods;
+
+struct sqlite3_file {
+    const sqlite3_io_methods *pMethods;
+};
+
+struct sqlite3_io_methods {
+    int iVersion;
+    int (*xClose)(sqlite3_file *);
+    int (*xRead)(sqlite3_file *, void *, int, int64_t);
+    int (*xWrite)(sqlite3_file *, const void *, int, int64_t);
+    int (*xTruncate)(sqlite3_file *, int64_t);
+    int (*xSync)(sqlite3_file *, int);
+    int (*xFileSize)(sqlite3_file *, int64_t *);
+    int (*xLock)(sqlite3_file *, int);
+    int (*xUnlock)(sqlite3_file *, int);
+    int (*xCheckReservedLock)(sqlite3_file *, int *);
+    int (*xFileControl)(sqlite3_file *, int, void *);
+    int (*xSectorSize)(sqlite3_file *);
+    int (*xDeviceCharacteristics)(sqlite3_file *);
+};
+
+struct sqlite3_vfs {
+    int iVersion;
+    int szOsFile;
+    int mxPathname;
+    sqlite3_vfs *pNext;
+    const char *zName;
+    void *pAppData;
+    int (*xOpen)(sqlite3_vfs *, const char *, sqlite3_file *, int, int *);
+    int (*xDelete)(sqlite3_vfs *, const char *, int);
+    int (*xAccess)(sqlite3_vfs *, const char *, int, int *);
+    int (*xFullPathname)(sqlite3_vfs *, const char *, int, char *);
+    void *xDlOpen;
+    void *xDlError;
+    void *xDlSym;
+    void *xDlClose;
+    void *xRandomness;
+    void *xSleep;
+    void *xCurrentTime;
+    int (*xGetLastError)(sqlite3_vfs *, int, char *);
+    void *xCurrentTimeInt64;
+};
+
+#define SQLITE_OK 0
+#define SQLITE_IOERR 10
+#define SQLITE_CANTOPEN 14
+#define SQLITE_IOERR_SHORT_READ (SQLITE_IOERR | (2 << 8))
+#define SECTOR_SIZE 4096
+
+static PyObject *target;  /* the Python Vfs object: a strong reference, never dropped */
+static const char *(*uri_parameter)(const char *, const char *);
+static int (*uri_boolean)(const char *, const char *, int);
+static const char *(*filename_journal)(const char *);
+static const char *(*filename_wal)(const char *);
+static const char *token_parameter = "posixbackend-backend";
+#define SQLITE_OPEN_MAIN_DB 0x100
+#define SQLITE_NOTFOUND 12
+#define SQLITE_FCNTL_LOCKSTATE 1
+#define SQLITE_FCNTL_PRAGMA 14
+#define NAME_NEEDED (-(1 << 20)) /* posixbackend.sqlite.vfs.NAME_NEEDED */
+static sqlite3_vfs vfs;
+static sqlite3_io_methods methods;
+static char *vfs_name;
+static PyObject *s_open, *s_close, *s_read, *s_write, *s_truncate, *s_sync, *s_file_size,
+    *s_lock, *s_unlock, *s_check_reserved, *s_device_characteristics,
+    *s_delete, *s_access, *s_full_pathname, *s_last_error, *s_lock_state, *s_pragma;
+
+/* Call target.<name>(*args) with the GIL; the result, or NULL after reporting the error. */
+static PyObject *
+call(PyObject *name, PyObject *const *args, size_t nargs)
+{
+    PyObject *stack[7];
+    stack[0] = target;
+    for (size_t i = 0; i < nargs; i++) {
+        stack[i + 1] = args[i];
+    }
+    PyObject *result = PyObject_VectorcallMethod(name, stack, (nargs + 1), NULL);
+    if (result == NULL) {
+        PyErr_WriteUnraisable(target);
+    }
+    return result;
+}
+
+/* A method whose result is an int code; ``failed`` when the call itself fails. The caller
+ * holds the GIL; the arguments (new references, NULL when making one failed) are released. */
+static int
+call_int(PyObject *name, PyObject *const *args, size_t nargs, int failed)
+{
+    int code = failed;
+    int good = 1;
+    for (size_t i = 0; i < nargs; i++) {
+        good = good && args[i] != NULL;
+    }
+    if (good) {
+        PyObject *result = call(name, args, nargs);
+        if (result != NULL) {
+            long value = PyLong_AsLong(result);
+            Py_DECREF(result);
+            if (value == -1 && PyErr_Occurred()) {
+                PyErr_WriteUnraisable(target);
+            } else {
+                code = (int)value;
+            }
+        }
+    } else {
+        PyErr_WriteUnraisable(target);
+    }
+    for (size_t i = 0; i < nargs; i++) {
+        Py_XDECREF(args[i]);
+    }
+    return code;
+}
+
+static PyObject *
+address(const void *pointer)
+{
+    return PyLong_FromVoidPtr((void *)pointer);
+}
+
+/* bytes of a C string, or None for NULL (a new reference; NULL when it fails). */
+static PyObject *
+optional_bytes(const char *text)
+{
+    if (text == NULL) {
+        Py_RETURN_NONE;
+    }
+    return PyBytes_FromString(text);
+}
+
+/* The backend token among the URI parameters SQLite keeps after a file name, or None. */
+static PyObject *
+token_of(const char *name)
+{
+    return optional_bytes(uri_parameter(name, token_parameter));
+}
+
+/* (address, name) of the journal's and the WAL's names of the database ``name``. */
+static PyObject *
+companions_of(const char *name)
+{
+    const char *journal = filename_journal(name);
+    const char *wal = filename_wal(name);
+    PyObject *list = PyList_New(0);
+    const char *each[2] = {journal, wal};
+    for (int i = 0; list != NULL && i < 2; i++) {
+        if (each[i] == NULL || each[i][0] == '\0') {
+            continue;
+        }
+        PyObject *pair = Py_BuildValue("(Ny)", address(each[i]), each[i]);
+        if (pair == NULL || PyList_Append(list, pair) < 0) {
+            Py_XDECREF(pair);
+            Py_CLEAR(list);
+            break;
+        }
+        Py_DECREF(pair);
+    }
+    if (list == NULL) {
+        return NULL;
+    }
+    PyObject *tuple = PyList_AsTuple(list);
+    Py_DECREF(list);
+    return tuple;
+}
+
+/* -- sqlite3_io_methods --------------------------------------------------------------------- */
+
+static int
+x_close(sqlite3_file *file)
+{
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *args[1] = {address(file)};
+    int code = call_int(s_close, args, 1, SQLITE_IOERR);
+    PyGILState_Release(gil);
+    return code;
+}
+
+static int
+x_read(sqlite3_file *file, void *buffer, int amount, int64_t offset)
+{
+    PyGILState_STATE gil = PyGILState_Ensure();
+    int code = SQLITE_IOERR;
+    PyObject *args[3] = {address(file), PyLong_FromLong(amount), PyLong_FromLongLong(offset)};
+    if (args[0] != NULL && args[1] != NULL && args[2] != NULL) {
+        PyObject *result = call(s_read, args, 3);
+        if (result != NULL && PyBytes_Check(result)) {
+            Py_ssize_t got = PyBytes_GET_SIZE(result);
+            if (got > amount) {
+                got = amount;
+            }
+            memcpy(buffer, PyBytes_AS_STRING(result), (size_t)got);
+            if (got < amount) { /* SQLite wants the rest zeroed */
+                memset((char *)buffer + got, 0, (size_t)(amount - got));
+                code = SQLITE_IOERR_SHORT_READ;
+            } else {
+                code = SQLITE_OK;
+            }
+        } else if (result != NULL) {
+            long value = PyLong_AsLong(result);
+            if (value == -1 && PyErr_Occurred()) {
+                PyErr_WriteUnraisable(target);
+            } else {
+                code = (int)value;
+            }
+        }
+        Py_XDECREF(result);
+    } else {
+        PyErr_WriteUnraisable(target);
+    }
+    Py_XDECREF(args[0]);
+    Py_XDECREF(args[1]);
+    Py_XDECREF(args[2]);
+    PyGILState_Release(gil);
+    return code;
+}
+
+static int
+x_write(sqlite3_file *file, const void *buffer, int amount, int64_t offset)
+{
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *view = PyMemoryView_FromMemory((char *)buffer, amount, PyBUF_READ);
+    Py_XINCREF(view); /* kept past the call, to be released below */
+    PyObject *args[3] = {address(file), view, PyLong_FromLongLong(offset)};
+    int code = call_int(s_write, args, 3, SQLITE_IOERR);
+    if (view != NULL) {
+        /* SQLite's buffer is gone after this call: a view someone kept (a traceback's
+         * frame) must not reach it. */
+        PyObject *released = PyObject_CallMethod(view, "release", NULL);
+        if (released == NULL) {
+            PyErr_WriteUnraisable(target);
+        }
+        Py_XDECREF(released);
+        Py_DECREF(view);
+    }
+    PyGILState_Release(gil);
+    return code;
+}
+
+static int
+x_truncate(sqlite3_file *file, int64_t size)
+{
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *args[2] = {address(file), PyLong_FromLongLong(size)};
+    int code = call_int(s_truncate, args, 2, SQLITE_IOERR);
+    PyGILState_Release(gil);
+    return code;
+}
+
+static int
+x_sync(sqlite3_file *file, int flags)
+{
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *args[2] = {address(file), PyLong_FromLong(flags)};
+    int code = call_int(s_sync, args, 2, SQLITE_IOERR);
+    PyGILState_Release(gil);
+    return code;
+}
+
+static int
+x_file_size(sqlite3_file *file, int64_t *size)
+{
+    PyGILState_STATE gil = PyGILState_Ensure();
+    int code = SQLITE_IOERR;
+    PyObject *args[1] = {address(file)};
+    if (args[0] != NULL) {
+        PyObject *result = call(s_file_size, args, 1);
+        if (result != NULL) {
+            long long value = PyLong_AsLongLong(result);
+            if (value == -1 && PyErr_Occurred()) {
+                PyErr_WriteUnraisable(target);
+            } else if (value >= 0) {
+                *size = value;
+                code = SQLITE_OK;
+            } else {
+                code = (int)-value;
+            }
+            Py_DECREF(result);
+        }
+        Py_DECREF(args[0]);
+    } else {
+        PyErr_WriteUnraisable(target);
+    }
+    PyGILState_Release(gil);
+    return code;
+}
+
+static int
+x_lock(sqlite3_file *file, int level)
+{
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *args[2] = {address(file), PyLong_FromLong(level)};
+    int code = call_int(s_lock, args, 2, SQLITE_IOERR);
+    PyGILState_Release(gil);
+    return code;
+}
+
+static int
+x_unlock(sqlite3_file *file, int level)
+{
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *args[2] = {address(file), PyLong_FromLong(level)};
+    int code = call_int(s_unlock, args, 2, SQLITE_IOERR);
+    PyGILState_Release(gil);
+    return code;
+}
+
+static int
+x_check_reserved(sqlite3_file *file, int *result)
+{
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *args[1] = {address(file)};
+    int value = call_int(s_check_reserved, args, 1, -1);
+    PyGILState_Release(gil);
+    if (value < 0) {
+        return SQLITE_IOERR;
+    }
+    *result = value;
+    return SQLITE_OK;
+}
+
+static int
+x_file_control(sqlite3_file *file, int operation, void *argument)
+{
+    if (operation == SQLITE_FCNTL_LOCKSTATE) {
+        PyGILState_STATE gil = PyGILState_Ensure();
+        PyObject *args[1] = {address(file)};
+        int level = call_int(s_lock_state, args, 1, -1);
+        PyGILState_Release(gil);
+        if (level < 0) {
+            return SQLITE_IOERR;
+        }
+        *(int *)argument = level;
+        return SQLITE_OK;
+    }
+    if (operation == SQLITE_FCNTL_PRAGMA) { /* char *[3]: error message, name, value */
+        char **pragma = (char **)argument;
+        PyGILState_STATE gil = PyGILState_Ensure();
+        PyObject *args[3] = {address(file), optional_bytes(pragma[1]), optional_bytes(pragma[2])};
+        int code = call_int(s_pragma, args, 3, SQLITE_NOTFOUND);
+        PyGILState_Release(gil);
+        return code;
+    }
+    return SQLITE_NOTFOUND; /* SQLite's own handling */
+}
+
+static int
+x_sector_size(sqlite3_file *file)
+{
+    (void)file;
+    return SECTOR_SIZE;
+}
+
+static int
+x_device_characteristics(sqlite3_file *file)
+{
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *args[1] = {address(file)};
+    int value = call_int(s_device_characteristics, args, 1, 0);
+    PyGILState_Release(gil);
+    return value;
+}
+
+/* -- sqlite3_vfs ---------------------------------------------------------------------------- */
+
+static int
+x_open(sqlite3_vfs *unused, const char *name, sqlite3_file *file, int flags, int *out_flags)
+{
+    (void)unused;
+    file->pMethods = NULL; /* SQLite calls no xClose when xOpen fails */
+    PyGILState_STATE gil = PyGILState_Ensure();
+    int code = SQLITE_CANTOPEN;
+    PyObject *args[6] = {address(file), NULL, PyLong_FromLong(flags), NULL, NULL, NULL};
+    if (name == NULL) {
+        args[1] = Py_NewRef(Py_None);
+        args[3] = Py_NewRef(Py_None);
+        args[4] = Py_NewRef(Py_False);
+        args[5] = PyTuple_New(0);
+    } else {
+        args[1] = PyBytes_FromString(name);
+        args[3] = token_of(name);
+        args[4] = PyBool_FromLong(uri_boolean(name, "immutable", 0));
+        args[5] = (flags & SQLITE_OPEN_MAIN_DB) ? companions_of(name) : PyTuple_New(0);
+    }
+    int good = 1;
+    for (int i = 0; i < 6; i++) {
+        good = good && args[i] != NULL;
+    }
+    if (good) {
+        PyObject *result = call(s_open, args, 6);
+        if (result != NULL) {
+            long long value = PyLong_AsLongLong(result);
+            if (value == -1 && PyErr_Occurred()) {
+                PyErr_WriteUnraisable(target);
+            } else if (value >= 0) { /* the flags the file was opened with */
+                if (out_flags != NULL) {
+                    *out_flags = (int)value;
+                }
+                file->pMethods = &methods;
+                code = SQLITE_OK;
+            } else {
+                code = (int)-value;
+            }
+            Py_DECREF(result);
+        }
+    } else {
+        PyErr_WriteUnraisable(target);
+    }
+    for (int i = 0; i < 6; i++) {
+        Py_XDECREF(args[i]);
+    }
+    PyGILState_Release(gil);
+    return code;
+}
+
+static int
+x_delete(sqlite3_vfs *unused, const char *name, int sync_directory)
+{
+    (void)unused;
+    (void)sync_directory;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *args[3] = {address(name), PyBytes_FromString(name), token_of(name)};
+    int code = call_int(s_delete, args, 3, SQLITE_IOERR);
+    PyGILState_Release(gil);
+    return code;
+}
+
+static int
+x_access(sqlite3_vfs *unused, const char *name, int flags, int *result)
+{
+    (void)unused;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    /* First without the name and token: a journal's or WAL's name is known by address. */
+    PyObject *first[4] = {address(name), Py_NewRef(Py_None), PyLong_FromLong(flags),
+                          Py_NewRef(Py_None)};
+    int value = call_int(s_access, first, 4, -SQLITE_IOERR);
+    if (value == NAME_NEEDED) {
+        PyObject *args[4] = {
+            address(name), PyBytes_FromString(name), PyLong_FromLong(flags), token_of(name),
+        };
+        value = call_int(s_access, args, 4, -SQLITE_IOERR);
+    }
+    PyGILState_Release(gil);
+    if (value < 0) {
+        return -value;
+    }
+    *result = value;
+    return SQLITE_OK;
+}
+
+static int
+x_full_pathname(sqlite3_vfs *unused, const char *name, int size, char *out)
+{
+    (void)unused;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    int code = SQLITE_CANTOPEN;
+    PyObject *args[1] = {PyBytes_FromString(name)};
+    if (args[0] != NULL) {
+        PyObject *result = call(s_full_pathname, args, 1);
+        if (result != NULL && PyBytes_Check(result)) {
+            Py_ssize_t length = PyBytes_GET_SIZE(result);
+            if (length < size) {
+                memcpy(out, PyBytes_AS_STRING(result), (size_t)length + 1);
+                code = SQLITE_OK;
+            } else {
+                code = SQLITE_CANTOPEN | (3 << 8); /* SQLITE_CANTOPEN_FULLPATH */
+            }
+        } else if (result != NULL) {
+            long value = PyLong_AsLong(result);
+            if (value == -1 && PyErr_Occurred()) {
+                PyErr_WriteUnraisable(target);
+            } else {
+                code = (int)value;
+            }
+        }
+        Py_XDECREF(result);
+        Py_DECREF(args[0]);
+    } else {
+        PyErr_WriteUnraisable(target);
+    }
+    PyGILState_Release(gil);
+    return code;
+}
+
+static int
+x_get_last_error(sqlite3_vfs *unused, int size, char *out)
+{
+    (void)unused;
+    if (size <= 0) {
+        return 0;
+    }
+    PyGILState_STATE gil = PyGILState_Ensure();
+    out[0] = '\0';
+    PyObject *result = call(s_last_error, NULL, 0);
+    if (result != NULL && PyBytes_Check(result)) {
+        Py_ssize_t length = PyBytes_GET_SIZE(result);
+        if (length > size - 1) {
+            length = size - 1;
+        }
+        memcpy(out, PyBytes_AS_STRING(result), (size_t)length);
+        out[length] = '\0';
+    }
+    Py_XDECREF(result);
+    PyGILState_Release(gil);
+    return 0;
+}
+
+/* -- registration --------------------------------------------------------------------------- */
+
+PyDoc_STRVAR(register_doc,
+"register(target, name, default_vfs, vfs_register, uri_parameter, uri_boolean,\n"
+"         filename_journal, filename_wal)\n--\n\n"
+"Register the VFS ``name`` whose methods call ``target``'s, into the SQLite library whose\n"
+"default sqlite3_vfs is at address ``default_vfs``; the other arguments are the addresses\n"
+"of that library's functions of those names. Once per process; the VFS and ``target`` are\n"
+"never freed.");
+
+static PyObject *
+register_vfs(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *object;
+    const char *name;
+    unsigned long long default_address, register_address, parameter_address, boolean_address,
+        journal_address, wal_address;
+    if (!PyArg_ParseTuple(args, "OyKKKKKK:register", &object, &name, &default_address,
+                          &register_address, &parameter_address, &boolean_address,
+                          &journal_address, &wal_address)) {
+        return NULL;
+    }
+    if (target != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the SQLite VFS is registered already");
+        return NULL;
+    }
+    if (default_address == 0 || register_address == 0 || parameter_address == 0
+        || boolean_address == 0 || journal_address == 0 || wal_address == 0) {
+        PyErr_SetString(PyExc_ValueError, "every address is needed");
+        return NULL;
+    }
+    uri_parameter = (const char *(*)(const char *, const char *))(uintptr_t)parameter_address;
+    uri_boolean = (int (*)(const char *, const char *, int))(uintptr_t)boolean_address;
+    filename_journal = (const char *(*)(const char *))(uintptr_t)journal_address;
+    filename_wal = (const char *(*)(const char *))(uintptr_t)wal_address;
+    vfs_name = PyMem_RawMalloc(strlen(name) + 1);
+    if (vfs_name == NULL) {
+        return PyErr_NoMemory();
+    }
+    strcpy(vfs_name, name);
+    const sqlite3_vfs *fallback = (const sqlite3_vfs *)(uintptr_t)default_address;
+    methods.iVersion = 1;
+    methods.xClose = x_close;
+    methods.xRead = x_read;
+    methods.xWrite = x_write;
+    methods.xTruncate = x_truncate;
+    methods.xSync = x_sync;
+    methods.xFileSize = x_file_size;
+    methods.xLock = x_lock;
+    methods.xUnlock = x_unlock;
+    methods.xCheckReservedLock = x_check_reserved;
+    methods.xFileControl = x_file_control;
+    methods.xSectorSize = x_sector_size;
+    methods.xDeviceCharacteristics = x_device_characteristics;
+    vfs.iVersion = 2;
+    vfs.szOsFile = (int)sizeof(sqlite3_file);
+    vfs.mxPathname = fallback->mxPathname;
+    vfs.zName = vfs_name;
+    vfs.xOpen = x_open;
+    vfs.xDelete = x_delete;
+    vfs.xAccess = x_access;
+    vfs.xFullPathname = x_full_pathname;
+    vfs.xDlOpen = fallback->xDlOpen; /* extensions, randomness, sleep, the clock: the */
+    vfs.xDlError = fallback->xDlError; /* process's own, from the default (unix) VFS */
+    vfs.xDlSym = fallback->xDlSym;
+    vfs.xDlClose = fallback->xDlClose;
+    vfs.xRandomness = fallback->xRandomness;
+    vfs.xSleep = fallback->xSleep;
+    vfs.xCurrentTime = fallback->xCurrentTime;
+    vfs.xGetLastError = x_get_last_error;
+    vfs.xCurrentTimeInt64 = fallback->iVersion >= 2 ? fallback->xCurrentTimeInt64 : NULL;
+    Py_INCREF(object);
+    target = object;
+    int (*vfs_register)(sqlite3_vfs *, int) =
+        (int (*)(sqlite3_vfs *, int))(uintptr_t)register_address;
+    int result = vfs_register(&vfs, 0);
+    if (result != SQLITE_OK) {
+        PyErr_Format(PyExc_OSError, "sqlite3_vfs_register failed with result %d", result);
+        return NULL; /* target stays: SQLite may hold nothing, but nothing is ever freed */
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef module_methods[] = {
+    {"register", register_vfs, METH_VARARGS, register_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "posixbackend._sqlitevfs",
+    .m_doc = "C trampolines of the SQLite VFS over the emulated backend.",
+    .m_size = -1,
+    .m_methods = module_methods,
+};
+
+static int
+intern(PyObject **slot, const char *text)
+{
+    *slot = PyUnicode_InternFromString(text);
+    return *slot == NULL ? -1 : 0;
+}
+
+PyMODINIT_FUNC
+PyInit__sqlitevfs(void)
+{
+    if (intern(&s_open, "c_open") || intern(&s_close, "c_close") || intern(&s_read, "c_read")
+        || intern(&s_write, "c_write") || intern(&s_truncate, "c_truncate")
+        || intern(&s_sync, "c_sync") || intern(&s_file_size, "c_file_size")
+        || intern(&s_lock, "c_lock") || intern(&s_unlock, "c_unlock")
+        || intern(&s_check_reserved, "c_check_reserved")
+        || intern(&s_device_characteristics, "c_device_characteristics")
+        || intern(&s_delete, "c_delete") || intern(&s_access, "c_access")
+        || intern(&s_full_pathname, "c_full_pathname")
+        || intern(&s_last_error, "c_last_error") || intern(&s_lock_state, "c_lock_state")
+        || intern(&s_pragma, "c_pragma")) {
+        return NULL;
+    }
+    return PyModule_Create(&module_def);
+}

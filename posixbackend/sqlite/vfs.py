@@ -1,0 +1,408 @@
+"""The SQLite VFS over the emulated backend, registered once per process, never freed.
+
+What each VFS method does is written once, here, in Python. SQLite reaches these methods
+through C trampolines (posixbackend/_sqlitevfs.c, optional, built with the package) or,
+where those are not built, through ctypes adaptors (:mod:`posixbackend.sqlite.ctypesvfs`);
+both take the GIL, which SQLite's own worker threads need. ctypes costs about 0.8 us more per
+call, and SQLite makes about seven calls per primary-key SELECT.
+
+Each file is opened on the backend that served the connect: ``sqlite3.connect`` (see
+:mod:`posixbackend.sqlite.connect`) puts a token naming that backend into the URI, and SQLite
+keeps URI parameters readable from the database's, the journal's and the WAL's names. The
+VFS, its method tables and callbacks are deliberately leaked: SQLite keeps pointers to them
+in every connection, and freeing them with a connection open (even at interpreter exit)
+crashes the process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import itertools
+import os
+import posixpath
+import stat
+import threading
+from typing import Any, Final
+
+import compat
+from posixbackend.emulated import EmulatedBackend
+from posixbackend.sqlite import causes, codes
+from posixbackend.sqlite.files import SqliteFile, nameless
+from posixbackend.sqlite.locking import LOCKS
+from vfs.provider import Handle
+
+NAME: Final = "posixbackend"
+"""The VFS's name (``vfs=posixbackend`` in a URI)."""
+TOKEN: Final = "posixbackend-backend"
+"""The URI parameter naming the backend a connection's files are opened on."""
+NO_WAL = compat.declare(
+    id="sqlite.wal",
+    function="sqlite3.connect",
+    aspect="WAL journal mode",
+    level=compat.Level.INFO,
+    explanation="the VFS has no shared memory, so SQLite refuses WAL as it does on such "
+    "systems: 'PRAGMA journal_mode=wal' answers the current mode ('delete') unless "
+    "locking_mode is EXCLUSIVE",
+)
+LOCKS_IN_PROCESS = compat.declare(
+    id="sqlite.locks_in_process",
+    function="sqlite3.connect",
+    aspect="file locks",
+    level=compat.Level.INFO,
+    explanation="SQLite's locks on the backend's files are kept in this process (as the "
+    "unix VFS keeps them between its own connections): another process using the same host "
+    "file at once is not locked out",
+)
+UNBOUND_NAMES = compat.declare(
+    id="sqlite.unbound_names",
+    function="sqlite3.connect",
+    aspect="ATTACH and other names given in SQL",
+    level=compat.Level.FINE,
+    explanation="a database file named in SQL (ATTACH 'x.db', VACUUM INTO) is opened on the "
+    "backend serving the thread that runs the statement, and its journal on the one serving "
+    "each later commit; files of a connect'ed database keep the connect's backend",
+)
+NO_SYMLINK_RESOLUTION = compat.declare(
+    id="sqlite.full_pathname",
+    function="sqlite3.connect",
+    aspect="full path names",
+    level=compat.Level.FINE,
+    explanation="a database path is made absolute against the backend's current directory "
+    "without resolving symbolic links: the journal of a database opened through a symlink "
+    "is made next to the link, not next to its target",
+)
+_READWRITE = os.R_OK | os.W_OK
+NAME_NEEDED: Final = -(1 << 20)
+"""c_access's answer when it needs the name and token it was not given."""
+_NOFOLLOW = 0x01000000
+"""SQLITE_OPEN_NOFOLLOW."""
+
+
+class BackendTokens:
+    """The backends connections were opened on, by the token in their URIs, each held while
+    a connect call or an open file uses it."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._counter = itertools.count(1)
+        self._held: dict[str, list[Any]] = {}
+
+    def issue(self, backend: EmulatedBackend) -> str:
+        """A new token for ``backend``, held once (release it when the connect returns)."""
+        token = f"{next(self._counter)}"
+        with self._mutex:
+            self._held[token] = [backend, 1]
+        return token
+
+    def hold(self, token: str) -> EmulatedBackend | None:
+        """The backend of ``token``, held once more; None for an unknown token."""
+        with self._mutex:
+            entry = self._held.get(token)
+            if entry is None:
+                return None
+            entry[1] += 1
+            backend: EmulatedBackend = entry[0]
+            return backend
+
+    def peek(self, token: bytes) -> EmulatedBackend | None:
+        """The backend of ``token`` without holding it (for a call some file holds it for)."""
+        entry = self._held.get(token.decode())
+        return None if entry is None else entry[0]
+
+    def release(self, token: str) -> None:
+        """Drop one hold; the last one forgets the token."""
+        with self._mutex:
+            entry = self._held[token]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._held[token]
+
+
+class Vfs:
+    """The VFS's methods, with plain arguments (addresses as ints) and results (a result
+    code, or a value): the C trampolines of posixbackend._sqlitevfs call them, and so do the
+    ctypes adaptors of :mod:`posixbackend.sqlite.ctypesvfs`. They never raise: a failure is
+    SQLite's result code, its exception recorded as the cause (see causes.py)."""
+
+    def __init__(self) -> None:
+        self.trampolines = False
+        """Whether SQLite reaches these methods through the C trampolines (else ctypes)."""
+        self.tokens = BackendTokens()
+        self._names: dict[int, tuple[EmulatedBackend, str]] = {}
+        """The journal and WAL names of open databases by address (SQLite passes the same
+        pointers to xAccess and xDelete): their backend and path, known without a look-up."""
+        self._files: dict[int, SqliteFile] = {}
+        """The open files by the address of their sqlite3_file."""
+
+    # -- the backend of a name -------------------------------------------------------------
+
+    def _backend_of(self, name: str, token: bytes | None) -> tuple[EmulatedBackend, str | None]:
+        """The backend a file name of SQLite's belongs to, held once when a token names it."""
+        if token is not None:
+            backend = self.tokens.hold(token.decode())
+            if backend is not None:
+                return backend, token.decode()
+        return self._unbound(name), None
+
+    def _backend_now(self, name: str, token: bytes | None) -> EmulatedBackend:
+        """The backend of a name for a call that holds no file (its connection holds it)."""
+        backend = self.tokens.peek(token) if token is not None else None
+        return self._unbound(name) if backend is None else backend
+
+    def _unbound(self, name: str) -> EmulatedBackend:
+        """The backend of a name whose URI names none: the one serving the calling thread."""
+        from posixbackend.switch.block import current_emulated
+
+        UNBOUND_NAMES.hit(path=name)
+        serving = current_emulated()
+        if serving is None:
+            raise OSError(errno.ENOENT, "no emulated backend serves this thread")
+        return serving
+
+    def _unheld(self, token: str | None) -> None:
+        if token is not None:
+            self.tokens.release(token)
+
+    # -- sqlite3_vfs -----------------------------------------------------------------------
+
+    def c_open(  # noqa: PLR0917 - xOpen's arguments, as the trampolines pass them
+        self,
+        file: int,
+        name: bytes | None,
+        flags: int,
+        token: bytes | None,
+        immutable: bool,
+        companions: tuple[tuple[int, bytes], ...],
+    ) -> int:
+        """xOpen of ``name`` (None: a nameless temporary file) into the sqlite3_file at
+        ``file``, with the URI's backend ``token`` and ``immutable`` parameter, and the
+        (address, name) of the journal's and WAL's names of a main database: the flags the
+        file was opened with, or minus the result code."""
+        backend_token = None
+        try:
+            if name is None:
+                opened = nameless()
+            else:
+                path = os.fsdecode(name)
+                backend, backend_token = self._backend_of(path, token)
+                opened, flags = self._open_named(backend, path, flags, backend_token, immutable)
+        except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
+            self._unheld(backend_token)
+            code = codes.CANTOPEN
+            if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+                code = codes.FULL
+            return -causes.record(error, code)
+        self._files[file] = opened  # the address is the file's for as long as it is open
+        if flags & codes.OPEN_MAIN_DB and opened.backend is not None:
+            for address, companion in companions:
+                self._names[address] = (opened.backend, os.fsdecode(companion))
+            opened.companions = tuple(address for address, _ in companions)
+        return flags
+
+    def _open_named(
+        self,
+        backend: EmulatedBackend,
+        path: str,
+        flags: int,
+        token: str | None,
+        immutable: bool,
+    ) -> tuple[SqliteFile, int]:
+        """A named file opened as the unix VFS opens it: read-write if asked, else read-only
+        (also when read-write is refused: writes then fail as 'readonly database')."""
+        os_flags = os.O_RDWR if flags & codes.OPEN_READWRITE else os.O_RDONLY
+        if flags & codes.OPEN_CREATE:
+            os_flags |= os.O_CREAT
+        if flags & codes.OPEN_EXCLUSIVE:
+            os_flags |= os.O_EXCL
+        if flags & _NOFOLLOW:
+            os_flags |= os.O_NOFOLLOW
+        mode = self._companion_mode(backend, path, flags)
+        try:
+            handle = backend.open_handle(path, os_flags, mode or 0o644)
+        except OSError as error:
+            if error.errno == errno.EISDIR or not flags & codes.OPEN_READWRITE:
+                raise
+            try:
+                handle = backend.open_handle(path, os_flags & ~(os.O_RDWR | os.O_CREAT))
+            except OSError:
+                raise error from None  # the read-write refusal says why (EACCES, EROFS)
+            flags = flags & ~(codes.OPEN_READWRITE | codes.OPEN_CREATE) | codes.OPEN_READONLY
+        immutable = bool(flags & codes.OPEN_MAIN_DB) and immutable
+        try:
+            if mode is not None and flags & codes.OPEN_CREATE:
+                _give_mode(handle, mode)
+            opened = SqliteFile(handle, backend, immutable=immutable, token=token)
+        except BaseException:
+            handle.close()
+            raise
+        if flags & codes.OPEN_DELETEONCLOSE:  # gone at once, as the unix VFS does it
+            with contextlib.suppress(OSError):  # which ignores a failure too
+                backend.unlink(path)
+        return opened, flags
+
+    def _companion_mode(self, backend: EmulatedBackend, path: str, flags: int) -> int | None:
+        """The permission bits a new journal or WAL gets: its database's, as the unix VFS
+        gives them (None for other files, or when the database cannot be seen)."""
+        suffix = "-journal" if flags & codes.OPEN_MAIN_JOURNAL else "-wal"
+        if not flags & (codes.OPEN_MAIN_JOURNAL | codes.OPEN_WAL) or not path.endswith(suffix):
+            return None
+        status = backend.probe(path.removesuffix(suffix))
+        return None if status is None else stat.S_IMODE(status.st_mode) & 0o777
+
+    def knows(self, address: int) -> bool:
+        """Whether the name at ``address`` is a journal's or WAL's name noted at open (its
+        name and token are then not needed)."""
+        return address in self._names
+
+    def c_delete(self, address: int, name: bytes, token: bytes | None) -> int:
+        """xDelete of ``name`` (at ``address``, with the URI's backend ``token``): the result
+        code."""
+        try:
+            known = self._names.get(address)
+            if known is None:
+                path = os.fsdecode(name)
+                self._backend_now(path, token).unlink(path)
+            else:
+                known[0].unlink(known[1])
+        except FileNotFoundError:  # SQLite takes it as done: no error to keep
+            return codes.IOERR_DELETE_NOENT
+        except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
+            return causes.record(error, codes.IOERR_DELETE)
+        return codes.OK
+
+    def c_access(self, address: int, name: bytes | None, flags: int, token: bytes | None) -> int:
+        """xAccess of ``name`` (at ``address``, with the URI's backend ``token``): 1 or 0,
+        or minus the result code; NAME_NEEDED when ``name`` is None and the address is not a
+        noted journal's or WAL's (the caller asks again with the name and token)."""
+        try:
+            known = self._names.get(address)
+            if known is None:
+                if name is None:
+                    return NAME_NEEDED
+                path = os.fsdecode(name)
+                backend = self._backend_now(path, token)
+            else:
+                backend, path = known
+            if flags == codes.ACCESS_EXISTS:  # an empty regular file counts as missing (unix)
+                status = backend.probe(path)
+                return int(
+                    status is not None and (status.st_size > 0 or not stat.S_ISREG(status.st_mode))
+                )
+            return int(backend.access(path, _READWRITE))
+        except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
+            return -causes.record(error, codes.IOERR_ACCESS)
+
+    def c_full_pathname(self, name: bytes) -> bytes | int:
+        """xFullPathname: the absolute name, or the result code."""
+        try:
+            path = os.fsdecode(name)
+            if not path.startswith("/"):
+                from posixbackend.switch.block import current_emulated
+
+                serving = current_emulated()
+                if serving is None:
+                    raise OSError(errno.ENOENT, "no emulated backend serves this thread")
+                path = posixpath.join(serving.getcwd(), path)
+            NO_SYMLINK_RESOLUTION.hit(path=path)
+            return os.fsencode(posixpath.normpath(path).replace("//", "/", 1))
+        except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
+            return causes.record(error, codes.CANTOPEN_FULLPATH)
+
+    def c_last_error(self) -> bytes:
+        """xGetLastError: the last provider error's message."""
+        return causes.last_message().encode(errors="replace")
+
+    # -- sqlite3_io_methods ----------------------------------------------------------------
+
+    def c_close(self, file: int) -> int:
+        """xClose: the result code."""
+        opened = self._files.pop(file)
+        for address in opened.companions:
+            self._names.pop(address, None)
+        try:
+            opened.close()
+        except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
+            return causes.record(error, codes.IOERR_CLOSE)
+        finally:
+            self._unheld(opened.token)
+        return codes.OK
+
+    def c_read(self, file: int, amount: int, offset: int) -> bytes | int:
+        """xRead: up to ``amount`` bytes (fewer at the end of the file), or the result code."""
+        try:
+            return self._files[file].handle.pread(amount, offset)
+        except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
+            return causes.record(error, codes.io_error(error, codes.IOERR_READ))
+
+    def c_write(self, file: int, data: bytes | memoryview, offset: int) -> int:
+        """xWrite: the result code (``data`` is SQLite's buffer: copied before use)."""
+        try:
+            self._files[file].write(bytes(data), offset)
+        except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
+            return causes.record(error, codes.io_error(error, codes.IOERR_WRITE))
+        return codes.OK
+
+    def c_truncate(self, file: int, size: int) -> int:
+        """xTruncate: the result code."""
+        try:
+            self._files[file].handle.truncate(size)
+        except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
+            return causes.record(error, codes.io_error(error, codes.IOERR_TRUNCATE))
+        return codes.OK
+
+    def c_sync(self, file: int, _flags: int) -> int:
+        """xSync: the result code."""
+        try:
+            self._files[file].handle.sync()
+        except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
+            return causes.record(error, codes.io_error(error, codes.IOERR_FSYNC))
+        return codes.OK
+
+    def c_file_size(self, file: int) -> int:
+        """xFileSize: the size, or minus the result code."""
+        try:
+            return self._files[file].handle.size()
+        except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
+            return -causes.record(error, codes.IOERR_FSTAT)
+
+    def c_lock(self, file: int, level: int) -> int:
+        """xLock: SQLITE_OK, or SQLITE_BUSY when another connection's lock is in the way."""
+        opened = self._files[file]
+        code, opened.level = LOCKS.lock(opened.locks, opened.level, level)
+        return code
+
+    def c_unlock(self, file: int, level: int) -> int:
+        """xUnlock: SQLITE_OK."""
+        opened = self._files[file]
+        opened.level = LOCKS.unlock(opened.locks, opened.level, level)
+        return codes.OK
+
+    def c_check_reserved(self, file: int) -> int:
+        """xCheckReservedLock: 1 when a connection holds RESERVED or more, else 0."""
+        return int(self._files[file].locks.level > codes.LOCK_SHARED)
+
+    def c_lock_state(self, file: int) -> int:
+        """SQLITE_FCNTL_LOCKSTATE: the lock level the file holds."""
+        return self._files[file].level
+
+    def c_pragma(self, file: int, name: bytes | None, value: bytes | None) -> int:
+        """SQLITE_FCNTL_PRAGMA: SQLITE_NOTFOUND (SQLite's own handling), after noting a
+        request for WAL, which SQLite will refuse."""
+        if (name or b"").lower() == b"journal_mode" and (value or b"").lower() == b"wal":
+            NO_WAL.hit(path=self._files[file].handle.path)
+        return codes.NOTFOUND
+
+    def c_device_characteristics(self, file: int) -> int:
+        """xDeviceCharacteristics."""
+        if self._files[file].immutable:
+            return codes.IOCAP_POWERSAFE_OVERWRITE | codes.IOCAP_IMMUTABLE
+        return codes.IOCAP_POWERSAFE_OVERWRITE
+
+
+def _give_mode(handle: Handle, mode: int) -> None:
+    """Make a file SQLite just created have exactly ``mode`` (whatever the umask took away),
+    as the unix VFS does for journals: readers of the database must be able to read them."""
+    status = handle.stat()
+    if status.st_size == 0 and stat.S_IMODE(status.st_mode) != mode:
+        handle.chmod(mode)

@@ -1,0 +1,558 @@
+"""sqlite3 on the emulated backend, differentially: the same program natively on a temporary
+directory, on a managed memory file system and on a managed host file system.
+
+Each test runs in the three places and compares what the program observes with one expected
+answer (native's); the places where the VFS differs on purpose (WAL) are tested as declared
+gaps. Provider failures (EIO, ENOSPC) are the emulated backend's alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+import compat
+import posixbackend
+from posixbackend import Permissions, backend
+from posixbackend.sqlite import connect as routing
+from posixbackend.sqlite import library
+from vfs import FileSystem, HostFileSystem, Identity, MemoryFileSystem
+from vfs.delegate import DelegatingFileSystem, DelegatingHandle
+from vfs.provider import Handle
+
+
+@pytest.fixture(autouse=True)
+def uninstalled() -> Iterator[None]:
+    """The switch's stand-ins are taken out again after each test."""
+    yield
+    posixbackend.uninstall()
+
+
+@attrs.frozen
+class Place:
+    """Where a test's database lives: a directory, and the block that makes it reachable."""
+
+    kind: str
+    directory: str
+    file_system: FileSystem | None
+
+    def block(self) -> contextlib.AbstractContextManager[Any]:
+        if self.file_system is None:
+            return contextlib.nullcontext()
+        return backend("managed", file_system=self.file_system)
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.directory, name)
+
+
+@pytest.fixture(params=["native", "memory", "host"])
+def place(request: pytest.FixtureRequest, tmp_path: Path) -> Place:
+    if request.param == "native":
+        return Place("native", str(tmp_path), None)
+    if request.param == "host":
+        return Place("host", "/", HostFileSystem(root=tmp_path))
+    memory = MemoryFileSystem()
+    memory.mkdir("/data", 0o755)
+    return Place("memory", "/data", memory)
+
+
+def closing(connection: sqlite3.Connection) -> contextlib.closing[sqlite3.Connection]:
+    return contextlib.closing(connection)
+
+
+def test_create_insert_commit_rollback_reopen(place: Place) -> None:
+    database = place.path("app.db")
+    with place.block():
+        with closing(sqlite3.connect(database)) as connection:
+            connection.execute("create table t (id integer primary key, name text)")
+            connection.executemany("insert into t (name) values (?)", [("a",), ("b",)])
+            connection.commit()
+            connection.execute("insert into t (name) values ('lost')")
+            connection.rollback()
+            first = connection.execute("select name from t order by id").fetchall()
+        with closing(sqlite3.connect(database)) as connection:
+            again = connection.execute("select name from t order by id").fetchall()
+            check = connection.execute("pragma integrity_check").fetchall()
+        size = os.stat(database).st_size
+        names = sorted(os.listdir(place.directory))
+    assert (first, again, check) == ([("a",), ("b",)], [("a",), ("b",)], [("ok",)])
+    assert size == 8192  # two pages of 4096: the schema and the table
+    assert names == ["app.db"]
+
+
+def test_relative_paths_and_uris_with_their_parameters(place: Place) -> None:
+    with place.block():
+        home = os.getcwd()  # natively the process's: it is given back
+        os.chdir(place.directory)
+        try:
+            with closing(sqlite3.connect("relative.db")) as connection:
+                connection.execute("create table t (x)")
+                connection.execute("insert into t values (1)")
+                connection.commit()
+            uri = "file:" + place.path("relative.db") + "?mode=ro&cache=private"
+            with closing(sqlite3.connect(uri, uri=True)) as connection:
+                read = connection.execute("select x from t").fetchall()
+                with pytest.raises(sqlite3.OperationalError) as refused:
+                    connection.execute("insert into t values (2)")
+            with closing(sqlite3.connect("file:relative.db?immutable=1", uri=True)) as connection:
+                immutable = connection.execute("select x from t").fetchall()
+            with pytest.raises(sqlite3.OperationalError) as missing:
+                sqlite3.connect("file:missing.db?mode=ro", uri=True)
+            with closing(sqlite3.connect("file://localhost" + place.path("made.db"), uri=True)):
+                pass
+            names = sorted(os.listdir("."))
+        finally:
+            os.chdir(home)
+    assert read == immutable == [(1,)]
+    assert str(refused.value) == "attempt to write a readonly database"
+    assert str(missing.value) == "unable to open database file"
+    assert names == ["made.db", "relative.db"]
+
+
+def test_the_journal_is_a_file_of_the_file_system(place: Place) -> None:
+    database = place.path("journal.db")
+    seen: list[Any] = []
+    with place.block(), closing(sqlite3.connect(database)) as connection:
+        connection.execute("create table t (x)")
+        connection.commit()
+        for mode in ("delete", "truncate", "persist"):
+            assert connection.execute(f"pragma journal_mode={mode}").fetchone() == (mode,)
+            connection.execute("insert into t values (1)")
+            seen.append(sorted(os.listdir(place.directory)))
+            connection.commit()
+            journal = place.path("journal.db-journal")
+            seen.append([os.path.exists(journal) and os.stat(journal).st_size > 0])
+    assert seen == [
+        ["journal.db", "journal.db-journal"], [False],
+        ["journal.db", "journal.db-journal"], [False],
+        ["journal.db", "journal.db-journal"], [True],
+    ]  # fmt: skip
+
+
+def test_a_journal_gets_its_databases_permission_bits(place: Place) -> None:
+    database = place.path("bits.db")
+    with place.block():
+        with closing(sqlite3.connect(database)) as connection:
+            connection.execute("create table t (x)")
+            connection.commit()
+        os.chmod(database, 0o664)
+        previous = os.umask(0o077)
+        try:
+            with closing(sqlite3.connect(database)) as connection:
+                connection.execute("pragma journal_mode=persist")
+                connection.execute("insert into t values (1)")
+                connection.commit()
+                bits = oct(os.stat(database + "-journal").st_mode & 0o777)
+        finally:
+            os.umask(previous)
+    assert bits == "0o664"
+
+
+def test_locks_between_connections_as_natively(place: Place) -> None:
+    database = place.path("locks.db")
+    with place.block():
+        writer = sqlite3.connect(database, timeout=0.05, isolation_level=None)
+        reader = sqlite3.connect(database, timeout=0, isolation_level=None)
+        with closing(writer), closing(reader):
+            writer.execute("create table t (x)")
+            writer.execute("begin immediate")
+            writer.execute("insert into t values (1)")
+            during = reader.execute("select count(*) from t").fetchone()
+            with pytest.raises(sqlite3.OperationalError) as busy:
+                reader.execute("begin immediate")
+            reader.execute("begin")
+            reader.execute("select count(*) from t").fetchone()  # SHARED held
+            with pytest.raises(sqlite3.OperationalError) as commit_busy:
+                writer.execute("commit")  # EXCLUSIVE waits for the reader
+            reader.execute("commit")
+            writer.execute("commit")
+            after = reader.execute("select count(*) from t").fetchone()
+    assert (during, after) == ((0,), (1,))
+    assert str(busy.value) == str(commit_busy.value) == "database is locked"
+
+
+def test_two_connections_and_four_threads_commit_every_row(place: Place) -> None:
+    database = place.path("threads.db")
+    errors: list[BaseException] = []
+
+    def work(number: int) -> None:
+        try:
+            with closing(sqlite3.connect(database, timeout=30)) as connection:
+                for row in range(25):
+                    with connection:
+                        connection.execute("insert into t values (?, ?)", (number, row))
+        except BaseException as error:  # noqa: BLE001 - reported by the test thread
+            errors.append(error)
+
+    with place.block():
+        with closing(sqlite3.connect(database)) as connection:
+            connection.execute("create table t (thread, row)")
+            connection.commit()
+        threads = [threading.Thread(target=work, args=(number,)) for number in range(4)]
+        for thread in threads:
+            thread.start()
+        work(4)
+        for thread in threads:
+            thread.join()
+        with closing(sqlite3.connect(database)) as connection:
+            count = connection.execute("select count(*), count(distinct thread) from t").fetchone()
+            check = connection.execute("pragma integrity_check").fetchone()
+    assert errors == []
+    assert (count, check) == ((125, 5), ("ok",))
+
+
+def test_temporary_files_are_never_seen(place: Place) -> None:
+    with place.block(), closing(sqlite3.connect(place.path("temp.db"))) as connection:
+        connection.execute("pragma temp_store=file")
+        connection.execute("pragma cache_size=10")
+        connection.execute("create temp table scratch (x)")
+        connection.executemany(
+            "insert into scratch values (?)", ((str(i) * 50,) for i in range(3000))
+        )
+        ordered = connection.execute("select x from scratch order by x desc limit 1").fetchone()
+        names = sorted(os.listdir(place.directory))
+    assert ordered == ("999" * 50,)
+    assert names == ["temp.db"]
+
+
+def test_sqlites_worker_threads_reach_the_vfs(place: Place) -> None:
+    """With ``PRAGMA threads``, SQLite sorts in its own threads, which open temporary files
+    through the VFS (taking the GIL in the callbacks)."""
+    with place.block(), closing(sqlite3.connect(place.path("sort.db"))) as connection:
+        connection.execute("pragma threads=4")
+        connection.execute("pragma cache_size=-64")
+        connection.execute("create table t (x)")
+        connection.executemany(
+            "insert into t values (?)", ((i * 7919 % 20011,) for i in range(20011))
+        )
+        ordered = [row[0] for row in connection.execute("select x from t order by x")]
+    assert ordered == list(range(20011))
+
+
+def test_wal_is_refused_as_without_shared_memory(place: Place) -> None:
+    before = wal_hits()
+    with place.block(), closing(sqlite3.connect(place.path("wal.db"))) as connection:
+        mode = connection.execute("pragma journal_mode=WAL").fetchone()
+        connection.execute("create table t (x)")
+        connection.commit()
+        names = sorted(os.listdir(place.directory))
+    if place.kind == "native":
+        assert (mode, names, wal_hits()) == (
+            ("wal",),
+            ["wal.db", "wal.db-shm", "wal.db-wal"],
+            before,
+        )
+    else:
+        assert (mode, names, wal_hits()) == (("delete",), ["wal.db"], before + 1)
+
+
+def wal_hits() -> int:
+    entry = compat.report().get("sqlite.wal")
+    return entry.count if entry is not None else 0
+
+
+def test_a_connection_works_after_its_block_and_in_other_threads(place: Place) -> None:
+    with place.block():
+        connection = sqlite3.connect(place.path("after.db"), check_same_thread=False)
+    with closing(connection):
+        connection.execute("create table t (x)")
+        connection.execute("insert into t values (1)")
+        connection.commit()
+        rows: list[Any] = []
+        thread = threading.Thread(
+            target=lambda: rows.extend(connection.execute("select x from t").fetchall())
+        )
+        thread.start()
+        thread.join()
+    assert rows == [(1,)]
+    with place.block():
+        assert sorted(os.listdir(place.directory)) == ["after.db"]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # 3.12's and 3.13's, as natively
+def test_the_callers_arguments_are_kept(place: Place) -> None:
+    class Named(sqlite3.Connection):
+        pass
+
+    with place.block():
+        connection = sqlite3.connect(
+            place.path("args.db"), 1.5, sqlite3.PARSE_DECLTYPES, None, False, Named, 7
+        )
+        with closing(connection):
+            kept = (isinstance(connection, Named), connection.isolation_level)
+            connection.execute("create table t (d date)")
+            connection.execute("insert into t values ('2026-12-05')")
+            value = connection.execute("select d from t").fetchone()[0]
+    assert kept == (True, None)
+    assert repr(value) == "datetime.date(2026, 12, 5)"
+
+
+class FailingHandle(DelegatingHandle):
+    """A handle whose reads and writes fail with ``error`` while its provider is broken."""
+
+    __slots__ = ("provider",)
+
+    def __init__(self, inner: Handle, provider: Failing) -> None:
+        super().__init__(inner)
+        self.provider = provider
+
+    def pread(self, n: int, offset: int) -> bytes:
+        self.provider.check()
+        return super().pread(n, offset)
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        self.provider.check()
+        return super().pwrite(data, offset)
+
+
+class Failing(DelegatingFileSystem):
+    """A memory file system whose files fail with EIO once ``broken`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__(MemoryFileSystem())
+        self.broken = False
+
+    def check(self) -> None:
+        if self.broken:
+            raise OSError(errno.EIO, "the device went away")
+
+    def open(self, path: str, flags: int, mode: int = 0o666) -> Handle:
+        return FailingHandle(super().open(path, flags, mode), self)
+
+
+def test_a_provider_error_is_a_disk_io_error_with_its_cause() -> None:
+    provider = Failing()
+    with backend("managed", file_system=provider):
+        connection = sqlite3.connect("/io.db")
+    with closing(connection):
+        connection.execute("create table t (x)")
+        connection.commit()
+        provider.broken = True
+        with pytest.raises(sqlite3.OperationalError) as failed:
+            connection.execute("insert into t values (1)")
+            connection.commit()
+        provider.broken = False
+        count = connection.execute("select count(*) from t").fetchone()
+    assert str(failed.value) == "disk I/O error"
+    assert failed.value.sqlite_errorname.startswith("SQLITE_IOERR")
+    cause = failed.value.__cause__
+    assert isinstance(cause, OSError) and cause.errno == errno.EIO
+    assert count == (0,)
+
+
+def test_a_full_file_system_is_database_or_disk_is_full() -> None:
+    limited = MemoryFileSystem(max_bytes=64 * 1024)
+    with backend("managed", file_system=limited), closing(sqlite3.connect("/full.db")) as db:
+        db.execute("create table t (x)")
+        with pytest.raises(sqlite3.OperationalError) as full, db:
+            db.execute("insert into t values (?)", (b"x" * 200_000,))
+        after = db.execute("select count(*) from t").fetchone()
+        check = db.execute("pragma integrity_check").fetchone()
+    assert str(full.value) == "database or disk is full"
+    assert isinstance(full.value.__cause__, OSError)
+    assert full.value.__cause__.errno == errno.ENOSPC
+    assert (after, check) == ((0,), ("ok",))
+
+
+def test_an_unwritable_database_opens_read_only_as_natively() -> None:
+    """A database the user may only read opens read-only (writes are refused as natively);
+    one in a directory the user may not write cannot be made (SQLITE_CANTOPEN)."""
+    memory = MemoryFileSystem(identity=Identity(1000, 1000))
+    with backend("managed", file_system=memory):
+        with closing(sqlite3.connect("/ro.db")) as connection:
+            connection.execute("create table t (x)")
+            connection.commit()
+        os.chmod("/ro.db", 0o444)
+        with closing(sqlite3.connect("/ro.db")) as connection:
+            rows = connection.execute("select count(*) from t").fetchone()
+            with pytest.raises(sqlite3.OperationalError) as refused:
+                connection.execute("insert into t values (1)")
+        os.mkdir("/locked", 0o500)
+        with pytest.raises(sqlite3.OperationalError) as cannot:
+            sqlite3.connect("/locked/new.db")
+    assert rows == (0,)
+    assert str(refused.value) == "attempt to write a readonly database"
+    assert str(cannot.value) == "unable to open database file"
+    assert isinstance(cannot.value.__cause__, PermissionError)
+
+
+def test_file_io_refused_by_the_permissions_refuses_the_connect() -> None:
+    with backend("managed", permissions=Permissions()):
+        with pytest.raises(PermissionError, match="allow_io"):
+            sqlite3.connect("/denied.db")
+        with closing(sqlite3.connect(":memory:")) as connection:
+            assert connection.execute("select 1").fetchone() == (1,)
+
+
+def test_a_block_without_native_access_opens_database_files() -> None:
+    """The VFS's memory work is the library's own (the C trampolines): a block that grants
+    file I/O but not native access (ctypes) still opens database files; with the ctypes
+    adaptors it is refused up front, naming the permission."""
+    with backend("managed", permissions=Permissions(allow_io="all")):
+        if routing.uses_c():
+            with closing(sqlite3.connect("/tmp/granted.db")) as connection:
+                connection.execute("create table t (x)")
+                connection.execute("insert into t values (1)")
+                connection.commit()
+                assert connection.execute("select x from t").fetchall() == [(1,)]
+        else:
+            with pytest.raises(PermissionError, match="grant allow_native_access"):
+                sqlite3.connect("/tmp/granted.db")
+
+
+def test_an_unreachable_sqlite_library_is_refused_with_its_gap(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(routing, "registered", lambda: library.Unreachable("linked in"))
+    refused = pytest.raises(sqlite3.OperationalError, match=r"linked in.*sqlite\.static_library")
+    with backend("managed", file_system=MemoryFileSystem()), refused:
+        sqlite3.connect(tmp_path / "x.db")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_library_is_the_one_sqlite3_links() -> None:
+    found = library.find()
+    assert isinstance(found, library.Library)
+    with open("/proc/self/maps") as maps:
+        assert found.path in maps.read() or os.path.realpath(found.path) in maps.read()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13), reason="dbm.sqlite3 is new in 3.13")
+def test_dbm_makes_and_opens_sqlite3_databases(place: Place) -> None:
+    import dbm
+    import shelve
+
+    with place.block():
+        with dbm.open(place.path("plain"), "c") as db:
+            db[b"key"] = b"value"
+        with dbm.open(place.path("plain"), "r") as db:
+            value = db[b"key"]
+        with shelve.open(place.path("shelf"), "c") as shelf:
+            shelf["list"] = [1, 2]
+        with shelve.open(place.path("shelf"), "r") as shelf:
+            stored = dict(shelf)
+        kinds = dbm.whichdb(place.path("plain")), dbm.whichdb(place.path("shelf"))
+        names = sorted(os.listdir(place.directory))
+    assert (value, stored, kinds) == (b"value", {"list": [1, 2]}, ("dbm.sqlite3",) * 2)
+    wal = [name for name in names if name.endswith(("-wal", "-shm"))]  # native WAL's files
+    assert [name for name in names if name not in wal] == ["plain", "shelf"]
+    assert (place.kind == "native") == bool(wal)
+
+
+def outcome(call: Callable[..., Any], *args: Any) -> Any:
+    try:
+        call(*args)
+    except Exception as error:  # noqa: BLE001 - the outcome is what is compared
+        return type(error).__name__, str(error)
+    return "ok"
+
+
+def test_an_interrupted_callback_raises_its_interruption() -> None:
+    """A KeyboardInterrupt in a provider (SQLite cannot take it) is raised in place of the
+    sqlite3 error the failure became."""
+    from posixbackend.sqlite import causes, codes
+
+    causes.chain_causes()
+    causes.record(KeyboardInterrupt(), codes.IOERR_READ)
+    with pytest.raises(KeyboardInterrupt):
+        sqlite3.OperationalError("disk I/O error")
+    causes.record(OSError(errno.EIO, "gone"), codes.IOERR_READ)
+    unrelated = sqlite3.OperationalError("no such table: t")
+    chained = sqlite3.OperationalError("disk I/O error")
+    assert unrelated.__cause__ is None
+    assert isinstance(chained.__cause__, OSError) and chained.__suppress_context__
+
+
+def test_a_connection_open_at_exit_ends_the_process_cleanly(tmp_path: Path) -> None:
+    program = (
+        "import sqlite3, threading\n"
+        "from posixbackend import backend\n"
+        "from vfs import MemoryFileSystem\n"
+        "with backend('managed', file_system=MemoryFileSystem()):\n"
+        "    kept = sqlite3.connect('/kept.db', check_same_thread=False)\n"
+        "kept.execute('create table t (x)')\n"
+        "kept.execute('insert into t values (1)')\n"
+        "print(kept.execute('select x from t').fetchall())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "[(1,)]\n", "")
+
+
+def test_the_c_trampolines_serve_where_they_are_built() -> None:
+    try:
+        from posixbackend import _sqlitevfs  # noqa: F401
+    except ImportError:
+        pytest.skip("posixbackend._sqlitevfs is not built")  # pragma: no cover
+    if os.environ.get(routing.ENVIRONMENT_SWITCH, "") not in ("", "0"):
+        pytest.skip("the C trampolines are switched off")
+    assert routing.uses_c()
+
+
+def test_the_ctypes_adaptors_serve_alone(tmp_path: Path) -> None:
+    """With POSIXBACKEND_PURE_PYTHON=1 the VFS's ctypes adaptors serve: the same behaviour
+    (commit, journal, locks, a full file system and its cause, use after the block)."""
+    program = (
+        "import errno, os, sqlite3\n"
+        "from posixbackend import backend\n"
+        "from posixbackend.sqlite import connect\n"
+        "from vfs import MemoryFileSystem\n"
+        "with backend('managed', file_system=MemoryFileSystem(max_bytes=64 * 1024)):\n"
+        "    a = sqlite3.connect('/c.db', isolation_level=None)\n"
+        "    b = sqlite3.connect('/c.db', timeout=0, isolation_level=None)\n"
+        "    a.execute('create table t (x)')\n"
+        "    a.execute('begin immediate')\n"
+        "    a.execute('insert into t values (1)')\n"
+        "    print(sorted(os.listdir('/')))\n"
+        "    try:\n"
+        "        b.execute('begin immediate')\n"
+        "    except sqlite3.OperationalError as error:\n"
+        "        print(error)\n"
+        "    a.execute('commit')\n"
+        "try:\n"
+        "    b.execute('insert into t values (?)', (b'x' * 200_000,))\n"
+        "except sqlite3.OperationalError as error:\n"
+        "    print(error, error.__cause__.errno == errno.ENOSPC)\n"
+        "print(b.execute('select count(*) from t').fetchone(), connect.uses_c())\n"
+    )
+    environment = {**os.environ, "POSIXBACKEND_PURE_PYTHON": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True, text=True, timeout=60, check=False, env=environment,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "['c.db', 'c.db-journal']",
+        "database is locked",
+        "database or disk is full True",
+        "(1,) False",
+    ]
+
+
+def test_a_file_to_delete_on_close_is_gone_at_once() -> None:
+    """SQLITE_OPEN_DELETEONCLOSE with a name: removed right after it opens, as the unix VFS
+    does (the VFS's methods take no memory addresses: a made-up file address serves)."""
+    from posixbackend.sqlite import codes
+
+    vfs = routing.registered()
+    assert not isinstance(vfs, library.Unreachable)
+    flags = codes.OPEN_READWRITE | codes.OPEN_CREATE | codes.OPEN_DELETEONCLOSE
+    with backend("managed", file_system=MemoryFileSystem()):
+        opened = vfs.c_open(1, b"/scratch", flags, None, False, ())
+        visible = os.path.exists("/scratch")
+        written = vfs.c_write(1, b"kept while open", 0), vfs.c_read(1, 100, 0)
+        closed = vfs.c_close(1)
+    assert (opened, visible, closed) == (flags, False, codes.OK)
+    assert written == (codes.OK, b"kept while open")
