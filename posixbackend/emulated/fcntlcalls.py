@@ -271,6 +271,8 @@ class FcntlFunctions(BackendCore):
             raise os_error(errno.EINVAL)
         wait = not operation & fcntl.LOCK_NB
         LOCKS.flock(file_key(description), description, kind, wait=wait)
+        if kind != F_UNLCK:
+            HOST_PROCESSES.hit(command="flock")
 
     def fcntl_lockf(
         self, fd: Any, cmd: Any, len: Any = 0, start: Any = 0, whence: Any = 0, /
@@ -374,15 +376,17 @@ _TABLE_COMMANDS: Final = frozenset({fcntl.F_DUPFD, F_DUPFD_CLOEXEC, fcntl.F_GETF
 
 
 def file_key(description: Description) -> FileKey:
-    """The identity locks are kept under: the file's device and inode."""
-    if not isinstance(description, FileDescription | PipeDescription):
-        raise os_error(errno.EINVAL)
-    st = description.stat()
+    """The identity locks are kept under: the file's device and inode (every kind of open
+    file has one, as every Linux file has an inode)."""
+    try:
+        st = description.stat()
+    except NotImplementedError:
+        raise os_error(errno.EINVAL) from None
     return (st.st_dev, st.st_ino)
 
 
 def _key_or_none(description: Description | None) -> FileKey | None:
-    if description is None or not isinstance(description, FileDescription | PipeDescription):
+    if description is None or isinstance(description, HostDescription):
         return None
     try:
         return file_key(description)

@@ -19,7 +19,12 @@ from typing import Any, Final
 
 from posixbackend.emulated.args import fd_arg, int_arg, off_t_arg
 from posixbackend.emulated.descriptions import HostDescription, file_position, writable
-from posixbackend.emulated.fcntlcalls import FcntlFunctions, file_key, lock_range
+from posixbackend.emulated.fcntlcalls import (
+    HOST_PROCESSES,
+    FcntlFunctions,
+    file_key,
+    lock_range,
+)
 from posixbackend.emulated.filelocks import F_RDLCK, F_UNLCK, F_WRLCK, LOCKS
 from vfs.errors import os_error
 
@@ -67,3 +72,5 @@ class LockFunctions(FcntlFunctions):
         pid = posix.getpid()
         wait = command == F_LOCK
         LOCKS.set_record(key, self, kind, (low, high), pid=pid, wait=wait, process=True)
+        if kind != F_UNLCK:
+            HOST_PROCESSES.hit(command=command)

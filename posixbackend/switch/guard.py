@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import _io
 import _posixsubprocess
+import fcntl
 import os
 import posix
 from collections.abc import Callable
@@ -199,7 +200,12 @@ def real_object(name: str) -> Any:
         "os_environb": lambda: os.environb,
     }
     maker = special.get(name)
-    value = maker() if maker is not None else getattr(os, name)
+    if maker is not None:
+        value = maker()
+    elif name.startswith("fcntl_"):  # fcntl_fcntl, fcntl_flock...: the fcntl module's own
+        value = getattr(fcntl, name.removeprefix("fcntl_"))
+    else:
+        value = getattr(os, name)
     return _unwrapped(value)
 
 
