@@ -112,11 +112,11 @@ class FileFunctions(BackendCore):
         """A provider handle for ``path`` (relative to the cwd; the umask applies) with no
         descriptor: for C libraries bridged to the backend (the SQLite VFS), which keep their
         open files themselves, as they keep real descriptors natively. Errors as os.open's."""
-        absolute = path if path[:1] == "/" else self._absolute_str(path)
+        at = None if path[:1] == "/" else self._cwd  # relative to the held current directory
         if flags & _CREATES:
             mode &= ~self._umask
         try:
-            return self._fs.open(absolute, flags, mode)
+            return self._fs.open_at(at, path, flags, mode)
         except OSError as error:
             raise rename_error(error, path) from None
 
@@ -124,9 +124,9 @@ class FileFunctions(BackendCore):
         """The status of ``path`` (relative to the cwd), or None where os.stat would fail: a
         C library's existence check (the SQLite VFS looks for a journal before each
         statement) without the error os.stat would build for its caller."""
-        absolute = path if path[:1] == "/" else self._absolute_str(path)
+        at = None if path[:1] == "/" else self._cwd
         try:
-            return self._fs.stat(absolute)
+            return self._fs.stat_at(at, path)
         except OSError:
             return None
 
