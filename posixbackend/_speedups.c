@@ -18,6 +18,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <time.h>
 
@@ -515,6 +516,12 @@ fast_lseek(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
     }
     PyObject *description = file_description(self, args[0]);
     if (description == NULL) {
+        goto python;
+    }
+    /* an O_PATH descriptor has no offset: EBADF, from the Python method */
+    PyObject *flags = SLOT(description, layout.d_flags);
+    long long flag_bits;
+    if (flags == NULL || !exact_long(flags, &flag_bits) || flag_bits & O_PATH) {
         goto python;
     }
     if (free_offset(description) == NULL) {

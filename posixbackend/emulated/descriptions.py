@@ -356,6 +356,10 @@ class PipeDescription(Description):
     def stat(self) -> os.stat_result:
         return self.end.stat()
 
+    def sync(self) -> None:
+        """fsync/fdatasync: a pipe has nothing to flush to, and Linux says EINVAL."""
+        raise os_error(errno.EINVAL)
+
     def release(self) -> None:
         self.end.close()
 

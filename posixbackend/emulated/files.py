@@ -13,6 +13,7 @@ import os
 import posix
 from typing import Any
 
+import compat
 from posixbackend.emulated.args import (
     buffer_arg,
     dir_fd_arg,
@@ -29,7 +30,7 @@ from posixbackend.emulated.core import VIRTUAL_FDS, BackendCore
 from posixbackend.emulated.descriptions import Description, FileDescription, is_directory
 from posixbackend.emulated.fdtable import FdTable
 from vfs.errors import os_error, rename_error
-from vfs.openflags import O_TMPFILE_BIT
+from vfs.openflags import O_TMPFILE_BIT, check_open_flags
 from vfs.provider import Handle
 
 _CREATES = posix.O_CREAT | O_TMPFILE_BIT
@@ -40,6 +41,16 @@ SSIZE_MAX = OFF_T_MAX = (1 << 63) - 1
 OFF_T_MIN = -(1 << 63)
 SEEK_MAX = 4
 """SEEK_HOLE, the largest whence Linux knows."""
+O_PATH = posix.O_PATH
+
+DIRECTORY_SEEK_END = compat.declare(
+    id="os.lseek.directory_end",
+    function="os.lseek",
+    aspect="SEEK_END, SEEK_DATA and SEEK_HOLE on a directory",
+    level=compat.Level.FINE,
+    explanation="an open directory refuses them with EINVAL on every provider, as on tmpfs; "
+    "Linux's answer depends on the file system (ext4 gives the end of its hash space)",
+)
 _POSIX_FADV = tuple(
     getattr(posix, name, -1)
     for name in (
@@ -82,7 +93,9 @@ class FileFunctions(BackendCore):
         if mode.__class__ is not int or not INT_MIN <= mode <= INT_MAX:
             mode = int_arg(mode)
         if not name:
-            at, name = self._at(target, dir_fd_arg(dir_fd))
+            dir_fd = dir_fd_arg(dir_fd)
+            check_open_flags(flags, original)  # type: ignore[arg-type]  # before the path
+            at, name = self._at(target, dir_fd)
         if flags & _CREATES:
             mode &= ~self._umask
         table = self._table
@@ -138,8 +151,12 @@ class FileFunctions(BackendCore):
         table.close(fd)
 
     def closerange(self, fd_low: int, fd_high: int, /) -> None:
-        """os.closerange: close every open descriptor in [fd_low, fd_high); never fails."""
-        self._table.close_range(fd_arg(fd_low), fd_arg(fd_high))
+        """os.closerange: close every open descriptor in [fd_low, fd_high); never fails.
+
+        CPython passes ``fd_high - 1`` to close_range(2) as an unsigned int, so a high bound
+        of 0 or below means no bound at all: every descriptor from ``fd_low`` up is closed."""
+        low, high = fd_arg(fd_low), fd_arg(fd_high)
+        self._table.close_range(low, high if high > 0 else INT_MAX + 1)
 
     def dup(self, fd: int, /) -> int:
         """os.dup: a new, non-inheritable descriptor sharing the description."""
@@ -203,16 +220,25 @@ class FileFunctions(BackendCore):
             or whence.__class__ is not int
             or not OFF_T_MIN <= position <= OFF_T_MAX
             or not 0 <= whence <= SEEK_MAX
+            or whence > os.SEEK_CUR  # SEEK_END, SEEK_DATA, SEEK_HOLE: a directory refuses them
+            or description.flags & O_PATH
         ):
             return self._lseek_checked(fd, position, whence)
         return description.seek(position, whence)
 
     def _lseek_checked(self, fd: Any, position: Any, whence: Any) -> int:
-        """os.lseek for unusual arguments: CPython's conversions and errors, in its order."""
+        """os.lseek for unusual arguments and descriptors: CPython's conversions and errors,
+        then Linux's: EBADF for O_PATH, EINVAL for a directory's SEEK_END/DATA/HOLE (as
+        tmpfs's readdir cursor, which only moves from the start or from itself)."""
         description = self._fd(fd)
         position = off_t_arg(position)
         whence = int_arg(whence)
         if not 0 <= whence <= SEEK_MAX:  # checked before the file is asked (ESPIPE for pipes)
+            raise os_error(errno.EINVAL)
+        if description.flags & O_PATH:
+            raise os_error(errno.EBADF)
+        if whence > os.SEEK_CUR and is_directory(description):
+            DIRECTORY_SEEK_END.hit(fd=fd)
             raise os_error(errno.EINVAL)
         return description.seek(position, whence)
 
@@ -243,13 +269,11 @@ class FileFunctions(BackendCore):
         offset, length = off_t_arg(offset), off_t_arg(length)
         if offset < 0 or length <= 0:
             raise os_error(errno.EINVAL)
+        if description.flags & O_PATH or description.flags & 3 == posix.O_RDONLY:
+            raise os_error(errno.EBADF)  # vfs_fallocate: FMODE_WRITE before the file's type
         handle = description.handle
         if handle is None:
             raise os_error(errno.ESPIPE)
-        if is_directory(description):
-            raise os_error(errno.EBADF)
-        if description.flags & 3 == posix.O_RDONLY:
-            raise os_error(errno.EBADF)
         handle.allocate(offset, length)
 
     def posix_fadvise(self, fd: int, offset: int, length: int, advice: int, /) -> None:

@@ -196,8 +196,16 @@ class PathFunctions(BackendCore):
         return _pathconf_value(name)
 
     def readlink(self, path: Any, *, dir_fd: int | None = None) -> str | bytes:
-        """os.readlink: the link's content (bytes when asked with bytes)."""
-        target, at, name = self._path(path, "readlink", dir_fd)
+        """os.readlink: the link's content (bytes when asked with bytes). readlinkat takes an
+        empty path as the descriptor itself: EBADF for a bad one, then ENOENT (an O_PATH
+        descriptor of a link itself is not emulated: ENOENT too)."""
+        target = path_arg(path, "readlink")
+        directory = dir_fd_arg(dir_fd)
+        if target.path == "" and directory is not None:
+            if directory not in self._table.files:
+                raise os_error(errno.EBADF, target.original)
+            raise os_error(errno.ENOENT, target.original)
+        at, name = self._at(target, directory)
         try:
             content = self._fs.readlink_at(at, name)
         except OSError as error:
@@ -299,11 +307,22 @@ class PathFunctions(BackendCore):
         source = path_arg(src, function, argument="src")
         target = path_arg(dst, function, argument="dst")
         try:
-            self._fs.rename_at(
-                *self._at(source, dir_fd_arg(src_dir_fd)), *self._at(target, dir_fd_arg(dst_dir_fd))
-            )
+            src_at, src_name = self._at(source, dir_fd_arg(src_dir_fd))
+            try:
+                dst_at, dst_name = self._at(target, dir_fd_arg(dst_dir_fd))
+            except OSError:
+                # renameat looks up the old path's parent before the new one's directory
+                self._parent_of(src_at, src_name)
+                raise
+            self._fs.rename_at(src_at, src_name, dst_at, dst_name)
         except OSError as error:
             raise rename_error(error, source.original, target.original) from None
+
+    def _parent_of(self, at: object | None, name: str) -> None:
+        """ENOENT, ENOTDIR or ELOOP where the directory holding ``name`` cannot be reached."""
+        parent = name.rstrip("/").rpartition("/")[0] or ("/" if name[:1] == "/" else "")
+        if parent and not _stat.S_ISDIR(self._fs.stat_at(at, parent).st_mode):
+            raise os_error(errno.ENOTDIR)
 
     def link(
         self,
@@ -321,7 +340,15 @@ class PathFunctions(BackendCore):
         src_fd, dst_fd = dir_fd_arg(src_dir_fd), dir_fd_arg(dst_dir_fd)
         follow = bool(follow_symlinks) and (src_fd is not None or dst_fd is not None)
         try:
-            self._fs.link_at(*self._at(source, src_fd), *self._at(target, dst_fd), follow)
+            src_at, src_name = self._at(source, src_fd)
+            try:
+                dst_at, dst_name = self._at(target, dst_fd)
+            except OSError:
+                # linkat looks the old path up whole before the new one's directory: a
+                # missing source is ENOENT even when dst_dir_fd is bad
+                self._fs.stat_at(src_at, src_name, follow)
+                raise
+            self._fs.link_at(src_at, src_name, dst_at, dst_name, follow)
         except OSError as error:
             raise rename_error(error, source.original, target.original) from None
 
@@ -338,27 +365,43 @@ class PathFunctions(BackendCore):
             raise rename_error(error, content.original, target.original) from None
 
     def mkfifo(self, path: Any, mode: int = 0o666, *, dir_fd: int | None = None) -> None:
-        """os.mkfifo: named pipes are not emulated (yet): EPERM, and a logged gap."""
-        target, _, _ = self._path(path, "mkfifo", dir_fd)
+        """os.mkfifo: named pipes are not emulated (yet): EPERM, and a logged gap, where
+        Linux would make one. CPython's mkfifo names no file in its errors."""
+        target = path_arg(path, "mkfifo")
+        directory = dir_fd_arg(dir_fd)
         int_arg(mode)
-        FIFOS.hit(path=target.original)
-        raise os_error(errno.EPERM, target.original)
+        try:
+            self._refuse_special(target, *self._at(target, directory))
+        except OSError as error:
+            raise rename_error(error, None) from None
+
+    def _refuse_special(self, target: PathArg, at: object | None, name: str) -> None:
+        """A FIFO or device node cannot be made: the errors Linux gives first (ENOENT or
+        ENOTDIR for the parent, EEXIST for the name), else EPERM and the gap."""
+        self._parent_of(at, name)
+        try:
+            self._fs.stat_at(at, name, False)
+        except FileNotFoundError:
+            FIFOS.hit(path=target.original)
+            raise os_error(errno.EPERM) from None
+        raise os_error(errno.EEXIST)
 
     def mknod(
         self, path: Any, mode: int = 0o600, device: int = 0, *, dir_fd: int | None = None
     ) -> None:
-        """os.mknod: regular files are created; FIFOs and devices are a logged gap (EPERM)."""
-        target, at, name = self._path(path, "mknod", dir_fd)
+        """os.mknod: regular files are created; FIFOs and devices are a logged gap (EPERM).
+        CPython's mknod names no file in its errors."""
+        target = path_arg(path, "mknod")
+        directory = dir_fd_arg(dir_fd)
         mode = int_arg(mode)
-        kind = mode & 0o170000
-        if kind not in (0, 0o100000):
-            FIFOS.hit(path=target.original)
-            raise os_error(errno.EPERM, target.original)
         try:
+            at, name = self._at(target, directory)
+            if mode & 0o170000 not in (0, 0o100000):
+                self._refuse_special(target, at, name)
             flags = posix.O_CREAT | posix.O_EXCL | posix.O_WRONLY
             self._fs.open_at(at, name, flags, mode & 0o7777 & ~self._umask).close()
         except OSError as error:
-            raise rename_error(error, target.original) from None
+            raise rename_error(error, None) from None
 
     # -- attributes ----------------------------------------------------------------------------
 
@@ -447,8 +490,8 @@ class PathFunctions(BackendCore):
         if target.fd is not None:
             self._fd_path(target).utime(when)
             return
-        at, name = self._at(target, directory)
         try:
+            at, name = self._at(target, directory)  # inside: an empty path's ENOENT too
             self._fs.utime_at(at, name, when, bool(follow_symlinks))
         except OSError as error:
             raise rename_error(error, target.original if UTIME_NAMES_FILE else None) from None

@@ -20,6 +20,7 @@ import resource
 import stat
 from collections.abc import Callable
 
+import compat
 from posixbackend.emulated.args import fd_arg, off_t_arg, ssize_arg
 from posixbackend.emulated.core import BackendCore
 from posixbackend.emulated.descriptions import (
@@ -42,6 +43,16 @@ MAX_RW_COUNT = 0x7FFFF000
 """Linux moves at most this much in one read, write or transfer (INT_MAX & PAGE_MASK)."""
 OFF_T_MAX = (1 << 63) - 1
 CHUNK = 1 << 20
+
+CROSS_DEVICE_COPY = compat.declare(
+    id="os.copy_file_range.cross_device",
+    function="os.copy_file_range",
+    aspect="files on different devices (mounts)",
+    level=compat.Level.FINE,
+    explanation="EXDEV, as Linux 5.19+ gives between two tmpfs or ext4 mounts; Linux lets "
+    "the file systems with a copy_file_range of their own (NFS, CIFS, FUSE, overlayfs) copy "
+    "across their mounts",
+)
 """Bytes held in memory at once while a transfer copies between two files."""
 _U64 = 1 << 64
 
@@ -372,6 +383,8 @@ class TransferFunctions(BackendCore):
         in_offset = None if offset_src is None else off_t_arg(offset_src)
         out_offset = None if offset_dst is None else off_t_arg(offset_dst)
         source, destination = self._description(src), self._description(dst)
+        if (source.flags | destination.flags) & posix.O_PATH:  # fdget() never returns them
+            raise os_error(errno.EBADF)
         in_position = file_position(source) if in_offset is None else in_offset
         out_position = file_position(destination) if out_offset is None else out_offset
         in_stat, out_stat = source.stat(), destination.stat()
@@ -393,6 +406,9 @@ class TransferFunctions(BackendCore):
         _verify_area(out_position, count)
         if not count:
             return 0
+        if in_stat.st_dev != out_stat.st_dev:  # after "nothing to copy", as vfs_copy_file_range
+            CROSS_DEVICE_COPY.hit(src=src, dst=dst)
+            raise os_error(errno.EXDEV)
         return _copy(_Source(source, in_offset), _Sink(destination, out_offset), count)
 
 

@@ -205,7 +205,8 @@ def run_program(backend: EmulatedBackend, program: list[tuple[Any, ...]]) -> lis
             opened.append(result[1])
         log.append((step, result))
     for number in sorted(backend._table.files):  # the offset and flags of each descriptor
-        log.append((number, backend.lseek(number, 0, os.SEEK_CUR), backend.get_inheritable(number)))
+        offset = outcome(backend.lseek, number, 0, os.SEEK_CUR)  # EBADF for O_PATH
+        log.append((number, offset, backend.get_inheritable(number)))
     log.append(("next", outcome(backend.open, "/d", os.O_RDONLY)))
     return log
 

@@ -16,8 +16,9 @@ Semantics, chosen to match Linux's mounts:
   prefix again. An open directory (and the cwd) is held as (mount, the provider's own
   reference), so renames and link swaps change nothing for calls through it.
 - rmdir of a mount point is EBUSY, unlink EISDIR, mkdir/symlink/link onto it EEXIST, rename of
-  or onto it EBUSY (after the type checks that come first on Linux); rename and link between
-  mounts are EXDEV, checked where Linux checks them, so ``shutil.move`` falls back to copying.
+  or onto it EBUSY (after the type checks that come first on Linux; onto itself it does
+  nothing, as on Linux); rename and link between mounts are EXDEV, checked where Linux
+  checks them, so ``shutil.move`` falls back to copying.
 - Every mount, the root included, reports device numbers of its own (see ``Mounted``), in stat
   and in fstat of its handles.
 
@@ -416,7 +417,13 @@ class MountFileSystem(FileSystem):
                 old = sources.child(old_dir, old_name, src)
                 new = targets.child(new_dir, new_name, dst)
                 if _crosses(old, old_dir) or _crosses(new, new_dir):
-                    self._refuse_mount_point_rename(sources, old, new)
+                    if _crosses(old, old_dir) and _crosses(new, new_dir):
+                        assert old is not None and new is not None
+                        if old.mounted is new.mounted:  # one mount point onto itself:
+                            return  # vfs_rename's "source == target" comes before EBUSY
+                    self._refuse_mount_point_rename(
+                        sources, old, new, old_slash or new_slash
+                    )
                 if old is not None and mounted.points and sources.is_dir(old):
                     nodes = mounted.nodes
                     if any(nodes.encloses(old.node, m.point_node) for m in mounted.points.values()):
@@ -435,12 +442,18 @@ class MountFileSystem(FileSystem):
 
     @staticmethod
     def _refuse_mount_point_rename(
-        walk: Walk[MountNode, MountNode], old: MountNode | None, new: MountNode | None
+        walk: Walk[MountNode, MountNode],
+        old: MountNode | None,
+        new: MountNode | None,
+        slash: bool,
     ) -> None:
-        """vfs_rename's order when a mount point is involved: ENOENT, EISDIR/ENOTDIR, EBUSY."""
+        """vfs_rename's order when a mount point is involved: ENOENT, ENOTDIR for a
+        non-directory named with a trailing slash, EISDIR/ENOTDIR, EBUSY."""
         if old is None:
             raise os_error(errno.ENOENT)
         old_is_dir = walk.is_dir(old)
+        if slash and not old_is_dir:
+            raise os_error(errno.ENOTDIR)
         if new is not None:
             new_is_dir = walk.is_dir(new)
             if new_is_dir and not old_is_dir:

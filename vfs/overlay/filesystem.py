@@ -45,6 +45,7 @@ from vfs.overlay.handle import OverlayHandle
 from vfs.overlay.inodes import Inodes
 from vfs.overlay.markers import Markers
 from vfs.overlay.tree import MergedTree, OverlayNodes, join
+from vfs.pathnames import special_errno
 from vfs.provider import DirEntryInfo, FileSystem
 from vfs.walk.held import HeldPath, HeldPaths
 
@@ -642,6 +643,14 @@ class OverlayFileSystem(FileSystem):
             self.rename(self._path_at(src_at, src), self._path_at(dst_at, dst))
 
     def rmdir_at(self, at: object | None, path: str) -> None:
+        # a last "." or ".." is refused by its name (ENOTEMPTY for ".."), before the path is
+        # made absolute, which would fold it away
+        head, _, last = path.rstrip("/").rpartition("/")
+        number = special_errno("rmdir", last)
+        if number is not None and path.rstrip("/"):
+            if head and not _stat.S_ISDIR(self.stat_at(at, head).st_mode):  # walked first
+                raise os_error(errno.ENOTDIR, path)
+            raise os_error(number, path)
         with self._lock:
             self.rmdir(self._path_at(at, path))
 
