@@ -29,6 +29,7 @@ from typing import TextIO
 from posixbackend.conformance.recording import RecordingResult, describe
 from posixbackend.conformance.results import Outcome, TestOutcome
 from posixbackend.conformance.stream import ResultWriter
+from posixbackend.emulated.hostfcntl import host_fcntl
 from posixbackend.switch import backend
 
 REGRTEST_SETTINGS: dict[str, object] = {
@@ -54,7 +55,7 @@ def open_result_file(path: str) -> TextIO:
         floor = (
             RESULT_FD_FLOOR if soft == resource.RLIM_INFINITY else min(RESULT_FD_FLOOR, soft // 2)
         )
-        high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor)
+        high = host_fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor)
         os.close(fd)
         return open(high, "w", encoding="utf-8")
 

@@ -32,7 +32,7 @@ SUPPORTS_FOLLOW_SYMLINKS = ("access", "chown", "link", "stat", "utime")
 
 
 class EmulatedBackend(
-    FileFunctions, VectoredFunctions, TransferFunctions, LockFunctions, XattrFunctions,
+    LockFunctions, FileFunctions, VectoredFunctions, TransferFunctions, XattrFunctions,
     DirectoryFunctions, PipeFunctions, EventfdFunctions, MemfdFunctions, SpawnFunctions,
     ProcessInfoFunctions, PollingFunctions,
 ):

@@ -26,6 +26,7 @@ from posixbackend.emulated.descriptions import (
     is_directory,
 )
 from posixbackend.emulated.fdtable import FdTable
+from posixbackend.emulated.hostfcntl import host_fcntl
 from posixbackend.emulated.pipes import PipeReader, PipeWriter
 from vfs.host.handle import HostHandle
 
@@ -375,7 +376,7 @@ class StdioBridge:
 
     def _host_file(self, description: FileDescription, handle: HostHandle) -> int:
         """A duplicate of a host file's descriptor, at the description's offset."""
-        copy = fcntl.fcntl(handle.fd, fcntl.F_DUPFD_CLOEXEC, 3)
+        copy = host_fcntl(handle.fd, fcntl.F_DUPFD_CLOEXEC, 3)
         self._opened.append(copy)
         if not stat.S_ISREG(posix.fstat(copy).st_mode):
             return copy

@@ -116,15 +116,18 @@ class BackendCore:
     def _accelerate(self, accelerated: bool | None) -> bool:
         """Serve read, lseek, open and close from the C fast paths, unless a subclass
         redefines one of them (its definition must stay in charge); whether they serve."""
+        from posixbackend.emulated.fcntlcalls import FcntlFunctions
         from posixbackend.emulated.files import FileFunctions
 
         cls = type(self)
         names = accelerator.ACCELERATED_CALLS
-        if any(getattr(cls, name) is not getattr(FileFunctions, name) for name in names):
+        own = {name: {vars(base)[name] for base in (FileFunctions, FcntlFunctions)
+                      if name in vars(base)} for name in names}  # fmt: skip
+        if any(getattr(cls, name) not in own[name] for name in names):
             if accelerated:
                 raise ValueError(f"{cls.__name__} redefines one of {names}: accelerated=True")
             return False
-        python = {name: getattr(FileFunctions, name).__get__(self, cls) for name in names}
+        python = {name: getattr(cls, name).__get__(self, cls) for name in names}
         vars(self).update(accelerator.fast_paths(self._table, self._fs, python))
         return True
 

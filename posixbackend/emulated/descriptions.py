@@ -15,6 +15,7 @@ import threading
 from _thread import LockType
 
 import compat
+from posixbackend.emulated.hostfcntl import host_fcntl
 from posixbackend.emulated.pipes import PipeReader, PipeWriter
 from vfs import Handle
 from vfs.errors import os_error
@@ -440,7 +441,7 @@ class HostDescription(Description):
 
         try:
             flags = _host_flags(fd)
-            cloexec = bool(fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC)
+            cloexec = bool(host_fcntl(fd, fcntl.F_GETFD, 0) & fcntl.FD_CLOEXEC)
         except OSError:
             return None
         return cls(fd, flags, owned=True), cloexec
@@ -450,7 +451,7 @@ def _host_flags(fd: int) -> int:
     """The access mode and status flags of a real descriptor (F_GETFL without fcntl's import)."""
     import fcntl
 
-    return fcntl.fcntl(fd, fcntl.F_GETFL)
+    return host_fcntl(fd, fcntl.F_GETFL, 0)
 
 
 def readable(description: Description) -> bool:

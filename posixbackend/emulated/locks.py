@@ -1,26 +1,31 @@
-"""os.lockf: POSIX record locks, as seen from inside the emulated process.
+"""os.lockf: POSIX record locks from the file offset, as glibc makes them with fcntl(2).
 
-POSIX record locks belong to a process, and a process's own locks never conflict with each
-other: within the emulated process every lock request that Linux would accept succeeds at
-once, and F_TEST finds no conflicting lock. So lockf checks what glibc and the kernel check,
-in their order -- an unknown command is EINVAL before the descriptor is looked up; a range
-that starts before offset 0 is EINVAL, one that ends past the largest offset EOVERFLOW;
-F_LOCK and F_TLOCK need a descriptor open for writing (EBADF) -- and then succeeds. Other
-processes do not see these locks, nor does the backend see theirs (a gap). Host descriptors
-(the standard streams) take real locks.
+The locks are the ones :mod:`posixbackend.emulated.fcntlcalls` keeps (so ``fcntl.lockf`` and
+``F_SETLK`` see them): a process's own locks never conflict with each other, another emulated
+process's do. lockf checks what glibc and the kernel check, in their order -- an unknown
+command is EINVAL before the descriptor is looked up; a range that starts before offset 0 is
+EINVAL, one that ends past the largest offset EOVERFLOW; F_LOCK and F_TLOCK need a descriptor
+open for writing (EBADF); F_TEST is EACCES when another process holds a lock there. Host
+descriptors (the standard streams) take real locks.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import posix
 import sys
 from typing import Any, Final
 
-import compat
 from posixbackend.emulated.args import fd_arg, int_arg, off_t_arg
-from posixbackend.emulated.core import BackendCore
 from posixbackend.emulated.descriptions import HostDescription, file_position, writable
+from posixbackend.emulated.fcntlcalls import (
+    HOST_PROCESSES,
+    FcntlFunctions,
+    file_key,
+    lock_range,
+)
+from posixbackend.emulated.filelocks import F_RDLCK, F_UNLCK, F_WRLCK, LOCKS
 from vfs.errors import os_error
 
 F_ULOCK: Final = 0
@@ -28,15 +33,6 @@ F_LOCK: Final = 1
 F_TLOCK: Final = 2
 F_TEST: Final = 3
 OFF_T_MAX: Final = (1 << 63) - 1
-
-LOCKS_IN_PROCESS = compat.declare(
-    id="emulated.lockf.in_process",
-    function="os.lockf",
-    aspect="locks between processes",
-    level=compat.Level.INFO,
-    explanation="record locks are kept within the emulated process, where they never "
-    "conflict: other processes do not see them, and F_TEST and F_LOCK do not see theirs",
-)
 
 
 def check_range(start: int, length: int) -> None:
@@ -48,7 +44,7 @@ def check_range(start: int, length: int) -> None:
         raise os_error(errno.EINVAL)
 
 
-class LockFunctions(BackendCore):
+class LockFunctions(FcntlFunctions):
     """os.lockf."""
 
     def lockf(self, fd: Any, command: Any, length: Any, /) -> None:
@@ -64,5 +60,17 @@ class LockFunctions(BackendCore):
         check_range(file_position(description), length)
         if command in (F_LOCK, F_TLOCK) and not writable(description):
             raise os_error(errno.EBADF)
-        if command != F_ULOCK:
-            LOCKS_IN_PROCESS.hit(command=command)
+        kind = {F_ULOCK: F_UNLCK, F_TEST: F_RDLCK}.get(command, F_WRLCK)
+        key = file_key(description)
+        low, high = lock_range(description, os.SEEK_CUR, 0, length)
+        if command == F_TEST:
+            if LOCKS.get_record(key, self, kind, low, high) is not None:
+                raise os_error(errno.EACCES)
+            return
+        if kind != F_UNLCK:
+            self._close_through_python()
+        pid = posix.getpid()
+        wait = command == F_LOCK
+        LOCKS.set_record(key, self, kind, (low, high), pid=pid, wait=wait, process=True)
+        if kind != F_UNLCK:
+            HOST_PROCESSES.hit(command=command)

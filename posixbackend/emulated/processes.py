@@ -42,6 +42,8 @@ from typing import Final, Protocol, runtime_checkable
 
 import attrs
 
+from posixbackend.emulated.hostfcntl import host_fcntl
+
 SYNTHETIC_PID_BASE: Final = 1 << 22
 """Linux's PID_MAX_LIMIT: no real process id reaches it, so ids from here on are never real."""
 SIGNAL_MAX: Final = signal.NSIG - 1
@@ -274,7 +276,7 @@ class _FdRemap:
         sources: list[int] = []
         try:
             for target in targets:
-                sources.append(fcntl.fcntl(fds[target], fcntl.F_DUPFD_CLOEXEC, floor))
+                sources.append(host_fcntl(fds[target], fcntl.F_DUPFD_CLOEXEC, floor))
         except OSError:
             for source in sources:
                 posix.close(source)
@@ -380,7 +382,7 @@ class HostProcessHandler:
         """A close-on-exec pipe whose write end is above ``floor`` (fork_exec wants >= 3)."""
         read_end, write_end = posix.pipe2(posix.O_CLOEXEC)
         try:
-            high = fcntl.fcntl(write_end, fcntl.F_DUPFD_CLOEXEC, max(floor, 3))
+            high = host_fcntl(write_end, fcntl.F_DUPFD_CLOEXEC, max(floor, 3))
         except OSError:
             posix.close(read_end)
             raise
@@ -628,10 +630,10 @@ def _own_copy(fd: int | None, standard: int, taken: list[int]) -> int:
     /dev/null when that is closed), recorded in ``taken``."""
     if fd is None:
         try:
-            copy = fcntl.fcntl(standard, fcntl.F_DUPFD_CLOEXEC, 3)
+            copy = host_fcntl(standard, fcntl.F_DUPFD_CLOEXEC, 3)
         except OSError:
             copy = posix.open(_DEVNULL, posix.O_RDWR | posix.O_CLOEXEC)
     else:
-        copy = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+        copy = host_fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
     taken.append(copy)
     return copy

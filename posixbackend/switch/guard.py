@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import _io
 import _posixsubprocess
+import fcntl
 import os
 import posix
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 import compat
 from posixbackend.emulated import EmulatedBackend
@@ -35,6 +36,11 @@ OWN_ENVIRONMENT_SYSTEM = compat.declare(
     "through posix_spawn with the guest's environment (system(3) would read the process's): "
     "the caller does not ignore SIGINT and SIGQUIT while the command runs",
 )
+
+
+UNCACHED: Final = frozenset({"close"})
+"""Names looked up on every call: a backend may change what serves them (its close leaves
+the C fast path once it holds record locks, which closing must release)."""
 
 
 def _refusal(operation: Operation) -> Callable[..., NoReturn]:
@@ -96,7 +102,8 @@ class Guard:
             value: Any = _refusal(operation)
         else:
             value = self._served(name)
-        self.__dict__[name] = value
+        if name not in UNCACHED:
+            self.__dict__[name] = value
         return value
 
 
@@ -153,9 +160,7 @@ class NativeGuard(Guard):
     def _system_in_environment(self, command: Any) -> int:
         """os.system with the guest's own environment (the real one reads the process's)."""
         OWN_ENVIRONMENT_SYSTEM.hit()
-        pid = posix.posix_spawn(
-            "/bin/sh", ["sh", "-c", os.fsdecode(command)], self._environ_copy()
-        )
+        pid = posix.posix_spawn("/bin/sh", ["sh", "-c", os.fsdecode(command)], self._environ_copy())
         return posix.waitpid(pid, 0)[1]
 
     def _execv_in_environment(self, path: Any, argv: Any, /) -> NoReturn:
@@ -195,7 +200,12 @@ def real_object(name: str) -> Any:
         "os_environb": lambda: os.environb,
     }
     maker = special.get(name)
-    value = maker() if maker is not None else getattr(os, name)
+    if maker is not None:
+        value = maker()
+    elif name.startswith("fcntl_"):  # fcntl_fcntl, fcntl_flock...: the fcntl module's own
+        value = getattr(fcntl, name.removeprefix("fcntl_"))
+    else:
+        value = getattr(os, name)
     return _unwrapped(value)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import _io
 import _posixsubprocess
 import builtins
+import fcntl
 import importlib.machinery
 import io
 import os
@@ -90,6 +91,7 @@ class Installation:
         self._replacements: list[Replacement] = []
         self._natives: dict[int, tuple[Any, Any]] = {}
         """id(real object) -> (real object, stand-in), for finding copies in other modules."""
+        self._finder: Any = None
 
     @property
     def installed(self) -> bool:
@@ -108,6 +110,7 @@ class Installation:
                 for namespace, name, stand_in in thread_patches():
                     self._replace(namespace, name, stand_in)
                 self._swap_copies(self._natives, record=True)
+                self._add_finder()
             except BaseException:
                 self._restore()
                 raise
@@ -160,6 +163,15 @@ class Installation:
             (select, "epoll", epoll_stand_in),
             (selectors.EpollSelector, "_selector_cls", epoll_stand_in),
             *libraries.stand_ins(),
+            *[
+                (
+                    fcntl,
+                    name,
+                    standins.StandIn("fcntl", name, getattr(fcntl, name), "fcntl_" + name),
+                )
+                for name in ("fcntl", "flock", "lockf", "ioctl")
+            ],
+            *_import_stand_ins(),
             (sys, "addaudithook", standins.guarded_audit_hook(sys.addaudithook)),
             (
                 _posixsubprocess,
@@ -211,8 +223,28 @@ class Installation:
         if record:
             self._replacements.append(Replacement(namespace, name, old, new))
 
+    def _add_finder(self) -> None:
+        """Put the virtual file system's finder in ``sys.meta_path``, ahead of the path finder
+        (see :mod:`posixbackend.imports`)."""
+        from posixbackend.imports import VirtualFinder  # it builds on the switch's modules
+
+        finder = VirtualFinder()
+        meta_path = sys.meta_path
+        place = next(
+            (i for i, f in enumerate(meta_path) if f is importlib.machinery.PathFinder),
+            len(meta_path),
+        )
+        meta_path.insert(place, finder)
+        self._finder = finder
+
+    def _remove_finder(self) -> None:
+        finder, self._finder = self._finder, None
+        if finder is not None:
+            sys.meta_path[:] = [f for f in sys.meta_path if f is not finder]
+
     def _restore(self) -> None:
         """Undo every replacement (newest first), then fix copies made of stand-ins meanwhile."""
+        self._remove_finder()
         undo = {id(r.stand_in): (r.stand_in, r.original) for r in self._replacements}
         for replacement in reversed(self._replacements):
             namespace, name = replacement.namespace, replacement.name
@@ -221,6 +253,13 @@ class Installation:
         self._swap_copies(undo, record=False)
         self._replacements.clear()
         self._natives.clear()
+
+
+def _import_stand_ins() -> list[tuple[Any, str, Any]]:
+    """py_compile's and importlib.util's (see :mod:`posixbackend.imports.compiling`)."""
+    from posixbackend.imports import compiling  # it builds on the switch's modules
+
+    return compiling.stand_ins()
 
 
 def _scanned(module_name: str, module: Any) -> bool:

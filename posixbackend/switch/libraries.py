@@ -60,7 +60,15 @@ def _routed(database: object) -> bool:
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     """Refuse sqlite3.connect of a database file that would reach the host's files while
-    the emulated backend serves (the stand-in routes the others to the VFS first)."""
+    the emulated backend serves (the stand-in routes the others to the VFS first), and a
+    socket made of a descriptor number (:mod:`posixbackend.switch.sockets`)."""
+    if event == "socket.__new__":
+        serving = get_active()
+        if serving is not None and _emulated_serves():
+            from posixbackend.switch.sockets import check_new_socket
+
+            check_new_socket(serving, sys._getframe(1))
+        return
     if event != "sqlite3.connect" or not _emulated_serves():
         return
     from posixbackend.sqlite import connect, library

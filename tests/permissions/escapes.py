@@ -251,13 +251,17 @@ for fd in range(3, 40):
     Escape(
         "fcntl on the embedder's descriptors by number",
         """
-import fcntl
+import errno, fcntl
+answered = []
 for fd in range(3, 40):
     try:
         fcntl.fcntl(fd, fcntl.F_SETFL, os.O_APPEND | os.O_NONBLOCK)
+        answered.append(fd)
     except OSError as error:
         if isinstance(error, PermissionError):
             raise
+# the numbers that answered may be the guest's own (judged on the host, not here)
+raise OSError(errno.EBADF, f"descriptors that answered: {answered}")
 """,
         "fd",
         "stopped",
@@ -413,6 +417,27 @@ resource.setrlimit(resource.RLIMIT_NOFILE, (3, 3))
         "survival",
         "escapes: no audit event is raised for raise_signal (nor for alarm or "
         "faulthandler._sigsegv), and a fresh _signal module reaches the real one",
+    ),
+    Escape(
+        "a copy of _ctypes in the virtual file system, imported to call libc",
+        """
+import importlib.machinery, importlib.util
+real = importlib.machinery.PathFinder.find_spec('_ctypes').origin
+with open(real, 'rb') as source:
+    data = source.read()
+copy = '/tmp/escape_ext/_ctypes' + importlib.machinery.EXTENSION_SUFFIXES[0]
+os.makedirs('/tmp/escape_ext', exist_ok=True)
+with open(copy, 'wb') as target:
+    target.write(data)
+spec = importlib.util.spec_from_file_location('_ctypes', copy)
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+sys.modules['_ctypes'] = module
+import ctypes
+ctypes.CDLL(None).creat(MARKER.encode(), 0o644)
+""",
+        "file",
+        "stopped",
     ),
 )
 """Every escape (see the module's docstring)."""

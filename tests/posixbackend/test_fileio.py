@@ -11,6 +11,7 @@ context) must match step by step; messages are compared after the class names (`
 
 from __future__ import annotations
 
+import _io
 import array
 import copy
 import errno
@@ -295,8 +296,8 @@ def make_env(kind: str, *, collect: bool = True) -> Iterator[Env]:
     root = tempfile.mkdtemp(prefix="pb-fileio-")
     try:
         with pytest.MonkeyPatch.context() as patch:
-            if kind == "io":
-                yield Env(kind, root, os, io.open, io.FileIO)
+            if kind == "io":  # the real ones: io.open is the switch's stand-in once installed
+                yield Env(kind, root, os, _io.open, _io.FileIO)
             elif kind == "os":
                 yield Env(kind, root, os, make_open(os), RawFile)
             else:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from posixbackend.emulated import EmulatedBackend
 from tests.posixbackend.sides import Side, compare, hits, sides
 from vfs import HostFileSystem, Identity
@@ -59,13 +61,21 @@ def test_checks_in_glibc_and_the_kernels_order(sides: tuple[Side, Side]) -> None
 
 
 def test_other_processes_do_not_see_the_locks(tmp_path: Path) -> None:
-    """On Linux a second process could not take this range (EAGAIN); here it can: the gap."""
+    """On Linux a second process could not take this range (EAGAIN); a host program still
+    can here (the gap), while a second emulated process cannot, as on Linux."""
     (tmp_path / "f").write_bytes(b"data")
     backend = EmulatedBackend(HostFileSystem(tmp_path), identity=Identity.current())
     fd = backend.open("/f", os.O_RDWR)
-    before = hits("emulated.lockf.in_process")
+    before = hits("emulated.fcntl.host_processes")
     backend.lockf(fd, os.F_LOCK, 4)
-    assert hits("emulated.lockf.in_process") == before + 1
+    assert hits("emulated.fcntl.host_processes") == before + 1
+    second = EmulatedBackend(HostFileSystem(tmp_path), identity=Identity.current())
+    theirs = second.open("/f", os.O_RDWR)
+    with pytest.raises(BlockingIOError):
+        second.lockf(theirs, os.F_TLOCK, 4)
+    with pytest.raises(PermissionError):
+        second.lockf(theirs, os.F_TEST, 4)
+    second.close(theirs)
     other = subprocess.run(
         [sys.executable, "-c", "import fcntl, sys; f = open(sys.argv[1], 'r+');"
          " fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB, 4); print('locked')",

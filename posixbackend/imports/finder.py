@@ -1,0 +1,211 @@
+"""The meta path finder that searches ``sys.path`` through the serving emulated backend.
+
+While an emulated backend serves the importing thread, each path entry is searched in order,
+as the path finder does: an entry inside the interpreter's library directories by the path
+finder itself (native speed), any other one through the backend -- packages before modules,
+extension modules before source before bytecode, namespace portions gathered across entries
+unless a regular module turns up later. What it finds gets a loader bound to that backend.
+Nothing found: the path finder after it searches the real disk, as imports did before.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import posixpath
+import stat
+import sys
+import weakref
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec, PathFinder
+from typing import Any, Final
+
+from posixbackend.imports.loaders import (
+    VirtualExtensionLoader,
+    VirtualSourcelessLoader,
+    VirtualSourceLoader,
+)
+from posixbackend.imports.roots import is_native
+from posixbackend.imports.zips import Archives, find_in_archive
+from posixbackend.switch.active import get_active
+from posixbackend.switch.block import current_emulated
+
+_external: Final[Any] = sys.modules["importlib._bootstrap_external"]
+_spec_from_file_location: Final = _external.spec_from_file_location
+"""importlib's own (``importlib.util``'s may be the switch's stand-in)."""
+
+
+def _loaders() -> list[tuple[str, Any]]:
+    """(suffix, loader class) in the path finder's order."""
+    found: list[tuple[str, Any]] = []
+    found += [(suffix, VirtualExtensionLoader) for suffix in importlib.machinery.EXTENSION_SUFFIXES]
+    found += [(suffix, VirtualSourceLoader) for suffix in importlib.machinery.SOURCE_SUFFIXES]
+    found += [(suffix, VirtualSourcelessLoader) for suffix in importlib.machinery.BYTECODE_SUFFIXES]
+    return found
+
+
+LOADERS: Final = _loaders()
+
+
+class Listings:
+    """Directory listings of one backend, kept while the directory's mtime stays the same
+    (as the path finder's FileFinder keeps them; ``importlib.invalidate_caches`` clears)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[int, frozenset[str]]] = {}
+
+    def names(self, served: Any, directory: str) -> frozenset[str] | None:
+        """The names in ``directory``, None when it is no directory one can list."""
+        try:
+            st = served.stat(directory)
+        except (OSError, ValueError):
+            return None
+        if not stat.S_ISDIR(st.st_mode):
+            return None
+        kept = self._kept.get(directory)
+        if kept is not None and kept[0] == st.st_mtime_ns:
+            return kept[1]
+        try:
+            names = frozenset(served.listdir(directory))
+        except OSError:
+            return None
+        self._kept[directory] = (st.st_mtime_ns, names)
+        return names
+
+
+class VirtualFinder:
+    """Finds modules in the virtual file system of the emulated backend serving the caller."""
+
+    def __init__(self) -> None:
+        self._listings: weakref.WeakKeyDictionary[Any, Listings] = weakref.WeakKeyDictionary()
+        self._archives: weakref.WeakKeyDictionary[Any, Archives] = weakref.WeakKeyDictionary()
+
+    def invalidate_caches(self) -> None:
+        self._listings = weakref.WeakKeyDictionary()
+        self._archives = weakref.WeakKeyDictionary()
+
+    def find_spec(
+        self, fullname: str, path: Sequence[Any] | None = None, target: Any = None
+    ) -> ModuleSpec | None:
+        emulated = current_emulated()
+        if emulated is None:
+            return None
+        served = get_active()
+        listings = self._listings.get(emulated)
+        if listings is None:
+            listings = self._listings.setdefault(emulated, Listings())
+        entries = sys.path if path is None else path
+        tail = fullname.rpartition(".")[2]
+        portions: list[str] = []
+        found_virtual = False
+        for entry in list(entries):
+            if not isinstance(entry, str):
+                continue
+            directory = self._absolute(served, entry)
+            if directory is None:
+                continue
+            if is_native(directory):
+                spec = PathFinder.find_spec(fullname, [entry], target)
+                if spec is None:
+                    continue
+                if spec.loader is not None:
+                    return spec
+                portions.extend(spec.submodule_search_locations or ())
+                continue
+            names = listings.names(served, directory)
+            if names is not None:
+                spec, portion = self._search(
+                    served, listings, fullname, tail, directory, names=names
+                )
+            else:
+                spec, portion = self._search_archive(emulated, served, fullname, tail, directory)
+            if spec is not None:
+                return spec
+            if portion is not None:
+                portions.append(portion)
+                found_virtual = True
+        if found_virtual:
+            namespace = ModuleSpec(fullname, None, is_package=True)
+            namespace.submodule_search_locations = _external._NamespacePath(
+                fullname, portions, self._namespace_portions
+            )  # recomputed as the parent's path changes, as the path finder's is
+            return namespace
+        return None
+
+    def _namespace_portions(self, fullname: str, parent_path: Sequence[Any]) -> ModuleSpec | None:
+        """What a namespace package's path is recomputed from: the path finder's answer
+        outside a block, this finder's inside one."""
+        found = self.find_spec(fullname, parent_path)
+        if found is None:
+            found = PathFinder.find_spec(fullname, list(parent_path))
+        return found
+
+    def _search_archive(
+        self, emulated: Any, served: Any, fullname: str, tail: str, entry: str
+    ) -> tuple[ModuleSpec | None, str | None]:
+        """(a module's spec, or a namespace portion) when ``entry`` names a zip archive."""
+        archives = self._archives.get(emulated)
+        if archives is None:
+            archives = self._archives.setdefault(emulated, Archives())
+        found = archives.split(served, entry)
+        if found is None:
+            return None, None
+        return find_in_archive(found[0], found[1], fullname, tail)
+
+    @staticmethod
+    def _absolute(served: Any, entry: str) -> str | None:
+        """The entry as an absolute path of the backend ('' is its current directory)."""
+        if entry.startswith("/"):
+            return posixpath.normpath(entry)
+        try:
+            return posixpath.normpath(posixpath.join(served.getcwd(), entry))
+        except OSError:
+            return None
+
+    @staticmethod
+    def _search(
+        served: Any,
+        listings: Listings,
+        /,
+        fullname: str,
+        tail: str,
+        directory: str,
+        *,
+        names: frozenset[str],
+    ) -> tuple[ModuleSpec | None, str | None]:
+        """(a module's spec, or a namespace portion) for ``tail`` in ``directory``, which
+        holds ``names``."""
+        base = posixpath.join(directory, tail)
+        portion = None
+        if tail in names:
+            package = listings.names(served, base)
+            if package is not None:
+                for suffix, loader_class in LOADERS:
+                    init = "__init__" + suffix
+                    if init in package and _regular(served, posixpath.join(base, init)):
+                        origin = posixpath.join(base, init)
+                        return _spec(fullname, origin, loader_class, served, [base]), None
+                portion = base
+        for suffix, loader_class in LOADERS:
+            name = tail + suffix
+            if name in names and _regular(served, posixpath.join(directory, name)):
+                origin = posixpath.join(directory, name)
+                return _spec(fullname, origin, loader_class, served, None), None
+        return None, portion
+
+
+def _regular(served: Any, path: str) -> bool:
+    try:
+        return stat.S_ISREG(served.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _spec(
+    fullname: str, origin: str, loader_class: Any, served: Any, locations: list[str] | None
+) -> ModuleSpec:
+    loader = loader_class(fullname, origin, served)
+    spec: ModuleSpec | None = _spec_from_file_location(
+        fullname, origin, loader=loader, submodule_search_locations=locations
+    )
+    assert spec is not None  # a loader was given
+    return spec

@@ -1,0 +1,83 @@
+"""File work through a serving backend object (an emulated backend or its guard).
+
+The loaders call the backend they were found on directly, not the ``os`` stand-ins, so they
+keep reading the virtual file system after the block that imported them has ended.
+"""
+
+from __future__ import annotations
+
+import os
+import posix
+import stat
+from typing import Any
+
+READ_FLAGS = posix.O_RDONLY | posix.O_CLOEXEC
+CHUNK = 1 << 20
+
+
+def read_file(served: Any, path: str) -> bytes:
+    """The whole content of ``path``."""
+    fd = served.open(path, READ_FLAGS)
+    try:
+        chunks: list[bytes] = []
+        while True:
+            chunk = served.read(fd, CHUNK)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        served.close(fd)
+
+
+def kind_of(served: Any, path: str) -> int | None:
+    """The file type bits of ``path`` (following links), None when it cannot be stat'ed."""
+    try:
+        return stat.S_IFMT(served.stat(path).st_mode)
+    except (OSError, ValueError):
+        return None
+
+
+def is_directory(served: Any, path: str) -> bool:
+    return kind_of(served, path) == stat.S_IFDIR
+
+
+def is_file(served: Any, path: str) -> bool:
+    return kind_of(served, path) == stat.S_IFREG
+
+
+def write_atomic(served: Any, path: str, data: bytes, mode: int) -> None:
+    """Write ``data`` to ``path`` as the import system does: aside, then renamed in place, so
+    a reader never sees a partial file."""
+    aside = f"{path}.{id(path)}"
+    fd = served.open(
+        aside, posix.O_EXCL | posix.O_CREAT | posix.O_WRONLY | posix.O_CLOEXEC, mode & 0o666
+    )
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[served.write(fd, view) :]
+        finally:
+            served.close(fd)
+        served.replace(aside, path)
+    except BaseException:
+        try:
+            served.unlink(aside)
+        except OSError:
+            pass  # the aside file may not exist any more: the error that matters is raised
+        raise
+
+
+def make_parents(served: Any, directory: str) -> None:
+    """Create the missing directories of ``directory`` (mode 0o777 less the umask), as the
+    import system does for ``__pycache__``."""
+    missing: list[str] = []
+    current = directory
+    while current and current != "/" and not is_directory(served, current):
+        missing.append(current)
+        current = os.path.dirname(current)
+    for path in reversed(missing):
+        try:
+            served.mkdir(path, 0o777)
+        except FileExistsError:
+            continue

@@ -1,0 +1,411 @@
+"""Imports, resources, bytecode and compiling from the virtual file system (issue 18, items 4-5).
+
+Each scenario writes modules below its root and imports them from there, natively in a host
+temporary directory and inside a managed block (memory, the default file system, a confined
+host directory); the results must agree. What must also hold only on the managed side (the
+module still works after its block, nothing reached the host) is asserted after the run.
+"""
+
+from __future__ import annotations
+
+import compileall
+import contextlib
+import importlib
+import importlib.machinery
+import importlib.resources
+import importlib.util
+import inspect
+import os
+import py_compile
+import shutil
+import sys
+import tempfile
+import traceback
+import zipfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import posixbackend
+from posixbackend.permissions import Permissions
+from tests.switch.stdlib_harness import compare, error_facts, placeholder, run_managed, run_native
+from vfs import HostFileSystem
+
+
+@contextlib.contextmanager
+def importing_from(*entries: str) -> Iterator[None]:
+    """``entries`` first on sys.path; afterwards they and every module imported from below
+    them are gone again (both runs import the same names)."""
+    before = set(sys.modules)
+    sys.path[:0] = entries
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        for entry in entries:
+            sys.path.remove(entry)
+        for cached in [key for key in sys.path_importer_cache if key.startswith(entries)]:
+            del sys.path_importer_cache[cached]  # a zipimporter would reread its archive
+        for name in set(sys.modules) - before:
+            del sys.modules[name]
+        importlib.invalidate_caches()
+
+
+def outcome(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``("ok", result)``, or the error: as the harness's, with import errors' name too."""
+    try:
+        return ("ok", function(*args, **kwargs))
+    except ImportError as caught:
+        return (type(caught).__name__, str(caught), caught.name)
+    except (OSError, ValueError) as caught:
+        return error_facts(caught)
+
+
+def write(path: str, text: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as file:
+        file.write(text)
+
+
+def run_on_host_provider(scenario: Callable[[str], Any]) -> Any:
+    """The scenario on the managed backend over a confined host directory."""
+    host = tempfile.mkdtemp(prefix="imports-host-")
+    try:
+        with posixbackend.backend("managed", file_system=HostFileSystem(root=host), cwd="/"):
+            os.mkdir("/work")
+            result = scenario("/work")
+        return placeholder(result, "/work")
+    finally:
+        shutil.rmtree(host)
+
+
+def compare_everywhere(scenario: Callable[[str], Any]) -> Any:
+    """Native, managed memory, managed default file system and managed host agree."""
+    native = compare(scenario)
+    assert run_managed(scenario, default_file_system=True) == native
+    assert run_on_host_provider(scenario) == native
+    return native
+
+
+@pytest.fixture
+def bytecode_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+
+
+def test_modules_packages_and_namespace_packages(bytecode_written: None) -> None:
+    def scenario(root: str) -> Any:
+        write(f"{root}/mods/vi_plain.py", "VALUE = 'plain'\n")
+        write(f"{root}/mods/vi_pkg/__init__.py", "VALUE = 'package'\n")
+        write(f"{root}/mods/vi_pkg/sub.py", "from . import VALUE as P\nVALUE = P + '.sub'\n")
+        write(f"{root}/mods/vi_ns/part/leaf.py", "VALUE = 'leaf'\n")
+        write(f"{root}/other/vi_ns/more.py", "VALUE = 'more'\n")
+        with importing_from(f"{root}/mods", f"{root}/other"):
+            import vi_ns.more  # type: ignore[import-not-found]
+            import vi_ns.part.leaf  # type: ignore[import-not-found]
+            import vi_pkg.sub  # type: ignore[import-not-found]
+            import vi_plain  # type: ignore[import-not-found]
+
+            return {
+                "values": [vi_plain.VALUE, vi_pkg.VALUE, vi_pkg.sub.VALUE,
+                           vi_ns.part.leaf.VALUE, vi_ns.more.VALUE],
+                "files": [vi_plain.__file__, vi_pkg.__file__, vi_ns.part.leaf.__file__],
+                "package_path": list(vi_pkg.__path__),
+                "namespace_path": sorted(vi_ns.__path__),
+                "namespace_path_type": type(vi_ns.__path__).__name__,
+                "namespace_file": vi_ns.__file__,
+                "cached": [vi_plain.__cached__, os.path.exists(vi_plain.__cached__)],
+                "pycache": sorted(os.listdir(f"{root}/mods/vi_pkg/__pycache__")),
+                "spec_origin": vi_pkg.sub.__spec__.origin,
+            }  # fmt: skip
+
+    compare_everywhere(scenario)
+
+
+def test_bytecode_is_used_then_rewritten_when_the_source_changes(bytecode_written: None) -> None:
+    def scenario(root: str) -> Any:
+        write(f"{root}/vi_again.py", "VALUE = 1\n")
+        with importing_from(root):
+            import vi_again  # type: ignore[import-not-found]
+
+            first = (vi_again.VALUE, os.stat(vi_again.__cached__).st_size > 16)
+        write(f"{root}/vi_again.py", "VALUE = 'two, longer'\n")
+        with importing_from(root):
+            import vi_again
+
+            return [first, vi_again.VALUE, os.path.exists(vi_again.__cached__)]
+
+    compare_everywhere(scenario)
+
+
+def test_no_bytecode_written_when_python_is_told_not_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+
+    def scenario(root: str) -> Any:
+        write(f"{root}/vi_nobc.py", "VALUE = 3\n")
+        with importing_from(root):
+            import vi_nobc  # type: ignore[import-not-found]
+
+            return [vi_nobc.VALUE, sorted(os.listdir(root))]
+
+    compare_everywhere(scenario)
+
+
+def test_sourceless_bytecode_modules() -> None:
+    def scenario(root: str) -> Any:
+        write(f"{root}/src/vi_compiled.py", "VALUE = 'from pyc'\n")
+        py_compile.compile(f"{root}/src/vi_compiled.py", cfile=f"{root}/lib/vi_compiled.pyc")
+        with importing_from(f"{root}/lib"):
+            import vi_compiled  # type: ignore[import-not-found]
+
+            return [vi_compiled.VALUE, vi_compiled.__file__,
+                    type(vi_compiled.__loader__).__mro__[-3].__name__]  # fmt: skip
+
+    compare_everywhere(scenario)
+
+
+def test_errors_are_native_ones(bytecode_written: None) -> None:
+    def scenario(root: str) -> Any:
+        write(f"{root}/vi_broken.py", "def broken(:\n    pass\n")
+        write(f"{root}/vi_raises.py", "raise LookupError('at import')\n")
+        with importing_from(root):
+            missing = outcome(importlib.import_module, "vi_not_there")
+            try:
+                importlib.import_module("vi_broken")
+            except SyntaxError as caught:
+                syntax = [caught.filename, caught.lineno, caught.msg]
+            try:
+                importlib.import_module("vi_raises")
+            except LookupError as caught:
+                raised = [str(caught), "vi_raises" in sys.modules]
+            return [missing, syntax, raised]
+
+    compare_everywhere(scenario)
+
+
+def test_a_module_written_after_a_failed_import_is_found_after_invalidate_caches() -> None:
+    def scenario(root: str) -> Any:
+        os.mkdir(f"{root}/late")
+        with importing_from(f"{root}/late"):
+            before = outcome(importlib.import_module, "vi_late")
+            write(f"{root}/late/vi_late.py", "VALUE = 'late'\n")
+            importlib.invalidate_caches()
+            return [before, importlib.import_module("vi_late").VALUE]
+
+    compare_everywhere(scenario)
+
+
+def test_resources_and_sources(bytecode_written: None) -> None:
+    def scenario(root: str) -> Any:
+        write(f"{root}/vi_res/__init__.py", "def where():\n    return 'here'\n")
+        write(f"{root}/vi_res/data/notes.txt", "some notes\n")
+        write(f"{root}/vi_res/table.csv", "a,b\n")
+        with importing_from(root):
+            import vi_res  # type: ignore[import-not-found]
+
+            files = importlib.resources.files("vi_res")
+            return {
+                "text": files.joinpath("data/notes.txt").read_text(),
+                "bytes": (files / "table.csv").read_bytes(),
+                "names": sorted(item.name for item in files.iterdir()),
+                "is_dir": [(files / "data").is_dir(), (files / "table.csv").is_file()],
+                "source": inspect.getsource(vi_res.where),
+                "get_source": vi_res.__loader__.get_source("vi_res"),
+                "get_data": vi_res.__loader__.get_data(f"{root}/vi_res/table.csv"),
+            }
+
+    compare_everywhere(scenario)
+
+
+def test_zip_archives_on_the_path() -> None:
+    def scenario(root: str) -> Any:
+        with zipfile.ZipFile(f"{root}/bundle.zip", "w") as archive:
+            archive.writestr("vi_zmod.py", "VALUE = 'zip module'\n")
+            archive.writestr("vi_zpkg/__init__.py", "VALUE = 'zip package'\n")
+            archive.writestr("vi_zpkg/inner.py", "VALUE = 'zip inner'\n")
+            archive.writestr("vi_zpkg/res.txt", "zip resource")
+        with importing_from(f"{root}/bundle.zip"):
+            import vi_zmod  # type: ignore[import-not-found]
+            import vi_zpkg.inner  # type: ignore[import-not-found]
+
+            return {
+                "values": [vi_zmod.VALUE, vi_zpkg.VALUE, vi_zpkg.inner.VALUE],
+                "files": [vi_zmod.__file__, vi_zpkg.__file__, vi_zpkg.inner.__file__],
+                "path": list(vi_zpkg.__path__),
+                "resource": importlib.resources.files("vi_zpkg").joinpath("res.txt").read_text(),
+                "source": vi_zmod.__loader__.get_source("vi_zmod"),
+                "missing": outcome(importlib.import_module, "vi_zpkg.nothing"),
+            }
+
+    compare_everywhere(scenario)
+
+
+def test_py_compile_and_compileall(bytecode_written: None) -> None:
+    def scenario(root: str) -> Any:
+        write(f"{root}/tree/one.py", "ONE = 1\n")
+        write(f"{root}/tree/pkg/__init__.py", "")
+        write(f"{root}/tree/pkg/two.py", "TWO = 2\n")
+        write(f"{root}/tree/bad.py", "def (:\n")
+        compiled = py_compile.compile(f"{root}/tree/one.py", doraise=True)
+        try:
+            py_compile.compile(f"{root}/tree/bad.py", doraise=True)
+        except py_compile.PyCompileError as caught:
+            bad = [caught.file, caught.exc_type_name]
+        missing = outcome(py_compile.compile, f"{root}/tree/none.py", doraise=True)
+        everything = compileall.compile_dir(f"{root}/tree", quiet=2)
+        return {
+            "compiled": compiled,
+            "bad": bad,
+            "missing": missing,
+            "compile_dir": everything,
+            "pycache": sorted(os.listdir(f"{root}/tree/pkg/__pycache__")),
+            "mode": oct(os.stat(str(compiled)).st_mode),
+        }
+
+    compare_everywhere(scenario)
+
+
+def test_spec_from_file_location_loads(bytecode_written: None) -> None:
+    def scenario(root: str) -> Any:
+        write(f"{root}/vi_direct.py", "VALUE = 'direct'\n")
+        os.chdir(root)
+        spec = importlib.util.spec_from_file_location("vi_direct", "vi_direct.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        unknown = importlib.util.spec_from_file_location("vi_x", f"{root}/data.txt")
+        return [module.VALUE, spec.origin, module.__cached__, unknown]
+
+    compare(scenario, chdir=True)
+
+
+def test_modules_keep_working_after_their_block(bytecode_written: None) -> None:
+    """Tracebacks, inspect.getsource and resources read through the backend the module was
+    found on, also once its block has ended (the host has no such files)."""
+    with posixbackend.backend("managed"):
+        write("/tmp/after/vi_after/__init__.py", "def fail():\n    raise KeyError('after')\n")
+        write("/tmp/after/vi_after/data.txt", "still here")
+        with zipfile.ZipFile("/tmp/after/zipped.zip", "w") as archive:
+            archive.writestr("vi_zafter.py", "def fail():\n    raise KeyError('zipped')\n")
+        sys.path[:0] = ["/tmp/after", "/tmp/after/zipped.zip"]
+        try:
+            import vi_after  # type: ignore[import-not-found]
+            import vi_zafter  # type: ignore[import-not-found]
+        finally:
+            del sys.path[:2]
+    try:
+        assert not os.path.exists("/tmp/after")
+        lines = []
+        for module in (vi_after, vi_zafter):
+            try:
+                module.fail()
+            except KeyError:
+                lines.append(traceback.format_exc().splitlines()[-2].strip())
+        assert lines == ["raise KeyError('after')", "raise KeyError('zipped')"]
+        assert inspect.getsource(vi_after.fail).startswith("def fail():")
+        data = importlib.resources.files("vi_after").joinpath("data.txt").read_text()
+        assert data == "still here"
+    finally:
+        for name in ("vi_after", "vi_zafter"):
+            sys.modules.pop(name, None)
+
+
+def test_the_standard_library_still_imports_in_a_bare_file_system() -> None:
+    """A block whose file system has no library still imports the interpreter's modules (they
+    load natively, from the real disk)."""
+    sys.modules.pop("this", None)
+    from vfs import MemoryFileSystem
+
+    with contextlib.redirect_stdout(open(os.devnull, "w")) as sink:  # noqa: SIM117
+        with posixbackend.backend("managed", file_system=MemoryFileSystem(), cwd="/"):
+            import this  # noqa: F401
+    sink.close()
+    assert sys.modules["this"].__file__ == os.path.join(os.path.dirname(os.__file__), "this.py")
+
+
+EXTENSION = "xxlimited"
+PRIVATE_OPENS: list[str] = []
+"""Host files opened in the extension loader's private directory, by anyone."""
+
+
+def _record_private_opens(event: str, args: tuple[Any, ...]) -> None:
+    if event == "open" and "posixbackend-extensions" in str(args[0]):
+        PRIVATE_OPENS.append(str(args[0]))
+
+
+sys.addaudithook(_record_private_opens)
+
+
+def _extension_file() -> str:
+    found = importlib.util.find_spec(EXTENSION)
+    if found is None or found.origin is None:
+        pytest.skip(f"this Python has no {EXTENSION} extension module to copy")
+    return found.origin
+
+
+def test_extension_modules_load_from_a_private_copy() -> None:
+    with open(_extension_file(), "rb") as file:
+        data = file.read()
+    name = os.path.basename(_extension_file())
+
+    def scenario(root: str) -> Any:
+        with open(f"{root}/{name}", "wb") as file:
+            file.write(data)
+        saved = sys.modules.pop(EXTENSION, None)
+        try:
+            with importing_from(root):
+                module = importlib.import_module(EXTENSION)
+                spec = module.__spec__
+                return [module.__file__, module.foo(2, 3), spec and spec.origin]
+        finally:
+            if saved is not None:
+                sys.modules[EXTENSION] = saved
+
+    PRIVATE_OPENS.clear()
+    compare(scenario)
+    assert len(PRIVATE_OPENS) == 1  # the managed run's copy (the recorder sees it)
+
+
+def test_extension_modules_refused_without_native_access() -> None:
+    with open(_extension_file(), "rb") as file:
+        data = file.read()
+    name = os.path.basename(_extension_file())
+    saved = sys.modules.pop(EXTENSION, None)
+    try:
+        with posixbackend.backend("managed", permissions=Permissions.sandbox()):
+            with open(f"/tmp/{name}", "wb") as file:
+                file.write(data)
+            sys.path.insert(0, "/tmp")
+            try:
+                PRIVATE_OPENS.clear()
+                with pytest.raises(PermissionError, match="allow_native_access"):
+                    importlib.import_module(EXTENSION)
+                assert PRIVATE_OPENS == [], "the guest's file was copied to the host"
+            finally:
+                sys.path.remove("/tmp")
+        assert EXTENSION not in sys.modules
+    finally:
+        if saved is not None:
+            sys.modules[EXTENSION] = saved
+
+
+def test_native_imports_are_not_searched_through_the_backend_outside_blocks() -> None:
+    posixbackend.install()
+    finders = [finder for finder in sys.meta_path if type(finder).__name__ == "VirtualFinder"]
+    assert len(finders) == 1
+    assert finders[0].find_spec("json", None) is None
+    posixbackend.uninstall()
+    assert not [f for f in sys.meta_path if type(f).__name__ == "VirtualFinder"]
+    posixbackend.install()
+
+
+def test_run_native_leaves_nothing_behind() -> None:
+    """The harness's own check: the native run's modules are gone afterwards."""
+
+    def scenario(root: str) -> None:
+        write(f"{root}/vi_gone.py", "")
+        with importing_from(root):
+            importlib.import_module("vi_gone")
+
+    run_native(scenario)
+    assert "vi_gone" not in sys.modules
