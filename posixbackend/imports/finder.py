@@ -103,7 +103,7 @@ class VirtualFinder:
             directory = self._absolute(served, entry)
             if directory is None:
                 continue
-            if is_native(directory):
+            if is_native(posixpath.normpath(directory)):
                 spec = PathFinder.find_spec(fullname, [entry], target)
                 if spec is None:
                     continue
@@ -153,13 +153,18 @@ class VirtualFinder:
 
     @staticmethod
     def _absolute(served: Any, entry: str) -> str | None:
-        """The entry as an absolute path of the backend ('' is its current directory)."""
+        """The entry as the path finder makes it absolute: '' and '.' are the backend's
+        current directory, a relative one is joined to it, nothing is normalised (so
+        ``__file__`` keeps ``./sub/../app`` as python keeps it)."""
         if entry.startswith("/"):
-            return posixpath.normpath(entry)
+            return entry
         try:
-            return posixpath.normpath(posixpath.join(served.getcwd(), entry))
+            cwd = served.getcwd()
         except OSError:
             return None
+        if entry in ("", "."):
+            return str(cwd)
+        return "/".join(part.rstrip("/") for part in (cwd, entry) if part)
 
     @staticmethod
     def _search(

@@ -180,3 +180,14 @@ def _remove_private_directory(directory: str) -> None:
         _os.rmdir(directory)
     except OSError as exc:
         _verbose_message("could not remove {!r}: {!r}", directory, exc)
+
+
+# They print as importlib's own loaders, whose place they take (as the os stand-ins print as
+# the functions they replace): code checks ``type(loader).__name__``, CPython's tests and
+# runpy's users among it. ``isinstance`` with importlib's classes holds as it is.
+for _loader, _name in (
+    (VirtualSourceLoader, "SourceFileLoader"),
+    (VirtualSourcelessLoader, "SourcelessFileLoader"),
+    (VirtualExtensionLoader, "ExtensionFileLoader"),
+):
+    _loader.__name__ = _loader.__qualname__ = _name

@@ -161,3 +161,8 @@ class ZipReader(TraversableResources):
     def files(self) -> Any:
         at = self._directory + "/" if self._directory else ""
         return zipfile.Path(self._archive.zip, at=at)
+
+
+# It prints as zipimport's loader, whose place it takes for archives of the virtual file
+# system (code checks ``type(loader).__name__``; see loaders.py).
+ZipLoader.__name__ = ZipLoader.__qualname__ = "zipimporter"
