@@ -35,6 +35,14 @@ from posixbackend.emulated.core import TIMES_TRUNCATED, UMASK_STARTS_AT_0022, Ba
 from posixbackend.emulated.descriptions import Description
 from vfs.errors import os_error, rename_error
 
+READLINK_OF_LINK_DESCRIPTOR = compat.declare(
+    id="emulated.readlink.link_descriptor",
+    function="os.readlink",
+    aspect="readlink('', dir_fd=<an O_PATH|O_NOFOLLOW descriptor of a link>)",
+    level=compat.Level.FINE,
+    explanation="an O_PATH descriptor of a symbolic link itself is not emulated, so "
+    "readlinkat with an empty path on it fails with ENOENT; Linux returns the link's target",
+)
 ACCESS_EFFECTIVE_IDS = compat.declare(
     id="emulated.access.effective_ids",
     function="os.access",
@@ -204,6 +212,8 @@ class PathFunctions(BackendCore):
         if target.path == "" and directory is not None:
             if directory not in self._table.files:
                 raise os_error(errno.EBADF, target.original)
+            if self._table.files[directory].flags & posix.O_PATH:  # perhaps a link's
+                READLINK_OF_LINK_DESCRIPTOR.hit(dir_fd=directory)
             raise os_error(errno.ENOENT, target.original)
         at, name = self._at(target, directory)
         try:

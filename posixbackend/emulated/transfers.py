@@ -44,6 +44,16 @@ MAX_RW_COUNT = 0x7FFFF000
 OFF_T_MAX = (1 << 63) - 1
 CHUNK = 1 << 20
 
+SPLICE_INTERRUPTED = compat.declare(
+    id="emulated.offset.splice_interrupted",
+    function="os.sendfile",
+    aspect="an asynchronous exception inside sendfile or splice from a file into a pipe",
+    level=compat.Level.FINE,
+    explanation="sendfile and splice from a file into an in-memory pipe move the file offset "
+    "as each piece is read, inside the pipe's lock: an exception (KeyboardInterrupt, a time "
+    "limit) landing between a read and the pipe taking its bytes leaves the offset past data "
+    "the pipe never received; Linux moves the offset only by what the pipe took",
+)
 CROSS_DEVICE_COPY = compat.declare(
     id="os.copy_file_range.cross_device",
     function="os.copy_file_range",

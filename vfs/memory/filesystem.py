@@ -64,6 +64,15 @@ from vfs.provider import DirEntryInfo, FileSystem
 from vfs.walk.namei import Walk
 
 MAX_FILE_SIZE = (1 << 63) - 1
+RENAME_INTO_REMOVED = compat.declare(
+    id="vfs.memory.rename_into_removed_directory",
+    function="os.rename",
+    aspect="a rename whose destination is relative to a removed directory, with a slash",
+    level=compat.Level.FINE,
+    explanation="rename(file, 'x/', dst_dir_fd=<a removed directory>) fails with ENOTDIR "
+    "(the trailing slash is checked first); Linux answers ENOENT, its lookup in the dead "
+    "directory failing before the slash is looked at",
+)
 APPEND_WHOLE = compat.declare(
     id="vfs.memory.append_whole",
     function="os.write",

@@ -76,6 +76,15 @@ Cached = tuple[FileSystem, str, posix.stat_result, posix.stat_result, bool, int 
 _CACHE_LIMIT = 65536
 
 
+UNLINKED_LOWER_LINKS = compat.declare(
+    id="vfs.overlay.unlinked_lower_links",
+    function="os.fstat",
+    aspect="st_nlink of an open lower file after its name is removed",
+    level=compat.Level.FINE,
+    explanation="a file opened from the lower layer and then unlinked in the overlay still "
+    "reports its lower link count through fstat (the lower layer is never changed); tmpfs "
+    "would report 0 (overlayfs itself reports the lower count too)",
+)
 REMOVED_DIRECTORY = compat.declare(
     id="vfs.overlay.removed_directory",
     function="os.getcwd",
