@@ -58,13 +58,23 @@ def _routed(database: object) -> bool:
     )
 
 
+def _native_access_denied() -> bool:
+    """Whether restricting permissions refuse native access to the caller: the permission
+    hook then refuses sockets made of descriptor numbers itself, with its own error, whichever
+    of the two audit hooks runs first."""
+    from posixbackend.permissions.current import get_policy
+
+    policy = get_policy()
+    return policy is not None and not policy.allow_native_access
+
+
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     """Refuse sqlite3.connect of a database file that would reach the host's files while
     the emulated backend serves (the stand-in routes the others to the VFS first), and a
     socket made of a descriptor number (:mod:`posixbackend.switch.sockets`)."""
     if event == "socket.__new__":
         serving = get_active()
-        if serving is not None and _emulated_serves():
+        if serving is not None and _emulated_serves() and not _native_access_denied():
             from posixbackend.switch.sockets import check_new_socket
 
             check_new_socket(serving, sys._getframe(1))
