@@ -29,6 +29,7 @@ from posixbackend.permissions.denials import denied
 _bootstrap_external: Any = importlib.machinery.SourceFileLoader.__module__
 _real = sys.modules[_bootstrap_external]
 _os: Any = _real._os  # the real posix module the import system itself uses
+_FileLoader: Any = _real.FileLoader  # the concrete base of importlib's file loaders
 _verbose_message: Any = sys.modules["importlib._bootstrap"]._verbose_message
 
 EXTENSION_COPY = compat.declare(
@@ -43,13 +44,10 @@ EXTENSION_COPY = compat.declare(
 )
 
 
-def _reader(served: Any, path: str) -> VirtualReader:
-    """Resources next to the module at ``path``, on the backend ``served``."""
-    return VirtualReader(served, posixpath.dirname(path))
+class _OnBackend(_FileLoader):  # type: ignore[misc]  # importlib's concrete FileLoader
+    """What the virtual loaders share: the backend their file is on, read through it."""
 
-
-class VirtualSourceLoader(SourceFileLoader):
-    """A ``.py`` module (or package ``__init__.py``) in the virtual file system."""
+    served: Any
 
     def __init__(self, fullname: str, path: str, served: Any) -> None:
         super().__init__(fullname, path)
@@ -59,8 +57,13 @@ class VirtualSourceLoader(SourceFileLoader):
         """The bytes of ``path``, read through the bound backend."""
         return files.read_file(self.served, path)
 
-    def get_resource_reader(self, name: str | None = None) -> VirtualReader:  # type: ignore[override]
-        return _reader(self.served, self.path)
+    def get_resource_reader(self, name: str | None = None) -> VirtualReader:
+        """Resources next to the module, on the bound backend (``importlib.resources``)."""
+        return VirtualReader(self.served, posixpath.dirname(self.path))
+
+
+class VirtualSourceLoader(_OnBackend, SourceFileLoader):  # type: ignore[misc]  # typeshed
+    """A ``.py`` module (or package ``__init__.py``) in the virtual file system."""
 
     def path_stats(self, path: str) -> dict[str, Any]:
         st = self.served.stat(path)
@@ -94,32 +97,12 @@ def _remember_source(loader: VirtualSourceLoader, module: types.ModuleType) -> N
     sources.remember(loader.path, loader.get_source, loader.name)
 
 
-class VirtualSourcelessLoader(SourcelessFileLoader):
+class VirtualSourcelessLoader(_OnBackend, SourcelessFileLoader):  # type: ignore[misc]
     """A ``.pyc`` module with no source, in the virtual file system."""
 
-    def __init__(self, fullname: str, path: str, served: Any) -> None:
-        super().__init__(fullname, path)
-        self.served = served
 
-    def get_data(self, path: str) -> bytes:
-        return files.read_file(self.served, path)
-
-    def get_resource_reader(self, name: str | None = None) -> VirtualReader:  # type: ignore[override]
-        return _reader(self.served, self.path)
-
-
-class VirtualExtensionLoader(ExtensionFileLoader):
+class VirtualExtensionLoader(_OnBackend, ExtensionFileLoader):  # type: ignore[misc]
     """A C extension module in the virtual file system, loaded from a private host copy."""
-
-    def __init__(self, fullname: str, path: str, served: Any) -> None:
-        super().__init__(fullname, path)
-        self.served = served
-
-    def get_data(self, path: str) -> bytes:
-        return files.read_file(self.served, path)
-
-    def get_resource_reader(self, name: str | None = None) -> VirtualReader:  # type: ignore[override]
-        return _reader(self.served, self.path)
 
     def create_module(self, spec: Any) -> types.ModuleType:
         policy = get_policy()
