@@ -41,6 +41,9 @@ F_OFD_SETLKW: Final = getattr(fcntl, "F_OFD_SETLKW", 38)
 F_DUPFD_CLOEXEC: Final = getattr(fcntl, "F_DUPFD_CLOEXEC", 1030)
 F_GETPIPE_SZ: Final = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 F_NOTIFY: Final = getattr(fcntl, "F_NOTIFY", 1026)
+F_SETPIPE_SZ: Final = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+PIPE_MAX_SIZE: Final = 1 << 20
+"""Linux's default /proc/sys/fs/pipe-max-size: the most an unprivileged F_SETPIPE_SZ gets."""
 O_LARGEFILE: Final = 0o100000
 """What the kernel adds to every file opened on a 64-bit system (F_GETFL shows it)."""
 OPEN_ONLY: Final = posix.O_CREAT | posix.O_EXCL | posix.O_NOCTTY | posix.O_TRUNC | posix.O_CLOEXEC
@@ -63,7 +66,7 @@ RECORD_COMMANDS: Final = frozenset({
 UNSUPPORTED: Final = {
     getattr(fcntl, name): name
     for name in ("F_GETOWN", "F_SETOWN", "F_GETSIG", "F_SETSIG", "F_SETLEASE", "F_GETLEASE",
-                 "F_SETPIPE_SZ", "F_ADD_SEALS", "F_GET_SEALS", "F_GETOWN_EX",
+                 "F_ADD_SEALS", "F_GET_SEALS", "F_GETOWN_EX",
                  "F_SETOWN_EX", "F_GET_RW_HINT", "F_SET_RW_HINT", "F_GET_FILE_RW_HINT",
                  "F_SET_FILE_RW_HINT")
     if hasattr(fcntl, name)
@@ -76,8 +79,17 @@ FCNTL_COMMANDS = compat.declare(
     level=compat.Level.WARNING,
     explanation="on emulated descriptors, fcntl serves F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD, "
     "F_GETFL/F_SETFL, the POSIX and OFD record locks, F_NOTIFY (see "
-    "emulated.fcntl.notify_never_signals) and F_GETPIPE_SZ; signals, leases, owners, pipe "
-    "resizing, seals and write hints fail with EINVAL",
+    "emulated.fcntl.notify_never_signals), F_GETPIPE_SZ and F_SETPIPE_SZ; signals, leases, "
+    "owners, seals and write hints fail with EINVAL",
+)
+PIPE_SIZE_LIMIT = compat.declare(
+    id="emulated.fcntl.pipe_max_size",
+    function="fcntl.fcntl",
+    aspect="F_SETPIPE_SZ beyond /proc/sys/fs/pipe-max-size",
+    level=compat.Level.INFO,
+    explanation="a pipe grows to at most 1 MiB (Linux's default pipe-max-size) whoever asks: "
+    "the emulated process has no CAP_SYS_RESOURCE to go beyond it, so a larger size is EPERM "
+    "even for root",
 )
 NOTIFY_NEVER_SIGNALS = compat.declare(
     id="emulated.fcntl.notify_never_signals",
@@ -190,10 +202,16 @@ class FcntlFunctions(BackendCore):
                 raise os_error(errno.ENOTDIR)
             NOTIFY_NEVER_SIGNALS.hit(events=hex(value))
             return 0
-        if cmd == F_GETPIPE_SZ:
+        if cmd in (F_GETPIPE_SZ, F_SETPIPE_SZ):
             if not isinstance(description, PipeDescription):
                 raise os_error(errno.EBADF)
-            return int(description.end.pipe.capacity)
+            pipe = description.end.pipe
+            if cmd == F_GETPIPE_SZ:
+                return int(pipe.capacity)
+            if value < 0 or value > PIPE_MAX_SIZE:
+                PIPE_SIZE_LIMIT.hit(size=value)
+                raise os_error(errno.EPERM if value > PIPE_MAX_SIZE else errno.EINVAL)
+            return pipe.resize(value)
         name = UNSUPPORTED.get(cmd)
         if name is not None:
             FCNTL_COMMANDS.hit(command=name)

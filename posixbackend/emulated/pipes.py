@@ -125,6 +125,15 @@ class PageRing:
         return not self._pages
 
     @property
+    def pages(self) -> int:
+        """How many slots hold a page now."""
+        return len(self._pages)
+
+    def resize(self, slots: int) -> None:
+        """Hold at most ``slots`` pages from now on (the caller checked they fit)."""
+        self._slots = slots
+
+    @property
     def full(self) -> bool:
         """Whether every slot holds a page, so only a merge into the last page could still fit."""
         return len(self._pages) >= self._slots
@@ -560,6 +569,20 @@ class Pipe:
     def _readable(self) -> bool:
         """Whether a read would not block (data, or end of file); call under the lock."""
         return not self._ring.empty or not self._writers
+
+    def resize(self, capacity: int) -> int:
+        """F_SETPIPE_SZ: hold ``capacity`` bytes (at least a page, rounded up to a power of
+        two pages, as Linux rounds); EBUSY when more pages are full than that leaves room
+        for; the new capacity."""
+        pages = max(1, -(-capacity // PAGE_SIZE))
+        pages = 1 << (pages - 1).bit_length()
+        with self._lock:
+            if self._ring.pages > pages:
+                raise os_error(errno.EBUSY)
+            self._ring.resize(pages)
+            self.capacity = pages * PAGE_SIZE
+            self._became_writable()
+            return self.capacity
 
     def _writable(self) -> bool:
         """Whether a write would not block at first (a free slot, or EPIPE); under the lock."""

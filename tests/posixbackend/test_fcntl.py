@@ -111,6 +111,13 @@ def test_descriptor_commands() -> None:
         log.append(fcntl.fcntl(cloexec, fcntl.F_GETFD))
         log.append(facts(lambda: fcntl.fcntl(fd, fcntl.F_DUPFD, -1)))
         log.append(facts(lambda: fcntl.fcntl(reader, fcntl.F_GETPIPE_SZ)))
+        for size in (0, 1, 4096, 5000, 65536, 1 << 20, -1):
+            log.append(facts(lambda: fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, size)))  # noqa: B023
+            log.append(facts(lambda: fcntl.fcntl(reader, fcntl.F_GETPIPE_SZ)))
+        os.write(writer, b"x" * 10000)
+        log.append(facts(lambda: fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, 4096)))
+        log.append(facts(lambda: fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, 16384)))
+        log.append(facts(lambda: os.read(reader, 20000)))
         log.append(facts(lambda: fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)))
         log.append(facts(lambda: fcntl.fcntl(fd, 9999)))
         log.append(facts(lambda: fcntl.fcntl(fd, fcntl.F_GETFL, "ab")))
