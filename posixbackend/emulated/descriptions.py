@@ -121,9 +121,9 @@ class Description:
     def nonblocking(self) -> bool:
         return bool(self.flags & posix.O_NONBLOCK)
 
-    def set_status_flags(self, flags: int) -> None:
-        """F_SETFL: replace the changeable status flags, keep the rest."""
-        self.flags = (self.flags & ~STATUS_FLAGS) | (flags & STATUS_FLAGS)
+    def set_status_flags(self, flags: int, changeable: int = STATUS_FLAGS) -> None:
+        """F_SETFL: replace the ``changeable`` status flags, keep the rest."""
+        self.flags = (self.flags & ~changeable) | (flags & changeable)
 
 
 class FileDescription(Description):

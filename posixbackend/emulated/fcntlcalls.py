@@ -226,8 +226,7 @@ class FcntlFunctions(BackendCore):
             identity = self._identity
             if not identity.is_root and identity.uid != owner:
                 raise os_error(errno.EPERM)
-        keep = description.flags & ~SETFL_FLAGS
-        description.flags = keep | (value & SETFL_FLAGS)
+        description.set_status_flags(value, SETFL_FLAGS)
         return 0
 
     # -- record locks ----------------------------------------------------------------------
@@ -355,7 +354,7 @@ class FcntlFunctions(BackendCore):
 
     def close(self, fd: int) -> None:
         """os.close, releasing the process's record locks on the file when it holds any."""
-        if not LOCKS.holds_process_locks(self):
+        if self not in LOCKS.process_files:
             super().close(fd)  # type: ignore[misc]
             return
         key = _key_or_none(self._table.files.get(fd))
@@ -365,7 +364,7 @@ class FcntlFunctions(BackendCore):
 
     def dup2(self, fd: int, fd2: int, inheritable: bool = True) -> int:
         """os.dup2, releasing the record locks of the file ``fd2`` referred to."""
-        if not LOCKS.holds_process_locks(self):
+        if self not in LOCKS.process_files:
             return super().dup2(fd, fd2, inheritable)  # type: ignore[misc, no-any-return]
         key = _key_or_none(self._table.files.get(fd2) if isinstance(fd2, int) else None)
         result: int = super().dup2(fd, fd2, inheritable)  # type: ignore[misc]
@@ -375,7 +374,7 @@ class FcntlFunctions(BackendCore):
 
     def closerange(self, fd_low: int, fd_high: int, /) -> None:
         """os.closerange, releasing the record locks of every file closed."""
-        if not LOCKS.holds_process_locks(self):
+        if self not in LOCKS.process_files:
             super().closerange(fd_low, fd_high)  # type: ignore[misc]
             return
         keys = {

@@ -130,8 +130,9 @@ class LockTable:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._files: dict[FileKey, FileLocks] = {}
-        self._process_files: dict[int, set[FileKey]] = {}
-        """id(process) -> the files it holds POSIX locks on (for its close paths)."""
+        self.process_files: dict[Hashable, set[FileKey]] = {}
+        """process -> the files it holds POSIX locks on; a process is here only while it
+        holds one (its close paths test that, and release only then)."""
 
     # -- record locks ----------------------------------------------------------------------
 
@@ -153,11 +154,13 @@ class LockTable:
                 self._changed.wait(RECHECK)
             locks.replace(owner, kind, start, end, pid)
             if process:
-                files = self._process_files.setdefault(id(owner), set())
+                files = self.process_files.setdefault(owner, set())
                 if any(lock.owner is owner for lock in locks.records):
                     files.add(key)
                 else:
                     files.discard(key)
+                if not files:
+                    del self.process_files[owner]
             self._forget_if_empty(key, locks)
             self._changed.notify_all()
 
@@ -172,20 +175,16 @@ class LockTable:
             locks.prune()
             return locks.conflict(owner, kind, start, end)
 
-    def holds_process_locks(self, process: Hashable) -> bool:
-        """Whether ``process`` holds any POSIX lock (its close paths must then tell us)."""
-        return bool(self._process_files.get(id(process)))
-
     def release_process(self, process: Hashable, key: FileKey) -> None:
         """A descriptor of the file ``key`` closed in ``process``: all its POSIX locks on the
         file go."""
         with self._changed:
-            files = self._process_files.get(id(process))
+            files = self.process_files.get(process)
             if not files or key not in files:
                 return
             files.discard(key)
             if not files:
-                del self._process_files[id(process)]
+                del self.process_files[process]
             locks = self._files.get(key)
             if locks is not None:
                 locks.records = [lock for lock in locks.records if lock.owner is not process]

@@ -233,10 +233,10 @@ def _fresh_or_standard(frame: types.FrameType | None) -> bool:
     if frame.f_locals.get("fileno") is None:
         return True
     maker = frame.f_back
-    return maker is not None and maker.f_code in _descriptor_makers()
+    return maker is not None and maker.f_code in descriptor_makers()
 
 
-def _descriptor_makers() -> set[types.CodeType]:
+def descriptor_makers() -> set[types.CodeType]:
     """The standard library's code that makes a socket object of a descriptor it holds."""
     makers = {socket.socket.accept.__code__, socket.socket.dup.__code__}
     makers.add(socket.socketpair.__code__)

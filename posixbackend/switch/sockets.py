@@ -14,9 +14,10 @@ import errno
 import fcntl
 import os
 import socket
-import sys
 import types
 from typing import Any
+
+from posixbackend.permissions.checks import descriptor_makers
 
 
 def check_new_socket(backend: Any, frame: types.FrameType | None) -> None:
@@ -42,13 +43,4 @@ def _held(backend: Any, fileno: object) -> bool:
 
 
 def _made_by_the_standard_library(maker: types.FrameType | None) -> bool:
-    if maker is None:
-        return False
-    makers = {socket.socket.accept.__code__, socket.socket.dup.__code__,
-              socket.socketpair.__code__}  # fmt: skip
-    ssl = sys.modules.get("ssl")
-    create = getattr(getattr(ssl, "SSLSocket", None), "_create", None)
-    function = getattr(create, "__func__", None)
-    if isinstance(function, types.FunctionType):
-        makers.add(function.__code__)
-    return maker.f_code in makers
+    return maker is not None and maker.f_code in descriptor_makers()
