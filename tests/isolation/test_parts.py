@@ -152,9 +152,10 @@ def native(tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Pope
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     yield process
-    assert process.stdin is not None
+    assert process.stdin is not None and process.stdout is not None
     process.stdin.close()
     process.wait(timeout=30)
+    process.stdout.close()
 
 
 Operations = list[tuple[str, int, int]]

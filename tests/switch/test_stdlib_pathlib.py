@@ -16,6 +16,11 @@ from tests.switch.stdlib_harness import (  # noqa: F401 - a fixture
 )
 
 
+def _append(path: Path, text: str) -> int:
+    with path.open("a") as stream:
+        return stream.write(text)
+
+
 def files_and_directories(root: str) -> object:
     """Reading, writing, touching, making and removing files and directories."""
     base = Path(root)
@@ -24,7 +29,7 @@ def files_and_directories(root: str) -> object:
     (base / "b.bin").write_bytes(bytes(range(256)))
     steps["read_text"] = (base / "a.txt").read_text()
     steps["read_bytes"] = (base / "b.bin").read_bytes()
-    steps["append"] = outcome(lambda: (base / "a.txt").open("a").write("three\n"))
+    steps["append"] = outcome(_append, base / "a.txt", "three\n")
     steps["touch_new"] = outcome((base / "t").touch)
     steps["touch_exclusive"] = outcome((base / "t").touch, exist_ok=False)
     steps["touch_mode"] = outcome((base / "t2").touch, mode=0o600)

@@ -280,6 +280,13 @@ class ProviderOps(Ops):
                 self.guest(error.filename2),
             ) from None
 
+    def close(self) -> None:
+        """Close the handles a scenario left open (as the native worker's exit does), then the
+        provider."""
+        while self._handles:
+            self.op_close(next(iter(self._handles)))
+        self.fs.close()
+
     def host(self, path: str) -> str:
         return self.prefix + path if path.startswith("/") else path
 

@@ -63,7 +63,7 @@ def test_scenario_matches_native(name: str, provider: str, directories: Callable
         SCENARIOS[name](emulated)
     finally:
         os.umask(old_umask)
-        ops.fs.close()
+        ops.close()
     assert native.log, "the scenario recorded nothing"
     problems = differences(native, emulated)
     assert not problems, "\n".join(problems)

@@ -88,7 +88,7 @@ def test_scenario_through_a_mount_matches_native(
         emulated = run_recorded(ops.call, provider, SCENARIOS[name])
     finally:
         os.umask(old_umask)
-        ops.fs.close()
+        ops.close()
     assert native.log, "the scenario recorded nothing"
     problems = differences(native, emulated)
     assert not problems, "\n".join(problems)

@@ -122,7 +122,7 @@ def test_scenario_on_overlay_matches_native(
         SCENARIOS[name](emulated)
     finally:
         os.umask(old_umask)
-        ops.fs.close()
+        ops.close()
     assert native.log, "the scenario recorded nothing"
     unexplained = [
         (want, got)

@@ -259,7 +259,7 @@ def test_scenario_on_wrapped_fs(name: str, backend: str, directories: Callable[[
             return
         SCENARIOS[name](wrapped)
     finally:
-        ops.fs.close()
+        ops.close()
     native = run_native(name, directories())
     if name in EXACT:
         assert native.log == wrapped.log
