@@ -828,8 +828,11 @@ def _wrap(
         raise
 
 
-def make_open(os_module: OsLike) -> Callable[..., IO[Any]]:
-    """Return an ``open()`` that works as ``io.open`` but opens a ``RawFile`` on ``os_module``."""
+def make_open(
+    os_module: OsLike, raw_type: Callable[[Any, str, bool, Opener | None], RawFile] | None = None
+) -> Callable[..., IO[Any]]:
+    """Return an ``open()`` that works as ``io.open`` but opens a ``RawFile`` on ``os_module``
+    (made by ``raw_type(file, mode, closefd, opener)`` when given: a class named as FileIO)."""
 
     def open(  # noqa: PLR0917 - open()'s own signature
         file: Any,
@@ -851,7 +854,10 @@ def make_open(os_module: OsLike) -> Callable[..., IO[Any]]:
         path_or_fd = file if _is_number(file) else os.fspath(file)
         parsed = _parse_open_mode(mode)
         _check_binary_args(parsed, buffering, encoding, errors, newline)
-        raw = RawFile(path_or_fd, parsed.raw, closefd, opener, os_module=os_module)
+        if raw_type is None:
+            raw = RawFile(path_or_fd, parsed.raw, closefd, opener, os_module=os_module)
+        else:
+            raw = raw_type(path_or_fd, parsed.raw, closefd, opener)
         return _wrap(raw, parsed, buffering, (encoding, errors, newline), mode)
 
     return open

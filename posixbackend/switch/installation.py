@@ -3,13 +3,13 @@
 ``install()`` replaces, in ``os``, ``io``, ``builtins``, ``select`` and ``_posixsubprocess``,
 every object that reaches the operating system (see :mod:`posixbackend.switch.standins`), and
 the same objects wherever other modules imported them earlier (``from os import stat``). The
-real ``posix`` and ``_io`` modules are never touched: ``sys.modules['posix']`` becomes a
-switched copy of ``posix`` (its functions are the stand-ins), so code that imports ``posix``
-after install switches too, while modules that imported it before (this library, the import
-system) keep the real one. ``sys.modules['_io']`` stays real: the interpreter reads every
-imported module's source through the ``_io.open`` it finds there, and imports never use the
-emulated backend. ``uninstall()`` restores every replaced name, including the copies modules
-made of the stand-ins while they were installed."""
+real ``posix`` and ``_io`` modules are never touched: ``sys.modules['posix']`` and
+``sys.modules['_io']`` become switched copies (their functions are the stand-ins), so code that
+imports them after install switches too, while modules that imported them before (this library,
+the import system) keep the real ones. The interpreter finds the ``open`` that opens imported
+modules' code in ``sys.modules['_io']``: the copy's ``open`` leaves those calls to the real disk.
+``uninstall()`` restores every replaced name, including the copies modules made of the
+stand-ins while they were installed."""
 
 from __future__ import annotations
 
@@ -55,10 +55,11 @@ REAL_IO_MODULE = compat.declare(
     function="_io.FileIO",
     aspect="the _io module used directly",
     level=compat.Level.INFO,
-    explanation="sys.modules['_io'] stays the real module (the interpreter reads imported "
-    "modules' source through its open): code that uses _io.open or _io.FileIO itself, rather "
-    "than open, io.open or io.FileIO, opens host files relative to the process's directory "
-    "and gets real descriptors the emulated backend does not know",
+    explanation="sys.modules['_io'] becomes a switched copy at install, but modules that bound "
+    "_io or its open, open_code or FileIO before (from _io import FileIO, in a module imported "
+    "earlier) keep the real objects: they open host files relative to the process's directory "
+    "and get real descriptors the emulated backend does not know; the import system keeps the "
+    "real module on purpose (imports of native roots read the real disk)",
 )
 HOST_SOCKETS = compat.declare(
     id="switch.host_sockets",
@@ -149,6 +150,7 @@ class Installation:
         made.append((MODULES, "posix", _switched_posix(functions)))
         opener = standins.StandIn("io", "open", _io.open, "io_open")
         open_code = standins.StandIn("io", "open_code", _io.open_code, "open_code")
+        made.append((MODULES, "_io", _switched_io(open_code)))
         select_stand_in = standins.StandIn("select", "select", select.select, "select_select")
         poll_stand_in = standins.StandIn("select", "poll", select.poll, "select_poll")
         epoll_stand_in = standins.StandIn("select", "epoll", select.epoll, "select_epoll")
@@ -300,6 +302,26 @@ def _switched_posix(functions: dict[str, Any]) -> types.ModuleType:
     switched.__loader__ = posix.__loader__
     switched.__dict__["environ"] = standins.SwitchedEnviron(posix.environ, "os_environb")
     switched.__dict__["DirEntry"] = standins.DirEntry
+    return switched
+
+
+def _switched_io(open_code: standins.StandIn) -> types.ModuleType:
+    """A copy of the ``_io`` module whose ``open``, ``open_code`` and ``FileIO`` switch (code
+    that imports ``_io`` itself, as test_fileio does); its other objects are the real ones.
+
+    The import system keeps the real module (it bound it at start-up), but ``_io.open_code``
+    looks ``open`` up in ``sys.modules['_io']``: for the import system's calls that ``open``
+    is the real one (see :class:`~posixbackend.switch.standins.CodeOpen`)."""
+    importers = tuple(
+        vars(module)
+        for module in (importlib._bootstrap_external, sys.modules.get("zipimport"))
+        if module is not None
+    )
+    switched = types.ModuleType("_io", _io.__doc__)
+    switched.__dict__.update(vars(_io))
+    switched.__dict__["open"] = standins.CodeOpen(_io.open, importers)
+    switched.__dict__["open_code"] = open_code
+    switched.__dict__["FileIO"] = standins.FileIO
     return switched
 
 

@@ -14,6 +14,7 @@ import abc
 import errno
 import functools
 import posix
+import sys
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Set
 from typing import Any
@@ -91,6 +92,22 @@ class StandIn:
 
     def __repr__(self) -> str:
         return repr(self._native)
+
+
+class CodeOpen(StandIn):
+    """``_io.open`` of the switched ``_io`` module: switched, except when the interpreter calls
+    it to open code for the import system (``_io.open_code`` finds ``open`` in
+    ``sys.modules['_io']``), where the real disk serves as it does every import."""
+
+    def __init__(self, native: Callable[..., Any], importers: tuple[dict[str, Any], ...]):
+        super().__init__("_io", "open", native, "io_open")
+        self._importers = importers
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        caller = sys._getframe(1).f_globals
+        if any(caller is namespace for namespace in self._importers):
+            return self._native(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
 
 
 def guarded_audit_hook(native: Callable[[Any], None]) -> Callable[[Any], None]:

@@ -90,7 +90,63 @@ def test_imports_stay_native_inside_a_managed_block(
 
             assert _pb_only_on_disk.VALUE == 42
             assert not os.path.exists(str(tmp_path / "_pb_only_on_disk.py"))
-        assert sys.modules["_io"].open is _real_io.open
+            import _io  # the switched copy, whose open the interpreter calls for the code
+
+            assert _io is not _real_io and _io.open is not _real_io.open
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("_pb_only_on_disk", None)
+
+
+def _io_directly(directory: str) -> list[object]:
+    """What code that imports ``_io`` itself (as test_fileio does) gets."""
+    import _io
+
+    path = os.path.join(directory, "direct.bin")
+    results: list[object] = []
+    with _io.open(path, "wb") as stream:
+        results.append(stream.write(b"one\ntwo\n"))
+    with _io.FileIO(path, "r") as raw:
+        results += [raw.read(), raw.mode, isinstance(raw, _io.FileIO), raw.name == path]
+    with _io.open_code(path) as code:
+        results.append(code.read())
+    with _io.open(path, "rb", buffering=0) as unbuffered:
+        results.append(type(unbuffered).__name__)
+    for call in (
+        lambda: _io.open(os.path.join(directory, "missing"), "rb"),
+        lambda: _io.FileIO(directory, "r"),
+        lambda: _io.open(path, "rz"),
+    ):
+        try:
+            call()
+        except (OSError, ValueError) as error:
+            results.append((type(error).__name__, getattr(error, "errno", None), str(error)))
+    return results
+
+
+def test_io_module_used_directly_follows_the_backend(
+    managed: posixbackend.BackendBlock, tmp_path: Path
+) -> None:
+    """``_io.open``, ``_io.FileIO`` and ``_io.open_code`` switch, as io's do (test_fileio's C
+    tests); the results match the native ones with the directory's name swapped."""
+    posixbackend.install()
+    native = _io_directly(str(tmp_path))
+    with managed:
+        os.mkdir("/data")
+        emulated = _io_directly("/data")
+        assert os.path.exists("/data/direct.bin")
+    assert not os.path.exists("/data/direct.bin")
+    assert emulated == _swapped(native, str(tmp_path), "/data")
+    assert native[:3] == [8, b"one\ntwo\n", "rb"]
+    posixbackend.uninstall()
+    assert sys.modules["_io"] is _real_io
+
+
+def _swapped(values: list[object], old: str, new: str) -> list[object]:
+    """``values`` with the directory ``old`` named ``new`` in error tuples."""
+    return [
+        tuple(part.replace(old, new) if isinstance(part, str) else part for part in value)
+        if isinstance(value, tuple)
+        else value
+        for value in values
+    ]
