@@ -24,17 +24,20 @@ from vfs.host import host_is_directory
 from vfs.mount import MountFileSystem
 from vfs.overlay import OverlayFileSystem
 from vfs.readonly import ReadOnlyFileSystem
+from vfs.remote import RemoteFileSystem
 
 CHILDREN_ON_HOST = compat.declare(
     id="launcher.children_on_host",
     function="subprocess.Popen",
     aspect="child processes under --fs=memory or overlay",
     level=compat.Level.INFO,
-    explanation="child processes are host processes: they see the host's files (under a "
-    "restricting permission, only those the kernel lets the program read), not the "
-    "program's memory or overlay file system (a child Python gets its own, fresh one); one "
-    "started in a directory only the program's file system has runs in an empty host "
-    "directory of the launcher's instead",
+    explanation="child processes other than Python ones (sh, ls, ...) are host processes: "
+    "they see the host's files (under a restricting permission, only those the kernel lets "
+    "the program read), not the program's memory or overlay file system, and one started in "
+    "a directory only the program's file system has runs in an empty host directory of the "
+    "launcher's instead; a child Python is served the program's file system and starts in "
+    "its directory, but the interpreter itself opens a script named on its command line on "
+    "the host",
 )
 
 
@@ -56,6 +59,8 @@ def build_layout(options: BackendOptions, host_cwd: str) -> Layout:
     if spec.kind is FsKind.MEMORY:
         root, cwd = default_file_system()
         host_root = None
+    elif spec.kind is FsKind.INHERIT:
+        root, cwd, host_root = inherited_file_system(spec.fd), "/", None
     elif spec.kind is FsKind.OVERLAY:
         overlay = OverlayFileSystem(MemoryFileSystem(), ReadOnlyFileSystem(HostFileSystem()))
         root, cwd, host_root = overlay, host_cwd, "/"
@@ -78,6 +83,26 @@ def build_layout(options: BackendOptions, host_cwd: str) -> Layout:
             make_directories(root, cwd)
     _check_directory(root, cwd)
     return Layout(root, cwd, overlay, host_root)
+
+
+def inherited_file_system(fd: int) -> RemoteFileSystem:
+    """The parent program's file system, served on the socket ``fd`` (``--fs=inherit:FD``),
+    which is made close-on-exec: this process's own children get a connection of their own."""
+    try:
+        mode = posix.fstat(fd).st_mode
+    except OSError as error:
+        raise UsageError(f"--fs=inherit:{fd}: {error.strerror}") from None
+    if not stat.S_ISSOCK(mode):
+        raise UsageError(f"--fs=inherit:{fd}: not a socket")
+    posix.set_inheritable(fd, False)
+    return RemoteFileSystem(fd)
+
+
+def serves_children(layout: Layout, options: BackendOptions) -> bool:
+    """Whether child Python processes are served the program's file system: whenever it is
+    not the host's as it is (memory, overlay, inherited, or with mounts), so a child could
+    not see the program's files otherwise."""
+    return layout.host_root is None or layout.overlay is not None or bool(options.mounts)
 
 
 def _provider(source: FsSpec, read_only: bool) -> FileSystem:
@@ -128,11 +153,12 @@ def guest_directory_of(host_root: str, host_cwd: str) -> str:
     return "/"
 
 
-def host_directory_of(layout: Layout, guest: str) -> str:
+def host_directory_of(layout: Layout, guest: str, on_host: bool = True) -> str:
     """The host directory a child process started in the guest directory ``guest`` runs in:
     the same path (below ROOT for ``host:ROOT``), whether the host has it or not (a directory
-    made in memory, a mount point: the child then fails as for a missing directory)."""
-    if layout.host_root is None or layout.overlay is not None:
+    made in memory, a mount point: the child then fails as for a missing directory).
+    ``on_host``: the child works on the host's files (not a served child Python)."""
+    if on_host and (layout.host_root is None or layout.overlay is not None):
         CHILDREN_ON_HOST.hit(cwd=guest)
     if layout.host_root in (None, "/"):
         return guest

@@ -22,7 +22,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final, TextIO
 
 import attrs
@@ -30,8 +30,20 @@ import attrs
 import compat
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.emulated.processes import ChildProcess, HostProcessHandler, ProcessCommand
-from posixbackend.launcher.filesystems import Layout, build_layout, host_directory_of
-from posixbackend.launcher.options import ENVIRONMENT_VARIABLE, BackendOptions
+from posixbackend.launcher.filesystems import (
+    Layout,
+    build_layout,
+    host_directory_of,
+    serves_children,
+)
+from posixbackend.launcher.options import (
+    ENVIRONMENT_VARIABLE,
+    BackendOptions,
+    FsKind,
+    FsSpec,
+    UsageError,
+    options_from_environment,
+)
 from posixbackend.launcher.program import print_thread_exception
 from posixbackend.launcher.streams import rebuild_standard_streams
 from posixbackend.permissions.anchors import free_start
@@ -45,6 +57,7 @@ from posixbackend.switch.installation import INSTALLATION
 from posixbackend.switch.libraries import HOOK as C_LIBRARIES
 from posixbackend.switch.nativecalls import native_calls, run_unrestricted
 from vfs.host import host_is_directory
+from vfs.remote import serve_pair
 
 LOG_FORMAT = "[%(name)s] %(levelname)s: %(message)s"
 
@@ -62,21 +75,35 @@ class LauncherProcessHandler:
     launcher makes once and removes at exit, rather than failing to start.
     """
 
-    def __init__(self, layout: Layout, pinned: tuple[bytes, bytes] | None = None) -> None:
+    def __init__(
+        self,
+        layout: Layout,
+        pinned: tuple[bytes, bytes] | None = None,
+        options: BackendOptions | None = None,
+    ) -> None:
         self._layout = layout
         self._host = HostProcessHandler(cwd_map=self._host_directory)
+        self._served_host = HostProcessHandler(cwd_map=self._served_host_directory)
+        self._served = options if options and serves_children(layout, options) else None
+        """The program's options when its child Python processes are served its file
+        system (None: they see the host's, as every other child does)."""
         self._lock = threading.Lock()
         self._scratch: str | None = None
         self._pinned = pinned
         """A variable every child gets whatever the program gives it (the options, under
         permissions: a program cannot start its Python children without them)."""
 
-    def _host_directory(self, guest: str) -> str:
-        host = host_directory_of(self._layout, guest)
+    def _host_directory(self, guest: str, on_host: bool = True) -> str:
+        host = host_directory_of(self._layout, guest, on_host)
         layout = self._layout
         if (layout.host_root is None or layout.overlay is not None) and not host_is_directory(host):
             return self._scratch_directory()
         return host
+
+    def _served_host_directory(self, guest: str) -> str:
+        """Where a served child Python runs on the host (it works in ``guest`` of the
+        program's file system, so the host directory matters to no file it opens)."""
+        return self._host_directory(guest, on_host=False)
 
     def _scratch_directory(self) -> str:
         """The empty host directory children start in when their guest one is missing (made
@@ -102,7 +129,46 @@ class LauncherProcessHandler:
         if self._pinned is not None:
             name, value = self._pinned
             command = attrs.evolve(command, env={**command.env, name: value})
-        return self._host.start(command)
+        options = self._served_options(command)
+        if options is None:
+            return self._host.start(command)
+        number = _free_child_descriptor(command.fds)
+        fd = run_unrestricted(self._serve_connection)
+        try:
+            options = attrs.evolve(
+                options,
+                fs=FsSpec(FsKind.INHERIT, fd=number),
+                mounts=(),  # they are in the served file system
+                cwd=command.cwd if command.cwd is not None else options.cwd,
+            )
+            env = {**command.env, ENVIRONMENT_VARIABLE.encode(): options.environment_value().encode()}
+            command = attrs.evolve(command, env=env, fds={**command.fds, number: fd})
+            return self._served_host.start(command)
+        finally:
+            posix.close(fd)  # the child has its copy; the server sees the end once it exits
+
+    def _served_options(self, command: ProcessCommand) -> BackendOptions | None:
+        """The options a child Python gets when it is to be served the program's file
+        system: it is handed this program's file system (a program that names another one
+        for a child, or none, gets what it named); None otherwise."""
+        served = self._served
+        text = command.env.get(ENVIRONMENT_VARIABLE.encode())
+        if served is None or not text:
+            return None
+        try:
+            options = options_from_environment(os.fsdecode(text))
+        except UsageError:
+            return None  # the child reports it and exits with status 2, as before
+        same = options.fs == served.fs and options.mounts == served.mounts
+        return options if same and options.backend.emulated else None
+
+    def _serve_connection(self) -> int:
+        """A socket to hand a child, its other end served with the program's file system
+        from a thread of the library's own (native, unrestricted, anchored to nothing)."""
+        with free_start():
+            return contextvars.Context().run(
+                serve_pair, self._layout.file_system, "posixbackend-children-fs"
+            )
 
 
 class Session:
@@ -139,7 +205,8 @@ class Session:
             grants = attrs.evolve(grants, create_process=False)
         handler = None
         if grants.creates_processes and options.processes != "none":
-            handler = LauncherProcessHandler(self.layout, handed_on if grants.given else None)
+            pinned = handed_on if grants.given else None
+            handler = LauncherProcessHandler(self.layout, pinned, options)
         self.handler = handler
         file_system = self.layout.file_system
         self.permissions = grants.permissions(file_system, handler, _host_environment())
@@ -153,7 +220,10 @@ class Session:
             environ=environ,
             process_handler=handler,
         )
-        self.emulated.adopt_host_descriptors(inherited_descriptors())
+        served_on = options.file_system.fd  # the parent's file system's socket: not the program's
+        self.emulated.adopt_host_descriptors(
+            [fd for fd in inherited_descriptors() if fd != served_on]
+        )
         if self.permissions is not None:
             self._block = BackendBlock(
                 options.backend, self.emulated, file_system, self.permissions
@@ -442,6 +512,14 @@ def _private_environment(
     if private is not None:
         private.environ[handed_on[0]] = handed_on[1]
     return private
+
+
+def _free_child_descriptor(fds: Mapping[int, int]) -> int:
+    """The lowest descriptor number above 2 a child is not already given."""
+    number = 3
+    while number in fds:
+        number += 1
+    return number
 
 
 def _remove_natively(path: str) -> None:
