@@ -153,12 +153,11 @@ def guest_directory_of(host_root: str, host_cwd: str) -> str:
     return "/"
 
 
-def host_directory_of(layout: Layout, guest: str, on_host: bool = True) -> str:
+def host_directory_of(layout: Layout, guest: str) -> str:
     """The host directory a child process started in the guest directory ``guest`` runs in:
     the same path (below ROOT for ``host:ROOT``), whether the host has it or not (a directory
-    made in memory, a mount point: the child then fails as for a missing directory).
-    ``on_host``: the child works on the host's files (not a served child Python)."""
-    if on_host and (layout.host_root is None or layout.overlay is not None):
+    made in memory, a mount point: the child then fails as for a missing directory)."""
+    if layout.host_root is None or layout.overlay is not None:
         CHILDREN_ON_HOST.hit(cwd=guest)
     if layout.host_root in (None, "/"):
         return guest

@@ -83,7 +83,6 @@ class LauncherProcessHandler:
     ) -> None:
         self._layout = layout
         self._host = HostProcessHandler(cwd_map=self._host_directory)
-        self._served_host = HostProcessHandler(cwd_map=self._served_host_directory)
         self._served = options if options and serves_children(layout, options) else None
         """The program's options when its child Python processes are served its file
         system (None: they see the host's, as every other child does)."""
@@ -93,17 +92,12 @@ class LauncherProcessHandler:
         """A variable every child gets whatever the program gives it (the options, under
         permissions: a program cannot start its Python children without them)."""
 
-    def _host_directory(self, guest: str, on_host: bool = True) -> str:
-        host = host_directory_of(self._layout, guest, on_host)
+    def _host_directory(self, guest: str) -> str:
+        host = host_directory_of(self._layout, guest)
         layout = self._layout
         if (layout.host_root is None or layout.overlay is not None) and not host_is_directory(host):
             return self._scratch_directory()
         return host
-
-    def _served_host_directory(self, guest: str) -> str:
-        """Where a served child Python runs on the host (it works in ``guest`` of the
-        program's file system, so the host directory matters to no file it opens)."""
-        return self._host_directory(guest, on_host=False)
 
     def _scratch_directory(self) -> str:
         """The empty host directory children start in when their guest one is missing (made
@@ -143,7 +137,7 @@ class LauncherProcessHandler:
             )
             env = {**command.env, ENVIRONMENT_VARIABLE.encode(): options.environment_value().encode()}
             command = attrs.evolve(command, env=env, fds={**command.fds, number: fd})
-            return self._served_host.start(command)
+            return self._host.start(command)
         finally:
             posix.close(fd)  # the child has its copy; the server sees the end once it exits
 
