@@ -25,6 +25,7 @@ from vfs.mount import MountFileSystem
 from vfs.overlay import OverlayFileSystem
 from vfs.readonly import ReadOnlyFileSystem
 from vfs.remote import RemoteFileSystem
+from vfs.remote.wire import moved_high
 
 CHILDREN_ON_HOST = compat.declare(
     id="launcher.children_on_host",
@@ -50,17 +51,23 @@ class Layout:
     cwd: str
     overlay: OverlayFileSystem | None
     host_root: str | None
+    private_fds: frozenset[int] = frozenset()
+    """Real descriptors the file system itself holds (an inherited connection): never the
+    program's."""
 
 
 def build_layout(options: BackendOptions, host_cwd: str) -> Layout:
     """The file system for ``options`` (the emulated backend's), and the directory to start in."""
     spec = options.file_system
     overlay = None
+    private: frozenset[int] = frozenset()
     if spec.kind is FsKind.MEMORY:
         root, cwd = default_file_system()
         host_root = None
     elif spec.kind is FsKind.INHERIT:
-        root, cwd, host_root = inherited_file_system(spec.fd), "/", None
+        remote = inherited_file_system(spec.fd)
+        root, cwd, host_root = remote, "/", None
+        private = frozenset({remote.connection.fd})
     elif spec.kind is FsKind.OVERLAY:
         overlay = OverlayFileSystem(MemoryFileSystem(), ReadOnlyFileSystem(HostFileSystem()))
         root, cwd, host_root = overlay, host_cwd, "/"
@@ -82,20 +89,29 @@ def build_layout(options: BackendOptions, host_cwd: str) -> Layout:
         if spec.kind is FsKind.MEMORY:  # the launcher's own file system: made to start in
             make_directories(root, cwd)
     _check_directory(root, cwd)
-    return Layout(root, cwd, overlay, host_root)
+    return Layout(root, cwd, overlay, host_root, private)
+
+
+_INHERITED: dict[int, RemoteFileSystem] = {}
+"""The file systems inherited so far, by the descriptor number they were named by: the
+session start-up activates and the one of a launcher this process then runs (a child Python
+started through the bootstrap) share it."""
 
 
 def inherited_file_system(fd: int) -> RemoteFileSystem:
     """The parent program's file system, served on the socket ``fd`` (``--fs=inherit:FD``),
-    which is made close-on-exec: this process's own children get a connection of their own."""
+    moved to a high, close-on-exec number: this process's own children get a connection of
+    their own, and no descriptor the program is given has its number."""
+    inherited = _INHERITED.get(fd)
+    if inherited is not None:
+        return inherited
     try:
         mode = posix.fstat(fd).st_mode
     except OSError as error:
         raise UsageError(f"--fs=inherit:{fd}: {error.strerror}") from None
     if not stat.S_ISSOCK(mode):
         raise UsageError(f"--fs=inherit:{fd}: not a socket")
-    posix.set_inheritable(fd, False)
-    return RemoteFileSystem(fd)
+    return _INHERITED.setdefault(fd, RemoteFileSystem(moved_high(fd)))
 
 
 def serves_children(layout: Layout, options: BackendOptions) -> bool:

@@ -30,6 +30,7 @@ import attrs
 import compat
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.emulated.processes import ChildProcess, HostProcessHandler, ProcessCommand
+from posixbackend.launcher.childpython import through_launcher
 from posixbackend.launcher.filesystems import (
     Layout,
     build_layout,
@@ -137,6 +138,8 @@ class LauncherProcessHandler:
             )
             env = {**command.env, ENVIRONMENT_VARIABLE.encode(): options.environment_value().encode()}
             command = attrs.evolve(command, env=env, fds={**command.fds, number: fd})
+            if not options.grants.given:  # (permissions: the kernel confines it as it is)
+                command = through_launcher(command, options)
             return self._host.start(command)
         finally:
             posix.close(fd)  # the child has its copy; the server sees the end once it exits
@@ -214,9 +217,9 @@ class Session:
             environ=environ,
             process_handler=handler,
         )
-        served_on = options.file_system.fd  # the parent's file system's socket: not the program's
+        private = self.layout.private_fds  # the parent's file system's socket: not the program's
         self.emulated.adopt_host_descriptors(
-            [fd for fd in inherited_descriptors() if fd != served_on]
+            [fd for fd in inherited_descriptors() if fd not in private]
         )
         if self.permissions is not None:
             self._block = BackendBlock(

@@ -19,7 +19,16 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from vfs.provider import DirEntryInfo, FileSystem, Handle
-from vfs.remote.wire import ConnectionClosed, Value, WireError, decode, encode, receive, send_all
+from vfs.remote.wire import (
+    ConnectionClosed,
+    Value,
+    WireError,
+    decode,
+    encode,
+    moved_high,
+    receive,
+    send_all,
+)
 
 LOG: Final = logging.getLogger("vfs.remote")
 MAX_HANDLES: Final = 1 << 16
@@ -294,7 +303,7 @@ def serve_pair(file_system: FileSystem, name: str = "vfs-remote-server") -> int:
     served, other = _socket.socketpair(
         _socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC
     )
-    served_fd, other_fd = served.detach(), other.detach()
+    served_fd, other_fd = moved_high(served.detach()), other.detach()
     try:
         serve(file_system, served_fd, name)
     except BaseException:

@@ -10,9 +10,12 @@ none of its code (no pickle, no marshal). Decoding is bounded: a frame longer th
 
 from __future__ import annotations
 
+import fcntl
 import posix
+import resource
 import struct
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 MAX_FRAME: Final = 64 << 20
 """The longest frame either side accepts (a read or write is split to stay below it)."""
@@ -133,6 +136,33 @@ def _decode(body: memoryview, start: int, depth: int) -> tuple[Value, int]:
             items.append(item)
         return tuple(items), start
     raise WireError(f"unknown tag {tag!r}")
+
+
+def _real(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The function itself, or the real one a stand-in installed over it wraps."""
+    wrapped: Callable[..., Any] = getattr(function, "__wrapped__", function)
+    return wrapped
+
+
+_fcntl: Final = _real(fcntl.fcntl)
+
+
+def moved_high(fd: int) -> int:
+    """``fd`` moved to a close-on-exec number near the top of the process's range (the old
+    number is closed), or ``fd`` itself when none is free there.
+
+    Low numbers are the ones an emulated backend hands out as its own descriptors, and C code
+    that is given such a number (CPython's traceback printer dups and reads it) would reach
+    the real descriptor of that number: a connection must never be it."""
+    soft = min(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 1 << 16)
+    if soft == resource.RLIM_INFINITY or soft < 0:
+        soft = 1 << 16
+    try:
+        high: int = _fcntl(fd, fcntl.F_DUPFD_CLOEXEC, max(soft - 64, 3))
+    except OSError:  # none free up there (a low limit): the number stays
+        return fd
+    posix.close(fd)
+    return high
 
 
 def send_all(fd: int, frame: bytes) -> None:
