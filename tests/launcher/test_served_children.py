@@ -1,0 +1,104 @@
+"""Child Pythons of a --fs=memory or overlay program work on the program's own file system.
+
+Differential: one program, run by plain python in a host directory and by the launcher on a
+memory and an overlay file system, starts child Pythons (with -S and -I too, which start no
+site) that compile, write, rename, import and fail on its files, runs ``compileall`` and a
+script only its file system holds; every result must be python's, and neither emulated run
+may leave anything on the disk.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.launcher.running import PYTHON, launch, printed_json, run
+
+CHILD = """
+import json, os, py_compile, sys
+out = {"cwd": os.getcwd(), "listing": sorted(os.listdir("pkg"))}
+out["pyc"] = os.path.relpath(py_compile.compile("pkg/mod.py", doraise=True))
+with open("pkg/data.txt", "w") as f:
+    f.write("from the child")
+os.rename("pkg/data.txt", "pkg/renamed.txt")
+errors = []
+for call, args in (("rename", ("pkg/missing", "pkg/other")), ("mkdir", ("pkg",)),
+                   ("rmdir", ("pkg",)), ("open", ("pkg/mod.py/x", os.O_RDONLY))):
+    try:
+        getattr(os, call)(*args)
+    except OSError as e:
+        errors.append([call, type(e).__name__, e.errno, e.strerror, e.filename, e.filename2])
+out["errors"] = errors
+sys.path.insert(0, "pkg")
+import mod
+out["imported"] = mod.VALUE
+print(json.dumps(out))
+"""
+
+PROGRAM = f"""
+import json, os, subprocess, sys
+os.mkdir("pkg")
+with open("pkg/mod.py", "w") as f:
+    f.write("VALUE = 42\\n")
+results = []
+for flags in ([], ["-S"], ["-I"]):
+    done = subprocess.run([sys.executable, *flags, "-c", {CHILD!r}], capture_output=True,
+                          text=True)
+    results.append([flags, done.returncode, done.stderr or json.loads(done.stdout)])
+done = subprocess.run([sys.executable, "-S", "-m", "compileall", "-q", "-f", "pkg"],
+                      capture_output=True, text=True)
+results.append([done.returncode, done.stdout, done.stderr])
+with open("script.py", "w") as f:
+    f.write("import os, sys; print(sys.argv, os.path.basename(__file__))")
+done = subprocess.run([sys.executable, "script.py", "one"], capture_output=True, text=True)
+results.append([done.returncode, done.stdout, done.stderr])
+results.append([sorted(os.listdir("pkg")), sorted(os.listdir("pkg/__pycache__")),
+                open("pkg/renamed.txt").read()])
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def native(tmp_path_factory: pytest.TempPathFactory) -> object:
+    directory = tmp_path_factory.mktemp("native")
+    return _relative(printed_json(run([PYTHON, "-c", PROGRAM], directory)), directory)
+
+
+@pytest.mark.parametrize("fs", ["memory", "overlay"])
+def test_child_pythons_share_the_programs_file_system(
+    fs: str, native: object, tmp_path: Path
+) -> None:
+    done = launch("--posix-backend=java", f"--fs={fs}", "-c", PROGRAM, cwd=tmp_path)
+    assert _relative(printed_json(done), tmp_path) == native
+    assert list(tmp_path.iterdir()) == [], "nothing reaches the disk"
+
+
+def test_the_native_side_ran_every_child(native: object) -> None:
+    """The reference itself: every child ran and saw its parent's files."""
+    *children, compiled, script, final = native  # type: ignore[misc]
+    later = ["__pycache__", "mod.py", "renamed.txt"]  # what the first child left
+    for number, (flags, status, out) in enumerate(children):
+        assert status == 0, (flags, out)
+        assert out["listing"] == (later if number else ["mod.py"])
+        assert out["imported"] == 42
+        assert [error[:3] for error in out["errors"]] == [
+            ["rename", "FileNotFoundError", 2], ["mkdir", "FileExistsError", 17],
+            ["rmdir", "OSError", 39], ["open", "NotADirectoryError", 20],
+        ]  # fmt: skip
+    assert compiled == [0, "", ""]
+    assert script == [0, "['script.py', 'one'] script.py\n", ""]
+    pyc = f"mod.{sys.implementation.cache_tag}.pyc"
+    assert final == [["__pycache__", "mod.py", "renamed.txt"], [pyc], "from the child"]
+
+
+def _relative(value: object, directory: Path) -> object:
+    """``value`` with the run's directory written as ``DIR`` (each run has its own)."""
+    if isinstance(value, str):
+        return value.replace(str(directory), "DIR")
+    if isinstance(value, list):
+        return [_relative(item, directory) for item in value]
+    if isinstance(value, dict):
+        return {key: _relative(item, directory) for key, item in value.items()}
+    return value
