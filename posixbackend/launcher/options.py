@@ -160,7 +160,7 @@ class FsSpec:
             return f"host:{self.root}"
         if self.kind is FsKind.INHERIT:
             return f"inherit:{self.fd}"
-        return self.kind.value
+        return str(self.kind.value)
 
 
 @attrs.frozen

@@ -136,7 +136,8 @@ class LauncherProcessHandler:
                 mounts=(),  # they are in the served file system
                 cwd=command.cwd if command.cwd is not None else options.cwd,
             )
-            env = {**command.env, ENVIRONMENT_VARIABLE.encode(): options.environment_value().encode()}
+            handed_on = options.environment_value().encode()
+            env = {**command.env, ENVIRONMENT_VARIABLE.encode(): handed_on}
             command = attrs.evolve(command, env=env, fds={**command.fds, number: fd})
             if not options.grants.given:  # (permissions: the kernel confines it as it is)
                 command = through_launcher(command, options)
@@ -217,9 +218,9 @@ class Session:
             environ=environ,
             process_handler=handler,
         )
-        private = self.layout.private_fds  # the parent's file system's socket: not the program's
+        own = self.layout.private_fds  # the parent's file system's socket: not the program's
         self.emulated.adopt_host_descriptors(
-            [fd for fd in inherited_descriptors() if fd not in private]
+            [fd for fd in inherited_descriptors() if fd not in own]
         )
         if self.permissions is not None:
             self._block = BackendBlock(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,23 +62,23 @@ print(json.dumps(results))
 
 
 @pytest.fixture(scope="module")
-def native(tmp_path_factory: pytest.TempPathFactory) -> object:
+def native(tmp_path_factory: pytest.TempPathFactory) -> Any:
     directory = tmp_path_factory.mktemp("native")
     return _relative(printed_json(run([PYTHON, "-c", PROGRAM], directory)), directory)
 
 
 @pytest.mark.parametrize("fs", ["memory", "overlay"])
 def test_child_pythons_share_the_programs_file_system(
-    fs: str, native: object, tmp_path: Path
+    fs: str, native: Any, tmp_path: Path
 ) -> None:
     done = launch("--posix-backend=java", f"--fs={fs}", "-c", PROGRAM, cwd=tmp_path)
     assert _relative(printed_json(done), tmp_path) == native
     assert list(tmp_path.iterdir()) == [], "nothing reaches the disk"
 
 
-def test_the_native_side_ran_every_child(native: object) -> None:
+def test_the_native_side_ran_every_child(native: Any) -> None:
     """The reference itself: every child ran and saw its parent's files."""
-    *children, compiled, script, final = native  # type: ignore[misc]
+    *children, compiled, script, final = native
     later = ["__pycache__", "mod.py", "renamed.txt"]  # what the first child left
     for number, (flags, status, out) in enumerate(children):
         assert status == 0, (flags, out)
@@ -93,7 +94,7 @@ def test_the_native_side_ran_every_child(native: object) -> None:
     assert final == [["__pycache__", "mod.py", "renamed.txt"], [pyc], "from the child"]
 
 
-def _relative(value: object, directory: Path) -> object:
+def _relative(value: Any, directory: Path) -> Any:
     """``value`` with the run's directory written as ``DIR`` (each run has its own)."""
     if isinstance(value, str):
         return value.replace(str(directory), "DIR")

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 import compat
 from vfs import Handle, Identity, MemoryFileSystem
+from vfs.memory.handle import MemoryHandle
 from vfs.remote import FileSystemServer, RemoteFileSystem, serve_pair
 from vfs.remote import client as client_module
 from vfs.remote.wire import MAX_DEPTH, WireError, decode, encode, receive, send_all
@@ -166,7 +167,7 @@ def test_a_connection_ending_closes_the_handles_it_left_open() -> None:
     opened: list[Handle] = []
 
     class Recording(MemoryFileSystem):
-        def open(self, path: str, flags: int, mode: int = 0o666) -> Handle:
+        def open(self, path: str, flags: int, mode: int = 0o666) -> MemoryHandle:
             handle = super().open(path, flags, mode)
             opened.append(handle)
             return handle
@@ -198,7 +199,7 @@ def test_concurrent_clients_and_threads_sharing_one(
                     handle.pwrite(f"{name}-{number}".encode(), 0)
                     assert handle.pread(64, 0) == f"{name}-{number}".encode()
                 remote.rename(f"/{name}/{number}", f"/{name}/done-{number}")
-        except BaseException as error:  # reported by the main thread
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
             errors.append(error)
 
     own = [RemoteFileSystem(serve_pair(local)) for _ in range(4)]

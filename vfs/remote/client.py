@@ -23,7 +23,16 @@ from typing import Any, Final
 
 import compat
 from vfs.provider import DirEntryInfo, FileSystem, Handle
-from vfs.remote.wire import MAX_FRAME, ConnectionClosed, Value, WireError, decode, encode, receive, send_all
+from vfs.remote.wire import (
+    MAX_FRAME,
+    ConnectionClosed,
+    Value,
+    WireError,
+    decode,
+    encode,
+    receive,
+    send_all,
+)
 
 CHUNK: Final = 8 << 20
 """The most bytes one read or write request carries (a larger one is split)."""
@@ -54,7 +63,11 @@ _OS_ERRORS: Final = {
     for cls in vars(builtins).values()
     if isinstance(cls, type) and issubclass(cls, OSError)
 }
-_OTHER_ERRORS: Final = {"ValueError": ValueError, "TypeError": TypeError, "OverflowError": OverflowError}
+_OTHER_ERRORS: Final = {
+    "ValueError": ValueError, "TypeError": TypeError, "OverflowError": OverflowError,
+}  # fmt: skip
+"""Exceptions besides OSError that cross the connection as themselves (a provider's answer
+to bad arguments; the server sends anything else a provider raises as EIO)."""
 
 
 class Connection:
@@ -68,7 +81,7 @@ class Connection:
         when a call starts, the previous one was interrupted on the wire."""
         self._broken: str | None = None
 
-    def call(self, name: str, *arguments: object) -> Value:
+    def call(self, name: str, *arguments: object) -> Any:
         """The served provider's answer to ``name(*arguments)``, or its exception."""
         frame = encode((name, *arguments))  # before the lock: an unsendable value raises here
         with self._lock:
@@ -110,7 +123,7 @@ class Connection:
             posix.close(fd)
 
 
-def _result(reply: Value) -> Value:
+def _result(reply: Value) -> Any:
     if type(reply) is tuple and len(reply) == 2 and reply[0] == "ok":
         return reply[1]
     if type(reply) is tuple and len(reply) == 6 and reply[0] == "error":
@@ -134,20 +147,20 @@ def _error(kind: Value, code: Value, message: Value, name: Value, name2: Value) 
     return error
 
 
-def stat_result(value: Value) -> posix.stat_result:
+def stat_result(value: Any) -> posix.stat_result:
     """A stat result rebuilt from :func:`vfs.remote.server.stat_value`'s plain values."""
-    fields, extras = value  # type: ignore[misc]
+    fields, extras = value
     return posix.stat_result(fields, dict(extras))
 
 
-def statvfs_result(value: Value) -> posix.statvfs_result:
+def statvfs_result(value: Any) -> posix.statvfs_result:
     """A statvfs result rebuilt from :func:`vfs.remote.server.statvfs_value`'s values."""
-    fields, fsid = value  # type: ignore[misc]
+    fields, fsid = value
     return posix.statvfs_result(fields, {"f_fsid": fsid})
 
 
-def _entries(value: Value) -> list[DirEntryInfo]:
-    return [DirEntryInfo(name, kind, inode) for name, kind, inode in value]  # type: ignore[union-attr, misc]
+def _entries(value: Any) -> list[DirEntryInfo]:
+    return [DirEntryInfo(name, kind, inode) for name, kind, inode in value]
 
 
 def _int(value: object) -> int:

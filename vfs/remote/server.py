@@ -38,9 +38,6 @@ STAT_EXTRAS: Final = (
     "st_blksize", "st_blocks", "st_rdev",
 )  # fmt: skip
 """The stat fields beyond the ten of the tuple, sent by name."""
-ERROR_KINDS: Final = {"ValueError": ValueError, "TypeError": TypeError, "OverflowError": OverflowError}
-"""Exceptions besides OSError that cross the connection as themselves (a provider's answer
-to bad arguments); anything else a provider raises is logged and sent as EIO."""
 
 
 class BadRequest(Exception):
