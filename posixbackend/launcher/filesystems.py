@@ -32,13 +32,16 @@ CHILDREN_ON_HOST = compat.declare(
     function="subprocess.Popen",
     aspect="child processes under --fs=memory or overlay",
     level=compat.Level.INFO,
-    explanation="child processes other than Python ones (sh, ls, ...) are host processes: "
-    "they see the host's files (under a restricting permission, only those the kernel lets "
+    explanation="child processes are host processes: programs other than Python (sh, ls, "
+    "...) see the host's files (under a restricting permission, only those the kernel lets "
     "the program read), not the program's memory or overlay file system, and one started in "
     "a directory only the program's file system has runs in an empty host directory of the "
-    "launcher's instead; a child Python is served the program's file system and starts in "
-    "its directory, but the interpreter itself opens a script named on its command line on "
-    "the host",
+    "launcher's instead. A child Python is served the program's file system and starts in "
+    "its directory; one started as this interpreter without permissions runs its script, "
+    "module or code through the launcher's bootstrap (sys.orig_argv is as given, "
+    "/proc/self/cmdline shows the bootstrap), while any other (another spelling of the "
+    "interpreter, or under permissions) opens a script named on its command line on the "
+    "host, and with -S runs on the host altogether",
 )
 
 

@@ -128,8 +128,9 @@ class LauncherProcessHandler:
         if options is None:
             return self._host.start(command)
         number = _free_child_descriptor(command.fds)
-        fd = run_unrestricted(self._serve_connection)
+        fd = -1
         try:
+            fd = run_unrestricted(self._serve_connection)
             options = attrs.evolve(
                 options,
                 fs=FsSpec(FsKind.INHERIT, fd=number),
@@ -143,7 +144,8 @@ class LauncherProcessHandler:
                 command = through_launcher(command, options)
             return self._host.start(command)
         finally:
-            posix.close(fd)  # the child has its copy; the server sees the end once it exits
+            if fd >= 0:  # the child has its copy; the server sees the end once it exits
+                posix.close(fd)
 
     def _served_options(self, command: ProcessCommand) -> BackendOptions | None:
         """The options a child Python gets when it is to be served the program's file

@@ -25,7 +25,7 @@ from vfs.remote.wire import (
     WireError,
     decode,
     encode,
-    moved_high,
+    high_duplicate,
     receive,
     send_all,
 )
@@ -300,11 +300,14 @@ def serve_pair(file_system: FileSystem, name: str = "vfs-remote-server") -> int:
     served, other = _socket.socketpair(
         _socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC
     )
-    served_fd, other_fd = moved_high(served.detach()), other.detach()
-    try:
-        serve(file_system, served_fd, name)
-    except BaseException:
-        posix.close(served_fd)
-        posix.close(other_fd)
-        raise
-    return other_fd
+    try:  # both socket objects are closed if anything below fails
+        served_fd = high_duplicate(served.fileno())
+        try:
+            serve(file_system, served_fd, name)
+        except BaseException:
+            posix.close(served_fd)
+            raise
+        return other.detach()
+    finally:
+        served.close()
+        other.close()  # (nothing once detached)

@@ -147,20 +147,25 @@ def _real(function: Callable[..., Any]) -> Callable[..., Any]:
 _fcntl: Final = _real(fcntl.fcntl)
 
 
-def moved_high(fd: int) -> int:
-    """``fd`` moved to a close-on-exec number near the top of the process's range (the old
-    number is closed), or ``fd`` itself when none is free there.
+def high_duplicate(fd: int) -> int:
+    """A close-on-exec duplicate of ``fd`` numbered near the top of the process's range (a
+    plain duplicate when none is free there).
 
     Low numbers are the ones an emulated backend hands out as its own descriptors, and C code
     that is given such a number (CPython's traceback printer dups and reads it) would reach
     the real descriptor of that number: a connection must never be it."""
-    soft = min(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 1 << 16)
-    if soft == resource.RLIM_INFINITY or soft < 0:
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY or not 0 < soft <= 1 << 16:
         soft = 1 << 16
     try:
-        high: int = _fcntl(fd, fcntl.F_DUPFD_CLOEXEC, max(soft - 64, 3))
-    except OSError:  # none free up there (a low limit): the number stays
-        return fd
+        return int(_fcntl(fd, fcntl.F_DUPFD_CLOEXEC, max(soft - 64, 3)))
+    except OSError:  # none free up there (a low limit)
+        return int(_fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3))
+
+
+def moved_high(fd: int) -> int:
+    """``fd`` moved to :func:`high_duplicate`'s number (``fd`` itself is closed)."""
+    high = high_duplicate(fd)
     posix.close(fd)
     return high
 
