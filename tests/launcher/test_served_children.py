@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.launcher.running import PYTHON, launch, printed_json, run
+from posixbackend.launcher import ENVIRONMENT_VARIABLE
+from posixbackend.launcher.options import FsKind, FsSpec, UsageError, options_from_environment
+from tests.launcher.running import JAVA_MEMORY, PYTHON, launch, printed_json, run
 
 CHILD = """
 import json, os, py_compile, sys
@@ -103,3 +105,60 @@ def _relative(value: Any, directory: Path) -> Any:
     if isinstance(value, dict):
         return {key: _relative(item, directory) for key, item in value.items()}
     return value
+
+
+GRANDCHILD = """
+import os, subprocess, sys
+os.makedirs("deep/er")
+os.chdir("deep")
+code = "import os; os.rename('er', 'renamed'); print(os.getcwd(), sorted(os.listdir()))"
+done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+print(done.stdout, end="")
+print(os.environ["POSIXBACKEND_OPTIONS"])
+"""
+
+CHAIN = f"""
+import os, subprocess, sys
+done = subprocess.run([sys.executable, "-S", "-c", {GRANDCHILD!r}], capture_output=True,
+                      text=True)
+print(done.stdout + done.stderr, end="")
+print(sorted(os.listdir("deep")))
+"""
+
+
+def test_grandchildren_are_served_by_their_parent(tmp_path: Path) -> None:
+    """A served child serves what it was served on: the grandchild's rename, in a directory
+    the child made, reaches the program's file system."""
+    done = launch(*JAVA_MEMORY.options, "-c", CHAIN, cwd=tmp_path)
+    assert done.returncode == 0, done
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"{tmp_path}/deep ['renamed']"
+    assert lines[1] == f"--posix-backend=java --fs=inherit:3 --cwd={tmp_path}"
+    assert lines[2] == "['renamed']"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "text", ["inherit", "inherit:", "inherit:2", "inherit:-4", "inherit:x", "inherit:٣"]
+)
+def test_inherit_needs_a_descriptor_above_2(text: str) -> None:
+    with pytest.raises(UsageError, match="inherit:FD needs a descriptor above 2"):
+        FsSpec.parse(text, "--fs")
+
+
+def test_inherit_names_its_descriptor_and_the_parents_directory() -> None:
+    spec = FsSpec.parse("inherit:7", "--fs")
+    assert (spec.kind, spec.fd, str(spec)) == (FsKind.INHERIT, 7, "inherit:7")
+    options = options_from_environment("--posix-backend=java --fs=inherit:7 --cwd=/w")
+    assert options.arguments() == ["--posix-backend=java", "--fs=inherit:7", "--cwd=/w"]
+    memory = options_from_environment("--posix-backend=java --fs=memory --cwd=/w")
+    assert memory.arguments() == ["--posix-backend=java", "--fs=memory"]  # as before
+    with pytest.raises(UsageError, match="--mount: expected memory, host"):
+        options_from_environment("--posix-backend=java --mount=/m=inherit:7")
+
+
+def test_an_inherited_descriptor_that_is_no_socket_stops_the_child(tmp_path: Path) -> None:
+    env = {ENVIRONMENT_VARIABLE: "--posix-backend=java --fs=inherit:9"}
+    done = run([PYTHON, "-c", "print('ran')"], tmp_path, env=env)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert "--fs=inherit:9: Bad file descriptor" in done.stderr

@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import compat
-from vfs import Handle, Identity, MemoryFileSystem
+from vfs import Handle, Identity, MemoryFileSystem, MountFileSystem
 from vfs.memory.handle import MemoryHandle
 from vfs.remote import FileSystemServer, RemoteFileSystem, serve_pair
 from vfs.remote import client as client_module
@@ -281,3 +281,23 @@ def test_what_cannot_be_sent() -> None:
     with pytest.raises(OverflowError):
         encode(1 << 600)
     assert decode(encode("\udcff")[4:]) == "\udcff"  # an fsdecoded name keeps its surrogate
+
+
+def test_a_mount_walks_across_a_remote_file_system(
+    served: tuple[MemoryFileSystem, RemoteFileSystem],
+) -> None:
+    """The walk crosses into the client a component at a time (its path nodes), links and
+    '..' resolved as everywhere else."""
+    local, remote = served
+    local.mkdir("/d", 0o755)
+    local.symlink("../d", "/d/up")
+    with local.open("/d/f", RW_CREATE, 0o644) as handle:
+        handle.pwrite(b"through the mount", 0)
+    mount = MountFileSystem(memory(), {"/r": remote}, create_mount_points=True)
+    seen, there = mount.stat("/r/d/up/up/f"), local.stat("/d/f")
+    assert (seen.st_ino, seen.st_mode, seen.st_size) == (there.st_ino, there.st_mode, 17)
+    with mount.open("/r/d/up/f", os.O_RDONLY) as handle:
+        assert handle.pread(100, 0) == b"through the mount"
+    assert mount.listdir("/r/d/up/..") == ["d"]
+    error = raised(mount.stat, "/r/d/missing")
+    assert isinstance(error, FileNotFoundError) and error.filename == "/r/d/missing"
