@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+from collections.abc import Callable
 
 from benchmarks.bench_compose import DEEP, deep_tree
 from benchmarks.bench_vfs import median_ns
@@ -38,7 +39,7 @@ def main() -> None:
     try:
         local_handle, remote_handle = memory.open(DEEP, os.O_RDWR), remote.open(DEEP, os.O_RDWR)
         local_handle.pwrite(b"y" * 4096, 0)
-        calls = {
+        calls: dict[str, tuple[Callable[[], object], Callable[[], object]]] = {
             "stat 5 deep": (functools.partial(memory.stat, DEEP),
                             functools.partial(remote.stat, DEEP)),
             "pread 4 KiB": (functools.partial(local_handle.pread, 4096, 0),
