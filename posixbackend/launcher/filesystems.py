@@ -44,6 +44,17 @@ CHILDREN_ON_HOST = compat.declare(
     "host, and with -S runs on the host altogether",
 )
 
+LOCKS_NOT_SHARED = compat.declare(
+    id="launcher.child_locks",
+    function="fcntl.lockf",
+    aspect="locks between a program and the child Pythons it serves",
+    level=compat.Level.INFO,
+    explanation="the emulated backend keeps record locks, flock locks and SQLite's locks per "
+    "process: a child Python served the program's memory or overlay file system sees the "
+    "program's files but not its locks, nor the program the child's (two processes writing "
+    "one SQLite database there do not exclude each other)",
+)
+
 
 @attrs.frozen
 class Layout:

@@ -32,6 +32,7 @@ from posixbackend.emulated import EmulatedBackend
 from posixbackend.emulated.processes import ChildProcess, HostProcessHandler, ProcessCommand
 from posixbackend.launcher.childpython import through_launcher
 from posixbackend.launcher.filesystems import (
+    LOCKS_NOT_SHARED,
     Layout,
     build_layout,
     host_directory_of,
@@ -127,6 +128,7 @@ class LauncherProcessHandler:
         options = self._served_options(command)
         if options is None:
             return self._host.start(command)
+        LOCKS_NOT_SHARED.hit()
         number = _free_child_descriptor(command.fds)
         fd = -1
         try:
