@@ -146,10 +146,10 @@ class VirtualFinder:
         archives = self._archives.get(emulated)
         if archives is None:
             archives = self._archives.setdefault(emulated, Archives())
-        found = archives.split(served, entry)
-        if found is None:
+        importer = archives.importer(served, entry)
+        if importer is None:
             return None, None
-        return find_in_archive(found[0], found[1], fullname, tail)
+        return find_in_archive(importer, fullname)
 
     @staticmethod
     def _absolute(served: Any, entry: str) -> str | None:

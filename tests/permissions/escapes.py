@@ -120,9 +120,37 @@ posix.close(posix.open(MARKER, posix.O_CREAT | posix.O_WRONLY))
         "stopped",
     ),
     Escape(
-        "_io.open, which stays the real one",
+        "_io.open, the switched copy's",
         "import _io\n_io.open(MARKER, 'w').close()",
         "file",
+        "stopped",
+    ),
+    Escape(
+        "_io.open called from code run in the import system's own globals",
+        """
+import importlib._bootstrap_external as external
+exec(f"sys.modules['_io'].open({MARKER!r}, 'w').close()", vars(external))
+""",
+        "file",
+        "stopped",
+    ),
+    Escape(
+        "_io.open_code of a host file (it opens what the interpreter runs)",
+        "import _io\nprint(_io.open_code(SECRET).read())",
+        "read",
+        "stopped",
+    ),
+    Escape(
+        "zipimport reading a host file registered as a virtual archive's path",
+        """
+import zipimport
+try:
+    zipimport.zipimporter(SECRET)
+except zipimport.ZipImportError as error:
+    print('refused:', error)
+print(open(SECRET).read())
+""",
+        "read",
         "stopped",
     ),
     Escape(

@@ -20,6 +20,7 @@ import py_compile
 import shutil
 import sys
 import tempfile
+import time
 import traceback
 import zipfile
 from collections.abc import Callable, Iterator
@@ -58,6 +59,8 @@ def outcome(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return ("ok", function(*args, **kwargs))
     except ImportError as caught:
         return (type(caught).__name__, str(caught), caught.name)
+    except TypeError as caught:
+        return (type(caught).__name__, str(caught))
     except (OSError, ValueError) as caught:
         return error_facts(caught)
 
@@ -238,6 +241,78 @@ def test_zip_archives_on_the_path() -> None:
             }
 
     compare_everywhere(scenario)
+
+
+def _pyc(
+    source: str,
+    *,
+    stamp: tuple[int, int] = (0, 0),
+    hash_based: bool = False,
+    magic: bytes | None = None,
+) -> bytes:
+    """Bytecode of ``source`` as the import system writes it, stamped with a source's (mtime,
+    size), or hash-based and unchecked, or with another magic number."""
+    from importlib import _bootstrap_external as external  # type: ignore[attr-defined]
+
+    code = compile(source, "<zip>", "exec")
+    if hash_based:
+        checked = importlib.util.source_hash(source.encode())
+        data = bytes(external._code_to_hash_pyc(code, checked, False))
+    else:
+        data = bytes(external._code_to_timestamp_pyc(code, *stamp))
+    return data if magic is None else magic + data[4:]
+
+
+def test_zipimport_semantics_and_direct_use() -> None:
+    """Bytecode before source, a bad magic number falling back to the source, an unchecked
+    hash-based pyc used as it is, get_data keys, and ``zipimport.zipimporter`` itself (its
+    archive, prefix, errors), as zipimport gives them."""
+
+    def scenario(root: str) -> Any:
+        import zipimport
+
+        when = (2020, 1, 1, 0, 0, 0)
+        stamp = (int(time.mktime((*when, -1, -1, -1))), len("STATE = 'source'\n"))
+        with zipfile.ZipFile(f"{root}/z.zip", "w") as archive:
+            archive.writestr(zipfile.ZipInfo("vi_both.py", when), "STATE = 'source'\n")
+            archive.writestr("vi_both.pyc", _pyc("STATE = 'bytecode'\n", stamp=stamp))
+            archive.writestr(zipfile.ZipInfo("vi_stale.py", when), "STATE = 'source'\n")
+            archive.writestr("vi_stale.pyc", _pyc("STATE = 'bytecode'\n"))
+            archive.writestr("vi_magic.py", "STATE = 'source'\n")
+            archive.writestr("vi_magic.pyc", _pyc("STATE = 'bytecode'\n", magic=b"\xa3\r\r\n"))
+            archive.writestr("vi_hash.py", "STATE = 'new'\n")
+            archive.writestr("vi_hash.pyc", _pyc("STATE = 'old'\n", hash_based=True))
+            archive.writestr("vi_zp/__init__.py", "DATA = __loader__.get_data('vi_zp/d.txt')\n")
+            archive.writestr("vi_zp/d.txt", "data")
+        with importing_from(f"{root}/z.zip"):
+            import vi_both  # type: ignore[import-not-found]
+            import vi_hash  # type: ignore[import-not-found]
+            import vi_magic  # type: ignore[import-not-found]
+            import vi_stale  # type: ignore[import-not-found]
+            import vi_zp  # type: ignore[import-not-found]
+
+            imported = [
+                (module.STATE, module.__file__)
+                for module in (vi_both, vi_stale, vi_magic, vi_hash)
+            ]
+            importer = zipimport.zipimporter(f"{root}/z.zip/vi_zp/")
+            return {
+                "imported": imported,
+                "relative_data": vi_zp.DATA,
+                "loader": type(vi_zp.__loader__).__name__,
+                "is_zipimporter": isinstance(vi_zp.__loader__, zipimport.zipimporter),
+                "archive": (importer.archive, importer.prefix),
+                "in_prefix": outcome(importer.is_package, "vi_zp"),
+                "is_package": zipimport.zipimporter(f"{root}/z.zip").is_package("vi_zp"),
+                "missing_data": outcome(importer.get_data, "nothing"),
+                "not_zip": outcome(zipimport.zipimporter, f"{root}/absent"),
+                "empty": outcome(zipimport.zipimporter, ""),
+                "bytes": outcome(zipimport.zipimporter, f"{root}/z.zip".encode()),
+            }
+
+    native = compare_everywhere(scenario)
+    states = [state for state, _ in native["imported"]]
+    assert states == ["bytecode", "source", "source", "old"]
 
 
 def test_py_compile_and_compileall(bytecode_written: None) -> None:
