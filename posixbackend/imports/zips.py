@@ -2,9 +2,10 @@
 
 :class:`VirtualZipImporter` is a ``zipimport.zipimporter`` whose archive is found and read
 through an emulated backend: it finds the archive (and the prefix inside it) by stat'ing
-through the backend, and registers the archive's path with that backend, so that zipimport's
-own reads (``_io.open_code(archive)``, which looks ``open`` up in ``sys.modules['_io']``; see
-:class:`~posixbackend.switch.standins.CodeOpen`) reach the virtual file system. Everything else
+through the backend, and while one of its methods runs, zipimport's own reads of that archive
+(``_io.open_code(archive)``, which looks ``open`` up in ``sys.modules['_io']``; see
+:class:`~posixbackend.switch.standins.CodeOpen`) reach the virtual file system -- never a host
+importer's, whatever path a guest gives its archive. Everything else
 -- search order, bytecode checks against the source's time or hash, a bad magic number falling
 back to source, ``get_data`` keys, errors -- is zipimport's. The finder keeps one importer per
 entry while the archive's mtime and size stay the same; ``zipimport.zipimporter(path)`` itself
@@ -13,12 +14,15 @@ makes one while an emulated backend serves (the switch's stand-in, see :data:`zi
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import stat
 import sys
 import threading
 import zipfile
 import zipimport
+from collections.abc import Callable, Iterator
 from importlib.machinery import ModuleSpec
 from importlib.resources.abc import TraversableResources
 from typing import Any, Final
@@ -27,14 +31,34 @@ from posixbackend.imports import served as files
 
 _external: Final[Any] = sys.modules["importlib._bootstrap_external"]
 """zipimport's path helpers (the prefix is split and joined as zipimport does)."""
-ARCHIVES: Final[dict[str, Any]] = {}
-"""Archive path -> the backend object zipimport reads it through (the newest importer's)."""
-_REGISTERING: Final = threading.Lock()
+
+
+class _Reading(threading.local):
+    """The virtual importer whose method runs in this thread (zipimport reads its archive)."""
+
+    importer: VirtualZipImporter | None = None
+
+
+_READING: Final = _Reading()
+
+
+@contextlib.contextmanager
+def _reading(importer: VirtualZipImporter) -> Iterator[None]:
+    previous, _READING.importer = _READING.importer, importer
+    try:
+        yield
+    finally:
+        _READING.importer = previous
 
 
 def archive_reader(path: str) -> Any | None:
-    """The backend a virtual archive at ``path`` is read through, None for a host archive."""
-    return ARCHIVES.get(path)
+    """The backend through which zipimport reads the archive at ``path`` now: that of the
+    virtual importer whose method runs in this thread, if ``path`` is its archive; None (the
+    real disk) for every other read, so no host importer is ever served a virtual file."""
+    importer = _READING.importer
+    if importer is not None and importer.archive == path:
+        return importer._served
+    return None
 
 
 class VirtualZipImporter(zipimport.zipimporter):
@@ -61,18 +85,20 @@ class VirtualZipImporter(zipimport.zipimporter):
                 break
         self._served = served
         self.archive = path
-        with _REGISTERING:
-            ARCHIVES[path] = served
-        self._files = zipimport._read_directory(path)  # type: ignore[attr-defined]
-        zipimport._zip_directory_cache[path] = self._files  # type: ignore[attr-defined]
+        with _reading(self):
+            self._files = zipimport._read_directory(path)  # type: ignore[attr-defined]
         joined: str = _external._path_join(*reversed(prefix)) if prefix else ""
         self.prefix = joined + "/" if joined else ""
         self.key = (st.st_mtime_ns, st.st_size)
 
     def invalidate_caches(self) -> None:
-        with _REGISTERING:
-            ARCHIVES[self.archive] = self._served
-        super().invalidate_caches()
+        """Reread the archive (zipimport's own also fills the cache it shares with host
+        archives: a virtual one stays out of it)."""
+        try:
+            with _reading(self):
+                self._files = zipimport._read_directory(self.archive)  # type: ignore[attr-defined]
+        except zipimport.ZipImportError:
+            self._files = {}
 
     def get_resource_reader(self, fullname: str) -> Any:
         """A reader over a copy of the archive read through the backend (zipimport's own
@@ -85,6 +111,23 @@ class VirtualZipImporter(zipimport.zipimporter):
         directory = self.prefix + fullname.rpartition(".")[2]
         return ZipReader(files.read_file(self._served, self.archive), directory)
 
+
+def _reading_archive(name: str) -> Callable[..., Any]:
+    """zipimport's method ``name``, run with this importer's archive read through its backend."""
+    method = getattr(zipimport.zipimporter, name)
+
+    def reads_archive(self: VirtualZipImporter, *args: Any, **kwargs: Any) -> Any:
+        with _reading(self):
+            return method(self, *args, **kwargs)
+
+    functools.update_wrapper(reads_archive, method)
+    return reads_archive
+
+
+for _name in ("find_spec", "find_loader", "find_module", "get_code", "get_data", "get_filename",
+              "get_source", "load_module"):  # fmt: skip
+    if hasattr(zipimport.zipimporter, _name):  # the deprecated ones are gone from 3.12 or 3.13
+        setattr(VirtualZipImporter, _name, _reading_archive(_name))
 
 # It prints as zipimport's importer, whose place it takes (code checks the type's name).
 VirtualZipImporter.__name__ = VirtualZipImporter.__qualname__ = "zipimporter"

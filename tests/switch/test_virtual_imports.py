@@ -24,6 +24,7 @@ import time
 import traceback
 import zipfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -252,8 +253,7 @@ def _pyc(
 ) -> bytes:
     """Bytecode of ``source`` as the import system writes it, stamped with a source's (mtime,
     size), or hash-based and unchecked, or with another magic number."""
-    from importlib import _bootstrap_external as external  # type: ignore[attr-defined]
-
+    external: Any = sys.modules["importlib._bootstrap_external"]
     code = compile(source, "<zip>", "exec")
     if hash_based:
         checked = importlib.util.source_hash(source.encode())
@@ -313,6 +313,28 @@ def test_zipimport_semantics_and_direct_use() -> None:
     native = compare_everywhere(scenario)
     states = [state for state, _ in native["imported"]]
     assert states == ["bytecode", "source", "source", "old"]
+
+
+def test_a_virtual_archive_never_serves_a_host_importer(tmp_path: Path) -> None:
+    """A guest's archive made at the path of a host archive (and opened through
+    ``zipimport.zipimporter`` in its block) is never what a host importer reads."""
+    import zipimport
+
+    path = str(tmp_path / "shared.zip")
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("vi_spoof.py", "WHO = 'host'\n")
+    with posixbackend.backend("managed"):
+        os.makedirs(str(tmp_path), exist_ok=True)
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("vi_spoof.py", "WHO = 'guest'\n")
+        guest = zipimport.zipimporter(path)
+        guest_code = guest.get_code("vi_spoof")
+    host = zipimport.zipimporter(path)
+    assert type(host) is not type(guest)
+    for code, who in ((guest_code, "guest"), (host.get_code("vi_spoof"), "host")):
+        namespace: dict[str, Any] = {}
+        exec(code, namespace)
+        assert namespace["WHO"] == who
 
 
 def test_py_compile_and_compileall(bytecode_written: None) -> None:
