@@ -25,8 +25,8 @@ NOBODY = 65534
 PATHS = (
     "f", "f/", "f/x", "e", "d", "d/", "d/x", "d/x/", "d/missing", "missing", "missing/x",
     "good", "good/", "dangling", "dangling/", "loop1", "loop1/x", "dirlink", "dirlink/",
-    "dirlink/x", "dirlink/../f", "d/../f", "f/../f", "locked", "locked/inside", "locked/sub/deep", ".", "..",
-    "", "a" * 300, "d/" + "b" * 300,
+    "dirlink/x", "dirlink/../f", "d/../f", "f/../f", "locked", "locked/inside",
+    "locked/sub/deep", ".", "..", "", "a" * 300, "d/" + "b" * 300,
 )  # fmt: skip
 
 
@@ -140,7 +140,7 @@ def absolute(base: str) -> Callable[[FileSystem], Callable[[str, bool], os.stat_
     return lambda fs: lambda p, f: fs.probe(base.rstrip("/") + "/" + p if p else "", f)
 
 
-def memory() -> FileSystem:
+def memory() -> MemoryFileSystem:
     fs = MemoryFileSystem(identity=Identity.root())
     build_on(fs)
     return fs
