@@ -92,6 +92,14 @@ class DelegatingFileSystem(FileSystem):
     def stat(self, path: str, follow_symlinks: bool = True) -> posix.stat_result:
         return self.inner.stat(path, follow_symlinks)
 
+    def probe(self, path: str, follow_symlinks: bool = True) -> posix.stat_result | None:
+        return self.inner.probe(path, follow_symlinks)
+
+    def probe_at(
+        self, at: object | None, path: str, follow_symlinks: bool = True
+    ) -> posix.stat_result | None:
+        return self._probe_by_path(at, path, follow_symlinks)
+
     def open(self, path: str, flags: int, mode: int = 0o666) -> Handle:
         return self.inner.open(path, flags, mode)
 

@@ -44,6 +44,8 @@ def _loaders() -> list[tuple[str, Any]]:
 
 
 LOADERS: Final = _loaders()
+_NATIVE_ENTRIES_KEPT: Final = 1024
+"""Answers of :meth:`VirtualFinder._native` kept before they are worked out again."""
 
 
 class Listings:
@@ -78,6 +80,7 @@ class VirtualFinder:
     def __init__(self) -> None:
         self._listings: weakref.WeakKeyDictionary[Any, Listings] = weakref.WeakKeyDictionary()
         self._archives: weakref.WeakKeyDictionary[Any, Archives] = weakref.WeakKeyDictionary()
+        self._native_entries: dict[str, bool] = {}
 
     def invalidate_caches(self) -> None:
         self._listings = weakref.WeakKeyDictionary()
@@ -97,20 +100,23 @@ class VirtualFinder:
         tail = fullname.rpartition(".")[2]
         portions: list[str] = []
         found_virtual = False
+        native_run: list[str] = []
+        """Consecutive entries for the path finder, asked all at once (one call, not one per
+        entry: the standard library's imports stay at native speed)."""
         for entry in list(entries):
             if not isinstance(entry, str):
                 continue
             directory = self._absolute(served, entry)
             if directory is None:
                 continue
-            if is_native(posixpath.normpath(directory)):
-                spec = PathFinder.find_spec(fullname, [entry], target)
-                if spec is None:
-                    continue
-                if spec.loader is not None:
-                    return spec
-                portions.extend(spec.submodule_search_locations or ())
+            if self._native(directory):
+                native_run.append(entry)
                 continue
+            if native_run:
+                spec = self._natively(fullname, native_run, target, portions)
+                if spec is not None:
+                    return spec
+                native_run = []
             names = listings.names(served, directory)
             if names is not None:
                 spec, portion = self._search(
@@ -123,12 +129,41 @@ class VirtualFinder:
             if portion is not None:
                 portions.append(portion)
                 found_virtual = True
+        if native_run:
+            spec = self._natively(fullname, native_run, target, portions)
+            if spec is not None:
+                return spec
         if found_virtual:
             namespace = ModuleSpec(fullname, None, is_package=True)
             namespace.submodule_search_locations = _external._NamespacePath(
                 fullname, portions, self._namespace_portions
             )  # recomputed as the parent's path changes, as the path finder's is
             return namespace
+        return None
+
+    def _native(self, directory: str) -> bool:
+        """Whether the absolute entry ``directory`` is searched by the path finder (answers
+        kept: the library roots never change)."""
+        known = self._native_entries.get(directory)
+        if known is None:
+            known = is_native(posixpath.normpath(directory))
+            if len(self._native_entries) >= _NATIVE_ENTRIES_KEPT:
+                self._native_entries.clear()
+            self._native_entries[directory] = known
+        return known
+
+    @staticmethod
+    def _natively(
+        fullname: str, entries: list[str], target: Any, portions: list[str]
+    ) -> ModuleSpec | None:
+        """The path finder's spec for a module among ``entries`` (in the interpreter's
+        library); the namespace portions it found there are added to ``portions``."""
+        spec = PathFinder.find_spec(fullname, entries, target)
+        if spec is None:
+            return None
+        if spec.loader is not None:
+            return spec
+        portions.extend(spec.submodule_search_locations or ())
         return None
 
     def _namespace_portions(self, fullname: str, parent_path: Sequence[Any]) -> ModuleSpec | None:

@@ -20,6 +20,7 @@ import py_compile
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import zipfile
@@ -195,6 +196,49 @@ def test_a_module_written_after_a_failed_import_is_found_after_invalidate_caches
             write(f"{root}/late/vi_late.py", "VALUE = 'late'\n")
             importlib.invalidate_caches()
             return [before, importlib.import_module("vi_late").VALUE]
+
+    compare_everywhere(scenario)
+
+
+def test_changes_by_other_paths_and_threads_are_seen_after_invalidate_caches(
+    bytecode_written: None,
+) -> None:
+    """Whatever the finder and the file systems remember (listings, where directories are)
+    follows renames of the directory on sys.path, writes through another descriptor and
+    writes from another thread, as the path finder's caches do."""
+
+    def scenario(root: str) -> Any:
+        write(f"{root}/a/vi_changing.py", "VALUE = 'a'\n")
+        write(f"{root}/b/vi_changing.py", "VALUE = 'b, longer'\n")
+        os.rename(f"{root}/a", f"{root}/cur")
+        seen = []
+        with importing_from(f"{root}/cur"):
+            seen.append(importlib.import_module("vi_changing").VALUE)
+            del sys.modules["vi_changing"]
+            os.rename(f"{root}/cur", f"{root}/old")
+            os.rename(f"{root}/b", f"{root}/cur")
+            importlib.invalidate_caches()
+            seen.append(importlib.import_module("vi_changing").VALUE)
+            del sys.modules["vi_changing"]
+            fd = os.open(f"{root}/cur/vi_changing.py", os.O_WRONLY | os.O_TRUNC)
+            try:
+                os.write(fd, b"VALUE = 'c, longer still'\n")
+            finally:
+                os.close(fd)
+            importlib.invalidate_caches()
+            seen.append(importlib.import_module("vi_changing").VALUE)
+            writer = threading.Thread(
+                target=write, args=(f"{root}/cur/vi_threaded.py", "VALUE = 'thread'\n")
+            )
+            writer.start()
+            writer.join()
+            importlib.invalidate_caches()
+            seen.append(importlib.import_module("vi_threaded").VALUE)
+            del sys.modules["vi_threaded"]
+            os.rename(f"{root}/cur", f"{root}/gone")
+            importlib.invalidate_caches()
+            seen.append(outcome(importlib.import_module, "vi_threaded"))
+        return seen
 
     compare_everywhere(scenario)
 

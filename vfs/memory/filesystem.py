@@ -192,6 +192,23 @@ class MemoryFileSystem(FileSystem):
         with self._lock:
             return self._existing(at, path, follow_symlinks).stat()
 
+    def probe(self, path: str, follow_symlinks: bool = True) -> posix.stat_result | None:
+        return self.probe_at(None, path, follow_symlinks)
+
+    def probe_at(
+        self, at: object | None, path: str, follow_symlinks: bool = True
+    ) -> posix.stat_result | None:
+        try:
+            check_path_at(at, path)
+        except OSError:  # too long: no such entry either
+            return None
+        with self._lock:
+            try:
+                node = self._found(at, path, follow_symlinks)
+            except OSError:  # a component before the last is missing, no directory, a loop
+                return None
+            return None if node is None else node.stat()
+
     def listdir(self, path: str) -> list[str]:
         check_path(path)
         return self._listdir(None, path)
@@ -723,20 +740,42 @@ class MemoryFileSystem(FileSystem):
             assert at is not None
             return self._directory_ref(at)
         if path[0] == "/":
-            # Fast path: a path that resolved before, ending at anything but a link.
-            names = self._names
-            hit = names.paths.get(path)
-            if hit is not None:
-                node = hit[0].entries.get(hit[1])
-                if (
-                    node is not None
-                    and node.mode & S_IFMT != S_IFLNK
-                    and not (names.check and not permitted(hit[0], names.who, X_OK))
-                ):
-                    return node
+            node = self._remembered(path)
+            if node is not None:
+                return node
         tree = self._tree(at, path)
         _, _, node, trailing = tree.locate(path, follow)
         return existing(tree, node, trailing, path)
+
+    def _found(self, at: object | None, path: str, follow: bool) -> Inode | None:
+        """:meth:`_existing`'s inode, or None where it would fail on the last component
+        (ENOENT, or ENOTDIR for a trailing slash after a non-directory)."""
+        if not path:
+            return self._existing(at, path, follow)
+        if path[0] == "/":
+            node = self._remembered(path)
+            if node is not None:
+                return node
+        tree = self._tree(at, path)
+        _, _, node, trailing = tree.locate(path, follow)
+        if node is None or (trailing and not tree.is_dir(node)):
+            return None
+        return node
+
+    def _remembered(self, path: str) -> Inode | None:
+        """Fast path: the inode of an absolute path that resolved before, if it is anything
+        but a link (None: resolve it)."""
+        names = self._names
+        hit = names.paths.get(path)
+        if hit is not None:
+            node = hit[0].entries.get(hit[1])
+            if (
+                node is not None
+                and node.mode & S_IFMT != S_IFLNK
+                and not (names.check and not permitted(hit[0], names.who, X_OK))
+            ):
+                return node
+        return None
 
     def _may(self, node: Inode, want: int) -> bool:
         return permitted(node, self._names.who, want)

@@ -42,7 +42,7 @@ from vfs.errors import os_error, rename_error
 from vfs.limits import check_path, check_path_at
 from vfs.mount.handle import MountedHandle
 from vfs.mount.nodes import MountNode, MountNodes
-from vfs.mount.resolver import EntryCache
+from vfs.mount.resolver import EntryCache, RememberingWalk
 from vfs.mount.table import Mounted, MountTable, parent
 from vfs.namechecks import existing, free_name, open_lookup, rmdir_lookup, unlink_lookup
 from vfs.openflags import check_open_flags
@@ -146,7 +146,7 @@ class MountFileSystem(FileSystem):
     def _walk(self, at: object | None) -> Iterator[Walk[MountNode, MountNode]]:
         """A walk from ``at`` (the root for None), whose nodes are given back at the end."""
         start = None if at is None else self._nodes.start(at)
-        with Walk(self._nodes, start) as walk:
+        with RememberingWalk(self._cache, self._nodes, start) as walk:
             yield walk
 
     @staticmethod
@@ -239,6 +239,34 @@ class MountFileSystem(FileSystem):
         except OSError as error:
             raise rename_error(error, path) from None
         return mounted.remap(st)
+
+    def probe(self, path: str, follow_symlinks: bool = True) -> posix.stat_result | None:
+        return self.probe_at(None, path, follow_symlinks)
+
+    def probe_at(
+        self, at: object | None, path: str, follow_symlinks: bool = True
+    ) -> posix.stat_result | None:
+        if not path or (path if at is None else (at, path)) in self._entries:
+            try:  # stat's fast path knows it (or an empty path: the directory itself)
+                if at is None:
+                    return self.stat(path, follow_symlinks)
+                return self.stat_at(at, path, follow_symlinks)
+            except OSError:
+                return None
+        try:
+            check_path_at(at, path)
+        except OSError:
+            return None
+        try:
+            with self._walk(at) as walk:
+                directory, name, node, trailing = walk.locate(path, follow_symlinks)
+                if node is None or (trailing and not walk.is_dir(node)):
+                    return None
+                mounted, inner, rel = self._target(directory, name, node, trailing)
+                st = mounted.fs.probe_at(inner, rel, False)
+        except OSError:
+            return None
+        return None if st is None else mounted.remap(st)
 
     def statvfs(self, path: str) -> posix.statvfs_result:
         check_path(path)
