@@ -27,6 +27,7 @@ from posixbackend.switch.active import get_active
 NativeMmap: Final[type[_mmap.mmap]] = _mmap.mmap
 NEVER_OPEN: Final = -2
 """A descriptor number no process has open (-1 asks for an anonymous map)."""
+INT_MIN: Final = -0x80000000
 INT_MAX: Final = 0x7FFFFFFF
 PARAMETERS: Final = ("fileno", "length", "flags", "prot", "access", "offset")
 """The constructor's parameters that may be given by position, in order."""
@@ -60,16 +61,15 @@ mmap.__doc__ = NativeMmap.__doc__
 
 def _descriptor(fileno: Any) -> int | None:
     """The descriptor number the constructor would take from ``fileno`` (its "i"
-    conversion), when it may be an emulated one: None for -1 (anonymous), for the other
-    negative numbers (no descriptor at all, so the real constructor's EBADF is right) and
-    for what the real constructor refuses itself (not an integer, out of range)."""
+    conversion), for the backend to look up: None for -1 (an anonymous map) and for what the
+    real constructor refuses itself (not an integer, out of range)."""
     if fileno is None:
         return None
     try:
         number = operator.index(fileno)
     except TypeError:
         return None
-    return number if 0 <= number <= INT_MAX else None
+    return number if number != -1 and INT_MIN <= number <= INT_MAX else None
 
 
 def _mapped(backend: Any, cls: type[mmap], fileno: int, args: Any, kwargs: Any) -> mmap:
@@ -167,5 +167,7 @@ def _shared_write(rest: Any, named: Any) -> bool:
     return bool(flags & _mmap.MAP_SHARED and prot & _mmap.PROT_WRITE)
 
 
+# Registered as functions: the class says it is the mmap module's, which the hook's scan of
+# this module (and of a registered class) would take for another module's code.
 pass_throughs(mmap.__new__)
-entry_points(mmap)
+entry_points(mmap.__new__)
