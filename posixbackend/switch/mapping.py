@@ -18,6 +18,7 @@ import errno
 import mmap as _mmap
 import operator
 import posix
+import stat
 from typing import Any, Final
 
 from posixbackend.emulated.mapping import access_error
@@ -99,7 +100,12 @@ def _refused_after_checks(
     checked = _argument_error(cls, rest, named)
     if checked is not None:
         return checked
-    size = posix.fstat(fd).st_size
+    sized = _size_error(posix.fstat(fd).st_size, rest, named)
+    return refused if sized is None else sized
+
+
+def _size_error(size: int, rest: Any, named: Any) -> ValueError | None:
+    """The constructor's own check of a regular file's ``size`` against length and offset."""
     length = _argument(rest, named, "length", 0)
     offset = _argument(rest, named, "offset", 0)
     if length == 0:
@@ -109,22 +115,27 @@ def _refused_after_checks(
             return ValueError("mmap offset is greater than file size")
     elif offset > size or size - offset < length:
         return ValueError("mmap length is greater than file size")
-    return refused
+    return None
 
 
 def _unmappable(
     backend: Any, cls: type[mmap], fileno: int, rest: Any, named: Any, error: OSError
 ) -> BaseException:
     """The error of mapping ``fileno``, which the backend refused with ``error``: the real
-    constructor's argument errors first, then what the kernel answers for such a file
-    (EBADF; for one that cannot be mapped EINVAL for a zero length, EACCES for the access
-    mode, then ENODEV)."""
+    constructor's argument errors first, then for a file that cannot be mapped its size
+    checks of a regular file, then what the kernel answers (EINVAL for a zero length, EACCES
+    for the access mode, ENODEV); EBADF as it is."""
     checked = _argument_error(cls, rest, named)
     if checked is not None:
         return checked
     if error.errno != errno.ENODEV:
         return error
-    if _argument(rest, named, "length", 0) == 0:
+    status = backend.fstat(fileno)
+    if stat.S_ISREG(status.st_mode):
+        sized = _size_error(status.st_size, rest, named)
+        if sized is not None:
+            return sized
+    elif _argument(rest, named, "length", 0) == 0:
         return OSError(errno.EINVAL, posix.strerror(errno.EINVAL))
     refused = access_error(backend.mapping_access(fileno), _shared_write(rest, named))
     return refused if refused is not None else error

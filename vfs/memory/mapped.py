@@ -40,7 +40,9 @@ MAPPED_PAGES_COUNTED_LATE = compat.declare(
     level=compat.Level.FINE,
     explanation="pages a mapping allocates (a store into a hole, mmap.resize) are counted "
     "against max_bytes, and in statvfs, when the file system next looks at the file, and "
-    "never refused: tmpfs refuses the page fault past its size limit with SIGBUS",
+    "never refused: tmpfs refuses the page fault past its size limit with SIGBUS; and a "
+    "write near the limit counts the pages posix_fallocate reserved but nothing wrote yet "
+    "as pages to allocate (SEEK_DATA finds no data there), so it may stop that much sooner",
 )
 MAPPED_TIMES = compat.declare(
     id="vfs.memory.mapped_times",
