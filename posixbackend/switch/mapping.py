@@ -25,7 +25,7 @@ from posixbackend.emulated.mapping import access_error
 from posixbackend.permissions.entrypoints import entry_points, pass_throughs
 from posixbackend.switch.active import get_active
 
-NativeMmap: Final[type[_mmap.mmap]] = _mmap.mmap
+NativeMmap = _mmap.mmap
 NEVER_OPEN: Final = -2
 """A descriptor number no process has open (-1 asks for an anonymous map)."""
 INT_MIN: Final = -0x80000000
@@ -34,7 +34,7 @@ PARAMETERS: Final = ("fileno", "length", "flags", "prot", "access", "offset")
 """The constructor's parameters that may be given by position, in order."""
 
 
-class mmap(NativeMmap):  # noqa: N801 - the name of the class it stands in for
+class mmap(NativeMmap):
     """mmap.mmap: a real memory map, of the serving emulated backend's file when given one of
     its descriptors (see :mod:`posixbackend.switch.mapping`)."""
 
@@ -51,7 +51,7 @@ class mmap(NativeMmap):  # noqa: N801 - the name of the class it stands in for
         return NativeMmap.__new__(cls, *args, **kwargs)
 
     def __repr__(self) -> str:
-        shown = super().__repr__()  # names the type by its tp_name: "mmap", not "mmap.mmap"
+        shown: str = super().__repr__()  # names the type by its tp_name: "mmap", not "mmap.mmap"
         return "<mmap.mmap" + shown[len("<mmap") :] if shown.startswith("<mmap ") else shown
 
 
@@ -80,7 +80,7 @@ def _mapped(backend: Any, cls: type[mmap], fileno: int, args: Any, kwargs: Any) 
     try:
         target = backend.mapping_target(fileno)
     except OSError as error:
-        raise _unmappable(backend, cls, fileno, rest, named, error) from None
+        raise _unmappable(backend, cls, fileno, rest, named, error=error) from None
     try:
         if not target.judged:
             refused = access_error(target.access, _shared_write(rest, named))
@@ -119,7 +119,7 @@ def _size_error(size: int, rest: Any, named: Any) -> ValueError | None:
 
 
 def _unmappable(
-    backend: Any, cls: type[mmap], fileno: int, rest: Any, named: Any, error: OSError
+    backend: Any, cls: type[mmap], fileno: int, rest: Any, named: Any, *, error: OSError
 ) -> BaseException:
     """The error of mapping ``fileno``, which the backend refused with ``error``: the real
     constructor's argument errors first, then for a file that cannot be mapped its size

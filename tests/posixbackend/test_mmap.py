@@ -448,12 +448,16 @@ def _hits(gap: str) -> int:
     return 0 if entry is None else entry.count
 
 
+OFFSETS = st.integers(0, 3 * PAGE)
+DATA = st.binary(min_size=1, max_size=64)
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     st.lists(
         st.one_of(
-            st.tuples(st.just("map"), st.integers(0, 3 * PAGE), st.binary(min_size=1, max_size=64)),
-            st.tuples(st.just("pwrite"), st.integers(0, 3 * PAGE), st.binary(min_size=1, max_size=64)),
+            st.tuples(st.just("map"), OFFSETS, DATA),
+            st.tuples(st.just("pwrite"), OFFSETS, DATA),
             st.tuples(st.just("truncate"), st.integers(PAGE, 3 * PAGE), st.just(b"")),
         ),
         max_size=12,

@@ -25,8 +25,8 @@ from vfs.errors import os_error, rename_error
 from vfs.identity import Identity
 from vfs.limits import NAME_MAX, PATH_MAX, check_encodable, check_path, check_path_at
 from vfs.memory.extents import PAGE_SIZE, page_count, page_end
-from vfs.memory.mapped import MappedContent
 from vfs.memory.handle import O_ACCMODE, OPEN, READ, TOUCH, WRITE, MemoryHandle, initial_state
+from vfs.memory.mapped import MappedContent
 from vfs.memory.nodes import (
     S_IFDIR,
     S_IFLNK,
