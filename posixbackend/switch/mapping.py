@@ -80,7 +80,10 @@ def _mapped(backend: Any, cls: type[mmap], fileno: int, args: Any, kwargs: Any) 
     try:
         target = backend.mapping_target(fileno)
     except OSError as error:
-        raise _unmappable(backend, cls, fileno, rest, named, error=error) from None
+        outcome = _unmappable(backend, cls, fileno, rest, named, error=error)
+        if outcome is error:
+            raise  # the backend's own error, its cause kept
+        raise outcome from None
     try:
         if not target.judged:
             refused = access_error(target.access, _shared_write(rest, named))

@@ -485,3 +485,33 @@ def test_random_sequences_agree(steps: list[tuple[str, int, bytes]]) -> None:
         return log
 
     compare(scenario)
+
+
+def test_memfd_refused_by_the_kernel_is_enodev(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where a seccomp filter refuses memfd_create (--sandbox, isolation) a memory file cannot
+    be mapped: ENODEV with the refusal as its cause, a gap hit, the file unchanged."""
+    import posix
+
+    from vfs.memory import mapped as mapped_module
+
+    def refused(name: str, flags: int = 1) -> int:
+        raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))
+
+    class Posix:
+        def __getattr__(self, name: str) -> Any:
+            return refused if name == "memfd_create" else getattr(posix, name)
+
+    system = MemoryFileSystem()
+    before = _hits(mapped_module.MEMFD_REFUSED.id)
+    with posixbackend.backend("managed", file_system=system):
+        fd = os.open("/f", os.O_RDWR | os.O_CREAT)
+        os.write(fd, b"data")
+        monkeypatch.setattr(mapped_module, "posix", Posix())
+        with pytest.raises(OSError) as caught:
+            mmap.mmap(fd, 0)
+        monkeypatch.undo()
+        assert caught.value.errno == errno.ENODEV
+        assert isinstance(caught.value.__cause__, PermissionError)
+        assert os.pread(fd, 10, 0) == b"data"
+        os.close(fd)
+    assert _hits(mapped_module.MEMFD_REFUSED.id) == before + 1

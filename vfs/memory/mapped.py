@@ -62,6 +62,17 @@ MEMFD_PER_MAPPED_FILE = compat.declare(
 )
 
 
+MEMFD_REFUSED = compat.declare(
+    id="vfs.memory.memfd_refused",
+    function="mmap.mmap",
+    aspect="mapping a memory file where the kernel refuses memfd_create",
+    level=compat.Level.WARNING,
+    explanation="under the launcher's --sandbox and in the isolated mode the seccomp filter "
+    "refuses memfd_create (its memory would escape the memory limit), so a memory file "
+    "cannot be mapped there: mmap fails with ENODEV, as for a file system without mmap",
+)
+
+
 class MappedContent:
     """A regular file's content held in the memfd ``fd`` (owned: closed by :meth:`close`).
 
@@ -86,7 +97,11 @@ class MappedContent:
 
         Made whole before it is returned; on any error (ENOMEM, EMFILE...) it is closed.
         """
-        fd = posix.memfd_create(name, MFD_CLOEXEC)
+        try:
+            fd = posix.memfd_create(name, MFD_CLOEXEC)
+        except PermissionError as refused:  # a seccomp filter: the sandbox's, isolation's
+            MEMFD_REFUSED.hit()
+            raise os_error(errno.ENODEV) from refused
         try:
             if data is not None:
                 _write_all(fd, data, 0)
