@@ -75,6 +75,9 @@ class DelegatingHandle(Handle):
     def seek_data(self, offset: int, whence: int) -> int:
         return self.inner.seek_data(offset, whence)
 
+    def mappable(self) -> int:
+        return self.inner.mappable()
+
     # allocate is not forwarded: Handle's own extends the file through this wrapper's truncate,
     # so a wrapper's rules on how far files grow hold for posix_fallocate too; wrappers that
     # only route calls (Mount, Overlay) forward it to reach the provider's allocation.

@@ -61,6 +61,16 @@ SPACE_NOT_RESERVED = compat.declare(
     "with ENOSPC",
 )
 
+NOT_MAPPABLE = compat.declare(
+    id="vfs.not_mappable",
+    function="mmap.mmap",
+    aspect="mapping a file of a provider without real descriptors",
+    level=compat.Level.WARNING,
+    explanation="the files of a provider that has no real descriptor to give (the "
+    "PyFilesystem2, fsspec and pyfakefs adapters) cannot be mapped: mmap fails with ENODEV, "
+    "as Linux answers for a file system without mmap",
+)
+
 ENTRY_TYPES = (
     _stat.S_IFREG,
     _stat.S_IFDIR,
@@ -197,6 +207,19 @@ class Handle(abc.ABC):
         if offset < 0 or offset >= size:
             raise os_error(errno.ENXIO)
         return offset if whence == SEEK_DATA else size
+
+    def mappable(self) -> int:
+        """A new real descriptor of this open file's content that ``mmap`` may map, owned by
+        the caller (who closes it once mapped), sharing the file's pages both ways: what is
+        written through a mapping is what :meth:`pread` reads, and the other way round. Its
+        access mode is this handle's, or wider when the provider cannot narrow it (the caller
+        then judges access itself, as the kernel would).
+
+        The default suits providers with no real descriptor for their files: ENODEV, what
+        Linux answers for a file system that cannot be mapped.
+        """
+        NOT_MAPPABLE.hit()
+        raise os_error(errno.ENODEV)
 
     def __enter__(self) -> Self:
         return self

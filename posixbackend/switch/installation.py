@@ -19,6 +19,7 @@ import builtins
 import fcntl
 import importlib.machinery
 import io
+import mmap
 import os
 import posix
 import select
@@ -33,7 +34,7 @@ import attrs
 
 import compat
 from posixbackend.emulated import EmulatedBackend
-from posixbackend.switch import libraries, standins
+from posixbackend.switch import libraries, mapping, standins
 from posixbackend.switch.threads import thread_patches
 
 PURE = frozenset({
@@ -173,6 +174,7 @@ class Installation:
                 )
                 for name in ("fcntl", "flock", "lockf", "ioctl")
             ],
+            (mmap, "mmap", mapping.mmap),
             *_import_stand_ins(),
             (sys, "addaudithook", standins.guarded_audit_hook(sys.addaudithook)),
             (

@@ -242,7 +242,7 @@ link.recv(4096)
     Escape(
         "mmap of the embedder's descriptors by number",
         """
-import mmap
+import errno, mmap
 for fd in range(3, 40):
     try:
         mapped = mmap.mmap(fd, 0)
@@ -252,6 +252,26 @@ for fd in range(3, 40):
         continue
     mapped[:8] = b'tampered'
     mapped.flush()
+# the numbers that mapped anything are the guest's own (judged on the host, not here)
+raise OSError(errno.EBADF, "no descriptor of the embedder mapped")
+""",
+        "fd",
+        "stopped",
+    ),
+    Escape(
+        "mmap of the guest's own descriptors numbered as the embedder's",
+        """
+import errno, mmap
+seen = {}
+for n in range(12):  # emulated descriptors 3, 4, ...: the embedder's real ones have these numbers
+    fd = os.open(f'/tmp/mapped-{n}', os.O_RDWR | os.O_CREAT, 0o600)
+    os.write(fd, b'guest %d' % fd)
+    with mmap.mmap(fd, 0) as mapped:
+        seen[fd] = bytes(mapped[:32])  # the embedder's file, were it mapped, shows here
+        mapped[:6] = b'tamper'
+        mapped.flush()
+# the guest's own files only (the embedder's are judged on the host, not here)
+raise OSError(errno.EBADF, f"what the descriptors mapped: {seen}")
 """,
         "fd",
         "stopped",
