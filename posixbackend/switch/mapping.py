@@ -21,11 +21,23 @@ import posix
 import stat
 from typing import Any, Final
 
+import compat
 from posixbackend.emulated.mapping import access_error
 from posixbackend.permissions.entrypoints import entry_points, pass_throughs
 from posixbackend.switch.active import get_active
 
 NativeMmap = _mmap.mmap
+MAP_DESCRIPTOR = compat.declare(
+    id="switch.mmap_descriptor",
+    function="mmap.mmap.fileno",
+    aspect="the descriptor a map of an emulated file holds",
+    level=compat.Level.INFO,
+    explanation="a map of an emulated descriptor's file holds a real duplicate of a real "
+    "descriptor of that file (as a native map holds a duplicate of its own): m.fileno() names "
+    "that real descriptor, which the emulated backend's table does not know, so os calls on "
+    "the number inside a block reach the table's own descriptor of that number, if any; an "
+    "interruption landing as that real descriptor is made may leave it open",
+)
 NEVER_OPEN: Final = -2
 """A descriptor number no process has open (-1 asks for an anonymous map)."""
 INT_MIN: Final = -0x80000000

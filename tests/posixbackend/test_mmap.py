@@ -430,6 +430,9 @@ def test_wrappers_pass_the_mapping_through() -> None:
 
 
 def test_adapters_cannot_map() -> None:
+    from vfs.adapters.fs2_import import import_fs
+
+    import_fs()  # fs imports pkg_resources, which a fresh venv may lack
     fs2 = pytest.importorskip("fs.memoryfs")
     from vfs.adapters.pyfilesystem import PyFilesystemProvider
 
