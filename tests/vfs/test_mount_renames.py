@@ -1,0 +1,243 @@
+"""A Mount's remembered resolutions against Linux while names are renamed and removed.
+
+The Mount keeps what it remembers when a file is renamed (onto a free name or over another
+file) or unlinked, and forgets everything when a directory or a link is: random sequences of
+makes, renames and removals over files, links and directories, with stats repeated (the second
+one from the cache) from the root and from held directories, must give what Linux gives in a
+temporary directory. A counted provider shows that a file's rename keeps the cache (the
+importer's bytecode write, aside then renamed in place) and a link's does not.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import shutil
+import stat
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.vfs.conftest import make_root
+from vfs import Identity, MemoryFileSystem, MountFileSystem
+
+NAMES = ("a", "b", "c")
+paths = st.lists(st.sampled_from(NAMES), min_size=1, max_size=3).map("/".join)
+link_targets = st.sampled_from(("a", "b", "c", "a/b", "b/c", "c/..", "a/../b", "nowhere"))
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("file"), paths),
+        st.tuples(st.just("mkdir"), paths),
+        st.tuples(st.just("symlink"), paths, link_targets),
+        st.tuples(st.just("rename"), paths, paths),
+        st.tuples(st.just("unlink"), paths),
+        st.tuples(st.just("rmdir"), paths),
+        st.tuples(st.just("hold"), paths),
+        st.tuples(st.just("stat"), paths, st.booleans()),
+        st.tuples(st.just("stat_at"), st.integers(0, 3), paths, st.booleans()),
+    ),
+    max_size=30,
+)
+
+
+def outcome(call: Callable[[], os.stat_result]) -> tuple[object, ...]:
+    """What a stat said: the error's errno, or the type (and a file's size, which names it)."""
+    try:
+        result = call()
+    except OSError as error:
+        return ("error", error.errno)
+    kind = stat.S_IFMT(result.st_mode)
+    return ("ok", kind, result.st_size if kind == stat.S_IFREG else None)
+
+
+class Native:
+    """The steps on Linux, below a temporary directory (held directories: O_PATH fds)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.held: list[int] = []
+
+    def path(self, path: str) -> str:
+        return os.path.join(self.root, path)
+
+    def step(self, kind: str, *args: Any) -> tuple[object, ...]:
+        if kind == "stat_at":
+            index, path, follow = args
+            at = self.held[index % len(self.held)] if self.held else None
+            if at is None:
+                return outcome(lambda: os.stat(self.path(path), follow_symlinks=follow))
+            return outcome(lambda: os.stat(path, dir_fd=at, follow_symlinks=follow))
+        if kind == "stat":
+            path, follow = args
+            return outcome(lambda: os.stat(self.path(path), follow_symlinks=follow))
+        try:
+            self._change(kind, *args)
+        except OSError as error:
+            return ("error", error.errno)
+        return ("ok",)
+
+    def _change(self, kind: str, *args: Any) -> None:
+        if kind == "file":
+            (path,) = args
+            fd = os.open(self.path(path), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            try:
+                os.write(fd, b"x" * (len(self.held) + 1 + 7 * len(path)))
+            finally:
+                os.close(fd)
+        elif kind == "mkdir":
+            os.mkdir(self.path(args[0]), 0o755)
+        elif kind == "symlink":
+            os.symlink(args[1], self.path(args[0]))
+        elif kind == "rename":
+            os.rename(self.path(args[0]), self.path(args[1]))
+        elif kind == "unlink":
+            os.unlink(self.path(args[0]))
+        elif kind == "rmdir":
+            os.rmdir(self.path(args[0]))
+        elif kind == "hold":
+            self.held.append(os.open(self.path(args[0]), os.O_PATH | os.O_DIRECTORY))
+
+    def close(self) -> None:
+        for fd in self.held:
+            os.close(fd)
+
+
+class Mounted:
+    """The same steps through a Mount of a memory file system (held: its directories)."""
+
+    def __init__(self) -> None:
+        self.fs = MountFileSystem(MemoryFileSystem(identity=Identity.root()))
+        self.held: list[object] = []
+
+    def step(self, kind: str, *args: Any) -> tuple[object, ...]:
+        fs = self.fs
+        if kind == "stat_at":
+            index, path, follow = args
+            at = self.held[index % len(self.held)] if self.held else None
+            return outcome(lambda: fs.stat_at(at, path if at else "/" + path, follow))
+        if kind == "stat":
+            path, follow = args
+            return outcome(lambda: fs.stat("/" + path, follow))
+        if kind == "symlink":  # the link's content stays as given
+            args = ("/" + args[0], args[1])
+        else:
+            args = tuple("/" + arg for arg in args)
+        try:
+            self._change(kind, *args)
+        except OSError as error:
+            return ("error", error.errno)
+        return ("ok",)
+
+    def _change(self, kind: str, *args: Any) -> None:
+        fs = self.fs
+        if kind == "file":
+            (path,) = args
+            handle = fs.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            try:  # the same size as natively: "/" + path is one longer
+                handle.pwrite(b"x" * (len(self.held) + 1 + 7 * (len(path) - 1)), 0)
+            finally:
+                handle.close()
+        elif kind == "mkdir":
+            fs.mkdir(args[0], 0o755)
+        elif kind == "symlink":
+            fs.symlink(args[1], args[0])
+        elif kind == "rename":
+            fs.rename(args[0], args[1])
+        elif kind == "unlink":
+            fs.unlink(args[0])
+        elif kind == "rmdir":
+            fs.rmdir(args[0])
+        elif kind == "hold":
+            self.held.append(fs.directory(None, args[0]))
+
+    def close(self) -> None:
+        for held in self.held:
+            self.fs.release(held)
+        self.fs.close()
+
+
+@pytest.fixture
+def native_root() -> Iterator[str]:
+    root = make_root()
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=steps)
+def test_remembered_resolutions_follow_renames_and_removals_as_linux(
+    native_root: str, steps: list[tuple[Any, ...]]
+) -> None:
+    for entry in os.listdir(native_root):  # left by the example before
+        path = os.path.join(native_root, entry)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    native, mounted = Native(native_root), Mounted()
+    try:
+        for number, (kind, *args) in enumerate(steps):
+            repeats = 2 if kind in ("stat", "stat_at") else 1  # the second from the cache
+            for _ in range(repeats):
+                expected = native.step(kind, *args)
+                assert mounted.step(kind, *args) == expected, (number, kind, args)
+    finally:
+        native.close()
+        mounted.close()
+
+
+class Counted(MemoryFileSystem):
+    """A memory file system that counts how the Mount asks it for a status: ``remembered``
+    (by the provider's path, its fast path) or ``resolved`` (after a walk, from a directory)."""
+
+    def __init__(self) -> None:
+        super().__init__(identity=Identity.root())
+        self.calls: collections.Counter[str] = collections.Counter()
+
+    def stat(self, path: str, follow_symlinks: bool = True) -> Any:
+        self.calls["remembered"] += 1
+        return super().stat(path, follow_symlinks)
+
+    def stat_at(self, at: object | None, path: str, follow_symlinks: bool = True) -> Any:
+        if at is not None:
+            self.calls["resolved"] += 1
+        return super().stat_at(at, path, follow_symlinks)
+
+
+def _file(fs: MountFileSystem, path: str) -> None:
+    fs.open(path, os.O_CREAT | os.O_WRONLY, 0o644).close()
+
+
+def test_a_file_renamed_in_place_keeps_what_the_mount_remembers() -> None:
+    inner = Counted()
+    fs = MountFileSystem(inner)
+    fs.mkdir("/p", 0o755)
+    fs.mkdir("/p/__pycache__", 0o755)
+    _file(fs, "/p/m.py")
+    fs.symlink("p", "/link")
+    _file(fs, "/p/__pycache__/m.pyc.aside")
+    fs.stat("/p/m.py")
+    fs.stat("/link/m.py")
+    inner.calls.clear()
+    fs.stat("/p/m.py")
+    assert inner.calls == {"remembered": 1}  # remembered: one status asked of the provider
+    fs.rename("/p/__pycache__/m.pyc.aside", "/p/__pycache__/m.pyc")  # onto a free name
+    _file(fs, "/p/__pycache__/m.pyc.aside")
+    fs.rename("/p/__pycache__/m.pyc.aside", "/p/__pycache__/m.pyc")  # over a file
+    fs.unlink("/p/__pycache__/m.pyc")
+    inner.calls.clear()
+    fs.stat("/p/m.py")
+    assert inner.calls == {"remembered": 1}, inner.calls  # still remembered
+    fs.rename("/link", "/link2")  # a link: everything forgotten
+    inner.calls.clear()
+    fs.stat("/p/m.py")
+    assert inner.calls == {"resolved": 1}, inner.calls  # resolved afresh
+    with pytest.raises(FileNotFoundError):
+        fs.stat("/link/m.py")
+    assert fs.stat("/link2/m.py") == fs.stat("/p/m.py")
+    fs.close()
