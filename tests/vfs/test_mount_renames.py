@@ -15,10 +15,10 @@ import os
 import shutil
 import stat
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Final
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.vfs.conftest import make_root
@@ -41,6 +41,14 @@ steps = st.lists(
     ),
     max_size=30,
 )
+
+
+START: Final = (
+    ("mkdir", "a"), ("file", "a/b"), ("mkdir", "a/c"), ("file", "a/c/a"), ("symlink", "b", "a"),
+    ("mkdir", "c"), ("file", "c/a"), ("symlink", "c/b", "a"), ("hold", "a"), ("hold", "c"),
+)  # fmt: skip
+"""A tree every sequence starts from: files, directories and links for the steps to hit (no
+link climbs with ``..``: natively it would leave the temporary directory)."""
 
 
 def outcome(call: Callable[[], os.stat_result]) -> tuple[object, ...]:
@@ -121,10 +129,8 @@ class Mounted:
         if kind == "stat":
             path, follow = args
             return outcome(lambda: fs.stat("/" + path, follow))
-        if kind == "symlink":  # the link's content stays as given
-            args = ("/" + args[0], args[1])
-        else:
-            args = tuple("/" + arg for arg in args)
+        # paths from the root; a link's content stays as given
+        args = ("/" + args[0], args[1]) if kind == "symlink" else tuple("/" + arg for arg in args)
         try:
             self._change(kind, *args)
         except OSError as error:
@@ -170,6 +176,31 @@ def native_root() -> Iterator[str]:
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(steps=steps)
+@example(steps=[("stat", "b/b", True), ("unlink", "b"), ("stat", "b/b", True)])  # a link
+@example(steps=[("stat", "b/c/a", True), ("rename", "b", "c/c"), ("stat", "b/c/a", True)])
+@example(
+    steps=[("stat_at", 0, "c/a", False), ("rename", "a/c", "a/a"), ("stat_at", 0, "c/a", False)]
+)  # the held directory's
+@example(
+    steps=[
+        ("stat", "a/b", True),
+        ("rename", "a/b", "c/a"),
+        ("stat", "a/b", True),
+        ("stat", "c/a", False),
+        ("file", "a/b"),
+        ("stat", "a/b", True),
+    ]
+)  # files
+@example(
+    steps=[
+        ("stat", "c/a", True),
+        ("unlink", "c/a"),
+        ("stat", "c/a", True),
+        ("mkdir", "c/a"),
+        ("stat", "c/a", False),
+        ("stat", "c/b", True),
+    ]
+)
 def test_remembered_resolutions_follow_renames_and_removals_as_linux(
     native_root: str, steps: list[tuple[Any, ...]]
 ) -> None:
@@ -181,7 +212,7 @@ def test_remembered_resolutions_follow_renames_and_removals_as_linux(
             os.unlink(path)
     native, mounted = Native(native_root), Mounted()
     try:
-        for number, (kind, *args) in enumerate(steps):
+        for number, (kind, *args) in enumerate([*START, *steps]):
             repeats = 2 if kind in ("stat", "stat_at") else 1  # the second from the cache
             for _ in range(repeats):
                 expected = native.step(kind, *args)

@@ -454,9 +454,7 @@ class MountFileSystem(FileSystem):
                         assert old is not None and new is not None
                         if old.mounted is new.mounted:  # one mount point onto itself:
                             return  # vfs_rename's "source == target" comes before EBUSY
-                    self._refuse_mount_point_rename(
-                        sources, old, new, old_slash or new_slash
-                    )
+                    self._refuse_mount_point_rename(sources, old, new, old_slash or new_slash)
                 if old is not None and mounted.points and sources.is_dir(old):
                     nodes = mounted.nodes
                     if any(nodes.encloses(old.node, m.point_node) for m in mounted.points.values()):
