@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from importlib.machinery import ModuleSpec, PathFinder
 from typing import Any, Final
 
+from posixbackend.imports import served as files
 from posixbackend.imports.loaders import (
     VirtualExtensionLoader,
     VirtualSourcelessLoader,
@@ -57,11 +58,8 @@ class Listings:
 
     def names(self, served: Any, directory: str) -> frozenset[str] | None:
         """The names in ``directory``, None when it is no directory one can list."""
-        try:
-            st = served.stat(directory)
-        except (OSError, ValueError):
-            return None
-        if not stat.S_ISDIR(st.st_mode):
+        st = files.status(served, directory)
+        if st is None or not stat.S_ISDIR(st.st_mode):
             return None
         kept = self._kept.get(directory)
         if kept is not None and kept[0] == st.st_mtime_ns:
@@ -234,10 +232,8 @@ class VirtualFinder:
 
 
 def _regular(served: Any, path: str) -> bool:
-    try:
-        return stat.S_ISREG(served.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
+    st = files.status(served, path)
+    return st is not None and stat.S_ISREG(st.st_mode)
 
 
 def _spec(

@@ -29,12 +29,20 @@ def read_file(served: Any, path: str) -> bytes:
         served.close(fd)
 
 
-def kind_of(served: Any, path: str) -> int | None:
-    """The file type bits of ``path`` (following links), None when it cannot be stat'ed."""
+def status(served: Any, path: str) -> os.stat_result | None:
+    """The status of ``path`` (following links), None where stat would fail: the backend's
+    probe, which builds no error for a missing name (a guard refuses it as it refuses stat)."""
     try:
-        return stat.S_IFMT(served.stat(path).st_mode)
+        found: os.stat_result | None = served.probe(path)
     except (OSError, ValueError):
         return None
+    return found
+
+
+def kind_of(served: Any, path: str) -> int | None:
+    """The file type bits of ``path`` (following links), None when it cannot be stat'ed."""
+    st = status(served, path)
+    return None if st is None else stat.S_IFMT(st.st_mode)
 
 
 def is_directory(served: Any, path: str) -> bool:
