@@ -252,11 +252,11 @@ def test_a_file_renamed_in_place_keeps_what_the_mount_remembers() -> None:
     _file(fs, "/p/m.py")
     fs.symlink("p", "/link")
     _file(fs, "/p/__pycache__/m.pyc.aside")
-    fs.stat("/p/m.py")
+    assert fs.probe("/p/m.py") is not None
     fs.stat("/link/m.py")
     inner.calls.clear()
     fs.stat("/p/m.py")
-    assert inner.calls == {"remembered": 1}  # remembered: one status asked of the provider
+    assert inner.calls == {"remembered": 1}  # remembered (by probe): one status asked
     fs.rename("/p/__pycache__/m.pyc.aside", "/p/__pycache__/m.pyc")  # onto a free name
     _file(fs, "/p/__pycache__/m.pyc.aside")
     fs.rename("/p/__pycache__/m.pyc.aside", "/p/__pycache__/m.pyc")  # over a file
@@ -272,3 +272,28 @@ def test_a_file_renamed_in_place_keeps_what_the_mount_remembers() -> None:
         fs.stat("/link/m.py")
     assert fs.stat("/link2/m.py") == fs.stat("/p/m.py")
     fs.close()
+
+
+def test_a_mount_point_named_directly_is_remembered_as_the_mounts_root() -> None:
+    mounted = Counted()
+    _file_in(mounted, "/inside")
+    root = MemoryFileSystem(identity=Identity.root())
+    root.mkdir("/m", 0o755)
+    fs = MountFileSystem(root, {"/m": mounted})
+    fs.symlink("m", "/link")
+    first = fs.stat("/m")
+    assert fs.probe("/link") == first == fs.stat("/link")
+    mounted.calls.clear()
+    assert fs.stat("/m") == first
+    assert mounted.calls == {"remembered": 1}, mounted.calls  # its root, by the provider's path
+    assert fs.stat("/m/inside").st_dev == first.st_dev
+    fs.unlink("/link")  # a link: forgotten
+    with pytest.raises(FileNotFoundError):
+        fs.stat("/link")
+    assert fs.probe("/link") is None
+    assert fs.stat("/m") == first
+    fs.close()
+
+
+def _file_in(fs: MemoryFileSystem, path: str) -> None:
+    fs.open(path, os.O_CREAT | os.O_WRONLY, 0o644).close()

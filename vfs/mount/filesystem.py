@@ -232,13 +232,22 @@ class MountFileSystem(FileSystem):
                 existing(walk, node, trailing, path)
                 mounted, inner, rel = self._target(directory, name, node, trailing)
                 st = mounted.fs.stat_at(inner, rel, False)
-                if direct and rel == name:
-                    where = mounted.fs.where(inner)
-                    key = path if at is None else (at, path)
-                    self._cache.remember(key, mounted, _join(where, name), generation)
+                if direct:
+                    self._remember(
+                        path if at is None else (at, path), mounted, inner, rel, generation
+                    )
         except OSError as error:
             raise rename_error(error, path) from None
         return mounted.remap(st)
+
+    def _remember(
+        self, key: str | tuple[object, str], mounted: Mounted, inner: Any, rel: str, generation: int
+    ) -> None:
+        """Remember where a path that named an entry directly (its last component by name, no
+        link followed) led: ``rel`` in the directory ``inner``, or (``rel`` empty) the root of
+        the mount crossed into by that name."""
+        where = _join(mounted.fs.where(inner), rel) if rel else "/"
+        self._cache.remember(key, mounted, where, generation)
 
     def probe(self, path: str, follow_symlinks: bool = True) -> posix.stat_result | None:
         return self.probe_at(None, path, follow_symlinks)
@@ -257,13 +266,27 @@ class MountFileSystem(FileSystem):
             check_path_at(at, path)
         except OSError:
             return None
+        generation = self._cache.generation
         try:
-            with self._walk(at) as walk:
-                directory, name, node, trailing = walk.locate(path, follow_symlinks)
+            with self._walk(at) as walk:  # stat_at's resolution, remembered as it does
+                directory, name, trailing, hops = walk.parent(path)
+                node = walk.child(directory, name, path)
+                direct = not trailing and node is not None and name not in SPECIAL_NAMES
+                if node is not None and (follow_symlinks or trailing) and walk.is_link(node):
+                    direct = False
+                    while node is not None and walk.is_link(node):
+                        directory, name, node, slash, hops = walk.through(
+                            directory, node, path, hops
+                        )
+                        trailing = trailing or slash
                 if node is None or (trailing and not walk.is_dir(node)):
                     return None
                 mounted, inner, rel = self._target(directory, name, node, trailing)
                 st = mounted.fs.probe_at(inner, rel, False)
+                if st is not None and direct:
+                    self._remember(
+                        path if at is None else (at, path), mounted, inner, rel, generation
+                    )
         except OSError:
             return None
         return None if st is None else mounted.remap(st)
