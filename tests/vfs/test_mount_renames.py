@@ -11,6 +11,7 @@ importer's bytecode write, aside then renamed in place) and a link's does not.
 from __future__ import annotations
 
 import collections
+import errno
 import os
 import shutil
 import stat
@@ -22,7 +23,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.vfs.conftest import make_root
-from vfs import Identity, MemoryFileSystem, MountFileSystem
+from vfs import HostFileSystem, Identity, MemoryFileSystem, MountFileSystem
 
 NAMES = ("a", "b", "c")
 paths = st.lists(st.sampled_from(NAMES), min_size=1, max_size=3).map("/".join)
@@ -297,3 +298,24 @@ def test_a_mount_point_named_directly_is_remembered_as_the_mounts_root() -> None
 
 def _file_in(fs: MemoryFileSystem, path: str) -> None:
     fs.open(path, os.O_CREAT | os.O_WRONLY, 0o644).close()
+
+
+def test_a_host_mounts_root_is_fresh_from_the_cache(native_root: str) -> None:
+    root = MemoryFileSystem(identity=Identity.root())
+    root.mkdir("/m", 0o755)
+    host = HostFileSystem(native_root)
+    fs = MountFileSystem(root, {"/m": host})
+    for follow in (True, False):
+        for _ in range(2):  # the second from the cache: the host's root, held open
+            found = fs.stat("/m", follow)
+            assert (found.st_ino, found.st_mode) == (
+                os.stat(native_root).st_ino,
+                os.stat(native_root).st_mode,
+            )
+    before = fs.stat("/m").st_nlink
+    os.mkdir(os.path.join(native_root, "sub"))  # changed on the host: seen at once
+    assert fs.stat("/m").st_nlink == before + 1 == os.stat(native_root).st_nlink
+    fs.close()
+    with pytest.raises(OSError) as raised:
+        host.stat("/")
+    assert raised.value.errno == errno.EBADF and raised.value.filename == "/"
