@@ -101,13 +101,21 @@ class VirtualFinder:
         native_run: list[str] = []
         """Consecutive entries for the path finder, asked all at once (one call, not one per
         entry: the standard library's imports stay at native speed)."""
+        native_entries = self._native_entries
         for entry in list(entries):
-            if not isinstance(entry, str):
+            if entry.__class__ is str and entry[:1] == "/":  # the common case, inline
+                directory = entry
+                native = native_entries.get(entry)
+                if native is None:
+                    native = self._native(entry)
+            elif isinstance(entry, str):
+                absolute = self._absolute(served, entry)
+                if absolute is None:
+                    continue
+                directory, native = absolute, self._native(absolute)
+            else:
                 continue
-            directory = self._absolute(served, entry)
-            if directory is None:
-                continue
-            if self._native(directory):
+            if native:
                 native_run.append(entry)
                 continue
             if native_run:
@@ -212,9 +220,9 @@ class VirtualFinder:
     ) -> tuple[ModuleSpec | None, str | None]:
         """(a module's spec, or a namespace portion) for ``tail`` in ``directory``, which
         holds ``names``."""
-        base = posixpath.join(directory, tail)
         portion = None
         if tail in names:
+            base = posixpath.join(directory, tail)
             package = listings.names(served, base)
             if package is not None:
                 for suffix, loader_class in LOADERS:
