@@ -1,14 +1,17 @@
-"""The import finder's existence checks: the backend's probe, refused by a guard as stat is.
+"""The import system's cheap file work: the finder's probe and the loaders' descriptor-less reads.
 
 Inside a block every import first searches the ``sys.path`` entries ahead of the library (a
 script's directory, the current one) through the backend; it asks with ``probe``, which
-builds no error for a missing name. Under permissions the object it asks is a guard: a guest
-without file access must learn from ``probe`` what it learns from ``stat`` (the same denial),
-never whether a file exists.
+builds no error for a missing name. The loaders read a whole file through a provider handle
+(``open_handle``), with no descriptor made. Under permissions the object they ask is a guard:
+a guest without file access must get from ``probe`` and ``open_handle`` the denials of
+``os.stat`` and ``os.open``, never an answer about the virtual file system.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 import importlib
 import os
 import sys
@@ -21,6 +24,7 @@ import pytest
 import posixbackend
 from posixbackend import Access, Permissions
 from posixbackend.emulated import EmulatedBackend
+from posixbackend.imports import served
 from posixbackend.switch.guard import EmulatedGuard
 from vfs import Identity, MemoryFileSystem
 
@@ -139,3 +143,34 @@ def test_entries_ahead_of_the_library_are_searched_without_building_errors(
         with pytest.raises(ModuleNotFoundError):
             importlib.import_module("pr_nothing")
     assert app.failed == []
+
+
+@pytest.mark.parametrize("path", ["/app/pr_module.py", "/app/missing", "/app"])
+def test_a_guard_without_file_access_refuses_open_handle_as_os_open(
+    app: Watched, path: str
+) -> None:
+    emulated = EmulatedBackend(app, identity=Identity.root(), standard_streams=False)
+    guard = EmulatedGuard(emulated, Permissions(allow_io=Access.NONE))
+    refused = _error(lambda: guard.open_handle(path, os.O_RDONLY))
+    assert refused == _error(lambda: guard.open(path, os.O_RDONLY))
+    assert refused[0] is PermissionError
+    assert "os.open is not permitted: grant allow_io" in str(refused[4])
+    with pytest.raises(PermissionError):
+        served.read_file(guard, path)
+
+
+def test_a_loader_reads_a_whole_file_as_os_read_does(
+    app: Watched, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(served, "CHUNK", 7)  # more than one read, the last one short
+    emulated = EmulatedBackend(app, identity=Identity.root(), standard_streams=False)
+    content = b"VALUE = 'virtual'\n"
+    for path in ("/app/pr_module.py", b"/app/pr_module.py", "app/pr_module.py"):
+        assert served.read_file(emulated, path) == content
+    assert served.read_file(emulated, "/app/../app/./pr_module.py") == content
+    for path in ("/app/missing", "app/missing", "/app/pr_module.py/x", "/app", "/app/"):
+        by_handle = _error(functools.partial(served.read_file, emulated, path))
+        by_descriptor = _error(functools.partial(served.read_file, emulated, path.encode()))
+        assert by_handle[:3] == by_descriptor[:3]  # class, errno, strerror
+        assert by_handle[3] == (None if by_handle[1] == errno.EISDIR else path)
+    assert emulated.open("/app/pr_module.py", os.O_RDONLY) == 0  # no descriptor was left open
