@@ -11,10 +11,13 @@ importer's bytecode write, aside then renamed in place) and a link's does not.
 from __future__ import annotations
 
 import collections
+import contextlib
 import errno
+import functools
 import os
 import shutil
 import stat
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
@@ -22,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tests.threads import run_threads, switch_often  # noqa: F401 - a fixture
 from tests.vfs.conftest import make_root
 from vfs import HostFileSystem, Identity, MemoryFileSystem, MountFileSystem
 
@@ -319,3 +323,90 @@ def test_a_host_mounts_root_is_fresh_from_the_cache(native_root: str) -> None:
     with pytest.raises(OSError) as raised:
         host.stat("/")
     assert raised.value.errno == errno.EBADF and raised.value.filename == "/"
+
+
+@pytest.mark.usefixtures("switch_often")
+def test_files_and_links_taking_turns_at_a_name_leave_no_stale_resolution() -> None:
+    """One name is a file (renamed in place, unlinked: nothing forgotten) and a link to a
+    directory (made, removed: forgotten) by turns, from several threads, while others resolve
+    through it; afterwards every answer from the cache is the provider's own."""
+    inner = MemoryFileSystem(identity=Identity.root())
+    fs = MountFileSystem(inner)
+    for directory, data in (("/d1", b"1"), ("/d2", b"22")):  # told apart by their size
+        fs.mkdir(directory, 0o755)
+        with fs.open(directory + "/f", os.O_CREAT | os.O_WRONLY, 0o644) as handle:
+            handle.pwrite(data, 0)
+
+    def work(index: int) -> None:
+        for turn in range(1500):
+            try:
+                if index == 0:
+                    _file(fs, "/aside0")
+                    fs.rename("/aside0", "/n")  # a file onto a free name, a file or a link
+                elif index == 1:
+                    fs.symlink(("d1", "d2")[turn % 2], "/n")
+                elif index == 2:
+                    fs.unlink("/n")
+                else:
+                    fs.stat("/n/f")
+                    fs.stat("/n", follow_symlinks=False)
+            except OSError:
+                pass  # the name was not as this thread wanted: the others' turns
+
+    run_threads(work, 5)
+    for path in ("/n", "/n/f", "/n/"):
+        for follow in (True, False):
+            assert outcome(functools.partial(fs.stat, path, follow)) == outcome(
+                functools.partial(inner.stat, path, follow)
+            ), (path, follow)
+
+
+class PausingOnce(MemoryFileSystem):
+    """A memory file system whose first unlink waits, once the Mount has looked at the name
+    and decided what to forget, until the test lets it go on."""
+
+    def __init__(self) -> None:
+        super().__init__(identity=Identity.root())
+        self.paused = threading.Event()
+        self.go_on = threading.Event()
+        self._first = True
+
+    def unlink_at(self, at: object | None, path: str) -> None:
+        if self._first:
+            self._first = False
+            self.paused.set()
+            assert self.go_on.wait(10)
+        super().unlink_at(at, path)
+
+
+def test_a_name_cannot_become_a_link_between_the_mounts_look_and_the_removal() -> None:
+    """Without the Mount's lock on names, another thread could remove the file, make a link
+    in its place and resolve through it while the first removal waits; that removal, which
+    saw a file and forgets nothing, would then remove the link and leave its resolution
+    remembered."""
+    inner = PausingOnce()
+    fs = MountFileSystem(inner)
+    fs.mkdir("/d1", 0o755)
+    _file(fs, "/d1/f")
+    _file(fs, "/n")
+    removal = threading.Thread(target=fs.unlink, args=("/n",))
+    removal.start()
+    assert inner.paused.wait(10)
+
+    def replace_with_a_link() -> None:
+        with contextlib.suppress(FileNotFoundError):  # the first removal came first
+            fs.unlink("/n")
+        fs.symlink("d1", "/n")
+        fs.stat("/n/f")  # resolved through the link: remembered
+
+    other = threading.Thread(target=replace_with_a_link)
+    other.start()
+    other.join(0.3)  # it waits for the lock the first removal holds
+    inner.go_on.set()
+    removal.join(10)
+    other.join(10)
+    assert not removal.is_alive() and not other.is_alive()
+    for path in ("/n", "/n/f"):
+        assert outcome(functools.partial(fs.stat, path)) == outcome(
+            functools.partial(inner.stat, path)
+        ), path
