@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from importlib.machinery import ModuleSpec, PathFinder
 from typing import Any, Final
 
+from posixbackend.imports import served as files
 from posixbackend.imports.loaders import (
     VirtualExtensionLoader,
     VirtualSourcelessLoader,
@@ -57,11 +58,8 @@ class Listings:
 
     def names(self, served: Any, directory: str) -> frozenset[str] | None:
         """The names in ``directory``, None when it is no directory one can list."""
-        try:
-            st = served.stat(directory)
-        except (OSError, ValueError):
-            return None
-        if not stat.S_ISDIR(st.st_mode):
+        st = files.status(served, directory)
+        if st is None or not stat.S_ISDIR(st.st_mode):
             return None
         kept = self._kept.get(directory)
         if kept is not None and kept[0] == st.st_mtime_ns:
@@ -103,13 +101,21 @@ class VirtualFinder:
         native_run: list[str] = []
         """Consecutive entries for the path finder, asked all at once (one call, not one per
         entry: the standard library's imports stay at native speed)."""
+        native_entries = self._native_entries
         for entry in list(entries):
-            if not isinstance(entry, str):
+            if entry.__class__ is str and entry[:1] == "/":  # the common case, inline
+                directory = entry
+                native = native_entries.get(entry)
+                if native is None:
+                    native = self._native(entry)
+            elif isinstance(entry, str):
+                absolute = self._absolute(served, entry)
+                if absolute is None:
+                    continue
+                directory, native = absolute, self._native(absolute)
+            else:
                 continue
-            directory = self._absolute(served, entry)
-            if directory is None:
-                continue
-            if self._native(directory):
+            if native:
                 native_run.append(entry)
                 continue
             if native_run:
@@ -214,9 +220,9 @@ class VirtualFinder:
     ) -> tuple[ModuleSpec | None, str | None]:
         """(a module's spec, or a namespace portion) for ``tail`` in ``directory``, which
         holds ``names``."""
-        base = posixpath.join(directory, tail)
         portion = None
         if tail in names:
+            base = posixpath.join(directory, tail)
             package = listings.names(served, base)
             if package is not None:
                 for suffix, loader_class in LOADERS:
@@ -234,10 +240,8 @@ class VirtualFinder:
 
 
 def _regular(served: Any, path: str) -> bool:
-    try:
-        return stat.S_ISREG(served.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
+    st = files.status(served, path)
+    return st is not None and stat.S_ISREG(st.st_mode)
 
 
 def _spec(

@@ -155,6 +155,8 @@ class Archives:
     def importer(self, served: Any, entry: str) -> VirtualZipImporter | None:
         """The importer for ``entry`` when it names a zip archive or a directory in one."""
         kept = self._kept.get(entry)
+        if kept is None and not _may_be_archive(served, entry):
+            return None
         if kept is not None:
             try:
                 st = served.stat(kept.archive)
@@ -169,6 +171,22 @@ class Archives:
             return None
         self._kept[entry] = made
         return made
+
+
+def _may_be_archive(served: Any, entry: str) -> bool:
+    """Whether the nearest existing path of ``entry`` and its parents is a regular file, as
+    the importer needs (checked without the errors its stat calls build: the stdlib's imports
+    in a block ask this of every entry ahead of the library, e.g. a script's directory)."""
+    path = entry
+    while path:  # the importer's own walk up, which ends at ''
+        st = files.status(served, path)
+        if st is not None:
+            return stat.S_ISREG(st.st_mode)
+        parent = _external._path_split(path)[0]
+        if parent == path:
+            break
+        path = parent
+    return False
 
 
 def find_in_archive(

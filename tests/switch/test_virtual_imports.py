@@ -272,13 +272,23 @@ def test_zip_archives_on_the_path() -> None:
             archive.writestr("vi_zpkg/__init__.py", "VALUE = 'zip package'\n")
             archive.writestr("vi_zpkg/inner.py", "VALUE = 'zip inner'\n")
             archive.writestr("vi_zpkg/res.txt", "zip resource")
-        with importing_from(f"{root}/bundle.zip"):
+            archive.writestr("lib/deeper/vi_zdeep.py", "VALUE = 'zip directory'\n")
+        # a directory inside the archive; a missing path below a directory is no archive
+        with importing_from(
+            f"{root}/bundle.zip", f"{root}/bundle.zip/lib/deeper", f"{root}/missing/bundle.zip"
+        ):
+            import vi_zdeep  # type: ignore[import-not-found]
             import vi_zmod  # type: ignore[import-not-found]
             import vi_zpkg.inner  # type: ignore[import-not-found]
 
             return {
-                "values": [vi_zmod.VALUE, vi_zpkg.VALUE, vi_zpkg.inner.VALUE],
-                "files": [vi_zmod.__file__, vi_zpkg.__file__, vi_zpkg.inner.__file__],
+                "values": [vi_zmod.VALUE, vi_zpkg.VALUE, vi_zpkg.inner.VALUE, vi_zdeep.VALUE],
+                "files": [
+                    vi_zmod.__file__,
+                    vi_zpkg.__file__,
+                    vi_zpkg.inner.__file__,
+                    vi_zdeep.__file__,
+                ],
                 "path": list(vi_zpkg.__path__),
                 "resource": importlib.resources.files("vi_zpkg").joinpath("res.txt").read_text(),
                 "source": vi_zmod.__loader__.get_source("vi_zmod"),

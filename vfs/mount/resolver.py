@@ -10,10 +10,18 @@ part of an absolute path is remembered too (``heads``, as Linux's dcache keeps i
 directories searched on the way: a later call in that directory looks up only its last
 component, after asking each of those directories again for search permission. Only nodes
 of providers whose nodes last (``lasting``: they hold nothing and name the same directory
-while it is in the tree) are remembered. Everything is forgotten whenever a name is removed,
-renamed, or permissions change through the Mount (creating a name cannot change an earlier
-successful resolution); a generation number keeps a resolution that raced with such a
-change out of the cache.
+while it is in the tree) are remembered.
+
+Everything is forgotten whenever a directory or a symbolic link is removed or renamed, or
+permissions change through the Mount; a generation number keeps a resolution that raced with
+such a change out of the cache. Removing or renaming any other entry (a file, onto a free name
+or over another such entry: what writing bytecode aside and renaming it in place does) forgets
+nothing, since no remembered answer depends on it: an entry remembers where its path leads in
+the provider, which only directories and links decide, and its fast path asks the provider
+there for a fresh status (an entry gone or replaced shows in it). For that, what the names
+held when the Mount looked must still be there when the change is made: the Mount makes,
+removes and renames names under one lock (``names``), so no directory or link takes their
+place in between.
 """
 
 from __future__ import annotations
@@ -51,6 +59,8 @@ class EntryCache:
         (last record, its remapped copy)]"""
         self._generation = 0
         self._lock = threading.Lock()
+        self.names = threading.Lock()
+        """Held while a name is made, removed or renamed through the Mount."""
 
     def forget(self) -> None:
         """Drop every remembered resolution (a name went away or permissions changed)."""
