@@ -23,7 +23,7 @@ Semantics, chosen to match Linux's mounts:
   and in fstat of its handles.
 
 The mount table is fixed at construction, so it needs no lock; the resolution cache has its
-own, and a lock under which names are made, removed and renamed (see ``vfs.mount.resolver``).
+own, whose generation every change of a name moves (see ``vfs.mount.resolver``).
 """
 
 from __future__ import annotations
@@ -360,7 +360,8 @@ class MountFileSystem(FileSystem):
     def mkdir_at(self, at: object | None, path: str, mode: int = 0o777) -> None:
         check_path_at(at, path)
         try:
-            with self._cache.names, self._walk(at) as walk:
+            self._cache.changing()
+            with self._walk(at) as walk:
                 directory, name = free_name(walk, path, "create", allow_trailing=True)
                 directory.mounted.fs.mkdir_at(directory.node, name, mode)
         except OSError as error:
@@ -391,8 +392,9 @@ class MountFileSystem(FileSystem):
     def unlink_at(self, at: object | None, path: str) -> None:
         check_path_at(at, path)
         forget = True
+        generation = self._cache.changing()
         try:
-            with self._cache.names, self._walk(at) as walk:
+            with self._walk(at) as walk:
                 found = unlink_lookup(walk, path)
                 directory = found.directory
                 if found.node is not None and found.node.mounted is not directory.mounted:
@@ -403,7 +405,7 @@ class MountFileSystem(FileSystem):
         except OSError as error:
             raise rename_error(error, path) from None
         finally:
-            if forget:
+            if forget or not self._cache.quiet_since(generation):
                 self._forget()
 
     # -- links ----------------------------------------------------------------------------------
@@ -416,7 +418,8 @@ class MountFileSystem(FileSystem):
         check_path_at(at, path)
         target = check_target(target, path)
         try:
-            with self._cache.names, self._walk(at) as walk:
+            self._cache.changing()
+            with self._walk(at) as walk:
                 directory, name = free_name(walk, path, "create", allow_trailing=False)
                 directory.mounted.fs.symlink_at(target, directory.node, name)
         except OSError as error:
@@ -438,7 +441,8 @@ class MountFileSystem(FileSystem):
         check_path_at(src_at, src, dst)
         check_path_at(dst_at, dst, src)
         try:
-            with self._cache.names, self._walk(src_at) as sources, self._walk(dst_at) as targets:
+            self._cache.changing()
+            with self._walk(src_at) as sources, self._walk(dst_at) as targets:
                 if src:
                     old_dir, old_name, node, trailing = sources.locate(src, follow_symlinks)
                     existing(sources, node, trailing, src)
@@ -461,8 +465,9 @@ class MountFileSystem(FileSystem):
         check_path_at(src_at, src, dst)
         check_path_at(dst_at, dst, src)
         forget = True
+        generation = self._cache.changing()
         try:
-            with self._cache.names, self._walk(src_at) as sources, self._walk(dst_at) as targets:
+            with self._walk(src_at) as sources, self._walk(dst_at) as targets:
                 old_dir, old_name, old_slash, _ = sources.parent(src)
                 new_dir, new_name, new_slash, _ = targets.parent(dst)
                 mounted = old_dir.mounted
@@ -495,7 +500,7 @@ class MountFileSystem(FileSystem):
         except OSError as error:
             raise rename_error(error, src, dst) from None
         finally:
-            if forget:
+            if forget or not self._cache.quiet_since(generation):
                 self._forget()
 
     @staticmethod

@@ -19,9 +19,12 @@ or over another such entry: what writing bytecode aside and renaming it in place
 nothing, since no remembered answer depends on it: an entry remembers where its path leads in
 the provider, which only directories and links decide, and its fast path asks the provider
 there for a fresh status (an entry gone or replaced shows in it). For that, what the names
-held when the Mount looked must still be there when the change is made: the Mount makes,
-removes and renames names under one lock (``names``), so no directory or link takes their
-place in between.
+held when the Mount looked must still be there when the change is made. No lock is held
+across the provider's work (a provider's rename may copy a whole file): every change of a
+name moves the generation before the Mount looks (so a resolution racing with it is not
+kept), and a removal or rename that saw only files forgets everything after all when any
+other change of a name came between its look and its end (a link may have taken the file's
+place, been resolved through, and been what it removed).
 """
 
 from __future__ import annotations
@@ -59,8 +62,6 @@ class EntryCache:
         (last record, its remapped copy)]"""
         self._generation = 0
         self._lock = threading.Lock()
-        self.names = threading.Lock()
-        """Held while a name is made, removed or renamed through the Mount."""
 
     def forget(self) -> None:
         """Drop every remembered resolution (a name went away or permissions changed)."""
@@ -68,6 +69,18 @@ class EntryCache:
             self._generation += 1
             self.entries.clear()
             self.heads.clear()
+
+    def changing(self) -> int:
+        """A name is about to change: move the generation (a resolution under way is not
+        kept) and return it, for :meth:`quiet_since` at the change's end."""
+        with self._lock:
+            self._generation += 1
+            return self._generation
+
+    def quiet_since(self, generation: int) -> bool:
+        """Whether no other change (nor forgetting) came since :meth:`changing` gave
+        ``generation``."""
+        return self._generation == generation
 
     @property
     def generation(self) -> int:
