@@ -79,3 +79,10 @@ def test_sqlite_benchmark_runs() -> None:
     out = run("-m", "benchmarks.bench_sqlite", "--quick")
     assert "managed memory fs" in out and out.count("managed/native") == 2
     assert "pyfakefs, PyFilesystem2: cannot run SQLite" in out
+
+
+@pytest.mark.slow
+def test_mmap_benchmark_runs() -> None:
+    out = run("-m", "benchmarks.bench_mmap", "--quick")
+    assert out.count("x native (target <=") == 6 and "first mapping" in out
+    assert "pyfakefs: n/a" in out and "PyFilesystem2: n/a" in out

@@ -75,6 +75,9 @@ class DelegatingHandle(Handle):
     def seek_data(self, offset: int, whence: int) -> int:
         return self.inner.seek_data(offset, whence)
 
+    def mappable(self) -> int:
+        return self.inner.mappable()
+
     # allocate is not forwarded: Handle's own extends the file through this wrapper's truncate,
     # so a wrapper's rules on how far files grow hold for posix_fallocate too; wrappers that
     # only route calls (Mount, Overlay) forward it to reach the provider's allocation.
@@ -91,6 +94,14 @@ class DelegatingFileSystem(FileSystem):
 
     def stat(self, path: str, follow_symlinks: bool = True) -> posix.stat_result:
         return self.inner.stat(path, follow_symlinks)
+
+    def probe(self, path: str, follow_symlinks: bool = True) -> posix.stat_result | None:
+        return self.inner.probe(path, follow_symlinks)
+
+    def probe_at(
+        self, at: object | None, path: str, follow_symlinks: bool = True
+    ) -> posix.stat_result | None:
+        return self._probe_by_path(at, path, follow_symlinks)
 
     def open(self, path: str, flags: int, mode: int = 0o666) -> Handle:
         return self.inner.open(path, flags, mode)

@@ -61,6 +61,16 @@ SPACE_NOT_RESERVED = compat.declare(
     "with ENOSPC",
 )
 
+NOT_MAPPABLE = compat.declare(
+    id="vfs.not_mappable",
+    function="mmap.mmap",
+    aspect="mapping a file of a provider without real descriptors",
+    level=compat.Level.WARNING,
+    explanation="the files of a provider that has no real descriptor to give (the "
+    "PyFilesystem2, fsspec and pyfakefs adapters) cannot be mapped: mmap fails with ENODEV, "
+    "as Linux answers for a file system without mmap",
+)
+
 ENTRY_TYPES = (
     _stat.S_IFREG,
     _stat.S_IFDIR,
@@ -198,6 +208,19 @@ class Handle(abc.ABC):
             raise os_error(errno.ENXIO)
         return offset if whence == SEEK_DATA else size
 
+    def mappable(self) -> int:
+        """A new real descriptor of this open file's content that ``mmap`` may map, owned by
+        the caller (who closes it once mapped), sharing the file's pages both ways: what is
+        written through a mapping is what :meth:`pread` reads, and the other way round. Its
+        access mode is this handle's, or wider when the provider cannot narrow it (the caller
+        then judges access itself, as the kernel would).
+
+        The default suits providers with no real descriptor for their files: ENODEV, what
+        Linux answers for a file system that cannot be mapped.
+        """
+        NOT_MAPPABLE.hit()
+        raise os_error(errno.ENODEV)
+
     def __enter__(self) -> Self:
         return self
 
@@ -293,6 +316,20 @@ class FileSystem(abc.ABC):
     def statvfs(self, path: str) -> posix.statvfs_result:
         """Status of the file system holding ``path``."""
 
+    def probe(self, path: str, follow_symlinks: bool = True) -> posix.stat_result | None:
+        """:meth:`stat`'s answer, or None wherever it would raise OSError (whatever the
+        errno): an existence check, ``os.path.exists`` (``lexists`` when not following), for
+        callers that ask often about names that are not there (SQLite looks for a hot
+        journal before every statement). Arguments :meth:`stat` refuses (not a str: a
+        TypeError, a NUL: a ValueError) are refused the same way.
+
+        The default calls :meth:`stat`; a provider that can tell a name is missing without
+        building the error overrides it (and :meth:`probe_at`)."""
+        try:
+            return self.stat(path, follow_symlinks)
+        except OSError:
+            return None
+
     # -- directory references ------------------------------------------------------------------
 
     def nodes(self) -> Nodes[Any, Any]:
@@ -335,6 +372,27 @@ class FileSystem(abc.ABC):
     ) -> posix.stat_result:
         """:meth:`stat` of ``path`` relative to ``at``."""
         return self.stat(self._path_at(at, path), follow_symlinks)
+
+    def probe_at(
+        self, at: object | None, path: str, follow_symlinks: bool = True
+    ) -> posix.stat_result | None:
+        """:meth:`probe` of ``path`` relative to ``at``: :meth:`stat_at`'s answer, or None
+        where it would raise OSError."""
+        try:
+            return self.stat_at(at, path, follow_symlinks)
+        except OSError:
+            return None
+
+    def _probe_by_path(
+        self, at: object | None, path: str, follow_symlinks: bool
+    ) -> posix.stat_result | None:
+        """:meth:`probe_at` of a provider whose at-forms are this class's (by path): its own
+        :meth:`probe` of the absolute path."""
+        try:
+            absolute = self._path_at(at, path)
+        except OSError:
+            return None
+        return self.probe(absolute, follow_symlinks)
 
     def open_at(self, at: object | None, path: str, flags: int, mode: int = 0o666) -> Handle:
         """:meth:`open` of ``path`` relative to ``at``; an opened directory holds itself."""

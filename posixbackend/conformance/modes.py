@@ -8,8 +8,11 @@ DEFAULT_MODULES = (
     "test_os", "test_posix", "test_posixpath", "test_genericpath", "test_shutil",
     "test_tempfile", "test_pathlib", "test_glob", "test_fileio", "test_fileinput",
     "test_filecmp", "test_zipfile", "test_tarfile",
+    "test_sqlite3", "test_mmap", "test_py_compile", "test_compileall", "test_zipimport",
+    "test_fcntl",
 )  # fmt: skip
-"""CPython's test modules issue 7 names: the ones that exercise files and the os module."""
+"""CPython's test modules that exercise files and the os module (issue 7's), and those of C
+code on files (issue 18's)."""
 
 
 class Mode(enum.Enum):
@@ -33,8 +36,8 @@ class Mode(enum.Enum):
 
     @property
     def target_percent(self) -> float:
-        """The share of natively passing tests that must pass in this mode (issue 7)."""
-        targets = {Mode.NATIVE: 100.0, Mode.HOST: 95.0, Mode.MEMORY: 90.0}
+        """The share of natively passing tests that must pass in this mode (issue 18's)."""
+        targets = {Mode.NATIVE: 100.0, Mode.HOST: 97.0, Mode.MEMORY: 95.0}
         return targets[self]
 
 

@@ -15,6 +15,7 @@ from posixbackend.emulated.eventfd import EventfdFunctions
 from posixbackend.emulated.fileio import RawFile, make_open
 from posixbackend.emulated.files import FileFunctions
 from posixbackend.emulated.locks import LockFunctions
+from posixbackend.emulated.mapping import MappingFunctions
 from posixbackend.emulated.memfd import MemfdFunctions
 from posixbackend.emulated.pipe_functions import PipeFunctions
 from posixbackend.emulated.polling import PollingFunctions
@@ -34,7 +35,7 @@ SUPPORTS_FOLLOW_SYMLINKS = ("access", "chown", "link", "stat", "utime")
 class EmulatedBackend(
     LockFunctions, FileFunctions, VectoredFunctions, TransferFunctions, XattrFunctions,
     DirectoryFunctions, PipeFunctions, EventfdFunctions, MemfdFunctions, SpawnFunctions,
-    ProcessInfoFunctions, PollingFunctions,
+    ProcessInfoFunctions, PollingFunctions, MappingFunctions,
 ):
     """An emulated POSIX process over a file system provider (GraalPy's "java" backend).
 

@@ -37,7 +37,9 @@ PUMPED_FDS = compat.declare(
     level=compat.Level.FINE,
     explanation="a descriptor without a host one behind it reaches a child through a host "
     "pipe and a pump thread: one direction only, not seekable, and a file's offset moves as "
-    "the pump reads or writes",
+    "the pump reads or writes; a pipe's read end given to a child is drained into the child's "
+    "host pipe as data arrives, so a parent that keeps reading the same end (a "
+    "multiprocessing queue shared with a spawned child) no longer gets it",
 )
 
 

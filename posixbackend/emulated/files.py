@@ -138,10 +138,7 @@ class FileFunctions(BackendCore):
         C library's existence check (the SQLite VFS looks for a journal before each
         statement) without the error os.stat would build for its caller."""
         at = None if path[:1] == "/" else self._cwd
-        try:
-            return self._fs.stat_at(at, path)
-        except OSError:
-            return None
+        return self._fs.probe_at(at, path)
 
     def close(self, fd: int) -> None:
         """os.close."""

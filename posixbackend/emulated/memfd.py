@@ -6,8 +6,8 @@ lseek, ftruncate, fstat, open() on its descriptor). As Linux keeps every memfd o
 tmpfs mount, the backend keeps them in one private MemoryFileSystem of its own, made at the
 first call, whatever its provider is: they never appear in the backend's file system.
 
-Not emulated: huge pages (MFD_HUGETLB, a gap), and what needs C code on the descriptor --
-mmap, and fcntl's seals (F_ADD_SEALS) -- which the virtual-descriptor gap covers.
+Not emulated: huge pages (MFD_HUGETLB, a gap) and fcntl's seals (F_ADD_SEALS). ``mmap`` of
+one maps a real memfd holding its content, as for any memory file (:mod:`vfs.memory.mapped`).
 """
 
 from __future__ import annotations

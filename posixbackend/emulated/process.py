@@ -43,6 +43,11 @@ from posixbackend.emulated.spawnargs import (
 NOT_PERMITTED = (
     "{function} is not permitted: grant allow_create_process (give the backend a process handler)"
 )
+NOT_EMULATED = (
+    "{function} is not supported on the emulated POSIX backend: its process cannot be forked or "
+    "replaced; start programs through subprocess, os.system or os.posix_spawn (compat gap "
+    "emulated.process.fork_exec)"
+)
 
 
 FORK_EXEC = compat.declare(
@@ -149,15 +154,21 @@ class ProcessFunctions(BackendCore):
         """os.unsetenv, on the backend's environment."""
         unset_variable(self._environ, name)
 
+    def _never_emulated(self, function: str) -> NoReturn:
+        """Refuse fork or exec: the policy's refusal without a process handler, else the
+        gap's (processes may start, but never by forking or replacing this one)."""
+        FORK_EXEC.hit(function=function)
+        if self._process_handler is None:
+            not_permitted(function)
+        raise PermissionError(errno.EPERM, NOT_EMULATED.format(function=function))
+
     def fork(self) -> NoReturn:
         """os.fork: never possible on the emulated backend."""
-        FORK_EXEC.hit(function="os.fork")
-        not_permitted("os.fork")
+        self._never_emulated("os.fork")
 
     def forkpty(self) -> NoReturn:
         """os.forkpty: never possible on the emulated backend."""
-        FORK_EXEC.hit(function="os.forkpty")
-        not_permitted("os.forkpty")
+        self._never_emulated("os.forkpty")
 
     def execv(self, path: Any, argv: Any, /) -> NoReturn:
         """os.execv: never possible (the emulated process cannot be replaced); its arguments
@@ -167,8 +178,7 @@ class ProcessFunctions(BackendCore):
         check_argv("execv() arg 2", argv)
         convert_argv("execv() arg 2", argv)
         sys.audit("os.exec", target.original, argv, None)
-        FORK_EXEC.hit(function="os.execv")
-        not_permitted("os.execv")
+        self._never_emulated("os.execv")
 
     def execve(self, path: Any, argv: Any, env: Any) -> NoReturn:
         """os.execve (a path or an fd): checked as execv, with the environment, then refused.
@@ -179,8 +189,7 @@ class ProcessFunctions(BackendCore):
         convert_argv("execve: argv", argv)
         spawn_env("execve", env)
         sys.audit("os.exec", target.original, argv, env)
-        FORK_EXEC.hit(function="os.execve")
-        not_permitted("os.execve")
+        self._never_emulated("os.execve")
 
     def waitpid(self, pid: int, options: int, /) -> tuple[int, int]:
         """os.waitpid on the backend's children (ECHILD for any other process); WNOHANG gives

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from importlib.machinery import ModuleSpec, PathFinder
 from typing import Any, Final
 
+from posixbackend.imports import served as files
 from posixbackend.imports.loaders import (
     VirtualExtensionLoader,
     VirtualSourcelessLoader,
@@ -44,6 +45,8 @@ def _loaders() -> list[tuple[str, Any]]:
 
 
 LOADERS: Final = _loaders()
+_NATIVE_ENTRIES_KEPT: Final = 1024
+"""Answers of :meth:`VirtualFinder._native` kept before they are worked out again."""
 
 
 class Listings:
@@ -55,11 +58,8 @@ class Listings:
 
     def names(self, served: Any, directory: str) -> frozenset[str] | None:
         """The names in ``directory``, None when it is no directory one can list."""
-        try:
-            st = served.stat(directory)
-        except (OSError, ValueError):
-            return None
-        if not stat.S_ISDIR(st.st_mode):
+        st = files.status(served, directory)
+        if st is None or not stat.S_ISDIR(st.st_mode):
             return None
         kept = self._kept.get(directory)
         if kept is not None and kept[0] == st.st_mtime_ns:
@@ -78,6 +78,7 @@ class VirtualFinder:
     def __init__(self) -> None:
         self._listings: weakref.WeakKeyDictionary[Any, Listings] = weakref.WeakKeyDictionary()
         self._archives: weakref.WeakKeyDictionary[Any, Archives] = weakref.WeakKeyDictionary()
+        self._native_entries: dict[str, bool] = {}
 
     def invalidate_caches(self) -> None:
         self._listings = weakref.WeakKeyDictionary()
@@ -97,20 +98,31 @@ class VirtualFinder:
         tail = fullname.rpartition(".")[2]
         portions: list[str] = []
         found_virtual = False
+        native_run: list[str] = []
+        """Consecutive entries for the path finder, asked all at once (one call, not one per
+        entry: the standard library's imports stay at native speed)."""
+        native_entries = self._native_entries
         for entry in list(entries):
-            if not isinstance(entry, str):
-                continue
-            directory = self._absolute(served, entry)
-            if directory is None:
-                continue
-            if is_native(posixpath.normpath(directory)):
-                spec = PathFinder.find_spec(fullname, [entry], target)
-                if spec is None:
+            if entry.__class__ is str and entry[:1] == "/":  # the common case, inline
+                directory = entry
+                native = native_entries.get(entry)
+                if native is None:
+                    native = self._native(entry)
+            elif isinstance(entry, str):
+                absolute = self._absolute(served, entry)
+                if absolute is None:
                     continue
-                if spec.loader is not None:
-                    return spec
-                portions.extend(spec.submodule_search_locations or ())
+                directory, native = absolute, self._native(absolute)
+            else:
                 continue
+            if native:
+                native_run.append(entry)
+                continue
+            if native_run:
+                spec = self._natively(fullname, native_run, target, portions)
+                if spec is not None:
+                    return spec
+                native_run = []
             names = listings.names(served, directory)
             if names is not None:
                 spec, portion = self._search(
@@ -123,12 +135,41 @@ class VirtualFinder:
             if portion is not None:
                 portions.append(portion)
                 found_virtual = True
+        if native_run:
+            spec = self._natively(fullname, native_run, target, portions)
+            if spec is not None:
+                return spec
         if found_virtual:
             namespace = ModuleSpec(fullname, None, is_package=True)
             namespace.submodule_search_locations = _external._NamespacePath(
                 fullname, portions, self._namespace_portions
             )  # recomputed as the parent's path changes, as the path finder's is
             return namespace
+        return None
+
+    def _native(self, directory: str) -> bool:
+        """Whether the absolute entry ``directory`` is searched by the path finder (answers
+        kept: the library roots never change)."""
+        known = self._native_entries.get(directory)
+        if known is None:
+            known = is_native(posixpath.normpath(directory))
+            if len(self._native_entries) >= _NATIVE_ENTRIES_KEPT:
+                self._native_entries.clear()
+            self._native_entries[directory] = known
+        return known
+
+    @staticmethod
+    def _natively(
+        fullname: str, entries: list[str], target: Any, portions: list[str]
+    ) -> ModuleSpec | None:
+        """The path finder's spec for a module among ``entries`` (in the interpreter's
+        library); the namespace portions it found there are added to ``portions``."""
+        spec = PathFinder.find_spec(fullname, entries, target)
+        if spec is None:
+            return None
+        if spec.loader is not None:
+            return spec
+        portions.extend(spec.submodule_search_locations or ())
         return None
 
     def _namespace_portions(self, fullname: str, parent_path: Sequence[Any]) -> ModuleSpec | None:
@@ -146,10 +187,10 @@ class VirtualFinder:
         archives = self._archives.get(emulated)
         if archives is None:
             archives = self._archives.setdefault(emulated, Archives())
-        found = archives.split(served, entry)
-        if found is None:
+        importer = archives.importer(served, entry)
+        if importer is None:
             return None, None
-        return find_in_archive(found[0], found[1], fullname, tail)
+        return find_in_archive(importer, fullname)
 
     @staticmethod
     def _absolute(served: Any, entry: str) -> str | None:
@@ -179,9 +220,9 @@ class VirtualFinder:
     ) -> tuple[ModuleSpec | None, str | None]:
         """(a module's spec, or a namespace portion) for ``tail`` in ``directory``, which
         holds ``names``."""
-        base = posixpath.join(directory, tail)
         portion = None
         if tail in names:
+            base = posixpath.join(directory, tail)
             package = listings.names(served, base)
             if package is not None:
                 for suffix, loader_class in LOADERS:
@@ -199,10 +240,8 @@ class VirtualFinder:
 
 
 def _regular(served: Any, path: str) -> bool:
-    try:
-        return stat.S_ISREG(served.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
+    st = files.status(served, path)
+    return st is not None and stat.S_ISREG(st.st_mode)
 
 
 def _spec(

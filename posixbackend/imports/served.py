@@ -15,11 +15,26 @@ READ_FLAGS = posix.O_RDONLY | posix.O_CLOEXEC
 CHUNK = 1 << 20
 
 
-def read_file(served: Any, path: str) -> bytes:
-    """The whole content of ``path``."""
+def read_file(served: Any, path: str | bytes) -> bytes:
+    """The whole content of ``path``: a provider handle with no descriptor where the name
+    needs no conversion (the loaders' own paths; os.open's errors, refused by a guard as
+    os.open is), else through a descriptor as os.open and os.read would."""
+    if type(path) is str and path and path.isascii() and "\x00" not in path:
+        handle = served.open_handle(path, READ_FLAGS)
+        try:
+            chunks: list[bytes] = []
+            offset = 0
+            while True:
+                chunk: bytes = handle.pread(CHUNK, offset)
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+                offset += len(chunk)
+        finally:
+            handle.close()
     fd = served.open(path, READ_FLAGS)
     try:
-        chunks: list[bytes] = []
+        chunks = []
         while True:
             chunk = served.read(fd, CHUNK)
             if not chunk:
@@ -29,12 +44,20 @@ def read_file(served: Any, path: str) -> bytes:
         served.close(fd)
 
 
-def kind_of(served: Any, path: str) -> int | None:
-    """The file type bits of ``path`` (following links), None when it cannot be stat'ed."""
+def status(served: Any, path: str) -> os.stat_result | None:
+    """The status of ``path`` (following links), None where stat would fail: the backend's
+    probe, which builds no error for a missing name (a guard refuses it as it refuses stat)."""
     try:
-        return stat.S_IFMT(served.stat(path).st_mode)
+        found: os.stat_result | None = served.probe(path)
     except (OSError, ValueError):
         return None
+    return found
+
+
+def kind_of(served: Any, path: str) -> int | None:
+    """The file type bits of ``path`` (following links), None when it cannot be stat'ed."""
+    st = status(served, path)
+    return None if st is None else stat.S_IFMT(st.st_mode)
 
 
 def is_directory(served: Any, path: str) -> bool:

@@ -1,168 +1,233 @@
-"""Zip archives on ``sys.path`` in the virtual file system, as zipimport serves host ones.
+"""Zip archives in the virtual file system, served by zipimport's own importer.
 
-An entry naming a zip file (or a directory inside one, as a package's search path does) is
-searched in the archive's member list: packages, modules from source or bytecode, namespace
-portions. The archive is read once through the backend it was found on and kept while its
-mtime and size stay the same; modules, ``get_data`` and ``importlib.resources`` read from that
-copy, so they keep working after the block.
+:class:`VirtualZipImporter` is a ``zipimport.zipimporter`` whose archive is found and read
+through an emulated backend: it finds the archive (and the prefix inside it) by stat'ing
+through the backend, and while one of its methods runs, zipimport's own reads of that archive
+(``_io.open_code(archive)``, which looks ``open`` up in ``sys.modules['_io']``; see
+:class:`~posixbackend.switch.standins.CodeOpen`) reach the virtual file system -- never a host
+importer's, whatever path a guest gives its archive. Everything else
+-- search order, bytecode checks against the source's time or hash, a bad magic number falling
+back to source, ``get_data`` keys, errors -- is zipimport's. The finder keeps one importer per
+entry while the archive's mtime and size stay the same; ``zipimport.zipimporter(path)`` itself
+makes one while an emulated backend serves (the switch's stand-in, see :data:`zipimporter`).
 """
 
 from __future__ import annotations
 
-import errno
-import importlib.abc
-import importlib.util
+import contextlib
+import functools
 import io
-import marshal
-import posixpath
 import stat
 import sys
-import types
+import threading
 import zipfile
+import zipimport
+from collections.abc import Callable, Iterator
 from importlib.machinery import ModuleSpec
 from importlib.resources.abc import TraversableResources
 from typing import Any, Final
 
 from posixbackend.imports import served as files
-from posixbackend.imports import sources
 
-_external: Any = sys.modules["importlib._bootstrap_external"]
-SUFFIXES: Final = (("/__init__.py", True, True), ("/__init__.pyc", True, False),
-                   (".py", False, True), (".pyc", False, False))  # fmt: skip
-"""(member suffix, is a package, is source), in zipimport's order."""
+_external: Final[Any] = sys.modules["importlib._bootstrap_external"]
+"""zipimport's path helpers (the prefix is split and joined as zipimport does)."""
 
 
-class Archive:
-    """One zip archive's members, read whole through a backend."""
+class _Reading(threading.local):
+    """The virtual importer whose method runs in this thread (zipimport reads its archive)."""
 
-    def __init__(self, path: str, data: bytes, key: tuple[int, int]) -> None:
-        self.path = path
-        self.key = key
-        self.zip = zipfile.ZipFile(io.BytesIO(data))
-        self.names = frozenset(self.zip.namelist())
-        self.directories = frozenset(
-            name[: i + 1] for name in self.names for i, c in enumerate(name) if c == "/"
-        )
-
-    def read(self, member: str) -> bytes:
-        return self.zip.read(member)
+    importer: VirtualZipImporter | None = None
 
 
-class Archives:
-    """The archives of one backend, reread when their mtime or size changes."""
+_READING: Final = _Reading()
 
-    def __init__(self) -> None:
-        self._kept: dict[str, Archive] = {}
 
-    def split(self, served: Any, entry: str) -> tuple[Archive, str] | None:
-        """(the archive, the directory inside it) that ``entry`` names, if it names one."""
-        path, inner = entry, ""
-        while path and path != "/":
+@contextlib.contextmanager
+def _reading(importer: VirtualZipImporter) -> Iterator[None]:
+    previous, _READING.importer = _READING.importer, importer
+    try:
+        yield
+    finally:
+        _READING.importer = previous
+
+
+def archive_reader(path: str) -> Any | None:
+    """The backend through which zipimport reads the archive at ``path`` now: that of the
+    virtual importer whose method runs in this thread, if ``path`` is its archive; None (the
+    real disk) for every other read, so no host importer is ever served a virtual file."""
+    importer = _READING.importer
+    if importer is not None and importer.archive == path:
+        return importer._served
+    return None
+
+
+class VirtualZipImporter(zipimport.zipimporter):
+    """zipimport's importer for an archive (or a directory inside one) that ``served`` sees."""
+
+    def __init__(self, path: str, served: Any) -> None:
+        if not isinstance(path, str):
+            raise TypeError(f"expected str, not {type(path)!r}")
+        if not path:
+            raise zipimport.ZipImportError("archive path is empty", path=path)
+        prefix: list[str] = []
+        while True:
             try:
                 st = served.stat(path)
-            except NotADirectoryError:
-                pass
             except (OSError, ValueError):
-                return None
+                dirname, basename = _external._path_split(path)
+                if dirname == path:
+                    raise zipimport.ZipImportError("not a Zip file", path=path) from None
+                path = dirname
+                prefix.append(basename)
             else:
                 if not stat.S_ISREG(st.st_mode):
-                    return None
-                archive = self._archive(served, path, (st.st_mtime_ns, st.st_size))
-                return None if archive is None else (archive, inner)
-            path, tail = posixpath.split(path)
-            inner = posixpath.join(tail, inner) if inner else tail
-        return None
+                    raise zipimport.ZipImportError("not a Zip file", path=path)
+                break
+        self._served = served
+        self.archive = path
+        with _reading(self):
+            self._files = zipimport._read_directory(path)  # type: ignore[attr-defined]
+        joined: str = _external._path_join(*reversed(prefix)) if prefix else ""
+        self.prefix = joined + "/" if joined else ""
+        self.key = (st.st_mtime_ns, st.st_size)
 
-    def _archive(self, served: Any, path: str, key: tuple[int, int]) -> Archive | None:
-        kept = self._kept.get(path)
-        if kept is not None and kept.key == key:
-            return kept
+    def invalidate_caches(self) -> None:
+        """Reread the archive (zipimport's own also fills the cache it shares with host
+        archives: a virtual one stays out of it)."""
         try:
-            archive = Archive(path, files.read_file(served, path), key)
-        except (OSError, zipfile.BadZipFile):
+            with _reading(self):
+                self._files = zipimport._read_directory(self.archive)  # type: ignore[attr-defined]
+        except zipimport.ZipImportError:
+            self._files = {}
+
+    def get_resource_reader(self, fullname: str) -> Any:
+        """A reader over a copy of the archive read through the backend (zipimport's own
+        reopens the path with ``open``, which outside a block is the host's)."""
+        try:
+            if not self.is_package(fullname):
+                return None
+        except zipimport.ZipImportError:
             return None
-        self._kept[path] = archive
-        return archive
+        directory = self.prefix + fullname.rpartition(".")[2]
+        return ZipReader(files.read_file(self._served, self.archive), directory)
 
 
-def find_in_archive(
-    archive: Archive, inner: str, fullname: str, tail: str
-) -> tuple[ModuleSpec | None, str | None]:
-    """(a module's spec, or a namespace portion) for ``tail`` in ``inner`` of ``archive``."""
-    prefix = f"{inner}/{tail}" if inner else tail
-    for suffix, package, _source in SUFFIXES:
-        member = prefix + suffix
-        if member in archive.names:
-            loader = ZipLoader(archive, fullname, member)
-            origin = f"{archive.path}/{member}"
-            locations = [f"{archive.path}/{prefix}"] if package else None
-            spec: ModuleSpec | None = _external.spec_from_file_location(
-                fullname, origin, loader=loader, submodule_search_locations=locations
-            )
-            return spec, None
-    if prefix + "/" in archive.directories:
-        return None, f"{archive.path}/{prefix}"
-    return None, None
+def _reading_archive(name: str) -> Callable[..., Any]:
+    """zipimport's method ``name``, run with this importer's archive read through its backend."""
+    method = getattr(zipimport.zipimporter, name)
+
+    def reads_archive(self: VirtualZipImporter, *args: Any, **kwargs: Any) -> Any:
+        with _reading(self):
+            return method(self, *args, **kwargs)
+
+    functools.update_wrapper(reads_archive, method)
+    return reads_archive
 
 
-class ZipLoader(importlib.abc.InspectLoader):
-    """A module of a zip archive in the virtual file system."""
+for _name in ("find_spec", "find_loader", "find_module", "get_code", "get_data", "get_filename",
+              "get_source", "load_module"):  # fmt: skip
+    if hasattr(zipimport.zipimporter, _name):  # the deprecated ones are gone from 3.12 or 3.13
+        setattr(VirtualZipImporter, _name, _reading_archive(_name))
 
-    def __init__(self, archive: Archive, fullname: str, member: str) -> None:
-        self.archive = archive
-        self.name = fullname
-        self.member = member
-        self.path = f"{archive.path}/{member}"
-
-    def is_package(self, fullname: str) -> bool:
-        return posixpath.basename(self.member).startswith("__init__.")
-
-    def get_filename(self, fullname: str) -> str:
-        return self.path
-
-    def get_source(self, fullname: str) -> str | None:
-        if not self.member.endswith(".py"):
-            return None
-        return str(importlib.util.decode_source(self.archive.read(self.member)))
-
-    def get_code(self, fullname: str) -> types.CodeType:
-        data = self.archive.read(self.member)
-        if self.member.endswith(".py"):
-            return compile(data, self.path, "exec", dont_inherit=True)
-        details = {"name": fullname, "path": self.path}
-        _external._classify_pyc(data, fullname, details)
-        code = marshal.loads(memoryview(data)[16:])
-        if not isinstance(code, types.CodeType):
-            raise ImportError(f"Non-code object in {self.path!r}", **details)
-        return code
-
-    def exec_module(self, module: types.ModuleType) -> None:
-        super().exec_module(module)
-        sources.remember(self.path, self.get_source, self.name)
-
-    def get_data(self, path: str) -> bytes:
-        """A member's bytes, named by its path through the archive (as zipimport's)."""
-        prefix = self.archive.path + "/"
-        if not path.startswith(prefix) or path[len(prefix) :] not in self.archive.names:
-            raise FileNotFoundError(errno.ENOENT, "No such file or directory", path)
-        return self.archive.read(path[len(prefix) :])
-
-    def get_resource_reader(self, fullname: str | None = None) -> ZipReader:
-        return ZipReader(self.archive, posixpath.dirname(self.member))
+# It prints as zipimport's importer, whose place it takes (code checks the type's name).
+VirtualZipImporter.__name__ = VirtualZipImporter.__qualname__ = "zipimporter"
+VirtualZipImporter.__module__ = "zipimport"
 
 
 class ZipReader(TraversableResources):
-    """Resources of a package in a virtual zip archive."""
+    """Resources of a package in a virtual zip archive, from a copy of its bytes."""
 
-    def __init__(self, archive: Archive, directory: str) -> None:
-        self._archive = archive
+    def __init__(self, data: bytes, directory: str) -> None:
+        self._zip = zipfile.ZipFile(io.BytesIO(data))
         self._directory = directory
 
     def files(self) -> Any:
-        at = self._directory + "/" if self._directory else ""
-        return zipfile.Path(self._archive.zip, at=at)
+        return zipfile.Path(self._zip, at=self._directory + "/")
 
 
-# It prints as zipimport's loader, whose place it takes for archives of the virtual file
-# system (code checks ``type(loader).__name__``; see loaders.py).
-ZipLoader.__name__ = ZipLoader.__qualname__ = "zipimporter"
+class Archives:
+    """The importers of one backend's archive entries, made again when the archive's mtime or
+    size changes (as zipimport's path hook is asked again after ``invalidate_caches``)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, VirtualZipImporter] = {}
+
+    def importer(self, served: Any, entry: str) -> VirtualZipImporter | None:
+        """The importer for ``entry`` when it names a zip archive or a directory in one."""
+        kept = self._kept.get(entry)
+        if kept is None and not _may_be_archive(served, entry):
+            return None
+        if kept is not None:
+            try:
+                st = served.stat(kept.archive)
+            except (OSError, ValueError):
+                st = None
+            if st is not None and (st.st_mtime_ns, st.st_size) == kept.key:
+                return kept
+        try:
+            made = VirtualZipImporter(entry, served)
+        except zipimport.ZipImportError:
+            self._kept.pop(entry, None)
+            return None
+        self._kept[entry] = made
+        return made
+
+
+def _may_be_archive(served: Any, entry: str) -> bool:
+    """Whether the nearest existing path of ``entry`` and its parents is a regular file, as
+    the importer needs (checked without the errors its stat calls build: the stdlib's imports
+    in a block ask this of every entry ahead of the library, e.g. a script's directory)."""
+    path = entry
+    while path:  # the importer's own walk up, which ends at ''
+        st = files.status(served, path)
+        if st is not None:
+            return stat.S_ISREG(st.st_mode)
+        parent = _external._path_split(path)[0]
+        if parent == path:
+            break
+        path = parent
+    return False
+
+
+def find_in_archive(
+    importer: VirtualZipImporter, fullname: str
+) -> tuple[ModuleSpec | None, str | None]:
+    """(a module's spec, or a namespace portion) for ``fullname`` in ``importer``'s entry."""
+    spec: ModuleSpec | None = importer.find_spec(fullname)
+    if spec is None:
+        return None, None
+    if spec.loader is None:
+        return None, next(iter(spec.submodule_search_locations or ()), None)
+    return spec, None
+
+
+class _SwitchedZipImporter(type):
+    """The metaclass of the ``zipimport.zipimporter`` stand-in: made on the serving emulated
+    backend's file system inside a block, the host's otherwise; instances of both are
+    instances of it."""
+
+    def __call__(cls, path: Any) -> Any:
+        from posixbackend.switch.active import get_active
+        from posixbackend.switch.block import current_emulated
+
+        if current_emulated() is None:
+            return HOST_ZIPIMPORTER(path)
+        return VirtualZipImporter(path, get_active())
+
+    def __instancecheck__(cls, instance: object) -> bool:
+        return isinstance(instance, HOST_ZIPIMPORTER)
+
+    def __subclasscheck__(cls, subclass: type) -> bool:
+        return issubclass(subclass, HOST_ZIPIMPORTER)
+
+
+HOST_ZIPIMPORTER: Final = zipimport.zipimporter
+
+
+class zipimporter(zipimport.zipimporter, metaclass=_SwitchedZipImporter):
+    """zipimport.zipimporter on whichever file system serves the caller."""
+
+    __doc__ = zipimport.zipimporter.__doc__
+
+
+zipimporter.__module__ = "zipimport"

@@ -26,6 +26,8 @@ from posixbackend.sqlite.vfs import NAME, TOKEN, Vfs
 
 _URI_POSITION: Final = 6
 """``uri`` among connect's positional parameters after ``database``."""
+_FACTORY_POSITION: Final = 4
+"""``factory`` among them."""
 
 
 CTYPES_NATIVE_ACCESS = compat.declare(
@@ -36,6 +38,16 @@ CTYPES_NATIVE_ACCESS = compat.declare(
     explanation="where the VFS's C trampolines (posixbackend._sqlitevfs) are not built or are "
     "switched off, its ctypes adaptors serve, and their memory work counts as the caller's "
     "native access: a block without allow_native_access cannot open database files",
+)
+FACTORY_DATABASE = compat.declare(
+    id="sqlite.factory_database",
+    function="sqlite3.connect",
+    aspect="factory=",
+    level=compat.Level.INFO,
+    explanation="a database file is opened through the VFS by a URI naming it (file:PATH?vfs="
+    "posixbackend&...), and that URI, with uri=True, is what a factory= callable gets as its "
+    "database argument, where natively it gets the caller's own; a factory that passes it on "
+    "to sqlite3.Connection opens the same file as natively",
 )
 ENVIRONMENT_SWITCH = "POSIXBACKEND_PURE_PYTHON"
 """Set to anything but "" or "0": the ctypes adaptors serve even where the C ones are built."""
@@ -142,7 +154,7 @@ def vfs_uri(backend: EmulatedBackend, database: Any, uri: bool, token: str) -> s
             if authority not in ("", "localhost"):  # SQLite's own refusal
                 raise sqlite3.OperationalError(f"invalid uri authority: {authority}")
             rest = slash + rest
-        path = urllib.parse.unquote(rest)
+        path = os.fsdecode(urllib.parse.unquote_to_bytes(rest))  # SQLite decodes to bytes
         parameters = [
             (key, value)
             for key, value in urllib.parse.parse_qsl(query, keep_blank_values=True)
@@ -154,7 +166,7 @@ def vfs_uri(backend: EmulatedBackend, database: Any, uri: bool, token: str) -> s
         path = backend.getcwd().rstrip("/") + "/" + path
     parameters += [("vfs", NAME), (TOKEN, token)]
     query = urllib.parse.urlencode(parameters, quote_via=urllib.parse.quote)
-    return "file:" + urllib.parse.quote(path, safe="/") + "?" + query
+    return "file:" + urllib.parse.quote(os.fsencode(path), safe="/") + "?" + query
 
 
 def connect(
@@ -180,6 +192,8 @@ def connect(
         args = (*args[:_URI_POSITION], True, *args[_URI_POSITION + 1 :])
     else:
         kwargs["uri"] = True
+    if "factory" in kwargs or len(args) > _FACTORY_POSITION:
+        FACTORY_DATABASE.hit(database=repr(database))
     token = vfs.tokens.issue(backend)
     try:
         return native(vfs_uri(backend, database, bool(uri), token), *args, **kwargs)

@@ -19,6 +19,7 @@ import builtins
 import fcntl
 import importlib.machinery
 import io
+import mmap
 import os
 import posix
 import select
@@ -33,7 +34,7 @@ import attrs
 
 import compat
 from posixbackend.emulated import EmulatedBackend
-from posixbackend.switch import libraries, standins
+from posixbackend.switch import libraries, mapping, standins
 from posixbackend.switch.threads import thread_patches
 
 PURE = frozenset({
@@ -173,6 +174,7 @@ class Installation:
                 )
                 for name in ("fcntl", "flock", "lockf", "ioctl")
             ],
+            (mmap, "mmap", mapping.mmap),
             *_import_stand_ins(),
             (sys, "addaudithook", standins.guarded_audit_hook(sys.addaudithook)),
             (
@@ -258,10 +260,13 @@ class Installation:
 
 
 def _import_stand_ins() -> list[tuple[Any, str, Any]]:
-    """py_compile's and importlib.util's (see :mod:`posixbackend.imports.compiling`)."""
-    from posixbackend.imports import compiling  # it builds on the switch's modules
+    """py_compile's, importlib.util's (see :mod:`posixbackend.imports.compiling`) and
+    ``zipimport.zipimporter`` (see :mod:`posixbackend.imports.zips`)."""
+    import zipimport
 
-    return compiling.stand_ins()
+    from posixbackend.imports import compiling, zips  # they build on the switch's modules
+
+    return [*compiling.stand_ins(), (zipimport, "zipimporter", zips.zipimporter)]
 
 
 def _scanned(module_name: str, module: Any) -> bool:
@@ -312,14 +317,18 @@ def _switched_io(open_code: standins.StandIn) -> types.ModuleType:
     The import system keeps the real module (it bound it at start-up), but ``_io.open_code``
     looks ``open`` up in ``sys.modules['_io']``: for the import system's calls that ``open``
     is the real one (see :class:`~posixbackend.switch.standins.CodeOpen`)."""
-    importers = tuple(
-        vars(module)
-        for module in (importlib._bootstrap_external, sys.modules.get("zipimport"))
-        if module is not None
+    from posixbackend.imports.zips import archive_reader  # it builds on the switch's modules
+
+    zipimport = sys.modules.get("zipimport")
+    opener = standins.CodeOpen(
+        _io.open,
+        vars(importlib._bootstrap_external),
+        None if zipimport is None else vars(zipimport),
+        archive_reader,
     )
     switched = types.ModuleType("_io", _io.__doc__)
     switched.__dict__.update(vars(_io))
-    switched.__dict__["open"] = standins.CodeOpen(_io.open, importers)
+    switched.__dict__["open"] = opener
     switched.__dict__["open_code"] = open_code
     switched.__dict__["FileIO"] = standins.FileIO
     return switched

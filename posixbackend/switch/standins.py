@@ -97,16 +97,31 @@ class StandIn:
 class CodeOpen(StandIn):
     """``_io.open`` of the switched ``_io`` module: switched, except when the interpreter calls
     it to open code for the import system (``_io.open_code`` finds ``open`` in
-    ``sys.modules['_io']``), where the real disk serves as it does every import."""
+    ``sys.modules['_io']``): importlib's opens stay on the real disk as every import does, and
+    zipimport's open an archive through the backend ``archive_reader`` names for its path (a
+    virtual archive), else the real disk."""
 
-    def __init__(self, native: Callable[..., Any], importers: tuple[dict[str, Any], ...]):
+    def __init__(
+        self,
+        native: Callable[..., Any],
+        import_system: dict[str, Any],
+        zipimport_globals: dict[str, Any] | None,
+        archive_reader: Callable[[str], Any | None],
+    ):
         super().__init__("_io", "open", native, "io_open")
-        self._importers = importers
+        self._import_system = import_system
+        self._zipimport = zipimport_globals
+        self._archive_reader = archive_reader
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         caller = sys._getframe(1).f_globals
-        if any(caller is namespace for namespace in self._importers):
+        if caller is self._import_system:
             return self._native(*args, **kwargs)
+        if caller is self._zipimport:
+            reader = self._archive_reader(args[0]) if args and isinstance(args[0], str) else None
+            if reader is None:
+                return self._native(*args, **kwargs)
+            return reader.io_open(*args, **kwargs)
         return super().__call__(*args, **kwargs)
 
 
@@ -306,7 +321,7 @@ class DirEntry(metaclass=_SwitchedDirEntry):
 DirEntry.__module__ = "posix"
 
 
-pass_throughs(StandIn.__call__, _SwitchedFileIO.__call__)
+pass_throughs(StandIn.__call__, CodeOpen.__call__, _SwitchedFileIO.__call__)
 entry_points(
     StandIn, SwitchedSupports, SwitchedEnviron, _SwitchedFileIO, FileIO, _SwitchedDirEntry,
     DirEntry, RawFile, EmulatedDirEntry, ScandirIterator, EmulatedPoll, EmulatedEpoll,

@@ -69,10 +69,10 @@ def test_notes_name_the_runs_that_did_not_complete():
 def test_share_lines_give_the_percentage_and_the_verdict():
     comparisons = compare_all(runs(), (Mode.HOST, Mode.MEMORY))
     assert share_line(comparisons[Mode.HOST]) == (
-        "java --fs=host: 4 tests pass natively, 2 of them pass on java: 50.0% (target 95%: NOT met)"
+        "java --fs=host: 4 tests pass natively, 2 of them pass on java: 50.0% (target 97%: NOT met)"
     )
     assert share_line(comparisons[Mode.MEMORY]).endswith(
-        "3 of them pass on java: 75.0% (target 90%: NOT met)"
+        "3 of them pass on java: 75.0% (target 95%: NOT met)"
     )
     text = report(runs(), MODES, comparisons)
     assert text.count("tests pass natively") == 2

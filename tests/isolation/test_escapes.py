@@ -172,13 +172,17 @@ def test_walking_subclasses_to_the_real_posix_and_io_finds_nothing_writable(
         attempt("listdir /etc", lambda: posix.listdir("/etc"))
         fileio = next(c for c in classes if c.__name__ == "FileIO" and c.__module__ == "_io")
         attempt("_io.FileIO", lambda: fileio(MARKER, "w"))
-        attempt("sys.modules['_io']", lambda: sys.modules["_io"].open(MARKER, "w"))
+        real_io = finder.__init__.__globals__["_io"]
+        attempt("the real _io", lambda: real_io.open(MARKER, "w"))
+        # sys.modules['_io'] is the switch's copy: its open is the guest's own file system's
+        attempt("sys.modules['_io']", lambda: sys.modules["_io"].open(MARKER, "w").close())
         """.replace("MARKER", repr(str(marker)))
     )
     assert printed(result) == [
         "the real posix: posix True", "open refused", "listdir /etc refused",
-        "_io.FileIO refused", "sys.modules['_io'] refused",
+        "_io.FileIO refused", "the real _io refused", "sys.modules['_io'] succeeded None",
     ]  # fmt: skip
+    assert not marker.exists()  # the guest's file is in its memory file system, not the host's
 
 
 def test_a_fork_bomb_starts_no_process() -> None:

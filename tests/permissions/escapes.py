@@ -166,9 +166,37 @@ posix.close(posix.open(MARKER, posix.O_CREAT | posix.O_WRONLY))
         "stopped",
     ),
     Escape(
-        "_io.open, which stays the real one",
+        "_io.open, the switched copy's",
         "import _io\n_io.open(MARKER, 'w').close()",
         "file",
+        "stopped",
+    ),
+    Escape(
+        "_io.open called from code run in the import system's own globals",
+        """
+import importlib._bootstrap_external as external
+exec(f"sys.modules['_io'].open({MARKER!r}, 'w').close()", vars(external))
+""",
+        "file",
+        "stopped",
+    ),
+    Escape(
+        "_io.open_code of a host file (it opens what the interpreter runs)",
+        "import _io\nprint(_io.open_code(SECRET).read())",
+        "read",
+        "stopped",
+    ),
+    Escape(
+        "zipimport reading a host file registered as a virtual archive's path",
+        """
+import zipimport
+try:
+    zipimport.zipimporter(SECRET)
+except zipimport.ZipImportError as error:
+    print('refused:', error)
+print(open(SECRET).read())
+""",
+        "read",
         "stopped",
     ),
     Escape(
@@ -260,7 +288,7 @@ link.recv(4096)
     Escape(
         "mmap of the embedder's descriptors by number",
         """
-import mmap
+import errno, mmap
 for fd in range(3, 40):
     try:
         mapped = mmap.mmap(fd, 0)
@@ -270,6 +298,26 @@ for fd in range(3, 40):
         continue
     mapped[:8] = b'tampered'
     mapped.flush()
+# the numbers that mapped anything are the guest's own (judged on the host, not here)
+raise OSError(errno.EBADF, "no descriptor of the embedder mapped")
+""",
+        "fd",
+        "stopped",
+    ),
+    Escape(
+        "mmap of the guest's own descriptors numbered as the embedder's",
+        """
+import errno, mmap
+seen = {}
+for n in range(12):  # emulated descriptors 3, 4, ...: the embedder's real ones have these numbers
+    fd = os.open(f'/tmp/mapped-{n}', os.O_RDWR | os.O_CREAT, 0o600)
+    os.write(fd, b'guest %d' % fd)
+    with mmap.mmap(fd, 0) as mapped:
+        seen[fd] = bytes(mapped[:32])  # the embedder's file, were it mapped, shows here
+        mapped[:6] = b'tamper'
+        mapped.flush()
+# the guest's own files only (the embedder's are judged on the host, not here)
+raise OSError(errno.EBADF, f"what the descriptors mapped: {seen}")
 """,
         "fd",
         "stopped",

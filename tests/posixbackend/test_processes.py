@@ -201,7 +201,7 @@ def test_every_entry_point_is_refused_without_a_handler(
 def test_fork_and_exec_stay_refused_with_a_handler(host: EmulatedBackend) -> None:
     before = gap_hits("emulated.process.fork_exec")
     for call in (host.fork, host.forkpty, lambda: host.execv("/bin/true", ["true"])):
-        with pytest.raises(PermissionError, match="allow_create_process"):
+        with pytest.raises(PermissionError, match="not supported on the emulated POSIX backend"):
             call()
     assert gap_hits("emulated.process.fork_exec") == before + 3
 
@@ -370,6 +370,20 @@ def test_timeout_kills_the_child(host: EmulatedBackend) -> None:
     with subprocess_on(host), pytest.raises(subprocess.TimeoutExpired):
         sp_run(["sleep", "30"], timeout=0.3, capture_output=True)
     assert time.monotonic() - start < 10
+
+
+@pytest.mark.parametrize("function", ["os.fork", "os.forkpty", "os.execv", "os.execve"])
+def test_fork_and_exec_are_refused_by_their_gap_where_processes_may_start(
+    host: EmulatedBackend, function: str
+) -> None:
+    """With a process handler, fork and exec are still never emulated: the refusal names the
+    gap and the ways that work, not a permission the caller already has."""
+    with subprocess_on(host), pytest.raises(PermissionError) as caught:
+        REFUSED[function](host)
+    assert caught.value.errno == errno.EPERM
+    message = str(caught.value)
+    assert message.startswith(f"[Errno 1] {function} is not supported on the emulated")
+    assert "emulated.process.fork_exec" in message and "allow_create_process" not in message
 
 
 def test_communicate_timeout_then_kill(host: EmulatedBackend) -> None:

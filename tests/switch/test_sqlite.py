@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,23 @@ def test_relative_paths_and_uris_with_their_parameters(place: Place) -> None:
     assert str(refused.value) == "attempt to write a readonly database"
     assert str(missing.value) == "unable to open database file"
     assert names == ["made.db", "relative.db"]
+
+
+def test_undecodable_names_as_paths_bytes_and_uris(place: Place) -> None:
+    """A name that is no UTF-8 (surrogate escapes in str, raw bytes, %-escaped in a URI) is
+    the file of that byte name, as natively."""
+    raw = os.fsencode(place.path("undecodable-")) + b"\xe7"
+    names: list[tuple[str | bytes, bool]] = [
+        (os.fsdecode(raw) + "1", False),
+        (raw + b"2", False),
+        ("file:" + urllib.parse.quote(raw + b"3"), True),
+    ]
+    with place.block():
+        for name, uri in names:
+            with closing(sqlite3.connect(name, uri=uri)) as connection:
+                connection.execute("create table t (x)")
+        listed = sorted(os.listdir(os.fsencode(place.directory)))
+    assert listed == [b"undecodable-\xe71", b"undecodable-\xe72", b"undecodable-\xe73"]
 
 
 def test_the_journal_is_a_file_of_the_file_system(place: Place) -> None:

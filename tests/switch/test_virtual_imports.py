@@ -20,9 +20,12 @@ import py_compile
 import shutil
 import sys
 import tempfile
+import threading
+import time
 import traceback
 import zipfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -58,6 +61,8 @@ def outcome(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return ("ok", function(*args, **kwargs))
     except ImportError as caught:
         return (type(caught).__name__, str(caught), caught.name)
+    except TypeError as caught:
+        return (type(caught).__name__, str(caught))
     except (OSError, ValueError) as caught:
         return error_facts(caught)
 
@@ -195,6 +200,49 @@ def test_a_module_written_after_a_failed_import_is_found_after_invalidate_caches
     compare_everywhere(scenario)
 
 
+def test_changes_by_other_paths_and_threads_are_seen_after_invalidate_caches(
+    bytecode_written: None,
+) -> None:
+    """Whatever the finder and the file systems remember (listings, where directories are)
+    follows renames of the directory on sys.path, writes through another descriptor and
+    writes from another thread, as the path finder's caches do."""
+
+    def scenario(root: str) -> Any:
+        write(f"{root}/a/vi_changing.py", "VALUE = 'a'\n")
+        write(f"{root}/b/vi_changing.py", "VALUE = 'b, longer'\n")
+        os.rename(f"{root}/a", f"{root}/cur")
+        seen = []
+        with importing_from(f"{root}/cur"):
+            seen.append(importlib.import_module("vi_changing").VALUE)
+            del sys.modules["vi_changing"]
+            os.rename(f"{root}/cur", f"{root}/old")
+            os.rename(f"{root}/b", f"{root}/cur")
+            importlib.invalidate_caches()
+            seen.append(importlib.import_module("vi_changing").VALUE)
+            del sys.modules["vi_changing"]
+            fd = os.open(f"{root}/cur/vi_changing.py", os.O_WRONLY | os.O_TRUNC)
+            try:
+                os.write(fd, b"VALUE = 'c, longer still'\n")
+            finally:
+                os.close(fd)
+            importlib.invalidate_caches()
+            seen.append(importlib.import_module("vi_changing").VALUE)
+            writer = threading.Thread(
+                target=write, args=(f"{root}/cur/vi_threaded.py", "VALUE = 'thread'\n")
+            )
+            writer.start()
+            writer.join()
+            importlib.invalidate_caches()
+            seen.append(importlib.import_module("vi_threaded").VALUE)
+            del sys.modules["vi_threaded"]
+            os.rename(f"{root}/cur", f"{root}/gone")
+            importlib.invalidate_caches()
+            seen.append(outcome(importlib.import_module, "vi_threaded"))
+        return seen
+
+    compare_everywhere(scenario)
+
+
 def test_resources_and_sources(bytecode_written: None) -> None:
     def scenario(root: str) -> Any:
         write(f"{root}/vi_res/__init__.py", "def where():\n    return 'here'\n")
@@ -224,13 +272,23 @@ def test_zip_archives_on_the_path() -> None:
             archive.writestr("vi_zpkg/__init__.py", "VALUE = 'zip package'\n")
             archive.writestr("vi_zpkg/inner.py", "VALUE = 'zip inner'\n")
             archive.writestr("vi_zpkg/res.txt", "zip resource")
-        with importing_from(f"{root}/bundle.zip"):
+            archive.writestr("lib/deeper/vi_zdeep.py", "VALUE = 'zip directory'\n")
+        # a directory inside the archive; a missing path below a directory is no archive
+        with importing_from(
+            f"{root}/bundle.zip", f"{root}/bundle.zip/lib/deeper", f"{root}/missing/bundle.zip"
+        ):
+            import vi_zdeep  # type: ignore[import-not-found]
             import vi_zmod  # type: ignore[import-not-found]
             import vi_zpkg.inner  # type: ignore[import-not-found]
 
             return {
-                "values": [vi_zmod.VALUE, vi_zpkg.VALUE, vi_zpkg.inner.VALUE],
-                "files": [vi_zmod.__file__, vi_zpkg.__file__, vi_zpkg.inner.__file__],
+                "values": [vi_zmod.VALUE, vi_zpkg.VALUE, vi_zpkg.inner.VALUE, vi_zdeep.VALUE],
+                "files": [
+                    vi_zmod.__file__,
+                    vi_zpkg.__file__,
+                    vi_zpkg.inner.__file__,
+                    vi_zdeep.__file__,
+                ],
                 "path": list(vi_zpkg.__path__),
                 "resource": importlib.resources.files("vi_zpkg").joinpath("res.txt").read_text(),
                 "source": vi_zmod.__loader__.get_source("vi_zmod"),
@@ -238,6 +296,99 @@ def test_zip_archives_on_the_path() -> None:
             }
 
     compare_everywhere(scenario)
+
+
+def _pyc(
+    source: str,
+    *,
+    stamp: tuple[int, int] = (0, 0),
+    hash_based: bool = False,
+    magic: bytes | None = None,
+) -> bytes:
+    """Bytecode of ``source`` as the import system writes it, stamped with a source's (mtime,
+    size), or hash-based and unchecked, or with another magic number."""
+    external: Any = sys.modules["importlib._bootstrap_external"]
+    code = compile(source, "<zip>", "exec")
+    if hash_based:
+        checked = importlib.util.source_hash(source.encode())
+        data = bytes(external._code_to_hash_pyc(code, checked, False))
+    else:
+        data = bytes(external._code_to_timestamp_pyc(code, *stamp))
+    return data if magic is None else magic + data[4:]
+
+
+def test_zipimport_semantics_and_direct_use() -> None:
+    """Bytecode before source, a bad magic number falling back to the source, an unchecked
+    hash-based pyc used as it is, get_data keys, and ``zipimport.zipimporter`` itself (its
+    archive, prefix, errors), as zipimport gives them."""
+
+    def scenario(root: str) -> Any:
+        import zipimport
+
+        when = (2020, 1, 1, 0, 0, 0)
+        stamp = (int(time.mktime((*when, -1, -1, -1))), len("STATE = 'source'\n"))
+        with zipfile.ZipFile(f"{root}/z.zip", "w") as archive:
+            archive.writestr(zipfile.ZipInfo("vi_both.py", when), "STATE = 'source'\n")
+            archive.writestr("vi_both.pyc", _pyc("STATE = 'bytecode'\n", stamp=stamp))
+            archive.writestr(zipfile.ZipInfo("vi_stale.py", when), "STATE = 'source'\n")
+            archive.writestr("vi_stale.pyc", _pyc("STATE = 'bytecode'\n"))
+            archive.writestr("vi_magic.py", "STATE = 'source'\n")
+            archive.writestr("vi_magic.pyc", _pyc("STATE = 'bytecode'\n", magic=b"\xa3\r\r\n"))
+            archive.writestr("vi_hash.py", "STATE = 'new'\n")
+            archive.writestr("vi_hash.pyc", _pyc("STATE = 'old'\n", hash_based=True))
+            archive.writestr("vi_zp/__init__.py", "DATA = __loader__.get_data('vi_zp/d.txt')\n")
+            archive.writestr("vi_zp/d.txt", "data")
+        with importing_from(f"{root}/z.zip"):
+            import vi_both  # type: ignore[import-not-found]
+            import vi_hash  # type: ignore[import-not-found]
+            import vi_magic  # type: ignore[import-not-found]
+            import vi_stale  # type: ignore[import-not-found]
+            import vi_zp  # type: ignore[import-not-found]
+
+            imported = [
+                (module.STATE, module.__file__)
+                for module in (vi_both, vi_stale, vi_magic, vi_hash)
+            ]
+            importer = zipimport.zipimporter(f"{root}/z.zip/vi_zp/")
+            return {
+                "imported": imported,
+                "relative_data": vi_zp.DATA,
+                "loader": type(vi_zp.__loader__).__name__,
+                "is_zipimporter": isinstance(vi_zp.__loader__, zipimport.zipimporter),
+                "archive": (importer.archive, importer.prefix),
+                "in_prefix": outcome(importer.is_package, "vi_zp"),
+                "is_package": zipimport.zipimporter(f"{root}/z.zip").is_package("vi_zp"),
+                "missing_data": outcome(importer.get_data, "nothing"),
+                "not_zip": outcome(zipimport.zipimporter, f"{root}/absent"),
+                "empty": outcome(zipimport.zipimporter, ""),
+                "bytes": outcome(zipimport.zipimporter, f"{root}/z.zip".encode()),
+            }
+
+    native = compare_everywhere(scenario)
+    states = [state for state, _ in native["imported"]]
+    assert states == ["bytecode", "source", "source", "old"]
+
+
+def test_a_virtual_archive_never_serves_a_host_importer(tmp_path: Path) -> None:
+    """A guest's archive made at the path of a host archive (and opened through
+    ``zipimport.zipimporter`` in its block) is never what a host importer reads."""
+    import zipimport
+
+    path = str(tmp_path / "shared.zip")
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("vi_spoof.py", "WHO = 'host'\n")
+    with posixbackend.backend("managed"):
+        os.makedirs(str(tmp_path), exist_ok=True)
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("vi_spoof.py", "WHO = 'guest'\n")
+        guest = zipimport.zipimporter(path)
+        guest_code = guest.get_code("vi_spoof")
+    host = zipimport.zipimporter(path)
+    assert type(host) is not type(guest)
+    for code, who in ((guest_code, "guest"), (host.get_code("vi_spoof"), "host")):
+        namespace: dict[str, Any] = {}
+        exec(code, namespace)
+        assert namespace["WHO"] == who
 
 
 def test_py_compile_and_compileall(bytecode_written: None) -> None:

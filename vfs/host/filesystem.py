@@ -276,6 +276,11 @@ class HostFileSystem(FileSystem):
         opener = self._opener
         if opener is None:
             return posix.stat(path, follow_symlinks=follow_symlinks)
+        if path == "/":  # the root itself (a mount's root, remembered by the Mount): held open
+            try:
+                return posix.fstat(self._root_fd)
+            except OSError as error:  # closed
+                raise rename_error(error, path) from None
         try:  # the hot path (an overlay's or a mount's checks): straight to the root's opener
             fd = opener(path, O_PATH if follow_symlinks else O_PATH | posix.O_NOFOLLOW, 0)
         except OSError as error:

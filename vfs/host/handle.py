@@ -132,6 +132,11 @@ class HostHandle(Handle):
         """The kernel's own SEEK_DATA/SEEK_HOLE (the fd's offset is not used for anything)."""
         return posix.lseek(self._live(), offset, whence)
 
+    def mappable(self) -> int:
+        """A duplicate of the handle's own descriptor: the same open file, so the same access
+        (the kernel judges the mapping); its offset is not used for anything."""
+        return posix.dup(self._live())
+
     def __del__(self) -> None:
         try:
             fd = self._fd

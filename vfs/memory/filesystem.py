@@ -26,6 +26,7 @@ from vfs.identity import Identity
 from vfs.limits import NAME_MAX, PATH_MAX, check_encodable, check_path, check_path_at
 from vfs.memory.extents import PAGE_SIZE, page_count, page_end
 from vfs.memory.handle import O_ACCMODE, OPEN, READ, TOUCH, WRITE, MemoryHandle, initial_state
+from vfs.memory.mapped import MappedContent
 from vfs.memory.nodes import (
     S_IFDIR,
     S_IFLNK,
@@ -191,6 +192,23 @@ class MemoryFileSystem(FileSystem):
         check_path_at(at, path)
         with self._lock:
             return self._existing(at, path, follow_symlinks).stat()
+
+    def probe(self, path: str, follow_symlinks: bool = True) -> posix.stat_result | None:
+        return self.probe_at(None, path, follow_symlinks)
+
+    def probe_at(
+        self, at: object | None, path: str, follow_symlinks: bool = True
+    ) -> posix.stat_result | None:
+        try:
+            check_path_at(at, path)
+        except OSError:  # too long: no such entry either
+            return None
+        with self._lock:
+            try:
+                node = self._found(at, path, follow_symlinks)
+            except OSError:  # a component before the last is missing, no directory, a loop
+                return None
+            return None if node is None else node.stat()
 
     def listdir(self, path: str) -> list[str]:
         check_path(path)
@@ -723,20 +741,42 @@ class MemoryFileSystem(FileSystem):
             assert at is not None
             return self._directory_ref(at)
         if path[0] == "/":
-            # Fast path: a path that resolved before, ending at anything but a link.
-            names = self._names
-            hit = names.paths.get(path)
-            if hit is not None:
-                node = hit[0].entries.get(hit[1])
-                if (
-                    node is not None
-                    and node.mode & S_IFMT != S_IFLNK
-                    and not (names.check and not permitted(hit[0], names.who, X_OK))
-                ):
-                    return node
+            node = self._remembered(path)
+            if node is not None:
+                return node
         tree = self._tree(at, path)
         _, _, node, trailing = tree.locate(path, follow)
         return existing(tree, node, trailing, path)
+
+    def _found(self, at: object | None, path: str, follow: bool) -> Inode | None:
+        """:meth:`_existing`'s inode, or None where it would fail on the last component
+        (ENOENT, or ENOTDIR for a trailing slash after a non-directory)."""
+        if not path:
+            return self._existing(at, path, follow)
+        if path[0] == "/":
+            node = self._remembered(path)
+            if node is not None:
+                return node
+        tree = self._tree(at, path)
+        _, _, node, trailing = tree.locate(path, follow)
+        if node is None or (trailing and not tree.is_dir(node)):
+            return None
+        return node
+
+    def _remembered(self, path: str) -> Inode | None:
+        """Fast path: the inode of an absolute path that resolved before, if it is anything
+        but a link (None: resolve it)."""
+        names = self._names
+        hit = names.paths.get(path)
+        if hit is not None:
+            node = hit[0].entries.get(hit[1])
+            if (
+                node is not None
+                and node.mode & S_IFMT != S_IFLNK
+                and not (names.check and not permitted(hit[0], names.who, X_OK))
+            ):
+                return node
+        return None
 
     def _may(self, node: Inode, want: int) -> bool:
         return permitted(node, self._names.who, want)
@@ -919,7 +959,9 @@ class MemoryFileSystem(FileSystem):
         return self._write_sparse(node, data, offset, whole)
 
     def _write_sparse(self, node: RegularFile, data: bytes, offset: int, whole: bool) -> int:
-        """A write that leaves a hole page behind, or into a sparse file."""
+        """A write that leaves a hole page behind, or into a sparse (or mapped) file."""
+        if node.mapped is not None:
+            return self._write_mapped(node, data, offset, whole)
         space = self._space
         extents = node.sparse(space)
         end = offset + len(data)
@@ -938,6 +980,41 @@ class MemoryFileSystem(FileSystem):
         self._after_write(node)
         return written
 
+    def _write_mapped(self, node: RegularFile, data: bytes, offset: int, whole: bool) -> int:
+        """A write into a mapped file's memfd, stopping where the space runs out."""
+        mapped = node.mapped
+        assert mapped is not None
+        end = offset + len(data)
+        room = self._space.room()
+        if room is not None:
+            end = mapped.fitting_end(offset, end, room)
+            if end <= offset or (whole and end < offset + len(data)):
+                raise self._short_of_room(whole)
+        written = mapped.write(data[: end - offset], offset)
+        self._after_write(node)
+        return written
+
+    def _promote(self, node: RegularFile) -> MappedContent:
+        """Move a regular file's content into a memfd (its first mapping): the memfd is made
+        whole first, then the inode switches to it in one step, so an error or an interrupt
+        leaves the file as it was."""
+        mapped = node.mapped
+        if mapped is not None:
+            return mapped
+        space = self._space
+        mapped = MappedContent.build(
+            f"vfs-memory:{node.ino}", node.size, node.data, node.extents, space
+        )
+        pages = node.pages()
+        # no call from here on: the content and its count switch together
+        node.data = None
+        node.extents = None
+        node.mapped = mapped
+        node._stat = None
+        space.used_pages += mapped.counted - pages
+        space.mapped[mapped] = None
+        return mapped
+
     def _short_of_room(self, whole: bool) -> OSError:
         """The error of a write that does not fit (an append that would only partly)."""
         if whole:
@@ -951,7 +1028,10 @@ class MemoryFileSystem(FileSystem):
             raise os_error(errno.EFBIG, path)
         buffer = node.data
         space = self._space
-        if buffer is not None and length <= page_end(len(buffer)):  # dense it stays
+        mapped = node.mapped
+        if mapped is not None:
+            mapped.truncate(length)
+        elif buffer is not None and length <= page_end(len(buffer)):  # dense it stays
             size = len(buffer)
             if length > size:  # within the last page, allocated already
                 buffer[size:] = bytes(length - size)
@@ -974,7 +1054,13 @@ class MemoryFileSystem(FileSystem):
             raise os_error(errno.EFBIG)
         buffer = node.data
         space = self._space
-        if buffer is not None and end <= page_end(len(buffer)):  # its pages are all there
+        mapped = node.mapped
+        if mapped is not None:
+            room = space.room()
+            if room is not None and mapped.new_pages(offset, end) > room:
+                raise space.full()
+            mapped.allocate(offset, length)
+        elif buffer is not None and end <= page_end(len(buffer)):  # its pages are all there
             if end > len(buffer):
                 buffer[len(buffer) :] = bytes(end - len(buffer))
         else:

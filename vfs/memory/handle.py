@@ -157,6 +157,8 @@ class MemoryHandle(Handle):
         with self._fs._lock:
             data = node.data
             if data is None:
+                if node.mapped is not None:
+                    return node.mapped.seek(offset, whence)
                 assert node.extents is not None
                 return node.extents.seek(offset, whence == SEEK_DATA)
             if offset < 0 or offset >= len(data):
@@ -164,7 +166,20 @@ class MemoryHandle(Handle):
             return offset if whence == SEEK_DATA else len(data)  # dense: no hole before the end
 
     def size(self) -> int:
-        return self._usable().size
+        node = self._usable()
+        if isinstance(node, RegularFile) and node.mapped is not None:
+            with self._fs._lock:  # the memfd is closed under the lock when the file goes
+                return node.size
+        return node.size
+
+    def mappable(self) -> int:
+        """A new descriptor of the file's memfd with this handle's access mode (the file's
+        content moves into one at its first mapping: see :mod:`vfs.memory.mapped`)."""
+        node = self._usable()
+        if not isinstance(node, RegularFile):
+            raise os_error(errno.ENODEV)  # a directory has no pages to map, as on Linux
+        with self._fs._lock:
+            return self._fs._promote(node).reopen(self.flags & O_ACCMODE)
 
     def truncate(self, length: int) -> None:
         if not self._state & OPEN or self.flags & posix.O_PATH:  # fdget refuses O_PATH: EBADF

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from vfs.memory.extents import PAGE_SIZE, Extents, page_count
 
 if TYPE_CHECKING:
+    from vfs.memory.mapped import MappedContent
     from vfs.memory.space import Space
 
 S_IFMT = 0o170000
@@ -169,48 +170,70 @@ class Directory(Inode):
 
 
 class RegularFile(Inode):
-    """A regular file, dense or sparse.
+    """A regular file, dense, sparse or mapped.
 
     Dense (no hole below its size, the common case): ``data`` is the whole content, one
     bytearray that grows on writes past its end, and every page it touches is allocated.
     Sparse: ``data`` is None and ``extents`` holds the stored chunks between holes (see
     :mod:`vfs.memory.extents`). A file becomes sparse when a write or truncate leaves a whole
-    page unwritten below its size, and dense again once one chunk covers it all.
+    page unwritten below its size, and dense again once one chunk covers it all. Mapped (from
+    its first mmap on, for good): ``data`` and ``extents`` are None and ``mapped`` holds the
+    content in a memfd (:mod:`vfs.memory.mapped`); its status is then never cached, since a
+    mapping changes its size and blocks with no call of ours.
     """
 
-    __slots__ = ("data", "extents")
+    __slots__ = ("data", "extents", "mapped")
 
     def __init__(self, dev: int, ino: int, now: int, mode: int) -> None:
         super().__init__(dev, ino, now, S_IFREG | (mode & 0o7777))
         self.data: bytearray | None = bytearray()
         self.extents: Extents | None = None
+        self.mapped: MappedContent | None = None
 
     @property
     def size(self) -> int:
         data = self.data
         if data is not None:
             return len(data)
-        assert self.extents is not None
-        return self.extents.size
+        extents = self.extents
+        if extents is not None:
+            return extents.size
+        assert self.mapped is not None
+        return self.mapped.size()
 
     def pages(self) -> int:
-        """Pages allocated (4 KiB each, as tmpfs allocates)."""
+        """Pages allocated (4 KiB each, as tmpfs allocates); of a mapped file, those counted."""
         data = self.data
         if data is not None:
             return page_count(len(data))
-        assert self.extents is not None
-        return self.extents.pages
+        extents = self.extents
+        if extents is not None:
+            return extents.pages
+        assert self.mapped is not None
+        return self.mapped.counted
 
     def blocks(self) -> int:
+        mapped = self.mapped
+        if mapped is not None:
+            return mapped.blocks()
         return self.pages() * (PAGE_SIZE // 512)
+
+    def stat(self) -> posix.stat_result:
+        result = super().stat()
+        if self.mapped is not None:
+            self._stat = None  # a mapping changes size and blocks behind the cache's back
+        return result
 
     def read(self, n: int, offset: int) -> bytes:
         """Up to ``n`` bytes from ``offset``, copied once (holes read as zeros; the caller holds
-        the file system's lock for a sparse file)."""
+        the file system's lock for a sparse or mapped file)."""
         data = self.data
         if data is None:
-            assert self.extents is not None
-            return self.extents.read(n, offset)
+            extents = self.extents
+            if extents is not None:
+                return extents.read(n, offset)
+            assert self.mapped is not None
+            return self.mapped.read(n, offset)
         if offset == 0 and n >= len(data):
             return bytes(data)
         if n <= 65536:
@@ -241,9 +264,13 @@ class RegularFile(Inode):
                 self.extents = None
 
     def clear(self) -> None:
-        """Drop the content of a freed file."""
+        """Drop the content of a freed file (closing its memfd: mappings keep their own)."""
+        mapped = self.mapped
         self.data = bytearray()
         self.extents = None
+        self.mapped = None
+        if mapped is not None:
+            mapped.close()
 
 
 class Symlink(Inode):

@@ -36,6 +36,7 @@ class MemoryNodes:
 
     __slots__ = ("check", "top", "who")
     releases = False
+    lasting = True
 
     def __init__(self, root: Directory, who: Identity) -> None:
         self.top = root
@@ -90,6 +91,7 @@ class LockedNodes:
 
     __slots__ = ("_lock", "inner")
     releases = False
+    lasting = True
 
     def __init__(self, inner: MemoryNodes, lock: threading.Lock) -> None:
         self.inner = inner

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import errno
 import os
+from typing import TYPE_CHECKING
 
 from vfs.errors import os_error
 from vfs.memory.extents import PAGE_SIZE, page_count
+
+if TYPE_CHECKING:
+    from vfs.memory.mapped import MappedContent
 
 QUOTA_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 UNLIMITED_BLOCKS = 1 << 28
@@ -37,10 +41,12 @@ class Space:
     """Pages and inodes in use against optional limits; callers hold the file system lock.
 
     ``used_pages`` is changed directly by whoever changes an allocation (see
-    :class:`~vfs.memory.extents.Extents`), in the same steps; ask :meth:`room` first.
+    :class:`~vfs.memory.extents.Extents`), in the same steps; ask :meth:`room` first. The
+    files in ``mapped`` (memfds, :mod:`vfs.memory.mapped`) may have allocated pages through a
+    mapping since they were counted: :meth:`room` and :meth:`totals` count those first.
     """
 
-    __slots__ = ("error", "max_inodes", "max_pages", "used_inodes", "used_pages")
+    __slots__ = ("error", "mapped", "max_inodes", "max_pages", "used_inodes", "used_pages")
 
     def __init__(
         self, max_bytes: int | None, max_inodes: int | None, error: int = errno.ENOSPC
@@ -58,11 +64,21 @@ class Space:
         self.used_pages = 0
         self.used_inodes = 1
         """The root directory's."""
+        self.mapped: dict[MappedContent, None] = {}
+        """The mapped files' contents, in the order they were mapped."""
 
     def room(self) -> int | None:
         """How many more pages may be allocated (None: no limit)."""
         limit = self.max_pages
-        return None if limit is None else max(limit - self.used_pages, 0)
+        if limit is None:
+            return None
+        self.recount_mapped()
+        return max(limit - self.used_pages, 0)
+
+    def recount_mapped(self) -> None:
+        """Count what mappings allocated in mapped files since they were last counted."""
+        for mapped in list(self.mapped):
+            mapped.recount()
 
     def full(self, filename: str | None = None) -> OSError:
         """The error of a call that needed more room than there is."""
@@ -94,6 +110,7 @@ class Space:
 
     def totals(self) -> tuple[int, int, int, int]:
         """(total blocks, free blocks, total inodes, free inodes) for statvfs, in pages."""
+        self.recount_mapped()
         blocks = UNLIMITED_BLOCKS if self.max_pages is None else self.max_pages
         files = UNLIMITED_FILES if self.max_inodes is None else self.max_inodes
         return (

@@ -23,7 +23,7 @@ Semantics, chosen to match Linux's mounts:
   and in fstat of its handles.
 
 The mount table is fixed at construction, so it needs no lock; the resolution cache has its
-own (see ``vfs.mount.resolver``).
+own, whose generation every change of a name moves (see ``vfs.mount.resolver``).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from vfs.errors import os_error, rename_error
 from vfs.limits import check_path, check_path_at
 from vfs.mount.handle import MountedHandle
 from vfs.mount.nodes import MountNode, MountNodes
-from vfs.mount.resolver import EntryCache
+from vfs.mount.resolver import EntryCache, RememberingWalk
 from vfs.mount.table import Mounted, MountTable, parent
 from vfs.namechecks import existing, free_name, open_lookup, rmdir_lookup, unlink_lookup
 from vfs.openflags import check_open_flags
@@ -146,7 +146,7 @@ class MountFileSystem(FileSystem):
     def _walk(self, at: object | None) -> Iterator[Walk[MountNode, MountNode]]:
         """A walk from ``at`` (the root for None), whose nodes are given back at the end."""
         start = None if at is None else self._nodes.start(at)
-        with Walk(self._nodes, start) as walk:
+        with RememberingWalk(self._cache, self._nodes, start) as walk:
             yield walk
 
     @staticmethod
@@ -232,13 +232,64 @@ class MountFileSystem(FileSystem):
                 existing(walk, node, trailing, path)
                 mounted, inner, rel = self._target(directory, name, node, trailing)
                 st = mounted.fs.stat_at(inner, rel, False)
-                if direct and rel == name:
-                    where = mounted.fs.where(inner)
-                    key = path if at is None else (at, path)
-                    self._cache.remember(key, mounted, _join(where, name), generation)
+                if direct:
+                    self._remember(
+                        path if at is None else (at, path), mounted, inner, rel, generation
+                    )
         except OSError as error:
             raise rename_error(error, path) from None
         return mounted.remap(st)
+
+    def _remember(
+        self, key: str | tuple[object, str], mounted: Mounted, inner: Any, rel: str, generation: int
+    ) -> None:
+        """Remember where a path that named an entry directly (its last component by name, no
+        link followed) led: ``rel`` in the directory ``inner``, or (``rel`` empty) the root of
+        the mount crossed into by that name."""
+        where = _join(mounted.fs.where(inner), rel) if rel else "/"
+        self._cache.remember(key, mounted, where, generation)
+
+    def probe(self, path: str, follow_symlinks: bool = True) -> posix.stat_result | None:
+        return self.probe_at(None, path, follow_symlinks)
+
+    def probe_at(
+        self, at: object | None, path: str, follow_symlinks: bool = True
+    ) -> posix.stat_result | None:
+        if not path or (path if at is None else (at, path)) in self._entries:
+            try:  # stat's fast path knows it (or an empty path: the directory itself)
+                if at is None:
+                    return self.stat(path, follow_symlinks)
+                return self.stat_at(at, path, follow_symlinks)
+            except OSError:
+                return None
+        try:
+            check_path_at(at, path)
+        except OSError:
+            return None
+        generation = self._cache.generation
+        try:
+            with self._walk(at) as walk:  # stat_at's resolution, remembered as it does
+                directory, name, trailing, hops = walk.parent(path)
+                node = walk.child(directory, name, path)
+                direct = not trailing and node is not None and name not in SPECIAL_NAMES
+                if node is not None and (follow_symlinks or trailing) and walk.is_link(node):
+                    direct = False
+                    while node is not None and walk.is_link(node):
+                        directory, name, node, slash, hops = walk.through(
+                            directory, node, path, hops
+                        )
+                        trailing = trailing or slash
+                if node is None or (trailing and not walk.is_dir(node)):
+                    return None
+                mounted, inner, rel = self._target(directory, name, node, trailing)
+                st = mounted.fs.probe_at(inner, rel, False)
+                if st is not None and direct:
+                    self._remember(
+                        path if at is None else (at, path), mounted, inner, rel, generation
+                    )
+        except OSError:
+            return None
+        return None if st is None else mounted.remap(st)
 
     def statvfs(self, path: str) -> posix.statvfs_result:
         check_path(path)
@@ -309,6 +360,7 @@ class MountFileSystem(FileSystem):
     def mkdir_at(self, at: object | None, path: str, mode: int = 0o777) -> None:
         check_path_at(at, path)
         try:
+            self._cache.changing()
             with self._walk(at) as walk:
                 directory, name = free_name(walk, path, "create", allow_trailing=True)
                 directory.mounted.fs.mkdir_at(directory.node, name, mode)
@@ -339,17 +391,22 @@ class MountFileSystem(FileSystem):
 
     def unlink_at(self, at: object | None, path: str) -> None:
         check_path_at(at, path)
+        forget = True
+        generation = self._cache.changing()
         try:
             with self._walk(at) as walk:
                 found = unlink_lookup(walk, path)
                 directory = found.directory
                 if found.node is not None and found.node.mounted is not directory.mounted:
                     raise os_error(errno.EISDIR, path)
+                plain = _plain(walk, found.node)
                 directory.mounted.fs.unlink_at(directory.node, found.name)
+                forget = not plain  # a file's removal changes no resolution (see resolver)
         except OSError as error:
             raise rename_error(error, path) from None
         finally:
-            self._forget()
+            if forget or not self._cache.quiet_since(generation):
+                self._forget()
 
     # -- links ----------------------------------------------------------------------------------
 
@@ -361,6 +418,7 @@ class MountFileSystem(FileSystem):
         check_path_at(at, path)
         target = check_target(target, path)
         try:
+            self._cache.changing()
             with self._walk(at) as walk:
                 directory, name = free_name(walk, path, "create", allow_trailing=False)
                 directory.mounted.fs.symlink_at(target, directory.node, name)
@@ -383,6 +441,7 @@ class MountFileSystem(FileSystem):
         check_path_at(src_at, src, dst)
         check_path_at(dst_at, dst, src)
         try:
+            self._cache.changing()
             with self._walk(src_at) as sources, self._walk(dst_at) as targets:
                 if src:
                     old_dir, old_name, node, trailing = sources.locate(src, follow_symlinks)
@@ -405,6 +464,8 @@ class MountFileSystem(FileSystem):
     def rename_at(self, src_at: object | None, src: str, dst_at: object | None, dst: str) -> None:
         check_path_at(src_at, src, dst)
         check_path_at(dst_at, dst, src)
+        forget = True
+        generation = self._cache.changing()
         try:
             with self._walk(src_at) as sources, self._walk(dst_at) as targets:
                 old_dir, old_name, old_slash, _ = sources.parent(src)
@@ -421,24 +482,26 @@ class MountFileSystem(FileSystem):
                         assert old is not None and new is not None
                         if old.mounted is new.mounted:  # one mount point onto itself:
                             return  # vfs_rename's "source == target" comes before EBUSY
-                    self._refuse_mount_point_rename(
-                        sources, old, new, old_slash or new_slash
-                    )
+                    self._refuse_mount_point_rename(sources, old, new, old_slash or new_slash)
                 if old is not None and mounted.points and sources.is_dir(old):
                     nodes = mounted.nodes
                     if any(nodes.encloses(old.node, m.point_node) for m in mounted.points.values()):
                         RENAME_HOLDING_MOUNT.hit(path=src)
                         raise os_error(errno.EBUSY)
+                plain = _plain(sources, old) and (new is None or _plain(targets, new))
                 mounted.fs.rename_at(
                     old_dir.node,
                     old_name + "/" if old_slash else old_name,
                     new_dir.node,
                     new_name + "/" if new_slash else new_name,
                 )
+                forget = not plain  # a file moved onto a free name or another file changes
+                # no resolution (see vfs.mount.resolver)
         except OSError as error:
             raise rename_error(error, src, dst) from None
         finally:
-            self._forget()
+            if forget or not self._cache.quiet_since(generation):
+                self._forget()
 
     @staticmethod
     def _refuse_mount_point_rename(
@@ -616,6 +679,12 @@ class MountFileSystem(FileSystem):
     def __repr__(self) -> str:
         points = ", ".join(sorted(p for p in self._table.by_path if p != "/"))
         return f"<MountFileSystem of {self._table.root.fs!r} with {points or 'no mounts'}>"
+
+
+def _plain(walk: Walk[MountNode, MountNode], node: MountNode | None) -> bool:
+    """Whether ``node`` is an entry no resolution goes through: neither a directory nor a
+    link (nor a mounted root)."""
+    return node is not None and not walk.is_dir(node) and not walk.is_link(node)
 
 
 def _crosses(node: MountNode | None, directory: MountNode) -> bool:

@@ -5,9 +5,26 @@ one lookup per component, each asked of the provider mounted there. A path whose
 component named an entry directly (a plain name, no link followed, no trailing slash) is
 remembered by its text (a relative one with the held directory it started from) with the
 provider's canonical path of that entry (``entries``, used by stat's fast path, which still
-asks the provider for a fresh status and whether the entry is still no link). Everything is
-forgotten whenever a name is removed, renamed, or permissions change through the Mount; a
-generation number keeps a resolution that raced with such a change out of the cache.
+asks the provider for a fresh status and whether the entry is still no link). The directory
+part of an absolute path is remembered too (``heads``, as Linux's dcache keeps it), with the
+directories searched on the way: a later call in that directory looks up only its last
+component, after asking each of those directories again for search permission. Only nodes
+of providers whose nodes last (``lasting``: they hold nothing and name the same directory
+while it is in the tree) are remembered.
+
+Everything is forgotten whenever a directory or a symbolic link is removed or renamed, or
+permissions change through the Mount; a generation number keeps a resolution that raced with
+such a change out of the cache. Removing or renaming any other entry (a file, onto a free name
+or over another such entry: what writing bytecode aside and renaming it in place does) forgets
+nothing, since no remembered answer depends on it: an entry remembers where its path leads in
+the provider, which only directories and links decide, and its fast path asks the provider
+there for a fresh status (an entry gone or replaced shows in it). For that, what the names
+held when the Mount looked must still be there when the change is made. No lock is held
+across the provider's work (a provider's rename may copy a whole file): every change of a
+name moves the generation before the Mount looks (so a resolution racing with it is not
+kept), and a removal or rename that saw only files forgets everything after all when any
+other change of a name came between its look and its end (a link may have taken the file's
+place, been resolved through, and been what it removed).
 """
 
 from __future__ import annotations
@@ -16,7 +33,9 @@ import threading
 from typing import Any
 
 import compat
+from vfs.mount.nodes import MountNode
 from vfs.mount.table import Mounted
+from vfs.walk.namei import Walk
 
 CACHE_LIMIT = 8192
 """Remembered resolutions kept before the cache starts over."""
@@ -36,6 +55,8 @@ class EntryCache:
     """Namespace paths -> the provider's canonical path of the entry they name directly."""
 
     def __init__(self) -> None:
+        self.heads: dict[str, tuple[MountNode, int, tuple[MountNode, ...]]] = {}
+        """absolute directory part -> (its directory, links followed, directories searched)"""
         self.entries: dict[str | tuple[object, str], list[Any]] = {}
         """path (or (held directory, relative path)) -> [provider's stat, provider path, mount,
         (last record, its remapped copy)]"""
@@ -47,6 +68,19 @@ class EntryCache:
         with self._lock:
             self._generation += 1
             self.entries.clear()
+            self.heads.clear()
+
+    def changing(self) -> int:
+        """A name is about to change: move the generation (a resolution under way is not
+        kept) and return it, for :meth:`quiet_since` at the change's end."""
+        with self._lock:
+            self._generation += 1
+            return self._generation
+
+    def quiet_since(self, generation: int) -> bool:
+        """Whether no other change (nor forgetting) came since :meth:`changing` gave
+        ``generation``."""
+        return self._generation == generation
 
     @property
     def generation(self) -> int:
@@ -64,3 +98,53 @@ class EntryCache:
                 if len(self.entries) >= CACHE_LIMIT:
                     self.entries.clear()
                 self.entries[path] = entry
+
+    def remember_head(
+        self,
+        head: str,
+        found: tuple[MountNode, int],
+        searched: list[MountNode],
+        generation: int,
+    ) -> None:
+        """Remember where the absolute directory part ``head`` led (``found``: the directory
+        and links followed), if every node on the way lasts."""
+        directory = found[0]
+        if not _lasts(directory) or not all(_lasts(node) for node in searched):
+            return
+        with self._lock:
+            if generation == self._generation:
+                if len(self.heads) >= CACHE_LIMIT:
+                    self.heads.clear()
+                self.heads[head] = (directory, found[1], tuple(searched))
+
+
+def _lasts(node: MountNode) -> bool:
+    return getattr(node.mounted.nodes, "lasting", False) is True
+
+
+class RememberingWalk(Walk[MountNode, MountNode]):
+    """A walk over a Mount's nodes that takes the directory part of absolute paths from, and
+    leaves it in, the Mount's cache."""
+
+    __slots__ = ("_cache",)
+
+    def __init__(self, cache: EntryCache, nodes: Any, start: MountNode | None = None) -> None:
+        super().__init__(nodes, start)
+        self._cache = cache
+
+    def head(self, head: str, path: str) -> tuple[MountNode, int]:
+        if head[0] != "/":
+            return super().head(head, path)
+        cache = self._cache
+        hit = cache.heads.get(head)
+        nodes = self.nodes
+        if hit is not None:
+            directory, hops, searched = hit
+            if all(nodes.may_search(node) for node in searched):
+                return directory, hops
+            # a directory on the way may no longer be searched: the walk says where it fails
+        generation = cache.generation
+        searched_now: list[MountNode] = []
+        found = self.walk(nodes.root(), head, path, 0, searched_now)
+        cache.remember_head(head, found, searched_now, generation)
+        return found

@@ -232,6 +232,29 @@ class OverlayFileSystem(FileSystem):
                 self._stats[path] = (layer, entry.path, st, shown, on_upper, links)
             return shown
 
+    def probe(self, path: str, follow_symlinks: bool = True) -> posix.stat_result | None:
+        if path not in self._stats:  # stat's fast path knows the names it saw
+            try:
+                check_path(path)
+            except OSError:
+                return None
+            with self._lock:
+                try:
+                    _, _, found, trailing = self._tree.locate(path, follow_symlinks)
+                except OSError:
+                    return None
+                if found is None or (trailing and not found.is_dir):
+                    return None  # missing: no error built
+        try:
+            return self.stat(path, follow_symlinks)
+        except OSError:
+            return None
+
+    def probe_at(
+        self, at: object | None, path: str, follow_symlinks: bool = True
+    ) -> posix.stat_result | None:
+        return self._probe_by_path(at, path, follow_symlinks)
+
     def listdir(self, path: str) -> list[str]:
         check_path(path)
         with self._lock:

@@ -136,10 +136,15 @@ class Walk(Generic[D, N]):
         elif cut == 0:
             directory = self.nodes.root()
         else:
-            start = self.nodes.root() if stripped[0] == "/" else self.start
-            directory, hops = self.walk(start, stripped[:cut], path, 0)
+            directory, hops = self.head(stripped[:cut], path)
         self.searchable(directory, path)
         return directory, stripped[cut + 1 :], len(stripped) != len(path), hops
+
+    def head(self, head: str, path: str) -> tuple[D, int]:
+        """The directory the part ``head`` of ``path`` before its last component leads to,
+        and the links followed (a walk that remembers resolutions overrides this)."""
+        start = self.nodes.root() if head[0] == "/" else self.start
+        return self.walk(start, head, path, 0)
 
     def locate(self, path: str, follow: bool) -> Located[D, N]:
         """Resolve ``path``; follow a final link when ``follow`` or a trailing slash asks."""
@@ -193,20 +198,27 @@ class Walk(Generic[D, N]):
         node = self.child(directory, name, path)
         return directory, name, node, len(stripped) != len(target), hops
 
-    def walk(self, directory: D, rel: str, path: str, hops: int) -> tuple[D, int]:
-        """Walk the components of ``rel`` from ``directory``; each must lead to a directory."""
+    def walk(
+        self, directory: D, rel: str, path: str, hops: int, trail: list[D] | None = None
+    ) -> tuple[D, int]:
+        """Walk the components of ``rel`` from ``directory``; each must lead to a directory.
+        ``trail``, if given, gets every directory searched on the way (links' included)."""
         try:
-            return self._walk(directory, rel, path, hops)
+            return self._walk(directory, rel, path, hops, trail)
         except OSError as error:
             if error.filename == path and error.filename2 is None:
                 raise
             raise rename_error(error, path) from None
 
-    def _walk(self, directory: D, rel: str, path: str, hops: int) -> tuple[D, int]:
+    def _walk(
+        self, directory: D, rel: str, path: str, hops: int, trail: list[D] | None
+    ) -> tuple[D, int]:
         nodes = self.nodes
         for name in rel.split("/"):
             if not name:
                 continue
+            if trail is not None:
+                trail.append(directory)
             if not nodes.may_search(directory):
                 raise os_error(errno.EACCES, path)
             if name == ".":
@@ -229,7 +241,7 @@ class Walk(Generic[D, N]):
                 if not target:
                     raise os_error(errno.ENOENT, path)
                 start = nodes.root() if target[0] == "/" else directory
-                directory, hops = self._walk(start, target, path, hops)
+                directory, hops = self._walk(start, target, path, hops, trail)
             else:
                 raise os_error(errno.ENOTDIR, path)
         return directory, hops

@@ -17,6 +17,9 @@ class Nodes(Protocol[D, N]):
     A node may hold a resource (the host's nodes are descriptors): every node :meth:`lookup`
     and :meth:`parent` return belongs to the walk, which gives it back with :meth:`release`
     (a no-op where nodes hold nothing); :meth:`root` and the start of a walk are borrowed.
+    Two optional class attributes say more: ``releases`` (false when :meth:`release` does
+    nothing) and ``lasting`` (true when, besides, a directory's node names that directory for
+    as long as it is in the tree, so a Mount may remember it between calls).
     """
 
     def root(self) -> D:
