@@ -301,3 +301,14 @@ def test_a_mount_walks_across_a_remote_file_system(
     assert mount.listdir("/r/d/up/..") == ["d"]
     error = raised(mount.stat, "/r/d/missing")
     assert isinstance(error, FileNotFoundError) and error.filename == "/r/d/missing"
+
+
+def test_a_remote_file_cannot_be_mapped(
+    served: tuple[MemoryFileSystem, RemoteFileSystem],
+) -> None:
+    """Gap vfs.remote_not_mappable: ENODEV, what Linux answers for a file system without
+    mmap (the served provider's descriptor does not cross the socket)."""
+    _, remote = served
+    with remote.open("/f", RW_CREATE, 0o644) as handle:
+        error = raised(handle.mappable)
+    assert isinstance(error, OSError) and error.errno == errno.ENODEV

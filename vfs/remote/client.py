@@ -58,6 +58,17 @@ APPEND_TOO_LARGE = compat.declare(
     "more than 64 MiB to a file opened with O_APPEND fails with EFBIG",
 )
 
+NOT_MAPPABLE = compat.declare(
+    id="vfs.remote_not_mappable",
+    function="mmap.mmap",
+    aspect="mapping a file of a remote file system",
+    level=compat.Level.WARNING,
+    explanation="a remote file system's files cannot be mapped (in a child Python of a memory "
+    "or overlay program: the program's files): mmap fails with ENODEV, as Linux answers for "
+    "a file system without mmap; the served provider's descriptor is not passed over the "
+    "socket",
+)
+
 _OS_ERRORS: Final = {
     cls.__name__: cls
     for cls in vars(builtins).values()
@@ -282,6 +293,10 @@ class RemoteHandle(Handle):
 
     def seek_data(self, offset: int, whence: int) -> int:
         return self._call("h.seek_data", _int(offset), _int(whence))  # type: ignore[no-any-return]
+
+    def mappable(self) -> int:
+        NOT_MAPPABLE.hit()
+        raise OSError(errno.ENODEV, posix.strerror(errno.ENODEV))
 
     def __repr__(self) -> str:
         return f"<RemoteHandle {self._path!r} #{self._number}>"
