@@ -50,6 +50,12 @@ def test_compose_benchmark_runs() -> None:
     assert "target" in out and "mount" in out
 
 
+def test_remote_benchmark_runs() -> None:
+    out = run("-m", "benchmarks.bench_remote", "--quick")
+    for word in ("stat 5 deep", "pread 4 KiB", "open+read 64 KiB+close"):
+        assert word in out
+
+
 @pytest.mark.slow
 def test_walk_benchmark_runs() -> None:
     out = run("-m", "benchmarks.bench_walk", "--quick")

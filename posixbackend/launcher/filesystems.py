@@ -24,17 +24,35 @@ from vfs.host import host_is_directory
 from vfs.mount import MountFileSystem
 from vfs.overlay import OverlayFileSystem
 from vfs.readonly import ReadOnlyFileSystem
+from vfs.remote import RemoteFileSystem
+from vfs.remote.wire import moved_high
 
 CHILDREN_ON_HOST = compat.declare(
     id="launcher.children_on_host",
     function="subprocess.Popen",
     aspect="child processes under --fs=memory or overlay",
     level=compat.Level.INFO,
-    explanation="child processes are host processes: they see the host's files (under a "
-    "restricting permission, only those the kernel lets the program read), not the "
-    "program's memory or overlay file system (a child Python gets its own, fresh one); one "
-    "started in a directory only the program's file system has runs in an empty host "
-    "directory of the launcher's instead",
+    explanation="child processes are host processes: programs other than Python (sh, ls, "
+    "...) see the host's files (under a restricting permission, only those the kernel lets "
+    "the program read), not the program's memory or overlay file system, and one started in "
+    "a directory only the program's file system has runs in an empty host directory of the "
+    "launcher's instead. A child Python is served the program's file system and starts in "
+    "its directory; one started as this interpreter without permissions runs its script, "
+    "module or code through the launcher's bootstrap (sys.orig_argv is as given, "
+    "/proc/self/cmdline shows the bootstrap), while any other (another spelling of the "
+    "interpreter, or under permissions) opens a script named on its command line on the "
+    "host, and with -S runs on the host altogether",
+)
+
+LOCKS_NOT_SHARED = compat.declare(
+    id="launcher.child_locks",
+    function="fcntl.lockf",
+    aspect="locks between a program and the child Pythons it serves",
+    level=compat.Level.INFO,
+    explanation="the emulated backend keeps record locks, flock locks and SQLite's locks per "
+    "process: a child Python served the program's memory or overlay file system sees the "
+    "program's files but not its locks, nor the program the child's (two processes writing "
+    "one SQLite database there do not exclude each other)",
 )
 
 
@@ -47,15 +65,23 @@ class Layout:
     cwd: str
     overlay: OverlayFileSystem | None
     host_root: str | None
+    private_fds: frozenset[int] = frozenset()
+    """Real descriptors the file system itself holds (an inherited connection): never the
+    program's."""
 
 
 def build_layout(options: BackendOptions, host_cwd: str) -> Layout:
     """The file system for ``options`` (the emulated backend's), and the directory to start in."""
     spec = options.file_system
     overlay = None
+    private: frozenset[int] = frozenset()
     if spec.kind is FsKind.MEMORY:
         root, cwd = default_file_system()
         host_root = None
+    elif spec.kind is FsKind.INHERIT:
+        remote = inherited_file_system(spec.fd)
+        root, cwd, host_root = remote, "/", None
+        private = frozenset({remote.connection.fd})
     elif spec.kind is FsKind.OVERLAY:
         overlay = OverlayFileSystem(MemoryFileSystem(), ReadOnlyFileSystem(HostFileSystem()))
         root, cwd, host_root = overlay, host_cwd, "/"
@@ -77,7 +103,36 @@ def build_layout(options: BackendOptions, host_cwd: str) -> Layout:
         if spec.kind is FsKind.MEMORY:  # the launcher's own file system: made to start in
             make_directories(root, cwd)
     _check_directory(root, cwd)
-    return Layout(root, cwd, overlay, host_root)
+    return Layout(root, cwd, overlay, host_root, private)
+
+
+_INHERITED: dict[int, RemoteFileSystem] = {}
+"""The file systems inherited so far, by the descriptor number they were named by: the
+session start-up activates and the one of a launcher this process then runs (a child Python
+started through the bootstrap) share it."""
+
+
+def inherited_file_system(fd: int) -> RemoteFileSystem:
+    """The parent program's file system, served on the socket ``fd`` (``--fs=inherit:FD``),
+    moved to a high, close-on-exec number: this process's own children get a connection of
+    their own, and no descriptor the program is given has its number."""
+    inherited = _INHERITED.get(fd)
+    if inherited is not None:
+        return inherited
+    try:
+        mode = posix.fstat(fd).st_mode
+    except OSError as error:
+        raise UsageError(f"--fs=inherit:{fd}: {error.strerror}") from None
+    if not stat.S_ISSOCK(mode):
+        raise UsageError(f"--fs=inherit:{fd}: not a socket")
+    return _INHERITED.setdefault(fd, RemoteFileSystem(moved_high(fd)))
+
+
+def serves_children(layout: Layout, options: BackendOptions) -> bool:
+    """Whether child Python processes are served the program's file system: whenever it is
+    not the host's as it is (memory, overlay, inherited, or with mounts), so a child could
+    not see the program's files otherwise."""
+    return layout.host_root is None or layout.overlay is not None or bool(options.mounts)
 
 
 def _provider(source: FsSpec, read_only: bool) -> FileSystem:

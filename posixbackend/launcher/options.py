@@ -41,7 +41,10 @@ Options:
   --posix-backend=NAME   native (the real os), java, managed or emulated (the emulated
                          backend); also spelled --python.PosixModuleBackend=NAME
   --fs=SPEC              the emulated backend's file system: memory, host, host:ROOT or
-                         overlay (the host read-only, memory on top); default: host
+                         overlay (the host read-only, memory on top); default: host;
+                         inherit:FD is the file system of the parent program, served on
+                         the socket FD (what a child Python of a memory or overlay
+                         program is given, with --cwd the parent's directory)
   --mount GUEST=SPEC[:ro]
                          also show SPEC (memory, host or host:DIR, or a host directory) at
                          the absolute path GUEST; repeatable; ':ro' makes it read-only
@@ -106,7 +109,9 @@ Targets:
                          is given and standard input is not a terminal)
 
 The options are also handed to child Python processes the program starts, through the
-environment variable {variable}.
+environment variable {variable}. Under --fs=memory or overlay (or with --mount) a child
+Python sees the program's own file system, served to it on a socket (--fs=inherit:FD), and
+starts in the program's current directory; other programs see the host's files.
 """
 
 
@@ -120,31 +125,42 @@ class FsKind(enum.Enum):
     MEMORY = "memory"
     HOST = "host"
     OVERLAY = "overlay"
+    INHERIT = "inherit"
+    """The parent program's file system, served on an inherited socket (child processes)."""
 
 
 @attrs.frozen
 class FsSpec:
-    """A file system named on the command line: its kind, and for ``host:ROOT`` the root."""
+    """A file system named on the command line: its kind, for ``host:ROOT`` the root, and
+    for ``inherit:FD`` the descriptor."""
 
     kind: FsKind
     root: str = "/"
+    fd: int = -1
 
     @classmethod
     def parse(cls, text: str, option: str) -> FsSpec:
-        """``memory``, ``host``, ``host:ROOT`` or ``overlay`` (UsageError otherwise)."""
+        """``memory``, ``host``, ``host:ROOT``, ``overlay`` or ``inherit:FD`` (UsageError
+        otherwise)."""
         name, colon, root = text.partition(":")
         if name == "host" and colon:
             if not root.startswith("/"):
                 raise UsageError(f"{option}: host:ROOT needs an absolute ROOT, not {root!r}")
             return cls(FsKind.HOST, root)
-        if not colon and name in {kind.value for kind in FsKind}:
+        if name == "inherit" and option == "--fs":
+            if not (colon and root.isascii() and root.isdigit() and int(root) > 2):
+                raise UsageError(f"{option}: inherit:FD needs a descriptor above 2, not {text!r}")
+            return cls(FsKind.INHERIT, fd=int(root))
+        if not colon and name in {kind.value for kind in FsKind} - {"inherit"}:
             return cls(FsKind(name))
         raise UsageError(f"{option}: expected memory, host, host:ROOT or overlay, not {text!r}")
 
     def __str__(self) -> str:
         if self.kind is FsKind.HOST and self.root != "/":
             return f"host:{self.root}"
-        return self.kind.value
+        if self.kind is FsKind.INHERIT:
+            return f"inherit:{self.fd}"
+        return str(self.kind.value)
 
 
 @attrs.frozen
@@ -235,6 +251,8 @@ class BackendOptions:
         if self.fs is not None:
             given.append(f"--fs={self.fs}")
         given += [f"--mount={mount}" for mount in self.mounts]
+        if self.cwd is not None and self.file_system.kind is FsKind.INHERIT:
+            given.append(f"--cwd={self.cwd}")  # where the parent was: the child starts there
         if self.time_resolution_ns is not None:
             given.append(f"--time-resolution={self.time_resolution_ns}ns")
         if self.log_level is not None:

@@ -22,7 +22,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final, TextIO
 
 import attrs
@@ -30,8 +30,22 @@ import attrs
 import compat
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.emulated.processes import ChildProcess, HostProcessHandler, ProcessCommand
-from posixbackend.launcher.filesystems import Layout, build_layout, host_directory_of
-from posixbackend.launcher.options import ENVIRONMENT_VARIABLE, BackendOptions
+from posixbackend.launcher.childpython import through_launcher
+from posixbackend.launcher.filesystems import (
+    LOCKS_NOT_SHARED,
+    Layout,
+    build_layout,
+    host_directory_of,
+    serves_children,
+)
+from posixbackend.launcher.options import (
+    ENVIRONMENT_VARIABLE,
+    BackendOptions,
+    FsKind,
+    FsSpec,
+    UsageError,
+    options_from_environment,
+)
 from posixbackend.launcher.program import print_thread_exception
 from posixbackend.launcher.streams import rebuild_standard_streams
 from posixbackend.permissions.anchors import free_start
@@ -45,6 +59,7 @@ from posixbackend.switch.installation import INSTALLATION
 from posixbackend.switch.libraries import HOOK as C_LIBRARIES
 from posixbackend.switch.nativecalls import native_calls, run_unrestricted
 from vfs.host import host_is_directory
+from vfs.remote import serve_pair
 
 LOG_FORMAT = "[%(name)s] %(levelname)s: %(message)s"
 
@@ -62,9 +77,17 @@ class LauncherProcessHandler:
     launcher makes once and removes at exit, rather than failing to start.
     """
 
-    def __init__(self, layout: Layout, pinned: tuple[bytes, bytes] | None = None) -> None:
+    def __init__(
+        self,
+        layout: Layout,
+        pinned: tuple[bytes, bytes] | None = None,
+        options: BackendOptions | None = None,
+    ) -> None:
         self._layout = layout
         self._host = HostProcessHandler(cwd_map=self._host_directory)
+        self._served = options if options and serves_children(layout, options) else None
+        """The program's options when its child Python processes are served its file
+        system (None: they see the host's, as every other child does)."""
         self._lock = threading.Lock()
         self._scratch: str | None = None
         self._pinned = pinned
@@ -102,7 +125,52 @@ class LauncherProcessHandler:
         if self._pinned is not None:
             name, value = self._pinned
             command = attrs.evolve(command, env={**command.env, name: value})
-        return self._host.start(command)
+        options = self._served_options(command)
+        if options is None:
+            return self._host.start(command)
+        LOCKS_NOT_SHARED.hit()
+        number = _free_child_descriptor(command.fds)
+        fd = -1
+        try:
+            fd = run_unrestricted(self._serve_connection)
+            options = attrs.evolve(
+                options,
+                fs=FsSpec(FsKind.INHERIT, fd=number),
+                mounts=(),  # they are in the served file system
+                cwd=command.cwd if command.cwd is not None else options.cwd,
+            )
+            handed_on = options.environment_value().encode()
+            env = {**command.env, ENVIRONMENT_VARIABLE.encode(): handed_on}
+            command = attrs.evolve(command, env=env, fds={**command.fds, number: fd})
+            if not options.grants.given:  # (permissions: the kernel confines it as it is)
+                command = through_launcher(command, options)
+            return self._host.start(command)
+        finally:
+            if fd >= 0:  # the child has its copy; the server sees the end once it exits
+                posix.close(fd)
+
+    def _served_options(self, command: ProcessCommand) -> BackendOptions | None:
+        """The options a child Python gets when it is to be served the program's file
+        system: it is handed this program's file system (a program that names another one
+        for a child, or none, gets what it named); None otherwise."""
+        served = self._served
+        text = command.env.get(ENVIRONMENT_VARIABLE.encode())
+        if served is None or not text:
+            return None
+        try:
+            options = options_from_environment(os.fsdecode(text))
+        except UsageError:
+            return None  # the child reports it and exits with status 2, as before
+        same = options.fs == served.fs and options.mounts == served.mounts
+        return options if same and options.backend.emulated else None
+
+    def _serve_connection(self) -> int:
+        """A socket to hand a child, its other end served with the program's file system
+        from a thread of the library's own (native, unrestricted, anchored to nothing)."""
+        with free_start():
+            return contextvars.Context().run(
+                serve_pair, self._layout.file_system, "posixbackend-children-fs"
+            )
 
 
 class Session:
@@ -139,7 +207,8 @@ class Session:
             grants = attrs.evolve(grants, create_process=False)
         handler = None
         if grants.creates_processes and options.processes != "none":
-            handler = LauncherProcessHandler(self.layout, handed_on if grants.given else None)
+            pinned = handed_on if grants.given else None
+            handler = LauncherProcessHandler(self.layout, pinned, options)
         self.handler = handler
         file_system = self.layout.file_system
         self.permissions = grants.permissions(file_system, handler, _host_environment())
@@ -153,7 +222,10 @@ class Session:
             environ=environ,
             process_handler=handler,
         )
-        self.emulated.adopt_host_descriptors(inherited_descriptors())
+        own = self.layout.private_fds  # the parent's file system's socket: not the program's
+        self.emulated.adopt_host_descriptors(
+            [fd for fd in inherited_descriptors() if fd not in own]
+        )
         if self.permissions is not None:
             self._block = BackendBlock(
                 options.backend, self.emulated, file_system, self.permissions
@@ -442,6 +514,14 @@ def _private_environment(
     if private is not None:
         private.environ[handed_on[0]] = handed_on[1]
     return private
+
+
+def _free_child_descriptor(fds: Mapping[int, int]) -> int:
+    """The lowest descriptor number above 2 a child is not already given."""
+    number = 3
+    while number in fds:
+        number += 1
+    return number
 
 
 def _remove_natively(path: str) -> None:

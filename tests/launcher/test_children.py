@@ -56,32 +56,54 @@ def test_child_runs_on_the_parents_backend(mode: Mode, tmp_path: Path) -> None:
     ]  # fmt: skip
 
 
-def test_memory_child_gets_a_fresh_memory_file_system(tmp_path: Path) -> None:
-    """Gap launcher.children_on_host: the child of a --fs=memory program is a host process
-    with its own, empty memory file system: it does not see what the parent wrote (which is
-    not on disk either), and the report says the gap was hit."""
-    report = tmp_path / "report.json"
-    done = launch(*JAVA_MEMORY.options, f"--compat-report={report}", "-c", PARENT, cwd=tmp_path)
-    assert printed_json(done) == [
-        0,
-        ["java", 0o022, "--posix-backend=java --fs=memory", str(tmp_path), []],
-    ]
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["report.json"]
-    gaps = {gap["id"] for gap in json.loads(report.read_text())["gaps"]}
-    assert "launcher.children_on_host" in gaps
+def test_memory_child_python_sees_the_parents_file_system(tmp_path: Path) -> None:
+    """A child Python of a --fs=memory program is served the program's file system on an
+    inherited socket: it sees what the parent wrote (which is not on disk), starts in the
+    parent's directory."""
+    done = launch(*JAVA_MEMORY.options, "-c", PARENT, cwd=tmp_path)
+    inherited = f"--posix-backend=java --fs=inherit:3 --cwd={tmp_path}"
+    assert printed_json(done) == [0, ["java", 0o022, inherited, str(tmp_path), ["parent-wrote"]]]
+    assert list(tmp_path.iterdir()) == []
 
 
-def test_child_of_a_memory_directory_runs_in_an_empty_host_directory(tmp_path: Path) -> None:
-    """Gap launcher.children_on_host: a directory only the memory file system has is no host
-    directory; the child runs in an empty one the launcher made, removed when it exits."""
+def test_memory_child_python_starts_in_a_memory_directory(tmp_path: Path) -> None:
+    """A directory only the memory file system has is where the child Python starts (its
+    host process runs in an empty directory of the launcher's, which it never sees)."""
     done = launch(*JAVA_MEMORY.options, "-c", PARENT, "sub", cwd=tmp_path)
     status, (name, umask, options, cwd, listing) = printed_json(done)
-    assert (status, name, umask, options, listing) == (
-        0, "java", 0o022, "--posix-backend=java --fs=memory", [],
+    assert (status, name, umask, cwd, listing) == (
+        0, "java", 0o022, f"{tmp_path}/sub", ["parent-wrote"],
     )  # fmt: skip
+    assert options == f"--posix-backend=java --fs=inherit:3 --cwd={tmp_path}/sub"
+    assert not (tmp_path / "sub").exists()
+
+
+OTHER_PROGRAM = """import os, subprocess
+os.mkdir("sub")
+os.chdir("sub")
+open("parent-wrote", "w").close()
+print(subprocess.run(["sh", "-c", "pwd; ls"], capture_output=True, text=True).stdout, end="")
+"""
+
+
+def test_other_child_of_a_memory_directory_runs_in_an_empty_host_directory(
+    tmp_path: Path,
+) -> None:
+    """Gap launcher.children_on_host: a program that is not Python sees the host; a
+    directory only the memory file system has is no host directory, so it runs in an empty
+    one the launcher made, removed when it exits."""
+    report = tmp_path / "report.json"
+    done = launch(
+        *JAVA_MEMORY.options, f"--compat-report={report}", "-c", OTHER_PROGRAM, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    cwd, *listing = done.stdout.splitlines()
+    assert listing == []
     assert Path(cwd).name.startswith("posixbackend-children-") and cwd != str(tmp_path)
     assert not Path(cwd).exists(), "the launcher removes the directory at exit"
     assert not (tmp_path / "sub").exists()
+    gaps = {gap["id"] for gap in json.loads(report.read_text())["gaps"]}
+    assert "launcher.children_on_host" in gaps
 
 
 def test_child_of_a_rooted_program_starts_in_the_same_guest_directory(tmp_path: Path) -> None:

@@ -265,9 +265,11 @@ def test_child_pythons_run_under_the_same_permissions(
     assert lines[0] == (
         "[Errno 1] threading.Thread.start is not permitted: grant allow_create_thread"
     )
-    assert shlex.split(lines[1]) == [
-        "--posix-backend=java", "--fs=memory", "--sandbox", "--allow-create-process=true",
+    words = shlex.split(lines[1])  # the program's file system, served (pinned: whatever env)
+    assert [word for word in words if not word.startswith("--cwd=/")] == [
+        "--posix-backend=java", "--fs=inherit:3", "--sandbox", "--allow-create-process=true",
     ]  # fmt: skip
+    assert len(words) == 5
 
 
 def test_a_child_started_with_permissions_by_hand(tmp_path: Path) -> None:

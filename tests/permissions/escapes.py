@@ -79,6 +79,52 @@ WRITE_MARKER = "os.close(os.open(MARKER, os.O_CREAT | os.O_WRONLY))"
 LIBRARY_STATE = "escapes: the library's own state, reached through sys.modules or "
 """The start of the reason for escapes through the library's private objects."""
 
+FORGER = r"""
+import os, pickle, sys
+from posixbackend.launcher import startup
+from vfs.remote import wire
+case, marker, secret = sys.argv[1:4]
+remote = startup._STARTED[0].layout.file_system  # the client of the parent's file system
+fd = remote.connection.fd
+def answer(name, *args):
+    try:
+        return repr(remote.connection.call(name, *args))
+    except (OSError, ValueError, TypeError) as error:
+        return f"{type(error).__name__} {getattr(error, 'errno', '')}".strip()
+class Payload:
+    def __reduce__(self):
+        return eval, (f"__import__('os').system('touch {marker}')",)
+def framed(body):
+    return len(body).to_bytes(4, "big") + body
+if case == "within":
+    up = "/.." * 12
+    print("read", answer("open", up + secret, os.O_RDONLY, 0))
+    print("create", answer("open", up + marker, os.O_CREAT | os.O_WRONLY, 0o644))
+    print("link", answer("symlink", secret, "/link"), answer("open", "/link", os.O_RDONLY, 0))
+    print("nul", answer("stat", "/a\0b", True))
+    print("handle", answer("h.pread", 12345, 10, 0))
+else:
+    frames = {
+        "unknown": wire.encode(("system", "touch " + marker)),
+        "huge": b"\xff\xff\xff\xff" + b"x" * 64,
+        "types": wire.encode(("open", 42, None, "x")),
+        "relative": wire.encode(("open", os.path.relpath(marker, "/"), 0o101, 0o644)),
+        "malformed": framed(b"zzz"),
+        "deep": framed(b"l\0\0\0\1" * 100 + b"N"),
+        "pickle": framed(pickle.dumps(Payload())),
+    }
+    wire.send_all(fd, frames[case])
+    try:
+        wire.receive(fd)
+        print("answered")
+    except (EOFError, OSError):  # closed (reset when the server left bytes unread)
+        print("closed")
+    print("after", answer("stat", "/", True))
+"""
+"""A child Python of a program whose file system it is served: it finds its connection to
+the parent's server and sends it forged requests (argv: the case, MARKER, SECRET)."""
+FORGED_CASES = ("within", "unknown", "huge", "types", "relative", "malformed", "deep", "pickle")
+
 ESCAPES = (
     # -- the import system and fresh modules -------------------------------------------------
     Escape(
@@ -442,6 +488,23 @@ json.dumps = dumps
         "file",
         "escapes: Python raises no audit event when a module's attribute is set, and the "
         "embedder calls what the guest left there after the block",
+    ),
+    Escape(
+        "forged frames to the server of the file system a child Python is served",
+        f"""
+import subprocess
+for case in {FORGED_CASES!r}:
+    done = subprocess.run([sys.executable, '-c', {FORGER!r}, case, MARKER, SECRET],
+                          capture_output=True, text=True, timeout=60)
+    print(case, done.returncode, done.stdout.strip().replace(chr(10), ' | '))
+with open('after.txt', 'w') as after:
+    after.write('the parent')
+done = subprocess.run([sys.executable, '-c', 'print(open("after.txt").read())'],
+                      capture_output=True, text=True, timeout=60)
+print('survived:', done.stdout.strip())
+""",
+        "file",
+        "stopped",
     ),
     Escape(
         "resource.setrlimit crippling the embedder",

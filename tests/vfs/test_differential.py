@@ -14,12 +14,16 @@ from tests.vfs.recording import Recorder, differences
 from tests.vfs.scenarios import GUEST_ROOT, SCENARIOS
 from tests.vfs.worker import native_worker
 from vfs import HostFileSystem, Identity, MemoryFileSystem
+from vfs.remote import RemoteFileSystem, serve_pair
 
 PROVIDERS: dict[str, Callable[[str], ProviderOps]] = {
     "memory": lambda root: ProviderOps(MemoryFileSystem(identity=Identity.root())),
     "host": lambda root: ProviderOps(HostFileSystem(root)),
     "host-walk": lambda root: ProviderOps(HostFileSystem(root, resolver="walk")),
     "host-unconfined": lambda root: ProviderOps(HostFileSystem(), prefix=root),
+    "remote": lambda root: ProviderOps(
+        RemoteFileSystem(serve_pair(MemoryFileSystem(identity=Identity.root())))
+    ),
 }
 NEEDS_GUEST_ROOT = {"host-unconfined"}
 """Providers whose '/' is the host's: scenarios marked guest_root do not apply."""
