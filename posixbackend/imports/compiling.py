@@ -18,6 +18,7 @@ import sys
 import types
 from typing import Any
 
+import compat
 from posixbackend.imports import served as files
 from posixbackend.imports import sources
 from posixbackend.imports.finder import LOADERS
@@ -25,6 +26,16 @@ from posixbackend.imports.loaders import VirtualSourceLoader
 from posixbackend.switch.active import get_active
 from posixbackend.switch.libraries import SwitchedFunction
 
+PY_COMPILE_MAIN = compat.declare(
+    id="imports.py_compile_main",
+    function="py_compile.main",
+    aspect="python -m py_compile",
+    level=compat.Level.INFO,
+    explanation="run as a program (python -m py_compile, runpy), py_compile is a second copy "
+    "of the module whose compile is CPython's own: on the emulated backend it reads and "
+    "writes the host's files; py_compile.compile and compileall (also as programs) serve the "
+    "backend's",
+)
 _external: Any = sys.modules["importlib._bootstrap_external"]
 NATIVE_COMPILE = py_compile.compile
 NATIVE_SPEC_FROM_FILE_LOCATION = _external.spec_from_file_location
