@@ -8,7 +8,6 @@ against Linux's rules directly: one process cannot run two native processes here
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import functools
@@ -18,7 +17,7 @@ import struct
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,7 +26,8 @@ from hypothesis import strategies as st
 
 import posixbackend
 from posixbackend.emulated import EmulatedBackend
-from vfs import HostFileSystem, MemoryFileSystem
+from tests.posixbackend.blocks import compare_in_blocks, managed_directory
+from vfs import HostFileSystem
 
 FLOCK = "hhllhh"
 """How Python's documentation packs a struct flock (28 bytes; the kernel's is 32)."""
@@ -54,36 +54,9 @@ def facts(call: Callable[[], Any]) -> Any:
     return ("ok", result)
 
 
-@contextlib.contextmanager
-def native_directory() -> Iterator[str]:
-    root = tempfile.mkdtemp(prefix="fcntl-native-")
-    try:
-        yield root
-    finally:
-        shutil.rmtree(root)
-
-
-@contextlib.contextmanager
-def managed_directory(provider: str) -> Iterator[str]:
-    host = tempfile.mkdtemp(prefix="fcntl-host-")
-    try:
-        system = HostFileSystem(root=host) if provider == "host" else MemoryFileSystem()
-        with posixbackend.backend("managed", file_system=system, cwd="/"):
-            os.mkdir("/work")
-            yield "/work"
-    finally:
-        shutil.rmtree(host)
-
-
 def compare(scenario: Callable[[str], list[Any]]) -> list[Any]:
     """The scenario's log natively, then on memory and on a host directory: all equal."""
-    with native_directory() as root:
-        native = scenario(root)
-    for provider in ("memory", "host"):
-        with managed_directory(provider) as root:
-            managed = scenario(root)
-        assert managed == native, f"{provider}: {managed} != native {native}"
-    return native
+    return compare_in_blocks(scenario, "fcntl")
 
 
 def test_descriptor_commands() -> None:
@@ -285,7 +258,7 @@ def test_random_lock_programs_agree_with_linux(ops: list[tuple[str, int, int, in
 
 def test_a_waiting_lock_is_granted_when_the_holder_lets_go() -> None:
     """F_OFD_SETLKW and a blocking flock sleep until the other description's lock is gone."""
-    with managed_directory("memory") as root:
+    with managed_directory("memory", "fcntl") as root:
         holder = os.open(f"{root}/f", os.O_RDWR | os.O_CREAT, 0o644)
         waiter = os.open(f"{root}/f", os.O_RDWR)
         fcntl.fcntl(holder, fcntl.F_OFD_SETLK, lock_request(fcntl.F_WRLCK))

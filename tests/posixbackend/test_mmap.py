@@ -8,15 +8,12 @@ pages, so what is written through one is what ``os.pread`` reads, and the other 
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import mmap
 import os
 import re
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,7 +22,8 @@ from hypothesis import strategies as st
 
 import compat
 import posixbackend
-from vfs import HostFileSystem, MemoryFileSystem, OverlayFileSystem, ReadOnlyFileSystem
+from tests.posixbackend.blocks import compare_in_blocks
+from vfs import MemoryFileSystem, OverlayFileSystem, ReadOnlyFileSystem
 from vfs.provider import NOT_MAPPABLE
 
 PAGE = mmap.PAGESIZE
@@ -45,36 +43,9 @@ def facts(call: Callable[[], Any]) -> Any:
     return ("ok", result)
 
 
-@contextlib.contextmanager
-def native_directory() -> Iterator[str]:
-    root = tempfile.mkdtemp(prefix="mmap-native-")
-    try:
-        yield root
-    finally:
-        shutil.rmtree(root)
-
-
-@contextlib.contextmanager
-def managed_directory(provider: str) -> Iterator[str]:
-    host = tempfile.mkdtemp(prefix="mmap-host-")
-    try:
-        system = HostFileSystem(root=host) if provider == "host" else MemoryFileSystem()
-        with posixbackend.backend("managed", file_system=system, cwd="/"):
-            os.mkdir("/work")
-            yield "/work"
-    finally:
-        shutil.rmtree(host)
-
-
 def compare(scenario: Callable[[str], list[Any]]) -> list[Any]:
     """The scenario's log natively, then on memory and on a host directory: all equal."""
-    with native_directory() as root:
-        native = scenario(root)
-    for provider in ("memory", "host"):
-        with managed_directory(provider) as root:
-            managed = scenario(root)
-        assert managed == native, f"{provider}: {managed} != native {native}"
-    return native
+    return compare_in_blocks(scenario, "mmap")
 
 
 def make(path: str, content: bytes, flags: int = os.O_RDWR) -> int:
