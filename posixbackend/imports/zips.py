@@ -20,6 +20,7 @@ import io
 import stat
 import sys
 import threading
+import weakref
 import zipfile
 import zipimport
 from collections.abc import Callable, Iterator
@@ -61,10 +62,33 @@ def archive_reader(path: str) -> Any | None:
     return None
 
 
+_DROPS_ON_INVALIDATE: Final = hasattr(zipimport.zipimporter, "_get_files")
+"""3.13's zipimport reads directories through _get_files and drops them on invalidate."""
+_TOKENS: Final[weakref.WeakKeyDictionary[Any, object]] = weakref.WeakKeyDictionary()
+"""Per backend object, the token its archives' directories are kept under."""
+
+
+def _cache_key(served: Any, path: str) -> tuple[object, str]:
+    """Where a virtual archive's directory is kept in zipimport's own cache: beside the host
+    archives' (so clearing that cache clears it too), under a key no host path can be."""
+    token = _TOKENS.get(served)
+    if token is None:
+        token = _TOKENS.setdefault(served, object())
+    return (token, path)
+
+
+def _directory_cache() -> dict[Any, Any]:
+    cache: dict[Any, Any] = zipimport._zip_directory_cache  # type: ignore[attr-defined]
+    return cache
+
+
 class VirtualZipImporter(zipimport.zipimporter):
     """zipimport's importer for an archive (or a directory inside one) that ``served`` sees."""
 
-    def __init__(self, path: str, served: Any) -> None:
+    def __init__(self, path: str, served: Any, *, fresh: bool = False) -> None:
+        """The importer of ``path`` as ``served`` sees it; its archive's directory comes from
+        zipimport's cache under the backend's key (as a host importer's does under its path),
+        read again when ``fresh``."""
         if not isinstance(path, str):
             raise TypeError(f"expected str, not {type(path)!r}")
         if not path:
@@ -85,19 +109,44 @@ class VirtualZipImporter(zipimport.zipimporter):
                 break
         self._served = served
         self.archive = path
-        with _reading(self):
-            self._files = zipimport._read_directory(path)  # type: ignore[attr-defined]
+        key = _cache_key(served, path)
+        files = None if fresh else _directory_cache().get(key)
+        if files is None:
+            with _reading(self):
+                files = zipimport._read_directory(path)  # type: ignore[attr-defined]
+            _directory_cache()[key] = files
+        self._files = files
         joined: str = _external._path_join(*reversed(prefix)) if prefix else ""
         self.prefix = joined + "/" if joined else ""
         self.key = (st.st_mtime_ns, st.st_size)
 
+    def _get_files(self) -> Any:
+        """The archive's directory, as 3.13's zipimport asks for it: from zipimport's cache
+        under this backend's key (never a host archive's entry), read again if dropped."""
+        key = _cache_key(self._served, self.archive)
+        files = _directory_cache().get(key)
+        if files is None:
+            try:
+                with _reading(self):
+                    files = zipimport._read_directory(self.archive)  # type: ignore[attr-defined]
+            except zipimport.ZipImportError:
+                files = {}
+            _directory_cache()[key] = files
+        return files
+
     def invalidate_caches(self) -> None:
-        """Reread the archive (zipimport's own also fills the cache it shares with host
-        archives: a virtual one stays out of it)."""
+        """As zipimport's own, on this backend's entry: 3.13's drops the archive's directory
+        (every importer of it reads it again), earlier ones read it again at once."""
+        key = _cache_key(self._served, self.archive)
+        if _DROPS_ON_INVALIDATE:
+            _directory_cache().pop(key, None)
+            return
         try:
             with _reading(self):
                 self._files = zipimport._read_directory(self.archive)  # type: ignore[attr-defined]
+            _directory_cache()[key] = self._files
         except zipimport.ZipImportError:
+            _directory_cache().pop(key, None)
             self._files = {}
 
     def get_resource_reader(self, fullname: str) -> Any:
@@ -165,7 +214,7 @@ class Archives:
             if st is not None and (st.st_mtime_ns, st.st_size) == kept.key:
                 return kept
         try:
-            made = VirtualZipImporter(entry, served)
+            made = VirtualZipImporter(entry, served, fresh=True)
         except zipimport.ZipImportError:
             self._kept.pop(entry, None)
             return None
