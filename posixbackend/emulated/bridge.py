@@ -35,11 +35,10 @@ PUMPED_FDS = compat.declare(
     function="subprocess.Popen",
     aspect="in-memory pipes and files",
     level=compat.Level.FINE,
-    explanation="a descriptor without a host one behind it reaches a child through a host "
-    "pipe and a pump thread: one direction only, not seekable, and a file's offset moves as "
-    "the pump reads or writes; a pipe's read end given to a child is drained into the child's "
-    "host pipe as data arrives, so a parent that keeps reading the same end (a "
-    "multiprocessing queue shared with a spawned child) no longer gets it",
+    explanation="a file without a host descriptor behind it (a memory file) reaches a child "
+    "through a host pipe and a pump thread: one direction only, not seekable, and the "
+    "file's offset moves as the pump reads or writes (an emulated pipe becomes a real pipe "
+    "shared with the child instead)",
 )
 
 
@@ -374,7 +373,19 @@ class StdioBridge:
         if is_directory(description):
             UNPASSABLE_FDS.hit(fd=child_fd)
             return None
+        if isinstance(description, PipeDescription):
+            return self._real_pipe_end(description)
         return self._pump(description, child_fd)
+
+    def _real_pipe_end(self, description: PipeDescription) -> int:
+        """A duplicate of the real pipe end behind ``description``, promoting its pipe first:
+        parent and child then share one kernel pipe."""
+        end = description.end
+        real = end.pipe.promote()
+        fd = real.read_fd if isinstance(end, PipeReader) else real.write_fd
+        copy = host_fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+        self._opened.append(copy)
+        return copy
 
     def _host_file(self, description: FileDescription, handle: HostHandle) -> int:
         """A duplicate of a host file's descriptor, at the description's offset."""

@@ -207,7 +207,7 @@ class FcntlFunctions(BackendCore):
                 raise os_error(errno.EBADF)
             pipe = description.end.pipe
             if cmd == F_GETPIPE_SZ:
-                return int(pipe.capacity)
+                return pipe.pipe_size()
             if value < 0 or value > PIPE_MAX_SIZE:
                 PIPE_SIZE_LIMIT.hit(size=value)
                 raise os_error(errno.EPERM if value > PIPE_MAX_SIZE else errno.EINVAL)

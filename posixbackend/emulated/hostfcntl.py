@@ -21,3 +21,6 @@ def _real(function: Callable[..., Any]) -> Callable[..., Any]:
 
 host_fcntl: Final[Callable[[int, int, int], int]] = _real(fcntl.fcntl)
 """fcntl.fcntl on a real descriptor, with an int argument."""
+
+host_ioctl: Final[Callable[..., Any]] = _real(fcntl.ioctl)
+"""fcntl.ioctl on a real descriptor."""

@@ -49,7 +49,24 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Self
 
+import compat
+from posixbackend.emulated.realpipe import READ_EVENTS, WRITE_EVENTS, RealPipe
 from vfs.errors import os_error
+
+SHARED_SPLICE = compat.declare(
+    id="emulated.pipe.shared_splice",
+    function="os.splice",
+    aspect="pipes shared with host children",
+    level=compat.Level.INFO,
+    explanation="splice, sendfile and copy_file_range into or out of a pipe whose end was "
+    "given to a host child (it became a real pipe) are refused with ENOTSUP",
+)
+
+
+def _shared_splice_error() -> OSError:
+    SHARED_SPLICE.hit()
+    return OSError(errno.ENOTSUP, "splice on a pipe shared with a host child is not emulated")
+
 
 PAGE_SIZE = 4096
 """The size of one buffer in the ring."""
@@ -60,6 +77,9 @@ DEFAULT_CAPACITY = 65536
 PIPE_DEVICE = posix.makedev(0, 0xFF)
 """st_dev of every pipe: a pseudo device like Linux's pipefs (below the memory file systems')."""
 PIPE_MODE = _stat.S_IFIFO | 0o600
+REAL_SLICE = 0.005
+"""Seconds between looks at promoted pipes in :func:`wait_ready` (the kernel wakes no
+:class:`Readiness`)."""
 
 Bytes = bytes | bytearray | memoryview
 
@@ -273,7 +293,7 @@ class Pipe:
     """
 
     __slots__ = (
-        "_data", "_lock", "_readers", "_ring", "_room", "_stat", "_watchers", "_writers",
+        "_data", "_lock", "_readers", "_real", "_ring", "_room", "_stat", "_watchers", "_writers",
         "capacity", "ino", "reader", "writer",
     )  # fmt: skip
 
@@ -300,6 +320,8 @@ class Pipe:
         self._ring = PageRing(slots)
         self._watchers: list[Readiness] = []
         self._readers = self._writers = 0
+        self._real: RealPipe | None = None
+        """The kernel pipe every end goes through once promoted (see :meth:`promote`)."""
         self._stat = self._make_stat(
             posix.geteuid() if uid is None else uid,
             posix.getegid() if gid is None else gid,
@@ -336,6 +358,79 @@ class Pipe:
         """The pipe's status, the same through either end."""
         return self._stat
 
+    @property
+    def real(self) -> RealPipe | None:
+        """The kernel pipe behind this one, once :meth:`promote` made it."""
+        return self._real
+
+    def promote(self) -> RealPipe:
+        """Move this pipe into a real kernel pipe (once; later calls return the same one).
+
+        The bytes buffered so far go into it first, then every end switches to it in one
+        step: an interrupt before that leaves the emulated pipe as it was. Calls waiting in
+        the emulated pipe wake and go on through the real one.
+        """
+        with self._lock:
+            real = self._real
+            if real is not None:
+                return real
+            real = RealPipe.holding(self._ring.peek(self._ring.size), self.capacity)
+            try:
+                if not self._readers:
+                    real.close_reader()
+                if not self._writers:
+                    real.close_writer()
+            except BaseException:
+                real.close_reader()
+                real.close_writer()
+                raise
+            self._real = real  # the switch
+            self._ring = PageRing(self._ring.free_slots + self._ring.pages)
+            self._data.notify_all()
+            self._became_writable()
+            return real
+
+    def _enter(self, end: PipeEnd) -> RealPipe | None:
+        """Start a call on ``end`` that may go to the real pipe: EBADF if it is closed; the
+        real pipe if promoted. The caller must :meth:`_exit` (the count keeps the real
+        descriptors open until then)."""
+        with self._lock:
+            if end._closed:
+                raise os_error(errno.EBADF)
+            end._calls += 1
+            return self._real
+
+    def _exit(self, end: PipeEnd) -> None:
+        with self._lock:
+            self._leave(end)
+
+    def _read_real(
+        self, end: PipeEnd, n: int, nonblocking: bool, timeout: float | None
+    ) -> list[bytearray]:
+        """:meth:`_read` of a promoted pipe."""
+        deadline = _deadline(timeout)
+        buffer = bytearray(n)
+        real = self._enter(end)
+        try:
+            assert real is not None
+            count = real.readinto(memoryview(buffer), nonblocking, deadline)
+        finally:
+            self._exit(end)
+        del buffer[count:]
+        return [buffer] if count else []
+
+    def _write_real(
+        self, end: PipeEnd, view: memoryview, nonblocking: bool, timeout: float | None
+    ) -> int:
+        """:meth:`_write` of a promoted pipe."""
+        deadline = _deadline(timeout)
+        real = self._enter(end)
+        try:
+            assert real is not None
+            return real.write(view, nonblocking, deadline)
+        finally:
+            self._exit(end)
+
     # -- called by the ends ------------------------------------------------------------------
 
     def _read(
@@ -343,14 +438,31 @@ class Pipe:
     ) -> list[bytearray]:
         """Take up to ``n`` bytes once some are there; ``[]`` at end of file."""
         deadline = _deadline(timeout)
+        if self._real is None:
+            chunks = self._read_ring(end, n, nonblocking, deadline)
+            if chunks is not None:
+                return chunks
+        left = _remaining(deadline)
+        return self._read_real(end, n, nonblocking, left)
+
+    def _read_ring(
+        self, end: PipeEnd, n: int, nonblocking: bool, deadline: float | None
+    ) -> list[bytearray] | None:
+        """:meth:`_read` from the emulated ring; None if the pipe is (or became) promoted."""
         with self._lock:
             if end._closed:
                 raise os_error(errno.EBADF)
             end._calls += 1  # nothing is called before the try: no exception lands between
             try:
                 ring = self._ring
-                if ring.empty and not self._await_data(nonblocking, deadline):
+                if (
+                    self._real is None
+                    and ring.empty
+                    and not self._await_data(nonblocking, deadline)
+                ):
                     return []
+                if self._real is not None:
+                    return None
                 was_full = ring.full
                 chunks = ring.take(n)
                 if was_full and not ring.full:
@@ -369,31 +481,53 @@ class Pipe:
             raise os_error(errno.EAGAIN)
         if not self._data.wait_for(self._readable, _remaining(deadline)):
             raise os_error(errno.ETIMEDOUT)
-        return not self._ring.empty
+        return self._real is not None or not self._ring.empty
 
     def _write(
         self, end: PipeEnd, view: memoryview, nonblocking: bool, timeout: float | None
     ) -> int:
         """Write ``view`` by Linux's rules (see the module docstring); return the count."""
         deadline = _deadline(timeout)
+        written = 0
+        if self._real is None:
+            written, done = self._write_ring(end, view, nonblocking, deadline)
+            if done:
+                return written
+        try:
+            rest = self._write_real(end, view[written:], nonblocking, _remaining(deadline))
+        except OSError:
+            if written:  # what went into the ring before the promotion counts
+                return written
+            raise
+        return written + rest
+
+    def _write_ring(
+        self, end: PipeEnd, view: memoryview, nonblocking: bool, deadline: float | None
+    ) -> tuple[int, bool]:
+        """:meth:`_write` into the emulated ring: the count, and False if the pipe is (or
+        became) promoted before all of ``view`` went in (the rest goes to the real pipe)."""
         total = len(view)
         with self._lock:
             if end._closed:
                 raise os_error(errno.EBADF)
             end._calls += 1  # nothing is called before the try: no exception lands between
             try:
+                if self._real is not None:
+                    return 0, False
                 if not self._readers:
                     raise os_error(errno.EPIPE)
                 written = self._put(view, merge=True)
                 while written < total:  # the ring is full here
                     if nonblocking:
-                        return self._stopped(written, errno.EAGAIN)
+                        return self._stopped(written, errno.EAGAIN), True
                     if not self._room.wait_for(self._writable, _remaining(deadline)):
-                        return self._stopped(written, errno.ETIMEDOUT)
+                        return self._stopped(written, errno.ETIMEDOUT), True
+                    if self.real is not None:  # promoted while waiting
+                        return written, False
                     if not self._readers:
-                        return self._stopped(written, errno.EPIPE)
+                        return self._stopped(written, errno.EPIPE), True
                     written += self._put(view[written:], merge=False)
-                return written
+                return written, True
             finally:
                 self._leave(end)
 
@@ -434,6 +568,8 @@ class Pipe:
                         raise os_error(errno.EAGAIN)
                     if not self._room.wait_for(self._writable, _remaining(deadline)):
                         raise os_error(errno.ETIMEDOUT)
+                    if self._real is not None:
+                        raise _shared_splice_error()
                     if not self._readers:
                         raise os_error(errno.EPIPE)
                 data = read(min(limit, ring.free_slots * PAGE_SIZE - skew))
@@ -467,6 +603,8 @@ class Pipe:
                 ring = self._ring
                 if ring.empty and not self._await_data(nonblocking, deadline):
                     return 0
+                if self._real is not None:
+                    raise _shared_splice_error()
                 taken = write(ring.peek(limit))
                 was_full = ring.full
                 ring.take(taken)
@@ -551,24 +689,36 @@ class Pipe:
     def _let_go(self, end: PipeEnd) -> None:
         """``end`` is gone (under the lock): readers see EOF once no writer is left, writers
         EPIPE once no reader is."""
+        real = self._real
         if isinstance(end, PipeReader):
             self._readers -= 1
             if not self._readers:
+                if real is not None:
+                    real.close_reader()
                 self._room.notify_all()
                 self._notify_watchers()
         else:
             self._writers -= 1
             if not self._writers:
+                if real is not None:
+                    real.close_writer()
                 self._data.notify_all()
                 self._notify_watchers()
 
     def _available(self) -> int:
         with self._lock:
-            return self._ring.size
+            real = self._real
+            return self._ring.size if real is None else real.available()
+
+    def pipe_size(self) -> int:
+        """F_GETPIPE_SZ: the capacity in bytes (the kernel's, once promoted)."""
+        with self._lock:
+            real = self._real
+            return self.capacity if real is None else real.capacity()
 
     def _readable(self) -> bool:
         """Whether a read would not block (data, or end of file); call under the lock."""
-        return not self._ring.empty or not self._writers
+        return self._real is not None or not self._ring.empty or not self._writers
 
     def resize(self, capacity: int) -> int:
         """F_SETPIPE_SZ: hold ``capacity`` bytes (at least a page, rounded up to a power of
@@ -577,6 +727,10 @@ class Pipe:
         pages = max(1, -(-capacity // PAGE_SIZE))
         pages = 1 << (pages - 1).bit_length()
         with self._lock:
+            real = self._real
+            if real is not None:
+                self.capacity = real.resize(capacity)
+                return self.capacity
             if self._ring.pages > pages:
                 raise os_error(errno.EBUSY)
             self._ring.resize(pages)
@@ -586,15 +740,21 @@ class Pipe:
 
     def _writable(self) -> bool:
         """Whether a write would not block at first (a free slot, or EPIPE); under the lock."""
-        return not self._ring.full or not self._readers
+        return self._real is not None or not self._ring.full or not self._readers
 
     def _reader_events(self) -> int:
         with self._lock:
+            real = self._real
+            if real is not None:
+                return real.events(real.read_fd, READ_EVENTS)
             events = 0 if self._ring.empty else select.POLLIN | select.POLLRDNORM
             return events if self._writers else events | select.POLLHUP
 
     def _writer_events(self) -> int:
         with self._lock:
+            real = self._real
+            if real is not None:
+                return real.events(real.write_fd, WRITE_EVENTS)
             events = 0 if self._ring.full else select.POLLOUT | select.POLLWRNORM
             return events if self._readers else events | select.POLLERR
 
@@ -737,7 +897,10 @@ class PipeReader(PipeEnd):
     ) -> int:
         """splice(2) from this pipe to a file: once data is there (0 at end of file), hand up
         to ``limit`` bytes to ``write``, which returns how many it took; those leave the pipe."""
-        return self._check_open()._splice_out(self, write, limit, nonblocking, timeout)
+        pipe = self._check_open()
+        if pipe._real is not None:
+            raise _shared_splice_error()
+        return pipe._splice_out(self, write, limit, nonblocking, timeout)
 
     def splice_to(
         self,
@@ -752,11 +915,15 @@ class PipeReader(PipeEnd):
         pipe = self._check_open()
         if writer._check_open() is pipe:
             raise ValueError("cannot splice a pipe to itself")
+        if pipe._real is not None or writer._pipe._real is not None:
+            raise _shared_splice_error()
         return pipe._splice_to(self, writer, limit, nonblocking, timeout)
 
     def readable(self) -> bool:
         """Whether a read would return at once: data buffered, or no writer left (EOF)."""
         pipe = self._check_open()
+        if pipe._real is not None:
+            return bool(self.poll() & (select.POLLIN | select.POLLHUP))
         with pipe._lock:
             return pipe._readable()
 
@@ -800,6 +967,8 @@ class PipeWriter(PipeEnd):
         buffers cut at the file's page borders (``offset`` is the file position read from).
         BrokenPipeError without readers; ``read`` is called with the pipe locked."""
         pipe = self._check_open()
+        if pipe._real is not None:
+            raise _shared_splice_error()
         return pipe._splice_in(
             self, read, limit, offset % PAGE_SIZE, nonblocking=nonblocking, timeout=timeout
         )
@@ -807,6 +976,8 @@ class PipeWriter(PipeEnd):
     def writable(self) -> bool:
         """Whether a write would not block at first: a free page slot, or no reader (EPIPE)."""
         pipe = self._check_open()
+        if pipe._real is not None:
+            return bool(self.poll() & (select.POLLOUT | select.POLLERR))
         with pipe._lock:
             return pipe._writable()
 
@@ -835,6 +1006,8 @@ def wait_ready(ends: Sequence[PipeEnd], timeout: float | None = None) -> list[Pi
             left = _remaining(deadline)
             if left == 0.0:
                 return []
+            if any(end.pipe.real is not None for end in ends):
+                left = REAL_SLICE if left is None else min(left, REAL_SLICE)  # kernel states
             readiness.wait(seen, left)
     finally:
         for end in watched:

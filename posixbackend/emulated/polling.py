@@ -26,7 +26,7 @@ import compat
 from posixbackend.emulated.core import BackendCore
 from posixbackend.emulated.descriptions import Description, HostDescription, PipeDescription
 from posixbackend.emulated.eventfd import COUNTER_MAX, EventfdDescription
-from posixbackend.emulated.pipes import Readiness
+from posixbackend.emulated.pipes import PipeReader, Readiness
 from vfs.errors import os_error
 
 REAL_SELECT: Final = select.select
@@ -39,8 +39,8 @@ ALWAYS: Final = select.POLLIN | select.POLLRDNORM | select.POLLOUT | select.POLL
 """What a regular file or directory reports: ready for everything (Linux's DEFAULT_POLLMASK)."""
 REPORTED_ANYWAY: Final = select.POLLERR | select.POLLHUP | select.POLLNVAL
 DEFAULT_MASK: Final = select.POLLIN | select.POLLPRI | select.POLLOUT
-READ_SET: Final = select.POLLIN | select.POLLRDNORM | select.POLLRDBAND | select.POLLHUP | (
-    select.POLLERR
+READ_SET: Final = (
+    select.POLLIN | select.POLLRDNORM | select.POLLRDBAND | select.POLLHUP | (select.POLLERR)
 )
 WRITE_SET: Final = select.POLLOUT | select.POLLWRNORM | select.POLLWRBAND | select.POLLERR
 EXCEPT_SET: Final = select.POLLPRI
@@ -101,6 +101,18 @@ def _emulated_events(description: Description) -> int:
     return ALWAYS
 
 
+def _real_pipe_fd(description: Description | None) -> int | None:
+    """The parent's real descriptor behind a promoted pipe end, else None."""
+    if not isinstance(description, PipeDescription):
+        return None
+    end = description.end
+    real = end.pipe.real
+    if real is None:
+        return None
+    fd = real.read_fd if isinstance(end, PipeReader) else real.write_fd
+    return fd if fd >= 0 else None
+
+
 class _Wait:
     """One poll(2) call: the descriptors sorted once (the call holds what they refer to, as
     Linux's does), pipe ends watched, the rest looked at in turn."""
@@ -116,8 +128,11 @@ class _Wait:
         for key, mask in interest.items():
             fd, is_host = key
             description = None if is_host else files.get(fd)
+            real_fd = _real_pipe_fd(description)
             if isinstance(description, HostDescription):
                 self.host.setdefault(description.fd, []).append((key, mask))
+            elif real_fd is not None:  # a pipe shared with a child: the kernel's own states
+                self.host.setdefault(real_fd, []).append((key, mask))
             elif description is not None:
                 self.emulated.append((key, mask, description))
                 if isinstance(description, PipeDescription):
@@ -179,7 +194,9 @@ def wait_for_events(wait: _Wait, timeout: float | None) -> list[tuple[Key, int]]
                 return found
             if wait.host:
                 continue  # the host's poll waited
-            every_pipe = len(wait.pipes) == len(wait.emulated)
+            every_pipe = len(wait.pipes) == len(wait.emulated) and not any(
+                description.end.pipe.real is not None for description in wait.pipes
+            )  # a pipe promoted during the wait is looked at every slice
             wait.readiness.wait(seen, remaining if every_pipe else step)
 
 
