@@ -258,6 +258,10 @@ class Session:
             INSTALLATION.install()
             C_LIBRARIES.install()
             ACTIVE.set(self.emulated)
+            if self.handler is not None:  # processes may start, but never by a fork
+                from posixbackend.launcher import startmethod
+
+                startmethod.install()
             if threading.excepthook is threading.__excepthook__:
                 threading.excepthook = print_thread_exception
         else:

@@ -4,9 +4,10 @@ parent's get, and a process pool maps."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from tests.launcher.running import JAVA_HOST, launch, printed_json
+from tests.launcher.running import JAVA_HOST, JAVA_MEMORY, launch, printed_json
 
 WORKER = """\
 def put(queue):
@@ -51,3 +52,32 @@ def test_process_pool_maps_with_spawn(tmp_path: Path) -> None:
     (tmp_path / "worker.py").write_text(WORKER)
     done = launch(*JAVA_HOST.options, "-c", POOL, cwd=tmp_path)
     assert printed_json(done) == [0, 1, 4, 9, 16, 25]
+
+
+WORKERS = """\
+import compileall, json, multiprocessing, os
+os.makedirs("tree", exist_ok=True)
+for name in ("a", "b", "c"):
+    with open(os.path.join("tree", name + ".py"), "w") as source:
+        source.write(f"{name.upper()} = 1\\n")
+compiled = compileall.compile_dir("tree", quiet=1, workers=2)
+try:
+    multiprocessing.get_context("fork").Process(target=print).start()
+    fork = "started"
+except PermissionError as error:
+    fork = "refused"
+print(json.dumps([multiprocessing.get_start_method(), compiled,
+                  sorted(os.listdir(os.path.join("tree", "__pycache__"))), fork]))
+"""
+
+
+def test_compileall_workers_spawn_by_default_on_host_and_memory(tmp_path: Path) -> None:
+    """With processes allowed, the launcher makes spawn multiprocessing's default (gap
+    launcher.spawn_start_method): compileall's workers= compiles the program's files, on the
+    host and on its memory file system; fork asked for by name stays refused."""
+    expected_pycs = [f"{name}.cpython-{sys.version_info[0]}{sys.version_info[1]}.pyc"
+                     for name in ("a", "b", "c")]  # fmt: skip
+    for mode in (JAVA_HOST, JAVA_MEMORY):
+        done = launch(*mode.options, "-c", WORKERS, cwd=tmp_path)
+        assert printed_json(done) == ["spawn", True, expected_pycs, "refused"], mode.name
+    assert (tmp_path / "tree" / "__pycache__").is_dir()  # the host run's; memory's stayed there
