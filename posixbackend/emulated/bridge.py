@@ -8,7 +8,6 @@ import abc
 import fcntl
 import os
 import posix
-import select
 import stat
 import threading
 from collections.abc import Iterable, Mapping
@@ -27,7 +26,7 @@ from posixbackend.emulated.descriptions import (
 )
 from posixbackend.emulated.fdtable import FdTable
 from posixbackend.emulated.hostfcntl import host_fcntl
-from posixbackend.emulated.pipes import PipeReader, PipeWriter
+from posixbackend.emulated.pipes import PipeReader
 from vfs.host.handle import HostHandle
 
 PUMPED_FDS = compat.declare(
@@ -62,7 +61,7 @@ CLOSED_STDIO = compat.declare(
 
 
 POLL_INTERVAL: Final = 0.05
-"""How often an input pump waiting for emulated data checks whether its child is gone."""
+"""The longest pause between two looks at whether a child is gone (a blocking wait polls)."""
 
 
 CHUNK: Final = 65536
@@ -220,19 +219,9 @@ class InputPump(Pump):
 
     def _copy(self) -> None:
         description = self._description
-        end = description.end if isinstance(description, PipeDescription) else None
-        watch = select.poll()
-        watch.register(self._fd, select.POLLOUT)
         while True:
             try:
-                if isinstance(end, PipeReader):
-                    data = end.read(CHUNK, timeout=POLL_INTERVAL)
-                else:
-                    data = description.read(CHUNK)
-            except TimeoutError:
-                if any(events & select.POLLERR for _, events in watch.poll(0)):
-                    return  # the child's end is closed: it will read no more
-                continue
+                data = description.read(CHUNK)
             except OSError:  # the description cannot be read: the child sees end of file
                 return
             if not data or not _write_host(self._fd, data):
@@ -244,7 +233,7 @@ class OutputPump(Pump):
 
     @property
     def into_file(self) -> bool:
-        return not isinstance(self._description, PipeDescription)
+        return True  # pipes are shared as real ones (see StdioBridge._real_pipe_end)
 
     def _copy(self) -> None:
         description = self._description
@@ -265,17 +254,12 @@ def _write_host(fd: int, data: bytes) -> bool:
 
 
 def _write_emulated(description: Description, data: bytes) -> bool:
-    """Write all of ``data`` to an emulated description (blocking, whatever its flags); False
-    when it cannot take more (no reader left, or an error such as ENOSPC)."""
-    end = description.end if isinstance(description, PipeDescription) else None
+    """Write all of ``data`` to an emulated description; False when it cannot take more (an
+    error such as ENOSPC)."""
     view = memoryview(data)
     try:
         while view:
-            if isinstance(end, PipeWriter):
-                written = end.write(view)
-            else:
-                written = description.write(bytes(view))
-            view = view[written:]
+            view = view[description.write(bytes(view)) :]
     except OSError:
         return False
     return True
@@ -423,10 +407,8 @@ class StdioBridge:
 
 
 def _is_input(description: Description, child_fd: int) -> bool:
-    """Whether the child reads through a pumped descriptor: a pipe's read end; for files,
-    standard input, or a file opened read-only at another number."""
-    if isinstance(description, PipeDescription):
-        return isinstance(description.end, PipeReader)
+    """Whether the child reads through a pumped descriptor (a file): standard input, or a file
+    opened read-only at another number."""
     if child_fd in (1, 2):
         return False
     return child_fd == 0 or description.flags & O_ACCMODE == posix.O_RDONLY
