@@ -22,6 +22,7 @@ import stat
 from typing import Any, Final
 
 import compat
+from posixbackend.emulated.files import INT_MAX, INT_MIN
 from posixbackend.emulated.mapping import access_error
 from posixbackend.permissions.entrypoints import entry_points, pass_throughs
 from posixbackend.switch.active import get_active
@@ -40,8 +41,6 @@ MAP_DESCRIPTOR = compat.declare(
 )
 NEVER_OPEN: Final = -2
 """A descriptor number no process has open (-1 asks for an anonymous map)."""
-INT_MIN: Final = -0x80000000
-INT_MAX: Final = 0x7FFFFFFF
 PARAMETERS: Final = ("fileno", "length", "flags", "prot", "access", "offset")
 """The constructor's parameters that may be given by position, in order."""
 

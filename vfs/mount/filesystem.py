@@ -219,16 +219,7 @@ class MountFileSystem(FileSystem):
                 if not path:
                     start = walk.start
                     return start.mounted.remap(start.mounted.fs.stat_at(start.node, "", False))
-                directory, name, trailing, hops = walk.parent(path)
-                node = walk.child(directory, name, path)
-                direct = not trailing and node is not None and name not in SPECIAL_NAMES
-                if node is not None and (follow_symlinks or trailing) and walk.is_link(node):
-                    direct = False
-                    while node is not None and walk.is_link(node):
-                        directory, name, node, slash, hops = walk.through(
-                            directory, node, path, hops
-                        )
-                        trailing = trailing or slash
+                directory, name, node, trailing, direct = _last_step(walk, path, follow_symlinks)
                 existing(walk, node, trailing, path)
                 mounted, inner, rel = self._target(directory, name, node, trailing)
                 st = mounted.fs.stat_at(inner, rel, False)
@@ -268,17 +259,8 @@ class MountFileSystem(FileSystem):
             return None
         generation = self._cache.generation
         try:
-            with self._walk(at) as walk:  # stat_at's resolution, remembered as it does
-                directory, name, trailing, hops = walk.parent(path)
-                node = walk.child(directory, name, path)
-                direct = not trailing and node is not None and name not in SPECIAL_NAMES
-                if node is not None and (follow_symlinks or trailing) and walk.is_link(node):
-                    direct = False
-                    while node is not None and walk.is_link(node):
-                        directory, name, node, slash, hops = walk.through(
-                            directory, node, path, hops
-                        )
-                        trailing = trailing or slash
+            with self._walk(at) as walk:  # stat_at's resolution, remembered as it is
+                directory, name, node, trailing, direct = _last_step(walk, path, follow_symlinks)
                 if node is None or (trailing and not walk.is_dir(node)):
                     return None
                 mounted, inner, rel = self._target(directory, name, node, trailing)
@@ -679,6 +661,23 @@ class MountFileSystem(FileSystem):
     def __repr__(self) -> str:
         points = ", ".join(sorted(p for p in self._table.by_path if p != "/"))
         return f"<MountFileSystem of {self._table.root.fs!r} with {points or 'no mounts'}>"
+
+
+def _last_step(
+    walk: Walk[MountNode, MountNode], path: str, follow: bool
+) -> tuple[MountNode, str, MountNode | None, bool, bool]:
+    """(directory, name, node or None, trailing slash, named directly) of ``path``'s last
+    component, links followed when ``follow`` or a trailing slash asks; "named directly": by
+    its name, no link followed, no trailing slash (what the resolution cache remembers)."""
+    directory, name, trailing, hops = walk.parent(path)
+    node = walk.child(directory, name, path)
+    direct = not trailing and node is not None and name not in SPECIAL_NAMES
+    if node is not None and (follow or trailing) and walk.is_link(node):
+        direct = False
+        while node is not None and walk.is_link(node):
+            directory, name, node, slash, hops = walk.through(directory, node, path, hops)
+            trailing = trailing or slash
+    return directory, name, node, trailing, direct
 
 
 def _plain(walk: Walk[MountNode, MountNode], node: MountNode | None) -> bool:
