@@ -1,4 +1,5 @@
-/* The optional C accelerator of the emulated backend's hottest calls: read, lseek, open, close.
+/* The optional C accelerator of the emulated backend's hottest calls: read, lseek, open, close,
+ * and (MemoryWriter, for the SQLite VFS) a memory handle's pwrite.
  *
  * Each method does the common case of its Python namesake in posixbackend/emulated/files.py
  * without running Python code, and hands every other case -- unusual arguments, a provider
@@ -29,6 +30,9 @@
 #ifndef Py_T_OBJECT_EX
 #define Py_T_OBJECT_EX T_OBJECT_EX
 #endif
+#ifndef Py_T_PYSSIZET
+#define Py_T_PYSSIZET T_PYSSIZET
+#endif
 #ifndef Py_READONLY
 #define Py_READONLY READONLY
 #endif
@@ -48,15 +52,19 @@ typedef struct {
     PyTypeObject *directory;        /* Directory */
     PyTypeObject *resolver;         /* Resolver */
     PyTypeObject *identity;         /* Identity: whose permissions the resolver checks */
+    PyTypeObject *space;            /* Space: a memory file system's pages in use */
     Py_ssize_t d_flags, d_refs, d_handle, d_position, d_busy, d_waiting, d_gate;
     Py_ssize_t t_files, t_hint, t_limit, t_inheritable, t_lock;
     Py_ssize_t h_fs, h_node, h_flags, h_opened_as, h_state, h_reader;
-    Py_ssize_t i_atime, i_mtime, i_ctime, i_handles, i_nlink, i_mode, i_uid, i_gid;
+    Py_ssize_t i_atime, i_mtime, i_ctime, i_handles, i_nlink, i_mode, i_uid, i_gid, i_stat;
+    Py_ssize_t s_used_pages, s_max_pages;
     Py_ssize_t f_data, dir_entries, r_paths, r_check, r_who, who_uid, who_gid, who_groups;
     PyObject *fast_state[4];  /* a new MemoryHandle's state, by access mode */
     long open_state;          /* the state bit of an open handle */
     long reader_state;        /* the state bits with which a handle reads the common way */
     long slow_flags;          /* open flags only the Python path handles */
+    long writer_state;        /* the state bit of a handle that may write */
+    long long max_file_size;  /* the memory file system's largest file (EFBIG past it) */
 } Layout;
 
 static Layout layout;
@@ -135,6 +143,7 @@ release_layout(void)
     Py_CLEAR(layout.directory);
     Py_CLEAR(layout.resolver);
     Py_CLEAR(layout.identity);
+    Py_CLEAR(layout.space);
     for (int mode = 0; mode < 4; mode++) {
         Py_CLEAR(layout.fast_state[mode]);
     }
@@ -145,20 +154,20 @@ configure(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {
         "description", "file_description", "fd_table", "memory_handle", "inode",
-        "regular_file", "directory", "resolver", "identity", "fast_state", "open_state",
-        "reader_state",
-        "slow_flags", NULL,
+        "regular_file", "directory", "resolver", "identity", "space", "fast_state",
+        "open_state", "reader_state", "slow_flags", "writer_state", "max_file_size", NULL,
     };
     Layout new;
     PyObject *fast_state;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "$O!O!O!O!O!O!O!O!O!O!lll:configure", keywords,
+            args, kwargs, "$O!O!O!O!O!O!O!O!O!O!O!llllL:configure", keywords,
             &PyType_Type, &new.description, &PyType_Type, &new.file_description,
             &PyType_Type, &new.fd_table, &PyType_Type, &new.memory_handle,
             &PyType_Type, &new.inode, &PyType_Type, &new.regular_file,
             &PyType_Type, &new.directory, &PyType_Type, &new.resolver,
-            &PyType_Type, &new.identity,
-            &PyTuple_Type, &fast_state, &new.open_state, &new.reader_state, &new.slow_flags)) {
+            &PyType_Type, &new.identity, &PyType_Type, &new.space,
+            &PyTuple_Type, &fast_state, &new.open_state, &new.reader_state, &new.slow_flags,
+            &new.writer_state, &new.max_file_size)) {
         return NULL;
     }
     if (PyTuple_GET_SIZE(fast_state) != 4) {
@@ -197,6 +206,9 @@ configure(PyObject *module, PyObject *args, PyObject *kwargs)
         slot_offset(new.inode, "mode", &new.i_mode) ||
         slot_offset(new.inode, "uid", &new.i_uid) ||
         slot_offset(new.inode, "gid", &new.i_gid) ||
+        slot_offset(new.inode, "_stat", &new.i_stat) ||
+        slot_offset(new.space, "used_pages", &new.s_used_pages) ||
+        slot_offset(new.space, "max_pages", &new.s_max_pages) ||
         slot_offset(new.regular_file, "data", &new.f_data) ||
         slot_offset(new.directory, "entries", &new.dir_entries) ||
         slot_offset(new.resolver, "paths", &new.r_paths) ||
@@ -219,6 +231,7 @@ configure(PyObject *module, PyObject *args, PyObject *kwargs)
     PyTypeObject **types[] = {
         &new.description, &new.file_description, &new.fd_table, &new.memory_handle,
         &new.inode, &new.regular_file, &new.directory, &new.resolver, &new.identity,
+        &new.space,
     };
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         Py_INCREF(*types[i]);
@@ -895,11 +908,237 @@ static PyType_Spec fast_paths_spec = {
     .slots = fast_paths_slots,
 };
 
+/* -- MemoryWriter: one memory handle's pwrite --------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *handle;       /* the MemoryHandle */
+    PyObject *space;        /* its file system's Space */
+    PyObject *fs_acquire;   /* its file system's lock's acquire and release */
+    PyObject *fs_release;
+    PyObject *python_pwrite; /* handle.pwrite, for everything off the fast path */
+    vectorcallfunc vectorcall;
+} MemoryWriter;
+
+static PyObject *memory_writer_vectorcall(PyObject *, PyObject *const *, size_t, PyObject *);
+
+static int
+memory_writer_traverse(MemoryWriter *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->handle);
+    Py_VISIT(self->space);
+    Py_VISIT(self->fs_acquire);
+    Py_VISIT(self->fs_release);
+    Py_VISIT(self->python_pwrite);
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+static int
+memory_writer_clear(MemoryWriter *self)
+{
+    Py_CLEAR(self->handle);
+    Py_CLEAR(self->space);
+    Py_CLEAR(self->fs_acquire);
+    Py_CLEAR(self->fs_release);
+    Py_CLEAR(self->python_pwrite);
+    return 0;
+}
+
+static void
+memory_writer_dealloc(MemoryWriter *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    memory_writer_clear(self);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+static PyObject *
+memory_writer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"handle", NULL};
+    PyObject *handle;
+    if (!configured) {
+        PyErr_SetString(PyExc_RuntimeError, "configure() the accelerator first");
+        return NULL;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!:MemoryWriter", keywords,
+                                     layout.memory_handle, &handle)) {
+        return NULL;
+    }
+    PyObject *fs = SLOT(handle, layout.h_fs);
+    if (fs == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the handle has no file system");
+        return NULL;
+    }
+    MemoryWriter *self = (MemoryWriter *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->vectorcall = memory_writer_vectorcall;
+    self->handle = Py_NewRef(handle);
+    self->python_pwrite = PyObject_GetAttrString(handle, "pwrite");
+    self->space = PyObject_GetAttrString(fs, "_space");
+    PyObject *lock = PyObject_GetAttrString(fs, "_lock");
+    if (lock != NULL) {
+        self->fs_acquire = PyObject_GetAttrString(lock, "acquire");
+        self->fs_release = PyObject_GetAttrString(lock, "release");
+        Py_DECREF(lock);
+    }
+    if (self->python_pwrite == NULL || self->space == NULL || self->fs_acquire == NULL ||
+        self->fs_release == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    if (!Py_IS_TYPE(self->space, layout.space)) {
+        PyErr_SetString(PyExc_TypeError, "the handle's file system is not a MemoryFileSystem");
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+/* Write ``data`` into the dense content of ``node`` at ``offset`` (the file system lock held):
+ * 1 when done, 0 when the case is the Python method's (nothing changed), -1 on error. As
+ * MemoryFileSystem._write: in place, or growing with no page left out and no size cap. */
+static int
+write_dense(MemoryWriter *self, PyObject *node, PyObject *data, long long offset)
+{
+    PyObject *content = SLOT(node, layout.f_data);
+    if (content == NULL || !PyByteArray_CheckExact(content)) {
+        return 0; /* sparse or mapped */
+    }
+    Py_ssize_t length = PyBytes_GET_SIZE(data);
+    long long end = offset + length;
+    Py_ssize_t size = PyByteArray_GET_SIZE(content);
+    if (end > size) {
+        long long used;
+        if (SLOT(self->space, layout.s_max_pages) != Py_None ||
+            !exact_long(SLOT(self->space, layout.s_used_pages), &used)) {
+            return 0; /* a size cap: what fits is the Python method's to work out */
+        }
+        long long have = ((long long)size + 4095) >> 12;
+        if (offset > have << 12 || end > PY_SSIZE_T_MAX) {
+            return 0; /* it would leave a hole page: the file turns sparse */
+        }
+        PyObject *counted = PyLong_FromLongLong(used + ((end + 4095) >> 12) - have);
+        if (counted == NULL) {
+            return -1;
+        }
+        if (PyByteArray_Resize(content, (Py_ssize_t)end) < 0) {
+            Py_DECREF(counted);
+            PyErr_Clear(); /* out of memory: the Python method says ENOSPC */
+            return 0;
+        }
+        if (offset > size) {
+            memset(PyByteArray_AS_STRING(content) + size, 0, (size_t)(offset - size));
+        }
+        set_slot(self->space, layout.s_used_pages, counted);
+    }
+    memcpy(PyByteArray_AS_STRING(content) + offset, PyBytes_AS_STRING(data), (size_t)length);
+    return 1;
+}
+
+static PyObject *
+memory_writer_call(MemoryWriter *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs != 2 || kwnames != NULL || !PyBytes_CheckExact(args[0]) ||
+        PyBytes_GET_SIZE(args[0]) == 0) {
+        goto python;
+    }
+    long long offset, flags, state, mode;
+    PyObject *handle = self->handle;
+    PyObject *node = SLOT(handle, layout.h_node);
+    if (!exact_long(args[1], &offset) || offset < 0 ||
+        offset > layout.max_file_size - PyBytes_GET_SIZE(args[0]) ||
+        !exact_long(SLOT(handle, layout.h_state), &state) || !(state & layout.writer_state) ||
+        !exact_long(SLOT(handle, layout.h_flags), &flags) || flags & O_APPEND ||
+        node == NULL || !Py_IS_TYPE(node, layout.regular_file) ||
+        !exact_long(SLOT(node, layout.i_mode), &mode) || mode & 06000) {
+        goto python; /* errors, appends, set-ID bits to clear: the Python method's */
+    }
+    PyObject *now = PyLong_FromLongLong(now_ns());
+    if (now == NULL) {
+        return NULL;
+    }
+    int taken = try_lock(self->fs_acquire);
+    if (taken <= 0) {
+        Py_DECREF(now);
+        if (taken < 0) {
+            return NULL;
+        }
+        goto python;
+    }
+    int done = write_dense(self, node, args[0], offset);
+    if (done == 1) {
+        set_slot(node, layout.i_mtime, Py_NewRef(now));
+        set_slot(node, layout.i_ctime, now);
+        set_slot(node, layout.i_stat, Py_NewRef(Py_None));
+    } else {
+        Py_DECREF(now);
+    }
+    if (unlock(self->fs_release) < 0 || done < 0) {
+        return NULL;
+    }
+    if (done == 1) {
+        return PyLong_FromSsize_t(PyBytes_GET_SIZE(args[0]));
+    }
+python:
+    return PyObject_Vectorcall(self->python_pwrite, args, nargsf, kwnames);
+}
+
+static PyObject *
+memory_writer_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
+                         PyObject *kwnames)
+{
+    return memory_writer_call((MemoryWriter *)self, args, nargsf, kwnames);
+}
+
+static PyObject *
+memory_writer_tp_call(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    return PyVectorcall_Call(self, args, kwargs);
+}
+
+static PyMemberDef memory_writer_members[] = {
+    {"__vectorcalloffset__", Py_T_PYSSIZET, offsetof(MemoryWriter, vectorcall), Py_READONLY,
+     NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+PyDoc_STRVAR(memory_writer_doc,
+"MemoryWriter(handle)\n--\n\n"
+"``writer(data, offset)`` is ``handle.pwrite(data, offset)`` for a MemoryHandle, its common\n"
+"case (bytes into a dense file, no size cap, no set-ID bits) done in C; the rest, errors\n"
+"included, by the handle's own method.");
+
+static PyType_Slot memory_writer_slots[] = {
+    {Py_tp_doc, (void *)memory_writer_doc},
+    {Py_tp_new, memory_writer_new},
+    {Py_tp_dealloc, memory_writer_dealloc},
+    {Py_tp_traverse, memory_writer_traverse},
+    {Py_tp_clear, memory_writer_clear},
+    {Py_tp_call, memory_writer_tp_call},
+    {Py_tp_members, memory_writer_members},
+    {0, NULL},
+};
+
 PyDoc_STRVAR(configure_doc,
 "configure(*, description, file_description, fd_table, memory_handle, inode, regular_file,\n"
-"          directory, resolver, identity, fast_state, open_state, reader_state, slow_flags)\n"
+"          directory, resolver, identity, space, fast_state, open_state, reader_state,\n"
+"          slow_flags, writer_state, max_file_size)\n"
 "--\n\n"
 "Learn the classes' slot layout and the memory file system's constants (once).");
+
+static PyType_Spec memory_writer_spec = {
+    .name = "posixbackend._speedups.MemoryWriter",
+    .basicsize = sizeof(MemoryWriter),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .slots = memory_writer_slots,
+};
 
 static PyMethodDef module_methods[] = {
     {"configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
@@ -910,7 +1149,8 @@ static PyMethodDef module_methods[] = {
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "posixbackend._speedups",
-    .m_doc = "The C fast paths of the emulated backend's read, lseek, open and close.",
+    .m_doc = "The C fast paths of the emulated backend's read, lseek, open and close, and of "
+             "a memory handle's pwrite.",
     .m_size = -1,
     .m_methods = module_methods,
 };
@@ -929,6 +1169,12 @@ PyInit__speedups(void)
     }
     PyObject *type = PyType_FromSpec(&fast_paths_spec);
     if (type == NULL || PyModule_AddObject(module, "FastPaths", type) < 0) {
+        Py_XDECREF(type);
+        Py_DECREF(module);
+        return NULL;
+    }
+    type = PyType_FromSpec(&memory_writer_spec);
+    if (type == NULL || PyModule_AddObject(module, "MemoryWriter", type) < 0) {
         Py_XDECREF(type);
         Py_DECREF(module);
         return NULL;

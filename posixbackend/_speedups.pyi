@@ -14,10 +14,13 @@ def configure(
     directory: type,
     resolver: type,
     identity: type,
+    space: type,
     fast_state: tuple[int, ...],
     open_state: int,
     reader_state: int,
     slow_flags: int,
+    writer_state: int,
+    max_file_size: int,
 ) -> None: ...
 
 class FastPaths:
@@ -37,3 +40,7 @@ class FastPaths:
         self, path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None
     ) -> int: ...
     def close(self, fd: int) -> None: ...
+
+class MemoryWriter:
+    def __init__(self, handle: Any) -> None: ...
+    def __call__(self, data: bytes, offset: int, /) -> int: ...

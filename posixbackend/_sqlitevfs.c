@@ -70,6 +70,20 @@ struct sqlite3_vfs {
 #define SQLITE_CANTOPEN 14
 #define SQLITE_IOERR_SHORT_READ (SQLITE_IOERR | (2 << 8))
 #define SECTOR_SIZE 4096
+#define SQLITE_IOERR_READ (SQLITE_IOERR | (1 << 8))
+#define SQLITE_IOERR_WRITE (SQLITE_IOERR | (3 << 8))
+
+/* The sqlite3_file SQLite allocates for each open file (szOsFile bytes): after SQLite's
+ * part, the provider handle's pread and pwrite, so the hottest calls go straight to the
+ * handle instead of through Vfs.c_read/c_write and the open-file table (NULL until open
+ * succeeded, and again after close; read and written with the GIL only), and the file's
+ * device characteristics, fixed at open. */
+typedef struct {
+    sqlite3_file base;
+    PyObject *reader;
+    PyObject *writer;
+    int characteristics;
+} VfsFile;
 
 static PyObject *target;  /* the Python Vfs object: a strong reference, never dropped */
 static const char *(*uri_parameter)(const char *, const char *);
@@ -87,7 +101,8 @@ static sqlite3_io_methods methods;
 static char *vfs_name;
 static PyObject *s_open, *s_close, *s_read, *s_write, *s_truncate, *s_sync, *s_file_size,
     *s_lock, *s_unlock, *s_check_reserved, *s_device_characteristics,
-    *s_delete, *s_access, *s_full_pathname, *s_last_error, *s_lock_state, *s_pragma;
+    *s_delete, *s_access, *s_full_pathname, *s_last_error, *s_lock_state, *s_pragma,
+    *s_direct, *s_failed;
 
 /* Call target.<name>(*args) with the GIL; the result, or NULL after reporting the error. */
 static PyObject *
@@ -192,10 +207,61 @@ static int
 x_close(sqlite3_file *file)
 {
     PyGILState_STATE gil = PyGILState_Ensure();
+    Py_CLEAR(((VfsFile *)file)->reader);
+    Py_CLEAR(((VfsFile *)file)->writer);
     PyObject *args[1] = {address(file)};
     int code = call_int(s_close, args, 1, SQLITE_IOERR);
     PyGILState_Release(gil);
     return code;
+}
+
+/* The result code of the exception a handle's pread or pwrite just raised: Vfs.c_failed
+ * keeps it as the cause, as c_read and c_write do for theirs. */
+static int
+failed(sqlite3_file *file, int code)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *error = PyErr_GetRaisedException();
+#else
+    PyObject *kind, *error, *traceback;
+    PyErr_Fetch(&kind, &error, &traceback);
+    PyErr_NormalizeException(&kind, &error, &traceback);
+    if (error != NULL && traceback != NULL) {
+        PyException_SetTraceback(error, traceback);
+    }
+    Py_XDECREF(kind);
+    Py_XDECREF(traceback);
+#endif
+    if (error == NULL) {
+        return code;
+    }
+    PyObject *args[3] = {address(file), error, PyLong_FromLong(code)};
+    return call_int(s_failed, args, 3, code);
+}
+
+/* Copy a pread's bytes to SQLite's buffer: SQLITE_OK, or a short read's code with the rest
+ * zeroed (as SQLite wants); NULL or a non-bytes result is an int code from c_read. */
+static int
+read_result(PyObject *result, void *buffer, int amount)
+{
+    if (PyBytes_Check(result)) {
+        Py_ssize_t got = PyBytes_GET_SIZE(result);
+        if (got > amount) {
+            got = amount;
+        }
+        memcpy(buffer, PyBytes_AS_STRING(result), (size_t)got);
+        if (got < amount) {
+            memset((char *)buffer + got, 0, (size_t)(amount - got));
+            return SQLITE_IOERR_SHORT_READ;
+        }
+        return SQLITE_OK;
+    }
+    long value = PyLong_AsLong(result);
+    if (value == -1 && PyErr_Occurred()) {
+        PyErr_WriteUnraisable(target);
+        return SQLITE_IOERR;
+    }
+    return (int)value;
 }
 
 static int
@@ -203,30 +269,32 @@ x_read(sqlite3_file *file, void *buffer, int amount, int64_t offset)
 {
     PyGILState_STATE gil = PyGILState_Ensure();
     int code = SQLITE_IOERR;
+    PyObject *reader = ((VfsFile *)file)->reader;
+    if (reader != NULL) {
+        PyObject *args[2] = {PyLong_FromLong(amount), PyLong_FromLongLong(offset)};
+        if (args[0] != NULL && args[1] != NULL) {
+            PyObject *result = PyObject_Vectorcall(reader, args, 2, NULL);
+            if (result != NULL) {
+                code = read_result(result, buffer, amount);
+                Py_DECREF(result);
+            } else {
+                code = failed(file, SQLITE_IOERR_READ);
+            }
+        } else {
+            PyErr_WriteUnraisable(target);
+        }
+        Py_XDECREF(args[0]);
+        Py_XDECREF(args[1]);
+        PyGILState_Release(gil);
+        return code;
+    }
     PyObject *args[3] = {address(file), PyLong_FromLong(amount), PyLong_FromLongLong(offset)};
     if (args[0] != NULL && args[1] != NULL && args[2] != NULL) {
         PyObject *result = call(s_read, args, 3);
-        if (result != NULL && PyBytes_Check(result)) {
-            Py_ssize_t got = PyBytes_GET_SIZE(result);
-            if (got > amount) {
-                got = amount;
-            }
-            memcpy(buffer, PyBytes_AS_STRING(result), (size_t)got);
-            if (got < amount) { /* SQLite wants the rest zeroed */
-                memset((char *)buffer + got, 0, (size_t)(amount - got));
-                code = SQLITE_IOERR_SHORT_READ;
-            } else {
-                code = SQLITE_OK;
-            }
-        } else if (result != NULL) {
-            long value = PyLong_AsLong(result);
-            if (value == -1 && PyErr_Occurred()) {
-                PyErr_WriteUnraisable(target);
-            } else {
-                code = (int)value;
-            }
+        if (result != NULL) {
+            code = read_result(result, buffer, amount);
+            Py_DECREF(result);
         }
-        Py_XDECREF(result);
     } else {
         PyErr_WriteUnraisable(target);
     }
@@ -237,10 +305,10 @@ x_read(sqlite3_file *file, void *buffer, int amount, int64_t offset)
     return code;
 }
 
+/* Through Vfs.c_write: all of SQLite's ``amount`` bytes at ``offset`` (write_all's loop). */
 static int
-x_write(sqlite3_file *file, const void *buffer, int amount, int64_t offset)
+write_through_vfs(sqlite3_file *file, const void *buffer, int amount, int64_t offset)
 {
-    PyGILState_STATE gil = PyGILState_Ensure();
     PyObject *view = PyMemoryView_FromMemory((char *)buffer, amount, PyBUF_READ);
     Py_XINCREF(view); /* kept past the call, to be released below */
     PyObject *args[3] = {address(file), view, PyLong_FromLongLong(offset)};
@@ -255,6 +323,46 @@ x_write(sqlite3_file *file, const void *buffer, int amount, int64_t offset)
         Py_XDECREF(released);
         Py_DECREF(view);
     }
+    return code;
+}
+
+static int
+x_write(sqlite3_file *file, const void *buffer, int amount, int64_t offset)
+{
+    PyGILState_STATE gil = PyGILState_Ensure();
+    int code = SQLITE_IOERR;
+    PyObject *writer = ((VfsFile *)file)->writer;
+    if (writer == NULL) {
+        code = write_through_vfs(file, buffer, amount, offset);
+        PyGILState_Release(gil);
+        return code;
+    }
+    /* bytes, not a view of SQLite's buffer: a handle may keep what it is given */
+    PyObject *args[2] = {PyBytes_FromStringAndSize(buffer, amount), PyLong_FromLongLong(offset)};
+    if (args[0] != NULL && args[1] != NULL) {
+        PyObject *result = PyObject_Vectorcall(writer, args, 2, NULL);
+        if (result != NULL) {
+            long long written = PyLong_AsLongLong(result);
+            Py_DECREF(result);
+            if (written == amount) {
+                code = SQLITE_OK;
+            } else if (written == -1 && PyErr_Occurred()) {
+                PyErr_WriteUnraisable(target);
+            } else {
+                /* a short write (a file system filling up): the rest, or all of it when
+                 * the count makes no sense, through c_write, which ends in ENOSPC */
+                long long done = (written > 0 && written < amount) ? written : 0;
+                code = write_through_vfs(file, (const char *)buffer + done,
+                                         (int)(amount - done), offset + done);
+            }
+        } else {
+            code = failed(file, SQLITE_IOERR_WRITE);
+        }
+    } else {
+        PyErr_WriteUnraisable(target);
+    }
+    Py_XDECREF(args[0]);
+    Py_XDECREF(args[1]);
     PyGILState_Release(gil);
     return code;
 }
@@ -376,6 +484,9 @@ x_sector_size(sqlite3_file *file)
 static int
 x_device_characteristics(sqlite3_file *file)
 {
+    if (((VfsFile *)file)->characteristics >= 0) {
+        return ((VfsFile *)file)->characteristics;
+    }
     PyGILState_STATE gil = PyGILState_Ensure();
     PyObject *args[1] = {address(file)};
     int value = call_int(s_device_characteristics, args, 1, 0);
@@ -385,11 +496,42 @@ x_device_characteristics(sqlite3_file *file)
 
 /* -- sqlite3_vfs ---------------------------------------------------------------------------- */
 
+/* Learn an opened file's pread, pwrite and device characteristics from Vfs.c_direct; when
+ * that fails the file keeps working through the Vfs methods. */
+static void
+direct(sqlite3_file *file)
+{
+    PyObject *args[1] = {address(file)};
+    if (args[0] == NULL) {
+        PyErr_WriteUnraisable(target);
+        return;
+    }
+    PyObject *result = call(s_direct, args, 1);
+    Py_DECREF(args[0]);
+    if (result == NULL) {
+        return;
+    }
+    PyObject *reader, *writer;
+    int characteristics;
+    if (PyArg_ParseTuple(result, "OOi:c_direct", &reader, &writer, &characteristics)) {
+        VfsFile *opened = (VfsFile *)file;
+        opened->reader = Py_NewRef(reader);
+        opened->writer = Py_NewRef(writer);
+        opened->characteristics = characteristics;
+    } else {
+        PyErr_WriteUnraisable(target);
+    }
+    Py_DECREF(result);
+}
+
 static int
 x_open(sqlite3_vfs *unused, const char *name, sqlite3_file *file, int flags, int *out_flags)
 {
     (void)unused;
     file->pMethods = NULL; /* SQLite calls no xClose when xOpen fails */
+    ((VfsFile *)file)->reader = NULL;
+    ((VfsFile *)file)->writer = NULL;
+    ((VfsFile *)file)->characteristics = -1;
     PyGILState_STATE gil = PyGILState_Ensure();
     int code = SQLITE_CANTOPEN;
     PyObject *args[6] = {address(file), NULL, PyLong_FromLong(flags), NULL, NULL, NULL};
@@ -420,6 +562,7 @@ x_open(sqlite3_vfs *unused, const char *name, sqlite3_file *file, int flags, int
                 }
                 file->pMethods = &methods;
                 code = SQLITE_OK;
+                direct(file);
             } else {
                 code = (int)-value;
             }
@@ -583,7 +726,7 @@ register_vfs(PyObject *module, PyObject *args)
     methods.xSectorSize = x_sector_size;
     methods.xDeviceCharacteristics = x_device_characteristics;
     vfs.iVersion = 2;
-    vfs.szOsFile = (int)sizeof(sqlite3_file);
+    vfs.szOsFile = (int)sizeof(VfsFile);
     vfs.mxPathname = fallback->mxPathname;
     vfs.zName = vfs_name;
     vfs.xOpen = x_open;
@@ -643,7 +786,8 @@ PyInit__sqlitevfs(void)
         || intern(&s_delete, "c_delete") || intern(&s_access, "c_access")
         || intern(&s_full_pathname, "c_full_pathname")
         || intern(&s_last_error, "c_last_error") || intern(&s_lock_state, "c_lock_state")
-        || intern(&s_pragma, "c_pragma")) {
+        || intern(&s_pragma, "c_pragma") || intern(&s_direct, "c_direct")
+        || intern(&s_failed, "c_failed")) {
         return NULL;
     }
     return PyModule_Create(&module_def);

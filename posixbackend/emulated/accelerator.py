@@ -5,6 +5,7 @@ the common case of each call (a memory file read at its offset, a SEEK_SET, an o
 whose path resolved before, a close) and hands everything else to the Python methods, which
 stay the definition of the behaviour. Without it, or with ``POSIXBACKEND_PURE_PYTHON=1`` in the
 environment, or ``EmulatedBackend(accelerated=False)``, the Python methods serve alone.
+It also gives the SQLite VFS a memory handle's pwrite in C (:func:`pwrite_of`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from typing import Any
 from posixbackend.emulated.descriptions import Description, FileDescription
 from posixbackend.emulated.fdtable import FdTable
 from vfs.identity import Identity
-from vfs.memory.filesystem import _FAST_STATE, _SLOW_OPEN_FLAGS, MemoryFileSystem
-from vfs.memory.handle import OPEN, READ, TOUCH, MemoryHandle
+from vfs.memory.filesystem import _FAST_STATE, _SLOW_OPEN_FLAGS, MAX_FILE_SIZE, MemoryFileSystem
+from vfs.memory.handle import OPEN, READ, TOUCH, WRITE, MemoryHandle
 from vfs.memory.nodes import Directory, Inode, RegularFile
 from vfs.memory.resolver import Resolver
+from vfs.memory.space import Space
 from vfs.openflags import O_TMPFILE_BIT
+from vfs.provider import Handle
 
 ENVIRONMENT_SWITCH = "POSIXBACKEND_PURE_PYTHON"
 """Set to anything but "" or "0" to leave the accelerator out of every new backend."""
@@ -44,11 +47,14 @@ def _load() -> tuple[ModuleType | None, str]:
         directory=Directory,
         resolver=Resolver,
         identity=Identity,
+        space=Space,
         fast_state=tuple(_FAST_STATE[mode] for mode in range(4)),
         open_state=OPEN,
         reader_state=READ | TOUCH,
         # creating, truncating and the flags the memory fs checks only on its general path
         slow_flags=_SLOW_OPEN_FLAGS | os.O_CREAT | os.O_TRUNC | O_TMPFILE_BIT,
+        writer_state=WRITE,
+        max_file_size=MAX_FILE_SIZE,
     )
     return _speedups, ""
 
@@ -77,3 +83,13 @@ def fast_paths(
     memory = file_system if type(file_system) is MemoryFileSystem else None
     fast = _speedups.FastPaths(table, memory, **python)
     return {name: getattr(fast, name) for name in ACCELERATED_CALLS}
+
+
+def pwrite_of(handle: Handle) -> Callable[[bytes, int], int]:
+    """``handle.pwrite``, in C for its common case when the handle is a memory file system's
+    and the accelerator is wanted (see :func:`wanted`); the handle's own method otherwise."""
+    if wanted(None) and type(handle) is MemoryHandle and type(handle._fs) is MemoryFileSystem:
+        assert _speedups is not None
+        writer: Callable[[bytes, int], int] = _speedups.MemoryWriter(handle)
+        return writer
+    return handle.pwrite

@@ -133,6 +133,15 @@ class FileFunctions(BackendCore):
         except OSError as error:
             raise rename_error(error, path) from None
 
+    def delete(self, path: str) -> None:
+        """Unlink ``path`` (a str, relative to the cwd) for C libraries bridged to the backend
+        (the SQLite VFS deletes its journals): os.unlink without its argument conversion."""
+        at = None if path[:1] == "/" else self._cwd
+        try:
+            self._fs.unlink_at(at, path)
+        except OSError as error:
+            raise rename_error(error, path) from None
+
     def probe(self, path: str) -> os.stat_result | None:
         """The status of ``path`` (relative to the cwd), or None where os.stat would fail: a
         C library's existence check (the SQLite VFS looks for a journal before each

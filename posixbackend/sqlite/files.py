@@ -44,6 +44,7 @@ class SqliteFile:
         self,
         handle: Handle,
         backend: EmulatedBackend | None,
+        status: os.stat_result,
         *,
         immutable: bool = False,
         token: str | None = None,
@@ -56,7 +57,7 @@ class SqliteFile:
         self.companions: tuple[int, ...] = ()
         """The addresses of the journal's and WAL's names, for a main database file."""
         self.level = 0
-        self.key = _identity(handle)
+        self.key = _identity(handle, status)
         self.locks: InodeLocks = LOCKS.acquire_record(self.key)
 
     def write(self, data: bytes, offset: int) -> None:
@@ -76,13 +77,13 @@ def nameless() -> SqliteFile:
     name = f"/sqlite-temp-{next(_names)}"
     handle = _PRIVATE.open(name, _CREATE, 0o600)
     _PRIVATE.unlink(name)
-    return SqliteFile(handle, None)
+    return SqliteFile(handle, None, handle.stat())
 
 
-def _identity(handle: Handle) -> Hashable:
-    """What makes two handles the same file for locking: device and inode, as the unix VFS
-    keys its records (a provider that reports no inode numbers: the path it was opened by)."""
-    status = handle.stat()
+def _identity(handle: Handle, status: os.stat_result) -> Hashable:
+    """What makes two handles the same file (its status: ``status``) for locking: device and
+    inode, as the unix VFS keys its records (a provider that reports no inode numbers: the
+    path it was opened by)."""
     if status.st_ino:
         return (status.st_dev, status.st_ino)
     return ("path", os.path.normpath(handle.path))

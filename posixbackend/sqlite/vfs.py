@@ -26,7 +26,7 @@ import threading
 from typing import Any, Final
 
 import compat
-from posixbackend.emulated import EmulatedBackend
+from posixbackend.emulated import EmulatedBackend, accelerator
 from posixbackend.sqlite import causes, codes
 from posixbackend.sqlite.files import SqliteFile, nameless
 from posixbackend.sqlite.locking import LOCKS
@@ -230,15 +230,16 @@ class Vfs:
             flags = flags & ~(codes.OPEN_READWRITE | codes.OPEN_CREATE) | codes.OPEN_READONLY
         immutable = bool(flags & codes.OPEN_MAIN_DB) and immutable
         try:
+            status = handle.stat()
             if mode is not None and flags & codes.OPEN_CREATE:
-                _give_mode(handle, mode)
-            opened = SqliteFile(handle, backend, immutable=immutable, token=token)
+                _give_mode(handle, mode, status)
+            opened = SqliteFile(handle, backend, status, immutable=immutable, token=token)
         except BaseException:
             handle.close()
             raise
         if flags & codes.OPEN_DELETEONCLOSE:  # gone at once, as the unix VFS does it
             with contextlib.suppress(OSError):  # which ignores a failure too
-                backend.unlink(path)
+                backend.delete(path)
         return opened, flags
 
     def _companion_mode(self, backend: EmulatedBackend, path: str, flags: int) -> int | None:
@@ -262,9 +263,9 @@ class Vfs:
             known = self._names.get(address)
             if known is None:
                 path = os.fsdecode(name)
-                self._backend_now(path, token).unlink(path)
+                self._backend_now(path, token).delete(path)
             else:
-                known[0].unlink(known[1])
+                known[0].delete(known[1])
         except FileNotFoundError:  # SQLite takes it as done: no error to keep
             return codes.IOERR_DELETE_NOENT
         except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
@@ -343,6 +344,19 @@ class Vfs:
             return causes.record(error, codes.io_error(error, codes.IOERR_WRITE))
         return codes.OK
 
+    def c_direct(self, file: int) -> tuple[Any, Any, int]:
+        """The open file's handle's pread and pwrite, and its device characteristics: the C
+        trampolines call these directly (they raise; the trampolines hand what they raise to
+        c_failed), as the hottest calls, without this object's table in between."""
+        handle = self._files[file].handle
+        return handle.pread, accelerator.pwrite_of(handle), self.c_device_characteristics(file)
+
+    def c_failed(self, file: int, error: BaseException, code: int) -> int:
+        """The result code of ``error``, raised by the pread or pwrite of the open file at
+        ``file`` where ``code`` (SQLITE_IOERR_READ or _WRITE) is the generic one."""
+        del file  # the file's identity is not part of the cause
+        return causes.record(error, codes.io_error(error, code))
+
     def c_truncate(self, file: int, size: int) -> int:
         """xTruncate: the result code."""
         try:
@@ -400,9 +414,9 @@ class Vfs:
         return codes.IOCAP_POWERSAFE_OVERWRITE
 
 
-def _give_mode(handle: Handle, mode: int) -> None:
-    """Make a file SQLite just created have exactly ``mode`` (whatever the umask took away),
-    as the unix VFS does for journals: readers of the database must be able to read them."""
-    status = handle.stat()
+def _give_mode(handle: Handle, mode: int, status: os.stat_result) -> None:
+    """Make a file SQLite just created (its status: ``status``) have exactly ``mode``
+    (whatever the umask took away), as the unix VFS does for journals: readers of the
+    database must be able to read them."""
     if status.st_size == 0 and stat.S_IMODE(status.st_mode) != mode:
         handle.chmod(mode)

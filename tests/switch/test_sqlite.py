@@ -369,6 +369,34 @@ def test_a_provider_error_is_a_disk_io_error_with_its_cause() -> None:
     assert count == (0,)
 
 
+class Interrupting(Failing):
+    """Reads and writes raise KeyboardInterrupt (a Ctrl-C landing in the provider) while
+    ``broken`` is set."""
+
+    def check(self) -> None:
+        if self.broken:
+            raise KeyboardInterrupt
+
+
+def test_an_interruption_in_a_write_or_read_reaches_the_caller() -> None:
+    """The trampolines call a file's pread and pwrite directly; what those raise is kept as
+    the cause all the same, and an interruption is raised in place of SQLite's error."""
+    provider = Interrupting()
+    with backend("managed", file_system=provider):
+        connection = sqlite3.connect("/interrupted.db")
+    with closing(connection):
+        connection.execute("create table t (x)")
+        connection.commit()
+        provider.broken = True
+        with pytest.raises(KeyboardInterrupt):
+            connection.execute("insert into t values (1)")
+            connection.commit()
+        provider.broken = False
+        connection.rollback()
+        count = connection.execute("select count(*) from t").fetchone()
+    assert count == (0,)
+
+
 def test_a_full_file_system_is_database_or_disk_is_full() -> None:
     limited = MemoryFileSystem(max_bytes=64 * 1024)
     with backend("managed", file_system=limited), closing(sqlite3.connect("/full.db")) as db:

@@ -754,9 +754,17 @@ class MemoryFileSystem(FileSystem):
         if not path:
             return self._existing(at, path, follow)
         if path[0] == "/":
-            node = self._remembered(path)
-            if node is not None:
-                return node
+            names = self._names
+            hit = names.paths.get(path)
+            if hit is not None and not (names.check and not permitted(hit[0], names.who, X_OK)):
+                # the directory part resolved before (see _remembered): only the last
+                # component is looked up, and a missing one (the common existence check of
+                # a file that is not there) needs no walk
+                node = hit[0].entries.get(hit[1])
+                if node is None:
+                    return None
+                if node.mode & S_IFMT != S_IFLNK:
+                    return node
         tree = self._tree(at, path)
         _, _, node, trailing = tree.locate(path, follow)
         if node is None or (trailing and not tree.is_dir(node)):

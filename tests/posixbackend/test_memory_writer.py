@@ -1,0 +1,243 @@
+"""The accelerator's MemoryWriter: a memory handle's pwrite in C, the same as the Python one.
+
+The SQLite VFS writes through it (accelerator.pwrite_of). Every call is compared with the
+handle's own pwrite on a twin file system and with os.pwrite on a real file: result or error,
+content, size, pages counted, times moved. Cases off its fast path (appends, size caps,
+holes, set-ID bits, mapped files, other buffer types, a held lock) must reach the Python
+method and give exactly its outcome.
+"""
+
+from __future__ import annotations
+
+import errno
+import mmap
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from posixbackend.emulated import accelerator
+from vfs import Identity, MemoryFileSystem
+from vfs.memory.filesystem import MAX_FILE_SIZE
+from vfs.memory.handle import MemoryHandle
+from vfs.provider import Handle
+
+pytestmark = pytest.mark.skipif(
+    not accelerator.AVAILABLE, reason="the C accelerator is not built here"
+)
+RDWR_CREATE = os.O_RDWR | os.O_CREAT
+
+
+def writer_of(handle: Handle) -> Callable[[Any, int], int]:
+    """The accelerated writer (never the handle's own method, whatever the environment)."""
+    assert accelerator._speedups is not None
+    writer: Callable[[Any, int], int] = accelerator._speedups.MemoryWriter(handle)
+    return writer
+
+
+def outcome(call: Callable[..., Any], *args: Any) -> tuple[Any, ...]:
+    try:
+        return ("ok", call(*args))
+    except OSError as error:
+        return ("error", type(error), error.errno)
+
+
+def used_pages(fs: MemoryFileSystem) -> int:
+    usage = fs.statvfs("/")
+    return usage.f_blocks - usage.f_bfree
+
+
+@pytest.fixture
+def real_file(tmp_path: Path) -> Iterator[int]:
+    fd = os.open(tmp_path / "f", RDWR_CREATE, 0o644)
+    yield fd
+    os.close(fd)
+
+
+WRITES = st.lists(
+    st.tuples(st.binary(min_size=0, max_size=5000), st.integers(0, 3 * 4096)), max_size=12
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(writes=WRITES)
+def test_writes_give_what_the_python_method_and_linux_give(
+    writes: list[tuple[bytes, int]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    fast_fs, slow_fs = MemoryFileSystem(), MemoryFileSystem()
+    fast = fast_fs.open("/f", RDWR_CREATE, 0o644)
+    slow = slow_fs.open("/f", RDWR_CREATE, 0o644)
+    writer = writer_of(fast)
+    path = tmp_path_factory.mktemp("w") / "f"
+    fd = os.open(path, RDWR_CREATE, 0o644)
+    try:
+        for data, offset in writes:
+            before = fast.stat().st_mtime_ns
+            assert writer(data, offset) == slow.pwrite(data, offset) == os.pwrite(fd, data, offset)
+            if data:
+                assert fast.stat().st_mtime_ns >= before
+                assert fast.stat().st_ctime_ns == fast.stat().st_mtime_ns
+        size = os.fstat(fd).st_size
+        assert fast.stat().st_size == slow.stat().st_size == size
+        assert fast.pread(size + 1, 0) == slow.pread(size + 1, 0) == os.pread(fd, size + 1, 0)
+        assert used_pages(fast_fs) == used_pages(slow_fs)
+    finally:
+        os.close(fd)
+        fast.close()
+        slow.close()
+
+
+def twins(**options: Any) -> tuple[MemoryFileSystem, MemoryFileSystem]:
+    return MemoryFileSystem(**options), MemoryFileSystem(**options)
+
+
+def both(
+    fs_pair: tuple[MemoryFileSystem, MemoryFileSystem],
+    prepare: Callable[[MemoryFileSystem], MemoryHandle],
+    data: Any,
+    offset: int,
+) -> tuple[Any, Any]:
+    """The outcome of one write through the writer and through the Python method, and the
+    files' contents after it (which must be the same)."""
+    fast_handle, slow_handle = prepare(fs_pair[0]), prepare(fs_pair[1])
+    fast = outcome(writer_of(fast_handle), data, offset)
+    slow = outcome(slow_handle.pwrite, data, offset)
+    read = [fs.open("/f", os.O_RDONLY) for fs in fs_pair]
+    contents = [handle.pread(1 << 20, 0) for handle in read]
+    for handle in (*read, fast_handle, slow_handle):
+        handle.close()
+    assert contents[0] == contents[1]
+    assert used_pages(fs_pair[0]) == used_pages(fs_pair[1])
+    return fast, slow
+
+
+def opened(flags: int, content: bytes = b"0123456789") -> Callable[[MemoryFileSystem], Any]:
+    def prepare(fs: MemoryFileSystem) -> MemoryHandle:
+        with fs.open("/f", RDWR_CREATE, 0o644) as handle:
+            handle.pwrite(content, 0)
+        handle = fs.open("/f", flags)
+        assert isinstance(handle, MemoryHandle)
+        return handle
+
+    return prepare
+
+
+@pytest.mark.parametrize(
+    ("name", "flags", "data", "offset"),
+    [
+        ("an append goes to the end", os.O_WRONLY | os.O_APPEND, b"tail", 2),
+        ("a read-only handle is EBADF", os.O_RDONLY, b"x", 0),
+        ("a path-only handle is EBADF", os.O_PATH, b"x", 0),
+        ("a negative offset is EINVAL", os.O_RDWR, b"x", -1),
+        ("past the largest file is EFBIG", os.O_RDWR, b"xy", MAX_FILE_SIZE - 1),
+        ("a hole page makes the file sparse", os.O_RDWR, b"far", 3 * 4096),
+        ("a bytearray is written", os.O_RDWR, bytearray(b"array"), 3),
+        ("a memoryview is written", os.O_RDWR, memoryview(b"view"), 5),
+        ("an empty write changes nothing", os.O_RDWR, b"", 4),
+    ],
+)
+def test_cases_off_the_fast_path_are_the_python_methods(
+    name: str, flags: int, data: Any, offset: int
+) -> None:
+    fast, slow = both(twins(), opened(flags), data, offset)
+    assert fast == slow, name
+
+
+def test_a_closed_handle_is_ebadf() -> None:
+    fs = MemoryFileSystem()
+    handle = fs.open("/f", RDWR_CREATE, 0o644)
+    writer = writer_of(handle)
+    handle.close()
+    assert outcome(writer, b"x", 0) == outcome(handle.pwrite, b"x", 0)
+    assert outcome(writer, b"x", 0)[2] == errno.EBADF
+
+
+def test_a_size_cap_writes_what_fits_as_python_does() -> None:
+    fs_pair = twins(max_bytes=3 * 4096)
+    fast, slow = both(fs_pair, opened(os.O_RDWR), b"y" * (5 * 4096), 100)
+    assert fast == slow == ("ok", 3 * 4096 - 100)
+
+
+def test_set_id_bits_are_cleared_for_an_unprivileged_writer() -> None:
+    user = Identity(1000, 1000, frozenset())
+
+    def prepare(fs: MemoryFileSystem) -> MemoryHandle:
+        with fs.open("/f", RDWR_CREATE, 0o777) as handle:
+            handle.chown(1000, 1000)
+            handle.chmod(0o6777)
+        fs.identity = user
+        handle = fs.open("/f", os.O_RDWR)
+        assert isinstance(handle, MemoryHandle)
+        return handle
+
+    fs_pair = twins()
+    fast, slow = both(fs_pair, prepare, b"x", 0)
+    assert fast == slow
+    modes = [stat.S_IMODE(fs.stat("/f").st_mode) for fs in fs_pair]
+    assert modes == [0o777, 0o777]
+
+
+def test_a_mapped_file_is_written_through_its_mapping(real_file: int) -> None:
+    fs = MemoryFileSystem()
+    handle = fs.open("/f", RDWR_CREATE, 0o644)
+    handle.pwrite(b"\0" * 4096, 0)
+    fd = handle.mappable()
+    with mmap.mmap(fd, 4096) as mapped:
+        assert writer_of(handle)(b"seen", 10) == 4
+        assert mapped[10:14] == b"seen"
+    handle.close()
+
+
+def test_a_write_waits_for_the_file_systems_lock() -> None:
+    """While another thread holds the file system's lock (in the middle of a change), the
+    writer takes the Python path, which waits for it: nothing is written under the lock."""
+    fs = MemoryFileSystem()
+    handle = fs.open("/f", RDWR_CREATE, 0o644)
+    writer = writer_of(handle)
+    written: list[int] = []
+    with fs._lock:
+        thread = threading.Thread(target=lambda: written.append(writer(b"late", 0)))
+        thread.start()
+        time.sleep(0.05)
+        assert handle.node.size == 0 and written == []  # (a read would wait for the lock)
+    thread.join()
+    assert written == [4] and handle.pread(4, 0) == b"late"
+    handle.close()
+
+
+def test_only_a_plain_memory_file_system_gets_the_writer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Subclass(MemoryFileSystem):
+        pass
+
+    plain = MemoryFileSystem().open("/f", RDWR_CREATE, 0o644)
+    derived = Subclass().open("/f", RDWR_CREATE, 0o644)
+    assert type(accelerator.pwrite_of(plain)).__name__ == "MemoryWriter"
+    assert accelerator.pwrite_of(derived) == derived.pwrite
+    monkeypatch.setenv(accelerator.ENVIRONMENT_SWITCH, "1")
+    assert accelerator.pwrite_of(plain) == plain.pwrite
+    plain.close()
+    derived.close()
+
+
+def test_bad_arguments_get_the_python_methods_errors() -> None:
+    fs = MemoryFileSystem()
+    handle = fs.open("/f", RDWR_CREATE, 0o644)
+    writer = writer_of(handle)
+    for args in ((b"x",), (b"x", 0, 1), ("text", 0), (b"x", "0")):
+        with pytest.raises(TypeError) as fast:
+            writer(*args)
+        with pytest.raises(TypeError) as slow:
+            handle.pwrite(*args)
+        assert str(fast.value) == str(slow.value)
+    with pytest.raises(TypeError):
+        accelerator._speedups.MemoryWriter(object())  # type: ignore[union-attr]
+    handle.close()
