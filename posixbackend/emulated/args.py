@@ -433,7 +433,10 @@ def utime_times(function: str, times: object, ns: object = NOT_GIVEN) -> tuple[i
         pair = _exact_pair(ns)
         if pair is None:
             raise TypeError(f"{function}: 'ns' must be a tuple of two ints")
-        return _split_ns(pair[0]), _split_ns(pair[1])
+        atime, mtime = _split_ns(pair[0]), _split_ns(pair[1])  # both converted, then checked
+        if not (0 <= atime[1] < _NANOSECONDS and 0 <= mtime[1] < _NANOSECONDS):
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))  # what utimensat(2) answers
+        return atime[0] * _NANOSECONDS + atime[1], mtime[0] * _NANOSECONDS + mtime[1]
     return None
 
 
@@ -470,19 +473,16 @@ def _float_seconds_ns(seconds: float) -> int:
     return int(whole) * _NANOSECONDS + nanoseconds
 
 
-def _split_ns(value: object) -> int:
+def _split_ns(value: object) -> tuple[int, int]:
     """One of ``ns``: ``divmod(value, 10**9)`` gives seconds (a time_t) and nanoseconds (a C
-    long), as CPython's ``split_py_long_to_s_and_ns``; any divmod result is honoured."""
+    long), as CPython's ``split_py_long_to_s_and_ns``; any divmod result is honoured (the
+    kernel judges the nanoseconds, after both times are converted)."""
     pair: object = divmod(cast(Any, value), _NANOSECONDS)
     if not isinstance(pair, tuple) or len(pair) != 2:
         raise TypeError(
             f"{_type_name(value)}.__divmod__() must return a 2-tuple, not {_type_name(pair)}"
         )
-    seconds = _time_t(pair[0])
-    nanoseconds = int_arg(pair[1], ctype=C_LONG)
-    if not 0 <= nanoseconds < _NANOSECONDS:
-        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))  # what utimensat(2) answers
-    return seconds * _NANOSECONDS + nanoseconds
+    return _time_t(pair[0]), int_arg(pair[1], ctype=C_LONG)
 
 
 def _time_t(value: object) -> int:

@@ -186,7 +186,7 @@ CATALOGUE: list[object] = [
     NotCallableFspath(), DottedName(),
     Fileno(3), Fileno(-3), Fileno(2**40), Fileno("x"), Fileno(Index(3)), Fileno(True),
     Fileno(Boom("fileno")), Divmod((1, 2)), Divmod((1, 2, 3)), Divmod([1, 2]), Divmod((1, -5)),
-    Divmod((1, 2**70)), Divmod((1.5, 2)), Divmod(Boom("divmod")),
+    Divmod((1, 2**70)), Divmod((1.5, 2)), Divmod(Boom("divmod")), Divmod((False, -1)),
     (1, 2), (1,), (1, 2, 3), (1.5, -1.5), (float("nan"), 0), (2**63, 0), (2.0**63, 0),
     (-(2.0**63), 0), (-(2.0**63) - 2048.0, 0), (Index(1), 2),
     ("x", 1), (True, False), [1, 2], TupleSubclass((1, 2)), (None, None),
@@ -872,6 +872,14 @@ def test_utime_float_rounding_floors(timed_file: str) -> None:
     for seconds in (1e-10, -1e-10, 0.1, -0.1, 1.999999999, -1.5, 123456789.123456789):
         compare_utime(timed_file, (seconds, -seconds), NOT_GIVEN)
     assert utime_times("utime", (1e-10, -1e-10)) == (0, -1)
+
+
+def test_utime_converts_both_ns_before_the_kernel_judges_either(timed_file: str) -> None:
+    """Regression: an out-of-range first nanosecond count is EINVAL only once the second
+    time converted too (a float there is a TypeError first), as CPython calls utimensat
+    after converting both."""
+    compare_utime(timed_file, None, (Divmod((False, -1)), 0.0))
+    compare_utime(timed_file, None, (Divmod((0, -1)), 5))
 
 
 def test_utime_now() -> None:
