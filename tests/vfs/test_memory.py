@@ -253,3 +253,21 @@ def test_nul_bytes_relative_and_overlong_paths() -> None:
         "x" * 4096,
         "/l",
     )
+
+
+def test_a_size_cap_set_later_is_enospc_when_full() -> None:
+    fs = MemoryFileSystem()
+    with fs.open("/f", os.O_CREAT | os.O_WRONLY, 0o644) as handle:
+        handle.pwrite(b"x" * 5000, 0)
+    with pytest.raises(OSError) as below:
+        fs.set_max_bytes(4096)
+    fs.set_max_bytes(3 * 4096)
+    assert fs.statvfs("/").f_blocks == 3
+    with fs.open("/g", os.O_CREAT | os.O_WRONLY, 0o644) as handle:
+        assert handle.pwrite(b"y" * 8192, 0) == 4096  # what fits, as tmpfs writes
+        with pytest.raises(OSError) as full:
+            handle.pwrite(b"y", 4096)
+    fs.set_max_bytes(None)
+    with pytest.raises(ValueError):
+        fs.set_max_bytes(-1)
+    assert below.value.errno == full.value.errno == errno.ENOSPC

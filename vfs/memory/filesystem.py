@@ -272,6 +272,24 @@ class MemoryFileSystem(FileSystem):
             if mode and not self._may(node, mode):
                 raise os_error(errno.EACCES, path)
 
+    def set_max_bytes(self, max_bytes: int | None) -> None:
+        """Cap file data at ``max_bytes`` from now on (None: no cap), as a tmpfs remounted
+        with another ``size=``: ENOSPC (or the quota errno) when more is needed. A cap below
+        what the files hold already is refused with that error, as Linux refuses the remount
+        (EINVAL there; here the error says why)."""
+        if max_bytes is not None and (type(max_bytes) is not int or max_bytes < 0):
+            raise ValueError(f"max_bytes must be an int of at least 0 or None, not {max_bytes!r}")
+        with self._lock:
+            space = self._space
+            pages = None if max_bytes is None else page_count(max_bytes)
+            space.recount_mapped()
+            if pages is not None and space.used_pages > pages:
+                raise OSError(
+                    space.error,
+                    f"{space.used_pages * PAGE_SIZE} bytes are in use, more than {max_bytes}",
+                )
+            space.max_pages = pages
+
     def statvfs(self, path: str) -> posix.statvfs_result:
         check_path(path)
         return self.statvfs_at(None, path)

@@ -43,7 +43,7 @@ from vfs.limits import check_path, check_path_at
 from vfs.mount.handle import MountedHandle
 from vfs.mount.nodes import MountNode, MountNodes
 from vfs.mount.resolver import EntryCache, RememberingWalk
-from vfs.mount.table import Mounted, MountTable, parent
+from vfs.mount.table import Mounted, MountTable, canonical_mount_point, parent
 from vfs.namechecks import existing, free_name, open_lookup, rmdir_lookup, unlink_lookup
 from vfs.openflags import check_open_flags
 from vfs.pathnames import SPECIAL_NAMES
@@ -95,32 +95,59 @@ class MountFileSystem(FileSystem):
     def uses_python_os(self) -> bool:
         return any(mounted.fs.uses_python_os for mounted in self._table.by_path.values())
 
+    def mount(self, path: str, fs: FileSystem, *, create_mount_point: bool = False) -> None:
+        """Mount ``fs`` at ``path`` now (its directory must exist unless
+        ``create_mount_point``): paths resolved before are resolved again. For set-up (a test
+        fixture's real data): a walk under way in another thread may still end in what the
+        directory held before."""
+        point = canonical_mount_point(path)
+        table = self._table
+        if not isinstance(fs, FileSystem):
+            raise TypeError(f"a mounted provider must be a vfs.FileSystem, not {fs!r}")
+        if point in table.by_path:
+            raise ValueError(f"two providers mounted at {point!r}")
+        if table.holds_mount_below(point):
+            raise ValueError(f"{point!r} holds a mount point: it would be hidden")
+        self._prepare_mount_point(point, create_mount_point)
+        mounted = table.add(point, fs)
+        try:
+            mounted.root_key = mounted.nodes.key(mounted.nodes.root())
+            self._attach(mounted)
+        except BaseException:
+            del table.by_path[point]
+            raise
+        self._nodes = MountNodes(table.root, list(table.by_path.values()))
+        self._forget()
+
     def _prepare_mount_points(self, create: bool) -> None:
         """Check (or make) the directory under every mount point, shallowest first."""
+        for point in sorted(self._table.by_path, key=lambda p: p.count("/")):
+            if point != "/":
+                self._prepare_mount_point(point, create)
+
+    def _prepare_mount_point(self, point: str, create: bool) -> None:
+        """Check (or make) the directories down to the mount point ``point``."""
         by_path = self._table.by_path
-        for point in sorted(by_path, key=lambda p: p.count("/")):
-            if point == "/":
+        path = ""
+        for part in point.strip("/").split("/"):
+            path += "/" + part
+            if path != point and path in by_path:
                 continue
-            path = ""
-            for part in point.strip("/").split("/"):
-                path += "/" + part
-                if path != point and path in by_path:
-                    continue
-                holder = self._table.owner(parent(path))
-                inner = holder.inner(path)
-                try:
-                    mode = holder.fs.stat(inner, False).st_mode
-                except FileNotFoundError:
-                    if not create:
-                        raise os_error(errno.ENOENT, path) from None
-                    holder.fs.mkdir(inner, 0o755)
-                    continue
-                if not _stat.S_ISDIR(mode):
-                    raise OSError(
-                        errno.ENOTDIR,
-                        f"mount point {point!r} needs a directory, not a link or file, at",
-                        path,
-                    )
+            holder = self._table.owner(parent(path))
+            inner = holder.inner(path)
+            try:
+                mode = holder.fs.stat(inner, False).st_mode
+            except FileNotFoundError:
+                if not create:
+                    raise os_error(errno.ENOENT, path) from None
+                holder.fs.mkdir(inner, 0o755)
+                continue
+            if not _stat.S_ISDIR(mode):
+                raise OSError(
+                    errno.ENOTDIR,
+                    f"mount point {point!r} needs a directory, not a link or file, at",
+                    path,
+                )
 
     def _attach_mounts(self) -> None:
         """Find each mount point's directory node in the provider holding it (held while the
@@ -129,16 +156,18 @@ class MountFileSystem(FileSystem):
         for mounted in table.by_path.values():
             mounted.root_key = mounted.nodes.key(mounted.nodes.root())
         for point in sorted(table.by_path, key=lambda p: p.count("/")):
-            if point == "/":
-                continue
-            mounted = table.by_path[point]
-            holder = table.owner(parent(point))
-            with Walk(holder.nodes) as walk:
-                node = walk.directory(holder.inner(point))
-                mounted.point_ref = holder.fs.hold(node)
-            mounted.point_node = holder.nodes.start(mounted.point_ref)
-            mounted.holder = holder
-            holder.points[holder.nodes.key(mounted.point_node)] = mounted
+            if point != "/":
+                self._attach(table.by_path[point])
+
+    def _attach(self, mounted: Mounted) -> None:
+        """Hold the directory ``mounted`` covers, in the provider holding it."""
+        holder = self._table.owner(parent(mounted.path))
+        with Walk(holder.nodes) as walk:
+            node = walk.directory(holder.inner(mounted.path))
+            mounted.point_ref = holder.fs.hold(node)
+        mounted.point_node = holder.nodes.start(mounted.point_ref)
+        mounted.holder = holder
+        holder.points[holder.nodes.key(mounted.point_node)] = mounted
 
     # -- the walk -----------------------------------------------------------------------------
 

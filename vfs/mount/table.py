@@ -164,19 +164,25 @@ class Mounted:
 class MountTable:
     """Mounts by canonical path, with the longest-prefix lookup path resolution needs."""
 
-    __slots__ = ("by_path", "root")
+    __slots__ = ("by_path", "root", "seen")
 
     def __init__(self, root: FileSystem, mounts: Mapping[str, FileSystem]) -> None:
-        seen: dict[int, str] = {}
-        self.root = Mounted("/", root, seen)
+        self.seen: dict[int, str] = {}
+        """The providers' device numbers -> the first mount point that reported each."""
+        self.root = Mounted("/", root, self.seen)
         self.by_path: dict[str, Mounted] = {"/": self.root}
         for path, fs in mounts.items():
-            point = canonical_mount_point(path)
-            if point in self.by_path:
-                raise ValueError(f"two providers mounted at {point!r}")
-            if not isinstance(fs, FileSystem):
-                raise TypeError(f"a mounted provider must be a vfs.FileSystem, not {fs!r}")
-            self.by_path[point] = Mounted(point, fs, seen)
+            self.add(path, fs)
+
+    def add(self, path: str, fs: FileSystem) -> Mounted:
+        """A new mount of ``fs`` at ``path`` in the table (not attached yet)."""
+        point = canonical_mount_point(path)
+        if point in self.by_path:
+            raise ValueError(f"two providers mounted at {point!r}")
+        if not isinstance(fs, FileSystem):
+            raise TypeError(f"a mounted provider must be a vfs.FileSystem, not {fs!r}")
+        mounted = self.by_path[point] = Mounted(point, fs, self.seen)
+        return mounted
 
     def owner(self, canonical: str) -> Mounted:
         """The mount serving a canonical path: the longest mount point at or above it."""
