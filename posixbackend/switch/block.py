@@ -42,7 +42,8 @@ class _Entry:
 class BackendBlock:
     """A context manager that makes one backend serve ``os``, ``open``... inside it.
 
-    Entering installs the stand-ins if they are not in place yet, and makes :attr:`emulated`
+    Entering puts the stand-ins in place if they are not there (the last block to leave
+    parks them again, see :mod:`posixbackend.switch.installation`), and makes :attr:`emulated`
     (None for the native backend) serve the calling thread of control under the block's
     :attr:`permissions` narrowed by the enclosing block's (a PermissionError names the first
     permission asked for that the enclosing block does not grant); leaving restores what
@@ -72,9 +73,18 @@ class BackendBlock:
         return self._file_system
 
     def __enter__(self) -> BackendBlock:
-        INSTALLATION.install()
+        INSTALLATION.enter()
+        try:
+            return self._enter()
+        except BaseException:
+            INSTALLATION.leave()
+            raise
+
+    def _enter(self) -> BackendBlock:
         policy = _effective(self.permissions, get_policy())
         serving = self._serving(policy)
+        if policy is not None and policy.denies_anything:
+            INSTALLATION.keep()  # see posixbackend.switch.installation: never parked again
         time_limit = None
         if self.permissions is not None and self.permissions.time_limit is not None:
             from posixbackend.permissions.hook import install_hook
@@ -92,9 +102,7 @@ class BackendBlock:
         anchor = None
         if restricting or anchors.anchor_of_caller() is not None:
             anchor = anchors.push(serving, policy)
-        self._entries.append(
-            _Entry(ACTIVE.set(serving), POLICY.set(policy), time_limit, anchor)
-        )
+        self._entries.append(_Entry(ACTIVE.set(serving), POLICY.set(policy), time_limit, anchor))
         return self
 
     def __exit__(
@@ -119,6 +127,7 @@ class BackendBlock:
             anchors.pop(entry.anchor)
         POLICY.reset(entry.policy)
         ACTIVE.reset(entry.active)
+        INSTALLATION.leave()
         if fired and exc_type is None:
             from posixbackend.permissions.timelimit import TimeLimitExceeded
 

@@ -59,13 +59,29 @@ READ_ONLY_LIBRARY = compat.declare(
 _shared_lock = threading.Lock()
 _shared: dict[str, FileSystem] = {}
 """One read-only host provider per library directory, shared by every default file system."""
+_libraries: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[str, ...]] = {}
+_LIBRARIES_KEPT: Final = 64
 
 
 def library_directories(cwd: str, keep: Iterable[str] = ()) -> list[str]:
     """The interpreter's library directories to show: existing, not nested, and hiding none of
     the writable directories ``keep`` (nor ``cwd``): a script run from /tmp puts /tmp on
-    sys.path, yet /tmp must stay the memory file system's own."""
-    kept = [cwd, *keep]
+    sys.path, yet /tmp must stay the memory file system's own. The answer is kept for the
+    same arguments and ``sys.path`` (every block of a test suite asks the same question)."""
+    kept = (cwd, *keep)
+    key = (kept, tuple(entry for entry in sys.path if isinstance(entry, str)))
+    with _shared_lock:
+        known = _libraries.get(key)
+    if known is None:
+        known = _library_directories(cwd, kept)
+        with _shared_lock:
+            if len(_libraries) >= _LIBRARIES_KEPT:
+                _libraries.clear()
+            _libraries[key] = known
+    return list(known)
+
+
+def _library_directories(cwd: str, kept: tuple[str, ...]) -> tuple[str, ...]:
     paths = sysconfig.get_paths()
     candidates = [paths.get(key, "") for key in ("stdlib", "platstdlib", "purelib", "platlib")]
     candidates += site.getsitepackages() if hasattr(site, "getsitepackages") else []
@@ -78,7 +94,7 @@ def library_directories(cwd: str, keep: Iterable[str] = ()) -> list[str]:
         if not host_is_directory(path) or any(_covers(path, directory) for directory in kept):
             continue
         found.append(path)
-    return _outermost(found)
+    return tuple(_outermost(found))
 
 
 def default_file_system(

@@ -9,7 +9,16 @@ imports them after install switches too, while modules that imported them before
 the import system) keep the real ones. The interpreter finds the ``open`` that opens imported
 modules' code in ``sys.modules['_io']``: the copy's ``open`` leaves those calls to the real disk.
 ``uninstall()`` restores every replaced name, including the copies modules made of the
-stand-ins while they were installed."""
+stand-ins while they were installed.
+
+Blocks put the stand-ins in place as they enter (:meth:`Installation.enter`) and *park* them
+when the last one has left (no block entered, no thread or pool job started in one still
+running): every replaced name gets its original back, so once no block is active another
+library (pyfakefs, ``unittest.mock``) sees the real ``os``, and native calls cost nothing. The
+next block puts them back: the names recorded at the first install, plus what the modules
+imported since hold. An explicit ``install()`` pins them (the launcher's), and so does the
+first block whose permissions deny anything: code of a restricted guest may still run under a
+context copied from its block, and it must stay served by it."""
 
 from __future__ import annotations
 
@@ -20,6 +29,7 @@ import fcntl
 import importlib.machinery
 import io
 import mmap
+import operator
 import os
 import posix
 import select
@@ -27,7 +37,7 @@ import selectors
 import sys
 import threading
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 import attrs
@@ -86,7 +96,8 @@ class Replacement:
 
 
 class Installation:
-    """The stand-ins of this interpreter: built at install, removed at uninstall."""
+    """The stand-ins of this interpreter: built at the first install, parked while no block
+    needs them, removed at uninstall."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -94,33 +105,147 @@ class Installation:
         self._natives: dict[int, tuple[Any, Any]] = {}
         """id(real object) -> (real object, stand-in), for finding copies in other modules."""
         self._finder: Any = None
+        self._parked = False
+        """The replacements are recorded but every name holds its original again."""
+        self._pinned = False
+        """install() was called: in place until uninstall()."""
+        self._kept = False
+        """A restricting block ran: never parked again (see the module's docstring)."""
+        self._users = 0
+        """Blocks entered, and threads and pool jobs started in one, not yet finished."""
+        self._scanned: dict[str, Any] = {}
+        """sys.modules as of the last scan for copies: only modules new since are scanned."""
+        self._grouped: list[_Group] | None = None
+        self._grouped_count = 0
 
     @property
     def installed(self) -> bool:
-        """Whether the stand-ins are in place."""
-        return bool(self._replacements)
+        """Whether the stand-ins are in place (not parked)."""
+        return bool(self._replacements) and not self._parked
 
     def install(self) -> None:
-        """Put every stand-in in place; installing twice changes nothing."""
+        """Put every stand-in in place and keep them there until uninstall(); installing twice
+        changes nothing."""
         with self._lock:
-            if self.installed:
-                return
-            stand_ins = self._stand_ins()
-            try:
-                for namespace, name, stand_in in stand_ins:
-                    self._replace(namespace, name, stand_in)
-                for namespace, name, stand_in in thread_patches():
-                    self._replace(namespace, name, stand_in)
-                self._swap_copies(self._natives, record=True)
-                self._add_finder()
-            except BaseException:
-                self._restore()
-                raise
+            self._put_in_place()
+            self._pinned = True
 
     def uninstall(self) -> None:
         """Restore every replaced name; the interpreter is as it was before install."""
         with self._lock:
             self._restore()
+            self._parked = self._pinned = self._kept = False
+            self._scanned = {}
+
+    def enter(self) -> None:
+        """A block is entering: the stand-ins are put in place (back) for as long as it runs."""
+        with self._lock:
+            self._users += 1
+            try:
+                self._put_in_place()
+            except BaseException:
+                self._users -= 1
+                raise
+
+    def leave(self) -> None:
+        """A block (or a thread or job that :meth:`enter`-ed) is done: the last one parks the
+        stand-ins, unless they are pinned or kept."""
+        with self._lock:
+            self._users -= 1
+            if self._users == 0 and not (self._pinned or self._kept) and self.installed:
+                self._park()
+
+    def keep(self) -> None:
+        """Never park again: a block restricting what its code may do has run."""
+        with self._lock:
+            self._kept = True
+
+    # -- in place, parked ------------------------------------------------------------------
+
+    def _put_in_place(self) -> None:
+        if self._parked:
+            self._unpark()
+        elif not self._replacements:
+            self._build()
+        else:  # in place: its finder too (sys.meta_path may have been put back meanwhile)
+            self._add_finder()
+
+    def _build(self) -> None:
+        stand_ins = self._stand_ins()
+        try:
+            for namespace, name, stand_in in stand_ins:
+                self._replace(namespace, name, stand_in)
+            for namespace, name, stand_in in thread_patches():
+                self._replace(namespace, name, stand_in)
+            self._scanned = dict(sys.modules)
+            self._swap_copies(self._natives, record=True)
+            self._add_finder()
+        except BaseException:
+            self._restore()
+            raise
+
+    def _park(self) -> None:
+        """Give every replaced name its original back, keeping the record; copies of the
+        stand-ins that modules imported since the last scan made are recorded first, so
+        that they are restored now and replaced again at :meth:`_unpark`."""
+        new = self._new_modules()
+        if new:
+            stand_ins = {id(r.stand_in): (r.stand_in, r.original) for r in self._replacements}
+            for namespace, name, copy, original in self._copies(stand_ins, new):
+                self._replacements.append(Replacement(namespace, name, original, copy))
+        self._remove_finder()
+        # one step per name, newest first; an interruption between two leaves names that
+        # still hold stand-ins, which serve natively outside blocks and are put back later
+        self._parked = True
+        for group in reversed(self._groups()):
+            if group.parks:
+                group.restore()
+        self._note_module_table()
+
+    def _unpark(self) -> None:
+        """Put the recorded stand-ins back where their originals still are (a name someone
+        else replaced meanwhile, a mock or pyfakefs, keeps theirs), and replace the copies of
+        the originals that modules imported since made."""
+        for group in self._groups():
+            if group.parks:
+                group.replace()
+        self._note_module_table()
+        new = self._new_modules()
+        for namespace, name, original, stand_in in self._copies(self._natives, new):
+            self._swap(namespace, name, original, stand_in, record=True)
+        self._add_finder()
+        self._parked = False
+
+    def _groups(self) -> list[_Group]:
+        """The replacements in runs of one namespace (in their order): what parking and
+        unparking walk, a module's names in one dictionary update."""
+        groups = self._grouped
+        if groups is None or self._grouped_count != len(self._replacements):
+            groups = []
+            for replacement in self._replacements:
+                if groups and groups[-1].takes(replacement):
+                    groups[-1].add(replacement)
+                else:
+                    groups.append(_Group(replacement))
+            self._grouped, self._grouped_count = groups, len(self._replacements)
+        return groups
+
+    def _note_module_table(self) -> None:
+        """The scan's copy of sys.modules follows the entries the switch itself changes
+        (``posix``, ``_io``), so that they never count as new modules."""
+        for group in self._groups():
+            if group.namespace is MODULES:
+                for member in group.members:
+                    self._scanned[member.name] = sys.modules.get(member.name)
+
+    def _new_modules(self) -> list[tuple[str, Any]]:
+        """The modules of sys.modules not seen by the last scan (or replaced since)."""
+        scanned = self._scanned
+        if sys.modules == scanned:  # one comparison in C, by identity of the modules
+            return []
+        current = list(sys.modules.items())
+        self._scanned = dict(current)
+        return [(name, module) for name, module in current if scanned.get(name) is not module]
 
     # -- building --------------------------------------------------------------------------
 
@@ -190,37 +315,51 @@ class Installation:
     # -- replacing and restoring ----------------------------------------------------------
 
     def _replace(self, namespace: Any, name: str, stand_in: Any) -> None:
-        original = getattr(namespace, name)
+        current = getattr(namespace, name)
+        original = getattr(stand_in, "_native", current)
         if namespace is not MODULES:  # modules that imported posix before keep the real one
             self._natives[id(original)] = (original, stand_in)
-        setattr(namespace, name, stand_in)
+        if current is original:
+            setattr(namespace, name, stand_in)
+        # else someone else replaced the real object (pyfakefs's fake open, a mock): theirs
+        # stays, and the stand-in goes in only once the real object is back (at an unpark)
         self._replacements.append(Replacement(namespace, name, original, stand_in))
 
     def _swap_copies(self, table: dict[int, tuple[Any, Any]], *, record: bool) -> None:
         """Swap each object ``old`` of ``table`` (``id(old) -> (old, new)``) for ``new`` wherever
-        a module bound it to its own names or to a default argument value of a function it
-        defines (tempfile's ``close(self, unlink=_os.unlink)`` took the real unlink when it was
-        defined) or to an attribute of a class it defines, as is or as a staticmethod (3.13's
-        ``glob._StringGlobber.scandir = staticmethod(os.scandir)``). With ``record``, each swap
+        a module of sys.modules holds a copy (see :meth:`_copies`). With ``record``, each swap
         is a replacement that uninstall undoes."""
-        for module_name, module in list(sys.modules.items()):
+        for namespace, name, old, new in self._copies(table, list(sys.modules.items())):
+            self._swap(namespace, name, old, new, record)
+
+    @staticmethod
+    def _copies(
+        table: dict[int, tuple[Any, Any]], modules: list[tuple[str, Any]]
+    ) -> Iterator[tuple[Any, str, Any, Any]]:
+        """(namespace, name, value, what it becomes) for each object ``old`` of ``table``
+        (``id(old) -> (old, new)``) that one of ``modules`` bound to its own names or to a
+        default argument value of a function it defines (tempfile's ``close(self,
+        unlink=_os.unlink)`` took the real unlink when it was defined) or to an attribute of a
+        class it defines, as is or as a staticmethod (3.13's ``glob._StringGlobber.scandir =
+        staticmethod(os.scandir)``)."""
+        for module_name, module in modules:
             if not _scanned(module_name, module):
                 continue
             for name, value in list(vars(module).items()):
                 found = table.get(id(value))
                 if found is not None and found[0] is value:
-                    self._swap(module, name, value, found[1], record)
+                    yield module, name, value, found[1]
             for cls in _classes_of(module_name, module):
                 for name, value in list(vars(cls).items()):
                     new = _swapped_member(value, table)
                     if new is not None:
-                        self._swap(cls, name, value, new, record)
+                        yield cls, name, value, new
             for function in _functions_of(module_name, module):
                 for name in ("__defaults__", "__kwdefaults__"):
                     values = getattr(function, name)
                     changed = _swapped(values, table) if values else None
                     if changed is not None:
-                        self._swap(function, name, values, changed, record)
+                        yield function, name, values, changed
 
     def _swap(self, namespace: Any, name: str, old: Any, new: Any, record: bool) -> None:
         setattr(namespace, name, new)
@@ -229,26 +368,30 @@ class Installation:
 
     def _add_finder(self) -> None:
         """Put the virtual file system's finder in ``sys.meta_path``, ahead of the path finder
-        (see :mod:`posixbackend.imports`)."""
-        from posixbackend.imports import VirtualFinder  # it builds on the switch's modules
+        (see :mod:`posixbackend.imports`); the same finder each time it comes back."""
+        finder = self._finder
+        if finder is None:
+            from posixbackend.imports import VirtualFinder  # it builds on the switch's modules
 
-        finder = VirtualFinder()
+            finder = self._finder = VirtualFinder()
         meta_path = sys.meta_path
+        if any(f is finder for f in meta_path):
+            return
         place = next(
             (i for i, f in enumerate(meta_path) if f is importlib.machinery.PathFinder),
             len(meta_path),
         )
         meta_path.insert(place, finder)
-        self._finder = finder
 
     def _remove_finder(self) -> None:
-        finder, self._finder = self._finder, None
+        finder = self._finder
         if finder is not None:
             sys.meta_path[:] = [f for f in sys.meta_path if f is not finder]
 
     def _restore(self) -> None:
         """Undo every replacement (newest first), then fix copies made of stand-ins meanwhile."""
         self._remove_finder()
+        self._finder = None
         undo = {id(r.stand_in): (r.stand_in, r.original) for r in self._replacements}
         for replacement in reversed(self._replacements):
             namespace, name = replacement.namespace, replacement.name
@@ -256,7 +399,98 @@ class Installation:
                 setattr(namespace, name, replacement.original)
         self._swap_copies(undo, record=False)
         self._replacements.clear()
+        self._grouped = None
         self._natives.clear()
+
+
+class _Group:
+    """Consecutive replacements in one namespace. In a module's dictionary (the common case:
+    ``os``'s 150 names) they are checked and switched in a few C-level steps; any other
+    namespace, or a name someone else replaced meanwhile (a mock), one name at a time."""
+
+    def __init__(self, first: Replacement) -> None:
+        self.namespace = first.namespace
+        space_type = type(first.namespace)
+        self.space: dict[str, Any] | None = (
+            vars(first.namespace) if space_type is types.ModuleType or space_type is _ModuleTable
+            else None
+        )  # fmt: skip
+        self.members: list[Replacement] = [first]
+        self._compiled: tuple[Any, ...] | None = None
+        self.parks = _parks(first)
+        """Whether parking restores these names (see UNPARKED)."""
+
+    def takes(self, replacement: Replacement) -> bool:
+        return (
+            replacement.namespace is self.namespace
+            and _parks(replacement) == self.parks
+            and all(member.name != replacement.name for member in self.members)
+        )
+
+    def add(self, replacement: Replacement) -> None:
+        self.members.append(replacement)
+        self._compiled = None
+
+    def _compile(self) -> tuple[Any, ...]:
+        compiled = self._compiled
+        if compiled is None:
+            names = [member.name for member in self.members]
+            originals = tuple(member.original for member in self.members)
+            stand_ins = tuple(member.stand_in for member in self.members)
+            compiled = self._compiled = (
+                operator.itemgetter(*names) if len(names) > 1 else _one_item(names[0]),
+                originals, stand_ins,
+                dict(zip(names, originals, strict=True)), dict(zip(names, stand_ins, strict=True)),
+            )  # fmt: skip
+        return compiled
+
+    def restore(self) -> None:
+        """Every name that holds its stand-in gets its original back (newest first)."""
+        if not self._switch(from_stand_ins=True):
+            for member in reversed(self.members):
+                if _own_attribute(self.namespace, member.name) is member.stand_in:
+                    setattr(self.namespace, member.name, member.original)
+
+    def replace(self) -> None:
+        """Every name that holds its original gets its stand-in back."""
+        if not self._switch(from_stand_ins=False):
+            for member in self.members:
+                if _own_attribute(self.namespace, member.name) is member.original:
+                    setattr(self.namespace, member.name, member.stand_in)
+
+    def _switch(self, *, from_stand_ins: bool) -> bool:
+        """All names at once, when this is a module's dictionary and every name holds what
+        it should; False (nothing done) otherwise."""
+        space = self.space
+        if space is None:
+            return False
+        getter, originals, stand_ins, to_originals, to_stand_ins = self._compile()
+        expected = stand_ins if from_stand_ins else originals
+        try:
+            current = getter(space)
+        except KeyError:  # a name deleted meanwhile
+            return False
+        if not all(map(operator.is_, current, expected)):
+            return False
+        space.update(to_originals if from_stand_ins else to_stand_ins)
+        return True
+
+
+UNPARKED: Final = frozenset({"_io"})
+"""Names of sys.modules that keep their switched module while the stand-ins are parked: the
+interpreter's ``_io.open_code`` finds ``open`` in ``sys.modules['_io']``, and zipimport reads a
+module found in a virtual archive through it whenever the module's code or source is needed,
+blocks or not (a traceback's lines after the block). Outside blocks every object of the copy
+passes calls to the real one, with the real results."""
+
+
+def _parks(replacement: Replacement) -> bool:
+    return replacement.namespace is not MODULES or replacement.name not in UNPARKED
+
+
+def _one_item(name: str) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """An itemgetter of one name that gives a tuple, as one of several names does."""
+    return lambda space: (space[name],)
 
 
 def _import_stand_ins() -> list[tuple[Any, str, Any]]:

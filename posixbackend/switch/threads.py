@@ -17,10 +17,11 @@ started them (the time-limit watchdog) start inside ``anchors.free_start()``.
 from __future__ import annotations
 
 import _thread
+import contextlib
 import sys
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures.thread import ThreadPoolExecutor
 from typing import Any, Final
@@ -36,9 +37,7 @@ from posixbackend.switch.active import ACTIVE, in_context
 
 _ATTRIBUTE = "_posixbackend_active"
 
-PENDING: Final[weakref.WeakKeyDictionary[threading.Thread, Anchor]] = (
-    weakref.WeakKeyDictionary()
-)
+PENDING: Final[weakref.WeakKeyDictionary[threading.Thread, Anchor]] = weakref.WeakKeyDictionary()
 """Threads started by an anchored thread -> the anchor they take before their first line.
 Filled when they start (by the start stand-in; from 3.12 also by the audit hook, which sees
 every start), emptied by the thread itself."""
@@ -86,7 +85,8 @@ def thread_patches() -> list[tuple[Any, str, Callable[..., Any]]]:
         if anchor is not None:
             anchors.adopt(anchor)
         try:
-            native_bootstrap(self)
+            with _stand_ins_used(inherited is not None):
+                native_bootstrap(self)
         finally:
             anchors.release_thread()  # its id may be the next thread's
 
@@ -152,6 +152,22 @@ def _watch_raw_starts(bootstrap: Callable[..., Any]) -> None:
         add_check(event, check_start)
 
 
+@contextlib.contextmanager
+def _stand_ins_used(used: bool) -> Iterator[None]:
+    """Keep the stand-ins in place while a thread or job started in a block runs (when
+    ``used``): the last block leaving before it ends must not park them under it."""
+    if not used:
+        yield
+        return
+    from posixbackend.switch.installation import INSTALLATION  # it imports this module
+
+    INSTALLATION.enter()
+    try:
+        yield
+    finally:
+        INSTALLATION.leave()
+
+
 def _anchored_runner(anchor: Anchor, function: Callable[..., Any]) -> Callable[..., Any]:
     """``function`` as the body of a raw thread that takes ``anchor`` first."""
 
@@ -183,7 +199,8 @@ def _run_under(
     if anchor is not None:
         anchors.adopt(anchor)
     try:
-        return fn(*args, **kwargs)
+        with _stand_ins_used(backend is not None or policy is not None):
+            return fn(*args, **kwargs)
     finally:
         if anchor is not None:
             anchors.release_thread()

@@ -1,0 +1,127 @@
+"""Parked stand-ins: once no block is active, every replaced name holds the real object again
+(other libraries -- pyfakefs, mock -- see the real os), and the next block puts them back."""
+
+from __future__ import annotations
+
+import _io
+import builtins
+import os
+import posix
+import sys
+import threading
+import types
+from unittest import mock
+
+import pytest
+
+import posixbackend
+from posixbackend import Permissions, backend
+from posixbackend.switch.installation import INSTALLATION
+from vfs import MemoryFileSystem
+
+pytestmark = pytest.mark.usefixtures("uninstalled")
+
+
+def make_module(name: str, source: str) -> types.ModuleType:
+    module = types.ModuleType(name)
+    sys.modules[name] = module
+    exec(source, module.__dict__)
+    return module
+
+
+def real_objects_in_place() -> bool:
+    return (
+        os.stat is posix.stat
+        and builtins.open is _io.open
+        and sys.modules["posix"] is posix
+        and threading.Thread.start.__module__ == "threading"
+    )
+
+
+def test_the_stand_ins_are_parked_when_the_last_block_ends() -> None:
+    with backend("managed", file_system=MemoryFileSystem()):
+        assert not real_objects_in_place()
+        with backend("managed", file_system=MemoryFileSystem()):
+            assert not real_objects_in_place()
+        assert not real_objects_in_place(), "the outer block still runs"
+    assert real_objects_in_place()
+    with backend("managed", file_system=MemoryFileSystem()):
+        open("/x", "w").close()
+        assert os.path.exists("/x")
+    assert real_objects_in_place() and not os.path.exists("/x")
+
+
+def test_a_block_that_fails_to_enter_parks_them_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from posixbackend.switch.block import BackendBlock
+
+    def refuse(self: BackendBlock, policy: object) -> None:
+        raise PermissionError("refused while entering")
+
+    monkeypatch.setattr(BackendBlock, "_serving", refuse)
+    with pytest.raises(PermissionError), backend("managed", file_system=MemoryFileSystem()):
+        pass
+    assert real_objects_in_place()
+
+
+def test_copies_made_in_a_block_and_while_parked_follow() -> None:
+    with backend("managed", file_system=MemoryFileSystem()):
+        source = "from os import stat\nimport builtins\no = builtins.open"
+        during = make_module("_pb_during", source)
+        assert during.stat is os.stat and during.stat is not posix.stat
+    parked = make_module("_pb_parked", "from os import lstat")
+    try:
+        assert during.stat is posix.stat and during.o is _io.open
+        assert parked.lstat is posix.lstat
+        with backend("managed", file_system=MemoryFileSystem()):
+            assert during.stat is os.stat is not posix.stat
+            assert parked.lstat is os.lstat is not posix.lstat
+        assert during.stat is posix.stat and parked.lstat is posix.lstat
+    finally:
+        del sys.modules["_pb_during"], sys.modules["_pb_parked"]
+
+
+def test_a_mock_keeps_its_name_across_blocks() -> None:
+    mocked = mock.Mock(return_value="mocked")
+    with mock.patch("os.stat", mocked):
+        with backend("managed", file_system=MemoryFileSystem()):
+            assert os.stat is mocked
+        assert os.stat is mocked
+    assert real_objects_in_place()
+    with backend("managed", file_system=MemoryFileSystem()):
+        with mock.patch("os.listdir", return_value=["m"]):
+            assert os.listdir("/") == ["m"]
+        assert os.listdir("/") != ["m"]
+    assert os.listdir is posix.listdir
+
+
+def test_a_thread_started_in_a_block_keeps_them_until_it_ends() -> None:
+    release, ready = threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def work() -> None:
+        ready.set()
+        release.wait(10)
+        seen.append(os.path.exists("/in-memory"))
+
+    with backend("managed", file_system=MemoryFileSystem()):
+        open("/in-memory", "w").close()
+        thread = threading.Thread(target=work)
+        thread.start()
+        ready.wait(10)
+    assert not real_objects_in_place(), "the thread still runs under the block's backend"
+    release.set()
+    thread.join(10)
+    assert seen == [True]
+    assert real_objects_in_place()
+
+
+def test_restricting_blocks_and_explicit_installs_keep_them() -> None:
+    with backend("managed", permissions=Permissions(allow_io="all", allow_create_process=False)):
+        pass
+    assert not real_objects_in_place(), "a restricted guest's context may outlive its block"
+    posixbackend.uninstall()
+    posixbackend.install()
+    with backend("managed", file_system=MemoryFileSystem()):
+        pass
+    assert not real_objects_in_place()
+    assert INSTALLATION.installed
