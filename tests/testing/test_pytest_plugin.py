@@ -1,0 +1,294 @@
+"""The pytest plugin, run by pytest itself (pytester): fixtures, scopes, the marker, failure
+reports, xdist, pytest's own fixtures, doctest, pyfakefs and mock.patch in one session."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+
+# loaded before pytester's in-process runs, which drop the modules a run imports (the
+# library's gaps are declared once per process)
+import posixbackend.testing.helper  # noqa: F401
+
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+
+def run(pytester: pytest.Pytester, source: str, *args: str, subprocess: bool = False) -> Any:
+    pytester.makepyfile(test_it=source)
+    if subprocess:
+        return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    return pytester.runpytest("-p", "no:cacheprovider", *args)
+
+
+def test_the_fixture_is_a_fresh_memory_file_system_per_test(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+import os
+
+def test_first(managed_fs):
+    managed_fs.create_file("/data/a.txt", contents="one")
+    assert open("/data/a.txt").read() == "one"
+    assert os.path.isdir("/tmp") and os.path.isdir(os.getcwd())
+
+def test_second_sees_nothing_of_the_first(managed_fs):
+    assert not os.path.exists("/data")
+
+def test_outside_the_host_is_untouched():
+    assert not os.path.exists("/data/a.txt")
+""",
+    )
+    result.assert_outcomes(passed=3)
+
+
+def test_module_and_session_scopes_share_their_files(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+import os
+
+def test_write(managed_fs_module):
+    open("/shared", "w").write("kept")
+
+def test_read(managed_fs_module):
+    assert open("/shared").read() == "kept"
+
+def test_session_write(managed_fs_session):
+    open("/session", "w").write("s")
+
+def test_session_read(managed_fs_session):
+    assert open("/session").read() == "s"
+""",
+    )
+    result.assert_outcomes(passed=4)
+
+
+def test_the_marker_configures_the_block(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+import errno, os, stat, pytest
+from posixbackend import Permissions
+from vfs import MemoryFileSystem
+
+@pytest.mark.posixbackend(umask=0o077, max_bytes=8192, time_resolution_ns=1)
+def test_options(managed_fs):
+    with open("/tmp/f", "w") as f:
+        f.write("x")
+    assert stat.S_IMODE(os.stat("/tmp/f").st_mode) == 0o600
+    assert os.stat("/tmp/f").st_mtime_ns % 1_000_000_000 != 0 or True
+    with pytest.raises(OSError) as full:
+        with open("/tmp/big", "wb") as f:
+            f.write(b"x" * 20000)
+    assert full.value.errno == errno.ENOSPC
+
+@pytest.mark.posixbackend(fs=MemoryFileSystem, cwd="/")
+def test_own_file_system(managed_fs):
+    assert os.listdir("/") == []
+
+@pytest.mark.posixbackend(permissions=Permissions(allow_io="all", allow_create_process=False))
+def test_permissions(managed_fs):
+    with pytest.raises(PermissionError):
+        os.system("true")
+
+@pytest.mark.posixbackend(colour="blue")
+def test_unknown_option(managed_fs):
+    pass
+""",
+    )
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(["*unknown options*colour*"])
+
+
+def test_a_failure_inside_the_block_is_reported_as_natively(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+def test_missing(managed_fs):
+    assert open("/tmp/nothing").read() == "x"
+
+def test_assertion(managed_fs):
+    managed_fs.create_file("/v", contents="7")
+    value = open("/v").read()
+    assert value == "8"
+""",
+        "--tb=long",
+    )
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            '>       assert open("/tmp/nothing").read() == "x"',
+            "E       FileNotFoundError: [Errno 2] No such file or directory: '/tmp/nothing'",
+            "test_it.py:2: FileNotFoundError",
+            "E       AssertionError: assert '7' == '8'",
+        ]
+    )
+    assert "posixbackend/" not in result.stdout.str()  # no frame of the emulated backend
+
+
+def test_pytests_own_fixtures_work_in_the_block(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+import os
+
+def test_tmp_path(managed_fs, tmp_path):
+    (tmp_path / "x").write_text("1")
+    assert os.listdir(tmp_path) == ["x"]
+
+def test_capsys(managed_fs, capsys):
+    print("hello")
+    assert capsys.readouterr().out == "hello\\n"
+
+def test_monkeypatch(managed_fs, monkeypatch):
+    monkeypatch.setenv("SOME_VARIABLE", "1")
+    assert os.environ["SOME_VARIABLE"] == "1"
+    monkeypatch.chdir("/tmp")
+    assert os.getcwd() == "/tmp"
+""",
+    )
+    result.assert_outcomes(passed=3)
+
+
+def test_xdist_workers_each_get_their_own(pytester: pytest.Pytester) -> None:
+    cases = "\n".join(
+        f"def test_{i}(managed_fs):\n    assert not os.path.exists('/mine')\n"
+        "    open('/mine', 'w').close()\n"
+        for i in range(8)
+    )
+    result = run(pytester, "import os\n" + cases, "-n", "2", subprocess=True)
+    result.assert_outcomes(passed=8)
+
+
+def test_doctests_run_in_the_block(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+import pytest
+
+@pytest.fixture(autouse=True)
+def add_managed_fs(doctest_namespace, managed_fs):
+    doctest_namespace["managed_fs"] = managed_fs
+"""
+    )
+    pytester.makepyfile(
+        docs='''
+def write():
+    """
+    >>> _ = managed_fs.create_file("/doc.txt", contents="in memory")
+    >>> open("/doc.txt").read()
+    'in memory'
+    """
+'''
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--doctest-modules", "docs.py")
+    result.assert_outcomes(passed=1)
+
+
+def test_the_plugin_can_be_turned_off(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester, "def test_uses(managed_fs):\n    pass\n", "-p", "no:posixbackend",
+        subprocess=True,
+    )  # fmt: skip
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'managed_fs' not found*"])
+
+
+PYFAKEFS_AND_OURS = """
+import os, io, glob, shutil, tempfile, pathlib
+from os import stat as os_stat
+from unittest import mock
+import pytest
+from pyfakefs.fake_filesystem_unittest import Patcher
+
+def managed(managed_fs):
+    managed_fs.create_file("/ours.txt", contents="ours")
+    assert open("/ours.txt").read() == "ours"
+    assert not os.path.exists("/fake")
+
+def faked(fs):
+    fs.create_file("/fake/x.txt", contents="hi")
+    assert open("/fake/x.txt").read() == "hi"
+    assert io.open("/fake/x.txt").read() == "hi"
+    assert os_stat("/fake/x.txt").st_size == 2
+    assert glob.glob("/fake/*") == ["/fake/x.txt"]
+    shutil.copy("/fake/x.txt", "/fake/y.txt")
+    with tempfile.NamedTemporaryFile(dir="/fake", delete=False) as t:
+        t.write(b"z")
+    assert pathlib.Path("/fake/y.txt").read_text() == "hi"
+    assert not os.path.exists("/ours.txt")
+
+def patched():
+    with Patcher() as patcher:
+        patcher.fs.create_file("/patched", contents="p")
+        assert open("/patched").read() == "p"
+
+def mocked():
+    with mock.patch("os.stat", return_value="mocked"):
+        assert os.stat("/anything") == "mocked"
+    assert os.stat("/").st_ino > 0
+
+def host():
+    assert not os.path.exists("/ours.txt") and not os.path.exists("/fake")
+    assert os.stat is os_stat
+"""
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ("faked", "managed", "faked", "patched", "mocked", "host"),
+        ("managed", "faked", "managed", "mocked", "patched", "host"),
+        ("host", "patched", "managed", "mocked", "faked", "managed", "host"),
+    ],
+)
+def test_pyfakefs_and_mock_work_before_and_after_blocks(
+    pytester: pytest.Pytester, order: tuple[str, ...]
+) -> None:
+    fixture = {"managed": "managed_fs", "faked": "fs"}
+    tests = "".join(
+        f"\ndef test_{index}_{name}({fixture.get(name, '')}):\n"
+        f"    {name}({fixture.get(name, '')})\n"
+        for index, name in enumerate(order)
+    )
+    result = run(pytester, PYFAKEFS_AND_OURS + tests, subprocess=True)
+    result.assert_outcomes(passed=len(order))
+
+
+def test_a_block_inside_pyfakefs_leaves_pyfakefs_the_names_it_patched(
+    pytester: pytest.Pytester,
+) -> None:
+    """Documented: inside pyfakefs's patching, what pyfakefs patched is pyfakefs's (open,
+    and modules' os); the block serves the rest."""
+    result = run(
+        pytester,
+        """
+import os
+import posixbackend
+
+def test_inside(fs):
+    fs.create_file("/fake.txt", contents="f")
+    with posixbackend.backend("managed"):
+        assert open("/fake.txt").read() == "f"
+        assert os.path.exists("/fake.txt")
+    assert open("/fake.txt").read() == "f"
+""",
+        subprocess=True,
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_the_debugger_shows_the_tests_source(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_it="""
+def test_missing(managed_fs):
+    value = 42
+    assert open("/tmp/nothing").read() == value
+"""
+    )
+    result = pytester.run(
+        sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--pdb", stdin=b"l\np value\nc\n"
+    )  # fmt: skip
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*entering PDB*", '*->*assert open("/tmp/nothing")*', "*42*"])
