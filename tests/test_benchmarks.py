@@ -86,3 +86,10 @@ def test_mmap_benchmark_runs() -> None:
     out = run("-m", "benchmarks.bench_mmap", "--quick")
     assert out.count("x native (target <=") == 6 and "first mapping" in out
     assert "pyfakefs: n/a" in out and "PyFilesystem2: n/a" in out
+
+
+@pytest.mark.slow
+def test_pytest_plugin_benchmark_runs() -> None:
+    out = run("-m", "benchmarks.bench_pytest_plugin", "--quick")
+    assert "pyfakefs / managed_fs" in out and "managed_fs run / plain run" in out
+    assert "os.stat is the real function again" in out
