@@ -224,6 +224,17 @@ def patched():
         patcher.fs.create_file("/patched", contents="p")
         assert open("/patched").read() == "p"
 
+def decorated():
+    from pyfakefs.fake_filesystem_unittest import patchfs
+
+    @patchfs
+    def inner(fake_fs):
+        fake_fs.create_file("/decorated", contents="d")
+        assert open("/decorated").read() == "d"
+
+    inner()
+    assert not os.path.exists("/decorated")
+
 def mocked():
     with mock.patch("os.stat", return_value="mocked"):
         assert os.stat("/anything") == "mocked"
@@ -238,9 +249,9 @@ def host():
 @pytest.mark.parametrize(
     "order",
     [
-        ("faked", "managed", "faked", "patched", "mocked", "host"),
-        ("managed", "faked", "managed", "mocked", "patched", "host"),
-        ("host", "patched", "managed", "mocked", "faked", "managed", "host"),
+        ("faked", "managed", "faked", "patched", "mocked", "host", "decorated"),
+        ("managed", "faked", "managed", "mocked", "patched", "decorated", "host"),
+        ("host", "patched", "managed", "mocked", "faked", "managed", "decorated", "host"),
     ],
 )
 def test_pyfakefs_and_mock_work_before_and_after_blocks(
