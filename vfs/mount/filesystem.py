@@ -129,25 +129,29 @@ class MountFileSystem(FileSystem):
         """Check (or make) the directories down to the mount point ``point``."""
         by_path = self._table.by_path
         path = ""
+        made = False  # below a directory made here, nothing exists yet: no need to look
         for part in point.strip("/").split("/"):
             path += "/" + part
             if path != point and path in by_path:
+                made = False  # another provider's tree from here on
                 continue
             holder = self._table.owner(parent(path))
             inner = holder.inner(path)
-            try:
-                mode = holder.fs.stat(inner, False).st_mode
-            except FileNotFoundError:
+            if not made:
+                status = holder.fs.probe(inner, False)
+                if status is not None:
+                    if not _stat.S_ISDIR(status.st_mode):
+                        raise OSError(
+                            errno.ENOTDIR,
+                            f"mount point {point!r} needs a directory, not a link or file, at",
+                            path,
+                        )
+                    continue
                 if not create:
-                    raise os_error(errno.ENOENT, path) from None
-                holder.fs.mkdir(inner, 0o755)
-                continue
-            if not _stat.S_ISDIR(mode):
-                raise OSError(
-                    errno.ENOTDIR,
-                    f"mount point {point!r} needs a directory, not a link or file, at",
-                    path,
-                )
+                    holder.fs.stat(inner, False)  # the reason it cannot be seen (EACCES...)
+                    raise os_error(errno.ENOENT, path)
+            holder.fs.mkdir(inner, 0o755)
+            made = True
 
     def _attach_mounts(self) -> None:
         """Find each mount point's directory node in the provider holding it (held while the
