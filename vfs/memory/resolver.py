@@ -159,6 +159,21 @@ class Resolver(Walk[Directory, Inode]):
         self.heads.clear()
         self.paths.clear()
 
+    def _head_from_paths(self, head: str) -> tuple[Directory, int] | None:
+        """``head`` as a whole path whose own parent resolved before (the directory just made
+        by ``mkdir -p``'s previous step): its directory without a walk, or None."""
+        hit = self.paths.get(head)
+        if hit is None:
+            return None
+        directory, name, hops = hit
+        node = directory.entries.get(name)
+        if node.__class__ is not Directory or (
+            self.check and not permitted(directory, self.who, X_OK)
+        ):
+            return None  # a link to follow, or a refusal the walk words: the walk decides
+        assert isinstance(node, Directory)
+        return node, hops
+
     def parent(self, path: str) -> tuple[Directory, str, bool, int]:
         """Resolve all but the last component of the absolute ``path`` (see Walk.parent)."""
         hit = self.paths.get(path)
@@ -174,7 +189,9 @@ class Resolver(Walk[Directory, Inode]):
         head = stripped[:cut] or "/"
         cached = self.heads.get(head)
         if cached is None:
-            cached = self.walk(self.root, head, path, 0)
+            cached = self._head_from_paths(head)
+            if cached is None:
+                cached = self.walk(self.root, head, path, 0)
             if len(self.heads) >= CACHE_LIMIT:
                 self.heads.clear()
             self.heads[head] = cached
