@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from importlib.machinery import ModuleSpec, PathFinder
 from typing import Any, Final
 
+from posixbackend.emulated import EmulatedBackend
 from posixbackend.imports import served as files
 from posixbackend.imports.loaders import (
     VirtualExtensionLoader,
@@ -45,8 +46,23 @@ def _loaders() -> list[tuple[str, Any]]:
 
 
 LOADERS: Final = _loaders()
+_S_IFMT: Final = 0o170000
+_S_IFDIR: Final = stat.S_IFDIR
 _NATIVE_ENTRIES_KEPT: Final = 1024
 """Answers of :meth:`VirtualFinder._native` kept before they are worked out again."""
+
+
+class Listing:
+    """The names in one directory, and their stems (each name up to its first dot): a
+    module's last component has no dot, so one not among the stems is not there, in any
+    form -- the common case for every entry but the one it is in, at one set lookup."""
+
+    __slots__ = ("mtime_ns", "names", "stems")
+
+    def __init__(self, mtime_ns: int, names: frozenset[str]) -> None:
+        self.mtime_ns = mtime_ns
+        self.names = names
+        self.stems = frozenset([name.partition(".")[0] for name in names])
 
 
 class Listings:
@@ -54,22 +70,30 @@ class Listings:
     (as the path finder's FileFinder keeps them; ``importlib.invalidate_caches`` clears)."""
 
     def __init__(self) -> None:
-        self._kept: dict[str, tuple[int, frozenset[str]]] = {}
+        self._kept: dict[str, Listing] = {}
 
-    def names(self, served: Any, directory: str) -> frozenset[str] | None:
-        """The names in ``directory``, None when it is no directory one can list."""
-        st = files.status(served, directory)
-        if st is None or not stat.S_ISDIR(st.st_mode):
+    def listing(self, served: Any, directory: str) -> Listing | None:
+        """The listing of ``directory``, None when it is no directory one can list."""
+        try:  # files.status, inline: this runs for every import
+            st = served.probe(directory)
+        except (OSError, ValueError):
+            return None
+        if st is None or st.st_mode & _S_IFMT != _S_IFDIR:
             return None
         kept = self._kept.get(directory)
-        if kept is not None and kept[0] == st.st_mtime_ns:
-            return kept[1]
+        if kept is not None and kept.mtime_ns == st.st_mtime_ns:
+            return kept
         try:
             names = frozenset(served.listdir(directory))
         except OSError:
             return None
-        self._kept[directory] = (st.st_mtime_ns, names)
-        return names
+        listing = self._kept[directory] = Listing(st.st_mtime_ns, names)
+        return listing
+
+    def names(self, served: Any, directory: str) -> frozenset[str] | None:
+        """The names in ``directory``, None when it is no directory one can list."""
+        listing = self.listing(served, directory)
+        return None if listing is None else listing.names
 
 
 class VirtualFinder:
@@ -79,21 +103,40 @@ class VirtualFinder:
         self._listings: weakref.WeakKeyDictionary[Any, Listings] = weakref.WeakKeyDictionary()
         self._archives: weakref.WeakKeyDictionary[Any, Archives] = weakref.WeakKeyDictionary()
         self._native_entries: dict[str, bool] = {}
+        self._recent: tuple[weakref.ref[Any], Listings, object] | None = None
+        """The backend asked about last and its listings, with the token of the caches they
+        were kept in (one weak reference to call instead of a weak dictionary's lookup)."""
+        self._token = object()
+        """Replaced when the caches are invalidated."""
 
     def invalidate_caches(self) -> None:
+        self._token = object()
         self._listings = weakref.WeakKeyDictionary()
         self._archives = weakref.WeakKeyDictionary()
+
+    def _listings_of(self, emulated: Any) -> Listings:
+        """The listings kept for ``emulated`` (made now if none are)."""
+        token = self._token
+        listings = self._listings.get(emulated)
+        if listings is None:
+            listings = self._listings.setdefault(emulated, Listings())
+        self._recent = (weakref.ref(emulated), listings, token)
+        return listings
 
     def find_spec(
         self, fullname: str, path: Sequence[Any] | None = None, target: Any = None
     ) -> ModuleSpec | None:
-        emulated = current_emulated()
+        served = get_active()
+        if served is None:  # the native backend, unguarded: nothing virtual to search
+            return None
+        emulated = served if served.__class__ is EmulatedBackend else current_emulated()
         if emulated is None:
             return None
-        served = get_active()
-        listings = self._listings.get(emulated)
-        if listings is None:
-            listings = self._listings.setdefault(emulated, Listings())
+        recent = self._recent
+        if recent is not None and recent[0]() is emulated and recent[2] is self._token:
+            listings = recent[1]
+        else:
+            listings = self._listings_of(emulated)
         entries = sys.path if path is None else path
         tail = fullname.rpartition(".")[2]
         portions: list[str] = []
@@ -123,10 +166,12 @@ class VirtualFinder:
                 if spec is not None:
                     return spec
                 native_run = []
-            names = listings.names(served, directory)
-            if names is not None:
+            listing = listings.listing(served, directory)
+            if listing is not None:
+                if tail not in listing.stems:
+                    continue  # the common case for every other entry: nothing by that name
                 spec, portion = self._search(
-                    served, listings, fullname, tail, directory, names=names
+                    served, listings, fullname, tail, directory, names=listing.names
                 )
             else:
                 spec, portion = self._search_archive(emulated, served, fullname, tail, directory)

@@ -17,6 +17,7 @@ give those a file system of your own (``MemoryFileSystem(max_bytes=...)``), to c
 
 from __future__ import annotations
 
+import functools
 import posix
 import posixpath
 import site
@@ -82,19 +83,26 @@ def library_directories(cwd: str, keep: Iterable[str] = ()) -> list[str]:
 
 
 def _library_directories(cwd: str, kept: tuple[str, ...]) -> tuple[str, ...]:
-    paths = sysconfig.get_paths()
-    candidates = [paths.get(key, "") for key in ("stdlib", "platstdlib", "purelib", "platlib")]
-    candidates += site.getsitepackages() if hasattr(site, "getsitepackages") else []
-    candidates += [entry for entry in sys.path if isinstance(entry, str)]
+    entries = [entry for entry in sys.path if isinstance(entry, str)]
     found: list[str] = []
-    for candidate in candidates:
+    for candidate in dict.fromkeys([*_installation_directories(), *entries]):
         if not candidate:
             continue
         path = posixpath.normpath(posixpath.join(cwd, candidate))
-        if not host_is_directory(path) or any(_covers(path, directory) for directory in kept):
+        if any(_covers(path, directory) for directory in kept) or not host_is_directory(path):
             continue
         found.append(path)
     return tuple(_outermost(found))
+
+
+@functools.cache
+def _installation_directories() -> tuple[str, ...]:
+    """sysconfig's and site's library directories (worked out once, as the import finder's
+    native roots are: they are fixed for the life of the process)."""
+    paths = sysconfig.get_paths()
+    candidates = [paths.get(key, "") for key in ("stdlib", "platstdlib", "purelib", "platlib")]
+    candidates += site.getsitepackages() if hasattr(site, "getsitepackages") else []
+    return tuple(dict.fromkeys(candidates))
 
 
 def default_file_system(
@@ -114,20 +122,51 @@ def default_file_system(
     home = posix.environ.get(b"HOME", b"/root" if me.is_root else b"/home/user").decode(
         sys.getfilesystemencoding(), "surrogateescape"
     )
+    home = posixpath.normpath("/" + home.lstrip("/"))  # as mkdir -p "$HOME" from / makes it
     memory = MemoryFileSystem(
         identity=Identity.root(),
         max_bytes=data if isinstance(max_bytes, str) else max_bytes,
         max_inodes=inodes if isinstance(max_inodes, str) else max_inodes,
     )
-    _make_directories(memory, "/tmp", 0o1777)
-    for directory in (home, cwd):
-        if _make_directories(memory, directory, 0o755):
-            memory.chown(directory, me.uid, me.gid)
     writable = ("/tmp", home)
-    mounts = {path: _read_only_host(path) for path in library_directories(cwd, writable)}
+    libraries = library_directories(cwd, writable)
+    for path, mode, owned in _directories(home, cwd, libraries):
+        memory.mkdir(path, mode)
+        if owned:
+            memory.chown(path, me.uid, me.gid)
+    mounts = {path: _read_only_host(path) for path in libraries}
     namespace = MountFileSystem(memory, mounts, create_mount_points=True)
     memory.identity = me
     return namespace, cwd
+
+
+def _directories(home: str, cwd: str, libraries: Iterable[str]) -> list[tuple[str, int, bool]]:
+    """The memory's directories, parents first: (path, mode, whether it is the user's). /tmp
+    (sticky), the home and current directories (the user's; their missing parents root's
+    0755 ones) and the mount points of ``libraries`` (root's, 0755, as a Mount makes them).
+    Worked out from the (canonical) paths alone, so that each is made with one mkdir and no
+    lookup of what is there yet: a fresh file system holds only what came before."""
+    made: dict[str, tuple[int, bool]] = {}
+
+    def make(path: str, mode: int, owned: bool) -> None:
+        current = ""
+        last_made = False
+        for part in path.split("/"):
+            if not part:
+                continue
+            current += "/" + part
+            last_made = current not in made
+            if last_made:
+                made[current] = (0o755, False)
+        if last_made:
+            made[current] = (mode, owned)
+
+    make("/tmp", 0o1777, False)
+    make(home, 0o755, True)
+    make(cwd, 0o755, True)
+    for library in libraries:
+        make(library, 0o755, False)
+    return [(path, mode, owned) for path, (mode, owned) in made.items()]
 
 
 def _read_only_host(path: str) -> FileSystem:
@@ -137,25 +176,6 @@ def _read_only_host(path: str) -> FileSystem:
         if provider is None:
             provider = _shared[path] = ReadOnlyFileSystem(HostFileSystem(path))
         return provider
-
-
-def _make_directories(memory: MemoryFileSystem, path: str, mode: int) -> bool:
-    """mkdir -p ``path`` (the last directory with ``mode``); whether the last one was made."""
-    made = False
-    current = ""
-    for part in path.strip("/").split("/"):
-        if not part:
-            continue
-        current += "/" + part
-        try:
-            memory.mkdir(current, 0o755)
-        except FileExistsError:
-            made = False
-        else:
-            made = True
-    if made:
-        memory.chmod(path, mode)
-    return made
 
 
 def host_cwd() -> str:

@@ -96,3 +96,32 @@ def test_the_cap_can_be_chosen_or_lifted() -> None:
         assert caught.value.errno == errno.ENOSPC
     lifted, _ = default_file_system(max_bytes=None, max_inodes=None)
     assert lifted.statvfs("/tmp").f_blocks == 1 << 28  # the report of an uncapped one
+
+
+def test_the_directories_are_made_as_mkdir_p_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    """/tmp sticky and root's; the home and current directories the user's, their missing
+    parents root's 0755 ones; the library's mount points root's 0755 directories showing the
+    host's files; a HOME written with a trailing slash, '.' or '..' names the directory it
+    means."""
+    me = (posix.geteuid(), posix.getegid())
+    monkeypatch.setitem(posix.environ, b"HOME", b"/pb-home/./user/../user/")
+    fs, cwd = default_file_system()
+
+    def owner_and_mode(path: str) -> tuple[int, int, int]:
+        st = fs.stat(path)
+        assert stat.S_ISDIR(st.st_mode), path
+        return st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)
+
+    assert owner_and_mode("/tmp") == (0, 0, 0o1777)
+    assert owner_and_mode("/pb-home") == (0, 0, 0o755)
+    assert owner_and_mode("/pb-home/user") == (*me, 0o755)
+    assert owner_and_mode(cwd) == (*me, 0o755)
+    assert fs.listdir("/pb-home/user") == []
+    libraries = library_directories(cwd, ("/tmp", "/pb-home/user"))
+    assert libraries, "the interpreter's library is shown"
+    for library in libraries:
+        assert sorted(fs.listdir(library)) == sorted(os.listdir(library))
+        above = os.path.dirname(library)
+        while above not in ("/", cwd, "/tmp", "/pb-home/user") and not cwd.startswith(above):
+            assert owner_and_mode(above) == (0, 0, 0o755), above
+            above = os.path.dirname(above)

@@ -16,6 +16,7 @@ import importlib.resources
 import importlib.util
 import inspect
 import os
+import posix
 import py_compile
 import shutil
 import sys
@@ -186,6 +187,70 @@ def test_errors_are_native_ones(bytecode_written: None) -> None:
             return [missing, syntax, raised]
 
     compare_everywhere(scenario)
+
+
+def test_names_sharing_only_a_stem_with_a_module_are_not_one() -> None:
+    def scenario(root: str) -> Any:
+        write(f"{root}/mods/vi_decoy.txt", "not a module\n")
+        write(f"{root}/mods/vi_two.dots.py", "VALUE = 'unreachable'\n")
+        write(f"{root}/mods/vi_dotted.d/__init__.py", "VALUE = 'unreachable'\n")
+        write(f"{root}/mods/vi_real.py", "VALUE = 'real'\n")
+        write(f"{root}/mods/vi_portion/leaf.py", "VALUE = 'leaf'\n")
+        with importing_from(f"{root}/mods"):
+            missing = [
+                outcome(importlib.import_module, name)
+                for name in ("vi_decoy", "vi_two", "vi_dotted", "vi_absent")
+            ]
+            return [missing, importlib.import_module("vi_real").VALUE,
+                    importlib.import_module("vi_portion.leaf").VALUE]  # fmt: skip
+
+    compare_everywhere(scenario)
+
+
+def test_a_listing_is_kept_while_the_directory_mtime_stays_until_caches_are_invalidated() -> None:
+    """As the path finder's: a module added behind a directory time put back is not seen until
+    ``importlib.invalidate_caches``."""
+
+    def scenario(root: str) -> Any:
+        os.mkdir(f"{root}/kept")
+        then = 1_700_000_000 * 10**9
+        os.utime(f"{root}/kept", ns=(then, then))
+        with importing_from(f"{root}/kept"):
+            before = outcome(importlib.import_module, "vi_kept")
+            write(f"{root}/kept/vi_kept.py", "VALUE = 'kept'\n")
+            os.utime(f"{root}/kept", ns=(then, then))
+            stale = outcome(importlib.import_module, "vi_kept")
+            importlib.invalidate_caches()
+            return [before, stale, importlib.import_module("vi_kept").VALUE]
+
+    compare_everywhere(scenario)
+
+
+def test_each_block_imports_from_its_own_file_system() -> None:
+    """A module written into the current directory (first on sys.path, as ``python -m``
+    puts it) is found in that block, right after an import that failed, and in no other: a
+    fresh block imports from its own file system whatever the finder kept of another's."""
+    here = posix.getcwd()
+    first = posixbackend.backend("managed")
+    try:
+        with importing_from(here):
+            with first:
+                assert outcome(importlib.import_module, "vi_own")[0] == "ModuleNotFoundError"
+                write(f"{here}/vi_own.py", "VALUE = 'first'\n")
+                assert importlib.import_module("vi_own").VALUE == "first"
+            del sys.modules["vi_own"]
+            with posixbackend.backend("managed"):
+                assert outcome(importlib.import_module, "vi_own")[0] == "ModuleNotFoundError"
+                write(f"{here}/vi_own.py", "VALUE = 'second'\n")
+                assert importlib.import_module("vi_own").VALUE == "second"
+            del sys.modules["vi_own"]
+            with first:
+                assert importlib.import_module("vi_own").VALUE == "first"
+            del sys.modules["vi_own"]
+            assert outcome(importlib.import_module, "vi_own")[0] == "ModuleNotFoundError"
+    finally:
+        sys.modules.pop("vi_own", None)
+    assert not posix.access(f"{here}/vi_own.py", posix.F_OK), "the host changed"
 
 
 def test_a_module_written_after_a_failed_import_is_found_after_invalidate_caches() -> None:

@@ -144,6 +144,47 @@ def test_identity_change_is_seen_by_cached_paths() -> None:
     assert read(fs, "/private/f") == b"secret"
 
 
+def test_another_root_identity_keeps_the_cached_paths_a_user_does_not() -> None:
+    """Root passes every check, so what was resolved as one root identity still holds for
+    another (a default file system is made as root, then given to its user, often root too);
+    a user's checks apply at once."""
+    fs = MemoryFileSystem(identity=Identity.root())
+    fs.mkdir("/private", 0o700)
+    fs.mkdir("/private/sub", 0o755)
+    write(fs, "/private/sub/f", b"secret")
+    assert fs.stat("/private/sub/f").st_size == 6
+    fs.identity = Identity(0, 0, frozenset({0, 4}))
+    assert fs.stat("/private/sub/f").st_size == 6
+    fs.identity = NOBODY
+    with pytest.raises(PermissionError):
+        fs.stat("/private/sub/f")
+    with pytest.raises(PermissionError):
+        fs.mkdir("/private/sub/new")
+
+
+def test_a_path_resolved_before_that_became_a_link_is_followed_as_a_directory() -> None:
+    """A directory made below a path resolved whole before starts from what that path names
+    now (mkdir -p makes each new directory the next one's parent): a link put in place of a
+    file is followed, and a directory put in place of the link is used."""
+    fs = MemoryFileSystem(identity=Identity.root())
+    fs.mkdir("/a")
+    fs.mkdir("/t")
+    write(fs, "/a/b", b"file")
+    assert fs.stat("/a/b").st_size == 4
+    with pytest.raises(NotADirectoryError):
+        fs.mkdir("/a/b/c")
+    fs.unlink("/a/b")  # a file leaving forgets no resolution
+    fs.symlink("/t", "/a/b")
+    fs.mkdir("/a/b/c")
+    assert stat.S_ISDIR(fs.stat("/t/c").st_mode)
+    fs.unlink("/a/b")
+    fs.mkdir("/a/b")
+    fs.mkdir("/a/b/c")
+    fs.mkdir("/a/b/c/d")
+    assert stat.S_ISDIR(fs.stat("/a/b/c/d").st_mode)
+    assert fs.listdir("/t/c") == []
+
+
 def test_chmod_of_a_directory_is_seen_by_cached_paths() -> None:
     fs = MemoryFileSystem(identity=NOBODY)
     fs.mkdir("/d", 0o755)

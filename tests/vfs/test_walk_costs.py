@@ -5,7 +5,8 @@ component once (one lookup per component per layer that has it), never about eve
 again; a warm one asks the host only whether the file changed. The caches that make warm
 calls cheap (the memory fs's paths, the mount's entries, the overlay's entries) must forget
 what a rename or a swapped symbolic link made untrue, whether the next call starts from the
-root or from a held directory.
+root or from a held directory; what the Mount's listdir, probe and held directories take
+from them must see every change made since, also one racing with the call.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import collections
 import errno
 import os
 import pathlib
+import stat
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -208,3 +210,127 @@ def test_caches_forget_a_swapped_symbolic_link(provider: str, tmp_path: pathlib.
             assert raised.value.errno == errno.ENOENT
         finally:
             fs.release(held)
+
+
+def _mount_over_memory() -> tuple[MountFileSystem, MemoryFileSystem]:
+    """A Mount of a memory root holding /d (empty) and /m/x/covered, with a memory provider
+    on /m that holds /x/mounted."""
+    inner = _memory()
+    inner.mkdir("/x", 0o755)
+    _make(inner, "/x/mounted", b"m")
+    root = _memory()
+    root.mkdir("/m", 0o755)
+    root.mkdir("/m/x", 0o755)
+    _make(root, "/m/x/covered", b"c")
+    root.mkdir("/d", 0o755)
+    return MountFileSystem(root, {"/m": inner}), root
+
+
+def test_a_listing_of_a_remembered_directory_sees_every_change_since() -> None:
+    """A directory a path named before is listed by its provider directly: what was made or
+    removed since is seen, through the Mount or on the provider itself, and a link put in the
+    directory's place on the provider is followed in the Mount's namespace, not the
+    provider's (there /m is the mounted provider's root)."""
+    mount, root = _mount_over_memory()
+    with mount:
+        assert stat.S_ISDIR(mount.stat("/d").st_mode)  # /d remembered
+        assert mount.listdir("/d") == []
+        _make(mount, "/d/f", b"1")
+        assert mount.listdir("/d") == ["f"]
+        _make(root, "/d/g", b"2")
+        assert sorted(mount.listdir("/d")) == ["f", "g"]
+        mount.unlink("/d/f")
+        assert mount.listdir("/d") == ["g"]
+        root.unlink("/d/g")
+        root.rmdir("/d")
+        root.symlink("/m/x", "/d")
+        assert mount.listdir("/d") == ["mounted"]
+        assert root.listdir("/d") == ["covered"]  # the provider's own /m, under the mount
+        assert mount.probe("/d") is not None and mount.probe("/d", False) is not None
+        assert stat.S_ISLNK(mount.stat("/d", follow_symlinks=False).st_mode)
+        assert stat.S_ISDIR(mount.stat("/m").st_mode)  # a mount point, named directly
+        assert mount.listdir("/m") == ["x"]
+
+
+def test_a_remembered_file_replaced_by_a_link_is_followed_by_probe() -> None:
+    mount, root = _mount_over_memory()
+    with mount:
+        _make(mount, "/d/f", b"file")
+        assert mount.probe("/d/f").st_size == 4  # type: ignore[union-attr]
+        root.unlink("/d/f")
+        root.symlink("/m/x", "/d/f")  # on the provider: the Mount still remembers /d/f
+        followed, itself = mount.probe("/d/f"), mount.probe("/d/f", False)
+        assert followed is not None and stat.S_ISDIR(followed.st_mode)
+        assert followed.st_dev == mount.stat("/m").st_dev  # the mounted provider's directory
+        assert itself is not None and stat.S_ISLNK(itself.st_mode)
+        root.unlink("/d/f")
+        assert mount.probe("/d/f") is None
+
+
+def test_a_held_directory_is_remembered_until_it_moves() -> None:
+    """What ``directory`` resolved (a cwd) answers later calls on its path at once, and a
+    rename through the Mount makes them find what is there now."""
+    mount, _ = _mount_over_memory()
+    with mount:
+        mount.mkdir("/d/sub", 0o755)
+        held = mount.directory(None, "/d/sub")
+        try:
+            _make(mount, "/d/sub/f", b"1")
+            assert mount.listdir("/d/sub") == ["f"]
+            assert mount.probe("/d/sub") == mount.stat("/d/sub")
+            mount.rename("/d/sub", "/d/old")
+            mount.mkdir("/d/sub", 0o700)
+            assert mount.listdir("/d/sub") == []
+            assert stat.S_IMODE(mount.stat("/d/sub").st_mode) == 0o700
+            assert mount.where(held) == "/d/old"
+            assert mount.listdir_at(held, "") == ["f"]
+            assert mount.stat_at(held, "f").st_size == 1
+            mount.mkdir("/d/old/in", 0o755)
+            assert mount.probe_at(held, "in") is not None  # remembered from the held directory
+            assert mount.listdir_at(held, "in") == []
+            mount.rename("/d/old/in", "/d/in")
+            with pytest.raises(FileNotFoundError):
+                mount.listdir_at(held, "in")
+        finally:
+            mount.release(held)
+
+
+class _ChangingOnStat(MemoryFileSystem):
+    """A memory file system that runs ``change`` once, right after a stat of ``path``."""
+
+    def __init__(self) -> None:
+        super().__init__(identity=Identity.root())
+        self.path = ""
+        self.change: Callable[[], None] | None = None
+
+    def stat(self, path: str, follow_symlinks: bool = True) -> os.stat_result:
+        result = super().stat(path, follow_symlinks)
+        change = self.change
+        if change is not None and path == self.path:
+            self.change = None
+            change()
+        return result
+
+
+def test_a_listing_racing_with_a_link_swap_through_the_mount_is_the_mounts() -> None:
+    """The directory is replaced by a link (through the Mount) between the fast path's look at
+    it and its listing: the listing is not the provider's resolution of the link."""
+    inner = _memory()
+    inner.mkdir("/x", 0o755)
+    _make(inner, "/x/mounted", b"m")
+    root = _ChangingOnStat()
+    root.mkdir("/m", 0o755)
+    root.mkdir("/m/x", 0o755)
+    _make(root, "/m/x/covered", b"c")
+    root.mkdir("/d", 0o755)
+    mount = MountFileSystem(root, {"/m": inner})
+    with mount:
+        assert mount.listdir("/d") == [] and mount.probe("/d") is not None
+
+        def swap() -> None:
+            mount.rmdir("/d")
+            mount.symlink("/m/x", "/d")
+
+        root.path, root.change = "/d", swap
+        assert mount.listdir("/d") == ["mounted"]
+        assert root.change is None  # the swap did run in the middle

@@ -19,7 +19,7 @@ import threading
 
 from vfs.errors import os_error
 from vfs.identity import Identity
-from vfs.memory.nodes import S_IFMT, Directory, Inode, Symlink
+from vfs.memory.nodes import S_IFDIR, S_IFMT, Directory, Inode, Symlink
 from vfs.memory.permissions import X_OK, permitted
 from vfs.pathnames import ROOT
 from vfs.walk.namei import Walk
@@ -148,29 +148,32 @@ class Resolver(Walk[Directory, Inode]):
 
     def set_identity(self, who: Identity) -> None:
         """Resolve as ``who`` from now on."""
+        unchecked = not self.check and who.is_root
         self.who = who
         self.check = not who.is_root
         nodes = self.memory_nodes
         nodes.who, nodes.check = who, self.check
-        self.forget()
+        if not unchecked:
+            self.forget()
 
     def forget(self) -> None:
         """Drop cached resolutions (a directory or link left the tree, or permissions changed)."""
         self.heads.clear()
         self.paths.clear()
 
-    def _head_from_paths(self, head: str) -> tuple[Directory, int] | None:
-        """``head`` as a whole path whose own parent resolved before (the directory just made
-        by ``mkdir -p``'s previous step): its directory without a walk, or None."""
+    def _known_directory(self, head: str) -> tuple[Directory, int] | None:
+        """The directory ``head`` leads to, when ``head`` was resolved as a whole path before
+        and names a directory now: one lookup instead of a walk (``mkdir -p`` makes each
+        directory's path the next one's head). None: walk it (it may fail there)."""
         hit = self.paths.get(head)
         if hit is None:
             return None
         directory, name, hops = hit
+        if self.check and not permitted(directory, self.who, X_OK):
+            return None
         node = directory.entries.get(name)
-        if node.__class__ is not Directory or (
-            self.check and not permitted(directory, self.who, X_OK)
-        ):
-            return None  # a link to follow, or a refusal the walk words: the walk decides
+        if node is None or node.mode & S_IFMT != S_IFDIR:
+            return None
         assert isinstance(node, Directory)
         return node, hops
 
@@ -189,9 +192,7 @@ class Resolver(Walk[Directory, Inode]):
         head = stripped[:cut] or "/"
         cached = self.heads.get(head)
         if cached is None:
-            cached = self._head_from_paths(head)
-            if cached is None:
-                cached = self.walk(self.root, head, path, 0)
+            cached = self._known_directory(head) or self.walk(self.root, head, path, 0)
             if len(self.heads) >= CACHE_LIMIT:
                 self.heads.clear()
             self.heads[head] = cached

@@ -52,6 +52,7 @@ from vfs.walk.namei import Walk
 
 _S_IFMT = 0o170000
 _S_IFLNK = _stat.S_IFLNK
+_S_IFDIR = _stat.S_IFDIR
 T = TypeVar("T")
 Target = tuple[Mounted, Any, str]
 """Where the walk hands an operation over: (mount, the provider's start node, path from it)."""
@@ -126,32 +127,28 @@ class MountFileSystem(FileSystem):
                 self._prepare_mount_point(point, create)
 
     def _prepare_mount_point(self, point: str, create: bool) -> None:
-        """Check (or make) the directories down to the mount point ``point``."""
-        by_path = self._table.by_path
-        path = ""
-        made = False  # below a directory made here, nothing exists yet: no need to look
-        for part in point.strip("/").split("/"):
+        """Check (or make) the directories down to ``point``: each component below the mount
+        holding it (the ones above were checked with that mount's own point)."""
+        holder = self._table.owner(parent(point))
+        path = holder.path if holder.path != "/" else ""
+        for part in point[len(path) + 1 :].split("/"):
             path += "/" + part
-            if path != point and path in by_path:
-                made = False  # another provider's tree from here on
-                continue
-            holder = self._table.owner(parent(path))
             inner = holder.inner(path)
-            if not made:
-                status = holder.fs.probe(inner, False)
-                if status is not None:
-                    if not _stat.S_ISDIR(status.st_mode):
-                        raise OSError(
-                            errno.ENOTDIR,
-                            f"mount point {point!r} needs a directory, not a link or file, at",
-                            path,
-                        )
+            found = holder.fs.probe(inner, False)  # the common case builds no error
+            if found is None:  # missing, or stat says what else is wrong
+                try:
+                    found = holder.fs.stat(inner, False)
+                except FileNotFoundError:
+                    if not create:
+                        raise os_error(errno.ENOENT, path) from None
+                    holder.fs.mkdir(inner, 0o755)
                     continue
-                if not create:
-                    holder.fs.stat(inner, False)  # the reason it cannot be seen (EACCES...)
-                    raise os_error(errno.ENOENT, path)
-            holder.fs.mkdir(inner, 0o755)
-            made = True
+            if not _stat.S_ISDIR(found.st_mode):
+                raise OSError(
+                    errno.ENOTDIR,
+                    f"mount point {point!r} needs a directory, not a link or file, at",
+                    path,
+                )
 
     def _attach_mounts(self) -> None:
         """Find each mount point's directory node in the provider holding it (held while the
@@ -279,10 +276,22 @@ class MountFileSystem(FileSystem):
     def probe_at(
         self, at: object | None, path: str, follow_symlinks: bool = True
     ) -> posix.stat_result | None:
-        if not path or (path if at is None else (at, path)) in self._entries:
-            try:  # stat's fast path knows it (or an empty path: the directory itself)
-                if at is None:
-                    return self.stat(path, follow_symlinks)
+        try:  # stat's fast path, inline: a C library's (and the import finder's) every call
+            hit = self._entries.get(path if at is None else (at, path))
+            if hit is not None:
+                st = hit[0](hit[1], False)
+                last = hit[3]
+                if st is last[0]:
+                    return last[1]  # type: ignore[no-any-return]
+                if not follow_symlinks or st.st_mode & _S_IFMT != _S_IFLNK:
+                    result = hit[2].remap(st)
+                    if st.st_mode & _S_IFMT != _S_IFLNK:
+                        hit[3] = (st, result)
+                    return result  # type: ignore[no-any-return]
+        except (OSError, TypeError):  # gone, or not hashable: the general path says how
+            pass
+        if not path:
+            try:  # the directory itself
                 return self.stat_at(at, path, follow_symlinks)
             except OSError:
                 return None
@@ -351,6 +360,19 @@ class MountFileSystem(FileSystem):
         return self.listdir_at(None, path)
 
     def listdir_at(self, at: object | None, path: str) -> list[str]:
+        # Fast path: a directory a path named directly before (the import finder lists each
+        # directory on sys.path once per block). The provider lists its own entry there, if
+        # it is still a directory (a link would be followed in the provider's namespace, not
+        # this one) and no name changed through the Mount meanwhile.
+        generation = self._cache.generation
+        try:
+            hit = self._entries.get(path if at is None else (at, path))
+            if hit is not None and hit[0](hit[1], False).st_mode & _S_IFMT == _S_IFDIR:
+                names: list[str] = hit[2].fs.listdir(hit[1])
+                if self._cache.generation == generation:
+                    return names
+        except (OSError, TypeError):  # gone, unreadable, or not a str: the general path says
+            pass
         check_path_at(at, path)
         try:
             return self._located(at, path, True, lambda m, n, r: m.fs.listdir_at(n, r))
@@ -652,11 +674,22 @@ class MountFileSystem(FileSystem):
                 return MountNode(mounted, mounted.fs.directory(at.node, ""))
             except OSError as error:
                 raise rename_error(error, path) from None
+        generation = self._cache.generation
         try:
             with self._walk(at) as walk:
                 if path:
-                    node = walk.directory(path)
+                    directory, name, node, trailing, direct = _last_step(walk, path, True)
+                    if node is None:
+                        raise os_error(errno.ENOENT, path)
+                    if not walk.is_dir(node):
+                        raise os_error(errno.ENOTDIR, path)
                     walk.searchable(node, path)
+                    if direct:
+                        self._remember(
+                            path if at is None else (at, path),
+                            *self._target(directory, name, node, trailing),
+                            generation,
+                        )
                 else:
                     node = walk.searchable(walk.start, path)
                 mounted = node.mounted

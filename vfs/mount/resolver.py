@@ -4,8 +4,11 @@ Paths are resolved by the generic walk over the namespace's nodes (:mod:`vfs.mou
 one lookup per component, each asked of the provider mounted there. A path whose last
 component named an entry directly (a plain name, no link followed, no trailing slash) is
 remembered by its text (a relative one with the held directory it started from) with the
-provider's canonical path of that entry (``entries``, used by stat's fast path, which still
-asks the provider for a fresh status and whether the entry is still no link). The directory
+provider's canonical path of that entry (``entries``, used by the fast paths of stat and
+probe, which still ask the provider for a fresh status and whether the entry is still no
+link, and of listdir, which has the provider list its entry while that is a directory and no
+name changed through the Mount meanwhile); a directory resolved for ``directory`` (a cwd) is
+remembered the same way. The directory
 part of an absolute path is remembered too (``heads``, as Linux's dcache keeps it), with the
 directories searched on the way: a later call in that directory looks up only its last
 component, after asking each of those directories again for search permission. Only nodes
