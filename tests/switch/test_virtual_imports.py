@@ -207,6 +207,32 @@ def test_names_sharing_only_a_stem_with_a_module_are_not_one() -> None:
     compare_everywhere(scenario)
 
 
+def test_a_block_entered_again_under_a_guard_refusing_files_finds_nothing_virtual() -> None:
+    """What the finder kept of a backend's directories serves none of its files once a guard
+    refuses file access: the same block, entered again inside a block without it, imports
+    from the host only."""
+    here = posix.getcwd()
+    block = posixbackend.backend("managed")
+    try:
+        with importing_from(here):
+            with block:
+                write(f"{here}/vi_guarded.py", "VALUE = 'virtual'\n")
+                write(f"{here}/vi_guarded_ns/leaf.py", "VALUE = 'leaf'\n")
+                assert importlib.import_module("vi_guarded").VALUE == "virtual"
+                assert importlib.import_module("vi_guarded_ns.leaf").VALUE == "leaf"
+            for name in ("vi_guarded", "vi_guarded_ns.leaf", "vi_guarded_ns"):
+                del sys.modules[name]
+            refusing = posixbackend.backend("native", permissions=Permissions(allow_io="none"))
+            with refusing, block:
+                for name in ("vi_guarded", "vi_guarded_ns", "vi_guarded_ns.leaf"):
+                    assert outcome(importlib.import_module, name)[0] == "ModuleNotFoundError"
+            with block:
+                assert importlib.import_module("vi_guarded").VALUE == "virtual"
+    finally:
+        for name in ("vi_guarded", "vi_guarded_ns.leaf", "vi_guarded_ns"):
+            sys.modules.pop(name, None)
+
+
 def test_a_listing_is_kept_while_the_directory_mtime_stays_until_caches_are_invalidated() -> None:
     """As the path finder's: a module added behind a directory time put back is not seen until
     ``importlib.invalidate_caches``."""

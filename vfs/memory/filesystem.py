@@ -17,6 +17,7 @@ import itertools
 import posix
 import threading
 import warnings
+from collections.abc import Callable
 from time import time_ns
 from typing import TYPE_CHECKING
 
@@ -209,6 +210,31 @@ class MemoryFileSystem(FileSystem):
             except OSError:  # a component before the last is missing, no directory, a loop
                 return None
             return None if node is None else node.stat()
+
+    def watch(self, path: str) -> Callable[[], object] | None:
+        # Every way a path can come to lead elsewhere (a directory or link leaving its place,
+        # permissions or the identity changing) drops the resolver's caches, counted; every
+        # change of a name in a directory, of times, mode, owner or links, moves a ctime (two
+        # within one tick of the clock leave the same one, as they leave the same mtime that
+        # the path finder compares).
+        if path.__class__ is not str or path[:1] != "/" or "\x00" in path:
+            return None
+        names = self._names
+        with self._lock:
+            try:
+                directory, name, trailing, _ = names.parent(path)
+            except OSError:
+                return None
+            if trailing or name in {".", ".."}:
+                return None
+            node = directory if name == ROOT else directory.entries.get(name)
+            if node is None or node.mode & S_IFMT == S_IFLNK:
+                return None
+
+        def token() -> object:
+            return (names.forgotten, directory.ctime, node.ctime, node.mtime)
+
+        return token
 
     def listdir(self, path: str) -> list[str]:
         check_path(path)

@@ -315,6 +315,18 @@ class MountFileSystem(FileSystem):
             return None
         return None if st is None else mounted.remap(st)
 
+    def watch(self, path: str) -> Callable[[], object] | None:
+        # A path remembered as naming an entry directly (stat, probe or a held directory
+        # resolved it), watched by the provider that holds that entry.
+        try:
+            hit = self._entries.get(path)
+        except TypeError:
+            return None
+        if hit is None:
+            return None
+        inner = hit[2].fs.watch(hit[1])
+        return None if inner is None else self._cache.watch(inner)
+
     def statvfs(self, path: str) -> posix.statvfs_result:
         check_path(path)
         return self.statvfs_at(None, path)
