@@ -331,6 +331,12 @@ class FileSystem(abc.ABC):
         except OSError:
             return None
 
+    def plain_directory(self, path: str) -> bool:
+        """Whether the absolute ``path`` names a directory reached through directories alone
+        (no component a symbolic link), as a mount point must be: False when it cannot tell
+        or anything is otherwise (the caller then looks component by component)."""
+        return False
+
     def watch(self, path: str) -> Callable[[], object] | None:
         """A cheap way to tell that nothing changed at ``path``, for callers that look at one
         path over and over (the import finder, at every import): a callable whose answer stays

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import posix
+import weakref
 from collections.abc import Iterable, Mapping
 
 import compat
@@ -61,6 +62,24 @@ VIRTUAL_FDS = compat.declare(
     explanation="descriptors are the backend's own numbers, not the process's: a C extension "
     "or a real system call given one cannot use it",
 )
+
+
+_KEEPS_OWN_CALLS: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+"""Backend classes -> whether they keep the library's read, lseek, open and close (asked once
+per class: every block builds a backend)."""
+
+
+def _keeps_own_calls(cls: type) -> bool:
+    """Whether ``cls`` serves the accelerated calls with the library's own definitions (a
+    subclass redefining one keeps the Python code in charge)."""
+    from posixbackend.emulated.fcntlcalls import FcntlFunctions
+    from posixbackend.emulated.files import FileFunctions
+
+    for name in accelerator.ACCELERATED_CALLS:
+        own = {vars(base)[name] for base in (FileFunctions, FcntlFunctions) if name in vars(base)}
+        if getattr(cls, name) not in own:
+            return False
+    return True
 
 
 class BackendCore:
@@ -116,14 +135,12 @@ class BackendCore:
     def _accelerate(self, accelerated: bool | None) -> bool:
         """Serve read, lseek, open and close from the C fast paths, unless a subclass
         redefines one of them (its definition must stay in charge); whether they serve."""
-        from posixbackend.emulated.fcntlcalls import FcntlFunctions
-        from posixbackend.emulated.files import FileFunctions
-
         cls = type(self)
         names = accelerator.ACCELERATED_CALLS
-        own = {name: {vars(base)[name] for base in (FileFunctions, FcntlFunctions)
-                      if name in vars(base)} for name in names}  # fmt: skip
-        if any(getattr(cls, name) not in own[name] for name in names):
+        keeps = _KEEPS_OWN_CALLS.get(cls)
+        if keeps is None:
+            keeps = _KEEPS_OWN_CALLS[cls] = _keeps_own_calls(cls)
+        if not keeps:
             if accelerated:
                 raise ValueError(f"{cls.__name__} redefines one of {names}: accelerated=True")
             return False

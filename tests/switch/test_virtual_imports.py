@@ -51,9 +51,22 @@ def importing_from(*entries: str) -> Iterator[None]:
             sys.path.remove(entry)
         for cached in [key for key in sys.path_importer_cache if key.startswith(entries)]:
             del sys.path_importer_cache[cached]  # a zipimporter would reread its archive
-        for name in set(sys.modules) - before:
+        new = set(sys.modules) - before
+        # theirs, not the library's own lazy imports (decided before any is gone: a namespace
+        # package's path asks for its parent module)
+        for name in [name for name in new if _imported_from(sys.modules[name], entries)]:
             del sys.modules[name]
         importlib.invalidate_caches()
+
+
+def _imported_from(module: object, entries: tuple[str, ...]) -> bool:
+    """Whether ``module`` was loaded from below one of ``entries`` (a file or an archive)."""
+    spec = getattr(module, "__spec__", None)
+    locations = [getattr(spec, "origin", None), getattr(module, "__file__", None)]
+    locations += list(getattr(spec, "submodule_search_locations", None) or ())
+    return any(
+        isinstance(location, str) and location.startswith(entries) for location in locations
+    )
 
 
 def outcome(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -130,6 +130,8 @@ class MountFileSystem(FileSystem):
         """Check (or make) the directories down to ``point``: each component below the mount
         holding it (the ones above were checked with that mount's own point)."""
         holder = self._table.owner(parent(point))
+        if holder.fs.plain_directory(holder.inner(point)):  # there already: one resolution
+            return
         path = holder.path if holder.path != "/" else ""
         for part in point[len(path) + 1 :].split("/"):
             path += "/" + part
