@@ -226,15 +226,22 @@ def backend(
 
         file_system, default_cwd = default_file_system()
         cwd = default_cwd if cwd is None else cwd
-    emulated = EmulatedBackend(
-        native_calls(file_system),
-        cwd="/" if cwd is None else cwd,
-        umask=umask,
-        time_resolution_ns=time_resolution_ns,
-        identity=identity,
-        environ=environ,
-        process_handler=process_handler,
-    )
+    served = native_calls(file_system)
+    if cwd is None or cwd == "/":  # nothing to check now: built at its first use
+        emulated = EmulatedBackend.deferred(
+            served, umask=umask, time_resolution_ns=time_resolution_ns, identity=identity,
+            environ=environ, process_handler=process_handler,
+        )  # fmt: skip
+    else:
+        emulated = EmulatedBackend(
+            served,
+            cwd=cwd,
+            umask=umask,
+            time_resolution_ns=time_resolution_ns,
+            identity=identity,
+            environ=environ,
+            process_handler=process_handler,
+        )
     return BackendBlock(kind, emulated, file_system, permissions)
 
 

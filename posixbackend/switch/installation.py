@@ -165,8 +165,11 @@ class Installation:
             self._users -= 1
             if self._users == 0 and not (self._pinned or self._kept) and self.installed:
                 self.pending = True
-                if any(name in sys.modules for name in EAGER_PARKING):
-                    self.settle()
+                modules = sys.modules
+                for name in EAGER_PARKING:
+                    if name in modules:
+                        self.settle()
+                        break
 
     def settle(self) -> None:
         """Park the stand-ins now if no block needs them any more (a pending park); nothing
@@ -398,8 +401,9 @@ class Installation:
 
             finder = self._finder = VirtualFinder()
         meta_path = sys.meta_path
-        if any(f is finder for f in meta_path):
-            return
+        for present in meta_path:  # (a loop: every block entering asks)
+            if present is finder:
+                return
         place = next(
             (i for i, f in enumerate(meta_path) if f is importlib.machinery.PathFinder),
             len(meta_path),
