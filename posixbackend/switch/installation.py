@@ -219,7 +219,10 @@ class Installation:
             stand_ins = {id(r.stand_in): (r.stand_in, r.original) for r in self._replacements}
             for namespace, name, copy, original in self._copies(stand_ins, new):
                 self._replacements.append(Replacement(namespace, name, original, copy))
-        self._remove_finder()
+        # The import finder stays in sys.meta_path (outside blocks it passes every import on
+        # after one context lookup): a park may come from a stand-in that another finder
+        # calls while an import walks sys.meta_path, and taking an entry out then would make
+        # that walk skip the entry after it.
         # one step per name, newest first; an interruption between two leaves names that
         # still hold stand-ins, which serve natively outside blocks and are put back later
         self._parked = True

@@ -62,10 +62,10 @@ def test_arguments_are_checked_and_the_environment_copied_when_it_is_made(
 def test_a_missing_attribute_is_an_attribute_error_before_and_after() -> None:
     emulated = EmulatedBackend.deferred(MemoryFileSystem())
     with pytest.raises(AttributeError, match="'EmulatedBackend' object has no attribute 'nope'"):
-        emulated.nope  # noqa: B018 - the access is the test
+        emulated.nope  # type: ignore[attr-defined]  # noqa: B018 - the access is the test
     assert built(emulated)
     with pytest.raises(AttributeError, match="'EmulatedBackend' object has no attribute 'nope'"):
-        emulated.nope  # noqa: B018
+        emulated.nope  # type: ignore[attr-defined]  # noqa: B018
     assert getattr(emulated, "nope", None) is None
 
 

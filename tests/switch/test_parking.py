@@ -175,3 +175,41 @@ def test_restricting_blocks_and_explicit_installs_keep_them() -> None:
         pass
     assert not real_objects_in_place()
     assert INSTALLATION.installed
+
+
+def test_a_park_from_a_finder_during_an_import_skips_no_finder() -> None:
+    """A finder after the path finder calls os.stat (a stand-in) while an import walks
+    sys.meta_path: the park that call makes must not shift the list under the walk (the
+    next finder, which provides the module, would be skipped)."""
+    import importlib.abc
+    import importlib.machinery
+    import importlib.util
+
+    class Calling(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname: str, path: object, target: object = None) -> None:
+            os.stat("/")
+
+    class Providing(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(
+            self, fullname: str, path: object, target: object = None
+        ) -> importlib.machinery.ModuleSpec | None:
+            if fullname != "_pb_provided":
+                return None
+            return importlib.util.spec_from_loader(fullname, self)
+
+        def exec_module(self, module: types.ModuleType) -> None:
+            module.VALUE = "provided"  # type: ignore[attr-defined]
+
+    with backend("managed", file_system=MemoryFileSystem()):
+        pass
+    finders = [Calling(), Providing()]
+    sys.meta_path.extend(finders)
+    try:
+        assert INSTALLATION.pending
+        import _pb_provided  # type: ignore[import-not-found]
+
+        assert _pb_provided.VALUE == "provided" and real_objects_in_place()
+    finally:
+        for finder in finders:
+            sys.meta_path.remove(finder)
+        sys.modules.pop("_pb_provided", None)
