@@ -286,6 +286,7 @@ typedef struct {
     PyObject *names;         /* its Resolver */
     PyObject *fs_acquire;
     PyObject *fs_release;
+    PyObject *space;         /* its Space (the pages in use), for the raw file's writes */
     PyObject *python_read;   /* the Python methods, for everything off the fast paths */
     PyObject *python_lseek;
     PyObject *python_open;
@@ -304,6 +305,7 @@ fast_paths_traverse(FastPaths *self, visitproc visit, void *arg)
     Py_VISIT(self->names);
     Py_VISIT(self->fs_acquire);
     Py_VISIT(self->fs_release);
+    Py_VISIT(self->space);
     Py_VISIT(self->python_read);
     Py_VISIT(self->python_lseek);
     Py_VISIT(self->python_open);
@@ -323,6 +325,7 @@ fast_paths_clear(FastPaths *self)
     Py_CLEAR(self->names);
     Py_CLEAR(self->fs_acquire);
     Py_CLEAR(self->fs_release);
+    Py_CLEAR(self->space);
     Py_CLEAR(self->python_read);
     Py_CLEAR(self->python_lseek);
     Py_CLEAR(self->python_open);
@@ -417,6 +420,16 @@ fast_paths_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
             Py_DECREF(self);
             return NULL;
         }
+        self->space = PyObject_GetAttrString(fs, "_space");
+        if (self->space == NULL) {
+            Py_DECREF(self);
+            return NULL;
+        }
+        if (!Py_IS_TYPE(self->space, layout.space)) {
+            PyErr_SetString(PyExc_TypeError, "file_system is not a MemoryFileSystem");
+            Py_DECREF(self);
+            return NULL;
+        }
     }
     return (PyObject *)self;
 }
@@ -455,58 +468,95 @@ PyDoc_STRVAR(fast_read_doc,
 "read($self, fd, length, /)\n--\n\n"
 "os.read: up to ``length`` bytes from the file offset.");
 
+/* Where a read of ``fd`` at its file offset can be served here: its description (borrowed),
+ * the file's dense content (borrowed) and the offset; 1 then, 0 when the case is the Python
+ * method's (a free descriptor, another provider, a busy offset, an atime to move...). */
+static int
+memory_read_source(FastPaths *self, PyObject *fd, PyObject **description_out,
+                   PyObject **content_out, long long *offset)
+{
+    long long atime, mtime, ctime;
+    PyObject *description = file_description(self, fd);
+    if (description == NULL) {
+        return 0;
+    }
+    PyObject *handle = SLOT(description, layout.d_handle);
+    if (handle == NULL || !Py_IS_TYPE(handle, layout.memory_handle)) {
+        return 0;
+    }
+    PyObject *node = SLOT(handle, layout.h_reader); /* set while it reads the common way */
+    if (node == NULL || !Py_IS_TYPE(node, layout.regular_file)) {
+        return 0;
+    }
+    PyObject *position = free_offset(description);
+    if (position == NULL || !exact_long(position, offset) || *offset < 0) {
+        return 0;
+    }
+    if (!exact_long(SLOT(node, layout.i_atime), &atime) ||
+        !exact_long(SLOT(node, layout.i_mtime), &mtime) ||
+        !exact_long(SLOT(node, layout.i_ctime), &ctime) ||
+        atime <= mtime || atime <= ctime || now_ns() - atime >= DAY_NS) {
+        return 0; /* relatime moves atime: the Python path does, under the lock */
+    }
+    PyObject *content = SLOT(node, layout.f_data);
+    if (content == NULL || !PyByteArray_CheckExact(content)) {
+        return 0;
+    }
+    *description_out = description;
+    *content_out = content;
+    return 1;
+}
+
+/* How many bytes a read of ``length`` at ``offset`` gets from ``content``. */
+static inline Py_ssize_t
+readable_count(PyObject *content, long long offset, long long length)
+{
+    Py_ssize_t size = PyByteArray_GET_SIZE(content);
+    if (offset >= size) {
+        return 0;
+    }
+    return length < size - offset ? (Py_ssize_t)length : size - (Py_ssize_t)offset;
+}
+
+/* Move a free offset (found by memory_read_source) on by ``count``; -1 on error. */
+static inline int
+advance_offset(PyObject *description, long long offset, Py_ssize_t count)
+{
+    if (count == 0) {
+        return 0;
+    }
+    PyObject *moved = PyLong_FromLongLong(offset + count);
+    if (moved == NULL) {
+        return -1;
+    }
+    set_offset(description, moved); /* nothing ran since the offset was found free */
+    return 0;
+}
+
 static PyObject *
 fast_read(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     if (nargs != 2 || kwnames != NULL || !PyLong_CheckExact(args[0])) {
         goto python;
     }
-    long long length, offset, atime, mtime, ctime;
+    long long length, offset;
     if (!exact_long(args[1], &length) || length <= 0) {
         goto python;
     }
-    PyObject *description = file_description(self, args[0]);
-    if (description == NULL) {
+    PyObject *description, *content;
+    if (!memory_read_source(self, args[0], &description, &content, &offset)) {
         goto python;
     }
-    PyObject *handle = SLOT(description, layout.d_handle);
-    if (handle == NULL || !Py_IS_TYPE(handle, layout.memory_handle)) {
-        goto python;
-    }
-    PyObject *node = SLOT(handle, layout.h_reader); /* set while it reads the common way */
-    if (node == NULL || !Py_IS_TYPE(node, layout.regular_file)) {
-        goto python;
-    }
-    PyObject *position = free_offset(description);
-    if (position == NULL || !exact_long(position, &offset) || offset < 0) {
-        goto python;
-    }
-    if (!exact_long(SLOT(node, layout.i_atime), &atime) ||
-        !exact_long(SLOT(node, layout.i_mtime), &mtime) ||
-        !exact_long(SLOT(node, layout.i_ctime), &ctime) ||
-        atime <= mtime || atime <= ctime || now_ns() - atime >= DAY_NS) {
-        goto python; /* relatime moves atime: the Python path does, under the lock */
-    }
-    PyObject *content = SLOT(node, layout.f_data);
-    if (content == NULL || !PyByteArray_CheckExact(content)) {
-        goto python;
-    }
-    Py_ssize_t size = PyByteArray_GET_SIZE(content);
-    Py_ssize_t count = 0;
-    if (offset < size) {
-        count = length < size - offset ? (Py_ssize_t)length : size - (Py_ssize_t)offset;
-    }
+    Py_ssize_t count = readable_count(content, offset, length);
     PyObject *data = PyBytes_FromStringAndSize(
         count ? PyByteArray_AS_STRING(content) + offset : NULL, count);
-    if (data == NULL || count == 0) {
-        return data;
+    if (data == NULL) {
+        return NULL;
     }
-    PyObject *moved = PyLong_FromLongLong(offset + count);
-    if (moved == NULL) {
+    if (advance_offset(description, offset, count) < 0) {
         Py_DECREF(data);
         return NULL;
     }
-    set_offset(description, moved); /* nothing ran since free_offset(): still free */
     return data;
 python:
     return PyObject_Vectorcall(self->python_read, args, nargs, kwnames);
@@ -1000,23 +1050,24 @@ memory_writer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     return (PyObject *)self;
 }
 
-/* Write ``data`` into the dense content of ``node`` at ``offset`` (the file system lock held):
- * 1 when done, 0 when the case is the Python method's (nothing changed), -1 on error. As
- * MemoryFileSystem._write: in place, or growing with no page left out and no size cap. */
+/* Write ``length`` bytes at ``bytes`` into the dense content of ``node`` at ``offset`` (the file
+ * system lock held): 1 when done, 0 when the case is the Python method's (nothing changed), -1
+ * on error. As MemoryFileSystem._write: in place, or growing with no page left out and no
+ * size cap. */
 static int
-write_dense(MemoryWriter *self, PyObject *node, PyObject *data, long long offset)
+write_dense(PyObject *space, PyObject *node, const char *bytes, Py_ssize_t length,
+            long long offset)
 {
     PyObject *content = SLOT(node, layout.f_data);
     if (content == NULL || !PyByteArray_CheckExact(content)) {
         return 0; /* sparse or mapped */
     }
-    Py_ssize_t length = PyBytes_GET_SIZE(data);
     long long end = offset + length;
     Py_ssize_t size = PyByteArray_GET_SIZE(content);
     if (end > size) {
         long long used;
-        if (SLOT(self->space, layout.s_max_pages) != Py_None ||
-            !exact_long(SLOT(self->space, layout.s_used_pages), &used)) {
+        if (SLOT(space, layout.s_max_pages) != Py_None ||
+            !exact_long(SLOT(space, layout.s_used_pages), &used)) {
             return 0; /* a size cap: what fits is the Python method's to work out */
         }
         long long have = ((long long)size + 4095) >> 12;
@@ -1035,52 +1086,66 @@ write_dense(MemoryWriter *self, PyObject *node, PyObject *data, long long offset
         if (offset > size) {
             memset(PyByteArray_AS_STRING(content) + size, 0, (size_t)(offset - size));
         }
-        set_slot(self->space, layout.s_used_pages, counted);
+        set_slot(space, layout.s_used_pages, counted);
     }
-    memcpy(PyByteArray_AS_STRING(content) + offset, PyBytes_AS_STRING(data), (size_t)length);
+    memcpy(PyByteArray_AS_STRING(content) + offset, bytes, (size_t)length);
     return 1;
+}
+
+/* ``handle.pwrite`` of a MemoryHandle whose file system has ``space`` and the lock with
+ * ``acquire`` and ``release``, done here in its common case (a handle that may write, no
+ * O_APPEND, a dense regular file without set-ID bits, no size cap): 1 when done (all
+ * ``length`` bytes written, the times moved), 0 when the case is the Python method's (nothing
+ * changed), -1 on error. */
+static int
+memory_pwrite(PyObject *space, PyObject *acquire, PyObject *release, PyObject *handle,
+              const char *bytes, Py_ssize_t length, long long offset)
+{
+    long long flags, state, mode;
+    PyObject *node = SLOT(handle, layout.h_node);
+    if (length <= 0 || offset < 0 || offset > layout.max_file_size - length ||
+        !exact_long(SLOT(handle, layout.h_state), &state) || !(state & layout.writer_state) ||
+        !exact_long(SLOT(handle, layout.h_flags), &flags) || flags & O_APPEND ||
+        node == NULL || !Py_IS_TYPE(node, layout.regular_file) ||
+        !exact_long(SLOT(node, layout.i_mode), &mode) || mode & 06000) {
+        return 0; /* errors, appends, set-ID bits to clear: the Python method's */
+    }
+    PyObject *now = PyLong_FromLongLong(now_ns());
+    if (now == NULL) {
+        return -1;
+    }
+    int taken = try_lock(acquire);
+    if (taken <= 0) {
+        Py_DECREF(now);
+        return taken;
+    }
+    int done = write_dense(space, node, bytes, length, offset);
+    if (done == 1) {
+        set_slot(node, layout.i_mtime, Py_NewRef(now));
+        set_slot(node, layout.i_ctime, now);
+        set_slot(node, layout.i_stat, Py_NewRef(Py_None));
+    }
+    else {
+        Py_DECREF(now);
+    }
+    if (unlock(release) < 0) {
+        return -1;
+    }
+    return done;
 }
 
 static PyObject *
 memory_writer_call(MemoryWriter *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    long long offset;
     if (nargs != 2 || kwnames != NULL || !PyBytes_CheckExact(args[0]) ||
-        PyBytes_GET_SIZE(args[0]) == 0) {
+        !exact_long(args[1], &offset)) {
         goto python;
     }
-    long long offset, flags, state, mode;
-    PyObject *handle = self->handle;
-    PyObject *node = SLOT(handle, layout.h_node);
-    if (!exact_long(args[1], &offset) || offset < 0 ||
-        offset > layout.max_file_size - PyBytes_GET_SIZE(args[0]) ||
-        !exact_long(SLOT(handle, layout.h_state), &state) || !(state & layout.writer_state) ||
-        !exact_long(SLOT(handle, layout.h_flags), &flags) || flags & O_APPEND ||
-        node == NULL || !Py_IS_TYPE(node, layout.regular_file) ||
-        !exact_long(SLOT(node, layout.i_mode), &mode) || mode & 06000) {
-        goto python; /* errors, appends, set-ID bits to clear: the Python method's */
-    }
-    PyObject *now = PyLong_FromLongLong(now_ns());
-    if (now == NULL) {
-        return NULL;
-    }
-    int taken = try_lock(self->fs_acquire);
-    if (taken <= 0) {
-        Py_DECREF(now);
-        if (taken < 0) {
-            return NULL;
-        }
-        goto python;
-    }
-    int done = write_dense(self, node, args[0], offset);
-    if (done == 1) {
-        set_slot(node, layout.i_mtime, Py_NewRef(now));
-        set_slot(node, layout.i_ctime, now);
-        set_slot(node, layout.i_stat, Py_NewRef(Py_None));
-    } else {
-        Py_DECREF(now);
-    }
-    if (unlock(self->fs_release) < 0 || done < 0) {
+    int done = memory_pwrite(self->space, self->fs_acquire, self->fs_release, self->handle,
+                             PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), offset);
+    if (done < 0) {
         return NULL;
     }
     if (done == 1) {
