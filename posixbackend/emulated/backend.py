@@ -8,6 +8,7 @@ import posix
 from collections.abc import Callable
 from typing import IO, Any
 
+from posixbackend.emulated import accelerator
 from posixbackend.emulated.directories import DirectoryFunctions
 from posixbackend.emulated.direntry import DirEntry
 from posixbackend.emulated.environ import BackendEnviron, bytes_environ, str_environ
@@ -93,8 +94,11 @@ class EmulatedBackend(
 
     @functools.cached_property
     def FileIO(self) -> type[RawFile]:
-        """io.FileIO's look-alike bound to this backend: ``backend.FileIO(name, mode)``."""
+        """io.FileIO's look-alike bound to this backend: ``backend.FileIO(name, mode)`` (with
+        the accelerator's C methods when this backend is accelerated)."""
         backend = self
+        if self._accelerated:
+            return accelerator.raw_file_class(self, "FileIO", RawFile.__doc__)
 
         class FileIO(RawFile):
             __doc__ = RawFile.__doc__
