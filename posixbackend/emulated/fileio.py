@@ -803,12 +803,14 @@ def _wrap(
 ) -> IO[Any]:
     """Put the raw file in the buffered class the mode needs, then in a TextIOWrapper."""
     result: Any = raw
+    wrapped: IO[Any]  # (annotated, not cast: this runs for every open)
     try:
         buffering, line_buffering = _buffer_size(raw, buffering)
         if buffering == 0:
             if not parsed.binary:
                 raise ValueError("can't have unbuffered text I/O")
-            return cast(IO[Any], raw)
+            wrapped = raw  # type: ignore[assignment]  # RawFile is an IO[bytes] in all but name
+            return wrapped
         if parsed.updating:
             result = io.BufferedRandom(raw, buffering)
         elif parsed.creating or parsed.writing or parsed.appending:
@@ -816,16 +818,26 @@ def _wrap(
         else:
             result = io.BufferedReader(raw, buffering)
         if parsed.binary:
-            return cast(IO[Any], result)
+            wrapped = result
+            return wrapped
         encoding, errors, newline = text_args
         result = io.TextIOWrapper(
             result, _default_encoding(encoding), errors, newline, line_buffering
         )
         result.mode = mode
-        return cast(IO[Any], result)
+        wrapped = result
+        return wrapped
     except BaseException:
         result.close()
         raise
+
+
+_COMMON_MODES = {
+    mode: (_parse_open_mode(mode), _parse_open_mode(mode).raw)
+    for letter in "rwax"
+    for mode in (letter, letter + "b", letter + "t", letter + "+", letter + "b+", letter + "+b")
+}
+"""The parsed modes (and raw modes) of ``open()``'s usual mode strings, for its fast path."""
 
 
 def make_open(
@@ -833,6 +845,7 @@ def make_open(
 ) -> Callable[..., IO[Any]]:
     """Return an ``open()`` that works as ``io.open`` but opens a ``RawFile`` on ``os_module``
     (made by ``raw_type(file, mode, closefd, opener)`` when given: a class named as FileIO)."""
+    warn_default_encoding = sys.flags.warn_default_encoding  # fixed for the process
 
     def open(  # noqa: PLR0917 - open()'s own signature
         file: Any,
@@ -845,6 +858,30 @@ def make_open(
         opener: Opener | None = None,
     ) -> IO[Any]:
         """Open a file and return a stream, exactly as ``io.open`` (see its documentation)."""
+        common = _COMMON_MODES.get(mode) if mode.__class__ is str else None
+        if (
+            common is not None
+            and file.__class__ is str
+            and buffering.__class__ is int
+            and buffering == -1
+            and closefd is True
+            and opener is None
+            and errors is None
+            and newline is None
+            and (
+                encoding is None
+                if common[0].binary
+                else encoding.__class__ is str and encoding.isascii() and "\0" not in encoding
+                or encoding is None and not warn_default_encoding
+            )
+        ):
+            # The usual call: every argument valid as it stands, so the checks below would
+            # change nothing; a path, the default buffering.
+            if raw_type is None:
+                raw = RawFile(file, common[1], True, None, os_module=os_module)
+            else:
+                raw = raw_type(file, common[1], True, None)
+            return _wrap(raw, common[0], -1, (encoding, None, None), mode)
         mode = cast(str, _str_arg("open", "mode", mode))
         buffering = _c_int(buffering)
         encoding = _str_arg("open", "encoding", encoding, none_ok=True)
