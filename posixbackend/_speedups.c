@@ -1216,7 +1216,7 @@ static int raw_configured = 0;
 static PyTypeObject *fast_paths_type;  /* FastPaths, to know a backend's fast methods */
 static PyObject *str_init, *str_readinto, *str_readall, *str_write, *str_tell, *str_seek,
     *str_close_method, *str_fileno, *str_readable, *str_writable, *str_seekable, *str_isatty,
-    *str_finish_open, *str_internal_close, *str_os_module, *str_default_os, *str_name,
+    *str_finish_open, *str_internal_close, *str_os_module, *str_default_os, *str_python_init, *str_name,
     *str_read, *str_open, *str_set, *str_delete;
 
 /* Whether ``self`` carries RawFile's slots (else a TypeError is set). */
@@ -1469,19 +1469,9 @@ raw_init(PyObject *self, PyObject *args, PyObject *kwargs)
     if (owned_os == NULL) {
         PyErr_Clear(); /* not bound to a backend: os_module is required */
     }
-    else if (osm != NULL) {
-        /* a class bound to a backend takes FileIO's arguments only */
-        PyObject *qualname = PyObject_GetAttrString((PyObject *)Py_TYPE(self), "__qualname__");
-        if (qualname != NULL) {
-            PyErr_Format(PyExc_TypeError,
-                         "%U.__init__() got an unexpected keyword argument 'os_module'",
-                         qualname);
-            Py_DECREF(qualname);
-        }
-        Py_DECREF(owned_os);
-        return -1;
-    }
     else {
+        /* a class bound to a backend takes FileIO's arguments only */
+        fast = fast && (kwargs == NULL || PyDict_GET_SIZE(kwargs) == 0);
         osm = owned_os;
     }
     PyObject *os_fast = fast && osm != NULL ? fast_paths_of(osm) : NULL;
@@ -1515,27 +1505,29 @@ raw_init(PyObject *self, PyObject *args, PyObject *kwargs)
         fast = flags != NULL;
     }
     if (!fast) {
-        /* Everything else: RawFile.__init__ with the same arguments (and the default os). */
-        PyObject *call_kwargs = kwargs ? PyDict_Copy(kwargs) : PyDict_New();
-        PyObject *function = PyDict_GetItemWithError(raw.python, str_init);
-        PyObject *bound = NULL, *result = NULL;
-        if (call_kwargs != NULL && function != NULL &&
-            (owned_os == NULL || PyDict_SetItem(call_kwargs, str_os_module, owned_os) == 0)) {
-            bound = PyTuple_New(nargs + 1);
-            if (bound != NULL) {
-                PyTuple_SET_ITEM(bound, 0, Py_NewRef(self));
-                for (Py_ssize_t i = 0; i < nargs; i++) {
-                    PyTuple_SET_ITEM(bound, i + 1, Py_NewRef(PyTuple_GET_ITEM(args, i)));
-                }
-                result = PyObject_Call(function, bound, call_kwargs);
+        /* Everything else: RawFile.__init__ with the same arguments, or for a class bound to
+         * a backend its _python_init (FileIO's signature, as the pure-Python class's). */
+        PyObject *function = owned_os == NULL
+            ? Py_XNewRef(PyDict_GetItemWithError(raw.python, str_init))
+            : PyObject_GetAttr((PyObject *)Py_TYPE(self), str_python_init);
+        Py_XDECREF(owned_os);
+        if (function == NULL) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_AttributeError, "RawFile.__init__");
             }
+            return -1;
         }
-        else if (function == NULL && !PyErr_Occurred()) {
-            PyErr_SetString(PyExc_AttributeError, "RawFile.__init__");
+        PyObject *bound = PyTuple_New(nargs + 1);
+        PyObject *result = NULL;
+        if (bound != NULL) {
+            PyTuple_SET_ITEM(bound, 0, Py_NewRef(self));
+            for (Py_ssize_t i = 0; i < nargs; i++) {
+                PyTuple_SET_ITEM(bound, i + 1, Py_NewRef(PyTuple_GET_ITEM(args, i)));
+            }
+            result = PyObject_Call(function, bound, kwargs);
         }
         Py_XDECREF(bound);
-        Py_XDECREF(call_kwargs);
-        Py_XDECREF(owned_os);
+        Py_DECREF(function);
         Py_XDECREF(result);
         return result == NULL ? -1 : 0;
     }
@@ -2083,7 +2075,8 @@ PyInit__speedups(void)
         {&str_fileno, "fileno"}, {&str_readable, "readable"}, {&str_writable, "writable"},
         {&str_seekable, "seekable"}, {&str_isatty, "isatty"},
         {&str_finish_open, "_finish_open"}, {&str_internal_close, "_internal_close"},
-        {&str_os_module, "os_module"}, {&str_default_os, "_default_os"}, {&str_name, "name"},
+        {&str_os_module, "os_module"}, {&str_default_os, "_default_os"},
+        {&str_python_init, "_python_init"}, {&str_name, "name"},
         {&str_read, "read"}, {&str_open, "open"}, {&str_set, "__set__"},
         {&str_delete, "__delete__"},
     };

@@ -113,17 +113,22 @@ def pwrite_of(handle: Handle) -> Callable[[bytes, int], int]:
     return handle.pwrite
 
 
-def raw_file_class(backend: object, name: str, doc: str | None) -> type[RawFile]:
+def raw_file_class(
+    backend: object, name: str, doc: str | None, python_init: Callable[..., None]
+) -> type[RawFile]:
     """A RawFile class bound to ``backend`` (``cls(file, mode, closefd, opener)``) whose
     methods are the C ones of ``_speedups.RawFileBase``: the common cases of a memory file
-    behind an accelerated backend done there, RawFile's Python methods for the rest."""
+    behind an accelerated backend done there, RawFile's Python methods for the rest (and
+    ``python_init(self, *args, **kwargs)`` for the constructions the C ``__init__`` leaves)."""
     assert _speedups is not None
     namespace = {
         "__doc__": doc,
         "__slots__": (),
         "__module__": RawFile.__module__,
+        "__qualname__": python_init.__qualname__.rpartition(".")[0] or name,
         "repr_name": "_io.FileIO",
         "_default_os": backend,  # the os-like object the C __init__ opens with
+        "_python_init": python_init,
     }
     cls: type[RawFile] = type(RawFile)(name, (_speedups.RawFileBase, RawFile), namespace)
     return cls

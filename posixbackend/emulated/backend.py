@@ -97,8 +97,6 @@ class EmulatedBackend(
         """io.FileIO's look-alike bound to this backend: ``backend.FileIO(name, mode)`` (with
         the accelerator's C methods when this backend is accelerated)."""
         backend = self
-        if self._accelerated:
-            return accelerator.raw_file_class(self, "FileIO", RawFile.__doc__)
 
         class FileIO(RawFile):
             __doc__ = RawFile.__doc__
@@ -111,8 +109,12 @@ class EmulatedBackend(
                 closefd: bool = True,
                 opener: Callable[[str, int], int] | None = None,
             ) -> None:
-                super().__init__(file, mode, closefd, opener, os_module=backend)
+                RawFile.__init__(self, file, mode, closefd, opener, os_module=backend)
 
+        if self._accelerated:
+            # The same class with the C methods first; the C __init__ hands the cases it does
+            # not serve to the one above, so arguments and errors stay the same.
+            return accelerator.raw_file_class(self, "FileIO", FileIO.__doc__, FileIO.__init__)
         return FileIO
 
     @property
