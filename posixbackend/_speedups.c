@@ -1688,18 +1688,22 @@ RAW_METHOD(raw_write)
     if (fast == NULL) {
         PYTHON(str_write);
     }
+    /* The buffer first: getting it may run Python code (a class with __buffer__), which
+     * must come before the offset is looked at, never between the look and the move. */
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_C_CONTIGUOUS) < 0) {
+        PyErr_Clear(); /* the Python method refuses it with the C class's message */
+        Py_DECREF(fast);
+        PYTHON(str_write);
+    }
     FastPaths *paths = (FastPaths *)fast;
     PyObject *description = paths->fs ? file_description(paths, number) : NULL;
     PyObject *handle = description ? memory_handle_of(description) : NULL;
     PyObject *position = description ? free_offset(description) : NULL;
-    if (handle == NULL || SLOT(handle, layout.h_fs) != paths->fs || position == NULL || !exact_long(position, &offset) ||
+    if (handle == NULL || SLOT(handle, layout.h_fs) != paths->fs ||
+        position == NULL || !exact_long(position, &offset) ||
         !exact_long(SLOT(description, layout.d_flags), &flags) || flags & O_APPEND) {
-        Py_DECREF(fast);
-        PYTHON(str_write);
-    }
-    Py_buffer view;
-    if (PyObject_GetBuffer(args[0], &view, PyBUF_C_CONTIGUOUS) < 0) {
-        PyErr_Clear(); /* the Python method refuses it with the C class's message */
+        PyBuffer_Release(&view);
         Py_DECREF(fast);
         PYTHON(str_write);
     }
@@ -1709,16 +1713,16 @@ RAW_METHOD(raw_write)
     int done = memory_pwrite(paths->space, paths->fs_acquire, paths->fs_release, handle,
                              view.buf, view.len, offset);
     Py_ssize_t length = view.len;
-    PyBuffer_Release(&view);
+    if (done == 1 && advance_offset(description, offset, length) < 0) {
+        done = -1; /* (only a MemoryError: the int for the new offset) */
+    }
+    PyBuffer_Release(&view); /* after the move: a buffer's release may run Python code */
     Py_DECREF(fast);
     if (done < 0) {
         return NULL;
     }
     if (done == 0) {
         PYTHON(str_write);
-    }
-    if (advance_offset(description, offset, length) < 0) {
-        return NULL;
     }
     return PyLong_FromSsize_t(length);
 }

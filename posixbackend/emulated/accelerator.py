@@ -130,5 +130,6 @@ def raw_file_class(
         "_default_os": backend,  # the os-like object the C __init__ opens with
         "_python_init": python_init,
     }
-    cls: type[RawFile] = type(RawFile)(name, (_speedups.RawFileBase, RawFile), namespace)
+    metaclass: Any = type(RawFile)  # ABCMeta, as io.RawIOBase's
+    cls: type[RawFile] = metaclass(name, (_speedups.RawFileBase, RawFile), namespace)
     return cls

@@ -871,8 +871,8 @@ def make_open(
             and (
                 encoding is None
                 if common[0].binary
-                else encoding.__class__ is str and encoding.isascii() and "\0" not in encoding
-                or encoding is None and not warn_default_encoding
+                else (encoding.__class__ is str and encoding.isascii() and "\0" not in encoding)
+                or (encoding is None and not warn_default_encoding)
             )
         ):
             # The usual call: every argument valid as it stands, so the checks below would
