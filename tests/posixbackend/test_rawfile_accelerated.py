@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from posixbackend.emulated import EmulatedBackend, accelerator
 from posixbackend.emulated.fileio import RawFile
+from tests.threads import THREADS, run_threads, switch_often  # noqa: F401 - a fixture
 from vfs import HostFileSystem, Identity, MemoryFileSystem
 
 pytestmark = pytest.mark.skipif(not accelerator.AVAILABLE, reason=accelerator.MISSING)
@@ -408,3 +409,59 @@ def test_the_accelerated_class_is_a_rawfile_and_fileio_named() -> None:
     f.close()
     with pytest.raises(TypeError, match="unexpected keyword argument 'os_module'"):
         file_io("/new", os_module=os)
+
+
+# -- threads and leaks -------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("switch_often")
+def test_writes_and_reads_from_many_threads_share_one_offset_whole() -> None:
+    """Threads writing through raw files on one description (each its own FileIO over a dup)
+    with a thread reading a while: every chunk lands whole, none on another."""
+    backend = memory_backend(True)
+    file_io: Any = backend.FileIO
+    shared = backend.open("/f", os.O_CREAT | os.O_RDWR, 0o644)
+    chunks = 300
+
+    def work(index: int) -> None:
+        raw = file_io(backend.dup(shared), "r+")
+        chunk = bytes([65 + index]) * 7
+        for _ in range(chunks):
+            assert raw.write(chunk) == 7
+            if index == 0:
+                raw.readinto(bytearray(7))  # moves the shared offset too: a whole read
+        raw.close()
+
+    run_threads(work)
+    backend.close(shared)
+    with backend.io_open("/f", "rb") as f:
+        data = f.read()
+    pieces = [data[i : i + 7] for i in range(0, len(data), 7)]
+    assert all(len(set(piece)) == 1 for piece in pieces[:-1]), "a chunk was split"
+    assert len(data) >= 7 * chunks * (THREADS - 1)
+
+
+def test_the_c_paths_keep_no_references() -> None:
+    backend = memory_backend(True)
+    backend.io_open("/f", "wb").close()
+    path, payload = "/f", b"x" * 100
+
+    def rounds(count: int) -> None:
+        for _ in range(count):
+            with backend.io_open(path, "r+b", buffering=0) as raw:
+                raw.write(payload)
+                raw.seek(0)
+                raw.readinto(bytearray(10))
+                raw.tell()
+                raw.readall()
+            with backend.io_open(path) as text:
+                text.read()
+
+    rounds(1)  # the path's caches fill once
+    gc.collect()
+    counts = (sys.getrefcount(path), sys.getrefcount(payload))
+    before = set(backend._table.files)
+    rounds(2000)
+    gc.collect()
+    assert (sys.getrefcount(path), sys.getrefcount(payload)) == counts
+    assert set(backend._table.files) == before
