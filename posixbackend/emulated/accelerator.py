@@ -7,8 +7,8 @@ whose path resolved before, a close) and hands everything else to the Python met
 stay the definition of the behaviour. Without it, or with ``POSIXBACKEND_PURE_PYTHON=1`` in the
 environment, or ``EmulatedBackend(accelerated=False)``, the Python methods serve alone.
 It also gives the SQLite VFS a memory handle's pwrite in C (:func:`pwrite_of`), and an
-accelerated backend's ``io.FileIO`` its methods in C (:func:`raw_file_class`): ``RawFile``'s
-common cases on a memory file, its Python methods for the rest.
+accelerated backend's ``io.FileIO`` its methods in C (:data:`FAST_BOUND_RAW_FILE`):
+``RawFile``'s common cases on a memory file, its Python methods for the rest.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 from posixbackend.emulated.descriptions import Description, FileDescription
 from posixbackend.emulated.fdtable import FdTable
-from posixbackend.emulated.fileio import RawFile
+from posixbackend.emulated.fileio import BoundRawFile, RawFile
 from vfs.identity import Identity
 from vfs.memory.filesystem import _FAST_STATE, _SLOW_OPEN_FLAGS, MAX_FILE_SIZE, MemoryFileSystem
 from vfs.memory.handle import OPEN, READ, TOUCH, WRITE, MemoryHandle
@@ -82,6 +82,29 @@ AVAILABLE = _speedups is not None
 """Whether the C accelerator is built (and so used by default)."""
 
 
+def _fast_bound_raw_file() -> type[BoundRawFile] | None:
+    """BoundRawFile with the C methods of ``_speedups.RawFileBase`` first: the common cases of
+    a memory file behind an accelerated backend done there, RawFile's Python methods for the
+    rest, and ``_python_init`` (BoundRawFile's) for the constructions the C ``__init__`` leaves."""
+    if _speedups is None:
+        return None
+    metaclass: Any = type(BoundRawFile)  # ABCMeta, as io.RawIOBase's
+    namespace = {
+        "__doc__": BoundRawFile.__doc__,
+        "__module__": __name__,
+        "__slots__": (),
+        "_python_init": BoundRawFile.__init__,
+    }
+    cls: type[BoundRawFile] = metaclass(
+        "FastBoundRawFile", (_speedups.RawFileBase, BoundRawFile), namespace
+    )
+    return cls
+
+
+FAST_BOUND_RAW_FILE = _fast_bound_raw_file()
+"""The base of an accelerated backend's FileIO (None without the accelerator)."""
+
+
 def wanted(accelerated: bool | None) -> bool:
     """Whether a new backend gets the C fast paths: ``accelerated`` if given, else whenever
     they are built and the environment does not turn them off."""
@@ -111,25 +134,3 @@ def pwrite_of(handle: Handle) -> Callable[[bytes, int], int]:
         writer: Callable[[bytes, int], int] = _speedups.MemoryWriter(handle)
         return writer
     return handle.pwrite
-
-
-def raw_file_class(
-    backend: object, name: str, doc: str | None, python_init: Callable[..., None]
-) -> type[RawFile]:
-    """A RawFile class bound to ``backend`` (``cls(file, mode, closefd, opener)``) whose
-    methods are the C ones of ``_speedups.RawFileBase``: the common cases of a memory file
-    behind an accelerated backend done there, RawFile's Python methods for the rest (and
-    ``python_init(self, *args, **kwargs)`` for the constructions the C ``__init__`` leaves)."""
-    assert _speedups is not None
-    namespace = {
-        "__doc__": doc,
-        "__slots__": (),
-        "__module__": RawFile.__module__,
-        "__qualname__": python_init.__qualname__.rpartition(".")[0] or name,
-        "repr_name": "_io.FileIO",
-        "_default_os": backend,  # the os-like object the C __init__ opens with
-        "_python_init": python_init,
-    }
-    metaclass: Any = type(RawFile)  # ABCMeta, as io.RawIOBase's
-    cls: type[RawFile] = metaclass(name, (_speedups.RawFileBase, RawFile), namespace)
-    return cls

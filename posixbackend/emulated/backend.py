@@ -13,7 +13,7 @@ from posixbackend.emulated.directories import DirectoryFunctions
 from posixbackend.emulated.direntry import DirEntry
 from posixbackend.emulated.environ import BackendEnviron, bytes_environ, str_environ
 from posixbackend.emulated.eventfd import EventfdFunctions
-from posixbackend.emulated.fileio import RawFile, make_open
+from posixbackend.emulated.fileio import BoundRawFile, RawFile, bind, make_open
 from posixbackend.emulated.files import FileFunctions
 from posixbackend.emulated.locks import LockFunctions
 from posixbackend.emulated.mapping import MappingFunctions
@@ -96,26 +96,8 @@ class EmulatedBackend(
     def FileIO(self) -> type[RawFile]:
         """io.FileIO's look-alike bound to this backend: ``backend.FileIO(name, mode)`` (with
         the accelerator's C methods when this backend is accelerated)."""
-        backend = self
-
-        class FileIO(RawFile):
-            __doc__ = RawFile.__doc__
-            repr_name = "_io.FileIO"
-
-            def __init__(
-                self,
-                file: Any,
-                mode: str = "r",
-                closefd: bool = True,
-                opener: Callable[[str, int], int] | None = None,
-            ) -> None:
-                RawFile.__init__(self, file, mode, closefd, opener, os_module=backend)
-
-        if self._accelerated:
-            # The same class with the C methods first; the C __init__ hands the cases it does
-            # not serve to the one above, so arguments and errors stay the same.
-            return accelerator.raw_file_class(self, "FileIO", FileIO.__doc__, FileIO.__init__)
-        return FileIO
+        fast = accelerator.FAST_BOUND_RAW_FILE if self._accelerated else None
+        return bind(fast or BoundRawFile, self)
 
     @property
     def supports_fd(self) -> set[Callable[..., Any]]:

@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import IO, Any, NamedTuple, Protocol, cast
 
-__all__ = ["OsLike", "RawFile", "make_open"]
+__all__ = ["BoundRawFile", "OsLike", "RawFile", "bind", "make_open"]
 
 #: ``SMALLCHUNK`` in fileio.c: ``BUFSIZ`` (8 KiB with glibc), the smallest read ``readall`` makes.
 SMALLCHUNK = 8192
@@ -715,6 +715,42 @@ class RawFile(io.RawIOBase):
     def __reduce_ex__(self, protocol: Any) -> str | tuple[Any, ...]:
         """Refuse pickling (and copying), as FileIO does."""
         return self.__reduce__()
+
+
+class BoundRawFile(RawFile):
+    """A RawFile whose subclasses are bound to an os-like object (their ``_default_os``), so
+    they take FileIO's own arguments: ``cls(file, mode, closefd, opener)``. See :func:`bind`."""
+
+    __slots__ = ()
+    _default_os: OsLike
+
+    def __init__(
+        self,
+        file: Any,
+        mode: str = "r",
+        closefd: bool = True,
+        opener: Opener | None = None,
+    ) -> None:
+        """Open a path or a descriptor, as ``io.FileIO(file, mode, closefd, opener)`` does."""
+        RawFile.__init__(self, file, mode, closefd, opener, os_module=self._default_os)
+
+
+BoundRawFile.__init__.__qualname__ = "FileIO.__init__"  # argument errors name FileIO
+
+
+def bind(base: type[BoundRawFile], os_module: OsLike) -> type[BoundRawFile]:
+    """A ``FileIO`` class on ``os_module``: a subclass of ``base`` named and shown as
+    ``_io.FileIO`` (a backend's ``FileIO``; ``base`` may add C methods, see accelerator.py)."""
+    namespace = {
+        "__doc__": RawFile.__doc__,
+        "__module__": __name__,
+        "__slots__": (),
+        "repr_name": "_io.FileIO",
+        "_default_os": os_module,
+    }
+    metaclass: Any = type(base)  # ABCMeta, as io.RawIOBase's
+    cls: type[BoundRawFile] = metaclass("FileIO", (base,), namespace)
+    return cls
 
 
 # --- open() -----------------------------------------------------------------------------------

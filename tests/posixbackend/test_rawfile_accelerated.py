@@ -448,6 +448,7 @@ def test_the_c_paths_keep_no_references() -> None:
 
     def rounds(count: int) -> None:
         for _ in range(count):
+            raw: Any
             with backend.io_open(path, "r+b", buffering=0) as raw:
                 raw.write(payload)
                 raw.seek(0)
