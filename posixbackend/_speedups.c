@@ -1,5 +1,6 @@
 /* The optional C accelerator of the emulated backend's hottest calls: read, lseek, open, close,
- * and (MemoryWriter, for the SQLite VFS) a memory handle's pwrite.
+ * (MemoryWriter, for the SQLite VFS) a memory handle's pwrite, and (RawFileBase) the methods of
+ * an accelerated backend's FileIO, the raw file under open().
  *
  * Each method does the common case of its Python namesake in posixbackend/emulated/files.py
  * without running Python code, and hands every other case -- unusual arguments, a provider
@@ -1193,11 +1194,18 @@ static PyType_Slot memory_writer_slots[] = {
 
 /* -- RawFileBase: the raw file of open() on emulated descriptors ---------------------------- */
 
-/* The accelerated raw file is ``class FastRawFile(RawFileBase, RawFile)``: the C methods below
- * come first and do the common case (a memory file behind an accelerated backend's descriptor)
- * on RawFile's own __slots__, found by configure_raw_file(); every other case calls RawFile's
- * Python method with the same arguments, so behaviour and errors stay that code's. The C base
- * adds no fields: its layout is _io._RawIOBase's, so RawFile's slots sit after it as usual. */
+/* An accelerated backend's FileIO derives from ``FastBoundRawFile(RawFileBase, BoundRawFile)``
+ * (posixbackend/emulated/accelerator.py): the C methods below come first and do the common case
+ * (a memory file behind an accelerated backend's descriptor) on RawFile's own __slots__, found
+ * by configure_raw_file(); every other case calls RawFile's Python method with the same
+ * arguments, so behaviour and errors stay that code's. The C base adds no fields: its layout
+ * is _io._RawIOBase's, so RawFile's slots sit after it as usual.
+ *
+ * Offsets: a fast path reads a description's offset only when no call holds it (``busy`` is
+ * False) and stores the new one before any Python code can run (buffers are taken before the
+ * offset is looked at and let go after it moved), so a read or write and its move are one step
+ * for every other thread and no exception can land between them. A descriptor the object gets
+ * from ``open`` is in its slot before anything else runs, and closed again on any error. */
 
 typedef struct {
     PyTypeObject *raw_file;  /* RawFile, whose slots the methods use */
@@ -1216,8 +1224,8 @@ static int raw_configured = 0;
 static PyTypeObject *fast_paths_type;  /* FastPaths, to know a backend's fast methods */
 static PyObject *str_init, *str_readinto, *str_readall, *str_write, *str_tell, *str_seek,
     *str_close_method, *str_fileno, *str_readable, *str_writable, *str_seekable, *str_isatty,
-    *str_finish_open, *str_internal_close, *str_os_module, *str_default_os, *str_python_init, *str_name,
-    *str_read, *str_open, *str_set, *str_delete;
+    *str_finish_open, *str_internal_close, *str_os_module, *str_default_os, *str_python_init,
+    *str_name, *str_read, *str_open, *str_set, *str_delete;
 
 /* Whether ``self`` carries RawFile's slots (else a TypeError is set). */
 static inline int
@@ -2060,8 +2068,8 @@ static PyMethodDef module_methods[] = {
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "posixbackend._speedups",
-    .m_doc = "The C fast paths of the emulated backend's read, lseek, open and close, and of "
-             "a memory handle's pwrite.",
+    .m_doc = "The C fast paths of the emulated backend's read, lseek, open and close, of "
+             "a memory handle's pwrite, and of its FileIO's methods.",
     .m_size = -1,
     .m_methods = module_methods,
 };
