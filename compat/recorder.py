@@ -73,6 +73,20 @@ def normalize_details(details: Mapping[str, object]) -> Example:
     return tuple(sorted((str(name), _json_scalar(value)) for name, value in details.items()))
 
 
+_PLAIN: Final = frozenset({str, int, bool, type(None)})
+_PLAIN_KEPT: Final = 64
+
+
+def _plain_key(details: Mapping[str, object]) -> tuple[tuple[str, object], ...] | None:
+    """``details`` as a hashable key when every value is a plain str, int, bool or None
+    (whose normalized form depends on the value alone), else None."""
+    items = tuple(details.items())
+    for _, value in items:
+        if type(value) not in _PLAIN:
+            return None
+    return items
+
+
 def _json_scalar(value: object) -> Scalar:
     """Return ``value`` as a JSON scalar: itself when it is one, else a short text."""
     if value is None or type(value) is bool:
@@ -117,7 +131,7 @@ class _GapState:
     once per gap.
     """
 
-    __slots__ = ("count", "examples", "first_site", "logger")
+    __slots__ = ("count", "examples", "first_site", "logger", "plain_seen")
 
     def __init__(self, logger: logging.Logger) -> None:
         self.logger = logger
@@ -128,6 +142,8 @@ class _GapState:
         self.count = 0
         self.first_site: CallSite | None = None
         self.examples: list[Example] = []
+        self.plain_seen: set[tuple[tuple[str, object], ...]] = set()
+        """Details (of plain values only) already turned into examples."""
 
     def add_example(self, example: Example) -> None:
         """Keep ``example`` if it is new and there is room."""
@@ -168,8 +184,12 @@ class Recorder:
         located = enabled or not state.count
         frame = self.internal.find(sys._getframe(1)) if located else None
         example = None
+        raw = None
         if details and len(state.examples) < MAX_EXAMPLES:
-            example = normalize_details(details)  # outside the lock: it may call __repr__
+            # the same plain details as before (a loop's hits) are not normalized again
+            raw = _plain_key(details)
+            if raw is None or raw not in state.plain_seen:
+                example = normalize_details(details)  # outside the lock: it may call __repr__
         with self._lock:
             if not state.count:
                 if not located:  # a reset came in between
@@ -178,6 +198,8 @@ class Recorder:
             state.count += 1
             if example is not None:
                 state.add_example(example)
+                if raw is not None and len(state.plain_seen) < _PLAIN_KEPT:
+                    state.plain_seen.add(raw)
             if not (enabled and self._claim_log(gap, frame)):
                 return
         self._log(state.logger, gap, frame, details)

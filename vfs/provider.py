@@ -28,6 +28,7 @@ import abc
 import errno
 import posix
 import stat as _stat
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Self
 
 import attrs
@@ -329,6 +330,24 @@ class FileSystem(abc.ABC):
             return self.stat(path, follow_symlinks)
         except OSError:
             return None
+
+    def plain_directory(self, path: str) -> bool:
+        """Whether the absolute ``path`` names a directory reached through directories alone
+        (no component a symbolic link), as a mount point must be: False when it cannot tell
+        or anything is otherwise (the caller then looks component by component)."""
+        return False
+
+    def watch(self, path: str) -> Callable[[], object] | None:
+        """A cheap way to tell that nothing changed at ``path``, for callers that look at one
+        path over and over (the import finder, at every import): a callable whose answer stays
+        the same only while the absolute ``path``, its last component named directly (no link
+        followed there), leads to the same entry, with the same times, mode and links, in a
+        directory whose names and times are the same. Ask it before :meth:`stat`: a change
+        between the two shows in its next answer.
+
+        None when ``path`` names no entry directly, or when the provider cannot tell more
+        cheaply than by :meth:`stat` (the default: the host's files change behind its back)."""
+        return None
 
     # -- directory references ------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import posix
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -32,6 +33,7 @@ from vfs.openflags import O_TMPFILE_BIT
 from vfs.provider import Handle
 
 ENVIRONMENT_SWITCH = "POSIXBACKEND_PURE_PYTHON"
+_SWITCH_KEY = ENVIRONMENT_SWITCH.encode()
 """Set to anything but "" or "0" to leave the accelerator out of every new backend."""
 ACCELERATED_CALLS = ("read", "lseek", "open", "close")
 
@@ -109,7 +111,8 @@ def wanted(accelerated: bool | None) -> bool:
     """Whether a new backend gets the C fast paths: ``accelerated`` if given, else whenever
     they are built and the environment does not turn them off."""
     if accelerated is None:
-        return AVAILABLE and os.environ.get(ENVIRONMENT_SWITCH, "") in ("", "0")
+        # posix.environ is os.environ's own store (a bytes-keyed lookup converts nothing)
+        return AVAILABLE and posix.environ.get(_SWITCH_KEY, b"") in (b"", b"0")
     if accelerated and not AVAILABLE:
         raise RuntimeError(f"accelerated=True, but {MISSING}")
     return accelerated

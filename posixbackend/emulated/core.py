@@ -14,7 +14,10 @@ from __future__ import annotations
 import errno
 import os
 import posix
+import threading
+import weakref
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final, Self
 
 import compat
 from posixbackend.emulated import accelerator
@@ -63,8 +66,91 @@ VIRTUAL_FDS = compat.declare(
 )
 
 
+_PENDING: Final = "_pending_build"
+"""A deferred backend's instance key: its arguments until it is built, then None."""
+_BUILDING = threading.Lock()
+"""Held while a deferred backend builds itself (two threads asking at once build it once)."""
+
+
+def _check_options(umask: int, time_resolution_ns: int) -> None:
+    """The ValueError of an impossible umask or time resolution."""
+    if not isinstance(time_resolution_ns, int) or time_resolution_ns < 1:
+        raise ValueError(f"time_resolution_ns must be a positive int, not {time_resolution_ns!r}")
+    if not isinstance(umask, int) or not 0 <= umask <= 0o777:
+        raise ValueError(f"umask must be an int from 0 to 0o777, not {umask!r}")
+
+
+_KEEPS_OWN_CALLS: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+"""Backend classes -> whether they keep the library's read, lseek, open and close (asked once
+per class: every block builds a backend)."""
+
+
+def _keeps_own_calls(cls: type) -> bool:
+    """Whether ``cls`` serves the accelerated calls with the library's own definitions (a
+    subclass redefining one keeps the Python code in charge)."""
+    from posixbackend.emulated.fcntlcalls import FcntlFunctions
+    from posixbackend.emulated.files import FileFunctions
+
+    for name in accelerator.ACCELERATED_CALLS:
+        own = {vars(base)[name] for base in (FileFunctions, FcntlFunctions) if name in vars(base)}
+        if getattr(cls, name) not in own:
+            return False
+    return True
+
+
 class BackendCore:
     """State and shared steps; the function groups (files, paths, ...) build on it."""
+
+    @classmethod
+    def deferred(
+        cls,
+        file_system: FileSystem,
+        *,
+        umask: int = DEFAULT_UMASK,
+        time_resolution_ns: int = SECOND_NS,
+        identity: Identity | None = None,
+        environ: Mapping[bytes, bytes] | None = None,
+        process_handler: ProcessHandler | None = None,
+    ) -> Self:
+        """A backend started in ``/`` that builds itself at its first use (a block whose code
+        makes no call costs nothing more): its arguments are checked and the environment is
+        copied now, the rest (descriptor table, standard streams, fast paths) is made when
+        anything is first asked of it."""
+        _check_options(umask, time_resolution_ns)
+        backend = cls.__new__(cls)
+        backend.__dict__[_PENDING] = {
+            "file_system": file_system, "umask": umask,
+            "time_resolution_ns": time_resolution_ns, "identity": identity,
+            "environ": dict(posix.environ if environ is None else environ),
+            "process_handler": process_handler,
+        }  # fmt: skip
+        return backend
+
+    if not TYPE_CHECKING:  # (for type checkers, a backend has the attributes it declares)
+
+        def __getattr__(self, name: str) -> Any:
+            # Reached only for a name the instance and its class lack: a deferred backend's
+            # state before it is built, or a name no backend has.
+            pending = self.__dict__.get(_PENDING)
+            if pending is None:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            self._build(pending)
+            return object.__getattribute__(self, name)
+
+    def _build(self, pending: dict[str, Any]) -> None:
+        """Build a deferred backend: its state is made aside and published in one step (no
+        thread sees half of it, an interrupt leaves it unbuilt), then the fast paths, which
+        are bound to this very object, are put in place."""
+        with _BUILDING:
+            if self.__dict__.get(_PENDING) is not pending:
+                return  # another thread built it meanwhile
+            aside = type(self).__new__(type(self))
+            type(self).__init__(aside, accelerated=False, **pending)
+            state = aside.__dict__
+            state[_PENDING] = None
+            self.__dict__.update(state)
+            if accelerator.wanted(None):
+                self._accelerated = self._accelerate(None)
 
     def __init__(
         self,
@@ -79,12 +165,7 @@ class BackendCore:
         process_handler: ProcessHandler | None = None,
         accelerated: bool | None = None,
     ) -> None:
-        if not isinstance(time_resolution_ns, int) or time_resolution_ns < 1:
-            raise ValueError(
-                f"time_resolution_ns must be a positive int, not {time_resolution_ns!r}"
-            )
-        if not isinstance(umask, int) or not 0 <= umask <= 0o777:
-            raise ValueError(f"umask must be an int from 0 to 0o777, not {umask!r}")
+        _check_options(umask, time_resolution_ns)
         self._fs = MemoryFileSystem() if file_system is None else file_system
         if identity is None:
             identity = getattr(self._fs, "identity", None) or Identity.current()
@@ -116,14 +197,12 @@ class BackendCore:
     def _accelerate(self, accelerated: bool | None) -> bool:
         """Serve read, lseek, open and close from the C fast paths, unless a subclass
         redefines one of them (its definition must stay in charge); whether they serve."""
-        from posixbackend.emulated.fcntlcalls import FcntlFunctions
-        from posixbackend.emulated.files import FileFunctions
-
         cls = type(self)
         names = accelerator.ACCELERATED_CALLS
-        own = {name: {vars(base)[name] for base in (FileFunctions, FcntlFunctions)
-                      if name in vars(base)} for name in names}  # fmt: skip
-        if any(getattr(cls, name) not in own[name] for name in names):
+        keeps = _KEEPS_OWN_CALLS.get(cls)
+        if keeps is None:
+            keeps = _KEEPS_OWN_CALLS[cls] = _keeps_own_calls(cls)
+        if not keeps:
             if accelerated:
                 raise ValueError(f"{cls.__name__} redefines one of {names}: accelerated=True")
             return False

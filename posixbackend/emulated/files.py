@@ -11,6 +11,7 @@ import errno
 import locale
 import os
 import posix
+from collections.abc import Callable
 from typing import Any
 
 import compat
@@ -148,6 +149,15 @@ class FileFunctions(BackendCore):
         statement) without the error os.stat would build for its caller."""
         at = None if path[:1] == "/" else self._cwd
         return self._fs.probe_at(at, path)
+
+    def watch(self, path: str) -> Callable[[], object] | None:
+        """A cheap token of an absolute path's status (see :meth:`vfs.FileSystem.watch`):
+        the import finder asks it before each import instead of :meth:`probe` while its
+        answer stays the same. None where the file system cannot tell, and for a relative
+        path (the cwd may move meanwhile)."""
+        if path[:1] != "/":
+            return None
+        return self._fs.watch(path)
 
     def close(self, fd: int) -> None:
         """os.close."""

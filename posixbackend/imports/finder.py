@@ -15,7 +15,7 @@ import posixpath
 import stat
 import sys
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.machinery import ModuleSpec, PathFinder
 from typing import Any, Final
 
@@ -28,8 +28,10 @@ from posixbackend.imports.loaders import (
 )
 from posixbackend.imports.roots import is_native
 from posixbackend.imports.zips import Archives, find_in_archive
-from posixbackend.switch.active import get_active
+from posixbackend.permissions.anchors import ANCHORS
+from posixbackend.switch.active import get_active, in_context
 from posixbackend.switch.block import current_emulated
+from posixbackend.switch.guard import Guard
 
 _external: Final[Any] = sys.modules["importlib._bootstrap_external"]
 _spec_from_file_location: Final = _external.spec_from_file_location
@@ -50,44 +52,77 @@ _S_IFMT: Final = 0o170000
 _S_IFDIR: Final = stat.S_IFDIR
 _NATIVE_ENTRIES_KEPT: Final = 1024
 """Answers of :meth:`VirtualFinder._native` kept before they are worked out again."""
+_PLANS_KEPT: Final = 64
+"""Steps of :meth:`VirtualFinder._steps` kept (one per distinct sys.path) before they are."""
 
 
 class Listing:
     """The names in one directory, and their stems (each name up to its first dot): a
     module's last component has no dot, so one not among the stems is not there, in any
-    form -- the common case for every entry but the one it is in, at one set lookup."""
+    form -- the common case for every entry but the one it is in, at one set lookup. Kept
+    with the directory's mtime, and the file system's watch of it where it has one (see
+    :meth:`vfs.FileSystem.watch`) with the token it gave before the directory was read."""
 
-    __slots__ = ("mtime_ns", "names", "stems")
+    __slots__ = ("mtime_ns", "names", "stems", "token", "watch")
 
-    def __init__(self, mtime_ns: int, names: frozenset[str]) -> None:
+    def __init__(
+        self,
+        mtime_ns: int,
+        names: frozenset[str],
+        stems: frozenset[str],
+        watch: Callable[[], object] | None,
+        token: object,
+    ) -> None:
         self.mtime_ns = mtime_ns
         self.names = names
-        self.stems = frozenset([name.partition(".")[0] for name in names])
+        self.stems = stems
+        self.watch = watch
+        self.token = token
+
+    @classmethod
+    def of(
+        cls, mtime_ns: int, names: frozenset[str], watch: Callable[[], object] | None, token: object
+    ) -> Listing:
+        """The listing of ``names``, their stems worked out."""
+        return cls(mtime_ns, names, frozenset([n.partition(".")[0] for n in names]), watch, token)
 
 
 class Listings:
     """Directory listings of one backend, kept while the directory's mtime stays the same
-    (as the path finder's FileFinder keeps them; ``importlib.invalidate_caches`` clears)."""
+    (as the path finder's FileFinder keeps them; ``importlib.invalidate_caches`` clears):
+    while the watch of a directory gives the token it gave when the listing was made (or
+    last found current), nothing it depends on changed and the directory's status is not
+    asked for again."""
 
     def __init__(self) -> None:
-        self._kept: dict[str, Listing] = {}
+        self.kept: dict[str, Listing] = {}
+        """Directory -> its listing (:meth:`listing` says whether it is still current)."""
 
     def listing(self, served: Any, directory: str) -> Listing | None:
-        """The listing of ``directory``, None when it is no directory one can list."""
-        try:  # files.status, inline: this runs for every import
-            st = served.probe(directory)
+        """The listing of ``directory``, None when it is no directory one can list. Through a
+        guard the directory's status is asked every time: the guard says whether it may be."""
+        kept = self.kept.get(directory)
+        if kept is not None and not isinstance(served, Guard):
+            watch = kept.watch
+            if watch is not None and watch() == kept.token:
+                return kept
+        try:  # first the watch: a change after it shows in its next token
+            watch = served.watch(directory)
+            token = None if watch is None else watch()
+            st = served.probe(directory)  # files.status, inline: this may run for each import
         except (OSError, ValueError):
             return None
         if st is None or st.st_mode & _S_IFMT != _S_IFDIR:
             return None
-        kept = self._kept.get(directory)
         if kept is not None and kept.mtime_ns == st.st_mtime_ns:
-            return kept
-        try:
-            names = frozenset(served.listdir(directory))
-        except OSError:
-            return None
-        listing = self._kept[directory] = Listing(st.st_mtime_ns, names)
+            listing = Listing(kept.mtime_ns, kept.names, kept.stems, watch, token)
+        else:
+            try:
+                names = frozenset(served.listdir(directory))
+            except OSError:
+                return None
+            listing = Listing.of(st.st_mtime_ns, names, watch, token)
+        self.kept[directory] = listing
         return listing
 
     def names(self, served: Any, directory: str) -> frozenset[str] | None:
@@ -103,6 +138,9 @@ class VirtualFinder:
         self._listings: weakref.WeakKeyDictionary[Any, Listings] = weakref.WeakKeyDictionary()
         self._archives: weakref.WeakKeyDictionary[Any, Archives] = weakref.WeakKeyDictionary()
         self._native_entries: dict[str, bool] = {}
+        self._plans: dict[tuple[Any, ...], list[tuple[bool, Any]]] = {}
+        self._last_plan: tuple[list[Any], list[tuple[bool, Any]]] = ([object()], [])
+        """The last path of absolute entries a plan was made or found for, and that plan."""
         self._recent: tuple[weakref.ref[Any], Listings, object] | None = None
         """The backend asked about last and its listings, with the token of the caches they
         were kept in (one weak reference to call instead of a weak dictionary's lookup)."""
@@ -126,7 +164,7 @@ class VirtualFinder:
     def find_spec(
         self, fullname: str, path: Sequence[Any] | None = None, target: Any = None
     ) -> ModuleSpec | None:
-        served = get_active()
+        served = get_active() if ANCHORS else in_context()  # get_active, inline
         if served is None:  # the native backend, unguarded: nothing virtual to search
             return None
         emulated = served if served.__class__ is EmulatedBackend else current_emulated()
@@ -137,53 +175,38 @@ class VirtualFinder:
             listings = recent[1]
         else:
             listings = self._listings_of(emulated)
-        entries = sys.path if path is None else path
         tail = fullname.rpartition(".")[2]
         portions: list[str] = []
         found_virtual = False
-        native_run: list[str] = []
-        """Consecutive entries for the path finder, asked all at once (one call, not one per
-        entry: the standard library's imports stay at native speed)."""
-        native_entries = self._native_entries
-        for entry in list(entries):
-            if entry.__class__ is str and entry[:1] == "/":  # the common case, inline
-                directory = entry
-                native = native_entries.get(entry)
-                if native is None:
-                    native = self._native(entry)
-            elif isinstance(entry, str):
-                absolute = self._absolute(served, entry)
-                if absolute is None:
-                    continue
-                directory, native = absolute, self._native(absolute)
-            else:
-                continue
-            if native:
-                native_run.append(entry)
-                continue
-            if native_run:
-                spec = self._natively(fullname, native_run, target, portions)
+        for native, where in self._steps(served, sys.path if path is None else path):
+            if native:  # consecutive entries in the library: the path finder's, in one call
+                spec = PathFinder.find_spec(fullname, where, target)
                 if spec is not None:
-                    return spec
-                native_run = []
-            listing = listings.listing(served, directory)
+                    if spec.loader is not None:
+                        return spec
+                    portions.extend(spec.submodule_search_locations or ())
+                continue
+            listing = listings.kept.get(where)  # Listings.listing's first step, inline
+            if (
+                served is not emulated
+                or listing is None
+                or listing.watch is None
+                or listing.watch() != listing.token
+            ):
+                listing = listings.listing(served, where)
             if listing is not None:
                 if tail not in listing.stems:
                     continue  # the common case for every other entry: nothing by that name
                 spec, portion = self._search(
-                    served, listings, fullname, tail, directory, names=listing.names
+                    served, listings, fullname, tail, where, names=listing.names
                 )
             else:
-                spec, portion = self._search_archive(emulated, served, fullname, tail, directory)
+                spec, portion = self._search_archive(emulated, served, fullname, tail, where)
             if spec is not None:
                 return spec
             if portion is not None:
                 portions.append(portion)
                 found_virtual = True
-        if native_run:
-            spec = self._natively(fullname, native_run, target, portions)
-            if spec is not None:
-                return spec
         if found_virtual:
             namespace = ModuleSpec(fullname, None, is_package=True)
             namespace.submodule_search_locations = _external._NamespacePath(
@@ -191,6 +214,56 @@ class VirtualFinder:
             )  # recomputed as the parent's path changes, as the path finder's is
             return namespace
         return None
+
+    def _steps(self, served: Any, entries: Sequence[Any]) -> list[tuple[bool, Any]]:
+        """What searching ``entries`` takes, in order: (True, a run of consecutive entries
+        the path finder searches), (False, a directory searched through the backend). Kept
+        for a path of absolute entries (a relative one's directory is the cwd's of the
+        moment)."""
+        last = self._last_plan
+        if last[0] == entries:  # sys.path as it was at the last import: no tuple to hash
+            return last[1]
+        try:
+            key = tuple(entries)
+            kept = self._plans.get(key)
+        except TypeError:  # an unhashable entry (the path finder skips it, as the plan does)
+            return self._plan(served, entries)[0]
+        if kept is None:
+            kept, absolute = self._plan(served, entries)
+            if not absolute:
+                return kept
+            if len(self._plans) >= _PLANS_KEPT:
+                self._plans.clear()
+            self._plans[key] = kept
+        self._last_plan = (list(key), kept)
+        return kept
+
+    def _plan(self, served: Any, entries: Sequence[Any]) -> tuple[list[tuple[bool, Any]], bool]:
+        """:meth:`_steps` worked out, and whether every entry was absolute."""
+        steps: list[tuple[bool, Any]] = []
+        run: list[str] = []
+        absolute = True
+        for entry in entries:
+            if not isinstance(entry, str):
+                continue
+            if entry[:1] == "/":
+                directory = entry
+            else:
+                absolute = False
+                found = self._absolute(served, entry)
+                if found is None:
+                    continue
+                directory = found
+            if self._native(directory):
+                run.append(entry)
+                continue
+            if run:
+                steps.append((True, tuple(run)))
+                run = []
+            steps.append((False, directory))
+        if run:
+            steps.append((True, tuple(run)))
+        return steps, absolute
 
     def _native(self, directory: str) -> bool:
         """Whether the absolute entry ``directory`` is searched by the path finder (answers
@@ -202,20 +275,6 @@ class VirtualFinder:
                 self._native_entries.clear()
             self._native_entries[directory] = known
         return known
-
-    @staticmethod
-    def _natively(
-        fullname: str, entries: list[str], target: Any, portions: list[str]
-    ) -> ModuleSpec | None:
-        """The path finder's spec for a module among ``entries`` (in the interpreter's
-        library); the namespace portions it found there are added to ``portions``."""
-        spec = PathFinder.find_spec(fullname, entries, target)
-        if spec is None:
-            return None
-        if spec.loader is not None:
-            return spec
-        portions.extend(spec.submodule_search_locations or ())
-        return None
 
     def _namespace_portions(self, fullname: str, parent_path: Sequence[Any]) -> ModuleSpec | None:
         """What a namespace package's path is recomputed from: the path finder's answer

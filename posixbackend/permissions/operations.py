@@ -51,6 +51,7 @@ def _operations() -> dict[str, Operation]:
         table[name] = Operation(f"os.{name}", "allow_io", errno.EACCES, paths=2)
     # the backend's existence check (the import finder's, the SQLite VFS's) is a stat
     table["probe"] = Operation("os.stat", "allow_io", errno.EACCES, paths=1)
+    table["watch"] = Operation("os.stat", "allow_io", errno.EACCES, paths=1)
     # a file opened with no descriptor (the import loaders', the SQLite VFS's) is an os.open
     table["open_handle"] = Operation("os.open", "allow_io", errno.EACCES, paths=1)
     table["io_open"] = Operation("open", "allow_io", errno.EACCES, paths=1)

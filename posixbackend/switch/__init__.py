@@ -10,6 +10,13 @@ def install() -> None:
     INSTALLATION.install()
 
 
+def park() -> None:
+    """Give every replaced name its real object back now if no block needs the stand-ins
+    (they are parked at the first native call of one otherwise; see
+    :mod:`posixbackend.switch.installation`)."""
+    INSTALLATION.settle()
+
+
 def uninstall() -> None:
     """Take every stand-in out again, leaving the interpreter as it was before."""
     INSTALLATION.uninstall()
@@ -22,6 +29,7 @@ __all__ = [
     "current",
     "current_emulated",
     "install",
+    "park",
     "uninstall",
     "valid_names",
 ]

@@ -165,6 +165,13 @@ def _effective(own: Permissions | None, outer: Permissions | None) -> Permission
     return own if outer is None else own.within(outer)
 
 
+_KINDS: dict[object, PosixModuleBackend] = {
+    "native": PosixModuleBackend.NATIVE, "java": PosixModuleBackend.JAVA,
+    "managed": PosixModuleBackend.JAVA, "emulated": PosixModuleBackend.JAVA,
+}  # fmt: skip
+"""The usual spellings, looked up without the enum's search."""
+
+
 def backend(
     name: str | PosixModuleBackend = PosixModuleBackend.JAVA,
     *,
@@ -187,7 +194,9 @@ def backend(
     in the block may do; inside a block that has permissions, a block without them gets the
     enclosing ones, and its file system defaults to the one ``allow_io`` grants.
     """
-    kind = PosixModuleBackend(name)
+    kind = _KINDS.get(name) if name.__class__ is str else None
+    if kind is None:
+        kind = PosixModuleBackend(name)
     if permissions is not None and not isinstance(permissions, Permissions):
         raise TypeError(f"permissions must be a Permissions, not {type(permissions).__name__}")
     policy = _effective(permissions, get_policy())
@@ -217,15 +226,22 @@ def backend(
 
         file_system, default_cwd = default_file_system()
         cwd = default_cwd if cwd is None else cwd
-    emulated = EmulatedBackend(
-        native_calls(file_system),
-        cwd="/" if cwd is None else cwd,
-        umask=umask,
-        time_resolution_ns=time_resolution_ns,
-        identity=identity,
-        environ=environ,
-        process_handler=process_handler,
-    )
+    served = native_calls(file_system)
+    if cwd is None or cwd == "/":  # nothing to check now: built at its first use
+        emulated = EmulatedBackend.deferred(
+            served, umask=umask, time_resolution_ns=time_resolution_ns, identity=identity,
+            environ=environ, process_handler=process_handler,
+        )  # fmt: skip
+    else:
+        emulated = EmulatedBackend(
+            served,
+            cwd=cwd,
+            umask=umask,
+            time_resolution_ns=time_resolution_ns,
+            identity=identity,
+            environ=environ,
+            process_handler=process_handler,
+        )
     return BackendBlock(kind, emulated, file_system, permissions)
 
 

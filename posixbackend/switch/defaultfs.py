@@ -31,6 +31,7 @@ import compat
 from vfs import FileSystem, HostFileSystem, Identity, MemoryFileSystem
 from vfs.host import host_is_directory
 from vfs.memory import tmpfs_defaults
+from vfs.memory.template import MemoryTemplate
 from vfs.mount import MountFileSystem
 from vfs.readonly import ReadOnlyFileSystem
 
@@ -123,21 +124,51 @@ def default_file_system(
         sys.getfilesystemencoding(), "surrogateescape"
     )
     home = posixpath.normpath("/" + home.lstrip("/"))  # as mkdir -p "$HOME" from / makes it
-    memory = MemoryFileSystem(
-        identity=Identity.root(),
-        max_bytes=data if isinstance(max_bytes, str) else max_bytes,
-        max_inodes=inodes if isinstance(max_inodes, str) else max_inodes,
+    libraries = tuple(library_directories(cwd, ("/tmp", home)))
+    caps = (
+        data if isinstance(max_bytes, str) else max_bytes,
+        inodes if isinstance(max_inodes, str) else max_inodes,
     )
-    writable = ("/tmp", home)
-    libraries = library_directories(cwd, writable)
-    for path, mode, owned in _directories(home, cwd, libraries):
-        memory.mkdir(path, mode)
-        if owned:
-            memory.chown(path, me.uid, me.gid)
+    memory = _template(me, home, cwd, libraries, caps).new()
     mounts = {path: _read_only_host(path) for path in libraries}
-    namespace = MountFileSystem(memory, mounts, create_mount_points=True)
-    memory.identity = me
-    return namespace, cwd
+    return MountFileSystem(memory, mounts, create_mount_points=True), cwd
+
+
+_templates: dict[tuple[object, ...], MemoryTemplate] = {}
+_TEMPLATES_KEPT: Final = 16
+
+
+def _template(
+    me: Identity,
+    home: str,
+    cwd: str,
+    libraries: tuple[str, ...],
+    caps: tuple[int | None, int | None],
+) -> MemoryTemplate:
+    """The memory file system's tree for these arguments, built once (a test suite asks for
+    the same one before every test): /tmp, the home and current directories, the mount
+    points, the caps; ``me`` owns the home and current directories and is whose permissions
+    are checked."""
+    key = (me, home, cwd, libraries, caps)
+    with _shared_lock:
+        template = _templates.get(key)
+    if template is None:
+
+        def build(memory: MemoryFileSystem) -> None:
+            for path, mode, owned in _directories(home, cwd, libraries):
+                memory.mkdir(path, mode)
+                if owned:
+                    memory.chown(path, me.uid, me.gid)
+            memory.identity = me
+
+        template = MemoryTemplate(
+            build, identity=Identity.root(), max_bytes=caps[0], max_inodes=caps[1]
+        )
+        with _shared_lock:
+            if len(_templates) >= _TEMPLATES_KEPT:
+                _templates.clear()
+            _templates[key] = template
+    return template
 
 
 def _directories(home: str, cwd: str, libraries: Iterable[str]) -> list[tuple[str, int, bool]]:

@@ -12,13 +12,18 @@ modules' code in ``sys.modules['_io']``: the copy's ``open`` leaves those calls 
 stand-ins while they were installed.
 
 Blocks put the stand-ins in place as they enter (:meth:`Installation.enter`) and *park* them
-when the last one has left (no block entered, no thread or pool job started in one still
-running): every replaced name gets its original back, so once no block is active another
-library (pyfakefs, ``unittest.mock``) sees the real ``os``, and native calls cost nothing. The
-next block puts them back: the names recorded at the first install, plus what the modules
-imported since hold. An explicit ``install()`` pins them (the launcher's), and so does the
-first block whose permissions deny anything: code of a restricted guest may still run under a
-context copied from its block, and it must stay served by it."""
+once the last one has left (no block entered, no thread or pool job started in one still
+running): every replaced name gets its original back, so another library (pyfakefs,
+``unittest.mock``) sees the real ``os``, and native calls cost nothing. Parking waits for the
+first moment it matters (:meth:`Installation.settle`): the first call of a stand-in outside
+every block (which then gets the real result), the pytest plugin starting a test that uses no
+managed fixture, or :func:`posixbackend.switch.park`; a block entering before that finds them
+in place, so a run of blocks pays nothing in between. While pyfakefs is loaded they are parked
+as the last block leaves: its patcher looks for the real functions in every module when it
+starts, calling none of ours. The next block puts them back: the names recorded at the first
+install, plus what the modules imported since hold. An explicit ``install()`` pins them (the
+launcher's), and so does the first block whose permissions deny anything: code of a restricted
+guest may still run under a context copied from its block, and it must stay served by it."""
 
 from __future__ import annotations
 
@@ -81,6 +86,9 @@ HOST_SOCKETS = compat.declare(
     "backend does not know (os.sendfile to a socket fails with EBADF), and an AF_UNIX socket "
     "bound to a path is made on the host file system, not the emulated one",
 )
+EAGER_PARKING: Final = frozenset({"pyfakefs.fake_filesystem_unittest"})
+"""Modules whose presence in sys.modules makes the last block park the stand-ins as it leaves
+(a library that reads module namespaces without calling anything: pyfakefs's patcher)."""
 OWN_PACKAGES = ("posixbackend", "vfs", "compat")
 """The library calls the real objects itself: its modules keep them."""
 
@@ -113,6 +121,9 @@ class Installation:
         """A restricting block ran: never parked again (see the module's docstring)."""
         self._users = 0
         """Blocks entered, and threads and pool jobs started in one, not yet finished."""
+        self.pending = False
+        """No block needs the stand-ins any more, and they are not parked yet (see
+        :meth:`settle`). Read without the lock by every stand-in called outside a block."""
         self._scanned: dict[str, Any] = {}
         """sys.modules as of the last scan for copies: only modules new since are scanned."""
         self._grouped: list[_Group] | None = None
@@ -134,7 +145,7 @@ class Installation:
         """Restore every replaced name; the interpreter is as it was before install."""
         with self._lock:
             self._restore()
-            self._parked = self._pinned = self._kept = False
+            self._parked = self._pinned = self._kept = self.pending = False
             self._scanned = {}
 
     def enter(self) -> None:
@@ -148,12 +159,26 @@ class Installation:
                 raise
 
     def leave(self) -> None:
-        """A block (or a thread or job that :meth:`enter`-ed) is done: the last one parks the
-        stand-ins, unless they are pinned or kept."""
+        """A block (or a thread or job that :meth:`enter`-ed) is done: after the last one the
+        stand-ins are to be parked (see :meth:`settle`), unless they are pinned or kept."""
         with self._lock:
             self._users -= 1
             if self._users == 0 and not (self._pinned or self._kept) and self.installed:
-                self._park()
+                self.pending = True
+                modules = sys.modules
+                for name in EAGER_PARKING:
+                    if name in modules:
+                        self.settle()
+                        break
+
+    def settle(self) -> None:
+        """Park the stand-ins now if no block needs them any more (a pending park); nothing
+        otherwise."""
+        with self._lock:
+            if self.pending:
+                self.pending = False
+                if self._users == 0 and not (self._pinned or self._kept) and self.installed:
+                    self._park()
 
     def keep(self) -> None:
         """Never park again: a block restricting what its code may do has run."""
@@ -163,6 +188,7 @@ class Installation:
     # -- in place, parked ------------------------------------------------------------------
 
     def _put_in_place(self) -> None:
+        self.pending = False
         if self._parked:
             self._unpark()
         elif not self._replacements:
@@ -375,8 +401,9 @@ class Installation:
 
             finder = self._finder = VirtualFinder()
         meta_path = sys.meta_path
-        if any(f is finder for f in meta_path):
-            return
+        for present in meta_path:  # (a loop: every block entering asks)
+            if present is finder:
+                return
         place = next(
             (i for i, f in enumerate(meta_path) if f is importlib.machinery.PathFinder),
             len(meta_path),
@@ -629,3 +656,4 @@ def _swapped(values: Any, table: dict[int, tuple[Any, Any]]) -> Any:
 
 INSTALLATION = Installation()
 """The interpreter's one installation."""
+standins.parking = INSTALLATION

@@ -17,7 +17,7 @@ import posix
 import sys
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Set
-from typing import Any
+from typing import Any, Protocol
 
 import compat
 from posixbackend.emulated.direntry import DirEntry as EmulatedDirEntry
@@ -30,6 +30,28 @@ from posixbackend.permissions.denials import denied
 from posixbackend.permissions.entrypoints import entry_points, pass_throughs
 from posixbackend.switch import harness
 from posixbackend.switch.active import get_active, in_context
+
+
+class Parking(Protocol):
+    """What a stand-in called outside every block asks: whether the stand-ins wait to be
+    parked, and how to park them."""
+
+    pending: bool
+
+    def settle(self) -> None:
+        """Park the stand-ins if no block needs them."""
+
+
+class _NothingToPark:
+    pending = False
+
+    def settle(self) -> None:
+        """Nothing is installed yet."""
+
+
+parking: Parking = _NothingToPark()
+"""The installation's (:data:`posixbackend.switch.installation.INSTALLATION`, which imports
+this module, puts itself here)."""
 
 UNSUPPORTED = compat.declare(
     id="switch.unsupported_function",
@@ -81,7 +103,11 @@ class StandIn:
             anchor = ANCHORS.get(get_ident())
             if anchor is not None:
                 backend = anchor.serving
-        if backend is None or (harness.PREFIXES and harness.called_by_harness(sys._getframe(1))):
+        if backend is None:
+            if parking.pending:  # the first call outside every block parks them all
+                parking.settle()
+            return self._native(*args, **kwargs)
+        if harness.PREFIXES and harness.called_by_harness(sys._getframe(1)):
             return self._native(*args, **kwargs)
         implementation = getattr(backend, self._method, None)
         if implementation is None:

@@ -155,10 +155,20 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None]:
+    if not _managed(item):
+        _park()  # a test of its own (pyfakefs's, mock's) sees the real os from its start
     try:
         return (yield)
     finally:
         _end_bridge()
+
+
+def _park() -> None:
+    """Park stand-ins left in place by an earlier block (a pending park), when the library
+    was loaded at all."""
+    installation = sys.modules.get("posixbackend.switch.installation")
+    if installation is not None:
+        installation.INSTALLATION.settle()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

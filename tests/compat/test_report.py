@@ -300,3 +300,28 @@ def test_relative_target_is_resolved_when_registered(tmp_path: Path) -> None:
     result = run_python("-c", script)
     assert result.returncode == 0, result.stderr
     validate(json.loads((tmp_path / "relative.json").read_text(encoding="utf-8")))
+
+
+def test_repeated_plain_details_are_normalized_once(
+    registry: compat.Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gap = declare(registry)
+    calls: list[object] = []
+
+    def counting(details: Any) -> Any:
+        calls.append(details)
+        return normalize_details(details)
+
+    monkeypatch.setattr("compat.recorder.normalize_details", counting)
+    for _ in range(4):
+        gap.hit(module="_pytest.capture", fd=1)
+    gap.hit(module="_pytest.capture", fd=2)
+    gap.hit(path=PurePosixPath("/p"))  # not a plain value: normalized every time
+    gap.hit(path=PurePosixPath("/p"))
+    assert len(calls) == 4
+    examples = [dict(example) for example in registry.report().gaps[0].examples]
+    module = "_pytest.capture"
+    assert examples == [{"fd": 1, "module": module}, {"fd": 2, "module": module}, {"path": "/p"}]
+    registry.reset()
+    gap.hit(module="_pytest.capture", fd=1)
+    assert len(calls) == 5 and registry.report().gaps[0].examples

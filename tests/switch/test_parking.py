@@ -1,5 +1,7 @@
 """Parked stand-ins: once no block is active, every replaced name holds the real object again
-(other libraries -- pyfakefs, mock -- see the real os), and the next block puts them back."""
+(other libraries -- pyfakefs, mock -- see the real os), and the next block puts them back.
+Parking waits for the first stand-in called outside every block (or pyfakefs being loaded, or
+an explicit park), so that a run of blocks does not park and unpark between them."""
 
 from __future__ import annotations
 
@@ -19,7 +21,14 @@ from posixbackend import Permissions, backend
 from posixbackend.switch.installation import INSTALLATION
 from vfs import MemoryFileSystem
 
-pytestmark = pytest.mark.usefixtures("uninstalled")
+pytestmark = pytest.mark.usefixtures("uninstalled", "lazy_parking")
+
+
+@pytest.fixture
+def lazy_parking(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parking waits for a native call even though pyfakefs is loaded (its pytest plugin
+    imports it into every test run)."""
+    monkeypatch.setattr("posixbackend.switch.installation.EAGER_PARKING", frozenset())
 
 
 def make_module(name: str, source: str) -> types.ModuleType:
@@ -27,6 +36,14 @@ def make_module(name: str, source: str) -> types.ModuleType:
     sys.modules[name] = module
     exec(source, module.__dict__)
     return module
+
+
+def parked_at_first_call() -> bool:
+    """Whether a native call outside every block parks the stand-ins (and gets the real
+    answer)."""
+    assert INSTALLATION.pending
+    assert os.getcwd() == posix.getcwd()
+    return real_objects_in_place()
 
 
 def real_objects_in_place() -> bool:
@@ -44,11 +61,41 @@ def test_the_stand_ins_are_parked_when_the_last_block_ends() -> None:
         with backend("managed", file_system=MemoryFileSystem()):
             assert not real_objects_in_place()
         assert not real_objects_in_place(), "the outer block still runs"
-    assert real_objects_in_place()
+    assert parked_at_first_call()
     with backend("managed", file_system=MemoryFileSystem()):
         open("/x", "w").close()
         assert os.path.exists("/x")
-    assert real_objects_in_place() and not os.path.exists("/x")
+    assert not os.path.exists("/x") and real_objects_in_place()
+
+
+def test_a_run_of_blocks_is_not_parked_in_between(monkeypatch: pytest.MonkeyPatch) -> None:
+    with backend("managed", file_system=MemoryFileSystem()):
+        pass
+    parks: list[bool] = []
+    monkeypatch.setattr(INSTALLATION, "_park", lambda: parks.append(True))
+    for _ in range(3):
+        with backend("managed", file_system=MemoryFileSystem()):
+            assert not real_objects_in_place()
+        assert not real_objects_in_place() and INSTALLATION.pending
+    assert not parks
+    posixbackend.switch.park()
+    assert parks == [True] and not INSTALLATION.pending
+
+
+def test_an_explicit_park_and_pyfakefs_park_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    with backend("managed", file_system=MemoryFileSystem()):
+        pass
+    assert not real_objects_in_place()
+    posixbackend.switch.park()
+    assert real_objects_in_place()
+    monkeypatch.setitem(sys.modules, "pyfakefs.fake_filesystem_unittest", types.ModuleType("p"))
+    monkeypatch.setattr(
+        "posixbackend.switch.installation.EAGER_PARKING",
+        frozenset({"pyfakefs.fake_filesystem_unittest"}),
+    )
+    with backend("managed", file_system=MemoryFileSystem()):
+        assert not real_objects_in_place()
+    assert real_objects_in_place() and not INSTALLATION.pending
 
 
 def test_a_block_that_fails_to_enter_parks_them_again(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,7 +107,7 @@ def test_a_block_that_fails_to_enter_parks_them_again(monkeypatch: pytest.Monkey
     monkeypatch.setattr(BackendBlock, "_serving", refuse)
     with pytest.raises(PermissionError), backend("managed", file_system=MemoryFileSystem()):
         pass
-    assert real_objects_in_place()
+    assert parked_at_first_call()
 
 
 def test_copies_made_in_a_block_and_while_parked_follow() -> None:
@@ -68,6 +115,7 @@ def test_copies_made_in_a_block_and_while_parked_follow() -> None:
         source = "from os import stat\nimport builtins\no = builtins.open"
         during = make_module("_pb_during", source)
         assert during.stat is os.stat and during.stat is not posix.stat
+    posixbackend.switch.park()
     parked = make_module("_pb_parked", "from os import lstat")
     try:
         assert during.stat is posix.stat and during.o is _io.open
@@ -75,6 +123,7 @@ def test_copies_made_in_a_block_and_while_parked_follow() -> None:
         with backend("managed", file_system=MemoryFileSystem()):
             assert during.stat is os.stat is not posix.stat
             assert parked.lstat is os.lstat is not posix.lstat
+        during.stat("/")  # the first call of a copy parks them all
         assert during.stat is posix.stat and parked.lstat is posix.lstat
     finally:
         del sys.modules["_pb_during"], sys.modules["_pb_parked"]
@@ -86,11 +135,12 @@ def test_a_mock_keeps_its_name_across_blocks() -> None:
         with backend("managed", file_system=MemoryFileSystem()):
             assert os.stat is mocked
         assert os.stat is mocked
-    assert real_objects_in_place()
+    assert parked_at_first_call()
     with backend("managed", file_system=MemoryFileSystem()):
         with mock.patch("os.listdir", return_value=["m"]):
             assert os.listdir("/") == ["m"]
         assert os.listdir("/") != ["m"]
+    assert os.listdir("/") == posix.listdir("/")
     assert os.listdir is posix.listdir
 
 
@@ -112,7 +162,7 @@ def test_a_thread_started_in_a_block_keeps_them_until_it_ends() -> None:
     release.set()
     thread.join(10)
     assert seen == [True]
-    assert real_objects_in_place()
+    assert parked_at_first_call()
 
 
 def test_restricting_blocks_and_explicit_installs_keep_them() -> None:

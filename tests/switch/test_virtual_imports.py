@@ -51,9 +51,22 @@ def importing_from(*entries: str) -> Iterator[None]:
             sys.path.remove(entry)
         for cached in [key for key in sys.path_importer_cache if key.startswith(entries)]:
             del sys.path_importer_cache[cached]  # a zipimporter would reread its archive
-        for name in set(sys.modules) - before:
+        new = set(sys.modules) - before
+        # theirs, not the library's own lazy imports (decided before any is gone: a namespace
+        # package's path asks for its parent module)
+        for name in [name for name in new if _imported_from(sys.modules[name], entries)]:
             del sys.modules[name]
         importlib.invalidate_caches()
+
+
+def _imported_from(module: object, entries: tuple[str, ...]) -> bool:
+    """Whether ``module`` was loaded from below one of ``entries`` (a file or an archive)."""
+    spec = getattr(module, "__spec__", None)
+    locations = [getattr(spec, "origin", None), getattr(module, "__file__", None)]
+    locations += list(getattr(spec, "submodule_search_locations", None) or ())
+    return any(
+        isinstance(location, str) and location.startswith(entries) for location in locations
+    )
 
 
 def outcome(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -205,6 +218,32 @@ def test_names_sharing_only_a_stem_with_a_module_are_not_one() -> None:
                     importlib.import_module("vi_portion.leaf").VALUE]  # fmt: skip
 
     compare_everywhere(scenario)
+
+
+def test_a_block_entered_again_under_a_guard_refusing_files_finds_nothing_virtual() -> None:
+    """What the finder kept of a backend's directories serves none of its files once a guard
+    refuses file access: the same block, entered again inside a block without it, imports
+    from the host only."""
+    here = posix.getcwd()
+    block = posixbackend.backend("managed")
+    try:
+        with importing_from(here):
+            with block:
+                write(f"{here}/vi_guarded.py", "VALUE = 'virtual'\n")
+                write(f"{here}/vi_guarded_ns/leaf.py", "VALUE = 'leaf'\n")
+                assert importlib.import_module("vi_guarded").VALUE == "virtual"
+                assert importlib.import_module("vi_guarded_ns.leaf").VALUE == "leaf"
+            for name in ("vi_guarded", "vi_guarded_ns.leaf", "vi_guarded_ns"):
+                del sys.modules[name]
+            refusing = posixbackend.backend("native", permissions=Permissions(allow_io="none"))
+            with refusing, block:
+                for name in ("vi_guarded", "vi_guarded_ns", "vi_guarded_ns.leaf"):
+                    assert outcome(importlib.import_module, name)[0] == "ModuleNotFoundError"
+            with block:
+                assert importlib.import_module("vi_guarded").VALUE == "virtual"
+    finally:
+        for name in ("vi_guarded", "vi_guarded_ns.leaf", "vi_guarded_ns"):
+            sys.modules.pop(name, None)
 
 
 def test_a_listing_is_kept_while_the_directory_mtime_stays_until_caches_are_invalidated() -> None:

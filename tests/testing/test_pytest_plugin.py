@@ -241,8 +241,9 @@ def mocked():
     assert os.stat("/").st_ino > 0
 
 def host():
+    import posix
+    assert os.stat is os_stat is posix.stat and open is io.open
     assert not os.path.exists("/ours.txt") and not os.path.exists("/fake")
-    assert os.stat is os_stat
 """
 
 
@@ -254,9 +255,15 @@ def host():
         ("host", "patched", "managed", "mocked", "faked", "managed", "decorated", "host"),
     ],
 )
+@pytest.mark.parametrize("parked_when_pyfakefs_loaded", [True, False])
 def test_pyfakefs_and_mock_work_before_and_after_blocks(
-    pytester: pytest.Pytester, order: tuple[str, ...]
+    pytester: pytest.Pytester, order: tuple[str, ...], parked_when_pyfakefs_loaded: bool
 ) -> None:
+    if not parked_when_pyfakefs_loaded:  # the plugin parks them as each such test starts
+        pytester.makeconftest(
+            "import posixbackend.switch.installation as installation\n"
+            "installation.EAGER_PARKING = frozenset()\n"
+        )
     fixture = {"managed": "managed_fs", "faked": "fs"}
     tests = "".join(
         f"\ndef test_{index}_{name}({fixture.get(name, '')}):\n"

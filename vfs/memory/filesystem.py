@@ -17,6 +17,7 @@ import itertools
 import posix
 import threading
 import warnings
+from collections.abc import Callable
 from time import time_ns
 from typing import TYPE_CHECKING
 
@@ -140,16 +141,58 @@ class MemoryFileSystem(FileSystem):
                 stacklevel=2,
             )
             max_inodes = max_files + 1 if type(max_files) is int else max_files
-        self._lock = threading.Lock()
-        self._space = Space(max_bytes, max_inodes, quota_errno)
-        self._dev = posix.makedev(0, 0x100 + next(_devices))
-        self._inodes = itertools.count(2)
-        self._protected_hardlinks = protected_hardlinks
-        root = Directory(self._dev, next(self._inodes), time_ns(), root_mode)
+        dev = posix.makedev(0, 0x100 + next(_devices))
+        root = Directory(dev, 2, time_ns(), root_mode)
         root.set_owner(who.uid, who.gid)
+        space = Space(max_bytes, max_inodes, quota_errno)
+        self._start(dev, root, who, space, 3, protected_hardlinks=protected_hardlinks)
+
+    def _start(
+        self,
+        dev: int,
+        root: Directory,
+        who: Identity,
+        space: Space,
+        next_inode: int,
+        *,
+        protected_hardlinks: bool,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._space = space
+        self._dev = dev
+        self._inodes = itertools.count(next_inode)
+        self._protected_hardlinks = protected_hardlinks
         self._names = Resolver(root, who)
         self._locked_nodes = LockedNodes(self._names.memory_nodes, self._lock)
         """The walk's nodes for walks made from outside (a Mount's), under the lock."""
+
+    @classmethod
+    def adopt(
+        cls,
+        tree: Callable[[int], Directory],
+        *,
+        identity: Identity,
+        space: Space,
+        next_inode: int,
+        protected_hardlinks: bool = True,
+    ) -> MemoryFileSystem:
+        """A file system whose root is ``tree(device)``, a tree of inodes of that device
+        counted in ``space``, whose numbers are below ``next_inode``: a
+        :class:`~vfs.memory.template.MemoryTemplate`'s copy."""
+        fs = cls.__new__(cls)
+        dev = posix.makedev(0, 0x100 + next(_devices))
+        root = tree(dev)
+        fs._start(dev, root, identity, space, next_inode, protected_hardlinks=protected_hardlinks)
+        return fs
+
+    def frozen_tree(self) -> tuple[Directory, Space, int]:
+        """(root, space, next inode number) of a file system no one will change any more, for
+        a :class:`~vfs.memory.template.MemoryTemplate` to copy. A mapped file's content lives
+        in a memfd that a copy could not share: refused."""
+        with self._lock:
+            if self._space.mapped:
+                raise ValueError("a memory file system with mapped files cannot be a template")
+            return self._names.root, self._space, next(self._inodes)
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -209,6 +252,45 @@ class MemoryFileSystem(FileSystem):
             except OSError:  # a component before the last is missing, no directory, a loop
                 return None
             return None if node is None else node.stat()
+
+    def plain_directory(self, path: str) -> bool:
+        # One resolution: the resolver counts the links it followed on the way.
+        if path.__class__ is not str or path[:1] != "/" or "\x00" in path:
+            return False
+        with self._lock:
+            try:
+                directory, name, trailing, hops = self._names.parent(path)
+            except OSError:
+                return False
+            if hops or trailing or name in {".", ".."}:
+                return False
+            node = directory if name == ROOT else directory.entries.get(name)
+            return node is not None and node.mode & S_IFMT == S_IFDIR
+
+    def watch(self, path: str) -> Callable[[], object] | None:
+        # Every way a path can come to lead elsewhere (a directory or link leaving its place,
+        # permissions or the identity changing) drops the resolver's caches, counted; every
+        # change of a name in a directory, of times, mode, owner or links, moves a ctime (two
+        # within one tick of the clock leave the same one, as they leave the same mtime that
+        # the path finder compares).
+        if path.__class__ is not str or path[:1] != "/" or "\x00" in path:
+            return None
+        names = self._names
+        with self._lock:
+            try:
+                directory, name, trailing, _ = names.parent(path)
+            except OSError:
+                return None
+            if trailing or name in {".", ".."}:
+                return None
+            node = directory if name == ROOT else directory.entries.get(name)
+            if node is None or node.mode & S_IFMT == S_IFLNK:
+                return None
+
+        def token() -> object:
+            return (names.forgotten, directory.ctime, node.ctime, node.mtime)
+
+        return token
 
     def listdir(self, path: str) -> list[str]:
         check_path(path)

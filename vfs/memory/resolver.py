@@ -128,7 +128,7 @@ class LockedNodes:
 class Resolver(Walk[Directory, Inode]):
     """The walk from the root for one identity, with its caches (absolute paths only)."""
 
-    __slots__ = ("check", "heads", "paths", "root", "who")
+    __slots__ = ("check", "forgotten", "heads", "paths", "root", "who")
 
     def __init__(self, root: Directory, who: Identity) -> None:
         super().__init__(MemoryNodes(root, who), root)
@@ -138,6 +138,9 @@ class Resolver(Walk[Directory, Inode]):
         """Whether permissions are checked at all (not for root)."""
         self.heads: dict[str, tuple[Directory, int]] = {}
         self.paths: dict[str, tuple[Directory, str, int]] = {}
+        self.forgotten = 0
+        """How many times the caches were dropped: it moves whenever a path may lead
+        elsewhere than before."""
 
     @property
     def memory_nodes(self) -> MemoryNodes:
@@ -158,6 +161,7 @@ class Resolver(Walk[Directory, Inode]):
 
     def forget(self) -> None:
         """Drop cached resolutions (a directory or link left the tree, or permissions changed)."""
+        self.forgotten += 1
         self.heads.clear()
         self.paths.clear()
 

@@ -130,6 +130,8 @@ class MountFileSystem(FileSystem):
         """Check (or make) the directories down to ``point``: each component below the mount
         holding it (the ones above were checked with that mount's own point)."""
         holder = self._table.owner(parent(point))
+        if holder.fs.plain_directory(holder.inner(point)):  # there already: one resolution
+            return
         path = holder.path if holder.path != "/" else ""
         for part in point[len(path) + 1 :].split("/"):
             path += "/" + part
@@ -314,6 +316,18 @@ class MountFileSystem(FileSystem):
         except OSError:
             return None
         return None if st is None else mounted.remap(st)
+
+    def watch(self, path: str) -> Callable[[], object] | None:
+        # A path remembered as naming an entry directly (stat, probe or a held directory
+        # resolved it), watched by the provider that holds that entry.
+        try:
+            hit = self._entries.get(path)
+        except TypeError:
+            return None
+        if hit is None:
+            return None
+        inner = hit[2].fs.watch(hit[1])
+        return None if inner is None else self._cache.watch(inner)
 
     def statvfs(self, path: str) -> posix.statvfs_result:
         check_path(path)

@@ -33,6 +33,7 @@ place, been resolved through, and been what it removed).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import compat
@@ -64,12 +65,16 @@ class EntryCache:
         """path (or (held directory, relative path)) -> [provider's stat, provider path, mount,
         (last record, its remapped copy)]"""
         self._generation = 0
+        self.forgotten = 0
+        """How many times everything was forgotten: it moves whenever a path may lead
+        elsewhere than before (making a name never makes an earlier resolution untrue)."""
         self._lock = threading.Lock()
 
     def forget(self) -> None:
         """Drop every remembered resolution (a name went away or permissions changed)."""
         with self._lock:
             self._generation += 1
+            self.forgotten += 1
             self.entries.clear()
             self.heads.clear()
 
@@ -101,6 +106,15 @@ class EntryCache:
                 if len(self.entries) >= CACHE_LIMIT:
                     self.entries.clear()
                 self.entries[path] = entry
+
+    def watch(self, inner: Callable[[], object]) -> Callable[[], object]:
+        """A watch through the Mount: the provider's (``inner``), and whether the Mount may
+        resolve a path differently since (it forgot)."""
+
+        def token() -> object:
+            return (self.forgotten, inner())
+
+        return token
 
     def remember_head(
         self,
