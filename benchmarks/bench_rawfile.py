@@ -102,11 +102,21 @@ def _time(call: Callable[[], object], batch: int) -> float:
     return (time.perf_counter() - start) / batch
 
 
+def _settle_allocator() -> None:
+    """Free one large block first, as a process that has worked a while has: glibc's malloc
+    then serves 1 MiB blocks from its heap instead of fresh mmap'd pages. Without this, which
+    of the two regimes a run lands in (a 1 MiB text read costs 150 us in one, 1000 us of page
+    faults in the other, on either side) depends on what the set-up happened to free."""
+    block = bytes(8 * MIB)
+    del block
+
+
 def measure(rounds: int) -> list[dict[str, Any]]:
     """Each case's native and managed time per call, ratio spread and frame counts."""
     from posixbackend import backend
     from vfs import MemoryFileSystem
 
+    _settle_allocator()
     fs = MemoryFileSystem()
     with backend("managed", file_system=fs):
         os.makedirs("/bench", exist_ok=True)
