@@ -1,5 +1,6 @@
 /* The optional C accelerator of the emulated backend's hottest calls: read, lseek, open, close,
- * and (MemoryWriter, for the SQLite VFS) a memory handle's pwrite.
+ * (MemoryWriter, for the SQLite VFS) a memory handle's pwrite, and (RawFileBase) the methods of
+ * an accelerated backend's FileIO, the raw file under open().
  *
  * Each method does the common case of its Python namesake in posixbackend/emulated/files.py
  * without running Python code, and hands every other case -- unusual arguments, a provider
@@ -286,6 +287,7 @@ typedef struct {
     PyObject *names;         /* its Resolver */
     PyObject *fs_acquire;
     PyObject *fs_release;
+    PyObject *space;         /* its Space (the pages in use), for the raw file's writes */
     PyObject *python_read;   /* the Python methods, for everything off the fast paths */
     PyObject *python_lseek;
     PyObject *python_open;
@@ -304,6 +306,7 @@ fast_paths_traverse(FastPaths *self, visitproc visit, void *arg)
     Py_VISIT(self->names);
     Py_VISIT(self->fs_acquire);
     Py_VISIT(self->fs_release);
+    Py_VISIT(self->space);
     Py_VISIT(self->python_read);
     Py_VISIT(self->python_lseek);
     Py_VISIT(self->python_open);
@@ -323,6 +326,7 @@ fast_paths_clear(FastPaths *self)
     Py_CLEAR(self->names);
     Py_CLEAR(self->fs_acquire);
     Py_CLEAR(self->fs_release);
+    Py_CLEAR(self->space);
     Py_CLEAR(self->python_read);
     Py_CLEAR(self->python_lseek);
     Py_CLEAR(self->python_open);
@@ -417,6 +421,16 @@ fast_paths_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
             Py_DECREF(self);
             return NULL;
         }
+        self->space = PyObject_GetAttrString(fs, "_space");
+        if (self->space == NULL) {
+            Py_DECREF(self);
+            return NULL;
+        }
+        if (!Py_IS_TYPE(self->space, layout.space)) {
+            PyErr_SetString(PyExc_TypeError, "file_system is not a MemoryFileSystem");
+            Py_DECREF(self);
+            return NULL;
+        }
     }
     return (PyObject *)self;
 }
@@ -455,58 +469,95 @@ PyDoc_STRVAR(fast_read_doc,
 "read($self, fd, length, /)\n--\n\n"
 "os.read: up to ``length`` bytes from the file offset.");
 
+/* Where a read of ``fd`` at its file offset can be served here: its description (borrowed),
+ * the file's dense content (borrowed) and the offset; 1 then, 0 when the case is the Python
+ * method's (a free descriptor, another provider, a busy offset, an atime to move...). */
+static int
+memory_read_source(FastPaths *self, PyObject *fd, PyObject **description_out,
+                   PyObject **content_out, long long *offset)
+{
+    long long atime, mtime, ctime;
+    PyObject *description = file_description(self, fd);
+    if (description == NULL) {
+        return 0;
+    }
+    PyObject *handle = SLOT(description, layout.d_handle);
+    if (handle == NULL || !Py_IS_TYPE(handle, layout.memory_handle)) {
+        return 0;
+    }
+    PyObject *node = SLOT(handle, layout.h_reader); /* set while it reads the common way */
+    if (node == NULL || !Py_IS_TYPE(node, layout.regular_file)) {
+        return 0;
+    }
+    PyObject *position = free_offset(description);
+    if (position == NULL || !exact_long(position, offset) || *offset < 0) {
+        return 0;
+    }
+    if (!exact_long(SLOT(node, layout.i_atime), &atime) ||
+        !exact_long(SLOT(node, layout.i_mtime), &mtime) ||
+        !exact_long(SLOT(node, layout.i_ctime), &ctime) ||
+        atime <= mtime || atime <= ctime || now_ns() - atime >= DAY_NS) {
+        return 0; /* relatime moves atime: the Python path does, under the lock */
+    }
+    PyObject *content = SLOT(node, layout.f_data);
+    if (content == NULL || !PyByteArray_CheckExact(content)) {
+        return 0;
+    }
+    *description_out = description;
+    *content_out = content;
+    return 1;
+}
+
+/* How many bytes a read of ``length`` at ``offset`` gets from ``content``. */
+static inline Py_ssize_t
+readable_count(PyObject *content, long long offset, long long length)
+{
+    Py_ssize_t size = PyByteArray_GET_SIZE(content);
+    if (offset >= size) {
+        return 0;
+    }
+    return length < size - offset ? (Py_ssize_t)length : size - (Py_ssize_t)offset;
+}
+
+/* Move a free offset (found by memory_read_source) on by ``count``; -1 on error. */
+static inline int
+advance_offset(PyObject *description, long long offset, Py_ssize_t count)
+{
+    if (count == 0) {
+        return 0;
+    }
+    PyObject *moved = PyLong_FromLongLong(offset + count);
+    if (moved == NULL) {
+        return -1;
+    }
+    set_offset(description, moved); /* nothing ran since the offset was found free */
+    return 0;
+}
+
 static PyObject *
 fast_read(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     if (nargs != 2 || kwnames != NULL || !PyLong_CheckExact(args[0])) {
         goto python;
     }
-    long long length, offset, atime, mtime, ctime;
+    long long length, offset;
     if (!exact_long(args[1], &length) || length <= 0) {
         goto python;
     }
-    PyObject *description = file_description(self, args[0]);
-    if (description == NULL) {
+    PyObject *description, *content;
+    if (!memory_read_source(self, args[0], &description, &content, &offset)) {
         goto python;
     }
-    PyObject *handle = SLOT(description, layout.d_handle);
-    if (handle == NULL || !Py_IS_TYPE(handle, layout.memory_handle)) {
-        goto python;
-    }
-    PyObject *node = SLOT(handle, layout.h_reader); /* set while it reads the common way */
-    if (node == NULL || !Py_IS_TYPE(node, layout.regular_file)) {
-        goto python;
-    }
-    PyObject *position = free_offset(description);
-    if (position == NULL || !exact_long(position, &offset) || offset < 0) {
-        goto python;
-    }
-    if (!exact_long(SLOT(node, layout.i_atime), &atime) ||
-        !exact_long(SLOT(node, layout.i_mtime), &mtime) ||
-        !exact_long(SLOT(node, layout.i_ctime), &ctime) ||
-        atime <= mtime || atime <= ctime || now_ns() - atime >= DAY_NS) {
-        goto python; /* relatime moves atime: the Python path does, under the lock */
-    }
-    PyObject *content = SLOT(node, layout.f_data);
-    if (content == NULL || !PyByteArray_CheckExact(content)) {
-        goto python;
-    }
-    Py_ssize_t size = PyByteArray_GET_SIZE(content);
-    Py_ssize_t count = 0;
-    if (offset < size) {
-        count = length < size - offset ? (Py_ssize_t)length : size - (Py_ssize_t)offset;
-    }
+    Py_ssize_t count = readable_count(content, offset, length);
     PyObject *data = PyBytes_FromStringAndSize(
         count ? PyByteArray_AS_STRING(content) + offset : NULL, count);
-    if (data == NULL || count == 0) {
-        return data;
+    if (data == NULL) {
+        return NULL;
     }
-    PyObject *moved = PyLong_FromLongLong(offset + count);
-    if (moved == NULL) {
+    if (advance_offset(description, offset, count) < 0) {
         Py_DECREF(data);
         return NULL;
     }
-    set_offset(description, moved); /* nothing ran since free_offset(): still free */
     return data;
 python:
     return PyObject_Vectorcall(self->python_read, args, nargs, kwnames);
@@ -1000,23 +1051,24 @@ memory_writer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     return (PyObject *)self;
 }
 
-/* Write ``data`` into the dense content of ``node`` at ``offset`` (the file system lock held):
- * 1 when done, 0 when the case is the Python method's (nothing changed), -1 on error. As
- * MemoryFileSystem._write: in place, or growing with no page left out and no size cap. */
+/* Write ``length`` bytes at ``bytes`` into the dense content of ``node`` at ``offset`` (the file
+ * system lock held): 1 when done, 0 when the case is the Python method's (nothing changed), -1
+ * on error. As MemoryFileSystem._write: in place, or growing with no page left out and no
+ * size cap. */
 static int
-write_dense(MemoryWriter *self, PyObject *node, PyObject *data, long long offset)
+write_dense(PyObject *space, PyObject *node, const char *bytes, Py_ssize_t length,
+            long long offset)
 {
     PyObject *content = SLOT(node, layout.f_data);
     if (content == NULL || !PyByteArray_CheckExact(content)) {
         return 0; /* sparse or mapped */
     }
-    Py_ssize_t length = PyBytes_GET_SIZE(data);
     long long end = offset + length;
     Py_ssize_t size = PyByteArray_GET_SIZE(content);
     if (end > size) {
         long long used;
-        if (SLOT(self->space, layout.s_max_pages) != Py_None ||
-            !exact_long(SLOT(self->space, layout.s_used_pages), &used)) {
+        if (SLOT(space, layout.s_max_pages) != Py_None ||
+            !exact_long(SLOT(space, layout.s_used_pages), &used)) {
             return 0; /* a size cap: what fits is the Python method's to work out */
         }
         long long have = ((long long)size + 4095) >> 12;
@@ -1035,52 +1087,66 @@ write_dense(MemoryWriter *self, PyObject *node, PyObject *data, long long offset
         if (offset > size) {
             memset(PyByteArray_AS_STRING(content) + size, 0, (size_t)(offset - size));
         }
-        set_slot(self->space, layout.s_used_pages, counted);
+        set_slot(space, layout.s_used_pages, counted);
     }
-    memcpy(PyByteArray_AS_STRING(content) + offset, PyBytes_AS_STRING(data), (size_t)length);
+    memcpy(PyByteArray_AS_STRING(content) + offset, bytes, (size_t)length);
     return 1;
+}
+
+/* ``handle.pwrite`` of a MemoryHandle whose file system has ``space`` and the lock with
+ * ``acquire`` and ``release``, done here in its common case (a handle that may write, no
+ * O_APPEND, a dense regular file without set-ID bits, no size cap): 1 when done (all
+ * ``length`` bytes written, the times moved), 0 when the case is the Python method's (nothing
+ * changed), -1 on error. */
+static int
+memory_pwrite(PyObject *space, PyObject *acquire, PyObject *release, PyObject *handle,
+              const char *bytes, Py_ssize_t length, long long offset)
+{
+    long long flags, state, mode;
+    PyObject *node = SLOT(handle, layout.h_node);
+    if (length <= 0 || offset < 0 || offset > layout.max_file_size - length ||
+        !exact_long(SLOT(handle, layout.h_state), &state) || !(state & layout.writer_state) ||
+        !exact_long(SLOT(handle, layout.h_flags), &flags) || flags & O_APPEND ||
+        node == NULL || !Py_IS_TYPE(node, layout.regular_file) ||
+        !exact_long(SLOT(node, layout.i_mode), &mode) || mode & 06000) {
+        return 0; /* errors, appends, set-ID bits to clear: the Python method's */
+    }
+    PyObject *now = PyLong_FromLongLong(now_ns());
+    if (now == NULL) {
+        return -1;
+    }
+    int taken = try_lock(acquire);
+    if (taken <= 0) {
+        Py_DECREF(now);
+        return taken;
+    }
+    int done = write_dense(space, node, bytes, length, offset);
+    if (done == 1) {
+        set_slot(node, layout.i_mtime, Py_NewRef(now));
+        set_slot(node, layout.i_ctime, now);
+        set_slot(node, layout.i_stat, Py_NewRef(Py_None));
+    }
+    else {
+        Py_DECREF(now);
+    }
+    if (unlock(release) < 0) {
+        return -1;
+    }
+    return done;
 }
 
 static PyObject *
 memory_writer_call(MemoryWriter *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    long long offset;
     if (nargs != 2 || kwnames != NULL || !PyBytes_CheckExact(args[0]) ||
-        PyBytes_GET_SIZE(args[0]) == 0) {
+        !exact_long(args[1], &offset)) {
         goto python;
     }
-    long long offset, flags, state, mode;
-    PyObject *handle = self->handle;
-    PyObject *node = SLOT(handle, layout.h_node);
-    if (!exact_long(args[1], &offset) || offset < 0 ||
-        offset > layout.max_file_size - PyBytes_GET_SIZE(args[0]) ||
-        !exact_long(SLOT(handle, layout.h_state), &state) || !(state & layout.writer_state) ||
-        !exact_long(SLOT(handle, layout.h_flags), &flags) || flags & O_APPEND ||
-        node == NULL || !Py_IS_TYPE(node, layout.regular_file) ||
-        !exact_long(SLOT(node, layout.i_mode), &mode) || mode & 06000) {
-        goto python; /* errors, appends, set-ID bits to clear: the Python method's */
-    }
-    PyObject *now = PyLong_FromLongLong(now_ns());
-    if (now == NULL) {
-        return NULL;
-    }
-    int taken = try_lock(self->fs_acquire);
-    if (taken <= 0) {
-        Py_DECREF(now);
-        if (taken < 0) {
-            return NULL;
-        }
-        goto python;
-    }
-    int done = write_dense(self, node, args[0], offset);
-    if (done == 1) {
-        set_slot(node, layout.i_mtime, Py_NewRef(now));
-        set_slot(node, layout.i_ctime, now);
-        set_slot(node, layout.i_stat, Py_NewRef(Py_None));
-    } else {
-        Py_DECREF(now);
-    }
-    if (unlock(self->fs_release) < 0 || done < 0) {
+    int done = memory_pwrite(self->space, self->fs_acquire, self->fs_release, self->handle,
+                             PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), offset);
+    if (done < 0) {
         return NULL;
     }
     if (done == 1) {
@@ -1126,6 +1192,857 @@ static PyType_Slot memory_writer_slots[] = {
     {0, NULL},
 };
 
+/* -- RawFileBase: the raw file of open() on emulated descriptors ---------------------------- */
+
+/* An accelerated backend's FileIO derives from ``FastBoundRawFile(RawFileBase, BoundRawFile)``
+ * (posixbackend/emulated/accelerator.py): the C methods below come first and do the common case
+ * (a memory file behind an accelerated backend's descriptor) on RawFile's own __slots__, found
+ * by configure_raw_file(); every other case calls RawFile's Python method with the same
+ * arguments, so behaviour and errors stay that code's. The C base adds no fields: its layout
+ * is _io._RawIOBase's, so RawFile's slots sit after it as usual.
+ *
+ * Offsets: a fast path reads a description's offset only when no call holds it (``busy`` is
+ * False) and stores the new one before any Python code can run (buffers are taken before the
+ * offset is looked at and let go after it moved), so a read or write and its move are one step
+ * for every other thread and no exception can land between them. A descriptor the object gets
+ * from ``open`` is in its slot before anything else runs, and closed again on any error. */
+
+typedef struct {
+    PyTypeObject *raw_file;  /* RawFile, whose slots the methods use */
+    Py_ssize_t fd, os, created, readable, writable, appending, seekable, closefd, finalizing,
+        blksize;
+    PyObject *python;         /* RawFile's Python methods by name */
+    PyObject *iobase_close;   /* _io._IOBase.close: flush and mark closed */
+    PyObject *closed;         /* RawFile.closed, the property (its setter refuses) */
+    PyObject *block_size;     /* st_blksize of a memory file */
+    PyObject *flags[4];       /* the open flags of 'r', 'w', 'a', 'x' (O_CLOEXEC included) */
+    long plus_flag;           /* O_RDWR, replacing the access mode for '+' */
+} RawLayout;
+
+static RawLayout raw;
+static int raw_configured = 0;
+static PyTypeObject *fast_paths_type;  /* FastPaths, to know a backend's fast methods */
+static PyObject *str_init, *str_readinto, *str_readall, *str_write, *str_tell, *str_seek,
+    *str_close_method, *str_fileno, *str_readable, *str_writable, *str_seekable, *str_isatty,
+    *str_finish_open, *str_internal_close, *str_os_module, *str_default_os, *str_python_init,
+    *str_name, *str_read, *str_open, *str_set, *str_delete;
+
+/* Whether ``self`` carries RawFile's slots (else a TypeError is set). */
+static inline int
+raw_file_check(PyObject *self)
+{
+    if (raw_configured && PyObject_TypeCheck(self, raw.raw_file)) {
+        return 1;
+    }
+    PyErr_Format(PyExc_TypeError, "RawFileBase methods need a RawFile, not '%.200s'",
+                 Py_TYPE(self)->tp_name);
+    return 0;
+}
+
+/* RawFile's Python method ``name`` called on ``self`` with the given arguments. */
+static PyObject *
+python_method(PyObject *name, PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+              PyObject *kwnames)
+{
+    PyObject *function = PyDict_GetItemWithError(raw.python, name);
+    if (function == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetObject(PyExc_AttributeError, name);
+        }
+        return NULL;
+    }
+    Py_ssize_t total = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+    PyObject *small[8];
+    PyObject **stack = small;
+    if (total + 1 > 8) {
+        stack = PyMem_Malloc((size_t)(total + 1) * sizeof(PyObject *));
+        if (stack == NULL) {
+            return PyErr_NoMemory();
+        }
+    }
+    stack[0] = self;
+    for (Py_ssize_t i = 0; i < total; i++) {
+        stack[i + 1] = args[i];
+    }
+    PyObject *result = PyObject_Vectorcall(function, stack, nargs + 1, kwnames);
+    if (stack != small) {
+        PyMem_Free(stack);
+    }
+    return result;
+}
+
+/* The open descriptor number in ``self`` (an exact int >= 0, borrowed), or NULL. */
+static inline PyObject *
+open_fd(PyObject *self, long long *fd)
+{
+    PyObject *number = SLOT(self, raw.fd);
+    if (!exact_long(number, fd) || *fd < 0) {
+        return NULL;
+    }
+    return number;
+}
+
+/* The FastPaths behind ``self``'s os-like object (a new reference), or NULL (no error) when
+ * it is not an accelerated backend. */
+static PyObject *
+fast_paths_of(PyObject *osm)
+{
+    if (osm == NULL) {
+        return NULL;
+    }
+    PyObject *read = PyObject_GetAttr(osm, str_read);
+    if (read == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *fast = NULL;
+    if (PyCFunction_Check(read)) {
+        PyObject *owner = PyCFunction_GET_SELF(read);
+        if (owner != NULL && Py_IS_TYPE(owner, fast_paths_type)) {
+            fast = Py_NewRef(owner);
+        }
+    }
+    Py_DECREF(read);
+    return fast;
+}
+
+static inline PyObject *
+raw_fast_paths(PyObject *self)
+{
+    return fast_paths_of(SLOT(self, raw.os));
+}
+
+/* The memory handle behind a FileDescription, or NULL. */
+static inline PyObject *
+memory_handle_of(PyObject *description)
+{
+    PyObject *handle = SLOT(description, layout.d_handle);
+    return handle != NULL && Py_IS_TYPE(handle, layout.memory_handle) ? handle : NULL;
+}
+
+/* Raise ``error`` (fetched) again with the current exception as its __context__ when there is
+ * one, as an exception raised in a ``finally`` block: the later one wins, chained. */
+static void
+chain_errors(PyObject *type, PyObject *value, PyObject *traceback)
+{
+    if (type == NULL) {
+        return;
+    }
+    if (!PyErr_Occurred()) {
+        PyErr_Restore(type, value, traceback);
+        return;
+    }
+    PyObject *type2, *value2, *traceback2;
+    PyErr_NormalizeException(&type, &value, &traceback);
+    if (traceback != NULL) {
+        PyException_SetTraceback(value, traceback);
+    }
+    PyErr_Fetch(&type2, &value2, &traceback2);
+    PyErr_NormalizeException(&type2, &value2, &traceback2);
+    PyException_SetContext(value2, value); /* steals value */
+    Py_DECREF(type);
+    Py_XDECREF(traceback);
+    PyErr_Restore(type2, value2, traceback2);
+}
+
+/* Forget the descriptor first, then close it through the os-like object (RawFile's
+ * _internal_close: a failing close is never retried). */
+static int
+raw_internal_close(PyObject *self)
+{
+    PyObject *fd = SLOT(self, raw.fd);
+    long long number;
+    if (fd == NULL || !exact_long(fd, &number)) {
+        /* an odd value: RawFile's own method compares (and raises) */
+        PyObject *result = python_method(str_internal_close, self, NULL, 0, NULL);
+        Py_XDECREF(result);
+        return result == NULL ? -1 : 0;
+    }
+    SLOT(self, raw.fd) = PyLong_FromLong(-1); /* a cached small int: cannot fail */
+    int failed = 0;
+    if (number >= 0) {
+        PyObject *osm = SLOT(self, raw.os);
+        PyObject *result = NULL;
+        if (osm == NULL) {
+            PyErr_SetString(PyExc_AttributeError, "_os");
+        }
+        else {
+            result = PyObject_CallMethodOneArg(osm, str_close, fd);
+        }
+        failed = result == NULL;
+        Py_XDECREF(result);
+    }
+    Py_DECREF(fd);
+    return failed ? -1 : 0;
+}
+
+/* Parse a raw mode the common way ('r', 'w', 'a', 'x', each maybe with '+' and 'b'): the open
+ * flags (a new reference) and what it asks for; NULL without an error for anything else
+ * (including every invalid mode: RawFile's Python code gives the error). */
+static PyObject *
+parse_raw_mode(PyObject *mode, int *created, int *readable, int *writable, int *appending)
+{
+    if (!PyUnicode_CheckExact(mode) || !PyUnicode_IS_ASCII(mode)) {
+        return NULL;
+    }
+    const char *text = (const char *)PyUnicode_DATA(mode);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(mode);
+    int letter = -1, plus = 0, binary = 0;
+    for (Py_ssize_t i = 0; i < length; i++) {
+        int found = -1;
+        switch (text[i]) {
+        case 'r': found = 0; break;
+        case 'w': found = 1; break;
+        case 'a': found = 2; break;
+        case 'x': found = 3; break;
+        case '+':
+            if (plus++) {
+                return NULL;
+            }
+            continue;
+        case 'b':
+            if (binary++) {
+                return NULL; /* allowed by FileIO, but rare: the Python code serves it */
+            }
+            continue;
+        default:
+            return NULL;
+        }
+        if (letter >= 0) {
+            return NULL;
+        }
+        letter = found;
+    }
+    if (letter < 0) {
+        return NULL;
+    }
+    *created = letter == 3;
+    *readable = letter == 0 || plus;
+    *writable = letter != 0 || plus;
+    *appending = letter == 2;
+    long long flags;
+    if (!exact_long(raw.flags[letter], &flags)) {
+        return NULL;
+    }
+    if (plus) {
+        flags = (flags & ~(long long)O_ACCMODE) | raw.plus_flag;
+    }
+    return PyLong_FromLongLong(flags);
+}
+
+/* The end of RawFile.__init__ for a memory file of an accelerated backend: no fstat to ask
+ * (a regular file, st_blksize the memory file system's), the name set. 1 when done, 0 when
+ * RawFile._finish_open must do it, -1 on error. */
+static int
+finish_memory_open(PyObject *self, PyObject *file, PyObject *fast)
+{
+    long long fd;
+    PyObject *number = open_fd(self, &fd);
+    if (number == NULL || SLOT(self, raw.appending) != Py_False) {
+        return 0;
+    }
+    PyObject *description = file_description((FastPaths *)fast, number);
+    PyObject *handle = description ? memory_handle_of(description) : NULL;
+    PyObject *node = handle ? SLOT(handle, layout.h_node) : NULL;
+    if (node == NULL || !Py_IS_TYPE(node, layout.regular_file)) {
+        return 0;
+    }
+    if (PyObject_SetAttr(self, str_name, file) < 0) {
+        return -1;
+    }
+    set_slot(self, raw.blksize, Py_NewRef(raw.block_size));
+    return 1;
+}
+
+/* RawFile.__init__(file, mode='r', closefd=True, opener=None, *, os_module): a path opened by
+ * an accelerated backend without Python frames; the rest by the Python method. The os-like
+ * object defaults to the class's ``_default_os`` (the backend a FileIO class is bound to). */
+static int
+raw_init(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    if (!raw_file_check(self)) {
+        return -1;
+    }
+    PyObject *osm = NULL;
+    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
+    int fast = nargs >= 1 && nargs <= 4;
+    if (kwargs != NULL && PyDict_GET_SIZE(kwargs)) {
+        osm = PyDict_GetItemWithError(kwargs, str_os_module);
+        if (osm == NULL && PyErr_Occurred()) {
+            return -1;
+        }
+        fast = fast && osm != NULL && PyDict_GET_SIZE(kwargs) == 1;
+    }
+    PyObject *owned_os = PyObject_GetAttr((PyObject *)Py_TYPE(self), str_default_os);
+    if (owned_os == NULL) {
+        PyErr_Clear(); /* not bound to a backend: os_module is required */
+    }
+    else {
+        /* a class bound to a backend takes FileIO's arguments only */
+        fast = fast && (kwargs == NULL || PyDict_GET_SIZE(kwargs) == 0);
+        osm = owned_os;
+    }
+    PyObject *os_fast = fast && osm != NULL ? fast_paths_of(osm) : NULL;
+    fast = os_fast != NULL;
+    Py_XDECREF(os_fast); /* only whether there is one: the os-like object keeps it */
+    PyObject *file = nargs >= 1 ? PyTuple_GET_ITEM(args, 0) : NULL;
+    PyObject *mode = nargs >= 2 ? PyTuple_GET_ITEM(args, 1) : NULL;
+    long long previous;
+    int created = 0, readable = 1, writable = 0, appending = 0;
+    PyObject *flags = NULL;
+    if (fast) {
+        fast = PyUnicode_CheckExact(file) && PyUnicode_IS_ASCII(file) &&
+               PyUnicode_GET_LENGTH(file) > 0 &&
+               PyUnicode_FindChar(file, 0, 0, PyUnicode_GET_LENGTH(file), 1) == -1 &&
+               (nargs < 3 || PyTuple_GET_ITEM(args, 2) == Py_True) &&
+               (nargs < 4 || PyTuple_GET_ITEM(args, 3) == Py_None) &&
+               exact_long(SLOT(self, raw.fd), &previous) && previous == -1;
+    }
+    if (fast) {
+        PyObject *mode_text = mode ? Py_NewRef(mode) : PyUnicode_FromString("r");
+        if (mode_text == NULL) {
+            Py_XDECREF(owned_os);
+            return -1;
+        }
+        flags = parse_raw_mode(mode_text, &created, &readable, &writable, &appending);
+        Py_DECREF(mode_text);
+        if (flags == NULL && PyErr_Occurred()) {
+            Py_XDECREF(owned_os);
+            return -1;
+        }
+        fast = flags != NULL;
+    }
+    if (!fast) {
+        /* Everything else: RawFile.__init__ with the same arguments, or for a class bound to
+         * a backend its _python_init (FileIO's signature, as the pure-Python class's). */
+        PyObject *function = owned_os == NULL
+            ? Py_XNewRef(PyDict_GetItemWithError(raw.python, str_init))
+            : PyObject_GetAttr((PyObject *)Py_TYPE(self), str_python_init);
+        Py_XDECREF(owned_os);
+        if (function == NULL) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_AttributeError, "RawFile.__init__");
+            }
+            return -1;
+        }
+        PyObject *bound = PyTuple_New(nargs + 1);
+        PyObject *result = NULL;
+        if (bound != NULL) {
+            PyTuple_SET_ITEM(bound, 0, Py_NewRef(self));
+            for (Py_ssize_t i = 0; i < nargs; i++) {
+                PyTuple_SET_ITEM(bound, i + 1, Py_NewRef(PyTuple_GET_ITEM(args, i)));
+            }
+            result = PyObject_Call(function, bound, kwargs);
+        }
+        Py_XDECREF(bound);
+        Py_DECREF(function);
+        Py_XDECREF(result);
+        return result == NULL ? -1 : 0;
+    }
+    /* As RawFile.__init__: the mode recorded, the os-like object kept, the audit event, the
+     * open; from the moment it has a descriptor the object owns it (closed on any error). */
+    /* added to what an earlier, failed __init__ recorded, as RawFile._take_mode does */
+    created |= SLOT(self, raw.created) == Py_True;
+    readable |= SLOT(self, raw.readable) == Py_True;
+    writable |= SLOT(self, raw.writable) == Py_True;
+    appending |= SLOT(self, raw.appending) == Py_True;
+    set_slot(self, raw.created, Py_NewRef(created ? Py_True : Py_False));
+    set_slot(self, raw.readable, Py_NewRef(readable ? Py_True : Py_False));
+    set_slot(self, raw.writable, Py_NewRef(writable ? Py_True : Py_False));
+    set_slot(self, raw.appending, Py_NewRef(appending ? Py_True : Py_False));
+    set_slot(self, raw.closefd, Py_NewRef(Py_True));
+    set_slot(self, raw.os, Py_NewRef(osm));
+    Py_XDECREF(owned_os);
+    PyObject *mode_object = mode ? Py_NewRef(mode) : PyUnicode_FromString("r");
+    if (mode_object == NULL) {
+        Py_DECREF(flags);
+        return -1;
+    }
+    int audited = PySys_Audit("open", "OOO", file, mode_object, flags);
+    Py_DECREF(mode_object);
+    if (audited < 0) {
+        Py_DECREF(flags);
+        return -1;
+    }
+    PyObject *mode_bits = PyLong_FromLong(0666);
+    if (mode_bits == NULL) {
+        Py_DECREF(flags);
+        return -1;
+    }
+    PyObject *call[3] = {file, flags, mode_bits};
+    PyObject *fd;
+    for (;;) {
+        PyObject *method = PyObject_GetAttr(osm, str_open);
+        fd = method ? PyObject_Vectorcall(method, call, 3, NULL) : NULL;
+        Py_XDECREF(method);
+        if (fd != NULL || !PyErr_ExceptionMatches(PyExc_InterruptedError)) {
+            break;
+        }
+        PyErr_Clear();
+        if (PyErr_CheckSignals() < 0) {
+            break;
+        }
+    }
+    Py_DECREF(mode_bits);
+    Py_DECREF(flags);
+    if (fd == NULL) {
+        return -1;
+    }
+    set_slot(self, raw.fd, fd);
+    PyObject *fast_paths = raw_fast_paths(self);
+    int done = fast_paths ? finish_memory_open(self, file, fast_paths) : 0;
+    Py_XDECREF(fast_paths);
+    if (done == 0) {
+        PyObject *result = python_method(str_finish_open, self, &file, 1, NULL);
+        done = result == NULL ? -1 : 1;
+        Py_XDECREF(result);
+    }
+    if (done < 0) {
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        raw_internal_close(self);
+        chain_errors(type, value, traceback);
+        return -1;
+    }
+    return 0;
+}
+
+#define RAW_METHOD(name) \
+    static PyObject *name(PyObject *self, PyObject *const *args, Py_ssize_t nargs, \
+                          PyObject *kwnames)
+
+/* Call RawFile's method of the same name with the arguments as given. */
+#define PYTHON(name) return python_method(name, self, args, nargs, kwnames)
+
+RAW_METHOD(raw_readinto)
+{
+    if (!raw_file_check(self)) {
+        return NULL;
+    }
+    long long fd, offset;
+    PyObject *number = open_fd(self, &fd);
+    if (nargs != 1 || kwnames != NULL || number == NULL ||
+        SLOT(self, raw.readable) != Py_True) {
+        PYTHON(str_readinto);
+    }
+    PyObject *fast = raw_fast_paths(self);
+    if (fast == NULL) {
+        PYTHON(str_readinto);
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+        PyErr_Clear(); /* the Python method refuses it with the C class's message */
+        Py_DECREF(fast);
+        PYTHON(str_readinto);
+    }
+    PyObject *description, *content, *result = NULL;
+    if (view.len > 0 &&
+        memory_read_source((FastPaths *)fast, number, &description, &content, &offset)) {
+        Py_ssize_t count = readable_count(content, offset, view.len);
+        if (count) {
+            memcpy(view.buf, PyByteArray_AS_STRING(content) + offset, (size_t)count);
+        }
+        result = advance_offset(description, offset, count) < 0 ? NULL
+                                                                : PyLong_FromSsize_t(count);
+        PyBuffer_Release(&view);
+        Py_DECREF(fast);
+        return result;
+    }
+    PyBuffer_Release(&view);
+    Py_DECREF(fast);
+    PYTHON(str_readinto);
+}
+
+RAW_METHOD(raw_readall)
+{
+    if (!raw_file_check(self)) {
+        return NULL;
+    }
+    long long fd, offset;
+    PyObject *number = open_fd(self, &fd);
+    PyObject *fast = number && nargs == 0 && kwnames == NULL ? raw_fast_paths(self) : NULL;
+    if (fast == NULL) {
+        PYTHON(str_readall);
+    }
+    PyObject *description, *content;
+    if (!memory_read_source((FastPaths *)fast, number, &description, &content, &offset)) {
+        Py_DECREF(fast);
+        PYTHON(str_readall);
+    }
+    /* What the loop of reads would get: the rest of the file, then nothing (no atime moves:
+     * memory_read_source served only because relatime leaves it). */
+    Py_ssize_t count = readable_count(content, offset, PY_SSIZE_T_MAX);
+    PyObject *data = PyBytes_FromStringAndSize(
+        count ? PyByteArray_AS_STRING(content) + offset : NULL, count);
+    if (data != NULL && advance_offset(description, offset, count) < 0) {
+        Py_CLEAR(data);
+    }
+    Py_DECREF(fast);
+    return data;
+}
+
+RAW_METHOD(raw_write)
+{
+    if (!raw_file_check(self)) {
+        return NULL;
+    }
+    long long fd, offset, flags;
+    PyObject *number = open_fd(self, &fd);
+    if (nargs != 1 || kwnames != NULL || number == NULL ||
+        SLOT(self, raw.writable) != Py_True) {
+        PYTHON(str_write);
+    }
+    PyObject *fast = raw_fast_paths(self);
+    if (fast == NULL) {
+        PYTHON(str_write);
+    }
+    /* The buffer first: getting it may run Python code (a class with __buffer__), which
+     * must come before the offset is looked at, never between the look and the move. */
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_C_CONTIGUOUS) < 0) {
+        PyErr_Clear(); /* the Python method refuses it with the C class's message */
+        Py_DECREF(fast);
+        PYTHON(str_write);
+    }
+    FastPaths *paths = (FastPaths *)fast;
+    PyObject *description = paths->fs ? file_description(paths, number) : NULL;
+    PyObject *handle = description ? memory_handle_of(description) : NULL;
+    PyObject *position = description ? free_offset(description) : NULL;
+    if (handle == NULL || SLOT(handle, layout.h_fs) != paths->fs ||
+        position == NULL || !exact_long(position, &offset) ||
+        !exact_long(SLOT(description, layout.d_flags), &flags) || flags & O_APPEND) {
+        PyBuffer_Release(&view);
+        Py_DECREF(fast);
+        PYTHON(str_write);
+    }
+    /* The offset was found free and no Python code runs until it is moved: the write and the
+     * move are one step for every other thread, as FileDescription.write's busy flag makes
+     * them for the Python path. */
+    int done = memory_pwrite(paths->space, paths->fs_acquire, paths->fs_release, handle,
+                             view.buf, view.len, offset);
+    Py_ssize_t length = view.len;
+    if (done == 1 && advance_offset(description, offset, length) < 0) {
+        done = -1; /* (only a MemoryError: the int for the new offset) */
+    }
+    PyBuffer_Release(&view); /* after the move: a buffer's release may run Python code */
+    Py_DECREF(fast);
+    if (done < 0) {
+        return NULL;
+    }
+    if (done == 0) {
+        PYTHON(str_write);
+    }
+    return PyLong_FromSsize_t(length);
+}
+
+/* The free offset of ``self``'s memory-file description (borrowed) and the description, or
+ * NULL when the Python code must move it. */
+static PyObject *
+raw_offset(PyObject *self, PyObject **description_out)
+{
+    long long fd, flags;
+    PyObject *number = open_fd(self, &fd);
+    PyObject *fast = number ? raw_fast_paths(self) : NULL;
+    if (fast == NULL) {
+        return NULL;
+    }
+    PyObject *description = file_description((FastPaths *)fast, number);
+    Py_DECREF(fast);
+    if (description == NULL || !exact_long(SLOT(description, layout.d_flags), &flags) ||
+        flags & O_PATH) {
+        return NULL;
+    }
+    *description_out = description;
+    return free_offset(description);
+}
+
+/* What portable_lseek records once a seek worked: the file can seek. */
+static inline void
+mark_seekable(PyObject *self)
+{
+    long long known;
+    if (!exact_long(SLOT(self, raw.seekable), &known) || known < 0) {
+        set_slot(self, raw.seekable, PyLong_FromLong(1));
+    }
+}
+
+RAW_METHOD(raw_tell)
+{
+    if (!raw_file_check(self)) {
+        return NULL;
+    }
+    PyObject *description;
+    PyObject *offset = nargs == 0 && kwnames == NULL ? raw_offset(self, &description) : NULL;
+    if (offset == NULL) {
+        PYTHON(str_tell);
+    }
+    mark_seekable(self);
+    return Py_NewRef(offset);
+}
+
+RAW_METHOD(raw_seek)
+{
+    if (!raw_file_check(self)) {
+        return NULL;
+    }
+    long long position, whence = 0;
+    if (nargs < 1 || nargs > 2 || kwnames != NULL || !exact_long(args[0], &position) ||
+        (nargs == 2 && (!PyLong_CheckExact(args[1]) || !exact_long(args[1], &whence))) ||
+        (whence == SEEK_SET ? position < 0 : whence != SEEK_CUR || position != 0)) {
+        PYTHON(str_seek); /* the common ones: seek(n) and seek(0, SEEK_CUR) */
+    }
+    PyObject *description;
+    PyObject *offset = raw_offset(self, &description);
+    if (offset == NULL) {
+        PYTHON(str_seek);
+    }
+    mark_seekable(self);
+    if (whence == SEEK_CUR) {
+        return Py_NewRef(offset);
+    }
+    set_offset(description, Py_NewRef(args[0]));
+    return Py_NewRef(args[0]);
+}
+
+RAW_METHOD(raw_close)
+{
+    if (!raw_file_check(self)) {
+        return NULL;
+    }
+    if (nargs != 0 || kwnames != NULL || SLOT(self, raw.closefd) != Py_True ||
+        SLOT(self, raw.finalizing) != Py_False) {
+        PYTHON(str_close_method); /* not ours to close, or a finalizer's close that warns */
+    }
+    /* try: IOBase.close(self) (flush, mark closed) finally: close the descriptor */
+    PyObject *result = PyObject_CallOneArg(raw.iobase_close, self);
+    PyObject *type = NULL, *value = NULL, *traceback = NULL;
+    if (result == NULL) {
+        PyErr_Fetch(&type, &value, &traceback);
+    }
+    if (raw_internal_close(self) < 0) {
+        Py_CLEAR(result);
+    }
+    chain_errors(type, value, traceback);
+    if (result == NULL) {
+        return NULL;
+    }
+    Py_DECREF(result);
+    Py_RETURN_NONE;
+}
+
+/* fileno, readable, writable: the answer from a slot while the file is open. */
+static inline PyObject *
+open_answer(PyObject *self, Py_ssize_t offset, PyObject *name, PyObject *const *args,
+            Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (!raw_file_check(self)) {
+        return NULL;
+    }
+    long long fd;
+    PyObject *number = open_fd(self, &fd);
+    if (number == NULL || nargs != 0 || kwnames != NULL) {
+        PYTHON(name);
+    }
+    PyObject *answer = offset < 0 ? number : SLOT(self, offset);
+    if (answer == NULL) {
+        PYTHON(name);
+    }
+    return Py_NewRef(answer);
+}
+
+RAW_METHOD(raw_fileno)
+{
+    return open_answer(self, -1, str_fileno, args, nargs, kwnames);
+}
+
+RAW_METHOD(raw_readable)
+{
+    return open_answer(self, raw.readable, str_readable, args, nargs, kwnames);
+}
+
+RAW_METHOD(raw_writable)
+{
+    return open_answer(self, raw.writable, str_writable, args, nargs, kwnames);
+}
+
+RAW_METHOD(raw_seekable)
+{
+    if (!raw_file_check(self)) {
+        return NULL;
+    }
+    long long fd, known;
+    if (open_fd(self, &fd) == NULL || nargs != 0 || kwnames != NULL ||
+        !exact_long(SLOT(self, raw.seekable), &known) || known < 0) {
+        PYTHON(str_seekable);
+    }
+    return PyBool_FromLong(known > 0);
+}
+
+RAW_METHOD(raw_isatty)
+{
+    if (!raw_file_check(self)) {
+        return NULL;
+    }
+    long long fd;
+    PyObject *number = open_fd(self, &fd);
+    PyObject *fast = number && nargs == 0 && kwnames == NULL ? raw_fast_paths(self) : NULL;
+    PyObject *description = fast ? file_description((FastPaths *)fast, number) : NULL;
+    Py_XDECREF(fast);
+    if (description == NULL) {
+        PYTHON(str_isatty);
+    }
+    Py_RETURN_FALSE; /* a provider's file is never a terminal (Description.isatty) */
+}
+
+static PyObject *
+raw_get_closed(PyObject *self, void *closure)
+{
+    if (!raw_file_check(self)) {
+        return NULL;
+    }
+    long long fd;
+    if (!exact_long(SLOT(self, raw.fd), &fd)) {
+        return PyObject_CallMethod(raw.closed, "__get__", "O", self);
+    }
+    return PyBool_FromLong(fd < 0);
+}
+
+static int
+raw_set_closed(PyObject *self, PyObject *value, void *closure)
+{
+    /* RawFile's property refuses, with the C getset's message */
+    PyObject *result = value ? PyObject_CallMethodObjArgs(raw.closed, str_set, self, value, NULL)
+                             : PyObject_CallMethodObjArgs(raw.closed, str_delete, self, NULL);
+    Py_XDECREF(result);
+    return result == NULL ? -1 : 0;
+}
+
+#define RAW_ENTRY(name, function) \
+    {name, (PyCFunction)(void (*)(void))function, METH_FASTCALL | METH_KEYWORDS, NULL}
+
+static PyMethodDef raw_methods[] = {
+    RAW_ENTRY("readinto", raw_readinto),
+    RAW_ENTRY("readall", raw_readall),
+    RAW_ENTRY("write", raw_write),
+    RAW_ENTRY("tell", raw_tell),
+    RAW_ENTRY("seek", raw_seek),
+    RAW_ENTRY("close", raw_close),
+    RAW_ENTRY("fileno", raw_fileno),
+    RAW_ENTRY("readable", raw_readable),
+    RAW_ENTRY("writable", raw_writable),
+    RAW_ENTRY("seekable", raw_seekable),
+    RAW_ENTRY("isatty", raw_isatty),
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef raw_getset[] = {
+    {"closed", raw_get_closed, raw_set_closed, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+PyDoc_STRVAR(raw_file_base_doc,
+"The C methods of the accelerated raw file (``class FastRawFile(RawFileBase, RawFile)``):\n"
+"RawFile's common cases on a memory file of an accelerated backend; RawFile's Python\n"
+"methods for everything else.");
+
+static PyType_Slot raw_file_base_slots[] = {
+    {Py_tp_doc, (void *)raw_file_base_doc},
+    {Py_tp_init, raw_init},
+    {Py_tp_methods, raw_methods},
+    {Py_tp_getset, raw_getset},
+    {0, NULL},
+};
+
+static PyType_Spec raw_file_base_spec = {
+    .name = "posixbackend._speedups.RawFileBase",
+    .basicsize = 0, /* _io._RawIOBase's layout: RawFile's slots follow it */
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .slots = raw_file_base_slots,
+};
+
+static PyObject *
+configure_raw_file(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {
+        "raw_file", "iobase_close", "block_size", "mode_flags", "plus_flag", NULL,
+    };
+    PyTypeObject *raw_file;
+    PyObject *iobase_close, *block_size, *mode_flags;
+    long plus_flag;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$O!OO!O!l:configure_raw_file", keywords,
+                                     &PyType_Type, &raw_file, &iobase_close, &PyLong_Type,
+                                     &block_size, &PyTuple_Type, &mode_flags, &plus_flag)) {
+        return NULL;
+    }
+    if (PyTuple_GET_SIZE(mode_flags) != 4) {
+        PyErr_SetString(PyExc_ValueError, "mode_flags: the flags of 'r', 'w', 'a' and 'x'");
+        return NULL;
+    }
+    RawLayout new = {0};
+    new.raw_file = raw_file;
+    if (slot_offset(raw_file, "_fd", &new.fd) || slot_offset(raw_file, "_os", &new.os) ||
+        slot_offset(raw_file, "_created", &new.created) ||
+        slot_offset(raw_file, "_readable", &new.readable) ||
+        slot_offset(raw_file, "_writable", &new.writable) ||
+        slot_offset(raw_file, "_appending", &new.appending) ||
+        slot_offset(raw_file, "_seekable", &new.seekable) ||
+        slot_offset(raw_file, "_closefd", &new.closefd) ||
+        slot_offset(raw_file, "_finalizing", &new.finalizing) ||
+        slot_offset(raw_file, "_blksize", &new.blksize)) {
+        return NULL;
+    }
+    PyObject *names[] = {
+        str_init, str_readinto, str_readall, str_write, str_tell, str_seek, str_close_method,
+        str_fileno, str_readable, str_writable, str_seekable, str_isatty, str_finish_open,
+        str_internal_close,
+    };
+    new.python = PyDict_New();
+    if (new.python == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        PyObject *function = PyObject_GetAttr((PyObject *)raw_file, names[i]);
+        if (function == NULL || PyDict_SetItem(new.python, names[i], function) < 0) {
+            Py_XDECREF(function);
+            Py_DECREF(new.python);
+            return NULL;
+        }
+        Py_DECREF(function);
+    }
+    new.closed = PyDict_GetItemString(raw_file->tp_dict, "closed");
+    if (new.closed == NULL) {
+        PyErr_SetString(PyExc_TypeError, "RawFile has no closed property");
+        Py_DECREF(new.python);
+        return NULL;
+    }
+    Py_INCREF(new.closed);
+    for (int i = 0; i < 4; i++) {
+        new.flags[i] = Py_NewRef(PyTuple_GET_ITEM(mode_flags, i));
+    }
+    new.iobase_close = Py_NewRef(iobase_close);
+    new.block_size = Py_NewRef(block_size);
+    new.plus_flag = plus_flag;
+    Py_INCREF(raw_file);
+    if (raw_configured) {
+        Py_CLEAR(raw.raw_file);
+        Py_CLEAR(raw.python);
+        Py_CLEAR(raw.iobase_close);
+        Py_CLEAR(raw.closed);
+        Py_CLEAR(raw.block_size);
+        for (int i = 0; i < 4; i++) {
+            Py_CLEAR(raw.flags[i]);
+        }
+    }
+    raw = new;
+    raw_configured = 1;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(configure_raw_file_doc,
+"configure_raw_file(*, raw_file, iobase_close, block_size, mode_flags, plus_flag)\n--\n\n"
+"Learn RawFile's slots and Python methods, IOBase's close, a memory file's st_blksize, and\n"
+"the open flags of the modes 'r', 'w', 'a', 'x' (and O_RDWR for '+').");
+
 PyDoc_STRVAR(configure_doc,
 "configure(*, description, file_description, fd_table, memory_handle, inode, regular_file,\n"
 "          directory, resolver, identity, space, fast_state, open_state, reader_state,\n"
@@ -1143,14 +2060,16 @@ static PyType_Spec memory_writer_spec = {
 static PyMethodDef module_methods[] = {
     {"configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
      configure_doc},
+    {"configure_raw_file", (PyCFunction)(void (*)(void))configure_raw_file,
+     METH_VARARGS | METH_KEYWORDS, configure_raw_file_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "posixbackend._speedups",
-    .m_doc = "The C fast paths of the emulated backend's read, lseek, open and close, and of "
-             "a memory handle's pwrite.",
+    .m_doc = "The C fast paths of the emulated backend's read, lseek, open and close, of "
+             "a memory handle's pwrite, and of its FileIO's methods.",
     .m_size = -1,
     .m_methods = module_methods,
 };
@@ -1158,17 +2077,46 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-    str_release = PyUnicode_InternFromString("release");
-    str_close = PyUnicode_InternFromString("close");
-    if (str_release == NULL || str_close == NULL) {
-        return NULL;
+    struct {
+        PyObject **slot;
+        const char *text;
+    } strings[] = {
+        {&str_release, "release"}, {&str_close, "close"}, {&str_init, "__init__"},
+        {&str_readinto, "readinto"}, {&str_readall, "readall"}, {&str_write, "write"},
+        {&str_tell, "tell"}, {&str_seek, "seek"}, {&str_close_method, "close"},
+        {&str_fileno, "fileno"}, {&str_readable, "readable"}, {&str_writable, "writable"},
+        {&str_seekable, "seekable"}, {&str_isatty, "isatty"},
+        {&str_finish_open, "_finish_open"}, {&str_internal_close, "_internal_close"},
+        {&str_os_module, "os_module"}, {&str_default_os, "_default_os"},
+        {&str_python_init, "_python_init"}, {&str_name, "name"},
+        {&str_read, "read"}, {&str_open, "open"}, {&str_set, "__set__"},
+        {&str_delete, "__delete__"},
+    };
+    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+        *strings[i].slot = PyUnicode_InternFromString(strings[i].text);
+        if (*strings[i].slot == NULL) {
+            return NULL;
+        }
     }
     PyObject *module = PyModule_Create(&module_def);
     if (module == NULL) {
         return NULL;
     }
     PyObject *type = PyType_FromSpec(&fast_paths_spec);
-    if (type == NULL || PyModule_AddObject(module, "FastPaths", type) < 0) {
+    if (type == NULL || PyModule_AddObject(module, "FastPaths", Py_NewRef(type)) < 0) {
+        Py_XDECREF(type);
+        Py_XDECREF(type);
+        Py_DECREF(module);
+        return NULL;
+    }
+    fast_paths_type = (PyTypeObject *)type; /* the module keeps it (m_size -1: never freed) */
+    Py_DECREF(type);
+    PyObject *io_module = PyImport_ImportModule("_io");
+    PyObject *raw_io_base = io_module ? PyObject_GetAttrString(io_module, "_RawIOBase") : NULL;
+    Py_XDECREF(io_module);
+    type = raw_io_base ? PyType_FromSpecWithBases(&raw_file_base_spec, raw_io_base) : NULL;
+    Py_XDECREF(raw_io_base);
+    if (type == NULL || PyModule_AddObject(module, "RawFileBase", type) < 0) {
         Py_XDECREF(type);
         Py_DECREF(module);
         return NULL;

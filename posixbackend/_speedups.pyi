@@ -1,5 +1,6 @@
 """Types of the C accelerator (posixbackend/_speedups.c); see emulated/accelerator.py."""
 
+import io
 from collections.abc import Callable
 from typing import Any
 
@@ -44,3 +45,15 @@ class FastPaths:
 class MemoryWriter:
     def __init__(self, handle: Any) -> None: ...
     def __call__(self, data: bytes, offset: int, /) -> int: ...
+
+def configure_raw_file(
+    *,
+    raw_file: type,
+    iobase_close: Callable[..., Any],
+    block_size: int,
+    mode_flags: tuple[int, int, int, int],
+    plus_flag: int,
+) -> None: ...
+
+class RawFileBase(io.RawIOBase):
+    """The C methods of an accelerated backend's FileIO (a base before RawFile)."""

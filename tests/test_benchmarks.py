@@ -93,3 +93,10 @@ def test_pytest_plugin_benchmark_runs() -> None:
     out = run("-m", "benchmarks.bench_pytest_plugin", "--quick")
     assert "pyfakefs / managed_fs" in out and "managed_fs run / plain run" in out
     assert "os.stat is the real function again" in out
+
+
+def test_rawfile_benchmark_runs_and_reports_every_row() -> None:
+    out = run("-m", "benchmarks.bench_rawfile", "--rounds", "2")
+    for row in ("text 1 KiB", "'rb').read() 1 MiB", "write()+close 1 KiB"):
+        assert row in out
+    assert out.count("x  ") == 5  # a ratio (and its spread) on every row

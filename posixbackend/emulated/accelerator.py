@@ -1,15 +1,19 @@
-"""The optional C accelerator of the hottest descriptor calls: read, lseek, open and close.
+"""The optional C accelerator of the hottest descriptor calls (read, lseek, open and close)
+and of ``open()``'s raw file on them.
 
 ``posixbackend/_speedups.c`` is built with the package when a C compiler is there. It serves
 the common case of each call (a memory file read at its offset, a SEEK_SET, an open of a file
 whose path resolved before, a close) and hands everything else to the Python methods, which
 stay the definition of the behaviour. Without it, or with ``POSIXBACKEND_PURE_PYTHON=1`` in the
 environment, or ``EmulatedBackend(accelerated=False)``, the Python methods serve alone.
-It also gives the SQLite VFS a memory handle's pwrite in C (:func:`pwrite_of`).
+It also gives the SQLite VFS a memory handle's pwrite in C (:func:`pwrite_of`), and an
+accelerated backend's ``io.FileIO`` its methods in C (:data:`FAST_BOUND_RAW_FILE`):
+``RawFile``'s common cases on a memory file, its Python methods for the rest.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import posix
 from collections.abc import Callable
@@ -18,10 +22,11 @@ from typing import Any
 
 from posixbackend.emulated.descriptions import Description, FileDescription
 from posixbackend.emulated.fdtable import FdTable
+from posixbackend.emulated.fileio import BoundRawFile, RawFile
 from vfs.identity import Identity
 from vfs.memory.filesystem import _FAST_STATE, _SLOW_OPEN_FLAGS, MAX_FILE_SIZE, MemoryFileSystem
 from vfs.memory.handle import OPEN, READ, TOUCH, WRITE, MemoryHandle
-from vfs.memory.nodes import Directory, Inode, RegularFile
+from vfs.memory.nodes import BLOCK_SIZE, Directory, Inode, RegularFile
 from vfs.memory.resolver import Resolver
 from vfs.memory.space import Space
 from vfs.openflags import O_TMPFILE_BIT
@@ -58,12 +63,48 @@ def _load() -> tuple[ModuleType | None, str]:
         writer_state=WRITE,
         max_file_size=MAX_FILE_SIZE,
     )
+    _speedups.configure_raw_file(
+        raw_file=RawFile,
+        iobase_close=io.RawIOBase.close,  # what RawFile.close's super().close() reaches
+        block_size=BLOCK_SIZE,  # a memory file's st_blksize
+        # RawFile._take_mode's flags for 'r', 'w', 'a' and 'x'; '+' makes them O_RDWR
+        mode_flags=(
+            os.O_RDONLY | os.O_CLOEXEC,
+            os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
+            os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+            os.O_WRONLY | os.O_EXCL | os.O_CREAT | os.O_CLOEXEC,
+        ),
+        plus_flag=os.O_RDWR,
+    )
     return _speedups, ""
 
 
 _speedups, MISSING = _load()
 AVAILABLE = _speedups is not None
 """Whether the C accelerator is built (and so used by default)."""
+
+
+def _fast_bound_raw_file() -> type[BoundRawFile] | None:
+    """BoundRawFile with the C methods of ``_speedups.RawFileBase`` first: the common cases of
+    a memory file behind an accelerated backend done there, RawFile's Python methods for the
+    rest, and ``_python_init`` (BoundRawFile's) for the constructions the C ``__init__`` leaves."""
+    if _speedups is None:
+        return None
+    metaclass: Any = type(BoundRawFile)  # ABCMeta, as io.RawIOBase's
+    namespace = {
+        "__doc__": BoundRawFile.__doc__,
+        "__module__": __name__,
+        "__slots__": (),
+        "_python_init": BoundRawFile.__init__,
+    }
+    cls: type[BoundRawFile] = metaclass(
+        "FastBoundRawFile", (_speedups.RawFileBase, BoundRawFile), namespace
+    )
+    return cls
+
+
+FAST_BOUND_RAW_FILE = _fast_bound_raw_file()
+"""The base of an accelerated backend's FileIO (None without the accelerator)."""
 
 
 def wanted(accelerated: bool | None) -> bool:

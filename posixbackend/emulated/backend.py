@@ -8,11 +8,12 @@ import posix
 from collections.abc import Callable
 from typing import IO, Any
 
+from posixbackend.emulated import accelerator
 from posixbackend.emulated.directories import DirectoryFunctions
 from posixbackend.emulated.direntry import DirEntry
 from posixbackend.emulated.environ import BackendEnviron, bytes_environ, str_environ
 from posixbackend.emulated.eventfd import EventfdFunctions
-from posixbackend.emulated.fileio import RawFile, make_open
+from posixbackend.emulated.fileio import BoundRawFile, RawFile, bind, make_open
 from posixbackend.emulated.files import FileFunctions
 from posixbackend.emulated.locks import LockFunctions
 from posixbackend.emulated.mapping import MappingFunctions
@@ -93,23 +94,10 @@ class EmulatedBackend(
 
     @functools.cached_property
     def FileIO(self) -> type[RawFile]:
-        """io.FileIO's look-alike bound to this backend: ``backend.FileIO(name, mode)``."""
-        backend = self
-
-        class FileIO(RawFile):
-            __doc__ = RawFile.__doc__
-            repr_name = "_io.FileIO"
-
-            def __init__(
-                self,
-                file: Any,
-                mode: str = "r",
-                closefd: bool = True,
-                opener: Callable[[str, int], int] | None = None,
-            ) -> None:
-                super().__init__(file, mode, closefd, opener, os_module=backend)
-
-        return FileIO
+        """io.FileIO's look-alike bound to this backend: ``backend.FileIO(name, mode)`` (with
+        the accelerator's C methods when this backend is accelerated)."""
+        fast = accelerator.FAST_BOUND_RAW_FILE if self._accelerated else None
+        return bind(fast or BoundRawFile, self)
 
     @property
     def supports_fd(self) -> set[Callable[..., Any]]:

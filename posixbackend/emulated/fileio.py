@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import IO, Any, NamedTuple, Protocol, cast
 
-__all__ = ["OsLike", "RawFile", "make_open"]
+__all__ = ["BoundRawFile", "OsLike", "RawFile", "bind", "make_open"]
 
 #: ``SMALLCHUNK`` in fileio.c: ``BUFSIZ`` (8 KiB with glibc), the smallest read ``readall`` makes.
 SMALLCHUNK = 8192
@@ -717,6 +717,42 @@ class RawFile(io.RawIOBase):
         return self.__reduce__()
 
 
+class BoundRawFile(RawFile):
+    """A RawFile whose subclasses are bound to an os-like object (their ``_default_os``), so
+    they take FileIO's own arguments: ``cls(file, mode, closefd, opener)``. See :func:`bind`."""
+
+    __slots__ = ()
+    _default_os: OsLike
+
+    def __init__(
+        self,
+        file: Any,
+        mode: str = "r",
+        closefd: bool = True,
+        opener: Opener | None = None,
+    ) -> None:
+        """Open a path or a descriptor, as ``io.FileIO(file, mode, closefd, opener)`` does."""
+        RawFile.__init__(self, file, mode, closefd, opener, os_module=self._default_os)
+
+
+BoundRawFile.__init__.__qualname__ = "FileIO.__init__"  # argument errors name FileIO
+
+
+def bind(base: type[BoundRawFile], os_module: OsLike) -> type[BoundRawFile]:
+    """A ``FileIO`` class on ``os_module``: a subclass of ``base`` named and shown as
+    ``_io.FileIO`` (a backend's ``FileIO``; ``base`` may add C methods, see accelerator.py)."""
+    namespace = {
+        "__doc__": RawFile.__doc__,
+        "__module__": __name__,
+        "__slots__": (),
+        "repr_name": "_io.FileIO",
+        "_default_os": os_module,
+    }
+    metaclass: Any = type(base)  # ABCMeta, as io.RawIOBase's
+    cls: type[BoundRawFile] = metaclass("FileIO", (base,), namespace)
+    return cls
+
+
 # --- open() -----------------------------------------------------------------------------------
 
 
@@ -803,12 +839,14 @@ def _wrap(
 ) -> IO[Any]:
     """Put the raw file in the buffered class the mode needs, then in a TextIOWrapper."""
     result: Any = raw
+    wrapped: IO[Any]  # (annotated, not cast: this runs for every open)
     try:
         buffering, line_buffering = _buffer_size(raw, buffering)
         if buffering == 0:
             if not parsed.binary:
                 raise ValueError("can't have unbuffered text I/O")
-            return cast(IO[Any], raw)
+            wrapped = raw  # type: ignore[assignment]  # RawFile is an IO[bytes] in all but name
+            return wrapped
         if parsed.updating:
             result = io.BufferedRandom(raw, buffering)
         elif parsed.creating or parsed.writing or parsed.appending:
@@ -816,16 +854,26 @@ def _wrap(
         else:
             result = io.BufferedReader(raw, buffering)
         if parsed.binary:
-            return cast(IO[Any], result)
+            wrapped = result
+            return wrapped
         encoding, errors, newline = text_args
         result = io.TextIOWrapper(
             result, _default_encoding(encoding), errors, newline, line_buffering
         )
         result.mode = mode
-        return cast(IO[Any], result)
+        wrapped = result
+        return wrapped
     except BaseException:
         result.close()
         raise
+
+
+_COMMON_MODES = {
+    mode: (_parse_open_mode(mode), _parse_open_mode(mode).raw)
+    for letter in "rwax"
+    for mode in (letter, letter + "b", letter + "t", letter + "+", letter + "b+", letter + "+b")
+}
+"""The parsed modes (and raw modes) of ``open()``'s usual mode strings, for its fast path."""
 
 
 def make_open(
@@ -833,6 +881,7 @@ def make_open(
 ) -> Callable[..., IO[Any]]:
     """Return an ``open()`` that works as ``io.open`` but opens a ``RawFile`` on ``os_module``
     (made by ``raw_type(file, mode, closefd, opener)`` when given: a class named as FileIO)."""
+    warn_default_encoding = sys.flags.warn_default_encoding  # fixed for the process
 
     def open(  # noqa: PLR0917 - open()'s own signature
         file: Any,
@@ -845,6 +894,30 @@ def make_open(
         opener: Opener | None = None,
     ) -> IO[Any]:
         """Open a file and return a stream, exactly as ``io.open`` (see its documentation)."""
+        common = _COMMON_MODES.get(mode) if mode.__class__ is str else None
+        if (
+            common is not None
+            and file.__class__ is str
+            and buffering.__class__ is int
+            and buffering == -1
+            and closefd is True
+            and opener is None
+            and errors is None
+            and newline is None
+            and (
+                encoding is None
+                if common[0].binary
+                else (encoding.__class__ is str and encoding.isascii() and "\0" not in encoding)
+                or (encoding is None and not warn_default_encoding)
+            )
+        ):
+            # The usual call: every argument valid as it stands, so the checks below would
+            # change nothing; a path, the default buffering.
+            if raw_type is None:
+                raw = RawFile(file, common[1], True, None, os_module=os_module)
+            else:
+                raw = raw_type(file, common[1], True, None)
+            return _wrap(raw, common[0], -1, (encoding, None, None), mode)
         mode = cast(str, _str_arg("open", "mode", mode))
         buffering = _c_int(buffering)
         encoding = _str_arg("open", "encoding", encoding, none_ok=True)
