@@ -16,7 +16,7 @@ import os
 import posix
 import threading
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Self
 
 import compat
@@ -104,22 +104,25 @@ class BackendCore:
     @classmethod
     def deferred(
         cls,
-        file_system: FileSystem,
+        file_system: FileSystem | Callable[[], FileSystem],
         *,
+        cwd: str = "/",
         umask: int = DEFAULT_UMASK,
         time_resolution_ns: int = SECOND_NS,
         identity: Identity | None = None,
         environ: Mapping[bytes, bytes] | None = None,
         process_handler: ProcessHandler | None = None,
     ) -> Self:
-        """A backend started in ``/`` that builds itself at its first use (a block whose code
-        makes no call costs nothing more): its arguments are checked and the environment is
-        copied now, the rest (descriptor table, standard streams, fast paths) is made when
-        anything is first asked of it."""
+        """A backend that builds itself at its first use (a block whose code makes no call
+        costs nothing more): its arguments are checked and the environment is copied now, the
+        rest (descriptor table, standard streams, fast paths) is made when anything is first
+        asked of it. ``file_system`` may be a callable that makes the provider then; ``cwd``
+        is entered then too, so it must be a directory the provider is sure to have (its own
+        root, or one it is made with): a missing one fails that first call."""
         _check_options(umask, time_resolution_ns)
         backend = cls.__new__(cls)
         backend.__dict__[_PENDING] = {
-            "file_system": file_system, "umask": umask,
+            "file_system": file_system, "cwd": cwd, "umask": umask,
             "time_resolution_ns": time_resolution_ns, "identity": identity,
             "environ": dict(posix.environ if environ is None else environ),
             "process_handler": process_handler,
@@ -144,8 +147,12 @@ class BackendCore:
         with _BUILDING:
             if self.__dict__.get(_PENDING) is not pending:
                 return  # another thread built it meanwhile
+            arguments = dict(pending)
+            provider = arguments["file_system"]
+            if not isinstance(provider, FileSystem):  # a callable making it now
+                arguments["file_system"] = provider()
             aside = type(self).__new__(type(self))
-            type(self).__init__(aside, accelerated=False, **pending)
+            type(self).__init__(aside, accelerated=False, **arguments)
             state = aside.__dict__
             state[_PENDING] = None
             self.__dict__.update(state)

@@ -16,6 +16,7 @@ import os
 import posix
 import posixpath
 import stat
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,9 +25,11 @@ from typing import Any, NamedTuple
 
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.permissions import Permissions
+from posixbackend.permissions.current import get_policy
 from posixbackend.switch.block import BackendBlock, backend
 from posixbackend.switch.defaultfs import default_file_system, host_cwd
 from posixbackend.switch.names import PosixModuleBackend
+from posixbackend.switch.nativecalls import native_calls
 from posixbackend.testing import changes as changes_module
 from vfs import (
     FileSystem,
@@ -73,19 +76,37 @@ class ManagedFs:
         identity: Identity | None = None,
         max_bytes: int | None = None,
     ) -> None:
+        self._umask = umask
+        self._pauses: list[BackendBlock] = []
+        self._overlays: dict[str, OverlayFileSystem] = {}
+        self._base: dict[str, changes_module.Entry] | None = None
+        self._made: FileSystem | None = file_system
+        self._identity = identity
+        self._making = threading.Lock()
+        if file_system is None and cwd is None and permissions is None and get_policy() is None:
+            # The fresh file system and the backend are made at their first use (the cwd is
+            # one that file system is made with): a test that never touches its files costs
+            # no more than the block.
+            self._max_bytes = max_bytes
+            emulated = EmulatedBackend.deferred(
+                self._served_file_system, cwd=host_cwd(), umask=umask,
+                time_resolution_ns=time_resolution_ns, identity=identity,
+            )  # fmt: skip
+            self._block: BackendBlock = BackendBlock(PosixModuleBackend.JAVA, emulated)
+            self.backend: EmulatedBackend = emulated
+            """The emulated backend: the program's os, for calls made outside the block."""
+            return
         start = cwd
         if file_system is None:
             file_system, made_in = default_file_system(max_bytes=max_bytes, max_inodes=None)
             start = cwd or made_in
         elif max_bytes is not None:
             raise TypeError("max_bytes applies to the fresh memory file system only")
-        self.file_system: FileSystem = file_system
-        """The provider the block serves (a MountFileSystem over the memory one by default)."""
-        self.memory: MemoryFileSystem | None = _memory_of(file_system)
-        """The memory file system at its root, when there is one."""
-        if identity is not None and self.memory is not None:
-            self.memory.identity = identity  # its permission checks are for that user
-        self._block: BackendBlock = backend(
+        self._made = file_system
+        memory = _memory_of(file_system)
+        if identity is not None and memory is not None:
+            memory.identity = identity  # its permission checks are for that user
+        self._block = backend(
             "managed",
             file_system=file_system,
             cwd=start,
@@ -94,16 +115,36 @@ class ManagedFs:
             identity=identity,
             permissions=permissions,
         )
-        emulated = self._block.emulated
-        assert emulated is not None
-        self.backend: EmulatedBackend = emulated
-        """The emulated backend: the program's os, for calls made outside the block."""
-        self._umask = umask
-        self._pauses: list[BackendBlock] = []
-        self._overlays: dict[str, OverlayFileSystem] = {}
-        self._base: dict[str, changes_module.Entry] | None = None
-        if not isinstance(self.file_system, MountFileSystem) or self.memory is None:
+        made = self._block.emulated
+        assert made is not None
+        self.backend = made
+        if not isinstance(file_system, MountFileSystem) or memory is None:
             self._base = self._tree()  # a fresh default one is rebuilt when asked for
+
+    @property
+    def file_system(self) -> FileSystem:
+        """The provider the block serves (a MountFileSystem over the memory one by default)."""
+        made = self._made
+        if made is None:
+            with self._making:
+                made = self._made
+                if made is None:
+                    made, _ = default_file_system(max_bytes=self._max_bytes, max_inodes=None)
+                    memory = _memory_of(made)
+                    if self._identity is not None and memory is not None:
+                        memory.identity = self._identity
+                    self._made = made
+        return made
+
+    @property
+    def memory(self) -> MemoryFileSystem | None:
+        """The memory file system at its root, when there is one."""
+        return _memory_of(self.file_system)
+
+    def _served_file_system(self) -> FileSystem:
+        """What the deferred backend is built on: :attr:`file_system`, as ``backend()`` gives
+        a provider (see :func:`~posixbackend.switch.nativecalls.native_calls`)."""
+        return native_calls(self.file_system)
 
     # -- the block ----------------------------------------------------------------------------
 

@@ -251,3 +251,28 @@ class MixinTest(ManagedFsTestCase, unittest.TestCase):
 
 def test_the_mixin_block_ends_with_the_test() -> None:
     assert not os.path.exists("/setup.txt")
+
+
+def test_the_fresh_file_system_is_made_at_its_first_use() -> None:
+    """A test that never touches its files costs the block alone; the first touch makes the
+    file system (with the identity and size cap asked for) that the block then serves."""
+    from posixbackend.switch.defaultfs import host_cwd
+    from vfs import Identity
+
+    idle = ManagedFs()
+    with idle:
+        pass
+    assert idle._made is None and "_table" not in vars(idle.backend)
+    who = Identity(65534, 65534)
+    helper = ManagedFs(identity=who, max_bytes=8192)
+    with helper:
+        assert os.getcwd() == host_cwd() and os.geteuid() == 65534
+        made = helper.file_system
+        assert helper.memory is not None and helper.memory.identity == who
+        assert os.statvfs("/tmp").f_blocks * os.statvfs("/tmp").f_frsize == 8192
+        touch("/tmp/made")
+    assert made is helper.file_system and made.stat("/tmp/made").st_size == 0
+    before = ManagedFs()
+    before.create_file("/tmp/early", contents="e")
+    with before:
+        assert read("/tmp/early") == "e"
