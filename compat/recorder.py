@@ -181,6 +181,11 @@ class Recorder:
         """
         state = self._states.get(gap.id) or self._new_state(gap)
         enabled = state.logger.isEnabledFor(gap.level)
+        if state.count and not enabled and (not details or len(state.examples) >= MAX_EXAMPLES):
+            with self._lock:  # the common hit: a count, nothing to log or keep
+                if state.count:  # (unless a reset came in between)
+                    state.count += 1
+                    return
         located = enabled or not state.count
         frame = self.internal.find(sys._getframe(1)) if located else None
         example = None
