@@ -37,6 +37,7 @@ from vfs.memory.nodes import (
     Inode,
     RegularFile,
     Symlink,
+    handles_of,
 )
 from vfs.memory.permissions import (
     R_OK,
@@ -420,7 +421,7 @@ class MemoryFileSystem(FileSystem):
                 if flags & posix.O_TRUNC:
                     self._resize(node, 0, path)
                 handle = MemoryHandle(self, node, flags, path, _FAST_STATE[flags & O_ACCMODE])
-                node.handles.add(handle)
+                handles_of(node).add(handle)
         except BaseException:
             if handle is not None:  # opened, then interrupted: the caller never gets it
                 handle.close()
@@ -436,7 +437,7 @@ class MemoryFileSystem(FileSystem):
         try:
             with self._lock:
                 handle = self._open_locked(at, path, flags, mode)
-                handle.node.handles.add(handle)
+                handles_of(handle.node).add(handle)
         except BaseException:
             if handle is not None:  # opened, then interrupted: the caller never gets it
                 handle.close()
@@ -508,7 +509,7 @@ class MemoryFileSystem(FileSystem):
                 file.nlink = 0
                 handle = self._handle(file, flags & ~posix.O_DIRECTORY, path)
                 space.used_inodes += 1  # counted, then held: closing the handle frees both
-                file.handles.add(handle)
+                handles_of(file).add(handle)
         except BaseException:
             if handle is not None and handle in handle.node.handles:
                 handle.close()

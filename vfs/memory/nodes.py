@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import posix
 import stat as _stat
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from vfs.memory.extents import PAGE_SIZE, Extents, page_count
 
@@ -33,11 +33,35 @@ LONG_SYMLINK = 128
 in the inode: its SHORT_SYMLINK_LEN counts the terminating NUL)."""
 
 
+class _NoHandles(frozenset[object]):
+    """The open handles of an inode never opened: empty, shared by all of them (an empty set
+    per file would be a third of a small file's memory); closing finds nothing to remove."""
+
+    __slots__ = ()
+
+    def discard(self, handle: object) -> None:
+        """Nothing is here to remove."""
+
+
+NO_HANDLES: set[object] = cast("set[object]", _NoHandles())
+"""What ``Inode.handles`` is until its first open (see :func:`handles_of`)."""
+
+
+def handles_of(node: Inode) -> set[object]:
+    """``node``'s set of open handles, made at its first open (the caller holds the file
+    system's lock, so two first opens make one set)."""
+    handles = node.handles
+    if handles is NO_HANDLES:
+        handles = node.handles = set()
+    return handles
+
+
 class Inode:
     """What every kind of file has: number, mode, owner, link count, times, open handles.
 
     ``handles`` holds the open handles (set.add and set.discard are atomic, so closing needs no
-    lock); ``freed`` marks an inode whose space was given back after its last link and handle.
+    lock; :data:`NO_HANDLES` until the first open, see :func:`handles_of`); ``freed`` marks an
+    inode whose space was given back after its last link and handle.
     """
 
     __slots__ = (
@@ -54,7 +78,7 @@ class Inode:
         self.gid = 0
         self.nlink = 1
         self.atime = self.mtime = self.ctime = now
-        self.handles: set[object] = set()
+        self.handles = NO_HANDLES
         self.freed = False
         self._stat: posix.stat_result | None = None
 
