@@ -24,6 +24,7 @@ from benchmarks.harness import (
     PYFAKEFS,
     PYFILESYSTEM2,
     Batch,
+    Outcome,
     Row,
     Settings,
     Target,
@@ -334,7 +335,7 @@ def fs2_batch(mem: Any, factory: Fs2Factory, number: int) -> Batch:
     return batch
 
 
-def run(settings: Settings, *, pyfakefs: bool = True, pyfilesystem2: bool = True) -> list[Row]:
+def run(settings: Settings, *, pyfakefs: bool = True, pyfilesystem2: bool = True) -> Outcome:
     """Every operation of the table on every contender; one row each."""
     sizes = Sizes.of(settings)
     rows = []
@@ -361,7 +362,7 @@ def run(settings: Settings, *, pyfakefs: bool = True, pyfilesystem2: bool = True
             rows.append(row_from(GROUP, name, samples, target=AT_NATIVE, missing=missing))
         if mem is not None:
             mem.close()
-    return rows
+    return Outcome(GROUP, rows)
 
 
 def check_same_result(arena: Arena) -> None:

@@ -134,6 +134,22 @@ class Row:
         )
 
 
+@attrs.frozen
+class Outcome:
+    """What one group produced: its rows, and notes (a missing module, a skipped contender)."""
+
+    group: str
+    rows: list[Row]
+    notes: list[str] = attrs.field(factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rows": [row.to_json() for row in self.rows], "notes": list(self.notes)}
+
+    @classmethod
+    def from_json(cls, group: str, data: Mapping[str, Any]) -> Outcome:
+        return cls(group, [Row.from_json(row) for row in data["rows"]], list(data["notes"]))
+
+
 Batch = Callable[[], float]
 """One batch of a contender: runs its calls and gives the value of the batch (ns per call,
 ops/s...); any set-up it needs (entering a block, resuming a patcher) happens inside it."""
