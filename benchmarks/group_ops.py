@@ -25,7 +25,6 @@ from benchmarks.harness import (
     PYFILESYSTEM2,
     Batch,
     Outcome,
-    Row,
     Settings,
     Target,
     paired,
@@ -129,7 +128,7 @@ def read_binary(path: str) -> Call:
 
 def fs2_read(mem: Any, path: str, binary: bool) -> Call:
     def call() -> Any:
-        with (mem.openbin(path) if binary else mem.open(path)) as file:
+        with mem.openbin(path) if binary else mem.open(path) as file:
             return file.read()
 
     return call
@@ -373,4 +372,3 @@ def check_same_result(arena: Arena) -> None:
             seen.add(tuple(sorted(os.listdir(f"{arena.root}/list"))))
     if len(seen) != 1:
         raise RuntimeError(f"the sides disagree on a listing: {seen}")
-

@@ -186,7 +186,7 @@ def fs2_scandir_entries(mem: Any, path: str, repeat: int) -> Callable[[], float]
     def measure() -> float:
         started = time.perf_counter_ns()
         for _ in range(repeat):
-            entries = sum(info.is_file for info in mem.scandir(path))
+            entries: int = sum(info.is_file for info in mem.scandir(path))
         return (time.perf_counter_ns() - started) / (repeat * entries)
 
     return measure
@@ -309,52 +309,49 @@ def fs2_write_read(mem: Any, chunks: int) -> float:
     return elapsed / chunks
 
 
-def peak_ratio(run: Callable[[], object], size: int) -> float:
-    """The peak of traced memory while ``run`` runs, as a multiple of ``size`` bytes."""
+def peak_ratio(run: Callable[[], object], mib: int) -> float:
+    """The peak of traced memory while ``run`` runs, as a multiple of ``mib`` MiB."""
     tracemalloc.start()
     try:
         run()
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    return peak / size
+    return peak / (mib << 20)
 
 
 def big_file_rows(settings: Settings) -> list[Row]:
-    rows = []
-    for mib in big_sizes(settings):
-        others = mib <= BIG_OTHERS_UP_TO
-        missing = {} if others else {PYFAKEFS: "n/a (size)", PYFILESYSTEM2: "n/a (size)"}
-        with Arena(pyfakefs=others) as arena:
-            path = f"{arena.root}/big"
-            batches = {
-                side: in_side(arena, side, lambda: write_read(path, mib)) for side in arena.sides
-            }
-            mem = memory_fs() if others else None
-            if mem is not None:
-                batches[PYFILESYSTEM2] = lambda m=mem: fs2_write_read(m, mib)
-            rows.append(
-                row_from(GROUP, "write + read back in 1 MiB chunks, per MiB",
-                         paired(batches, settings.rounds), target=AT_NATIVE, axis="MiB",
-                         size=mib, missing=missing)
-            )  # fmt: skip
-            peaks = {
-                side: in_side(arena, side, lambda: peak_ratio(lambda: write_read(path, mib),
-                                                              mib << 20))
-                for side in arena.sides
-                if side != NATIVE
-            }  # fmt: skip
-            if mem is not None:
-                peaks[PYFILESYSTEM2] = lambda m=mem: peak_ratio(
-                    lambda: fs2_write_read(m, mib), mib << 20
-                )
-            rows.append(
-                row_from(GROUP, "peak traced memory / file size", paired(peaks, 1), "x size",
-                         target=Target(1.1, on_ratio=False), axis="MiB", size=mib,
-                         missing={NATIVE: "n/a (kernel memory)", **missing})
-            )  # fmt: skip
-            if mem is not None:
-                mem.close()
+    return [row for mib in big_sizes(settings) for row in big_file(settings, mib)]
+
+
+def big_file(settings: Settings, mib: int) -> list[Row]:
+    """Time per MiB and peak traced memory for a file of ``mib`` MiB."""
+    others = mib <= BIG_OTHERS_UP_TO
+    missing = {} if others else {PYFAKEFS: "n/a (size)", PYFILESYSTEM2: "n/a (size)"}
+    with Arena(pyfakefs=others) as arena:
+        path = f"{arena.root}/big"
+        mem = memory_fs() if others else None
+        timings = {
+            side: in_side(arena, side, lambda: write_read(path, mib)) for side in arena.sides
+        }
+        peaks = {
+            side: in_side(arena, side, lambda: peak_ratio(lambda: write_read(path, mib), mib))
+            for side in arena.sides
+            if side != NATIVE
+        }
+        if mem is not None:
+            timings[PYFILESYSTEM2] = lambda: fs2_write_read(mem, mib)
+            peaks[PYFILESYSTEM2] = lambda: peak_ratio(lambda: fs2_write_read(mem, mib), mib)
+        rows = [
+            row_from(GROUP, "write + read back in 1 MiB chunks, per MiB",
+                     paired(timings, settings.rounds), target=AT_NATIVE, axis="MiB", size=mib,
+                     missing=missing),
+            row_from(GROUP, "peak traced memory / file size", paired(peaks, 1), "x size",
+                     target=Target(1.1, on_ratio=False), axis="MiB", size=mib,
+                     missing={NATIVE: "n/a (kernel memory)", **missing}),
+        ]  # fmt: skip
+        if mem is not None:
+            mem.close()
     return rows
 
 

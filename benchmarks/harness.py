@@ -196,6 +196,4 @@ def row_from(
         for name, series in samples.items():
             if name != NATIVE and series:
                 ratios[name] = Spread.of([v / b for v, b in zip(series, base, strict=True)])
-    return Row(
-        group, operation, unit, values, ratios, target, axis, size, dict(missing or {})
-    )
+    return Row(group, operation, unit, values, ratios, target, axis, size, dict(missing or {}))

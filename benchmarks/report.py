@@ -68,9 +68,9 @@ def table(outcome: Outcome) -> str:
     for cells in [header, *lines]:
         text.append("  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)))
     text.extend(f"note: {note}" for note in outcome.notes)
-    met = [row.met for row in outcome.rows if row.met is not None]
-    if met:
-        text.append(f"targets met: {sum(met)} of {len(met)} (managed side)")
+    verdicts = [row.met for row in outcome.rows if row.met is not None]
+    if verdicts:
+        text.append(f"targets met: {sum(verdicts)} of {len(verdicts)} (managed side)")
     return "\n".join(text)
 
 
