@@ -65,7 +65,7 @@ def table(outcome: Outcome) -> str:
         )
     widths = [max(len(cells[i]) for cells in [header, *lines]) for i in range(len(header))]
     text = [f"== {outcome.group} ({'ratios to native: median [min-max] over rounds'}) =="]
-    for cells in [header, *lines]:
+    for cells in [header, *lines] if lines else []:
         text.append("  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)))
     text.extend(f"note: {note}" for note in outcome.notes)
     verdicts = [row.met for row in outcome.rows if row.met is not None]
