@@ -169,7 +169,9 @@ def fs2_makedirs(mem: Any, _: int) -> Call:
 
 
 def rename(root: str, _: int) -> Call:
-    flip = itertools.cycle([(f"{root}/ren/a", f"{root}/ren/b"), (f"{root}/ren/b", f"{root}/ren/a")])
+    a, b = f"{root}/ren/a", f"{root}/ren/b"
+    pairs = [(a, b), (b, a)] if os.path.exists(a) else [(b, a), (a, b)]
+    flip = itertools.cycle(pairs)  # from wherever the last batch left the file
 
     def call() -> None:
         os.rename(*next(flip))
@@ -178,7 +180,8 @@ def rename(root: str, _: int) -> Call:
 
 
 def fs2_rename(mem: Any, _: int) -> Call:
-    flip = itertools.cycle([("ren/a", "ren/b"), ("ren/b", "ren/a")])
+    pairs = [("ren/a", "ren/b"), ("ren/b", "ren/a")]
+    flip = itertools.cycle(pairs if mem.exists("ren/a") else pairs[::-1])
 
     def call() -> None:
         mem.move(*next(flip))

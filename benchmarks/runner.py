@@ -106,7 +106,8 @@ def run_child(group: str, args: argparse.Namespace) -> Outcome:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    arguments = parser()
+    args = arguments.parse_args(argv)
     settings = settings_of(args)
     if args.worker_output:
         if args.group == "all":
@@ -114,7 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         work(args.group, settings, args.worker_output)
         return 0
     if args.plot:
-        plots.require_matplotlib()  # before minutes of measuring, not after
+        try:
+            plots.require_matplotlib()  # before minutes of measuring, not after
+        except plots.MissingExtra as error:
+            arguments.exit(2, f"{arguments.prog}: {error}\n")
     groups = list(GROUPS) if args.group == "all" else [args.group]
     outcomes = []
     for group in groups:
