@@ -7,7 +7,8 @@
   ``--full``);
 - memory per 100-byte file (tracemalloc, the Python heap: native has no figure);
 - a file written and read back in 1 MiB chunks, 16 and 64 MiB (1 GiB with ``--full``): time
-  per MiB against native, and the peak of traced memory as a multiple of the file's size.
+  per MiB against native, and the peaks of traced memory and of the resident set's growth as
+  multiples of the file's size.
 
 Targets: every timed row <= 1.0x native; <= 600 bytes a file; peak <= 1.1x the size.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import posix
 import random
 import time
 import tracemalloc
@@ -320,6 +322,36 @@ def peak_ratio(run: Callable[[], object], mib: int) -> float:
     return peak / (mib << 20)
 
 
+def proc_self(name: str, data: bytes | None = None) -> bytes:
+    """Read (or write ``data`` to) /proc/self/NAME through the real ``posix`` module: the
+    managed side's and pyfakefs's ``open`` would look for it in their own file systems."""
+    fd = posix.open(f"/proc/self/{name}", posix.O_WRONLY if data else posix.O_RDONLY)
+    try:
+        if data:
+            posix.write(fd, data)
+            return b""
+        return posix.read(fd, 1 << 16)
+    finally:
+        posix.close(fd)
+
+
+def status_kib(field: str) -> int:
+    """A ``kB`` figure of /proc/self/status (VmRSS, VmHWM)."""
+    for line in proc_self("status").decode().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise LookupError(f"no {field} in /proc/self/status")
+
+
+def peak_rss_ratio(run: Callable[[], object], mib: int) -> float:
+    """How far the process's resident set grew at its peak while ``run`` ran, as a multiple
+    of ``mib`` MiB (the kernel's high-water mark, reset first through /proc/self/clear_refs)."""
+    proc_self("clear_refs", b"5")  # VmHWM := VmRSS (Linux >= 4.0)
+    before = status_kib("VmRSS")
+    run()
+    return (status_kib("VmHWM") - before) * 1024 / (mib << 20)
+
+
 def big_file_rows(settings: Settings) -> list[Row]:
     return [row for mib in big_sizes(settings) for row in big_file(settings, mib)]
 
@@ -339,9 +371,14 @@ def big_file(settings: Settings, mib: int) -> list[Row]:
             for side in arena.sides
             if side != NATIVE
         }
+        resident = {
+            side: in_side(arena, side, lambda: peak_rss_ratio(lambda: write_read(path, mib), mib))
+            for side in arena.sides
+        }
         if mem is not None:
             timings[PYFILESYSTEM2] = lambda: fs2_write_read(mem, mib)
             peaks[PYFILESYSTEM2] = lambda: peak_ratio(lambda: fs2_write_read(mem, mib), mib)
+            resident[PYFILESYSTEM2] = lambda: peak_rss_ratio(lambda: fs2_write_read(mem, mib), mib)
         rows = [
             row_from(GROUP, "write + read back in 1 MiB chunks, per MiB",
                      paired(timings, settings.rounds), target=AT_NATIVE, axis="MiB", size=mib,
@@ -349,6 +386,9 @@ def big_file(settings: Settings, mib: int) -> list[Row]:
             row_from(GROUP, "peak traced memory / file size", paired(peaks, 1), "x size",
                      target=Target(1.1, on_ratio=False), axis="MiB", size=mib,
                      missing={NATIVE: "n/a (kernel memory)", **missing}),
+            row_from(GROUP, "peak RSS growth / file size", paired(resident, 1), "x size",
+                     target=Target(1.1, on_ratio=False), axis="MiB", size=mib, missing=missing,
+                     relative=False),
         ]  # fmt: skip
         if mem is not None:
             mem.close()
@@ -362,7 +402,8 @@ def run(settings: Settings) -> Outcome:
     notes = [
         f"pyfakefs and PyFilesystem2 are set up to {OTHERS_UP_TO} files/entries and "
         f"{BIG_OTHERS_UP_TO} MiB; beyond that managed meets native alone",
-        "memory rows count the Python heap (tracemalloc), taken in passes of their own; "
+        "memory rows: the Python heap (tracemalloc) or the resident set's high-water mark"
+        " (native's tmpfs pages are not the process's), in passes of their own; "
         "under ~4096 files the managed side's path caches add ~1 KB a file on top",
     ]
     if not settings.full:

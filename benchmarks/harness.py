@@ -186,13 +186,15 @@ def row_from(
     axis: str | None = None,
     size: int | None = None,
     missing: Mapping[str, str] | None = None,
+    relative: bool = True,
 ) -> Row:
     """A row from paired samples: spreads of the values, and of the per-round ratios to
-    native when native was measured."""
+    native when native was measured and ``relative`` (not for a figure judged on its own
+    whose native value may be 0)."""
     values = {name: Spread.of(series) for name, series in samples.items() if series}
     ratios = {}
     base = samples.get(NATIVE)
-    if base:
+    if base and relative:
         for name, series in samples.items():
             if name != NATIVE and series:
                 ratios[name] = Spread.of([v / b for v, b in zip(series, base, strict=True)])

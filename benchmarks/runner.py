@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -94,13 +95,16 @@ def run_child(group: str, args: argparse.Namespace) -> Outcome:
     outcome with no rows and a note saying so."""
     handle, output = tempfile.mkstemp(prefix=f"bench-{group}-", suffix=".json")
     os.close(handle)
+    started = time.perf_counter()
     try:
         done = subprocess.run(child_argv(group, args, output), check=False)
+        took = f"the {group} process ran {time.perf_counter() - started:.0f} s"
         if done.returncode != 0:
             return Outcome(group, [], [f"FAILED: the {group} process exited with "
                                        f"{done.returncode} (its error is above)"])  # fmt: skip
         with open(output) as file:
-            return Outcome.from_json(group, json.load(file))
+            outcome = Outcome.from_json(group, json.load(file))
+        return attrs.evolve(outcome, notes=[*outcome.notes, took])
     finally:
         os.unlink(output)
 

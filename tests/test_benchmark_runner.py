@@ -78,6 +78,8 @@ def test_scale_group_gives_curves_and_memory_rows() -> None:
     memory = [row for row in rows if row.unit == "B/file"]
     assert len(memory) == 1 and memory[0].values["managed"].median > 0
     assert memory[0].missing["native"].startswith("n/a")
+    resident = [row for row in rows if row.operation == "peak RSS growth / file size"]
+    assert resident and "native" in resident[0].values and not resident[0].ratios
 
 
 def test_threads_group_gives_throughput_per_thread_count_and_p99() -> None:
