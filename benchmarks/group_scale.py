@@ -37,6 +37,7 @@ from benchmarks.harness import (
     Target,
     paired,
     row_from,
+    share,
     timed,
 )
 
@@ -152,7 +153,10 @@ def distinct_paths(settings: Settings) -> list[Row]:
                  None if mem is None else fs2_read_all(mem)),
             ):  # fmt: skip
                 batches = {
-                    side: in_side(arena, side, over_paths(action, picked)) for side in arena.sides
+                    side: in_side(
+                        arena, side, over_paths(action, picked[: share(side, len(picked))])
+                    )
+                    for side in arena.sides
                 }
                 if fs2_action is not None:
                     batches[PYFILESYSTEM2] = over_paths(fs2_action, fs2_paths)
@@ -208,7 +212,8 @@ def directory_rows(settings: Settings) -> list[Row]:
                         with open(f"{path}/f{n}", "wb"):
                             pass
             batches = {
-                side: in_side(arena, side, scandir_entries(path, repeat)) for side in arena.sides
+                side: in_side(arena, side, scandir_entries(path, share(side, repeat)))
+                for side in arena.sides
             }
             mem = memory_fs()
             mem.makedir("big")

@@ -27,6 +27,7 @@ from benchmarks.harness import (
     Target,
     paired,
     row_from,
+    share,
 )
 
 GROUP = "threads"
@@ -100,7 +101,7 @@ def throughput_rows(settings: Settings) -> list[Row]:
 
                 def batch(side: str = side, threads: int = threads) -> float:
                     with arena.inside(side):
-                        return throughput(io_cycle, top, threads, count)
+                        return throughput(io_cycle, top, threads, share(side, count))
 
                 batches[side] = batch
             batches[PYFILESYSTEM2] = fs2_throughput(mem, threads, count)

@@ -23,6 +23,14 @@ MANAGED = "managed"
 PYFAKEFS = "pyfakefs"
 PYFILESYSTEM2 = "pyfilesystem2"
 CONTENDERS = (NATIVE, MANAGED, PYFAKEFS, PYFILESYSTEM2)
+SLOW = {PYFAKEFS: 10}
+"""Contenders an order of magnitude slower get this fraction of the calls per batch (values
+are per call), so that they do not take most of a run."""
+
+
+def share(side: str, number: int) -> int:
+    """The calls per batch of ``side`` for a batch of ``number`` calls."""
+    return max(1, number // SLOW.get(side, 1))
 
 
 @attrs.frozen

@@ -71,7 +71,8 @@ def draw(rows: Sequence[Row], directory: str) -> list[str]:
             )
         if axis != "threads":
             axes.set_xscale("log")
-        axes.set_yscale("log")
+        if all(s.low > 0 for row in series for s in row.values.values()):
+            axes.set_yscale("log")  # else a zero (native's resident growth) would vanish
         axes.set_xlabel(axis)
         axes.set_ylabel(series[0].unit)
         axes.set_title(f"{operation} ({group})")
