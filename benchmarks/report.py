@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from benchmarks.arena import tmpfs_directory
 from benchmarks.harness import CONTENDERS, MANAGED, NATIVE, Outcome, Row, Spread
 
 
@@ -102,6 +103,7 @@ def metadata(settings: Mapping[str, Any]) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "settings": dict(settings),
         "managed": MANAGED + " backend over vfs.MemoryFileSystem, through the real names",
+        "native": f"real os on tmpfs under {tmpfs_directory()}",
     }
 
 

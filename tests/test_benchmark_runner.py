@@ -104,6 +104,7 @@ def test_the_runner_runs_a_group_in_a_child_and_writes_json(tmp_path: Any) -> No
     assert "== startup" in done.stdout and f"results written to {out}" in done.stdout
     document = json.loads(out.read_text())
     assert set(document) == {"meta", "groups"} and document["meta"]["settings"]["rounds"] == 3
+    assert document["meta"]["native"].startswith("real os on tmpfs under /")
     startup = document["groups"]["startup"]
     assert startup["rows"] or startup["notes"]
 
