@@ -215,16 +215,19 @@ def directory_rows(settings: Settings) -> list[Row]:
                 side: in_side(arena, side, scandir_entries(path, share(side, repeat)))
                 for side in arena.sides
             }
-            mem = memory_fs()
-            mem.makedir("big")
-            for n in range(size):
-                mem.create(f"big/f{n}")
-            batches[PYFILESYSTEM2] = fs2_scandir_entries(mem, "big", repeat)
+            mem = memory_fs() if others else None
+            if mem is not None:
+                mem.makedir("big")
+                for n in range(size):
+                    mem.create(f"big/f{n}")
+                batches[PYFILESYSTEM2] = fs2_scandir_entries(mem, "big", repeat)
+            missing = {} if others else {PYFAKEFS: "n/a (size)", PYFILESYSTEM2: "n/a (size)"}
             rows.append(
                 row_from(GROUP, "os.scandir + is_file, per entry", paired(batches, settings.rounds),
-                         target=AT_NATIVE, axis="entries", size=size)
+                         target=AT_NATIVE, axis="entries", size=size, missing=missing)
             )  # fmt: skip
-            mem.close()
+            if mem is not None:
+                mem.close()
     return rows
 
 
