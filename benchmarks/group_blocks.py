@@ -1,0 +1,172 @@
+"""Group ``blocks`` (issue 20, item 4): what the switch itself costs.
+
+- entering and leaving ``with backend('managed', file_system=fs): pass`` (target <= 5 µs),
+  beside pyfakefs's Patcher set up and torn down (its later, cached runs);
+- what the stand-ins add to a native ``os.stat`` / ``os.getcwd`` outside any block (target
+  <= 0.05 µs): each round is a fresh process (``python -m benchmarks.group_blocks --probe N``)
+  that times the calls before any block, after one block has come and gone, and after
+  ``install()`` -- the first state cannot come back in a process once a block ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import posix
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+
+from benchmarks.bench_switch import enter_leave_ns, pyfakefs_ns
+from benchmarks.harness import (
+    MANAGED,
+    NATIVE,
+    PYFAKEFS,
+    Outcome,
+    Row,
+    Settings,
+    Target,
+    paired,
+    row_from,
+    timed,
+)
+from posixbackend import backend, install, uninstall
+from vfs import Identity, MemoryFileSystem
+
+GROUP = "blocks"
+CALLS = ("os.stat", "os.getcwd")
+
+
+def block_rows(settings: Settings) -> list[Row]:
+    """Enter+exit of a lone block (the last block out parks the stand-ins, the next puts them
+    back), and of a block while ``install()`` keeps them in place (the launcher's state)."""
+    number = settings.number(2000)
+
+    def pinned() -> float:
+        install()
+        try:
+            return enter_leave_ns(number, 1)
+        finally:
+            uninstall()
+
+    lone = paired(
+        {
+            MANAGED: lambda: enter_leave_ns(number, 1),
+            PYFAKEFS: lambda: pyfakefs_ns(max(1, number // 100))[1],
+        },
+        settings.rounds,
+    )
+    return [
+        row_from(GROUP, "with backend('managed', file_system=fs): pass, lone block", lone,
+                 target=Target(5000, on_ratio=False), missing={NATIVE: "n/a"}),
+        row_from(GROUP, "the same, stand-ins kept in place by install()",
+                 paired({MANAGED: pinned}, settings.rounds),
+                 target=Target(5000, on_ratio=False), missing={NATIVE: "n/a", PYFAKEFS: "n/a"}),
+    ]  # fmt: skip
+
+
+PAIRS = 5
+
+
+def added_ns(name: Callable[[], object], real: Callable[[], object], number: int) -> float:
+    """Median over PAIRS alternating batches of what calling through the name adds to calling
+    the real function (ns per call), in the process's present state."""
+    added = []
+    for index in range(PAIRS):
+        if index % 2:
+            through, direct = timed(name, number), timed(real, number)
+        else:
+            direct, through = timed(real, number), timed(name, number)
+        added.append(through - direct)
+    return statistics.median(added)
+
+
+def probe(number: int) -> dict[str, dict[str, float]]:
+    """In this (fresh) process, for each of CALLS: ns per call before any block (pristine),
+    and the ns the name adds to the real posix function after a block came and went and
+    after ``install()``."""
+    directory = tempfile.mkdtemp(prefix="bench-blocks-")
+    path = os.path.join(directory, "f")
+    with open(path, "wb"):
+        pass
+    # the names are looked up at each call: they are what the switch replaces
+    names = {"os.stat": lambda: os.stat(path), "os.getcwd": lambda: os.getcwd()}  # noqa: PLW0108
+    reals = {"os.stat": lambda: posix.stat(path), "os.getcwd": lambda: posix.getcwd()}  # noqa: PLW0108
+    results: dict[str, dict[str, float]] = {}
+
+    def added() -> dict[str, float]:
+        return {call: added_ns(names[call], reals[call], number) for call in CALLS}
+
+    try:
+        results["pristine"] = {call: timed(names[call], number) for call in CALLS}
+        results["pristine, added"] = added()
+        with backend("managed", file_system=MemoryFileSystem(identity=Identity.root())):
+            pass
+        results["after a block"] = {call: timed(names[call], number) for call in CALLS}
+        results["after a block, added"] = added()
+        install()
+        try:
+            results["after install(), added"] = added()
+        finally:
+            uninstall()
+    finally:
+        os.unlink(path)
+        os.rmdir(directory)
+    return results
+
+
+def probe_in_child(number: int) -> dict[str, dict[str, float]]:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.group_blocks", "--probe", str(number)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    result: dict[str, dict[str, float]] = json.loads(done.stdout)
+    return result
+
+
+def stand_in_rows(settings: Settings) -> list[Row]:
+    number = settings.number(100_000)
+    rounds = [probe_in_child(number) for _ in range(settings.rounds)]
+    rows = []
+    for call in CALLS:
+        for state in ("pristine", "after a block", "after install()"):
+            # the pristine name is the real function: its figure is the noise floor
+            target = None if state == "pristine" else Target(50, on_ratio=False)
+            rows.append(
+                row_from(GROUP, f"{call} outside any block, ns the name adds {state}",
+                         {MANAGED: [probe[f"{state}, added"][call] for probe in rounds]},
+                         target=target,
+                         missing={NATIVE: "0 (real posix)", PYFAKEFS: "n/a"})
+            )  # fmt: skip
+        rows.append(
+            row_from(GROUP, f"{call} outside any block, after a block vs pristine process",
+                     {NATIVE: [probe["pristine"][call] for probe in rounds],
+                      MANAGED: [probe["after a block"][call] for probe in rounds]},
+                     missing={PYFAKEFS: "n/a"})
+        )  # fmt: skip
+    return rows
+
+
+def run(settings: Settings) -> Outcome:
+    rows = [*block_rows(settings), *stand_in_rows(settings)]
+    notes = [
+        "stand-in rows: each round a fresh process; 'ns the name adds' pairs the name with the"
+        " real posix function in alternating batches; 'vs pristine' (an audit hook's cost"
+        " too) compares states taken one after the other, so it drifts with the machine",
+        "pyfakefs column of the block row: Patcher() set up and torn down (cached runs)",
+    ]
+    return Outcome(GROUP, rows, notes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--probe", type=int, metavar="N", required=True,
+                        help="time N calls in each state; print JSON")  # fmt: skip
+    print(json.dumps(probe(parser.parse_args().probe)))
+
+
+if __name__ == "__main__":
+    main()

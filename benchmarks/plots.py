@@ -1,0 +1,87 @@
+"""The scaling curves of ``python -m benchmarks --plot DIR``: cost against the number of files,
+the directory size, the number of threads, one line per contender, as PNG and SVG.
+
+matplotlib is an optional extra (``pip install 'posixbackend[plot]'``); without it
+:func:`require_matplotlib` raises :class:`MissingExtra` naming it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from benchmarks.harness import CONTENDERS, Row
+
+EXTRA = "plot"
+
+
+class MissingExtra(RuntimeError):
+    """An optional dependency of the benchmarks is not installed."""
+
+
+def require_matplotlib() -> Any:
+    """The ``matplotlib.pyplot`` module on the non-interactive Agg backend; an error naming
+    the extra when matplotlib is missing."""
+    try:
+        matplotlib = importlib.import_module("matplotlib")
+    except ImportError as error:
+        raise MissingExtra(
+            f"--plot needs matplotlib, which is not installed: pip install "
+            f"'posixbackend[{EXTRA}]' (or pip install matplotlib)"
+        ) from error
+    matplotlib.use("Agg")
+    return importlib.import_module("matplotlib.pyplot")
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def curves(rows: Sequence[Row]) -> dict[tuple[str, str, str], list[Row]]:
+    """The rows that lie on a scaling curve, by (group, operation, axis), sorted by size."""
+    found: dict[tuple[str, str, str], list[Row]] = {}
+    for row in rows:
+        if row.axis is not None and row.size is not None:
+            found.setdefault((row.group, row.operation, row.axis), []).append(row)
+    for series in found.values():
+        series.sort(key=lambda row: row.size or 0)
+    return found
+
+
+def draw(rows: Sequence[Row], directory: str) -> list[str]:
+    """One figure per curve with two points or more; the paths written."""
+    pyplot = require_matplotlib()
+    os.makedirs(directory, exist_ok=True)
+    written = []
+    for (group, operation, axis), series in curves(rows).items():
+        if len(series) < 2:
+            continue
+        figure, axes = pyplot.subplots(figsize=(6.4, 4.2))
+        for name in CONTENDERS:
+            points = [(row.size, row.values[name]) for row in series if name in row.values]
+            if not points:
+                continue
+            sizes = [size for size, _ in points]
+            axes.plot(sizes, [s.median for _, s in points], marker="o", label=name)
+            axes.fill_between(
+                sizes, [s.low for _, s in points], [s.high for _, s in points], alpha=0.2
+            )
+        if axis != "threads":
+            axes.set_xscale("log")
+        if all(s.low > 0 for row in series for s in row.values.values()):
+            axes.set_yscale("log")  # else a zero (native's resident growth) would vanish
+        axes.set_xlabel(axis)
+        axes.set_ylabel(series[0].unit)
+        axes.set_title(f"{operation} ({group})")
+        axes.grid(True, which="both", alpha=0.3)
+        axes.legend()
+        figure.tight_layout()
+        stem = os.path.join(directory, f"{group}-{slug(operation)}")
+        for suffix in (".png", ".svg"):
+            figure.savefig(stem + suffix)
+            written.append(stem + suffix)
+        pyplot.close(figure)
+    return written
