@@ -124,6 +124,9 @@ class PathFunctions(BackendCore):
             try:  # the common case, without the converters
                 return self._view(self._fs.stat(path, follow_symlinks))
             except OSError as error:
+                if error.filename is path and error.filename2 is None and error.errno:
+                    # it names the caller's path already: raised afresh, as from here
+                    raise error.with_traceback(None) from None
                 raise rename_error(error, path) from None
         target = path_arg(path, "stat", allow_fd=True)
         directory = dir_fd_arg(dir_fd)

@@ -219,13 +219,11 @@ class MemoryFileSystem(FileSystem):
         with self._lock:
             # Fast path: a path that resolved before, ending at anything but a link.
             hit = names.paths.get(path) if path.__class__ is str else None
-            if hit is not None:
+            if hit is not None and not (names.check and not permitted(hit[0], names.who, X_OK)):
                 node = hit[0].entries.get(hit[1])
-                if (
-                    node is not None
-                    and node.mode & S_IFMT != S_IFLNK
-                    and not (names.check and not permitted(hit[0], names.who, X_OK))
-                ):
+                if node is None:  # the directory part resolved before: no such entry in it
+                    raise os_error(errno.ENOENT, path)
+                if node.mode & S_IFMT != S_IFLNK:
                     return node._stat or node.stat()
         check_path(path)
         return self.stat_at(None, path, follow_symlinks)
