@@ -109,20 +109,6 @@ def _locked_at(name: str) -> Callable[..., object]:
     return method
 
 
-def _same_status(one: posix.stat_result, other: posix.stat_result) -> bool:
-    """Whether two statuses agree in every field a caller sees: ``==`` compares only the
-    first ten, times in whole seconds, so a rewrite within one second would look unchanged."""
-    return (
-        one == other
-        and one.st_mtime_ns == other.st_mtime_ns
-        and one.st_ctime_ns == other.st_ctime_ns
-        and one.st_atime_ns == other.st_atime_ns
-        and one.st_blocks == other.st_blocks
-        and one.st_blksize == other.st_blksize
-        and one.st_rdev == other.st_rdev
-    )
-
-
 class OverlayFileSystem(FileSystem):
     """``lower`` seen through ``upper``: every change lands in ``upper``, ``lower`` stays as is.
 
@@ -204,7 +190,17 @@ class OverlayFileSystem(FileSystem):
                 st = hit[0].stat(hit[1], False)
             except OSError as error:
                 raise rename_error(error, path) from None
-            if st is hit[2] or _same_status(st, hit[2]):
+            old = hit[2]
+            # The same status in every field a caller sees (inline: every warm stat asks).
+            # ``==`` compares the first ten fields, times in whole seconds; every change of
+            # the mtime (a write, utime) or of the mode, owner or links moves the ctime too,
+            # in nanoseconds; a read moves only the atime; the rest (size, blocks) with them.
+            if st is old or (
+                st == old
+                and st.st_ctime_ns == old.st_ctime_ns
+                and st.st_atime_ns == old.st_atime_ns
+                and st.st_blocks == old.st_blocks
+            ):
                 return hit[3]
             shown = self._inodes.present(st, hit[4], hit[5])
             with self._lock:
