@@ -11,6 +11,7 @@ nothing, and a program pays only for the parts it touches.
 from __future__ import annotations
 
 import importlib
+
 TYPE_CHECKING = False  # typing's own costs a few milliseconds to import; mypy knows this one
 if TYPE_CHECKING:
     from typing import Final

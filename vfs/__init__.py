@@ -12,6 +12,7 @@ first use (PEP 562): a program pays only for the providers it uses.
 from __future__ import annotations
 
 import importlib
+
 TYPE_CHECKING = False  # typing's own costs a few milliseconds to import; mypy knows this one
 if TYPE_CHECKING:
     from typing import Final

@@ -15,8 +15,6 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import posixbackend
 
 PACKAGE = Path(posixbackend.__file__).parent
