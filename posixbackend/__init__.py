@@ -4,71 +4,46 @@
 rest of the standard library use the emulated ("java") POSIX backend, an
 :class:`EmulatedBackend` over a ``vfs`` file system provider, in the calling thread of control.
 
-The public names are imported on first use (PEP 562): ``import posixbackend`` costs next to
-nothing, and a program pays only for the parts it touches.
+What switching needs is imported here, eagerly, while ``os`` is still the real one: a first
+import inside a block, or under a patcher that replaces modules for code imported later (as
+pyfakefs does), would bind the library's modules to the wrong ``os``. Heavier optional parts
+(the isolated mode, the launcher, the conformance runner, the pytest helpers, the overlay and
+snapshot providers, SQLite's VFS) are imported on first use.
 """
 
-from __future__ import annotations
+from posixbackend.emulated import EmulatedBackend
+from posixbackend.permissions import (
+    Access,
+    Environment,
+    Permissions,
+    current_permissions,
+    is_sandboxed,
+)
+from posixbackend.permissions.timelimit import TimeLimitExceeded
+from posixbackend.switch import (
+    BackendBlock,
+    PosixModuleBackend,
+    backend,
+    current,
+    current_emulated,
+    install,
+    uninstall,
+)
 
-import importlib
-
-TYPE_CHECKING = False  # typing's own costs a few milliseconds to import; mypy knows this one
-if TYPE_CHECKING:
-    from typing import Final
-
-    from posixbackend.emulated import EmulatedBackend
-    from posixbackend.isolation import IsolatedResult, Limits, run_isolated
-    from posixbackend.permissions import (
-        Access,
-        Environment,
-        Permissions,
-        current_permissions,
-        is_sandboxed,
-    )
-    from posixbackend.permissions.timelimit import TimeLimitExceeded
-    from posixbackend.switch import (
-        BackendBlock,
-        PosixModuleBackend,
-        backend,
-        current,
-        current_emulated,
-        install,
-        uninstall,
-    )
-
-_HOMES: Final = {
-    "Access": "posixbackend.permissions",
-    "BackendBlock": "posixbackend.switch",
-    "EmulatedBackend": "posixbackend.emulated",
-    "Environment": "posixbackend.permissions",
-    "IsolatedResult": "posixbackend.isolation",
-    "Limits": "posixbackend.isolation",
-    "Permissions": "posixbackend.permissions",
-    "PosixModuleBackend": "posixbackend.switch",
-    "TimeLimitExceeded": "posixbackend.permissions.timelimit",
-    "backend": "posixbackend.switch",
-    "current": "posixbackend.switch",
-    "current_emulated": "posixbackend.switch",
-    "current_permissions": "posixbackend.permissions",
-    "install": "posixbackend.switch",
-    "is_sandboxed": "posixbackend.permissions",
-    "run_isolated": "posixbackend.isolation",
-    "uninstall": "posixbackend.switch",
-}
-"""Each public name and the module it comes from."""
+_ISOLATION = ("IsolatedResult", "Limits", "run_isolated")
+"""Names of the isolated mode, imported on first use (it is not needed to switch backends)."""
 
 
 def __getattr__(name: str) -> object:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'posixbackend' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # the next look-up is a plain attribute's
-    return value
+    if name in _ISOLATION:
+        from posixbackend import isolation
+
+        return getattr(isolation, name)
+    raise AttributeError(f"module 'posixbackend' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOMES})
+    return sorted({*globals(), *_ISOLATION})
 
 
 __all__ = [

@@ -5,46 +5,36 @@ knows nothing of ``posixbackend``; it only uses the real ``posix`` module, so it
 recurse into stand-ins installed over ``os``. Providers compose: :class:`ReadOnlyFileSystem`,
 :class:`DenyIOFileSystem`, :class:`MountFileSystem` and :class:`OverlayFileSystem` wrap others;
 ``vfs.adapters`` reaches PyFilesystem2, fsspec and pyfakefs; :func:`save_snapshot` and
-:func:`load_snapshot` move a tree to and from a tar archive. The names are imported on
-first use (PEP 562): a program pays only for the providers it uses.
+:func:`load_snapshot` move a tree to and from a tar archive. The overlay is imported
+on first use (PEP 562); the rest eagerly.
 """
 
 from __future__ import annotations
 
 import importlib
 
+from vfs.denyio import DenyIOFileSystem
+from vfs.host import HostFileSystem
+from vfs.identity import Identity
+from vfs.memory import MemoryFileSystem
+from vfs.mount import MountFileSystem
+from vfs.provider import DirEntryInfo, FileSystem, Handle
+from vfs.readonly import ReadOnlyFileSystem
+from vfs.snapshot import SnapshotError, load_snapshot, save_snapshot
+
 TYPE_CHECKING = False  # typing's own costs a few milliseconds to import; mypy knows this one
 if TYPE_CHECKING:
     from typing import Final
 
-    from vfs.denyio import DenyIOFileSystem
-    from vfs.host import HostFileSystem
-    from vfs.identity import Identity
-    from vfs.memory import MemoryFileSystem
-    from vfs.mount import MountFileSystem
     from vfs.overlay import Change, ChangeSet, OverlayFileSystem
-    from vfs.provider import DirEntryInfo, FileSystem, Handle
-    from vfs.readonly import ReadOnlyFileSystem
-    from vfs.snapshot import SnapshotError, load_snapshot, save_snapshot
 
 _HOMES: Final = {
     "Change": "vfs.overlay",
     "ChangeSet": "vfs.overlay",
-    "DenyIOFileSystem": "vfs.denyio",
-    "DirEntryInfo": "vfs.provider",
-    "FileSystem": "vfs.provider",
-    "Handle": "vfs.provider",
-    "HostFileSystem": "vfs.host",
-    "Identity": "vfs.identity",
-    "MemoryFileSystem": "vfs.memory",
-    "MountFileSystem": "vfs.mount",
     "OverlayFileSystem": "vfs.overlay",
-    "ReadOnlyFileSystem": "vfs.readonly",
-    "SnapshotError": "vfs.snapshot",
-    "load_snapshot": "vfs.snapshot",
-    "save_snapshot": "vfs.snapshot",
 }
-"""Each public name and the module it comes from."""
+"""The names imported on first use, and the module each comes from: the overlay binds only
+``posix``, so a first import under a patcher of ``os`` and ``io`` (pyfakefs) changes nothing."""
 
 
 def __getattr__(name: str) -> object:
