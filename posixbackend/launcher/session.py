@@ -59,6 +59,7 @@ from posixbackend.switch.installation import INSTALLATION
 from posixbackend.switch.libraries import HOOK as C_LIBRARIES
 from posixbackend.switch.nativecalls import native_calls, run_unrestricted
 from vfs.host import host_is_directory
+from vfs.remote import serve_pair
 
 LOG_FORMAT = "[%(name)s] %(levelname)s: %(message)s"
 
@@ -166,8 +167,6 @@ class LauncherProcessHandler:
     def _serve_connection(self) -> int:
         """A socket to hand a child, its other end served with the program's file system
         from a thread of the library's own (native, unrestricted, anchored to nothing)."""
-        from vfs.remote import serve_pair  # imported here natively, unrestricted (run so)
-
         with free_start():
             return contextvars.Context().run(
                 serve_pair, self._layout.file_system, "posixbackend-children-fs"

@@ -15,6 +15,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import posixbackend
 
 PACKAGE = Path(posixbackend.__file__).parent
@@ -77,3 +79,50 @@ def test_a_guest_file_at_a_library_modules_path_is_never_imported() -> None:
         str(PACKAGE.parent / "compat" / "docs.py"),
     ]
     assert seen["run_isolated"].startswith("posixbackend.isolation")
+
+
+SEEDED = """
+import json, sys, types
+MARKER = {marker!r}
+seeded = types.ModuleType("posixbackend.isolation.result")
+
+class IsolatedResult:  # the guest's, where the library's lazily imported class would be
+    def __init__(self, *args):
+        import posix
+        posix.close(posix.open(MARKER, posix.O_CREAT | posix.O_WRONLY))
+
+seeded.IsolatedResult = IsolatedResult
+assert "posixbackend.isolation.result" not in sys.modules
+sys.modules["posixbackend.isolation.result"] = seeded
+import posixbackend
+try:
+    posixbackend.IsolatedResult()
+    outcome = "ran"
+except OSError as error:
+    outcome = "refused: " + type(error).__name__
+print(json.dumps(outcome), file=sys.__stdout__)
+"""
+
+
+@pytest.mark.parametrize("mode", ["--sandbox", "in-process sandbox"])
+def test_a_module_seeded_in_sys_modules_runs_with_the_guests_rights_only(
+    mode: str, tmp_path: Path
+) -> None:
+    # A lazy import finds what sys.modules holds: a guest can seed a name the library
+    # imports on first use, as it can replace any attribute of a module already imported.
+    # What it seeds runs as the guest's code, with the guest's rights: judged on the host.
+    marker = tmp_path / "seeded-ran"
+    guest = SEEDED.format(marker=str(marker))
+    if mode == "--sandbox":
+        outcome = run(guest, "--sandbox")
+    else:
+        outcome = run(
+            f"""
+    import textwrap
+    from posixbackend import Permissions, backend
+    with backend("managed", permissions=Permissions.sandbox()):
+        exec(textwrap.dedent({guest!r}))
+    """
+        )
+    assert outcome.startswith("refused: "), outcome
+    assert not marker.exists()

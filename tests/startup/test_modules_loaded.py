@@ -68,7 +68,6 @@ NEVER_AT_START_UP = (
     "posixbackend.testing",
     "vfs.adapters",
     "vfs.overlay",
-    "vfs.remote",
 )
 """Packages no start-up needs: the isolated mode, the conformance runner, the pytest helpers,
 the adapters to other libraries, providers a memory file system does not use, the launcher's
@@ -79,7 +78,9 @@ def test_import_posixbackend_imports_what_switching_needs_and_nothing_optional()
     # The switch, the emulated backend and the permissions are imported eagerly, while os is
     # the real one (see posixbackend/__init__.py); the optional parts on first use.
     loaded = loaded_by("import posixbackend")
-    assert not under(loaded, *NEVER_AT_START_UP, "posixbackend.launcher", "posixbackend.sqlite")
+    assert not under(
+        loaded, *NEVER_AT_START_UP, "posixbackend.launcher", "posixbackend.sqlite", "vfs.remote"
+    )
     assert {"posixbackend.switch.block", "posixbackend.emulated.backend"} <= loaded
     assert "posixbackend.permissions.timelimit" in loaded  # ctypes bound before any guest
 
@@ -102,7 +103,7 @@ def test_switching_backends_imports_no_isolation_launcher_or_extra_providers() -
         "with backend('managed'):\n"
         "    open('/tmp/x', 'w').close()"
     )
-    assert not under(loaded, *NEVER_AT_START_UP, "posixbackend.launcher")
+    assert not under(loaded, *NEVER_AT_START_UP, "posixbackend.launcher", "vfs.remote")
     assert "posixbackend.switch.block" in loaded  # (the case did switch)
 
 
