@@ -7,8 +7,8 @@ rest of the standard library use the emulated ("java") POSIX backend, an
 What switching needs is imported here, eagerly, while ``os`` is still the real one: a first
 import inside a block, or under a patcher that replaces modules for code imported later (as
 pyfakefs does), would bind the library's modules to the wrong ``os``. Heavier optional parts
-(the isolated mode, the launcher, the conformance runner, the pytest helpers, the overlay and
-snapshot providers, SQLite's VFS) are imported on first use.
+(the isolated mode, the launcher, the conformance runner, the pytest helpers, the overlay
+provider, SQLite's VFS) are imported on first use.
 """
 
 from posixbackend.emulated import EmulatedBackend

@@ -37,6 +37,8 @@ def park() -> None:
     """Give every replaced name its real object back now if no block needs the stand-ins
     (they are parked at the first native call of one otherwise; see
     :mod:`posixbackend.switch.installation`)."""
+    from posixbackend.switch.installation import INSTALLATION
+
     INSTALLATION.settle()
 
 
