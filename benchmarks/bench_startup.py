@@ -5,8 +5,9 @@ Runs, as new processes with warm bytecode caches, ``python -c pass`` (the refere
 ``posixbackend -c pass`` in paired, interleaved rounds (each round runs every command once, in
 alternating order, so a busy machine slows all alike) and prints each one's median wall time,
 its median ratio to the reference's time of the same round, the spread of that ratio
-(quartiles) and the issue's target. Nothing is asserted. The bytecode caches are written by a
-first run of each command (with ``PYTHONDONTWRITEBYTECODE`` removed from the environment).
+(quartiles), the ratio of the CPU time the process used (user + system: steadier than wall
+time on a machine others share) and the issue's target. Nothing is asserted. The bytecode
+caches are written by a first run of each command (``PYTHONDONTWRITEBYTECODE`` removed).
 
 ``--breakdown`` measures instead what each layer adds, as ``python -c 'import X'`` for the
 layers ``import posixbackend`` builds on (attrs, compat, vfs, the emulated backend), then the
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -86,11 +88,15 @@ def environment() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key not in excluded}
 
 
-def wall_time(argv: Sequence[str], env: dict[str, str]) -> float:
-    """Seconds ``argv`` takes to run to its end."""
+def run_once(argv: Sequence[str], env: dict[str, str]) -> tuple[float, float]:
+    """Seconds ``argv`` takes to run to its end: wall time, and the CPU time it used."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(argv, check=True, env=env, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return wall, cpu
 
 
 def measure(
@@ -100,18 +106,24 @@ def measure(
     of the same round, the median and quartiles of its ratio to it, and the target."""
     env = environment()
     for argv, _ in contenders.values():  # warm-up: writes the bytecode caches
-        wall_time(argv, env)
+        run_once(argv, env)
     samples: dict[str, list[float]] = {name: [] for name in contenders}
+    cpu: dict[str, list[float]] = {name: [] for name in contenders}
     for index in range(rounds):
         order = list(contenders.items())
         if index % 2:
             order.reverse()
         for name, (argv, _) in order:
-            samples[name].append(wall_time(argv, env))
+            wall, used = run_once(argv, env)
+            samples[name].append(wall)
+            cpu[name].append(used)
     results: dict[str, dict[str, float | None]] = {}
     reference = samples[REFERENCE]
     for name, (_, target) in contenders.items():
         ratios = [mine / base for mine, base in zip(samples[name], reference, strict=True)]
+        cpu_ratios = [
+            mine / base for mine, base in zip(cpu[name], cpu[REFERENCE], strict=True) if base
+        ]
         quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
         added = [mine - base for mine, base in zip(samples[name], reference, strict=True)]
         results[name] = {
@@ -120,6 +132,7 @@ def measure(
             "ratio": statistics.median(ratios),
             "ratio_q1": quartiles[0],
             "ratio_q3": quartiles[2],
+            "cpu_ratio": statistics.median(cpu_ratios) if cpu_ratios else None,
             "target": target,
         }
     return results
@@ -132,10 +145,12 @@ def report(results: dict[str, dict[str, float | None]], rounds: int) -> str:
     for name, row in results.items():
         target = row["target"]
         wanted = f"  (target <= {target}x)" if target is not None else ""
+        cpu = row["cpu_ratio"]
+        cpu_text = f"  cpu {cpu:5.2f}x" if cpu is not None else ""
         lines.append(
             f"  {name:<{width}}  {row['median_ms']:7.1f} ms  +{row['added_ms']:6.1f} ms"
-            f"  {row['ratio']:5.2f}x"
-            f"  [{row['ratio_q1']:.2f}-{row['ratio_q3']:.2f}]{wanted}"
+            f"  {row['ratio']:5.2f}x  [{row['ratio_q1']:.2f}-{row['ratio_q3']:.2f}]"
+            f"{cpu_text}{wanted}"
         )
     return "\n".join(lines)
 
