@@ -70,8 +70,7 @@ NEVER_AT_START_UP = (
     "vfs.overlay",
 )
 """Packages no start-up needs: the isolated mode, the conformance runner, the pytest helpers,
-the adapters to other libraries, providers a memory file system does not use, the launcher's
-kernel confinement (nothing is confined without restricting permissions)."""
+the adapters to other libraries, the overlay provider."""
 
 
 def test_import_posixbackend_imports_what_switching_needs_and_nothing_optional() -> None:
@@ -112,5 +111,6 @@ def test_the_launcher_imports_no_isolation_confinement_or_extra_providers(
     options: tuple[str, ...],
 ) -> None:
     loaded = loaded_by_launcher(*options)
+    # (the kernel confinement: nothing is confined without restricting permissions)
     assert not under(loaded, *NEVER_AT_START_UP, "posixbackend.launcher.confinement")
     assert "posixbackend.launcher.session" in loaded  # (the case did run the launcher)
