@@ -2,17 +2,16 @@
 
 A :class:`Report` is an immutable snapshot, rendered as a text table or as JSON. The JSON
 document follows ``compat/report.schema.json`` (schema ``posixbackend.compat.report``,
-version 1); :func:`report_schema` loads it.
+version 1); :func:`report_schema` loads it. ``json`` and ``importlib.resources`` are imported
+when a report is rendered or its schema loaded, not at start-up.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import os
 import sys
 from collections.abc import Iterable
-from importlib import resources
 from typing import Any, Final, Literal
 
 import attrs
@@ -46,6 +45,9 @@ _HOST_GETCWD: Final = os.getcwd
 
 def report_schema() -> dict[str, Any]:
     """Load the JSON Schema that :meth:`Report.to_json` documents follow."""
+    import json
+    from importlib import resources
+
     text = resources.files(__package__ or "compat").joinpath(_SCHEMA_FILE).read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
@@ -114,6 +116,8 @@ class Report:
 
     def to_json(self, indent: int | None = 2) -> str:
         """Render the report as a JSON document (see :func:`report_schema`)."""
+        import json
+
         return json.dumps(self.as_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
 
     def to_text(self) -> str:

@@ -3,6 +3,12 @@
 ``with backend('managed'):`` makes ``os``, ``open()``, ``io``, ``pathlib``, ``shutil`` and the
 rest of the standard library use the emulated ("java") POSIX backend, an
 :class:`EmulatedBackend` over a ``vfs`` file system provider, in the calling thread of control.
+
+What switching needs is imported here, eagerly, while ``os`` is still the real one: a first
+import inside a block, or under a patcher that replaces modules for code imported later (as
+pyfakefs does), would bind the library's modules to the wrong ``os``. Heavier optional parts
+(the isolated mode, the launcher, the conformance runner, the pytest helpers, the overlay
+provider, SQLite's VFS) are imported on first use.
 """
 
 from posixbackend.emulated import EmulatedBackend
@@ -34,6 +40,10 @@ def __getattr__(name: str) -> object:
 
         return getattr(isolation, name)
     raise AttributeError(f"module 'posixbackend' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_ISOLATION})
 
 
 __all__ = [

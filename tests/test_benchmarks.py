@@ -100,3 +100,10 @@ def test_rawfile_benchmark_runs_and_reports_every_row() -> None:
     for row in ("text 1 KiB", "'rb').read() 1 MiB", "write()+close 1 KiB"):
         assert row in out
     assert out.count("x  ") == 5  # a ratio (and its spread) on every row
+
+
+def test_startup_benchmark_runs_and_reports_each_command_and_target() -> None:
+    out = run("-m", "benchmarks.bench_startup", "--quick")
+    for command in ("python -c pass", "import posixbackend", "posixbackend-managed --fs=memory"):
+        assert command in out
+    assert out.count("(target <=") == 2 and "cpu" in out

@@ -6,6 +6,8 @@ finder itself (native speed), any other one through the backend -- packages befo
 extension modules before source before bytecode, namespace portions gathered across entries
 unless a regular module turns up later. What it finds gets a loader bound to that backend.
 Nothing found: the path finder after it searches the real disk, as imports did before.
+The library's own packages are never searched here: their modules, many first imported inside
+a block, always come from the library's files (never from a guest's file at their path).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from posixbackend.imports.loaders import (
 from posixbackend.imports.roots import is_native
 from posixbackend.imports.zips import Archives, find_in_archive
 from posixbackend.permissions.anchors import ANCHORS
+from posixbackend.permissions.trusted import LIBRARY_PACKAGES
 from posixbackend.switch.active import get_active, in_context
 from posixbackend.switch.block import current_emulated
 from posixbackend.switch.guard import Guard
@@ -167,6 +170,8 @@ class VirtualFinder:
         served = get_active() if ANCHORS else in_context()  # get_active, inline
         if served is None:  # the native backend, unguarded: nothing virtual to search
             return None
+        if fullname.partition(".")[0] in LIBRARY_PACKAGES:
+            return None  # the library's modules: its own files, through the path finder
         emulated = served if served.__class__ is EmulatedBackend else current_emulated()
         if emulated is None:
             return None

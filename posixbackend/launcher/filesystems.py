@@ -13,6 +13,7 @@ import errno
 import posix
 import posixpath
 import stat
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -22,10 +23,11 @@ from posixbackend.switch.defaultfs import default_file_system
 from vfs import FileSystem, HostFileSystem, MemoryFileSystem
 from vfs.host import host_is_directory
 from vfs.mount import MountFileSystem
-from vfs.overlay import OverlayFileSystem
 from vfs.readonly import ReadOnlyFileSystem
-from vfs.remote import RemoteFileSystem
-from vfs.remote.wire import moved_high
+
+if TYPE_CHECKING:  # imported by the runs that use them (the launcher's, before the program)
+    from vfs.overlay import OverlayFileSystem
+    from vfs.remote import RemoteFileSystem
 
 CHILDREN_ON_HOST = compat.declare(
     id="launcher.children_on_host",
@@ -83,6 +85,8 @@ def build_layout(options: BackendOptions, host_cwd: str) -> Layout:
         root, cwd, host_root = remote, "/", None
         private = frozenset({remote.connection.fd})
     elif spec.kind is FsKind.OVERLAY:
+        from vfs.overlay import OverlayFileSystem
+
         overlay = OverlayFileSystem(MemoryFileSystem(), ReadOnlyFileSystem(HostFileSystem()))
         root, cwd, host_root = overlay, host_cwd, "/"
     else:
@@ -125,6 +129,9 @@ def inherited_file_system(fd: int) -> RemoteFileSystem:
         raise UsageError(f"--fs=inherit:{fd}: {error.strerror}") from None
     if not stat.S_ISSOCK(mode):
         raise UsageError(f"--fs=inherit:{fd}: not a socket")
+    from vfs.remote import RemoteFileSystem
+    from vfs.remote.wire import moved_high
+
     return _INHERITED.setdefault(fd, RemoteFileSystem(moved_high(fd)))
 
 

@@ -6,7 +6,8 @@ in) and forks the supervisor when a time limit asks for one, or that directory (
 confined program cannot remove) is to be removed at the end. Once the
 program is read, :meth:`Sandbox.start` confines the process, reports what the kernel
 applied, then starts the time limit and the permissions: no thread of the process exists
-before the confinement, so none escapes it.
+before the confinement, so none escapes it. The kernel machinery (posixbackend.isolation) is
+imported only by a run that uses it, always before the program's first line.
 """
 
 from __future__ import annotations
@@ -15,25 +16,15 @@ import posix
 import posixpath
 import stat
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from posixbackend.isolation.confinement import Confinement
-from posixbackend.isolation.namespaces import single_threaded
-from posixbackend.launcher.confinement import (
-    SKIP_VARIABLE,
-    KernelPolicy,
-    SandboxError,
-    SandboxReport,
-    confine,
-    kernel_policy,
-    open_report,
-    restricts,
-    skipped_steps,
-)
 from posixbackend.launcher.options import Command
 from posixbackend.launcher.session import GRACE, Session
-from posixbackend.launcher.supervisor import supervise
 from posixbackend.launcher.target import TargetKind
+
+if TYPE_CHECKING:
+    from posixbackend.isolation.confinement import Confinement
+    from posixbackend.launcher.confinement import KernelPolicy, SandboxReport
 
 
 class Sandbox:
@@ -43,9 +34,9 @@ class Sandbox:
         self.command = command
         self.session = session
         self.prog = prog
-        self.confines = restricts(session.permissions)
-        self.before = Confinement((), {})
-        """The supervisor's step, once known."""
+        self.confines = _restricts(session)
+        self.before: Confinement | None = None
+        """The supervisor's step, once known (None: not tried)."""
         self.program_directory = _program_directory(command)
         self._writable_files: list[str] = []
         self._cleanup: list[str] = []
@@ -60,6 +51,11 @@ class Sandbox:
         limit = self.session.options.time_limit
         if limit is None and not self._cleanup:
             return
+        from posixbackend.isolation.confinement import Confinement
+        from posixbackend.isolation.namespaces import single_threaded
+        from posixbackend.launcher.confinement import SKIP_VARIABLE, skipped_steps
+        from posixbackend.launcher.supervisor import supervise
+
         if "supervisor" in skipped_steps():
             self.before = Confinement((), {"supervisor": f"left out ({SKIP_VARIABLE})"})
             return
@@ -79,6 +75,13 @@ class Sandbox:
         """The program is read: confine this process as its permissions say, report it, and
         start the time limit and the permissions (SystemExit if it cannot be confined)."""
         report: SandboxReport | None = None
+        if self.confines or self.command.sandbox_report is not None:
+            from posixbackend.launcher.confinement import (
+                SandboxError,
+                SandboxReport,
+                confine,
+                kernel_policy,
+            )
         if self.confines:
             permissions = self.session.permissions
             assert permissions is not None, "a confinement comes from permissions"
@@ -97,6 +100,8 @@ class Sandbox:
         self.session.begin_program()
 
     def _prepare_files(self) -> None:
+        from posixbackend.launcher.confinement import open_report
+
         target = self.command.compat_report
         if target is not None and target != "-":
             path = _host_path(target)
@@ -118,6 +123,8 @@ class Sandbox:
         if requested is None:
             return
         if self._report_fd is None and requested != "-":  # not confined: opened now
+            from posixbackend.launcher.confinement import open_report
+
             self._report_fd = open_report(requested)
         if self._report_fd is not None:
             try:
@@ -128,6 +135,15 @@ class Sandbox:
             return
         stream: TextIO | None = sys.stderr
         report.write(stream)
+
+
+def _restricts(session: Session) -> bool:
+    """Whether the session's permissions take anything away (the kernel then confines)."""
+    if session.permissions is None:
+        return False  # everything allowed: the confinement's modules are never needed
+    from posixbackend.launcher.confinement import restricts
+
+    return restricts(session.permissions)
 
 
 def _program_directory(command: Command) -> str | None:

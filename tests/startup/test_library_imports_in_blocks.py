@@ -1,0 +1,128 @@
+"""The library's own modules, first imported inside a block, always come from the library.
+
+``import posixbackend`` imports almost nothing (issue 20, item 4), so many of the library's
+modules are imported first inside a managed block -- through the stand-ins, the virtual file
+system's finder and the permissions in force. Each scenario runs in a fresh interpreter (the
+modules must not be imported yet) and prints what it saw as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import posixbackend
+
+PACKAGE = Path(posixbackend.__file__).parent
+TIMEOUT = 60
+
+
+def run(code: str, *launcher: str) -> Any:
+    """Run ``code`` in a fresh interpreter (through the launcher with ``launcher`` options
+    when given); the JSON of its last line."""
+    program = textwrap.dedent(code)
+    command = [sys.executable, "-m", "posixbackend", *launcher] if launcher else [sys.executable]
+    done = subprocess.run(
+        [*command, "-c", program], capture_output=True, text=True, timeout=TIMEOUT, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+PLANT = """
+    import builtins, json, os, sys
+    def plant(package_dir, relative):
+        # the guest's own file at the path of a library module not imported yet
+        path = os.path.join(package_dir, relative)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as file:
+            file.write("import builtins\\nbuiltins.GUEST_RAN = True\\n")
+"""
+
+
+def test_a_guest_file_at_a_library_modules_path_is_never_imported() -> None:
+    # Before the fix the virtual file system's finder served names of the library's own
+    # packages when the library is not below site-packages (an editable install, a source
+    # tree): the guest's file ran as library code, trusted by the permission layer.
+    seen = run(
+        PLANT
+        + f"""
+    import posixbackend
+    from posixbackend import backend
+    from vfs import MemoryFileSystem
+    assert "posixbackend.isolation" not in sys.modules
+    with backend("managed", file_system=MemoryFileSystem()):
+        plant({str(PACKAGE)!r}, "isolation/__init__.py")
+        plant({str(PACKAGE)!r}, "conformance/__init__.py")
+        plant({str(PACKAGE.parent / "compat")!r}, "docs.py")
+        run_isolated = posixbackend.run_isolated
+        import posixbackend.conformance
+        import compat.docs
+    print(json.dumps({{
+        "guest_ran": getattr(builtins, "GUEST_RAN", False),
+        "files": [sys.modules[name].__file__ for name in
+                  ("posixbackend.isolation", "posixbackend.conformance", "compat.docs")],
+        "run_isolated": run_isolated.__module__,
+    }}))
+    """
+    )
+    assert seen["guest_ran"] is False
+    assert seen["files"] == [
+        str(PACKAGE / "isolation" / "__init__.py"),
+        str(PACKAGE / "conformance" / "__init__.py"),
+        str(PACKAGE.parent / "compat" / "docs.py"),
+    ]
+    assert seen["run_isolated"].startswith("posixbackend.isolation")
+
+
+SEEDED = """
+import json, sys, types
+MARKER = {marker!r}
+seeded = types.ModuleType("posixbackend.isolation.result")
+
+class IsolatedResult:  # the guest's, where the library's lazily imported class would be
+    def __init__(self, *args):
+        import posix
+        posix.close(posix.open(MARKER, posix.O_CREAT | posix.O_WRONLY))
+
+seeded.IsolatedResult = IsolatedResult
+assert "posixbackend.isolation.result" not in sys.modules
+sys.modules["posixbackend.isolation.result"] = seeded
+import posixbackend
+try:
+    posixbackend.IsolatedResult()
+    outcome = "ran"
+except OSError as error:
+    outcome = "refused: " + type(error).__name__
+print(json.dumps(outcome), file=sys.__stdout__)
+"""
+
+
+@pytest.mark.parametrize("mode", ["--sandbox", "in-process sandbox"])
+def test_a_module_seeded_in_sys_modules_runs_with_the_guests_rights_only(
+    mode: str, tmp_path: Path
+) -> None:
+    # A lazy import finds what sys.modules holds: a guest can seed a name the library
+    # imports on first use, as it can replace any attribute of a module already imported.
+    # What it seeds runs as the guest's code, with the guest's rights: judged on the host.
+    marker = tmp_path / "seeded-ran"
+    guest = SEEDED.format(marker=str(marker))
+    if mode == "--sandbox":
+        outcome = run(guest, "--sandbox")
+    else:
+        outcome = run(
+            f"""
+    import textwrap
+    from posixbackend import Permissions, backend
+    with backend("managed", permissions=Permissions.sandbox()):
+        exec(textwrap.dedent({guest!r}))
+    """
+        )
+    assert outcome.startswith("refused: "), outcome
+    assert not marker.exists()
