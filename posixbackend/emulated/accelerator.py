@@ -6,7 +6,8 @@ the common case of each call (a memory file read at its offset, a SEEK_SET, an o
 whose path resolved before, a close) and hands everything else to the Python methods, which
 stay the definition of the behaviour. Without it, or with ``POSIXBACKEND_PURE_PYTHON=1`` in the
 environment, or ``EmulatedBackend(accelerated=False)``, the Python methods serve alone.
-It also gives the SQLite VFS a memory handle's pwrite in C (:func:`pwrite_of`), and an
+Its scandir is served by the C ``DirEntry`` and iterator of ``posixbackend/_direntry.c``
+(:func:`scandir_class`, :data:`SCAN_NODES`), built alongside. It also gives the SQLite VFS a memory handle's pwrite in C (:func:`pwrite_of`), and an
 accelerated backend's ``io.FileIO`` its methods in C (:data:`FAST_BOUND_RAW_FILE`):
 ``RawFile``'s common cases on a memory file, its Python methods for the rest.
 """
@@ -16,11 +17,12 @@ from __future__ import annotations
 import io
 import os
 import posix
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
 from posixbackend.emulated.descriptions import Description, FileDescription
+from posixbackend.emulated.direntry import DirEntry, ScandirIterator, StatFunction
 from posixbackend.emulated.fdtable import FdTable
 from posixbackend.emulated.fileio import BoundRawFile, RawFile
 from vfs.identity import Identity
@@ -79,7 +81,18 @@ def _load() -> tuple[ModuleType | None, str]:
     return _speedups, ""
 
 
+def _load_direntry() -> ModuleType | None:
+    """The configured C DirEntry module, or None when it is not built."""
+    try:
+        from posixbackend import _direntry
+    except ImportError:
+        return None
+    _direntry.configure(Inode)
+    return _direntry
+
+
 _speedups, MISSING = _load()
+_direntry = _load_direntry()
 AVAILABLE = _speedups is not None
 """Whether the C accelerator is built (and so used by default)."""
 
@@ -137,3 +150,23 @@ def pwrite_of(handle: Handle) -> Callable[[bytes, int], int]:
         writer: Callable[[bytes, int], int] = _speedups.MemoryWriter(handle)
         return writer
     return handle.pwrite
+
+
+def scandir_class(accelerated: bool) -> Callable[..., Iterator[Any]]:
+    """The class of an emulated scandir's iterator: the C one when ``accelerated`` and built,
+    direntry.ScandirIterator otherwise (same behaviour, same arguments)."""
+    if accelerated and _direntry is not None:
+        c_class: Callable[..., Iterator[Any]] = _direntry.ScandirIterator
+        return c_class
+    return ScandirIterator
+
+
+SCAN_NODES: Callable[[str | bytes | int, list[str], list[Inode], StatFunction], Iterator[Any]]
+SCAN_NODES = None if _direntry is None else _direntry.scan_nodes  # type: ignore[assignment]
+"""``scan_nodes(directory, names, nodes, stat)``: the C iterator over a memory directory's
+listing (MemoryFileSystem.listing_at, MemoryHandle.listing); None when not built."""
+
+DIRENTRY_TYPES: tuple[type, ...] = (DirEntry,) if _direntry is None else (
+    DirEntry, _direntry.DirEntry
+)
+"""Every class an emulated scandir's entries can have (``isinstance(entry, os.DirEntry)``)."""
