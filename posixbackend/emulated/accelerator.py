@@ -6,10 +6,12 @@ the common case of each call (a memory file read at its offset, a SEEK_SET, an o
 whose path resolved before, a close) and hands everything else to the Python methods, which
 stay the definition of the behaviour. Without it, or with ``POSIXBACKEND_PURE_PYTHON=1`` in the
 environment, or ``EmulatedBackend(accelerated=False)``, the Python methods serve alone.
-Its scandir is served by the C ``DirEntry`` and iterator of ``posixbackend/_direntry.c``
-(:func:`scandir_class`, :data:`SCAN_NODES`), built alongside. It also gives the SQLite VFS a memory handle's pwrite in C (:func:`pwrite_of`), and an
+It also gives the SQLite VFS a memory handle's pwrite in C (:func:`pwrite_of`), and an
 accelerated backend's ``io.FileIO`` its methods in C (:data:`FAST_BOUND_RAW_FILE`):
-``RawFile``'s common cases on a memory file, its Python methods for the rest.
+``RawFile``'s common cases on a memory file, its Python methods for the rest. An accelerated
+backend's scandir hands out the C ``DirEntry`` and iterator of ``posixbackend/_direntry.c``
+(:func:`scandir_class`, :data:`SCAN_NODES`), built alongside: direntry.py's behaviour
+without a Python frame per entry.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
+import compat
 from posixbackend.emulated.descriptions import Description, FileDescription
 from posixbackend.emulated.direntry import DirEntry, ScandirIterator, StatFunction
 from posixbackend.emulated.fdtable import FdTable
@@ -161,12 +164,23 @@ def scandir_class(accelerated: bool) -> Callable[..., Iterator[Any]]:
     return ScandirIterator
 
 
+UNCOLLECTED_ENTRY_CYCLE = compat.declare(
+    id="os.DirEntry.uncollected_cycle",
+    function="os.scandir",
+    aspect="an accelerated entry kept in a reference cycle through its backend",
+    level=compat.Level.FINEST,
+    explanation="the C DirEntry joins the cycle collector only once it caches a stat result "
+    "(as CPython's, it stays out otherwise, so a million kept entries cost the collector "
+    "nothing); an entry that never stat'ed and was stored on an object its backend reaches "
+    "(the backend or its file system) forms a cycle that is freed only when broken",
+)
+
 SCAN_NODES: Callable[[str | bytes | int, list[str], list[Inode], StatFunction], Iterator[Any]]
 SCAN_NODES = None if _direntry is None else _direntry.scan_nodes  # type: ignore[assignment]
 """``scan_nodes(directory, names, nodes, stat)``: the C iterator over a memory directory's
 listing (MemoryFileSystem.listing_at, MemoryHandle.listing); None when not built."""
 
-DIRENTRY_TYPES: tuple[type, ...] = (DirEntry,) if _direntry is None else (
-    DirEntry, _direntry.DirEntry
+DIRENTRY_TYPES: tuple[type, ...] = (
+    (DirEntry,) if _direntry is None else (DirEntry, _direntry.DirEntry)
 )
 """Every class an emulated scandir's entries can have (``isinstance(entry, os.DirEntry)``)."""

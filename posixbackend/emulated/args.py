@@ -29,7 +29,7 @@ import os
 import struct
 import sys
 import warnings
-from typing import Any, Final, SupportsIndex, cast
+from typing import Any, Final, cast
 
 import attrs
 
@@ -66,13 +66,16 @@ class CInteger:
     name: str
     size: int
     """Bytes, as ``struct.calcsize`` gives them."""
+    # Fields, not properties: every integer argument reads both (no call per argument).
+    min: int = attrs.field(init=False)
+    max: int = attrs.field(init=False)
 
-    @property
-    def min(self) -> int:
+    @min.default
+    def _min(self) -> int:
         return -(1 << (8 * self.size - 1))
 
-    @property
-    def max(self) -> int:
+    @max.default
+    def _max(self) -> int:
         return (1 << (8 * self.size - 1)) - 1
 
 
@@ -361,7 +364,7 @@ def dev_arg(value: object) -> int:
 
 def _index(value: object) -> int:
     """``operator.index``: CPython's messages for objects that are not integers."""
-    return operator.index(cast(SupportsIndex, value))
+    return operator.index(value)  # type: ignore[arg-type]  # (no typing.cast call: hot)
 
 
 # -- buffers ------------------------------------------------------------------------------------
@@ -442,9 +445,11 @@ def utime_times(function: str, times: object, ns: object = NOT_GIVEN) -> tuple[i
 
 def _exact_pair(value: object) -> tuple[object, object] | None:
     """``value`` if it is a tuple (not a subclass: CPython checks exactly) of two items."""
-    if value.__class__ is not tuple or len(cast(tuple[object, ...], value)) != 2:
+    pair: Any = value  # (typed as Any rather than cast: no call on this path)
+    if pair.__class__ is not tuple or len(pair) != 2:
         return None
-    return cast(tuple[object, object], value)
+    exact: tuple[object, object] = pair
+    return exact
 
 
 def _timestamp_ns(value: object) -> int:
@@ -477,7 +482,8 @@ def _split_ns(value: object) -> tuple[int, int]:
     """One of ``ns``: ``divmod(value, 10**9)`` gives seconds (a time_t) and nanoseconds (a C
     long), as CPython's ``split_py_long_to_s_and_ns``; any divmod result is honoured (the
     kernel judges the nanoseconds, after both times are converted)."""
-    pair: object = divmod(cast(Any, value), _NANOSECONDS)
+    dividend: Any = value
+    pair: object = divmod(dividend, _NANOSECONDS)
     if not isinstance(pair, tuple) or len(pair) != 2:
         raise TypeError(
             f"{_type_name(value)}.__divmod__() must return a 2-tuple, not {_type_name(pair)}"

@@ -7,12 +7,12 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from posixbackend.emulated import accelerator
 from posixbackend.emulated.args import PathArg, path_arg
 from posixbackend.emulated.core import BackendCore
 from posixbackend.emulated.descriptions import is_directory
 from posixbackend.emulated.direntry import StatFunction
 from posixbackend.permissions.entrypoints import entry_points
-from posixbackend.emulated import accelerator
 from vfs.errors import os_error, rename_error
 from vfs.memory.filesystem import MemoryFileSystem
 from vfs.memory.handle import MemoryHandle

@@ -63,6 +63,7 @@ def implementation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
     monkeypatch.setitem(globals(), "ScandirIterator", module.ScandirIterator)
     return module
 
+
 NON_UTF8 = os.fsdecode(b"caf\xe9")  # 'caf\udce9'
 
 
