@@ -8,6 +8,7 @@ points for the permission layer.
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import shutil
@@ -93,12 +94,12 @@ def describe_scan(root: str, directory: str) -> list[object]:
                 entry.path.replace(root, "<root>"),
                 repr(entry),
                 outcome(entry.is_dir, root),
-                outcome(lambda e=entry: e.is_dir(follow_symlinks=False), root),
+                outcome(functools.partial(entry.is_dir, follow_symlinks=False), root),
                 outcome(entry.is_file, root),
-                outcome(lambda e=entry: e.is_file(follow_symlinks=False), root),
+                outcome(functools.partial(entry.is_file, follow_symlinks=False), root),
                 outcome(entry.is_symlink, root),
                 outcome(entry.stat, root),
-                outcome(lambda e=entry: e.stat(follow_symlinks=False), root),
+                outcome(functools.partial(entry.stat, follow_symlinks=False), root),
             ))  # fmt: skip
     return answers
 
