@@ -330,3 +330,32 @@ def test_an_entry_stat_enters_the_library(
             (entry,) = iterator
         entry.stat()
     assert fs.blamed[-1] == trusted.LIBRARY
+
+
+# -- copytree's sendfile: one file under two names ---------------------------------------------
+
+
+def _sendfile_into_a_link(root: str) -> tuple[int, bytes]:
+    """sendfile from a file into a hard link of itself (a same-file copy, which overlaps)."""
+    with open(f"{root}/f", "wb") as file:
+        file.write(b"abcdef")
+    os.link(f"{root}/f", f"{root}/g")
+    source = os.open(f"{root}/f", os.O_RDONLY)
+    target = os.open(f"{root}/g", os.O_WRONLY)
+    try:
+        os.lseek(target, 2, os.SEEK_SET)
+        moved = os.sendfile(target, source, None, 4)
+    finally:
+        os.close(source)
+        os.close(target)
+    with open(f"{root}/f", "rb") as file:
+        return moved, file.read()
+
+
+def test_sendfile_knows_a_hard_link_is_the_same_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = _sendfile_into_a_link(str(tmp_path))
+    with managed(True, monkeypatch):
+        os.mkdir("/d")
+        assert _sendfile_into_a_link("/d") == expected
