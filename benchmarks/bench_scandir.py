@@ -50,7 +50,7 @@ def _populate(directory: str, walk_files: int) -> None:
             file.write(b"y" * 100)
 
 
-def _cases(directory: str) -> dict[str, tuple[Callable[[], object], int]]:
+def _cases(directory: str, walk_files: int) -> dict[str, tuple[Callable[[], object], int]]:
     """The calls, by name, with how many make one batch."""
     flat = os.path.join(directory, "flat")
     walk = os.path.join(directory, "walk")
@@ -75,7 +75,7 @@ def _cases(directory: str) -> dict[str, tuple[Callable[[], object], int]]:
 
     return {
         "os.scandir + is_file (20)": (scandir_is_file, 200),
-        f"os.walk ({WALK_FILES} files)": (walk_tree, 1),
+        f"os.walk ({walk_files} files)": (walk_tree, 1),
         f"Path.glob('**/*.py') ({GLOB_FILES} files)": (glob_tree, 1),
         f"shutil.copytree ({COPY_FILES} files)": (copy_tree, 1),
     }
@@ -90,13 +90,13 @@ def measure(rounds: int, walk_files: int = WALK_FILES) -> list[dict[str, Any]]:
     with backend("managed", file_system=fs):
         os.makedirs("/bench")
         _populate("/bench", walk_files)
-        managed = _cases("/bench")
+        managed = _cases("/bench", walk_files)
     results = []
     with _native_directory() as directory:
         _populate(directory, walk_files)
-        native = _cases(directory)
+        native = _cases(directory, walk_files)
         for name, (native_call, batch) in native.items():
-            managed_call = managed[name.replace(str(WALK_FILES), str(WALK_FILES))][0]
+            managed_call = managed[name][0]
             native_times, managed_times = [], []
             for _ in range(rounds):
                 native_times.append(_time(native_call, batch))

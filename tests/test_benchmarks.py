@@ -100,3 +100,10 @@ def test_rawfile_benchmark_runs_and_reports_every_row() -> None:
     for row in ("text 1 KiB", "'rb').read() 1 MiB", "write()+close 1 KiB"):
         assert row in out
     assert out.count("x  ") == 5  # a ratio (and its spread) on every row
+
+
+def test_scandir_benchmark_runs_and_reports_every_row() -> None:
+    out = run("-m", "benchmarks.bench_scandir", "--quick")
+    for row in ("os.scandir + is_file (20)", "os.walk (1000 files)", "Path.glob", "copytree"):
+        assert row in out
+    assert out.count("x  ") == 4  # a ratio (and its spread) on every row

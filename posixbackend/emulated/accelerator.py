@@ -180,6 +180,9 @@ SCAN_NODES = None if _direntry is None else _direntry.scan_nodes  # type: ignore
 """``scan_nodes(directory, names, nodes, stat)``: the C iterator over a memory directory's
 listing (MemoryFileSystem.listing_at, MemoryHandle.listing); None when not built."""
 
+C_DIRENTRY: type | None = None if _direntry is None else _direntry.DirEntry
+"""The class of an accelerated backend's scandir entries (None when not built)."""
+
 DIRENTRY_TYPES: tuple[type, ...] = (
     (DirEntry,) if _direntry is None else (DirEntry, _direntry.DirEntry)
 )

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from posixbackend import backend, current
+from posixbackend import backend, current_emulated
 from posixbackend.emulated import accelerator, direntry
 from posixbackend.permissions import trusted
 from vfs import DirEntryInfo, MemoryFileSystem
@@ -145,8 +145,8 @@ def managed(accelerated: bool, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
     """A managed block on a fresh memory file system, with or without the accelerator."""
     monkeypatch.setenv(accelerator.ENVIRONMENT_SWITCH, "0" if accelerated else "1")
     with backend("managed", file_system=MemoryFileSystem()):
-        block = current()
-        assert getattr(block, "accelerated", accelerated) is accelerated
+        emulated = current_emulated()
+        assert emulated is not None and emulated.accelerated is accelerated
         yield
 
 
@@ -207,6 +207,7 @@ def test_the_classes_that_serve(monkeypatch: pytest.MonkeyPatch, accelerated: bo
                 assert type(iterator) is module.ScandirIterator
                 (entry,) = iterator
             assert type(entry) is module.DirEntry
+            assert current_emulated().DirEntry is module.DirEntry  # type: ignore[union-attr]
             assert isinstance(entry, os.DirEntry)
             assert issubclass(type(entry), os.DirEntry)
             assert entry.is_file() and entry.stat().st_size == 0
