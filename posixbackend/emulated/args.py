@@ -138,6 +138,11 @@ class _PathSpec:
 # -- paths --------------------------------------------------------------------------------------
 
 
+_PATHLIB_CLASSES: Final = frozenset({"PosixPath", "PurePosixPath"})
+_PATHLIB_MODULES: Final = frozenset({"pathlib", "pathlib._local"})  # 3.11-3.12, 3.13
+"""Where pathlib's concrete POSIX classes live (by name: args.py does not import pathlib)."""
+
+
 def path_arg(
     value: object,
     function: str | None,
@@ -154,6 +159,13 @@ def path_arg(
         return PathArg(original=value, path=None, fd=value, is_bytes=False)
     if value is None and nullable:
         return PathArg(original=None, path=None, fd=None, is_bytes=False)
+    cls = type(value)
+    if cls.__name__ in _PATHLIB_CLASSES and cls.__module__ in _PATHLIB_MODULES:
+        # pathlib's own classes (no subclass): no buffer, no __index__, and __fspath__ gives
+        # a str -- what the general path below would find, without its look-ups
+        text = value.__fspath__()  # type: ignore[attr-defined]
+        if type(text) is str and text.isascii() and "\0" not in text:
+            return PathArg(original=text, path=text, fd=None, is_bytes=False)
     spec = _PathSpec(function, argument, allow_fd, nullable)
     if not isinstance(value, (str, bytes)):
         # CPython's order: a buffer (3.11) before an fd, and __fspath__ only for neither

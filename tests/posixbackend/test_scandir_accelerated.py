@@ -24,9 +24,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from posixbackend import backend, current_emulated
-from posixbackend.emulated import accelerator, direntry
+from posixbackend import PosixModuleBackend, current_emulated
+from posixbackend.emulated import EmulatedBackend, direntry
 from posixbackend.permissions import trusted
+from posixbackend.switch.block import BackendBlock
 from vfs import DirEntryInfo, MemoryFileSystem
 
 _direntry: Any
@@ -141,12 +142,16 @@ def _raise(error: BaseException) -> None:
 
 
 @contextmanager
-def managed(accelerated: bool, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A managed block on a fresh memory file system, with or without the accelerator."""
-    monkeypatch.setenv(accelerator.ENVIRONMENT_SWITCH, "0" if accelerated else "1")
-    with backend("managed", file_system=MemoryFileSystem()):
-        emulated = current_emulated()
-        assert emulated is not None and emulated.accelerated is accelerated
+def managed(
+    accelerated: bool, monkeypatch: pytest.MonkeyPatch, fs: MemoryFileSystem | None = None
+) -> Iterator[None]:
+    """A managed block on ``fs`` (a fresh memory file system by default), with or without the
+    accelerator (chosen by argument: the environment switch would also steer what the
+    process's first block sets up, e.g. the SQLite routing)."""
+    fs = MemoryFileSystem() if fs is None else fs
+    emulated = EmulatedBackend(fs, accelerated=accelerated)
+    with BackendBlock(PosixModuleBackend.JAVA, emulated, fs):
+        assert current_emulated() is emulated
         yield
 
 
@@ -323,8 +328,7 @@ def test_an_entry_stat_enters_the_library(
     DirEntry's methods."""
     fs = _WatchedFileSystem()
     fs.blamed = []
-    monkeypatch.setenv(accelerator.ENVIRONMENT_SWITCH, "0" if accelerated else "1")
-    with backend("managed", file_system=fs):
+    with managed(accelerated, monkeypatch, fs):
         os.mkdir("/d")
         os.symlink("/d", "/d/link")
         with os.scandir("/d") as iterator:
