@@ -107,3 +107,10 @@ def test_startup_benchmark_runs_and_reports_each_command_and_target() -> None:
     for command in ("python -c pass", "import posixbackend", "posixbackend-managed --fs=memory"):
         assert command in out
     assert out.count("(target <=") == 2 and "cpu" in out
+
+
+def test_scandir_benchmark_runs_and_reports_every_row() -> None:
+    out = run("-m", "benchmarks.bench_scandir", "--quick")
+    for row in ("os.scandir + is_file (20)", "os.walk (1000 files)", "Path.glob", "copytree"):
+        assert row in out
+    assert out.count("x  ") == 4  # a ratio (and its spread) on every row

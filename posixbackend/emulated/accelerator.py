@@ -8,7 +8,10 @@ stay the definition of the behaviour. Without it, or with ``POSIXBACKEND_PURE_PY
 environment, or ``EmulatedBackend(accelerated=False)``, the Python methods serve alone.
 It also gives the SQLite VFS a memory handle's pwrite in C (:func:`pwrite_of`), and an
 accelerated backend's ``io.FileIO`` its methods in C (:data:`FAST_BOUND_RAW_FILE`):
-``RawFile``'s common cases on a memory file, its Python methods for the rest.
+``RawFile``'s common cases on a memory file, its Python methods for the rest. An accelerated
+backend's scandir hands out the C ``DirEntry`` and iterator of ``posixbackend/_direntry.c``
+(:func:`scandir_class`, :data:`SCAN_NODES`), built alongside: direntry.py's behaviour
+without a Python frame per entry.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from __future__ import annotations
 import io
 import os
 import posix
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
+import compat
 from posixbackend.emulated.descriptions import Description, FileDescription
+from posixbackend.emulated.direntry import DirEntry, ScandirIterator, StatFunction
 from posixbackend.emulated.fdtable import FdTable
 from posixbackend.emulated.fileio import BoundRawFile, RawFile
 from vfs.identity import Identity
@@ -79,7 +84,18 @@ def _load() -> tuple[ModuleType | None, str]:
     return _speedups, ""
 
 
+def _load_direntry() -> ModuleType | None:
+    """The configured C DirEntry module, or None when it is not built."""
+    try:
+        from posixbackend import _direntry
+    except ImportError:
+        return None
+    _direntry.configure(Inode)
+    return _direntry
+
+
 _speedups, MISSING = _load()
+_direntry = _load_direntry()
 AVAILABLE = _speedups is not None
 """Whether the C accelerator is built (and so used by default)."""
 
@@ -137,3 +153,37 @@ def pwrite_of(handle: Handle) -> Callable[[bytes, int], int]:
         writer: Callable[[bytes, int], int] = _speedups.MemoryWriter(handle)
         return writer
     return handle.pwrite
+
+
+def scandir_class(accelerated: bool) -> Callable[..., Iterator[Any]]:
+    """The class of an emulated scandir's iterator: the C one when ``accelerated`` and built,
+    direntry.ScandirIterator otherwise (same behaviour, same arguments)."""
+    if accelerated and _direntry is not None:
+        c_class: Callable[..., Iterator[Any]] = _direntry.ScandirIterator
+        return c_class
+    return ScandirIterator
+
+
+UNCOLLECTED_ENTRY_CYCLE = compat.declare(
+    id="os.DirEntry.uncollected_cycle",
+    function="os.scandir",
+    aspect="an accelerated entry kept in a reference cycle through its backend",
+    level=compat.Level.FINEST,
+    explanation="the C DirEntry joins the cycle collector only once it caches a stat result "
+    "(as CPython's, it stays out otherwise, so a million kept entries cost the collector "
+    "nothing); an entry that never stat'ed and was stored on an object its backend reaches "
+    "(the backend or its file system) forms a cycle that is freed only when broken",
+)
+
+SCAN_NODES: Callable[[str | bytes | int, list[str], list[Inode], StatFunction], Iterator[Any]]
+SCAN_NODES = None if _direntry is None else _direntry.scan_nodes  # type: ignore[assignment]
+"""``scan_nodes(directory, names, nodes, stat)``: the C iterator over a memory directory's
+listing (MemoryFileSystem.listing_at, MemoryHandle.listing); None when not built."""
+
+C_DIRENTRY: type | None = None if _direntry is None else _direntry.DirEntry
+"""The class of an accelerated backend's scandir entries (None when not built)."""
+
+DIRENTRY_TYPES: tuple[type, ...] = (
+    (DirEntry,) if _direntry is None else (DirEntry, _direntry.DirEntry)
+)
+"""Every class an emulated scandir's entries can have (``isinstance(entry, os.DirEntry)``)."""

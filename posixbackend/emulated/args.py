@@ -29,7 +29,7 @@ import os
 import struct
 import sys
 import warnings
-from typing import Any, Final, SupportsIndex, cast
+from typing import Any, Final, cast
 
 import attrs
 
@@ -66,13 +66,16 @@ class CInteger:
     name: str
     size: int
     """Bytes, as ``struct.calcsize`` gives them."""
+    # Fields, not properties: every integer argument reads both (no call per argument).
+    min: int = attrs.field(init=False)
+    max: int = attrs.field(init=False)
 
-    @property
-    def min(self) -> int:
+    @min.default
+    def _min(self) -> int:
         return -(1 << (8 * self.size - 1))
 
-    @property
-    def max(self) -> int:
+    @max.default
+    def _max(self) -> int:
         return (1 << (8 * self.size - 1)) - 1
 
 
@@ -135,6 +138,11 @@ class _PathSpec:
 # -- paths --------------------------------------------------------------------------------------
 
 
+_PATHLIB_CLASSES: Final = frozenset({"PosixPath", "PurePosixPath"})
+_PATHLIB_MODULES: Final = frozenset({"pathlib", "pathlib._local"})  # 3.11-3.12, 3.13
+"""Where pathlib's concrete POSIX classes live (by name: args.py does not import pathlib)."""
+
+
 def path_arg(
     value: object,
     function: str | None,
@@ -151,6 +159,13 @@ def path_arg(
         return PathArg(original=value, path=None, fd=value, is_bytes=False)
     if value is None and nullable:
         return PathArg(original=None, path=None, fd=None, is_bytes=False)
+    cls = type(value)
+    if cls.__name__ in _PATHLIB_CLASSES and cls.__module__ in _PATHLIB_MODULES:
+        # pathlib's own classes (no subclass): no buffer, no __index__, and __fspath__ gives
+        # a str -- what the general path below would find, without its look-ups
+        text = value.__fspath__()  # type: ignore[attr-defined]
+        if type(text) is str and text.isascii() and "\0" not in text:
+            return PathArg(original=text, path=text, fd=None, is_bytes=False)
     spec = _PathSpec(function, argument, allow_fd, nullable)
     if not isinstance(value, (str, bytes)):
         # CPython's order: a buffer (3.11) before an fd, and __fspath__ only for neither
@@ -361,7 +376,7 @@ def dev_arg(value: object) -> int:
 
 def _index(value: object) -> int:
     """``operator.index``: CPython's messages for objects that are not integers."""
-    return operator.index(cast(SupportsIndex, value))
+    return operator.index(value)  # type: ignore[arg-type]  # (no typing.cast call: hot)
 
 
 # -- buffers ------------------------------------------------------------------------------------
@@ -442,9 +457,11 @@ def utime_times(function: str, times: object, ns: object = NOT_GIVEN) -> tuple[i
 
 def _exact_pair(value: object) -> tuple[object, object] | None:
     """``value`` if it is a tuple (not a subclass: CPython checks exactly) of two items."""
-    if value.__class__ is not tuple or len(cast(tuple[object, ...], value)) != 2:
+    pair: Any = value  # (typed as Any rather than cast: no call on this path)
+    if pair.__class__ is not tuple or len(pair) != 2:
         return None
-    return cast(tuple[object, object], value)
+    exact: tuple[object, object] = pair
+    return exact
 
 
 def _timestamp_ns(value: object) -> int:
@@ -477,7 +494,8 @@ def _split_ns(value: object) -> tuple[int, int]:
     """One of ``ns``: ``divmod(value, 10**9)`` gives seconds (a time_t) and nanoseconds (a C
     long), as CPython's ``split_py_long_to_s_and_ns``; any divmod result is honoured (the
     kernel judges the nanoseconds, after both times are converted)."""
-    pair: object = divmod(cast(Any, value), _NANOSECONDS)
+    dividend: Any = value
+    pair: object = divmod(dividend, _NANOSECONDS)
     if not isinstance(pair, tuple) or len(pair) != 2:
         raise TypeError(
             f"{_type_name(value)}.__divmod__() must return a 2-tuple, not {_type_name(pair)}"

@@ -215,6 +215,8 @@ class BackendCore:
             return False
         python = {name: getattr(cls, name).__get__(self, cls) for name in names}
         vars(self).update(accelerator.fast_paths(self._table, self._fs, python))
+        if accelerator.C_DIRENTRY is not None:  # the class its scandir's entries then have
+            vars(self)["DirEntry"] = accelerator.C_DIRENTRY
         return True
 
     def adopt_host_descriptors(self, fds: Iterable[int]) -> list[int]:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Iterator
 from typing import Any
 
+from posixbackend.emulated import accelerator
 from posixbackend.emulated.args import PathArg, path_arg
 from posixbackend.emulated.core import BackendCore
 from posixbackend.emulated.descriptions import is_directory
-from posixbackend.emulated.direntry import ScandirIterator
+from posixbackend.emulated.direntry import StatFunction
+from posixbackend.permissions.entrypoints import entry_points
 from vfs.errors import os_error, rename_error
+from vfs.memory.filesystem import MemoryFileSystem
+from vfs.memory.handle import MemoryHandle
 
 
 class DirectoryFunctions(BackendCore):
@@ -30,35 +35,37 @@ class DirectoryFunctions(BackendCore):
             return [os.fsencode(name) for name in names]
         return names
 
-    def scandir(self, path: Any = None) -> ScandirIterator:
-        """os.scandir: an iterator of DirEntry objects that behave like os.DirEntry."""
+    def scandir(self, path: Any = None) -> Iterator[Any]:
+        """os.scandir: an iterator of DirEntry objects that behave like os.DirEntry (in C
+        when accelerated; a memory directory's listing then costs no record per entry)."""
         target = _current_if_null(path_arg(path, "scandir", allow_fd=True, nullable=True))
+        fast = self._accelerated and accelerator.SCAN_NODES is not None
         if target.fd is not None:
             fd = target.fd
-            infos = self._open_directory(fd, target.original).scandir()
-
-            def stat_in_directory(name: str, follow_symlinks: bool) -> os.stat_result:
-                directory = self._directory_of(fd, name)
-                return self._view(self._fs.stat_at(directory, name, follow_symlinks))
-
-            return ScandirIterator(fd, infos, stat_in_directory)
+            handle = self._open_directory(fd, target.original)
+            stat_in_directory = _stat_in_directory(self, fd)
+            if fast and type(handle) is MemoryHandle:
+                return accelerator.SCAN_NODES(fd, *handle.listing(), stat_in_directory)
+            iterator_class = accelerator.scandir_class(self._accelerated)
+            return iterator_class(fd, handle.scandir(), stat_in_directory)
         at, name = self._at(target, None)
+        fs = self._fs
         try:
-            infos = self._fs.scandir_at(at, name)
+            if fast and type(fs) is MemoryFileSystem:
+                names, nodes = fs.listing_at(at, name)
+            else:
+                infos = fs.scandir_at(at, name)
+                fast = False
         except OSError as error:
             raise rename_error(error, target.original) from None
-
-        def stat_path(entry_path: str, follow_symlinks: bool) -> os.stat_result:
-            # Like os.DirEntry: a relative scan's entries are relative to the cwd of the
-            # moment they are asked, which need not be the scanned directory's.
-            start = None if entry_path[:1] == "/" else self._cwd
-            return self._view(self._fs.stat_at(start, entry_path, follow_symlinks))
-
         directory = target.original
         if not isinstance(directory, (str, bytes)):  # a 3.11 bytes-like path: bytes entries
             assert target.path is not None
             directory = os.fsencode(target.path)
-        return ScandirIterator(directory, infos, stat_path)
+        if fast:
+            return accelerator.SCAN_NODES(directory, names, nodes, _stat_by_path(self))
+        iterator_class = accelerator.scandir_class(self._accelerated)
+        return iterator_class(directory, infos, _stat_by_path(self))
 
     def _open_directory(self, fd: int, filename: object) -> Any:
         """The handle of an open directory descriptor (EBADF, ENOTDIR naming ``filename``)."""
@@ -69,6 +76,33 @@ class DirectoryFunctions(BackendCore):
         if handle is None or not is_directory(description):
             raise os_error(errno.ENOTDIR, filename)
         return handle
+
+
+def _stat_by_path(backend: DirectoryFunctions) -> StatFunction:
+    """The StatFunction of a scan of a path: an entry's path, resolved when asked."""
+
+    def stat_path(entry_path: str, follow_symlinks: bool) -> os.stat_result:
+        # Like os.DirEntry: a relative scan's entries are relative to the cwd of the
+        # moment they are asked, which need not be the scanned directory's.
+        start = None if entry_path[:1] == "/" else backend._cwd
+        return backend._view(backend._fs.stat_at(start, entry_path, follow_symlinks))
+
+    return stat_path
+
+
+def _stat_in_directory(backend: DirectoryFunctions, fd: int) -> StatFunction:
+    """The StatFunction of a scan of directory ``fd``: a name in it (EBADF once closed)."""
+
+    def stat_in_directory(name: str, follow_symlinks: bool) -> os.stat_result:
+        directory = backend._directory_of(fd, name)
+        return backend._view(backend._fs.stat_at(directory, name, follow_symlinks))
+
+    return stat_in_directory
+
+
+# The C DirEntry calls these closures with no library frame above them: the library is
+# entered here, as through the Python DirEntry's methods (permissions/trusted.py).
+entry_points(_stat_by_path, _stat_in_directory)
 
 
 def _current_if_null(target: PathArg) -> PathArg:

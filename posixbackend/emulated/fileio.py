@@ -806,8 +806,12 @@ def _check_binary_args(
 def _is_number(file: object) -> bool:
     """``PyNumber_Check``: descriptors are numbers; anything else must be a path."""
     tp = type(file)
-    has_slot = any(hasattr(tp, slot) for slot in ("__index__", "__int__", "__float__"))
-    return has_slot or isinstance(file, complex)
+    return (
+        hasattr(tp, "__index__")
+        or hasattr(tp, "__int__")
+        or hasattr(tp, "__float__")
+        or isinstance(file, complex)
+    )
 
 
 def _buffer_size(raw: RawFile, buffering: int) -> tuple[int, bool]:

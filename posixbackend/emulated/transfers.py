@@ -36,6 +36,7 @@ from posixbackend.emulated.descriptions import (
 from posixbackend.emulated.pipes import PipeReader, PipeWriter
 from posixbackend.emulated.unsigned import unsigned_int_arg
 from vfs.errors import os_error
+from vfs.memory.handle import MemoryHandle
 
 SPLICE_F_ALL = 0x0F
 """SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT: what splice accepts."""
@@ -238,6 +239,11 @@ def _same_file(source: Description, destination: Description) -> bool:
         return False
     if source is destination:
         return True
+    handle = source.handle
+    if type(handle) is MemoryHandle:  # two handles of one memory fs: no stat needed
+        same = handle.same_file(destination.handle)
+        if same is not None:
+            return same
     st, other = source.stat(), destination.stat()
     return (st.st_dev, st.st_ino) == (other.st_dev, other.st_ino)
 

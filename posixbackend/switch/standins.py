@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMappin
 from typing import Any, Protocol
 
 import compat
+from posixbackend.emulated.accelerator import DIRENTRY_TYPES
 from posixbackend.emulated.direntry import DirEntry as EmulatedDirEntry
 from posixbackend.emulated.direntry import ScandirIterator
 from posixbackend.emulated.fileio import RawFile
@@ -329,10 +330,10 @@ class _SwitchedDirEntry(type):
     """The metaclass of the os.DirEntry stand-in: both backends' entries are instances."""
 
     def __instancecheck__(cls, instance: object) -> bool:
-        return isinstance(instance, (posix.DirEntry, EmulatedDirEntry))
+        return isinstance(instance, (posix.DirEntry, *DIRENTRY_TYPES))
 
     def __subclasscheck__(cls, subclass: type) -> bool:
-        return issubclass(subclass, (posix.DirEntry, EmulatedDirEntry))
+        return issubclass(subclass, (posix.DirEntry, *DIRENTRY_TYPES))
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         raise TypeError("cannot create 'posix.DirEntry' instances")

@@ -5,7 +5,8 @@ Each test scans a real temporary directory twice: with ``os.scandir``, and throu
 function. Then it compares every answer, every exception (class, errno, message, file names),
 which results are the same object, and what later calls still see after the files change.
 When stat is called (not visible from the real entry) is checked against the call sequence
-Modules/posixmodule.c makes.
+Modules/posixmodule.c makes. Every test runs on both implementations: the Python classes (the
+definition) and their C versions in ``posixbackend._direntry``, when built.
 """
 
 from __future__ import annotations
@@ -35,8 +36,33 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from posixbackend.emulated import direntry
 from posixbackend.emulated.direntry import UNKNOWN_TYPE, DirEntry, ScandirIterator
 from vfs import DirEntryInfo, HostFileSystem
+
+try:
+    from posixbackend import _direntry
+except ImportError:  # not built: the Python classes alone
+    _direntry = None  # type: ignore[assignment]
+
+IMPLEMENTATIONS = [
+    pytest.param(direntry, id="python"),
+    pytest.param(
+        _direntry,
+        id="c",
+        marks=pytest.mark.skipif(_direntry is None, reason="posixbackend._direntry not built"),
+    ),
+]
+
+
+@pytest.fixture(autouse=True, params=IMPLEMENTATIONS)
+def implementation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """This module's DirEntry and ScandirIterator are those of one implementation per run."""
+    module = request.param
+    monkeypatch.setitem(globals(), "DirEntry", module.DirEntry)
+    monkeypatch.setitem(globals(), "ScandirIterator", module.ScandirIterator)
+    return module
+
 
 NON_UTF8 = os.fsdecode(b"caf\xe9")  # 'caf\udce9'
 

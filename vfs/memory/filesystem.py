@@ -315,6 +315,14 @@ class MemoryFileSystem(FileSystem):
         with self._lock:
             return self._entries(self._readable_directory(at, path), touch=True)
 
+    def listing_at(self, at: object | None, path: str) -> tuple[list[str], list[Inode]]:
+        """What ``scandir_at`` lists, as two lists: the names and their nodes, a snapshot
+        taken under the lock (the C scandir iterator reads each node's type and number as it
+        goes, with no record per entry; both are fixed for a node's life)."""
+        check_path_at(at, path)
+        with self._lock:
+            return self._readable_directory(at, path).snapshot(touch=True)
+
     def _readable_directory(self, at: object | None, path: str) -> Directory:
         """The directory ``path`` leads to, if the identity may read it (opendir's checks; the
         path is checked already)."""

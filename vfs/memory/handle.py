@@ -241,6 +241,21 @@ class MemoryHandle(Handle):
         with self._fs._lock:
             return self._fs._entries(node, touch=bool(self._state & TOUCH))
 
+    def same_file(self, other: object) -> bool | None:
+        """Whether ``other`` is open on this handle's file: known without a stat for another
+        handle of this file system (one node is one inode number there), None otherwise."""
+        if type(other) is not MemoryHandle or other._fs is not self._fs:
+            return None
+        return other._node is self._node
+
+    def listing(self) -> tuple[list[str], list[Inode]]:
+        """What ``scandir`` lists, as names and nodes (see MemoryFileSystem.listing_at)."""
+        node = self._usable()
+        if not isinstance(node, Directory):
+            raise os_error(errno.ENOTDIR)
+        with self._fs._lock:
+            return node.snapshot(touch=bool(self._state & TOUCH))
+
     def statvfs(self) -> posix.statvfs_result:
         if not self._state & OPEN:
             raise os_error(errno.EBADF)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import posix
 import stat as _stat
+from time import time_ns
 from typing import TYPE_CHECKING, cast
 
 from vfs.memory.extents import PAGE_SIZE, Extents, page_count
@@ -181,6 +182,14 @@ class Directory(Inode):
             parts.append(node.name)
             node = node.parent
         return "/" + "/".join(reversed(parts))
+
+    def snapshot(self, touch: bool) -> tuple[list[str], list[Inode]]:
+        """The names and nodes of the entries, in one order (``touch``: atime, as a read).
+        The caller holds the file system's lock."""
+        if touch:
+            self.accessed(time_ns())
+        entries = self.entries
+        return list(entries), list(entries.values())
 
     def is_ancestor_of(self, other: Directory) -> bool:
         """Whether this directory is ``other`` or contains it at any depth."""
