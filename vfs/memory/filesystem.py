@@ -221,9 +221,13 @@ class MemoryFileSystem(FileSystem):
             hit = names.paths.get(path) if path.__class__ is str else None
             if hit is not None and not (names.check and not permitted(hit[0], names.who, X_OK)):
                 node = hit[0].entries.get(hit[1])
-                if node is None:  # the directory part resolved before: no such entry in it
-                    raise os_error(errno.ENOENT, path)
-                if node.mode & S_IFMT != S_IFLNK:
+                if node is None:
+                    # the directory part resolved before and has no such entry (a name too
+                    # long for one is ENAMETOOLONG: the walk below says so)
+                    name = hit[1]
+                    if name.isascii() and len(name) <= NAME_MAX:
+                        raise os_error(errno.ENOENT, path)
+                elif node.mode & S_IFMT != S_IFLNK:
                     return node._stat or node.stat()
         check_path(path)
         return self.stat_at(None, path, follow_symlinks)
