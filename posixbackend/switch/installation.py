@@ -371,19 +371,33 @@ class Installation:
         unlink=_os.unlink)`` took the real unlink when it was defined) or to an attribute of a
         class it defines, as is or as a staticmethod (3.13's ``glob._StringGlobber.scandir =
         staticmethod(os.scandir)``)."""
+        # One pass over each module's names (the first install scans every loaded module):
+        # its own names, then the classes and functions it defines.
+        function_type, type_type = types.FunctionType, type
         for module_name, module in modules:
             if not _scanned(module_name, module):
                 continue
+            classes: list[type] = []
+            functions: list[types.FunctionType] = []
             for name, value in list(vars(module).items()):
                 found = table.get(id(value))
                 if found is not None and found[0] is value:
                     yield module, name, value, found[1]
-            for cls in _classes_of(module_name, module):
+                if isinstance(value, function_type):
+                    if value.__module__ == module_name:
+                        functions.append(value)
+                elif isinstance(value, type_type) and value.__module__ == module_name:
+                    classes.append(value)
+            for cls in classes:
                 for name, value in list(vars(cls).items()):
                     new = _swapped_member(value, table)
                     if new is not None:
                         yield cls, name, value, new
-            for function in _functions_of(module_name, module):
+                    if isinstance(value, staticmethod | classmethod):
+                        value = value.__func__  # noqa: PLW2901
+                    if isinstance(value, function_type):
+                        functions.append(value)
+            for function in functions:
                 for name in ("__defaults__", "__kwdefaults__"):
                     values = getattr(function, name)
                     changed = _swapped(values, table) if values else None
@@ -603,27 +617,6 @@ def _own_attribute(namespace: Any, name: str) -> Any:
     if isinstance(namespace, types.FunctionType):  # __defaults__ or __kwdefaults__
         return getattr(namespace, name)
     return vars(namespace).get(name)
-
-
-def _functions_of(name: str, module: Any) -> Iterator[types.FunctionType]:
-    """The functions a module defines, at its top level and as methods of its classes."""
-    for value in list(vars(module).values()):
-        if isinstance(value, types.FunctionType):
-            if value.__module__ == name:
-                yield value
-        elif isinstance(value, type) and value.__module__ == name:
-            for member in list(vars(value).values()):
-                if isinstance(member, staticmethod | classmethod):
-                    member = member.__func__  # noqa: PLW2901
-                if isinstance(member, types.FunctionType):
-                    yield member
-
-
-def _classes_of(name: str, module: Any) -> Iterator[type]:
-    """The classes a module defines at its top level."""
-    for value in list(vars(module).values()):
-        if isinstance(value, type) and value.__module__ == name:
-            yield value
 
 
 def _swapped_member(value: Any, table: dict[int, tuple[Any, Any]]) -> Any:
