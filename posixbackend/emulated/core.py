@@ -17,7 +17,7 @@ import posix
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import Any, Final, Self, TypeVar
 
 import compat
 from posixbackend.emulated import accelerator
@@ -66,6 +66,8 @@ VIRTUAL_FDS = compat.declare(
 )
 
 
+T = TypeVar("T")
+
 _PENDING: Final = "_pending_build"
 """A deferred backend's instance key: its arguments until it is built, then None."""
 _BUILDING = threading.Lock()
@@ -78,6 +80,35 @@ def _check_options(umask: int, time_resolution_ns: int) -> None:
         raise ValueError(f"time_resolution_ns must be a positive int, not {time_resolution_ns!r}")
     if not isinstance(umask, int) or not 0 <= umask <= 0o777:
         raise ValueError(f"umask must be an int from 0 to 0o777, not {umask!r}")
+
+
+def _build_at_first_use(self: BackendCore, name: str) -> Any:
+    """``__getattr__`` of a deferred backend's waiting class: reached only for a name the
+    instance and its class lack -- its state before it is built, or a name no backend has."""
+    pending = self.__dict__.get(_PENDING)
+    if pending is None:
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    self._build(pending)
+    return object.__getattribute__(self, name)
+
+
+_WAITING_CLASSES: weakref.WeakKeyDictionary[type, type] = weakref.WeakKeyDictionary()
+_REAL_CLASSES: weakref.WeakKeyDictionary[type, type] = weakref.WeakKeyDictionary()
+
+
+def _waiting_class(cls: type[T]) -> type[T]:
+    """The class of ``cls``'s deferred backends until they are built: ``cls`` with a
+    ``__getattr__`` that builds them (a hook every attribute look-up of its instances pays
+    for, so a built backend leaves it: see BackendCore._build)."""
+    waiting = _WAITING_CLASSES.get(cls)
+    if waiting is None:
+        namespace = {
+            "__getattr__": _build_at_first_use, "__slots__": (), "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__, "__doc__": cls.__doc__,
+        }  # fmt: skip
+        waiting = _WAITING_CLASSES[cls] = type(cls.__name__, (cls,), namespace)
+        _REAL_CLASSES[waiting] = cls
+    return waiting
 
 
 _KEEPS_OWN_CALLS: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
@@ -120,7 +151,8 @@ class BackendCore:
         is entered then too, so it must be a directory the provider is sure to have (its own
         root, or one it is made with): a missing one fails that first call."""
         _check_options(umask, time_resolution_ns)
-        backend = cls.__new__(cls)
+        waiting: type[Self] = _waiting_class(cls)
+        backend = object.__new__(waiting)
         backend.__dict__[_PENDING] = {
             "file_system": file_system, "cwd": cwd, "umask": umask,
             "time_resolution_ns": time_resolution_ns, "identity": identity,
@@ -129,33 +161,25 @@ class BackendCore:
         }  # fmt: skip
         return backend
 
-    if not TYPE_CHECKING:  # (for type checkers, a backend has the attributes it declares)
-
-        def __getattr__(self, name: str) -> Any:
-            # Reached only for a name the instance and its class lack: a deferred backend's
-            # state before it is built, or a name no backend has.
-            pending = self.__dict__.get(_PENDING)
-            if pending is None:
-                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-            self._build(pending)
-            return object.__getattribute__(self, name)
-
     def _build(self, pending: dict[str, Any]) -> None:
         """Build a deferred backend: its state is made aside and published in one step (no
-        thread sees half of it, an interrupt leaves it unbuilt), then the fast paths, which
-        are bound to this very object, are put in place."""
+        thread sees half of it, an interrupt leaves it unbuilt), then it becomes an instance
+        of its real class (whose attribute look-ups have no ``__getattr__`` hook to pay
+        for), and then the fast paths, which are bound to this very object, are put in
+        place."""
         with _BUILDING:
             if self.__dict__.get(_PENDING) is not pending:
                 return  # another thread built it meanwhile
+            real: type[BackendCore] = _REAL_CLASSES.get(type(self), type(self))
             arguments = dict(pending)
             provider = arguments["file_system"]
             if not isinstance(provider, FileSystem):  # a callable making it now
                 arguments["file_system"] = provider()
-            aside = type(self).__new__(type(self))
-            type(self).__init__(aside, accelerated=False, **arguments)
+            aside = real(accelerated=False, **arguments)
             state = aside.__dict__
             state[_PENDING] = None
             self.__dict__.update(state)
+            self.__class__ = real
             if accelerator.wanted(None):
                 self._accelerated = self._accelerate(None)
 

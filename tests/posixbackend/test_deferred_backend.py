@@ -107,3 +107,14 @@ def test_an_interrupted_build_leaves_it_unbuilt_and_the_next_use_builds_it(
     assert not built(emulated) and not core_module._BUILDING.locked()
     assert emulated.getcwd() == "/"
     assert built(emulated) and len(calls) == 2
+
+
+def test_a_built_backend_is_of_its_real_class_with_no_look_up_hook() -> None:
+    """Until it is built a deferred backend is an instance of a waiting subclass whose
+    ``__getattr__`` builds it; then it is a plain EmulatedBackend again (a class with
+    ``__getattr__`` makes every attribute look-up of its instances slower)."""
+    emulated = EmulatedBackend.deferred(MemoryFileSystem())
+    assert isinstance(emulated, EmulatedBackend) and type(emulated) is not EmulatedBackend
+    assert type(emulated).__name__ == "EmulatedBackend"
+    emulated.getcwd()
+    assert type(emulated) is EmulatedBackend and not hasattr(EmulatedBackend, "__getattr__")
