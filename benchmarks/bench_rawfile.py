@@ -122,31 +122,43 @@ def measure(rounds: int) -> list[dict[str, Any]]:
         os.makedirs("/bench", exist_ok=True)
         _populate("/bench")
         managed = _cases("/bench")
-    results = []
     with _native_directory() as directory:
         _populate(directory)
-        native = _cases(directory)
-        for name, (native_call, batch) in native.items():
-            managed_call = managed[name][0]
-            native_times, managed_times = [], []
-            for _ in range(rounds):
-                native_times.append(_time(native_call, batch))
-                with backend("managed", file_system=fs):
-                    managed_times.append(_time(managed_call, batch))
-            native_frames = _frames(native_call)
+        return paired_rows(_cases(directory), managed, fs, rounds)
+
+
+def paired_rows(
+    native: dict[str, tuple[Callable[[], object], int]],
+    managed: dict[str, tuple[Callable[[], object], int]],
+    fs: Any,
+    rounds: int,
+) -> list[dict[str, Any]]:
+    """For each case (name -> (call, batch)): native and managed (in a block over ``fs``)
+    times per call in interleaved rounds, the ratio's median and quartiles, frame counts."""
+    from posixbackend import backend
+
+    results = []
+    for name, (native_call, batch) in native.items():
+        managed_call = managed[name][0]
+        native_times, managed_times = [], []
+        for _ in range(rounds):
+            native_times.append(_time(native_call, batch))
             with backend("managed", file_system=fs):
-                managed_frames = _frames(managed_call)
-            ratios = sorted(m / n for m, n in zip(managed_times, native_times, strict=True))
-            quartiles = statistics.quantiles(ratios, n=4)
-            results.append({
-                "operation": name,
-                "native_us": statistics.median(native_times) * 1e6,
-                "managed_us": statistics.median(managed_times) * 1e6,
-                "ratio": statistics.median(ratios),
-                "ratio_q1": quartiles[0],
-                "ratio_q3": quartiles[2],
-                "frames": f"{native_frames} -> {managed_frames}",
-            })  # fmt: skip
+                managed_times.append(_time(managed_call, batch))
+        native_frames = _frames(native_call)
+        with backend("managed", file_system=fs):
+            managed_frames = _frames(managed_call)
+        ratios = sorted(m / n for m, n in zip(managed_times, native_times, strict=True))
+        quartiles = statistics.quantiles(ratios, n=4)
+        results.append({
+            "operation": name,
+            "native_us": statistics.median(native_times) * 1e6,
+            "managed_us": statistics.median(managed_times) * 1e6,
+            "ratio": statistics.median(ratios),
+            "ratio_q1": quartiles[0],
+            "ratio_q3": quartiles[2],
+            "frames": f"{native_frames} -> {managed_frames}",
+        })  # fmt: skip
     return results
 
 

@@ -18,12 +18,11 @@ import json
 import os
 import pathlib
 import shutil
-import statistics
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.bench_rawfile import _frames, _native_directory, _time
+from benchmarks.bench_rawfile import _native_directory, paired_rows
 
 WALK_FILES = 10_000
 GLOB_FILES = 1_000
@@ -91,32 +90,9 @@ def measure(rounds: int, walk_files: int = WALK_FILES) -> list[dict[str, Any]]:
         os.makedirs("/bench")
         _populate("/bench", walk_files)
         managed = _cases("/bench", walk_files)
-    results = []
     with _native_directory() as directory:
         _populate(directory, walk_files)
-        native = _cases(directory, walk_files)
-        for name, (native_call, batch) in native.items():
-            managed_call = managed[name][0]
-            native_times, managed_times = [], []
-            for _ in range(rounds):
-                native_times.append(_time(native_call, batch))
-                with backend("managed", file_system=fs):
-                    managed_times.append(_time(managed_call, batch))
-            native_frames = _frames(native_call)
-            with backend("managed", file_system=fs):
-                managed_frames = _frames(managed_call)
-            ratios = sorted(m / n for m, n in zip(managed_times, native_times, strict=True))
-            quartiles = statistics.quantiles(ratios, n=4)
-            results.append({
-                "operation": name,
-                "native_us": statistics.median(native_times) * 1e6,
-                "managed_us": statistics.median(managed_times) * 1e6,
-                "ratio": statistics.median(ratios),
-                "ratio_q1": quartiles[0],
-                "ratio_q3": quartiles[2],
-                "frames": f"{native_frames} -> {managed_frames}",
-            })  # fmt: skip
-    return results
+        return paired_rows(_cases(directory, walk_files), managed, fs, rounds)
 
 
 def main(argv: list[str] | None = None) -> int:
