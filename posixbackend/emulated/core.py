@@ -17,7 +17,7 @@ import posix
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final, Self, TypeVar
+from typing import Any, Final, Self, TypeVar, cast
 
 import compat
 from posixbackend.emulated import accelerator
@@ -93,7 +93,6 @@ def _build_at_first_use(self: BackendCore, name: str) -> Any:
 
 
 _WAITING_CLASSES: weakref.WeakKeyDictionary[type, type] = weakref.WeakKeyDictionary()
-_REAL_CLASSES: weakref.WeakKeyDictionary[type, type] = weakref.WeakKeyDictionary()
 
 
 def _waiting_class(cls: type[T]) -> type[T]:
@@ -107,7 +106,6 @@ def _waiting_class(cls: type[T]) -> type[T]:
             "__qualname__": cls.__qualname__, "__doc__": cls.__doc__,
         }  # fmt: skip
         waiting = _WAITING_CLASSES[cls] = type(cls.__name__, (cls,), namespace)
-        _REAL_CLASSES[waiting] = cls
     return waiting
 
 
@@ -170,7 +168,7 @@ class BackendCore:
         with _BUILDING:
             if self.__dict__.get(_PENDING) is not pending:
                 return  # another thread built it meanwhile
-            real: type[BackendCore] = _REAL_CLASSES.get(type(self), type(self))
+            real = cast("type[BackendCore]", type(self).__base__)  # the waiting class's one base
             arguments = dict(pending)
             provider = arguments["file_system"]
             if not isinstance(provider, FileSystem):  # a callable making it now
