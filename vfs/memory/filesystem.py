@@ -38,6 +38,7 @@ from vfs.memory.nodes import (
     RegularFile,
     Symlink,
     handles_of,
+    unlocked_list,
 )
 from vfs.memory.permissions import (
     R_OK,
@@ -307,7 +308,8 @@ class MemoryFileSystem(FileSystem):
         with self._lock:
             directory = self._readable_directory(at, path)
             directory.accessed(time_ns())
-            return list(directory.entries)
+            names = directory.names()
+        return unlocked_list(names)
 
     def scandir(self, path: str) -> list[DirEntryInfo]:
         check_path(path)
@@ -711,6 +713,7 @@ class MemoryFileSystem(FileSystem):
         # _enter starts, when nothing changed yet, and nowhere from there to the end of the
         # step, so the file is never under neither name, nor under both.
         self._enter(new_dir, moving.new_name, node, now)
+        old_dir.listed = None
         del old_dir.entries[old_name]
         if node.mode & S_IFMT == S_IFDIR:
             old_dir.nlink -= 1
@@ -981,6 +984,7 @@ class MemoryFileSystem(FileSystem):
         links with it. Attribute and dict stores only: an exception may land at its start,
         before it changed anything, but nowhere inside it, nor as it returns to its caller
         (a Python function returns with no check), so callers finish their step after it."""
+        directory.listed = None
         directory.entries[name] = node
         if node.mode & S_IFMT == S_IFDIR:  # isinstance() would be a call
             node.parent = directory  # type: ignore[attr-defined]
@@ -1002,6 +1006,7 @@ class MemoryFileSystem(FileSystem):
         pages = node.pages()
         space = self._space
         # no call from here on
+        directory.listed = None
         del directory.entries[name]
         node.nlink = remaining
         node._stat = None

@@ -8,7 +8,7 @@ from time import time_ns
 from typing import TYPE_CHECKING
 
 from vfs.errors import os_error
-from vfs.memory.nodes import Directory, Inode, RegularFile
+from vfs.memory.nodes import Directory, Inode, RegularFile, unlocked_list
 from vfs.provider import SEEK_DATA, DirEntryInfo, Handle
 
 if TYPE_CHECKING:
@@ -232,7 +232,8 @@ class MemoryHandle(Handle):
         with self._fs._lock:
             if self._state & TOUCH:
                 node.accessed(time_ns())
-            return list(node.entries)
+            names = node.names()
+        return unlocked_list(names)
 
     def scandir(self) -> list[DirEntryInfo]:
         node = self._usable()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import posix
 import stat as _stat
-from time import time_ns
+from time import sleep, time_ns
 from typing import TYPE_CHECKING, cast
 
 from vfs.memory.extents import PAGE_SIZE, Extents, page_count
@@ -153,17 +153,50 @@ class Inode:
         self._stat = None
 
 
+LISTING_CHUNK = 4096
+"""Names copied per step of a long listing, between which other threads may run."""
+
+
+def unlocked_list(names: list[str] | tuple[str, ...]) -> list[str]:
+    """The list of names :meth:`Directory.names` gave: a large directory's snapshot copied
+    in steps, the GIL let go between two (as os.listdir lets it go for each getdents), so
+    that another thread's stat never waits for the whole of a long listing."""
+    if isinstance(names, list):
+        return names
+    result = list(names[:LISTING_CHUNK])
+    for start in range(LISTING_CHUNK, len(names), LISTING_CHUNK):
+        sleep(0)  # other threads run here
+        result += names[start : start + LISTING_CHUNK]
+    return result
+
+
 class Directory(Inode):
     """A directory: its entries by name, and where it hangs (parent and name) for ``..``."""
 
-    __slots__ = ("entries", "name", "parent")
+    __slots__ = ("entries", "listed", "name", "parent")
 
     def __init__(self, dev: int, ino: int, now: int, mode: int) -> None:
         super().__init__(dev, ino, now, S_IFDIR | (mode & 0o7777))
         self.nlink = 2
         self.entries: dict[str, Inode] = {}
+        self.listed: tuple[str, ...] | None = None
+        """The names of a large directory as last listed; None after any change of its
+        entries (every store into or deletion from ``entries`` clears it first)."""
         self.parent: Directory = self
         self.name = "/"
+
+    def names(self) -> list[str] | tuple[str, ...]:
+        """The names of the entries: a list (a copy) for a small directory, the snapshot of
+        a large one (to be copied by :func:`unlocked_list` once the caller let go of the file
+        system's lock, which it holds here). The snapshot is kept until the next change, so
+        a large directory listed again costs no long step under the lock."""
+        entries = self.entries
+        if len(entries) <= LISTING_CHUNK:
+            return list(entries)
+        listed = self.listed
+        if listed is None:  # once per change: one C call, whole under the lock
+            listed = self.listed = tuple(entries)
+        return listed
 
     @property
     def size(self) -> int:
