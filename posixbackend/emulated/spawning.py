@@ -49,7 +49,7 @@ from posixbackend.emulated.spawnargs import (
     spawn_file_actions,
     spawn_flag,
 )
-from vfs.errors import rename_error
+from vfs.errors import named_error
 
 PREEXEC_FN = compat.declare(
     id="emulated.process.preexec_fn",
@@ -310,7 +310,7 @@ class SpawnFunctions(ProcessFunctions):
             fds.exec()
         except OSError as error:
             fds.abandon()
-            raise rename_error(error, target.original) from None
+            raise named_error(error, target.original) from None
         spec = self._spec(
             args,
             executables,

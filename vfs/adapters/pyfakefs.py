@@ -26,7 +26,7 @@ from pyfakefs.fake_os import FakeOsModule
 from pyfakefs.helpers import is_root
 
 import compat
-from vfs.errors import os_error, rename_error
+from vfs.errors import errors_name, named_error, os_error
 from vfs.limits import NAME_MAX, PATH_MAX, check_path
 from vfs.memory.permissions import privileges_dropped
 from vfs.openflags import O_TMPFILE_BIT, check_open_flags
@@ -257,7 +257,7 @@ class PyfakefsFileSystem(FileSystem):
         try:
             return action()
         except OSError as error:
-            raise rename_error(error, path, path2) from None
+            raise named_error(error, path, path2) from None
         except NotImplementedError:
             raise os_error(errno.EOPNOTSUPP, path, path2) from None
 
@@ -322,15 +322,11 @@ class PyfakefsFileSystem(FileSystem):
         check_path(src, dst)
         check_path(dst)
         with self._lock:
-            try:
+            with errors_name(src, dst):
                 self._name(src, "rename")
                 self._name(dst, "rename")
-            except OSError as error:
-                raise rename_error(error, src, dst) from None
-            try:
+            with errors_name(src, dst):
                 self._rename_checks(src, dst)
-            except OSError as error:
-                raise rename_error(error, src, dst) from None
             self._call(lambda: self.os.rename(src, dst), src, dst)
 
     def _rename_checks(self, src: str, dst: str) -> None:

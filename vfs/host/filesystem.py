@@ -28,7 +28,7 @@ import sys
 import weakref
 from collections.abc import Callable
 
-from vfs.errors import os_error, rename_error
+from vfs.errors import named_error, os_error
 from vfs.host import openat2 as _openat2
 from vfs.host.beneath import open_beneath
 from vfs.host.handle import HostHandle, entry_info
@@ -145,7 +145,7 @@ class HostFileSystem(FileSystem):
                 posix.close(fd)
                 raise
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         return self._handed_out(directory_node(fd, True))
 
     def hold(self, directory: object) -> HostNode:
@@ -280,11 +280,11 @@ class HostFileSystem(FileSystem):
             try:
                 return posix.fstat(self._root_fd)
             except OSError as error:  # closed
-                raise rename_error(error, path) from None
+                raise named_error(error, path) from None
         try:  # the hot path (an overlay's or a mount's checks): straight to the root's opener
             fd = opener(path, O_PATH if follow_symlinks else O_PATH | posix.O_NOFOLLOW, 0)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         try:
             return posix.fstat(fd)
         finally:
@@ -302,7 +302,7 @@ class HostFileSystem(FileSystem):
             flags = O_PATH if follow_symlinks else O_PATH | posix.O_NOFOLLOW
             fd = self._open(at, path, flags, 0)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         try:
             return posix.fstat(fd)
         finally:
@@ -323,7 +323,7 @@ class HostFileSystem(FileSystem):
             finally:
                 posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def scandir(self, path: str) -> list[DirEntryInfo]:
         check_path(path)
@@ -342,7 +342,7 @@ class HostFileSystem(FileSystem):
             finally:
                 posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def readlink(self, path: str) -> str:
         check_path(path)
@@ -363,7 +363,7 @@ class HostFileSystem(FileSystem):
             finally:
                 self._close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def access(self, path: str, mode: int, follow_symlinks: bool = True) -> None:
         check_path(path)
@@ -388,7 +388,7 @@ class HostFileSystem(FileSystem):
                 finally:
                     posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         if not allowed:
             raise os_error(errno.EACCES, path)
 
@@ -407,7 +407,7 @@ class HostFileSystem(FileSystem):
             finally:
                 posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -428,7 +428,7 @@ class HostFileSystem(FileSystem):
             else:
                 fd = self._open(at, path, flags)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         return HostHandle(fd, flags, path)
 
     def _open_creating(self, at: object | None, path: str, flags: int, mode: int) -> int:
@@ -490,7 +490,7 @@ class HostFileSystem(FileSystem):
             finally:
                 self._close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def _give_directory_mode(self, fd: int | None, name: str, mode: int) -> None:
         """Undo the process umask on a directory just created, without following links."""
@@ -534,7 +534,7 @@ class HostFileSystem(FileSystem):
             finally:
                 self._close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def unlink(self, path: str) -> None:
         check_path(path)
@@ -549,7 +549,7 @@ class HostFileSystem(FileSystem):
             finally:
                 self._close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def rename(self, src: str, dst: str) -> None:
         check_path(src, dst)
@@ -574,7 +574,7 @@ class HostFileSystem(FileSystem):
             finally:
                 self._close(src_fd)
         except OSError as error:
-            raise rename_error(error, src, dst) from None
+            raise named_error(error, src, dst) from None
 
     def symlink(self, target: str, path: str) -> None:
         check_path(path, None)
@@ -597,7 +597,7 @@ class HostFileSystem(FileSystem):
             finally:
                 self._close(fd)
         except OSError as error:
-            raise rename_error(error, target, path) from None
+            raise named_error(error, target, path) from None
 
     def link(self, src: str, dst: str, follow_symlinks: bool = True) -> None:
         check_path(src, dst)
@@ -642,7 +642,7 @@ class HostFileSystem(FileSystem):
             finally:
                 posix.close(src_fd)
         except OSError as error:
-            raise rename_error(error, src, dst) from None
+            raise named_error(error, src, dst) from None
 
     # -- attributes --------------------------------------------------------------------------
 
@@ -668,7 +668,7 @@ class HostFileSystem(FileSystem):
             finally:
                 posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def chown(self, path: str, uid: int, gid: int, follow_symlinks: bool = True) -> None:
         check_path(path)
@@ -690,7 +690,7 @@ class HostFileSystem(FileSystem):
             finally:
                 posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def utime(
         self, path: str, ns: tuple[int, int] | None = None, follow_symlinks: bool = True
@@ -721,7 +721,7 @@ class HostFileSystem(FileSystem):
                 if owned and fd is not None:
                     posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def truncate(self, path: str, length: int) -> None:
         check_path(path)
@@ -758,7 +758,7 @@ class HostFileSystem(FileSystem):
                 if owned and fd is not None:
                     posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
 
 def split_at(path: str) -> tuple[str, str, bool]:

@@ -22,7 +22,7 @@ from time import time_ns
 from typing import TYPE_CHECKING
 
 import compat
-from vfs.errors import os_error, rename_error
+from vfs.errors import named_error, os_error
 from vfs.identity import Identity
 from vfs.limits import NAME_MAX, PATH_MAX, check_encodable, check_path, check_path_at
 from vfs.memory.extents import PAGE_SIZE, page_count, page_end
@@ -598,7 +598,7 @@ class MemoryFileSystem(FileSystem):
                 space.used_inodes += 1
                 space.used_pages += pages
         except OSError as error:
-            raise rename_error(error, target, path) from None
+            raise named_error(error, target, path) from None
 
     def link(self, src: str, dst: str, follow_symlinks: bool = True) -> None:
         check_path(src, dst)
@@ -641,7 +641,7 @@ class MemoryFileSystem(FileSystem):
                 node._stat = None
                 space.used_inodes += 1
         except OSError as error:
-            raise rename_error(error, src, dst) from None
+            raise named_error(error, src, dst) from None
 
     def unlink(self, path: str) -> None:
         check_path(path)
@@ -683,7 +683,7 @@ class MemoryFileSystem(FileSystem):
             with self._lock:
                 self._rename(src_at, src, dst_at, dst)
         except OSError as error:
-            raise rename_error(error, src, dst) from None
+            raise named_error(error, src, dst) from None
 
     def _rename(self, src_at: object | None, src: str, dst_at: object | None, dst: str) -> None:
         """rename(2), in the kernel's order of checks (do_renameat2, then vfs_rename)."""

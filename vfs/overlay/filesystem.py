@@ -28,7 +28,7 @@ from time import time_ns
 from typing import TYPE_CHECKING
 
 import compat
-from vfs.errors import os_error, rename_error
+from vfs.errors import named_error, os_error
 from vfs.limits import check_encodable, check_path
 from vfs.namechecks import (
     existing,
@@ -189,7 +189,7 @@ class OverlayFileSystem(FileSystem):
             try:
                 st = hit[0].stat(hit[1], False)
             except OSError as error:
-                raise rename_error(error, path) from None
+                raise named_error(error, path) from None
             old = hit[2]
             # The same status in every field a caller sees (inline: every warm stat asks).
             # ``==`` compares the first ten fields, times in whole seconds; every change of
@@ -219,7 +219,7 @@ class OverlayFileSystem(FileSystem):
             try:
                 st = layer.stat(entry.path, False)
             except OSError as error:
-                raise rename_error(error, path) from None
+                raise named_error(error, path) from None
             links = self._links(entry, path)
             shown = self._inodes.present(st, on_upper, links)
             if cacheable and path.__class__ is str:
@@ -293,7 +293,7 @@ class OverlayFileSystem(FileSystem):
             try:
                 layer.access(entry.path, mode, False)
             except OSError as error:
-                raise rename_error(error, path) from None
+                raise named_error(error, path) from None
 
     def statvfs(self, path: str) -> posix.statvfs_result:
         check_path(path)
@@ -331,7 +331,7 @@ class OverlayFileSystem(FileSystem):
                     entry.path + ("/" if trailing else ""), flags & ~_DROPPED_FOR_LAYER, mode
                 )
             except OSError as error:
-                raise rename_error(error, path) from None
+                raise named_error(error, path) from None
             held = self._held.hold(entry.path) if entry.is_dir else None
             handle = OverlayHandle(self, inner, path, entry.path, on_upper, held=held)
             if not on_upper:
@@ -350,7 +350,7 @@ class OverlayFileSystem(FileSystem):
         try:
             inner = self.upper.open(canonical, flags, mode)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         self._markers.covered(canonical)
         self.forget()
         return OverlayHandle(self, inner, path, canonical, True)
@@ -365,7 +365,7 @@ class OverlayFileSystem(FileSystem):
         try:
             inner = self.upper.open(entry.path, flags, mode)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         self.forget()
         return OverlayHandle(self, inner, path, entry.path, True)
 
@@ -391,7 +391,7 @@ class OverlayFileSystem(FileSystem):
                 if after is not None and self._in_upper(canonical):
                     self._markers.adopt(after)
                 if isinstance(error, OSError):
-                    raise rename_error(error, path) from None
+                    raise named_error(error, path) from None
                 raise
             self.forget()
 
@@ -405,13 +405,13 @@ class OverlayFileSystem(FileSystem):
             try:
                 directory, name = free_name(self._tree, path, "create", allow_trailing=False)
             except OSError as error:
-                raise rename_error(error, target, path) from None
+                raise named_error(error, target, path) from None
             directory = self._copier.up(directory, path)
             canonical = join(directory.path, name)
             try:
                 self.upper.symlink(target, canonical)
             except OSError as error:
-                raise rename_error(error, target, path) from None
+                raise named_error(error, target, path) from None
             self._markers.covered(canonical)
             self.forget()
 
@@ -430,7 +430,7 @@ class OverlayFileSystem(FileSystem):
                 canonical = join(directory.path, name)
                 self.upper.link(entry.path, canonical, False)
             except OSError as error:
-                raise rename_error(error, src, dst) from None
+                raise named_error(error, src, dst) from None
             self._markers.covered(canonical)
             self.forget()
 
@@ -471,7 +471,7 @@ class OverlayFileSystem(FileSystem):
             try:
                 remove(canonical)
             except OSError as error:
-                raise rename_error(error, path) from None
+                raise named_error(error, path) from None
         if entry.lower is not None:
             self._markers.whiteout(canonical)
             if entry.upper is None:
@@ -487,7 +487,7 @@ class OverlayFileSystem(FileSystem):
             with self._lock:
                 self._rename(src, dst)
         except OSError as error:
-            raise rename_error(error, src, dst) from None
+            raise named_error(error, src, dst) from None
 
     def _rename(self, src: str, dst: str) -> None:
         """rename(2), with the kernel's order of checks, then copy-up and the upper rename."""
@@ -626,7 +626,7 @@ class OverlayFileSystem(FileSystem):
         try:
             change(entry.path)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         finally:
             self.forget()
 
@@ -786,7 +786,7 @@ class OverlayFileSystem(FileSystem):
         try:
             self.upper.access(directory.path, posix.W_OK | posix.X_OK, False)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         return directory
 
     def _same_file(self, one: Entry, other: Entry) -> bool:

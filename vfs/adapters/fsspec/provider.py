@@ -36,7 +36,7 @@ from vfs.adapters.fsspec.attributes import Attributes, AttributeTable
 from vfs.adapters.fsspec.errors import FOREIGN_ERRORS, foreign_error
 from vfs.adapters.fsspec.handle import O_ACCMODE, FsspecHandle, OpenFile
 from vfs.adapters.fsspec.paths import Location, locate
-from vfs.errors import os_error, rename_error
+from vfs.errors import errors_name, os_error
 from vfs.limits import NAME_MAX, PATH_MAX, check_path, name_too_long
 from vfs.memory.permissions import privileges_dropped
 from vfs.openflags import O_TMPFILE_BIT, check_open_flags
@@ -417,11 +417,8 @@ class FsspecFileSystem(FileSystem):
     def rename(self, src: str, dst: str) -> None:
         check_path(src, dst)
         check_path(dst)
-        try:
-            with self._lock:
-                self._rename(src, dst)
-        except OSError as error:
-            raise rename_error(error, src, dst) from None
+        with errors_name(src, dst), self._lock:
+            self._rename(src, dst)
 
     def _rename(self, src: str, dst: str) -> None:
         """rename(2) in Linux's order of checks, then a move in the store."""
@@ -512,7 +509,7 @@ class FsspecFileSystem(FileSystem):
             raise TypeError(f"symlink target should be str, not {type(target).__name__}")
         if "\x00" in target:
             raise ValueError("embedded null byte")
-        try:
+        with errors_name(target, path):
             if not target:
                 raise os_error(errno.ENOENT, path)
             if len(target.encode("utf-8", "surrogateescape")) >= PATH_MAX:
@@ -526,8 +523,6 @@ class FsspecFileSystem(FileSystem):
                 self._writable(path)
             NO_SYMLINKS.hit(path=path)
             raise os_error(errno.EPERM, path)
-        except OSError as error:
-            raise rename_error(error, target, path) from None
 
     def readlink(self, path: str) -> str:
         location = locate(path)
@@ -538,19 +533,16 @@ class FsspecFileSystem(FileSystem):
     def link(self, src: str, dst: str, follow_symlinks: bool = True) -> None:
         check_path(src, dst)
         check_path(dst)
-        try:
-            with self._lock:
-                _, node = self._lookup(locate(src))
-                parent, name, trailing = self._directory_of(dst, "create")
-                if self._info(self._child(parent, name), dst) is not None:
-                    raise os_error(errno.EEXIST, dst)
-                if trailing:
-                    raise os_error(errno.ENOENT, dst)
-                if _is_dir(node):
-                    raise os_error(errno.EPERM, src)
-                self._writable(dst)
-        except OSError as error:
-            raise rename_error(error, src, dst) from None
+        with errors_name(src, dst), self._lock:
+            _, node = self._lookup(locate(src))
+            parent, name, trailing = self._directory_of(dst, "create")
+            if self._info(self._child(parent, name), dst) is not None:
+                raise os_error(errno.EEXIST, dst)
+            if trailing:
+                raise os_error(errno.ENOENT, dst)
+            if _is_dir(node):
+                raise os_error(errno.EPERM, src)
+            self._writable(dst)
         NO_HARD_LINKS.hit(path=src)
         raise os_error(errno.EPERM, src, dst)
 
