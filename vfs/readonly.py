@@ -116,8 +116,8 @@ class ReadOnlyFileSystem(DelegatingFileSystem):
         self._refuse_create(path, True, (path, None))
 
     def symlink(self, target: str, path: str) -> None:
+        target = check_target(target, path)  # symlink(2) reads the target before the path
         check_path(path)
-        target = check_target(target, path)
         self._refuse_create(path, False, (target, path))
 
     def link(self, src: str, dst: str, follow_symlinks: bool = True) -> None:

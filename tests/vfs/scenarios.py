@@ -356,6 +356,20 @@ def symlink_loops_and_limits(d: Recorder) -> None:
     d.stat("/m39/.")
 
 
+@scenario()
+def symlink_target_checks(d: Recorder) -> None:
+    """symlink(2) reads the target before it looks the new name up (fs/namei.c do_symlinkat:
+    getname(oldname), then filename_create(newname)); its length counts encoded bytes (2048
+    "é" are 4096 of them, "\\udcff" one)."""
+    too_long = "/" + "n" * 5000
+    for target in ("", "x" * 4096, "é" * 2048, "\udcff" * 4096, "a\x00b"):
+        d.symlink(target, "/new")
+        d.symlink(target, too_long)
+        d.symlink(target, "/missing/new")
+    touch(d, "/f")
+    d.symlink("", "/f")
+
+
 @scenario(guest_root=True)
 def absolute_symlinks(d: Recorder) -> None:
     d.mkdir("/etc", 0o755)

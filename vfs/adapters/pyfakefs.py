@@ -26,8 +26,9 @@ from pyfakefs.fake_os import FakeOsModule
 from pyfakefs.helpers import is_root
 
 import compat
+from vfs.arguments import check_target
 from vfs.errors import errors_name, named_error, os_error
-from vfs.limits import NAME_MAX, PATH_MAX, check_path
+from vfs.limits import NAME_MAX, check_path
 from vfs.memory.permissions import privileges_dropped
 from vfs.openflags import O_TMPFILE_BIT, check_open_flags
 from vfs.pathnames import SPECIAL_NAMES, special_errno, split
@@ -343,13 +344,8 @@ class PyfakefsFileSystem(FileSystem):
             raise os_error(errno.EISDIR, dst)
 
     def symlink(self, target: str, path: str) -> None:
+        target = check_target(target, path)
         check_path(path)
-        if type(target) is not str:
-            raise TypeError(f"symlink target should be str, not {type(target).__name__}")
-        if not target:
-            raise os_error(errno.ENOENT, target, path)
-        if len(target.encode("utf-8", "surrogateescape")) >= PATH_MAX:
-            raise os_error(errno.ENAMETOOLONG, target, path)
         self._run(lambda: self.os.symlink(target, path), target, path)
 
     def readlink(self, path: str) -> str:

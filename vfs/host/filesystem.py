@@ -28,12 +28,13 @@ import sys
 import weakref
 from collections.abc import Callable
 
+from vfs.arguments import check_target
 from vfs.errors import named_error, os_error
 from vfs.host import openat2 as _openat2
 from vfs.host.beneath import open_beneath
 from vfs.host.handle import HostHandle, entry_info
 from vfs.host.nodes import HostNode, HostNodes, directory_node
-from vfs.limits import MAXSYMLINKS, PATH_MAX, check_path, check_path_at
+from vfs.limits import MAXSYMLINKS, check_path, check_path_at
 from vfs.openflags import O_TMPFILE_BIT, check_open_flags
 from vfs.pathnames import ROOT, SPECIAL_NAMES, special_errno, split
 from vfs.provider import DirEntryInfo, FileSystem
@@ -577,20 +578,14 @@ class HostFileSystem(FileSystem):
             raise named_error(error, src, dst) from None
 
     def symlink(self, target: str, path: str) -> None:
+        target = check_target(target, path)
         check_path(path, None)
         self.symlink_at(target, None, path)
 
     def symlink_at(self, target: str, at: object | None, path: str) -> None:
+        target = check_target(target, path)
         check_path_at(at, path, None)
-        if type(target) is not str:
-            raise TypeError(f"symlink target should be str, not {type(target).__name__}")
-        if "\x00" in target:
-            raise ValueError("embedded null byte")
         try:
-            if not target:
-                raise os_error(errno.ENOENT)
-            if len(target) >= PATH_MAX // 4 and len(os.fsencode(target)) >= PATH_MAX:
-                raise os_error(errno.ENAMETOOLONG)
             fd, name = self._parent(at, path, "create")
             try:
                 posix.symlink(target, name, dir_fd=fd)

@@ -22,9 +22,10 @@ from time import time_ns
 from typing import TYPE_CHECKING
 
 import compat
+from vfs.arguments import check_target
 from vfs.errors import named_error, os_error
 from vfs.identity import Identity
-from vfs.limits import NAME_MAX, PATH_MAX, check_encodable, check_path, check_path_at
+from vfs.limits import NAME_MAX, check_path, check_path_at
 from vfs.memory.extents import PAGE_SIZE, page_count, page_end
 from vfs.memory.handle import O_ACCMODE, OPEN, READ, TOUCH, WRITE, MemoryHandle, initial_state
 from vfs.memory.mapped import MappedContent
@@ -566,21 +567,9 @@ class MemoryFileSystem(FileSystem):
         self.symlink_at(target, None, path)
 
     def symlink_at(self, target: str, at: object | None, path: str) -> None:
-        if type(target) is str and not target.isascii():
-            check_encodable(target)  # os.symlink converts the target first
+        target = check_target(target, path)  # symlink(2) reads the target before the path
         check_path_at(at, path, None)
-        if type(target) is not str:
-            raise TypeError(f"symlink target should be str, not {type(target).__name__}")
-        if "\x00" in target:
-            raise ValueError("embedded null byte")
         try:
-            if not target:
-                raise os_error(errno.ENOENT, path)
-            if (
-                len(target) >= PATH_MAX // 4
-                and len(posix.fspath(target).encode("utf-8", "surrogateescape")) >= PATH_MAX
-            ):
-                raise os_error(errno.ENAMETOOLONG, path)
             with self._lock:
                 tree = self._tree(at, path)
                 directory, name = free_name(tree, path, "create", allow_trailing=False)

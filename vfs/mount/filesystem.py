@@ -462,12 +462,13 @@ class MountFileSystem(FileSystem):
     # -- links ----------------------------------------------------------------------------------
 
     def symlink(self, target: str, path: str) -> None:
+        target = check_target(target, path)
         check_path(path)
         self.symlink_at(target, None, path)
 
     def symlink_at(self, target: str, at: object | None, path: str) -> None:
+        target = check_target(target, path)  # symlink(2) reads the target before the path
         check_path_at(at, path)
-        target = check_target(target, path)
         try:
             self._cache.changing()
             with self._walk(at) as walk:

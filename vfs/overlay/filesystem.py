@@ -28,8 +28,9 @@ from time import time_ns
 from typing import TYPE_CHECKING
 
 import compat
+from vfs.arguments import check_target
 from vfs.errors import named_error, os_error
-from vfs.limits import check_encodable, check_path
+from vfs.limits import check_path
 from vfs.namechecks import (
     existing,
     free_name,
@@ -396,11 +397,8 @@ class OverlayFileSystem(FileSystem):
             self.forget()
 
     def symlink(self, target: str, path: str) -> None:
-        if type(target) is str and not target.isascii():
-            check_encodable(target)  # before any copy-up: os.symlink converts it first
+        target = check_target(target, path)  # before any copy-up: symlink(2) reads it first
         check_path(path, None)
-        if type(target) is not str:
-            raise TypeError(f"symlink target should be str, not {type(target).__name__}")
         with self._lock:
             try:
                 directory, name = free_name(self._tree, path, "create", allow_trailing=False)

@@ -36,8 +36,9 @@ from vfs.adapters.fsspec.attributes import Attributes, AttributeTable
 from vfs.adapters.fsspec.errors import FOREIGN_ERRORS, foreign_error
 from vfs.adapters.fsspec.handle import O_ACCMODE, FsspecHandle, OpenFile
 from vfs.adapters.fsspec.paths import Location, locate
+from vfs.arguments import check_target
 from vfs.errors import errors_name, os_error
-from vfs.limits import NAME_MAX, PATH_MAX, check_path, name_too_long
+from vfs.limits import NAME_MAX, check_path, name_too_long
 from vfs.memory.permissions import privileges_dropped
 from vfs.openflags import O_TMPFILE_BIT, check_open_flags
 from vfs.pathnames import ROOT, SPECIAL_NAMES, special_errno, split
@@ -504,16 +505,9 @@ class FsspecFileSystem(FileSystem):
                 handle._dir_key = new + where[len(old) :]
 
     def symlink(self, target: str, path: str) -> None:
+        target = check_target(target, path)
         check_path(path)
-        if type(target) is not str:
-            raise TypeError(f"symlink target should be str, not {type(target).__name__}")
-        if "\x00" in target:
-            raise ValueError("embedded null byte")
         with errors_name(target, path):
-            if not target:
-                raise os_error(errno.ENOENT, path)
-            if len(target.encode("utf-8", "surrogateescape")) >= PATH_MAX:
-                raise os_error(errno.ENAMETOOLONG, path)
             with self._lock:
                 parent, name, trailing = self._directory_of(path, "create")
                 if self._info(self._child(parent, name), path) is not None:
