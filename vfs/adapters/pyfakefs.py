@@ -30,7 +30,7 @@ from vfs.arguments import check_target
 from vfs.errors import errors_name, named_error, os_error
 from vfs.limits import NAME_MAX, check_path
 from vfs.memory.permissions import privileges_dropped
-from vfs.openflags import O_TMPFILE_BIT, check_open_flags
+from vfs.openflags import O_ACCMODE, O_TMPFILE_BIT, check_open_flags
 from vfs.pathnames import SPECIAL_NAMES, special_errno, split
 from vfs.provider import DirEntryInfo, FileSystem, Handle
 
@@ -58,7 +58,6 @@ NO_ATIME = compat.declare(
     "by its rules (microsecond clock), not always as Linux does",
 )
 
-O_ACCMODE = 3
 _READS = (posix.O_RDONLY, posix.O_RDWR)
 _WRITES = (posix.O_WRONLY, posix.O_RDWR)
 T = TypeVar("T")

@@ -27,7 +27,7 @@ from vfs.errors import named_error, os_error
 from vfs.identity import Identity
 from vfs.limits import NAME_MAX, check_path, check_path_at
 from vfs.memory.extents import PAGE_SIZE, page_count, page_end
-from vfs.memory.handle import O_ACCMODE, OPEN, READ, TOUCH, WRITE, MemoryHandle, initial_state
+from vfs.memory.handle import OPEN, READ, TOUCH, WRITE, MemoryHandle, initial_state
 from vfs.memory.mapped import MappedContent
 from vfs.memory.nodes import (
     S_IFDIR,
@@ -62,7 +62,7 @@ from vfs.namechecks import (
     rmdir_lookup,
     unlink_lookup,
 )
-from vfs.openflags import O_TMPFILE, O_TMPFILE_BIT, check_open_flags
+from vfs.openflags import O_ACCMODE, O_TMPFILE, O_TMPFILE_BIT, check_open_flags
 from vfs.pathnames import ROOT
 from vfs.provider import DirEntryInfo, FileSystem
 from vfs.walk.namei import Walk

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import compat
 from vfs.adapters.fsspec.attributes import Attributes
 from vfs.errors import os_error
+from vfs.openflags import O_ACCMODE
 from vfs.provider import DirEntryInfo, Handle
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ WRITE_BACK = compat.declare(
     "store on fsync or close; other users of the store see them only then",
 )
 
-O_ACCMODE = 3
 _READS = (posix.O_RDONLY, posix.O_RDWR)
 _WRITES = (posix.O_WRONLY, posix.O_RDWR)
 

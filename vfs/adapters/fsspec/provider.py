@@ -34,13 +34,13 @@ from fsspec.implementations.local import LocalFileSystem
 import compat
 from vfs.adapters.fsspec.attributes import Attributes, AttributeTable
 from vfs.adapters.fsspec.errors import FOREIGN_ERRORS, foreign_error
-from vfs.adapters.fsspec.handle import O_ACCMODE, FsspecHandle, OpenFile
+from vfs.adapters.fsspec.handle import FsspecHandle, OpenFile
 from vfs.adapters.fsspec.paths import Location, locate
 from vfs.arguments import check_target
 from vfs.errors import errors_name, os_error
 from vfs.limits import NAME_MAX, check_path, name_too_long
 from vfs.memory.permissions import privileges_dropped
-from vfs.openflags import O_TMPFILE_BIT, check_open_flags
+from vfs.openflags import O_ACCMODE, O_TMPFILE_BIT, check_open_flags
 from vfs.pathnames import ROOT, SPECIAL_NAMES, special_errno, split
 from vfs.provider import DirEntryInfo, FileSystem
 
