@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.vfs.recording import Recorder
+from tests.vfs.worker import native_worker
 
 Scenario = Callable[[Recorder], None]
 SCENARIOS: dict[str, Scenario] = {}
@@ -719,3 +720,14 @@ def handle_metadata(d: Recorder) -> None:
     d.pread(p, 1, 0)
     d.fchmod(p, 0o644)
     d.close(p)
+
+
+def run_native(name: str, root: str) -> Recorder:
+    """The scenario ``name`` recorded on native Linux in ``root`` (by a worker process)."""
+    worker = native_worker(root)
+    try:
+        recorder = Recorder(worker.call, "native")
+        SCENARIOS[name](recorder)
+    finally:
+        worker.close()
+    return recorder
