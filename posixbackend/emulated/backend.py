@@ -13,14 +13,17 @@ from posixbackend.emulated.directories import DirectoryFunctions
 from posixbackend.emulated.direntry import DirEntry
 from posixbackend.emulated.environ import BackendEnviron, bytes_environ, str_environ
 from posixbackend.emulated.eventfd import EventfdFunctions
+from posixbackend.emulated.fcntlcalls import FcntlFunctions
 from posixbackend.emulated.fileio import BoundRawFile, RawFile, bind, make_open
 from posixbackend.emulated.files import FileFunctions
 from posixbackend.emulated.locks import LockFunctions
 from posixbackend.emulated.mapping import MappingFunctions
 from posixbackend.emulated.memfd import MemfdFunctions
-from posixbackend.emulated.pipe_functions import PipeFunctions
+from posixbackend.emulated.paths import PathFunctions
+from posixbackend.emulated.pipecalls import PipeFunctions
 from posixbackend.emulated.polling import PollingFunctions
-from posixbackend.emulated.processinfo import ProcessInfoFunctions
+from posixbackend.emulated.processattributes import ProcessAttributeFunctions
+from posixbackend.emulated.processcalls import ProcessFunctions
 from posixbackend.emulated.spawning import SpawnFunctions
 from posixbackend.emulated.transfers import TransferFunctions
 from posixbackend.emulated.vectored import VectoredFunctions
@@ -34,10 +37,14 @@ SUPPORTS_FOLLOW_SYMLINKS = ("access", "chown", "link", "stat", "utime")
 
 
 class EmulatedBackend(
-    LockFunctions, FileFunctions, VectoredFunctions, TransferFunctions, XattrFunctions,
-    DirectoryFunctions, PipeFunctions, EventfdFunctions, MemfdFunctions, SpawnFunctions,
-    ProcessInfoFunctions, PollingFunctions, MappingFunctions,
-):
+    # Every group is named, a subclass before the group it builds on (LockFunctions on
+    # FcntlFunctions, XattrFunctions on PathFunctions, SpawnFunctions on ProcessFunctions):
+    # the method resolution order is the one these bases give, group by group.
+    LockFunctions, FcntlFunctions, FileFunctions, VectoredFunctions, TransferFunctions,
+    XattrFunctions, PathFunctions, DirectoryFunctions, PipeFunctions, EventfdFunctions,
+    MemfdFunctions, SpawnFunctions, ProcessFunctions, ProcessAttributeFunctions,
+    PollingFunctions, MappingFunctions,
+):  # fmt: skip
     """An emulated POSIX process over a file system provider (GraalPy's "java" backend).
 
     Its methods have the names, signatures and errors of the ``os`` functions they stand for;

@@ -10,7 +10,7 @@ from typing import Final
 import attrs
 
 from posixbackend.emulated.bridge import OffsetSync, Pump
-from posixbackend.emulated.processes import (
+from posixbackend.emulated.processhandlers import (
     ChildProcess,
     ProcessCommand,
 )

@@ -25,7 +25,7 @@ from posixbackend.emulated.args import PathArg
 from posixbackend.emulated.children import ChildTable
 from posixbackend.emulated.descriptions import Description, HostDescription
 from posixbackend.emulated.fdtable import FdTable
-from posixbackend.emulated.processes import ProcessHandler
+from posixbackend.emulated.processhandlers import ProcessHandler
 from vfs import FileSystem, Identity, MemoryFileSystem
 from vfs.errors import os_error
 

@@ -21,8 +21,8 @@ from posixbackend.emulated.children import ChildRecord, ChildSpec
 from posixbackend.emulated.descriptions import (
     FileDescription,
 )
-from posixbackend.emulated.process import ProcessFunctions, not_permitted
-from posixbackend.emulated.processes import (
+from posixbackend.emulated.processcalls import ProcessFunctions, not_permitted
+from posixbackend.emulated.processhandlers import (
     ChildChdirError,
     ChildSetupError,
     FinishedChild,

@@ -29,7 +29,7 @@ import attrs
 
 import compat
 from posixbackend.emulated import EmulatedBackend
-from posixbackend.emulated.processes import ChildProcess, HostProcessHandler, ProcessCommand
+from posixbackend.emulated.processhandlers import ChildProcess, HostProcessHandler, ProcessCommand
 from posixbackend.launcher.childpython import through_launcher
 from posixbackend.launcher.filesystems import (
     LOCKS_NOT_SHARED,

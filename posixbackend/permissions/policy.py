@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from posixbackend.emulated.processes import ProcessHandler
+from posixbackend.emulated.processhandlers import ProcessHandler
 from posixbackend.permissions.denials import widening
 from vfs import FileSystem
 

@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 from posixbackend.emulated import EmulatedBackend
-from posixbackend.emulated.processes import ProcessHandler
+from posixbackend.emulated.processhandlers import ProcessHandler
 from posixbackend.permissions import anchors
 from posixbackend.permissions.current import POLICY, get_policy
 from posixbackend.permissions.denials import widening

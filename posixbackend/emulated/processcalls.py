@@ -2,7 +2,7 @@
 
 Identity (getuid...) comes from the backend's identity; the environment is the backend's own
 mapping (putenv/unsetenv act on it, not on the process's). Creating processes goes through one
-policy: without a process handler (``processes.py``) every way of starting a program --
+policy: without a process handler (``processhandlers.py``) every way of starting a program --
 ``_posixsubprocess.fork_exec`` (subprocess, os.popen), os.system, os.posix_spawn[p], the
 os.spawn* family -- fails with a PermissionError that names what would allow it, and nothing
 is done first. fork, forkpty and exec* cannot be emulated at all (a gap), handler or not;
@@ -30,7 +30,7 @@ from posixbackend.emulated.bridge import POLL_INTERVAL
 from posixbackend.emulated.children import ChildRecord
 from posixbackend.emulated.core import BackendCore
 from posixbackend.emulated.environ import set_variable, unset_variable
-from posixbackend.emulated.processes import (
+from posixbackend.emulated.processhandlers import (
     check_signal,
 )
 from posixbackend.emulated.spawnargs import (
