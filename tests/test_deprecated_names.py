@@ -20,3 +20,21 @@ def test_the_process_handlers_module_under_its_old_name() -> None:
         old = _fresh_import("posixbackend.emulated.processes")
     for name in ("HostProcessHandler", "CallableProcessHandler", "ProcessCommand", "exit_status"):
         assert getattr(old, name) is getattr(processhandlers, name)
+
+
+@pytest.mark.parametrize(
+    ("module", "old", "new"),
+    [
+        ("vfs.adapters.fsspec", "FsspecFileSystem", "FsspecProvider"),
+        ("vfs.adapters.fsspec", "VfsFileSystem", "ProviderFsspec"),
+        ("vfs.adapters.fsspec.provider", "FsspecFileSystem", "FsspecProvider"),
+        ("vfs.adapters.fsspec.exposed", "VfsFileSystem", "ProviderFsspec"),
+    ],
+)
+def test_the_fsspec_adapters_under_their_old_names(module: str, old: str, new: str) -> None:
+    home = importlib.import_module(module)
+    with pytest.warns(DeprecationWarning, match=new):
+        value = getattr(home, old)
+    assert value is getattr(home, new)
+    with pytest.raises(AttributeError):
+        _ = home.NoSuchName

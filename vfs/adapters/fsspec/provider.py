@@ -1,4 +1,4 @@
-"""FsspecFileSystem: any fsspec file system (memory, local, archives, object stores) as a provider.
+"""FsspecProvider: any fsspec file system (memory, local, archives, object stores) as a provider.
 
 fsspec knows files, directories (sometimes only implied by keys), sizes and, depending on the
 implementation, a modification time, a mode and owners. The adapter maps what exists and
@@ -19,6 +19,7 @@ import itertools
 import posix
 import stat as _stat
 import threading
+import warnings
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -129,7 +130,7 @@ def _read_only_store(fs: Any) -> bool:
     return isinstance(fs, AbstractArchiveFileSystem) and "w" not in str(getattr(fs, "mode", "r"))
 
 
-class FsspecFileSystem(FileSystem):
+class FsspecProvider(FileSystem):
     """A provider over ``fs`` (an ``fsspec.AbstractFileSystem``), rooted at store key ``root``.
 
     ``read_only`` makes every change fail with EROFS (default: true for archives opened for
@@ -786,7 +787,16 @@ class FsspecFileSystem(FileSystem):
                 self._write_back(file, file.key or "")
 
     def __repr__(self) -> str:
-        return f"<FsspecFileSystem {type(self.store).__name__} root={self.root!r}>"
+        return f"<FsspecProvider {type(self.store).__name__} root={self.root!r}>"
 
 
-__all__ = ["ROOT", "FsspecFileSystem"]
+__all__ = ["ROOT", "FsspecProvider"]
+
+
+def __getattr__(name: str) -> object:
+    """``FsspecFileSystem``, the old name of :class:`FsspecProvider`, for one release."""
+    if name == "FsspecFileSystem":
+        message = f"{__name__}.FsspecFileSystem is now FsspecProvider"
+        warnings.warn(message, DeprecationWarning, stacklevel=2)
+        return FsspecProvider
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
