@@ -19,7 +19,7 @@ from posixbackend.permissions.entrypoints import entry_points
 from posixbackend.permissions.environment import PrivateEnvironment
 from posixbackend.permissions.policy import Access, Environment, Permissions
 from posixbackend.switch.active import ACTIVE, get_active
-from posixbackend.switch.guard import EmulatedGuard, Guard, NativeGuard
+from posixbackend.switch.guard import EmulatedGuard, NativeGuard, current_emulated
 from posixbackend.switch.installation import INSTALLATION
 from posixbackend.switch.libraries import HOOK as C_LIBRARIES
 from posixbackend.switch.names import PosixModuleBackend
@@ -333,13 +333,4 @@ def current() -> PosixModuleBackend:
     return PosixModuleBackend.NATIVE if current_emulated() is None else PosixModuleBackend.JAVA
 
 
-def current_emulated() -> EmulatedBackend | None:
-    """The emulated backend serving the caller (behind its guard if it has one), or None
-    when it is the native one."""
-    active = get_active()
-    if isinstance(active, Guard):
-        return active.emulated
-    return active if isinstance(active, EmulatedBackend) else None
-
-
-entry_points(BackendBlock, backend, current, current_emulated, private_environment)
+entry_points(BackendBlock, backend, current, private_environment)

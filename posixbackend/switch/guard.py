@@ -19,9 +19,11 @@ import compat
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.emulated.environ import bytes_environ, str_environ
 from posixbackend.permissions.denials import denied
+from posixbackend.permissions.entrypoints import entry_points
 from posixbackend.permissions.environment import PrivateEnvironment
 from posixbackend.permissions.operations import OPERATIONS, Operation
 from posixbackend.permissions.policy import Access, Permissions
+from posixbackend.switch.active import get_active
 from posixbackend.switch.realobjects import real_object
 
 OWN_ENVIRONMENT_SYSTEM = compat.declare(
@@ -181,3 +183,15 @@ class NativeGuard(Guard):
 
     def __repr__(self) -> str:
         return f"<guarded native backend {self.permissions!r}>"
+
+
+def current_emulated() -> EmulatedBackend | None:
+    """The emulated backend serving the caller (behind its guard if it has one), or None
+    when it is the native one."""
+    active = get_active()
+    if isinstance(active, Guard):
+        return active.emulated
+    return active if isinstance(active, EmulatedBackend) else None
+
+
+entry_points(current_emulated)

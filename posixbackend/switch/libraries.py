@@ -22,6 +22,7 @@ from typing import Any, Final
 import compat
 from posixbackend.permissions.entrypoints import entry_points
 from posixbackend.switch.active import get_active
+from posixbackend.switch.guard import Guard, current_emulated
 from posixbackend.switch.standins import StandIn
 
 C_LIBRARY_FILES = compat.declare(
@@ -42,8 +43,6 @@ def _emulated_serves() -> bool:
     """Whether the emulated backend (guarded or not) serves the caller."""
     if get_active() is None:  # the native backend, unguarded: the common case, first
         return False
-    from posixbackend.switch.block import current_emulated  # block builds on this module
-
     return current_emulated() is not None
 
 
@@ -106,8 +105,6 @@ def sqlite_connect(native: Any) -> Any:
     """The emulated side of ``sqlite3.connect``: the serving backend's files through the
     VFS (``native`` is the real connect), after the permissions' file I/O check."""
     from posixbackend.sqlite.connect import connect
-    from posixbackend.switch.block import current_emulated
-    from posixbackend.switch.guard import Guard
 
     def emulated_connect(database: Any, *args: Any, **kwargs: Any) -> Any:
         backend = current_emulated()
