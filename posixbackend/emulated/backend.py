@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import posix
+import weakref
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -34,6 +35,21 @@ SUPPORTS_FD = ("chdir", "chmod", "chown", "listdir", "pathconf", "scandir", "sta
 SUPPORTS_DIR_FD = ("access", "chmod", "chown", "link", "mkdir", "mkfifo", "mknod", "open",
                    "readlink", "rename", "rmdir", "stat", "symlink", "unlink", "utime")  # fmt: skip
 SUPPORTS_FOLLOW_SYMLINKS = ("access", "chown", "link", "stat", "utime")
+
+
+_KEEPS_OWN_CALLS: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+"""Backend classes -> whether they keep the library's read, lseek, open and close (asked once
+per class: every block builds a backend)."""
+
+
+def _keeps_own_calls(cls: type) -> bool:
+    """Whether ``cls`` serves the accelerated calls with the library's own definitions (a
+    subclass redefining one keeps the Python code in charge)."""
+    for name in accelerator.ACCELERATED_CALLS:
+        own = {vars(base)[name] for base in (FileFunctions, FcntlFunctions) if name in vars(base)}
+        if getattr(cls, name) not in own:
+            return False
+    return True
 
 
 class EmulatedBackend(
@@ -76,6 +92,24 @@ class EmulatedBackend(
     uname_result = posix.uname_result
     terminal_size = posix.terminal_size
     DirEntry = DirEntry
+
+    def _accelerate(self, accelerated: bool | None) -> bool:
+        """Serve read, lseek, open and close from the C fast paths, unless a subclass
+        redefines one of them (its definition must stay in charge); whether they serve."""
+        cls = type(self)
+        names = accelerator.ACCELERATED_CALLS
+        keeps = _KEEPS_OWN_CALLS.get(cls)
+        if keeps is None:
+            keeps = _KEEPS_OWN_CALLS[cls] = _keeps_own_calls(cls)
+        if not keeps:
+            if accelerated:
+                raise ValueError(f"{cls.__name__} redefines one of {names}: accelerated=True")
+            return False
+        python = {name: getattr(cls, name).__get__(self, cls) for name in names}
+        vars(self).update(accelerator.fast_paths(self._table, self._fs, python))
+        if accelerator.C_DIRENTRY is not None:  # the class its scandir's entries then have
+            vars(self)["DirEntry"] = accelerator.C_DIRENTRY
+        return True
 
     @functools.cached_property
     def io_open(self) -> Callable[..., IO[Any]]:
