@@ -19,8 +19,8 @@ from collections.abc import Mapping
 import attrs
 
 import compat
+from posixbackend.defaultfs import library_directories
 from posixbackend.isolation.filesize import FileSizeLimit
-from posixbackend.switch.defaultfs import library_directories
 from vfs import (
     FileSystem,
     HostFileSystem,

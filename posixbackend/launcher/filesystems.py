@@ -2,7 +2,7 @@
 
 ``host`` is the whole host file system (GraalPy's default: the Java backend emulates cwd, fds,
 umask and times over the real files); ``host:ROOT`` shows the host directory ROOT as ``/``;
-``memory`` is :func:`~posixbackend.switch.defaultfs.default_file_system` (empty and writable,
+``memory`` is :func:`~posixbackend.defaultfs.default_file_system` (empty and writable,
 the interpreter's library read-only); ``overlay`` is the host read-only below a memory layer,
 so the program sees the disk, changes only a copy and nothing on disk changes.
 """
@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 import attrs
 
 import compat
+from posixbackend.defaultfs import default_file_system
 from posixbackend.launcher.options import BackendOptions, FsKind, FsSpec, UsageError
-from posixbackend.switch.defaultfs import default_file_system
 from vfs import FileSystem, HostFileSystem, MemoryFileSystem
 from vfs.host import host_is_directory
 from vfs.makedirs import make_directories as make_all

@@ -222,7 +222,7 @@ def backend(
         process_handler = _granted_handler(policy, permissions, process_handler)
         environ = _granted_environ(policy, permissions, environ)
     if file_system is None:
-        from posixbackend.switch.defaultfs import default_file_system
+        from posixbackend.defaultfs import default_file_system
 
         file_system, default_cwd = default_file_system()
         cwd = default_cwd if cwd is None else cwd
