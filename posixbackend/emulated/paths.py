@@ -22,6 +22,7 @@ from posixbackend.emulated.args import (
     check_dir_fd_and_fd,
     check_fd_and_follow_symlinks,
     check_path_and_dir_fd,
+    dev_arg,
     dir_fd_arg,
     fildes_arg,
     gid_arg,
@@ -407,6 +408,7 @@ class PathFunctions(BackendCore):
         target = path_arg(path, "mknod")
         directory = dir_fd_arg(dir_fd)
         mode = int_arg(mode)
+        dev_arg(device)  # converted (and refused) as CPython does; only regular files are made
         try:
             at, name = self._at(target, directory)
             if mode & 0o170000 not in (0, 0o100000):
