@@ -891,10 +891,12 @@ class MemoryFileSystem(FileSystem):
 
     def _may_create(self, directory: Directory, path: str) -> None:
         """may_create: write and search permission on a live directory."""
-        if not self._may(directory, W_OK | X_OK):
-            raise os_error(errno.EACCES, path)
+        # fs/namei.c may_create, in its order: a removed directory (IS_DEADDIR, reached
+        # through a held descriptor or the cwd) is ENOENT before any permission is judged
         if directory.nlink == 0:
             raise os_error(errno.ENOENT, path)
+        if not self._may(directory, W_OK | X_OK):
+            raise os_error(errno.EACCES, path)
 
     def _may_delete(
         self, directory: Directory, node: Inode | None, is_dir: bool, path: str
