@@ -24,6 +24,8 @@ from vfs.openflags import O_ACCMODE
 STATUS_FLAGS = posix.O_APPEND | posix.O_NONBLOCK | getattr(posix, "O_ASYNC", 0) | posix.O_DIRECT
 """The flags F_SETFL may change after open (O_NOATIME aside)."""
 _gates_lock = threading.Lock()
+"""Makes a description's ``_gate`` once when two waiters arrive together; held only for that
+test-and-set, never while a waiter sleeps on the gate (the offset itself is ``busy``)."""
 WRITE_IN_PROVIDER = compat.declare(
     id="emulated.offset.write_interrupted",
     function="os.write",

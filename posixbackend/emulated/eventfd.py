@@ -74,6 +74,9 @@ class EventCounter:
         self._value = initval
         self._semaphore = semaphore
         self._changed = threading.Condition(threading.Lock())
+        """Guards the counter's read-modify-write (read and write of 8 bytes are each one
+        step, as eventfd_read/eventfd_write under the waitqueue lock); blocked readers and
+        writers sleep on it until the value lets them through."""
 
     @property
     def value(self) -> int:

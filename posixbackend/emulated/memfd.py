@@ -48,6 +48,8 @@ HUGE_PAGES = compat.declare(
 )
 
 _store_lock = threading.Lock()
+"""Makes a backend's memfd store once when two threads call memfd_create first together;
+held only to test and set the attribute, never while a memfd is created or written."""
 
 
 class MemfdFunctions(BackendCore):

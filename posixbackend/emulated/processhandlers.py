@@ -210,6 +210,8 @@ class HostChild:
         self.pid = pid
         self._status: int | None = None
         self._lock = threading.Lock()
+        """Held by the one thread reaping the child: a second waitpid on a pid already reaped
+        could reap an unrelated process that took the number. poll() never blocks on it."""
 
     def poll(self) -> int | None:
         if self._status is not None:

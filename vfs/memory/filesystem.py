@@ -159,6 +159,11 @@ class MemoryFileSystem(FileSystem):
         *,
         protected_hardlinks: bool,
     ) -> None:
+        # The one lock of the whole tree: names, every inode's metadata and link count, the
+        # inode numbers, the space accounting and sparse contents; one lock, as one walk
+        # crosses many directories and a rename changes two. A read of a dense file copies
+        # its bytes without it (one bytearray copy is atomic; Linux lets a read overlap a
+        # write too) and takes it only to move atime, so readers of big files never queue.
         self._lock = threading.Lock()
         self._space = space
         self._dev = dev
@@ -530,6 +535,8 @@ class MemoryFileSystem(FileSystem):
     def _may_open(self, node: Inode, flags: int, trailing: bool, path: str) -> None:
         """The checks open(2) makes on an existing inode (do_open and may_open)."""
         kind = node.mode & S_IFMT
+        # do_open (fs/namei.c), before may_open: O_CREAT on a directory, then a directory
+        # asked for (O_DIRECTORY or a trailing slash) that is not one
         if flags & posix.O_CREAT and kind == S_IFDIR:
             raise os_error(errno.EISDIR, path)
         if (flags & posix.O_DIRECTORY or trailing) and kind != S_IFDIR:
@@ -537,7 +544,9 @@ class MemoryFileSystem(FileSystem):
         access = flags & O_ACCMODE
         want = (R_OK if access != posix.O_WRONLY else 0) | (W_OK if access else 0)
         if flags & posix.O_TRUNC:
-            want |= W_OK
+            want |= W_OK  # do_open adds MAY_WRITE for O_TRUNC, so it is judged like a write
+        # may_open (fs/namei.c), in its order: the file type (a link ELOOP, a directory
+        # opened for writing EISDIR) before inode_permission, O_NOATIME's owner test last
         if kind == S_IFLNK:
             raise os_error(errno.ELOOP, path)
         if kind == S_IFDIR and want & W_OK:
@@ -656,7 +665,7 @@ class MemoryFileSystem(FileSystem):
             node = found.node
             self._may_delete(found.directory, node, True, path)
             assert isinstance(node, Directory)
-            if node.entries:
+            if node.entries:  # vfs_rmdir: emptiness is the file system's test, after may_delete
                 raise os_error(errno.ENOTEMPTY, path)
             self._detach(found.directory, found.name, node)
 
@@ -681,6 +690,9 @@ class MemoryFileSystem(FileSystem):
         node, victim, is_dir = moving.node, moving.victim, moving.is_dir
         if node is victim:
             return
+        # vfs_rename (fs/namei.c): may_delete on the source, may_create or may_delete on the
+        # target, then a directory moving to another parent needs write permission on
+        # itself (its ".." changes), then the file system's own ENOTEMPTY
         self._may_delete(old_dir, node, is_dir, src)
         if victim is None:
             self._may_create(new_dir, dst)
@@ -902,6 +914,8 @@ class MemoryFileSystem(FileSystem):
         self, directory: Directory, node: Inode | None, is_dir: bool, path: str
     ) -> None:
         """may_delete: the checks before a name is removed or replaced."""
+        # fs/namei.c may_delete, in its order: the victim exists, write and search on its
+        # directory (inode_permission), the sticky bit (check_sticky), then its type
         if node is None:
             raise os_error(errno.ENOENT, path)
         who = self._names.who

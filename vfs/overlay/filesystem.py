@@ -121,6 +121,10 @@ class OverlayFileSystem(FileSystem):
     def __init__(self, upper: FileSystem, lower: FileSystem) -> None:
         self.upper = upper
         self.lower = lower
+        # Every change of the merged view (copy-up, markers, the inode table, held paths):
+        # a change reads the layers and changes the upper one, and two must not copy one
+        # file up at once. Reentrant because the merged tree takes it too, and a change
+        # walks through it. Reads of file data go to the layer's handle without it.
         self._lock = threading.RLock()
         self._markers = Markers()
         self._inodes = Inodes()
@@ -495,6 +499,8 @@ class OverlayFileSystem(FileSystem):
         entry, victim, is_dir = moving.node, moving.victim, moving.is_dir
         if victim is not None and self._same_file(entry, victim):
             return
+        # vfs_rename's order (fs/namei.c), judged on the upper copies: both directories
+        # first, then the target's type and emptiness; only then is anything copied up
         self._may_delete(old_dir, src)
         self._may_delete(self._again(new_dir), dst)
         entry = self._again(entry)
