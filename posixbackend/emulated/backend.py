@@ -10,25 +10,25 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from posixbackend.emulated import accelerator
-from posixbackend.emulated.directories import DirectoryFunctions
+from posixbackend.emulated._directories import DirectoryFunctions
+from posixbackend.emulated._eventfd import EventfdFunctions
+from posixbackend.emulated._locks import LockFunctions
+from posixbackend.emulated._memfd import MemfdFunctions
+from posixbackend.emulated._pipecalls import PipeFunctions
+from posixbackend.emulated._processattributes import ProcessAttributeFunctions
+from posixbackend.emulated._processcalls import ProcessFunctions
+from posixbackend.emulated._spawning import SpawnFunctions
+from posixbackend.emulated._xattrs import XattrFunctions
 from posixbackend.emulated.direntry import DirEntry
 from posixbackend.emulated.environ import BackendEnviron, bytes_environ, str_environ
-from posixbackend.emulated.eventfd import EventfdFunctions
 from posixbackend.emulated.fcntlcalls import FcntlFunctions
 from posixbackend.emulated.fileio import BoundRawFile, RawFile, bind, make_open
 from posixbackend.emulated.files import FileFunctions
-from posixbackend.emulated.locks import LockFunctions
 from posixbackend.emulated.mapping import MappingFunctions
-from posixbackend.emulated.memfd import MemfdFunctions
 from posixbackend.emulated.paths import PathFunctions
-from posixbackend.emulated.pipecalls import PipeFunctions
 from posixbackend.emulated.polling import PollingFunctions
-from posixbackend.emulated.processattributes import ProcessAttributeFunctions
-from posixbackend.emulated.processcalls import ProcessFunctions
-from posixbackend.emulated.spawning import SpawnFunctions
 from posixbackend.emulated.transfers import TransferFunctions
 from posixbackend.emulated.vectored import VectoredFunctions
-from posixbackend.emulated.xattrs import XattrFunctions
 
 SUPPORTS_FD = ("chdir", "chmod", "chown", "listdir", "pathconf", "scandir", "stat", "statvfs",
                "truncate", "utime")  # fmt: skip

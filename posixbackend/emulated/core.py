@@ -21,8 +21,8 @@ from typing import Any, Final, Self, TypeVar, cast
 
 import compat
 from posixbackend.emulated import accelerator
+from posixbackend.emulated._children import ChildTable
 from posixbackend.emulated.args import PathArg
-from posixbackend.emulated.children import ChildTable
 from posixbackend.emulated.descriptions import Description, HostDescription
 from posixbackend.emulated.fdtable import FdTable
 from posixbackend.emulated.processhandlers import ProcessHandler

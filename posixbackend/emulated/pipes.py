@@ -50,7 +50,7 @@ from collections.abc import Callable, Sequence
 from typing import Self
 
 import compat
-from posixbackend.emulated.realpipe import READ_EVENTS, WRITE_EVENTS, RealPipe
+from posixbackend.emulated._realpipe import READ_EVENTS, WRITE_EVENTS, RealPipe
 from vfs.errors import os_error
 
 SHARED_SPLICE = compat.declare(

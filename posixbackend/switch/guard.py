@@ -23,8 +23,8 @@ from posixbackend.permissions.entrypoints import entry_points
 from posixbackend.permissions.environment import PrivateEnvironment
 from posixbackend.permissions.operations import OPERATIONS, Operation
 from posixbackend.permissions.policy import Access, Permissions
+from posixbackend.switch._realobjects import real_object
 from posixbackend.switch.active import get_active
-from posixbackend.switch.realobjects import real_object
 
 OWN_ENVIRONMENT_SYSTEM = compat.declare(
     id="permissions.own_environment_system",

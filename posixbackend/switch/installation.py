@@ -49,9 +49,10 @@ import attrs
 
 import compat
 from posixbackend.emulated import EmulatedBackend
-from posixbackend.switch import libraries, mapping, standins
-from posixbackend.switch.realobjects import FCNTL_CALLS, real_object
-from posixbackend.switch.threads import thread_patches
+from posixbackend.switch import _mapping as mapping
+from posixbackend.switch import libraries, standins
+from posixbackend.switch._realobjects import FCNTL_CALLS, real_object
+from posixbackend.switch._threads import thread_patches
 
 PURE = frozenset({
     "WCOREDUMP", "WEXITSTATUS", "WIFCONTINUED", "WIFEXITED", "WIFSIGNALED", "WIFSTOPPED",

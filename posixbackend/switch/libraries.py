@@ -70,11 +70,11 @@ def _native_access_denied() -> bool:
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     """Refuse sqlite3.connect of a database file that would reach the host's files while
     the emulated backend serves (the stand-in routes the others to the VFS first), and a
-    socket made of a descriptor number (:mod:`posixbackend.switch.sockets`)."""
+    socket made of a descriptor number (:mod:`posixbackend.switch._sockets`)."""
     if event == "socket.__new__":
         serving = get_active()
         if serving is not None and _emulated_serves() and not _native_access_denied():
-            from posixbackend.switch.sockets import check_new_socket
+            from posixbackend.switch._sockets import check_new_socket
 
             check_new_socket(serving, sys._getframe(1))
         return

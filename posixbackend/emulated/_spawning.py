@@ -15,13 +15,13 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 import compat
+from posixbackend.emulated._children import ChildRecord, ChildSpec
+from posixbackend.emulated._processcalls import ProcessFunctions, not_permitted
 from posixbackend.emulated.args import int_arg, path_arg
 from posixbackend.emulated.bridge import ChildFds, StdioBridge
-from posixbackend.emulated.children import ChildRecord, ChildSpec
 from posixbackend.emulated.descriptions import (
     FileDescription,
 )
-from posixbackend.emulated.processcalls import ProcessFunctions, not_permitted
 from posixbackend.emulated.processhandlers import (
     ChildChdirError,
     ChildSetupError,

@@ -18,10 +18,10 @@ import threading
 from typing import Any, Final
 
 import compat
+from posixbackend.emulated._unsigned import unsigned_int_bits_arg
 from posixbackend.emulated.core import VIRTUAL_FDS, BackendCore
 from posixbackend.emulated.descriptions import FileDescription
 from posixbackend.emulated.spawnargs import fs_converter
-from posixbackend.emulated.unsigned import unsigned_int_bits_arg
 from vfs import MemoryFileSystem
 from vfs.errors import os_error
 

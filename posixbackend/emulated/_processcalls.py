@@ -8,10 +8,10 @@ os.spawn* family -- fails with a PermissionError that names what would allow it,
 is done first. fork, forkpty and exec* cannot be emulated at all (a gap), handler or not;
 exec*'s arguments are still checked first, with CPython's errors, as a real exec would.
 
-With a handler, programs are started by ``spawning.py`` (fork_exec, system, posix_spawn,
+With a handler, programs are started by ``_spawning.py`` (fork_exec, system, posix_spawn,
 spawn*): a child's descriptors reach it through ``bridge.py`` (host descriptors, or host pipes
 with pump threads for in-memory pipes and files), and its pid joins the backend's child table
-(``children.py``), which waitpid, wait, kill and killpg here reach, with Linux wait statuses.
+(``_children.py``), which waitpid, wait, kill and killpg here reach, with Linux wait statuses.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import time
 from typing import Any, Final, NoReturn
 
 import compat
+from posixbackend.emulated._children import ChildRecord
 from posixbackend.emulated.args import int_arg, path_arg
 from posixbackend.emulated.bridge import POLL_INTERVAL
-from posixbackend.emulated.children import ChildRecord
 from posixbackend.emulated.core import BackendCore
 from posixbackend.emulated.environ import set_variable, unset_variable
 from posixbackend.emulated.processhandlers import (

@@ -23,12 +23,12 @@ from typing import Any, Final
 
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.imports import served as files
-from posixbackend.imports.loaders import (
+from posixbackend.imports._loaders import (
     VirtualExtensionLoader,
     VirtualSourcelessLoader,
     VirtualSourceLoader,
 )
-from posixbackend.imports.roots import is_native
+from posixbackend.imports._roots import is_native
 from posixbackend.imports.zips import Archives, find_in_archive
 from posixbackend.permissions.anchors import ANCHORS
 from posixbackend.permissions.trusted import LIBRARY_PACKAGES

@@ -48,7 +48,7 @@ PARAMETERS: Final = ("fileno", "length", "flags", "prot", "access", "offset")
 
 class mmap(NativeMmap):
     """mmap.mmap: a real memory map, of the serving emulated backend's file when given one of
-    its descriptors (see :mod:`posixbackend.switch.mapping`)."""
+    its descriptors (see :mod:`posixbackend.switch._mapping`)."""
 
     __slots__ = ()
 
