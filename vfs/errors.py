@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import errno
 import posix
-import warnings
+
+from vfs.renamed import renamed_names
 
 
 def os_error(
@@ -63,14 +64,6 @@ class errors_name:
             raise named_error(error, self.filename, self.filename2) from None
 
 
-def __getattr__(name: str) -> object:
-    """``rename_error``, the old name of :func:`named_error`, for one release."""
-    if name == "rename_error":
-        warnings.warn(
-            "vfs.errors.rename_error is now vfs.errors.named_error (or the block "
-            "`with vfs.errors.errors_name(path):`)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return named_error
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = renamed_names(__name__, {"rename_error": "named_error"}, globals())
+"""``rename_error``, the old name of :func:`named_error` (it read as "the error of rename()"),
+for one release; the block form is :class:`errors_name`."""

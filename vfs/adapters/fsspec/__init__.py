@@ -7,22 +7,16 @@ mirror PyFilesystem2's adapters: :class:`~vfs.adapters.pyfilesystem.PyFilesystem
 :class:`~vfs.adapters.pyfilesystem.ProviderFS`).
 """
 
-import warnings
-
 from vfs.adapters.fsspec.exposed import ProviderFsspec, register, registered, unregister
 from vfs.adapters.fsspec.provider import FsspecProvider
+from vfs.renamed import renamed_names
 
 _RENAMED = {"FsspecFileSystem": "FsspecProvider", "VfsFileSystem": "ProviderFsspec"}
 """The names of issue 22's renames (a provider was called a file system, an fsspec file
 system was named for vfs): the old ones import with a DeprecationWarning for one release."""
 
 
-def __getattr__(name: str) -> object:
-    new = _RENAMED.get(name)
-    if new is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(f"{__name__}.{name} is now {new}", DeprecationWarning, stacklevel=2)
-    return globals()[new]
+__getattr__ = renamed_names(__name__, _RENAMED, globals())
 
 
 __all__ = ["FsspecProvider", "ProviderFsspec", "register", "registered", "unregister"]

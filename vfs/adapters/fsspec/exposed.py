@@ -16,7 +16,6 @@ import posix
 import re
 import stat as _stat
 import threading
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from vfs.adapters.handlefile import HandleFile, buffered
 from vfs.content import copy_content
 from vfs.errors import os_error
 from vfs.provider import FileSystem, write_all
+from vfs.renamed import renamed_names
 
 PROTOCOL = "vfs"
 _PREFIX = PROTOCOL + "://"
@@ -358,10 +358,5 @@ class ProviderFsspec(AbstractFileSystem):  # type: ignore[misc]
 fsspec.register_implementation(PROTOCOL, ProviderFsspec, clobber=True)
 
 
-def __getattr__(name: str) -> object:
-    """``VfsFileSystem``, the old name of :class:`ProviderFsspec`, for one release."""
-    if name == "VfsFileSystem":
-        message = f"{__name__}.VfsFileSystem is now ProviderFsspec"
-        warnings.warn(message, DeprecationWarning, stacklevel=2)
-        return ProviderFsspec
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = renamed_names(__name__, {"VfsFileSystem": "ProviderFsspec"}, globals())
+"""``VfsFileSystem``, the old name of :class:`ProviderFsspec`, for one release."""

@@ -19,7 +19,6 @@ import itertools
 import posix
 import stat as _stat
 import threading
-import warnings
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +43,7 @@ from vfs.memory.permissions import privileges_dropped
 from vfs.openflags import O_ACCMODE, O_TMPFILE_BIT, check_open_flags
 from vfs.pathnames import ROOT, SPECIAL_NAMES, special_errno, split
 from vfs.provider import DirEntryInfo, FileSystem
+from vfs.renamed import renamed_names
 
 NO_SYMLINKS = compat.declare(
     id="vfs.fsspec.symlinks",
@@ -793,10 +793,5 @@ class FsspecProvider(FileSystem):
 __all__ = ["ROOT", "FsspecProvider"]
 
 
-def __getattr__(name: str) -> object:
-    """``FsspecFileSystem``, the old name of :class:`FsspecProvider`, for one release."""
-    if name == "FsspecFileSystem":
-        message = f"{__name__}.FsspecFileSystem is now FsspecProvider"
-        warnings.warn(message, DeprecationWarning, stacklevel=2)
-        return FsspecProvider
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = renamed_names(__name__, {"FsspecFileSystem": "FsspecProvider"}, globals())
+"""``FsspecFileSystem``, the old name of :class:`FsspecProvider`, for one release."""
