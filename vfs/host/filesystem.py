@@ -70,6 +70,8 @@ class HostFileSystem(FileSystem):
         self._root: str | None = None
         self._root_fd = -1
         self._opener: Callable[[str, int, int], int] | None = None
+        self._stat_in_root: _openat2.Stater | None = None
+        """fstat of a path opened O_PATH through the opener (one C call with openat2)."""
         self._resolver: str | None = None
         self._nodes: HostNodes | None = None
         self._held: weakref.WeakSet[HostNode] = weakref.WeakSet()
@@ -90,14 +92,16 @@ class HostFileSystem(FileSystem):
             return open_beneath(nodes, None, path, flags, mode)
 
         if resolver != "walk":
-            opener = _openat2.in_root(root, walk)
-            if opener is not None:
+            calls = _openat2.in_root(root, walk)
+            if calls is not None:
                 self._resolver = "openat2"
-                return opener
+                self._stat_in_root = calls[1]
+                return calls[0]
             if resolver == "openat2":
                 posix.close(root)
                 raise OSError(errno.ENOSYS, "openat2(RESOLVE_IN_ROOT) is not available here")
         self._resolver = "walk"
+        self._stat_in_root = _openat2.stater(walk)
         return walk
 
     @property
@@ -274,8 +278,8 @@ class HostFileSystem(FileSystem):
 
     def stat(self, path: str, follow_symlinks: bool = True) -> posix.stat_result:
         check_path(path)
-        opener = self._opener
-        if opener is None:
+        stat_in_root = self._stat_in_root
+        if stat_in_root is None:
             return posix.stat(path, follow_symlinks=follow_symlinks)
         if path == "/":  # the root itself (a mount's root, remembered by the Mount): held open
             try:
@@ -283,13 +287,20 @@ class HostFileSystem(FileSystem):
             except OSError as error:  # closed
                 raise named_error(error, path) from None
         try:  # the hot path (an overlay's or a mount's checks): straight to the root's opener
-            fd = opener(path, O_PATH if follow_symlinks else O_PATH | posix.O_NOFOLLOW, 0)
+            return stat_in_root(path, 0 if follow_symlinks else posix.O_NOFOLLOW)
         except OSError as error:
             raise named_error(error, path) from None
+
+    def restat(self, path: str) -> posix.stat_result:
+        # A path this provider served before: stat's work without its argument checks (an
+        # overlay's warm stat calls this on every hit).
+        stat_in_root = self._stat_in_root
+        if stat_in_root is None or path == "/":
+            return self.stat(path, False)
         try:
-            return posix.fstat(fd)
-        finally:
-            posix.close(fd)
+            return stat_in_root(path, posix.O_NOFOLLOW)
+        except OSError as error:
+            raise named_error(error, path) from None
 
     def stat_at(
         self, at: object | None, path: str, follow_symlinks: bool = True

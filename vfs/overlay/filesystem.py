@@ -72,8 +72,11 @@ ORPHAN_LOWER = compat.declare(
 _WRITE_ACCESS = (posix.O_WRONLY, posix.O_RDWR)
 _DROPPED_FOR_LAYER = posix.O_CREAT | posix.O_EXCL
 """Flags the overlay acts on itself before it opens an existing entry in a layer."""
-Cached = tuple[FileSystem, str, posix.stat_result, posix.stat_result, bool, int | None]
-"""stat cache: (layer, canonical path, layer's status, status shown, on upper, link count)."""
+Cached = tuple[
+    Callable[[str], posix.stat_result], str, posix.stat_result, posix.stat_result, bool, int | None
+]
+"""stat cache: (the layer's restat, canonical path, layer's status, status shown, on upper,
+link count)."""
 _CACHE_LIMIT = 65536
 
 
@@ -192,7 +195,7 @@ class OverlayFileSystem(FileSystem):
         hit = self._stats.get(path)
         if hit is not None:
             try:
-                st = hit[0].stat(hit[1], False)
+                st = hit[0](hit[1])
             except OSError as error:
                 raise named_error(error, path) from None
             old = hit[2]
@@ -230,7 +233,7 @@ class OverlayFileSystem(FileSystem):
             if cacheable and path.__class__ is str:
                 if len(self._stats) >= _CACHE_LIMIT:
                     self._stats.clear()
-                self._stats[path] = (layer, entry.path, st, shown, on_upper, links)
+                self._stats[path] = (layer.restat, entry.path, st, shown, on_upper, links)
             return shown
 
     def probe(self, path: str, follow_symlinks: bool = True) -> posix.stat_result | None:
