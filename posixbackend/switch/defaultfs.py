@@ -6,17 +6,7 @@ import the switch; this name is kept for one release, and each name taken from i
 
 from __future__ import annotations
 
-import warnings
-
 from posixbackend import defaultfs
+from vfs.renamed import moved_module
 
-
-def __getattr__(name: str) -> object:
-    """Every name of :mod:`posixbackend.defaultfs`, with a DeprecationWarning."""
-    value = getattr(defaultfs, name)  # AttributeError for a name it does not have
-    warnings.warn(
-        f"posixbackend.switch.defaultfs.{name} is now in posixbackend.defaultfs",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return value
+__getattr__ = moved_module(__name__, defaultfs)
