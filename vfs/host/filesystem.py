@@ -28,12 +28,13 @@ import sys
 import weakref
 from collections.abc import Callable
 
-from vfs.errors import os_error, rename_error
+from vfs.arguments import check_target
+from vfs.errors import named_error, os_error
 from vfs.host import openat2 as _openat2
 from vfs.host.beneath import open_beneath
 from vfs.host.handle import HostHandle, entry_info
 from vfs.host.nodes import HostNode, HostNodes, directory_node
-from vfs.limits import MAXSYMLINKS, PATH_MAX, check_path, check_path_at
+from vfs.limits import MAXSYMLINKS, check_path, check_path_at
 from vfs.openflags import O_TMPFILE_BIT, check_open_flags
 from vfs.pathnames import ROOT, SPECIAL_NAMES, special_errno, split
 from vfs.provider import DirEntryInfo, FileSystem
@@ -149,7 +150,7 @@ class HostFileSystem(FileSystem):
                 posix.close(fd)
                 raise
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         return self._handed_out(directory_node(fd, True))
 
     def hold(self, directory: object) -> HostNode:
@@ -284,11 +285,11 @@ class HostFileSystem(FileSystem):
             try:
                 return posix.fstat(self._root_fd)
             except OSError as error:  # closed
-                raise rename_error(error, path) from None
+                raise named_error(error, path) from None
         try:  # the hot path (an overlay's or a mount's checks): straight to the root's opener
             return stat_in_root(path, 0 if follow_symlinks else posix.O_NOFOLLOW)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def restat(self, path: str) -> posix.stat_result:
         # A path this provider served before: stat's work without its argument checks (an
@@ -299,7 +300,7 @@ class HostFileSystem(FileSystem):
         try:
             return stat_in_root(path, posix.O_NOFOLLOW)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def stat_at(
         self, at: object | None, path: str, follow_symlinks: bool = True
@@ -313,7 +314,7 @@ class HostFileSystem(FileSystem):
             flags = O_PATH if follow_symlinks else O_PATH | posix.O_NOFOLLOW
             fd = self._open(at, path, flags, 0)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         try:
             return posix.fstat(fd)
         finally:
@@ -334,7 +335,7 @@ class HostFileSystem(FileSystem):
             finally:
                 posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def scandir(self, path: str) -> list[DirEntryInfo]:
         check_path(path)
@@ -353,7 +354,7 @@ class HostFileSystem(FileSystem):
             finally:
                 posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def readlink(self, path: str) -> str:
         check_path(path)
@@ -374,7 +375,7 @@ class HostFileSystem(FileSystem):
             finally:
                 self._close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def access(self, path: str, mode: int, follow_symlinks: bool = True) -> None:
         check_path(path)
@@ -399,7 +400,7 @@ class HostFileSystem(FileSystem):
                 finally:
                     posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         if not allowed:
             raise os_error(errno.EACCES, path)
 
@@ -418,7 +419,7 @@ class HostFileSystem(FileSystem):
             finally:
                 posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -439,7 +440,7 @@ class HostFileSystem(FileSystem):
             else:
                 fd = self._open(at, path, flags)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         return HostHandle(fd, flags, path)
 
     def _open_creating(self, at: object | None, path: str, flags: int, mode: int) -> int:
@@ -501,7 +502,7 @@ class HostFileSystem(FileSystem):
             finally:
                 self._close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def _give_directory_mode(self, fd: int | None, name: str, mode: int) -> None:
         """Undo the process umask on a directory just created, without following links."""
@@ -545,7 +546,7 @@ class HostFileSystem(FileSystem):
             finally:
                 self._close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def unlink(self, path: str) -> None:
         check_path(path)
@@ -560,7 +561,7 @@ class HostFileSystem(FileSystem):
             finally:
                 self._close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def rename(self, src: str, dst: str) -> None:
         check_path(src, dst)
@@ -585,30 +586,24 @@ class HostFileSystem(FileSystem):
             finally:
                 self._close(src_fd)
         except OSError as error:
-            raise rename_error(error, src, dst) from None
+            raise named_error(error, src, dst) from None
 
     def symlink(self, target: str, path: str) -> None:
+        target = check_target(target, path)
         check_path(path, None)
         self.symlink_at(target, None, path)
 
     def symlink_at(self, target: str, at: object | None, path: str) -> None:
+        target = check_target(target, path)
         check_path_at(at, path, None)
-        if type(target) is not str:
-            raise TypeError(f"symlink target should be str, not {type(target).__name__}")
-        if "\x00" in target:
-            raise ValueError("embedded null byte")
         try:
-            if not target:
-                raise os_error(errno.ENOENT)
-            if len(target) >= PATH_MAX // 4 and len(os.fsencode(target)) >= PATH_MAX:
-                raise os_error(errno.ENAMETOOLONG)
             fd, name = self._parent(at, path, "create")
             try:
                 posix.symlink(target, name, dir_fd=fd)
             finally:
                 self._close(fd)
         except OSError as error:
-            raise rename_error(error, target, path) from None
+            raise named_error(error, target, path) from None
 
     def link(self, src: str, dst: str, follow_symlinks: bool = True) -> None:
         check_path(src, dst)
@@ -653,7 +648,7 @@ class HostFileSystem(FileSystem):
             finally:
                 posix.close(src_fd)
         except OSError as error:
-            raise rename_error(error, src, dst) from None
+            raise named_error(error, src, dst) from None
 
     # -- attributes --------------------------------------------------------------------------
 
@@ -679,7 +674,7 @@ class HostFileSystem(FileSystem):
             finally:
                 posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def chown(self, path: str, uid: int, gid: int, follow_symlinks: bool = True) -> None:
         check_path(path)
@@ -701,7 +696,7 @@ class HostFileSystem(FileSystem):
             finally:
                 posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def utime(
         self, path: str, ns: tuple[int, int] | None = None, follow_symlinks: bool = True
@@ -732,7 +727,7 @@ class HostFileSystem(FileSystem):
                 if owned and fd is not None:
                     posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def truncate(self, path: str, length: int) -> None:
         check_path(path)
@@ -769,7 +764,7 @@ class HostFileSystem(FileSystem):
                 if owned and fd is not None:
                     posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
 
 def split_at(path: str) -> tuple[str, str, bool]:
