@@ -12,6 +12,10 @@ accelerated backend's ``io.FileIO`` its methods in C (:data:`FAST_BOUND_RAW_FILE
 backend's scandir hands out the C ``DirEntry`` and iterator of ``posixbackend/_direntry.c``
 (:func:`scandir_class`, :data:`SCAN_NODES`), built alongside: direntry.py's behaviour
 without a Python frame per entry.
+
+Both C modules read slots of the classes below by offset; the classes declare those slots in
+``__accelerated_slots__`` and a C module that disagrees with them is left out, the Python code
+serving in its place (accelerator_contract.py).
 """
 
 from __future__ import annotations
