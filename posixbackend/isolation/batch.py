@@ -239,17 +239,10 @@ def _finish_some(
 ) -> None:
     """Wait for at least one pending job, and finish every one that is done."""
     done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
-    for future in _in_order(done, pending):
+    for future in [future for future in pending if future in done]:  # in submission order
         job = pending.pop(future)
         error = future.exception()
         finish(line_of(job, future.result() if error is None else error))
-
-
-def _in_order(
-    done: set[Future[IsolatedResult]], pending: dict[Future[IsolatedResult], Job]
-) -> Iterator[Future[IsolatedResult]]:
-    """The finished futures in the order their jobs were submitted (dicts keep it)."""
-    return (future for future in pending if future in done)
 
 
 @contextlib.contextmanager
