@@ -23,13 +23,19 @@ from typing import TYPE_CHECKING
 from posixbackend.isolation.limits import Limits, parse_limits
 
 if TYPE_CHECKING:
-    from posixbackend.isolation.result import IsolatedResult
-    from posixbackend.isolation.runner import IsolationError, run_isolated
+    from posixbackend.isolation.pool import Job, Pool, run_isolated_many
+    from posixbackend.isolation.result import IsolatedResult, ResultKind
+    from posixbackend.isolation.runner import IsolationError, RunRejected, run_isolated
 
 _PARENT_SIDE = {
     "IsolatedResult": "posixbackend.isolation.result",
+    "ResultKind": "posixbackend.isolation.result",
     "IsolationError": "posixbackend.isolation.runner",
+    "RunRejected": "posixbackend.isolation.runner",
     "run_isolated": "posixbackend.isolation.runner",
+    "Job": "posixbackend.isolation.pool",
+    "Pool": "posixbackend.isolation.pool",
+    "run_isolated_many": "posixbackend.isolation.pool",
 }
 """Names of the parent's side -> the module each comes from."""
 
@@ -43,4 +49,15 @@ def __getattr__(name: str) -> object:
     return value
 
 
-__all__ = ["IsolatedResult", "IsolationError", "Limits", "parse_limits", "run_isolated"]
+__all__ = [
+    "IsolatedResult",
+    "IsolationError",
+    "Job",
+    "Limits",
+    "Pool",
+    "ResultKind",
+    "RunRejected",
+    "parse_limits",
+    "run_isolated",
+    "run_isolated_many",
+]
