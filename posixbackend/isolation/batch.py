@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 
 from posixbackend.isolation import progress as progress_bar
-from posixbackend.isolation.jobs import InvalidJob, Job, JobFileError, read_jobs
+from posixbackend.isolation.jobs import BatchJob, InvalidJob, JobFileError, read_jobs
 from posixbackend.isolation.limits import Limits, parse_limits
 from posixbackend.isolation.result import IsolatedResult
 from posixbackend.isolation.resultlines import (
@@ -169,7 +169,7 @@ def _with_option(command: BatchCommand, name: str, value: str) -> BatchCommand:
 
 Outcome = IsolatedResult | BaseException
 """What became of a submitted job: its guest's result, or the exception the pool raised."""
-Submit = Callable[[Job], "Future[IsolatedResult]"]
+Submit = Callable[[BatchJob], "Future[IsolatedResult]"]
 
 
 @attrs.define
@@ -184,7 +184,7 @@ class Tally:
         return SOME_NOT_RUN_STATUS if self.not_run else ALL_RAN_STATUS
 
 
-def line_of(job: Job, outcome: Outcome) -> dict[str, Any]:
+def line_of(job: BatchJob, outcome: Outcome) -> dict[str, Any]:
     """The result line of ``job`` for what became of it."""
     if isinstance(outcome, IsolatedResult):
         return result_line(job.id, outcome)
@@ -192,7 +192,7 @@ def line_of(job: Job, outcome: Outcome) -> dict[str, Any]:
 
 
 def run_jobs(
-    jobs: Sequence[Job | InvalidJob],
+    jobs: Sequence[BatchJob | InvalidJob],
     submit: Submit,
     write: Callable[[dict[str, Any]], None],
     *,
@@ -212,7 +212,7 @@ def run_jobs(
         if progress is not None:
             progress.advance(failed=line["status"] != OK)
 
-    pending: dict[Future[IsolatedResult], Job] = {}
+    pending: dict[Future[IsolatedResult], BatchJob] = {}
     try:
         for job in jobs:
             if isinstance(job, InvalidJob):
@@ -222,7 +222,7 @@ def run_jobs(
                 _finish_some(pending, finish)
             try:
                 future = submit(job)
-            except (OSError, ValueError, TypeError) as error:  # the script could not be read
+            except (OSError, ValueError, TypeError) as error:  # e.g. the script is unreadable
                 finish(invalid_line(job.id, str(error)))
                 continue
             pending[future] = job
@@ -235,7 +235,7 @@ def run_jobs(
 
 
 def _finish_some(
-    pending: dict[Future[IsolatedResult], Job], finish: Callable[[dict[str, Any]], None]
+    pending: dict[Future[IsolatedResult], BatchJob], finish: Callable[[dict[str, Any]], None]
 ) -> None:
     """Wait for at least one pending job, and finish every one that is done."""
     done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
@@ -254,13 +254,7 @@ def _pool(command: BatchCommand) -> Iterator[Submit]:
         workers=command.workers, permissions=command.permissions, limits=command.limits
     ) as pool:
 
-        def submit(job: Job) -> Future[IsolatedResult]:
-            return pool.submit(
-                job.source(), files=dict(job.files), stdin=job.stdin, argv=job.argv,
-                env=dict(job.env), limits=job.limits,
-            )  # fmt: skip
-
-        yield submit
+        yield lambda batch_job: pool.submit_job(batch_job.job)
 
 
 def batch_main(arguments: Sequence[str], prog: str) -> int | None:

@@ -4,6 +4,7 @@ A line is ``{"id": ..., "code": ...}`` or ``{"id": ..., "path": ...}`` with the 
 fields ``files`` (guest path -> bytes in :mod:`~posixbackend.isolation.jsonbytes` form),
 ``stdin`` (the same form), ``argv`` (strings), ``env`` (string -> string) and ``limits``
 (the command line's limit names -> a number, a string such as ``"256M"``, or null for off).
+A script's path is relative to the jobs file's directory, and is read when its job starts.
 The id (a non-empty string or an integer) must be readable and unique: a line without one
 stops the command before anything runs (there is no id to give its result); any other
 mistake makes that job an :class:`InvalidJob`, whose result line says what is wrong.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import attrs
 
 from posixbackend.isolation.jsonbytes import decode_bytes
 from posixbackend.isolation.limits import Limits, parse_limits
+from posixbackend.isolation.pool import Job
 from posixbackend.isolation.request import guest_path
 
 FIELDS = frozenset({"id", "code", "path", "files", "stdin", "argv", "env", "limits"})
@@ -40,35 +42,19 @@ class JobFileError(ValueError):
 
 
 @attrs.frozen
-class Job:
-    """One guest to run: its program, inputs and limits, named by ``id``."""
+class BatchJob:
+    """One line's guest: the pool's :class:`~posixbackend.isolation.pool.Job` (its code or
+    script path, inputs and limits), named by ``id``."""
 
     id: JobId
-    program: str | Path
-    """The code, or the host path of a script (read when the job is started)."""
-    files: Mapping[str, bytes] = attrs.field(factory=dict)
-    stdin: bytes = b""
-    argv: tuple[str, ...] = ()
-    env: Mapping[str, str] = attrs.field(factory=dict)
-    limits: Limits = attrs.field(factory=Limits)
+    job: Job
     line: int = 0
-    """The job's line in the jobs file (0 when it came from elsewhere)."""
+    """The job's line in the jobs file."""
 
     @property
     def key(self) -> str:
         """The id as a canonical JSON text: equal for equal ids only (1 and "1" differ)."""
         return id_key(self.id)
-
-    def source(self) -> str:
-        """The program as code: the code itself, or the script read from the host now
-        (OSError when it cannot be read, ValueError when it is not UTF-8)."""
-        if isinstance(self.program, str):
-            return self.program
-        data = self.program.read_bytes()
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise ValueError(f"{self.program}: the script is not UTF-8 ({error.reason})") from None
 
 
 @attrs.frozen
@@ -92,11 +78,11 @@ def id_key(job_id: JobId) -> str:
 
 def read_jobs(
     lines: Iterable[str], limits: Limits | None = None, base: str | os.PathLike[str] = "."
-) -> list[Job | InvalidJob]:
+) -> list[BatchJob | InvalidJob]:
     """Every job of a jobs file's ``lines`` (blank lines skipped), with ``limits`` (default
     :class:`Limits`) under each job's own changes and script paths relative to ``base``.
     JobFileError for a line whose id cannot be read, or an id given twice."""
-    jobs: list[Job | InvalidJob] = []
+    jobs: list[BatchJob | InvalidJob] = []
     seen: dict[str, int] = {}
     for number, text in enumerate(lines, 1):
         if not text.strip():
@@ -109,7 +95,7 @@ def read_jobs(
     return jobs
 
 
-def parse_job(text: str, line: int, limits: Limits, base: Path) -> Job | InvalidJob:
+def parse_job(text: str, line: int, limits: Limits, base: Path) -> BatchJob | InvalidJob:
     """One job line; JobFileError when its id cannot be read."""
     try:
         data = json.loads(text)
@@ -128,7 +114,9 @@ def parse_job(text: str, line: int, limits: Limits, base: Path) -> Job | Invalid
         return InvalidJob(job_id, str(error), line)
 
 
-def _job(job_id: JobId, data: dict[str, Any], line: int, limits: Limits, base: Path) -> Job:
+def _job(
+    job_id: JobId, data: dict[str, Any], line: int, limits: Limits, base: Path
+) -> BatchJob:
     """The job ``data`` describes; TypeError or ValueError saying what is wrong."""
     unknown = sorted(set(data) - FIELDS)
     if unknown:
@@ -157,16 +145,15 @@ def _job(job_id: JobId, data: dict[str, Any], line: int, limits: Limits, base: P
     arguments = tuple(_string(argument, 'an item of "argv"') for argument in argv)
     env = _mapping(data.get("env", {}), '"env"')
     environment = {name: _string(value, f'"env"[{name!r}]') for name, value in env.items()}
-    return Job(
-        id=job_id,
-        program=program,
+    job = Job(
+        code=program,
         files=contents,
         stdin=decode_bytes(data.get("stdin", ""), '"stdin"'),
         argv=arguments,
         env=environment,
         limits=job_limits(data.get("limits", {}), limits),
-        line=line,
     )
+    return BatchJob(job_id, job, line)
 
 
 def job_limits(given: Any, base: Limits) -> Limits:

@@ -11,9 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from posixbackend.isolation.jobs import InvalidJob, Job, JobFileError, read_jobs
+from posixbackend.isolation.jobs import BatchJob, InvalidJob, JobFileError, read_jobs
 from posixbackend.isolation.jsonbytes import decode_bytes, encode_bytes
 from posixbackend.isolation.limits import MIB, Limits
+from posixbackend.isolation.pool import Job
 
 
 def lines(*jobs: object) -> list[str]:
@@ -56,27 +57,22 @@ def test_every_field_is_read(tmp_path: Path) -> None:
         "limits": {"cpu": 2, "memory": "64M", "wall": None, "open_files": 16},
     }
     (read,) = read_jobs(lines(job), Limits(output_bytes=1000), tmp_path)
-    assert read == Job(
-        id="all",
-        program="print(1)",
+    expected = Job(
+        code="print(1)",
         files={"/data/a.txt": b"text", "/b.bin": b"\x00\x01"},
         stdin=b"\xff",
         argv=("x", "y"),
         env={"K": "V"},
         limits=Limits(cpu_seconds=2, memory_bytes=64 * MIB, wall_seconds=None, open_files=16,
                       output_bytes=1000),
-        line=1,
     )  # fmt: skip
+    assert read == BatchJob("all", expected, 1)
 
 
-def test_a_script_path_is_relative_to_the_jobs_file_and_read_when_started(tmp_path: Path) -> None:
-    (job,) = read_jobs(lines({"id": 7, "path": "s.py"}), base=tmp_path)
-    assert isinstance(job, Job) and job.program == tmp_path / "s.py"
-    (tmp_path / "s.py").write_text("print('s')\n")
-    assert job.source() == "print('s')\n"
-    (tmp_path / "s.py").write_bytes(b"\xff")
-    with pytest.raises(ValueError, match="not UTF-8"):
-        job.source()
+def test_a_script_path_is_relative_to_the_jobs_file(tmp_path: Path) -> None:
+    (read,) = read_jobs(lines({"id": 7, "path": "s.py"}), base=tmp_path)
+    assert isinstance(read, BatchJob) and read.job.code == tmp_path / "s.py"
+    assert read.job.limits == Limits()  # the defaults, when the command gives none
 
 
 @pytest.mark.parametrize(

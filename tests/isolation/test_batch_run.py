@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
 
-from posixbackend.isolation import run_isolated
 from posixbackend.isolation.batch import run_jobs
-from posixbackend.isolation.jobs import InvalidJob, Job, read_jobs
+from posixbackend.isolation.jobs import BatchJob, InvalidJob, read_jobs
 from posixbackend.isolation.limits import Limits
+from posixbackend.isolation.pool import Job, Pool
 from posixbackend.isolation.result import IsolatedResult, ResultKind
 from posixbackend.isolation.resultlines import result_line
 
@@ -27,27 +27,12 @@ FIELDS = {
 
 
 @pytest.fixture
-def executor() -> Iterator[ThreadPoolExecutor]:
-    with ThreadPoolExecutor(2) as threads:
-        yield threads
+def pool() -> Iterator[Pool]:
+    with Pool(workers=2) as warm:
+        yield warm
 
 
-def one_by_one(executor: ThreadPoolExecutor) -> Any:
-    """A submit that runs each job with run_isolated on a thread (the pool's stand-in for
-    the loop's own tests; the command's tests use the pool)."""
-
-    def submit(job: Job) -> Future[IsolatedResult]:
-        return executor.submit(
-            run_isolated, job.source(), files=job.files, stdin=job.stdin, argv=job.argv,
-            env=job.env, limits=job.limits,
-        )  # fmt: skip
-
-    return submit
-
-
-def test_lines_come_in_completion_order_with_every_field(
-    executor: ThreadPoolExecutor, tmp_path: Path
-) -> None:
+def test_lines_come_in_completion_order_with_every_field(pool: Pool) -> None:
     jobs = read_jobs([
         '{"id": "slow", "code": "import time; time.sleep(1.5); print(1)"}',
         '{"id": 2, "code": "import sys, os; sys.stdout.buffer.write(b\'\\\\xff\\\\n\'); '
@@ -58,7 +43,7 @@ def test_lines_come_in_completion_order_with_every_field(
         '{"id": "wall", "code": "while True: pass", "limits": {"wall": 0.5, "cpu": 5}}',
     ])  # fmt: skip
     written: list[dict[str, Any]] = []
-    tally = run_jobs(jobs, one_by_one(executor), written.append, in_flight=2)
+    tally = run_jobs(jobs, lambda job: pool.submit_job(job.job), written.append, in_flight=2)
     assert [line["id"] for line in written] == ["bad", 2, "wall", "slow"]
     assert all(set(line) == FIELDS for line in written)
     bad, failed, wall, slow = written
@@ -85,7 +70,7 @@ def done(result: IsolatedResult | BaseException) -> Future[IsolatedResult]:
 
 
 def test_infrastructure_failures_and_unreadable_scripts_are_not_guest_results(
-    tmp_path: Path,
+    pool: Pool, tmp_path: Path
 ) -> None:
     outcomes = {
         "infra": IsolatedResult.failure(ResultKind.INFRASTRUCTURE, "zygote died", Limits()),
@@ -93,13 +78,14 @@ def test_infrastructure_failures_and_unreadable_scripts_are_not_guest_results(
         "raised": RuntimeError("pool is broken"),
     }
 
-    def submit(job: Job) -> Future[IsolatedResult]:
-        job.source()  # raises for the missing script
-        return done(outcomes[str(job.id)])
+    def submit(batch_job: BatchJob) -> Future[IsolatedResult]:
+        if batch_job.id == "missing":
+            return pool.submit_job(batch_job.job)  # the pool reads the script: it raises
+        return done(outcomes[str(batch_job.id)])
 
-    jobs: list[Job | InvalidJob] = [
-        *(Job(id=name, program="") for name in outcomes),
-        Job(id="missing", program=tmp_path / "missing.py"),
+    jobs: list[BatchJob | InvalidJob] = [
+        *(BatchJob(name, Job("")) for name in outcomes),
+        BatchJob("missing", Job(tmp_path / "missing.py")),
     ]
     written: list[dict[str, Any]] = []
     tally = run_jobs(jobs, submit, written.append, in_flight=4)
@@ -118,7 +104,7 @@ def test_a_guest_failure_alone_still_means_every_job_ran() -> None:
     stand_in = IsolatedResult.failure(ResultKind.INFRASTRUCTURE, "x", Limits())
     guest = attrs.evolve(stand_in, kind=ResultKind.GUEST, error=None, status=1, exception="E")
     written: list[dict[str, Any]] = []
-    tally = run_jobs([Job(id=1, program="")], lambda job: done(guest), written.append,
+    tally = run_jobs([BatchJob(1, Job(""))], lambda job: done(guest), written.append,
                      in_flight=1)  # fmt: skip
     assert written[0]["status"] == "failed" and tally.status == 0
     assert result_line(1, guest)["kind"] == "guest"
