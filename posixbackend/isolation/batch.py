@@ -122,6 +122,10 @@ def parse_batch(arguments: Sequence[str]) -> BatchCommand | None:
             command = attrs.evolve(command, **{field: granted})
         elif argument == "--resume":
             command = attrs.evolve(command, resume=True)
+        elif name == ISOLATE_BATCH and not equals and arguments[index:index + 1] in (
+            ["-h"], ["--help"],
+        ):
+            return attrs.evolve(command, help=True)
         elif name in _VALUED:
             if not equals:
                 if index >= len(arguments):
@@ -260,7 +264,10 @@ def _pool(command: BatchCommand) -> Iterator[Submit]:
 def batch_main(arguments: Sequence[str], prog: str) -> int | None:
     """Run an ``--isolate-batch`` command line; its exit status, or None when ``arguments``
     do not ask for it."""
-    from posixbackend.launcher.main import usage_error
+    def usage_error(prog: str, message: str) -> int:
+        print(f"{prog}: {message}", file=sys.stderr)
+        print(f"Try `{prog} --isolate-batch --help' for more information.", file=sys.stderr)
+        return USAGE_STATUS
 
     try:
         command = parse_batch(arguments)
