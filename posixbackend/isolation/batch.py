@@ -118,8 +118,10 @@ def parse_batch(arguments: Sequence[str]) -> BatchCommand | None:
                 granted = parse_boolean(name, value if equals else None)
             except GrantError as error:
                 raise UsageError(str(error)) from None
-            field = name.removeprefix("--").replace("-", "_")
-            command = attrs.evolve(command, **{field: granted})
+            if name == "--allow-create-thread":
+                command = attrs.evolve(command, allow_create_thread=granted)
+            else:
+                command = attrs.evolve(command, allow_native_access=granted)
         elif argument == "--resume":
             command = attrs.evolve(command, resume=True)
         elif name == ISOLATE_BATCH and not equals and arguments[index:index + 1] in (

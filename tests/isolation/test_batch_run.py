@@ -72,7 +72,7 @@ def done(result: IsolatedResult | BaseException) -> Future[IsolatedResult]:
 def test_infrastructure_failures_and_unreadable_scripts_are_not_guest_results(
     pool: Pool, tmp_path: Path
 ) -> None:
-    outcomes = {
+    outcomes: dict[str, IsolatedResult | BaseException] = {
         "infra": IsolatedResult.failure(ResultKind.INFRASTRUCTURE, "zygote died", Limits()),
         "rejected": IsolatedResult.failure(ResultKind.REJECTED, "memory too low", Limits()),
         "raised": RuntimeError("pool is broken"),
