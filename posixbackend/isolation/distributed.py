@@ -1,13 +1,15 @@
 """Scale-out on Dask: :func:`run_many` runs isolated guests on a Dask cluster's workers.
 
 Each worker process of the cluster keeps one warm :class:`~posixbackend.isolation.pool.Pool`
-(made by a worker plugin when the run starts, shut down when it ends) sized to the worker's
-threads; every job is one Dask task that hands its guest to that pool and returns the
-:class:`~posixbackend.isolation.result.IsolatedResult`. Results stream back in the order the
-jobs finish. When a worker is lost mid-run, the scheduler runs its unfinished jobs on the
-other workers (Dask reschedules the tasks of a lost worker), so every job gets exactly one
-result; a job whose task failed for the machinery's own reasons (its workers kept dying,
-the pool broke) gets an infrastructure failure, never a guest result.
+sized to the worker's threads, made by a worker plugin when the first run with its settings
+starts and kept for the next runs (:func:`release_pools` shuts them down; with
+``keep_warm=False`` they end with their run). Every job is one Dask task that hands its
+guest to that pool and returns the :class:`~posixbackend.isolation.result.IsolatedResult`;
+results stream back in the order the jobs finish. When a worker is lost mid-run, the
+scheduler runs its unfinished jobs on the other workers (Dask reschedules the tasks of a lost
+worker), so every job gets exactly one result; a job whose task failed for the machinery's
+own reasons (its workers kept dying, the pool broke) gets an infrastructure failure, never a
+guest's result.
 
 Why Dask and not Ray: ``distributed`` is pure Python (about 40 MB installed with its
 dependencies, a few seconds to install), starts a local cluster from the calling process
@@ -21,7 +23,9 @@ Install it with ``pip install 'posixbackend[distributed]'``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import pickle
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
@@ -38,7 +42,8 @@ if TYPE_CHECKING:
     from distributed import Client
 
 PLUGIN_PREFIX = "posixbackend-isolation-pool-"
-"""The worker plugin's name begins with this (each run adds its own token)."""
+"""The worker plugin's name begins with this, then a digest of its settings (a warm run's)
+or a token of its own (a run whose pools end with it)."""
 EXTRA = "posixbackend[distributed]"
 
 
@@ -84,6 +89,7 @@ def run_many(
     permissions: Permissions | None = None,
     limits: Limits | None = None,
     workers_per_node: int | None = None,
+    keep_warm: bool = True,
 ) -> Iterator[tuple[int, IsolatedResult]]:
     """Run ``programs`` (code, a host script's path, or a pool :class:`Job` with its own
     inputs and limits, as :meth:`Pool.imap_unordered <posixbackend.isolation.pool.Pool.
@@ -94,7 +100,10 @@ def run_many(
     is made and closed here), or None for a local cluster of this machine, started and
     closed here. ``permissions`` and ``limits`` are every guest's (a Job's own limits win),
     as a Pool takes them; ``workers_per_node`` guests run at once in each worker process
-    (default: the worker's threads). A script is read here and runs as code. A job the
+    (default: the worker's threads). ``keep_warm``: the workers' pools outlive the run, for
+    the next run with the same settings on the same cluster (until :func:`release_pools`
+    or the worker closes); otherwise they are shut down when it ends. A script is read
+    here and runs as code. A job the
     machinery failed yields a result of kind :attr:`~posixbackend.isolation.result.
     ResultKind.INFRASTRUCTURE`, never a guest's; a bad program raises (TypeError,
     ValueError, OSError) before anything runs. Closing the iterator early cancels the rest.
@@ -117,12 +126,19 @@ def run_many(
             connected = stack.enter_context(distributed.Client(client))
         else:
             connected = client
-        name = PLUGIN_PREFIX + uuid.uuid4().hex
-        connected.register_plugin(PoolPlugin(permissions, limits, workers_per_node), name=name)
-        stack.callback(_unregister, connected, name)
+        plugin = PoolPlugin(permissions, limits, workers_per_node)
+        run = uuid.uuid4().hex
+        if keep_warm:  # the same settings find the same pools
+            plugin.idempotent = True
+            settings = pickle.dumps((permissions, limits, workers_per_node))
+            name = PLUGIN_PREFIX + hashlib.sha256(settings).hexdigest()[:32]
+        else:
+            name = PLUGIN_PREFIX + run
+            stack.callback(_unregister, connected, name)
+        connected.register_plugin(plugin, name=name)
         futures = {
-            connected.submit(run_on_worker, name, job, key=f"{name}-{index}", pure=False): index
-            for index, job in enumerate(jobs)
+            connected.submit(run_on_worker, name, job, key=f"{name}-{run}-{index}", pure=False):
+            index for index, job in enumerate(jobs)
         }
         try:
             for future in distributed.as_completed(list(futures)):
@@ -150,6 +166,26 @@ def _outcome(future: Any, job: Job, limits: Limits | None) -> IsolatedResult:
         )
     result: IsolatedResult = future.result()
     return result
+
+
+def release_pools(client: Client) -> int:
+    """Shut down the warm pools that runs with ``keep_warm`` left on ``client``'s workers;
+    how many settings' pools there were."""
+    names = [name for name in _worker_plugins(client) if name.startswith(PLUGIN_PREFIX)]
+    for name in names:
+        _unregister(client, name)
+    return len(names)
+
+
+def _worker_plugins(client: Client) -> list[str]:
+    """The names of the worker plugins registered on ``client``'s scheduler."""
+
+    def names(dask_scheduler: Any) -> list[str]:
+        return list(dask_scheduler.worker_plugins)
+
+    run_on_scheduler: Any = client.run_on_scheduler  # not typed by distributed
+    found: list[str] = run_on_scheduler(names)
+    return found
 
 
 def _unregister(client: Client, name: str) -> None:

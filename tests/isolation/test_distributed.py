@@ -15,7 +15,12 @@ from typing import Any
 import pytest
 from distributed import Client, LocalCluster
 
-from posixbackend.isolation.distributed import MissingExtra, run_many
+from posixbackend.isolation.distributed import (
+    PLUGIN_PREFIX,
+    MissingExtra,
+    release_pools,
+    run_many,
+)
 from posixbackend.isolation.limits import Limits
 from posixbackend.isolation.pool import Job, Pool
 from posixbackend.isolation.result import IsolatedResult, ResultKind
@@ -106,6 +111,33 @@ def test_a_worker_lost_mid_batch_has_its_jobs_run_elsewhere(client: Client) -> N
     while any(alive(pid) for pid in victim_below):  # its zygote and guests die with it
         assert time.monotonic() < deadline, [pid for pid in victim_below if alive(pid)]
         time.sleep(0.05)
+
+
+def test_pools_stay_warm_between_runs_until_released(client: Client) -> None:
+    limits = Limits(cpu_seconds=3)  # settings of this test's own: pools of their own
+
+    def pools() -> set[int]:
+        return {pid for worker in client.run(os.getpid).values() for pid in descendants(worker)}
+
+    before = pools()
+    assert [result.status for _, result in run_many(["pass"], client=client, limits=limits)] == [0]
+    warm = pools() - before
+    assert warm  # a zygote on at least one worker
+    assert [result.status for _, result in run_many(["pass"], client=client, limits=limits)] == [0]
+    assert warm <= pools()  # the same zygotes served the second run
+    assert release_pools(client) >= 1
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in warm):
+        assert time.monotonic() < deadline, "a released pool is still running"
+        time.sleep(0.05)
+    once = list(run_many(["pass"], client=client, limits=limits, keep_warm=False))
+    assert [result.status for _, result in once] == [0]
+    assert not [name for name in client.run_on_scheduler(worker_plugin_names)
+                if name.startswith(PLUGIN_PREFIX)]  # fmt: skip
+
+
+def worker_plugin_names(dask_scheduler: Any) -> list[str]:
+    return list(dask_scheduler.worker_plugins)
 
 
 def test_a_failed_task_is_an_infrastructure_failure(client: Client) -> None:
