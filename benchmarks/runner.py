@@ -3,9 +3,9 @@
 ``python -m benchmarks GROUP [--quick | --full] [--rounds N] [--json PATH] [--plot DIR]``
 with GROUP one of ops, scale, threads, blocks, startup, distributed or all. Each group runs
 in a child process (``python -m benchmarks GROUP --worker-output FILE``) so that no group's
-imports, installed stand-ins or caches colour another's numbers; the parent prints each group's table
-as it finishes, writes every row to one JSON file and, with ``--plot``, draws the scaling
-curves.
+imports, installed stand-ins or caches colour another's numbers; the parent prints each
+group's table as it finishes, writes every row to one JSON file and, with ``--plot``, draws
+the scaling curves.
 """
 
 from __future__ import annotations
