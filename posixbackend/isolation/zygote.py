@@ -146,6 +146,7 @@ class Zygote:
                 os._exit(SETUP_STATUS)
             self.control.detach()  # the descriptor is closed below, with the others
             self.children.clear()  # the siblings are none of the guest's business
+            gc.unfreeze()  # the guest's gc sees every object, as in a fresh interpreter
             _place(fds)
             child_main(REQUEST_FD, RESULT_FD, self.view_json)
         finally:
