@@ -4,6 +4,7 @@ infrastructure failures told apart, and the exit status that follows."""
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -109,3 +110,19 @@ def test_a_guest_failure_alone_still_means_every_job_ran() -> None:
     assert written[0]["status"] == "failed" and tally.status == 0
     assert result_line(1, guest)["kind"] == "guest"
 
+
+
+DOC = Path(__file__).parents[2] / "posixbackend" / "isolation" / "many-guests.md"
+
+
+def test_the_docs_jobs_are_valid_and_name_every_result_field() -> None:
+    text = DOC.read_text()
+    example = text.split("```jsonl\n", 1)[1].split("```", 1)[0]
+    jobs = read_jobs(example.splitlines())
+    assert len(jobs) == 4 and all(isinstance(job, BatchJob) for job in jobs)
+    results_table = text.split("### Results", 1)[1].split("###", 1)[0]
+    documented = set()
+    for row in results_table.splitlines():
+        if row.startswith("| `"):
+            documented.update(re.findall(r"`(\w+)`", row.split("|")[1]))
+    assert documented == FIELDS
