@@ -10,8 +10,9 @@ run goes on where it stopped.
 Exit status: 0 when every job ran (whatever its guest did); 1 when some job did not run (its
 line was invalid, or the pool failed it: its result line says which); 2 for a usage error
 (bad options, an unreadable jobs file, a job line without a readable id, two jobs with one
-id, an output file that is not a results file): nothing runs then. 130 when interrupted
-(the lines written so far are whole).
+id, an output file that is not a results file): nothing runs then. 3 when the command itself
+failed: the pool could not start, or a result line could not be written (a full disk, a
+closed pipe). 130 when interrupted (the lines written so far are whole).
 """
 
 from __future__ import annotations
@@ -39,7 +40,13 @@ from posixbackend.isolation.resultlines import (
     invalid_line,
     result_line,
 )
-from posixbackend.isolation.resultsfile import ResultsFileError, ResultSink, finished_keys
+from posixbackend.isolation.resultsfile import (
+    ResultsFileError,
+    ResultSink,
+    ResultsWriteError,
+    finished_keys,
+)
+from posixbackend.isolation.runner import IsolationError
 from posixbackend.launcher.grants import GrantError, parse_boolean
 from posixbackend.launcher.options import UsageError
 from posixbackend.permissions.policy import Access, Permissions
@@ -48,6 +55,7 @@ ISOLATE_BATCH = "--isolate-batch"
 ALL_RAN_STATUS = 0
 SOME_NOT_RUN_STATUS = 1
 USAGE_STATUS = 2
+FAILED_STATUS = 3
 INTERRUPTED_STATUS = 130
 
 HELP = """\
@@ -70,7 +78,8 @@ Options:
   -h, --help           show this help and exit
 
 Exit status: 0 every job ran (guests may have failed), 1 some job did not run (an invalid
-job line, or an infrastructure failure), 2 usage error (nothing ran), 130 interrupted.
+job line, or an infrastructure failure), 2 usage error (nothing ran), 3 the pool could not
+start or the results could not be written, 130 interrupted.
 """
 
 _VALUED = (ISOLATE_BATCH, "--workers", "--output", "--isolate-limit")
@@ -259,22 +268,16 @@ def _pool(command: BatchCommand) -> Iterator[Submit]:
     with Pool(
         workers=command.workers, permissions=command.permissions, limits=command.limits
     ) as pool:
-
         yield lambda batch_job: pool.submit_job(batch_job.job)
 
 
 def batch_main(arguments: Sequence[str], prog: str) -> int | None:
     """Run an ``--isolate-batch`` command line; its exit status, or None when ``arguments``
     do not ask for it."""
-    def usage_error(prog: str, message: str) -> int:
-        print(f"{prog}: {message}", file=sys.stderr)
-        print(f"Try `{prog} --isolate-batch --help' for more information.", file=sys.stderr)
-        return USAGE_STATUS
-
     try:
         command = parse_batch(arguments)
     except UsageError as error:
-        return usage_error(prog, str(error))
+        return _usage_error(prog, str(error))
     if command is None:
         return None
     if command.help:
@@ -284,13 +287,13 @@ def batch_main(arguments: Sequence[str], prog: str) -> int | None:
         with open(command.jobs, encoding="utf-8") as file:
             jobs = read_jobs(file, command.limits, Path(command.jobs).parent)
     except (OSError, UnicodeDecodeError) as error:
-        return usage_error(prog, f"cannot read the jobs file {command.jobs}: {error}")
+        return _usage_error(prog, f"cannot read the jobs file {command.jobs}: {error}")
     except JobFileError as error:
-        return usage_error(prog, f"{command.jobs}, {error}")
+        return _usage_error(prog, f"{command.jobs}, {error}")
     try:
         skip = finished_keys(command.output) if command.resume and command.output else set()
     except (OSError, ResultsFileError) as error:
-        return usage_error(prog, f"cannot resume: {error}")
+        return _usage_error(prog, f"cannot resume: {error}")
     todo = [job for job in jobs if job.key not in skip]
     try:
         sink = (
@@ -299,7 +302,7 @@ def batch_main(arguments: Sequence[str], prog: str) -> int | None:
             else ResultSink.to_stream(sys.stdout.buffer)
         )
     except OSError as error:
-        return usage_error(prog, f"cannot write the results to {command.output}: {error}")
+        return _usage_error(prog, f"cannot write the results to {command.output}: {error}")
     bar = progress_bar.for_stream(len(todo), sys.stderr)
     try:
         with sink, _pool(command) as submit:
@@ -307,7 +310,20 @@ def batch_main(arguments: Sequence[str], prog: str) -> int | None:
                              progress=bar)  # fmt: skip
     except KeyboardInterrupt:
         return INTERRUPTED_STATUS
+    except ResultsWriteError as error:
+        print(f"{prog}: cannot write the results: {error.strerror}", file=sys.stderr)
+        return FAILED_STATUS
+    except (OSError, IsolationError) as error:  # from the pool's start: no job ran
+        print(f"{prog}: the pool could not start: {error}", file=sys.stderr)
+        return FAILED_STATUS
     finally:
         if bar is not None:
             bar.close()
     return tally.status
+
+
+def _usage_error(prog: str, message: str) -> int:
+    """Report a bad batch command line; the usage status."""
+    print(f"{prog}: {message}", file=sys.stderr)
+    print(f"Try `{prog} --isolate-batch --help' for more information.", file=sys.stderr)
+    return USAGE_STATUS

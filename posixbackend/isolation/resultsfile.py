@@ -19,6 +19,10 @@ class ResultsFileError(ValueError):
     """The results file to resume is not one the batch command wrote."""
 
 
+class ResultsWriteError(OSError):
+    """A result line could not be written (a full disk, a closed pipe...)."""
+
+
 class ResultSink:
     """Writes result lines to a descriptor, one whole line per write."""
 
@@ -43,8 +47,11 @@ class ResultSink:
     def write(self, line: dict[str, Any]) -> None:
         """Write ``line`` as one JSON line (non-ASCII kept as is, in UTF-8)."""
         data = memoryview((json.dumps(line, ensure_ascii=False) + "\n").encode())
-        while data:
-            data = data[os.write(self._fd, data) :]
+        try:
+            while data:
+                data = data[os.write(self._fd, data) :]
+        except OSError as error:
+            raise ResultsWriteError(error.errno, error.strerror) from error
 
     def close(self) -> None:
         if self._owned and self._fd >= 0:

@@ -269,3 +269,12 @@ def test_interrupting_the_command_leaves_whole_lines(tmp_path: Path) -> None:
     assert process.returncode == 130, err
     assert b"Traceback" not in err
     assert [line["id"] for line in results(output.read_bytes())] == ["quick"]
+
+
+def test_results_that_cannot_be_written_end_the_command_with_status_3(tmp_path: Path) -> None:
+    jobs = write_jobs(tmp_path / "jobs.jsonl", {"id": "a", "code": "print(1)"})
+    done = batch(str(jobs), "--output", "/dev/full", cwd=tmp_path)
+    assert done.returncode == 3
+    assert done.stderr.decode() == (
+        "posixbackend: cannot write the results: No space left on device\n"
+    )
