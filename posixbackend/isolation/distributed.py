@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+import compat
 from posixbackend.isolation.limits import Limits
 from posixbackend.isolation.pool import Job, Program
 from posixbackend.isolation.result import IsolatedResult, ResultKind
@@ -40,6 +41,16 @@ from posixbackend.permissions.policy import Permissions
 
 if TYPE_CHECKING:
     from distributed import Client
+
+SCRIPT_AS_CODE = compat.declare(
+    id="isolation.distributed_script_as_code",
+    function="posixbackend.isolation.distributed.run_many",
+    aspect="a script path as the program",
+    level=compat.Level.FINE,
+    explanation="the script is read on the calling machine (the workers may be other "
+    "machines) and runs as code, as python -c runs it: sys.argv[0] is '-c', __file__ is "
+    "unset, and the script's own file is not in the guest's file system",
+)
 
 PLUGIN_PREFIX = "posixbackend-isolation-pool-"
 """The worker plugin's name begins with this, then a digest of its settings (a warm run's)
@@ -75,6 +86,7 @@ def as_code(program: Program) -> Job:
         raise TypeError(f"run_many runs code (str), a script path or a Job, not {job.code!r}")
     with open(job.code, "rb") as script:
         data = script.read()
+    SCRIPT_AS_CODE.hit()
     try:
         return attrs.evolve(job, code=data.decode("utf-8"))
     except UnicodeDecodeError as error:

@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 from distributed import Client, LocalCluster
 
+import compat
 from posixbackend.isolation.distributed import (
     PLUGIN_PREFIX,
+    SCRIPT_AS_CODE,
     MissingExtra,
     release_pools,
     run_many,
@@ -86,8 +88,10 @@ def test_the_cluster_gives_the_local_pools_results(client: Client, tmp_path: Pat
     remote: dict[int, IsolatedResult] = dict(run_many(programs, client=client))
     assert sorted(remote) == list(range(len(programs)))
     # a script runs as code on the cluster (it is read here): its own file is not among the
-    # guest's files, and sys.argv[0] is '-c'
-    assert remote[5].stdout == b"script ['a']\n"
+    # guest's files, and sys.argv[0] is '-c' (a declared gap, hit)
+    assert remote[5].stdout == b"script ['a']\n" and remote[5].files == {}
+    assert local[5][4] == {str(script): script.read_bytes()}
+    assert compat.report().get(SCRIPT_AS_CODE.id) is not None
     assert [comparable(remote[index]) for index in range(5)] == local[:5]
     assert remote[4].limit_exceeded == "wall" and remote[3].files["/tmp/out"] == b"in-v"
 
