@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -164,3 +165,19 @@ def test_without_distributed_the_extra_is_named(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(MissingExtra, match=r"pip install 'posixbackend\[distributed\]'"):
         next(run_many(["pass"]))
+
+
+def scratch_directories() -> set[str]:
+    return {name for name in os.listdir(tempfile.gettempdir())
+            if name.startswith("posixbackend-dask-")}  # fmt: skip
+
+
+def test_without_a_client_a_local_cluster_is_started_and_closed() -> None:
+    before, scratch = lasting(), scratch_directories()
+    results = dict(run_many(["print('on a cluster of its own')"], keep_warm=False))
+    assert results[0].stdout == b"on a cluster of its own\n"
+    assert scratch_directories() == scratch  # its workers' scratch space is gone
+    deadline = time.monotonic() + 15
+    while lasting() - before:
+        assert time.monotonic() < deadline, f"left running: {lasting() - before}"
+        time.sleep(0.1)
