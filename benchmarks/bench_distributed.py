@@ -50,7 +50,7 @@ def main() -> list[Row]:
         started = time.perf_counter()
         with (
             LocalCluster(
-                n_workers=1, threads_per_worker=WORKERS, processes=True, dashboard_address=None,
+                n_workers=1, threads_per_worker=WORKERS, processes=True, dashboard_address=":0",
                 local_directory=scratch,
             ) as cluster,
             Client(cluster) as client,

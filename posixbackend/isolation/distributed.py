@@ -129,8 +129,8 @@ def run_many(
         if client is None:
             scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="posixbackend-dask-"))
             cluster = stack.enter_context(
-                distributed.LocalCluster(
-                    processes=True, dashboard_address=None, local_directory=scratch
+                distributed.LocalCluster(  # the scheduler serves HTTP anyway: on a free port
+                    processes=True, dashboard_address=":0", local_directory=scratch
                 )
             )
             connected = stack.enter_context(distributed.Client(cluster))

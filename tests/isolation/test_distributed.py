@@ -51,7 +51,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
     scratch = tmp_path_factory.mktemp("dask")
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None,
+            n_workers=2, threads_per_worker=2, processes=True, dashboard_address=":0",
             local_directory=str(scratch),
         ) as cluster,
         Client(cluster) as connected,
