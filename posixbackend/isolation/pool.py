@@ -55,6 +55,11 @@ from posixbackend.permissions.policy import Permissions
 SHUT_DOWN = "the pool was shut down before the guest ended"
 
 
+def _strings(given: Iterable[str]) -> tuple[str, ...]:
+    """``argv`` as a tuple (a list is fine)."""
+    return tuple(given)
+
+
 @attrs.frozen
 class Job:
     """One guest program with its own inputs (``code``: Python source, or a host script's
@@ -63,7 +68,7 @@ class Job:
     code: str | os.PathLike[str]
     files: Mapping[str, bytes | str] | None = None
     stdin: bytes = b""
-    argv: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    argv: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     env: Mapping[str, str] | None = None
     limits: Limits | None = None
     cwd: str = "/tmp"
