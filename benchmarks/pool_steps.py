@@ -57,7 +57,7 @@ def _child_steps(request: Request, write: int) -> None:
     step("landlock", lambda: landlock.restrict(landlock.Rules(readable=view.paths())))
     step("seccomp", seccomp.install_filter)
     step("guest", run.run)
-    step("snapshot", lambda: save_snapshot(run.files.memory, io.BytesIO(), sparse=False))  # type: ignore[arg-type]
+    step("snapshot", lambda: save_snapshot(run.files.memory, io.BytesIO(), sparse=False))
     os.write(write, json.dumps(times).encode())
     os._exit(0)
 
