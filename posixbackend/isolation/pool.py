@@ -108,6 +108,8 @@ class Pool:
         """Children the pool killed for a shutdown."""
         self._closing = False
         self._cancelling = False
+        self._owner = os.getpid()
+        """The process that made the pool (a forked copy of it shares its zygote's socket)."""
         self._zygote: ZygoteProcess | None = ZygoteProcess()
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="posixbackend-pool")
 
@@ -134,6 +136,8 @@ class Pool:
         with self._lock:
             if self._closing:
                 raise RuntimeError("cannot submit to a pool that was shut down")
+            if os.getpid() != self._owner:
+                raise RuntimeError("a Pool serves the process that made it, not a forked copy")
             return self._executor.submit(self._run, prepared)
 
     def submit_job(self, job: Job) -> Future[IsolatedResult]:

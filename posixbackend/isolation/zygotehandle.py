@@ -208,13 +208,18 @@ def _signal_name(number: int) -> str:
 
 
 class ZygoteChild:
-    """A child the zygote forked, as the supervision watches it (a runner ``Started``)."""
+    """A child the zygote forked, as the supervision watches it (a runner ``Started``).
+
+    :meth:`kill` may come from another thread (a pool's shutdown) while :meth:`reap` runs: a
+    lock keeps it from signalling once the reap began, when the pidfd may be closed and its
+    number, or the pid, taken by something else."""
 
     def __init__(self, pid: int, pidfd: int, zygote: ZygoteProcess) -> None:
         self._pid = pid
         self.pidfd = pidfd
         self.zygote = zygote
-        self.reaped = False
+        self._lock = threading.Lock()
+        self._reaping = False
 
     @property
     def pid(self) -> int:
@@ -232,17 +237,19 @@ class ZygoteChild:
     def kill(self) -> None:
         """SIGKILL through the pidfd (always this process), and to its group while the
         zygote still holds it unreaped (the group is the child alone: it can start nothing)."""
-        if self.reaped:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
-        if self.zygote.alive:
+        with self._lock:
+            if self._reaping:
+                return
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._pid, signal.SIGKILL)
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            if self.zygote.alive:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self._pid, signal.SIGKILL)
 
     def reap(self) -> tuple[int, float]:
+        with self._lock:
+            self._reaping = True
         try:
             return self.zygote.reap(self._pid)
         finally:
-            self.reaped = True
             os.close(self.pidfd)
