@@ -104,7 +104,7 @@ PROGRAMS = {
     "raises": "raise ValueError('no')",
     "files": "import os; os.makedirs('/tmp/a/b'); open('/tmp/a/b/c', 'wb').write(b'\\0' * 9)",
     "inputs": "import os, sys; print(sys.argv, sys.stdin.read(), dict(os.environ), os.getcwd())",
-    "output": "print('y' * 5000)",
+    "output": "import sys\nwhile True: sys.stdout.write('y' * 5000); sys.stdout.flush()",
     "memory": "x = bytearray(1 << 40)",
     "cpu": "while True: pass",
     "kills itself": "import os, signal; os.kill(os.getpid(), signal.SIGTERM)",
