@@ -10,9 +10,13 @@ stderr and the exit status come back in an :class:`IsolatedResult`. The parent t
 byte the child sends after its confinement: it reads them with hard bounds and hands them
 over as the guest's data.
 
-The parent's side (:func:`run_isolated` and its result) is imported on first use: the child
-imports this package too, and needs none of it (nor does the launcher's sandbox, which uses
-the confinement modules).
+Many guests: a :class:`Pool` (and :func:`run_isolated_many`) forks each from a warm zygote
+instead of starting an interpreter, and confines and watches it the same way; each result's
+``kind`` tells the guest's doing from a failure of the machinery.
+
+The parent's side (:func:`run_isolated`, the pool and their results) is imported on first
+use: the child imports this package too, and needs none of it (nor does the launcher's
+sandbox, which uses the confinement modules).
 """
 
 from __future__ import annotations

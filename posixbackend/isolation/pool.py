@@ -55,6 +55,11 @@ from posixbackend.permissions.policy import Permissions
 SHUT_DOWN = "the pool was shut down before the guest ended"
 
 
+def _strings(given: Iterable[str]) -> tuple[str, ...]:
+    """``argv`` as a tuple (a list is fine)."""
+    return tuple(given)
+
+
 @attrs.frozen
 class Job:
     """One guest program with its own inputs (``code``: Python source, or a host script's
@@ -63,7 +68,7 @@ class Job:
     code: str | os.PathLike[str]
     files: Mapping[str, bytes | str] | None = None
     stdin: bytes = b""
-    argv: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    argv: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     env: Mapping[str, str] | None = None
     limits: Limits | None = None
     cwd: str = "/tmp"
@@ -103,6 +108,8 @@ class Pool:
         """Children the pool killed for a shutdown."""
         self._closing = False
         self._cancelling = False
+        self._owner = os.getpid()
+        """The process that made the pool (a forked copy of it shares its zygote's socket)."""
         self._zygote: ZygoteProcess | None = ZygoteProcess()
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="posixbackend-pool")
 
@@ -129,6 +136,8 @@ class Pool:
         with self._lock:
             if self._closing:
                 raise RuntimeError("cannot submit to a pool that was shut down")
+            if os.getpid() != self._owner:
+                raise RuntimeError("a Pool serves the process that made it, not a forked copy")
             return self._executor.submit(self._run, prepared)
 
     def submit_job(self, job: Job) -> Future[IsolatedResult]:

@@ -50,8 +50,8 @@ class IsolatedResult:
     ``kind`` (set by the parent) says whose doing the result is (see :class:`ResultKind`):
     :func:`~posixbackend.isolation.run_isolated` raises IsolationError where a pool's result
     has the kind REJECTED or INFRASTRUCTURE, with ``error`` saying what failed. Such a result
-    has no output or files of the guest's, and ``status`` -1 unless the parent reaped the
-    child and so knows its status.
+    has no output or files and ``status`` -1, except a guest the pool killed for a shutdown:
+    its result keeps what the parent observed (``status`` -9, the output read so far).
     """
 
     status: int

@@ -12,6 +12,11 @@ The parent kills the child's whole process group on the wall-time limit, when an
 stream outgrows its limit, or when the channel breaks its protocol or bounds, and always
 reaps it: it never waits on the guest without a bound. Which limit ended the run is judged
 from what the parent observed (:mod:`posixbackend.isolation.observed`).
+
+The supervision is the same for a child forked by a pool's zygote: a :class:`Spawner`
+starts the child (:class:`FreshInterpreter` here, the pool's zygote in
+:mod:`posixbackend.isolation.pool`) and the :class:`Started` it returns is what the parent
+waits on, kills and reaps.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ import socket
 import traceback
 from typing import NoReturn
 
+import compat
 from posixbackend.isolation import zygotewire as wire
 from posixbackend.isolation.child import SETUP_STATUS, GuestRun
 from posixbackend.isolation.child import main as child_main
@@ -41,6 +42,27 @@ from posixbackend.isolation.libc import prctl
 from posixbackend.isolation.limits import Limits
 from posixbackend.isolation.request import Program, Request, grant
 from posixbackend.isolation.seccomp import PR_SET_PDEATHSIG
+
+FROZEN_HEAP = compat.declare(
+    id="isolation.pool_frozen_heap",
+    function="gc.get_objects",
+    aspect="garbage collector introspection in a pool's guests",
+    level=compat.Level.INFO,
+    explanation="a pool's guest is forked from a zygote whose objects (the interpreter's and "
+    "the library's modules) sit in the collector's permanent generation (gc.freeze): "
+    "gc.get_objects() and gc.get_referrers() do not list them and gc.collect() never visits "
+    "them (gc.get_referents still reaches them); visiting them would copy most of the "
+    "zygote's heap into every guest and cost each guest a full collection",
+)
+SHARED_HASH_SEED = compat.declare(
+    id="isolation.pool_shared_hash_seed",
+    function="builtins.hash",
+    aspect="str and bytes hashes in a pool's guests",
+    level=compat.Level.FINE,
+    explanation="the guests of one pool's zygote share its hash randomisation seed, so "
+    "hash() of a str or bytes is the same in each of them (run_isolated's children get a "
+    "seed each); random is reseeded in every guest",
+)
 
 GUEST_FDS = 5
 """The guest's descriptors are 0-4 in the child; every higher one is closed."""
@@ -146,7 +168,8 @@ class Zygote:
                 os._exit(SETUP_STATUS)
             self.control.detach()  # the descriptor is closed below, with the others
             self.children.clear()  # the siblings are none of the guest's business
-            gc.unfreeze()  # the guest's gc sees every object, as in a fresh interpreter
+            FROZEN_HEAP.hit()  # (kept frozen: see the gap)
+            SHARED_HASH_SEED.hit()
             _place(fds)
             child_main(REQUEST_FD, RESULT_FD, self.view_json)
         finally:

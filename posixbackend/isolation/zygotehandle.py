@@ -44,6 +44,8 @@ START_SECONDS: Final = 60.0
 ANSWER_SECONDS: Final = 30.0
 """How long one answer of a running zygote may take (a fork, or a wait4 of a child that was
 killed and seen to exit)."""
+ENDING_SECONDS: Final = 0.5
+"""How long a zygote that failed to answer is given to end by itself before it is killed."""
 STOP_SECONDS: Final = 10.0
 """How long a zygote whose control socket closed may take to end its children and exit."""
 
@@ -112,24 +114,20 @@ class ZygoteProcess:
             except ValueError as error:
                 raise self._lose(str(error)) from None
             # The zygote holds the child unreaped: this pidfd names it and no other process.
-            return ZygoteChild(pid, os.pidfd_open(pid), self)
+            try:
+                pidfd = os.pidfd_open(pid)
+            except OSError:  # (out of descriptors): the child must not outlive this call
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+                self._reap(pid)
+                raise
+            return ZygoteChild(pid, pidfd, self)
 
     def reap(self, pid: int) -> tuple[int, float]:
         """Have the zygote reap ``pid`` (which has exited or been killed): its wait status and
         CPU seconds; ZygoteLost if the zygote cannot tell."""
         with self.lock:
-            self._check()
-            try:
-                self.control.send(wire.pid_message(wire.REAP, pid))
-            except OSError as error:
-                raise self._lose(f"the zygote's control socket failed: {error}") from None
-            answer = self._receive(ANSWER_SECONDS)
-            if answer[:1] != wire.REAPED or len(answer) != 1 + wire.REAP_RESULT.size:
-                raise self._lose(f"the zygote answered a reap with {answer[:40]!r}")
-            reaped, status, user, system = wire.REAP_RESULT.unpack(answer[1:])
-            if reaped != pid:
-                raise self._lose(f"the zygote reaped {reaped} when asked for {pid}")
-            return status, user + system
+            return self._reap(pid)
 
     @property
     def alive(self) -> bool:
@@ -154,6 +152,20 @@ class ZygoteProcess:
 
     # -- under the lock -------------------------------------------------------------------
 
+    def _reap(self, pid: int) -> tuple[int, float]:
+        self._check()
+        try:
+            self.control.send(wire.pid_message(wire.REAP, pid))
+        except OSError as error:
+            raise self._lose(f"the zygote's control socket failed: {error}") from None
+        answer = self._receive(ANSWER_SECONDS)
+        if answer[:1] != wire.REAPED or len(answer) != 1 + wire.REAP_RESULT.size:
+            raise self._lose(f"the zygote answered a reap with {answer[:40]!r}")
+        reaped, status, user, system = wire.REAP_RESULT.unpack(answer[1:])
+        if reaped != pid:
+            raise self._lose(f"the zygote reaped {reaped} when asked for {pid}")
+        return status, user + system
+
     def _check(self) -> None:
         if self.lost is not None:
             raise ZygoteLost(self.lost)
@@ -172,22 +184,42 @@ class ZygoteProcess:
         return answer
 
     def _lose(self, why: str) -> ZygoteLost:
-        """Mark the zygote lost for ``why`` and kill it: the error to raise."""
+        """Mark the zygote lost for ``why``, end it and reap it: the error to raise."""
         if self.lost is None:
-            self.lost = why
-        with contextlib.suppress(ProcessLookupError):
-            self.process.kill()
+            try:  # a zygote that broke its socket is ending: its status says how
+                status = self.process.wait(ENDING_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                self.lost = f"{why}; the pool killed the zygote"
+            else:
+                if status < 0:
+                    self.lost = f"{why}; the zygote was killed by {_signal_name(-status)}"
+                else:
+                    self.lost = f"{why}; the zygote exited with status {status}"
         return ZygoteLost(self.lost)
 
 
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 class ZygoteChild:
-    """A child the zygote forked, as the supervision watches it (a runner ``Started``)."""
+    """A child the zygote forked, as the supervision watches it (a runner ``Started``).
+
+    :meth:`kill` may come from another thread (a pool's shutdown) while :meth:`reap` runs: a
+    lock keeps it from signalling once the reap began, when the pidfd may be closed and its
+    number, or the pid, taken by something else."""
 
     def __init__(self, pid: int, pidfd: int, zygote: ZygoteProcess) -> None:
         self._pid = pid
         self.pidfd = pidfd
         self.zygote = zygote
-        self.reaped = False
+        self._lock = threading.Lock()
+        self._reaping = False
 
     @property
     def pid(self) -> int:
@@ -205,17 +237,19 @@ class ZygoteChild:
     def kill(self) -> None:
         """SIGKILL through the pidfd (always this process), and to its group while the
         zygote still holds it unreaped (the group is the child alone: it can start nothing)."""
-        if self.reaped:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
-        if self.zygote.alive:
+        with self._lock:
+            if self._reaping:
+                return
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._pid, signal.SIGKILL)
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            if self.zygote.alive:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self._pid, signal.SIGKILL)
 
     def reap(self) -> tuple[int, float]:
+        with self._lock:
+            self._reaping = True
         try:
             return self.zygote.reap(self._pid)
         finally:
-            self.reaped = True
             os.close(self.pidfd)

@@ -45,4 +45,3 @@ def _accepted(server: socket.socket) -> tuple[str, int] | None:
     connection.close()
     host, port = address
     return str(host), int(port)
-

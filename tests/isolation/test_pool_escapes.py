@@ -8,6 +8,7 @@ import os
 import signal
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -48,10 +49,47 @@ def _under_the_pool(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # The corpus, collected again here: its functions look run_isolated up in their own module.
 for _name in dir(test_escapes):
-    if _name.startswith("test_"):
+    if (
+        _name.startswith("test_")
+        and _name != "test_the_real_fork_exec_found_by_gc_starts_no_process"
+    ):
         globals()[_name] = getattr(test_escapes, _name)
 
 OPEN = test_escapes.OPEN
+
+
+def test_the_real_fork_exec_found_by_gc_starts_no_process(marker: Path) -> None:
+    """The corpus's attack, adapted: the zygote's objects are frozen (gc.get_objects does not
+    list them), so the guest walks gc.get_referents from sys.modules to the real fork_exec."""
+    result = test_escapes.escape(
+        """\
+        import gc, os, subprocess, sys
+        seen, pending, real = set(), [sys.modules], None
+        while pending and real is None:
+            item = pending.pop()
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            if (type(item).__name__ == "builtin_function_or_method"
+                    and item.__name__ == "fork_exec" and item.__module__ == "_posixsubprocess"
+                    and item is not subprocess._fork_exec):
+                real = item
+            pending.extend(gc.get_referents(item))
+        print("found the real one:", real is not None)
+        argv = [b"/bin/sh", b"-c", b"touch " + MARKER.encode()]
+        def run():
+            r, w = os.pipe()
+            arguments = (argv, [b"/bin/sh"], True, (w,), None, None, -1, -1, -1, -1, -1, -1,
+                         r, w, True, False, -1, None, None, None, -1, None, False)
+            try:
+                return real(*arguments)
+            except TypeError:  # versions without the last argument (allow_vfork)
+                return real(*arguments[:-1])
+        attempt("fork_exec", run)
+        """.replace("MARKER", repr(str(marker)))
+    )
+    assert printed(result) == ["found the real one: True", "fork_exec refused"]
+
 
 ATTACKS = """\
 import ctypes, errno, os, sys

@@ -104,7 +104,7 @@ PROGRAMS = {
     "raises": "raise ValueError('no')",
     "files": "import os; os.makedirs('/tmp/a/b'); open('/tmp/a/b/c', 'wb').write(b'\\0' * 9)",
     "inputs": "import os, sys; print(sys.argv, sys.stdin.read(), dict(os.environ), os.getcwd())",
-    "output": "print('y' * 5000)",
+    "output": "import sys\nwhile True: sys.stdout.write('y' * 5000); sys.stdout.flush()",
     "memory": "x = bytearray(1 << 40)",
     "cpu": "while True: pass",
     "kills itself": "import os, signal; os.kill(os.getpid(), signal.SIGTERM)",
@@ -151,3 +151,15 @@ def test_a_guest_holds_the_same_real_descriptors_as_under_run_isolated(traces: T
     # the same under both (numbered otherwise: run_isolated's channel keeps the parent's
     # number); nothing of the zygote's (its control socket would be one more O_RDWR)
     assert printed(pooled) == printed(run_isolated(code, NATIVE)), pooled.stderr
+
+
+def test_guests_of_one_pool_share_the_hash_seed_but_not_randomness(traces: Traces) -> None:
+    """The declared gap isolation.pool_shared_hash_seed, and what it does not extend to."""
+    pool = traces.pool(workers=1)
+    code = "import os, random; print(hash('seed'), random.random(), os.urandom(8).hex())"
+    first, second = (traces.seen(pool.submit(code).result(timeout=30)) for _ in range(2))
+    (hash_1, random_1, urandom_1), (hash_2, random_2, urandom_2) = (
+        printed(result)[0].split() for result in (first, second)
+    )
+    assert hash_1 == hash_2
+    assert random_1 != random_2 and urandom_1 != urandom_2

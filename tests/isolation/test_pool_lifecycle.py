@@ -121,7 +121,7 @@ def test_a_zygote_killed_mid_batch_is_replaced(traces: Traces) -> None:
     for future in in_flight:
         result = traces.seen(future.result(timeout=10))
         assert result.kind is ResultKind.INFRASTRUCTURE and not result.ok
-        assert "zygote" in (result.error or "")
+        assert (result.error or "").endswith("the zygote was killed by SIGKILL")
     after = traces.seen(pool.submit("print('after')").result(timeout=30))
     assert after.ok and printed(after) == ["after"]
     assert traces.note_zygote(pool) != zygote
@@ -144,3 +144,18 @@ def test_bad_arguments_fail_at_submit(traces: Traces) -> None:
         pool.submit("pass", cwd="relative")
     with pytest.raises(ValueError, match="workers must be a positive int"):
         Pool(workers=0)
+
+
+def test_a_shutdown_that_does_not_wait_ends_everything_in_the_background(
+    traces: Traces,
+) -> None:
+    pool = traces.pool(workers=1)
+    zygote = traces.note_zygote(pool)
+    futures = [pool.submit("print('ran')") for _ in range(3)]
+    pool.shutdown(wait=False)
+    results = [traces.seen(future.result(timeout=30)) for future in futures]
+    assert all(result.ok and printed(result) == ["ran"] for result in results)
+    deadline = time.monotonic() + 10
+    while alive(zygote) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not alive(zygote)
