@@ -145,14 +145,15 @@ def _job(
     arguments = tuple(_string(argument, 'an item of "argv"') for argument in argv)
     env = _mapping(data.get("env", {}), '"env"')
     environment = {name: _string(value, f'"env"[{name!r}]') for name, value in env.items()}
-    fields: dict[str, Any] = {  # through a dict: the argv converter has no usable type
-        "files": contents,
-        "stdin": decode_bytes(data.get("stdin", ""), '"stdin"'),
-        "argv": arguments,
-        "env": environment,
-        "limits": job_limits(data.get("limits", {}), limits),
-    }
-    return BatchJob(job_id, Job(program, **fields), line)
+    job = Job(
+        program,
+        files=contents,
+        stdin=decode_bytes(data.get("stdin", ""), '"stdin"'),
+        argv=arguments,
+        env=environment,
+        limits=job_limits(data.get("limits", {}), limits),
+    )
+    return BatchJob(job_id, job, line)
 
 
 def job_limits(given: Any, base: Limits) -> Limits:

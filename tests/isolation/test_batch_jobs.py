@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given
@@ -58,15 +57,15 @@ def test_every_field_is_read(tmp_path: Path) -> None:
         "limits": {"cpu": 2, "memory": "64M", "wall": None, "open_files": 16},
     }
     (read,) = read_jobs(lines(job), Limits(output_bytes=1000), tmp_path)
-    fields: dict[str, Any] = {  # through a dict: the pool Job's argv converter is untyped
-        "files": {"/data/a.txt": b"text", "/b.bin": b"\x00\x01"},
-        "stdin": b"\xff",
-        "argv": ("x", "y"),
-        "env": {"K": "V"},
-        "limits": Limits(cpu_seconds=2, memory_bytes=64 * MIB, wall_seconds=None,
-                         open_files=16, output_bytes=1000),
-    }  # fmt: skip
-    expected = Job("print(1)", **fields)
+    expected = Job(
+        "print(1)",
+        files={"/data/a.txt": b"text", "/b.bin": b"\x00\x01"},
+        stdin=b"\xff",
+        argv=("x", "y"),
+        env={"K": "V"},
+        limits=Limits(cpu_seconds=2, memory_bytes=64 * MIB, wall_seconds=None, open_files=16,
+                      output_bytes=1000),
+    )  # fmt: skip
     assert read == BatchJob("all", expected, 1)
 
 

@@ -63,10 +63,6 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
         time.sleep(0.1)
 
 
-ARGV: dict[str, Any] = {"argv": ("a",)}
-"""Given through a dict: mypy cannot type the pool Job's argv converter."""
-
-
 def comparable(result: IsolatedResult) -> tuple[object, ...]:
     return (result.kind, result.status, result.stdout, result.stderr, result.files,
             result.limit_exceeded, result.exception)  # fmt: skip
@@ -82,7 +78,7 @@ def test_the_cluster_gives_the_local_pools_results(client: Client, tmp_path: Pat
         Job("import os, sys; open('/tmp/out', 'w').write(sys.stdin.read() + os.environ['K'])",
             stdin=b"in-", env={"K": "v"}, files={"/data/x": b"\xff"}),
         Job("while True: pass", limits=Limits(wall_seconds=0.5)),
-        Job(script, **ARGV),
+        Job(script, argv=("a",)),
     ]  # fmt: skip
     with Pool(workers=2) as pool:
         local = [comparable(result) for result in pool.map(programs)]
