@@ -1,4 +1,4 @@
-"""The batch command's jobs: one JSON object per line, read into :class:`Job` records.
+"""The batch command's jobs: one JSON object per line, read into :class:`BatchJob` records.
 
 A line is ``{"id": ..., "code": ...}`` or ``{"id": ..., "path": ...}`` with the optional
 fields ``files`` (guest path -> bytes in :mod:`~posixbackend.isolation.jsonbytes` form),

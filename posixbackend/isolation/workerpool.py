@@ -1,8 +1,9 @@
 """The worker's side of the distributed runner: a warm pool per Dask worker process.
 
-:class:`PoolPlugin` is registered on the cluster for one run; Dask pickles it to every
-worker (and to workers that join or restart later), where ``setup`` makes the pool, and
-``teardown`` (when the run unregisters it, or the worker closes) shuts it down. The pool is
+:class:`PoolPlugin` is registered on the cluster by a run (under a name of its settings, so
+later runs with the same settings find it); Dask pickles it to every worker (and to workers
+that join or restart later), where ``setup`` makes the pool, and ``teardown`` (when it is
+unregistered, or the worker closes) shuts it down. The pool is
 made on the worker, never sent. :func:`run_on_worker` is the task of one job. Imported only
 where Dask's ``distributed`` is installed.
 """
