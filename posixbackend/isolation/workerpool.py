@@ -4,21 +4,29 @@
 later runs with the same settings find it); Dask pickles it to every worker (and to workers
 that join or restart later), where ``setup`` makes the pool, and ``teardown`` (when it is
 unregistered, or the worker closes) shuts it down. The pool is
-made on the worker, never sent. :func:`run_on_worker` is the task of one job. Imported only
-where Dask's ``distributed`` is installed.
+made on the worker, never sent. :func:`run_on_worker` is the task of one job. Without Dask's
+``distributed`` the module still imports (its plugin is then of no use, and
+:func:`~posixbackend.isolation.distributed.run_many` says what to install).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from distributed import Worker, WorkerPlugin, get_worker
+try:
+    from distributed import WorkerPlugin, get_worker
+except ModuleNotFoundError as missing:  # importable all the same, for tools that import every
+    if missing.name != "distributed":  # module (python -m compat.docs); run_many checks first
+        raise
+    WorkerPlugin = object  # type: ignore[assignment,misc]
 
 from posixbackend.isolation.limits import Limits
 from posixbackend.isolation.result import IsolatedResult
 from posixbackend.permissions.policy import Permissions
 
 if TYPE_CHECKING:
+    from distributed import Worker
+
     from posixbackend.isolation.pool import Job, Pool
 
 

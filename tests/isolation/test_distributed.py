@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -161,6 +162,12 @@ def test_without_distributed_the_extra_is_named(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(MissingExtra, match=r"pip install 'posixbackend\[distributed\]'"):
         next(run_many(["pass"]))
+    # every module still imports (python -m compat.docs imports them all)
+    code = ("import sys; sys.modules['distributed'] = None; "
+            "import posixbackend.isolation.workerpool, posixbackend.isolation.distributed")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False,
+                          timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
 
 
 def scratch_directories() -> set[str]:
