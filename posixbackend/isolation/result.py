@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import enum
 import signal as _signal
 
 import attrs
 
 from posixbackend.isolation.limits import Limits
+
+
+class ResultKind(enum.Enum):
+    """Whose doing a result is: the guest's, the request's, or the machinery's.
+
+    A harness retries :attr:`INFRASTRUCTURE` results alone: the same request gives the same
+    :attr:`GUEST` or :attr:`REJECTED` result again.
+    """
+
+    GUEST = "guest"
+    """The guest ran (the status, output, files and limit say how it ended: all of it the
+    program's doing, a limit it hit or a protocol it broke included)."""
+    REJECTED = "rejected"
+    """The child could not set the run up from this request (a memory limit below what the
+    interpreter needs, files that do not fit): no guest code ran."""
+    INFRASTRUCTURE = "infrastructure"
+    """The pool, its zygote or the machine failed (or the pool was shut down) before the
+    guest could end on its own: nothing is known of what the program would do."""
 
 
 @attrs.frozen
@@ -27,6 +46,12 @@ class IsolatedResult:
     ended the child); None when none did. ``files`` holds every regular file of the guest's
     memory file system at its end (none of the read-only library), when the whole snapshot
     came back well formed; otherwise it is empty and ``notes`` says why.
+
+    ``kind`` (set by the parent) says whose doing the result is (see :class:`ResultKind`):
+    :func:`~posixbackend.isolation.run_isolated` raises IsolationError where a pool's result
+    has the kind REJECTED or INFRASTRUCTURE, with ``error`` saying what failed. Such a result
+    has no output or files and ``status`` -1, except a guest the pool killed for a shutdown:
+    its result keeps what the parent observed (``status`` -9, the output read so far).
     """
 
     status: int
@@ -68,12 +93,38 @@ class IsolatedResult:
     protocol_error: str | None = None
     """How the guest broke the result channel's protocol (forged or malformed frames or
     snapshot), when it did: nothing it sent after its start was then kept."""
+    kind: ResultKind = ResultKind.GUEST
+    """Whose doing this result is: the guest's, the request's or the machinery's."""
+    error: str | None = None
+    """What failed, for a REJECTED or INFRASTRUCTURE result."""
+
+    @classmethod
+    def failure(
+        cls,
+        kind: ResultKind,
+        error: str,
+        limits: Limits,
+        *,
+        status: int = -1,
+        wall_seconds: float = 0.0,
+        pid: int = 0,
+        notes: tuple[str, ...] = (),
+    ) -> IsolatedResult:
+        """The result of a run that did not happen (``kind`` REJECTED or INFRASTRUCTURE)."""
+        if kind is ResultKind.GUEST:
+            raise ValueError("a failure's kind is REJECTED or INFRASTRUCTURE")
+        return cls(
+            status=status, stdout=b"", stderr=b"", files={}, limit_exceeded=None,
+            signal=None, confinement=(), not_confined={}, limits=limits,
+            wall_seconds=wall_seconds, notes=notes, pid=pid, kind=kind, error=error,
+        )  # fmt: skip
 
     @property
     def ok(self) -> bool:
         """Whether the guest ran to its end with status 0 and kept to the protocol."""
         return (
-            self.status == 0
+            self.kind is ResultKind.GUEST
+            and self.status == 0
             and self.limit_exceeded is None
             and self.signal is None
             and self.protocol_error is None
@@ -81,6 +132,10 @@ class IsolatedResult:
 
     def summary(self) -> str:
         """One line saying how the run ended: 'cpu time limit (10 s) exceeded (SIGXCPU)'."""
+        if self.kind is ResultKind.REJECTED:
+            return f"the run could not be set up: {self.error}"
+        if self.kind is ResultKind.INFRASTRUCTURE:
+            return f"the isolation machinery failed (retry): {self.error}"
         how = ""
         if self.signal is not None:
             how = _signal_name(self.signal)

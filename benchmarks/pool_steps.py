@@ -1,0 +1,115 @@
+"""Where a pooled guest's time goes: each step of the child's life timed in a child forked
+from a warm process (as the zygote forks them), medians over a few children.
+
+The steps are the isolated child's, in its order (:func:`posixbackend.isolation.child.main`):
+the fork, the namespaces, the minimal root, the guest's memory file system, each confinement
+step (rlimits, capabilities, no_new_privs, Landlock, seccomp), the guest (a trivial one, in
+its managed backend) and the snapshot of its files, then the child's exit as its parent sees
+it. Run: ``python -m benchmarks.pool_steps [--children N]`` (``bench_pool --steps`` too).
+It warms a zygote's state up in the process that runs it (stand-ins, audit hook): run it in
+a process of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import io
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+from posixbackend.isolation import capabilities, landlock, namespaces, rlimits, seccomp, zygote
+from posixbackend.isolation.child import GuestRun
+from posixbackend.isolation.interpreterview import isolated_view
+from posixbackend.isolation.limits import Limits
+from posixbackend.isolation.minimalroot import enter_minimal_root
+from posixbackend.isolation.request import Program, Request, grant
+from vfs.snapshot import save_snapshot
+
+TRIVIAL = "total = sum(range(100))"
+
+
+def _child_steps(request: Request, write: int) -> None:
+    """In the forked child: every step, timed; the timings go to ``write`` as JSON."""
+    view = isolated_view()  # (computed before the fork, as the zygote has it)
+    times: dict[str, float] = {}
+    last = time.perf_counter()
+
+    def step(name: str, action: Callable[[], object]) -> object:
+        nonlocal last
+        value = action()
+        now = time.perf_counter()
+        times[name] = (now - last) * 1000
+        last = now
+        return value
+
+    limits = request.limits
+    step("namespaces", namespaces.enter_namespaces)
+    step("minimal root", lambda: enter_minimal_root(view.root or ()))
+    run = step("guest file system", lambda: GuestRun(request))
+    assert isinstance(run, GuestRun)
+    step("rlimits", lambda: rlimits.set_resource_limits(limits))
+    step("capabilities", capabilities.drop_capabilities)
+    step("no_new_privs", seccomp.set_no_new_privs)
+    step("landlock", lambda: landlock.restrict(landlock.Rules(readable=view.paths())))
+    step("seccomp", seccomp.install_filter)
+    step("guest", run.run)
+    step("snapshot", lambda: save_snapshot(run.files.memory, io.BytesIO(), sparse=False))
+    os.write(write, json.dumps(times).encode())
+    os._exit(0)
+
+
+def measure(children: int) -> dict[str, float]:
+    """Median milliseconds of each step over ``children`` forked children."""
+    isolated_view()
+    zygote.warm_up()
+    given = grant(None, Limits())
+    request = Request(Program("code", TRIVIAL), (), {}, "/tmp", {}, given.data, Limits())
+    samples: dict[str, list[float]] = {}
+    for _ in range(children):
+        read, write = os.pipe()
+        gc.freeze()
+        started = time.perf_counter()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(read)
+                samples_fork = (time.perf_counter() - started) * 1000
+                os.write(write, json.dumps({"fork": samples_fork}).encode() + b"\n")
+                _child_steps(request, write)
+            finally:
+                os._exit(1)
+        os.close(write)
+        data = b""
+        while chunk := os.read(read, 1 << 16):
+            data += chunk
+        os.close(read)
+        _, status, usage = os.wait4(pid, 0)
+        total = (time.perf_counter() - started) * 1000
+        assert status == 0, f"the child failed: {status}"
+        first, _, rest = data.partition(b"\n")
+        timings = {**json.loads(first), **json.loads(rest)}
+        timings["exit and reap"] = total - sum(timings.values())
+        timings["total (wall)"] = total
+        timings["child cpu"] = (usage.ru_utime + usage.ru_stime) * 1000
+        for name, value in timings.items():
+            samples.setdefault(name, []).append(value)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.pool_steps")
+    parser.add_argument("--children", type=int, default=15, help="children timed (default 15)")
+    args = parser.parse_args(argv)
+    steps = measure(args.children)
+    print(f"a pooled guest's steps, median ms over {args.children} children")
+    for name, value in steps.items():
+        print(f"  {name:<20}{value:>8.2f}")
+    return steps
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""The zygote: a warm interpreter that forks one fresh child per guest and never runs guest code.
+
+Started by a :class:`~posixbackend.isolation.pool.Pool` as ``python -I -S -B -c
+ZYGOTE_BOOTSTRAP CONTROL_FD VIEW ROOTS...`` (an empty environment, a session of its own),
+it imports everything the isolated child needs, enters and leaves a managed backend once
+(the stand-ins and the audit hook in place, the modules they load loaded), freezes its heap
+(``gc.freeze``: the children's collections skip it), and then serves the pool's requests
+one at a time on its control socket (see :mod:`posixbackend.isolation.zygotewire`).
+
+Per ``spawn`` it forks. The child leaves the zygote behind before anything else: a session
+and process group of its own, SIGKILL when the zygote dies (``PR_SET_PDEATHSIG``, checked
+against a zygote that died before it was set), the guest's five descriptors moved to 0-4,
+every other descriptor closed (the control socket with them: a guest can never talk to the
+zygote), the zygote's bookkeeping dropped, and then exactly the isolated child's life
+(:func:`posixbackend.isolation.child.main`): it reads its request from its own pipe, enters
+new namespaces and its minimal root, builds its memory file system, sets its limits, drops
+its capabilities, sets no_new_privs, applies Landlock and seccomp, and only then runs the
+guest. No guest's input ever passes through the zygote, so a fork copies none.
+
+The zygote stays the child's parent and keeps it unreaped until the pool asks (``reap``,
+sent once the pool saw the child exit through its pidfd): the child's pid and process group
+stay its own until then, so the pool can kill the group without any risk of reaching a
+process that reused the number. When the control socket closes (the pool shut down or
+died), the zygote kills every child's group, reaps them and exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import signal
+import socket
+import traceback
+from typing import NoReturn
+
+import compat
+from posixbackend.isolation import zygotewire as wire
+from posixbackend.isolation.child import SETUP_STATUS, GuestRun
+from posixbackend.isolation.child import main as child_main
+from posixbackend.isolation.libc import prctl
+from posixbackend.isolation.limits import Limits
+from posixbackend.isolation.request import Program, Request, grant
+from posixbackend.isolation.seccomp import PR_SET_PDEATHSIG
+
+FROZEN_HEAP = compat.declare(
+    id="isolation.pool_frozen_heap",
+    function="gc.get_objects",
+    aspect="garbage collector introspection in a pool's guests",
+    level=compat.Level.INFO,
+    explanation="a pool's guest is forked from a zygote whose objects (the interpreter's and "
+    "the library's modules) sit in the collector's permanent generation (gc.freeze): "
+    "gc.get_objects() and gc.get_referrers() do not list them and gc.collect() never visits "
+    "them (gc.get_referents still reaches them); visiting them would copy most of the "
+    "zygote's heap into every guest and cost each guest a full collection",
+)
+SHARED_HASH_SEED = compat.declare(
+    id="isolation.pool_shared_hash_seed",
+    function="builtins.hash",
+    aspect="str and bytes hashes in a pool's guests",
+    level=compat.Level.FINE,
+    explanation="the guests of one pool's zygote share its hash randomisation seed, so "
+    "hash() of a str or bytes is the same in each of them (run_isolated's children get a "
+    "seed each); random is reseeded in every guest",
+)
+
+GUEST_FDS = 5
+"""The guest's descriptors are 0-4 in the child; every higher one is closed."""
+REQUEST_FD = 3
+RESULT_FD = 4
+
+
+def main(control_fd: int, view_json: str) -> NoReturn:
+    """The zygote's whole life (its bootstrap calls this)."""
+    control = socket.socket(fileno=control_fd)
+    try:
+        warm_up()
+    except BaseException as error:  # noqa: BLE001 - the pool is told why, then the zygote ends
+        text = "".join(traceback.format_exception(error)).encode(errors="replace")
+        control.send(wire.BROKEN + text[-(wire.MAX_MESSAGE - 1) :])
+        os._exit(1)
+    zygote = Zygote(control, view_json)
+    control.send(wire.READY)
+    zygote.serve()
+    os._exit(0)
+
+
+def warm_up() -> None:
+    """Load what every child would otherwise load again: enter and leave the managed backend
+    a guest gets (no program runs), so the stand-ins, the audit hook and their modules are
+    in place; then freeze the heap, so a child's collections skip everything here."""
+    limits = Limits()
+    given = grant(None, limits)
+    request = Request(Program("code", ""), (), {}, "/tmp", {}, given.data, limits)
+    with GuestRun(request).block():
+        pass
+    import posixbackend.permissions.timelimit  # noqa: F401 - a time limit loads it otherwise
+
+    gc.collect()
+    gc.freeze()
+
+
+class Zygote:
+    """The serving loop and the children not reaped yet."""
+
+    def __init__(self, control: socket.socket, view_json: str) -> None:
+        self.control = control
+        self.view_json = view_json
+        self.children: set[int] = set()
+
+    def serve(self) -> None:
+        """Answer the pool until it closes the control socket; then end every child."""
+        try:
+            while True:
+                message, fds, _, _ = socket.recv_fds(
+                    self.control, wire.MAX_MESSAGE, wire.FDS_PER_SPAWN
+                )
+                if not message:
+                    return
+                try:
+                    self._answer(message, fds)
+                finally:
+                    for fd in fds:
+                        os.close(fd)
+        finally:
+            for pid in self.children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+            for pid in self.children:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
+
+    def _answer(self, message: bytes, fds: list[int]) -> None:
+        kind = message[:1]
+        if kind == wire.SPAWN and len(message) == 1 and len(fds) == wire.FDS_PER_SPAWN:
+            self.control.send(self._spawn(fds))
+        elif kind == wire.REAP and not fds:
+            self.control.send(self._reap(wire.read_pid(message, wire.REAP)))
+        else:
+            raise ValueError(f"a request the zygote does not know: {message[:40]!r}")
+
+    def _spawn(self, fds: list[int]) -> bytes:
+        gc.freeze()  # what the loop made since is the children's to skip too
+        zygote = os.getpid()
+        try:
+            pid = os.fork()
+        except OSError as error:
+            return wire.pid_message(wire.SPAWN_FAILED, error.errno or 0)
+        if pid == 0:
+            self._become_guest(fds, zygote)
+        self.children.add(pid)
+        return wire.pid_message(wire.SPAWNED, pid)
+
+    def _reap(self, pid: int) -> bytes:
+        if pid not in self.children:
+            return wire.pid_message(wire.UNKNOWN, pid)
+        _, status, usage = os.wait4(pid, 0)
+        self.children.discard(pid)
+        return wire.REAPED + wire.REAP_RESULT.pack(pid, status, usage.ru_utime, usage.ru_stime)
+
+    def _become_guest(self, fds: list[int], zygote: int) -> NoReturn:
+        """The forked child: leave the zygote behind, then live the isolated child's life.
+        Never returns into the zygote's loop, whatever happens."""
+        try:
+            os.setsid()
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != zygote:  # the zygote died before the signal was set
+                os._exit(SETUP_STATUS)
+            self.control.detach()  # the descriptor is closed below, with the others
+            self.children.clear()  # the siblings are none of the guest's business
+            FROZEN_HEAP.hit()  # (kept frozen: see the gap)
+            SHARED_HASH_SEED.hit()
+            _place(fds)
+            child_main(REQUEST_FD, RESULT_FD, self.view_json)
+        finally:
+            os._exit(SETUP_STATUS)
+
+
+def _place(fds: list[int]) -> None:
+    """Make ``fds`` this process's descriptors 0-4 (in order) and close every other one."""
+    high = [os.dup(fd) if fd < GUEST_FDS else fd for fd in fds]  # out of the way of dup2
+    for target, fd in enumerate(high):
+        os.dup2(fd, target, inheritable=target <= 2)
+    os.closerange(GUEST_FDS, os.sysconf("SC_OPEN_MAX"))  # close_range(2) where there is one

@@ -1,0 +1,159 @@
+"""The escape corpus (:mod:`tests.isolation.test_escapes`) run again with every guest forked
+from a pool's zygote, and the attacks a zygote adds: signalling, tracing or reading the zygote
+or a sibling guest, and talking to the zygote over an inherited descriptor."""
+
+from __future__ import annotations
+
+import os
+import signal
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from posixbackend.isolation import IsolatedResult, Pool, ResultKind
+from posixbackend.permissions.policy import Permissions
+from tests.isolation import test_escapes
+from tests.isolation.helpers import assert_nothing_left, printed
+from tests.isolation.pooling import Traces, alive
+from tests.isolation.test_pool_lifecycle import started
+
+POOLS: dict[Permissions | None, Pool] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _pools() -> Iterator[None]:
+    yield
+    for pool in POOLS.values():
+        pool.shutdown(wait=True, cancel_futures=True)
+    POOLS.clear()
+
+
+def pooled(
+    code: str, permissions: Permissions | None = None, **arguments: object
+) -> IsolatedResult:
+    """run_isolated's signature, served by one pool per permissions."""
+    pool = POOLS.get(permissions)
+    if pool is None:
+        pool = POOLS[permissions] = Pool(workers=2, permissions=permissions)
+    result = pool.submit(code, **arguments).result(timeout=60)  # type: ignore[arg-type]
+    assert result.kind is ResultKind.GUEST, result.summary()
+    return result
+
+
+@pytest.fixture(autouse=True)
+def _under_the_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(test_escapes, "run_isolated", pooled)
+
+
+# The corpus, collected again here: its functions look run_isolated up in their own module.
+for _name in dir(test_escapes):
+    if (
+        _name.startswith("test_")
+        and _name != "test_the_real_fork_exec_found_by_gc_starts_no_process"
+    ):
+        globals()[_name] = getattr(test_escapes, _name)
+
+OPEN = test_escapes.OPEN
+
+
+def test_the_real_fork_exec_found_by_gc_starts_no_process(marker: Path) -> None:
+    """The corpus's attack, adapted: the zygote's objects are frozen (gc.get_objects does not
+    list them), so the guest walks gc.get_referents from sys.modules to the real fork_exec."""
+    result = test_escapes.escape(
+        """\
+        import gc, os, subprocess, sys
+        seen, pending, real = set(), [sys.modules], None
+        while pending and real is None:
+            item = pending.pop()
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            if (type(item).__name__ == "builtin_function_or_method"
+                    and item.__name__ == "fork_exec" and item.__module__ == "_posixsubprocess"
+                    and item is not subprocess._fork_exec):
+                real = item
+            pending.extend(gc.get_referents(item))
+        print("found the real one:", real is not None)
+        argv = [b"/bin/sh", b"-c", b"touch " + MARKER.encode()]
+        def run():
+            r, w = os.pipe()
+            arguments = (argv, [b"/bin/sh"], True, (w,), None, None, -1, -1, -1, -1, -1, -1,
+                         r, w, True, False, -1, None, None, None, -1, None, False)
+            try:
+                return real(*arguments)
+            except TypeError:  # versions without the last argument (allow_vfork)
+                return real(*arguments[:-1])
+        attempt("fork_exec", run)
+        """.replace("MARKER", repr(str(marker)))
+    )
+    assert printed(result) == ["found the real one: True", "fork_exec refused"]
+
+
+ATTACKS = """\
+import ctypes, errno, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+zygote, sibling = os.getppid(), int(sys.argv[1])
+
+def kernel(what, function, *arguments):
+    if function(*arguments) == -1:
+        print(what, errno.errorcode[ctypes.get_errno()])
+    else:
+        print(what, "succeeded")
+
+for name, pid in (("zygote", zygote), ("sibling", sibling)):
+    kernel(f"kill {name}", libc.kill, pid, 9)
+    kernel(f"stop {name}", libc.kill, pid, 19)
+    kernel(f"ptrace {name}", libc.ptrace, 16, pid, 0, 0)  # PTRACE_ATTACH
+    kernel(f"seize {name}", libc.ptrace, 0x4206, pid, 0, 0)  # PTRACE_SEIZE
+    pidfd = libc.syscall(434, pid, 0)  # pidfd_open: allowed (it only watches the process)
+    kernel(f"steal a descriptor of {name}", libc.syscall, 438, pidfd, 3, 0)  # pidfd_getfd
+    kernel(f"signal {name} by pidfd", libc.syscall, 424, pidfd, 9, None, 0)
+    local = (ctypes.c_char * 8)()
+    iov = (ctypes.c_void_p * 2)(ctypes.addressof(local), 8)
+    kernel(f"read memory of {name}", libc.syscall, 310, pid, iov, 1, iov, 1, 0)
+kernel("kill the zygote's group", libc.kill, -zygote, 9)
+kernel("kill every process", libc.kill, -1, 9)
+kernel("own group", libc.kill, 0, 0)
+for fd in [3, *range(5, 1024)]:  # 4 is the guest's own result channel
+    if libc.fcntl(fd, 1) != -1 and libc.send(fd, b"R" + b"\\0" * 8, 9, 0x40) != -1:
+        print("sent to", fd)
+"""
+
+
+def test_a_guest_cannot_reach_the_zygote_or_a_sibling(traces: Traces) -> None:
+    pool = traces.pool(workers=2, permissions=OPEN)
+    zygote = traces.note_zygote(pool)
+    sibling = pool.submit("import time; time.sleep(2); print('untouched')")
+    (sibling_pid,) = started(pool, 1)
+    attacker = traces.seen(pool.submit(ATTACKS, argv=[str(sibling_pid)]).result(timeout=30))
+    assert attacker.status == 0, attacker.stderr
+    lines = printed(attacker)
+    for name in ("zygote", "sibling"):
+        assert f"kill {name} EPERM" in lines and f"stop {name} EPERM" in lines
+        assert f"ptrace {name} EPERM" in lines and f"seize {name} EPERM" in lines
+        assert f"read memory of {name} EPERM" in lines
+        assert f"steal a descriptor of {name} EPERM" in lines
+        assert f"signal {name} by pidfd EPERM" in lines
+    assert "kill the zygote's group EPERM" in lines and "kill every process EPERM" in lines
+    assert "own group succeeded" in lines
+    assert not any(line.startswith("sent to") for line in lines)  # sendmsg refused, send no peer
+    assert_nothing_left(attacker)
+    other = traces.seen(sibling.result(timeout=30))
+    assert other.ok and printed(other) == ["untouched"]
+    assert alive(zygote) and traces.note_zygote(pool) == zygote
+    assert traces.seen(pool.submit("print(1)").result(timeout=30)).ok
+
+
+def test_a_guest_cannot_signal_the_pools_process(traces: Traces) -> None:
+    pool = traces.pool(workers=1, permissions=OPEN)
+    code = textwrap.dedent(
+        f"""\
+        import ctypes, errno
+        libc = ctypes.CDLL(None, use_errno=True)
+        print(libc.kill({os.getpid()}, {int(signal.SIGKILL)}), errno.errorcode[ctypes.get_errno()])
+        """
+    )
+    result = traces.seen(pool.submit(code).result(timeout=30))
+    assert printed(result) == ["-1 EPERM"], result.stderr
