@@ -110,7 +110,7 @@ class Pool:
         self._cancelling = False
         self._owner = os.getpid()
         """The process that made the pool (a forked copy of it shares its zygote's socket)."""
-        self._zygote: ZygoteProcess | None = ZygoteProcess()
+        self._zygote: ZygoteProcess | None = ZygoteProcess(spares=self.workers)
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="posixbackend-pool")
 
     # -- submitting ------------------------------------------------------------------------
@@ -278,7 +278,7 @@ class Pool:
             if zygote is not None:
                 zygote.kill()
             self._zygote = None
-            self._zygote = ZygoteProcess()
+            self._zygote = ZygoteProcess(spares=self.workers)
             return self._zygote
 
 

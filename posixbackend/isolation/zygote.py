@@ -27,16 +27,21 @@ died), the zygote kills every child's group, reaps them and exits.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gc
 import os
+import select
 import signal
 import socket
 import traceback
-from typing import NoReturn
+from collections import deque
+from typing import Final, NoReturn
+
+import attrs
 
 import compat
 from posixbackend.isolation import zygotewire as wire
-from posixbackend.isolation.child import SETUP_STATUS, GuestRun
+from posixbackend.isolation.child import SETUP_STATUS, Ahead, GuestRun
 from posixbackend.isolation.child import main as child_main
 from posixbackend.isolation.libc import prctl
 from posixbackend.isolation.limits import Limits
@@ -68,10 +73,13 @@ GUEST_FDS = 5
 """The guest's descriptors are 0-4 in the child; every higher one is closed."""
 REQUEST_FD = 3
 RESULT_FD = 4
+JOB: Final = b"J"
+"""The one record a spare's socket carries: the job's five descriptors, in spawn's order."""
 
 
-def main(control_fd: int, view_json: str) -> NoReturn:
-    """The zygote's whole life (its bootstrap calls this)."""
+def main(control_fd: int, view_json: str, spares: int = 0) -> NoReturn:
+    """The zygote's whole life (its bootstrap calls this; ``spares``: how many children to
+    keep forked and isolated ahead of the pool's requests)."""
     control = socket.socket(fileno=control_fd)
     try:
         warm_up()
@@ -79,7 +87,7 @@ def main(control_fd: int, view_json: str) -> NoReturn:
         text = "".join(traceback.format_exception(error)).encode(errors="replace")
         control.send(wire.BROKEN + text[-(wire.MAX_MESSAGE - 1) :])
         os._exit(1)
-    zygote = Zygote(control, view_json)
+    zygote = Zygote(control, view_json, spares)
     control.send(wire.READY)
     zygote.serve()
     os._exit(0)
@@ -100,18 +108,32 @@ def warm_up() -> None:
     gc.freeze()
 
 
-class Zygote:
-    """The serving loop and the children not reaped yet."""
+@attrs.frozen
+class Spare:
+    """A child forked ahead of its job: it waits for the job's descriptors on its own
+    socket (the zygote's end is ``channel``), which the zygote sends it once and closes."""
 
-    def __init__(self, control: socket.socket, view_json: str) -> None:
+    pid: int
+    channel: socket.socket
+
+
+class Zygote:
+    """The serving loop, the spares and the children not reaped yet."""
+
+    def __init__(self, control: socket.socket, view_json: str, spares: int = 0) -> None:
         self.control = control
         self.view_json = view_json
+        self.wanted = spares
+        self.spares: deque[Spare] = deque()
+        """Spares not given a job yet, oldest first."""
         self.children: set[int] = set()
+        """Children given a job and not reaped yet."""
 
     def serve(self) -> None:
         """Answer the pool until it closes the control socket; then end every child."""
         try:
             while True:
+                self._refill()
                 message, fds, _, _ = socket.recv_fds(
                     self.control, wire.MAX_MESSAGE, wire.FDS_PER_SPAWN
                 )
@@ -123,10 +145,15 @@ class Zygote:
                     for fd in fds:
                         os.close(fd)
         finally:
-            for pid in self.children:
+            spares = [spare.pid for spare in self.spares]
+            for spare in self.spares:
+                spare.channel.close()  # (it is killed below: its job never comes)
+            for pid in [*self.children, *spares]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)  # (a spare may not have its own group yet)
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
-            for pid in self.children:
+            for pid in [*self.children, *spares]:
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, 0)
 
@@ -139,17 +166,53 @@ class Zygote:
         else:
             raise ValueError(f"a request the zygote does not know: {message[:40]!r}")
 
+    def _refill(self) -> None:
+        """Fork spares until there are as many as wanted (a fork that fails is tried again
+        at the next request, and a spawn forks its own when none is left)."""
+        while len(self.spares) < self.wanted and not _pending(self.control):
+            try:
+                self.spares.append(self._fork_spare())
+            except OSError:
+                return
+
     def _spawn(self, fds: list[int]) -> bytes:
+        """Give the job's descriptors to a spare (a new one if none is left, or each one
+        left is dead): the answer names it."""
+        while True:
+            try:
+                spare = self.spares.popleft() if self.spares else self._fork_spare()
+            except OSError as error:
+                return wire.pid_message(wire.SPAWN_FAILED, error.errno or 0)
+            try:
+                socket.send_fds(spare.channel, [JOB], fds)
+            except OSError:  # it died before its job (killed from outside): never used
+                self._bury(spare)
+                continue
+            finally:
+                spare.channel.close()
+            self.children.add(spare.pid)
+            return wire.pid_message(wire.SPAWNED, spare.pid)
+
+    def _bury(self, spare: Spare) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(spare.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(spare.pid, 0)
+
+    def _fork_spare(self) -> Spare:
         gc.freeze()  # what the loop made since is the children's to skip too
         zygote = os.getpid()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             pid = os.fork()
-        except OSError as error:
-            return wire.pid_message(wire.SPAWN_FAILED, error.errno or 0)
+        except BaseException:
+            ours.close()
+            theirs.close()
+            raise
         if pid == 0:
-            self._become_guest(fds, zygote)
-        self.children.add(pid)
-        return wire.pid_message(wire.SPAWNED, pid)
+            self._become_guest(theirs, zygote)
+        theirs.close()
+        return Spare(pid, ours)
 
     def _reap(self, pid: int) -> bytes:
         if pid not in self.children:
@@ -158,27 +221,51 @@ class Zygote:
         self.children.discard(pid)
         return wire.REAPED + wire.REAP_RESULT.pack(pid, status, usage.ru_utime, usage.ru_stime)
 
-    def _become_guest(self, fds: list[int], zygote: int) -> NoReturn:
-        """The forked child: leave the zygote behind, then live the isolated child's life.
-        Never returns into the zygote's loop, whatever happens."""
+    def _become_guest(self, channel: socket.socket, zygote: int) -> NoReturn:
+        """The forked child: leave the zygote behind, enter the namespaces and the minimal
+        root, wait for the job's descriptors, then live the isolated child's life. Never
+        returns into the zygote's loop, whatever happens."""
         try:
             os.setsid()
             prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
             if os.getppid() != zygote:  # the zygote died before the signal was set
                 os._exit(SETUP_STATUS)
-            self.control.detach()  # the descriptor is closed below, with the others
-            self.children.clear()  # the siblings are none of the guest's business
+            # Every descriptor but 0-2 (the zygote's /dev/null, replaced when the job comes)
+            # and its own socket closed: the control socket, the other spares' sockets.
+            self.control.detach()
+            for spare in self.spares:
+                spare.channel.detach()
+            self.spares.clear()
+            self.children.clear()
+            kept = fcntl.fcntl(channel.detach(), fcntl.F_DUPFD_CLOEXEC, GUEST_FDS)
+            os.closerange(3, kept)
+            os.closerange(kept + 1, os.sysconf("SC_OPEN_MAX"))
             FROZEN_HEAP.hit()  # (kept frozen: see the gap)
             SHARED_HASH_SEED.hit()
-            _place(fds)
-            child_main(REQUEST_FD, RESULT_FD, self.view_json)
+            ahead = Ahead(self.view_json)
+            job = socket.socket(fileno=kept)
+            message, fds, _, _ = socket.recv_fds(job, 1, wire.FDS_PER_SPAWN)
+            job.close()
+            if message != JOB or len(fds) != wire.FDS_PER_SPAWN:
+                os._exit(SETUP_STATUS)  # the zygote closed it: it is ending
+            _place(fds, keep=ahead.statm)
+            child_main(REQUEST_FD, RESULT_FD, self.view_json, ahead)
         finally:
             os._exit(SETUP_STATUS)
 
 
-def _place(fds: list[int]) -> None:
-    """Make ``fds`` this process's descriptors 0-4 (in order) and close every other one."""
-    high = [os.dup(fd) if fd < GUEST_FDS else fd for fd in fds]  # out of the way of dup2
+def _pending(control: socket.socket) -> bool:
+    """Whether a request waits on ``control`` (refilling the spares waits for it)."""
+    ready, _, _ = select.select([control], [], [], 0)
+    return bool(ready)
+
+
+def _place(fds: list[int], keep: int) -> None:
+    """Make ``fds`` this process's descriptors 0-4 (in order) and close every other one but
+    ``keep`` (above 4)."""
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, GUEST_FDS) if fd < GUEST_FDS else fd
+            for fd in fds]  # out of the way of dup2 (the originals are closed below)
     for target, fd in enumerate(high):
         os.dup2(fd, target, inheritable=target <= 2)
-    os.closerange(GUEST_FDS, os.sysconf("SC_OPEN_MAX"))  # close_range(2) where there is one
+    os.closerange(GUEST_FDS, keep)  # close_range(2) where there is one
+    os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
