@@ -54,6 +54,9 @@ SETUP_STATUS = 126
 TIME_LIMIT_MODULE = "posixbackend.permissions.timelimit"
 INTERPRETER_HEADROOM = 16 << 20
 """Address space the guest needs beyond what the interpreter uses at the start."""
+HELD_NAMESPACES = ("mnt", "net")
+"""The namespaces whose teardown a spare's zygote takes off the guest's exit (see
+:mod:`posixbackend.isolation.zygote`)."""
 KEEP_FROM_FD = 5
 """Descriptors a spare keeps until its job comes are moved to here or above (0-4 are the
 guest's)."""
@@ -119,12 +122,22 @@ class Ahead:
         statm = posix.open("/proc/self/statm", posix.O_RDONLY | posix.O_CLOEXEC)
         self.statm = fcntl.fcntl(statm, fcntl.F_DUPFD_CLOEXEC, KEEP_FROM_FD)  # above 0-4
         posix.close(statm)
+        own = posix.open("/proc/self/ns", posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
         self._isolated: Confinement | None = None
         self._error: OSError | ValueError | None = None
         try:
             self._isolated = isolate(self.view)
+            self.namespaces = [
+                posix.open(name, posix.O_RDONLY | posix.O_CLOEXEC, dir_fd=own)
+                for name in HELD_NAMESPACES
+            ]
+            """Descriptors on the namespaces entered (for the zygote to hold: see
+            :mod:`posixbackend.isolation.zygote`); closed before the job's world is built."""
         except (OSError, ValueError) as error:
             self._error = error
+            self.namespaces = []
+        finally:
+            posix.close(own)
 
     def address_space_bytes(self) -> int:
         """The address space this process uses now (VmSize); closes the descriptor."""

@@ -74,7 +74,10 @@ GUEST_FDS = 5
 REQUEST_FD = 3
 RESULT_FD = 4
 JOB: Final = b"J"
-"""The one record a spare's socket carries: the job's five descriptors, in spawn's order."""
+"""The record to a spare: the job's five descriptors, in spawn's order (and to the janitor:
+a descriptor to close)."""
+HELD: Final = b"H"
+"""The record from a spare: its namespaces (never read: see :meth:`Zygote._dispose`)."""
 
 
 def main(control_fd: int, view_json: str, spares: int = 0) -> NoReturn:
@@ -126,12 +129,16 @@ class Zygote:
         self.wanted = spares
         self.spares: deque[Spare] = deque()
         """Spares not given a job yet, oldest first."""
-        self.children: set[int] = set()
-        """Children given a job and not reaped yet."""
+        self.children: dict[int, socket.socket] = {}
+        """Children given a job and not reaped yet, with their spare's socket (it holds
+        their namespaces: see :meth:`_dispose`)."""
+        self.janitor: tuple[int, socket.socket] | None = None
+        """The janitor's pid and socket, once started."""
 
     def serve(self) -> None:
         """Answer the pool until it closes the control socket; then end every child."""
         try:
+            self.janitor = self._start_janitor()
             while True:
                 self._refill()
                 message, fds, _, _ = socket.recv_fds(
@@ -146,14 +153,17 @@ class Zygote:
                         os.close(fd)
         finally:
             spares = [spare.pid for spare in self.spares]
-            for spare in self.spares:
-                spare.channel.close()  # (it is killed below: its job never comes)
+            for channel in [*(spare.channel for spare in self.spares), *self.children.values()]:
+                channel.close()  # (a spare is killed below: its job never comes)
+            janitor = [] if self.janitor is None else [self.janitor[0]]
+            if self.janitor is not None:
+                self.janitor[1].close()  # it ends when it reads the end
             for pid in [*self.children, *spares]:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)  # (a spare may not have its own group yet)
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
-            for pid in [*self.children, *spares]:
+            for pid in [*self.children, *spares, *janitor]:
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, 0)
 
@@ -162,7 +172,11 @@ class Zygote:
         if kind == wire.SPAWN and len(message) == 1 and len(fds) == wire.FDS_PER_SPAWN:
             self.control.send(self._spawn(fds))
         elif kind == wire.REAP and not fds:
-            self.control.send(self._reap(wire.read_pid(message, wire.REAP)))
+            pid = wire.read_pid(message, wire.REAP)
+            self.control.send(self._reap(pid))
+            channel = self.children.pop(pid, None)
+            if channel is not None:
+                self._dispose(channel)
         else:
             raise ValueError(f"a request the zygote does not know: {message[:40]!r}")
 
@@ -188,12 +202,51 @@ class Zygote:
             except OSError:  # it died before its job (killed from outside): never used
                 self._bury(spare)
                 continue
-            finally:
-                spare.channel.close()
-            self.children.add(spare.pid)
+            self.children[spare.pid] = spare.channel
             return wire.pid_message(wire.SPAWNED, spare.pid)
 
+    def _dispose(self, channel: socket.socket) -> None:
+        """Close a reaped child's spare socket through the janitor. The spare sent its
+        namespaces on it before its job came (never read): the last reference to them is
+        there, so their teardown (waiting for RCU grace periods: milliseconds) happens
+        neither on the guest's exit, which the pool waits for, nor in this loop."""
+        try:
+            if self.janitor is not None:
+                socket.send_fds(self.janitor[1], [JOB], [channel.fileno()])
+        except OSError:  # (the janitor is gone: this loop pays the teardown)
+            self.janitor = None
+        finally:
+            channel.close()
+
+    def _start_janitor(self) -> tuple[int, socket.socket] | None:
+        """Fork the janitor: a child that closes the descriptors it is sent (None if the
+        fork failed: sockets are then closed here)."""
+        zygote = os.getpid()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            return None
+        if pid == 0:
+            try:
+                prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+                if os.getppid() != zygote:
+                    os._exit(SETUP_STATUS)
+                self.control.detach()
+                ours.detach()
+                kept = theirs.detach()
+                os.closerange(3, kept)
+                os.closerange(kept + 1, os.sysconf("SC_OPEN_MAX"))
+                _close_what_comes(socket.socket(fileno=kept))
+            finally:
+                os._exit(SETUP_STATUS)
+        theirs.close()
+        return pid, ours
+
     def _bury(self, spare: Spare) -> None:
+        spare.channel.close()
         with contextlib.suppress(ProcessLookupError):
             os.kill(spare.pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
@@ -218,7 +271,6 @@ class Zygote:
         if pid not in self.children:
             return wire.pid_message(wire.UNKNOWN, pid)
         _, status, usage = os.wait4(pid, 0)
-        self.children.discard(pid)
         return wire.REAPED + wire.REAP_RESULT.pack(pid, status, usage.ru_utime, usage.ru_stime)
 
     def _become_guest(self, channel: socket.socket, zygote: int) -> NoReturn:
@@ -235,8 +287,10 @@ class Zygote:
             self.control.detach()
             for spare in self.spares:
                 spare.channel.detach()
+            if self.janitor is not None:
+                self.janitor[1].detach()
             self.spares.clear()
-            self.children.clear()
+            self.children.clear()  # (their sockets closed: the zygote keeps its own copies)
             kept = fcntl.fcntl(channel.detach(), fcntl.F_DUPFD_CLOEXEC, GUEST_FDS)
             os.closerange(3, kept)
             os.closerange(kept + 1, os.sysconf("SC_OPEN_MAX"))
@@ -244,6 +298,10 @@ class Zygote:
             SHARED_HASH_SEED.hit()
             ahead = Ahead(self.view_json)
             job = socket.socket(fileno=kept)
+            if ahead.namespaces:  # held by the zygote's end, unread, until it is closed
+                socket.send_fds(job, [HELD], ahead.namespaces)
+            for fd in ahead.namespaces:
+                os.close(fd)
             message, fds, _, _ = socket.recv_fds(job, 1, wire.FDS_PER_SPAWN)
             job.close()
             if message != JOB or len(fds) != wire.FDS_PER_SPAWN:
@@ -252,6 +310,16 @@ class Zygote:
             child_main(REQUEST_FD, RESULT_FD, self.view_json, ahead)
         finally:
             os._exit(SETUP_STATUS)
+
+
+def _close_what_comes(janitor: socket.socket) -> NoReturn:
+    """The janitor's life: close every descriptor sent on ``janitor`` until it ends."""
+    while True:
+        message, fds, _, _ = socket.recv_fds(janitor, 1, 1)
+        for fd in fds:
+            os.close(fd)
+        if not message:
+            os._exit(0)
 
 
 def _pending(control: socket.socket) -> bool:
