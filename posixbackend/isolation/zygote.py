@@ -7,21 +7,38 @@ it imports everything the isolated child needs, enters and leaves a managed back
 (``gc.freeze``: the children's collections skip it), and then serves the pool's requests
 one at a time on its control socket (see :mod:`posixbackend.isolation.zygotewire`).
 
-Per ``spawn`` it forks. The child leaves the zygote behind before anything else: a session
-and process group of its own, SIGKILL when the zygote dies (``PR_SET_PDEATHSIG``, checked
-against a zygote that died before it was set), the guest's five descriptors moved to 0-4,
-every other descriptor closed (the control socket with them: a guest can never talk to the
-zygote), the zygote's bookkeeping dropped, and then exactly the isolated child's life
-(:func:`posixbackend.isolation.child.main`): it reads its request from its own pipe, enters
-new namespaces and its minimal root, builds its memory file system, sets its limits, drops
-its capabilities, sets no_new_privs, applies Landlock and seccomp, and only then runs the
-guest. No guest's input ever passes through the zygote, so a fork copies none.
+It forks its children ahead: it keeps as many *spares* as the pool has workers, forked
+before any job exists (the first ones before its first request, a used one replaced after
+the answer that gave it away, when no request waits). A spare leaves the zygote behind
+before anything else: a session and process group of its own, SIGKILL when the zygote dies
+(``PR_SET_PDEATHSIG``, checked against a zygote that died before it was set), every
+descriptor but 0-2 (/dev/null) and its own socket to the zygote closed (the control socket
+and the other spares' sockets with them), the zygote's bookkeeping dropped; it then does
+what depends on no job (:class:`~posixbackend.isolation.child.Ahead`): it enters new
+namespaces and its minimal root (the host view is the zygote's), hands its mount and network
+namespaces to the zygote over its socket (see below), and waits for its job there. Per
+``spawn`` the zygote sends the job's five descriptors to a spare (one it forks then, if none
+is left; another, if the one it took has died) and answers with its pid; a spare gets one
+job, ever. The spare moves them to 0-4, closes every other descriptor (its socket with them:
+a guest can never talk to the zygote), and lives the rest of the isolated child's life
+(:func:`posixbackend.isolation.child.main`): it reads its request from its own pipe, builds
+its memory file system, sets its limits, drops its capabilities, sets no_new_privs, applies
+Landlock and seccomp, and only then runs the guest. No guest's input ever passes through the
+zygote, and a spare is forked before its job exists, so a fork copies none.
+
+The namespaces a child hands over stay unread in the zygote's end of its socket until the
+child is reaped; the zygote then passes that end to its *janitor* (a child of its own that
+closes what it is sent) instead of closing it. The last reference to the namespaces goes
+with it, so their teardown (the mount namespace's waits for RCU grace periods take
+milliseconds on a loaded machine) is neither on the guest's exit, which the pool waits for,
+nor in the zygote's loop.
 
 The zygote stays the child's parent and keeps it unreaped until the pool asks (``reap``,
 sent once the pool saw the child exit through its pidfd): the child's pid and process group
 stay its own until then, so the pool can kill the group without any risk of reaching a
 process that reused the number. When the control socket closes (the pool shut down or
-died), the zygote kills every child's group, reaps them and exits.
+died), the zygote kills every child's group and every spare, reaps them and the janitor
+(which ends when its socket closes), and exits.
 """
 
 from __future__ import annotations
@@ -213,7 +230,9 @@ class Zygote:
         try:
             if self.janitor is not None:
                 socket.send_fds(self.janitor[1], [JOB], [channel.fileno()])
-        except OSError:  # (the janitor is gone: this loop pays the teardown)
+        except BlockingIOError:  # (the janitor is behind: this loop pays this teardown)
+            pass
+        except OSError:  # (the janitor is gone: this loop pays the teardowns)
             self.janitor = None
         finally:
             channel.close()
@@ -243,6 +262,7 @@ class Zygote:
             finally:
                 os._exit(SETUP_STATUS)
         theirs.close()
+        ours.setblocking(False)  # a janitor that is behind never holds the loop up
         return pid, ours
 
     def _bury(self, spare: Spare) -> None:
@@ -331,8 +351,9 @@ def _pending(control: socket.socket) -> bool:
 def _place(fds: list[int], keep: int) -> None:
     """Make ``fds`` this process's descriptors 0-4 (in order) and close every other one but
     ``keep`` (above 4)."""
-    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, GUEST_FDS) if fd < GUEST_FDS else fd
-            for fd in fds]  # out of the way of dup2 (the originals are closed below)
+    high = [
+        fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, GUEST_FDS) if fd < GUEST_FDS else fd for fd in fds
+    ]  # out of the way of dup2 (the originals are closed below)
     for target, fd in enumerate(high):
         os.dup2(fd, target, inheritable=target <= 2)
     os.closerange(GUEST_FDS, keep)  # close_range(2) where there is one

@@ -198,7 +198,8 @@ def test_a_guest_cannot_reach_a_spare_or_the_janitor(traces: Traces) -> None:
     attempts = ["kill", "kill group", "ptrace", "steal a descriptor", "signal by pidfd",
                 "read memory"]  # fmt: skip
     assert len(lines) == len(attempts) * len(others), lines
-    verdicts = dict(zip(others, (lines[i : i + 6] for i in range(0, len(lines), 6))))
+    rows = [lines[i : i + len(attempts)] for i in range(0, len(lines), len(attempts))]
+    verdicts = dict(zip(others, rows, strict=True))
     for pid in others:
         assert verdicts[pid] == [f"{what} EPERM" for what in attempts], (pid, verdicts[pid])
         assert alive(pid)

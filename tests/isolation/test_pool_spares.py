@@ -44,8 +44,8 @@ def test_the_spares_and_the_janitor_die_with_the_zygote(traces: Traces) -> None:
 def test_a_spare_serves_one_guest(traces: Traces) -> None:
     pool = traces.pool(workers=WORKERS)
     spares = traces.note_helpers(pool, HELPERS)
-    results = [traces.seen(future.result(timeout=60))
-               for future in [pool.submit("import os; print(os.getpid())") for _ in range(8)]]  # fmt: skip
+    futures = [pool.submit("import os; print(os.getpid())") for _ in range(8)]
+    results = [traces.seen(future.result(timeout=60)) for future in futures]
     assert all(result.ok for result in results)
     pids = [result.pid for result in results]
     assert len(set(pids)) == len(pids)  # one process per guest
