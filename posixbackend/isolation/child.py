@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import errno
+import fcntl
 import gc
 import mmap
 import posix
@@ -25,7 +26,7 @@ from typing import Any, NoReturn
 
 import attrs
 
-from posixbackend.isolation.confinement import confine, isolate
+from posixbackend.isolation.confinement import Confinement, confine, isolate
 from posixbackend.isolation.frames import FrameWriter
 from posixbackend.isolation.guestfs import GuestFileSystem, guest_file_system
 from posixbackend.isolation.hostview import HostView
@@ -53,6 +54,12 @@ SETUP_STATUS = 126
 TIME_LIMIT_MODULE = "posixbackend.permissions.timelimit"
 INTERPRETER_HEADROOM = 16 << 20
 """Address space the guest needs beyond what the interpreter uses at the start."""
+HELD_NAMESPACES = ("mnt", "net")
+"""The namespaces whose teardown a spare's zygote takes off the guest's exit (see
+:mod:`posixbackend.isolation.zygote`)."""
+KEEP_FROM_FD = 5
+"""Descriptors a spare keeps until its job comes are moved to here or above (0-4 are the
+guest's)."""
 
 
 @attrs.frozen
@@ -66,16 +73,22 @@ class Outcome:
     """The limit that exception came from ('memory', 'file_size', 'open_files', 'wall')."""
 
 
-def main(request_fd: int, result_fd: int, view_json: str) -> NoReturn:
+def main(request_fd: int, result_fd: int, view_json: str, ahead: Ahead | None = None) -> NoReturn:
     """The child's whole life (the bootstrap calls this; ``view_json``: the host view the
-    parent computed, with its root's layout)."""
+    parent computed, with its root's layout). ``ahead``: the namespaces and the minimal root
+    a pool's spare child entered before its job came (None: enter them now)."""
     out = FrameWriter(result_fd)
     request = Request.from_json(_read_all(request_fd))
     posix.close(request_fd)
-    view = HostView.from_json(view_json)
     try:
-        _check_memory_limit(request.limits)  # reads /proc, which the minimal root lacks
-        isolated = isolate(view)
+        if ahead is None:
+            view = HostView.from_json(view_json)
+            _check_memory_limit(request.limits, address_space_bytes())  # /proc: before the root
+            isolated = isolate(view)
+        else:
+            view = ahead.view
+            _check_memory_limit(request.limits, ahead.address_space_bytes())
+            isolated = ahead.isolated()
         run = GuestRun(request)
     except (OSError, ValueError) as error:  # the request cannot be set up: say why, stop
         out.frame("setup_error", message=str(error))
@@ -94,6 +107,52 @@ def main(request_fd: int, result_fd: int, view_json: str) -> NoReturn:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         posix.kill(posix.getpid(), signal.SIGINT)
     posix._exit(outcome.status)
+
+
+class Ahead:
+    """What a pool's spare child does before its job exists (none of it depends on the job:
+    the host view is the zygote's): it enters its namespaces and its minimal root. It keeps
+    a descriptor on its own ``/proc/self/statm`` (the minimal root has no /proc) for the
+    memory limit's check, closed by :meth:`address_space_bytes` before the guest's world is
+    built; an error entering the root is kept and raised when the job comes, so that the
+    job is told why, as run_isolated's child tells it."""
+
+    def __init__(self, view_json: str) -> None:
+        self.view = HostView.from_json(view_json)
+        statm = posix.open("/proc/self/statm", posix.O_RDONLY | posix.O_CLOEXEC)
+        self.statm = fcntl.fcntl(statm, fcntl.F_DUPFD_CLOEXEC, KEEP_FROM_FD)  # above 0-4
+        posix.close(statm)
+        own = posix.open("/proc/self/ns", posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
+        self._isolated: Confinement | None = None
+        self._error: OSError | ValueError | None = None
+        try:
+            self._isolated = isolate(self.view)
+            self.namespaces = [
+                posix.open(name, posix.O_RDONLY | posix.O_CLOEXEC, dir_fd=own)
+                for name in HELD_NAMESPACES
+            ]
+            """Descriptors on the namespaces entered (for the zygote to hold: see
+            :mod:`posixbackend.isolation.zygote`); closed before the job's world is built."""
+        except (OSError, ValueError) as error:
+            self._error = error
+            self.namespaces = []
+        finally:
+            posix.close(own)
+
+    def address_space_bytes(self) -> int:
+        """The address space this process uses now (VmSize); closes the descriptor."""
+        try:
+            pages = int(posix.pread(self.statm, 64, 0).split()[0])
+        finally:
+            posix.close(self.statm)
+        return pages * mmap.PAGESIZE
+
+    def isolated(self) -> Confinement:
+        """The steps applied ahead; the error that stopped them, if one did."""
+        if self._error is not None:
+            raise self._error
+        assert self._isolated is not None, "isolate either returned or raised"
+        return self._isolated
 
 
 def _read_all(fd: int) -> bytes:
@@ -234,11 +293,12 @@ def _finish_like_python(status: int) -> int:
     return status
 
 
-def _check_memory_limit(limits: Limits) -> None:
-    """ValueError when the memory limit leaves the guest no room beside the interpreter."""
+def _check_memory_limit(limits: Limits, used_bytes: int) -> None:
+    """ValueError when the memory limit leaves the guest no room beside the interpreter
+    (``used_bytes``: the address space it uses now)."""
     if limits.memory_bytes is None:
         return
-    needed = address_space_bytes() + RESERVE_BYTES + INTERPRETER_HEADROOM
+    needed = used_bytes + RESERVE_BYTES + INTERPRETER_HEADROOM
     if limits.memory_bytes < needed:
         raise ValueError(
             f"the memory limit ({format_size(limits.memory_bytes)}) is below what the "

@@ -2,8 +2,12 @@
 
 :func:`~posixbackend.isolation.run_isolated` pays for a fresh interpreter and the library's
 imports on every run. A pool starts one zygote (:mod:`posixbackend.isolation.zygote`) that
-has paid for them once; per guest the zygote forks a child that confines itself exactly as
-run_isolated's child does before the guest's first line.
+has paid for them once; per guest the zygote gives the job to a child that confines itself
+exactly as run_isolated's child does before the guest's first line. The zygote forks these
+children ahead (up to :data:`MAX_SPARES`, one per worker): a spare has entered its namespaces
+and its minimal root (the slowest steps, and none depends on the job) before its job exists,
+and gets exactly one job. A guest's namespaces are torn down after the pool has its result,
+by the zygote's janitor, not on the guest's exit.
 
 Who watches the guest. The zygote is the child's parent (only a parent can fork without
 exec), but the limits are enforced here, by the caller's process, with run_isolated's own
@@ -53,6 +57,9 @@ from posixbackend.isolation.zygotehandle import ZygoteChild, ZygoteProcess
 from posixbackend.permissions.policy import Permissions
 
 SHUT_DOWN = "the pool was shut down before the guest ended"
+MAX_SPARES = 8
+"""The most children a pool's zygote keeps forked ahead (one per worker up to this: each
+holds a mount namespace and its own copy-on-write pages while it waits)."""
 
 
 def _strings(given: Iterable[str]) -> tuple[str, ...]:
@@ -110,7 +117,7 @@ class Pool:
         self._cancelling = False
         self._owner = os.getpid()
         """The process that made the pool (a forked copy of it shares its zygote's socket)."""
-        self._zygote: ZygoteProcess | None = ZygoteProcess()
+        self._zygote: ZygoteProcess | None = ZygoteProcess(spares=min(self.workers, MAX_SPARES))
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="posixbackend-pool")
 
     # -- submitting ------------------------------------------------------------------------
@@ -278,7 +285,7 @@ class Pool:
             if zygote is not None:
                 zygote.kill()
             self._zygote = None
-            self._zygote = ZygoteProcess()
+            self._zygote = ZygoteProcess(spares=min(self.workers, MAX_SPARES))
             return self._zygote
 
 

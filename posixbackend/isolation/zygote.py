@@ -7,36 +7,58 @@ it imports everything the isolated child needs, enters and leaves a managed back
 (``gc.freeze``: the children's collections skip it), and then serves the pool's requests
 one at a time on its control socket (see :mod:`posixbackend.isolation.zygotewire`).
 
-Per ``spawn`` it forks. The child leaves the zygote behind before anything else: a session
-and process group of its own, SIGKILL when the zygote dies (``PR_SET_PDEATHSIG``, checked
-against a zygote that died before it was set), the guest's five descriptors moved to 0-4,
-every other descriptor closed (the control socket with them: a guest can never talk to the
-zygote), the zygote's bookkeeping dropped, and then exactly the isolated child's life
-(:func:`posixbackend.isolation.child.main`): it reads its request from its own pipe, enters
-new namespaces and its minimal root, builds its memory file system, sets its limits, drops
-its capabilities, sets no_new_privs, applies Landlock and seccomp, and only then runs the
-guest. No guest's input ever passes through the zygote, so a fork copies none.
+It forks its children ahead: it keeps as many *spares* as the pool has workers, forked
+before any job exists (the first ones before its first request, a used one replaced after
+the answer that gave it away, when no request waits). A spare leaves the zygote behind
+before anything else: a session and process group of its own, SIGKILL when the zygote dies
+(``PR_SET_PDEATHSIG``, checked against a zygote that died before it was set), every
+descriptor but 0-2 (/dev/null) and its own socket to the zygote closed (the control socket
+and the other spares' sockets with them), the zygote's bookkeeping dropped; it then does
+what depends on no job (:class:`~posixbackend.isolation.child.Ahead`): it enters new
+namespaces and its minimal root (the host view is the zygote's), hands its mount and network
+namespaces to the zygote over its socket (see below), and waits for its job there. Per
+``spawn`` the zygote sends the job's five descriptors to a spare (one it forks then, if none
+is left; another, if the one it took has died) and answers with its pid; a spare gets one
+job, ever. The spare moves them to 0-4, closes every other descriptor (its socket with them:
+a guest can never talk to the zygote), and lives the rest of the isolated child's life
+(:func:`posixbackend.isolation.child.main`): it reads its request from its own pipe, builds
+its memory file system, sets its limits, drops its capabilities, sets no_new_privs, applies
+Landlock and seccomp, and only then runs the guest. No guest's input ever passes through the
+zygote, and a spare is forked before its job exists, so a fork copies none.
+
+The namespaces a child hands over stay unread in the zygote's end of its socket until the
+child is reaped; the zygote then passes that end to its *janitor* (a child of its own that
+closes what it is sent) instead of closing it. The last reference to the namespaces goes
+with it, so their teardown (the mount namespace's waits for RCU grace periods take
+milliseconds on a loaded machine) is neither on the guest's exit, which the pool waits for,
+nor in the zygote's loop.
 
 The zygote stays the child's parent and keeps it unreaped until the pool asks (``reap``,
 sent once the pool saw the child exit through its pidfd): the child's pid and process group
 stay its own until then, so the pool can kill the group without any risk of reaching a
 process that reused the number. When the control socket closes (the pool shut down or
-died), the zygote kills every child's group, reaps them and exits.
+died), the zygote kills every child's group and every spare, reaps them and the janitor
+(which ends when its socket closes), and exits.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gc
 import os
+import select
 import signal
 import socket
 import traceback
-from typing import NoReturn
+from collections import deque
+from typing import Final, NoReturn
+
+import attrs
 
 import compat
 from posixbackend.isolation import zygotewire as wire
-from posixbackend.isolation.child import SETUP_STATUS, GuestRun
+from posixbackend.isolation.child import SETUP_STATUS, Ahead, GuestRun
 from posixbackend.isolation.child import main as child_main
 from posixbackend.isolation.libc import prctl
 from posixbackend.isolation.limits import Limits
@@ -68,10 +90,16 @@ GUEST_FDS = 5
 """The guest's descriptors are 0-4 in the child; every higher one is closed."""
 REQUEST_FD = 3
 RESULT_FD = 4
+JOB: Final = b"J"
+"""The record to a spare: the job's five descriptors, in spawn's order (and to the janitor:
+a descriptor to close)."""
+HELD: Final = b"H"
+"""The record from a spare: its namespaces (never read: see :meth:`Zygote._dispose`)."""
 
 
-def main(control_fd: int, view_json: str) -> NoReturn:
-    """The zygote's whole life (its bootstrap calls this)."""
+def main(control_fd: int, view_json: str, spares: int = 0) -> NoReturn:
+    """The zygote's whole life (its bootstrap calls this; ``spares``: how many children to
+    keep forked and isolated ahead of the pool's requests)."""
     control = socket.socket(fileno=control_fd)
     try:
         warm_up()
@@ -79,7 +107,7 @@ def main(control_fd: int, view_json: str) -> NoReturn:
         text = "".join(traceback.format_exception(error)).encode(errors="replace")
         control.send(wire.BROKEN + text[-(wire.MAX_MESSAGE - 1) :])
         os._exit(1)
-    zygote = Zygote(control, view_json)
+    zygote = Zygote(control, view_json, spares)
     control.send(wire.READY)
     zygote.serve()
     os._exit(0)
@@ -100,18 +128,36 @@ def warm_up() -> None:
     gc.freeze()
 
 
-class Zygote:
-    """The serving loop and the children not reaped yet."""
+@attrs.frozen
+class Spare:
+    """A child forked ahead of its job: it waits for the job's descriptors on its own
+    socket (the zygote's end is ``channel``), which the zygote sends it once and closes."""
 
-    def __init__(self, control: socket.socket, view_json: str) -> None:
+    pid: int
+    channel: socket.socket
+
+
+class Zygote:
+    """The serving loop, the spares and the children not reaped yet."""
+
+    def __init__(self, control: socket.socket, view_json: str, spares: int = 0) -> None:
         self.control = control
         self.view_json = view_json
-        self.children: set[int] = set()
+        self.wanted = spares
+        self.spares: deque[Spare] = deque()
+        """Spares not given a job yet, oldest first."""
+        self.children: dict[int, socket.socket] = {}
+        """Children given a job and not reaped yet, with their spare's socket (it holds
+        their namespaces: see :meth:`_dispose`)."""
+        self.janitor: tuple[int, socket.socket] | None = None
+        """The janitor's pid and socket, once started."""
 
     def serve(self) -> None:
         """Answer the pool until it closes the control socket; then end every child."""
         try:
+            self.janitor = self._start_janitor()
             while True:
+                self._refill()
                 message, fds, _, _ = socket.recv_fds(
                     self.control, wire.MAX_MESSAGE, wire.FDS_PER_SPAWN
                 )
@@ -123,10 +169,18 @@ class Zygote:
                     for fd in fds:
                         os.close(fd)
         finally:
-            for pid in self.children:
+            spares = [spare.pid for spare in self.spares]
+            for channel in [*(spare.channel for spare in self.spares), *self.children.values()]:
+                channel.close()  # (a spare is killed below: its job never comes)
+            janitor = [] if self.janitor is None else [self.janitor[0]]
+            if self.janitor is not None:
+                self.janitor[1].close()  # it ends when it reads the end
+            for pid in [*self.children, *spares]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)  # (a spare may not have its own group yet)
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
-            for pid in self.children:
+            for pid in [*self.children, *spares, *janitor]:
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, 0)
 
@@ -135,50 +189,172 @@ class Zygote:
         if kind == wire.SPAWN and len(message) == 1 and len(fds) == wire.FDS_PER_SPAWN:
             self.control.send(self._spawn(fds))
         elif kind == wire.REAP and not fds:
-            self.control.send(self._reap(wire.read_pid(message, wire.REAP)))
+            pid = wire.read_pid(message, wire.REAP)
+            self.control.send(self._reap(pid))
+            channel = self.children.pop(pid, None)
+            if channel is not None:
+                self._dispose(channel)
         else:
             raise ValueError(f"a request the zygote does not know: {message[:40]!r}")
 
+    def _refill(self) -> None:
+        """Fork spares until there are as many as wanted (a fork that fails is tried again
+        at the next request, and a spawn forks its own when none is left)."""
+        while len(self.spares) < self.wanted and not _pending(self.control):
+            try:
+                self.spares.append(self._fork_spare())
+            except OSError:
+                return
+
     def _spawn(self, fds: list[int]) -> bytes:
-        gc.freeze()  # what the loop made since is the children's to skip too
+        """Give the job's descriptors to a spare (a new one if none is left, or each one
+        left is dead): the answer names it."""
+        while True:
+            try:
+                spare = self.spares.popleft() if self.spares else self._fork_spare()
+            except OSError as error:
+                return wire.pid_message(wire.SPAWN_FAILED, error.errno or 0)
+            try:
+                socket.send_fds(spare.channel, [JOB], fds)
+            except OSError:  # it died before its job (killed from outside): never used
+                self._bury(spare)
+                continue
+            self.children[spare.pid] = spare.channel
+            return wire.pid_message(wire.SPAWNED, spare.pid)
+
+    def _dispose(self, channel: socket.socket) -> None:
+        """Close a reaped child's spare socket through the janitor. The spare sent its
+        namespaces on it before its job came (never read): the last reference to them is
+        there, so their teardown (waiting for RCU grace periods: milliseconds) happens
+        neither on the guest's exit, which the pool waits for, nor in this loop."""
+        try:
+            if self.janitor is not None:
+                socket.send_fds(self.janitor[1], [JOB], [channel.fileno()])
+        except BlockingIOError:  # (the janitor is behind: this loop pays this teardown)
+            pass
+        except OSError:  # (the janitor is gone: this loop pays the teardowns)
+            self.janitor = None
+        finally:
+            channel.close()
+
+    def _start_janitor(self) -> tuple[int, socket.socket] | None:
+        """Fork the janitor: a child that closes the descriptors it is sent (None if the
+        fork failed: sockets are then closed here)."""
         zygote = os.getpid()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             pid = os.fork()
-        except OSError as error:
-            return wire.pid_message(wire.SPAWN_FAILED, error.errno or 0)
+        except OSError:
+            ours.close()
+            theirs.close()
+            return None
         if pid == 0:
-            self._become_guest(fds, zygote)
-        self.children.add(pid)
-        return wire.pid_message(wire.SPAWNED, pid)
+            try:
+                prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+                if os.getppid() != zygote:
+                    os._exit(SETUP_STATUS)
+                self.control.detach()
+                ours.detach()
+                kept = theirs.detach()
+                os.closerange(3, kept)
+                os.closerange(kept + 1, os.sysconf("SC_OPEN_MAX"))
+                _close_what_comes(socket.socket(fileno=kept))
+            finally:
+                os._exit(SETUP_STATUS)
+        theirs.close()
+        ours.setblocking(False)  # a janitor that is behind never holds the loop up
+        return pid, ours
+
+    def _bury(self, spare: Spare) -> None:
+        spare.channel.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(spare.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(spare.pid, 0)
+
+    def _fork_spare(self) -> Spare:
+        gc.freeze()  # what the loop made since is the children's to skip too
+        zygote = os.getpid()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            pid = os.fork()
+        except BaseException:
+            ours.close()
+            theirs.close()
+            raise
+        if pid == 0:
+            self._become_guest(theirs, zygote)
+        theirs.close()
+        return Spare(pid, ours)
 
     def _reap(self, pid: int) -> bytes:
         if pid not in self.children:
             return wire.pid_message(wire.UNKNOWN, pid)
         _, status, usage = os.wait4(pid, 0)
-        self.children.discard(pid)
         return wire.REAPED + wire.REAP_RESULT.pack(pid, status, usage.ru_utime, usage.ru_stime)
 
-    def _become_guest(self, fds: list[int], zygote: int) -> NoReturn:
-        """The forked child: leave the zygote behind, then live the isolated child's life.
-        Never returns into the zygote's loop, whatever happens."""
+    def _become_guest(self, channel: socket.socket, zygote: int) -> NoReturn:
+        """The forked child: leave the zygote behind, enter the namespaces and the minimal
+        root, wait for the job's descriptors, then live the isolated child's life. Never
+        returns into the zygote's loop, whatever happens."""
         try:
             os.setsid()
             prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
             if os.getppid() != zygote:  # the zygote died before the signal was set
                 os._exit(SETUP_STATUS)
-            self.control.detach()  # the descriptor is closed below, with the others
-            self.children.clear()  # the siblings are none of the guest's business
+            # Every descriptor but 0-2 (the zygote's /dev/null, replaced when the job comes)
+            # and its own socket closed: the control socket, the other spares' sockets.
+            self.control.detach()
+            for spare in self.spares:
+                spare.channel.detach()
+            if self.janitor is not None:
+                self.janitor[1].detach()
+            self.spares.clear()
+            self.children.clear()  # (their sockets closed: the zygote keeps its own copies)
+            kept = fcntl.fcntl(channel.detach(), fcntl.F_DUPFD_CLOEXEC, GUEST_FDS)
+            os.closerange(3, kept)
+            os.closerange(kept + 1, os.sysconf("SC_OPEN_MAX"))
             FROZEN_HEAP.hit()  # (kept frozen: see the gap)
             SHARED_HASH_SEED.hit()
-            _place(fds)
-            child_main(REQUEST_FD, RESULT_FD, self.view_json)
+            ahead = Ahead(self.view_json)
+            job = socket.socket(fileno=kept)
+            if ahead.namespaces:  # held by the zygote's end, unread, until it is closed
+                socket.send_fds(job, [HELD], ahead.namespaces)
+            for fd in ahead.namespaces:
+                os.close(fd)
+            message, fds, _, _ = socket.recv_fds(job, 1, wire.FDS_PER_SPAWN)
+            job.close()
+            if message != JOB or len(fds) != wire.FDS_PER_SPAWN:
+                os._exit(SETUP_STATUS)  # the zygote closed it: it is ending
+            _place(fds, keep=ahead.statm)
+            child_main(REQUEST_FD, RESULT_FD, self.view_json, ahead)
         finally:
             os._exit(SETUP_STATUS)
 
 
-def _place(fds: list[int]) -> None:
-    """Make ``fds`` this process's descriptors 0-4 (in order) and close every other one."""
-    high = [os.dup(fd) if fd < GUEST_FDS else fd for fd in fds]  # out of the way of dup2
+def _close_what_comes(janitor: socket.socket) -> NoReturn:
+    """The janitor's life: close every descriptor sent on ``janitor`` until it ends."""
+    while True:
+        message, fds, _, _ = socket.recv_fds(janitor, 1, 1)
+        for fd in fds:
+            os.close(fd)
+        if not message:
+            os._exit(0)
+
+
+def _pending(control: socket.socket) -> bool:
+    """Whether a request waits on ``control`` (refilling the spares waits for it)."""
+    ready, _, _ = select.select([control], [], [], 0)
+    return bool(ready)
+
+
+def _place(fds: list[int], keep: int) -> None:
+    """Make ``fds`` this process's descriptors 0-4 (in order) and close every other one but
+    ``keep`` (above 4)."""
+    high = [
+        fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, GUEST_FDS) if fd < GUEST_FDS else fd for fd in fds
+    ]  # out of the way of dup2 (the originals are closed below)
     for target, fd in enumerate(high):
         os.dup2(fd, target, inheritable=target <= 2)
-    os.closerange(GUEST_FDS, os.sysconf("SC_OPEN_MAX"))  # close_range(2) where there is one
+    os.closerange(GUEST_FDS, keep)  # close_range(2) where there is one
+    os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))

@@ -47,6 +47,8 @@ class Traces:
     children_before: set[int]
     pools: list[Pool] = attrs.Factory(list)
     zygotes: set[int] = attrs.Factory(set)
+    helpers: set[int] = attrs.Factory(set)
+    """A zygote's children that are no guest (spares, the janitor) seen by the test."""
     results: list[IsolatedResult] = attrs.Factory(list)
 
     def pool(self, *args: object, **kwargs: object) -> Pool:
@@ -62,6 +64,22 @@ class Traces:
         assert zygote is not None
         self.zygotes.add(zygote.pid)
         return zygote.pid
+
+    def note_helpers(self, pool: Pool, count: int) -> set[int]:
+        """Wait until the pool's zygote has ``count`` children that run no guest (its spares
+        and its janitor): their pids (remembered, to be checked gone at the end)."""
+        zygote = self.note_zygote(pool)
+        deadline = time.monotonic() + 10
+        while True:
+            with pool._lock:
+                running = {child.pid for child in pool._running}
+            found = children(zygote) - running
+            if len(found) >= count or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        assert len(found) == count, f"the zygote's helpers: {found}"
+        self.helpers |= found
+        return found
 
     def seen(self, result: IsolatedResult) -> IsolatedResult:
         """Remember ``result``'s guest (its group must be empty at the end)."""
@@ -81,6 +99,7 @@ class Traces:
     def _left(self) -> list[str]:
         left = [f"child {pid}" for pid in children(os.getpid()) - self.children_before]
         left += [f"zygote {pid}" for pid in self.zygotes if alive(pid)]
+        left += [f"spare or janitor {pid}" for pid in self.helpers if alive(pid)]
         for result in self.results:
             if result.pid:
                 left += [f"guest group {result.pid}: {pid}" for pid in group_members(result.pid)]

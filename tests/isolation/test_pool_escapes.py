@@ -157,3 +157,51 @@ def test_a_guest_cannot_signal_the_pools_process(traces: Traces) -> None:
     )
     result = traces.seen(pool.submit(code).result(timeout=30))
     assert printed(result) == ["-1 EPERM"], result.stderr
+
+
+SPARE_ATTACKS = """\
+import ctypes, errno, sys
+libc = ctypes.CDLL(None, use_errno=True)
+
+def kernel(what, function, *arguments):
+    if function(*arguments) == -1:
+        print(what, errno.errorcode[ctypes.get_errno()])
+    else:
+        print(what, "succeeded")
+
+for pid in map(int, sys.argv[1:]):
+    if pid == libc.getpid():  # the attacker was one of the spares
+        continue
+    kernel("kill", libc.kill, pid, 9)
+    kernel("kill group", libc.kill, -pid, 9)
+    kernel("ptrace", libc.ptrace, 16, pid, 0, 0)  # PTRACE_ATTACH
+    pidfd = libc.syscall(434, pid, 0)  # pidfd_open
+    kernel("steal a descriptor", libc.syscall, 438, pidfd, 5, 0)  # pidfd_getfd: its socket
+    kernel("signal by pidfd", libc.syscall, 424, pidfd, 9, None, 0)
+    local = (ctypes.c_char * 8)()
+    iov = (ctypes.c_void_p * 2)(ctypes.addressof(local), 8)
+    kernel("read memory", libc.syscall, 310, pid, iov, 1, iov, 1, 0)
+"""
+
+
+def test_a_guest_cannot_reach_a_spare_or_the_janitor(traces: Traces) -> None:
+    """The zygote's other children (spares waiting for their job on their own socket, and
+    the janitor, which holds earlier guests' namespaces) are out of a guest's reach."""
+    pool = traces.pool(workers=2, permissions=OPEN)
+    helpers = sorted(traces.note_helpers(pool, 3))  # two spares and the janitor
+    attacker = traces.seen(
+        pool.submit(SPARE_ATTACKS, argv=[str(pid) for pid in helpers]).result(timeout=30)
+    )
+    assert attacker.status == 0, attacker.stderr
+    lines = printed(attacker)
+    others = [pid for pid in helpers if pid != attacker.pid]  # (it was one of the spares)
+    attempts = ["kill", "kill group", "ptrace", "steal a descriptor", "signal by pidfd",
+                "read memory"]  # fmt: skip
+    assert len(lines) == len(attempts) * len(others), lines
+    rows = [lines[i : i + len(attempts)] for i in range(0, len(lines), len(attempts))]
+    verdicts = dict(zip(others, rows, strict=True))
+    for pid in others:
+        assert verdicts[pid] == [f"{what} EPERM" for what in attempts], (pid, verdicts[pid])
+        assert alive(pid)
+    after = traces.seen(pool.submit("print('after')").result(timeout=30))
+    assert after.ok and printed(after) == ["after"]

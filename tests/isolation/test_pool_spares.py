@@ -1,0 +1,94 @@
+"""A pool's spare children (forked and isolated before their job comes) and the zygote's
+janitor: each spare serves one guest, a dead one is replaced, none outlives the pool or its
+zygote, and a guest's limits are its own although its spare was made before them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from posixbackend.isolation import Limits, ResultKind
+from tests.isolation.helpers import printed
+from tests.isolation.pooling import Traces, alive
+
+WORKERS = 2
+HELPERS = WORKERS + 1
+"""A zygote's children besides its guests: a spare per worker, and the janitor."""
+
+
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat", "rb") as stat:
+        return stat.read().rpartition(b")")[2].split()[0].decode()
+
+
+def test_the_spares_and_the_janitor_end_with_the_pool(traces: Traces) -> None:
+    pool = traces.pool(workers=WORKERS)
+    helpers = traces.note_helpers(pool, HELPERS)
+    assert traces.seen(pool.submit("print('ran')").result(timeout=30)).ok
+    helpers |= traces.note_helpers(pool, HELPERS)  # the used spare's replacement
+    pool.shutdown(wait=True)
+    assert not any(alive(pid) for pid in helpers)  # the zygote reaped them before it ended
+
+
+def test_the_spares_and_the_janitor_die_with_the_zygote(traces: Traces) -> None:
+    pool = traces.pool(workers=WORKERS)
+    helpers = traces.note_helpers(pool, HELPERS)
+    os.kill(traces.note_zygote(pool), signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while any(alive(pid) for pid in helpers) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(alive(pid) for pid in helpers)
+
+
+def test_a_spare_serves_one_guest(traces: Traces) -> None:
+    pool = traces.pool(workers=WORKERS)
+    spares = traces.note_helpers(pool, HELPERS)
+    futures = [pool.submit("import os; print(os.getpid())") for _ in range(8)]
+    results = [traces.seen(future.result(timeout=60)) for future in futures]
+    assert all(result.ok for result in results)
+    pids = [result.pid for result in results]
+    assert len(set(pids)) == len(pids)  # one process per guest
+    assert spares & set(pids)  # the spares made ahead served guests
+    assert all(not alive(pid) for pid in pids)
+
+
+def test_a_spare_killed_before_its_job_is_replaced(traces: Traces) -> None:
+    pool = traces.pool(workers=1)
+    helpers = traces.note_helpers(pool, 2)
+    deadline = time.monotonic() + 10
+    while True:  # the janitor is in the zygote's group, a spare soon in its own
+        spares = [pid for pid in helpers if os.getpgid(pid) == pid]
+        if spares or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    assert len(spares) == 1
+    os.kill(spares[0], signal.SIGKILL)
+    while _state(spares[0]) != "Z":  # dead: the zygote reaps it when it tries to use it
+        time.sleep(0.01)
+    results = [traces.seen(pool.submit("print('ran')").result(timeout=30)) for _ in range(2)]
+    assert [result.kind for result in results] == [ResultKind.GUEST] * 2
+    assert all(printed(result) == ["ran"] for result in results), results
+    assert spares[0] not in {result.pid for result in results}
+    assert not alive(spares[0])
+
+
+def test_a_guest_gets_its_own_limits_though_its_spare_was_made_before_them(
+    traces: Traces,
+) -> None:
+    pool = traces.pool(workers=WORKERS)
+    traces.note_helpers(pool, HELPERS)  # the spares are ready: the jobs' limits come later
+    hog = pool.submit("x = bytearray(1 << 28)", limits=Limits(memory_bytes=256 << 20))
+    files = pool.submit("fs = [open('/tmp/f', 'w') for _ in range(64)]",
+                        limits=Limits(open_files=16))  # fmt: skip
+    burner = pool.submit("while True: pass", limits=Limits(cpu_seconds=1, wall_seconds=30))
+    free = pool.submit("x = bytearray(1 << 28); print(len(x))")  # (512 MiB by default)
+    hogged = traces.seen(hog.result(timeout=60))
+    assert (hogged.exception, hogged.reported_limit) == ("MemoryError", "memory")
+    assert traces.seen(files.result(timeout=60)).reported_limit == "open_files"
+    assert traces.seen(burner.result(timeout=60)).limit_exceeded == "cpu"  # the kernel's
+    unlimited = traces.seen(free.result(timeout=60))  # the same allocation, without the limit
+    assert unlimited.ok and printed(unlimited) == [str(1 << 28)]
+    too_small = pool.submit("pass", limits=Limits(memory_bytes=1 << 20)).result(timeout=30)
+    assert too_small.kind is ResultKind.REJECTED
+    assert "memory limit (1 MiB) is below" in (too_small.error or "")
