@@ -14,6 +14,8 @@
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
 import json
 import os
 import re
@@ -145,6 +147,49 @@ def test_the_link_checker_sees_a_broken_link(tmp_path: Path) -> None:
     )
     assert anchors(page) == {"a-title-here"}
     assert [target for _, target in links(page)] == ["#a-title-here", "#nowhere", "missing.md"]
+
+
+# -- names of files and objects ----------------------------------------------------------------
+
+REPO_FILE = re.compile(r"`((?:[\w.-]+/)+[\w.-]+\.(?:py|pyi|c|h|md|toml|json))`")
+OUR_NAME = re.compile(r"`((?:posixbackend|vfs|compat)(?:\.[A-Za-z_][\w<>]*)+)")
+
+
+@pytest.mark.parametrize("path", markdown_files(), ids=relative)
+def test_every_repository_file_named_exists(path: Path) -> None:
+    named = set(REPO_FILE.findall(path.read_text("utf-8")))
+    missing = sorted(name for name in named if not (ROOT / name).exists())
+    assert not missing, f"{relative(path)} names files that do not exist: {missing}"
+
+
+def resolves(dotted: str) -> bool:
+    """Whether ``dotted`` is a module of ours, or an object reached from one by attributes."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            found: object = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            if name == "<locals>":  # a nested function: its outer one must exist
+                return True
+            try:
+                found = inspect.getattr_static(found, name)
+            except AttributeError:
+                return False
+        return True
+    return False
+
+
+def test_every_object_the_architecture_page_names_exists() -> None:
+    text = (ROOT / "posixbackend" / "ARCHITECTURE.md").read_text("utf-8")
+    names = set(OUR_NAME.findall(text)) | {
+        name for info, body in fenced_blocks(text) if info.startswith("text trace:")
+        for name in body.split()
+    }  # fmt: skip
+    assert len(names) > 40
+    missing = sorted(name for name in names if not resolves(name))
+    assert not missing, f"ARCHITECTURE.md names what does not exist: {missing}"
 
 
 # -- runnable examples -------------------------------------------------------------------------
