@@ -22,7 +22,7 @@ from pyfakefs.fake_filesystem import FakeFilesystem
 from pyfakefs.fake_os import FakeOsModule
 
 from vfs import FileSystem, Identity, MemoryFileSystem
-from vfs.adapters.fsspec import FsspecFileSystem, VfsFileSystem
+from vfs.adapters.fsspec import FsspecProvider, ProviderFsspec
 from vfs.adapters.pyfakefs import PyfakefsFileSystem
 
 DEEP = "/a/b/c"
@@ -55,7 +55,7 @@ def fsspec_pairs() -> dict[str, Pair]:
     store = FsspecMemory(global_store=False, skip_instance_cache=True)
     store.makedirs(DEEP, exist_ok=True)
     store.pipe_file(FILE, DATA)
-    adapter = FsspecFileSystem(store, "/")
+    adapter = FsspecProvider(store, "/")
 
     def direct_read() -> bytes:
         with store.open(FILE, "rb") as f:
@@ -95,7 +95,7 @@ def exposed_pairs() -> dict[str, Pair]:
         provider.mkdir(DEEP[: 2 * depth], 0o755)
     with provider.open(FILE, os.O_WRONLY | os.O_CREAT, 0o644) as handle:
         handle.pwrite(DATA, 0)
-    exposed: VfsFileSystem = fsspec.filesystem("vfs", provider=provider)
+    exposed: ProviderFsspec = fsspec.filesystem("vfs", provider=provider)
 
     def exposed_read() -> bytes:
         with exposed.open(FILE, "rb") as f:
@@ -114,7 +114,7 @@ def main() -> None:
     options = parser.parse_args()
     number, repeat = (200, 3) if options.quick else (5000, 7)
     groups = {
-        "fsspec memory -> FsspecFileSystem": fsspec_pairs(),
+        "fsspec memory -> FsspecProvider": fsspec_pairs(),
         "pyfakefs -> PyfakefsFileSystem": pyfakefs_pairs(),
         "MemoryFileSystem -> fsspec vfs://": exposed_pairs(),
     }

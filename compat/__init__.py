@@ -18,52 +18,46 @@ from __future__ import annotations
 
 import os
 
-from compat.callsite import CallSite
-from compat.gap import GAP_LEVELS, Gap
-from compat.levels import LEVEL_NAMES, Level, level_name, parse_level, register_levels
-from compat.recorder import Dedupe
-from compat.registry import (
-    DEFAULT_LOGGER_ROOT,
-    DuplicateGapError,
-    Registry,
-    RegistryView,
-    UnknownGapError,
-)
-from compat.report import SCHEMA_NAME, SCHEMA_VERSION, GapReport, Report, report_schema
+# The surface is __all__; the names imported "as" themselves are not in it but stay
+# importable from here as before (explicit re-exports of what the modules define).
+from compat.callsite import CallSite as CallSite
+from compat.gap import GAP_LEVELS as GAP_LEVELS
+from compat.gap import Gap
+from compat.levels import LEVEL_NAMES as LEVEL_NAMES
+from compat.levels import Level
+from compat.levels import level_name as level_name
+from compat.levels import parse_level as parse_level
+from compat.levels import register_levels as register_levels
+from compat.recorder import Dedupe as Dedupe
+from compat.registry import DEFAULT_LOGGER_ROOT as DEFAULT_LOGGER_ROOT
+from compat.registry import DuplicateGapError as DuplicateGapError
+from compat.registry import Registry as Registry
+from compat.registry import RegistryView as RegistryView
+from compat.registry import UnknownGapError
+from compat.report import SCHEMA_NAME as SCHEMA_NAME
+from compat.report import SCHEMA_VERSION as SCHEMA_VERSION
+from compat.report import GapReport as GapReport
+from compat.report import Report
+from compat.report import report_schema as report_schema
 
 __all__ = [
-    "DEFAULT_LOGGER_ROOT",
-    "GAP_LEVELS",
-    "LEVEL_NAMES",
-    "SCHEMA_NAME",
-    "SCHEMA_VERSION",
-    "CallSite",
-    "Dedupe",
-    "DuplicateGapError",
     "Gap",
-    "GapReport",
     "Level",
-    "Registry",
-    "RegistryView",
     "Report",
     "UnknownGapError",
-    "add_internal_module",
-    "add_internal_path",
     "configure",
     "declare",
-    "default_registry",
     "hit",
-    "level_name",
-    "parse_level",
-    "register_levels",
     "registry",
-    "remove_internal_module",
-    "remove_internal_path",
     "report",
-    "report_schema",
     "reset",
     "write_report_at_exit",
 ]
+"""What users call: declare a gap and hit it, look gaps up, read the report, set the level.
+The other names here (the registry's class and its helpers, the level tables, the report's
+schema, the call-site filters) stay importable, from here as before and from their modules
+(``compat.registry``'s module, ``compat.levels``, ``compat.report``...), but are not the
+package's surface."""
 
 register_levels()
 

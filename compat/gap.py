@@ -86,6 +86,11 @@ class Gap:
         """The module part of :attr:`function`: the last part of the gap's logger name."""
         return self.function.rpartition(".")[0]
 
+    @property
+    def resets(self) -> int:
+        """How many times the record of hits was reset (examples given before are gone)."""
+        return self._recorder.generation
+
     def hit(self, /, **details: object) -> None:
         """Record that the calling code met this gap; ``details`` (path, fd...) are examples."""
         self._recorder.record(self, details)

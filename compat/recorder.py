@@ -172,6 +172,9 @@ class Recorder:
         self._logged: set[object] = set()
         self._seen_instructions: dict[tuple[str, int, int], CodeType] = {}
         self._logging = threading.local()
+        self.generation = 0
+        """How many times the record was reset (a caller keeping what it already reported
+        knows it must report again)."""
 
     def record(self, gap: Gap, details: Mapping[str, object]) -> None:
         """Count one hit of ``gap`` from the caller's call site and log it if it is due.
@@ -226,6 +229,7 @@ class Recorder:
                 state.clear()
             self._logged = set()
             self._seen_instructions = {}
+            self.generation += 1
 
     def _new_state(self, gap: Gap) -> _GapState:
         """Create a gap's state on its first hit (the logger outside the lock)."""

@@ -46,8 +46,8 @@ class UnknownGapError(LookupError):
 class RegistryView:
     """A read-only, live view of a registry's declarations.
 
-    Iterating gives the gaps in declaration order; :meth:`by_id` sorts them by id. :meth:`get`
-    returns None for an unknown id, :meth:`require` raises :class:`UnknownGapError`.
+    Iterating gives the gaps in declaration order. :meth:`get` returns None for an unknown id,
+    :meth:`require` raises :class:`UnknownGapError`.
     """
 
     __slots__ = ("_registry",)
@@ -76,10 +76,6 @@ class RegistryView:
     def require(self, gap_id: str) -> Gap:
         """Return the gap declared with ``gap_id``; raise :class:`UnknownGapError` if none."""
         return self._registry.require(gap_id)
-
-    def by_id(self) -> tuple[Gap, ...]:
-        """Return the gaps sorted by id."""
-        return tuple(sorted(self._registry.declared(), key=lambda gap: gap.id))
 
 
 class Registry:
@@ -172,10 +168,6 @@ class Registry:
     def root_logger(self) -> logging.Logger:
         """The logger all gaps log under; :meth:`configure` sets its level."""
         return logging.getLogger(self._recorder.logger_root)
-
-    def logger_for(self, gap: Gap) -> logging.Logger:
-        """Return the logger ``gap`` logs on."""
-        return self._recorder.logger(gap)
 
     def reset(self) -> None:
         """Forget counts, call sites, examples and de-duplication state; keep declarations."""

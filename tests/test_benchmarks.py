@@ -31,11 +31,6 @@ def test_compat_benchmark_runs() -> None:
     assert "ns/hit" in out and "first (logged) hit" in out
 
 
-def test_vfs_demo_runs() -> None:
-    out = run("-m", "vfs.demo")
-    assert "ENOTEMPTY" in out and "ENOSPC" in out and "/escape" in out
-
-
 @pytest.mark.slow
 def test_backend_benchmark_runs() -> None:
     out = run("-m", "benchmarks.bench_backend", "--quick")

@@ -74,8 +74,8 @@ class DenyIOFileSystem(FileSystem):
         raise self._deny(check_path(src, dst), check_path(dst, src))
 
     def symlink(self, target: str, path: str) -> None:
-        check_path(path)
-        raise self._deny(check_target(target, path), path)
+        target = check_target(target, path)  # symlink(2) reads the target before the path
+        raise self._deny(target, check_path(path))
 
     def readlink(self, path: str) -> str:
         raise self._deny(check_path(path))

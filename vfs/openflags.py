@@ -7,7 +7,9 @@ import posix
 
 from vfs.errors import os_error
 
-O_ACCMODE = 3
+O_ACCMODE = posix.O_ACCMODE
+"""The access mode bits of the flags (O_RDONLY, O_WRONLY, O_RDWR): the one name every module
+uses for them."""
 O_TMPFILE = getattr(posix, "O_TMPFILE", 0o20200000)
 O_TMPFILE_BIT = O_TMPFILE & ~posix.O_DIRECTORY
 """The bit that tells O_TMPFILE from plain O_DIRECTORY (``__O_TMPFILE`` in the kernel)."""

@@ -251,6 +251,15 @@ class FileSystem(abc.ABC):
     def stat(self, path: str, follow_symlinks: bool = True) -> posix.stat_result:
         """The status of ``path`` (of the link itself when ``follow_symlinks`` is false)."""
 
+    def restat(self, path: str) -> posix.stat_result:
+        """The status of the link itself at ``path``, a path this provider served before.
+
+        A cache above the provider re-validating what it holds calls this on every hit; the
+        path passed the argument checks when it was first served, so a provider may skip
+        them here (the default does them again).
+        """
+        return self.stat(path, False)
+
     @abc.abstractmethod
     def open(self, path: str, flags: int, mode: int = 0o666) -> Handle:
         """Open (and with O_CREAT perhaps create, with exactly ``mode``) a file or directory."""

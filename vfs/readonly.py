@@ -27,7 +27,7 @@ import stat as _stat
 
 from vfs.arguments import check_access_mode, check_length, check_target
 from vfs.delegate import DelegatingFileSystem, DelegatingHandle
-from vfs.errors import os_error, rename_error
+from vfs.errors import named_error, os_error
 from vfs.limits import MAXSYMLINKS, check_path
 from vfs.openflags import O_ACCMODE, O_TMPFILE_BIT, check_open_flags
 from vfs.pathnames import ROOT, special_errno, split
@@ -81,7 +81,7 @@ class ReadOnlyFileSystem(DelegatingFileSystem):
         try:
             return _stat.S_IFMT(self.inner.stat(path, follow).st_mode)
         except OSError as error:
-            raise rename_error(error, *names) from None
+            raise named_error(error, *names) from None
 
     def _parent(self, path: str, names: tuple[object, object]) -> tuple[str, bool]:
         """Look up ``path``'s directory as namei's parent walk does; return (last, trailing)."""
@@ -100,7 +100,7 @@ class ReadOnlyFileSystem(DelegatingFileSystem):
                 raise os_error(errno.ENOENT, *names) from None
             raise os_error(errno.EROFS, *names) from None
         except OSError as error:
-            raise rename_error(error, *names) from None
+            raise named_error(error, *names) from None
         raise os_error(errno.EEXIST, *names)
 
     def _refuse_remove(self, path: str, operation: str, names: tuple[object, object]) -> None:
@@ -116,8 +116,8 @@ class ReadOnlyFileSystem(DelegatingFileSystem):
         self._refuse_create(path, True, (path, None))
 
     def symlink(self, target: str, path: str) -> None:
+        target = check_target(target, path)  # symlink(2) reads the target before the path
         check_path(path)
-        target = check_target(target, path)
         self._refuse_create(path, False, (target, path))
 
     def link(self, src: str, dst: str, follow_symlinks: bool = True) -> None:
@@ -233,7 +233,7 @@ class ReadOnlyFileSystem(DelegatingFileSystem):
             except FileNotFoundError:  # dangling: O_CREAT would create the link's target
                 target = self.inner.readlink(path)
             except OSError as error:
-                raise rename_error(error, *names) from None
+                raise named_error(error, *names) from None
             head = split(path)[0]
             path = target if target.startswith("/") else head.rstrip("/") + "/" + target
         raise os_error(errno.ELOOP, *names)

@@ -301,16 +301,6 @@ def int_arg(value: object, *, ctype: CInteger = C_INT) -> int:
     return number
 
 
-def mode_arg(value: object) -> int:
-    """A mode (os.open, os.mkdir, os.chmod, os.umask...): a C int."""
-    return int_arg(value)
-
-
-def flags_arg(value: object) -> int:
-    """The flags of os.open: a C int."""
-    return int_arg(value)
-
-
 def ssize_arg(value: object) -> int:
     """A Py_ssize_t (os.read's length, os.sendfile's count...)."""
     return int_arg(value, ctype=C_SSIZE_T)

@@ -5,26 +5,30 @@ from __future__ import annotations
 import functools
 import os
 import posix
+import weakref
 from collections.abc import Callable
 from typing import IO, Any
 
 from posixbackend.emulated import accelerator
-from posixbackend.emulated.directories import DirectoryFunctions
+from posixbackend.emulated._directories import DirectoryFunctions
+from posixbackend.emulated._eventfd import EventfdFunctions
+from posixbackend.emulated._locks import LockFunctions
+from posixbackend.emulated._memfd import MemfdFunctions
+from posixbackend.emulated._pipecalls import PipeFunctions
+from posixbackend.emulated._processattributes import ProcessAttributeFunctions
+from posixbackend.emulated._processcalls import ProcessFunctions
+from posixbackend.emulated._spawning import SpawnFunctions
+from posixbackend.emulated._xattrs import XattrFunctions
 from posixbackend.emulated.direntry import DirEntry
 from posixbackend.emulated.environ import BackendEnviron, bytes_environ, str_environ
-from posixbackend.emulated.eventfd import EventfdFunctions
+from posixbackend.emulated.fcntlcalls import FcntlFunctions
 from posixbackend.emulated.fileio import BoundRawFile, RawFile, bind, make_open
 from posixbackend.emulated.files import FileFunctions
-from posixbackend.emulated.locks import LockFunctions
 from posixbackend.emulated.mapping import MappingFunctions
-from posixbackend.emulated.memfd import MemfdFunctions
-from posixbackend.emulated.pipe_functions import PipeFunctions
+from posixbackend.emulated.paths import PathFunctions
 from posixbackend.emulated.polling import PollingFunctions
-from posixbackend.emulated.processinfo import ProcessInfoFunctions
-from posixbackend.emulated.spawning import SpawnFunctions
 from posixbackend.emulated.transfers import TransferFunctions
 from posixbackend.emulated.vectored import VectoredFunctions
-from posixbackend.emulated.xattrs import XattrFunctions
 
 SUPPORTS_FD = ("chdir", "chmod", "chown", "listdir", "pathconf", "scandir", "stat", "statvfs",
                "truncate", "utime")  # fmt: skip
@@ -33,11 +37,30 @@ SUPPORTS_DIR_FD = ("access", "chmod", "chown", "link", "mkdir", "mkfifo", "mknod
 SUPPORTS_FOLLOW_SYMLINKS = ("access", "chown", "link", "stat", "utime")
 
 
+_KEEPS_OWN_CALLS: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+"""Backend classes -> whether they keep the library's read, lseek, open and close (asked once
+per class: every block builds a backend)."""
+
+
+def _keeps_own_calls(cls: type) -> bool:
+    """Whether ``cls`` serves the accelerated calls with the library's own definitions (a
+    subclass redefining one keeps the Python code in charge)."""
+    for name in accelerator.ACCELERATED_CALLS:
+        own = {vars(base)[name] for base in (FileFunctions, FcntlFunctions) if name in vars(base)}
+        if getattr(cls, name) not in own:
+            return False
+    return True
+
+
 class EmulatedBackend(
-    LockFunctions, FileFunctions, VectoredFunctions, TransferFunctions, XattrFunctions,
-    DirectoryFunctions, PipeFunctions, EventfdFunctions, MemfdFunctions, SpawnFunctions,
-    ProcessInfoFunctions, PollingFunctions, MappingFunctions,
-):
+    # Every group is named, a subclass before the group it builds on (LockFunctions on
+    # FcntlFunctions, XattrFunctions on PathFunctions, SpawnFunctions on ProcessFunctions):
+    # the method resolution order is the one these bases give, group by group.
+    LockFunctions, FcntlFunctions, FileFunctions, VectoredFunctions, TransferFunctions,
+    XattrFunctions, PathFunctions, DirectoryFunctions, PipeFunctions, EventfdFunctions,
+    MemfdFunctions, SpawnFunctions, ProcessFunctions, ProcessAttributeFunctions,
+    PollingFunctions, MappingFunctions,
+):  # fmt: skip
     """An emulated POSIX process over a file system provider (GraalPy's "java" backend).
 
     Its methods have the names, signatures and errors of the ``os`` functions they stand for;
@@ -69,6 +92,24 @@ class EmulatedBackend(
     uname_result = posix.uname_result
     terminal_size = posix.terminal_size
     DirEntry = DirEntry
+
+    def _accelerate(self, accelerated: bool | None) -> bool:
+        """Serve read, lseek, open and close from the C fast paths, unless a subclass
+        redefines one of them (its definition must stay in charge); whether they serve."""
+        cls = type(self)
+        names = accelerator.ACCELERATED_CALLS
+        keeps = _KEEPS_OWN_CALLS.get(cls)
+        if keeps is None:
+            keeps = _KEEPS_OWN_CALLS[cls] = _keeps_own_calls(cls)
+        if not keeps:
+            if accelerated:
+                raise ValueError(f"{cls.__name__} redefines one of {names}: accelerated=True")
+            return False
+        python = {name: getattr(cls, name).__get__(self, cls) for name in names}
+        vars(self).update(accelerator.fast_paths(self._table, self._fs, python))
+        if accelerator.C_DIRENTRY is not None:  # the class its scandir's entries then have
+            vars(self)["DirEntry"] = accelerator.C_DIRENTRY
+        return True
 
     @functools.cached_property
     def io_open(self) -> Callable[..., IO[Any]]:

@@ -17,7 +17,6 @@ import attrs
 
 import compat
 from posixbackend.emulated.descriptions import (
-    O_ACCMODE,
     Description,
     FileDescription,
     HostDescription,
@@ -28,6 +27,7 @@ from posixbackend.emulated.fdtable import FdTable
 from posixbackend.emulated.hostfcntl import host_fcntl
 from posixbackend.emulated.pipes import PipeReader
 from vfs.host.handle import HostHandle
+from vfs.openflags import O_ACCMODE
 
 PUMPED_FDS = compat.declare(
     id="emulated.process.pumped_fds",

@@ -21,11 +21,11 @@ from typing import Any, Final, Self, TypeVar, cast
 
 import compat
 from posixbackend.emulated import accelerator
+from posixbackend.emulated._children import ChildTable
 from posixbackend.emulated.args import PathArg
-from posixbackend.emulated.children import ChildTable
 from posixbackend.emulated.descriptions import Description, HostDescription
 from posixbackend.emulated.fdtable import FdTable
-from posixbackend.emulated.processes import ProcessHandler
+from posixbackend.emulated.processhandlers import ProcessHandler
 from vfs import FileSystem, Identity, MemoryFileSystem
 from vfs.errors import os_error
 
@@ -107,24 +107,6 @@ def _waiting_class(cls: type[T]) -> type[T]:
         }  # fmt: skip
         waiting = _WAITING_CLASSES[cls] = type(cls.__name__, (cls,), namespace)
     return waiting
-
-
-_KEEPS_OWN_CALLS: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
-"""Backend classes -> whether they keep the library's read, lseek, open and close (asked once
-per class: every block builds a backend)."""
-
-
-def _keeps_own_calls(cls: type) -> bool:
-    """Whether ``cls`` serves the accelerated calls with the library's own definitions (a
-    subclass redefining one keeps the Python code in charge)."""
-    from posixbackend.emulated.fcntlcalls import FcntlFunctions
-    from posixbackend.emulated.files import FileFunctions
-
-    for name in accelerator.ACCELERATED_CALLS:
-        own = {vars(base)[name] for base in (FileFunctions, FcntlFunctions) if name in vars(base)}
-        if getattr(cls, name) not in own:
-            return False
-    return True
 
 
 class BackendCore:
@@ -224,22 +206,11 @@ class BackendCore:
         self._accelerated = accelerator.wanted(accelerated) and self._accelerate(accelerated)
 
     def _accelerate(self, accelerated: bool | None) -> bool:
-        """Serve read, lseek, open and close from the C fast paths, unless a subclass
-        redefines one of them (its definition must stay in charge); whether they serve."""
-        cls = type(self)
-        names = accelerator.ACCELERATED_CALLS
-        keeps = _KEEPS_OWN_CALLS.get(cls)
-        if keeps is None:
-            keeps = _KEEPS_OWN_CALLS[cls] = _keeps_own_calls(cls)
-        if not keeps:
-            if accelerated:
-                raise ValueError(f"{cls.__name__} redefines one of {names}: accelerated=True")
-            return False
-        python = {name: getattr(cls, name).__get__(self, cls) for name in names}
-        vars(self).update(accelerator.fast_paths(self._table, self._fs, python))
-        if accelerator.C_DIRENTRY is not None:  # the class its scandir's entries then have
-            vars(self)["DirEntry"] = accelerator.C_DIRENTRY
-        return True
+        """Serve the accelerated calls from the C fast paths; whether they serve. The core
+        has none of those calls: the assembled backend (backend.py) knows them."""
+        if accelerated:
+            raise ValueError(f"{type(self).__name__} has no accelerated calls: accelerated=True")
+        return False
 
     def adopt_host_descriptors(self, fds: Iterable[int]) -> list[int]:
         """Let the program use real descriptors it inherited (a parent's ``pass_fds``, a

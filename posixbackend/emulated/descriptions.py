@@ -19,11 +19,13 @@ from posixbackend.emulated.hostfcntl import host_fcntl
 from posixbackend.emulated.pipes import PipeReader, PipeWriter
 from vfs import Handle
 from vfs.errors import os_error
+from vfs.openflags import O_ACCMODE
 
-O_ACCMODE = 3
 STATUS_FLAGS = posix.O_APPEND | posix.O_NONBLOCK | getattr(posix, "O_ASYNC", 0) | posix.O_DIRECT
 """The flags F_SETFL may change after open (O_NOATIME aside)."""
 _gates_lock = threading.Lock()
+"""Makes a description's ``_gate`` once when two waiters arrive together; held only for that
+test-and-set, never while a waiter sleeps on the gate (the offset itself is ``busy``)."""
 WRITE_IN_PROVIDER = compat.declare(
     id="emulated.offset.write_interrupted",
     function="os.write",

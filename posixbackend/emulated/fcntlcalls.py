@@ -5,7 +5,7 @@ process's real descriptor that happens to have the same number. The commands Lin
 file are served (F_DUPFD, F_GETFD/F_SETFD, F_GETFL/F_SETFL, POSIX and open file description
 record locks, F_GETPIPE_SZ, flock, lockf; ioctl FIONREAD, FIOCLEX/FIONCLEX, FIONBIO; any other
 request is ENOTTY, as for a regular file) with the kernel's errors; the standard streams, real
-descriptors, get the real calls. Locks live in :mod:`posixbackend.emulated.filelocks`, shared
+descriptors, get the real calls. Locks live in :mod:`posixbackend.emulated._filelocks`, shared
 by every emulated process of the interpreter, as the kernel's are by every process.
 """
 
@@ -22,6 +22,7 @@ import termios
 from typing import Any, Final
 
 import compat
+from posixbackend.emulated._filelocks import EOF_END, F_RDLCK, F_UNLCK, F_WRLCK, LOCKS, FileKey
 from posixbackend.emulated.core import BackendCore
 from posixbackend.emulated.descriptions import (
     Description,
@@ -32,7 +33,6 @@ from posixbackend.emulated.descriptions import (
     readable,
     writable,
 )
-from posixbackend.emulated.filelocks import EOF_END, F_RDLCK, F_UNLCK, F_WRLCK, LOCKS, FileKey
 from vfs.errors import os_error
 
 F_OFD_GETLK: Final = getattr(fcntl, "F_OFD_GETLK", 36)

@@ -30,7 +30,7 @@ from posixbackend.emulated.args import (
 from posixbackend.emulated.core import VIRTUAL_FDS, BackendCore
 from posixbackend.emulated.descriptions import Description, FileDescription, is_directory
 from posixbackend.emulated.fdtable import FdTable
-from vfs.errors import os_error, rename_error
+from vfs.errors import named_error, os_error
 from vfs.openflags import O_TMPFILE_BIT, check_open_flags
 from vfs.provider import Handle
 
@@ -108,7 +108,7 @@ class FileFunctions(BackendCore):
         try:
             handle = self._fs.open_at(at, name, flags, mode)
         except OSError as error:
-            raise rename_error(error, original) from None
+            raise named_error(error, original) from None
         description = None
         try:
             description = FileDescription(handle, flags)
@@ -119,7 +119,7 @@ class FileFunctions(BackendCore):
             if not _uninstall(table, description):
                 handle.close()
             if isinstance(error, OSError):
-                raise rename_error(error, original) from None
+                raise named_error(error, original) from None
             raise
 
     def open_handle(self, path: str, flags: int, mode: int = 0o666) -> Handle:
@@ -132,7 +132,7 @@ class FileFunctions(BackendCore):
         try:
             return self._fs.open_at(at, path, flags, mode)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def delete(self, path: str) -> None:
         """Unlink ``path`` (a str, relative to the cwd) for C libraries bridged to the backend
@@ -141,7 +141,7 @@ class FileFunctions(BackendCore):
         try:
             self._fs.unlink_at(at, path)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def probe(self, path: str) -> os.stat_result | None:
         """The status of ``path`` (relative to the cwd), or None where os.stat would fail: a

@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import posix
-from typing import Final
 
 import attrs
 
@@ -22,8 +21,7 @@ from posixbackend.emulated.core import BackendCore
 from posixbackend.emulated.descriptions import FileDescription, HostDescription
 from posixbackend.emulated.hostfcntl import host_fcntl
 from vfs.errors import os_error
-
-O_ACCMODE: Final = 3
+from vfs.openflags import O_ACCMODE
 
 
 @attrs.frozen(slots=True)

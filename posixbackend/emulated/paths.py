@@ -22,6 +22,7 @@ from posixbackend.emulated.args import (
     check_dir_fd_and_fd,
     check_fd_and_follow_symlinks,
     check_path_and_dir_fd,
+    dev_arg,
     dir_fd_arg,
     fildes_arg,
     gid_arg,
@@ -33,7 +34,7 @@ from posixbackend.emulated.args import (
 )
 from posixbackend.emulated.core import TIMES_TRUNCATED, UMASK_STARTS_AT_0022, BackendCore
 from posixbackend.emulated.descriptions import Description
-from vfs.errors import os_error, rename_error
+from vfs.errors import named_error, os_error
 
 READLINK_OF_LINK_DESCRIPTOR = compat.declare(
     id="emulated.readlink.link_descriptor",
@@ -127,7 +128,7 @@ class PathFunctions(BackendCore):
                 if error.filename is path and error.filename2 is None and error.errno:
                     # it names the caller's path already: raised afresh, as from here
                     raise error.with_traceback(None) from None
-                raise rename_error(error, path) from None
+                raise named_error(error, path) from None
         target = path_arg(path, "stat", allow_fd=True)
         directory = dir_fd_arg(dir_fd)
         check_path_and_dir_fd("stat", target, directory)
@@ -139,7 +140,7 @@ class PathFunctions(BackendCore):
         try:
             return self._view(self._fs.stat_at(at, name, bool(follow_symlinks)))
         except OSError as error:
-            raise rename_error(error, target.original) from None
+            raise named_error(error, target.original) from None
 
     def lstat(self, path: Any, *, dir_fd: int | None = None) -> os.stat_result:
         """os.lstat."""
@@ -147,7 +148,7 @@ class PathFunctions(BackendCore):
         try:
             return self._view(self._fs.stat_at(at, name, False))
         except OSError as error:
-            raise rename_error(error, target.original) from None
+            raise named_error(error, target.original) from None
 
     def access(
         self,
@@ -182,12 +183,12 @@ class PathFunctions(BackendCore):
             try:
                 return self._fd_path(target).statvfs()
             except OSError as error:
-                raise rename_error(error, target.original) from None
+                raise named_error(error, target.original) from None
         at, name = self._at(target, None)
         try:
             return self._fs.statvfs_at(at, name)
         except OSError as error:
-            raise rename_error(error, target.original) from None
+            raise named_error(error, target.original) from None
 
     def pathconf(self, path: Any, name: str | int) -> int:
         """os.pathconf: Linux's ext4 answers, once the path is known to exist."""
@@ -198,7 +199,7 @@ class PathFunctions(BackendCore):
             try:
                 self._fs.stat_at(*self._at(target, None))
             except OSError as error:
-                raise rename_error(error, target.original) from None
+                raise named_error(error, target.original) from None
         return _pathconf_value(name)
 
     def fpathconf(self, fd: Any, name: str | int, /) -> int:
@@ -222,7 +223,7 @@ class PathFunctions(BackendCore):
         try:
             content = self._fs.readlink_at(at, name)
         except OSError as error:
-            raise rename_error(error, target.original) from None
+            raise named_error(error, target.original) from None
         return os.fsencode(content) if target.is_bytes else content
 
     # -- the current directory and the umask ---------------------------------------------------
@@ -251,7 +252,7 @@ class PathFunctions(BackendCore):
                 raise os_error(errno.ENOTDIR, name)
             fs.access_at(at, name, os.X_OK)
         except OSError as error:
-            raise rename_error(error, target.original) from None
+            raise named_error(error, target.original) from None
         CHROOT.hit(path=name)
         raise os_error(errno.EPERM, target.original)
 
@@ -279,7 +280,7 @@ class PathFunctions(BackendCore):
         try:
             self._fs.mkdir_at(at, name, mode & ~self._umask)
         except OSError as error:
-            raise rename_error(error, target.original) from None
+            raise named_error(error, target.original) from None
 
     def rmdir(self, path: Any, *, dir_fd: int | None = None) -> None:
         """os.rmdir."""
@@ -287,7 +288,7 @@ class PathFunctions(BackendCore):
         try:
             self._fs.rmdir_at(at, name)
         except OSError as error:
-            raise rename_error(error, target.original) from None
+            raise named_error(error, target.original) from None
 
     def unlink(self, path: Any, *, dir_fd: int | None = None) -> None:
         """os.unlink."""
@@ -302,7 +303,7 @@ class PathFunctions(BackendCore):
         try:
             self._fs.unlink_at(at, name)
         except OSError as error:
-            raise rename_error(error, target.original) from None
+            raise named_error(error, target.original) from None
 
     def rename(
         self, src: Any, dst: Any, *, src_dir_fd: int | None = None, dst_dir_fd: int | None = None
@@ -329,7 +330,7 @@ class PathFunctions(BackendCore):
                 raise
             self._fs.rename_at(src_at, src_name, dst_at, dst_name)
         except OSError as error:
-            raise rename_error(error, source.original, target.original) from None
+            raise named_error(error, source.original, target.original) from None
 
     def _parent_of(self, at: object | None, name: str) -> None:
         """ENOENT, ENOTDIR or ELOOP where the directory holding ``name`` cannot be reached."""
@@ -363,7 +364,7 @@ class PathFunctions(BackendCore):
                 raise
             self._fs.link_at(src_at, src_name, dst_at, dst_name, follow)
         except OSError as error:
-            raise rename_error(error, source.original, target.original) from None
+            raise named_error(error, source.original, target.original) from None
 
     def symlink(
         self, src: Any, dst: Any, target_is_directory: bool = False, *, dir_fd: int | None = None
@@ -375,7 +376,7 @@ class PathFunctions(BackendCore):
         try:
             self._fs.symlink_at(content.path, *self._at(target, dir_fd_arg(dir_fd)))
         except OSError as error:
-            raise rename_error(error, content.original, target.original) from None
+            raise named_error(error, content.original, target.original) from None
 
     def mkfifo(self, path: Any, mode: int = 0o666, *, dir_fd: int | None = None) -> None:
         """os.mkfifo: named pipes are not emulated (yet): EPERM, and a logged gap, where
@@ -386,7 +387,7 @@ class PathFunctions(BackendCore):
         try:
             self._refuse_special(target, *self._at(target, directory))
         except OSError as error:
-            raise rename_error(error, None) from None
+            raise named_error(error, None) from None
 
     def _refuse_special(self, target: PathArg, at: object | None, name: str) -> None:
         """A FIFO or device node cannot be made: the errors Linux gives first (ENOENT or
@@ -407,6 +408,7 @@ class PathFunctions(BackendCore):
         target = path_arg(path, "mknod")
         directory = dir_fd_arg(dir_fd)
         mode = int_arg(mode)
+        dev_arg(device)  # converted (and refused) as CPython does; only regular files are made
         try:
             at, name = self._at(target, directory)
             if mode & 0o170000 not in (0, 0o100000):
@@ -414,7 +416,7 @@ class PathFunctions(BackendCore):
             flags = posix.O_CREAT | posix.O_EXCL | posix.O_WRONLY
             self._fs.open_at(at, name, flags, mode & 0o7777 & ~self._umask).close()
         except OSError as error:
-            raise rename_error(error, None) from None
+            raise named_error(error, None) from None
 
     # -- attributes ----------------------------------------------------------------------------
 
@@ -430,7 +432,7 @@ class PathFunctions(BackendCore):
             try:
                 self._fd_path(target).chmod(mode)
             except OSError as error:
-                raise rename_error(error, target.original) from None
+                raise named_error(error, target.original) from None
             return
         at, name = self._at(target, directory)
         try:
@@ -440,7 +442,7 @@ class PathFunctions(BackendCore):
                 raise NotImplementedError(
                     "chmod: follow_symlinks unavailable on this platform"
                 ) from None
-            raise rename_error(error, target.original) from None
+            raise named_error(error, target.original) from None
 
     def chown(
         self,
@@ -461,13 +463,13 @@ class PathFunctions(BackendCore):
             try:
                 self._fd_path(target).chown(uid, gid)
             except OSError as error:
-                raise rename_error(error, target.original) from None
+                raise named_error(error, target.original) from None
             return
         at, name = self._at(target, directory)
         try:
             self._fs.chown_at(at, name, uid, gid, bool(follow_symlinks))
         except OSError as error:
-            raise rename_error(error, target.original) from None
+            raise named_error(error, target.original) from None
 
     def lchown(self, path: Any, uid: int, gid: int) -> None:
         """os.lchown."""
@@ -476,7 +478,7 @@ class PathFunctions(BackendCore):
         try:
             self._fs.chown_at(at, name, uid, gid, False)
         except OSError as error:
-            raise rename_error(error, target.original) from None
+            raise named_error(error, target.original) from None
 
     def utime(
         self,
@@ -507,7 +509,7 @@ class PathFunctions(BackendCore):
             at, name = self._at(target, directory)  # inside: an empty path's ENOENT too
             self._fs.utime_at(at, name, when, bool(follow_symlinks))
         except OSError as error:
-            raise rename_error(error, target.original if UTIME_NAMES_FILE else None) from None
+            raise named_error(error, target.original if UTIME_NAMES_FILE else None) from None
 
     def truncate(self, path: Any, length: int) -> None:
         """os.truncate (path or descriptor)."""
@@ -523,7 +525,7 @@ class PathFunctions(BackendCore):
         try:
             self._fs.truncate_at(at, name, length)
         except OSError as error:
-            raise rename_error(error, target.original) from None
+            raise named_error(error, target.original) from None
 
 
 def _pathconf_value(name: str | int) -> int:

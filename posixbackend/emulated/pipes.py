@@ -50,7 +50,7 @@ from collections.abc import Callable, Sequence
 from typing import Self
 
 import compat
-from posixbackend.emulated.realpipe import READ_EVENTS, WRITE_EVENTS, RealPipe
+from posixbackend.emulated._realpipe import READ_EVENTS, WRITE_EVENTS, RealPipe
 from vfs.errors import os_error
 
 SHARED_SPLICE = compat.declare(
@@ -263,6 +263,9 @@ class Readiness:
 
     def __init__(self) -> None:
         self._changed = threading.Condition(threading.Lock())
+        """Guards the sequence number; poll/select waiters sleep on it between notifications.
+        Pipes notify holding their own lock, so the order is always a pipe's lock, then this
+        one; a waiter holds only this one while it sleeps."""
         self._sequence = 0
 
     @property
@@ -314,9 +317,16 @@ class Pipe:
         slots = -(-capacity // PAGE_SIZE)
         self.capacity = slots * PAGE_SIZE
         self.ino = _next_inode()
+        # One lock for the ring and the end counts, as pipe->mutex in fs/pipe.c. A write that
+        # finds the ring full waits on _room, which releases it: a write longer than PIPE_BUF
+        # may so go in a page at a time, other writers' bytes between its pages, while one
+        # of at most PIPE_BUF bytes always fits in the one free slot it waits for, so it goes
+        # in one step, never interleaved.
         self._lock = threading.Lock()
         self._data = threading.Condition(self._lock)
+        """Readers sleep here until bytes arrive or the last writer goes."""
         self._room = threading.Condition(self._lock)
+        """Writers sleep here until a page is free or the last reader goes."""
         self._ring = PageRing(slots)
         self._watchers: list[Readiness] = []
         self._readers = self._writers = 0

@@ -23,9 +23,9 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 import compat
+from posixbackend.emulated._eventfd import COUNTER_MAX, EventfdDescription
 from posixbackend.emulated.core import BackendCore
 from posixbackend.emulated.descriptions import Description, HostDescription, PipeDescription
-from posixbackend.emulated.eventfd import COUNTER_MAX, EventfdDescription
 from posixbackend.emulated.pipes import PipeReader, Readiness
 from vfs.errors import os_error
 

@@ -278,13 +278,6 @@ def convert_argv(prefix: str, argv: list[Any] | tuple[Any, ...]) -> tuple[bytes,
     return converted
 
 
-def spawn_argv(function: str, argv: object) -> tuple[bytes, ...]:
-    """posix_spawn's argv: a non-empty tuple or list whose first item is not empty."""
-    check_argv(f"{function}: argv", argv)
-    assert isinstance(argv, (list, tuple))
-    return convert_argv(f"{function}: argv", argv)
-
-
 def check_environment(function: str, env: object, *, none_allowed: bool) -> None:
     """``PyMapping_Check`` on an exec or spawn environment (None allowed where 3.13 allows it
     for posix_spawn)."""

@@ -21,6 +21,7 @@ import stat
 from collections.abc import Callable
 
 import compat
+from posixbackend.emulated._unsigned import unsigned_int_arg
 from posixbackend.emulated.args import fd_arg, off_t_arg, ssize_arg
 from posixbackend.emulated.core import BackendCore
 from posixbackend.emulated.descriptions import (
@@ -34,7 +35,6 @@ from posixbackend.emulated.descriptions import (
     writable,
 )
 from posixbackend.emulated.pipes import PipeReader, PipeWriter
-from posixbackend.emulated.unsigned import unsigned_int_arg
 from vfs.errors import os_error
 from vfs.memory.handle import MemoryHandle
 

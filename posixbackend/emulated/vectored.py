@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import compat
+from posixbackend.emulated._eventfd import EventfdDescription
 from posixbackend.emulated.args import buffer_arg, fd_arg, int_arg, off_t_arg
 from posixbackend.emulated.core import BackendCore
 from posixbackend.emulated.descriptions import (
@@ -30,7 +31,6 @@ from posixbackend.emulated.descriptions import (
     readable,
     writable,
 )
-from posixbackend.emulated.eventfd import EventfdDescription
 from vfs.errors import os_error
 
 RWF_HIPRI = 0x01

@@ -1,7 +1,7 @@
 """Imports from the virtual file system: modules, packages, resources and bytecode of the
 emulated backend's files.
 
-While an emulated backend serves the importing thread, :class:`~posixbackend.imports.finder.
+While an emulated backend serves the importing thread, :class:`~posixbackend.imports._finder.
 VirtualFinder` (in ``sys.meta_path`` ahead of the path finder) searches each ``sys.path``
 entry through that backend, and the loaders it makes stay bound to it: ``__pycache__`` is
 written there, ``importlib.resources``, ``inspect.getsource`` and tracebacks read there, also
@@ -9,8 +9,8 @@ after the block ends. Entries inside the interpreter's own library and site-pack
 to the path finder (native speed; the default file system shows the same files there).
 """
 
-from posixbackend.imports.finder import VirtualFinder
-from posixbackend.imports.loaders import (
+from posixbackend.imports._finder import VirtualFinder
+from posixbackend.imports._loaders import (
     VirtualExtensionLoader,
     VirtualSourcelessLoader,
     VirtualSourceLoader,

@@ -19,10 +19,10 @@ import types
 from typing import Any
 
 import compat
+from posixbackend.imports import _sources as sources
 from posixbackend.imports import served as files
-from posixbackend.imports import sources
-from posixbackend.imports.finder import LOADERS
-from posixbackend.imports.loaders import VirtualSourceLoader
+from posixbackend.imports._finder import LOADERS
+from posixbackend.imports._loaders import VirtualSourceLoader
 from posixbackend.switch.active import get_active
 from posixbackend.switch.libraries import SwitchedFunction
 

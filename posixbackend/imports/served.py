@@ -11,6 +11,8 @@ import posix
 import stat
 from typing import Any
 
+from vfs.makedirs import make_directories
+
 READ_FLAGS = posix.O_RDONLY | posix.O_CLOEXEC
 CHUNK = 1 << 20
 
@@ -94,13 +96,4 @@ def write_atomic(served: Any, path: str, data: bytes, mode: int) -> None:
 def make_parents(served: Any, directory: str) -> None:
     """Create the missing directories of ``directory`` (mode 0o777 less the umask), as the
     import system does for ``__pycache__``."""
-    missing: list[str] = []
-    current = directory
-    while current and current != "/" and not is_directory(served, current):
-        missing.append(current)
-        current = os.path.dirname(current)
-    for path in reversed(missing):
-        try:
-            served.mkdir(path, 0o777)
-        except FileExistsError:
-            continue
+    make_directories(served, directory, 0o777)

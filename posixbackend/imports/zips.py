@@ -257,7 +257,7 @@ class _SwitchedZipImporter(type):
 
     def __call__(cls, path: Any) -> Any:
         from posixbackend.switch.active import get_active
-        from posixbackend.switch.block import current_emulated
+        from posixbackend.switch.guard import current_emulated
 
         if current_emulated() is None:
             return HOST_ZIPIMPORTER(path)

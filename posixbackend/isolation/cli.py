@@ -27,7 +27,7 @@ import compat
 from posixbackend.isolation.limits import Limits, parse_limits
 from posixbackend.isolation.runner import IsolationError, run_isolated
 from posixbackend.launcher.grants import GrantError, parse_boolean
-from posixbackend.launcher.options import UsageError, parse_time_limit
+from posixbackend.launcher.options import UsageError, parse_time_limit, usage_error
 from posixbackend.permissions.policy import Access, Permissions
 from vfs import HostFileSystem
 
@@ -171,8 +171,6 @@ def _with_option(command: IsolatedCommand, name: str, value: str) -> IsolatedCom
 def isolated_main(arguments: Sequence[str], prog: str) -> int | None:
     """Run an ``--isolate`` command line; its exit status, or None when ``arguments`` do not
     ask for the isolated mode."""
-    from posixbackend.launcher.main import usage_error
-
     try:
         command = parse_isolated(arguments)
     except UsageError as error:

@@ -19,8 +19,8 @@ from collections.abc import Mapping
 import attrs
 
 import compat
+from posixbackend.defaultfs import library_directories
 from posixbackend.isolation.filesize import FileSizeLimit
-from posixbackend.switch.defaultfs import library_directories
 from vfs import (
     FileSystem,
     HostFileSystem,
@@ -29,6 +29,7 @@ from vfs import (
     MountFileSystem,
     ReadOnlyFileSystem,
 )
+from vfs.makedirs import make_directories
 from vfs.memory import tmpfs_defaults
 from vfs.provider import write_all
 
@@ -94,18 +95,10 @@ def guest_file_system(
 
 def _make_directories(memory: MemoryFileSystem, path: str, mode: int, owner: Identity) -> None:
     """mkdir -p ``path``; the directories made belong to ``owner``, the last with ``mode``."""
-    current = ""
-    for part in path.strip("/").split("/"):
-        if not part:
-            continue
-        current += "/" + part
-        try:
-            memory.mkdir(current, 0o755)
-        except FileExistsError:
-            continue
-        memory.chown(current, owner.uid, owner.gid)
-        if current == path:
-            memory.chmod(current, mode)
+    for made in make_directories(memory, path, 0o755):
+        memory.chown(made, owner.uid, owner.gid)
+        if made == path:
+            memory.chmod(made, mode)
 
 
 def _write_file(memory: MemoryFileSystem, path: str, data: bytes, owner: Identity) -> None:

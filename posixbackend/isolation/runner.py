@@ -38,7 +38,8 @@ from posixbackend.isolation.observed import Observation, exceeded_limit, oom_kil
 from posixbackend.isolation.request import Request, file_contents, grant, guest_path, program_of
 from posixbackend.isolation.result import IsolatedResult
 from posixbackend.permissions.policy import Permissions
-from posixbackend.switch.block import backend, current_emulated
+from posixbackend.switch.block import backend
+from posixbackend.switch.guard import current_emulated
 
 BOOTSTRAP = """\
 import sys

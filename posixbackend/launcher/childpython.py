@@ -19,7 +19,7 @@ import sys
 
 import attrs
 
-from posixbackend.emulated.processes import ProcessCommand
+from posixbackend.emulated.processhandlers import ProcessCommand
 from posixbackend.launcher.options import BackendOptions, UsageError, parse_command
 from posixbackend.launcher.pythonoptions import interpreter_options
 from posixbackend.launcher.relaunch import BOOTSTRAP, Launch, package_roots

@@ -2,7 +2,7 @@
 
 ``host`` is the whole host file system (GraalPy's default: the Java backend emulates cwd, fds,
 umask and times over the real files); ``host:ROOT`` shows the host directory ROOT as ``/``;
-``memory`` is :func:`~posixbackend.switch.defaultfs.default_file_system` (empty and writable,
+``memory`` is :func:`~posixbackend.defaultfs.default_file_system` (empty and writable,
 the interpreter's library read-only); ``overlay`` is the host read-only below a memory layer,
 so the program sees the disk, changes only a copy and nothing on disk changes.
 """
@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING
 import attrs
 
 import compat
+from posixbackend.defaultfs import default_file_system
 from posixbackend.launcher.options import BackendOptions, FsKind, FsSpec, UsageError
-from posixbackend.switch.defaultfs import default_file_system
 from vfs import FileSystem, HostFileSystem, MemoryFileSystem
 from vfs.host import host_is_directory
+from vfs.makedirs import make_directories as make_all
 from vfs.mount import MountFileSystem
 from vfs.readonly import ReadOnlyFileSystem
 
@@ -156,15 +157,10 @@ def _provider(source: FsSpec, read_only: bool) -> FileSystem:
 def make_directories(file_system: FileSystem, path: str) -> None:
     """``mkdir -p path`` in ``file_system`` (mode 0755); an error is left for the caller's
     next step on ``path`` to report."""
-    directory = ""
-    for part in path.strip("/").split("/"):
-        directory += "/" + part
-        try:
-            file_system.mkdir(directory, 0o755)
-        except FileExistsError:
-            continue
-        except OSError:
-            return
+    try:
+        make_all(file_system, path, 0o755)
+    except OSError:
+        return
 
 
 def _check_directory(file_system: FileSystem, path: str) -> None:

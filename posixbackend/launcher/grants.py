@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from posixbackend.emulated.processes import ProcessHandler
+from posixbackend.emulated.processhandlers import ProcessHandler
 from posixbackend.permissions.policy import Access, Environment, Permissions
 from vfs import FileSystem
 

@@ -13,10 +13,12 @@ from posixbackend.launcher.options import (
     ENVIRONMENT_VARIABLE,
     HELP,
     USAGE,
+    USAGE_STATUS,
     Command,
     FsKind,
     UsageError,
     parse_command,
+    usage_error,
 )
 from posixbackend.launcher.program import CannotOpen, Interrupted, fresh_main, run
 from posixbackend.launcher.pythonoptions import interpreter_options
@@ -25,9 +27,6 @@ from posixbackend.launcher.sandbox import Sandbox
 from posixbackend.launcher.session import TIME_LIMIT_STATUS, Session, runs_a_program
 from posixbackend.launcher.sources import copy_in, program_files
 from posixbackend.switch.names import PosixModuleBackend
-
-USAGE_STATUS = 2
-"""The exit status for a bad command line or an unreadable script, as python's."""
 
 
 def main(
@@ -177,14 +176,6 @@ def end_now(code: object) -> NoReturn:
             except (OSError, ValueError):
                 status = status or 120  # python's status when it cannot flush at exit
     posix._exit(status & 0xFF)
-
-
-def usage_error(prog: str, message: str) -> int:
-    """Report a bad command line the way python does, and give its exit status."""
-    print(message, file=sys.stderr)
-    print(USAGE.format(prog=prog), file=sys.stderr)
-    print(f"Try `{prog} --help' for more information.", file=sys.stderr)
-    return USAGE_STATUS
 
 
 def managed_main() -> int | None:

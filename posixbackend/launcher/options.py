@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import math
 import shlex
+import sys
 from collections.abc import Callable, Sequence
 
 import attrs
@@ -115,8 +116,20 @@ starts in the program's current directory; other programs see the host's files.
 """
 
 
+USAGE_STATUS = 2
+"""The exit status for a bad command line or an unreadable script, as python's."""
+
+
 class UsageError(Exception):
     """A bad command line: the launcher prints the usage and exits with status 2, as python."""
+
+
+def usage_error(prog: str, message: str) -> int:
+    """Report a bad command line the way python does, and give its exit status."""
+    print(message, file=sys.stderr)
+    print(USAGE.format(prog=prog), file=sys.stderr)
+    print(f"Try `{prog} --help' for more information.", file=sys.stderr)
+    return USAGE_STATUS
 
 
 class FsKind(enum.Enum):

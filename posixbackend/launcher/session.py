@@ -28,8 +28,9 @@ from typing import Final, TextIO
 import attrs
 
 import compat
+from posixbackend.defaultfs import host_cwd as process_cwd
 from posixbackend.emulated import EmulatedBackend
-from posixbackend.emulated.processes import ChildProcess, HostProcessHandler, ProcessCommand
+from posixbackend.emulated.processhandlers import ChildProcess, HostProcessHandler, ProcessCommand
 from posixbackend.launcher.childpython import through_launcher
 from posixbackend.launcher.filesystems import (
     LOCKS_NOT_SHARED,
@@ -54,7 +55,6 @@ from posixbackend.permissions.policy import Permissions
 from posixbackend.permissions.timelimit import TimeLimit, TimeLimitExceeded
 from posixbackend.switch.active import ACTIVE
 from posixbackend.switch.block import BackendBlock, private_environment
-from posixbackend.switch.defaultfs import host_cwd as process_cwd
 from posixbackend.switch.installation import INSTALLATION
 from posixbackend.switch.libraries import HOOK as C_LIBRARIES
 from posixbackend.switch.nativecalls import native_calls, run_unrestricted

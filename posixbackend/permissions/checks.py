@@ -121,6 +121,14 @@ def process_state_event(policy: Permissions, event: str, args: tuple[Any, ...]) 
     raise denied(event, "allow_native_access")
 
 
+def host_call_event(policy: Permissions, event: str, args: tuple[Any, ...]) -> None:
+    """vfs.host.openat2: the host provider's C call, which opens host files from any directory
+    descriptor -- the library's own (its HostFileSystem at work), or native access."""
+    if policy.allow_native_access or responsible() == LIBRARY:
+        return
+    raise denied(event, "allow_native_access")
+
+
 def import_event(policy: Permissions, event: str, args: tuple[Any, ...]) -> None:
     """The import of a C extension module (the event with a file name, before loading)."""
     if policy.allow_native_access or len(args) < 2 or not isinstance(args[1], str):

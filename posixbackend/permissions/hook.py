@@ -61,6 +61,7 @@ CHECKS: Final[dict[str, Check]] = {
     "socket.__new__": checks.new_socket_event,
     "socket.sethostname": checks.host_state_event,
     "vfs.HostFileSystem": checks.host_provider_event,
+    "vfs.host.openat2": checks.host_call_event,
     "import": checks.import_event,
 }
 """Event -> its check (``ctypes.*`` events are native access); other modules add theirs with

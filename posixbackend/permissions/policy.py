@@ -12,13 +12,15 @@ import enum
 import fnmatch
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from posixbackend.emulated.processes import ProcessHandler
 from posixbackend.permissions.denials import widening
 from vfs import FileSystem
+
+if TYPE_CHECKING:  # only a type here: the emulated backend imports the permissions
+    from posixbackend.emulated.processhandlers import ProcessHandler
 
 
 class Access(enum.Enum):
@@ -187,7 +189,7 @@ class Permissions:
         ``file_system`` defaults to a new default managed file system: empty memory, with the
         interpreter's own library visible read-only (so imports and tracebacks work)."""
         if file_system is None:
-            from posixbackend.switch.defaultfs import default_file_system
+            from posixbackend.defaultfs import default_file_system
 
             file_system = default_file_system()[0]
         return cls(allow_io=file_system)

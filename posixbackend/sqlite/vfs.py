@@ -152,7 +152,7 @@ class Vfs:
 
     def _unbound(self, name: str) -> EmulatedBackend:
         """The backend of a name whose URI names none: the one serving the calling thread."""
-        from posixbackend.switch.block import current_emulated
+        from posixbackend.switch.guard import current_emulated
 
         UNBOUND_NAMES.hit(path=name)
         serving = current_emulated()
@@ -299,7 +299,7 @@ class Vfs:
         try:
             path = os.fsdecode(name)
             if not path.startswith("/"):
-                from posixbackend.switch.block import current_emulated
+                from posixbackend.switch.guard import current_emulated
 
                 serving = current_emulated()
                 if serving is None:

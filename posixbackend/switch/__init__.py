@@ -1,6 +1,7 @@
 """The switch: which backend serves ``os``, ``open``, ``io`` and ``subprocess`` right now."""
 
-from posixbackend.switch.block import BackendBlock, backend, current, current_emulated
+from posixbackend.switch.block import BackendBlock, backend, current
+from posixbackend.switch.guard import current_emulated
 from posixbackend.switch.installation import INSTALLATION
 from posixbackend.switch.names import PosixModuleBackend, valid_names
 

@@ -2,7 +2,7 @@
 
 A context variable, so the choice is per thread and per asyncio task (tasks and
 ``asyncio.to_thread`` copy the context they start from); threads and executor jobs started
-inside a block get it passed on by :mod:`posixbackend.switch.threads`. ``None`` means the
+inside a block get it passed on by :mod:`posixbackend.switch._threads`. ``None`` means the
 native backend: the stand-ins' fast path tests for it first. A thread a restricting block
 anchored (:mod:`posixbackend.permissions.anchors`) is served by its anchor's backend whatever
 its context holds, so a fresh ``contextvars.Context`` is no way out.

@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 from posixbackend.emulated import EmulatedBackend
-from posixbackend.emulated.processes import ProcessHandler
+from posixbackend.emulated.processhandlers import ProcessHandler
 from posixbackend.permissions import anchors
 from posixbackend.permissions.current import POLICY, get_policy
 from posixbackend.permissions.denials import widening
@@ -19,7 +19,7 @@ from posixbackend.permissions.entrypoints import entry_points
 from posixbackend.permissions.environment import PrivateEnvironment
 from posixbackend.permissions.policy import Access, Environment, Permissions
 from posixbackend.switch.active import ACTIVE, get_active
-from posixbackend.switch.guard import EmulatedGuard, Guard, NativeGuard
+from posixbackend.switch.guard import EmulatedGuard, NativeGuard, current_emulated
 from posixbackend.switch.installation import INSTALLATION
 from posixbackend.switch.libraries import HOOK as C_LIBRARIES
 from posixbackend.switch.names import PosixModuleBackend
@@ -222,7 +222,7 @@ def backend(
         process_handler = _granted_handler(policy, permissions, process_handler)
         environ = _granted_environ(policy, permissions, environ)
     if file_system is None:
-        from posixbackend.switch.defaultfs import default_file_system
+        from posixbackend.defaultfs import default_file_system
 
         file_system, default_cwd = default_file_system()
         cwd = default_cwd if cwd is None else cwd
@@ -333,13 +333,4 @@ def current() -> PosixModuleBackend:
     return PosixModuleBackend.NATIVE if current_emulated() is None else PosixModuleBackend.JAVA
 
 
-def current_emulated() -> EmulatedBackend | None:
-    """The emulated backend serving the caller (behind its guard if it has one), or None
-    when it is the native one."""
-    active = get_active()
-    if isinstance(active, Guard):
-        return active.emulated
-    return active if isinstance(active, EmulatedBackend) else None
-
-
-entry_points(BackendBlock, backend, current, current_emulated, private_environment)
+entry_points(BackendBlock, backend, current, private_environment)

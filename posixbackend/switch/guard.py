@@ -10,9 +10,6 @@ own object, looked up once and kept (an allowed call costs what it costs unguard
 
 from __future__ import annotations
 
-import _io
-import _posixsubprocess
-import fcntl
 import os
 import posix
 from collections.abc import Callable
@@ -21,11 +18,13 @@ from typing import Any, Final, NoReturn
 import compat
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.emulated.environ import bytes_environ, str_environ
-from posixbackend.emulated.polling import REAL_EPOLL, REAL_POLL, REAL_SELECT
 from posixbackend.permissions.denials import denied
+from posixbackend.permissions.entrypoints import entry_points
 from posixbackend.permissions.environment import PrivateEnvironment
 from posixbackend.permissions.operations import OPERATIONS, Operation
 from posixbackend.permissions.policy import Access, Permissions
+from posixbackend.switch._realobjects import real_object
+from posixbackend.switch.active import get_active
 
 OWN_ENVIRONMENT_SYSTEM = compat.declare(
     id="permissions.own_environment_system",
@@ -186,32 +185,13 @@ class NativeGuard(Guard):
         return f"<guarded native backend {self.permissions!r}>"
 
 
-def real_object(name: str) -> Any:
-    """The real object a stand-in of the serving-backend name ``name`` took the place of."""
-    special: dict[str, Callable[[], Any]] = {
-        "io_open": lambda: _io.open,
-        "open_code": lambda: _io.open_code,
-        "FileIO": lambda: _io.FileIO,
-        "fork_exec": lambda: _posixsubprocess.fork_exec,
-        "select_select": lambda: REAL_SELECT,
-        "select_poll": lambda: REAL_POLL,
-        "select_epoll": lambda: REAL_EPOLL,
-        "os_environ": lambda: os.environ,
-        "os_environb": lambda: os.environb,
-    }
-    maker = special.get(name)
-    if maker is not None:
-        value = maker()
-    elif name.startswith("fcntl_"):  # fcntl_fcntl, fcntl_flock...: the fcntl module's own
-        value = getattr(fcntl, name.removeprefix("fcntl_"))
-    else:
-        value = getattr(os, name)
-    return _unwrapped(value)
+def current_emulated() -> EmulatedBackend | None:
+    """The emulated backend serving the caller (behind its guard if it has one), or None
+    when it is the native one."""
+    active = get_active()
+    if isinstance(active, Guard):
+        return active.emulated
+    return active if isinstance(active, EmulatedBackend) else None
 
 
-def _unwrapped(value: Any) -> Any:
-    """The real object behind a stand-in (itself when it is not one)."""
-    native = getattr(value, "_native", None)
-    if native is not None and type(value).__module__ == "posixbackend.switch.standins":
-        return native
-    return value
+entry_points(current_emulated)

@@ -43,6 +43,10 @@ _PASS, _HARNESS, _TEST = 0, 1, 2
 _verdicts: dict[types.CodeType, int] = {}
 """Per code object: looked through (the standard library's or this library's), the
 harness's, or the test's. Kept as prefixes are registered (the verdicts never change)."""
+_noted: set[types.CodeType] = set()
+"""Harness code whose module the gap's hits have named (later hits from it only count)."""
+_noted_at: Final = [0]
+"""The gap record's resets when :data:`_noted` was started."""
 
 
 def _roots() -> tuple[str, ...]:
@@ -82,7 +86,15 @@ def called_by_harness(frame: types.FrameType | None) -> bool:
                 _verdicts.clear()
             verdict = _verdicts[code] = _verdict(frame)
         if verdict == _HARNESS:
-            HARNESS_NATIVE.hit(module=str(frame.f_globals.get("__name__")))
+            if _noted_at[0] != HARNESS_NATIVE.resets:  # the examples were reset
+                _noted.clear()
+                _noted_at[0] = HARNESS_NATIVE.resets
+            if code in _noted:  # its module is an example already: the hit is a count
+                HARNESS_NATIVE.hit()
+            else:
+                HARNESS_NATIVE.hit(module=str(frame.f_globals.get("__name__")))
+                if len(_noted) < _KEPT:
+                    _noted.add(code)
             return True
         if verdict == _TEST:
             return False

@@ -49,8 +49,10 @@ import attrs
 
 import compat
 from posixbackend.emulated import EmulatedBackend
-from posixbackend.switch import libraries, mapping, standins
-from posixbackend.switch.threads import thread_patches
+from posixbackend.switch import _mapping as mapping
+from posixbackend.switch import libraries, standins
+from posixbackend.switch._realobjects import FCNTL_CALLS, real_object
+from posixbackend.switch._threads import thread_patches
 
 PURE = frozenset({
     "WCOREDUMP", "WEXITSTATUS", "WIFCONTINUED", "WIFEXITED", "WIFSIGNALED", "WIFSTOPPED",
@@ -303,12 +305,12 @@ class Installation:
         made.append((os, "environb", standins.SwitchedEnviron(os.environb, "os_environb")))
         made.append((os, "DirEntry", standins.DirEntry))
         made.append((MODULES, "posix", _switched_posix(functions)))
-        opener = standins.StandIn("io", "open", _io.open, "io_open")
-        open_code = standins.StandIn("io", "open_code", _io.open_code, "open_code")
+        opener = _real_stand_in("io", "open", "io_open")
+        open_code = _real_stand_in("io", "open_code", "open_code")
         made.append((MODULES, "_io", _switched_io(open_code)))
-        select_stand_in = standins.StandIn("select", "select", select.select, "select_select")
-        poll_stand_in = standins.StandIn("select", "poll", select.poll, "select_poll")
-        epoll_stand_in = standins.StandIn("select", "epoll", select.epoll, "select_epoll")
+        select_stand_in = _real_stand_in("select", "select", "select_select")
+        poll_stand_in = _real_stand_in("select", "poll", "select_poll")
+        epoll_stand_in = _real_stand_in("select", "epoll", "select_epoll")
         made += [
             (io, "open", opener),
             (builtins, "open", opener),
@@ -324,9 +326,9 @@ class Installation:
                 (
                     fcntl,
                     name,
-                    standins.StandIn("fcntl", name, getattr(fcntl, name), "fcntl_" + name),
+                    _real_stand_in("fcntl", name, "fcntl_" + name),
                 )
-                for name in ("fcntl", "flock", "lockf", "ioctl")
+                for name in FCNTL_CALLS
             ],
             (mmap, "mmap", mapping.mmap),
             *_import_stand_ins(),
@@ -334,9 +336,7 @@ class Installation:
             (
                 _posixsubprocess,
                 "fork_exec",
-                standins.StandIn(
-                    "_posixsubprocess", "fork_exec", _posixsubprocess.fork_exec, "fork_exec"
-                ),
+                _real_stand_in("_posixsubprocess", "fork_exec", "fork_exec"),
             ),
         ]
         return made
@@ -610,6 +610,11 @@ def _switched_io(open_code: standins.StandIn) -> types.ModuleType:
     switched.__dict__["open_code"] = open_code
     switched.__dict__["FileIO"] = standins.FileIO
     return switched
+
+
+def _real_stand_in(module: str, attribute: str, name: str) -> standins.StandIn:
+    """The stand-in of ``module.attribute`` whose serving-backend name is ``name``."""
+    return standins.StandIn(module, attribute, real_object(name), name)
 
 
 def _own_attribute(namespace: Any, name: str) -> Any:

@@ -22,6 +22,7 @@ from typing import Any, Final
 import compat
 from posixbackend.permissions.entrypoints import entry_points
 from posixbackend.switch.active import get_active
+from posixbackend.switch.guard import Guard, current_emulated
 from posixbackend.switch.standins import StandIn
 
 C_LIBRARY_FILES = compat.declare(
@@ -42,8 +43,6 @@ def _emulated_serves() -> bool:
     """Whether the emulated backend (guarded or not) serves the caller."""
     if get_active() is None:  # the native backend, unguarded: the common case, first
         return False
-    from posixbackend.switch.block import current_emulated  # block builds on this module
-
     return current_emulated() is not None
 
 
@@ -71,11 +70,11 @@ def _native_access_denied() -> bool:
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     """Refuse sqlite3.connect of a database file that would reach the host's files while
     the emulated backend serves (the stand-in routes the others to the VFS first), and a
-    socket made of a descriptor number (:mod:`posixbackend.switch.sockets`)."""
+    socket made of a descriptor number (:mod:`posixbackend.switch._sockets`)."""
     if event == "socket.__new__":
         serving = get_active()
         if serving is not None and _emulated_serves() and not _native_access_denied():
-            from posixbackend.switch.sockets import check_new_socket
+            from posixbackend.switch._sockets import check_new_socket
 
             check_new_socket(serving, sys._getframe(1))
         return
@@ -106,8 +105,6 @@ def sqlite_connect(native: Any) -> Any:
     """The emulated side of ``sqlite3.connect``: the serving backend's files through the
     VFS (``native`` is the real connect), after the permissions' file I/O check."""
     from posixbackend.sqlite.connect import connect
-    from posixbackend.switch.block import current_emulated
-    from posixbackend.switch.guard import Guard
 
     def emulated_connect(database: Any, *args: Any, **kwargs: Any) -> Any:
         backend = current_emulated()

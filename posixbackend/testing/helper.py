@@ -23,11 +23,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
 
+from posixbackend.defaultfs import default_file_system, host_cwd
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.permissions import Permissions
 from posixbackend.permissions.current import get_policy
 from posixbackend.switch.block import BackendBlock, backend
-from posixbackend.switch.defaultfs import default_file_system, host_cwd
 from posixbackend.switch.names import PosixModuleBackend
 from posixbackend.switch.nativecalls import native_calls
 from posixbackend.testing import changes as changes_module

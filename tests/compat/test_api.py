@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -114,3 +115,18 @@ def test_no_compat_module_imports_the_layers_above(path: Path) -> None:
 def test_public_names_exist() -> None:
     for name in compat.__all__:
         assert hasattr(compat, name), name
+
+
+def test_the_surface_is_what_the_docs_name() -> None:
+    """``__all__`` holds what users call; every ``compat.NAME`` the user docs show is in it."""
+    root = COMPAT_DIRECTORY.parent
+    docs = [root / "README.md", *root.glob("*/README.md"), *root.glob("*/*.md")]
+    named = {
+        match
+        for doc in docs
+        if doc.is_file()
+        for match in re.findall(r"\bcompat\.([A-Za-z_]\w*)", doc.read_text(encoding="utf-8"))
+    }
+    modules = {path.stem for path in COMPAT_DIRECTORY.glob("*.py")} - {"__init__"}
+    assert named - modules <= set(compat.__all__)
+    assert len(compat.__all__) <= 12  # the few things a user calls, not every helper

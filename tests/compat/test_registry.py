@@ -8,7 +8,7 @@ import attrs
 import pytest
 
 import compat
-from tests.compat.helpers import declare
+from tests.compat.helpers import Capture, declare
 
 
 def test_declare_returns_a_frozen_record(registry: compat.Registry) -> None:
@@ -94,13 +94,12 @@ def test_non_text_fields_raise_type_error(registry: compat.Registry, field: str)
         declare(registry, **{field: 42})  # type: ignore[arg-type]
 
 
-def test_view_iterates_in_declaration_order_and_sorts_by_id(registry: compat.Registry) -> None:
+def test_view_iterates_in_declaration_order(registry: compat.Registry) -> None:
     ids = ["os.umask", "io.open", "os.access"]
     for gap_id in ids:
         declare(registry, gap_id)
     view = registry.view()
     assert [gap.id for gap in view] == ids
-    assert [gap.id for gap in view.by_id()] == sorted(ids)
     assert len(view) == 3
 
 
@@ -132,21 +131,28 @@ def test_get_returns_none_and_require_raises_lookup_error(registry: compat.Regis
     assert not isinstance(raised.value, KeyError)
 
 
-def test_gap_module_names_the_logger(registry: compat.Registry) -> None:
+def test_gap_module_names_the_logger(registry: compat.Registry, captured: Capture) -> None:
     cases = {
         "os.access": f"{registry.root_logger.name}.os",
         "io.open": f"{registry.root_logger.name}.io",
         "os.path.exists": f"{registry.root_logger.name}.os.path",
     }
     for number, (function, logger) in enumerate(cases.items()):
-        gap = declare(registry, f"gap{number}", function=function)
-        assert registry.logger_for(gap).name == logger
+        declare(registry, f"gap{number}", function=function).hit()
+        assert captured.records[-1].name == logger
 
 
 def test_default_logger_hierarchy_is_python_compatibility() -> None:
     registry = compat.Registry()
-    gap = declare(registry, "any", function="os.access")
-    assert registry.logger_for(gap).name == "python.compatibility.os"
+    assert registry.root_logger.name == "python.compatibility"
+    handler = Capture()
+    registry.root_logger.addHandler(handler)
+    try:
+        registry.configure(level=compat.Level.ALL)
+        declare(registry, "any", function="os.access").hit()
+    finally:
+        registry.root_logger.removeHandler(handler)
+    assert [record.name for record in handler.records] == ["python.compatibility.os"]
 
 
 def test_bad_logger_root_is_rejected() -> None:

@@ -21,13 +21,13 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from posixbackend.defaultfs import default_file_system
 from posixbackend.isolation import Limits, parse_limits
 from posixbackend.isolation.cli import write_snapshot
 from posixbackend.isolation.filesize import FileSizeLimit
 from posixbackend.isolation.limits import KINDS, MIB
 from posixbackend.isolation.observed import Observation, exceeded_limit, oom_kills
 from posixbackend.isolation.provided import provided_files
-from posixbackend.switch.defaultfs import default_file_system
 from vfs import (
     FileSystem,
     HostFileSystem,

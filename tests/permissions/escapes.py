@@ -531,6 +531,21 @@ resource.setrlimit(resource.RLIMIT_NOFILE, (3, 3))
         "faulthandler._sigsegv), and a fresh _signal module reaches the real one",
     ),
     Escape(
+        "the host provider's openat2 C call, called with the real working directory as root",
+        """
+from vfs.host import openat2
+calls = openat2.C_CALLS or __import__('vfs.host._inroot').host._inroot
+try:
+    calls.configure(0o37777777, 0o37777777, 0)  # drop RESOLVE_IN_ROOT for every caller
+except RuntimeError as error:
+    print('refused:', error)
+# the embedder works in /: its real working directory is the root the guest asks for
+os.close(calls.open(-100, None, MARKER, os.O_CREAT | os.O_WRONLY, 0o644))
+""",
+        "file",
+        "stopped",
+    ),
+    Escape(
         "a copy of _ctypes in the virtual file system, imported to call libc",
         """
 import importlib.machinery, importlib.util

@@ -21,7 +21,7 @@ import attrs
 import pytest
 
 from posixbackend import Access, Permissions, backend, current_permissions, is_sandboxed
-from posixbackend.emulated.processes import HostProcessHandler
+from posixbackend.emulated.processhandlers import HostProcessHandler
 from posixbackend.switch import BackendBlock
 from tests.servers import connections
 from vfs import MemoryFileSystem

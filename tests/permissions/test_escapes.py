@@ -74,7 +74,7 @@ def test_in_process(escape: Escape, tmp_path: Path, listener: socket.socket) -> 
         command = [sys.executable, "-c", EMBEDDING, host.source(escape), str(canary),
                    str(links.getsockname()[1])]  # fmt: skip
         with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) as process:  # fmt: skip
+                              text=True, cwd="/") as process:  # fmt: skip
             link, _ = links.accept()
             stdout, stderr = process.communicate(timeout=60)
         link.settimeout(0.2)

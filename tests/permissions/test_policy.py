@@ -9,7 +9,7 @@ import attrs
 import pytest
 
 from posixbackend import Access, Environment, Permissions
-from posixbackend.emulated.processes import HostProcessHandler
+from posixbackend.emulated.processhandlers import HostProcessHandler
 from vfs import MemoryFileSystem
 
 

@@ -20,11 +20,13 @@ import errno
 import fractions
 import gc
 import os
+import re
 import sys
 import tempfile
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -32,6 +34,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from posixbackend.emulated import EmulatedBackend
 from posixbackend.emulated.args import (
     AT_FDCWD,
     C_LONG,
@@ -46,10 +49,8 @@ from posixbackend.emulated.args import (
     dir_fd_arg,
     fd_arg,
     fildes_arg,
-    flags_arg,
     gid_arg,
     int_arg,
-    mode_arg,
     off_t_arg,
     path_arg,
     ssize_arg,
@@ -428,16 +429,16 @@ PAIRS = [
     ),
     Pair("fd_arg", OS.fstat, fd_arg, agree=_same_fstat),
     Pair(
-        "mode_arg",
+        "int_arg (mode)",
         lambda v: OS.chmod(MISSING, v),
-        mode_arg,
+        int_arg,
         event="os.chmod",
         agree=_audited_at(1, lambda mode: mode),
     ),
     Pair(
-        "flags_arg",
+        "int_arg (flags)",
         lambda v: OS.open(MISSING, v),
-        flags_arg,
+        int_arg,
         event="open",
         agree=_audited_at(2, lambda flags: flags | os.O_CLOEXEC),
     ),
@@ -941,7 +942,7 @@ def test_uid_all_ones_means_unchanged() -> None:
 
 def test_results_are_plain_ints() -> None:
     """Subclasses and ``__index__`` objects come out as int itself."""
-    for convert in (fd_arg, mode_arg, ssize_arg, off_t_arg, uid_arg, gid_arg, dev_arg):
+    for convert in (fd_arg, int_arg, ssize_arg, off_t_arg, uid_arg, gid_arg, dev_arg):
         assert type(convert(IntSubclass(5))) is int
     assert type(path_arg(Index(3), "stat", allow_fd=True).fd) is int
     assert type(dir_fd_arg(IntSubclass(3))) is int
@@ -952,3 +953,15 @@ def test_path_arg_records_are_frozen() -> None:
     assert converted == PathArg(original="x", path="x", fd=None, is_bytes=False)
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         converted.path = "y"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("device", ["x", 1.5, -2, 2**64, IntSubclass(2**64)])
+def test_mknod_converts_its_device_as_os_does(device: object, tmp_path: Path) -> None:
+    """A device number that os.mknod refuses is refused by the emulated one, with its error,
+    before anything is made."""
+    with pytest.raises((TypeError, OverflowError)) as native:
+        os.mknod(str(tmp_path / "n"), 0o600, device)  # type: ignore[arg-type]
+    backend = EmulatedBackend()
+    with pytest.raises(type(native.value), match=re.escape(str(native.value))):
+        backend.mknod("/n", 0o600, device)  # type: ignore[arg-type]
+    assert not os.path.lexists(tmp_path / "n") and "n" not in backend.listdir("/")

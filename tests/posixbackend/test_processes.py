@@ -28,7 +28,7 @@ import pytest
 import compat
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.emulated import bridge as bridge_module
-from posixbackend.emulated.processes import (
+from posixbackend.emulated.processhandlers import (
     SYNTHETIC_PID_BASE,
     CallableProcessHandler,
     ChildChdirError,

@@ -80,7 +80,7 @@ def check(seen: dict[str, Any], *, sandboxed: bool) -> None:
 
 def test_first_uses_inside_a_sandboxed_block() -> None:
     program = FIRST_USES + textwrap.dedent("""
-        from posixbackend.switch.defaultfs import default_file_system
+        from posixbackend.defaultfs import default_file_system
         file_system = default_file_system()[0]
         with backend("managed", file_system=file_system,
                      permissions=Permissions.sandbox(file_system)):
@@ -92,7 +92,7 @@ def test_first_uses_inside_a_sandboxed_block() -> None:
 
 def test_first_uses_inside_a_managed_block() -> None:
     program = FIRST_USES + textwrap.dedent("""
-        from posixbackend.switch.defaultfs import default_file_system
+        from posixbackend.defaultfs import default_file_system
         file_system = default_file_system()[0]
         with backend("managed", file_system=file_system):
             seen = first_uses(file_system)

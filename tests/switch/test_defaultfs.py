@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from posixbackend import backend
+from posixbackend.defaultfs import default_file_system, library_directories
 from posixbackend.permissions.policy import Permissions
-from posixbackend.switch.defaultfs import default_file_system, library_directories
 from vfs import FileSystem
 
 

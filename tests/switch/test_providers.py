@@ -19,7 +19,7 @@ from vfs import (
     ReadOnlyFileSystem,
 )
 from vfs.adapters.fs2_import import import_fs
-from vfs.adapters.fsspec import FsspecFileSystem
+from vfs.adapters.fsspec import FsspecProvider
 from vfs.adapters.pyfilesystem import PyFilesystemProvider
 
 
@@ -34,7 +34,7 @@ def exercise() -> list[object]:
 
 
 def test_an_fsspec_local_store_serves_a_block_without_coming_back_to_it(tmp_path: Path) -> None:
-    store = FsspecFileSystem(fsspec.filesystem("file"), root=str(tmp_path))
+    store = FsspecProvider(fsspec.filesystem("file"), root=str(tmp_path))
     with backend("managed", file_system=store):
         seen = exercise()
     assert seen == [["f.txt", "g.txt"], "content", 7]

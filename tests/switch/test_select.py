@@ -24,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from posixbackend import backend
-from posixbackend.emulated.processes import HostProcessHandler
+from posixbackend.emulated.processhandlers import HostProcessHandler
 from tests.switch.stdlib_harness import compare, error_facts, uninstall_after_module  # noqa: F401
 
 IN, OUT, PRI, HUP, ERR = select.POLLIN, select.POLLOUT, select.POLLPRI, select.POLLHUP, (

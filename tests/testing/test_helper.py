@@ -256,7 +256,7 @@ def test_the_mixin_block_ends_with_the_test() -> None:
 def test_the_fresh_file_system_is_made_at_its_first_use() -> None:
     """A test that never touches its files costs the block alone; the first touch makes the
     file system (with the identity and size cap asked for) that the block then serves."""
-    from posixbackend.switch.defaultfs import host_cwd
+    from posixbackend.defaultfs import host_cwd
     from vfs import Identity
 
     idle = ManagedFs()

@@ -310,3 +310,34 @@ def test_missing(managed_fs):
     )  # fmt: skip
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*entering PDB*", '*->*assert open("/tmp/nothing")*', "*42*"])
+
+
+def test_pytests_own_calls_are_counted_and_named_after_a_reset(pytester: pytest.Pytester) -> None:
+    """Each of pytest's calls inside a block is one hit of switch.harness_native; the module
+    making them is an example, again after compat.reset() forgot the first ones."""
+    result = run(
+        pytester,
+        """
+import compat, pytest
+
+def hits():
+    line = compat.report().get("switch.harness_native")
+    return (0, ()) if line is None else (line.count, line.examples)
+
+def test_first(managed_fs):
+    count, examples = hits()
+    assert count > 0
+    assert (("module", "_pytest.capture"),) in examples
+
+def test_after_reset(managed_fs):
+    compat.reset()
+    assert hits() == (0, ())
+
+def test_named_again(managed_fs):
+    count, examples = hits()
+    assert count > 0
+    assert (("module", "_pytest.capture"),) in examples
+""",
+        subprocess=True,
+    )
+    result.assert_outcomes(passed=3)

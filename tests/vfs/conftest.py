@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -24,5 +24,19 @@ def roots() -> Iterator[list[str]]:
     """A factory-ish list: call ``new_root`` to add one; all are removed afterwards."""
     made: list[str] = []
     yield made
+    for path in made:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def directories() -> Iterator[Callable[[], str]]:
+    """A maker of fresh directories (:func:`make_root`), all removed afterwards."""
+    made: list[str] = []
+
+    def new() -> str:
+        made.append(make_root())
+        return made[-1]
+
+    yield new
     for path in made:
         shutil.rmtree(path, ignore_errors=True)

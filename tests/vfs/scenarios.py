@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.vfs.recording import Recorder
+from tests.vfs.worker import native_worker
 
 Scenario = Callable[[Recorder], None]
 SCENARIOS: dict[str, Scenario] = {}
@@ -354,6 +355,20 @@ def symlink_loops_and_limits(d: Recorder) -> None:
     d.stat("/m39/")
     d.stat("/m40/")
     d.stat("/m39/.")
+
+
+@scenario()
+def symlink_target_checks(d: Recorder) -> None:
+    """symlink(2) reads the target before it looks the new name up (fs/namei.c do_symlinkat:
+    getname(oldname), then filename_create(newname)); its length counts encoded bytes (2048
+    "é" are 4096 of them, "\\udcff" one)."""
+    too_long = "/" + "n" * 5000
+    for target in ("", "x" * 4096, "é" * 2048, "\udcff" * 4096, "a\x00b"):
+        d.symlink(target, "/new")
+        d.symlink(target, too_long)
+        d.symlink(target, "/missing/new")
+    touch(d, "/f")
+    d.symlink("", "/f")
 
 
 @scenario(guest_root=True)
@@ -705,3 +720,14 @@ def handle_metadata(d: Recorder) -> None:
     d.pread(p, 1, 0)
     d.fchmod(p, 0o644)
     d.close(p)
+
+
+def run_native(name: str, root: str) -> Recorder:
+    """The scenario ``name`` recorded on native Linux in ``root`` (by a worker process)."""
+    worker = native_worker(root)
+    try:
+        recorder = Recorder(worker.call, "native")
+        SCENARIOS[name](recorder)
+    finally:
+        worker.close()
+    return recorder

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
-from tests.vfs.conftest import IS_ROOT, make_root
+from tests.vfs.conftest import IS_ROOT
 from tests.vfs.ops import ProviderOps
 from tests.vfs.recording import Recorder, differences
-from tests.vfs.scenarios import GUEST_ROOT, SCENARIOS
-from tests.vfs.worker import native_worker
+from tests.vfs.scenarios import GUEST_ROOT, SCENARIOS, run_native
 from vfs import HostFileSystem, Identity, MemoryFileSystem
 from vfs.remote import RemoteFileSystem, serve_pair
 
@@ -29,29 +27,6 @@ NEEDS_GUEST_ROOT = {"host-unconfined"}
 """Providers whose '/' is the host's: scenarios marked guest_root do not apply."""
 PROVIDER_UMASK = 0o077
 """Providers run under a restrictive umask: modes must arrive exactly as given anyway."""
-
-
-@pytest.fixture
-def directories() -> Iterator[Callable[[], str]]:
-    made: list[str] = []
-
-    def new() -> str:
-        made.append(make_root())
-        return made[-1]
-
-    yield new
-    for path in made:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def run_native(name: str, root: str) -> Recorder:
-    worker = native_worker(root)
-    try:
-        recorder = Recorder(worker.call, "native")
-        SCENARIOS[name](recorder)
-    finally:
-        worker.close()
-    return recorder
 
 
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from vfs import HostFileSystem
+from vfs.host import openat2 as host_openat2
 
 SECRET = b"SECRET OUTSIDE THE ROOT"
 INSIDE = b"inside"
@@ -93,9 +94,26 @@ def layout() -> Iterator[Layout]:
     made.cleanup()
 
 
-@pytest.fixture(params=["openat2", "walk"])
-def confined(request: pytest.FixtureRequest, layout: Layout) -> Iterator[HostFileSystem]:
-    fs = HostFileSystem(layout.root, resolver=request.param)
+RESOLVERS = ["openat2", "openat2-ctypes", "walk"]
+"""openat2 called from C (vfs/host/_inroot.c), through ctypes (a build without a compiler),
+and the component walk."""
+
+
+def confined_host(root: str, resolver: str, monkeypatch: pytest.MonkeyPatch) -> HostFileSystem:
+    """HostFileSystem(root) with one of :data:`RESOLVERS`."""
+    if resolver == "openat2-ctypes":
+        monkeypatch.setattr(host_openat2, "C_CALLS", None)
+        resolver = "openat2"
+    elif resolver == "openat2":
+        assert host_openat2.C_CALLS is not None, "the C calls were not built"
+    return HostFileSystem(root, resolver=resolver)
+
+
+@pytest.fixture(params=RESOLVERS)
+def confined(
+    request: pytest.FixtureRequest, layout: Layout, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[HostFileSystem]:
+    fs = confined_host(layout.root, request.param, monkeypatch)
     yield fs
     fs.close()
     assert layout.snapshot() == layout.before, "something outside the root changed"
@@ -233,8 +251,10 @@ def test_a_hard_link_made_beforehand_is_just_a_file_inside(
     layout.before = layout.snapshot()  # the outside file's link count changed, as it must
 
 
-@pytest.mark.parametrize("resolver", ["openat2", "walk"])
-def test_swapping_a_directory_for_a_link_mid_call(layout: Layout, resolver: str) -> None:
+@pytest.mark.parametrize("resolver", RESOLVERS)
+def test_swapping_a_directory_for_a_link_mid_call(
+    layout: Layout, resolver: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A thread swaps /swap between a real directory and links out of the root while another
     thread works below it: every successful answer comes from inside."""
     root = layout.root
@@ -246,7 +266,7 @@ def test_swapping_a_directory_for_a_link_mid_call(layout: Layout, resolver: str)
     with open(os.path.join(layout.outside, "f"), "wb") as f:
         f.write(SECRET)
     layout.before = layout.snapshot()
-    fs = HostFileSystem(root, resolver=resolver)
+    fs = confined_host(root, resolver, monkeypatch)
     stop = time.monotonic() + 1.0
     swaps = 0
 

@@ -13,7 +13,7 @@ from fsspec.implementations.memory import MemoryFileSystem as FsspecMemory
 from fsspec.implementations.tar import TarFileSystem
 from fsspec.implementations.zip import ZipFileSystem
 
-from vfs.adapters.fsspec import FsspecFileSystem
+from vfs.adapters.fsspec import FsspecProvider
 from vfs.adapters.fsspec.errors import errno_of
 
 
@@ -42,7 +42,7 @@ def tar_archive() -> TarFileSystem:
 
 @pytest.mark.parametrize("make", [zip_archive, tar_archive], ids=["zip", "tar"])
 def test_archive_is_a_read_only_source(make) -> None:
-    fs = FsspecFileSystem(make())
+    fs = FsspecProvider(make())
     assert fs.read_only
     assert sorted(fs.listdir("/")) in (["docs", "top.bin"], ["docs"])
     assert fs.stat("/docs").st_mode & 0o170000 == 0o040000
@@ -69,14 +69,14 @@ def test_archive_is_a_read_only_source(make) -> None:
 
 
 def test_tar_modes_and_times_come_from_the_archive() -> None:
-    st = FsspecFileSystem(tar_archive()).stat("/docs/readme.txt")
+    st = FsspecProvider(tar_archive()).stat("/docs/readme.txt")
     assert st.st_mode == 0o100640
     assert st.st_mtime_ns == 1_600_000_000 * 10**9
 
 
 def test_writes_reach_the_store_on_fsync_and_close() -> None:
     store = memory_store()
-    fs = FsspecFileSystem(store, "/")
+    fs = FsspecProvider(store, "/")
     writer = fs.open("/f", os.O_CREAT | os.O_RDWR, 0o600)
     reader = fs.open("/f", os.O_RDONLY)
     writer.pwrite(b"hello", 0)
@@ -93,7 +93,7 @@ def test_writes_reach_the_store_on_fsync_and_close() -> None:
 
 
 def test_unlinked_file_stays_readable_through_open_handles() -> None:
-    fs = FsspecFileSystem(memory_store(), "/")
+    fs = FsspecProvider(memory_store(), "/")
     with fs.open("/f", os.O_CREAT | os.O_WRONLY, 0o644) as handle:
         handle.pwrite(b"data", 0)
     handle = fs.open("/f", os.O_RDWR)
@@ -106,7 +106,7 @@ def test_unlinked_file_stays_readable_through_open_handles() -> None:
 
 
 def test_rename_moves_a_tree_and_keeps_inodes() -> None:
-    fs = FsspecFileSystem(memory_store(), "/")
+    fs = FsspecProvider(memory_store(), "/")
     fs.mkdir("/a")
     fs.mkdir("/a/empty")
     with fs.open("/a/f", os.O_CREAT | os.O_WRONLY, 0o600) as handle:
@@ -144,7 +144,7 @@ def test_foreign_error_names_the_callers_path() -> None:
 
     store = Failing(global_store=False, skip_instance_cache=True)
     store.pipe_file("/f", b"x")
-    fs = FsspecFileSystem(store, "/")
+    fs = FsspecProvider(store, "/")
     with fs.open("/f", os.O_RDONLY) as handle, pytest.raises(OSError) as caught:
         handle.pread(1, 0)
     assert caught.value.errno == errno.EIO
@@ -153,7 +153,7 @@ def test_foreign_error_names_the_callers_path() -> None:
 
 def test_rejects_what_is_not_an_fsspec_file_system() -> None:
     with pytest.raises(TypeError):
-        FsspecFileSystem(object())
+        FsspecProvider(object())
 
 
 def test_adapter_benchmark_runs() -> None:
@@ -175,7 +175,7 @@ def test_threads_share_one_adapter(make: str) -> None:
     from tests.threads import run_threads
     from vfs.adapters.pyfakefs import PyfakefsFileSystem
 
-    fs = FsspecFileSystem(memory_store(), "/") if make == "fsspec" else PyfakefsFileSystem()
+    fs = FsspecProvider(memory_store(), "/") if make == "fsspec" else PyfakefsFileSystem()
     shared = fs.open("/log", os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o644)
 
     def work(index: int) -> None:

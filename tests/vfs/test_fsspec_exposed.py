@@ -11,7 +11,7 @@ import fsspec
 import pytest
 
 from vfs import Identity, MemoryFileSystem
-from vfs.adapters.fsspec import VfsFileSystem, register, registered, unregister
+from vfs.adapters.fsspec import ProviderFsspec, register, registered, unregister
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def provider() -> MemoryFileSystem:
 
 
 @pytest.fixture
-def fs(provider: MemoryFileSystem) -> Iterator[VfsFileSystem]:
+def fs(provider: MemoryFileSystem) -> Iterator[ProviderFsspec]:
     with registered("exposed-test", provider):
         yield fsspec.filesystem("vfs", name="exposed-test")
 
@@ -42,7 +42,7 @@ def test_fsspec_open_reads_and_writes_text_through_a_url(provider: MemoryFileSys
         assert handle.pread(100, 0) == b"a,b\n1,2\n"
 
 
-def test_compression_works_over_the_file_objects(fs: VfsFileSystem) -> None:
+def test_compression_works_over_the_file_objects(fs: ProviderFsspec) -> None:
     with fsspec.open("vfs://exposed-test/x.gz", "wb", compression="gzip") as f:
         f.write(b"squeezed" * 100)
     with fsspec.open("vfs://exposed-test/x.gz", "rb", compression="gzip") as f:
@@ -50,7 +50,7 @@ def test_compression_works_over_the_file_objects(fs: VfsFileSystem) -> None:
     assert fs.size("/x.gz") < 800
 
 
-def test_ls_info_cat_and_find(fs: VfsFileSystem, provider: MemoryFileSystem) -> None:
+def test_ls_info_cat_and_find(fs: ProviderFsspec, provider: MemoryFileSystem) -> None:
     provider.mkdir("/d")
     provider.mkdir("/d/sub")
     write(provider, "/d/a.txt", b"alpha")
@@ -75,7 +75,7 @@ def test_ls_info_cat_and_find(fs: VfsFileSystem, provider: MemoryFileSystem) -> 
         fs.ls("/nothing")
 
 
-def test_put_and_get_cross_the_host(fs: VfsFileSystem, tmp_path: Path) -> None:
+def test_put_and_get_cross_the_host(fs: ProviderFsspec, tmp_path: Path) -> None:
     source = tmp_path / "in"
     source.mkdir()
     (source / "one.txt").write_bytes(b"1")
@@ -86,7 +86,7 @@ def test_put_and_get_cross_the_host(fs: VfsFileSystem, tmp_path: Path) -> None:
     assert (tmp_path / "out" / "two.txt").read_bytes() == b"22"
 
 
-def test_changes_reach_the_provider(fs: VfsFileSystem, provider: MemoryFileSystem) -> None:
+def test_changes_reach_the_provider(fs: ProviderFsspec, provider: MemoryFileSystem) -> None:
     fs.makedirs("/x/y/z")
     fs.makedirs("/x/y", exist_ok=True)
     with pytest.raises(FileExistsError):
@@ -107,7 +107,7 @@ def test_changes_reach_the_provider(fs: VfsFileSystem, provider: MemoryFileSyste
         fs.rm_file("/x")
 
 
-def test_random_access_file_objects(fs: VfsFileSystem) -> None:
+def test_random_access_file_objects(fs: ProviderFsspec) -> None:
     fs.pipe_file("/r", b"0123456789")
     with fs.open("/r", "r+b") as f:
         f.seek(3)
@@ -123,7 +123,7 @@ def test_random_access_file_objects(fs: VfsFileSystem) -> None:
         fs.open("/", "rb")
 
 
-def test_times_come_from_the_provider(fs: VfsFileSystem, provider: MemoryFileSystem) -> None:
+def test_times_come_from_the_provider(fs: ProviderFsspec, provider: MemoryFileSystem) -> None:
     fs.pipe_file("/t", b"x")
     provider.utime("/t", (1_000_000_000, 2_000_000_000))
     assert fs.modified("/t").timestamp() == 2

@@ -18,17 +18,14 @@ import compat
 from tests.vfs.conftest import IS_ROOT
 from tests.vfs.ops import ProviderOps
 from tests.vfs.recording import Recorder, differences
-from tests.vfs.scenarios import GUEST_ROOT, SCENARIOS
-from tests.vfs.test_differential import directories, run_native
-from vfs.adapters.fsspec import FsspecFileSystem
+from tests.vfs.scenarios import GUEST_ROOT, SCENARIOS, run_native
+from vfs.adapters.fsspec import FsspecProvider
 
-__all__ = ["directories"]
-
-ADAPTERS: dict[str, Callable[[str], FsspecFileSystem]] = {
-    "fsspec-memory": lambda root: FsspecFileSystem(
+ADAPTERS: dict[str, Callable[[str], FsspecProvider]] = {
+    "fsspec-memory": lambda root: FsspecProvider(
         FsspecMemory(global_store=False, skip_instance_cache=True), "/"
     ),
-    "fsspec-local": lambda root: FsspecFileSystem(LocalFileSystem(), root),
+    "fsspec-local": lambda root: FsspecProvider(LocalFileSystem(), root),
 }
 
 SYMLINKS = "vfs.fsspec.symlinks"

@@ -312,3 +312,21 @@ def test_a_size_cap_set_later_is_enospc_when_full() -> None:
     with pytest.raises(ValueError):
         fs.set_max_bytes(-1)
     assert below.value.errno == full.value.errno == errno.ENOSPC
+
+
+def test_creating_in_a_removed_directory_is_enoent_before_any_permission() -> None:
+    """fs/namei.c may_create tests IS_DEADDIR before the permission: a held directory that
+    was removed refuses new names with ENOENT even to a caller who may not write it (Linux
+    does so; the provider gave EACCES)."""
+    fs = MemoryFileSystem(identity=Identity(uid=1000, gid=1000, groups=frozenset()))
+    fs.mkdir("/d", 0o755)
+    held = fs.directory(None, "/d")
+    fs.chmod("/d", 0o555)
+    fs.rmdir("/d")
+    for create in (
+        lambda: fs.mkdir_at(held, "x", 0o755),
+        lambda: fs.symlink_at("t", held, "x"),
+        lambda: fs.open_at(held, "x", os.O_CREAT | os.O_WRONLY, 0o644),
+    ):
+        with pytest.raises(FileNotFoundError):
+            create()

@@ -7,16 +7,15 @@ from __future__ import annotations
 import errno
 import functools
 import os
-import shutil
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.threads import run_threads, switch_often  # noqa: F401 - a fixture
-from tests.vfs.conftest import IS_ROOT, make_root
+from tests.vfs.conftest import IS_ROOT
 from tests.vfs.native_mounts import mounted_worker, needs_mounts, run_recorded, tmpfs
 from tests.vfs.ops import ProviderOps
 from tests.vfs.recording import Recorder, differences
@@ -55,19 +54,6 @@ MOUNTED: dict[str, Callable[[str], ProviderOps]] = {
 }
 BELOW_A_MOUNT_POINT = {"memory@/mnt", "host@/mnt", "memory@/a/b (nested)"}
 """Configurations whose '/' is not the scenario's: guest_root scenarios do not apply."""
-
-
-@pytest.fixture
-def directories() -> Iterator[Callable[[], str]]:
-    made: list[str] = []
-
-    def new() -> str:
-        made.append(make_root())
-        return made[-1]
-
-    yield new
-    for path in made:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.mark.parametrize("provider", sorted(MOUNTED))

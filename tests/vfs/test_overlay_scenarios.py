@@ -11,17 +11,15 @@ named by its compat gap id.
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.vfs.conftest import IS_ROOT, make_root
+from tests.vfs.conftest import IS_ROOT
 from tests.vfs.ops import ProviderOps
 from tests.vfs.recording import Recorder, differences
-from tests.vfs.scenarios import GUEST_ROOT, SCENARIOS
-from tests.vfs.worker import native_worker
+from tests.vfs.scenarios import GUEST_ROOT, SCENARIOS, run_native
 from vfs import HostFileSystem, Identity, MemoryFileSystem
 from vfs.overlay import OverlayFileSystem
 
@@ -64,29 +62,6 @@ CONFIGURATIONS: dict[str, Callable[[str], ProviderOps]] = {
     "host-lower": lambda root: ProviderOps(OverlayFileSystem(memory(), HostFileSystem(root))),
     "seeded-lower": lambda root: SeededOps(),
 }
-
-
-@pytest.fixture
-def directories() -> Iterator[Callable[[], str]]:
-    made: list[str] = []
-
-    def new() -> str:
-        made.append(make_root())
-        return made[-1]
-
-    yield new
-    for path in made:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def run_native(name: str, root: str) -> Recorder:
-    worker = native_worker(root)
-    try:
-        recorder = Recorder(worker.call, "native")
-        SCENARIOS[name](recorder)
-    finally:
-        worker.close()
-    return recorder
 
 
 HARDLINK_COPYUP = "vfs.overlay.hardlink-copyup"

@@ -15,11 +15,8 @@ import compat
 from tests.vfs.conftest import IS_ROOT
 from tests.vfs.ops import ProviderOps
 from tests.vfs.recording import Recorder, differences
-from tests.vfs.scenarios import GUEST_ROOT, SCENARIOS
-from tests.vfs.test_differential import directories, run_native
+from tests.vfs.scenarios import GUEST_ROOT, SCENARIOS, run_native
 from vfs.adapters.pyfakefs import PyfakefsFileSystem
-
-__all__ = ["directories"]
 
 TMPFILE = "vfs.pyfakefs.tmpfile"
 TIMES = "vfs.pyfakefs.times"

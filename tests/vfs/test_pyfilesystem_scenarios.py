@@ -12,17 +12,15 @@ from __future__ import annotations
 import difflib
 import errno
 import os
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.vfs.conftest import IS_ROOT, make_root
+from tests.vfs.conftest import IS_ROOT
 from tests.vfs.ops import ProviderOps
 from tests.vfs.recording import Recorder
-from tests.vfs.scenarios import GUEST_ROOT, O_TMPFILE, SCENARIOS
-from tests.vfs.test_differential import run_native
+from tests.vfs.scenarios import GUEST_ROOT, O_TMPFILE, SCENARIOS, run_native
 from vfs.adapters.fs2_import import import_fs
 from vfs.adapters.pyfilesystem import PyFilesystemProvider
 from vfs.adapters.pyfilesystem.library import FS
@@ -226,19 +224,6 @@ def linked_names(native: Recorder) -> set[str]:
             if op == "symlink" and args[0]:
                 names.add(_name(args[0]))
     return names
-
-
-@pytest.fixture
-def directories() -> Iterator[Callable[[], str]]:
-    made: list[str] = []
-
-    def new() -> str:
-        made.append(make_root())
-        return made[-1]
-
-    yield new
-    for path in made:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))

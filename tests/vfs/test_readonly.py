@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
-from tests.vfs.conftest import make_root
 from tests.vfs.native_mounts import mounted_worker, needs_mounts, read_only, run_recorded
 from tests.vfs.ops import NativeOps, ProviderOps
 from tests.vfs.recording import Recorder, differences
@@ -128,19 +126,6 @@ def read_only_cases(d: Recorder) -> None:
         d.pread(h, 10, 0)
         d.close(h)
     d.tree()
-
-
-@pytest.fixture
-def directories() -> Iterator[Callable[[], str]]:
-    made: list[str] = []
-
-    def new() -> str:
-        made.append(make_root())
-        return made[-1]
-
-    yield new
-    for path in made:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def populate(body: Callable[[Recorder], None], root: str) -> MemoryFileSystem:

@@ -26,10 +26,11 @@ from pyfakefs.fake_os import FakeOsModule
 from pyfakefs.helpers import is_root
 
 import compat
-from vfs.errors import os_error, rename_error
-from vfs.limits import NAME_MAX, PATH_MAX, check_path
+from vfs.arguments import check_target
+from vfs.errors import errors_name, named_error, os_error
+from vfs.limits import NAME_MAX, check_path
 from vfs.memory.permissions import privileges_dropped
-from vfs.openflags import O_TMPFILE_BIT, check_open_flags
+from vfs.openflags import O_ACCMODE, O_TMPFILE_BIT, check_open_flags
 from vfs.pathnames import SPECIAL_NAMES, special_errno, split
 from vfs.provider import DirEntryInfo, FileSystem, Handle
 
@@ -57,7 +58,6 @@ NO_ATIME = compat.declare(
     "by its rules (microsecond clock), not always as Linux does",
 )
 
-O_ACCMODE = 3
 _READS = (posix.O_RDONLY, posix.O_RDWR)
 _WRITES = (posix.O_WRONLY, posix.O_RDWR)
 T = TypeVar("T")
@@ -257,7 +257,7 @@ class PyfakefsFileSystem(FileSystem):
         try:
             return action()
         except OSError as error:
-            raise rename_error(error, path, path2) from None
+            raise named_error(error, path, path2) from None
         except NotImplementedError:
             raise os_error(errno.EOPNOTSUPP, path, path2) from None
 
@@ -322,15 +322,11 @@ class PyfakefsFileSystem(FileSystem):
         check_path(src, dst)
         check_path(dst)
         with self._lock:
-            try:
+            with errors_name(src, dst):
                 self._name(src, "rename")
                 self._name(dst, "rename")
-            except OSError as error:
-                raise rename_error(error, src, dst) from None
-            try:
+            with errors_name(src, dst):
                 self._rename_checks(src, dst)
-            except OSError as error:
-                raise rename_error(error, src, dst) from None
             self._call(lambda: self.os.rename(src, dst), src, dst)
 
     def _rename_checks(self, src: str, dst: str) -> None:
@@ -347,13 +343,8 @@ class PyfakefsFileSystem(FileSystem):
             raise os_error(errno.EISDIR, dst)
 
     def symlink(self, target: str, path: str) -> None:
+        target = check_target(target, path)
         check_path(path)
-        if type(target) is not str:
-            raise TypeError(f"symlink target should be str, not {type(target).__name__}")
-        if not target:
-            raise os_error(errno.ENOENT, target, path)
-        if len(target.encode("utf-8", "surrogateescape")) >= PATH_MAX:
-            raise os_error(errno.ENAMETOOLONG, target, path)
         self._run(lambda: self.os.symlink(target, path), target, path)
 
     def readlink(self, path: str) -> str:

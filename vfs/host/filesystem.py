@@ -28,12 +28,13 @@ import sys
 import weakref
 from collections.abc import Callable
 
-from vfs.errors import os_error, rename_error
+from vfs.arguments import check_target
+from vfs.errors import named_error, os_error
 from vfs.host import openat2 as _openat2
 from vfs.host.beneath import open_beneath
 from vfs.host.handle import HostHandle, entry_info
 from vfs.host.nodes import HostNode, HostNodes, directory_node
-from vfs.limits import MAXSYMLINKS, PATH_MAX, check_path, check_path_at
+from vfs.limits import MAXSYMLINKS, check_path, check_path_at
 from vfs.openflags import O_TMPFILE_BIT, check_open_flags
 from vfs.pathnames import ROOT, SPECIAL_NAMES, special_errno, split
 from vfs.provider import DirEntryInfo, FileSystem
@@ -69,6 +70,8 @@ class HostFileSystem(FileSystem):
         self._root: str | None = None
         self._root_fd = -1
         self._opener: Callable[[str, int, int], int] | None = None
+        self._stat_in_root: _openat2.Stater | None = None
+        """fstat of a path opened O_PATH through the opener (one C call with openat2)."""
         self._resolver: str | None = None
         self._nodes: HostNodes | None = None
         self._held: weakref.WeakSet[HostNode] = weakref.WeakSet()
@@ -89,14 +92,16 @@ class HostFileSystem(FileSystem):
             return open_beneath(nodes, None, path, flags, mode)
 
         if resolver != "walk":
-            opener = _openat2.in_root(root, walk)
-            if opener is not None:
+            calls = _openat2.in_root(root, walk)
+            if calls is not None:
                 self._resolver = "openat2"
-                return opener
+                self._stat_in_root = calls[1]
+                return calls[0]
             if resolver == "openat2":
                 posix.close(root)
                 raise OSError(errno.ENOSYS, "openat2(RESOLVE_IN_ROOT) is not available here")
         self._resolver = "walk"
+        self._stat_in_root = _openat2.stater(walk)
         return walk
 
     @property
@@ -145,7 +150,7 @@ class HostFileSystem(FileSystem):
                 posix.close(fd)
                 raise
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         return self._handed_out(directory_node(fd, True))
 
     def hold(self, directory: object) -> HostNode:
@@ -273,22 +278,29 @@ class HostFileSystem(FileSystem):
 
     def stat(self, path: str, follow_symlinks: bool = True) -> posix.stat_result:
         check_path(path)
-        opener = self._opener
-        if opener is None:
+        stat_in_root = self._stat_in_root
+        if stat_in_root is None:
             return posix.stat(path, follow_symlinks=follow_symlinks)
         if path == "/":  # the root itself (a mount's root, remembered by the Mount): held open
             try:
                 return posix.fstat(self._root_fd)
             except OSError as error:  # closed
-                raise rename_error(error, path) from None
+                raise named_error(error, path) from None
         try:  # the hot path (an overlay's or a mount's checks): straight to the root's opener
-            fd = opener(path, O_PATH if follow_symlinks else O_PATH | posix.O_NOFOLLOW, 0)
+            return stat_in_root(path, 0 if follow_symlinks else posix.O_NOFOLLOW)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
+
+    def restat(self, path: str) -> posix.stat_result:
+        # A path this provider served before: stat's work without its argument checks (an
+        # overlay's warm stat calls this on every hit).
+        stat_in_root = self._stat_in_root
+        if stat_in_root is None or path == "/":
+            return self.stat(path, False)
         try:
-            return posix.fstat(fd)
-        finally:
-            posix.close(fd)
+            return stat_in_root(path, posix.O_NOFOLLOW)
+        except OSError as error:
+            raise named_error(error, path) from None
 
     def stat_at(
         self, at: object | None, path: str, follow_symlinks: bool = True
@@ -302,7 +314,7 @@ class HostFileSystem(FileSystem):
             flags = O_PATH if follow_symlinks else O_PATH | posix.O_NOFOLLOW
             fd = self._open(at, path, flags, 0)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         try:
             return posix.fstat(fd)
         finally:
@@ -323,7 +335,7 @@ class HostFileSystem(FileSystem):
             finally:
                 posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def scandir(self, path: str) -> list[DirEntryInfo]:
         check_path(path)
@@ -342,7 +354,7 @@ class HostFileSystem(FileSystem):
             finally:
                 posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def readlink(self, path: str) -> str:
         check_path(path)
@@ -363,7 +375,7 @@ class HostFileSystem(FileSystem):
             finally:
                 self._close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def access(self, path: str, mode: int, follow_symlinks: bool = True) -> None:
         check_path(path)
@@ -388,7 +400,7 @@ class HostFileSystem(FileSystem):
                 finally:
                     posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         if not allowed:
             raise os_error(errno.EACCES, path)
 
@@ -407,7 +419,7 @@ class HostFileSystem(FileSystem):
             finally:
                 posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -428,7 +440,7 @@ class HostFileSystem(FileSystem):
             else:
                 fd = self._open(at, path, flags)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         return HostHandle(fd, flags, path)
 
     def _open_creating(self, at: object | None, path: str, flags: int, mode: int) -> int:
@@ -490,7 +502,7 @@ class HostFileSystem(FileSystem):
             finally:
                 self._close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def _give_directory_mode(self, fd: int | None, name: str, mode: int) -> None:
         """Undo the process umask on a directory just created, without following links."""
@@ -534,7 +546,7 @@ class HostFileSystem(FileSystem):
             finally:
                 self._close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def unlink(self, path: str) -> None:
         check_path(path)
@@ -549,7 +561,7 @@ class HostFileSystem(FileSystem):
             finally:
                 self._close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def rename(self, src: str, dst: str) -> None:
         check_path(src, dst)
@@ -574,30 +586,24 @@ class HostFileSystem(FileSystem):
             finally:
                 self._close(src_fd)
         except OSError as error:
-            raise rename_error(error, src, dst) from None
+            raise named_error(error, src, dst) from None
 
     def symlink(self, target: str, path: str) -> None:
+        target = check_target(target, path)
         check_path(path, None)
         self.symlink_at(target, None, path)
 
     def symlink_at(self, target: str, at: object | None, path: str) -> None:
+        target = check_target(target, path)
         check_path_at(at, path, None)
-        if type(target) is not str:
-            raise TypeError(f"symlink target should be str, not {type(target).__name__}")
-        if "\x00" in target:
-            raise ValueError("embedded null byte")
         try:
-            if not target:
-                raise os_error(errno.ENOENT)
-            if len(target) >= PATH_MAX // 4 and len(os.fsencode(target)) >= PATH_MAX:
-                raise os_error(errno.ENAMETOOLONG)
             fd, name = self._parent(at, path, "create")
             try:
                 posix.symlink(target, name, dir_fd=fd)
             finally:
                 self._close(fd)
         except OSError as error:
-            raise rename_error(error, target, path) from None
+            raise named_error(error, target, path) from None
 
     def link(self, src: str, dst: str, follow_symlinks: bool = True) -> None:
         check_path(src, dst)
@@ -642,7 +648,7 @@ class HostFileSystem(FileSystem):
             finally:
                 posix.close(src_fd)
         except OSError as error:
-            raise rename_error(error, src, dst) from None
+            raise named_error(error, src, dst) from None
 
     # -- attributes --------------------------------------------------------------------------
 
@@ -668,7 +674,7 @@ class HostFileSystem(FileSystem):
             finally:
                 posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def chown(self, path: str, uid: int, gid: int, follow_symlinks: bool = True) -> None:
         check_path(path)
@@ -690,7 +696,7 @@ class HostFileSystem(FileSystem):
             finally:
                 posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def utime(
         self, path: str, ns: tuple[int, int] | None = None, follow_symlinks: bool = True
@@ -721,7 +727,7 @@ class HostFileSystem(FileSystem):
                 if owned and fd is not None:
                     posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def truncate(self, path: str, length: int) -> None:
         check_path(path)
@@ -758,7 +764,7 @@ class HostFileSystem(FileSystem):
                 if owned and fd is not None:
                     posix.close(fd)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
 
 def split_at(path: str) -> tuple[str, str, bool]:

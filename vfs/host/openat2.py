@@ -1,17 +1,20 @@
-"""openat2(2) with RESOLVE_IN_ROOT, through ctypes: the kernel confines a whole path walk.
+"""openat2(2) with RESOLVE_IN_ROOT: the kernel confines a whole path walk.
 
-Python's ``os`` has no binding for openat2, so this calls ``syscall(SYS_openat2, ...)``. It is
+Python's ``os`` has no binding for openat2, so this calls ``syscall(SYS_openat2, ...)``: from
+C (vfs/host/_inroot.c) when the package was built with a compiler, else through ctypes. It is
 only used when a probe shows the call works (Linux 5.6+, and not filtered by seccomp).
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import posix
 import struct
 import sys
 from collections.abc import Callable
+from types import ModuleType
 
 SYS_OPENAT2 = 437
 """openat2's number; the same on every architecture (new system calls share one table)."""
@@ -33,6 +36,19 @@ PATH_FLAGS = posix.O_PATH | posix.O_DIRECTORY | posix.O_NOFOLLOW | posix.O_CLOEX
 
 Opener = Callable[[str, int, int], int]
 """``(path, flags, mode) -> fd``: open a path resolved inside a root."""
+Stater = Callable[[str, int], posix.stat_result]
+"""``(path, flags) -> status``: fstat of a path opened O_PATH (with ``flags``) inside a root."""
+
+C_CALLS: ModuleType | None
+"""vfs.host._inroot, the calls from C (no ctypes conversions); None when the package was built
+without a compiler."""
+try:
+    from vfs.host import _inroot
+except ImportError:
+    C_CALLS = None
+else:
+    _inroot.configure(PATH_FLAGS, OPEN_FLAGS, RESOLVE)
+    C_CALLS = _inroot
 
 
 def open_how(flags: int, mode: int) -> bytes:
@@ -44,12 +60,51 @@ def open_how(flags: int, mode: int) -> bytes:
     return struct.pack("=QQQ", flags, mode & 0o7777, RESOLVE)
 
 
-def in_root(root: int, fallback: Opener) -> Opener | None:
-    """An opener that resolves inside the directory fd ``root``, or None if openat2 is unusable.
+def in_root(root: int, fallback: Opener) -> tuple[Opener, Stater] | None:
+    """An opener and a stater that resolve inside the directory fd ``root``, or None if
+    openat2 is unusable.
 
     A walk that races with a rename (EAGAIN) is retried, and handed to ``fallback`` if it
     keeps racing.
     """
+    calls = C_CALLS
+    if calls is not None:
+        opener: Opener = functools.partial(calls.open, root, fallback)
+        if not usable(opener):
+            return None
+        return opener, functools.partial(calls.stat, root, fallback)
+    through_ctypes = ctypes_opener(root, fallback)
+    if through_ctypes is None or not usable(through_ctypes):
+        return None
+    return through_ctypes, stater(through_ctypes)
+
+
+def usable(opener: Opener) -> bool:
+    """Whether openat2 works here: the kernel has it and no seccomp filter refuses it."""
+    try:
+        posix.close(opener("/", posix.O_PATH | posix.O_DIRECTORY, 0))
+    except OSError as error:
+        if error.errno in (errno.ENOSYS, errno.EPERM, errno.EINVAL, errno.E2BIG):
+            return False
+        raise
+    return True
+
+
+def stater(opener: Opener) -> Stater:
+    """The stater made of ``opener``: open O_PATH, fstat, close."""
+
+    def stat_in_root(path: str, flags: int) -> posix.stat_result:
+        fd = opener(path, flags | posix.O_PATH, 0)
+        try:
+            return posix.fstat(fd)
+        finally:
+            posix.close(fd)
+
+    return stat_in_root
+
+
+def ctypes_opener(root: int, fallback: Opener) -> Opener | None:
+    """The opener calling openat2 through ctypes, or None without ctypes."""
     try:
         import ctypes
 
@@ -80,10 +135,4 @@ def in_root(root: int, fallback: Opener) -> Opener | None:
                 raise OSError(code, posix.strerror(code))
         return fallback(path, flags, mode)
 
-    try:
-        posix.close(open_in_root("/", posix.O_PATH | posix.O_DIRECTORY, 0))
-    except OSError as error:
-        if error.errno in (errno.ENOSYS, errno.EPERM, errno.EINVAL, errno.E2BIG):
-            return None
-        raise
     return open_in_root

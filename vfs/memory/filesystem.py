@@ -22,11 +22,12 @@ from time import time_ns
 from typing import TYPE_CHECKING
 
 import compat
-from vfs.errors import os_error, rename_error
+from vfs.arguments import check_target
+from vfs.errors import named_error, os_error
 from vfs.identity import Identity
-from vfs.limits import NAME_MAX, PATH_MAX, check_encodable, check_path, check_path_at
+from vfs.limits import NAME_MAX, check_path, check_path_at
 from vfs.memory.extents import PAGE_SIZE, page_count, page_end
-from vfs.memory.handle import O_ACCMODE, OPEN, READ, TOUCH, WRITE, MemoryHandle, initial_state
+from vfs.memory.handle import OPEN, READ, TOUCH, WRITE, MemoryHandle, initial_state
 from vfs.memory.mapped import MappedContent
 from vfs.memory.nodes import (
     S_IFDIR,
@@ -61,7 +62,7 @@ from vfs.namechecks import (
     rmdir_lookup,
     unlink_lookup,
 )
-from vfs.openflags import O_TMPFILE, O_TMPFILE_BIT, check_open_flags
+from vfs.openflags import O_ACCMODE, O_TMPFILE, O_TMPFILE_BIT, check_open_flags
 from vfs.pathnames import ROOT
 from vfs.provider import DirEntryInfo, FileSystem
 from vfs.walk.namei import Walk
@@ -158,6 +159,11 @@ class MemoryFileSystem(FileSystem):
         *,
         protected_hardlinks: bool,
     ) -> None:
+        # The one lock of the whole tree: names, every inode's metadata and link count, the
+        # inode numbers, the space accounting and sparse contents; one lock, as one walk
+        # crosses many directories and a rename changes two. A read of a dense file copies
+        # its bytes without it (one bytearray copy is atomic; Linux lets a read overlap a
+        # write too) and takes it only to move atime, so readers of big files never queue.
         self._lock = threading.Lock()
         self._space = space
         self._dev = dev
@@ -529,6 +535,8 @@ class MemoryFileSystem(FileSystem):
     def _may_open(self, node: Inode, flags: int, trailing: bool, path: str) -> None:
         """The checks open(2) makes on an existing inode (do_open and may_open)."""
         kind = node.mode & S_IFMT
+        # do_open (fs/namei.c), before may_open: O_CREAT on a directory, then a directory
+        # asked for (O_DIRECTORY or a trailing slash) that is not one
         if flags & posix.O_CREAT and kind == S_IFDIR:
             raise os_error(errno.EISDIR, path)
         if (flags & posix.O_DIRECTORY or trailing) and kind != S_IFDIR:
@@ -536,7 +544,9 @@ class MemoryFileSystem(FileSystem):
         access = flags & O_ACCMODE
         want = (R_OK if access != posix.O_WRONLY else 0) | (W_OK if access else 0)
         if flags & posix.O_TRUNC:
-            want |= W_OK
+            want |= W_OK  # do_open adds MAY_WRITE for O_TRUNC, so it is judged like a write
+        # may_open (fs/namei.c), in its order: the file type (a link ELOOP, a directory
+        # opened for writing EISDIR) before inode_permission, O_NOATIME's owner test last
         if kind == S_IFLNK:
             raise os_error(errno.ELOOP, path)
         if kind == S_IFDIR and want & W_OK:
@@ -566,21 +576,9 @@ class MemoryFileSystem(FileSystem):
         self.symlink_at(target, None, path)
 
     def symlink_at(self, target: str, at: object | None, path: str) -> None:
-        if type(target) is str and not target.isascii():
-            check_encodable(target)  # os.symlink converts the target first
+        target = check_target(target, path)  # symlink(2) reads the target before the path
         check_path_at(at, path, None)
-        if type(target) is not str:
-            raise TypeError(f"symlink target should be str, not {type(target).__name__}")
-        if "\x00" in target:
-            raise ValueError("embedded null byte")
         try:
-            if not target:
-                raise os_error(errno.ENOENT, path)
-            if (
-                len(target) >= PATH_MAX // 4
-                and len(posix.fspath(target).encode("utf-8", "surrogateescape")) >= PATH_MAX
-            ):
-                raise os_error(errno.ENAMETOOLONG, path)
             with self._lock:
                 tree = self._tree(at, path)
                 directory, name = free_name(tree, path, "create", allow_trailing=False)
@@ -598,7 +596,7 @@ class MemoryFileSystem(FileSystem):
                 space.used_inodes += 1
                 space.used_pages += pages
         except OSError as error:
-            raise rename_error(error, target, path) from None
+            raise named_error(error, target, path) from None
 
     def link(self, src: str, dst: str, follow_symlinks: bool = True) -> None:
         check_path(src, dst)
@@ -641,7 +639,7 @@ class MemoryFileSystem(FileSystem):
                 node._stat = None
                 space.used_inodes += 1
         except OSError as error:
-            raise rename_error(error, src, dst) from None
+            raise named_error(error, src, dst) from None
 
     def unlink(self, path: str) -> None:
         check_path(path)
@@ -667,7 +665,7 @@ class MemoryFileSystem(FileSystem):
             node = found.node
             self._may_delete(found.directory, node, True, path)
             assert isinstance(node, Directory)
-            if node.entries:
+            if node.entries:  # vfs_rmdir: emptiness is the file system's test, after may_delete
                 raise os_error(errno.ENOTEMPTY, path)
             self._detach(found.directory, found.name, node)
 
@@ -683,7 +681,7 @@ class MemoryFileSystem(FileSystem):
             with self._lock:
                 self._rename(src_at, src, dst_at, dst)
         except OSError as error:
-            raise rename_error(error, src, dst) from None
+            raise named_error(error, src, dst) from None
 
     def _rename(self, src_at: object | None, src: str, dst_at: object | None, dst: str) -> None:
         """rename(2), in the kernel's order of checks (do_renameat2, then vfs_rename)."""
@@ -692,6 +690,9 @@ class MemoryFileSystem(FileSystem):
         node, victim, is_dir = moving.node, moving.victim, moving.is_dir
         if node is victim:
             return
+        # vfs_rename (fs/namei.c): may_delete on the source, may_create or may_delete on the
+        # target, then a directory moving to another parent needs write permission on
+        # itself (its ".." changes), then the file system's own ENOTEMPTY
         self._may_delete(old_dir, node, is_dir, src)
         if victim is None:
             self._may_create(new_dir, dst)
@@ -902,15 +903,19 @@ class MemoryFileSystem(FileSystem):
 
     def _may_create(self, directory: Directory, path: str) -> None:
         """may_create: write and search permission on a live directory."""
-        if not self._may(directory, W_OK | X_OK):
-            raise os_error(errno.EACCES, path)
+        # fs/namei.c may_create, in its order: a removed directory (IS_DEADDIR, reached
+        # through a held descriptor or the cwd) is ENOENT before any permission is judged
         if directory.nlink == 0:
             raise os_error(errno.ENOENT, path)
+        if not self._may(directory, W_OK | X_OK):
+            raise os_error(errno.EACCES, path)
 
     def _may_delete(
         self, directory: Directory, node: Inode | None, is_dir: bool, path: str
     ) -> None:
         """may_delete: the checks before a name is removed or replaced."""
+        # fs/namei.c may_delete, in its order: the victim exists, write and search on its
+        # directory (inode_permission), the sticky bit (check_sticky), then its type
         if node is None:
             raise os_error(errno.ENOENT, path)
         who = self._names.who

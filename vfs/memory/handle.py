@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 
 from vfs.errors import os_error
 from vfs.memory.nodes import Directory, Inode, RegularFile
+from vfs.openflags import O_ACCMODE
 from vfs.provider import SEEK_DATA, DirEntryInfo, Handle
 
 if TYPE_CHECKING:
     from vfs.memory.filesystem import MemoryFileSystem
 
-O_ACCMODE = 3
 OPEN, READ, WRITE, TOUCH = 1, 2, 4, 8
 """Bits of a handle's state: still open, may read, may write, reads update atime."""
 _ACCESS_STATE = {posix.O_RDONLY: READ, posix.O_WRONLY: WRITE, posix.O_RDWR: READ | WRITE, 3: 0}

@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 import compat
 from vfs.arguments import check_access_mode, check_length, check_target
-from vfs.errors import os_error, rename_error
+from vfs.errors import named_error, os_error
 from vfs.limits import check_path, check_path_at
 from vfs.mount.handle import MountedHandle
 from vfs.mount.nodes import MountNode, MountNodes
@@ -260,7 +260,7 @@ class MountFileSystem(FileSystem):
                         path if at is None else (at, path), mounted, inner, rel, generation
                     )
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         return mounted.remap(st)
 
     def _remember(
@@ -338,7 +338,7 @@ class MountFileSystem(FileSystem):
         try:
             return self._located(at, path, True, lambda m, n, r: m.fs.statvfs_at(n, r))
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def access(self, path: str, mode: int, follow_symlinks: bool = True) -> None:
         check_path(path)
@@ -354,7 +354,7 @@ class MountFileSystem(FileSystem):
                 at, path, follow_symlinks, lambda m, n, r: m.fs.access_at(n, r, mode, False)
             )
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def readlink(self, path: str) -> str:
         check_path(path)
@@ -365,7 +365,7 @@ class MountFileSystem(FileSystem):
         try:
             return self._located(at, path, False, lambda m, n, r: m.fs.readlink_at(n, r))
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     # -- directories ----------------------------------------------------------------------------
 
@@ -391,7 +391,7 @@ class MountFileSystem(FileSystem):
         try:
             return self._located(at, path, True, lambda m, n, r: m.fs.listdir_at(n, r))
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def scandir(self, path: str) -> list[DirEntryInfo]:
         check_path(path)
@@ -402,7 +402,7 @@ class MountFileSystem(FileSystem):
         try:
             return self._located(at, path, True, lambda m, n, r: m.fs.scandir_at(n, r))
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def mkdir(self, path: str, mode: int = 0o777) -> None:
         check_path(path)
@@ -416,7 +416,7 @@ class MountFileSystem(FileSystem):
                 directory, name = free_name(walk, path, "create", allow_trailing=True)
                 directory.mounted.fs.mkdir_at(directory.node, name, mode)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def rmdir(self, path: str) -> None:
         check_path(path)
@@ -432,7 +432,7 @@ class MountFileSystem(FileSystem):
                     raise os_error(errno.EBUSY, path)
                 directory.mounted.fs.rmdir_at(directory.node, found.name)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         finally:
             self._forget()
 
@@ -454,7 +454,7 @@ class MountFileSystem(FileSystem):
                 directory.mounted.fs.unlink_at(directory.node, found.name)
                 forget = not plain  # a file's removal changes no resolution (see resolver)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         finally:
             if forget or not self._cache.quiet_since(generation):
                 self._forget()
@@ -462,19 +462,20 @@ class MountFileSystem(FileSystem):
     # -- links ----------------------------------------------------------------------------------
 
     def symlink(self, target: str, path: str) -> None:
+        target = check_target(target, path)
         check_path(path)
         self.symlink_at(target, None, path)
 
     def symlink_at(self, target: str, at: object | None, path: str) -> None:
+        target = check_target(target, path)  # symlink(2) reads the target before the path
         check_path_at(at, path)
-        target = check_target(target, path)
         try:
             self._cache.changing()
             with self._walk(at) as walk:
                 directory, name = free_name(walk, path, "create", allow_trailing=False)
                 directory.mounted.fs.symlink_at(target, directory.node, name)
         except OSError as error:
-            raise rename_error(error, target, path) from None
+            raise named_error(error, target, path) from None
 
     def link(self, src: str, dst: str, follow_symlinks: bool = True) -> None:
         check_path(src, dst)
@@ -505,7 +506,7 @@ class MountFileSystem(FileSystem):
                     raise os_error(errno.EXDEV)
                 mounted.fs.link_at(inner, rel, directory.node, name, False)
         except OSError as error:
-            raise rename_error(error, src, dst) from None
+            raise named_error(error, src, dst) from None
 
     def rename(self, src: str, dst: str) -> None:
         check_path(src, dst)
@@ -549,7 +550,7 @@ class MountFileSystem(FileSystem):
                 forget = not plain  # a file moved onto a free name or another file changes
                 # no resolution (see vfs.mount.resolver)
         except OSError as error:
-            raise rename_error(error, src, dst) from None
+            raise named_error(error, src, dst) from None
         finally:
             if forget or not self._cache.quiet_since(generation):
                 self._forget()
@@ -591,7 +592,7 @@ class MountFileSystem(FileSystem):
                 at, path, follow_symlinks, lambda m, n, r: m.fs.chmod_at(n, r, mode, False)
             )
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         finally:
             self._forget()
 
@@ -608,7 +609,7 @@ class MountFileSystem(FileSystem):
                 at, path, follow_symlinks, lambda m, n, r: m.fs.chown_at(n, r, uid, gid, False)
             )
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         finally:
             self._forget()
 
@@ -629,7 +630,7 @@ class MountFileSystem(FileSystem):
         try:
             self._located(at, path, follow_symlinks, lambda m, n, r: m.fs.utime_at(n, r, ns, False))
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def truncate(self, path: str, length: int) -> None:
         check_path(path)
@@ -641,7 +642,7 @@ class MountFileSystem(FileSystem):
         try:
             self._located(at, path, True, lambda m, n, r: m.fs.truncate_at(n, r, length))
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     # -- opening --------------------------------------------------------------------------------
 
@@ -672,7 +673,7 @@ class MountFileSystem(FileSystem):
                     mounted, inner, rel = self._target(directory, name, node, trailing)
                 handle = mounted.fs.open_at(inner, rel, flags, mode)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         return MountedHandle(handle, mounted, path, self._forget)
 
     # -- directory references -------------------------------------------------------------------
@@ -687,7 +688,7 @@ class MountFileSystem(FileSystem):
             try:
                 return MountNode(mounted, mounted.fs.directory(at.node, ""))
             except OSError as error:
-                raise rename_error(error, path) from None
+                raise named_error(error, path) from None
         generation = self._cache.generation
         try:
             with self._walk(at) as walk:
@@ -709,7 +710,7 @@ class MountFileSystem(FileSystem):
                 mounted = node.mounted
                 return MountNode(mounted, mounted.fs.hold(node.node))
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def hold(self, directory: object) -> MountNode:
         if not isinstance(directory, MountNode):

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import compat
 from vfs.content import copy_content
-from vfs.errors import os_error, rename_error
+from vfs.errors import errors_name, os_error
 from vfs.overlay.entry import Entry
 from vfs.overlay.inodes import Inodes
 from vfs.overlay.markers import Markers
@@ -176,7 +176,7 @@ class CopyUp:
         upper = self._tree.upper
         canonical = entry.path
         kind = _stat.S_IFMT(lower.st_mode)
-        try:
+        with errors_name(path):
             if kind == _stat.S_IFDIR:
                 upper.mkdir(canonical, 0o700)
             elif kind == _stat.S_IFREG:
@@ -186,8 +186,6 @@ class CopyUp:
             else:
                 SPECIAL_FILES.hit(path=path)
                 raise os_error(errno.EOPNOTSUPP, path)
-        except OSError as error:
-            raise rename_error(error, path) from None
         if kind == _stat.S_IFREG and lower.st_nlink > 1:
             HARD_LINKS_SPLIT.hit(path=path)
         self._owner_and_mode(lower, canonical, path)
@@ -227,10 +225,8 @@ class CopyUp:
     def _set_times(self, entry: Entry, path: str) -> None:
         lower = entry.lower
         assert lower is not None
-        try:
+        with errors_name(path):
             self._tree.upper.utime(entry.path, (lower.st_atime_ns, lower.st_mtime_ns), False)
-        except OSError as error:
-            raise rename_error(error, path) from None
 
 
 __all__ = ["CopyUp", "join", "parent_path"]

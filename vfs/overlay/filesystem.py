@@ -28,8 +28,9 @@ from time import time_ns
 from typing import TYPE_CHECKING
 
 import compat
-from vfs.errors import os_error, rename_error
-from vfs.limits import check_encodable, check_path
+from vfs.arguments import check_target
+from vfs.errors import named_error, os_error
+from vfs.limits import check_path
 from vfs.namechecks import (
     existing,
     free_name,
@@ -71,8 +72,11 @@ ORPHAN_LOWER = compat.declare(
 _WRITE_ACCESS = (posix.O_WRONLY, posix.O_RDWR)
 _DROPPED_FOR_LAYER = posix.O_CREAT | posix.O_EXCL
 """Flags the overlay acts on itself before it opens an existing entry in a layer."""
-Cached = tuple[FileSystem, str, posix.stat_result, posix.stat_result, bool, int | None]
-"""stat cache: (layer, canonical path, layer's status, status shown, on upper, link count)."""
+Cached = tuple[
+    Callable[[str], posix.stat_result], str, posix.stat_result, posix.stat_result, bool, int | None
+]
+"""stat cache: (the layer's restat, canonical path, layer's status, status shown, on upper,
+link count)."""
 _CACHE_LIMIT = 65536
 
 
@@ -120,6 +124,10 @@ class OverlayFileSystem(FileSystem):
     def __init__(self, upper: FileSystem, lower: FileSystem) -> None:
         self.upper = upper
         self.lower = lower
+        # Every change of the merged view (copy-up, markers, the inode table, held paths):
+        # a change reads the layers and changes the upper one, and two must not copy one
+        # file up at once. Reentrant because the merged tree takes it too, and a change
+        # walks through it. Reads of file data go to the layer's handle without it.
         self._lock = threading.RLock()
         self._markers = Markers()
         self._inodes = Inodes()
@@ -187,9 +195,9 @@ class OverlayFileSystem(FileSystem):
         hit = self._stats.get(path)
         if hit is not None:
             try:
-                st = hit[0].stat(hit[1], False)
+                st = hit[0](hit[1])
             except OSError as error:
-                raise rename_error(error, path) from None
+                raise named_error(error, path) from None
             old = hit[2]
             # The same status in every field a caller sees (inline: every warm stat asks).
             # ``==`` compares the first ten fields, times in whole seconds; every change of
@@ -219,13 +227,13 @@ class OverlayFileSystem(FileSystem):
             try:
                 st = layer.stat(entry.path, False)
             except OSError as error:
-                raise rename_error(error, path) from None
+                raise named_error(error, path) from None
             links = self._links(entry, path)
             shown = self._inodes.present(st, on_upper, links)
             if cacheable and path.__class__ is str:
                 if len(self._stats) >= _CACHE_LIMIT:
                     self._stats.clear()
-                self._stats[path] = (layer, entry.path, st, shown, on_upper, links)
+                self._stats[path] = (layer.restat, entry.path, st, shown, on_upper, links)
             return shown
 
     def probe(self, path: str, follow_symlinks: bool = True) -> posix.stat_result | None:
@@ -293,7 +301,7 @@ class OverlayFileSystem(FileSystem):
             try:
                 layer.access(entry.path, mode, False)
             except OSError as error:
-                raise rename_error(error, path) from None
+                raise named_error(error, path) from None
 
     def statvfs(self, path: str) -> posix.statvfs_result:
         check_path(path)
@@ -331,7 +339,7 @@ class OverlayFileSystem(FileSystem):
                     entry.path + ("/" if trailing else ""), flags & ~_DROPPED_FOR_LAYER, mode
                 )
             except OSError as error:
-                raise rename_error(error, path) from None
+                raise named_error(error, path) from None
             held = self._held.hold(entry.path) if entry.is_dir else None
             handle = OverlayHandle(self, inner, path, entry.path, on_upper, held=held)
             if not on_upper:
@@ -350,7 +358,7 @@ class OverlayFileSystem(FileSystem):
         try:
             inner = self.upper.open(canonical, flags, mode)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         self._markers.covered(canonical)
         self.forget()
         return OverlayHandle(self, inner, path, canonical, True)
@@ -365,7 +373,7 @@ class OverlayFileSystem(FileSystem):
         try:
             inner = self.upper.open(entry.path, flags, mode)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         self.forget()
         return OverlayHandle(self, inner, path, entry.path, True)
 
@@ -391,27 +399,24 @@ class OverlayFileSystem(FileSystem):
                 if after is not None and self._in_upper(canonical):
                     self._markers.adopt(after)
                 if isinstance(error, OSError):
-                    raise rename_error(error, path) from None
+                    raise named_error(error, path) from None
                 raise
             self.forget()
 
     def symlink(self, target: str, path: str) -> None:
-        if type(target) is str and not target.isascii():
-            check_encodable(target)  # before any copy-up: os.symlink converts it first
+        target = check_target(target, path)  # before any copy-up: symlink(2) reads it first
         check_path(path, None)
-        if type(target) is not str:
-            raise TypeError(f"symlink target should be str, not {type(target).__name__}")
         with self._lock:
             try:
                 directory, name = free_name(self._tree, path, "create", allow_trailing=False)
             except OSError as error:
-                raise rename_error(error, target, path) from None
+                raise named_error(error, target, path) from None
             directory = self._copier.up(directory, path)
             canonical = join(directory.path, name)
             try:
                 self.upper.symlink(target, canonical)
             except OSError as error:
-                raise rename_error(error, target, path) from None
+                raise named_error(error, target, path) from None
             self._markers.covered(canonical)
             self.forget()
 
@@ -430,7 +435,7 @@ class OverlayFileSystem(FileSystem):
                 canonical = join(directory.path, name)
                 self.upper.link(entry.path, canonical, False)
             except OSError as error:
-                raise rename_error(error, src, dst) from None
+                raise named_error(error, src, dst) from None
             self._markers.covered(canonical)
             self.forget()
 
@@ -471,7 +476,7 @@ class OverlayFileSystem(FileSystem):
             try:
                 remove(canonical)
             except OSError as error:
-                raise rename_error(error, path) from None
+                raise named_error(error, path) from None
         if entry.lower is not None:
             self._markers.whiteout(canonical)
             if entry.upper is None:
@@ -487,7 +492,7 @@ class OverlayFileSystem(FileSystem):
             with self._lock:
                 self._rename(src, dst)
         except OSError as error:
-            raise rename_error(error, src, dst) from None
+            raise named_error(error, src, dst) from None
 
     def _rename(self, src: str, dst: str) -> None:
         """rename(2), with the kernel's order of checks, then copy-up and the upper rename."""
@@ -497,6 +502,8 @@ class OverlayFileSystem(FileSystem):
         entry, victim, is_dir = moving.node, moving.victim, moving.is_dir
         if victim is not None and self._same_file(entry, victim):
             return
+        # vfs_rename's order (fs/namei.c), judged on the upper copies: both directories
+        # first, then the target's type and emptiness; only then is anything copied up
         self._may_delete(old_dir, src)
         self._may_delete(self._again(new_dir), dst)
         entry = self._again(entry)
@@ -626,7 +633,7 @@ class OverlayFileSystem(FileSystem):
         try:
             change(entry.path)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         finally:
             self.forget()
 
@@ -786,7 +793,7 @@ class OverlayFileSystem(FileSystem):
         try:
             self.upper.access(directory.path, posix.W_OK | posix.X_OK, False)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         return directory
 
     def _same_file(self, one: Entry, other: Entry) -> bool:

@@ -18,7 +18,7 @@ import posix
 import stat as _stat
 import threading
 
-from vfs.errors import os_error, rename_error
+from vfs.errors import named_error, os_error
 from vfs.limits import name_too_long
 from vfs.overlay.entry import Entry
 from vfs.overlay.markers import Markers, below
@@ -131,7 +131,7 @@ class MergedTree(Walk[Entry, Entry]):
         try:
             return layer.readlink(entry.path)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def listing(
         self, directory: Entry, path: str, touch: bool = True
@@ -159,7 +159,7 @@ class MergedTree(Walk[Entry, Entry]):
                     if info.name not in seen and join(base, info.name) not in whiteouts
                 )
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         return found
 
     def names(self, directory: Entry, path: str) -> list[str]:
@@ -180,7 +180,7 @@ class MergedTree(Walk[Entry, Entry]):
                     if name not in seen and (not whiteouts or join(base, name) not in whiteouts)
                 )
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         return names
 
     def _partial(self, directory: Entry, name: str) -> bool:
@@ -209,7 +209,7 @@ class MergedTree(Walk[Entry, Entry]):
         except FileNotFoundError:
             return None
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
 
 class OverlayNodes:

@@ -22,6 +22,7 @@ import threading
 from typing import Any, Final
 
 import compat
+from vfs.arguments import check_target
 from vfs.provider import DirEntryInfo, FileSystem, Handle
 from vfs.remote.wire import (
     MAX_FRAME,
@@ -338,8 +339,7 @@ class RemoteFileSystem(FileSystem):
         self._call("rename", _path(src), _path(dst))
 
     def symlink(self, target: str, path: str) -> None:
-        if type(target) is not str:
-            raise TypeError(f"symlink target should be str, not {type(target).__name__}")
+        target = check_target(target, path)
         self._call("symlink", target, _path(path))
 
     def readlink(self, path: str) -> str:

@@ -20,7 +20,7 @@ import errno
 import stat as _stat
 from typing import Generic, TypeVar, cast
 
-from vfs.errors import os_error, rename_error
+from vfs.errors import named_error, os_error
 from vfs.limits import MAXSYMLINKS, name_too_long
 from vfs.pathnames import ROOT
 from vfs.walk.nodes import Nodes
@@ -90,7 +90,7 @@ class Walk(Generic[D, N]):
                 return cast(N, self.nodes.root())
             node = self.nodes.lookup(directory, name)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         if node is None:
             if name_too_long(name):
                 raise os_error(errno.ENAMETOOLONG, path)
@@ -180,7 +180,7 @@ class Walk(Generic[D, N]):
         try:
             target = self.nodes.readlink(link)
         except OSError as error:
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
         if not target:
             raise os_error(errno.ENOENT, path)
         stripped = target.rstrip("/")
@@ -208,7 +208,7 @@ class Walk(Generic[D, N]):
         except OSError as error:
             if error.filename == path and error.filename2 is None:
                 raise
-            raise rename_error(error, path) from None
+            raise named_error(error, path) from None
 
     def _walk(
         self, directory: D, rel: str, path: str, hops: int, trail: list[D] | None

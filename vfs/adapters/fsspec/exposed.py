@@ -1,8 +1,8 @@
-"""VfsFileSystem: any provider shown to fsspec users as a file system of protocol ``vfs``.
+"""ProviderFsspec: any provider shown to fsspec users as a file system of protocol ``vfs``.
 
 fsspec makes file systems from a protocol and keyword arguments, and caches instances by those
 arguments. Providers are live objects, so this class is not cached at all (instances are
-cheap), and a provider is named either directly (``VfsFileSystem(provider=p)``,
+cheap), and a provider is named either directly (``ProviderFsspec(provider=p)``,
 ``fsspec.filesystem("vfs", provider=p)``) or through a name given to :func:`register`, which
 URLs carry as their host: ``fsspec.open("vfs://data/table.csv")`` reads ``/table.csv`` of the
 provider registered as ``data``. Paths inside are the provider's absolute paths.
@@ -29,6 +29,7 @@ from vfs.adapters.handlefile import HandleFile, buffered
 from vfs.content import copy_content
 from vfs.errors import os_error
 from vfs.provider import FileSystem, write_all
+from vfs.renamed import renamed_names
 
 PROTOCOL = "vfs"
 _PREFIX = PROTOCOL + "://"
@@ -85,7 +86,7 @@ def _timestamp(ns: int) -> datetime:
     return datetime.fromtimestamp(ns / 1e9, tz=UTC)
 
 
-class VfsFileSystem(AbstractFileSystem):  # type: ignore[misc]
+class ProviderFsspec(AbstractFileSystem):  # type: ignore[misc]
     """An fsspec file system over a vfs provider (given, or registered under ``name``)."""
 
     protocol = PROTOCOL
@@ -99,7 +100,7 @@ class VfsFileSystem(AbstractFileSystem):  # type: ignore[misc]
         super().__init__(**kwargs)
         if provider is None:
             if name is None:
-                raise ValueError("VfsFileSystem needs a provider or the name of a registered one")
+                raise ValueError("ProviderFsspec needs a provider or the name of a registered one")
             provider = _registered(name)
         elif not isinstance(provider, FileSystem):
             raise TypeError(f"provider must be a vfs FileSystem, not {type(provider).__name__}")
@@ -351,7 +352,11 @@ class VfsFileSystem(AbstractFileSystem):  # type: ignore[misc]
         self.provider.symlink(source, self._strip_protocol(destination))
 
     def __repr__(self) -> str:
-        return f"<VfsFileSystem {self.name or ''} over {self.provider!r}>"
+        return f"<ProviderFsspec {self.name or ''} over {self.provider!r}>"
 
 
-fsspec.register_implementation(PROTOCOL, VfsFileSystem, clobber=True)
+fsspec.register_implementation(PROTOCOL, ProviderFsspec, clobber=True)
+
+
+__getattr__ = renamed_names(__name__, {"VfsFileSystem": "ProviderFsspec"}, globals())
+"""``VfsFileSystem``, the old name of :class:`ProviderFsspec`, for one release."""

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 import compat
 from vfs.adapters.fsspec.attributes import Attributes
 from vfs.errors import os_error
+from vfs.openflags import O_ACCMODE
 from vfs.provider import DirEntryInfo, Handle
 
 if TYPE_CHECKING:
-    from vfs.adapters.fsspec.provider import FsspecFileSystem
+    from vfs.adapters.fsspec.provider import FsspecProvider
 
 WRITE_BACK = compat.declare(
     id="vfs.fsspec.write_back",
@@ -31,7 +32,6 @@ WRITE_BACK = compat.declare(
     "store on fsync or close; other users of the store see them only then",
 )
 
-O_ACCMODE = 3
 _READS = (posix.O_RDONLY, posix.O_RDWR)
 _WRITES = (posix.O_WRONLY, posix.O_RDWR)
 
@@ -54,7 +54,7 @@ class OpenFile:
 
 
 class FsspecHandle(Handle):
-    """A handle on a file or directory of an :class:`FsspecFileSystem`.
+    """A handle on a file or directory of an :class:`FsspecProvider`.
 
     Directories have no :class:`OpenFile`; they remember their store key (kept up to date by
     renames) to list it. O_PATH handles only answer fstat.
@@ -64,7 +64,7 @@ class FsspecHandle(Handle):
 
     def __init__(
         self,
-        fs: FsspecFileSystem,
+        fs: FsspecProvider,
         path: str,
         flags: int,
         file: OpenFile | None,

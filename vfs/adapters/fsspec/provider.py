@@ -1,4 +1,4 @@
-"""FsspecFileSystem: any fsspec file system (memory, local, archives, object stores) as a provider.
+"""FsspecProvider: any fsspec file system (memory, local, archives, object stores) as a provider.
 
 fsspec knows files, directories (sometimes only implied by keys), sizes and, depending on the
 implementation, a modification time, a mode and owners. The adapter maps what exists and
@@ -34,14 +34,16 @@ from fsspec.implementations.local import LocalFileSystem
 import compat
 from vfs.adapters.fsspec.attributes import Attributes, AttributeTable
 from vfs.adapters.fsspec.errors import FOREIGN_ERRORS, foreign_error
-from vfs.adapters.fsspec.handle import O_ACCMODE, FsspecHandle, OpenFile
+from vfs.adapters.fsspec.handle import FsspecHandle, OpenFile
 from vfs.adapters.fsspec.paths import Location, locate
-from vfs.errors import os_error, rename_error
-from vfs.limits import NAME_MAX, PATH_MAX, check_path, name_too_long
+from vfs.arguments import check_target
+from vfs.errors import errors_name, os_error
+from vfs.limits import NAME_MAX, check_path, name_too_long
 from vfs.memory.permissions import privileges_dropped
-from vfs.openflags import O_TMPFILE_BIT, check_open_flags
+from vfs.openflags import O_ACCMODE, O_TMPFILE_BIT, check_open_flags
 from vfs.pathnames import ROOT, SPECIAL_NAMES, special_errno, split
 from vfs.provider import DirEntryInfo, FileSystem
+from vfs.renamed import renamed_names
 
 NO_SYMLINKS = compat.declare(
     id="vfs.fsspec.symlinks",
@@ -128,7 +130,7 @@ def _read_only_store(fs: Any) -> bool:
     return isinstance(fs, AbstractArchiveFileSystem) and "w" not in str(getattr(fs, "mode", "r"))
 
 
-class FsspecFileSystem(FileSystem):
+class FsspecProvider(FileSystem):
     """A provider over ``fs`` (an ``fsspec.AbstractFileSystem``), rooted at store key ``root``.
 
     ``read_only`` makes every change fail with EROFS (default: true for archives opened for
@@ -417,11 +419,8 @@ class FsspecFileSystem(FileSystem):
     def rename(self, src: str, dst: str) -> None:
         check_path(src, dst)
         check_path(dst)
-        try:
-            with self._lock:
-                self._rename(src, dst)
-        except OSError as error:
-            raise rename_error(error, src, dst) from None
+        with errors_name(src, dst), self._lock:
+            self._rename(src, dst)
 
     def _rename(self, src: str, dst: str) -> None:
         """rename(2) in Linux's order of checks, then a move in the store."""
@@ -507,16 +506,9 @@ class FsspecFileSystem(FileSystem):
                 handle._dir_key = new + where[len(old) :]
 
     def symlink(self, target: str, path: str) -> None:
+        target = check_target(target, path)
         check_path(path)
-        if type(target) is not str:
-            raise TypeError(f"symlink target should be str, not {type(target).__name__}")
-        if "\x00" in target:
-            raise ValueError("embedded null byte")
-        try:
-            if not target:
-                raise os_error(errno.ENOENT, path)
-            if len(target.encode("utf-8", "surrogateescape")) >= PATH_MAX:
-                raise os_error(errno.ENAMETOOLONG, path)
+        with errors_name(target, path):
             with self._lock:
                 parent, name, trailing = self._directory_of(path, "create")
                 if self._info(self._child(parent, name), path) is not None:
@@ -526,8 +518,6 @@ class FsspecFileSystem(FileSystem):
                 self._writable(path)
             NO_SYMLINKS.hit(path=path)
             raise os_error(errno.EPERM, path)
-        except OSError as error:
-            raise rename_error(error, target, path) from None
 
     def readlink(self, path: str) -> str:
         location = locate(path)
@@ -538,19 +528,16 @@ class FsspecFileSystem(FileSystem):
     def link(self, src: str, dst: str, follow_symlinks: bool = True) -> None:
         check_path(src, dst)
         check_path(dst)
-        try:
-            with self._lock:
-                _, node = self._lookup(locate(src))
-                parent, name, trailing = self._directory_of(dst, "create")
-                if self._info(self._child(parent, name), dst) is not None:
-                    raise os_error(errno.EEXIST, dst)
-                if trailing:
-                    raise os_error(errno.ENOENT, dst)
-                if _is_dir(node):
-                    raise os_error(errno.EPERM, src)
-                self._writable(dst)
-        except OSError as error:
-            raise rename_error(error, src, dst) from None
+        with errors_name(src, dst), self._lock:
+            _, node = self._lookup(locate(src))
+            parent, name, trailing = self._directory_of(dst, "create")
+            if self._info(self._child(parent, name), dst) is not None:
+                raise os_error(errno.EEXIST, dst)
+            if trailing:
+                raise os_error(errno.ENOENT, dst)
+            if _is_dir(node):
+                raise os_error(errno.EPERM, src)
+            self._writable(dst)
         NO_HARD_LINKS.hit(path=src)
         raise os_error(errno.EPERM, src, dst)
 
@@ -800,7 +787,11 @@ class FsspecFileSystem(FileSystem):
                 self._write_back(file, file.key or "")
 
     def __repr__(self) -> str:
-        return f"<FsspecFileSystem {type(self.store).__name__} root={self.root!r}>"
+        return f"<FsspecProvider {type(self.store).__name__} root={self.root!r}>"
 
 
-__all__ = ["ROOT", "FsspecFileSystem"]
+__all__ = ["ROOT", "FsspecProvider"]
+
+
+__getattr__ = renamed_names(__name__, {"FsspecFileSystem": "FsspecProvider"}, globals())
+"""``FsspecFileSystem``, the old name of :class:`FsspecProvider`, for one release."""

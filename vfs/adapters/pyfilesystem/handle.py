@@ -18,12 +18,12 @@ from typing import IO, TYPE_CHECKING
 from vfs.adapters.pyfilesystem.errors import os_error_from
 from vfs.adapters.pyfilesystem.library import fs_errors
 from vfs.errors import os_error
+from vfs.openflags import O_ACCMODE
 from vfs.provider import DirEntryInfo, Handle
 
 if TYPE_CHECKING:
     from vfs.adapters.pyfilesystem.provider import PyFilesystemProvider
 
-O_ACCMODE = 3
 READ, WRITE = 1, 2
 """What a handle may do, from its access mode."""
 ZERO_CHUNK = 1 << 16

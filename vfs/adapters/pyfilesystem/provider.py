@@ -28,6 +28,7 @@ from vfs.adapters.pyfilesystem.handle import WRITE, PyFilesystemHandle, access_o
 from vfs.adapters.pyfilesystem.inodes import InodeTable
 from vfs.adapters.pyfilesystem.library import FS, Info, Permissions, fs_errors
 from vfs.adapters.pyfilesystem.stats import NAMESPACES, build_stat, build_statvfs, kind_of
+from vfs.arguments import check_target
 from vfs.errors import os_error
 from vfs.limits import check_path, name_too_long
 from vfs.openflags import O_TMPFILE_BIT, check_open_flags
@@ -374,11 +375,8 @@ class PyFilesystemProvider(FileSystem):
             self.fs.makedir(fs_path, permissions=Permissions(mode=mode & 0o7777))
 
     def symlink(self, target: str, path: str) -> None:
+        target = check_target(target, path)
         check_path(path)
-        if type(target) is not str:
-            raise TypeError(f"symlink target should be str, not {type(target).__name__}")
-        if not target:
-            raise os_error(errno.ENOENT, target, path)
         try:
             self._free_name(path, "create")
         except OSError as error:

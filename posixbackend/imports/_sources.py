@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Final
 
-from posixbackend.switch.block import current_emulated
+from posixbackend.switch.guard import current_emulated
 from posixbackend.switch.libraries import SwitchedFunction
 
 VIRTUAL_SOURCES: Final[set[str]] = set()

@@ -20,9 +20,9 @@ from importlib.machinery import ExtensionFileLoader, SourceFileLoader, Sourceles
 from typing import Any, Final
 
 import compat
+from posixbackend.imports import _sources as sources
 from posixbackend.imports import served as files
-from posixbackend.imports import sources
-from posixbackend.imports.resources import VirtualReader
+from posixbackend.imports._resources import VirtualReader
 from posixbackend.permissions.current import get_policy
 from posixbackend.permissions.denials import denied
 
@@ -93,7 +93,7 @@ class VirtualSourceLoader(_OnBackend, SourceFileLoader):  # type: ignore[misc]  
 
 def _remember_source(loader: VirtualSourceLoader, module: types.ModuleType) -> None:
     """Let linecache read the module's lines through its loader (see
-    :mod:`posixbackend.imports.sources`)."""
+    :mod:`posixbackend.imports._sources`)."""
     sources.remember(loader.path, loader.get_source, loader.name)
 
 

@@ -15,14 +15,14 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 import compat
+from posixbackend.emulated._children import ChildRecord, ChildSpec
+from posixbackend.emulated._processcalls import ProcessFunctions, not_permitted
 from posixbackend.emulated.args import int_arg, path_arg
 from posixbackend.emulated.bridge import ChildFds, StdioBridge
-from posixbackend.emulated.children import ChildRecord, ChildSpec
 from posixbackend.emulated.descriptions import (
     FileDescription,
 )
-from posixbackend.emulated.process import ProcessFunctions, not_permitted
-from posixbackend.emulated.processes import (
+from posixbackend.emulated.processhandlers import (
     ChildChdirError,
     ChildSetupError,
     FinishedChild,
@@ -49,7 +49,7 @@ from posixbackend.emulated.spawnargs import (
     spawn_file_actions,
     spawn_flag,
 )
-from vfs.errors import rename_error
+from vfs.errors import named_error
 
 PREEXEC_FN = compat.declare(
     id="emulated.process.preexec_fn",
@@ -310,7 +310,7 @@ class SpawnFunctions(ProcessFunctions):
             fds.exec()
         except OSError as error:
             fds.abandon()
-            raise rename_error(error, target.original) from None
+            raise named_error(error, target.original) from None
         spec = self._spec(
             args,
             executables,

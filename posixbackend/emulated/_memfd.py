@@ -18,10 +18,10 @@ import threading
 from typing import Any, Final
 
 import compat
+from posixbackend.emulated._unsigned import unsigned_int_bits_arg
 from posixbackend.emulated.core import VIRTUAL_FDS, BackendCore
 from posixbackend.emulated.descriptions import FileDescription
 from posixbackend.emulated.spawnargs import fs_converter
-from posixbackend.emulated.unsigned import unsigned_int_bits_arg
 from vfs import MemoryFileSystem
 from vfs.errors import os_error
 
@@ -48,6 +48,8 @@ HUGE_PAGES = compat.declare(
 )
 
 _store_lock = threading.Lock()
+"""Makes a backend's memfd store once when two threads call memfd_create first together;
+held only to test and set the attribute, never while a memfd is created or written."""
 
 
 class MemfdFunctions(BackendCore):

@@ -2,16 +2,16 @@
 
 Identity (getuid...) comes from the backend's identity; the environment is the backend's own
 mapping (putenv/unsetenv act on it, not on the process's). Creating processes goes through one
-policy: without a process handler (``processes.py``) every way of starting a program --
+policy: without a process handler (``processhandlers.py``) every way of starting a program --
 ``_posixsubprocess.fork_exec`` (subprocess, os.popen), os.system, os.posix_spawn[p], the
 os.spawn* family -- fails with a PermissionError that names what would allow it, and nothing
 is done first. fork, forkpty and exec* cannot be emulated at all (a gap), handler or not;
 exec*'s arguments are still checked first, with CPython's errors, as a real exec would.
 
-With a handler, programs are started by ``spawning.py`` (fork_exec, system, posix_spawn,
+With a handler, programs are started by ``_spawning.py`` (fork_exec, system, posix_spawn,
 spawn*): a child's descriptors reach it through ``bridge.py`` (host descriptors, or host pipes
 with pump threads for in-memory pipes and files), and its pid joins the backend's child table
-(``children.py``), which waitpid, wait, kill and killpg here reach, with Linux wait statuses.
+(``_children.py``), which waitpid, wait, kill and killpg here reach, with Linux wait statuses.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ import time
 from typing import Any, Final, NoReturn
 
 import compat
+from posixbackend.emulated._children import ChildRecord
 from posixbackend.emulated.args import int_arg, path_arg
 from posixbackend.emulated.bridge import POLL_INTERVAL
-from posixbackend.emulated.children import ChildRecord
 from posixbackend.emulated.core import BackendCore
 from posixbackend.emulated.environ import set_variable, unset_variable
-from posixbackend.emulated.processes import (
+from posixbackend.emulated.processhandlers import (
     check_signal,
 )
 from posixbackend.emulated.spawnargs import (

@@ -17,6 +17,7 @@ import posix
 import sys
 from typing import Any, Final
 
+from posixbackend.emulated._filelocks import F_RDLCK, F_UNLCK, F_WRLCK, LOCKS
 from posixbackend.emulated.args import fd_arg, int_arg, off_t_arg
 from posixbackend.emulated.descriptions import HostDescription, file_position, writable
 from posixbackend.emulated.fcntlcalls import (
@@ -25,7 +26,6 @@ from posixbackend.emulated.fcntlcalls import (
     file_key,
     lock_range,
 )
-from posixbackend.emulated.filelocks import F_RDLCK, F_UNLCK, F_WRLCK, LOCKS
 from vfs.errors import os_error
 
 F_ULOCK: Final = 0

@@ -10,7 +10,7 @@ from typing import Final
 import attrs
 
 from posixbackend.emulated.bridge import OffsetSync, Pump
-from posixbackend.emulated.processes import (
+from posixbackend.emulated.processhandlers import (
     ChildProcess,
     ProcessCommand,
 )
@@ -84,6 +84,8 @@ class ChildTable:
     def __init__(self) -> None:
         self._children: dict[int, ChildRecord] = {}
         self._lock = threading.Lock()
+        """Guards the dict alone (spawn adds, waitpid takes out, from any thread); never held
+        while waiting for a child, which may take forever."""
 
     def add(self, record: ChildRecord) -> None:
         with self._lock:

@@ -1,4 +1,4 @@
-"""os.pipe and os.pipe2 on the emulated backend: in-memory pipes (see ``pipes.py``)."""
+"""os.pipe and os.pipe2 on the emulated backend: in-memory pipes (``pipes.py`` holds the pipe)."""
 
 from __future__ import annotations
 

@@ -20,10 +20,10 @@ from typing import Any, TypeVar
 import attrs
 
 import compat
+from posixbackend.emulated._processcalls import SIGNALS
 from posixbackend.emulated.args import fd_arg, gid_arg, int_arg, uid_arg
 from posixbackend.emulated.core import BackendCore
 from posixbackend.emulated.descriptions import HostDescription
-from posixbackend.emulated.process import SIGNALS
 from vfs.errors import os_error
 
 SET_IDS = compat.declare(
@@ -51,7 +51,7 @@ MAX_GROUPS = 65536
 """Linux's NGROUPS_MAX: setgroups refuses longer lists."""
 
 
-class ProcessInfoFunctions(BackendCore):
+class ProcessAttributeFunctions(BackendCore):
     """os's identity-changing, scheduling and terminal functions for the emulated process."""
 
     # -- user and group ids ----------------------------------------------------------------

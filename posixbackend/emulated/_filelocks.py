@@ -128,7 +128,11 @@ class LockTable:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        """Guards every file's lock lists and process_files: a conflict test and the lock it
+        grants are one step, as under the kernel's flc_lock (fs/locks.c)."""
         self._changed = threading.Condition(self._lock)
+        """F_SETLKW and blocking flock sleep here; every release notifies them all (each
+        tests its own range again)."""
         self._files: dict[FileKey, FileLocks] = {}
         self.process_files: dict[Hashable, set[FileKey]] = {}
         """process -> the files it holds POSIX locks on; a process is here only while it

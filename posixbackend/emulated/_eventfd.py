@@ -22,10 +22,10 @@ import threading
 import time
 from typing import Any, Final
 
+from posixbackend.emulated._unsigned import ULLONG_MAX, unsigned_int_arg, unsigned_long_long_arg
 from posixbackend.emulated.args import fildes_arg, int_arg
 from posixbackend.emulated.core import VIRTUAL_FDS, BackendCore
 from posixbackend.emulated.descriptions import Description
-from posixbackend.emulated.unsigned import ULLONG_MAX, unsigned_int_arg, unsigned_long_long_arg
 from vfs.errors import os_error
 
 EFD_SEMAPHORE: Final = 1
@@ -74,6 +74,9 @@ class EventCounter:
         self._value = initval
         self._semaphore = semaphore
         self._changed = threading.Condition(threading.Lock())
+        """Guards the counter's read-modify-write (read and write of 8 bytes are each one
+        step, as eventfd_read/eventfd_write under the waitqueue lock); blocked readers and
+        writers sleep on it until the value lets them through."""
 
     @property
     def value(self) -> int:

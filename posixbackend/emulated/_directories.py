@@ -13,7 +13,7 @@ from posixbackend.emulated.core import BackendCore
 from posixbackend.emulated.descriptions import is_directory
 from posixbackend.emulated.direntry import StatFunction
 from posixbackend.permissions.entrypoints import entry_points
-from vfs.errors import os_error, rename_error
+from vfs.errors import named_error, os_error
 from vfs.memory.filesystem import MemoryFileSystem
 from vfs.memory.handle import MemoryHandle
 
@@ -30,7 +30,7 @@ class DirectoryFunctions(BackendCore):
             try:
                 names = self._fs.listdir_at(*self._at(target, None))
             except OSError as error:
-                raise rename_error(error, target.original) from None
+                raise named_error(error, target.original) from None
         if target.is_bytes:
             return [os.fsencode(name) for name in names]
         return names
@@ -57,7 +57,7 @@ class DirectoryFunctions(BackendCore):
                 infos = fs.scandir_at(at, name)
                 fast = False
         except OSError as error:
-            raise rename_error(error, target.original) from None
+            raise named_error(error, target.original) from None
         directory = target.original
         if not isinstance(directory, (str, bytes)):  # a 3.11 bytes-like path: bytes entries
             assert target.path is not None

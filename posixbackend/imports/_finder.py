@@ -23,18 +23,17 @@ from typing import Any, Final
 
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.imports import served as files
-from posixbackend.imports.loaders import (
+from posixbackend.imports._loaders import (
     VirtualExtensionLoader,
     VirtualSourcelessLoader,
     VirtualSourceLoader,
 )
-from posixbackend.imports.roots import is_native
+from posixbackend.imports._roots import is_native
 from posixbackend.imports.zips import Archives, find_in_archive
 from posixbackend.permissions.anchors import ANCHORS
 from posixbackend.permissions.trusted import LIBRARY_PACKAGES
 from posixbackend.switch.active import get_active, in_context
-from posixbackend.switch.block import current_emulated
-from posixbackend.switch.guard import Guard
+from posixbackend.switch.guard import Guard, current_emulated
 
 _external: Final[Any] = sys.modules["importlib._bootstrap_external"]
 _spec_from_file_location: Final = _external.spec_from_file_location

@@ -26,6 +26,7 @@ from posixbackend.emulated.files import INT_MAX, INT_MIN
 from posixbackend.emulated.mapping import access_error
 from posixbackend.permissions.entrypoints import entry_points, pass_throughs
 from posixbackend.switch.active import get_active
+from posixbackend.switch.guard import current_emulated
 
 NativeMmap = _mmap.mmap
 MAP_DESCRIPTOR = compat.declare(
@@ -47,14 +48,12 @@ PARAMETERS: Final = ("fileno", "length", "flags", "prot", "access", "offset")
 
 class mmap(NativeMmap):
     """mmap.mmap: a real memory map, of the serving emulated backend's file when given one of
-    its descriptors (see :mod:`posixbackend.switch.mapping`)."""
+    its descriptors (see :mod:`posixbackend.switch._mapping`)."""
 
     __slots__ = ()
 
     def __new__(cls, *args: Any, **kwargs: Any) -> mmap:
         if get_active() is not None:
-            from posixbackend.switch.block import current_emulated  # block builds on this
-
             backend = current_emulated()
             fileno = _descriptor(args[0] if args else kwargs.get("fileno"))
             if backend is not None and fileno is not None:
