@@ -18,29 +18,28 @@
  * slots, which never change for a node's life (its S_IFMT bits and number are fixed).
  */
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <structmember.h>
+#include "_accel_common.h"
 #include <string.h>
 #include <sys/stat.h>
 
-#ifdef Py_GIL_DISABLED
-#error "posixbackend._direntry relies on the GIL; free-threaded builds use the Python code"
-#endif
-
-#ifndef Py_T_OBJECT_EX
-#define Py_T_OBJECT_EX T_OBJECT_EX
-#endif
-#ifndef Py_READONLY
-#define Py_READONLY READONLY
-#endif
-
-#define SLOT(obj, offset) (*(PyObject **)((char *)(obj) + (offset)))
-
 static PyTypeObject *entry_type;
 static PyTypeObject *iterator_type;
-static PyTypeObject *inode_type;          /* vfs.memory.nodes.Inode, once configured */
-static Py_ssize_t inode_mode, inode_ino;  /* its ``mode`` and ``ino`` slots */
+/* Where the memory file system's Inode keeps what an entry reads (set by configure). */
+typedef struct {
+    PyTypeObject *inode;  /* vfs.memory.nodes.Inode, once configured */
+    Py_ssize_t mode, ino; /* its ``mode`` and ``ino`` slots */
+} InodeLayout;
+
+static InodeLayout layout;
+
+/* The slots of Inode an entry reads (Inode.__accelerated_slots__ names them with _speedups'). */
+#define READ(role, slot, field) SLOT_READ(InodeLayout, role, slot, field)
+static const SlotRead inode_reads[] = {
+    READ(inode, "mode", mode),
+    READ(inode, "ino", ino),
+};
+#undef READ
+#define INODE_READS (sizeof(inode_reads) / sizeof(inode_reads[0]))
 static PyObject *str_name, *str_type, *str_inode, *str_st_mode, *str_errno,
     *str_suppress_context;
 
@@ -647,8 +646,13 @@ next_of_nodes(Iterator *self)
     }
     PyObject *name = PyList_GET_ITEM(self->names, self->next);
     PyObject *node = PyList_GET_ITEM(self->nodes, self->next);
-    PyObject *mode = SLOT(node, inode_mode), *inode = SLOT(node, inode_ino);
-    if (!PyObject_TypeCheck(node, inode_type) || mode == NULL || inode == NULL) {
+    /* the type first: a node of another class has no slot at these offsets */
+    PyObject *mode = NULL, *inode = NULL;
+    if (PyObject_TypeCheck(node, layout.inode)) {
+        mode = SLOT(node, layout.mode);
+        inode = SLOT(node, layout.ino);
+    }
+    if (mode == NULL || inode == NULL) {
         PyErr_SetString(PyExc_TypeError, "scan_nodes lists memory file system nodes");
         return NULL;
     }
@@ -781,7 +785,7 @@ scan_nodes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *directory = args[0], *names = args[1], *nodes = args[2], *stat_function = args[3];
-    if (inode_type == NULL) {
+    if (layout.inode == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "posixbackend._direntry is not configured");
         return NULL;
     }
@@ -815,25 +819,14 @@ configure(PyObject *module, PyObject *inode)
         PyErr_SetString(PyExc_TypeError, "configure takes the memory file system's Inode class");
         return NULL;
     }
-    Py_ssize_t offsets[2];
-    const char *names[2] = {"mode", "ino"};
-    for (int i = 0; i < 2; i++) {
-        PyObject *descriptor = PyObject_GetAttrString(inode, names[i]);
-        if (descriptor == NULL) {
-            return NULL;
-        }
-        if (Py_TYPE(descriptor) != &PyMemberDescr_Type ||
-            ((PyMemberDescrObject *)descriptor)->d_member->type != Py_T_OBJECT_EX) {
-            Py_DECREF(descriptor);
-            PyErr_Format(PyExc_TypeError, "Inode.%s is not a slot", names[i]);
-            return NULL;
-        }
-        offsets[i] = ((PyMemberDescrObject *)descriptor)->d_member->offset;
-        Py_DECREF(descriptor);
+    InodeLayout new = {(PyTypeObject *)inode, 0, 0};
+    if (read_slot_offsets(inode_reads, INODE_READS, &new) < 0) {
+        return NULL;
     }
-    Py_XSETREF(inode_type, (PyTypeObject *)Py_NewRef(inode));
-    inode_mode = offsets[0];
-    inode_ino = offsets[1];
+    Py_INCREF(inode);
+    Py_XSETREF(layout.inode, new.inode);
+    layout.mode = new.mode;
+    layout.ino = new.ino;
     Py_RETURN_NONE;
 }
 
@@ -859,41 +852,40 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC
 PyInit__direntry(void)
 {
-    struct {
-        PyObject **slot;
-        const char *text;
-    } strings[] = {
+    static const InternedString strings[] = {
         {&str_name, "name"}, {&str_type, "type"}, {&str_inode, "inode"},
         {&str_st_mode, "st_mode"}, {&str_errno, "errno"},
         {&str_suppress_context, "__suppress_context__"},
     };
-    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
-        *strings[i].slot = PyUnicode_InternFromString(strings[i].text);
-        if (*strings[i].slot == NULL) {
-            return NULL;
-        }
+    if (intern_strings(strings, sizeof(strings) / sizeof(strings[0])) < 0) {
+        return NULL;
     }
     PyObject *module = PyModule_Create(&module_def);
     if (module == NULL) {
         return NULL;
     }
-    PyObject *type = PyType_FromSpec(&entry_spec);
-    if (type == NULL || PyModule_AddObject(module, "DirEntry", Py_NewRef(type)) < 0) {
-        Py_XDECREF(type);
-        Py_XDECREF(type);
+    /* the module keeps the types (m_size -1: never freed), so borrowed pointers to them last */
+    PyObject *entry = PyType_FromSpec(&entry_spec);
+    if (add_object(module, "DirEntry", entry) < 0) {
         Py_DECREF(module);
         return NULL;
     }
-    entry_type = (PyTypeObject *)type; /* the module keeps it (m_size -1: never freed) */
-    Py_DECREF(type);
-    type = PyType_FromSpec(&iterator_spec);
-    if (type == NULL || PyModule_AddObject(module, "ScandirIterator", Py_NewRef(type)) < 0) {
-        Py_XDECREF(type);
-        Py_XDECREF(type);
+    entry_type = (PyTypeObject *)entry;
+    PyObject *iterator = PyType_FromSpec(&iterator_spec);
+    if (add_object(module, "ScandirIterator", iterator) < 0) {
         Py_DECREF(module);
         return NULL;
     }
-    iterator_type = (PyTypeObject *)type;
-    Py_DECREF(type);
+    iterator_type = (PyTypeObject *)iterator;
+    PyObject *reads = PyDict_New();
+    if (reads == NULL || collect_slot_reads(reads, inode_reads, INODE_READS) < 0) {
+        Py_XDECREF(reads);
+        Py_DECREF(module);
+        return NULL;
+    }
+    if (add_object(module, "SLOT_READS", reads) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
     return module;
 }

@@ -6,6 +6,9 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any, Self
 
+SLOT_READS: dict[str, tuple[str, ...]]
+"""The slots this module reads by offset, by class role (see emulated/accelerator_contract.py)."""
+
 class DirEntry:
     def __init__(
         self, directory: str | bytes | int, info: Any, stat: Callable[[str, bool], os.stat_result]

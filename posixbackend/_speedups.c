@@ -17,28 +17,11 @@
  * the accelerator refuses to build there, and the Python code serves alone.
  */
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <structmember.h>
+#include "_accel_common.h"
 #include <fcntl.h>
 #include <limits.h>
 #include <time.h>
 
-#ifdef Py_GIL_DISABLED
-#error "posixbackend._speedups relies on the GIL; free-threaded builds use the Python code"
-#endif
-
-#ifndef Py_T_OBJECT_EX
-#define Py_T_OBJECT_EX T_OBJECT_EX
-#endif
-#ifndef Py_T_PYSSIZET
-#define Py_T_PYSSIZET T_PYSSIZET
-#endif
-#ifndef Py_READONLY
-#define Py_READONLY READONLY
-#endif
-
-#define SLOT(obj, offset) (*(PyObject **)((char *)(obj) + (offset)))
 #define DAY_NS 86400000000000LL
 
 /* -- the layout of the Python classes (set once by configure) ------------------------------- */
@@ -70,32 +53,52 @@ typedef struct {
 
 static Layout layout;
 static int configured = 0;
+
+/* The slots the fast paths read, by class (the classes' __accelerated_slots__ say the same). */
+#define READ(role, slot, field) SLOT_READ(Layout, role, slot, field)
+static const SlotRead layout_reads[] = {
+    READ(description, "flags", d_flags),
+    READ(description, "refs", d_refs),
+    READ(file_description, "_handle", d_handle),
+    READ(file_description, "position", d_position),
+    READ(file_description, "busy", d_busy),
+    READ(file_description, "_waiting", d_waiting),
+    READ(file_description, "_gate", d_gate),
+    READ(fd_table, "files", t_files),
+    READ(fd_table, "_hint", t_hint),
+    READ(fd_table, "limit", t_limit),
+    READ(fd_table, "_inheritable", t_inheritable),
+    READ(fd_table, "lock", t_lock),
+    READ(memory_handle, "_fs", h_fs),
+    READ(memory_handle, "_node", h_node),
+    READ(memory_handle, "flags", h_flags),
+    READ(memory_handle, "_opened_as", h_opened_as),
+    READ(memory_handle, "_state", h_state),
+    READ(memory_handle, "_reader", h_reader),
+    READ(inode, "atime", i_atime),
+    READ(inode, "mtime", i_mtime),
+    READ(inode, "ctime", i_ctime),
+    READ(inode, "handles", i_handles),
+    READ(inode, "nlink", i_nlink),
+    READ(inode, "mode", i_mode),
+    READ(inode, "uid", i_uid),
+    READ(inode, "gid", i_gid),
+    READ(inode, "_stat", i_stat),
+    READ(space, "used_pages", s_used_pages),
+    READ(space, "max_pages", s_max_pages),
+    READ(regular_file, "data", f_data),
+    READ(directory, "entries", dir_entries),
+    READ(resolver, "paths", r_paths),
+    READ(resolver, "check", r_check),
+    READ(resolver, "who", r_who),
+    READ(identity, "uid", who_uid),
+    READ(identity, "gid", who_gid),
+    READ(identity, "groups", who_groups),
+};
+#undef READ
+#define LAYOUT_READS (sizeof(layout_reads) / sizeof(layout_reads[0]))
 static PyObject *str_release;
 static PyObject *str_close;
-
-/* The offset of the __slots__ member ``name`` of ``type`` (a writable object slot). */
-static int
-slot_offset(PyTypeObject *type, const char *name, Py_ssize_t *offset)
-{
-    PyObject *descriptor = PyObject_GetAttrString((PyObject *)type, name);
-    if (descriptor == NULL) {
-        return -1;
-    }
-    if (!Py_IS_TYPE(descriptor, &PyMemberDescr_Type)) {
-        PyErr_Format(PyExc_TypeError, "%s.%s is not a __slots__ member", type->tp_name, name);
-        Py_DECREF(descriptor);
-        return -1;
-    }
-    PyMemberDef *member = ((PyMemberDescrObject *)descriptor)->d_member;
-    if (member->type != Py_T_OBJECT_EX || member->flags & Py_READONLY) {
-        PyErr_Format(PyExc_TypeError, "%s.%s is not a writable object slot", type->tp_name, name);
-        Py_DECREF(descriptor);
-        return -1;
-    }
-    *offset = member->offset;
-    Py_DECREF(descriptor);
-    return 0;
-}
 
 /* An exact int that fits a long long, read into *value; 0 for anything else (no error set). */
 static inline int
@@ -181,43 +184,7 @@ configure(PyObject *module, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_TypeError, "the classes do not derive from each other as expected");
         return NULL;
     }
-    if (slot_offset(new.description, "flags", &new.d_flags) ||
-        slot_offset(new.description, "refs", &new.d_refs) ||
-        slot_offset(new.file_description, "_handle", &new.d_handle) ||
-        slot_offset(new.file_description, "position", &new.d_position) ||
-        slot_offset(new.file_description, "busy", &new.d_busy) ||
-        slot_offset(new.file_description, "_waiting", &new.d_waiting) ||
-        slot_offset(new.file_description, "_gate", &new.d_gate) ||
-        slot_offset(new.fd_table, "files", &new.t_files) ||
-        slot_offset(new.fd_table, "_hint", &new.t_hint) ||
-        slot_offset(new.fd_table, "limit", &new.t_limit) ||
-        slot_offset(new.fd_table, "_inheritable", &new.t_inheritable) ||
-        slot_offset(new.fd_table, "lock", &new.t_lock) ||
-        slot_offset(new.memory_handle, "_fs", &new.h_fs) ||
-        slot_offset(new.memory_handle, "_node", &new.h_node) ||
-        slot_offset(new.memory_handle, "flags", &new.h_flags) ||
-        slot_offset(new.memory_handle, "_opened_as", &new.h_opened_as) ||
-        slot_offset(new.memory_handle, "_state", &new.h_state) ||
-        slot_offset(new.memory_handle, "_reader", &new.h_reader) ||
-        slot_offset(new.inode, "atime", &new.i_atime) ||
-        slot_offset(new.inode, "mtime", &new.i_mtime) ||
-        slot_offset(new.inode, "ctime", &new.i_ctime) ||
-        slot_offset(new.inode, "handles", &new.i_handles) ||
-        slot_offset(new.inode, "nlink", &new.i_nlink) ||
-        slot_offset(new.inode, "mode", &new.i_mode) ||
-        slot_offset(new.inode, "uid", &new.i_uid) ||
-        slot_offset(new.inode, "gid", &new.i_gid) ||
-        slot_offset(new.inode, "_stat", &new.i_stat) ||
-        slot_offset(new.space, "used_pages", &new.s_used_pages) ||
-        slot_offset(new.space, "max_pages", &new.s_max_pages) ||
-        slot_offset(new.regular_file, "data", &new.f_data) ||
-        slot_offset(new.directory, "entries", &new.dir_entries) ||
-        slot_offset(new.resolver, "paths", &new.r_paths) ||
-        slot_offset(new.resolver, "check", &new.r_check) ||
-        slot_offset(new.resolver, "who", &new.r_who) ||
-        slot_offset(new.identity, "uid", &new.who_uid) ||
-        slot_offset(new.identity, "gid", &new.who_gid) ||
-        slot_offset(new.identity, "groups", &new.who_groups)) {
+    if (read_slot_offsets(layout_reads, LAYOUT_READS, &new) < 0) {
         return NULL;
     }
     for (int mode = 0; mode < 4; mode++) {
@@ -1221,6 +1188,23 @@ typedef struct {
 
 static RawLayout raw;
 static int raw_configured = 0;
+
+/* The slots of RawFile the raw file's methods read (RawFile.__accelerated_slots__). */
+#define READ(role, slot, field) SLOT_READ(RawLayout, role, slot, field)
+static const SlotRead raw_reads[] = {
+    READ(raw_file, "_fd", fd),
+    READ(raw_file, "_os", os),
+    READ(raw_file, "_created", created),
+    READ(raw_file, "_readable", readable),
+    READ(raw_file, "_writable", writable),
+    READ(raw_file, "_appending", appending),
+    READ(raw_file, "_seekable", seekable),
+    READ(raw_file, "_closefd", closefd),
+    READ(raw_file, "_finalizing", finalizing),
+    READ(raw_file, "_blksize", blksize),
+};
+#undef READ
+#define RAW_READS (sizeof(raw_reads) / sizeof(raw_reads[0]))
 static PyTypeObject *fast_paths_type;  /* FastPaths, to know a backend's fast methods */
 static PyObject *str_init, *str_readinto, *str_readall, *str_write, *str_tell, *str_seek,
     *str_close_method, *str_fileno, *str_readable, *str_writable, *str_seekable, *str_isatty,
@@ -1980,15 +1964,7 @@ configure_raw_file(PyObject *module, PyObject *args, PyObject *kwargs)
     }
     RawLayout new = {0};
     new.raw_file = raw_file;
-    if (slot_offset(raw_file, "_fd", &new.fd) || slot_offset(raw_file, "_os", &new.os) ||
-        slot_offset(raw_file, "_created", &new.created) ||
-        slot_offset(raw_file, "_readable", &new.readable) ||
-        slot_offset(raw_file, "_writable", &new.writable) ||
-        slot_offset(raw_file, "_appending", &new.appending) ||
-        slot_offset(raw_file, "_seekable", &new.seekable) ||
-        slot_offset(raw_file, "_closefd", &new.closefd) ||
-        slot_offset(raw_file, "_finalizing", &new.finalizing) ||
-        slot_offset(raw_file, "_blksize", &new.blksize)) {
+    if (read_slot_offsets(raw_reads, RAW_READS, &new) < 0) {
         return NULL;
     }
     PyObject *names[] = {
@@ -2077,10 +2053,7 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-    struct {
-        PyObject **slot;
-        const char *text;
-    } strings[] = {
+    static const InternedString strings[] = {
         {&str_release, "release"}, {&str_close, "close"}, {&str_init, "__init__"},
         {&str_readinto, "readinto"}, {&str_readall, "readall"}, {&str_write, "write"},
         {&str_tell, "tell"}, {&str_seek, "seek"}, {&str_close_method, "close"},
@@ -2092,38 +2065,37 @@ PyInit__speedups(void)
         {&str_read, "read"}, {&str_open, "open"}, {&str_set, "__set__"},
         {&str_delete, "__delete__"},
     };
-    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
-        *strings[i].slot = PyUnicode_InternFromString(strings[i].text);
-        if (*strings[i].slot == NULL) {
-            return NULL;
-        }
+    if (intern_strings(strings, sizeof(strings) / sizeof(strings[0])) < 0) {
+        return NULL;
     }
     PyObject *module = PyModule_Create(&module_def);
     if (module == NULL) {
         return NULL;
     }
     PyObject *type = PyType_FromSpec(&fast_paths_spec);
-    if (type == NULL || PyModule_AddObject(module, "FastPaths", Py_NewRef(type)) < 0) {
-        Py_XDECREF(type);
-        Py_XDECREF(type);
+    if (add_object(module, "FastPaths", type) < 0) {
         Py_DECREF(module);
         return NULL;
     }
     fast_paths_type = (PyTypeObject *)type; /* the module keeps it (m_size -1: never freed) */
-    Py_DECREF(type);
     PyObject *io_module = PyImport_ImportModule("_io");
     PyObject *raw_io_base = io_module ? PyObject_GetAttrString(io_module, "_RawIOBase") : NULL;
     Py_XDECREF(io_module);
     type = raw_io_base ? PyType_FromSpecWithBases(&raw_file_base_spec, raw_io_base) : NULL;
     Py_XDECREF(raw_io_base);
-    if (type == NULL || PyModule_AddObject(module, "RawFileBase", type) < 0) {
-        Py_XDECREF(type);
+    if (add_object(module, "RawFileBase", type) < 0 ||
+        add_object(module, "MemoryWriter", PyType_FromSpec(&memory_writer_spec)) < 0) {
         Py_DECREF(module);
         return NULL;
     }
-    type = PyType_FromSpec(&memory_writer_spec);
-    if (type == NULL || PyModule_AddObject(module, "MemoryWriter", type) < 0) {
-        Py_XDECREF(type);
+    PyObject *reads = PyDict_New();
+    if (reads == NULL || collect_slot_reads(reads, layout_reads, LAYOUT_READS) < 0 ||
+        collect_slot_reads(reads, raw_reads, RAW_READS) < 0) {
+        Py_XDECREF(reads);
+        Py_DECREF(module);
+        return NULL;
+    }
+    if (add_object(module, "SLOT_READS", reads) < 0) {
         Py_DECREF(module);
         return NULL;
     }

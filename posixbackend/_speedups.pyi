@@ -4,6 +4,9 @@ import io
 from collections.abc import Callable
 from typing import Any
 
+SLOT_READS: dict[str, tuple[str, ...]]
+"""The slots this module reads by offset, by class role (see emulated/accelerator_contract.py)."""
+
 def configure(
     *,
     description: type,

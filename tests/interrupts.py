@@ -179,13 +179,14 @@ def traced(call: Callable[[], object], files: tuple[str, ...], at: int | None) -
     """Run ``call`` under an :class:`Interrupter` (which then tells how many points it passed
     and where it raised)."""
     interrupter = Interrupter(files, at)
+    outer = sys.gettrace()  # a coverage tracer, when the suite measures it: put back after
     sys.settrace(interrupter)
     try:
         call()
     except Injected:
         pass
     finally:
-        sys.settrace(None)
+        sys.settrace(outer)
     return interrupter
 
 

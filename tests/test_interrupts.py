@@ -53,11 +53,12 @@ def count_points() -> None:
             super()._point(frame)
 
     interrupter = Recording((HERE,), None)
+    outer = sys.gettrace()
     sys.settrace(interrupter)
     try:
         sample()
     finally:
-        sys.settrace(None)
+        sys.settrace(outer)
     names = [name for name, _ in seen]
     assert names.count("sample") == 5, seen  # start, after len, after range, two jumps
     assert names.count("helper") == 1, seen

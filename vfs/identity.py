@@ -19,6 +19,7 @@ class Identity:
     uid: int
     gid: int
     groups: frozenset[int] = attrs.field(default=frozenset(), converter=_group_set)
+    __accelerated_slots__ = ("gid", "groups", "uid")  # read by offset in posixbackend's C code
 
     @classmethod
     def current(cls) -> Identity:

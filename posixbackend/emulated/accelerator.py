@@ -12,6 +12,10 @@ accelerated backend's ``io.FileIO`` its methods in C (:data:`FAST_BOUND_RAW_FILE
 backend's scandir hands out the C ``DirEntry`` and iterator of ``posixbackend/_direntry.c``
 (:func:`scandir_class`, :data:`SCAN_NODES`), built alongside: direntry.py's behaviour
 without a Python frame per entry.
+
+Both C modules read slots of the classes below by offset; the classes declare those slots in
+``__accelerated_slots__`` and a C module that disagrees with them is left out, the Python code
+serving in its place (accelerator_contract.py).
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ from __future__ import annotations
 import io
 import os
 import posix
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
-from typing import Any
+from typing import Any, Final
 
 import compat
+from posixbackend.emulated import accelerator_contract
 from posixbackend.emulated.descriptions import Description, FileDescription
 from posixbackend.emulated.direntry import DirEntry, ScandirIterator, StatFunction
 from posixbackend.emulated.fdtable import FdTable
@@ -41,25 +46,52 @@ ENVIRONMENT_SWITCH = "POSIXBACKEND_PURE_PYTHON"
 _SWITCH_KEY = ENVIRONMENT_SWITCH.encode()
 """Set to anything but "" or "0" to leave the accelerator out of every new backend."""
 ACCELERATED_CALLS = ("read", "lseek", "open", "close")
+CONTRACT_GAP = accelerator_contract.CONTRACT_BROKEN.id
 
 
-def _load() -> tuple[ModuleType | None, str]:
-    """The configured C module, or None and why it is missing."""
+SPEEDUPS_CLASSES: Final[Mapping[str, type]] = {
+    "description": Description,
+    "file_description": FileDescription,
+    "fd_table": FdTable,
+    "memory_handle": MemoryHandle,
+    "inode": Inode,
+    "regular_file": RegularFile,
+    "directory": Directory,
+    "resolver": Resolver,
+    "identity": Identity,
+    "space": Space,
+    "raw_file": RawFile,
+}
+"""The classes ``_speedups`` reads, by role (the keyword its configure functions take)."""
+DIRENTRY_CLASSES: Final[Mapping[str, type]] = {"inode": Inode}
+"""The classes ``_direntry`` reads, by role."""
+
+
+def _configured(
+    module: ModuleType, classes: Mapping[str, type], configure: Callable[[], None]
+) -> str:
+    """Configure ``module`` when it keeps its contract with ``classes``: "" when done, else
+    why it is left out (each breach logged, see accelerator_contract.py)."""
+    if not accelerator_contract.check(module, classes):
+        return f"{module.__name__} does not match the classes it reads ({CONTRACT_GAP})"
     try:
-        from posixbackend import _speedups
-    except ImportError as error:
-        return None, f"posixbackend._speedups is not built ({error})"
-    _speedups.configure(
-        description=Description,
-        file_description=FileDescription,
-        fd_table=FdTable,
-        memory_handle=MemoryHandle,
-        inode=Inode,
-        regular_file=RegularFile,
-        directory=Directory,
-        resolver=Resolver,
-        identity=Identity,
-        space=Space,
+        configure()
+    except (AttributeError, TypeError) as error:
+        # what configure checks beyond the declared names: the kind of each slot, the
+        # methods and properties it takes by name (RawFile's _finish_open, closed...)
+        breach = accelerator_contract.Breach(
+            module.__name__, module.__name__, "configure", str(error)
+        )
+        accelerator_contract.report([breach])
+        return f"{module.__name__} does not match the classes it reads ({error})"
+    return ""
+
+
+def _configure_speedups(speedups: ModuleType) -> None:
+    """Give ``_speedups`` its classes and the constants of the code its fast paths stand for."""
+    classes = SPEEDUPS_CLASSES
+    speedups.configure(
+        **{role: cls for role, cls in classes.items() if role != "raw_file"},
         fast_state=tuple(_FAST_STATE[mode] for mode in range(4)),
         open_state=OPEN,
         reader_state=READ | TOUCH,
@@ -68,8 +100,8 @@ def _load() -> tuple[ModuleType | None, str]:
         writer_state=WRITE,
         max_file_size=MAX_FILE_SIZE,
     )
-    _speedups.configure_raw_file(
-        raw_file=RawFile,
+    speedups.configure_raw_file(
+        raw_file=classes["raw_file"],
         iobase_close=io.RawIOBase.close,  # what RawFile.close's super().close() reaches
         block_size=BLOCK_SIZE,  # a memory file's st_blksize
         # RawFile._take_mode's flags for 'r', 'w', 'a' and 'x'; '+' makes them O_RDWR
@@ -81,17 +113,26 @@ def _load() -> tuple[ModuleType | None, str]:
         ),
         plus_flag=os.O_RDWR,
     )
-    return _speedups, ""
+
+
+def _load() -> tuple[ModuleType | None, str]:
+    """The configured C module, or None and why it is missing."""
+    try:
+        from posixbackend import _speedups
+    except ImportError as error:
+        return None, f"posixbackend._speedups is not built ({error})"
+    why = _configured(_speedups, SPEEDUPS_CLASSES, lambda: _configure_speedups(_speedups))
+    return (None, why) if why else (_speedups, "")
 
 
 def _load_direntry() -> ModuleType | None:
-    """The configured C DirEntry module, or None when it is not built."""
+    """The configured C DirEntry module, or None when it is not built or does not match."""
     try:
         from posixbackend import _direntry
     except ImportError:
         return None
-    _direntry.configure(Inode)
-    return _direntry
+    why = _configured(_direntry, DIRENTRY_CLASSES, lambda: _direntry.configure(Inode))
+    return None if why else _direntry
 
 
 _speedups, MISSING = _load()

@@ -53,6 +53,8 @@ class Description:
     """
 
     __slots__ = ("flags", "refs")
+    # read by offset in posixbackend's C code
+    __accelerated_slots__: tuple[str, ...] = ("flags", "refs")
 
     def __init__(self, flags: int) -> None:
         self.flags = flags
@@ -146,6 +148,8 @@ class FileDescription(Description):
     """
 
     __slots__ = ("_gate", "_handle", "_waiting", "busy", "position")
+    # read by offset in posixbackend's C code
+    __accelerated_slots__ = ("_gate", "_handle", "_waiting", "busy", "position")
 
     def __init__(self, handle: Handle, flags: int) -> None:  # the base's work, inline: hot
         self.flags = flags

@@ -27,6 +27,8 @@ class FdTable:
     """Descriptor numbers, their descriptions and close-on-exec flags."""
 
     __slots__ = ("_hint", "_inheritable", "files", "limit", "lock")
+    # read by offset in posixbackend's C code
+    __accelerated_slots__ = ("_hint", "_inheritable", "files", "limit", "lock")
 
     def __init__(self, limit: int | None = None) -> None:
         self.limit = open_files_limit() if limit is None else limit

@@ -336,6 +336,11 @@ class RawFile(io.RawIOBase):
         "_seekable",
         "_writable",
     )
+    # read by offset in posixbackend's C code
+    __accelerated_slots__ = (
+        "_appending", "_blksize", "_closefd", "_created", "_fd", "_finalizing", "_os",
+        "_readable", "_seekable", "_writable",
+    )  # fmt: skip
 
     _os: OsLike
     _fd: int

@@ -40,6 +40,8 @@ class MemoryHandle(Handle):
     """
 
     __slots__ = ("_fs", "_node", "_opened_as", "_reader", "_state", "flags")
+    # read by offset in posixbackend's C code
+    __accelerated_slots__ = ("_fs", "_node", "_opened_as", "_reader", "_state", "flags")
 
     def __init__(
         self, fs: MemoryFileSystem, node: Inode, flags: int, path: str, state: int

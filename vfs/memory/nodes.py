@@ -69,6 +69,10 @@ class Inode:
         "_stat", "atime", "ctime", "dev", "freed", "gid", "handles", "ino", "mode", "mtime",
         "nlink", "uid",
     )  # fmt: skip
+    # read by offset in posixbackend's C code
+    __accelerated_slots__: tuple[str, ...] = (
+        "_stat", "atime", "ctime", "gid", "handles", "ino", "mode", "mtime", "nlink", "uid",
+    )  # fmt: skip
 
     def __init__(self, dev: int, ino: int, now: int, mode: int) -> None:
         """A new inode of device ``dev`` owned by root (see :meth:`set_owner`), times ``now``."""
@@ -157,6 +161,7 @@ class Directory(Inode):
     """A directory: its entries by name, and where it hangs (parent and name) for ``..``."""
 
     __slots__ = ("entries", "name", "parent")
+    __accelerated_slots__ = ("entries",)  # read by offset in posixbackend's C code
 
     def __init__(self, dev: int, ino: int, now: int, mode: int) -> None:
         super().__init__(dev, ino, now, S_IFDIR | (mode & 0o7777))
@@ -216,6 +221,7 @@ class RegularFile(Inode):
     """
 
     __slots__ = ("data", "extents", "mapped")
+    __accelerated_slots__ = ("data",)  # read by offset in posixbackend's C code
 
     def __init__(self, dev: int, ino: int, now: int, mode: int) -> None:
         super().__init__(dev, ino, now, S_IFREG | (mode & 0o7777))
