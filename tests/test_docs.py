@@ -7,13 +7,14 @@
 - README's test command is the one ``.ci/run`` runs;
 - every generated block names a command that exists, and rewriting the blocks from a fake
   result is idempotent and touches nothing outside them;
-- the frames posixbackend/ARCHITECTURE.md lists are on the path of the calls it follows;
-- the layering rule the docs state holds for imports (compat and vfs never import upwards).
+- the frames posixbackend/ARCHITECTURE.md lists are on the path of the calls it follows, and
+  the files and objects the docs name exist.
+
+(The layering rule the docs state is tests/test_import_graph.py's and tests/compat/test_api.py's.)
 """
 
 from __future__ import annotations
 
-import ast
 import importlib
 import inspect
 import json
@@ -457,27 +458,3 @@ def test_architecture_frames_are_on_the_path(call: str, kind: str) -> None:
         except ValueError:
             missing.append(name)
     assert not missing, f"{call}: not on the path (in this order): {missing}"
-
-
-# -- the layering rule -------------------------------------------------------------------------
-
-
-def imported_packages(package: str) -> dict[str, set[str]]:
-    found = {}
-    for path in sorted((ROOT / package).rglob("*.py")):
-        names = set()
-        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
-            if isinstance(node, ast.Import):
-                names |= {alias.name.partition(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names.add(node.module.partition(".")[0])
-        found[relative(path)] = names
-    return found
-
-
-@pytest.mark.parametrize(("package", "above"), [("compat", {"vfs", "posixbackend"}),
-                                                ("vfs", {"posixbackend"})])  # fmt: skip
-def test_imports_point_down(package: str, above: set[str]) -> None:
-    upward = {path: sorted(names & above)
-              for path, names in imported_packages(package).items() if names & above}  # fmt: skip
-    assert not upward
