@@ -40,3 +40,11 @@ def test_the_fsspec_adapters_under_their_old_names(module: str, old: str, new: s
     assert value is getattr(home, new)
     with pytest.raises(AttributeError):
         _ = home.NoSuchName
+
+
+def test_the_default_file_system_under_its_old_module() -> None:
+    from posixbackend import defaultfs
+
+    old = _fresh_import("posixbackend.switch.defaultfs")
+    with pytest.warns(DeprecationWarning, match="posixbackend.defaultfs"):
+        assert getattr(old, "default_file_system") is defaultfs.default_file_system  # noqa: B009

@@ -1,9 +1,11 @@
-"""Old names kept for one release: a module's ``__getattr__`` that warns and gives the new."""
+"""Old names kept for one release: a module's ``__getattr__`` that warns and gives the new
+(a renamed name, or every name of a moved module)."""
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping
+from types import ModuleType
 from typing import Any
 
 
@@ -20,5 +22,20 @@ def renamed_names(
             raise AttributeError(f"module {module!r} has no attribute {name!r}")
         warnings.warn(f"{module}.{name} is now {new}", DeprecationWarning, stacklevel=2)
         return namespace[new]
+
+    return __getattr__
+
+
+def moved_module(module: str, home: ModuleType) -> Callable[[str], object]:
+    """A ``__getattr__`` for the old ``module`` whose names now live in ``home``: each name
+    taken from it is ``home``'s, with a DeprecationWarning (importing it alone does not warn,
+    so tools that walk a package stay quiet); a name ``home`` lacks is an AttributeError."""
+
+    def __getattr__(name: str) -> object:
+        value = getattr(home, name)
+        warnings.warn(
+            f"{module}.{name} is now in {home.__name__}", DeprecationWarning, stacklevel=2
+        )
+        return value
 
     return __getattr__

@@ -7,17 +7,7 @@ walk the package, such as ``python -m compat.docs``, stay quiet).
 
 from __future__ import annotations
 
-import warnings
-
 from posixbackend.emulated import processhandlers
+from vfs.renamed import moved_module
 
-
-def __getattr__(name: str) -> object:
-    """Every name of :mod:`posixbackend.emulated.processhandlers`, with a DeprecationWarning."""
-    value = getattr(processhandlers, name)  # AttributeError for a name it does not have
-    warnings.warn(
-        f"posixbackend.emulated.processes.{name} is now in posixbackend.emulated.processhandlers",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return value
+__getattr__ = moved_module(__name__, processhandlers)
