@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import settings
 
 settings.register_profile("default", max_examples=150, deadline=None)
@@ -12,3 +13,13 @@ settings.register_profile("thorough", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 pytest_plugins = ["pytester"]  # the pytest plugin's tests (tests/testing) run pytest itself
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep coverage to the test processes: the variable that starts it in each new
+    interpreter (``coverage run`` sets it, pyproject.toml's ``patch = ["subprocess"]``) reaches
+    the xdist workers, and stops there: the child interpreters the tests start are not
+    measured (slower, and many run isolated)."""
+    distributing = bool(getattr(config.option, "numprocesses", None))
+    if hasattr(config, "workerinput") or not distributing:
+        os.environ.pop("COVERAGE_PROCESS_CONFIG", None)

@@ -1077,8 +1077,8 @@ def test_signal_during_blocking_read(kind: str, handler_raises: bool) -> None:
         late = threading.Timer(0.15, lambda: env.osm.write(w, memoryview(b"late")))
         previous = signal.signal(signal.SIGALRM, handler)
         try:
+            late.start()  # first: a signal during Thread.start would land outside the read
             signal.setitimer(signal.ITIMER_REAL, 0.03)
-            late.start()
             if handler_raises:
                 with pytest.raises(Interrupt):
                     f.read(10)
