@@ -76,7 +76,8 @@ def table(outcome: Outcome) -> str:
 
 
 def markdown(outcomes: Iterable[Outcome]) -> str:
-    """The rows as a Markdown table (for the README's Performance section)."""
+    """Every group's rows as one Markdown table (the docs' generated blocks use
+    :func:`benchmarks.docblocks.benchmark_table`, one group each)."""
     lines = [
         "| group | operation | managed / native | pyfakefs / native | PyFilesystem2 / native "
         "| target | met |",

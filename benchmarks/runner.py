@@ -1,11 +1,13 @@
 """``python -m benchmarks``: issue 20's groups, each in its own process, as tables and JSON.
 
-``python -m benchmarks GROUP [--quick | --full] [--rounds N] [--json PATH] [--plot DIR]``
+``python -m benchmarks GROUP [--quick | --full] [--rounds N] [--json PATH] [--plot DIR]
+[--update-docs FILE]``
 with GROUP one of ops, scale, threads, blocks, startup, pool, distributed or all. Each group
 runs in a child process (``python -m benchmarks GROUP --worker-output FILE``) so that no
 group's imports, installed stand-ins or caches colour another's numbers; the parent prints
-each group's table as it finishes, writes every row to one JSON file and, with ``--plot``,
-draws the scaling curves.
+each group's table as it finishes, writes every row to one JSON file, with ``--plot`` draws
+the scaling curves and with ``--update-docs`` rewrites the generated blocks of the docs
+(benchmarks/docblocks.py).
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
 
-from benchmarks import plots, report
+from benchmarks import docblocks, plots, report
 from benchmarks.harness import Outcome, Settings
 
 GROUPS = {
@@ -54,6 +57,9 @@ def parser() -> argparse.ArgumentParser:
                         help=f"where the results go (default: {DEFAULT_JSON})")  # fmt: skip
     parser.add_argument("--plot", metavar="DIR", help="draw the scaling curves there as PNG "
                         "and SVG (needs matplotlib: pip install 'posixbackend[plot]')")  # fmt: skip
+    parser.add_argument("--update-docs", metavar="FILE", action="append", default=[],
+                        help="rewrite the generated blocks of these Markdown files for the "
+                        "groups run (repeatable; see benchmarks/docblocks.py)")  # fmt: skip
     parser.add_argument("--worker-output", metavar="FILE", help=argparse.SUPPRESS)
     return parser
 
@@ -125,6 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             plots.require_matplotlib()  # before minutes of measuring, not after
         except plots.MissingExtra as error:
             arguments.exit(2, f"{arguments.prog}: {error}\n")
+    for path in args.update_docs:
+        try:  # before minutes of measuring, not after
+            docblocks.check(Path(path).read_text(encoding="utf-8"), path)
+        except (OSError, docblocks.DocBlockError) as error:
+            arguments.exit(2, f"{arguments.prog}: --update-docs: {error}\n")
     groups = list(GROUPS) if args.group == "all" else [args.group]
     outcomes = []
     for group in groups:
@@ -135,6 +146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     described: dict[str, Any] = {"groups": groups, **attrs.asdict(settings)}
     report.write_json(args.json, outcomes, described)
     print(f"results written to {args.json}")
+    results = docblocks.Results(
+        {outcome.group: outcome for outcome in outcomes}, report.metadata(described)
+    )
+    for path in args.update_docs:
+        count = docblocks.update_file(Path(path), results)
+        print(f"{path}: {count} generated blocks rewritten")
     if args.plot:
         rows = [row for outcome in outcomes for row in outcome.rows]
         for path in plots.draw(rows, args.plot):

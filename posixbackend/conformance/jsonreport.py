@@ -1,4 +1,5 @@
-"""The runner's numbers and per-test outcomes as JSON, for tools (README's table, triage)."""
+"""The runner's numbers and per-test outcomes as JSON, for tools (triage, and the generated
+table of tests/README.md: ``python -m benchmarks.docblocks --conformance FILE``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """For test authors: a managed file system per test, as a pytest fixture, a decorator or a
-unittest mixin, with the set-up calls pyfakefs's users know (see README "Testing").
+unittest mixin, with the set-up calls pyfakefs's users know (see posixbackend/testing/README.md).
 
 The pytest plugin (:mod:`posixbackend.testing.plugin`) is registered through the ``pytest11``
 entry point: installing the package is enough (``-p no:posixbackend`` turns it off).

@@ -7,9 +7,10 @@ Each escape is Python source run as guest code. It tries to leave a trace on the
 says) and prints ``refused: <error>`` when the way it tried was refused -- a PermissionError
 naming the permission, or the error of a file system or kernel that has nothing there.
 ``in_process`` says what the in-process layers (stand-ins, anchors and audit hook) do about
-it: "stopped", or "escapes: <why it cannot be stopped in-process>" (README's table says the
-same); ``stopped_from`` names the Python version from which an escape is stopped in-process
-when older ones cannot stop it. The launcher's ``--sandbox`` and the isolated mode contain all.
+it: "stopped", or "escapes: <why it cannot be stopped in-process>" (the table in
+posixbackend/permissions/README.md says the same); ``stopped_from`` names the Python version
+from which an escape is stopped in-process when older ones cannot stop it. The launcher's
+``--sandbox`` and the isolated mode contain all.
 """
 
 from __future__ import annotations
