@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 from hypothesis import settings
@@ -13,6 +14,12 @@ settings.register_profile("thorough", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 pytest_plugins = ["pytester"]  # the pytest plugin's tests (tests/testing) run pytest itself
+
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    # A suite started in the background by a shell without job control (`cmd &`) inherits
+    # SIGINT ignored, and every child interpreter would too (an ignored signal stays ignored
+    # across exec): the tests that send Ctrl-C to a child expect what a terminal gives it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -37,7 +37,8 @@ except MemoryError:
 
 CLEAN = """\
 import os
-print(os.listdir("/tmp"), os.environ.get("LEFT"), sorted(os.environ))
+# (/tmp may hold the read-only library's own directories, when it lives below /tmp)
+print("left" in os.listdir("/tmp"), os.environ.get("LEFT"), sorted(os.environ))
 handles = [open(f"/tmp/f{n}", "w") for n in range(50)]
 block = bytearray(200 << 20)
 print("ok", len(handles), len(block) >> 20)
@@ -50,7 +51,7 @@ def test_what_a_guest_leaves_never_reaches_the_next(traces: Traces) -> None:
     assert printed(messy) == ["files 24", "memory"], messy.stderr
     assert set(messy.files) == {"/tmp/left"}
     clean = traces.seen(pool.submit(CLEAN).result(timeout=60))
-    assert printed(clean) == ["[] None []", "ok 50 200"], clean.stderr
+    assert printed(clean) == ["False None []", "ok 50 200"], clean.stderr
     assert clean.ok and clean.pid != messy.pid
 
 
