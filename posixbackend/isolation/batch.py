@@ -29,6 +29,7 @@ from typing import Any
 import attrs
 
 from posixbackend.isolation import progress as progress_bar
+from posixbackend.isolation.cli import guest_permissions
 from posixbackend.isolation.jobs import BatchJob, InvalidJob, JobFileError, read_jobs
 from posixbackend.isolation.limits import Limits, parse_limits
 from posixbackend.isolation.result import IsolatedResult
@@ -49,7 +50,7 @@ from posixbackend.isolation.resultsfile import (
 from posixbackend.isolation.runner import IsolationError
 from posixbackend.launcher.grants import GrantError, parse_boolean
 from posixbackend.launcher.options import UsageError
-from posixbackend.permissions.policy import Access, Permissions
+from posixbackend.permissions.policy import Permissions
 
 ISOLATE_BATCH = "--isolate-batch"
 ALL_RAN_STATUS = 0
@@ -101,11 +102,7 @@ class BatchCommand:
     @property
     def permissions(self) -> Permissions:
         """What every guest may do inside its child."""
-        return Permissions(
-            allow_io=Access.ALL,
-            allow_create_thread=self.allow_create_thread,
-            allow_native_access=self.allow_native_access,
-        )
+        return guest_permissions(self.allow_create_thread, self.allow_native_access)
 
 
 def parse_batch(arguments: Sequence[str]) -> BatchCommand | None:

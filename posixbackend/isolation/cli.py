@@ -96,12 +96,23 @@ class IsolatedCommand:
     @property
     def permissions(self) -> Permissions:
         """What the program may do inside its child."""
-        return Permissions(
-            allow_io=Access.ALL,
-            allow_create_thread=self.allow_create_thread,
-            allow_native_access=self.allow_native_access,
-            time_limit=self.time_limit,
+        return guest_permissions(
+            self.allow_create_thread, self.allow_native_access, self.time_limit
         )
+
+
+def guest_permissions(
+    allow_create_thread: bool, allow_native_access: bool, time_limit: float | None = None
+) -> Permissions:
+    """The in-process permissions the command line's grants give a guest inside its child
+    (``--isolate`` and ``--isolate-batch``): its whole memory file system, and what was
+    granted."""
+    return Permissions(
+        allow_io=Access.ALL,
+        allow_create_thread=allow_create_thread,
+        allow_native_access=allow_native_access,
+        time_limit=time_limit,
+    )
 
 
 def parse_isolated(arguments: Sequence[str]) -> IsolatedCommand | None:
