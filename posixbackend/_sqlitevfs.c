@@ -16,6 +16,9 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -72,16 +75,61 @@ struct sqlite3_vfs {
 #define SECTOR_SIZE 4096
 #define SQLITE_IOERR_READ (SQLITE_IOERR | (1 << 8))
 #define SQLITE_IOERR_WRITE (SQLITE_IOERR | (3 << 8))
+#define SQLITE_IOERR_FSYNC (SQLITE_IOERR | (4 << 8))
+#define SQLITE_IOERR_FSTAT (SQLITE_IOERR | (7 << 8))
+#define SQLITE_IOERR_LOCK (SQLITE_IOERR | (15 << 8))
+#define SQLITE_BUSY 5
+#define LOCK_NONE 0
+#define LOCK_SHARED 1
+#define LOCK_PENDING 3
+#define LOCK_EXCLUSIVE 4
+
+/* One file's locks held by this process's connections: posixbackend.sqlite.locking's
+ * record (its LockTable makes these when the trampolines serve, and keeps them by file
+ * identity). The trampolines take and drop locks here, in C, under ``record_mutex``, as the
+ * unix VFS does under its big lock: no Python call, no GIL. Python reads the fields as
+ * attributes and changes only ``opened``. */
+typedef struct {
+    PyObject_HEAD
+    int level;  /* the strongest lock any connection holds */
+    int shared; /* how many connections hold SHARED or stronger */
+    int opened; /* how many open SQLite files refer to the record (Python's count) */
+} LockRecord;
+
+static pthread_mutex_t record_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static PyMemberDef record_members[] = {
+    {"level", T_INT, offsetof(LockRecord, level), 0, "The strongest lock any connection holds."},
+    {"shared", T_INT, offsetof(LockRecord, shared), 0, "How many connections hold SHARED or more."},
+    {"opened", T_INT, offsetof(LockRecord, opened), 0, "How many open files refer to it."},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject LockRecordType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "posixbackend._sqlitevfs.LockRecord",
+    .tp_basicsize = sizeof(LockRecord),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = PyDoc_STR("The locks this process's connections hold on one file (all zero "
+                        "when made); the trampolines change level and shared."),
+    .tp_members = record_members,
+    .tp_new = PyType_GenericNew,
+};
 
 /* The sqlite3_file SQLite allocates for each open file (szOsFile bytes): after SQLite's
- * part, the provider handle's pread and pwrite, so the hottest calls go straight to the
- * handle instead of through Vfs.c_read/c_write and the open-file table (NULL until open
- * succeeded, and again after close; read and written with the GIL only), and the file's
- * device characteristics, fixed at open. */
+ * part, the provider handle's pread, pwrite, size and sync, so those calls go straight to
+ * the handle instead of through the Vfs methods and the open-file table (NULL until open
+ * succeeded, and again after close; read and written with the GIL only), the file's device
+ * characteristics, fixed at open, its lock record and the lock level it holds (read and
+ * written under record_mutex; SQLite never locks one file from two threads at once). */
 typedef struct {
     sqlite3_file base;
     PyObject *reader;
     PyObject *writer;
+    PyObject *sizer;
+    PyObject *syncer;
+    LockRecord *locks;
+    int level;
     int characteristics;
 } VfsFile;
 
@@ -203,12 +251,40 @@ companions_of(const char *name)
 
 /* -- sqlite3_io_methods --------------------------------------------------------------------- */
 
+/* Drop ``file``'s lock to ``wanted`` (SHARED or NONE): the record's rules, as
+ * posixbackend.sqlite.locking.LockTable.unlock has them. */
+static void
+drop_lock(VfsFile *file, int wanted)
+{
+    LockRecord *record = file->locks;
+    if (record == NULL || file->level <= wanted) {
+        return;
+    }
+    pthread_mutex_lock(&record_mutex);
+    if (file->level > LOCK_SHARED) {
+        record->level = LOCK_SHARED;
+    }
+    if (wanted == LOCK_NONE) {
+        record->shared -= 1;
+        if (record->shared == 0) {
+            record->level = LOCK_NONE;
+        }
+    }
+    file->level = wanted;
+    pthread_mutex_unlock(&record_mutex);
+}
+
 static int
 x_close(sqlite3_file *file)
 {
+    VfsFile *opened = (VfsFile *)file;
+    drop_lock(opened, LOCK_NONE); /* before Vfs.c_close lets the record go */
     PyGILState_STATE gil = PyGILState_Ensure();
-    Py_CLEAR(((VfsFile *)file)->reader);
-    Py_CLEAR(((VfsFile *)file)->writer);
+    Py_CLEAR(opened->reader);
+    Py_CLEAR(opened->writer);
+    Py_CLEAR(opened->sizer);
+    Py_CLEAR(opened->syncer);
+    Py_CLEAR(opened->locks);
     PyObject *args[1] = {address(file)};
     int code = call_int(s_close, args, 1, SQLITE_IOERR);
     PyGILState_Release(gil);
@@ -381,6 +457,17 @@ static int
 x_sync(sqlite3_file *file, int flags)
 {
     PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *syncer = ((VfsFile *)file)->syncer;
+    if (syncer != NULL) { /* the handle's sync, directly */
+        int code = SQLITE_OK;
+        PyObject *result = PyObject_CallNoArgs(syncer);
+        if (result == NULL) {
+            code = failed(file, SQLITE_IOERR_FSYNC);
+        }
+        Py_XDECREF(result);
+        PyGILState_Release(gil);
+        return code;
+    }
     PyObject *args[2] = {address(file), PyLong_FromLong(flags)};
     int code = call_int(s_sync, args, 2, SQLITE_IOERR);
     PyGILState_Release(gil);
@@ -392,6 +479,24 @@ x_file_size(sqlite3_file *file, int64_t *size)
 {
     PyGILState_STATE gil = PyGILState_Ensure();
     int code = SQLITE_IOERR;
+    PyObject *sizer = ((VfsFile *)file)->sizer;
+    if (sizer != NULL) { /* the handle's size, directly */
+        PyObject *result = PyObject_CallNoArgs(sizer);
+        if (result == NULL) {
+            code = failed(file, SQLITE_IOERR_FSTAT);
+        } else {
+            long long value = PyLong_AsLongLong(result);
+            if (value == -1 && PyErr_Occurred()) {
+                code = failed(file, SQLITE_IOERR_FSTAT);
+            } else {
+                *size = value;
+                code = SQLITE_OK;
+            }
+            Py_DECREF(result);
+        }
+        PyGILState_Release(gil);
+        return code;
+    }
     PyObject *args[1] = {address(file)};
     if (args[0] != NULL) {
         PyObject *result = call(s_file_size, args, 1);
@@ -415,37 +520,58 @@ x_file_size(sqlite3_file *file, int64_t *size)
     return code;
 }
 
+/* xLock: the rules of posixbackend.sqlite.locking.LockTable.lock, on the file's record. */
 static int
-x_lock(sqlite3_file *file, int level)
+x_lock(sqlite3_file *file, int wanted)
 {
-    PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *args[2] = {address(file), PyLong_FromLong(level)};
-    int code = call_int(s_lock, args, 2, SQLITE_IOERR);
-    PyGILState_Release(gil);
+    VfsFile *opened = (VfsFile *)file;
+    LockRecord *record = opened->locks;
+    if (record == NULL) { /* no open file lacks one (x_open fails without it) */
+        return SQLITE_IOERR_LOCK;
+    }
+    if (opened->level >= wanted) {
+        return SQLITE_OK;
+    }
+    int code = SQLITE_OK;
+    pthread_mutex_lock(&record_mutex);
+    if (opened->level != record->level
+        && (record->level >= LOCK_PENDING || wanted > LOCK_SHARED)) {
+        code = SQLITE_BUSY; /* another connection is writing, or wants to */
+    } else if (wanted == LOCK_SHARED) {
+        record->shared += 1;
+        if (record->level == LOCK_NONE) {
+            record->level = LOCK_SHARED;
+        }
+        opened->level = LOCK_SHARED;
+    } else if (wanted == LOCK_EXCLUSIVE && record->shared > 1) {
+        record->level = LOCK_PENDING; /* readers finish; no new one starts meanwhile */
+        opened->level = LOCK_PENDING;
+        code = SQLITE_BUSY;
+    } else {
+        record->level = wanted;
+        opened->level = wanted;
+    }
+    pthread_mutex_unlock(&record_mutex);
     return code;
 }
 
 static int
 x_unlock(sqlite3_file *file, int level)
 {
-    PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *args[2] = {address(file), PyLong_FromLong(level)};
-    int code = call_int(s_unlock, args, 2, SQLITE_IOERR);
-    PyGILState_Release(gil);
-    return code;
+    drop_lock((VfsFile *)file, level);
+    return SQLITE_OK;
 }
 
 static int
 x_check_reserved(sqlite3_file *file, int *result)
 {
-    PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *args[1] = {address(file)};
-    int value = call_int(s_check_reserved, args, 1, -1);
-    PyGILState_Release(gil);
-    if (value < 0) {
-        return SQLITE_IOERR;
+    LockRecord *record = ((VfsFile *)file)->locks;
+    if (record == NULL) {
+        return SQLITE_IOERR_LOCK;
     }
-    *result = value;
+    pthread_mutex_lock(&record_mutex);
+    *result = record->level > LOCK_SHARED;
+    pthread_mutex_unlock(&record_mutex);
     return SQLITE_OK;
 }
 
@@ -453,14 +579,9 @@ static int
 x_file_control(sqlite3_file *file, int operation, void *argument)
 {
     if (operation == SQLITE_FCNTL_LOCKSTATE) {
-        PyGILState_STATE gil = PyGILState_Ensure();
-        PyObject *args[1] = {address(file)};
-        int level = call_int(s_lock_state, args, 1, -1);
-        PyGILState_Release(gil);
-        if (level < 0) {
-            return SQLITE_IOERR;
-        }
-        *(int *)argument = level;
+        pthread_mutex_lock(&record_mutex);
+        *(int *)argument = ((VfsFile *)file)->level;
+        pthread_mutex_unlock(&record_mutex);
         return SQLITE_OK;
     }
     if (operation == SQLITE_FCNTL_PRAGMA) { /* char *[3]: error message, name, value */
@@ -496,32 +617,39 @@ x_device_characteristics(sqlite3_file *file)
 
 /* -- sqlite3_vfs ---------------------------------------------------------------------------- */
 
-/* Learn an opened file's pread, pwrite and device characteristics from Vfs.c_direct; when
- * that fails the file keeps working through the Vfs methods. */
-static void
+/* Learn an opened file's pread, pwrite, size, sync, device characteristics and lock
+ * record from Vfs.c_direct: 0, or -1 (reported) when that fails (the file is then closed
+ * again: its locks could not be kept). */
+static int
 direct(sqlite3_file *file)
 {
     PyObject *args[1] = {address(file)};
     if (args[0] == NULL) {
         PyErr_WriteUnraisable(target);
-        return;
+        return -1;
     }
     PyObject *result = call(s_direct, args, 1);
     Py_DECREF(args[0]);
     if (result == NULL) {
-        return;
+        return -1;
     }
-    PyObject *reader, *writer;
+    PyObject *reader, *writer, *sizer, *syncer, *locks;
     int characteristics;
-    if (PyArg_ParseTuple(result, "OOi:c_direct", &reader, &writer, &characteristics)) {
+    int good = PyArg_ParseTuple(result, "OOiOOO!:c_direct", &reader, &writer, &characteristics,
+                                &sizer, &syncer, &LockRecordType, &locks);
+    if (good) {
         VfsFile *opened = (VfsFile *)file;
         opened->reader = Py_NewRef(reader);
         opened->writer = Py_NewRef(writer);
+        opened->sizer = Py_NewRef(sizer);
+        opened->syncer = Py_NewRef(syncer);
+        opened->locks = (LockRecord *)Py_NewRef(locks);
         opened->characteristics = characteristics;
     } else {
         PyErr_WriteUnraisable(target);
     }
     Py_DECREF(result);
+    return good ? 0 : -1;
 }
 
 static int
@@ -529,9 +657,11 @@ x_open(sqlite3_vfs *unused, const char *name, sqlite3_file *file, int flags, int
 {
     (void)unused;
     file->pMethods = NULL; /* SQLite calls no xClose when xOpen fails */
-    ((VfsFile *)file)->reader = NULL;
-    ((VfsFile *)file)->writer = NULL;
-    ((VfsFile *)file)->characteristics = -1;
+    VfsFile *opening = (VfsFile *)file;
+    opening->reader = opening->writer = opening->sizer = opening->syncer = NULL;
+    opening->locks = NULL;
+    opening->level = LOCK_NONE;
+    opening->characteristics = -1;
     PyGILState_STATE gil = PyGILState_Ensure();
     int code = SQLITE_CANTOPEN;
     PyObject *args[6] = {address(file), NULL, PyLong_FromLong(flags), NULL, NULL, NULL};
@@ -557,12 +687,15 @@ x_open(sqlite3_vfs *unused, const char *name, sqlite3_file *file, int flags, int
             if (value == -1 && PyErr_Occurred()) {
                 PyErr_WriteUnraisable(target);
             } else if (value >= 0) { /* the flags the file was opened with */
-                if (out_flags != NULL) {
-                    *out_flags = (int)value;
+                if (direct(file) == 0) {
+                    if (out_flags != NULL) {
+                        *out_flags = (int)value;
+                    }
+                    file->pMethods = &methods;
+                    code = SQLITE_OK;
+                } else { /* opened, but not usable: closed again (no xClose will come) */
+                    x_close(file);
                 }
-                file->pMethods = &methods;
-                code = SQLITE_OK;
-                direct(file);
             } else {
                 code = (int)-value;
             }
@@ -777,6 +910,9 @@ intern(PyObject **slot, const char *text)
 PyMODINIT_FUNC
 PyInit__sqlitevfs(void)
 {
+    if (PyType_Ready(&LockRecordType) < 0) {
+        return NULL;
+    }
     if (intern(&s_open, "c_open") || intern(&s_close, "c_close") || intern(&s_read, "c_read")
         || intern(&s_write, "c_write") || intern(&s_truncate, "c_truncate")
         || intern(&s_sync, "c_sync") || intern(&s_file_size, "c_file_size")
@@ -790,5 +926,10 @@ PyInit__sqlitevfs(void)
         || intern(&s_failed, "c_failed")) {
         return NULL;
     }
-    return PyModule_Create(&module_def);
+    PyObject *module = PyModule_Create(&module_def);
+    if (module != NULL && PyModule_AddObjectRef(module, "LockRecord",
+                                                (PyObject *)&LockRecordType) < 0) {
+        Py_CLEAR(module);
+    }
+    return module;
 }

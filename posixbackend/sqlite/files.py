@@ -17,7 +17,7 @@ from typing import Final
 
 import compat
 from posixbackend.emulated import EmulatedBackend
-from posixbackend.sqlite.locking import LOCKS, InodeLocks
+from posixbackend.sqlite.locking import LOCKS, LockRecord
 from vfs import MemoryFileSystem
 from vfs.provider import Handle, write_all
 
@@ -58,7 +58,7 @@ class SqliteFile:
         """The addresses of the journal's and WAL's names, for a main database file."""
         self.level = 0
         self.key = _identity(handle, status)
-        self.locks: InodeLocks = LOCKS.acquire_record(self.key)
+        self.locks: LockRecord = LOCKS.acquire_record(self.key)
 
     def write(self, data: bytes, offset: int) -> None:
         """All of ``data`` at ``offset`` (ENOSPC when it does not fit)."""

@@ -344,16 +344,23 @@ class Vfs:
             return causes.record(error, codes.io_error(error, codes.IOERR_WRITE))
         return codes.OK
 
-    def c_direct(self, file: int) -> tuple[Any, Any, int]:
-        """The open file's handle's pread and pwrite, and its device characteristics: the C
-        trampolines call these directly (they raise; the trampolines hand what they raise to
-        c_failed), as the hottest calls, without this object's table in between."""
-        handle = self._files[file].handle
-        return handle.pread, accelerator.pwrite_of(handle), self.c_device_characteristics(file)
+    def c_direct(self, file: int) -> tuple[Any, Any, int, Any, Any, Any]:
+        """What the C trampolines use without this object's table in between: the open
+        file's handle's pread and pwrite, its device characteristics, the handle's size and
+        sync (the trampolines call these directly; what they raise goes to c_failed), and its
+        lock record (the trampolines take and drop SQLite's locks on it in C, by
+        LockTable's rules, instead of calling c_lock, c_unlock and c_check_reserved)."""
+        opened = self._files[file]
+        handle = opened.handle
+        return (
+            handle.pread, accelerator.pwrite_of(handle), self.c_device_characteristics(file),
+            handle.size, handle.sync, opened.locks,
+        )  # fmt: skip
 
     def c_failed(self, file: int, error: BaseException, code: int) -> int:
-        """The result code of ``error``, raised by the pread or pwrite of the open file at
-        ``file`` where ``code`` (SQLITE_IOERR_READ or _WRITE) is the generic one."""
+        """The result code of ``error``, raised by the pread, pwrite, size or sync of the
+        open file at ``file`` where ``code`` (SQLITE_IOERR_READ, _WRITE, _FSTAT or _FSYNC) is
+        the generic one."""
         del file  # the file's identity is not part of the cause
         return causes.record(error, codes.io_error(error, code))
 
