@@ -77,6 +77,8 @@ NAME_NEEDED: Final = -(1 << 20)
 """c_access's answer when it needs the name and token it was not given."""
 _NOFOLLOW = 0x01000000
 """SQLITE_OPEN_NOFOLLOW."""
+_LOCKED_FILES: Final = codes.OPEN_MAIN_DB | codes.OPEN_TEMP_DB | codes.OPEN_TRANSIENT_DB
+"""The files SQLite's pager takes locks on (its databases; no journal ever)."""
 
 
 class BackendTokens:
@@ -230,10 +232,15 @@ class Vfs:
             flags = flags & ~(codes.OPEN_READWRITE | codes.OPEN_CREATE) | codes.OPEN_READONLY
         immutable = bool(flags & codes.OPEN_MAIN_DB) and immutable
         try:
-            status = handle.stat()
-            if mode is not None and flags & codes.OPEN_CREATE:
+            created = mode is not None and flags & codes.OPEN_CREATE
+            locked = flags & _LOCKED_FILES  # its identity keys its lock record
+            status = handle.stat() if created or locked else None
+            if created:
+                assert mode is not None and status is not None
                 _give_mode(handle, mode, status)
-            opened = SqliteFile(handle, backend, status, immutable=immutable, token=token)
+            opened = SqliteFile(
+                handle, backend, status if locked else None, immutable=immutable, token=token
+            )
         except BaseException:
             handle.close()
             raise
