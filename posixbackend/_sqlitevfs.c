@@ -150,7 +150,7 @@ static char *vfs_name;
 static PyObject *s_open, *s_close, *s_read, *s_write, *s_truncate, *s_sync, *s_file_size,
     *s_lock, *s_unlock, *s_check_reserved, *s_device_characteristics,
     *s_delete, *s_access, *s_full_pathname, *s_last_error, *s_lock_state, *s_pragma,
-    *s_direct, *s_failed;
+    *s_failed;
 
 /* Call target.<name>(*args) with the GIL; the result, or NULL after reporting the error. */
 static PyObject *
@@ -617,39 +617,30 @@ x_device_characteristics(sqlite3_file *file)
 
 /* -- sqlite3_vfs ---------------------------------------------------------------------------- */
 
-/* Learn an opened file's pread, pwrite, size, sync, device characteristics and lock
- * record from Vfs.c_direct: 0, or -1 (reported) when that fails (the file is then closed
- * again: its locks could not be kept). */
+/* Keep what Vfs.c_open_direct gave for an opened file: its open flags, the handle's pread,
+ * pwrite, device characteristics, size, sync and the file's lock record. 0, or -1 (reported)
+ * when ``opened`` is not that (the file is then closed again: its locks could not be kept). */
 static int
-direct(sqlite3_file *file)
+direct(sqlite3_file *file, PyObject *opened, int *out_flags)
 {
-    PyObject *args[1] = {address(file)};
-    if (args[0] == NULL) {
-        PyErr_WriteUnraisable(target);
-        return -1;
-    }
-    PyObject *result = call(s_direct, args, 1);
-    Py_DECREF(args[0]);
-    if (result == NULL) {
-        return -1;
-    }
     PyObject *reader, *writer, *sizer, *syncer, *locks;
-    int characteristics;
-    int good = PyArg_ParseTuple(result, "OOiOOO!:c_direct", &reader, &writer, &characteristics,
-                                &sizer, &syncer, &LockRecordType, &locks);
-    if (good) {
-        VfsFile *opened = (VfsFile *)file;
-        opened->reader = Py_NewRef(reader);
-        opened->writer = Py_NewRef(writer);
-        opened->sizer = Py_NewRef(sizer);
-        opened->syncer = Py_NewRef(syncer);
-        opened->locks = (LockRecord *)Py_NewRef(locks);
-        opened->characteristics = characteristics;
-    } else {
+    int flags, characteristics;
+    if (!PyArg_ParseTuple(opened, "iOOiOOO!:c_open_direct", &flags, &reader, &writer,
+                          &characteristics, &sizer, &syncer, &LockRecordType, &locks)) {
         PyErr_WriteUnraisable(target);
+        return -1;
     }
-    Py_DECREF(result);
-    return good ? 0 : -1;
+    VfsFile *kept = (VfsFile *)file;
+    kept->reader = Py_NewRef(reader);
+    kept->writer = Py_NewRef(writer);
+    kept->sizer = Py_NewRef(sizer);
+    kept->syncer = Py_NewRef(syncer);
+    kept->locks = (LockRecord *)Py_NewRef(locks);
+    kept->characteristics = characteristics;
+    if (out_flags != NULL) {
+        *out_flags = flags;
+    }
+    return 0;
 }
 
 static int
@@ -682,25 +673,22 @@ x_open(sqlite3_vfs *unused, const char *name, sqlite3_file *file, int flags, int
     }
     if (good) {
         PyObject *result = call(s_open, args, 6);
-        if (result != NULL) {
-            long long value = PyLong_AsLongLong(result);
+        if (result != NULL && PyTuple_Check(result)) { /* opened */
+            if (direct(file, result, out_flags) == 0) {
+                file->pMethods = &methods;
+                code = SQLITE_OK;
+            } else { /* opened, but not usable: closed again (no xClose will come) */
+                x_close(file);
+            }
+        } else if (result != NULL) { /* minus the result code */
+            long value = PyLong_AsLong(result);
             if (value == -1 && PyErr_Occurred()) {
                 PyErr_WriteUnraisable(target);
-            } else if (value >= 0) { /* the flags the file was opened with */
-                if (direct(file) == 0) {
-                    if (out_flags != NULL) {
-                        *out_flags = (int)value;
-                    }
-                    file->pMethods = &methods;
-                    code = SQLITE_OK;
-                } else { /* opened, but not usable: closed again (no xClose will come) */
-                    x_close(file);
-                }
             } else {
                 code = (int)-value;
             }
-            Py_DECREF(result);
         }
+        Py_XDECREF(result);
     } else {
         PyErr_WriteUnraisable(target);
     }
@@ -913,7 +901,7 @@ PyInit__sqlitevfs(void)
     if (PyType_Ready(&LockRecordType) < 0) {
         return NULL;
     }
-    if (intern(&s_open, "c_open") || intern(&s_close, "c_close") || intern(&s_read, "c_read")
+    if (intern(&s_open, "c_open_direct") || intern(&s_close, "c_close") || intern(&s_read, "c_read")
         || intern(&s_write, "c_write") || intern(&s_truncate, "c_truncate")
         || intern(&s_sync, "c_sync") || intern(&s_file_size, "c_file_size")
         || intern(&s_lock, "c_lock") || intern(&s_unlock, "c_unlock")
@@ -922,7 +910,7 @@ PyInit__sqlitevfs(void)
         || intern(&s_delete, "c_delete") || intern(&s_access, "c_access")
         || intern(&s_full_pathname, "c_full_pathname")
         || intern(&s_last_error, "c_last_error") || intern(&s_lock_state, "c_lock_state")
-        || intern(&s_pragma, "c_pragma") || intern(&s_direct, "c_direct")
+        || intern(&s_pragma, "c_pragma")
         || intern(&s_failed, "c_failed")) {
         return NULL;
     }

@@ -29,7 +29,7 @@ import compat
 from posixbackend.emulated import EmulatedBackend, accelerator
 from posixbackend.sqlite import causes, codes
 from posixbackend.sqlite.files import SqliteFile, nameless
-from posixbackend.sqlite.locking import LOCKS
+from posixbackend.sqlite.locking import LOCKS, LockRecord
 from vfs.provider import Handle
 
 NAME: Final = "posixbackend"
@@ -351,18 +351,34 @@ class Vfs:
             return causes.record(error, codes.io_error(error, codes.IOERR_WRITE))
         return codes.OK
 
-    def c_direct(self, file: int) -> tuple[Any, Any, int, Any, Any, Any]:
-        """What the C trampolines use without this object's table in between: the open
-        file's handle's pread and pwrite, its device characteristics, the handle's size and
-        sync (the trampolines call these directly; what they raise goes to c_failed), and its
-        lock record (the trampolines take and drop SQLite's locks on it in C, by
-        LockTable's rules, instead of calling c_lock, c_unlock and c_check_reserved)."""
-        opened = self._files[file]
-        handle = opened.handle
-        return (
-            handle.pread, accelerator.pwrite_of(handle), self.c_device_characteristics(file),
-            handle.size, handle.sync, opened.locks,
-        )  # fmt: skip
+    def c_open_direct(  # noqa: PLR0917 - xOpen's arguments, as the trampolines pass them
+        self,
+        file: int,
+        name: bytes | None,
+        flags: int,
+        token: bytes | None,
+        immutable: bool,
+        companions: tuple[tuple[int, bytes], ...],
+    ) -> tuple[int, Any, Any, int, Any, Any, LockRecord] | int:
+        """c_open for the C trampolines, in one call with what they use without this
+        object's table in between: the flags the file was opened with, its handle's pread
+        and pwrite, its device characteristics, the handle's size and sync (the trampolines
+        call these directly; what they raise goes to c_failed), and its lock record (they
+        take and drop SQLite's locks on it in C, by LockTable's rules, instead of calling
+        c_lock, c_unlock and c_check_reserved); or minus the result code, as c_open."""
+        opened_flags = self.c_open(file, name, flags, token, immutable, companions)
+        if opened_flags < 0:
+            return opened_flags
+        try:
+            opened = self._files[file]
+            handle = opened.handle
+            return (
+                opened_flags, handle.pread, accelerator.pwrite_of(handle),
+                self.c_device_characteristics(file), handle.size, handle.sync, opened.locks,
+            )  # fmt: skip
+        except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
+            self.c_close(file)
+            return -causes.record(error, codes.CANTOPEN)
 
     def c_failed(self, file: int, error: BaseException, code: int) -> int:
         """The result code of ``error``, raised by the pread, pwrite, size or sync of the
