@@ -30,6 +30,7 @@ from posixbackend.emulated import EmulatedBackend, accelerator
 from posixbackend.sqlite import causes, codes
 from posixbackend.sqlite.files import SqliteFile, nameless
 from posixbackend.sqlite.locking import LOCKS, LockRecord
+from vfs.memory.handle import MemoryHandle
 from vfs.provider import Handle
 
 NAME: Final = "posixbackend"
@@ -77,6 +78,11 @@ NAME_NEEDED: Final = -(1 << 20)
 """c_access's answer when it needs the name and token it was not given."""
 _NOFOLLOW = 0x01000000
 """SQLITE_OPEN_NOFOLLOW."""
+_IN_MEMORY: Final = (
+    codes.IOCAP_POWERSAFE_OVERWRITE | codes.IOCAP_SAFE_APPEND | codes.IOCAP_SEQUENTIAL
+)
+"""A memory file system's files: each write lands whole, in order, data before size, under
+the file system's one lock, and nothing outlives the process (see c_device_characteristics)."""
 _LOCKED_FILES: Final = codes.OPEN_MAIN_DB | codes.OPEN_TEMP_DB | codes.OPEN_TRANSIENT_DB
 """The files SQLite's pager takes locks on (its databases; no journal ever)."""
 
@@ -438,9 +444,17 @@ class Vfs:
         return codes.NOTFOUND
 
     def c_device_characteristics(self, file: int) -> int:
-        """xDeviceCharacteristics."""
-        if self._files[file].immutable:
+        """xDeviceCharacteristics: powersafe overwrite, as the unix VFS answers; for a file of
+        a memory file system also SAFE_APPEND and SEQUENTIAL, which hold there for every
+        observer (each write lands whole and in order under the file system's lock, data
+        before size, and nothing outlives the process): SQLite then skips the journal syncs
+        and the rewrite of the journal header's record count at each commit, leaving the
+        count to the journal's size (as its format allows) when it rolls a hot journal back."""
+        opened = self._files[file]
+        if opened.immutable:
             return codes.IOCAP_POWERSAFE_OVERWRITE | codes.IOCAP_IMMUTABLE
+        if type(opened.handle) is MemoryHandle:
+            return _IN_MEMORY
         return codes.IOCAP_POWERSAFE_OVERWRITE
 
 

@@ -719,3 +719,31 @@ def test_the_trampolines_keep_sqlites_locks_in_c_records() -> None:
     assert type(record) is _sqlitevfs.LockRecord
     assert during == (codes.LOCK_RESERVED, 1, 1)
     assert after == (codes.LOCK_NONE, 0)
+
+
+def test_a_hot_journal_left_by_a_crash_is_rolled_back(place: Place) -> None:
+    """The files of a transaction caught mid-way (pages spilled into the database, the
+    journal holding their old content), copied as a crash would leave them, open as the
+    last committed state: SQLite rolls the copy's hot journal back (on the memory file
+    system the journal header leaves its record count to the journal's size, as SQLite does
+    for devices that append safely)."""
+    original, copy = place.path("crash.db"), place.path("copy.db")
+    with place.block():
+        with closing(sqlite3.connect(original)) as connection:
+            connection.execute("pragma cache_size=1")
+            connection.execute("create table t (x)")
+            connection.executemany(
+                "insert into t values (?)", ((str(i) * 100,) for i in range(200))
+            )
+            connection.commit()
+            connection.execute("update t set x = 'changed'")  # spills pages: a hot journal
+            for suffix in ("", "-journal"):
+                with open(original + suffix, "rb") as source, open(copy + suffix, "wb") as target:
+                    target.write(source.read())
+            connection.rollback()
+        with closing(sqlite3.connect(copy)) as recovered:
+            rows = recovered.execute("select count(*), min(x), max(x) from t").fetchone()
+            check = recovered.execute("pragma integrity_check").fetchone()
+        left = os.path.exists(copy + "-journal")
+    assert rows == (200, "0" * 100, "99" * 100)
+    assert (check, left) == (("ok",), False)
