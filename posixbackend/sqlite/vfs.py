@@ -89,7 +89,8 @@ _LOCKED_FILES: Final = codes.OPEN_MAIN_DB | codes.OPEN_TEMP_DB | codes.OPEN_TRAN
 
 class BackendTokens:
     """The backends connections were opened on, by the token in their URIs, each held while
-    a connect call or an open file uses it."""
+    a connect call or an open database file uses it (its journal and WAL, which SQLite
+    closes before it, look the token up without holding it)."""
 
     def __init__(self) -> None:
         self._mutex = threading.Lock()
@@ -193,7 +194,10 @@ class Vfs:
                 opened = nameless()
             else:
                 path = os.fsdecode(name)
-                backend, backend_token = self._backend_of(path, token)
+                if flags & codes.OPEN_MAIN_DB:
+                    backend, backend_token = self._backend_of(path, token)
+                else:  # a journal or WAL: its database's file, closed after it, holds the token
+                    backend = self._backend_now(path, token)
                 opened, flags = self._open_named(backend, path, flags, backend_token, immutable)
         except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
             self._unheld(backend_token)
