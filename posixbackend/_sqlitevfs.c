@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_memory_writer_api.h"
+
 typedef struct sqlite3_file sqlite3_file;
 typedef struct sqlite3_vfs sqlite3_vfs;
 typedef struct sqlite3_io_methods sqlite3_io_methods;
@@ -134,6 +136,8 @@ typedef struct {
 } VfsFile;
 
 static PyObject *target;  /* the Python Vfs object: a strong reference, never dropped */
+/* posixbackend._speedups' MemoryWriter write of a C buffer (NULL where it is not built) */
+static const MemoryWriterApi *writer_api;
 static const char *(*uri_parameter)(const char *, const char *);
 static int (*uri_boolean)(const char *, const char *, int);
 static const char *(*filename_journal)(const char *);
@@ -412,6 +416,14 @@ x_write(sqlite3_file *file, const void *buffer, int amount, int64_t offset)
         code = write_through_vfs(file, buffer, amount, offset);
         PyGILState_Release(gil);
         return code;
+    }
+    if (writer_api != NULL) { /* a memory file's writer: SQLite's buffer, copied once, there */
+        int done = writer_api->write(writer, buffer, amount, offset);
+        if (done != 0) {
+            code = done > 0 ? SQLITE_OK : failed(file, SQLITE_IOERR_WRITE);
+            PyGILState_Release(gil);
+            return code;
+        }
     }
     /* bytes, not a view of SQLite's buffer: a handle may keep what it is given */
     PyObject *args[2] = {PyBytes_FromStringAndSize(buffer, amount), PyLong_FromLongLong(offset)};
@@ -863,6 +875,10 @@ register_vfs(PyObject *module, PyObject *args)
     vfs.xCurrentTime = fallback->xCurrentTime;
     vfs.xGetLastError = x_get_last_error;
     vfs.xCurrentTimeInt64 = fallback->iVersion >= 2 ? fallback->xCurrentTimeInt64 : NULL;
+    writer_api = PyCapsule_Import(MEMORY_WRITER_API_NAME, 0);
+    if (writer_api == NULL) { /* not built: every write goes through the writer's call */
+        PyErr_Clear();
+    }
     Py_INCREF(object);
     target = object;
     int (*vfs_register)(sqlite3_vfs *, int) =
