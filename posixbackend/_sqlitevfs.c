@@ -7,6 +7,12 @@
  * matters because SQLite makes several calls per statement. The Python methods never raise;
  * if one does all the same, the error is reported as unraisable and SQLite gets an I/O error.
  *
+ * Some calls need no Python method once a file is open (Vfs.c_open_direct hands over what
+ * they use): reads, writes, sizes and syncs call the provider handle's own methods (a memory
+ * file's writes go to posixbackend._speedups' MemoryWriter as C buffers), and SQLite's locks
+ * are taken and dropped here, on the lock record posixbackend/sqlite/locking.py keeps per
+ * file, by the same rules, under one mutex and without the GIL.
+ *
  * The structures are declared here from sqlite3.h's stable ABI (sqlite3_vfs version 2,
  * sqlite3_io_methods version 1: no shared memory, so SQLite refuses WAL cleanly), and the
  * library's functions come as addresses from Python (found through _sqlite3's own link), so
