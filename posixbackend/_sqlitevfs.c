@@ -157,10 +157,8 @@ static const char *token_parameter = "posixbackend-backend";
 static sqlite3_vfs vfs;
 static sqlite3_io_methods methods;
 static char *vfs_name;
-static PyObject *s_open, *s_close, *s_read, *s_write, *s_truncate, *s_sync, *s_file_size,
-    *s_lock, *s_unlock, *s_check_reserved, *s_device_characteristics,
-    *s_delete, *s_access, *s_full_pathname, *s_last_error, *s_lock_state, *s_pragma,
-    *s_failed;
+static PyObject *s_open, *s_close, *s_read, *s_write, *s_truncate, *s_device_characteristics,
+    *s_delete, *s_access, *s_full_pathname, *s_last_error, *s_pragma, *s_failed;
 
 /* Call target.<name>(*args) with the GIL; the result, or NULL after reporting the error. */
 static PyObject *
@@ -471,69 +469,36 @@ x_truncate(sqlite3_file *file, int64_t size)
     return code;
 }
 
+/* xSync: the handle's sync (x_open made sure the file has it). */
 static int
 x_sync(sqlite3_file *file, int flags)
 {
+    (void)flags;
     PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *syncer = ((VfsFile *)file)->syncer;
-    if (syncer != NULL) { /* the handle's sync, directly */
-        int code = SQLITE_OK;
-        PyObject *result = PyObject_CallNoArgs(syncer);
-        if (result == NULL) {
-            code = failed(file, SQLITE_IOERR_FSYNC);
-        }
-        Py_XDECREF(result);
-        PyGILState_Release(gil);
-        return code;
+    int code = SQLITE_OK;
+    PyObject *result = PyObject_CallNoArgs(((VfsFile *)file)->syncer);
+    if (result == NULL) {
+        code = failed(file, SQLITE_IOERR_FSYNC);
     }
-    PyObject *args[2] = {address(file), PyLong_FromLong(flags)};
-    int code = call_int(s_sync, args, 2, SQLITE_IOERR);
+    Py_XDECREF(result);
     PyGILState_Release(gil);
     return code;
 }
 
+/* xFileSize: the handle's size (x_open made sure the file has it). */
 static int
 x_file_size(sqlite3_file *file, int64_t *size)
 {
     PyGILState_STATE gil = PyGILState_Ensure();
-    int code = SQLITE_IOERR;
-    PyObject *sizer = ((VfsFile *)file)->sizer;
-    if (sizer != NULL) { /* the handle's size, directly */
-        PyObject *result = PyObject_CallNoArgs(sizer);
-        if (result == NULL) {
-            code = failed(file, SQLITE_IOERR_FSTAT);
-        } else {
-            long long value = PyLong_AsLongLong(result);
-            if (value == -1 && PyErr_Occurred()) {
-                code = failed(file, SQLITE_IOERR_FSTAT);
-            } else {
-                *size = value;
-                code = SQLITE_OK;
-            }
-            Py_DECREF(result);
-        }
-        PyGILState_Release(gil);
-        return code;
-    }
-    PyObject *args[1] = {address(file)};
-    if (args[0] != NULL) {
-        PyObject *result = call(s_file_size, args, 1);
-        if (result != NULL) {
-            long long value = PyLong_AsLongLong(result);
-            if (value == -1 && PyErr_Occurred()) {
-                PyErr_WriteUnraisable(target);
-            } else if (value >= 0) {
-                *size = value;
-                code = SQLITE_OK;
-            } else {
-                code = (int)-value;
-            }
-            Py_DECREF(result);
-        }
-        Py_DECREF(args[0]);
+    int code = SQLITE_OK;
+    PyObject *result = PyObject_CallNoArgs(((VfsFile *)file)->sizer);
+    long long value = result == NULL ? -1 : PyLong_AsLongLong(result);
+    if (value == -1 && PyErr_Occurred()) {
+        code = failed(file, SQLITE_IOERR_FSTAT);
     } else {
-        PyErr_WriteUnraisable(target);
+        *size = value;
     }
+    Py_XDECREF(result);
     PyGILState_Release(gil);
     return code;
 }
@@ -923,16 +888,13 @@ PyInit__sqlitevfs(void)
     if (PyType_Ready(&LockRecordType) < 0) {
         return NULL;
     }
-    if (intern(&s_open, "c_open_direct") || intern(&s_close, "c_close") || intern(&s_read, "c_read")
-        || intern(&s_write, "c_write") || intern(&s_truncate, "c_truncate")
-        || intern(&s_sync, "c_sync") || intern(&s_file_size, "c_file_size")
-        || intern(&s_lock, "c_lock") || intern(&s_unlock, "c_unlock")
-        || intern(&s_check_reserved, "c_check_reserved")
+    if (intern(&s_open, "c_open_direct") || intern(&s_close, "c_close")
+        || intern(&s_read, "c_read") || intern(&s_write, "c_write")
+        || intern(&s_truncate, "c_truncate")
         || intern(&s_device_characteristics, "c_device_characteristics")
         || intern(&s_delete, "c_delete") || intern(&s_access, "c_access")
         || intern(&s_full_pathname, "c_full_pathname")
-        || intern(&s_last_error, "c_last_error") || intern(&s_lock_state, "c_lock_state")
-        || intern(&s_pragma, "c_pragma")
+        || intern(&s_last_error, "c_last_error") || intern(&s_pragma, "c_pragma")
         || intern(&s_failed, "c_failed")) {
         return NULL;
     }

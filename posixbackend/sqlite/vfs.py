@@ -4,7 +4,11 @@ What each VFS method does is written once, here, in Python. SQLite reaches these
 through C trampolines (posixbackend/_sqlitevfs.c, optional, built with the package) or,
 where those are not built, through ctypes adaptors (:mod:`posixbackend.sqlite.ctypesvfs`);
 both take the GIL, which SQLite's own worker threads need. ctypes costs about 0.8 us more per
-call, and SQLite makes about seven calls per primary-key SELECT.
+call, and SQLite makes about seven calls per primary-key SELECT. The trampolines need fewer:
+once a file is open (:meth:`Vfs.c_open_direct`) they call its handle's pread, pwrite, size
+and sync themselves, and keep SQLite's locks in C on the file's lock record, by the rules of
+:mod:`posixbackend.sqlite.locking` (c_lock, c_unlock, c_check_reserved, c_lock_state,
+c_sync and c_file_size serve the ctypes adaptors).
 
 Each file is opened on the backend that served the connect: ``sqlite3.connect`` (see
 :mod:`posixbackend.sqlite.connect`) puts a token naming that backend into the URI, and SQLite
