@@ -747,3 +747,18 @@ def test_a_hot_journal_left_by_a_crash_is_rolled_back(place: Place) -> None:
         left = os.path.exists(copy + "-journal")
     assert rows == (200, "0" * 100, "99" * 100)
     assert (check, left) == (("ok",), False)
+
+
+def test_the_trampolines_find_the_memory_writers_c_write() -> None:
+    """posixbackend._speedups offers the MemoryWriter's write of a C buffer in a capsule of
+    the name posixbackend/_memory_writer_api.h gives (the trampolines import it by name;
+    under another name every page would be copied into a bytes object first)."""
+    try:
+        from posixbackend import _speedups, _sqlitevfs  # noqa: F401
+    except ImportError:
+        pytest.skip("the accelerator or the trampolines are not built")  # pragma: no cover
+    import ctypes
+
+    is_valid = ctypes.pythonapi.PyCapsule_IsValid
+    is_valid.argtypes, is_valid.restype = (ctypes.py_object, ctypes.c_char_p), ctypes.c_int
+    assert is_valid(_speedups.memory_writer_api, b"posixbackend._speedups.memory_writer_api")
