@@ -77,6 +77,17 @@ NO_SYMLINK_RESOLUTION = compat.declare(
     "without resolving symbolic links: the journal of a database opened through a symlink "
     "is made next to the link, not next to its target",
 )
+IN_MEMORY_JOURNALS = compat.declare(
+    id="sqlite.memory_journal_header",
+    function="sqlite3.connect",
+    aspect="rollback journal header on the memory file system",
+    level=compat.Level.FINE,
+    explanation="a database on a memory file system reports safe-append, sequential "
+    "storage (true there), so SQLite writes its rollback journal's record count as 'the "
+    "rest of the file' (0xffffffff) and never rewrites it, and skips the journal's syncs; "
+    "the journal's bytes during a transaction differ from those on a Linux file system, "
+    "rollback and hot-journal recovery do not",
+)
 _READWRITE = os.R_OK | os.W_OK
 NAME_NEEDED: Final = -(1 << 20)
 """c_access's answer when it needs the name and token it was not given."""
@@ -255,6 +266,8 @@ class Vfs:
             opened = SqliteFile(
                 handle, backend, status if locked else None, immutable=immutable, token=token
             )
+            if locked and not immutable and type(handle) is MemoryHandle:
+                IN_MEMORY_JOURNALS.hit(path=path)  # see c_device_characteristics
         except BaseException:
             handle.close()
             raise

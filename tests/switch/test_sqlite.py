@@ -762,3 +762,18 @@ def test_the_trampolines_find_the_memory_writers_c_write() -> None:
     is_valid = ctypes.pythonapi.PyCapsule_IsValid
     is_valid.argtypes, is_valid.restype = (ctypes.py_object, ctypes.c_char_p), ctypes.c_int
     assert is_valid(_speedups.memory_writer_api, b"posixbackend._speedups.memory_writer_api")
+
+
+def test_a_database_on_the_memory_file_system_notes_its_journal_header_gap(place: Place) -> None:
+    """Only a database on a memory file system (whose journal header SQLite then writes as
+    for safe-append storage) hits gap sqlite.memory_journal_header."""
+
+    def hits() -> int:
+        entry = compat.report().get("sqlite.memory_journal_header")
+        return 0 if entry is None else entry.count
+
+    before = hits()
+    with place.block(), closing(sqlite3.connect(place.path("gap.db"))) as connection:
+        connection.execute("create table t (x)")
+        connection.commit()
+    assert hits() - before == (1 if place.kind == "memory" else 0)
