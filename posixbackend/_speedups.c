@@ -18,6 +18,7 @@
  */
 
 #include "_accel_common.h"
+#include "_memory_writer_api.h"
 #include <fcntl.h>
 #include <limits.h>
 #include <time.h>
@@ -1123,6 +1124,22 @@ python:
     return PyObject_Vectorcall(self->python_pwrite, args, nargsf, kwnames);
 }
 
+static PyTypeObject *memory_writer_type; /* the module keeps it (m_size -1: never freed) */
+
+/* MemoryWriterApi.write (posixbackend/_memory_writer_api.h), for the SQLite VFS's trampolines. */
+static int
+memory_writer_write(PyObject *writer, const char *data, Py_ssize_t length, long long offset)
+{
+    if (Py_TYPE(writer) != memory_writer_type) {
+        return 0;
+    }
+    MemoryWriter *self = (MemoryWriter *)writer;
+    return memory_pwrite(self->space, self->fs_acquire, self->fs_release, self->handle, data,
+                         length, offset);
+}
+
+static const MemoryWriterApi memory_writer_api = {memory_writer_write};
+
 static PyObject *
 memory_writer_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
                          PyObject *kwnames)
@@ -2083,8 +2100,12 @@ PyInit__speedups(void)
     Py_XDECREF(io_module);
     type = raw_io_base ? PyType_FromSpecWithBases(&raw_file_base_spec, raw_io_base) : NULL;
     Py_XDECREF(raw_io_base);
+    PyObject *writer_type = PyType_FromSpec(&memory_writer_spec);
+    memory_writer_type = (PyTypeObject *)writer_type;
     if (add_object(module, "RawFileBase", type) < 0 ||
-        add_object(module, "MemoryWriter", PyType_FromSpec(&memory_writer_spec)) < 0) {
+        add_object(module, "MemoryWriter", writer_type) < 0 ||
+        add_object(module, "memory_writer_api",
+                   PyCapsule_New((void *)&memory_writer_api, MEMORY_WRITER_API_NAME, NULL)) < 0) {
         Py_DECREF(module);
         return NULL;
     }

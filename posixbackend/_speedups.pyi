@@ -49,6 +49,9 @@ class MemoryWriter:
     def __init__(self, handle: Any) -> None: ...
     def __call__(self, data: bytes, offset: int, /) -> int: ...
 
+memory_writer_api: object
+"""A capsule of MemoryWriterApi (posixbackend/_memory_writer_api.h) for the SQLite VFS."""
+
 def configure_raw_file(
     *,
     raw_file: type,

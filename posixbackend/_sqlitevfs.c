@@ -7,6 +7,12 @@
  * matters because SQLite makes several calls per statement. The Python methods never raise;
  * if one does all the same, the error is reported as unraisable and SQLite gets an I/O error.
  *
+ * Some calls need no Python method once a file is open (Vfs.c_open_direct hands over what
+ * they use): reads, writes, sizes and syncs call the provider handle's own methods (a memory
+ * file's writes go to posixbackend._speedups' MemoryWriter as C buffers), and SQLite's locks
+ * are taken and dropped here, on the lock record posixbackend/sqlite/locking.py keeps per
+ * file, by the same rules, under one mutex and without the GIL.
+ *
  * The structures are declared here from sqlite3.h's stable ABI (sqlite3_vfs version 2,
  * sqlite3_io_methods version 1: no shared memory, so SQLite refuses WAL cleanly), and the
  * library's functions come as addresses from Python (found through _sqlite3's own link), so
@@ -16,8 +22,13 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "_memory_writer_api.h"
 
 typedef struct sqlite3_file sqlite3_file;
 typedef struct sqlite3_vfs sqlite3_vfs;
@@ -72,20 +83,67 @@ struct sqlite3_vfs {
 #define SECTOR_SIZE 4096
 #define SQLITE_IOERR_READ (SQLITE_IOERR | (1 << 8))
 #define SQLITE_IOERR_WRITE (SQLITE_IOERR | (3 << 8))
+#define SQLITE_IOERR_FSYNC (SQLITE_IOERR | (4 << 8))
+#define SQLITE_IOERR_FSTAT (SQLITE_IOERR | (7 << 8))
+#define SQLITE_IOERR_LOCK (SQLITE_IOERR | (15 << 8))
+#define SQLITE_BUSY 5
+#define LOCK_NONE 0
+#define LOCK_SHARED 1
+#define LOCK_PENDING 3
+#define LOCK_EXCLUSIVE 4
+
+/* One file's locks held by this process's connections: posixbackend.sqlite.locking's
+ * record (its LockTable makes these when the trampolines serve, and keeps them by file
+ * identity). The trampolines take and drop locks here, in C, under ``record_mutex``, as the
+ * unix VFS does under its big lock: no Python call, no GIL. Python reads the fields as
+ * attributes and changes only ``opened``. */
+typedef struct {
+    PyObject_HEAD
+    int level;  /* the strongest lock any connection holds */
+    int shared; /* how many connections hold SHARED or stronger */
+    int opened; /* how many open SQLite files refer to the record (Python's count) */
+} LockRecord;
+
+static pthread_mutex_t record_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static PyMemberDef record_members[] = {
+    {"level", T_INT, offsetof(LockRecord, level), 0, "The strongest lock any connection holds."},
+    {"shared", T_INT, offsetof(LockRecord, shared), 0, "How many connections hold SHARED or more."},
+    {"opened", T_INT, offsetof(LockRecord, opened), 0, "How many open files refer to it."},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject LockRecordType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "posixbackend._sqlitevfs.LockRecord",
+    .tp_basicsize = sizeof(LockRecord),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = PyDoc_STR("The locks this process's connections hold on one file (all zero "
+                        "when made); the trampolines change level and shared."),
+    .tp_members = record_members,
+    .tp_new = PyType_GenericNew,
+};
 
 /* The sqlite3_file SQLite allocates for each open file (szOsFile bytes): after SQLite's
- * part, the provider handle's pread and pwrite, so the hottest calls go straight to the
- * handle instead of through Vfs.c_read/c_write and the open-file table (NULL until open
- * succeeded, and again after close; read and written with the GIL only), and the file's
- * device characteristics, fixed at open. */
+ * part, the provider handle's pread, pwrite, size and sync, so those calls go straight to
+ * the handle instead of through the Vfs methods and the open-file table (NULL until open
+ * succeeded, and again after close; read and written with the GIL only), the file's device
+ * characteristics, fixed at open, its lock record and the lock level it holds (read and
+ * written under record_mutex; SQLite never locks one file from two threads at once). */
 typedef struct {
     sqlite3_file base;
     PyObject *reader;
     PyObject *writer;
+    PyObject *sizer;
+    PyObject *syncer;
+    LockRecord *locks;
+    int level;
     int characteristics;
 } VfsFile;
 
 static PyObject *target;  /* the Python Vfs object: a strong reference, never dropped */
+/* posixbackend._speedups' MemoryWriter write of a C buffer (NULL where it is not built) */
+static const MemoryWriterApi *writer_api;
 static const char *(*uri_parameter)(const char *, const char *);
 static int (*uri_boolean)(const char *, const char *, int);
 static const char *(*filename_journal)(const char *);
@@ -99,10 +157,8 @@ static const char *token_parameter = "posixbackend-backend";
 static sqlite3_vfs vfs;
 static sqlite3_io_methods methods;
 static char *vfs_name;
-static PyObject *s_open, *s_close, *s_read, *s_write, *s_truncate, *s_sync, *s_file_size,
-    *s_lock, *s_unlock, *s_check_reserved, *s_device_characteristics,
-    *s_delete, *s_access, *s_full_pathname, *s_last_error, *s_lock_state, *s_pragma,
-    *s_direct, *s_failed;
+static PyObject *s_open, *s_close, *s_read, *s_write, *s_truncate, *s_device_characteristics,
+    *s_delete, *s_access, *s_full_pathname, *s_last_error, *s_pragma, *s_failed;
 
 /* Call target.<name>(*args) with the GIL; the result, or NULL after reporting the error. */
 static PyObject *
@@ -203,12 +259,40 @@ companions_of(const char *name)
 
 /* -- sqlite3_io_methods --------------------------------------------------------------------- */
 
+/* Drop ``file``'s lock to ``wanted`` (SHARED or NONE): the record's rules, as
+ * posixbackend.sqlite.locking.LockTable.unlock has them. */
+static void
+drop_lock(VfsFile *file, int wanted)
+{
+    LockRecord *record = file->locks;
+    if (record == NULL || file->level <= wanted) {
+        return;
+    }
+    pthread_mutex_lock(&record_mutex);
+    if (file->level > LOCK_SHARED) {
+        record->level = LOCK_SHARED;
+    }
+    if (wanted == LOCK_NONE) {
+        record->shared -= 1;
+        if (record->shared == 0) {
+            record->level = LOCK_NONE;
+        }
+    }
+    file->level = wanted;
+    pthread_mutex_unlock(&record_mutex);
+}
+
 static int
 x_close(sqlite3_file *file)
 {
+    VfsFile *opened = (VfsFile *)file;
+    drop_lock(opened, LOCK_NONE); /* before Vfs.c_close lets the record go */
     PyGILState_STATE gil = PyGILState_Ensure();
-    Py_CLEAR(((VfsFile *)file)->reader);
-    Py_CLEAR(((VfsFile *)file)->writer);
+    Py_CLEAR(opened->reader);
+    Py_CLEAR(opened->writer);
+    Py_CLEAR(opened->sizer);
+    Py_CLEAR(opened->syncer);
+    Py_CLEAR(opened->locks);
     PyObject *args[1] = {address(file)};
     int code = call_int(s_close, args, 1, SQLITE_IOERR);
     PyGILState_Release(gil);
@@ -337,6 +421,14 @@ x_write(sqlite3_file *file, const void *buffer, int amount, int64_t offset)
         PyGILState_Release(gil);
         return code;
     }
+    if (writer_api != NULL) { /* a memory file's writer: SQLite's buffer, copied once, there */
+        int done = writer_api->write(writer, buffer, amount, offset);
+        if (done != 0) {
+            code = done > 0 ? SQLITE_OK : failed(file, SQLITE_IOERR_WRITE);
+            PyGILState_Release(gil);
+            return code;
+        }
+    }
     /* bytes, not a view of SQLite's buffer: a handle may keep what it is given */
     PyObject *args[2] = {PyBytes_FromStringAndSize(buffer, amount), PyLong_FromLongLong(offset)};
     if (args[0] != NULL && args[1] != NULL) {
@@ -377,75 +469,92 @@ x_truncate(sqlite3_file *file, int64_t size)
     return code;
 }
 
+/* xSync: the handle's sync (x_open made sure the file has it). */
 static int
 x_sync(sqlite3_file *file, int flags)
 {
+    (void)flags;
     PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *args[2] = {address(file), PyLong_FromLong(flags)};
-    int code = call_int(s_sync, args, 2, SQLITE_IOERR);
+    int code = SQLITE_OK;
+    PyObject *result = PyObject_CallNoArgs(((VfsFile *)file)->syncer);
+    if (result == NULL) {
+        code = failed(file, SQLITE_IOERR_FSYNC);
+    }
+    Py_XDECREF(result);
     PyGILState_Release(gil);
     return code;
 }
 
+/* xFileSize: the handle's size (x_open made sure the file has it). */
 static int
 x_file_size(sqlite3_file *file, int64_t *size)
 {
     PyGILState_STATE gil = PyGILState_Ensure();
-    int code = SQLITE_IOERR;
-    PyObject *args[1] = {address(file)};
-    if (args[0] != NULL) {
-        PyObject *result = call(s_file_size, args, 1);
-        if (result != NULL) {
-            long long value = PyLong_AsLongLong(result);
-            if (value == -1 && PyErr_Occurred()) {
-                PyErr_WriteUnraisable(target);
-            } else if (value >= 0) {
-                *size = value;
-                code = SQLITE_OK;
-            } else {
-                code = (int)-value;
-            }
-            Py_DECREF(result);
-        }
-        Py_DECREF(args[0]);
+    int code = SQLITE_OK;
+    PyObject *result = PyObject_CallNoArgs(((VfsFile *)file)->sizer);
+    long long value = result == NULL ? -1 : PyLong_AsLongLong(result);
+    if (value == -1 && PyErr_Occurred()) {
+        code = failed(file, SQLITE_IOERR_FSTAT);
     } else {
-        PyErr_WriteUnraisable(target);
+        *size = value;
     }
+    Py_XDECREF(result);
     PyGILState_Release(gil);
     return code;
 }
 
+/* xLock: the rules of posixbackend.sqlite.locking.LockTable.lock, on the file's record. */
 static int
-x_lock(sqlite3_file *file, int level)
+x_lock(sqlite3_file *file, int wanted)
 {
-    PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *args[2] = {address(file), PyLong_FromLong(level)};
-    int code = call_int(s_lock, args, 2, SQLITE_IOERR);
-    PyGILState_Release(gil);
+    VfsFile *opened = (VfsFile *)file;
+    LockRecord *record = opened->locks;
+    if (record == NULL) { /* no open file lacks one (x_open fails without it) */
+        return SQLITE_IOERR_LOCK;
+    }
+    if (opened->level >= wanted) {
+        return SQLITE_OK;
+    }
+    int code = SQLITE_OK;
+    pthread_mutex_lock(&record_mutex);
+    if (opened->level != record->level
+        && (record->level >= LOCK_PENDING || wanted > LOCK_SHARED)) {
+        code = SQLITE_BUSY; /* another connection is writing, or wants to */
+    } else if (wanted == LOCK_SHARED) {
+        record->shared += 1;
+        if (record->level == LOCK_NONE) {
+            record->level = LOCK_SHARED;
+        }
+        opened->level = LOCK_SHARED;
+    } else if (wanted == LOCK_EXCLUSIVE && record->shared > 1) {
+        record->level = LOCK_PENDING; /* readers finish; no new one starts meanwhile */
+        opened->level = LOCK_PENDING;
+        code = SQLITE_BUSY;
+    } else {
+        record->level = wanted;
+        opened->level = wanted;
+    }
+    pthread_mutex_unlock(&record_mutex);
     return code;
 }
 
 static int
 x_unlock(sqlite3_file *file, int level)
 {
-    PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *args[2] = {address(file), PyLong_FromLong(level)};
-    int code = call_int(s_unlock, args, 2, SQLITE_IOERR);
-    PyGILState_Release(gil);
-    return code;
+    drop_lock((VfsFile *)file, level);
+    return SQLITE_OK;
 }
 
 static int
 x_check_reserved(sqlite3_file *file, int *result)
 {
-    PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *args[1] = {address(file)};
-    int value = call_int(s_check_reserved, args, 1, -1);
-    PyGILState_Release(gil);
-    if (value < 0) {
-        return SQLITE_IOERR;
+    LockRecord *record = ((VfsFile *)file)->locks;
+    if (record == NULL) {
+        return SQLITE_IOERR_LOCK;
     }
-    *result = value;
+    pthread_mutex_lock(&record_mutex);
+    *result = record->level > LOCK_SHARED;
+    pthread_mutex_unlock(&record_mutex);
     return SQLITE_OK;
 }
 
@@ -453,14 +562,9 @@ static int
 x_file_control(sqlite3_file *file, int operation, void *argument)
 {
     if (operation == SQLITE_FCNTL_LOCKSTATE) {
-        PyGILState_STATE gil = PyGILState_Ensure();
-        PyObject *args[1] = {address(file)};
-        int level = call_int(s_lock_state, args, 1, -1);
-        PyGILState_Release(gil);
-        if (level < 0) {
-            return SQLITE_IOERR;
-        }
-        *(int *)argument = level;
+        pthread_mutex_lock(&record_mutex);
+        *(int *)argument = ((VfsFile *)file)->level;
+        pthread_mutex_unlock(&record_mutex);
         return SQLITE_OK;
     }
     if (operation == SQLITE_FCNTL_PRAGMA) { /* char *[3]: error message, name, value */
@@ -496,32 +600,30 @@ x_device_characteristics(sqlite3_file *file)
 
 /* -- sqlite3_vfs ---------------------------------------------------------------------------- */
 
-/* Learn an opened file's pread, pwrite and device characteristics from Vfs.c_direct; when
- * that fails the file keeps working through the Vfs methods. */
-static void
-direct(sqlite3_file *file)
+/* Keep what Vfs.c_open_direct gave for an opened file: its open flags, the handle's pread,
+ * pwrite, device characteristics, size, sync and the file's lock record. 0, or -1 (reported)
+ * when ``opened`` is not that (the file is then closed again: its locks could not be kept). */
+static int
+direct(sqlite3_file *file, PyObject *opened, int *out_flags)
 {
-    PyObject *args[1] = {address(file)};
-    if (args[0] == NULL) {
+    PyObject *reader, *writer, *sizer, *syncer, *locks;
+    int flags, characteristics;
+    if (!PyArg_ParseTuple(opened, "iOOiOOO!:c_open_direct", &flags, &reader, &writer,
+                          &characteristics, &sizer, &syncer, &LockRecordType, &locks)) {
         PyErr_WriteUnraisable(target);
-        return;
+        return -1;
     }
-    PyObject *result = call(s_direct, args, 1);
-    Py_DECREF(args[0]);
-    if (result == NULL) {
-        return;
+    VfsFile *kept = (VfsFile *)file;
+    kept->reader = Py_NewRef(reader);
+    kept->writer = Py_NewRef(writer);
+    kept->sizer = Py_NewRef(sizer);
+    kept->syncer = Py_NewRef(syncer);
+    kept->locks = (LockRecord *)Py_NewRef(locks);
+    kept->characteristics = characteristics;
+    if (out_flags != NULL) {
+        *out_flags = flags;
     }
-    PyObject *reader, *writer;
-    int characteristics;
-    if (PyArg_ParseTuple(result, "OOi:c_direct", &reader, &writer, &characteristics)) {
-        VfsFile *opened = (VfsFile *)file;
-        opened->reader = Py_NewRef(reader);
-        opened->writer = Py_NewRef(writer);
-        opened->characteristics = characteristics;
-    } else {
-        PyErr_WriteUnraisable(target);
-    }
-    Py_DECREF(result);
+    return 0;
 }
 
 static int
@@ -529,9 +631,11 @@ x_open(sqlite3_vfs *unused, const char *name, sqlite3_file *file, int flags, int
 {
     (void)unused;
     file->pMethods = NULL; /* SQLite calls no xClose when xOpen fails */
-    ((VfsFile *)file)->reader = NULL;
-    ((VfsFile *)file)->writer = NULL;
-    ((VfsFile *)file)->characteristics = -1;
+    VfsFile *opening = (VfsFile *)file;
+    opening->reader = opening->writer = opening->sizer = opening->syncer = NULL;
+    opening->locks = NULL;
+    opening->level = LOCK_NONE;
+    opening->characteristics = -1;
     PyGILState_STATE gil = PyGILState_Ensure();
     int code = SQLITE_CANTOPEN;
     PyObject *args[6] = {address(file), NULL, PyLong_FromLong(flags), NULL, NULL, NULL};
@@ -552,22 +656,22 @@ x_open(sqlite3_vfs *unused, const char *name, sqlite3_file *file, int flags, int
     }
     if (good) {
         PyObject *result = call(s_open, args, 6);
-        if (result != NULL) {
-            long long value = PyLong_AsLongLong(result);
-            if (value == -1 && PyErr_Occurred()) {
-                PyErr_WriteUnraisable(target);
-            } else if (value >= 0) { /* the flags the file was opened with */
-                if (out_flags != NULL) {
-                    *out_flags = (int)value;
-                }
+        if (result != NULL && PyTuple_Check(result)) { /* opened */
+            if (direct(file, result, out_flags) == 0) {
                 file->pMethods = &methods;
                 code = SQLITE_OK;
-                direct(file);
+            } else { /* opened, but not usable: closed again (no xClose will come) */
+                x_close(file);
+            }
+        } else if (result != NULL) { /* minus the result code */
+            long value = PyLong_AsLong(result);
+            if (value == -1 && PyErr_Occurred()) {
+                PyErr_WriteUnraisable(target);
             } else {
                 code = (int)-value;
             }
-            Py_DECREF(result);
         }
+        Py_XDECREF(result);
     } else {
         PyErr_WriteUnraisable(target);
     }
@@ -742,6 +846,10 @@ register_vfs(PyObject *module, PyObject *args)
     vfs.xCurrentTime = fallback->xCurrentTime;
     vfs.xGetLastError = x_get_last_error;
     vfs.xCurrentTimeInt64 = fallback->iVersion >= 2 ? fallback->xCurrentTimeInt64 : NULL;
+    writer_api = PyCapsule_Import(MEMORY_WRITER_API_NAME, 0);
+    if (writer_api == NULL) { /* not built: every write goes through the writer's call */
+        PyErr_Clear();
+    }
     Py_INCREF(object);
     target = object;
     int (*vfs_register)(sqlite3_vfs *, int) =
@@ -777,18 +885,23 @@ intern(PyObject **slot, const char *text)
 PyMODINIT_FUNC
 PyInit__sqlitevfs(void)
 {
-    if (intern(&s_open, "c_open") || intern(&s_close, "c_close") || intern(&s_read, "c_read")
-        || intern(&s_write, "c_write") || intern(&s_truncate, "c_truncate")
-        || intern(&s_sync, "c_sync") || intern(&s_file_size, "c_file_size")
-        || intern(&s_lock, "c_lock") || intern(&s_unlock, "c_unlock")
-        || intern(&s_check_reserved, "c_check_reserved")
+    if (PyType_Ready(&LockRecordType) < 0) {
+        return NULL;
+    }
+    if (intern(&s_open, "c_open_direct") || intern(&s_close, "c_close")
+        || intern(&s_read, "c_read") || intern(&s_write, "c_write")
+        || intern(&s_truncate, "c_truncate")
         || intern(&s_device_characteristics, "c_device_characteristics")
         || intern(&s_delete, "c_delete") || intern(&s_access, "c_access")
         || intern(&s_full_pathname, "c_full_pathname")
-        || intern(&s_last_error, "c_last_error") || intern(&s_lock_state, "c_lock_state")
-        || intern(&s_pragma, "c_pragma") || intern(&s_direct, "c_direct")
+        || intern(&s_last_error, "c_last_error") || intern(&s_pragma, "c_pragma")
         || intern(&s_failed, "c_failed")) {
         return NULL;
     }
-    return PyModule_Create(&module_def);
+    PyObject *module = PyModule_Create(&module_def);
+    if (module != NULL && PyModule_AddObjectRef(module, "LockRecord",
+                                                (PyObject *)&LockRecordType) < 0) {
+        Py_CLEAR(module);
+    }
+    return module;
 }

@@ -11,3 +11,10 @@ def register(
     filename_wal: int,
     /,
 ) -> None: ...
+
+class LockRecord:
+    """One file's locks held by this process's connections (see sqlite/locking.py)."""
+
+    level: int
+    shared: int
+    opened: int

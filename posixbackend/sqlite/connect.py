@@ -22,6 +22,7 @@ from typing import Any, Final
 import compat
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.sqlite import causes, library, structs
+from posixbackend.sqlite.locking import LOCKS
 from posixbackend.sqlite.vfs import NAME, TOKEN, Vfs
 
 _URI_POSITION: Final = 6
@@ -73,6 +74,7 @@ def registered() -> Vfs | library.Unreachable:
         addresses = [
             ctypes.cast(getattr(sqlite, name), ctypes.c_void_p).value for name in functions
         ]
+        LOCKS.record_type = trampolines.LockRecord  # the trampolines lock in C
         trampolines.register(vfs, NAME.encode(), default_address, *addresses)
         keep_forever(vfs)
         vfs.trampolines = True

@@ -17,7 +17,7 @@ from typing import Final
 
 import compat
 from posixbackend.emulated import EmulatedBackend
-from posixbackend.sqlite.locking import LOCKS, InodeLocks
+from posixbackend.sqlite.locking import LOCKS, LockRecord
 from vfs import MemoryFileSystem
 from vfs.provider import Handle, write_all
 
@@ -36,7 +36,11 @@ _CREATE = posix.O_RDWR | posix.O_CREAT | posix.O_EXCL
 
 
 class SqliteFile:
-    """One file SQLite holds open, with the lock level it holds."""
+    """One file SQLite holds open, with the lock level it holds.
+
+    Only database files are locked by SQLite (its pager locks the main, temporary and
+    transient databases, never a journal), so only they share a record of the lock table
+    with the other open files of the same identity; other files get a private record."""
 
     __slots__ = ("backend", "companions", "handle", "immutable", "key", "level", "locks", "token")
 
@@ -44,7 +48,7 @@ class SqliteFile:
         self,
         handle: Handle,
         backend: EmulatedBackend | None,
-        status: os.stat_result,
+        status: os.stat_result | None,
         *,
         immutable: bool = False,
         token: str | None = None,
@@ -57,8 +61,13 @@ class SqliteFile:
         self.companions: tuple[int, ...] = ()
         """The addresses of the journal's and WAL's names, for a main database file."""
         self.level = 0
-        self.key = _identity(handle, status)
-        self.locks: InodeLocks = LOCKS.acquire_record(self.key)
+        self.key: Hashable | None = None
+        """The file's identity in the lock table; None for a file with a private record."""
+        if status is None:  # a file SQLite never locks (a journal): no one to share with
+            self.locks: LockRecord = LOCKS.record_type()
+        else:
+            self.key = _identity(handle, status)
+            self.locks = LOCKS.acquire_record(self.key)
 
     def write(self, data: bytes, offset: int) -> None:
         """All of ``data`` at ``offset`` (ENOSPC when it does not fit)."""
@@ -67,7 +76,8 @@ class SqliteFile:
     def close(self) -> None:
         """Release the locks and the handle."""
         self.level = LOCKS.unlock(self.locks, self.level, 0)
-        LOCKS.release_record(self.key, self.locks)
+        if self.key is not None:
+            LOCKS.release_record(self.key, self.locks)
         self.handle.close()
 
 
@@ -77,7 +87,7 @@ def nameless() -> SqliteFile:
     name = f"/sqlite-temp-{next(_names)}"
     handle = _PRIVATE.open(name, _CREATE, 0o600)
     _PRIVATE.unlink(name)
-    return SqliteFile(handle, None, handle.stat())
+    return SqliteFile(handle, None, None)  # unlinked: no one else can open, or lock, it
 
 
 def _identity(handle: Handle, status: os.stat_result) -> Hashable:

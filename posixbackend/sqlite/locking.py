@@ -11,7 +11,8 @@ handler retries until the connection's timeout.
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from typing import Protocol
 
 from posixbackend.sqlite.codes import (
     BUSY,
@@ -21,6 +22,15 @@ from posixbackend.sqlite.codes import (
     LOCK_SHARED,
     OK,
 )
+
+
+class LockRecord(Protocol):
+    """What a record holds: :class:`InodeLocks`, or the C trampolines' own record type
+    (posixbackend._sqlitevfs.LockRecord), on which they take and drop locks in C."""
+
+    level: int
+    shared: int
+    opened: int
 
 
 class InodeLocks:
@@ -42,25 +52,29 @@ class LockTable:
 
     def __init__(self) -> None:
         self._mutex = threading.Lock()
-        self._records: dict[Hashable, InodeLocks] = {}
+        self._records: dict[Hashable, LockRecord] = {}
+        self.record_type: Callable[[], LockRecord] = InodeLocks
+        """What a new record is: the C trampolines' type where they serve (set once, when
+        the VFS is registered, before any file opens): then they alone change its
+        ``level`` and ``shared``, and :meth:`lock` and :meth:`unlock` are not used."""
 
-    def acquire_record(self, key: Hashable) -> InodeLocks:
+    def acquire_record(self, key: Hashable) -> LockRecord:
         """The record for ``key``, made on the first open of the file."""
         with self._mutex:
             record = self._records.get(key)
             if record is None:
-                record = self._records[key] = InodeLocks()
+                record = self._records[key] = self.record_type()
             record.opened += 1
             return record
 
-    def release_record(self, key: Hashable, record: InodeLocks) -> None:
+    def release_record(self, key: Hashable, record: LockRecord) -> None:
         """One open file of ``key`` is gone; the last one drops the record."""
         with self._mutex:
             record.opened -= 1
             if record.opened == 0 and self._records.get(key) is record:
                 del self._records[key]
 
-    def lock(self, record: InodeLocks, held: int, wanted: int) -> tuple[int, int]:
+    def lock(self, record: LockRecord, held: int, wanted: int) -> tuple[int, int]:
         """Take ``wanted`` for a file that holds ``held``: (result code, level now held)."""
         if held >= wanted:
             return OK, held
@@ -78,7 +92,7 @@ class LockTable:
             record.level = wanted
             return OK, wanted
 
-    def unlock(self, record: InodeLocks, held: int, wanted: int) -> int:
+    def unlock(self, record: LockRecord, held: int, wanted: int) -> int:
         """Drop a file's lock from ``held`` to ``wanted`` (SHARED or NONE); the level held."""
         if held <= wanted:
             return held

@@ -4,7 +4,11 @@ What each VFS method does is written once, here, in Python. SQLite reaches these
 through C trampolines (posixbackend/_sqlitevfs.c, optional, built with the package) or,
 where those are not built, through ctypes adaptors (:mod:`posixbackend.sqlite.ctypesvfs`);
 both take the GIL, which SQLite's own worker threads need. ctypes costs about 0.8 us more per
-call, and SQLite makes about seven calls per primary-key SELECT.
+call, and SQLite makes about seven calls per primary-key SELECT. The trampolines need fewer:
+once a file is open (:meth:`Vfs.c_open_direct`) they call its handle's pread, pwrite, size
+and sync themselves, and keep SQLite's locks in C on the file's lock record, by the rules of
+:mod:`posixbackend.sqlite.locking` (c_lock, c_unlock, c_check_reserved, c_lock_state,
+c_sync and c_file_size serve the ctypes adaptors).
 
 Each file is opened on the backend that served the connect: ``sqlite3.connect`` (see
 :mod:`posixbackend.sqlite.connect`) puts a token naming that backend into the URI, and SQLite
@@ -29,7 +33,8 @@ import compat
 from posixbackend.emulated import EmulatedBackend, accelerator
 from posixbackend.sqlite import causes, codes
 from posixbackend.sqlite.files import SqliteFile, nameless
-from posixbackend.sqlite.locking import LOCKS
+from posixbackend.sqlite.locking import LOCKS, LockRecord
+from vfs.memory.handle import MemoryHandle
 from vfs.provider import Handle
 
 NAME: Final = "posixbackend"
@@ -72,16 +77,35 @@ NO_SYMLINK_RESOLUTION = compat.declare(
     "without resolving symbolic links: the journal of a database opened through a symlink "
     "is made next to the link, not next to its target",
 )
+IN_MEMORY_JOURNALS = compat.declare(
+    id="sqlite.memory_journal_header",
+    function="sqlite3.connect",
+    aspect="rollback journal header on the memory file system",
+    level=compat.Level.FINE,
+    explanation="a database on a memory file system reports safe-append, sequential "
+    "storage (true there), so SQLite writes its rollback journal's record count as 'the "
+    "rest of the file' (0xffffffff) and never rewrites it, and skips the journal's syncs; "
+    "the journal's bytes during a transaction differ from those on a Linux file system, "
+    "rollback and hot-journal recovery do not",
+)
 _READWRITE = os.R_OK | os.W_OK
 NAME_NEEDED: Final = -(1 << 20)
 """c_access's answer when it needs the name and token it was not given."""
 _NOFOLLOW = 0x01000000
 """SQLITE_OPEN_NOFOLLOW."""
+_IN_MEMORY: Final = (
+    codes.IOCAP_POWERSAFE_OVERWRITE | codes.IOCAP_SAFE_APPEND | codes.IOCAP_SEQUENTIAL
+)
+"""A memory file system's files: each write lands whole, in order, data before size, under
+the file system's one lock, and nothing outlives the process (see c_device_characteristics)."""
+_LOCKED_FILES: Final = codes.OPEN_MAIN_DB | codes.OPEN_TEMP_DB | codes.OPEN_TRANSIENT_DB
+"""The files SQLite's pager takes locks on (its databases; no journal ever)."""
 
 
 class BackendTokens:
     """The backends connections were opened on, by the token in their URIs, each held while
-    a connect call or an open file uses it."""
+    a connect call or an open database file uses it (its journal and WAL, which SQLite
+    closes before it, look the token up without holding it)."""
 
     def __init__(self) -> None:
         self._mutex = threading.Lock()
@@ -185,7 +209,10 @@ class Vfs:
                 opened = nameless()
             else:
                 path = os.fsdecode(name)
-                backend, backend_token = self._backend_of(path, token)
+                if flags & codes.OPEN_MAIN_DB:
+                    backend, backend_token = self._backend_of(path, token)
+                else:  # a journal or WAL: its database's file, closed after it, holds the token
+                    backend = self._backend_now(path, token)
                 opened, flags = self._open_named(backend, path, flags, backend_token, immutable)
         except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
             self._unheld(backend_token)
@@ -230,10 +257,17 @@ class Vfs:
             flags = flags & ~(codes.OPEN_READWRITE | codes.OPEN_CREATE) | codes.OPEN_READONLY
         immutable = bool(flags & codes.OPEN_MAIN_DB) and immutable
         try:
-            status = handle.stat()
-            if mode is not None and flags & codes.OPEN_CREATE:
+            created = mode is not None and flags & codes.OPEN_CREATE
+            locked = flags & _LOCKED_FILES  # its identity keys its lock record
+            status = handle.stat() if created or locked else None
+            if created:
+                assert mode is not None and status is not None
                 _give_mode(handle, mode, status)
-            opened = SqliteFile(handle, backend, status, immutable=immutable, token=token)
+            opened = SqliteFile(
+                handle, backend, status if locked else None, immutable=immutable, token=token
+            )
+            if locked and not immutable and type(handle) is MemoryHandle:
+                IN_MEMORY_JOURNALS.hit(path=path)  # see c_device_characteristics
         except BaseException:
             handle.close()
             raise
@@ -344,16 +378,39 @@ class Vfs:
             return causes.record(error, codes.io_error(error, codes.IOERR_WRITE))
         return codes.OK
 
-    def c_direct(self, file: int) -> tuple[Any, Any, int]:
-        """The open file's handle's pread and pwrite, and its device characteristics: the C
-        trampolines call these directly (they raise; the trampolines hand what they raise to
-        c_failed), as the hottest calls, without this object's table in between."""
-        handle = self._files[file].handle
-        return handle.pread, accelerator.pwrite_of(handle), self.c_device_characteristics(file)
+    def c_open_direct(  # noqa: PLR0917 - xOpen's arguments, as the trampolines pass them
+        self,
+        file: int,
+        name: bytes | None,
+        flags: int,
+        token: bytes | None,
+        immutable: bool,
+        companions: tuple[tuple[int, bytes], ...],
+    ) -> tuple[int, Any, Any, int, Any, Any, LockRecord] | int:
+        """c_open for the C trampolines, in one call with what they use without this
+        object's table in between: the flags the file was opened with, its handle's pread
+        and pwrite, its device characteristics, the handle's size and sync (the trampolines
+        call these directly; what they raise goes to c_failed), and its lock record (they
+        take and drop SQLite's locks on it in C, by LockTable's rules, instead of calling
+        c_lock, c_unlock and c_check_reserved); or minus the result code, as c_open."""
+        opened_flags = self.c_open(file, name, flags, token, immutable, companions)
+        if opened_flags < 0:
+            return opened_flags
+        try:
+            opened = self._files[file]
+            handle = opened.handle
+            return (
+                opened_flags, handle.pread, accelerator.pwrite_of(handle),
+                self.c_device_characteristics(file), handle.size, handle.sync, opened.locks,
+            )  # fmt: skip
+        except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
+            self.c_close(file)
+            return -causes.record(error, codes.CANTOPEN)
 
     def c_failed(self, file: int, error: BaseException, code: int) -> int:
-        """The result code of ``error``, raised by the pread or pwrite of the open file at
-        ``file`` where ``code`` (SQLITE_IOERR_READ or _WRITE) is the generic one."""
+        """The result code of ``error``, raised by the pread, pwrite, size or sync of the
+        open file at ``file`` where ``code`` (SQLITE_IOERR_READ, _WRITE, _FSTAT or _FSYNC) is
+        the generic one."""
         del file  # the file's identity is not part of the cause
         return causes.record(error, codes.io_error(error, code))
 
@@ -408,9 +465,17 @@ class Vfs:
         return codes.NOTFOUND
 
     def c_device_characteristics(self, file: int) -> int:
-        """xDeviceCharacteristics."""
-        if self._files[file].immutable:
+        """xDeviceCharacteristics: powersafe overwrite, as the unix VFS answers; for a file of
+        a memory file system also SAFE_APPEND and SEQUENTIAL, which hold there for every
+        observer (each write lands whole and in order under the file system's lock, data
+        before size, and nothing outlives the process): SQLite then skips the journal syncs
+        and the rewrite of the journal header's record count at each commit, leaving the
+        count to the journal's size (as its format allows) when it rolls a hot journal back."""
+        opened = self._files[file]
+        if opened.immutable:
             return codes.IOCAP_POWERSAFE_OVERWRITE | codes.IOCAP_IMMUTABLE
+        if type(opened.handle) is MemoryHandle:
+            return _IN_MEMORY
         return codes.IOCAP_POWERSAFE_OVERWRITE
 
 

@@ -602,3 +602,178 @@ def test_a_file_to_delete_on_close_is_gone_at_once() -> None:
         closed = vfs.c_close(1)
     assert (opened, visible, closed) == (flags, False, codes.OK)
     assert written == (codes.OK, b"kept while open")
+
+
+def test_a_pending_writer_keeps_new_readers_out(place: Place) -> None:
+    """A commit that waits for a reader holds PENDING: a new reader is refused until the
+    writer is through, as the unix VFS's locks have it."""
+    database = place.path("pending.db")
+    seen: list[object] = []
+    with place.block():
+        writer, reader, newcomer = (
+            sqlite3.connect(database, timeout=0, isolation_level=None) for _ in range(3)
+        )
+        with closing(writer), closing(reader), closing(newcomer):
+            writer.execute("create table t (x)")
+            reader.execute("begin")
+            reader.execute("select count(*) from t").fetchone()  # SHARED held
+            writer.execute("begin immediate")
+            writer.execute("insert into t values (1)")
+            with pytest.raises(sqlite3.OperationalError) as commit_refused:
+                writer.execute("commit")  # PENDING taken; EXCLUSIVE waits for the reader
+            with pytest.raises(sqlite3.OperationalError) as read_refused:
+                newcomer.execute("select count(*) from t").fetchone()
+            seen += [str(commit_refused.value), str(read_refused.value)]
+            reader.execute("commit")
+            writer.execute("commit")
+            seen.append(newcomer.execute("select count(*) from t").fetchone())
+    assert seen == ["database is locked", "database is locked", (1,)]
+
+
+class Unsyncable(Failing):
+    """A memory file system whose handles' ``sync`` or ``size`` (named by ``broken_call``)
+    raise ``error`` (the C trampolines call both on the handle directly)."""
+
+    def __init__(self, broken_call: str, error: BaseException) -> None:
+        super().__init__()
+        self.broken_call = broken_call
+        self.error = error
+
+    def check_call(self, name: str) -> None:
+        if self.broken and name == self.broken_call:
+            raise self.error
+
+    def open(self, path: str, flags: int, mode: int = 0o666) -> Handle:
+        return UnsyncableHandle(DelegatingFileSystem.open(self, path, flags, mode), self)
+
+
+class UnsyncableHandle(DelegatingHandle):
+    __slots__ = ("provider",)
+
+    def __init__(self, inner: Handle, provider: Unsyncable) -> None:
+        super().__init__(inner)
+        self.provider = provider
+
+    def sync(self) -> None:
+        self.provider.check_call("sync")
+        super().sync()
+
+    def size(self) -> int:
+        self.provider.check_call("size")
+        return super().size()
+
+
+@pytest.mark.parametrize("broken_call", ["sync", "size"])
+@pytest.mark.parametrize("interrupted", [False, True], ids=["EIO", "KeyboardInterrupt"])
+def test_a_failing_sync_or_size_fails_the_commit_and_leaves_no_lock(
+    broken_call: str, interrupted: bool
+) -> None:
+    error = KeyboardInterrupt() if interrupted else OSError(errno.EIO, "the device went away")
+    provider = Unsyncable(broken_call, error)
+    with backend("managed", file_system=provider):
+        connection = sqlite3.connect("/sync.db", timeout=0, isolation_level=None)
+        other = sqlite3.connect("/sync.db", timeout=0, isolation_level=None)
+    with closing(connection), closing(other):
+        connection.execute("create table t (x)")
+        provider.broken = True
+        with pytest.raises((sqlite3.OperationalError, KeyboardInterrupt)) as failed:
+            connection.execute("begin immediate")
+            connection.execute("insert into t values (1)")
+            connection.execute("commit")
+        provider.broken = False
+        other.execute("begin immediate")  # no lock of the failed transaction is left
+        other.execute("insert into t values (2)")
+        other.execute("commit")
+        rows = connection.execute("select x from t").fetchall()
+    if interrupted:
+        assert failed.type is KeyboardInterrupt
+    else:
+        assert str(failed.value) == "disk I/O error"
+        assert isinstance(failed.value.__cause__, OSError)
+        assert failed.value.__cause__.errno == errno.EIO
+    assert rows == [(2,)]
+
+
+def test_the_trampolines_keep_sqlites_locks_in_c_records() -> None:
+    """Where the C trampolines serve, a database's lock record is their LockRecord, which
+    they change in C; a journal (never locked by SQLite) takes no record of the table."""
+    if not routing.uses_c():
+        pytest.skip("the C trampolines do not serve")
+    from posixbackend import _sqlitevfs
+    from posixbackend.sqlite import codes
+    from posixbackend.sqlite.locking import LOCKS
+
+    records = LOCKS._records  # the table's contents are what is checked
+    before = len(records)
+    with backend("managed", file_system=MemoryFileSystem()):
+        connection = sqlite3.connect("/records.db", isolation_level=None)
+        status = os.stat("/records.db")
+    with closing(connection):
+        connection.execute("create table t (x)")
+        record = records[(status.st_dev, status.st_ino)]
+        connection.execute("begin immediate")
+        connection.execute("insert into t values (1)")  # the journal is open now
+        during = (record.level, record.shared, len(records) - before)
+        connection.execute("commit")
+        after = (record.level, record.shared)
+    assert type(record) is _sqlitevfs.LockRecord
+    assert during == (codes.LOCK_RESERVED, 1, 1)
+    assert after == (codes.LOCK_NONE, 0)
+
+
+def test_a_hot_journal_left_by_a_crash_is_rolled_back(place: Place) -> None:
+    """The files of a transaction caught mid-way (pages spilled into the database, the
+    journal holding their old content), copied as a crash would leave them, open as the
+    last committed state: SQLite rolls the copy's hot journal back (on the memory file
+    system the journal header leaves its record count to the journal's size, as SQLite does
+    for devices that append safely)."""
+    original, copy = place.path("crash.db"), place.path("copy.db")
+    with place.block():
+        with closing(sqlite3.connect(original)) as connection:
+            connection.execute("pragma cache_size=1")
+            connection.execute("create table t (x)")
+            connection.executemany(
+                "insert into t values (?)", ((str(i) * 100,) for i in range(200))
+            )
+            connection.commit()
+            connection.execute("update t set x = 'changed'")  # spills pages: a hot journal
+            for suffix in ("", "-journal"):
+                with open(original + suffix, "rb") as source, open(copy + suffix, "wb") as target:
+                    target.write(source.read())
+            connection.rollback()
+        with closing(sqlite3.connect(copy)) as recovered:
+            rows = recovered.execute("select count(*), min(x), max(x) from t").fetchone()
+            check = recovered.execute("pragma integrity_check").fetchone()
+        left = os.path.exists(copy + "-journal")
+    assert rows == (200, "0" * 100, "99" * 100)
+    assert (check, left) == (("ok",), False)
+
+
+def test_the_trampolines_find_the_memory_writers_c_write() -> None:
+    """posixbackend._speedups offers the MemoryWriter's write of a C buffer in a capsule of
+    the name posixbackend/_memory_writer_api.h gives (the trampolines import it by name;
+    under another name every page would be copied into a bytes object first)."""
+    try:
+        from posixbackend import _speedups, _sqlitevfs  # noqa: F401
+    except ImportError:
+        pytest.skip("the accelerator or the trampolines are not built")  # pragma: no cover
+    import ctypes
+
+    is_valid = ctypes.pythonapi.PyCapsule_IsValid
+    is_valid.argtypes, is_valid.restype = (ctypes.py_object, ctypes.c_char_p), ctypes.c_int
+    assert is_valid(_speedups.memory_writer_api, b"posixbackend._speedups.memory_writer_api")
+
+
+def test_a_database_on_the_memory_file_system_notes_its_journal_header_gap(place: Place) -> None:
+    """Only a database on a memory file system (whose journal header SQLite then writes as
+    for safe-append storage) hits gap sqlite.memory_journal_header."""
+
+    def hits() -> int:
+        entry = compat.report().get("sqlite.memory_journal_header")
+        return 0 if entry is None else entry.count
+
+    before = hits()
+    with place.block(), closing(sqlite3.connect(place.path("gap.db"))) as connection:
+        connection.execute("create table t (x)")
+        connection.commit()
+    assert hits() - before == (1 if place.kind == "memory" else 0)
