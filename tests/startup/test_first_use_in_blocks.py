@@ -157,3 +157,40 @@ def test_a_terminals_encoding_first_asked_inside_a_sandboxed_block() -> None:
     assert terminal == native
     assert terminal
     assert not_open is None
+
+
+RESOURCES = """
+import importlib.resources, io, json, os, sys, zipfile
+from posixbackend import Permissions, backend
+from vfs import MemoryFileSystem
+
+READERS = "posixbackend.imports._resources"
+before = READERS in sys.modules
+archive = io.BytesIO()
+with zipfile.ZipFile(archive, "w") as made:
+    made.writestr("zpkg/__init__.py", "")
+    made.writestr("zpkg/data.txt", "zipped")
+memory = MemoryFileSystem()
+with backend("managed", file_system=memory):
+    os.makedirs("/code/vpkg")
+    with open("/code/vpkg/__init__.py", "w") as file:
+        file.write("")
+    with open("/code/vpkg/data.txt", "w") as file:
+        file.write("virtual")
+    with open("/code/packages.zip", "wb") as file:
+        file.write(archive.getvalue())
+with backend("managed", file_system=memory, permissions=Permissions.sandbox(memory)):
+    sys.path[:0] = ["/code", "/code/packages.zip"]
+    read = [importlib.resources.files(name).joinpath("data.txt").read_text()
+            for name in ("vpkg", "zpkg")]
+print(json.dumps([before, read, READERS in sys.modules]))
+"""
+
+
+def test_resource_readers_first_asked_for_inside_a_sandboxed_block() -> None:
+    # The readers (and zipfile) are imported when importlib.resources first asks a virtual
+    # module's loader for one: here inside a block refusing native access and host files.
+    before, read, after = run_python("-c", RESOURCES)
+    assert before is False
+    assert read == ["virtual", "zipped"]
+    assert after is True
