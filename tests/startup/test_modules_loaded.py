@@ -73,6 +73,12 @@ NEVER_AT_START_UP = (
 """Packages no start-up needs: the isolated mode, the conformance runner, the pytest helpers,
 the adapters to other libraries, the overlay provider."""
 
+STANDARD_NEVER_AT_START_UP = (
+    "decimal", "importlib.abc", "importlib.resources", "locale", "tarfile", "tempfile", "zipfile",
+)  # fmt: skip
+"""Standard modules whose only users are on first use (snapshots, resource readers, a
+terminal's encoding): milliseconds each, with what they import in turn."""
+
 
 def test_import_posixbackend_imports_nothing_else() -> None:
     assert loaded_by("import posixbackend") == {"posixbackend"}
@@ -88,6 +94,11 @@ def test_the_first_public_name_imports_what_switching_needs_and_nothing_optional
         )
         assert {"posixbackend.switch.block", "posixbackend.emulated.backend"} <= loaded
         assert "posixbackend.permissions.timelimit" in loaded  # ctypes bound before any guest
+
+
+def test_installing_the_stand_ins_imports_no_standard_module_of_a_first_use() -> None:
+    loaded = loaded_by("import posixbackend\nposixbackend.install()")
+    assert not under(loaded, *STANDARD_NEVER_AT_START_UP)
 
 
 def test_each_public_name_is_still_there_and_in_dir() -> None:
@@ -119,6 +130,7 @@ def test_the_launcher_imports_no_isolation_confinement_or_extra_providers(
     loaded = loaded_by_launcher(*options)
     # (the kernel confinement: nothing is confined without restricting permissions)
     assert not under(loaded, *NEVER_AT_START_UP, "posixbackend.launcher.confinement")
+    assert not under(loaded, *STANDARD_NEVER_AT_START_UP)
     assert "posixbackend.launcher.session" in loaded  # (the case did run the launcher)
 
 
