@@ -64,6 +64,11 @@ SWITCH: "Final" = "posixbackend.switch"
 """The package whose import brings in everything switching needs (the names above but the
 isolated mode's), imported on the first use of one of them."""
 
+SWITCHING_PACKAGES: "Final" = ("emulated", "permissions", "switch")
+"""The subpackages ``import posixbackend`` imported (and so made attributes) before the names
+came on first use: ``posixbackend.switch.park()`` after a bare ``import posixbackend`` still
+works."""
+
 PATCHED_MODULES: "Final" = ("os", "os.path", "io", "pathlib", "shutil")
 """The modules a patcher of the file system replaces in ``sys.modules`` (pyfakefs's dynamic
 patcher puts objects of its own classes there, never modules)."""
@@ -90,6 +95,9 @@ def load_switch() -> None:
 
 
 def __getattr__(name: str) -> object:
+    if name in SWITCHING_PACKAGES:
+        load_switch()
+        return sys.modules[f"{__name__}.{name}"]
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'posixbackend' has no attribute {name!r}")

@@ -113,6 +113,17 @@ def test_each_public_name_is_still_there_and_in_dir() -> None:
             package.nothing  # noqa: B018  # the attribute's absence is the point
 
 
+def test_the_switching_subpackages_are_still_attributes_after_a_bare_import() -> None:
+    # They were while import posixbackend imported them: code may name them so.
+    loaded = loaded_by(
+        "import posixbackend\n"
+        "posixbackend.switch.park()\n"
+        "assert posixbackend.emulated.EmulatedBackend is posixbackend.EmulatedBackend\n"
+        "assert posixbackend.permissions.Permissions is posixbackend.Permissions"
+    )
+    assert {"posixbackend.switch.block", "posixbackend.emulated.backend"} <= loaded
+
+
 def test_switching_backends_imports_no_isolation_launcher_or_extra_providers() -> None:
     loaded = loaded_by(
         "from posixbackend import backend\n"
