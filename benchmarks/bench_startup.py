@@ -10,8 +10,11 @@ time on a machine others share) and the issue's target. Nothing is asserted. The
 caches are written by a first run of each command (``PYTHONDONTWRITEBYTECODE`` removed).
 
 ``--breakdown`` measures instead what each layer adds, as ``python -c 'import X'`` for the
-layers ``import posixbackend`` builds on (attrs, compat, vfs, the emulated backend), then the
-stand-ins installed and a block entered: where the floor of the targets lies.
+layers switching builds on (attrs, compat, vfs, the emulated backend, the switch), then the
+stand-ins installed and a block entered: where the floor of the targets lies. Its first row,
+``python -S -c pass``, is the interpreter without ``site``: the reference minus what this
+environment's ``.pth`` files import at every start (an editable install's finder imports
+``pathlib``, ``re`` and ``importlib.util``, which a regular install's start-up does not).
 
 Run: ``python -m benchmarks.bench_startup [--quick] [--rounds N] [--breakdown] [--json FILE]``.
 """
@@ -66,6 +69,7 @@ def layers() -> dict[str, tuple[tuple[str, ...], float | None]]:
         "import vfs": "import vfs",
         "import posixbackend.emulated.backend": "import posixbackend.emulated.backend",
         "import posixbackend": "import posixbackend",
+        "import posixbackend.switch": "import posixbackend.switch",
         "+ install()": "import posixbackend; posixbackend.install()",
         "+ a managed block on memory": (
             "import posixbackend, vfs\n"
@@ -73,8 +77,10 @@ def layers() -> dict[str, tuple[tuple[str, ...], float | None]]:
         ),
     }
     found: dict[str, tuple[tuple[str, ...], float | None]] = {
-        name: ((sys.executable, "-c", code), None) for name, code in steps.items()
+        REFERENCE: ((sys.executable, "-c", "pass"), None),
+        "python -S -c pass (no site, no .pth)": ((sys.executable, "-S", "-c", "pass"), None),
     }
+    found.update({name: ((sys.executable, "-c", code), None) for name, code in steps.items()})
     found["posixbackend-managed --fs=memory -c pass"] = (
         (_script("posixbackend-managed"), "--fs=memory", "-c", "pass"),
         None,

@@ -176,7 +176,9 @@ def resolves(dotted: str) -> bool:
             if name == "<locals>":  # a nested function: its outer one must exist
                 return True
             try:
-                found = inspect.getattr_static(found, name)
+                # a module's names may be imported on first use (PEP 562 __getattr__)
+                lookup = getattr if inspect.ismodule(found) else inspect.getattr_static
+                found = lookup(found, name)
             except AttributeError:
                 return False
         return True

@@ -8,7 +8,6 @@ a plain ``int`` first and only call the full argument converters for anything el
 from __future__ import annotations
 
 import errno
-import locale
 import os
 import posix
 from collections.abc import Callable
@@ -357,6 +356,8 @@ class FileFunctions(BackendCore):
         """os.device_encoding: the locale's encoding for a terminal, else None."""
         if not self.isatty(fd):
             return None
+        import locale  # (a terminal's descriptor only: start-up need not import it)
+
         return (
             locale.getencoding()
             if hasattr(locale, "getencoding")

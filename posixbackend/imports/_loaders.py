@@ -17,14 +17,16 @@ import sys
 import threading
 import types
 from importlib.machinery import ExtensionFileLoader, SourceFileLoader, SourcelessFileLoader
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import compat
 from posixbackend.imports import _sources as sources
 from posixbackend.imports import served as files
-from posixbackend.imports._resources import VirtualReader
 from posixbackend.permissions.current import get_policy
 from posixbackend.permissions.denials import denied
+
+if TYPE_CHECKING:
+    from posixbackend.imports._resources import VirtualReader
 
 _bootstrap_external: Any = importlib.machinery.SourceFileLoader.__module__
 _real = sys.modules[_bootstrap_external]
@@ -59,6 +61,8 @@ class _OnBackend(_FileLoader):  # type: ignore[misc]  # importlib's concrete Fil
 
     def get_resource_reader(self, name: str | None = None) -> VirtualReader:
         """Resources next to the module, on the bound backend (``importlib.resources``)."""
+        from posixbackend.imports._resources import VirtualReader  # (see there: on first use)
+
         return VirtualReader(self.served, posixpath.dirname(self.path))
 
 

@@ -3,7 +3,11 @@
 A :class:`VirtualTraversable` names a path on a bound backend; opening one reads the whole
 file through that backend, so resources stay readable after the block that imported the
 module has ended. ``importlib.resources.as_file`` copies one to a temporary file of whichever
-backend serves the caller then.
+backend serves the caller then. :class:`ZipReader` serves a package in a virtual zip archive.
+
+The loaders import this module when a reader is first asked for (by ``importlib.resources``,
+which is then imported already): its bases bring ``importlib.resources`` with ``tempfile``,
+``shutil`` and ``zipfile``, which no start-up needs.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import io
 import os
 import posixpath
+import zipfile
 from collections.abc import Iterator
 from importlib.resources.abc import Traversable, TraversableResources
 from typing import IO, Any
@@ -77,3 +82,14 @@ class VirtualReader(TraversableResources):
 
     def files(self) -> VirtualTraversable:
         return VirtualTraversable(self._served, self._directory)
+
+
+class ZipReader(TraversableResources):
+    """Resources of a package in a virtual zip archive, from a copy of its bytes."""
+
+    def __init__(self, data: bytes, directory: str) -> None:
+        self._zip = zipfile.ZipFile(io.BytesIO(data))
+        self._directory = directory
+
+    def files(self) -> Any:
+        return zipfile.Path(self._zip, at=self._directory + "/")

@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import io
 import stat
 import sys
 import threading
 import weakref
-import zipfile
 import zipimport
 from collections.abc import Callable, Iterator
 from importlib.machinery import ModuleSpec
-from importlib.resources.abc import TraversableResources
 from typing import Any, Final
 
 from posixbackend.imports import served as files
@@ -158,6 +155,8 @@ class VirtualZipImporter(zipimport.zipimporter):
         except zipimport.ZipImportError:
             return None
         directory = self.prefix + fullname.rpartition(".")[2]
+        from posixbackend.imports._resources import ZipReader  # (see there: on first use)
+
         return ZipReader(files.read_file(self._served, self.archive), directory)
 
 
@@ -181,17 +180,6 @@ for _name in ("find_spec", "find_loader", "find_module", "get_code", "get_data",
 # It prints as zipimport's importer, whose place it takes (code checks the type's name).
 VirtualZipImporter.__name__ = VirtualZipImporter.__qualname__ = "zipimporter"
 VirtualZipImporter.__module__ = "zipimport"
-
-
-class ZipReader(TraversableResources):
-    """Resources of a package in a virtual zip archive, from a copy of its bytes."""
-
-    def __init__(self, data: bytes, directory: str) -> None:
-        self._zip = zipfile.ZipFile(io.BytesIO(data))
-        self._directory = directory
-
-    def files(self) -> Any:
-        return zipfile.Path(self._zip, at=self._directory + "/")
 
 
 class Archives:

@@ -4,19 +4,23 @@ backend with processes allowed: spawn, since a fork is never emulated.
 Nothing is imported at start-up: a finder first on ``sys.meta_path`` lets the import system
 find ``multiprocessing.context`` as usual and, once that module has run, makes spawn its
 default (what ``set_start_method`` has not chosen). ``get_context("fork")`` asked for by name
-stays refused (gap ``emulated.process.fork_exec``).
+stays refused (gap ``emulated.process.fork_exec``). The finder and its loader have the import
+protocols' methods without ``importlib.abc``'s bases: importing that module imports
+``importlib.resources`` (with ``tempfile`` and ``shutil``), which no start-up needs.
 """
 
 from __future__ import annotations
 
-import importlib.abc
 import sys
 import types
 from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import compat
+
+if TYPE_CHECKING:
+    from importlib.abc import Loader
 
 SPAWN_BY_DEFAULT = compat.declare(
     id="launcher.spawn_start_method",
@@ -31,7 +35,7 @@ SPAWN_BY_DEFAULT = compat.declare(
 CONTEXT_MODULE = "multiprocessing.context"
 
 
-class SpawnByDefault(importlib.abc.MetaPathFinder):
+class SpawnByDefault:
     """Finds ``multiprocessing.context`` through the finders after it, with a loader that
     makes spawn the default once the module has run."""
 
@@ -50,12 +54,12 @@ class SpawnByDefault(importlib.abc.MetaPathFinder):
             spec: ModuleSpec | None = find(fullname, path, target)
             if spec is not None:
                 if spec.loader is not None:
-                    spec.loader = _SpawnSettingLoader(spec.loader)
+                    spec.loader = cast("Loader", _SpawnSettingLoader(spec.loader))
                 return spec
         return None
 
 
-class _SpawnSettingLoader(importlib.abc.Loader):
+class _SpawnSettingLoader:
     """The module's own loader, then spawn made the default."""
 
     def __init__(self, loader: Any) -> None:

@@ -1,5 +1,11 @@
-"""The switch: which backend serves ``os``, ``open``, ``io`` and ``subprocess`` right now."""
+"""The switch: which backend serves ``os``, ``open``, ``io`` and ``subprocess`` right now.
 
+Importing it imports everything switching needs (``posixbackend``'s public names come from
+here), the time limit's ctypes function too: bound before any block, where a sandboxed guest's
+ctypes would be refused.
+"""
+
+import posixbackend.permissions.timelimit  # noqa: F401  # (imported for its binding, above)
 from posixbackend.switch.block import BackendBlock, backend, current
 from posixbackend.switch.guard import current_emulated
 from posixbackend.switch.installation import INSTALLATION

@@ -190,7 +190,7 @@ CHILD = textwrap.dedent(
     finder = Renaming()
     sys.meta_path.insert(0, finder)
     try:
-        import posixbackend
+        import posixbackend.switch  # (a bare import posixbackend imports nothing yet)
     finally:
         sys.meta_path.remove(finder)
     import compat

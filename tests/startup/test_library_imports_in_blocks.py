@@ -84,35 +84,58 @@ def test_a_guest_file_at_a_library_modules_path_is_never_imported() -> None:
 SEEDED = """
 import json, sys, types
 MARKER = {marker!r}
-seeded = types.ModuleType("posixbackend.isolation.result")
 
-class IsolatedResult:  # the guest's, where the library's lazily imported class would be
-    def __init__(self, *args):
-        import posix
-        posix.close(posix.open(MARKER, posix.O_CREAT | posix.O_WRONLY))
+def plant_marker(*args):
+    import posix
+    posix.close(posix.open(MARKER, posix.O_CREAT | posix.O_WRONLY))
 
-seeded.IsolatedResult = IsolatedResult
-assert "posixbackend.isolation.result" not in sys.modules
-sys.modules["posixbackend.isolation.result"] = seeded
+def seed(name, **names):
+    # the guest's module where the library's lazily imported one would be
+    assert name not in sys.modules
+    seeded = types.ModuleType(name)
+    for attribute, value in names.items():
+        setattr(seeded, attribute, type(attribute, (), {{"__init__": plant_marker}}))
+    sys.modules[name] = seeded
+
 import posixbackend
+{trigger}
+print(json.dumps(outcome), file=sys.__stdout__)
+"""
+
+TRIGGERS = {
+    "the isolated mode's result": """
+seed("posixbackend.isolation.result", IsolatedResult=None)
 try:
     posixbackend.IsolatedResult()
     outcome = "ran"
 except OSError as error:
     outcome = "refused: " + type(error).__name__
-print(json.dumps(outcome), file=sys.__stdout__)
-"""
+""",
+    "the virtual modules' resource reader": """
+import importlib.resources, os
+seed("posixbackend.imports._resources", VirtualReader=None, ZipReader=None)
+os.makedirs("/tmp/code/vpkg")  # a package of the virtual file system
+open("/tmp/code/vpkg/__init__.py", "w").close()
+sys.path.insert(0, "/tmp/code")
+try:
+    importlib.resources.files("vpkg")
+    outcome = "ran"
+except OSError as error:
+    outcome = "refused: " + type(error).__name__
+""",
+}
 
 
 @pytest.mark.parametrize("mode", ["--sandbox", "in-process sandbox"])
+@pytest.mark.parametrize("lazy", sorted(TRIGGERS))
 def test_a_module_seeded_in_sys_modules_runs_with_the_guests_rights_only(
-    mode: str, tmp_path: Path
+    mode: str, lazy: str, tmp_path: Path
 ) -> None:
     # A lazy import finds what sys.modules holds: a guest can seed a name the library
     # imports on first use, as it can replace any attribute of a module already imported.
     # What it seeds runs as the guest's code, with the guest's rights: judged on the host.
     marker = tmp_path / "seeded-ran"
-    guest = SEEDED.format(marker=str(marker))
+    guest = SEEDED.format(marker=str(marker), trigger=TRIGGERS[lazy])
     if mode == "--sandbox":
         outcome = run(guest, "--sandbox")
     else:

@@ -17,7 +17,8 @@ import pytest
 
 TIMEOUT = 60
 LIST = (
-    "import sys, json; print(json.dumps(sorted(set(sys.modules) - BEFORE)), file=sys.__stdout__)"
+    "import sys; AFTER = sorted(set(sys.modules) - BEFORE)\n"
+    "import json; print(json.dumps(AFTER), file=sys.__stdout__)"
 )
 
 
@@ -72,16 +73,32 @@ NEVER_AT_START_UP = (
 """Packages no start-up needs: the isolated mode, the conformance runner, the pytest helpers,
 the adapters to other libraries, the overlay provider."""
 
+STANDARD_NEVER_AT_START_UP = (
+    "decimal", "importlib.abc", "importlib.resources", "locale", "tarfile", "tempfile", "zipfile",
+)  # fmt: skip
+"""Standard modules whose only users are on first use (snapshots, resource readers, a
+terminal's encoding): milliseconds each, with what they import in turn."""
 
-def test_import_posixbackend_imports_what_switching_needs_and_nothing_optional() -> None:
-    # The switch, the emulated backend and the permissions are imported eagerly, while os is
-    # the real one (see posixbackend/__init__.py); the optional parts on first use.
-    loaded = loaded_by("import posixbackend")
-    assert not under(
-        loaded, *NEVER_AT_START_UP, "posixbackend.launcher", "posixbackend.sqlite", "vfs.remote"
-    )
-    assert {"posixbackend.switch.block", "posixbackend.emulated.backend"} <= loaded
-    assert "posixbackend.permissions.timelimit" in loaded  # ctypes bound before any guest
+
+def test_import_posixbackend_imports_nothing_else() -> None:
+    assert loaded_by("import posixbackend") == {"posixbackend"}
+
+
+def test_the_first_public_name_imports_what_switching_needs_and_nothing_optional() -> None:
+    # The switch, the emulated backend and the permissions come together, whichever name is
+    # used first (they bind the real os at import); the optional parts on their first use.
+    for statement in ("posixbackend.Permissions", "from posixbackend import current"):
+        loaded = loaded_by(f"import posixbackend\n{statement}")
+        assert not under(
+            loaded, *NEVER_AT_START_UP, "posixbackend.launcher", "posixbackend.sqlite", "vfs.remote"
+        )
+        assert {"posixbackend.switch.block", "posixbackend.emulated.backend"} <= loaded
+        assert "posixbackend.permissions.timelimit" in loaded  # ctypes bound before any guest
+
+
+def test_installing_the_stand_ins_imports_no_standard_module_of_a_first_use() -> None:
+    loaded = loaded_by("import posixbackend\nposixbackend.install()")
+    assert not under(loaded, *STANDARD_NEVER_AT_START_UP)
 
 
 def test_each_public_name_is_still_there_and_in_dir() -> None:
@@ -94,6 +111,17 @@ def test_each_public_name_is_still_there_and_in_dir() -> None:
             assert name in dir(package)
         with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
             package.nothing  # noqa: B018  # the attribute's absence is the point
+
+
+def test_the_switching_subpackages_are_still_attributes_after_a_bare_import() -> None:
+    # They were while import posixbackend imported them: code may name them so.
+    loaded = loaded_by(
+        "import posixbackend\n"
+        "posixbackend.switch.park()\n"
+        "assert posixbackend.emulated.EmulatedBackend is posixbackend.EmulatedBackend\n"
+        "assert posixbackend.permissions.Permissions is posixbackend.Permissions"
+    )
+    assert {"posixbackend.switch.block", "posixbackend.emulated.backend"} <= loaded
 
 
 def test_switching_backends_imports_no_isolation_launcher_or_extra_providers() -> None:
@@ -113,4 +141,46 @@ def test_the_launcher_imports_no_isolation_confinement_or_extra_providers(
     loaded = loaded_by_launcher(*options)
     # (the kernel confinement: nothing is confined without restricting permissions)
     assert not under(loaded, *NEVER_AT_START_UP, "posixbackend.launcher.confinement")
+    assert not under(loaded, *STANDARD_NEVER_AT_START_UP)
     assert "posixbackend.launcher.session" in loaded  # (the case did run the launcher)
+
+
+PATCHED_FIRST_USE = """
+import posixbackend
+from pyfakefs.fake_filesystem_unittest import Patcher
+with Patcher():
+    try:
+        posixbackend.backend
+        outcome = "imported"
+    except ImportError as error:
+        outcome = str(error)
+    imported = "posixbackend.switch" in sys.modules
+with posixbackend.backend("managed"):
+    open("/tmp/after", "w").close()
+    managed = os.path.exists("/tmp/after")
+print(json.dumps([outcome, imported, managed]))
+"""
+
+
+def test_a_first_use_while_pyfakefs_patches_is_refused_and_a_later_one_works() -> None:
+    # Under pyfakefs's patcher "import os" gives its fake: the switch must not bind it.
+    done = subprocess.run(
+        [sys.executable, "-c", "import json, os, sys\n" + PATCHED_FIRST_USE],
+        capture_output=True, text=True, timeout=TIMEOUT, env=_scrubbed(), check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    outcome, imported, managed = json.loads(done.stdout.splitlines()[-1])
+    assert outcome.startswith("posixbackend: first used while os"), outcome
+    assert "import posixbackend.switch before" in outcome
+    assert imported is False
+    assert managed is True
+
+
+def test_the_switch_imported_before_pyfakefs_patches_serves_under_it() -> None:
+    program = "import json, os, sys\nimport posixbackend.switch\n" + PATCHED_FIRST_USE
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True, text=True, timeout=TIMEOUT, env=_scrubbed(), check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == ["imported", True, True]
