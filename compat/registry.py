@@ -99,7 +99,9 @@ class Registry:
     def declare(
         self, *, id: str, function: str, aspect: str, level: object, explanation: str
     ) -> Gap:
-        """Declare a gap once; a second declaration of the same id raises DuplicateGapError.
+        """Declare a gap once; a second declaration of the same id raises DuplicateGapError,
+        unless it says exactly the same, which returns the first gap (a module whose first
+        import was interrupted after its declarations must import again).
 
         ``level`` is anything :func:`compat.parse_level` accepts that names one of the seven Java
         levels. Wrong types raise TypeError, bad values ValueError.
@@ -107,6 +109,8 @@ class Registry:
         gap = Gap(id, function, aspect, level, explanation, recorder=self._recorder)
         with self._lock:
             earlier = self._gaps.get(gap.id)
+            if earlier is not None and earlier == gap:
+                return earlier
             if earlier is not None:
                 raise DuplicateGapError(
                     f"gap {gap.id!r} is already declared "

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import threading
+import types
+from pathlib import Path
 
 import attrs
 import pytest
@@ -46,7 +49,38 @@ def test_declaring_an_id_twice_names_the_id(registry: compat.Registry) -> None:
 def test_duplicate_is_a_value_error(registry: compat.Registry) -> None:
     declare(registry, "x")
     with pytest.raises(ValueError, match="already declared"):
-        declare(registry, "x")
+        declare(registry, "x", explanation="another reason")
+
+
+def test_the_same_declaration_again_returns_the_first_gap(registry: compat.Registry) -> None:
+    first = declare(registry, "x")
+    assert declare(registry, "x") is first
+    assert len(registry.view()) == 1
+
+
+def test_a_module_whose_first_import_was_interrupted_imports_again(
+    registry: compat.Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A library module declares its gaps at import; a Ctrl-C or a time limit can land after
+    # the declaration and before the import finishes, and the retry must not fail for ever.
+    holder = types.SimpleNamespace(registry=registry, interrupt=True)
+    monkeypatch.setitem(sys.modules, "_gap_holder", holder)
+    (tmp_path / "_declaring_module.py").write_text(
+        "import _gap_holder\n"
+        "GAP = _gap_holder.registry.declare(id='m.gap', function='m.f', aspect='a',\n"
+        "                                   level='fine', explanation='e')\n"
+        "if _gap_holder.interrupt:\n"
+        "    raise KeyboardInterrupt\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "_declaring_module", raising=False)
+    with pytest.raises(KeyboardInterrupt):
+        import _declaring_module  # noqa: F401
+    holder.interrupt = False
+    import _declaring_module as module
+
+    assert module.GAP is registry.require("m.gap")
+    monkeypatch.delitem(sys.modules, "_declaring_module")
 
 
 def test_registries_are_independent(registry: compat.Registry) -> None:
@@ -169,7 +203,7 @@ def test_concurrent_declarations_of_one_id_let_exactly_one_win(registry: compat.
     def contender() -> None:
         barrier.wait()
         try:
-            declare(registry, "contested")
+            declare(registry, "contested", explanation=f"reason {threading.get_ident()}")
         except compat.DuplicateGapError:
             outcomes.append("duplicate")
         else:
