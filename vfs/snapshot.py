@@ -25,6 +25,7 @@ import posix
 import pwd
 import stat as _stat
 import tarfile
+from collections.abc import Callable
 from decimal import Decimal
 from typing import IO, cast
 
@@ -71,6 +72,14 @@ def _group_name(gid: int) -> str:
         return ""
 
 
+def _cached(names: dict[int, str], number: int, look_up: Callable[[int], str]) -> str:
+    """``look_up(number)``, remembered in ``names``."""
+    name = names.get(number)
+    if name is None:
+        name = names[number] = look_up(number)
+    return name
+
+
 # -- saving -------------------------------------------------------------------------------------
 
 
@@ -100,6 +109,10 @@ class _Saver:
         self.root = root.rstrip("/") or "/"
         self.sparse = sparse
         self.first_names: dict[tuple[int, int], str] = {}
+        self.user_names: dict[int, str] = {}
+        self.group_names: dict[int, str] = {}
+        """The host's names of the ids met so far: one user database lookup per id, not
+        per member (a lookup that finds nothing reads every source the C library has)."""
 
     def run(self) -> None:
         st = self.fs.stat(self.root, False)
@@ -123,7 +136,8 @@ class _Saver:
         info = tarfile.TarInfo(member)
         info.mode = _stat.S_IMODE(st.st_mode)
         info.uid, info.gid = st.st_uid, st.st_gid
-        info.uname, info.gname = _user_name(st.st_uid), _group_name(st.st_gid)
+        info.uname = _cached(self.user_names, st.st_uid, _user_name)
+        info.gname = _cached(self.group_names, st.st_gid, _group_name)
         info.mtime = st.st_mtime_ns // _NS
         info.pax_headers = {
             "mtime": _ns_text(st.st_mtime_ns),
