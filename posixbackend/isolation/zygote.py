@@ -46,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import gc
+import io
 import os
 import select
 import signal
@@ -64,6 +65,7 @@ from posixbackend.isolation.libc import prctl
 from posixbackend.isolation.limits import Limits
 from posixbackend.isolation.request import Program, Request, grant
 from posixbackend.isolation.seccomp import PR_SET_PDEATHSIG
+from vfs.snapshot import save_snapshot
 
 FROZEN_HEAP = compat.declare(
     id="isolation.pool_frozen_heap",
@@ -116,12 +118,17 @@ def main(control_fd: int, view_json: str, spares: int = 0) -> NoReturn:
 def warm_up() -> None:
     """Load what every child would otherwise load again: enter and leave the managed backend
     a guest gets (no program runs), so the stand-ins, the audit hook and their modules are
-    in place; then freeze the heap, so a child's collections skip everything here."""
+    in place, and save an empty guest's files as the child does; then freeze the heap, so a
+    child's collections skip everything here."""
     limits = Limits()
     given = grant(None, limits)
     request = Request(Program("code", ""), (), {}, "/tmp", {}, given.data, limits)
-    with GuestRun(request).block():
+    run = GuestRun(request)
+    with run.block():
         pass
+    # what the child's snapshot of the guest's files loads on first use (tarfile's slot
+    # names for copying members, the C library's user database modules)
+    save_snapshot(run.files.memory, io.BytesIO(), sparse=False)
     import posixbackend.permissions.timelimit  # noqa: F401 - a time limit loads it otherwise
 
     gc.collect()
