@@ -7,12 +7,16 @@ next, holds no descriptor into the host's tree; everything the run needs is impo
 built before the rest of the confinement, which happens while the child is still
 single-threaded; then the guest runs under the managed backend as ``python`` would run it,
 and the child reports how it ended and sends a snapshot of the guest's memory file system
-back before exiting with the guest's status.
+back before exiting with the guest's status. A pool's spare child (:class:`Ahead`) takes
+every step that depends on no job before its job comes, Landlock included, and builds the
+guest's file system under them; only the job's resource limits and the seccomp filter
+(assembled ahead) follow.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import errno
 import fcntl
 import gc
@@ -26,7 +30,8 @@ from typing import Any, NoReturn
 
 import attrs
 
-from posixbackend.isolation.confinement import Confinement, confine, isolate
+from posixbackend.isolation import seccomp
+from posixbackend.isolation.confinement import Confinement, confine, finish, isolate, restrict
 from posixbackend.isolation.frames import FrameWriter
 from posixbackend.isolation.guestfs import GuestFileSystem, guest_file_system
 from posixbackend.isolation.hostview import HostView
@@ -93,7 +98,10 @@ def main(request_fd: int, result_fd: int, view_json: str, ahead: Ahead | None = 
     except (OSError, ValueError) as error:  # the request cannot be set up: say why, stop
         out.frame("setup_error", message=str(error))
         posix._exit(SETUP_STATUS)
-    confinement = confine(request.limits, view, isolated)
+    if ahead is None:
+        confinement = confine(request.limits, view, isolated)
+    else:  # the rest was applied ahead
+        confinement = isolated.then(finish(request.limits, ahead.program))
     out.frame("confined", **confinement.to_data())
     outcome = run.run()
     out.frame("finished", **attrs.asdict(outcome))
@@ -111,11 +119,14 @@ def main(request_fd: int, result_fd: int, view_json: str, ahead: Ahead | None = 
 
 class Ahead:
     """What a pool's spare child does before its job exists (none of it depends on the job:
-    the host view is the zygote's): it enters its namespaces and its minimal root. It keeps
-    a descriptor on its own ``/proc/self/statm`` (the minimal root has no /proc) for the
-    memory limit's check, closed by :meth:`address_space_bytes` before the guest's world is
-    built; an error entering the root is kept and raised when the job comes, so that the
-    job is told why, as run_isolated's child tells it."""
+    the host view is the zygote's): it enters its namespaces and its minimal root, drops its
+    capabilities, sets no_new_privs, applies Landlock (:func:`~posixbackend.isolation.
+    confinement.restrict`) and assembles its seccomp filter; the job's resource limits and
+    the filter's installation wait for the job (setrlimit is among the calls the filter
+    refuses). It keeps a descriptor on its own ``/proc/self/statm`` (the minimal root has no
+    /proc) for the memory limit's check, closed by :meth:`address_space_bytes` before the
+    guest's world is built; an error entering the root is kept and raised when the job
+    comes, so that the job is told why, as run_isolated's child tells it."""
 
     def __init__(self, view_json: str) -> None:
         self.view = HostView.from_json(view_json)
@@ -125,8 +136,11 @@ class Ahead:
         own = posix.open("/proc/self/ns", posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
         self._isolated: Confinement | None = None
         self._error: OSError | ValueError | None = None
+        self.program: bytes | None = None
+        """The seccomp filter for this process (None: assembled when the job comes, which
+        then notes why it cannot be)."""
         try:
-            self._isolated = isolate(self.view)
+            isolated = isolate(self.view)
             self.namespaces = [
                 posix.open(name, posix.O_RDONLY | posix.O_CLOEXEC, dir_fd=own)
                 for name in HELD_NAMESPACES
@@ -136,6 +150,10 @@ class Ahead:
         except (OSError, ValueError) as error:
             self._error = error
             self.namespaces = []
+        else:
+            self._isolated = isolated.then(restrict(self.view))
+            with contextlib.suppress(OSError):  # (an architecture the filter does not know)
+                self.program = seccomp.filter_program(seccomp.architecture(), posix.getpid())
         finally:
             posix.close(own)
 

@@ -545,7 +545,14 @@ def install_filter(policy: FilterPolicy | None = None) -> None:
     """Install the filter of ``policy`` (default: the isolated child's) on every thread of
     this process (threads started later inherit it)."""
     arch = architecture()
-    program = filter_program(arch, policy or isolated_policy(posix.getpid()))
+    install_program(filter_program(arch, policy or isolated_policy(posix.getpid())))
+
+
+def install_program(program: bytes) -> None:
+    """Install ``program``, a filter :func:`filter_program` assembled for this machine's
+    architecture (and, for a policy naming a process, this process), as
+    :func:`install_filter` does."""
+    arch = architecture()
     buffer = ctypes.create_string_buffer(program, len(program))
     fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
     thread = syscall(

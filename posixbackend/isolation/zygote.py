@@ -15,15 +15,17 @@ before anything else: a session and process group of its own, SIGKILL when the z
 descriptor but 0-2 (/dev/null) and its own socket to the zygote closed (the control socket
 and the other spares' sockets with them), the zygote's bookkeeping dropped; it then does
 what depends on no job (:class:`~posixbackend.isolation.child.Ahead`): it enters new
-namespaces and its minimal root (the host view is the zygote's), hands its mount and network
+namespaces and its minimal root (the host view is the zygote's), takes the confinement steps
+that need no job (capabilities, no_new_privs, Landlock), hands its mount and network
 namespaces to the zygote over its socket (see below), and waits for its job there. Per
 ``spawn`` the zygote sends the job's five descriptors to a spare (one it forks then, if none
 is left; another, if the one it took has died) and answers with its pid; a spare gets one
 job, ever. The spare moves them to 0-4, closes every other descriptor (its socket with them:
 a guest can never talk to the zygote), and lives the rest of the isolated child's life
 (:func:`posixbackend.isolation.child.main`): it reads its request from its own pipe, builds
-its memory file system, sets its limits, drops its capabilities, sets no_new_privs, applies
-Landlock and seccomp, and only then runs the guest. No guest's input ever passes through the
+its memory file system, sets its limits, installs its seccomp filter, and only then runs the
+guest (it dropped its capabilities, set no_new_privs, applied Landlock and assembled the
+filter before its job came). No guest's input ever passes through the
 zygote, and a spare is forked before its job exists, so a fork copies none.
 
 The namespaces a child hands over stay unread in the zygote's end of its socket until the

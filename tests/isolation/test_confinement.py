@@ -161,7 +161,7 @@ def test_steps_the_kernel_refuses_are_reported_not_fatal() -> None:
     with_user = "unshare(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWNS): Operation not permitted"
     both = f"{with_user}; unshare(CLONE_NEWNET|CLONE_NEWNS): Operation not permitted"
     assert answers == {
-        "applied": "rlimits capabilities no_new_privs",
+        "applied": "capabilities no_new_privs rlimits",
         "landlock": "[Errno 38] Function not implemented",
         "seccomp": "[Errno 38] Function not implemented",
         "user_namespace": with_user,
