@@ -77,9 +77,7 @@ def _child_steps(request: Request, write: int, holder: socket.socket) -> None:
     step("capabilities", capabilities.drop_capabilities)
     step("no_new_privs", seccomp.set_no_new_privs)
     step("landlock", lambda: landlock.restrict(landlock.Rules(readable=view.paths())))
-    program = step(
-        "seccomp assembly", lambda: seccomp.filter_program(seccomp.architecture(), os.getpid())
-    )
+    program = step("seccomp assembly", lambda: seccomp.isolated_filters().program(os.getpid()))
     assert isinstance(program, bytes)
     run = step("guest file system", lambda: GuestRun(request))
     assert isinstance(run, GuestRun)

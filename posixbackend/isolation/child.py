@@ -153,7 +153,7 @@ class Ahead:
         else:
             self._isolated = isolated.then(restrict(self.view))
             with contextlib.suppress(OSError):  # (an architecture the filter does not know)
-                self.program = seccomp.filter_program(seccomp.architecture(), posix.getpid())
+                self.program = seccomp.isolated_filters().program(posix.getpid())
         finally:
             posix.close(own)
 

@@ -60,6 +60,7 @@ from typing import Final, NoReturn
 import attrs
 
 import compat
+from posixbackend.isolation import seccomp
 from posixbackend.isolation import zygotewire as wire
 from posixbackend.isolation.child import SETUP_STATUS, Ahead, GuestRun
 from posixbackend.isolation.child import main as child_main
@@ -120,8 +121,8 @@ def main(control_fd: int, view_json: str, spares: int = 0) -> NoReturn:
 def warm_up() -> None:
     """Load what every child would otherwise load again: enter and leave the managed backend
     a guest gets (no program runs), so the stand-ins, the audit hook and their modules are
-    in place, and save an empty guest's files as the child does; then freeze the heap, so a
-    child's collections skip everything here."""
+    in place, save an empty guest's files as the child does, and assemble the seccomp
+    filters' template; then freeze the heap, so a child's collections skip everything here."""
     limits = Limits()
     given = grant(None, limits)
     request = Request(Program("code", ""), (), {}, "/tmp", {}, given.data, limits)
@@ -131,6 +132,8 @@ def warm_up() -> None:
     # what the child's snapshot of the guest's files loads on first use (tarfile's slot
     # names for copying members, the C library's user database modules)
     save_snapshot(run.files.memory, io.BytesIO(), sparse=False)
+    with contextlib.suppress(OSError):  # (an architecture the filter does not know)
+        seccomp.isolated_filters()  # each child's filter is this template with its pid
     import posixbackend.permissions.timelimit  # noqa: F401 - a time limit loads it otherwise
 
     gc.collect()

@@ -4,6 +4,7 @@ refuses a step."""
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -11,6 +12,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from posixbackend.isolation import landlock, seccomp
 from posixbackend.isolation.libc import MACHINE
@@ -108,6 +111,23 @@ def test_the_filter_is_a_valid_program_on_every_known_architecture() -> None:
             "fork", "vfork", "chmod", "chown", "lchown", "utime", "utimes", "futimesat",
             "iopl", "ioperm", "uselib", "mknod", "inotify_init",
         }, name  # fmt: skip  # the calls aarch64 never had
+
+
+@settings(max_examples=50, deadline=None)
+@given(pid=st.integers(min_value=1, max_value=(1 << 22)))
+def test_the_isolated_filters_template_is_the_assembled_filter(pid: int) -> None:
+    """A pool's child takes its filter from a template with its pid put in (assembled once,
+    in the zygote): byte for byte the filter assembled for that pid, on every architecture."""
+    for arch in seccomp.ARCHITECTURES.values():
+        filters = _filters(arch.audit_arch)
+        assert filters.places  # the pid is in the filter: kill, tgkill, setpriority...
+        assert filters.program(pid) == seccomp.filter_program(arch, pid)
+
+
+@functools.cache
+def _filters(audit_arch: int) -> seccomp.IsolatedFilters:
+    arch = next(a for a in seccomp.ARCHITECTURES.values() if a.audit_arch == audit_arch)
+    return seccomp.IsolatedFilters(arch)
 
 
 def test_landlock_leaves_only_the_given_directories_readable(tmp_path: Path) -> None:
