@@ -30,7 +30,7 @@ from typing import Any, NoReturn
 
 import attrs
 
-from posixbackend.isolation import seccomp
+from posixbackend.isolation import landlock, seccomp
 from posixbackend.isolation.confinement import Confinement, confine, finish, isolate, restrict
 from posixbackend.isolation.frames import FrameWriter
 from posixbackend.isolation.guestfs import GuestFileSystem, guest_file_system
@@ -128,7 +128,16 @@ class Ahead:
     guest's world is built; an error entering the root is kept and raised when the job
     comes, so that the job is told why, as run_isolated's child tells it."""
 
-    def __init__(self, view_json: str) -> None:
+    def __init__(self, view_json: str, ruleset: landlock.Ruleset | None = None) -> None:
+        """``ruleset``: the view's Landlock ruleset, made by the zygote (closed here, enforced
+        if the namespaces and the root were entered; None: made here)."""
+        try:
+            self._prepare(view_json, ruleset)
+        finally:
+            if ruleset is not None:
+                ruleset.close()  # (a guest never holds it: it could add rules to it)
+
+    def _prepare(self, view_json: str, ruleset: landlock.Ruleset | None) -> None:
         self.view = HostView.from_json(view_json)
         statm = posix.open("/proc/self/statm", posix.O_RDONLY | posix.O_CLOEXEC)
         self.statm = fcntl.fcntl(statm, fcntl.F_DUPFD_CLOEXEC, KEEP_FROM_FD)  # above 0-4
@@ -151,7 +160,7 @@ class Ahead:
             self._error = error
             self.namespaces = []
         else:
-            self._isolated = isolated.then(restrict(self.view))
+            self._isolated = isolated.then(restrict(self.view, ruleset))
             with contextlib.suppress(OSError):  # (an architecture the filter does not know)
                 self.program = seccomp.isolated_filters().program(posix.getpid())
         finally:

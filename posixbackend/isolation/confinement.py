@@ -106,14 +106,21 @@ def confine(limits: Limits, view: HostView, isolated: Confinement | None = None)
     return done if isolated is None else isolated.then(done)
 
 
-def restrict(view: HostView) -> Confinement:
+def restrict(view: HostView, ruleset: landlock.Ruleset | None = None) -> Confinement:
     """The steps of :func:`confine` that depend on no job, which a pool's spare child takes
     before its job comes (see :class:`~posixbackend.isolation.child.Ahead`): every
-    capability dropped, no_new_privs, Landlock reading exactly ``view``."""
+    capability dropped, no_new_privs, Landlock reading exactly ``view`` (``ruleset``: the
+    ruleset of :func:`landlock_rules`, made ahead, as a pool's zygote makes it once for its
+    children; enforced here and left open; None: made now)."""
     _check_single_threaded()
     steps = Steps()
-    _restrict(steps, view)
+    _restrict(steps, view, ruleset)
     return steps.result()
+
+
+def landlock_rules(view: HostView) -> landlock.Rules:
+    """The child's Landlock rules: reading exactly ``view``, writing nothing."""
+    return landlock.Rules(readable=view.paths())
 
 
 def finish(limits: Limits, program: bytes | None) -> Confinement:
@@ -130,11 +137,14 @@ def finish(limits: Limits, program: bytes | None) -> Confinement:
     return steps.result()
 
 
-def _restrict(steps: Steps, view: HostView) -> None:
+def _restrict(steps: Steps, view: HostView, ruleset: landlock.Ruleset | None = None) -> None:
     steps.run("capabilities", capabilities.drop_capabilities)
     steps.run("no_new_privs", seccomp.set_no_new_privs)
     try:
-        steps.note(*landlock.restrict(landlock.Rules(readable=view.paths())))
+        if ruleset is None:
+            steps.note(*landlock.restrict(landlock_rules(view)))
+        else:
+            steps.note(*ruleset.enforce())
     except OSError as error:
         steps.missing["landlock"] = str(error)
 

@@ -60,10 +60,12 @@ from typing import Final, NoReturn
 import attrs
 
 import compat
-from posixbackend.isolation import seccomp
+from posixbackend.isolation import landlock, seccomp
 from posixbackend.isolation import zygotewire as wire
 from posixbackend.isolation.child import SETUP_STATUS, Ahead, GuestRun
 from posixbackend.isolation.child import main as child_main
+from posixbackend.isolation.confinement import landlock_rules
+from posixbackend.isolation.hostview import HostView
 from posixbackend.isolation.libc import prctl
 from posixbackend.isolation.limits import Limits
 from posixbackend.isolation.request import Program, Request, grant
@@ -108,11 +110,12 @@ def main(control_fd: int, view_json: str, spares: int = 0) -> NoReturn:
     control = socket.socket(fileno=control_fd)
     try:
         warm_up()
+        ruleset = view_ruleset(view_json)
     except BaseException as error:  # noqa: BLE001 - the pool is told why, then the zygote ends
         text = "".join(traceback.format_exception(error)).encode(errors="replace")
         control.send(wire.BROKEN + text[-(wire.MAX_MESSAGE - 1) :])
         os._exit(1)
-    zygote = Zygote(control, view_json, spares)
+    zygote = Zygote(control, view_json, spares, ruleset)
     control.send(wire.READY)
     zygote.serve()
     os._exit(0)
@@ -140,6 +143,19 @@ def warm_up() -> None:
     gc.freeze()
 
 
+def view_ruleset(view_json: str) -> landlock.Ruleset | None:
+    """The children's Landlock ruleset (reading exactly the view), made once: each spare
+    enforces it and closes it before its job comes. Landlock's rules name inodes, which the
+    minimal root binds unchanged, so a ruleset made on the host's paths confines a child
+    in its root as one it made itself would. None where Landlock is missing: each child
+    then notes why."""
+    try:
+        made = landlock.ruleset(landlock_rules(HostView.from_json(view_json)))
+    except OSError:
+        return None
+    return made if isinstance(made, landlock.Ruleset) else None
+
+
 @attrs.frozen
 class Spare:
     """A child forked ahead of its job: it waits for the job's descriptors on its own
@@ -152,9 +168,17 @@ class Spare:
 class Zygote:
     """The serving loop, the spares and the children not reaped yet."""
 
-    def __init__(self, control: socket.socket, view_json: str, spares: int = 0) -> None:
+    def __init__(
+        self,
+        control: socket.socket,
+        view_json: str,
+        spares: int = 0,
+        ruleset: landlock.Ruleset | None = None,
+    ) -> None:
         self.control = control
         self.view_json = view_json
+        self.ruleset = ruleset
+        """The children's Landlock ruleset (see :func:`view_ruleset`); never enforced here."""
         self.wanted = spares
         self.spares: deque[Spare] = deque()
         """Spares not given a job yet, oldest first."""
@@ -324,11 +348,14 @@ class Zygote:
             self.spares.clear()
             self.children.clear()  # (their sockets closed: the zygote keeps its own copies)
             kept = fcntl.fcntl(channel.detach(), fcntl.F_DUPFD_CLOEXEC, GUEST_FDS)
-            os.closerange(3, kept)
-            os.closerange(kept + 1, os.sysconf("SC_OPEN_MAX"))
+            ruleset = None
+            if self.ruleset is not None:  # (Ahead closes it once enforced)
+                ruleset_fd = fcntl.fcntl(self.ruleset.fd, fcntl.F_DUPFD_CLOEXEC, GUEST_FDS)
+                ruleset = attrs.evolve(self.ruleset, fd=ruleset_fd)
+            _close_all_but(kept, *([] if ruleset is None else [ruleset.fd]))
             FROZEN_HEAP.hit()  # (kept frozen: see the gap)
             SHARED_HASH_SEED.hit()
-            ahead = Ahead(self.view_json)
+            ahead = Ahead(self.view_json, ruleset)
             job = socket.socket(fileno=kept)
             if ahead.namespaces:  # held by the zygote's end, unread, until it is closed
                 socket.send_fds(job, [HELD], ahead.namespaces)
@@ -352,6 +379,15 @@ def _close_what_comes(janitor: socket.socket) -> NoReturn:
             os.close(fd)
         if not message:
             os._exit(0)
+
+
+def _close_all_but(*kept: int) -> None:
+    """Close every descriptor from 3 on but ``kept``."""
+    low = 3
+    for fd in sorted(kept):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
 
 
 def _pending(control: socket.socket) -> bool:
