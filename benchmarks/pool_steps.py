@@ -48,7 +48,9 @@ AHEAD = (
 """The steps a spare has done before its job comes."""
 
 
-def _child_steps(request: Request, write: int, holder: socket.socket) -> None:
+def _child_steps(
+    request: Request, write: int, holder: socket.socket, ruleset: landlock.Ruleset
+) -> None:
     """In the forked child: every step, timed, with the page faults it took (copy-on-write
     copies of the warm process's pages, mostly); the numbers go to ``write`` as JSON."""
     view = isolated_view()  # (computed before the fork, as the zygote has it)
@@ -76,7 +78,8 @@ def _child_steps(request: Request, write: int, holder: socket.socket) -> None:
     last = time.perf_counter()  # (handing them over is no step of the child's)
     step("capabilities", capabilities.drop_capabilities)
     step("no_new_privs", seccomp.set_no_new_privs)
-    step("landlock", lambda: landlock.restrict(landlock.Rules(readable=view.paths())))
+    step("landlock", ruleset.enforce)  # (the ruleset the zygote made)
+    ruleset.close()
     program = step("seccomp assembly", lambda: seccomp.isolated_filters().program(os.getpid()))
     assert isinstance(program, bytes)
     run = step("guest file system", lambda: GuestRun(request))
@@ -94,7 +97,8 @@ FAULTS = "(page faults)"
 
 def measure(children: int) -> dict[str, float]:
     """Median milliseconds of each step over ``children`` forked children."""
-    isolated_view()
+    ruleset = zygote.view_ruleset(isolated_view().to_json())
+    assert ruleset is not None, "Landlock is missing"
     zygote.warm_up()
     given = grant(None, Limits())
     request = Request(Program("code", TRIVIAL), (), {}, "/tmp", {}, given.data, Limits())
@@ -111,7 +115,7 @@ def measure(children: int) -> dict[str, float]:
                 holder.close()
                 samples_fork = (time.perf_counter() - started) * 1000
                 os.write(write, json.dumps({"fork": samples_fork}).encode() + b"\n")
-                _child_steps(request, write, theirs)
+                _child_steps(request, write, theirs, ruleset)
             finally:
                 os._exit(1)
         os.close(write)
