@@ -87,7 +87,12 @@ def _child_steps(
     step("rlimits", lambda: rlimits.set_resource_limits(limits))
     step("seccomp", lambda: seccomp.install_program(program))
     step("guest", run.run)
-    step("snapshot", lambda: save_snapshot(run.files.memory, io.BytesIO(), sparse=False))
+    step(
+        "snapshot",
+        lambda: save_snapshot(
+            run.files.memory, io.BytesIO(), sparse=False, empty_directories=False
+        ),
+    )
     os.write(write, json.dumps(times).encode())
     os._exit(0)
 

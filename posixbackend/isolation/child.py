@@ -107,7 +107,7 @@ def main(request_fd: int, result_fd: int, view_json: str, ahead: Ahead | None = 
     out.frame("finished", **attrs.asdict(outcome))
     try:
         # holes written out: the parent takes no sparse member (archive.py refuses them)
-        save_snapshot(run.files.memory, out, sparse=False)  # type: ignore[arg-type]
+        save_snapshot(run.files.memory, out, sparse=False, empty_directories=False)  # type: ignore[arg-type]
     except MemoryError:  # the parent notes a snapshot that never ended
         posix._exit(outcome.status)
     out.end()

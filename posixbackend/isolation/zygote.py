@@ -134,7 +134,7 @@ def warm_up() -> None:
         pass
     # what the child's snapshot of the guest's files loads on first use (tarfile's slot
     # names for copying members, the C library's user database modules)
-    save_snapshot(run.files.memory, io.BytesIO(), sparse=False)
+    save_snapshot(run.files.memory, io.BytesIO(), sparse=False, empty_directories=False)
     with contextlib.suppress(OSError):  # (an architecture the filter does not know)
         seccomp.isolated_filters()  # each child's filter is this template with its pid
     import posixbackend.permissions.timelimit  # noqa: F401 - a time limit loads it otherwise

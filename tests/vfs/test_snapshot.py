@@ -264,6 +264,32 @@ def test_each_owner_is_looked_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
     assert sorted(asked) == [("group", 1000), ("user", 1000)]
 
 
+def test_without_empty_directories_only_the_ways_to_files_and_links_are_kept() -> None:
+    fs = MemoryFileSystem(identity=Identity.root())
+    for directory in ("/a", "/a/empty", "/a/b", "/a/b/c", "/d", "/d/e", "/f", "/f/g"):
+        fs.mkdir(directory, 0o750)
+    fs.open("/a/b/c/file", os.O_CREAT | os.O_WRONLY, 0o644).close()
+    fs.symlink("/a/b/c/file", "/f/g/link")
+    fs.open("/top", os.O_CREAT | os.O_WRONLY, 0o600).close()
+    names = {}
+    for empty_directories in (True, False):
+        buffer = io.BytesIO()
+        save_snapshot(fs, buffer, empty_directories=empty_directories)
+        buffer.seek(0)
+        with tarfile.open(fileobj=buffer) as tar:
+            names[empty_directories] = [
+                (member.name, member.mode) for member in tar.getmembers()
+            ]
+    assert names[False] == [
+        (".", 0o755), ("a", 0o750), ("a/b", 0o750), ("a/b/c", 0o750), ("a/b/c/file", 0o644),
+        ("f", 0o750), ("f/g", 0o750), ("f/g/link", 0o777), ("top", 0o600),
+    ]  # fmt: skip
+    assert set(names[False]) < set(names[True])
+    assert {name for name, _ in names[True]} - {name for name, _ in names[False]} == {
+        "a/empty", "d", "d/e",
+    }  # fmt: skip
+
+
 def test_host_tree_round_trip(tmp_path: Any) -> None:
     root = tmp_path / "tree"
     (root / "d" / "e").mkdir(parents=True)
