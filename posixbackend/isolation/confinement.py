@@ -114,7 +114,15 @@ def restrict(view: HostView, ruleset: landlock.Ruleset | None = None) -> Confine
     children; enforced here and left open; None: made now)."""
     _check_single_threaded()
     steps = Steps()
-    _restrict(steps, view, ruleset)
+    steps.run("capabilities", capabilities.drop_capabilities)
+    steps.run("no_new_privs", seccomp.set_no_new_privs)
+    try:
+        if ruleset is None:
+            steps.note(*landlock.restrict(landlock_rules(view)))
+        else:
+            steps.note(*ruleset.enforce())
+    except OSError as error:
+        steps.missing["landlock"] = str(error)
     return steps.result()
 
 
@@ -135,18 +143,6 @@ def finish(limits: Limits, program: bytes | None) -> Confinement:
     else:
         steps.run("seccomp", lambda: seccomp.install_program(program))
     return steps.result()
-
-
-def _restrict(steps: Steps, view: HostView, ruleset: landlock.Ruleset | None = None) -> None:
-    steps.run("capabilities", capabilities.drop_capabilities)
-    steps.run("no_new_privs", seccomp.set_no_new_privs)
-    try:
-        if ruleset is None:
-            steps.note(*landlock.restrict(landlock_rules(view)))
-        else:
-            steps.note(*ruleset.enforce())
-    except OSError as error:
-        steps.missing["landlock"] = str(error)
 
 
 def _check_single_threaded() -> None:
