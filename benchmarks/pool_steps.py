@@ -2,15 +2,17 @@
 from a warm process (as the zygote forks them), medians over a few children.
 
 The steps are the isolated child's, in its order (:func:`posixbackend.isolation.child.main`):
-the fork, the namespaces, the minimal root, the guest's memory file system, each confinement
-step (rlimits, capabilities, no_new_privs, Landlock, seccomp), the guest (a trivial one, in
-its managed backend) and the snapshot of its files, then the child's exit as its parent sees
-it. Run: ``python -m benchmarks.pool_steps [--children N]`` (``bench_pool --steps`` too).
+the fork, the namespaces, the minimal root, the confinement steps that need no job
+(capabilities, no_new_privs, Landlock, the seccomp filter's assembly), the guest's memory
+file system, the job's resource limits, the filter's installation, the guest (a trivial one,
+in its managed backend) and the snapshot of its files, then the child's exit as its parent
+sees it; each with the page faults it took. Run: ``python -m benchmarks.pool_steps
+[--children N]`` (``bench_pool --steps`` too).
 It warms a zygote's state up in the process that runs it (stand-ins, audit hook): run it in
 a process of its own.
 
-A pool's zygote keeps spare children that have done the fork, the namespaces and the minimal
-root before their job comes, and holds each child's mount and network namespaces so that
+A pool's zygote keeps spare children that have done every step that needs no job before
+their job comes, and holds each child's mount and network namespaces so that
 their teardown is off the child's exit: the child here hands its namespaces to this process
 as a spare does to its zygote, and the steps off a guest's path are summed apart.
 """
@@ -22,6 +24,7 @@ import gc
 import io
 import json
 import os
+import resource
 import socket
 import statistics
 import time
@@ -38,21 +41,29 @@ from vfs.snapshot import save_snapshot
 TRIVIAL = "total = sum(range(100))"
 
 
-AHEAD = ("fork", "namespaces", "minimal root")
+AHEAD = (
+    "fork", "namespaces", "minimal root", "capabilities", "no_new_privs", "landlock",
+    "seccomp assembly",
+)  # fmt: skip
 """The steps a spare has done before its job comes."""
 
 
-def _child_steps(request: Request, write: int, holder: socket.socket) -> None:
-    """In the forked child: every step, timed; the timings go to ``write`` as JSON."""
+def _child_steps(
+    request: Request, write: int, holder: socket.socket, ruleset: landlock.Ruleset
+) -> None:
+    """In the forked child: every step, timed, with the page faults it took (copy-on-write
+    copies of the warm process's pages, mostly); the numbers go to ``write`` as JSON."""
     view = isolated_view()  # (computed before the fork, as the zygote has it)
     times: dict[str, float] = {}
     last = time.perf_counter()
 
     def step(name: str, action: Callable[[], object]) -> object:
         nonlocal last
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         value = action()
         now = time.perf_counter()
         times[name] = (now - last) * 1000
+        times[f"{name} {FAULTS}"] = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
         last = now
         return value
 
@@ -65,22 +76,34 @@ def _child_steps(request: Request, write: int, holder: socket.socket) -> None:
     for fd in [own, *held]:
         os.close(fd)
     last = time.perf_counter()  # (handing them over is no step of the child's)
+    step("capabilities", capabilities.drop_capabilities)
+    step("no_new_privs", seccomp.set_no_new_privs)
+    step("landlock", ruleset.enforce)  # (the ruleset the zygote made)
+    ruleset.close()
+    program = step("seccomp assembly", lambda: seccomp.isolated_filters().program(os.getpid()))
+    assert isinstance(program, bytes)
     run = step("guest file system", lambda: GuestRun(request))
     assert isinstance(run, GuestRun)
     step("rlimits", lambda: rlimits.set_resource_limits(limits))
-    step("capabilities", capabilities.drop_capabilities)
-    step("no_new_privs", seccomp.set_no_new_privs)
-    step("landlock", lambda: landlock.restrict(landlock.Rules(readable=view.paths())))
-    step("seccomp", seccomp.install_filter)
+    step("seccomp", lambda: seccomp.install_program(program))
     step("guest", run.run)
-    step("snapshot", lambda: save_snapshot(run.files.memory, io.BytesIO(), sparse=False))
+    step(
+        "snapshot",
+        lambda: save_snapshot(
+            run.files.memory, io.BytesIO(), sparse=False, empty_directories=False
+        ),
+    )
     os.write(write, json.dumps(times).encode())
     os._exit(0)
 
 
+FAULTS = "(page faults)"
+
+
 def measure(children: int) -> dict[str, float]:
     """Median milliseconds of each step over ``children`` forked children."""
-    isolated_view()
+    ruleset = zygote.view_ruleset(isolated_view().to_json())
+    assert ruleset is not None, "Landlock is missing"
     zygote.warm_up()
     given = grant(None, Limits())
     request = Request(Program("code", TRIVIAL), (), {}, "/tmp", {}, given.data, Limits())
@@ -97,7 +120,7 @@ def measure(children: int) -> dict[str, float]:
                 holder.close()
                 samples_fork = (time.perf_counter() - started) * 1000
                 os.write(write, json.dumps({"fork": samples_fork}).encode() + b"\n")
-                _child_steps(request, write, theirs)
+                _child_steps(request, write, theirs, ruleset)
             finally:
                 os._exit(1)
         os.close(write)
@@ -114,7 +137,8 @@ def measure(children: int) -> dict[str, float]:
         assert status == 0, f"the child failed: {status}"
         first, _, rest = data.partition(b"\n")
         timings = {**json.loads(first), **json.loads(rest)}
-        timings["exit and reap"] = total - sum(timings.values())
+        steps = sum(value for name, value in timings.items() if not name.endswith(FAULTS))
+        timings["exit and reap"] = total - steps
         timings["total (wall)"] = total
         timings["on a pooled job's path"] = total - sum(timings[name] for name in AHEAD)
         timings["namespace teardown (off the path)"] = teardown
@@ -129,9 +153,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--children", type=int, default=15, help="children timed (default 15)")
     args = parser.parse_args(argv)
     steps = measure(args.children)
-    print(f"a pooled guest's steps, median ms over {args.children} children")
+    print(f"a pooled guest's steps, median ms (and page faults) over {args.children} children")
     for name, value in steps.items():
-        print(f"  {name:<36}{value:>8.2f}")
+        if name.endswith(FAULTS):
+            continue
+        faults = steps.get(f"{name} {FAULTS}")
+        shown = "" if faults is None else f"{faults:>8.0f}"
+        print(f"  {name:<36}{value:>8.2f}{shown}")
     return steps
 
 

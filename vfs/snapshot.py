@@ -25,6 +25,7 @@ import posix
 import pwd
 import stat as _stat
 import tarfile
+from collections.abc import Callable
 from decimal import Decimal
 from typing import IO, cast
 
@@ -71,35 +72,65 @@ def _group_name(gid: int) -> str:
         return ""
 
 
+def _cached(names: dict[int, str], number: int, look_up: Callable[[int], str]) -> str:
+    """``look_up(number)``, remembered in ``names``."""
+    name = names.get(number)
+    if name is None:
+        name = names[number] = look_up(number)
+    return name
+
+
 # -- saving -------------------------------------------------------------------------------------
 
 
 def save_snapshot(
-    fs: FileSystem, archive: str | IO[bytes], root: str = "/", *, sparse: bool = True
+    fs: FileSystem,
+    archive: str | IO[bytes],
+    root: str = "/",
+    *,
+    sparse: bool = True,
+    empty_directories: bool = True,
 ) -> None:
     """Write the tree of ``fs`` below ``root`` to ``archive`` (a path or a binary file object).
 
     Files with holes are sparse members unless ``sparse`` is false; then every file is
     written whole, its holes as zeros (for a reader that takes no sparse member, such as the
-    isolated mode's parent).
+    isolated mode's parent). Without ``empty_directories``, a directory with nothing but
+    directories below it is left out (the root stays), as by a reader that keeps only files
+    and links, such as the isolated mode's parent.
     """
     if isinstance(archive, str):
         with tarfile.open(archive, "w", format=tarfile.PAX_FORMAT) as tar:
-            _Saver(fs, tar, root, sparse).run()
+            _Saver(fs, tar, root, sparse, empty_directories).run()
     else:
         with tarfile.open(fileobj=archive, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            _Saver(fs, tar, root, sparse).run()
+            _Saver(fs, tar, root, sparse, empty_directories).run()
 
 
 class _Saver:
     """Walks a provider and adds one member per entry, directories before their contents."""
 
-    def __init__(self, fs: FileSystem, tar: tarfile.TarFile, root: str, sparse: bool) -> None:
+    def __init__(
+        self,
+        fs: FileSystem,
+        tar: tarfile.TarFile,
+        root: str,
+        sparse: bool,
+        empty_directories: bool = True,
+    ) -> None:
         self.fs = fs
         self.tar = tar
         self.root = root.rstrip("/") or "/"
         self.sparse = sparse
+        self.empty_directories = empty_directories
+        self.pending: list[tuple[str, str, posix.stat_result]] = []
+        """Without empty directories: the directories being walked not added yet (each is
+        added, after its parents, when something not a directory is found below it)."""
         self.first_names: dict[tuple[int, int], str] = {}
+        self.user_names: dict[int, str] = {}
+        self.group_names: dict[int, str] = {}
+        """The host's names of the ids met so far: one user database lookup per id, not
+        per member (a lookup that finds nothing reads every source the C library has)."""
 
     def run(self) -> None:
         st = self.fs.stat(self.root, False)
@@ -115,15 +146,26 @@ class _Saver:
             child_path = path.rstrip("/") + "/" + child
             member = f"{name}/{child}" if name else child
             st = self.fs.stat(child_path, False)
-            self._add(member, child_path, st)
-            if _stat.S_ISDIR(st.st_mode):
+            if not _stat.S_ISDIR(st.st_mode):
+                for pending in self.pending:
+                    self._add(*pending)
+                self.pending.clear()
+                self._add(member, child_path, st)
+            elif self.empty_directories:
+                self._add(member, child_path, st)
                 self._directory(child_path, member)
+            else:
+                self.pending.append((member, child_path, st))
+                self._directory(child_path, member)
+                if self.pending:  # nothing but directories below it
+                    self.pending.pop()
 
     def _add(self, member: str, path: str, st: posix.stat_result) -> None:
         info = tarfile.TarInfo(member)
         info.mode = _stat.S_IMODE(st.st_mode)
         info.uid, info.gid = st.st_uid, st.st_gid
-        info.uname, info.gname = _user_name(st.st_uid), _group_name(st.st_gid)
+        info.uname = _cached(self.user_names, st.st_uid, _user_name)
+        info.gname = _cached(self.group_names, st.st_gid, _group_name)
         info.mtime = st.st_mtime_ns // _NS
         info.pax_headers = {
             "mtime": _ns_text(st.st_mtime_ns),

@@ -7,12 +7,16 @@ next, holds no descriptor into the host's tree; everything the run needs is impo
 built before the rest of the confinement, which happens while the child is still
 single-threaded; then the guest runs under the managed backend as ``python`` would run it,
 and the child reports how it ended and sends a snapshot of the guest's memory file system
-back before exiting with the guest's status.
+back before exiting with the guest's status. A pool's spare child (:class:`Ahead`) takes
+every step that depends on no job before its job comes, Landlock included, and builds the
+guest's file system under them; only the job's resource limits and the seccomp filter
+(assembled ahead) follow.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import errno
 import fcntl
 import gc
@@ -26,7 +30,8 @@ from typing import Any, NoReturn
 
 import attrs
 
-from posixbackend.isolation.confinement import Confinement, confine, isolate
+from posixbackend.isolation import landlock, seccomp
+from posixbackend.isolation.confinement import Confinement, confine, finish, isolate, restrict
 from posixbackend.isolation.frames import FrameWriter
 from posixbackend.isolation.guestfs import GuestFileSystem, guest_file_system
 from posixbackend.isolation.hostview import HostView
@@ -93,13 +98,16 @@ def main(request_fd: int, result_fd: int, view_json: str, ahead: Ahead | None = 
     except (OSError, ValueError) as error:  # the request cannot be set up: say why, stop
         out.frame("setup_error", message=str(error))
         posix._exit(SETUP_STATUS)
-    confinement = confine(request.limits, view, isolated)
+    if ahead is None:
+        confinement = confine(request.limits, view, isolated)
+    else:  # the rest was applied ahead
+        confinement = isolated.then(finish(request.limits, ahead.program))
     out.frame("confined", **confinement.to_data())
     outcome = run.run()
     out.frame("finished", **attrs.asdict(outcome))
     try:
         # holes written out: the parent takes no sparse member (archive.py refuses them)
-        save_snapshot(run.files.memory, out, sparse=False)  # type: ignore[arg-type]
+        save_snapshot(run.files.memory, out, sparse=False, empty_directories=False)  # type: ignore[arg-type]
     except MemoryError:  # the parent notes a snapshot that never ended
         posix._exit(outcome.status)
     out.end()
@@ -111,13 +119,25 @@ def main(request_fd: int, result_fd: int, view_json: str, ahead: Ahead | None = 
 
 class Ahead:
     """What a pool's spare child does before its job exists (none of it depends on the job:
-    the host view is the zygote's): it enters its namespaces and its minimal root. It keeps
-    a descriptor on its own ``/proc/self/statm`` (the minimal root has no /proc) for the
-    memory limit's check, closed by :meth:`address_space_bytes` before the guest's world is
-    built; an error entering the root is kept and raised when the job comes, so that the
-    job is told why, as run_isolated's child tells it."""
+    the host view is the zygote's): it enters its namespaces and its minimal root, drops its
+    capabilities, sets no_new_privs, applies Landlock (:func:`~posixbackend.isolation.
+    confinement.restrict`) and assembles its seccomp filter; the job's resource limits and
+    the filter's installation wait for the job (setrlimit is among the calls the filter
+    refuses). It keeps a descriptor on its own ``/proc/self/statm`` (the minimal root has no
+    /proc) for the memory limit's check, closed by :meth:`address_space_bytes` before the
+    guest's world is built; an error entering the root is kept and raised when the job
+    comes, so that the job is told why, as run_isolated's child tells it."""
 
-    def __init__(self, view_json: str) -> None:
+    def __init__(self, view_json: str, ruleset: landlock.Ruleset | None = None) -> None:
+        """``ruleset``: the view's Landlock ruleset, made by the zygote (closed here, enforced
+        if the namespaces and the root were entered; None: made here)."""
+        try:
+            self._prepare(view_json, ruleset)
+        finally:
+            if ruleset is not None:
+                ruleset.close()  # (a guest never holds it: it could add rules to it)
+
+    def _prepare(self, view_json: str, ruleset: landlock.Ruleset | None) -> None:
         self.view = HostView.from_json(view_json)
         statm = posix.open("/proc/self/statm", posix.O_RDONLY | posix.O_CLOEXEC)
         self.statm = fcntl.fcntl(statm, fcntl.F_DUPFD_CLOEXEC, KEEP_FROM_FD)  # above 0-4
@@ -125,8 +145,11 @@ class Ahead:
         own = posix.open("/proc/self/ns", posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
         self._isolated: Confinement | None = None
         self._error: OSError | ValueError | None = None
+        self.program: bytes | None = None
+        """The seccomp filter for this process (None: assembled when the job comes, which
+        then notes why it cannot be)."""
         try:
-            self._isolated = isolate(self.view)
+            isolated = isolate(self.view)
             self.namespaces = [
                 posix.open(name, posix.O_RDONLY | posix.O_CLOEXEC, dir_fd=own)
                 for name in HELD_NAMESPACES
@@ -136,6 +159,10 @@ class Ahead:
         except (OSError, ValueError) as error:
             self._error = error
             self.namespaces = []
+        else:
+            self._isolated = isolated.then(restrict(self.view, ruleset))
+            with contextlib.suppress(OSError):  # (an architecture the filter does not know)
+                self.program = seccomp.isolated_filters().program(posix.getpid())
         finally:
             posix.close(own)
 

@@ -3,9 +3,11 @@ not the rest.
 
 In two parts. First, before anything of the guest's is built (:func:`isolate`): new user,
 network and mount namespaces, and the minimal root holding only the child's view of the host.
-Then, once the guest's file system is built (:func:`confine`): resource limits; every
-capability dropped; no_new_privs; Landlock (reading exactly the view, writing nothing); the
-seccomp filter. Each step that fails is recorded with its reason instead of stopping the run,
+Then, once the guest's file system is built (:func:`confine`): every capability dropped;
+no_new_privs; Landlock (reading exactly the view, writing nothing); the resource limits; the
+seccomp filter. A pool's spare child takes the steps that need no job (:func:`restrict`)
+before its job comes and builds the guest's file system under them, then the rest
+(:func:`finish`). Each step that fails is recorded with its reason instead of stopping the run,
 so an older kernel degrades to what it has, and the result says exactly what was applied.
 All of it happens while the child has a single thread: unshare needs that, and Landlock
 confines only the calling thread and the threads it starts afterwards.
@@ -83,8 +85,7 @@ class Steps:
 
 def isolate(view: HostView) -> Confinement:
     """Enter the namespaces and the minimal root of ``view`` (this single-threaded process)."""
-    if not namespaces.single_threaded():
-        raise RuntimeError("the child must confine itself before it starts any thread")
+    _check_single_threaded()
     steps = Steps()
     entered, refused = namespaces.enter_namespaces()
     steps.note(entered, refused)
@@ -99,17 +100,51 @@ def isolate(view: HostView) -> Confinement:
 
 def confine(limits: Limits, view: HostView, isolated: Confinement | None = None) -> Confinement:
     """Apply the remaining steps to this (single-threaded) process: what was applied, after
-    what :func:`isolate` applied."""
-    if not namespaces.single_threaded():
-        raise RuntimeError("the child must confine itself before it starts any thread")
+    what :func:`isolate` applied. The steps that need no job first (:func:`restrict`), then
+    the job's (:func:`finish`), in the order a pool's child takes them."""
+    done = restrict(view).then(finish(limits, None))
+    return done if isolated is None else isolated.then(done)
+
+
+def restrict(view: HostView, ruleset: landlock.Ruleset | None = None) -> Confinement:
+    """The steps of :func:`confine` that depend on no job, which a pool's spare child takes
+    before its job comes (see :class:`~posixbackend.isolation.child.Ahead`): every
+    capability dropped, no_new_privs, Landlock reading exactly ``view`` (``ruleset``: the
+    ruleset of :func:`landlock_rules`, made ahead, as a pool's zygote makes it once for its
+    children; enforced here and left open; None: made now)."""
+    _check_single_threaded()
     steps = Steps()
-    steps.run("rlimits", lambda: rlimits.set_resource_limits(limits))
     steps.run("capabilities", capabilities.drop_capabilities)
     steps.run("no_new_privs", seccomp.set_no_new_privs)
     try:
-        steps.note(*landlock.restrict(landlock.Rules(readable=view.paths())))
+        if ruleset is None:
+            steps.note(*landlock.restrict(landlock_rules(view)))
+        else:
+            steps.note(*ruleset.enforce())
     except OSError as error:
         steps.missing["landlock"] = str(error)
-    steps.run("seccomp", seccomp.install_filter)
-    done = steps.result()
-    return done if isolated is None else isolated.then(done)
+    return steps.result()
+
+
+def landlock_rules(view: HostView) -> landlock.Rules:
+    """The child's Landlock rules: reading exactly ``view``, writing nothing."""
+    return landlock.Rules(readable=view.paths())
+
+
+def finish(limits: Limits, program: bytes | None) -> Confinement:
+    """The steps of :func:`confine` left after :func:`restrict`: the job's resource limits,
+    then the seccomp filter (``program``: the filter assembled ahead for this process; None:
+    assemble it now)."""
+    _check_single_threaded()
+    steps = Steps()
+    steps.run("rlimits", lambda: rlimits.set_resource_limits(limits))
+    if program is None:
+        steps.run("seccomp", seccomp.install_filter)
+    else:
+        steps.run("seccomp", lambda: seccomp.install_program(program))
+    return steps.result()
+
+
+def _check_single_threaded() -> None:
+    if not namespaces.single_threaded():
+        raise RuntimeError("the child must confine itself before it starts any thread")

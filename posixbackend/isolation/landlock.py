@@ -87,11 +87,45 @@ def abi_version() -> int:
     return syscall(SYS_CREATE_RULESET, None, 0, CREATE_RULESET_VERSION)
 
 
+@attrs.frozen
+class Ruleset:
+    """A ruleset made and not enforced yet: its descriptor, the parts it applies ('landlock'
+    for files, 'landlock_network', 'landlock_scopes') and, for the parts asked for that
+    this kernel's ABI lacks, why not. A process that holds the descriptor can still add
+    rules to it: it is closed before anything untrusted runs."""
+
+    fd: int
+    applied: tuple[str, ...]
+    missing: dict[str, str]
+
+    def enforce(self) -> tuple[list[str], dict[str, str]]:
+        """Confine this thread (and what it starts) to the ruleset (the descriptor stays
+        open); what :func:`restrict` returns. Needs no_new_privs."""
+        syscall(SYS_RESTRICT_SELF, self.fd, 0)
+        return list(self.applied), dict(self.missing)
+
+    def close(self) -> None:
+        posix.close(self.fd)
+
+
 def restrict(rules: Rules) -> tuple[list[str], dict[str, str]]:
     """Confine this thread (and what it starts) to ``rules``: the names of the parts applied
     ('landlock' for files, 'landlock_network', 'landlock_scopes') and, for the parts asked
     for that this kernel's ABI lacks, why not. Needs no_new_privs; OSError when Landlock
     itself is missing."""
+    made = ruleset(rules)
+    if isinstance(made, dict):
+        return [], made
+    try:
+        return made.enforce()
+    finally:
+        made.close()
+
+
+def ruleset(rules: Rules) -> Ruleset | dict[str, str]:
+    """The ruleset of ``rules``, made and not enforced (a pool's zygote makes its guests'
+    once); when no part of it is applied, why not for each. OSError when Landlock itself
+    is missing."""
     abi = abi_version()
     handled_fs = FS_RIGHTS_BY_ABI[max(version for version in FS_RIGHTS_BY_ABI if version <= abi)]
     attr = _RulesetAttr(handled_fs if rules.files else 0, 0, 0)
@@ -116,22 +150,22 @@ def restrict(rules: Rules) -> tuple[list[str], dict[str, str]]:
         else:
             missing["landlock_scopes"] = f"Landlock ABI {abi} has no scopes (6 has)"
     if not applied:
-        return [], missing
-    ruleset = syscall(SYS_CREATE_RULESET, ctypes.byref(attr), size, 0)
+        return missing
+    fd = syscall(SYS_CREATE_RULESET, ctypes.byref(attr), size, 0)
     try:
         if rules.files:
             for path in sorted(set(rules.readable) - set(rules.writable)):
-                _allow_path(ruleset, path, READ_RIGHTS & handled_fs)
+                _allow_path(fd, path, READ_RIGHTS & handled_fs)
             for path in sorted(set(rules.writable)):
-                _allow_path(ruleset, path, handled_fs)
+                _allow_path(fd, path, handled_fs)
         if attr.handled_access_net:
             for port in sorted(set(rules.ports)):
                 rule = _NetPortAttr(NET_BIND_TCP | NET_CONNECT_TCP, port)
-                syscall(SYS_ADD_RULE, ruleset, RULE_NET_PORT, ctypes.byref(rule), 0)
-        syscall(SYS_RESTRICT_SELF, ruleset, 0)
-    finally:
-        posix.close(ruleset)
-    return applied, missing
+                syscall(SYS_ADD_RULE, fd, RULE_NET_PORT, ctypes.byref(rule), 0)
+    except BaseException:
+        posix.close(fd)
+        raise
+    return Ruleset(fd, tuple(applied), missing)
 
 
 def restrict_to_reading(paths: Iterable[str]) -> list[str]:

@@ -15,15 +15,17 @@ before anything else: a session and process group of its own, SIGKILL when the z
 descriptor but 0-2 (/dev/null) and its own socket to the zygote closed (the control socket
 and the other spares' sockets with them), the zygote's bookkeeping dropped; it then does
 what depends on no job (:class:`~posixbackend.isolation.child.Ahead`): it enters new
-namespaces and its minimal root (the host view is the zygote's), hands its mount and network
+namespaces and its minimal root (the host view is the zygote's), takes the confinement steps
+that need no job (capabilities, no_new_privs, Landlock), hands its mount and network
 namespaces to the zygote over its socket (see below), and waits for its job there. Per
 ``spawn`` the zygote sends the job's five descriptors to a spare (one it forks then, if none
 is left; another, if the one it took has died) and answers with its pid; a spare gets one
 job, ever. The spare moves them to 0-4, closes every other descriptor (its socket with them:
 a guest can never talk to the zygote), and lives the rest of the isolated child's life
 (:func:`posixbackend.isolation.child.main`): it reads its request from its own pipe, builds
-its memory file system, sets its limits, drops its capabilities, sets no_new_privs, applies
-Landlock and seccomp, and only then runs the guest. No guest's input ever passes through the
+its memory file system, sets its limits, installs its seccomp filter, and only then runs the
+guest (it dropped its capabilities, set no_new_privs, applied Landlock and assembled the
+filter before its job came). No guest's input ever passes through the
 zygote, and a spare is forked before its job exists, so a fork copies none.
 
 The namespaces a child hands over stay unread in the zygote's end of its socket until the
@@ -46,6 +48,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import gc
+import io
 import os
 import select
 import signal
@@ -57,13 +60,17 @@ from typing import Final, NoReturn
 import attrs
 
 import compat
+from posixbackend.isolation import landlock, seccomp
 from posixbackend.isolation import zygotewire as wire
 from posixbackend.isolation.child import SETUP_STATUS, Ahead, GuestRun
 from posixbackend.isolation.child import main as child_main
+from posixbackend.isolation.confinement import landlock_rules
+from posixbackend.isolation.hostview import HostView
 from posixbackend.isolation.libc import prctl
 from posixbackend.isolation.limits import Limits
 from posixbackend.isolation.request import Program, Request, grant
 from posixbackend.isolation.seccomp import PR_SET_PDEATHSIG
+from vfs.snapshot import save_snapshot
 
 FROZEN_HEAP = compat.declare(
     id="isolation.pool_frozen_heap",
@@ -103,11 +110,12 @@ def main(control_fd: int, view_json: str, spares: int = 0) -> NoReturn:
     control = socket.socket(fileno=control_fd)
     try:
         warm_up()
+        ruleset = view_ruleset(view_json)
     except BaseException as error:  # noqa: BLE001 - the pool is told why, then the zygote ends
         text = "".join(traceback.format_exception(error)).encode(errors="replace")
         control.send(wire.BROKEN + text[-(wire.MAX_MESSAGE - 1) :])
         os._exit(1)
-    zygote = Zygote(control, view_json, spares)
+    zygote = Zygote(control, view_json, spares, ruleset)
     control.send(wire.READY)
     zygote.serve()
     os._exit(0)
@@ -116,16 +124,36 @@ def main(control_fd: int, view_json: str, spares: int = 0) -> NoReturn:
 def warm_up() -> None:
     """Load what every child would otherwise load again: enter and leave the managed backend
     a guest gets (no program runs), so the stand-ins, the audit hook and their modules are
-    in place; then freeze the heap, so a child's collections skip everything here."""
+    in place, save an empty guest's files as the child does, and assemble the seccomp
+    filters' template; then freeze the heap, so a child's collections skip everything here."""
     limits = Limits()
     given = grant(None, limits)
     request = Request(Program("code", ""), (), {}, "/tmp", {}, given.data, limits)
-    with GuestRun(request).block():
+    run = GuestRun(request)
+    with run.block():
         pass
+    # what the child's snapshot of the guest's files loads on first use (tarfile's slot
+    # names for copying members, the C library's user database modules)
+    save_snapshot(run.files.memory, io.BytesIO(), sparse=False, empty_directories=False)
+    with contextlib.suppress(OSError):  # (an architecture the filter does not know)
+        seccomp.isolated_filters()  # each child's filter is this template with its pid
     import posixbackend.permissions.timelimit  # noqa: F401 - a time limit loads it otherwise
 
     gc.collect()
     gc.freeze()
+
+
+def view_ruleset(view_json: str) -> landlock.Ruleset | None:
+    """The children's Landlock ruleset (reading exactly the view), made once: each spare
+    enforces it and closes it before its job comes. Landlock's rules name inodes, which the
+    minimal root binds unchanged, so a ruleset made on the host's paths confines a child
+    in its root as one it made itself would. None where Landlock is missing: each child
+    then notes why."""
+    try:
+        made = landlock.ruleset(landlock_rules(HostView.from_json(view_json)))
+    except OSError:
+        return None
+    return made if isinstance(made, landlock.Ruleset) else None
 
 
 @attrs.frozen
@@ -140,9 +168,17 @@ class Spare:
 class Zygote:
     """The serving loop, the spares and the children not reaped yet."""
 
-    def __init__(self, control: socket.socket, view_json: str, spares: int = 0) -> None:
+    def __init__(
+        self,
+        control: socket.socket,
+        view_json: str,
+        spares: int = 0,
+        ruleset: landlock.Ruleset | None = None,
+    ) -> None:
         self.control = control
         self.view_json = view_json
+        self.ruleset = ruleset
+        """The children's Landlock ruleset (see :func:`view_ruleset`); never enforced here."""
         self.wanted = spares
         self.spares: deque[Spare] = deque()
         """Spares not given a job yet, oldest first."""
@@ -312,11 +348,14 @@ class Zygote:
             self.spares.clear()
             self.children.clear()  # (their sockets closed: the zygote keeps its own copies)
             kept = fcntl.fcntl(channel.detach(), fcntl.F_DUPFD_CLOEXEC, GUEST_FDS)
-            os.closerange(3, kept)
-            os.closerange(kept + 1, os.sysconf("SC_OPEN_MAX"))
+            ruleset = None
+            if self.ruleset is not None:  # (Ahead closes it once enforced)
+                ruleset_fd = fcntl.fcntl(self.ruleset.fd, fcntl.F_DUPFD_CLOEXEC, GUEST_FDS)
+                ruleset = attrs.evolve(self.ruleset, fd=ruleset_fd)
+            _close_all_but(kept, *([] if ruleset is None else [ruleset.fd]))
             FROZEN_HEAP.hit()  # (kept frozen: see the gap)
             SHARED_HASH_SEED.hit()
-            ahead = Ahead(self.view_json)
+            ahead = Ahead(self.view_json, ruleset)
             job = socket.socket(fileno=kept)
             if ahead.namespaces:  # held by the zygote's end, unread, until it is closed
                 socket.send_fds(job, [HELD], ahead.namespaces)
@@ -340,6 +379,15 @@ def _close_what_comes(janitor: socket.socket) -> NoReturn:
             os.close(fd)
         if not message:
             os._exit(0)
+
+
+def _close_all_but(*kept: int) -> None:
+    """Close every descriptor from 3 on but ``kept``."""
+    low = 3
+    for fd in sorted(kept):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
 
 
 def _pending(control: socket.socket) -> bool:

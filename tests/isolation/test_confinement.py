@@ -4,6 +4,7 @@ refuses a step."""
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -11,6 +12,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from posixbackend.isolation import landlock, seccomp
 from posixbackend.isolation.libc import MACHINE
@@ -110,6 +113,23 @@ def test_the_filter_is_a_valid_program_on_every_known_architecture() -> None:
         }, name  # fmt: skip  # the calls aarch64 never had
 
 
+@settings(max_examples=50, deadline=None)
+@given(pid=st.integers(min_value=1, max_value=(1 << 22)))
+def test_the_isolated_filters_template_is_the_assembled_filter(pid: int) -> None:
+    """A pool's child takes its filter from a template with its pid put in (assembled once,
+    in the zygote): byte for byte the filter assembled for that pid, on every architecture."""
+    for arch in seccomp.ARCHITECTURES.values():
+        filters = _filters(arch.audit_arch)
+        assert filters.places  # the pid is in the filter: kill, tgkill, setpriority...
+        assert filters.program(pid) == seccomp.filter_program(arch, pid)
+
+
+@functools.cache
+def _filters(audit_arch: int) -> seccomp.IsolatedFilters:
+    arch = next(a for a in seccomp.ARCHITECTURES.values() if a.audit_arch == audit_arch)
+    return seccomp.IsolatedFilters(arch)
+
+
 def test_landlock_leaves_only_the_given_directories_readable(tmp_path: Path) -> None:
     try:
         landlock.abi_version()
@@ -161,7 +181,7 @@ def test_steps_the_kernel_refuses_are_reported_not_fatal() -> None:
     with_user = "unshare(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWNS): Operation not permitted"
     both = f"{with_user}; unshare(CLONE_NEWNET|CLONE_NEWNS): Operation not permitted"
     assert answers == {
-        "applied": "rlimits capabilities no_new_privs",
+        "applied": "capabilities no_new_privs rlimits",
         "landlock": "[Errno 38] Function not implemented",
         "seccomp": "[Errno 38] Function not implemented",
         "user_namespace": with_user,

@@ -205,3 +205,42 @@ def test_a_guest_cannot_reach_a_spare_or_the_janitor(traces: Traces) -> None:
         assert alive(pid)
     after = traces.seen(pool.submit("print('after')").result(timeout=30))
     assert after.ok and printed(after) == ["after"]
+
+
+RULESET_ATTACK = """\
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
+                         ctypes.c_long]
+# landlock_add_rule(fd, RULE_PATH_BENEATH, every right below the root, 0) on every descriptor
+# (the zygote makes its children's ruleset once: a guest holding it could widen the next's)
+root = os.open("/", os.O_PATH)
+rule = (ctypes.c_uint64 * 2)((1 << 16) - 1, root)  # allowed_access, then parent_fd (packed)
+answers = set()
+for fd in range(1024):
+    if libc.syscall(445, fd, 1, ctypes.addressof(rule), 0) == -1:
+        answers.add(errno.errorcode[ctypes.get_errno()])
+    else:
+        answers.add(f"added to {fd}")
+print(" ".join(sorted(answers)))
+"""
+
+
+def test_a_guest_cannot_widen_the_landlock_ruleset_of_later_guests(traces: Traces) -> None:
+    """The zygote makes its children's Landlock ruleset once and each spare enforces it and
+    closes it before its job comes: no descriptor a guest holds is a ruleset, and the next
+    guest is confined as the first was (listing a directory outside the view: EACCES)."""
+    pool = traces.pool(workers=1, permissions=OPEN)
+    attacker = traces.seen(pool.submit(RULESET_ATTACK).result(timeout=30))
+    assert attacker.status == 0, attacker.stderr
+    assert printed(attacker) == ["EBADF EBADFD"]  # (EBADFD: a descriptor, not a ruleset)
+    probe = """\
+import ctypes, errno
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.open(b"/root", 0o200000)  # O_DIRECTORY: the minimal root's own, not in the view
+print("list /root", "ok" if fd != -1 else errno.errorcode[ctypes.get_errno()])
+"""
+    for _ in range(2):  # the next spare, and one forked after the attack
+        later = traces.seen(pool.submit(probe).result(timeout=30))
+        assert later.status == 0, later.stderr
+        assert printed(later) == ["list /root EACCES"]

@@ -237,6 +237,59 @@ def test_pax_records_carry_nanoseconds_and_names() -> None:
     assert member.mode == 0o640
 
 
+def test_each_owner_is_looked_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user database is asked once per uid and gid, not once per member (a lookup that
+    finds nothing reads every source the C library has: milliseconds in a pool's guest)."""
+    asked: list[tuple[str, int]] = []
+
+    def missing(kind: str) -> Any:
+        def look_up(number: int) -> Any:
+            asked.append((kind, number))
+            raise KeyError(number)
+
+        return look_up
+
+    monkeypatch.setattr("pwd.getpwuid", missing("user"))
+    monkeypatch.setattr("grp.getgrgid", missing("group"))
+    fs = MemoryFileSystem(identity=Identity(1000, 1000))
+    for name in ("a", "b", "c"):
+        fs.open(f"/{name}", os.O_CREAT | os.O_WRONLY, 0o644).close()
+    fs.mkdir("/d", 0o755)
+    buffer = io.BytesIO()
+    save_snapshot(fs, buffer)
+    buffer.seek(0)
+    with tarfile.open(fileobj=buffer) as tar:
+        owners = {(member.uname, member.gname, member.uid) for member in tar.getmembers()}
+    assert owners == {("", "", 1000)}
+    assert sorted(asked) == [("group", 1000), ("user", 1000)]
+
+
+def test_without_empty_directories_only_the_ways_to_files_and_links_are_kept() -> None:
+    fs = MemoryFileSystem(identity=Identity.root())
+    for directory in ("/a", "/a/empty", "/a/b", "/a/b/c", "/d", "/d/e", "/f", "/f/g"):
+        fs.mkdir(directory, 0o750)
+    fs.open("/a/b/c/file", os.O_CREAT | os.O_WRONLY, 0o644).close()
+    fs.symlink("/a/b/c/file", "/f/g/link")
+    fs.open("/top", os.O_CREAT | os.O_WRONLY, 0o600).close()
+    names = {}
+    for empty_directories in (True, False):
+        buffer = io.BytesIO()
+        save_snapshot(fs, buffer, empty_directories=empty_directories)
+        buffer.seek(0)
+        with tarfile.open(fileobj=buffer) as tar:
+            names[empty_directories] = [
+                (member.name, member.mode) for member in tar.getmembers()
+            ]
+    assert names[False] == [
+        (".", 0o755), ("a", 0o750), ("a/b", 0o750), ("a/b/c", 0o750), ("a/b/c/file", 0o644),
+        ("f", 0o750), ("f/g", 0o750), ("f/g/link", 0o777), ("top", 0o600),
+    ]  # fmt: skip
+    assert set(names[False]) < set(names[True])
+    assert {name for name, _ in names[True]} - {name for name, _ in names[False]} == {
+        "a/empty", "d", "d/e",
+    }  # fmt: skip
+
+
 def test_host_tree_round_trip(tmp_path: Any) -> None:
     root = tmp_path / "tree"
     (root / "d" / "e").mkdir(parents=True)
