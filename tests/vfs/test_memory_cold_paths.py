@@ -35,6 +35,7 @@ def _errno_of(call: object, *args: object) -> int | type[BaseException]:
     try:
         call(*args)
     except OSError as error:
+        assert error.errno is not None
         return error.errno
     except (ValueError, TypeError) as error:
         return type(error)
