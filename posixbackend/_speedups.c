@@ -44,6 +44,7 @@ typedef struct {
     Py_ssize_t s_used_pages, s_max_pages;
     Py_ssize_t f_data, dir_entries, r_paths, r_check, r_who, who_uid, who_gid, who_groups;
     PyObject *fast_state[4];  /* a new MemoryHandle's state, by access mode */
+    PyObject *no_handles;     /* Inode.handles of an inode no handle holds open (NO_HANDLES) */
     long open_state;          /* the state bit of an open handle */
     long reader_state;        /* the state bits with which a handle reads the common way */
     long slow_flags;          /* open flags only the Python path handles */
@@ -151,6 +152,7 @@ release_layout(void)
     for (int mode = 0; mode < 4; mode++) {
         Py_CLEAR(layout.fast_state[mode]);
     }
+    Py_CLEAR(layout.no_handles);
 }
 
 static PyObject *
@@ -159,19 +161,20 @@ configure(PyObject *module, PyObject *args, PyObject *kwargs)
     static char *keywords[] = {
         "description", "file_description", "fd_table", "memory_handle", "inode",
         "regular_file", "directory", "resolver", "identity", "space", "fast_state",
-        "open_state", "reader_state", "slow_flags", "writer_state", "max_file_size", NULL,
+        "no_handles", "open_state", "reader_state", "slow_flags", "writer_state",
+        "max_file_size", NULL,
     };
     Layout new;
     PyObject *fast_state;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "$O!O!O!O!O!O!O!O!O!O!O!llllL:configure", keywords,
+            args, kwargs, "$O!O!O!O!O!O!O!O!O!O!O!OllllL:configure", keywords,
             &PyType_Type, &new.description, &PyType_Type, &new.file_description,
             &PyType_Type, &new.fd_table, &PyType_Type, &new.memory_handle,
             &PyType_Type, &new.inode, &PyType_Type, &new.regular_file,
             &PyType_Type, &new.directory, &PyType_Type, &new.resolver,
             &PyType_Type, &new.identity, &PyType_Type, &new.space,
-            &PyTuple_Type, &fast_state, &new.open_state, &new.reader_state, &new.slow_flags,
-            &new.writer_state, &new.max_file_size)) {
+            &PyTuple_Type, &fast_state, &new.no_handles, &new.open_state, &new.reader_state,
+            &new.slow_flags, &new.writer_state, &new.max_file_size)) {
         return NULL;
     }
     if (PyTuple_GET_SIZE(fast_state) != 4) {
@@ -196,6 +199,7 @@ configure(PyObject *module, PyObject *args, PyObject *kwargs)
     for (int mode = 0; mode < 4; mode++) {
         new.fast_state[mode] = Py_NewRef(PyTuple_GET_ITEM(fast_state, mode));
     }
+    Py_INCREF(new.no_handles);
     PyTypeObject **types[] = {
         &new.description, &new.file_description, &new.fd_table, &new.memory_handle,
         &new.inode, &new.regular_file, &new.directory, &new.resolver, &new.identity,
@@ -259,6 +263,8 @@ typedef struct {
     PyObject *python_lseek;
     PyObject *python_open;
     PyObject *python_close;
+    PyObject *spare;         /* an empty set made ahead, for the handles of an inode's first
+                              * open (made before any state is read, as everything tracked) */
     int reported;            /* a Python open succeeded, so the virtual-fds gap is reported */
 } FastPaths;
 
@@ -278,6 +284,7 @@ fast_paths_traverse(FastPaths *self, visitproc visit, void *arg)
     Py_VISIT(self->python_lseek);
     Py_VISIT(self->python_open);
     Py_VISIT(self->python_close);
+    Py_VISIT(self->spare);
     Py_VISIT(Py_TYPE(self));
     return 0;
 }
@@ -298,6 +305,7 @@ fast_paths_clear(FastPaths *self)
     Py_CLEAR(self->python_lseek);
     Py_CLEAR(self->python_open);
     Py_CLEAR(self->python_close);
+    Py_CLEAR(self->spare);
     return 0;
 }
 
@@ -564,10 +572,32 @@ python:
     return PyObject_Vectorcall(self->python_lseek, args, nargs, kwnames);
 }
 
+/* An inode's set of open handles, emptied by a close: given back (the inode's handles become
+ * NO_HANDLES again, as MemoryHandle.close does) when the handle was of this backend's file
+ * system and no thread holds that file system's lock. Every opener adds to the set and every
+ * replacement of it happens under that lock, so with the lock free and the GIL held throughout
+ * no opener is between finding the set and adding to it. Contended: the empty set stays. */
+static int
+drop_empty_handles(FastPaths *self, PyObject *handle, PyObject *node, PyObject *handles)
+{
+    if (PySet_GET_SIZE(handles) != 0 || self->fs == NULL ||
+        SLOT(handle, layout.h_fs) != self->fs) {
+        return 0;
+    }
+    int taken = try_lock(self->fs_acquire);
+    if (taken <= 0) {
+        return taken;
+    }
+    if (SLOT(node, layout.i_handles) == handles && PySet_GET_SIZE(handles) == 0) {
+        set_slot(node, layout.i_handles, Py_NewRef(layout.no_handles)); /* frees the set */
+    }
+    return unlock(self->fs_release);
+}
+
 /* What the last close of a description releases: a memory handle closed here when that only
  * marks it closed, anything else by the description's own release(). */
 static int
-release(PyObject *description)
+release(FastPaths *self, PyObject *description)
 {
     if (Py_IS_TYPE(description, layout.file_description)) {
         PyObject *handle = SLOT(description, layout.d_handle);
@@ -587,7 +617,10 @@ release(PyObject *description)
                     }
                     set_slot(handle, layout.h_state, zero);
                     set_slot(handle, layout.h_reader, Py_NewRef(Py_None));
-                    return PySet_Discard(handles, handle) < 0 ? -1 : 0;
+                    if (PySet_Discard(handles, handle) < 0) {
+                        return -1;
+                    }
+                    return drop_empty_handles(self, handle, node, handles);
                 }
             }
             PyObject *result = PyObject_CallMethodNoArgs(handle, str_close);
@@ -659,7 +692,7 @@ fast_close(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
         Py_DECREF(description);
         return NULL;
     }
-    int failed = refs == 1 && release(description) < 0;
+    int failed = refs == 1 && release(self, description) < 0;
     Py_DECREF(description);
     if (failed) {
         return NULL;
@@ -791,6 +824,18 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         goto python;
     }
     /* Everything the collector tracks is made before any state is read: nothing runs after. */
+    if (self->spare == NULL) {
+        PyObject *spare = PySet_New(NULL);
+        if (spare == NULL) {
+            return NULL;
+        }
+        if (self->spare == NULL) { /* (a collection above may have run an open already) */
+            self->spare = spare;
+        }
+        else {
+            Py_DECREF(spare);
+        }
+    }
     PyObject *handle = blank(layout.memory_handle);
     PyObject *description = handle ? blank(layout.file_description) : NULL;
     if (description == NULL) {
@@ -819,7 +864,8 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         goto undo;
     }
     PyObject *handles = SLOT(node, layout.i_handles);
-    if (handles == NULL || !PySet_CheckExact(handles) ||
+    int first = handles == layout.no_handles; /* no handle open: the spare set becomes its */
+    if ((!first && (handles == NULL || !PySet_CheckExact(handles))) ||
         may_open(self->names, directory, node, flags) != 1) {
         goto undo; /* refused (EACCES) or unusual: the Python path says which */
     }
@@ -848,6 +894,11 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     SLOT(description, layout.d_busy) = Py_NewRef(Py_False);
     SLOT(description, layout.d_waiting) = PyLong_FromLong(0);
     SLOT(description, layout.d_gate) = Py_NewRef(Py_None);
+    if (first) {
+        handles = self->spare;
+        self->spare = NULL;
+        set_slot(node, layout.i_handles, handles); /* the spare's reference moves to the node */
+    }
     if (PySet_Add(handles, handle) < 0) {
         unlock(self->table_release);
         goto undo;

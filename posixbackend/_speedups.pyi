@@ -20,6 +20,7 @@ def configure(
     identity: type,
     space: type,
     fast_state: tuple[int, ...],
+    no_handles: object,
     open_state: int,
     reader_state: int,
     slow_flags: int,

@@ -36,7 +36,7 @@ from posixbackend.emulated.fileio import BoundRawFile, RawFile
 from vfs.identity import Identity
 from vfs.memory.filesystem import _FAST_STATE, _SLOW_OPEN_FLAGS, MAX_FILE_SIZE, MemoryFileSystem
 from vfs.memory.handle import OPEN, READ, TOUCH, WRITE, MemoryHandle
-from vfs.memory.nodes import BLOCK_SIZE, Directory, Inode, RegularFile
+from vfs.memory.nodes import BLOCK_SIZE, NO_HANDLES, Directory, Inode, RegularFile
 from vfs.memory.resolver import Resolver
 from vfs.memory.space import Space
 from vfs.openflags import O_TMPFILE_BIT
@@ -93,6 +93,7 @@ def _configure_speedups(speedups: ModuleType) -> None:
     speedups.configure(
         **{role: cls for role, cls in classes.items() if role != "raw_file"},
         fast_state=tuple(_FAST_STATE[mode] for mode in range(4)),
+        no_handles=NO_HANDLES,
         open_state=OPEN,
         reader_state=READ | TOUCH,
         # creating, truncating and the flags the memory fs checks only on its general path
