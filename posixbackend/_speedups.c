@@ -2084,11 +2084,115 @@ static PyType_Spec memory_writer_spec = {
     .slots = memory_writer_slots,
 };
 
+/* -- truncated_stat: a stat result's times at a backend's resolution ---------------------- */
+
+static PyTypeObject *stat_result_type; /* posix.stat_result (the module keeps it) */
+static Py_ssize_t stat_fields;         /* its number of fields, visible or not */
+#define STAT_TIMES_NS 13               /* st_atime_ns, st_mtime_ns, st_ctime_ns from here */
+#define STAT_TIMES_INT 7               /* st_atime, st_mtime, st_ctime as ints */
+#define STAT_TIMES_FLOAT 10            /* ... and as floats */
+#define SECOND_NS 1000000000LL
+
+/* a // b as Python computes it (toward minus infinity), b > 0 */
+static inline long long
+floor_div(long long a, long long b)
+{
+    long long q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+/* The field ``index`` of the truncated copy: a time from its nanoseconds, else the original. */
+static PyObject *
+truncated_field(PyObject *result, Py_ssize_t index, const long long *times)
+{
+    if (index >= STAT_TIMES_INT && index < STAT_TIMES_INT + 3) {
+        return PyLong_FromLongLong(floor_div(times[index - STAT_TIMES_INT], SECOND_NS));
+    }
+    if (index >= STAT_TIMES_FLOAT && index < STAT_TIMES_FLOAT + 3) {
+        return PyFloat_FromDouble((double)times[index - STAT_TIMES_FLOAT] / 1e9);
+    }
+    if (index >= STAT_TIMES_NS && index < STAT_TIMES_NS + 3) {
+        return PyLong_FromLongLong(times[index - STAT_TIMES_NS]);
+    }
+    PyObject *field = PyStructSequence_GET_ITEM(result, index);
+    return Py_NewRef(field ? field : Py_None);
+}
+
+PyDoc_STRVAR(truncated_stat_doc,
+"truncated_stat($module, result, resolution, /)\n--\n\n"
+"A copy of the os.stat_result ``result`` with its times truncated to ``resolution``\n"
+"nanoseconds (as BackendCore._view computes it), or None when a time is not an int that a\n"
+"C long long holds (the Python code computes that one).");
+
+static PyObject *
+truncated_stat(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "truncated_stat(result, resolution)");
+        return NULL;
+    }
+    PyObject *result = args[0];
+    long long resolution, times[3];
+    if (stat_result_type == NULL || !Py_IS_TYPE(result, stat_result_type) ||
+        !exact_long(args[1], &resolution) || resolution < 1) {
+        Py_RETURN_NONE;
+    }
+    for (int i = 0; i < 3; i++) {
+        long long ns;
+        if (!exact_long(PyStructSequence_GET_ITEM(result, STAT_TIMES_NS + i), &ns) ||
+            ns < LLONG_MIN / 2) {
+            Py_RETURN_NONE; /* (far enough from the limit that truncating cannot overflow) */
+        }
+        times[i] = floor_div(ns, resolution) * resolution;
+    }
+    PyObject *view = PyStructSequence_New(stat_result_type);
+    if (view == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t index = 0; index < stat_fields; index++) {
+        PyObject *field = truncated_field(result, index, times);
+        if (field == NULL) {
+            Py_DECREF(view);
+            return NULL;
+        }
+        PyStructSequence_SET_ITEM(view, index, field);
+    }
+    return view;
+}
+
+/* posix.stat_result and its number of fields, when it has the times where expected. */
+static int
+find_stat_result(void)
+{
+    PyObject *posix = PyImport_ImportModule("posix");
+    PyObject *type = posix ? PyObject_GetAttrString(posix, "stat_result") : NULL;
+    Py_XDECREF(posix);
+    if (type == NULL) {
+        return -1;
+    }
+    PyObject *fields = PyObject_GetAttrString(type, "n_fields");
+    Py_ssize_t count = fields && PyLong_Check(fields) ? PyLong_AsSsize_t(fields) : -1;
+    Py_XDECREF(fields);
+    if (count < 0 && PyErr_Occurred()) {
+        Py_DECREF(type);
+        return -1;
+    }
+    if (!PyType_Check(type) || count < STAT_TIMES_NS + 3) {
+        Py_DECREF(type); /* not the layout this knows: truncated_stat always says None */
+        return 0;
+    }
+    stat_result_type = (PyTypeObject *)type;
+    stat_fields = count;
+    return 0;
+}
+
 static PyMethodDef module_methods[] = {
     {"configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
      configure_doc},
     {"configure_raw_file", (PyCFunction)(void (*)(void))configure_raw_file,
      METH_VARARGS | METH_KEYWORDS, configure_raw_file_doc},
+    {"truncated_stat", (PyCFunction)(void (*)(void))truncated_stat, METH_FASTCALL,
+     truncated_stat_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2116,7 +2220,8 @@ PyInit__speedups(void)
         {&str_read, "read"}, {&str_open, "open"}, {&str_set, "__set__"},
         {&str_delete, "__delete__"},
     };
-    if (intern_strings(strings, sizeof(strings) / sizeof(strings[0])) < 0) {
+    if (intern_strings(strings, sizeof(strings) / sizeof(strings[0])) < 0 ||
+        find_stat_result() < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&module_def);

@@ -1,6 +1,7 @@
 """Types of the C accelerator (posixbackend/_speedups.c); see emulated/accelerator.py."""
 
 import io
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,9 @@ class FastPaths:
 class MemoryWriter:
     def __init__(self, handle: Any) -> None: ...
     def __call__(self, data: bytes, offset: int, /) -> int: ...
+
+def truncated_stat(result: os.stat_result, resolution: int, /) -> os.stat_result | None:
+    """A copy of ``result`` with its times truncated to ``resolution`` ns (None: not here)."""
 
 def configure_raw_file(
     *,

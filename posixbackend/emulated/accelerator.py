@@ -161,6 +161,12 @@ def _fast_bound_raw_file() -> type[BoundRawFile] | None:
     return cls
 
 
+TRUNCATED_STAT: Callable[[os.stat_result, int], os.stat_result | None] | None = (
+    None if _speedups is None else _speedups.truncated_stat
+)
+"""``truncated_stat(result, resolution)``: the C copy of a stat result with its times truncated
+(BackendCore._view's), None for times it leaves to Python; None when not built."""
+
 FAST_BOUND_RAW_FILE = _fast_bound_raw_file()
 """The base of an accelerated backend's FileIO (None without the accelerator)."""
 

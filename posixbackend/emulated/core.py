@@ -22,6 +22,7 @@ from typing import Any, Final, Self, TypeVar, cast
 import compat
 from posixbackend.emulated import accelerator
 from posixbackend.emulated._children import ChildTable
+from posixbackend.emulated.accelerator import TRUNCATED_STAT
 from posixbackend.emulated.args import PathArg
 from posixbackend.emulated.descriptions import Description, HostDescription
 from posixbackend.emulated.fdtable import FdTable
@@ -107,6 +108,24 @@ def _waiting_class(cls: type[T]) -> type[T]:
         }  # fmt: skip
         waiting = _WAITING_CLASSES[cls] = type(cls.__name__, (cls,), namespace)
     return waiting
+
+
+def truncated_view(result: os.stat_result, resolution: int) -> os.stat_result:
+    """A copy of ``result`` with its times truncated to ``resolution`` nanoseconds (what the
+    accelerator's truncated_stat computes, and what it leaves to Python)."""
+    atime = result.st_atime_ns // resolution * resolution
+    mtime = result.st_mtime_ns // resolution * resolution
+    ctime = result.st_ctime_ns // resolution * resolution
+    return posix.stat_result(
+        (
+            result.st_mode, result.st_ino, result.st_dev, result.st_nlink, result.st_uid,
+            result.st_gid, result.st_size,
+            atime // SECOND_NS, mtime // SECOND_NS, ctime // SECOND_NS,
+            atime / 1e9, mtime / 1e9, ctime / 1e9,
+            atime, mtime, ctime,
+            result.st_blksize, result.st_blocks, result.st_rdev,
+        )
+    )  # fmt: skip
 
 
 class BackendCore:
@@ -291,19 +310,10 @@ class BackendCore:
         cached = self._truncated.get(id(result))
         if cached is not None and cached[0] is result:
             return cached[1]
-        atime = result.st_atime_ns // resolution * resolution
-        mtime = result.st_mtime_ns // resolution * resolution
-        ctime = result.st_ctime_ns // resolution * resolution
-        view = posix.stat_result(
-            (
-                result.st_mode, result.st_ino, result.st_dev, result.st_nlink, result.st_uid,
-                result.st_gid, result.st_size,
-                atime // SECOND_NS, mtime // SECOND_NS, ctime // SECOND_NS,
-                atime / 1e9, mtime / 1e9, ctime / 1e9,
-                atime, mtime, ctime,
-                result.st_blksize, result.st_blocks, result.st_rdev,
-            )
-        )  # fmt: skip
+        truncate = TRUNCATED_STAT if self._accelerated else None
+        view = None if truncate is None else truncate(result, resolution)
+        if view is None:
+            view = truncated_view(result, resolution)
         if len(self._truncated) >= 4096:
             self._truncated.clear()
         self._truncated[id(result)] = (result, view)
