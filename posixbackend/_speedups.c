@@ -42,7 +42,7 @@ typedef struct {
     Py_ssize_t h_fs, h_node, h_flags, h_opened_as, h_state, h_reader;
     Py_ssize_t i_atime, i_mtime, i_ctime, i_handles, i_nlink, i_mode, i_uid, i_gid, i_stat;
     Py_ssize_t s_used_pages, s_max_pages;
-    Py_ssize_t f_data, dir_entries, r_paths, r_check, r_who, who_uid, who_gid, who_groups;
+    Py_ssize_t f_data, dir_entries, r_paths, r_check, r_who, r_root, who_uid, who_gid, who_groups;
     PyObject *fast_state[4];  /* a new MemoryHandle's state, by access mode */
     PyObject *no_handles;     /* Inode.handles of an inode no handle holds open (NO_HANDLES) */
     long open_state;          /* the state bit of an open handle */
@@ -92,6 +92,7 @@ static const SlotRead layout_reads[] = {
     READ(resolver, "paths", r_paths),
     READ(resolver, "check", r_check),
     READ(resolver, "who", r_who),
+    READ(resolver, "root", r_root),
     READ(identity, "uid", who_uid),
     READ(identity, "gid", who_gid),
     READ(identity, "groups", who_groups),
@@ -263,6 +264,8 @@ typedef struct {
     PyObject *python_lseek;
     PyObject *python_open;
     PyObject *python_close;
+    PyObject *python_stat;
+    PyObject *view;          /* the backend's _view: a stat result at its time resolution */
     PyObject *spare;         /* an empty set made ahead, for the handles of an inode's first
                               * open (made before any state is read, as everything tracked) */
     int reported;            /* a Python open succeeded, so the virtual-fds gap is reported */
@@ -284,6 +287,8 @@ fast_paths_traverse(FastPaths *self, visitproc visit, void *arg)
     Py_VISIT(self->python_lseek);
     Py_VISIT(self->python_open);
     Py_VISIT(self->python_close);
+    Py_VISIT(self->python_stat);
+    Py_VISIT(self->view);
     Py_VISIT(self->spare);
     Py_VISIT(Py_TYPE(self));
     return 0;
@@ -305,6 +310,8 @@ fast_paths_clear(FastPaths *self)
     Py_CLEAR(self->python_lseek);
     Py_CLEAR(self->python_open);
     Py_CLEAR(self->python_close);
+    Py_CLEAR(self->python_stat);
+    Py_CLEAR(self->view);
     Py_CLEAR(self->spare);
     return 0;
 }
@@ -340,16 +347,16 @@ static PyObject *
 fast_paths_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {
-        "table", "file_system", "read", "lseek", "open", "close", NULL,
+        "table", "file_system", "read", "lseek", "open", "close", "stat", "view", NULL,
     };
-    PyObject *table, *fs, *read, *lseek, *open, *close;
+    PyObject *table, *fs, *read, *lseek, *open, *close, *stat, *view;
     if (!configured) {
         PyErr_SetString(PyExc_RuntimeError, "configure() the accelerator first");
         return NULL;
     }
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "O!O$OOOO:FastPaths", keywords, layout.fd_table, &table, &fs,
-            &read, &lseek, &open, &close)) {
+            args, kwargs, "O!O$OOOOOO:FastPaths", keywords, layout.fd_table, &table, &fs,
+            &read, &lseek, &open, &close, &stat, &view)) {
         return NULL;
     }
     PyObject *files = SLOT(table, layout.t_files);
@@ -367,6 +374,8 @@ fast_paths_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->python_lseek = Py_NewRef(lseek);
     self->python_open = Py_NewRef(open);
     self->python_close = Py_NewRef(close);
+    self->python_stat = Py_NewRef(stat);
+    self->view = Py_NewRef(view);
     if (lock_methods(table, layout.t_lock, &self->table_acquire, &self->table_release)) {
         Py_DECREF(self);
         return NULL;
@@ -943,6 +952,140 @@ python:;
     return result;
 }
 
+/* -- stat: an absolute path's cached status, resolved by plain lookups ----------------------- */
+
+/* The entry ``length`` characters of the ASCII ``text`` from ``start`` name in ``directory``
+ * (borrowed: the caller holds the file system's lock), or NULL, with an error set only for one. */
+static PyObject *
+entry_of(PyObject *directory, const char *text, Py_ssize_t start, Py_ssize_t length)
+{
+    PyObject *entries = SLOT(directory, layout.dir_entries);
+    if (entries == NULL || !PyDict_CheckExact(entries)) {
+        return NULL;
+    }
+    PyObject *name = PyUnicode_FromStringAndSize(text + start, length); /* not tracked */
+    if (name == NULL) {
+        return NULL;
+    }
+    PyObject *node = PyDict_GetItemWithError(entries, name);
+    Py_DECREF(name);
+    return node;
+}
+
+/* Whether ``who`` may search ``directory`` (1), or the Python path must judge (0). */
+static inline int
+searchable(PyObject *directory, PyObject *who)
+{
+    return who == NULL || permitted(directory, who, 1) == 1;
+}
+
+/* The inode the absolute ASCII ``path`` (no NUL, no trailing slash) names, as
+ * MemoryFileSystem.stat's fast path finds it: from the resolver's cache of paths, else by
+ * plain lookups from the root (Resolver._plain: each component a searchable directory's entry,
+ * a directory up to the last; '.', '..' and empty components are never entries). Borrowed,
+ * under the file system's lock; NULL (no error set unless one happened) where the Python path
+ * resolves it -- links, refusals, anything missing or unusual. */
+static PyObject *
+plain_node(FastPaths *self, PyObject *path)
+{
+    PyObject *names = self->names;
+    PyObject *check = SLOT(names, layout.r_check);
+    PyObject *who = NULL; /* NULL: root, nothing is checked */
+    if (check != Py_False) {
+        who = SLOT(names, layout.r_who);
+        if (check != Py_True || who == NULL || !Py_IS_TYPE(who, layout.identity)) {
+            return NULL;
+        }
+    }
+    PyObject *paths = SLOT(names, layout.r_paths);
+    PyObject *hit = paths != NULL && PyDict_CheckExact(paths)
+        ? PyDict_GetItemWithError(paths, path) : NULL;
+    if (hit != NULL) {
+        if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) < 2) {
+            return NULL;
+        }
+        PyObject *directory = PyTuple_GET_ITEM(hit, 0);
+        PyObject *entries = SLOT(directory, layout.dir_entries);
+        if (!Py_IS_TYPE(directory, layout.directory) || !searchable(directory, who) ||
+            entries == NULL || !PyDict_CheckExact(entries)) {
+            return NULL;
+        }
+        return PyDict_GetItemWithError(entries, PyTuple_GET_ITEM(hit, 1));
+    }
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    const char *text = (const char *)PyUnicode_1BYTE_DATA(path);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(path);
+    PyObject *node = SLOT(names, layout.r_root);
+    Py_ssize_t start = 1;
+    for (Py_ssize_t at = 1; at <= length; at++) {
+        if (at < length && text[at] != '/') {
+            continue;
+        }
+        if (node == NULL || !Py_IS_TYPE(node, layout.directory) || !searchable(node, who) ||
+            at == start) {
+            return NULL; /* not a directory, not searchable, or an empty component */
+        }
+        node = entry_of(node, text, start, at - start);
+        if (node == NULL) {
+            return NULL;
+        }
+        start = at + 1;
+    }
+    return node;
+}
+
+PyDoc_STRVAR(fast_stat_doc,
+"stat($self, /, path, *, dir_fd=None, follow_symlinks=True)\n--\n\n"
+"os.stat.");
+
+static PyObject *
+fast_stat(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (self->fs == NULL || nargs != 1 || kwnames != NULL ||
+        !Py_IS_TYPE(self->names, layout.resolver)) {
+        goto python;
+    }
+    PyObject *path = args[0];
+    if (!PyUnicode_CheckExact(path) || !PyUnicode_IS_ASCII(path)) {
+        goto python; /* (the converters and the encoding checks are the Python code's) */
+    }
+    Py_ssize_t length = PyUnicode_GET_LENGTH(path);
+    const char *text = (const char *)PyUnicode_1BYTE_DATA(path);
+    if (length < 2 || length >= 4096 /* vfs.limits.PATH_MAX */ || text[0] != '/' || text[length - 1] == '/' ||
+        memchr(text, '\0', length) != NULL) {
+        goto python; /* relative, the root, a trailing slash, too long, a NUL */
+    }
+    int taken = try_lock(self->fs_acquire);
+    if (taken < 0) {
+        return NULL;
+    }
+    if (!taken) {
+        goto python;
+    }
+    PyObject *node = plain_node(self, path);
+    PyObject *result = NULL;
+    if (node != NULL &&
+        (Py_IS_TYPE(node, layout.regular_file) || Py_IS_TYPE(node, layout.directory))) {
+        result = SLOT(node, layout.i_stat); /* the cached record; None after a change */
+        result = result != NULL && result != Py_None ? Py_NewRef(result) : NULL;
+    }
+    int failed = PyErr_Occurred() != NULL;
+    if (unlock(self->fs_release) || failed) {
+        Py_XDECREF(result);
+        return NULL;
+    }
+    if (result == NULL) {
+        goto python;
+    }
+    PyObject *view = PyObject_CallOneArg(self->view, result);
+    Py_DECREF(result);
+    return view;
+python:
+    return PyObject_Vectorcall(self->python_stat, args, nargs, kwnames);
+}
+
 static PyMethodDef fast_paths_methods[] = {
     {"read", (PyCFunction)(void (*)(void))fast_read, METH_FASTCALL | METH_KEYWORDS,
      fast_read_doc},
@@ -952,13 +1095,16 @@ static PyMethodDef fast_paths_methods[] = {
      fast_open_doc},
     {"close", (PyCFunction)(void (*)(void))fast_close, METH_FASTCALL | METH_KEYWORDS,
      fast_close_doc},
+    {"stat", (PyCFunction)(void (*)(void))fast_stat, METH_FASTCALL | METH_KEYWORDS,
+     fast_stat_doc},
     {NULL, NULL, 0, NULL},
 };
 
 PyDoc_STRVAR(fast_paths_doc,
-"FastPaths(table, file_system, *, read, lseek, open, close)\n--\n\n"
-"One backend's read, lseek, open and close in C, over its fd table and (when it is a\n"
-"MemoryFileSystem, else None) its file system; the Python methods serve the rest.");
+"FastPaths(table, file_system, *, read, lseek, open, close, stat, view)\n--\n\n"
+"One backend's read, lseek, open, close and stat in C, over its fd table and (when it is a\n"
+"MemoryFileSystem, else None) its file system; the Python methods serve the rest (``view``:\n"
+"the backend's stat result at its time resolution).");
 
 static PyType_Slot fast_paths_slots[] = {
     {Py_tp_doc, (void *)fast_paths_doc},

@@ -45,7 +45,7 @@ from vfs.provider import Handle
 ENVIRONMENT_SWITCH = "POSIXBACKEND_PURE_PYTHON"
 _SWITCH_KEY = ENVIRONMENT_SWITCH.encode()
 """Set to anything but "" or "0" to leave the accelerator out of every new backend."""
-ACCELERATED_CALLS = ("read", "lseek", "open", "close")
+ACCELERATED_CALLS = ("read", "lseek", "open", "close", "stat")
 CONTRACT_GAP = accelerator_contract.CONTRACT_BROKEN.id
 
 
@@ -183,13 +183,17 @@ def wanted(accelerated: bool | None) -> bool:
 
 
 def fast_paths(
-    table: FdTable, file_system: object, python: dict[str, Callable[..., Any]]
+    table: FdTable,
+    file_system: object,
+    python: dict[str, Callable[..., Any]],
+    view: Callable[[os.stat_result], os.stat_result],
 ) -> dict[str, Callable[..., Any]]:
     """C versions of the calls in ``python`` (bound Python methods, used for every case off
-    the fast paths) over ``table``; opens are fast only on a MemoryFileSystem."""
+    the fast paths) over ``table``; opens and stats are fast only on a MemoryFileSystem
+    (``view``: the backend's stat result at its time resolution)."""
     assert _speedups is not None
     memory = file_system if type(file_system) is MemoryFileSystem else None
-    fast = _speedups.FastPaths(table, memory, **python)
+    fast = _speedups.FastPaths(table, memory, view=view, **python)
     return {name: getattr(fast, name) for name in ACCELERATED_CALLS}
 
 
