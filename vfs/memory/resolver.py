@@ -130,7 +130,8 @@ class Resolver(Walk[Directory, Inode]):
     """The walk from the root for one identity, with its caches (absolute paths only)."""
 
     __slots__ = ("check", "forgotten", "heads", "paths", "root", "who")
-    __accelerated_slots__ = ("check", "paths", "root", "who")  # read by offset in posixbackend's C code
+    # read by offset in posixbackend's C code
+    __accelerated_slots__ = ("check", "paths", "root", "who")
 
     def __init__(self, root: Directory, who: Identity) -> None:
         super().__init__(MemoryNodes(root, who), root)
