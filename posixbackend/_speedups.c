@@ -1,6 +1,7 @@
 /* The optional C accelerator of the emulated backend's hottest calls: read, lseek, open, close,
- * (MemoryWriter, for the SQLite VFS) a memory handle's pwrite, and (RawFileBase) the methods of
- * an accelerated backend's FileIO, the raw file under open().
+ * stat (and truncated_stat, a stat result's copy at a time resolution), (MemoryWriter, for the
+ * SQLite VFS) a memory handle's pwrite, and (RawFileBase) the methods of an accelerated
+ * backend's FileIO, the raw file under open().
  *
  * Each method does the common case of its Python namesake in posixbackend/emulated/files.py
  * without running Python code, and hands every other case -- unusual arguments, a provider
@@ -1053,8 +1054,8 @@ fast_stat(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     }
     Py_ssize_t length = PyUnicode_GET_LENGTH(path);
     const char *text = (const char *)PyUnicode_1BYTE_DATA(path);
-    if (length < 2 || length >= 4096 /* vfs.limits.PATH_MAX */ || text[0] != '/' || text[length - 1] == '/' ||
-        memchr(text, '\0', length) != NULL) {
+    if (length < 2 || length >= 4096 /* vfs.limits.PATH_MAX */ || text[0] != '/' ||
+        text[length - 1] == '/' || memchr(text, '\0', length) != NULL) {
         goto python; /* relative, the root, a trailing slash, too long, a NUL */
     }
     int taken = try_lock(self->fs_acquire);
@@ -2345,7 +2346,7 @@ static PyMethodDef module_methods[] = {
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "posixbackend._speedups",
-    .m_doc = "The C fast paths of the emulated backend's read, lseek, open and close, of "
+    .m_doc = "The C fast paths of the emulated backend's read, lseek, open, close and stat, of "
              "a memory handle's pwrite, and of its FileIO's methods.",
     .m_size = -1,
     .m_methods = module_methods,

@@ -1,5 +1,5 @@
-"""The optional C accelerator of the hottest descriptor calls (read, lseek, open and close)
-and of ``open()``'s raw file on them.
+"""The optional C accelerator of the hottest descriptor calls (read, lseek, open and close),
+of os.stat, and of ``open()``'s raw file on them.
 
 ``posixbackend/_speedups.c`` is built with the package when a C compiler is there. It serves
 the common case of each call (a memory file read at its offset, a SEEK_SET, an open of a file

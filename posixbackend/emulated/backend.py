@@ -74,7 +74,7 @@ class EmulatedBackend(
     of it; ``umask`` starts at 0o022 whatever the process's is; file times are truncated to
     ``time_resolution_ns`` (a second, as GraalPy's Java backend guarantees); ``identity``
     defaults to the provider's (or this process's); ``environ`` to a copy of the process's.
-    ``accelerated`` chooses the C fast paths of read, lseek, open and close (accelerator.py):
+    ``accelerated`` chooses the C fast paths of read, lseek, open, close and stat (accelerator.py):
     None uses them when they are built, True insists, False keeps to the Python code.
     """
 

@@ -251,7 +251,7 @@ class BackendCore:
 
     @property
     def accelerated(self) -> bool:
-        """Whether the C accelerator serves this backend's read, lseek, open and close."""
+        """Whether the C accelerator serves this backend's read, lseek, open, close and stat."""
         return self._accelerated
 
     @property
