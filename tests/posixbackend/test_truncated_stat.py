@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from posixbackend.emulated import accelerator
+from posixbackend.emulated import EmulatedBackend, accelerator
 from posixbackend.emulated.core import truncated_view
+from vfs import Identity, MemoryFileSystem
 
 FIELDS = [name for name in dir(os.stat_result) if name.startswith("st_")]
 NS = st.one_of(
@@ -60,3 +61,23 @@ def test_anything_else_is_left_to_python() -> None:
     assert truncate(result, 0) is None
     assert truncate(result, 1.5) is None  # type: ignore[arg-type]
     assert truncate((1, 2, 3), 10) is None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("accelerated", [False, True] if accelerator.AVAILABLE else [False])
+def test_a_new_backend_finds_the_copies_an_earlier_one_made(accelerated: bool) -> None:
+    """Every block builds a fresh backend: the truncated copy of an unchanged file's status
+    is shared by backends of one resolution (not remade, the gap not hit again), and a
+    change gives a new copy."""
+    fs = MemoryFileSystem(identity=Identity.root())
+    first = EmulatedBackend(fs, accelerated=accelerated, standard_streams=False)
+    first.close(first.open("/f", os.O_CREAT | os.O_WRONLY, 0o644))
+    seen = first.stat("/f")
+    again = EmulatedBackend(fs, accelerated=accelerated, standard_streams=False)
+    assert again.stat("/f") is seen
+    finer = EmulatedBackend(
+        fs, accelerated=accelerated, standard_streams=False, time_resolution_ns=1000
+    )
+    assert finer.stat("/f") is not seen and finer.stat("/f").st_mtime_ns % 1000 == 0
+    again.chmod("/f", 0o600)
+    changed = first.stat("/f")
+    assert changed is not seen and changed.st_mode & 0o777 == 0o600
