@@ -1,6 +1,7 @@
 /* The optional C accelerator of the emulated backend's hottest calls: read, lseek, open, close,
- * (MemoryWriter, for the SQLite VFS) a memory handle's pwrite, and (RawFileBase) the methods of
- * an accelerated backend's FileIO, the raw file under open().
+ * stat (and truncated_stat, a stat result's copy at a time resolution), (MemoryWriter, for the
+ * SQLite VFS) a memory handle's pwrite, and (RawFileBase) the methods of an accelerated
+ * backend's FileIO, the raw file under open().
  *
  * Each method does the common case of its Python namesake in posixbackend/emulated/files.py
  * without running Python code, and hands every other case -- unusual arguments, a provider
@@ -43,8 +44,9 @@ typedef struct {
     Py_ssize_t h_fs, h_node, h_flags, h_opened_as, h_state, h_reader;
     Py_ssize_t i_atime, i_mtime, i_ctime, i_handles, i_nlink, i_mode, i_uid, i_gid, i_stat;
     Py_ssize_t s_used_pages, s_max_pages;
-    Py_ssize_t f_data, dir_entries, r_paths, r_check, r_who, who_uid, who_gid, who_groups;
+    Py_ssize_t f_data, dir_entries, r_paths, r_check, r_who, r_root, who_uid, who_gid, who_groups;
     PyObject *fast_state[4];  /* a new MemoryHandle's state, by access mode */
+    PyObject *no_handles;     /* Inode.handles of an inode no handle holds open (NO_HANDLES) */
     long open_state;          /* the state bit of an open handle */
     long reader_state;        /* the state bits with which a handle reads the common way */
     long slow_flags;          /* open flags only the Python path handles */
@@ -92,6 +94,7 @@ static const SlotRead layout_reads[] = {
     READ(resolver, "paths", r_paths),
     READ(resolver, "check", r_check),
     READ(resolver, "who", r_who),
+    READ(resolver, "root", r_root),
     READ(identity, "uid", who_uid),
     READ(identity, "gid", who_gid),
     READ(identity, "groups", who_groups),
@@ -152,6 +155,7 @@ release_layout(void)
     for (int mode = 0; mode < 4; mode++) {
         Py_CLEAR(layout.fast_state[mode]);
     }
+    Py_CLEAR(layout.no_handles);
 }
 
 static PyObject *
@@ -160,19 +164,20 @@ configure(PyObject *module, PyObject *args, PyObject *kwargs)
     static char *keywords[] = {
         "description", "file_description", "fd_table", "memory_handle", "inode",
         "regular_file", "directory", "resolver", "identity", "space", "fast_state",
-        "open_state", "reader_state", "slow_flags", "writer_state", "max_file_size", NULL,
+        "no_handles", "open_state", "reader_state", "slow_flags", "writer_state",
+        "max_file_size", NULL,
     };
     Layout new;
     PyObject *fast_state;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "$O!O!O!O!O!O!O!O!O!O!O!llllL:configure", keywords,
+            args, kwargs, "$O!O!O!O!O!O!O!O!O!O!O!OllllL:configure", keywords,
             &PyType_Type, &new.description, &PyType_Type, &new.file_description,
             &PyType_Type, &new.fd_table, &PyType_Type, &new.memory_handle,
             &PyType_Type, &new.inode, &PyType_Type, &new.regular_file,
             &PyType_Type, &new.directory, &PyType_Type, &new.resolver,
             &PyType_Type, &new.identity, &PyType_Type, &new.space,
-            &PyTuple_Type, &fast_state, &new.open_state, &new.reader_state, &new.slow_flags,
-            &new.writer_state, &new.max_file_size)) {
+            &PyTuple_Type, &fast_state, &new.no_handles, &new.open_state, &new.reader_state,
+            &new.slow_flags, &new.writer_state, &new.max_file_size)) {
         return NULL;
     }
     if (PyTuple_GET_SIZE(fast_state) != 4) {
@@ -197,6 +202,7 @@ configure(PyObject *module, PyObject *args, PyObject *kwargs)
     for (int mode = 0; mode < 4; mode++) {
         new.fast_state[mode] = Py_NewRef(PyTuple_GET_ITEM(fast_state, mode));
     }
+    Py_INCREF(new.no_handles);
     PyTypeObject **types[] = {
         &new.description, &new.file_description, &new.fd_table, &new.memory_handle,
         &new.inode, &new.regular_file, &new.directory, &new.resolver, &new.identity,
@@ -260,6 +266,10 @@ typedef struct {
     PyObject *python_lseek;
     PyObject *python_open;
     PyObject *python_close;
+    PyObject *python_stat;
+    PyObject *view;          /* the backend's _view: a stat result at its time resolution */
+    PyObject *spare;         /* an empty set made ahead, for the handles of an inode's first
+                              * open (made before any state is read, as everything tracked) */
     int reported;            /* a Python open succeeded, so the virtual-fds gap is reported */
 } FastPaths;
 
@@ -279,6 +289,9 @@ fast_paths_traverse(FastPaths *self, visitproc visit, void *arg)
     Py_VISIT(self->python_lseek);
     Py_VISIT(self->python_open);
     Py_VISIT(self->python_close);
+    Py_VISIT(self->python_stat);
+    Py_VISIT(self->view);
+    Py_VISIT(self->spare);
     Py_VISIT(Py_TYPE(self));
     return 0;
 }
@@ -299,6 +312,9 @@ fast_paths_clear(FastPaths *self)
     Py_CLEAR(self->python_lseek);
     Py_CLEAR(self->python_open);
     Py_CLEAR(self->python_close);
+    Py_CLEAR(self->python_stat);
+    Py_CLEAR(self->view);
+    Py_CLEAR(self->spare);
     return 0;
 }
 
@@ -333,16 +349,16 @@ static PyObject *
 fast_paths_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {
-        "table", "file_system", "read", "lseek", "open", "close", NULL,
+        "table", "file_system", "read", "lseek", "open", "close", "stat", "view", NULL,
     };
-    PyObject *table, *fs, *read, *lseek, *open, *close;
+    PyObject *table, *fs, *read, *lseek, *open, *close, *stat, *view;
     if (!configured) {
         PyErr_SetString(PyExc_RuntimeError, "configure() the accelerator first");
         return NULL;
     }
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "O!O$OOOO:FastPaths", keywords, layout.fd_table, &table, &fs,
-            &read, &lseek, &open, &close)) {
+            args, kwargs, "O!O$OOOOOO:FastPaths", keywords, layout.fd_table, &table, &fs,
+            &read, &lseek, &open, &close, &stat, &view)) {
         return NULL;
     }
     PyObject *files = SLOT(table, layout.t_files);
@@ -360,6 +376,8 @@ fast_paths_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->python_lseek = Py_NewRef(lseek);
     self->python_open = Py_NewRef(open);
     self->python_close = Py_NewRef(close);
+    self->python_stat = Py_NewRef(stat);
+    self->view = Py_NewRef(view);
     if (lock_methods(table, layout.t_lock, &self->table_acquire, &self->table_release)) {
         Py_DECREF(self);
         return NULL;
@@ -565,10 +583,32 @@ python:
     return PyObject_Vectorcall(self->python_lseek, args, nargs, kwnames);
 }
 
+/* An inode's set of open handles, emptied by a close: given back (the inode's handles become
+ * NO_HANDLES again, as MemoryHandle.close does) when the handle was of this backend's file
+ * system and no thread holds that file system's lock. Every opener adds to the set and every
+ * replacement of it happens under that lock, so with the lock free and the GIL held throughout
+ * no opener is between finding the set and adding to it. Contended: the empty set stays. */
+static int
+drop_empty_handles(FastPaths *self, PyObject *handle, PyObject *node, PyObject *handles)
+{
+    if (PySet_GET_SIZE(handles) != 0 || self->fs == NULL ||
+        SLOT(handle, layout.h_fs) != self->fs) {
+        return 0;
+    }
+    int taken = try_lock(self->fs_acquire);
+    if (taken <= 0) {
+        return taken;
+    }
+    if (SLOT(node, layout.i_handles) == handles && PySet_GET_SIZE(handles) == 0) {
+        set_slot(node, layout.i_handles, Py_NewRef(layout.no_handles)); /* frees the set */
+    }
+    return unlock(self->fs_release);
+}
+
 /* What the last close of a description releases: a memory handle closed here when that only
  * marks it closed, anything else by the description's own release(). */
 static int
-release(PyObject *description)
+release(FastPaths *self, PyObject *description)
 {
     if (Py_IS_TYPE(description, layout.file_description)) {
         PyObject *handle = SLOT(description, layout.d_handle);
@@ -588,7 +628,10 @@ release(PyObject *description)
                     }
                     set_slot(handle, layout.h_state, zero);
                     set_slot(handle, layout.h_reader, Py_NewRef(Py_None));
-                    return PySet_Discard(handles, handle) < 0 ? -1 : 0;
+                    if (PySet_Discard(handles, handle) < 0) {
+                        return -1;
+                    }
+                    return drop_empty_handles(self, handle, node, handles);
                 }
             }
             PyObject *result = PyObject_CallMethodNoArgs(handle, str_close);
@@ -660,7 +703,7 @@ fast_close(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
         Py_DECREF(description);
         return NULL;
     }
-    int failed = refs == 1 && release(description) < 0;
+    int failed = refs == 1 && release(self, description) < 0;
     Py_DECREF(description);
     if (failed) {
         return NULL;
@@ -792,6 +835,18 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         goto python;
     }
     /* Everything the collector tracks is made before any state is read: nothing runs after. */
+    if (self->spare == NULL) {
+        PyObject *spare = PySet_New(NULL);
+        if (spare == NULL) {
+            return NULL;
+        }
+        if (self->spare == NULL) { /* (a collection above may have run an open already) */
+            self->spare = spare;
+        }
+        else {
+            Py_DECREF(spare);
+        }
+    }
     PyObject *handle = blank(layout.memory_handle);
     PyObject *description = handle ? blank(layout.file_description) : NULL;
     if (description == NULL) {
@@ -820,7 +875,8 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         goto undo;
     }
     PyObject *handles = SLOT(node, layout.i_handles);
-    if (handles == NULL || !PySet_CheckExact(handles) ||
+    int first = handles == layout.no_handles; /* no handle open: the spare set becomes its */
+    if ((!first && (handles == NULL || !PySet_CheckExact(handles))) ||
         may_open(self->names, directory, node, flags) != 1) {
         goto undo; /* refused (EACCES) or unusual: the Python path says which */
     }
@@ -849,6 +905,11 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     SLOT(description, layout.d_busy) = Py_NewRef(Py_False);
     SLOT(description, layout.d_waiting) = PyLong_FromLong(0);
     SLOT(description, layout.d_gate) = Py_NewRef(Py_None);
+    if (first) {
+        handles = self->spare;
+        self->spare = NULL;
+        set_slot(node, layout.i_handles, handles); /* the spare's reference moves to the node */
+    }
     if (PySet_Add(handles, handle) < 0) {
         unlock(self->table_release);
         goto undo;
@@ -893,6 +954,140 @@ python:;
     return result;
 }
 
+/* -- stat: an absolute path's cached status, resolved by plain lookups ----------------------- */
+
+/* The entry ``length`` characters of the ASCII ``text`` from ``start`` name in ``directory``
+ * (borrowed: the caller holds the file system's lock), or NULL, with an error set only for one. */
+static PyObject *
+entry_of(PyObject *directory, const char *text, Py_ssize_t start, Py_ssize_t length)
+{
+    PyObject *entries = SLOT(directory, layout.dir_entries);
+    if (entries == NULL || !PyDict_CheckExact(entries)) {
+        return NULL;
+    }
+    PyObject *name = PyUnicode_FromStringAndSize(text + start, length); /* not tracked */
+    if (name == NULL) {
+        return NULL;
+    }
+    PyObject *node = PyDict_GetItemWithError(entries, name);
+    Py_DECREF(name);
+    return node;
+}
+
+/* Whether ``who`` may search ``directory`` (1), or the Python path must judge (0). */
+static inline int
+searchable(PyObject *directory, PyObject *who)
+{
+    return who == NULL || permitted(directory, who, 1) == 1;
+}
+
+/* The inode the absolute ASCII ``path`` (no NUL, no trailing slash) names, as
+ * MemoryFileSystem.stat's fast path finds it: from the resolver's cache of paths, else by
+ * plain lookups from the root (Resolver._plain: each component a searchable directory's entry,
+ * a directory up to the last; '.', '..' and empty components are never entries). Borrowed,
+ * under the file system's lock; NULL (no error set unless one happened) where the Python path
+ * resolves it -- links, refusals, anything missing or unusual. */
+static PyObject *
+plain_node(FastPaths *self, PyObject *path)
+{
+    PyObject *names = self->names;
+    PyObject *check = SLOT(names, layout.r_check);
+    PyObject *who = NULL; /* NULL: root, nothing is checked */
+    if (check != Py_False) {
+        who = SLOT(names, layout.r_who);
+        if (check != Py_True || who == NULL || !Py_IS_TYPE(who, layout.identity)) {
+            return NULL;
+        }
+    }
+    PyObject *paths = SLOT(names, layout.r_paths);
+    PyObject *hit = paths != NULL && PyDict_CheckExact(paths)
+        ? PyDict_GetItemWithError(paths, path) : NULL;
+    if (hit != NULL) {
+        if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) < 2) {
+            return NULL;
+        }
+        PyObject *directory = PyTuple_GET_ITEM(hit, 0);
+        PyObject *entries = SLOT(directory, layout.dir_entries);
+        if (!Py_IS_TYPE(directory, layout.directory) || !searchable(directory, who) ||
+            entries == NULL || !PyDict_CheckExact(entries)) {
+            return NULL;
+        }
+        return PyDict_GetItemWithError(entries, PyTuple_GET_ITEM(hit, 1));
+    }
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    const char *text = (const char *)PyUnicode_1BYTE_DATA(path);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(path);
+    PyObject *node = SLOT(names, layout.r_root);
+    Py_ssize_t start = 1;
+    for (Py_ssize_t at = 1; at <= length; at++) {
+        if (at < length && text[at] != '/') {
+            continue;
+        }
+        if (node == NULL || !Py_IS_TYPE(node, layout.directory) || !searchable(node, who) ||
+            at == start) {
+            return NULL; /* not a directory, not searchable, or an empty component */
+        }
+        node = entry_of(node, text, start, at - start);
+        if (node == NULL) {
+            return NULL;
+        }
+        start = at + 1;
+    }
+    return node;
+}
+
+PyDoc_STRVAR(fast_stat_doc,
+"stat($self, /, path, *, dir_fd=None, follow_symlinks=True)\n--\n\n"
+"os.stat.");
+
+static PyObject *
+fast_stat(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (self->fs == NULL || nargs != 1 || kwnames != NULL ||
+        !Py_IS_TYPE(self->names, layout.resolver)) {
+        goto python;
+    }
+    PyObject *path = args[0];
+    if (!PyUnicode_CheckExact(path) || !PyUnicode_IS_ASCII(path)) {
+        goto python; /* (the converters and the encoding checks are the Python code's) */
+    }
+    Py_ssize_t length = PyUnicode_GET_LENGTH(path);
+    const char *text = (const char *)PyUnicode_1BYTE_DATA(path);
+    if (length < 2 || length >= 4096 /* vfs.limits.PATH_MAX */ || text[0] != '/' ||
+        text[length - 1] == '/' || memchr(text, '\0', length) != NULL) {
+        goto python; /* relative, the root, a trailing slash, too long, a NUL */
+    }
+    int taken = try_lock(self->fs_acquire);
+    if (taken < 0) {
+        return NULL;
+    }
+    if (!taken) {
+        goto python;
+    }
+    PyObject *node = plain_node(self, path);
+    PyObject *result = NULL;
+    if (node != NULL &&
+        (Py_IS_TYPE(node, layout.regular_file) || Py_IS_TYPE(node, layout.directory))) {
+        result = SLOT(node, layout.i_stat); /* the cached record; None after a change */
+        result = result != NULL && result != Py_None ? Py_NewRef(result) : NULL;
+    }
+    int failed = PyErr_Occurred() != NULL;
+    if (unlock(self->fs_release) || failed) {
+        Py_XDECREF(result);
+        return NULL;
+    }
+    if (result == NULL) {
+        goto python;
+    }
+    PyObject *view = PyObject_CallOneArg(self->view, result);
+    Py_DECREF(result);
+    return view;
+python:
+    return PyObject_Vectorcall(self->python_stat, args, nargs, kwnames);
+}
+
 static PyMethodDef fast_paths_methods[] = {
     {"read", (PyCFunction)(void (*)(void))fast_read, METH_FASTCALL | METH_KEYWORDS,
      fast_read_doc},
@@ -902,13 +1097,16 @@ static PyMethodDef fast_paths_methods[] = {
      fast_open_doc},
     {"close", (PyCFunction)(void (*)(void))fast_close, METH_FASTCALL | METH_KEYWORDS,
      fast_close_doc},
+    {"stat", (PyCFunction)(void (*)(void))fast_stat, METH_FASTCALL | METH_KEYWORDS,
+     fast_stat_doc},
     {NULL, NULL, 0, NULL},
 };
 
 PyDoc_STRVAR(fast_paths_doc,
-"FastPaths(table, file_system, *, read, lseek, open, close)\n--\n\n"
-"One backend's read, lseek, open and close in C, over its fd table and (when it is a\n"
-"MemoryFileSystem, else None) its file system; the Python methods serve the rest.");
+"FastPaths(table, file_system, *, read, lseek, open, close, stat, view)\n--\n\n"
+"One backend's read, lseek, open, close and stat in C, over its fd table and (when it is a\n"
+"MemoryFileSystem, else None) its file system; the Python methods serve the rest (``view``:\n"
+"the backend's stat result at its time resolution).");
 
 static PyType_Slot fast_paths_slots[] = {
     {Py_tp_doc, (void *)fast_paths_doc},
@@ -2050,18 +2248,122 @@ static PyType_Spec memory_writer_spec = {
     .slots = memory_writer_slots,
 };
 
+/* -- truncated_stat: a stat result's times at a backend's resolution ---------------------- */
+
+static PyTypeObject *stat_result_type; /* posix.stat_result (the module keeps it) */
+static Py_ssize_t stat_fields;         /* its number of fields, visible or not */
+#define STAT_TIMES_NS 13               /* st_atime_ns, st_mtime_ns, st_ctime_ns from here */
+#define STAT_TIMES_INT 7               /* st_atime, st_mtime, st_ctime as ints */
+#define STAT_TIMES_FLOAT 10            /* ... and as floats */
+#define SECOND_NS 1000000000LL
+
+/* a // b as Python computes it (toward minus infinity), b > 0 */
+static inline long long
+floor_div(long long a, long long b)
+{
+    long long q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+/* The field ``index`` of the truncated copy: a time from its nanoseconds, else the original. */
+static PyObject *
+truncated_field(PyObject *result, Py_ssize_t index, const long long *times)
+{
+    if (index >= STAT_TIMES_INT && index < STAT_TIMES_INT + 3) {
+        return PyLong_FromLongLong(floor_div(times[index - STAT_TIMES_INT], SECOND_NS));
+    }
+    if (index >= STAT_TIMES_FLOAT && index < STAT_TIMES_FLOAT + 3) {
+        return PyFloat_FromDouble((double)times[index - STAT_TIMES_FLOAT] / 1e9);
+    }
+    if (index >= STAT_TIMES_NS && index < STAT_TIMES_NS + 3) {
+        return PyLong_FromLongLong(times[index - STAT_TIMES_NS]);
+    }
+    PyObject *field = PyStructSequence_GET_ITEM(result, index);
+    return Py_NewRef(field ? field : Py_None);
+}
+
+PyDoc_STRVAR(truncated_stat_doc,
+"truncated_stat($module, result, resolution, /)\n--\n\n"
+"A copy of the os.stat_result ``result`` with its times truncated to ``resolution``\n"
+"nanoseconds (as BackendCore._view computes it), or None when a time is not an int that a\n"
+"C long long holds (the Python code computes that one).");
+
+static PyObject *
+truncated_stat(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "truncated_stat(result, resolution)");
+        return NULL;
+    }
+    PyObject *result = args[0];
+    long long resolution, times[3];
+    if (stat_result_type == NULL || !Py_IS_TYPE(result, stat_result_type) ||
+        !exact_long(args[1], &resolution) || resolution < 1) {
+        Py_RETURN_NONE;
+    }
+    for (int i = 0; i < 3; i++) {
+        long long ns;
+        if (!exact_long(PyStructSequence_GET_ITEM(result, STAT_TIMES_NS + i), &ns) ||
+            ns < LLONG_MIN / 2) {
+            Py_RETURN_NONE; /* (far enough from the limit that truncating cannot overflow) */
+        }
+        times[i] = floor_div(ns, resolution) * resolution;
+    }
+    PyObject *view = PyStructSequence_New(stat_result_type);
+    if (view == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t index = 0; index < stat_fields; index++) {
+        PyObject *field = truncated_field(result, index, times);
+        if (field == NULL) {
+            Py_DECREF(view);
+            return NULL;
+        }
+        PyStructSequence_SET_ITEM(view, index, field);
+    }
+    return view;
+}
+
+/* posix.stat_result and its number of fields, when it has the times where expected. */
+static int
+find_stat_result(void)
+{
+    PyObject *posix = PyImport_ImportModule("posix");
+    PyObject *type = posix ? PyObject_GetAttrString(posix, "stat_result") : NULL;
+    Py_XDECREF(posix);
+    if (type == NULL) {
+        return -1;
+    }
+    PyObject *fields = PyObject_GetAttrString(type, "n_fields");
+    Py_ssize_t count = fields && PyLong_Check(fields) ? PyLong_AsSsize_t(fields) : -1;
+    Py_XDECREF(fields);
+    if (count < 0 && PyErr_Occurred()) {
+        Py_DECREF(type);
+        return -1;
+    }
+    if (!PyType_Check(type) || count < STAT_TIMES_NS + 3) {
+        Py_DECREF(type); /* not the layout this knows: truncated_stat always says None */
+        return 0;
+    }
+    stat_result_type = (PyTypeObject *)type;
+    stat_fields = count;
+    return 0;
+}
+
 static PyMethodDef module_methods[] = {
     {"configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
      configure_doc},
     {"configure_raw_file", (PyCFunction)(void (*)(void))configure_raw_file,
      METH_VARARGS | METH_KEYWORDS, configure_raw_file_doc},
+    {"truncated_stat", (PyCFunction)(void (*)(void))truncated_stat, METH_FASTCALL,
+     truncated_stat_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "posixbackend._speedups",
-    .m_doc = "The C fast paths of the emulated backend's read, lseek, open and close, of "
+    .m_doc = "The C fast paths of the emulated backend's read, lseek, open, close and stat, of "
              "a memory handle's pwrite, and of its FileIO's methods.",
     .m_size = -1,
     .m_methods = module_methods,
@@ -2082,7 +2384,8 @@ PyInit__speedups(void)
         {&str_read, "read"}, {&str_open, "open"}, {&str_set, "__set__"},
         {&str_delete, "__delete__"},
     };
-    if (intern_strings(strings, sizeof(strings) / sizeof(strings[0])) < 0) {
+    if (intern_strings(strings, sizeof(strings) / sizeof(strings[0])) < 0 ||
+        find_stat_result() < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&module_def);

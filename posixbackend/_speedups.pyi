@@ -1,6 +1,7 @@
 """Types of the C accelerator (posixbackend/_speedups.c); see emulated/accelerator.py."""
 
 import io
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ def configure(
     identity: type,
     space: type,
     fast_state: tuple[int, ...],
+    no_handles: object,
     open_state: int,
     reader_state: int,
     slow_flags: int,
@@ -37,6 +39,8 @@ class FastPaths:
         lseek: Callable[..., Any],
         open: Callable[..., Any],
         close: Callable[..., Any],
+        stat: Callable[..., Any],
+        view: Callable[[os.stat_result], os.stat_result],
     ) -> None: ...
     def read(self, fd: int, length: int, /) -> bytes: ...
     def lseek(self, fd: int, position: int, whence: int, /) -> int: ...
@@ -44,6 +48,9 @@ class FastPaths:
         self, path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None
     ) -> int: ...
     def close(self, fd: int) -> None: ...
+    def stat(
+        self, path: Any, *, dir_fd: int | None = None, follow_symlinks: bool = True
+    ) -> os.stat_result: ...
 
 class MemoryWriter:
     def __init__(self, handle: Any) -> None: ...
@@ -51,6 +58,9 @@ class MemoryWriter:
 
 memory_writer_api: object
 """A capsule of MemoryWriterApi (posixbackend/_memory_writer_api.h) for the SQLite VFS."""
+
+def truncated_stat(result: os.stat_result, resolution: int, /) -> os.stat_result | None:
+    """A copy of ``result`` with its times truncated to ``resolution`` ns (None: not here)."""
 
 def configure_raw_file(
     *,

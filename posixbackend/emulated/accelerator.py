@@ -1,5 +1,5 @@
-"""The optional C accelerator of the hottest descriptor calls (read, lseek, open and close)
-and of ``open()``'s raw file on them.
+"""The optional C accelerator of the hottest descriptor calls (read, lseek, open and close),
+of os.stat, and of ``open()``'s raw file on them.
 
 ``posixbackend/_speedups.c`` is built with the package when a C compiler is there. It serves
 the common case of each call (a memory file read at its offset, a SEEK_SET, an open of a file
@@ -36,7 +36,7 @@ from posixbackend.emulated.fileio import BoundRawFile, RawFile
 from vfs.identity import Identity
 from vfs.memory.filesystem import _FAST_STATE, _SLOW_OPEN_FLAGS, MAX_FILE_SIZE, MemoryFileSystem
 from vfs.memory.handle import OPEN, READ, TOUCH, WRITE, MemoryHandle
-from vfs.memory.nodes import BLOCK_SIZE, Directory, Inode, RegularFile
+from vfs.memory.nodes import BLOCK_SIZE, NO_HANDLES, Directory, Inode, RegularFile
 from vfs.memory.resolver import Resolver
 from vfs.memory.space import Space
 from vfs.openflags import O_TMPFILE_BIT
@@ -45,7 +45,7 @@ from vfs.provider import Handle
 ENVIRONMENT_SWITCH = "POSIXBACKEND_PURE_PYTHON"
 _SWITCH_KEY = ENVIRONMENT_SWITCH.encode()
 """Set to anything but "" or "0" to leave the accelerator out of every new backend."""
-ACCELERATED_CALLS = ("read", "lseek", "open", "close")
+ACCELERATED_CALLS = ("read", "lseek", "open", "close", "stat")
 CONTRACT_GAP = accelerator_contract.CONTRACT_BROKEN.id
 
 
@@ -93,6 +93,7 @@ def _configure_speedups(speedups: ModuleType) -> None:
     speedups.configure(
         **{role: cls for role, cls in classes.items() if role != "raw_file"},
         fast_state=tuple(_FAST_STATE[mode] for mode in range(4)),
+        no_handles=NO_HANDLES,
         open_state=OPEN,
         reader_state=READ | TOUCH,
         # creating, truncating and the flags the memory fs checks only on its general path
@@ -160,6 +161,12 @@ def _fast_bound_raw_file() -> type[BoundRawFile] | None:
     return cls
 
 
+TRUNCATED_STAT: Callable[[os.stat_result, int], os.stat_result | None] | None = (
+    None if _speedups is None else _speedups.truncated_stat
+)
+"""``truncated_stat(result, resolution)``: the C copy of a stat result with its times truncated
+(BackendCore._view's), None for times it leaves to Python; None when not built."""
+
 FAST_BOUND_RAW_FILE = _fast_bound_raw_file()
 """The base of an accelerated backend's FileIO (None without the accelerator)."""
 
@@ -176,13 +183,17 @@ def wanted(accelerated: bool | None) -> bool:
 
 
 def fast_paths(
-    table: FdTable, file_system: object, python: dict[str, Callable[..., Any]]
+    table: FdTable,
+    file_system: object,
+    python: dict[str, Callable[..., Any]],
+    view: Callable[[os.stat_result], os.stat_result],
 ) -> dict[str, Callable[..., Any]]:
     """C versions of the calls in ``python`` (bound Python methods, used for every case off
-    the fast paths) over ``table``; opens are fast only on a MemoryFileSystem."""
+    the fast paths) over ``table``; opens and stats are fast only on a MemoryFileSystem
+    (``view``: the backend's stat result at its time resolution)."""
     assert _speedups is not None
     memory = file_system if type(file_system) is MemoryFileSystem else None
-    fast = _speedups.FastPaths(table, memory, **python)
+    fast = _speedups.FastPaths(table, memory, view=view, **python)
     return {name: getattr(fast, name) for name in ACCELERATED_CALLS}
 
 

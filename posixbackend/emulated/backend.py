@@ -37,16 +37,19 @@ SUPPORTS_DIR_FD = ("access", "chmod", "chown", "link", "mkdir", "mkfifo", "mknod
 SUPPORTS_FOLLOW_SYMLINKS = ("access", "chown", "link", "stat", "utime")
 
 
+_ACCELERATED_BASES = (FileFunctions, FcntlFunctions, PathFunctions)
+"""The classes that define the accelerated calls."""
+
 _KEEPS_OWN_CALLS: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
-"""Backend classes -> whether they keep the library's read, lseek, open and close (asked once
-per class: every block builds a backend)."""
+"""Backend classes -> whether they keep the library's read, lseek, open, close and stat (asked
+once per class: every block builds a backend)."""
 
 
 def _keeps_own_calls(cls: type) -> bool:
     """Whether ``cls`` serves the accelerated calls with the library's own definitions (a
     subclass redefining one keeps the Python code in charge)."""
     for name in accelerator.ACCELERATED_CALLS:
-        own = {vars(base)[name] for base in (FileFunctions, FcntlFunctions) if name in vars(base)}
+        own = {vars(base)[name] for base in _ACCELERATED_BASES if name in vars(base)}
         if getattr(cls, name) not in own:
             return False
     return True
@@ -71,7 +74,7 @@ class EmulatedBackend(
     of it; ``umask`` starts at 0o022 whatever the process's is; file times are truncated to
     ``time_resolution_ns`` (a second, as GraalPy's Java backend guarantees); ``identity``
     defaults to the provider's (or this process's); ``environ`` to a copy of the process's.
-    ``accelerated`` chooses the C fast paths of read, lseek, open and close (accelerator.py):
+    ``accelerated`` chooses the C fast paths of read, lseek, open, close and stat (accelerator.py):
     None uses them when they are built, True insists, False keeps to the Python code.
     """
 
@@ -94,7 +97,7 @@ class EmulatedBackend(
     DirEntry = DirEntry
 
     def _accelerate(self, accelerated: bool | None) -> bool:
-        """Serve read, lseek, open and close from the C fast paths, unless a subclass
+        """Serve read, lseek, open, close and stat from the C fast paths, unless a subclass
         redefines one of them (its definition must stay in charge); whether they serve."""
         cls = type(self)
         names = accelerator.ACCELERATED_CALLS
@@ -106,7 +109,7 @@ class EmulatedBackend(
                 raise ValueError(f"{cls.__name__} redefines one of {names}: accelerated=True")
             return False
         python = {name: getattr(cls, name).__get__(self, cls) for name in names}
-        vars(self).update(accelerator.fast_paths(self._table, self._fs, python))
+        vars(self).update(accelerator.fast_paths(self._table, self._fs, python, self._view))
         if accelerator.C_DIRENTRY is not None:  # the class its scandir's entries then have
             vars(self)["DirEntry"] = accelerator.C_DIRENTRY
         return True

@@ -22,6 +22,7 @@ from typing import Any, Final, Self, TypeVar, cast
 import compat
 from posixbackend.emulated import accelerator
 from posixbackend.emulated._children import ChildTable
+from posixbackend.emulated.accelerator import TRUNCATED_STAT
 from posixbackend.emulated.args import PathArg
 from posixbackend.emulated.descriptions import Description, HostDescription
 from posixbackend.emulated.fdtable import FdTable
@@ -109,6 +110,47 @@ def _waiting_class(cls: type[T]) -> type[T]:
     return waiting
 
 
+Views = dict[int, tuple[os.stat_result, os.stat_result]]
+"""id(stat result) -> (that result, held so that its id stays its own; its truncated copy)."""
+
+_VIEWS: dict[int, Views] = {}
+"""The truncated copies made so far, by time resolution: shared by every backend, so that a
+block's fresh backend finds the copies an earlier block made (a file's cached status is the
+same object until it changes); each kept to VIEWS_KEPT."""
+
+VIEWS_KEPT = 4096
+RESOLUTIONS_KEPT = 16
+
+
+def _views_at(resolution: int) -> Views:
+    """The shared copies at ``resolution`` (one dict for each; dict calls are atomic, so the
+    backends of many threads may share it)."""
+    views = _VIEWS.get(resolution)
+    if views is None:
+        if len(_VIEWS) >= RESOLUTIONS_KEPT:
+            _VIEWS.clear()  # (backends holding a dropped one keep using it alone)
+        views = _VIEWS.setdefault(resolution, {})
+    return views
+
+
+def truncated_view(result: os.stat_result, resolution: int) -> os.stat_result:
+    """A copy of ``result`` with its times truncated to ``resolution`` nanoseconds (what the
+    accelerator's truncated_stat computes, and what it leaves to Python)."""
+    atime = result.st_atime_ns // resolution * resolution
+    mtime = result.st_mtime_ns // resolution * resolution
+    ctime = result.st_ctime_ns // resolution * resolution
+    return posix.stat_result(
+        (
+            result.st_mode, result.st_ino, result.st_dev, result.st_nlink, result.st_uid,
+            result.st_gid, result.st_size,
+            atime // SECOND_NS, mtime // SECOND_NS, ctime // SECOND_NS,
+            atime / 1e9, mtime / 1e9, ctime / 1e9,
+            atime, mtime, ctime,
+            result.st_blksize, result.st_blocks, result.st_rdev,
+        )
+    )  # fmt: skip
+
+
 class BackendCore:
     """State and shared steps; the function groups (files, paths, ...) build on it."""
 
@@ -186,7 +228,7 @@ class BackendCore:
         """The table's fd -> description map, for the hot paths' single lookup."""
         self._umask = umask
         self._resolution = time_resolution_ns
-        self._truncated: dict[int, tuple[os.stat_result, os.stat_result]] = {}
+        self._truncated = _views_at(time_resolution_ns)
         self._environ: dict[bytes, bytes] = dict(posix.environ if environ is None else environ)
         self._cwd: object | None = None
         """The provider's reference to the current directory (None: the root, until a chdir)."""
@@ -232,7 +274,7 @@ class BackendCore:
 
     @property
     def accelerated(self) -> bool:
-        """Whether the C accelerator serves this backend's read, lseek, open and close."""
+        """Whether the C accelerator serves this backend's read, lseek, open, close and stat."""
         return self._accelerated
 
     @property
@@ -291,20 +333,11 @@ class BackendCore:
         cached = self._truncated.get(id(result))
         if cached is not None and cached[0] is result:
             return cached[1]
-        atime = result.st_atime_ns // resolution * resolution
-        mtime = result.st_mtime_ns // resolution * resolution
-        ctime = result.st_ctime_ns // resolution * resolution
-        view = posix.stat_result(
-            (
-                result.st_mode, result.st_ino, result.st_dev, result.st_nlink, result.st_uid,
-                result.st_gid, result.st_size,
-                atime // SECOND_NS, mtime // SECOND_NS, ctime // SECOND_NS,
-                atime / 1e9, mtime / 1e9, ctime / 1e9,
-                atime, mtime, ctime,
-                result.st_blksize, result.st_blocks, result.st_rdev,
-            )
-        )  # fmt: skip
-        if len(self._truncated) >= 4096:
+        truncate = TRUNCATED_STAT if self._accelerated else None
+        view = None if truncate is None else truncate(result, resolution)
+        if view is None:
+            view = truncated_view(result, resolution)
+        if len(self._truncated) >= VIEWS_KEPT:
             self._truncated.clear()
         self._truncated[id(result)] = (result, view)
         if view.st_mtime_ns != result.st_mtime_ns or view.st_atime_ns != result.st_atime_ns:

@@ -224,9 +224,10 @@ class MemoryFileSystem(FileSystem):
     def stat(self, path: str, follow_symlinks: bool = True) -> posix.stat_result:
         names = self._names
         with self._lock:
-            # Fast path: a path that resolved before, ending at anything but a link.
-            hit = names.paths.get(path) if path.__class__ is str else None
-            if hit is not None and not (names.check and not permitted(hit[0], names.who, X_OK)):
+            # Fast path: a path whose directory part the caches or plain lookups resolve,
+            # ending at anything but a link.
+            hit = names.quick(path) if path.__class__ is str else None
+            if hit is not None:
                 node = hit[0].entries.get(hit[1])
                 if node is None:
                     # the directory part resolved before and has no such entry (a name too
@@ -426,7 +427,7 @@ class MemoryFileSystem(FileSystem):
         handle = None
         try:
             with self._lock:
-                hit = names.paths.get(path)
+                hit = names.quick(path)
                 if hit is None:
                     return None
                 node = hit[0].entries.get(hit[1])

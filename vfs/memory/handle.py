@@ -8,7 +8,7 @@ from time import time_ns
 from typing import TYPE_CHECKING
 
 from vfs.errors import os_error
-from vfs.memory.nodes import Directory, Inode, RegularFile, unlocked_list
+from vfs.memory.nodes import NO_HANDLES, Directory, Inode, RegularFile, unlocked_list
 from vfs.openflags import O_ACCMODE
 from vfs.provider import SEEK_DATA, DirEntryInfo, Handle
 
@@ -201,10 +201,14 @@ class MemoryHandle(Handle):
         self._state = 0
         self._reader = None
         node = self._node
-        node.handles.discard(self)
-        if not node.nlink:
-            with self._fs._lock:
-                self._fs._release(node)
+        handles = node.handles
+        handles.discard(self)
+        if not node.nlink or (not handles and handles is not NO_HANDLES):
+            with self._fs._lock:  # where openers add to the set: none is halfway now
+                if not node.handles:
+                    node.handles = NO_HANDLES  # the empty set given back (see handles_of)
+                if not node.nlink:
+                    self._fs._release(node)
 
     def stat(self) -> posix.stat_result:
         if not self._state & OPEN:

@@ -35,8 +35,9 @@ in the inode: its SHORT_SYMLINK_LEN counts the terminating NUL)."""
 
 
 class _NoHandles(frozenset[object]):
-    """The open handles of an inode never opened: empty, shared by all of them (an empty set
-    per file would be a third of a small file's memory); closing finds nothing to remove."""
+    """The open handles of an inode that no handle holds open: empty, shared by all of them
+    (an empty set per file would be a third of a small file's memory); closing finds nothing
+    to remove."""
 
     __slots__ = ()
 
@@ -45,12 +46,17 @@ class _NoHandles(frozenset[object]):
 
 
 NO_HANDLES: set[object] = cast("set[object]", _NoHandles())
-"""What ``Inode.handles`` is until its first open (see :func:`handles_of`)."""
+"""What ``Inode.handles`` is while no handle is open (see :func:`handles_of`)."""
 
 
 def handles_of(node: Inode) -> set[object]:
-    """``node``'s set of open handles, made at its first open (the caller holds the file
-    system's lock, so two first opens make one set)."""
+    """``node``'s set of open handles, made at the first open since none was open (the caller
+    holds the file system's lock, so two first opens make one set).
+
+    The set is made, added to and given back (``NO_HANDLES`` again once the last handle
+    closed: MemoryHandle.close, and the C accelerator's close) only under that lock; a close
+    discards its handle without it (set.discard is atomic). So no opener is ever between
+    finding the set and adding to it when the set is given back, and no handle is lost."""
     handles = node.handles
     if handles is NO_HANDLES:
         handles = node.handles = set()
@@ -60,9 +66,9 @@ def handles_of(node: Inode) -> set[object]:
 class Inode:
     """What every kind of file has: number, mode, owner, link count, times, open handles.
 
-    ``handles`` holds the open handles (set.add and set.discard are atomic, so closing needs no
-    lock; :data:`NO_HANDLES` until the first open, see :func:`handles_of`); ``freed`` marks an
-    inode whose space was given back after its last link and handle.
+    ``handles`` holds the open handles (:data:`NO_HANDLES` while none is open, see
+    :func:`handles_of`); ``freed`` marks an inode whose space was given back after its last
+    link and handle.
     """
 
     __slots__ = (

@@ -19,6 +19,7 @@ import threading
 
 from vfs.errors import os_error
 from vfs.identity import Identity
+from vfs.limits import NAME_MAX, PATH_MAX
 from vfs.memory.nodes import S_IFDIR, S_IFMT, Directory, Inode, Symlink
 from vfs.memory.permissions import X_OK, permitted
 from vfs.pathnames import ROOT
@@ -129,7 +130,8 @@ class Resolver(Walk[Directory, Inode]):
     """The walk from the root for one identity, with its caches (absolute paths only)."""
 
     __slots__ = ("check", "forgotten", "heads", "paths", "root", "who")
-    __accelerated_slots__ = ("check", "paths", "who")  # read by offset in posixbackend's C code
+    # read by offset in posixbackend's C code
+    __accelerated_slots__ = ("check", "paths", "root", "who")
 
     def __init__(self, root: Directory, who: Identity) -> None:
         super().__init__(MemoryNodes(root, who), root)
@@ -182,6 +184,57 @@ class Resolver(Walk[Directory, Inode]):
         assert isinstance(node, Directory)
         return node, hops
 
+    def _plain(self, head: str) -> tuple[Directory, int] | None:
+        """The directory the absolute ``head`` leads to by plain lookups alone: each component
+        an entry of a searchable directory, and itself a directory (no ``.``, ``..``, empty
+        component or symbolic link on the way, none of which is ever an entry); the search
+        permission on the last directory is the caller's to check. None: walk it (the walk
+        also says why it fails). As cheap for a path never resolved as for one resolved
+        before, where a tree holds more directories than the caches keep."""
+        node: Inode | None = self.root
+        check, who = self.check, self.who
+        for name in head.split("/")[1:] if head != "/" else ():
+            assert isinstance(node, Directory)
+            if check and not permitted(node, who, X_OK):
+                return None
+            node = node.entries.get(name)
+            if node is None or node.__class__ is not Directory:
+                return None
+        assert isinstance(node, Directory)
+        return node, 0
+
+    def quick(self, path: str) -> tuple[Directory, str, int] | None:
+        """(directory, last component, links followed) of the absolute ``path``, ending in a
+        plain name, when the caches or plain lookups resolve its directory part and the
+        directory may be searched: what :meth:`parent` would give, with no walk and no error.
+        None: resolve it the general way (trailing slash, ``.``, ``..``, links, refusals and
+        errors, paths long enough that their length needs checking)."""
+        hit = self.paths.get(path)
+        if hit is None:
+            # what check_path would refuse is left to it (ASCII: as many bytes as characters)
+            if len(path) >= PATH_MAX or path[:1] != "/" or not path.isascii() or "\x00" in path:
+                return None
+            cut = path.rfind("/")
+            name = path[cut + 1 :]
+            if name in ("", ".", "..") or len(name) > NAME_MAX:
+                return None
+            head = path[:cut] or "/"
+            cached = self.heads.get(head)
+            if cached is None:
+                cached = self._known_directory(head) or self._plain(head)
+                if cached is None:
+                    return None
+                if len(self.heads) >= CACHE_LIMIT:
+                    self.heads.clear()
+                self.heads[head] = cached
+            hit = (cached[0], name, cached[1])
+            if len(self.paths) >= CACHE_LIMIT:
+                self.paths.clear()
+            self.paths[path] = hit
+        if self.check and not permitted(hit[0], self.who, X_OK):
+            return None
+        return hit
+
     def parent(self, path: str) -> tuple[Directory, str, bool, int]:
         """Resolve all but the last component of the absolute ``path`` (see Walk.parent)."""
         hit = self.paths.get(path)
@@ -197,7 +250,11 @@ class Resolver(Walk[Directory, Inode]):
         head = stripped[:cut] or "/"
         cached = self.heads.get(head)
         if cached is None:
-            cached = self._known_directory(head) or self.walk(self.root, head, path, 0)
+            cached = (
+                self._known_directory(head)
+                or self._plain(head)
+                or self.walk(self.root, head, path, 0)
+            )
             if len(self.heads) >= CACHE_LIMIT:
                 self.heads.clear()
             self.heads[head] = cached

@@ -1,0 +1,130 @@
+"""The accelerator's os.stat (FastPaths.stat) answers as the Python stat does: the cached
+status of a path found in the resolver's cache or by plain lookups from the root, anything
+else (links, dots, refusals, errors, unusual arguments) left to the Python code."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from posixbackend.emulated import EmulatedBackend, accelerator
+from tests.posixbackend.test_accelerator import USER, make_backend, outcome
+
+NEEDS_C = pytest.mark.skipif(not accelerator.AVAILABLE, reason=accelerator.MISSING)
+
+STAT_PATHS = [
+    "/d/f", "/d/g", "/d/h", "/d/p", "/d/link", "/d", "/", "/d/missing", "/d/f/", "/d/./f",
+    "/d//f", "/d/../d/f", "/d/link/", "/d/f/x", "/e/f", "/e", "/e/sub/f", "/l/f", "d/f", "",
+    "/d/f\x00", "/d/\xe9", "/d/" + "x" * 256, "/d/" + "a/" * 2100, b"/d/f", 3, 1.5, None,
+]  # fmt: skip
+operation = st.one_of(
+    st.tuples(st.just("stat"), st.sampled_from(STAT_PATHS)),
+    st.tuples(st.just("stat"), st.sampled_from(STAT_PATHS)),
+    st.tuples(st.just("lstat"), st.sampled_from(STAT_PATHS)),
+    st.tuples(st.just("mkdir"), st.sampled_from(["/e", "/e/sub", "/d/\xe9"])),
+    st.tuples(
+        st.just("chmod"), st.sampled_from(["/d", "/e", "/e/sub", "/d/f", "/"]),
+        st.sampled_from([0o755, 0o700, 0o711, 0o644, 0o000, 0o001]),
+    ),
+    st.tuples(st.just("create"), st.sampled_from(["/d/f", "/e/f", "/e/sub/f", "/d/new"])),
+    st.tuples(st.just("write"), st.sampled_from(["/d/f", "/e/f"])),
+    st.tuples(st.just("unlink"), st.sampled_from(["/d/f", "/e/f", "/d/link", "/l"])),
+    st.tuples(st.just("rmdir"), st.sampled_from(["/e/sub", "/e"])),
+    st.tuples(st.just("rename"), st.sampled_from([("/e", "/moved"), ("/moved", "/e"),
+                                                  ("/d/f", "/e/f"), ("/e/f", "/d/f")])),
+    st.tuples(st.just("symlink"), st.sampled_from([("/e", "/l"), ("d", "/l"), ("f", "/d/link")])),
+)  # fmt: skip
+
+
+def status_of(result: os.stat_result) -> tuple[int, ...]:
+    """What two runs share (times differ run to run)."""
+    return (result.st_mode, result.st_ino, result.st_size, result.st_nlink, result.st_uid)
+
+
+def run(backend: EmulatedBackend, program: list[tuple[Any, ...]]) -> list[Any]:
+    fs: Any = backend.file_system
+    log: list[Any] = []
+    for name, *args in program:
+        if name in ("stat", "lstat"):
+            result = outcome(getattr(backend, name), args[0])
+            if result[0] == "ok":
+                result = ("ok", status_of(result[1]))
+        elif name == "create":
+            result = outcome(backend.open, args[0], os.O_CREAT | os.O_WRONLY, 0o644)
+            if result[0] == "ok":
+                backend.close(result[1])
+        elif name == "write":
+            result = outcome(backend.open, args[0], os.O_WRONLY | os.O_APPEND)
+            if result[0] == "ok":
+                backend.write(result[1], b"more")
+                backend.close(result[1])
+        elif name in ("rename", "symlink"):
+            result = outcome(getattr(backend, name), *args[0])
+        else:
+            who = fs.identity
+            fs.identity = backend_root  # the tree changes as root, the stats as ``who``
+            try:
+                result = outcome(getattr(backend, name), *args)
+            finally:
+                fs.identity = who
+        log.append((name, args, result))
+    return log
+
+
+backend_root = make_backend(False).file_system.identity  # type: ignore[attr-defined]
+
+
+@NEEDS_C
+@given(st.sampled_from([None, USER]), st.lists(operation, min_size=3, max_size=40))
+def test_the_c_stat_answers_as_the_python_one(who: Any, program: list[tuple[Any, ...]]) -> None:
+    fast, pure = make_backend(True, who), make_backend(False, who)
+    assert fast.accelerated and not pure.accelerated
+    assert run(fast, program) == run(pure, program)
+
+
+@NEEDS_C
+def test_a_path_never_resolved_is_served_in_c(monkeypatch: Any) -> None:
+    """Once a file's status is cached, a stat of a path the resolver never cached (its caches
+    dropped) is answered without the Python stat, at the backend's time resolution."""
+    backend = make_backend(True)
+    fs: Any = backend.file_system
+    first = backend.stat("/d/f")
+    fs._names.forget()
+    python_stats = []
+    original = fs.stat
+
+    def counted(*args: Any) -> Any:
+        python_stats.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(fs, "stat", counted)
+    again = backend.stat("/d/f")
+    assert python_stats == []
+    assert again == first and again.st_mtime_ns % 10**9 == 0
+    assert backend.stat("/d/link") == first  # a link: the Python code follows it
+    assert python_stats == [("/d/link", True)]
+
+
+@NEEDS_C
+@pytest.mark.parametrize(
+    "program",
+    [
+        [("stat", "/d/f"), ("chmod", "/d", 0o700), ("stat", "/d/f"), ("stat", "/d/g")],
+        [("chmod", "/d", 0o000), ("stat", "/d/f"), ("chmod", "/d", 0o001), ("stat", "/d/f")],
+        [("mkdir", "/e"), ("create", "/e/f"), ("stat", "/e/f"), ("chmod", "/", 0o700),
+         ("stat", "/e/f"), ("chmod", "/", 0o755), ("chmod", "/e", 0o600), ("stat", "/e/f")],
+        [("stat", "/d/f"), ("unlink", "/d/f"), ("stat", "/d/f"), ("symlink", ("g", "/d/f")),
+         ("stat", "/d/f"), ("lstat", "/d/f")],
+        [("mkdir", "/e"), ("create", "/e/f"), ("stat", "/e/f"), ("rename", ("/e", "/moved")),
+         ("stat", "/e/f"), ("symlink", ("/moved", "/e")), ("stat", "/e/f"), ("write", "/e/f"),
+         ("stat", "/e/f")],
+    ],
+)  # fmt: skip
+def test_refusals_and_changes_as_the_python_code_sees_them(program: list[tuple[Any, ...]]) -> None:
+    """Search permission on each directory of the way, links swapped in, renames, writes."""
+    fast, pure = make_backend(True, USER), make_backend(False, USER)
+    assert run(fast, program) == run(pure, program)
