@@ -47,6 +47,8 @@ _ID_BITS: Final = 32
 _NANOSECONDS: Final = 10**9
 _TIME_T_LIMIT: Final = 2**63
 """time_t is 64-bit: valid seconds are ``-2**63 <= s < 2**63``."""
+_NS_LIMIT: Final = _TIME_T_LIMIT * _NANOSECONDS
+"""ns values whose seconds fit a time_t: -2**63 s <= value // 10**9 < 2**63 s."""
 
 
 class _NotGiven(enum.Enum):
@@ -427,6 +429,18 @@ def utime_times(function: str, times: object, ns: object = NOT_GIVEN) -> tuple[i
     in ``times`` are rounded towards minus infinity, as CPython's ``_PyTime_ROUND_FLOOR``.
     CPython checks these after converting path and dir_fd, before the ``check_*`` functions.
     """
+    if times is None and ns.__class__ is tuple:  # ns=(int, int), shutil.copystat's call
+        pair: Any = ns
+        if len(pair) == 2:
+            atime_ns, mtime_ns = pair
+            if (
+                atime_ns.__class__ is int
+                and mtime_ns.__class__ is int
+                and -_NS_LIMIT <= atime_ns < _NS_LIMIT
+                and -_NS_LIMIT <= mtime_ns < _NS_LIMIT
+            ):  # what the split below gives back whole: seconds fit a time_t
+                exact: tuple[int, int] = pair
+                return exact
     if times is not None and ns is not NOT_GIVEN:
         raise ValueError(f"{function}: you may specify either 'times' or 'ns' but not both")
     if times is not None:
