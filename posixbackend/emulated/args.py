@@ -143,6 +143,8 @@ class _PathSpec:
 _PATHLIB_CLASSES: Final = frozenset({"PosixPath", "PurePosixPath"})
 _PATHLIB_MODULES: Final = frozenset({"pathlib", "pathlib._local"})  # 3.11-3.12, 3.13
 """Where pathlib's concrete POSIX classes live (by name: args.py does not import pathlib)."""
+_DIRENTRY_MODULES: Final = frozenset({"posixbackend._direntry", "posixbackend.emulated.direntry"})
+"""Where the emulated backend's os.DirEntry classes live (C and Python; by name, as above)."""
 
 
 def path_arg(
@@ -162,9 +164,14 @@ def path_arg(
     if value is None and nullable:
         return PathArg(original=None, path=None, fd=None, is_bytes=False)
     cls = type(value)
-    if cls.__name__ in _PATHLIB_CLASSES and cls.__module__ in _PATHLIB_MODULES:
-        # pathlib's own classes (no subclass): no buffer, no __index__, and __fspath__ gives
-        # a str -- what the general path below would find, without its look-ups
+    name = cls.__name__
+    if (name in _PATHLIB_CLASSES and cls.__module__ in _PATHLIB_MODULES) or (
+        name == "DirEntry" and cls.__module__ in _DIRENTRY_MODULES
+    ):
+        # pathlib's own classes and the backend's DirEntry (shutil.copytree hands those on):
+        # no buffer, no __index__, and __fspath__ gives a str (a DirEntry of a bytes listing
+        # gives bytes: the general path) -- what the general path below would find, without
+        # its look-ups
         text = value.__fspath__()  # type: ignore[attr-defined]
         if type(text) is str and text.isascii() and "\0" not in text:
             return PathArg(original=text, path=text, fd=None, is_bytes=False)
