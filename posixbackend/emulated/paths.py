@@ -97,9 +97,9 @@ def plain_absolute(path: object) -> bool:
     root as its start (``_at``'s answer), skipping ``path_arg``, ``dir_fd_arg`` and ``_at``."""
     return (
         path.__class__ is str
-        and path[:1] == "/"  # type: ignore[index]
-        and path.isascii()  # type: ignore[attr-defined]
-        and "\x00" not in path  # type: ignore[operator]
+        and path[:1] == "/"
+        and path.isascii()
+        and "\x00" not in path
     )
 
 
@@ -160,9 +160,11 @@ class PathFunctions(BackendCore):
     def lstat(self, path: Any, *, dir_fd: int | None = None) -> os.stat_result:
         """os.lstat."""
         if dir_fd is None and plain_absolute(path):
-            try:
-                return self._view(self._fs.stat_at(None, path, False))
+            try:  # as stat's common case
+                return self._view(self._fs.stat(path, False))
             except OSError as error:
+                if error.filename is path and error.filename2 is None and error.errno:
+                    raise error.with_traceback(None) from None
                 raise named_error(error, path) from None
         target, at, name = self._path(path, "lstat", dir_fd)
         try:
