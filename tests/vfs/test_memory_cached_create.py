@@ -16,6 +16,7 @@ import vfs.memory
 from tests.interrupts import Operation, Point, interrupt_everywhere, run_fresh
 from vfs import Identity, MemoryFileSystem
 from vfs.memory.handle import MemoryHandle
+from vfs.memory.nodes import Directory
 
 MEMORY_CODE = str(Path(vfs.memory.__file__).parent)
 
@@ -139,6 +140,7 @@ def whole(done: Opened, point: Point) -> None:
     assert fs._lock.acquire(blocking=False), f"lock held after {point}"
     fs._lock.release()
     directory = fs._names.root.entries["d"]
+    assert isinstance(directory, Directory)
     node = directory.entries.get("new")
     files = sum(1 for _ in fs._names.root.entries) + len(directory.entries)
     assert fs._space.used_inodes == files + 1, f"inodes miscounted after {point}"
