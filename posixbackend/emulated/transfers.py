@@ -37,6 +37,7 @@ from posixbackend.emulated.descriptions import (
 from posixbackend.emulated.pipes import PipeReader, PipeWriter
 from vfs.errors import os_error
 from vfs.memory.handle import MemoryHandle
+from vfs.openflags import O_ACCMODE
 
 SPLICE_F_ALL = 0x0F
 """SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT: what splice accepts."""
@@ -66,6 +67,8 @@ CROSS_DEVICE_COPY = compat.declare(
 )
 """Bytes held in memory at once while a transfer copies between two files."""
 _U64 = 1 << 64
+_READ_MODES = (posix.O_RDONLY, posix.O_RDWR)
+_WRITE_MODES = (posix.O_WRONLY, posix.O_RDWR)
 
 
 def _verify_area(position: int, count: int) -> None:
@@ -332,7 +335,14 @@ def _memory_sendfile(
     node = handle._reader  # a regular file this handle reads (not O_PATH, not O_NOATIME)
     if node is None or node.data is None or sink._node is node:
         return None
-    if not readable(source) or not writable(destination) or destination.flags & posix.O_APPEND:
+    # readable() and writable() inline: not O_PATH, the access modes, no O_APPEND to write at
+    flags, out_flags = source.flags, destination.flags
+    if (
+        flags & posix.O_PATH
+        or flags & O_ACCMODE not in _READ_MODES
+        or out_flags & (posix.O_PATH | posix.O_APPEND)
+        or out_flags & O_ACCMODE not in _WRITE_MODES
+    ):
         return None
     if position < 0 or count < 0 or len(node.data) - position > CHUNK:
         return None
