@@ -11,9 +11,9 @@ import errno
 from typing import Any, NoReturn
 
 import compat
-from posixbackend.emulated.args import int_arg
+from posixbackend.emulated.args import PathArg, check_fd_and_follow_symlinks, int_arg, path_arg
 from posixbackend.emulated.paths import PathFunctions
-from vfs.errors import os_error
+from vfs.errors import named_error, os_error
 
 NO_XATTRS = compat.declare(
     id="emulated.xattrs",
@@ -26,11 +26,15 @@ NO_XATTRS = compat.declare(
 
 
 class XattrFunctions(PathFunctions):
-    """os.getxattr, setxattr, removexattr and listxattr: the file is checked, then EOPNOTSUPP."""
+    """os.getxattr, setxattr, removexattr and listxattr: the arguments converted as CPython
+    converts them (path, attribute, value, flags; then fd with follow_symlinks), the file
+    checked, then EOPNOTSUPP naming the path as the converter gave it."""
 
     def getxattr(self, path: Any, attribute: Any, *, follow_symlinks: bool = True) -> NoReturn:
         """os.getxattr."""
-        self._unsupported("getxattr", path, attribute, follow_symlinks)
+        target = path_arg(path, "getxattr", allow_fd=True)
+        path_arg(attribute, "getxattr", argument="attribute")
+        self._unsupported("getxattr", target, follow_symlinks)
 
     def setxattr(
         self,
@@ -42,26 +46,33 @@ class XattrFunctions(PathFunctions):
         follow_symlinks: bool = True,
     ) -> NoReturn:
         """os.setxattr."""
-        memoryview(value)  # a bytes-like value, else CPython's TypeError
+        target = path_arg(path, "setxattr", allow_fd=True)
+        path_arg(attribute, "setxattr", argument="attribute")
+        try:
+            memoryview(value)  # a bytes-like value (Argument Clinic's Py_buffer)
+        except TypeError:
+            kind = type(value).__name__
+            raise TypeError(f"a bytes-like object is required, not '{kind}'") from None
         int_arg(flags)
-        self._unsupported("setxattr", path, attribute, follow_symlinks)
+        self._unsupported("setxattr", target, follow_symlinks)
 
     def removexattr(self, path: Any, attribute: Any, *, follow_symlinks: bool = True) -> NoReturn:
         """os.removexattr."""
-        self._unsupported("removexattr", path, attribute, follow_symlinks)
+        target = path_arg(path, "removexattr", allow_fd=True)
+        path_arg(attribute, "removexattr", argument="attribute")
+        self._unsupported("removexattr", target, follow_symlinks)
 
     def listxattr(self, path: Any = None, *, follow_symlinks: bool = True) -> NoReturn:
         """os.listxattr (of the current directory when ``path`` is None)."""
-        self._unsupported("listxattr", "." if path is None else path, None, follow_symlinks)
+        target = path_arg(path, "listxattr", allow_fd=True, nullable=True)
+        self._unsupported("listxattr", target, follow_symlinks)
 
-    def _unsupported(
-        self, function: str, path: Any, attribute: Any, follow_symlinks: bool
-    ) -> NoReturn:
-        if attribute is not None and not isinstance(attribute, (str, bytes)):
-            kind = type(attribute).__name__
-            raise TypeError(
-                f"{function}: attribute should be string, bytes or os.PathLike, not {kind}"
-            )
-        self.stat(path, follow_symlinks=follow_symlinks)  # ENOENT and friends first
-        NO_XATTRS.hit(path=path)
-        raise os_error(errno.EOPNOTSUPP, path)
+    def _unsupported(self, function: str, target: PathArg, follow_symlinks: bool) -> NoReturn:
+        check_fd_and_follow_symlinks(function, target, follow_symlinks)
+        name = target.original  # what CPython names: the converted path, the fd, or None
+        try:  # ENOENT and friends first
+            self.stat("." if name is None else name, follow_symlinks=follow_symlinks)
+        except OSError as error:
+            raise named_error(error, name) from None
+        NO_XATTRS.hit(path=name)
+        raise os_error(errno.EOPNOTSUPP, name)

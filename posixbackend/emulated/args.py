@@ -47,6 +47,8 @@ _ID_BITS: Final = 32
 _NANOSECONDS: Final = 10**9
 _TIME_T_LIMIT: Final = 2**63
 """time_t is 64-bit: valid seconds are ``-2**63 <= s < 2**63``."""
+_NS_LIMIT: Final = _TIME_T_LIMIT * _NANOSECONDS
+"""ns values whose seconds fit a time_t: -2**63 s <= value // 10**9 < 2**63 s."""
 
 
 class _NotGiven(enum.Enum):
@@ -141,6 +143,8 @@ class _PathSpec:
 _PATHLIB_CLASSES: Final = frozenset({"PosixPath", "PurePosixPath"})
 _PATHLIB_MODULES: Final = frozenset({"pathlib", "pathlib._local"})  # 3.11-3.12, 3.13
 """Where pathlib's concrete POSIX classes live (by name: args.py does not import pathlib)."""
+_DIRENTRY_MODULES: Final = frozenset({"posixbackend._direntry", "posixbackend.emulated.direntry"})
+"""Where the emulated backend's os.DirEntry classes live (C and Python; by name, as above)."""
 
 
 def path_arg(
@@ -160,9 +164,14 @@ def path_arg(
     if value is None and nullable:
         return PathArg(original=None, path=None, fd=None, is_bytes=False)
     cls = type(value)
-    if cls.__name__ in _PATHLIB_CLASSES and cls.__module__ in _PATHLIB_MODULES:
-        # pathlib's own classes (no subclass): no buffer, no __index__, and __fspath__ gives
-        # a str -- what the general path below would find, without its look-ups
+    name = cls.__name__
+    if (name in _PATHLIB_CLASSES and cls.__module__ in _PATHLIB_MODULES) or (
+        name == "DirEntry" and cls.__module__ in _DIRENTRY_MODULES
+    ):
+        # pathlib's own classes and the backend's DirEntry (shutil.copytree hands those on):
+        # no buffer, no __index__, and __fspath__ gives a str (a DirEntry of a bytes listing
+        # gives bytes: the general path) -- what the general path below would find, without
+        # its look-ups
         text = value.__fspath__()  # type: ignore[attr-defined]
         if type(text) is str and text.isascii() and "\0" not in text:
             return PathArg(original=text, path=text, fd=None, is_bytes=False)
@@ -427,6 +436,18 @@ def utime_times(function: str, times: object, ns: object = NOT_GIVEN) -> tuple[i
     in ``times`` are rounded towards minus infinity, as CPython's ``_PyTime_ROUND_FLOOR``.
     CPython checks these after converting path and dir_fd, before the ``check_*`` functions.
     """
+    if times is None and ns.__class__ is tuple:  # ns=(int, int), shutil.copystat's call
+        pair: Any = ns
+        if len(pair) == 2:
+            atime_ns, mtime_ns = pair
+            if (
+                atime_ns.__class__ is int
+                and mtime_ns.__class__ is int
+                and -_NS_LIMIT <= atime_ns < _NS_LIMIT
+                and -_NS_LIMIT <= mtime_ns < _NS_LIMIT
+            ):  # what the split below gives back whole: seconds fit a time_t
+                exact: tuple[int, int] = pair
+                return exact
     if times is not None and ns is not NOT_GIVEN:
         raise ValueError(f"{function}: you may specify either 'times' or 'ns' but not both")
     if times is not None:

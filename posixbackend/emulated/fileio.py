@@ -32,7 +32,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import IO, Any, NamedTuple, Protocol, cast
+from typing import IO, Any, Final, NamedTuple, Protocol, cast
 
 __all__ = ["BoundRawFile", "OsLike", "RawFile", "bind", "make_open"]
 
@@ -885,6 +885,23 @@ _COMMON_MODES = {
 """The parsed modes (and raw modes) of ``open()``'s usual mode strings, for its fast path."""
 
 
+_PATH_LIKE: Final = {
+    "DirEntry": frozenset({"posixbackend._direntry", "posixbackend.emulated.direntry"}),
+    "PosixPath": frozenset({"pathlib", "pathlib._local"}),
+    "PurePosixPath": frozenset({"pathlib", "pathlib._local"}),
+}
+"""Path-like classes (by name and module: no import here) that are no numbers (no
+``__index__``, ``__int__`` or ``__float__``) and whose ``__fspath__()`` gives a str or bytes:
+the backend's DirEntry (``shutil.copytree`` opens those) and pathlib's. ``open()``'s fast path
+takes them."""
+_NO_MODULES: Final = frozenset[str]()
+
+
+def _known_path_like(cls: type) -> bool:
+    """Whether ``cls`` is one of :data:`_PATH_LIKE`'s classes itself (no subclass)."""
+    return cls.__module__ in _PATH_LIKE.get(cls.__name__, _NO_MODULES)
+
+
 def make_open(
     os_module: OsLike, raw_type: Callable[[Any, str, bool, Opener | None], RawFile] | None = None
 ) -> Callable[..., IO[Any]]:
@@ -906,7 +923,7 @@ def make_open(
         common = _COMMON_MODES.get(mode) if mode.__class__ is str else None
         if (
             common is not None
-            and file.__class__ is str
+            and (file.__class__ is str or _known_path_like(file.__class__))
             and buffering.__class__ is int
             and buffering == -1
             and closefd is True
@@ -922,10 +939,13 @@ def make_open(
         ):
             # The usual call: every argument valid as it stands, so the checks below would
             # change nothing; a path, the default buffering.
+            # A path-like of a known class is no number: the checks below would take its
+            # __fspath__() (as io.open does) once they passed, and they pass.
+            path = file if file.__class__ is str else os.fspath(file)
             if raw_type is None:
-                raw = RawFile(file, common[1], True, None, os_module=os_module)
+                raw = RawFile(path, common[1], True, None, os_module=os_module)
             else:
-                raw = raw_type(file, common[1], True, None)
+                raw = raw_type(path, common[1], True, None)
             return _wrap(raw, common[0], -1, (encoding, None, None), mode)
         mode = cast(str, _str_arg("open", "mode", mode))
         buffering = _c_int(buffering)

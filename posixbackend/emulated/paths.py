@@ -88,6 +88,21 @@ PATHCONF = {
 """pathconf answers, as Linux gives them for ext4."""
 
 
+C_INT_MAX = (1 << 31) - 1
+
+
+def plain_absolute(path: object) -> bool:
+    """Whether ``path`` is an absolute ``str`` that the converters would hand on unchanged
+    (ASCII, no NUL): the short cut of the common call, straight to the provider with the
+    root as its start (``_at``'s answer), skipping ``path_arg``, ``dir_fd_arg`` and ``_at``."""
+    return (
+        path.__class__ is str
+        and path[:1] == "/"
+        and path.isascii()
+        and "\x00" not in path
+    )
+
+
 class PathFunctions(BackendCore):
     """os.stat, os.mkdir, os.rename and the other functions on paths."""
 
@@ -144,6 +159,13 @@ class PathFunctions(BackendCore):
 
     def lstat(self, path: Any, *, dir_fd: int | None = None) -> os.stat_result:
         """os.lstat."""
+        if dir_fd is None and plain_absolute(path):
+            try:  # as stat's common case
+                return self._view(self._fs.stat(path, False))
+            except OSError as error:
+                if error.filename is path and error.filename2 is None and error.errno:
+                    raise error.with_traceback(None) from None
+                raise named_error(error, path) from None
         target, at, name = self._path(path, "lstat", dir_fd)
         try:
             return self._view(self._fs.stat_at(at, name, False))
@@ -275,6 +297,17 @@ class PathFunctions(BackendCore):
 
     def mkdir(self, path: Any, mode: int = 0o777, *, dir_fd: int | None = None) -> None:
         """os.mkdir, with the backend's umask applied."""
+        if (
+            dir_fd is None
+            and mode.__class__ is int
+            and -C_INT_MAX - 1 <= mode <= C_INT_MAX
+            and plain_absolute(path)
+        ):
+            try:
+                self._fs.mkdir_at(None, path, mode & ~self._umask)
+            except OSError as error:
+                raise named_error(error, path) from None
+            return
         target, at, name = self._path(path, "mkdir", dir_fd)
         mode = int_arg(mode)
         try:
@@ -284,6 +317,12 @@ class PathFunctions(BackendCore):
 
     def rmdir(self, path: Any, *, dir_fd: int | None = None) -> None:
         """os.rmdir."""
+        if dir_fd is None and plain_absolute(path):
+            try:
+                self._fs.rmdir_at(None, path)
+            except OSError as error:
+                raise named_error(error, path) from None
+            return
         target, at, name = self._path(path, "rmdir", dir_fd)
         try:
             self._fs.rmdir_at(at, name)
@@ -299,6 +338,12 @@ class PathFunctions(BackendCore):
         self._unlink("remove", path, dir_fd)
 
     def _unlink(self, function: str, path: Any, dir_fd: Any) -> None:
+        if dir_fd is None and plain_absolute(path):
+            try:
+                self._fs.unlink_at(None, path)
+            except OSError as error:
+                raise named_error(error, path) from None
+            return
         target, at, name = self._path(path, function, dir_fd)
         try:
             self._fs.unlink_at(at, name)
@@ -318,6 +363,17 @@ class PathFunctions(BackendCore):
         self._rename("replace", src, dst, src_dir_fd, dst_dir_fd)
 
     def _rename(self, function: str, src: Any, dst: Any, src_dir_fd: Any, dst_dir_fd: Any) -> None:
+        if (
+            src_dir_fd is None
+            and dst_dir_fd is None
+            and plain_absolute(src)
+            and plain_absolute(dst)
+        ):
+            try:
+                self._fs.rename_at(None, src, None, dst)
+            except OSError as error:
+                raise named_error(error, src, dst) from None
+            return
         source = path_arg(src, function, argument="src")
         target = path_arg(dst, function, argument="dst")
         try:
@@ -425,6 +481,18 @@ class PathFunctions(BackendCore):
     ) -> None:
         """os.chmod (path or descriptor). As CPython on Linux: a link itself cannot be changed
         (NotImplementedError), but follow_symlinks=False works on anything else."""
+        if (
+            dir_fd is None
+            and follow_symlinks is True
+            and mode.__class__ is int
+            and -C_INT_MAX - 1 <= mode <= C_INT_MAX
+            and plain_absolute(path)
+        ):
+            try:
+                self._fs.chmod_at(None, path, mode, True)
+            except OSError as error:
+                raise named_error(error, path) from None
+            return
         target = path_arg(path, "chmod", allow_fd=True)
         mode = int_arg(mode)
         directory = dir_fd_arg(dir_fd)
@@ -491,6 +559,18 @@ class PathFunctions(BackendCore):
     ) -> None:
         """os.utime (path or descriptor), truncated to the time resolution. Like CPython 3.11
         and 3.12, its errors name no file (3.13's do)."""
+        if dir_fd is None and follow_symlinks is True and plain_absolute(path):
+            when = utime_times("utime", times, ns)
+            if when is not None:
+                truncated = (self._truncate_ns(when[0]), self._truncate_ns(when[1]))
+                if truncated != when:
+                    TIMES_TRUNCATED.hit(path=path)
+                when = truncated
+            try:
+                self._fs.utime_at(None, path, when, True)
+            except OSError as error:
+                raise named_error(error, path if UTIME_NAMES_FILE else None) from None
+            return
         target = path_arg(path, "utime", allow_fd=True)
         directory = dir_fd_arg(dir_fd)
         when = utime_times("utime", times, ns)

@@ -37,6 +37,7 @@ from posixbackend.emulated.descriptions import (
 from posixbackend.emulated.pipes import PipeReader, PipeWriter
 from vfs.errors import os_error
 from vfs.memory.handle import MemoryHandle
+from vfs.openflags import O_ACCMODE
 
 SPLICE_F_ALL = 0x0F
 """SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT: what splice accepts."""
@@ -66,6 +67,8 @@ CROSS_DEVICE_COPY = compat.declare(
 )
 """Bytes held in memory at once while a transfer copies between two files."""
 _U64 = 1 << 64
+_READ_MODES = (posix.O_RDONLY, posix.O_RDWR)
+_WRITE_MODES = (posix.O_WRONLY, posix.O_RDWR)
 
 
 def _verify_area(position: int, count: int) -> None:
@@ -310,12 +313,63 @@ def _repeat_forward(source: _Source, sink: _Sink, count: int) -> None:
             break
 
 
+def _memory_sendfile(
+    source: Description | None, destination: Description | None, position: int, count: int
+) -> int | None:
+    """sendfile's common case in one read and one write: from a given ``position`` of a dense
+    memory file, whose rest fits one chunk, to the file offset of another memory file
+    (``shutil.copyfile``'s calls). None for every other case, bad arguments included: the
+    general path judges those, in the kernel's order.
+
+    Nothing is held across the two steps: ``position`` is the caller's, so the source offset
+    does not move, and the destination's write takes its offset as ``write`` does; an
+    exception between them leaves both files as they were.
+    """
+    if source.__class__ is not FileDescription or destination.__class__ is not FileDescription:
+        return None
+    assert isinstance(source, FileDescription) and isinstance(destination, FileDescription)
+    handle, sink = source._handle, destination._handle
+    if handle.__class__ is not MemoryHandle or sink.__class__ is not MemoryHandle:
+        return None
+    assert isinstance(handle, MemoryHandle) and isinstance(sink, MemoryHandle)
+    node = handle._reader  # a regular file this handle reads (not O_PATH, not O_NOATIME)
+    if node is None or node.data is None or sink._node is node:
+        return None
+    # readable() and writable() inline: not O_PATH, the access modes, no O_APPEND to write at
+    flags, out_flags = source.flags, destination.flags
+    if (
+        flags & posix.O_PATH
+        or flags & O_ACCMODE not in _READ_MODES
+        or out_flags & (posix.O_PATH | posix.O_APPEND)
+        or out_flags & O_ACCMODE not in _WRITE_MODES
+    ):
+        return None
+    if position < 0 or count < 0 or len(node.data) - position > CHUNK:
+        return None
+    count = min(count, MAX_RW_COUNT)
+    if destination.busy or destination.position + count > OFF_T_MAX or position > OFF_T_MAX - count:
+        return None
+    data = handle.pread(count, position)
+    return destination.write(data) if data else 0
+
+
 class TransferFunctions(BackendCore):
     """os.sendfile, os.splice and os.copy_file_range between the backend's descriptors."""
 
     def sendfile(self, out_fd: int, in_fd: int, offset: int | None, count: int) -> int:
         """os.sendfile: up to ``count`` bytes from a file (at ``offset``, or at its offset,
         which then moves) to any writable descriptor, at that one's offset."""
+        if (
+            out_fd.__class__ is int
+            and in_fd.__class__ is int
+            and offset.__class__ is int
+            and count.__class__ is int
+        ):
+            assert offset is not None
+            files = self._table.files
+            copied = _memory_sendfile(files.get(in_fd), files.get(out_fd), offset, count)
+            if copied is not None:
+                return copied
         out_fd, in_fd = fd_arg(out_fd), fd_arg(in_fd)
         position = None if offset is None else off_t_arg(offset)
         count = ssize_arg(count)

@@ -883,6 +883,16 @@ def test_utime_converts_both_ns_before_the_kernel_judges_either(timed_file: str)
     compare_utime(timed_file, None, (Divmod((0, -1)), 5))
 
 
+@pytest.mark.parametrize(
+    "edge", [2**63 * 10**9 - 1, 2**63 * 10**9, -(2**63) * 10**9, -(2**63) * 10**9 - 1, True]
+)
+def test_utime_ns_at_the_edges_of_time_t(timed_file: str, edge: int) -> None:
+    """The short cut for two plain ints (shutil.copystat's call) ends where the general
+    split would: OverflowError once the seconds leave time_t, bools the general way."""
+    compare_utime(timed_file, None, (edge, 0))
+    compare_utime(timed_file, None, (0, edge))
+
+
 def test_utime_now() -> None:
     assert utime_times("utime", None) is None
 

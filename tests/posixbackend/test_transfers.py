@@ -279,6 +279,40 @@ def test_sendfile_within_one_file_moves_what_linux_moves(
 
 
 @given(
+    size=st.sampled_from([0, 1, 1024, 4096, 10000, (1 << 20) - 1, (1 << 20) + 1]),
+    offset=st.sampled_from([0, 1, 1000, 4096, 9999, 10001, 1 << 20]),
+    count=st.sampled_from([0, 1, 1024, 4096, 1 << 20, 1 << 23]),
+    target=st.tuples(st.sampled_from([0, 7, 5000]), st.integers(1, 3)),
+)
+def test_sendfile_from_an_offset_moves_what_linux_moves(
+    tmp_path_factory: pytest.TempPathFactory,
+    size: int,
+    offset: int,
+    count: int,
+    target: tuple[int, int],
+) -> None:
+    """shutil.copyfile's calls (a given source offset, the target's own offset, counts past
+    the end): the one-read-one-write path of memory files agrees with Linux, on both sides
+    of the chunk it serves whole."""
+    root = tmp_path_factory.mktemp("sendfile")
+    at, repeat = target
+
+    def scenario(s: Side) -> None:
+        source = s.file("in", bytes(range(251)) * (size // 251) + bytes(size % 251))
+        out = s.file("out", b"t" * 100)
+        s.call("lseek", out, at, os.SEEK_SET)
+        for _ in range(repeat):
+            s.call("sendfile", out, source, offset, count)
+        s.call("lseek", source, 0, os.SEEK_CUR)
+        s.call("lseek", out, 0, os.SEEK_CUR)
+        s.call("fstat", out)
+        s.call("pread", out, 1 << 22, 0)
+
+    with opened_sides(root, "memory") as pair:
+        compare(scenario, pair)
+
+
+@given(
     writes=st.lists(st.integers(1, 9000), max_size=12),
     moves=st.lists(st.integers(1, 70000), min_size=1, max_size=6),
     read_first=st.integers(0, 5000),

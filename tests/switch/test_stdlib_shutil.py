@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -249,3 +250,39 @@ def test_rmtree_onerror_sees_the_same_calls() -> None:
 def _seconds(value: int | bool) -> int | bool:
     """An ns time in whole seconds (a bool, "the time moved", unchanged)."""
     return value if isinstance(value, bool) else value // 10**9
+
+
+def test_entries_as_paths() -> None:
+    """What shutil.copytree hands on: a scan's entries (str and bytes scans) given to open(),
+    os.stat, os.utime and shutil.copy2 as paths, also after the file went away."""
+
+    def scenario(root: str) -> object:
+        base = Path(root)
+        (base / "d").mkdir()
+        (base / "d" / "f").write_text("text")
+        (base / "d" / "gone").write_text("x")
+        os.utime(base / "d" / "f", ns=TIMES_NS)
+        steps: dict[str, object] = {}
+        for form, where in (("str", root + "/d"), ("bytes", os.fsencode(root + "/d"))):
+            with os.scandir(where) as scan:
+                entries = {os.fsdecode(entry.name): entry for entry in scan}
+            os.unlink(base / "d" / "gone")
+            os.mkdir(base / "d" / "gone")
+            for name, entry in sorted(entries.items()):
+                for mode in ("rb", "r", "r+b", "a"):
+
+                    def opened(entry: os.DirEntry[Any] = entry, mode: str = mode) -> object:
+                        with open(entry, mode) as file:
+                            return [os.fsdecode(file.name), file.mode, file.tell()]
+
+                    steps[f"{form} open {name} {mode}"] = outcome(opened)
+                steps[f"{form} stat {name}"] = outcome(lambda e=entry: os.stat(e).st_size)
+                steps[f"{form} copy2 {name}"] = outcome(
+                    lambda e=entry, n=name, f=form: shutil.copy2(e, f"{root}/{f}-{n}")
+                )
+            os.rmdir(base / "d" / "gone")
+            (base / "d" / "gone").write_text("x")
+        steps["tree"] = tree(root)
+        return steps
+
+    compare(scenario)

@@ -64,7 +64,7 @@ from vfs.namechecks import (
     unlink_lookup,
 )
 from vfs.openflags import O_ACCMODE, O_TMPFILE, O_TMPFILE_BIT, check_open_flags
-from vfs.pathnames import ROOT
+from vfs.pathnames import ROOT, SPECIAL_NAMES
 from vfs.provider import DirEntryInfo, FileSystem
 from vfs.walk.namei import Walk
 
@@ -415,6 +415,8 @@ class MemoryFileSystem(FileSystem):
     def open_at(self, at: object | None, path: str, flags: int, mode: int = 0o666) -> MemoryHandle:
         if at is None and not flags & _SLOW_OPEN_FLAGS and path.__class__ is str:
             handle = self._open_cached(path, flags)  # an absolute path (the backend's open)
+            if handle is None and flags & posix.O_CREAT:
+                handle = self._create_cached(path, flags, mode)
             if handle is not None:
                 return handle
         check_path_at(at, path)
@@ -441,6 +443,37 @@ class MemoryFileSystem(FileSystem):
                     self._resize(node, 0, path)
                 handle = MemoryHandle(self, node, flags, path, _FAST_STATE[flags & O_ACCMODE])
                 handles_of(node).add(handle)
+        except BaseException:
+            if handle is not None:  # opened, then interrupted: the caller never gets it
+                handle.close()
+            raise
+        return handle
+
+    def _create_cached(self, path: str, flags: int, mode: int) -> MemoryHandle | None:
+        """Fast path: O_CREAT of a name not there yet, in a directory the path cache holds for
+        the whole path (a stat of the path failed before: shutil's copies look first). The
+        general path's steps for it, without its walk: may_create, the new file, its handle.
+        None for anything else (a name there, too long a name, a directory that may not be
+        searched), which the general path decides."""
+        names = self._names
+        handle = None
+        try:
+            with self._lock:
+                hit = names.paths.get(path)
+                if hit is None:
+                    return None
+                directory, name = hit[0], hit[1]
+                # (the cache holds no trailing slash, no '.', '..' or root as the last name)
+                if (
+                    len(name) > NAME_MAX // 4  # maybe too long once encoded: the walk says
+                    or name in directory.entries
+                    or (names.check and not permitted(directory, names.who, X_OK))
+                ):
+                    return None
+                self._may_create(directory, path)
+                file = self._new(RegularFile, directory, name, mode, path)
+                handle = self._handle(file, flags & ~posix.O_TRUNC, path)
+                handles_of(file).add(handle)
         except BaseException:
             if handle is not None:  # opened, then interrupted: the caller never gets it
                 handle.close()
@@ -571,7 +604,16 @@ class MemoryFileSystem(FileSystem):
     def mkdir_at(self, at: object | None, path: str, mode: int = 0o777) -> None:
         check_path_at(at, path)
         with self._lock:
-            directory, name = free_name(self._tree(at, path), path, "create", allow_trailing=True)
+            if path[:1] == "/":
+                # filename_create's common case inline: the directory as the resolver finds it
+                # (its caches, search permission checked), a plain name not there yet; any
+                # other answer (a special or maybe too long name, a name there) is free_name's
+                directory, name, _, _ = self._names.parent(path)
+                if name in SPECIAL_NAMES or name in directory.entries or len(name) > NAME_MAX // 4:
+                    directory, name = free_name(self._names, path, "create", allow_trailing=True)
+            else:
+                tree = self._tree(at, path)
+                directory, name = free_name(tree, path, "create", allow_trailing=True)
             self._may_create(directory, path)
             self._new(Directory, directory, name, mode & 0o1777, path)
 
