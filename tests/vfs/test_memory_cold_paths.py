@@ -54,6 +54,14 @@ def _errno_of(call: object, *args: object) -> int | type[BaseException]:
         ("/d/e/f/.", errno.ENOTDIR),
         ("/d/e/missing", errno.ENOENT),
         ("/d/missing/f", errno.ENOENT),
+        ("/d/missing/f/g", errno.ENOENT),
+        ("/d/missing/", errno.ENOENT),
+        ("/d/missing/../e/f", errno.ENOENT),
+        ("/d/missing/" + "x" * 256, errno.ENOENT),
+        ("/d/" + "x" * 256 + "/missing/f", errno.ENAMETOOLONG),
+        ("/d//missing/f", errno.ENOENT),
+        ("/d/e/f/missing/g", errno.ENOTDIR),
+        ("/d/link/missing/g", errno.ENOENT),
         ("/d/e/f/g", errno.ENOTDIR),
         ("/d/e/" + "x" * 256, errno.ENAMETOOLONG),
         ("/d/" + "x" * 256 + "/f", errno.ENAMETOOLONG),
@@ -91,6 +99,33 @@ def test_search_permission_is_checked_on_every_directory_of_a_cold_path() -> Non
     fs.chmod("/d/e", 0o600)  # the last directory: checked too
     fs.identity = Identity(NOBODY, NOBODY, frozenset())
     assert _errno_of(fs.stat, "/d/e/f") == errno.EACCES
+
+
+def test_a_missing_directory_on_a_plain_path_fails_without_the_walk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A plain name missing from a searchable directory on the way is ENOENT at once (what
+    os.makedirs asks of each parent), also under a directory the identity may search only;
+    one it may not search still refuses (the walk's EACCES)."""
+    fs = _tree()
+    fs.chmod("/d", 0o711)
+    fs.identity = Identity(NOBODY, NOBODY, frozenset())
+    walked: list[str] = []
+    walk = type(fs._names).walk
+
+    def counting_walk(self: object, *args: object) -> object:
+        walked.append(str(args[1]))
+        return walk(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(fs._names), "walk", counting_walk)
+    for path in ("/d/missing/f", "/d/e/missing/f/g", "/missing/d/e"):
+        assert _errno_of(fs.stat, path) == errno.ENOENT
+        assert _errno_of(fs.stat, path, False) == errno.ENOENT
+    assert walked == []
+    fs.identity = Identity.root()
+    fs.chmod("/d", 0o700)
+    fs.identity = Identity(NOBODY, NOBODY, frozenset())
+    assert _errno_of(fs.stat, "/d/missing/f") == errno.EACCES
 
 
 def test_more_directories_than_the_caches_keep() -> None:

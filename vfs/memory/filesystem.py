@@ -237,6 +237,9 @@ class MemoryFileSystem(FileSystem):
                         raise os_error(errno.ENOENT, path)
                 elif node.mode & S_IFMT != S_IFLNK:
                     return node._stat or node.stat()
+            elif path.__class__ is str and names.missing(path):
+                # a directory on the way is missing (os.makedirs asks this of each parent)
+                raise os_error(errno.ENOENT, path)
         check_path(path)
         return self.stat_at(None, path, follow_symlinks)
 

@@ -203,6 +203,28 @@ class Resolver(Walk[Directory, Inode]):
         assert isinstance(node, Directory)
         return node, 0
 
+    def missing(self, path: str) -> bool:
+        """Whether plain lookups from the root reach a plain name missing from a directory the
+        identity may search, before anything else: the walk's ENOENT (a lookup fails before
+        later components are looked at), given without it. False: ask the walk."""
+        if len(path) >= PATH_MAX or path[:1] != "/" or not path.isascii() or "\x00" in path:
+            return False
+        node: Inode = self.root
+        check, who = self.check, self.who
+        for name in path.split("/")[1:]:
+            if name in ("", ".", "..") or len(name) > NAME_MAX:
+                return False
+            assert isinstance(node, Directory)
+            if check and not permitted(node, who, X_OK):
+                return False
+            child = node.entries.get(name)
+            if child is None:
+                return True
+            if child.__class__ is not Directory:
+                return False
+            node = child
+        return False
+
     def quick(self, path: str) -> tuple[Directory, str, int] | None:
         """(directory, last component, links followed) of the absolute ``path``, ending in a
         plain name, when the caches or plain lookups resolve its directory part and the
