@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import threading
 import types
@@ -75,9 +76,9 @@ def test_a_module_whose_first_import_was_interrupted_imports_again(
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "_declaring_module", raising=False)
     with pytest.raises(KeyboardInterrupt):
-        import _declaring_module  # noqa: F401
+        importlib.import_module("_declaring_module")
     holder.interrupt = False
-    import _declaring_module as module
+    module = importlib.import_module("_declaring_module")
 
     assert module.GAP is registry.require("m.gap")
     monkeypatch.delitem(sys.modules, "_declaring_module")
