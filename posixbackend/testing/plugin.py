@@ -15,6 +15,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -34,6 +35,7 @@ ON_BEHALF: tuple[str, ...] = ("_pytest.monkeypatch",)
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.stash[SERVED] = _Served()
     from posixbackend.switch import harness
 
     harness.register(HARNESS, on_behalf=ON_BEHALF)
@@ -94,8 +96,7 @@ def managed_fs(request: pytest.FixtureRequest) -> Iterator[ManagedFs]:
     helper = _helper(request)
     _with_temporary_directories(request, helper)
     try:
-        with helper:
-            yield helper
+        yield from _opened(request, helper)
     finally:
         _CALL_PERMISSIONS.pop(id(helper), None)
 
@@ -118,19 +119,149 @@ def managed_fs_session_state(request: pytest.FixtureRequest) -> Iterator[Managed
 
 
 @pytest.fixture
-def managed_fs_module(managed_fs_module_state: ManagedFs) -> Iterator[ManagedFs]:
+def managed_fs_module(
+    request: pytest.FixtureRequest, managed_fs_module_state: ManagedFs
+) -> Iterator[ManagedFs]:
     """The module's managed file system (every test of the module using it shares its
     files), its block entered for this test."""
-    with managed_fs_module_state as helper:
-        yield helper
+    yield from _opened(request, managed_fs_module_state)
 
 
 @pytest.fixture
-def managed_fs_session(managed_fs_session_state: ManagedFs) -> Iterator[ManagedFs]:
+def managed_fs_session(
+    request: pytest.FixtureRequest, managed_fs_session_state: ManagedFs
+) -> Iterator[ManagedFs]:
     """The session's managed file system (shared by every test using it), its block entered
     for this test."""
-    with managed_fs_session_state as helper:
-        yield helper
+    yield from _opened(request, managed_fs_session_state)
+
+
+def _opened(request: pytest.FixtureRequest, helper: ManagedFs) -> Iterator[ManagedFs]:
+    """The helper's block entered for the rest of the test (left by this fixture's
+    teardown), served to the test's own code alone (see :class:`_Served`)."""
+    served = request.config.stash[SERVED]
+    outer_native = served.stepped_in or served.can_step()
+    with helper:
+        served.opened(stepping=outer_native)
+        try:
+            yield helper
+        finally:
+            served.closed()
+
+
+class _Served:
+    """The managed blocks the running test has open, served only while its own code runs.
+
+    A managed fixture's block is entered when the fixture is set up and left at its
+    teardown, but pytest's own work in between (output capture, reports, the
+    ``PYTEST_CURRENT_TEST`` variable) needs the real ``os``: rather than have the stand-ins
+    tell pytest's calls from the test's one by one (:mod:`posixbackend.switch.harness`), the
+    plugin steps out of the blocks between the test's phases and back in around the code of
+    the test: fixture set-up (after a managed fixture's), the test call, and teardown (its
+    finalizers). Stepping is setting the switch's context variables (the serving backend,
+    the permissions) to what they were outside, and back to what the test left them at, so
+    whatever the test's code did to them (a pause, a block of its own) carries over to its
+    next phase. Only when the outside is plain native (no block, no permissions, no anchor):
+    otherwise the blocks stay entered throughout and the harness check serves pytest's calls.
+    """
+
+    __slots__ = ("_inside", "_stepping", "open", "stepped_in")
+
+    def __init__(self) -> None:
+        self.open = 0
+        """Managed fixtures of the running test whose block is entered."""
+        self._stepping = False
+        """Whether the blocks are stepped out of between phases (see the class docstring)."""
+        self._inside: tuple[Any, Any] = (None, None)
+        """The switch's context variables as the test's code left them."""
+        self.stepped_in = False
+
+    @staticmethod
+    def can_step() -> bool:
+        """Whether the calling thread is served natively without permissions or an anchor."""
+        from posixbackend.permissions.anchors import ANCHORS, get_ident
+        from posixbackend.permissions.current import POLICY
+        from posixbackend.switch.active import ACTIVE
+
+        return ACTIVE.get() is None and POLICY.get() is None and ANCHORS.get(get_ident()) is None
+
+    def opened(self, *, stepping: bool) -> None:
+        """A managed fixture's block was entered (by a fixture set up in a step-in)."""
+        if self.open == 0:
+            self._stepping = stepping
+        self.open += 1
+
+    def closed(self) -> None:
+        """A managed fixture's block was left (in its teardown, stepped in)."""
+        self.open -= 1
+
+    def step_in(self) -> bool:
+        """Back into the blocks for the test's code; False when there is nothing to do."""
+        if self.stepped_in or not (self.open and self._stepping):
+            return False
+        from posixbackend.permissions.current import POLICY
+        from posixbackend.switch.active import ACTIVE
+
+        active, policy = self._inside
+        ACTIVE.set(active)
+        POLICY.set(policy)
+        self.stepped_in = True
+        return True
+
+    def step_out(self) -> None:
+        """Out of the blocks (after the test's code), keeping where the code left them."""
+        if self.open and self._stepping:
+            from posixbackend.permissions.current import POLICY
+            from posixbackend.switch.active import ACTIVE
+
+            self._inside = (ACTIVE.get(), POLICY.get())
+            ACTIVE.set(None)
+            POLICY.set(None)
+        elif not self.open:  # the last block was left in this step: the outside is back
+            self._inside = (None, None)
+        self.stepped_in = False
+
+
+SERVED: pytest.StashKey[_Served] = pytest.StashKey()
+
+
+@contextmanager
+def _test_code(config: pytest.Config) -> Iterator[None]:
+    """Inside the open managed blocks for the duration (see :class:`_Served`)."""
+    served = config.stash.get(SERVED, None)
+    if served is None or not served.step_in():
+        yield
+        return
+    try:
+        yield
+    finally:
+        served.step_out()
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, object, object]:
+    """A fixture set up after a managed one runs in its block (it may depend on it); a
+    managed fixture's own set-up steps out of its block once it has entered it."""
+    served = request.config.stash.get(SERVED, None)
+    if served is None:
+        return (yield)
+    was_in, was_open = served.stepped_in, served.open
+    entered = served.step_in()
+    try:
+        return (yield)
+    finally:
+        # out again after a step in, or after a managed fixture entered its block outside one
+        if entered or (not was_in and served.open > was_open):
+            served.step_out()
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    """The test runs in its managed blocks (see :class:`_Served`)."""
+    with _test_code(item.config):
+        return (yield)
 
 
 MANAGED_FIXTURES = frozenset({"managed_fs", "managed_fs_module", "managed_fs_session"})
@@ -143,14 +274,18 @@ def _managed(item: pytest.Item | None) -> bool:
     return item is not None and not MANAGED_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
 
 
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None]:
+    """The test's finalizers run in its managed blocks, until the managed fixtures' own
+    finalizers leave them (see :class:`_Served`); the stand-ins stay in place for the next
+    test when it is managed too."""
     if not _bridged and _managed(item) and _managed(nextitem):
         from posixbackend.switch.installation import INSTALLATION
 
         INSTALLATION.enter()
         _bridged.append(True)
-    return (yield)
+    with _test_code(item.config):
+        return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
