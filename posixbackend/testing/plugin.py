@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -36,9 +37,7 @@ ON_BEHALF: tuple[str, ...] = ("_pytest.monkeypatch",)
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[SERVED] = _Served()
-    from posixbackend.switch import harness
-
-    harness.register(HARNESS, on_behalf=ON_BEHALF)
+    _register_harness()
     _skipped_by_pyfakefs()
     config.addinivalue_line(
         "markers",
@@ -47,12 +46,27 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def _register_harness(*, load: bool = False) -> None:
+    """pytest's modules are the harness's (see posixbackend.switch.harness) once the switch is
+    loaded, by a managed fixture (``load``) or by anyone: a run that never loads the library
+    imports nothing for it. Looked at as the plugin starts, as every test starts and after
+    every fixture's set-up (a fixture of the user's own may enter a block that spans phases)."""
+    harness: Any = sys.modules.get("posixbackend.switch.harness")
+    if harness is None:
+        if not load:
+            return
+        harness = importlib.import_module("posixbackend.switch.harness")
+    if HARNESS[0] not in harness.PREFIXES:  # (a fresh module after pytester dropped one)
+        harness.register(HARNESS, on_behalf=ON_BEHALF)
+
+
 def _helper(request: pytest.FixtureRequest) -> ManagedFs:
     """The helper the marker asks for. Its ``permissions`` apply to the test function alone
     (see pytest_pyfunc_call): the fixture's own block, active while pytest works between the
     test's phases, restricts nothing."""
     from posixbackend.testing.helper import ManagedFs, managed_marker_options
 
+    _register_harness(load=True)
     options = managed_marker_options(request.node.get_closest_marker(MARKER))
     permissions = options.pop("permissions", None)
     helper = ManagedFs(**options)
@@ -180,10 +194,9 @@ class _Served:
     def can_step() -> bool:
         """Whether the calling thread is served natively without permissions or an anchor."""
         from posixbackend.permissions.anchors import ANCHORS, get_ident
-        from posixbackend.permissions.current import POLICY
-        from posixbackend.switch.active import ACTIVE
 
-        return ACTIVE.get() is None and POLICY.get() is None and ANCHORS.get(get_ident()) is None
+        active, policy = _switch_variables()
+        return active.get() is None and policy.get() is None and ANCHORS.get(get_ident()) is None
 
     def opened(self, *, stepping: bool) -> None:
         """A managed fixture's block was entered (by a fixture set up in a step-in)."""
@@ -199,30 +212,37 @@ class _Served:
         """Back into the blocks for the test's code; False when there is nothing to do."""
         if self.stepped_in or not (self.open and self._stepping):
             return False
-        from posixbackend.permissions.current import POLICY
-        from posixbackend.switch.active import ACTIVE
-
-        active, policy = self._inside
-        ACTIVE.set(active)
-        POLICY.set(policy)
+        active, policy = _switch_variables()
+        active.set(self._inside[0])
+        policy.set(self._inside[1])
         self.stepped_in = True
         return True
 
     def step_out(self) -> None:
         """Out of the blocks (after the test's code), keeping where the code left them."""
         if self.open and self._stepping:
-            from posixbackend.permissions.current import POLICY
-            from posixbackend.switch.active import ACTIVE
-
-            self._inside = (ACTIVE.get(), POLICY.get())
-            ACTIVE.set(None)
-            POLICY.set(None)
+            active, policy = _switch_variables()
+            self._inside = (active.get(), policy.get())
+            active.set(None)
+            policy.set(None)
         elif not self.open:  # the last block was left in this step: the outside is back
             self._inside = (None, None)
         self.stepped_in = False
 
 
 SERVED: pytest.StashKey[_Served] = pytest.StashKey()
+_VARIABLES: list[tuple[ContextVar[Any], ContextVar[Any]]] = []
+
+
+def _switch_variables() -> tuple[ContextVar[Any], ContextVar[Any]]:
+    """The switch's context variables: the serving backend, the permissions (imported at
+    the first managed fixture's set-up)."""
+    if not _VARIABLES:
+        from posixbackend.permissions.current import POLICY
+        from posixbackend.switch.active import ACTIVE
+
+        _VARIABLES.append((ACTIVE, POLICY))
+    return _VARIABLES[0]
 
 
 @contextmanager
@@ -252,6 +272,7 @@ def pytest_fixture_setup(
     try:
         return (yield)
     finally:
+        _register_harness()
         # out again after a step in, or after a managed fixture entered its block outside one
         if entered or (not was_in and served.open > was_open):
             served.step_out()
@@ -290,6 +311,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None]:
+    _register_harness()
     if not _managed(item):
         _park()  # a test of its own (pyfakefs's, mock's) sees the real os from its start
     try:
