@@ -14,8 +14,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from collections.abc import Generator, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -193,10 +192,8 @@ class _Served:
     @staticmethod
     def can_step() -> bool:
         """Whether the calling thread is served natively without permissions or an anchor."""
-        from posixbackend.permissions.anchors import ANCHORS, get_ident
-
-        active, policy = _switch_variables()
-        return active.get() is None and policy.get() is None and ANCHORS.get(get_ident()) is None
+        active, policy, anchor_of_caller = _switch_variables()
+        return active.get() is None and policy.get() is None and anchor_of_caller() is None
 
     def opened(self, *, stepping: bool) -> None:
         """A managed fixture's block was entered (by a fixture set up in a step-in)."""
@@ -212,7 +209,7 @@ class _Served:
         """Back into the blocks for the test's code; False when there is nothing to do."""
         if self.stepped_in or not (self.open and self._stepping):
             return False
-        active, policy = _switch_variables()
+        active, policy, _ = _switch_variables()
         active.set(self._inside[0])
         policy.set(self._inside[1])
         self.stepped_in = True
@@ -221,7 +218,7 @@ class _Served:
     def step_out(self) -> None:
         """Out of the blocks (after the test's code), keeping where the code left them."""
         if self.open and self._stepping:
-            active, policy = _switch_variables()
+            active, policy, _ = _switch_variables()
             self._inside = (active.get(), policy.get())
             active.set(None)
             policy.set(None)
@@ -231,31 +228,19 @@ class _Served:
 
 
 SERVED: pytest.StashKey[_Served] = pytest.StashKey()
-_VARIABLES: list[tuple[ContextVar[Any], ContextVar[Any]]] = []
+_VARIABLES: list[tuple[ContextVar[Any], ContextVar[Any], Callable[[], object]]] = []
 
 
-def _switch_variables() -> tuple[ContextVar[Any], ContextVar[Any]]:
-    """The switch's context variables: the serving backend, the permissions (imported at
-    the first managed fixture's set-up)."""
+def _switch_variables() -> tuple[ContextVar[Any], ContextVar[Any], Callable[[], object]]:
+    """The switch's context variables (the serving backend, the permissions) and its look-up
+    of the calling thread's anchor, imported at the first managed fixture's set-up."""
     if not _VARIABLES:
+        from posixbackend.permissions.anchors import anchor_of_caller
         from posixbackend.permissions.current import POLICY
         from posixbackend.switch.active import ACTIVE
 
-        _VARIABLES.append((ACTIVE, POLICY))
+        _VARIABLES.append((ACTIVE, POLICY, anchor_of_caller))
     return _VARIABLES[0]
-
-
-@contextmanager
-def _test_code(config: pytest.Config) -> Iterator[None]:
-    """Inside the open managed blocks for the duration (see :class:`_Served`)."""
-    served = config.stash.get(SERVED, None)
-    if served is None or not served.step_in():
-        yield
-        return
-    try:
-        yield
-    finally:
-        served.step_out()
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)
@@ -281,8 +266,13 @@ def pytest_fixture_setup(
 @pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     """The test runs in its managed blocks (see :class:`_Served`)."""
-    with _test_code(item.config):
+    served = item.config.stash.get(SERVED, None)
+    if served is None or not served.step_in():
         return (yield)
+    try:
+        return (yield)
+    finally:
+        served.step_out()
 
 
 MANAGED_FIXTURES = frozenset({"managed_fs", "managed_fs_module", "managed_fs_session"})
@@ -305,8 +295,13 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
         INSTALLATION.enter()
         _bridged.append(True)
-    with _test_code(item.config):
+    served = item.config.stash.get(SERVED, None)
+    if served is None or not served.step_in():
         return (yield)
+    try:
+        return (yield)
+    finally:
+        served.step_out()
 
 
 @pytest.hookimpl(wrapper=True)
