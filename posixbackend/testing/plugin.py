@@ -7,6 +7,9 @@ the block is entered for each test, so blocks always end in the order they began
 for options with ``@pytest.mark.posixbackend(fs=..., permissions=..., time_resolution_ns=...,
 umask=..., cwd=..., identity=..., max_bytes=...)``. When the test also uses ``tmp_path`` (or
 ``tmpdir``), that directory exists, empty, in the managed file system too.
+
+A fixture's block serves the test's own code alone (see :class:`_Served`): pytest's work
+between the phases runs on the real os with nothing in its way.
 """
 
 from __future__ import annotations
