@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from posixbackend.defaultfs import default_file_system, host_cwd
 from posixbackend.emulated import EmulatedBackend
@@ -30,19 +30,21 @@ from posixbackend.permissions.current import get_policy
 from posixbackend.switch.block import BackendBlock, backend
 from posixbackend.switch.names import PosixModuleBackend
 from posixbackend.switch.nativecalls import native_calls
-from posixbackend.testing import changes as changes_module
 from vfs import (
     FileSystem,
     HostFileSystem,
     Identity,
     MemoryFileSystem,
     MountFileSystem,
-    OverlayFileSystem,
     ReadOnlyFileSystem,
     load_snapshot,
     save_snapshot,
 )
-from vfs.overlay.changes import Change
+
+if TYPE_CHECKING:  # the overlay and the tree comparison are imported on first use
+    from posixbackend.testing import changes as changes_module
+    from vfs import OverlayFileSystem
+    from vfs.overlay.changes import Change
 
 PathArg = str | os.PathLike[str]
 
@@ -317,6 +319,8 @@ class ManagedFs:
             upper = MemoryFileSystem(
                 identity=Identity.current() if self.memory is None else self.memory.identity
             )
+            from vfs import OverlayFileSystem  # (imported on first use: see _tree)
+
             real = self._overlays[target] = OverlayFileSystem(upper, real)
         mount.mount(target, real, create_mount_point=True)
         self._enter_again_below(target)
@@ -379,6 +383,9 @@ class ManagedFs:
         last snapshot or the start: added, removed and modified entries of the memory file
         system, and of directories added with ``read_only=False`` (see
         :mod:`posixbackend.testing.changes` for what counts)."""
+        from posixbackend.testing import changes as changes_module
+        from vfs.overlay.changes import Change
+
         if since is not None:
             base = changes_module.tree(load_snapshot(io.BytesIO(since)))
         elif self._base is not None:
@@ -398,6 +405,10 @@ class ManagedFs:
     # -- helpers ----------------------------------------------------------------------------
 
     def _tree(self) -> dict[str, changes_module.Entry]:
+        # imported here: most tests never compare trees, and the comparison brings the
+        # overlay's modules with it
+        from posixbackend.testing import changes as changes_module
+
         memory = self.memory
         return changes_module.tree(self.file_system if memory is None else memory)
 
