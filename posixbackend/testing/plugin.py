@@ -64,8 +64,8 @@ def _register_harness(*, load: bool = False) -> None:
 
 def _helper(request: pytest.FixtureRequest) -> ManagedFs:
     """The helper the marker asks for. Its ``permissions`` apply to the test function alone
-    (see pytest_pyfunc_call): the fixture's own block, active while pytest works between the
-    test's phases, restricts nothing."""
+    (see pytest_pyfunc_call): the fixture's own block, entered from its set-up to its
+    teardown, restricts nothing (pytest's work is never judged by them)."""
     from posixbackend.testing.helper import ManagedFs, managed_marker_options
 
     _register_harness(load=True)
@@ -156,9 +156,9 @@ def _opened(request: pytest.FixtureRequest, helper: ManagedFs) -> Iterator[Manag
     """The helper's block entered for the rest of the test (left by this fixture's
     teardown), served to the test's own code alone (see :class:`_Served`)."""
     served = request.config.stash[SERVED]
-    outer_native = served.stepped_in or served.can_step()
+    outside_native = served.inside_ours or served.can_step()
     with helper:
-        served.opened(stepping=outer_native)
+        served.opened(stepping=outside_native)
         try:
             yield helper
         finally:
@@ -170,18 +170,19 @@ class _Served:
 
     A managed fixture's block is entered when the fixture is set up and left at its
     teardown, but pytest's own work in between (output capture, reports, the
-    ``PYTEST_CURRENT_TEST`` variable) needs the real ``os``: rather than have the stand-ins
-    tell pytest's calls from the test's one by one (:mod:`posixbackend.switch.harness`), the
-    plugin steps out of the blocks between the test's phases and back in around the code of
-    the test: fixture set-up (after a managed fixture's), the test call, and teardown (its
-    finalizers). Stepping is setting the switch's context variables (the serving backend,
-    the permissions) to what they were outside, and back to what the test left them at, so
-    whatever the test's code did to them (a pause, a block of its own) carries over to its
-    next phase. Only when the outside is plain native (no block, no permissions, no anchor):
-    otherwise the blocks stay entered throughout and the harness check serves pytest's calls.
-    """
+    ``PYTEST_CURRENT_TEST`` variable, other plugins' hooks) needs the real ``os``: rather
+    than have the stand-ins tell pytest's calls from the test's one by one
+    (:mod:`posixbackend.switch.harness`), the plugin steps out of the blocks between the
+    test's phases and back in around the test's code: fixture set-up (a fixture set up after
+    a managed one may use it), the test call, and teardown (the finalizers). Stepping is
+    setting the switch's context variables (the serving backend, the permissions) to what
+    they are outside, and back to what the test's code left them at, so whatever that code
+    did to them (a pause, a block of its own, a managed fixture asked for in the test body)
+    carries over to its next phase. Only when the outside is plain native (no block, no
+    permissions, no anchor): otherwise the blocks stay entered throughout and the harness
+    check serves pytest's calls."""
 
-    __slots__ = ("_inside", "_stepping", "open", "stepped_in")
+    __slots__ = ("_depth", "_inside", "_stepping", "open")
 
     def __init__(self) -> None:
         self.open = 0
@@ -190,7 +191,13 @@ class _Served:
         """Whether the blocks are stepped out of between phases (see the class docstring)."""
         self._inside: tuple[Any, Any] = (None, None)
         """The switch's context variables as the test's code left them."""
-        self.stepped_in = False
+        self._depth = 0
+        """Nested stretches of the test's code running (a fixture set up inside the call)."""
+
+    @property
+    def inside_ours(self) -> bool:
+        """Whether the test's code runs, stepped into the open blocks."""
+        return self._depth > 0 and self.open > 0 and self._stepping
 
     @staticmethod
     def can_step() -> bool:
@@ -199,35 +206,36 @@ class _Served:
         return active.get() is None and policy.get() is None and anchor_of_caller() is None
 
     def opened(self, *, stepping: bool) -> None:
-        """A managed fixture's block was entered (by a fixture set up in a step-in)."""
+        """A managed fixture's block was entered."""
         if self.open == 0:
             self._stepping = stepping
         self.open += 1
 
     def closed(self) -> None:
-        """A managed fixture's block was left (in its teardown, stepped in)."""
+        """A managed fixture's block was left (in its teardown)."""
         self.open -= 1
 
-    def step_in(self) -> bool:
-        """Back into the blocks for the test's code; False when there is nothing to do."""
-        if self.stepped_in or not (self.open and self._stepping):
-            return False
-        active, policy, _ = _switch_variables()
-        active.set(self._inside[0])
-        policy.set(self._inside[1])
-        self.stepped_in = True
-        return True
+    def code_starts(self) -> None:
+        """The test's code is about to run: into the open blocks (the outermost stretch)."""
+        self._depth += 1
+        if self._depth == 1 and self.open and self._stepping:
+            active, policy, _ = _switch_variables()
+            active.set(self._inside[0])
+            policy.set(self._inside[1])
 
-    def step_out(self) -> None:
-        """Out of the blocks (after the test's code), keeping where the code left them."""
+    def code_ends(self) -> None:
+        """The test's code is done for now: out of the blocks, keeping where it left them
+        (when the outermost stretch ends)."""
+        self._depth -= 1
+        if self._depth:
+            return
         if self.open and self._stepping:
             active, policy, _ = _switch_variables()
             self._inside = (active.get(), policy.get())
             active.set(None)
             policy.set(None)
-        elif not self.open:  # the last block was left in this step: the outside is back
+        elif not self.open:  # the last block was left: the outside is back
             self._inside = (None, None)
-        self.stepped_in = False
 
 
 SERVED: pytest.StashKey[_Served] = pytest.StashKey()
@@ -255,27 +263,25 @@ def pytest_fixture_setup(
     served = request.config.stash.get(SERVED, None)
     if served is None:
         return (yield)
-    was_in, was_open = served.stepped_in, served.open
-    entered = served.step_in()
+    served.code_starts()
     try:
         return (yield)
     finally:
+        served.code_ends()
         _register_harness()
-        # out again after a step in, or after a managed fixture entered its block outside one
-        if entered or (not was_in and served.open > was_open):
-            served.step_out()
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     """The test runs in its managed blocks (see :class:`_Served`)."""
     served = item.config.stash.get(SERVED, None)
-    if served is None or not served.step_in():
+    if served is None:
         return (yield)
+    served.code_starts()
     try:
         return (yield)
     finally:
-        served.step_out()
+        served.code_ends()
 
 
 MANAGED_FIXTURES = frozenset({"managed_fs", "managed_fs_module", "managed_fs_session"})
@@ -299,12 +305,13 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         INSTALLATION.enter()
         _bridged.append(True)
     served = item.config.stash.get(SERVED, None)
-    if served is None or not served.step_in():
+    if served is None:
         return (yield)
+    served.code_starts()
     try:
         return (yield)
     finally:
-        served.step_out()
+        served.code_ends()
 
 
 @pytest.hookimpl(wrapper=True)

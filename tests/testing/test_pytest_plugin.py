@@ -216,6 +216,27 @@ def test_native(paused):
     result.assert_outcomes(passed=1)
 
 
+def test_a_managed_fixture_asked_for_in_the_test_body_serves_the_rest_of_it(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run(
+        pytester,
+        """
+import os
+
+def test_dynamic(request):
+    assert os.path.isdir(os.path.dirname(os.getcwd()))
+    helper = request.getfixturevalue("managed_fs")
+    helper.create_file("/only-in-memory")
+    assert os.path.exists("/only-in-memory")
+
+def test_after():
+    assert not os.path.exists("/only-in-memory")
+""",
+    )
+    result.assert_outcomes(passed=2)
+
+
 def test_inside_a_block_of_the_session_the_fixtures_block_stays_entered(
     pytester: pytest.Pytester,
 ) -> None:
