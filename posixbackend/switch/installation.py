@@ -42,7 +42,8 @@ import selectors
 import sys
 import threading
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, KeysView
+from itertools import chain, compress, repeat
 from typing import Any, Final
 
 import attrs
@@ -374,8 +375,9 @@ class Installation:
         # One pass over each module's names (the first install scans every loaded module):
         # its own names, then the classes and functions it defines.
         function_type, type_type = types.FunctionType, type
+        wanted = table.keys()
         for module_name, module in modules:
-            if not _scanned(module_name, module):
+            if not _scanned(module_name, module) or not _may_hold(module_name, module, wanted):
                 continue
             classes: list[type] = []
             functions: list[types.FunctionType] = []
@@ -545,6 +547,49 @@ def _import_stand_ins() -> list[tuple[Any, str, Any]]:
     from posixbackend.imports import compiling, zips  # they build on the switch's modules
 
     return [*compiling.stand_ins(), (zipimport, "zipimporter", zips.zipimporter)]
+
+
+_IS_TYPE: Final = type.__dict__["__instancecheck__"].__get__(type)
+_IS_FUNCTION: Final = type.__dict__["__instancecheck__"].__get__(types.FunctionType)
+_IS_STATIC: Final = type.__dict__["__instancecheck__"].__get__(staticmethod)
+_IS_CLASS_METHOD: Final = type.__dict__["__instancecheck__"].__get__(classmethod)
+_VALUES: Final = operator.methodcaller("values")
+_FUNC: Final = operator.attrgetter("__func__")
+_DEFAULTS: Final = operator.attrgetter("__defaults__")
+_KWDEFAULTS: Final = operator.attrgetter("__kwdefaults__")
+_MODULE: Final = operator.attrgetter("__module__")
+
+
+def _may_hold(module_name: str, module: types.ModuleType, wanted: KeysView[int]) -> bool:
+    """Whether ``module`` may hold a copy of an object whose id is in ``wanted``: what
+    :meth:`Installation._copies` looks at, looked at in C-level steps (isinstance, attribute
+    getters, set operations over ids), so that its exact scan runs only on the few modules
+    that hold a copy. Never false where that scan finds one: it looks at the same names,
+    defaults and class attributes (and the functions of classmethods too)."""
+    values = list(vars(module).values())
+    if not wanted.isdisjoint(map(id, values)):
+        return True
+    classes = list(filter(_IS_TYPE, values))
+    own = compress(classes, map(operator.eq, map(_MODULE, classes), repeat(module_name)))
+    members = list(chain.from_iterable(map(_VALUES, map(vars, own))))
+    if not wanted.isdisjoint(map(id, members)):
+        return True
+    wrapped = [
+        *map(_FUNC, filter(_IS_STATIC, members)),
+        *map(_FUNC, filter(_IS_CLASS_METHOD, members)),
+    ]
+    if not wanted.isdisjoint(map(id, wrapped)):
+        return True
+    functions = list(filter(_IS_FUNCTION, values))
+    functions = [
+        *compress(functions, map(operator.eq, map(_MODULE, functions), repeat(module_name))),
+        *filter(_IS_FUNCTION, chain(members, wrapped)),
+    ]
+    defaults = chain.from_iterable(filter(None, map(_DEFAULTS, functions)))
+    if not wanted.isdisjoint(map(id, defaults)):
+        return True
+    keyword = chain.from_iterable(map(_VALUES, filter(None, map(_KWDEFAULTS, functions))))
+    return not wanted.isdisjoint(map(id, keyword))
 
 
 def _scanned(module_name: str, module: Any) -> bool:

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from posixbackend.defaultfs import default_file_system, host_cwd
 from posixbackend.emulated import EmulatedBackend
@@ -30,19 +30,21 @@ from posixbackend.permissions.current import get_policy
 from posixbackend.switch.block import BackendBlock, backend
 from posixbackend.switch.names import PosixModuleBackend
 from posixbackend.switch.nativecalls import native_calls
-from posixbackend.testing import changes as changes_module
 from vfs import (
     FileSystem,
     HostFileSystem,
     Identity,
     MemoryFileSystem,
     MountFileSystem,
-    OverlayFileSystem,
     ReadOnlyFileSystem,
     load_snapshot,
     save_snapshot,
 )
-from vfs.overlay.changes import Change
+
+if TYPE_CHECKING:  # the overlay and the tree comparison are imported on first use
+    from posixbackend.testing import changes as changes_module
+    from vfs import OverlayFileSystem
+    from vfs.overlay.changes import Change
 
 PathArg = str | os.PathLike[str]
 
@@ -53,6 +55,40 @@ class DiskUsage(NamedTuple):
     total: int
     used: int
     free: int
+
+
+class _FreshFileSystem:
+    """A helper's fresh default file system, made at its first use by the helper or by its
+    deferred backend. The backend holds this rather than the helper, so that the two make no
+    reference cycle: a test's helper is freed as its teardown ends, not left to the garbage
+    collector (whose passes over a test session's large heap are what a test would pay)."""
+
+    __slots__ = ("_identity", "_lock", "_made", "_max_bytes")
+
+    def __init__(self, max_bytes: int | None, identity: Identity | None) -> None:
+        self._max_bytes = max_bytes
+        self._identity = identity
+        self._lock = threading.Lock()
+        self._made: FileSystem | None = None
+
+    def made(self) -> FileSystem:
+        """The file system, made now if it was not yet (once, whichever thread asks)."""
+        made = self._made
+        if made is None:
+            with self._lock:
+                made = self._made
+                if made is None:
+                    made, _ = default_file_system(max_bytes=self._max_bytes, max_inodes=None)
+                    memory = _memory_of(made)
+                    if self._identity is not None and memory is not None:
+                        memory.identity = self._identity
+                    self._made = made
+        return made
+
+    def served(self) -> FileSystem:
+        """What the deferred backend is built on, as ``backend()`` gives a provider (see
+        :func:`~posixbackend.switch.nativecalls.native_calls`)."""
+        return native_calls(self.made())
 
 
 class ManagedFs:
@@ -82,14 +118,13 @@ class ManagedFs:
         self._base: dict[str, changes_module.Entry] | None = None
         self._made: FileSystem | None = file_system
         self._identity = identity
-        self._making = threading.Lock()
         if file_system is None and cwd is None and permissions is None and get_policy() is None:
             # The fresh file system and the backend are made at their first use (the cwd is
             # one that file system is made with): a test that never touches its files costs
             # no more than the block.
-            self._max_bytes = max_bytes
+            self._fresh = _FreshFileSystem(max_bytes, identity)
             emulated = EmulatedBackend.deferred(
-                self._served_file_system, cwd=host_cwd(), umask=umask,
+                self._fresh.served, cwd=host_cwd(), umask=umask,
                 time_resolution_ns=time_resolution_ns, identity=identity,
             )  # fmt: skip
             self._block: BackendBlock = BackendBlock(PosixModuleBackend.JAVA, emulated)
@@ -125,26 +160,14 @@ class ManagedFs:
     def file_system(self) -> FileSystem:
         """The provider the block serves (a MountFileSystem over the memory one by default)."""
         made = self._made
-        if made is None:
-            with self._making:
-                made = self._made
-                if made is None:
-                    made, _ = default_file_system(max_bytes=self._max_bytes, max_inodes=None)
-                    memory = _memory_of(made)
-                    if self._identity is not None and memory is not None:
-                        memory.identity = self._identity
-                    self._made = made
+        if made is None:  # deferred: the same one whoever asks first (see _FreshFileSystem)
+            made = self._made = self._fresh.made()
         return made
 
     @property
     def memory(self) -> MemoryFileSystem | None:
         """The memory file system at its root, when there is one."""
         return _memory_of(self.file_system)
-
-    def _served_file_system(self) -> FileSystem:
-        """What the deferred backend is built on: :attr:`file_system`, as ``backend()`` gives
-        a provider (see :func:`~posixbackend.switch.nativecalls.native_calls`)."""
-        return native_calls(self.file_system)
 
     # -- the block ----------------------------------------------------------------------------
 
@@ -296,6 +319,8 @@ class ManagedFs:
             upper = MemoryFileSystem(
                 identity=Identity.current() if self.memory is None else self.memory.identity
             )
+            from vfs import OverlayFileSystem  # (imported on first use: see _tree)
+
             real = self._overlays[target] = OverlayFileSystem(upper, real)
         mount.mount(target, real, create_mount_point=True)
         self._enter_again_below(target)
@@ -358,6 +383,9 @@ class ManagedFs:
         last snapshot or the start: added, removed and modified entries of the memory file
         system, and of directories added with ``read_only=False`` (see
         :mod:`posixbackend.testing.changes` for what counts)."""
+        from posixbackend.testing import changes as changes_module
+        from vfs.overlay.changes import Change
+
         if since is not None:
             base = changes_module.tree(load_snapshot(io.BytesIO(since)))
         elif self._base is not None:
@@ -377,6 +405,10 @@ class ManagedFs:
     # -- helpers ----------------------------------------------------------------------------
 
     def _tree(self) -> dict[str, changes_module.Entry]:
+        # imported here: most tests never compare trees, and the comparison brings the
+        # overlay's modules with it
+        from posixbackend.testing import changes as changes_module
+
         memory = self.memory
         return changes_module.tree(self.file_system if memory is None else memory)
 

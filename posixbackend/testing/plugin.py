@@ -7,6 +7,9 @@ the block is entered for each test, so blocks always end in the order they began
 for options with ``@pytest.mark.posixbackend(fs=..., permissions=..., time_resolution_ns=...,
 umask=..., cwd=..., identity=..., max_bytes=...)``. When the test also uses ``tmp_path`` (or
 ``tmpdir``), that directory exists, empty, in the managed file system too.
+
+A fixture's block serves the test's own code alone (see :class:`_Served`): pytest's work
+between the phases runs on the real os with nothing in its way.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -34,9 +38,8 @@ ON_BEHALF: tuple[str, ...] = ("_pytest.monkeypatch",)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from posixbackend.switch import harness
-
-    harness.register(HARNESS, on_behalf=ON_BEHALF)
+    config.stash[SERVED] = _Served()
+    _register_harness()
     _skipped_by_pyfakefs()
     config.addinivalue_line(
         "markers",
@@ -45,12 +48,27 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def _register_harness(*, load: bool = False) -> None:
+    """pytest's modules are the harness's (see posixbackend.switch.harness) once the switch is
+    loaded, by a managed fixture (``load``) or by anyone: a run that never loads the library
+    imports nothing for it. Looked at as the plugin starts, as every test starts and after
+    every fixture's set-up (a fixture of the user's own may enter a block that spans phases)."""
+    harness: Any = sys.modules.get("posixbackend.switch.harness")
+    if harness is None:
+        if not load:
+            return
+        harness = importlib.import_module("posixbackend.switch.harness")
+    if HARNESS[0] not in harness.PREFIXES:  # (a fresh module after pytester dropped one)
+        harness.register(HARNESS, on_behalf=ON_BEHALF)
+
+
 def _helper(request: pytest.FixtureRequest) -> ManagedFs:
     """The helper the marker asks for. Its ``permissions`` apply to the test function alone
-    (see pytest_pyfunc_call): the fixture's own block, active while pytest works between the
-    test's phases, restricts nothing."""
+    (see pytest_pyfunc_call): the fixture's own block, entered from its set-up to its
+    teardown, restricts nothing (pytest's work is never judged by them)."""
     from posixbackend.testing.helper import ManagedFs, managed_marker_options
 
+    _register_harness(load=True)
     options = managed_marker_options(request.node.get_closest_marker(MARKER))
     permissions = options.pop("permissions", None)
     helper = ManagedFs(**options)
@@ -94,8 +112,7 @@ def managed_fs(request: pytest.FixtureRequest) -> Iterator[ManagedFs]:
     helper = _helper(request)
     _with_temporary_directories(request, helper)
     try:
-        with helper:
-            yield helper
+        yield from _opened(request, helper)
     finally:
         _CALL_PERMISSIONS.pop(id(helper), None)
 
@@ -118,19 +135,153 @@ def managed_fs_session_state(request: pytest.FixtureRequest) -> Iterator[Managed
 
 
 @pytest.fixture
-def managed_fs_module(managed_fs_module_state: ManagedFs) -> Iterator[ManagedFs]:
+def managed_fs_module(
+    request: pytest.FixtureRequest, managed_fs_module_state: ManagedFs
+) -> Iterator[ManagedFs]:
     """The module's managed file system (every test of the module using it shares its
     files), its block entered for this test."""
-    with managed_fs_module_state as helper:
-        yield helper
+    yield from _opened(request, managed_fs_module_state)
 
 
 @pytest.fixture
-def managed_fs_session(managed_fs_session_state: ManagedFs) -> Iterator[ManagedFs]:
+def managed_fs_session(
+    request: pytest.FixtureRequest, managed_fs_session_state: ManagedFs
+) -> Iterator[ManagedFs]:
     """The session's managed file system (shared by every test using it), its block entered
     for this test."""
-    with managed_fs_session_state as helper:
-        yield helper
+    yield from _opened(request, managed_fs_session_state)
+
+
+def _opened(request: pytest.FixtureRequest, helper: ManagedFs) -> Iterator[ManagedFs]:
+    """The helper's block entered for the rest of the test (left by this fixture's
+    teardown), served to the test's own code alone (see :class:`_Served`)."""
+    served = request.config.stash[SERVED]
+    outside_native = served.inside_ours or served.can_step()
+    with helper:
+        served.opened(stepping=outside_native)
+        try:
+            yield helper
+        finally:
+            served.closed()
+
+
+class _Served:
+    """The managed blocks the running test has open, served only while its own code runs.
+
+    A managed fixture's block is entered when the fixture is set up and left at its
+    teardown, but pytest's own work in between (output capture, reports, the
+    ``PYTEST_CURRENT_TEST`` variable, other plugins' hooks) needs the real ``os``: rather
+    than have the stand-ins tell pytest's calls from the test's one by one
+    (:mod:`posixbackend.switch.harness`), the plugin steps out of the blocks between the
+    test's phases and back in around the test's code: fixture set-up (a fixture set up after
+    a managed one may use it), the test call, and teardown (the finalizers). Stepping is
+    setting the switch's context variables (the serving backend, the permissions) to what
+    they are outside, and back to what the test's code left them at, so whatever that code
+    did to them (a pause, a block of its own, a managed fixture asked for in the test body)
+    carries over to its next phase. Only when the outside is plain native (no block, no
+    permissions, no anchor): otherwise the blocks stay entered throughout and the harness
+    check serves pytest's calls."""
+
+    __slots__ = ("_depth", "_inside", "_stepping", "open")
+
+    def __init__(self) -> None:
+        self.open = 0
+        """Managed fixtures of the running test whose block is entered."""
+        self._stepping = False
+        """Whether the blocks are stepped out of between phases (see the class docstring)."""
+        self._inside: tuple[Any, Any] = (None, None)
+        """The switch's context variables as the test's code left them."""
+        self._depth = 0
+        """Nested stretches of the test's code running (a fixture set up inside the call)."""
+
+    @property
+    def inside_ours(self) -> bool:
+        """Whether the test's code runs, stepped into the open blocks."""
+        return self._depth > 0 and self.open > 0 and self._stepping
+
+    @staticmethod
+    def can_step() -> bool:
+        """Whether the calling thread is served natively without permissions or an anchor."""
+        active, policy, anchor_of_caller = _switch_variables()
+        return active.get() is None and policy.get() is None and anchor_of_caller() is None
+
+    def opened(self, *, stepping: bool) -> None:
+        """A managed fixture's block was entered."""
+        if self.open == 0:
+            self._stepping = stepping
+        self.open += 1
+
+    def closed(self) -> None:
+        """A managed fixture's block was left (in its teardown)."""
+        self.open -= 1
+
+    def code_starts(self) -> None:
+        """The test's code is about to run: into the open blocks (the outermost stretch)."""
+        self._depth += 1
+        if self._depth == 1 and self.open and self._stepping:
+            active, policy, _ = _switch_variables()
+            active.set(self._inside[0])
+            policy.set(self._inside[1])
+
+    def code_ends(self) -> None:
+        """The test's code is done for now: out of the blocks, keeping where it left them
+        (when the outermost stretch ends)."""
+        self._depth -= 1
+        if self._depth:
+            return
+        if self.open and self._stepping:
+            active, policy, _ = _switch_variables()
+            self._inside = (active.get(), policy.get())
+            active.set(None)
+            policy.set(None)
+        elif not self.open:  # the last block was left: the outside is back
+            self._inside = (None, None)
+
+
+SERVED: pytest.StashKey[_Served] = pytest.StashKey()
+_VARIABLES: list[tuple[ContextVar[Any], ContextVar[Any], Callable[[], object]]] = []
+
+
+def _switch_variables() -> tuple[ContextVar[Any], ContextVar[Any], Callable[[], object]]:
+    """The switch's context variables (the serving backend, the permissions) and its look-up
+    of the calling thread's anchor, imported at the first managed fixture's set-up."""
+    if not _VARIABLES:
+        from posixbackend.permissions.anchors import anchor_of_caller
+        from posixbackend.permissions.current import POLICY
+        from posixbackend.switch.active import ACTIVE
+
+        _VARIABLES.append((ACTIVE, POLICY, anchor_of_caller))
+    return _VARIABLES[0]
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, object, object]:
+    """A fixture set up after a managed one runs in its block (it may depend on it); a
+    managed fixture's own set-up steps out of its block once it has entered it."""
+    served = request.config.stash.get(SERVED, None)
+    if served is None:
+        return (yield)
+    served.code_starts()
+    try:
+        return (yield)
+    finally:
+        served.code_ends()
+        _register_harness()
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    """The test runs in its managed blocks (see :class:`_Served`)."""
+    served = item.config.stash.get(SERVED, None)
+    if served is None:
+        return (yield)
+    served.code_starts()
+    try:
+        return (yield)
+    finally:
+        served.code_ends()
 
 
 MANAGED_FIXTURES = frozenset({"managed_fs", "managed_fs_module", "managed_fs_session"})
@@ -143,18 +294,29 @@ def _managed(item: pytest.Item | None) -> bool:
     return item is not None and not MANAGED_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
 
 
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None]:
+    """The test's finalizers run in its managed blocks, until the managed fixtures' own
+    finalizers leave them (see :class:`_Served`); the stand-ins stay in place for the next
+    test when it is managed too."""
     if not _bridged and _managed(item) and _managed(nextitem):
         from posixbackend.switch.installation import INSTALLATION
 
         INSTALLATION.enter()
         _bridged.append(True)
-    return (yield)
+    served = item.config.stash.get(SERVED, None)
+    if served is None:
+        return (yield)
+    served.code_starts()
+    try:
+        return (yield)
+    finally:
+        served.code_ends()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None]:
+    _register_harness()
     if not _managed(item):
         _park()  # a test of its own (pyfakefs's, mock's) sees the real os from its start
     try:

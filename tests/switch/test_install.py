@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import posixbackend
 from posixbackend import backend
@@ -206,3 +208,70 @@ def test_os_environ_in_a_block_is_the_backends() -> None:
         assert os.getenv("NEW") == "v" and os.environb[b"NEW"] == b"v"
         assert (os.environ | {"X": "y"})["X"] == "y"
     assert "NEW" not in os.environ and "ONLY" not in os.environ
+
+
+COPY_FORMS = {
+    "name": "from os import stat as copied\n",
+    "default": "def f(x, s=os.stat):\n    pass\n",
+    "keyword default": "def f(*, s=os.stat):\n    pass\n",
+    "class attribute": "class C:\n    s = os.stat\n",
+    "staticmethod": "class C:\n    s = staticmethod(os.stat)\n",
+    "method default": "class C:\n    def m(self, s=os.stat):\n        pass\n",
+    "staticmethod default": "class C:\n    @staticmethod\n    def m(s=os.stat):\n        pass\n",
+    "classmethod keyword default": "class C:\n    @classmethod\n    def m(cls, *, s=os.stat):\n"
+    "        pass\n",
+}
+"""Every place the scan for copies looks at, each holding the real os.stat."""
+NO_COPY_FORMS = {
+    "module": "import os\n",
+    "call": "def f(x):\n    return os.stat(x)\n",
+    "other default": "def f(x, s=len):\n    pass\n",
+    "imported class": "from collections import OrderedDict\n",
+    "class of another module": "class C:\n    pass\nC.__module__ = 'elsewhere'\nC.s = os.stat\n",
+}
+"""Places the scan does not look at (a class another module defines is scanned there)."""
+
+
+@given(
+    copies=st.lists(st.sampled_from(sorted(COPY_FORMS)), max_size=3, unique=True),
+    others=st.lists(st.sampled_from(sorted(NO_COPY_FORMS)), max_size=3, unique=True),
+)
+@settings(max_examples=60, deadline=None)
+def test_the_quick_look_for_copies_misses_none(copies: list[str], others: list[str]) -> None:
+    """The C-level look that picks the modules to scan (installation._may_hold) says yes for
+    every module the exact scan finds a copy in, whatever the mix of places."""
+    from posixbackend.switch import installation
+
+    source = "import os\n" + "".join(
+        "\n" + (COPY_FORMS.get(form) or NO_COPY_FORMS[form]) for form in [*others, *copies]
+    )
+    module = make_module("_pb_forms", source)
+    try:
+        table = {id(posix.stat): (posix.stat, object())}
+        found = list(installation.Installation._copies(table, [("_pb_forms", module)]))
+        assert bool(found) == bool(copies)
+        assert installation._may_hold("_pb_forms", module, table.keys()) == bool(copies)
+    finally:
+        del sys.modules["_pb_forms"]
+
+
+def test_the_quick_look_changes_nothing_the_scan_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over every module loaded in this process, with every real object the switch replaces:
+    the scan finds the same copies with the quick look as without it."""
+    from posixbackend.switch import installation
+
+    natives = [*vars(posix).values(), *vars(_io).values(), *vars(_posixsubprocess).values()]
+    table = {id(value): (value, object()) for value in natives if callable(value)}
+    modules = list(sys.modules.items())
+
+    def found() -> list[tuple[Any, ...]]:
+        # a staticmethod found becomes a fresh staticmethod each time: compared by function
+        return [
+            tuple(item.__func__ if isinstance(item, staticmethod) else item for item in copy)
+            for copy in installation.Installation._copies(table, modules)
+        ]
+
+    quick = found()
+    monkeypatch.setattr(installation, "_may_hold", lambda *arguments: True)
+    assert quick == found()
+    assert len(quick) > 10  # the real world holds copies (tempfile's defaults, shutil's...)

@@ -4,10 +4,12 @@ same calls' effect on a real directory, plus real data, disk usage, pause and ch
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import shutil
 import stat
 import unittest
+import weakref
 from pathlib import Path
 
 import pytest
@@ -276,3 +278,23 @@ def test_the_fresh_file_system_is_made_at_its_first_use() -> None:
     before.create_file("/tmp/early", contents="e")
     with before:
         assert read("/tmp/early") == "e"
+
+
+@pytest.mark.parametrize("used", [False, True], ids=["untouched", "used"])
+def test_a_helper_is_freed_as_it_is_dropped(used: bool) -> None:
+    """A helper and its deferred backend make no reference cycle: dropped after its block,
+    it is freed at once, not left for the garbage collector (whose passes over a test
+    session's heap each test would pay for)."""
+    helper = ManagedFs()
+    with helper:
+        if used:
+            helper.create_file("/f", contents="x")
+            with open("/f") as file:
+                assert file.read() == "x"
+    gone = weakref.ref(helper)
+    gc.disable()
+    try:
+        del helper
+        assert gone() is None
+    finally:
+        gc.enable()

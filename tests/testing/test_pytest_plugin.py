@@ -152,6 +152,124 @@ def test_monkeypatch(managed_fs, monkeypatch):
     result.assert_outcomes(passed=3)
 
 
+def test_pytests_work_between_the_phases_sees_the_real_disk(pytester: pytest.Pytester) -> None:
+    """The block serves the test's code alone: a conftest's report hook (a plugin of the
+    session, not the test) writes its log on the real disk after every phase, also those of
+    a managed test; fixtures set up after the managed one, the test and the finalizers run
+    in the block."""
+    log = pytester.path / "phases.log"
+    pytester.makeconftest(
+        f"""
+import os, pytest
+
+def pytest_runtest_logreport(report):
+    with open({str(log)!r}, "a") as file:
+        file.write(report.when + "\\n")
+
+@pytest.fixture
+def inside(managed_fs):
+    open("/made-in-setup", "w").close()
+    yield
+    assert os.path.exists("/made-in-call")
+    open("/made-in-teardown", "w").close()
+"""
+    )
+    result = run(
+        pytester,
+        """
+import os
+
+def test_phases(inside):
+    assert os.path.exists("/made-in-setup")
+    open("/made-in-call", "w").close()
+
+def test_after():
+    assert not os.path.exists("/made-in-setup") and not os.path.exists("/made-in-teardown")
+""",
+    )
+    result.assert_outcomes(passed=2)
+    assert log.read_text().split() == ["setup", "call", "teardown"] * 2
+
+
+def test_a_pause_carries_over_to_the_next_phase(pytester: pytest.Pytester) -> None:
+    """What the test's code does to the switch in one phase holds in the next: a fixture
+    that pauses the block in its set-up has the test run natively, until its teardown
+    resumes it."""
+    real = pytester.path / "real.txt"
+    real.write_text("real")
+    result = run(
+        pytester,
+        f"""
+import os, pytest
+
+@pytest.fixture
+def paused(managed_fs):
+    managed_fs.pause()
+    yield
+    managed_fs.resume()
+    assert not os.path.exists({str(real)!r})
+
+def test_native(paused):
+    assert open({str(real)!r}).read() == "real"
+""",
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_a_managed_fixture_asked_for_in_the_test_body_serves_the_rest_of_it(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run(
+        pytester,
+        """
+import os
+
+def test_dynamic(request):
+    assert os.path.isdir(os.path.dirname(os.getcwd()))
+    helper = request.getfixturevalue("managed_fs")
+    helper.create_file("/only-in-memory")
+    assert os.path.exists("/only-in-memory")
+
+def test_after():
+    assert not os.path.exists("/only-in-memory")
+""",
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_inside_a_block_of_the_session_the_fixtures_block_stays_entered(
+    pytester: pytest.Pytester,
+) -> None:
+    """A session-wide block of the user's own (entered by a conftest fixture) serves pytest's
+    work between phases too; a managed fixture nested in it keeps its block entered."""
+    pytester.makeconftest(
+        """
+import pytest
+from posixbackend import backend
+
+@pytest.fixture(scope="session", autouse=True)
+def everything_managed():
+    with backend("managed"):
+        open("/tmp/session-file", "w").close()
+        yield
+"""
+    )
+    result = run(
+        pytester,
+        """
+import os
+
+def test_nested(managed_fs):
+    assert not os.path.exists("/tmp/session-file")
+    open("/tmp/mine", "w").close()
+
+def test_outer():
+    assert os.path.exists("/tmp/session-file") and not os.path.exists("/tmp/mine")
+""",
+    )
+    result.assert_outcomes(passed=2)
+
+
 def test_xdist_workers_each_get_their_own(pytester: pytest.Pytester) -> None:
     cases = "\n".join(
         f"def test_{i}(managed_fs):\n    assert not os.path.exists('/mine')\n"
@@ -314,7 +432,8 @@ def test_missing(managed_fs):
 
 def test_pytests_own_calls_are_counted_and_named_after_a_reset(pytester: pytest.Pytester) -> None:
     """Each of pytest's calls inside a block is one hit of switch.harness_native; the module
-    making them is an example, again after compat.reset() forgot the first ones."""
+    making them is an example, again after compat.reset() forgot the first ones (the calls
+    inside: the runner's PYTEST_CURRENT_TEST writes as the test's call phase starts)."""
     result = run(
         pytester,
         """
@@ -327,7 +446,7 @@ def hits():
 def test_first(managed_fs):
     count, examples = hits()
     assert count > 0
-    assert (("module", "_pytest.capture"),) in examples
+    assert (("module", "_pytest.runner"),) in examples
 
 def test_after_reset(managed_fs):
     compat.reset()
@@ -336,7 +455,7 @@ def test_after_reset(managed_fs):
 def test_named_again(managed_fs):
     count, examples = hits()
     assert count > 0
-    assert (("module", "_pytest.capture"),) in examples
+    assert (("module", "_pytest.runner"),) in examples
 """,
         subprocess=True,
     )
