@@ -39,7 +39,10 @@ ON_BEHALF: tuple[str, ...] = ("_pytest.monkeypatch",)
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[SERVED] = _Served()
-    _register_harness()
+    # With pyfakefs's plugin loaded, its fixture may be active when a managed fixture first
+    # loads the switch, which must bind the real os, never pyfakefs's replacements (import
+    # posixbackend refuses that first use): load it now, before any test patches.
+    _register_harness(load="pyfakefs.pytest_plugin" in sys.modules)
     _skipped_by_pyfakefs()
     config.addinivalue_line(
         "markers",
