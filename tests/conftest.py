@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings
@@ -30,3 +31,16 @@ def pytest_configure(config: pytest.Config) -> None:
     distributing = bool(getattr(config.option, "numprocesses", None))
     if hasattr(config, "workerinput") or not distributing:
         os.environ.pop("COVERAGE_PROCESS_CONFIG", None)
+
+
+@pytest.fixture(autouse=True)
+def _sigint_handler_kept() -> Iterator[None]:
+    """A test that leaves SIGINT ignored (or handled its own way) in the test process changes
+    what every later child interpreter of the same worker gets from Ctrl-C: put it back and
+    name the test."""
+    before = signal.getsignal(signal.SIGINT)
+    yield
+    after = signal.getsignal(signal.SIGINT)
+    if after is not before:
+        signal.signal(signal.SIGINT, before)
+        pytest.fail(f"the test left SIGINT's handler changed: {before!r} -> {after!r}")
