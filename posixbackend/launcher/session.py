@@ -11,14 +11,12 @@ from __future__ import annotations
 import atexit
 import contextlib
 import contextvars
-import functools
 import logging
 import math
 import os
 import posix
 import queue
 import resource
-import shutil
 import sys
 import threading
 import time
@@ -48,6 +46,7 @@ from posixbackend.launcher.options import (
     options_from_environment,
 )
 from posixbackend.launcher.program import print_thread_exception
+from posixbackend.launcher.removal import remove_tree
 from posixbackend.launcher.streams import rebuild_standard_streams
 from posixbackend.permissions.anchors import free_start
 from posixbackend.permissions.environment import PrivateEnvironment
@@ -67,6 +66,15 @@ TIME_LIMIT_STATUS: Final = 124
 """The exit status of a process whose ``--time-limit`` was used up (GNU timeout's)."""
 GRACE: Final = 1.0
 """Seconds a process may run on after its time limit before it is ended from outside."""
+
+# What runs natively and unrestricted (at exit, for a child, in the time limit's thread), bound
+# now, before any program: a program can replace a standard library module's attributes
+# (shutil.rmtree, contextvars.Context, atexit.register), but not these names' objects.
+_UNRESTRICTED: Final = run_unrestricted
+_REMOVE_TREE: Final = remove_tree
+_AT_EXIT: Final = atexit.register
+_FRESH_CONTEXT: Final = contextvars.Context
+_SERVE_PAIR: Final = serve_pair
 
 
 class LauncherProcessHandler:
@@ -110,7 +118,7 @@ class LauncherProcessHandler:
                 path = f"{base}/posixbackend-children-{posix.getpid()}-{posix.urandom(4).hex()}"
                 posix.mkdir(path, 0o700)
                 self._scratch = path
-                atexit.register(_remove_natively, path)
+                _AT_EXIT(_remove_natively, path)
             return self._scratch
 
     def prepare(self) -> str | None:
@@ -132,7 +140,7 @@ class LauncherProcessHandler:
         number = _free_child_descriptor(command.fds)
         fd = -1
         try:
-            fd = run_unrestricted(self._serve_connection)
+            fd = _UNRESTRICTED(_SERVE_CONNECTION, self)
             options = attrs.evolve(
                 options,
                 fs=FsSpec(FsKind.INHERIT, fd=number),
@@ -168,9 +176,12 @@ class LauncherProcessHandler:
         """A socket to hand a child, its other end served with the program's file system
         from a thread of the library's own (native, unrestricted, anchored to nothing)."""
         with free_start():
-            return contextvars.Context().run(
-                serve_pair, self._layout.file_system, "posixbackend-children-fs"
+            return _FRESH_CONTEXT().run(
+                _SERVE_PAIR, self._layout.file_system, "posixbackend-children-fs"
             )
+
+
+_SERVE_CONNECTION: Final = LauncherProcessHandler._serve_connection
 
 
 class Session:
@@ -340,7 +351,7 @@ class ProcessTimeLimit:
             target=self._end_stuck_process, name="posixbackend-time-limit", daemon=True
         )
         with free_start():
-            contextvars.Context().run(ender.start)  # natively, whatever the program may do
+            _FRESH_CONTEXT().run(ender.start)  # natively, whatever the program may do
 
     @property
     def message(self) -> str:
@@ -530,8 +541,9 @@ def _free_child_descriptor(fds: Mapping[int, int]) -> int:
 
 def _remove_natively(path: str) -> None:
     """Remove the host directory ``path`` and what children left in it (at exit; natively
-    and unrestricted, whatever permissions the program had)."""
-    run_unrestricted(functools.partial(shutil.rmtree, path, ignore_errors=True))
+    and unrestricted, whatever permissions the program had: so through functions bound
+    before the program ran, see :mod:`~posixbackend.launcher.removal`)."""
+    _UNRESTRICTED(_REMOVE_TREE, path)
 
 
 def log_to_stderr(level: str) -> None:

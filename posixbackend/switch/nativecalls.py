@@ -16,8 +16,9 @@ from __future__ import annotations
 import errno
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
+import compat
 from posixbackend.permissions import anchors
 from posixbackend.permissions.current import POLICY, get_policy
 from posixbackend.permissions.policy import Access
@@ -27,6 +28,24 @@ from vfs.delegate import DelegatingFileSystem, DelegatingHandle
 from vfs.walk import Nodes
 
 T = TypeVar("T")
+
+# Bound at import, before any guest runs: a guest can replace builtins.getattr or
+# functools.partial, and a blessed call must not take what to run unrestricted from them.
+_GETATTR: Final = getattr
+_CALLABLE: Final = callable
+_PARTIAL: Final = functools.partial
+
+PROVIDER_CODE = compat.declare(
+    id="switch.blessed_provider_code",
+    function="posixbackend.backend",
+    aspect="providers that call Python's os, under restricting permissions",
+    level=compat.Level.INFO,
+    explanation="a provider that calls Python's os (PyFilesystem2, fsspec, pyfakefs), made "
+    "outside the block, runs its own code natively and unrestricted; that code finds os, io "
+    "and its own modules' functions as it runs, and a guest in the block can replace them: "
+    "serve such providers to cooperating code only (the launcher serves none, and --sandbox "
+    "and the isolated mode confine whatever runs)",
+)
 
 
 def run_unrestricted(call: Callable[..., T], *args: Any) -> T:
@@ -49,7 +68,7 @@ def _natively(name: str) -> Callable[..., Any]:
     host access was allowed), else under whatever serves the caller."""
 
     def method(self: Any, *args: Any) -> Any:
-        call = getattr(self.inner, name)
+        call = _GETATTR(self.inner, name)
         if self.blessed:
             return run_unrestricted(call, *args)
         return call(*args)
@@ -80,13 +99,13 @@ class NativeNodes:
 
     @property
     def releases(self) -> bool:
-        return bool(getattr(self._inner, "releases", False))
+        return bool(_GETATTR(self._inner, "releases", False))
 
     def __getattr__(self, name: str) -> Any:
-        found = getattr(self._inner, name)
-        if not self._blessed or not callable(found):
+        found = _GETATTR(self._inner, name)
+        if not self._blessed or not _CALLABLE(found):
             return found
-        return functools.partial(run_unrestricted, found)
+        return _PARTIAL(run_unrestricted, found)
 
 
 class NativeCallsFileSystem(DelegatingFileSystem):
@@ -150,5 +169,6 @@ def native_calls(file_system: FileSystem) -> FileSystem:
             f"{file_system!r} calls Python's os, which reaches the host: make it outside the "
             "restricting block (or grant allow_io='all')",
         )
+    PROVIDER_CODE.hit()
     return NativeCallsFileSystem(file_system, blessed=True)
 
