@@ -80,6 +80,22 @@ WRITE_MARKER = "os.close(os.open(MARKER, os.O_CREAT | os.O_WRONLY))"
 LIBRARY_STATE = "escapes: the library's own state, reached through sys.modules or "
 """The start of the reason for escapes through the library's private objects."""
 
+UNRESTRICTED_CLEAN_UP = """
+import errno, {module}
+from posixbackend.launcher import session
+def replaced(*args, **kwargs):
+    {write}
+kept = {module}.{name}
+{module}.{name} = {replacement}
+try:  # what the launcher runs at exit to remove its children's directory
+    session._remove_natively('/nonexistent/posixbackend-clean-up')
+finally:
+    {module}.{name} = kept  # the embedder goes on with the real one
+raise OSError(errno.EPERM, 'the clean-up ran none of the replacements')
+"""
+"""Guest code replacing ``{module}.{name}`` (a standard library function the launcher's
+clean-up at exit once looked up then, natively and unrestricted) and running that clean-up."""
+
 FORGER = r"""
 import os, pickle, sys
 from posixbackend.launcher import startup
@@ -448,6 +464,33 @@ contextvars.Context().run(lambda: {WRITE_MARKER})
 """,
         "file",
         LIBRARY_STATE + "introspection (here the table anchoring threads to their block)",
+    ),
+    Escape(
+        "the library's own way to run its work unrestricted, called by the guest",
+        f"""
+from posixbackend.switch.nativecalls import run_unrestricted
+run_unrestricted(lambda: {WRITE_MARKER})
+""",
+        "file",
+        LIBRARY_STATE + "introspection (here nativecalls.run_unrestricted, which the "
+        "launcher's clean-up and blessed providers use)",
+    ),
+    Escape(
+        "shutil.rmtree replaced, for the launcher's clean-up run unrestricted at exit",
+        UNRESTRICTED_CLEAN_UP.format(
+            module="shutil", name="rmtree", replacement="replaced", write=WRITE_MARKER
+        ),
+        "file",
+        "stopped",
+    ),
+    Escape(
+        "functools.partial replaced, for the launcher's clean-up run unrestricted at exit",
+        UNRESTRICTED_CLEAN_UP.format(
+            module="functools", name="partial", replacement="lambda *args, **kwargs: replaced",
+            write=WRITE_MARKER,
+        ),
+        "file",
+        "stopped",
     ),
     Escape(
         "a raw thread from a fresh _thread module",
