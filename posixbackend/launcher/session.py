@@ -118,8 +118,15 @@ class LauncherProcessHandler:
                 path = f"{base}/posixbackend-children-{posix.getpid()}-{posix.urandom(4).hex()}"
                 posix.mkdir(path, 0o700)
                 self._scratch = path
-                _AT_EXIT(_remove_natively, path)
+                _AT_EXIT(self._remove_scratch)  # (takes no path a program could choose)
             return self._scratch
+
+    def _remove_scratch(self) -> None:
+        """Remove the scratch directory and what children left in it (at exit; natively and
+        unrestricted, whatever permissions the program had: so through functions bound
+        before the program ran, see :mod:`~posixbackend.launcher.removal`)."""
+        if self._scratch is not None:
+            _UNRESTRICTED(_REMOVE_TREE, self._scratch)
 
     def prepare(self) -> str | None:
         """Make now, while the launcher may still write the host, the directory children may
@@ -537,13 +544,6 @@ def _free_child_descriptor(fds: Mapping[int, int]) -> int:
     while number in fds:
         number += 1
     return number
-
-
-def _remove_natively(path: str) -> None:
-    """Remove the host directory ``path`` and what children left in it (at exit; natively
-    and unrestricted, whatever permissions the program had: so through functions bound
-    before the program ran, see :mod:`~posixbackend.launcher.removal`)."""
-    _UNRESTRICTED(_REMOVE_TREE, path)
 
 
 def log_to_stderr(level: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import sys
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
@@ -22,6 +23,7 @@ import compat
 from posixbackend.permissions import anchors
 from posixbackend.permissions.current import POLICY, get_policy
 from posixbackend.permissions.policy import Access
+from posixbackend.permissions.trusted import LIBRARY, caller
 from posixbackend.switch.active import ACTIVE
 from vfs import FileSystem, Handle
 from vfs.delegate import DelegatingFileSystem, DelegatingHandle
@@ -34,6 +36,7 @@ T = TypeVar("T")
 _GETATTR: Final = getattr
 _CALLABLE: Final = callable
 _PARTIAL: Final = functools.partial
+_FRAME: Final = sys._getframe
 
 PROVIDER_CODE = compat.declare(
     id="switch.blessed_provider_code",
@@ -50,7 +53,15 @@ PROVIDER_CODE = compat.declare(
 
 def run_unrestricted(call: Callable[..., T], *args: Any) -> T:
     """``call(*args)`` natively and unrestricted, also on an anchored thread: for the
-    library's own work (a blessed provider's calls, the launcher's clean-up at exit)."""
+    library's own work (a blessed provider's calls, the launcher's clean-up at exit).
+    PermissionError for any other caller where permissions restrict: a guest's own code, or
+    library code it called directly (as the audit hook judges callers)."""
+    if get_policy() is not None and caller(_FRAME(1)) != LIBRARY:
+        raise PermissionError(
+            errno.EPERM,
+            "run_unrestricted is the library's own: code that did not enter the library "
+            "through one of its entry points cannot lift the permissions in force",
+        )
     token = ACTIVE.set(None)
     policy_token = POLICY.set(None)
     anchor = anchors.push(None, None) if anchors.anchor_of_caller() is not None else None

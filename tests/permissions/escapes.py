@@ -80,22 +80,6 @@ WRITE_MARKER = "os.close(os.open(MARKER, os.O_CREAT | os.O_WRONLY))"
 LIBRARY_STATE = "escapes: the library's own state, reached through sys.modules or "
 """The start of the reason for escapes through the library's private objects."""
 
-UNRESTRICTED_CLEAN_UP = """
-import errno, {module}
-from posixbackend.launcher import session
-def replaced(*args, **kwargs):
-    {write}
-kept = {module}.{name}
-{module}.{name} = {replacement}
-try:  # what the launcher runs at exit to remove its children's directory
-    session._remove_natively('/nonexistent/posixbackend-clean-up')
-finally:
-    {module}.{name} = kept  # the embedder goes on with the real one
-raise OSError(errno.EPERM, 'the clean-up ran none of the replacements')
-"""
-"""Guest code replacing ``{module}.{name}`` (a standard library function the launcher's
-clean-up at exit once looked up then, natively and unrestricted) and running that clean-up."""
-
 FORGER = r"""
 import os, pickle, sys
 from posixbackend.launcher import startup
@@ -472,23 +456,22 @@ from posixbackend.switch.nativecalls import run_unrestricted
 run_unrestricted(lambda: {WRITE_MARKER})
 """,
         "file",
-        LIBRARY_STATE + "introspection (here nativecalls.run_unrestricted, which the "
-        "launcher's clean-up and blessed providers use)",
-    ),
-    Escape(
-        "shutil.rmtree replaced, for the launcher's clean-up run unrestricted at exit",
-        UNRESTRICTED_CLEAN_UP.format(
-            module="shutil", name="rmtree", replacement="replaced", write=WRITE_MARKER
-        ),
-        "file",
         "stopped",
     ),
     Escape(
-        "functools.partial replaced, for the launcher's clean-up run unrestricted at exit",
-        UNRESTRICTED_CLEAN_UP.format(
-            module="functools", name="partial", replacement="lambda *args, **kwargs: replaced",
-            write=WRITE_MARKER,
-        ),
+        "the launcher's clean-up run unrestricted, called on an object of the guest's",
+        f"""
+import errno, shutil, types
+from posixbackend.launcher.session import LauncherProcessHandler
+def replaced(*args, **kwargs):
+    {WRITE_MARKER}
+kept, shutil.rmtree = shutil.rmtree, replaced
+try:  # what the launcher runs at exit, here on a directory the guest chose
+    LauncherProcessHandler._remove_scratch(types.SimpleNamespace(_scratch=MARKER))
+finally:
+    shutil.rmtree = kept  # the embedder goes on with the real one
+raise OSError(errno.EPERM, 'the clean-up ran none of the replacements')
+""",
         "file",
         "stopped",
     ),

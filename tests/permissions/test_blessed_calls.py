@@ -87,3 +87,19 @@ def test_a_replaced_partial_is_not_what_a_blessed_walk_runs(
         finally:
             functools.partial = real_partial  # type: ignore[misc]
     assert not marker.exists()
+
+
+def test_a_blessed_wrapper_the_guest_made_runs_nothing_unrestricted(tmp_path: Path) -> None:
+    """Library code a guest calls directly is the guest's: a wrapper it blesses itself (or
+    run_unrestricted called outright) is refused, not run natively."""
+    from posixbackend.switch.nativecalls import NativeCallsFileSystem, run_unrestricted
+
+    marker = tmp_path / "escaped"
+    evil = PythonOsProvider(MemoryFileSystem())
+    evil.stat = _writer(marker, evil.stat)  # type: ignore[method-assign]
+    with backend("managed", permissions=Permissions.sandbox()):
+        with pytest.raises(PermissionError, match="run_unrestricted is the library's own"):
+            NativeCallsFileSystem(evil, blessed=True).stat("/")
+        with pytest.raises(PermissionError, match="run_unrestricted is the library's own"):
+            run_unrestricted(_writer(marker, print))
+    assert not marker.exists()
