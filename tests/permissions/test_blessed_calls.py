@@ -80,7 +80,7 @@ def test_a_replaced_partial_is_not_what_a_blessed_walk_runs(
         return real_partial(function, *args, **kwargs)
 
     with backend("managed", file_system=mounted, permissions=Permissions(allow_io=mounted)):
-        functools.partial = replaced  # type: ignore[misc]  # the guest's doing
+        functools.partial = replaced  # type: ignore[misc,assignment]  # the guest's doing
         try:
             os.makedirs("/m/a/b")
             assert os.listdir("/m/a") == ["b"]
