@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import contextvars
+import functools
 import logging
 import math
 import os
@@ -21,7 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Final, TextIO
+from typing import Any, Final, TextIO
 
 import attrs
 
@@ -48,7 +49,13 @@ from posixbackend.launcher.options import (
 from posixbackend.launcher.program import print_thread_exception
 from posixbackend.launcher.removal import remove_tree
 from posixbackend.launcher.streams import rebuild_standard_streams
-from posixbackend.permissions.anchors import free_start
+from posixbackend.permissions.anchors import (
+    Anchor,
+    adopt,
+    anchor_of_caller,
+    free_start,
+    release_thread,
+)
 from posixbackend.permissions.environment import PrivateEnvironment
 from posixbackend.permissions.policy import Permissions
 from posixbackend.permissions.timelimit import TimeLimit, TimeLimitExceeded
@@ -75,6 +82,9 @@ _REMOVE_TREE: Final = remove_tree
 _AT_EXIT: Final = atexit.register
 _FRESH_CONTEXT: Final = contextvars.Context
 _SERVE_PAIR: Final = serve_pair
+_PARTIAL: Final = functools.partial
+_ADOPT: Final = adopt
+_RELEASE: Final = release_thread
 
 
 class LauncherProcessHandler:
@@ -147,7 +157,7 @@ class LauncherProcessHandler:
         number = _free_child_descriptor(command.fds)
         fd = -1
         try:
-            fd = _UNRESTRICTED(_SERVE_CONNECTION, self)
+            fd = _UNRESTRICTED(_SERVE_CONNECTION, self, anchor_of_caller())
             options = attrs.evolve(
                 options,
                 fs=FsSpec(FsKind.INHERIT, fd=number),
@@ -179,13 +189,26 @@ class LauncherProcessHandler:
         same = options.fs == served.fs and options.mounts == served.mounts
         return options if same and options.backend.emulated else None
 
-    def _serve_connection(self) -> int:
+    def _serve_connection(self, program: Anchor | None) -> int:
         """A socket to hand a child, its other end served with the program's file system
-        from a thread of the library's own (native, unrestricted, anchored to nothing)."""
+        from a thread of the library's own (native, unrestricted, anchored to nothing);
+        ``program``: the anchor of the thread that starts the child, which the server's
+        logging calls run under (a handler the program added is its code)."""
+        log = None if program is None else _PARTIAL(_log_under, program)
         with free_start():
             return _FRESH_CONTEXT().run(
-                _SERVE_PAIR, self._layout.file_system, "posixbackend-children-fs"
+                _SERVE_PAIR, self._layout.file_system, "posixbackend-children-fs", log
             )
+
+
+def _log_under(program: Anchor, method: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """A logging call of a server's, made with the calling (server) thread anchored to
+    ``program`` for its duration: the handlers run under the program's permissions."""
+    _ADOPT(program)
+    try:
+        method(*args, **kwargs)
+    finally:
+        _RELEASE()
 
 
 _SERVE_CONNECTION: Final = LauncherProcessHandler._serve_connection

@@ -83,3 +83,55 @@ def test_a_served_child_runs_none_of_the_programs_replacements(tmp_path: Path) -
     )
     assert not marker.exists(), done
     assert done.returncode == 0 and done.stdout == "child\n", done
+
+
+def test_the_served_file_systems_thread_is_started_by_no_replacement(tmp_path: Path) -> None:
+    """threading.Thread replaced: the server's thread is started by the real class (bound
+    before the program ran), so the replacement never runs outside the permissions."""
+    marker = tmp_path / "escaped"
+    replace = (
+        "import threading\n"
+        "class Thread(threading.Thread):\n"
+        "    def __init__(self, *args, **kwargs):\n"
+        "        replaced()\n"
+        "        super().__init__(*args, **kwargs)\n"
+        "threading.Thread = Thread"
+    )
+    child = "import subprocess\nsubprocess.run([sys.executable, '-c', 'print(\"child\")'])"
+    done = launch(
+        *OPTIONS, "-c", _program(marker, replace, child), cwd=tmp_path, env=IN_PROCESS_ONLY
+    )
+    assert not marker.exists(), done
+    assert done.returncode == 0 and done.stdout == "child\n", done
+
+
+def test_a_logging_handler_runs_under_the_programs_permissions_on_the_servers_thread(
+    tmp_path: Path,
+) -> None:
+    """The server of a child's file system logs a broken frame from its own (unrestricted)
+    thread; a handler the program added runs there, but under the program's permissions: it
+    runs (it says so) and writes nothing on the host."""
+    marker = tmp_path / "escaped"
+    handler = (
+        "import logging\n"
+        "class Handler(logging.Handler):\n"
+        "    def emit(self, record):\n"
+        "        if 'remote file system' in record.getMessage():\n"
+        "            print('handled', flush=True)\n"
+        "            replaced()\n"
+        "logging.getLogger().addHandler(Handler())"
+    )
+    breaker = (
+        "from posixbackend.launcher import startup\nfrom vfs.remote import wire\n"
+        "remote = startup._STARTED[0].layout.file_system\n"
+        "wire.send_all(remote.connection.fd, b'\\xff\\xff\\xff\\xff' + b'x' * 64)\n"
+    )
+    child = (
+        f"import subprocess, time\nsubprocess.run([sys.executable, '-c', {breaker!r}])\n"
+        "time.sleep(0.3)"
+    )
+    done = launch(
+        *OPTIONS, "-c", _program(marker, handler, child), cwd=tmp_path, env=IN_PROCESS_ONLY
+    )
+    assert not marker.exists(), done
+    assert "handled" in done.stdout, done
