@@ -18,12 +18,11 @@ import os
 import posix
 import queue
 import resource
-import shutil
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Final, TextIO
+from typing import Any, Final, TextIO
 
 import attrs
 
@@ -48,8 +47,15 @@ from posixbackend.launcher.options import (
     options_from_environment,
 )
 from posixbackend.launcher.program import print_thread_exception
+from posixbackend.launcher.removal import remove_tree
 from posixbackend.launcher.streams import rebuild_standard_streams
-from posixbackend.permissions.anchors import free_start
+from posixbackend.permissions.anchors import (
+    Anchor,
+    adopt,
+    anchor_of_caller,
+    free_start,
+    release_thread,
+)
 from posixbackend.permissions.environment import PrivateEnvironment
 from posixbackend.permissions.policy import Permissions
 from posixbackend.permissions.timelimit import TimeLimit, TimeLimitExceeded
@@ -67,6 +73,18 @@ TIME_LIMIT_STATUS: Final = 124
 """The exit status of a process whose ``--time-limit`` was used up (GNU timeout's)."""
 GRACE: Final = 1.0
 """Seconds a process may run on after its time limit before it is ended from outside."""
+
+# What runs natively and unrestricted (at exit, for a child, in the time limit's thread), bound
+# now, before any program: a program can replace a standard library module's attributes
+# (shutil.rmtree, contextvars.Context, atexit.register), but not these names' objects.
+_UNRESTRICTED: Final = run_unrestricted
+_REMOVE_TREE: Final = remove_tree
+_AT_EXIT: Final = atexit.register
+_FRESH_CONTEXT: Final = contextvars.Context
+_SERVE_PAIR: Final = serve_pair
+_PARTIAL: Final = functools.partial
+_ADOPT: Final = adopt
+_RELEASE: Final = release_thread
 
 
 class LauncherProcessHandler:
@@ -110,8 +128,15 @@ class LauncherProcessHandler:
                 path = f"{base}/posixbackend-children-{posix.getpid()}-{posix.urandom(4).hex()}"
                 posix.mkdir(path, 0o700)
                 self._scratch = path
-                atexit.register(_remove_natively, path)
+                _AT_EXIT(self._remove_scratch)  # (takes no path a program could choose)
             return self._scratch
+
+    def _remove_scratch(self) -> None:
+        """Remove the scratch directory and what children left in it (at exit; natively and
+        unrestricted, whatever permissions the program had: so through functions bound
+        before the program ran, see :mod:`~posixbackend.launcher.removal`)."""
+        if self._scratch is not None:
+            _UNRESTRICTED(_REMOVE_TREE, self._scratch)
 
     def prepare(self) -> str | None:
         """Make now, while the launcher may still write the host, the directory children may
@@ -132,7 +157,7 @@ class LauncherProcessHandler:
         number = _free_child_descriptor(command.fds)
         fd = -1
         try:
-            fd = run_unrestricted(self._serve_connection)
+            fd = _UNRESTRICTED(_SERVE_CONNECTION, self, anchor_of_caller())
             options = attrs.evolve(
                 options,
                 fs=FsSpec(FsKind.INHERIT, fd=number),
@@ -164,13 +189,29 @@ class LauncherProcessHandler:
         same = options.fs == served.fs and options.mounts == served.mounts
         return options if same and options.backend.emulated else None
 
-    def _serve_connection(self) -> int:
+    def _serve_connection(self, program: Anchor | None) -> int:
         """A socket to hand a child, its other end served with the program's file system
-        from a thread of the library's own (native, unrestricted, anchored to nothing)."""
+        from a thread of the library's own (native, unrestricted, anchored to nothing);
+        ``program``: the anchor of the thread that starts the child, which the server's
+        logging calls run under (a handler the program added is its code)."""
+        log = None if program is None else _PARTIAL(_log_under, program)
         with free_start():
-            return contextvars.Context().run(
-                serve_pair, self._layout.file_system, "posixbackend-children-fs"
+            return _FRESH_CONTEXT().run(
+                _SERVE_PAIR, self._layout.file_system, "posixbackend-children-fs", log
             )
+
+
+def _log_under(program: Anchor, method: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """A logging call of a server's, made with the calling (server) thread anchored to
+    ``program`` for its duration: the handlers run under the program's permissions."""
+    _ADOPT(program)
+    try:
+        method(*args, **kwargs)
+    finally:
+        _RELEASE()
+
+
+_SERVE_CONNECTION: Final = LauncherProcessHandler._serve_connection
 
 
 class Session:
@@ -340,7 +381,7 @@ class ProcessTimeLimit:
             target=self._end_stuck_process, name="posixbackend-time-limit", daemon=True
         )
         with free_start():
-            contextvars.Context().run(ender.start)  # natively, whatever the program may do
+            _FRESH_CONTEXT().run(ender.start)  # natively, whatever the program may do
 
     @property
     def message(self) -> str:
@@ -526,12 +567,6 @@ def _free_child_descriptor(fds: Mapping[int, int]) -> int:
     while number in fds:
         number += 1
     return number
-
-
-def _remove_natively(path: str) -> None:
-    """Remove the host directory ``path`` and what children left in it (at exit; natively
-    and unrestricted, whatever permissions the program had)."""
-    run_unrestricted(functools.partial(shutil.rmtree, path, ignore_errors=True))
 
 
 def log_to_stderr(level: str) -> None:

@@ -27,12 +27,12 @@ import os
 import posix
 import resource
 import signal
-import stat
 import time
 from collections.abc import Sequence
 from typing import NamedTuple, NoReturn
 
 from posixbackend.isolation.libc import prctl
+from posixbackend.launcher.removal import remove_tree
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -212,24 +212,7 @@ def _kill_descendants() -> None:
 
 def _clean_up(paths: Sequence[str]) -> None:
     for path in paths:
-        _remove_tree(path)
-
-
-def _remove_tree(path: str) -> None:
-    """Remove ``path`` and what is below it (whatever cannot be removed, stays)."""
-    try:
-        mode = posix.lstat(path).st_mode
-    except OSError:
-        return
-    if stat.S_ISDIR(mode):
-        with contextlib.suppress(OSError):
-            for name in posix.listdir(path):
-                _remove_tree(f"{path}/{name}")
-        with contextlib.suppress(OSError):
-            posix.rmdir(path)
-        return
-    with contextlib.suppress(OSError):
-        posix.unlink(path)
+        remove_tree(path)  # through descriptors: a symlink the guest swaps in is not followed
 
 
 def _mirror(status: int) -> NoReturn:

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import errno
 import functools
+import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
+import compat
 from posixbackend.permissions import anchors
 from posixbackend.permissions.current import POLICY, get_policy
 from posixbackend.permissions.policy import Access
+from posixbackend.permissions.trusted import LIBRARY, caller
 from posixbackend.switch.active import ACTIVE
 from vfs import FileSystem, Handle
 from vfs.delegate import DelegatingFileSystem, DelegatingHandle
@@ -28,10 +31,37 @@ from vfs.walk import Nodes
 
 T = TypeVar("T")
 
+# Bound at import, before any guest runs: a guest can replace builtins.getattr or
+# functools.partial, and a blessed call must not take what to run unrestricted from them.
+_GETATTR: Final = getattr
+_CALLABLE: Final = callable
+_PARTIAL: Final = functools.partial
+_FRAME: Final = sys._getframe
+
+PROVIDER_CODE = compat.declare(
+    id="switch.blessed_provider_code",
+    function="posixbackend.backend",
+    aspect="providers that call Python's os, under restricting permissions",
+    level=compat.Level.INFO,
+    explanation="a provider that calls Python's os (PyFilesystem2, fsspec, pyfakefs), made "
+    "outside the block, runs its own code natively and unrestricted; that code finds os, io "
+    "and its own modules' functions as it runs, and a guest in the block can replace them: "
+    "serve such providers to cooperating code only (the launcher serves none, and --sandbox "
+    "and the isolated mode confine whatever runs)",
+)
+
 
 def run_unrestricted(call: Callable[..., T], *args: Any) -> T:
     """``call(*args)`` natively and unrestricted, also on an anchored thread: for the
-    library's own work (a blessed provider's calls, the launcher's clean-up at exit)."""
+    library's own work (a blessed provider's calls, the launcher's clean-up at exit).
+    PermissionError for any other caller where permissions restrict: a guest's own code, or
+    library code it called directly (as the audit hook judges callers)."""
+    if get_policy() is not None and caller(_FRAME(1)) != LIBRARY:
+        raise PermissionError(
+            errno.EPERM,
+            "run_unrestricted is the library's own: code that did not enter the library "
+            "through one of its entry points cannot lift the permissions in force",
+        )
     token = ACTIVE.set(None)
     policy_token = POLICY.set(None)
     anchor = anchors.push(None, None) if anchors.anchor_of_caller() is not None else None
@@ -49,7 +79,7 @@ def _natively(name: str) -> Callable[..., Any]:
     host access was allowed), else under whatever serves the caller."""
 
     def method(self: Any, *args: Any) -> Any:
-        call = getattr(self.inner, name)
+        call = _GETATTR(self.inner, name)
         if self.blessed:
             return run_unrestricted(call, *args)
         return call(*args)
@@ -80,13 +110,13 @@ class NativeNodes:
 
     @property
     def releases(self) -> bool:
-        return bool(getattr(self._inner, "releases", False))
+        return bool(_GETATTR(self._inner, "releases", False))
 
     def __getattr__(self, name: str) -> Any:
-        found = getattr(self._inner, name)
-        if not self._blessed or not callable(found):
+        found = _GETATTR(self._inner, name)
+        if not self._blessed or not _CALLABLE(found):
             return found
-        return functools.partial(run_unrestricted, found)
+        return _PARTIAL(run_unrestricted, found)
 
 
 class NativeCallsFileSystem(DelegatingFileSystem):
@@ -150,5 +180,6 @@ def native_calls(file_system: FileSystem) -> FileSystem:
             f"{file_system!r} calls Python's os, which reaches the host: make it outside the "
             "restricting block (or grant allow_io='all')",
         )
+    PROVIDER_CODE.hit()
     return NativeCallsFileSystem(file_system, blessed=True)
 

@@ -450,6 +450,32 @@ contextvars.Context().run(lambda: {WRITE_MARKER})
         LIBRARY_STATE + "introspection (here the table anchoring threads to their block)",
     ),
     Escape(
+        "the library's own way to run its work unrestricted, called by the guest",
+        f"""
+from posixbackend.switch.nativecalls import run_unrestricted
+run_unrestricted(lambda: {WRITE_MARKER})
+""",
+        "file",
+        "stopped",
+    ),
+    Escape(
+        "the launcher's clean-up run unrestricted, called on an object of the guest's",
+        f"""
+import errno, shutil, types
+from posixbackend.launcher.session import LauncherProcessHandler
+def replaced(*args, **kwargs):
+    {WRITE_MARKER}
+kept, shutil.rmtree = shutil.rmtree, replaced
+try:  # what the launcher runs at exit, here on a directory the guest chose
+    LauncherProcessHandler._remove_scratch(types.SimpleNamespace(_scratch=MARKER))
+finally:
+    shutil.rmtree = kept  # the embedder goes on with the real one
+raise OSError(errno.EPERM, 'the clean-up ran none of the replacements')
+""",
+        "file",
+        "stopped",
+    ),
+    Escape(
         "a raw thread from a fresh _thread module",
         FRESH_MODULE
         + f"""

@@ -31,6 +31,20 @@ from vfs.remote.wire import (
 )
 
 LOG: Final = logging.getLogger("vfs.remote")
+# Bound at import: a server may run on a library thread outside any permissions, and a
+# program can replace a module's attributes, but not what these names hold.
+_THREAD: Final = threading.Thread
+_SOCKETPAIR: Final = _socket.socketpair
+_CLOSE: Final = posix.close
+_STRERROR: Final = posix.strerror
+
+LogRunner = Callable[..., None]
+"""How a server makes a logging call ``(method, *args, **kwargs)``: the handlers a program
+added to the logging system are its code, and its owner may run them under its permissions."""
+
+
+def _log_here(method: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    method(*args, **kwargs)
 MAX_HANDLES: Final = 1 << 16
 """Handles one connection may hold open at once (more: EMFILE, as a process's fd limit)."""
 STAT_EXTRAS: Final = (
@@ -165,15 +179,18 @@ class FileSystemServer:
     handle opened through it.
     """
 
-    def __init__(self, file_system: FileSystem, fd: int) -> None:
+    def __init__(
+        self, file_system: FileSystem, fd: int, log: LogRunner | None = None
+    ) -> None:
         self.file_system = file_system
         self.fd = fd
+        self._log = _log_here if log is None else log
         self._handles: dict[int, Handle] = {}
         self._next_id = 0
 
     def start(self, name: str = "vfs-remote-server") -> threading.Thread:
         """Serve on a new daemon thread (returned, started)."""
-        thread = threading.Thread(target=self.serve, name=name, daemon=True)
+        thread = _THREAD(target=self.serve, name=name, daemon=True)
         thread.start()
         return thread
 
@@ -185,13 +202,13 @@ class FileSystemServer:
                     request = decode(receive(self.fd))
                 except ConnectionClosed as closed:
                     if "middle" in str(closed):
-                        LOG.error("remote file system: %s", closed)
+                        self._log(LOG.error, "remote file system: %s", closed)
                     return
                 send_all(self.fd, encode(self.answer(request)))
         except (BadRequest, WireError) as error:
-            LOG.error("remote file system: connection ended: %s", error)
+            self._log(LOG.error, "remote file system: connection ended: %s", error)
         except OSError as error:  # the socket itself failed (the peer went away mid-reply)
-            LOG.info("remote file system: connection lost: %s", error)
+            self._log(LOG.info, "remote file system: connection lost: %s", error)
         finally:
             self.close()
 
@@ -209,9 +226,10 @@ class FileSystemServer:
             return "error", type(error).__name__, None, str(error), None, None
         except BadRequest:
             raise
-        except Exception as error:  # a provider's bug: the peer gets EIO, the log the cause
-            LOG.exception("remote file system: %s failed", name)
-            message = f"{posix.strerror(errno.EIO)} ({type(error).__name__} in the provider)"
+        # A provider's bug: the peer gets EIO, the log the cause (with its traceback).
+        except Exception as error:  # noqa: BLE001 - logged through self._log
+            self._log(LOG.error, "remote file system: %s failed", name, exc_info=error)
+            message = f"{_STRERROR(errno.EIO)} ({type(error).__name__} in the provider)"
             return "error", "OSError", errno.EIO, message, None, None
 
     def _perform(self, name: str, arguments: tuple[Value, ...]) -> Value:
@@ -238,12 +256,12 @@ class FileSystemServer:
         checked = _checked(kinds, arguments[1:], name)
         handle = self._handles.get(number)
         if handle is None:
-            raise OSError(errno.EBADF, posix.strerror(errno.EBADF))
+            raise OSError(errno.EBADF, _STRERROR(errno.EBADF))
         return result(getattr(handle, call)(*checked))
 
     def _open(self, path: str, flags: int, mode: int) -> Value:
         if len(self._handles) >= MAX_HANDLES:
-            raise OSError(errno.EMFILE, posix.strerror(errno.EMFILE))
+            raise OSError(errno.EMFILE, _STRERROR(errno.EMFILE))
         handle = self.file_system.open(path, flags, mode)
         self._next_id += 1
         self._handles[self._next_id] = handle
@@ -256,10 +274,10 @@ class FileSystemServer:
             try:
                 handle.close()
             except OSError as error:
-                LOG.warning("remote file system: closing a handle: %s", error)
+                self._log(LOG.warning, "remote file system: closing a handle: %s", error)
         if self.fd >= 0:
             fd, self.fd = self.fd, -1
-            posix.close(fd)
+            _CLOSE(fd)
 
 
 def _checked(
@@ -287,25 +305,27 @@ def _name(filename: object) -> Value:
     return str(filename)
 
 
-def serve(file_system: FileSystem, fd: int, name: str = "vfs-remote-server") -> threading.Thread:
+def serve(
+    file_system: FileSystem, fd: int, name: str = "vfs-remote-server", log: LogRunner | None = None
+) -> threading.Thread:
     """Serve ``file_system`` on the connected stream socket ``fd`` (which it then owns) from
-    a new daemon thread."""
-    return FileSystemServer(file_system, fd).start(name)
+    a new daemon thread; ``log``: how it makes its logging calls (see :data:`LogRunner`)."""
+    return FileSystemServer(file_system, fd, log).start(name)
 
 
-def serve_pair(file_system: FileSystem, name: str = "vfs-remote-server") -> int:
+def serve_pair(
+    file_system: FileSystem, name: str = "vfs-remote-server", log: LogRunner | None = None
+) -> int:
     """A new connected pair of stream sockets, one end served with ``file_system``; the other
     end's descriptor (close-on-exec, the caller's to hand on or to give to a
     :class:`~vfs.remote.RemoteFileSystem`)."""
-    served, other = _socket.socketpair(
-        _socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC
-    )
+    served, other = _SOCKETPAIR(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     try:  # both socket objects are closed if anything below fails
         served_fd = high_duplicate(served.fileno())
         try:
-            serve(file_system, served_fd, name)
+            serve(file_system, served_fd, name, log)
         except BaseException:
-            posix.close(served_fd)
+            _CLOSE(served_fd)
             raise
         return other.detach()
     finally:

@@ -145,6 +145,12 @@ def _real(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 _fcntl: Final = _real(fcntl.fcntl)
+# Bound at import: a server may run on a library thread outside any permissions, and a
+# program can replace a module's attributes (the real posix module's too, which the import
+# system holds), but not what these names hold.
+_READ: Final = _real(posix.read)
+_WRITE: Final = _real(posix.write)
+_GETRLIMIT: Final = resource.getrlimit
 
 
 def high_duplicate(fd: int) -> int:
@@ -154,7 +160,7 @@ def high_duplicate(fd: int) -> int:
     Low numbers are the ones an emulated backend hands out as its own descriptors, and C code
     that is given such a number (CPython's traceback printer dups and reads it) would reach
     the real descriptor of that number: a connection must never be it."""
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    soft = _GETRLIMIT(resource.RLIMIT_NOFILE)[0]
     if soft == resource.RLIM_INFINITY or not 0 < soft <= 1 << 16:
         soft = 1 << 16
     try:
@@ -174,7 +180,7 @@ def send_all(fd: int, frame: bytes) -> None:
     """Write the whole of ``frame`` to ``fd`` (a connected stream socket)."""
     view = memoryview(frame)
     while view:
-        written = posix.write(fd, view)
+        written = _WRITE(fd, view)
         view = view[written:]
 
 
@@ -193,7 +199,7 @@ def _read_exactly(fd: int, size: int, *, at_start: bool) -> bytes:
     the peer announced)."""
     data = bytearray()
     while len(data) < size:
-        part = posix.read(fd, min(size - len(data), 1 << 20))
+        part = _READ(fd, min(size - len(data), 1 << 20))
         if not part:
             where = "between frames" if at_start and not data else "in the middle of a frame"
             raise ConnectionClosed(f"the peer closed the connection {where}")
