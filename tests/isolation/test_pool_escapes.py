@@ -77,15 +77,7 @@ def test_the_real_fork_exec_found_by_gc_starts_no_process(marker: Path) -> None:
             pending.extend(gc.get_referents(item))
         print("found the real one:", real is not None)
         argv = [b"/bin/sh", b"-c", b"touch " + MARKER.encode()]
-        def run():
-            r, w = os.pipe()
-            arguments = (argv, [b"/bin/sh"], True, (w,), None, None, -1, -1, -1, -1, -1, -1,
-                         r, w, True, False, -1, None, None, None, -1, None, False)
-            try:
-                return real(*arguments)
-            except TypeError:  # versions without the last argument (allow_vfork)
-                return real(*arguments[:-1])
-        attempt("fork_exec", run)
+        attempt("fork_exec", lambda: start_with(real, argv))
         """.replace("MARKER", repr(str(marker)))
     )
     assert printed(result) == ["found the real one: True", "fork_exec refused"]
