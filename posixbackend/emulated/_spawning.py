@@ -11,7 +11,7 @@ import os
 import posix
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import compat
@@ -92,6 +92,37 @@ SIGNALS_RESTORED: Final = frozenset(
     getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name)
 )
 """What restore_signals resets to the default (the signals Python ignores)."""
+
+
+def _posix_spawner(function: str, *, search: bool, doc: str) -> Callable[..., int]:
+    """The method ``os.<function>`` (posix_spawn or posix_spawnp, which differ only in
+    ``search``), with os's signature written once for both."""
+
+    def method(
+        self: SpawnFunctions,
+        path: Any,
+        argv: Any,
+        env: Any,
+        /,
+        *,
+        file_actions: Any = (),
+        setpgroup: Any = None,
+        resetids: Any = False,
+        setsid: Any = False,
+        setsigmask: Any = (),
+        setsigdef: Any = (),
+        scheduler: Any = None,
+    ) -> int:
+        return self._posix_spawn(
+            function, path, argv, env, search=search, file_actions=file_actions,
+            setpgroup=setpgroup, resetids=resetids, setsid=setsid, setsigmask=setsigmask,
+            setsigdef=setsigdef, scheduler=scheduler,
+        )  # fmt: skip
+
+    # argument errors name the function, as os's do
+    method.__name__ = method.__qualname__ = function
+    method.__doc__ = doc
+    return method
 
 
 class SpawnFunctions(ProcessFunctions):
@@ -224,49 +255,14 @@ class SpawnFunctions(ProcessFunctions):
         self._reap(started)
         return status
 
-    def posix_spawn(
-        self,
-        path: Any,
-        argv: Any,
-        env: Any,
-        /,
-        *,
-        file_actions: Any = (),
-        setpgroup: Any = None,
-        resetids: Any = False,
-        setsid: Any = False,
-        setsigmask: Any = (),
-        setsigdef: Any = (),
-        scheduler: Any = None,
-    ) -> int:
-        """os.posix_spawn through the process handler; file actions act on emulated fds."""
-        return self._posix_spawn(
-            "posix_spawn", path, argv, env, search=False, file_actions=file_actions,
-            setpgroup=setpgroup, resetids=resetids, setsid=setsid, setsigmask=setsigmask,
-            setsigdef=setsigdef, scheduler=scheduler,
-        )  # fmt: skip
-
-    def posix_spawnp(
-        self,
-        path: Any,
-        argv: Any,
-        env: Any,
-        /,
-        *,
-        file_actions: Any = (),
-        setpgroup: Any = None,
-        resetids: Any = False,
-        setsid: Any = False,
-        setsigmask: Any = (),
-        setsigdef: Any = (),
-        scheduler: Any = None,
-    ) -> int:
-        """os.posix_spawnp: posix_spawn with the program looked for along the backend's PATH."""
-        return self._posix_spawn(
-            "posix_spawnp", path, argv, env, search=True, file_actions=file_actions,
-            setpgroup=setpgroup, resetids=resetids, setsid=setsid, setsigmask=setsigmask,
-            setsigdef=setsigdef, scheduler=scheduler,
-        )  # fmt: skip
+    posix_spawn = _posix_spawner(
+        "posix_spawn", search=False,
+        doc="os.posix_spawn through the process handler; file actions act on emulated fds.",
+    )  # fmt: skip
+    posix_spawnp = _posix_spawner(
+        "posix_spawnp", search=True,
+        doc="os.posix_spawnp: posix_spawn with the program looked for along the backend's PATH.",
+    )  # fmt: skip
 
     def _posix_spawn(
         self,

@@ -29,7 +29,7 @@ from typing import Any
 import attrs
 
 from posixbackend.isolation import progress as progress_bar
-from posixbackend.isolation.cli import guest_permissions
+from posixbackend.isolation.cli import GRANTS, granted, guest_permissions, next_value
 from posixbackend.isolation.jobs import BatchJob, InvalidJob, JobFileError, read_jobs
 from posixbackend.isolation.limits import Limits, parse_limits
 from posixbackend.isolation.result import IsolatedResult
@@ -48,7 +48,6 @@ from posixbackend.isolation.resultsfile import (
     finished_keys,
 )
 from posixbackend.isolation.runner import IsolationError
-from posixbackend.launcher.grants import GrantError, parse_boolean
 from posixbackend.launcher.options import UsageError
 from posixbackend.permissions.policy import Permissions
 
@@ -119,15 +118,8 @@ def parse_batch(arguments: Sequence[str]) -> BatchCommand | None:
             if not found:
                 return None
             return attrs.evolve(command, help=True)
-        if name in ("--allow-create-thread", "--allow-native-access"):
-            try:
-                granted = parse_boolean(name, value if equals else None)
-            except GrantError as error:
-                raise UsageError(str(error)) from None
-            if name == "--allow-create-thread":
-                command = attrs.evolve(command, allow_create_thread=granted)
-            else:
-                command = attrs.evolve(command, allow_native_access=granted)
+        if name in GRANTS:
+            command = attrs.evolve(command, **granted(name, value if equals else None))
         elif argument == "--resume":
             command = attrs.evolve(command, resume=True)
         elif name == ISOLATE_BATCH and not equals and arguments[index:index + 1] in (
@@ -136,10 +128,7 @@ def parse_batch(arguments: Sequence[str]) -> BatchCommand | None:
             return attrs.evolve(command, help=True)
         elif name in _VALUED:
             if not equals:
-                if index >= len(arguments):
-                    raise UsageError(f"Argument expected for the {name} option")
-                value = arguments[index]
-                index += 1
+                value, index = next_value(arguments, index, name)
             found = found or name == ISOLATE_BATCH
             command = _with_option(command, name, value)
         elif not found:

@@ -19,7 +19,7 @@ import posixpath
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, Final, TextIO
 
 import attrs
 
@@ -115,6 +115,29 @@ def guest_permissions(
     )
 
 
+GRANTS: Final = {
+    "--allow-create-thread": "allow_create_thread",
+    "--allow-native-access": "allow_native_access",
+}
+"""The grant options of ``--isolate`` and ``--isolate-batch``, with the field each sets."""
+
+def granted(name: str, value: str | None) -> dict[str, Any]:
+    """The command field the grant option ``name`` sets, with the boolean ``value`` gives
+    (None when the option came bare); UsageError when it is not a boolean."""
+    try:
+        return {GRANTS[name]: parse_boolean(name, value)}
+    except GrantError as error:
+        raise UsageError(str(error)) from None
+
+
+def next_value(arguments: Sequence[str], index: int, name: str) -> tuple[str, int]:
+    """The value of the option ``name`` given as the next argument (``arguments[index]``), and
+    the index after it; UsageError when the arguments end first."""
+    if index >= len(arguments):
+        raise UsageError(f"Argument expected for the {name} option")
+    return arguments[index], index + 1
+
+
 def parse_isolated(arguments: Sequence[str]) -> IsolatedCommand | None:
     """The isolated command ``arguments`` give, or None when ``--isolate`` is not among the
     launcher's own options (it may be the program's argument); UsageError when bad."""
@@ -129,21 +152,11 @@ def parse_isolated(arguments: Sequence[str]) -> IsolatedCommand | None:
             found = True
         elif argument in ("-h", "--help") and found:
             return attrs.evolve(command, help=True)
-        elif name in ("--allow-create-thread", "--allow-native-access"):
-            try:
-                granted = parse_boolean(name, value if equals else None)
-            except GrantError as error:
-                raise UsageError(str(error)) from None
-            if name == "--allow-create-thread":
-                command = attrs.evolve(command, allow_create_thread=granted)
-            else:
-                command = attrs.evolve(command, allow_native_access=granted)
+        elif name in GRANTS:
+            command = attrs.evolve(command, **granted(name, value if equals else None))
         elif name in _VALUED:
             if not equals:
-                if index >= len(arguments):
-                    raise UsageError(f"Argument expected for the {name} option")
-                value = arguments[index]
-                index += 1
+                value, index = next_value(arguments, index, name)
             command = _with_option(command, name, value)
         elif not found:
             return None

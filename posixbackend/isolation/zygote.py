@@ -279,10 +279,8 @@ class Zygote:
         zygote = os.getpid()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            pid = os.fork()
+            pid = _fork_or_close(ours, theirs)
         except OSError:
-            ours.close()
-            theirs.close()
             return None
         if pid == 0:
             try:
@@ -312,12 +310,7 @@ class Zygote:
         gc.freeze()  # what the loop made since is the children's to skip too
         zygote = os.getpid()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        try:
-            pid = os.fork()
-        except BaseException:
-            ours.close()
-            theirs.close()
-            raise
+        pid = _fork_or_close(ours, theirs)
         if pid == 0:
             self._become_guest(theirs, zygote)
         theirs.close()
@@ -369,6 +362,17 @@ class Zygote:
             child_main(REQUEST_FD, RESULT_FD, self.view_json, ahead)
         finally:
             os._exit(SETUP_STATUS)
+
+
+def _fork_or_close(ours: socket.socket, theirs: socket.socket) -> int:
+    """os.fork for a child that will talk over the pair ``ours``/``theirs``; when the fork
+    fails (or is interrupted) both are closed before the error goes on."""
+    try:
+        return os.fork()
+    except BaseException:
+        ours.close()
+        theirs.close()
+        raise
 
 
 def _close_what_comes(janitor: socket.socket) -> NoReturn:

@@ -33,6 +33,7 @@ import heapq
 import itertools
 import math
 import os
+import sys
 import threading
 import time
 import weakref
@@ -67,6 +68,28 @@ _set_async_exc: Final = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_ulong, ctypes.p
 )
 _NO_EXCEPTION: Final = ctypes.py_object()
 """A NULL object pointer: PyThreadState_SetAsyncExc clears the pending exception with it."""
+
+
+class _SignalReset(BaseException):
+    """Raised by a thread at itself, and caught at once, by :func:`_clear_pending`."""
+
+
+_SIGNAL_RESET: Final = ctypes.py_object(_SignalReset)
+
+
+def _clear_pending(ident: int) -> None:
+    """Drop the exception raised at thread ``ident`` and not seen there yet, if any.
+
+    CPython 3.11 keeps its "asynchronous exception" signal set after a clear (only a delivered
+    exception resets it), and under a trace function (a debugger, coverage) the next call of
+    any thread then spins at its first instruction forever: so a 3.11 caller raises one at
+    itself, delivered by the check after the C call returns, and catches it."""
+    _set_async_exc(ident, _NO_EXCEPTION)
+    if sys.version_info < (3, 12):
+        try:
+            _set_async_exc(threading.get_ident(), _SIGNAL_RESET)
+        except _SignalReset:
+            pass
 
 
 class TimeLimitExceeded(BaseException):
@@ -236,7 +259,7 @@ class _Watchdog:
         """Watch ``limit`` (of the calling thread), to fire at ``deadline``; or, if another
         limit's exception was about to arrive, watch nothing and return that limit."""
         with self._lock:
-            _set_async_exc(limit.ident, _NO_EXCEPTION)
+            _clear_pending(limit.ident)
             owed = self._owed(limit.ident)
             if owed is not None:
                 return owed
@@ -255,7 +278,7 @@ class _Watchdog:
         whether the caller has no limit left running (so no exception can arrive now)."""
         caller = threading.get_ident()
         with self._lock:
-            _set_async_exc(caller, _NO_EXCEPTION)
+            _clear_pending(caller)
             if not limit._stopped:
                 limit._stopped = True
                 if limit._queued:
@@ -264,7 +287,7 @@ class _Watchdog:
             if limit._pending_since is not None:  # raised, never to be seen now
                 limit._pending_since = None
                 if limit.ident != caller:
-                    _set_async_exc(limit.ident, _NO_EXCEPTION)
+                    _clear_pending(limit.ident)
                     if self._owed(limit.ident) is not None:  # another one's, still due there
                         _set_async_exc(limit.ident, ctypes.py_object(TimeLimitExceeded))
             return limit._fired, self._owed(caller), caller not in self._running
@@ -315,6 +338,12 @@ class _Watchdog:
         self._thread = thread
 
     def _watch(self) -> None:
+        if sys.version_info < (3, 12):
+            # Untraced: on 3.11 a traced thread that raised an exception at another spins at
+            # its next call until that one sees it (see _clear_pending), and this one would
+            # spin holding the lock a limited thread may be waiting for.
+            sys.settrace(None)
+            sys.setprofile(None)
         while True:
             with self._lock:
                 delay = self._fire_due()

@@ -25,7 +25,7 @@ OPEN = Permissions(allow_io="all", allow_native_access=True, allow_create_thread
 """Every in-process permission an isolated guest can have."""
 
 PRELUDE = """\
-import ctypes, errno
+import ctypes, errno, os
 
 def attempt(what, call):
     try:
@@ -44,9 +44,19 @@ def kernel(what, function, *arguments):
         print(what, errno.errorcode[ctypes.get_errno()])
     else:
         print(what, "succeeded")
+
+def start_with(fork_exec, argv):
+    r, w = os.pipe()
+    arguments = (argv, [argv[0]], True, (w,), None, None, -1, -1, -1, -1, -1, -1,
+                 r, w, True, False, -1, None, None, None, -1, None, False)
+    try:
+        return fork_exec(*arguments)
+    except TypeError:  # versions without the last argument (allow_vfork)
+        return fork_exec(*arguments[:-1])
 """
 """Guest prelude: attempt(label, call) for Python calls, kernel(label, libc function, *args)
-for C calls the kernel alone answers."""
+for C calls the kernel alone answers, start_with(fork_exec, argv) for a _posixsubprocess
+fork_exec called as subprocess calls it."""
 
 
 def escape(code: str) -> IsolatedResult:
@@ -214,15 +224,7 @@ def test_the_real_fork_exec_found_by_gc_starts_no_process(marker: Path) -> None:
                     and f.__name__ == "fork_exec" and f.__module__ == "_posixsubprocess")
         print("not the stand-in:", real is not subprocess._fork_exec)
         argv = [b"/bin/sh", b"-c", b"touch " + MARKER.encode()]
-        def run():
-            r, w = os.pipe()
-            arguments = (argv, [b"/bin/sh"], True, (w,), None, None, -1, -1, -1, -1, -1, -1,
-                         r, w, True, False, -1, None, None, None, -1, None, False)
-            try:
-                return real(*arguments)
-            except TypeError:  # versions without the last argument (allow_vfork)
-                return real(*arguments[:-1])
-        attempt("fork_exec", run)
+        attempt("fork_exec", lambda: start_with(real, argv))
         attempt("subprocess", lambda: subprocess.run(argv))
         attempt("os.system", lambda: os.system(b" ".join(argv[2:])))
         """.replace("MARKER", repr(str(marker)))

@@ -77,30 +77,15 @@ def test_the_real_fork_exec_found_by_gc_starts_no_process(marker: Path) -> None:
             pending.extend(gc.get_referents(item))
         print("found the real one:", real is not None)
         argv = [b"/bin/sh", b"-c", b"touch " + MARKER.encode()]
-        def run():
-            r, w = os.pipe()
-            arguments = (argv, [b"/bin/sh"], True, (w,), None, None, -1, -1, -1, -1, -1, -1,
-                         r, w, True, False, -1, None, None, None, -1, None, False)
-            try:
-                return real(*arguments)
-            except TypeError:  # versions without the last argument (allow_vfork)
-                return real(*arguments[:-1])
-        attempt("fork_exec", run)
+        attempt("fork_exec", lambda: start_with(real, argv))
         """.replace("MARKER", repr(str(marker)))
     )
     assert printed(result) == ["found the real one: True", "fork_exec refused"]
 
 
-ATTACKS = """\
-import ctypes, errno, os, sys
-libc = ctypes.CDLL(None, use_errno=True)
+ATTACKS = test_escapes.PRELUDE + """\
+import sys
 zygote, sibling = os.getppid(), int(sys.argv[1])
-
-def kernel(what, function, *arguments):
-    if function(*arguments) == -1:
-        print(what, errno.errorcode[ctypes.get_errno()])
-    else:
-        print(what, "succeeded")
 
 for name, pid in (("zygote", zygote), ("sibling", sibling)):
     kernel(f"kill {name}", libc.kill, pid, 9)
@@ -159,15 +144,8 @@ def test_a_guest_cannot_signal_the_pools_process(traces: Traces) -> None:
     assert printed(result) == ["-1 EPERM"], result.stderr
 
 
-SPARE_ATTACKS = """\
-import ctypes, errno, sys
-libc = ctypes.CDLL(None, use_errno=True)
-
-def kernel(what, function, *arguments):
-    if function(*arguments) == -1:
-        print(what, errno.errorcode[ctypes.get_errno()])
-    else:
-        print(what, "succeeded")
+SPARE_ATTACKS = test_escapes.PRELUDE + """\
+import sys
 
 for pid in map(int, sys.argv[1:]):
     if pid == libc.getpid():  # the attacker was one of the spares

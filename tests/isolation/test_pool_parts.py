@@ -1,8 +1,10 @@
 """The pool's parts on their own: a child handle that a shutdown may kill while its reap
-runs, and a pool used from a forked copy of its process."""
+runs, a pool used from a forked copy of its process, and its submit taking run_isolated's
+arguments."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import signal
 import threading
@@ -10,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from posixbackend.isolation import Pool, run_isolated
+from posixbackend.isolation.runner import prepare_run
 from posixbackend.isolation.zygotehandle import ZygoteChild
 from tests.isolation.pooling import Traces
 
@@ -64,3 +68,20 @@ def test_a_forked_copy_of_the_process_cannot_use_the_pool(traces: Traces) -> Non
     os.waitpid(pid, 0)
     assert message == "a Pool serves the process that made it, not a forked copy"
     assert pool.submit("pass").result(timeout=30).ok
+
+
+def _parameters(function: Any) -> dict[str, tuple[object, object]]:
+    """A function's parameters as callers see them: name -> (kind, default)."""
+    return {p.name: (p.kind, p.default) for p in inspect.signature(function).parameters.values()}
+
+
+def test_submit_and_prepare_run_take_run_isolateds_arguments() -> None:
+    """run_isolated's signature is spelled again by prepare_run (which checks the arguments
+    for both run_isolated and Pool.submit) and, for its keywords, by Pool.submit: the same
+    names, kinds and defaults, so that a default changed in one place cannot differ in
+    another."""
+    public = _parameters(run_isolated)
+    assert _parameters(prepare_run) == public
+    keywords = {name: p for name, p in public.items() if p[0] is inspect.Parameter.KEYWORD_ONLY}
+    submitted = _parameters(Pool.submit)
+    assert {name: submitted[name] for name in keywords if name in submitted} == keywords
