@@ -20,7 +20,7 @@ from posixbackend.isolation import run_isolated
 TIMEOUT = 60
 
 FIRST_USES = """
-import sys, json
+import os, sys, json
 LAZY = ("posixbackend.isolation.limits", "posixbackend.isolation.result", "vfs.overlay",
         "vfs.snapshot")
 import posixbackend
@@ -33,16 +33,19 @@ def first_uses(file_system):
     seen["limit"] = posixbackend.TimeLimitExceeded.__name__
     narrower = attrs.evolve(Permissions.sandbox(file_system), time_limit=30.0)
     with backend("managed", file_system=file_system, permissions=narrower):
-        with open("/tmp/inner.txt", "w") as file:
+        # a directory of its own: /tmp may also hold the library's mounts (a checkout below
+        # /tmp), which a sandboxed caller of the provider itself may not read
+        os.makedirs("/tmp/first-use", exist_ok=True)
+        with open("/tmp/first-use/inner.txt", "w") as file:
             file.write("inner")
     seen["limits"] = posixbackend.Limits().memory_bytes > 0
     seen["result"] = posixbackend.IsolatedResult.__name__
     overlay = vfs.OverlayFileSystem(vfs.MemoryFileSystem(), vfs.ReadOnlyFileSystem(file_system))
-    seen["overlay"] = [name for name in overlay.listdir("/tmp") if name == "inner.txt"]
+    seen["overlay"] = [name for name in overlay.listdir("/tmp/first-use") if name == "inner.txt"]
     seen["report"] = json.loads(compat.report().to_json())["schema"]
     import io
     archive = io.BytesIO()
-    vfs.save_snapshot(file_system, archive, "/tmp")
+    vfs.save_snapshot(file_system, archive, "/tmp/first-use")
     archive.seek(0)
     seen["snapshot"] = [name for name in vfs.load_snapshot(archive).listdir("/")
                         if name == "inner.txt"]
