@@ -21,7 +21,7 @@ import sys
 import threading
 from typing import Any, Final
 
-from posixbackend.permissions import checks
+from posixbackend.permissions import checks, tracesetters
 from posixbackend.permissions.checks import Check
 from posixbackend.permissions.current import get_policy
 from posixbackend.permissions.trusted import CODE_ROOTS, TRUSTED
@@ -105,6 +105,7 @@ def install_hook() -> None:
         TRUSTED.refresh()
         CODE_ROOTS.capture()
         sys.addaudithook(_hook)
+        tracesetters.install()  # a Python hook makes 3.11's settrace refuse other threads
         _INSTALLATION.installed = True
 
 

@@ -20,6 +20,7 @@ import threading
 from typing import Any, Final
 
 import compat
+from posixbackend.permissions import tracesetters
 from posixbackend.permissions.entrypoints import entry_points
 from posixbackend.switch.active import get_active
 from posixbackend.switch.guard import Guard, current_emulated
@@ -132,6 +133,7 @@ class _Hook:
         with self.lock:
             if not self.installed:
                 sys.addaudithook(_audit)
+                tracesetters.install()  # a Python hook makes 3.11's settrace refuse threads
                 self.installed = True
                 _register_sqlite_vfs()
 
