@@ -112,6 +112,9 @@ PROGRAMS = {
     "open files": "fs = [open('/tmp/f', 'w') for _ in range(100)]",
 }
 LIMITS = Limits(cpu_seconds=1, output_bytes=4096, open_files=32)
+KILLED_MID_WRITE = {"output"}
+"""Ended by the parent at the output limit: whether the guest's BrokenPipeError traceback
+reaches stderr before the kill lands is a race under either runner (seen under load)."""
 
 
 def outcome(result: object) -> tuple[object, ...]:
@@ -133,6 +136,8 @@ def test_guests_end_as_they_do_under_run_isolated(traces: Traces) -> None:
         alone = run_isolated(code, limits=LIMITS, **arguments)  # type: ignore[arg-type]
         pooled = traces.seen(futures[name].result(timeout=60))
         assert outcome(pooled) == outcome(alone), name
+        if name in KILLED_MID_WRITE:
+            continue
         last = [re.sub(rb"[0-9]+", b"N", line) for line in (pooled.stderr, alone.stderr)]
         assert last[0].splitlines()[-1:] == last[1].splitlines()[-1:], name
 
