@@ -14,6 +14,7 @@ between the phases runs on the real os with nothing in its way.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
@@ -241,6 +242,16 @@ class _Served:
             self._inside = (None, None)
 
 
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """A stretch of the test's own code (a fixture's set-up, the call, the finalizers)."""
+        self.code_starts()
+        try:
+            yield
+        finally:
+            self.code_ends()
+
+
 SERVED: pytest.StashKey[_Served] = pytest.StashKey()
 _VARIABLES: list[tuple[ContextVar[Any], ContextVar[Any], Callable[[], object]]] = []
 
@@ -266,11 +277,10 @@ def pytest_fixture_setup(
     served = request.config.stash.get(SERVED, None)
     if served is None:
         return (yield)
-    served.code_starts()
     try:
-        return (yield)
+        with served.running():
+            return (yield)
     finally:
-        served.code_ends()
         _register_harness()
 
 
@@ -280,11 +290,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     served = item.config.stash.get(SERVED, None)
     if served is None:
         return (yield)
-    served.code_starts()
-    try:
+    with served.running():
         return (yield)
-    finally:
-        served.code_ends()
 
 
 MANAGED_FIXTURES = frozenset({"managed_fs", "managed_fs_module", "managed_fs_session"})
@@ -310,11 +317,8 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     served = item.config.stash.get(SERVED, None)
     if served is None:
         return (yield)
-    served.code_starts()
-    try:
+    with served.running():
         return (yield)
-    finally:
-        served.code_ends()
 
 
 @pytest.hookimpl(wrapper=True)
