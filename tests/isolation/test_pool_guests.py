@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from typing import Final
 
 import pytest
 
@@ -113,18 +114,26 @@ PROGRAMS = {
 }
 LIMITS = Limits(cpu_seconds=1, output_bytes=4096, open_files=32)
 KILLED_MID_WRITE = {"output"}
-"""Ended by the parent at the output limit: whether the guest's BrokenPipeError traceback
-reaches stderr before the kill lands is a race under either runner (seen under load)."""
+"""Ended by the parent at the output limit: whether the guest's own BrokenPipeError (status 1,
+its traceback on stderr) or the kill (SIGKILL) comes first is a race under either runner
+(both seen under load)."""
 
 
-def outcome(result: object) -> tuple[object, ...]:
-    """What must be the same under run_isolated and the pool."""
+ENDING: Final = ("status", "signal", "exception")
+"""How the guest ended: for a guest the parent kills at its output limit, either the kill or the
+guest's own BrokenPipeError (the parent stops reading first) may come first, under either
+runner; the limit hit and the output kept do not depend on it."""
+
+
+def outcome(result: object, *, racing: bool = False) -> tuple[object, ...]:
+    """What must be the same under run_isolated and the pool (``racing``: but how it ended)."""
     return tuple(
         getattr(result, name)
         for name in (
             "status", "stdout", "files", "links", "limit_exceeded", "signal", "exception",
             "reported_limit", "protocol_error", "confinement", "not_confined", "kind",
         )
+        if not (racing and name in ENDING)
     )  # fmt: skip
 
 
@@ -135,8 +144,9 @@ def test_guests_end_as_they_do_under_run_isolated(traces: Traces) -> None:
     for name, code in PROGRAMS.items():
         alone = run_isolated(code, limits=LIMITS, **arguments)  # type: ignore[arg-type]
         pooled = traces.seen(futures[name].result(timeout=60))
-        assert outcome(pooled) == outcome(alone), name
-        if name in KILLED_MID_WRITE:
+        racing = name in KILLED_MID_WRITE
+        assert outcome(pooled, racing=racing) == outcome(alone, racing=racing), name
+        if racing:
             continue
         last = [re.sub(rb"[0-9]+", b"N", line) for line in (pooled.stderr, alone.stderr)]
         assert last[0].splitlines()[-1:] == last[1].splitlines()[-1:], name
