@@ -453,8 +453,8 @@ class MemoryFileSystem(FileSystem):
         return handle
 
     def _create_cached(self, path: str, flags: int, mode: int) -> MemoryHandle | None:
-        """Fast path: O_CREAT of a name not there yet, in a directory the path cache holds for
-        the whole path (a stat of the path failed before: shutil's copies look first). The
+        """Fast path: O_CREAT of a name not there yet, in a directory the resolver finds without
+        a walk (Resolver.quick: its caches, or plain lookups from the root). The
         general path's steps for it, without its walk: may_create, the new file, its handle.
         None for anything else (a name there, too long a name, a directory that may not be
         searched), which the general path decides."""
@@ -462,17 +462,12 @@ class MemoryFileSystem(FileSystem):
         handle = None
         try:
             with self._lock:
-                hit = names.paths.get(path)
+                hit = names.quick(path)  # the directory, searchable, and a plain last name
                 if hit is None:
                     return None
                 directory, name = hit[0], hit[1]
-                # (the cache holds no trailing slash, no '.', '..' or root as the last name)
-                if (
-                    len(name) > NAME_MAX // 4  # maybe too long once encoded: the walk says
-                    or name in directory.entries
-                    or (names.check and not permitted(directory, names.who, X_OK))
-                ):
-                    return None
+                if len(name) > NAME_MAX // 4 or name in directory.entries:
+                    return None  # maybe too long once encoded, or there: the general path's
                 self._may_create(directory, path)
                 file = self._new(RegularFile, directory, name, mode, path)
                 handle = self._handle(file, flags & ~posix.O_TRUNC, path)
