@@ -14,7 +14,6 @@ between the phases runs on the real os with nothing in its way.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
 import sys
@@ -257,15 +256,14 @@ class _Served:
         elif not self.open:  # the last block was left: the outside is back
             self._inside = (None, None)
 
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[None]:
-        """A stretch of the test's own code (a fixture's set-up, the call, the finalizers)."""
+    # ``with served:`` is a stretch of the test's own code (a fixture's set-up, the call, the
+    # finalizers). The object itself is the context manager, nested stretches counted by
+    # _depth: a generator-based one would build two objects at every phase of every test.
+    def __enter__(self) -> None:
         self.code_starts()
-        try:
-            yield
-        finally:
-            self.code_ends()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.code_ends()
 
 
 SERVED: pytest.StashKey[_Served] = pytest.StashKey()
@@ -294,7 +292,7 @@ def pytest_fixture_setup(
     if served is None:
         return (yield)
     try:
-        with served.running():
+        with served:
             return (yield)
     finally:
         _register_harness()
@@ -306,7 +304,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     served = item.config.stash.get(SERVED, None)
     if served is None:
         return (yield)
-    with served.running():
+    with served:
         return (yield)
 
 
@@ -333,7 +331,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     served = item.config.stash.get(SERVED, None)
     if served is None:
         return (yield)
-    with served.running():
+    with served:
         return (yield)
 
 
