@@ -88,6 +88,8 @@ one imports none of the library for it)."""
 
 
 def _load_helper_module() -> Any:
+    """Import the helper module at the first managed fixture and keep it for the next ones
+    (an import statement in the fixture would look it up again at every test)."""
     module = importlib.import_module("posixbackend.testing.helper")
     _HELPER_MODULE[:] = [module]
     return module
