@@ -1217,6 +1217,31 @@ memory_writer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     return (PyObject *)self;
 }
 
+/* How many bytes ``content`` can hold without a new allocation (its trailing NUL aside). */
+static inline Py_ssize_t
+content_capacity(PyObject *content)
+{
+    PyByteArrayObject *array = (PyByteArrayObject *)content;
+    return array->ob_alloc == 0 ? 0 : array->ob_alloc - (array->ob_start - array->ob_bytes) - 1;
+}
+
+/* Make the bytearray ``content`` ``size`` bytes long (``size`` larger than it is): within the
+ * room a reservation left (MemoryWriterApi.reserve) by moving its end, as PyByteArray_Resize's
+ * "minor" case does, since PyByteArray_Resize itself would give back any room beyond twice the
+ * new size and so copy the content once per write of a growing file; else (also when a buffer
+ * is exported: its BufferError) PyByteArray_Resize. 0, or -1 with an exception. */
+static int
+grow_content(PyObject *content, Py_ssize_t size)
+{
+    PyByteArrayObject *array = (PyByteArrayObject *)content;
+    if (size <= content_capacity(content) && array->ob_exports == 0) {
+        Py_SET_SIZE(content, size);
+        array->ob_start[size] = '\0'; /* the trailing NUL bytearray keeps */
+        return 0;
+    }
+    return PyByteArray_Resize(content, size);
+}
+
 /* Write ``length`` bytes at ``bytes`` into the dense content of ``node`` at ``offset`` (the file
  * system lock held): 1 when done, 0 when the case is the Python method's (nothing changed), -1
  * on error. As MemoryFileSystem._write: in place, or growing with no page left out and no
@@ -1245,7 +1270,7 @@ write_dense(PyObject *space, PyObject *node, const char *bytes, Py_ssize_t lengt
         if (counted == NULL) {
             return -1;
         }
-        if (PyByteArray_Resize(content, (Py_ssize_t)end) < 0) {
+        if (grow_content(content, (Py_ssize_t)end) < 0) {
             Py_DECREF(counted);
             PyErr_Clear(); /* out of memory: the Python method says ENOSPC */
             return 0;
@@ -1336,7 +1361,49 @@ memory_writer_write(PyObject *writer, const char *data, Py_ssize_t length, long 
                          length, offset);
 }
 
-static const MemoryWriterApi memory_writer_api = {memory_writer_write};
+/* MemoryWriterApi.reserve: room for the writer's dense file to grow to ``size`` bytes with no
+ * copy of its content per write (SQLite's size hint before it appends a commit's pages). Only
+ * the allocation grows: size, pages counted and times stay as they are. 1 when done, 0 when
+ * there is nothing to do or the case is none of this (a sparse or mapped file, a buffer
+ * exported, the lock busy, no memory: nothing changed), -1 with an exception. */
+static int
+memory_writer_reserve(PyObject *writer, long long size)
+{
+    if (Py_TYPE(writer) != memory_writer_type || size <= 0 || size >= PY_SSIZE_T_MAX ||
+        size > layout.max_file_size) {
+        return 0;
+    }
+    MemoryWriter *self = (MemoryWriter *)writer;
+    PyObject *node = SLOT(self->handle, layout.h_node);
+    if (node == NULL || !Py_IS_TYPE(node, layout.regular_file)) {
+        return 0;
+    }
+    int taken = try_lock(self->fs_acquire);
+    if (taken <= 0) {
+        return taken;
+    }
+    int done = 0;
+    PyObject *content = SLOT(node, layout.f_data);
+    if (content != NULL && PyByteArray_CheckExact(content) &&
+        size > content_capacity(content)) {
+        Py_ssize_t have = PyByteArray_GET_SIZE(content);
+        if (PyByteArray_Resize(content, (Py_ssize_t)size) == 0) {
+            /* back to its own size, the room kept: PyByteArray_Resize's "minor" shrink */
+            Py_SET_SIZE(content, have);
+            ((PyByteArrayObject *)content)->ob_start[have] = '\0';
+            done = 1;
+        }
+        else {
+            PyErr_Clear(); /* exported (BufferError) or no memory: writes grow it as before */
+        }
+    }
+    if (unlock(self->fs_release) < 0) {
+        return -1;
+    }
+    return done;
+}
+
+static const MemoryWriterApi memory_writer_api = {memory_writer_write, memory_writer_reserve};
 
 static PyObject *
 memory_writer_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
@@ -1357,6 +1424,31 @@ static PyMemberDef memory_writer_members[] = {
     {NULL, 0, 0, 0, NULL},
 };
 
+PyDoc_STRVAR(memory_writer_reserve_doc,
+"reserve($self, size, /)\n--\n\n"
+"Make room for the file to grow to ``size`` bytes without a copy of its content per write\n"
+"(what the SQLite VFS does with SQLite's size hint); nothing a reader sees changes. Whether\n"
+"room was made (False: nothing to do, or not a dense file, a buffer exported, the lock busy).");
+
+static PyObject *
+memory_writer_reserve_method(PyObject *self, PyObject *size)
+{
+    long long wanted = PyLong_AsLongLong(size);
+    if (wanted == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    int done = memory_writer_reserve(self, wanted);
+    if (done < 0) {
+        return NULL;
+    }
+    return PyBool_FromLong(done);
+}
+
+static PyMethodDef memory_writer_methods[] = {
+    {"reserve", memory_writer_reserve_method, METH_O, memory_writer_reserve_doc},
+    {NULL, NULL, 0, NULL},
+};
+
 PyDoc_STRVAR(memory_writer_doc,
 "MemoryWriter(handle)\n--\n\n"
 "``writer(data, offset)`` is ``handle.pwrite(data, offset)`` for a MemoryHandle, its common\n"
@@ -1371,6 +1463,7 @@ static PyType_Slot memory_writer_slots[] = {
     {Py_tp_clear, memory_writer_clear},
     {Py_tp_call, memory_writer_tp_call},
     {Py_tp_members, memory_writer_members},
+    {Py_tp_methods, memory_writer_methods},
     {0, NULL},
 };
 

@@ -55,6 +55,8 @@ class FastPaths:
 class MemoryWriter:
     def __init__(self, handle: Any) -> None: ...
     def __call__(self, data: bytes, offset: int, /) -> int: ...
+    def reserve(self, size: int, /) -> bool:
+        """Room for the file to grow to ``size`` bytes with no copy per write (invisible)."""
 
 memory_writer_api: object
 """A capsule of MemoryWriterApi (posixbackend/_memory_writer_api.h) for the SQLite VFS."""

@@ -777,3 +777,29 @@ def test_a_database_on_the_memory_file_system_notes_its_journal_header_gap(place
         connection.execute("create table t (x)")
         connection.commit()
     assert hits() - before == (1 if place.kind == "memory" else 0)
+
+
+def _grown(path: str) -> bytes:
+    """The bytes of a database whose commits grow it page after page (SQLite gives the VFS
+    a size hint before each such commit), read back through the file system."""
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute("create table t (id integer primary key, name text)")
+        for start, count in ((0, 3000), (3000, 3000), (6000, 5)):  # large commits, a small one
+            with connection:
+                connection.executemany(
+                    "insert into t values (?, ?)",
+                    ((row, f"row {row}" * 3) for row in range(start, start + count)),
+                )
+    with open(path, "rb") as database:
+        return database.read()
+
+
+def test_a_growing_commit_writes_what_native_sqlite_writes(place: Place, tmp_path: Path) -> None:
+    """The database file after commits that grow it (on the memory file system through the
+    room its size hint makes) holds the bytes native SQLite writes, page for page."""
+    expected = _grown(str(tmp_path / "native-reference.db"))
+    with place.block():
+        written = _grown(place.path("grown.db"))
+        size = os.stat(place.path("grown.db")).st_size
+    assert len(expected) > 40 * 4096
+    assert (size, written) == (len(expected), expected)
