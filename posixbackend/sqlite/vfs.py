@@ -35,6 +35,7 @@ from posixbackend.sqlite import causes, codes
 from posixbackend.sqlite.files import SqliteFile, nameless
 from posixbackend.sqlite.locking import LOCKS, LockRecord
 from vfs.memory.handle import MemoryHandle
+from vfs.memory.nodes import RegularFile
 from vfs.provider import Handle
 
 NAME: Final = "posixbackend"
@@ -259,10 +260,15 @@ class Vfs:
         try:
             created = mode is not None and flags & codes.OPEN_CREATE
             locked = flags & _LOCKED_FILES  # its identity keys its lock record
-            status = handle.stat() if created or locked else None
-            if created:
-                assert mode is not None and status is not None
-                _give_mode(handle, mode, status)
+            if created and not locked and type(handle) is MemoryHandle:
+                assert mode is not None
+                _give_memory_mode(handle, mode)  # a journal's: no status record to build
+                status = None
+            else:
+                status = handle.stat() if created or locked else None
+                if created:
+                    assert mode is not None and status is not None
+                    _give_mode(handle, mode, status)
             opened = SqliteFile(
                 handle, backend, status if locked else None, immutable=immutable, token=token
             )
@@ -477,6 +483,14 @@ class Vfs:
         if type(opened.handle) is MemoryHandle:
             return _IN_MEMORY
         return codes.IOCAP_POWERSAFE_OVERWRITE
+
+
+def _give_memory_mode(handle: MemoryHandle, mode: int) -> None:
+    """:func:`_give_mode` for a memory file, read from its inode (as the status record would
+    give it) without building that record: a new journal at each write transaction."""
+    node = handle.node
+    if isinstance(node, RegularFile) and node.size == 0 and node.mode & 0o7777 != mode:
+        handle.chmod(mode)
 
 
 def _give_mode(handle: Handle, mode: int, status: os.stat_result) -> None:

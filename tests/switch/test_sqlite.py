@@ -177,6 +177,26 @@ def test_a_journal_gets_its_databases_permission_bits(place: Place) -> None:
     assert bits == "0o664"
 
 
+def test_an_empty_journal_left_behind_gets_its_databases_permission_bits(place: Place) -> None:
+    """A journal SQLite finds there, empty (so not hot), is given the database's permission
+    bits when SQLite opens it, as a journal it creates is."""
+    database = place.path("left.db")
+    with place.block():
+        with closing(sqlite3.connect(database)) as connection:
+            connection.execute("create table t (x)")
+            connection.commit()
+        os.chmod(database, 0o664)
+        with open(database + "-journal", "wb"):
+            pass
+        os.chmod(database + "-journal", 0o600)
+        with closing(sqlite3.connect(database)) as connection:
+            connection.execute("pragma journal_mode=persist")
+            connection.execute("insert into t values (1)")
+            connection.commit()
+        bits = oct(os.stat(database + "-journal").st_mode & 0o777)
+    assert bits == "0o664"
+
+
 def test_locks_between_connections_as_natively(place: Place) -> None:
     database = place.path("locks.db")
     with place.block():
