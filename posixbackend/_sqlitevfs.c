@@ -141,6 +141,21 @@ typedef struct {
     int characteristics;
 } VfsFile;
 
+/* The journal's and WAL's names of an open database on a memory file system, by the address
+ * SQLite passes to xAccess (the pointers sqlite3_filename_journal/_wal gave at open): their
+ * file system and path, so that SQLite's existence checks of them (before each transaction)
+ * are answered in C by MemoryWriterApi.exists. Made by direct() for a database, dropped by
+ * x_close of that database (``owner``); read and changed with the GIL only. */
+typedef struct Companion {
+    const char *address;
+    const sqlite3_file *owner;
+    PyObject *fs;
+    PyObject *path;
+    struct Companion *next;
+} Companion;
+
+static Companion *companions;
+
 static PyObject *target;  /* the Python Vfs object: a strong reference, never dropped */
 /* posixbackend._speedups' MemoryWriter write of a C buffer (NULL where it is not built) */
 static const MemoryWriterApi *writer_api;
@@ -153,6 +168,7 @@ static const char *token_parameter = "posixbackend-backend";
 #define SQLITE_NOTFOUND 12
 #define SQLITE_FCNTL_LOCKSTATE 1
 #define SQLITE_FCNTL_SIZE_HINT 5
+#define SQLITE_ACCESS_EXISTS 0
 #define SQLITE_FCNTL_PRAGMA 14
 #define NAME_NEEDED (-(1 << 20)) /* posixbackend.sqlite.vfs.NAME_NEEDED */
 static sqlite3_vfs vfs;
@@ -258,6 +274,74 @@ companions_of(const char *name)
     return tuple;
 }
 
+/* -- the companions' registry --------------------------------------------------------------- */
+
+/* Forget the companions of the database ``owner`` (the GIL held). */
+static void
+forget_companions(const sqlite3_file *owner)
+{
+    Companion **link = &companions;
+    while (*link != NULL) {
+        Companion *entry = *link;
+        if (entry->owner == owner) {
+            *link = entry->next;
+            Py_DECREF(entry->fs);
+            Py_DECREF(entry->path);
+            PyMem_RawFree(entry);
+        }
+        else {
+            link = &entry->next;
+        }
+    }
+}
+
+/* Note the (address, file system, path) triples Vfs.memory_companions gave for the database
+ * ``owner`` (the GIL held); one that cannot be noted is left to c_access. */
+static void
+note_companions(const sqlite3_file *owner, PyObject *triples)
+{
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(triples); i++) {
+        PyObject *triple = PyTuple_GET_ITEM(triples, i);
+        if (!PyTuple_CheckExact(triple) || PyTuple_GET_SIZE(triple) != 3 ||
+            !PyUnicode_CheckExact(PyTuple_GET_ITEM(triple, 2))) {
+            continue;
+        }
+        void *where = PyLong_AsVoidPtr(PyTuple_GET_ITEM(triple, 0));
+        Companion *entry = where == NULL ? NULL : PyMem_RawMalloc(sizeof(Companion));
+        if (entry == NULL) {
+            PyErr_Clear();
+            continue;
+        }
+        entry->address = where;
+        entry->owner = owner;
+        entry->fs = Py_NewRef(PyTuple_GET_ITEM(triple, 1));
+        entry->path = Py_NewRef(PyTuple_GET_ITEM(triple, 2));
+        entry->next = companions;
+        companions = entry;
+    }
+}
+
+/* SQLite's existence check of a noted companion ``name``, in C: 1 or 0, or -2 where c_access
+ * must answer (not noted, or the file system must be asked; the GIL held). */
+static int
+companion_exists(const char *name)
+{
+    if (writer_api == NULL) {
+        return -2;
+    }
+    for (Companion *entry = companions; entry != NULL; entry = entry->next) {
+        if (entry->address == name) {
+            int found = writer_api->exists(entry->fs, entry->path);
+            if (found == -1) {
+                PyErr_Clear(); /* c_access asks again, and keeps the cause of a failure */
+                return -2;
+            }
+            return found;
+        }
+    }
+    return -2;
+}
+
 /* -- sqlite3_io_methods --------------------------------------------------------------------- */
 
 /* Drop ``file``'s lock to ``wanted`` (SHARED or NONE): the record's rules, as
@@ -294,6 +378,7 @@ x_close(sqlite3_file *file)
     Py_CLEAR(opened->sizer);
     Py_CLEAR(opened->syncer);
     Py_CLEAR(opened->locks);
+    forget_companions(file);
     PyObject *args[1] = {address(file)};
     int code = call_int(s_close, args, 1, SQLITE_IOERR);
     PyGILState_Release(gil);
@@ -621,10 +706,11 @@ x_device_characteristics(sqlite3_file *file)
 static int
 direct(sqlite3_file *file, PyObject *opened, int *out_flags)
 {
-    PyObject *reader, *writer, *sizer, *syncer, *locks;
+    PyObject *reader, *writer, *sizer, *syncer, *locks, *triples;
     int flags, characteristics;
-    if (!PyArg_ParseTuple(opened, "iOOiOOO!:c_open_direct", &flags, &reader, &writer,
-                          &characteristics, &sizer, &syncer, &LockRecordType, &locks)) {
+    if (!PyArg_ParseTuple(opened, "iOOiOOO!O!:c_open_direct", &flags, &reader, &writer,
+                          &characteristics, &sizer, &syncer, &LockRecordType, &locks,
+                          &PyTuple_Type, &triples)) {
         PyErr_WriteUnraisable(target);
         return -1;
     }
@@ -635,6 +721,7 @@ direct(sqlite3_file *file, PyObject *opened, int *out_flags)
     kept->syncer = Py_NewRef(syncer);
     kept->locks = (LockRecord *)Py_NewRef(locks);
     kept->characteristics = characteristics;
+    note_companions(file, triples);
     if (out_flags != NULL) {
         *out_flags = flags;
     }
@@ -714,7 +801,15 @@ x_access(sqlite3_vfs *unused, const char *name, int flags, int *result)
 {
     (void)unused;
     PyGILState_STATE gil = PyGILState_Ensure();
-    /* First without the name and token: a journal's or WAL's name is known by address. */
+    if (flags == SQLITE_ACCESS_EXISTS) { /* a memory file system's journal or WAL: in C */
+        int found = companion_exists(name);
+        if (found >= 0) {
+            PyGILState_Release(gil);
+            *result = found;
+            return SQLITE_OK;
+        }
+    }
+    /* Then without the name and token: a journal's or WAL's name is known by address. */
     PyObject *first[4] = {address(name), Py_NewRef(Py_None), PyLong_FromLong(flags),
                           Py_NewRef(Py_None)};
     int value = call_int(s_access, first, 4, -SQLITE_IOERR);

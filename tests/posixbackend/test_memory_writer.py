@@ -333,3 +333,54 @@ def test_bad_arguments_get_the_python_methods_errors() -> None:
     with pytest.raises(TypeError):
         accelerator._speedups.MemoryWriter(object())  # type: ignore[union-attr]
     handle.close()
+
+
+def memory_mode(fs: MemoryFileSystem, path: str) -> int:
+    assert accelerator._speedups is not None
+    mode: int = accelerator._speedups.memory_mode(fs, path)
+    return mode
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/d/f", 0o640),  # a regular file: its bits, as stat gives them
+        ("/d", 0o755),  # a directory
+        ("/d/missing", -1),  # a plain name missing from a searchable directory: ENOENT
+        ("/missing/f", -1),  # a missing directory on the way: ENOENT too
+        ("/d/f/x", -2),  # a file on the way (ENOTDIR): the file system says
+        ("/d/link", -2),  # a symbolic link: followed by the file system
+        ("/l/f", -2),  # a link on the way
+        ("/d/./f", -2),  # '.', '..', empty components, trailing slashes, relative names
+        ("/d/../d/f", -2),
+        ("/d//f", -2),
+        ("/d/", -2),
+        ("d/f", -2),
+        ("/d/sparse", -2),  # a sparse file's content is the file system's to read
+        ("/closed/f", -2),  # a directory the identity may not search: EACCES there
+        ("/closed/missing", -2),
+    ],
+)
+def test_memory_mode_answers_only_what_it_can_tell(path: str, expected: int) -> None:
+    """memory_mode (the SQLite VFS's look-up of a database's bits, beside the existence check
+    of its journals in the same C code) gives stat's permission bits or ENOENT for plain
+    paths, and leaves everything else (-2) to the file system; what it answers matches
+    stat for every identity."""
+    fs = MemoryFileSystem()
+    fs.mkdir("/d", 0o755)
+    fs.mkdir("/closed", 0o700)
+    fs.open("/closed/f", RDWR_CREATE, 0o644).close()
+    with fs.open("/d/f", RDWR_CREATE, 0o640) as handle:
+        handle.pwrite(b"content", 0)
+    with fs.open("/d/sparse", RDWR_CREATE, 0o644) as handle:
+        handle.pwrite(b"far", 3 * 4096)
+    fs.symlink("/d/f", "/d/link")
+    fs.symlink("/d", "/l")
+    fs.identity = Identity(1000, 1000, frozenset())
+    assert memory_mode(fs, path) == expected
+    if expected != -2:
+        try:
+            bits = stat.S_IMODE(fs.stat(path).st_mode)
+        except FileNotFoundError:
+            bits = -1
+        assert bits == expected

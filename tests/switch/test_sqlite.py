@@ -26,6 +26,7 @@ import pytest
 import compat
 import posixbackend
 from posixbackend import Permissions, backend
+from posixbackend.emulated import accelerator
 from posixbackend.sqlite import connect as routing
 from posixbackend.sqlite import library
 from vfs import FileSystem, HostFileSystem, Identity, MemoryFileSystem
@@ -823,3 +824,38 @@ def test_a_growing_commit_writes_what_native_sqlite_writes(place: Place, tmp_pat
         size = os.stat(place.path("grown.db")).st_size
     assert len(expected) > 40 * 4096
     assert (size, written) == (len(expected), expected)
+
+
+@pytest.mark.parametrize("kind", ["memory", "host"])
+def test_journal_checks_on_a_memory_file_system_are_answered_in_c(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the trampolines and the accelerator serve, SQLite's existence checks of a
+    memory file system's journal and WAL (before each transaction) never reach
+    Vfs.c_access, and still see a journal another handle made; on any other provider they
+    do reach it."""
+    if not routing.uses_c() or not accelerator.wanted(None):
+        pytest.skip("the C trampolines or the accelerator do not serve")
+    vfs = routing.registered()
+    assert not isinstance(vfs, library.Unreachable)
+    asked: list[int] = []
+    original = vfs.c_access
+
+    def counted(address: int, name: bytes | None, flags: int, token: bytes | None) -> int:
+        asked.append(flags)
+        return original(address, name, flags, token)
+
+    monkeypatch.setattr(vfs, "c_access", counted)
+    file_system = MemoryFileSystem() if kind == "memory" else HostFileSystem(root=tmp_path)
+    with backend("managed", file_system=file_system):
+        with closing(sqlite3.connect("/checked.db")) as connection:
+            connection.execute("create table t (x)")
+            connection.execute("insert into t values (1)")
+            connection.commit()
+            with open("/checked.db-journal", "wb") as journal:  # not SQLite's: garbage
+                journal.write(b"not a journal")
+            count = connection.execute("select count(*) from t").fetchone()
+        left = os.path.exists("/checked.db-journal")
+    # the garbage journal was seen (hot), found invalid, and removed, as natively
+    assert (count, left) == ((1,), False)
+    assert (asked == []) == (kind == "memory")
