@@ -9,9 +9,11 @@
  *
  * Some calls need no Python method once a file is open (Vfs.c_open_direct hands over what
  * they use): reads, writes, sizes and syncs call the provider handle's own methods (a memory
- * file's writes go to posixbackend._speedups' MemoryWriter as C buffers), and SQLite's locks
- * are taken and dropped here, on the lock record posixbackend/sqlite/locking.py keeps per
- * file, by the same rules, under one mutex and without the GIL.
+ * file's writes go to posixbackend._speedups' MemoryWriter as C buffers, and SQLite's size
+ * hint makes room in it at once), SQLite's locks are taken and dropped here, on the lock
+ * record posixbackend/sqlite/locking.py keeps per file, by the same rules, under one mutex
+ * and without the GIL, and the existence checks of a memory database's journal and WAL are
+ * answered by _speedups from the file system's caches (c_access only where it cannot tell).
  *
  * The structures are declared here from sqlite3.h's stable ABI (sqlite3_vfs version 2,
  * sqlite3_io_methods version 1: no shared memory, so SQLite refuses WAL cleanly), and the
