@@ -1365,8 +1365,8 @@ memory_writer_write(PyObject *writer, const char *data, Py_ssize_t length, long 
 /* MemoryWriterApi.reserve: room for the writer's dense file to grow to ``size`` bytes with no
  * copy of its content per write (SQLite's size hint before it appends a commit's pages). Only
  * the allocation grows: size, pages counted and times stay as they are. 1 when done, 0 when
- * there is nothing to do or the case is none of this (a sparse or mapped file, a buffer
- * exported, the lock busy, no memory: nothing changed), -1 with an exception. */
+ * there is nothing to do or the case is none of this (a sparse or mapped file, a size cap, a
+ * buffer exported, the lock busy, no memory: nothing changed), -1 with an exception. */
 static int
 memory_writer_reserve(PyObject *writer, long long size)
 {
@@ -1385,8 +1385,10 @@ memory_writer_reserve(PyObject *writer, long long size)
     }
     int done = 0;
     PyObject *content = SLOT(node, layout.f_data);
+    /* not under a size cap: writes there are the Python method's (what fits is its to work
+     * out), and room past the cap would only be memory no write may use */
     if (content != NULL && PyByteArray_CheckExact(content) &&
-        size > content_capacity(content)) {
+        SLOT(self->space, layout.s_max_pages) == Py_None && size > content_capacity(content)) {
         Py_ssize_t have = PyByteArray_GET_SIZE(content);
         if (PyByteArray_Resize(content, (Py_ssize_t)size) == 0) {
             /* back to its own size, the room kept: PyByteArray_Resize's "minor" shrink */

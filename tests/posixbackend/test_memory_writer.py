@@ -144,7 +144,7 @@ def test_reserved_room_changes_nothing_a_reader_sees(
 
 def test_a_reservation_makes_room_only_where_it_can() -> None:
     """reserve() says whether it made room: not for a size the file's room already holds, a
-    file with no dense content (sparse), or a negative size."""
+    file with no dense content (sparse), a negative size, or a file system with a size cap."""
     fs = MemoryFileSystem()
     handle = fs.open("/f", RDWR_CREATE, 0o644)
     writer = reserving_writer_of(handle)
@@ -155,6 +155,9 @@ def test_a_reservation_makes_room_only_where_it_can() -> None:
     assert writer.reserve(20 * 4096) is False
     assert handle.pread(3, 5 * 4096) == b"far"
     handle.close()
+    capped = MemoryFileSystem(max_bytes=8 * 4096)  # under a size cap the writes are Python's
+    with capped.open("/f", RDWR_CREATE, 0o644) as handle:
+        assert reserving_writer_of(handle).reserve(4 * 4096) is False
 
 
 def test_a_write_into_room_with_a_buffer_exported_is_the_python_methods() -> None:
