@@ -103,6 +103,7 @@ static const SlotRead layout_reads[] = {
 #define LAYOUT_READS (sizeof(layout_reads) / sizeof(layout_reads[0]))
 static PyObject *str_release;
 static PyObject *str_close;
+static PyObject *str_acquire, *str_names, *str_lock; /* for memory_lookup */
 
 /* An exact int that fits a long long, read into *value; 0 for anything else (no error set). */
 static inline int
@@ -1217,6 +1218,31 @@ memory_writer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     return (PyObject *)self;
 }
 
+/* How many bytes ``content`` can hold without a new allocation (its trailing NUL aside). */
+static inline Py_ssize_t
+content_capacity(PyObject *content)
+{
+    PyByteArrayObject *array = (PyByteArrayObject *)content;
+    return array->ob_alloc == 0 ? 0 : array->ob_alloc - (array->ob_start - array->ob_bytes) - 1;
+}
+
+/* Make the bytearray ``content`` ``size`` bytes long (``size`` larger than it is): within the
+ * room a reservation left (MemoryWriterApi.reserve) by moving its end, as PyByteArray_Resize's
+ * "minor" case does, since PyByteArray_Resize itself would give back any room beyond twice the
+ * new size and so copy the content once per write of a growing file; else (also when a buffer
+ * is exported: its BufferError) PyByteArray_Resize. 0, or -1 with an exception. */
+static int
+grow_content(PyObject *content, Py_ssize_t size)
+{
+    PyByteArrayObject *array = (PyByteArrayObject *)content;
+    if (size <= content_capacity(content) && array->ob_exports == 0) {
+        Py_SET_SIZE(content, size);
+        array->ob_start[size] = '\0'; /* the trailing NUL bytearray keeps */
+        return 0;
+    }
+    return PyByteArray_Resize(content, size);
+}
+
 /* Write ``length`` bytes at ``bytes`` into the dense content of ``node`` at ``offset`` (the file
  * system lock held): 1 when done, 0 when the case is the Python method's (nothing changed), -1
  * on error. As MemoryFileSystem._write: in place, or growing with no page left out and no
@@ -1245,7 +1271,7 @@ write_dense(PyObject *space, PyObject *node, const char *bytes, Py_ssize_t lengt
         if (counted == NULL) {
             return -1;
         }
-        if (PyByteArray_Resize(content, (Py_ssize_t)end) < 0) {
+        if (grow_content(content, (Py_ssize_t)end) < 0) {
             Py_DECREF(counted);
             PyErr_Clear(); /* out of memory: the Python method says ENOSPC */
             return 0;
@@ -1336,7 +1362,218 @@ memory_writer_write(PyObject *writer, const char *data, Py_ssize_t length, long 
                          length, offset);
 }
 
-static const MemoryWriterApi memory_writer_api = {memory_writer_write};
+/* MemoryWriterApi.reserve: room for the writer's dense file to grow to ``size`` bytes with no
+ * copy of its content per write (SQLite's size hint before it appends a commit's pages). Only
+ * the allocation grows: size, pages counted and times stay as they are. 1 when done, 0 when
+ * there is nothing to do or the case is none of this (a sparse or mapped file, a size cap, a
+ * buffer exported, the lock busy, no memory: nothing changed), -1 with an exception. */
+static int
+memory_writer_reserve(PyObject *writer, long long size)
+{
+    if (Py_TYPE(writer) != memory_writer_type || size <= 0 || size >= PY_SSIZE_T_MAX ||
+        size > layout.max_file_size) {
+        return 0;
+    }
+    MemoryWriter *self = (MemoryWriter *)writer;
+    PyObject *node = SLOT(self->handle, layout.h_node);
+    if (node == NULL || !Py_IS_TYPE(node, layout.regular_file)) {
+        return 0;
+    }
+    int taken = try_lock(self->fs_acquire);
+    if (taken <= 0) {
+        return taken;
+    }
+    int done = 0;
+    PyObject *content = SLOT(node, layout.f_data);
+    /* not under a size cap: writes there are the Python method's (what fits is its to work
+     * out), and room past the cap would only be memory no write may use */
+    if (content != NULL && PyByteArray_CheckExact(content) &&
+        SLOT(self->space, layout.s_max_pages) == Py_None && size > content_capacity(content)) {
+        Py_ssize_t have = PyByteArray_GET_SIZE(content);
+        if (PyByteArray_Resize(content, (Py_ssize_t)size) == 0) {
+            /* back to its own size, the room kept: PyByteArray_Resize's "minor" shrink */
+            Py_SET_SIZE(content, have);
+            ((PyByteArrayObject *)content)->ob_start[have] = '\0';
+            done = 1;
+        }
+        else {
+            PyErr_Clear(); /* exported (BufferError) or no memory: writes grow it as before */
+        }
+    }
+    if (unlock(self->fs_release) < 0) {
+        return -1;
+    }
+    return done;
+}
+
+/* -- what a plain absolute path names, for the SQLite VFS's existence checks -------------- */
+
+/* The inode the absolute ``path`` (ASCII, no NUL, no trailing slash) names in the memory file
+ * system whose resolver is ``names``, as plain_node finds it (borrowed; the caller holds the
+ * file system's lock). NULL with *missing set when a plain name is missing from a directory
+ * reached by plain lookups and searchable (where a stat is ENOENT); NULL with *missing clear
+ * where the Python path must judge (links, '.', '..', refusals, anything unusual), with an
+ * error set only for one. */
+static PyObject *
+plain_lookup(PyObject *names, PyObject *path, int *missing)
+{
+    *missing = 0;
+    PyObject *check = SLOT(names, layout.r_check);
+    PyObject *who = NULL; /* NULL: root, nothing is checked */
+    if (check != Py_False) {
+        who = SLOT(names, layout.r_who);
+        if (check != Py_True || who == NULL || !Py_IS_TYPE(who, layout.identity)) {
+            return NULL;
+        }
+    }
+    PyObject *paths = SLOT(names, layout.r_paths);
+    PyObject *hit = paths != NULL && PyDict_CheckExact(paths)
+        ? PyDict_GetItemWithError(paths, path) : NULL;
+    if (hit != NULL) { /* the directory part resolved before: only the last name is looked up */
+        if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) < 2) {
+            return NULL;
+        }
+        PyObject *directory = PyTuple_GET_ITEM(hit, 0);
+        PyObject *entries = SLOT(directory, layout.dir_entries);
+        if (!Py_IS_TYPE(directory, layout.directory) || !searchable(directory, who) ||
+            entries == NULL || !PyDict_CheckExact(entries)) {
+            return NULL;
+        }
+        PyObject *node = PyDict_GetItemWithError(entries, PyTuple_GET_ITEM(hit, 1));
+        *missing = node == NULL && !PyErr_Occurred();
+        return node;
+    }
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    const char *text = (const char *)PyUnicode_1BYTE_DATA(path);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(path);
+    PyObject *node = SLOT(names, layout.r_root);
+    Py_ssize_t start = 1;
+    for (Py_ssize_t at = 1; at <= length; at++) {
+        if (at < length && text[at] != '/') {
+            continue;
+        }
+        Py_ssize_t size = at - start;
+        if (node == NULL || !Py_IS_TYPE(node, layout.directory) || !searchable(node, who) ||
+            size == 0 || (text[start] == '.' && (size == 1 || (size == 2 && text[start + 1] == '.')))) {
+            return NULL; /* not a directory, not searchable, an empty component, '.', '..' */
+        }
+        node = entry_of(node, text, start, size);
+        if (node == NULL) {
+            *missing = !PyErr_Occurred();
+            return NULL;
+        }
+        start = at + 1;
+    }
+    return node;
+}
+
+/* What ``path`` names on the MemoryFileSystem ``fs``, found without Python code: 1 with the
+ * inode's mode in *mode and its size in *size (a dense regular file or a directory), 0 when
+ * it is missing (where a stat is ENOENT), -2 where the Python path must judge, -1 with an
+ * exception. */
+static int
+memory_lookup(PyObject *fs, PyObject *path, long long *mode, long long *size)
+{
+    if (!configured || !PyUnicode_CheckExact(path) || !PyUnicode_IS_ASCII(path)) {
+        return -2;
+    }
+    Py_ssize_t length = PyUnicode_GET_LENGTH(path);
+    const char *text = (const char *)PyUnicode_1BYTE_DATA(path);
+    if (length < 2 || length >= 4096 /* vfs.limits.PATH_MAX */ || text[0] != '/' ||
+        text[length - 1] == '/' || memchr(text, '\0', length) != NULL) {
+        return -2; /* relative, the root, a trailing slash, too long, a NUL */
+    }
+    PyObject *names = PyObject_GetAttr(fs, str_names);
+    if (names == NULL) {
+        return -1;
+    }
+    PyObject *lock = Py_IS_TYPE(names, layout.resolver) ? PyObject_GetAttr(fs, str_lock) : NULL;
+    PyObject *acquire = lock == NULL ? NULL : PyObject_GetAttr(lock, str_acquire);
+    PyObject *release = lock == NULL ? NULL : PyObject_GetAttr(lock, str_release);
+    int result = -2;
+    if (acquire != NULL && release != NULL) {
+        int taken = try_lock(acquire);
+        if (taken > 0) {
+            int missing;
+            PyObject *node = plain_lookup(names, path, &missing);
+            if (node != NULL && Py_IS_TYPE(node, layout.regular_file)) {
+                PyObject *content = SLOT(node, layout.f_data);
+                if (content != NULL && PyByteArray_CheckExact(content) &&
+                    exact_long(SLOT(node, layout.i_mode), mode)) {
+                    *size = PyByteArray_GET_SIZE(content);
+                    result = 1;
+                } /* sparse or mapped: its size is the Python code's to tell */
+            }
+            else if (node != NULL && Py_IS_TYPE(node, layout.directory)) {
+                *size = 0;
+                result = exact_long(SLOT(node, layout.i_mode), mode) ? 1 : -2;
+            }
+            else if (node == NULL && missing) {
+                result = 0;
+            }
+            if (PyErr_Occurred()) {
+                result = -1;
+            }
+            if (unlock(release) < 0) {
+                result = -1;
+            }
+        }
+        else if (taken < 0) {
+            result = -1;
+        }
+    }
+    else if (PyErr_Occurred()) {
+        result = -1;
+    }
+    Py_DECREF(names);
+    Py_XDECREF(lock);
+    Py_XDECREF(acquire);
+    Py_XDECREF(release);
+    return result;
+}
+
+/* MemoryWriterApi.exists: SQLite's existence check (SQLITE_ACCESS_EXISTS, as the unix VFS
+ * answers it from a stat: a directory, or a regular file that is not empty) of ``path`` on
+ * the MemoryFileSystem ``fs``: 1 or 0, -2 where the Python path must judge, -1 with an
+ * exception. */
+static int
+memory_exists(PyObject *fs, PyObject *path)
+{
+    long long mode, size;
+    int found = memory_lookup(fs, path, &mode, &size);
+    if (found != 1) {
+        return found;
+    }
+    return (mode & S_IFMT) != S_IFREG || size > 0;
+}
+
+PyDoc_STRVAR(memory_mode_doc,
+"memory_mode($module, file_system, path, /)\n--\n\n"
+"The permission bits (st_mode & 0o7777) of what the absolute ``path`` names on the\n"
+"MemoryFileSystem ``file_system`` (a dense regular file or a directory), found without\n"
+"Python code: -1 when it is missing (a stat would be ENOENT), -2 where the caller must ask\n"
+"the file system itself (links, sparse files, refusals, a busy lock, anything unusual).");
+
+static PyObject *
+memory_mode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "memory_mode(file_system, path)");
+        return NULL;
+    }
+    long long mode, size;
+    int found = memory_lookup(args[0], args[1], &mode, &size);
+    if (found == -1) {
+        return NULL;
+    }
+    return PyLong_FromLongLong(found == 1 ? (mode & 07777) : (found == 0 ? -1 : -2));
+}
+
+static const MemoryWriterApi memory_writer_api = {memory_writer_write, memory_writer_reserve,
+                                                 memory_exists};
 
 static PyObject *
 memory_writer_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
@@ -1357,6 +1594,31 @@ static PyMemberDef memory_writer_members[] = {
     {NULL, 0, 0, 0, NULL},
 };
 
+PyDoc_STRVAR(memory_writer_reserve_doc,
+"reserve($self, size, /)\n--\n\n"
+"Make room for the file to grow to ``size`` bytes without a copy of its content per write\n"
+"(what the SQLite VFS does with SQLite's size hint); nothing a reader sees changes. Whether\n"
+"room was made (False: nothing to do, or not a dense file, a buffer exported, the lock busy).");
+
+static PyObject *
+memory_writer_reserve_method(PyObject *self, PyObject *size)
+{
+    long long wanted = PyLong_AsLongLong(size);
+    if (wanted == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    int done = memory_writer_reserve(self, wanted);
+    if (done < 0) {
+        return NULL;
+    }
+    return PyBool_FromLong(done);
+}
+
+static PyMethodDef memory_writer_methods[] = {
+    {"reserve", memory_writer_reserve_method, METH_O, memory_writer_reserve_doc},
+    {NULL, NULL, 0, NULL},
+};
+
 PyDoc_STRVAR(memory_writer_doc,
 "MemoryWriter(handle)\n--\n\n"
 "``writer(data, offset)`` is ``handle.pwrite(data, offset)`` for a MemoryHandle, its common\n"
@@ -1371,6 +1633,7 @@ static PyType_Slot memory_writer_slots[] = {
     {Py_tp_clear, memory_writer_clear},
     {Py_tp_call, memory_writer_tp_call},
     {Py_tp_members, memory_writer_members},
+    {Py_tp_methods, memory_writer_methods},
     {0, NULL},
 };
 
@@ -2357,6 +2620,7 @@ static PyMethodDef module_methods[] = {
      METH_VARARGS | METH_KEYWORDS, configure_raw_file_doc},
     {"truncated_stat", (PyCFunction)(void (*)(void))truncated_stat, METH_FASTCALL,
      truncated_stat_doc},
+    {"memory_mode", (PyCFunction)(void (*)(void))memory_mode, METH_FASTCALL, memory_mode_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2382,7 +2646,8 @@ PyInit__speedups(void)
         {&str_os_module, "os_module"}, {&str_default_os, "_default_os"},
         {&str_python_init, "_python_init"}, {&str_name, "name"},
         {&str_read, "read"}, {&str_open, "open"}, {&str_set, "__set__"},
-        {&str_delete, "__delete__"},
+        {&str_delete, "__delete__"}, {&str_acquire, "acquire"}, {&str_names, "_names"},
+        {&str_lock, "_lock"},
     };
     if (intern_strings(strings, sizeof(strings) / sizeof(strings[0])) < 0 ||
         find_stat_result() < 0) {

@@ -55,9 +55,14 @@ class FastPaths:
 class MemoryWriter:
     def __init__(self, handle: Any) -> None: ...
     def __call__(self, data: bytes, offset: int, /) -> int: ...
+    def reserve(self, size: int, /) -> bool:
+        """Room for the file to grow to ``size`` bytes with no copy per write (invisible)."""
 
 memory_writer_api: object
 """A capsule of MemoryWriterApi (posixbackend/_memory_writer_api.h) for the SQLite VFS."""
+
+def memory_mode(file_system: Any, path: str, /) -> int:
+    """Permission bits of what ``path`` names on a MemoryFileSystem, -1 missing, -2 ask it."""
 
 def truncated_stat(result: os.stat_result, resolution: int, /) -> os.stat_result | None:
     """A copy of ``result`` with its times truncated to ``resolution`` ns (None: not here)."""

@@ -910,12 +910,12 @@ class MemoryFileSystem(FileSystem):
         if not path:
             return self._existing(at, path, follow)
         if path[0] == "/":
-            names = self._names
-            hit = names.paths.get(path)
-            if hit is not None and not (names.check and not permitted(hit[0], names.who, X_OK)):
-                # the directory part resolved before (see _remembered): only the last
-                # component is looked up, and a missing one (the common existence check of
-                # a file that is not there) needs no walk
+            # the directory part resolved before, or resolves by plain lookups (Resolver.quick,
+            # which checks the search permission): only the last component is looked up, and
+            # a missing one (the common existence check of a file that is not there, as
+            # SQLite's of its journal in a file system just made) needs no walk
+            hit = self._names.quick(path)
+            if hit is not None:
                 node = hit[0].entries.get(hit[1])
                 if node is None:
                     return None
