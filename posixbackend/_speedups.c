@@ -103,6 +103,7 @@ static const SlotRead layout_reads[] = {
 #define LAYOUT_READS (sizeof(layout_reads) / sizeof(layout_reads[0]))
 static PyObject *str_release;
 static PyObject *str_close;
+static PyObject *str_stat;
 
 /* An exact int that fits a long long, read into *value; 0 for anything else (no error set). */
 static inline int
@@ -981,18 +982,34 @@ searchable(PyObject *directory, PyObject *who)
     return who == NULL || permitted(directory, who, 1) == 1;
 }
 
+/* Whether the ``length`` characters of ``text`` from ``start``, found in no directory, are a
+ * plain name that is simply missing: not "." or ".." (never entries, but they mean something)
+ * and not too long (the walk's ENAMETOOLONG). Empty components never get here. */
+static inline int
+plain_missing(const char *text, Py_ssize_t start, Py_ssize_t length)
+{
+    if (length > 255 /* vfs.limits.NAME_MAX */ || (text[start] == '.' &&
+        (length == 1 || (length == 2 && text[start + 1] == '.')))) {
+        return 0;
+    }
+    return 1;
+}
+
 /* The inode the absolute ASCII ``path`` (no NUL, no trailing slash) names, as
  * MemoryFileSystem.stat's fast path finds it: from the resolver's cache of paths, else by
  * plain lookups from the root (Resolver._plain: each component a searchable directory's entry,
  * a directory up to the last; '.', '..' and empty components are never entries). Borrowed,
  * under the file system's lock; NULL (no error set unless one happened) where the Python path
- * resolves it -- links, refusals, anything missing or unusual. */
+ * resolves it -- links, refusals, anything unusual -- or where a plain name is missing from a
+ * directory the identity may search, with only plain directories before it: then *missing is
+ * set (ENOENT, as Resolver.quick's False and the walk say). */
 static PyObject *
-plain_node(FastPaths *self, PyObject *path)
+plain_node(FastPaths *self, PyObject *path, int *missing)
 {
     PyObject *names = self->names;
     PyObject *check = SLOT(names, layout.r_check);
     PyObject *who = NULL; /* NULL: root, nothing is checked */
+    *missing = 0;
     if (check != Py_False) {
         who = SLOT(names, layout.r_who);
         if (check != Py_True || who == NULL || !Py_IS_TYPE(who, layout.identity)) {
@@ -1012,7 +1029,14 @@ plain_node(FastPaths *self, PyObject *path)
             entries == NULL || !PyDict_CheckExact(entries)) {
             return NULL;
         }
-        return PyDict_GetItemWithError(entries, PyTuple_GET_ITEM(hit, 1));
+        PyObject *name = PyTuple_GET_ITEM(hit, 1);
+        PyObject *node = PyDict_GetItemWithError(entries, name);
+        /* (Resolver.parent also caches a name too long to be an entry: the walk's error) */
+        *missing = node == NULL && !PyErr_Occurred() && PyUnicode_CheckExact(name) &&
+            PyUnicode_IS_ASCII(name) && PyUnicode_GET_LENGTH(name) > 0 &&
+            plain_missing((const char *)PyUnicode_1BYTE_DATA(name), 0,
+                          PyUnicode_GET_LENGTH(name));
+        return node;
     }
     if (PyErr_Occurred()) {
         return NULL;
@@ -1031,6 +1055,7 @@ plain_node(FastPaths *self, PyObject *path)
         }
         node = entry_of(node, text, start, at - start);
         if (node == NULL) {
+            *missing = !PyErr_Occurred() && plain_missing(text, start, at - start);
             return NULL;
         }
         start = at + 1;
@@ -1066,17 +1091,25 @@ fast_stat(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     if (!taken) {
         goto python;
     }
-    PyObject *node = plain_node(self, path);
+    int missing;
+    PyObject *node = plain_node(self, path, &missing);
     PyObject *result = NULL;
     if (node != NULL &&
         (Py_IS_TYPE(node, layout.regular_file) || Py_IS_TYPE(node, layout.directory))) {
         result = SLOT(node, layout.i_stat); /* the cached record; None after a change */
-        result = result != NULL && result != Py_None ? Py_NewRef(result) : NULL;
+        result = result != NULL && result != Py_None
+            ? Py_NewRef(result)
+            : PyObject_CallMethodNoArgs(node, str_stat); /* rebuilt, as the Python path does */
     }
     int failed = PyErr_Occurred() != NULL;
     if (unlock(self->fs_release) || failed) {
         Py_XDECREF(result);
         return NULL;
+    }
+    if (missing) {
+        /* FileNotFoundError(ENOENT, its message, path), as os.stat raises it */
+        errno = ENOENT;
+        return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
     }
     if (result == NULL) {
         goto python;
@@ -2382,7 +2415,7 @@ PyInit__speedups(void)
         {&str_os_module, "os_module"}, {&str_default_os, "_default_os"},
         {&str_python_init, "_python_init"}, {&str_name, "name"},
         {&str_read, "read"}, {&str_open, "open"}, {&str_set, "__set__"},
-        {&str_delete, "__delete__"},
+        {&str_delete, "__delete__"}, {&str_stat, "stat"},
     };
     if (intern_strings(strings, sizeof(strings) / sizeof(strings[0])) < 0 ||
         find_stat_result() < 0) {

@@ -20,6 +20,9 @@ STAT_PATHS = [
     "/d/f", "/d/g", "/d/h", "/d/p", "/d/link", "/d", "/", "/d/missing", "/d/f/", "/d/./f",
     "/d//f", "/d/../d/f", "/d/link/", "/d/f/x", "/e/f", "/e", "/e/sub/f", "/l/f", "d/f", "",
     "/d/f\x00", "/d/\xe9", "/d/" + "x" * 256, "/d/" + "a/" * 2100, b"/d/f", 3, 1.5, None,
+    "/d/missing/f", "/missing/e/f", "/e/missing/f", "/d/missing/../f", "/d/missing/./f",
+    "/d/./missing/f", "/d/missing/" + "x" * 256, "/d/" + "x" * 256 + "/f", "/d/../x/f",
+    "/d/f/missing/g", "/l/missing/f",
 ]  # fmt: skip
 operation = st.one_of(
     st.tuples(st.just("stat"), st.sampled_from(STAT_PATHS)),
@@ -107,6 +110,46 @@ def test_a_path_never_resolved_is_served_in_c(monkeypatch: Any) -> None:
     assert again == first and again.st_mtime_ns % 10**9 == 0
     assert backend.stat("/d/link") == first  # a link: the Python code follows it
     assert python_stats == [("/d/link", True)]
+
+
+@NEEDS_C
+@pytest.mark.parametrize(
+    ("path", "served"),
+    [
+        ("/d/missing/f", True), ("/d/missing", True), ("/missing/e/f", True),
+        ("/d/missing/" + "x" * 256, True), ("/d/f/missing", False), ("/d/link/missing", False),
+        ("/d/./missing", False), ("/d/../missing/f", False), ("/d/" + "x" * 256 + "/f", False),
+        ("/d/" + "x" * 256, False),
+    ],
+)  # fmt: skip
+def test_a_missing_plain_name_is_enoent_in_c(monkeypatch: Any, path: str, served: bool) -> None:
+    """A plain name missing from a searchable directory on the way (what os.makedirs asks of
+    each parent) is FileNotFoundError from the C stat, as os.stat raises it; dots, links, a
+    file on the way and too long a name are the Python code's (it says ENOTDIR, follows the
+    link or says ENAMETOOLONG)."""
+    backend = make_backend(True)
+    fs: Any = backend.file_system
+    python_stats = []
+    original = fs.stat
+
+    def counted(*args: Any) -> Any:
+        python_stats.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(fs, "stat", counted)
+    with pytest.raises(OSError) as raised:
+        backend.stat(path)
+    assert (python_stats == []) == served
+    pure = make_backend(False)
+    for _ in range(2):  # the second time, the path may be in the resolver's cache
+        with pytest.raises(OSError) as expected:
+            pure.stat(path)
+        error, wanted = raised.value, expected.value
+        assert (type(error), error.errno, error.strerror, error.filename, error.filename2) == (
+            type(wanted), wanted.errno, wanted.strerror, wanted.filename, wanted.filename2
+        )
+        with pytest.raises(OSError) as raised:
+            backend.stat(path)
 
 
 @NEEDS_C
