@@ -456,9 +456,47 @@ PyDoc_STRVAR(fast_read_doc,
 "read($self, fd, length, /)\n--\n\n"
 "os.read: up to ``length`` bytes from the file offset.");
 
+/* Inode.accessed(now) of ``node`` under the file system's lock, which it takes: relatime moves
+ * atime when it is not newer than mtime or ctime, or is a day old. 1 when done (moved or
+ * not), 0 when another thread holds the lock (the Python path waits for it), -1 on error. */
+static int
+touch_atime(FastPaths *self, PyObject *node, long long now)
+{
+    int taken = try_lock(self->fs_acquire);
+    if (taken <= 0) {
+        return taken;
+    }
+    long long atime, mtime, ctime;
+    int done = 1;
+    if (exact_long(SLOT(node, layout.i_atime), &atime) &&
+        exact_long(SLOT(node, layout.i_mtime), &mtime) &&
+        exact_long(SLOT(node, layout.i_ctime), &ctime)) {
+        if (atime <= mtime || atime <= ctime || now - atime >= DAY_NS) {
+            PyObject *moved = PyLong_FromLongLong(now);
+            if (moved == NULL) {
+                done = -1;
+            }
+            else {
+                set_slot(node, layout.i_atime, moved);
+                set_slot(node, layout.i_stat, Py_NewRef(Py_None)); /* the record is stale */
+            }
+        }
+    }
+    else {
+        done = 0; /* times that are not plain ints: the Python path's */
+    }
+    if (unlock(self->fs_release) < 0) {
+        return -1;
+    }
+    return done;
+}
+
 /* Where a read of ``fd`` at its file offset can be served here: its description (borrowed),
  * the file's dense content (borrowed) and the offset; 1 then, 0 when the case is the Python
- * method's (a free descriptor, another provider, a busy offset, an atime to move...). */
+ * method's (a free descriptor, another provider, a busy offset, the lock busy for an atime to
+ * move...), -1 on error. An atime that relatime moves is moved here first (the Python path
+ * moves it after its copy: no one can tell the two apart), so the first read after a write
+ * is served here too, with no copy of the bytes on the way. */
 static int
 memory_read_source(FastPaths *self, PyObject *fd, PyObject **description_out,
                    PyObject **content_out, long long *offset)
@@ -482,13 +520,21 @@ memory_read_source(FastPaths *self, PyObject *fd, PyObject **description_out,
     }
     if (!exact_long(SLOT(node, layout.i_atime), &atime) ||
         !exact_long(SLOT(node, layout.i_mtime), &mtime) ||
-        !exact_long(SLOT(node, layout.i_ctime), &ctime) ||
-        atime <= mtime || atime <= ctime || now_ns() - atime >= DAY_NS) {
-        return 0; /* relatime moves atime: the Python path does, under the lock */
+        !exact_long(SLOT(node, layout.i_ctime), &ctime)) {
+        return 0;
     }
     PyObject *content = SLOT(node, layout.f_data);
     if (content == NULL || !PyByteArray_CheckExact(content)) {
         return 0;
+    }
+    long long now = now_ns();
+    if (atime <= mtime || atime <= ctime || now - atime >= DAY_NS) {
+        /* relatime moves atime. Taking and letting go of the lock runs no Python code, so
+         * the offset found free and the content found dense stay so. */
+        int touched = touch_atime(self, node, now);
+        if (touched <= 0) {
+            return touched;
+        }
     }
     *description_out = description;
     *content_out = content;
@@ -532,7 +578,11 @@ fast_read(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         goto python;
     }
     PyObject *description, *content;
-    if (!memory_read_source(self, args[0], &description, &content, &offset)) {
+    int source = memory_read_source(self, args[0], &description, &content, &offset);
+    if (source < 0) {
+        return NULL;
+    }
+    if (!source) {
         goto python;
     }
     Py_ssize_t count = readable_count(content, offset, length);
@@ -589,6 +639,35 @@ python:
  * system and no thread holds that file system's lock. Every opener adds to the set and every
  * replacement of it happens under that lock, so with the lock free and the GIL held throughout
  * no opener is between finding the set and adding to it. Contended: the empty set stays. */
+/* Give back the slack a growing bytearray keeps (CPython over-allocates an eighth, for the
+ * next appends) once the last handle of a file closed: a 1 GiB file written in chunks would
+ * otherwise hold 128 MiB it may never use. A shrinking realloc moves no bytes (glibc splits
+ * the block or mremaps it). Only a buffer no one exports (no memoryview, no buffer held by C
+ * code) is shrunk, under the GIL, so nothing holds a pointer into it; a small slack stays. */
+static void
+trim_content(PyObject *node)
+{
+    if (!Py_IS_TYPE(node, layout.regular_file)) {
+        return;
+    }
+    PyObject *content = SLOT(node, layout.f_data);
+    if (content == NULL || !PyByteArray_CheckExact(content)) {
+        return; /* sparse or mapped */
+    }
+    PyByteArrayObject *array = (PyByteArrayObject *)content;
+    Py_ssize_t size = Py_SIZE(array);
+    if (array->ob_exports > 0 || array->ob_start != array->ob_bytes ||
+        array->ob_alloc - size <= (1 << 16) + (size >> 6)) {
+        return; /* exported, or a slack under 64 KiB + 1/64th */
+    }
+    char *smaller = PyObject_Realloc(array->ob_bytes, (size_t)size + 1);
+    if (smaller == NULL) {
+        return; /* (a shrink that fails leaves the block as it was) */
+    }
+    array->ob_bytes = array->ob_start = smaller;
+    array->ob_alloc = size + 1;
+}
+
 static int
 drop_empty_handles(FastPaths *self, PyObject *handle, PyObject *node, PyObject *handles)
 {
@@ -602,6 +681,7 @@ drop_empty_handles(FastPaths *self, PyObject *handle, PyObject *node, PyObject *
     }
     if (SLOT(node, layout.i_handles) == handles && PySet_GET_SIZE(handles) == 0) {
         set_slot(node, layout.i_handles, Py_NewRef(layout.no_handles)); /* frees the set */
+        trim_content(node); /* no handle writes on: the appends' slack goes */
     }
     return unlock(self->fs_release);
 }
@@ -1868,8 +1948,15 @@ RAW_METHOD(raw_readinto)
         PYTHON(str_readinto);
     }
     PyObject *description, *content, *result = NULL;
-    if (view.len > 0 &&
-        memory_read_source((FastPaths *)fast, number, &description, &content, &offset)) {
+    int source = view.len > 0 ? memory_read_source((FastPaths *)fast, number, &description,
+                                                   &content, &offset)
+                              : 0;
+    if (source < 0) {
+        PyBuffer_Release(&view);
+        Py_DECREF(fast);
+        return NULL;
+    }
+    if (source) {
         Py_ssize_t count = readable_count(content, offset, view.len);
         if (count) {
             memcpy(view.buf, PyByteArray_AS_STRING(content) + offset, (size_t)count);
@@ -1897,12 +1984,16 @@ RAW_METHOD(raw_readall)
         PYTHON(str_readall);
     }
     PyObject *description, *content;
-    if (!memory_read_source((FastPaths *)fast, number, &description, &content, &offset)) {
+    int source = memory_read_source((FastPaths *)fast, number, &description, &content, &offset);
+    if (source <= 0) {
         Py_DECREF(fast);
+        if (source < 0) {
+            return NULL;
+        }
         PYTHON(str_readall);
     }
-    /* What the loop of reads would get: the rest of the file, then nothing (no atime moves:
-     * memory_read_source served only because relatime leaves it). */
+    /* What the loop of reads would get: the rest of the file, then nothing (atime moved at
+     * most once, by memory_read_source, as by the loop's first read: relatime leaves it after). */
     Py_ssize_t count = readable_count(content, offset, PY_SSIZE_T_MAX);
     PyObject *data = PyBytes_FromStringAndSize(
         count ? PyByteArray_AS_STRING(content) + offset : NULL, count);
