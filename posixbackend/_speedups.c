@@ -1,12 +1,13 @@
 /* The optional C accelerator of the emulated backend's hottest calls: read, lseek, open, close,
- * stat (and truncated_stat, a stat result's copy at a time resolution), (MemoryWriter, for the
+ * stat, lstat (and truncated_stat, a stat result's copy at a time resolution), (MemoryWriter, for the
  * SQLite VFS) a memory handle's pwrite, and (RawFileBase) the methods of an accelerated
  * backend's FileIO, the raw file under open().
  *
  * Each method does the common case of its Python namesake in posixbackend/emulated/files.py
  * without running Python code, and hands every other case -- unusual arguments, a provider
  * other than the memory file system, a contended offset or lock, anything that would raise --
- * to that Python method unchanged, so behaviour and errors are the Python code's. It works on
+ * to that Python method unchanged, so behaviour and errors are the Python code's (one error is
+ * raised here, as the Python code raises it: a stat's ENOENT for a plain name missing). It works on
  * the Python objects themselves (the fd table, open file descriptions, memory handles and
  * inodes), reaching their __slots__ through the offsets configure() reads from the classes.
  *
@@ -268,6 +269,7 @@ typedef struct {
     PyObject *python_open;
     PyObject *python_close;
     PyObject *python_stat;
+    PyObject *python_lstat;
     PyObject *view;          /* the backend's _view: a stat result at its time resolution */
     PyObject *spare;         /* an empty set made ahead, for the handles of an inode's first
                               * open (made before any state is read, as everything tracked) */
@@ -291,6 +293,7 @@ fast_paths_traverse(FastPaths *self, visitproc visit, void *arg)
     Py_VISIT(self->python_open);
     Py_VISIT(self->python_close);
     Py_VISIT(self->python_stat);
+    Py_VISIT(self->python_lstat);
     Py_VISIT(self->view);
     Py_VISIT(self->spare);
     Py_VISIT(Py_TYPE(self));
@@ -314,6 +317,7 @@ fast_paths_clear(FastPaths *self)
     Py_CLEAR(self->python_open);
     Py_CLEAR(self->python_close);
     Py_CLEAR(self->python_stat);
+    Py_CLEAR(self->python_lstat);
     Py_CLEAR(self->view);
     Py_CLEAR(self->spare);
     return 0;
@@ -350,16 +354,16 @@ static PyObject *
 fast_paths_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {
-        "table", "file_system", "read", "lseek", "open", "close", "stat", "view", NULL,
+        "table", "file_system", "read", "lseek", "open", "close", "stat", "lstat", "view", NULL,
     };
-    PyObject *table, *fs, *read, *lseek, *open, *close, *stat, *view;
+    PyObject *table, *fs, *read, *lseek, *open, *close, *stat, *lstat, *view;
     if (!configured) {
         PyErr_SetString(PyExc_RuntimeError, "configure() the accelerator first");
         return NULL;
     }
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "O!O$OOOOOO:FastPaths", keywords, layout.fd_table, &table, &fs,
-            &read, &lseek, &open, &close, &stat, &view)) {
+            args, kwargs, "O!O$OOOOOOO:FastPaths", keywords, layout.fd_table, &table, &fs,
+            &read, &lseek, &open, &close, &stat, &lstat, &view)) {
         return NULL;
     }
     PyObject *files = SLOT(table, layout.t_files);
@@ -378,6 +382,7 @@ fast_paths_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->python_open = Py_NewRef(open);
     self->python_close = Py_NewRef(close);
     self->python_stat = Py_NewRef(stat);
+    self->python_lstat = Py_NewRef(lstat);
     self->view = Py_NewRef(view);
     if (lock_methods(table, layout.t_lock, &self->table_acquire, &self->table_release)) {
         Py_DECREF(self);
@@ -1147,8 +1152,12 @@ PyDoc_STRVAR(fast_stat_doc,
 "stat($self, /, path, *, dir_fd=None, follow_symlinks=True)\n--\n\n"
 "os.stat.");
 
+/* os.stat and os.lstat of one absolute plain path, answered alike: a regular file or a
+ * directory is the same either way (a link at the end, which only the two see differently,
+ * is the Python method's, ``fallback``). */
 static PyObject *
-fast_stat(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+plain_stat(FastPaths *self, PyObject *fallback, PyObject *const *args, Py_ssize_t nargs,
+           PyObject *kwnames)
 {
     if (self->fs == NULL || nargs != 1 || kwnames != NULL ||
         !Py_IS_TYPE(self->names, layout.resolver)) {
@@ -1198,7 +1207,23 @@ fast_stat(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     Py_DECREF(result);
     return view;
 python:
-    return PyObject_Vectorcall(self->python_stat, args, nargs, kwnames);
+    return PyObject_Vectorcall(fallback, args, nargs, kwnames);
+}
+
+static PyObject *
+fast_stat(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return plain_stat(self, self->python_stat, args, nargs, kwnames);
+}
+
+PyDoc_STRVAR(fast_lstat_doc,
+"lstat($self, /, path, *, dir_fd=None)\n--\n\n"
+"os.lstat.");
+
+static PyObject *
+fast_lstat(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return plain_stat(self, self->python_lstat, args, nargs, kwnames);
 }
 
 static PyMethodDef fast_paths_methods[] = {
@@ -1212,11 +1237,13 @@ static PyMethodDef fast_paths_methods[] = {
      fast_close_doc},
     {"stat", (PyCFunction)(void (*)(void))fast_stat, METH_FASTCALL | METH_KEYWORDS,
      fast_stat_doc},
+    {"lstat", (PyCFunction)(void (*)(void))fast_lstat, METH_FASTCALL | METH_KEYWORDS,
+     fast_lstat_doc},
     {NULL, NULL, 0, NULL},
 };
 
 PyDoc_STRVAR(fast_paths_doc,
-"FastPaths(table, file_system, *, read, lseek, open, close, stat, view)\n--\n\n"
+"FastPaths(table, file_system, *, read, lseek, open, close, stat, lstat, view)\n--\n\n"
 "One backend's read, lseek, open, close and stat in C, over its fd table and (when it is a\n"
 "MemoryFileSystem, else None) its file system; the Python methods serve the rest (``view``:\n"
 "the backend's stat result at its time resolution).");

@@ -171,3 +171,25 @@ def test_refusals_and_changes_as_the_python_code_sees_them(program: list[tuple[A
     """Search permission on each directory of the way, links swapped in, renames, writes."""
     fast, pure = make_backend(True, USER), make_backend(False, USER)
     assert run(fast, program) == run(pure, program)
+
+
+@NEEDS_C
+def test_lstat_of_a_file_or_directory_is_served_in_c(monkeypatch: Any) -> None:
+    """os.lstat of a plain path to a file or directory is the C stat's (the same answer as
+    stat's), a missing name's ENOENT too; a link at the end is the Python code's."""
+    fast, pure = make_backend(True), make_backend(False)
+    fs: Any = fast.file_system
+    python_stats = []
+    original = fs.stat
+
+    def counted(*args: Any) -> Any:
+        python_stats.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(fs, "stat", counted)
+    for path in ("/d/f", "/d"):
+        assert status_of(fast.lstat(path)) == status_of(pure.lstat(path))
+    assert outcome(fast.lstat, "/d/missing/f") == outcome(pure.lstat, "/d/missing/f")
+    assert python_stats == []
+    assert status_of(fast.lstat("/d/link")) == status_of(pure.lstat("/d/link"))
+    assert python_stats == [("/d/link", False)]
