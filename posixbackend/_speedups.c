@@ -45,7 +45,8 @@ typedef struct {
     Py_ssize_t h_fs, h_node, h_flags, h_opened_as, h_state, h_reader;
     Py_ssize_t i_atime, i_mtime, i_ctime, i_handles, i_nlink, i_mode, i_uid, i_gid, i_stat;
     Py_ssize_t s_used_pages, s_max_pages;
-    Py_ssize_t f_data, dir_entries, r_paths, r_check, r_who, r_root, who_uid, who_gid, who_groups;
+    Py_ssize_t f_data, dir_entries, r_paths, r_heads, r_check, r_who, r_root, who_uid, who_gid,
+        who_groups;
     PyObject *fast_state[4];  /* a new MemoryHandle's state, by access mode */
     PyObject *no_handles;     /* Inode.handles of an inode no handle holds open (NO_HANDLES) */
     long open_state;          /* the state bit of an open handle */
@@ -93,6 +94,7 @@ static const SlotRead layout_reads[] = {
     READ(regular_file, "data", f_data),
     READ(directory, "entries", dir_entries),
     READ(resolver, "paths", r_paths),
+    READ(resolver, "heads", r_heads),
     READ(resolver, "check", r_check),
     READ(resolver, "who", r_who),
     READ(resolver, "root", r_root),
@@ -1128,6 +1130,35 @@ plain_node(FastPaths *self, PyObject *path, int *missing)
     }
     const char *text = (const char *)PyUnicode_1BYTE_DATA(path);
     Py_ssize_t length = PyUnicode_GET_LENGTH(path);
+    /* The directory part as resolved before (Resolver.heads, as Resolver.quick reads it: its
+     * entries stay right until the caches are dropped), then the last name: two lookups
+     * where a tree holds more paths than the cache of whole paths keeps. */
+    PyObject *heads = SLOT(names, layout.r_heads);
+    Py_ssize_t cut = length - 1;
+    while (text[cut] != '/') {
+        cut--; /* (text[0] is '/') */
+    }
+    if (heads != NULL && PyDict_CheckExact(heads)) {
+        PyObject *head = PyUnicode_FromStringAndSize(text, cut ? cut : 1);
+        if (head == NULL) {
+            return NULL;
+        }
+        PyObject *known = PyDict_GetItemWithError(heads, head);
+        Py_DECREF(head);
+        if (known != NULL && PyTuple_CheckExact(known) && PyTuple_GET_SIZE(known) >= 1) {
+            PyObject *directory = PyTuple_GET_ITEM(known, 0);
+            if (!Py_IS_TYPE(directory, layout.directory) || !searchable(directory, who)) {
+                return NULL;
+            }
+            PyObject *node = entry_of(directory, text, cut + 1, length - cut - 1);
+            *missing = node == NULL && !PyErr_Occurred() &&
+                plain_missing(text, cut + 1, length - cut - 1);
+            return node;
+        }
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+    }
     PyObject *node = SLOT(names, layout.r_root);
     Py_ssize_t start = 1;
     for (Py_ssize_t at = 1; at <= length; at++) {

@@ -193,3 +193,41 @@ def test_lstat_of_a_file_or_directory_is_served_in_c(monkeypatch: Any) -> None:
     assert python_stats == []
     assert status_of(fast.lstat("/d/link")) == status_of(pure.lstat("/d/link"))
     assert python_stats == [("/d/link", False)]
+
+
+@NEEDS_C
+def test_a_path_whose_directory_resolved_before_is_served_from_the_heads(
+    monkeypatch: Any,
+) -> None:
+    """With the cache of whole paths dropped (as past its size) and the directories' kept, a
+    stat is the C code's from the directory found there -- also one reached through a link,
+    which plain lookups leave to the Python code: the file's status, or ENOENT for a name not
+    in it; a directory the identity may no longer search is refused as before."""
+    backend = make_backend(True)
+    backend.symlink("d", "/l")
+    fs: Any = backend.file_system
+    fs.identity = USER
+    fs.stat("/l/f")  # the provider's own stat caches the resolution (the C stat does not)
+    first = backend.stat("/d/f")
+    names = fs._names
+    assert "/l" in names.heads
+    names.paths.clear()
+    python_stats = []
+    original = fs.stat
+
+    def counted(*args: Any) -> Any:
+        python_stats.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(fs, "stat", counted)
+    assert backend.stat("/l/f") == first
+    assert outcome(backend.stat, "/l/nothing")[1:3] == (FileNotFoundError, 2)
+    assert python_stats == []
+    pure = make_backend(False)
+    pure.symlink("d", "/l")
+    for side in (backend, pure):
+        side.file_system.identity = backend_root  # type: ignore[attr-defined]
+        side.chmod("/d", 0o700)  # (the caches are dropped: the walk decides)
+        side.file_system.identity = USER  # type: ignore[attr-defined]
+    assert outcome(backend.stat, "/l/f") == outcome(pure.stat, "/l/f")
+    assert outcome(backend.stat, "/l/f")[1] is PermissionError

@@ -132,7 +132,7 @@ class Resolver(Walk[Directory, Inode]):
 
     __slots__ = ("check", "forgotten", "heads", "paths", "root", "who")
     # read by offset in posixbackend's C code
-    __accelerated_slots__ = ("check", "paths", "root", "who")
+    __accelerated_slots__ = ("check", "heads", "paths", "root", "who")
 
     def __init__(self, root: Directory, who: Identity) -> None:
         super().__init__(MemoryNodes(root, who), root)
