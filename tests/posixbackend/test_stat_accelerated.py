@@ -112,6 +112,11 @@ def test_a_path_never_resolved_is_served_in_c(monkeypatch: Any) -> None:
     assert python_stats == [("/d/link", True)]
 
 
+def described(error: OSError) -> tuple[object, ...]:
+    """What an OSError says: its class, errno, message and file names."""
+    return (type(error), error.errno, error.strerror, error.filename, error.filename2)
+
+
 @NEEDS_C
 @pytest.mark.parametrize(
     ("path", "served"),
@@ -144,10 +149,7 @@ def test_a_missing_plain_name_is_enoent_in_c(monkeypatch: Any, path: str, served
     for _ in range(2):  # the second time, the path may be in the resolver's cache
         with pytest.raises(OSError) as expected:
             pure.stat(path)
-        error, wanted = raised.value, expected.value
-        assert (type(error), error.errno, error.strerror, error.filename, error.filename2) == (
-            type(wanted), wanted.errno, wanted.strerror, wanted.filename, wanted.filename2
-        )
+        assert described(raised.value) == described(expected.value)
         with pytest.raises(OSError) as raised:
             backend.stat(path)
 
