@@ -536,8 +536,13 @@ memory_read_source(FastPaths *self, PyObject *fd, PyObject **description_out,
     }
     long long now = now_ns();
     if (atime <= mtime || atime <= ctime || now - atime >= DAY_NS) {
-        /* relatime moves atime. Taking and letting go of the lock runs no Python code, so
-         * the offset found free and the content found dense stay so. */
+        /* relatime moves atime, under the lock of the handle's file system: this backend's
+         * (a memfd's file, say, lives in a file system of its own: the Python path's).
+         * Taking and letting go of the lock runs no Python code, so the offset found free
+         * and the content found dense stay so. */
+        if (self->fs == NULL || SLOT(handle, layout.h_fs) != self->fs) {
+            return 0;
+        }
         int touched = touch_atime(self, node, now);
         if (touched <= 0) {
             return touched;
