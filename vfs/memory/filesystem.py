@@ -107,6 +107,8 @@ _FAST_STATE = {
 }
 """Handle state for the fast open path, by access mode."""
 _devices = itertools.count(1)
+Opener = Callable[[object | None, str, int, int], "MemoryHandle | None"]
+"""What MemoryFileSystem._opened calls under the lock: (at, path, flags, mode) -> handle."""
 
 
 class MemoryFileSystem(FileSystem):
@@ -409,7 +411,7 @@ class MemoryFileSystem(FileSystem):
 
     def open(self, path: str, flags: int, mode: int = 0o666) -> MemoryHandle:
         if not flags & _SLOW_OPEN_FLAGS and path.__class__ is str:
-            handle = self._opened(self._open_quick, path, flags, mode)
+            handle = self._opened(self._open_quick, None, path, flags, mode)
             if handle is not None:
                 return handle
         check_path(path)
@@ -418,22 +420,22 @@ class MemoryFileSystem(FileSystem):
     def open_at(self, at: object | None, path: str, flags: int, mode: int = 0o666) -> MemoryHandle:
         if at is None and not flags & _SLOW_OPEN_FLAGS and path.__class__ is str:
             # an absolute path (the backend's open)
-            handle = self._opened(self._open_quick, path, flags, mode)
+            handle = self._opened(self._open_quick, None, path, flags, mode)
             if handle is not None:
                 return handle
         check_path_at(at, path)
         return self._open_at(at, path, flags, mode)
 
     def _opened(
-        self, opener: Callable[..., MemoryHandle | None], *args: object
+        self, opener: Opener, at: object | None, path: str, flags: int, mode: int
     ) -> MemoryHandle | None:
-        """``opener(*args)``'s handle, called under the lock, entered in its inode's set of
-        handles (None: what the opener returned). An interrupt after the opener made the
-        handle closes it again: the caller never gets it, and it must not stay open."""
+        """``opener(at, path, flags, mode)``'s handle, called under the lock, entered in its
+        inode's set of handles (None: what the opener returned). An interrupt after the opener
+        made the handle closes it again: the caller never gets it, and it must not stay open."""
         handle = None
         try:
             with self._lock:
-                handle = opener(*args)
+                handle = opener(at, path, flags, mode)
                 if handle is not None:
                     handles_of(handle.node).add(handle)
         except BaseException:
@@ -442,14 +444,17 @@ class MemoryFileSystem(FileSystem):
             raise
         return handle
 
-    def _open_quick(self, path: str, flags: int, mode: int) -> MemoryHandle | None:
+    def _open_quick(
+        self, at: object | None, path: str, flags: int, mode: int
+    ) -> MemoryHandle | None:
         """Fast path (under the lock), for a directory Resolver.quick finds without a walk (its
         caches, or plain lookups from the root): an existing regular file opened in the common
         way, or with O_CREAT a name not there yet, made as the general path makes it (its
         may_create and new file, without its walk); ENOENT where plain lookups find a
         directory of the way missing (the flags it takes are valid: only the general path's
         can be refused before the lookup). None for anything else unusual (every other error
-        included, a name maybe too long once encoded): the general path says."""
+        included, a name maybe too long once encoded): the general path says. ``at`` is None
+        (an absolute path): the general opener's arguments, for :meth:`_opened`."""
         names = self._names
         hit = names.quick(path)  # the directory, searchable, and a plain last name
         if not hit:
