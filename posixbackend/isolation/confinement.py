@@ -25,6 +25,7 @@ from posixbackend.isolation import capabilities, landlock, namespaces, rlimits, 
 from posixbackend.isolation.hostview import HostView
 from posixbackend.isolation.limits import Limits
 from posixbackend.isolation.minimalroot import enter_minimal_root, layout
+from posixbackend.isolation.roottemplate import RootTemplate
 
 HOST_PATHS_VISIBLE = compat.declare(
     id="isolation.host_paths_visible",
@@ -83,9 +84,13 @@ class Steps:
         return Confinement(tuple(self.applied), dict(self.missing))
 
 
-def isolate(view: HostView) -> Confinement:
-    """Enter the namespaces and the minimal root of ``view`` (this single-threaded process)."""
+def isolate(view: HostView, template: RootTemplate | None = None) -> Confinement:
+    """Enter the namespaces and the minimal root of ``view`` (this single-threaded process);
+    ``template``: that root built once, by a pool's zygote, copied here (OSError if that
+    fails: see :meth:`RootTemplate.enter`)."""
     _check_single_threaded()
+    if template is not None:
+        return Confinement(template.enter(), {})
     steps = Steps()
     entered, refused = namespaces.enter_namespaces()
     steps.note(entered, refused)

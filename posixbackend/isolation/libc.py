@@ -1,4 +1,5 @@
-"""The C library, for the confinement steps Python has no function for (on 3.11: unshare too;
+"""The C library, for the confinement steps Python has no function for (on 3.11: unshare and
+setns too;
 mount, umount2 and pivot_root for the isolated child's minimal root).
 
 Every call goes through :func:`checked`, which turns C's ``-1`` and ``errno`` into the OSError
@@ -25,6 +26,8 @@ LIBC.mount.argtypes = [
 ]
 LIBC.umount2.restype = ctypes.c_int
 LIBC.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+LIBC.setns.restype = ctypes.c_int
+LIBC.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 
 MACHINE: Final = os.uname().machine
 """The kernel's name for the processor architecture ('x86_64', 'aarch64'...)."""
@@ -46,6 +49,11 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
 def unshare(flags: int) -> None:
     """unshare(2) (``os.unshare`` exists only from Python 3.12)."""
     checked(LIBC.unshare(flags), "unshare")
+
+
+def setns(fd: int, kind: int) -> None:
+    """setns(2) (``os.setns`` exists only from Python 3.12)."""
+    checked(LIBC.setns(fd, kind), "setns")
 
 
 def mount(

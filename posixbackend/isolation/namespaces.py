@@ -31,7 +31,7 @@ def enter_namespaces() -> tuple[list[str], dict[str, str]]:
     except OSError as error:
         with_user = f"unshare(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWNS): {error.strerror}"
     else:
-        _map_identity(uid, gid)
+        map_identity(uid, gid)
         return ["user_namespace", "network_namespace", "mount_namespace"], {}
     try:
         unshare(CLONE_NEWNET | CLONE_NEWNS)
@@ -54,15 +54,19 @@ def single_threaded() -> bool:
     return True
 
 
-def _map_identity(uid: int, gid: int) -> None:
+def map_identity(uid: int, gid: int, proc_self: int | None = None) -> None:
     """Map the child's uid and gid to themselves in its new user namespace (setgroups off,
-    as the kernel requires of a process mapping its own group)."""
+    as the kernel requires of a process mapping its own group). ``proc_self``: a descriptor
+    on this process's /proc directory, opened before its root lost /proc (None: the path)."""
     for name, text in (
         ("setgroups", "deny"),
         ("uid_map", f"{uid} {uid} 1\n"),
         ("gid_map", f"{gid} {gid} 1\n"),
     ):
-        fd = posix.open(f"/proc/self/{name}", posix.O_WRONLY | posix.O_CLOEXEC)
+        if proc_self is None:
+            fd = posix.open(f"/proc/self/{name}", posix.O_WRONLY | posix.O_CLOEXEC)
+        else:
+            fd = posix.open(name, posix.O_WRONLY | posix.O_CLOEXEC, dir_fd=proc_self)
         try:
             posix.write(fd, text.encode())
         finally:

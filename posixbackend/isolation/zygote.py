@@ -4,7 +4,9 @@ Started by a :class:`~posixbackend.isolation.pool.Pool` as ``python -I -S -B -c
 ZYGOTE_BOOTSTRAP CONTROL_FD VIEW ROOTS...`` (an empty environment, a session of its own),
 it imports everything the isolated child needs, enters and leaves a managed backend once
 (the stand-ins and the audit hook in place, the modules they load loaded), freezes its heap
-(``gc.freeze``: the children's collections skip it), and then serves the pool's requests
+(``gc.freeze``: the children's collections skip it), has the children's minimal root built
+once in a mount namespace of its own (:mod:`posixbackend.isolation.roottemplate`), and then
+serves the pool's requests
 one at a time on its control socket (see :mod:`posixbackend.isolation.zygotewire`).
 
 It forks its children ahead: it keeps as many *spares* as the pool has workers, forked
@@ -15,7 +17,8 @@ before anything else: a session and process group of its own, SIGKILL when the z
 descriptor but 0-2 (/dev/null) and its own socket to the zygote closed (the control socket
 and the other spares' sockets with them), the zygote's bookkeeping dropped; it then does
 what depends on no job (:class:`~posixbackend.isolation.child.Ahead`): it enters new
-namespaces and its minimal root (the host view is the zygote's), takes the confinement steps
+namespaces and its minimal root (a locked copy of the template's; the host view is the
+zygote's), takes the confinement steps
 that need no job (capabilities, no_new_privs, Landlock), hands its mount and network
 namespaces to the zygote over its socket (see below), and waits for its job there. Per
 ``spawn`` the zygote sends the job's five descriptors to a spare (one it forks then, if none
@@ -60,7 +63,7 @@ from typing import Final, NoReturn
 import attrs
 
 import compat
-from posixbackend.isolation import landlock, seccomp
+from posixbackend.isolation import landlock, roottemplate, seccomp
 from posixbackend.isolation import zygotewire as wire
 from posixbackend.isolation.child import SETUP_STATUS, Ahead, GuestRun
 from posixbackend.isolation.child import main as child_main
@@ -69,6 +72,7 @@ from posixbackend.isolation.hostview import HostView
 from posixbackend.isolation.libc import prctl
 from posixbackend.isolation.limits import Limits
 from posixbackend.isolation.request import Program, Request, grant
+from posixbackend.isolation.roottemplate import RootTemplate
 from posixbackend.isolation.seccomp import PR_SET_PDEATHSIG
 from vfs.snapshot import save_snapshot
 
@@ -111,11 +115,12 @@ def main(control_fd: int, view_json: str, spares: int = 0) -> NoReturn:
     try:
         warm_up()
         ruleset = view_ruleset(view_json)
+        template = roottemplate.build(HostView.from_json(view_json))
     except BaseException as error:  # noqa: BLE001 - the pool is told why, then the zygote ends
         text = "".join(traceback.format_exception(error)).encode(errors="replace")
         control.send(wire.BROKEN + text[-(wire.MAX_MESSAGE - 1) :])
         os._exit(1)
-    zygote = Zygote(control, view_json, spares, ruleset)
+    zygote = Zygote(control, view_json, spares, ruleset, template)
     control.send(wire.READY)
     zygote.serve()
     os._exit(0)
@@ -174,11 +179,15 @@ class Zygote:
         view_json: str,
         spares: int = 0,
         ruleset: landlock.Ruleset | None = None,
+        template: RootTemplate | None = None,
     ) -> None:
         self.control = control
         self.view_json = view_json
         self.ruleset = ruleset
         """The children's Landlock ruleset (see :func:`view_ruleset`); never enforced here."""
+        self.template = template
+        """The children's minimal root, built once (see :mod:`posixbackend.isolation.
+        roottemplate`); never entered here (None: each child builds its own)."""
         self.wanted = spares
         self.spares: deque[Spare] = deque()
         """Spares not given a job yet, oldest first."""
@@ -345,10 +354,15 @@ class Zygote:
             if self.ruleset is not None:  # (Ahead closes it once enforced)
                 ruleset_fd = fcntl.fcntl(self.ruleset.fd, fcntl.F_DUPFD_CLOEXEC, GUEST_FDS)
                 ruleset = attrs.evolve(self.ruleset, fd=ruleset_fd)
-            _close_all_but(kept, *([] if ruleset is None else [ruleset.fd]))
+            template = None if self.template is None else self.template.moved_to(GUEST_FDS)
+            _close_all_but(
+                kept,
+                *([] if ruleset is None else [ruleset.fd]),
+                *([] if template is None else [template.user, template.mount]),
+            )
             FROZEN_HEAP.hit()  # (kept frozen: see the gap)
             SHARED_HASH_SEED.hit()
-            ahead = Ahead(self.view_json, ruleset)
+            ahead = Ahead(self.view_json, ruleset, template)  # (it closes both)
             job = socket.socket(fileno=kept)
             if ahead.namespaces:  # held by the zygote's end, unread, until it is closed
                 socket.send_fds(job, [HELD], ahead.namespaces)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,8 @@ from tests.isolation import test_escapes
 from tests.isolation.helpers import assert_nothing_left, printed
 from tests.isolation.pooling import Traces, alive
 from tests.isolation.test_pool_lifecycle import started
+from tests.permissions.escapes import ESCAPES, Escape
+from tests.permissions.judge import Host
 
 POOLS: dict[Permissions | None, Pool] = {}
 
@@ -222,3 +225,21 @@ print("list /root", "ok" if fd != -1 else errno.errorcode[ctypes.get_errno()])
         later = traces.seen(pool.submit(probe).result(timeout=30))
         assert later.status == 0, later.stderr
         assert printed(later) == ["list /root EACCES"]
+
+
+@pytest.mark.parametrize("escape", ESCAPES, ids=[escape.name for escape in ESCAPES])
+def test_the_permissions_escape_corpus_leaves_no_trace_from_a_pool(
+    escape: Escape, tmp_path: Path
+) -> None:
+    """tests/permissions' escape corpus (its guests run one by one in test_escapes_isolated)
+    run by a pool's guests, whose minimal root is a copy of one the zygote built once
+    (roottemplate), with native access granted: only the kernel's confinement stands in the
+    way."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(0.3)  # (as tests.servers' listener, which Host counts on)
+        host = Host.prepare(tmp_path, listener)
+        result = pooled(host.source(escape), OPEN)
+        output = (result.stdout + result.stderr).decode(errors="replace")
+        assert host.traces(escape, output, patient=escape.effect == "process") == [], result
+    assert result.limit_exceeded is None, result.summary()
+    assert "minimal_root" in result.confinement and "seccomp" in result.confinement

@@ -111,3 +111,69 @@ def test_without_mount_setattr_each_mount_is_made_read_only() -> None:
         "write a library": "EROFS", "make a file in the root": "EROFS",
         "read a library": "ok", "the host's /etc/passwd": "ENOENT",
     }  # fmt: skip
+
+
+def test_a_copy_of_the_root_template_is_locked_and_leaves_the_template_as_it_was() -> None:
+    """A pool's spares copy a minimal root built once (roottemplate). With every capability
+    in its own namespaces and no seccomp filter, a copy can neither be made writable nor
+    taken apart (the kernel locks a copy made for a less privileged user namespace), and what
+    one copy did is not seen by the next copy."""
+    answers = confined(
+        """\
+        from posixbackend.isolation import minimalroot, roottemplate
+        from posixbackend.isolation.interpreterview import isolated_view
+        view = isolated_view()
+        template = roottemplate.build(view)
+        answers["built"] = str(template is not None)
+        library = next(path for path in view.files if path.endswith("/libc.so.6"))
+        remount = minimalroot.MS_REMOUNT | minimalroot.MS_BIND
+        attacks = {
+            "make a file in the root": lambda: open("/new", "w"),
+            "write a library": lambda: open(library, "ab"),
+            "remount / writable": lambda: minimalroot.mount(None, "/", None, remount),
+            "unmount a library": lambda: minimalroot.umount2(library, 0),
+            "detach /": lambda: minimalroot.umount2("/", minimalroot.MNT_DETACH),
+            "mount below /": lambda: minimalroot.mount(
+                "tmpfs", os.path.dirname(library), "tmpfs", 0),
+        }
+        def copy(name, attack):
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    answers.clear()
+                    answers["steps"] = " ".join(template.enter())
+                    answers["root"] = " ".join(sorted(os.listdir("/")))
+                    answers["library"] = str(os.path.isfile(library))
+                    attempt("the host's /etc/passwd", lambda: os.stat("/etc/passwd"))
+                    attempt("the host's /proc", lambda: os.stat("/proc/self"))
+                    if attack:
+                        for what, call in attacks.items():
+                            attempt(what, call)
+                    os.write(write, json.dumps(answers).encode())
+                finally:
+                    os._exit(0)
+            os.close(write)
+            os.waitpid(pid, 0)
+            for key, value in json.loads(os.read(read, 1 << 16)).items():
+                answers[f"{name}: {key}"] = value
+        copy("attacker", True)
+        copy("next", False)
+        """
+    )
+    assert answers.pop("built") == "True"
+    for name in ("attacker", "next"):
+        steps = answers.pop(f"{name}: steps")
+        assert steps == "user_namespace network_namespace mount_namespace minimal_root"
+        assert answers.pop(f"{name}: library") == "True"
+        assert answers.pop(f"{name}: the host's /etc/passwd") == "ENOENT"
+        assert answers.pop(f"{name}: the host's /proc") == "ENOENT"
+    assert answers.pop("attacker: root") == answers.pop("next: root")  # nothing new in it
+    assert answers == {
+        "attacker: make a file in the root": "EROFS", "attacker: write a library": "EROFS",
+        "attacker: remount / writable": "EPERM", "attacker: unmount a library": "EINVAL",
+        "attacker: detach /": "EINVAL",
+        # its own mount on top (seccomp refuses it a guest): the next copy still finds the
+        # library there (mounts are private)
+        "attacker: mount below /": "ok",
+    }  # fmt: skip
