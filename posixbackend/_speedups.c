@@ -44,6 +44,7 @@ typedef struct {
     Py_ssize_t t_files, t_hint, t_limit, t_inheritable, t_lock;
     Py_ssize_t h_fs, h_node, h_flags, h_opened_as, h_state, h_reader;
     Py_ssize_t i_atime, i_mtime, i_ctime, i_handles, i_nlink, i_mode, i_uid, i_gid, i_stat;
+    Py_ssize_t i_derived;
     Py_ssize_t s_used_pages, s_max_pages;
     Py_ssize_t f_data, dir_entries, r_paths, r_heads, r_check, r_who, r_root, who_uid, who_gid,
         who_groups;
@@ -89,6 +90,7 @@ static const SlotRead layout_reads[] = {
     READ(inode, "uid", i_uid),
     READ(inode, "gid", i_gid),
     READ(inode, "_stat", i_stat),
+    READ(inode, "_derived", i_derived),
     READ(space, "used_pages", s_used_pages),
     READ(space, "max_pages", s_max_pages),
     READ(regular_file, "data", f_data),
@@ -274,6 +276,8 @@ typedef struct {
     PyObject *python_stat;
     PyObject *python_lstat;
     PyObject *view;          /* the backend's _view: a stat result at its time resolution */
+    PyObject *resolution;    /* that resolution (an int, ns) */
+    int unit_resolution;     /* it is 1: _view changes nothing, no copy is kept */
     PyObject *spare;         /* an empty set made ahead, for the handles of an inode's first
                               * open (made before any state is read, as everything tracked) */
     int reported;            /* a Python open succeeded, so the virtual-fds gap is reported */
@@ -298,6 +302,7 @@ fast_paths_traverse(FastPaths *self, visitproc visit, void *arg)
     Py_VISIT(self->python_stat);
     Py_VISIT(self->python_lstat);
     Py_VISIT(self->view);
+    Py_VISIT(self->resolution);
     Py_VISIT(self->spare);
     Py_VISIT(Py_TYPE(self));
     return 0;
@@ -322,6 +327,7 @@ fast_paths_clear(FastPaths *self)
     Py_CLEAR(self->python_stat);
     Py_CLEAR(self->python_lstat);
     Py_CLEAR(self->view);
+    Py_CLEAR(self->resolution);
     Py_CLEAR(self->spare);
     return 0;
 }
@@ -357,16 +363,17 @@ static PyObject *
 fast_paths_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {
-        "table", "file_system", "read", "lseek", "open", "close", "stat", "lstat", "view", NULL,
+        "table", "file_system", "read", "lseek", "open", "close", "stat", "lstat", "view",
+        "resolution", NULL,
     };
-    PyObject *table, *fs, *read, *lseek, *open, *close, *stat, *lstat, *view;
+    PyObject *table, *fs, *read, *lseek, *open, *close, *stat, *lstat, *view, *resolution;
     if (!configured) {
         PyErr_SetString(PyExc_RuntimeError, "configure() the accelerator first");
         return NULL;
     }
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "O!O$OOOOOOO:FastPaths", keywords, layout.fd_table, &table, &fs,
-            &read, &lseek, &open, &close, &stat, &lstat, &view)) {
+            args, kwargs, "O!O$OOOOOOOO!:FastPaths", keywords, layout.fd_table, &table, &fs,
+            &read, &lseek, &open, &close, &stat, &lstat, &view, &PyLong_Type, &resolution)) {
         return NULL;
     }
     PyObject *files = SLOT(table, layout.t_files);
@@ -387,6 +394,13 @@ fast_paths_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->python_stat = Py_NewRef(stat);
     self->python_lstat = Py_NewRef(lstat);
     self->view = Py_NewRef(view);
+    self->resolution = Py_NewRef(resolution);
+    long long resolution_ns = PyLong_AsLongLong(resolution);
+    if (resolution_ns == -1 && PyErr_Occurred()) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    self->unit_resolution = resolution_ns == 1;
     if (lock_methods(table, layout.t_lock, &self->table_acquire, &self->table_release)) {
         Py_DECREF(self);
         return NULL;
@@ -1219,17 +1233,19 @@ plain_stat(FastPaths *self, PyObject *fallback, PyObject *const *args, Py_ssize_
     }
     int missing;
     PyObject *node = plain_node(self, path, &missing);
-    PyObject *result = NULL;
+    PyObject *result = NULL, *derived = NULL, *held = NULL;
     if (node != NULL &&
         (Py_IS_TYPE(node, layout.regular_file) || Py_IS_TYPE(node, layout.directory))) {
         result = SLOT(node, layout.i_stat); /* the cached record; None after a change */
         result = result != NULL && result != Py_None
             ? Py_NewRef(result)
             : PyObject_CallMethodNoArgs(node, str_stat); /* rebuilt, as the Python path does */
+        held = Py_NewRef(node); /* (its slot _derived is written after the lock is let go) */
     }
     int failed = PyErr_Occurred() != NULL;
     if (unlock(self->fs_release) || failed) {
         Py_XDECREF(result);
+        Py_XDECREF(held);
         return NULL;
     }
     if (missing) {
@@ -1238,9 +1254,42 @@ plain_stat(FastPaths *self, PyObject *fallback, PyObject *const *args, Py_ssize_
         return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
     }
     if (result == NULL) {
+        Py_XDECREF(held);
         goto python;
     }
-    PyObject *view = PyObject_CallOneArg(self->view, result);
+    PyObject *view = NULL;
+    if (self->unit_resolution) {
+        view = PyObject_CallOneArg(self->view, result);
+        goto done;
+    }
+    /* The copy at the backend's resolution, kept on the inode beside the record it was made
+     * of: (record, resolution, copy), valid while that record is the inode's (a change makes
+     * a new one). A cache per file, not a bounded one per backend: stats of more distinct
+     * files than such a cache holds would make every copy again. */
+    derived = SLOT(held, layout.i_derived);
+    if (derived != NULL && PyTuple_CheckExact(derived) && PyTuple_GET_SIZE(derived) == 3 &&
+        PyTuple_GET_ITEM(derived, 0) == result) {
+        int same = PyObject_RichCompareBool(PyTuple_GET_ITEM(derived, 1), self->resolution,
+                                            Py_EQ);
+        if (same < 0) {
+            goto done;
+        }
+        if (same) {
+            view = Py_NewRef(PyTuple_GET_ITEM(derived, 2));
+            goto done;
+        }
+    }
+    view = PyObject_CallOneArg(self->view, result); /* made (and the gap noted) in Python */
+    if (view != NULL) {
+        PyObject *kept = PyTuple_Pack(3, result, self->resolution, view);
+        if (kept == NULL) {
+            Py_CLEAR(view);
+        } else {
+            set_slot(held, layout.i_derived, kept);
+        }
+    }
+done:
+    Py_DECREF(held);
     Py_DECREF(result);
     return view;
 python:
@@ -1280,10 +1329,11 @@ static PyMethodDef fast_paths_methods[] = {
 };
 
 PyDoc_STRVAR(fast_paths_doc,
-"FastPaths(table, file_system, *, read, lseek, open, close, stat, lstat, view)\n--\n\n"
+"FastPaths(table, file_system, *, read, lseek, open, close, stat, lstat, view, resolution)\n"
+"--\n\n"
 "One backend's read, lseek, open, close and stat in C, over its fd table and (when it is a\n"
 "MemoryFileSystem, else None) its file system; the Python methods serve the rest (``view``:\n"
-"the backend's stat result at its time resolution).");
+"the backend's stat result at its time ``resolution``, in ns; the copy is kept on the inode).");
 
 static PyType_Slot fast_paths_slots[] = {
     {Py_tp_doc, (void *)fast_paths_doc},

@@ -187,13 +187,14 @@ def fast_paths(
     file_system: object,
     python: dict[str, Callable[..., Any]],
     view: Callable[[os.stat_result], os.stat_result],
+    resolution: int,
 ) -> dict[str, Callable[..., Any]]:
     """C versions of the calls in ``python`` (bound Python methods, used for every case off
     the fast paths) over ``table``; opens and stats are fast only on a MemoryFileSystem
-    (``view``: the backend's stat result at its time resolution)."""
+    (``view``: the backend's stat result at its time ``resolution``, in ns)."""
     assert _speedups is not None
     memory = file_system if type(file_system) is MemoryFileSystem else None
-    fast = _speedups.FastPaths(table, memory, view=view, **python)
+    fast = _speedups.FastPaths(table, memory, view=view, resolution=resolution, **python)
     return {name: getattr(fast, name) for name in ACCELERATED_CALLS}
 
 

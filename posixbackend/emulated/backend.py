@@ -110,7 +110,8 @@ class EmulatedBackend(
                 raise ValueError(f"{cls.__name__} redefines one of {names}: accelerated=True")
             return False
         python = {name: getattr(cls, name).__get__(self, cls) for name in names}
-        vars(self).update(accelerator.fast_paths(self._table, self._fs, python, self._view))
+        fast = accelerator.fast_paths(self._table, self._fs, python, self._view, self._resolution)
+        vars(self).update(fast)
         if accelerator.C_DIRENTRY is not None:  # the class its scandir's entries then have
             vars(self)["DirEntry"] = accelerator.C_DIRENTRY
         return True

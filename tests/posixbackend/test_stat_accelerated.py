@@ -233,3 +233,57 @@ def test_a_path_whose_directory_resolved_before_is_served_from_the_heads(
         side.file_system.identity = USER  # type: ignore[attr-defined]
     assert outcome(backend.stat, "/l/f") == outcome(pure.stat, "/l/f")
     assert outcome(backend.stat, "/l/f")[1] is PermissionError
+
+
+TIMES_PATHS = ["/d/f", "/d", "/d/g"]
+times_operation = st.one_of(
+    st.tuples(st.just("stat"), st.sampled_from(TIMES_PATHS)),
+    st.tuples(st.just("lstat"), st.sampled_from(TIMES_PATHS)),
+    st.tuples(
+        st.just("utime"), st.sampled_from(TIMES_PATHS),
+        st.tuples(st.integers(0, 4 * 10**9), st.integers(0, 4 * 10**9)),
+    ),
+    st.tuples(st.just("write"), st.sampled_from(["/d/f", "/d/g"])),
+    st.tuples(st.just("create"), st.just("/d/new")),
+)  # fmt: skip
+
+
+@NEEDS_C
+@given(
+    program=st.lists(times_operation, max_size=14),
+    resolutions=st.lists(st.sampled_from([1, 1000, 10**6, 10**9]), min_size=1, max_size=3),
+)
+def test_the_c_stat_gives_the_python_stats_times_at_each_backends_resolution(
+    program: list[tuple[Any, ...]], resolutions: list[int]
+) -> None:
+    # The C stat keeps its truncated copy on the inode, beside the record it was made of:
+    # backends of other resolutions over the same files, and every change to a file, must
+    # still see what the Python stat gives (every field, times to the nanosecond).
+    fs = make_backend(accelerated=False).file_system
+    def backends(accelerated: bool) -> list[EmulatedBackend]:
+        return [
+            EmulatedBackend(fs, accelerated=accelerated, standard_streams=False,
+                            time_resolution_ns=resolution)
+            for resolution in resolutions
+        ]  # fmt: skip
+
+    in_c, in_python = backends(True), backends(False)
+    writer = in_python[0]
+    for name, path, *args in program:
+        if name == "utime":
+            writer.utime(path, ns=args[0])
+        elif name == "write":
+            fd = writer.open(path, os.O_WRONLY | os.O_APPEND)
+            writer.write(fd, b"more")
+            writer.close(fd)
+        elif name == "create":
+            writer.close(writer.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+        else:
+            for c_side, python_side in zip(in_c, in_python, strict=True):
+                assert tuple(getattr(c_side, name)(path)) == tuple(
+                    getattr(python_side, name)(path)
+                )
+                c_result = getattr(c_side, name)(path)
+                python_result = getattr(python_side, name)(path)
+                for field in ("st_atime_ns", "st_mtime_ns", "st_ctime_ns"):
+                    assert getattr(c_result, field) == getattr(python_result, field)

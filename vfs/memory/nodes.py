@@ -72,12 +72,13 @@ class Inode:
     """
 
     __slots__ = (
-        "_stat", "atime", "ctime", "dev", "freed", "gid", "handles", "ino", "mode", "mtime",
-        "nlink", "uid",
+        "_derived", "_stat", "atime", "ctime", "dev", "freed", "gid", "handles", "ino", "mode",
+        "mtime", "nlink", "uid",
     )  # fmt: skip
     # read by offset in posixbackend's C code
     __accelerated_slots__: tuple[str, ...] = (
-        "_stat", "atime", "ctime", "gid", "handles", "ino", "mode", "mtime", "nlink", "uid",
+        "_derived", "_stat", "atime", "ctime", "gid", "handles", "ino", "mode", "mtime", "nlink",
+        "uid",
     )  # fmt: skip
 
     def __init__(self, dev: int, ino: int, now: int, mode: int) -> None:
@@ -92,6 +93,10 @@ class Inode:
         self.handles = NO_HANDLES
         self.freed = False
         self._stat: posix.stat_result | None = None
+        self._derived: object = None
+        """What a consumer made of ``_stat`` and keeps with it (the emulated backend's C stat
+        keeps its copy at the backend's time resolution: (record, resolution, copy), valid
+        while that record is ``_stat``); never read here."""
 
     @property
     def size(self) -> int:
