@@ -65,7 +65,7 @@ import attrs
 import compat
 from posixbackend.isolation import landlock, roottemplate, seccomp
 from posixbackend.isolation import zygotewire as wire
-from posixbackend.isolation.child import SETUP_STATUS, Ahead, GuestRun
+from posixbackend.isolation.child import SETUP_STATUS, Ahead, GuestRun, save_guest_files
 from posixbackend.isolation.child import main as child_main
 from posixbackend.isolation.confinement import landlock_rules
 from posixbackend.isolation.hostview import HostView
@@ -74,7 +74,6 @@ from posixbackend.isolation.limits import Limits
 from posixbackend.isolation.request import Program, Request, grant
 from posixbackend.isolation.roottemplate import RootTemplate
 from posixbackend.isolation.seccomp import PR_SET_PDEATHSIG
-from vfs.snapshot import save_snapshot
 
 FROZEN_HEAP = compat.declare(
     id="isolation.pool_frozen_heap",
@@ -138,8 +137,8 @@ def warm_up() -> None:
     with run.block():
         pass
     # what the child's snapshot of the guest's files loads on first use (tarfile's slot
-    # names for copying members, the C library's user database modules)
-    save_snapshot(run.files.memory, io.BytesIO(), sparse=False, empty_directories=False)
+    # names for copying members)
+    save_guest_files(run.files.memory, io.BytesIO())
     with contextlib.suppress(OSError):  # (an architecture the filter does not know)
         seccomp.isolated_filters()  # each child's filter is this template with its pid
     import posixbackend.permissions.timelimit  # noqa: F401 - a time limit loads it otherwise
