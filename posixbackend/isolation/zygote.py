@@ -63,7 +63,7 @@ from typing import Final, NoReturn
 import attrs
 
 import compat
-from posixbackend.isolation import landlock, roottemplate, seccomp
+from posixbackend.isolation import guestfs, landlock, roottemplate, seccomp
 from posixbackend.isolation import zygotewire as wire
 from posixbackend.isolation.child import SETUP_STATUS, Ahead, GuestRun, save_guest_files
 from posixbackend.isolation.child import main as child_main
@@ -126,11 +126,14 @@ def main(control_fd: int, view_json: str, spares: int = 0) -> NoReturn:
 
 
 def warm_up() -> None:
-    """Load what every child would otherwise load again: enter and leave the managed backend
-    a guest gets (no program runs), so the stand-ins, the audit hook and their modules are
-    in place, save an empty guest's files as the child does, and assemble the seccomp
-    filters' template; then freeze the heap, so a child's collections skip everything here."""
+    """Load what every child would otherwise load again: build the usual guest's memory
+    file system once (guestfs.prepare_template), enter and leave the managed backend a guest
+    gets (no program runs), so the stand-ins, the audit hook and their modules are in place,
+    save an empty guest's files as the child does, and assemble the seccomp filters'
+    template; then freeze the heap, so a child's collections skip everything here."""
     limits = Limits()
+    # the usual guest's memory, made once (run.files below is already a copy of it)
+    guestfs.prepare_template(memory_limit=limits.memory_bytes)
     given = grant(None, limits)
     request = Request(Program("code", ""), (), {}, "/tmp", {}, given.data, limits)
     run = GuestRun(request)

@@ -126,7 +126,7 @@ def test_spares_and_running_guests_hold_no_capability(traces: Traces) -> None:
         status = _confined_status(pid, ("NoNewPrivs", "1"))
         assert {name: status[name].strip() for name in CAPABILITY_SETS} == dict.fromkeys(
             CAPABILITY_SETS, NO_CAPABILITY
-        ), pid
+        ), (pid, status)
     sleeper = pool.submit("import time; time.sleep(60)", limits=Limits(wall_seconds=90))
     deadline = time.monotonic() + 30
     while True:
@@ -137,9 +137,10 @@ def test_spares_and_running_guests_hold_no_capability(traces: Traces) -> None:
         time.sleep(0.01)
     assert running
     status = _confined_status(running[0], ("Seccomp", "2"))
-    assert status["Seccomp"].strip() == "2" and status["NoNewPrivs"].strip() == "1"
+    assert status["Seccomp"].strip() == "2" and status["NoNewPrivs"].strip() == "1", status
     assert {name: status[name].strip() for name in CAPABILITY_SETS} == dict.fromkeys(
         CAPABILITY_SETS, NO_CAPABILITY
-    )
+    ), status
     pool.shutdown(wait=True, cancel_futures=True)
-    assert traces.seen(sleeper.result(timeout=30)).kind is ResultKind.INFRASTRUCTURE
+    ended = traces.seen(sleeper.result(timeout=30))
+    assert ended.kind is ResultKind.INFRASTRUCTURE, ended
