@@ -153,7 +153,8 @@ def warm_up() -> None:
         # names for copying members)
         save_guest_files(run.files.memory, io.BytesIO())
     with contextlib.suppress(OSError):  # (an architecture the filter does not know)
-        seccomp.isolated_filters()  # each child's filter is this template with its pid
+        filters = seccomp.isolated_filters()  # each child's filter is this template with its pid
+        seccomp.program_struct(filters.program(os.getpid()))  # (ctypes' types for it, warm)
     import posixbackend.permissions.timelimit  # noqa: F401 - a time limit loads it otherwise
 
     gc.collect()
