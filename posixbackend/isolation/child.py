@@ -140,16 +140,16 @@ class Ahead:
 
     def __init__(
         self,
-        view_json: str,
+        view: HostView,
         ruleset: landlock.Ruleset | None = None,
         template: RootTemplate | None = None,
     ) -> None:
-        """``ruleset``: the view's Landlock ruleset, made by the zygote (closed here, enforced
-        if the namespaces and the root were entered; None: made here). ``template``: the
-        view's minimal root, built once by the zygote, copied here (closed here; None: the
-        root is built here)."""
+        """``view``: the zygote's host view (parsed once, there). ``ruleset``: the view's
+        Landlock ruleset, made by the zygote (closed here, enforced if the namespaces and the
+        root were entered; None: made here). ``template``: the view's minimal root, built
+        once by the zygote, copied here (closed here; None: the root is built here)."""
         try:
-            self._prepare(view_json, ruleset, template)
+            self._prepare(view, ruleset, template)
         finally:
             if ruleset is not None:
                 ruleset.close()  # (a guest never holds it: it could add rules to it)
@@ -157,9 +157,9 @@ class Ahead:
                 template.close()  # (nor the template's namespaces)
 
     def _prepare(
-        self, view_json: str, ruleset: landlock.Ruleset | None, template: RootTemplate | None
+        self, view: HostView, ruleset: landlock.Ruleset | None, template: RootTemplate | None
     ) -> None:
-        self.view = HostView.from_json(view_json)
+        self.view = view
         statm = posix.open("/proc/self/statm", posix.O_RDONLY | posix.O_CLOEXEC)
         self.statm = fcntl.fcntl(statm, fcntl.F_DUPFD_CLOEXEC, KEEP_FROM_FD)  # above 0-4
         posix.close(statm)
