@@ -5,7 +5,8 @@ nanoseconds (``mtime``, ``atime`` and ``ctime`` records, written as decimal seco
 places; ``ctime`` cannot be set back, as with any tar), long names and link targets, large ids.
 Kept: directories, regular files, symbolic links, hard links (by ``st_ino`` within one device:
 the first name carries the data, the others are link members), permission bits (set-id and
-sticky included), uid/gid, and the host's user and group names for them where it knows them.
+sticky included), uid/gid, and the host's user and group names for them where it knows them
+(unless ``owner_names=False``).
 A file with holes is saved sparse, in GNU tar's PAX sparse format 1.0 (``GNU.sparse.*``
 records; the member's data starts with the map of its data regions and holds only those), as
 ``tar`` and Python's tarfile read it, unless ``sparse=False`` asks for every file whole.
@@ -90,6 +91,7 @@ def save_snapshot(
     *,
     sparse: bool = True,
     empty_directories: bool = True,
+    owner_names: bool = True,
 ) -> None:
     """Write the tree of ``fs`` below ``root`` to ``archive`` (a path or a binary file object).
 
@@ -97,14 +99,31 @@ def save_snapshot(
     written whole, its holes as zeros (for a reader that takes no sparse member, such as the
     isolated mode's parent). Without ``empty_directories``, a directory with nothing but
     directories below it is left out (the root stays), as by a reader that keeps only files
-    and links, such as the isolated mode's parent.
+    and links, such as the isolated mode's parent. Without ``owner_names``, members carry
+    their owners by number only (empty user and group names, as tar writes ids it has no
+    name for), for a reader that ignores names: no user database is read (in a root without
+    one, each lookup has the C library search for its configuration and modules).
     """
     if isinstance(archive, str):
         with tarfile.open(archive, "w", format=tarfile.PAX_FORMAT) as tar:
-            _Saver(fs, tar, root, sparse, empty_directories).run()
+            _Saver(
+                fs,
+                tar,
+                root,
+                sparse=sparse,
+                empty_directories=empty_directories,
+                owner_names=owner_names,
+            ).run()
     else:
         with tarfile.open(fileobj=archive, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            _Saver(fs, tar, root, sparse, empty_directories).run()
+            _Saver(
+                fs,
+                tar,
+                root,
+                sparse=sparse,
+                empty_directories=empty_directories,
+                owner_names=owner_names,
+            ).run()
 
 
 class _Saver:
@@ -115,14 +134,17 @@ class _Saver:
         fs: FileSystem,
         tar: tarfile.TarFile,
         root: str,
+        *,
         sparse: bool,
         empty_directories: bool = True,
+        owner_names: bool = True,
     ) -> None:
         self.fs = fs
         self.tar = tar
         self.root = root.rstrip("/") or "/"
         self.sparse = sparse
         self.empty_directories = empty_directories
+        self.owner_names = owner_names
         self.pending: list[tuple[str, str, posix.stat_result]] = []
         """Without empty directories: the directories being walked not added yet (each is
         added, after its parents, when something not a directory is found below it)."""
@@ -164,8 +186,9 @@ class _Saver:
         info = tarfile.TarInfo(member)
         info.mode = _stat.S_IMODE(st.st_mode)
         info.uid, info.gid = st.st_uid, st.st_gid
-        info.uname = _cached(self.user_names, st.st_uid, _user_name)
-        info.gname = _cached(self.group_names, st.st_gid, _group_name)
+        if self.owner_names:  # (else TarInfo's empty names: the ids alone)
+            info.uname = _cached(self.user_names, st.st_uid, _user_name)
+            info.gname = _cached(self.group_names, st.st_gid, _group_name)
         info.mtime = st.st_mtime_ns // _NS
         info.pax_headers = {
             "mtime": _ns_text(st.st_mtime_ns),

@@ -26,7 +26,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
 import attrs
 
@@ -48,6 +48,7 @@ from posixbackend.launcher.program import (
 from posixbackend.launcher.target import Target, TargetKind
 from posixbackend.permissions.policy import Access, Environment, Permissions
 from posixbackend.switch.block import BackendBlock, backend
+from vfs.memory import MemoryFileSystem
 from vfs.snapshot import save_snapshot
 
 RESERVE_BYTES = 8 << 20
@@ -107,8 +108,7 @@ def main(request_fd: int, result_fd: int, view_json: str, ahead: Ahead | None = 
     outcome = run.run()
     out.frame("finished", **attrs.asdict(outcome))
     try:
-        # holes written out: the parent takes no sparse member (archive.py refuses them)
-        save_snapshot(run.files.memory, out, sparse=False, empty_directories=False)  # type: ignore[arg-type]
+        save_guest_files(run.files.memory, out)  # type: ignore[arg-type]  # (a writer: what tarfile uses)
     except MemoryError:  # the parent notes a snapshot that never ended
         posix._exit(outcome.status)
     out.end()
@@ -116,6 +116,15 @@ def main(request_fd: int, result_fd: int, view_json: str, ahead: Ahead | None = 
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         posix.kill(posix.getpid(), signal.SIGINT)
     posix._exit(outcome.status)
+
+
+def save_guest_files(memory: MemoryFileSystem, out: IO[bytes]) -> None:
+    """The snapshot of the guest's files, as the parent reads it (archive.py): holes written
+    out (it takes no sparse member), no directory that leads to no file or link (it keeps
+    only those), no owner names (it ignores them; looking them up in the minimal root, which
+    has no user database, costs ~150 failed path look-ups: the C library searches for its
+    configuration, then for modules in every library directory)."""
+    save_snapshot(memory, out, sparse=False, empty_directories=False, owner_names=False)
 
 
 class Ahead:
@@ -131,16 +140,16 @@ class Ahead:
 
     def __init__(
         self,
-        view_json: str,
+        view: HostView,
         ruleset: landlock.Ruleset | None = None,
         template: RootTemplate | None = None,
     ) -> None:
-        """``ruleset``: the view's Landlock ruleset, made by the zygote (closed here, enforced
-        if the namespaces and the root were entered; None: made here). ``template``: the
-        view's minimal root, built once by the zygote, copied here (closed here; None: the
-        root is built here)."""
+        """``view``: the zygote's host view (parsed once, there). ``ruleset``: the view's
+        Landlock ruleset, made by the zygote (closed here, enforced if the namespaces and the
+        root were entered; None: made here). ``template``: the view's minimal root, built
+        once by the zygote, copied here (closed here; None: the root is built here)."""
         try:
-            self._prepare(view_json, ruleset, template)
+            self._prepare(view, ruleset, template)
         finally:
             if ruleset is not None:
                 ruleset.close()  # (a guest never holds it: it could add rules to it)
@@ -148,9 +157,9 @@ class Ahead:
                 template.close()  # (nor the template's namespaces)
 
     def _prepare(
-        self, view_json: str, ruleset: landlock.Ruleset | None, template: RootTemplate | None
+        self, view: HostView, ruleset: landlock.Ruleset | None, template: RootTemplate | None
     ) -> None:
-        self.view = HostView.from_json(view_json)
+        self.view = view
         statm = posix.open("/proc/self/statm", posix.O_RDONLY | posix.O_CLOEXEC)
         self.statm = fcntl.fcntl(statm, fcntl.F_DUPFD_CLOEXEC, KEEP_FROM_FD)  # above 0-4
         posix.close(statm)

@@ -54,6 +54,12 @@ class FileSizeLimit(DelegatingFileSystem):
             self.check_length(length, path)
         self.inner.truncate(path, length)
 
+    def plain_directory(self, path: str) -> bool:
+        # The inner provider's names are these: its one resolution (the guest's Mount checks
+        # each mount point with it; the delegate's default answer makes it look at every
+        # component instead)
+        return self.inner.plain_directory(path)
+
     def __repr__(self) -> str:
         return f"FileSizeLimit({self.inner!r}, {self.limit})"
 

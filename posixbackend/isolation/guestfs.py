@@ -8,6 +8,13 @@ them anyway, and its writes never leave memory. Its memory is capped as a tmpfs 
 of the guest's memory limit would be: half of ``Limits.memory_bytes`` for file data (holes
 cost nothing), half as many inodes as that has pages; a guest that fills it gets ENOSPC
 before its memory limit ends the run. Files sent that do not fit fail the setup.
+
+A pool's zygote builds the memory part of the usual guest's file system once
+(:func:`prepare_template`: /tmp, the working directory, the mount points), before it forks:
+its children stamp out a copy of it (:class:`~vfs.memory.template.MemoryTemplate`) instead of
+making each directory through the file system, then add the guest's files and open the
+host's library directories themselves, in their minimal root: no descriptor the zygote
+opened reaches a guest.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import posix
 import posixpath
 from collections.abc import Mapping
+from typing import Final
 
 import attrs
 
@@ -31,6 +39,7 @@ from vfs import (
 )
 from vfs.makedirs import make_directories
 from vfs.memory import tmpfs_defaults
+from vfs.memory.template import MemoryTemplate
 from vfs.provider import write_all
 
 NO_HOST_FILES = compat.declare(
@@ -75,22 +84,75 @@ def guest_file_system(
     """A new guest file system holding ``files``, with ``cwd`` made if missing, capped for
     ``memory_limit`` (the guest's; the machine's physical memory if None)."""
     me = Identity.current()
-    max_bytes, max_inodes = tmpfs_defaults(memory_limit)
-    memory = MemoryFileSystem(identity=Identity.root(), max_bytes=max_bytes, max_inodes=max_inodes)
-    _make_directories(memory, "/tmp", 0o1777, Identity.root())
-    _make_directories(memory, cwd, 0o755, me)
+    caps = tmpfs_defaults(memory_limit)
+    kept = ["/tmp", *{posixpath.dirname(path) for path in files}]
+    libraries = tuple(library_directories(cwd, kept))
+    template = _templates.get((me, cwd, libraries, caps))
+    if template is not None:  # the mount points are made already: the Mount finds them
+        memory = template.new()
+        memory.identity = Identity.root()  # (the files' directories are given away below)
+    else:
+        memory = _bare(me, cwd, caps)
     for path, data in sorted(files.items()):
         _make_directories(memory, posixpath.dirname(path), 0o755, me)
         _write_file(memory, path, data, me)
     memory.identity = me
     sizes = None if file_size_limit is None else FileSizeLimit(memory, file_size_limit)
-    kept = ["/tmp", *{posixpath.dirname(path) for path in files}]
     mounts: dict[str, FileSystem] = {
-        path: ReadOnlyFileSystem(HostFileSystem(path)) for path in library_directories(cwd, kept)
+        path: ReadOnlyFileSystem(HostFileSystem(path)) for path in libraries
     }
     writable = memory if sizes is None else sizes
     namespace = MountFileSystem(writable, mounts, create_mount_points=True)
     return GuestFileSystem(namespace, memory, sizes)
+
+
+_templates: dict[tuple[Identity, str, tuple[str, ...], tuple[int, int]], MemoryTemplate] = {}
+"""The templates :func:`prepare_template` built, by (owner, working directory, library
+directories, caps): a guest whose file system would have the same directories gets a copy."""
+TEMPLATES_KEPT: Final = 4
+
+
+def prepare_template(cwd: str = "/tmp", memory_limit: int | None = None) -> None:
+    """Build, once, the memory part of the file system of a guest that starts in ``cwd``
+    under ``memory_limit`` with no file whose directory would hide a library directory (any
+    other guest builds its own): what :func:`guest_file_system` makes before the guest's
+    files, and the mount points its Mount makes, as it makes them. For a pool's zygote
+    (the library directories are the host view's, which its children share)."""
+    me = Identity.current()
+    caps = tmpfs_defaults(memory_limit)
+    libraries = tuple(library_directories(cwd, ["/tmp"]))
+    key = (me, cwd, libraries, caps)
+    if key in _templates:
+        return
+
+    def build(memory: MemoryFileSystem) -> None:
+        _fill(memory, me, cwd)
+        memory.identity = me
+        # The mount points, made by a Mount as the guest's makes them (its identity's, 0755,
+        # each missing component); what is mounted does not matter: only directories stay.
+        MountFileSystem(memory, dict.fromkeys(libraries, MemoryFileSystem()),
+                        create_mount_points=True)  # fmt: skip
+
+    template = MemoryTemplate(
+        build, identity=Identity.root(), max_bytes=caps[0], max_inodes=caps[1]
+    )
+    if len(_templates) >= TEMPLATES_KEPT:
+        _templates.clear()
+    _templates[key] = template
+
+
+def _bare(me: Identity, cwd: str, caps: tuple[int, int]) -> MemoryFileSystem:
+    """A new guest memory with /tmp and ``cwd`` (its mount points come with the Mount)."""
+    memory = MemoryFileSystem(identity=Identity.root(), max_bytes=caps[0], max_inodes=caps[1])
+    _fill(memory, me, cwd)
+    return memory
+
+
+def _fill(memory: MemoryFileSystem, me: Identity, cwd: str) -> None:
+    """/tmp (sticky, root's) and ``cwd`` (``me``'s), made in ``memory`` (as root: the
+    guest's files are made as root too, and given to ``me``)."""
+    _make_directories(memory, "/tmp", 0o1777, Identity.root())
+    _make_directories(memory, cwd, 0o755, me)
 
 
 def _make_directories(memory: MemoryFileSystem, path: str, mode: int, owner: Identity) -> None:

