@@ -35,6 +35,7 @@ This module imports nothing but modules every interpreter has loaded by the time
 
 from __future__ import annotations
 
+import _collections_abc
 import _thread
 import builtins
 import gc
@@ -135,7 +136,9 @@ class LazyStart:
             *((_thread, name) for name in THREAD_STARTS if hasattr(_thread, name)),
         ):  # fmt: skip
             original = getattr(namespace, name)
-            self._place(namespace, name, LightCall(self, namespace, name, original), lights)
+            known = lights.get(id(original))  # io.open is builtins.open: one light for both
+            light = known[1] if known is not None else LightCall(self, namespace, name, original)
+            self._place(namespace, name, light, lights)
         threading = sys.modules.get("threading")
         if threading is not None:  # loaded already: its threads must start on the backend
             start = threading.Thread.start
@@ -386,7 +389,7 @@ class _Delegate:
     __hash__ = None  # type: ignore[assignment]  # as the mutable objects it stands for
 
 
-class LightEnviron(_Delegate):
+class LightEnviron(_Delegate, _collections_abc.MutableMapping):  # type: ignore[type-arg]
     """``os.environ`` / ``os.environb`` until the build (then the backend's)."""
 
     def __getitem__(self, key: Any) -> Any:
@@ -410,7 +413,7 @@ class LightEnviron(_Delegate):
         return self
 
 
-class LightSet(_Delegate):
+class LightSet(_Delegate, _collections_abc.Set):  # type: ignore[type-arg]
     """One of ``os.supports_*`` until the build (then the switch's)."""
 
     def __le__(self, other: Any) -> bool:
@@ -494,7 +497,12 @@ class _BuildingFinder:
         if module is None:
             return None
         loader: Any = _Loaded(module)
-        return importlib.util.spec_from_loader(name, loader, is_package=hasattr(module, "__path__"))
+        spec = importlib.util.spec_from_loader(name, loader, is_package=hasattr(module, "__path__"))
+        # The import system takes the spec of a module loaded while the finders ran from the
+        # module itself (and would run it again from that spec): it finds this one there, and
+        # the loader puts the module's own back.
+        module.__spec__ = spec
+        return spec
 
 
 class _Loaded:

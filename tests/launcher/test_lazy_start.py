@@ -43,7 +43,7 @@ def both(code: str, cwd: Path, stdin: str | None = None) -> tuple[Outcome, Outco
 NOT_BUILT = (
     "import sys\n"
     "loaded = [name for name in ('posixbackend.emulated', 'posixbackend.switch', 'vfs', "
-    "'posixbackend.launcher.session') if name in sys.modules]\n"
+    "'posixbackend.launcher.session', 'attrs', 'compat') if name in sys.modules]\n"
     "print(loaded)\n"
 )
 
@@ -122,6 +122,11 @@ DIFFERENTIAL = {
         "    capture_output=True, text=True).stdout.strip())\n"
     ),
     "supports": "import os\nprint(os.stat in os.supports_fd, os.open in os.supports_dir_fd)\n",
+    "identities": (
+        "import builtins, io, os\n"
+        "print(io.open is builtins.open, os.environ is os.environ, os.stat == os.stat)\n"
+        "print(os.stat.__name__, os.makedirs.__doc__ == os.makedirs.__doc__, callable(os.walk))\n"
+    ),
     "stdin": "import sys\nprint(repr(sys.stdin.read()))\n",
 }
 
