@@ -82,6 +82,9 @@ EAGER_VARIABLE = "POSIXBACKEND_EAGER_START"
 """Set (non-empty), every launcher run builds its backend before the program, as an eager
 start: for comparisons (the tests run programs both ways), or to rule the lazy start out."""
 _MISSING = object()
+_INSTALLED: list[LazyStart] = []
+"""The lazy start of this process, once installed (a launcher the program calls again
+starts eagerly: its light stand-ins would stand for the first one's)."""
 
 
 class LazyStart:
@@ -115,6 +118,7 @@ class LazyStart:
         except BaseException:
             self._take_out(finder=True)
             raise
+        _INSTALLED.append(self)
 
     def _place_all(self) -> None:
         lights: dict[int, tuple[Any, Any]] = {}  # id(original) -> (original, light)
@@ -541,7 +545,8 @@ def eligible(command: Any) -> bool:
     --cwd), nothing that must be in force before the program's first line or be read at exit
     (permissions, a time limit, logging, the compat report, --changes, the sandbox report),
     a program given as -c CODE or on standard input, no python -i, and no session already
-    activated in this process (a child Python's, from the environment)."""
+    activated or lazy start installed in this process (a child Python's, from the
+    environment; a launcher the program runs in-process)."""
     options = command.options
     spec = options.file_system
     return (
@@ -559,5 +564,6 @@ def eligible(command: Any) -> bool:
         and command.target.kind.value in ("code", "stdin")
         and not sys.flags.inspect
         and "posixbackend.launcher.session" not in sys.modules
+        and not _INSTALLED
         and not posix.environ.get(EAGER_VARIABLE.encode())
     )

@@ -28,11 +28,13 @@ from posixbackend.launcher.program import CannotOpen, Interrupted, fresh_main, r
 DEFERRED_MODULES = (
     "posixbackend.launcher.pythonoptions", "posixbackend.launcher.relaunch",
     "posixbackend.launcher.session", "posixbackend.launcher.sandbox",
-    "posixbackend.launcher.sources",
+    "posixbackend.launcher.sources", "code", "runpy", "threading", "traceback",
 )  # fmt: skip
-"""The modules an eager run imports where it needs them: a process whose backend is put in
-charge before the launcher runs (a child Python's start-up) imports them first, so that they
-bind the real ``posix`` as the launcher's own modules do (see :func:`import_deferred`)."""
+"""The modules a run imports where it needs them, which a lazy run may never import: an
+eager run imports them before it activates its session, as it always did (so that they bind
+the real ``posix``, and the standard library's before any stand-in), and so does a process
+whose backend is put in charge before the launcher runs (a child Python's start-up; see
+:func:`import_deferred`)."""
 TYPE_CHECKING = False  # typing costs milliseconds to import; mypy knows this one
 if TYPE_CHECKING:
     from typing import NoReturn
@@ -200,6 +202,7 @@ def _run_program(
     command: Command, session: Session, prog: str, interrupted: Interrupted, inspecting: bool
 ) -> int:
     """Start the session and run the program (CannotOpen when its script is unreadable)."""
+    import_deferred()
     from posixbackend.launcher.sandbox import Sandbox
     from posixbackend.launcher.sources import copy_in, program_files
 

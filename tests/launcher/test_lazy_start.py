@@ -24,11 +24,15 @@ from tests.launcher.running import Outcome, console_script, run, snapshot
 MANAGED = console_script("posixbackend-managed")
 
 
-def managed(code: str, cwd: Path, *, eager: bool, stdin: str | None = None) -> Outcome:
-    """``posixbackend-managed --fs=memory -c CODE``, lazily or eagerly (the variable is set in
-    both runs, empty for the lazy one, so that the programs see the same environment names)."""
+def managed(
+    code: str, cwd: Path, *, eager: bool, stdin: str | None = None, fs: str = "memory"
+) -> Outcome:
+    """``posixbackend-managed --fs=FS -c CODE``, lazily or eagerly (the variable is set in
+    both runs, empty for the lazy one, so that the programs see the same environment names);
+    ``-`` for CODE reads the program from ``stdin``."""
     env = {EAGER_VARIABLE: "1" if eager else ""}
-    return run([MANAGED, "--fs=memory", "-c", code], cwd, env=env, stdin=stdin)
+    target = ["-"] if code == "-" else ["-c", code]
+    return run([MANAGED, f"--fs={fs}", *target], cwd, env=env, stdin=stdin)
 
 
 def both(code: str, cwd: Path, stdin: str | None = None) -> tuple[Outcome, Outcome]:
@@ -135,6 +139,38 @@ DIFFERENTIAL = {
 def test_lazy_and_eager_starts_give_the_same_run(name: str, tmp_path: Path) -> None:
     lazy, eager = both(DIFFERENTIAL[name], tmp_path, stdin="given\n")
     assert lazy == eager
+
+
+def test_a_program_on_standard_input_starts_lazily_too(tmp_path: Path) -> None:
+    program = NOT_BUILT + "open('x', 'w').close()\nimport os\nprint(os.listdir().count('x'))\n"
+    before = snapshot(tmp_path)
+    lazy = managed("-", tmp_path, eager=False, stdin=program)
+    eager = managed("-", tmp_path, eager=True, stdin=program)
+    assert snapshot(tmp_path) == before
+    assert lazy.stdout == "[]\n1\n", lazy.stderr
+    assert eager.stdout.splitlines()[1:] == ["1"] and eager.stderr == lazy.stderr == ""
+
+
+ON_THE_HOST = (
+    "import os, sys\n"
+    "print(sorted(os.listdir()), os.path.isfile('given.txt'), open('given.txt').read())\n"
+    "with open('written.txt', 'w') as f: f.write('new')\n"
+    "print(open('written.txt').read(), os.getcwd() == sys.argv[1] if sys.argv[1:] else '')\n"
+)
+
+
+@pytest.mark.parametrize("fs", ["host", "overlay"])
+def test_other_file_systems_start_lazily_alike(fs: str, tmp_path: Path) -> None:
+    runs = []
+    for eager in (False, True):
+        directory = tmp_path / str(eager)
+        directory.mkdir()
+        (directory / "given.txt").write_text("given")
+        done = managed(ON_THE_HOST, directory, eager=eager, fs=fs)
+        runs.append((done, sorted(path.name for path in directory.iterdir())))
+    assert runs[0] == runs[1]
+    assert runs[0][0].returncode == 0, runs[0][0].stderr
+    assert runs[0][1] == (["given.txt", "written.txt"] if fs == "host" else ["given.txt"])
 
 
 def test_copies_taken_before_the_build_serve_the_emulated_backend(tmp_path: Path) -> None:
@@ -275,9 +311,11 @@ def test_runs_that_need_their_session_first_start_eagerly(tmp_path: Path) -> Non
     a script copied into memory) keep the eager start."""
     for options in (
         ["--sandbox"], ["--time-limit=30"], ["--log.python.compatibility.level=FINE"],
-        ["--cwd=/tmp"], ["--compat-report=-"],
+        ["--cwd=/tmp"], ["--compat-report=-"], ["--mount=/data=memory"],
+        ["--fs=overlay", "--changes"], ["--allow-create-thread=false"],
     ):  # fmt: skip
-        done = run([MANAGED, "--fs=memory", *options, "-c", NOT_BUILT], tmp_path)
+        fs = [] if any(option.startswith("--fs") for option in options) else ["--fs=memory"]
+        done = run([MANAGED, *fs, *options, "-c", NOT_BUILT], tmp_path)
         assert done.returncode == 0, (options, done.stderr)
         assert json.loads(done.stdout.splitlines()[0].replace("'", '"')) != [], options
 
