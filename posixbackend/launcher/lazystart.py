@@ -282,8 +282,8 @@ class _Switched:
 
     def restore(self) -> None:
         installation = sys.modules.get("posixbackend.switch.installation")
-        if installation is not None and not self._installed:
-            installation.INSTALLATION.uninstall()
+        if installation is not None and not self._installed and installation.INSTALLATION.installed:
+            installation.INSTALLATION.uninstall()  # (the build's: it was not in place before)
         active = sys.modules.get("posixbackend.switch.active")
         if active is not None:
             active.ACTIVE.set(self._active)
