@@ -1,20 +1,30 @@
 """The pytest plugin's cost: 500 trivial tests with ``managed_fs``, with pyfakefs's ``fs``, and
 with no fake file system, each run by pytest in a fresh process (median of a few runs).
 
-Printed, for wall time and for CPU time (user + system, steadier on a busy machine): each
-run's median; the per-test set-up + tear-down of each fixture (its run's time less the plain
-run's, over the number of tests); pyfakefs's per-test cost over ours (issue 19's target:
->= 20x) and our whole run over the plain one (target: <= 1.2x). Then the stand-ins'
-cost on a native ``os.stat`` once no block is active (target: <= 0.1 us, or nothing when they
-are parked): measured before any block and after one, in one process.
+Printed, for wall time and for CPU time (user + system, steadier on a busy machine), or with
+``--callgrind`` for instructions (valgrind's count: the same on a busy machine, one run each):
+each run's figure; the per-test set-up + tear-down of each fixture (its run's figure less the
+plain run's, over the number of tests, so a fixture's one-time cost is in it); pyfakefs's
+per-test cost over ours (issue 19's target: >= 20x) and our whole run over the plain one
+(target: <= 1.2x). Reference rows give pytest's own per-test charge for a fixture that does
+nothing (a generator taking ``request``, a plain return, one with ``request.addfinalizer``):
+no fixture can cost less, so pyfakefs's cost over that floor bounds the ratio any fixture can
+reach. Then the stand-ins' cost on a native ``os.stat`` once no block is active (target:
+<= 0.1 us, or nothing when they are parked): measured before any block and after one, in one
+process.
 
-Run: ``python -m benchmarks.bench_pytest_plugin [--quick]``.
+The runs write bytecode caches (PYTHONDONTWRITEBYTECODE is left out of their environment)
+and an unmeasured first round fills them: a user's runs find the library, pyfakefs and
+pytest's rewritten plugins compiled, so compiling them is no fixture's cost.
+
+Run: ``python -m benchmarks.bench_pytest_plugin [--quick] [--callgrind]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -29,7 +39,12 @@ FIXTURES = {
     "none": "",
     "managed_fs": "managed_fs",
     "pyfakefs fs": "fs",
+    "empty yield": "empty_yield",
+    "empty return": "empty_return",
+    "addfinalizer": "empty_finalizer",
 }
+"""Each run's fixture (the last three: pytest's floor, fixtures that do nothing)."""
+FLOOR = ("empty yield", "empty return", "addfinalizer")
 
 
 def write_tests(directory: str, fixture: str) -> str:
@@ -37,10 +52,25 @@ def write_tests(directory: str, fixture: str) -> str:
     path = os.path.join(directory, f"test_{fixture or 'none'}.py")
     argument = f"{fixture}, " if fixture else ""
     with open(path, "w") as file:
-        file.write(
+        file.write(  # every module defines the floor's fixtures: the same collection cost
             textwrap.dedent(
                 f"""
                 import pytest
+
+                @pytest.fixture
+                def empty_yield(request):
+                    yield None
+
+                @pytest.fixture
+                def empty_return(request):
+                    return None
+
+                @pytest.fixture
+                def empty_finalizer(request):
+                    request.addfinalizer(_nothing)
+
+                def _nothing():
+                    pass
 
                 @pytest.mark.parametrize("number", range({TESTS}))
                 def test_trivial({argument}number):
@@ -51,21 +81,81 @@ def write_tests(directory: str, fixture: str) -> str:
     return path
 
 
+def pytest_command(path: str) -> list[str]:
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", path]
+
+
+def environment() -> dict[str, str]:
+    """This process's environment, with bytecode caches written (see the module docstring)
+    and a fixed hash seed (the same work in every run)."""
+    variables = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    variables["PYTHONHASHSEED"] = "0"
+    return variables
+
+
 def run_pytest(path: str) -> tuple[float, float]:
     """Wall time and CPU time (user + system) of one pytest process running ``path`` (the CPU
     time is the steadier figure on a machine that other work keeps busy)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", path],
+        pytest_command(path),
         check=True,
         stdout=subprocess.DEVNULL,
         cwd=os.path.dirname(path),
+        env=environment(),
     )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu
+
+
+def count_instructions(path: str) -> float:
+    """The instructions one pytest process running ``path`` executes, as valgrind's callgrind
+    counts them (the machine's load changes nothing)."""
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *pytest_command(path)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=os.path.dirname(path),
+        env=environment(),
+    )
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if found is None:
+        raise RuntimeError(f"no instruction count in callgrind's output: {done.stderr[-500:]}")
+    return float(found.group(1))
+
+
+def report(
+    label: str, median: dict[str, float], run_unit: tuple[str, float], test_unit: tuple[str, float]
+) -> None:
+    """One measure's rows: each run, the per-test costs, pytest's floor and the targets
+    (a unit is its name and what a figure is multiplied by to be in it)."""
+    print(f"{label}:")
+    for name, value in median.items():
+        print(f"  {name:14} {value * run_unit[1]:10.3f} {run_unit[0]}")
+    per_test = {name: (value - median["none"]) / TESTS for name, value in median.items()}
+    ours, theirs = per_test["managed_fs"], per_test["pyfakefs fs"]
+    unit, scale = test_unit
+    print(
+        f"  per-test set-up + tear-down: managed_fs {ours * scale:8.3f} {unit}, "
+        f"pyfakefs fs {theirs * scale:8.3f} {unit}"
+    )
+    for name in FLOOR:
+        floor = per_test[name]
+        # pyfakefs's cost over the floor: the most that any fixture of that kind can reach
+        reachable = f"{theirs / floor:.1f}x" if floor > 0 else "n/a (within the noise)"
+        print(
+            f"  floor, {name + ':':14} {floor * scale:8.3f} {unit} per test "
+            f"(pyfakefs over it: {reachable})"
+        )
+    faster = theirs / ours if ours > 0 else float("inf")
+    print(f"  pyfakefs / managed_fs: {faster:.1f}x (target >= 20x)")
+    whole = median["managed_fs"] / median["none"]
+    print(f"  managed_fs run / plain run: {whole:.2f}x (target <= 1.2x)")
 
 
 def native_stat_cost() -> tuple[float, float, bool]:
@@ -89,32 +179,34 @@ def native_stat_cost() -> tuple[float, float, bool]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one run of each")
-    rounds = 1 if parser.parse_args().quick else 5
+    parser.add_argument(
+        "--callgrind", action="store_true", help="count instructions with valgrind (one run each)"
+    )
+    arguments = parser.parse_args()
+    rounds = 1 if arguments.quick or arguments.callgrind else 5
     times: dict[str, list[float]] = {name: [] for name in FIXTURES}
     cpu_times: dict[str, list[float]] = {name: [] for name in FIXTURES}
+    instructions: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-plugin-") as directory:
         paths = {name: write_tests(directory, fixture) for name, fixture in FIXTURES.items()}
+        for path in paths.values():  # unmeasured: fills the bytecode caches
+            run_pytest(path)
         for _ in range(rounds):
             for name, path in paths.items():  # interleaved: a busy moment hits all of them
+                if arguments.callgrind:
+                    instructions[name] = count_instructions(path)
+                    continue
                 wall, cpu = run_pytest(path)
                 times[name].append(wall)
                 cpu_times[name].append(cpu)
-    print(f"{TESTS} trivial tests, pytest in a fresh process, median of {rounds}:")
-    for label, measured in (("wall time", times), ("CPU time", cpu_times)):
-        median = {name: statistics.median(values) for name, values in measured.items()}
-        print(f"{label}:")
-        for name, seconds in median.items():
-            print(f"  {name:12} {seconds:7.3f} s")
-        ours = (median["managed_fs"] - median["none"]) / TESTS * 1e6
-        theirs = (median["pyfakefs fs"] - median["none"]) / TESTS * 1e6
-        print(
-            f"  per-test set-up + tear-down: managed_fs {ours:8.1f} us, "
-            f"pyfakefs fs {theirs:8.1f} us"
-        )
-        faster = theirs / ours if ours > 0 else float("inf")
-        print(f"  pyfakefs / managed_fs: {faster:.1f}x (target >= 20x)")
-        whole = median["managed_fs"] / median["none"]
-        print(f"  managed_fs run / plain run: {whole:.2f}x (target <= 1.2x)")
+    if arguments.callgrind:
+        print(f"{TESTS} trivial tests, pytest in a fresh process under callgrind:")
+        report("instructions", instructions, ("G instructions", 1e-9), ("M instructions", 1e-6))
+    else:
+        print(f"{TESTS} trivial tests, pytest in a fresh process, median of {rounds}:")
+        for label, measured in (("wall time", times), ("CPU time", cpu_times)):
+            median = {name: statistics.median(values) for name, values in measured.items()}
+            report(label, median, ("s", 1.0), ("us", 1e6))
     before, after, real = native_stat_cost()
     print(
         f"native os.stat: {before:.3f} us before any block, {after:.3f} us after one "

@@ -1,6 +1,8 @@
 /* What posixbackend/_speedups.c offers posixbackend/_sqlitevfs.c without Python objects in
  * between: a MemoryWriter's write of a C buffer (SQLite's page, not copied into a bytes
- * object first), in a capsule named MEMORY_WRITER_API_NAME (PyCapsule_Import).
+ * object first), its reservation of room to grow (SQLite's size hint), and an existence
+ * check of a plain path on a memory file system (SQLite's of its journals), in a capsule
+ * named MEMORY_WRITER_API_NAME (PyCapsule_Import).
  */
 
 #ifndef POSIXBACKEND_MEMORY_WRITER_API_H
@@ -16,6 +18,15 @@ typedef struct {
      * handle's Python pwrite's (nothing changed: call the writer with bytes instead), -1 with
      * an exception. */
     int (*write)(PyObject *writer, const char *data, Py_ssize_t length, long long offset);
+    /* Room for ``writer``'s file to grow to ``size`` bytes without a copy of its content per
+     * write; nothing a reader can see changes (size, space counted, times). 1 when done, 0
+     * when there was nothing to do or it does not apply, -1 with an exception. */
+    int (*reserve)(PyObject *writer, long long size);
+    /* SQLite's existence check (a directory, or a regular file that is not empty) of the
+     * absolute str ``path`` on the MemoryFileSystem ``fs`` (the caller makes sure of its type),
+     * from its caches or plain lookups: 1 or 0, -2 where the file system itself must be asked
+     * (links, sparse files, refusals, a busy lock...), -1 with an exception. */
+    int (*exists)(PyObject *fs, PyObject *path);
 } MemoryWriterApi;
 
 #endif /* POSIXBACKEND_MEMORY_WRITER_API_H */

@@ -1,12 +1,13 @@
 /* The optional C accelerator of the emulated backend's hottest calls: read, lseek, open, close,
- * stat (and truncated_stat, a stat result's copy at a time resolution), (MemoryWriter, for the
+ * stat, lstat (and truncated_stat, a stat result's copy at a time resolution), (MemoryWriter, for the
  * SQLite VFS) a memory handle's pwrite, and (RawFileBase) the methods of an accelerated
  * backend's FileIO, the raw file under open().
  *
  * Each method does the common case of its Python namesake in posixbackend/emulated/files.py
  * without running Python code, and hands every other case -- unusual arguments, a provider
  * other than the memory file system, a contended offset or lock, anything that would raise --
- * to that Python method unchanged, so behaviour and errors are the Python code's. It works on
+ * to that Python method unchanged, so behaviour and errors are the Python code's (one error is
+ * raised here, as the Python code raises it: a stat's ENOENT for a plain name missing). It works on
  * the Python objects themselves (the fd table, open file descriptions, memory handles and
  * inodes), reaching their __slots__ through the offsets configure() reads from the classes.
  *
@@ -44,7 +45,8 @@ typedef struct {
     Py_ssize_t h_fs, h_node, h_flags, h_opened_as, h_state, h_reader;
     Py_ssize_t i_atime, i_mtime, i_ctime, i_handles, i_nlink, i_mode, i_uid, i_gid, i_stat;
     Py_ssize_t s_used_pages, s_max_pages;
-    Py_ssize_t f_data, dir_entries, r_paths, r_check, r_who, r_root, who_uid, who_gid, who_groups;
+    Py_ssize_t f_data, dir_entries, r_paths, r_heads, r_check, r_who, r_root, who_uid, who_gid,
+        who_groups;
     PyObject *fast_state[4];  /* a new MemoryHandle's state, by access mode */
     PyObject *no_handles;     /* Inode.handles of an inode no handle holds open (NO_HANDLES) */
     long open_state;          /* the state bit of an open handle */
@@ -92,6 +94,7 @@ static const SlotRead layout_reads[] = {
     READ(regular_file, "data", f_data),
     READ(directory, "entries", dir_entries),
     READ(resolver, "paths", r_paths),
+    READ(resolver, "heads", r_heads),
     READ(resolver, "check", r_check),
     READ(resolver, "who", r_who),
     READ(resolver, "root", r_root),
@@ -103,6 +106,8 @@ static const SlotRead layout_reads[] = {
 #define LAYOUT_READS (sizeof(layout_reads) / sizeof(layout_reads[0]))
 static PyObject *str_release;
 static PyObject *str_close;
+static PyObject *str_acquire, *str_names, *str_lock; /* for memory_lookup */
+static PyObject *str_stat;
 
 /* An exact int that fits a long long, read into *value; 0 for anything else (no error set). */
 static inline int
@@ -267,6 +272,7 @@ typedef struct {
     PyObject *python_open;
     PyObject *python_close;
     PyObject *python_stat;
+    PyObject *python_lstat;
     PyObject *view;          /* the backend's _view: a stat result at its time resolution */
     PyObject *spare;         /* an empty set made ahead, for the handles of an inode's first
                               * open (made before any state is read, as everything tracked) */
@@ -290,6 +296,7 @@ fast_paths_traverse(FastPaths *self, visitproc visit, void *arg)
     Py_VISIT(self->python_open);
     Py_VISIT(self->python_close);
     Py_VISIT(self->python_stat);
+    Py_VISIT(self->python_lstat);
     Py_VISIT(self->view);
     Py_VISIT(self->spare);
     Py_VISIT(Py_TYPE(self));
@@ -313,6 +320,7 @@ fast_paths_clear(FastPaths *self)
     Py_CLEAR(self->python_open);
     Py_CLEAR(self->python_close);
     Py_CLEAR(self->python_stat);
+    Py_CLEAR(self->python_lstat);
     Py_CLEAR(self->view);
     Py_CLEAR(self->spare);
     return 0;
@@ -349,16 +357,16 @@ static PyObject *
 fast_paths_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {
-        "table", "file_system", "read", "lseek", "open", "close", "stat", "view", NULL,
+        "table", "file_system", "read", "lseek", "open", "close", "stat", "lstat", "view", NULL,
     };
-    PyObject *table, *fs, *read, *lseek, *open, *close, *stat, *view;
+    PyObject *table, *fs, *read, *lseek, *open, *close, *stat, *lstat, *view;
     if (!configured) {
         PyErr_SetString(PyExc_RuntimeError, "configure() the accelerator first");
         return NULL;
     }
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "O!O$OOOOOO:FastPaths", keywords, layout.fd_table, &table, &fs,
-            &read, &lseek, &open, &close, &stat, &view)) {
+            args, kwargs, "O!O$OOOOOOO:FastPaths", keywords, layout.fd_table, &table, &fs,
+            &read, &lseek, &open, &close, &stat, &lstat, &view)) {
         return NULL;
     }
     PyObject *files = SLOT(table, layout.t_files);
@@ -377,6 +385,7 @@ fast_paths_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->python_open = Py_NewRef(open);
     self->python_close = Py_NewRef(close);
     self->python_stat = Py_NewRef(stat);
+    self->python_lstat = Py_NewRef(lstat);
     self->view = Py_NewRef(view);
     if (lock_methods(table, layout.t_lock, &self->table_acquire, &self->table_release)) {
         Py_DECREF(self);
@@ -455,9 +464,47 @@ PyDoc_STRVAR(fast_read_doc,
 "read($self, fd, length, /)\n--\n\n"
 "os.read: up to ``length`` bytes from the file offset.");
 
+/* Inode.accessed(now) of ``node`` under the file system's lock, which it takes: relatime moves
+ * atime when it is not newer than mtime or ctime, or is a day old. 1 when done (moved or
+ * not), 0 when another thread holds the lock (the Python path waits for it), -1 on error. */
+static int
+touch_atime(FastPaths *self, PyObject *node, long long now)
+{
+    int taken = try_lock(self->fs_acquire);
+    if (taken <= 0) {
+        return taken;
+    }
+    long long atime, mtime, ctime;
+    int done = 1;
+    if (exact_long(SLOT(node, layout.i_atime), &atime) &&
+        exact_long(SLOT(node, layout.i_mtime), &mtime) &&
+        exact_long(SLOT(node, layout.i_ctime), &ctime)) {
+        if (atime <= mtime || atime <= ctime || now - atime >= DAY_NS) {
+            PyObject *moved = PyLong_FromLongLong(now);
+            if (moved == NULL) {
+                done = -1;
+            }
+            else {
+                set_slot(node, layout.i_atime, moved);
+                set_slot(node, layout.i_stat, Py_NewRef(Py_None)); /* the record is stale */
+            }
+        }
+    }
+    else {
+        done = 0; /* times that are not plain ints: the Python path's */
+    }
+    if (unlock(self->fs_release) < 0) {
+        return -1;
+    }
+    return done;
+}
+
 /* Where a read of ``fd`` at its file offset can be served here: its description (borrowed),
  * the file's dense content (borrowed) and the offset; 1 then, 0 when the case is the Python
- * method's (a free descriptor, another provider, a busy offset, an atime to move...). */
+ * method's (a free descriptor, another provider, a busy offset, the lock busy for an atime to
+ * move...), -1 on error. An atime that relatime moves is moved here first (the Python path
+ * moves it after its copy: no one can tell the two apart), so the first read after a write
+ * is served here too, with no copy of the bytes on the way. */
 static int
 memory_read_source(FastPaths *self, PyObject *fd, PyObject **description_out,
                    PyObject **content_out, long long *offset)
@@ -481,13 +528,26 @@ memory_read_source(FastPaths *self, PyObject *fd, PyObject **description_out,
     }
     if (!exact_long(SLOT(node, layout.i_atime), &atime) ||
         !exact_long(SLOT(node, layout.i_mtime), &mtime) ||
-        !exact_long(SLOT(node, layout.i_ctime), &ctime) ||
-        atime <= mtime || atime <= ctime || now_ns() - atime >= DAY_NS) {
-        return 0; /* relatime moves atime: the Python path does, under the lock */
+        !exact_long(SLOT(node, layout.i_ctime), &ctime)) {
+        return 0;
     }
     PyObject *content = SLOT(node, layout.f_data);
     if (content == NULL || !PyByteArray_CheckExact(content)) {
         return 0;
+    }
+    long long now = now_ns();
+    if (atime <= mtime || atime <= ctime || now - atime >= DAY_NS) {
+        /* relatime moves atime, under the lock of the handle's file system: this backend's
+         * (a memfd's file, say, lives in a file system of its own: the Python path's).
+         * Taking and letting go of the lock runs no Python code, so the offset found free
+         * and the content found dense stay so. */
+        if (self->fs == NULL || SLOT(handle, layout.h_fs) != self->fs) {
+            return 0;
+        }
+        int touched = touch_atime(self, node, now);
+        if (touched <= 0) {
+            return touched;
+        }
     }
     *description_out = description;
     *content_out = content;
@@ -531,7 +591,11 @@ fast_read(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         goto python;
     }
     PyObject *description, *content;
-    if (!memory_read_source(self, args[0], &description, &content, &offset)) {
+    int source = memory_read_source(self, args[0], &description, &content, &offset);
+    if (source < 0) {
+        return NULL;
+    }
+    if (!source) {
         goto python;
     }
     Py_ssize_t count = readable_count(content, offset, length);
@@ -588,6 +652,35 @@ python:
  * system and no thread holds that file system's lock. Every opener adds to the set and every
  * replacement of it happens under that lock, so with the lock free and the GIL held throughout
  * no opener is between finding the set and adding to it. Contended: the empty set stays. */
+/* Give back the slack a growing bytearray keeps (CPython over-allocates an eighth, for the
+ * next appends) once the last handle of a file closed: a 1 GiB file written in chunks would
+ * otherwise hold 128 MiB it may never use. A shrinking realloc moves no bytes (glibc splits
+ * the block or mremaps it). Only a buffer no one exports (no memoryview, no buffer held by C
+ * code) is shrunk, under the GIL, so nothing holds a pointer into it; a small slack stays. */
+static void
+trim_content(PyObject *node)
+{
+    if (!Py_IS_TYPE(node, layout.regular_file)) {
+        return;
+    }
+    PyObject *content = SLOT(node, layout.f_data);
+    if (content == NULL || !PyByteArray_CheckExact(content)) {
+        return; /* sparse or mapped */
+    }
+    PyByteArrayObject *array = (PyByteArrayObject *)content;
+    Py_ssize_t size = Py_SIZE(array);
+    if (array->ob_exports > 0 || array->ob_start != array->ob_bytes ||
+        array->ob_alloc - size <= (1 << 16) + (size >> 6)) {
+        return; /* exported, or a slack under 64 KiB + 1/64th */
+    }
+    char *smaller = PyObject_Realloc(array->ob_bytes, (size_t)size + 1);
+    if (smaller == NULL) {
+        return; /* (a shrink that fails leaves the block as it was) */
+    }
+    array->ob_bytes = array->ob_start = smaller;
+    array->ob_alloc = size + 1;
+}
+
 static int
 drop_empty_handles(FastPaths *self, PyObject *handle, PyObject *node, PyObject *handles)
 {
@@ -601,6 +694,7 @@ drop_empty_handles(FastPaths *self, PyObject *handle, PyObject *node, PyObject *
     }
     if (SLOT(node, layout.i_handles) == handles && PySet_GET_SIZE(handles) == 0) {
         set_slot(node, layout.i_handles, Py_NewRef(layout.no_handles)); /* frees the set */
+        trim_content(node); /* no handle writes on: the appends' slack goes */
     }
     return unlock(self->fs_release);
 }
@@ -981,18 +1075,34 @@ searchable(PyObject *directory, PyObject *who)
     return who == NULL || permitted(directory, who, 1) == 1;
 }
 
+/* Whether the ``length`` characters of ``text`` from ``start``, found in no directory, are a
+ * plain name that is simply missing: not "." or ".." (never entries, but they mean something)
+ * and not too long (the walk's ENAMETOOLONG). Empty components never get here. */
+static inline int
+plain_missing(const char *text, Py_ssize_t start, Py_ssize_t length)
+{
+    if (length > 255 /* vfs.limits.NAME_MAX */ || (text[start] == '.' &&
+        (length == 1 || (length == 2 && text[start + 1] == '.')))) {
+        return 0;
+    }
+    return 1;
+}
+
 /* The inode the absolute ASCII ``path`` (no NUL, no trailing slash) names, as
  * MemoryFileSystem.stat's fast path finds it: from the resolver's cache of paths, else by
  * plain lookups from the root (Resolver._plain: each component a searchable directory's entry,
  * a directory up to the last; '.', '..' and empty components are never entries). Borrowed,
  * under the file system's lock; NULL (no error set unless one happened) where the Python path
- * resolves it -- links, refusals, anything missing or unusual. */
+ * resolves it -- links, refusals, anything unusual -- or where a plain name is missing from a
+ * directory the identity may search, with only plain directories before it: then *missing is
+ * set (ENOENT, as Resolver.quick's False and the walk say). */
 static PyObject *
-plain_node(FastPaths *self, PyObject *path)
+plain_node(FastPaths *self, PyObject *path, int *missing)
 {
     PyObject *names = self->names;
     PyObject *check = SLOT(names, layout.r_check);
     PyObject *who = NULL; /* NULL: root, nothing is checked */
+    *missing = 0;
     if (check != Py_False) {
         who = SLOT(names, layout.r_who);
         if (check != Py_True || who == NULL || !Py_IS_TYPE(who, layout.identity)) {
@@ -1012,13 +1122,49 @@ plain_node(FastPaths *self, PyObject *path)
             entries == NULL || !PyDict_CheckExact(entries)) {
             return NULL;
         }
-        return PyDict_GetItemWithError(entries, PyTuple_GET_ITEM(hit, 1));
+        PyObject *name = PyTuple_GET_ITEM(hit, 1);
+        PyObject *node = PyDict_GetItemWithError(entries, name);
+        /* (Resolver.parent also caches a name too long to be an entry: the walk's error) */
+        *missing = node == NULL && !PyErr_Occurred() && PyUnicode_CheckExact(name) &&
+            PyUnicode_IS_ASCII(name) && PyUnicode_GET_LENGTH(name) > 0 &&
+            plain_missing((const char *)PyUnicode_1BYTE_DATA(name), 0,
+                          PyUnicode_GET_LENGTH(name));
+        return node;
     }
     if (PyErr_Occurred()) {
         return NULL;
     }
     const char *text = (const char *)PyUnicode_1BYTE_DATA(path);
     Py_ssize_t length = PyUnicode_GET_LENGTH(path);
+    /* The directory part as resolved before (Resolver.heads, as Resolver.quick reads it: its
+     * entries stay right until the caches are dropped), then the last name: two lookups
+     * where a tree holds more paths than the cache of whole paths keeps. */
+    PyObject *heads = SLOT(names, layout.r_heads);
+    Py_ssize_t cut = length - 1;
+    while (text[cut] != '/') {
+        cut--; /* (text[0] is '/') */
+    }
+    if (heads != NULL && PyDict_CheckExact(heads)) {
+        PyObject *head = PyUnicode_FromStringAndSize(text, cut ? cut : 1);
+        if (head == NULL) {
+            return NULL;
+        }
+        PyObject *known = PyDict_GetItemWithError(heads, head);
+        Py_DECREF(head);
+        if (known != NULL && PyTuple_CheckExact(known) && PyTuple_GET_SIZE(known) >= 1) {
+            PyObject *directory = PyTuple_GET_ITEM(known, 0);
+            if (!Py_IS_TYPE(directory, layout.directory) || !searchable(directory, who)) {
+                return NULL;
+            }
+            PyObject *node = entry_of(directory, text, cut + 1, length - cut - 1);
+            *missing = node == NULL && !PyErr_Occurred() &&
+                plain_missing(text, cut + 1, length - cut - 1);
+            return node;
+        }
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+    }
     PyObject *node = SLOT(names, layout.r_root);
     Py_ssize_t start = 1;
     for (Py_ssize_t at = 1; at <= length; at++) {
@@ -1031,6 +1177,7 @@ plain_node(FastPaths *self, PyObject *path)
         }
         node = entry_of(node, text, start, at - start);
         if (node == NULL) {
+            *missing = !PyErr_Occurred() && plain_missing(text, start, at - start);
             return NULL;
         }
         start = at + 1;
@@ -1042,8 +1189,12 @@ PyDoc_STRVAR(fast_stat_doc,
 "stat($self, /, path, *, dir_fd=None, follow_symlinks=True)\n--\n\n"
 "os.stat.");
 
+/* os.stat and os.lstat of one absolute plain path, answered alike: a regular file or a
+ * directory is the same either way (a link at the end, which only the two see differently,
+ * is the Python method's, ``fallback``). */
 static PyObject *
-fast_stat(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+plain_stat(FastPaths *self, PyObject *fallback, PyObject *const *args, Py_ssize_t nargs,
+           PyObject *kwnames)
 {
     if (self->fs == NULL || nargs != 1 || kwnames != NULL ||
         !Py_IS_TYPE(self->names, layout.resolver)) {
@@ -1066,17 +1217,25 @@ fast_stat(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     if (!taken) {
         goto python;
     }
-    PyObject *node = plain_node(self, path);
+    int missing;
+    PyObject *node = plain_node(self, path, &missing);
     PyObject *result = NULL;
     if (node != NULL &&
         (Py_IS_TYPE(node, layout.regular_file) || Py_IS_TYPE(node, layout.directory))) {
         result = SLOT(node, layout.i_stat); /* the cached record; None after a change */
-        result = result != NULL && result != Py_None ? Py_NewRef(result) : NULL;
+        result = result != NULL && result != Py_None
+            ? Py_NewRef(result)
+            : PyObject_CallMethodNoArgs(node, str_stat); /* rebuilt, as the Python path does */
     }
     int failed = PyErr_Occurred() != NULL;
     if (unlock(self->fs_release) || failed) {
         Py_XDECREF(result);
         return NULL;
+    }
+    if (missing) {
+        /* FileNotFoundError(ENOENT, its message, path), as os.stat raises it */
+        errno = ENOENT;
+        return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
     }
     if (result == NULL) {
         goto python;
@@ -1085,7 +1244,23 @@ fast_stat(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     Py_DECREF(result);
     return view;
 python:
-    return PyObject_Vectorcall(self->python_stat, args, nargs, kwnames);
+    return PyObject_Vectorcall(fallback, args, nargs, kwnames);
+}
+
+static PyObject *
+fast_stat(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return plain_stat(self, self->python_stat, args, nargs, kwnames);
+}
+
+PyDoc_STRVAR(fast_lstat_doc,
+"lstat($self, /, path, *, dir_fd=None)\n--\n\n"
+"os.lstat.");
+
+static PyObject *
+fast_lstat(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return plain_stat(self, self->python_lstat, args, nargs, kwnames);
 }
 
 static PyMethodDef fast_paths_methods[] = {
@@ -1099,11 +1274,13 @@ static PyMethodDef fast_paths_methods[] = {
      fast_close_doc},
     {"stat", (PyCFunction)(void (*)(void))fast_stat, METH_FASTCALL | METH_KEYWORDS,
      fast_stat_doc},
+    {"lstat", (PyCFunction)(void (*)(void))fast_lstat, METH_FASTCALL | METH_KEYWORDS,
+     fast_lstat_doc},
     {NULL, NULL, 0, NULL},
 };
 
 PyDoc_STRVAR(fast_paths_doc,
-"FastPaths(table, file_system, *, read, lseek, open, close, stat, view)\n--\n\n"
+"FastPaths(table, file_system, *, read, lseek, open, close, stat, lstat, view)\n--\n\n"
 "One backend's read, lseek, open, close and stat in C, over its fd table and (when it is a\n"
 "MemoryFileSystem, else None) its file system; the Python methods serve the rest (``view``:\n"
 "the backend's stat result at its time resolution).");
@@ -1217,6 +1394,31 @@ memory_writer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     return (PyObject *)self;
 }
 
+/* How many bytes ``content`` can hold without a new allocation (its trailing NUL aside). */
+static inline Py_ssize_t
+content_capacity(PyObject *content)
+{
+    PyByteArrayObject *array = (PyByteArrayObject *)content;
+    return array->ob_alloc == 0 ? 0 : array->ob_alloc - (array->ob_start - array->ob_bytes) - 1;
+}
+
+/* Make the bytearray ``content`` ``size`` bytes long (``size`` larger than it is): within the
+ * room a reservation left (MemoryWriterApi.reserve) by moving its end, as PyByteArray_Resize's
+ * "minor" case does, since PyByteArray_Resize itself would give back any room beyond twice the
+ * new size and so copy the content once per write of a growing file; else (also when a buffer
+ * is exported: its BufferError) PyByteArray_Resize. 0, or -1 with an exception. */
+static int
+grow_content(PyObject *content, Py_ssize_t size)
+{
+    PyByteArrayObject *array = (PyByteArrayObject *)content;
+    if (size <= content_capacity(content) && array->ob_exports == 0) {
+        Py_SET_SIZE(content, size);
+        array->ob_start[size] = '\0'; /* the trailing NUL bytearray keeps */
+        return 0;
+    }
+    return PyByteArray_Resize(content, size);
+}
+
 /* Write ``length`` bytes at ``bytes`` into the dense content of ``node`` at ``offset`` (the file
  * system lock held): 1 when done, 0 when the case is the Python method's (nothing changed), -1
  * on error. As MemoryFileSystem._write: in place, or growing with no page left out and no
@@ -1245,7 +1447,7 @@ write_dense(PyObject *space, PyObject *node, const char *bytes, Py_ssize_t lengt
         if (counted == NULL) {
             return -1;
         }
-        if (PyByteArray_Resize(content, (Py_ssize_t)end) < 0) {
+        if (grow_content(content, (Py_ssize_t)end) < 0) {
             Py_DECREF(counted);
             PyErr_Clear(); /* out of memory: the Python method says ENOSPC */
             return 0;
@@ -1336,7 +1538,218 @@ memory_writer_write(PyObject *writer, const char *data, Py_ssize_t length, long 
                          length, offset);
 }
 
-static const MemoryWriterApi memory_writer_api = {memory_writer_write};
+/* MemoryWriterApi.reserve: room for the writer's dense file to grow to ``size`` bytes with no
+ * copy of its content per write (SQLite's size hint before it appends a commit's pages). Only
+ * the allocation grows: size, pages counted and times stay as they are. 1 when done, 0 when
+ * there is nothing to do or the case is none of this (a sparse or mapped file, a size cap, a
+ * buffer exported, the lock busy, no memory: nothing changed), -1 with an exception. */
+static int
+memory_writer_reserve(PyObject *writer, long long size)
+{
+    if (Py_TYPE(writer) != memory_writer_type || size <= 0 || size >= PY_SSIZE_T_MAX ||
+        size > layout.max_file_size) {
+        return 0;
+    }
+    MemoryWriter *self = (MemoryWriter *)writer;
+    PyObject *node = SLOT(self->handle, layout.h_node);
+    if (node == NULL || !Py_IS_TYPE(node, layout.regular_file)) {
+        return 0;
+    }
+    int taken = try_lock(self->fs_acquire);
+    if (taken <= 0) {
+        return taken;
+    }
+    int done = 0;
+    PyObject *content = SLOT(node, layout.f_data);
+    /* not under a size cap: writes there are the Python method's (what fits is its to work
+     * out), and room past the cap would only be memory no write may use */
+    if (content != NULL && PyByteArray_CheckExact(content) &&
+        SLOT(self->space, layout.s_max_pages) == Py_None && size > content_capacity(content)) {
+        Py_ssize_t have = PyByteArray_GET_SIZE(content);
+        if (PyByteArray_Resize(content, (Py_ssize_t)size) == 0) {
+            /* back to its own size, the room kept: PyByteArray_Resize's "minor" shrink */
+            Py_SET_SIZE(content, have);
+            ((PyByteArrayObject *)content)->ob_start[have] = '\0';
+            done = 1;
+        }
+        else {
+            PyErr_Clear(); /* exported (BufferError) or no memory: writes grow it as before */
+        }
+    }
+    if (unlock(self->fs_release) < 0) {
+        return -1;
+    }
+    return done;
+}
+
+/* -- what a plain absolute path names, for the SQLite VFS's existence checks -------------- */
+
+/* The inode the absolute ``path`` (ASCII, no NUL, no trailing slash) names in the memory file
+ * system whose resolver is ``names``, as plain_node finds it (borrowed; the caller holds the
+ * file system's lock). NULL with *missing set when a plain name is missing from a directory
+ * reached by plain lookups and searchable (where a stat is ENOENT); NULL with *missing clear
+ * where the Python path must judge (links, '.', '..', refusals, anything unusual), with an
+ * error set only for one. */
+static PyObject *
+plain_lookup(PyObject *names, PyObject *path, int *missing)
+{
+    *missing = 0;
+    PyObject *check = SLOT(names, layout.r_check);
+    PyObject *who = NULL; /* NULL: root, nothing is checked */
+    if (check != Py_False) {
+        who = SLOT(names, layout.r_who);
+        if (check != Py_True || who == NULL || !Py_IS_TYPE(who, layout.identity)) {
+            return NULL;
+        }
+    }
+    PyObject *paths = SLOT(names, layout.r_paths);
+    PyObject *hit = paths != NULL && PyDict_CheckExact(paths)
+        ? PyDict_GetItemWithError(paths, path) : NULL;
+    if (hit != NULL) { /* the directory part resolved before: only the last name is looked up */
+        if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) < 2) {
+            return NULL;
+        }
+        PyObject *directory = PyTuple_GET_ITEM(hit, 0);
+        PyObject *entries = SLOT(directory, layout.dir_entries);
+        if (!Py_IS_TYPE(directory, layout.directory) || !searchable(directory, who) ||
+            entries == NULL || !PyDict_CheckExact(entries)) {
+            return NULL;
+        }
+        PyObject *node = PyDict_GetItemWithError(entries, PyTuple_GET_ITEM(hit, 1));
+        *missing = node == NULL && !PyErr_Occurred();
+        return node;
+    }
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    const char *text = (const char *)PyUnicode_1BYTE_DATA(path);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(path);
+    PyObject *node = SLOT(names, layout.r_root);
+    Py_ssize_t start = 1;
+    for (Py_ssize_t at = 1; at <= length; at++) {
+        if (at < length && text[at] != '/') {
+            continue;
+        }
+        Py_ssize_t size = at - start;
+        if (node == NULL || !Py_IS_TYPE(node, layout.directory) || !searchable(node, who) ||
+            size == 0 || (text[start] == '.' && (size == 1 || (size == 2 && text[start + 1] == '.')))) {
+            return NULL; /* not a directory, not searchable, an empty component, '.', '..' */
+        }
+        node = entry_of(node, text, start, size);
+        if (node == NULL) {
+            *missing = !PyErr_Occurred();
+            return NULL;
+        }
+        start = at + 1;
+    }
+    return node;
+}
+
+/* What ``path`` names on the MemoryFileSystem ``fs``, found without Python code: 1 with the
+ * inode's mode in *mode and its size in *size (a dense regular file or a directory), 0 when
+ * it is missing (where a stat is ENOENT), -2 where the Python path must judge, -1 with an
+ * exception. */
+static int
+memory_lookup(PyObject *fs, PyObject *path, long long *mode, long long *size)
+{
+    if (!configured || !PyUnicode_CheckExact(path) || !PyUnicode_IS_ASCII(path)) {
+        return -2;
+    }
+    Py_ssize_t length = PyUnicode_GET_LENGTH(path);
+    const char *text = (const char *)PyUnicode_1BYTE_DATA(path);
+    if (length < 2 || length >= 4096 /* vfs.limits.PATH_MAX */ || text[0] != '/' ||
+        text[length - 1] == '/' || memchr(text, '\0', length) != NULL) {
+        return -2; /* relative, the root, a trailing slash, too long, a NUL */
+    }
+    PyObject *names = PyObject_GetAttr(fs, str_names);
+    if (names == NULL) {
+        return -1;
+    }
+    PyObject *lock = Py_IS_TYPE(names, layout.resolver) ? PyObject_GetAttr(fs, str_lock) : NULL;
+    PyObject *acquire = lock == NULL ? NULL : PyObject_GetAttr(lock, str_acquire);
+    PyObject *release = lock == NULL ? NULL : PyObject_GetAttr(lock, str_release);
+    int result = -2;
+    if (acquire != NULL && release != NULL) {
+        int taken = try_lock(acquire);
+        if (taken > 0) {
+            int missing;
+            PyObject *node = plain_lookup(names, path, &missing);
+            if (node != NULL && Py_IS_TYPE(node, layout.regular_file)) {
+                PyObject *content = SLOT(node, layout.f_data);
+                if (content != NULL && PyByteArray_CheckExact(content) &&
+                    exact_long(SLOT(node, layout.i_mode), mode)) {
+                    *size = PyByteArray_GET_SIZE(content);
+                    result = 1;
+                } /* sparse or mapped: its size is the Python code's to tell */
+            }
+            else if (node != NULL && Py_IS_TYPE(node, layout.directory)) {
+                *size = 0;
+                result = exact_long(SLOT(node, layout.i_mode), mode) ? 1 : -2;
+            }
+            else if (node == NULL && missing) {
+                result = 0;
+            }
+            if (PyErr_Occurred()) {
+                result = -1;
+            }
+            if (unlock(release) < 0) {
+                result = -1;
+            }
+        }
+        else if (taken < 0) {
+            result = -1;
+        }
+    }
+    else if (PyErr_Occurred()) {
+        result = -1;
+    }
+    Py_DECREF(names);
+    Py_XDECREF(lock);
+    Py_XDECREF(acquire);
+    Py_XDECREF(release);
+    return result;
+}
+
+/* MemoryWriterApi.exists: SQLite's existence check (SQLITE_ACCESS_EXISTS, as the unix VFS
+ * answers it from a stat: a directory, or a regular file that is not empty) of ``path`` on
+ * the MemoryFileSystem ``fs``: 1 or 0, -2 where the Python path must judge, -1 with an
+ * exception. */
+static int
+memory_exists(PyObject *fs, PyObject *path)
+{
+    long long mode, size;
+    int found = memory_lookup(fs, path, &mode, &size);
+    if (found != 1) {
+        return found;
+    }
+    return (mode & S_IFMT) != S_IFREG || size > 0;
+}
+
+PyDoc_STRVAR(memory_mode_doc,
+"memory_mode($module, file_system, path, /)\n--\n\n"
+"The permission bits (st_mode & 0o7777) of what the absolute ``path`` names on the\n"
+"MemoryFileSystem ``file_system`` (a dense regular file or a directory), found without\n"
+"Python code: -1 when it is missing (a stat would be ENOENT), -2 where the caller must ask\n"
+"the file system itself (links, sparse files, refusals, a busy lock, anything unusual).");
+
+static PyObject *
+memory_mode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "memory_mode(file_system, path)");
+        return NULL;
+    }
+    long long mode, size;
+    int found = memory_lookup(args[0], args[1], &mode, &size);
+    if (found == -1) {
+        return NULL;
+    }
+    return PyLong_FromLongLong(found == 1 ? (mode & 07777) : (found == 0 ? -1 : -2));
+}
+
+static const MemoryWriterApi memory_writer_api = {memory_writer_write, memory_writer_reserve,
+                                                 memory_exists};
 
 static PyObject *
 memory_writer_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
@@ -1357,6 +1770,31 @@ static PyMemberDef memory_writer_members[] = {
     {NULL, 0, 0, 0, NULL},
 };
 
+PyDoc_STRVAR(memory_writer_reserve_doc,
+"reserve($self, size, /)\n--\n\n"
+"Make room for the file to grow to ``size`` bytes without a copy of its content per write\n"
+"(what the SQLite VFS does with SQLite's size hint); nothing a reader sees changes. Whether\n"
+"room was made (False: nothing to do, or not a dense file, a buffer exported, the lock busy).");
+
+static PyObject *
+memory_writer_reserve_method(PyObject *self, PyObject *size)
+{
+    long long wanted = PyLong_AsLongLong(size);
+    if (wanted == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    int done = memory_writer_reserve(self, wanted);
+    if (done < 0) {
+        return NULL;
+    }
+    return PyBool_FromLong(done);
+}
+
+static PyMethodDef memory_writer_methods[] = {
+    {"reserve", memory_writer_reserve_method, METH_O, memory_writer_reserve_doc},
+    {NULL, NULL, 0, NULL},
+};
+
 PyDoc_STRVAR(memory_writer_doc,
 "MemoryWriter(handle)\n--\n\n"
 "``writer(data, offset)`` is ``handle.pwrite(data, offset)`` for a MemoryHandle, its common\n"
@@ -1371,6 +1809,7 @@ static PyType_Slot memory_writer_slots[] = {
     {Py_tp_clear, memory_writer_clear},
     {Py_tp_call, memory_writer_tp_call},
     {Py_tp_members, memory_writer_members},
+    {Py_tp_methods, memory_writer_methods},
     {0, NULL},
 };
 
@@ -1835,8 +2274,15 @@ RAW_METHOD(raw_readinto)
         PYTHON(str_readinto);
     }
     PyObject *description, *content, *result = NULL;
-    if (view.len > 0 &&
-        memory_read_source((FastPaths *)fast, number, &description, &content, &offset)) {
+    int source = view.len > 0 ? memory_read_source((FastPaths *)fast, number, &description,
+                                                   &content, &offset)
+                              : 0;
+    if (source < 0) {
+        PyBuffer_Release(&view);
+        Py_DECREF(fast);
+        return NULL;
+    }
+    if (source) {
         Py_ssize_t count = readable_count(content, offset, view.len);
         if (count) {
             memcpy(view.buf, PyByteArray_AS_STRING(content) + offset, (size_t)count);
@@ -1864,12 +2310,16 @@ RAW_METHOD(raw_readall)
         PYTHON(str_readall);
     }
     PyObject *description, *content;
-    if (!memory_read_source((FastPaths *)fast, number, &description, &content, &offset)) {
+    int source = memory_read_source((FastPaths *)fast, number, &description, &content, &offset);
+    if (source <= 0) {
         Py_DECREF(fast);
+        if (source < 0) {
+            return NULL;
+        }
         PYTHON(str_readall);
     }
-    /* What the loop of reads would get: the rest of the file, then nothing (no atime moves:
-     * memory_read_source served only because relatime leaves it). */
+    /* What the loop of reads would get: the rest of the file, then nothing (atime moved at
+     * most once, by memory_read_source, as by the loop's first read: relatime leaves it after). */
     Py_ssize_t count = readable_count(content, offset, PY_SSIZE_T_MAX);
     PyObject *data = PyBytes_FromStringAndSize(
         count ? PyByteArray_AS_STRING(content) + offset : NULL, count);
@@ -2357,6 +2807,7 @@ static PyMethodDef module_methods[] = {
      METH_VARARGS | METH_KEYWORDS, configure_raw_file_doc},
     {"truncated_stat", (PyCFunction)(void (*)(void))truncated_stat, METH_FASTCALL,
      truncated_stat_doc},
+    {"memory_mode", (PyCFunction)(void (*)(void))memory_mode, METH_FASTCALL, memory_mode_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2382,7 +2833,8 @@ PyInit__speedups(void)
         {&str_os_module, "os_module"}, {&str_default_os, "_default_os"},
         {&str_python_init, "_python_init"}, {&str_name, "name"},
         {&str_read, "read"}, {&str_open, "open"}, {&str_set, "__set__"},
-        {&str_delete, "__delete__"},
+        {&str_delete, "__delete__"}, {&str_acquire, "acquire"}, {&str_names, "_names"},
+        {&str_lock, "_lock"}, {&str_stat, "stat"},
     };
     if (intern_strings(strings, sizeof(strings) / sizeof(strings[0])) < 0 ||
         find_stat_result() < 0) {

@@ -40,6 +40,7 @@ class FastPaths:
         open: Callable[..., Any],
         close: Callable[..., Any],
         stat: Callable[..., Any],
+        lstat: Callable[..., Any],
         view: Callable[[os.stat_result], os.stat_result],
     ) -> None: ...
     def read(self, fd: int, length: int, /) -> bytes: ...
@@ -51,13 +52,19 @@ class FastPaths:
     def stat(
         self, path: Any, *, dir_fd: int | None = None, follow_symlinks: bool = True
     ) -> os.stat_result: ...
+    def lstat(self, path: Any, *, dir_fd: int | None = None) -> os.stat_result: ...
 
 class MemoryWriter:
     def __init__(self, handle: Any) -> None: ...
     def __call__(self, data: bytes, offset: int, /) -> int: ...
+    def reserve(self, size: int, /) -> bool:
+        """Room for the file to grow to ``size`` bytes with no copy per write (invisible)."""
 
 memory_writer_api: object
 """A capsule of MemoryWriterApi (posixbackend/_memory_writer_api.h) for the SQLite VFS."""
+
+def memory_mode(file_system: Any, path: str, /) -> int:
+    """Permission bits of what ``path`` names on a MemoryFileSystem, -1 missing, -2 ask it."""
 
 def truncated_stat(result: os.stat_result, resolution: int, /) -> os.stat_result | None:
     """A copy of ``result`` with its times truncated to ``resolution`` ns (None: not here)."""

@@ -9,9 +9,11 @@
  *
  * Some calls need no Python method once a file is open (Vfs.c_open_direct hands over what
  * they use): reads, writes, sizes and syncs call the provider handle's own methods (a memory
- * file's writes go to posixbackend._speedups' MemoryWriter as C buffers), and SQLite's locks
- * are taken and dropped here, on the lock record posixbackend/sqlite/locking.py keeps per
- * file, by the same rules, under one mutex and without the GIL.
+ * file's writes go to posixbackend._speedups' MemoryWriter as C buffers, and SQLite's size
+ * hint makes room in it at once), SQLite's locks are taken and dropped here, on the lock
+ * record posixbackend/sqlite/locking.py keeps per file, by the same rules, under one mutex
+ * and without the GIL, and the existence checks of a memory database's journal and WAL are
+ * answered by _speedups from the file system's caches (c_access only where it cannot tell).
  *
  * The structures are declared here from sqlite3.h's stable ABI (sqlite3_vfs version 2,
  * sqlite3_io_methods version 1: no shared memory, so SQLite refuses WAL cleanly), and the
@@ -141,6 +143,21 @@ typedef struct {
     int characteristics;
 } VfsFile;
 
+/* The journal's and WAL's names of an open database on a memory file system, by the address
+ * SQLite passes to xAccess (the pointers sqlite3_filename_journal/_wal gave at open): their
+ * file system and path, so that SQLite's existence checks of them (before each transaction)
+ * are answered in C by MemoryWriterApi.exists. Made by direct() for a database, dropped by
+ * x_close of that database (``owner``); read and changed with the GIL only. */
+typedef struct Companion {
+    const char *address;
+    const sqlite3_file *owner;
+    PyObject *fs;
+    PyObject *path;
+    struct Companion *next;
+} Companion;
+
+static Companion *companions;
+
 static PyObject *target;  /* the Python Vfs object: a strong reference, never dropped */
 /* posixbackend._speedups' MemoryWriter write of a C buffer (NULL where it is not built) */
 static const MemoryWriterApi *writer_api;
@@ -152,6 +169,8 @@ static const char *token_parameter = "posixbackend-backend";
 #define SQLITE_OPEN_MAIN_DB 0x100
 #define SQLITE_NOTFOUND 12
 #define SQLITE_FCNTL_LOCKSTATE 1
+#define SQLITE_FCNTL_SIZE_HINT 5
+#define SQLITE_ACCESS_EXISTS 0
 #define SQLITE_FCNTL_PRAGMA 14
 #define NAME_NEEDED (-(1 << 20)) /* posixbackend.sqlite.vfs.NAME_NEEDED */
 static sqlite3_vfs vfs;
@@ -257,6 +276,74 @@ companions_of(const char *name)
     return tuple;
 }
 
+/* -- the companions' registry --------------------------------------------------------------- */
+
+/* Forget the companions of the database ``owner`` (the GIL held). */
+static void
+forget_companions(const sqlite3_file *owner)
+{
+    Companion **link = &companions;
+    while (*link != NULL) {
+        Companion *entry = *link;
+        if (entry->owner == owner) {
+            *link = entry->next;
+            Py_DECREF(entry->fs);
+            Py_DECREF(entry->path);
+            PyMem_RawFree(entry);
+        }
+        else {
+            link = &entry->next;
+        }
+    }
+}
+
+/* Note the (address, file system, path) triples Vfs.memory_companions gave for the database
+ * ``owner`` (the GIL held); one that cannot be noted is left to c_access. */
+static void
+note_companions(const sqlite3_file *owner, PyObject *triples)
+{
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(triples); i++) {
+        PyObject *triple = PyTuple_GET_ITEM(triples, i);
+        if (!PyTuple_CheckExact(triple) || PyTuple_GET_SIZE(triple) != 3 ||
+            !PyUnicode_CheckExact(PyTuple_GET_ITEM(triple, 2))) {
+            continue;
+        }
+        void *where = PyLong_AsVoidPtr(PyTuple_GET_ITEM(triple, 0));
+        Companion *entry = where == NULL ? NULL : PyMem_RawMalloc(sizeof(Companion));
+        if (entry == NULL) {
+            PyErr_Clear();
+            continue;
+        }
+        entry->address = where;
+        entry->owner = owner;
+        entry->fs = Py_NewRef(PyTuple_GET_ITEM(triple, 1));
+        entry->path = Py_NewRef(PyTuple_GET_ITEM(triple, 2));
+        entry->next = companions;
+        companions = entry;
+    }
+}
+
+/* SQLite's existence check of a noted companion ``name``, in C: 1 or 0, or -2 where c_access
+ * must answer (not noted, or the file system must be asked; the GIL held). */
+static int
+companion_exists(const char *name)
+{
+    if (writer_api == NULL) {
+        return -2;
+    }
+    for (Companion *entry = companions; entry != NULL; entry = entry->next) {
+        if (entry->address == name) {
+            int found = writer_api->exists(entry->fs, entry->path);
+            if (found == -1) {
+                PyErr_Clear(); /* c_access asks again, and keeps the cause of a failure */
+                return -2;
+            }
+            return found;
+        }
+    }
+    return -2;
+}
+
 /* -- sqlite3_io_methods --------------------------------------------------------------------- */
 
 /* Drop ``file``'s lock to ``wanted`` (SHARED or NONE): the record's rules, as
@@ -293,6 +380,7 @@ x_close(sqlite3_file *file)
     Py_CLEAR(opened->sizer);
     Py_CLEAR(opened->syncer);
     Py_CLEAR(opened->locks);
+    forget_companions(file);
     PyObject *args[1] = {address(file)};
     int code = call_int(s_close, args, 1, SQLITE_IOERR);
     PyGILState_Release(gil);
@@ -567,6 +655,20 @@ x_file_control(sqlite3_file *file, int operation, void *argument)
         pthread_mutex_unlock(&record_mutex);
         return SQLITE_OK;
     }
+    if (operation == SQLITE_FCNTL_SIZE_HINT) {
+        /* The size the file is about to grow to (before a commit's pages are written): a
+         * memory file makes room for it at once instead of copying its content as each page
+         * lands. Invisible, as the unix VFS's answer without a chunk size: SQLITE_OK. */
+        PyObject *writer = ((VfsFile *)file)->writer;
+        if (writer_api != NULL && writer != NULL) {
+            PyGILState_STATE gil = PyGILState_Ensure();
+            if (writer_api->reserve(writer, *(int64_t *)argument) < 0) {
+                PyErr_WriteUnraisable(target); /* a hint: nothing failed that SQLite needs */
+            }
+            PyGILState_Release(gil);
+        }
+        return SQLITE_OK;
+    }
     if (operation == SQLITE_FCNTL_PRAGMA) { /* char *[3]: error message, name, value */
         char **pragma = (char **)argument;
         PyGILState_STATE gil = PyGILState_Ensure();
@@ -606,10 +708,11 @@ x_device_characteristics(sqlite3_file *file)
 static int
 direct(sqlite3_file *file, PyObject *opened, int *out_flags)
 {
-    PyObject *reader, *writer, *sizer, *syncer, *locks;
+    PyObject *reader, *writer, *sizer, *syncer, *locks, *triples;
     int flags, characteristics;
-    if (!PyArg_ParseTuple(opened, "iOOiOOO!:c_open_direct", &flags, &reader, &writer,
-                          &characteristics, &sizer, &syncer, &LockRecordType, &locks)) {
+    if (!PyArg_ParseTuple(opened, "iOOiOOO!O!:c_open_direct", &flags, &reader, &writer,
+                          &characteristics, &sizer, &syncer, &LockRecordType, &locks,
+                          &PyTuple_Type, &triples)) {
         PyErr_WriteUnraisable(target);
         return -1;
     }
@@ -620,6 +723,7 @@ direct(sqlite3_file *file, PyObject *opened, int *out_flags)
     kept->syncer = Py_NewRef(syncer);
     kept->locks = (LockRecord *)Py_NewRef(locks);
     kept->characteristics = characteristics;
+    note_companions(file, triples);
     if (out_flags != NULL) {
         *out_flags = flags;
     }
@@ -699,7 +803,15 @@ x_access(sqlite3_vfs *unused, const char *name, int flags, int *result)
 {
     (void)unused;
     PyGILState_STATE gil = PyGILState_Ensure();
-    /* First without the name and token: a journal's or WAL's name is known by address. */
+    if (flags == SQLITE_ACCESS_EXISTS) { /* a memory file system's journal or WAL: in C */
+        int found = companion_exists(name);
+        if (found >= 0) {
+            PyGILState_Release(gil);
+            *result = found;
+            return SQLITE_OK;
+        }
+    }
+    /* Then without the name and token: a journal's or WAL's name is known by address. */
     PyObject *first[4] = {address(name), Py_NewRef(Py_None), PyLong_FromLong(flags),
                           Py_NewRef(Py_None)};
     int value = call_int(s_access, first, 4, -SQLITE_IOERR);

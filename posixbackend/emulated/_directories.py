@@ -84,8 +84,9 @@ def _stat_by_path(backend: DirectoryFunctions) -> StatFunction:
     def stat_path(entry_path: str, follow_symlinks: bool) -> os.stat_result:
         # Like os.DirEntry: a relative scan's entries are relative to the cwd of the
         # moment they are asked, which need not be the scanned directory's.
-        start = None if entry_path[:1] == "/" else backend._cwd
-        return backend._view(backend._fs.stat_at(start, entry_path, follow_symlinks))
+        if entry_path[:1] == "/":  # a provider's stat may take a short cut (a cache)
+            return backend._view(backend._fs.stat(entry_path, follow_symlinks))
+        return backend._view(backend._fs.stat_at(backend._cwd, entry_path, follow_symlinks))
 
     return stat_path
 

@@ -45,7 +45,7 @@ from vfs.provider import Handle
 ENVIRONMENT_SWITCH = "POSIXBACKEND_PURE_PYTHON"
 _SWITCH_KEY = ENVIRONMENT_SWITCH.encode()
 """Set to anything but "" or "0" to leave the accelerator out of every new backend."""
-ACCELERATED_CALLS = ("read", "lseek", "open", "close", "stat")
+ACCELERATED_CALLS = ("read", "lseek", "open", "close", "stat", "lstat")
 CONTRACT_GAP = accelerator_contract.CONTRACT_BROKEN.id
 
 

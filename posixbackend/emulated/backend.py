@@ -41,8 +41,8 @@ _ACCELERATED_BASES = (FileFunctions, FcntlFunctions, PathFunctions)
 """The classes that define the accelerated calls."""
 
 _KEEPS_OWN_CALLS: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
-"""Backend classes -> whether they keep the library's read, lseek, open, close and stat (asked
-once per class: every block builds a backend)."""
+"""Backend classes -> whether they keep the library's read, lseek, open, close, stat and
+lstat (asked once per class: every block builds a backend)."""
 
 
 def _keeps_own_calls(cls: type) -> bool:
@@ -74,8 +74,9 @@ class EmulatedBackend(
     of it; ``umask`` starts at 0o022 whatever the process's is; file times are truncated to
     ``time_resolution_ns`` (a second, as GraalPy's Java backend guarantees); ``identity``
     defaults to the provider's (or this process's); ``environ`` to a copy of the process's.
-    ``accelerated`` chooses the C fast paths of read, lseek, open, close and stat (accelerator.py):
-    None uses them when they are built, True insists, False keeps to the Python code.
+    ``accelerated`` chooses the C fast paths of read, lseek, open, close, stat and lstat
+    (accelerator.py): None uses them when they are built, True insists, False keeps to the
+    Python code.
     """
 
     name = "java"
@@ -97,7 +98,7 @@ class EmulatedBackend(
     DirEntry = DirEntry
 
     def _accelerate(self, accelerated: bool | None) -> bool:
-        """Serve read, lseek, open, close and stat from the C fast paths, unless a subclass
+        """Serve read, lseek, open, close, stat and lstat from the C fast paths, unless a subclass
         redefines one of them (its definition must stay in charge); whether they serve."""
         cls = type(self)
         names = accelerator.ACCELERATED_CALLS

@@ -274,7 +274,8 @@ class BackendCore:
 
     @property
     def accelerated(self) -> bool:
-        """Whether the C accelerator serves this backend's read, lseek, open, close and stat."""
+        """Whether the C accelerator serves this backend's read, lseek, open, close, stat and
+        lstat."""
         return self._accelerated
 
     @property

@@ -298,10 +298,13 @@ class PathFunctions(BackendCore):
     def mkdir(self, path: Any, mode: int = 0o777, *, dir_fd: int | None = None) -> None:
         """os.mkdir, with the backend's umask applied."""
         if (
-            dir_fd is None
+            path.__class__ is str
+            and dir_fd is None
             and mode.__class__ is int
             and -C_INT_MAX - 1 <= mode <= C_INT_MAX
-            and plain_absolute(path)
+            and path[:1] == "/"
+            and path.isascii()  # plain_absolute(path) inline: os.makedirs calls it per level
+            and "\x00" not in path
         ):
             try:
                 self._fs.mkdir_at(None, path, mode & ~self._umask)

@@ -12,15 +12,16 @@ modules (see :mod:`posixbackend.permissions.checks`). Library code reaching the 
 only when it was entered through one of the library's entry points
 (:mod:`posixbackend.permissions.entrypoints`). It is installed by the first block entered
 with restricting permissions (or :func:`install_hook`) and cannot be removed; outside such a
-block it lets everything through at the cost of a dictionary lookup per audit event.
+block it lets everything through at the cost of a dictionary lookup per audit event it
+checks (the others never reach it: :mod:`posixbackend.audithooks`).
 """
 
 from __future__ import annotations
 
-import sys
 import threading
 from typing import Any, Final
 
+from posixbackend.audithooks import add_hook
 from posixbackend.permissions import checks, tracesetters
 from posixbackend.permissions.checks import Check
 from posixbackend.permissions.current import get_policy
@@ -73,10 +74,14 @@ def add_check(event: str, check: Check) -> None:
     CHECKS[event] = check
 
 
+PREFIXES: Final = ("ctypes.",)
+"""Every event starting with one of these is native access (checked by :func:`_hook`)."""
+
+
 def _hook(event: str, args: tuple[Any, ...]) -> None:
     check = CHECKS.get(event)
     if check is None:
-        if event.startswith("ctypes."):
+        if event.startswith(PREFIXES):
             check = checks.native_event
         else:
             return
@@ -104,7 +109,7 @@ def install_hook() -> None:
             return
         TRUSTED.refresh()
         CODE_ROOTS.capture()
-        sys.addaudithook(_hook)
+        add_hook(_hook, CHECKS, PREFIXES)
         tracesetters.install()  # a Python hook makes 3.11's settrace refuse other threads
         _INSTALLATION.installed = True
 

@@ -34,7 +34,9 @@ from posixbackend.emulated import EmulatedBackend, accelerator
 from posixbackend.sqlite import causes, codes
 from posixbackend.sqlite.files import SqliteFile, nameless
 from posixbackend.sqlite.locking import LOCKS, LockRecord
+from vfs import MemoryFileSystem
 from vfs.memory.handle import MemoryHandle
+from vfs.memory.nodes import RegularFile
 from vfs.provider import Handle
 
 NAME: Final = "posixbackend"
@@ -259,10 +261,15 @@ class Vfs:
         try:
             created = mode is not None and flags & codes.OPEN_CREATE
             locked = flags & _LOCKED_FILES  # its identity keys its lock record
-            status = handle.stat() if created or locked else None
-            if created:
-                assert mode is not None and status is not None
-                _give_mode(handle, mode, status)
+            if created and not locked and type(handle) is MemoryHandle:
+                assert mode is not None
+                _give_memory_mode(handle, mode)  # a journal's: no status record to build
+                status = None
+            else:
+                status = handle.stat() if created or locked else None
+                if created:
+                    assert mode is not None and status is not None
+                    _give_mode(handle, mode, status)
             opened = SqliteFile(
                 handle, backend, status if locked else None, immutable=immutable, token=token
             )
@@ -282,8 +289,26 @@ class Vfs:
         suffix = "-journal" if flags & codes.OPEN_MAIN_JOURNAL else "-wal"
         if not flags & (codes.OPEN_MAIN_JOURNAL | codes.OPEN_WAL) or not path.endswith(suffix):
             return None
-        status = backend.probe(path.removesuffix(suffix))
+        database = path.removesuffix(suffix)
+        memory = _memory_of(backend)
+        if memory is not None:  # the inode's bits from C, without a status record
+            assert accelerator._speedups is not None
+            bits = accelerator._speedups.memory_mode(memory, database)
+            if bits != -2:  # -1: missing, as probe's None; -2: the file system must say
+                return None if bits == -1 else bits & 0o777
+        status = backend.probe(database)
         return None if status is None else stat.S_IMODE(status.st_mode) & 0o777
+
+    def memory_companions(self, file: int) -> tuple[tuple[int, MemoryFileSystem, str], ...]:
+        """(address, file system, path) of the journal's and WAL's names of the database
+        open at ``file`` when its backend's file system is a MemoryFileSystem the C
+        accelerator can read: the trampolines answer SQLite's existence checks of them in C
+        (see MemoryWriterApi.exists), asking c_access only where that cannot tell."""
+        opened = self._files[file]
+        memory = None if opened.backend is None else _memory_of(opened.backend)
+        if memory is None:
+            return ()
+        return tuple((address, memory, self._names[address][1]) for address in opened.companions)
 
     def knows(self, address: int) -> bool:
         """Whether the name at ``address`` is a journal's or WAL's name noted at open (its
@@ -386,13 +411,14 @@ class Vfs:
         token: bytes | None,
         immutable: bool,
         companions: tuple[tuple[int, bytes], ...],
-    ) -> tuple[int, Any, Any, int, Any, Any, LockRecord] | int:
+    ) -> tuple[int, Any, Any, int, Any, Any, LockRecord, tuple[Any, ...]] | int:
         """c_open for the C trampolines, in one call with what they use without this
         object's table in between: the flags the file was opened with, its handle's pread
         and pwrite, its device characteristics, the handle's size and sync (the trampolines
         call these directly; what they raise goes to c_failed), and its lock record (they
         take and drop SQLite's locks on it in C, by LockTable's rules, instead of calling
-        c_lock, c_unlock and c_check_reserved); or minus the result code, as c_open."""
+        c_lock, c_unlock and c_check_reserved), and for a database, its
+        :meth:`memory_companions`; or minus the result code, as c_open."""
         opened_flags = self.c_open(file, name, flags, token, immutable, companions)
         if opened_flags < 0:
             return opened_flags
@@ -402,6 +428,7 @@ class Vfs:
             return (
                 opened_flags, handle.pread, accelerator.pwrite_of(handle),
                 self.c_device_characteristics(file), handle.size, handle.sync, opened.locks,
+                self.memory_companions(file) if opened.companions else (),
             )  # fmt: skip
         except BaseException as error:  # noqa: BLE001 - becomes SQLite's result (and cause)
             self.c_close(file)
@@ -477,6 +504,23 @@ class Vfs:
         if type(opened.handle) is MemoryHandle:
             return _IN_MEMORY
         return codes.IOCAP_POWERSAFE_OVERWRITE
+
+
+def _memory_of(backend: EmulatedBackend) -> MemoryFileSystem | None:
+    """The backend's file system when the C accelerator can look paths up in it (a plain
+    MemoryFileSystem, the accelerator built and wanted), else None."""
+    memory = backend.file_system
+    if type(memory) is MemoryFileSystem and accelerator.wanted(None):
+        return memory
+    return None
+
+
+def _give_memory_mode(handle: MemoryHandle, mode: int) -> None:
+    """:func:`_give_mode` for a memory file, read from its inode (as the status record would
+    give it) without building that record: a new journal at each write transaction."""
+    node = handle.node
+    if isinstance(node, RegularFile) and node.size == 0 and node.mode & 0o7777 != mode:
+        handle.chmod(mode)
 
 
 def _give_mode(handle: Handle, mode: int, status: os.stat_result) -> None:

@@ -462,6 +462,8 @@ class _Group:
             else None
         )  # fmt: skip
         self.members: list[Replacement] = [first]
+        self._names = {first.name}
+        """The members' names (a set: grouping os's ~180 names once was quadratic)."""
         self._compiled: tuple[Any, ...] | None = None
         self.parks = _parks(first)
         """Whether parking restores these names (see UNPARKED)."""
@@ -470,11 +472,12 @@ class _Group:
         return (
             replacement.namespace is self.namespace
             and _parks(replacement) == self.parks
-            and all(member.name != replacement.name for member in self.members)
+            and replacement.name not in self._names
         )
 
     def add(self, replacement: Replacement) -> None:
         self.members.append(replacement)
+        self._names.add(replacement.name)
         self._compiled = None
 
     def _compile(self) -> tuple[Any, ...]:

@@ -20,6 +20,7 @@ import threading
 from typing import Any, Final
 
 import compat
+from posixbackend.audithooks import add_hook
 from posixbackend.permissions import tracesetters
 from posixbackend.permissions.entrypoints import entry_points
 from posixbackend.switch.active import get_active
@@ -66,6 +67,10 @@ def _native_access_denied() -> bool:
 
     policy = get_policy()
     return policy is not None and not policy.allow_native_access
+
+
+AUDITED: Final = frozenset({"socket.__new__", "sqlite3.connect"})
+"""The events :func:`_audit` reads (the C filter calls it for these alone)."""
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
@@ -132,7 +137,7 @@ class _Hook:
         native access would refuse it)."""
         with self.lock:
             if not self.installed:
-                sys.addaudithook(_audit)
+                add_hook(_audit, AUDITED)
                 tracesetters.install()  # a Python hook makes 3.11's settrace refuse threads
                 self.installed = True
                 _register_sqlite_vfs()

@@ -37,11 +37,9 @@ from vfs import (
     MemoryFileSystem,
     MountFileSystem,
     ReadOnlyFileSystem,
-    load_snapshot,
-    save_snapshot,
 )
 
-if TYPE_CHECKING:  # the overlay and the tree comparison are imported on first use
+if TYPE_CHECKING:  # the overlay, the snapshots and the tree comparison: imported on first use
     from posixbackend.testing import changes as changes_module
     from vfs import OverlayFileSystem
     from vfs.overlay.changes import Change
@@ -373,6 +371,8 @@ class ManagedFs:
     def snapshot(self) -> bytes:
         """The memory file system as a tar archive (:func:`vfs.save_snapshot`'s), which
         :meth:`changes` then counts from; :func:`vfs.load_snapshot` loads it back."""
+        from vfs import save_snapshot  # (it binds tarfile: imported on first use)
+
         archive = io.BytesIO()
         save_snapshot(self._own_memory("snapshot"), archive)
         self._base = self._tree()
@@ -384,6 +384,7 @@ class ManagedFs:
         system, and of directories added with ``read_only=False`` (see
         :mod:`posixbackend.testing.changes` for what counts)."""
         from posixbackend.testing import changes as changes_module
+        from vfs import load_snapshot
         from vfs.overlay.changes import Change
 
         if since is not None:

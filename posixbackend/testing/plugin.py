@@ -14,7 +14,6 @@ between the phases runs on the real os with nothing in its way.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
 import sys
@@ -70,19 +69,35 @@ def _helper(request: pytest.FixtureRequest) -> ManagedFs:
     """The helper the marker asks for. Its ``permissions`` apply to the test function alone
     (see pytest_pyfunc_call): the fixture's own block, entered from its set-up to its
     teardown, restricts nothing (pytest's work is never judged by them)."""
-    from posixbackend.testing.helper import ManagedFs, managed_marker_options
-
+    helper_module = _HELPER_MODULE[0] if _HELPER_MODULE else _load_helper_module()
     _register_harness(load=True)
-    options = managed_marker_options(request.node.get_closest_marker(MARKER))
+    marker = request.node.get_closest_marker(MARKER)
+    if marker is None:  # the common case: nothing to check, no permissions
+        return helper_module.ManagedFs()  # type: ignore[no-any-return]
+    options = helper_module.managed_marker_options(marker)
     permissions = options.pop("permissions", None)
-    helper = ManagedFs(**options)
+    helper: ManagedFs = helper_module.ManagedFs(**options)
     if permissions is not None:
-        _CALL_PERMISSIONS[id(helper)] = (helper, permissions)
+        _CALL_PERMISSIONS[helper] = permissions
     return helper
 
 
-_CALL_PERMISSIONS: dict[int, tuple[ManagedFs, Any]] = {}
-"""Helpers whose marker asked for permissions -> (helper, permissions)."""
+_HELPER_MODULE: list[Any] = []
+"""posixbackend.testing.helper, once a managed fixture has loaded it (a run that never uses
+one imports none of the library for it)."""
+
+
+def _load_helper_module() -> Any:
+    """Import the helper module at the first managed fixture and keep it for the next ones
+    (an import statement in the fixture would look it up again at every test)."""
+    module = importlib.import_module("posixbackend.testing.helper")
+    _HELPER_MODULE[:] = [module]
+    return module
+
+
+_CALL_PERMISSIONS: dict[ManagedFs, Any] = {}
+"""Helpers whose marker asked for permissions -> the permissions (keyed by the helper itself,
+hashed by identity: ``id()`` is an audited call, which the switch's audit hook pays for)."""
 
 
 @pytest.hookimpl(wrapper=True)
@@ -91,9 +106,9 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
     if not _CALL_PERMISSIONS or not _managed(pyfuncitem):
         return (yield)
     restricted = [
-        _CALL_PERMISSIONS[id(helper)]
+        (helper, _CALL_PERMISSIONS[helper])
         for name in MANAGED_FIXTURES
-        if (helper := pyfuncitem.funcargs.get(name)) is not None and id(helper) in _CALL_PERMISSIONS
+        if (helper := pyfuncitem.funcargs.get(name)) is not None and helper in _CALL_PERMISSIONS
     ]
     if not restricted:
         return (yield)
@@ -104,8 +119,9 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
 
 def _with_temporary_directories(request: pytest.FixtureRequest, helper: ManagedFs) -> None:
     """tmp_path's directory (made on the real disk by pytest) exists in the block too."""
+    names = request.fixturenames  # (a list built at each look-up: once)
     for name in TEMPORARY_FIXTURES:
-        if name in request.fixturenames:
+        if name in names:
             path = request.getfixturevalue(name)
             helper.create_dir(str(path), perm_bits=0o700, apply_umask=False)
 
@@ -118,7 +134,8 @@ def managed_fs(request: pytest.FixtureRequest) -> Iterator[ManagedFs]:
     try:
         yield from _opened(request, helper)
     finally:
-        _CALL_PERMISSIONS.pop(id(helper), None)
+        if _CALL_PERMISSIONS:
+            _CALL_PERMISSIONS.pop(helper, None)
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +144,7 @@ def managed_fs_module_state(request: pytest.FixtureRequest) -> Iterator[ManagedF
     for each test, so that blocks always end in the order they began)."""
     helper = _helper(request)
     yield helper
-    _CALL_PERMISSIONS.pop(id(helper), None)
+    _CALL_PERMISSIONS.pop(helper, None)
 
 
 @pytest.fixture(scope="session")
@@ -135,7 +152,7 @@ def managed_fs_session_state(request: pytest.FixtureRequest) -> Iterator[Managed
     """The session's shared managed file system (see managed_fs_module_state)."""
     helper = _helper(request)
     yield helper
-    _CALL_PERMISSIONS.pop(id(helper), None)
+    _CALL_PERMISSIONS.pop(helper, None)
 
 
 @pytest.fixture
@@ -241,15 +258,14 @@ class _Served:
         elif not self.open:  # the last block was left: the outside is back
             self._inside = (None, None)
 
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[None]:
-        """A stretch of the test's own code (a fixture's set-up, the call, the finalizers)."""
+    # ``with served:`` is a stretch of the test's own code (a fixture's set-up, the call, the
+    # finalizers). The object itself is the context manager, nested stretches counted by
+    # _depth: a generator-based one would build two objects at every phase of every test.
+    def __enter__(self) -> None:
         self.code_starts()
-        try:
-            yield
-        finally:
-            self.code_ends()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.code_ends()
 
 
 SERVED: pytest.StashKey[_Served] = pytest.StashKey()
@@ -278,7 +294,7 @@ def pytest_fixture_setup(
     if served is None:
         return (yield)
     try:
-        with served.running():
+        with served:
             return (yield)
     finally:
         _register_harness()
@@ -290,7 +306,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     served = item.config.stash.get(SERVED, None)
     if served is None:
         return (yield)
-    with served.running():
+    with served:
         return (yield)
 
 
@@ -317,7 +333,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     served = item.config.stash.get(SERVED, None)
     if served is None:
         return (yield)
-    with served.running():
+    with served:
         return (yield)
 
 

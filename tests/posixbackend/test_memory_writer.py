@@ -27,6 +27,7 @@ from posixbackend.emulated import accelerator
 from vfs import Identity, MemoryFileSystem
 from vfs.memory.filesystem import MAX_FILE_SIZE
 from vfs.memory.handle import MemoryHandle
+from vfs.memory.nodes import RegularFile
 from vfs.provider import Handle
 
 pytestmark = pytest.mark.skipif(
@@ -40,6 +41,12 @@ def writer_of(handle: Handle) -> Callable[[Any, int], int]:
     assert accelerator._speedups is not None
     writer: Callable[[Any, int], int] = accelerator._speedups.MemoryWriter(handle)
     return writer
+
+
+def reserving_writer_of(handle: Handle) -> Any:
+    """The accelerated writer, with its reserve() (typed loosely: the module may be absent)."""
+    assert accelerator._speedups is not None
+    return accelerator._speedups.MemoryWriter(handle)
 
 
 def outcome(call: Callable[..., Any], *args: Any) -> tuple[Any, ...]:
@@ -92,6 +99,94 @@ def test_writes_give_what_the_python_method_and_linux_give(
         os.close(fd)
         fast.close()
         slow.close()
+
+
+RESERVED_WRITES = st.lists(
+    st.one_of(
+        st.tuples(st.binary(min_size=0, max_size=5000), st.integers(0, 6 * 4096)),
+        st.integers(-1, 12 * 4096),  # a reservation (SQLite's size hint) between writes
+    ),
+    max_size=14,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(steps=RESERVED_WRITES)
+def test_reserved_room_changes_nothing_a_reader_sees(
+    steps: list[tuple[bytes, int] | int], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Writes into room made by reserve() (the SQLite VFS's size hint) give what the same
+    writes give without it, and Linux: results, size, content, pages counted; a reservation
+    alone changes no size, page count or time."""
+    fast_fs, slow_fs = MemoryFileSystem(), MemoryFileSystem()
+    fast = fast_fs.open("/f", RDWR_CREATE, 0o644)
+    slow = slow_fs.open("/f", RDWR_CREATE, 0o644)
+    writer = reserving_writer_of(fast)
+    fd = os.open(tmp_path_factory.mktemp("w") / "f", RDWR_CREATE, 0o644)
+    try:
+        for step in steps:
+            if isinstance(step, int):
+                before = (fast.stat(), used_pages(fast_fs))
+                writer.reserve(step)
+                assert (fast.stat(), used_pages(fast_fs)) == before
+                continue
+            data, offset = step
+            assert writer(data, offset) == slow.pwrite(data, offset) == os.pwrite(fd, data, offset)
+            size = os.fstat(fd).st_size
+            assert fast.stat().st_size == slow.stat().st_size == size
+            assert fast.pread(size + 1, 0) == slow.pread(size + 1, 0) == os.pread(fd, size + 1, 0)
+            assert used_pages(fast_fs) == used_pages(slow_fs)
+    finally:
+        os.close(fd)
+        fast.close()
+        slow.close()
+
+
+def test_a_reservation_makes_room_only_where_it_can() -> None:
+    """reserve() says whether it made room: not for a size the file's room already holds, a
+    file with no dense content (sparse), a negative size, or a file system with a size cap."""
+    fs = MemoryFileSystem()
+    handle = fs.open("/f", RDWR_CREATE, 0o644)
+    writer = reserving_writer_of(handle)
+    assert writer.reserve(10 * 4096) is True
+    assert writer.reserve(4096) is False  # room for it already
+    assert writer.reserve(-1) is False
+    handle.pwrite(b"far", 5 * 4096)  # a hole page: the file turns sparse
+    assert writer.reserve(20 * 4096) is False
+    assert handle.pread(3, 5 * 4096) == b"far"
+    handle.close()
+    capped = MemoryFileSystem(max_bytes=8 * 4096)  # under a size cap the writes are Python's
+    with capped.open("/f", RDWR_CREATE, 0o644) as handle:
+        assert reserving_writer_of(handle).reserve(4 * 4096) is False
+
+
+def test_a_write_into_room_with_a_buffer_exported_is_the_python_methods() -> None:
+    """While a buffer of the content is exported, growing into reserved room is refused as
+    the Python method's growth is (BufferError), and leaves the file as it was."""
+    fs_pair = twins()
+    handles = [fs.open("/f", RDWR_CREATE, 0o644) for fs in fs_pair]
+    for handle in handles:
+        handle.pwrite(b"start", 0)
+    writer = reserving_writer_of(handles[0])
+    assert writer.reserve(8 * 4096)
+    nodes = [handle.node for handle in handles if isinstance(handle, MemoryHandle)]
+    views = [memoryview(node.data) for node in nodes if isinstance(node, RegularFile) and node.data]
+    assert len(views) == 2
+    try:
+        errors = []
+        for write in (writer, handles[1].pwrite):
+            with pytest.raises(BufferError) as raised:
+                write(b"grown" * 1000, 4)
+            errors.append(str(raised.value))
+        assert errors[0] == errors[1]
+    finally:
+        for view in views:
+            view.release()
+    assert [handle.pread(100, 0) for handle in handles] == [b"start", b"start"]
+    assert writer(b"grown", 4) == 5
+    assert handles[0].pread(100, 0) == b"stargrown"
+    for handle in handles:
+        handle.close()
 
 
 def twins(**options: Any) -> tuple[MemoryFileSystem, MemoryFileSystem]:
@@ -241,3 +336,54 @@ def test_bad_arguments_get_the_python_methods_errors() -> None:
     with pytest.raises(TypeError):
         accelerator._speedups.MemoryWriter(object())  # type: ignore[union-attr]
     handle.close()
+
+
+def memory_mode(fs: MemoryFileSystem, path: str) -> int:
+    assert accelerator._speedups is not None
+    mode: int = accelerator._speedups.memory_mode(fs, path)
+    return mode
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/d/f", 0o640),  # a regular file: its bits, as stat gives them
+        ("/d", 0o755),  # a directory
+        ("/d/missing", -1),  # a plain name missing from a searchable directory: ENOENT
+        ("/missing/f", -1),  # a missing directory on the way: ENOENT too
+        ("/d/f/x", -2),  # a file on the way (ENOTDIR): the file system says
+        ("/d/link", -2),  # a symbolic link: followed by the file system
+        ("/l/f", -2),  # a link on the way
+        ("/d/./f", -2),  # '.', '..', empty components, trailing slashes, relative names
+        ("/d/../d/f", -2),
+        ("/d//f", -2),
+        ("/d/", -2),
+        ("d/f", -2),
+        ("/d/sparse", -2),  # a sparse file's content is the file system's to read
+        ("/closed/f", -2),  # a directory the identity may not search: EACCES there
+        ("/closed/missing", -2),
+    ],
+)
+def test_memory_mode_answers_only_what_it_can_tell(path: str, expected: int) -> None:
+    """memory_mode (the SQLite VFS's look-up of a database's bits, beside the existence check
+    of its journals in the same C code) gives stat's permission bits or ENOENT for plain
+    paths, and leaves everything else (-2) to the file system; what it answers matches
+    stat for every identity."""
+    fs = MemoryFileSystem()
+    fs.mkdir("/d", 0o755)
+    fs.mkdir("/closed", 0o700)
+    fs.open("/closed/f", RDWR_CREATE, 0o644).close()
+    with fs.open("/d/f", RDWR_CREATE, 0o640) as handle:
+        handle.pwrite(b"content", 0)
+    with fs.open("/d/sparse", RDWR_CREATE, 0o644) as handle:
+        handle.pwrite(b"far", 3 * 4096)
+    fs.symlink("/d/f", "/d/link")
+    fs.symlink("/d", "/l")
+    fs.identity = Identity(1000, 1000, frozenset())
+    assert memory_mode(fs, path) == expected
+    if expected != -2:
+        try:
+            bits = stat.S_IMODE(fs.stat(path).st_mode)
+        except FileNotFoundError:
+            bits = -1
+        assert bits == expected

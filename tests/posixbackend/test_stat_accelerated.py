@@ -20,6 +20,9 @@ STAT_PATHS = [
     "/d/f", "/d/g", "/d/h", "/d/p", "/d/link", "/d", "/", "/d/missing", "/d/f/", "/d/./f",
     "/d//f", "/d/../d/f", "/d/link/", "/d/f/x", "/e/f", "/e", "/e/sub/f", "/l/f", "d/f", "",
     "/d/f\x00", "/d/\xe9", "/d/" + "x" * 256, "/d/" + "a/" * 2100, b"/d/f", 3, 1.5, None,
+    "/d/missing/f", "/missing/e/f", "/e/missing/f", "/d/missing/../f", "/d/missing/./f",
+    "/d/./missing/f", "/d/missing/" + "x" * 256, "/d/" + "x" * 256 + "/f", "/d/../x/f",
+    "/d/f/missing/g", "/l/missing/f",
 ]  # fmt: skip
 operation = st.one_of(
     st.tuples(st.just("stat"), st.sampled_from(STAT_PATHS)),
@@ -109,6 +112,48 @@ def test_a_path_never_resolved_is_served_in_c(monkeypatch: Any) -> None:
     assert python_stats == [("/d/link", True)]
 
 
+def described(error: OSError) -> tuple[object, ...]:
+    """What an OSError says: its class, errno, message and file names."""
+    return (type(error), error.errno, error.strerror, error.filename, error.filename2)
+
+
+@NEEDS_C
+@pytest.mark.parametrize(
+    ("path", "served"),
+    [
+        ("/d/missing/f", True), ("/d/missing", True), ("/missing/e/f", True),
+        ("/d/missing/" + "x" * 256, True), ("/d/f/missing", False), ("/d/link/missing", False),
+        ("/d/./missing", False), ("/d/../missing/f", False), ("/d/" + "x" * 256 + "/f", False),
+        ("/d/" + "x" * 256, False),
+    ],
+)  # fmt: skip
+def test_a_missing_plain_name_is_enoent_in_c(monkeypatch: Any, path: str, served: bool) -> None:
+    """A plain name missing from a searchable directory on the way (what os.makedirs asks of
+    each parent) is FileNotFoundError from the C stat, as os.stat raises it; dots, links, a
+    file on the way and too long a name are the Python code's (it says ENOTDIR, follows the
+    link or says ENAMETOOLONG)."""
+    backend = make_backend(True)
+    fs: Any = backend.file_system
+    python_stats = []
+    original = fs.stat
+
+    def counted(*args: Any) -> Any:
+        python_stats.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(fs, "stat", counted)
+    with pytest.raises(OSError) as raised:
+        backend.stat(path)
+    assert (python_stats == []) == served
+    pure = make_backend(False)
+    for _ in range(2):  # the second time, the path may be in the resolver's cache
+        with pytest.raises(OSError) as expected:
+            pure.stat(path)
+        assert described(raised.value) == described(expected.value)
+        with pytest.raises(OSError) as raised:
+            backend.stat(path)
+
+
 @NEEDS_C
 @pytest.mark.parametrize(
     "program",
@@ -128,3 +173,63 @@ def test_refusals_and_changes_as_the_python_code_sees_them(program: list[tuple[A
     """Search permission on each directory of the way, links swapped in, renames, writes."""
     fast, pure = make_backend(True, USER), make_backend(False, USER)
     assert run(fast, program) == run(pure, program)
+
+
+@NEEDS_C
+def test_lstat_of_a_file_or_directory_is_served_in_c(monkeypatch: Any) -> None:
+    """os.lstat of a plain path to a file or directory is the C stat's (the same answer as
+    stat's), a missing name's ENOENT too; a link at the end is the Python code's."""
+    fast, pure = make_backend(True), make_backend(False)
+    fs: Any = fast.file_system
+    python_stats = []
+    original = fs.stat
+
+    def counted(*args: Any) -> Any:
+        python_stats.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(fs, "stat", counted)
+    for path in ("/d/f", "/d"):
+        assert status_of(fast.lstat(path)) == status_of(pure.lstat(path))
+    assert outcome(fast.lstat, "/d/missing/f") == outcome(pure.lstat, "/d/missing/f")
+    assert python_stats == []
+    assert status_of(fast.lstat("/d/link")) == status_of(pure.lstat("/d/link"))
+    assert python_stats == [("/d/link", False)]
+
+
+@NEEDS_C
+def test_a_path_whose_directory_resolved_before_is_served_from_the_heads(
+    monkeypatch: Any,
+) -> None:
+    """With the cache of whole paths dropped (as past its size) and the directories' kept, a
+    stat is the C code's from the directory found there -- also one reached through a link,
+    which plain lookups leave to the Python code: the file's status, or ENOENT for a name not
+    in it; a directory the identity may no longer search is refused as before."""
+    backend = make_backend(True)
+    backend.symlink("d", "/l")
+    fs: Any = backend.file_system
+    fs.identity = USER
+    fs.stat("/l/f")  # the provider's own stat caches the resolution (the C stat does not)
+    first = backend.stat("/d/f")
+    names = fs._names
+    assert "/l" in names.heads
+    names.paths.clear()
+    python_stats = []
+    original = fs.stat
+
+    def counted(*args: Any) -> Any:
+        python_stats.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(fs, "stat", counted)
+    assert backend.stat("/l/f") == first
+    assert outcome(backend.stat, "/l/nothing")[1:3] == (FileNotFoundError, 2)
+    assert python_stats == []
+    pure = make_backend(False)
+    pure.symlink("d", "/l")
+    for side in (backend, pure):
+        side.file_system.identity = backend_root  # type: ignore[attr-defined]
+        side.chmod("/d", 0o700)  # (the caches are dropped: the walk decides)
+        side.file_system.identity = USER  # type: ignore[attr-defined]
+    assert outcome(backend.stat, "/l/f") == outcome(pure.stat, "/l/f")
+    assert outcome(backend.stat, "/l/f")[1] is PermissionError

@@ -26,6 +26,7 @@ import pytest
 import compat
 import posixbackend
 from posixbackend import Permissions, backend
+from posixbackend.emulated import accelerator
 from posixbackend.sqlite import connect as routing
 from posixbackend.sqlite import library
 from vfs import FileSystem, HostFileSystem, Identity, MemoryFileSystem
@@ -174,6 +175,26 @@ def test_a_journal_gets_its_databases_permission_bits(place: Place) -> None:
                 bits = oct(os.stat(database + "-journal").st_mode & 0o777)
         finally:
             os.umask(previous)
+    assert bits == "0o664"
+
+
+def test_an_empty_journal_left_behind_gets_its_databases_permission_bits(place: Place) -> None:
+    """A journal SQLite finds there, empty (so not hot), is given the database's permission
+    bits when SQLite opens it, as a journal it creates is."""
+    database = place.path("left.db")
+    with place.block():
+        with closing(sqlite3.connect(database)) as connection:
+            connection.execute("create table t (x)")
+            connection.commit()
+        os.chmod(database, 0o664)
+        with open(database + "-journal", "wb"):
+            pass
+        os.chmod(database + "-journal", 0o600)
+        with closing(sqlite3.connect(database)) as connection:
+            connection.execute("pragma journal_mode=persist")
+            connection.execute("insert into t values (1)")
+            connection.commit()
+        bits = oct(os.stat(database + "-journal").st_mode & 0o777)
     assert bits == "0o664"
 
 
@@ -777,3 +798,64 @@ def test_a_database_on_the_memory_file_system_notes_its_journal_header_gap(place
         connection.execute("create table t (x)")
         connection.commit()
     assert hits() - before == (1 if place.kind == "memory" else 0)
+
+
+def _grown(path: str) -> bytes:
+    """The bytes of a database whose commits grow it page after page (SQLite gives the VFS
+    a size hint before each such commit), read back through the file system."""
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute("create table t (id integer primary key, name text)")
+        for start, count in ((0, 3000), (3000, 3000), (6000, 5)):  # large commits, a small one
+            with connection:
+                connection.executemany(
+                    "insert into t values (?, ?)",
+                    ((row, f"row {row}" * 3) for row in range(start, start + count)),
+                )
+    with open(path, "rb") as database:
+        return database.read()
+
+
+def test_a_growing_commit_writes_what_native_sqlite_writes(place: Place, tmp_path: Path) -> None:
+    """The database file after commits that grow it (on the memory file system through the
+    room its size hint makes) holds the bytes native SQLite writes, page for page."""
+    expected = _grown(str(tmp_path / "native-reference.db"))
+    with place.block():
+        written = _grown(place.path("grown.db"))
+        size = os.stat(place.path("grown.db")).st_size
+    assert len(expected) > 40 * 4096
+    assert (size, written) == (len(expected), expected)
+
+
+@pytest.mark.parametrize("kind", ["memory", "host"])
+def test_journal_checks_on_a_memory_file_system_are_answered_in_c(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the trampolines and the accelerator serve, SQLite's existence checks of a
+    memory file system's journal and WAL (before each transaction) never reach
+    Vfs.c_access, and still see a journal another handle made; on any other provider they
+    do reach it."""
+    if not routing.uses_c() or not accelerator.wanted(None):
+        pytest.skip("the C trampolines or the accelerator do not serve")
+    vfs = routing.registered()
+    assert not isinstance(vfs, library.Unreachable)
+    asked: list[int] = []
+    original = vfs.c_access
+
+    def counted(address: int, name: bytes | None, flags: int, token: bytes | None) -> int:
+        asked.append(flags)
+        return original(address, name, flags, token)
+
+    monkeypatch.setattr(vfs, "c_access", counted)
+    file_system = MemoryFileSystem() if kind == "memory" else HostFileSystem(root=tmp_path)
+    with backend("managed", file_system=file_system):
+        with closing(sqlite3.connect("/checked.db")) as connection:
+            connection.execute("create table t (x)")
+            connection.execute("insert into t values (1)")
+            connection.commit()
+            with open("/checked.db-journal", "wb") as journal:  # not SQLite's: garbage
+                journal.write(b"not a journal")
+            count = connection.execute("select count(*) from t").fetchone()
+        left = os.path.exists("/checked.db-journal")
+    # the garbage journal was seen (hot), found invalid, and removed, as natively
+    assert (count, left) == ((1,), False)
+    assert (asked == []) == (kind == "memory")

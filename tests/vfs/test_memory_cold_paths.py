@@ -162,3 +162,29 @@ def test_a_file_swapped_for_a_directory_on_the_way() -> None:
     fs.unlink("/d/e")
     fs.symlink("old", "/d/e")
     assert fs.stat("/d/e/f").st_ino == fs.stat("/d/old/f").st_ino
+
+
+def test_a_missing_directory_is_found_by_one_pass_of_plain_lookups(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """stat and open(O_CREAT) of a path whose directory part is missing look its plain names
+    up once: the pass that fails to resolve the directory is the one that finds the name
+    missing (ENOENT), and an open tries its cached open and its create from one resolution,
+    with no walk after it."""
+    fs = _tree()
+    passes: list[str] = []
+    plain = type(fs._names)._plain
+
+    def counting_plain(self: object, head: str) -> object:
+        passes.append(head)
+        return plain(self, head)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(fs._names), "_plain", counting_plain)
+    assert _errno_of(fs.stat, "/d/missing/f") == errno.ENOENT
+    assert passes == ["/d/missing"]
+    passes.clear()
+    flags = posix.O_CREAT | posix.O_WRONLY
+    assert _errno_of(fs.open_at, None, "/d/missing/f", flags, 0o644) == errno.ENOENT
+    assert passes == ["/d/missing"]
+    fs.open_at(None, "/d/e/new", flags, 0o644).close()
+    assert fs.stat("/d/e/new").st_mode & 0o777 == 0o644

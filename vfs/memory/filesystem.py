@@ -64,7 +64,7 @@ from vfs.namechecks import (
     unlink_lookup,
 )
 from vfs.openflags import O_ACCMODE, O_TMPFILE, O_TMPFILE_BIT, check_open_flags
-from vfs.pathnames import ROOT, SPECIAL_NAMES
+from vfs.pathnames import ROOT
 from vfs.provider import DirEntryInfo, FileSystem
 from vfs.walk.namei import Walk
 
@@ -107,6 +107,8 @@ _FAST_STATE = {
 }
 """Handle state for the fast open path, by access mode."""
 _devices = itertools.count(1)
+Opener = Callable[[object | None, str, int, int], "MemoryHandle | None"]
+"""What MemoryFileSystem._opened calls under the lock: (at, path, flags, mode) -> handle."""
 
 
 class MemoryFileSystem(FileSystem):
@@ -227,7 +229,7 @@ class MemoryFileSystem(FileSystem):
             # Fast path: a path whose directory part the caches or plain lookups resolve,
             # ending at anything but a link.
             hit = names.quick(path) if path.__class__ is str else None
-            if hit is not None:
+            if hit:
                 node = hit[0].entries.get(hit[1])
                 if node is None:
                     # the directory part resolved before and has no such entry (a name too
@@ -237,7 +239,7 @@ class MemoryFileSystem(FileSystem):
                         raise os_error(errno.ENOENT, path)
                 elif node.mode & S_IFMT != S_IFLNK:
                     return node._stat or node.stat()
-            elif path.__class__ is str and names.missing(path):
+            elif hit is False:
                 # a directory on the way is missing (os.makedirs asks this of each parent)
                 raise os_error(errno.ENOENT, path)
         check_path(path)
@@ -409,7 +411,7 @@ class MemoryFileSystem(FileSystem):
 
     def open(self, path: str, flags: int, mode: int = 0o666) -> MemoryHandle:
         if not flags & _SLOW_OPEN_FLAGS and path.__class__ is str:
-            handle = self._open_cached(path, flags)
+            handle = self._opened(self._open_quick, None, path, flags, mode)
             if handle is not None:
                 return handle
         check_path(path)
@@ -417,81 +419,73 @@ class MemoryFileSystem(FileSystem):
 
     def open_at(self, at: object | None, path: str, flags: int, mode: int = 0o666) -> MemoryHandle:
         if at is None and not flags & _SLOW_OPEN_FLAGS and path.__class__ is str:
-            handle = self._open_cached(path, flags)  # an absolute path (the backend's open)
-            if handle is None and flags & posix.O_CREAT:
-                handle = self._create_cached(path, flags, mode)
+            # an absolute path (the backend's open)
+            handle = self._opened(self._open_quick, None, path, flags, mode)
             if handle is not None:
                 return handle
         check_path_at(at, path)
         return self._open_at(at, path, flags, mode)
 
-    def _open_cached(self, path: str, flags: int) -> MemoryHandle | None:
-        """Fast path: an existing regular file whose path resolved before, opened in the
-        common way; None for anything unusual (every error included: the general path says)."""
-        names = self._names
+    def _opened(
+        self, opener: Opener, at: object | None, path: str, flags: int, mode: int
+    ) -> MemoryHandle | None:
+        """``opener(at, path, flags, mode)``'s handle, called under the lock, entered in its
+        inode's set of handles (None: what the opener returned). An interrupt after the opener
+        made the handle closes it again: the caller never gets it, and it must not stay open."""
         handle = None
         try:
             with self._lock:
-                hit = names.quick(path)
-                if hit is None:
-                    return None
-                node = hit[0].entries.get(hit[1])
-                if node.__class__ is not RegularFile or (
-                    names.check and not self._may_open_cached(hit[0], node, flags)
-                ):
-                    return None
-                if TYPE_CHECKING:
-                    assert isinstance(node, RegularFile)
-                if flags & posix.O_TRUNC:
-                    self._resize(node, 0, path)
-                handle = MemoryHandle(self, node, flags, path, _FAST_STATE[flags & O_ACCMODE])
-                handles_of(node).add(handle)
+                handle = opener(at, path, flags, mode)
+                if handle is not None:
+                    handles_of(handle.node).add(handle)
         except BaseException:
-            if handle is not None:  # opened, then interrupted: the caller never gets it
+            if handle is not None:  # opened, then interrupted
                 handle.close()
             raise
         return handle
 
-    def _create_cached(self, path: str, flags: int, mode: int) -> MemoryHandle | None:
-        """Fast path: O_CREAT of a name not there yet, in a directory the resolver finds without
-        a walk (Resolver.quick: its caches, or plain lookups from the root). The
-        general path's steps for it, without its walk: may_create, the new file, its handle.
-        None for anything else (a name there, too long a name, a directory that may not be
-        searched), which the general path decides."""
+    def _open_quick(
+        self, at: object | None, path: str, flags: int, mode: int
+    ) -> MemoryHandle | None:
+        """Fast path (under the lock), for a directory Resolver.quick finds without a walk (its
+        caches, or plain lookups from the root): an existing regular file opened in the common
+        way, or with O_CREAT a name not there yet, made as the general path makes it (its
+        may_create and new file, without its walk); ENOENT where plain lookups find a
+        directory of the way missing (the flags it takes are valid: only the general path's
+        can be refused before the lookup). None for anything else unusual (every other error
+        included, a name maybe too long once encoded): the general path says. ``at`` is None
+        (an absolute path): the general opener's arguments, for :meth:`_opened`."""
         names = self._names
-        handle = None
-        try:
-            with self._lock:
-                hit = names.quick(path)  # the directory, searchable, and a plain last name
-                if hit is None:
-                    return None
-                directory, name = hit[0], hit[1]
-                if len(name) > NAME_MAX // 4 or name in directory.entries:
-                    return None  # maybe too long once encoded, or there: the general path's
-                self._may_create(directory, path)
-                file = self._new(RegularFile, directory, name, mode, path)
-                handle = self._handle(file, flags & ~posix.O_TRUNC, path)
-                handles_of(file).add(handle)
-        except BaseException:
-            if handle is not None:  # opened, then interrupted: the caller never gets it
-                handle.close()
-            raise
-        return handle
+        hit = names.quick(path)  # the directory, searchable, and a plain last name
+        if not hit:
+            if hit is False:
+                raise os_error(errno.ENOENT, path)
+            return None
+        directory, name = hit[0], hit[1]
+        node = directory.entries.get(name)
+        if node is None:
+            if not flags & posix.O_CREAT or len(name) > NAME_MAX // 4:
+                return None
+            self._may_create(directory, path)
+            file = self._new(RegularFile, directory, name, mode, path)
+            return self._handle(file, flags & ~posix.O_TRUNC, path)
+        if node.__class__ is not RegularFile or (
+            names.check and not self._may_open_cached(directory, node, flags)
+        ):
+            return None
+        if TYPE_CHECKING:
+            assert isinstance(node, RegularFile)
+        if flags & posix.O_TRUNC:
+            self._resize(node, 0, path)
+        return MemoryHandle(self, node, flags, path, _FAST_STATE[flags & O_ACCMODE])
 
     def _open_at(self, at: object | None, path: str, flags: int, mode: int) -> MemoryHandle:
         """open_at's general path (the path is checked already)."""
         flags = check_open_flags(flags, path)
         if flags & O_TMPFILE_BIT:
             return self._open_tmpfile(at, path, flags, mode)
-        handle = None
-        try:
-            with self._lock:
-                handle = self._open_locked(at, path, flags, mode)
-                handles_of(handle.node).add(handle)
-        except BaseException:
-            if handle is not None:  # opened, then interrupted: the caller never gets it
-                handle.close()
-            raise
+        handle = self._opened(self._open_locked, at, path, flags, mode)
+        assert handle is not None, "the general path opens or raises"
         return handle
 
     def _open_locked(self, at: object | None, path: str, flags: int, mode: int) -> MemoryHandle:
@@ -600,18 +594,24 @@ class MemoryFileSystem(FileSystem):
         self.mkdir_at(None, path, mode)
 
     def mkdir_at(self, at: object | None, path: str, mode: int = 0o777) -> None:
+        if at is None and path.__class__ is str:
+            # filename_create's common case inline: a directory Resolver.quick finds (its
+            # caches or plain lookups, search permission checked; a path check_path would
+            # refuse it leaves alone) and a plain name not there yet, short enough whatever
+            # its encoding; any other answer is the general path's
+            with self._lock:
+                hit = self._names.quick(path)
+                if hit:
+                    directory, name = hit[0], hit[1]
+                    if len(name) <= NAME_MAX // 4 and name not in directory.entries:
+                        if directory.nlink == 0 or self._names.check:
+                            self._may_create(directory, path)  # (root may write any directory)
+                        self._new(Directory, directory, name, mode & 0o1777, path)
+                        return
         check_path_at(at, path)
         with self._lock:
-            if path[:1] == "/":
-                # filename_create's common case inline: the directory as the resolver finds it
-                # (its caches, search permission checked), a plain name not there yet; any
-                # other answer (a special or maybe too long name, a name there) is free_name's
-                directory, name, _, _ = self._names.parent(path)
-                if name in SPECIAL_NAMES or name in directory.entries or len(name) > NAME_MAX // 4:
-                    directory, name = free_name(self._names, path, "create", allow_trailing=True)
-            else:
-                tree = self._tree(at, path)
-                directory, name = free_name(tree, path, "create", allow_trailing=True)
+            tree = self._tree(at, path)
+            directory, name = free_name(tree, path, "create", allow_trailing=True)
             self._may_create(directory, path)
             self._new(Directory, directory, name, mode & 0o1777, path)
 
@@ -910,12 +910,12 @@ class MemoryFileSystem(FileSystem):
         if not path:
             return self._existing(at, path, follow)
         if path[0] == "/":
-            names = self._names
-            hit = names.paths.get(path)
-            if hit is not None and not (names.check and not permitted(hit[0], names.who, X_OK)):
-                # the directory part resolved before (see _remembered): only the last
-                # component is looked up, and a missing one (the common existence check of
-                # a file that is not there) needs no walk
+            # the directory part resolved before, or resolves by plain lookups (Resolver.quick,
+            # which checks the search permission): only the last component is looked up, and
+            # a missing one (the common existence check of a file that is not there, as
+            # SQLite's of its journal in a file system just made) needs no walk
+            hit = self._names.quick(path)
+            if hit:  # (False: a directory on the way is missing; the walk says how it fails)
                 node = hit[0].entries.get(hit[1])
                 if node is None:
                     return None
@@ -951,8 +951,8 @@ class MemoryFileSystem(FileSystem):
         # through a held descriptor or the cwd) is ENOENT before any permission is judged
         if directory.nlink == 0:
             raise os_error(errno.ENOENT, path)
-        if not self._may(directory, W_OK | X_OK):
-            raise os_error(errno.EACCES, path)
+        if self._names.check and not permitted(directory, self._names.who, W_OK | X_OK):
+            raise os_error(errno.EACCES, path)  # (root may write and search any directory)
 
     def _may_delete(
         self, directory: Directory, node: Inode | None, is_dir: bool, path: str
@@ -1016,10 +1016,17 @@ class MemoryFileSystem(FileSystem):
         (see :meth:`_enter`), so an exception leaves either nothing or the new name, counted.
         """
         space = self._space
-        space.check_inode(path)
+        if space.max_inodes is not None:
+            space.check_inode(path)
         now = time_ns()
-        node = kind(self._dev, next(self._inodes), now, 0)
-        self._init_owner(node, directory, mode)
+        if directory.mode & S_ISGID:
+            node = kind(self._dev, next(self._inodes), now, 0)
+            self._init_owner(node, directory, mode)
+        else:
+            # inode_init_owner's common case, inline: the creator's ids, the mode as asked
+            node = kind(self._dev, next(self._inodes), now, mode)
+            who = self._names.who
+            node.uid, node.gid = who.uid, who.gid
         self._enter(directory, name, node, now)  # then counted, with no point in between
         space.used_inodes += 1
         return node

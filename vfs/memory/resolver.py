@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import threading
+from typing import Literal
 
 from vfs.errors import os_error
 from vfs.identity import Identity
@@ -131,7 +132,7 @@ class Resolver(Walk[Directory, Inode]):
 
     __slots__ = ("check", "forgotten", "heads", "paths", "root", "who")
     # read by offset in posixbackend's C code
-    __accelerated_slots__ = ("check", "paths", "root", "who")
+    __accelerated_slots__ = ("check", "heads", "paths", "root", "who")
 
     def __init__(self, root: Directory, who: Identity) -> None:
         super().__init__(MemoryNodes(root, who), root)
@@ -184,53 +185,45 @@ class Resolver(Walk[Directory, Inode]):
         assert isinstance(node, Directory)
         return node, hops
 
-    def _plain(self, head: str) -> tuple[Directory, int] | None:
+    def _plain(self, head: str) -> tuple[Directory, int] | Literal[False] | None:
         """The directory the absolute ``head`` leads to by plain lookups alone: each component
         an entry of a searchable directory, and itself a directory (no ``.``, ``..``, empty
         component or symbolic link on the way, none of which is ever an entry); the search
-        permission on the last directory is the caller's to check. None: walk it (the walk
-        also says why it fails). As cheap for a path never resolved as for one resolved
-        before, where a tree holds more directories than the caches keep."""
+        permission on the last directory is the caller's to check. As cheap for a path never
+        resolved as for one resolved before, where a tree holds more directories than the
+        caches keep.
+
+        False: a plain name (not special, not too long) is missing from a directory the
+        identity may search, with only plain directories before it -- the walk's ENOENT (a
+        lookup fails before later components are looked at), found in the same loop. None:
+        anything else, for the walk to resolve (it also says why it fails)."""
         node: Inode | None = self.root
         check, who = self.check, self.who
         for name in head.split("/")[1:] if head != "/" else ():
             assert isinstance(node, Directory)
             if check and not permitted(node, who, X_OK):
                 return None
-            node = node.entries.get(name)
-            if node is None or node.__class__ is not Directory:
+            child = node.entries.get(name)
+            if child is None:
+                # "." and ".." are never entries but mean something, an empty component is
+                # skipped, and a long name is the walk's ENAMETOOLONG: only a plain name is
+                # missing
+                if not name or name in (".", "..") or len(name) > NAME_MAX:
+                    return None
+                return False
+            if child.__class__ is not Directory:
                 return None
+            node = child
         assert isinstance(node, Directory)
         return node, 0
 
-    def missing(self, path: str) -> bool:
-        """Whether plain lookups from the root reach a plain name missing from a directory the
-        identity may search, before anything else: the walk's ENOENT (a lookup fails before
-        later components are looked at), given without it. False: ask the walk."""
-        if len(path) >= PATH_MAX or path[:1] != "/" or not path.isascii() or "\x00" in path:
-            return False
-        node: Inode = self.root
-        check, who = self.check, self.who
-        for name in path.split("/")[1:]:
-            if name in ("", ".", "..") or len(name) > NAME_MAX:
-                return False
-            assert isinstance(node, Directory)
-            if check and not permitted(node, who, X_OK):
-                return False
-            child = node.entries.get(name)
-            if child is None:
-                return True
-            if child.__class__ is not Directory:
-                return False
-            node = child
-        return False
-
-    def quick(self, path: str) -> tuple[Directory, str, int] | None:
+    def quick(self, path: str) -> tuple[Directory, str, int] | Literal[False] | None:
         """(directory, last component, links followed) of the absolute ``path``, ending in a
         plain name, when the caches or plain lookups resolve its directory part and the
         directory may be searched: what :meth:`parent` would give, with no walk and no error.
-        None: resolve it the general way (trailing slash, ``.``, ``..``, links, refusals and
-        errors, paths long enough that their length needs checking)."""
+        False: plain lookups found a directory of the directory part missing (ENOENT, see
+        :meth:`_plain`). None: resolve it the general way (trailing slash, ``.``, ``..``,
+        links, refusals and errors, paths long enough that their length needs checking)."""
         hit = self.paths.get(path)
         if hit is None:
             # what check_path would refuse is left to it (ASCII: as many bytes as characters)
@@ -243,9 +236,10 @@ class Resolver(Walk[Directory, Inode]):
             head = path[:cut] or "/"
             cached = self.heads.get(head)
             if cached is None:
-                cached = self._known_directory(head) or self._plain(head)
-                if cached is None:
-                    return None
+                found = self._known_directory(head) or self._plain(head)
+                if not found:
+                    return found  # missing (False), or for the walk (None)
+                cached = found
                 if len(self.heads) >= CACHE_LIMIT:
                     self.heads.clear()
                 self.heads[head] = cached
