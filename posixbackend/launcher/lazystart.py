@@ -10,8 +10,9 @@ does what was asked:
 
 - every public ``os`` function (but the pure ones the switch leaves alone), ``os.environ``,
   ``os.environb`` and ``os.supports_*``; ``builtins.open``, ``io.open`` and ``io.open_code``;
-  ``_thread``'s thread starts (so no thread can run before the build: a program's threads all
-  start on the built backend) and ``sys.addaudithook``; ``importlib.util``'s
+  ``_thread``'s thread starts and ``threading.Thread.start`` if threading is loaded (so no
+  thread of the program runs before the build: its threads all start on the built backend,
+  and no other thread can race the build) and ``sys.addaudithook``; ``importlib.util``'s
   ``spec_from_file_location`` (the switch's import stand-in); the same objects wherever a
   loaded module bound them (``threading._start_new_thread``, the editable install's finder);
 - the classes ``io.FileIO`` and ``zipimport.zipimporter`` are taken out of their modules, whose
@@ -262,7 +263,6 @@ class LazyStart:
             if collecting:
                 gc.enable()
             _unblock_signals(blocked)
-
 
 
 class _Switched:
