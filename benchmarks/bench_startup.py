@@ -1,13 +1,15 @@
 """Start-up time (issue 20, item 4): what ``import posixbackend`` and the launchers add to python's.
 
 Runs, as new processes with warm bytecode caches, ``python -c pass`` (the reference),
-``python -c 'import posixbackend'``, ``posixbackend-managed --fs=memory -c pass`` and
-``posixbackend -c pass`` in paired, interleaved rounds (each round runs every command once, in
-alternating order, so a busy machine slows all alike) and prints each one's median wall time,
-its median ratio to the reference's time of the same round, the spread of that ratio
-(quartiles), the ratio of the CPU time the process used (user + system: steadier than wall
-time on a machine others share) and the issue's target. Nothing is asserted. The bytecode
-caches are written by a first run of each command (``PYTHONDONTWRITEBYTECODE`` removed).
+``python -c 'import posixbackend'``, ``posixbackend-managed --fs=memory -c pass`` (which
+starts lazily: see :mod:`posixbackend.launcher.lazystart`; and the same started eagerly, run
+through ``env``) and ``posixbackend -c pass`` in paired, interleaved rounds (each round runs
+every command once, in alternating order, so a busy machine slows all alike) and prints each
+one's median wall time, its median ratio to the reference's time of the same round, the
+spread of that ratio (quartiles), the ratio of the CPU time the process used (user + system:
+steadier than wall time on a machine others share) and the issue's target. Nothing is
+asserted. The bytecode caches are written by a first run of each command
+(``PYTHONDONTWRITEBYTECODE`` removed).
 
 ``--breakdown`` measures instead what each layer adds, as ``python -c 'import X'`` for the
 layers switching builds on (attrs, compat, vfs, the emulated backend, the switch), then the
@@ -47,6 +49,11 @@ def _script(name: str) -> str:
     return found
 
 
+EAGER_MANAGED = ("env", "POSIXBACKEND_EAGER_START=1", "posixbackend-managed", "--fs=memory",
+                 "-c", "pass")  # fmt: skip
+"""The managed launcher built before its program (the script's path is put in at run)."""
+
+
 def commands() -> dict[str, tuple[tuple[str, ...], float | None]]:
     """Name -> (argv, target ratio to the reference or None)."""
     return {
@@ -55,6 +62,10 @@ def commands() -> dict[str, tuple[tuple[str, ...], float | None]]:
         "posixbackend-managed --fs=memory -c pass": (
             (_script("posixbackend-managed"), "--fs=memory", "-c", "pass"),
             1.5,
+        ),
+        "  the same, eager (POSIXBACKEND_EAGER_START=1)": (
+            (*EAGER_MANAGED[:2], _script(EAGER_MANAGED[2]), *EAGER_MANAGED[3:]),
+            None,
         ),
         "posixbackend -c pass": ((_script("posixbackend"), "-c", "pass"), None),
     }

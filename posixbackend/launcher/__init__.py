@@ -10,7 +10,8 @@ machinery nor its command line.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+
+TYPE_CHECKING = False  # typing costs milliseconds to import; mypy knows this one
 
 if TYPE_CHECKING:
     from posixbackend.launcher.main import main, managed_main

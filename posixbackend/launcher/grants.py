@@ -9,13 +9,16 @@ session runs the program under (none at all when no such option was given: no au
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-import attrs
+from posixbackend.launcher.plain import Plain
 
-from posixbackend.emulated.processhandlers import ProcessHandler
-from posixbackend.permissions.policy import Access, Environment, Permissions
-from vfs import FileSystem
+TYPE_CHECKING = False  # typing costs milliseconds to import; mypy knows this one
+if TYPE_CHECKING:  # imported where permissions are built: parsing options needs none of them
+    from typing import Any
+
+    from posixbackend.emulated.processhandlers import ProcessHandler
+    from posixbackend.permissions.policy import Access, Environment, Permissions
+    from vfs import FileSystem
 
 
 class GrantError(ValueError):
@@ -86,17 +89,40 @@ def parse_host_sockets(value: str) -> str:
 _PARSERS = {"io": parse_io, "environment": parse_environment, "host_sockets": parse_host_sockets}
 
 
-@attrs.frozen
-class PermissionOptions:
+class PermissionOptions(Plain):
     """The permission options of a command line, as given (None: not given)."""
 
-    sandbox: bool = False
-    io: str | None = None
-    create_process: bool | None = None
-    create_thread: bool | None = None
-    native_access: bool | None = None
-    environment: str | None = None
-    host_sockets: str | None = None
+    __slots__ = (
+        "create_process",
+        "create_thread",
+        "environment",
+        "host_sockets",
+        "io",
+        "native_access",
+        "sandbox",
+    )  # fmt: skip
+    sandbox: bool
+    io: str | None
+    create_process: bool | None
+    create_thread: bool | None
+    native_access: bool | None
+    environment: str | None
+    host_sockets: str | None
+
+    def __init__(  # noqa: PLR0917 - positional, as the attrs class it replaces
+        self,
+        sandbox: bool = False,
+        io: str | None = None,
+        create_process: bool | None = None,
+        create_thread: bool | None = None,
+        native_access: bool | None = None,
+        environment: str | None = None,
+        host_sockets: str | None = None,
+    ) -> None:
+        self._set(
+            sandbox=sandbox, io=io, create_process=create_process, create_thread=create_thread,
+            native_access=native_access, environment=environment, host_sockets=host_sockets,
+        )  # fmt: skip
 
     @property
     def given(self) -> bool:
@@ -114,7 +140,7 @@ class PermissionOptions:
         if name == "--sandbox":
             if value is not None:
                 raise GrantError("--sandbox takes no value")
-            return attrs.evolve(self, sandbox=True)
+            return self.evolve(sandbox=True)
         changes: dict[str, Any]
         if name in BOOLEAN_FLAGS:
             changes = {BOOLEAN_FLAGS[name]: parse_boolean(name, value)}
@@ -123,7 +149,7 @@ class PermissionOptions:
         else:
             field = VALUED_FLAGS[name]
             changes = {field: _PARSERS[field](value)}
-        return attrs.evolve(self, **changes)
+        return self.evolve(**changes)
 
     def arguments(self) -> list[str]:
         """These options as launcher arguments (handed on to child processes)."""
@@ -149,6 +175,11 @@ class PermissionOptions:
         ``environ``; None when no permission option was given."""
         if not self.given:
             return None
+        # Imported here: the launcher parses its options before it imports any backend.
+        import attrs
+
+        from posixbackend.permissions.policy import Access, Permissions
+
         base = Permissions.all()
         if self.sandbox:
             assert file_system is not None, "--sandbox needs the emulated backend"
@@ -187,6 +218,8 @@ def _chosen(given: bool | None, default: bool) -> bool:
 def environment_grant(value: str, environ: Mapping[str, str]) -> Environment | dict[str, str]:
     """``--allow-environment-access``'s grant: NAME items take their value from ``environ``
     (left out when it has none), NAME=VALUE items set one."""
+    from posixbackend.permissions.policy import Environment  # (see permissions())
+
     if value in ("inherit", "none"):
         return Environment(value)
     granted: dict[str, str] = {}
@@ -201,6 +234,8 @@ def environment_grant(value: str, environ: Mapping[str, str]) -> Environment | d
 
 def socket_grant(value: str) -> Access | tuple[str, ...]:
     """``--allow-host-sockets``'s grant."""
+    from posixbackend.permissions.policy import Access  # (see permissions())
+
     if value in ("all", "none"):
         return Access(value)
     return tuple(value.split(","))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import atexit
+import importlib
 import posix
 import sys
-import threading
 from collections.abc import Sequence
-from typing import NoReturn
 
+from posixbackend.backendnames import PosixModuleBackend
 from posixbackend.launcher.options import (
     ENVIRONMENT_VARIABLE,
     HELP,
@@ -21,12 +21,32 @@ from posixbackend.launcher.options import (
     usage_error,
 )
 from posixbackend.launcher.program import CannotOpen, Interrupted, fresh_main, run
-from posixbackend.launcher.pythonoptions import interpreter_options
-from posixbackend.launcher.relaunch import Launch, RelaunchError, command_line, relaunch
-from posixbackend.launcher.sandbox import Sandbox
-from posixbackend.launcher.session import TIME_LIMIT_STATUS, Session, runs_a_program
-from posixbackend.launcher.sources import copy_in, program_files
-from posixbackend.switch.names import PosixModuleBackend
+
+# The session (the backend, the switch), the sandbox and Python's relaunch are imported where
+# a run needs them: a run that builds its backend lazily (:mod:`.lazystart`) imports them at
+# the program's first use of the backend, or never.
+DEFERRED_MODULES = (
+    "posixbackend.launcher.pythonoptions", "posixbackend.launcher.relaunch",
+    "posixbackend.launcher.session", "posixbackend.launcher.sandbox",
+    "posixbackend.launcher.sources", "code", "runpy", "threading", "traceback",
+)  # fmt: skip
+"""The modules a run imports where it needs them, which a lazy run may never import: an
+eager run imports them before it activates its session, as it always did (so that they bind
+the real ``posix``, and the standard library's before any stand-in), and so does a process
+whose backend is put in charge before the launcher runs (a child Python's start-up; see
+:func:`import_deferred`)."""
+TYPE_CHECKING = False  # typing costs milliseconds to import; mypy knows this one
+if TYPE_CHECKING:
+    from typing import NoReturn
+
+    from posixbackend.launcher.relaunch import Launch
+    from posixbackend.launcher.session import Session
+
+
+def import_deferred() -> None:
+    """Import :data:`DEFERRED_MODULES` now (before a backend's stand-ins are installed)."""
+    for name in DEFERRED_MODULES:
+        importlib.import_module(name)
 
 
 def main(
@@ -71,18 +91,24 @@ def main(
         if early is not None:
             return early
         if command.python.interpreter and not relaunched:
-            _start_again(Launch(prog, default_backend.value, name, tuple(sys.orig_argv)),
-                         command, arguments)  # fmt: skip
-        session = Session(command.options)
+            from posixbackend.launcher.relaunch import Launch, RelaunchError
+
+            try:
+                _start_again(Launch(prog, default_backend.value, name, tuple(sys.orig_argv)),
+                             command, arguments)  # fmt: skip
+            except RelaunchError as error:
+                print(f"{prog}: {error}", file=sys.stderr)
+                return 1
+        session = None if _lazy(command) else _session(command)
     except UsageError as error:
         return usage_error(prog, str(error))
-    except RelaunchError as error:
-        print(f"{prog}: {error}", file=sys.stderr)
-        return 1
     inspecting = bool(sys.flags.inspect)
     prompting = inspecting and (bool(sys.flags.interactive) or stdin_is_tty)
     try:
-        status = _run_program(command, session, prog, interrupted, inspecting)
+        if session is None:
+            status = _run_lazily(command, interrupted)
+        else:
+            status = _run_program(command, session, prog, interrupted, inspecting)
     except CannotOpen as error:
         print(f"{name}: {error}", file=sys.stderr)
         if prompting:  # python -i prompts all the same, in an empty __main__
@@ -96,9 +122,42 @@ def main(
     return _ending(status, inspecting, prompting)
 
 
+def _session(command: Command) -> Session:
+    """The session of an eager run (UsageError when its options cannot be put in force)."""
+    from posixbackend.launcher.session import Session
+
+    return Session(command.options)
+
+
+def _lazy(command: Command) -> bool:
+    """Whether the run builds its backend at the program's first use of it."""
+    from posixbackend.launcher.lazystart import eligible
+
+    return eligible(command)
+
+
+def _run_lazily(command: Command, interrupted: Interrupted) -> int:
+    """Run the program with light stand-ins in place, the session built at its first use of
+    the backend (see :mod:`.lazystart`): what :func:`_run_program` does for such a run (no
+    sandbox, no supervisor, no permissions, no time limit, nothing at exit), put off."""
+    from posixbackend.launcher.lazystart import LazyStart
+
+    def build() -> None:
+        session = _session(command)
+        session.activate(runs_program=True)
+        session.begin_program()  # (nothing to start: no time limit, no permissions)
+
+    LazyStart(build).install()
+    return run(command.target, interrupted)
+
+
 def _start_again(launch: Launch, command: Command, arguments: Sequence[str]) -> None:
     """Replace this process by the interpreter started with the command's Python options,
     running the launcher on the same ``arguments`` (RelaunchError when it cannot)."""
+    from posixbackend.launcher.pythonoptions import interpreter_options
+    from posixbackend.launcher.relaunch import RelaunchError, command_line, relaunch
+    from posixbackend.launcher.session import runs_a_program
+
     if runs_a_program():
         raise RelaunchError(
             "Python's options start a new interpreter, which a program the launcher runs "
@@ -114,6 +173,8 @@ def _ending(status: int, inspecting: bool, prompting: bool) -> int | None:
     limit's 124, or no prompt to follow: a SystemExit would not end it)."""
     if not inspecting:
         return status
+    from posixbackend.launcher.session import TIME_LIMIT_STATUS
+
     if prompting and status != TIME_LIMIT_STATUS:
         return None
     end_now(status)
@@ -127,6 +188,8 @@ def _answered_without_running(command: Command, prog: str, name: str) -> int | N
         print(HELP.format(variable=ENVIRONMENT_VARIABLE), end="")
         return 0
     if command.python_help is not None:  # python's own help: python prints it
+        from posixbackend.launcher.relaunch import relaunch
+
         relaunch([name, command.python_help])
     if command.python.version:
         long_version = sys.version
@@ -139,6 +202,10 @@ def _run_program(
     command: Command, session: Session, prog: str, interrupted: Interrupted, inspecting: bool
 ) -> int:
     """Start the session and run the program (CannotOpen when its script is unreadable)."""
+    import_deferred()
+    from posixbackend.launcher.sandbox import Sandbox
+    from posixbackend.launcher.sources import copy_in, program_files
+
     if command.compat_report is not None:
         session.report_at_exit(command.compat_report)
     if command.changes:
@@ -170,6 +237,8 @@ def end_now(code: object) -> NoReturn:
     else:
         print(code, file=sys.stderr)
         status = 1
+    import threading
+
     current = threading.current_thread()
     for thread in threading.enumerate():
         if thread is not current and not thread.daemon:

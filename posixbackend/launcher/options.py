@@ -13,10 +13,9 @@ import shlex
 import sys
 from collections.abc import Callable, Sequence
 
-import attrs
-
-import compat
+from posixbackend.backendnames import PosixModuleBackend, valid_names
 from posixbackend.launcher.grants import BOOLEAN_FLAGS, VALUED_FLAGS, GrantError, PermissionOptions
+from posixbackend.launcher.plain import Plain
 from posixbackend.launcher.pythonoptions import (
     HELP_LETTERS,
     HELP_TOPICS,
@@ -28,7 +27,6 @@ from posixbackend.launcher.pythonoptions import (
     missing_value,
 )
 from posixbackend.launcher.target import Target, TargetKind
-from posixbackend.switch.names import PosixModuleBackend, valid_names
 
 ENVIRONMENT_VARIABLE = "POSIXBACKEND_OPTIONS"
 """Carries the backend options to child Python processes (shell syntax, e.g. ``--fs=host``)."""
@@ -142,14 +140,17 @@ class FsKind(enum.Enum):
     """The parent program's file system, served on an inherited socket (child processes)."""
 
 
-@attrs.frozen
-class FsSpec:
+class FsSpec(Plain):
     """A file system named on the command line: its kind, for ``host:ROOT`` the root, and
     for ``inherit:FD`` the descriptor."""
 
+    __slots__ = ("fd", "kind", "root")
     kind: FsKind
-    root: str = "/"
-    fd: int = -1
+    root: str
+    fd: int
+
+    def __init__(self, kind: FsKind, root: str = "/", fd: int = -1) -> None:
+        self._set(kind=kind, root=root, fd=fd)
 
     @classmethod
     def parse(cls, text: str, option: str) -> FsSpec:
@@ -176,13 +177,16 @@ class FsSpec:
         return str(self.kind.value)
 
 
-@attrs.frozen
-class MountSpec:
+class MountSpec(Plain):
     """``--mount GUEST=SPEC[:ro]``: a provider shown at an absolute guest path."""
 
+    __slots__ = ("guest", "read_only", "source")
     guest: str
     source: FsSpec
-    read_only: bool = False
+    read_only: bool
+
+    def __init__(self, guest: str, source: FsSpec, read_only: bool = False) -> None:
+        self._set(guest=guest, source=source, read_only=read_only)
 
     @classmethod
     def parse(cls, text: str) -> MountSpec:
@@ -237,21 +241,49 @@ def parse_time_limit(text: str) -> float:
     return value
 
 
-@attrs.frozen
-class BackendOptions:
+class BackendOptions(Plain):
     """The options that choose and shape the backend (what child processes inherit)."""
 
-    backend: PosixModuleBackend = PosixModuleBackend.NATIVE
-    fs: FsSpec | None = None
-    mounts: tuple[MountSpec, ...] = ()
-    cwd: str | None = None
-    time_resolution_ns: int | None = None
-    log_level: str | None = None
-    processes: str = "host"
-    time_limit: float | None = None
+    __slots__ = (
+        "backend",
+        "cwd",
+        "fs",
+        "grants",
+        "log_level",
+        "mounts",
+        "processes",
+        "time_limit",
+        "time_resolution_ns",
+    )  # fmt: skip
+    backend: PosixModuleBackend
+    fs: FsSpec | None
+    mounts: tuple[MountSpec, ...]
+    cwd: str | None
+    time_resolution_ns: int | None
+    log_level: str | None
+    processes: str
+    time_limit: float | None
     """``--time-limit`` in seconds (children get the same limit, counted from their start)."""
-    grants: PermissionOptions = attrs.field(factory=PermissionOptions)
+    grants: PermissionOptions
     """``--sandbox`` and the ``--allow-*`` options."""
+
+    def __init__(  # noqa: PLR0917 - positional, as the attrs class it replaces
+        self,
+        backend: PosixModuleBackend = PosixModuleBackend.NATIVE,
+        fs: FsSpec | None = None,
+        mounts: tuple[MountSpec, ...] = (),
+        cwd: str | None = None,
+        time_resolution_ns: int | None = None,
+        log_level: str | None = None,
+        processes: str = "host",
+        time_limit: float | None = None,
+        grants: PermissionOptions | None = None,
+    ) -> None:
+        self._set(
+            backend=backend, fs=fs, mounts=mounts, cwd=cwd,
+            time_resolution_ns=time_resolution_ns, log_level=log_level, processes=processes,
+            time_limit=time_limit, grants=PermissionOptions() if grants is None else grants,
+        )  # fmt: skip
 
     @property
     def file_system(self) -> FsSpec:
@@ -281,21 +313,47 @@ class BackendOptions:
         return shlex.join(self.arguments())
 
 
-@attrs.frozen
-class Command:
+class Command(Plain):
     """A whole parsed command line."""
 
+    __slots__ = (
+        "changes",
+        "compat_report",
+        "help",
+        "options",
+        "python",
+        "python_help",
+        "sandbox_report",
+        "target",
+    )  # fmt: skip
     options: BackendOptions
     target: Target
-    compat_report: str | None = None
-    changes: bool = False
-    help: bool = False
-    sandbox_report: str | None = None
+    compat_report: str | None
+    changes: bool
+    help: bool
+    sandbox_report: str | None
     """``--sandbox-report``: "-" (text on stderr) or a file for JSON; None: not asked."""
-    python: PythonOptions = attrs.field(factory=PythonOptions)
+    python: PythonOptions
     """Python's own options given among the launcher's."""
-    python_help: str | None = None
+    python_help: str | None
     """One of python's ``--help-*`` options, to print python's help for (and nothing else)."""
+
+    def __init__(  # noqa: PLR0917 - positional, as the attrs class it replaces
+        self,
+        options: BackendOptions,
+        target: Target,
+        compat_report: str | None = None,
+        changes: bool = False,
+        help: bool = False,
+        sandbox_report: str | None = None,
+        python: PythonOptions | None = None,
+        python_help: str | None = None,
+    ) -> None:
+        self._set(
+            options=options, target=target, compat_report=compat_report, changes=changes,
+            help=help, sandbox_report=sandbox_report,
+            python=PythonOptions() if python is None else python, python_help=python_help,
+        )  # fmt: skip
 
 
 _VALUED = {
@@ -311,19 +369,28 @@ Program = tuple[TargetKind, str, tuple[str, ...]]
 """A program named on the command line: its kind, the script, module or code, its arguments."""
 
 
-@attrs.frozen
-class _Word:
+class _Word(Plain):
     """What one word of the command line meant, beyond the options it recorded."""
 
-    taken: int = 0
+    __slots__ = ("end", "help", "program", "taken")
+    taken: int
     """How many of the following words it took as its value."""
-    program: Program | None = None
+    program: Program | None
     """The program it named (-c, -m), with the words after it."""
-    help: str | None = None
+    help: str | None
     """-h (the launcher's help) or one of python's ``--help-*`` topics."""
-    end: bool = False
+    end: bool
     """The options end here (a lone "-" among letters, ``-u-``): the next word names the
     program, as after ``--``."""
+
+    def __init__(
+        self,
+        taken: int = 0,
+        program: Program | None = None,
+        help: str | None = None,
+        end: bool = False,
+    ) -> None:
+        self._set(taken=taken, program=program, help=help, end=end)
 
 
 def parse_command(
@@ -473,41 +540,43 @@ def _with_option(options: BackendOptions, name: str, value: str) -> BackendOptio
     """``options`` with the backend option ``name`` set to ``value`` (UsageError if bad)."""
     if name in ("--posix-backend", "--python.PosixModuleBackend"):
         try:
-            return attrs.evolve(options, backend=PosixModuleBackend(value))
+            return options.evolve(backend=PosixModuleBackend(value))
         except ValueError:
             raise UsageError(
                 f"{name}: expected one of {', '.join(valid_names())}, "
                 f"not {value!r}"
             ) from None
     if name == "--fs":
-        return attrs.evolve(options, fs=FsSpec.parse(value, name))
+        return options.evolve(fs=FsSpec.parse(value, name))
     if name == "--mount":
-        return attrs.evolve(options, mounts=(*options.mounts, MountSpec.parse(value)))
+        return options.evolve(mounts=(*options.mounts, MountSpec.parse(value)))
     if name == "--cwd":
         if not value.startswith("/"):
             raise UsageError(f"--cwd: expected an absolute directory, not {value!r}")
-        return attrs.evolve(options, cwd=value)
+        return options.evolve(cwd=value)
     if name == "--time-resolution":
-        return attrs.evolve(options, time_resolution_ns=parse_time_resolution(value))
+        return options.evolve(time_resolution_ns=parse_time_resolution(value))
     if name == "--log.python.compatibility.level":
+        import compat  # only this option needs it: parsing imports nothing of the library else
+
         try:
             compat.parse_level(value)
         except ValueError as error:
             raise UsageError(f"{name}: {error}") from None
-        return attrs.evolve(options, log_level=value)
+        return options.evolve(log_level=value)
     if name == "--time-limit":
-        return attrs.evolve(options, time_limit=parse_time_limit(value))
+        return options.evolve(time_limit=parse_time_limit(value))
     if name in VALUED_FLAGS:
         return _with_grant(options, name, value)
     if value not in ("host", "none"):  # --processes, the last of _VALUED's backend options
         raise UsageError(f"--processes: expected host or none, not {value!r}")
-    return attrs.evolve(options, processes=value)
+    return options.evolve(processes=value)
 
 
 def _with_grant(options: BackendOptions, name: str, value: str | None) -> BackendOptions:
     """``options`` with the permission option ``name`` (UsageError if its value is bad)."""
     try:
-        return attrs.evolve(options, grants=options.grants.with_flag(name, value))
+        return options.evolve(grants=options.grants.with_flag(name, value))
     except GrantError as error:
         raise UsageError(str(error)) from None
 
@@ -519,9 +588,9 @@ def _sandboxed(options: BackendOptions, backend_named: bool) -> BackendOptions:
     if not options.backend.emulated:
         if backend_named:
             raise UsageError("--sandbox: only for the emulated backend (--posix-backend=java)")
-        options = attrs.evolve(options, backend=PosixModuleBackend.JAVA)
+        options = options.evolve(backend=PosixModuleBackend.JAVA)
     if options.fs is None:
-        options = attrs.evolve(options, fs=FsSpec(FsKind.MEMORY))
+        options = options.evolve(fs=FsSpec(FsKind.MEMORY))
     return options
 
 

@@ -11,28 +11,36 @@ from __future__ import annotations
 
 import atexit
 import builtins
-import code
+import importlib
 import importlib.machinery
 import importlib.util
 import io
-import linecache
 import marshal
 import os
 import posix
-import runpy
 import signal
 import sys
-import threading
-import traceback as tracebacks
 import types
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from posixbackend.launcher.target import Target, TargetKind
-from posixbackend.permissions.timelimit import TimeLimitExceeded
 
+# Only what every interpreter has loaded by now: a launcher that builds its backend lazily
+# (:mod:`.lazystart`) runs the program before any other import, which would build it; the
+# other modules a run may need are imported where they are used (runpy for -m, traceback
+# for an uncaught exception, code for the prompt).
+
+TYPE_CHECKING = False  # typing costs milliseconds to import; mypy knows this one
 if TYPE_CHECKING:
+    import threading
+
     from posixbackend.launcher.session import ProcessTimeLimit
+
+
+_LINECACHE: types.ModuleType | None = (
+    importlib.import_module("linecache") if sys.version_info >= (3, 13) else None
+)
+"""linecache from 3.13, where -c's lines show in tracebacks (loaded now: see above)."""
 
 
 class CannotOpen(Exception):
@@ -151,11 +159,15 @@ def _run_file(path: str, data: bytes) -> None:
 
 
 def _run_main_of() -> None:
+    import runpy
+
     fresh_main()
     runpy._run_module_as_main("__main__", alter_argv=False)  # type: ignore[attr-defined]
 
 
 def _run_module(name: str) -> None:
+    import runpy
+
     fresh_main()
     runpy._run_module_as_main(name, alter_argv=True)  # type: ignore[attr-defined]
 
@@ -165,7 +177,7 @@ def _run_source(source: str, filename: str, *, file: str | None = None) -> None:
     module = fresh_main()
     if file is not None:  # python gives a program read from stdin these two, not -c's
         module.__dict__.update(__file__=file, __cached__=None)
-    elif hasattr(linecache, "_register_code"):  # 3.13 shows -c's lines in tracebacks
+    elif _LINECACHE is not None and hasattr(_LINECACHE, "_register_code"):
         _register_source(compiled, source, filename)
     exec(compiled, module.__dict__)
 
@@ -174,13 +186,16 @@ def _register_source(compiled: types.CodeType, source: str, filename: str) -> No
     """Give tracebacks the lines of a -c program, as python 3.13 does: under its code object
     (where later 3.13 releases look) and under its file name (where 3.13.0's traceback does)."""
     register: Callable[[types.CodeType, str, str], None]
-    register = getattr(linecache, "_register_code")  # noqa: B009 - 3.13's, not in 3.11's stubs
+    assert _LINECACHE is not None, "3.13's"
+    register = getattr(_LINECACHE, "_register_code")  # noqa: B009 - 3.13's, not in 3.11's stubs
     register(compiled, source, filename)
     lines = [line + "\n" for line in source.splitlines()]
-    linecache.cache[filename] = (len(source), None, lines, filename)
+    _LINECACHE.cache[filename] = (len(source), None, lines, filename)
 
 
 def _interact() -> None:
+    import code
+
     code.interact(local=fresh_main().__dict__, exitmsg="")
 
 
@@ -275,6 +290,8 @@ def print_exception(
     when standard error cannot be written (the program closed its descriptor 2)."""
     if sys.stderr is None:
         return
+    import traceback as tracebacks
+
     try:
         tracebacks.print_exception(kind, error, traceback, file=sys.stderr)
         sys.stderr.flush()
@@ -286,6 +303,9 @@ def print_thread_exception(args: threading.ExceptHookArgs) -> None:
     """What threading's default excepthook prints, printed by :mod:`traceback`."""
     if args.exc_type is SystemExit or sys.stderr is None:
         return
+    import threading
+    import traceback as tracebacks
+
     name = args.thread.name if args.thread is not None else threading.get_ident()
     print(f"Exception in thread {name}:", file=sys.stderr, flush=True)
     tracebacks.print_exception(
@@ -349,7 +369,7 @@ def run(
                 try:
                     exceeded = limit.program_returned()
                     break
-                except TimeLimitExceeded:
+                except _time_limit_exceeded():
                     continue
     except CannotOpen:
         raise
@@ -361,7 +381,7 @@ def run(
         report_exception(error, _without_launcher_frames(error))
         return 1
     except BaseException as error:  # noqa: BLE001 - python reports every uncaught exception
-        if not (exceeded and isinstance(error, TimeLimitExceeded)):
+        if not (exceeded and isinstance(error, _time_limit_exceeded())):
             report_exception(error, _without_launcher_frames(error))
         if exceeded and limit is not None:
             return limit.exceeded()
@@ -370,6 +390,18 @@ def run(
             return 128 + signal.SIGINT
         return 1
     return limit.exceeded() if exceeded and limit is not None else 0
+
+
+class _NeverRaised(Exception):
+    """Stands for TimeLimitExceeded where no time limit can have been started."""
+
+
+def _time_limit_exceeded() -> type[BaseException]:
+    """TimeLimitExceeded if its module is loaded (no time limit started otherwise): the
+    permissions are imported by the sessions that use them, not by every run."""
+    module = sys.modules.get("posixbackend.permissions.timelimit")
+    found: type[BaseException] = _NeverRaised if module is None else module.TimeLimitExceeded
+    return found
 
 
 def _without_launcher_frames(error: BaseException) -> types.TracebackType | None:

@@ -16,9 +16,12 @@ own help for the ``--help-*`` options.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Final
 
-import attrs
+from posixbackend.launcher.plain import Plain
+
+TYPE_CHECKING = False  # typing costs milliseconds to import; mypy knows this one
+if TYPE_CHECKING:
+    from typing import Final
 
 INTERPRETER_FLAGS: Final = frozenset("bBdEiIOPqRsSuv")
 """The one-letter options that only a starting interpreter applies."""
@@ -41,17 +44,22 @@ class PythonOptionError(Exception):
     """A Python option python itself would refuse: its message, status 2."""
 
 
-@attrs.frozen
-class PythonOptions:
+class PythonOptions(Plain):
     """The Python options of one command line."""
 
-    interpreter: tuple[str, ...] = ()
+    __slots__ = ("interpreter", "skip_first_line", "version")
+    interpreter: tuple[str, ...]
     """What a new interpreter must be started with, in the order given (``-W`` and ``-X``
     each followed by its value, ``-bb`` as two ``-b``)."""
-    version: int = 0
+    version: int
     """How many times -V (or --version) was given: once, the short version; more, the long."""
-    skip_first_line: bool = False
+    skip_first_line: bool
     """-x: the script's first line is not source (a ``#!`` line of another system)."""
+
+    def __init__(
+        self, interpreter: tuple[str, ...] = (), version: int = 0, skip_first_line: bool = False
+    ) -> None:
+        self._set(interpreter=interpreter, version=version, skip_first_line=skip_first_line)
 
     def version_line(self, version: str, long_version: str) -> str:
         """What ``python -V`` (``-VV``) prints, given ``platform.python_version()`` and
@@ -59,15 +67,21 @@ class PythonOptions:
         return f"Python {long_version if self.version > 1 else version}"
 
 
-@attrs.define
 class PythonOptionReader:
     """Collects the Python options of a command line as the launcher's parser meets them."""
 
-    interpreter: list[str] = attrs.field(factory=list)
-    version: int = 0
-    skip_first_line: bool = False
-    notice: Callable[[str], None] = lambda message: None
-    """Where python's non-fatal remarks go (``-u-`` gives "expected long option")."""
+    def __init__(
+        self,
+        interpreter: list[str] | None = None,
+        version: int = 0,
+        skip_first_line: bool = False,
+        notice: Callable[[str], None] = lambda message: None,
+    ) -> None:
+        self.interpreter: list[str] = [] if interpreter is None else interpreter
+        self.version = version
+        self.skip_first_line = skip_first_line
+        self.notice = notice
+        """Where python's non-fatal remarks go (``-u-`` gives "expected long option")."""
 
     def options(self) -> PythonOptions:
         """What was read so far."""

@@ -139,7 +139,7 @@ def resume() -> None:
             sys.path.pop()
     sys.orig_argv = list(launch.orig_argv)
     STARTED_AGAIN.hit(options=" ".join(sys.orig_argv[1:]))
-    from posixbackend.switch.names import PosixModuleBackend
+    from posixbackend.backendnames import PosixModuleBackend
 
     status = main(
         arguments, prog=launch.prog, default_backend=PosixModuleBackend(launch.default_backend),

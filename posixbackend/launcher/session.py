@@ -158,8 +158,7 @@ class LauncherProcessHandler:
         fd = -1
         try:
             fd = _UNRESTRICTED(_SERVE_CONNECTION, self, anchor_of_caller())
-            options = attrs.evolve(
-                options,
+            options = options.evolve(
                 fs=FsSpec(FsKind.INHERIT, fd=number),
                 mounts=(),  # they are in the served file system
                 cwd=command.cwd if command.cwd is not None else options.cwd,
@@ -221,7 +220,7 @@ class Session:
         running = _PROCESS_LIMIT.seconds if _PROCESS_LIMIT is not None else _DEFERRED_LIMIT
         if running is not None:  # children get the shorter of the two, as nested blocks do
             shorter = min(options.time_limit or math.inf, running)
-            options = attrs.evolve(options, time_limit=shorter)
+            options = options.evolve(time_limit=shorter)
         self.options = options
         self.time_limit: ProcessTimeLimit | None = None
         """The process's time limit once activated (None: none)."""
@@ -245,7 +244,7 @@ class Session:
         self.layout = build_layout(options, cwd)
         grants = options.grants
         if options.processes == "none" and grants.given:
-            grants = attrs.evolve(grants, create_process=False)
+            grants = grants.evolve(create_process=False)
         handler = None
         if grants.creates_processes and options.processes != "none":
             pinned = handed_on if grants.given else None

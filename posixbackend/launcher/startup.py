@@ -44,6 +44,9 @@ def activate_from_environment() -> Session | None:
     launcher = starts_the_launcher(sys.orig_argv)
     if launcher:
         load_entry_points()
+        from posixbackend.launcher.main import import_deferred
+
+        import_deferred()  # what a launcher's run imports on demand: before the stand-ins too
     session.activate(defer_time_limit=launcher)
     return session
 

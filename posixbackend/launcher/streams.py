@@ -43,6 +43,18 @@ TERMINAL_INPUT = compat.declare(
     "descriptor 0 or 1 with os.dup2 still reads and prompts at the terminal there; "
     "sys.stdin.readline() and print() follow the move",
 )
+LAZY_START_STREAMS = compat.declare(
+    id="launcher.lazy_start_streams",
+    function="sys.stdout",
+    aspect="standard streams a program keeps from before a lazy start's build",
+    level=compat.Level.INFO,
+    explanation="posixbackend-managed -c (or stdin) builds its emulated backend at the "
+    "program's first use of it, and the standard streams on its descriptors then: a stream "
+    "object taken from sys.stdin, sys.stdout or sys.stderr before that first use (before any "
+    "import or file call) stays python's, on the real descriptor, so it does not follow a "
+    "later os.dup2 or os.close of the program's descriptor 0, 1 or 2 "
+    "(POSIXBACKEND_EAGER_START=1 builds the backend first)",
+)
 
 Method = TypeVar("Method", bound=Callable[..., Any])
 

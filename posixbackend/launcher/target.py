@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 
-import attrs
+from posixbackend.launcher.plain import Plain
 
 
 class TargetKind(enum.Enum):
@@ -21,12 +21,21 @@ class TargetKind(enum.Enum):
     INTERACTIVE = "interactive"
 
 
-@attrs.frozen
-class Target:
+class Target(Plain):
     """The program: its kind, the file, module or code, and the arguments after it."""
 
+    __slots__ = ("args", "kind", "skip_first_line", "value")
     kind: TargetKind
-    value: str = ""
-    args: tuple[str, ...] = ()
-    skip_first_line: bool = False
+    value: str
+    args: tuple[str, ...]
+    skip_first_line: bool
     """Python's -x for a script: its first line is not source (a ``#!`` of another system)."""
+
+    def __init__(
+        self,
+        kind: TargetKind,
+        value: str = "",
+        args: tuple[str, ...] = (),
+        skip_first_line: bool = False,
+    ) -> None:
+        self._set(kind=kind, value=value, args=args, skip_first_line=skip_first_line)
