@@ -98,12 +98,22 @@ def thread_patches() -> list[tuple[Any, str, Callable[..., Any]]]:
         with anchors.free_start():  # a worker it starts serves every submitter: free between jobs
             return native_submit(self, _run_under, *job, fn, *args, **kwargs)
 
+    def raw_body(function: Callable[..., Any]) -> Callable[..., Any]:
+        """The body of a raw thread a program starts (checked by the caller): run under the
+        starter's backend and permissions (a new thread's context is empty: it would run
+        natively), anchored when the starter is."""
+        backend, policy = in_context(), POLICY.get()
+        if backend is not None or policy is not None:
+            function = _inheriting_runner(backend, policy, function)
+        anchor = anchor_of_caller()
+        if anchor is not None:  # (outermost: the audit hook knows run_anchored's code)
+            function = _anchored_runner(anchor, function)
+        return function
+
     def start_new_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
-        if sys._getframe(1).f_code is not native_start.__code__:  # Thread.start checked
+        if sys._getframe(1).f_code is not native_start.__code__:  # Thread.start did all this
             _check_thread("_thread.start_new_thread")
-            anchor = anchor_of_caller()
-            if anchor is not None:
-                function = _anchored_runner(anchor, function)
+            function = raw_body(function)
         ident: int = native_start_new_thread(function, *args, **kwargs)
         return ident
 
@@ -124,6 +134,19 @@ def thread_patches() -> list[tuple[Any, str, Callable[..., Any]]]:
     ]
     if hasattr(_thread, "start_new"):  # the old alias, gone in 3.13
         patches.append((_thread, "start_new", start_new_thread))
+    native_joinable = getattr(_thread, "start_joinable_thread", None)
+    if native_joinable is not None:  # 3.13: what Thread.start calls; a program may too
+
+        def start_joinable_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+            if sys._getframe(1).f_code is not native_start.__code__:  # as start_new_thread
+                _check_thread("_thread.start_joinable_thread")
+                function = raw_body(function)
+            return native_joinable(function, *args, **kwargs)
+
+        start_joinable_thread.__doc__ = native_joinable.__doc__
+        setattr(start_joinable_thread, "__wrapped__", native_joinable)  # noqa: B010
+        start_joinable_thread.__qualname__ = native_joinable.__qualname__
+        patches.append((_thread, "start_joinable_thread", start_joinable_thread))
     _watch_raw_starts(_bootstrap_inner)
     return patches
 
@@ -166,6 +189,18 @@ def _stand_ins_used(used: bool) -> Iterator[None]:
         yield
     finally:
         INSTALLATION.leave()
+
+
+def _inheriting_runner(
+    backend: Any, policy: Permissions | None, function: Callable[..., Any]
+) -> Callable[..., Any]:
+    """``function`` as the body of a raw thread that runs under its starter's backend and
+    permissions."""
+
+    def run_inheriting(*args: Any, **kwargs: Any) -> Any:
+        return _run_under(backend, policy, None, function, *args, **kwargs)
+
+    return run_inheriting
 
 
 def _anchored_runner(anchor: Anchor, function: Callable[..., Any]) -> Callable[..., Any]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import pytest
 
 from posixbackend import PosixModuleBackend, backend, current
 from vfs import Identity, MemoryFileSystem
@@ -73,6 +77,53 @@ def test_a_thread_started_in_a_block_serves_from_its_backend() -> None:
     outside.start()
     outside.join()
     assert results == ["inside", PosixModuleBackend.NATIVE]
+
+
+RAW_STARTS = ["start_new_thread"] + (
+    ["start_joinable_thread"] if hasattr(_thread, "start_joinable_thread") else []
+)
+
+
+def raw_start(start: str, function: Callable[[], object]) -> None:
+    """Start ``function`` in a raw thread, by ``_thread``'s function named ``start``."""
+    if start == "start_new_thread":
+        _thread.start_new_thread(function, ())
+    else:
+        getattr(_thread, start)(function)
+
+
+@pytest.mark.parametrize("start", RAW_STARTS)
+def test_a_raw_thread_started_in_a_block_serves_from_its_backend(
+    start: str, tmp_path: Path
+) -> None:
+    # A raw _thread start in a managed block used to run natively: the program's writes
+    # landed on the real disk. It runs under the starter's backend, as a Thread does.
+    done = threading.Event()
+    results: list[object] = []
+    escaped = tmp_path / "escaped"
+
+    def body() -> None:
+        try:
+            results.append(read_mine())
+            escaped.write_text("written")  # into the block's file system, never the disk
+            results.append(escaped.read_text())
+        finally:
+            done.set()
+
+    with backend("managed", file_system=memory_with("raw")):
+        os.makedirs(tmp_path)  # (the same directory in the block's file system)
+        raw_start(start, body)
+        assert done.wait(30)
+    outside = threading.Event()
+
+    def after() -> None:
+        results.append(current())
+        outside.set()
+
+    raw_start(start, after)
+    assert outside.wait(30)
+    assert results == ["raw", "written", PosixModuleBackend.NATIVE]
+    assert not escaped.exists()
 
 
 def test_pool_jobs_run_under_the_backend_of_whoever_submitted_them() -> None:
