@@ -55,6 +55,18 @@ LAZY_START_STREAMS = compat.declare(
     "later os.dup2 or os.close of the program's descriptor 0, 1 or 2 "
     "(POSIXBACKEND_EAGER_START=1 builds the backend first)",
 )
+# (lazystart.py has this gap, but imports no compat: it exists to put such imports off)
+LAZY_START_MODULES = compat.declare(
+    id="launcher.lazy_start_modules",
+    function="sys.modules",
+    aspect="posix and _io before a lazy start's build",
+    level=compat.Level.INFO,
+    explanation="posixbackend-managed -c (or stdin) takes 'posix' and '_io' out of "
+    "sys.modules until the program's first use of the operating-system interface, so that "
+    "importing them builds the emulated backend first: until then sys.modules has no such "
+    "keys ('posix' in sys.modules is False; import posix and import _io work and build); "
+    "POSIXBACKEND_EAGER_START=1 builds the backend first",
+)
 
 Method = TypeVar("Method", bound=Callable[..., Any])
 
