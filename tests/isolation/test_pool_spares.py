@@ -120,8 +120,15 @@ def test_spares_and_running_guests_hold_no_capability(traces: Traces) -> None:
     its code (after its seccomp filter), as the kernel reports it to the caller."""
     pool = traces.pool(workers=WORKERS)
     helpers = traces.note_helpers(pool, HELPERS)
-    spares = [pid for pid in helpers if os.getpgid(pid) == pid]  # (the janitor: the zygote's)
-    assert spares
+    # a spare makes its own session first thing, but it may not have yet (the janitor stays
+    # in the zygote's group)
+    deadline = time.monotonic() + 10
+    while True:
+        spares = [pid for pid in helpers if os.getpgid(pid) == pid]
+        if len(spares) == WORKERS or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    assert len(spares) == WORKERS, helpers
     for pid in spares:
         status = _confined_status(pid, ("NoNewPrivs", "1"))
         assert {name: status[name].strip() for name in CAPABILITY_SETS} == dict.fromkeys(
