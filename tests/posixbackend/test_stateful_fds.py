@@ -39,7 +39,9 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the native side chroo
 
 NAMES = ("/a", "/b", "/c")
 HIGH = 900
-EXAMPLES = {"quick": 30, "thorough": 3000}.get(os.environ.get("HYPOTHESIS_PROFILE", ""), 300)
+EXAMPLES = {"quick": 30, "measured": 100, "thorough": 3000}.get(
+    os.environ.get("HYPOTHESIS_PROFILE", ""), 300
+)
 
 accesses = st.sampled_from([os.O_RDONLY, os.O_WRONLY, os.O_RDWR])
 extras = st.lists(

@@ -26,7 +26,7 @@ from tests.vfs.recording import Recorder, differences
 from tests.vfs.worker import Worker, native_worker
 from vfs import HostFileSystem, Identity, MemoryFileSystem
 
-STATEFUL_EXAMPLES = {"quick": 30, "thorough": 5000}.get(
+STATEFUL_EXAMPLES = {"quick": 30, "measured": 130, "thorough": 5000}.get(
     os.environ.get("HYPOTHESIS_PROFILE", "default"), 400
 )
 """Examples per machine: enough to find ordering bugs in CI (about 10 s each)."""
