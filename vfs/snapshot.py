@@ -28,7 +28,7 @@ import stat as _stat
 import tarfile
 from collections.abc import Callable
 from decimal import Decimal
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from vfs.content import data_regions
 from vfs.errors import os_error
@@ -104,26 +104,14 @@ def save_snapshot(
     name for), for a reader that ignores names: no user database is read (in a root without
     one, each lookup has the C library search for its configuration and modules).
     """
-    if isinstance(archive, str):
-        with tarfile.open(archive, "w", format=tarfile.PAX_FORMAT) as tar:
-            _Saver(
-                fs,
-                tar,
-                root,
-                sparse=sparse,
-                empty_directories=empty_directories,
-                owner_names=owner_names,
-            ).run()
-    else:
-        with tarfile.open(fileobj=archive, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            _Saver(
-                fs,
-                tar,
-                root,
-                sparse=sparse,
-                empty_directories=empty_directories,
-                owner_names=owner_names,
-            ).run()
+    target: dict[str, Any] = (
+        {"name": archive} if isinstance(archive, str) else {"fileobj": archive}
+    )
+    with tarfile.open(mode="w", format=tarfile.PAX_FORMAT, **target) as tar:
+        _Saver(
+            fs, tar, root,
+            sparse=sparse, empty_directories=empty_directories, owner_names=owner_names,
+        ).run()  # fmt: skip
 
 
 class _Saver:
