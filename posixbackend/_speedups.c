@@ -23,7 +23,9 @@
 #include "_memory_writer_api.h"
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #define DAY_NS 86400000000000LL
 
@@ -1469,6 +1471,41 @@ grow_content(PyObject *content, Py_ssize_t size)
     return PyByteArray_Resize(content, size);
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+#define POPULATED_FROM (256 * 1024) /* writes this long or longer have their pages populated */
+static int populate_works = 1;  /* cleared when the kernel refuses MADV_POPULATE_WRITE */
+
+/* Fault in the pages of ``start`` .. ``start + length`` (of a buffer about to be written there)
+ * with one madvise(MADV_POPULATE_WRITE), as the kernel gives a tmpfs file its pages in one
+ * step: a big write into fresh memory otherwise takes a page fault per 4 KiB, and in a guest
+ * under a hypervisor those traps cost more than the copy (1 MiB appends: ~500 us/MiB of faults
+ * against tmpfs's ~370 us/MiB for the whole write). Only whole pages inside the range, only for
+ * long writes; a kernel without it (EINVAL) is not asked again; any other failure (ENOMEM...)
+ * leaves the faults to the copy, which then raises nothing. */
+static void
+populate(char *start, Py_ssize_t length)
+{
+    if (!populate_works || length < POPULATED_FROM) {
+        return;
+    }
+    static uintptr_t page = 0;
+    if (page == 0) {
+        long size = sysconf(_SC_PAGESIZE);
+        page = size > 0 ? (uintptr_t)size : 4096;
+    }
+    uintptr_t first = ((uintptr_t)start + page - 1) & ~(page - 1);
+    uintptr_t end = ((uintptr_t)start + (uintptr_t)length) & ~(page - 1);
+    if (end > first) {
+        int saved = errno;
+        if (madvise((void *)first, end - first, MADV_POPULATE_WRITE) < 0 && errno == EINVAL) {
+            populate_works = 0;
+        }
+        errno = saved;
+    }
+}
+
 /* Write ``length`` bytes at ``bytes`` into the dense content of ``node`` at ``offset`` (the file
  * system lock held): 1 when done, 0 when the case is the Python method's (nothing changed), -1
  * on error. As MemoryFileSystem._write: in place, or growing with no page left out and no
@@ -1502,6 +1539,7 @@ write_dense(PyObject *space, PyObject *node, const char *bytes, Py_ssize_t lengt
             PyErr_Clear(); /* out of memory: the Python method says ENOSPC */
             return 0;
         }
+        populate(PyByteArray_AS_STRING(content) + size, (Py_ssize_t)(end - size));
         if (offset > size) {
             memset(PyByteArray_AS_STRING(content) + size, 0, (size_t)(offset - size));
         }
