@@ -1064,6 +1064,10 @@ python:;
     return result;
 }
 
+/* The copy of a status record at a backend's time resolution, made in C (defined with
+ * truncated_stat below). */
+static PyObject *stat_view(PyObject *view, PyObject *result, PyObject *resolution);
+
 /* -- stat: an absolute path's cached status, resolved by plain lookups ----------------------- */
 
 /* The entry ``length`` characters of the ASCII ``text`` from ``start`` name in ``directory``
@@ -1281,7 +1285,7 @@ plain_stat(FastPaths *self, PyObject *fallback, PyObject *const *args, Py_ssize_
             goto done;
         }
     }
-    view = PyObject_CallOneArg(self->view, result); /* made (and the gap noted) in Python */
+    view = stat_view(self->view, result, self->resolution); /* (the gap noted there) */
     if (view != NULL) {
         PyObject *kept = PyTuple_Pack(3, result, self->resolution, view);
         if (kept == NULL) {
@@ -2862,6 +2866,63 @@ truncated_stat(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return view;
 }
 
+static PyObject *times_truncated_hit; /* the gap emulated.times.resolution's hit, or NULL */
+
+PyDoc_STRVAR(configure_stat_view_doc,
+"configure_stat_view($module, hit, /)\n--\n\n"
+"Let the C stat make its copies at a backend's time resolution itself, calling ``hit`` (the\n"
+"times-resolution gap's) where a copy's times differ, as BackendCore._view does.");
+
+static PyObject *
+configure_stat_view(PyObject *module, PyObject *hit)
+{
+    if (!PyCallable_Check(hit)) {
+        PyErr_SetString(PyExc_TypeError, "hit must be callable");
+        return NULL;
+    }
+    Py_XSETREF(times_truncated_hit, Py_NewRef(hit));
+    Py_RETURN_NONE;
+}
+
+/* BackendCore._view(result) for a resolution other than 1 ns, without its Python frame: the
+ * truncated copy (truncated_stat) and, when its atime or mtime moved, a hit of the gap; the
+ * Python ``view`` where this is not configured or the times are not plain ints. */
+static PyObject *
+stat_view(PyObject *view, PyObject *result, PyObject *resolution)
+{
+    if (times_truncated_hit == NULL) {
+        return PyObject_CallOneArg(view, result);
+    }
+    PyObject *args[2] = {result, resolution};
+    PyObject *copy = truncated_stat(NULL, args, 2);
+    if (copy == NULL) {
+        return NULL;
+    }
+    if (copy == Py_None) {
+        Py_DECREF(copy);
+        return PyObject_CallOneArg(view, result);
+    }
+    /* _view's test: st_mtime_ns or st_atime_ns changed (the ns fields are exact ints here) */
+    int moved = 0;
+    for (Py_ssize_t index = STAT_TIMES_NS; index < STAT_TIMES_NS + 2 && !moved; index++) {
+        moved = PyObject_RichCompareBool(PyStructSequence_GET_ITEM(copy, index),
+                                         PyStructSequence_GET_ITEM(result, index), Py_NE);
+        if (moved < 0) {
+            Py_DECREF(copy);
+            return NULL;
+        }
+    }
+    if (moved) {
+        PyObject *done = PyObject_CallNoArgs(times_truncated_hit);
+        if (done == NULL) {
+            Py_DECREF(copy);
+            return NULL;
+        }
+        Py_DECREF(done);
+    }
+    return copy;
+}
+
 /* posix.stat_result and its number of fields, when it has the times where expected. */
 static int
 find_stat_result(void)
@@ -3253,6 +3314,7 @@ static PyMethodDef module_methods[] = {
     {"truncated_stat", (PyCFunction)(void (*)(void))truncated_stat, METH_FASTCALL,
      truncated_stat_doc},
     {"memory_mode", (PyCFunction)(void (*)(void))memory_mode, METH_FASTCALL, memory_mode_doc},
+    {"configure_stat_view", (PyCFunction)configure_stat_view, METH_O, configure_stat_view_doc},
     {"configure_mkdir", (PyCFunction)(void (*)(void))configure_mkdir,
      METH_VARARGS | METH_KEYWORDS, configure_mkdir_doc},
     {NULL, NULL, 0, NULL},

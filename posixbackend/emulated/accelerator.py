@@ -201,6 +201,13 @@ def fast_paths(
     return {name: getattr(fast, name) for name in ACCELERATED_CALLS}
 
 
+def configure_stat_view(hit: Callable[[], None]) -> None:
+    """Let the C stat make a record's copy at a backend's time resolution itself (no call of
+    BackendCore._view), calling ``hit`` where the copy's times differ, as _view does."""
+    if _speedups is not None:
+        _speedups.configure_stat_view(hit)
+
+
 def fast_mkdir(
     fast: dict[str, Callable[..., Any]], mkdir: Callable[..., None]
 ) -> Callable[..., None]:

@@ -287,3 +287,29 @@ def test_the_c_stat_gives_the_python_stats_times_at_each_backends_resolution(
                 python_result = getattr(python_side, name)(path)
                 for field in ("st_atime_ns", "st_mtime_ns", "st_ctime_ns"):
                     assert getattr(c_result, field) == getattr(python_result, field)
+
+
+@NEEDS_C
+@pytest.mark.parametrize("resolution", [1, 10**9])
+def test_the_c_stat_notes_truncated_times_as_the_python_stat(resolution: int) -> None:
+    """The C stat makes its copy at the backend's resolution itself (no BackendCore._view
+    call), and notes gap emulated.times.resolution as often as the Python stat: once for each
+    new record whose times the copy changed, never at a resolution of 1 ns."""
+    from tests.posixbackend.sides import hits
+
+    fs = make_backend(accelerated=False).file_system
+    sides = [
+        EmulatedBackend(fs, accelerated=accelerated, standard_streams=False,
+                        time_resolution_ns=resolution)
+        for accelerated in (True, False)
+    ]  # fmt: skip
+    counts = []
+    for side in sides:
+        before = hits("emulated.times.resolution")
+        for _ in range(3):
+            side.utime("/d/f", ns=(1_500_000_001, 2_500_000_003))  # a new record each time
+            result = side.stat("/d/f")
+            assert result.st_mtime_ns == (2_500_000_003 if resolution == 1 else 2 * 10**9)
+            assert side.stat("/d/f") == result  # the kept copy: not noted again
+        counts.append(hits("emulated.times.resolution") - before)
+    assert counts == ([0, 0] if resolution == 1 else [3, 3])
