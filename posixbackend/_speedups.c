@@ -1209,6 +1209,32 @@ PyDoc_STRVAR(fast_stat_doc,
 "stat($self, /, path, *, dir_fd=None, follow_symlinks=True)\n--\n\n"
 "os.stat.");
 
+/* Whether the keywords ``kwnames`` (values after the one positional argument in ``args``)
+ * change nothing: dir_fd=None, and for os.stat (``follow``) follow_symlinks=True -- what
+ * shutil.copystat passes. Anything else (another value, an unknown name) is the Python
+ * method's to judge. */
+static int
+default_keywords(PyObject *const *args, PyObject *kwnames, int follow)
+{
+    if (kwnames == NULL) {
+        return 1;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, i), *value = args[1 + i];
+        if (PyUnicode_CompareWithASCIIString(name, "dir_fd") == 0) {
+            if (value != Py_None) {
+                return 0;
+            }
+        }
+        else if (!follow || value != Py_True ||
+                 PyUnicode_CompareWithASCIIString(name, "follow_symlinks") != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* os.stat and os.lstat of one absolute plain path, answered alike: a regular file or a
  * directory is the same either way (a link at the end, which only the two see differently,
  * is the Python method's, ``fallback``). */
@@ -1216,7 +1242,8 @@ static PyObject *
 plain_stat(FastPaths *self, PyObject *fallback, PyObject *const *args, Py_ssize_t nargs,
            PyObject *kwnames)
 {
-    if (self->fs == NULL || nargs != 1 || kwnames != NULL ||
+    if (self->fs == NULL || nargs != 1 ||
+        !default_keywords(args, kwnames, fallback == self->python_stat) ||
         !Py_IS_TYPE(self->names, layout.resolver)) {
         goto python;
     }

@@ -313,3 +313,53 @@ def test_the_c_stat_notes_truncated_times_as_the_python_stat(resolution: int) ->
             assert side.stat("/d/f") == result  # the kept copy: not noted again
         counts.append(hits("emulated.times.resolution") - before)
     assert counts == ([0, 0] if resolution == 1 else [3, 3])
+
+
+KEYWORDS = [
+    {}, {"dir_fd": None}, {"follow_symlinks": True}, {"follow_symlinks": False},
+    {"follow_symlinks": 1}, {"dir_fd": None, "follow_symlinks": True}, {"dir_fd": 3},
+    {"follow": True},
+]  # fmt: skip
+
+
+@NEEDS_C
+@given(
+    st.sampled_from(["stat", "lstat"]),
+    st.sampled_from(["/d/f", "/d", "/d/link", "/d/missing", "/missing/f", "d/f"]),
+    st.sampled_from(KEYWORDS),
+)
+def test_keywords_that_change_nothing_are_served_as_the_python_stat_serves_them(
+    name: str, path: str, keywords: dict[str, Any]
+) -> None:
+    fast, pure = make_backend(True), make_backend(False)
+    assert outcome_of(getattr(fast, name), path, keywords) == outcome_of(
+        getattr(pure, name), path, keywords
+    )
+
+
+def outcome_of(call: Any, path: str, keywords: dict[str, Any]) -> Any:
+    result = outcome(lambda: call(path, **keywords))
+    return ("ok", status_of(result[1])) if result[0] == "ok" else result
+
+
+@NEEDS_C
+def test_shutils_keywords_stay_in_c(monkeypatch: Any) -> None:
+    """shutil.copystat's os.stat(src, follow_symlinks=True) (and dir_fd=None) take the C
+    path: no Python stat."""
+    backend = make_backend(True)
+    fs: Any = backend.file_system
+    python_stats = []
+    original = fs.stat
+
+    def counted(*args: Any) -> Any:
+        python_stats.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(fs, "stat", counted)
+    plain = backend.stat("/d/f")
+    assert backend.stat("/d/f", follow_symlinks=True) == plain
+    assert backend.stat("/d/f", dir_fd=None, follow_symlinks=True) == plain
+    assert backend.lstat("/d/f", dir_fd=None) == plain
+    assert python_stats == []
+    backend.stat("/d/link", follow_symlinks=False)  # a link, not followed: the Python code's
+    assert python_stats == [("/d/link", False)]
