@@ -216,7 +216,7 @@ def fast_mkdir(
     backend's bound Python method)."""
     assert _speedups is not None
     paths: Any = fast["stat"]  # a bound method of the FastPaths object
-    made: Callable[..., None] = _speedups.FastMkdir(paths.__self__, mkdir)
+    made: Callable[..., None] = _speedups.FastMkdir(paths.__self__, mkdir).mkdir
     return made
 
 
