@@ -229,3 +229,19 @@ def test_a_subclass_mkdir_stays_in_charge() -> None:
     counting = Counting(MemoryFileSystem(), accelerated=True, standard_streams=False)
     counting.mkdir("/x")
     assert Counting.made == ["/x"]
+
+
+@NEEDS_C
+def test_a_directory_made_in_c_has_every_slot_set() -> None:
+    """The C mkdir fills a blank Directory slot by slot: a slot added to the classes and not
+    to its table would be left empty (an AttributeError at its first read)."""
+    from vfs.memory.nodes import Directory
+
+    made = make_backend(True, None, None)
+    made.mkdir("/d/n")
+    node = made.file_system._names.root.entries["d"].entries["n"]  # type: ignore[attr-defined]
+    assert type(node) is Directory
+    slots = {name for cls in Directory.__mro__ for name in vars(cls).get("__slots__", ())}
+    unset = [name for name in sorted(slots) if not hasattr(node, name)]
+    assert unset == []
+    made.rmdir("/d/n")
