@@ -915,6 +915,44 @@ may_open(PyObject *names, PyObject *directory, PyObject *node, long long flags)
     return search == 1 ? permitted(node, who, want) : search;
 }
 
+/* O_TRUNC of an existing file that fast_open opens: whether it is the common case done here,
+ * a dense content no buffer exports, of a file with no set-ID bits (which an unprivileged
+ * writer clears: MemoryFileSystem._after_write's work, left to the Python path), opened for
+ * writing; its size in ``size``. 0 for everything else (the Python path's). */
+static int
+truncation_here(PyObject *node, long long flags, Py_ssize_t *size)
+{
+    long long mode;
+    PyObject *content = SLOT(node, layout.f_data);
+    if ((flags & 3) == O_RDONLY || content == NULL || !PyByteArray_CheckExact(content) ||
+        ((PyByteArrayObject *)content)->ob_exports > 0 ||
+        !exact_long(SLOT(node, layout.i_mode), &mode) || mode & 06000) {
+        return 0;
+    }
+    *size = PyByteArray_GET_SIZE(content);
+    return 1;
+}
+
+/* Cut the content truncation_here accepted to nothing, as MemoryFileSystem._resize(node, 0)
+ * and _after_write: its pages given back (``used``, made ahead: the space's new count, NULL
+ * when nothing is cut), mtime and ctime moved to ``now`` (a reference this takes). 0, or -1
+ * with MemoryError and nothing changed (a bytearray's shrink reallocates, as ``del``'s). */
+static int
+truncate_dense(FastPaths *self, PyObject *node, PyObject *used, PyObject *now)
+{
+    if (used != NULL) {
+        if (PyByteArray_Resize(SLOT(node, layout.f_data), 0) < 0) {
+            Py_DECREF(now);
+            return -1;
+        }
+        set_slot(self->space, layout.s_used_pages, Py_NewRef(used));
+    }
+    set_slot(node, layout.i_mtime, Py_NewRef(now));
+    set_slot(node, layout.i_ctime, now);
+    set_slot(node, layout.i_stat, Py_NewRef(Py_None));
+    return 0;
+}
+
 PyDoc_STRVAR(fast_open_doc,
 "open($self, /, path, flags, mode=511, *, dir_fd=None)\n--\n\n"
 "os.open: the lowest free descriptor, non-inheritable, for ``path``.");
@@ -963,6 +1001,7 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     }
     PyObject *number = NULL;
     PyObject *fs_lock_taken = NULL;
+    PyObject *truncated_now = NULL, *truncated_used = NULL; /* an O_TRUNC's, made ahead */
     int taken = try_lock(self->fs_acquire);
     if (taken <= 0) {
         goto undo;
@@ -987,6 +1026,24 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     if ((!first && (handles == NULL || !PySet_CheckExact(handles))) ||
         may_open(self->names, directory, node, flags) != 1) {
         goto undo; /* refused (EACCES) or unusual: the Python path says which */
+    }
+    /* O_CREAT of a name that exists opens it as without; O_TRUNC cuts it (open(..., 'w')) */
+    Py_ssize_t cut = 0;
+    if (flags & O_TRUNC) {
+        if (!truncation_here(node, flags, &cut) || self->space == NULL) {
+            goto undo;
+        }
+        long long used = 0;
+        if (cut && !exact_long(SLOT(self->space, layout.s_used_pages), &used)) {
+            goto undo;
+        }
+        /* made ahead (no Python code runs here: ints are not tracked by the collector) */
+        truncated_now = PyLong_FromLongLong(now_ns());
+        truncated_used = truncated_now && cut
+            ? PyLong_FromLongLong(used - (((long long)cut + 4095) >> 12)) : NULL;
+        if (truncated_now == NULL || (cut && truncated_used == NULL)) {
+            goto undo;
+        }
     }
     taken = try_lock(self->table_acquire);
     if (taken <= 0) {
@@ -1027,6 +1084,17 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         unlock(self->table_release);
         goto undo;
     }
+    /* the last step that can fail: its failure takes the descriptor back (an empty handle
+     * set left on the inode is a state drop_empty_handles knows) */
+    if (truncated_now != NULL &&
+        truncate_dense(self, node, truncated_used, Py_NewRef(truncated_now)) < 0) {
+        PyDict_DelItem(self->files, number);
+        PySet_Discard(handles, handle);
+        unlock(self->table_release);
+        goto undo;
+    }
+    Py_XDECREF(truncated_now);
+    Py_XDECREF(truncated_used);
     PyObject *next = PyLong_FromLongLong(fd + 1);
     if (next == NULL) {
         PyErr_Clear();
@@ -1042,6 +1110,8 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     }
     return number;
 undo:
+    Py_XDECREF(truncated_now);
+    Py_XDECREF(truncated_used);
     Py_XDECREF(number);
     Py_DECREF(description);
     Py_DECREF(handle);
@@ -2571,8 +2641,18 @@ RAW_METHOD(raw_seekable)
     }
     long long fd, known;
     if (open_fd(self, &fd) == NULL || nargs != 0 || kwnames != NULL ||
-        !exact_long(SLOT(self, raw.seekable), &known) || known < 0) {
+        !exact_long(SLOT(self, raw.seekable), &known)) {
         PYTHON(str_seekable);
+    }
+    if (known < 0) {
+        /* not asked yet: RawFile.seekable's lseek(0, SEEK_CUR), which a free offset of a
+         * description of ours answers (as raw_tell); anything else is the Python method's */
+        PyObject *description;
+        if (raw_offset(self, &description) == NULL) {
+            PYTHON(str_seekable);
+        }
+        mark_seekable(self);
+        known = 1;
     }
     return PyBool_FromLong(known > 0);
 }

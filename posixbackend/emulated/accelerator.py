@@ -96,8 +96,9 @@ def _configure_speedups(speedups: ModuleType) -> None:
         no_handles=NO_HANDLES,
         open_state=OPEN,
         reader_state=READ | TOUCH,
-        # creating, truncating and the flags the memory fs checks only on its general path
-        slow_flags=_SLOW_OPEN_FLAGS | os.O_CREAT | os.O_TRUNC | O_TMPFILE_BIT,
+        # the flags the memory fs checks only on its general path (an O_CREAT that creates
+        # and an O_TRUNC of an unusual file go there too: fast_open tells them apart)
+        slow_flags=_SLOW_OPEN_FLAGS | O_TMPFILE_BIT,
         writer_state=WRITE,
         max_file_size=MAX_FILE_SIZE,
     )
