@@ -14,8 +14,9 @@
  * Atomicity: the GIL is held from start to end of a fast path and no Python code runs in
  * between (objects that the garbage collector tracks are allocated before any state is read),
  * so a fast path is one step for every other thread. Locks the Python code takes for a change
- * (the fd table's, the file system's) are tried without blocking; when one is held the call
- * goes to the Python method, which waits for it. Free-threaded builds have no GIL to rely on:
+ * (the fd table's, the file system's) are tried without blocking -- the open/read/write/close
+ * paths only look whether a threading.Lock is free (enter_free): under the GIL that is as good
+ * as taking it -- and when one is held the call goes to the Python method, which waits for it. Free-threaded builds have no GIL to rely on:
  * the accelerator refuses to build there, and the Python code serves alone.
  */
 
@@ -2787,6 +2788,55 @@ PyDoc_STRVAR(raw_file_base_doc,
 "RawFile's common cases on a memory file of an accelerated backend; RawFile's Python\n"
 "methods for everything else.");
 
+PyDoc_STRVAR(new_raw_file_doc,
+"new_raw_file($module, cls, /, *args)\n--\n\n"
+"``cls(*args)``: for a RawFile class whose ``__init__`` is RawFileBase's, the new object made\n"
+"closed as RawFile.__new__ makes it, without its Python frame, then initialised; any other\n"
+"class is called as it is.");
+
+static PyObject *
+new_raw_file(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1 || !PyType_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "new_raw_file() takes a class first");
+        return NULL;
+    }
+    PyTypeObject *type = (PyTypeObject *)args[0];
+    if (!raw_configured || !PyType_IsSubtype(type, raw.raw_file) || type->tp_init != raw_init ||
+        type->tp_alloc == NULL) {
+        return PyObject_Vectorcall(args[0], args + 1, nargs - 1, NULL);
+    }
+    PyObject *init_args = PyTuple_New(nargs - 1);
+    if (init_args == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 1; i < nargs; i++) {
+        PyTuple_SET_ITEM(init_args, i - 1, Py_NewRef(args[i]));
+    }
+    /* RawFile.__new__: _io._IOBase's new (PyType_GenericNew), then the closed state */
+    PyObject *self = type->tp_alloc(type, 0);
+    if (self == NULL) {
+        Py_DECREF(init_args);
+        return NULL;
+    }
+    set_slot(self, raw.fd, PyLong_FromLong(-1)); /* (small ints: cached, never NULL) */
+    set_slot(self, raw.created, Py_NewRef(Py_False));
+    set_slot(self, raw.readable, Py_NewRef(Py_False));
+    set_slot(self, raw.writable, Py_NewRef(Py_False));
+    set_slot(self, raw.appending, Py_NewRef(Py_False));
+    set_slot(self, raw.seekable, PyLong_FromLong(-1)); /* unknown until the first lseek */
+    set_slot(self, raw.closefd, Py_NewRef(Py_True));
+    set_slot(self, raw.finalizing, Py_NewRef(Py_False));
+    set_slot(self, raw.blksize, PyLong_FromLong(0));
+    int failed = raw_init(self, init_args, NULL);
+    Py_DECREF(init_args);
+    if (failed < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return self;
+}
+
 static PyType_Slot raw_file_base_slots[] = {
     {Py_tp_doc, (void *)raw_file_base_doc},
     {Py_tp_init, raw_init},
@@ -3001,6 +3051,8 @@ static PyMethodDef module_methods[] = {
     {"truncated_stat", (PyCFunction)(void (*)(void))truncated_stat, METH_FASTCALL,
      truncated_stat_doc},
     {"memory_mode", (PyCFunction)(void (*)(void))memory_mode, METH_FASTCALL, memory_mode_doc},
+    {"new_raw_file", (PyCFunction)(void (*)(void))new_raw_file, METH_FASTCALL,
+     new_raw_file_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -919,7 +919,8 @@ def make_open(
     os_module: OsLike, raw_type: Callable[[Any, str, bool, Opener | None], RawFile] | None = None
 ) -> Callable[..., IO[Any]]:
     """Return an ``open()`` that works as ``io.open`` but opens a ``RawFile`` on ``os_module``
-    (made by ``raw_type(file, mode, closefd, opener)`` when given: a class named as FileIO)."""
+    (made by ``raw_type(file, mode, closefd, opener)`` when given: a class named as FileIO, or
+    what makes its objects, accelerator.raw_file_maker)."""
     warn_default_encoding = sys.flags.warn_default_encoding  # fixed for the process
 
     def open(  # noqa: PLR0917 - open()'s own signature
