@@ -120,6 +120,11 @@ def main(control_fd: int, view_json: str, spares: int = 0) -> NoReturn:
         control.send(wire.BROKEN + text[-(wire.MAX_MESSAGE - 1) :])
         os._exit(1)
     zygote = Zygote(control, view_json, spares, ruleset, template)
+    # Every child of this zygote has these gaps: hit here, once, the children inherit the
+    # record (a first hit in each child walks the stack and makes its logger: ~80 copied
+    # pages of the zygote's per guest).
+    FROZEN_HEAP.hit()
+    SHARED_HASH_SEED.hit()
     control.send(wire.READY)
     zygote.serve()
     os._exit(0)
@@ -362,21 +367,22 @@ class Zygote:
                 spare.channel.detach()
             if self.janitor is not None:
                 self.janitor[1].detach()
+            for held in self.children.values():  # (the zygote keeps its own copies)
+                held.detach()  # closed below; detached, no socket object closes a number
             self.spares.clear()
-            self.children.clear()  # (their sockets closed: the zygote keeps its own copies)
+            self.children.clear()
             kept = fcntl.fcntl(channel.detach(), fcntl.F_DUPFD_CLOEXEC, GUEST_FDS)
             ruleset = None
             if self.ruleset is not None:  # (Ahead closes it once enforced)
                 ruleset_fd = fcntl.fcntl(self.ruleset.fd, fcntl.F_DUPFD_CLOEXEC, GUEST_FDS)
-                ruleset = attrs.evolve(self.ruleset, fd=ruleset_fd)
+                # (made directly: attrs.evolve inspects the class, ~25 copied pages)
+                ruleset = landlock.Ruleset(ruleset_fd, self.ruleset.applied, self.ruleset.missing)
             template = None if self.template is None else self.template.moved_to(GUEST_FDS)
             _close_all_but(
                 kept,
                 *([] if ruleset is None else [ruleset.fd]),
                 *([] if template is None else [template.user, template.mount]),
             )
-            FROZEN_HEAP.hit()  # (kept frozen: see the gap)
-            SHARED_HASH_SEED.hit()
             ahead = Ahead(self.view, ruleset, template)  # (it closes both)
             job = socket.socket(fileno=kept)
             if ahead.namespaces:  # held by the zygote's end, unread, until it is closed
