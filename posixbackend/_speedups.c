@@ -14,8 +14,9 @@
  * Atomicity: the GIL is held from start to end of a fast path and no Python code runs in
  * between (objects that the garbage collector tracks are allocated before any state is read),
  * so a fast path is one step for every other thread. Locks the Python code takes for a change
- * (the fd table's, the file system's) are tried without blocking; when one is held the call
- * goes to the Python method, which waits for it. Free-threaded builds have no GIL to rely on:
+ * (the fd table's, the file system's) are tried without blocking -- the open/read/write/close
+ * paths only look whether a threading.Lock is free (enter_free): under the GIL that is as good
+ * as taking it -- and when one is held the call goes to the Python method, which waits for it. Free-threaded builds have no GIL to rely on:
  * the accelerator refuses to build there, and the Python code serves alone.
  */
 
@@ -258,6 +259,57 @@ unlock(PyObject *release)
     return 0;
 }
 
+/* -- locks: seen free, not taken (the fast paths of one open/read/write/close cycle) --------- */
+
+/* The bound ``locked`` of a threading.Lock (a new reference), or NULL (no error) for any other
+ * kind of lock, which try_lock/unlock take and let go. */
+static PyObject *
+locked_method(PyObject *lock)
+{
+    if (lock == NULL || strcmp(Py_TYPE(lock)->tp_name, "_thread.lock") != 0) {
+        return NULL;
+    }
+    PyObject *locked = PyObject_GetAttrString(lock, "locked");
+    if (locked == NULL) {
+        PyErr_Clear();
+    }
+    return locked;
+}
+
+/* Enter the section a lock guards: with ``locked`` (locked_method's), 1 when the lock is free,
+ * 0 when a thread holds it, -1 on error; without, try_lock(acquire).
+ *
+ * Seen free with the GIL held, a threading.Lock stays free and no thread is inside what it
+ * guards until this thread runs Python code or lets the GIL go: every acquire and release is a
+ * call made holding the GIL, and a waiter that a release wakes enters only once it holds the
+ * GIL again (3.11/3.12 set ``locked`` then; 3.13 hands a PyMutex over still locked, or lets the
+ * waiter take it with the GIL). So a fast path that runs no Python code (no call, no
+ * collection: nothing the collector tracks is made, no object freed that could run a
+ * finalizer) from here to its last change is one step under the lock, as between acquire(False)
+ * and release(), for a fifth of the cost and with no waiter woken to find the lock taken again
+ * (a lock convoy). Relies on the GIL: the accelerator is not built without one. */
+static inline int
+enter_free(PyObject *locked, PyObject *acquire)
+{
+    if (locked == NULL) {
+        return try_lock(acquire);
+    }
+    PyObject *held = PyObject_Vectorcall(locked, NULL, 0, NULL);
+    if (held == NULL) {
+        return -1;
+    }
+    int result = held == Py_False;
+    Py_DECREF(held);
+    return result;
+}
+
+/* Leave what enter_free entered: a lock taken (no ``locked``) is let go; 0, or -1 on error. */
+static inline int
+leave_free(PyObject *locked, PyObject *release)
+{
+    return locked == NULL ? unlock(release) : 0;
+}
+
 /* -- FastPaths: one backend's accelerated methods -------------------------------------------- */
 
 typedef struct {
@@ -266,10 +318,12 @@ typedef struct {
     PyObject *files;         /* its fd -> description dict */
     PyObject *table_acquire; /* its lock's acquire and release */
     PyObject *table_release;
+    PyObject *table_locked;  /* its lock's locked, NULL unless a threading.Lock (enter_free) */
     PyObject *fs;            /* the MemoryFileSystem, or NULL for any other provider */
     PyObject *names;         /* its Resolver */
     PyObject *fs_acquire;
     PyObject *fs_release;
+    PyObject *fs_locked;     /* its lock's locked, or NULL (as table_locked) */
     PyObject *space;         /* its Space (the pages in use), for the raw file's writes */
     PyObject *python_read;   /* the Python methods, for everything off the fast paths */
     PyObject *python_lseek;
@@ -292,10 +346,12 @@ fast_paths_traverse(FastPaths *self, visitproc visit, void *arg)
     Py_VISIT(self->files);
     Py_VISIT(self->table_acquire);
     Py_VISIT(self->table_release);
+    Py_VISIT(self->table_locked);
     Py_VISIT(self->fs);
     Py_VISIT(self->names);
     Py_VISIT(self->fs_acquire);
     Py_VISIT(self->fs_release);
+    Py_VISIT(self->fs_locked);
     Py_VISIT(self->space);
     Py_VISIT(self->python_read);
     Py_VISIT(self->python_lseek);
@@ -317,10 +373,12 @@ fast_paths_clear(FastPaths *self)
     Py_CLEAR(self->files);
     Py_CLEAR(self->table_acquire);
     Py_CLEAR(self->table_release);
+    Py_CLEAR(self->table_locked);
     Py_CLEAR(self->fs);
     Py_CLEAR(self->names);
     Py_CLEAR(self->fs_acquire);
     Py_CLEAR(self->fs_release);
+    Py_CLEAR(self->fs_locked);
     Py_CLEAR(self->space);
     Py_CLEAR(self->python_read);
     Py_CLEAR(self->python_lseek);
@@ -407,6 +465,7 @@ fast_paths_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         Py_DECREF(self);
         return NULL;
     }
+    self->table_locked = locked_method(SLOT(table, layout.t_lock));
     if (fs != Py_None) {
         PyObject *names = PyObject_GetAttrString(fs, "_names");
         if (names == NULL) {
@@ -427,6 +486,7 @@ fast_paths_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         }
         self->fs_acquire = PyObject_GetAttrString(lock, "acquire");
         self->fs_release = PyObject_GetAttrString(lock, "release");
+        self->fs_locked = self->fs_release ? locked_method(lock) : NULL;
         Py_DECREF(lock);
         if (self->fs_acquire == NULL || self->fs_release == NULL) {
             Py_DECREF(self);
@@ -486,7 +546,7 @@ PyDoc_STRVAR(fast_read_doc,
 static int
 touch_atime(FastPaths *self, PyObject *node, long long now)
 {
-    int taken = try_lock(self->fs_acquire);
+    int taken = enter_free(self->fs_locked, self->fs_acquire);
     if (taken <= 0) {
         return taken;
     }
@@ -509,7 +569,7 @@ touch_atime(FastPaths *self, PyObject *node, long long now)
     else {
         done = 0; /* times that are not plain ints: the Python path's */
     }
-    if (unlock(self->fs_release) < 0) {
+    if (leave_free(self->fs_locked, self->fs_release) < 0) {
         return -1;
     }
     return done;
@@ -704,7 +764,7 @@ drop_empty_handles(FastPaths *self, PyObject *handle, PyObject *node, PyObject *
         SLOT(handle, layout.h_fs) != self->fs) {
         return 0;
     }
-    int taken = try_lock(self->fs_acquire);
+    int taken = enter_free(self->fs_locked, self->fs_acquire);
     if (taken <= 0) {
         return taken;
     }
@@ -712,7 +772,7 @@ drop_empty_handles(FastPaths *self, PyObject *handle, PyObject *node, PyObject *
         set_slot(node, layout.i_handles, Py_NewRef(layout.no_handles)); /* frees the set */
         trim_content(node); /* no handle writes on: the appends' slack goes */
     }
-    return unlock(self->fs_release);
+    return leave_free(self->fs_locked, self->fs_release);
 }
 
 /* What the last close of a description releases: a memory handle closed here when that only
@@ -772,7 +832,7 @@ fast_close(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
     if (!Py_IS_TYPE(self->table, layout.fd_table)) {
         goto python; /* a table of classes configured before the last configure() */
     }
-    int taken = try_lock(self->table_acquire);
+    int taken = enter_free(self->table_locked, self->table_acquire);
     if (taken < 0) {
         return NULL;
     }
@@ -787,14 +847,14 @@ fast_close(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
         !exact_long(SLOT(table, layout.t_hint), &hint) ||
         inheritable == NULL || !PySet_CheckExact(inheritable)) {
         PyErr_Clear();
-        if (unlock(self->table_release)) {
+        if (leave_free(self->table_locked, self->table_release)) {
             return NULL;
         }
         goto python; /* EBADF and everything unusual: the Python code says it */
     }
     PyObject *count = PyLong_FromLongLong(refs - 1);
     if (count == NULL) {
-        unlock(self->table_release);
+        leave_free(self->table_locked, self->table_release);
         return NULL;
     }
     Py_INCREF(description);
@@ -802,14 +862,14 @@ fast_close(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
         (PySet_GET_SIZE(inheritable) && PySet_Discard(inheritable, fd) < 0)) {
         Py_DECREF(count);
         Py_DECREF(description);
-        unlock(self->table_release);
+        leave_free(self->table_locked, self->table_release);
         return NULL;
     }
     if (number < hint) {
         set_slot(table, layout.t_hint, Py_NewRef(fd));
     }
     set_slot(description, layout.d_refs, count);
-    if (unlock(self->table_release)) {
+    if (leave_free(self->table_locked, self->table_release)) {
         Py_DECREF(description);
         return NULL;
     }
@@ -917,6 +977,44 @@ may_open(PyObject *names, PyObject *directory, PyObject *node, long long flags)
     return search == 1 ? permitted(node, who, want) : search;
 }
 
+/* O_TRUNC of an existing file that fast_open opens: whether it is the common case done here,
+ * a dense content no buffer exports, of a file with no set-ID bits (which an unprivileged
+ * writer clears: MemoryFileSystem._after_write's work, left to the Python path), opened for
+ * writing; its size in ``size``. 0 for everything else (the Python path's). */
+static int
+truncation_here(PyObject *node, long long flags, Py_ssize_t *size)
+{
+    long long mode;
+    PyObject *content = SLOT(node, layout.f_data);
+    if ((flags & 3) == O_RDONLY || content == NULL || !PyByteArray_CheckExact(content) ||
+        ((PyByteArrayObject *)content)->ob_exports > 0 ||
+        !exact_long(SLOT(node, layout.i_mode), &mode) || mode & 06000) {
+        return 0;
+    }
+    *size = PyByteArray_GET_SIZE(content);
+    return 1;
+}
+
+/* Cut the content truncation_here accepted to nothing, as MemoryFileSystem._resize(node, 0)
+ * and _after_write: its pages given back (``used``, made ahead: the space's new count, NULL
+ * when nothing is cut), mtime and ctime moved to ``now`` (a reference this takes). 0, or -1
+ * with MemoryError and nothing changed (a bytearray's shrink reallocates, as ``del``'s). */
+static int
+truncate_dense(FastPaths *self, PyObject *node, PyObject *used, PyObject *now)
+{
+    if (used != NULL) {
+        if (PyByteArray_Resize(SLOT(node, layout.f_data), 0) < 0) {
+            Py_DECREF(now);
+            return -1;
+        }
+        set_slot(self->space, layout.s_used_pages, Py_NewRef(used));
+    }
+    set_slot(node, layout.i_mtime, Py_NewRef(now));
+    set_slot(node, layout.i_ctime, now);
+    set_slot(node, layout.i_stat, Py_NewRef(Py_None));
+    return 0;
+}
+
 PyDoc_STRVAR(fast_open_doc,
 "open($self, /, path, flags, mode=511, *, dir_fd=None)\n--\n\n"
 "os.open: the lowest free descriptor, non-inheritable, for ``path``.");
@@ -964,12 +1062,13 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         return NULL;
     }
     PyObject *number = NULL;
-    PyObject *fs_lock_taken = NULL;
-    int taken = try_lock(self->fs_acquire);
+    int fs_entered = 0;
+    PyObject *truncated_now = NULL, *truncated_used = NULL; /* an O_TRUNC's, made ahead */
+    int taken = enter_free(self->fs_locked, self->fs_acquire);
     if (taken <= 0) {
         goto undo;
     }
-    fs_lock_taken = self->fs_release;
+    fs_entered = 1;
     PyObject *hit = PyDict_GetItemWithError(SLOT(self->names, layout.r_paths), path);
     if (hit == NULL || !PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) < 2) {
         goto undo; /* not resolved before: the Python path resolves it */
@@ -990,13 +1089,31 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         may_open(self->names, directory, node, flags) != 1) {
         goto undo; /* refused (EACCES) or unusual: the Python path says which */
     }
-    taken = try_lock(self->table_acquire);
+    /* O_CREAT of a name that exists opens it as without; O_TRUNC cuts it (open(..., 'w')) */
+    Py_ssize_t cut = 0;
+    if (flags & O_TRUNC) {
+        if (!truncation_here(node, flags, &cut) || self->space == NULL) {
+            goto undo;
+        }
+        long long used = 0;
+        if (cut && !exact_long(SLOT(self->space, layout.s_used_pages), &used)) {
+            goto undo;
+        }
+        /* made ahead (no Python code runs here: ints are not tracked by the collector) */
+        truncated_now = PyLong_FromLongLong(now_ns());
+        truncated_used = truncated_now && cut
+            ? PyLong_FromLongLong(used - (((long long)cut + 4095) >> 12)) : NULL;
+        if (truncated_now == NULL || (cut && truncated_used == NULL)) {
+            goto undo;
+        }
+    }
+    taken = enter_free(self->table_locked, self->table_acquire);
     if (taken <= 0) {
         goto undo;
     }
     long long fd = lowest_free(self, &number);
     if (fd < 0) {
-        unlock(self->table_release);
+        leave_free(self->table_locked, self->table_release);
         goto undo; /* EMFILE: the Python path says it */
     }
     PyObject *state = layout.fast_state[flags & 3];
@@ -1021,21 +1138,33 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         set_slot(node, layout.i_handles, handles); /* the spare's reference moves to the node */
     }
     if (PySet_Add(handles, handle) < 0) {
-        unlock(self->table_release);
+        leave_free(self->table_locked, self->table_release);
         goto undo;
     }
     if (PyDict_SetItem(self->files, number, description) < 0) {
         PySet_Discard(handles, handle);
-        unlock(self->table_release);
+        leave_free(self->table_locked, self->table_release);
         goto undo;
     }
+    /* the last step that can fail: its failure takes the descriptor back (an empty handle
+     * set left on the inode is a state drop_empty_handles knows) */
+    if (truncated_now != NULL &&
+        truncate_dense(self, node, truncated_used, Py_NewRef(truncated_now)) < 0) {
+        PyDict_DelItem(self->files, number);
+        PySet_Discard(handles, handle);
+        leave_free(self->table_locked, self->table_release);
+        goto undo;
+    }
+    Py_XDECREF(truncated_now);
+    Py_XDECREF(truncated_used);
     PyObject *next = PyLong_FromLongLong(fd + 1);
     if (next == NULL) {
         PyErr_Clear();
         next = Py_NewRef(number); /* the hint only has to be a free-or-lower number */
     }
     set_slot(self->table, layout.t_hint, next);
-    int failed = unlock(self->table_release) | unlock(self->fs_release);
+    int failed = leave_free(self->table_locked, self->table_release) |
+                 leave_free(self->fs_locked, self->fs_release);
     Py_DECREF(description);
     Py_DECREF(handle);
     if (failed) {
@@ -1044,16 +1173,18 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     }
     return number;
 undo:
+    Py_XDECREF(truncated_now);
+    Py_XDECREF(truncated_used);
     Py_XDECREF(number);
     Py_DECREF(description);
     Py_DECREF(handle);
     if (PyErr_Occurred()) {
-        if (fs_lock_taken) {
-            unlock(fs_lock_taken);
+        if (fs_entered) {
+            leave_free(self->fs_locked, self->fs_release);
         }
         return NULL;
     }
-    if (fs_lock_taken && unlock(fs_lock_taken)) {
+    if (fs_entered && leave_free(self->fs_locked, self->fs_release)) {
         return NULL;
     }
 python:;
@@ -1602,7 +1733,8 @@ memory_pwrite(PyObject *space, PyObject *acquire, PyObject *release, PyObject *h
     if (now == NULL) {
         return -1;
     }
-    int taken = try_lock(acquire);
+    /* release NULL: ``acquire`` is the lock's ``locked`` (the raw file's writes, enter_free) */
+    int taken = release == NULL ? enter_free(acquire, NULL) : try_lock(acquire);
     if (taken <= 0) {
         Py_DECREF(now);
         return taken;
@@ -1616,7 +1748,7 @@ memory_pwrite(PyObject *space, PyObject *acquire, PyObject *release, PyObject *h
     else {
         Py_DECREF(now);
     }
-    if (unlock(release) < 0) {
+    if (release != NULL && unlock(release) < 0) {
         return -1;
     }
     return done;
@@ -2486,8 +2618,10 @@ RAW_METHOD(raw_write)
     /* The offset was found free and no Python code runs until it is moved: the write and the
      * move are one step for every other thread, as FileDescription.write's busy flag makes
      * them for the Python path. */
-    int done = memory_pwrite(paths->space, paths->fs_acquire, paths->fs_release, handle,
-                             view.buf, view.len, offset);
+    int done = paths->fs_locked
+        ? memory_pwrite(paths->space, paths->fs_locked, NULL, handle, view.buf, view.len, offset)
+        : memory_pwrite(paths->space, paths->fs_acquire, paths->fs_release, handle, view.buf,
+                        view.len, offset);
     Py_ssize_t length = view.len;
     if (done == 1 && advance_offset(description, offset, length) < 0) {
         done = -1; /* (only a MemoryError: the int for the new offset) */
@@ -2640,8 +2774,18 @@ RAW_METHOD(raw_seekable)
     }
     long long fd, known;
     if (open_fd(self, &fd) == NULL || nargs != 0 || kwnames != NULL ||
-        !exact_long(SLOT(self, raw.seekable), &known) || known < 0) {
+        !exact_long(SLOT(self, raw.seekable), &known)) {
         PYTHON(str_seekable);
+    }
+    if (known < 0) {
+        /* not asked yet: RawFile.seekable's lseek(0, SEEK_CUR), which a free offset of a
+         * description of ours answers (as raw_tell); anything else is the Python method's */
+        PyObject *description;
+        if (raw_offset(self, &description) == NULL) {
+            PYTHON(str_seekable);
+        }
+        mark_seekable(self);
+        known = 1;
     }
     return PyBool_FromLong(known > 0);
 }
@@ -2712,6 +2856,55 @@ PyDoc_STRVAR(raw_file_base_doc,
 "The C methods of the accelerated raw file (``class FastRawFile(RawFileBase, RawFile)``):\n"
 "RawFile's common cases on a memory file of an accelerated backend; RawFile's Python\n"
 "methods for everything else.");
+
+PyDoc_STRVAR(new_raw_file_doc,
+"new_raw_file($module, cls, /, *args)\n--\n\n"
+"``cls(*args)``: for a RawFile class whose ``__init__`` is RawFileBase's, the new object made\n"
+"closed as RawFile.__new__ makes it, without its Python frame, then initialised; any other\n"
+"class is called as it is.");
+
+static PyObject *
+new_raw_file(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1 || !PyType_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "new_raw_file() takes a class first");
+        return NULL;
+    }
+    PyTypeObject *type = (PyTypeObject *)args[0];
+    if (!raw_configured || !PyType_IsSubtype(type, raw.raw_file) || type->tp_init != raw_init ||
+        type->tp_alloc == NULL) {
+        return PyObject_Vectorcall(args[0], args + 1, nargs - 1, NULL);
+    }
+    PyObject *init_args = PyTuple_New(nargs - 1);
+    if (init_args == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 1; i < nargs; i++) {
+        PyTuple_SET_ITEM(init_args, i - 1, Py_NewRef(args[i]));
+    }
+    /* RawFile.__new__: _io._IOBase's new (PyType_GenericNew), then the closed state */
+    PyObject *self = type->tp_alloc(type, 0);
+    if (self == NULL) {
+        Py_DECREF(init_args);
+        return NULL;
+    }
+    set_slot(self, raw.fd, PyLong_FromLong(-1)); /* (small ints: cached, never NULL) */
+    set_slot(self, raw.created, Py_NewRef(Py_False));
+    set_slot(self, raw.readable, Py_NewRef(Py_False));
+    set_slot(self, raw.writable, Py_NewRef(Py_False));
+    set_slot(self, raw.appending, Py_NewRef(Py_False));
+    set_slot(self, raw.seekable, PyLong_FromLong(-1)); /* unknown until the first lseek */
+    set_slot(self, raw.closefd, Py_NewRef(Py_True));
+    set_slot(self, raw.finalizing, Py_NewRef(Py_False));
+    set_slot(self, raw.blksize, PyLong_FromLong(0));
+    int failed = raw_init(self, init_args, NULL);
+    Py_DECREF(init_args);
+    if (failed < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return self;
+}
 
 static PyType_Slot raw_file_base_slots[] = {
     {Py_tp_doc, (void *)raw_file_base_doc},
@@ -3363,6 +3556,8 @@ static PyMethodDef module_methods[] = {
     {"configure_stat_view", (PyCFunction)configure_stat_view, METH_O, configure_stat_view_doc},
     {"configure_mkdir", (PyCFunction)(void (*)(void))configure_mkdir,
      METH_VARARGS | METH_KEYWORDS, configure_mkdir_doc},
+    {"new_raw_file", (PyCFunction)(void (*)(void))new_raw_file, METH_FASTCALL,
+     new_raw_file_doc},
     {NULL, NULL, 0, NULL},
 };
 

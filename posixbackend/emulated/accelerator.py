@@ -20,6 +20,7 @@ serving in its place (accelerator_contract.py).
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import posix
@@ -96,8 +97,9 @@ def _configure_speedups(speedups: ModuleType) -> None:
         no_handles=NO_HANDLES,
         open_state=OPEN,
         reader_state=READ | TOUCH,
-        # creating, truncating and the flags the memory fs checks only on its general path
-        slow_flags=_SLOW_OPEN_FLAGS | os.O_CREAT | os.O_TRUNC | O_TMPFILE_BIT,
+        # the flags the memory fs checks only on its general path (an O_CREAT that creates
+        # and an O_TRUNC of an unusual file go there too: fast_open tells them apart)
+        slow_flags=_SLOW_OPEN_FLAGS | O_TMPFILE_BIT,
         writer_state=WRITE,
         max_file_size=MAX_FILE_SIZE,
     )
@@ -162,6 +164,16 @@ def _fast_bound_raw_file() -> type[BoundRawFile] | None:
         "FastBoundRawFile", (_speedups.RawFileBase, BoundRawFile), namespace
     )
     return cls
+
+
+def raw_file_maker(file_io: type[RawFile]) -> Callable[..., RawFile]:
+    """What makes ``file_io``'s objects for ``open()``: the class itself, or for a class with
+    the C methods (see :data:`FAST_BOUND_RAW_FILE`) the C ``new_raw_file`` bound to it, which
+    makes the new object's closed state without RawFile.__new__'s Python frame."""
+    if _speedups is None or not issubclass(file_io, _speedups.RawFileBase):
+        return file_io
+    maker: Callable[..., RawFile] = functools.partial(_speedups.new_raw_file, file_io)
+    return maker
 
 
 TRUNCATED_STAT: Callable[[os.stat_result, int], os.stat_result | None] | None = (

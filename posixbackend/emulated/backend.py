@@ -121,7 +121,7 @@ class EmulatedBackend(
     @functools.cached_property
     def io_open(self) -> Callable[..., IO[Any]]:
         """``open()`` on this backend: io.open's behaviour over its descriptors."""
-        return make_open(self, self.FileIO)
+        return make_open(self, accelerator.raw_file_maker(self.FileIO))
 
     def open_code(self, path: str) -> IO[bytes]:
         """io.open_code: ``path`` (a str) opened for reading bytes, on this backend."""

@@ -877,12 +877,25 @@ def _wrap(
         raise
 
 
+def _buffered_class(parsed: _OpenMode) -> Callable[..., IO[Any]] | None:
+    """The buffered class :func:`_wrap` puts a binary mode's raw file in (None for text)."""
+    if not parsed.binary:
+        return None
+    if parsed.updating:
+        return io.BufferedRandom
+    if parsed.creating or parsed.writing or parsed.appending:
+        return io.BufferedWriter
+    return io.BufferedReader
+
+
 _COMMON_MODES = {
-    mode: (_parse_open_mode(mode), _parse_open_mode(mode).raw)
+    mode: (_parse_open_mode(mode), _parse_open_mode(mode).raw,
+           _buffered_class(_parse_open_mode(mode)))
     for letter in "rwax"
     for mode in (letter, letter + "b", letter + "t", letter + "+", letter + "b+", letter + "+b")
-}
-"""The parsed modes (and raw modes) of ``open()``'s usual mode strings, for its fast path."""
+}  # fmt: skip
+"""The parsed modes, raw modes and (binary modes) buffered classes of ``open()``'s usual mode
+strings, for its fast path."""
 
 
 _PATH_LIKE: Final = {
@@ -906,7 +919,8 @@ def make_open(
     os_module: OsLike, raw_type: Callable[[Any, str, bool, Opener | None], RawFile] | None = None
 ) -> Callable[..., IO[Any]]:
     """Return an ``open()`` that works as ``io.open`` but opens a ``RawFile`` on ``os_module``
-    (made by ``raw_type(file, mode, closefd, opener)`` when given: a class named as FileIO)."""
+    (made by ``raw_type(file, mode, closefd, opener)`` when given: a class named as FileIO, or
+    what makes its objects, accelerator.raw_file_maker)."""
     warn_default_encoding = sys.flags.warn_default_encoding  # fixed for the process
 
     def open(  # noqa: PLR0917 - open()'s own signature
@@ -946,6 +960,18 @@ def make_open(
                 raw = RawFile(path, common[1], True, None, os_module=os_module)
             else:
                 raw = raw_type(path, common[1], True, None)
+            buffered = common[2]
+            if buffered is not None:
+                # a binary mode: _wrap's work inline (its two frames cost as much as the rest
+                # of open()); io.open asks isatty() in every mode, though line buffering
+                # changes nothing for a binary file
+                try:
+                    raw.isatty()
+                    wrapped: IO[Any] = buffered(raw, raw._blksize)
+                except BaseException:
+                    raw.close()
+                    raise
+                return wrapped
             return _wrap(raw, common[0], -1, (encoding, None, None), mode)
         mode = cast(str, _str_arg("open", "mode", mode))
         buffering = _c_int(buffering)

@@ -53,7 +53,7 @@ class Request:
     def to_json(self) -> bytes:
         """The request as UTF-8 JSON."""
         data = {
-            "program": attrs.asdict(self.program),
+            "program": {"kind": self.program.kind, "value": self.program.value},
             "argv": list(self.argv),
             "files": {path: base64.b64encode(data).decode() for path, data in self.files.items()},
             "cwd": self.cwd,

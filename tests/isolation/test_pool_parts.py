@@ -5,8 +5,11 @@ arguments."""
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -85,3 +88,28 @@ def test_submit_and_prepare_run_take_run_isolateds_arguments() -> None:
     keywords = {name: p for name, p in public.items() if p[0] is inspect.Parameter.KEYWORD_ONLY}
     submitted = _parameters(Pool.submit)
     assert {name: submitted[name] for name in keywords if name in submitted} == keywords
+
+
+FILL_TWICE = """
+import json
+from posixbackend.isolation import zygote
+zygote.fill_allocator_pools()
+zygote.fill_allocator_pools()
+print(json.dumps([sum(1 for filler in made if filler is not None) for made in zygote._FILLERS]))
+"""
+
+
+@pytest.mark.skipif(
+    sys.implementation.name != "cpython" or not hasattr(sys, "_debugmallocstats"),
+    reason="CPython's small-object allocator",
+)
+def test_the_zygote_fills_its_allocators_pools() -> None:
+    """The first fill takes the free blocks of every pool in use (thousands, after the
+    library's imports); right after it, what is left is what the fill itself and the
+    classes it leaves alone hold (a sign the allocator's table was read and used)."""
+    done = subprocess.run(
+        [sys.executable, "-c", FILL_TWICE], capture_output=True, text=True, check=True
+    )
+    first, second = json.loads(done.stdout)
+    assert first > 1000
+    assert second < first / 2

@@ -133,6 +133,7 @@ FLAGS = [
     os.O_RDONLY, os.O_RDONLY | os.O_CLOEXEC, os.O_WRONLY, os.O_RDWR, 3, os.O_RDWR | os.O_APPEND,
     os.O_RDONLY | os.O_NOATIME, os.O_RDONLY | os.O_DIRECTORY, os.O_PATH, os.O_RDWR | os.O_TRUNC,
     os.O_CREAT | os.O_RDWR, os.O_CREAT | os.O_EXCL | os.O_WRONLY, -1, 1 << 31, True, 1.5, "0",
+    os.O_WRONLY | os.O_CREAT | os.O_TRUNC, os.O_RDONLY | os.O_TRUNC,
 ]  # fmt: skip
 NUMBERS = [0, 1, 7, 100, 255, 256, 1000, -1, 2**63 - 1, 2**63, -(2**63) - 1, True, 2.0, "1", None]
 BAD_FDS = [-1, 1000, 2**31, 2**63, True, 3.0, "3", None]
@@ -194,7 +195,8 @@ def run_program(backend: EmulatedBackend, program: list[tuple[Any, ...]]) -> lis
             result = outcome(backend.file_system.stat, args[0])  # in ns, not truncated
             if result[0] == "ok":
                 st_ = result[1]
-                result = ("ok", st_.st_mode, st_.st_size, st_.st_nlink, *relatime(st_))
+                free = backend.file_system.statvfs("/").f_bfree  # the pages a truncation gave back
+                result = ("ok", st_.st_mode, st_.st_size, st_.st_nlink, free, *relatime(st_))
         elif name in ("unlink", "chmod"):
             result = outcome(getattr(backend, name), *args)
         elif name == "dup2":
@@ -328,6 +330,92 @@ def test_closing_the_last_descriptor_of_an_unlinked_file_frees_it(accelerated: b
     assert backend.statvfs("/").f_bfree == free
     backend.close(fd + 1)
     assert backend.statvfs("/").f_bfree > free, "the last close gives the space back"
+
+
+TRUNCATING = [
+    os.O_WRONLY | os.O_CREAT | os.O_TRUNC, os.O_RDWR | os.O_CREAT | os.O_TRUNC,
+    os.O_RDWR | os.O_TRUNC, os.O_RDONLY | os.O_TRUNC, os.O_RDWR | os.O_CREAT,
+]  # fmt: skip
+
+
+@pytest.mark.skipif(not accelerator.AVAILABLE, reason=accelerator.MISSING)
+@pytest.mark.parametrize("mode", [0o644, 0o444, 0o6755, 0o2644])
+@pytest.mark.parametrize("who", [Identity.root(), USER], ids=["root", "user"])
+def test_truncating_opens_of_an_existing_file_agree_with_python(mode: int, who: Identity) -> None:
+    """open(path, 'w') of a file that exists (the C path's O_CREAT and O_TRUNC): the content
+    cut, its pages given back, mtime and ctime moved, set-ID bits cleared for a user; each
+    open twice (the second finds the path cached) and once more on an exported buffer."""
+    outcomes = []
+    for accelerated in (True, False):
+        backend = make_backend(accelerated)
+        backend.chmod("/d/f", mode)
+        backend.file_system.identity = who  # type: ignore[attr-defined]
+        backend.close(backend.open("/d/g", os.O_RDONLY))  # one open done: the C path serves
+        seen = []
+        for flags in TRUNCATING:
+            for _ in range(2):
+                fd = backend.open("/d/f", os.O_WRONLY) if mode & 0o200 else None
+                if fd is not None:  # content to cut again
+                    backend.write(fd, CONTENT)
+                    backend.close(fd)
+                before = backend.file_system.stat("/d/f")
+                result = outcome(backend.open, "/d/f", flags)
+                after = backend.file_system.stat("/d/f")
+                if result[0] == "ok":
+                    assert backend.lseek(result[1], 0, os.SEEK_CUR) == 0
+                    backend.close(result[1])
+                seen.append(
+                    (
+                        flags, result, after.st_mode, after.st_size, after.st_blocks,
+                        backend.file_system.statvfs("/").f_bfree,
+                        after.st_mtime_ns > before.st_mtime_ns,
+                        after.st_ctime_ns > before.st_ctime_ns,
+                    )
+                )  # fmt: skip
+        outcomes.append(seen)
+    assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.skipif(not accelerator.AVAILABLE, reason=accelerator.MISSING)
+def test_a_truncating_open_of_an_exported_content_is_python_s() -> None:
+    """A buffer exported from the content (as a memoryview on it) cannot be resized: the C path
+    leaves the open to Python, whose error (or not) the accelerated backend then gives."""
+    outcomes = []
+    for accelerated in (True, False):
+        backend = make_backend(accelerated)
+        backend.close(backend.open("/d/f", os.O_RDONLY))
+        node = backend.file_system.open("/d/f", os.O_RDONLY).node  # type: ignore[attr-defined]
+        with memoryview(node.data):
+            result = outcome(backend.open, "/d/f", os.O_WRONLY | os.O_TRUNC)
+        outcomes.append((result[0], result[1] if result[0] != "ok" else None, len(node.data)))
+    assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.skipif(not accelerator.AVAILABLE, reason=accelerator.MISSING)
+def test_the_usual_binary_open_cycle_runs_no_backend_python_code() -> None:
+    """open(path, 'w+b') of an existing file (found in the path cache), write, seek, read and
+    close: only open()'s own Python function runs, everything under it is the C paths' (the
+    raw file's __new__ included: the cycle issue 20's thread benchmark measures)."""
+    backend = make_backend(True)
+    open_ = backend.io_open
+    with open_("/d/f", "w+b") as file:  # resolved once
+        file.write(CONTENT)
+    ran: list[str] = []
+
+    def profile(frame: Any, event: str, arg: object) -> None:
+        if event == "call":
+            ran.append(f"{frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_code.co_name}")
+
+    sys.setprofile(profile)
+    try:
+        with open_("/d/f", "w+b") as file:
+            file.write(CONTENT)
+            file.seek(0)
+            data = file.read()
+    finally:
+        sys.setprofile(None)
+    assert data == CONTENT
+    assert [name for name in ran if not name.startswith("test_")] == ["fileio.py:open"]
 
 
 # -- threads and memory -----------------------------------------------------------------------

@@ -466,3 +466,46 @@ def test_the_c_paths_keep_no_references() -> None:
     gc.collect()
     assert (sys.getrefcount(path), sys.getrefcount(payload)) == counts
     assert set(backend._table.files) == before
+
+
+def test_the_c_maker_makes_what_the_class_makes() -> None:
+    """open()'s raw files come from accelerator.raw_file_maker (RawFile.__new__'s state made in
+    C): the same object, state and errors as the class called itself; a class without the C
+    methods, or another RawFile, is called as it is."""
+    backend = memory_backend(True)
+    file_io: Any = backend.FileIO  # (FileIO's arguments: no os_module)
+    maker = accelerator.raw_file_maker(file_io)
+    assert maker is not file_io
+    backend.mkdir("/t")
+    with backend.io_open("/t/f", "wb") as file:
+        file.write(INITIAL)
+    slots = [name for name in RawFile.__slots__ if name != "_os"]
+    shapes: list[tuple[Any, ...]] = [("/t/f", "rb"), ("/t/f", "r+b", True, None), ("/t/f", "ab")]
+    for args in shapes:
+        made, called = maker(*args), file_io(*args)
+        try:
+            assert type(made) is type(called)
+            assert [getattr(made, name) for name in slots if name != "_fd"] == [
+                getattr(called, name) for name in slots if name != "_fd"
+            ]
+            assert made.name == called.name and made._os is called._os
+            assert made.tell() == called.tell()
+            assert not made.readable() or made.read() == called.read()
+        finally:
+            made.close()
+            called.close()
+    refused: list[tuple[Any, ...]] = [
+        ("/t/missing", "rb"), ("/t/f", "rq"), (1.5, "rb"), ("/t/f", "rb", False),
+    ]  # fmt: skip
+    for args in refused:
+        outcomes = []
+        for make in (maker, file_io):
+            try:
+                make(*args)
+            except (OSError, ValueError, TypeError) as error:
+                outcomes.append((type(error), str(error), getattr(error, "errno", None)))
+        assert len(outcomes) == 2 and outcomes[0] == outcomes[1]
+    pure = memory_backend(False)
+    assert accelerator.raw_file_maker(pure.FileIO) is pure.FileIO
+    assert accelerator._speedups is not None
+    assert type(accelerator._speedups.new_raw_file(io.BytesIO, b"x")) is io.BytesIO
