@@ -24,7 +24,9 @@
 #include "_memory_writer_api.h"
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #define DAY_NS 86400000000000LL
 
@@ -1193,6 +1195,10 @@ python:;
     return result;
 }
 
+/* The copy of a status record at a backend's time resolution, made in C (defined with
+ * truncated_stat below). */
+static PyObject *stat_view(PyObject *view, PyObject *result, PyObject *resolution);
+
 /* -- stat: an absolute path's cached status, resolved by plain lookups ----------------------- */
 
 /* The entry ``length`` characters of the ASCII ``text`` from ``start`` name in ``directory``
@@ -1334,6 +1340,32 @@ PyDoc_STRVAR(fast_stat_doc,
 "stat($self, /, path, *, dir_fd=None, follow_symlinks=True)\n--\n\n"
 "os.stat.");
 
+/* Whether the keywords ``kwnames`` (values after the one positional argument in ``args``)
+ * change nothing: dir_fd=None, and for os.stat (``follow``) follow_symlinks=True -- what
+ * shutil.copystat passes. Anything else (another value, an unknown name) is the Python
+ * method's to judge. */
+static int
+default_keywords(PyObject *const *args, PyObject *kwnames, int follow)
+{
+    if (kwnames == NULL) {
+        return 1;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, i), *value = args[1 + i];
+        if (PyUnicode_CompareWithASCIIString(name, "dir_fd") == 0) {
+            if (value != Py_None) {
+                return 0;
+            }
+        }
+        else if (!follow || value != Py_True ||
+                 PyUnicode_CompareWithASCIIString(name, "follow_symlinks") != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* os.stat and os.lstat of one absolute plain path, answered alike: a regular file or a
  * directory is the same either way (a link at the end, which only the two see differently,
  * is the Python method's, ``fallback``). */
@@ -1341,7 +1373,8 @@ static PyObject *
 plain_stat(FastPaths *self, PyObject *fallback, PyObject *const *args, Py_ssize_t nargs,
            PyObject *kwnames)
 {
-    if (self->fs == NULL || nargs != 1 || kwnames != NULL ||
+    if (self->fs == NULL || nargs != 1 ||
+        !default_keywords(args, kwnames, fallback == self->python_stat) ||
         !Py_IS_TYPE(self->names, layout.resolver)) {
         goto python;
     }
@@ -1410,7 +1443,7 @@ plain_stat(FastPaths *self, PyObject *fallback, PyObject *const *args, Py_ssize_
             goto done;
         }
     }
-    view = PyObject_CallOneArg(self->view, result); /* made (and the gap noted) in Python */
+    view = stat_view(self->view, result, self->resolution); /* (the gap noted there) */
     if (view != NULL) {
         PyObject *kept = PyTuple_Pack(3, result, self->resolution, view);
         if (kept == NULL) {
@@ -1600,6 +1633,41 @@ grow_content(PyObject *content, Py_ssize_t size)
     return PyByteArray_Resize(content, size);
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+#define POPULATED_FROM (256 * 1024) /* writes this long or longer have their pages populated */
+static int populate_works = 1;  /* cleared when the kernel refuses MADV_POPULATE_WRITE */
+
+/* Fault in the pages of ``start`` .. ``start + length`` (of a buffer about to be written there)
+ * with one madvise(MADV_POPULATE_WRITE), as the kernel gives a tmpfs file its pages in one
+ * step: a big write into fresh memory otherwise takes a page fault per 4 KiB, and in a guest
+ * under a hypervisor those traps cost more than the copy (1 MiB appends: ~500 us/MiB of faults
+ * against tmpfs's ~370 us/MiB for the whole write). Only whole pages inside the range, only for
+ * long writes; a kernel without it (EINVAL) is not asked again; any other failure (ENOMEM...)
+ * leaves the faults to the copy, which then raises nothing. */
+static void
+populate(char *start, Py_ssize_t length)
+{
+    if (!populate_works || length < POPULATED_FROM) {
+        return;
+    }
+    static uintptr_t page = 0;
+    if (page == 0) {
+        long size = sysconf(_SC_PAGESIZE);
+        page = size > 0 ? (uintptr_t)size : 4096;
+    }
+    uintptr_t first = ((uintptr_t)start + page - 1) & ~(page - 1);
+    uintptr_t end = ((uintptr_t)start + (uintptr_t)length) & ~(page - 1);
+    if (end > first) {
+        int saved = errno;
+        if (madvise((void *)first, end - first, MADV_POPULATE_WRITE) < 0 && errno == EINVAL) {
+            populate_works = 0;
+        }
+        errno = saved;
+    }
+}
+
 /* Write ``length`` bytes at ``bytes`` into the dense content of ``node`` at ``offset`` (the file
  * system lock held): 1 when done, 0 when the case is the Python method's (nothing changed), -1
  * on error. As MemoryFileSystem._write: in place, or growing with no page left out and no
@@ -1633,6 +1701,7 @@ write_dense(PyObject *space, PyObject *node, const char *bytes, Py_ssize_t lengt
             PyErr_Clear(); /* out of memory: the Python method says ENOSPC */
             return 0;
         }
+        populate(PyByteArray_AS_STRING(content) + size, (Py_ssize_t)(end - size));
         if (offset > size) {
             memset(PyByteArray_AS_STRING(content) + size, 0, (size_t)(offset - size));
         }
@@ -3017,6 +3086,63 @@ truncated_stat(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return view;
 }
 
+static PyObject *times_truncated_hit; /* the gap emulated.times.resolution's hit, or NULL */
+
+PyDoc_STRVAR(configure_stat_view_doc,
+"configure_stat_view($module, hit, /)\n--\n\n"
+"Let the C stat make its copies at a backend's time resolution itself, calling ``hit`` (the\n"
+"times-resolution gap's) where a copy's times differ, as BackendCore._view does.");
+
+static PyObject *
+configure_stat_view(PyObject *module, PyObject *hit)
+{
+    if (!PyCallable_Check(hit)) {
+        PyErr_SetString(PyExc_TypeError, "hit must be callable");
+        return NULL;
+    }
+    Py_XSETREF(times_truncated_hit, Py_NewRef(hit));
+    Py_RETURN_NONE;
+}
+
+/* BackendCore._view(result) for a resolution other than 1 ns, without its Python frame: the
+ * truncated copy (truncated_stat) and, when its atime or mtime moved, a hit of the gap; the
+ * Python ``view`` where this is not configured or the times are not plain ints. */
+static PyObject *
+stat_view(PyObject *view, PyObject *result, PyObject *resolution)
+{
+    if (times_truncated_hit == NULL) {
+        return PyObject_CallOneArg(view, result);
+    }
+    PyObject *args[2] = {result, resolution};
+    PyObject *copy = truncated_stat(NULL, args, 2);
+    if (copy == NULL) {
+        return NULL;
+    }
+    if (copy == Py_None) {
+        Py_DECREF(copy);
+        return PyObject_CallOneArg(view, result);
+    }
+    /* _view's test: st_mtime_ns or st_atime_ns changed (the ns fields are exact ints here) */
+    int moved = 0;
+    for (Py_ssize_t index = STAT_TIMES_NS; index < STAT_TIMES_NS + 2 && !moved; index++) {
+        moved = PyObject_RichCompareBool(PyStructSequence_GET_ITEM(copy, index),
+                                         PyStructSequence_GET_ITEM(result, index), Py_NE);
+        if (moved < 0) {
+            Py_DECREF(copy);
+            return NULL;
+        }
+    }
+    if (moved) {
+        PyObject *done = PyObject_CallNoArgs(times_truncated_hit);
+        if (done == NULL) {
+            Py_DECREF(copy);
+            return NULL;
+        }
+        Py_DECREF(done);
+    }
+    return copy;
+}
+
 /* posix.stat_result and its number of fields, when it has the times where expected. */
 static int
 find_stat_result(void)
@@ -3043,6 +3169,382 @@ find_stat_result(void)
     return 0;
 }
 
+/* -- FastMkdir: os.mkdir of a plain absolute path on a memory file system ------------------- */
+
+/* What the mkdir fast path writes: every slot of a new Directory (a blank one is filled here,
+ * as Directory.__init__ and MemoryFileSystem._new would fill it), its parent's entry, links and
+ * times (MemoryFileSystem._enter), and the inode count (Space). Kept apart from Layout: its own
+ * table, configured by configure_mkdir(). */
+typedef struct {
+    PyTypeObject *inode;
+    PyTypeObject *directory;
+    PyTypeObject *space;
+    Py_ssize_t i_derived, i_stat, i_atime, i_ctime, i_dev, i_freed, i_gid, i_handles, i_ino,
+        i_mode, i_mtime, i_nlink, i_uid;
+    Py_ssize_t d_entries, d_listed, d_name, d_parent;
+    Py_ssize_t s_used_inodes, s_max_inodes;
+} MkdirLayout;
+
+static MkdirLayout mkdir_layout;
+static int mkdir_configured = 0;
+
+#define READ(role, slot, field) SLOT_READ(MkdirLayout, role, slot, field)
+static const SlotRead mkdir_reads[] = {
+    READ(inode, "_derived", i_derived),
+    READ(inode, "_stat", i_stat),
+    READ(inode, "atime", i_atime),
+    READ(inode, "ctime", i_ctime),
+    READ(inode, "dev", i_dev),
+    READ(inode, "freed", i_freed),
+    READ(inode, "gid", i_gid),
+    READ(inode, "handles", i_handles),
+    READ(inode, "ino", i_ino),
+    READ(inode, "mode", i_mode),
+    READ(inode, "mtime", i_mtime),
+    READ(inode, "nlink", i_nlink),
+    READ(inode, "uid", i_uid),
+    READ(directory, "entries", d_entries),
+    READ(directory, "listed", d_listed),
+    READ(directory, "name", d_name),
+    READ(directory, "parent", d_parent),
+    READ(space, "used_inodes", s_used_inodes),
+    READ(space, "max_inodes", s_max_inodes),
+};
+#undef READ
+#define MKDIR_READS (sizeof(mkdir_reads) / sizeof(mkdir_reads[0]))
+
+PyDoc_STRVAR(configure_mkdir_doc,
+"configure_mkdir($module, /, *, inode, directory, space)\n--\n\n"
+"Learn the slots of the memory file system's classes that FastMkdir fills (after configure()).");
+
+static PyObject *
+configure_mkdir(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"inode", "directory", "space", NULL};
+    MkdirLayout new;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$O!O!O!:configure_mkdir", keywords,
+                                     &PyType_Type, &new.inode, &PyType_Type, &new.directory,
+                                     &PyType_Type, &new.space)) {
+        return NULL;
+    }
+    if (!PyType_IsSubtype(new.directory, new.inode)) {
+        PyErr_SetString(PyExc_TypeError, "the classes do not derive from each other as expected");
+        return NULL;
+    }
+    if (read_slot_offsets(mkdir_reads, MKDIR_READS, &new) < 0) {
+        return NULL;
+    }
+    Py_INCREF(new.inode);
+    Py_INCREF(new.directory);
+    Py_INCREF(new.space);
+    if (mkdir_configured) {
+        Py_CLEAR(mkdir_layout.inode);
+        Py_CLEAR(mkdir_layout.directory);
+        Py_CLEAR(mkdir_layout.space);
+    }
+    mkdir_layout = new;
+    mkdir_configured = 1;
+    Py_RETURN_NONE;
+}
+
+typedef struct {
+    PyObject_HEAD
+    FastPaths *paths;      /* the backend's fast paths: its file system, resolver and lock */
+    PyObject *python;      /* the backend's Python mkdir, for every other case */
+    PyObject *backend;     /* the backend (its umask is read at each call) */
+    PyObject *inodes;      /* the file system's inode numbers (an itertools.count) */
+    PyObject *dev;         /* its device number */
+    vectorcallfunc vectorcall;
+} FastMkdir;
+
+static PyObject *str_umask; /* "_umask" */
+
+static int
+fast_mkdir_traverse(FastMkdir *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->paths);
+    Py_VISIT(self->python);
+    Py_VISIT(self->backend);
+    Py_VISIT(self->inodes);
+    Py_VISIT(self->dev);
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+static int
+fast_mkdir_clear(FastMkdir *self)
+{
+    Py_CLEAR(self->paths);
+    Py_CLEAR(self->python);
+    Py_CLEAR(self->backend);
+    Py_CLEAR(self->inodes);
+    Py_CLEAR(self->dev);
+    return 0;
+}
+
+static void
+fast_mkdir_dealloc(FastMkdir *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    fast_mkdir_clear(self);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+static PyObject *fast_mkdir_call(PyObject *, PyObject *const *, size_t, PyObject *);
+
+static PyObject *
+fast_mkdir_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"fast_paths", "mkdir", NULL};
+    PyObject *paths, *python;
+    if (!configured || !mkdir_configured) {
+        PyErr_SetString(PyExc_RuntimeError, "configure() and configure_mkdir() first");
+        return NULL;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O:FastMkdir", keywords, fast_paths_type,
+                                     &paths, &python)) {
+        return NULL;
+    }
+    if (!PyMethod_Check(python)) {
+        PyErr_SetString(PyExc_TypeError, "mkdir must be the backend's bound method");
+        return NULL;
+    }
+    FastMkdir *self = (FastMkdir *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->vectorcall = fast_mkdir_call;
+    self->paths = (FastPaths *)Py_NewRef(paths);
+    self->python = Py_NewRef(python);
+    self->backend = Py_NewRef(PyMethod_GET_SELF(python));
+    PyObject *fs = self->paths->fs;
+    if (fs != NULL) { /* (another provider: every call is the Python method's) */
+        self->inodes = PyObject_GetAttrString(fs, "_inodes");
+        self->dev = self->inodes ? PyObject_GetAttrString(fs, "_dev") : NULL;
+        if (self->dev == NULL) {
+            Py_DECREF(self);
+            return NULL;
+        }
+    }
+    return (PyObject *)self;
+}
+
+/* os.mkdir(path, mode=0o777) of an absolute ASCII path whose directory plain lookups find
+ * (Resolver.quick's answer, as FastPaths.stat finds paths) and whose last name is a plain one
+ * not there yet: MemoryFileSystem.mkdir_at's fast path (may_create, _new, _enter), done here
+ * under the file system's lock with nothing allocated that the collector tracks after the
+ * state is read. Everything else -- dir_fd, relative paths, an existing name (EEXIST), a
+ * missing or refused directory, a set-gid directory, the inode limit reached, a busy lock --
+ * is the Python method's. */
+static PyObject *
+fast_mkdir_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    FastMkdir *self = (FastMkdir *)callable;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    FastPaths *paths = self->paths;
+    long long mode = 0777, umask;
+    if (paths->fs == NULL || kwnames != NULL || nargs < 1 || nargs > 2 ||
+        !Py_IS_TYPE(paths->names, layout.resolver) ||
+        (nargs == 2 && (!exact_long(args[1], &mode) || mode < INT_MIN || mode > INT_MAX))) {
+        goto python;
+    }
+    PyObject *path = args[0];
+    if (!PyUnicode_CheckExact(path) || !PyUnicode_IS_ASCII(path)) {
+        goto python;
+    }
+    Py_ssize_t length = PyUnicode_GET_LENGTH(path);
+    const char *text = (const char *)PyUnicode_1BYTE_DATA(path);
+    if (length < 2 || length >= 4096 /* vfs.limits.PATH_MAX */ || text[0] != '/' ||
+        text[length - 1] == '/' || memchr(text, '\0', length) != NULL) {
+        goto python;
+    }
+    Py_ssize_t cut = length - 1;
+    while (text[cut] != '/') {
+        cut--; /* (text[0] is '/') */
+    }
+    Py_ssize_t name_length = length - cut - 1;
+    if (name_length > 255 /* NAME_MAX */ || !plain_missing(text, cut + 1, name_length)) {
+        goto python; /* "." or "..": EEXIST and friends, said by the Python path */
+    }
+    PyObject *mask = PyObject_GetAttr(self->backend, str_umask);
+    if (mask == NULL) {
+        return NULL;
+    }
+    int plain_mask = exact_long(mask, &umask);
+    Py_DECREF(mask);
+    if (!plain_mask) {
+        goto python;
+    }
+    /* Everything the collector tracks is made before any state is read. */
+    PyObject *node = blank(mkdir_layout.directory);
+    PyObject *entries = node ? PyDict_New() : NULL;
+    PyObject *name = entries ? PyUnicode_FromStringAndSize(text + cut + 1, name_length) : NULL;
+    PyObject *head = name && cut ? PyUnicode_FromStringAndSize(text, cut) : NULL;
+    if (name == NULL || (cut && head == NULL)) {
+        Py_XDECREF(node);
+        Py_XDECREF(entries);
+        Py_XDECREF(name);
+        return NULL;
+    }
+    PyObject *ino = NULL, *now = NULL, *links = NULL, *count = NULL;
+    int taken = try_lock(paths->fs_acquire);
+    if (taken <= 0) {
+        goto undo;
+    }
+    PyObject *names = paths->names;
+    PyObject *check = SLOT(names, layout.r_check);
+    PyObject *who = SLOT(names, layout.r_who);
+    if ((check != Py_False && check != Py_True) || who == NULL ||
+        !Py_IS_TYPE(who, layout.identity)) {
+        goto unlock;
+    }
+    PyObject *directory;
+    if (head == NULL) {
+        directory = SLOT(names, layout.r_root);
+    }
+    else {
+        int missing;
+        directory = plain_node(paths, head, &missing); /* ENOENT and the rest: Python's */
+    }
+    if (directory == NULL || !Py_IS_TYPE(directory, mkdir_layout.directory)) {
+        goto unlock;
+    }
+    long long directory_mode, nlink, used, limit;
+    PyObject *space = paths->space;
+    PyObject *children = SLOT(directory, mkdir_layout.d_entries);
+    PyObject *max_inodes = SLOT(space, mkdir_layout.s_max_inodes);
+    if (children == NULL || !PyDict_CheckExact(children) ||
+        !exact_long(SLOT(directory, mkdir_layout.i_mode), &directory_mode) ||
+        directory_mode & S_ISGID ||
+        !exact_long(SLOT(directory, mkdir_layout.i_nlink), &nlink) || nlink <= 0 ||
+        !exact_long(SLOT(space, mkdir_layout.s_used_inodes), &used) ||
+        (max_inodes != Py_None && (!exact_long(max_inodes, &limit) || used >= limit))) {
+        goto unlock; /* set-gid (inode_init_owner), removed, full: the Python path */
+    }
+    /* search on the directory (Resolver.quick), then write and search (may_create) */
+    if (check == Py_True && permitted(directory, who, 3) != 1) {
+        goto unlock;
+    }
+    int exists = PyDict_Contains(children, name);
+    if (exists != 0) {
+        goto unlock; /* EEXIST (or an error): the Python path */
+    }
+    ino = PyIter_Next(self->inodes);
+    now = ino ? PyLong_FromLongLong(now_ns()) : NULL;
+    links = now ? PyLong_FromLongLong(nlink + 1) : NULL;
+    count = links ? PyLong_FromLongLong(used + 1) : NULL;
+    PyObject *own_mode = count ? PyLong_FromLongLong(S_IFDIR | (mode & ~umask & 01777)) : NULL;
+    PyObject *two = own_mode ? PyLong_FromLong(2) : NULL;
+    if (two == NULL) {
+        Py_XDECREF(own_mode);
+        goto unlock;
+    }
+    /* the new inode, whole (Directory.__init__, the creator's ids as _new sets them) */
+    SLOT(node, mkdir_layout.i_dev) = Py_NewRef(self->dev);
+    SLOT(node, mkdir_layout.i_ino) = Py_NewRef(ino);
+    SLOT(node, mkdir_layout.i_mode) = own_mode;
+    SLOT(node, mkdir_layout.i_uid) = Py_NewRef(SLOT(who, layout.who_uid));
+    SLOT(node, mkdir_layout.i_gid) = Py_NewRef(SLOT(who, layout.who_gid));
+    SLOT(node, mkdir_layout.i_nlink) = two;
+    SLOT(node, mkdir_layout.i_atime) = Py_NewRef(now);
+    SLOT(node, mkdir_layout.i_mtime) = Py_NewRef(now);
+    SLOT(node, mkdir_layout.i_ctime) = Py_NewRef(now);
+    SLOT(node, mkdir_layout.i_handles) = Py_NewRef(layout.no_handles);
+    SLOT(node, mkdir_layout.i_freed) = Py_NewRef(Py_False);
+    SLOT(node, mkdir_layout.i_stat) = Py_NewRef(Py_None);
+    SLOT(node, mkdir_layout.i_derived) = Py_NewRef(Py_None);
+    SLOT(node, mkdir_layout.d_entries) = Py_NewRef(entries);
+    SLOT(node, mkdir_layout.d_listed) = Py_NewRef(Py_None);
+    SLOT(node, mkdir_layout.d_parent) = Py_NewRef(directory);
+    SLOT(node, mkdir_layout.d_name) = Py_NewRef(name);
+    /* entered (MemoryFileSystem._enter) and counted: the one store that may fail comes first */
+    if (PyDict_SetItem(children, name, node) < 0) {
+        goto unlock;
+    }
+    set_slot(directory, mkdir_layout.d_listed, Py_NewRef(Py_None));
+    set_slot(directory, mkdir_layout.i_nlink, links);
+    set_slot(directory, mkdir_layout.i_mtime, Py_NewRef(now));
+    set_slot(directory, mkdir_layout.i_ctime, Py_NewRef(now));
+    set_slot(directory, mkdir_layout.i_stat, Py_NewRef(Py_None));
+    set_slot(space, mkdir_layout.s_used_inodes, count);
+    links = count = NULL; /* (the slots hold them now) */
+    Py_DECREF(ino);
+    Py_DECREF(now);
+    Py_DECREF(node);
+    Py_DECREF(entries);
+    Py_DECREF(name);
+    Py_XDECREF(head);
+    if (unlock(paths->fs_release) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+unlock:
+    taken = unlock(paths->fs_release);
+undo:
+    Py_XDECREF(ino);
+    Py_XDECREF(now);
+    Py_XDECREF(links);
+    Py_XDECREF(count);
+    Py_DECREF(node);
+    Py_DECREF(entries);
+    Py_DECREF(name);
+    Py_XDECREF(head);
+    if (taken < 0 || PyErr_Occurred()) {
+        return NULL;
+    }
+python:
+    return PyObject_Vectorcall(self->python, args, nargs, kwnames);
+}
+
+PyDoc_STRVAR(fast_mkdir_method_doc,
+"mkdir($self, /, path, mode=511, *, dir_fd=None)\n--\n\n"
+"os.mkdir, with the backend's umask applied.");
+
+/* The same call as a method: what the backend holds (a builtin method has os.mkdir's name
+ * and signature, as the other fast paths). */
+static PyObject *
+fast_mkdir_method(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return fast_mkdir_call(self, args, (size_t)nargs, kwnames);
+}
+
+static PyMethodDef fast_mkdir_methods[] = {
+    {"mkdir", (PyCFunction)(void (*)(void))fast_mkdir_method, METH_FASTCALL | METH_KEYWORDS,
+     fast_mkdir_method_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef fast_mkdir_members[] = {
+    {"__vectorcalloffset__", Py_T_PYSSIZET, offsetof(FastMkdir, vectorcall), Py_READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+PyDoc_STRVAR(fast_mkdir_doc,
+"FastMkdir(fast_paths, mkdir)\n--\n\n"
+"A backend's os.mkdir: a plain absolute path on its MemoryFileSystem made here, every other\n"
+"case by ``mkdir``, the backend's Python method (bound), whose backend's umask applies.");
+
+static PyType_Slot fast_mkdir_slots[] = {
+    {Py_tp_doc, (void *)fast_mkdir_doc},
+    {Py_tp_new, fast_mkdir_new},
+    {Py_tp_dealloc, fast_mkdir_dealloc},
+    {Py_tp_traverse, fast_mkdir_traverse},
+    {Py_tp_clear, fast_mkdir_clear},
+    {Py_tp_call, PyVectorcall_Call},
+    {Py_tp_members, fast_mkdir_members},
+    {Py_tp_methods, fast_mkdir_methods},
+    {0, NULL},
+};
+
+static PyType_Spec fast_mkdir_spec = {
+    .name = "posixbackend._speedups.FastMkdir",
+    .basicsize = sizeof(FastMkdir),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .slots = fast_mkdir_slots,
+};
+
 static PyMethodDef module_methods[] = {
     {"configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
      configure_doc},
@@ -3051,6 +3553,9 @@ static PyMethodDef module_methods[] = {
     {"truncated_stat", (PyCFunction)(void (*)(void))truncated_stat, METH_FASTCALL,
      truncated_stat_doc},
     {"memory_mode", (PyCFunction)(void (*)(void))memory_mode, METH_FASTCALL, memory_mode_doc},
+    {"configure_stat_view", (PyCFunction)configure_stat_view, METH_O, configure_stat_view_doc},
+    {"configure_mkdir", (PyCFunction)(void (*)(void))configure_mkdir,
+     METH_VARARGS | METH_KEYWORDS, configure_mkdir_doc},
     {"new_raw_file", (PyCFunction)(void (*)(void))new_raw_file, METH_FASTCALL,
      new_raw_file_doc},
     {NULL, NULL, 0, NULL},
@@ -3079,7 +3584,7 @@ PyInit__speedups(void)
         {&str_python_init, "_python_init"}, {&str_name, "name"},
         {&str_read, "read"}, {&str_open, "open"}, {&str_set, "__set__"},
         {&str_delete, "__delete__"}, {&str_acquire, "acquire"}, {&str_names, "_names"},
-        {&str_lock, "_lock"}, {&str_stat, "stat"},
+        {&str_lock, "_lock"}, {&str_stat, "stat"}, {&str_umask, "_umask"},
     };
     if (intern_strings(strings, sizeof(strings) / sizeof(strings[0])) < 0 ||
         find_stat_result() < 0) {
@@ -3102,7 +3607,8 @@ PyInit__speedups(void)
     Py_XDECREF(raw_io_base);
     PyObject *writer_type = PyType_FromSpec(&memory_writer_spec);
     memory_writer_type = (PyTypeObject *)writer_type;
-    if (add_object(module, "RawFileBase", type) < 0 ||
+    if (add_object(module, "FastMkdir", PyType_FromSpec(&fast_mkdir_spec)) < 0 ||
+        add_object(module, "RawFileBase", type) < 0 ||
         add_object(module, "MemoryWriter", writer_type) < 0 ||
         add_object(module, "memory_writer_api",
                    PyCapsule_New((void *)&memory_writer_api, MEMORY_WRITER_API_NAME, NULL)) < 0) {
@@ -3111,7 +3617,8 @@ PyInit__speedups(void)
     }
     PyObject *reads = PyDict_New();
     if (reads == NULL || collect_slot_reads(reads, layout_reads, LAYOUT_READS) < 0 ||
-        collect_slot_reads(reads, raw_reads, RAW_READS) < 0) {
+        collect_slot_reads(reads, raw_reads, RAW_READS) < 0 ||
+        collect_slot_reads(reads, mkdir_reads, MKDIR_READS) < 0) {
         Py_XDECREF(reads);
         Py_DECREF(module);
         return NULL;

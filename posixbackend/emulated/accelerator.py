@@ -103,6 +103,9 @@ def _configure_speedups(speedups: ModuleType) -> None:
         writer_state=WRITE,
         max_file_size=MAX_FILE_SIZE,
     )
+    speedups.configure_mkdir(
+        inode=classes["inode"], directory=classes["directory"], space=classes["space"]
+    )
     speedups.configure_raw_file(
         raw_file=classes["raw_file"],
         iobase_close=io.RawIOBase.close,  # what RawFile.close's super().close() reaches
@@ -208,6 +211,25 @@ def fast_paths(
     memory = file_system if type(file_system) is MemoryFileSystem else None
     fast = _speedups.FastPaths(table, memory, view=view, resolution=resolution, **python)
     return {name: getattr(fast, name) for name in ACCELERATED_CALLS}
+
+
+def configure_stat_view(hit: Callable[[], None]) -> None:
+    """Let the C stat make a record's copy at a backend's time resolution itself (no call of
+    BackendCore._view), calling ``hit`` where the copy's times differ, as _view does."""
+    if _speedups is not None:
+        _speedups.configure_stat_view(hit)
+
+
+def fast_mkdir(
+    fast: dict[str, Callable[..., Any]], mkdir: Callable[..., None]
+) -> Callable[..., None]:
+    """The C os.mkdir over the fast paths ``fast`` (what :func:`fast_paths` gave): a plain
+    absolute path on their MemoryFileSystem made there, every other case by ``mkdir`` (the
+    backend's bound Python method)."""
+    assert _speedups is not None
+    paths: Any = fast["stat"]  # a bound method of the FastPaths object
+    made: Callable[..., None] = _speedups.FastMkdir(paths.__self__, mkdir).mkdir
+    return made
 
 
 def pwrite_of(handle: Handle) -> Callable[[bytes, int], int]:

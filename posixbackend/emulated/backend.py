@@ -112,6 +112,8 @@ class EmulatedBackend(
         python = {name: getattr(cls, name).__get__(self, cls) for name in names}
         fast = accelerator.fast_paths(self._table, self._fs, python, self._view, self._resolution)
         vars(self).update(fast)
+        if cls.mkdir is PathFunctions.mkdir:  # (a subclass's own mkdir stays in charge)
+            vars(self)["mkdir"] = accelerator.fast_mkdir(fast, PathFunctions.mkdir.__get__(self))
         if accelerator.C_DIRENTRY is not None:  # the class its scandir's entries then have
             vars(self)["DirEntry"] = accelerator.C_DIRENTRY
         return True

@@ -287,3 +287,79 @@ def test_the_c_stat_gives_the_python_stats_times_at_each_backends_resolution(
                 python_result = getattr(python_side, name)(path)
                 for field in ("st_atime_ns", "st_mtime_ns", "st_ctime_ns"):
                     assert getattr(c_result, field) == getattr(python_result, field)
+
+
+@NEEDS_C
+@pytest.mark.parametrize("resolution", [1, 10**9])
+def test_the_c_stat_notes_truncated_times_as_the_python_stat(resolution: int) -> None:
+    """The C stat makes its copy at the backend's resolution itself (no BackendCore._view
+    call), and notes gap emulated.times.resolution as often as the Python stat: once for each
+    new record whose times the copy changed, never at a resolution of 1 ns."""
+    from tests.posixbackend.sides import hits
+
+    fs = make_backend(accelerated=False).file_system
+    sides = [
+        EmulatedBackend(fs, accelerated=accelerated, standard_streams=False,
+                        time_resolution_ns=resolution)
+        for accelerated in (True, False)
+    ]  # fmt: skip
+    counts = []
+    for side in sides:
+        before = hits("emulated.times.resolution")
+        for _ in range(3):
+            side.utime("/d/f", ns=(1_500_000_001, 2_500_000_003))  # a new record each time
+            result = side.stat("/d/f")
+            assert result.st_mtime_ns == (2_500_000_003 if resolution == 1 else 2 * 10**9)
+            assert side.stat("/d/f") == result  # the kept copy: not noted again
+        counts.append(hits("emulated.times.resolution") - before)
+    assert counts == ([0, 0] if resolution == 1 else [3, 3])
+
+
+KEYWORDS = [
+    {}, {"dir_fd": None}, {"follow_symlinks": True}, {"follow_symlinks": False},
+    {"follow_symlinks": 1}, {"dir_fd": None, "follow_symlinks": True}, {"dir_fd": 3},
+    {"follow": True},
+]  # fmt: skip
+
+
+@NEEDS_C
+@given(
+    st.sampled_from(["stat", "lstat"]),
+    st.sampled_from(["/d/f", "/d", "/d/link", "/d/missing", "/missing/f", "d/f"]),
+    st.sampled_from(KEYWORDS),
+)
+def test_keywords_that_change_nothing_are_served_as_the_python_stat_serves_them(
+    name: str, path: str, keywords: dict[str, Any]
+) -> None:
+    fast, pure = make_backend(True), make_backend(False)
+    assert outcome_of(getattr(fast, name), path, keywords) == outcome_of(
+        getattr(pure, name), path, keywords
+    )
+
+
+def outcome_of(call: Any, path: str, keywords: dict[str, Any]) -> Any:
+    result = outcome(lambda: call(path, **keywords))
+    return ("ok", status_of(result[1])) if result[0] == "ok" else result
+
+
+@NEEDS_C
+def test_shutils_keywords_stay_in_c(monkeypatch: Any) -> None:
+    """shutil.copystat's os.stat(src, follow_symlinks=True) (and dir_fd=None) take the C
+    path: no Python stat."""
+    backend = make_backend(True)
+    fs: Any = backend.file_system
+    python_stats = []
+    original = fs.stat
+
+    def counted(*args: Any) -> Any:
+        python_stats.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(fs, "stat", counted)
+    plain = backend.stat("/d/f")
+    assert backend.stat("/d/f", follow_symlinks=True) == plain
+    assert backend.stat("/d/f", dir_fd=None, follow_symlinks=True) == plain
+    assert backend.lstat("/d/f", dir_fd=None) == plain
+    assert python_stats == []
+    backend.stat("/d/link", follow_symlinks=False)  # a link, not followed: the Python code's
+    assert python_stats == [("/d/link", False)]

@@ -77,8 +77,8 @@ class Inode:
     )  # fmt: skip
     # read by offset in posixbackend's C code
     __accelerated_slots__: tuple[str, ...] = (
-        "_derived", "_stat", "atime", "ctime", "gid", "handles", "ino", "mode", "mtime", "nlink",
-        "uid",
+        "_derived", "_stat", "atime", "ctime", "dev", "freed", "gid", "handles", "ino", "mode",
+        "mtime", "nlink", "uid",
     )  # fmt: skip
 
     def __init__(self, dev: int, ino: int, now: int, mode: int) -> None:
@@ -189,7 +189,8 @@ class Directory(Inode):
     """A directory: its entries by name, and where it hangs (parent and name) for ``..``."""
 
     __slots__ = ("entries", "listed", "name", "parent")
-    __accelerated_slots__ = ("entries",)  # read by offset in posixbackend's C code
+    # read (and, by the C mkdir, written) by offset in posixbackend's C code
+    __accelerated_slots__ = ("entries", "listed", "name", "parent")
 
     def __init__(self, dev: int, ino: int, now: int, mode: int) -> None:
         super().__init__(dev, ino, now, S_IFDIR | (mode & 0o7777))

@@ -47,7 +47,8 @@ class Space:
     """
 
     __slots__ = ("error", "mapped", "max_inodes", "max_pages", "used_inodes", "used_pages")
-    __accelerated_slots__ = ("max_pages", "used_pages")  # read by offset in posixbackend's C code
+    # read by offset in posixbackend's C code
+    __accelerated_slots__ = ("max_inodes", "max_pages", "used_inodes", "used_pages")
 
     def __init__(
         self, max_bytes: int | None, max_inodes: int | None, error: int = errno.ENOSPC
