@@ -88,6 +88,14 @@ struct sqlite3_vfs {
 #define SQLITE_IOERR_FSYNC (SQLITE_IOERR | (4 << 8))
 #define SQLITE_IOERR_FSTAT (SQLITE_IOERR | (7 << 8))
 #define SQLITE_IOERR_LOCK (SQLITE_IOERR | (15 << 8))
+#define SQLITE_IOERR_TRUNCATE (SQLITE_IOERR | (6 << 8))
+#define SQLITE_IOERR_CLOSE (SQLITE_IOERR | (16 << 8))
+#define SQLITE_IOERR_DELETE_NOENT (SQLITE_IOERR | (23 << 8))
+#define SQLITE_OPEN_READWRITE 0x2
+#define SQLITE_OPEN_CREATE 0x4
+#define SQLITE_OPEN_MAIN_JOURNAL 0x800
+/* posixbackend.sqlite.vfs._IN_MEMORY: POWERSAFE_OVERWRITE | SAFE_APPEND | SEQUENTIAL */
+#define IN_MEMORY_CHARACTERISTICS (0x1000 | 0x200 | 0x400)
 #define SQLITE_BUSY 5
 #define LOCK_NONE 0
 #define LOCK_SHARED 1
@@ -139,6 +147,8 @@ typedef struct {
     PyObject *sizer;
     PyObject *syncer;
     LockRecord *locks;
+    PyObject *handle; /* a journal opened here in C (see open_journal): its MemoryHandle, which
+                       * Vfs's table of open files does not hold; else NULL */
     int level;
     int characteristics;
 } VfsFile;
@@ -323,25 +333,37 @@ note_companions(const sqlite3_file *owner, PyObject *triples)
     }
 }
 
+/* The noted companion at the address ``name`` (the GIL held), or NULL: not noted, or the
+ * capsule of posixbackend._speedups is not there to serve it. */
+static Companion *
+companion_at(const char *name)
+{
+    if (writer_api == NULL) {
+        return NULL;
+    }
+    for (Companion *entry = companions; entry != NULL; entry = entry->next) {
+        if (entry->address == name) {
+            return entry;
+        }
+    }
+    return NULL;
+}
+
 /* SQLite's existence check of a noted companion ``name``, in C: 1 or 0, or -2 where c_access
  * must answer (not noted, or the file system must be asked; the GIL held). */
 static int
 companion_exists(const char *name)
 {
-    if (writer_api == NULL) {
+    Companion *entry = companion_at(name);
+    if (entry == NULL) {
         return -2;
     }
-    for (Companion *entry = companions; entry != NULL; entry = entry->next) {
-        if (entry->address == name) {
-            int found = writer_api->exists(entry->fs, entry->path);
-            if (found == -1) {
-                PyErr_Clear(); /* c_access asks again, and keeps the cause of a failure */
-                return -2;
-            }
-            return found;
-        }
+    int found = writer_api->exists(entry->fs, entry->path);
+    if (found == -1) {
+        PyErr_Clear(); /* c_access asks again, and keeps the cause of a failure */
+        return -2;
     }
-    return -2;
+    return found;
 }
 
 /* -- sqlite3_io_methods --------------------------------------------------------------------- */
@@ -369,6 +391,8 @@ drop_lock(VfsFile *file, int wanted)
     pthread_mutex_unlock(&record_mutex);
 }
 
+static int failed(sqlite3_file *file, int code);
+
 static int
 x_close(sqlite3_file *file)
 {
@@ -380,9 +404,20 @@ x_close(sqlite3_file *file)
     Py_CLEAR(opened->sizer);
     Py_CLEAR(opened->syncer);
     Py_CLEAR(opened->locks);
+    int code = SQLITE_OK;
+    if (opened->handle != NULL) { /* a journal opened here: its handle closes, nothing else */
+        PyObject *result = PyObject_CallMethod(opened->handle, "close", NULL);
+        if (result == NULL) {
+            code = failed(file, SQLITE_IOERR_CLOSE);
+        }
+        Py_XDECREF(result);
+        Py_CLEAR(opened->handle);
+        PyGILState_Release(gil);
+        return code;
+    }
     forget_companions(file);
     PyObject *args[1] = {address(file)};
-    int code = call_int(s_close, args, 1, SQLITE_IOERR);
+    code = call_int(s_close, args, 1, SQLITE_IOERR);
     PyGILState_Release(gil);
     return code;
 }
@@ -551,6 +586,14 @@ static int
 x_truncate(sqlite3_file *file, int64_t size)
 {
     PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *handle = ((VfsFile *)file)->handle;
+    if (handle != NULL) { /* a journal opened here: its handle's truncate, as c_truncate */
+        PyObject *result = PyObject_CallMethod(handle, "truncate", "L", (long long)size);
+        int code = result == NULL ? failed(file, SQLITE_IOERR_TRUNCATE) : SQLITE_OK;
+        Py_XDECREF(result);
+        PyGILState_Release(gil);
+        return code;
+    }
     PyObject *args[2] = {address(file), PyLong_FromLongLong(size)};
     int code = call_int(s_truncate, args, 2, SQLITE_IOERR);
     PyGILState_Release(gil);
@@ -669,7 +712,8 @@ x_file_control(sqlite3_file *file, int operation, void *argument)
         }
         return SQLITE_OK;
     }
-    if (operation == SQLITE_FCNTL_PRAGMA) { /* char *[3]: error message, name, value */
+    if (operation == SQLITE_FCNTL_PRAGMA && ((VfsFile *)file)->handle == NULL) {
+        /* char *[3]: error message, name, value (a journal gets none: SQLite's own) */
         char **pragma = (char **)argument;
         PyGILState_STATE gil = PyGILState_Ensure();
         PyObject *args[3] = {address(file), optional_bytes(pragma[1]), optional_bytes(pragma[2])};
@@ -730,6 +774,61 @@ direct(sqlite3_file *file, PyObject *opened, int *out_flags)
     return 0;
 }
 
+/* The journal of a database on a memory file system, created and opened here (the GIL held)
+ * when SQLite makes a new one, as Vfs.c_open would: its database's permission bits (as the
+ * unix VFS gives them), a private lock record (SQLite never locks a journal), the memory
+ * file's device characteristics, the handle's own pread, MemoryWriter, size and sync. 1 when
+ * ``file`` is open; 0 where c_open must open it (not a noted journal, not a new name, anything
+ * unusual: nothing was made, or the file made is there for c_open to open). */
+static int
+open_journal(const char *name, sqlite3_file *file, int flags)
+{
+    if (name == NULL || flags != (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                  SQLITE_OPEN_MAIN_JOURNAL)) {
+        return 0;
+    }
+    Companion *entry = companion_at(name);
+    if (entry == NULL) {
+        return 0;
+    }
+    Py_ssize_t length = PyUnicode_GET_LENGTH(entry->path);
+    PyObject *suffix = PyUnicode_FromString("-journal");
+    int journal = suffix != NULL && length > 8 &&
+        PyUnicode_Tailmatch(entry->path, suffix, 0, length, 1) == 1;
+    Py_XDECREF(suffix);
+    PyObject *database = journal ? PyUnicode_Substring(entry->path, 0, length - 8) : NULL;
+    int bits = database == NULL ? -3 : writer_api->mode(entry->fs, database);
+    Py_XDECREF(database);
+    PyObject *handle = bits < 0 ? NULL : writer_api->create(entry->fs, entry->path, bits & 0777);
+    if (handle == NULL) {
+        PyErr_Clear(); /* c_open tries, and keeps the cause of a failure */
+        return 0;
+    }
+    VfsFile *opened = (VfsFile *)file;
+    opened->reader = PyObject_GetAttrString(handle, "pread");
+    opened->writer = writer_api->writer(handle);
+    opened->sizer = PyObject_GetAttrString(handle, "size");
+    opened->syncer = PyObject_GetAttrString(handle, "sync");
+    opened->locks = (LockRecord *)PyType_GenericNew(&LockRecordType, NULL, NULL);
+    if (opened->reader == NULL || opened->writer == NULL || opened->sizer == NULL ||
+        opened->syncer == NULL || opened->locks == NULL) {
+        PyErr_Clear();
+        Py_CLEAR(opened->reader);
+        Py_CLEAR(opened->writer);
+        Py_CLEAR(opened->sizer);
+        Py_CLEAR(opened->syncer);
+        Py_CLEAR(opened->locks);
+        PyObject *result = PyObject_CallMethod(handle, "close", NULL);
+        Py_XDECREF(result);
+        PyErr_Clear(); /* the file is made: c_open opens it */
+        Py_DECREF(handle);
+        return 0;
+    }
+    opened->handle = handle;
+    opened->characteristics = IN_MEMORY_CHARACTERISTICS;
+    return 1;
+}
+
 static int
 x_open(sqlite3_vfs *unused, const char *name, sqlite3_file *file, int flags, int *out_flags)
 {
@@ -738,9 +837,18 @@ x_open(sqlite3_vfs *unused, const char *name, sqlite3_file *file, int flags, int
     VfsFile *opening = (VfsFile *)file;
     opening->reader = opening->writer = opening->sizer = opening->syncer = NULL;
     opening->locks = NULL;
+    opening->handle = NULL;
     opening->level = LOCK_NONE;
     opening->characteristics = -1;
     PyGILState_STATE gil = PyGILState_Ensure();
+    if (open_journal(name, file, flags)) {
+        PyGILState_Release(gil);
+        file->pMethods = &methods;
+        if (out_flags != NULL) {
+            *out_flags = flags;
+        }
+        return SQLITE_OK;
+    }
     int code = SQLITE_CANTOPEN;
     PyObject *args[6] = {address(file), NULL, PyLong_FromLong(flags), NULL, NULL, NULL};
     if (name == NULL) {
@@ -792,6 +900,13 @@ x_delete(sqlite3_vfs *unused, const char *name, int sync_directory)
     (void)unused;
     (void)sync_directory;
     PyGILState_STATE gil = PyGILState_Ensure();
+    Companion *entry = companion_at(name); /* a memory database's journal: unlinked in C */
+    int done = entry == NULL ? -2 : writer_api->unlink(entry->fs, entry->path);
+    if (done == 1 || done == 0) {
+        PyGILState_Release(gil);
+        return done == 1 ? SQLITE_OK : SQLITE_IOERR_DELETE_NOENT; /* as c_delete answers */
+    }
+    PyErr_Clear(); /* (-1) c_delete tries, and keeps the cause of a failure */
     PyObject *args[3] = {address(name), PyBytes_FromString(name), token_of(name)};
     int code = call_int(s_delete, args, 3, SQLITE_IOERR);
     PyGILState_Release(gil);
