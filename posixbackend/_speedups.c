@@ -2029,7 +2029,8 @@ done:
 
 /* MemoryWriterApi.unlink: MemoryFileSystem.unlink(path) of a dense regular file with one
  * link in the common case of unlink_at: a plain absolute ASCII ``path`` whose directory the
- * caches or plain lookups find, which the caller may write and search, not sticky. Done as
+ * caches or plain lookups find, which the caller may write and search (and, in a sticky
+ * directory, owns, or whose file it owns, or as root). Done as
  * _detach does it (the entry, link count and space counted change with no call in between;
  * a file no handle holds is freed and its content dropped, as node.clear() drops it). 1 when
  * unlinked, 0 when the name is missing (ENOENT), -2 where the Python path must do it, -1 with
@@ -2059,7 +2060,7 @@ memory_unlink(PyObject *fs, PyObject *path)
         goto done;
     }
     PyObject *directory, *node = NULL;
-    long long directory_mode, links, inodes_used, pages_used;
+    long long directory_mode = 0, links, inodes_used, pages_used;
     PyObject *who = SLOT(names, layout.r_who);
     PyObject *used_now = PyObject_GetAttrString(space, "used_inodes");
     int usable = used_now != NULL && exact_long(used_now, &inodes_used) &&
@@ -2067,7 +2068,7 @@ memory_unlink(PyObject *fs, PyObject *path)
     Py_XDECREF(used_now);
     if (usable && plain_parent(names, path, &directory, &name) &&
         exact_long(SLOT(directory, layout.i_mode), &directory_mode) &&
-        !(directory_mode & S_ISVTX) && who != NULL && Py_IS_TYPE(who, layout.identity) &&
+        who != NULL && Py_IS_TYPE(who, layout.identity) &&
         (SLOT(names, layout.r_check) == Py_False || permitted(directory, who, 3) == 1)) {
         PyObject *entries = SLOT(directory, layout.dir_entries);
         node = entries != NULL && PyDict_CheckExact(entries)
@@ -2078,8 +2079,16 @@ memory_unlink(PyObject *fs, PyObject *path)
     }
     PyObject *content = node == NULL ? NULL : SLOT(node, layout.f_data);
     PyObject *handles = node == NULL ? NULL : SLOT(node, layout.i_handles);
+    long long uid, owner, directory_owner;
     if (content != NULL && Py_IS_TYPE(node, layout.regular_file) &&
-        PyByteArray_CheckExact(content) && exact_long(SLOT(node, layout.i_nlink), &links) &&
+        PyByteArray_CheckExact(content) &&
+        /* the sticky bit (sticky_forbids): only root, the file's or the directory's owner */
+        (!(directory_mode & S_ISVTX) ||
+         (exact_long(SLOT(who, layout.who_uid), &uid) &&
+          exact_long(SLOT(node, layout.i_uid), &owner) &&
+          exact_long(SLOT(directory, layout.i_uid), &directory_owner) &&
+          (uid == 0 || uid == owner || uid == directory_owner))) &&
+        exact_long(SLOT(node, layout.i_nlink), &links) &&
         links == 1 && handles != NULL &&
         (handles == layout.no_handles || PySet_CheckExact(handles))) {
         Py_INCREF(node); /* kept past its entry */
