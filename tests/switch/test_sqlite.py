@@ -918,10 +918,10 @@ def _journal_life(directory: str, identity: Identity | None) -> list[Any]:
             before, used = memory.stat(directory), os.statvfs(directory)
             connection.execute("insert into t values (1)")
             journal = os.stat(database + "-journal")
+            others = (before.st_ino, os.stat(database).st_ino)
             seen.append((
                 oct(journal.st_mode), journal.st_uid, journal.st_gid, journal.st_nlink,
-                journal.st_size > 0, journal.st_ino not in (before.st_ino, os.stat(database).st_ino),
-                sorted(os.listdir(directory)),
+                journal.st_size > 0, journal.st_ino not in others, sorted(os.listdir(directory)),
             ))  # fmt: skip
             during = memory.stat(directory)
             connection.commit()
