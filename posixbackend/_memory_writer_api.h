@@ -45,6 +45,15 @@ typedef struct {
      * dense regular file or a directory): -1 when it is missing, -2 where the file system
      * itself must be asked, -3 with an exception. */
     int (*mode)(PyObject *fs, PyObject *path);
+    /* The size of the writer's file (its handle's size()), or -2 where the handle's own
+     * method must answer (closed, sparse or mapped...). */
+    long long (*size)(PyObject *writer);
+    /* The writer's handle's sync() (nothing to write back in memory): 1 when done, 0 where
+     * the handle's own method must answer (its EBADF). */
+    int (*sync)(PyObject *writer);
+    /* MemoryHandle.close() of a handle ``create`` gave while its file is linked: 1 when done,
+     * 0 where the handle's own close must do it (nothing changed), -1 with an exception. */
+    int (*close)(PyObject *handle);
 } MemoryWriterApi;
 
 #endif /* POSIXBACKEND_MEMORY_WRITER_API_H */

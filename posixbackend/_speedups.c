@@ -1,7 +1,8 @@
 /* The optional C accelerator of the emulated backend's hottest calls: read, lseek, open, close,
  * stat, lstat (and truncated_stat, a stat result's copy at a time resolution), (MemoryWriter, for the
- * SQLite VFS) a memory handle's pwrite, and (RawFileBase) the methods of an accelerated
- * backend's FileIO, the raw file under open().
+ * SQLite VFS) a memory handle's pwrite, (the memory writer capsule, for the same) a journal's
+ * creation and unlinking, and (RawFileBase) the methods of an accelerated backend's FileIO, the
+ * raw file under open().
  *
  * Each method does the common case of its Python namesake in posixbackend/emulated/files.py
  * without running Python code, and hands every other case -- unusual arguments, a provider
@@ -2153,6 +2154,102 @@ memory_writer_of(PyObject *handle)
     return PyObject_CallOneArg((PyObject *)memory_writer_type, handle);
 }
 
+/* The open, not O_PATH, handle of the MemoryWriter ``writer`` (borrowed), or NULL where the
+ * handle's Python method must answer (not a MemoryWriter, closed, O_PATH: its EBADF). */
+static PyObject *
+usable_handle(PyObject *writer)
+{
+    if (Py_TYPE(writer) != memory_writer_type) {
+        return NULL;
+    }
+    PyObject *handle = ((MemoryWriter *)writer)->handle;
+    long long state, flags;
+    if (!exact_long(SLOT(handle, layout.h_state), &state) || !(state & layout.open_state) ||
+        !exact_long(SLOT(handle, layout.h_flags), &flags) || flags & O_PATH) {
+        return NULL;
+    }
+    return handle;
+}
+
+/* MemoryWriterApi.size: handle.size() of the writer's handle, a dense regular file's: the
+ * size, or -2 where the handle's method must answer. */
+static long long
+memory_writer_size(PyObject *writer)
+{
+    PyObject *handle = usable_handle(writer);
+    PyObject *node = handle == NULL ? NULL : SLOT(handle, layout.h_node);
+    PyObject *content = node == NULL || !Py_IS_TYPE(node, layout.regular_file)
+        ? NULL : SLOT(node, layout.f_data);
+    if (content == NULL || !PyByteArray_CheckExact(content)) {
+        return -2; /* sparse or mapped (its memfd's size under the lock): the method's */
+    }
+    return PyByteArray_GET_SIZE(content);
+}
+
+/* MemoryWriterApi.sync: handle.sync() of the writer's handle (nothing to write back in
+ * memory): 1 when done, 0 where the handle's method must answer (its EBADF). */
+static int
+memory_writer_sync(PyObject *writer)
+{
+    return usable_handle(writer) != NULL;
+}
+
+/* MemoryWriterApi.close: MemoryHandle.close() of a handle ``create`` gave, while its file is
+ * still linked: the handle closed, its inode's set of handles given back when it empties
+ * (all under the file system's lock). 1 when done, 0 where the handle's method must close it
+ * (the lock busy, an unlinked file to free, anything unusual: nothing changed), -1 with an
+ * exception. */
+static int
+memory_handle_close(PyObject *handle)
+{
+    if (!configured || !Py_IS_TYPE(handle, layout.memory_handle)) {
+        return 0;
+    }
+    PyObject *fs = SLOT(handle, layout.h_fs);
+    PyObject *node = SLOT(handle, layout.h_node);
+    PyObject *zero = PyLong_FromLong(0);
+    PyObject *lock = fs == NULL ? NULL : PyObject_GetAttr(fs, str_lock);
+    PyObject *acquire = lock == NULL ? NULL : PyObject_GetAttr(lock, str_acquire);
+    PyObject *release = lock == NULL ? NULL : PyObject_GetAttr(lock, str_release);
+    Py_XDECREF(lock);
+    int result = 0;
+    if (zero == NULL || acquire == NULL || release == NULL || node == NULL) {
+        result = PyErr_Occurred() ? -1 : 0;
+        goto done;
+    }
+    int taken = try_lock(acquire);
+    if (taken <= 0) {
+        result = taken;
+        goto done;
+    }
+    long long state, links;
+    PyObject *handles = SLOT(node, layout.i_handles);
+    if (exact_long(SLOT(handle, layout.h_state), &state) && state & layout.open_state &&
+        exact_long(SLOT(node, layout.i_nlink), &links) && links > 0 && handles != NULL &&
+        PySet_CheckExact(handles)) {
+        int gone = PySet_Discard(handles, handle);
+        if (gone >= 0) {
+            set_slot(handle, layout.h_state, Py_NewRef(zero));
+            set_slot(handle, layout.h_reader, Py_NewRef(Py_None));
+            if (PySet_GET_SIZE(handles) == 0) { /* the empty set given back (handles_of) */
+                set_slot(node, layout.i_handles, Py_NewRef(layout.no_handles));
+            }
+            result = 1;
+        }
+        else {
+            result = -1;
+        }
+    }
+    if (unlock(release) < 0) {
+        result = -1;
+    }
+done:
+    Py_XDECREF(zero);
+    Py_XDECREF(acquire);
+    Py_XDECREF(release);
+    return result;
+}
+
 /* MemoryWriterApi.mode: memory_mode's answer in C (-3 with an exception). */
 static int
 memory_bits(PyObject *fs, PyObject *path)
@@ -2164,7 +2261,7 @@ memory_bits(PyObject *fs, PyObject *path)
 
 static const MemoryWriterApi memory_writer_api = {
     memory_writer_write, memory_writer_reserve, memory_exists, memory_create, memory_unlink,
-    memory_writer_of, memory_bits};
+    memory_writer_of, memory_bits, memory_writer_size, memory_writer_sync, memory_handle_close};
 
 static PyObject *
 memory_writer_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,

@@ -14,6 +14,9 @@
  * record posixbackend/sqlite/locking.py keeps per file, by the same rules, under one mutex
  * and without the GIL, and the existence checks of a memory database's journal and WAL are
  * answered by _speedups from the file system's caches (c_access only where it cannot tell).
+ * A memory database's new rollback journal (one per write transaction in DELETE mode) is
+ * created, opened, closed and unlinked here through _speedups too (open_journal, x_close,
+ * x_delete), in the file system's common case; c_open and c_delete serve every other case.
  *
  * The structures are declared here from sqlite3.h's stable ABI (sqlite3_vfs version 2,
  * sqlite3_io_methods version 1: no shared memory, so SQLite refuses WAL cleanly), and the
@@ -406,11 +409,15 @@ x_close(sqlite3_file *file)
     Py_CLEAR(opened->locks);
     int code = SQLITE_OK;
     if (opened->handle != NULL) { /* a journal opened here: its handle closes, nothing else */
-        PyObject *result = PyObject_CallMethod(opened->handle, "close", NULL);
-        if (result == NULL) {
+        int closed = writer_api->close(opened->handle); /* in C, while it is linked */
+        if (closed == 0) {
+            PyObject *result = PyObject_CallMethod(opened->handle, "close", NULL);
+            closed = result == NULL ? -1 : 1;
+            Py_XDECREF(result);
+        }
+        if (closed < 0) {
             code = failed(file, SQLITE_IOERR_CLOSE);
         }
-        Py_XDECREF(result);
         Py_CLEAR(opened->handle);
         PyGILState_Release(gil);
         return code;
@@ -600,13 +607,18 @@ x_truncate(sqlite3_file *file, int64_t size)
     return code;
 }
 
-/* xSync: the handle's sync (x_open made sure the file has it). */
+/* xSync: the handle's sync (x_open made sure the file has it); a memory file's in C. */
 static int
 x_sync(sqlite3_file *file, int flags)
 {
     (void)flags;
     PyGILState_STATE gil = PyGILState_Ensure();
     int code = SQLITE_OK;
+    PyObject *writer = ((VfsFile *)file)->writer;
+    if (writer_api != NULL && writer != NULL && writer_api->sync(writer) == 1) {
+        PyGILState_Release(gil); /* a memory file's: nothing to write back */
+        return code;
+    }
     PyObject *result = PyObject_CallNoArgs(((VfsFile *)file)->syncer);
     if (result == NULL) {
         code = failed(file, SQLITE_IOERR_FSYNC);
@@ -616,12 +628,19 @@ x_sync(sqlite3_file *file, int flags)
     return code;
 }
 
-/* xFileSize: the handle's size (x_open made sure the file has it). */
+/* xFileSize: the handle's size (x_open made sure the file has it); a memory file's in C. */
 static int
 x_file_size(sqlite3_file *file, int64_t *size)
 {
     PyGILState_STATE gil = PyGILState_Ensure();
     int code = SQLITE_OK;
+    PyObject *writer = ((VfsFile *)file)->writer;
+    long long known = writer_api != NULL && writer != NULL ? writer_api->size(writer) : -2;
+    if (known >= 0) { /* a dense memory file's, in C */
+        PyGILState_Release(gil);
+        *size = known;
+        return code;
+    }
     PyObject *result = PyObject_CallNoArgs(((VfsFile *)file)->sizer);
     long long value = result == NULL ? -1 : PyLong_AsLongLong(result);
     if (value == -1 && PyErr_Occurred()) {
