@@ -1821,7 +1821,8 @@ plain_parent(PyObject *names, PyObject *path, PyObject **directory, PyObject **n
         ? PyDict_GetItemWithError(paths, path) : NULL;
     if (hit != NULL) {
         if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) < 2 ||
-            !PyUnicode_CheckExact(PyTuple_GET_ITEM(hit, 1))) {
+            !PyUnicode_CheckExact(PyTuple_GET_ITEM(hit, 1)) ||
+            PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(hit, 1)) > 255 /* NAME_MAX, ASCII */) {
             return 0;
         }
         *directory = PyTuple_GET_ITEM(hit, 0);

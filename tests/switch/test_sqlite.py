@@ -961,3 +961,19 @@ def test_a_journal_made_in_c_is_what_the_python_path_makes(
     in_python = _journal_life(directory, identity)
     assert in_c == in_python
     assert in_c[1][0] == ["seen.db"]  # gone after the commit
+
+
+def test_a_long_named_databases_journal_comes_and_goes(place: Place) -> None:
+    """A journal whose name is long (past what the file system's quick paths take: the
+    general path makes it) is there during a transaction and gone after it, as natively."""
+    name = "d" * 200 + ".db"
+    database = place.path(name)
+    seen: list[Any] = []
+    with place.block(), closing(sqlite3.connect(database)) as connection:
+        connection.execute("create table t (x)")
+        for _ in range(2):
+            connection.execute("insert into t values (1)")
+            seen.append(sorted(os.listdir(place.directory)))
+            connection.commit()
+            seen.append(sorted(os.listdir(place.directory)))
+    assert seen == [[name, name + "-journal"], [name]] * 2
