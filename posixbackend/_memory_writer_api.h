@@ -54,6 +54,11 @@ typedef struct {
     /* MemoryHandle.close() of a handle ``create`` gave while its file is linked: 1 when done,
      * 0 where the handle's own close must do it (nothing changed), -1 with an exception. */
     int (*close)(PyObject *handle);
+    /* The writer's handle's pread(length, offset) into ``buffer`` in its common case (a dense
+     * file, 1 to 65536 bytes): the bytes copied (fewer at the end), atime moved as a read
+     * moves it; -2 where the handle's own method must read (nothing changed), -1 with an
+     * exception. */
+    Py_ssize_t (*read)(PyObject *writer, char *buffer, Py_ssize_t length, long long offset);
 } MemoryWriterApi;
 
 #endif /* POSIXBACKEND_MEMORY_WRITER_API_H */

@@ -2251,6 +2251,55 @@ done:
     return result;
 }
 
+/* MemoryWriterApi.read: handle.pread(length, offset) of the writer's handle into ``buffer``,
+ * in its common case (a handle that reads the common way, a dense file, 1 to 65536 bytes):
+ * the bytes copied (fewer at the end of the file), atime moved by the relatime rule as
+ * Inode.accessed moves it (under the file system's lock); -2 where the handle's method must
+ * read (nothing changed: the lock busy, anything unusual), -1 with an exception. */
+static Py_ssize_t
+memory_writer_read(PyObject *writer, char *buffer, Py_ssize_t length, long long offset)
+{
+    if (Py_TYPE(writer) != memory_writer_type || length <= 0 || length > 65536 || offset < 0) {
+        return -2;
+    }
+    MemoryWriter *self = (MemoryWriter *)writer;
+    PyObject *node = SLOT(self->handle, layout.h_reader);
+    PyObject *content = node == NULL || !Py_IS_TYPE(node, layout.regular_file)
+        ? NULL : SLOT(node, layout.f_data);
+    long long atime, mtime, ctime;
+    if (content == NULL || !PyByteArray_CheckExact(content) ||
+        !exact_long(SLOT(node, layout.i_atime), &atime) ||
+        !exact_long(SLOT(node, layout.i_mtime), &mtime) ||
+        !exact_long(SLOT(node, layout.i_ctime), &ctime)) {
+        return -2;
+    }
+    long long now = now_ns();
+    PyObject *stamp = NULL;
+    if (atime <= mtime || atime <= ctime || now - atime >= DAY_NS) { /* relatime */
+        stamp = PyLong_FromLongLong(now);
+        if (stamp == NULL) {
+            return -1;
+        }
+        int taken = try_lock(self->fs_acquire);
+        if (taken <= 0) {
+            Py_DECREF(stamp);
+            return taken < 0 ? -1 : -2;
+        }
+    }
+    Py_ssize_t count = readable_count(content, offset, length);
+    if (count > 0) {
+        memcpy(buffer, PyByteArray_AS_STRING(content) + offset, (size_t)count);
+    }
+    if (stamp != NULL) {
+        set_slot(node, layout.i_atime, stamp);
+        set_slot(node, layout.i_stat, Py_NewRef(Py_None));
+        if (unlock(self->fs_release) < 0) {
+            return -1;
+        }
+    }
+    return count;
+}
+
 /* MemoryWriterApi.mode: memory_mode's answer in C (-3 with an exception). */
 static int
 memory_bits(PyObject *fs, PyObject *path)
@@ -2262,7 +2311,8 @@ memory_bits(PyObject *fs, PyObject *path)
 
 static const MemoryWriterApi memory_writer_api = {
     memory_writer_write, memory_writer_reserve, memory_exists, memory_create, memory_unlink,
-    memory_writer_of, memory_bits, memory_writer_size, memory_writer_sync, memory_handle_close};
+    memory_writer_of, memory_bits, memory_writer_size, memory_writer_sync, memory_handle_close,
+    memory_writer_read};
 
 static PyObject *
 memory_writer_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,

@@ -14,7 +14,9 @@
  * record posixbackend/sqlite/locking.py keeps per file, by the same rules, under one mutex
  * and without the GIL, and the existence checks of a memory database's journal and WAL are
  * answered by _speedups from the file system's caches (c_access only where it cannot tell).
- * A memory database's new rollback journal (one per write transaction in DELETE mode) is
+ * A memory file's reads (SQLite's buffer filled from the file's bytes), size and sync need no
+ * Python call either. A memory database's new rollback journal (one per write transaction in
+ * DELETE mode) is
  * created, opened, closed and unlinked here through _speedups too (open_journal, x_close,
  * x_delete), in the file system's common case; c_open and c_delete serve every other case.
  *
@@ -483,6 +485,25 @@ x_read(sqlite3_file *file, void *buffer, int amount, int64_t offset)
 {
     PyGILState_STATE gil = PyGILState_Ensure();
     int code = SQLITE_IOERR;
+    PyObject *writer = ((VfsFile *)file)->writer;
+    if (writer_api != NULL && writer != NULL) { /* a memory file's bytes, copied in C */
+        Py_ssize_t got = writer_api->read(writer, buffer, amount, offset);
+        if (got >= 0) {
+            if (got < amount) { /* the rest zeroed, as SQLite wants of a short read */
+                memset((char *)buffer + got, 0, (size_t)(amount - got));
+                code = SQLITE_IOERR_SHORT_READ;
+            } else {
+                code = SQLITE_OK;
+            }
+            PyGILState_Release(gil);
+            return code;
+        }
+        if (got == -1) {
+            code = failed(file, SQLITE_IOERR_READ);
+            PyGILState_Release(gil);
+            return code;
+        }
+    }
     PyObject *reader = ((VfsFile *)file)->reader;
     if (reader != NULL) {
         PyObject *args[2] = {PyLong_FromLong(amount), PyLong_FromLongLong(offset)};
