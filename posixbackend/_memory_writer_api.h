@@ -11,7 +11,11 @@
 
 #include <Python.h>
 
-#define MEMORY_WRITER_API_NAME "posixbackend._speedups.memory_writer_api"
+/* The capsule's attribute of posixbackend._speedups, and its import name. Its number moves
+ * whenever MemoryWriterApi changes: a _sqlitevfs built against another layout then finds no
+ * capsule (and serves through Python) instead of calling through the wrong one. */
+#define MEMORY_WRITER_API_ATTRIBUTE "memory_writer_api_2"
+#define MEMORY_WRITER_API_NAME "posixbackend._speedups." MEMORY_WRITER_API_ATTRIBUTE
 
 typedef struct {
     /* Write ``length`` bytes at ``data`` at ``offset`` through ``writer`` (with the GIL):

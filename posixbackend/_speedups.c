@@ -3422,7 +3422,7 @@ PyInit__speedups(void)
     memory_writer_type = (PyTypeObject *)writer_type;
     if (add_object(module, "RawFileBase", type) < 0 ||
         add_object(module, "MemoryWriter", writer_type) < 0 ||
-        add_object(module, "memory_writer_api",
+        add_object(module, MEMORY_WRITER_API_ATTRIBUTE,
                    PyCapsule_New((void *)&memory_writer_api, MEMORY_WRITER_API_NAME, NULL)) < 0) {
         Py_DECREF(module);
         return NULL;
