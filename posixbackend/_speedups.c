@@ -1,7 +1,8 @@
 /* The optional C accelerator of the emulated backend's hottest calls: read, lseek, open, close,
  * stat, lstat (and truncated_stat, a stat result's copy at a time resolution), (MemoryWriter, for the
- * SQLite VFS) a memory handle's pwrite, and (RawFileBase) the methods of an accelerated
- * backend's FileIO, the raw file under open().
+ * SQLite VFS) a memory handle's pwrite, (the memory writer capsule, for the same) a journal's
+ * creation and unlinking, and (RawFileBase) the methods of an accelerated backend's FileIO, the
+ * raw file under open().
  *
  * Each method does the common case of its Python namesake in posixbackend/emulated/files.py
  * without running Python code, and hands every other case -- unusual arguments, a provider
@@ -1999,8 +2000,520 @@ memory_mode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromLongLong(found == 1 ? (mode & 07777) : (found == 0 ? -1 : -2));
 }
 
-static const MemoryWriterApi memory_writer_api = {memory_writer_write, memory_writer_reserve,
-                                                 memory_exists};
+/* -- a journal's life on a memory file system: made, opened, unlinked without Python code -- */
+
+/* The directory (borrowed) and the last name (a new reference) of the absolute plain ASCII
+ * ``path`` on the resolver ``names`` (its file system's lock held): from the path cache, or by
+ * plain lookups of the directory part. 1 when found, searchable, and the last name plain; 0
+ * where the Python path must judge (an error set only for one). */
+static int
+plain_parent(PyObject *names, PyObject *path, PyObject **directory, PyObject **name)
+{
+    PyObject *check = SLOT(names, layout.r_check);
+    PyObject *who = NULL; /* NULL: root, nothing is checked */
+    if (check != Py_False) {
+        who = SLOT(names, layout.r_who);
+        if (check != Py_True || who == NULL || !Py_IS_TYPE(who, layout.identity)) {
+            return 0;
+        }
+    }
+    PyObject *paths = SLOT(names, layout.r_paths);
+    PyObject *hit = paths != NULL && PyDict_CheckExact(paths)
+        ? PyDict_GetItemWithError(paths, path) : NULL;
+    if (hit != NULL) {
+        if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) < 2 ||
+            !PyUnicode_CheckExact(PyTuple_GET_ITEM(hit, 1)) ||
+            PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(hit, 1)) > 255 /* NAME_MAX, ASCII */) {
+            return 0;
+        }
+        *directory = PyTuple_GET_ITEM(hit, 0);
+        *name = Py_NewRef(PyTuple_GET_ITEM(hit, 1));
+    }
+    else {
+        if (PyErr_Occurred()) {
+            return 0;
+        }
+        const char *text = (const char *)PyUnicode_1BYTE_DATA(path);
+        Py_ssize_t length = PyUnicode_GET_LENGTH(path);
+        Py_ssize_t cut = length - 1;
+        while (cut > 0 && text[cut] != '/') {
+            cut--;
+        }
+        Py_ssize_t size = length - cut - 1;
+        if (size == 0 || size > 255 / 4 /* NAME_MAX // 4, as _open_quick */ ||
+            (text[cut + 1] == '.' && (size == 1 || (size == 2 && text[cut + 2] == '.')))) {
+            return 0;
+        }
+        if (cut == 0) {
+            *directory = SLOT(names, layout.r_root);
+        }
+        else {
+            PyObject *head = PyUnicode_Substring(path, 0, cut);
+            if (head == NULL) {
+                return 0;
+            }
+            int missing;
+            *directory = plain_lookup(names, head, &missing);
+            Py_DECREF(head);
+            if (*directory == NULL) {
+                return 0;
+            }
+        }
+        *name = PyUnicode_Substring(path, cut + 1, length);
+        if (*name == NULL) {
+            return 0;
+        }
+    }
+    if (*directory == NULL || !Py_IS_TYPE(*directory, layout.directory) ||
+        !searchable(*directory, who)) {
+        Py_CLEAR(*name);
+        return 0;
+    }
+    return 1;
+}
+
+/* The file system ``fs``'s resolver and its lock's bound acquire and release (new references):
+ * 1, or 0 where the Python path must do the work (an error set only for one). */
+static int
+fs_parts(PyObject *fs, PyObject **names, PyObject **acquire, PyObject **release)
+{
+    *names = *acquire = *release = NULL;
+    if (!configured) {
+        return 0;
+    }
+    *names = PyObject_GetAttr(fs, str_names);
+    PyObject *lock = *names != NULL && Py_IS_TYPE(*names, layout.resolver)
+        ? PyObject_GetAttr(fs, str_lock) : NULL;
+    if (lock != NULL) {
+        *acquire = PyObject_GetAttr(lock, str_acquire);
+        *release = PyObject_GetAttr(lock, str_release);
+        Py_DECREF(lock);
+    }
+    if (*acquire == NULL || *release == NULL) {
+        Py_CLEAR(*names);
+        Py_CLEAR(*acquire);
+        Py_CLEAR(*release);
+        return 0;
+    }
+    return 1;
+}
+
+/* Whether ``path`` is absolute, plain ASCII, no NUL, no trailing slash, shorter than PATH_MAX. */
+static int
+plain_absolute(PyObject *path)
+{
+    if (!PyUnicode_CheckExact(path) || !PyUnicode_IS_ASCII(path)) {
+        return 0;
+    }
+    Py_ssize_t length = PyUnicode_GET_LENGTH(path);
+    const char *text = (const char *)PyUnicode_1BYTE_DATA(path);
+    return length >= 2 && length < 4096 && text[0] == '/' && text[length - 1] != '/' &&
+        memchr(text, '\0', (size_t)length) == NULL;
+}
+
+/* MemoryWriterApi.create: MemoryFileSystem.open(path, O_RDWR | O_CREAT, mode) of a name not
+ * there yet, the umask aside (the file gets exactly ``mode`` & 0o777, as SQLite's journal
+ * gets its database's bits), in the common case of _open_quick: a plain absolute ASCII
+ * ``path`` whose directory the caches or plain lookups find, a live directory the caller may
+ * write and search, without set-group-ID, no inode cap. Made as _new and _enter make it (the
+ * creator's ids, the directory's times; the inode made before the lock is taken, by its
+ * class), entered with no call in between. The new MemoryHandle, entered in the inode's
+ * handles; NULL with no exception where the Python path must open it (the name exists, or
+ * anything unusual), NULL with an exception on error (nothing was made). */
+static PyObject *
+memory_create(PyObject *fs, PyObject *path, int mode)
+{
+    if (!plain_absolute(path)) {
+        return NULL;
+    }
+    PyObject *names, *acquire, *release;
+    if (!fs_parts(fs, &names, &acquire, &release)) {
+        return NULL;
+    }
+    PyObject *result = NULL;
+    PyObject *node = NULL, *handle = NULL, *handles = NULL, *counted = NULL, *now = NULL;
+    PyObject *name = NULL, *space = NULL, *inodes = NULL, *dev = NULL, *ino = NULL;
+    PyObject *flags = PyLong_FromLong(O_RDWR | O_CREAT);
+    space = PyObject_GetAttrString(fs, "_space");
+    PyObject *cap = space == NULL ? NULL : PyObject_GetAttrString(space, "max_inodes");
+    if (cap != Py_None || flags == NULL || !Py_IS_TYPE(space, layout.space)) {
+        Py_XDECREF(cap);
+        goto done; /* an inode cap: the Python path checks it */
+    }
+    Py_DECREF(cap);
+    /* The inode, its handle and its set of handles are made before anything is looked at:
+     * the class's __init__ runs Python code, where an exception may land (nothing changed
+     * then but an inode number used, as when the Python path fails after next(_inodes)). */
+    dev = PyObject_GetAttrString(fs, "_dev");
+    inodes = dev == NULL ? NULL : PyObject_GetAttrString(fs, "_inodes");
+    ino = inodes == NULL ? NULL : PyIter_Next(inodes);
+    now = ino == NULL ? NULL : PyLong_FromLongLong(now_ns());
+    PyObject *bits = now == NULL ? NULL : PyLong_FromLong(mode & 0777);
+    if (bits != NULL) {
+        PyObject *args[4] = {dev, ino, now, bits};
+        node = PyObject_Vectorcall((PyObject *)layout.regular_file, args, 4, NULL);
+        Py_DECREF(bits);
+    }
+    handle = node == NULL ? NULL : blank(layout.memory_handle);
+    handles = handle == NULL ? NULL : PySet_New(NULL);
+    if (handles == NULL || !Py_IS_TYPE(node, layout.regular_file) ||
+        SLOT(node, layout.i_handles) != layout.no_handles) {
+        goto done;
+    }
+    int taken = try_lock(acquire);
+    if (taken <= 0) {
+        goto done;
+    }
+    PyObject *directory;
+    long long used = -1, directory_mode, directory_links;
+    PyObject *who = SLOT(names, layout.r_who);
+    PyObject *used_now = PyObject_GetAttrString(space, "used_inodes");
+    int usable = used_now != NULL && exact_long(used_now, &used);
+    Py_XDECREF(used_now);
+    if (!usable || !plain_parent(names, path, &directory, &name) ||
+        !exact_long(SLOT(directory, layout.i_mode), &directory_mode) ||
+        directory_mode & S_ISGID ||
+        !exact_long(SLOT(directory, layout.i_nlink), &directory_links) || directory_links <= 0 ||
+        who == NULL || !Py_IS_TYPE(who, layout.identity) ||
+        (SLOT(names, layout.r_check) != Py_False && permitted(directory, who, 3) != 1)) {
+        unlock(release);
+        goto done; /* the Python path says what happens (an error set here is reported) */
+    }
+    PyObject *entries = SLOT(directory, layout.dir_entries);
+    int there = entries == NULL || !PyDict_CheckExact(entries) ? -1
+        : PyDict_Contains(entries, name);
+    counted = there == 0 ? PyLong_FromLongLong(used + 1) : NULL;
+    /* The only call that may fail before the name is entered: clearing the listing cache. */
+    if (counted == NULL || PyObject_SetAttrString(directory, "listed", Py_None) < 0 ||
+        PyDict_SetItem(entries, name, node) < 0) {
+        unlock(release);
+        goto done; /* exists (the Python path opens it), or an error: nothing was entered */
+    }
+    /* no call from here on, as _new and _enter: the name, the directory's times, the count */
+    set_slot(node, layout.i_uid, Py_NewRef(SLOT(who, layout.who_uid)));
+    set_slot(node, layout.i_gid, Py_NewRef(SLOT(who, layout.who_gid)));
+    set_slot(directory, layout.i_mtime, Py_NewRef(now));
+    set_slot(directory, layout.i_ctime, Py_NewRef(now));
+    set_slot(directory, layout.i_stat, Py_NewRef(Py_None));
+    PyObject_SetAttrString(space, "used_inodes", counted); /* a slot: cannot fail */
+    PyObject *state = layout.fast_state[O_RDWR];
+    SLOT(handle, layout.h_fs) = Py_NewRef(fs);
+    SLOT(handle, layout.h_node) = Py_NewRef(node);
+    SLOT(handle, layout.h_flags) = Py_NewRef(flags);
+    SLOT(handle, layout.h_opened_as) = Py_NewRef(path);
+    SLOT(handle, layout.h_state) = Py_NewRef(state);
+    SLOT(handle, layout.h_reader) = Py_NewRef(node);
+    set_slot(node, layout.i_handles, Py_NewRef(handles));
+    if (PySet_Add(handles, handle) < 0) {
+        /* made but not opened, as when the Python path's handles_of(...).add fails */
+        unlock(release);
+        goto done;
+    }
+    if (unlock(release) == 0) {
+        result = Py_NewRef(handle);
+    }
+done:
+    Py_XDECREF(flags);
+    Py_XDECREF(space);
+    Py_XDECREF(dev);
+    Py_XDECREF(inodes);
+    Py_XDECREF(ino);
+    Py_XDECREF(now);
+    Py_XDECREF(node);
+    Py_XDECREF(handle);
+    Py_XDECREF(handles);
+    Py_XDECREF(counted);
+    Py_XDECREF(name);
+    Py_DECREF(names);
+    Py_DECREF(acquire);
+    Py_DECREF(release);
+    return result;
+}
+
+/* MemoryWriterApi.unlink: MemoryFileSystem.unlink(path) of a dense regular file with one
+ * link in the common case of unlink_at: a plain absolute ASCII ``path`` whose directory the
+ * caches or plain lookups find, which the caller may write and search (and, in a sticky
+ * directory, owns, or whose file it owns, or as root). Done as
+ * _detach does it (the entry, link count and space counted change with no call in between;
+ * a file no handle holds is freed and its content dropped, as node.clear() drops it). 1 when
+ * unlinked, 0 when the name is missing (ENOENT), -2 where the Python path must do it, -1 with
+ * an exception (nothing changed). */
+static int
+memory_unlink(PyObject *fs, PyObject *path)
+{
+    if (!plain_absolute(path)) {
+        return -2;
+    }
+    PyObject *names, *acquire, *release;
+    if (!fs_parts(fs, &names, &acquire, &release)) {
+        return PyErr_Occurred() ? -1 : -2;
+    }
+    int result = -2;
+    PyObject *name = NULL, *space = PyObject_GetAttrString(fs, "_space");
+    PyObject *now = PyLong_FromLongLong(now_ns());
+    PyObject *zero = PyLong_FromLong(0);
+    PyObject *empty = PyByteArray_FromStringAndSize(NULL, 0);
+    PyObject *inodes_after = NULL, *pages_after = NULL;
+    if (space == NULL || now == NULL || zero == NULL || empty == NULL ||
+        !Py_IS_TYPE(space, layout.space)) {
+        goto done;
+    }
+    int taken = try_lock(acquire);
+    if (taken <= 0) {
+        goto done;
+    }
+    PyObject *directory, *node = NULL;
+    long long directory_mode = 0, links, inodes_used, pages_used;
+    PyObject *who = SLOT(names, layout.r_who);
+    PyObject *used_now = PyObject_GetAttrString(space, "used_inodes");
+    int usable = used_now != NULL && exact_long(used_now, &inodes_used) &&
+        exact_long(SLOT(space, layout.s_used_pages), &pages_used);
+    Py_XDECREF(used_now);
+    if (usable && plain_parent(names, path, &directory, &name) &&
+        exact_long(SLOT(directory, layout.i_mode), &directory_mode) &&
+        who != NULL && Py_IS_TYPE(who, layout.identity) &&
+        (SLOT(names, layout.r_check) == Py_False || permitted(directory, who, 3) == 1)) {
+        PyObject *entries = SLOT(directory, layout.dir_entries);
+        node = entries != NULL && PyDict_CheckExact(entries)
+            ? PyDict_GetItemWithError(entries, name) : NULL;
+        if (node == NULL && entries != NULL && !PyErr_Occurred()) {
+            result = 0; /* missing: ENOENT (a directory searched, written to: no refusal) */
+        }
+    }
+    PyObject *content = node == NULL ? NULL : SLOT(node, layout.f_data);
+    PyObject *handles = node == NULL ? NULL : SLOT(node, layout.i_handles);
+    long long uid, owner, directory_owner;
+    if (content != NULL && Py_IS_TYPE(node, layout.regular_file) &&
+        PyByteArray_CheckExact(content) &&
+        /* the sticky bit (sticky_forbids): only root, the file's or the directory's owner */
+        (!(directory_mode & S_ISVTX) ||
+         (exact_long(SLOT(who, layout.who_uid), &uid) &&
+          exact_long(SLOT(node, layout.i_uid), &owner) &&
+          exact_long(SLOT(directory, layout.i_uid), &directory_owner) &&
+          (uid == 0 || uid == owner || uid == directory_owner))) &&
+        exact_long(SLOT(node, layout.i_nlink), &links) &&
+        links == 1 && handles != NULL &&
+        (handles == layout.no_handles || PySet_CheckExact(handles))) {
+        Py_INCREF(node); /* kept past its entry */
+        int frees = PySet_GET_SIZE(handles) == 0;
+        PyObject *freed = frees ? PyObject_GetAttrString(node, "freed") : NULL;
+        if (frees) {
+            long long pages = (PyByteArray_GET_SIZE(content) + 4095) >> 12;
+            inodes_after = PyLong_FromLongLong(inodes_used - 1);
+            pages_after = PyLong_FromLongLong(pages_used - pages);
+        }
+        if ((frees && (freed != Py_False || inodes_after == NULL || pages_after == NULL)) ||
+            PyObject_SetAttrString(directory, "listed", Py_None) < 0 ||
+            PyDict_DelItem(SLOT(directory, layout.dir_entries), name) < 0) {
+            result = PyErr_Occurred() ? -1 : -2; /* nothing removed */
+        }
+        else {
+            /* no call from here on, as _detach: the link count, the space, the times */
+            set_slot(node, layout.i_nlink, Py_NewRef(zero));
+            set_slot(node, layout.i_stat, Py_NewRef(Py_None));
+            if (frees) {
+                PyObject_SetAttrString(node, "freed", Py_True); /* slots: cannot fail */
+                set_slot(space, layout.s_used_pages, Py_NewRef(pages_after));
+                PyObject_SetAttrString(space, "used_inodes", inodes_after);
+                set_slot(node, layout.f_data, Py_NewRef(empty)); /* node.clear() */
+            }
+            set_slot(directory, layout.i_mtime, Py_NewRef(now));
+            set_slot(directory, layout.i_ctime, Py_NewRef(now));
+            set_slot(directory, layout.i_stat, Py_NewRef(Py_None));
+            set_slot(node, layout.i_ctime, Py_NewRef(now));
+            result = 1;
+        }
+        Py_XDECREF(freed);
+        Py_DECREF(node);
+    }
+    else if (result != 0 && PyErr_Occurred()) {
+        result = -1;
+    }
+    if (unlock(release) < 0) {
+        result = -1;
+    }
+done:
+    if (result == -2 && PyErr_Occurred()) {
+        result = -1;
+    }
+    Py_XDECREF(inodes_after);
+    Py_XDECREF(pages_after);
+    Py_XDECREF(name);
+    Py_XDECREF(space);
+    Py_XDECREF(now);
+    Py_XDECREF(zero);
+    Py_XDECREF(empty);
+    Py_DECREF(names);
+    Py_DECREF(acquire);
+    Py_DECREF(release);
+    return result;
+}
+
+/* MemoryWriterApi.writer: MemoryWriter(handle), for a handle memory_create made. */
+static PyObject *
+memory_writer_of(PyObject *handle)
+{
+    return PyObject_CallOneArg((PyObject *)memory_writer_type, handle);
+}
+
+/* The open, not O_PATH, handle of the MemoryWriter ``writer`` (borrowed), or NULL where the
+ * handle's Python method must answer (not a MemoryWriter, closed, O_PATH: its EBADF). */
+static PyObject *
+usable_handle(PyObject *writer)
+{
+    if (Py_TYPE(writer) != memory_writer_type) {
+        return NULL;
+    }
+    PyObject *handle = ((MemoryWriter *)writer)->handle;
+    long long state, flags;
+    if (!exact_long(SLOT(handle, layout.h_state), &state) || !(state & layout.open_state) ||
+        !exact_long(SLOT(handle, layout.h_flags), &flags) || flags & O_PATH) {
+        return NULL;
+    }
+    return handle;
+}
+
+/* MemoryWriterApi.size: handle.size() of the writer's handle, a dense regular file's: the
+ * size, or -2 where the handle's method must answer. */
+static long long
+memory_writer_size(PyObject *writer)
+{
+    PyObject *handle = usable_handle(writer);
+    PyObject *node = handle == NULL ? NULL : SLOT(handle, layout.h_node);
+    PyObject *content = node == NULL || !Py_IS_TYPE(node, layout.regular_file)
+        ? NULL : SLOT(node, layout.f_data);
+    if (content == NULL || !PyByteArray_CheckExact(content)) {
+        return -2; /* sparse or mapped (its memfd's size under the lock): the method's */
+    }
+    return PyByteArray_GET_SIZE(content);
+}
+
+/* MemoryWriterApi.sync: handle.sync() of the writer's handle (nothing to write back in
+ * memory): 1 when done, 0 where the handle's method must answer (its EBADF). */
+static int
+memory_writer_sync(PyObject *writer)
+{
+    return usable_handle(writer) != NULL;
+}
+
+/* MemoryWriterApi.close: MemoryHandle.close() of a handle ``create`` gave, while its file is
+ * still linked: the handle closed, its inode's set of handles given back when it empties
+ * (all under the file system's lock). 1 when done, 0 where the handle's method must close it
+ * (the lock busy, an unlinked file to free, anything unusual: nothing changed), -1 with an
+ * exception. */
+static int
+memory_handle_close(PyObject *handle)
+{
+    if (!configured || !Py_IS_TYPE(handle, layout.memory_handle)) {
+        return 0;
+    }
+    PyObject *fs = SLOT(handle, layout.h_fs);
+    PyObject *node = SLOT(handle, layout.h_node);
+    PyObject *zero = PyLong_FromLong(0);
+    PyObject *lock = fs == NULL ? NULL : PyObject_GetAttr(fs, str_lock);
+    PyObject *acquire = lock == NULL ? NULL : PyObject_GetAttr(lock, str_acquire);
+    PyObject *release = lock == NULL ? NULL : PyObject_GetAttr(lock, str_release);
+    Py_XDECREF(lock);
+    int result = 0;
+    if (zero == NULL || acquire == NULL || release == NULL || node == NULL) {
+        result = PyErr_Occurred() ? -1 : 0;
+        goto done;
+    }
+    int taken = try_lock(acquire);
+    if (taken <= 0) {
+        result = taken;
+        goto done;
+    }
+    long long state, links;
+    PyObject *handles = SLOT(node, layout.i_handles);
+    if (exact_long(SLOT(handle, layout.h_state), &state) && state & layout.open_state &&
+        exact_long(SLOT(node, layout.i_nlink), &links) && links > 0 && handles != NULL &&
+        PySet_CheckExact(handles)) {
+        int gone = PySet_Discard(handles, handle);
+        if (gone >= 0) {
+            set_slot(handle, layout.h_state, Py_NewRef(zero));
+            set_slot(handle, layout.h_reader, Py_NewRef(Py_None));
+            if (PySet_GET_SIZE(handles) == 0) { /* the empty set given back (handles_of) */
+                set_slot(node, layout.i_handles, Py_NewRef(layout.no_handles));
+            }
+            result = 1;
+        }
+        else {
+            result = -1;
+        }
+    }
+    if (unlock(release) < 0) {
+        result = -1;
+    }
+done:
+    Py_XDECREF(zero);
+    Py_XDECREF(acquire);
+    Py_XDECREF(release);
+    return result;
+}
+
+/* MemoryWriterApi.read: handle.pread(length, offset) of the writer's handle into ``buffer``,
+ * in its common case (a handle that reads the common way, a dense file, 1 to 65536 bytes):
+ * the bytes copied (fewer at the end of the file), atime moved by the relatime rule as
+ * Inode.accessed moves it (under the file system's lock); -2 where the handle's method must
+ * read (nothing changed: the lock busy, anything unusual), -1 with an exception. */
+static Py_ssize_t
+memory_writer_read(PyObject *writer, char *buffer, Py_ssize_t length, long long offset)
+{
+    if (Py_TYPE(writer) != memory_writer_type || length <= 0 || length > 65536 || offset < 0) {
+        return -2;
+    }
+    MemoryWriter *self = (MemoryWriter *)writer;
+    PyObject *node = SLOT(self->handle, layout.h_reader);
+    PyObject *content = node == NULL || !Py_IS_TYPE(node, layout.regular_file)
+        ? NULL : SLOT(node, layout.f_data);
+    long long atime, mtime, ctime;
+    if (content == NULL || !PyByteArray_CheckExact(content) ||
+        !exact_long(SLOT(node, layout.i_atime), &atime) ||
+        !exact_long(SLOT(node, layout.i_mtime), &mtime) ||
+        !exact_long(SLOT(node, layout.i_ctime), &ctime)) {
+        return -2;
+    }
+    long long now = now_ns();
+    PyObject *stamp = NULL;
+    if (atime <= mtime || atime <= ctime || now - atime >= DAY_NS) { /* relatime */
+        stamp = PyLong_FromLongLong(now);
+        if (stamp == NULL) {
+            return -1;
+        }
+        int taken = try_lock(self->fs_acquire);
+        if (taken <= 0) {
+            Py_DECREF(stamp);
+            return taken < 0 ? -1 : -2;
+        }
+    }
+    Py_ssize_t count = readable_count(content, offset, length);
+    if (count > 0) {
+        memcpy(buffer, PyByteArray_AS_STRING(content) + offset, (size_t)count);
+    }
+    if (stamp != NULL) {
+        set_slot(node, layout.i_atime, stamp);
+        set_slot(node, layout.i_stat, Py_NewRef(Py_None));
+        if (unlock(self->fs_release) < 0) {
+            return -1;
+        }
+    }
+    return count;
+}
+
+/* MemoryWriterApi.mode: memory_mode's answer in C (-3 with an exception). */
+static int
+memory_bits(PyObject *fs, PyObject *path)
+{
+    long long mode, size;
+    int found = memory_lookup(fs, path, &mode, &size);
+    return found == 1 ? (int)(mode & 07777) : (found == 0 ? -1 : (found == -2 ? -2 : -3));
+}
+
+static const MemoryWriterApi memory_writer_api = {
+    memory_writer_write, memory_writer_reserve, memory_exists, memory_create, memory_unlink,
+    memory_writer_of, memory_bits, memory_writer_size, memory_writer_sync, memory_handle_close,
+    memory_writer_read};
 
 static PyObject *
 memory_writer_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
@@ -3610,7 +4123,7 @@ PyInit__speedups(void)
     if (add_object(module, "FastMkdir", PyType_FromSpec(&fast_mkdir_spec)) < 0 ||
         add_object(module, "RawFileBase", type) < 0 ||
         add_object(module, "MemoryWriter", writer_type) < 0 ||
-        add_object(module, "memory_writer_api",
+        add_object(module, MEMORY_WRITER_API_ATTRIBUTE,
                    PyCapsule_New((void *)&memory_writer_api, MEMORY_WRITER_API_NAME, NULL)) < 0) {
         Py_DECREF(module);
         return NULL;

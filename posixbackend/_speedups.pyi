@@ -75,8 +75,9 @@ class MemoryWriter:
     def reserve(self, size: int, /) -> bool:
         """Room for the file to grow to ``size`` bytes with no copy per write (invisible)."""
 
-memory_writer_api: object
-"""A capsule of MemoryWriterApi (posixbackend/_memory_writer_api.h) for the SQLite VFS."""
+memory_writer_api_2: object
+"""A capsule of MemoryWriterApi (posixbackend/_memory_writer_api.h) for the SQLite VFS (its
+number moves with the structure's layout)."""
 
 def memory_mode(file_system: Any, path: str, /) -> int:
     """Permission bits of what ``path`` names on a MemoryFileSystem, -1 missing, -2 ask it."""

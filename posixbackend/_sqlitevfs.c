@@ -14,6 +14,11 @@
  * record posixbackend/sqlite/locking.py keeps per file, by the same rules, under one mutex
  * and without the GIL, and the existence checks of a memory database's journal and WAL are
  * answered by _speedups from the file system's caches (c_access only where it cannot tell).
+ * A memory file's reads (SQLite's buffer filled from the file's bytes), size and sync need no
+ * Python call either. A memory database's new rollback journal (one per write transaction in
+ * DELETE mode) is
+ * created, opened, closed and unlinked here through _speedups too (open_journal, x_close,
+ * x_delete), in the file system's common case; c_open and c_delete serve every other case.
  *
  * The structures are declared here from sqlite3.h's stable ABI (sqlite3_vfs version 2,
  * sqlite3_io_methods version 1: no shared memory, so SQLite refuses WAL cleanly), and the
@@ -88,6 +93,14 @@ struct sqlite3_vfs {
 #define SQLITE_IOERR_FSYNC (SQLITE_IOERR | (4 << 8))
 #define SQLITE_IOERR_FSTAT (SQLITE_IOERR | (7 << 8))
 #define SQLITE_IOERR_LOCK (SQLITE_IOERR | (15 << 8))
+#define SQLITE_IOERR_TRUNCATE (SQLITE_IOERR | (6 << 8))
+#define SQLITE_IOERR_CLOSE (SQLITE_IOERR | (16 << 8))
+#define SQLITE_IOERR_DELETE_NOENT (SQLITE_IOERR | (23 << 8))
+#define SQLITE_OPEN_READWRITE 0x2
+#define SQLITE_OPEN_CREATE 0x4
+#define SQLITE_OPEN_MAIN_JOURNAL 0x800
+/* posixbackend.sqlite.vfs._IN_MEMORY: POWERSAFE_OVERWRITE | SAFE_APPEND | SEQUENTIAL */
+#define IN_MEMORY_CHARACTERISTICS (0x1000 | 0x200 | 0x400)
 #define SQLITE_BUSY 5
 #define LOCK_NONE 0
 #define LOCK_SHARED 1
@@ -139,6 +152,8 @@ typedef struct {
     PyObject *sizer;
     PyObject *syncer;
     LockRecord *locks;
+    PyObject *handle; /* a journal opened here in C (see open_journal): its MemoryHandle, which
+                       * Vfs's table of open files does not hold; else NULL */
     int level;
     int characteristics;
 } VfsFile;
@@ -323,25 +338,37 @@ note_companions(const sqlite3_file *owner, PyObject *triples)
     }
 }
 
+/* The noted companion at the address ``name`` (the GIL held), or NULL: not noted, or the
+ * capsule of posixbackend._speedups is not there to serve it. */
+static Companion *
+companion_at(const char *name)
+{
+    if (writer_api == NULL) {
+        return NULL;
+    }
+    for (Companion *entry = companions; entry != NULL; entry = entry->next) {
+        if (entry->address == name) {
+            return entry;
+        }
+    }
+    return NULL;
+}
+
 /* SQLite's existence check of a noted companion ``name``, in C: 1 or 0, or -2 where c_access
  * must answer (not noted, or the file system must be asked; the GIL held). */
 static int
 companion_exists(const char *name)
 {
-    if (writer_api == NULL) {
+    Companion *entry = companion_at(name);
+    if (entry == NULL) {
         return -2;
     }
-    for (Companion *entry = companions; entry != NULL; entry = entry->next) {
-        if (entry->address == name) {
-            int found = writer_api->exists(entry->fs, entry->path);
-            if (found == -1) {
-                PyErr_Clear(); /* c_access asks again, and keeps the cause of a failure */
-                return -2;
-            }
-            return found;
-        }
+    int found = writer_api->exists(entry->fs, entry->path);
+    if (found == -1) {
+        PyErr_Clear(); /* c_access asks again, and keeps the cause of a failure */
+        return -2;
     }
-    return -2;
+    return found;
 }
 
 /* -- sqlite3_io_methods --------------------------------------------------------------------- */
@@ -369,6 +396,8 @@ drop_lock(VfsFile *file, int wanted)
     pthread_mutex_unlock(&record_mutex);
 }
 
+static int failed(sqlite3_file *file, int code);
+
 static int
 x_close(sqlite3_file *file)
 {
@@ -380,9 +409,24 @@ x_close(sqlite3_file *file)
     Py_CLEAR(opened->sizer);
     Py_CLEAR(opened->syncer);
     Py_CLEAR(opened->locks);
+    int code = SQLITE_OK;
+    if (opened->handle != NULL) { /* a journal opened here: its handle closes, nothing else */
+        int closed = writer_api->close(opened->handle); /* in C, while it is linked */
+        if (closed == 0) {
+            PyObject *result = PyObject_CallMethod(opened->handle, "close", NULL);
+            closed = result == NULL ? -1 : 1;
+            Py_XDECREF(result);
+        }
+        if (closed < 0) {
+            code = failed(file, SQLITE_IOERR_CLOSE);
+        }
+        Py_CLEAR(opened->handle);
+        PyGILState_Release(gil);
+        return code;
+    }
     forget_companions(file);
     PyObject *args[1] = {address(file)};
-    int code = call_int(s_close, args, 1, SQLITE_IOERR);
+    code = call_int(s_close, args, 1, SQLITE_IOERR);
     PyGILState_Release(gil);
     return code;
 }
@@ -441,6 +485,25 @@ x_read(sqlite3_file *file, void *buffer, int amount, int64_t offset)
 {
     PyGILState_STATE gil = PyGILState_Ensure();
     int code = SQLITE_IOERR;
+    PyObject *writer = ((VfsFile *)file)->writer;
+    if (writer_api != NULL && writer != NULL) { /* a memory file's bytes, copied in C */
+        Py_ssize_t got = writer_api->read(writer, buffer, amount, offset);
+        if (got >= 0) {
+            if (got < amount) { /* the rest zeroed, as SQLite wants of a short read */
+                memset((char *)buffer + got, 0, (size_t)(amount - got));
+                code = SQLITE_IOERR_SHORT_READ;
+            } else {
+                code = SQLITE_OK;
+            }
+            PyGILState_Release(gil);
+            return code;
+        }
+        if (got == -1) {
+            code = failed(file, SQLITE_IOERR_READ);
+            PyGILState_Release(gil);
+            return code;
+        }
+    }
     PyObject *reader = ((VfsFile *)file)->reader;
     if (reader != NULL) {
         PyObject *args[2] = {PyLong_FromLong(amount), PyLong_FromLongLong(offset)};
@@ -551,19 +614,32 @@ static int
 x_truncate(sqlite3_file *file, int64_t size)
 {
     PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *handle = ((VfsFile *)file)->handle;
+    if (handle != NULL) { /* a journal opened here: its handle's truncate, as c_truncate */
+        PyObject *result = PyObject_CallMethod(handle, "truncate", "L", (long long)size);
+        int code = result == NULL ? failed(file, SQLITE_IOERR_TRUNCATE) : SQLITE_OK;
+        Py_XDECREF(result);
+        PyGILState_Release(gil);
+        return code;
+    }
     PyObject *args[2] = {address(file), PyLong_FromLongLong(size)};
     int code = call_int(s_truncate, args, 2, SQLITE_IOERR);
     PyGILState_Release(gil);
     return code;
 }
 
-/* xSync: the handle's sync (x_open made sure the file has it). */
+/* xSync: the handle's sync (x_open made sure the file has it); a memory file's in C. */
 static int
 x_sync(sqlite3_file *file, int flags)
 {
     (void)flags;
     PyGILState_STATE gil = PyGILState_Ensure();
     int code = SQLITE_OK;
+    PyObject *writer = ((VfsFile *)file)->writer;
+    if (writer_api != NULL && writer != NULL && writer_api->sync(writer) == 1) {
+        PyGILState_Release(gil); /* a memory file's: nothing to write back */
+        return code;
+    }
     PyObject *result = PyObject_CallNoArgs(((VfsFile *)file)->syncer);
     if (result == NULL) {
         code = failed(file, SQLITE_IOERR_FSYNC);
@@ -573,12 +649,19 @@ x_sync(sqlite3_file *file, int flags)
     return code;
 }
 
-/* xFileSize: the handle's size (x_open made sure the file has it). */
+/* xFileSize: the handle's size (x_open made sure the file has it); a memory file's in C. */
 static int
 x_file_size(sqlite3_file *file, int64_t *size)
 {
     PyGILState_STATE gil = PyGILState_Ensure();
     int code = SQLITE_OK;
+    PyObject *writer = ((VfsFile *)file)->writer;
+    long long known = writer_api != NULL && writer != NULL ? writer_api->size(writer) : -2;
+    if (known >= 0) { /* a dense memory file's, in C */
+        PyGILState_Release(gil);
+        *size = known;
+        return code;
+    }
     PyObject *result = PyObject_CallNoArgs(((VfsFile *)file)->sizer);
     long long value = result == NULL ? -1 : PyLong_AsLongLong(result);
     if (value == -1 && PyErr_Occurred()) {
@@ -669,7 +752,8 @@ x_file_control(sqlite3_file *file, int operation, void *argument)
         }
         return SQLITE_OK;
     }
-    if (operation == SQLITE_FCNTL_PRAGMA) { /* char *[3]: error message, name, value */
+    if (operation == SQLITE_FCNTL_PRAGMA && ((VfsFile *)file)->handle == NULL) {
+        /* char *[3]: error message, name, value (a journal gets none: SQLite's own) */
         char **pragma = (char **)argument;
         PyGILState_STATE gil = PyGILState_Ensure();
         PyObject *args[3] = {address(file), optional_bytes(pragma[1]), optional_bytes(pragma[2])};
@@ -730,6 +814,61 @@ direct(sqlite3_file *file, PyObject *opened, int *out_flags)
     return 0;
 }
 
+/* The journal of a database on a memory file system, created and opened here (the GIL held)
+ * when SQLite makes a new one, as Vfs.c_open would: its database's permission bits (as the
+ * unix VFS gives them), a private lock record (SQLite never locks a journal), the memory
+ * file's device characteristics, the handle's own pread, MemoryWriter, size and sync. 1 when
+ * ``file`` is open; 0 where c_open must open it (not a noted journal, not a new name, anything
+ * unusual: nothing was made, or the file made is there for c_open to open). */
+static int
+open_journal(const char *name, sqlite3_file *file, int flags)
+{
+    if (name == NULL || flags != (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                  SQLITE_OPEN_MAIN_JOURNAL)) {
+        return 0;
+    }
+    Companion *entry = companion_at(name);
+    if (entry == NULL) {
+        return 0;
+    }
+    Py_ssize_t length = PyUnicode_GET_LENGTH(entry->path);
+    PyObject *suffix = PyUnicode_FromString("-journal");
+    int journal = suffix != NULL && length > 8 &&
+        PyUnicode_Tailmatch(entry->path, suffix, 0, length, 1) == 1;
+    Py_XDECREF(suffix);
+    PyObject *database = journal ? PyUnicode_Substring(entry->path, 0, length - 8) : NULL;
+    int bits = database == NULL ? -3 : writer_api->mode(entry->fs, database);
+    Py_XDECREF(database);
+    PyObject *handle = bits < 0 ? NULL : writer_api->create(entry->fs, entry->path, bits & 0777);
+    if (handle == NULL) {
+        PyErr_Clear(); /* c_open tries, and keeps the cause of a failure */
+        return 0;
+    }
+    VfsFile *opened = (VfsFile *)file;
+    opened->reader = PyObject_GetAttrString(handle, "pread");
+    opened->writer = writer_api->writer(handle);
+    opened->sizer = PyObject_GetAttrString(handle, "size");
+    opened->syncer = PyObject_GetAttrString(handle, "sync");
+    opened->locks = (LockRecord *)PyType_GenericNew(&LockRecordType, NULL, NULL);
+    if (opened->reader == NULL || opened->writer == NULL || opened->sizer == NULL ||
+        opened->syncer == NULL || opened->locks == NULL) {
+        PyErr_Clear();
+        Py_CLEAR(opened->reader);
+        Py_CLEAR(opened->writer);
+        Py_CLEAR(opened->sizer);
+        Py_CLEAR(opened->syncer);
+        Py_CLEAR(opened->locks);
+        PyObject *result = PyObject_CallMethod(handle, "close", NULL);
+        Py_XDECREF(result);
+        PyErr_Clear(); /* the file is made: c_open opens it */
+        Py_DECREF(handle);
+        return 0;
+    }
+    opened->handle = handle;
+    opened->characteristics = IN_MEMORY_CHARACTERISTICS;
+    return 1;
+}
+
 static int
 x_open(sqlite3_vfs *unused, const char *name, sqlite3_file *file, int flags, int *out_flags)
 {
@@ -738,9 +877,18 @@ x_open(sqlite3_vfs *unused, const char *name, sqlite3_file *file, int flags, int
     VfsFile *opening = (VfsFile *)file;
     opening->reader = opening->writer = opening->sizer = opening->syncer = NULL;
     opening->locks = NULL;
+    opening->handle = NULL;
     opening->level = LOCK_NONE;
     opening->characteristics = -1;
     PyGILState_STATE gil = PyGILState_Ensure();
+    if (open_journal(name, file, flags)) {
+        PyGILState_Release(gil);
+        file->pMethods = &methods;
+        if (out_flags != NULL) {
+            *out_flags = flags;
+        }
+        return SQLITE_OK;
+    }
     int code = SQLITE_CANTOPEN;
     PyObject *args[6] = {address(file), NULL, PyLong_FromLong(flags), NULL, NULL, NULL};
     if (name == NULL) {
@@ -792,6 +940,13 @@ x_delete(sqlite3_vfs *unused, const char *name, int sync_directory)
     (void)unused;
     (void)sync_directory;
     PyGILState_STATE gil = PyGILState_Ensure();
+    Companion *entry = companion_at(name); /* a memory database's journal: unlinked in C */
+    int done = entry == NULL ? -2 : writer_api->unlink(entry->fs, entry->path);
+    if (done == 1 || done == 0) {
+        PyGILState_Release(gil);
+        return done == 1 ? SQLITE_OK : SQLITE_IOERR_DELETE_NOENT; /* as c_delete answers */
+    }
+    PyErr_Clear(); /* (-1) c_delete tries, and keeps the cause of a failure */
     PyObject *args[3] = {address(name), PyBytes_FromString(name), token_of(name)};
     int code = call_int(s_delete, args, 3, SQLITE_IOERR);
     PyGILState_Release(gil);

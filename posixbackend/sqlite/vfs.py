@@ -8,7 +8,10 @@ call, and SQLite makes about seven calls per primary-key SELECT. The trampolines
 once a file is open (:meth:`Vfs.c_open_direct`) they call its handle's pread, pwrite, size
 and sync themselves, and keep SQLite's locks in C on the file's lock record, by the rules of
 :mod:`posixbackend.sqlite.locking` (c_lock, c_unlock, c_check_reserved, c_lock_state,
-c_sync and c_file_size serve the ctypes adaptors).
+c_sync and c_file_size serve the ctypes adaptors). A memory database's new rollback journal
+is made, opened, closed and unlinked by the trampolines through posixbackend._speedups,
+without c_open, c_close and c_delete, where the file system's common case allows (see
+:meth:`Vfs.memory_companions`); these methods serve every other case.
 
 Each file is opened on the backend that served the connect: ``sqlite3.connect`` (see
 :mod:`posixbackend.sqlite.connect`) puts a token naming that backend into the URI, and SQLite
@@ -303,7 +306,9 @@ class Vfs:
         """(address, file system, path) of the journal's and WAL's names of the database
         open at ``file`` when its backend's file system is a MemoryFileSystem the C
         accelerator can read: the trampolines answer SQLite's existence checks of them in C
-        (see MemoryWriterApi.exists), asking c_access only where that cannot tell."""
+        (see MemoryWriterApi.exists), asking c_access only where that cannot tell, and make,
+        open and unlink a new journal there (MemoryWriterApi.create and unlink; c_open and
+        c_delete where they cannot)."""
         opened = self._files[file]
         memory = None if opened.backend is None else _memory_of(opened.backend)
         if memory is None:

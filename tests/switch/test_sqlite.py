@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import posixpath
 import sqlite3
 import subprocess
 import sys
@@ -782,7 +783,8 @@ def test_the_trampolines_find_the_memory_writers_c_write() -> None:
 
     is_valid = ctypes.pythonapi.PyCapsule_IsValid
     is_valid.argtypes, is_valid.restype = (ctypes.py_object, ctypes.c_char_p), ctypes.c_int
-    assert is_valid(_speedups.memory_writer_api, b"posixbackend._speedups.memory_writer_api")
+    name = b"posixbackend._speedups.memory_writer_api_2"  # numbered with its layout
+    assert is_valid(_speedups.memory_writer_api_2, name)
 
 
 def test_a_database_on_the_memory_file_system_notes_its_journal_header_gap(place: Place) -> None:
@@ -859,3 +861,127 @@ def test_journal_checks_on_a_memory_file_system_are_answered_in_c(
     # the garbage journal was seen (hot), found invalid, and removed, as natively
     assert (count, left) == ((1,), False)
     assert (asked == []) == (kind == "memory")
+
+
+@pytest.mark.parametrize("kind", ["memory", "host"])
+def test_a_journals_life_on_a_memory_file_system_is_in_c(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the trampolines and the accelerator serve, a memory database's new rollback
+    journal is created, opened, closed and unlinked without Vfs.c_open_direct, c_close and
+    c_delete (each transaction makes and removes one); on any other provider they serve it."""
+    if not routing.uses_c() or not accelerator.wanted(None):
+        pytest.skip("the C trampolines or the accelerator do not serve")
+    vfs = routing.registered()
+    assert not isinstance(vfs, library.Unreachable)
+    journals: list[str] = []
+    opening, deleting = vfs.c_open_direct, vfs.c_delete
+
+    def counted_open(*args: Any) -> Any:
+        if args[1] is not None and args[1].endswith(b"-journal"):
+            journals.append("open")
+        return opening(*args)
+
+    def counted_delete(address: int, name: bytes, token: bytes | None) -> int:
+        journals.append("delete")
+        return deleting(address, name, token)
+
+    monkeypatch.setattr(vfs, "c_open_direct", counted_open)
+    monkeypatch.setattr(vfs, "c_delete", counted_delete)
+    file_system = MemoryFileSystem() if kind == "memory" else HostFileSystem(root=tmp_path)
+    with backend("managed", file_system=file_system):
+        with closing(sqlite3.connect("/life.db")) as connection:
+            connection.execute("create table t (x)")
+            with connection:
+                connection.execute("insert into t values (1)")
+                listed = sorted(os.listdir("/"))
+            rows = connection.execute("select count(*) from t").fetchone()
+        after = sorted(os.listdir("/"))
+    assert (listed, after, rows) == (["life.db", "life.db-journal"], ["life.db"], (1,))
+    assert journals == ([] if kind == "memory" else ["open", "delete"] * 2)
+
+
+def _journal_life(directory: str, identity: Identity | None) -> list[Any]:
+    """What a program sees of a database's journals on a fresh memory file system (as
+    ``identity``, None: root) in ``directory``: the journal's status during a transaction, the
+    directory's and the file system's counts around it, and a journal that cannot be made."""
+    memory = MemoryFileSystem() if identity is None else MemoryFileSystem(identity=identity)
+    seen: list[Any] = []
+    with backend("managed", file_system=memory):
+        if directory != "/":
+            os.mkdir(directory, 0o1777 if directory == "/tmp" else 0o755)
+        database = posixpath.join(directory, "seen.db")
+        with closing(sqlite3.connect(database)) as connection:
+            connection.execute("create table t (x)")
+            connection.commit()
+            os.chmod(database, 0o640)
+            # the directory's times from the file system itself (ns: the backend shows seconds)
+            before, used = memory.stat(directory), os.statvfs(directory)
+            connection.execute("insert into t values (1)")
+            journal = os.stat(database + "-journal")
+            others = (before.st_ino, os.stat(database).st_ino)
+            seen.append((
+                oct(journal.st_mode), journal.st_uid, journal.st_gid, journal.st_nlink,
+                journal.st_size > 0, journal.st_ino not in others, sorted(os.listdir(directory)),
+            ))  # fmt: skip
+            during = memory.stat(directory)
+            connection.commit()
+            after, freed = memory.stat(directory), os.statvfs(directory)
+            seen.append((
+                sorted(os.listdir(directory)), during.st_mtime_ns > before.st_mtime_ns,
+                after.st_mtime_ns > during.st_mtime_ns, after.st_nlink == before.st_nlink,
+                (used.f_ffree, used.f_bfree) == (freed.f_ffree, freed.f_bfree),
+            ))  # fmt: skip
+            # reads (SQLite's check of its cache at each transaction) move atime by relatime
+            touched = []
+            for _ in range(2):
+                read = memory.stat(database).st_atime_ns
+                connection.execute("select count(*) from t").fetchone()
+                touched.append(memory.stat(database).st_atime_ns > read)
+            seen.append(touched)
+            os.chmod(directory, 0o555)  # the journal cannot be made now (but by root)
+            try:
+                connection.execute("insert into t values (2)")
+                connection.commit()
+                seen.append("written")
+            except sqlite3.OperationalError as error:
+                seen.append((str(error), type(error.__cause__).__name__))
+            os.chmod(directory, 0o1777 if directory == "/tmp" else 0o755)
+            seen.append(connection.execute("select count(*) from t").fetchone())
+        seen.append(sorted(os.listdir(directory)))
+    return seen
+
+
+@pytest.mark.parametrize("directory", ["/", "/data", "/tmp"])
+@pytest.mark.parametrize("user", [None, 1000])
+def test_a_journal_made_in_c_is_what_the_python_path_makes(
+    directory: str, user: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A journal created and unlinked in C (the trampolines with the accelerator) leaves the
+    memory file system as the Python path (the accelerator off) does: its status, the
+    directory's times and links, the inodes and blocks counted, a refusal and its cause; in
+    the root directory, a plain one and a sticky one, as root and as a user."""
+    if not routing.uses_c() or not accelerator.wanted(None):
+        pytest.skip("the C trampolines or the accelerator do not serve")
+    identity = None if user is None else Identity(user, user)
+    in_c = _journal_life(directory, identity)
+    monkeypatch.setenv(accelerator.ENVIRONMENT_SWITCH, "1")
+    in_python = _journal_life(directory, identity)
+    assert in_c == in_python
+    assert in_c[1][0] == ["seen.db"]  # gone after the commit
+
+
+def test_a_long_named_databases_journal_comes_and_goes(place: Place) -> None:
+    """A journal whose name is long (past what the file system's quick paths take: the
+    general path makes it) is there during a transaction and gone after it, as natively."""
+    name = "d" * 200 + ".db"
+    database = place.path(name)
+    seen: list[Any] = []
+    with place.block(), closing(sqlite3.connect(database)) as connection:
+        connection.execute("create table t (x)")
+        for _ in range(2):
+            connection.execute("insert into t values (1)")
+            seen.append(sorted(os.listdir(place.directory)))
+            connection.commit()
+            seen.append(sorted(os.listdir(place.directory)))
+    assert seen == [[name, name + "-journal"], [name]] * 2
