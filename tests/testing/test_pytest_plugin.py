@@ -460,3 +460,66 @@ def test_named_again(managed_fs):
         subprocess=True,
     )
     result.assert_outcomes(passed=3)
+
+
+FAST_PATH_ORDER = """
+import os
+import pytest
+
+HOST = os.path.abspath(__file__)  # a real file, absent from every managed file system
+seen = []
+
+@pytest.fixture(scope="module")
+def module_resource():
+    yield
+    assert os.path.exists(HOST), "the module's finalizer ran inside a test's block"
+
+@pytest.fixture
+def after(managed_fs):
+    assert not os.path.exists(HOST)  # set up in the block
+    seen.append(managed_fs)
+    yield managed_fs
+    assert not os.path.exists(HOST)  # torn down in it
+
+@pytest.fixture
+def failing(managed_fs):
+    raise RuntimeError("set-up fails")
+
+def test_host_first():
+    assert os.path.exists(HOST)
+
+def test_a_dependent_fixture_gets_the_same_helper(managed_fs, after, request):
+    assert after is managed_fs and request.getfixturevalue("managed_fs") is managed_fs
+    assert not os.path.exists(HOST)
+
+def test_a_failing_set_up_leaves_the_block(managed_fs, failing):
+    pass
+
+def test_host_after_a_failed_set_up():
+    assert os.path.exists(HOST)
+
+def test_last_in_the_module(managed_fs, module_resource):
+    assert not os.path.exists(HOST)
+"""
+
+
+@pytest.mark.parametrize("option", [(), ("--setup-show",)])
+def test_the_fixture_is_set_up_first_and_left_last(
+    pytester: pytest.Pytester, option: tuple[str, ...]
+) -> None:
+    """managed_fs's block is entered before the test's other fixtures and left after their
+    finalizers, before the module's (the plugin enters it itself as the set-up starts when
+    the fixture comes first: pytest's own fixture path is most of a fixture's cost)."""
+    result = run(pytester, FAST_PATH_ORDER, *option)
+    result.assert_outcomes(passed=4, errors=1)
+    result.stdout.fnmatch_lines(["*RuntimeError: set-up fails*"])
+    if option:  # listed as set up like any fixture
+        result.stdout.fnmatch_lines(["*SETUP    F managed_fs*"])
+
+
+def test_a_conftest_override_of_the_fixture_is_used(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        "import pytest\n\n@pytest.fixture\ndef managed_fs():\n    return 'overridden'\n"
+    )
+    result = run(pytester, "def test_it(managed_fs):\n    assert managed_fs == 'overridden'\n")
+    result.assert_outcomes(passed=1)
