@@ -393,7 +393,11 @@ def _enter_fast(item: pytest.Function) -> ManagedFs | None:
         helper.start()
         served.opened(stepping=outside_native)
     item.stash[FAST] = helper
-    item.funcargs["managed_fs"] = helper  # pytest fills only the fixtures not there yet
+    funcargs = item.funcargs
+    funcargs["managed_fs"] = helper  # pytest fills only the fixtures not there yet
+    # and the fixture's own argument, the test's request (pytest's value for "request": it
+    # would otherwise build a fixture definition for it, its signature read, at every test)
+    funcargs["request"] = item._request
     return helper
 
 
@@ -407,7 +411,13 @@ def _may_go_fast(item: pytest.Function, names: list[str]) -> bool:
     function = definitions[-1].func if definitions else None
     own = getattr(function, "__module__", None) == __name__  # not a conftest's override
     stack = getattr(getattr(item.session, "_setupstate", None), "stack", None)
-    return own and getattr(function, "__name__", None) == "managed_fs" and type(stack) is dict
+    request = getattr(item, "_request", None)
+    return (
+        own
+        and getattr(function, "__name__", None) == "managed_fs"
+        and type(stack) is dict
+        and isinstance(request, pytest.FixtureRequest)
+    )
 
 
 def _leave_fast_at_teardown(item: pytest.Item, helper: ManagedFs) -> None:
