@@ -37,6 +37,24 @@ ON_BEHALF: tuple[str, ...] = ("_pytest.monkeypatch",)
 """pytest's modules that act for the test: monkeypatch.setenv and chdir change the block's."""
 
 
+OWN_PACKAGES = ("posixbackend", "vfs", "compat")
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """The plugin registers: the library's packages are no longer marked for assertion
+    rewriting. pytest marks every package of a distribution with a pytest11 entry point
+    (from the wheel's list of files), so the library's own modules imported from now on
+    would be recompiled with rewritten asserts; the test's modules and conftests are not
+    concerned. pytest has no public call for this: the rewrite hook's set of marked names
+    is left as it is when it is not there."""
+    hook = pluginmanager.rewrite_hook  # (this is the first call the plugin gets)
+    marked = getattr(hook, "_must_rewrite", None)
+    cache = getattr(hook, "_marked_for_rewrite_cache", None)
+    if isinstance(marked, set) and isinstance(cache, dict):
+        marked.difference_update(OWN_PACKAGES)
+        cache.clear()  # its verdicts on names already looked at
+
+
 def pytest_configure(config: pytest.Config) -> None:
     listed = any(config.getoption(name, False) for name in ("setupshow", "setuponly", "setupplan"))
     config.stash[SERVED] = _Served(fast=not listed)

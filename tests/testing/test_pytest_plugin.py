@@ -523,3 +523,40 @@ def test_a_conftest_override_of_the_fixture_is_used(pytester: pytest.Pytester) -
     )
     result = run(pytester, "def test_it(managed_fs):\n    assert managed_fs == 'overridden'\n")
     result.assert_outcomes(passed=1)
+
+
+def test_the_library_s_asserts_are_not_rewritten(pytester: pytest.Pytester) -> None:
+    """pytest marks every package of a distribution with a pytest11 entry point for assertion
+    rewriting: the plugin takes the library's packages out again as it registers (modules it
+    imports later are compiled as Python does). The test's own asserts are rewritten. (An
+    editable install is marked by other means: an early plugin marks the packages here, as a
+    wheel's list of files does.)"""
+    pytester.makepyfile(
+        marking="import pytest\npytest.register_assert_rewrite('posixbackend', 'vfs', 'compat')\n"
+    )
+    result = run(
+        pytester,
+        """
+import importlib, sys
+from _pytest.assertion.rewrite import AssertionRewritingHook
+
+BEFORE = {"posixbackend", "posixbackend.testing", "posixbackend.testing.plugin"}
+
+def test_it():
+    assert "posixbackend.testing.changes" not in sys.modules
+    importlib.import_module("posixbackend.testing.changes")  # and vfs's overlay with it
+    rewritten = [
+        name
+        for name, module in list(sys.modules.items())
+        if name.partition(".")[0] in ("posixbackend", "vfs", "compat") and name not in BEFORE
+        and isinstance(getattr(module, "__loader__", None), AssertionRewritingHook)
+    ]
+    assert rewritten == []
+    assert "vfs.overlay.changes" in sys.modules
+    assert isinstance(sys.modules[__name__].__loader__, AssertionRewritingHook)
+""",
+        "-p",
+        "marking",
+        subprocess=True,
+    )
+    result.assert_outcomes(passed=1)
