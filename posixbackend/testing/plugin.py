@@ -37,8 +37,27 @@ ON_BEHALF: tuple[str, ...] = ("_pytest.monkeypatch",)
 """pytest's modules that act for the test: monkeypatch.setenv and chdir change the block's."""
 
 
+OWN_PACKAGES = ("posixbackend", "vfs", "compat")
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """The plugin registers: the library's packages are no longer marked for assertion
+    rewriting. pytest marks every package of a distribution with a pytest11 entry point
+    (from the wheel's list of files), so the library's own modules imported from now on
+    would be recompiled with rewritten asserts; the test's modules and conftests are not
+    concerned. pytest has no public call for this: the rewrite hook's set of marked names
+    is left as it is when it is not there."""
+    hook = pluginmanager.rewrite_hook  # (this is the first call the plugin gets)
+    marked = getattr(hook, "_must_rewrite", None)
+    cache = getattr(hook, "_marked_for_rewrite_cache", None)
+    if isinstance(marked, set) and isinstance(cache, dict):
+        marked.difference_update(OWN_PACKAGES)
+        cache.clear()  # its verdicts on names already looked at
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[SERVED] = _Served()
+    listed = any(config.getoption(name, False) for name in ("setupshow", "setuponly", "setupplan"))
+    config.stash[SERVED] = _Served(fast=not listed)
     # With pyfakefs's plugin loaded, its fixture may be active when a managed fixture first
     # loads the switch, which must bind the real os, never pyfakefs's replacements (import
     # posixbackend refuses that first use): load it now, before any test patches.
@@ -65,13 +84,14 @@ def _register_harness(*, load: bool = False) -> None:
         harness.register(HARNESS, on_behalf=ON_BEHALF)
 
 
-def _helper(request: pytest.FixtureRequest) -> ManagedFs:
-    """The helper the marker asks for. Its ``permissions`` apply to the test function alone
+def _helper(node: pytest.Item | pytest.Collector) -> ManagedFs:
+    """The helper the marker of ``node`` (the test, or the module or session of a shared
+    fixture) asks for. Its ``permissions`` apply to the test function alone
     (see pytest_pyfunc_call): the fixture's own block, entered from its set-up to its
     teardown, restricts nothing (pytest's work is never judged by them)."""
     helper_module = _HELPER_MODULE[0] if _HELPER_MODULE else _load_helper_module()
     _register_harness(load=True)
-    marker = request.node.get_closest_marker(MARKER)
+    marker = node.get_closest_marker(MARKER)
     if marker is None:  # the common case: nothing to check, no permissions
         return helper_module.ManagedFs()  # type: ignore[no-any-return]
     options = helper_module.managed_marker_options(marker)
@@ -129,7 +149,11 @@ def _with_temporary_directories(request: pytest.FixtureRequest, helper: ManagedF
 @pytest.fixture
 def managed_fs(request: pytest.FixtureRequest) -> Iterator[ManagedFs]:
     """A fresh managed file system for this test, whose code runs inside its block."""
-    helper = _helper(request)
+    entered = request.node.stash.get(FAST, None)
+    if entered is not None:  # the test's set-up entered it (see _enter_fast): a fixture
+        yield entered  # depending on it, or getfixturevalue, gets that one
+        return
+    helper = _helper(request.node)
     _with_temporary_directories(request, helper)
     try:
         yield from _opened(request, helper)
@@ -142,7 +166,7 @@ def managed_fs(request: pytest.FixtureRequest) -> Iterator[ManagedFs]:
 def managed_fs_module_state(request: pytest.FixtureRequest) -> Iterator[ManagedFs]:
     """The module's shared managed file system (its block is entered by managed_fs_module
     for each test, so that blocks always end in the order they began)."""
-    helper = _helper(request)
+    helper = _helper(request.node)
     yield helper
     _CALL_PERMISSIONS.pop(helper, None)
 
@@ -150,7 +174,7 @@ def managed_fs_module_state(request: pytest.FixtureRequest) -> Iterator[ManagedF
 @pytest.fixture(scope="session")
 def managed_fs_session_state(request: pytest.FixtureRequest) -> Iterator[ManagedFs]:
     """The session's shared managed file system (see managed_fs_module_state)."""
-    helper = _helper(request)
+    helper = _helper(request.node)
     yield helper
     _CALL_PERMISSIONS.pop(helper, None)
 
@@ -203,9 +227,11 @@ class _Served:
     permissions, no anchor): otherwise the blocks stay entered throughout and the harness
     check serves pytest's calls."""
 
-    __slots__ = ("_depth", "_inside", "_stepping", "open")
+    __slots__ = ("_depth", "_inside", "_stepping", "fast", "open")
 
-    def __init__(self) -> None:
+    def __init__(self, *, fast: bool = True) -> None:
+        self.fast = fast
+        """Whether a test's set-up may enter its managed_fs block (see _enter_fast)."""
         self.open = 0
         """Managed fixtures of the running test whose block is entered."""
         self._stepping = False
@@ -342,10 +368,98 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None]:
     _register_harness()
     if not _managed(item):
         _park()  # a test of its own (pyfakefs's, mock's) sees the real os from its start
+        entered = None
+    else:
+        entered = _enter_fast(item) if isinstance(item, pytest.Function) else None
     try:
         return (yield)
     finally:
+        if entered is not None:
+            _leave_fast_at_teardown(item, entered)
         _end_bridge()
+
+
+FAST: pytest.StashKey[ManagedFs] = pytest.StashKey()
+"""The helper of a test whose ``managed_fs`` block its set-up entered (see _enter_fast)."""
+_FAST_VERDICTS: dict[int, tuple[list[str], bool]] = {}
+"""id(a test function's fixture closure) -> (the closure, whether its tests take the fast
+path): the closure list is shared by the function's parametrized tests (kept in the value,
+so that its id is never another list's)."""
+
+
+def _enter_fast(item: pytest.Function) -> ManagedFs | None:
+    """Enter the block of a test's ``managed_fs`` as its set-up starts, and hand the helper to
+    pytest as the fixture's value, when that is exactly what the fixture would do: pytest's
+    fixture machinery (a request, two hook calls, a generator and its finalizer) is most of
+    what the fixture costs a test. Only where nothing can tell: managed_fs, this plugin's own,
+    comes first of the test's fixtures (so it is set up first and torn down last, as here),
+    no tmp_path (made before the block), no --setup-show/--setup-only/--setup-plan (they list
+    the fixtures set up). None when the fixture takes its ordinary path."""
+    names = item.fixturenames
+    verdict = _FAST_VERDICTS.get(id(names))
+    if verdict is None or verdict[0] is not names:
+        verdict = _FAST_VERDICTS[id(names)] = (names, _may_go_fast(item, names))
+    if not verdict[1]:
+        return None
+    served = item.config.stash.get(SERVED, None)
+    if served is None or not served.fast:
+        return None
+    helper = _helper(item)
+    # as the fixture's set-up does: in a stretch of the test's code, whose end steps out
+    with served:
+        outside_native = served.inside_ours or served.can_step()
+        helper.start()
+        served.opened(stepping=outside_native)
+    item.stash[FAST] = helper
+    funcargs = item.funcargs
+    funcargs["managed_fs"] = helper  # pytest fills only the fixtures not there yet
+    # and the fixture's own argument, the test's request (pytest's value for "request": it
+    # would otherwise build a fixture definition for it, its signature read, at every test)
+    funcargs["request"] = item._request
+    return helper
+
+
+def _may_go_fast(item: pytest.Function, names: list[str]) -> bool:
+    """Whether the tests of ``item``'s function may take the fast path (see _enter_fast)."""
+    if type(item) is not pytest.Function or not names or names[0] != "managed_fs":
+        return False
+    if not set(TEMPORARY_FIXTURES).isdisjoint(names):
+        return False
+    definitions = item._fixtureinfo.name2fixturedefs.get("managed_fs", ())
+    function = definitions[-1].func if definitions else None
+    own = getattr(function, "__module__", None) == __name__  # not a conftest's override
+    stack = getattr(getattr(item.session, "_setupstate", None), "stack", None)
+    request = getattr(item, "_request", None)
+    return (
+        own
+        and getattr(function, "__name__", None) == "managed_fs"
+        and type(stack) is dict
+        and isinstance(request, pytest.FixtureRequest)
+    )
+
+
+def _leave_fast_at_teardown(item: pytest.Item, helper: ManagedFs) -> None:
+    """Leave the fast path's block as the ordinary fixture would: after the finalizers of the
+    test's other fixtures, before those of its module or session (the test's own list of
+    finalizers, ahead of the others; the first is the item's teardown). Now, when the set-up
+    failed before the test itself was set up."""
+    served = item.config.stash[SERVED]
+
+    def leave() -> None:
+        del item.stash[FAST]  # the items live as long as the session: not its helper
+        try:
+            served.closed()
+        finally:
+            helper.stop()
+            if _CALL_PERMISSIONS:
+                _CALL_PERMISSIONS.pop(helper, None)
+
+    entry = item.session._setupstate.stack.get(item)
+    if entry is None:
+        with served:
+            leave()
+    else:
+        entry[0].insert(1, leave)
 
 
 def _park() -> None:

@@ -460,3 +460,103 @@ def test_named_again(managed_fs):
         subprocess=True,
     )
     result.assert_outcomes(passed=3)
+
+
+FAST_PATH_ORDER = """
+import os
+import pytest
+
+HOST = os.path.abspath(__file__)  # a real file, absent from every managed file system
+seen = []
+
+@pytest.fixture(scope="module")
+def module_resource():
+    yield
+    assert os.path.exists(HOST), "the module's finalizer ran inside a test's block"
+
+@pytest.fixture
+def after(managed_fs):
+    assert not os.path.exists(HOST)  # set up in the block
+    seen.append(managed_fs)
+    yield managed_fs
+    assert not os.path.exists(HOST)  # torn down in it
+
+@pytest.fixture
+def failing(managed_fs):
+    raise RuntimeError("set-up fails")
+
+def test_host_first():
+    assert os.path.exists(HOST)
+
+def test_a_dependent_fixture_gets_the_same_helper(managed_fs, after, request):
+    assert after is managed_fs and request.getfixturevalue("managed_fs") is managed_fs
+    assert not os.path.exists(HOST)
+
+def test_a_failing_set_up_leaves_the_block(managed_fs, failing):
+    pass
+
+def test_host_after_a_failed_set_up():
+    assert os.path.exists(HOST)
+
+def test_last_in_the_module(managed_fs, module_resource):
+    assert not os.path.exists(HOST)
+"""
+
+
+@pytest.mark.parametrize("option", [(), ("--setup-show",)])
+def test_the_fixture_is_set_up_first_and_left_last(
+    pytester: pytest.Pytester, option: tuple[str, ...]
+) -> None:
+    """managed_fs's block is entered before the test's other fixtures and left after their
+    finalizers, before the module's (the plugin enters it itself as the set-up starts when
+    the fixture comes first: pytest's own fixture path is most of a fixture's cost)."""
+    result = run(pytester, FAST_PATH_ORDER, *option)
+    result.assert_outcomes(passed=4, errors=1)
+    result.stdout.fnmatch_lines(["*RuntimeError: set-up fails*"])
+    if option:  # listed as set up like any fixture
+        result.stdout.fnmatch_lines(["*SETUP    F managed_fs*"])
+
+
+def test_a_conftest_override_of_the_fixture_is_used(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        "import pytest\n\n@pytest.fixture\ndef managed_fs():\n    return 'overridden'\n"
+    )
+    result = run(pytester, "def test_it(managed_fs):\n    assert managed_fs == 'overridden'\n")
+    result.assert_outcomes(passed=1)
+
+
+def test_the_library_s_asserts_are_not_rewritten(pytester: pytest.Pytester) -> None:
+    """pytest marks every package of a distribution with a pytest11 entry point for assertion
+    rewriting: the plugin takes the library's packages out again as it registers (modules it
+    imports later are compiled as Python does). The test's own asserts are rewritten. (An
+    editable install is marked by other means: an early plugin marks the packages here, as a
+    wheel's list of files does.)"""
+    pytester.makepyfile(
+        marking="import pytest\npytest.register_assert_rewrite('posixbackend', 'vfs', 'compat')\n"
+    )
+    result = run(
+        pytester,
+        """
+import importlib, sys
+from _pytest.assertion.rewrite import AssertionRewritingHook
+
+BEFORE = {"posixbackend", "posixbackend.testing", "posixbackend.testing.plugin"}
+
+def test_it():
+    assert "posixbackend.testing.changes" not in sys.modules
+    importlib.import_module("posixbackend.testing.changes")  # and vfs's overlay with it
+    rewritten = [
+        name
+        for name, module in list(sys.modules.items())
+        if name.partition(".")[0] in ("posixbackend", "vfs", "compat") and name not in BEFORE
+        and isinstance(getattr(module, "__loader__", None), AssertionRewritingHook)
+    ]
+    assert rewritten == []
+    assert "vfs.overlay.changes" in sys.modules
+    assert isinstance(sys.modules[__name__].__loader__, AssertionRewritingHook)
+""",
+        "-p",
+        "marking",
+        subprocess=True,
+    )
+    result.assert_outcomes(passed=1)
