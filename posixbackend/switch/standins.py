@@ -146,7 +146,7 @@ def _nothing_to_tell(flag: bool, /) -> None:
 
 
 _FAST: Final = _fast_stand_ins()
-FAST_STAND_IN: Final[Callable[[Callable[..., Any], str, str], Any] | None] = (
+FAST_STAND_IN: Final[type[Any] | None] = (
     None if _FAST is None else _FAST.StandIn
 )
 """The C stand-in type, or None: the Python :class:`StandIn` serves alone."""
