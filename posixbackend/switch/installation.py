@@ -200,7 +200,8 @@ class Installation:
     # -- in place, parked ------------------------------------------------------------------
 
     def _put_in_place(self) -> None:
-        self.pending = False
+        if self._pending:  # (its setter tells the C stand-ins: only when it changes)
+            self.pending = False
         if self._parked:
             self._unpark()
         elif not self._replacements:
