@@ -175,8 +175,11 @@ class Installation:
         stand-ins are to be parked (see :meth:`settle`), unless they are pinned or kept."""
         with self._lock:
             self._users -= 1
-            if self._users == 0 and not (self._pinned or self._kept) and self.installed:
-                self.pending = True
+            if self._users == 0 and not (self._pinned or self._kept or self._parked) and (
+                self._replacements  # (self.installed, written out: every block leaves here)
+            ):
+                self._pending = True  # (self.pending = True, written out)
+                standins.set_pending(True)
                 modules = sys.modules
                 for name in EAGER_PARKING:
                     if name in modules:
@@ -200,8 +203,9 @@ class Installation:
     # -- in place, parked ------------------------------------------------------------------
 
     def _put_in_place(self) -> None:
-        if self._pending:  # (its setter tells the C stand-ins: only when it changes)
-            self.pending = False
+        if self._pending:  # (self.pending = False, written out: every block enters here)
+            self._pending = False
+            standins.set_pending(False)
         if self._parked:
             self._unpark()
         elif not self._replacements:
