@@ -37,12 +37,16 @@ not here is an ``os`` function's own. ``_io`` is the real module object (the swi
 only its entry in ``sys.modules``), so its attributes are always the real ones."""
 
 
+STAND_IN_MODULES: Final = frozenset({"posixbackend.switch.standins", "posixbackend._standin"})
+"""Where the stand-ins' types are defined: the Python ones and the C one."""
+
+
 def real_object(name: str) -> Any:
     """The real object a stand-in of the serving-backend name ``name`` takes the place of
     (read through the stand-in when one is installed there now)."""
     home, attribute = HOMES.get(name, (os, name))
     value = getattr(home, attribute)
     native = getattr(value, "_native", None)
-    if native is not None and type(value).__module__ == "posixbackend.switch.standins":
+    if native is not None and type(value).__module__ in STAND_IN_MODULES:
         return native
     return value

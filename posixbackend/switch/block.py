@@ -8,11 +8,10 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-import attrs
-
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.emulated.processhandlers import ProcessHandler
 from posixbackend.permissions import anchors
+from posixbackend.permissions.anchors import ANCHORS
 from posixbackend.permissions.current import POLICY, get_policy
 from posixbackend.permissions.denials import widening
 from posixbackend.permissions.entrypoints import entry_points
@@ -26,17 +25,12 @@ from posixbackend.switch.names import PosixModuleBackend
 from posixbackend.switch.nativecalls import native_calls
 from vfs import FileSystem, Identity, MemoryFileSystem
 
-
-@attrs.define
-class _Entry:
-    """What one entry into a block changed, for its exit to undo."""
-
-    active: contextvars.Token[Any]
-    policy: contextvars.Token[Permissions | None]
-    time_limit: Any = None
-    anchor: anchors.Anchor | None = None
-    """The block's hold on its thread, when its permissions restrict (or an outer block's
-    did): a fresh context in the block is still served and restricted by it."""
+_Entry = tuple[contextvars.Token[Any], contextvars.Token[Permissions | None], Any,
+               anchors.Anchor | None]  # fmt: skip
+"""What one entry into a block changed, for its exit to undo: the tokens of ACTIVE and POLICY,
+the time limit started (or None), and the block's hold on its thread (None unless its
+permissions restrict, or an outer block's did: a fresh context in the block is then still
+served and restricted by it). A tuple: every block makes one."""
 
 
 class BackendBlock:
@@ -75,6 +69,14 @@ class BackendBlock:
     def __enter__(self) -> BackendBlock:
         INSTALLATION.enter()
         try:
+            if self.permissions is None and not ANCHORS and POLICY.get() is None:
+                # the common block (no permissions here or around it): what _enter does
+                # for it, without its steps for permissions
+                emulated = self.emulated
+                if emulated is not None and not C_LIBRARIES.installed:
+                    C_LIBRARIES.install()  # sqlite3 must not reach the host's files instead
+                self._entries.append((ACTIVE.set(emulated), POLICY.set(None), None, None))
+                return self
             return self._enter()
         except BaseException:
             INSTALLATION.leave()
@@ -102,7 +104,7 @@ class BackendBlock:
         anchor = None
         if restricting or anchors.anchor_of_caller() is not None:
             anchor = anchors.push(serving, policy)
-        self._entries.append(_Entry(ACTIVE.set(serving), POLICY.set(policy), time_limit, anchor))
+        self._entries.append((ACTIVE.set(serving), POLICY.set(policy), time_limit, anchor))
         return self
 
     def __exit__(
@@ -111,22 +113,23 @@ class BackendBlock:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        entry = self._entries[-1]
+        entries = self._entries
+        active, policy, time_limit, anchor = entries[-1]
         fired = False
-        if entry.time_limit is not None:
+        if time_limit is not None:
             from posixbackend.permissions.timelimit import TimeLimitExceeded as Late
 
             while True:  # one arriving while stopping must not leave the limit running
                 try:
-                    fired = entry.time_limit.stop()
+                    fired = time_limit.stop()
                     break
                 except Late:
                     continue
-        self._entries.pop()
-        if entry.anchor is not None:
-            anchors.pop(entry.anchor)
-        POLICY.reset(entry.policy)
-        ACTIVE.reset(entry.active)
+        entries.pop()
+        if anchor is not None:
+            anchors.pop(anchor)
+        POLICY.reset(policy)
+        ACTIVE.reset(active)
         INSTALLATION.leave()
         if fired and exc_type is None:
             from posixbackend.permissions.timelimit import TimeLimitExceeded
@@ -197,10 +200,13 @@ def backend(
     kind = _KINDS.get(name) if name.__class__ is str else None
     if kind is None:
         kind = PosixModuleBackend(name)
-    if permissions is not None and not isinstance(permissions, Permissions):
+    if permissions is None:
+        policy = get_policy() if ANCHORS else POLICY.get()  # (get_policy() written out)
+    elif not isinstance(permissions, Permissions):
         raise TypeError(f"permissions must be a Permissions, not {type(permissions).__name__}")
-    policy = _effective(permissions, get_policy())
-    if not kind.emulated:
+    else:
+        policy = _effective(permissions, get_policy())
+    if kind is not PosixModuleBackend.JAVA:  # (kind.emulated)
         given = {
             "file_system": file_system is not None, "cwd": cwd is not None,
             "umask": umask != 0o022, "time_resolution_ns": time_resolution_ns != 10**9,
@@ -226,7 +232,7 @@ def backend(
 
         file_system, default_cwd = default_file_system()
         cwd = default_cwd if cwd is None else cwd
-    served = native_calls(file_system)
+    served = native_calls(file_system) if file_system.uses_python_os else file_system
     if cwd is None or cwd == "/":  # nothing to check now: built at its first use
         emulated = EmulatedBackend.deferred(
             served, umask=umask, time_resolution_ns=time_resolution_ns, identity=identity,

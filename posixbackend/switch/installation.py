@@ -124,13 +124,22 @@ class Installation:
         """A restricting block ran: never parked again (see the module's docstring)."""
         self._users = 0
         """Blocks entered, and threads and pool jobs started in one, not yet finished."""
-        self.pending = False
-        """No block needs the stand-ins any more, and they are not parked yet (see
-        :meth:`settle`). Read without the lock by every stand-in called outside a block."""
+        self._pending = False
         self._scanned: dict[str, Any] = {}
         """sys.modules as of the last scan for copies: only modules new since are scanned."""
         self._grouped: list[_Group] | None = None
         self._grouped_count = 0
+
+    @property
+    def pending(self) -> bool:
+        """No block needs the stand-ins any more, and they are not parked yet (see
+        :meth:`settle`). Read without the lock by every stand-in called outside a block."""
+        return self._pending
+
+    @pending.setter
+    def pending(self, value: bool) -> None:
+        self._pending = value
+        standins.set_pending(value)  # the C stand-ins' copy (they read no Python attribute)
 
     @property
     def installed(self) -> bool:
@@ -166,8 +175,11 @@ class Installation:
         stand-ins are to be parked (see :meth:`settle`), unless they are pinned or kept."""
         with self._lock:
             self._users -= 1
-            if self._users == 0 and not (self._pinned or self._kept) and self.installed:
-                self.pending = True
+            if self._users == 0 and not (self._pinned or self._kept or self._parked) and (
+                self._replacements  # (self.installed, written out: every block leaves here)
+            ):
+                self._pending = True  # (self.pending = True, written out)
+                standins.set_pending(True)
                 modules = sys.modules
                 for name in EAGER_PARKING:
                     if name in modules:
@@ -191,7 +203,9 @@ class Installation:
     # -- in place, parked ------------------------------------------------------------------
 
     def _put_in_place(self) -> None:
-        self.pending = False
+        if self._pending:  # (self.pending = False, written out: every block enters here)
+            self._pending = False
+            standins.set_pending(False)
         if self._parked:
             self._unpark()
         elif not self._replacements:
@@ -295,7 +309,7 @@ class Installation:
                 getattr(EmulatedBackend, name, None)
             )
             if is_builtin or is_emulated_helper:
-                stand_in = standins.StandIn("os", name, native, name)
+                stand_in = standins.make_stand_in("os", name, native, name)
                 functions[name] = stand_in
                 natives[stand_in] = native
                 made.append((os, name, stand_in))
@@ -636,7 +650,7 @@ def _switched_posix(functions: dict[str, Any]) -> types.ModuleType:
     return switched
 
 
-def _switched_io(open_code: standins.StandIn) -> types.ModuleType:
+def _switched_io(open_code: Any) -> types.ModuleType:
     """A copy of the ``_io`` module whose ``open``, ``open_code`` and ``FileIO`` switch (code
     that imports ``_io`` itself, as test_fileio does); its other objects are the real ones.
 
@@ -660,9 +674,9 @@ def _switched_io(open_code: standins.StandIn) -> types.ModuleType:
     return switched
 
 
-def _real_stand_in(module: str, attribute: str, name: str) -> standins.StandIn:
+def _real_stand_in(module: str, attribute: str, name: str) -> Any:
     """The stand-in of ``module.attribute`` whose serving-backend name is ``name``."""
-    return standins.StandIn(module, attribute, real_object(name), name)
+    return standins.make_stand_in(module, attribute, real_object(name), name)
 
 
 def _own_attribute(namespace: Any, name: str) -> Any:

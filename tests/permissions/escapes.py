@@ -77,6 +77,19 @@ def fresh(name):
 
 WRITE_MARKER = "os.close(os.open(MARKER, os.O_CREAT | os.O_WRONLY))"
 
+STAND_INS_CHANGED = """
+real = lambda self, /, *args, **kwargs: self._native(*args, **kwargs)
+StandIn = type(os.open)
+if StandIn.__module__ == 'posixbackend._standin':
+    # the C stand-ins' type is immutable; the Python fallback each one calls in a block is not
+    StandIn = sys.modules['posixbackend.switch.standins'].StandIn
+    StandIn.__call__.__code__ = real.__code__
+else:
+    StandIn.__call__ = real
+"""
+"""Guest code making every stand-in call its real function: the Python stand-ins' class, or
+the code of the Python fallback the C stand-ins (posixbackend/_standin.c) call in a block."""
+
 LIBRARY_STATE = "escapes: the library's own state, reached through sys.modules or "
 """The start of the reason for escapes through the library's private objects."""
 
@@ -420,21 +433,19 @@ while frame is not None:
         "stopped",
     ),
     Escape(
-        "the stand-ins' class changed to call the real functions",
-        "StandIn = type(os.open)\n"
-        "StandIn.__call__ = lambda self, *args, **kwargs: self._native(*args, **kwargs)\n"
-        "import _posixsubprocess\n"
+        "the stand-ins' code changed to call the real functions",
+        STAND_INS_CHANGED
+        + "import _posixsubprocess\n"
         + fork_exec_touch("_posixsubprocess.fork_exec")
         + "import time; time.sleep(0.5)\n",
         "process",
-        "escapes: Python raises no audit event when a class attribute is set (a metaclass "
-        "can be bypassed with type.__setattr__), nor for _posixsubprocess.fork_exec",
+        "escapes: Python raises no audit event when a function's code or a class attribute is "
+        "set (a metaclass can be bypassed with type.__setattr__), nor for "
+        "_posixsubprocess.fork_exec",
     ),
     Escape(
-        "the stand-ins' class changed, then a file opened",
-        "StandIn = type(os.open)\n"
-        "StandIn.__call__ = lambda self, *args, **kwargs: self._native(*args, **kwargs)\n"
-        + WRITE_MARKER,
+        "the stand-ins' code changed, then a file opened",
+        STAND_INS_CHANGED + WRITE_MARKER,
         "file",
         "stopped",
     ),

@@ -98,14 +98,26 @@ def test_an_explicit_park_and_pyfakefs_park_at_once(monkeypatch: pytest.MonkeyPa
     assert real_objects_in_place() and not INSTALLATION.pending
 
 
-def test_a_block_that_fails_to_enter_parks_them_again(monkeypatch: pytest.MonkeyPatch) -> None:
+class _RefusingVariable:
+    def set(self, value: object) -> None:
+        raise PermissionError("refused while entering")
+
+
+@pytest.mark.parametrize("permissions", [None, Permissions.all()], ids=["plain", "permissions"])
+def test_a_block_that_fails_to_enter_parks_them_again(
+    monkeypatch: pytest.MonkeyPatch, permissions: Permissions | None
+) -> None:
+    """Both ways in: a block without permissions anywhere (its short path) and one with."""
     from posixbackend.switch.block import BackendBlock
 
     def refuse(self: BackendBlock, policy: object) -> None:
         raise PermissionError("refused while entering")
 
     monkeypatch.setattr(BackendBlock, "_serving", refuse)
-    with pytest.raises(PermissionError), backend("managed", file_system=MemoryFileSystem()):
+    monkeypatch.setattr("posixbackend.switch.block.ACTIVE", _RefusingVariable())
+    with pytest.raises(PermissionError), backend(
+        "managed", file_system=MemoryFileSystem(), permissions=permissions
+    ):
         pass
     assert parked_at_first_call()
 

@@ -1,0 +1,250 @@
+"""The C stand-ins (posixbackend/_standin.c) against the Python ones: the same results and
+errors for the same calls, outside every block (the C fast path: the real function) and inside
+one (both hand the call to ``StandIn.__call__``), and the same face (names, signature,
+pickling, repr); plus what only the C type promises (immutable, configured once)."""
+
+from __future__ import annotations
+
+import errno
+import importlib.util
+import inspect
+import os
+import pickle
+import posix
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import posixbackend
+from posixbackend import Permissions, backend
+from posixbackend.switch import standins
+from posixbackend.switch.active import ACTIVE
+from posixbackend.switch.installation import INSTALLATION
+from vfs import Identity, MemoryFileSystem
+
+pytestmark = [
+    pytest.mark.skipif(
+        importlib.util.find_spec("posixbackend._standin") is None,
+        reason="posixbackend._standin was not built",
+    ),
+    pytest.mark.skipif(
+        standins.FAST_STAND_IN is None, reason="the C stand-ins are off (POSIXBACKEND_PURE_PYTHON)"
+    ),
+]
+
+SAMPLE = ("stat", "lstat", "listdir", "access", "readlink", "mkdir", "rmdir", "unlink", "getcwd",
+          "open", "close", "chmod", "scandir")  # fmt: skip
+"""os functions compared: path calls that succeed or fail in many ways, and the descriptor ones."""
+
+
+def pair(name: str) -> tuple[Any, Any]:
+    """(C stand-in, Python stand-in) of os.<name>, around the real function, not installed."""
+    native = getattr(posix, name)
+    c_stand_in = standins.make_stand_in("os", name, native, name)
+    python_stand_in = standins.StandIn("os", name, native, name)
+    assert type(c_stand_in) is standins.FAST_STAND_IN
+    return c_stand_in, python_stand_in
+
+
+def outcome(call: Callable[[], Any]) -> tuple[str, Any]:
+    """What a call gives: its result (stat results by their fields, scandir by names), or its
+    error's class, errno, message and file names."""
+    try:
+        result = call()
+    except OSError as error:
+        return "error", (type(error), error.errno, error.strerror, error.filename,
+                         error.filename2)  # fmt: skip
+    except (TypeError, ValueError) as error:
+        return "error", (type(error), str(error))
+    if isinstance(result, os.stat_result):
+        return "stat", tuple(result)[:7]
+    if hasattr(result, "__next__"):
+        with result:
+            return "entries", sorted(entry.name for entry in result)
+    return "result", result
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Iterator[Path]:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_bytes(b"x")
+    (tmp_path / "link").symlink_to("d/f")
+    yield tmp_path
+
+
+ARGUMENTS = st.sampled_from([
+    "d", "d/f", "link", "missing", "d/f/under-a-file", "", "d/", "link/", "\0nul",
+]).flatmap(lambda path: st.tuples(st.just(path), st.sampled_from([0, 1])))  # fmt: skip
+
+
+def calls(root: str, path: str, variant: int) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
+    """(function, args, kwargs) of the sample on ``path`` below ``root``."""
+    full = os.path.join(root, path) if path else path
+    return [
+        ("stat", (full,), {"follow_symlinks": bool(variant)}),
+        ("lstat", (full,), {}),
+        ("listdir", (full,), {}),
+        ("scandir", (full,), {}),
+        ("access", (full, os.R_OK if variant else os.W_OK), {}),
+        ("readlink", (full,), {}),
+        ("chmod", (full, 0o755), {}),
+        ("getcwd", (), {}),
+        ("stat", (), {}),  # a TypeError: the real function's own message
+        ("stat", (full,), {"no_such_keyword": 1}),
+    ]
+
+
+def compare_sample(root: str, path: str, variant: int) -> None:
+    for name, args, kwargs in calls(root, path, variant):
+        c_stand_in, python_stand_in = pair(name)
+        c_result = outcome(lambda: c_stand_in(*args, **kwargs))  # noqa: B023 - called at once
+        python_result = outcome(lambda: python_stand_in(*args, **kwargs))  # noqa: B023
+        assert c_result == python_result, (name, args, kwargs)
+
+
+@pytest.mark.usefixtures("uninstalled")
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # read-only (chmod: same)
+@given(arguments=ARGUMENTS)
+def test_outside_blocks_the_c_stand_in_answers_as_the_python_one(
+    tree: Path, arguments: tuple[str, int]
+) -> None:
+    compare_sample(str(tree), *arguments)
+
+
+@pytest.mark.usefixtures("uninstalled")
+@settings(max_examples=40, deadline=None)
+@given(arguments=ARGUMENTS)
+def test_inside_a_block_the_c_stand_in_answers_as_the_python_one(
+    arguments: tuple[str, int],
+) -> None:
+    fs = MemoryFileSystem(identity=Identity.root())
+    with backend("managed", file_system=fs, cwd="/"):
+        os.makedirs("/t/d")
+        with open("/t/d/f", "wb") as file:
+            file.write(b"x")
+        os.symlink("d/f", "/t/link")
+        compare_sample("/t", *arguments)
+        assert sorted(os.listdir("/t")) == ["d", "link"]
+
+
+@pytest.mark.usefixtures("uninstalled")
+def test_descriptors_and_creation_match(tmp_path: Path) -> None:
+    """open/close/mkdir/rmdir/unlink: each stand-in on its own file, natively and managed."""
+    fs = MemoryFileSystem(identity=Identity.root())
+    for where, root in (("native", str(tmp_path)), ("managed", "/")):
+        results = []
+        for kind in (0, 1):
+            stand = {name: pair(name)[kind] for name in ("open", "close", "mkdir", "rmdir",
+                                                         "unlink")}  # fmt: skip
+            base = os.path.join(root, f"k{kind}")
+
+            def run() -> list[tuple[str, Any]]:
+                made = [outcome(lambda: stand["mkdir"](base, 0o700))]  # noqa: B023
+                made.append(outcome(lambda: stand["mkdir"](base)))  # noqa: B023 - EEXIST
+                fd = stand["open"](base + "/f", os.O_CREAT | os.O_WRONLY, 0o600)  # noqa: B023
+                made.append(outcome(lambda: stand["close"](fd)))  # noqa: B023
+                made.append(outcome(lambda: stand["close"](fd)))  # noqa: B023 - EBADF
+                made.append(outcome(lambda: stand["rmdir"](base)))  # noqa: B023 - ENOTEMPTY
+                made.append(outcome(lambda: stand["unlink"](base + "/f")))  # noqa: B023
+                made.append(outcome(lambda: stand["rmdir"](base)))  # noqa: B023
+                return [(kind_, value) for kind_, value in made if kind_ != "error"] + [
+                    (kind_, value[:3]) for kind_, value in made if kind_ == "error"
+                ]
+
+            if where == "native":
+                results.append(run())
+            else:
+                with backend("managed", file_system=fs, cwd="/"):
+                    results.append(run())
+        assert results[0] == results[1], where
+
+
+def test_the_c_stand_in_looks_like_the_python_one() -> None:
+    c_stand_in, python_stand_in = pair("stat")
+    for attribute in ("__name__", "__qualname__", "__module__", "__doc__", "__wrapped__",
+                      "_native", "_method", "_name"):  # fmt: skip
+        assert getattr(c_stand_in, attribute) == getattr(python_stand_in, attribute), attribute
+    assert inspect.signature(c_stand_in) == inspect.signature(posix.stat)
+    assert repr(c_stand_in) == repr(python_stand_in) == repr(posix.stat)
+    assert c_stand_in.__reduce__() == "stat"
+    assert type(c_stand_in).__name__ == "StandIn"
+    assert not hasattr(c_stand_in, "__get__")  # a class attribute stays unbound, as a builtin
+
+
+@pytest.mark.usefixtures("uninstalled")
+def test_installed_c_stand_ins_pickle_by_reference() -> None:
+    posixbackend.install()
+    assert type(os.stat) is standins.FAST_STAND_IN
+    assert pickle.loads(pickle.dumps(os.stat)) is os.stat
+    assert pickle.loads(pickle.dumps(open)) is open
+
+
+def test_the_c_type_cannot_be_changed_or_reconfigured() -> None:
+    c_stand_in, _ = pair("stat")
+    with pytest.raises(TypeError, match="immutable"):
+        type(c_stand_in).__call__ = lambda *args: None
+    with pytest.raises(AttributeError):
+        c_stand_in._native = posix.lstat
+    with pytest.raises(TypeError):
+        type("Sub", (type(c_stand_in),), {})
+    from posixbackend import _standin
+
+    with pytest.raises(RuntimeError, match="configured already"):
+        _standin.configure(ACTIVE, {}, standins.StandIn.__call__)
+
+
+@pytest.mark.usefixtures("uninstalled")
+def test_a_pending_park_takes_the_python_path_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first C stand-in call outside every block parks the stand-ins (pending mirrored)."""
+    monkeypatch.setattr("posixbackend.switch.installation.EAGER_PARKING", frozenset())
+    with backend("managed", file_system=MemoryFileSystem()):
+        pass
+    assert INSTALLATION.pending and not ACTIVE.get()
+    assert os.getcwd() == posix.getcwd()
+    assert os.getcwd is posix.getcwd  # parked by that call
+    assert not INSTALLATION.installed
+
+
+@pytest.mark.usefixtures("uninstalled")
+def test_an_anchored_thread_anywhere_sends_calls_to_the_python_path(tmp_path: Path) -> None:
+    """While a restricting block anchors one thread, the C stand-ins of every thread ask
+    StandIn.__call__ (the anchored one is refused; another is served natively)."""
+    posixbackend.install()
+    inside, go_on = threading.Event(), threading.Event()
+    seen: list[Any] = []
+
+    def guest() -> None:
+        with backend("native", permissions=Permissions(allow_io="none")):
+            inside.set()
+            go_on.wait(10)
+            try:
+                os.stat(tmp_path)
+            except PermissionError as error:
+                seen.append(error.errno)
+
+    thread = threading.Thread(target=guest)
+    thread.start()
+    try:
+        assert inside.wait(10)
+        assert os.stat(tmp_path) == posix.stat(tmp_path)  # this thread: not anchored
+    finally:
+        go_on.set()
+        thread.join(10)
+    assert seen == [errno.EACCES]
+
+
+def test_pure_python_switch_gives_the_python_stand_ins() -> None:
+    code = ("import os, posixbackend\nposixbackend.install()\n"
+            "print(type(os.stat).__module__, type(os.stat).__name__)")  # fmt: skip
+    environment = {**os.environ, "POSIXBACKEND_PURE_PYTHON": "1"}
+    done = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    assert done.stdout == "posixbackend.switch.standins StandIn\n", done.stderr
