@@ -439,9 +439,9 @@ while frame is not None:
         + fork_exec_touch("_posixsubprocess.fork_exec")
         + "import time; time.sleep(0.5)\n",
         "process",
-        "escapes: Python raises no audit event when a function's code or a class attribute is "
-        "set (a metaclass can be bypassed with type.__setattr__), nor for "
-        "_posixsubprocess.fork_exec",
+        "escapes: the in-process layers do not refuse a function's code being replaced (its "
+        "object.__setattr__ audit event is not checked), Python raises no audit event when a "
+        "class attribute is set (the pure-Python path), nor for _posixsubprocess.fork_exec",
     ),
     Escape(
         "the stand-ins' code changed, then a file opened",
