@@ -22,6 +22,7 @@ stream from a blocking source with the same steps.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import socket
 import time
@@ -198,49 +199,160 @@ class _Missing(Exception):
         """How many bytes the stream must have brought before the step can be run again."""
 
 
+LARGE_PIECE: Final = 1 << 20
+"""A piece at least this large (a file's data) is received straight into the bytes object the
+result keeps (:class:`_Piece`), not gathered and then copied: the parent holds it once."""
+_new_bytes = ctypes.pythonapi.PyBytes_FromStringAndSize
+_new_bytes.restype = ctypes.py_object
+_new_bytes.argtypes = (ctypes.c_void_p, ctypes.c_ssize_t)
+_bytes_address = ctypes.pythonapi.PyBytes_AsString
+_bytes_address.restype = ctypes.c_void_p
+_bytes_address.argtypes = (ctypes.py_object,)
+
+
+class _Piece:
+    """A large piece the running step waits for, filled as its bytes come: a bytes object made
+    with its contents uninitialised (``PyBytes_FromStringAndSize(NULL, size)``, as
+    ``socket.recv`` makes the object it receives into) and written through a view on its
+    buffer until it is whole; nobody else holds it before then."""
+
+    def __init__(self, start: int, size: int) -> None:
+        self.start = start
+        self.size = size
+        self.filled = 0
+        try:
+            self.data: bytes = _new_bytes(None, size)
+        except MemoryError:
+            raise Oversized(f"{size} bytes, more than the parent could allocate") from None
+        self._view: memoryview | None = memoryview(
+            (ctypes.c_char * size).from_address(_bytes_address(self.data))
+        ).cast("B")
+
+    def fill(self, data: bytes | bytearray | memoryview) -> int:
+        """Take what of ``data`` the piece still lacks: how many bytes that was."""
+        assert self._view is not None, "filled until whole, then no more"
+        count = min(len(data), self.size - self.filled)
+        self._view[self.filled : self.filled + count] = data[:count]
+        self.filled += count
+        if self.filled == self.size:
+            self._view.release()
+            self._view = None
+        return count
+
+
 class _Received:
     """The bytes received and not yet taken by a complete step, as a source with a budget
     (as :class:`~posixbackend.isolation.archive.Metered`): a read that would pass it is
     Oversized before its bytes come; one beyond what has come is :class:`_Missing` (or, at
-    the end of the stream, ChannelEnded)."""
+    the end of the stream, ChannelEnded). Positions count from the start of the stream: what
+    came before a large piece is in :attr:`before`, the piece in :attr:`piece`, what came
+    after it in :attr:`after`."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
-        self.data = bytearray()
         self.taken = 0
-        """Bytes taken by complete steps (dropped from :attr:`data`)."""
+        """Bytes taken by complete steps (dropped)."""
         self.position = 0
-        """Where the running step reads, in :attr:`data`."""
+        """Where the running step reads."""
+        self.before = bytearray()
+        """The bytes from :attr:`taken` on (up to the piece's start, when there is one)."""
+        self.piece: _Piece | None = None
+        self.after = bytearray()
+        """The bytes after the piece."""
         self.ended = False
 
     @property
     def received(self) -> int:
         """Bytes read by the parser (complete steps, and the running one's so far)."""
-        return self.taken + self.position
+        return self.position
 
     @property
     def arrived(self) -> int:
         """Bytes that came through the channel."""
-        return self.taken + len(self.data)
+        if self.piece is None:
+            return self.taken + len(self.before)
+        return self.piece.start + self.piece.filled + len(self.after)
+
+    @property
+    def kept(self) -> int:
+        """Bytes held (the piece counted whole: it is allocated so)."""
+        piece = 0 if self.piece is None else self.piece.size
+        return len(self.before) + piece + len(self.after)
+
+    def add(self, data: bytes) -> None:
+        """Bytes that came."""
+        piece = self.piece
+        if piece is None:
+            self.before += data
+            return
+        used = piece.fill(data) if piece.filled < piece.size else 0
+        self.after += data[used:] if used else data
+
+    def rewind(self) -> None:
+        """The running step starts again from its beginning."""
+        self.position = self.taken
 
     def read(self, size: int) -> bytes:
         if size > self.budget - self.received:
             raise Oversized(f"{self.received + size} bytes or more")
-        end = self.position + size
-        if end > len(self.data):
-            if not self.ended:
-                raise _Missing(self.taken + end)
-            raise ChannelEnded(len(self.data) - self.position)
-        with memoryview(self.data) as view:
-            piece = bytes(view[self.position : end])  # (one copy: the piece's own bytes)
-        self.position = end
-        return piece
+        start, piece = self.position, self.piece
+        if piece is not None and start >= piece.start:
+            return self._read_piece_or_after(size, piece)
+        available = self.taken + len(self.before) - start
+        if size > available:
+            if self.ended:
+                raise ChannelEnded(available)
+            if size >= LARGE_PIECE:  # (once its header is read: little of it has come)
+                assert piece is None, "one large piece at a time"
+                self.piece = piece = _Piece(start, size)
+                at = start - self.taken
+                with memoryview(self.before) as view:
+                    piece.fill(view[at:])
+                del self.before[at:]
+            raise _Missing(start + size)
+        at = start - self.taken
+        with memoryview(self.before) as view:
+            data = bytes(view[at : at + size])  # (one copy: the piece's own bytes)
+        self.position += size
+        return data
+
+    def _read_piece_or_after(self, size: int, piece: _Piece) -> bytes:
+        start = self.position
+        end = piece.start + piece.size
+        if start == piece.start:
+            # the same step runs again from its beginning: it asks for the same piece
+            assert size == piece.size, "a step reads the same pieces each time it runs"
+            if piece.filled < piece.size:
+                if self.ended:
+                    raise ChannelEnded(piece.filled)
+                raise _Missing(end)
+            self.position = end
+            return piece.data
+        at = start - end
+        available = len(self.after) - at
+        if size > available:
+            if self.ended:
+                raise ChannelEnded(available)
+            raise _Missing(start + size)
+        with memoryview(self.after) as view:
+            data = bytes(view[at : at + size])
+        self.position += size
+        return data
 
     def commit(self) -> None:
         """The running step is complete: drop what it read."""
-        del self.data[: self.position]  # (cheap: a bytearray drops its head in place)
-        self.taken += self.position
-        self.position = 0
+        piece = self.piece
+        if piece is not None and self.position >= piece.start + piece.size:
+            # past the piece (now the result's): what came after it is all there is
+            self.before, self.after = self.after, bytearray()
+            self.taken = piece.start + piece.size
+            self.piece = None
+        del self.before[: self.position - self.taken]  # (a bytearray drops its head in place)
+        self.taken = self.position
+
+    def drop(self) -> None:
+        """Keep nothing more (reading is over)."""
+        self.before, self.after, self.piece = bytearray(), bytearray(), None
 
 
 class ChannelParser:
@@ -264,7 +376,7 @@ class ChannelParser:
         """Bytes that came through the channel (nothing once :attr:`done`)."""
         if self.done:
             return
-        self._received.data += data
+        self._received.add(data)
         if self._received.arrived >= self._until:  # (the step waited for can be whole)
             self._parse()
 
@@ -285,7 +397,7 @@ class ChannelParser:
         received = self._received
         try:
             while True:
-                received.position = 0  # (the running step starts again from its beginning)
+                received.rewind()
                 complete = self._steps.step(received)
                 received.commit()
                 if complete:
@@ -300,7 +412,7 @@ class ChannelParser:
     def _finish(self) -> None:
         self.done = True
         self.channel.received = self._received.received
-        self._received.data = bytearray()  # (what was not taken is not kept)
+        self._received.drop()  # (what was not taken is not kept)
 
 
 def _frame(source: Source) -> dict[str, Any]:

@@ -70,6 +70,8 @@ POLL_SECONDS = 0.05
 CHUNK = 1 << 16
 CHANNEL_CHUNK = 1 << 18
 """The most one read of the result channel takes (a snapshot comes in few reads)."""
+CHANNEL_READS = 16
+"""The most reads of the channel per wake-up (then the clock and the pipes are looked at)."""
 
 
 class IsolationError(RuntimeError):
@@ -505,27 +507,31 @@ class _Supervision:
         return max(0.0, min(bounds)) if bounds else None
 
     def _on_channel_readable(self, child: Started) -> None:
-        """What came through the channel, to the parser; once it is done, the channel is read
-        no more (a broken or oversized one ends the child too)."""
+        """What came through the channel, to the parser (what is there now, up to
+        :data:`CHANNEL_READS` reads: the last frames, the snapshot and the end of the stream
+        mostly come together); once it is done, the channel is read no more (a broken or
+        oversized one ends the child too)."""
         assert self.channel is not None and self.parser is not None, "started with the child"
-        try:
-            # (no room for ancillary data: descriptors sent along are closed by the kernel,
-            # which says so with MSG_CTRUNC)
-            data, _, flags, _ = self.channel.recvmsg(CHANNEL_CHUNK)
-        except BlockingIOError:
-            return
-        except OSError:  # the kernel failed the socket: the stream ends here
-            data, flags = b"", 0
-        if flags & socket.MSG_CTRUNC:
-            self.parser.carried_ancillary()
-        elif data:
-            self.parser.feed(data)
-        else:
-            self.parser.end()
-        if self.parser.done:
-            self.channel_done = True
-            self.selector.unregister(self.channel)
-            self._on_channel_done(child)
+        for _ in range(CHANNEL_READS):
+            try:
+                # (no room for ancillary data: descriptors sent along are closed by the
+                # kernel, which says so with MSG_CTRUNC)
+                data, _, flags, _ = self.channel.recvmsg(CHANNEL_CHUNK)
+            except BlockingIOError:
+                return
+            except OSError:  # the kernel failed the socket: the stream ends here
+                data, flags = b"", 0
+            if flags & socket.MSG_CTRUNC:
+                self.parser.carried_ancillary()
+            elif data:
+                self.parser.feed(data)
+            else:
+                self.parser.end()
+            if self.parser.done:
+                self.channel_done = True
+                self.selector.unregister(self.channel)
+                self._on_channel_done(child)
+                return
 
     def _on_channel_done(self, child: Started) -> None:
         """The channel was read: a broken or oversized channel ends the child too."""

@@ -512,7 +512,7 @@ def test_the_parser_takes_bytes_as_they_come_and_keeps_only_what_it_waits_for() 
     assert parser.channel.confined_at is not None  # as soon as it came
     for start in range(confined, len(stream), 4096):
         parser.feed(stream[start : start + 4096])
-        assert len(parser._received.data) <= len(data) + 2 * BLOCK + 4096
+        assert parser._received.kept <= len(data) + 2 * BLOCK + 4096
     parser.end()
     assert parser.channel.snapshot is not None and parser.channel.snapshot.files == {"/f": data}
     assert parser.channel.received == len(stream)
@@ -525,7 +525,7 @@ def test_a_flood_is_not_kept_and_read_no_further_once_the_parser_is_done() -> No
     parser.feed(b"\xff" * (2 << 20))  # more than the whole channel may carry, in one read
     assert parser.done
     assert parser.channel.protocol_error == "a block that is not a POSIX tar header"
-    assert len(parser._received.data) == 0
+    assert parser._received.kept == 0
     before = started() + ROOT + header("f", size=500 << 10)
     exact = Bounds(total=len(before) + (500 << 10), largest_file=1 << 20, reportable=frozenset())
     parser = ChannelParser(exact)
@@ -533,9 +533,41 @@ def test_a_flood_is_not_kept_and_read_no_further_once_the_parser_is_done() -> No
     parser.feed(b"\xff" * (2 << 20))  # the file, then a flood: the next header passes the bounds
     expected = f"{len(before) + (500 << 10) + 512} bytes or more"
     assert parser.done and parser.channel.oversized == expected
-    assert len(parser._received.data) == 0
+    assert parser._received.kept == 0
     parser.feed(bytes(1 << 20))  # (nothing is read once it is done)
-    assert len(parser._received.data) == 0
+    assert parser._received.kept == 0
+
+
+def fed_peak(stream: bytes, size: int, bounds: Bounds) -> tuple[int, Channel]:
+    """The peak of memory allocated while the parser takes ``stream`` ``size`` bytes at a
+    time (the pieces themselves made before), and what it made of it."""
+    pieces = [stream[start : start + size] for start in range(0, len(stream), size)]
+    parser = ChannelParser(bounds)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        for piece in pieces:
+            parser.feed(piece)
+        parser.end()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak, parser.channel
+
+
+def test_a_large_file_is_received_into_the_bytes_the_result_keeps() -> None:
+    data = bytes(range(256)) * (16 << 10)  # 4 MiB, in 64 KiB reads
+    peak, channel = fed_peak(started() + archive(member("f", data)), 1 << 16, BOUNDS)
+    assert channel.snapshot is not None and channel.snapshot.files == {"/f": data}
+    assert peak < len(data) + (512 << 10)  # once, not gathered and then copied
+
+
+def test_a_large_file_cut_short_is_allocated_once_and_not_kept() -> None:
+    bounds = Bounds(total=12 << 20, largest_file=8 << 20, reportable=frozenset())
+    stream = started() + ROOT + header("a", size=8 << 20) + bytes(3 << 20)
+    peak, channel = fed_peak(stream, 1 << 16, bounds)
+    assert (channel.ended, channel.snapshot) == ("inside the snapshot", None)
+    assert peak < (8 << 20) + (512 << 10)
 
 
 def test_descriptors_sent_along_are_a_protocol_error() -> None:
