@@ -13,7 +13,8 @@ It warms a zygote's state up in the process that runs it (stand-ins, audit hook)
 a process of its own.
 
 A pool's zygote keeps spare children that have done every step that needs no job before
-their job comes, and holds each child's mount and network namespaces so that
+their job comes, and holds each child's mount namespace (and network namespace, unless its
+children share one) so that
 their teardown is off the child's exit: the child here hands its namespaces to this process
 as a spare does to its zygote, and the steps off a guest's path are summed apart.
 """
@@ -96,7 +97,8 @@ def _child_steps(
     else:
         step(COPIED, template.enter)
         template.close()
-    held = [os.open(name, os.O_RDONLY, dir_fd=own) for name in ("mnt", "net")]
+    shared = template is not None and template.network is not None  # (the zygote holds it)
+    held = [os.open(name, os.O_RDONLY, dir_fd=own) for name in ("mnt",) + ("net",) * (not shared)]
     socket.send_fds(holder, [b"H"], held)  # as a spare hands them to its zygote
     for fd in [own, *held]:
         os.close(fd)
@@ -129,7 +131,9 @@ def measure(children: int, own_root: bool = False) -> dict[str, float]:
     builds its minimal root, instead of copying the template a zygote builds once)."""
     ruleset = zygote.view_ruleset(isolated_view().to_json())
     assert ruleset is not None, "Landlock is missing"
-    template = None if own_root else roottemplate.build(isolated_view())
+    template = None if own_root else roottemplate.build(
+        isolated_view(), shared_network=roottemplate.guests_have_no_sockets()
+    )  # (as a pool's zygote builds it)
     zygote.warm_up()
     zygote.fill_allocator_pools()  # (as the zygote does before it serves)
     given = grant(None, Limits())

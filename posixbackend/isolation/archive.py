@@ -123,7 +123,7 @@ class _Header:
 class ArchiveReader:
     """Reads one snapshot archive from a metered source (one use)."""
 
-    def __init__(self, source: Metered, largest_file: int, members: int = MAX_MEMBERS) -> None:
+    def __init__(self, source: Source, largest_file: int, members: int = MAX_MEMBERS) -> None:
         self.source = source
         self.largest_file = largest_file
         self.members = members
@@ -134,14 +134,27 @@ class ArchiveReader:
 
     def read(self) -> Snapshot:
         """The snapshot; ProtocolViolation, Oversized or ChannelEnded when it is not one."""
-        while (header := self._next_header()) is not None:
-            if len(self.seen) >= self.members:
-                raise ProtocolViolation(f"a snapshot of more than {self.members} members")
-            self._member(header)
-        if not self.seen:
-            raise ProtocolViolation("an archive that does not start with its root directory")
-        self._trailer()
-        return Snapshot(self.files, self.links)
+        while (snapshot := self.step()) is None:
+            pass
+        return snapshot
+
+    def step(self) -> Snapshot | None:
+        """Read one member (None), or the end of the archive (the snapshot).
+
+        A step reads everything it needs before it changes anything here: one whose read
+        fails (a source that has not received those bytes yet) can be run again from the
+        same place, which is how the parent reads the channel as its bytes come
+        (:class:`~posixbackend.isolation.channel.ChannelParser`)."""
+        header = self._next_header()
+        if header is None:
+            if not self.seen:
+                raise ProtocolViolation("an archive that does not start with its root directory")
+            self._trailer()
+            return Snapshot(self.files, self.links)
+        if len(self.seen) >= self.members:
+            raise ProtocolViolation(f"a snapshot of more than {self.members} members")
+        self._member(header)
+        return None
 
     # -- headers -------------------------------------------------------------------------------
 

@@ -9,18 +9,22 @@ than the run's bounds allow stop it too (:attr:`Channel.oversized`). The stream 
 anywhere (the child was killed, or the guest ended its process): only a complete snapshot
 gives files.
 
-The parent reads in a thread of its own (:class:`ChannelReader`) with blocking reads of exactly
-the size each piece declares, so each file's data lands once, in the bytes object the result
-keeps, while the main thread goes on draining stdout and stderr and watching the clock.
+The parent reads the channel as its bytes come, in the thread that drains stdout and stderr
+and watches the clock (:class:`ChannelParser`, fed by the supervision's selector: a thread of
+its own per guest cost ~0.5 ms of the caller's CPU in thread starts and wake-ups). What has
+come is kept until the piece the parser waits for (a frame, a header, a file's data) is
+whole; each step of the parse reads all it needs before it changes anything, so a step that
+finds its bytes missing is run again, from where it began, once they are there. What is kept
+is bounded: the piece waited for (no larger than the run's bounds allow, checked on the size
+it declares, before its bytes come) and one read more. :func:`read_channel` reads a whole
+stream from a blocking source with the same steps.
 """
 
 from __future__ import annotations
 
-import contextlib
+import ctypes
 import os
-import signal
 import socket
-import threading
 import time
 from typing import Any, Final
 
@@ -49,10 +53,8 @@ SNAPSHOT_SLACK: Final = 16 << 20
 """The channel may carry this much beyond the memory limit (frames and archive headers)."""
 SINGLE_READ: Final = 1 << 30
 """The most one recv call is asked for (the kernel returns at most about 2 GiB at once)."""
-ALL_SIGNALS: Final = frozenset(int(number) for number in signal.valid_signals())
-"""Every signal number, as plain ints, made once: the reader thread blocks them all.
-signal.valid_signals() makes a Signals member of each number, through an exception for each
-real-time one (~0.2 ms of the caller's CPU per guest)."""
+ANCILLARY: Final = "a stream that carried ancillary or out-of-band data"
+"""The protocol error of a channel along which descriptors (or out-of-band data) were sent."""
 _REPORTABLE: Final = {
     "memory": "memory_bytes",
     "file_size": "file_size_bytes",
@@ -124,37 +126,296 @@ class Channel:
 
 
 def read_channel(source: Source, bounds: Bounds) -> Channel:
-    """Read the whole channel from ``source``; never raises for what the stream holds."""
-    channel = Channel()
+    """Read the whole channel from ``source`` (blocking reads); never raises for what the
+    stream holds."""
+    steps = _Steps(bounds)
     metered = Metered(source, bounds.total)
-    stage = "before the confinement"
     try:
-        first = _frame(metered)
-        if first["kind"] == "setup_error":
-            check_fields(first, {"message": (str,)})
-            channel.setup_error = first["message"]
-            return channel
-        _confined(first, channel)
-        stage = "before the finished frame"
-        channel.finished = _finished(_frame(metered), bounds)
-        stage = "inside the snapshot"
-        channel.snapshot = ArchiveReader(metered, bounds.largest_file, bounds.members).read()
-    except ProtocolViolation as error:
-        if channel.applied is None:
-            channel.child_error = str(error)
-        else:
-            channel.protocol_error = str(error)
-            channel.finished = None  # nothing after the confinement counts any more
-    except Oversized as error:
-        channel.oversized = str(error)
-    except ChannelEnded:
-        channel.ended = stage
+        while not steps.step(metered):
+            pass
+    except (ProtocolViolation, Oversized, ChannelEnded) as error:
+        steps.fail(error)
     finally:
-        channel.received = metered.received
-    return channel
+        steps.channel.received = metered.received
+    return steps.channel
 
 
-def _frame(source: Metered) -> dict[str, Any]:
+class _Steps:
+    """The channel's grammar, one piece at a time; each step reads all it needs before it
+    changes anything, so that one whose bytes have not come yet can be run again."""
+
+    def __init__(self, bounds: Bounds) -> None:
+        self.bounds = bounds
+        self.channel = Channel()
+        self.stage = "before the confinement"
+        self.archive: ArchiveReader | None = None
+
+    def step(self, source: Source) -> bool:
+        """Read the next piece from ``source``: whether the channel is complete."""
+        channel = self.channel
+        if self.stage == "before the confinement":
+            first = _frame(source)
+            if first["kind"] == "setup_error":
+                check_fields(first, {"message": (str,)})
+                channel.setup_error = first["message"]
+                return True
+            _confined(first, channel)
+            self.stage = "before the finished frame"
+        elif self.stage == "before the finished frame":
+            channel.finished = _finished(_frame(source), self.bounds)
+            self.stage = "inside the snapshot"
+            self.archive = ArchiveReader(source, self.bounds.largest_file, self.bounds.members)
+        else:
+            assert self.archive is not None, "made with the finished frame"
+            self.archive.source = source
+            snapshot = self.archive.step()
+            if snapshot is None:
+                return False
+            channel.snapshot = snapshot
+            return True
+        return False
+
+    def fail(self, error: ProtocolViolation | Oversized | ChannelEnded) -> None:
+        """What ``error`` makes of the channel (reading stops there)."""
+        channel = self.channel
+        if isinstance(error, ProtocolViolation):
+            if channel.applied is None:
+                channel.child_error = str(error)
+            else:
+                channel.protocol_error = str(error)
+                channel.finished = None  # nothing after the confinement counts any more
+        elif isinstance(error, Oversized):
+            channel.oversized = str(error)
+        else:
+            channel.ended = self.stage
+
+
+class _Missing(Exception):
+    """The bytes a step asked for have not all come yet (the stream goes on)."""
+
+    def __init__(self, until: int) -> None:
+        super().__init__(until)
+        self.until = until
+        """How many bytes the stream must have brought before the step can be run again."""
+
+
+LARGE_PIECE: Final = 1 << 20
+"""A piece at least this large (a file's data) is received straight into the bytes object the
+result keeps (:class:`_Piece`), not gathered and then copied: the parent holds it once."""
+_new_bytes = ctypes.pythonapi.PyBytes_FromStringAndSize
+_new_bytes.restype = ctypes.py_object
+_new_bytes.argtypes = (ctypes.c_void_p, ctypes.c_ssize_t)
+_bytes_address = ctypes.pythonapi.PyBytes_AsString
+_bytes_address.restype = ctypes.c_void_p
+_bytes_address.argtypes = (ctypes.py_object,)
+
+
+class _Piece:
+    """A large piece the running step waits for, filled as its bytes come: a bytes object made
+    with its contents uninitialised (``PyBytes_FromStringAndSize(NULL, size)``, as
+    ``socket.recv`` makes the object it receives into) and written through a view on its
+    buffer until it is whole; nobody else holds it before then."""
+
+    def __init__(self, start: int, size: int) -> None:
+        self.start = start
+        self.size = size
+        self.filled = 0
+        try:
+            self.data: bytes = _new_bytes(None, size)
+        except MemoryError:
+            raise Oversized(f"{size} bytes, more than the parent could allocate") from None
+        self._view: memoryview | None = memoryview(
+            (ctypes.c_char * size).from_address(_bytes_address(self.data))
+        ).cast("B")
+
+    def fill(self, data: bytes | bytearray | memoryview) -> int:
+        """Take what of ``data`` the piece still lacks: how many bytes that was."""
+        assert self._view is not None, "filled until whole, then no more"
+        count = min(len(data), self.size - self.filled)
+        self._view[self.filled : self.filled + count] = data[:count]
+        self.filled += count
+        if self.filled == self.size:
+            self._view.release()
+            self._view = None
+        return count
+
+
+class _Received:
+    """The bytes received and not yet taken by a complete step, as a source with a budget
+    (as :class:`~posixbackend.isolation.archive.Metered`): a read that would pass it is
+    Oversized before its bytes come; one beyond what has come is :class:`_Missing` (or, at
+    the end of the stream, ChannelEnded). Positions count from the start of the stream: what
+    came before a large piece is in :attr:`before`, the piece in :attr:`piece`, what came
+    after it in :attr:`after`."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.taken = 0
+        """Bytes taken by complete steps (dropped)."""
+        self.position = 0
+        """Where the running step reads."""
+        self.before = bytearray()
+        """The bytes from :attr:`taken` on (up to the piece's start, when there is one)."""
+        self.piece: _Piece | None = None
+        self.after = bytearray()
+        """The bytes after the piece."""
+        self.ended = False
+
+    @property
+    def received(self) -> int:
+        """Bytes read by the parser (complete steps, and the running one's so far)."""
+        return self.position
+
+    @property
+    def arrived(self) -> int:
+        """Bytes that came through the channel."""
+        if self.piece is None:
+            return self.taken + len(self.before)
+        return self.piece.start + self.piece.filled + len(self.after)
+
+    @property
+    def kept(self) -> int:
+        """Bytes held (the piece counted whole: it is allocated so)."""
+        piece = 0 if self.piece is None else self.piece.size
+        return len(self.before) + piece + len(self.after)
+
+    def add(self, data: bytes) -> None:
+        """Bytes that came."""
+        piece = self.piece
+        if piece is None:
+            self.before += data
+            return
+        used = piece.fill(data) if piece.filled < piece.size else 0
+        self.after += data[used:] if used else data
+
+    def rewind(self) -> None:
+        """The running step starts again from its beginning."""
+        self.position = self.taken
+
+    def read(self, size: int) -> bytes:
+        if size > self.budget - self.received:
+            raise Oversized(f"{self.received + size} bytes or more")
+        start, piece = self.position, self.piece
+        if piece is not None and start >= piece.start:
+            return self._read_piece_or_after(size, piece)
+        available = self.taken + len(self.before) - start
+        if size > available:
+            if self.ended:
+                raise ChannelEnded(available)
+            if size >= LARGE_PIECE:  # (once its header is read: little of it has come)
+                assert piece is None, "one large piece at a time"
+                self.piece = piece = _Piece(start, size)
+                at = start - self.taken
+                with memoryview(self.before) as view:
+                    piece.fill(view[at:])
+                del self.before[at:]
+            raise _Missing(start + size)
+        at = start - self.taken
+        with memoryview(self.before) as view:
+            data = bytes(view[at : at + size])  # (one copy: the piece's own bytes)
+        self.position += size
+        return data
+
+    def _read_piece_or_after(self, size: int, piece: _Piece) -> bytes:
+        start = self.position
+        end = piece.start + piece.size
+        if start == piece.start:
+            # the same step runs again from its beginning: it asks for the same piece
+            assert size == piece.size, "a step reads the same pieces each time it runs"
+            if piece.filled < piece.size:
+                if self.ended:
+                    raise ChannelEnded(piece.filled)
+                raise _Missing(end)
+            self.position = end
+            return piece.data
+        at = start - end
+        available = len(self.after) - at
+        if size > available:
+            if self.ended:
+                raise ChannelEnded(available)
+            raise _Missing(start + size)
+        with memoryview(self.after) as view:
+            data = bytes(view[at : at + size])
+        self.position += size
+        return data
+
+    def commit(self) -> None:
+        """The running step is complete: drop what it read."""
+        piece = self.piece
+        if piece is not None and self.position >= piece.start + piece.size:
+            # past the piece (now the result's): what came after it is all there is
+            self.before, self.after = self.after, bytearray()
+            self.taken = piece.start + piece.size
+            self.piece = None
+        del self.before[: self.position - self.taken]  # (a bytearray drops its head in place)
+        self.taken = self.position
+
+    def drop(self) -> None:
+        """Keep nothing more (reading is over)."""
+        self.before, self.after, self.piece = bytearray(), bytearray(), None
+
+
+class ChannelParser:
+    """The channel read as its bytes come (:meth:`feed`, then :meth:`end`), by the thread
+    that supervises the child; :attr:`done` once nothing more is read from it (the whole
+    channel, or where it broke: a protocol violation or the bounds)."""
+
+    def __init__(self, bounds: Bounds) -> None:
+        self._steps = _Steps(bounds)
+        self._received = _Received(bounds.total)
+        self._until = 0
+        """The step waits until this many bytes have come."""
+        self.done = False
+
+    @property
+    def channel(self) -> Channel:
+        """What the parser made of the channel so far (whole once :attr:`done`)."""
+        return self._steps.channel
+
+    def feed(self, data: bytes) -> None:
+        """Bytes that came through the channel (nothing once :attr:`done`)."""
+        if self.done:
+            return
+        self._received.add(data)
+        if self._received.arrived >= self._until:  # (the step waited for can be whole)
+            self._parse()
+
+    def carried_ancillary(self) -> None:
+        """Descriptors came along the bytes (the kernel closed them): a protocol error."""
+        if not self.done:
+            self._steps.fail(ProtocolViolation(ANCILLARY))
+            self._finish()
+
+    def end(self) -> None:
+        """The stream ended (the child closed it or was killed, or the parent stopped
+        reading): the steps left end it."""
+        if not self.done:
+            self._received.ended = True
+            self._parse()
+
+    def _parse(self) -> None:
+        received = self._received
+        try:
+            while True:
+                received.rewind()
+                complete = self._steps.step(received)
+                received.commit()
+                if complete:
+                    break
+        except _Missing as missing:
+            self._until = missing.until
+            return
+        except (ProtocolViolation, Oversized, ChannelEnded) as error:
+            self._steps.fail(error)
+        self._finish()
+
+    def _finish(self) -> None:
+        self.done = True
+        self.channel.received = self._received.received
+        self._received.drop()  # (what was not taken is not kept)
+
+
+def _frame(source: Source) -> dict[str, Any]:
     """The next frame."""
     (size,) = HEADER.unpack(source.read(HEADER.size))
     if size > MAX_FRAME:
@@ -242,71 +503,5 @@ class SocketSource:
         except OSError:
             more = b""
         if more:
-            raise ProtocolViolation("a stream that carried ancillary or out-of-band data")
+            raise ProtocolViolation(ANCILLARY)
         raise ChannelEnded(received)
-
-
-class ChannelReader:
-    """Reads a channel in a thread of its own; the main thread waits on :attr:`wakeup`."""
-
-    def __init__(self, sock: socket.socket, bounds: Bounds) -> None:
-        self.sock = sock
-        self.bounds = bounds
-        self.channel: Channel | None = None
-        self.failure: BaseException | None = None
-        """An error of the reader itself (a bug), raised again by :meth:`result`."""
-        self.wakeup, self._notify = os.pipe()
-        """Readable once the reader is done."""
-        self._thread = threading.Thread(
-            target=self._run, name="posixbackend-isolation-channel", daemon=True
-        )
-        self._lock = threading.Lock()
-        self._started = self._ended = self._abandoned = False
-
-    def start(self) -> None:
-        with self._lock:
-            self._thread.start()
-            self._started = True
-
-    def _run(self) -> None:
-        # Signals go to the main thread; none cuts a read here short (MSG_WAITALL).
-        signal.pthread_sigmask(signal.SIG_BLOCK, ALL_SIGNALS)
-        try:
-            self.channel = read_channel(SocketSource(self.sock), self.bounds)
-        except BaseException as error:  # noqa: BLE001 - handed to the main thread, raised there
-            self.failure = error
-        finally:
-            with self._lock:
-                os.write(self._notify, b"\0")
-                self._ended = True
-                abandoned = self._abandoned
-            if abandoned:  # close() was interrupted while it waited: the last one out closes
-                self._release()
-
-    def close(self) -> None:
-        """Stop reading (what has not arrived yet is cut), wait for the thread, and close the
-        socket and the wakeup pipe (if that wait is interrupted, the thread closes them when
-        it ends: never while it may still use them)."""
-        try:
-            if self._started:
-                with contextlib.suppress(OSError):  # not connected any more: nothing to stop
-                    self.sock.shutdown(socket.SHUT_RDWR)
-                self._thread.join()
-        finally:
-            with self._lock:
-                release = self._ended or not self._started
-                self._abandoned = not release
-            if release:
-                self._release()
-
-    def _release(self) -> None:
-        self.sock.close()
-        for fd in (self.wakeup, self._notify):
-            os.close(fd)
-
-    def result(self) -> Channel:
-        """The channel, once the reader is done (its own failure raised again)."""
-        if self.failure is not None:
-            raise self.failure
-        assert self.channel is not None, "the reader is done"
-        return self.channel

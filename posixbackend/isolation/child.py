@@ -172,9 +172,11 @@ class Ahead:
         then notes why it cannot be)."""
         try:
             isolated = isolate(self.view, template)
+            held: tuple[str, ...] = HELD_NAMESPACES
+            if template is not None and template.network is not None:
+                held = ("mnt",)  # the network namespace is the pool's, shared: not this one's
             self.namespaces = [
-                posix.open(name, posix.O_RDONLY | posix.O_CLOEXEC, dir_fd=own)
-                for name in HELD_NAMESPACES
+                posix.open(name, posix.O_RDONLY | posix.O_CLOEXEC, dir_fd=own) for name in held
             ]
             """Descriptors on the namespaces entered (for the zygote to hold: see
             :mod:`posixbackend.isolation.zygote`); closed before the job's world is built."""

@@ -5,8 +5,8 @@ site, no .pth files run, no bytecode written) with an empty environment, in a se
 process group of its own, with the directories holding this library and its dependencies
 appended to the child's sys.path (that works for a regular install and an editable one alike).
 The request goes in through one pipe, the guest's stdin through another; stdout and stderr
-are read at once with a selector, so no full pipe can stall either side, while a thread reads
-the result channel (a stream socket: frames and the snapshot, see
+are read at once with a selector, so no full pipe can stall either side, and so is the result
+channel (a stream socket: frames and the snapshot, parsed as they come, see
 :mod:`posixbackend.isolation.channel`), trusting none of it beyond the confinement frame.
 The parent kills the child's whole process group on the wall-time limit, when an output
 stream outgrows its limit, or when the channel breaks its protocol or bounds, and always
@@ -37,7 +37,7 @@ from typing import Final, Protocol
 
 import attrs
 
-from posixbackend.isolation.channel import SNAPSHOT_SLACK, Bounds, Channel, ChannelReader
+from posixbackend.isolation.channel import SNAPSHOT_SLACK, Bounds, Channel, ChannelParser
 from posixbackend.isolation.interpreterview import isolated_view_json
 from posixbackend.isolation.limits import Limits, format_size
 from posixbackend.isolation.observed import Observation, exceeded_limit, oom_kills
@@ -68,6 +68,10 @@ files); the parent kills the child this much later if that did not end it."""
 POLL_SECONDS = 0.05
 """How often the child's exit is checked where the kernel has no pidfd to wait on."""
 CHUNK = 1 << 16
+CHANNEL_CHUNK = 1 << 18
+"""The most one read of the result channel takes (a snapshot comes in few reads)."""
+CHANNEL_READS = 16
+"""The most reads of the channel per wake-up (then the clock and the pipes are looked at)."""
 
 
 class IsolationError(RuntimeError):
@@ -322,8 +326,10 @@ class _Supervision:
         self.collected: dict[str, bytearray] = {}
         """What came through each pipe read (stdout, stderr), by name."""
         self.writers: dict[int, memoryview] = {}
-        self.channel: ChannelReader | None = None
-        """The result channel's reader (from the child's start)."""
+        self.channel: socket.socket | None = None
+        """The parent's end of the result channel (from the child's start)."""
+        self.parser: ChannelParser | None = None
+        """What is made of the channel as it comes (with :attr:`channel`)."""
         self.channel_done = False
         self.exited_at: float | None = None
         """When the parent saw the child exit (time.monotonic)."""
@@ -352,7 +358,9 @@ class _Supervision:
                 finally:
                     status, cpu_seconds = child.reap()
         ended = time.monotonic()
-        channel = self.channel.result()
+        assert self.parser is not None, "started with the child"
+        self.parser.end()  # (a channel cut short ends where it was cut)
+        channel = self.parser.channel
         signal_number = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
         kills = 0
         if signal_number == signal.SIGKILL and self.killed_for is None:
@@ -388,7 +396,8 @@ class _Supervision:
             "stderr": pipes["stderr"][0], "request": pipes["request"][1],
         }  # fmt: skip
         theirs = [fd for pair in pipes.values() for fd in pair if fd not in ours.values()]
-        self.channel = ChannelReader(parents, Bounds.for_limits(self.limits))
+        self.channel = parents
+        self.parser = ChannelParser(Bounds.for_limits(self.limits))
         ends = ChildEnds(
             stdin=pipes["stdin"][0], stdout=pipes["stdout"][1], stderr=pipes["stderr"][1],
             request=pipes["request"][0], result=childs.fileno(),
@@ -408,11 +417,12 @@ class _Supervision:
         return child
 
     def _begin(self) -> None:
-        """Read the channel (in its thread), stdout and stderr; write the request and stdin."""
+        """Read the channel, stdout and stderr; write the request and stdin."""
         assert self.channel is not None, "started with the child"
         with contextlib.suppress(OSError):  # (a child that already ended reads nothing)
-            self.channel.sock.shutdown(socket.SHUT_WR)  # the parent never writes: EOF to read
-        self.channel.start()
+            self.channel.shutdown(socket.SHUT_WR)  # the parent never writes: EOF to read
+        self.channel.setblocking(False)
+        self.selector.register(self.channel, selectors.EVENT_READ)
         ours = self._ours
         output = self.request.limits.output_bytes
         for name in ("stdout", "stderr"):
@@ -444,8 +454,7 @@ class _Supervision:
         """Move data until the child has ended, its pipes are drained and its channel read
         (or a bound passed)."""
         assert self.channel is not None, "started with the child"
-        wakeup = self.channel.wakeup
-        self.selector.register(wakeup, selectors.EVENT_READ)
+        channel_fd = self.channel.fileno()
         exit_fd = child.exit_descriptor()
         if exit_fd is not None:
             self.selector.register(exit_fd, selectors.EVENT_READ)
@@ -476,9 +485,8 @@ class _Supervision:
                         self.selector.unregister(exit_fd)
                         os.close(exit_fd)
                         exit_fd = -1  # exited: has_exited answers from now on
-                    elif key.fd == wakeup:
-                        self.selector.unregister(wakeup)
-                        self._on_channel_done(child)
+                    elif key.fd == channel_fd:
+                        self._on_channel_readable(child)
                     elif key.fd in self.readers:
                         self._on_readable(child, key.fd)
                     elif key.fd in self.writers:
@@ -488,7 +496,7 @@ class _Supervision:
                 self.selector.unregister(exit_fd)
                 os.close(exit_fd)
             if not self.channel_done:
-                self.selector.unregister(wakeup)
+                self.selector.unregister(channel_fd)
 
     def _timeout(
         self, now: float, deadline: float | None, drain_until: float | None, exit_fd: int | None
@@ -498,14 +506,38 @@ class _Supervision:
             bounds.append(POLL_SECONDS)
         return max(0.0, min(bounds)) if bounds else None
 
+    def _on_channel_readable(self, child: Started) -> None:
+        """What came through the channel, to the parser (what is there now, up to
+        :data:`CHANNEL_READS` reads: the last frames, the snapshot and the end of the stream
+        mostly come together); once it is done, the channel is read no more (a broken or
+        oversized one ends the child too)."""
+        assert self.channel is not None and self.parser is not None, "started with the child"
+        for _ in range(CHANNEL_READS):
+            try:
+                # (no room for ancillary data: descriptors sent along are closed by the
+                # kernel, which says so with MSG_CTRUNC)
+                data, _, flags, _ = self.channel.recvmsg(CHANNEL_CHUNK)
+            except BlockingIOError:
+                return
+            except OSError:  # the kernel failed the socket: the stream ends here
+                data, flags = b"", 0
+            if flags & socket.MSG_CTRUNC:
+                self.parser.carried_ancillary()
+            elif data:
+                self.parser.feed(data)
+            else:
+                self.parser.end()
+            if self.parser.done:
+                self.channel_done = True
+                self.selector.unregister(self.channel)
+                self._on_channel_done(child)
+                return
+
     def _on_channel_done(self, child: Started) -> None:
-        """The reader ended: a broken or oversized channel ends the child too."""
-        self.channel_done = True
-        assert self.channel is not None, "started with the child"
-        channel = self.channel.channel
-        if channel is None:  # the reader failed; run() raises its error
-            self._kill(child, "killed")
-        elif channel.protocol_error is not None or channel.child_error is not None:
+        """The channel was read: a broken or oversized channel ends the child too."""
+        assert self.parser is not None, "started with the child"
+        channel = self.parser.channel
+        if channel.protocol_error is not None or channel.child_error is not None:
             self._kill(child, "protocol")
         elif channel.oversized is not None:
             self._kill(child, "result")

@@ -20,8 +20,10 @@ and the other spares' sockets with them), the zygote's bookkeeping dropped; it t
 what depends on no job (:class:`~posixbackend.isolation.child.Ahead`): it enters new
 namespaces and its minimal root (a locked copy of the template's; the host view is the
 zygote's), takes the confinement steps
-that need no job (capabilities, no_new_privs, Landlock), hands its mount and network
-namespaces to the zygote over its socket (see below), and waits for its job there. Per
+that need no job (capabilities, no_new_privs, Landlock), hands its mount namespace (and
+its network namespace, unless the children share one: see
+:mod:`posixbackend.isolation.roottemplate`) to the zygote over its socket (see below), and
+waits for its job there. Per
 ``spawn`` the zygote sends the job's five descriptors to a spare (one it forks then, if none
 is left; another, if the one it took has died) and answers with its pid; a spare gets one
 job, ever. The spare moves them to 0-4, closes every other descriptor (its socket with them:
@@ -117,7 +119,9 @@ def main(control_fd: int, view_json: str, spares: int = 0) -> NoReturn:
     try:
         warm_up()
         ruleset = view_ruleset(view_json)
-        template = roottemplate.build(HostView.from_json(view_json))
+        template = roottemplate.build(
+            HostView.from_json(view_json), shared_network=roottemplate.guests_have_no_sockets()
+        )
     except BaseException as error:  # noqa: BLE001 - the pool is told why, then the zygote ends
         text = "".join(traceback.format_exception(error)).encode(errors="replace")
         control.send(wire.BROKEN + text[-(wire.MAX_MESSAGE - 1) :])
@@ -432,7 +436,7 @@ class Zygote:
             _close_all_but(
                 kept,
                 *([] if ruleset is None else [ruleset.fd]),
-                *([] if template is None else [template.user, template.mount]),
+                *([] if template is None else template.fds),
             )
             ahead = Ahead(self.view, ruleset, template)  # (it closes both)
             job = socket.socket(fileno=kept)

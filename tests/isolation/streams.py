@@ -10,8 +10,16 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import attrs
+
 from posixbackend.isolation.archive import BLOCK, MAGIC, RECORD
-from posixbackend.isolation.channel import Bounds, Channel, SocketSource, read_channel
+from posixbackend.isolation.channel import (
+    Bounds,
+    Channel,
+    ChannelParser,
+    SocketSource,
+    read_channel,
+)
 from posixbackend.isolation.frames import HEADER, FrameWriter
 from vfs import FileSystem
 from vfs.snapshot import save_snapshot
@@ -147,9 +155,30 @@ def feeding(data: bytes) -> Iterator[socket.socket]:
 
 
 def read(data: bytes, bounds: Bounds | None = None) -> Channel:
-    """What the parent makes of ``data`` on its channel."""
+    """What the parent makes of ``data`` on its channel, read whole from a blocking socket;
+    the same as what the parser makes of it fed in pieces of a few sizes (asserted)."""
     with feeding(data) as sock:
-        return read_channel(SocketSource(sock), bounds or BOUNDS)
+        whole = read_channel(SocketSource(sock), bounds or BOUNDS)
+    for size in (1, 509, 1 << 16) if len(data) < 50_000 else (509, 1 << 16):
+        pieces = parse_in_pieces(data, size, bounds or BOUNDS)
+        assert comparable(pieces) == comparable(whole), (size, pieces, whole)
+    return whole
+
+
+def parse_in_pieces(data: bytes, size: int, bounds: Bounds) -> Channel:
+    """What :class:`ChannelParser` makes of ``data`` fed ``size`` bytes at a time."""
+    parser = ChannelParser(bounds)
+    for start in range(0, len(data), size):
+        parser.feed(data[start : start + size])
+        if parser.done:
+            break
+    parser.end()
+    return parser.channel
+
+
+def comparable(channel: Channel) -> Channel:
+    """``channel`` without the moment its confined frame came."""
+    return attrs.evolve(channel, confined_at=None)
 
 
 BOUNDS = Bounds(total=8 << 20, largest_file=4 << 20, reportable=frozenset({"memory", "wall"}))

@@ -1,7 +1,8 @@
 """The result channel read in-process, as the parent reads it from the child's socket: real
 snapshots come back whole, every forged or malformed stream ends in a protocol error (never an
-exception), and nothing is allocated beyond the bounds, whatever the stream declares; the
-reader thread, stopped or failing or interrupted, leaves nothing behind."""
+exception), and nothing is allocated beyond the bounds, whatever the stream declares; each
+stream is read whole from a blocking socket and parsed as it comes, in pieces, alike; the
+parser, cut short or failing or interrupted, leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from posixbackend.isolation.archive import BLOCK, RECORD
 from posixbackend.isolation.channel import (
     Bounds,
     Channel,
-    ChannelReader,
+    ChannelParser,
     SocketSource,
     read_channel,
 )
@@ -491,32 +492,90 @@ def test_random_bytes_after_the_confinement_end_in_a_channel(data: bytes) -> Non
     assert one_outcome(channel) and channel.snapshot is None, channel
 
 
-# -- the reader thread -----------------------------------------------------------------------------
+# -- the parser, fed as the bytes come ------------------------------------------------------------
 
 
-def test_the_reader_thread_stops_when_its_socket_is_shut_down() -> None:
-    parent, child = socket.socketpair()
-    reader = ChannelReader(parent, BOUNDS)
-    reader.start()
-    child.sendall(frame("confined", **CONFINED) + b"\0\0")  # then nothing more: it waits
-    started_at = time.monotonic()
-    time.sleep(0.2)
-    reader.close()  # a child that holds its end open forever cannot hold the parent
-    assert time.monotonic() - started_at < 5
-    assert reader.result().ended == "before the finished frame"
-    child.close()
+def test_a_stream_cut_short_ends_where_it_was_cut() -> None:
+    parser = ChannelParser(BOUNDS)
+    parser.feed(frame("confined", **CONFINED) + b"\0\0")  # then nothing more
+    assert parser.channel.applied == ("rlimits",) and parser.channel.ended is None
+    parser.end()  # (the child was killed, or the parent stopped reading)
+    assert parser.done and parser.channel.ended == "before the finished frame"
 
 
-def test_the_reader_wakes_the_main_thread_when_done() -> None:
-    parent, child = socket.socketpair()
-    reader = ChannelReader(parent, BOUNDS)
-    reader.start()
-    child.sendall(started() + archive(member("f", b"data")))
-    child.close()
-    assert os.read(reader.wakeup, 1) == b"\0"
-    channel = reader.result()
-    reader.close()
-    assert channel.snapshot is not None and channel.snapshot.files == {"/f": b"data"}
+def test_the_parser_takes_bytes_as_they_come_and_keeps_only_what_it_waits_for() -> None:
+    data = bytes(range(256)) * 4096  # 1 MiB
+    stream = started() + archive(member("f", data))
+    parser = ChannelParser(BOUNDS)
+    confined = len(frame("confined", **CONFINED))
+    parser.feed(stream[:confined])
+    assert parser.channel.confined_at is not None  # as soon as it came
+    for start in range(confined, len(stream), 4096):
+        parser.feed(stream[start : start + 4096])
+        assert parser._received.kept <= len(data) + 2 * BLOCK + 4096
+    parser.end()
+    assert parser.channel.snapshot is not None and parser.channel.snapshot.files == {"/f": data}
+    assert parser.channel.received == len(stream)
+
+
+def test_a_flood_is_not_kept_and_read_no_further_once_the_parser_is_done() -> None:
+    bounds = Bounds(total=1 << 20, largest_file=1 << 20, reportable=frozenset())
+    parser = ChannelParser(bounds)
+    parser.feed(started() + ROOT + header("f", size=1000 << 10))  # waits for 1000 KiB
+    parser.feed(b"\xff" * (2 << 20))  # more than the whole channel may carry, in one read
+    assert parser.done
+    assert parser.channel.protocol_error == "a block that is not a POSIX tar header"
+    assert parser._received.kept == 0
+    before = started() + ROOT + header("f", size=500 << 10)
+    exact = Bounds(total=len(before) + (500 << 10), largest_file=1 << 20, reportable=frozenset())
+    parser = ChannelParser(exact)
+    parser.feed(before)
+    parser.feed(b"\xff" * (2 << 20))  # the file, then a flood: the next header passes the bounds
+    expected = f"{len(before) + (500 << 10) + 512} bytes or more"
+    assert parser.done and parser.channel.oversized == expected
+    assert parser._received.kept == 0
+    parser.feed(bytes(1 << 20))  # (nothing is read once it is done)
+    assert parser._received.kept == 0
+
+
+def fed_peak(stream: bytes, size: int, bounds: Bounds) -> tuple[int, Channel]:
+    """The peak of memory allocated while the parser takes ``stream`` ``size`` bytes at a
+    time (the pieces themselves made before), and what it made of it."""
+    pieces = [stream[start : start + size] for start in range(0, len(stream), size)]
+    parser = ChannelParser(bounds)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        for piece in pieces:
+            parser.feed(piece)
+        parser.end()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak, parser.channel
+
+
+def test_a_large_file_is_received_into_the_bytes_the_result_keeps() -> None:
+    data = bytes(range(256)) * (16 << 10)  # 4 MiB, in 64 KiB reads
+    peak, channel = fed_peak(started() + archive(member("f", data)), 1 << 16, BOUNDS)
+    assert channel.snapshot is not None and channel.snapshot.files == {"/f": data}
+    assert peak < len(data) + (512 << 10)  # once, not gathered and then copied
+
+
+def test_a_large_file_cut_short_is_allocated_once_and_not_kept() -> None:
+    bounds = Bounds(total=12 << 20, largest_file=8 << 20, reportable=frozenset())
+    stream = started() + ROOT + header("a", size=8 << 20) + bytes(3 << 20)
+    peak, channel = fed_peak(stream, 1 << 16, bounds)
+    assert (channel.ended, channel.snapshot) == ("inside the snapshot", None)
+    assert peak < (8 << 20) + (512 << 10)
+
+
+def test_descriptors_sent_along_are_a_protocol_error() -> None:
+    parser = ChannelParser(BOUNDS)
+    parser.feed(frame("confined", **CONFINED))
+    parser.carried_ancillary()
+    assert parser.done
+    assert parser.channel.protocol_error == "a stream that carried ancillary or out-of-band data"
 
 
 def test_a_file_beyond_one_read_is_gathered_and_a_short_one_still_ends(
@@ -540,11 +599,11 @@ def open_descriptors() -> set[int]:
 def test_a_failing_reader_is_raised_and_leaves_nothing_behind(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def broken(source: object, bounds: object) -> Channel:
+    def broken(self: object, source: object) -> bool:
         raise RuntimeError("the reader's own bug")
 
     before = open_descriptors()
-    monkeypatch.setattr(channel_module, "read_channel", broken)
+    monkeypatch.setattr(channel_module._Steps, "step", broken)
     with pytest.raises(RuntimeError, match="the reader's own bug"):
         run_isolated("import time; time.sleep(30)")
     assert open_descriptors() == before
@@ -558,7 +617,7 @@ def test_an_interrupted_run_leaves_no_process_thread_or_descriptor(
 
     def interrupted(self: runner_module._Supervision, child: Any, started: float) -> None:
         started_pids.append(child.pid)
-        time.sleep(0.3)  # the child runs, the reader waits in recv
+        time.sleep(0.3)  # the child runs, its channel unread
         raise KeyboardInterrupt
 
     before = open_descriptors()

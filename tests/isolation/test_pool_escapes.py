@@ -243,3 +243,67 @@ def test_the_permissions_escape_corpus_leaves_no_trace_from_a_pool(
         assert host.traces(escape, output, patient=escape.effect == "process") == [], result
     assert result.limit_exceeded is None, result.summary()
     assert "minimal_root" in result.confinement and "seccomp" in result.confinement
+
+
+NETWORK_PROBES = test_escapes.PRELUDE + """\
+import struct, sys, time
+
+# straight to the kernel (the socket module is the managed backend's): every family a guest
+# could name or reach another process with, then a socketpair's end given a name
+for family, kind, name in [(1, 1, "unix"), (1, 2, "unix datagram"), (16, 3, "netlink"),
+                           (2, 1, "inet"), (10, 2, "inet6"), (17, 3, "packet")]:
+    kernel(f"socket {name}", libc.socket, family, kind, 0)
+pair = (ctypes.c_int * 2)()
+kernel("socketpair", libc.socketpair, 1, 1, 0, pair)
+address = ctypes.create_string_buffer(struct.pack("=H", 1) + b"\\0posixbackend-shared-probe")
+size = ctypes.sizeof(address) - 1  # (an abstract name: no trailing NUL counted)
+kernel("bind abstract", libc.bind, pair[0], address, size)
+kernel("connect abstract", libc.connect, pair[1], address, size)
+kernel("sendto abstract", libc.sendto, pair[1], b"x", 1, 0, address, size)
+for path in (b"/proc/net/unix", b"/proc/self/net/unix", b"/sys/class/net"):
+    kernel(f"open {path.decode()}", libc.open, path, 0)
+sys.stdout.flush()
+time.sleep(float(sys.argv[1]))
+"""
+"""A guest's attempts on the network namespace it shares with the pool's other guests; it
+then waits argv[1] seconds (its socketpair open)."""
+
+
+def _entries(pid: int, table: str) -> list[str]:
+    """The rows (past the header) of /proc/PID/net/TABLE, read from outside the guest."""
+    with open(f"/proc/{pid}/net/{table}") as lines:
+        return lines.read().splitlines()[1:]
+
+
+def test_guests_sharing_a_network_namespace_can_make_reach_or_see_nothing(
+    traces: Traces,
+) -> None:
+    """Guests whose seccomp filter refuses every socket share one empty network namespace
+    (roottemplate): one guest can make no socket of any family and give no name to a
+    socketpair's end, another (at the same time) can reach no name, neither can read the
+    namespace's /proc/net, and seen from outside the namespace holds no named or internet
+    socket and only its loopback."""
+    pool = traces.pool(workers=2, permissions=OPEN)
+    first = pool.submit(NETWORK_PROBES, argv=["3"])
+    (first_pid,) = started(pool, 1)
+    second = pool.submit(NETWORK_PROBES, argv=["1"])
+    pids = started(pool, 2)
+    (second_pid,) = set(pids) - {first_pid}
+    namespace = os.readlink(f"/proc/{first_pid}/ns/net")
+    assert os.readlink(f"/proc/{second_pid}/ns/net") == namespace  # shared
+    assert namespace != os.readlink("/proc/self/ns/net")
+    assert all(len(row.split()) < 8 for row in _entries(first_pid, "unix"))  # no row has a name
+    for table in ("tcp", "tcp6", "udp", "udp6", "raw", "raw6", "packet"):
+        assert _entries(first_pid, table) == [], table
+    assert [row.split(":")[0].strip() for row in _entries(first_pid, "dev")[1:]] == ["lo"]
+    expected = [
+        "socket unix EACCES", "socket unix datagram EACCES", "socket netlink EACCES",
+        "socket inet EACCES", "socket inet6 EACCES", "socket packet EACCES",
+        "socketpair succeeded", "bind abstract EACCES", "connect abstract EACCES",
+        "sendto abstract EACCES", "open /proc/net/unix ENOENT",
+        "open /proc/self/net/unix ENOENT", "open /sys/class/net ENOENT",
+    ]  # fmt: skip
+    for future in (first, second):
+        result = traces.seen(future.result(timeout=30))
+        assert result.status == 0, result.stderr
+        assert printed(result) == expected

@@ -367,3 +367,81 @@ def test_limits_start_and_stop_under_a_trace_function() -> None:
     assert done.stdout.splitlines() == [
         "time limit of 0.2 s exceeded", "stopped: True", "after",
     ]  # fmt: skip
+
+
+FORKED = """\
+import os, sys, threading, time
+from posixbackend.permissions import timelimit
+from posixbackend.permissions.timelimit import TimeLimit, TimeLimitExceeded
+
+def spin(seconds):
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        pass
+
+def in_child(check, then=lambda: None):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            check()
+        except BaseException as error:
+            print("child failed:", repr(error), flush=True)
+            os._exit(1)
+        os._exit(0)
+    then()
+    _, status = os.waitpid(pid, 0)
+    print(os.waitstatus_to_exitcode(status), flush=True)
+
+def fires():
+    limit = TimeLimit.start(0.2)
+    try:
+        spin(30)
+    except TimeLimitExceeded:
+        assert limit.stop()
+    else:
+        raise AssertionError("no time limit")
+
+def untouched():
+    # (the handler took the fast path: the watchdog is the parent's, as it was)
+    assert timelimit._WATCHDOG._lock is lock and timelimit._WATCHDOG._thread is None
+    fires()
+
+lock = timelimit._WATCHDOG._lock
+in_child(untouched)  # never armed: nothing done at the fork, a limit still works after
+assert timelimit._WATCHDOG._thread is None  # (the parent never armed one either)
+
+outer = TimeLimit.start(0.5)  # armed and running in the forking thread: the child keeps it
+def keeps_its_limit():
+    try:
+        spin(30)
+    except TimeLimitExceeded:
+        assert outer.stop()
+    else:
+        raise AssertionError("the inherited limit never fired")
+in_child(keeps_its_limit, then=outer.stop)  # (the parent's copy stopped at once)
+
+started, stop = threading.Event(), threading.Event()
+def other_thread():  # another thread's limit: gone in the child, whose own limits work
+    limit = TimeLimit.start(60)
+    started.set()
+    stop.wait()
+    limit.stop()
+helper = threading.Thread(target=other_thread)
+helper.start()
+started.wait()
+in_child(fires)
+stop.set()
+helper.join()
+"""
+
+
+def test_limits_work_in_a_forked_child_whether_or_not_the_parent_armed_one() -> None:
+    """The fork handler does nothing in a child of a process that never armed a limit (a
+    pool's zygote); a limit started in that child fires all the same, and a child of a
+    process with limits keeps its forking thread's and drops the other threads'."""
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["0", "0", "0"], done.stdout
