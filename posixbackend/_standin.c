@@ -433,7 +433,7 @@ type_dict_of(PyTypeObject *type)
 /* 1 when one of the members of the class (its own dict) is wanted, or the function of one of
  * its static or class methods, or a default of one of its functions; 0 when not; -1 on error */
 static int
-class_holds(const PointerSet *set, PyTypeObject *type, PyObject *type_dict)
+class_holds(const PointerSet *set, PyObject *type_dict)
 {
     PyObject *members = PyDict_Values(type_dict);
     if (members == NULL) {
@@ -510,7 +510,7 @@ module_may_hold(const PointerSet *set, PyObject *name, PyObject *module)
             }
             found = defined_in(type, type_dict, name);
             if (found == 1) {
-                found = class_holds(set, type, type_dict);
+                found = class_holds(set, type_dict);
             }
             Py_DECREF(type_dict);
         }

@@ -579,7 +579,8 @@ def _may_hold(module_name: str, module: types.ModuleType, wanted: KeysView[int])
     :meth:`Installation._copies` looks at, looked at in C-level steps (isinstance, attribute
     getters, set operations over ids), so that its exact scan runs only on the few modules
     that hold a copy. Never false where that scan finds one: it looks at the same names,
-    defaults and class attributes (and the functions of classmethods too)."""
+    defaults and class attributes (and the functions of classmethods too). The fallback of
+    the C filter (``_standin.copy_candidates``, which gives the same answer)."""
     values = list(vars(module).values())
     if not wanted.isdisjoint(map(id, values)):
         return True
