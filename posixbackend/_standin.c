@@ -269,6 +269,301 @@ set_pending(PyObject *module, PyObject *flag)
     Py_RETURN_NONE;
 }
 
+/* -- the copy scan's filter (Installation._copies, posixbackend/switch/installation.py) -----
+ *
+ * copy_candidates(modules, wanted) gives the (name, module) pairs of ``modules`` that may hold a
+ * copy of an object whose id is a key of the dict ``wanted``: the same answer as the Python
+ * _may_hold -- the module's values, the members of the classes it defines (the functions of
+ * their static and class methods too), the defaults and keyword defaults of the functions it
+ * defines and of those classes' functions -- in ~1/10 of the instructions (the first install
+ * asks it of every loaded module). Never false where the exact scan finds a copy: whatever it
+ * cannot decide without calling Python code (a module that is not a plain module, a name that
+ * is not a str, a class whose __module__ is not a str, a subclass of staticmethod, classmethod
+ * or dict) counts as "may hold", and the exact scan decides.
+ *
+ * It calls no Python code: types are read from the objects (no __class__ lookup), __module__
+ * from a function's field or a class's own dict, and it only compares str and int objects.
+ * Every dict is walked over a snapshot of its values (PyDict_Values: strong references), so
+ * even a deallocation running a finalizer could not invalidate what is being walked. */
+
+static PyObject *module_key = NULL; /* "__module__", interned at import */
+static PyObject *func_key = NULL;   /* "__func__" */
+
+typedef struct {
+    void **slots;  /* open addressing, NULL for empty; size a power of two */
+    size_t mask;
+} PointerSet;
+
+static size_t
+pointer_hash(void *pointer)
+{
+    uintptr_t value = (uintptr_t)pointer >> 4; /* objects are 16-byte aligned */
+    return (size_t)(value * (uintptr_t)0x9E3779B97F4A7C15ULL);
+}
+
+static int
+pointer_set_init(PointerSet *set, PyObject *wanted)
+{
+    Py_ssize_t count = PyDict_GET_SIZE(wanted);
+    size_t size = 16;
+    while (size < (size_t)count * 4) {
+        size <<= 1;
+    }
+    set->slots = PyMem_Calloc(size, sizeof(void *));
+    if (set->slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    set->mask = size - 1;
+    Py_ssize_t position = 0;
+    PyObject *key, *value;
+    /* borrowed references: nothing below runs Python code (the keys are exact ints) */
+    while (PyDict_Next(wanted, &position, &key, &value)) {
+        if (!PyLong_CheckExact(key)) {
+            PyErr_SetString(PyExc_TypeError, "copy_candidates(): wanted's keys must be ids");
+            return -1;
+        }
+        void *pointer = PyLong_AsVoidPtr(key);
+        if (pointer == NULL) {
+            if (PyErr_Occurred()) {
+                return -1;
+            }
+            continue; /* id 0: no object has it */
+        }
+        size_t slot = pointer_hash(pointer) & set->mask;
+        while (set->slots[slot] != NULL && set->slots[slot] != pointer) {
+            slot = (slot + 1) & set->mask;
+        }
+        set->slots[slot] = pointer;
+    }
+    return 0;
+}
+
+static int
+pointer_set_has(const PointerSet *set, PyObject *object)
+{
+    size_t slot = pointer_hash(object) & set->mask;
+    void *present;
+    while ((present = set->slots[slot]) != NULL) {
+        if (present == (void *)object) {
+            return 1;
+        }
+        slot = (slot + 1) & set->mask;
+    }
+    return 0;
+}
+
+/* 1 when the class ``type`` counts as defined by the module named ``name`` (its __module__ is
+ * that name, or is not a str: the exact scan compares it with ==), 0 when not, -1 on error. */
+static int
+defined_in(PyTypeObject *type, PyObject *type_dict, PyObject *name)
+{
+    if (type->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        /* type.__module__ of a class: its dict's entry (the lookup type.__module__ makes) */
+        PyObject *module = PyDict_GetItemWithError(type_dict, module_key);
+        if (module == NULL) {
+            return PyErr_Occurred() ? -1 : 1;
+        }
+        if (!PyUnicode_CheckExact(module)) {
+            return 1;
+        }
+        return PyUnicode_Compare(module, name) == 0;
+    }
+    /* a static type: its name up to the last dot, else builtins (as type.__module__) */
+    const char *full = type->tp_name;
+    const char *dot = strrchr(full, '.');
+    Py_ssize_t length;
+    const char *wanted = PyUnicode_AsUTF8AndSize(name, &length);
+    if (wanted == NULL) {
+        PyErr_Clear(); /* a lone surrogate: no static type's module is called that */
+        return 0;
+    }
+    if (dot == NULL) {
+        return strcmp(wanted, "builtins") == 0 && length == 8;
+    }
+    return (Py_ssize_t)(dot - full) == length && memcmp(full, wanted, (size_t)length) == 0;
+}
+
+/* 1 when a function's defaults or keyword defaults hold a wanted object (or cannot be read
+ * without Python code), 0 when not, -1 on error. */
+static int
+defaults_hold(const PointerSet *set, PyObject *function)
+{
+    PyObject *defaults = PyFunction_GetDefaults(function);
+    if (defaults != NULL && PyTuple_Check(defaults)) {
+        Py_INCREF(defaults);
+        int found = 0;
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(defaults) && !found; i++) {
+            found = pointer_set_has(set, PyTuple_GET_ITEM(defaults, i));
+        }
+        Py_DECREF(defaults);
+        if (found) {
+            return 1;
+        }
+    }
+    PyObject *keywords = PyFunction_GetKwDefaults(function);
+    if (keywords == NULL || keywords == Py_None) {
+        return 0;
+    }
+    if (!PyDict_CheckExact(keywords)) {
+        return 1; /* a dict subclass: its values() is Python code; the exact scan decides */
+    }
+    PyObject *values = PyDict_Values(keywords);
+    if (values == NULL) {
+        return -1;
+    }
+    int found = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(values) && !found; i++) {
+        found = pointer_set_has(set, PyList_GET_ITEM(values, i));
+    }
+    Py_DECREF(values);
+    return found;
+}
+
+static PyObject *
+type_dict_of(PyTypeObject *type)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyType_GetDict(type); /* a static builtin type's dict is per interpreter */
+#else
+    return Py_XNewRef(type->tp_dict);
+#endif
+}
+
+/* 1 when one of the members of the class (its own dict) is wanted, or the function of one of
+ * its static or class methods, or a default of one of its functions; 0 when not; -1 on error */
+static int
+class_holds(const PointerSet *set, PyObject *type_dict)
+{
+    PyObject *members = PyDict_Values(type_dict);
+    if (members == NULL) {
+        return -1;
+    }
+    int found = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(members) && found == 0; i++) {
+        PyObject *member = PyList_GET_ITEM(members, i);
+        if (pointer_set_has(set, member)) {
+            found = 1;
+        }
+        else if (PyFunction_Check(member)) {
+            found = defaults_hold(set, member);
+        }
+        else if (Py_IS_TYPE(member, &PyStaticMethod_Type) ||
+                 Py_IS_TYPE(member, &PyClassMethod_Type)) {
+            /* __func__ is a member of the exact types: read without Python code */
+            PyObject *function = PyObject_GetAttr(member, func_key);
+            if (function == NULL) {
+                found = -1;
+                break;
+            }
+            if (pointer_set_has(set, function)) {
+                found = 1;
+            }
+            else if (PyFunction_Check(function)) {
+                found = defaults_hold(set, function);
+            }
+            Py_DECREF(function);
+        }
+        else if (PyObject_TypeCheck(member, &PyStaticMethod_Type) ||
+                 PyObject_TypeCheck(member, &PyClassMethod_Type)) {
+            found = 1; /* a subclass may make __func__ Python code: the exact scan decides */
+        }
+    }
+    Py_DECREF(members);
+    return found;
+}
+
+/* 1 when the module may hold a wanted object (see copy_candidates), 0 when not, -1 on error */
+static int
+module_may_hold(const PointerSet *set, PyObject *name, PyObject *module)
+{
+    if (!PyUnicode_CheckExact(name) || !PyModule_CheckExact(module)) {
+        return 1; /* the exact scan decides (its == and vars() may be Python code here) */
+    }
+    PyObject *values = PyDict_Values(PyModule_GetDict(module));
+    if (values == NULL) {
+        return -1;
+    }
+    int found = 0;
+    Py_ssize_t count = PyList_GET_SIZE(values);
+    for (Py_ssize_t i = 0; i < count && found == 0; i++) {
+        found = pointer_set_has(set, PyList_GET_ITEM(values, i));
+    }
+    for (Py_ssize_t i = 0; i < count && found == 0; i++) {
+        PyObject *value = PyList_GET_ITEM(values, i);
+        if (PyFunction_Check(value)) {
+            PyObject *owner = PyFunction_GetModule(value);
+            int own = owner == NULL || !PyUnicode_CheckExact(owner) ||
+                      PyUnicode_Compare(owner, name) == 0;
+            if (own) {
+                found = defaults_hold(set, value);
+            }
+        }
+        else if (PyType_Check(value)) {
+            PyTypeObject *type = (PyTypeObject *)value;
+            PyObject *type_dict = type_dict_of(type);
+            if (type_dict == NULL) {
+                if (PyErr_Occurred()) {
+                    found = -1;
+                }
+                continue;
+            }
+            found = defined_in(type, type_dict, name);
+            if (found == 1) {
+                found = class_holds(set, type_dict);
+            }
+            Py_DECREF(type_dict);
+        }
+    }
+    Py_DECREF(values);
+    return found;
+}
+
+static PyObject *
+copy_candidates(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "copy_candidates() takes exactly 2 arguments (%zd given)",
+                     nargs);
+        return NULL;
+    }
+    PyObject *modules = args[0], *wanted = args[1];
+    if (!PyList_CheckExact(modules) || !PyDict_CheckExact(wanted)) {
+        PyErr_SetString(PyExc_TypeError, "copy_candidates(): expected a list and a dict");
+        return NULL;
+    }
+    PointerSet set;
+    if (pointer_set_init(&set, wanted) < 0) {
+        PyMem_Free(set.slots);
+        return NULL;
+    }
+    PyObject *result = PyList_New(0);
+    /* a copy of the list: its items stay referenced whatever happens to the caller's */
+    PyObject *entries = PyList_GetSlice(modules, 0, PyList_GET_SIZE(modules));
+    if (result == NULL || entries == NULL) {
+        goto error;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++) {
+        PyObject *entry = PyList_GET_ITEM(entries, i);
+        if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 2) {
+            PyErr_SetString(PyExc_TypeError, "copy_candidates(): expected (name, module) pairs");
+            goto error;
+        }
+        int may = module_may_hold(&set, PyTuple_GET_ITEM(entry, 0), PyTuple_GET_ITEM(entry, 1));
+        if (may < 0 || (may && PyList_Append(result, entry) < 0)) {
+            goto error;
+        }
+    }
+    Py_DECREF(entries);
+    PyMem_Free(set.slots);
+    return result;
+error:
+    Py_XDECREF(entries);
+    Py_XDECREF(result);
+    PyMem_Free(set.slots);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL,
      "configure(active, anchors, serve, /)\n--\n\n"
@@ -277,6 +572,10 @@ static PyMethodDef methods[] = {
     {"set_pending", set_pending, METH_O,
      "set_pending(flag, /)\n--\n\n"
      "Whether a park of the stand-ins is pending (calls then take the Python fallback)."},
+    {"copy_candidates", (PyCFunction)(void (*)(void))copy_candidates, METH_FASTCALL,
+     "copy_candidates(modules, wanted, /)\n--\n\n"
+     "The (name, module) pairs of modules that may hold a copy of an object whose id is a key "
+     "of the dict wanted (the switch's scan for copies; see Installation._copies)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -291,6 +590,11 @@ static struct PyModuleDef module_definition = {
 PyMODINIT_FUNC
 PyInit__standin(void)
 {
+    module_key = PyUnicode_InternFromString("__module__");
+    func_key = PyUnicode_InternFromString("__func__");
+    if (module_key == NULL || func_key == NULL) {
+        return NULL;
+    }
     if (PyType_Ready(&StandInType) < 0) {
         return NULL;
     }
