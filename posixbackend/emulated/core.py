@@ -190,7 +190,10 @@ class BackendCore:
             or not 0 <= umask <= 0o777 or time_resolution_ns < 1
         ):  # (the usual plain ints pass without the call; the rest get its checks)
             _check_options(umask, time_resolution_ns)
-        backend = object.__new__(_waiting_class(cls))
+        waiting: type[Self] | None = getattr(cls, _WAITING, None)  # (_waiting_class's, inline)
+        if waiting is None or waiting.__base__ is not cls:
+            waiting = _waiting_class(cls)
+        backend = object.__new__(waiting)
         # A tuple of the arguments, _Pending's order. Set as an attribute, not through
         # __dict__: the instance keeps it in its inline values, no dict made until built
         backend._pending_build = (
