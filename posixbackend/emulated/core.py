@@ -15,7 +15,6 @@ import errno
 import os
 import posix
 import threading
-import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, Self, TypeVar, cast
 
@@ -71,7 +70,11 @@ VIRTUAL_FDS = compat.declare(
 T = TypeVar("T")
 
 _PENDING: Final = "_pending_build"
-"""A deferred backend's instance key: its arguments until it is built, then None."""
+"""A deferred backend's instance key: its arguments (a _Pending) until it is built, then
+None."""
+_Pending = tuple[Any, str, int, int, "Identity | None", dict[bytes, bytes], "ProcessHandler | None"]
+"""A deferred backend's arguments: file system (or its maker), cwd, umask, time resolution,
+identity, environment (the copy made at once), process handler."""
 _BUILDING = threading.Lock()
 """Held while a deferred backend builds itself (two threads asking at once build it once)."""
 
@@ -94,20 +97,26 @@ def _build_at_first_use(self: BackendCore, name: str) -> Any:
     return object.__getattribute__(self, name)
 
 
-_WAITING_CLASSES: weakref.WeakKeyDictionary[type, type] = weakref.WeakKeyDictionary()
+_WAITING: Final = "_waiting_class_"
+"""The class attribute that holds a class's waiting class (set on the class itself: a plain
+attribute look-up finds it, where the weak table it replaced cost 2k instructions a block)."""
 
 
 def _waiting_class(cls: type[T]) -> type[T]:
     """The class of ``cls``'s deferred backends until they are built: ``cls`` with a
     ``__getattr__`` that builds them (a hook every attribute look-up of its instances pays
     for, so a built backend leaves it: see BackendCore._build)."""
-    waiting = _WAITING_CLASSES.get(cls)
-    if waiting is None:
+    waiting: type[T] | None = getattr(cls, _WAITING, None)
+    # a subclass finds its base's waiting class by inheritance: it needs one of its own
+    if waiting is None or waiting.__base__ is not cls:
         namespace = {
             "__getattr__": _build_at_first_use, "__slots__": (), "__module__": cls.__module__,
             "__qualname__": cls.__qualname__, "__doc__": cls.__doc__,
         }  # fmt: skip
-        waiting = _WAITING_CLASSES[cls] = type(cls.__name__, (cls,), namespace)
+        waiting = type(cls.__name__, (cls,), namespace)
+        # (the class and its waiting class refer to each other: a cycle the collector frees
+        # with a class made and dropped at run time, as the weak table did)
+        setattr(cls, _WAITING, waiting)
     return waiting
 
 
@@ -155,6 +164,9 @@ def truncated_view(result: os.stat_result, resolution: int) -> os.stat_result:
 class BackendCore:
     """State and shared steps; the function groups (files, paths, ...) build on it."""
 
+    _pending_build: _Pending | None
+    """A deferred backend's arguments until it is built (see :meth:`deferred`)."""
+
     @classmethod
     def deferred(
         cls,
@@ -173,18 +185,24 @@ class BackendCore:
         asked of it. ``file_system`` may be a callable that makes the provider then; ``cwd``
         is entered then too, so it must be a directory the provider is sure to have (its own
         root, or one it is made with): a missing one fails that first call."""
-        _check_options(umask, time_resolution_ns)
-        waiting: type[Self] = _waiting_class(cls)
+        if (
+            umask.__class__ is not int or time_resolution_ns.__class__ is not int
+            or not 0 <= umask <= 0o777 or time_resolution_ns < 1
+        ):  # (the usual plain ints pass without the call; the rest get its checks)
+            _check_options(umask, time_resolution_ns)
+        waiting: type[Self] | None = getattr(cls, _WAITING, None)  # (_waiting_class's, inline)
+        if waiting is None or waiting.__base__ is not cls:
+            waiting = _waiting_class(cls)
         backend = object.__new__(waiting)
-        backend.__dict__[_PENDING] = {
-            "file_system": file_system, "cwd": cwd, "umask": umask,
-            "time_resolution_ns": time_resolution_ns, "identity": identity,
-            "environ": dict(posix.environ if environ is None else environ),
-            "process_handler": process_handler,
-        }  # fmt: skip
+        # A tuple of the arguments, _Pending's order. Set as an attribute, not through
+        # __dict__: the instance keeps it in its inline values, no dict made until built
+        backend._pending_build = (
+            file_system, cwd, umask, time_resolution_ns, identity,
+            dict(posix.environ if environ is None else environ), process_handler,
+        )  # fmt: skip
         return backend
 
-    def _build(self, pending: dict[str, Any]) -> None:
+    def _build(self, pending: _Pending) -> None:
         """Build a deferred backend: its state is made aside and published in one step (no
         thread sees half of it, an interrupt leaves it unbuilt), then it becomes an instance
         of its real class (whose attribute look-ups have no ``__getattr__`` hook to pay
@@ -194,11 +212,13 @@ class BackendCore:
             if self.__dict__.get(_PENDING) is not pending:
                 return  # another thread built it meanwhile
             real = cast("type[BackendCore]", type(self).__base__)  # the waiting class's one base
-            arguments = dict(pending)
-            provider = arguments["file_system"]
+            provider, cwd, umask, resolution, identity, environ, handler = pending
             if not isinstance(provider, FileSystem):  # a callable making it now
-                arguments["file_system"] = provider()
-            aside = real(accelerated=False, **arguments)
+                provider = provider()
+            aside = real(
+                provider, cwd=cwd, umask=umask, time_resolution_ns=resolution,
+                identity=identity, environ=environ, process_handler=handler, accelerated=False,
+            )  # fmt: skip
             state = aside.__dict__
             state[_PENDING] = None
             self.__dict__.update(state)

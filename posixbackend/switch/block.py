@@ -6,7 +6,7 @@ import contextvars
 import os
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
 
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.emulated.processhandlers import ProcessHandler
@@ -168,6 +168,9 @@ def _effective(own: Permissions | None, outer: Permissions | None) -> Permission
     return own if outer is None else own.within(outer)
 
 
+_NEVER_PYTHON_OS: Final = FileSystem.uses_python_os
+"""FileSystem's own ``uses_python_os`` (the property that says False)."""
+
 _KINDS: dict[object, PosixModuleBackend] = {
     "native": PosixModuleBackend.NATIVE, "java": PosixModuleBackend.JAVA,
     "managed": PosixModuleBackend.JAVA, "emulated": PosixModuleBackend.JAVA,
@@ -232,7 +235,11 @@ def backend(
 
         file_system, default_cwd = default_file_system()
         cwd = default_cwd if cwd is None else cwd
-    served = native_calls(file_system) if file_system.uses_python_os else file_system
+    # (a provider whose class keeps FileSystem's uses_python_os says False without the call)
+    if file_system.__class__.uses_python_os is not _NEVER_PYTHON_OS and file_system.uses_python_os:
+        served: FileSystem = native_calls(file_system)
+    else:
+        served = file_system
     if cwd is None or cwd == "/":  # nothing to check now: built at its first use
         emulated = EmulatedBackend.deferred(
             served, umask=umask, time_resolution_ns=time_resolution_ns, identity=identity,
