@@ -20,6 +20,7 @@ from posixbackend import backend
 from posixbackend.emulated import EmulatedBackend, accelerator
 from posixbackend.emulated.paths import PathFunctions
 from tests.posixbackend.test_accelerator import USER, outcome
+from tests.posixbackend.test_missing_directories import within
 from vfs import Identity, MemoryFileSystem
 
 NEEDS_C = pytest.mark.skipif(not accelerator.AVAILABLE, reason=accelerator.MISSING)
@@ -27,16 +28,6 @@ NEEDS_C = pytest.mark.skipif(not accelerator.AVAILABLE, reason=accelerator.MISSI
 NAMES = ["a", "b", "f", "s", "x" * 255, "x" * 256, ".", "..", ""]
 """Directories made as the program goes (a, b), a file (f), a set-gid directory (s), the
 longest name and one too long, dots, an empty component."""
-
-
-def within(parts: list[str]) -> bool:
-    """Whether ``..`` never climbs above the top (whose parent differs between the sides)."""
-    depth = 0
-    for part in parts:
-        depth += -1 if part == ".." else part not in (".", "")
-        if depth < 0:
-            return False
-    return True
 
 
 paths = st.lists(st.sampled_from(NAMES), min_size=1, max_size=4).filter(within).map("/".join)
@@ -71,14 +62,16 @@ def act(top: str, name: str, path: str, mode: int) -> Any:
             os.mkdir(where, mode)
         else:
             os.makedirs(where, mode, exist_ok=True)
+        if name == "rmdir":
+            return ("ok",)
+        # the status is part of the outcome: makedirs("f/.", exist_ok=True) succeeds without
+        # looking past f, and then the stat says ENOTDIR
+        made, normal = os.stat(where), os.path.normpath(where)
+        # (the top's own parent differs between the sides)
+        parent = None if normal == top else os.stat(os.path.dirname(normal)).st_nlink
     except OSError as error:
         filename = error.filename
         return (type(error).__name__, error.errno, filename[len(top) :] if filename else None)
-    if name == "rmdir":
-        return ("ok",)
-    made, normal = os.stat(where), os.path.normpath(where)
-    # (the top's own parent differs between the sides)
-    parent = None if normal == top else os.stat(os.path.dirname(normal)).st_nlink
     return ("ok", oct(made.st_mode), made.st_nlink, parent)
 
 
