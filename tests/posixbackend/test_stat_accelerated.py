@@ -133,15 +133,7 @@ def test_a_missing_plain_name_is_enoent_in_c(monkeypatch: Any, path: str, served
     file on the way and too long a name are the Python code's (it says ENOTDIR, follows the
     link or says ENAMETOOLONG)."""
     backend = make_backend(True)
-    fs: Any = backend.file_system
-    python_stats = []
-    original = fs.stat
-
-    def counted(*args: Any) -> Any:
-        python_stats.append(args)
-        return original(*args)
-
-    monkeypatch.setattr(fs, "stat", counted)
+    python_stats = python_stats_of(monkeypatch, backend)
     with pytest.raises(OSError) as raised:
         backend.stat(path)
     assert (python_stats == []) == served
@@ -337,6 +329,20 @@ def test_keywords_that_change_nothing_are_served_as_the_python_stat_serves_them(
     )
 
 
+def python_stats_of(monkeypatch: Any, backend: Any) -> list[tuple[Any, ...]]:
+    """The calls of the backend's provider's Python stat from now on (the C path makes none)."""
+    fs: Any = backend.file_system
+    calls: list[tuple[Any, ...]] = []
+    original = fs.stat
+
+    def counted(*args: Any) -> Any:
+        calls.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(fs, "stat", counted)
+    return calls
+
+
 def outcome_of(call: Any, path: str, keywords: dict[str, Any]) -> Any:
     result = outcome(lambda: call(path, **keywords))
     return ("ok", status_of(result[1])) if result[0] == "ok" else result
@@ -347,15 +353,7 @@ def test_shutils_keywords_stay_in_c(monkeypatch: Any) -> None:
     """shutil.copystat's os.stat(src, follow_symlinks=True) (and dir_fd=None) take the C
     path: no Python stat."""
     backend = make_backend(True)
-    fs: Any = backend.file_system
-    python_stats = []
-    original = fs.stat
-
-    def counted(*args: Any) -> Any:
-        python_stats.append(args)
-        return original(*args)
-
-    monkeypatch.setattr(fs, "stat", counted)
+    python_stats = python_stats_of(monkeypatch, backend)
     plain = backend.stat("/d/f")
     assert backend.stat("/d/f", follow_symlinks=True) == plain
     assert backend.stat("/d/f", dir_fd=None, follow_symlinks=True) == plain

@@ -29,7 +29,7 @@ from posixbackend.switch.active import ACTIVE
 from posixbackend.switch.installation import INSTALLATION
 from vfs import Identity, MemoryFileSystem
 
-pytestmark = [
+NEEDS_C_STAND_INS = [
     pytest.mark.skipif(
         importlib.util.find_spec("posixbackend._standin") is None,
         reason="posixbackend._standin was not built",
@@ -38,6 +38,8 @@ pytestmark = [
         standins.FAST_STAND_IN is None, reason="the C stand-ins are off (POSIXBACKEND_PURE_PYTHON)"
     ),
 ]
+"""Skips when posixbackend._standin is not built or not used."""
+pytestmark = NEEDS_C_STAND_INS
 
 SAMPLE = ("stat", "lstat", "listdir", "access", "readlink", "mkdir", "rmdir", "unlink", "getcwd",
           "open", "close", "chmod", "scandir")  # fmt: skip

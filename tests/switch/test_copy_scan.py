@@ -5,7 +5,6 @@ copy in, and, on modules without odd values, gives exactly the Python filter's a
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 import types
@@ -16,18 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from posixbackend.switch import installation, standins
+from posixbackend.switch import installation
 from posixbackend.switch.installation import Installation
+from tests.switch.test_c_standins import NEEDS_C_STAND_INS
 
-pytestmark = [
-    pytest.mark.skipif(
-        importlib.util.find_spec("posixbackend._standin") is None,
-        reason="posixbackend._standin was not built",
-    ),
-    pytest.mark.skipif(
-        standins.FAST_STAND_IN is None, reason="the C stand-ins are off (POSIXBACKEND_PURE_PYTHON)"
-    ),
-]
+pytestmark = NEEDS_C_STAND_INS
 
 MODULE = "generated_module"
 FOREIGN = "somewhere_else"
