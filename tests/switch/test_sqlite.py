@@ -33,6 +33,7 @@ from posixbackend.sqlite import connect as routing
 from posixbackend.sqlite import library
 from vfs import FileSystem, HostFileSystem, Identity, MemoryFileSystem
 from vfs.delegate import DelegatingFileSystem, DelegatingHandle
+from vfs.memory.nodes import RegularFile
 from vfs.provider import Handle
 
 
@@ -993,15 +994,17 @@ def _held_while(memory: MemoryFileSystem, path: str, work: Callable[[], None]) -
     content of ``path`` stayed as it was while the lock was held (no write may land then)."""
     handle = memory.open(path, os.O_RDONLY)
     node = handle.node
+    assert isinstance(node, RegularFile) and node.data is not None  # a dense file
+    data = node.data
     taken = threading.Event()
     unchanged: list[bool] = []
 
     def hold() -> None:
         with memory._lock:
             taken.set()
-            before = bytes(node.data)
+            before = bytes(data)
             time.sleep(0.3)  # the work reaches its writes meanwhile, and must wait
-            unchanged.append(bytes(node.data) == before)
+            unchanged.append(bytes(node.data or b"") == before)
 
     thread = threading.Thread(target=hold)
     thread.start()
