@@ -1525,6 +1525,8 @@ typedef struct {
     PyObject *space;        /* its file system's Space */
     PyObject *fs_acquire;   /* its file system's lock's acquire and release */
     PyObject *fs_release;
+    PyObject *fs_locked;    /* its lock's ``locked``, NULL unless a threading.Lock: the
+                             * capsule's write, reserve and read enter it free (enter_free) */
     PyObject *python_pwrite; /* handle.pwrite, for everything off the fast path */
     vectorcallfunc vectorcall;
 } MemoryWriter;
@@ -1538,6 +1540,7 @@ memory_writer_traverse(MemoryWriter *self, visitproc visit, void *arg)
     Py_VISIT(self->space);
     Py_VISIT(self->fs_acquire);
     Py_VISIT(self->fs_release);
+    Py_VISIT(self->fs_locked);
     Py_VISIT(self->python_pwrite);
     Py_VISIT(Py_TYPE(self));
     return 0;
@@ -1550,6 +1553,7 @@ memory_writer_clear(MemoryWriter *self)
     Py_CLEAR(self->space);
     Py_CLEAR(self->fs_acquire);
     Py_CLEAR(self->fs_release);
+    Py_CLEAR(self->fs_locked);
     Py_CLEAR(self->python_pwrite);
     return 0;
 }
@@ -1590,10 +1594,12 @@ memory_writer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->handle = Py_NewRef(handle);
     self->python_pwrite = PyObject_GetAttrString(handle, "pwrite");
     self->space = PyObject_GetAttrString(fs, "_space");
-    PyObject *lock = PyObject_GetAttrString(fs, "_lock");
+    /* interned names: the type's attribute cache answers (a journal's writer per commit) */
+    PyObject *lock = PyObject_GetAttr(fs, str_lock);
     if (lock != NULL) {
-        self->fs_acquire = PyObject_GetAttrString(lock, "acquire");
-        self->fs_release = PyObject_GetAttrString(lock, "release");
+        self->fs_acquire = PyObject_GetAttr(lock, str_acquire);
+        self->fs_release = PyObject_GetAttr(lock, str_release);
+        self->fs_locked = locked_method(lock); /* NULL (no error) for another kind of lock */
         Py_DECREF(lock);
     }
     if (self->python_pwrite == NULL || self->space == NULL || self->fs_acquire == NULL ||
@@ -1786,6 +1792,10 @@ memory_writer_write(PyObject *writer, const char *data, Py_ssize_t length, long 
         return 0;
     }
     MemoryWriter *self = (MemoryWriter *)writer;
+    if (self->fs_locked != NULL) { /* the lock seen free, not taken: SQLite's page writes */
+        return memory_pwrite(self->space, self->fs_locked, NULL, self->handle, data, length,
+                             offset);
+    }
     return memory_pwrite(self->space, self->fs_acquire, self->fs_release, self->handle, data,
                          length, offset);
 }
@@ -1807,7 +1817,8 @@ memory_writer_reserve(PyObject *writer, long long size)
     if (node == NULL || !Py_IS_TYPE(node, layout.regular_file)) {
         return 0;
     }
-    int taken = try_lock(self->fs_acquire);
+    /* only C in between (a resize): the lock seen free need not be taken (enter_free) */
+    int taken = enter_free(self->fs_locked, self->fs_acquire);
     if (taken <= 0) {
         return taken;
     }
@@ -1828,7 +1839,7 @@ memory_writer_reserve(PyObject *writer, long long size)
             PyErr_Clear(); /* exported (BufferError) or no memory: writes grow it as before */
         }
     }
-    if (unlock(self->fs_release) < 0) {
+    if (leave_free(self->fs_locked, self->fs_release) < 0) {
         return -1;
     }
     return done;
@@ -2481,7 +2492,7 @@ memory_writer_read(PyObject *writer, char *buffer, Py_ssize_t length, long long 
         if (stamp == NULL) {
             return -1;
         }
-        int taken = try_lock(self->fs_acquire);
+        int taken = enter_free(self->fs_locked, self->fs_acquire); /* only C inside */
         if (taken <= 0) {
             Py_DECREF(stamp);
             return taken < 0 ? -1 : -2;
@@ -2494,7 +2505,7 @@ memory_writer_read(PyObject *writer, char *buffer, Py_ssize_t length, long long 
     if (stamp != NULL) {
         set_slot(node, layout.i_atime, stamp);
         set_slot(node, layout.i_stat, Py_NewRef(Py_None));
-        if (unlock(self->fs_release) < 0) {
+        if (leave_free(self->fs_locked, self->fs_release) < 0) {
             return -1;
         }
     }
