@@ -212,7 +212,7 @@ def test_the_c_route_asks_the_backend_as_the_python_stand_in_does(name: str) -> 
     token = ACTIVE.set(FakeBackend())
     try:
         with no_harness():
-            results = []
+            results: list[tuple[Any, ...]] = []
             for stand_in in (c_stand_in, python_stand_in):
                 try:
                     results.append(("result", stand_in("/p", dir_fd=None)))
