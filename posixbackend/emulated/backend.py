@@ -114,6 +114,10 @@ class EmulatedBackend(
         vars(self).update(fast)
         if cls.mkdir is PathFunctions.mkdir:  # (a subclass's own mkdir stays in charge)
             vars(self)["mkdir"] = accelerator.fast_mkdir(fast, PathFunctions.mkdir.__get__(self))
+        own = accelerator.NAME_CALLS
+        if all(getattr(cls, name) is vars(PathFunctions)[name] for name in own):  # (as mkdir)
+            python = {name: vars(PathFunctions)[name].__get__(self) for name in own}
+            vars(self).update(accelerator.fast_names(fast, python))
         if accelerator.C_DIRENTRY is not None:  # the class its scandir's entries then have
             vars(self)["DirEntry"] = accelerator.C_DIRENTRY
         return True
