@@ -4069,6 +4069,533 @@ static PyType_Spec fast_mkdir_spec = {
     .slots = fast_mkdir_slots,
 };
 
+/* -- FastNames: os.unlink, os.remove, os.rename and os.replace of plain absolute names on a
+ *    memory file system -------------------------------------------------------------------- */
+
+/* The common case of MemoryFileSystem.unlink_at and rename_at for a regular file, done under
+ * the file system's lock (enter_free) with no Python code between reading the tree and the
+ * last change: plain absolute ASCII paths whose directories the resolver's caches or plain
+ * lookups find (plain_parent: search permission checked), may_delete's and may_create's
+ * checks (write and search on the directories unless root, the sticky bit, a live target
+ * directory), then the entries, link counts, times, cached status records and counted space
+ * changed as _detach and _rename change them. Everything else -- dir_fd and every other
+ * keyword, relative, bytes or non-ASCII paths, links or dots on the way, a directory or a
+ * link as the source or the replaced name, a sparse or mapped file to free, a missing name,
+ * any refusal, a busy lock -- is the backend's Python method's, called with the caller's own
+ * arguments, so behaviour and errors stay the Python code's. It reads only slots that
+ * FastPaths' and FastMkdir's tables already list (their configure() calls check them). */
+
+typedef struct {
+    PyObject_HEAD
+    FastPaths *paths;    /* the backend's fast paths: its file system, resolver and lock */
+    PyObject *python[4]; /* the backend's Python unlink, remove, rename and replace (bound) */
+} FastNames;
+
+enum { NAMES_UNLINK, NAMES_REMOVE, NAMES_RENAME, NAMES_REPLACE };
+
+static PyObject *str_fspath; /* "__fspath__" (interned by the first FastNames) */
+
+static int
+fast_names_traverse(FastNames *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->paths);
+    for (int which = 0; which < 4; which++) {
+        Py_VISIT(self->python[which]);
+    }
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+static int
+fast_names_clear(FastNames *self)
+{
+    Py_CLEAR(self->paths);
+    for (int which = 0; which < 4; which++) {
+        Py_CLEAR(self->python[which]);
+    }
+    return 0;
+}
+
+static void
+fast_names_dealloc(FastNames *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    fast_names_clear(self);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+static PyObject *
+fast_names_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"fast_paths", "unlink", "remove", "rename", "replace", NULL};
+    PyObject *paths, *python[4];
+    if (!configured || !mkdir_configured) {
+        PyErr_SetString(PyExc_RuntimeError, "configure() and configure_mkdir() first");
+        return NULL;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!$OOOO:FastNames", keywords,
+                                     fast_paths_type, &paths, &python[0], &python[1],
+                                     &python[2], &python[3])) {
+        return NULL;
+    }
+    for (int which = 0; which < 4; which++) {
+        if (!PyCallable_Check(python[which])) {
+            PyErr_SetString(PyExc_TypeError, "unlink, remove, rename and replace must be callable");
+            return NULL;
+        }
+    }
+    if (str_fspath == NULL && (str_fspath = PyUnicode_InternFromString("__fspath__")) == NULL) {
+        return NULL;
+    }
+    FastNames *self = (FastNames *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->paths = (FastPaths *)Py_NewRef(paths);
+    for (int which = 0; which < 4; which++) {
+        self->python[which] = Py_NewRef(python[which]);
+    }
+    return (PyObject *)self;
+}
+
+/* The str a path argument stands for when it is a plain absolute one (plain_absolute): the
+ * argument itself, or what an os.PathLike's __fspath__ gives (Path.unlink and Path.rename pass
+ * the path objects themselves). A new reference; NULL without an error where the Python
+ * method must judge (bytes, ints, str subclasses, anything else), NULL with one where
+ * __fspath__ raised (what os.unlink raises then too). __fspath__ is looked up on the type,
+ * as os.fspath looks it up, so no code runs for an object without one; a PathLike that gives
+ * anything but a plain str goes to the Python method, which asks it once more. */
+static PyObject *
+plain_path_of(PyObject *path)
+{
+    if (PyUnicode_CheckExact(path)) {
+        return plain_absolute(path) ? Py_NewRef(path) : NULL;
+    }
+    if (PyUnicode_Check(path) || PyBytes_Check(path) || PyLong_Check(path) || path == Py_None) {
+        return NULL;
+    }
+    PyObject *mro = Py_TYPE(path)->tp_mro;
+    int found = 0;
+    for (Py_ssize_t index = 0; mro != NULL && index < PyTuple_GET_SIZE(mro) && !found; index++) {
+        PyObject *dict = ((PyTypeObject *)PyTuple_GET_ITEM(mro, index))->tp_dict;
+        /* (a static builtin type's dict is NULL from 3.12 on: none of them has __fspath__) */
+        found = dict != NULL && PyDict_GetItemWithError(dict, str_fspath) != NULL;
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    if (!found) {
+        return NULL;
+    }
+    PyObject *text = PyOS_FSPath(path);
+    if (text != NULL && !(PyUnicode_CheckExact(text) && plain_absolute(text))) {
+        Py_CLEAR(text);
+    }
+    return text;
+}
+
+/* may_delete's permission checks (fs/namei.c) of removing or replacing ``node`` in
+ * ``directory`` for the resolver's identity ``who``: write and search on the directory
+ * unless root, then the sticky bit (sticky_forbids: only root, the file's or the directory's
+ * owner). 1 when allowed; 0 where the Python path must say what happens. */
+static int
+may_remove(PyObject *names, PyObject *who, PyObject *directory, PyObject *node)
+{
+    long long mode, uid, owner, directory_owner;
+    if ((SLOT(names, layout.r_check) != Py_False && permitted(directory, who, 3) != 1) ||
+        !exact_long(SLOT(directory, layout.i_mode), &mode)) {
+        return 0;
+    }
+    return !(mode & S_ISVTX) ||
+        (exact_long(SLOT(who, layout.who_uid), &uid) &&
+         exact_long(SLOT(node, layout.i_uid), &owner) &&
+         exact_long(SLOT(directory, layout.i_uid), &directory_owner) &&
+         (uid == 0 || uid == owner || uid == directory_owner));
+}
+
+/* One link of a regular file dropped (_detach's and _rename's victim's arithmetic): what the
+ * stores put in place, made ahead (nothing the collector tracks) so none of them can fail. */
+typedef struct {
+    PyObject *links;  /* its link count after */
+    PyObject *inodes; /* the space's inode count after, NULL when it stays */
+    PyObject *pages;  /* the space's page count after, when the file is freed */
+    PyObject *empty;  /* its content after, when it is freed (node.clear()) */
+} Drop;
+
+static void
+drop_clear(Drop *drop)
+{
+    Py_CLEAR(drop->links);
+    Py_CLEAR(drop->inodes);
+    Py_CLEAR(drop->pages);
+    Py_CLEAR(drop->empty);
+}
+
+/* Prepare dropping one link of the exact RegularFile ``node``: 1 when ready, 0 where the
+ * Python path must do it (a sparse or mapped file to free, anything unusual), -1 with an
+ * exception; nothing changed in any case. A file with other links or an open handle stays
+ * (an open file keeps its content until its last handle closes: MemoryFileSystem._release);
+ * the last link of one no handle holds frees it. */
+static int
+drop_prepare(Drop *drop, PyObject *space, PyObject *node)
+{
+    long long links, inodes, pages_used, pages = 0;
+    PyObject *handles = SLOT(node, layout.i_handles);
+    PyObject *freed = SLOT(node, mkdir_layout.i_freed);
+    PyObject *content = SLOT(node, layout.f_data);
+    memset(drop, 0, sizeof(*drop));
+    if (!exact_long(SLOT(node, layout.i_nlink), &links) || links < 1 || handles == NULL ||
+        !PyAnySet_Check(handles) || freed != Py_False ||
+        !exact_long(SLOT(space, mkdir_layout.s_used_inodes), &inodes) ||
+        !exact_long(SLOT(space, layout.s_used_pages), &pages_used)) {
+        return 0;
+    }
+    int frees = links == 1 && PySet_GET_SIZE(handles) == 0;
+    if (frees) {
+        if (content == NULL || !PyByteArray_CheckExact(content)) {
+            return 0; /* sparse or mapped: its pages and clear() are the Python code's */
+        }
+        pages = (PyByteArray_GET_SIZE(content) + 4095) >> 12; /* page_count */
+    }
+    drop->links = PyLong_FromLongLong(links - 1);
+    /* the name's own inode (tmpfs counts each link) or, for the last, the file's */
+    if (drop->links != NULL && (links > 1 || frees)) {
+        drop->inodes = PyLong_FromLongLong(inodes - 1);
+    }
+    if (drop->links != NULL && frees) {
+        drop->pages = PyLong_FromLongLong(pages_used - pages);
+        drop->empty = PyByteArray_FromStringAndSize(NULL, 0);
+    }
+    if (drop->links == NULL || ((links > 1 || frees) && drop->inodes == NULL) ||
+        (frees && (drop->pages == NULL || drop->empty == NULL))) {
+        drop_clear(drop);
+        return -1;
+    }
+    return 1;
+}
+
+/* Make the change drop_prepare prepared, with the file's ctime ``now``: stores only. */
+static void
+drop_commit(Drop *drop, PyObject *space, PyObject *node, PyObject *now)
+{
+    set_slot(node, layout.i_nlink, drop->links);
+    set_slot(node, layout.i_ctime, Py_NewRef(now));
+    set_slot(node, layout.i_stat, Py_NewRef(Py_None));
+    if (drop->inodes != NULL) {
+        set_slot(space, mkdir_layout.s_used_inodes, drop->inodes);
+    }
+    if (drop->empty != NULL) {
+        set_slot(node, mkdir_layout.i_freed, Py_NewRef(Py_True));
+        set_slot(space, layout.s_used_pages, drop->pages);
+        set_slot(node, layout.f_data, drop->empty); /* node.clear() of a dense file */
+    }
+    memset(drop, 0, sizeof(*drop)); /* (the slots hold them now) */
+}
+
+/* A directory's entries changed at ``now`` (Inode.modified, and the listing cache dropped). */
+static void
+entries_changed(PyObject *directory, PyObject *now)
+{
+    set_slot(directory, mkdir_layout.d_listed, Py_NewRef(Py_None));
+    set_slot(directory, layout.i_mtime, Py_NewRef(now));
+    set_slot(directory, layout.i_ctime, Py_NewRef(now));
+    set_slot(directory, layout.i_stat, Py_NewRef(Py_None));
+}
+
+/* The resolver's identity when the state the fast paths read is as expected (borrowed), or
+ * NULL: the classes configured before the last configure(), or another provider. */
+static PyObject *
+names_identity(FastPaths *paths)
+{
+    if (paths->fs == NULL || !Py_IS_TYPE(paths->names, layout.resolver) ||
+        !Py_IS_TYPE(paths->space, layout.space)) {
+        return NULL;
+    }
+    PyObject *who = SLOT(paths->names, layout.r_who);
+    return who != NULL && Py_IS_TYPE(who, layout.identity) ? who : NULL;
+}
+
+/* os.unlink(path) and os.remove(path) (``which``) of a regular file: see above. */
+static PyObject *
+names_unlink(FastNames *self, int which, PyObject *const *args, Py_ssize_t nargs,
+             PyObject *kwnames)
+{
+    FastPaths *paths = self->paths;
+    if (kwnames != NULL || nargs != 1 || names_identity(paths) == NULL) {
+        goto python;
+    }
+    PyObject *path = plain_path_of(args[0]);
+    if (path == NULL) {
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        goto python;
+    }
+    PyObject *now = PyLong_FromLongLong(now_ns());
+    if (now == NULL) {
+        Py_DECREF(path);
+        return NULL;
+    }
+    PyObject *names = paths->names, *space = paths->space, *name = NULL, *node = NULL;
+    PyObject *directory;
+    Drop drop = {NULL, NULL, NULL, NULL};
+    int done = 0; /* 1: unlinked here, -1: an error */
+    int taken = enter_free(paths->fs_locked, paths->fs_acquire);
+    if (taken <= 0) {
+        done = taken;
+        goto out;
+    }
+    PyObject *who = names_identity(paths);
+    if (plain_parent(names, path, &directory, &name)) {
+        PyObject *entries = SLOT(directory, layout.dir_entries);
+        node = entries != NULL && PyDict_CheckExact(entries)
+            ? PyDict_GetItemWithError(entries, name) : NULL;
+        /* a regular file (a directory's EISDIR, a link's forget(): Python's), may_delete */
+        if (node != NULL && Py_IS_TYPE(node, layout.regular_file) &&
+            may_remove(names, who, directory, node) &&
+            (done = drop_prepare(&drop, space, node)) == 1) {
+            Py_INCREF(node); /* kept past its entry */
+            /* the one change that may fail comes first; then stores only, as _detach */
+            if (PyDict_DelItem(entries, name) < 0) {
+                done = -1;
+                drop_clear(&drop);
+            }
+            else {
+                entries_changed(directory, now);
+                drop_commit(&drop, space, node, now);
+            }
+        }
+        else {
+            node = NULL;
+        }
+    }
+    if (PyErr_Occurred()) {
+        done = -1;
+    }
+    if (leave_free(paths->fs_locked, paths->fs_release) < 0) {
+        done = -1;
+    }
+out:
+    Py_XDECREF(node); /* (may free the file: after the lock) */
+    Py_XDECREF(name);
+    Py_DECREF(now);
+    Py_DECREF(path);
+    if (done == 1) {
+        Py_RETURN_NONE;
+    }
+    if (done < 0) {
+        return NULL;
+    }
+python:
+    return PyObject_Vectorcall(self->python[which], args, nargs, kwnames);
+}
+
+/* os.rename(src, dst) and os.replace(src, dst) (``which``) of a regular file, onto a new name
+ * or over a regular file: see above. */
+static PyObject *
+names_rename(FastNames *self, int which, PyObject *const *args, Py_ssize_t nargs,
+             PyObject *kwnames)
+{
+    FastPaths *paths = self->paths;
+    if (kwnames != NULL || nargs != 2 || names_identity(paths) == NULL) {
+        goto python;
+    }
+    PyObject *src = plain_path_of(args[0]);
+    PyObject *dst = src == NULL ? NULL : plain_path_of(args[1]);
+    if (dst == NULL) {
+        Py_XDECREF(src);
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        goto python;
+    }
+    PyObject *now = PyLong_FromLongLong(now_ns());
+    if (now == NULL) {
+        Py_DECREF(src);
+        Py_DECREF(dst);
+        return NULL;
+    }
+    PyObject *names = paths->names, *space = paths->space;
+    PyObject *old_name = NULL, *new_name = NULL, *node = NULL, *victim = NULL;
+    PyObject *old_dir, *new_dir;
+    Drop drop = {NULL, NULL, NULL, NULL};
+    int done = 0; /* 1: renamed here (or nothing to do), -1: an error */
+    int taken = enter_free(paths->fs_locked, paths->fs_acquire);
+    if (taken <= 0) {
+        done = taken;
+        goto out;
+    }
+    PyObject *who = names_identity(paths);
+    long long links;
+    /* rename_lookup's order: the source's directory, then the target's */
+    if (!plain_parent(names, src, &old_dir, &old_name) ||
+        !plain_parent(names, dst, &new_dir, &new_name)) {
+        goto unlock;
+    }
+    PyObject *old_entries = SLOT(old_dir, layout.dir_entries);
+    PyObject *new_entries = SLOT(new_dir, layout.dir_entries);
+    if (old_entries == NULL || !PyDict_CheckExact(old_entries) || new_entries == NULL ||
+        !PyDict_CheckExact(new_entries)) {
+        goto unlock;
+    }
+    PyObject *found = PyDict_GetItemWithError(old_entries, old_name);
+    if (found == NULL || !Py_IS_TYPE(found, layout.regular_file)) {
+        goto unlock; /* ENOENT, a directory, a link (forget()): Python's */
+    }
+    PyObject *replaced = PyDict_GetItemWithError(new_entries, new_name);
+    if (replaced == found) {
+        done = 1; /* the same file under both names: rename(2) does nothing */
+        goto unlock;
+    }
+    if ((replaced == NULL && PyErr_Occurred()) ||
+        (replaced != NULL && !Py_IS_TYPE(replaced, layout.regular_file))) {
+        goto unlock; /* over a directory (EISDIR) or a link: Python's */
+    }
+    /* vfs_rename: may_delete on the source, then may_create or may_delete on the target */
+    if (!may_remove(names, who, old_dir, found)) {
+        goto unlock;
+    }
+    if (replaced == NULL) {
+        if (!exact_long(SLOT(new_dir, layout.i_nlink), &links) || links <= 0 ||
+            (SLOT(names, layout.r_check) != Py_False && permitted(new_dir, who, 3) != 1)) {
+            goto unlock; /* a removed directory's ENOENT, EACCES: Python's */
+        }
+    }
+    else if (!may_remove(names, who, new_dir, replaced) ||
+             (done = drop_prepare(&drop, space, replaced)) != 1) {
+        goto unlock;
+    }
+    node = Py_NewRef(found);
+    victim = Py_XNewRef(replaced); /* kept past its entry */
+    /* the new name first (replacing the victim's entry), the one store that may fail; the
+     * old name's removal cannot then (an existing key, a str's hash kept), and were it to,
+     * the new entry is undone: never under neither name, nor under both */
+    if (PyDict_SetItem(new_entries, new_name, node) < 0) {
+        drop_clear(&drop);
+        done = -1;
+        goto unlock;
+    }
+    if (PyDict_DelItem(old_entries, old_name) < 0) {
+        if (victim != NULL) {
+            PyDict_SetItem(new_entries, new_name, victim); /* (an existing key: no failure) */
+        }
+        else {
+            PyDict_DelItem(new_entries, new_name);
+        }
+        drop_clear(&drop);
+        done = -1;
+        goto unlock;
+    }
+    entries_changed(new_dir, now);
+    entries_changed(old_dir, now);
+    set_slot(node, layout.i_ctime, Py_NewRef(now));
+    set_slot(node, layout.i_stat, Py_NewRef(Py_None));
+    if (victim != NULL) {
+        drop_commit(&drop, space, victim, now);
+    }
+    done = 1;
+unlock:
+    if (PyErr_Occurred()) {
+        done = -1;
+    }
+    if (leave_free(paths->fs_locked, paths->fs_release) < 0) {
+        done = -1;
+    }
+out:
+    Py_XDECREF(node);
+    Py_XDECREF(victim); /* (may free the replaced file: after the lock) */
+    Py_XDECREF(old_name);
+    Py_XDECREF(new_name);
+    Py_DECREF(now);
+    Py_DECREF(src);
+    Py_DECREF(dst);
+    if (done == 1) {
+        Py_RETURN_NONE;
+    }
+    if (done < 0) {
+        return NULL;
+    }
+python:
+    return PyObject_Vectorcall(self->python[which], args, nargs, kwnames);
+}
+
+PyDoc_STRVAR(fast_names_unlink_doc,
+"unlink($self, /, path, *, dir_fd=None)\n--\n\n"
+"os.unlink.");
+
+static PyObject *
+fast_names_unlink(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return names_unlink((FastNames *)self, NAMES_UNLINK, args, nargs, kwnames);
+}
+
+PyDoc_STRVAR(fast_names_remove_doc,
+"remove($self, /, path, *, dir_fd=None)\n--\n\n"
+"os.remove (the same as unlink; only its name in error messages differs).");
+
+static PyObject *
+fast_names_remove(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return names_unlink((FastNames *)self, NAMES_REMOVE, args, nargs, kwnames);
+}
+
+PyDoc_STRVAR(fast_names_rename_doc,
+"rename($self, /, src, dst, *, src_dir_fd=None, dst_dir_fd=None)\n--\n\n"
+"os.rename.");
+
+static PyObject *
+fast_names_rename(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return names_rename((FastNames *)self, NAMES_RENAME, args, nargs, kwnames);
+}
+
+PyDoc_STRVAR(fast_names_replace_doc,
+"replace($self, /, src, dst, *, src_dir_fd=None, dst_dir_fd=None)\n--\n\n"
+"os.replace (rename(2) already replaces).");
+
+static PyObject *
+fast_names_replace(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return names_rename((FastNames *)self, NAMES_REPLACE, args, nargs, kwnames);
+}
+
+static PyMethodDef fast_names_methods[] = {
+    {"unlink", (PyCFunction)(void (*)(void))fast_names_unlink, METH_FASTCALL | METH_KEYWORDS,
+     fast_names_unlink_doc},
+    {"remove", (PyCFunction)(void (*)(void))fast_names_remove, METH_FASTCALL | METH_KEYWORDS,
+     fast_names_remove_doc},
+    {"rename", (PyCFunction)(void (*)(void))fast_names_rename, METH_FASTCALL | METH_KEYWORDS,
+     fast_names_rename_doc},
+    {"replace", (PyCFunction)(void (*)(void))fast_names_replace, METH_FASTCALL | METH_KEYWORDS,
+     fast_names_replace_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+PyDoc_STRVAR(fast_names_doc,
+"FastNames(fast_paths, *, unlink, remove, rename, replace)\n--\n\n"
+"A backend's os.unlink, os.remove, os.rename and os.replace: a regular file's plain absolute\n"
+"names on its MemoryFileSystem changed here, every other case by the backend's Python\n"
+"method given for each (bound).");
+
+static PyType_Slot fast_names_slots[] = {
+    {Py_tp_doc, (void *)fast_names_doc},
+    {Py_tp_new, fast_names_new},
+    {Py_tp_dealloc, fast_names_dealloc},
+    {Py_tp_traverse, fast_names_traverse},
+    {Py_tp_clear, fast_names_clear},
+    {Py_tp_methods, fast_names_methods},
+    {0, NULL},
+};
+
+static PyType_Spec fast_names_spec = {
+    .name = "posixbackend._speedups.FastNames",
+    .basicsize = sizeof(FastNames),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = fast_names_slots,
+};
+
 static PyMethodDef module_methods[] = {
     {"configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
      configure_doc},
@@ -4132,6 +4659,7 @@ PyInit__speedups(void)
     PyObject *writer_type = PyType_FromSpec(&memory_writer_spec);
     memory_writer_type = (PyTypeObject *)writer_type;
     if (add_object(module, "FastMkdir", PyType_FromSpec(&fast_mkdir_spec)) < 0 ||
+        add_object(module, "FastNames", PyType_FromSpec(&fast_names_spec)) < 0 ||
         add_object(module, "RawFileBase", type) < 0 ||
         add_object(module, "MemoryWriter", writer_type) < 0 ||
         add_object(module, MEMORY_WRITER_API_ATTRIBUTE,

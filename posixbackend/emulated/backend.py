@@ -45,6 +45,12 @@ _KEEPS_OWN_CALLS: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDiction
 lstat (asked once per class: every block builds a backend)."""
 
 
+_KEEPS_OWN_NAMES: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+"""Backend classes -> whether they keep the library's unlink, remove, rename and replace."""
+_NAME_FUNCTIONS = tuple((name, vars(PathFunctions)[name]) for name in accelerator.NAME_CALLS)
+"""The Python methods behind the C ones (accelerator.fast_names), by name."""
+
+
 def _keeps_own_calls(cls: type) -> bool:
     """Whether ``cls`` serves the accelerated calls with the library's own definitions (a
     subclass redefining one keeps the Python code in charge)."""
@@ -114,6 +120,14 @@ class EmulatedBackend(
         vars(self).update(fast)
         if cls.mkdir is PathFunctions.mkdir:  # (a subclass's own mkdir stays in charge)
             vars(self)["mkdir"] = accelerator.fast_mkdir(fast, PathFunctions.mkdir.__get__(self))
+        keeps_names = _KEEPS_OWN_NAMES.get(cls)
+        if keeps_names is None:  # (a subclass redefining one keeps all four in Python)
+            keeps_names = _KEEPS_OWN_NAMES[cls] = all(
+                getattr(cls, name) is vars(PathFunctions)[name] for name in accelerator.NAME_CALLS
+            )
+        if keeps_names:
+            python = {name: function.__get__(self) for name, function in _NAME_FUNCTIONS}
+            vars(self).update(accelerator.fast_names(fast, python))
         if accelerator.C_DIRENTRY is not None:  # the class its scandir's entries then have
             vars(self)["DirEntry"] = accelerator.C_DIRENTRY
         return True
