@@ -4093,7 +4093,9 @@ typedef struct {
 
 enum { NAMES_UNLINK, NAMES_REMOVE, NAMES_RENAME, NAMES_REPLACE };
 
-static PyObject *str_fspath; /* "__fspath__" (interned by the first FastNames) */
+static PyObject *pure_path_types[2]; /* pathlib.PosixPath and PurePosixPath (the first FastNames
+                                      * finds them): the only PathLike types whose __fspath__ is
+                                      * called here, being known to run no code of the caller's */
 
 static int
 fast_names_traverse(FastNames *self, visitproc visit, void *arg)
@@ -4146,8 +4148,21 @@ fast_names_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
             return NULL;
         }
     }
-    if (str_fspath == NULL && (str_fspath = PyUnicode_InternFromString("__fspath__")) == NULL) {
-        return NULL;
+    if (pure_path_types[0] == NULL) {
+        PyObject *pathlib = PyImport_ImportModule("pathlib");
+        PyObject *posix_path = pathlib ? PyObject_GetAttrString(pathlib, "PosixPath") : NULL;
+        PyObject *pure = posix_path ? PyObject_GetAttrString(pathlib, "PurePosixPath") : NULL;
+        Py_XDECREF(pathlib);
+        if (pure == NULL || !PyType_Check(posix_path) || !PyType_Check(pure)) {
+            Py_XDECREF(posix_path);
+            Py_XDECREF(pure);
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_TypeError, "pathlib's path classes are not types");
+            }
+            return NULL;
+        }
+        pure_path_types[0] = posix_path;
+        pure_path_types[1] = pure;
     }
     FastNames *self = (FastNames *)type->tp_alloc(type, 0);
     if (self == NULL) {
@@ -4161,32 +4176,21 @@ fast_names_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 }
 
 /* The str a path argument stands for when it is a plain absolute one (plain_absolute): the
- * argument itself, or what an os.PathLike's __fspath__ gives (Path.unlink and Path.rename pass
- * the path objects themselves). A new reference; NULL without an error where the Python
- * method must judge (bytes, ints, str subclasses, anything else), NULL with one where
- * __fspath__ raised (what os.unlink raises then too). __fspath__ is looked up on the type,
- * as os.fspath looks it up, so no code runs for an object without one; a PathLike that gives
- * anything but a plain str goes to the Python method, which asks it once more. */
+ * argument itself, or the str of a pathlib.PosixPath or PurePosixPath (Path.unlink and
+ * Path.rename pass the path objects themselves). A new reference; NULL without an error where
+ * the Python method must judge (bytes, ints, str subclasses, any other PathLike -- its
+ * __fspath__ may be the caller's code, which os.unlink runs exactly once: the Python method
+ * does), NULL with one where __fspath__ raised. Only those two exact types: their __fspath__
+ * (str(self), kept once made) runs none of the caller's code, so asking it again after a
+ * fallback changes nothing. */
 static PyObject *
 plain_path_of(PyObject *path)
 {
     if (PyUnicode_CheckExact(path)) {
         return plain_absolute(path) ? Py_NewRef(path) : NULL;
     }
-    if (PyUnicode_Check(path) || PyBytes_Check(path) || PyLong_Check(path) || path == Py_None) {
-        return NULL;
-    }
-    PyObject *mro = Py_TYPE(path)->tp_mro;
-    int found = 0;
-    for (Py_ssize_t index = 0; mro != NULL && index < PyTuple_GET_SIZE(mro) && !found; index++) {
-        PyObject *dict = ((PyTypeObject *)PyTuple_GET_ITEM(mro, index))->tp_dict;
-        /* (a static builtin type's dict is NULL from 3.12 on: none of them has __fspath__) */
-        found = dict != NULL && PyDict_GetItemWithError(dict, str_fspath) != NULL;
-        if (PyErr_Occurred()) {
-            return NULL;
-        }
-    }
-    if (!found) {
+    PyObject *type = (PyObject *)Py_TYPE(path);
+    if (type != pure_path_types[0] && type != pure_path_types[1]) {
         return NULL;
     }
     PyObject *text = PyOS_FSPath(path);

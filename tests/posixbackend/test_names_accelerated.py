@@ -8,6 +8,7 @@ Python code's."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import shutil
@@ -226,7 +227,7 @@ def test_the_c_unlink_and_rename_leave_what_the_python_ones_leave(
 ) -> None:
     fast, pure = make_backend(True, who), make_backend(False, who)
     assert fast.accelerated and not pure.accelerated
-    assert type(vars(fast)["rename"]) is not type(pure.rename)
+    assert type(fast.rename) is not type(pure.rename)
     assert c_run(fast, program) == c_run(pure, program)
 
 
@@ -339,3 +340,75 @@ def test_a_subclass_unlink_stays_in_charge() -> None:
     counting.unlink("/x")
     assert Counting.removed == ["/x"]
     assert "rename" not in vars(counting)  # the four are accelerated together or not at all
+
+
+@NEEDS_C
+def test_the_four_are_made_at_the_first_use_of_one() -> None:
+    """Building a backend makes none of them (most blocks never remove or rename); the first
+    lookup of any makes all four in C; a backend off the accelerator keeps the Python ones."""
+    made = make_backend(True, None)
+    assert not set(accelerator.NAME_CALLS) & set(vars(made))
+    assert EmulatedBackend.unlink is PathFunctions.unlink  # the class's attribute, as before
+    made.rename("/d/g", "/d/n")
+    kinds = {name: type(vars(made)[name]) for name in accelerator.NAME_CALLS}
+    assert set(kinds.values()) == {type(made.stat)}  # bound C methods, as the fast stat
+    assert made.stat("/d/n").st_nlink == 1
+    pure = make_backend(False, None)
+    assert pure.unlink.__func__ is PathFunctions.unlink
+
+
+class CountingPath(os.PathLike[str]):
+    """A path whose __fspath__ counts its calls (os.unlink asks it exactly once)."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.asked = path, 0
+
+    def __fspath__(self) -> str:
+        self.asked += 1
+        return self.path
+
+
+@NEEDS_C
+@pytest.mark.parametrize("kind", ["plain", "missing", "relative"])
+def test_a_path_objects_fspath_is_asked_once_as_natively(kind: str) -> None:
+    """Another PathLike than pathlib's goes to the Python method untouched: its __fspath__
+    (the caller's code) runs once per argument, as os.unlink and os.rename run it."""
+    counts = []
+    for side in ("native", "managed"):
+        with tempfile.TemporaryDirectory() as top:
+            context: contextlib.AbstractContextManager[Any]
+            if side == "native":
+                base, context = top, contextlib.nullcontext()
+            else:
+                base, context = "/t", backend("managed", file_system=MemoryFileSystem())
+            with context:
+                os.makedirs(base, exist_ok=True)
+                for name in ("a", "b"):
+                    with open(f"{base}/{name}", "wb"):
+                        pass
+                name = {"plain": f"{base}/a", "missing": f"{base}/zz", "relative": "a"}[kind]
+                source, target = CountingPath(name), CountingPath(f"{base}/c")
+                gone = CountingPath(name)
+                cwd = os.getcwd()
+                try:
+                    os.chdir(base)
+                    results = [outcome(os.rename, source, target)[0],
+                               outcome(os.unlink, CountingPath(f"{base}/b"))[0],
+                               outcome(os.unlink, gone)[0]]  # fmt: skip
+                finally:
+                    os.chdir(cwd)
+                counts.append((results, source.asked, target.asked, gone.asked))
+    assert counts[0] == counts[1]
+    assert counts[0][1:] == (1, 1, 1)
+
+
+@NEEDS_C
+def test_a_path_subclass_goes_to_the_python_method(monkeypatch: Any) -> None:
+    class Own(type(pathlib.Path())):  # type: ignore[misc]
+        pass
+
+    made = make_backend(True, None)
+    calls = counting(monkeypatch, made)
+    made.unlink(Own("/d/g"))
+    made.unlink(pathlib.Path("/d/w/f"))
+    assert calls == ["/d/g"]
