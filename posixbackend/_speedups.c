@@ -1016,6 +1016,199 @@ truncate_dense(FastPaths *self, PyObject *node, PyObject *used, PyObject *now)
     return 0;
 }
 
+/* -- open(path, O_CREAT...) of a name not there yet ----------------------------------------- */
+
+static int plain_parent(PyObject *names, PyObject *path, PyObject **directory, PyObject **name);
+static int plain_absolute(PyObject *path);
+static PyObject *str_umask; /* "_umask" (FastMkdir's too) */
+
+/* The umask of the backend whose Python open ``python_open`` is (a bound method): 1 with it in
+ * *umask, 0 where the Python path must apply it (not a plain int, not a bound method), -1 on
+ * error. Read before any state is looked at: the attribute's lookup may run Python code. */
+static int
+backend_umask(PyObject *python_open, long long *umask)
+{
+    if (!PyMethod_Check(python_open)) {
+        return 0;
+    }
+    PyObject *mask = PyObject_GetAttr(PyMethod_GET_SELF(python_open), str_umask);
+    if (mask == NULL) {
+        return -1;
+    }
+    int plain = exact_long(mask, umask) && *umask >= 0 && *umask <= 0777;
+    Py_DECREF(mask);
+    return plain;
+}
+
+/* Whether ``name`` may be made in ``directory`` here, as _open_quick's creating branch with
+ * _may_create and _new decide it (the file system's lock held): a live directory without
+ * set-group-ID (inode_init_owner's group rules: the Python path's), that the identity may
+ * write and search, where ``name`` is not. 1 when yes, 0 where the Python path must say (it
+ * exists, a refusal, anything unusual), -1 with an error. */
+static int
+creatable(PyObject *names, PyObject *directory, PyObject *name)
+{
+    long long directory_mode, directory_links;
+    PyObject *who = SLOT(names, layout.r_who);
+    PyObject *entries = SLOT(directory, layout.dir_entries);
+    if (!exact_long(SLOT(directory, layout.i_mode), &directory_mode) ||
+        directory_mode & S_ISGID ||
+        !exact_long(SLOT(directory, layout.i_nlink), &directory_links) || directory_links <= 0 ||
+        who == NULL || !Py_IS_TYPE(who, layout.identity) ||
+        (SLOT(names, layout.r_check) != Py_False && permitted(directory, who, 3) != 1) ||
+        entries == NULL || !PyDict_CheckExact(entries)) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    int there = PyDict_Contains(entries, name);
+    return there < 0 ? -1 : !there;
+}
+
+/* fast_open's O_CREAT of a plain absolute ``path`` whose name is not there yet, as
+ * FileFunctions.open and MemoryFileSystem._open_quick make it: the mode less the backend's
+ * umask (the bits asked for within 0o777: others are the Python path's), the creator's ids, the
+ * directory's times, the inodes counted (no inode cap), the handle opened without O_TRUNC (an
+ * empty file), the lowest free descriptor (EMFILE, said by the Python path, before anything
+ * changed). The inode, handle, description and set of handles are made first (the inode's
+ * class runs Python code; an exception there changes nothing but an inode number used, as
+ * in _new); then the directory is looked up again and everything is entered with no call in
+ * between. The new descriptor; NULL with no error where the Python path must open it, NULL
+ * with an error on one (nothing changed). */
+static PyObject *
+create_new(FastPaths *self, PyObject *path, PyObject *flags_object, long long flags, long long mode)
+{
+    long long umask, used;
+    if ((flags & 3) == 3) {
+        return NULL; /* no access mode: the Python path's */
+    }
+    int plain = backend_umask(self->python_open, &umask);
+    if (plain <= 0) {
+        return NULL;
+    }
+    mode &= ~umask;
+    if (mode & ~0777LL || !plain_absolute(path) || self->space == NULL) {
+        return NULL;
+    }
+    /* a look first, so that a name that exists uses up no inode number */
+    PyObject *directory, *name = NULL;
+    if (!plain_parent(self->names, path, &directory, &name)) {
+        return NULL;
+    }
+    int fresh = creatable(self->names, directory, name);
+    Py_CLEAR(name);
+    PyObject *cap = fresh == 1 ? PyObject_GetAttrString(self->space, "max_inodes") : NULL;
+    if (cap != Py_None) {
+        Py_XDECREF(cap);
+        return NULL; /* exists, refused, an inode cap (the Python path checks it), an error */
+    }
+    Py_DECREF(cap);
+    PyObject *node = NULL, *handle = NULL, *description = NULL, *handles = NULL, *now = NULL;
+    PyObject *handle_flags = NULL, *counted = NULL, *number = NULL, *result = NULL;
+    PyObject *dev = PyObject_GetAttrString(self->fs, "_dev");
+    PyObject *inodes = dev == NULL ? NULL : PyObject_GetAttrString(self->fs, "_inodes");
+    PyObject *ino = inodes == NULL ? NULL : PyIter_Next(inodes);
+    now = ino == NULL ? NULL : PyLong_FromLongLong(now_ns());
+    PyObject *bits = now == NULL ? NULL : PyLong_FromLongLong(mode);
+    if (bits != NULL) {
+        PyObject *call[4] = {dev, ino, now, bits};
+        node = PyObject_Vectorcall((PyObject *)layout.regular_file, call, 4, NULL);
+        Py_DECREF(bits);
+    }
+    handle_flags = node == NULL ? NULL : PyLong_FromLongLong(flags & ~(long long)O_TRUNC);
+    handle = handle_flags == NULL ? NULL : blank(layout.memory_handle);
+    description = handle == NULL ? NULL : blank(layout.file_description);
+    handles = description == NULL ? NULL : PySet_New(NULL);
+    PyObject *used_now = handles == NULL ? NULL : PyObject_GetAttrString(self->space, "used_inodes");
+    int usable = used_now != NULL && exact_long(used_now, &used);
+    Py_XDECREF(used_now);
+    counted = usable ? PyLong_FromLongLong(used + 1) : NULL;
+    if (counted == NULL || !Py_IS_TYPE(node, layout.regular_file) ||
+        SLOT(node, layout.i_handles) != layout.no_handles) {
+        goto done;
+    }
+    /* from here to the last change no Python code runs: one step for every other thread */
+    int taken = enter_free(self->fs_locked, self->fs_acquire);
+    if (taken <= 0) {
+        goto done;
+    }
+    if (!plain_parent(self->names, path, &directory, &name) ||
+        creatable(self->names, directory, name) != 1) {
+        leave_free(self->fs_locked, self->fs_release);
+        goto done;
+    }
+    taken = enter_free(self->table_locked, self->table_acquire);
+    long long fd = taken > 0 ? lowest_free(self, &number) : -1;
+    if (fd < 0) {
+        if (taken > 0) {
+            leave_free(self->table_locked, self->table_release);
+        }
+        leave_free(self->fs_locked, self->fs_release);
+        goto done; /* EMFILE, a busy table: the Python path says or waits */
+    }
+    PyObject *state = layout.fast_state[flags & 3];
+    long long state_bits = PyLong_AsLongLong(state);
+    SLOT(handle, layout.h_fs) = Py_NewRef(self->fs);
+    SLOT(handle, layout.h_node) = Py_NewRef(node);
+    SLOT(handle, layout.h_flags) = Py_NewRef(handle_flags);
+    SLOT(handle, layout.h_opened_as) = Py_NewRef(path);
+    SLOT(handle, layout.h_state) = Py_NewRef(state);
+    SLOT(handle, layout.h_reader) = Py_NewRef(
+        (state_bits & layout.reader_state) == layout.reader_state ? node : Py_None);
+    SLOT(description, layout.d_flags) = Py_NewRef(flags_object);
+    SLOT(description, layout.d_refs) = PyLong_FromLong(1);
+    SLOT(description, layout.d_handle) = Py_NewRef(handle);
+    SLOT(description, layout.d_position) = PyLong_FromLong(0);
+    SLOT(description, layout.d_busy) = Py_NewRef(Py_False);
+    SLOT(description, layout.d_waiting) = PyLong_FromLong(0);
+    SLOT(description, layout.d_gate) = Py_NewRef(Py_None);
+    /* the steps that can fail, each undone when a later one fails: the handle in the inode's
+     * set (not yet reachable), the descriptor, the listing cache's reset, the name */
+    if (PySet_Add(handles, handle) < 0) {
+        goto unlock;
+    }
+    set_slot(node, layout.i_handles, Py_NewRef(handles));
+    if (PyDict_SetItem(self->files, number, description) < 0) {
+        goto unlock;
+    }
+    if (PyObject_SetAttrString(directory, "listed", Py_None) < 0 ||
+        PyDict_SetItem(SLOT(directory, layout.dir_entries), name, node) < 0) {
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        PyDict_DelItem(self->files, number);
+        PyErr_Restore(type, value, traceback);
+        goto unlock;
+    }
+    /* no call from here on, as _new and _enter: the ids, the directory's times, the count */
+    set_slot(node, layout.i_uid, Py_NewRef(SLOT(SLOT(self->names, layout.r_who), layout.who_uid)));
+    set_slot(node, layout.i_gid, Py_NewRef(SLOT(SLOT(self->names, layout.r_who), layout.who_gid)));
+    set_slot(directory, layout.i_mtime, Py_NewRef(now));
+    set_slot(directory, layout.i_ctime, Py_NewRef(now));
+    set_slot(directory, layout.i_stat, Py_NewRef(Py_None));
+    PyObject_SetAttrString(self->space, "used_inodes", counted); /* a slot: cannot fail */
+    PyObject *next = PyLong_FromLongLong(fd + 1);
+    set_slot(self->table, layout.t_hint, next != NULL ? next : Py_NewRef(number));
+    PyErr_Clear(); /* (a failed next: the hint only has to be a free-or-lower number) */
+    result = Py_NewRef(number);
+unlock:
+    if ((leave_free(self->table_locked, self->table_release) |
+         leave_free(self->fs_locked, self->fs_release)) < 0) {
+        Py_CLEAR(result); /* (only a lock that is not a threading.Lock can fail here) */
+    }
+done:
+    Py_XDECREF(dev);
+    Py_XDECREF(inodes);
+    Py_XDECREF(ino);
+    Py_XDECREF(now);
+    Py_XDECREF(node);
+    Py_XDECREF(handle_flags);
+    Py_XDECREF(handle);
+    Py_XDECREF(description);
+    Py_XDECREF(handles);
+    Py_XDECREF(counted);
+    Py_XDECREF(number);
+    Py_XDECREF(name);
+    return result;
+}
+
 PyDoc_STRVAR(fast_open_doc,
 "open($self, /, path, flags, mode=511, *, dir_fd=None)\n--\n\n"
 "os.open: the lowest free descriptor, non-inheritable, for ``path``.");
@@ -1028,7 +1221,7 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         goto python;
     }
     PyObject *path = args[0];
-    long long flags, mode;
+    long long flags, mode = 0777;
     if (!PyUnicode_CheckExact(path) || !exact_long(args[1], &flags) ||
         flags < 0 || flags > INT_MAX || flags & layout.slow_flags ||
         (nargs == 3 && (!exact_long(args[2], &mode) || mode < INT_MIN || mode > INT_MAX))) {
@@ -1063,7 +1256,7 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         return NULL;
     }
     PyObject *number = NULL;
-    int fs_entered = 0;
+    int fs_entered = 0, creating = 0; /* creating: an O_CREAT of a name not there (create_new) */
     PyObject *truncated_now = NULL, *truncated_used = NULL; /* an O_TRUNC's, made ahead */
     int taken = enter_free(self->fs_locked, self->fs_acquire);
     if (taken <= 0) {
@@ -1072,7 +1265,8 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     fs_entered = 1;
     PyObject *hit = PyDict_GetItemWithError(SLOT(self->names, layout.r_paths), path);
     if (hit == NULL || !PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) < 2) {
-        goto undo; /* not resolved before: the Python path resolves it */
+        creating = hit == NULL && flags & O_CREAT;
+        goto undo; /* not resolved before: create_new or the Python path resolves it */
     }
     PyObject *directory = PyTuple_GET_ITEM(hit, 0);
     if (!Py_IS_TYPE(directory, layout.directory)) {
@@ -1082,6 +1276,7 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     PyObject *node = entries && PyDict_CheckExact(entries)
         ? PyDict_GetItemWithError(entries, PyTuple_GET_ITEM(hit, 1)) : NULL;
     if (node == NULL || !Py_IS_TYPE(node, layout.regular_file)) {
+        creating = node == NULL && flags & O_CREAT;
         goto undo;
     }
     PyObject *handles = SLOT(node, layout.i_handles);
@@ -1187,6 +1382,12 @@ undo:
     }
     if (fs_entered && leave_free(self->fs_locked, self->fs_release)) {
         return NULL;
+    }
+    if (creating) {
+        PyObject *made = create_new(self, path, args[1], flags, mode);
+        if (made != NULL || PyErr_Occurred()) {
+            return made;
+        }
     }
 python:;
     PyObject *result = PyObject_Vectorcall(self->python_open, args, nargs, kwnames);
@@ -3781,7 +3982,6 @@ typedef struct {
     vectorcallfunc vectorcall;
 } FastMkdir;
 
-static PyObject *str_umask; /* "_umask" */
 
 static int
 fast_mkdir_traverse(FastMkdir *self, visitproc visit, void *arg)
