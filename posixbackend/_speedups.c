@@ -1663,10 +1663,10 @@ grow_content(PyObject *content, Py_ssize_t size)
  * a free heap block that stays resident until the heap's top passes the trim threshold (twice
  * as high): a 64 MiB file written in 1 MiB appends after such a free kept ~28 MiB of its old
  * copy resident (peak resident set 1.43x its size; 1.00x with this). malloc_trim madvises the
- * whole free pages of glibc's heap away, under glibc's arena lock. Called after the file
- * system's lock is let go, with the GIL held and no Python code run (the raw file's write
- * moves its offset after this as one step with the write: see enter_free). Other C libraries:
- * nothing to do here. */
+ * whole free pages of glibc's heap away, under glibc's arena lock (it walks the free blocks:
+ * once per move of a buffer of a MiB or more). Called out of the section the file system's
+ * lock guards, with the GIL held and no Python code run (the raw file's write moves its offset
+ * after this as one step with the write: see enter_free). Other C libraries: nothing to do. */
 static void
 give_back_freed(void)
 {
@@ -1797,7 +1797,7 @@ memory_pwrite(PyObject *space, PyObject *acquire, PyObject *release, PyObject *h
     if (release != NULL && unlock(release) < 0) {
         return -1;
     }
-    give_back_freed(); /* after the lock: no thread waits on ours while glibc walks its heap */
+    give_back_freed(); /* out of the locked section: no thread waits on it meanwhile */
     return done;
 }
 
