@@ -70,7 +70,13 @@ import attrs
 import compat
 from posixbackend.isolation import guestfs, landlock, roottemplate, seccomp
 from posixbackend.isolation import zygotewire as wire
-from posixbackend.isolation.child import SETUP_STATUS, Ahead, GuestRun, save_guest_files
+from posixbackend.isolation.child import (
+    SETUP_STATUS,
+    Ahead,
+    GuestRun,
+    save_guest_files,
+    save_whole_snapshot,
+)
 from posixbackend.isolation.child import main as child_main
 from posixbackend.isolation.confinement import landlock_rules
 from posixbackend.isolation.hostview import HostView
@@ -163,7 +169,8 @@ def warm_up() -> None:
         with run.block():
             pass
         # what the child's snapshot of the guest's files loads on first use (tarfile's slot
-        # names for copying members)
+        # names for copying members), both ways: a guest that left files, one that did not
+        save_whole_snapshot(run.files.memory, io.BytesIO())
         save_guest_files(run.files.memory, io.BytesIO())
     with contextlib.suppress(OSError):  # (an architecture the filter does not know)
         filters = seccomp.isolated_filters()  # each child's filter is this template with its pid
