@@ -109,12 +109,20 @@ def main(request_fd: int, result_fd: int, view_json: str, ahead: Ahead | None = 
     out.frame("confined", **confinement.to_data())
     outcome = run.run()
     # (fields named, not attrs.asdict: its generic walk copies ~20 of the zygote's pages)
-    out.frame("finished", status=outcome.status, exception=outcome.exception, limit=outcome.limit)
-    try:
-        save_guest_files(run.files.memory, out)  # type: ignore[arg-type]  # (a writer: what tarfile uses)
-    except MemoryError:  # the parent notes a snapshot that never ended
-        posix._exit(outcome.status)
-    out.end()
+    finished: dict[str, Any] = {
+        "status": outcome.status,
+        "exception": outcome.exception,
+        "limit": outcome.limit,
+    }
+    if _holds_no_file(run.files.memory):  # (most guests) the frame and the snapshot in one write
+        out.frame_then("finished", EMPTY_SNAPSHOT, **finished)
+    else:
+        out.frame("finished", **finished)
+        try:
+            save_whole_snapshot(run.files.memory, out)  # type: ignore[arg-type]  # (a writer: what tarfile uses)
+        except MemoryError:  # the parent notes a snapshot that never ended
+            posix._exit(outcome.status)
+        out.end()
     if outcome.exception == "KeyboardInterrupt":  # as CPython: end by the signal itself
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         posix.kill(posix.getpid(), signal.SIGINT)
