@@ -163,7 +163,9 @@ EMPTY_SNAPSHOT: Final = _empty_snapshot()
 def _holds_no_file(memory: MemoryFileSystem) -> bool:
     """Whether ``memory`` holds nothing but directories (its snapshot is then its root alone:
     the parent keeps files and links only). False when unsure: a directory that cannot be
-    listed (the guest took its permissions away) may hide one."""
+    listed (the guest took its permissions away) may hide one, and a walk that ran out of
+    memory (after a memory bomb: the finished frame must still go, then the snapshot is tried
+    as before)."""
     pending = ["/"]
     try:
         while pending:
@@ -172,7 +174,7 @@ def _holds_no_file(memory: MemoryFileSystem) -> bool:
                 if entry.type != stat.S_IFDIR:
                     return False
                 pending.append(f"{path.rstrip('/')}/{entry.name}")
-    except OSError:
+    except (OSError, MemoryError):
         return False
     return True
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from posixbackend.isolation import Pool
+from posixbackend.isolation import Pool, child
 from posixbackend.isolation.archive import ArchiveReader, ChannelEnded, Snapshot
 from posixbackend.isolation.child import EMPTY_SNAPSHOT, save_guest_files, save_whole_snapshot
 from vfs import Identity, MemoryFileSystem
@@ -131,3 +131,19 @@ def test_pooled_guests_that_leave_directories_or_files_get_what_they_left() -> N
     assert results[0].files == {}
     assert results[1].files == {"/tmp/a/b/c/f": b"x"}
     assert results[2].files == {}
+
+
+@pytest.mark.parametrize("error", [PermissionError(13, "denied"), MemoryError()])
+def test_a_walk_that_fails_takes_the_whole_archive(
+    monkeypatch: pytest.MonkeyPatch, error: BaseException
+) -> None:
+    """A tree the check cannot walk (a directory taken away, memory run out after a memory
+    bomb) is not called empty: the child then sends its finished frame and tries tarfile's
+    archive, as before."""
+    memory, _ = build([(["a", "b"], "dir")])
+
+    def failing(path: str) -> list[object]:
+        raise error
+
+    monkeypatch.setattr(memory, "scandir", failing)
+    assert child._holds_no_file(memory) is False
