@@ -87,16 +87,16 @@ def main(request_fd: int, result_fd: int, view_json: str, ahead: Ahead | None = 
     parent computed, with its root's layout). ``ahead``: the namespaces and the minimal root
     a pool's spare child entered before its job came (None: enter them now)."""
     out = FrameWriter(result_fd)
-    request = Request.from_json(_read_all(request_fd))
+    request = Request.from_json(read_all(request_fd))
     posix.close(request_fd)
     try:
         if ahead is None:
             view = HostView.from_json(view_json)
-            _check_memory_limit(request.limits, address_space_bytes())  # /proc: before the root
+            check_memory_limit(request.limits, address_space_bytes())  # /proc: before the root
             isolated = isolate(view)
         else:
             view = ahead.view
-            _check_memory_limit(request.limits, ahead.address_space_bytes())
+            check_memory_limit(request.limits, ahead.address_space_bytes())
             isolated = ahead.isolated()
         run = GuestRun(request)
     except (OSError, ValueError) as error:  # the request cannot be set up: say why, stop
@@ -257,7 +257,7 @@ class Ahead:
         return self._isolated
 
 
-def _read_all(fd: int) -> bytes:
+def read_all(fd: int) -> bytes:
     """Everything the parent writes to ``fd`` until it closes it."""
     chunks = []
     while chunk := posix.read(fd, 1 << 20):
@@ -398,7 +398,7 @@ def _finish_like_python(status: int) -> int:
     return status
 
 
-def _check_memory_limit(limits: Limits, used_bytes: int) -> None:
+def check_memory_limit(limits: Limits, used_bytes: int) -> None:
     """ValueError when the memory limit leaves the guest no room beside the interpreter
     (``used_bytes``: the address space it uses now)."""
     if limits.memory_bytes is None:

@@ -169,3 +169,30 @@ def test_the_zygote_warms_its_fork_handlers_only_alone_and_leaves_them_working()
     (random_1, works_1), (random_2, works_2) = children
     assert works_1 and works_2
     assert random_1 != random_2
+
+
+WARM_CHILD_PATHS = """
+import json, os
+from posixbackend.isolation import zygote
+from posixbackend.isolation.limits import Limits
+from posixbackend.isolation.request import Program, Request, grant
+
+def open_fds():
+    return sorted(os.listdir("/proc/self/fd"))
+
+limits = Limits()
+request = Request(Program("code", "pass"), (), {}, "/tmp", {}, grant(None, limits).data, limits)
+before = open_fds()
+zygote.warm_child_paths(request)
+print(json.dumps([before, open_fds()]))
+"""
+
+
+def test_the_zygote_warms_its_childrens_paths_leaving_no_descriptor() -> None:
+    """The zygote runs the parts of a child's life that change nothing (request, frames to
+    /dev/null, bookkeeping) before forking: every pipe and descriptor it used is closed."""
+    done = subprocess.run(
+        [sys.executable, "-c", WARM_CHILD_PATHS], capture_output=True, text=True, check=True
+    )
+    before, after = json.loads(done.stdout)
+    assert after == before
