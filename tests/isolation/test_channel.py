@@ -31,6 +31,7 @@ from posixbackend.isolation.channel import (
     SocketSource,
     read_channel,
 )
+from posixbackend.isolation.child import EMPTY_SNAPSHOT
 from posixbackend.isolation.frames import MAX_FRAME, FrameWriter, json_depth, parse_frame
 from posixbackend.isolation.limits import Limits
 from tests.isolation.helpers import group_members
@@ -149,6 +150,25 @@ def test_the_frame_writer_gathers_small_writes_into_one_stream() -> None:
     channel = read_channel(SocketSource(parent), BOUNDS)
     parent.close()
     assert channel.snapshot is not None and channel.snapshot.files == {"/a": b"abc"}
+
+
+def test_a_frame_and_the_short_snapshot_after_it_go_in_one_write() -> None:
+    """The child's finished frame of a guest that left no file carries the short snapshot
+    (child.EMPTY_SNAPSHOT) in the same write: one read finds both, and the parent reads it
+    as the snapshot of no file."""
+    parent, child = socket.socketpair()
+    writer = FrameWriter(child.fileno())
+    writer.frame("confined", **CONFINED)
+    first = parent.recv(1 << 16)
+    writer.frame_then("finished", EMPTY_SNAPSHOT, status=0, exception=None, limit=None)
+    child.close()
+    second = parent.recv(1 << 16)
+    assert second.endswith(EMPTY_SNAPSHOT) and parent.recv(1) == b""
+    parent.close()
+    channel = read(first + second)
+    assert channel.snapshot is not None
+    assert (channel.snapshot.files, channel.snapshot.links) == ({}, {})
+    assert channel.protocol_error is None
 
 
 # -- forged frames --------------------------------------------------------------------------------

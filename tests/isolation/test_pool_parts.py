@@ -113,3 +113,86 @@ def test_the_zygote_fills_its_allocators_pools() -> None:
     first, second = json.loads(done.stdout)
     assert first > 1000
     assert second < first / 2
+
+
+WARM_HANDLERS = """
+import json, logging, os, random, threading
+from posixbackend.isolation import zygote
+
+def threads_work():
+    done = []
+    thread = threading.Thread(target=done.append, args=(1,))
+    thread.start()
+    thread.join(10)
+    return done == [1] and threading.main_thread() is threading.current_thread()
+
+def in_children():
+    seen = []
+    for _ in range(2):
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.write(write, json.dumps([random.random(), threads_work()]).encode())
+            os._exit(0)
+        os.close(write)
+        seen.append(json.loads(os.read(read, 1000)))
+        os.close(read)
+        os.waitpid(pid, 0)
+    return seen
+
+logging.getLogger("x").addHandler(logging.StreamHandler())
+lock = threading._active_limbo_lock
+zygote.warm_fork_handlers()
+renewed = threading._active_limbo_lock is not lock
+stop = threading.Event()
+other = threading.Thread(target=stop.wait)
+other.start()
+lock = threading._active_limbo_lock
+zygote.warm_fork_handlers()  # another thread runs: nothing is done
+untouched = threading._active_limbo_lock is lock
+stop.set()
+other.join()
+print(json.dumps([renewed, untouched, threads_work(), in_children()]))
+"""
+
+
+@pytest.mark.skipif(not hasattr(threading, "_after_fork"), reason="CPython's threading module")
+def test_the_zygote_warms_its_fork_handlers_only_alone_and_leaves_them_working() -> None:
+    """The zygote runs its children's at-fork handlers itself before forking (specialized,
+    they copy fewer of its pages): only while it has one thread, and afterwards threads, its
+    forked children's threads and their random generators work as before."""
+    done = subprocess.run(
+        [sys.executable, "-c", WARM_HANDLERS], capture_output=True, text=True, check=True
+    )
+    renewed, untouched, works, children = json.loads(done.stdout)
+    assert renewed and untouched and works
+    (random_1, works_1), (random_2, works_2) = children
+    assert works_1 and works_2
+    assert random_1 != random_2
+
+
+WARM_CHILD_PATHS = """
+import json, os
+from posixbackend.isolation import zygote
+from posixbackend.isolation.limits import Limits
+from posixbackend.isolation.request import Program, Request, grant
+
+def open_fds():
+    return sorted(os.listdir("/proc/self/fd"))
+
+limits = Limits()
+request = Request(Program("code", "pass"), (), {}, "/tmp", {}, grant(None, limits).data, limits)
+before = open_fds()
+zygote.warm_child_paths(request)
+print(json.dumps([before, open_fds()]))
+"""
+
+
+def test_the_zygote_warms_its_childrens_paths_leaving_no_descriptor() -> None:
+    """The zygote runs the parts of a child's life that change nothing (request, frames to
+    /dev/null, bookkeeping) before forking: every pipe and descriptor it used is closed."""
+    done = subprocess.run(
+        [sys.executable, "-c", WARM_CHILD_PATHS], capture_output=True, text=True, check=True
+    )
+    before, after = json.loads(done.stdout)
+    assert after == before
