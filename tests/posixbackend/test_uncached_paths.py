@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -143,3 +144,36 @@ def test_an_absolute_scandir_finds_its_directory_without_a_walk(monkeypatch: Any
     for path in ("/l", "/d/", "/missing", "/d/f"):
         assert outcome(listed, fast, path) == outcome(listed, pure, path)
     assert [call[1] for call in walks] == ["/l", "/d/", "/missing", "/d/f"]
+
+
+@NEEDS_C
+@pytest.mark.parametrize(
+    "program",
+    [
+        # a cached directory renamed away, a link put in its place, then written through
+        [("mkdir", "/e"), ("create", "/e/f"), ("read", "/e/f", 0), ("evict",),
+         ("rename", ("/e", "/moved")), ("evict",), ("read", "/e/f", 0), ("read", "/moved/f", 0),
+         ("symlink", ("/moved", "/e")), ("evict",), ("read", "/e/f", 0), ("scan", "/e"),
+         ("scan", "/moved")],
+        # the file unlinked, a link to another in its place
+        [("read", "/d/f", 0), ("evict",), ("unlink", "/d/f"), ("read", "/d/f", 0),
+         ("symlink", ("g", "/d/f")), ("evict",), ("read", "/d/f", 0), ("scan", "/d")],
+        # search and read permissions of the directory and of its parent taken and given back
+        [("read", "/d/f", 0), ("scan", "/d"), ("chmod", "/d", 0o600), ("evict",),
+         ("read", "/d/f", 0), ("scan", "/d"), ("chmod", "/d", 0o711), ("evict",),
+         ("read", "/d/f", 0), ("scan", "/d"), ("chmod", "/", 0o700), ("evict",),
+         ("read", "/d/f", 0), ("scan", "/d"), ("chmod", "/", 0o755), ("read", "/d/f", 0)],
+        # the file's own mode, and a directory removed and made again
+        [("read", "/d/f", 0), ("chmod", "/d/f", 0o000), ("evict",), ("read", "/d/f", 0),
+         ("read", "/d/f", os.O_TRUNC), ("mkdir", "/e"), ("mkdir", "/e/sub"), ("scan", "/e/sub"),
+         ("read", "/e/sub/f", 0), ("rmdir", "/e/sub"), ("evict",), ("scan", "/e/sub"),
+         ("mkdir", "/e/sub"), ("create", "/e/sub/f"), ("evict",), ("read", "/e/sub/f", 0),
+         ("scan", "/e/sub")],
+    ],
+)  # fmt: skip
+def test_changes_to_a_cached_path_and_its_parents(program: list[tuple[Any, ...]]) -> None:
+    """Renames, unlinks, links and permission changes of a path opened or listed before (and
+    of its parents), with the cache of whole paths dropped between, as the Python code sees
+    them."""
+    fast, pure = make_backend(True, USER), make_backend(False, USER)
+    assert run(fast, program) == run(pure, program)
