@@ -8,7 +8,8 @@
 - memory per 100-byte file (tracemalloc, the Python heap: native has no figure);
 - a file written and read back in 1 MiB chunks, 16 and 64 MiB (1 GiB with ``--full``): time
   per MiB against native, and the peaks of traced memory and of the resident set's growth as
-  multiples of the file's size.
+  multiples of the file's size (``python -m benchmarks.big_file MIB...`` runs these rows
+  alone at any size, with a CPU-time row).
 
 Targets: every timed row <= 1.0x native; <= 600 bytes a file; peak <= 1.1x the size.
 
@@ -348,6 +349,14 @@ def write_read(path: str, chunks: int) -> float:
     return elapsed / chunks
 
 
+def cpu_time(run: Callable[[], object], chunks: int) -> float:
+    """CPU ns (user + system: the page faults count) per MiB of ``run``: unlike wall-clock
+    time, barely moved by other work on a shared machine."""
+    started = time.process_time_ns()
+    run()
+    return (time.process_time_ns() - started) / chunks
+
+
 def fs2_write_read(mem: Any, chunks: int) -> float:
     started = time.perf_counter_ns()
     with mem.openbin("big", "w") as file:
@@ -406,8 +415,9 @@ def big_file_rows(settings: Settings) -> list[Row]:
     return [row for mib in big_sizes(settings) for row in big_file(settings, mib)]
 
 
-def big_file(settings: Settings, mib: int) -> list[Row]:
-    """Time per MiB and peak traced memory for a file of ``mib`` MiB."""
+def big_file(settings: Settings, mib: int, cpu: bool = False) -> list[Row]:
+    """Time per MiB and peak traced memory for a file of ``mib`` MiB (``cpu``: and CPU time
+    per MiB, paired in the same arena; benchmarks/big_file.py asks for it)."""
     others = mib <= BIG_OTHERS_UP_TO
     missing = {} if others else {PYFAKEFS: "n/a (size)", PYFILESYSTEM2: "n/a (size)"}
     with Arena(pyfakefs=others) as arena:
@@ -425,7 +435,12 @@ def big_file(settings: Settings, mib: int) -> list[Row]:
             side: in_side(arena, side, lambda: peak_rss_ratio(lambda: write_read(path, mib), mib))
             for side in arena.sides
         }
+        cpu_times = {
+            side: in_side(arena, side, lambda: cpu_time(lambda: write_read(path, mib), mib))
+            for side in arena.sides
+        }
         if mem is not None:
+            cpu_times[PYFILESYSTEM2] = lambda: cpu_time(lambda: fs2_write_read(mem, mib), mib)
             timings[PYFILESYSTEM2] = lambda: fs2_write_read(mem, mib)
             peaks[PYFILESYSTEM2] = lambda: peak_ratio(lambda: fs2_write_read(mem, mib), mib)
             resident[PYFILESYSTEM2] = lambda: peak_rss_ratio(lambda: fs2_write_read(mem, mib), mib)
@@ -440,6 +455,10 @@ def big_file(settings: Settings, mib: int) -> list[Row]:
                      target=Target(1.1, on_ratio=False), axis="MiB", size=mib, missing=missing,
                      relative=False),
         ]  # fmt: skip
+        if cpu:
+            rows.insert(1, row_from(GROUP, "write + read back in 1 MiB chunks, CPU per MiB",
+                                    paired(cpu_times, settings.rounds), target=AT_NATIVE,
+                                    axis="MiB", size=mib, missing=missing))  # fmt: skip
         if mem is not None:
             mem.close()
     return rows

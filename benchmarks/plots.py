@@ -1,16 +1,22 @@
 """The scaling curves of ``python -m benchmarks --plot DIR``: cost against the number of files,
 the directory size, the number of threads, one line per contender, as PNG and SVG.
 
+``python -m benchmarks.plots RESULTS.json DIR [--only NAME]`` draws them again from a saved
+results file (``--only`` keeps the curves whose file name holds NAME), e.g. the figure the
+README shows.
+
 matplotlib is an optional extra (``pip install 'posixbackend[plot]'``); without it
 :func:`require_matplotlib` raises :class:`MissingExtra` naming it.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import CONTENDERS, Row
@@ -33,6 +39,7 @@ def require_matplotlib() -> Any:
             f"'posixbackend[{EXTRA}]' (or pip install matplotlib)"
         ) from error
     matplotlib.use("Agg")
+    matplotlib.rcParams["svg.hashsalt"] = "posixbackend"
     return importlib.import_module("matplotlib.pyplot")
 
 
@@ -51,13 +58,15 @@ def curves(rows: Sequence[Row]) -> dict[tuple[str, str, str], list[Row]]:
     return found
 
 
-def draw(rows: Sequence[Row], directory: str) -> list[str]:
-    """One figure per curve with two points or more; the paths written."""
+def draw(rows: Sequence[Row], directory: str, only: str = "") -> list[str]:
+    """One figure per curve with two points or more (whose file name holds ``only``); the
+    paths written."""
     pyplot = require_matplotlib()
     os.makedirs(directory, exist_ok=True)
     written = []
     for (group, operation, axis), series in curves(rows).items():
-        if len(series) < 2:
+        stem = os.path.join(directory, f"{group}-{slug(operation)}")
+        if len(series) < 2 or only not in os.path.basename(stem):
             continue
         figure, axes = pyplot.subplots(figsize=(6.4, 4.2))
         for name in CONTENDERS:
@@ -79,9 +88,40 @@ def draw(rows: Sequence[Row], directory: str) -> list[str]:
         axes.grid(True, which="both", alpha=0.3)
         axes.legend()
         figure.tight_layout()
-        stem = os.path.join(directory, f"{group}-{slug(operation)}")
         for suffix in (".png", ".svg"):
-            figure.savefig(stem + suffix)
+            # No date in the file and fixed SVG ids: a figure redrawn from the same results is
+            # the same file (the README's figure changes only when its numbers do).
+            figure.savefig(stem + suffix, metadata={"Date": None} if suffix == ".svg" else None)
             written.append(stem + suffix)
         pyplot.close(figure)
     return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.plots",
+        description="Draw the scaling curves of a saved python -m benchmarks results file.",
+    )
+    parser.add_argument("results", type=Path, metavar="RESULTS.json")
+    parser.add_argument("directory", metavar="DIR")
+    parser.add_argument("--only", default="", metavar="NAME",
+                        help="only the curves whose file name holds NAME")  # fmt: skip
+    args = parser.parse_args(argv)
+    try:
+        require_matplotlib()
+    except MissingExtra as error:
+        parser.error(str(error))
+    from benchmarks.docblocks import load_benchmarks  # (docblocks imports nothing of this)
+
+    groups, _ = load_benchmarks(args.results)
+    rows = [row for outcome in groups.values() for row in outcome.rows]
+    written = draw(rows, args.directory, args.only)
+    if not written:
+        parser.error(f"no curve in {args.results} matches {args.only!r}")
+    for path in written:
+        print(f"plot: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

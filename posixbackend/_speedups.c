@@ -24,6 +24,9 @@
 #include "_accel_common.h"
 #include "_memory_writer_api.h"
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <limits.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -1016,8 +1019,198 @@ truncate_dense(FastPaths *self, PyObject *node, PyObject *used, PyObject *now)
     return 0;
 }
 
-static int plain_absolute(PyObject *path);
+/* -- open(path, O_CREAT...) of a name not there yet ----------------------------------------- */
+
 static int plain_parent(PyObject *names, PyObject *path, PyObject **directory, PyObject **name);
+static int plain_absolute(PyObject *path);
+static PyObject *str_umask; /* "_umask" (FastMkdir's too) */
+
+/* The umask of the backend whose Python open ``python_open`` is (a bound method): 1 with it in
+ * *umask, 0 where the Python path must apply it (not a plain int, not a bound method), -1 on
+ * error. Read before any state is looked at: the attribute's lookup may run Python code. */
+static int
+backend_umask(PyObject *python_open, long long *umask)
+{
+    if (!PyMethod_Check(python_open)) {
+        return 0;
+    }
+    PyObject *mask = PyObject_GetAttr(PyMethod_GET_SELF(python_open), str_umask);
+    if (mask == NULL) {
+        return -1;
+    }
+    int plain = exact_long(mask, umask) && *umask >= 0 && *umask <= 0777;
+    Py_DECREF(mask);
+    return plain;
+}
+
+/* Whether ``name`` may be made in ``directory`` here, as _open_quick's creating branch with
+ * _may_create and _new decide it (the file system's lock held): a live directory without
+ * set-group-ID (inode_init_owner's group rules: the Python path's), that the identity may
+ * write and search, where ``name`` is not. 1 when yes, 0 where the Python path must say (it
+ * exists, a refusal, anything unusual), -1 with an error. */
+static int
+creatable(PyObject *names, PyObject *directory, PyObject *name)
+{
+    long long directory_mode, directory_links;
+    PyObject *who = SLOT(names, layout.r_who);
+    PyObject *entries = SLOT(directory, layout.dir_entries);
+    if (!exact_long(SLOT(directory, layout.i_mode), &directory_mode) ||
+        directory_mode & S_ISGID ||
+        !exact_long(SLOT(directory, layout.i_nlink), &directory_links) || directory_links <= 0 ||
+        who == NULL || !Py_IS_TYPE(who, layout.identity) ||
+        (SLOT(names, layout.r_check) != Py_False && permitted(directory, who, 3) != 1) ||
+        entries == NULL || !PyDict_CheckExact(entries)) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    int there = PyDict_Contains(entries, name);
+    return there < 0 ? -1 : !there;
+}
+
+/* fast_open's O_CREAT of a plain absolute ``path`` whose name is not there yet, as
+ * FileFunctions.open and MemoryFileSystem._open_quick make it: the mode less the backend's
+ * umask (the bits asked for within 0o777: others are the Python path's), the creator's ids, the
+ * directory's times, the inodes counted (no inode cap), the handle opened without O_TRUNC (an
+ * empty file), the lowest free descriptor (EMFILE, said by the Python path, before anything
+ * changed). The inode, handle, description and set of handles are made first (the inode's
+ * class runs Python code; an exception there changes nothing but an inode number used, as
+ * in _new); then the directory is looked up again and everything is entered with no call in
+ * between. The new descriptor; NULL with no error where the Python path must open it, NULL
+ * with an error on one (nothing changed). */
+static PyObject *
+create_new(FastPaths *self, PyObject *path, PyObject *flags_object, long long flags, long long mode)
+{
+    long long umask, used;
+    if ((flags & 3) == 3) {
+        return NULL; /* no access mode: the Python path's */
+    }
+    int plain = backend_umask(self->python_open, &umask);
+    if (plain <= 0) {
+        return NULL;
+    }
+    mode &= ~umask;
+    if (mode & ~0777LL || !plain_absolute(path) || self->space == NULL) {
+        return NULL;
+    }
+    /* a look first, so that a name that exists uses up no inode number */
+    PyObject *directory, *name = NULL;
+    if (!plain_parent(self->names, path, &directory, &name)) {
+        return NULL;
+    }
+    int fresh = creatable(self->names, directory, name);
+    Py_CLEAR(name);
+    PyObject *cap = fresh == 1 ? PyObject_GetAttrString(self->space, "max_inodes") : NULL;
+    if (cap != Py_None) {
+        Py_XDECREF(cap);
+        return NULL; /* exists, refused, an inode cap (the Python path checks it), an error */
+    }
+    Py_DECREF(cap);
+    PyObject *node = NULL, *handle = NULL, *description = NULL, *handles = NULL, *now = NULL;
+    PyObject *handle_flags = NULL, *counted = NULL, *number = NULL, *result = NULL;
+    PyObject *dev = PyObject_GetAttrString(self->fs, "_dev");
+    PyObject *inodes = dev == NULL ? NULL : PyObject_GetAttrString(self->fs, "_inodes");
+    PyObject *ino = inodes == NULL ? NULL : PyIter_Next(inodes);
+    now = ino == NULL ? NULL : PyLong_FromLongLong(now_ns());
+    PyObject *bits = now == NULL ? NULL : PyLong_FromLongLong(mode);
+    if (bits != NULL) {
+        PyObject *call[4] = {dev, ino, now, bits};
+        node = PyObject_Vectorcall((PyObject *)layout.regular_file, call, 4, NULL);
+        Py_DECREF(bits);
+    }
+    handle_flags = node == NULL ? NULL : PyLong_FromLongLong(flags & ~(long long)O_TRUNC);
+    handle = handle_flags == NULL ? NULL : blank(layout.memory_handle);
+    description = handle == NULL ? NULL : blank(layout.file_description);
+    handles = description == NULL ? NULL : PySet_New(NULL);
+    PyObject *used_now = handles == NULL ? NULL : PyObject_GetAttrString(self->space, "used_inodes");
+    int usable = used_now != NULL && exact_long(used_now, &used);
+    Py_XDECREF(used_now);
+    counted = usable ? PyLong_FromLongLong(used + 1) : NULL;
+    if (counted == NULL || !Py_IS_TYPE(node, layout.regular_file) ||
+        SLOT(node, layout.i_handles) != layout.no_handles) {
+        goto done;
+    }
+    /* from here to the last change no Python code runs: one step for every other thread */
+    int taken = enter_free(self->fs_locked, self->fs_acquire);
+    if (taken <= 0) {
+        goto done;
+    }
+    if (!plain_parent(self->names, path, &directory, &name) ||
+        creatable(self->names, directory, name) != 1) {
+        leave_free(self->fs_locked, self->fs_release);
+        goto done;
+    }
+    taken = enter_free(self->table_locked, self->table_acquire);
+    long long fd = taken > 0 ? lowest_free(self, &number) : -1;
+    if (fd < 0) {
+        if (taken > 0) {
+            leave_free(self->table_locked, self->table_release);
+        }
+        leave_free(self->fs_locked, self->fs_release);
+        goto done; /* EMFILE, a busy table: the Python path says or waits */
+    }
+    PyObject *state = layout.fast_state[flags & 3];
+    long long state_bits = PyLong_AsLongLong(state);
+    SLOT(handle, layout.h_fs) = Py_NewRef(self->fs);
+    SLOT(handle, layout.h_node) = Py_NewRef(node);
+    SLOT(handle, layout.h_flags) = Py_NewRef(handle_flags);
+    SLOT(handle, layout.h_opened_as) = Py_NewRef(path);
+    SLOT(handle, layout.h_state) = Py_NewRef(state);
+    SLOT(handle, layout.h_reader) = Py_NewRef(
+        (state_bits & layout.reader_state) == layout.reader_state ? node : Py_None);
+    SLOT(description, layout.d_flags) = Py_NewRef(flags_object);
+    SLOT(description, layout.d_refs) = PyLong_FromLong(1);
+    SLOT(description, layout.d_handle) = Py_NewRef(handle);
+    SLOT(description, layout.d_position) = PyLong_FromLong(0);
+    SLOT(description, layout.d_busy) = Py_NewRef(Py_False);
+    SLOT(description, layout.d_waiting) = PyLong_FromLong(0);
+    SLOT(description, layout.d_gate) = Py_NewRef(Py_None);
+    /* the steps that can fail, each undone when a later one fails: the handle in the inode's
+     * set (not yet reachable), the descriptor, the listing cache's reset, the name */
+    if (PySet_Add(handles, handle) < 0) {
+        goto unlock;
+    }
+    set_slot(node, layout.i_handles, Py_NewRef(handles));
+    if (PyDict_SetItem(self->files, number, description) < 0) {
+        goto unlock;
+    }
+    if (PyObject_SetAttrString(directory, "listed", Py_None) < 0 ||
+        PyDict_SetItem(SLOT(directory, layout.dir_entries), name, node) < 0) {
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        PyDict_DelItem(self->files, number);
+        PyErr_Restore(type, value, traceback);
+        goto unlock;
+    }
+    /* no call from here on, as _new and _enter: the ids, the directory's times, the count */
+    set_slot(node, layout.i_uid, Py_NewRef(SLOT(SLOT(self->names, layout.r_who), layout.who_uid)));
+    set_slot(node, layout.i_gid, Py_NewRef(SLOT(SLOT(self->names, layout.r_who), layout.who_gid)));
+    set_slot(directory, layout.i_mtime, Py_NewRef(now));
+    set_slot(directory, layout.i_ctime, Py_NewRef(now));
+    set_slot(directory, layout.i_stat, Py_NewRef(Py_None));
+    PyObject_SetAttrString(self->space, "used_inodes", counted); /* a slot: cannot fail */
+    PyObject *next = PyLong_FromLongLong(fd + 1);
+    set_slot(self->table, layout.t_hint, next != NULL ? next : Py_NewRef(number));
+    PyErr_Clear(); /* (a failed next: the hint only has to be a free-or-lower number) */
+    result = Py_NewRef(number);
+unlock:
+    if ((leave_free(self->table_locked, self->table_release) |
+         leave_free(self->fs_locked, self->fs_release)) < 0) {
+        Py_CLEAR(result); /* (only a lock that is not a threading.Lock can fail here) */
+    }
+done:
+    Py_XDECREF(dev);
+    Py_XDECREF(inodes);
+    Py_XDECREF(ino);
+    Py_XDECREF(now);
+    Py_XDECREF(node);
+    Py_XDECREF(handle_flags);
+    Py_XDECREF(handle);
+    Py_XDECREF(description);
+    Py_XDECREF(handles);
+    Py_XDECREF(counted);
+    Py_XDECREF(number);
+    Py_XDECREF(name);
+    return result;
+}
 
 /* The directory (borrowed) and the last name (a new reference) of the absolute ``path`` that
  * fast_open opens, when the path cache does not hold it: the directory part from the cache of
@@ -1070,7 +1263,7 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         goto python;
     }
     PyObject *path = args[0];
-    long long flags, mode;
+    long long flags, mode = 0777;
     if (!PyUnicode_CheckExact(path) || !exact_long(args[1], &flags) ||
         flags < 0 || flags > INT_MAX || flags & layout.slow_flags ||
         (nargs == 3 && (!exact_long(args[2], &mode) || mode < INT_MIN || mode > INT_MAX))) {
@@ -1105,7 +1298,7 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         return NULL;
     }
     PyObject *number = NULL;
-    int fs_entered = 0;
+    int fs_entered = 0, creating = 0; /* creating: an O_CREAT of a name not there (create_new) */
     PyObject *truncated_now = NULL, *truncated_used = NULL; /* an O_TRUNC's, made ahead */
     int taken = enter_free(self->fs_locked, self->fs_acquire);
     if (taken <= 0) {
@@ -1122,7 +1315,8 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         name = Py_NewRef(PyTuple_GET_ITEM(hit, 1));
     }
     else if (PyErr_Occurred() || !open_parent(self->names, path, &directory, &name)) {
-        goto undo; /* not resolved by the caches or plain lookups: the Python path resolves it */
+        creating = !PyErr_Occurred() && flags & O_CREAT;
+        goto undo; /* not found by the caches or plain lookups: create_new or the Python path */
     }
     if (!Py_IS_TYPE(directory, layout.directory)) {
         Py_DECREF(name);
@@ -1133,6 +1327,7 @@ fast_open(FastPaths *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         ? PyDict_GetItemWithError(entries, name) : NULL;
     Py_DECREF(name); /* a str: its release runs no Python code */
     if (node == NULL || !Py_IS_TYPE(node, layout.regular_file)) {
+        creating = node == NULL && flags & O_CREAT;
         goto undo;
     }
     PyObject *handles = SLOT(node, layout.i_handles);
@@ -1238,6 +1433,12 @@ undo:
     }
     if (fs_entered && leave_free(self->fs_locked, self->fs_release)) {
         return NULL;
+    }
+    if (creating) {
+        PyObject *made = create_new(self, path, args[1], flags, mode);
+        if (made != NULL || PyErr_Occurred()) {
+            return made;
+        }
     }
 python:;
     PyObject *result = PyObject_Vectorcall(self->python_open, args, nargs, kwnames);
@@ -1576,6 +1777,8 @@ typedef struct {
     PyObject *space;        /* its file system's Space */
     PyObject *fs_acquire;   /* its file system's lock's acquire and release */
     PyObject *fs_release;
+    PyObject *fs_locked;    /* its lock's ``locked``, NULL unless a threading.Lock: the
+                             * capsule's write, reserve and read enter it free (enter_free) */
     PyObject *python_pwrite; /* handle.pwrite, for everything off the fast path */
     vectorcallfunc vectorcall;
 } MemoryWriter;
@@ -1589,6 +1792,7 @@ memory_writer_traverse(MemoryWriter *self, visitproc visit, void *arg)
     Py_VISIT(self->space);
     Py_VISIT(self->fs_acquire);
     Py_VISIT(self->fs_release);
+    Py_VISIT(self->fs_locked);
     Py_VISIT(self->python_pwrite);
     Py_VISIT(Py_TYPE(self));
     return 0;
@@ -1601,6 +1805,7 @@ memory_writer_clear(MemoryWriter *self)
     Py_CLEAR(self->space);
     Py_CLEAR(self->fs_acquire);
     Py_CLEAR(self->fs_release);
+    Py_CLEAR(self->fs_locked);
     Py_CLEAR(self->python_pwrite);
     return 0;
 }
@@ -1641,10 +1846,12 @@ memory_writer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->handle = Py_NewRef(handle);
     self->python_pwrite = PyObject_GetAttrString(handle, "pwrite");
     self->space = PyObject_GetAttrString(fs, "_space");
-    PyObject *lock = PyObject_GetAttrString(fs, "_lock");
+    /* interned names: the type's attribute cache answers (a journal's writer per commit) */
+    PyObject *lock = PyObject_GetAttr(fs, str_lock);
     if (lock != NULL) {
-        self->fs_acquire = PyObject_GetAttrString(lock, "acquire");
-        self->fs_release = PyObject_GetAttrString(lock, "release");
+        self->fs_acquire = PyObject_GetAttr(lock, str_acquire);
+        self->fs_release = PyObject_GetAttr(lock, str_release);
+        self->fs_locked = locked_method(lock); /* NULL (no error) for another kind of lock */
         Py_DECREF(lock);
     }
     if (self->python_pwrite == NULL || self->space == NULL || self->fs_acquire == NULL ||
@@ -1668,11 +1875,17 @@ content_capacity(PyObject *content)
     return array->ob_alloc == 0 ? 0 : array->ob_alloc - (array->ob_start - array->ob_bytes) - 1;
 }
 
+/* Set when a content buffer of TRIMMED_FROM bytes or more was moved by a reallocation; cleared
+ * by give_back_freed, which returns its pages. Only touched with the GIL held. */
+#define TRIMMED_FROM (1 << 20)
+static int moved_big_content = 0;
+
 /* Make the bytearray ``content`` ``size`` bytes long (``size`` larger than it is): within the
  * room a reservation left (MemoryWriterApi.reserve) by moving its end, as PyByteArray_Resize's
  * "minor" case does, since PyByteArray_Resize itself would give back any room beyond twice the
  * new size and so copy the content once per write of a growing file; else (also when a buffer
- * is exported: its BufferError) PyByteArray_Resize. 0, or -1 with an exception. */
+ * is exported: its BufferError) PyByteArray_Resize, noting a big buffer it moved (see
+ * give_back_freed). 0, or -1 with an exception. */
 static int
 grow_content(PyObject *content, Py_ssize_t size)
 {
@@ -1682,7 +1895,37 @@ grow_content(PyObject *content, Py_ssize_t size)
         array->ob_start[size] = '\0'; /* the trailing NUL bytearray keeps */
         return 0;
     }
-    return PyByteArray_Resize(content, size);
+    char *before = array->ob_bytes;
+    Py_ssize_t had = content_capacity(content);
+    if (PyByteArray_Resize(content, size) < 0) {
+        return -1;
+    }
+    if (array->ob_bytes != before && had >= TRIMMED_FROM) {
+        moved_big_content = 1;
+    }
+    return 0;
+}
+
+/* Give the pages of a big content buffer that a reallocation moved back to the system. glibc's
+ * realloc moves a block it cannot grow in place by malloc, copy and free; once anything freed
+ * a mapped block of up to 32 MiB, its dynamic mmap threshold is that high and the old copy is
+ * a free heap block that stays resident until the heap's top passes the trim threshold (twice
+ * as high): a 64 MiB file written in 1 MiB appends after such a free kept ~28 MiB of its old
+ * copy resident (peak resident set 1.43x its size; 1.00x with this). malloc_trim madvises the
+ * whole free pages of glibc's heap away, under glibc's arena lock (it walks the free blocks:
+ * once per move of a buffer of a MiB or more). Called out of the section the file system's
+ * lock guards, with the GIL held and no Python code run (the raw file's write moves its offset
+ * after this as one step with the write: see enter_free). Other C libraries: nothing to do. */
+static void
+give_back_freed(void)
+{
+    if (!moved_big_content) {
+        return;
+    }
+    moved_big_content = 0;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }
 
 #ifndef MADV_POPULATE_WRITE
@@ -1803,6 +2046,7 @@ memory_pwrite(PyObject *space, PyObject *acquire, PyObject *release, PyObject *h
     if (release != NULL && unlock(release) < 0) {
         return -1;
     }
+    give_back_freed(); /* out of the locked section: no thread waits on it meanwhile */
     return done;
 }
 
@@ -1837,6 +2081,10 @@ memory_writer_write(PyObject *writer, const char *data, Py_ssize_t length, long 
         return 0;
     }
     MemoryWriter *self = (MemoryWriter *)writer;
+    if (self->fs_locked != NULL) { /* the lock seen free, not taken: SQLite's page writes */
+        return memory_pwrite(self->space, self->fs_locked, NULL, self->handle, data, length,
+                             offset);
+    }
     return memory_pwrite(self->space, self->fs_acquire, self->fs_release, self->handle, data,
                          length, offset);
 }
@@ -1858,7 +2106,8 @@ memory_writer_reserve(PyObject *writer, long long size)
     if (node == NULL || !Py_IS_TYPE(node, layout.regular_file)) {
         return 0;
     }
-    int taken = try_lock(self->fs_acquire);
+    /* only C in between (a resize): the lock seen free need not be taken (enter_free) */
+    int taken = enter_free(self->fs_locked, self->fs_acquire);
     if (taken <= 0) {
         return taken;
     }
@@ -1869,7 +2118,12 @@ memory_writer_reserve(PyObject *writer, long long size)
     if (content != NULL && PyByteArray_CheckExact(content) &&
         SLOT(self->space, layout.s_max_pages) == Py_None && size > content_capacity(content)) {
         Py_ssize_t have = PyByteArray_GET_SIZE(content);
+        char *before = ((PyByteArrayObject *)content)->ob_bytes;
+        Py_ssize_t had = content_capacity(content);
         if (PyByteArray_Resize(content, (Py_ssize_t)size) == 0) {
+            if (((PyByteArrayObject *)content)->ob_bytes != before && had >= TRIMMED_FROM) {
+                moved_big_content = 1;
+            }
             /* back to its own size, the room kept: PyByteArray_Resize's "minor" shrink */
             Py_SET_SIZE(content, have);
             ((PyByteArrayObject *)content)->ob_start[have] = '\0';
@@ -1879,9 +2133,10 @@ memory_writer_reserve(PyObject *writer, long long size)
             PyErr_Clear(); /* exported (BufferError) or no memory: writes grow it as before */
         }
     }
-    if (unlock(self->fs_release) < 0) {
+    if (leave_free(self->fs_locked, self->fs_release) < 0) {
         return -1;
     }
+    give_back_freed();
     return done;
 }
 
@@ -2532,7 +2787,7 @@ memory_writer_read(PyObject *writer, char *buffer, Py_ssize_t length, long long 
         if (stamp == NULL) {
             return -1;
         }
-        int taken = try_lock(self->fs_acquire);
+        int taken = enter_free(self->fs_locked, self->fs_acquire); /* only C inside */
         if (taken <= 0) {
             Py_DECREF(stamp);
             return taken < 0 ? -1 : -2;
@@ -2545,7 +2800,7 @@ memory_writer_read(PyObject *writer, char *buffer, Py_ssize_t length, long long 
     if (stamp != NULL) {
         set_slot(node, layout.i_atime, stamp);
         set_slot(node, layout.i_stat, Py_NewRef(Py_None));
-        if (unlock(self->fs_release) < 0) {
+        if (leave_free(self->fs_locked, self->fs_release) < 0) {
             return -1;
         }
     }
@@ -3821,7 +4076,6 @@ typedef struct {
     vectorcallfunc vectorcall;
 } FastMkdir;
 
-static PyObject *str_umask; /* "_umask" */
 
 static int
 fast_mkdir_traverse(FastMkdir *self, visitproc visit, void *arg)
@@ -4109,6 +4363,537 @@ static PyType_Spec fast_mkdir_spec = {
     .slots = fast_mkdir_slots,
 };
 
+/* -- FastNames: os.unlink, os.remove, os.rename and os.replace of plain absolute names on a
+ *    memory file system -------------------------------------------------------------------- */
+
+/* The common case of MemoryFileSystem.unlink_at and rename_at for a regular file, done under
+ * the file system's lock (enter_free) with no Python code between reading the tree and the
+ * last change: plain absolute ASCII paths whose directories the resolver's caches or plain
+ * lookups find (plain_parent: search permission checked), may_delete's and may_create's
+ * checks (write and search on the directories unless root, the sticky bit, a live target
+ * directory), then the entries, link counts, times, cached status records and counted space
+ * changed as _detach and _rename change them. Everything else -- dir_fd and every other
+ * keyword, relative, bytes or non-ASCII paths, links or dots on the way, a directory or a
+ * link as the source or the replaced name, a sparse or mapped file to free, a missing name,
+ * any refusal, a busy lock -- is the backend's Python method's, called with the caller's own
+ * arguments, so behaviour and errors stay the Python code's. It reads only slots that
+ * FastPaths' and FastMkdir's tables already list (their configure() calls check them). */
+
+typedef struct {
+    PyObject_HEAD
+    FastPaths *paths;    /* the backend's fast paths: its file system, resolver and lock */
+    PyObject *python[4]; /* the backend's Python unlink, remove, rename and replace (bound) */
+} FastNames;
+
+enum { NAMES_UNLINK, NAMES_REMOVE, NAMES_RENAME, NAMES_REPLACE };
+
+static PyObject *pure_path_types[2]; /* pathlib.PosixPath and PurePosixPath (the first FastNames
+                                      * finds them): the only PathLike types whose __fspath__ is
+                                      * called here, being known to run no code of the caller's */
+
+static int
+fast_names_traverse(FastNames *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->paths);
+    for (int which = 0; which < 4; which++) {
+        Py_VISIT(self->python[which]);
+    }
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+static int
+fast_names_clear(FastNames *self)
+{
+    Py_CLEAR(self->paths);
+    for (int which = 0; which < 4; which++) {
+        Py_CLEAR(self->python[which]);
+    }
+    return 0;
+}
+
+static void
+fast_names_dealloc(FastNames *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    fast_names_clear(self);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+static PyObject *
+fast_names_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"fast_paths", "unlink", "remove", "rename", "replace", NULL};
+    PyObject *paths, *python[4];
+    if (!configured || !mkdir_configured) {
+        PyErr_SetString(PyExc_RuntimeError, "configure() and configure_mkdir() first");
+        return NULL;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!$OOOO:FastNames", keywords,
+                                     fast_paths_type, &paths, &python[0], &python[1],
+                                     &python[2], &python[3])) {
+        return NULL;
+    }
+    for (int which = 0; which < 4; which++) {
+        if (!PyCallable_Check(python[which])) {
+            PyErr_SetString(PyExc_TypeError, "unlink, remove, rename and replace must be callable");
+            return NULL;
+        }
+    }
+    if (pure_path_types[0] == NULL) {
+        PyObject *pathlib = PyImport_ImportModule("pathlib");
+        PyObject *posix_path = pathlib ? PyObject_GetAttrString(pathlib, "PosixPath") : NULL;
+        PyObject *pure = posix_path ? PyObject_GetAttrString(pathlib, "PurePosixPath") : NULL;
+        Py_XDECREF(pathlib);
+        if (pure == NULL || !PyType_Check(posix_path) || !PyType_Check(pure)) {
+            Py_XDECREF(posix_path);
+            Py_XDECREF(pure);
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_TypeError, "pathlib's path classes are not types");
+            }
+            return NULL;
+        }
+        pure_path_types[0] = posix_path;
+        pure_path_types[1] = pure;
+    }
+    FastNames *self = (FastNames *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->paths = (FastPaths *)Py_NewRef(paths);
+    for (int which = 0; which < 4; which++) {
+        self->python[which] = Py_NewRef(python[which]);
+    }
+    return (PyObject *)self;
+}
+
+/* The str a path argument stands for when it is a plain absolute one (plain_absolute): the
+ * argument itself, or the str of a pathlib.PosixPath or PurePosixPath (Path.unlink and
+ * Path.rename pass the path objects themselves). A new reference; NULL without an error where
+ * the Python method must judge (bytes, ints, str subclasses, any other PathLike -- its
+ * __fspath__ may be the caller's code, which os.unlink runs exactly once: the Python method
+ * does), NULL with one where __fspath__ raised. Only those two exact types: their __fspath__
+ * (str(self), kept once made) runs none of the caller's code, so asking it again after a
+ * fallback changes nothing. */
+static PyObject *
+plain_path_of(PyObject *path)
+{
+    if (PyUnicode_CheckExact(path)) {
+        return plain_absolute(path) ? Py_NewRef(path) : NULL;
+    }
+    PyObject *type = (PyObject *)Py_TYPE(path);
+    if (type != pure_path_types[0] && type != pure_path_types[1]) {
+        return NULL;
+    }
+    PyObject *text = PyOS_FSPath(path);
+    if (text != NULL && !(PyUnicode_CheckExact(text) && plain_absolute(text))) {
+        Py_CLEAR(text);
+    }
+    return text;
+}
+
+/* may_delete's permission checks (fs/namei.c) of removing or replacing ``node`` in
+ * ``directory`` for the resolver's identity ``who``: write and search on the directory
+ * unless root, then the sticky bit (sticky_forbids: only root, the file's or the directory's
+ * owner). 1 when allowed; 0 where the Python path must say what happens. */
+static int
+may_remove(PyObject *names, PyObject *who, PyObject *directory, PyObject *node)
+{
+    long long mode, uid, owner, directory_owner;
+    if ((SLOT(names, layout.r_check) != Py_False && permitted(directory, who, 3) != 1) ||
+        !exact_long(SLOT(directory, layout.i_mode), &mode)) {
+        return 0;
+    }
+    return !(mode & S_ISVTX) ||
+        (exact_long(SLOT(who, layout.who_uid), &uid) &&
+         exact_long(SLOT(node, layout.i_uid), &owner) &&
+         exact_long(SLOT(directory, layout.i_uid), &directory_owner) &&
+         (uid == 0 || uid == owner || uid == directory_owner));
+}
+
+/* One link of a regular file dropped (_detach's and _rename's victim's arithmetic): what the
+ * stores put in place, made ahead (nothing the collector tracks) so none of them can fail. */
+typedef struct {
+    PyObject *links;  /* its link count after */
+    PyObject *inodes; /* the space's inode count after, NULL when it stays */
+    PyObject *pages;  /* the space's page count after, when the file is freed */
+    PyObject *empty;  /* its content after, when it is freed (node.clear()) */
+} Drop;
+
+static void
+drop_clear(Drop *drop)
+{
+    Py_CLEAR(drop->links);
+    Py_CLEAR(drop->inodes);
+    Py_CLEAR(drop->pages);
+    Py_CLEAR(drop->empty);
+}
+
+/* Prepare dropping one link of the exact RegularFile ``node``: 1 when ready, 0 where the
+ * Python path must do it (a sparse or mapped file to free, anything unusual), -1 with an
+ * exception; nothing changed in any case. A file with other links or an open handle stays
+ * (an open file keeps its content until its last handle closes: MemoryFileSystem._release);
+ * the last link of one no handle holds frees it. */
+static int
+drop_prepare(Drop *drop, PyObject *space, PyObject *node)
+{
+    long long links, inodes, pages_used, pages = 0;
+    PyObject *handles = SLOT(node, layout.i_handles);
+    PyObject *freed = SLOT(node, mkdir_layout.i_freed);
+    PyObject *content = SLOT(node, layout.f_data);
+    memset(drop, 0, sizeof(*drop));
+    if (!exact_long(SLOT(node, layout.i_nlink), &links) || links < 1 || handles == NULL ||
+        !PyAnySet_Check(handles) || freed != Py_False ||
+        !exact_long(SLOT(space, mkdir_layout.s_used_inodes), &inodes) ||
+        !exact_long(SLOT(space, layout.s_used_pages), &pages_used)) {
+        return 0;
+    }
+    int frees = links == 1 && PySet_GET_SIZE(handles) == 0;
+    if (frees) {
+        if (content == NULL || !PyByteArray_CheckExact(content)) {
+            return 0; /* sparse or mapped: its pages and clear() are the Python code's */
+        }
+        pages = (PyByteArray_GET_SIZE(content) + 4095) >> 12; /* page_count */
+    }
+    drop->links = PyLong_FromLongLong(links - 1);
+    /* the name's own inode (tmpfs counts each link) or, for the last, the file's */
+    if (drop->links != NULL && (links > 1 || frees)) {
+        drop->inodes = PyLong_FromLongLong(inodes - 1);
+    }
+    if (drop->links != NULL && frees) {
+        drop->pages = PyLong_FromLongLong(pages_used - pages);
+        drop->empty = PyByteArray_FromStringAndSize(NULL, 0);
+    }
+    if (drop->links == NULL || ((links > 1 || frees) && drop->inodes == NULL) ||
+        (frees && (drop->pages == NULL || drop->empty == NULL))) {
+        drop_clear(drop);
+        return -1;
+    }
+    return 1;
+}
+
+/* Make the change drop_prepare prepared, with the file's ctime ``now``: stores only. */
+static void
+drop_commit(Drop *drop, PyObject *space, PyObject *node, PyObject *now)
+{
+    set_slot(node, layout.i_nlink, drop->links);
+    set_slot(node, layout.i_ctime, Py_NewRef(now));
+    set_slot(node, layout.i_stat, Py_NewRef(Py_None));
+    if (drop->inodes != NULL) {
+        set_slot(space, mkdir_layout.s_used_inodes, drop->inodes);
+    }
+    if (drop->empty != NULL) {
+        set_slot(node, mkdir_layout.i_freed, Py_NewRef(Py_True));
+        set_slot(space, layout.s_used_pages, drop->pages);
+        set_slot(node, layout.f_data, drop->empty); /* node.clear() of a dense file */
+    }
+    memset(drop, 0, sizeof(*drop)); /* (the slots hold them now) */
+}
+
+/* A directory's entries changed at ``now`` (Inode.modified, and the listing cache dropped). */
+static void
+entries_changed(PyObject *directory, PyObject *now)
+{
+    set_slot(directory, mkdir_layout.d_listed, Py_NewRef(Py_None));
+    set_slot(directory, layout.i_mtime, Py_NewRef(now));
+    set_slot(directory, layout.i_ctime, Py_NewRef(now));
+    set_slot(directory, layout.i_stat, Py_NewRef(Py_None));
+}
+
+/* The resolver's identity when the state the fast paths read is as expected (borrowed), or
+ * NULL: the classes configured before the last configure(), or another provider. */
+static PyObject *
+names_identity(FastPaths *paths)
+{
+    if (paths->fs == NULL || !Py_IS_TYPE(paths->names, layout.resolver) ||
+        !Py_IS_TYPE(paths->space, layout.space)) {
+        return NULL;
+    }
+    PyObject *who = SLOT(paths->names, layout.r_who);
+    return who != NULL && Py_IS_TYPE(who, layout.identity) ? who : NULL;
+}
+
+/* os.unlink(path) and os.remove(path) (``which``) of a regular file: see above. */
+static PyObject *
+names_unlink(FastNames *self, int which, PyObject *const *args, Py_ssize_t nargs,
+             PyObject *kwnames)
+{
+    FastPaths *paths = self->paths;
+    if (kwnames != NULL || nargs != 1 || names_identity(paths) == NULL) {
+        goto python;
+    }
+    PyObject *path = plain_path_of(args[0]);
+    if (path == NULL) {
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        goto python;
+    }
+    PyObject *now = PyLong_FromLongLong(now_ns());
+    if (now == NULL) {
+        Py_DECREF(path);
+        return NULL;
+    }
+    PyObject *names = paths->names, *space = paths->space, *name = NULL, *node = NULL;
+    PyObject *directory;
+    Drop drop = {NULL, NULL, NULL, NULL};
+    int done = 0; /* 1: unlinked here, -1: an error */
+    int taken = enter_free(paths->fs_locked, paths->fs_acquire);
+    if (taken <= 0) {
+        done = taken;
+        goto out;
+    }
+    PyObject *who = names_identity(paths);
+    if (plain_parent(names, path, &directory, &name)) {
+        PyObject *entries = SLOT(directory, layout.dir_entries);
+        node = entries != NULL && PyDict_CheckExact(entries)
+            ? PyDict_GetItemWithError(entries, name) : NULL;
+        /* a regular file (a directory's EISDIR, a link's forget(): Python's), may_delete */
+        if (node != NULL && Py_IS_TYPE(node, layout.regular_file) &&
+            may_remove(names, who, directory, node) &&
+            (done = drop_prepare(&drop, space, node)) == 1) {
+            Py_INCREF(node); /* kept past its entry */
+            /* the one change that may fail comes first; then stores only, as _detach */
+            if (PyDict_DelItem(entries, name) < 0) {
+                done = -1;
+                drop_clear(&drop);
+            }
+            else {
+                entries_changed(directory, now);
+                drop_commit(&drop, space, node, now);
+            }
+        }
+        else {
+            node = NULL;
+        }
+    }
+    if (PyErr_Occurred()) {
+        done = -1;
+    }
+    if (leave_free(paths->fs_locked, paths->fs_release) < 0) {
+        done = -1;
+    }
+out:
+    Py_XDECREF(node); /* (may free the file: after the lock) */
+    Py_XDECREF(name);
+    Py_DECREF(now);
+    Py_DECREF(path);
+    if (done == 1) {
+        Py_RETURN_NONE;
+    }
+    if (done < 0) {
+        return NULL;
+    }
+python:
+    return PyObject_Vectorcall(self->python[which], args, nargs, kwnames);
+}
+
+/* os.rename(src, dst) and os.replace(src, dst) (``which``) of a regular file, onto a new name
+ * or over a regular file: see above. */
+static PyObject *
+names_rename(FastNames *self, int which, PyObject *const *args, Py_ssize_t nargs,
+             PyObject *kwnames)
+{
+    FastPaths *paths = self->paths;
+    if (kwnames != NULL || nargs != 2 || names_identity(paths) == NULL) {
+        goto python;
+    }
+    PyObject *src = plain_path_of(args[0]);
+    PyObject *dst = src == NULL ? NULL : plain_path_of(args[1]);
+    if (dst == NULL) {
+        Py_XDECREF(src);
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        goto python;
+    }
+    PyObject *now = PyLong_FromLongLong(now_ns());
+    if (now == NULL) {
+        Py_DECREF(src);
+        Py_DECREF(dst);
+        return NULL;
+    }
+    PyObject *names = paths->names, *space = paths->space;
+    PyObject *old_name = NULL, *new_name = NULL, *node = NULL, *victim = NULL;
+    PyObject *old_dir, *new_dir;
+    Drop drop = {NULL, NULL, NULL, NULL};
+    int done = 0; /* 1: renamed here (or nothing to do), -1: an error */
+    int taken = enter_free(paths->fs_locked, paths->fs_acquire);
+    if (taken <= 0) {
+        done = taken;
+        goto out;
+    }
+    PyObject *who = names_identity(paths);
+    long long links;
+    /* rename_lookup's order: the source's directory, then the target's */
+    if (!plain_parent(names, src, &old_dir, &old_name) ||
+        !plain_parent(names, dst, &new_dir, &new_name)) {
+        goto unlock;
+    }
+    PyObject *old_entries = SLOT(old_dir, layout.dir_entries);
+    PyObject *new_entries = SLOT(new_dir, layout.dir_entries);
+    if (old_entries == NULL || !PyDict_CheckExact(old_entries) || new_entries == NULL ||
+        !PyDict_CheckExact(new_entries)) {
+        goto unlock;
+    }
+    PyObject *found = PyDict_GetItemWithError(old_entries, old_name);
+    if (found == NULL || !Py_IS_TYPE(found, layout.regular_file)) {
+        goto unlock; /* ENOENT, a directory, a link (forget()): Python's */
+    }
+    PyObject *replaced = PyDict_GetItemWithError(new_entries, new_name);
+    if (replaced == found) {
+        done = 1; /* the same file under both names: rename(2) does nothing */
+        goto unlock;
+    }
+    if ((replaced == NULL && PyErr_Occurred()) ||
+        (replaced != NULL && !Py_IS_TYPE(replaced, layout.regular_file))) {
+        goto unlock; /* over a directory (EISDIR) or a link: Python's */
+    }
+    /* vfs_rename: may_delete on the source, then may_create or may_delete on the target */
+    if (!may_remove(names, who, old_dir, found)) {
+        goto unlock;
+    }
+    if (replaced == NULL) {
+        if (!exact_long(SLOT(new_dir, layout.i_nlink), &links) || links <= 0 ||
+            (SLOT(names, layout.r_check) != Py_False && permitted(new_dir, who, 3) != 1)) {
+            goto unlock; /* a removed directory's ENOENT, EACCES: Python's */
+        }
+    }
+    else if (!may_remove(names, who, new_dir, replaced) ||
+             (done = drop_prepare(&drop, space, replaced)) != 1) {
+        goto unlock;
+    }
+    node = Py_NewRef(found);
+    victim = Py_XNewRef(replaced); /* kept past its entry */
+    /* the new name first (replacing the victim's entry), the one store that may fail; the
+     * old name's removal cannot then (an existing key, a str's hash kept), and were it to,
+     * the new entry is undone: never under neither name, nor under both */
+    if (PyDict_SetItem(new_entries, new_name, node) < 0) {
+        drop_clear(&drop);
+        done = -1;
+        goto unlock;
+    }
+    if (PyDict_DelItem(old_entries, old_name) < 0) {
+        if (victim != NULL) {
+            PyDict_SetItem(new_entries, new_name, victim); /* (an existing key: no failure) */
+        }
+        else {
+            PyDict_DelItem(new_entries, new_name);
+        }
+        drop_clear(&drop);
+        done = -1;
+        goto unlock;
+    }
+    entries_changed(new_dir, now);
+    entries_changed(old_dir, now);
+    set_slot(node, layout.i_ctime, Py_NewRef(now));
+    set_slot(node, layout.i_stat, Py_NewRef(Py_None));
+    if (victim != NULL) {
+        drop_commit(&drop, space, victim, now);
+    }
+    done = 1;
+unlock:
+    if (PyErr_Occurred()) {
+        done = -1;
+    }
+    if (leave_free(paths->fs_locked, paths->fs_release) < 0) {
+        done = -1;
+    }
+out:
+    Py_XDECREF(node);
+    Py_XDECREF(victim); /* (may free the replaced file: after the lock) */
+    Py_XDECREF(old_name);
+    Py_XDECREF(new_name);
+    Py_DECREF(now);
+    Py_DECREF(src);
+    Py_DECREF(dst);
+    if (done == 1) {
+        Py_RETURN_NONE;
+    }
+    if (done < 0) {
+        return NULL;
+    }
+python:
+    return PyObject_Vectorcall(self->python[which], args, nargs, kwnames);
+}
+
+PyDoc_STRVAR(fast_names_unlink_doc,
+"unlink($self, /, path, *, dir_fd=None)\n--\n\n"
+"os.unlink.");
+
+static PyObject *
+fast_names_unlink(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return names_unlink((FastNames *)self, NAMES_UNLINK, args, nargs, kwnames);
+}
+
+PyDoc_STRVAR(fast_names_remove_doc,
+"remove($self, /, path, *, dir_fd=None)\n--\n\n"
+"os.remove (the same as unlink; only its name in error messages differs).");
+
+static PyObject *
+fast_names_remove(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return names_unlink((FastNames *)self, NAMES_REMOVE, args, nargs, kwnames);
+}
+
+PyDoc_STRVAR(fast_names_rename_doc,
+"rename($self, /, src, dst, *, src_dir_fd=None, dst_dir_fd=None)\n--\n\n"
+"os.rename.");
+
+static PyObject *
+fast_names_rename(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return names_rename((FastNames *)self, NAMES_RENAME, args, nargs, kwnames);
+}
+
+PyDoc_STRVAR(fast_names_replace_doc,
+"replace($self, /, src, dst, *, src_dir_fd=None, dst_dir_fd=None)\n--\n\n"
+"os.replace (rename(2) already replaces).");
+
+static PyObject *
+fast_names_replace(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return names_rename((FastNames *)self, NAMES_REPLACE, args, nargs, kwnames);
+}
+
+static PyMethodDef fast_names_methods[] = {
+    {"unlink", (PyCFunction)(void (*)(void))fast_names_unlink, METH_FASTCALL | METH_KEYWORDS,
+     fast_names_unlink_doc},
+    {"remove", (PyCFunction)(void (*)(void))fast_names_remove, METH_FASTCALL | METH_KEYWORDS,
+     fast_names_remove_doc},
+    {"rename", (PyCFunction)(void (*)(void))fast_names_rename, METH_FASTCALL | METH_KEYWORDS,
+     fast_names_rename_doc},
+    {"replace", (PyCFunction)(void (*)(void))fast_names_replace, METH_FASTCALL | METH_KEYWORDS,
+     fast_names_replace_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+PyDoc_STRVAR(fast_names_doc,
+"FastNames(fast_paths, *, unlink, remove, rename, replace)\n--\n\n"
+"A backend's os.unlink, os.remove, os.rename and os.replace: a regular file's plain absolute\n"
+"names on its MemoryFileSystem changed here, every other case by the backend's Python\n"
+"method given for each (bound).");
+
+static PyType_Slot fast_names_slots[] = {
+    {Py_tp_doc, (void *)fast_names_doc},
+    {Py_tp_new, fast_names_new},
+    {Py_tp_dealloc, fast_names_dealloc},
+    {Py_tp_traverse, fast_names_traverse},
+    {Py_tp_clear, fast_names_clear},
+    {Py_tp_methods, fast_names_methods},
+    {0, NULL},
+};
+
+static PyType_Spec fast_names_spec = {
+    .name = "posixbackend._speedups.FastNames",
+    .basicsize = sizeof(FastNames),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = fast_names_slots,
+};
+
 static PyMethodDef module_methods[] = {
     {"configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
      configure_doc},
@@ -4172,6 +4957,7 @@ PyInit__speedups(void)
     PyObject *writer_type = PyType_FromSpec(&memory_writer_spec);
     memory_writer_type = (PyTypeObject *)writer_type;
     if (add_object(module, "FastMkdir", PyType_FromSpec(&fast_mkdir_spec)) < 0 ||
+        add_object(module, "FastNames", PyType_FromSpec(&fast_names_spec)) < 0 ||
         add_object(module, "RawFileBase", type) < 0 ||
         add_object(module, "MemoryWriter", writer_type) < 0 ||
         add_object(module, MEMORY_WRITER_API_ATTRIBUTE,

@@ -69,6 +69,29 @@ class FastMkdir:
     def __call__(self, path: Any, mode: int = 0o777, *, dir_fd: int | None = None) -> None: ...
     def mkdir(self, path: Any, mode: int = 0o777, *, dir_fd: int | None = None) -> None: ...
 
+class FastNames:
+    """os.unlink, os.remove, os.rename and os.replace of a regular file's plain absolute names
+    on the MemoryFileSystem of ``fast_paths``; the backend's bound Python method of each name
+    serves every other case."""
+
+    def __init__(
+        self,
+        fast_paths: FastPaths,
+        *,
+        unlink: Callable[..., None],
+        remove: Callable[..., None],
+        rename: Callable[..., None],
+        replace: Callable[..., None],
+    ) -> None: ...
+    def unlink(self, path: Any, *, dir_fd: int | None = None) -> None: ...
+    def remove(self, path: Any, *, dir_fd: int | None = None) -> None: ...
+    def rename(
+        self, src: Any, dst: Any, *, src_dir_fd: int | None = None, dst_dir_fd: int | None = None
+    ) -> None: ...
+    def replace(
+        self, src: Any, dst: Any, *, src_dir_fd: int | None = None, dst_dir_fd: int | None = None
+    ) -> None: ...
+
 class MemoryWriter:
     def __init__(self, handle: Any) -> None: ...
     def __call__(self, data: bytes, offset: int, /) -> int: ...

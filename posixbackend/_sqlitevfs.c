@@ -193,6 +193,24 @@ static sqlite3_io_methods methods;
 static char *vfs_name;
 static PyObject *s_open, *s_close, *s_read, *s_write, *s_truncate, *s_device_characteristics,
     *s_delete, *s_access, *s_full_pathname, *s_last_error, *s_pragma, *s_failed;
+static PyObject *s_pread, *s_size, *s_sync; /* a journal's handle's methods (method_of) */
+
+/* The handle's method ``name`` kept in ``slot`` of ``file``: a journal opened here (see
+ * open_journal) looks it up on its first use only, since its memory file's reads, size and
+ * sync are served in C (by MemoryWriterApi) and the bound methods are their fallback (the GIL
+ * held). A borrowed reference, or NULL with an exception (the caller's to report). */
+static PyObject *
+method_of(PyObject *handle, PyObject **slot, PyObject *name)
+{
+    if (*slot == NULL) {
+        if (handle == NULL) {
+            PyErr_SetString(PyExc_RuntimeError, "the SQLite file is not open");
+            return NULL;
+        }
+        *slot = PyObject_GetAttr(handle, name);
+    }
+    return *slot;
+}
 
 /* Call target.<name>(*args) with the GIL; the result, or NULL after reporting the error. */
 static PyObject *
@@ -504,7 +522,14 @@ x_read(sqlite3_file *file, void *buffer, int amount, int64_t offset)
             return code;
         }
     }
-    PyObject *reader = ((VfsFile *)file)->reader;
+    VfsFile *opened = (VfsFile *)file;
+    PyObject *reader = opened->handle == NULL ? opened->reader
+        : method_of(opened->handle, &opened->reader, s_pread);
+    if (reader == NULL && opened->handle != NULL) {
+        code = failed(file, SQLITE_IOERR_READ);
+        PyGILState_Release(gil);
+        return code;
+    }
     if (reader != NULL) {
         PyObject *args[2] = {PyLong_FromLong(amount), PyLong_FromLongLong(offset)};
         if (args[0] != NULL && args[1] != NULL) {
@@ -640,7 +665,9 @@ x_sync(sqlite3_file *file, int flags)
         PyGILState_Release(gil); /* a memory file's: nothing to write back */
         return code;
     }
-    PyObject *result = PyObject_CallNoArgs(((VfsFile *)file)->syncer);
+    VfsFile *opened = (VfsFile *)file;
+    PyObject *syncer = method_of(opened->handle, &opened->syncer, s_sync);
+    PyObject *result = syncer == NULL ? NULL : PyObject_CallNoArgs(syncer);
     if (result == NULL) {
         code = failed(file, SQLITE_IOERR_FSYNC);
     }
@@ -662,7 +689,9 @@ x_file_size(sqlite3_file *file, int64_t *size)
         *size = known;
         return code;
     }
-    PyObject *result = PyObject_CallNoArgs(((VfsFile *)file)->sizer);
+    VfsFile *opened = (VfsFile *)file;
+    PyObject *sizer = method_of(opened->handle, &opened->sizer, s_size);
+    PyObject *result = sizer == NULL ? NULL : PyObject_CallNoArgs(sizer);
     long long value = result == NULL ? -1 : PyLong_AsLongLong(result);
     if (value == -1 && PyErr_Occurred()) {
         code = failed(file, SQLITE_IOERR_FSTAT);
@@ -845,13 +874,10 @@ open_journal(const char *name, sqlite3_file *file, int flags)
         return 0;
     }
     VfsFile *opened = (VfsFile *)file;
-    opened->reader = PyObject_GetAttrString(handle, "pread");
+    /* the handle's pread, size and sync: looked up at their first use (method_of) */
     opened->writer = writer_api->writer(handle);
-    opened->sizer = PyObject_GetAttrString(handle, "size");
-    opened->syncer = PyObject_GetAttrString(handle, "sync");
     opened->locks = (LockRecord *)PyType_GenericNew(&LockRecordType, NULL, NULL);
-    if (opened->reader == NULL || opened->writer == NULL || opened->sizer == NULL ||
-        opened->syncer == NULL || opened->locks == NULL) {
+    if (opened->writer == NULL || opened->locks == NULL) {
         PyErr_Clear();
         Py_CLEAR(opened->reader);
         Py_CLEAR(opened->writer);
@@ -1162,7 +1188,8 @@ PyInit__sqlitevfs(void)
         || intern(&s_delete, "c_delete") || intern(&s_access, "c_access")
         || intern(&s_full_pathname, "c_full_pathname")
         || intern(&s_last_error, "c_last_error") || intern(&s_pragma, "c_pragma")
-        || intern(&s_failed, "c_failed")) {
+        || intern(&s_failed, "c_failed") || intern(&s_pread, "pread")
+        || intern(&s_size, "size") || intern(&s_sync, "sync")) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&module_def);

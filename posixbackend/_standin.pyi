@@ -16,7 +16,11 @@ class StandIn:
     def __reduce__(self) -> str: ...
 
 def configure(
-    active: ContextVar[Any], anchors: dict[int, Any], serve: Callable[..., Any], /
+    active: ContextVar[Any],
+    anchors: dict[int, Any],
+    serve: Callable[..., Any],
+    prefixes: list[str],
+    /,
 ) -> None: ...
 def set_pending(flag: bool, /) -> None: ...
 def copy_candidates(

@@ -136,6 +136,32 @@ def test_plots_are_drawn_as_png_and_svg(tmp_path: Any) -> None:
     assert all(os.path.getsize(path) > 0 for path in written)
 
 
+def test_plots_are_redrawn_from_a_saved_results_file(tmp_path: Any, capsys: Any) -> None:
+    """``python -m benchmarks.plots RESULTS DIR --only NAME``: the named curves only, the same
+    bytes each time (the README's figure is redrawn this way); an unmatched name is an error."""
+    pytest.importorskip("matplotlib")
+    other = [
+        row_from("scale", "os.scandir + is_file, per entry", {"native": [1.0], "managed": [1.0]},
+                 target=Target(1.0), axis="entries", size=size)
+        for size in (10, 100)
+    ]  # fmt: skip (a second curve, which --only leaves out)
+    results = str(tmp_path / "results.json")
+    report.write_json(results, [Outcome("scale", [*curve_rows(), *other])], {})
+    figures = tmp_path / "figures"
+    assert plots.main([results, str(figures), "--only", "stat-distinct"]) == 0
+    names = sorted(os.listdir(figures))
+    assert names == ["scale-os-stat-distinct-paths.png", "scale-os-stat-distinct-paths.svg"]
+    first = (figures / names[1]).read_bytes()
+    assert b"<dc:date>" not in first
+    assert plots.main([results, str(figures), "--only", "stat-distinct"]) == 0
+    assert (figures / names[1]).read_bytes() == first
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        plots.main([results, str(figures), "--only", "no-such-curve"])
+    assert exit_info.value.code == 2
+    assert "no curve in" in capsys.readouterr().err
+
+
 def test_rows_give_ratios_per_round_and_verdicts() -> None:
     row = curve_rows()[0]
     assert row.ratios["managed"] == Spread(1.5, 1.0, 2.0, 1.25, 1.75)

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 import compat
 from posixbackend.emulated.args import PathArg, check_fd_and_follow_symlinks, int_arg, path_arg
-from posixbackend.emulated.paths import PathFunctions
+from posixbackend.emulated.paths import PathFunctions, plain_absolute
 from vfs.errors import named_error, os_error
 
 NO_XATTRS = compat.declare(
@@ -64,6 +64,15 @@ class XattrFunctions(PathFunctions):
 
     def listxattr(self, path: Any = None, *, follow_symlinks: bool = True) -> NoReturn:
         """os.listxattr (of the current directory when ``path`` is None)."""
+        if follow_symlinks is True and plain_absolute(path):
+            # shutil.copystat's call, once per file copied: the path as it stands (nothing for
+            # the converter to do), the stat's errors, then the refusal
+            try:
+                self.stat(path)
+            except OSError as error:
+                raise named_error(error, path) from None
+            NO_XATTRS.hit(path=path)
+            raise os_error(errno.EOPNOTSUPP, path)
         target = path_arg(path, "listxattr", allow_fd=True, nullable=True)
         self._unsupported("listxattr", target, follow_symlinks)
 

@@ -232,6 +232,23 @@ def fast_mkdir(
     return made
 
 
+NAME_CALLS = ("unlink", "remove", "rename", "replace")
+"""The calls :func:`fast_names` gives in C."""
+
+
+def fast_names(
+    fast: dict[str, Callable[..., Any]], python: dict[str, Callable[..., None]]
+) -> dict[str, Callable[..., None]]:
+    """The C os.unlink, os.remove, os.rename and os.replace over the fast paths ``fast`` (what
+    :func:`fast_paths` gave): a regular file's plain absolute names on their MemoryFileSystem
+    changed there, every other case by the backend's bound Python method of that name in
+    ``python``."""
+    assert _speedups is not None
+    paths: Any = fast["stat"]  # a bound method of the FastPaths object
+    names = _speedups.FastNames(paths.__self__, **python)
+    return {name: getattr(names, name) for name in NAME_CALLS}
+
+
 def pwrite_of(handle: Handle) -> Callable[[bytes, int], int]:
     """``handle.pwrite``, in C for its common case when the handle is a memory file system's
     and the accelerator is wanted (see :func:`wanted`); the handle's own method otherwise."""

@@ -45,6 +45,41 @@ _KEEPS_OWN_CALLS: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDiction
 lstat (asked once per class: every block builds a backend)."""
 
 
+_KEEPS_OWN_NAMES: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+"""Backend classes -> whether they keep the library's unlink, remove, rename and replace."""
+_NAME_FUNCTIONS = tuple((name, vars(PathFunctions)[name]) for name in accelerator.NAME_CALLS)
+"""The Python methods behind the C ones (accelerator.fast_names), by name."""
+_NAMES_PENDING = "_fast_names_pending"
+"""The instance-dict key of the fast paths an accelerated backend's C unlink, remove, rename
+and replace are made from at the first use of one of them (see _NameOnFirstUse)."""
+
+
+class _NameOnFirstUse:
+    """EmulatedBackend's unlink, remove, rename or replace: on an accelerated backend, the C
+    four (accelerator.fast_names) made the first time one of them is looked up and kept in the
+    instance's dict from then on; else the Python method (kept there too). Made on first use
+    because most blocks never remove or rename, and making them with every backend cost ~25k
+    instructions a build (a C object, eight bound methods, a cycle with the backend)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.function = vars(PathFunctions)[name]
+        self.__doc__ = self.function.__doc__
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        if instance is None:  # the class's attribute is the Python function, as before
+            return self.function
+        own = vars(instance)
+        fast = own.pop(_NAMES_PENDING, None)  # (one thread makes them; a racing one gets
+        if fast is None:  # the Python method, correct and slower until the next lookup)
+            bound = own[self.name] = self.function.__get__(instance, owner)
+            return bound
+        python = {name: function.__get__(instance) for name, function in _NAME_FUNCTIONS}
+        made = accelerator.fast_names(fast, python)
+        own.update(made)
+        return made[self.name]
+
+
 def _keeps_own_calls(cls: type) -> bool:
     """Whether ``cls`` serves the accelerated calls with the library's own definitions (a
     subclass redefining one keeps the Python code in charge)."""
@@ -96,6 +131,10 @@ class EmulatedBackend(
     uname_result = posix.uname_result
     terminal_size = posix.terminal_size
     DirEntry = DirEntry
+    unlink = _NameOnFirstUse("unlink")
+    remove = _NameOnFirstUse("remove")
+    rename = _NameOnFirstUse("rename")
+    replace = _NameOnFirstUse("replace")
 
     def _accelerate(self, accelerated: bool | None) -> bool:
         """Serve read, lseek, open, close, stat and lstat from the C fast paths, unless a subclass
@@ -114,6 +153,13 @@ class EmulatedBackend(
         vars(self).update(fast)
         if cls.mkdir is PathFunctions.mkdir:  # (a subclass's own mkdir stays in charge)
             vars(self)["mkdir"] = accelerator.fast_mkdir(fast, PathFunctions.mkdir.__get__(self))
+        keeps_names = _KEEPS_OWN_NAMES.get(cls)
+        if keeps_names is None:  # (a subclass redefining one keeps all four in Python)
+            keeps_names = _KEEPS_OWN_NAMES[cls] = all(
+                getattr(cls, name) is vars(PathFunctions)[name] for name in accelerator.NAME_CALLS
+            )
+        if keeps_names:  # made at their first use (_NameOnFirstUse)
+            vars(self)[_NAMES_PENDING] = fast
         if accelerator.C_DIRENTRY is not None:  # the class its scandir's entries then have
             vars(self)["DirEntry"] = accelerator.C_DIRENTRY
         return True

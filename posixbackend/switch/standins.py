@@ -135,7 +135,7 @@ def _fast_stand_ins() -> types.ModuleType | None:
     if posix.environ.get(ENVIRONMENT_SWITCH.encode(), b"") not in (b"", b"0"):
         return None
     try:
-        _standin.configure(ACTIVE, ANCHORS, StandIn.__call__)
+        _standin.configure(ACTIVE, ANCHORS, StandIn.__call__, harness.PREFIXES)
     except RuntimeError:  # configured once per process, whatever imports this module again
         return None
     return _standin

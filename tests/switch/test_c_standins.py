@@ -1,10 +1,16 @@
 """The C stand-ins (posixbackend/_standin.c) against the Python ones: the same results and
 errors for the same calls, outside every block (the C fast path: the real function) and inside
-one (both hand the call to ``StandIn.__call__``), and the same face (names, signature,
-pickling, repr); plus what only the C type promises (immutable, configured once)."""
+one (the C route: the serving backend's method called in C while no harness is registered;
+else both hand the call to ``StandIn.__call__``), and the same face (names, signature,
+pickling, repr); plus what only the C type promises (immutable, configured once).
+
+pytest's own modules are a registered harness in this process (the plugin registers them), so
+the C route inside blocks is only taken where a test empties ``harness.PREFIXES`` for a while
+(:func:`no_harness`), as it is in every program not run by pytest."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib.util
 import inspect
@@ -24,7 +30,7 @@ from hypothesis import strategies as st
 
 import posixbackend
 from posixbackend import Permissions, backend
-from posixbackend.switch import standins
+from posixbackend.switch import harness, standins
 from posixbackend.switch.active import ACTIVE
 from posixbackend.switch.installation import INSTALLATION
 from vfs import Identity, MemoryFileSystem
@@ -121,11 +127,40 @@ def test_outside_blocks_the_c_stand_in_answers_as_the_python_one(
     compare_sample(str(tree), *arguments)
 
 
+@contextlib.contextmanager
+def no_harness() -> Iterator[None]:
+    """harness.PREFIXES emptied in place (the list the C stand-ins were configured with) for
+    the duration, as in a program pytest does not run; put back whatever happens."""
+    saved = list(harness.PREFIXES)
+    harness.PREFIXES.clear()
+    try:
+        yield
+    finally:
+        harness.PREFIXES[:] = saved
+
+
+def fallback_calls(call: Callable[[], Any]) -> int:
+    """How many times StandIn.__call__ (the Python decision) ran during ``call()``."""
+    code = standins.StandIn.__call__.__code__
+    seen = [0]
+
+    def profile(frame: Any, event: str, _: Any) -> None:
+        if event == "call" and frame.f_code is code:
+            seen[0] += 1
+
+    sys.setprofile(profile)
+    try:
+        call()
+    finally:
+        sys.setprofile(None)
+    return seen[0]
+
+
 @pytest.mark.usefixtures("uninstalled")
 @settings(max_examples=40, deadline=None)
-@given(arguments=ARGUMENTS)
+@given(arguments=ARGUMENTS, harnessed=st.booleans())
 def test_inside_a_block_the_c_stand_in_answers_as_the_python_one(
-    arguments: tuple[str, int],
+    arguments: tuple[str, int], harnessed: bool
 ) -> None:
     fs = MemoryFileSystem(identity=Identity.root())
     with backend("managed", file_system=fs, cwd="/"):
@@ -133,8 +168,65 @@ def test_inside_a_block_the_c_stand_in_answers_as_the_python_one(
         with open("/t/d/f", "wb") as file:
             file.write(b"x")
         os.symlink("d/f", "/t/link")
-        compare_sample("/t", *arguments)
+        with contextlib.nullcontext() if harnessed else no_harness():
+            compare_sample("/t", *arguments)
         assert sorted(os.listdir("/t")) == ["d", "link"]
+
+
+@pytest.mark.usefixtures("uninstalled")
+def test_inside_a_block_with_no_harness_the_backend_is_called_from_c() -> None:
+    """No Python decision per call while no harness is registered; with one (pytest's here),
+    every call asks StandIn.__call__, whose frame walk tells the harness's calls apart."""
+    c_stand_in, _ = pair("stat")
+    with backend("managed", file_system=MemoryFileSystem(), cwd="/"):
+        os.makedirs("/t")
+        with no_harness():
+            assert fallback_calls(lambda: [c_stand_in("/t") for _ in range(5)]) == 0
+            served = c_stand_in("/t")
+        assert fallback_calls(lambda: [c_stand_in("/t") for _ in range(5)]) == 5
+        assert served == os.stat("/t")
+
+
+class FakeBackend:
+    """What ACTIVE may hold, as far as a stand-in looks: a method, none, or a lookup that
+    fails otherwise than with AttributeError."""
+
+    def stat(self, *args: Any, **kwargs: Any) -> Any:
+        return ("stat", args, kwargs)
+
+    @property
+    def lstat(self) -> Any:
+        raise LookupError("lookup failed")
+
+    @property
+    def access(self) -> Any:
+        raise AttributeError("a property's own AttributeError")
+
+
+@pytest.mark.usefixtures("uninstalled")
+@pytest.mark.parametrize("name", ["stat", "lstat", "access", "readlink"])
+def test_the_c_route_asks_the_backend_as_the_python_stand_in_does(name: str) -> None:
+    """The method found, missing (the "not supported" ENOSYS of the Python stand-in: its gap is
+    hit once per call either way) or failing to be looked up: the same result or error."""
+    c_stand_in, python_stand_in = pair(name)
+    token = ACTIVE.set(FakeBackend())
+    try:
+        with no_harness():
+            results: list[tuple[Any, ...]] = []
+            for stand_in in (c_stand_in, python_stand_in):
+                try:
+                    results.append(("result", stand_in("/p", dir_fd=None)))
+                except OSError as error:
+                    results.append(("error", type(error), error.errno, str(error)))
+                except LookupError as error:
+                    results.append(("error", type(error), str(error)))
+    finally:
+        ACTIVE.reset(token)
+    assert results[0] == results[1]
+    expected = {"stat": "result", "lstat": "error", "access": "error", "readlink": "error"}
+    assert results[0][0] == expected[name]
+    if name in ("access", "readlink"):
+        assert results[0][2] == errno.ENOSYS and f"os.{name} is not supported" in results[0][3]
 
 
 @pytest.mark.usefixtures("uninstalled")
@@ -200,7 +292,7 @@ def test_the_c_type_cannot_be_changed_or_reconfigured() -> None:
     from posixbackend import _standin
 
     with pytest.raises(RuntimeError, match="configured already"):
-        _standin.configure(ACTIVE, {}, standins.StandIn.__call__)
+        _standin.configure(ACTIVE, {}, standins.StandIn.__call__, [])
 
 
 @pytest.mark.usefixtures("uninstalled")

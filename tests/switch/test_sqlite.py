@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,6 +33,7 @@ from posixbackend.sqlite import connect as routing
 from posixbackend.sqlite import library
 from vfs import FileSystem, HostFileSystem, Identity, MemoryFileSystem
 from vfs.delegate import DelegatingFileSystem, DelegatingHandle
+from vfs.memory.nodes import RegularFile
 from vfs.provider import Handle
 
 
@@ -985,3 +987,74 @@ def test_a_long_named_databases_journal_comes_and_goes(place: Place) -> None:
             connection.commit()
             seen.append(sorted(os.listdir(place.directory)))
     assert seen == [[name, name + "-journal"], [name]] * 2
+
+
+def _held_while(memory: MemoryFileSystem, path: str, work: Callable[[], None]) -> list[bool]:
+    """Run ``work`` while another thread holds ``memory``'s lock for a moment: whether the
+    content of ``path`` stayed as it was while the lock was held (no write may land then)."""
+    handle = memory.open(path, os.O_RDONLY)
+    node = handle.node
+    assert isinstance(node, RegularFile) and node.data is not None  # a dense file
+    data = node.data
+    taken = threading.Event()
+    unchanged: list[bool] = []
+
+    def hold() -> None:
+        with memory._lock:
+            taken.set()
+            before = bytes(data)
+            time.sleep(0.3)  # the work reaches its writes meanwhile, and must wait
+            unchanged.append(bytes(node.data or b"") == before)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    taken.wait()
+    try:
+        work()
+    finally:
+        thread.join()
+        handle.close()
+    return unchanged
+
+
+def test_page_writes_wait_for_the_file_systems_lock() -> None:
+    """A commit's page writes to a memory file (in C through the writer capsule, which looks
+    whether the file system's lock is free instead of taking it) never land while another
+    thread holds that lock: the commit waits for it, then writes every row."""
+    memory = MemoryFileSystem()
+    with backend("managed", file_system=memory):
+        connection = sqlite3.connect("/held.db")
+    with closing(connection):
+        connection.execute("create table t (x)")
+        connection.commit()
+        connection.execute("insert into t values (-1)")  # the journal is open from here
+
+        def commit() -> None:
+            connection.executemany("insert into t values (?)", [(row,) for row in range(3000)])
+            connection.commit()
+
+        unchanged = _held_while(memory, "/held.db", commit)
+        rows = connection.execute("select count(*), sum(x) from t").fetchone()
+    assert (unchanged, rows) == ([True], (3001, sum(range(3000)) - 1))
+
+
+def test_a_rollback_reads_its_journal_while_the_lock_is_busy() -> None:
+    """A rollback that must play its journal back (pages spilled to the database: a tiny
+    cache) while another thread holds the file system's lock reads the journal (made in C)
+    through its handle's pread once that lock is free, and leaves the rows as they were."""
+    memory = MemoryFileSystem()
+    with backend("managed", file_system=memory):
+        connection = sqlite3.connect("/spilled.db")
+    with closing(connection):
+        connection.execute("create table t (x)")
+        connection.executemany("insert into t values (?)", [(row,) for row in range(100)])
+        connection.commit()
+        connection.execute("pragma cache_size = 2")
+        connection.executemany("insert into t values (?)", [("x" * 500,) for _ in range(300)])
+        unchanged = _held_while(memory, "/spilled.db", connection.rollback)
+        listed = sorted(memory.listdir("/"))  # rolled back: the journal is gone at once
+        rows = connection.execute("select count(*), sum(x) from t").fetchone()
+        check = connection.execute("pragma integrity_check").fetchone()
+    assert (unchanged, listed, rows, check) == (
+        [True], ["spilled.db"], (100, sum(range(100))), ("ok",)
+    )
