@@ -1,6 +1,6 @@
 """Group ``scale`` (issue 20, item 2): cost against size, where Linux's stays flat.
 
-- ``os.stat`` and ``open().read()`` of distinct paths (each path once per batch, at most
+- ``os.stat`` and ``open().read()`` of distinct paths (each path once per pass, at most
   20,000 of them, in a shuffled order) in trees of 1e2..1e4 files (1e5, 1e6 with ``--full``),
   100 files a directory;
 - ``os.scandir`` + ``is_file`` per entry in directories of 10..1e4 entries (1e5 with
@@ -12,10 +12,15 @@
   alone at any size, with a CPU-time row).
 
 Targets: every timed row <= 1.0x native; <= 600 bytes a file; peak <= 1.1x the size.
+
+One point alone (the --full ones take minutes each): ``python -m benchmarks.group_scale
+--files 1000000 --entries 100000 [--rounds N]`` measures only the tree and directory sizes
+given and prints their table.
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import os
 import posix
@@ -48,9 +53,16 @@ SMALL = b"s" * 100
 CHUNK = b"c" * (1 << 20)
 PER_DIR = 100
 SAMPLE = 20_000
+LEAST_CALLS = 2000
+"""Calls per batch at least, in passes over the sampled paths: a batch of 100 calls (1e2
+files) carried the block's first-use cost (its backend built, ~100-250 us) and a cold first
+call (~50 us natively) as 1-2 us a call, more than the per-path cost the row is about."""
 OTHERS_UP_TO = 100_000
-"""pyfakefs and PyFilesystem2 are built up to this many files or entries (their set-up time
-beyond it is minutes); larger points compare managed with native only."""
+"""PyFilesystem2 is built up to this many files or entries; larger points compare managed
+with native (and pyfakefs, to its own limit) only."""
+PYFAKEFS_UP_TO = 10_000
+"""pyfakefs is built up to this many files or entries: 1e5 files took it 129 s through the
+real names (1e4: a few seconds), which with its rounds made --full run past an hour."""
 BIG_OTHERS_UP_TO = 64
 """The same for the big file, in MiB."""
 
@@ -63,6 +75,16 @@ def file_counts(settings: Settings) -> list[int]:
 def directory_sizes(settings: Settings) -> list[int]:
     sizes = [10, 100, 1000, 10_000] + ([100_000] if settings.full else [])
     return sorted({settings.size(size, 2) for size in sizes})
+
+
+def peers_missing(size: int) -> dict[str, str]:
+    """The peers not built at ``size`` files or entries, and why."""
+    missing = {}
+    if size > PYFAKEFS_UP_TO:
+        missing[PYFAKEFS] = "n/a (size)"
+    if size > OTHERS_UP_TO:
+        missing[PYFILESYSTEM2] = "n/a (size)"
+    return missing
 
 
 def big_sizes(settings: Settings) -> list[int]:
@@ -96,9 +118,17 @@ def sample(count: int, settings: Settings) -> list[int]:
     return chosen
 
 
-def over_paths(action: Callable[[str], object], paths: list[str]) -> Callable[[], float]:
-    """ns per path of one pass of ``action`` over ``paths``."""
-    return lambda: timed(lambda: [action(path) for path in paths], 1) / len(paths)
+def over_paths(
+    action: Callable[[str], object], paths: list[str], passes: int = 1
+) -> Callable[[], float]:
+    """ns per path of ``passes`` passes of ``action`` over ``paths`` (each path once a pass)."""
+
+    def batch() -> None:
+        for _ in range(passes):
+            for path in paths:
+                action(path)
+
+    return lambda: timed(batch, 1) / (passes * len(paths))
 
 
 def stat(path: str) -> os.stat_result:
@@ -128,12 +158,12 @@ def in_side(arena: Arena, side: str, measure: Callable[[], float]) -> Batch:
     return batch
 
 
-def distinct_paths(settings: Settings) -> list[Row]:
-    """stat and open+read of distinct paths, per tree size."""
+def distinct_paths(settings: Settings, counts: list[int] | None = None) -> list[Row]:
+    """stat and open+read of distinct paths, per tree size (``counts``: these sizes only)."""
     rows = []
-    for count in file_counts(settings):
+    for count in file_counts(settings) if counts is None else counts:
         others = count <= OTHERS_UP_TO
-        with Arena(pyfakefs=others) as arena:
+        with Arena(pyfakefs=count <= PYFAKEFS_UP_TO) as arena:
             top = f"{arena.root}/t"
             for side in arena.sides:
                 with arena.inside(side):
@@ -145,8 +175,11 @@ def distinct_paths(settings: Settings) -> list[Row]:
             if others:
                 mem = memory_fs()
                 build_fs2_tree(mem, count)
-            fs2_paths = [tree_paths("t", count)[n] for n in chosen]
-            missing = {} if others else {PYFAKEFS: "n/a (size)", PYFILESYSTEM2: "n/a (size)"}
+            # made once, not once per chosen path (at 1e6 files that was 2e10 steps: the
+            # hours --full ran before it measured anything)
+            fs2_tree = tree_paths("t", count)
+            fs2_paths = [fs2_tree[n] for n in chosen]
+            missing = peers_missing(count)
             for name, action, fs2_action in (
                 ("os.stat, distinct paths", stat,
                  None if mem is None else (lambda p, m=mem: m.getinfo(p, ["details"]))),
@@ -154,13 +187,16 @@ def distinct_paths(settings: Settings) -> list[Row]:
                  None if mem is None else fs2_read_all(mem)),
             ):  # fmt: skip
                 batches = {
-                    side: in_side(
-                        arena, side, over_paths(action, picked[: share(side, len(picked))])
-                    )
+                    side: in_side(arena, side, over_paths(
+                        action, picked[: share(side, len(picked))],
+                        passes(settings, share(side, len(picked))),
+                    ))
                     for side in arena.sides
-                }
+                }  # fmt: skip
                 if fs2_action is not None:
-                    batches[PYFILESYSTEM2] = over_paths(fs2_action, fs2_paths)
+                    batches[PYFILESYSTEM2] = over_paths(
+                        fs2_action, fs2_paths, passes(settings, len(fs2_paths))
+                    )
                 rows.append(
                     row_from(GROUP, name, paired(batches, settings.rounds), target=AT_NATIVE,
                              axis="files", size=count, missing=missing)
@@ -168,6 +204,11 @@ def distinct_paths(settings: Settings) -> list[Row]:
             if mem is not None:
                 mem.close()
     return rows
+
+
+def passes(settings: Settings, paths: int) -> int:
+    """Passes a batch makes over ``paths`` paths: enough for LEAST_CALLS calls."""
+    return max(1, -(-settings.number(LEAST_CALLS) // paths))
 
 
 def scandir_entries(path: str, repeat: int) -> Callable[[], float]:
@@ -199,12 +240,13 @@ def fs2_scandir_entries(mem: Any, path: str, repeat: int) -> Callable[[], float]
     return measure
 
 
-def directory_rows(settings: Settings) -> list[Row]:
+def directory_rows(settings: Settings, sizes: list[int] | None = None) -> list[Row]:
+    """scandir + is_file per entry, per directory size (``sizes``: these sizes only)."""
     rows = []
-    for size in directory_sizes(settings):
+    for size in directory_sizes(settings) if sizes is None else sizes:
         others = size <= OTHERS_UP_TO
         repeat = max(1, settings.number(20_000) // size)
-        with Arena(pyfakefs=others) as arena:
+        with Arena(pyfakefs=size <= PYFAKEFS_UP_TO) as arena:
             path = f"{arena.root}/big"
             for side in arena.sides:
                 with arena.inside(side):
@@ -222,7 +264,7 @@ def directory_rows(settings: Settings) -> list[Row]:
                 for n in range(size):
                     mem.create(f"big/f{n}")
                 batches[PYFILESYSTEM2] = fs2_scandir_entries(mem, "big", repeat)
-            missing = {} if others else {PYFAKEFS: "n/a (size)", PYFILESYSTEM2: "n/a (size)"}
+            missing = peers_missing(size)
             rows.append(
                 row_from(GROUP, "os.scandir + is_file, per entry", paired(batches, settings.rounds),
                          target=AT_NATIVE, axis="entries", size=size, missing=missing)
@@ -427,8 +469,10 @@ def run(settings: Settings) -> Outcome:
     rows.append(memory_row(settings))
     rows += big_file_rows(settings)
     notes = [
-        f"pyfakefs and PyFilesystem2 are set up to {OTHERS_UP_TO} files/entries and "
-        f"{BIG_OTHERS_UP_TO} MiB; beyond that managed meets native alone",
+        f"pyfakefs is set up to {PYFAKEFS_UP_TO} files/entries, PyFilesystem2 to "
+        f"{OTHERS_UP_TO}, both to {BIG_OTHERS_UP_TO} MiB; beyond that managed meets native "
+        "alone",
+        f"distinct paths: each batch at least {LEAST_CALLS} calls, in passes over the sample",
         "memory rows: the Python heap (tracemalloc) or the resident set's high-water mark"
         " (native's tmpfs pages are not the process's), in passes of their own; "
         "under ~4096 files the managed side's path caches add ~1 KB a file on top",
@@ -436,3 +480,24 @@ def run(settings: Settings) -> Outcome:
     if not settings.full:
         notes.append("--full adds 1e5 and 1e6 files, a 1e5-entry directory and a 1 GiB file")
     return Outcome(GROUP, rows, notes)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Measure the distinct-path rows at the tree sizes given and the scandir row at the
+    directory sizes given, alone, and print their table."""
+    from benchmarks import report
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.group_scale")
+    parser.add_argument("--files", type=int, nargs="*", default=[], help="tree sizes")
+    parser.add_argument("--entries", type=int, nargs="*", default=[], help="directory sizes")
+    parser.add_argument("--rounds", type=int, default=7, help="paired rounds per row")
+    args = parser.parse_args(argv)
+    settings = Settings(rounds=args.rounds, full=True)
+    started = time.perf_counter()
+    rows = distinct_paths(settings, args.files) + directory_rows(settings, args.entries)
+    took = f"ran {time.perf_counter() - started:.0f} s"
+    print(report.table(Outcome(GROUP, rows, [took])))
+
+
+if __name__ == "__main__":
+    main()
