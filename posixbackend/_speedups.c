@@ -4315,6 +4315,233 @@ static PyType_Spec fast_mkdir_spec = {
     .slots = fast_mkdir_slots,
 };
 
+/* -- FastCopies: os.sendfile between two memory files ---------------------------------------- */
+
+/* The common case of TransferFunctions.sendfile (shutil.copyfile's calls): from a dense memory
+ * file, at a given offset or at its description's, to the file offset of another regular file
+ * of the same MemoryFileSystem, in one step with the GIL held and no Python code run between
+ * reading the offsets and moving them. As Linux's: the count clipped to MAX_RW_COUNT and at
+ * the source's end of file (0 there, nothing written), the source's atime moved as a read moves
+ * it (relatime), the destination written as write(2) writes (memory_pwrite: times, space), its
+ * offset moved on by the count, the source's too when no offset is given (else it stays).
+ * Everything else -- keywords, non-int arguments, another kind of descriptor or provider, the
+ * same file on both sides, access modes or O_APPEND that refuse, a busy offset or lock, a
+ * sparse or mapped file, set-ID bits to clear, a size cap, anything that would raise -- is the
+ * backend's Python method's, called with the caller's own arguments. */
+
+#define MAX_RW_COUNT 0x7FFFF000LL /* what one read or write moves at most (Linux) */
+
+typedef struct {
+    PyObject_HEAD
+    FastPaths *paths;     /* the backend's fast paths: its fd table, file system and lock */
+    PyObject *sendfile;   /* the backend's Python sendfile (bound) */
+} FastCopies;
+
+static int
+fast_copies_traverse(FastCopies *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->paths);
+    Py_VISIT(self->sendfile);
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+static int
+fast_copies_clear(FastCopies *self)
+{
+    Py_CLEAR(self->paths);
+    Py_CLEAR(self->sendfile);
+    return 0;
+}
+
+static void
+fast_copies_dealloc(FastCopies *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    fast_copies_clear(self);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+static PyObject *
+fast_copies_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"fast_paths", "sendfile", NULL};
+    PyObject *paths, *sendfile;
+    if (!configured) {
+        PyErr_SetString(PyExc_RuntimeError, "configure() the accelerator first");
+        return NULL;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!$O:FastCopies", keywords,
+                                     fast_paths_type, &paths, &sendfile)) {
+        return NULL;
+    }
+    if (!PyCallable_Check(sendfile)) {
+        PyErr_SetString(PyExc_TypeError, "sendfile must be callable");
+        return NULL;
+    }
+    FastCopies *self = (FastCopies *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->paths = (FastPaths *)Py_NewRef(paths);
+    self->sendfile = Py_NewRef(sendfile);
+    return (PyObject *)self;
+}
+
+/* The memory handle (borrowed) of ``fd``'s FileDescription on ``paths``' file system when its
+ * description's flags (not O_PATH, and without ``refused``) have an access mode in ``modes``
+ * (a mask of 1 << mode), else NULL (no error). */
+static PyObject *
+copy_end(FastPaths *paths, PyObject *fd, int modes, long refused, PyObject **description_out)
+{
+    long long flags;
+    PyObject *description = file_description(paths, fd);
+    PyObject *handle = description ? memory_handle_of(description) : NULL;
+    if (handle == NULL || SLOT(handle, layout.h_fs) != paths->fs ||
+        !exact_long(SLOT(description, layout.d_flags), &flags) ||
+        flags & (O_PATH | refused) || !(modes & (1 << (flags & O_ACCMODE)))) {
+        return NULL;
+    }
+    *description_out = description;
+    return handle;
+}
+
+PyDoc_STRVAR(fast_copies_sendfile_doc,
+"sendfile($self, out_fd, in_fd, offset, count, /)\n--\n\n"
+"os.sendfile.");
+
+static PyObject *
+fast_copies_sendfile(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    FastCopies *self = (FastCopies *)op;
+    FastPaths *paths = self->paths;
+    long long count, given = -1, start, at, mode, atime, mtime, ctime;
+    if (nargs != 4 || kwnames != NULL || paths->fs == NULL || !PyLong_CheckExact(args[0]) ||
+        !PyLong_CheckExact(args[1]) || !exact_long(args[3], &count) || count <= 0 ||
+        (args[2] != Py_None && (!exact_long(args[2], &given) || given < 0))) {
+        goto python;
+    }
+    PyObject *source, *destination;
+    PyObject *reader = copy_end(paths, args[1], 1 << O_RDONLY | 1 << O_RDWR, 0, &source);
+    PyObject *writer = reader ? copy_end(paths, args[0], 1 << O_WRONLY | 1 << O_RDWR, O_APPEND,
+                                         &destination)
+                              : NULL;
+    if (writer == NULL) {
+        goto python;
+    }
+    PyObject *node = SLOT(reader, layout.h_reader); /* set while it reads the common way */
+    PyObject *sink = SLOT(writer, layout.h_node);
+    if (node == NULL || !Py_IS_TYPE(node, layout.regular_file) || sink == node ||
+        sink == NULL || !Py_IS_TYPE(sink, layout.regular_file) ||
+        !exact_long(SLOT(sink, layout.i_mode), &mode) || mode & 06000) {
+        goto python; /* the same file on both sides, a directory, set-ID bits to clear... */
+    }
+    PyObject *content = SLOT(node, layout.f_data);
+    PyObject *position = given < 0 ? free_offset(source) : NULL;
+    PyObject *written_at = free_offset(destination);
+    if (content == NULL || !PyByteArray_CheckExact(content) ||
+        content == SLOT(sink, layout.f_data) ||
+        (given < 0 && (position == NULL || !exact_long(position, &given) || given < 0)) ||
+        written_at == NULL || !exact_long(written_at, &at) || at < 0 ||
+        !exact_long(SLOT(node, layout.i_atime), &atime) ||
+        !exact_long(SLOT(node, layout.i_mtime), &mtime) ||
+        !exact_long(SLOT(node, layout.i_ctime), &ctime)) {
+        goto python;
+    }
+    start = given;
+    /* the kernel's checks of both areas (rw_verify_area), with the caller's count first */
+    if (start > LLONG_MAX - count) {
+        goto python;
+    }
+    if (count > MAX_RW_COUNT) {
+        count = MAX_RW_COUNT;
+    }
+    if (at > LLONG_MAX - count) {
+        goto python;
+    }
+    Py_ssize_t moved = readable_count(content, start, count);
+    if (moved && at > layout.max_file_size - moved) {
+        goto python; /* EFBIG, or a short write: the Python method's */
+    }
+    /* the new offsets made ahead: nothing can fail once the destination is written */
+    PyObject *out_offset = moved ? PyLong_FromLongLong(at + moved) : NULL;
+    PyObject *in_offset = moved && position ? PyLong_FromLongLong(start + moved) : NULL;
+    if (moved && (out_offset == NULL || (position && in_offset == NULL))) {
+        Py_XDECREF(out_offset);
+        Py_XDECREF(in_offset);
+        return NULL;
+    }
+    long long now = now_ns();
+    if (atime <= mtime || atime <= ctime || now - atime >= DAY_NS) {
+        /* the read's relatime (MemoryHandle.pread moves it after its copy: nothing can tell
+         * the two apart, as in memory_read_source); under the file system's lock */
+        int touched = touch_atime(paths, node, now);
+        if (touched <= 0) {
+            Py_XDECREF(out_offset);
+            Py_XDECREF(in_offset);
+            if (touched < 0) {
+                return NULL;
+            }
+            goto python;
+        }
+    }
+    if (!moved) {
+        return PyLong_FromLong(0); /* at or past the end of file: nothing written, no move */
+    }
+    /* taking and letting go of the lock runs no Python code: the offsets found free stay so,
+     * and the source's content (another bytearray than the one written) stays where it is */
+    int done = paths->fs_locked
+        ? memory_pwrite(paths->space, paths->fs_locked, NULL, writer,
+                        PyByteArray_AS_STRING(content) + start, moved, at)
+        : memory_pwrite(paths->space, paths->fs_acquire, paths->fs_release, writer,
+                        PyByteArray_AS_STRING(content) + start, moved, at);
+    if (done != 1) {
+        Py_DECREF(out_offset);
+        Py_XDECREF(in_offset);
+        if (done < 0) {
+            return NULL;
+        }
+        goto python; /* nothing written (the atime moved as the Python path's read moves it) */
+    }
+    set_offset(destination, out_offset);
+    if (in_offset != NULL) {
+        set_offset(source, in_offset);
+    }
+    return PyLong_FromSsize_t(moved);
+python:
+    return PyObject_Vectorcall(self->sendfile, args, nargs, kwnames);
+}
+
+static PyMethodDef fast_copies_methods[] = {
+    {"sendfile", (PyCFunction)(void (*)(void))fast_copies_sendfile,
+     METH_FASTCALL | METH_KEYWORDS, fast_copies_sendfile_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+PyDoc_STRVAR(fast_copies_doc,
+"FastCopies(fast_paths, *, sendfile)\n--\n\n"
+"A backend's os.sendfile: from one memory file to another of its MemoryFileSystem here,\n"
+"every other case by the backend's Python method given (bound).");
+
+static PyType_Slot fast_copies_slots[] = {
+    {Py_tp_doc, (void *)fast_copies_doc},
+    {Py_tp_new, fast_copies_new},
+    {Py_tp_dealloc, fast_copies_dealloc},
+    {Py_tp_traverse, fast_copies_traverse},
+    {Py_tp_clear, fast_copies_clear},
+    {Py_tp_methods, fast_copies_methods},
+    {0, NULL},
+};
+
+static PyType_Spec fast_copies_spec = {
+    .name = "posixbackend._speedups.FastCopies",
+    .basicsize = sizeof(FastCopies),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = fast_copies_slots,
+};
+
 /* -- FastNames: os.unlink, os.remove, os.rename and os.replace of plain absolute names on a
  *    memory file system -------------------------------------------------------------------- */
 
@@ -4910,6 +5137,7 @@ PyInit__speedups(void)
     memory_writer_type = (PyTypeObject *)writer_type;
     if (add_object(module, "FastMkdir", PyType_FromSpec(&fast_mkdir_spec)) < 0 ||
         add_object(module, "FastNames", PyType_FromSpec(&fast_names_spec)) < 0 ||
+        add_object(module, "FastCopies", PyType_FromSpec(&fast_copies_spec)) < 0 ||
         add_object(module, "RawFileBase", type) < 0 ||
         add_object(module, "MemoryWriter", writer_type) < 0 ||
         add_object(module, MEMORY_WRITER_API_ATTRIBUTE,

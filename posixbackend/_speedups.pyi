@@ -119,3 +119,10 @@ def configure_raw_file(
 
 class RawFileBase(io.RawIOBase):
     """The C methods of an accelerated backend's FileIO (a base before RawFile)."""
+
+class FastCopies:
+    """os.sendfile from one memory file to another of the MemoryFileSystem of ``fast_paths``;
+    ``sendfile`` (the backend's bound Python method) serves every other case."""
+
+    def __init__(self, fast_paths: FastPaths, *, sendfile: Callable[..., int]) -> None: ...
+    def sendfile(self, out_fd: int, in_fd: int, offset: int | None, count: int, /) -> int: ...

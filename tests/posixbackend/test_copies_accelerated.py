@@ -1,0 +1,321 @@
+"""The accelerator's os.sendfile (FastCopies) from one memory file to another: through the real
+names it does what native sendfile does (counts clipped at the end of file, which offsets move,
+errors with their class and errno) and shutil.copyfile copies as natively; against the Python
+method it leaves the same files, offsets, times moved and space counted, as root and as an
+unprivileged identity (set-ID bits cleared by the write); every case off its path is the
+Python code's."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from posixbackend import backend
+from posixbackend.emulated import EmulatedBackend, accelerator
+from posixbackend.emulated import backend as backend_module
+from posixbackend.emulated.descriptions import FileDescription
+from posixbackend.emulated.transfers import TransferFunctions
+from tests.posixbackend.test_accelerator import USER
+from vfs import Identity, MemoryFileSystem
+
+NEEDS_C = pytest.mark.skipif(not accelerator.AVAILABLE, reason=accelerator.MISSING)
+
+FILES = {"a": bytes(range(256)) * 12, "b": b"0123456789", "c": b""}
+"""The files each run starts with (a: 3072 bytes, not a whole number of pages)."""
+OPENED = [
+    ("a", os.O_RDONLY),
+    ("a", os.O_RDWR),
+    ("b", os.O_WRONLY),
+    ("b", os.O_RDWR | os.O_APPEND),
+    ("c", os.O_WRONLY),
+    ("c", os.O_RDWR),
+    ("a", os.O_PATH),
+    ("b", os.O_RDONLY),
+]
+"""The descriptors each run opens, by index (index len(OPENED) is a closed descriptor)."""
+OFFSETS = [None, None, 0, 5, 3071, 3072, 5000, -1]
+COUNTS = [1, 100, 4096, 1 << 31, 0, -1]
+
+step = st.one_of(
+    st.tuples(
+        st.just("sendfile"),
+        st.integers(0, len(OPENED)),
+        st.integers(0, len(OPENED)),
+        st.sampled_from(OFFSETS),
+        st.sampled_from(COUNTS),
+    ),
+    st.tuples(
+        st.just("lseek"),
+        st.integers(0, len(OPENED) - 1),
+        st.just(0),
+        st.sampled_from([0, 3, 3000, 3072, 4000, 8192]),
+        st.just(0),
+    ),
+)
+
+
+def error_outcome(error: BaseException) -> tuple[Any, ...]:
+    """An exception's class and errno (sendfile's errors name no file)."""
+    return ("error", type(error).__name__, getattr(error, "errno", None))
+
+
+def run(os_module: Any, top: str, program: list[tuple[Any, ...]]) -> list[Any]:
+    """``program``'s steps on files under ``top`` through ``os_module`` (os, or a backend):
+    each step's outcome, then every descriptor's offset and every file's content."""
+    for name, data in FILES.items():
+        fd = os_module.open(f"{top}/{name}", os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o666)
+        os_module.write(fd, data)
+        os_module.close(fd)
+    fds = [os_module.open(f"{top}/{name}", flags) for name, flags in OPENED]
+    closed = os_module.open(f"{top}/a", os.O_RDONLY)
+    os_module.close(closed)
+    fds.append(closed)
+    results: list[Any] = []
+    try:
+        for name, first, second, offset, count in program:
+            try:
+                if name == "lseek":
+                    results.append(("ok", os_module.lseek(fds[first], offset, os.SEEK_SET)))
+                else:
+                    results.append(
+                        ("ok", os_module.sendfile(fds[first], fds[second], offset, count))
+                    )
+            except (OSError, ValueError, OverflowError) as error:
+                results.append(error_outcome(error))
+        kept = zip(fds[:-1], OPENED, strict=True)
+        offsets = [
+            os_module.lseek(fd, 0, os.SEEK_CUR) for fd, (_, flags) in kept if flags != os.O_PATH
+        ]
+        contents = {}
+        for name in FILES:
+            fd = os_module.open(f"{top}/{name}", os.O_RDONLY)
+            contents[name] = os_module.read(fd, 1 << 16)
+            os_module.close(fd)
+        return [results, offsets, contents]
+    finally:
+        for fd in fds[:-1]:
+            os_module.close(fd)
+
+
+# -- through the real names, against native os.sendfile -----------------------------------------
+
+
+@given(st.lists(step, min_size=1, max_size=10))
+def test_sendfile_does_what_native_sendfile_does(program: list[tuple[Any, ...]]) -> None:
+    native_top = tempfile.mkdtemp(dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    try:
+        native = run(os, native_top, program)
+    finally:
+        shutil.rmtree(native_top)
+    with backend("managed", file_system=MemoryFileSystem()):
+        os.mkdir("/top")
+        managed = run(os, "/top", program)
+    assert managed == native
+
+
+def test_shutil_copyfile_copies_as_natively() -> None:
+    """shutil.copyfile's two sendfile calls (the copy and the one at the end of file) of files
+    of 0, 1, 4096 and 70000 bytes: the copy's bytes and size."""
+    sizes = [0, 1, 4096, 70000]
+    with backend("managed", file_system=MemoryFileSystem()):
+        for size in sizes:
+            with open(f"/s{size}", "wb") as file:
+                file.write(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+            shutil.copyfile(f"/s{size}", f"/d{size}")
+            with open(f"/d{size}", "rb") as copy, open(f"/s{size}", "rb") as source:
+                assert copy.read() == source.read()
+            assert os.stat(f"/d{size}").st_size == size
+
+
+# -- the C path against the Python path ---------------------------------------------------------
+
+
+def make_backend(accelerated: bool, who: Identity | None) -> tuple[EmulatedBackend, list[int]]:
+    """A backend over a memory file system made by root, its descriptors of OPENED (and a
+    closed one) and of /d/s (0o4755, set-uid: a write clears it) and /d/sp (sparse), used as
+    ``who`` from then on."""
+    fs = MemoryFileSystem(identity=Identity.root())
+    # times at 1 ns: which ones a step moved shows in every stat, whatever the second
+    made = EmulatedBackend(
+        fs, accelerated=accelerated, standard_streams=False, time_resolution_ns=1
+    )
+    made.mkdir("/d")
+    for name, data in [*FILES.items(), ("s", b"s" * 100), ("sp", b"")]:
+        fd = made.open(f"/d/{name}", os.O_CREAT | os.O_WRONLY, 0o666)
+        made.write(fd, data)
+        made.close(fd)
+    made.truncate("/d/sp", 1 << 20)
+    made.chmod("/d/s", 0o4777)
+    fds = [made.open(f"/d/{name}", flags) for name, flags in OPENED]
+    closed = made.open("/d/a", os.O_RDONLY)
+    made.close(closed)
+    fds += [closed, made.open("/d/s", os.O_RDWR), made.open("/d/sp", os.O_RDONLY)]
+    if who is not None:
+        fs.identity = who
+    return made, fds
+
+
+c_step = st.tuples(
+    st.sampled_from(["sendfile", "sendfile", "lseek"]),
+    st.integers(0, len(OPENED) + 2),
+    st.integers(0, len(OPENED) + 2),
+    st.sampled_from([*OFFSETS, 1 << 20, (1 << 63) - 10]),
+    st.sampled_from([*COUNTS, (1 << 63) - 1]),
+)
+
+
+def c_run(made: EmulatedBackend, fds: list[int], program: list[tuple[Any, ...]]) -> list[Any]:
+    """``program`` on a backend of make_backend: each step's outcome, with every file's size,
+    content, blocks, mode, and whether its atime and mtime moved in the step; then every
+    descriptor's offset and the pages counted."""
+    names = [*FILES, "s", "sp"]
+
+    def times() -> list[tuple[int, int]]:
+        return [(made.stat(f"/d/{n}").st_atime_ns, made.stat(f"/d/{n}").st_mtime_ns) for n in names]
+
+    results: list[Any] = []
+    for name, first, second, offset, count in program:
+        before = times()
+        try:
+            if name == "lseek":
+                done: Any = ("ok", made.lseek(fds[first], max(offset or 0, 0), os.SEEK_SET))
+            else:
+                done = ("ok", made.sendfile(fds[first], fds[second], offset, count))
+        except (OSError, ValueError, OverflowError) as error:
+            done = error_outcome(error)
+        after = times()
+        files = [
+            (made.stat(f"/d/{n}").st_size, made.stat(f"/d/{n}").st_blocks,
+             made.stat(f"/d/{n}").st_mode, old[0] != new[0], old[1] != new[1])
+            for n, old, new in zip(names, before, after, strict=True)
+        ]  # fmt: skip
+        results.append((done, files))
+    offsets: list[Any] = []
+    for fd in fds:
+        try:
+            offsets.append(made.lseek(fd, 0, os.SEEK_CUR))
+        except OSError as error:
+            offsets.append(error_outcome(error))
+    contents = []
+    for n in FILES:
+        fd = made.open(f"/d/{n}", os.O_RDONLY)
+        contents.append(made.read(fd, 1 << 16))
+        made.close(fd)
+    space: Any = made.file_system
+    return [results, offsets, contents, space._space.used_pages]
+
+
+@NEEDS_C
+@given(st.sampled_from([None, USER]), st.lists(c_step, min_size=1, max_size=10))
+def test_the_c_sendfile_leaves_what_the_python_one_leaves(
+    who: Identity | None, program: list[tuple[Any, ...]]
+) -> None:
+    fast, fast_fds = make_backend(True, who)
+    pure, pure_fds = make_backend(False, who)
+    assert fast_fds == pure_fds
+    assert c_run(fast, fast_fds, program) == c_run(pure, pure_fds, program)
+
+
+def counting(monkeypatch: Any) -> list[tuple[Any, ...]]:
+    """The arguments of the Python sendfile's calls (the fallbacks) on the backends whose C
+    sendfile is made from now on."""
+    calls: list[tuple[Any, ...]] = []
+    original = TransferFunctions.sendfile
+
+    def counted(self: Any, *args: Any, **keywords: Any) -> int:
+        calls.append(args)
+        return original(self, *args, **keywords)
+
+    monkeypatch.setattr(backend_module, "_COPY_FUNCTIONS", (("sendfile", counted),))
+    return calls
+
+
+@NEEDS_C
+def test_memory_copies_in_c_and_the_rest_in_python(monkeypatch: Any) -> None:
+    made, fds = make_backend(True, None)
+    read_a, rdwr_a, write_b, append_b, write_c, rdwr_c, path_a, read_b, closed, setuid, sparse = fds
+    calls = counting(monkeypatch)
+    assert made.sendfile(write_c, read_a, None, 100) == 100  # from the source's offset
+    assert made.lseek(read_a, 0, os.SEEK_CUR) == 100 and made.lseek(write_c, 0, os.SEEK_CUR) == 100
+    assert made.sendfile(write_c, read_a, 3000, 1 << 31) == 72  # clipped at the end of file
+    assert made.lseek(read_a, 0, os.SEEK_CUR) == 100  # a given offset: the source's stays
+    assert made.sendfile(write_c, read_a, 3072, 10) == 0  # at the end of file
+    assert made.sendfile(rdwr_c, read_b, None, 4) == 4
+    assert made.lseek(write_c, 0, os.SEEK_CUR) == 172
+    assert calls == []
+    c = made.open("/d/c", os.O_RDONLY)
+    assert made.read(c, 200) == b"0123" + FILES["a"][4:100] + FILES["a"][3000:]
+    with pytest.raises(OSError) as refused:
+        made.sendfile(write_b, write_c, None, 10)  # not readable
+    assert refused.value.errno == 9
+    with pytest.raises(OSError) as appending:
+        made.sendfile(append_b, read_a, 0, 10)  # O_APPEND
+    assert appending.value.errno == 22
+    assert made.sendfile(setuid, read_a, 0, 10) == 10  # set-uid bit: Python clears it (root)
+    assert made.sendfile(write_b, sparse, 0, 10) == 10  # a sparse source
+    assert made.sendfile(rdwr_a, read_a, 0, 10) == 10  # the same file on both sides
+    assert made.sendfile(write_c, read_a, 0, 0) == 0  # count 0
+    assert made.sendfile(out_fd=write_c, in_fd=read_a, offset=0, count=1) == 1  # keywords
+    assert [call[:2] for call in calls] == [
+        (write_b, write_c), (append_b, read_a), (setuid, read_a), (write_b, sparse),
+        (rdwr_a, read_a), (write_c, read_a), (),
+    ]  # fmt: skip
+    assert made.read(made.open("/d/b", os.O_RDONLY), 20) == bytes(10)
+    del path_a, closed
+
+
+@NEEDS_C
+@pytest.mark.parametrize("side", ["destination", "source"])
+def test_a_busy_offset_goes_to_the_python_method(monkeypatch: Any, side: str) -> None:
+    """An offset another thread's call holds (``busy``): the Python method waits for it (here
+    its wait raises, to see it reached); nothing is copied meanwhile."""
+    made, fds = make_backend(True, None)
+    out_fd, in_fd = fds[4], fds[0]
+    description: Any = made._table.files[out_fd if side == "destination" else in_fd]
+    calls = counting(monkeypatch)
+
+    def waits(self: Any) -> None:
+        raise BlockingIOError
+
+    monkeypatch.setattr(FileDescription, "_wait_for_offset", waits)
+    description.busy = True
+    with pytest.raises(BlockingIOError):
+        made.sendfile(out_fd, in_fd, None, 5)
+    description.busy = False
+    assert calls == [(out_fd, in_fd, None, 5)]
+    assert made.stat("/d/c").st_size == 0
+    assert made.sendfile(out_fd, in_fd, None, 5) == 5
+
+
+@NEEDS_C
+def test_a_subclass_sendfile_stays_in_charge() -> None:
+    class Counting(EmulatedBackend):
+        sent: list[int] = []
+
+        def sendfile(self, out_fd: int, in_fd: int, offset: int | None, count: int) -> int:
+            self.sent.append(count)
+            return TransferFunctions.sendfile(self, out_fd, in_fd, offset, count)
+
+    made = Counting(MemoryFileSystem(), accelerated=True, standard_streams=False)
+    source = made.open("/x", os.O_CREAT | os.O_RDWR)
+    made.write(source, b"xyz")
+    target = made.open("/y", os.O_CREAT | os.O_WRONLY)
+    assert made.sendfile(target, source, 0, 3) == 3
+    assert Counting.sent == [3]
+
+
+@NEEDS_C
+def test_the_c_sendfile_is_made_at_its_first_use() -> None:
+    made, fds = make_backend(True, None)
+    assert "sendfile" not in vars(made)
+    assert EmulatedBackend.sendfile is TransferFunctions.sendfile  # the class's, as before
+    assert made.sendfile(fds[4], fds[0], 0, 3) == 3
+    assert type(vars(made)["sendfile"]) is type(made.stat)  # a bound C method
+    pure, _ = make_backend(False, None)
+    assert pure.sendfile.__func__ is TransferFunctions.sendfile
