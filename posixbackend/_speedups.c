@@ -4315,7 +4315,7 @@ static PyType_Spec fast_mkdir_spec = {
     .slots = fast_mkdir_slots,
 };
 
-/* -- FastCopies: os.sendfile between two memory files ---------------------------------------- */
+/* -- FastCopies: os.sendfile between two memory files, os.chmod and os.utime of plain paths - */
 
 /* The common case of TransferFunctions.sendfile (shutil.copyfile's calls): from a dense memory
  * file, at a given offset or at its description's, to the file offset of another regular file
@@ -4334,7 +4334,9 @@ static PyType_Spec fast_mkdir_spec = {
 typedef struct {
     PyObject_HEAD
     FastPaths *paths;     /* the backend's fast paths: its fd table, file system and lock */
-    PyObject *sendfile;   /* the backend's Python sendfile (bound) */
+    PyObject *sendfile;   /* the backend's Python sendfile, chmod and utime (bound) */
+    PyObject *chmod;
+    PyObject *utime;
 } FastCopies;
 
 static int
@@ -4342,6 +4344,8 @@ fast_copies_traverse(FastCopies *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->paths);
     Py_VISIT(self->sendfile);
+    Py_VISIT(self->chmod);
+    Py_VISIT(self->utime);
     Py_VISIT(Py_TYPE(self));
     return 0;
 }
@@ -4351,6 +4355,8 @@ fast_copies_clear(FastCopies *self)
 {
     Py_CLEAR(self->paths);
     Py_CLEAR(self->sendfile);
+    Py_CLEAR(self->chmod);
+    Py_CLEAR(self->utime);
     return 0;
 }
 
@@ -4367,18 +4373,18 @@ fast_copies_dealloc(FastCopies *self)
 static PyObject *
 fast_copies_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"fast_paths", "sendfile", NULL};
-    PyObject *paths, *sendfile;
+    static char *keywords[] = {"fast_paths", "sendfile", "chmod", "utime", NULL};
+    PyObject *paths, *sendfile, *chmod, *utime;
     if (!configured) {
         PyErr_SetString(PyExc_RuntimeError, "configure() the accelerator first");
         return NULL;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!$O:FastCopies", keywords,
-                                     fast_paths_type, &paths, &sendfile)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!$OOO:FastCopies", keywords,
+                                     fast_paths_type, &paths, &sendfile, &chmod, &utime)) {
         return NULL;
     }
-    if (!PyCallable_Check(sendfile)) {
-        PyErr_SetString(PyExc_TypeError, "sendfile must be callable");
+    if (!PyCallable_Check(sendfile) || !PyCallable_Check(chmod) || !PyCallable_Check(utime)) {
+        PyErr_SetString(PyExc_TypeError, "sendfile, chmod and utime must be callable");
         return NULL;
     }
     FastCopies *self = (FastCopies *)type->tp_alloc(type, 0);
@@ -4387,6 +4393,8 @@ fast_copies_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     }
     self->paths = (FastPaths *)Py_NewRef(paths);
     self->sendfile = Py_NewRef(sendfile);
+    self->chmod = Py_NewRef(chmod);
+    self->utime = Py_NewRef(utime);
     return (PyObject *)self;
 }
 
@@ -4409,7 +4417,7 @@ copy_end(FastPaths *paths, PyObject *fd, int modes, long refused, PyObject **des
 }
 
 PyDoc_STRVAR(fast_copies_sendfile_doc,
-"sendfile($self, out_fd, in_fd, offset, count, /)\n--\n\n"
+"sendfile($self, /, out_fd, in_fd, offset, count)\n--\n\n"
 "os.sendfile.");
 
 static PyObject *
@@ -4514,16 +4522,197 @@ python:
     return PyObject_Vectorcall(self->sendfile, args, nargs, kwnames);
 }
 
+/* Whether the keywords ``kwnames`` (values after the ``nargs`` positional ones in ``args``)
+ * change nothing for a plain path: dir_fd=None and follow_symlinks=True (what shutil.copystat
+ * passes), and for os.utime (``ns`` not NULL) ``ns``, whose value goes to *ns. Anything else
+ * (another value, an unknown name) is the Python method's to judge. */
+static int
+plain_keywords(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **ns)
+{
+    if (kwnames == NULL) {
+        return 1;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, i), *value = args[nargs + i];
+        if (PyUnicode_CompareWithASCIIString(name, "dir_fd") == 0) {
+            if (value != Py_None) {
+                return 0;
+            }
+        }
+        else if (PyUnicode_CompareWithASCIIString(name, "follow_symlinks") == 0) {
+            if (value != Py_True) {
+                return 0;
+            }
+        }
+        else if (ns != NULL && PyUnicode_CompareWithASCIIString(name, "ns") == 0) {
+            *ns = value;
+        }
+        else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The regular file or directory (borrowed; ``files_only``: a regular file) the plain absolute
+ * ``path`` names on ``paths``' file system when the resolver's identity may act as its owner
+ * (owns: root or the owner, whose uid goes to *uid) -- with the file system's lock held --
+ * or NULL, with an error set only for one, where the Python path must judge (a link on the
+ * way or at the end, a missing name, EPERM, anything unusual). */
+static PyObject *
+owned_node(FastPaths *paths, PyObject *path, int files_only, long long *uid)
+{
+    long long owner;
+    int missing;
+    PyObject *node = plain_node(paths, path, &missing);
+    PyObject *who = SLOT(paths->names, layout.r_who);
+    if (node == NULL || PyErr_Occurred() ||
+        !(Py_IS_TYPE(node, layout.regular_file) ||
+          (!files_only && Py_IS_TYPE(node, layout.directory))) ||
+        who == NULL || !Py_IS_TYPE(who, layout.identity) ||
+        !exact_long(SLOT(who, layout.who_uid), uid) ||
+        !exact_long(SLOT(node, layout.i_uid), &owner) || (*uid != 0 && *uid != owner)) {
+        return NULL;
+    }
+    return node;
+}
+
+PyDoc_STRVAR(fast_copies_chmod_doc,
+"chmod($self, /, path, mode, *, dir_fd=None, follow_symlinks=True)\n--\n\n"
+"os.chmod.");
+
+/* os.chmod of a regular file's plain absolute path, as MemoryFileSystem._chmod changes it:
+ * the permission bits (mode & 0o7777; a set-group-ID bit asked for by anyone but root is the
+ * Python path's, which may drop it), ctime moved, the cached status record dropped. A
+ * directory (its change drops the resolver's caches) and every refusal are the Python
+ * method's. */
+static PyObject *
+fast_copies_chmod(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    FastCopies *self = (FastCopies *)op;
+    FastPaths *paths = self->paths;
+    long long mode, current, uid;
+    if (paths->fs == NULL || nargs != 2 || !plain_keywords(args, nargs, kwnames, NULL) ||
+        !plain_absolute(args[0]) || !exact_long(args[1], &mode) || mode < 0 ||
+        mode > INT_MAX || !Py_IS_TYPE(paths->names, layout.resolver)) {
+        goto python;
+    }
+    mode &= 07777;
+    PyObject *now = PyLong_FromLongLong(now_ns()); /* made before the lock, as utime's */
+    if (now == NULL) {
+        return NULL;
+    }
+    int taken = try_lock(paths->fs_acquire);
+    if (taken <= 0) {
+        Py_DECREF(now);
+        if (taken < 0) {
+            return NULL;
+        }
+        goto python;
+    }
+    PyObject *node = owned_node(paths, args[0], 1, &uid);
+    int done = 0;
+    if (node != NULL && exact_long(SLOT(node, layout.i_mode), &current) &&
+        (uid == 0 || !(mode & S_ISGID))) {
+        /* an int is not tracked by the collector: making it runs no Python code; a
+         * MemoryError here leaves the inode as it was */
+        PyObject *changed = PyLong_FromLongLong((current & S_IFMT) | mode);
+        if (changed != NULL) {
+            set_slot(node, layout.i_mode, changed);
+            set_slot(node, layout.i_ctime, now);
+            set_slot(node, layout.i_stat, Py_NewRef(Py_None));
+            now = NULL;
+            done = 1;
+        }
+    }
+    int failed = PyErr_Occurred() != NULL;
+    Py_XDECREF(now);
+    if (unlock(paths->fs_release) < 0 || failed) {
+        return NULL;
+    }
+    if (done) {
+        Py_RETURN_NONE;
+    }
+python:
+    return PyObject_Vectorcall(self->chmod, args, nargs, kwnames);
+}
+
+PyDoc_STRVAR(fast_copies_utime_doc,
+"utime($self, /, path, times=None, *, ns, dir_fd=None, follow_symlinks=True)\n--\n\n"
+"os.utime.");
+
+#define PLAIN_NS (1LL << 62) /* times within +-2**62 ns: well inside what utime_times takes */
+
+/* os.utime(path, ns=(atime, mtime)) of a regular file's or a directory's plain absolute path
+ * (shutil.copystat's call), as MemoryFileSystem._utime sets them: the owner or root, atime
+ * and mtime as given, ctime now, the cached status record dropped. Times the backend's
+ * resolution would truncate (TIMES_TRUNCATED's record), ``times``, ns=None or not a pair of
+ * ints, and every refusal are the Python method's. */
+static PyObject *
+fast_copies_utime(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    FastCopies *self = (FastCopies *)op;
+    FastPaths *paths = self->paths;
+    PyObject *ns = NULL;
+    long long atime, mtime, uid, resolution = 1;
+    if (paths->fs == NULL || nargs != 1 || !plain_keywords(args, nargs, kwnames, &ns) ||
+        ns == NULL || !PyTuple_CheckExact(ns) || PyTuple_GET_SIZE(ns) != 2 ||
+        !exact_long(PyTuple_GET_ITEM(ns, 0), &atime) ||
+        !exact_long(PyTuple_GET_ITEM(ns, 1), &mtime) || atime <= -PLAIN_NS ||
+        atime >= PLAIN_NS || mtime <= -PLAIN_NS || mtime >= PLAIN_NS ||
+        !plain_absolute(args[0]) || !Py_IS_TYPE(paths->names, layout.resolver) ||
+        (!paths->unit_resolution && !exact_long(paths->resolution, &resolution)) ||
+        resolution <= 0 || atime % resolution != 0 || mtime % resolution != 0) {
+        goto python;
+    }
+    PyObject *now = PyLong_FromLongLong(now_ns()); /* made before the lock, as chmod's */
+    if (now == NULL) {
+        return NULL;
+    }
+    int taken = try_lock(paths->fs_acquire);
+    if (taken <= 0) {
+        Py_DECREF(now);
+        if (taken < 0) {
+            return NULL;
+        }
+        goto python;
+    }
+    PyObject *node = owned_node(paths, args[0], 0, &uid);
+    if (node != NULL) {
+        set_slot(node, layout.i_atime, Py_NewRef(PyTuple_GET_ITEM(ns, 0)));
+        set_slot(node, layout.i_mtime, Py_NewRef(PyTuple_GET_ITEM(ns, 1)));
+        set_slot(node, layout.i_ctime, now);
+        set_slot(node, layout.i_stat, Py_NewRef(Py_None));
+        now = NULL;
+    }
+    int failed = PyErr_Occurred() != NULL;
+    Py_XDECREF(now);
+    if (unlock(paths->fs_release) < 0 || failed) {
+        return NULL;
+    }
+    if (node != NULL) {
+        Py_RETURN_NONE;
+    }
+python:
+    return PyObject_Vectorcall(self->utime, args, nargs, kwnames);
+}
+
 static PyMethodDef fast_copies_methods[] = {
+    {"chmod", (PyCFunction)(void (*)(void))fast_copies_chmod, METH_FASTCALL | METH_KEYWORDS,
+     fast_copies_chmod_doc},
+    {"utime", (PyCFunction)(void (*)(void))fast_copies_utime, METH_FASTCALL | METH_KEYWORDS,
+     fast_copies_utime_doc},
     {"sendfile", (PyCFunction)(void (*)(void))fast_copies_sendfile,
      METH_FASTCALL | METH_KEYWORDS, fast_copies_sendfile_doc},
     {NULL, NULL, 0, NULL},
 };
 
 PyDoc_STRVAR(fast_copies_doc,
-"FastCopies(fast_paths, *, sendfile)\n--\n\n"
-"A backend's os.sendfile: from one memory file to another of its MemoryFileSystem here,\n"
-"every other case by the backend's Python method given (bound).");
+"FastCopies(fast_paths, *, sendfile, chmod, utime)\n--\n\n"
+"A backend's os.sendfile, os.chmod and os.utime (shutil's copies): from one memory file to\n"
+"another, and a plain absolute path's mode and times, on its MemoryFileSystem here, every\n"
+"other case by the backend's Python method given for each (bound).");
 
 static PyType_Slot fast_copies_slots[] = {
     {Py_tp_doc, (void *)fast_copies_doc},
