@@ -4330,6 +4330,7 @@ static PyType_Spec fast_mkdir_spec = {
  * backend's Python method's, called with the caller's own arguments. */
 
 #define MAX_RW_COUNT 0x7FFFF000LL /* what one read or write moves at most (Linux) */
+#define COPY_CHUNK (1 << 20) /* transfers.CHUNK: the most a copy moves per hold of the lock */
 
 typedef struct {
     PyObject_HEAD
@@ -4470,8 +4471,10 @@ fast_copies_sendfile(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyOb
         goto python;
     }
     Py_ssize_t moved = readable_count(content, start, count);
-    if (moved && at > layout.max_file_size - moved) {
-        goto python; /* EFBIG, or a short write: the Python method's */
+    if (moved > COPY_CHUNK || (moved && at > layout.max_file_size - moved)) {
+        goto python; /* more than a chunk (the Python method copies a chunk per hold of the
+                      * lock: no lock held across a length the data sets); EFBIG, or a
+                      * short write */
     }
     /* the new offsets made ahead: nothing can fail once the destination is written */
     PyObject *out_offset = moved ? PyLong_FromLongLong(at + moved) : NULL;

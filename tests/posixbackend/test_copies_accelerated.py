@@ -21,7 +21,7 @@ from posixbackend.emulated import EmulatedBackend, accelerator
 from posixbackend.emulated import backend as backend_module
 from posixbackend.emulated.descriptions import FileDescription
 from posixbackend.emulated.paths import PathFunctions
-from posixbackend.emulated.transfers import TransferFunctions
+from posixbackend.emulated.transfers import CHUNK, TransferFunctions
 from tests.posixbackend.test_accelerator import USER
 from vfs import Identity, MemoryFileSystem
 
@@ -284,6 +284,21 @@ def test_memory_copies_in_c_and_the_rest_in_python(monkeypatch: Any) -> None:
 
 
 @NEEDS_C
+def test_a_copy_longer_than_a_chunk_goes_to_the_python_method(monkeypatch: Any) -> None:
+    """The Python method copies a chunk per hold of the file system's lock; the C path takes
+    no more than one in its one hold."""
+    calls = counting(monkeypatch)["sendfile"]
+    made = EmulatedBackend(MemoryFileSystem(), accelerated=True, standard_streams=False)
+    source = made.open("/s", os.O_CREAT | os.O_RDWR)
+    made.write(source, b"s" * (CHUNK + 1))
+    target = made.open("/t", os.O_CREAT | os.O_WRONLY)
+    assert made.sendfile(target, source, 0, CHUNK) == CHUNK
+    assert made.sendfile(target, source, 0, CHUNK + 1) == CHUNK + 1
+    assert calls == [(target, source, 0, CHUNK + 1)]
+    assert made.fstat(target).st_size == 2 * CHUNK + 1
+
+
+@NEEDS_C
 @pytest.mark.parametrize("side", ["destination", "source"])
 def test_a_busy_offset_goes_to_the_python_method(monkeypatch: Any, side: str) -> None:
     """An offset another thread's call holds (``busy``): the Python method waits for it (here
@@ -357,10 +372,19 @@ attribute_step = st.one_of(
 )
 
 
+GIVEN_SECONDS = {ns // 10**9 for pair in NS if len(pair) == 2 for ns in pair if isinstance(ns, int)}
+
+
+def seconds(ns: int) -> int | str:
+    """A time to the second (the backend's default resolution) when a step set it, else "now"
+    (the two sides create their files at different moments)."""
+    return ns // 10**9 if ns // 10**9 in GIVEN_SECONDS else "now"
+
+
 def attributes_run(top: str, program: list[tuple[str, str, Any]]) -> list[Any]:
     """``program`` through the real names on a tree under ``top`` (f, e/g, l -> f): each step's
-    outcome (errors: class, errno, file name under ``top``) and the mode and times (to the
-    second: the backend's default resolution) of f, e and e/g."""
+    outcome (errors: class, errno, file name under ``top``) and the mode and times (see
+    seconds) of f, e and e/g."""
     with open(f"{top}/f", "wb") as file:
         file.write(b"f")
     os.mkdir(f"{top}/e")
@@ -381,7 +405,7 @@ def attributes_run(top: str, program: list[tuple[str, str, Any]]) -> list[Any]:
                     None if filename is None else filename[len(top):])  # fmt: skip
         seen = [os.stat(f"{top}/{n}") for n in ("f", "e", "e/g")]
         results.append(
-            (done, [(s.st_mode, s.st_atime_ns // 10**9, s.st_mtime_ns // 10**9) for s in seen])
+            (done, [(s.st_mode, seconds(s.st_atime_ns), seconds(s.st_mtime_ns)) for s in seen])
         )
     return results
 
