@@ -4363,6 +4363,425 @@ static PyType_Spec fast_mkdir_spec = {
     .slots = fast_mkdir_slots,
 };
 
+/* -- FastCopies: os.sendfile between two memory files, os.chmod and os.utime of plain paths - */
+
+/* The common case of TransferFunctions.sendfile (shutil.copyfile's calls): from a dense memory
+ * file, at a given offset or at its description's, to the file offset of another regular file
+ * of the same MemoryFileSystem, in one step with the GIL held and no Python code run between
+ * reading the offsets and moving them. As Linux's: the count clipped to MAX_RW_COUNT and at
+ * the source's end of file (0 there, nothing written), the source's atime moved as a read moves
+ * it (relatime), the destination written as write(2) writes (memory_pwrite: times, space), its
+ * offset moved on by the count, the source's too when no offset is given (else it stays).
+ * Everything else -- keywords, non-int arguments, another kind of descriptor or provider, the
+ * same file on both sides, access modes or O_APPEND that refuse, a busy offset or lock, a
+ * sparse or mapped file, set-ID bits to clear, a size cap, anything that would raise -- is the
+ * backend's Python method's, called with the caller's own arguments. */
+
+#define MAX_RW_COUNT 0x7FFFF000LL /* what one read or write moves at most (Linux) */
+#define COPY_CHUNK (1 << 20) /* transfers.CHUNK: the most a copy moves per hold of the lock */
+
+typedef struct {
+    PyObject_HEAD
+    FastPaths *paths;     /* the backend's fast paths: its fd table, file system and lock */
+    PyObject *sendfile;   /* the backend's Python sendfile, chmod and utime (bound) */
+    PyObject *chmod;
+    PyObject *utime;
+} FastCopies;
+
+static int
+fast_copies_traverse(FastCopies *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->paths);
+    Py_VISIT(self->sendfile);
+    Py_VISIT(self->chmod);
+    Py_VISIT(self->utime);
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+static int
+fast_copies_clear(FastCopies *self)
+{
+    Py_CLEAR(self->paths);
+    Py_CLEAR(self->sendfile);
+    Py_CLEAR(self->chmod);
+    Py_CLEAR(self->utime);
+    return 0;
+}
+
+static void
+fast_copies_dealloc(FastCopies *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    fast_copies_clear(self);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+static PyObject *
+fast_copies_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"fast_paths", "sendfile", "chmod", "utime", NULL};
+    PyObject *paths, *sendfile, *chmod, *utime;
+    if (!configured) {
+        PyErr_SetString(PyExc_RuntimeError, "configure() the accelerator first");
+        return NULL;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!$OOO:FastCopies", keywords,
+                                     fast_paths_type, &paths, &sendfile, &chmod, &utime)) {
+        return NULL;
+    }
+    if (!PyCallable_Check(sendfile) || !PyCallable_Check(chmod) || !PyCallable_Check(utime)) {
+        PyErr_SetString(PyExc_TypeError, "sendfile, chmod and utime must be callable");
+        return NULL;
+    }
+    FastCopies *self = (FastCopies *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->paths = (FastPaths *)Py_NewRef(paths);
+    self->sendfile = Py_NewRef(sendfile);
+    self->chmod = Py_NewRef(chmod);
+    self->utime = Py_NewRef(utime);
+    return (PyObject *)self;
+}
+
+/* The memory handle (borrowed) of ``fd``'s FileDescription on ``paths``' file system when its
+ * description's flags (not O_PATH, and without ``refused``) have an access mode in ``modes``
+ * (a mask of 1 << mode), else NULL (no error). */
+static PyObject *
+copy_end(FastPaths *paths, PyObject *fd, int modes, long refused, PyObject **description_out)
+{
+    long long flags;
+    PyObject *description = file_description(paths, fd);
+    PyObject *handle = description ? memory_handle_of(description) : NULL;
+    if (handle == NULL || SLOT(handle, layout.h_fs) != paths->fs ||
+        !exact_long(SLOT(description, layout.d_flags), &flags) ||
+        flags & (O_PATH | refused) || !(modes & (1 << (flags & O_ACCMODE)))) {
+        return NULL;
+    }
+    *description_out = description;
+    return handle;
+}
+
+PyDoc_STRVAR(fast_copies_sendfile_doc,
+"sendfile($self, /, out_fd, in_fd, offset, count)\n--\n\n"
+"os.sendfile.");
+
+static PyObject *
+fast_copies_sendfile(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    FastCopies *self = (FastCopies *)op;
+    FastPaths *paths = self->paths;
+    long long count, given = -1, start, at, mode, atime, mtime, ctime;
+    if (nargs != 4 || kwnames != NULL || paths->fs == NULL || !PyLong_CheckExact(args[0]) ||
+        !PyLong_CheckExact(args[1]) || !exact_long(args[3], &count) || count <= 0 ||
+        (args[2] != Py_None && (!exact_long(args[2], &given) || given < 0))) {
+        goto python;
+    }
+    PyObject *source, *destination;
+    PyObject *reader = copy_end(paths, args[1], 1 << O_RDONLY | 1 << O_RDWR, 0, &source);
+    PyObject *writer = reader ? copy_end(paths, args[0], 1 << O_WRONLY | 1 << O_RDWR, O_APPEND,
+                                         &destination)
+                              : NULL;
+    if (writer == NULL) {
+        goto python;
+    }
+    PyObject *node = SLOT(reader, layout.h_reader); /* set while it reads the common way */
+    PyObject *sink = SLOT(writer, layout.h_node);
+    if (node == NULL || !Py_IS_TYPE(node, layout.regular_file) || sink == node ||
+        sink == NULL || !Py_IS_TYPE(sink, layout.regular_file) ||
+        !exact_long(SLOT(sink, layout.i_mode), &mode) || mode & 06000) {
+        goto python; /* the same file on both sides, a directory, set-ID bits to clear... */
+    }
+    PyObject *content = SLOT(node, layout.f_data);
+    PyObject *position = given < 0 ? free_offset(source) : NULL;
+    PyObject *written_at = free_offset(destination);
+    if (content == NULL || !PyByteArray_CheckExact(content) ||
+        content == SLOT(sink, layout.f_data) ||
+        (given < 0 && (position == NULL || !exact_long(position, &given) || given < 0)) ||
+        written_at == NULL || !exact_long(written_at, &at) || at < 0 ||
+        !exact_long(SLOT(node, layout.i_atime), &atime) ||
+        !exact_long(SLOT(node, layout.i_mtime), &mtime) ||
+        !exact_long(SLOT(node, layout.i_ctime), &ctime)) {
+        goto python;
+    }
+    start = given;
+    /* the kernel's checks of both areas (rw_verify_area), with the caller's count first */
+    if (start > LLONG_MAX - count) {
+        goto python;
+    }
+    if (count > MAX_RW_COUNT) {
+        count = MAX_RW_COUNT;
+    }
+    if (at > LLONG_MAX - count) {
+        goto python;
+    }
+    Py_ssize_t moved = readable_count(content, start, count);
+    if (moved > COPY_CHUNK || (moved && at > layout.max_file_size - moved)) {
+        goto python; /* more than a chunk (the Python method copies a chunk per hold of the
+                      * lock: no lock held across a length the data sets); EFBIG, or a
+                      * short write */
+    }
+    /* the new offsets made ahead: nothing can fail once the destination is written */
+    PyObject *out_offset = moved ? PyLong_FromLongLong(at + moved) : NULL;
+    PyObject *in_offset = moved && position ? PyLong_FromLongLong(start + moved) : NULL;
+    if (moved && (out_offset == NULL || (position && in_offset == NULL))) {
+        Py_XDECREF(out_offset);
+        Py_XDECREF(in_offset);
+        return NULL;
+    }
+    long long now = now_ns();
+    if (atime <= mtime || atime <= ctime || now - atime >= DAY_NS) {
+        /* the read's relatime (MemoryHandle.pread moves it after its copy: nothing can tell
+         * the two apart, as in memory_read_source); under the file system's lock */
+        int touched = touch_atime(paths, node, now);
+        if (touched <= 0) {
+            Py_XDECREF(out_offset);
+            Py_XDECREF(in_offset);
+            if (touched < 0) {
+                return NULL;
+            }
+            goto python;
+        }
+    }
+    if (!moved) {
+        return PyLong_FromLong(0); /* at or past the end of file: nothing written, no move */
+    }
+    /* taking and letting go of the lock runs no Python code: the offsets found free stay so,
+     * and the source's content (another bytearray than the one written) stays where it is */
+    int done = paths->fs_locked
+        ? memory_pwrite(paths->space, paths->fs_locked, NULL, writer,
+                        PyByteArray_AS_STRING(content) + start, moved, at)
+        : memory_pwrite(paths->space, paths->fs_acquire, paths->fs_release, writer,
+                        PyByteArray_AS_STRING(content) + start, moved, at);
+    if (done != 1) {
+        Py_DECREF(out_offset);
+        Py_XDECREF(in_offset);
+        if (done < 0) {
+            return NULL;
+        }
+        goto python; /* nothing written (the atime moved as the Python path's read moves it) */
+    }
+    set_offset(destination, out_offset);
+    if (in_offset != NULL) {
+        set_offset(source, in_offset);
+    }
+    return PyLong_FromSsize_t(moved);
+python:
+    return PyObject_Vectorcall(self->sendfile, args, nargs, kwnames);
+}
+
+/* Whether the keywords ``kwnames`` (values after the ``nargs`` positional ones in ``args``)
+ * change nothing for a plain path: dir_fd=None and follow_symlinks=True (what shutil.copystat
+ * passes), and for os.utime (``ns`` not NULL) ``ns``, whose value goes to *ns. Anything else
+ * (another value, an unknown name) is the Python method's to judge. */
+static int
+plain_keywords(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **ns)
+{
+    if (kwnames == NULL) {
+        return 1;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, i), *value = args[nargs + i];
+        if (PyUnicode_CompareWithASCIIString(name, "dir_fd") == 0) {
+            if (value != Py_None) {
+                return 0;
+            }
+        }
+        else if (PyUnicode_CompareWithASCIIString(name, "follow_symlinks") == 0) {
+            if (value != Py_True) {
+                return 0;
+            }
+        }
+        else if (ns != NULL && PyUnicode_CompareWithASCIIString(name, "ns") == 0) {
+            *ns = value;
+        }
+        else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The regular file or directory (borrowed; ``files_only``: a regular file) the plain absolute
+ * ``path`` names on ``paths``' file system when the resolver's identity may act as its owner
+ * (owns: root or the owner, whose uid goes to *uid) -- with the file system's lock held --
+ * or NULL, with an error set only for one, where the Python path must judge (a link on the
+ * way or at the end, a missing name, EPERM, anything unusual). */
+static PyObject *
+owned_node(FastPaths *paths, PyObject *path, int files_only, long long *uid)
+{
+    long long owner;
+    int missing;
+    PyObject *node = plain_node(paths, path, &missing);
+    PyObject *who = SLOT(paths->names, layout.r_who);
+    if (node == NULL || PyErr_Occurred() ||
+        !(Py_IS_TYPE(node, layout.regular_file) ||
+          (!files_only && Py_IS_TYPE(node, layout.directory))) ||
+        who == NULL || !Py_IS_TYPE(who, layout.identity) ||
+        !exact_long(SLOT(who, layout.who_uid), uid) ||
+        !exact_long(SLOT(node, layout.i_uid), &owner) || (*uid != 0 && *uid != owner)) {
+        return NULL;
+    }
+    return node;
+}
+
+PyDoc_STRVAR(fast_copies_chmod_doc,
+"chmod($self, /, path, mode, *, dir_fd=None, follow_symlinks=True)\n--\n\n"
+"os.chmod.");
+
+/* os.chmod of a regular file's plain absolute path, as MemoryFileSystem._chmod changes it:
+ * the permission bits (mode & 0o7777; a set-group-ID bit asked for by anyone but root is the
+ * Python path's, which may drop it), ctime moved, the cached status record dropped. A
+ * directory (its change drops the resolver's caches) and every refusal are the Python
+ * method's. */
+static PyObject *
+fast_copies_chmod(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    FastCopies *self = (FastCopies *)op;
+    FastPaths *paths = self->paths;
+    long long mode, current, uid;
+    if (paths->fs == NULL || nargs != 2 || !plain_keywords(args, nargs, kwnames, NULL) ||
+        !plain_absolute(args[0]) || !exact_long(args[1], &mode) || mode < 0 ||
+        mode > INT_MAX || !Py_IS_TYPE(paths->names, layout.resolver)) {
+        goto python;
+    }
+    mode &= 07777;
+    PyObject *now = PyLong_FromLongLong(now_ns()); /* made before the lock, as utime's */
+    if (now == NULL) {
+        return NULL;
+    }
+    int taken = try_lock(paths->fs_acquire);
+    if (taken <= 0) {
+        Py_DECREF(now);
+        if (taken < 0) {
+            return NULL;
+        }
+        goto python;
+    }
+    PyObject *node = owned_node(paths, args[0], 1, &uid);
+    int done = 0;
+    if (node != NULL && exact_long(SLOT(node, layout.i_mode), &current) &&
+        (uid == 0 || !(mode & S_ISGID))) {
+        /* an int is not tracked by the collector: making it runs no Python code; a
+         * MemoryError here leaves the inode as it was */
+        PyObject *changed = PyLong_FromLongLong((current & S_IFMT) | mode);
+        if (changed != NULL) {
+            set_slot(node, layout.i_mode, changed);
+            set_slot(node, layout.i_ctime, now);
+            set_slot(node, layout.i_stat, Py_NewRef(Py_None));
+            now = NULL;
+            done = 1;
+        }
+    }
+    int failed = PyErr_Occurred() != NULL;
+    Py_XDECREF(now);
+    if (unlock(paths->fs_release) < 0 || failed) {
+        return NULL;
+    }
+    if (done) {
+        Py_RETURN_NONE;
+    }
+python:
+    return PyObject_Vectorcall(self->chmod, args, nargs, kwnames);
+}
+
+PyDoc_STRVAR(fast_copies_utime_doc,
+"utime($self, /, path, times=None, *, ns, dir_fd=None, follow_symlinks=True)\n--\n\n"
+"os.utime.");
+
+#define PLAIN_NS (1LL << 62) /* times within +-2**62 ns: well inside what utime_times takes */
+
+/* os.utime(path, ns=(atime, mtime)) of a regular file's or a directory's plain absolute path
+ * (shutil.copystat's call), as MemoryFileSystem._utime sets them: the owner or root, atime
+ * and mtime as given, ctime now, the cached status record dropped. Times the backend's
+ * resolution would truncate (TIMES_TRUNCATED's record), ``times``, ns=None or not a pair of
+ * ints, and every refusal are the Python method's. */
+static PyObject *
+fast_copies_utime(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    FastCopies *self = (FastCopies *)op;
+    FastPaths *paths = self->paths;
+    PyObject *ns = NULL;
+    long long atime, mtime, uid, resolution = 1;
+    if (paths->fs == NULL || nargs != 1 || !plain_keywords(args, nargs, kwnames, &ns) ||
+        ns == NULL || !PyTuple_CheckExact(ns) || PyTuple_GET_SIZE(ns) != 2 ||
+        !exact_long(PyTuple_GET_ITEM(ns, 0), &atime) ||
+        !exact_long(PyTuple_GET_ITEM(ns, 1), &mtime) || atime <= -PLAIN_NS ||
+        atime >= PLAIN_NS || mtime <= -PLAIN_NS || mtime >= PLAIN_NS ||
+        !plain_absolute(args[0]) || !Py_IS_TYPE(paths->names, layout.resolver) ||
+        (!paths->unit_resolution && !exact_long(paths->resolution, &resolution)) ||
+        resolution <= 0 || atime % resolution != 0 || mtime % resolution != 0) {
+        goto python;
+    }
+    PyObject *now = PyLong_FromLongLong(now_ns()); /* made before the lock, as chmod's */
+    if (now == NULL) {
+        return NULL;
+    }
+    int taken = try_lock(paths->fs_acquire);
+    if (taken <= 0) {
+        Py_DECREF(now);
+        if (taken < 0) {
+            return NULL;
+        }
+        goto python;
+    }
+    PyObject *node = owned_node(paths, args[0], 0, &uid);
+    if (node != NULL) {
+        set_slot(node, layout.i_atime, Py_NewRef(PyTuple_GET_ITEM(ns, 0)));
+        set_slot(node, layout.i_mtime, Py_NewRef(PyTuple_GET_ITEM(ns, 1)));
+        set_slot(node, layout.i_ctime, now);
+        set_slot(node, layout.i_stat, Py_NewRef(Py_None));
+        now = NULL;
+    }
+    int failed = PyErr_Occurred() != NULL;
+    Py_XDECREF(now);
+    if (unlock(paths->fs_release) < 0 || failed) {
+        return NULL;
+    }
+    if (node != NULL) {
+        Py_RETURN_NONE;
+    }
+python:
+    return PyObject_Vectorcall(self->utime, args, nargs, kwnames);
+}
+
+static PyMethodDef fast_copies_methods[] = {
+    {"chmod", (PyCFunction)(void (*)(void))fast_copies_chmod, METH_FASTCALL | METH_KEYWORDS,
+     fast_copies_chmod_doc},
+    {"utime", (PyCFunction)(void (*)(void))fast_copies_utime, METH_FASTCALL | METH_KEYWORDS,
+     fast_copies_utime_doc},
+    {"sendfile", (PyCFunction)(void (*)(void))fast_copies_sendfile,
+     METH_FASTCALL | METH_KEYWORDS, fast_copies_sendfile_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+PyDoc_STRVAR(fast_copies_doc,
+"FastCopies(fast_paths, *, sendfile, chmod, utime)\n--\n\n"
+"A backend's os.sendfile, os.chmod and os.utime (shutil's copies): from one memory file to\n"
+"another, and a plain absolute path's mode and times, on its MemoryFileSystem here, every\n"
+"other case by the backend's Python method given for each (bound).");
+
+static PyType_Slot fast_copies_slots[] = {
+    {Py_tp_doc, (void *)fast_copies_doc},
+    {Py_tp_new, fast_copies_new},
+    {Py_tp_dealloc, fast_copies_dealloc},
+    {Py_tp_traverse, fast_copies_traverse},
+    {Py_tp_clear, fast_copies_clear},
+    {Py_tp_methods, fast_copies_methods},
+    {0, NULL},
+};
+
+static PyType_Spec fast_copies_spec = {
+    .name = "posixbackend._speedups.FastCopies",
+    .basicsize = sizeof(FastCopies),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = fast_copies_slots,
+};
+
 /* -- FastNames: os.unlink, os.remove, os.rename and os.replace of plain absolute names on a
  *    memory file system -------------------------------------------------------------------- */
 
@@ -4958,6 +5377,7 @@ PyInit__speedups(void)
     memory_writer_type = (PyTypeObject *)writer_type;
     if (add_object(module, "FastMkdir", PyType_FromSpec(&fast_mkdir_spec)) < 0 ||
         add_object(module, "FastNames", PyType_FromSpec(&fast_names_spec)) < 0 ||
+        add_object(module, "FastCopies", PyType_FromSpec(&fast_copies_spec)) < 0 ||
         add_object(module, "RawFileBase", type) < 0 ||
         add_object(module, "MemoryWriter", writer_type) < 0 ||
         add_object(module, MEMORY_WRITER_API_ATTRIBUTE,

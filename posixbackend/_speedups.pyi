@@ -119,3 +119,30 @@ def configure_raw_file(
 
 class RawFileBase(io.RawIOBase):
     """The C methods of an accelerated backend's FileIO (a base before RawFile)."""
+
+class FastCopies:
+    """os.sendfile from one memory file to another, and os.chmod and os.utime(ns=...) of a
+    plain absolute path, on the MemoryFileSystem of ``fast_paths``; the backend's bound Python
+    method of each name serves every other case."""
+
+    def __init__(
+        self,
+        fast_paths: FastPaths,
+        *,
+        sendfile: Callable[..., int],
+        chmod: Callable[..., None],
+        utime: Callable[..., None],
+    ) -> None: ...
+    def sendfile(self, out_fd: int, in_fd: int, offset: int | None, count: int) -> int: ...
+    def chmod(
+        self, path: Any, mode: int, *, dir_fd: int | None = None, follow_symlinks: bool = True
+    ) -> None: ...
+    def utime(
+        self,
+        path: Any,
+        times: tuple[float, float] | None = None,
+        *,
+        ns: tuple[int, int] = ...,
+        dir_fd: int | None = None,
+        follow_symlinks: bool = True,
+    ) -> None: ...

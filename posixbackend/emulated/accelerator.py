@@ -249,6 +249,23 @@ def fast_names(
     return {name: getattr(names, name) for name in NAME_CALLS}
 
 
+COPY_CALLS = ("sendfile", "chmod", "utime")
+"""The calls :func:`fast_copies` gives in C (shutil's copies)."""
+
+
+def fast_copies(
+    fast: dict[str, Callable[..., Any]], python: dict[str, Callable[..., Any]]
+) -> dict[str, Callable[..., Any]]:
+    """The C os.sendfile, os.chmod and os.utime over the fast paths ``fast`` (what
+    :func:`fast_paths` gave): one memory file to another of their MemoryFileSystem copied,
+    and a plain absolute path's mode and ns times set, there; every other case by the
+    backend's bound Python method of that name in ``python``."""
+    assert _speedups is not None
+    paths: Any = fast["stat"]  # a bound method of the FastPaths object
+    copies = _speedups.FastCopies(paths.__self__, **python)
+    return {name: getattr(copies, name) for name in COPY_CALLS}
+
+
 def pwrite_of(handle: Handle) -> Callable[[bytes, int], int]:
     """``handle.pwrite``, in C for its common case when the handle is a memory file system's
     and the accelerator is wanted (see :func:`wanted`); the handle's own method otherwise."""

@@ -80,6 +80,46 @@ class _NameOnFirstUse:
         return made[self.name]
 
 
+_KEEPS_OWN_COPIES: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+"""Backend classes -> whether they keep the library's sendfile, chmod and utime."""
+_COPY_DEFINITIONS = {
+    "sendfile": vars(TransferFunctions)["sendfile"],
+    "chmod": vars(PathFunctions)["chmod"],
+    "utime": vars(PathFunctions)["utime"],
+}
+"""The library's own definitions of the calls accelerator.fast_copies gives in C."""
+_COPY_FUNCTIONS = tuple(_COPY_DEFINITIONS.items())
+"""The Python methods behind the C ones, by name (what they fall back to)."""
+_COPIES_PENDING = "_fast_copies_pending"
+"""The instance-dict key of the fast paths an accelerated backend's C sendfile, chmod and utime
+are made from at the first use of one of them (see _CopyOnFirstUse)."""
+
+
+class _CopyOnFirstUse:
+    """EmulatedBackend's sendfile, chmod or utime: on an accelerated backend, the C three
+    (accelerator.fast_copies) made the first time one of them is looked up and kept in the
+    instance's dict; else the Python method (kept there too). Made on first use as
+    _NameOnFirstUse's, since most blocks never copy."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.function = _COPY_DEFINITIONS[name]
+        self.__doc__ = self.function.__doc__
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        if instance is None:  # the class's attribute is the Python function, as before
+            return self.function
+        own = vars(instance)
+        fast = own.pop(_COPIES_PENDING, None)  # (as _NameOnFirstUse: a racing thread gets
+        if fast is None:  # the Python method, correct and slower until the next lookup)
+            bound = own[self.name] = self.function.__get__(instance, owner)
+            return bound
+        python = {name: function.__get__(instance) for name, function in _COPY_FUNCTIONS}
+        made = accelerator.fast_copies(fast, python)
+        own.update(made)
+        return made[self.name]
+
+
 def _keeps_own_calls(cls: type) -> bool:
     """Whether ``cls`` serves the accelerated calls with the library's own definitions (a
     subclass redefining one keeps the Python code in charge)."""
@@ -135,6 +175,9 @@ class EmulatedBackend(
     remove = _NameOnFirstUse("remove")
     rename = _NameOnFirstUse("rename")
     replace = _NameOnFirstUse("replace")
+    sendfile = _CopyOnFirstUse("sendfile")
+    chmod = _CopyOnFirstUse("chmod")
+    utime = _CopyOnFirstUse("utime")
 
     def _accelerate(self, accelerated: bool | None) -> bool:
         """Serve read, lseek, open, close, stat and lstat from the C fast paths, unless a subclass
@@ -160,6 +203,13 @@ class EmulatedBackend(
             )
         if keeps_names:  # made at their first use (_NameOnFirstUse)
             vars(self)[_NAMES_PENDING] = fast
+        keeps_copies = _KEEPS_OWN_COPIES.get(cls)
+        if keeps_copies is None:  # (a subclass redefining one keeps all three in Python)
+            keeps_copies = _KEEPS_OWN_COPIES[cls] = all(
+                getattr(cls, name) is function for name, function in _COPY_DEFINITIONS.items()
+            )
+        if keeps_copies:  # made at its first use (another provider: C hands all to Python)
+            vars(self)[_COPIES_PENDING] = fast
         if accelerator.C_DIRENTRY is not None:  # the class its scandir's entries then have
             vars(self)["DirEntry"] = accelerator.C_DIRENTRY
         return True
