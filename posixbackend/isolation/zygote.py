@@ -52,6 +52,7 @@ died), the zygote kills every child's group and every spare, reaps them and the 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import fcntl
 import gc
@@ -88,7 +89,7 @@ from posixbackend.isolation.child import main as child_main
 from posixbackend.isolation.confinement import Confinement, Steps, landlock_rules
 from posixbackend.isolation.frames import FrameWriter
 from posixbackend.isolation.hostview import HostView
-from posixbackend.isolation.libc import prctl
+from posixbackend.isolation.libc import LIBC, prctl
 from posixbackend.isolation.limits import Limits
 from posixbackend.isolation.request import Program, Request, grant
 from posixbackend.isolation.roottemplate import RootTemplate
@@ -147,6 +148,7 @@ def main(control_fd: int, view_json: str, spares: int = 0) -> NoReturn:
     FROZEN_HEAP.hit()
     SHARED_HASH_SEED.hit()
     fill_allocator_pools()
+    give_back_free_heap()
     control.send(wire.READY)
     zygote.serve()
     os._exit(0)
@@ -296,6 +298,20 @@ def fill_allocator_pools() -> None:
             fillers[at] = bytes(size - 33) if size >= 48 else (1 << 40) + index
             at += 1
     _FILLERS.append(fillers)
+
+
+def give_back_free_heap() -> None:
+    """Give the C allocator's free heap pages back to the kernel (glibc's ``malloc_trim``),
+    once the zygote has loaded and built all it keeps: what its imports and warm-up freed
+    (source and marshal buffers, temporaries) stays dirty otherwise, and each fork copies
+    its page-table entries and each child's exit tears them down. ~0.5 MB fewer private
+    pages in the zygote; a child that reuses such a chunk gets a zero page, not a copy.
+    A C library without it (musl) keeps them."""
+    trim = getattr(LIBC, "malloc_trim", None)  # (ctypes: AttributeError when not exported)
+    if trim is not None:
+        trim.restype = ctypes.c_int
+        trim.argtypes = [ctypes.c_size_t]
+        trim(0)
 
 
 def view_ruleset(view_json: str) -> landlock.Ruleset | None:
