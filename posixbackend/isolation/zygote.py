@@ -7,8 +7,10 @@ it imports everything the isolated child needs, enters and leaves a managed back
 (``gc.freeze``: the children's collections skip it), has the children's minimal root built
 once in a mount namespace of its own (:mod:`posixbackend.isolation.roottemplate`), fills
 the free blocks of its allocator's pools (:func:`fill_allocator_pools`: a child's new objects
-then copy none of its pages), and then serves the pool's requests one at a time on its
-control socket (see :mod:`posixbackend.isolation.zygotewire`).
+then copy none of its pages), gives its free C heap back (:func:`give_back_free_heap`: each
+fork copies the page-table entries of every private page it holds), and then serves the
+pool's requests one at a time on its control socket (see
+:mod:`posixbackend.isolation.zygotewire`).
 
 It forks its children ahead: it keeps as many *spares* as the pool has workers, forked
 before any job exists (the first ones before its first request, a used one replaced after
