@@ -136,6 +136,7 @@ def measure(children: int, own_root: bool = False) -> dict[str, float]:
     )  # (as a pool's zygote builds it)
     zygote.warm_up()
     zygote.fill_allocator_pools()  # (as the zygote does before it serves)
+    zygote.give_back_free_heap()  # (and gives its free C heap back)
     given = grant(None, Limits())
     request = Request(Program("code", TRIVIAL), (), {}, "/tmp", {}, given.data, Limits())
     samples: dict[str, list[float]] = {}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 import logging
 import math
-import pathlib
 import sys
 import threading
 from collections.abc import Mapping
@@ -97,7 +96,12 @@ def _json_scalar(value: object) -> Scalar:
         return value if math.isfinite(value) else repr(value)
     if type(value) is str:
         return _clip(value)
-    if isinstance(value, pathlib.PurePath):
+    # pathlib looked up, not imported: a path object exists only once pathlib is loaded, and
+    # importing it here would put it (with urllib.parse and ipaddress) in every process that
+    # records a gap -- a pool's zygote among them, where each module is copied per guest
+    # (getattr and the type check: a test's fake may stand in sys.modules for pathlib)
+    pure_path = getattr(sys.modules.get("pathlib"), "PurePath", None)
+    if isinstance(pure_path, type) and isinstance(value, pure_path):
         return _clip(str(value))
     return _clip(_safe_repr(value))
 

@@ -27,7 +27,6 @@ import pwd
 import stat as _stat
 import tarfile
 from collections.abc import Callable
-from decimal import Decimal
 from typing import IO, Any, cast
 
 from vfs.content import data_regions
@@ -56,6 +55,8 @@ def _ns_text(ns: int) -> str:
 
 def _ns_value(text: str) -> int:
     """Nanoseconds from a PAX time record (any number of decimal places)."""
+    from decimal import Decimal  # only loading an archive reads times: saving never needs it
+
     return int(Decimal(text).scaleb(9).to_integral_value())
 
 

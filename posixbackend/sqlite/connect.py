@@ -15,7 +15,6 @@ import functools
 import os
 import posix
 import sqlite3
-import urllib.parse
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -139,6 +138,11 @@ def in_memory(database: object, uri: bool) -> bool:
         return True
     if not (uri and database.startswith("file:")):
         return False
+    # urllib.parse imported only for a URI (here and in vfs_uri): this module is loaded by
+    # every managed process with sqlite3 (a pool's zygote too), and urllib.parse brings
+    # ipaddress -- memory each pooled guest's fork pays for
+    import urllib.parse
+
     path, _, query = database[5:].partition("#")[0].partition("?")
     parameters = urllib.parse.parse_qs(query, keep_blank_values=True)
     return path in ("", ":memory:") or "memory" in parameters.get("mode", ())
@@ -147,6 +151,8 @@ def in_memory(database: object, uri: bool) -> bool:
 def vfs_uri(backend: EmulatedBackend, database: Any, uri: bool, token: str) -> str:
     """The URI that opens ``database`` through the VFS on ``backend`` (its cwd makes a
     relative path absolute; the caller's URI parameters are kept, ``vfs`` is ours)."""
+    import urllib.parse  # (see in_memory)
+
     name = os.fsdecode(os.fspath(database))
     parameters: list[tuple[str, str]] = []
     if uri and name.startswith("file:"):

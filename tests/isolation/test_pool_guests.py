@@ -179,3 +179,33 @@ def test_guests_of_one_pool_share_the_hash_seed_but_not_randomness(traces: Trace
     )
     assert hash_1 == hash_2
     assert random_1 != random_2 and urandom_1 != urandom_2
+
+
+LATE_IMPORTS = """\
+import sys
+print(sorted(name for name in ("decimal", "pathlib", "urllib.parse") if name in sys.modules))
+import decimal, pathlib, sqlite3
+print(decimal.Decimal("1.10") + decimal.Decimal("2.205"))
+folder = pathlib.Path("/tmp/out")
+folder.mkdir()
+with sqlite3.connect(folder / "data.db") as db:
+    db.execute("create table t (x)")
+    db.execute("insert into t values (?)", (str(folder),))
+again = sqlite3.connect(f"file:{folder}/data.db?mode=ro", uri=True)
+print(again.execute("select x from t").fetchall())
+print(sorted(path.name for path in folder.iterdir()))
+"""
+
+
+def test_modules_the_zygote_leaves_out_still_import_in_a_guest(traces: Traces) -> None:
+    # the zygote no longer loads pathlib or urllib.parse (each fork copies what it holds): a
+    # guest imports them inside its confined child, from its minimal root, and uses them
+    # (sqlite3's file URIs need urllib.parse) as under run_isolated; decimal, which the
+    # library no longer imports, the zygote loads for its guests
+    pool = traces.pool(workers=1)
+    pooled = traces.seen(pool.submit(LATE_IMPORTS).result(timeout=60))
+    alone = run_isolated(LATE_IMPORTS)
+    expected = ["3.305", "[('/tmp/out',)]", "['data.db']"]
+    assert printed(pooled) == ["['decimal']", *expected], pooled.stderr
+    assert printed(alone) == ["[]", *expected], alone.stderr
+    assert set(pooled.files) == set(alone.files) == {"/tmp/out/data.db"}

@@ -149,3 +149,47 @@ def test_a_module_seeded_in_sys_modules_runs_with_the_guests_rights_only(
         )
     assert outcome.startswith("refused: "), outcome
     assert not marker.exists()
+
+
+STDLIB_ON_FIRST_USE = """
+import io, json, sqlite3, sys
+sys.path[:0] = {path!r}
+from posixbackend import Permissions, backend
+import vfs
+before = sorted(name for name in ("urllib.parse", "decimal") if name in sys.modules)
+seen = {{}}
+archive = io.BytesIO()
+vfs.save_snapshot(vfs.MemoryFileSystem(), archive)
+with backend("managed", permissions=Permissions()):
+    # urllib.parse: the connect's URI; decimal: the archive's times, first used here
+    memory = sqlite3.connect("file::memory:", uri=True)
+    seen["memory"] = memory.execute("select 1").fetchone()[0]
+    memory.close()
+    try:
+        sqlite3.connect("file:/denied.db", uri=True)
+    except PermissionError as error:
+        seen["file"] = str(error)
+    archive.seek(0)
+    seen["loaded"] = type(vfs.load_snapshot(archive)).__name__
+after = sorted(name for name in ("urllib.parse", "decimal") if name in sys.modules)
+print(json.dumps([before, seen, after]))
+"""
+
+
+def test_stdlib_modules_the_library_imports_on_first_use_load_inside_a_block() -> None:
+    # a pool's zygote leaves them out (each fork copies what it holds): their first import
+    # comes inside a block that grants nothing, from the interpreter's own library
+    program = STDLIB_ON_FIRST_USE.format(path=[str(PACKAGE.parent), *sys.path[1:]])
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", program],
+        capture_output=True, text=True, timeout=TIMEOUT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    before, seen, after = json.loads(done.stdout.splitlines()[-1])
+    assert before == []
+    assert seen == {
+        "memory": 1,
+        "file": "[Errno 13] os.open is not permitted: grant allow_io: 'file:/denied.db'",
+        "loaded": "MemoryFileSystem",
+    }
+    assert after == ["decimal", "urllib.parse"]
