@@ -128,8 +128,78 @@ def keep_forever(value: object) -> None:
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(value))
 
 
+_UNRESERVED: Final = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/"
+)
+"""Bytes a URI we build carries as they are (the rest as %XX)."""
+_HEX: Final = frozenset("0123456789abcdefABCDEF")
+
+
+def _unquote(text: str) -> bytes:
+    """``text``'s %XX escapes decoded to bytes, as SQLite decodes a URI's path and parameters
+    (no '+' for a space; a '%' not followed by two hex digits kept as it stands). Written here,
+    not urllib.parse's: a guest may have replaced those functions, and what this module makes
+    of a URI decides which VFS, ours or the host's, opens the file."""
+    raw = text.encode("utf-8", "surrogateescape")
+    out = bytearray()
+    index = 0
+    while index < len(raw):
+        byte = raw[index]
+        escape = raw[index + 1 : index + 3]
+        if byte == 0x25 and len(escape) == 2 and all(chr(digit) in _HEX for digit in escape):
+            out.append(int(raw[index + 1 : index + 3], 16))
+            index += 3
+        else:
+            out.append(byte)
+            index += 1
+    return bytes(out)
+
+
+def _quote(raw: bytes) -> str:
+    """``raw`` with every byte but the unreserved ones (and '/') as %XX."""
+    return "".join(chr(byte) if byte in _UNRESERVED else f"%{byte:02X}" for byte in raw)
+
+
+def _split_uri(database: str) -> tuple[str, list[tuple[str, str]]]:
+    """A ``file:`` URI's path (still %-escaped) and its parameters (decoded), in order, as
+    sqlite3ParseUri splits them: the fragment dropped, 'key=value' pairs between '&', a key
+    with no '=' given an empty value, empty pairs skipped."""
+    path, _, query = database[5:].partition("#")[0].partition("?")
+    parameters = []
+    for pair in query.split("&"):
+        if pair:
+            key, _, value = pair.partition("=")
+            parameters.append((
+                os.fsdecode(_unquote(key)), os.fsdecode(_unquote(value))
+            ))  # fmt: skip
+    return path, parameters
+
+
+_OPEN_MODES: Final = {"ro": 0x1, "rw": 0x2, "rwc": 0x2 | 0x4, "memory": 0x80}
+"""A URI's ``mode`` values as SQLITE_OPEN_* flags (READONLY, READWRITE, CREATE, MEMORY)."""
+_MODE_MASK: Final = 0x1 | 0x2 | 0x4 | 0x80
+
+
+def _opens_in_memory(parameters: list[tuple[str, str]]) -> bool:
+    """Whether SQLite, given these URI parameters by sqlite3.connect (which asks to read,
+    write and create), opens an in-memory database: sqlite3ParseUri applies each ``mode`` in
+    turn, refusing an unknown one or one above what the flags so far allow (the memory flag
+    aside), so ``mode=memory&mode=rwc`` opens a FILE. False where SQLite refuses the URI."""
+    flags = 0x2 | 0x4
+    for key, value in parameters:
+        if key != "mode":
+            continue
+        mode = _OPEN_MODES.get(value)
+        if mode is None or (mode & ~0x80) > (flags & _MODE_MASK):
+            return False
+        flags = (flags & ~_MODE_MASK) | mode
+    return bool(flags & 0x80)
+
+
 def in_memory(database: object, uri: bool) -> bool:
-    """Whether ``database`` names an in-memory database (never a file of the program's)."""
+    """Whether ``database`` names an in-memory database (never a file of the program's): ""
+    or ":memory:", or a URI whose ``mode`` parameters, applied as SQLite applies them, end at
+    ``memory`` (``mode=memory&mode=rwc`` opens a file)."""
     if isinstance(database, bytes):
         database = os.fsdecode(database)
     if not isinstance(database, str):
@@ -138,43 +208,33 @@ def in_memory(database: object, uri: bool) -> bool:
         return True
     if not (uri and database.startswith("file:")):
         return False
-    # urllib.parse imported only for a URI (here and in vfs_uri): this module is loaded by
-    # every managed process with sqlite3 (a pool's zygote too), and urllib.parse brings
-    # ipaddress -- memory each pooled guest's fork pays for
-    import urllib.parse
-
-    path, _, query = database[5:].partition("#")[0].partition("?")
-    parameters = urllib.parse.parse_qs(query, keep_blank_values=True)
-    return path in ("", ":memory:") or "memory" in parameters.get("mode", ())
+    path, parameters = _split_uri(database)
+    return path in ("", ":memory:") or _opens_in_memory(parameters)
 
 
 def vfs_uri(backend: EmulatedBackend, database: Any, uri: bool, token: str) -> str:
     """The URI that opens ``database`` through the VFS on ``backend`` (its cwd makes a
     relative path absolute; the caller's URI parameters are kept, ``vfs`` is ours)."""
-    import urllib.parse  # (see in_memory)
-
     name = os.fsdecode(os.fspath(database))
     parameters: list[tuple[str, str]] = []
     if uri and name.startswith("file:"):
-        rest, _, query = name[5:].partition("#")[0].partition("?")
+        rest, found = _split_uri(name)
         if rest.startswith("//"):  # file://[localhost]/path: the authority goes
             authority, slash, rest = rest[2:].partition("/")
             if authority not in ("", "localhost"):  # SQLite's own refusal
                 raise sqlite3.OperationalError(f"invalid uri authority: {authority}")
             rest = slash + rest
-        path = os.fsdecode(urllib.parse.unquote_to_bytes(rest))  # SQLite decodes to bytes
-        parameters = [
-            (key, value)
-            for key, value in urllib.parse.parse_qsl(query, keep_blank_values=True)
-            if key not in ("vfs", TOKEN)
-        ]
+        path = os.fsdecode(_unquote(rest))  # SQLite decodes to bytes
+        parameters = [(key, value) for key, value in found if key not in ("vfs", TOKEN)]
     else:
         path = name
     if not path.startswith("/"):
         path = backend.getcwd().rstrip("/") + "/" + path
     parameters += [("vfs", NAME), (TOKEN, token)]
-    query = urllib.parse.urlencode(parameters, quote_via=urllib.parse.quote)
-    return "file:" + urllib.parse.quote(os.fsencode(path), safe="/") + "?" + query
+    query = "&".join(
+        _quote(os.fsencode(key)) + "=" + _quote(os.fsencode(value)) for key, value in parameters
+    )
+    return "file:" + _quote(os.fsencode(path)) + "?" + query
 
 
 def connect(

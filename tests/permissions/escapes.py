@@ -90,6 +90,19 @@ else:
 """Guest code making every stand-in call its real function: the Python stand-ins' class, or
 the code of the Python fallback the C stand-ins (posixbackend/_standin.c) call in a block."""
 
+SQLITE_HOST_FILE = """{setup}
+import sqlite3
+try:
+    database = sqlite3.connect({uri}, uri=True)
+    database.execute('create table t(x)')
+    database.commit()
+    database.close()
+except sqlite3.Error as error:
+    raise OSError(f'sqlite3: {{error}}') from None
+"""
+"""Guest code making a database file at MARKER with sqlite3 (``setup`` first): on the host only
+if SQLite opened it through its own VFS, not the backend's."""
+
 LIBRARY_STATE = "escapes: the library's own state, reached through sys.modules or "
 """The start of the reason for escapes through the library's private objects."""
 
@@ -448,6 +461,43 @@ while frame is not None:
         STAND_INS_CHANGED + WRITE_MARKER,
         "file",
         "stopped",
+    ),
+    # -- sqlite3: which VFS opens a database file ---------------------------------------------
+    Escape(
+        "sqlite3.connect of a URI whose first mode is memory and last rwc "
+        "(SQLite applies the last)",
+        SQLITE_HOST_FILE.format(uri="'file:' + MARKER + '?mode=memory&mode=rwc'", setup=""),
+        "file",
+        "stopped",
+    ),
+    Escape(
+        "sqlite3.connect after urllib.parse's functions are replaced to make a file URI look "
+        "in-memory and to end our URI early",
+        SQLITE_HOST_FILE.format(
+            uri="'file:' + MARKER + '?mode=rwc'",
+            setup="""
+import urllib.parse
+urllib.parse.parse_qs = lambda *args, **kwargs: {'mode': ['memory']}
+urllib.parse.parse_qsl = lambda *args, **kwargs: [('mode', 'memory')]
+urllib.parse.quote = lambda text, *args, **kwargs: os.fsdecode(text) + '#'
+urllib.parse.unquote_to_bytes = lambda text: os.fsencode(text)
+""",
+        ),
+        "file",
+        "stopped",
+    ),
+    Escape(
+        "the library's own in-memory test of sqlite3.connect replaced",
+        SQLITE_HOST_FILE.format(
+            uri="'file:' + MARKER + '?mode=rwc'",
+            setup="""
+from posixbackend.sqlite import connect
+connect.in_memory = lambda *args, **kwargs: True
+""",
+        ),
+        "file",
+        LIBRARY_STATE + "introspection (here the function that tells an in-memory database "
+        "from a file)",
     ),
     Escape(
         "the library's anchor table cleared",
