@@ -7,7 +7,7 @@ import os
 import posix
 import weakref
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, Any, Final
 
 from posixbackend.emulated import accelerator
 from posixbackend.emulated._directories import DirectoryFunctions
@@ -45,79 +45,78 @@ _KEEPS_OWN_CALLS: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDiction
 lstat (asked once per class: every block builds a backend)."""
 
 
-_KEEPS_OWN_NAMES: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
-"""Backend classes -> whether they keep the library's unlink, remove, rename and replace."""
-_NAME_FUNCTIONS = tuple((name, vars(PathFunctions)[name]) for name in accelerator.NAME_CALLS)
-"""The Python methods behind the C ones (accelerator.fast_names), by name."""
-_NAMES_PENDING = "_fast_names_pending"
-"""The instance-dict key of the fast paths an accelerated backend's C unlink, remove, rename
-and replace are made from at the first use of one of them (see _NameOnFirstUse)."""
+class _FirstUse:
+    """Calls whose C versions one maker gives together (accelerator.fast_names: unlink,
+    remove, rename, replace; accelerator.fast_copies: sendfile, chmod, utime), made at the
+    first lookup of one of them on an accelerated backend, whose fast paths wait in its dict
+    under ``pending`` until then: most blocks never remove, rename or copy a file, and making
+    them with every backend cost ~25k instructions a build (a C object, its bound methods, a
+    cycle with the backend)."""
+
+    def __init__(
+        self,
+        pending: str,
+        definitions: dict[str, Callable[..., Any]],
+        make: Callable[[Any, dict[str, Callable[..., Any]]], dict[str, Callable[..., Any]]],
+    ) -> None:
+        self.pending = pending
+        self.definitions = definitions
+        """The library's own definitions (a class redefining one keeps all in Python)."""
+        self.functions = tuple(definitions.items())
+        """The Python methods the C ones fall back to, by name."""
+        self.make = make
+        self._kept: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+
+    def keeps(self, cls: type) -> bool:
+        """Whether ``cls`` keeps the library's definitions of all of them (asked once per
+        class: every block builds a backend)."""
+        kept = self._kept.get(cls)
+        if kept is None:
+            kept = self._kept[cls] = all(
+                getattr(cls, name) is function for name, function in self.definitions.items()
+            )
+        return kept
 
 
-class _NameOnFirstUse:
-    """EmulatedBackend's unlink, remove, rename or replace: on an accelerated backend, the C
-    four (accelerator.fast_names) made the first time one of them is looked up and kept in the
-    instance's dict from then on; else the Python method (kept there too). Made on first use
-    because most blocks never remove or rename, and making them with every backend cost ~25k
-    instructions a build (a C object, eight bound methods, a cycle with the backend)."""
+class _OnFirstUse:
+    """One call of a :class:`_FirstUse` group as EmulatedBackend's attribute: on an
+    accelerated backend the group's C versions, made the first time one of them is looked up
+    and kept in the instance's dict from then on; else the Python method (kept there too)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, group: _FirstUse, name: str) -> None:
+        self.group = group
         self.name = name
-        self.function = vars(PathFunctions)[name]
+        self.function = group.definitions[name]
         self.__doc__ = self.function.__doc__
 
     def __get__(self, instance: object, owner: type | None = None) -> Any:
         if instance is None:  # the class's attribute is the Python function, as before
             return self.function
         own = vars(instance)
-        fast = own.pop(_NAMES_PENDING, None)  # (one thread makes them; a racing one gets
+        fast = own.pop(self.group.pending, None)  # (one thread makes them; a racing one gets
         if fast is None:  # the Python method, correct and slower until the next lookup)
             bound = own[self.name] = self.function.__get__(instance, owner)
             return bound
-        python = {name: function.__get__(instance) for name, function in _NAME_FUNCTIONS}
-        made = accelerator.fast_names(fast, python)
+        python = {name: function.__get__(instance) for name, function in self.group.functions}
+        made = self.group.make(fast, python)
         own.update(made)
         return made[self.name]
 
 
-_KEEPS_OWN_COPIES: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
-"""Backend classes -> whether they keep the library's sendfile, chmod and utime."""
-_COPY_DEFINITIONS = {
-    "sendfile": vars(TransferFunctions)["sendfile"],
-    "chmod": vars(PathFunctions)["chmod"],
-    "utime": vars(PathFunctions)["utime"],
-}
-"""The library's own definitions of the calls accelerator.fast_copies gives in C."""
-_COPY_FUNCTIONS = tuple(_COPY_DEFINITIONS.items())
-"""The Python methods behind the C ones, by name (what they fall back to)."""
-_COPIES_PENDING = "_fast_copies_pending"
-"""The instance-dict key of the fast paths an accelerated backend's C sendfile, chmod and utime
-are made from at the first use of one of them (see _CopyOnFirstUse)."""
-
-
-class _CopyOnFirstUse:
-    """EmulatedBackend's sendfile, chmod or utime: on an accelerated backend, the C three
-    (accelerator.fast_copies) made the first time one of them is looked up and kept in the
-    instance's dict; else the Python method (kept there too). Made on first use as
-    _NameOnFirstUse's, since most blocks never copy."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.function = _COPY_DEFINITIONS[name]
-        self.__doc__ = self.function.__doc__
-
-    def __get__(self, instance: object, owner: type | None = None) -> Any:
-        if instance is None:  # the class's attribute is the Python function, as before
-            return self.function
-        own = vars(instance)
-        fast = own.pop(_COPIES_PENDING, None)  # (as _NameOnFirstUse: a racing thread gets
-        if fast is None:  # the Python method, correct and slower until the next lookup)
-            bound = own[self.name] = self.function.__get__(instance, owner)
-            return bound
-        python = {name: function.__get__(instance) for name, function in _COPY_FUNCTIONS}
-        made = accelerator.fast_copies(fast, python)
-        own.update(made)
-        return made[self.name]
+_NAMES: Final = _FirstUse(
+    "_fast_names_pending",
+    {name: vars(PathFunctions)[name] for name in accelerator.NAME_CALLS},
+    accelerator.fast_names,
+)
+_COPIES: Final = _FirstUse(
+    "_fast_copies_pending",
+    {
+        "sendfile": vars(TransferFunctions)["sendfile"],
+        "chmod": vars(PathFunctions)["chmod"],
+        "utime": vars(PathFunctions)["utime"],
+    },
+    accelerator.fast_copies,
+)
 
 
 def _keeps_own_calls(cls: type) -> bool:
@@ -171,13 +170,13 @@ class EmulatedBackend(
     uname_result = posix.uname_result
     terminal_size = posix.terminal_size
     DirEntry = DirEntry
-    unlink = _NameOnFirstUse("unlink")
-    remove = _NameOnFirstUse("remove")
-    rename = _NameOnFirstUse("rename")
-    replace = _NameOnFirstUse("replace")
-    sendfile = _CopyOnFirstUse("sendfile")
-    chmod = _CopyOnFirstUse("chmod")
-    utime = _CopyOnFirstUse("utime")
+    unlink = _OnFirstUse(_NAMES, "unlink")
+    remove = _OnFirstUse(_NAMES, "remove")
+    rename = _OnFirstUse(_NAMES, "rename")
+    replace = _OnFirstUse(_NAMES, "replace")
+    sendfile = _OnFirstUse(_COPIES, "sendfile")
+    chmod = _OnFirstUse(_COPIES, "chmod")
+    utime = _OnFirstUse(_COPIES, "utime")
 
     def _accelerate(self, accelerated: bool | None) -> bool:
         """Serve read, lseek, open, close, stat and lstat from the C fast paths, unless a subclass
@@ -196,20 +195,9 @@ class EmulatedBackend(
         vars(self).update(fast)
         if cls.mkdir is PathFunctions.mkdir:  # (a subclass's own mkdir stays in charge)
             vars(self)["mkdir"] = accelerator.fast_mkdir(fast, PathFunctions.mkdir.__get__(self))
-        keeps_names = _KEEPS_OWN_NAMES.get(cls)
-        if keeps_names is None:  # (a subclass redefining one keeps all four in Python)
-            keeps_names = _KEEPS_OWN_NAMES[cls] = all(
-                getattr(cls, name) is vars(PathFunctions)[name] for name in accelerator.NAME_CALLS
-            )
-        if keeps_names:  # made at their first use (_NameOnFirstUse)
-            vars(self)[_NAMES_PENDING] = fast
-        keeps_copies = _KEEPS_OWN_COPIES.get(cls)
-        if keeps_copies is None:  # (a subclass redefining one keeps all three in Python)
-            keeps_copies = _KEEPS_OWN_COPIES[cls] = all(
-                getattr(cls, name) is function for name, function in _COPY_DEFINITIONS.items()
-            )
-        if keeps_copies:  # made at its first use (another provider: C hands all to Python)
-            vars(self)[_COPIES_PENDING] = fast
+        for group in (_NAMES, _COPIES):  # made at their first use (_OnFirstUse)
+            if group.keeps(cls):  # (another provider: the C ones hand all to Python)
+                vars(self)[group.pending] = fast
         if accelerator.C_DIRENTRY is not None:  # the class its scandir's entries then have
             vars(self)["DirEntry"] = accelerator.C_DIRENTRY
         return True

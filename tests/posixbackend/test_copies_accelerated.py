@@ -235,7 +235,7 @@ def counting(monkeypatch: Any) -> dict[str, list[tuple[Any, ...]]]:
     fallbacks) on the backends whose C ones are made from now on, by name."""
     calls: dict[str, list[tuple[Any, ...]]] = {}
     functions = []
-    for name, original in backend_module._COPY_FUNCTIONS:
+    for name, original in backend_module._COPIES.functions:
         made = calls[name] = []
 
         def counted(
@@ -245,7 +245,7 @@ def counting(monkeypatch: Any) -> dict[str, list[tuple[Any, ...]]]:
             return original(self, *args, **keywords)
 
         functions.append((name, counted))
-    monkeypatch.setattr(backend_module, "_COPY_FUNCTIONS", tuple(functions))
+    monkeypatch.setattr(backend_module._COPIES, "functions", tuple(functions))
     return calls
 
 
