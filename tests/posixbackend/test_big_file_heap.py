@@ -14,13 +14,13 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
-import posix
 from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from benchmarks.group_scale import status_kib
 from posixbackend.emulated import accelerator
 from tests.posixbackend.test_accelerator import make_backend
 from vfs import MemoryFileSystem
@@ -38,26 +38,6 @@ def glibc() -> ctypes.CDLL | None:
     libc.malloc.argtypes = [ctypes.c_size_t]
     libc.free.argtypes = [ctypes.c_void_p]
     return libc
-
-
-def proc_self(name: str, data: bytes | None = None) -> bytes:
-    """Read (or write ``data`` to) /proc/self/NAME with the real posix functions."""
-    fd = posix.open(f"/proc/self/{name}", posix.O_WRONLY if data else posix.O_RDONLY)
-    try:
-        if data:
-            posix.write(fd, data)
-            return b""
-        return posix.read(fd, 1 << 16)
-    finally:
-        posix.close(fd)
-
-
-def status_kib(field: str) -> int:
-    """A ``kB`` figure of /proc/self/status (VmRSS, VmHWM)."""
-    for line in proc_self("status").decode().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise LookupError(field)
 
 
 LIBC = glibc()
