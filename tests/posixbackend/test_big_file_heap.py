@@ -14,7 +14,6 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
-from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
@@ -23,7 +22,7 @@ from hypothesis import strategies as st
 from benchmarks.group_scale import status_kib
 from posixbackend.emulated import accelerator
 from tests.posixbackend.test_accelerator import make_backend
-from vfs import MemoryFileSystem
+from tests.posixbackend.test_memory_writer import agree_with_python_and_linux
 
 MIB = 1 << 20
 FILE_MIB = 48
@@ -85,12 +84,6 @@ BIG_STEPS = st.lists(
 )
 
 
-def used_pages(fs: MemoryFileSystem) -> int:
-    """Pages the file system counts as used."""
-    usage = fs.statvfs("/")
-    return usage.f_blocks - usage.f_bfree
-
-
 @pytest.mark.skipif(not accelerator.AVAILABLE, reason=accelerator.MISSING)
 @settings(max_examples=15, deadline=None)
 @given(steps=BIG_STEPS)
@@ -101,27 +94,7 @@ def test_big_writes_and_reservations_give_what_python_and_linux_give(
     """Writes of up to 1.5 MiB anywhere in the first 3 MiB and reservations of up to 6 MiB
     through the C writer (whose growth moves big buffers, and then trims glibc's heap) give
     the Python method's and a real file's results, size, content and pages counted."""
-    assert accelerator._speedups is not None
-    fast_fs, slow_fs = MemoryFileSystem(), MemoryFileSystem()
-    fast = fast_fs.open("/f", os.O_RDWR | os.O_CREAT, 0o644)
-    slow = slow_fs.open("/f", os.O_RDWR | os.O_CREAT, 0o644)
-    writer: Any = accelerator._speedups.MemoryWriter(fast)
-    fd = os.open(tmp_path_factory.mktemp("w") / "f", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        for step in steps:
-            if isinstance(step, int):
-                before = (fast.stat(), used_pages(fast_fs))
-                writer.reserve(step)
-                assert (fast.stat(), used_pages(fast_fs)) == before
-                continue
-            byte, length, offset = step
-            data = bytes([byte]) * length
-            assert writer(data, offset) == slow.pwrite(data, offset) == os.pwrite(fd, data, offset)
-        size = os.fstat(fd).st_size
-        assert fast.stat().st_size == slow.stat().st_size == size
-        assert fast.pread(size + 1, 0) == slow.pread(size + 1, 0) == os.pread(fd, size + 1, 0)
-        assert used_pages(fast_fs) == used_pages(slow_fs)
-    finally:
-        os.close(fd)
-        fast.close()
-        slow.close()
+    writes = [
+        step if isinstance(step, int) else (bytes([step[0]]) * step[1], step[2]) for step in steps
+    ]
+    agree_with_python_and_linux(writes, tmp_path_factory.mktemp("w"), every_write=False)

@@ -61,6 +61,43 @@ def used_pages(fs: MemoryFileSystem) -> int:
     return usage.f_blocks - usage.f_bfree
 
 
+def agree_with_python_and_linux(
+    steps: list[tuple[bytes, int] | int], directory: Path, *, every_write: bool = True
+) -> None:
+    """``steps`` -- a write (data, offset) or a reservation (an int) -- through the C writer of
+    one memory file, the Python pwrite of another and os.pwrite of a real file in
+    ``directory``: the same results, and after every write (or only at the end) the same size,
+    content and pages counted; a reservation alone changes no status or page count."""
+    fast_fs, slow_fs = MemoryFileSystem(), MemoryFileSystem()
+    fast = fast_fs.open("/f", RDWR_CREATE, 0o644)
+    slow = slow_fs.open("/f", RDWR_CREATE, 0o644)
+    writer = reserving_writer_of(fast)
+    fd = os.open(directory / "f", RDWR_CREATE, 0o644)
+
+    def same_everywhere() -> None:
+        size = os.fstat(fd).st_size
+        assert fast.stat().st_size == slow.stat().st_size == size
+        assert fast.pread(size + 1, 0) == slow.pread(size + 1, 0) == os.pread(fd, size + 1, 0)
+        assert used_pages(fast_fs) == used_pages(slow_fs)
+
+    try:
+        for step in steps:
+            if isinstance(step, int):
+                before = (fast.stat(), used_pages(fast_fs))
+                writer.reserve(step)
+                assert (fast.stat(), used_pages(fast_fs)) == before
+                continue
+            data, offset = step
+            assert writer(data, offset) == slow.pwrite(data, offset) == os.pwrite(fd, data, offset)
+            if every_write:
+                same_everywhere()
+        same_everywhere()
+    finally:
+        os.close(fd)
+        fast.close()
+        slow.close()
+
+
 @pytest.fixture
 def real_file(tmp_path: Path) -> Iterator[int]:
     fd = os.open(tmp_path / "f", RDWR_CREATE, 0o644)
@@ -118,28 +155,7 @@ def test_reserved_room_changes_nothing_a_reader_sees(
     """Writes into room made by reserve() (the SQLite VFS's size hint) give what the same
     writes give without it, and Linux: results, size, content, pages counted; a reservation
     alone changes no size, page count or time."""
-    fast_fs, slow_fs = MemoryFileSystem(), MemoryFileSystem()
-    fast = fast_fs.open("/f", RDWR_CREATE, 0o644)
-    slow = slow_fs.open("/f", RDWR_CREATE, 0o644)
-    writer = reserving_writer_of(fast)
-    fd = os.open(tmp_path_factory.mktemp("w") / "f", RDWR_CREATE, 0o644)
-    try:
-        for step in steps:
-            if isinstance(step, int):
-                before = (fast.stat(), used_pages(fast_fs))
-                writer.reserve(step)
-                assert (fast.stat(), used_pages(fast_fs)) == before
-                continue
-            data, offset = step
-            assert writer(data, offset) == slow.pwrite(data, offset) == os.pwrite(fd, data, offset)
-            size = os.fstat(fd).st_size
-            assert fast.stat().st_size == slow.stat().st_size == size
-            assert fast.pread(size + 1, 0) == slow.pread(size + 1, 0) == os.pread(fd, size + 1, 0)
-            assert used_pages(fast_fs) == used_pages(slow_fs)
-    finally:
-        os.close(fd)
-        fast.close()
-        slow.close()
+    agree_with_python_and_linux(steps, tmp_path_factory.mktemp("w"))
 
 
 def test_a_reservation_makes_room_only_where_it_can() -> None:
