@@ -23,6 +23,7 @@ from posixbackend.emulated.descriptions import FileDescription
 from posixbackend.emulated.paths import PathFunctions
 from posixbackend.emulated.transfers import CHUNK, TransferFunctions
 from tests.posixbackend.test_accelerator import USER
+from tests.posixbackend.test_mkdir_accelerated import assert_native_and_managed_agree
 from vfs import Identity, MemoryFileSystem
 
 NEEDS_C = pytest.mark.skipif(not accelerator.AVAILABLE, reason=accelerator.MISSING)
@@ -414,15 +415,8 @@ def attributes_run(top: str, program: list[tuple[str, str, Any]]) -> list[Any]:
 @NO_EXPLAIN
 @given(st.lists(attribute_step, min_size=1, max_size=10))
 def test_chmod_and_utime_do_what_native_ones_do(program: list[tuple[str, str, Any]]) -> None:
-    native_top = tempfile.mkdtemp(dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
-    try:
-        native = attributes_run(native_top, program)
-    finally:
-        shutil.rmtree(native_top)
-    with backend("managed", file_system=MemoryFileSystem(identity=Identity.root())):
-        os.mkdir("/top")
-        managed = attributes_run("/top", program)
-    assert managed == native
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    assert_native_and_managed_agree(attributes_run, program, shm)
 
 
 def tree_backend(accelerated: bool, who: Identity | None, resolution: int) -> EmulatedBackend:

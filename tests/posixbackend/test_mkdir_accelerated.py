@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -87,7 +88,16 @@ def run(top: str, program: list[tuple[str, str, int]]) -> list[Any]:
 @pytest.mark.skipif(os.geteuid() != 0, reason="the managed side is root, as the natives must be")
 @given(programs)
 def test_mkdir_and_makedirs_make_what_native_ones_make(program: list[tuple[str, str, int]]) -> None:
-    native_top = tempfile.mkdtemp()
+    assert_native_and_managed_agree(run, program)
+
+
+def assert_native_and_managed_agree(
+    run: Callable[[str, Any], Any], program: Any, base: str | None = None
+) -> None:
+    """``run(top, program)`` gives the same natively, in a fresh directory under ``base`` (the
+    temporary directory's default), and through the real names in a managed block on root's
+    MemoryFileSystem, in /top."""
+    native_top = tempfile.mkdtemp(dir=base)
     try:
         native = run(native_top, program)
     finally:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pathlib
-import shutil
 import tempfile
 from typing import Any
 
@@ -23,6 +22,7 @@ from posixbackend import backend
 from posixbackend.emulated import EmulatedBackend, accelerator
 from posixbackend.emulated.paths import PathFunctions
 from tests.posixbackend.test_accelerator import USER
+from tests.posixbackend.test_mkdir_accelerated import assert_native_and_managed_agree
 from vfs import Identity, MemoryFileSystem
 
 NEEDS_C = pytest.mark.skipif(not accelerator.AVAILABLE, reason=accelerator.MISSING)
@@ -96,15 +96,7 @@ def native_run(top: str, program: list[tuple[str, str, str]]) -> list[Any]:
 @pytest.mark.skipif(os.geteuid() != 0, reason="the managed side is root, as the natives must be")
 @given(st.lists(native_step, min_size=1, max_size=12))
 def test_unlink_and_rename_do_what_native_ones_do(program: list[tuple[str, str, str]]) -> None:
-    native_top = tempfile.mkdtemp()
-    try:
-        native = native_run(native_top, program)
-    finally:
-        shutil.rmtree(native_top)
-    with backend("managed", file_system=MemoryFileSystem(identity=Identity.root())):
-        os.makedirs("/top")
-        managed = native_run("/top", program)
-    assert managed == native
+    assert_native_and_managed_agree(native_run, program)
 
 
 # -- the C path against the Python path ------------------------------------------------------
