@@ -243,13 +243,18 @@ configure(PyObject *Py_UNUSED(module), PyObject *factory)
         PyErr_SetString(PyExc_TypeError, "configure() needs a callable");
         return NULL;
     }
-    Py_XSETREF(reentered_factory, Py_NewRef(factory));
+    if (reentered_factory != NULL) { /* once, by vfs/ownedlock.py: no one replaces it later */
+        PyErr_SetString(PyExc_RuntimeError, "vfs._ownedlock is configured already");
+        return NULL;
+    }
+    reentered_factory = Py_NewRef(factory);
     Py_RETURN_NONE;
 }
 
 static PyMethodDef module_methods[] = {
     {"configure", configure, METH_O,
-     "configure(reentered): the callable that makes the exception a re-entered acquire raises."},
+     "configure(reentered): the callable that makes the exception a re-entered acquire raises "
+     "(once)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -302,3 +302,18 @@ def test_a_wait_runs_signal_handlers_and_their_exception_leaves_it_untaken(owned
         release.set()
         thread.join()
     assert not owned.locked()
+
+
+def test_the_c_locks_error_cannot_be_replaced_once_configured() -> None:
+    from vfs.ownedlock import OwnedLock, PyOwnedLock
+
+    if OwnedLock is PyOwnedLock:
+        pytest.skip("the C extension is not built")
+    from vfs import _ownedlock
+
+    with pytest.raises(RuntimeError, match="configured already"):
+        _ownedlock.configure(lambda: OSError("forged"))
+    lock = OwnedLock()
+    with lock, pytest.raises(OSError) as caught:
+        lock.acquire()
+    assert caught.value.errno == errno.EDEADLK
