@@ -11,8 +11,12 @@
  * ownedlock.py: OSError(EDEADLK), a declared gap). A non-blocking one returns False, as
  * threading.Lock's does for any held lock.
  *
- * Otherwise it is threading.Lock: acquire(blocking=True, timeout=-1), release() (by any
- * thread), locked(), a context manager; a wait releases the GIL and runs signal handlers when
+ * A signal handler can do better: vfs/ownedlock.py's defer() queues it (held_here() says the
+ * thread is inside such an operation, mark_pending() asks for the queue to be run) and the
+ * release that lets go of this thread's last OwnedLock runs it, the operation's state complete.
+ *
+ * Otherwise it is threading.Lock: acquire(blocking=True, timeout=-1), release() (by the
+ * holder's thread only, as an RLock: the count above is per thread), locked(), a context manager; a wait releases the GIL and runs signal handlers when
  * a signal interrupts it, as _thread's does. The holder is set only with the GIL held, right
  * after the underlying lock is taken, and cleared before it is let go: C code that holds the
  * GIL and sees locked() false may do one step of the lock's work without taking it, as
@@ -32,6 +36,13 @@ typedef struct {
 } OwnedLock;
 
 static PyObject *reentered_factory; /* configure()'s callable: the exception to raise */
+static PyObject *run_pending;       /* configure()'s other callable: runs what defer() queued */
+
+/* How many OwnedLocks this thread holds, and whether a call was queued for the moment it lets
+ * go of the last one (vfs/ownedlock.py's defer: a signal handler waiting for the end of the
+ * operation its thread was in). A lock is let go by its holder only, so the count is exact. */
+static _Thread_local Py_ssize_t held_here;
+static _Thread_local char pending_here;
 
 static PyObject *
 raise_reentered(void)
@@ -74,6 +85,9 @@ lock_dealloc(OwnedLock *self)
     if (self->mutex != NULL) {
         if (self->held) {
             PyThread_release_lock(self->mutex); /* as _thread's: freeing a held lock is allowed */
+            if (self->owner == PyThread_get_thread_ident() && held_here > 0) {
+                held_here--;
+            }
         }
         PyThread_free_lock(self->mutex);
     }
@@ -142,6 +156,7 @@ take(OwnedLock *self, int blocking, double timeout)
     }
     self->owner = me;
     self->held = 1;
+    held_here++;
     Py_RETURN_TRUE;
 }
 
@@ -182,9 +197,21 @@ lock_release(OwnedLock *self, PyObject *Py_UNUSED(ignored))
         PyErr_SetString(PyExc_RuntimeError, "release unlocked lock");
         return NULL;
     }
+    if (self->owner != PyThread_get_thread_ident()) { /* an RLock's rule: the count is the holder's */
+        PyErr_SetString(PyExc_RuntimeError, "cannot release un-acquired lock");
+        return NULL;
+    }
     self->held = 0;
     self->owner = 0;
     PyThread_release_lock(self->mutex);
+    if (--held_here == 0 && pending_here) {
+        pending_here = 0; /* what waited for the end of the operation runs now, lock let go */
+        PyObject *done = PyObject_CallNoArgs(run_pending);
+        if (done == NULL) {
+            return NULL;
+        }
+        Py_DECREF(done);
+    }
     Py_RETURN_NONE;
 }
 
@@ -237,24 +264,45 @@ static PyTypeObject OwnedLockType = {
 };
 
 static PyObject *
-configure(PyObject *Py_UNUSED(module), PyObject *factory)
+configure(PyObject *Py_UNUSED(module), PyObject *args)
 {
-    if (!PyCallable_Check(factory)) {
-        PyErr_SetString(PyExc_TypeError, "configure() needs a callable");
+    PyObject *factory, *runner;
+    if (!PyArg_ParseTuple(args, "OO:configure", &factory, &runner)) {
         return NULL;
     }
-    if (reentered_factory != NULL) { /* once, by vfs/ownedlock.py: no one replaces it later */
+    if (!PyCallable_Check(factory) || !PyCallable_Check(runner)) {
+        PyErr_SetString(PyExc_TypeError, "configure() needs two callables");
+        return NULL;
+    }
+    if (reentered_factory != NULL) { /* once, by vfs/ownedlock.py: no one replaces them later */
         PyErr_SetString(PyExc_RuntimeError, "vfs._ownedlock is configured already");
         return NULL;
     }
     reentered_factory = Py_NewRef(factory);
+    run_pending = Py_NewRef(runner);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+get_held_here(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromSsize_t(held_here);
+}
+
+static PyObject *
+mark_pending(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    pending_here = 1;
     Py_RETURN_NONE;
 }
 
 static PyMethodDef module_methods[] = {
-    {"configure", configure, METH_O,
-     "configure(reentered): the callable that makes the exception a re-entered acquire raises "
-     "(once)."},
+    {"configure", configure, METH_VARARGS,
+     "configure(reentered, run_pending): the callable that makes the exception a re-entered "
+     "acquire raises, and the one that runs what was deferred (once)."},
+    {"held_here", get_held_here, METH_NOARGS, "How many OwnedLocks this thread holds."},
+    {"mark_pending", mark_pending, METH_NOARGS,
+     "Have run_pending called when this thread lets go of the last OwnedLock it holds."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -7,6 +7,10 @@ threading.Lock waits for its own thread forever. :class:`OwnedLock` refuses the 
 at once with OSError(EDEADLK) (the gap :data:`REENTERED`); the interrupted operation then
 completes as it would have. It is the C type of ``vfs._ownedlock`` when the extension was built,
 else :class:`PyOwnedLock` (the same behaviour, a Python ``__enter__``: slower).
+
+A signal handler need not be refused: :func:`defer` queues a call until its thread lets go of
+the last OwnedLock it holds (posixbackend's ``signal.signal`` stand-in wraps Python handlers
+so), which is where a system call's handler runs natively: after the call.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from __future__ import annotations
 import _thread
 import errno
 import os
+import threading
+from collections.abc import Callable
 from types import TracebackType
 
 import compat
@@ -26,10 +32,11 @@ REENTERED = compat.declare(
     level=compat.Level.WARNING,
     explanation="a system call is atomic to trace functions and signal handlers; the memory "
     "file system and the descriptor table run Python code under a lock, so a trace function "
-    "(sys.settrace, a Python-level debugger or coverage tracer) or a signal handler that "
-    "calls them while the same thread is inside one of their operations gets OSError(EDEADLK) "
-    "at once (Linux never fails the call) instead of waiting for itself forever; the "
-    "operation it interrupted completes, or fails as a whole if the error is not caught",
+    "(sys.settrace, a Python-level debugger or coverage tracer), or a signal handler set "
+    "before posixbackend's stand-ins were in place (one set through their signal.signal waits "
+    "for the operation to end instead), that calls them while the same thread is inside one "
+    "of their operations gets OSError(EDEADLK) at once (Linux never fails the call) instead "
+    "of waiting for itself forever; the interrupted operation completes or fails as a whole",
 )
 
 
@@ -59,11 +66,18 @@ class PyOwnedLock:
             if not blocking:
                 return False
             raise reentered()
-        return self._lock.acquire(blocking, timeout)
+        if not self._lock.acquire(blocking, timeout):
+            return False
+        _counts.held = getattr(_counts, "held", 0) + 1
+        return True
 
     def release(self) -> None:
         """Let the lock go (its holder's thread only: an RLock's rule)."""
         self._lock.release()
+        held = _counts.held = _counts.held - 1
+        if held == 0 and getattr(_counts, "pending", False):
+            _counts.pending = False
+            _run_pending()
 
     def locked(self) -> bool:
         """Whether a thread holds the lock."""
@@ -86,14 +100,59 @@ class PyOwnedLock:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._lock.release()
+        self.release()
+
+
+_counts = threading.local()
+"""The Python lock's per-thread count of locks held (``held``) and ``pending`` flag."""
+_queues = threading.local()
+"""Each thread's calls waiting for it to let go of its last lock (``calls``)."""
+
+
+def _py_held_here() -> int:
+    return int(getattr(_counts, "held", 0))
+
+
+def _py_mark_pending() -> None:
+    _counts.pending = True
+
+
+def defer(call: Callable[[], object]) -> bool:
+    """Queue ``call`` to run when this thread lets go of the last OwnedLock it holds; False
+    (nothing queued: run it now) when it holds none."""
+    if not _held_here():
+        return False
+    calls = getattr(_queues, "calls", None)
+    if calls is None:
+        calls = _queues.calls = []
+    calls.append(call)
+    _mark_pending()
+    return True
+
+
+def _run_pending() -> None:
+    """Run what :func:`defer` queued for this thread, in order. When one raises, the rest wait
+    for the next time the thread lets go of its last lock (as the next signal's handler runs
+    at the next check natively) and the exception goes on."""
+    calls = getattr(_queues, "calls", None)
+    while calls:
+        call = calls.pop(0)
+        try:
+            call()
+        except BaseException:
+            if calls:
+                _mark_pending()
+            raise
 
 
 OwnedLock: type[PyOwnedLock]
+_held_here: Callable[[], int]
+_mark_pending: Callable[[], None]
 try:
     from vfs import _ownedlock
 except ImportError:  # built without a compiler: the Python lock serves
-    OwnedLock = PyOwnedLock
+    OwnedLock, _held_here, _mark_pending = PyOwnedLock, _py_held_here, _py_mark_pending
 else:
-    _ownedlock.configure(reentered)
+    _ownedlock.configure(reentered, _run_pending)
     OwnedLock = _ownedlock.OwnedLock  # type: ignore[assignment]
+    _held_here, _mark_pending = _ownedlock.held_here, _ownedlock.mark_pending

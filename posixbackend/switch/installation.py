@@ -39,6 +39,7 @@ import os
 import posix
 import select
 import selectors
+import signal
 import sys
 import threading
 import types
@@ -51,7 +52,7 @@ import attrs
 import compat
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.switch import _mapping as mapping
-from posixbackend.switch import libraries, standins
+from posixbackend.switch import libraries, signals, standins
 from posixbackend.switch._realobjects import FCNTL_CALLS, real_object
 from posixbackend.switch._threads import thread_patches
 
@@ -337,6 +338,7 @@ class Installation:
             (select, "epoll", epoll_stand_in),
             (selectors.EpollSelector, "_selector_cls", epoll_stand_in),
             *libraries.stand_ins(),
+            *signals.stand_ins(),
             *[
                 (
                     fcntl,
@@ -458,6 +460,7 @@ class Installation:
         self._replacements.clear()
         self._grouped = None
         self._natives.clear()
+        signals.unwrap_all()
 
 
 class _Group:
@@ -545,6 +548,8 @@ passes calls to the real one, with the real results."""
 
 
 def _parks(replacement: Replacement) -> bool:
+    if replacement.namespace is signal:  # a handler fires outside blocks too (signals.py)
+        return False
     return replacement.namespace is not MODULES or replacement.name not in UNPARKED
 
 
