@@ -194,6 +194,7 @@ static char *vfs_name;
 static PyObject *s_open, *s_close, *s_read, *s_write, *s_truncate, *s_device_characteristics,
     *s_delete, *s_access, *s_full_pathname, *s_last_error, *s_pragma, *s_failed;
 static PyObject *s_pread, *s_size, *s_sync; /* a journal's handle's methods (method_of) */
+static PyObject *s_journal_suffix; /* "-journal": a rollback journal's name ends with it */
 
 /* The handle's method ``name`` kept in ``slot`` of ``file``: a journal opened here (see
  * open_journal) looks it up on its first use only, since its memory file's reads, size and
@@ -861,10 +862,8 @@ open_journal(const char *name, sqlite3_file *file, int flags)
         return 0;
     }
     Py_ssize_t length = PyUnicode_GET_LENGTH(entry->path);
-    PyObject *suffix = PyUnicode_FromString("-journal");
-    int journal = suffix != NULL && length > 8 &&
-        PyUnicode_Tailmatch(entry->path, suffix, 0, length, 1) == 1;
-    Py_XDECREF(suffix);
+    int journal = length > 8 &&
+        PyUnicode_Tailmatch(entry->path, s_journal_suffix, 0, length, 1) == 1;
     PyObject *database = journal ? PyUnicode_Substring(entry->path, 0, length - 8) : NULL;
     int bits = database == NULL ? -3 : writer_api->mode(entry->fs, database);
     Py_XDECREF(database);
@@ -1189,7 +1188,8 @@ PyInit__sqlitevfs(void)
         || intern(&s_full_pathname, "c_full_pathname")
         || intern(&s_last_error, "c_last_error") || intern(&s_pragma, "c_pragma")
         || intern(&s_failed, "c_failed") || intern(&s_pread, "pread")
-        || intern(&s_size, "size") || intern(&s_sync, "sync")) {
+        || intern(&s_size, "size") || intern(&s_sync, "sync")
+        || intern(&s_journal_suffix, "-journal")) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&module_def);
