@@ -18,8 +18,9 @@ adds the 10k INSERTs measured in this thread's CPU time, managed and native alte
 side goes first alternates too), with the median of the per-round ratios: on a loaded machine
 the best-of wall times above move by a few percent, the paired CPU-time median much less.
 ``--processes N`` runs those rounds in N fresh processes, one after another, and sums their
-medians up (how many are <= 1.0x, their median and range): a process's median moves by a
-percent or two with where its memory lands, more than the VFS's own share of the run.
+medians up (how many are <= 1.0x, their median and range): one process's median moves by a
+percent or two from one process to the next (seen on a shared 2-core machine), more than the
+VFS's own share of the run (~0.5%), so the target is judged over processes.
 """
 
 from __future__ import annotations
