@@ -20,6 +20,15 @@
  * created, opened, closed and unlinked here through _speedups too (open_journal, x_close,
  * x_delete), in the file system's common case; c_open and c_delete serve every other case.
  *
+ * Without the GIL: xLock, xUnlock, xCheckReservedLock and SQLITE_FCNTL_LOCKSTATE (the lock
+ * record, under record_mutex), xSectorSize (a constant) and xDeviceCharacteristics (fixed at
+ * open). Every other call takes the GIL (about 500 instructions each, most of them a page
+ * write's): a memory file's bytes, size and times are Python objects guarded by the file
+ * system's Python lock, which C can only look at with the GIL held; a copy of a file's size
+ * or of its handle's state (a sync's EBADF) kept here would miss the changes Python code
+ * makes (the program's os.write or os.truncate of the same file), and any other provider's
+ * handle is Python code.
+ *
  * The structures are declared here from sqlite3.h's stable ABI (sqlite3_vfs version 2,
  * sqlite3_io_methods version 1: no shared memory, so SQLite refuses WAL cleanly), and the
  * library's functions come as addresses from Python (found through _sqlite3's own link), so
