@@ -121,7 +121,9 @@ class InternalFrames:
 
     def __init__(self, packages: Iterable[str] = DEFAULT_PACKAGES) -> None:
         self._packages = tuple(packages)
-        self._lock = threading.Lock()
+        # Re-entrant: a signal handler or trace function in this thread may hit a gap (and
+        # classify a frame) while the thread is classifying one; it must not wait for itself.
+        self._lock = threading.RLock()
         self._package_paths: tuple[str, ...] | None = None
         self._extra_paths: dict[str, str] = {}
         self._module_paths: dict[str, tuple[str, ...]] = {}

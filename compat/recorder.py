@@ -171,7 +171,10 @@ class Recorder:
         self.internal = internal
         self.logger_root = logger_root
         self.dedupe = Dedupe.SITE
-        self._lock = threading.Lock()
+        # Re-entrant: a signal handler or trace function that hits a gap while its thread is
+        # recording one (e.g. the memory file system's refusal of re-entry, vfs/ownedlock.py)
+        # must not wait for itself forever; the nested hit is counted as any other.
+        self._lock = threading.RLock()
         self._states: dict[str, _GapState] = {}
         self._logged: set[object] = set()
         self._seen_instructions: dict[tuple[str, int, int], CodeType] = {}

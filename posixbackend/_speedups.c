@@ -268,12 +268,14 @@ unlock(PyObject *release)
 
 /* -- locks: seen free, not taken (the fast paths of one open/read/write/close cycle) --------- */
 
-/* The bound ``locked`` of a threading.Lock (a new reference), or NULL (no error) for any other
- * kind of lock, which try_lock/unlock take and let go. */
+/* The bound ``locked`` of a threading.Lock or a vfs OwnedLock (a new reference: both set their
+ * state with the GIL held), or NULL (no error) for any other kind of lock, which try_lock/unlock
+ * take and let go. */
 static PyObject *
 locked_method(PyObject *lock)
 {
-    if (lock == NULL || strcmp(Py_TYPE(lock)->tp_name, "_thread.lock") != 0) {
+    if (lock == NULL || (strcmp(Py_TYPE(lock)->tp_name, "_thread.lock") != 0
+                         && strcmp(Py_TYPE(lock)->tp_name, "vfs._ownedlock.OwnedLock") != 0)) {
         return NULL;
     }
     PyObject *locked = PyObject_GetAttrString(lock, "locked");

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import errno
 import resource
-import threading
 
 from posixbackend.emulated.descriptions import Description
 from vfs.errors import os_error
+from vfs.ownedlock import OwnedLock
 
 FD_MAX = (1 << 31) - 1
 
@@ -39,8 +39,10 @@ class FdTable:
         """The descriptors without close-on-exec (few: Python makes new ones non-inheritable)."""
         self._hint = 0
         """Every descriptor below this one is in use (so a search for a free one starts here)."""
-        self.lock = threading.Lock()
-        """Guards every change; hold it for compound steps (see hold and cloexec_fds)."""
+        self.lock = OwnedLock()
+        """Guards every change; hold it for compound steps (see hold and cloexec_fds). Its
+        holder's own thread is refused (re-entry from a tracer or signal handler, see
+        vfs/ownedlock.py) instead of waiting for itself."""
 
     def get(self, fd: int) -> Description:
         """The description ``fd`` refers to, or EBADF."""

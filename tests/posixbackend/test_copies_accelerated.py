@@ -32,7 +32,8 @@ NO_EXPLAIN = settings(phases=[phase for phase in Phase if phase is not Phase.exp
 """For the tests that run inside a managed block: Hypothesis's explain phase traces each new
 file's first line with a tracer that resolves the file's path through the real names -- the
 block's, inside the memory file system's lock when the line runs under it (Symlink.__init__'s
-os.fsencode): a deadlock, seen about one run in three."""
+os.fsencode): a re-entry the lock refuses with OSError(EDEADLK) (compat gap
+vfs.lock.reentered; it was a deadlock), which would hide the failure being explained."""
 
 FILES = {"a": bytes(range(256)) * 12, "b": b"0123456789", "c": b""}
 """The files each run starts with (a: 3072 bytes, not a whole number of pages)."""

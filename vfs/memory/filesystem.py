@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 import itertools
 import posix
-import threading
 import warnings
 from collections.abc import Callable
 from time import time_ns
@@ -64,6 +63,7 @@ from vfs.namechecks import (
     unlink_lookup,
 )
 from vfs.openflags import O_ACCMODE, O_TMPFILE, O_TMPFILE_BIT, check_open_flags
+from vfs.ownedlock import OwnedLock
 from vfs.pathnames import ROOT
 from vfs.provider import DirEntryInfo, FileSystem
 from vfs.walk.namei import Walk
@@ -167,7 +167,9 @@ class MemoryFileSystem(FileSystem):
         # crosses many directories and a rename changes two. A read of a dense file copies
         # its bytes without it (one bytearray copy is atomic; Linux lets a read overlap a
         # write too) and takes it only to move atime, so readers of big files never queue.
-        self._lock = threading.Lock()
+        # Its holder's own thread is refused (a tracer or signal handler re-entering mid-
+        # operation) instead of waiting for itself: see vfs/ownedlock.py.
+        self._lock = OwnedLock()
         self._space = space
         self._dev = dev
         self._inodes = itertools.count(next_inode)

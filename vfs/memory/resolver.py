@@ -15,7 +15,7 @@ directory or the cwd) are walked by a :class:`~vfs.walk.Walk` that starts there.
 from __future__ import annotations
 
 import errno
-import threading
+from contextlib import AbstractContextManager
 from typing import Literal
 
 from vfs.errors import os_error
@@ -95,7 +95,7 @@ class LockedNodes:
     releases = False
     lasting = True
 
-    def __init__(self, inner: MemoryNodes, lock: threading.Lock) -> None:
+    def __init__(self, inner: MemoryNodes, lock: AbstractContextManager[object]) -> None:
         self.inner = inner
         self._lock = lock
 
