@@ -117,6 +117,9 @@ static PyObject *str_release;
 static PyObject *str_close;
 static PyObject *str_acquire, *str_names, *str_lock; /* for memory_lookup */
 static PyObject *str_stat;
+/* a memory journal's creation and unlinking (MemoryWriterApi.create/unlink): interned, so
+ * the type's attribute cache answers without a str made and hashed per look-up */
+static PyObject *str_space, *str_dev, *str_inodes;
 
 /* An exact int that fits a long long, read into *value; 0 for anything else (no error set). */
 static inline int
@@ -2308,6 +2311,23 @@ memory_mode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromLongLong(found == 1 ? (mode & 07777) : (found == 0 ? -1 : -2));
 }
 
+/* What the mkdir fast path writes: every slot of a new Directory (a blank one is filled here,
+ * as Directory.__init__ and MemoryFileSystem._new would fill it), its parent's entry, links and
+ * times (MemoryFileSystem._enter), and the inode count (Space). Kept apart from Layout: its own
+ * table, configured by configure_mkdir(). */
+typedef struct {
+    PyTypeObject *inode;
+    PyTypeObject *directory;
+    PyTypeObject *space;
+    Py_ssize_t i_derived, i_stat, i_atime, i_ctime, i_dev, i_freed, i_gid, i_handles, i_ino,
+        i_mode, i_mtime, i_nlink, i_uid;
+    Py_ssize_t d_entries, d_listed, d_name, d_parent;
+    Py_ssize_t s_used_inodes, s_max_inodes;
+} MkdirLayout;
+
+static MkdirLayout mkdir_layout;
+static int mkdir_configured = 0;
+
 /* -- a journal's life on a memory file system: made, opened, unlinked without Python code -- */
 
 /* The directory (borrowed) and the last name (a new reference) of the absolute plain ASCII
@@ -2431,7 +2451,8 @@ plain_absolute(PyObject *path)
 static PyObject *
 memory_create(PyObject *fs, PyObject *path, int mode)
 {
-    if (!plain_absolute(path)) {
+    /* the inode count, the cap and the listing cache are read and set as FastMkdir's slots */
+    if (!mkdir_configured || !plain_absolute(path)) {
         return NULL;
     }
     PyObject *names, *acquire, *release;
@@ -2442,18 +2463,17 @@ memory_create(PyObject *fs, PyObject *path, int mode)
     PyObject *node = NULL, *handle = NULL, *handles = NULL, *counted = NULL, *now = NULL;
     PyObject *name = NULL, *space = NULL, *inodes = NULL, *dev = NULL, *ino = NULL;
     PyObject *flags = PyLong_FromLong(O_RDWR | O_CREAT);
-    space = PyObject_GetAttrString(fs, "_space");
-    PyObject *cap = space == NULL ? NULL : PyObject_GetAttrString(space, "max_inodes");
-    if (cap != Py_None || flags == NULL || !Py_IS_TYPE(space, layout.space)) {
-        Py_XDECREF(cap);
+    space = PyObject_GetAttr(fs, str_space);
+    if (space == NULL || flags == NULL || !Py_IS_TYPE(space, layout.space) ||
+        !Py_IS_TYPE(space, mkdir_layout.space) ||
+        SLOT(space, mkdir_layout.s_max_inodes) != Py_None) {
         goto done; /* an inode cap: the Python path checks it */
     }
-    Py_DECREF(cap);
     /* The inode, its handle and its set of handles are made before anything is looked at:
      * the class's __init__ runs Python code, where an exception may land (nothing changed
      * then but an inode number used, as when the Python path fails after next(_inodes)). */
-    dev = PyObject_GetAttrString(fs, "_dev");
-    inodes = dev == NULL ? NULL : PyObject_GetAttrString(fs, "_inodes");
+    dev = PyObject_GetAttr(fs, str_dev);
+    inodes = dev == NULL ? NULL : PyObject_GetAttr(fs, str_inodes);
     ino = inodes == NULL ? NULL : PyIter_Next(inodes);
     now = ino == NULL ? NULL : PyLong_FromLongLong(now_ns());
     PyObject *bits = now == NULL ? NULL : PyLong_FromLong(mode & 0777);
@@ -2475,10 +2495,9 @@ memory_create(PyObject *fs, PyObject *path, int mode)
     PyObject *directory;
     long long used = -1, directory_mode, directory_links;
     PyObject *who = SLOT(names, layout.r_who);
-    PyObject *used_now = PyObject_GetAttrString(space, "used_inodes");
-    int usable = used_now != NULL && exact_long(used_now, &used);
-    Py_XDECREF(used_now);
-    if (!usable || !plain_parent(names, path, &directory, &name) ||
+    if (!exact_long(SLOT(space, mkdir_layout.s_used_inodes), &used) ||
+        !plain_parent(names, path, &directory, &name) ||
+        !Py_IS_TYPE(directory, mkdir_layout.directory) ||
         !exact_long(SLOT(directory, layout.i_mode), &directory_mode) ||
         directory_mode & S_ISGID ||
         !exact_long(SLOT(directory, layout.i_nlink), &directory_links) || directory_links <= 0 ||
@@ -2491,19 +2510,20 @@ memory_create(PyObject *fs, PyObject *path, int mode)
     int there = entries == NULL || !PyDict_CheckExact(entries) ? -1
         : PyDict_Contains(entries, name);
     counted = there == 0 ? PyLong_FromLongLong(used + 1) : NULL;
-    /* The only call that may fail before the name is entered: clearing the listing cache. */
-    if (counted == NULL || PyObject_SetAttrString(directory, "listed", Py_None) < 0 ||
-        PyDict_SetItem(entries, name, node) < 0) {
+    /* The only call that may fail: entering the name (then the listing cache is dropped). */
+    if (counted == NULL || PyDict_SetItem(entries, name, node) < 0) {
         unlock(release);
         goto done; /* exists (the Python path opens it), or an error: nothing was entered */
     }
+    set_slot(directory, mkdir_layout.d_listed, Py_NewRef(Py_None));
     /* no call from here on, as _new and _enter: the name, the directory's times, the count */
     set_slot(node, layout.i_uid, Py_NewRef(SLOT(who, layout.who_uid)));
     set_slot(node, layout.i_gid, Py_NewRef(SLOT(who, layout.who_gid)));
     set_slot(directory, layout.i_mtime, Py_NewRef(now));
     set_slot(directory, layout.i_ctime, Py_NewRef(now));
     set_slot(directory, layout.i_stat, Py_NewRef(Py_None));
-    PyObject_SetAttrString(space, "used_inodes", counted); /* a slot: cannot fail */
+    set_slot(space, mkdir_layout.s_used_inodes, counted);
+    counted = NULL; /* (the slot holds it now) */
     PyObject *state = layout.fast_state[O_RDWR];
     SLOT(handle, layout.h_fs) = Py_NewRef(fs);
     SLOT(handle, layout.h_node) = Py_NewRef(node);
@@ -2549,7 +2569,8 @@ done:
 static int
 memory_unlink(PyObject *fs, PyObject *path)
 {
-    if (!plain_absolute(path)) {
+    /* the inode count, the listing cache and ``freed`` are read and set as FastNames' slots */
+    if (!mkdir_configured || !plain_absolute(path)) {
         return -2;
     }
     PyObject *names, *acquire, *release;
@@ -2557,13 +2578,13 @@ memory_unlink(PyObject *fs, PyObject *path)
         return PyErr_Occurred() ? -1 : -2;
     }
     int result = -2;
-    PyObject *name = NULL, *space = PyObject_GetAttrString(fs, "_space");
+    PyObject *name = NULL, *space = PyObject_GetAttr(fs, str_space);
     PyObject *now = PyLong_FromLongLong(now_ns());
     PyObject *zero = PyLong_FromLong(0);
     PyObject *empty = PyByteArray_FromStringAndSize(NULL, 0);
     PyObject *inodes_after = NULL, *pages_after = NULL;
     if (space == NULL || now == NULL || zero == NULL || empty == NULL ||
-        !Py_IS_TYPE(space, layout.space)) {
+        !Py_IS_TYPE(space, layout.space) || !Py_IS_TYPE(space, mkdir_layout.space)) {
         goto done;
     }
     int taken = try_lock(acquire);
@@ -2573,11 +2594,10 @@ memory_unlink(PyObject *fs, PyObject *path)
     PyObject *directory, *node = NULL;
     long long directory_mode = 0, links, inodes_used, pages_used;
     PyObject *who = SLOT(names, layout.r_who);
-    PyObject *used_now = PyObject_GetAttrString(space, "used_inodes");
-    int usable = used_now != NULL && exact_long(used_now, &inodes_used) &&
+    int usable = exact_long(SLOT(space, mkdir_layout.s_used_inodes), &inodes_used) &&
         exact_long(SLOT(space, layout.s_used_pages), &pages_used);
-    Py_XDECREF(used_now);
     if (usable && plain_parent(names, path, &directory, &name) &&
+        Py_IS_TYPE(directory, mkdir_layout.directory) &&
         exact_long(SLOT(directory, layout.i_mode), &directory_mode) &&
         who != NULL && Py_IS_TYPE(who, layout.identity) &&
         (SLOT(names, layout.r_check) == Py_False || permitted(directory, who, 3) == 1)) {
@@ -2604,25 +2624,26 @@ memory_unlink(PyObject *fs, PyObject *path)
         (handles == layout.no_handles || PySet_CheckExact(handles))) {
         Py_INCREF(node); /* kept past its entry */
         int frees = PySet_GET_SIZE(handles) == 0;
-        PyObject *freed = frees ? PyObject_GetAttrString(node, "freed") : NULL;
+        PyObject *freed = frees ? SLOT(node, mkdir_layout.i_freed) : NULL; /* borrowed */
         if (frees) {
             long long pages = (PyByteArray_GET_SIZE(content) + 4095) >> 12;
             inodes_after = PyLong_FromLongLong(inodes_used - 1);
             pages_after = PyLong_FromLongLong(pages_used - pages);
         }
         if ((frees && (freed != Py_False || inodes_after == NULL || pages_after == NULL)) ||
-            PyObject_SetAttrString(directory, "listed", Py_None) < 0 ||
             PyDict_DelItem(SLOT(directory, layout.dir_entries), name) < 0) {
             result = PyErr_Occurred() ? -1 : -2; /* nothing removed */
         }
         else {
-            /* no call from here on, as _detach: the link count, the space, the times */
+            /* no call from here on, as _detach: the listing cache, the link count, the space,
+             * the times */
+            set_slot(directory, mkdir_layout.d_listed, Py_NewRef(Py_None));
             set_slot(node, layout.i_nlink, Py_NewRef(zero));
             set_slot(node, layout.i_stat, Py_NewRef(Py_None));
             if (frees) {
-                PyObject_SetAttrString(node, "freed", Py_True); /* slots: cannot fail */
+                set_slot(node, mkdir_layout.i_freed, Py_NewRef(Py_True));
                 set_slot(space, layout.s_used_pages, Py_NewRef(pages_after));
-                PyObject_SetAttrString(space, "used_inodes", inodes_after);
+                set_slot(space, mkdir_layout.s_used_inodes, Py_NewRef(inodes_after));
                 set_slot(node, layout.f_data, Py_NewRef(empty)); /* node.clear() */
             }
             set_slot(directory, layout.i_mtime, Py_NewRef(now));
@@ -2631,7 +2652,6 @@ memory_unlink(PyObject *fs, PyObject *path)
             set_slot(node, layout.i_ctime, Py_NewRef(now));
             result = 1;
         }
-        Py_XDECREF(freed);
         Py_DECREF(node);
     }
     else if (result != 0 && PyErr_Occurred()) {
@@ -3992,22 +4012,8 @@ find_stat_result(void)
 
 /* -- FastMkdir: os.mkdir of a plain absolute path on a memory file system ------------------- */
 
-/* What the mkdir fast path writes: every slot of a new Directory (a blank one is filled here,
- * as Directory.__init__ and MemoryFileSystem._new would fill it), its parent's entry, links and
- * times (MemoryFileSystem._enter), and the inode count (Space). Kept apart from Layout: its own
- * table, configured by configure_mkdir(). */
-typedef struct {
-    PyTypeObject *inode;
-    PyTypeObject *directory;
-    PyTypeObject *space;
-    Py_ssize_t i_derived, i_stat, i_atime, i_ctime, i_dev, i_freed, i_gid, i_handles, i_ino,
-        i_mode, i_mtime, i_nlink, i_uid;
-    Py_ssize_t d_entries, d_listed, d_name, d_parent;
-    Py_ssize_t s_used_inodes, s_max_inodes;
-} MkdirLayout;
-
-static MkdirLayout mkdir_layout;
-static int mkdir_configured = 0;
+/* (MkdirLayout, mkdir_layout and mkdir_configured: before the memory journal's functions,
+ * which read and set its slots too) */
 
 #define READ(role, slot, field) SLOT_READ(MkdirLayout, role, slot, field)
 static const SlotRead mkdir_reads[] = {
@@ -5355,6 +5361,7 @@ PyInit__speedups(void)
         {&str_read, "read"}, {&str_open, "open"}, {&str_set, "__set__"},
         {&str_delete, "__delete__"}, {&str_acquire, "acquire"}, {&str_names, "_names"},
         {&str_lock, "_lock"}, {&str_stat, "stat"}, {&str_umask, "_umask"},
+        {&str_space, "_space"}, {&str_dev, "_dev"}, {&str_inodes, "_inodes"},
     };
     if (intern_strings(strings, sizeof(strings) / sizeof(strings[0])) < 0 ||
         find_stat_result() < 0) {

@@ -20,6 +20,15 @@
  * created, opened, closed and unlinked here through _speedups too (open_journal, x_close,
  * x_delete), in the file system's common case; c_open and c_delete serve every other case.
  *
+ * Without the GIL: xLock, xUnlock, xCheckReservedLock and SQLITE_FCNTL_LOCKSTATE (the lock
+ * record, under record_mutex), xSectorSize (a constant) and xDeviceCharacteristics (fixed at
+ * open). Every other call takes the GIL (about 500 instructions each, most of them a page
+ * write's): a memory file's bytes, size and times are Python objects guarded by the file
+ * system's Python lock, which C can only look at with the GIL held; a copy of a file's size
+ * or of its handle's state (a sync's EBADF) kept here would miss the changes Python code
+ * makes (the program's os.write or os.truncate of the same file), and any other provider's
+ * handle is Python code.
+ *
  * The structures are declared here from sqlite3.h's stable ABI (sqlite3_vfs version 2,
  * sqlite3_io_methods version 1: no shared memory, so SQLite refuses WAL cleanly), and the
  * library's functions come as addresses from Python (found through _sqlite3's own link), so
@@ -194,6 +203,7 @@ static char *vfs_name;
 static PyObject *s_open, *s_close, *s_read, *s_write, *s_truncate, *s_device_characteristics,
     *s_delete, *s_access, *s_full_pathname, *s_last_error, *s_pragma, *s_failed;
 static PyObject *s_pread, *s_size, *s_sync; /* a journal's handle's methods (method_of) */
+static PyObject *s_journal_suffix; /* "-journal": a rollback journal's name ends with it */
 
 /* The handle's method ``name`` kept in ``slot`` of ``file``: a journal opened here (see
  * open_journal) looks it up on its first use only, since its memory file's reads, size and
@@ -861,10 +871,8 @@ open_journal(const char *name, sqlite3_file *file, int flags)
         return 0;
     }
     Py_ssize_t length = PyUnicode_GET_LENGTH(entry->path);
-    PyObject *suffix = PyUnicode_FromString("-journal");
-    int journal = suffix != NULL && length > 8 &&
-        PyUnicode_Tailmatch(entry->path, suffix, 0, length, 1) == 1;
-    Py_XDECREF(suffix);
+    int journal = length > 8 &&
+        PyUnicode_Tailmatch(entry->path, s_journal_suffix, 0, length, 1) == 1;
     PyObject *database = journal ? PyUnicode_Substring(entry->path, 0, length - 8) : NULL;
     int bits = database == NULL ? -3 : writer_api->mode(entry->fs, database);
     Py_XDECREF(database);
@@ -1189,7 +1197,8 @@ PyInit__sqlitevfs(void)
         || intern(&s_full_pathname, "c_full_pathname")
         || intern(&s_last_error, "c_last_error") || intern(&s_pragma, "c_pragma")
         || intern(&s_failed, "c_failed") || intern(&s_pread, "pread")
-        || intern(&s_size, "size") || intern(&s_sync, "sync")) {
+        || intern(&s_size, "size") || intern(&s_sync, "sync")
+        || intern(&s_journal_suffix, "-journal")) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&module_def);

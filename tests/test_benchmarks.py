@@ -71,8 +71,10 @@ def test_launcher_benchmark_runs() -> None:
 
 
 def test_sqlite_benchmark_runs() -> None:
-    out = run("-m", "benchmarks.bench_sqlite", "--quick")
+    out = run("-m", "benchmarks.bench_sqlite", "--quick", "--paired", "2", "--processes", "2")
     assert "managed memory fs" in out and out.count("managed/native") == 2
+    assert "2 rounds: managed" in out and "2 processes x 2 rounds: median" in out
+    assert len(out.split("process medians: ")[1].splitlines()[0].split(", ")) == 2
     assert "pyfakefs, PyFilesystem2: cannot run SQLite" in out
 
 

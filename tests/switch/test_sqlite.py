@@ -33,7 +33,7 @@ from posixbackend.sqlite import connect as routing
 from posixbackend.sqlite import library
 from vfs import FileSystem, HostFileSystem, Identity, MemoryFileSystem
 from vfs.delegate import DelegatingFileSystem, DelegatingHandle
-from vfs.memory.nodes import RegularFile
+from vfs.memory.nodes import LISTING_CHUNK, RegularFile
 from vfs.provider import Handle
 
 
@@ -971,6 +971,40 @@ def test_a_journal_made_in_c_is_what_the_python_path_makes(
     in_python = _journal_life(directory, identity)
     assert in_c == in_python
     assert in_c[1][0] == ["seen.db"]  # gone after the commit
+
+
+def _listings_around_a_commit() -> list[Any]:
+    """What os.listdir shows of a large directory (its listing kept by the file system until
+    its entries change) around a write transaction of a database in it: the count first, then
+    the names besides the fillers while the journal is there and after the commit."""
+    fillers = {f"f{index}" for index in range(LISTING_CHUNK)}
+    with backend("managed", file_system=MemoryFileSystem()):
+        os.mkdir("/big")
+        for name in fillers:
+            os.close(os.open(f"/big/{name}", os.O_WRONLY | os.O_CREAT, 0o644))
+        with closing(sqlite3.connect("/big/seen.db")) as connection:
+            connection.execute("create table t (x)")
+            connection.commit()
+            seen: list[Any] = [len(os.listdir("/big"))]  # listed: the listing is kept now
+            connection.execute("insert into t values (1)")
+            seen.append(sorted(set(os.listdir("/big")) - fillers))
+            connection.commit()
+            seen.append(sorted(set(os.listdir("/big")) - fillers))
+    return seen
+
+
+def test_a_journal_made_in_c_drops_a_large_directorys_kept_listing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The journal's entry, made and removed in C, drops the listing a large directory keeps
+    (as the Python path's _enter and _detach do): a listing taken before it shows the journal
+    while it is there and not after, the same with the accelerator off."""
+    if not routing.uses_c() or not accelerator.wanted(None):
+        pytest.skip("the C trampolines or the accelerator do not serve")
+    in_c = _listings_around_a_commit()
+    monkeypatch.setenv(accelerator.ENVIRONMENT_SWITCH, "1")
+    assert in_c == _listings_around_a_commit()
+    assert in_c == [LISTING_CHUNK + 1, ["seen.db", "seen.db-journal"], ["seen.db"]]
 
 
 def test_a_long_named_databases_journal_comes_and_goes(place: Place) -> None:
