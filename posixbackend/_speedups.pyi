@@ -146,3 +146,30 @@ class FastCopies:
         dir_fd: int | None = None,
         follow_symlinks: bool = True,
     ) -> None: ...
+
+class FastEntryStat:
+    """The StatFunction of a backend's scans of paths: a plain absolute path's regular file or
+    directory on the MemoryFileSystem of ``fast_paths`` answered as its C os.stat answers it,
+    every other case by ``python`` (the backend's own StatFunction)."""
+
+    def __init__(
+        self, fast_paths: FastPaths, python: Callable[[str, bool], os.stat_result]
+    ) -> None: ...
+    def stat(self, entry_path: str, follow_symlinks: bool, /) -> os.stat_result: ...
+
+class FastCopyStats:
+    """os.fstat of an open memory file and os.listxattr's refusal of a plain absolute path (or
+    of a DirEntry of one) on the MemoryFileSystem of ``fast_paths``, ``hit(path=...)``
+    recording the gap; the backend's bound Python method of each name serves every other case."""
+
+    def __init__(
+        self,
+        fast_paths: FastPaths,
+        *,
+        fstat: Callable[..., os.stat_result],
+        listxattr: Callable[..., list[str]],
+        hit: Callable[..., None],
+        entry_type: type,
+    ) -> None: ...
+    def fstat(self, fd: int) -> os.stat_result: ...
+    def listxattr(self, path: Any = None, *, follow_symlinks: bool = True) -> list[str]: ...

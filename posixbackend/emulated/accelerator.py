@@ -266,6 +266,45 @@ def fast_copies(
     return {name: getattr(copies, name) for name in COPY_CALLS}
 
 
+STAT_CALLS = ("fstat", "listxattr")
+"""The calls :func:`fast_copy_stats` gives in C (shutil's copies)."""
+
+
+def fast_copy_stats(
+    fast: dict[str, Callable[..., Any]],
+    python: dict[str, Callable[..., Any]],
+    hit: Callable[..., None],
+) -> dict[str, Callable[..., Any]]:
+    """The C os.fstat and os.listxattr over the fast paths ``fast`` (what :func:`fast_paths`
+    gave): an open memory file's status, and the refusal of a plain absolute path's (or a C
+    DirEntry's) extended attributes with ``hit(path=...)`` recording the gap, there; every
+    other case by the backend's bound Python method of that name in ``python``."""
+    assert _speedups is not None
+    paths: Any = fast["stat"]  # a bound method of the FastPaths object
+    # (either DirEntry class's __fspath__ is the library's: it runs none of the caller's code)
+    entry_type = DirEntry if _direntry is None else _direntry.DirEntry
+    stats = _speedups.FastCopyStats(paths.__self__, **python, hit=hit, entry_type=entry_type)
+    return {name: getattr(stats, name) for name in STAT_CALLS}
+
+
+def fast_entry_stat(
+    stat: Callable[..., Any], python: StatFunction, file_system: object
+) -> StatFunction:
+    """The StatFunction of a backend's scans of paths in C when ``stat`` is its C os.stat (a
+    FastPaths method) on a MemoryFileSystem ``file_system``: a plain absolute path's file or
+    directory answered as ``stat`` answers it, every other case by ``python`` (the backend's
+    own StatFunction); else ``python`` itself."""
+    owner = getattr(stat, "__self__", None)
+    if (
+        _speedups is None
+        or type(owner) is not _speedups.FastPaths
+        or type(file_system) is not MemoryFileSystem
+    ):
+        return python
+    fast: StatFunction = _speedups.FastEntryStat(owner, python).stat
+    return fast
+
+
 def pwrite_of(handle: Handle) -> Callable[[bytes, int], int]:
     """``handle.pwrite``, in C for its common case when the handle is a memory file system's
     and the accelerator is wanted (see :func:`wanted`); the handle's own method otherwise."""
