@@ -173,3 +173,29 @@ class FastCopyStats:
     ) -> None: ...
     def fstat(self, fd: int) -> os.stat_result: ...
     def listxattr(self, path: Any = None, *, follow_symlinks: bool = True) -> list[str]: ...
+
+class FastOpen:
+    """A backend's open(): a usual binary mode's call (``modes[mode]`` gives its raw mode and
+    buffered class) on a str path or a DirEntry of ``entry_types`` made here, the raw file by
+    ``make_raw(path, raw_mode, True, None)``; every other call (and every call from a function
+    of ``pass_throughs``) by ``python``."""
+
+    def __init__(
+        self,
+        python: Callable[..., Any],
+        make_raw: Callable[..., Any],
+        modes: dict[str, tuple[Any, str, Callable[..., Any] | None]],
+        entry_types: tuple[type, ...],
+        pass_throughs: list[object],
+    ) -> None: ...
+    def open(
+        self,
+        file: Any,
+        mode: str = "r",
+        buffering: int = -1,
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+        closefd: bool = True,
+        opener: Callable[[str, int], int] | None = None,
+    ) -> Any: ...

@@ -26,14 +26,15 @@ import os
 import posix
 from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
-from typing import Any, Final
+from typing import IO, Any, Final
 
 import compat
-from posixbackend.emulated import accelerator_contract
+from posixbackend.emulated import accelerator_contract, fileio
 from posixbackend.emulated.descriptions import Description, FileDescription
 from posixbackend.emulated.direntry import DirEntry, ScandirIterator, StatFunction
 from posixbackend.emulated.fdtable import FdTable
 from posixbackend.emulated.fileio import BoundRawFile, RawFile
+from posixbackend.permissions.entrypoints import PASS_THROUGHS
 from vfs.identity import Identity
 from vfs.memory.filesystem import _FAST_STATE, _SLOW_OPEN_FLAGS, MAX_FILE_SIZE, MemoryFileSystem
 from vfs.memory.handle import OPEN, READ, TOUCH, WRITE, MemoryHandle
@@ -174,6 +175,26 @@ def raw_file_maker(file_io: type[RawFile]) -> Callable[..., RawFile]:
         return file_io
     maker: Callable[..., RawFile] = functools.partial(_speedups.new_raw_file, file_io)
     return maker
+
+
+def fast_open(
+    python: Callable[..., IO[Any]], make_raw: Callable[..., RawFile]
+) -> Callable[..., IO[Any]]:
+    """``open()`` with a usual binary mode's call on a str path or a backend's DirEntry in C
+    (``make_raw`` makes the raw file, as make_open's fast path does) when ``make_raw`` is the C
+    maker of :func:`raw_file_maker`; every other call (and every call from a stand-in's
+    pass-through frame), or without it all, ``python`` (make_open's open)."""
+    if _speedups is None or not (
+        type(make_raw) is functools.partial and make_raw.func is _speedups.new_raw_file
+    ):
+        return python
+    entry_types = (DirEntry,) if _direntry is None else (DirEntry, _direntry.DirEntry)
+    # (called from a pass-through -- the Python stand-in -- it hands the call to ``python``,
+    # whose frame makes the raw file's audit event count as the library's)
+    opened: Callable[..., IO[Any]] = _speedups.FastOpen(
+        python, make_raw, fileio.COMMON_MODES, entry_types, PASS_THROUGHS
+    ).open
+    return opened
 
 
 TRUNCATED_STAT: Callable[[os.stat_result, int], os.stat_result | None] | None = (

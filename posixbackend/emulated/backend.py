@@ -236,7 +236,9 @@ class EmulatedBackend(
     @functools.cached_property
     def io_open(self) -> Callable[..., IO[Any]]:
         """``open()`` on this backend: io.open's behaviour over its descriptors."""
-        return make_open(self, accelerator.raw_file_maker(self.FileIO))
+        make_raw = accelerator.raw_file_maker(self.FileIO)
+        # (a usual binary mode's call in C when the raw files are: shutil's copies)
+        return accelerator.fast_open(make_open(self, make_raw), make_raw)
 
     def open_code(self, path: str) -> IO[bytes]:
         """io.open_code: ``path`` (a str) opened for reading bytes, on this backend."""
