@@ -146,3 +146,56 @@ class FastCopies:
         dir_fd: int | None = None,
         follow_symlinks: bool = True,
     ) -> None: ...
+
+class FastEntryStat:
+    """The StatFunction of a backend's scans of paths: a plain absolute path's regular file or
+    directory on the MemoryFileSystem of ``fast_paths`` answered as its C os.stat answers it,
+    every other case by ``python`` (the backend's own StatFunction)."""
+
+    def __init__(
+        self, fast_paths: FastPaths, python: Callable[[str, bool], os.stat_result]
+    ) -> None: ...
+    def stat(self, entry_path: str, follow_symlinks: bool, /) -> os.stat_result: ...
+
+class FastCopyStats:
+    """os.fstat of an open memory file and os.listxattr's refusal of a plain absolute path (or
+    of a DirEntry of one) on the MemoryFileSystem of ``fast_paths``, ``hit(path=...)``
+    recording the gap; the backend's bound Python method of each name serves every other case."""
+
+    def __init__(
+        self,
+        fast_paths: FastPaths,
+        *,
+        fstat: Callable[..., os.stat_result],
+        listxattr: Callable[..., list[str]],
+        hit: Callable[..., None],
+        entry_type: type,
+    ) -> None: ...
+    def fstat(self, fd: int) -> os.stat_result: ...
+    def listxattr(self, path: Any = None, *, follow_symlinks: bool = True) -> list[str]: ...
+
+class FastOpen:
+    """A backend's open(): a usual binary mode's call (``modes[mode]`` gives its raw mode and
+    buffered class) on a str path or a DirEntry of ``entry_types`` made here, the raw file by
+    ``make_raw(path, raw_mode, True, None)``; every other call (and every call from a function
+    of ``pass_throughs``) by ``python``."""
+
+    def __init__(
+        self,
+        python: Callable[..., Any],
+        make_raw: Callable[..., Any],
+        modes: dict[str, tuple[Any, str, Callable[..., Any] | None]],
+        entry_types: tuple[type, ...],
+        pass_throughs: list[object],
+    ) -> None: ...
+    def open(
+        self,
+        file: Any,
+        mode: str = "r",
+        buffering: int = -1,
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+        closefd: bool = True,
+        opener: Callable[[str, int], int] | None = None,
+    ) -> Any: ...

@@ -26,14 +26,15 @@ import os
 import posix
 from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
-from typing import Any, Final
+from typing import IO, Any, Final
 
 import compat
-from posixbackend.emulated import accelerator_contract
+from posixbackend.emulated import accelerator_contract, fileio
 from posixbackend.emulated.descriptions import Description, FileDescription
 from posixbackend.emulated.direntry import DirEntry, ScandirIterator, StatFunction
 from posixbackend.emulated.fdtable import FdTable
 from posixbackend.emulated.fileio import BoundRawFile, RawFile
+from posixbackend.permissions.entrypoints import PASS_THROUGHS
 from vfs.identity import Identity
 from vfs.memory.filesystem import _FAST_STATE, _SLOW_OPEN_FLAGS, MAX_FILE_SIZE, MemoryFileSystem
 from vfs.memory.handle import OPEN, READ, TOUCH, WRITE, MemoryHandle
@@ -176,6 +177,26 @@ def raw_file_maker(file_io: type[RawFile]) -> Callable[..., RawFile]:
     return maker
 
 
+def fast_open(
+    python: Callable[..., IO[Any]], make_raw: Callable[..., RawFile]
+) -> Callable[..., IO[Any]]:
+    """``open()`` with a usual binary mode's call on a str path or a backend's DirEntry in C
+    (``make_raw`` makes the raw file, as make_open's fast path does) when ``make_raw`` is the C
+    maker of :func:`raw_file_maker`; every other call (and every call from a stand-in's
+    pass-through frame), or without it all, ``python`` (make_open's open)."""
+    if _speedups is None or not (
+        type(make_raw) is functools.partial and make_raw.func is _speedups.new_raw_file
+    ):
+        return python
+    entry_types = (DirEntry,) if _direntry is None else (DirEntry, _direntry.DirEntry)
+    # (called from a pass-through -- the Python stand-in -- it hands the call to ``python``,
+    # whose frame makes the raw file's audit event count as the library's)
+    opened: Callable[..., IO[Any]] = _speedups.FastOpen(
+        python, make_raw, fileio.COMMON_MODES, entry_types, PASS_THROUGHS
+    ).open
+    return opened
+
+
 TRUNCATED_STAT: Callable[[os.stat_result, int], os.stat_result | None] | None = (
     None if _speedups is None else _speedups.truncated_stat
 )
@@ -264,6 +285,45 @@ def fast_copies(
     paths: Any = fast["stat"]  # a bound method of the FastPaths object
     copies = _speedups.FastCopies(paths.__self__, **python)
     return {name: getattr(copies, name) for name in COPY_CALLS}
+
+
+STAT_CALLS = ("fstat", "listxattr")
+"""The calls :func:`fast_copy_stats` gives in C (shutil's copies)."""
+
+
+def fast_copy_stats(
+    fast: dict[str, Callable[..., Any]],
+    python: dict[str, Callable[..., Any]],
+    hit: Callable[..., None],
+) -> dict[str, Callable[..., Any]]:
+    """The C os.fstat and os.listxattr over the fast paths ``fast`` (what :func:`fast_paths`
+    gave): an open memory file's status, and the refusal of a plain absolute path's (or a C
+    DirEntry's) extended attributes with ``hit(path=...)`` recording the gap, there; every
+    other case by the backend's bound Python method of that name in ``python``."""
+    assert _speedups is not None
+    paths: Any = fast["stat"]  # a bound method of the FastPaths object
+    # (either DirEntry class's __fspath__ is the library's: it runs none of the caller's code)
+    entry_type = DirEntry if _direntry is None else _direntry.DirEntry
+    stats = _speedups.FastCopyStats(paths.__self__, **python, hit=hit, entry_type=entry_type)
+    return {name: getattr(stats, name) for name in STAT_CALLS}
+
+
+def fast_entry_stat(
+    stat: Callable[..., Any], python: StatFunction, file_system: object
+) -> StatFunction:
+    """The StatFunction of a backend's scans of paths in C when ``stat`` is its C os.stat (a
+    FastPaths method) on a MemoryFileSystem ``file_system``: a plain absolute path's file or
+    directory answered as ``stat`` answers it, every other case by ``python`` (the backend's
+    own StatFunction); else ``python`` itself."""
+    owner = getattr(stat, "__self__", None)
+    if (
+        _speedups is None
+        or type(owner) is not _speedups.FastPaths
+        or type(file_system) is not MemoryFileSystem
+    ):
+        return python
+    fast: StatFunction = _speedups.FastEntryStat(owner, python).stat
+    return fast
 
 
 def pwrite_of(handle: Handle) -> Callable[[bytes, int], int]:

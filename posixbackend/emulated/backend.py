@@ -18,8 +18,8 @@ from posixbackend.emulated._pipecalls import PipeFunctions
 from posixbackend.emulated._processattributes import ProcessAttributeFunctions
 from posixbackend.emulated._processcalls import ProcessFunctions
 from posixbackend.emulated._spawning import SpawnFunctions
-from posixbackend.emulated._xattrs import XattrFunctions
-from posixbackend.emulated.direntry import DirEntry
+from posixbackend.emulated._xattrs import NO_XATTRS, XattrFunctions
+from posixbackend.emulated.direntry import DirEntry, StatFunction
 from posixbackend.emulated.environ import BackendEnviron, bytes_environ, str_environ
 from posixbackend.emulated.fcntlcalls import FcntlFunctions
 from posixbackend.emulated.fileio import BoundRawFile, RawFile, bind, make_open
@@ -119,6 +119,25 @@ _COPIES: Final = _FirstUse(
 )
 
 
+
+def _fast_copy_stats(
+    fast: dict[str, Callable[..., Any]], python: dict[str, Callable[..., Any]]
+) -> dict[str, Callable[..., Any]]:
+    """accelerator.fast_copy_stats, recording the refusals as XattrFunctions does."""
+    return accelerator.fast_copy_stats(fast, python, NO_XATTRS.hit)
+
+
+_STATS: Final = _FirstUse(
+    "_fast_stats_pending",
+    {name: vars(cls)[name] for name, cls in (("fstat", FileFunctions),
+                                             ("listxattr", XattrFunctions))},
+    _fast_copy_stats,
+)  # fmt: skip
+
+_ENTRY_STAT: Final = vars(DirectoryFunctions)["_entry_stat"]
+"""The library's StatFunction of a backend's scans of paths (a class redefining it keeps it)."""
+
+
 def _keeps_own_calls(cls: type) -> bool:
     """Whether ``cls`` serves the accelerated calls with the library's own definitions (a
     subclass redefining one keeps the Python code in charge)."""
@@ -177,6 +196,18 @@ class EmulatedBackend(
     sendfile = _OnFirstUse(_COPIES, "sendfile")
     chmod = _OnFirstUse(_COPIES, "chmod")
     utime = _OnFirstUse(_COPIES, "utime")
+    fstat = _OnFirstUse(_STATS, "fstat")
+    listxattr = _OnFirstUse(_STATS, "listxattr")
+
+    @functools.cached_property
+    def _entry_stat(self) -> StatFunction:
+        """The StatFunction of this backend's scans of paths (one per backend): in C for plain
+        absolute paths on an accelerated backend's memory file system (shutil.copytree's
+        entries), else the library's."""
+        python: StatFunction = _ENTRY_STAT.func(self)
+        if not self._accelerated:
+            return python
+        return accelerator.fast_entry_stat(vars(self)["stat"], python, self._fs)
 
     def _accelerate(self, accelerated: bool | None) -> bool:
         """Serve read, lseek, open, close, stat and lstat from the C fast paths, unless a subclass
@@ -195,7 +226,7 @@ class EmulatedBackend(
         vars(self).update(fast)
         if cls.mkdir is PathFunctions.mkdir:  # (a subclass's own mkdir stays in charge)
             vars(self)["mkdir"] = accelerator.fast_mkdir(fast, PathFunctions.mkdir.__get__(self))
-        for group in (_NAMES, _COPIES):  # made at their first use (_OnFirstUse)
+        for group in (_NAMES, _COPIES, _STATS):  # made at their first use (_OnFirstUse)
             if group.keeps(cls):  # (another provider: the C ones hand all to Python)
                 vars(self)[group.pending] = fast
         if accelerator.C_DIRENTRY is not None:  # the class its scandir's entries then have
@@ -205,7 +236,9 @@ class EmulatedBackend(
     @functools.cached_property
     def io_open(self) -> Callable[..., IO[Any]]:
         """``open()`` on this backend: io.open's behaviour over its descriptors."""
-        return make_open(self, accelerator.raw_file_maker(self.FileIO))
+        make_raw = accelerator.raw_file_maker(self.FileIO)
+        # (a usual binary mode's call in C when the raw files are: shutil's copies)
+        return accelerator.fast_open(make_open(self, make_raw), make_raw)
 
     def open_code(self, path: str) -> IO[bytes]:
         """io.open_code: ``path`` (a str) opened for reading bytes, on this backend."""

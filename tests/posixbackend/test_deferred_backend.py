@@ -38,7 +38,10 @@ def test_the_first_call_builds_what_an_eager_backend_has() -> None:
     emulated = block.emulated
     assert emulated is not None and built(emulated)
     eager = EmulatedBackend(fs)
-    assert set(vars(eager)) <= set(vars(emulated)), "(and what its use cached since)"
+    # (a group of C calls made at its first use takes its fast paths out of the dict then:
+    # os.fstat's here)
+    waiting = {name for name in vars(eager) if name.endswith("_pending")}
+    assert set(vars(eager)) - waiting <= set(vars(emulated)), "(and what its use cached since)"
     assert emulated.accelerated == eager.accelerated
     assert emulated.umask(0o022) == 0o022
 
