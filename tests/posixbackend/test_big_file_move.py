@@ -1,0 +1,177 @@
+"""A big content in glibc's brk heap that grows past 32 MiB moves into a mapping of its own.
+
+With glibc's mmap threshold raised (by any freed mapped block of up to 32 MiB), a growing
+file's content lives in the brk heap until its allocation passes 32 MiB, glibc's highest
+threshold; realloc would then copy it into a fresh mapping a page fault at a time. The C
+writer makes that move itself (the new block's pages populated first, then the bytes copied):
+the file must hold exactly what the Python method and a real file hold, the block must be out
+of the heap afterwards (later growth: mremap), and a move that runs out of memory must leave
+the file as it was.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from posixbackend.emulated import accelerator
+from tests.posixbackend.test_big_file_heap import LIBC
+from tests.posixbackend.test_memory_writer import (
+    RDWR_CREATE,
+    agree_with_python_and_linux,
+    writer_of,
+)
+from vfs import MemoryFileSystem
+from vfs.memory.nodes import RegularFile
+
+MIB = 1 << 20
+HEAP_MIB = 30
+"""The file's size before it grows: under 32 MiB, so with the threshold raised it is a heap
+block, and near it, so that the next growth asks for more than 32 MiB."""
+
+pytestmark = [
+    pytest.mark.skipif(not accelerator.AVAILABLE, reason=accelerator.MISSING),
+    pytest.mark.skipif(
+        LIBC is None or not os.path.exists("/proc/self/stat"),
+        reason="about glibc's brk heap, located through Linux's /proc",
+    ),
+]
+
+
+def raise_mmap_threshold() -> None:
+    """Raise glibc's dynamic mmap threshold to ~31 MiB, as a freed mapped block does."""
+    assert LIBC is not None
+    LIBC.free(LIBC.malloc(31 * MIB))
+
+
+def in_brk_heap(content: bytearray) -> bool:
+    """Whether ``content``'s buffer lies between the process's start_brk and its break."""
+    assert LIBC is not None
+    with open("/proc/self/stat", "rb") as stat:
+        fields = stat.read().rsplit(b")", 1)[1].split()
+    start = int(fields[47 - 3])  # field 47 (start_brk); fields[0] is field 3
+    sbrk = LIBC.sbrk
+    sbrk.restype, sbrk.argtypes = ctypes.c_void_p, [ctypes.c_ssize_t]
+    holder = (ctypes.c_char * 1).from_buffer(content)  # exports it for this line only
+    address = ctypes.addressof(holder)
+    del holder
+    return start <= address < (sbrk(0) or 0)
+
+
+def test_a_heap_content_growing_past_32_mib_leaves_the_heap_with_its_bytes() -> None:
+    """A 30 MiB heap content grown by 1 MiB writes through the C writer: out of the heap
+    once its allocation passes 32 MiB, every byte where it was written."""
+    raise_mmap_threshold()
+    fs = MemoryFileSystem()
+    handle = fs.open("/f", RDWR_CREATE, 0o644)
+    try:
+        write = writer_of(handle)
+        node = handle.node
+        assert isinstance(node, RegularFile)
+        assert write(b"a" * (HEAP_MIB * MIB), 0) == HEAP_MIB * MIB
+        assert node.data is not None
+        assert in_brk_heap(node.data)  # the case this is about
+        for n in range(HEAP_MIB, HEAP_MIB + 6):
+            assert write(bytes([n]) * MIB, n * MIB) == MIB
+        assert node.data is not None
+        assert not in_brk_heap(node.data)
+        assert handle.pread(HEAP_MIB * MIB, 0) == b"a" * (HEAP_MIB * MIB)
+        assert [handle.pread(MIB, n * MIB) for n in range(HEAP_MIB, HEAP_MIB + 6)] == [
+            bytes([n]) * MIB for n in range(HEAP_MIB, HEAP_MIB + 6)
+        ]
+        assert handle.pread(1, (HEAP_MIB + 6) * MIB) == b""
+    finally:
+        handle.close()
+
+
+CROSSING_STEPS = st.lists(
+    st.one_of(
+        # a write: (byte, length, offset) around the end of the 30 MiB the file starts with
+        st.tuples(
+            st.integers(0, 255),
+            st.integers(1, 3 * MIB),
+            st.integers((HEAP_MIB - 2) * MIB, (HEAP_MIB + 4) * MIB),
+        ),
+        st.integers(HEAP_MIB * MIB, 40 * MIB),  # a reservation (SQLite's size hint)
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=6, deadline=None)
+@given(steps=CROSSING_STEPS)
+@example(steps=[(1, 3 * MIB, HEAP_MIB * MIB)])  # 30 -> 33 MiB: a move by the writer
+@example(steps=[36 * MIB, (2, 1, 33 * MIB)])  # the reservation moves, the write fits
+@example(steps=[(3, MIB, (HEAP_MIB - 1) * MIB + 5), (4, 2 * MIB, (HEAP_MIB + 1) * MIB)])
+def test_writes_across_the_move_give_what_python_and_linux_give(
+    steps: list[tuple[int, int, int] | int], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A 30 MiB file (a heap block, the threshold raised), then writes and reservations that
+    take it past 32 MiB through the C writer: the Python method's and a real file's results,
+    size, content and pages counted."""
+    raise_mmap_threshold()
+    writes: list[tuple[bytes, int] | int] = [(b"s" * (HEAP_MIB * MIB), 0)]
+    writes += [
+        step if isinstance(step, int) else (bytes([step[0]]) * step[1], step[2]) for step in steps
+    ]
+    agree_with_python_and_linux(writes, tmp_path_factory.mktemp("w"), every_write=False)
+
+
+MOVE_WITHOUT_MEMORY = textwrap.dedent(
+    """
+    import ctypes, errno, hashlib, resource
+    from posixbackend.emulated import accelerator
+    from vfs import MemoryFileSystem
+
+    MIB = 1 << 20
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    libc.free(libc.malloc(31 * MIB))  # the threshold raised: the content is a heap block
+    fs = MemoryFileSystem()
+    handle = fs.open("/f", 0o102, 0o644)  # O_RDWR | O_CREAT
+    write = accelerator._speedups.MemoryWriter(handle)
+    write(bytes(range(256)) * (30 * MIB // 256), 0)
+    before = (handle.stat().st_size, hashlib.sha256(handle.pread(31 * MIB, 0)).hexdigest(),
+              fs.statvfs("/").f_bfree)
+    with open("/proc/self/status") as status:
+        size_kib = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
+    # room for small objects, none for the ~35 MiB block the growth asks for
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    resource.setrlimit(resource.RLIMIT_AS, ((size_kib + 16 * 1024) * 1024, hard))
+    try:
+        write(b"x" * MIB, 30 * MIB)
+    except OSError as error:
+        outcome = errno.errorcode[error.errno]
+    else:
+        outcome = "written"
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+    after = (handle.stat().st_size, hashlib.sha256(handle.pread(31 * MIB, 0)).hexdigest(),
+             fs.statvfs("/").f_bfree)
+    print(outcome, before == after)
+    """
+)
+
+
+def test_a_move_without_memory_leaves_the_file_as_it_was() -> None:
+    """The growth past 32 MiB under an address-space limit that leaves no room for the new
+    block: ENOSPC (as the Python method says on MemoryError), size, bytes and free pages as
+    before."""
+    ran = subprocess.run(
+        [sys.executable, "-c", MOVE_WITHOUT_MEMORY],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split() == [errno.errorcode[errno.ENOSPC], "True"]
