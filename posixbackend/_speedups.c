@@ -749,16 +749,19 @@ trim_content(PyObject *node)
     }
     PyByteArrayObject *array = (PyByteArrayObject *)content;
     Py_ssize_t size = Py_SIZE(array);
-    if (array->ob_exports > 0 || array->ob_start != array->ob_bytes ||
-        array->ob_alloc - size <= (1 << 16) + (size >> 6)) {
+    /* the bytes may start into the block (a big content whose pages resize_content moved) */
+    Py_ssize_t offset = array->ob_start - array->ob_bytes;
+    if (array->ob_exports > 0 || array->ob_alloc - offset - size <= (1 << 16) + (size >> 6)) {
         return; /* exported, or a slack under 64 KiB + 1/64th */
     }
-    char *smaller = PyObject_Realloc(array->ob_bytes, (size_t)size + 1);
+    /* realloc keeps the block's first offset + size + 1 bytes wherever it puts them */
+    char *smaller = PyObject_Realloc(array->ob_bytes, (size_t)(offset + size + 1));
     if (smaller == NULL) {
         return; /* (a shrink that fails leaves the block as it was) */
     }
-    array->ob_bytes = array->ob_start = smaller;
-    array->ob_alloc = size + 1;
+    array->ob_bytes = smaller;
+    array->ob_start = smaller + offset;
+    array->ob_alloc = offset + size + 1;
 }
 
 static int
@@ -1933,14 +1936,67 @@ in_brk_heap(const char *block)
 #endif
 }
 
+/* The system's page size (sysconf, asked once). */
+static uintptr_t
+page_size(void)
+{
+    static uintptr_t page = 0;
+    if (page == 0) {
+        long size = sysconf(_SC_PAGESIZE);
+        page = size > 0 ? (uintptr_t)size : 4096;
+    }
+    return page;
+}
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4 /* Linux 5.7 */
+#endif
+static int dontunmap_works = 1; /* cleared when the kernel refuses MREMAP_DONTUNMAP */
+
+/* Put the ``length`` bytes at ``from`` at ``to`` (the same offset within a page, the ranges
+ * apart): the pages wholly inside moved there by one mremap, the bytes of the two pages at
+ * the ends copied. MREMAP_DONTUNMAP leaves the source range mapped (it reads as zeros and
+ * holds no page), so whatever shares its pages or mapping (glibc's heap) is untouched; the
+ * page tables move, no byte is copied and no page is allocated or freed. Where mremap refuses
+ * (a kernel before 5.7, a limit), the pages are populated and copied instead. */
+static void
+move_pages(char *to, const char *from, Py_ssize_t length)
+{
+    uintptr_t page = page_size();
+    uintptr_t first = ((uintptr_t)from + page - 1) & ~(page - 1);
+    uintptr_t end = ((uintptr_t)from + (uintptr_t)length) & ~(page - 1);
+    if (dontunmap_works && end > first) {
+        char *target = to + (first - (uintptr_t)from);
+        int saved = errno;
+        void *moved = mremap((void *)first, end - first, end - first,
+                             MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, target);
+        if (moved == (void *)target) {
+            errno = saved;
+            memcpy(to, from, first - (uintptr_t)from);
+            memcpy(target + (end - first), (const char *)end,
+                   (uintptr_t)from + (uintptr_t)length - end);
+            return;
+        }
+        if (errno == EINVAL) {
+            dontunmap_works = 0;
+        }
+        errno = saved;
+    }
+    populate(to, length);
+    memcpy(to, from, (size_t)length);
+}
+
 /* Give the bytearray ``content`` room for ``size`` bytes (more than its capacity) as
  * PyByteArray_Resize would (the same allocation: an eighth more for a moderate growth), its
- * size set to ``size``. A big buffer in the brk heap (glibc's mmap threshold raised by a freed
- * mapping: the common state of a process that freed a big object) that grows past
- * MAPPED_ABOVE is moved here instead of by realloc: the new block, a mapping that later growth
- * extends by mremap, has its pages populated in one madvise before the bytes are copied, where
- * realloc's copy faults each page in (a 30 MiB move: 19.7 -> 15.0 ms CPU). No Python code
- * runs; on MemoryError nothing changed. 0, or -1 with an exception. */
+ * size set to ``size``. A buffer of a MiB or more whose new allocation passes MAPPED_ABOVE (a
+ * mapping of glibc's own) is moved here instead of by realloc, its pages moved (move_pages)
+ * into the new block at the same offset within a page (the bytearray's start moved up to a
+ * page into its allocation: ob_start past ob_bytes, as after a ``del b[:n]``). realloc would
+ * copy a brk heap block into fresh pages a fault at a time (glibc's mmap threshold raised by
+ * a freed mapping, the common state of a process that freed a big object: a 64 MiB file's
+ * 30 MiB move cost 19.7 ms CPU), and cannot mremap a block whose pages this moved before (two
+ * mappings then: it would copy). No Python code runs; on MemoryError nothing changed. 0, or
+ * -1 with an exception. */
 static int
 resize_content(PyObject *content, Py_ssize_t size)
 {
@@ -1950,31 +2006,37 @@ resize_content(PyObject *content, Py_ssize_t size)
     /* PyByteArray_Resize's allocation for a growth (its ob_alloc counts the NUL) */
     size_t alloc = (size_t)size <= (size_t)array->ob_alloc * 9 / 8
         ? (size_t)size + ((size_t)size >> 3) + 6 : (size_t)size + 1;
-    if (array->ob_exports == 0 && had >= TRIMMED_FROM && had <= MAPPED_ABOVE &&
-        alloc > (size_t)MAPPED_ABOVE && size < PY_SSIZE_T_MAX / 2 && in_brk_heap(before)) {
-        char *fresh = PyObject_Malloc(alloc);
+    if (array->ob_exports == 0 && had >= TRIMMED_FROM && alloc > (size_t)MAPPED_ABOVE &&
+        size < PY_SSIZE_T_MAX / 2) {
+        size_t page = page_size();
+        char *fresh = PyObject_Malloc(alloc + page);
         if (fresh == NULL) {
             PyErr_NoMemory();
             return -1;
         }
+        char *start = array->ob_start;
         Py_ssize_t have = Py_SIZE(array);
-        populate(fresh, have);
-        memcpy(fresh, array->ob_start, (size_t)have);
+        /* the same offset within a page as the bytes have now */
+        char *placed = fresh + (((uintptr_t)start - (uintptr_t)fresh) & (page - 1));
+        if (in_brk_heap(fresh)) {
+            populate(placed, have); /* a heap block (a free one that big): no pages moved in */
+            memcpy(placed, start, (size_t)have);
+        }
+        else {
+            move_pages(placed, start, have);
+        }
         PyObject_Free(before);
-        array->ob_bytes = array->ob_start = fresh;
-        array->ob_alloc = (Py_ssize_t)alloc;
+        array->ob_bytes = fresh;
+        array->ob_start = placed;
+        array->ob_alloc = (Py_ssize_t)(alloc + page);
         Py_SET_SIZE(array, size);
-        fresh[size] = '\0';
-        moved_big_content = 1;
+        placed[size] = '\0';
         return 0;
     }
     if (PyByteArray_Resize(content, size) < 0) {
         return -1;
     }
-    /* a block of more than MAPPED_ABOVE outside the brk heap is a mapping of glibc's own, which
-     * realloc moved with mremap: nothing of it is left in a heap to give back */
-    if (array->ob_bytes != before && had >= TRIMMED_FROM &&
-        (had <= MAPPED_ABOVE || in_brk_heap(before))) {
+    if (array->ob_bytes != before && had >= TRIMMED_FROM) {
         moved_big_content = 1;
     }
     return 0;
@@ -2039,11 +2101,7 @@ populate(char *start, Py_ssize_t length)
     if (!populate_works || length < POPULATED_FROM) {
         return;
     }
-    static uintptr_t page = 0;
-    if (page == 0) {
-        long size = sysconf(_SC_PAGESIZE);
-        page = size > 0 ? (uintptr_t)size : 4096;
-    }
+    uintptr_t page = page_size();
     uintptr_t first = ((uintptr_t)start + page - 1) & ~(page - 1);
     uintptr_t end = ((uintptr_t)start + (uintptr_t)length) & ~(page - 1);
     if (end > first) {

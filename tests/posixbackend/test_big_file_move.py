@@ -1,18 +1,21 @@
-"""A big content in glibc's brk heap that grows past 32 MiB moves into a mapping of its own.
+"""A big content whose allocation passes 32 MiB has its pages moved, not copied.
 
 With glibc's mmap threshold raised (by any freed mapped block of up to 32 MiB), a growing
 file's content lives in the brk heap until its allocation passes 32 MiB, glibc's highest
 threshold; realloc would then copy it into a fresh mapping a page fault at a time. The C
-writer makes that move itself (the new block's pages populated first, then the bytes copied):
-the file must hold exactly what the Python method and a real file hold, the block must be out
-of the heap afterwards (later growth: mremap), and a move that runs out of memory must leave
-the file as it was.
+writer moves it itself from there on: the pages wholly inside the content move into the new
+block (mremap, MREMAP_DONTUNMAP), which starts the bytearray up to a page into its allocation.
+The file must hold exactly what the Python method and a real file hold, through every later
+change on either path (appends, truncates, writes past the end, mappings), and a move that
+runs out of memory must leave the file as it was.
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
+import hashlib
+import mmap
 import os
 import subprocess
 import sys
@@ -23,6 +26,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from posixbackend.emulated import accelerator
+from tests.posixbackend.test_accelerator import make_backend
 from tests.posixbackend.test_big_file_heap import LIBC
 from tests.posixbackend.test_memory_writer import (
     RDWR_CREATE,
@@ -30,6 +34,7 @@ from tests.posixbackend.test_memory_writer import (
     writer_of,
 )
 from vfs import MemoryFileSystem
+from vfs.memory.handle import MemoryHandle
 from vfs.memory.nodes import RegularFile
 
 MIB = 1 << 20
@@ -67,8 +72,9 @@ def in_brk_heap(content: bytearray) -> bool:
 
 
 def test_a_heap_content_growing_past_32_mib_leaves_the_heap_with_its_bytes() -> None:
-    """A 30 MiB heap content grown by 1 MiB writes through the C writer: out of the heap
-    once its allocation passes 32 MiB, every byte where it was written."""
+    """A 30 MiB heap content grown by 1 MiB writes through the C writer past 32 MiB (its
+    pages moved into a new block, or copied where glibc gives a heap block): every byte where
+    it was written."""
     raise_mmap_threshold()
     fs = MemoryFileSystem()
     handle = fs.open("/f", RDWR_CREATE, 0o644)
@@ -81,8 +87,6 @@ def test_a_heap_content_growing_past_32_mib_leaves_the_heap_with_its_bytes() -> 
         assert in_brk_heap(node.data)  # the case this is about
         for n in range(HEAP_MIB, HEAP_MIB + 6):
             assert write(bytes([n]) * MIB, n * MIB) == MIB
-        assert node.data is not None
-        assert not in_brk_heap(node.data)
         assert handle.pread(HEAP_MIB * MIB, 0) == b"a" * (HEAP_MIB * MIB)
         assert [handle.pread(MIB, n * MIB) for n in range(HEAP_MIB, HEAP_MIB + 6)] == [
             bytes([n]) * MIB for n in range(HEAP_MIB, HEAP_MIB + 6)
@@ -175,3 +179,101 @@ def test_a_move_without_memory_leaves_the_file_as_it_was() -> None:
     )
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.split() == [errno.errorcode[errno.ENOSPC], "True"]
+
+
+# a change after the move: (kind, byte, length, offset); the length is the new size of a truncate
+LATER = st.lists(
+    st.tuples(
+        st.sampled_from(["c", "python", "append", "truncate", "map"]),
+        st.integers(0, 255),
+        st.integers(1, 2 * MIB),
+        st.integers(0, 40 * MIB),
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@settings(max_examples=6, deadline=None)
+@given(changes=LATER)
+@example(changes=[("append", 1, MIB, 0), ("c", 2, MIB, 36 * MIB)])
+@example(changes=[("truncate", 0, 5 * MIB, 0), ("c", 3, 2 * MIB, 31 * MIB)])  # sparse
+@example(changes=[("c", 4, 2 * MIB, 33 * MIB), ("map", 0, 1, 0), ("c", 5, 3, 34 * MIB)])
+def test_moved_content_changes_as_a_real_file_does(
+    changes: list[tuple[str, int, int, int]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A file taken from a 30 MiB heap content past 32 MiB by the C writer (its pages moved),
+    then written through the C writer and the Python method, appended to, truncated (also to
+    a hole: sparse), mapped: size and bytes as a real file's after each, pages counted as the
+    Python methods count them on a twin file system."""
+    raise_mmap_threshold()
+    real = os.open(tmp_path_factory.mktemp("m") / "f", RDWR_CREATE, 0o644)
+    fs = MemoryFileSystem()
+    handle = fs.open("/f", RDWR_CREATE, 0o644)
+    twin = MemoryFileSystem().open("/f", RDWR_CREATE, 0o644)  # the Python methods only
+    assert isinstance(handle, MemoryHandle)
+    write = writer_of(handle)
+    try:
+        for data, offset in [(b"h" * (HEAP_MIB * MIB), 0), (b"m" * (4 * MIB), HEAP_MIB * MIB)]:
+            assert write(data, offset) == twin.pwrite(data, offset) == os.pwrite(real, data, offset)
+        for kind, byte, length, offset in changes:
+            data = bytes([byte]) * length
+            if kind == "c":
+                assert write(data, offset) == twin.pwrite(data, offset)
+                assert twin.pwrite(data, offset) == os.pwrite(real, data, offset)
+            elif kind == "python":
+                assert handle.pwrite(data, offset) == twin.pwrite(data, offset)
+                assert twin.pwrite(data, offset) == os.pwrite(real, data, offset)
+            elif kind == "append":
+                end = os.fstat(real).st_size
+                assert handle.append(data) == twin.append(data) == end + os.pwrite(real, data, end)
+            elif kind == "truncate":
+                handle.truncate(length)
+                twin.truncate(length)
+                os.ftruncate(real, length)
+            else:  # the content moves into a memfd at its first mapping (both files')
+                for mappable in (handle, twin):
+                    descriptor = mappable.mappable()
+                    try:
+                        with mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ) as mapped:
+                            assert digest(mapped[:]) == digest(os.pread(real, 64 * MIB, 0))
+                    finally:
+                        os.close(descriptor)
+            size = os.fstat(real).st_size
+            assert handle.stat().st_size == size
+            assert digest(handle.pread(size + 1, 0)) == digest(os.pread(real, size + 1, 0))
+            assert handle.stat().st_blocks == twin.stat().st_blocks  # pages, as tmpfs counts
+    finally:
+        handle.close()
+        twin.close()
+        os.close(real)
+
+
+def test_the_last_close_gives_back_a_moved_contents_slack() -> None:
+    """A file written past 32 MiB through the C write path (its content moved, starting into
+    its block) and closed by the C close keeps no more than the slack any trimmed content
+    keeps (under 64 KiB + 1/64th of its size), its bytes as written."""
+    raise_mmap_threshold()
+    backend = make_backend(True)
+    with backend.io_open("/d/big", "wb", buffering=0) as raw:  # the C write and close
+        for n in range(HEAP_MIB + 6):
+            assert raw.write(bytes([n]) * MIB) == MIB
+    fs = backend.file_system
+    assert isinstance(fs, MemoryFileSystem)
+    handle = fs.open("/d/big", os.O_RDONLY, 0)
+    try:
+        node = handle.node
+        assert isinstance(node, RegularFile) and node.data is not None
+        size = len(node.data)
+        assert size == (HEAP_MIB + 6) * MIB
+        slack = sys.getsizeof(node.data) - sys.getsizeof(bytearray()) - size
+        assert slack <= (1 << 16) + (size >> 6) + mmap.PAGESIZE, slack
+        assert [handle.pread(1, n * MIB) for n in range(HEAP_MIB + 6)] == [
+            bytes([n]) for n in range(HEAP_MIB + 6)
+        ]
+    finally:
+        handle.close()
