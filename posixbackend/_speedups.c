@@ -1922,8 +1922,9 @@ brk_heap_start(void)
 }
 
 /* Whether ``block`` lies in the brk heap (glibc's main arena, from start_brk up to the current
- * break): realloc grows a block there past MAPPED_ABOVE by a copy into a fresh mapping, a page
- * fault per 4 KiB of it. A guess from addresses only: a wrong one costs time, never a byte. */
+ * break): pages are moved out of such a block (one mapping) but never into one (the heap's
+ * mapping would be cut up). A guess from addresses only: a wrong one costs time, never a
+ * byte. */
 static int
 in_brk_heap(const char *block)
 {
@@ -1952,6 +1953,11 @@ page_size(void)
 #define MREMAP_DONTUNMAP 4 /* Linux 5.7 */
 #endif
 static int dontunmap_works = 1; /* cleared when the kernel refuses MREMAP_DONTUNMAP */
+/* Cleared when the kernel refuses to move a range over more than one mapping (EFAULT: Linux
+ * before 6.17), as the pages of a content moved before span its new block's mapping and the
+ * one they were moved in as: such contents then grow through realloc (which copies the block
+ * once into a mapping of one piece, then grows it by mremap). */
+static int moves_span_mappings = 1;
 
 /* Put the ``length`` bytes at ``from`` at ``to`` (the same offset within a page, the ranges
  * apart): the pages wholly inside moved there by one mremap, the bytes of the two pages at
@@ -1980,6 +1986,9 @@ move_pages(char *to, const char *from, Py_ssize_t length)
         if (errno == EINVAL) {
             dontunmap_works = 0;
         }
+        else if (errno == EFAULT) {
+            moves_span_mappings = 0;
+        }
         errno = saved;
     }
     populate(to, length);
@@ -1995,8 +2004,8 @@ move_pages(char *to, const char *from, Py_ssize_t length)
  * copy a brk heap block into fresh pages a fault at a time (glibc's mmap threshold raised by
  * a freed mapping, the common state of a process that freed a big object: a 64 MiB file's
  * 30 MiB move cost 19.7 ms CPU), and cannot mremap a block whose pages this moved before (two
- * mappings then: it would copy). No Python code runs; on MemoryError nothing changed. 0, or
- * -1 with an exception. */
+ * mappings then: it would copy; see moves_span_mappings for kernels that cannot either). No
+ * Python code runs; on MemoryError nothing changed. 0, or -1 with an exception. */
 static int
 resize_content(PyObject *content, Py_ssize_t size)
 {
@@ -2007,10 +2016,17 @@ resize_content(PyObject *content, Py_ssize_t size)
     size_t alloc = (size_t)size <= (size_t)array->ob_alloc * 9 / 8
         ? (size_t)size + ((size_t)size >> 3) + 6 : (size_t)size + 1;
     if (array->ob_exports == 0 && had >= TRIMMED_FROM && alloc > (size_t)MAPPED_ABOVE &&
-        size < PY_SSIZE_T_MAX / 2) {
+        size < PY_SSIZE_T_MAX / 2 && dontunmap_works &&
+        (moves_span_mappings || in_brk_heap(before))) {
         size_t page = page_size();
+        /* the move is a realloc, traced as one block as tracemalloc traces PyObject_Realloc:
+         * the old block's pages go into the new one (its emptied addresses stay until freed) */
+        int untracked = PyTraceMalloc_Untrack(0, (uintptr_t)before) == 0;
         char *fresh = PyObject_Malloc(alloc + page);
         if (fresh == NULL) {
+            if (untracked) {
+                (void)PyTraceMalloc_Track(0, (uintptr_t)before, (size_t)array->ob_alloc);
+            }
             PyErr_NoMemory();
             return -1;
         }
