@@ -754,16 +754,19 @@ trim_content(PyObject *node)
     }
     PyByteArrayObject *array = (PyByteArrayObject *)content;
     Py_ssize_t size = Py_SIZE(array);
-    if (array->ob_exports > 0 || array->ob_start != array->ob_bytes ||
-        array->ob_alloc - size <= (1 << 16) + (size >> 6)) {
+    /* the bytes may start into the block (a big content whose pages resize_content moved) */
+    Py_ssize_t offset = array->ob_start - array->ob_bytes;
+    if (array->ob_exports > 0 || array->ob_alloc - offset - size <= (1 << 16) + (size >> 6)) {
         return; /* exported, or a slack under 64 KiB + 1/64th */
     }
-    char *smaller = PyObject_Realloc(array->ob_bytes, (size_t)size + 1);
+    /* realloc keeps the block's first offset + size + 1 bytes wherever it puts them */
+    char *smaller = PyObject_Realloc(array->ob_bytes, (size_t)(offset + size + 1));
     if (smaller == NULL) {
         return; /* (a shrink that fails leaves the block as it was) */
     }
-    array->ob_bytes = array->ob_start = smaller;
-    array->ob_alloc = size + 1;
+    array->ob_bytes = smaller;
+    array->ob_start = smaller + offset;
+    array->ob_alloc = offset + size + 1;
 }
 
 static int
@@ -1914,11 +1917,186 @@ content_capacity(PyObject *content)
 #define TRIMMED_FROM (1 << 20)
 static int moved_big_content = 0;
 
+/* glibc's highest mmap threshold on 64-bit systems (DEFAULT_MMAP_THRESHOLD_MAX, mallopt(3)):
+ * a block asked for above it is a mapping of its own, which realloc grows by mremap (no copy). */
+#define MAPPED_ABOVE ((Py_ssize_t)32 << 20)
+
+static void populate(char *start, Py_ssize_t length);
+
+/* Where the process's brk heap starts: field 47 (start_brk) of /proc/self/stat, read once;
+ * NULL where it cannot be read (then no block is taken for a brk heap one). */
+static const char *
+brk_heap_start(void)
+{
+    static int known = 0;
+    static const char *start = NULL;
+    if (known) {
+        return start;
+    }
+    known = 1;
+    char text[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return NULL;
+    }
+    ssize_t got = read(fd, text, sizeof(text) - 1);
+    close(fd);
+    if (got <= 0) {
+        return NULL;
+    }
+    text[got] = '\0';
+    char *field = strrchr(text, ')'); /* the end of field 2, the command (any bytes in it) */
+    for (int number = 2; field != NULL && number < 47; number++) {
+        field = strchr(field + 1, ' ');
+    }
+    if (field != NULL) {
+        start = (const char *)(uintptr_t)strtoull(field + 1, NULL, 10);
+    }
+    return start;
+}
+
+/* Whether ``block`` lies in the brk heap (glibc's main arena, from start_brk up to the current
+ * break): pages are moved out of such a block (one mapping) but never into one (the heap's
+ * mapping would be cut up). A guess from addresses only: a wrong one costs time, never a
+ * byte. */
+static int
+in_brk_heap(const char *block)
+{
+#ifdef __GLIBC__
+    const char *start = brk_heap_start();
+    return start != NULL && block >= start && block < (const char *)sbrk(0);
+#else
+    (void)block;
+    return 0;
+#endif
+}
+
+/* The system's page size (sysconf, asked once). */
+static uintptr_t
+page_size(void)
+{
+    static uintptr_t page = 0;
+    if (page == 0) {
+        long size = sysconf(_SC_PAGESIZE);
+        page = size > 0 ? (uintptr_t)size : 4096;
+    }
+    return page;
+}
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4 /* Linux 5.7 */
+#endif
+static int dontunmap_works = 1; /* cleared when the kernel refuses MREMAP_DONTUNMAP */
+/* Cleared when the kernel refuses to move a range over more than one mapping (EFAULT: Linux
+ * before 6.17), as the pages of a content moved before span its new block's mapping and the
+ * one they were moved in as: such contents then grow through realloc (which copies the block
+ * once into a mapping of one piece, then grows it by mremap). */
+static int moves_span_mappings = 1;
+
+/* Put the ``length`` bytes at ``from`` at ``to`` (the same offset within a page, the ranges
+ * apart): the pages wholly inside moved there by one mremap, the bytes of the two pages at
+ * the ends copied. MREMAP_DONTUNMAP leaves the source range mapped (it reads as zeros and
+ * holds no page), so whatever shares its pages or mapping (glibc's heap) is untouched; the
+ * page tables move, no byte is copied and no page is allocated or freed. Where mremap refuses
+ * (a kernel before 5.7, a limit), the pages are populated and copied instead. */
+static void
+move_pages(char *to, const char *from, Py_ssize_t length)
+{
+    uintptr_t page = page_size();
+    uintptr_t first = ((uintptr_t)from + page - 1) & ~(page - 1);
+    uintptr_t end = ((uintptr_t)from + (uintptr_t)length) & ~(page - 1);
+    if (dontunmap_works && end > first) {
+        char *target = to + (first - (uintptr_t)from);
+        int saved = errno;
+        void *moved = mremap((void *)first, end - first, end - first,
+                             MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, target);
+        if (moved == (void *)target) {
+            errno = saved;
+            memcpy(to, from, first - (uintptr_t)from);
+            memcpy(target + (end - first), (const char *)end,
+                   (uintptr_t)from + (uintptr_t)length - end);
+            return;
+        }
+        if (errno == EINVAL) {
+            dontunmap_works = 0;
+        }
+        else if (errno == EFAULT) {
+            moves_span_mappings = 0;
+        }
+        errno = saved;
+    }
+    populate(to, length);
+    memcpy(to, from, (size_t)length);
+}
+
+/* Give the bytearray ``content`` room for ``size`` bytes (more than its capacity) as
+ * PyByteArray_Resize would (the same allocation: an eighth more for a moderate growth), its
+ * size set to ``size``. A buffer of a MiB or more whose new allocation passes MAPPED_ABOVE (a
+ * mapping of glibc's own) is moved here instead of by realloc, its pages moved (move_pages)
+ * into the new block at the same offset within a page (the bytearray's start moved up to a
+ * page into its allocation: ob_start past ob_bytes, as after a ``del b[:n]``). realloc would
+ * copy a brk heap block into fresh pages a fault at a time (glibc's mmap threshold raised by
+ * a freed mapping, the common state of a process that freed a big object: a 64 MiB file's
+ * 30 MiB move cost 19.7 ms CPU), and cannot mremap a block whose pages this moved before (two
+ * mappings then: it would copy; see moves_span_mappings for kernels that cannot either). No
+ * Python code runs; on MemoryError nothing changed. 0, or -1 with an exception. */
+static int
+resize_content(PyObject *content, Py_ssize_t size)
+{
+    PyByteArrayObject *array = (PyByteArrayObject *)content;
+    Py_ssize_t had = content_capacity(content);
+    char *before = array->ob_bytes;
+    /* PyByteArray_Resize's allocation for a growth (its ob_alloc counts the NUL) */
+    size_t alloc = (size_t)size <= (size_t)array->ob_alloc * 9 / 8
+        ? (size_t)size + ((size_t)size >> 3) + 6 : (size_t)size + 1;
+    if (array->ob_exports == 0 && had >= TRIMMED_FROM && alloc > (size_t)MAPPED_ABOVE &&
+        size < PY_SSIZE_T_MAX / 2 && dontunmap_works &&
+        (moves_span_mappings || in_brk_heap(before))) {
+        size_t page = page_size();
+        /* the move is a realloc, traced as one block as tracemalloc traces PyObject_Realloc:
+         * the old block's pages go into the new one (its emptied addresses stay until freed) */
+        int untracked = PyTraceMalloc_Untrack(0, (uintptr_t)before) == 0;
+        char *fresh = PyObject_Malloc(alloc + page);
+        if (fresh == NULL) {
+            if (untracked) {
+                (void)PyTraceMalloc_Track(0, (uintptr_t)before, (size_t)array->ob_alloc);
+            }
+            PyErr_NoMemory();
+            return -1;
+        }
+        char *start = array->ob_start;
+        Py_ssize_t have = Py_SIZE(array);
+        /* the same offset within a page as the bytes have now */
+        char *placed = fresh + (((uintptr_t)start - (uintptr_t)fresh) & (page - 1));
+        if (in_brk_heap(fresh)) {
+            populate(placed, have); /* a heap block (a free one that big): no pages moved in */
+            memcpy(placed, start, (size_t)have);
+        }
+        else {
+            move_pages(placed, start, have);
+        }
+        PyObject_Free(before);
+        array->ob_bytes = fresh;
+        array->ob_start = placed;
+        array->ob_alloc = (Py_ssize_t)(alloc + page);
+        Py_SET_SIZE(array, size);
+        placed[size] = '\0';
+        return 0;
+    }
+    if (PyByteArray_Resize(content, size) < 0) {
+        return -1;
+    }
+    if (array->ob_bytes != before && had >= TRIMMED_FROM) {
+        moved_big_content = 1;
+    }
+    return 0;
+}
+
 /* Make the bytearray ``content`` ``size`` bytes long (``size`` larger than it is): within the
  * room a reservation left (MemoryWriterApi.reserve) by moving its end, as PyByteArray_Resize's
  * "minor" case does, since PyByteArray_Resize itself would give back any room beyond twice the
  * new size and so copy the content once per write of a growing file; else (also when a buffer
- * is exported: its BufferError) PyByteArray_Resize, noting a big buffer it moved (see
+ * is exported: its BufferError) resize_content, noting a big buffer it moved (see
  * give_back_freed). 0, or -1 with an exception. */
 static int
 grow_content(PyObject *content, Py_ssize_t size)
@@ -1929,15 +2107,7 @@ grow_content(PyObject *content, Py_ssize_t size)
         array->ob_start[size] = '\0'; /* the trailing NUL bytearray keeps */
         return 0;
     }
-    char *before = array->ob_bytes;
-    Py_ssize_t had = content_capacity(content);
-    if (PyByteArray_Resize(content, size) < 0) {
-        return -1;
-    }
-    if (array->ob_bytes != before && had >= TRIMMED_FROM) {
-        moved_big_content = 1;
-    }
-    return 0;
+    return resize_content(content, size);
 }
 
 /* Give the pages of a big content buffer that a reallocation moved back to the system. glibc's
@@ -1981,11 +2151,7 @@ populate(char *start, Py_ssize_t length)
     if (!populate_works || length < POPULATED_FROM) {
         return;
     }
-    static uintptr_t page = 0;
-    if (page == 0) {
-        long size = sysconf(_SC_PAGESIZE);
-        page = size > 0 ? (uintptr_t)size : 4096;
-    }
+    uintptr_t page = page_size();
     uintptr_t first = ((uintptr_t)start + page - 1) & ~(page - 1);
     uintptr_t end = ((uintptr_t)start + (uintptr_t)length) & ~(page - 1);
     if (end > first) {
@@ -2152,12 +2318,7 @@ memory_writer_reserve(PyObject *writer, long long size)
     if (content != NULL && PyByteArray_CheckExact(content) &&
         SLOT(self->space, layout.s_max_pages) == Py_None && size > content_capacity(content)) {
         Py_ssize_t have = PyByteArray_GET_SIZE(content);
-        char *before = ((PyByteArrayObject *)content)->ob_bytes;
-        Py_ssize_t had = content_capacity(content);
-        if (PyByteArray_Resize(content, (Py_ssize_t)size) == 0) {
-            if (((PyByteArrayObject *)content)->ob_bytes != before && had >= TRIMMED_FROM) {
-                moved_big_content = 1;
-            }
+        if (resize_content(content, (Py_ssize_t)size) == 0) {
             /* back to its own size, the room kept: PyByteArray_Resize's "minor" shrink */
             Py_SET_SIZE(content, have);
             ((PyByteArrayObject *)content)->ob_start[have] = '\0';
