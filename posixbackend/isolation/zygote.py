@@ -58,6 +58,7 @@ import ctypes
 import errno
 import fcntl
 import gc
+import importlib
 import io
 import os
 import random
@@ -129,11 +130,15 @@ HELD: Final = b"H"
 """The record from a spare: its namespaces (never read: see :meth:`Zygote._dispose`)."""
 
 
-def main(control_fd: int, view_json: str, spares: int = 0) -> NoReturn:
+def main(
+    control_fd: int, view_json: str, spares: int = 0, preload: tuple[str, ...] = ()
+) -> NoReturn:
     """The zygote's whole life (its bootstrap calls this; ``spares``: how many children to
-    keep forked and isolated ahead of the pool's requests)."""
+    keep forked and isolated ahead of the pool's requests; ``preload``: the modules to import
+    for every guest, see :func:`import_preloads`)."""
     control = socket.socket(fileno=control_fd)
     try:
+        import_preloads(preload)
         warm_up()
         ruleset = view_ruleset(view_json)
         template = roottemplate.build(
@@ -154,6 +159,23 @@ def main(control_fd: int, view_json: str, spares: int = 0) -> NoReturn:
     control.send(wire.READY)
     zygote.serve()
     os._exit(0)
+
+
+def import_preloads(names: tuple[str, ...]) -> None:
+    """Import the modules a pool was asked to preload (``Pool(preload=...)``), before the
+    warm-up, so that its blocks record what they imported (``from os import stat``) as they
+    do for the library's own modules, and every child finds them in ``sys.modules``: a guest
+    that imports one pays nothing. Only names come here, checked again: importing runs the
+    modules' own code (the host's installed library, as importing them in the pool's
+    process would), never a guest's. A module that left a thread running fails the zygote's
+    start (forking then is unsafe; the pool raises with the reason)."""
+    for name in wire.preload_names(names):
+        importlib.import_module(name)
+    if threading.active_count() != 1:
+        raise RuntimeError(
+            f"a preloaded module started a thread ({', '.join(names)}): the zygote forks "
+            "its guests and must have none"
+        )
 
 
 WARM_UP_ROUNDS: Final = 12
