@@ -2,8 +2,10 @@
 
 Started by a :class:`~posixbackend.isolation.pool.Pool` as ``python -I -S -B -c
 ZYGOTE_BOOTSTRAP CONTROL_FD VIEW ROOTS...`` (an empty environment, a session of its own),
-it imports everything the isolated child needs, enters and leaves a managed backend once
-(the stand-ins and the audit hook in place, the modules they load loaded), freezes its heap
+it imports everything the isolated child needs (and the modules the pool preloads: see
+:func:`import_preloads`), enters and leaves a managed backend once (the stand-ins and the
+audit hook in place, the modules they load loaded), gathers the code a guest's set-up calls
+into a few pages (:func:`gather_code`), freezes its heap
 (``gc.freeze``: the children's collections skip it), has the children's minimal root built
 once in a mount namespace of its own (:mod:`posixbackend.isolation.roottemplate`), fills
 the free blocks of its allocator's pools (:func:`fill_allocator_pools`: a child's new objects
