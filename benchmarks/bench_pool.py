@@ -20,7 +20,10 @@ pooled guest's life; ``--cpu`` the CPU time per guest of the pool and of the hum
 pattern, everything counted, in alternating rounds: on a machine shared with other work it
 says more than the rates, which follow it once the cores are saturated. ``--against DIR``
 measures only the pool's CPU per guest, this tree's against another checkout's (say a
-worktree of main), in alternating rounds: a change's effect, paired.
+worktree of main), in alternating rounds: a change's effect, paired. ``--preload-against
+MODULES`` measures only the CPU per guest of a pool that also preloads MODULES against one
+with the default preload, for the trivial guest and for one that imports them (what
+``Pool(preload=...)``'s default was chosen by).
 """
 
 from __future__ import annotations
