@@ -225,6 +225,7 @@ def warm_up() -> None:
 
     warm_child_paths(request)
     warm_fork_handlers()
+    guestfs.make_ready()  # (last: the rounds above took theirs)
     gc.collect()
     gc.freeze()
 
@@ -232,6 +233,7 @@ def warm_up() -> None:
 def set_up_a_guest(request: Request) -> None:
     """A guest's set-up as its child goes through it, with no program: its file system, its
     managed backend entered and left, and the snapshot of its files saved, both ways."""
+    guestfs.make_ready()  # (the child takes a copy made ahead: that path is the one warmed)
     run = GuestRun(request)
     with run.block():
         pass
