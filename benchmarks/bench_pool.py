@@ -20,7 +20,10 @@ pooled guest's life; ``--cpu`` the CPU time per guest of the pool and of the hum
 pattern, everything counted, in alternating rounds: on a machine shared with other work it
 says more than the rates, which follow it once the cores are saturated. ``--against DIR``
 measures only the pool's CPU per guest, this tree's against another checkout's (say a
-worktree of main), in alternating rounds: a change's effect, paired.
+worktree of main), in alternating rounds: a change's effect, paired. ``--preload-against
+MODULES`` measures only the CPU per guest of a pool that also preloads MODULES against one
+with the default preload, for the trivial guest and for one that imports them (what
+``Pool(preload=...)``'s default was chosen by).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from posixbackend.isolation import Pool, run_isolated
+from posixbackend.isolation.pool import DEFAULT_PRELOAD
 
 TRIVIAL = "total = sum(range(100))\nassert total == 4950\n"
 """The guest: a candidate that passes its one test at once."""
@@ -219,6 +223,61 @@ def cpu_per_guest(rounds: int, guests: int, workers: int = 2) -> dict[str, float
     return result
 
 
+def cpu_preload(
+    modules: tuple[str, ...], rounds: int, guests: int, workers: int = 2
+) -> dict[str, dict[str, float]]:
+    """Median CPU milliseconds per pooled guest, everything counted as in
+    :func:`cpu_per_guest`, of a pool with the default preload and one that also preloads
+    ``modules``, for the trivial guest and for one that imports ``modules`` first, in rounds
+    that alternate the pools (paired: ``ratio`` is the median of each round's default /
+    preloaded). What Pool(preload=...)'s default is chosen by."""
+    importing = "".join(f"import {name}\n" for name in modules) + TRIVIAL
+    guests_code = {"trivial": TRIVIAL, "importing": importing}
+    pools = {
+        "default": Pool(workers),
+        "preloaded": Pool(workers, preload=(*DEFAULT_PRELOAD, *modules)),
+    }
+    samples: dict[tuple[str, str], list[float]] = {
+        (pool, guest): [] for pool in pools for guest in guests_code
+    }
+    try:
+        with ThreadPoolExecutor(workers) as executor:
+
+            def batch(pool: Pool, code: str, size: int) -> float:
+                zygote = pool._zygote
+                assert zygote is not None
+                before = _own_cpu() + _zygote_cpu(zygote.pid)
+
+                def one(_: int) -> None:
+                    result = pool.submit(code).result()
+                    assert result.ok, result.summary()
+
+                list(executor.map(one, range(size)))
+                assert pool._zygote is zygote, "the zygote was replaced"
+                return (_own_cpu() + _zygote_cpu(zygote.pid) - before) * 1000 / size
+
+            for pool in pools.values():
+                for code in guests_code.values():
+                    batch(pool, code, 2 * workers)  # warm-up
+            for round_number in range(rounds):
+                order = list(pools) if round_number % 2 == 0 else list(reversed(pools))
+                for guest, code in guests_code.items():
+                    for name in order:
+                        samples[name, guest].append(batch(pools[name], code, guests))
+    finally:
+        for pool in pools.values():
+            pool.shutdown()
+    result: dict[str, dict[str, float]] = {}
+    for guest in guests_code:
+        default, preloaded = samples["default", guest], samples["preloaded", guest]
+        result[guest] = {
+            "default": statistics.median(default),
+            "preloaded": statistics.median(preloaded),
+            "ratio": statistics.median(d / p for d, p in zip(default, preloaded, strict=True)),
+        }
+    return result
+
+
 def contenders(pool: Pool) -> dict[str, Callable[[], float]]:
     def pooled() -> float:
         result = pool.submit(TRIVIAL).result()
@@ -345,8 +404,23 @@ def main(argv: list[str] | None = None) -> dict[str, dict[int, dict[str, float]]
         help="only the CPU per pooled guest of this tree against another checkout's (its C "
         "extensions built in place), over --cpu rounds (default 10), alternating",
     )  # fmt: skip
+    parser.add_argument(
+        "--preload-against", metavar="MODULES",
+        help="only the CPU per pooled guest of a pool that also preloads MODULES (comma-"
+        "separated) against the default's, a trivial guest and one importing them, over "
+        "--cpu rounds (default 10), alternating",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     guests = args.guests or (12 if args.quick else 60)
+    if args.preload_against:
+        rounds = args.cpu or 10
+        modules = tuple(filter(None, args.preload_against.split(",")))
+        for guest, row in cpu_preload(modules, rounds, guests).items():
+            print(f"CPU per pooled {guest} guest, 2 workers, median of {rounds} rounds of "
+                  f"{guests}: default preload {row['default']:.2f} ms, with "
+                  f"{','.join(modules)} {row['preloaded']:.2f} ms; default / preloaded "
+                  f"{row['ratio']:.3f}x (paired)")  # fmt: skip
+        return {}
     if args.against:
         rounds = args.cpu or 10
         against = cpu_against(args.against, rounds, guests)

@@ -14,7 +14,8 @@ A pool's zygote builds the memory part of the usual guest's file system once
 its children stamp out a copy of it (:class:`~vfs.memory.template.MemoryTemplate`) instead of
 making each directory through the file system, then add the guest's files and open the
 host's library directories themselves, in their minimal root: no descriptor the zygote
-opened reaches a guest.
+opened reaches a guest. The zygote even makes that copy ahead (:func:`make_ready`): each
+child takes its own forked copy of it and sets its times to its start.
 """
 
 from __future__ import annotations
@@ -87,10 +88,14 @@ def guest_file_system(
     caps = tmpfs_defaults(memory_limit)
     kept = ["/tmp", *{posixpath.dirname(path) for path in files}]
     libraries = tuple(library_directories(cwd, kept))
-    template = _templates.get((me, cwd, libraries, caps))
+    key = (me, cwd, libraries, caps)
+    template = _templates.get(key)
     if template is not None:  # the mount points are made already: the Mount finds them
-        memory = template.new()
+        ready = _ready.pop(key, None)
+        memory = template.new() if ready is None else ready
         memory.identity = Identity.root()  # (the files' directories are given away below)
+        if ready is not None:
+            _stamp_now(memory)
     else:
         memory = _bare(me, cwd, caps)
     for path, data in sorted(files.items()):
@@ -138,7 +143,33 @@ def prepare_template(cwd: str = "/tmp", memory_limit: int | None = None) -> None
     )
     if len(_templates) >= TEMPLATES_KEPT:
         _templates.clear()
+        _ready.clear()
     _templates[key] = template
+
+
+_ready: dict[tuple[Identity, str, tuple[str, ...], tuple[int, int]], MemoryFileSystem] = {}
+"""A copy of each template made ahead (:func:`make_ready`), taken by the next guest."""
+
+
+def make_ready() -> None:
+    """Make a copy of each template ahead, for the next :func:`guest_file_system` of this
+    process to take. For a pool's zygote, after its last own use: it never takes the copy
+    itself, and each child it forks takes its own (copy-on-write) one, so no two guests
+    share a node, and a child writes to a few of the zygote's pages instead of making every
+    node anew (the copy's times are set when it is taken)."""
+    for key, template in _templates.items():
+        _ready[key] = template.new()
+
+
+def _stamp_now(memory: MemoryFileSystem) -> None:
+    """Every directory of ``memory`` (a template's copy made ahead: directories alone) with
+    its times now, as a copy made now has them."""
+    directories = ["/"]
+    for path in directories:  # (grows as it goes: every directory, parents first)
+        prefix = path.rstrip("/")
+        directories += [f"{prefix}/{entry.name}" for entry in memory.scandir(path)]
+    for path in directories:
+        memory.utime(path)
 
 
 def _bare(me: Identity, cwd: str, caps: tuple[int, int]) -> MemoryFileSystem:

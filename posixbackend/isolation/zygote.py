@@ -2,8 +2,10 @@
 
 Started by a :class:`~posixbackend.isolation.pool.Pool` as ``python -I -S -B -c
 ZYGOTE_BOOTSTRAP CONTROL_FD VIEW ROOTS...`` (an empty environment, a session of its own),
-it imports everything the isolated child needs, enters and leaves a managed backend once
-(the stand-ins and the audit hook in place, the modules they load loaded), freezes its heap
+it imports everything the isolated child needs (and the modules the pool preloads: see
+:func:`import_preloads`), enters and leaves a managed backend once (the stand-ins and the
+audit hook in place, the modules they load loaded), gathers the code a guest's set-up calls
+into a few pages (:func:`gather_code`), freezes its heap
 (``gc.freeze``: the children's collections skip it), has the children's minimal root built
 once in a mount namespace of its own (:mod:`posixbackend.isolation.roottemplate`), fills
 the free blocks of its allocator's pools (:func:`fill_allocator_pools`: a child's new objects
@@ -58,6 +60,7 @@ import ctypes
 import errno
 import fcntl
 import gc
+import importlib
 import io
 import os
 import random
@@ -68,7 +71,9 @@ import socket
 import sys
 import threading
 import traceback
+import types
 from collections import deque
+from collections.abc import Callable
 from typing import Final, NoReturn
 
 import attrs
@@ -129,11 +134,15 @@ HELD: Final = b"H"
 """The record from a spare: its namespaces (never read: see :meth:`Zygote._dispose`)."""
 
 
-def main(control_fd: int, view_json: str, spares: int = 0) -> NoReturn:
+def main(
+    control_fd: int, view_json: str, spares: int = 0, preload: tuple[str, ...] = ()
+) -> NoReturn:
     """The zygote's whole life (its bootstrap calls this; ``spares``: how many children to
-    keep forked and isolated ahead of the pool's requests)."""
+    keep forked and isolated ahead of the pool's requests; ``preload``: the modules to import
+    for every guest, see :func:`import_preloads`)."""
     control = socket.socket(fileno=control_fd)
     try:
+        import_preloads(preload)
         warm_up()
         ruleset = view_ruleset(view_json)
         template = roottemplate.build(
@@ -156,6 +165,23 @@ def main(control_fd: int, view_json: str, spares: int = 0) -> NoReturn:
     os._exit(0)
 
 
+def import_preloads(names: tuple[str, ...]) -> None:
+    """Import the modules a pool was asked to preload (``Pool(preload=...)``), before the
+    warm-up, so that its blocks record what they imported (``from os import stat``) as they
+    do for the library's own modules, and every child finds them in ``sys.modules``: a guest
+    that imports one pays nothing. Only names come here, checked again: importing runs the
+    modules' own code (the host's installed library, as importing them in the pool's
+    process would), never a guest's. A module that left a thread running fails the zygote's
+    start (forking then is unsafe; the pool raises with the reason)."""
+    for name in wire.preload_names(names):
+        importlib.import_module(name)
+    if threading.active_count() != 1:
+        raise RuntimeError(
+            f"a preloaded module started a thread ({', '.join(names)}): the zygote forks "
+            "its guests and must have none"
+        )
+
+
 WARM_UP_ROUNDS: Final = 12
 """How many times the zygote goes through a guest's set-up before it forks. CPython 3.11+
 rewrites a function's bytecode in place as it runs it (quickening after a few calls, then
@@ -169,38 +195,107 @@ def warm_up() -> None:
     file system once (guestfs.prepare_template), enter and leave the managed backend a guest
     gets (no program runs), so the stand-ins, the audit hook and their modules are in place,
     and save an empty guest's files as the child does (each WARM_UP_ROUNDS times), and
-    assemble the seccomp filters' template; then freeze the heap, so a child's collections
-    skip everything here."""
+    assemble the seccomp filters' template; the code all that runs is first gathered
+    together (:func:`gather_code`); then freeze the heap, so a child's collections skip
+    everything here."""
     limits = Limits()
     # the usual guest's memory, made once (run.files below is already a copy of it)
     guestfs.prepare_template(memory_limit=limits.memory_bytes)
     given = grant(None, limits)
     request = Request(Program("code", ""), (), {}, "/tmp", {}, given.data, limits)
+
+    def once() -> None:
+        set_up_a_guest(request)
+        warm_child_paths(request, rounds=1)
+        warm_fork_handlers(rounds=1)
+
+    once()  # (what the set-up imports on first use is not recorded as called: run once)
+    # (then the rounds: a copy of a code object starts cold)
+    gather_code(calls_made_by(once))
     for _ in range(WARM_UP_ROUNDS):
-        run = GuestRun(request)
-        with run.block():
-            pass
-        # what the child's snapshot of the guest's files loads on first use (tarfile's slot
-        # names for copying members), both ways: a guest that left files, one that did not
-        save_whole_snapshot(run.files.memory, io.BytesIO())
-        save_guest_files(run.files.memory, io.BytesIO())
+        set_up_a_guest(request)
     # decimal is the library's no longer (vfs.snapshot loads it to read an archive), but
     # guests import it, through fractions and statistics too: ~0.12 MB here (a few hundredths
     # of a ms per fork) against ~4 ms and ~380 copied pages in each guest that imports it.
     # pathlib (with urllib.parse and ipaddress: ~1 MB, ~8 ms per guest that imports it) is
-    # left out: the trivial candidate's cost comes first
+    # left out: the trivial candidate's cost comes first (Pool(preload=...) takes it)
     import decimal  # noqa: F401
 
     import posixbackend.permissions.timelimit  # noqa: F401 - a time limit loads it otherwise
 
     warm_child_paths(request)
     warm_fork_handlers()
+    guestfs.make_ready()  # (last: the rounds above took theirs)
     gc.collect()
     gc.freeze()
 
 
-def warm_child_paths(request: Request) -> None:
-    """Run, WARM_UP_ROUNDS times, the parts of a child's life that run nowhere else in the
+def set_up_a_guest(request: Request) -> None:
+    """A guest's set-up as its child goes through it, with no program: its file system, its
+    managed backend entered and left, and the snapshot of its files saved, both ways."""
+    guestfs.make_ready()  # (the child takes a copy made ahead: that path is the one warmed)
+    run = GuestRun(request)
+    with run.block():
+        pass
+    # what the child's snapshot of the guest's files loads on first use (tarfile's slot
+    # names for copying members), both ways: a guest that left files, one that did not
+    save_whole_snapshot(run.files.memory, io.BytesIO())
+    save_guest_files(run.files.memory, io.BytesIO())
+
+
+def calls_made_by(action: Callable[[], object]) -> dict[int, types.CodeType]:
+    """The code objects of the Python functions ``action`` calls, in the order of their
+    first call (by id: code objects compare equal by value)."""
+    called: dict[int, types.CodeType] = {}
+
+    def profile(frame: types.FrameType, event: str, arg: object) -> None:
+        if event == "call":
+            called.setdefault(id(frame.f_code), frame.f_code)
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        action()
+    finally:
+        sys.setprofile(previous)
+    return called
+
+
+def gather_code(called: dict[int, types.CodeType]) -> None:
+    """Give each function whose code is in ``called`` a copy of it, the copies made one
+    after the other in the order of the calls: they lie together in a few pages. A call
+    writes to its code object (the frame takes a reference; CPython 3.11+ also keeps its
+    specialization counters there), and the originals lie scattered among what their
+    modules loaded, so each child copied a page of the zygote's for nearly every function
+    its set-up calls (~260 functions). Nested code called (a comprehension's, a closure's)
+    is copied into its copied parent's constants. A copy equals the original (==, hash: the
+    permissions' sets of trusted code find it); module code, run once, is left alone."""
+    copies: dict[int, types.CodeType] = {}
+
+    def copy_of(code: types.CodeType) -> types.CodeType:
+        copy = copies.get(id(code))
+        if copy is None:
+            constants = tuple(
+                copy_of(constant)
+                if isinstance(constant, types.CodeType) and id(constant) in called
+                else constant
+                for constant in code.co_consts
+            )
+            copy = copies[id(code)] = code.replace(co_consts=constants)
+        return copy
+
+    for code in called.values():
+        if code.co_name != "<module>":
+            copy_of(code)
+    for function in gc.get_objects():
+        if isinstance(function, types.FunctionType):
+            copy = copies.get(id(function.__code__))
+            if copy is not None:
+                function.__code__ = copy
+
+
+def warm_child_paths(request: Request, rounds: int = WARM_UP_ROUNDS) -> None:
+    """Run, ``rounds`` times, the parts of a child's life that run nowhere else in the
     zygote and change nothing here: the request read from a pipe and parsed, the seccomp
     filter assembled for a pid (and ctypes' types for installing it), the confinement's
     bookkeeping, the frames written (to /dev/null), the memory limit's check. CPython writes
@@ -210,7 +305,7 @@ def warm_child_paths(request: Request) -> None:
     text = request.to_json()
     null = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
     try:
-        for _ in range(WARM_UP_ROUNDS):
+        for _ in range(rounds):
             read, write = os.pipe()
             try:
                 os.write(write, text)  # (a few hundred bytes: the pipe holds them)
@@ -242,8 +337,8 @@ def _refused_step() -> None:
     raise OSError(errno.EPERM, "refused")
 
 
-def warm_fork_handlers() -> None:
-    """Run, WARM_UP_ROUNDS times, the at-fork handlers each child runs first (threading's,
+def warm_fork_handlers(rounds: int = WARM_UP_ROUNDS) -> None:
+    """Run, ``rounds`` times, the at-fork handlers each child runs first (threading's,
     random's, logging's), so that their bytecode is specialized before the fork, as
     :func:`warm_up` does for a guest's set-up: a child's fork step took ~35 fewer copied
     pages and ~0.2 ms less CPU. In a process of one thread each is a no-op in effect (its
@@ -256,7 +351,7 @@ def warm_fork_handlers() -> None:
         getattr(getattr(random, "_inst", None), "seed", None),
         getattr(sys.modules.get("logging"), "_after_at_fork_child_reinit_locks", None),
     ]
-    for _ in range(WARM_UP_ROUNDS):
+    for _ in range(rounds):
         for handler in handlers:
             if callable(handler):
                 handler()

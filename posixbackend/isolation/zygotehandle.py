@@ -32,14 +32,17 @@ from posixbackend.isolation.runner import ChildEnds, IsolationError, import_root
 ZYGOTE_BOOTSTRAP = """\
 import sys
 control, view, spares = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-sys.path.extend(sys.argv[4:])
+preload = tuple(filter(None, sys.argv[4].split(",")))
+sys.path.extend(sys.argv[5:])
 del sys.argv[1:]
 from posixbackend.isolation.zygote import main
-main(control, view, spares)
+main(control, view, spares, preload)
 """
 """What the zygote's interpreter runs (its arguments: its end of the control socket, the host
-view its children confine themselves to, how many spare children it keeps, the directories
-to import this library from)."""
+view its children confine themselves to, how many spare children it keeps, the modules it
+imports for its guests, comma-separated (names checked by
+:func:`~posixbackend.isolation.zygotewire.preload_names`), the directories to import this
+library from)."""
 START_SECONDS: Final = 60.0
 """How long a zygote may take to warm up."""
 ANSWER_SECONDS: Final = 30.0
@@ -58,16 +61,19 @@ class ZygoteLost(IsolationError):
 class ZygoteProcess:
     """One running zygote and the control socket to it."""
 
-    def __init__(self, spares: int = 0) -> None:
+    def __init__(self, spares: int = 0, preload: tuple[str, ...] = ()) -> None:
         """Start a zygote that keeps ``spares`` children forked and isolated ahead of the
-        requests (see :mod:`posixbackend.isolation.zygote`)."""
+        requests and imports the modules ``preload`` names before it forks any (see
+        :mod:`posixbackend.isolation.zygote`)."""
+        preload = wire.preload_names(preload)  # (checked again: they become one argument)
         if getattr(os, "pidfd_open", None) is None:
             raise IsolationError("a pool needs os.pidfd_open (Linux 5.3 and Python 3.9 or later)")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-I", "-S", "-B", "-c", ZYGOTE_BOOTSTRAP,
-                 str(theirs.fileno()), isolated_view_json(), str(spares), *import_roots()],
+                 str(theirs.fileno()), isolated_view_json(), str(spares), ",".join(preload),
+                 *import_roots()],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), env={}, cwd="/",
                 start_new_session=True,

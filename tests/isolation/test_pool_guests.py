@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+import time
 from typing import Final
 
 import pytest
@@ -209,3 +210,27 @@ def test_modules_the_zygote_leaves_out_still_import_in_a_guest(traces: Traces) -
     assert printed(pooled) == ["['decimal']", *expected], pooled.stderr
     assert printed(alone) == ["[]", *expected], alone.stderr
     assert set(pooled.files) == set(alone.files) == {"/tmp/out/data.db"}
+
+
+STAMPS = """\
+import os, time
+now = time.time()
+for path in ("/", "/tmp"):
+    info = os.stat(path)
+    print(path, all(now - 2 <= stamp <= now + 1 for stamp in
+                    (info.st_atime, info.st_mtime, info.st_ctime)))
+print(sorted(os.listdir("/tmp")) == [], oct(os.stat("/tmp").st_mode))
+"""
+
+
+def test_a_guests_directories_are_made_when_it_starts(traces: Traces) -> None:
+    # the zygote makes each guest's memory file system ahead (its children take their own
+    # forked copy): its directories' times must still be the guest's start, as under
+    # run_isolated, not the pool's
+    pool = traces.pool(workers=1)
+    first = traces.seen(pool.submit(STAMPS).result(timeout=60))
+    time.sleep(4)
+    later = traces.seen(pool.submit(STAMPS).result(timeout=60))
+    alone = run_isolated(STAMPS)
+    expected = ["/ True", "/tmp True", "True 0o41777"]
+    assert printed(first) == printed(later) == printed(alone) == expected, later.stderr
