@@ -148,6 +148,10 @@ MOVE_WITHOUT_MEMORY = textwrap.dedent(
     write(bytes(range(256)) * (30 * MIB // 256), 0)
     before = (handle.stat().st_size, hashlib.sha256(handle.pread(31 * MIB, 0)).hexdigest(),
               fs.statvfs("/").f_bfree)
+    # the heap's free top given back first: else a freed temporary at the top of the heap
+    # (the bytes written, the pread's copy) can serve the new block with a few MiB more brk
+    libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    libc.malloc_trim(0)
     with open("/proc/self/status") as status:
         size_kib = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
     # room for small objects, none for the ~35 MiB block the growth asks for
