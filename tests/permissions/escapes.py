@@ -548,6 +548,21 @@ stat_in_directory.__code__ = inner
         "file",
         "stopped",
     ),
+    Escape(
+        "a name the library's entry point looks up replaced in its module, then the entry "
+        "point called",
+        REAL_POSIX + """
+from posixbackend.switch import standins
+standins.repr = real_io.open  # StandIn.__repr__ runs repr(self._native) in its own globals
+try:
+    print(standins.StandIn.__repr__(types.SimpleNamespace(_native=SECRET)).read())
+finally:
+    del standins.repr  # the embedder goes on with the builtin
+""",
+        "read",
+        LIBRARY_STATE + "introspection (here a global name the library's code looks up: "
+        "its frames run the library's code in the library's globals)",
+    ),
     # -- sqlite3: which VFS opens a database file ---------------------------------------------
     Escape(
         "sqlite3.connect of a URI whose first mode is memory and last rwc "
