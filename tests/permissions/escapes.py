@@ -549,6 +549,16 @@ stat_in_directory.__code__ = inner
         "stopped",
     ),
     Escape(
+        "an entry point's closure made by the library over objects of the guest's",
+        BORROWED_CLOSURE.format(make="""
+stat_in_directory = maker(values['backend'], values['fd'])  # the library makes it
+"""),
+        "file",
+        "escapes: an entry point trusts the objects it is handed (here the closure it makes "
+        "over the guest's 'backend', whose method is the real posix.open): the library's own "
+        "frame, in its own globals, makes the host call",
+    ),
+    Escape(
         "a name the library's entry point looks up replaced in its module, then the entry "
         "point called",
         REAL_POSIX + """
