@@ -25,7 +25,7 @@ from posixbackend.audithooks import add_hook
 from posixbackend.permissions import checks, tracesetters
 from posixbackend.permissions.checks import Check
 from posixbackend.permissions.current import get_policy
-from posixbackend.permissions.trusted import CODE_ROOTS, TRUSTED
+from posixbackend.permissions.trusted import CODE_ROOTS, TRUSTED, closure_event
 
 FILE_EVENTS: Final = (
     "open", "os.listdir", "os.scandir", "os.chdir", "os.chflags", "os.chmod", "os.chown",
@@ -49,6 +49,8 @@ DESCRIPTOR_EVENTS: Final = (
 PROCESS_STATE_EVENTS: Final = (
     "signal.pthread_kill", "resource.setrlimit", "resource.prlimit", "sys.addaudithook",
 )  # fmt: skip
+CLOSURE_EVENTS: Final = ("function.__new__", "exec", "object.__setattr__")
+"""Ways to give the library's code cells of one's own (see trusted.closure_event)."""
 
 CHECKS: Final[dict[str, Check]] = {
     **{event: checks.file_event for event in FILE_EVENTS},
@@ -64,6 +66,7 @@ CHECKS: Final[dict[str, Check]] = {
     "vfs.HostFileSystem": checks.host_provider_event,
     "vfs.host.openat2": checks.host_call_event,
     "import": checks.import_event,
+    **{event: closure_event for event in CLOSURE_EVENTS},
 }
 """Event -> its check (``ctypes.*`` events are native access); other modules add theirs with
 :func:`add_check`."""

@@ -22,9 +22,13 @@ import sys
 import sysconfig
 import threading
 import types
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
+from posixbackend.permissions.denials import denied
 from posixbackend.permissions.entrypoints import BOUNDARIES, ENTRY_POINTS, PASS_THROUGHS
+
+if TYPE_CHECKING:
+    from posixbackend.permissions.policy import Permissions
 
 LIBRARY_PACKAGES: Final = ("posixbackend", "vfs", "compat")
 """The library's own packages: their code reaches the host for the backends it serves."""
@@ -36,16 +40,53 @@ IMPORTER: Final = "importer"
 INTERPRETER: Final = "interpreter"
 
 
+ENTRY: Final = 1
+"""A trusted code's role: an entry point (:mod:`posixbackend.permissions.entrypoints`)."""
+BOUNDARY: Final = 2
+"""A trusted code's role: a boundary."""
+PASS_THROUGH: Final = 4
+"""A trusted code's role: a pass-through."""
+
+
+class Trust:
+    """What one trusted code object is: whose (``kind``), its roles, the globals it runs in."""
+
+    __slots__ = ("code", "kind", "namespaces", "roles")
+
+    def __init__(self, code: types.CodeType) -> None:
+        self.code = code
+        """Kept alive here, so that no other object gets its id while it is trusted."""
+        self.kind: str | None = None
+        """LIBRARY or IMPORTER; None for a registered object's code of neither."""
+        self.roles = 0
+        """ENTRY, BOUNDARY and PASS_THROUGH or-ed."""
+        self.namespaces: tuple[dict[str, Any], ...] = ()
+        """The ``__globals__`` of the functions holding it (a frame elsewhere is not trusted)."""
+
+    def runs(self, frame: types.FrameType) -> bool:
+        """Whether ``frame`` (of this code) runs in globals the code was found with."""
+        current = frame.f_globals
+        for namespace in self.namespaces:  # noqa: SIM110 - no generator on this hot path
+            if namespace is current:
+                return True
+        return False
+
+
 class _TrustedCode:
-    """The code objects of the library, the import system, the entry points and boundaries."""
+    """The code objects of the library, the import system, the entry points and boundaries.
+
+    Trust is by identity, never equality (3.11's code equality ignores co_filename: a guest can
+    compile an equal copy), and only for a frame running in the globals the code was found
+    with: ``types.FunctionType(code, guest_globals)`` or ``exec(code, guest_globals)`` makes a
+    frame of the very code object whose global names (and builtins) resolve to the guest's.
+    Functions made of trusted code with free variables by anyone else (``function.__new__``,
+    ``__code__`` set, ``exec`` with a closure) are refused by :func:`closure_event`: their
+    cells would be the guest's, and a frame does not tell whose cells it runs with."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.library: set[types.CodeType] = set()
-        self.importer: set[types.CodeType] = set()
-        self.entries: set[types.CodeType] = set()
-        self.boundaries: set[types.CodeType] = set()
-        self.pass_throughs: set[types.CodeType] = set()
+        self.codes: dict[int, Trust] = {}
+        """id(code) -> its Trust (one look-up per frame)."""
         self._scanned: set[str] = set()
         self._registered = (0, 0, 0)
         """How many entry points and boundaries were turned into code already."""
@@ -61,71 +102,158 @@ class _TrustedCode:
                     continue
                 root = name.partition(".")[0]
                 if root in LIBRARY_PACKAGES:
-                    target = self.library
+                    mark = _Mark(LIBRARY, 0)
                 elif name in IMPORT_MODULES or name.startswith("_frozen_importlib"):
-                    target = self.importer
+                    mark = _Mark(IMPORTER, 0)
                 else:
                     continue
                 self._scanned.add(name)
-                for value in list(vars(module).values()):
-                    _collect(value, name, target)
-            for registered, target, done in zip(
+                namespace = vars(module)
+                for value in list(namespace.values()):
+                    _collect(value, name, namespace, mark, self.codes)
+            for registered, role, done in zip(
                 (ENTRY_POINTS, BOUNDARIES, PASS_THROUGHS),
-                (self.entries, self.boundaries, self.pass_throughs),
+                (ENTRY, BOUNDARY, PASS_THROUGH),
                 self._registered,
                 strict=True,
             ):
                 for value in registered[done:]:
-                    _collect(value, getattr(value, "__module__", ""), target)
+                    owner = str(getattr(value, "__module__", ""))
+                    _collect(value, owner, _namespace_of(owner), _Mark(None, role), self.codes)
             self._registered = self._registrations()
 
     @staticmethod
     def _registrations() -> tuple[int, int, int]:
         return len(ENTRY_POINTS), len(BOUNDARIES), len(PASS_THROUGHS)
 
-    def kind_of(self, code: types.CodeType) -> str | None:
-        """ "library", "importer" or None for code of neither."""
-        for attempt in (0, 1):
-            if code in self.library:
-                return LIBRARY
-            if code in self.importer:
-                return IMPORTER
-            if attempt == 0:
-                if self._modules_seen == len(sys.modules) and (
-                    self._registered == self._registrations()
-                ):
-                    return None  # nothing new to look at
-                self.refresh()
-        return None
+    def _stale(self) -> bool:
+        """Whether modules were imported or objects registered since the last look."""
+        return self._modules_seen != len(sys.modules) or (
+            self._registered != self._registrations()
+        )
+
+    def of(self, frame: types.FrameType) -> Trust | None:
+        """The trust of ``frame``'s code object, when the frame runs in that code's globals."""
+        found = self.codes.get(id(frame.f_code))  # alive in the table: same id, same object
+        if found is None:
+            if not self._stale():
+                return None  # nothing new to look at
+            self.refresh()
+            found = self.codes.get(id(frame.f_code))
+            if found is None:
+                return None
+        return found if found.runs(frame) else None
+
+    def kind_of(self, frame: types.FrameType) -> str | None:
+        """ "library", "importer" or None for a frame of neither's code in its own globals."""
+        found = self.of(frame)
+        return None if found is None else found.kind
+
+    def trusts(self, code: object) -> bool:
+        """Whether ``code`` is (identically) a code object of the library or the importer."""
+        found = self.codes.get(id(code))
+        if found is None and isinstance(code, types.CodeType) and self._stale():
+            self.refresh()
+            found = self.codes.get(id(code))
+        return found is not None and found.kind is not None
+
+    def replace_code(self, old: types.CodeType, new: types.CodeType) -> None:
+        """Trust ``new`` (and its nested code) as ``old`` is trusted, in the same globals: for
+        the library's own replacement of a function's ``__code__`` by an equal copy (the pool's
+        zygote). ValueError unless ``new == old`` and ``old`` is trusted code."""
+        if new != old:
+            raise ValueError(f"{new!r} is not an equal copy of {old!r}")
+        if self._stale():
+            self.refresh()
+        with self._lock:
+            if id(old) not in self.codes:
+                raise ValueError(f"{old!r} is not trusted code")
+            _add_copy(old, new, self.codes)
 
 
-def _collect(value: Any, module: str, target: set[types.CodeType]) -> None:
-    """Add the code objects of a module's functions and classes (and their nested code)."""
+class _Mark:
+    """What code found in one place is trusted as: its kind (or None), its role."""
+
+    __slots__ = ("kind", "role")
+
+    def __init__(self, kind: str | None, role: int) -> None:
+        self.kind = kind
+        self.role = role
+
+
+def _namespace_of(module: str) -> dict[str, Any] | None:
+    """The globals of the module named ``module`` (None when it is not imported)."""
+    found = sys.modules.get(module)
+    return vars(found) if isinstance(found, types.ModuleType) else None
+
+
+def _collect(
+    value: Any, module: str, namespace: dict[str, Any] | None, mark: _Mark,
+    codes: dict[int, Trust],
+) -> None:  # fmt: skip
+    """Add the code objects of a module's functions and classes (and their nested code), each
+    with the globals its function runs in (``namespace``, the module's, for bare code)."""
     if isinstance(value, staticmethod | classmethod):
         value = value.__func__
     if isinstance(value, property):
         for accessor in (value.fget, value.fset, value.fdel):
             if accessor is not None:
-                _collect(accessor, module, target)
+                _collect(accessor, module, namespace, mark, codes)
         return
     if isinstance(value, types.FunctionType):
         if value.__module__ == module:
-            _add_code(value.__code__, target)
+            _add_code(value.__code__, value.__globals__, mark, codes)
         wrapped = getattr(value, "__wrapped__", None)
         if isinstance(wrapped, types.FunctionType) and wrapped.__module__ == module:
-            _add_code(wrapped.__code__, target)
+            _add_code(wrapped.__code__, wrapped.__globals__, mark, codes)
     elif isinstance(value, type) and value.__module__ == module:
         for member in list(vars(value).values()):
-            _collect(member, module, target)
-    elif isinstance(value, types.CodeType):
-        _add_code(value, target)
+            _collect(member, module, namespace, mark, codes)
+    elif isinstance(value, types.CodeType) and namespace is not None:
+        _add_code(value, namespace, mark, codes)
 
 
-def _add_code(code: types.CodeType, target: set[types.CodeType]) -> None:
-    target.add(code)
+def _add_code(
+    code: types.CodeType, namespace: dict[str, Any], mark: _Mark, codes: dict[int, Trust]
+) -> None:
+    """Trust ``code`` and its nested code in ``namespace``, as ``mark`` says."""
+    found = codes.get(id(code))
+    if found is None:  # made whole before a reader (holding no lock) can see it
+        made = Trust(code)
+        made.kind, made.roles, made.namespaces = mark.kind, mark.role, (namespace,)
+        codes[id(code)] = made
+    else:
+        if mark.kind is not None:
+            found.kind = mark.kind
+        found.roles |= mark.role
+        if not any(known is namespace for known in found.namespaces):
+            found.namespaces += (namespace,)
     for constant in code.co_consts:
         if isinstance(constant, types.CodeType):
-            _add_code(constant, target)
+            _add_code(constant, namespace, mark, codes)
+
+
+def _add_copy(old: types.CodeType, new: types.CodeType, codes: dict[int, Trust]) -> None:
+    """Trust ``new`` as ``old`` is trusted, nested code pairwise (equal code: equal nesting)."""
+    original = codes.get(id(old))
+    if original is not None:
+        copy = codes.get(id(new))
+        if copy is None:  # made whole before a reader can see it
+            made = Trust(new)
+            made.kind, made.roles, made.namespaces = (
+                original.kind, original.roles, original.namespaces
+            )
+            codes[id(new)] = made
+        else:
+            copy.kind = original.kind if copy.kind is None else copy.kind
+            copy.roles |= original.roles
+            copy.namespaces += tuple(
+                namespace for namespace in original.namespaces
+                if not any(known is namespace for known in copy.namespaces)
+            )  # fmt: skip
+    for old_constant, new_constant in zip(old.co_consts, new.co_consts, strict=True):
+        if isinstance(old_constant, types.CodeType) and isinstance(new_constant, types.CodeType):
+            _add_copy(old_constant, new_constant, codes)
 
 
 TRUSTED: Final = _TrustedCode()
@@ -140,30 +268,42 @@ def caller(frame: types.FrameType | None) -> str | None:
     or nothing but the library is on the stack (an at-exit handler), or an import runs the
     library's module code; "interpreter" when no Python code runs at all (python's start-up
     reading the script of a child process the policy was handed to); None for anyone else:
-    the guest, the standard library it called, or library code it called directly."""
+    the guest, the standard library it called, or library code it called directly. A frame
+    counts as the library's or the importer's only when it runs their very code object in
+    the globals it was found with (see :class:`_TrustedCode`)."""
     if frame is None:
         return INTERPRETER
-    kind = TRUSTED.kind_of(frame.f_code)
-    if kind == LIBRARY and frame.f_code in TRUSTED.pass_throughs:
+    found = TRUSTED.of(frame)
+    if found is not None and found.kind == LIBRARY and found.roles & PASS_THROUGH:
         frame = frame.f_back  # a stand-in called the real function: its caller did
         if frame is None:
             return INTERPRETER
-        kind = TRUSTED.kind_of(frame.f_code)
-    if kind != LIBRARY:
-        return kind
-    while frame is not None:
-        code = frame.f_code
-        if code in TRUSTED.boundaries:
+        found = TRUSTED.of(frame)
+    if found is None or found.kind != LIBRARY:
+        return None if found is None else found.kind
+    return _entered(frame, found)
+
+
+def _entered(frame: types.FrameType, found: Trust) -> str | None:
+    """LIBRARY when the library's ``frame`` (of ``found``) was entered through an entry point
+    (or run by the import system, or nothing else is on the stack), else None."""
+    while True:
+        if found.roles & BOUNDARY:
             return None  # it runs what its caller chose: the library was not entered here
-        if code in TRUSTED.entries:
+        if found.roles & ENTRY:
             return LIBRARY
-        kind = TRUSTED.kind_of(code)
-        if kind is None:
+        if found.kind is None:
             return None
-        if kind == IMPORTER:
+        if found.kind == IMPORTER:
             return LIBRARY  # the library's own module code, run by an import
-        frame = frame.f_back
-    return LIBRARY  # nothing but the library on the stack
+        back = frame.f_back
+        if back is None:
+            return LIBRARY  # nothing but the library on the stack
+        frame = back
+        next_found = TRUSTED.of(frame)
+        if next_found is None:
+            return None
+        found = next_found
 
 
 def calling_frame(depth: int) -> types.FrameType | None:
@@ -172,6 +312,27 @@ def calling_frame(depth: int) -> types.FrameType | None:
         return sys._getframe(depth + 1)
     except ValueError:
         return None
+
+
+def closure_event(policy: Permissions, event: str, args: tuple[Any, ...]) -> None:
+    """function.__new__, exec (which takes a closure from 3.11 on) and a function's
+    ``__code__`` set: a function of the library's (or the importer's) code with free variables
+    gets cells its maker chose, and a frame does not tell whose cells it runs with -- so only
+    the library makes them, or a guest granted allow_native_access. (Trusted code without free
+    variables run in the guest's globals is told by :func:`caller` and judged as the guest's.)"""
+    if event == "object.__setattr__":
+        if len(args) < 3 or args[1] != "__code__":
+            return
+        code = args[2]
+    else:
+        code = args[0] if args else None
+    if not isinstance(code, types.CodeType) or not code.co_freevars:
+        return  # the frequent case (exec of a module's code): no cells to choose
+    if policy.allow_native_access or not TRUSTED.trusts(code):
+        return
+    if caller(calling_frame(2)) == LIBRARY:  # the frames: this check <- the hook <- the maker
+        return
+    raise denied(f"{event} of the library's code {code.co_qualname}", "allow_native_access")
 
 
 class CodeRoots:

@@ -152,6 +152,51 @@ else:
 the parent's server and sends it forged requests (argv: the case, MARKER, SECRET)."""
 FORGED_CASES = ("within", "unknown", "huge", "types", "relative", "malformed", "deep", "pickle")
 
+REAL_POSIX = """
+import types
+loader = next(c for c in object.__subclasses__() if c.__name__ == 'FileLoader')
+real_os = loader.get_data.__globals__['_os']  # the real posix: its calls are refused the guest
+real_io = loader.get_data.__globals__['_io']  # and the real _io
+"""
+"""Guest code finding the real posix and _io modules (the audit hook refuses their calls to the
+guest)."""
+
+BORROWED_REPR = REAL_POSIX + """
+from posixbackend.switch.standins import StandIn
+code = {code}
+borrowed = types.FunctionType(code, {{'__builtins__': {{'repr': real_io.open}}}})
+print(borrowed(types.SimpleNamespace(_native=SECRET)).read())  # repr(self._native): open()
+"""
+"""Guest code running ``code`` (StandIn.__repr__'s, an entry point's: ``repr(self._native)``) in
+globals of its own whose builtin ``repr`` is the real ``_io.open``."""
+
+EQUAL_REPR = """
+import __future__
+real = StandIn.__repr__.__code__
+source = '\\n' * (real.co_firstlineno - 2) + (
+    'class StandIn:\\n    def __repr__(self):\\n        return repr(self._native)\\n')
+module = compile(source, '<guest>', 'exec', __future__.annotations.compiler_flag, True)
+body = next(c for c in module.co_consts if isinstance(c, types.CodeType))
+copy = next(c for c in body.co_consts if isinstance(c, types.CodeType))
+if copy != real or copy is real:  # the library's source changed: update the escape
+    raise AssertionError(f'not an equal copy: {{copy!r}} vs {{real!r}}')
+"""
+"""Guest code compiling its own code object equal to StandIn.__repr__'s (Python 3.11's code
+equality ignores the file name)."""
+
+BORROWED_CLOSURE = REAL_POSIX + """
+from posixbackend.emulated import _directories
+maker = _directories._stat_in_directory  # an entry point; its closure is entered from C
+inner = next(c for c in maker.__code__.co_consts if isinstance(c, types.CodeType))
+backend = types.SimpleNamespace(  # backend._directory_of(fd, name) is real_os.open
+    _directory_of=real_os.open, _fs=types.SimpleNamespace(stat_at=print), _view=print)
+values = {{'backend': backend, 'fd': MARKER}}
+{make}
+stat_in_directory(os.O_CREAT | os.O_WRONLY, False)
+"""
+"""Guest code running the library's closure ``stat_in_directory`` (an entry point's) in the
+library module's own globals with cells of its own, made by ``make``."""
+
 ESCAPES = (
     # -- the import system and fresh modules -------------------------------------------------
     Escape(
@@ -461,6 +506,72 @@ while frame is not None:
         STAND_INS_CHANGED + WRITE_MARKER,
         "file",
         "stopped",
+    ),
+    # -- the library's code objects run in globals or with cells of the guest's ----------------
+    Escape(
+        "an entry point's code object run in globals of the guest's (types.FunctionType)",
+        BORROWED_REPR.format(code="StandIn.__repr__.__code__"),
+        "read",
+        "stopped",
+    ),
+    Escape(
+        "an entry point's code object, copied with code.replace, run in the guest's globals",
+        BORROWED_REPR.format(code="StandIn.__repr__.__code__.replace(co_filename='<guest>')"),
+        "read",
+        "stopped",
+    ),
+    Escape(
+        "a code object compiled equal to an entry point's, run in the guest's globals",
+        BORROWED_REPR.replace("code = {code}\n", EQUAL_REPR + "code = copy\n").format(),
+        "read",
+        "stopped",
+    ),
+    Escape(
+        "an entry point's closure made with cells of the guest's (types.FunctionType)",
+        BORROWED_CLOSURE.format(make="""
+cells = tuple(types.CellType(values[name]) for name in inner.co_freevars)
+stat_in_directory = types.FunctionType(inner, maker.__globals__, 'stat', None, cells)
+"""),
+        "file",
+        "stopped",
+    ),
+    Escape(
+        "an entry point's closure code given to a closure of the guest's, made in the "
+        "library module's globals",
+        BORROWED_CLOSURE.format(make="""
+made = {}  # the guest's own function, with the library module's globals (left unchanged)
+exec('def make(backend, fd):\\n    return lambda name, follow: (backend, fd)',
+     maker.__globals__, made)
+stat_in_directory = made['make'](values['backend'], values['fd'])
+stat_in_directory.__code__ = inner
+"""),
+        "file",
+        "stopped",
+    ),
+    Escape(
+        "an entry point's closure made by the library over objects of the guest's",
+        BORROWED_CLOSURE.format(make="""
+stat_in_directory = maker(values['backend'], values['fd'])  # the library makes it
+"""),
+        "file",
+        "escapes: an entry point trusts the objects it is handed (here the closure it makes "
+        "over the guest's 'backend', whose method is the real posix.open): the library's own "
+        "frame, in its own globals, makes the host call",
+    ),
+    Escape(
+        "a name the library's entry point looks up replaced in its module, then the entry "
+        "point called",
+        REAL_POSIX + """
+from posixbackend.switch import standins
+standins.repr = real_io.open  # StandIn.__repr__ runs repr(self._native) in its own globals
+try:
+    print(standins.StandIn.__repr__(types.SimpleNamespace(_native=SECRET)).read())
+finally:
+    del standins.repr  # the embedder goes on with the builtin
+""",
+        "read",
+        LIBRARY_STATE + "introspection (here a global name the library's code looks up: "
+        "its frames run the library's code in the library's globals)",
     ),
     # -- sqlite3: which VFS opens a database file ---------------------------------------------
     Escape(
