@@ -100,6 +100,7 @@ from posixbackend.isolation.libc import LIBC, prctl
 from posixbackend.isolation.limits import Limits
 from posixbackend.isolation.request import Program, Request, grant
 from posixbackend.isolation.roottemplate import RootTemplate
+from posixbackend.permissions.trusted import TRUSTED
 from posixbackend.isolation.seccomp import PR_SET_PDEATHSIG
 
 FROZEN_HEAP = compat.declare(
@@ -268,8 +269,9 @@ def gather_code(called: dict[int, types.CodeType]) -> None:
     specialization counters there), and the originals lie scattered among what their
     modules loaded, so each child copied a page of the zygote's for nearly every function
     its set-up calls (~260 functions). Nested code called (a comprehension's, a closure's)
-    is copied into its copied parent's constants. A copy equals the original (==, hash: the
-    permissions' sets of trusted code find it); module code, run once, is left alone."""
+    is copied into its copied parent's constants. The permissions trust code by identity: a
+    copy of the library's code is trusted as its original is (TRUSTED.replace_code); module
+    code, run once, is left alone."""
     copies: dict[int, types.CodeType] = {}
 
     def copy_of(code: types.CodeType) -> types.CodeType:
@@ -286,7 +288,9 @@ def gather_code(called: dict[int, types.CodeType]) -> None:
 
     for code in called.values():
         if code.co_name != "<module>":
-            copy_of(code)
+            copy = copy_of(code)
+            if TRUSTED.trusts(code):
+                TRUSTED.replace_code(code, copy)
     for function in gc.get_objects():
         if isinstance(function, types.FunctionType):
             copy = copies.get(id(function.__code__))
