@@ -219,8 +219,10 @@ for path in ("/", "/tmp"):
     info = os.stat(path)
     print(path, all(now - 2 <= stamp <= now + 1 for stamp in
                     (info.st_atime, info.st_mtime, info.st_ctime)))
-print(sorted(os.listdir("/tmp")) == [], oct(os.stat("/tmp").st_mode))
+print(sorted(os.listdir("/tmp")), oct(os.stat("/tmp").st_mode))
 """
+"""A guest printing whether its / and /tmp were made as it started, and what /tmp holds (the
+mount points of library directories under /tmp, as a checkout there has: the same in each)."""
 
 
 def test_a_guests_directories_are_made_when_it_starts(traces: Traces) -> None:
@@ -232,5 +234,6 @@ def test_a_guests_directories_are_made_when_it_starts(traces: Traces) -> None:
     time.sleep(4)
     later = traces.seen(pool.submit(STAMPS).result(timeout=60))
     alone = run_isolated(STAMPS)
-    expected = ["/ True", "/tmp True", "True 0o41777"]
-    assert printed(first) == printed(later) == printed(alone) == expected, later.stderr
+    assert printed(first) == printed(later) == printed(alone), later.stderr
+    assert printed(alone)[:2] == ["/ True", "/tmp True"]
+    assert printed(alone)[2].endswith(" 0o41777")

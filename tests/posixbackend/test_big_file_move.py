@@ -148,21 +148,30 @@ MOVE_WITHOUT_MEMORY = textwrap.dedent(
     write(bytes(range(256)) * (30 * MIB // 256), 0)
     before = (handle.stat().st_size, hashlib.sha256(handle.pread(31 * MIB, 0)).hexdigest(),
               fs.statvfs("/").f_bfree)
-    # the heap's free top given back first: else a freed temporary at the top of the heap
-    # (the bytes written, the pread's copy) can serve the new block with a few MiB more brk
-    libc.malloc_trim.argtypes = [ctypes.c_size_t]
-    libc.malloc_trim(0)
     with open("/proc/self/status") as status:
         size_kib = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
-    # room for small objects, none for the ~35 MiB block the growth asks for
     hard = resource.getrlimit(resource.RLIMIT_AS)[1]
     resource.setrlimit(resource.RLIMIT_AS, ((size_kib + 16 * 1024) * 1024, hard))
+    # every free MiB of the heap and of the address space left taken, two given back for
+    # small objects: no free chunk (a freed temporary) can serve the ~35 MiB block the
+    # growth asks for, whatever the heap's layout
+    taken = []
+    while True:
+        block = libc.malloc(MIB)
+        if not block:
+            break
+        taken.append(block)
+    for block in taken[-2:]:
+        libc.free(block)
+    del taken[-2:]
     try:
         write(b"x" * MIB, 30 * MIB)
     except OSError as error:
         outcome = errno.errorcode[error.errno]
     else:
         outcome = "written"
+    for block in taken:
+        libc.free(block)
     resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
     after = (handle.stat().st_size, hashlib.sha256(handle.pread(31 * MIB, 0)).hexdigest(),
              fs.statvfs("/").f_bfree)
