@@ -100,8 +100,8 @@ from posixbackend.isolation.libc import LIBC, prctl
 from posixbackend.isolation.limits import Limits
 from posixbackend.isolation.request import Program, Request, grant
 from posixbackend.isolation.roottemplate import RootTemplate
-from posixbackend.permissions.trusted import TRUSTED
 from posixbackend.isolation.seccomp import PR_SET_PDEATHSIG
+from posixbackend.permissions.trusted import TRUSTED
 
 FROZEN_HEAP = compat.declare(
     id="isolation.pool_frozen_heap",
