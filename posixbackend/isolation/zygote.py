@@ -288,9 +288,9 @@ def gather_code(called: dict[int, types.CodeType]) -> None:
 
     for code in called.values():
         if code.co_name != "<module>":
-            copy = copy_of(code)
+            gathered = copy_of(code)
             if TRUSTED.trusts(code):
-                TRUSTED.replace_code(code, copy)
+                TRUSTED.replace_code(code, gathered)
     for function in gc.get_objects():
         if isinstance(function, types.FunctionType):
             copy = copies.get(id(function.__code__))
