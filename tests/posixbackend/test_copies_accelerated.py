@@ -232,12 +232,14 @@ def test_the_c_sendfile_leaves_what_the_python_one_leaves(
     assert c_run(fast, fast_fds, program) == c_run(pure, pure_fds, program)
 
 
-def counting(monkeypatch: Any) -> dict[str, list[tuple[Any, ...]]]:
-    """The positional arguments of the Python sendfile's, chmod's and utime's calls (the
-    fallbacks) on the backends whose C ones are made from now on, by name."""
+def counting(monkeypatch: Any, first_use: Any = None) -> dict[str, list[tuple[Any, ...]]]:
+    """The positional arguments of the Python methods' calls (the fallbacks) whose C ones
+    ``first_use`` makes (the copies': sendfile, chmod, utime; by default) on the backends made
+    from now on, by name."""
+    made_at_first_use = backend_module._COPIES if first_use is None else first_use
     calls: dict[str, list[tuple[Any, ...]]] = {}
     functions = []
-    for name, original in backend_module._COPIES.functions:
+    for name, original in made_at_first_use.functions:
         made = calls[name] = []
 
         def counted(
@@ -247,7 +249,7 @@ def counting(monkeypatch: Any) -> dict[str, list[tuple[Any, ...]]]:
             return original(self, *args, **keywords)
 
         functions.append((name, counted))
-    monkeypatch.setattr(backend_module._COPIES, "functions", tuple(functions))
+    monkeypatch.setattr(made_at_first_use, "functions", tuple(functions))
     return calls
 
 

@@ -24,6 +24,7 @@ from posixbackend.emulated import backend as backend_module
 from posixbackend.emulated._xattrs import NO_XATTRS, XattrFunctions
 from posixbackend.emulated.files import FileFunctions
 from tests.posixbackend.test_accelerator import USER
+from tests.posixbackend.test_copies_accelerated import counting
 from tests.posixbackend.test_mkdir_accelerated import assert_native_and_managed_agree
 from vfs import Identity, MemoryFileSystem
 
@@ -257,29 +258,10 @@ def test_the_c_calls_answer_as_the_python_ones(
     assert len({type(call) for call in c_calls}) == 1  # (the C ones were asked)
 
 
-def counting(monkeypatch: Any) -> dict[str, list[tuple[Any, ...]]]:
-    """The positional arguments of the Python fstat's and listxattr's calls (the fallbacks) on
-    the backends whose C ones are made from now on, by name."""
-    calls: dict[str, list[tuple[Any, ...]]] = {}
-    functions = []
-    for name, original in backend_module._STATS.functions:
-        made = calls[name] = []
-
-        def counted(
-            self: Any, *args: Any, original: Any = original, made: Any = made, **keywords: Any
-        ) -> Any:
-            made.append(args)
-            return original(self, *args, **keywords)
-
-        functions.append((name, counted))
-    monkeypatch.setattr(backend_module._STATS, "functions", tuple(functions))
-    return calls
-
-
 @NEEDS_C
 def test_plain_cases_in_c_and_the_rest_in_python(monkeypatch: Any) -> None:
     made = tree_backend(True, USER, 10**9)
-    calls = counting(monkeypatch)
+    calls = counting(monkeypatch, backend_module._STATS)  # fstat, listxattr
     entries = {entry.name: entry for entry in made.scandir("/d")}
     fd = made.open("/d/e", os.O_RDONLY)
     for path, named in (("/d/f", "/d/f"), ("/d/e", "/d/e"), (entries["f"], "/d/f")):

@@ -11,6 +11,7 @@ scenario runs in a fresh interpreter with a time-out, so the old hang fails inst
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import signal
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -280,7 +281,9 @@ def test_the_holders_thread_is_refused_at_once(owned: Any) -> None:
     owned.release()
 
 
-def test_another_thread_waits_for_it_and_is_not_refused(owned: Any) -> None:
+@contextlib.contextmanager
+def held_by_another_thread(owned: Any) -> Iterator[None]:
+    """``owned`` held by a thread of its own for as long as the block runs."""
     taken = threading.Event()
     release = threading.Event()
 
@@ -293,13 +296,18 @@ def test_another_thread_waits_for_it_and_is_not_refused(owned: Any) -> None:
     thread.start()
     taken.wait()
     try:
-        assert owned.acquire(False) is False
-        assert owned.acquire(True, 0.02) is False
+        yield
     finally:
         release.set()
+        thread.join()
+
+
+def test_another_thread_waits_for_it_and_is_not_refused(owned: Any) -> None:
+    with held_by_another_thread(owned):
+        assert owned.acquire(False) is False
+        assert owned.acquire(True, 0.02) is False
     assert owned.acquire(True, 10) is True
     owned.release()
-    thread.join()
 
 
 def test_it_keeps_threads_apart(owned: Any) -> None:
@@ -328,27 +336,15 @@ def test_a_wait_runs_signal_handlers_and_their_exception_leaves_it_untaken(owned
     def handler(signum: int, frame: object) -> None:
         raise Stop
 
-    release = threading.Event()
-    taken = threading.Event()
-
-    def holder() -> None:
-        with owned:
-            taken.set()
-            release.wait()
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    taken.wait()
-    previous = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, 0.05)
-    try:
-        with pytest.raises(Stop):
-            owned.acquire(True, 20)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        release.set()
-        thread.join()
+    with held_by_another_thread(owned):
+        previous = signal.signal(signal.SIGALRM, handler)
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        try:
+            with pytest.raises(Stop):
+                owned.acquire(True, 20)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
     assert not owned.locked()
 
 
