@@ -166,7 +166,12 @@ lock_acquire(OwnedLock *self, PyObject *args, PyObject *kwargs)
     static char *names[] = {"blocking", "timeout", NULL};
     int blocking = 1;
     double timeout = -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|id:acquire", names, &blocking, &timeout)) {
+#if PY_VERSION_HEX >= 0x030C0000
+    const char *format = "|pd:acquire"; /* 3.12's threading.Lock takes any object's truth */
+#else
+    const char *format = "|id:acquire"; /* 3.11's wants an int */
+#endif
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, format, names, &blocking, &timeout)) {
         return NULL;
     }
     if (!blocking && timeout != -1) {

@@ -94,29 +94,39 @@ class FileLocks:
     def replace(self, owner: Hashable, kind: int, start: int, end: int, pid: int) -> None:
         """Set ``owner``'s locks over [start, end) to ``kind`` (F_UNLCK removes them): what
         it held outside the range stays, pieces cut at its ends; neighbours of the same kind
-        merge, as Linux merges them."""
-        kept: list[RecordLock] = []
+        merge, as Linux merges them. The records stay in Linux's order (its inode's list, which
+        F_GETLK walks for the first conflict): each owner's locks together, sorted by start,
+        where its first lock was set (a new owner's at the end)."""
+        others: list[RecordLock] = []
+        mine: list[RecordLock] = []
+        position = None  # where the owner's locks are among the others'
         for lock in self.records:
-            if lock.owner is not owner or lock.end <= start or end <= lock.start:
-                kept.append(lock)
+            if lock.owner is not owner:
+                others.append(lock)
+                continue
+            if position is None:
+                position = len(others)
+            if lock.end <= start or end <= lock.start:
+                mine.append(lock)
                 continue
             if lock.start < start:
-                kept.append(RecordLock(owner, lock.kind, lock.start, start, lock.pid))
+                mine.append(RecordLock(owner, lock.kind, lock.start, start, lock.pid))
             if end < lock.end:
-                kept.append(RecordLock(owner, lock.kind, end, lock.end, lock.pid))
+                mine.append(RecordLock(owner, lock.kind, end, lock.end, lock.pid))
         if kind != F_UNLCK:
             new = RecordLock(owner, kind, start, end, pid)
             merged: list[RecordLock] = []
-            for lock in kept:
-                touching = lock.owner is owner and lock.kind == kind
-                if touching and (lock.end == new.start or new.end == lock.start):
+            for lock in mine:
+                if lock.kind == kind and (lock.end == new.start or new.end == lock.start):
                     new = RecordLock(owner, kind, min(lock.start, new.start),
                                      max(lock.end, new.end), pid)  # fmt: skip
                 else:
                     merged.append(lock)
             merged.append(new)
-            kept = merged
-        self.records = kept
+            mine = merged
+        mine.sort(key=lambda lock: lock.start)
+        at = len(others) if position is None else position
+        self.records = [*others[:at], *mine, *others[at:]]
 
     @property
     def empty(self) -> bool:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import posixbackend
@@ -227,6 +227,12 @@ OPS = st.lists(
 
 @settings(max_examples=40, deadline=None)
 @given(OPS)
+# F_GETLK reports the first conflicting lock in Linux's list order (each owner's locks sorted by
+# start): here the OFD write lock at 1, not the OFD read lock its setting cut off at 2 (found
+# by this test on 3.13; the emulation walked the locks in the order they were set)
+@example([("setlk", 0, fcntl.F_RDLCK, 0, 1), ("ofd_setlk", 0, fcntl.F_RDLCK, 0, 0),
+          ("ofd_setlk", 0, fcntl.F_WRLCK, 2, -1), ("setlk", 0, fcntl.F_RDLCK, 0, 0),
+          ("getlk", 0, fcntl.F_WRLCK, 3, -2)])  # fmt: skip
 def test_random_lock_programs_agree_with_linux(ops: list[tuple[str, int, int, int, int]]) -> None:
     def scenario(root: str) -> list[Any]:
         path = f"{root}/f"
