@@ -30,10 +30,11 @@ TIMEOUT = 30
 """Seconds a scenario may take (each takes well under one; the defect hung forever)."""
 
 
-def run_scenario(code: str) -> dict[str, Any]:
-    """Run ``code`` in a fresh interpreter; the JSON object its last output line prints."""
+def run_scenario(code: str, *arguments: str) -> dict[str, Any]:
+    """Run ``code`` (with ``arguments`` in sys.argv) in a fresh interpreter; the JSON object
+    its last output line prints."""
     done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
+        [sys.executable, "-c", textwrap.dedent(code), *arguments],
         cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-4000:]
@@ -133,13 +134,7 @@ it; argv: native|managed, and whether the handler is set before the block or ins
 
 def run_signal_scenario(kind: str, where: str) -> dict[str, Any]:
     """SIGNAL_SCENARIO's result for ``kind`` and ``where``."""
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(SIGNAL_SCENARIO), kind, where],
-        cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-4000:]
-    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
-    return result
+    return run_scenario(SIGNAL_SCENARIO, kind, where)
 
 
 def test_a_handler_set_in_a_block_runs_after_the_operation_as_natively() -> None:
