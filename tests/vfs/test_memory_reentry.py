@@ -30,11 +30,28 @@ TIMEOUT = 30
 """Seconds a scenario may take (each takes well under one; the defect hung forever)."""
 
 
+ATTEMPT = """
+import errno
+seen = {"ok": 0, "deadlock": 0, "other": []}
+def attempt(call):
+    # a re-entering call: counted as served, refused with EDEADLK, or failed otherwise
+    try:
+        call()
+        seen["ok"] += 1
+    except OSError as error:
+        if error.errno == errno.EDEADLK:
+            seen["deadlock"] += 1
+        else:
+            seen["other"].append(repr(error))
+"""
+"""Scenario code defining ``seen`` and ``attempt(call)`` (every scenario runs it first)."""
+
+
 def run_scenario(code: str, *arguments: str) -> dict[str, Any]:
-    """Run ``code`` (with ``arguments`` in sys.argv) in a fresh interpreter; the JSON object
-    its last output line prints."""
+    """Run ``code`` (with ``arguments`` in sys.argv, after ATTEMPT) in a fresh interpreter;
+    the JSON object its last output line prints."""
     done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *arguments],
+        [sys.executable, "-c", ATTEMPT + textwrap.dedent(code), *arguments],
         cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-4000:]
@@ -47,18 +64,9 @@ def test_a_tracer_that_stats_during_makedirs_gets_edeadlk_and_the_tree_is_made()
         import errno, json, os, pathlib, sys
         from posixbackend import backend
         from vfs.memory import MemoryFileSystem
-        seen = {"ok": 0, "deadlock": 0, "other": []}
         def tracer(frame, event, arg):
             if event == "call" and seen["ok"] + seen["deadlock"] < 400:
-                try:
-                    pathlib.Path("/tmp").resolve(strict=True)
-                    os.stat("/")
-                    seen["ok"] += 1
-                except OSError as error:
-                    if error.errno == errno.EDEADLK:
-                        seen["deadlock"] += 1
-                    else:
-                        seen["other"].append(repr(error))
+                attempt(lambda: (pathlib.Path("/tmp").resolve(strict=True), os.stat("/")))
             return None
         with backend("managed", file_system=MemoryFileSystem()):
             os.makedirs("/tmp", exist_ok=True)
@@ -91,16 +99,8 @@ SIGNAL_SCENARIO = """
     from vfs.memory import MemoryFileSystem
     kind, where = sys.argv[1], sys.argv[2]
     root = tempfile.mkdtemp(dir="/dev/shm") if kind == "native" else "/r"
-    seen = {"ok": 0, "deadlock": 0, "other": []}
     def handler(signum, frame):
-        try:
-            os.stat(root + "/d")
-            seen["ok"] += 1
-        except OSError as error:
-            if error.errno == errno.EDEADLK:
-                seen["deadlock"] += 1
-            else:
-                seen["other"].append(repr(error))
+        attempt(lambda: os.stat(root + "/d"))
     fs = MemoryFileSystem()
     if where == "before":
         signal.signal(signal.SIGALRM, handler)
