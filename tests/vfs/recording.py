@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 Call = Callable[[str, tuple[Any, ...]], Any]
+Post = Callable[[str, tuple[Any, ...]], Callable[[], Any]]
 
 
 class Recorder:
@@ -20,8 +21,10 @@ class Recorder:
     a freed inode's number. Scenarios compare identity across calls with :meth:`note`.
     """
 
-    def __init__(self, call: Call, name: str) -> None:
+    def __init__(self, call: Call, name: str, post: Post | None = None) -> None:
         self._call = call
+        self._post = post
+        """Starts an operation and returns what waits for its outcome (see :meth:`begin`)."""
         self.name = name
         self.log: list[tuple[str, tuple[Any, ...], Any]] = []
         self._inodes: dict[int, int] = {}
@@ -32,32 +35,43 @@ class Recorder:
             raise AttributeError(op)
 
         def run(*args: Any) -> Any:
-            try:
-                result = self._call(op, args)
-            except OSError as error:
-                self.log.append(
-                    (
-                        op,
-                        args,
-                        (
-                            "error",
-                            type(error).__name__,
-                            error.errno,
-                            error.filename,
-                            error.filename2,
-                        ),
-                    )
-                )
-                return None
-            except (TypeError, ValueError, NotImplementedError) as error:
-                self.log.append((op, args, ("exception", type(error).__name__)))
-                return None
-            self._inodes.clear()
-            self._devices.clear()
-            self.log.append((op, args, self.normalise(result)))
-            return result
+            return self._record(op, args, lambda: self._call(op, args))
 
         return run
+
+    def begin(self, op: str, *args: Any) -> Callable[[], Any]:
+        """Start ``op`` and return what finishes it (records and returns as calling
+        ``self.op(*args)`` would): drivers in other processes then work side by side."""
+        if self._post is None:
+            return lambda: self._record(op, args, lambda: self._call(op, args))
+        outcome = self._post(op, args)
+        return lambda: self._record(op, args, outcome)
+
+    def _record(self, op: str, args: tuple[Any, ...], outcome: Callable[[], Any]) -> Any:
+        try:
+            result = outcome()
+        except OSError as error:
+            self.log.append(
+                (
+                    op,
+                    args,
+                    (
+                        "error",
+                        type(error).__name__,
+                        error.errno,
+                        error.filename,
+                        error.filename2,
+                    ),
+                )
+            )
+            return None
+        except (TypeError, ValueError, NotImplementedError) as error:
+            self.log.append((op, args, ("exception", type(error).__name__)))
+            return None
+        self._inodes.clear()
+        self._devices.clear()
+        self.log.append((op, args, self.normalise(result)))
+        return result
 
     def raw(self, op: str, *args: Any) -> Any:
         """Run an operation without recording it (its exceptions propagate)."""

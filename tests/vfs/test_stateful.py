@@ -73,13 +73,13 @@ class ProvidersAgreeWithLinux(RuleBasedStateMachine):
         self.workers = [native_worker(self.roots[0], uid, uid)]
         memory = MemoryFileSystem(identity=Identity.root() if uid is None else Identity(uid, uid))
         self.recorders = [
-            Recorder(self.workers[0].call, "native"),
+            Recorder(self.workers[0].call, "native", self.workers[0].post),
             Recorder(ProviderOps(memory).call, "memory"),
         ]
         for root, resolver in zip(self.roots[1:], ("openat2", "walk"), strict=True):
             worker = Worker(host_ops(root, resolver), uid=uid, gid=uid, umask=0o077)
             self.workers.append(worker)
-            self.recorders.append(Recorder(worker.call, f"host-{resolver}"))
+            self.recorders.append(Recorder(worker.call, f"host-{resolver}", worker.post))
         self.handles: list[int] = []
 
     def teardown(self) -> None:
@@ -90,7 +90,10 @@ class ProvidersAgreeWithLinux(RuleBasedStateMachine):
             shutil.rmtree(root, ignore_errors=True)
 
     def apply(self, op: str, *args: Any) -> Any:
-        results = [getattr(recorder, op)(*args) for recorder in self.recorders]
+        # the workers' processes run the step side by side (and beside the memory provider,
+        # run here when its turn comes to be finished)
+        pending = [recorder.begin(op, *args) for recorder in self.recorders]
+        results = [finish() for finish in pending]
         native = self.recorders[0]
         for other in self.recorders[1:]:
             problems = differences(native, other)

@@ -115,7 +115,16 @@ class Worker:
 
     def call(self, name: str, args: tuple[Any, ...]) -> Any:
         """Run one operation in the child; its exception is raised here."""
+        return self.post(name, args)()
+
+    def post(self, name: str, args: tuple[Any, ...]) -> Callable[[], Any]:
+        """Start one operation in the child and return what waits for its outcome (the
+        result, or its exception raised): the caller works meanwhile, e.g. posts to other
+        workers. One operation at a time per worker: wait before posting the next."""
         _send(self._to_child, (name, args))
+        return self._outcome
+
+    def _outcome(self) -> Any:
         reply = _receive(self._from_child)
         if reply[0] == "ok":
             return reply[1]
