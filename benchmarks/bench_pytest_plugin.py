@@ -15,9 +15,11 @@ process.
 
 The runs write bytecode caches (PYTHONDONTWRITEBYTECODE is left out of their environment)
 and an unmeasured first round fills them: a user's runs find the library, pyfakefs and
-pytest's rewritten plugins compiled, so compiling them is no fixture's cost.
+pytest's rewritten plugins compiled, so compiling them is no fixture's cost (``--quick``, a
+smoke run of the benchmark, leaves that round out: its figures are not for reading).
 
-Run: ``python -m benchmarks.bench_pytest_plugin [--quick] [--callgrind]``.
+Run: ``python -m benchmarks.bench_pytest_plugin [--quick] [--callgrind] [--tests N]``
+(``--tests``: fewer tests per run, for a smoke run of the benchmark itself).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import time
 import timeit
 
 TESTS = 500
+"""Tests per run (``--tests`` changes it)."""
 FIXTURES = {
     "none": "",
     "managed_fs": "managed_fs",
@@ -47,8 +50,8 @@ FIXTURES = {
 FLOOR = ("empty yield", "empty return", "addfinalizer")
 
 
-def write_tests(directory: str, fixture: str) -> str:
-    """A test module of TESTS trivial tests taking ``fixture`` (none when empty)."""
+def write_tests(directory: str, fixture: str, tests: int = TESTS) -> str:
+    """A test module of ``tests`` trivial tests taking ``fixture`` (none when empty)."""
     path = os.path.join(directory, f"test_{fixture or 'none'}.py")
     argument = f"{fixture}, " if fixture else ""
     with open(path, "w") as file:
@@ -72,7 +75,7 @@ def write_tests(directory: str, fixture: str) -> str:
                 def _nothing():
                     pass
 
-                @pytest.mark.parametrize("number", range({TESTS}))
+                @pytest.mark.parametrize("number", range({tests}))
                 def test_trivial({argument}number):
                     assert number >= 0
                 """
@@ -130,14 +133,18 @@ def count_instructions(path: str) -> float:
 
 
 def report(
-    label: str, median: dict[str, float], run_unit: tuple[str, float], test_unit: tuple[str, float]
+    label: str,
+    median: dict[str, float],
+    run_unit: tuple[str, float],
+    test_unit: tuple[str, float],
+    tests: int = TESTS,
 ) -> None:
     """One measure's rows: each run, the per-test costs, pytest's floor and the targets
     (a unit is its name and what a figure is multiplied by to be in it)."""
     print(f"{label}:")
     for name, value in median.items():
         print(f"  {name:14} {value * run_unit[1]:10.3f} {run_unit[0]}")
-    per_test = {name: (value - median["none"]) / TESTS for name, value in median.items()}
+    per_test = {name: (value - median["none"]) / tests for name, value in median.items()}
     ours, theirs = per_test["managed_fs"], per_test["pyfakefs fs"]
     unit, scale = test_unit
     print(
@@ -178,19 +185,25 @@ def native_stat_cost() -> tuple[float, float, bool]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one run of each")
+    parser.add_argument(
+        "--quick", action="store_true", help="one run of each, no unmeasured first round"
+    )
     parser.add_argument(
         "--callgrind", action="store_true", help="count instructions with valgrind (one run each)"
     )
+    parser.add_argument("--tests", type=int, default=TESTS, help="tests per run")
     arguments = parser.parse_args()
     rounds = 1 if arguments.quick or arguments.callgrind else 5
     times: dict[str, list[float]] = {name: [] for name in FIXTURES}
     cpu_times: dict[str, list[float]] = {name: [] for name in FIXTURES}
     instructions: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-plugin-") as directory:
-        paths = {name: write_tests(directory, fixture) for name, fixture in FIXTURES.items()}
-        for path in paths.values():  # unmeasured: fills the bytecode caches
-            run_pytest(path)
+        paths = {
+            name: write_tests(directory, fixture, arguments.tests)
+            for name, fixture in FIXTURES.items()
+        }
+        for path in paths.values() if not arguments.quick else ():
+            run_pytest(path)  # unmeasured: fills the bytecode caches
         for _ in range(rounds):
             for name, path in paths.items():  # interleaved: a busy moment hits all of them
                 if arguments.callgrind:
@@ -200,13 +213,14 @@ def main() -> None:
                 times[name].append(wall)
                 cpu_times[name].append(cpu)
     if arguments.callgrind:
-        print(f"{TESTS} trivial tests, pytest in a fresh process under callgrind:")
-        report("instructions", instructions, ("G instructions", 1e-9), ("M instructions", 1e-6))
+        print(f"{arguments.tests} trivial tests, pytest in a fresh process under callgrind:")
+        report("instructions", instructions, ("G instructions", 1e-9), ("M instructions", 1e-6),
+               arguments.tests)  # fmt: skip
     else:
-        print(f"{TESTS} trivial tests, pytest in a fresh process, median of {rounds}:")
+        print(f"{arguments.tests} trivial tests, pytest in a fresh process, median of {rounds}:")
         for label, measured in (("wall time", times), ("CPU time", cpu_times)):
             median = {name: statistics.median(values) for name, values in measured.items()}
-            report(label, median, ("s", 1.0), ("us", 1e6))
+            report(label, median, ("s", 1.0), ("us", 1e6), arguments.tests)
     before, after, real = native_stat_cost()
     print(
         f"native os.stat: {before:.3f} us before any block, {after:.3f} us after one "

@@ -87,8 +87,9 @@ def test_mmap_benchmark_runs() -> None:
 
 @pytest.mark.slow
 def test_pytest_plugin_benchmark_runs() -> None:
-    out = run("-m", "benchmarks.bench_pytest_plugin", "--quick")
+    out = run("-m", "benchmarks.bench_pytest_plugin", "--quick", "--tests", "20")
     assert "pyfakefs / managed_fs" in out and "managed_fs run / plain run" in out
+    assert "20 trivial tests" in out
     assert "os.stat is the real function again" in out
 
 
