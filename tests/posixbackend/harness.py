@@ -19,7 +19,7 @@ from typing import Any
 import compat
 from tests.vfs.conftest import make_root
 from tests.vfs.ops import Ops
-from tests.vfs.recording import Recorder
+from tests.vfs.recording import Post, Recorder
 from tests.vfs.worker import Worker
 
 FD_RESULTS = {"open", "dup", "dup2", "pipe", "pipe2"}
@@ -63,9 +63,13 @@ class OsRecorder(Recorder):
     arguments; descriptors in results are replaced by labels."""
 
     def __init__(
-        self, call: Callable[[str, tuple[Any, ...]], Any], name: str, emulated: bool
+        self,
+        call: Callable[[str, tuple[Any, ...]], Any],
+        name: str,
+        emulated: bool,
+        post: Post | None = None,
     ) -> None:
-        super().__init__(call, name)
+        super().__init__(call, name, post)
         self.emulated = emulated
         self._fds: dict[int, int] = {}
         self._masked: str | None = None
@@ -75,35 +79,49 @@ class OsRecorder(Recorder):
             raise AttributeError(op)
 
         def run(*args: Any, **kwargs: Any) -> Any:
-            try:
-                result = self._call(op, (args, kwargs))
-            except OSError as error:
-                self._record(
-                    op,
-                    args,
-                    kwargs,
-                    ("error", type(error).__name__, error.errno, error.filename, error.filename2),
-                )
-                return None
-            except (
-                TypeError,
-                ValueError,
-                NotImplementedError,
-                OverflowError,
-                BufferError,
-            ) as error:
-                self._record(op, args, kwargs, ("exception", type(error).__name__, str(error)))
-                return None
-            self._inodes.clear()
-            self._devices.clear()
-            if op in FD_RESULTS:
-                outcome: Any = self._fd_outcome(result)
-            else:
-                outcome = self.normalise(result)
-            self._record(op, args, kwargs, outcome)
-            return result
+            return self._finish_call(op, args, kwargs, lambda: self._call(op, (args, kwargs)))
 
         return run
+
+    def begin(self, op: str, *args: Any, **kwargs: Any) -> Callable[[], Any]:
+        """Start ``op`` (in the worker's process when there is one) and return what finishes
+        it as calling ``self.op(*args, **kwargs)`` would."""
+        if self._post is None:
+            return lambda: getattr(self, op)(*args, **kwargs)
+        outcome = self._post(op, (args, kwargs))
+        return lambda: self._finish_call(op, args, kwargs, outcome)
+
+    def _finish_call(
+        self, op: str, args: tuple[Any, ...], kwargs: dict[str, Any], produce: Callable[[], Any]
+    ) -> Any:
+        """Record ``produce()``'s result or error; the result (None after an error)."""
+        try:
+            result = produce()
+        except OSError as error:
+            self._record(
+                op,
+                args,
+                kwargs,
+                ("error", type(error).__name__, error.errno, error.filename, error.filename2),
+            )
+            return None
+        except (
+            TypeError,
+            ValueError,
+            NotImplementedError,
+            OverflowError,
+            BufferError,
+        ) as error:
+            self._record(op, args, kwargs, ("exception", type(error).__name__, str(error)))
+            return None
+        self._inodes.clear()
+        self._devices.clear()
+        if op in FD_RESULTS:
+            outcome: Any = self._fd_outcome(result)
+        else:
+            outcome = self.normalise(result)
+        self._record(op, args, kwargs, outcome)
+        return result
 
     def _fd_outcome(self, result: Any) -> Any:
         fds = result if isinstance(result, tuple) else (result,)

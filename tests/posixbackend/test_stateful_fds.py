@@ -76,7 +76,7 @@ class DescriptorsAgree(RuleBasedStateMachine):
         self.worker = Worker(NativeOs, chroot=self.roots[0], umask=NATIVE_UMASK)
         self.hosts = [HostFileSystem(self.roots[1])]
         backends = self.backends()
-        self.sides = [OsRecorder(self.worker.call, "native", emulated=False)] + [
+        self.sides = [OsRecorder(self.worker.call, "native", False, self.worker.post)] + [
             OsRecorder(EmulatedOs(backend).call, name, emulated=True)
             for name, backend in backends.items()
         ]
@@ -109,12 +109,16 @@ class DescriptorsAgree(RuleBasedStateMachine):
     ) -> list[Any]:
         """Run ``op`` on every side and compare; a side may differ only by hitting ``gap``."""
         results = []
-        hit = []
-        for i, side in enumerate(self.sides):
+        hit = [False]  # (the native side hits no gap)
+        # the native side's worker process runs the step while the emulated sides run here
+        native_keywords = {} if kwargs is None else kwargs(0)
+        finish_native = self.sides[0].begin(op, *arguments(0), **native_keywords)
+        for i, side in enumerate(self.sides[1:], 1):
             before = gap_hits(gap)
             keywords = {} if kwargs is None else kwargs(i)
             results.append(getattr(side, op)(*arguments(i), **keywords))
             hit.append(gap is not None and gap_hits(gap) > before)
+        results.insert(0, finish_native())
         native = self.sides[0].log[-1]
         for side, gap_hit in zip(self.sides[1:], hit[1:], strict=True):
             mine = side.log[-1]

@@ -35,7 +35,7 @@ class Recorder:
             raise AttributeError(op)
 
         def run(*args: Any) -> Any:
-            return self._record(op, args, lambda: self._call(op, args))
+            return self._finish(op, args, lambda: self._call(op, args))
 
         return run
 
@@ -43,11 +43,12 @@ class Recorder:
         """Start ``op`` and return what finishes it (records and returns as calling
         ``self.op(*args)`` would): drivers in other processes then work side by side."""
         if self._post is None:
-            return lambda: self._record(op, args, lambda: self._call(op, args))
+            return lambda: self._finish(op, args, lambda: self._call(op, args))
         outcome = self._post(op, args)
-        return lambda: self._record(op, args, outcome)
+        return lambda: self._finish(op, args, outcome)
 
-    def _record(self, op: str, args: tuple[Any, ...], outcome: Callable[[], Any]) -> Any:
+    def _finish(self, op: str, args: tuple[Any, ...], outcome: Callable[[], Any]) -> Any:
+        """Record ``outcome()``'s result or error for ``op``; the result (None after an error)."""
         try:
             result = outcome()
         except OSError as error:
