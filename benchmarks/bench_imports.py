@@ -11,6 +11,9 @@ Printed as medians of interleaved rounds (nothing is asserted):
   collection, with the finders' caches invalidated as a first import from the directory
   finds them; printed: each side's median per module, the median of the per-pair ratios with
   their quartiles and range, and the wall-time ratio. The target is <= 1.3x native.
+  Native's cold rounds write bytecode into the directory's file system: on a disk's ext4
+  their CPU time moved from about 190 to 290 us per module from one run to the next (the
+  pairs of one run within a few percent), on a tmpfs (``--native-dir /dev/shm``) about 115 us.
   pyfakefs and PyFilesystem2 cannot import from their file systems at all (pyfakefs
   documents it as a limit), so they have no column.
 - the standard library imported inside a block vs outside one (a set of pure-Python modules
@@ -20,7 +23,8 @@ Printed as medians of interleaved rounds (nothing is asserted):
   many rounds: over 11, the ratio of ten runs in a row spread from 0.87x to 1.08x; over 44,
   within about 1%.
 
-Run: ``python -m benchmarks.bench_imports [--quick]``.
+Run: ``python -m benchmarks.bench_imports [--quick] [--native-dir DIR]`` (DIR: where native's
+modules are, e.g. /dev/shm for a tmpfs; by default the temporary directory).
 """
 
 from __future__ import annotations
@@ -85,14 +89,15 @@ class Side:
     """One contender's directory of modules: on the host's disk, or in one managed file
     system entered anew for each round (the blocks' backends share that file system)."""
 
-    def __init__(self, managed: bool) -> None:
+    def __init__(self, managed: bool, parent: str | None = None) -> None:
         self.managed = managed
         self.file_system: FileSystem | None = None
         self.cwd: str | None = None
         if managed:
             self.file_system, self.cwd = default_file_system()
-        with self.block():
-            self.directory = tempfile.mkdtemp(prefix="bench-imports-")
+        with self.block():  # (managed: /tmp, whatever tempfile took for the native side)
+            where = "/tmp" if managed else parent
+            self.directory = tempfile.mkdtemp(prefix="bench-imports-", dir=where)
             self.names = write_modules(self.directory, "m" if managed else "n")
 
     def block(self) -> contextlib.AbstractContextManager[object]:
@@ -177,11 +182,17 @@ def paired(contenders: dict[str, Callable[[], float]], rounds: int) -> dict[str,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument(
+        "--native-dir",
+        metavar="DIR",
+        help="where the native side's modules are written (default: the temporary directory; "
+        "its file system's cost of writing bytecode is part of native's cold rounds)",
+    )
     arguments = parser.parse_args()
     rounds = 3 if arguments.quick else 11
     dont_write = sys.dont_write_bytecode
     sys.dont_write_bytecode = False
-    sides = (Side(managed=False), Side(managed=True))
+    sides = (Side(managed=False, parent=arguments.native_dir), Side(managed=True))
     try:
         modules = {
             kind: paired_rounds(sides, kind == "warm", rounds * MODULE_ROUNDS)
