@@ -12,7 +12,7 @@ Printed as medians of interleaved rounds (nothing is asserted):
   finds them; printed: each side's median per module, the median of the per-pair ratios with
   their quartiles and range, and the wall-time ratio. The target is <= 1.3x native.
   Native's cold rounds write bytecode into the directory's file system: on a disk's ext4
-  their CPU time moved from about 190 to 290 us per module from one run to the next (the
+  their CPU time moved from about 120 to 290 us per module from one run to the next (the
   pairs of one run within a few percent), on a tmpfs (``--native-dir /dev/shm``) about 115 us.
   pyfakefs and PyFilesystem2 cannot import from their file systems at all (pyfakefs
   documents it as a limit), so they have no column.
