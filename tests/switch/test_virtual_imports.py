@@ -157,6 +157,58 @@ def test_bytecode_is_used_then_rewritten_when_the_source_changes(bytecode_writte
     compare_everywhere(scenario)
 
 
+def test_bytecode_is_read_afresh_at_each_import_through_links_and_replacements(
+    bytecode_written: None,
+) -> None:
+    """The file systems remember where a bytecode path led (the Mount opens it again without a
+    walk): each import still reads what is at that path now -- a bytecode file another source
+    wrote there (same size and time, so it is valid), ``__pycache__`` turned into a link, the
+    file itself turned into a link -- and a module removed or added is seen as natively."""
+
+    def compiled(root: str, text: str, cfile: str) -> None:
+        """Bytecode of ``text`` at ``cfile``, valid for vi_pyc.py (same size and mtime)."""
+        write(f"{root}/other/vi_pyc.py", text)
+        os.utime(f"{root}/other/vi_pyc.py", ns=(then, then))
+        py_compile.compile(f"{root}/other/vi_pyc.py", cfile=cfile, doraise=True)
+
+    then = 1_700_000_000 * 10**9
+
+    def scenario(root: str) -> Any:
+        write(f"{root}/vi_pyc.py", "VALUE = 'one'\n")
+        os.utime(f"{root}/vi_pyc.py", ns=(then, then))
+        cached = importlib.util.cache_from_source(f"{root}/vi_pyc.py")
+        seen = []
+        with importing_from(root):
+            for step in range(5):
+                if step == 1:  # another source's bytecode, valid for this one
+                    compiled(root, "VALUE = 'uno'\n", cached)
+                elif step == 2:  # __pycache__ moved, a link in its place
+                    os.rename(f"{root}/__pycache__", f"{root}/moved")
+                    os.symlink(f"{root}/moved", f"{root}/__pycache__")
+                    compiled(root, "VALUE = 'ein'\n", cached)
+                elif step == 3:  # the file itself a link to bytecode elsewhere
+                    compiled(root, "VALUE = 'uan'\n", f"{root}/elsewhere.pyc")
+                    os.unlink(cached)
+                    os.symlink(f"{root}/elsewhere.pyc", cached)
+                elif step == 4:  # the link gone: compiled from the source again
+                    os.unlink(cached)
+                seen.append(importlib.import_module("vi_pyc").VALUE)
+                del sys.modules["vi_pyc"]
+            seen.append(os.path.isfile(cached))
+            os.unlink(f"{root}/vi_pyc.py")
+            importlib.invalidate_caches()
+            seen.append(outcome(importlib.import_module, "vi_pyc"))
+            write(f"{root}/vi_pyc.py", "VALUE = 'back, longer'\n")
+            importlib.invalidate_caches()
+            seen.append(importlib.import_module("vi_pyc").VALUE)
+        return seen
+
+    assert compare_everywhere(scenario) == [
+        "one", "uno", "ein", "uan", "one", True,
+        ("ModuleNotFoundError", "No module named 'vi_pyc'", "vi_pyc"), "back, longer",
+    ]  # fmt: skip
+
+
 def test_no_bytecode_written_when_python_is_told_not_to(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
 

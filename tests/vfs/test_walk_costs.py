@@ -5,7 +5,7 @@ component once (one lookup per component per layer that has it), never about eve
 again; a warm one asks the host only whether the file changed. The caches that make warm
 calls cheap (the memory fs's paths, the mount's entries, the overlay's entries) must forget
 what a rename or a swapped symbolic link made untrue, whether the next call starts from the
-root or from a held directory; what the Mount's listdir, probe and held directories take
+root or from a held directory; what the Mount's listdir, probe, open and held directories take
 from them must see every change made since, also one racing with the call.
 """
 
@@ -333,4 +333,62 @@ def test_a_listing_racing_with_a_link_swap_through_the_mount_is_the_mounts() -> 
 
         root.path, root.change = "/d", swap
         assert mount.listdir("/d") == ["mounted"]
+        assert root.change is None  # the swap did run in the middle
+
+
+def _read(fs: FileSystem, path: str, flags: int = os.O_RDONLY) -> bytes:
+    handle = fs.open(path, flags)
+    try:
+        return handle.pread(100, 0)
+    finally:
+        handle.close()
+
+
+def test_a_remembered_file_replaced_by_a_link_is_followed_by_open() -> None:
+    """A link put in a remembered file's place on the provider is followed in the Mount's
+    namespace (where /m is the mounted provider's root), not the provider's; O_NOFOLLOW
+    refuses it; and the file put back is opened again."""
+    mount, root = _mount_over_memory()
+    with mount:
+        _make(mount, "/d/f", b"file")
+        assert _read(mount, "/d/f") == b"file"  # remembered by the open
+        assert _read(mount, "/d/f") == b"file"
+        _make(root, "/m/x/mounted", b"covered")  # under the mount: only the provider sees it
+        root.unlink("/d/f")
+        root.symlink("/m/x/mounted", "/d/f")
+        assert _read(mount, "/d/f") == b"m"
+        with pytest.raises(OSError) as raised:
+            _read(mount, "/d/f", os.O_RDONLY | os.O_NOFOLLOW)
+        assert raised.value.errno == errno.ELOOP and raised.value.filename == "/d/f"
+        root.unlink("/d/f")
+        with pytest.raises(FileNotFoundError) as missing:
+            _read(mount, "/d/f")
+        assert missing.value.filename == "/d/f"
+        _make(root, "/d/f", b"back")
+        assert _read(mount, "/d/f") == b"back"
+
+
+def test_an_open_racing_with_a_link_swap_through_the_mount_is_the_mounts() -> None:
+    """The file is replaced by a link (through the Mount) between the fast path's look at it
+    and its open: what is opened is where the link leads in the Mount's namespace, not the
+    file the provider's resolution of it finds (/m/x/covered, under the mount)."""
+    inner = _memory()
+    inner.mkdir("/x", 0o755)
+    _make(inner, "/x/covered", b"mounted")
+    root = _ChangingOnStat()
+    root.mkdir("/m", 0o755)
+    root.mkdir("/m/x", 0o755)
+    _make(root, "/m/x/covered", b"covered")
+    root.mkdir("/d", 0o755)
+    _make(root, "/d/f", b"file")
+    mount = MountFileSystem(root, {"/m": inner})
+    with mount:
+        assert _read(mount, "/d/f") == b"file"  # remembered
+
+        def swap() -> None:
+            mount.unlink("/d/f")
+            mount.symlink("/m/x/covered", "/d/f")
+
+        root.path, root.change = "/d/f", swap
+        assert _read(mount, "/d/f") == b"mounted"
         assert root.change is None  # the swap did run in the middle

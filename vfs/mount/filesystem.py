@@ -45,7 +45,7 @@ from vfs.mount.nodes import MountNode, MountNodes
 from vfs.mount.resolver import EntryCache, RememberingWalk
 from vfs.mount.table import Mounted, MountTable, canonical_mount_point, parent
 from vfs.namechecks import existing, free_name, open_lookup, rmdir_lookup, unlink_lookup
-from vfs.openflags import check_open_flags
+from vfs.openflags import O_TMPFILE_BIT, check_open_flags
 from vfs.pathnames import SPECIAL_NAMES
 from vfs.provider import DirEntryInfo, FileSystem, Handle
 from vfs.walk.namei import Walk
@@ -53,6 +53,8 @@ from vfs.walk.namei import Walk
 _S_IFMT = 0o170000
 _S_IFLNK = _stat.S_IFLNK
 _S_IFDIR = _stat.S_IFDIR
+_RESOLVED_OPEN = posix.O_CREAT | posix.O_TRUNC | O_TMPFILE_BIT
+"""Opens that change something (a name, a file's size) resolve their path every time."""
 T = TypeVar("T")
 Target = tuple[Mounted, Any, str]
 """Where the walk hands an operation over: (mount, the provider's start node, path from it)."""
@@ -653,6 +655,25 @@ class MountFileSystem(FileSystem):
     def open_at(self, at: object | None, path: str, flags: int, mode: int = 0o666) -> Handle:
         check_path_at(at, path)
         flags = check_open_flags(flags, path)
+        if not flags & _RESOLVED_OPEN:
+            # Fast path: an existing entry a path named directly before (the import system
+            # reads each module's bytecode this way), as stat's: opened in the provider by its
+            # canonical path while it is no link (a link would be followed in the provider's
+            # namespace, not this one) and no name changed through the Mount meanwhile. Only
+            # opens that change nothing (no O_CREAT, O_TRUNC, O_TMPFILE), so one raced is
+            # closed and done again the general way; any error is the general path's to say.
+            generation = self._cache.generation
+            try:
+                hit = self._entries.get(path if at is None else (at, path))
+                if hit is not None and hit[0](hit[1], False).st_mode & _S_IFMT != _S_IFLNK:
+                    mounted = hit[2]
+                    handle = mounted.fs.open_at(None, hit[1], flags, mode)
+                    if self._cache.generation == generation:
+                        return MountedHandle(handle, mounted, path, self._forget)
+                    handle.close()
+            except (OSError, TypeError):  # gone, refused, or not hashable: see below
+                pass
+        generation = self._cache.generation
         try:
             with self._walk(at) as walk:
                 if not path:
@@ -666,11 +687,15 @@ class MountFileSystem(FileSystem):
                     else:
                         mounted, inner, rel = self._target(directory, found.name, found.node, False)
                 else:
-                    directory, name, node, trailing = walk.locate(
-                        path, not flags & posix.O_NOFOLLOW
+                    directory, name, node, trailing, direct = _last_step(
+                        walk, path, not flags & posix.O_NOFOLLOW
                     )
                     existing(walk, node, trailing, path)
                     mounted, inner, rel = self._target(directory, name, node, trailing)
+                    if direct:  # for the fast path above (and stat's); before the open, so
+                        # that nothing after it can fail and leave its handle open
+                        key = path if at is None else (at, path)
+                        self._remember(key, mounted, inner, rel, generation)
                 handle = mounted.fs.open_at(inner, rel, flags, mode)
         except OSError as error:
             raise named_error(error, path) from None

@@ -6,9 +6,10 @@ component named an entry directly (a plain name, no link followed, no trailing s
 remembered by its text (a relative one with the held directory it started from) with the
 provider's canonical path of that entry (``entries``, used by the fast paths of stat and
 probe, which still ask the provider for a fresh status and whether the entry is still no
-link, and of listdir, which has the provider list its entry while that is a directory and no
-name changed through the Mount meanwhile); a directory resolved for ``directory`` (a cwd) is
-remembered the same way. The directory
+link, and of listdir and of an open that changes nothing, which have the provider list or
+open its entry while that is a directory, or no link, and no name changed through the Mount
+meanwhile); a directory resolved for ``directory`` (a cwd) or opened is remembered the same
+way. The directory
 part of an absolute path is remembered too (``heads``, as Linux's dcache keeps it), with the
 directories searched on the way: a later call in that directory looks up only its last
 component, after asking each of those directories again for search permission. Only nodes
