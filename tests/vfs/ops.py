@@ -387,3 +387,11 @@ class ProviderOps(Ops):
     def op_statvfs(self, path: str) -> tuple[int, int]:
         st = self.fs.statvfs(path)
         return st.f_bsize, st.f_namemax
+
+
+def host_provider_ops(root: str, resolver: str = "openat2") -> ProviderOps:
+    """ProviderOps on a HostFileSystem confined to ``root`` (module level: a worker's set-up
+    made of it pickles, so a fork server can start the worker)."""
+    from vfs import HostFileSystem
+
+    return ProviderOps(HostFileSystem(root, resolver=resolver))

@@ -7,6 +7,7 @@ nobody child too.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.vfs.conftest import make_root
-from tests.vfs.ops import NativeOps, ProviderOps
+from tests.vfs.ops import NativeOps, ProviderOps, host_provider_ops
 from tests.vfs.permission_scenarios import NOBODY, NOGROUP, PERMISSION_SCENARIOS
 from tests.vfs.recording import Recorder, differences
 from tests.vfs.worker import Worker
@@ -61,7 +62,7 @@ def host(name: str, root: str, resolver: str) -> Recorder:
     with HostFileSystem(root, resolver=resolver) as fs:
         setup(Recorder(ProviderOps(fs).call, "host-setup"))
     worker = Worker(
-        lambda: ProviderOps(HostFileSystem(root, resolver=resolver)),
+        functools.partial(host_provider_ops, root, resolver),
         uid=NOBODY,
         gid=NOGROUP,
         groups=groups,

@@ -9,6 +9,7 @@ outcome, and at the end the same tree. The number of examples follows the Hypoth
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Callable
@@ -20,11 +21,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from tests.vfs.conftest import IS_ROOT, make_root
-from tests.vfs.ops import ProviderOps
+from tests.vfs.ops import ProviderOps, host_provider_ops
 from tests.vfs.permission_scenarios import NOBODY
 from tests.vfs.recording import Recorder, differences
 from tests.vfs.worker import Worker, native_worker
-from vfs import HostFileSystem, Identity, MemoryFileSystem
+from vfs import Identity, MemoryFileSystem
 
 STATEFUL_EXAMPLES = {"quick": 30, "measured": 130, "thorough": 5000}.get(
     os.environ.get("HYPOTHESIS_PROFILE", "default"), 400
@@ -53,7 +54,7 @@ data = st.binary(max_size=64)
 
 def host_ops(root: str, resolver: str) -> Callable[[], ProviderOps]:
     """A factory for a worker serving a confined HostFileSystem."""
-    return lambda: ProviderOps(HostFileSystem(root, resolver=resolver))
+    return functools.partial(host_provider_ops, root, resolver)
 
 
 class ProvidersAgreeWithLinux(RuleBasedStateMachine):
