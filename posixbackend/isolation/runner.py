@@ -320,7 +320,12 @@ class _Supervision:
         self.stdin = stdin
         self.killed_for: str | None = None
         self.notes: list[str] = list(notes)
-        self.selector = selectors.DefaultSelector()
+        # poll, not the default epoll: a handful of descriptors watched for one run, and
+        # epoll's instance costs a descriptor and a system call per (un)registration
+        self.selector: selectors.BaseSelector = (
+            selectors.PollSelector() if hasattr(selectors, "PollSelector") else
+            selectors.DefaultSelector()
+        )  # fmt: skip
         self.readers: dict[int, _Reader] = {}
         """The pipes still read, by the parent's descriptor."""
         self.collected: dict[str, bytearray] = {}
