@@ -251,6 +251,258 @@ static PyTypeObject StandInType = {
     .tp_new = standin_new,
 };
 
+/* -- the builtin stand-ins: os's functions as builtin_function_or_method objects -----------
+ *
+ * A call of an object of any type but builtin_function_or_method takes the interpreter's generic
+ * CALL path, and the real function then costs its own generic call again: ~220 instructions
+ * more than the specialized call of posix.stat (CALL_BUILTIN_FAST_WITH_KEYWORDS calls the C
+ * function straight away) -- callgrind's count of os.stat through a StandIn object. So the
+ * stand-in of a builtin whose self is a module (every os function written in C) is itself a
+ * builtin function: its C function is standin_function_call (METH_FASTCALL | METH_KEYWORDS, so
+ * the interpreter specializes its calls), its self a module object of its own made from
+ * state_definition, whose per-module state (StandInState, invisible to Python code) holds the
+ * method definition it was made from, the real function and the StandIn object the slow
+ * paths hand to the Python fallback. Its self being a module, it prints, pickles (by
+ * reference, as <__module__>.<__name__>) and signs (inspect strips $module) as the real one;
+ * __doc__ and __text_signature__ are the real one's. Outside every block the real function's
+ * own C function is called directly, as the specialized interpreter calls it.
+ *
+ * Nothing of it can be forged from Python: no Python code makes a builtin function, the state
+ * is set once when the stand-in is made, and the module's __dict__ is read by nobody here. */
+
+/* how the real function's C function takes its arguments (its ml_flags, narrowed) */
+enum native_kind { NATIVE_OTHER, NATIVE_FASTCALL_KEYWORDS, NATIVE_FASTCALL, NATIVE_O, NATIVE_NOARGS };
+
+typedef struct {
+    PyMethodDef definition; /* the stand-in's: ml_name points into name's UTF-8 */
+    PyObject *inner;        /* the StandIn object of (native, method, name): the slow paths' */
+    PyObject *native;       /* the real function */
+    PyObject *method;       /* the serving backend's method name */
+    PyObject *name;         /* the function's name (str) */
+    PyCFunction function;   /* native's C function and self (a borrowed reference: native */
+    PyObject *native_self;  /* holds it), called directly as kind says */
+    enum native_kind kind;
+} StandInState;
+
+static int
+state_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    StandInState *state = PyModule_GetState(module);
+    if (state != NULL) {
+        Py_VISIT(state->inner);
+        Py_VISIT(state->native);
+        Py_VISIT(state->method);
+        Py_VISIT(state->name);
+    }
+    return 0;
+}
+
+static void
+state_free(void *module)
+{
+    /* no m_clear: a call during a collection must still find them (none refers back) */
+    StandInState *state = PyModule_GetState((PyObject *)module);
+    if (state != NULL) {
+        Py_CLEAR(state->inner);
+        Py_CLEAR(state->native);
+        Py_CLEAR(state->method);
+        Py_CLEAR(state->name);
+    }
+}
+
+static struct PyModuleDef state_definition = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "posixbackend._standin.state",
+    .m_doc = "The state of one builtin stand-in (its __self__).",
+    .m_size = sizeof(StandInState),
+    .m_traverse = state_traverse,
+    .m_free = state_free,
+};
+
+static PyObject *
+standin_function_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                      PyObject *kwnames)
+{
+    StandInState *state = PyModule_GetState(module);
+    if (state == NULL) {
+        return NULL;
+    }
+    if (!pending && PyDict_GET_SIZE(anchors) == 0) {
+        PyObject *value = NULL;
+        if (PyContextVar_Get(active, Py_None, &value) < 0) {
+            return NULL;
+        }
+        if (value == Py_None) {
+            Py_DECREF(value);
+            /* the real function, called as the specialized interpreter calls a builtin (an
+             * argument count its kind refuses: through vectorcall, for the real error) */
+            int plain = kwnames == NULL || PyTuple_GET_SIZE(kwnames) == 0;
+            switch (state->kind) {
+            case NATIVE_FASTCALL_KEYWORDS:
+                return ((_PyCFunctionFastWithKeywords)(void (*)(void))state->function)(
+                    state->native_self, args, nargs, kwnames);
+            case NATIVE_FASTCALL:
+                if (plain) {
+                    return ((_PyCFunctionFast)(void (*)(void))state->function)(
+                        state->native_self, args, nargs);
+                }
+                break;
+            case NATIVE_O:
+                if (plain && nargs == 1) {
+                    if (Py_EnterRecursiveCall(" while calling a Python object")) {
+                        return NULL;
+                    }
+                    PyObject *result = state->function(state->native_self, args[0]);
+                    Py_LeaveRecursiveCall();
+                    return result;
+                }
+                break;
+            case NATIVE_NOARGS:
+                if (plain && nargs == 0) {
+                    if (Py_EnterRecursiveCall(" while calling a Python object")) {
+                        return NULL;
+                    }
+                    PyObject *result = state->function(state->native_self, NULL);
+                    Py_LeaveRecursiveCall();
+                    return result;
+                }
+                break;
+            default:
+                break;
+            }
+            return PyObject_Vectorcall(state->native, args, (size_t)nargs, kwnames);
+        }
+        if (PyList_GET_SIZE(prefixes) == 0) {
+            /* a block serves: getattr(backend, method) called, as StandIn.__call__ does */
+            PyObject *implementation = PyObject_GetAttr(value, state->method);
+            Py_DECREF(value);
+            if (implementation != NULL) {
+                PyObject *result =
+                    PyObject_Vectorcall(implementation, args, (size_t)nargs, kwnames);
+                Py_DECREF(implementation);
+                return result;
+            }
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                return NULL;
+            }
+            PyErr_Clear(); /* the backend lacks it: the fallback raises the error that says so */
+        }
+        else {
+            Py_DECREF(value);
+        }
+    }
+    return call_serve(state->inner, args, (size_t)nargs, kwnames);
+}
+
+/* native's kind, or NATIVE_OTHER when it is not a builtin whose self is a module (or none) */
+static enum native_kind
+kind_of(PyObject *native)
+{
+    if (!PyCFunction_CheckExact(native)) {
+        return NATIVE_OTHER;
+    }
+    PyObject *self = PyCFunction_GET_SELF(native);
+    if (self != NULL && !PyModule_Check(self)) {
+        return NATIVE_OTHER;
+    }
+    switch (PyCFunction_GET_FLAGS(native) & (METH_VARARGS | METH_FASTCALL | METH_NOARGS |
+                                             METH_O | METH_KEYWORDS | METH_METHOD)) {
+    case METH_FASTCALL | METH_KEYWORDS:
+        return NATIVE_FASTCALL_KEYWORDS;
+    case METH_FASTCALL:
+        return NATIVE_FASTCALL;
+    case METH_O:
+        return NATIVE_O;
+    case METH_NOARGS:
+        return NATIVE_NOARGS;
+    default:
+        return NATIVE_OTHER;
+    }
+}
+
+static PyObject *
+builtin_stand_in(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (serve == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "posixbackend._standin is not configured");
+        return NULL;
+    }
+    if (nargs != 4) {
+        PyErr_Format(PyExc_TypeError, "builtin_stand_in() takes exactly 4 arguments (%zd given)",
+                     nargs);
+        return NULL;
+    }
+    PyObject *module_name = args[0], *name = args[1], *native = args[2], *method = args[3];
+    if (!PyUnicode_CheckExact(module_name) || !PyUnicode_CheckExact(name) ||
+        !PyUnicode_CheckExact(method)) {
+        PyErr_SetString(PyExc_TypeError, "builtin_stand_in(): names must be str");
+        return NULL;
+    }
+    if (!PyCFunction_CheckExact(native) ||
+        (PyCFunction_GET_SELF(native) != NULL && !PyModule_Check(PyCFunction_GET_SELF(native))) ||
+        (PyCFunction_GET_FLAGS(native) & METH_METHOD)) {
+        Py_RETURN_NONE; /* not a module's builtin: the StandIn type serves it */
+    }
+    const char *utf8 = PyUnicode_AsUTF8(name);
+    if (utf8 == NULL) {
+        return NULL;
+    }
+    PyObject *inner = PyObject_CallFunctionObjArgs((PyObject *)&StandInType, native, method,
+                                                   name, NULL);
+    if (inner == NULL) {
+        return NULL;
+    }
+    PyObject *self = PyModule_Create(&state_definition);
+    if (self == NULL) {
+        Py_DECREF(inner);
+        return NULL;
+    }
+    StandInState *state = PyModule_GetState(self);
+    state->inner = inner;
+    state->native = Py_NewRef(native);
+    state->method = Py_NewRef(method);
+    state->name = Py_NewRef(name);
+    state->definition.ml_name = utf8; /* name's own buffer: state->name keeps it */
+    state->definition.ml_meth = (PyCFunction)(void (*)(void))standin_function_call;
+    state->definition.ml_flags = METH_FASTCALL | METH_KEYWORDS;
+    /* the real definition's doc (static): __doc__ and __text_signature__ are the real ones */
+    state->definition.ml_doc = ((PyCFunctionObject *)native)->m_ml->ml_doc;
+    state->function = PyCFunction_GET_FUNCTION(native);
+    state->native_self = PyCFunction_GET_SELF(native);
+    state->kind = kind_of(native);
+    PyObject *function = PyCFunction_NewEx(&state->definition, self, module_name);
+    Py_DECREF(self);
+    return function;
+}
+
+/* the state of a builtin stand-in, or NULL (no error) for any other object */
+static StandInState *
+state_of(PyObject *object)
+{
+    if (!PyCFunction_CheckExact(object)) {
+        return NULL;
+    }
+    PyObject *self = PyCFunction_GET_SELF(object);
+    if (self == NULL || !PyModule_CheckExact(self) || PyModule_GetDef(self) != &state_definition ||
+        PyCFunction_GET_FUNCTION(object) != (PyCFunction)(void (*)(void))standin_function_call) {
+        return NULL;
+    }
+    return PyModule_GetState(self);
+}
+
+static PyObject *
+stand_in_parts(PyObject *module, PyObject *object)
+{
+    StandInState *state = state_of(object);
+    if (state == NULL) {
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+    return PyTuple_Pack(3, state->native, state->method, state->name);
+}
+
 static PyObject *
 configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -600,6 +852,13 @@ static PyMethodDef methods[] = {
     {"set_pending", set_pending, METH_O,
      "set_pending(flag, /)\n--\n\n"
      "Whether a park of the stand-ins is pending (calls then take the Python fallback)."},
+    {"builtin_stand_in", (PyCFunction)(void (*)(void))builtin_stand_in, METH_FASTCALL,
+     "builtin_stand_in(module_name, name, native, method, /)\n--\n\n"
+     "The stand-in of module_name.name as a builtin function (see the comment in _standin.c), "
+     "or None when native is not a builtin function of a module."},
+    {"stand_in_parts", stand_in_parts, METH_O,
+     "stand_in_parts(object, /)\n--\n\n"
+     "(native, method, name) of a builtin stand-in, None for any other object."},
     {"copy_candidates", (PyCFunction)(void (*)(void))copy_candidates, METH_FASTCALL,
      "copy_candidates(modules, wanted, /)\n--\n\n"
      "The (name, module) pairs of modules that may hold a copy of an object whose id is a key "

@@ -11,8 +11,8 @@ import _posixsubprocess
 import fcntl
 import os
 import select
-from collections.abc import Mapping
-from types import MappingProxyType
+from collections.abc import Callable, Mapping
+from types import BuiltinFunctionType, MappingProxyType
 from typing import Any, Final
 
 FCNTL_CALLS: Final = ("fcntl", "flock", "lockf", "ioctl")
@@ -37,6 +37,12 @@ not here is an ``os`` function's own. ``_io`` is the real module object (the swi
 only its entry in ``sys.modules``), so its attributes are always the real ones."""
 
 
+_stand_in_parts: Callable[[object], tuple[Any, str, str] | None] | None
+try:  # the C stand-ins' module: nothing of the library's, so no import cycle
+    from posixbackend._standin import stand_in_parts as _stand_in_parts
+except ImportError:  # not built: no builtin stand-ins either
+    _stand_in_parts = None
+
 STAND_IN_MODULES: Final = frozenset({"posixbackend.switch.standins", "posixbackend._standin"})
 """Where the stand-ins' types are defined: the Python ones and the C one."""
 
@@ -46,6 +52,11 @@ def real_object(name: str) -> Any:
     (read through the stand-in when one is installed there now)."""
     home, attribute = HOMES.get(name, (os, name))
     value = getattr(home, attribute)
+    if _stand_in_parts is not None and type(value) is BuiltinFunctionType:
+        parts = _stand_in_parts(value)  # a builtin stand-in (posixbackend/_standin.c)?
+        if parts is not None:
+            return parts[0]
+        return value
     native = getattr(value, "_native", None)
     if native is not None and type(value).__module__ in STAND_IN_MODULES:
         return native

@@ -310,7 +310,7 @@ class Installation:
                 getattr(EmulatedBackend, name, None)
             )
             if is_builtin or is_emulated_helper:
-                stand_in = standins.make_stand_in("os", name, native, name)
+                stand_in = standins.make_stand_in("os", name, native, name, builtin=True)
                 functions[name] = stand_in
                 natives[stand_in] = native
                 made.append((os, name, stand_in))
@@ -362,7 +362,8 @@ class Installation:
 
     def _replace(self, namespace: Any, name: str, stand_in: Any) -> None:
         current = getattr(namespace, name)
-        original = getattr(stand_in, "_native", current)
+        parts = standins.parts_of(stand_in)
+        original = getattr(stand_in, "_native", current) if parts is None else parts[0]
         if namespace is not MODULES:  # modules that imported posix before keep the real one
             self._natives[id(original)] = (original, stand_in)
         if current is original:

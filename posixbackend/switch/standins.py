@@ -157,17 +157,44 @@ set_pending: Final[Callable[[bool], None]] = (
 :meth:`StandIn.__call__`, which parks."""
 
 
-def make_stand_in(module_name: str, name: str, native: Callable[..., Any], method: str) -> Any:
+def make_stand_in(
+    module_name: str, name: str, native: Callable[..., Any], method: str, *, builtin: bool = False
+) -> Any:
     """The stand-in for ``module_name.name`` (the real ``native``; ``method`` of the serving
     backend): a C one when built -- the same behaviour, but a call outside every block goes
-    straight to ``native`` in C, ~0.3 us less than a Python call -- else a :class:`StandIn`."""
-    if FAST_STAND_IN is None:
+    straight to ``native`` in C, ~0.3 us less than a Python call -- else a :class:`StandIn`.
+
+    With ``builtin`` (os's functions: every program's hot calls), the C stand-in of a module's
+    builtin is itself a builtin function, which the interpreter calls as fast as the real one
+    (see _standin.c): it has the real one's face, so no ``__wrapped__`` nor ``_native``
+    (:func:`parts_of` reads those). The others keep them: the library reads the real
+    ``fcntl.fcntl`` or ``select.poll`` as a stand-in's ``__wrapped__``."""
+    if _FAST is None:
         return StandIn(module_name, name, native, method)
-    stand_in = FAST_STAND_IN(native, method, name)
+    if builtin:
+        function = _FAST.builtin_stand_in(module_name, name, native, method)
+        if function is not None:
+            return function
+    stand_in = _FAST.StandIn(native, method, name)
     functools.update_wrapper(stand_in, native)
     stand_in.__module__ = module_name  # pickled by reference as <module>.<name>, as StandIn
     stand_in.__qualname__ = name
     return stand_in
+
+
+def parts_of(value: object) -> tuple[Callable[..., Any], str, str] | None:
+    """(the real function, the serving backend's method, the name) of a stand-in of any kind
+    (:func:`make_stand_in`'s), None for any other object."""
+    stand_in: Any = value  # the attributes below are read only where the types have them
+    if _FAST is not None:
+        if type(stand_in) is _FAST.StandIn:
+            return stand_in._native, stand_in._method, stand_in._name
+        parts: tuple[Callable[..., Any], str, str] | None = _FAST.stand_in_parts(stand_in)
+        if parts is not None:
+            return parts
+    if isinstance(stand_in, StandIn):
+        return stand_in._native, stand_in._method, stand_in._name
+    return None
 
 
 class CodeOpen(StandIn):

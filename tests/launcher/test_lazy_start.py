@@ -173,13 +173,26 @@ def test_other_file_systems_start_lazily_alike(fs: str, tmp_path: Path) -> None:
     assert runs[0][1] == (["given.txt", "written.txt"] if fs == "host" else ["given.txt"])
 
 
+KIND = """
+def kind(function):
+    import types
+    self = getattr(function, '__self__', None)
+    if type(function) is types.BuiltinFunctionType and type(self) is types.ModuleType and (
+            self.__name__ == 'posixbackend._standin.state'):
+        return 'StandIn'  # a builtin stand-in (posixbackend/_standin.c)
+    return type(function).__name__
+"""
+"""Guest code defining kind(function): the name of a stand-in's type, StandIn for the C
+stand-ins that are builtin functions (a real builtin: builtin_function_or_method)."""
+
+
 def test_copies_taken_before_the_build_serve_the_emulated_backend(tmp_path: Path) -> None:
-    code = (
+    code = KIND + (
         "from os import stat, listdir, getcwd\n"
         "import os\n"
-        "light = type(stat).__name__\n"
+        "light = kind(stat)\n"
         "open('only-in-memory', 'w').close()\n"  # builds
-        "print(light, type(os.stat).__name__, stat('only-in-memory').st_size,\n"
+        "print(light, kind(os.stat), stat('only-in-memory').st_size,\n"
         "      'only-in-memory' in listdir(getcwd()))\n"
     )
     lazy, eager = both(code, tmp_path)
@@ -187,7 +200,7 @@ def test_copies_taken_before_the_build_serve_the_emulated_backend(tmp_path: Path
     assert eager.stdout == "StandIn StandIn 0 True\n"
 
 
-INTERRUPTED_BUILD = """
+INTERRUPTED_BUILD = KIND + """
 import os, sys
 start = os.stat._start
 real_build = start._build
@@ -199,14 +212,14 @@ start._build = interrupted_build
 try:
     os.listdir('.')
 except KeyboardInterrupt:
-    print('interrupted', start.builds, start.built, type(os.stat).__name__,
+    print('interrupted', start.builds, start.built, kind(os.stat),
           'posix' in sys.modules, '_io' in sys.modules,
           'FileIO' in vars(__import__('io')), sys.stdout is sys.__stdout__)
     active = sys.modules.get('posixbackend.switch.active')
     print('serving', None if active is None else active.get_active())
 open('after', 'w').write('x')
-print('after', start.builds, start.built, type(os.stat).__name__, os.listdir('.').count('after'),
-      open('after').read(), type(sys.modules['posix'].stat).__name__)
+print('after', start.builds, start.built, kind(os.stat), os.listdir('.').count('after'),
+      open('after').read(), kind(sys.modules['posix'].stat))
 """
 
 
@@ -225,7 +238,7 @@ def test_an_interrupt_during_the_build_leaves_nothing_half_installed(
     ]
 
 
-SIGNAL_DURING_BUILD = """
+SIGNAL_DURING_BUILD = KIND + """
 import os, _signal
 start = os.stat._start
 real_build, kill = start._build, os.kill._original
@@ -237,7 +250,7 @@ try:
     os.listdir('.')
     print('not interrupted')
 except KeyboardInterrupt:
-    print('interrupted after the build', start.builds, start.built, type(os.stat).__name__)
+    print('interrupted after the build', start.builds, start.built, kind(os.stat))
 print(os.listdir('.') == os.listdir(os.getcwd()), start.builds)
 """
 

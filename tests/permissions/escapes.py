@@ -80,8 +80,9 @@ WRITE_MARKER = "os.close(os.open(MARKER, os.O_CREAT | os.O_WRONLY))"
 STAND_INS_CHANGED = """
 real = lambda self, /, *args, **kwargs: self._native(*args, **kwargs)
 StandIn = type(os.open)
-if StandIn.__module__ == 'posixbackend._standin':
-    # the C stand-ins' type is immutable; the Python fallback each one calls in a block is not
+if StandIn.__module__ in ('posixbackend._standin', 'builtins'):
+    # the C stand-ins (builtin functions or of the C StandIn type) are immutable; the Python
+    # fallback each one calls in a block is not
     StandIn = sys.modules['posixbackend.switch.standins'].StandIn
     StandIn.__call__.__code__ = real.__code__
 else:

@@ -2,7 +2,9 @@
 errors for the same calls, outside every block (the C fast path: the real function) and inside
 one (the C route: the serving backend's method called in C while no harness is registered;
 else both hand the call to ``StandIn.__call__``), and the same face (names, signature,
-pickling, repr); plus what only the C type promises (immutable, configured once).
+pickling, repr); plus what only the C type promises (immutable, configured once). The C
+stand-in of a module's builtin (os.stat...) is itself a builtin function; of anything else
+(os.makedirs) an object of the C StandIn type.
 
 pytest's own modules are a registered harness in this process (the plugin registers them), so
 the C route inside blocks is only taken where a test empties ``harness.PREFIXES`` for a while
@@ -11,7 +13,9 @@ the C route inside blocks is only taken where a test empties ``harness.PREFIXES`
 from __future__ import annotations
 
 import contextlib
+import copy
 import errno
+import fcntl
 import importlib.util
 import inspect
 import os
@@ -20,6 +24,7 @@ import posix
 import subprocess
 import sys
 import threading
+import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +36,7 @@ from hypothesis import strategies as st
 import posixbackend
 from posixbackend import Permissions, backend
 from posixbackend.switch import harness, standins
+from posixbackend.switch._realobjects import real_object
 from posixbackend.switch.active import ACTIVE
 from posixbackend.switch.installation import INSTALLATION
 from vfs import Identity, MemoryFileSystem
@@ -53,11 +59,13 @@ SAMPLE = ("stat", "lstat", "listdir", "access", "readlink", "mkdir", "rmdir", "u
 
 
 def pair(name: str) -> tuple[Any, Any]:
-    """(C stand-in, Python stand-in) of os.<name>, around the real function, not installed."""
+    """(C stand-in, Python stand-in) of os.<name>, around the real function, not installed:
+    the C one a builtin function (see posixbackend/_standin.c)."""
     native = getattr(posix, name)
-    c_stand_in = standins.make_stand_in("os", name, native, name)
+    c_stand_in = standins.make_stand_in("os", name, native, name, builtin=True)
     python_stand_in = standins.StandIn("os", name, native, name)
-    assert type(c_stand_in) is standins.FAST_STAND_IN
+    assert type(c_stand_in) is types.BuiltinFunctionType
+    assert standins.parts_of(c_stand_in) == (native, name, name)
     return c_stand_in, python_stand_in
 
 
@@ -261,34 +269,109 @@ def test_descriptors_and_creation_match(tmp_path: Path) -> None:
         assert results[0] == results[1], where
 
 
-def test_the_c_stand_in_looks_like_the_python_one() -> None:
-    c_stand_in, python_stand_in = pair("stat")
+@pytest.mark.parametrize("name", SAMPLE)
+def test_the_c_stand_in_looks_like_the_python_one(name: str) -> None:
+    """The builtin stand-in has the real function's face (its __self__ a module, as the real
+    one's: inspect strips $module, repr and pickling go by name), the Python one's names."""
+    c_stand_in, python_stand_in = pair(name)
+    real = getattr(posix, name)
+    for attribute in ("__name__", "__qualname__", "__module__", "__doc__"):
+        assert getattr(c_stand_in, attribute) == getattr(python_stand_in, attribute), attribute
+    assert c_stand_in.__module__ == "os"
+    assert c_stand_in.__text_signature__ == real.__text_signature__
+    assert inspect.signature(c_stand_in) == inspect.signature(real)
+    assert repr(c_stand_in) == repr(python_stand_in) == repr(real)
+    assert c_stand_in.__reduce__() == python_stand_in.__reduce__() == name
+    assert inspect.ismodule(c_stand_in.__self__) and inspect.isbuiltin(c_stand_in)
+    assert not hasattr(c_stand_in, "__wrapped__")  # as the real one: parts_of gives it
+    assert not hasattr(c_stand_in, "__get__")  # a class attribute stays unbound, as a builtin
+    assert standins.parts_of(python_stand_in) == standins.parts_of(c_stand_in)
+    assert copy.copy(c_stand_in) is copy.deepcopy(c_stand_in) is c_stand_in
+    assert c_stand_in != pair(name)[0] and c_stand_in != real  # told apart by their selves
+
+
+def test_a_python_function_gets_the_c_stand_in_type() -> None:
+    """A native that is no module's builtin (os.makedirs) keeps the StandIn type, with the
+    Python stand-in's attributes; builtin_stand_in declines it."""
+    from posixbackend import _standin
+
+    c_stand_in = standins.make_stand_in("os", "makedirs", os.makedirs, "makedirs", builtin=True)
+    python_stand_in = standins.StandIn("os", "makedirs", os.makedirs, "makedirs")
+    assert type(c_stand_in) is standins.FAST_STAND_IN
     for attribute in ("__name__", "__qualname__", "__module__", "__doc__", "__wrapped__",
                       "_native", "_method", "_name"):  # fmt: skip
         assert getattr(c_stand_in, attribute) == getattr(python_stand_in, attribute), attribute
-    assert inspect.signature(c_stand_in) == inspect.signature(posix.stat)
-    assert repr(c_stand_in) == repr(python_stand_in) == repr(posix.stat)
-    assert c_stand_in.__reduce__() == "stat"
-    assert type(c_stand_in).__name__ == "StandIn"
-    assert not hasattr(c_stand_in, "__get__")  # a class attribute stays unbound, as a builtin
+    assert standins.parts_of(c_stand_in) == (os.makedirs, "makedirs", "makedirs")
+    assert inspect.signature(c_stand_in) == inspect.signature(os.makedirs)
+    natives: tuple[Any, ...] = (os.makedirs, [].append, str.join, print)
+    for native in natives:  # print: a builtin of builtins (whose self is a module)
+        declined = native is not print
+        assert (_standin.builtin_stand_in("os", "x", native, "x") is None) is declined
+    assert standins.parts_of(posix.stat) is None and standins.parts_of(os) is None
+
+
+@pytest.mark.usefixtures("uninstalled")
+@pytest.mark.parametrize("name", ["getcwd", "fspath", "close", "stat", "open", "listdir"])
+def test_each_kind_of_c_function_gets_the_real_errors(name: str) -> None:
+    """The real function's C function is called straight away for its own kinds (no
+    arguments: getcwd; one: fspath; fast calls: close; with keywords: stat, open); a call
+    its kind refuses goes through the real function's call, for the real error."""
+    c_stand_in, python_stand_in = pair(name)
+    calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+        ((), {}), ((0,), {}), (("/",), {}), ((), {"path": "/"}), (("/", 0), {}),
+        ((1, 2, 3, 4, 5), {}), ((b"/",), {"x": 1}),
+    ]  # fmt: skip
+    for args, kwargs in calls:
+        if name in ("open", "close") and args[:1] in ((0,), ("/",)) and len(args) < 3:
+            continue  # would open or close something for real
+        assert outcome(lambda: c_stand_in(*args, **kwargs)) == outcome(  # noqa: B023
+            lambda: python_stand_in(*args, **kwargs)  # noqa: B023
+        ), (args, kwargs)
+
+
+@pytest.mark.usefixtures("uninstalled")
+def test_installed_os_functions_are_builtins_the_others_keep_wrapped() -> None:
+    """os's stand-ins are builtin functions (the real ones read through parts_of, as
+    real_object and the installation's record read them); fcntl's keep ``__wrapped__``, which
+    the library reads for the real fcntl.fcntl (posixbackend/emulated/hostfcntl.py)."""
+    posixbackend.install()
+    assert type(os.stat) is types.BuiltinFunctionType
+    assert standins.parts_of(os.stat) == (posix.stat, "stat", "stat")
+    assert real_object("stat") is posix.stat and real_object("getcwd") is posix.getcwd
+    assert type(fcntl.fcntl) is standins.FAST_STAND_IN
+    real_fcntl = fcntl.fcntl.__wrapped__  # type: ignore[attr-defined]
+    assert type(real_fcntl) is types.BuiltinFunctionType and standins.parts_of(real_fcntl) is None
+    assert real_object("fcntl_fcntl") is real_fcntl
+    posixbackend.uninstall()
+    assert os.stat is posix.stat and fcntl.fcntl is real_fcntl
 
 
 @pytest.mark.usefixtures("uninstalled")
 def test_installed_c_stand_ins_pickle_by_reference() -> None:
     posixbackend.install()
-    assert type(os.stat) is standins.FAST_STAND_IN
+    assert standins.parts_of(os.stat) is not None
     assert pickle.loads(pickle.dumps(os.stat)) is os.stat
+    assert pickle.loads(pickle.dumps(os.getcwd, protocol=0)) is os.getcwd
     assert pickle.loads(pickle.dumps(open)) is open
 
 
-def test_the_c_type_cannot_be_changed_or_reconfigured() -> None:
-    c_stand_in, _ = pair("stat")
+@pytest.mark.parametrize("native", [posix.stat, os.makedirs], ids=["builtin", "function"])
+def test_the_c_type_cannot_be_changed_or_reconfigured(native: Any) -> None:
+    c_stand_in = standins.make_stand_in("os", native.__name__, native, native.__name__,
+                                        builtin=True)  # fmt: skip
     with pytest.raises(TypeError, match="immutable"):
         type(c_stand_in).__call__ = lambda *args: None
     with pytest.raises(AttributeError):
         c_stand_in._native = posix.lstat
     with pytest.raises(TypeError):
         type("Sub", (type(c_stand_in),), {})
+    if type(c_stand_in) is types.BuiltinFunctionType:  # its state: out of Python's reach
+        with pytest.raises(AttributeError):
+            setattr(c_stand_in, "__self__", os)  # noqa: B010 - mypy knows it is read-only
+        vars(c_stand_in.__self__).update(_native=posix.lstat, __wrapped__=posix.lstat)
+        assert standins.parts_of(c_stand_in) == (posix.stat, "stat", "stat")
+        with pytest.raises(TypeError):
+            type(c_stand_in)()
     from posixbackend import _standin
 
     with pytest.raises(RuntimeError, match="configured already"):
