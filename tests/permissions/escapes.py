@@ -326,6 +326,17 @@ ctypes.CDLL(None).system(('touch ' + MARKER).encode())
         "escapes: no audit event is raised for _posixsubprocess.fork_exec, and any object the "
         "library holds (here the stand-in's real function) is reachable by introspection",
     ),
+    Escape(
+        "the real function held by a builtin stand-in's state (gc.get_referents of __self__)",
+        """
+import gc
+state = os.system.__self__
+real = next(o for o in gc.get_referents(state) if getattr(o, '__name__', '') == 'system')
+real('touch ' + MARKER)
+""",
+        "process",
+        "stopped",
+    ),
     # -- sockets and the host's network -----------------------------------------------------
     Escape(
         "the real socket module",
