@@ -14,6 +14,7 @@ at all once none is.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import socket
@@ -49,8 +50,9 @@ def _subreaper(flag: int) -> int:
     return before.value
 
 
-def _living_children() -> dict[int, list[int]]:
-    """Each process's children that are not zombies (a zombie writes nothing)."""
+def _children(*, living: bool) -> dict[int, list[int]]:
+    """Each process's children: those that are not zombies (a zombie writes nothing), or the
+    zombies."""
     children: dict[int, list[int]] = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
@@ -58,16 +60,26 @@ def _living_children() -> dict[int, list[int]]:
                 fields = Path(f"/proc/{name}/stat").read_bytes().rpartition(b")")[2].split()
             except OSError:  # ended meanwhile
                 continue
-            if fields[0] not in (b"Z", b"X"):
+            if (fields[0] not in (b"Z", b"X")) == living:
                 children.setdefault(int(fields[1]), []).append(int(name))
     return children
+
+
+def _reap_adopted(baseline: frozenset[int]) -> None:
+    """Reap the zombies among this process's children that were not below it at the start:
+    orphans it adopted as their subreaper (a program an escape started; a run's own children
+    were waited for by what ran them)."""
+    for pid in _children(living=False).get(os.getpid(), []):
+        if pid not in baseline:
+            with contextlib.suppress(ChildProcessError):  # reaped meanwhile by its owner
+                os.waitpid(pid, os.WNOHANG)
 
 
 def started_since(baseline: frozenset[int]) -> set[int]:
     """The living descendants of this process that are not in ``baseline`` (what lived at the
     start), with all below them; below a process of the baseline (e.g. a pool's zygote made
     by an earlier test) nothing counts: an orphan there comes up to us."""
-    children = _living_children()
+    children = _children(living=True)
     found: set[int] = set()
     work = [(pid, False) for pid in children.get(os.getpid(), [])]
     while work:
@@ -138,6 +150,7 @@ class Host:
                 time.sleep(0.02)
         finally:
             _subreaper(self.subreaper_before)
+            _reap_adopted(self.baseline)
         found = []
         if self.marker.exists():
             found.append(f"{self.marker} written")

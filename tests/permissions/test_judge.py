@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.permissions.escapes import ESCAPES
-from tests.permissions.judge import Host, _subreaper, started_since
+from tests.permissions.judge import Host, _children, _subreaper, started_since
 
 ESCAPE = ESCAPES[0]
 
@@ -60,6 +60,14 @@ def test_an_orphan_connecting_late_is_found(tmp_path: Path, listener: socket.soc
     )
     orphan(f"{sys.executable} -c \"{connect}\"")
     assert host.traces(ESCAPE, "", patient=True) == ["the listener was connected to"]
+
+
+def test_an_adopted_orphan_that_ended_is_reaped(tmp_path: Path, listener: socket.socket) -> None:
+    zombies_before = set(_children(living=False).get(os.getpid(), []))
+    host = Host.prepare(tmp_path, listener)
+    orphan(f"touch {host.marker}")  # (likely ended already: a zombie, ours once its shell left)
+    assert host.traces(ESCAPE, "", patient=False) == [f"{host.marker} written"]
+    assert set(_children(living=False).get(os.getpid(), [])) <= zombies_before
 
 
 def test_an_orphan_is_in_sight_and_the_flag_comes_back(
