@@ -2046,9 +2046,9 @@ tracing_allocations(void)
  * MAPPED_ABOVE (the highest threshold: glibc maps it), then shrunk by realloc (glibc's mremap
  * of the mapping: no page touched). glibc's realloc grows such a block by mremap(MREMAP_MAYMOVE)
  * -- no copy, no page faulted again -- where a block in the brk heap is copied, into fresh
- * pages, whenever something sits after it (a 16 MiB file written in 1 MiB appends after the
- * process freed a mapped block, as a benchmark group's earlier rows do: 1.10x native, 0.78x in
- * a fresh process). NULL (no exception) where this does not apply or fails: off glibc, while
+ * pages, whenever something sits after it (a 16 MiB file written in 1 MiB appends after group
+ * scale's earlier rows, which raise the threshold and leave the heap in pieces: 2.0-2.2x native
+ * CPU, 0.9x in such a mapping). NULL (no exception) where this does not apply or fails: off glibc, while
  * tracemalloc traces (its peak would count the 32 MiB asked for; the traced rows measure
  * memory, not time), when the block still lands in the heap (mallopt's M_MMAP_MAX 0), no
  * memory. mallopt(M_MMAP_THRESHOLD) would do it for the whole process instead: every other
@@ -2139,8 +2139,8 @@ resize_content(PyObject *content, Py_ssize_t size)
     /* A content that reaches OWN_MAPPING_FROM from below, or grows in the brk heap, moves into a
      * mapping of its own (mapped_block) at the start of its block, which later growths up to
      * MAPPED_ABOVE mremap (PyByteArray_Resize's realloc). Copied, not moved by pages: at most
-     * a MiB, or once in a content's life (a heap block is only made by a reservation or the
-     * Python path). */
+     * a MiB, or once in a content's life (a big heap block is made only by the Python path, or
+     * while tracemalloc traces). */
     if (array->ob_exports == 0 && alloc >= OWN_MAPPING_FROM && alloc <= (size_t)MAPPED_ABOVE &&
         ((size_t)had < OWN_MAPPING_FROM || in_brk_heap(before))) {
         char *fresh = mapped_block(alloc);
