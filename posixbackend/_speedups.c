@@ -2051,14 +2051,15 @@ tracing_allocations(void)
  * CPU, 0.9x in such a mapping). NULL (no exception) where this does not apply or fails: off glibc, while
  * tracemalloc traces (its peak would count the 32 MiB asked for; the traced rows measure
  * memory, not time), when the block still lands in the heap (mallopt's M_MMAP_MAX 0), no
- * memory. mallopt(M_MMAP_THRESHOLD) would do it for the whole process instead: every other
+ * memory, in a free-threaded build (its object allocator is mimalloc, not glibc).
+ * mallopt(M_MMAP_THRESHOLD) would do it for the whole process instead: every other
  * allocation's placement changed and glibc's dynamic threshold switched off for good. */
 static int own_mappings_work = 1; /* cleared when a block above MAPPED_ABOVE was a heap one */
 
 static char *
 mapped_block(size_t alloc)
 {
-#ifdef __GLIBC__
+#if defined(__GLIBC__) && !defined(Py_GIL_DISABLED) /* (free-threaded: mimalloc's blocks) */
     if (!own_mappings_work || tracing_allocations()) {
         return NULL;
     }
