@@ -2048,9 +2048,9 @@ tracing_allocations(void)
  * -- no copy, no page faulted again -- where a block in the brk heap is copied, into fresh
  * pages, whenever something sits after it (a 16 MiB file written in 1 MiB appends after group
  * scale's earlier rows, which raise the threshold and leave the heap in pieces: 2.0-2.2x native
- * CPU, 0.9x in such a mapping). NULL (no exception) where this does not apply or fails: off glibc, while
- * tracemalloc traces (its peak would count the 32 MiB asked for; the traced rows measure
- * memory, not time), when the block still lands in the heap (mallopt's M_MMAP_MAX 0), no
+ * CPU, 0.9x in such a mapping). NULL (no exception) where this does not apply or fails: off
+ * glibc, while tracemalloc traces (its peak would count the 32 MiB asked for; the traced rows
+ * measure memory, not time), when the block still lands in the heap (mallopt's M_MMAP_MAX 0), no
  * memory, in a free-threaded build (its object allocator is mimalloc, not glibc).
  * mallopt(M_MMAP_THRESHOLD) would do it for the whole process instead: every other
  * allocation's placement changed and glibc's dynamic threshold switched off for good. */
