@@ -2029,6 +2029,60 @@ move_pages(char *to, const char *from, Py_ssize_t length)
     memcpy(to, from, (size_t)length);
 }
 
+/* Contents whose allocation reaches this many bytes get a mapping of their own (mapped_block):
+ * smaller ones stay wherever the allocator puts them (a small file costs no mapping). */
+#define OWN_MAPPING_FROM ((size_t)1 << 20)
+
+/* Whether tracemalloc traces allocations now (PyTraceMalloc_Untrack answers -2 when it does
+ * not; address 0 was never traced, so nothing is untracked). */
+static int
+tracing_allocations(void)
+{
+    return PyTraceMalloc_Untrack(0, 0) != -2;
+}
+
+/* A block of ``alloc`` bytes (OWN_MAPPING_FROM .. MAPPED_ABOVE) from Python's object allocator
+ * that is a mapping of glibc's own, whatever its dynamic mmap threshold: asked for above
+ * MAPPED_ABOVE (the highest threshold: glibc maps it), then shrunk by realloc (glibc's mremap
+ * of the mapping: no page touched). glibc's realloc grows such a block by mremap(MREMAP_MAYMOVE)
+ * -- no copy, no page faulted again -- where a block in the brk heap is copied, into fresh
+ * pages, whenever something sits after it (a 16 MiB file written in 1 MiB appends after group
+ * scale's earlier rows, which raise the threshold and leave the heap in pieces: 2.0-2.2x native
+ * CPU, 0.9x in such a mapping). NULL (no exception) where this does not apply or fails: off
+ * glibc, while tracemalloc traces (its peak would count the 32 MiB asked for; the traced rows
+ * measure memory, not time), when the block still lands in the heap (mallopt's M_MMAP_MAX 0), no
+ * memory, in a free-threaded build (its object allocator is mimalloc, not glibc).
+ * mallopt(M_MMAP_THRESHOLD) would do it for the whole process instead: every other
+ * allocation's placement changed and glibc's dynamic threshold switched off for good. */
+static int own_mappings_work = 1; /* cleared when a block above MAPPED_ABOVE was a heap one */
+
+static char *
+mapped_block(size_t alloc)
+{
+#if defined(__GLIBC__) && !defined(Py_GIL_DISABLED) /* (free-threaded: mimalloc's blocks) */
+    if (!own_mappings_work || tracing_allocations()) {
+        return NULL;
+    }
+    char *block = PyObject_Malloc((size_t)MAPPED_ABOVE + page_size());
+    if (block != NULL && in_brk_heap(block)) {
+        own_mappings_work = 0; /* glibc maps nothing (M_MMAP_MAX 0): not asked again */
+        PyObject_Free(block);
+        return NULL;
+    }
+    if (block == NULL) {
+        return NULL;
+    }
+    char *fitted = PyObject_Realloc(block, alloc);
+    if (fitted == NULL) {
+        PyObject_Free(block); /* (a shrink that fails leaves the block as it was) */
+    }
+    return fitted;
+#else
+    (void)alloc;
+    return NULL;
+#endif
+}
+
 /* Give the bytearray ``content`` room for ``size`` bytes (more than its capacity) as
  * PyByteArray_Resize would (the same allocation: an eighth more for a moderate growth), its
  * size set to ``size``. A buffer of a MiB or more whose new allocation passes MAPPED_ABOVE (a
@@ -2082,6 +2136,29 @@ resize_content(PyObject *content, Py_ssize_t size)
         Py_SET_SIZE(array, size);
         placed[size] = '\0';
         return 0;
+    }
+    /* A content that reaches OWN_MAPPING_FROM from below, or grows in the brk heap, moves into a
+     * mapping of its own (mapped_block) at the start of its block, which later growths up to
+     * MAPPED_ABOVE mremap (PyByteArray_Resize's realloc). Copied, not moved by pages: at most
+     * a MiB, or once in a content's life (a big heap block is made only by the Python path, or
+     * while tracemalloc traces). */
+    if (array->ob_exports == 0 && alloc >= OWN_MAPPING_FROM && alloc <= (size_t)MAPPED_ABOVE &&
+        ((size_t)had < OWN_MAPPING_FROM || in_brk_heap(before))) {
+        char *fresh = mapped_block(alloc);
+        if (fresh != NULL) {
+            Py_ssize_t have = Py_SIZE(array);
+            if (have > 0) {
+                populate(fresh, have);
+                memcpy(fresh, array->ob_start, (size_t)have);
+            }
+            PyObject_Free(before);
+            array->ob_bytes = fresh;
+            array->ob_start = fresh;
+            array->ob_alloc = (Py_ssize_t)alloc;
+            Py_SET_SIZE(array, size);
+            fresh[size] = '\0';
+            return 0;
+        }
     }
     if (PyByteArray_Resize(content, size) < 0) {
         return -1;

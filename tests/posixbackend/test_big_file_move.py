@@ -1,8 +1,10 @@
 """A big content whose allocation passes 32 MiB has its pages moved, not copied.
 
 With glibc's mmap threshold raised (by any freed mapped block of up to 32 MiB), a growing
-file's content lives in the brk heap until its allocation passes 32 MiB, glibc's highest
-threshold; realloc would then copy it into a fresh mapping a page fault at a time. The C
+file's content written by the Python method lives in the brk heap until its allocation passes
+32 MiB, glibc's highest threshold (the C writer's own contents get a mapping at a MiB: see
+test_big_file_mapping); realloc would then copy it into a fresh mapping a page fault at a
+time. The C
 writer moves it itself from there on: the pages wholly inside the content move into the new
 block (mremap, MREMAP_DONTUNMAP), which starts the bytearray up to a page into its allocation.
 The file must hold exactly what the Python method and a real file hold, through every later
@@ -75,7 +77,8 @@ def in_brk_heap(content: bytearray) -> bool:
 def test_a_heap_content_growing_past_32_mib_leaves_the_heap_with_its_bytes() -> None:
     """A 30 MiB heap content grown by 1 MiB writes through the C writer past 32 MiB (its
     pages moved into a new block, or copied where glibc gives a heap block): every byte where
-    it was written."""
+    it was written. (The Python method writes the 30 MiB: the C writer would put a content of
+    a MiB or more in a mapping of its own.)"""
     raise_mmap_threshold()
     fs = MemoryFileSystem()
     handle = fs.open("/f", RDWR_CREATE, 0o644)
@@ -83,7 +86,7 @@ def test_a_heap_content_growing_past_32_mib_leaves_the_heap_with_its_bytes() -> 
         write = writer_of(handle)
         node = handle.node
         assert isinstance(node, RegularFile)
-        assert write(b"a" * (HEAP_MIB * MIB), 0) == HEAP_MIB * MIB
+        assert handle.pwrite(b"a" * (HEAP_MIB * MIB), 0) == HEAP_MIB * MIB
         assert node.data is not None
         assert in_brk_heap(node.data)  # the case this is about
         for n in range(HEAP_MIB, HEAP_MIB + 6):
