@@ -269,6 +269,16 @@ def test_descriptors_and_creation_match(tmp_path: Path) -> None:
         assert results[0] == results[1], where
 
 
+def signature_of(function: Any) -> object:
+    """inspect.signature's answer, or its error (3.13.0 cannot parse some of posix's own
+    text signatures, e.g. chmod's ``follow_symlinks=(os.name != 'nt')``: the stand-in's
+    must fail the same way)."""
+    try:
+        return inspect.signature(function)
+    except ValueError as error:
+        return ("ValueError", str(error))
+
+
 @pytest.mark.parametrize("name", SAMPLE)
 def test_the_c_stand_in_looks_like_the_python_one(name: str) -> None:
     """The builtin stand-in has the real function's face (its __self__ a module, as the real
@@ -279,7 +289,7 @@ def test_the_c_stand_in_looks_like_the_python_one(name: str) -> None:
         assert getattr(c_stand_in, attribute) == getattr(python_stand_in, attribute), attribute
     assert c_stand_in.__module__ == "os"
     assert c_stand_in.__text_signature__ == real.__text_signature__
-    assert inspect.signature(c_stand_in) == inspect.signature(real)
+    assert signature_of(c_stand_in) == signature_of(real)
     assert repr(c_stand_in) == repr(python_stand_in) == repr(real)
     assert c_stand_in.__reduce__() == python_stand_in.__reduce__() == name
     assert inspect.ismodule(c_stand_in.__self__) and inspect.isbuiltin(c_stand_in)
