@@ -20,9 +20,18 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from posixbackend.defaultfs import default_file_system
+from tests.vfs.native_mounts import mounted_worker, needs_mounts, read_only, run_recorded, tmpfs
+from tests.vfs.ops import NativeOps, ProviderOps
+from tests.vfs.recording import Recorder, differences
+from tests.vfs.scenarios import touch
+from tests.vfs.test_mount import linux_mounts
 from vfs import HostFileSystem, Identity, MemoryFileSystem, MountFileSystem, OverlayFileSystem
 from vfs.provider import FileSystem
+from vfs.readonly import ReadOnlyFileSystem
 
 DEPTH = ("a", "b", "c", "d", "e")
 
@@ -392,3 +401,367 @@ def test_an_open_racing_with_a_link_swap_through_the_mount_is_the_mounts() -> No
         root.path, root.change = "/d/f", swap
         assert _read(mount, "/d/f") == b"mounted"
         assert root.change is None  # the swap did run in the middle
+
+
+# -- the fast paths of a create, a rename and an open of a missing name -------------------------
+#
+# A path whose directory part the Mount resolved before is handed to the provider relative to
+# that directory's node without walking the directory part again (``_known_parent``): every
+# outcome must stay the general walk's, i.e. Linux's. Each differential step runs twice on
+# both sides, the first remembering the directory, the second taking the fast path.
+
+FAST_NAMES = ("d", "e", "f", "l")
+plain_component = st.sampled_from(FAST_NAMES)
+fast_component = st.sampled_from([*FAST_NAMES, ".", ".."])
+
+
+def _inside(parts: list[str]) -> bool:
+    """Whether ``..`` never climbs above the scenario's root (native's is a real directory)."""
+    depth = 0
+    for part in parts:
+        depth += {"..": -1, ".": 0}.get(part, 1)
+        if depth < 0:
+            return False
+    return True
+
+
+plain_path = st.lists(plain_component, min_size=1, max_size=3).map(lambda p: "/" + "/".join(p))
+fast_path = st.one_of(
+    plain_path,  # what the fast paths take, most of the time
+    plain_path,
+    plain_path,
+    st.tuples(  # what they leave to the general walk
+        st.lists(fast_component, min_size=1, max_size=3).filter(_inside).map("/".join),
+        st.sampled_from(["", "/"]),
+    ).map(lambda pair: "/" + pair[0] + pair[1]),
+)
+CREATE = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC
+fast_step = st.one_of(
+    st.tuples(st.just("create"), fast_path, st.sampled_from([CREATE, os.O_CREAT | os.O_WRONLY])),
+    st.tuples(st.just("missing"), fast_path, st.sampled_from([os.O_RDONLY, os.O_WRONLY])),
+    st.tuples(st.just("rename"), fast_path, fast_path),
+    st.tuples(st.just("mkdir"), fast_path, st.just(0o755)),
+    st.tuples(st.just("rmdir"), fast_path, st.none()),
+    st.tuples(st.just("unlink"), fast_path, st.none()),
+    st.tuples(st.just("symlink"), fast_path, st.sampled_from(["d", "f", "d/e", "x", "l", "e"])),
+)
+
+
+def _create(d: Recorder, path: str, flags: int) -> None:
+    handle = d.open(path, flags, 0o644)
+    if handle is not None:
+        d.close(handle)
+
+
+def _fast_steps(steps: list[tuple[str, str, Any]]) -> Callable[[Recorder], None]:
+    """The scenario of ``steps``: each run after a probe of its path and of the path's
+    directory (the resolutions the fast paths take), and twice, so that the second meets what
+    the first made or failed to make."""
+
+    def scenario(d: Recorder) -> None:
+        d.mkdir("/d", 0o755)
+        d.mkdir("/d/e", 0o755)
+        touch(d, "/d/f", b"file")
+        touch(d, "/e", b"e")
+        d.symlink("d", "/l")
+        for op, path, argument in steps:
+            for _ in range(2):
+                d.stat(path, False)
+                d.stat(path.rstrip("/").rsplit("/", 1)[0] or "/")
+                if op == "create":
+                    _create(d, path, argument)
+                elif op == "missing":
+                    d.open(path, argument)
+                elif op == "rename":
+                    d.rename(path, argument)
+                elif op == "symlink":
+                    d.symlink(argument, path)
+                elif op == "mkdir":
+                    d.mkdir(path, argument)
+                else:
+                    getattr(d, op)(path)
+        for name in FAST_NAMES:  # what is where now (unrecorded steps would stop both alike)
+            d.stat("/" + name, False)
+            for inner in FAST_NAMES:
+                d.stat(f"/{name}/{inner}", False)
+
+    return scenario
+
+
+class _PrefixedNativeOps(NativeOps):
+    """Native calls below a directory, errors naming the paths as the scenario gave them."""
+
+    def call(self, name: str, args: tuple[Any, ...]) -> Any:
+        try:
+            return super().call(name, args)
+        except OSError as error:
+            raise OSError(
+                error.errno,
+                error.strerror,
+                self.guest(error.filename),
+                None,
+                self.guest(error.filename2),
+            ) from None
+
+
+@settings(max_examples=40, deadline=None)
+@given(steps=st.lists(fast_step, min_size=1, max_size=6))
+def test_the_fast_paths_match_native(tmp_path_factory: pytest.TempPathFactory, steps: Any) -> None:
+    """Creates, renames and opens of missing names, native in a directory vs the default
+    file system (a Mount) in its /tmp, each step twice with its directory remembered."""
+    native_root = str(tmp_path_factory.mktemp("fast"))
+    os.chmod(native_root, 0o755)
+    fs, _ = default_file_system()  # (not closed: its library mounts are shared)
+    fs.mkdir("/tmp/fast", 0o755)
+    umask = os.umask(0)  # the provider applies none: modes as asked on both sides
+    try:
+        native = run_recorded(_PrefixedNativeOps(native_root).call, "native", _fast_steps(steps))
+    finally:
+        os.umask(umask)
+    emulated = run_recorded(
+        ProviderOps(fs, prefix="/tmp/fast").call, "default fs", _fast_steps(steps)
+    )
+    problems = differences(native, emulated)
+    assert not problems, "\n".join(problems)
+
+
+def _fast_mounts_native(root: str) -> None:
+    """/m1, /m2, /m1/inner (tmpfs, see test_mount) and /ro, a read-only tmpfs holding
+    /ro/sub/f."""
+    linux_mounts(root)
+    tmpfs(root + "/ro")
+    os.mkdir(root + "/ro/sub", 0o755)
+    fd = os.open(root + "/ro/sub/f", os.O_CREAT | os.O_WRONLY, 0o644)
+    try:
+        os.write(fd, b"ro")
+    finally:
+        os.close(fd)
+    read_only(root + "/ro")
+
+
+def _fast_mounts_emulated() -> MountFileSystem:
+    ro = _memory()
+    ro.mkdir("/sub", 0o755)
+    _make(ro, "/sub/f", b"ro")
+    return MountFileSystem(
+        _memory(),
+        {"/m1": _memory(), "/m2": _memory(), "/m1/inner": _memory(), "/ro": ReadOnlyFileSystem(ro)},
+        create_mount_points=True,
+    )
+
+
+def _twice(d: Recorder, op: str, *args: Any) -> None:
+    """``op`` twice: the first remembers the path's directory, the second meets it there
+    (a handle opened is closed)."""
+    for _ in range(2):
+        result = getattr(d, op)(*args)
+        if op == "open" and result is not None:
+            d.close(result)
+
+
+def _fast_mount_cases(d: Recorder) -> None:
+    """What the fast paths must leave to the walk across mounts (each with its directories
+    remembered before), then the import system's write of bytecode, and races."""
+    rd, wr, excl = os.O_RDONLY, os.O_WRONLY, CREATE
+    touch(d, "/m1/f", b"one")
+    touch(d, "/m2/g", b"two")
+    d.mkdir("/m1/dir", 0o755)
+    touch(d, "/m1/dir/x", b"x")
+    d.symlink("f", "/m1/lf")
+    d.symlink("/m2/nothing", "/m1/dangling")
+    d.symlink("/m2", "/m1/lm2")
+    d.symlink("/m1/inner", "/m1/linner")
+    for path in ("/m1/f", "/m1/dir/x", "/m2/g", "/m1/inner", "/ro/sub/f", "/m1/lm2/g"):
+        d.stat(path)
+    for path in ("/m1/none", "/m1/dir/none", "/m1/inner/none", "/m1/lm2/none", "/ro/none"):
+        _twice(d, "open", path, rd)
+    _twice(d, "open", "/ro/sub/none", rd)
+    for path in ("/m1/inner", "/m1/f", "/m1/lf", "/m1/dangling", "/m1/linner", "/ro/sub/f"):
+        _twice(d, "open", path, excl, 0o644)  # EEXIST whatever is there, a mount point too
+    for path in ("/ro/sub/new", "/ro/new", "/m1/f/x", "/m1/dir/none/x", "/m1/none/"):
+        _twice(d, "open", path, excl, 0o644)
+    _twice(d, "open", "/m1/inner", os.O_CREAT | wr, 0o644)
+    for src, dst in (
+        ("/m1/f", "/m2/moved"),  # EXDEV
+        ("/m1/dir/x", "/m1/inner/x"),
+        ("/m1/lm2/g", "/m1/g"),
+        ("/m1/f", "/m1/dir"),  # a file over a directory, over a mount point
+        ("/m1/f", "/m1/inner"),
+        ("/m1/dir", "/m1/f"),
+        ("/m1/none", "/m1/x"),
+        ("/ro/sub/f", "/ro/sub/g"),
+        ("/m1/f/", "/m1/g"),
+    ):
+        d.stat(src, False)  # (a failed rename forgets every resolution: remembered again)
+        d.stat(dst, False)
+        d.rename(src, dst)
+    # the import system's write of bytecode: aside, then into place (twice: replacing)
+    for data in (b"first", b"second"):
+        d.open("/m1/dir/f.pyc", rd)
+        h = d.open("/m1/dir/f.pyc.1", excl, 0o644)
+        if h is not None:
+            d.pwrite(h, data, 0)
+            d.close(h)
+        d.rename("/m1/dir/f.pyc.1", "/m1/dir/f.pyc")
+        d.read_file("/m1/dir/f.pyc")
+    # a file moved over a link, over a dangling link; a link moved over a file
+    d.rename("/m1/dir/x", "/m1/lf")
+    d.stat("/m1/lf", False)
+    d.rename("/m1/lf", "/m1/dangling")
+    d.stat("/m1/dangling", False)
+    d.rename("/m1/linner", "/m1/dir/f.pyc")
+    d.stat("/m1/dir/f.pyc", False)
+    d.stat("/m1/dir/f.pyc/none")
+    # the remembered directory replaced by a link through the Mount: created where it leads
+    d.rename("/m1/dir", "/m1/old")
+    d.symlink("/m2", "/m1/dir")
+    h = d.open("/m1/dir/new", excl, 0o644)
+    if h is not None:
+        d.close(h)
+    d.stat("/m2/new")
+    d.open("/m1/dir/none", rd)
+    d.rename("/m1/dir/new", "/m1/dir/new2")
+    d.stat("/m2/new2")
+    d.listdir("/m1/old")
+
+
+@needs_mounts
+def test_the_fast_paths_across_mounts_behave_as_linux(directories: Callable[[], str]) -> None:
+    root = directories()
+    for point in ("/m1", "/m2", "/ro"):
+        os.mkdir(root + point, 0o755)
+    worker = mounted_worker(root, _fast_mounts_native)
+    try:
+        native = run_recorded(worker.call, "native", _fast_mount_cases)
+    finally:
+        worker.close()
+    emulated = run_recorded(ProviderOps(_fast_mounts_emulated()).call, "mount", _fast_mount_cases)
+    problems = differences(native, emulated)
+    assert not problems, "\n".join(problems)
+
+
+class _ChangingFirst(MemoryFileSystem):
+    """A memory file system that runs ``change`` once, just before it opens (``open_at``) or
+    renames (``rename_at``) a name ``name`` relative to a directory: a change through the
+    Mount racing with its fast paths, after they looked and before the provider acts."""
+
+    def __init__(self) -> None:
+        super().__init__(identity=Identity.root())
+        self.name = ""
+        self.change: Callable[[], None] | None = None
+        self.ran = False
+
+    def _before(self, at: object | None, name: str) -> None:
+        change = self.change
+        if change is not None and at is not None and name == self.name:
+            self.change = None
+            change()
+            self.ran = True
+
+    def open_at(self, at: object | None, path: str, flags: int, mode: int = 0o666) -> Any:
+        self._before(at, path)
+        return super().open_at(at, path, flags, mode)
+
+    def rename_at(self, src_at: object | None, src: str, dst_at: object | None, dst: str) -> None:
+        self._before(src_at, src)
+        super().rename_at(src_at, src, dst_at, dst)
+
+
+def _racing_mount() -> tuple[MountFileSystem, _ChangingFirst]:
+    """A Mount of a racing memory root holding /d and /m/x (covered), with a memory provider
+    on /m that holds /x/mounted."""
+    inner = _memory()
+    inner.mkdir("/x", 0o755)
+    _make(inner, "/x/mounted", b"mounted")
+    root = _ChangingFirst()
+    root.mkdir("/m", 0o755)
+    root.mkdir("/m/x", 0o755)
+    root.mkdir("/d", 0o755)
+    return MountFileSystem(root, {"/m": inner}), root
+
+
+def test_a_create_racing_with_a_directory_swap_through_the_mount_is_the_mounts() -> None:
+    """The remembered directory is renamed away and a link put in its place (through the
+    Mount) between the create's look and the provider's creation: the file is made in the
+    directory found (as if the create came first), never where the provider would resolve
+    the link (/m/x, covered by the mount); the next create follows the link in the Mount."""
+    mount, root = _racing_mount()
+    with mount:
+        assert mount.probe("/d/missing") is None  # /d remembered
+        with pytest.raises(FileNotFoundError):
+            mount.open("/d/f.pyc", os.O_RDONLY)
+
+        def swap() -> None:
+            mount.rename("/d", "/old")
+            mount.symlink("/m/x", "/d")
+
+        root.name, root.change = "new", swap
+        mount.open("/d/new", CREATE, 0o644).close()
+        assert root.ran  # the swap did run in the middle
+        assert mount.listdir("/old") == ["new"]
+        assert root.listdir("/m/x") == []  # the covered directory: untouched
+        assert mount.listdir("/m/x") == ["mounted"]
+        mount.open("/d/new2", CREATE, 0o644).close()
+        assert sorted(mount.listdir("/m/x")) == ["mounted", "new2"]
+        with pytest.raises(FileExistsError) as exists:
+            mount.open("/d/mounted", CREATE, 0o644)
+        assert exists.value.filename == "/d/mounted"
+
+
+def test_a_rename_racing_with_a_link_swap_through_the_mount_forgets() -> None:
+    """The file being renamed is replaced by a link (through the Mount), resolved through,
+    between the rename's look and the provider's rename: the provider moves the link, and
+    the Mount forgets what it resolved through it meanwhile."""
+    mount, root = _racing_mount()
+    with mount:
+        _make(mount, "/d/f.1", b"bytecode")
+        assert mount.stat("/d/f.1").st_size == 8  # /d remembered
+
+        def swap() -> None:
+            mount.unlink("/d/f.1")
+            mount.symlink("/m/x", "/d/f.1")
+            assert mount.stat("/d/f.1/mounted").st_size == 7  # resolved through the link
+
+        root.name, root.change = "f.1", swap
+        mount.rename("/d/f.1", "/d/f")
+        assert root.ran  # the swap did run in the middle
+        assert stat.S_ISLNK(mount.stat("/d/f", follow_symlinks=False).st_mode)
+        assert mount.stat("/d/f/mounted").st_size == 7
+        with pytest.raises(FileNotFoundError) as missing:
+            mount.stat("/d/f.1/mounted")
+        assert missing.value.filename == "/d/f.1/mounted"
+        with pytest.raises(FileNotFoundError):
+            mount.open("/d/f.1/new", CREATE, 0o644)
+
+
+@pytest.mark.parametrize("through_mount", [True, False], ids=["through the mount", "directly"])
+def test_the_fast_paths_check_every_directorys_permissions(through_mount: bool) -> None:
+    """As an unprivileged user, with /a/b remembered: search permission taken from /a (through
+    the Mount, or on its provider directly) fails the create, the rename and the open of a
+    missing name with EACCES as Linux does, write permission taken from /a/b the create and
+    the rename; given back, they work again."""
+    root = MemoryFileSystem(identity=Identity(1000, 1000))
+    root.mkdir("/a", 0o755)
+    root.mkdir("/a/b", 0o755)
+    _make(root, "/a/b/f", b"f")
+    mount = MountFileSystem(root)
+    chmod = mount.chmod if through_mount else root.chmod
+    with mount:
+        assert mount.probe("/a/b/missing") is None  # /a/b remembered
+        mount.open("/a/b/made", CREATE, 0o644).close()  # (the fast path, allowed)
+        for directory, mode, denied in (("/a", 0o600, "search"), ("/a/b", 0o555, "write")):
+            chmod(directory, mode)
+            calls: list[tuple[str, Callable[[], object]]] = [
+                ("/a/b/new", lambda: mount.open("/a/b/new", CREATE, 0o644)),
+                ("/a/b/f", lambda: mount.rename("/a/b/f", "/a/b/g")),
+            ]
+            if denied == "search":
+                calls.append(("/a/b/none", lambda: mount.open("/a/b/none", os.O_RDONLY)))
+            for name, call in calls:
+                with pytest.raises(PermissionError) as refused:
+                    call()
+                assert refused.value.errno == errno.EACCES and refused.value.filename == name
+            chmod(directory, 0o755)
+        mount.open("/a/b/new", CREATE, 0o644).close()
+        mount.rename("/a/b/f", "/a/b/g")
+        assert sorted(mount.listdir("/a/b")) == ["g", "made", "new"]

@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 import compat
 from vfs.arguments import check_access_mode, check_length, check_target
 from vfs.errors import named_error, os_error
-from vfs.limits import check_path, check_path_at
+from vfs.limits import check_path, check_path_at, name_too_long
 from vfs.mount.handle import MountedHandle
 from vfs.mount.nodes import MountNode, MountNodes
 from vfs.mount.resolver import EntryCache, RememberingWalk
@@ -55,6 +55,8 @@ _S_IFLNK = _stat.S_IFLNK
 _S_IFDIR = _stat.S_IFDIR
 _RESOLVED_OPEN = posix.O_CREAT | posix.O_TRUNC | O_TMPFILE_BIT
 """Opens that change something (a name, a file's size) resolve their path every time."""
+_RESOLVING = frozenset({_S_IFDIR, _S_IFLNK})
+"""The kinds of entry a path's resolution goes through: renaming them forgets resolutions."""
 T = TypeVar("T")
 Target = tuple[Mounted, Any, str]
 """Where the walk hands an operation over: (mount, the provider's start node, path from it)."""
@@ -183,6 +185,61 @@ class MountFileSystem(FileSystem):
         with RememberingWalk(self._cache, self._nodes, start) as walk:
             yield walk
 
+    def _known_parent(self, path: str) -> tuple[MountNode, str] | None:
+        """(directory, last name) of an absolute ``path`` whose directory part the walk
+        resolved before (the cache's ``heads``, as the walk itself takes it), each directory
+        searched on the way and the last one still searchable, and whose last component is
+        an ordinary name (no trailing slash, not ``.`` or ``..``); None for anything else,
+        which the general walk then resolves (and says what is wrong).
+
+        The fast paths of a create, a rename and an open of a missing name start here: from
+        there the general walk's only step is the lookup of the last name in that directory,
+        and its call into the provider is the same ``*_at`` relative to the directory's
+        node, so every check and error past the directory part is the provider's as before.
+        """
+        cut = path.rfind("/")
+        if cut <= 0:  # relative, or in the root: the general walk (one step anyway)
+            return None
+        name = path[cut + 1 :]
+        if not name or name in SPECIAL_NAMES:
+            return None
+        hit = self._cache.heads.get(path[:cut])
+        if hit is None:
+            return None
+        directory, _, searched = hit
+        may_search = self._nodes.may_search
+        for node in searched:
+            if not may_search(node):
+                return None  # the walk says where the search fails
+        if not may_search(directory):
+            return None
+        return directory, name
+
+    def _known_name(self, path: str) -> tuple[Mounted, Any, str, bool] | None:
+        """:meth:`_known_parent`'s directory and name, looked up: (mount, the directory's node
+        in it, name, whether the name is there). None where the general walk must go on: a
+        link there (followed, or not, in this namespace), a mount point's directory (the walk
+        crosses it), or a lookup that failed. What remains is what the walk would hand to
+        the provider as (its directory's node, the name), named directly."""
+        known = self._known_parent(path)
+        if known is None:
+            return None
+        directory, name = known
+        mounted = directory.mounted
+        nodes = mounted.nodes
+        try:
+            node = nodes.lookup(directory.node, name)
+            if node is None:
+                return mounted, directory.node, name, False
+            kind = nodes.kind(node)
+            if kind == _S_IFLNK:
+                return None
+            if kind == _S_IFDIR and mounted.points and nodes.key(node) in mounted.points:
+                return None
+        except OSError:  # the walk says it with the path's name
+            return None
+        return mounted, directory.node, name, True
+
     @staticmethod
     def _target(directory: MountNode, name: str, node: MountNode | None, trailing: bool) -> Target:
         """Where to act on what the walk found, without following it again: the last
@@ -304,6 +361,23 @@ class MountFileSystem(FileSystem):
         except OSError:
             return None
         generation = self._cache.generation
+        if at is None:
+            # Fast path: a name in a directory the walk found before (the finder's first look
+            # at each module after a directory was removed, which forgot every resolution):
+            # the general walk's last step, its call into the provider, and what it remembers.
+            known = self._known_name(path)
+            if known is not None:
+                mounted, inner, name, there = known
+                if not there:
+                    return None
+                try:
+                    st = mounted.fs.probe_at(inner, name, False)
+                except OSError:
+                    return None
+                if st is None:
+                    return None
+                self._remember(path, mounted, inner, name, generation)
+                return mounted.remap(st)
         try:
             with self._walk(at) as walk:  # stat_at's resolution, remembered as it is
                 directory, name, node, trailing, direct = _last_step(walk, path, follow_symlinks)
@@ -521,6 +595,9 @@ class MountFileSystem(FileSystem):
         forget = True
         generation = self._cache.changing()
         try:
+            if src_at is None and dst_at is None and self._rename_files(src, dst):
+                forget = False  # two files' names: no resolution changed (see the resolver)
+                return
             with self._walk(src_at) as sources, self._walk(dst_at) as targets:
                 old_dir, old_name, old_slash, _ = sources.parent(src)
                 new_dir, new_name, new_slash, _ = targets.parent(dst)
@@ -556,6 +633,37 @@ class MountFileSystem(FileSystem):
         finally:
             if forget or not self._cache.quiet_since(generation):
                 self._forget()
+
+    def _rename_files(self, src: str, dst: str) -> bool:
+        """Fast path of rename: a file (neither a directory nor a link) moved onto a free name
+        or over another such file, both directories found by the walk before, in one mount
+        (what writing bytecode aside and replacing the old does). The general walk would
+        find the same two directories and names, none of its checks (EXDEV, EBUSY for a mount
+        point or a directory holding one, the type checks) could fail, and its call into the
+        provider is this one. False, having done nothing, for anything else."""
+        old = self._known_parent(src)
+        if old is None:
+            return False
+        new = self._known_parent(dst)
+        if new is None:
+            return False
+        old_dir, old_name = old
+        new_dir, new_name = new
+        mounted = old_dir.mounted
+        if new_dir.mounted is not mounted:
+            return False
+        nodes = mounted.nodes
+        try:
+            node = nodes.lookup(old_dir.node, old_name)
+            if node is None or nodes.kind(node) in _RESOLVING:
+                return False
+            victim = nodes.lookup(new_dir.node, new_name)
+            if victim is not None and nodes.kind(victim) in _RESOLVING:
+                return False
+        except OSError:  # the walk says it with the paths' names
+            return False
+        mounted.fs.rename_at(old_dir.node, old_name, new_dir.node, new_name)
+        return True
 
     @staticmethod
     def _refuse_mount_point_rename(
@@ -673,6 +781,23 @@ class MountFileSystem(FileSystem):
                     handle.close()
             except (OSError, TypeError):  # gone, refused, or not hashable: see below
                 pass
+        if at is None and not flags & O_TMPFILE_BIT:
+            # Fast path: a name missing from a directory the walk found before (the import
+            # system's first look for a module's bytecode, then its creation aside): the
+            # general walk would look the name up there and, finding nothing, fail with ENOENT
+            # or have the provider create it relative to the directory's node; so does this,
+            # without walking the directory part again. Anything there (a file, a link, a
+            # mount point's directory) is the general path's, as is a name maybe too long.
+            known = self._known_name(path)
+            if known is not None and not known[3] and not name_too_long(known[2]):
+                if not flags & posix.O_CREAT:
+                    raise os_error(errno.ENOENT, path)
+                mounted, inner, name, _ = known
+                try:
+                    handle = mounted.fs.open_at(inner, name, flags, mode)
+                except OSError as error:
+                    raise named_error(error, path) from None
+                return MountedHandle(handle, mounted, path, self._forget)
         generation = self._cache.generation
         try:
             with self._walk(at) as walk:
