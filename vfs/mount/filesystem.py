@@ -644,7 +644,13 @@ class MountFileSystem(FileSystem):
         old = self._known_parent(src)
         if old is None:
             return False
-        new = self._known_parent(dst)
+        cut = dst.rfind("/")
+        if cut > 0 and src.rfind("/") == cut and src[:cut] == dst[:cut]:  # one directory
+            # (the common case: asked once), if the new name is an ordinary one
+            name = dst[cut + 1 :]
+            new = None if not name or name in SPECIAL_NAMES else (old[0], name)
+        else:
+            new = self._known_parent(dst)
         if new is None:
             return False
         old_dir, old_name = old
