@@ -14,6 +14,8 @@ Printed as medians of interleaved rounds (nothing is asserted):
   Native's cold rounds write bytecode into the directory's file system: on a disk's ext4
   their CPU time moved from about 120 to 290 us per module from one run to the next (the
   pairs of one run within a few percent), on a tmpfs (``--native-dir /dev/shm``) about 115 us.
+  So the cold target is judged against the tmpfs, the steady native (and the one the memory
+  file system stands for); the default directory's cold ratio says little from run to run.
   pyfakefs and PyFilesystem2 cannot import from their file systems at all (pyfakefs
   documents it as a limit), so they have no column.
 - the standard library imported inside a block vs outside one (a set of pure-Python modules
