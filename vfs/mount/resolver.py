@@ -12,7 +12,9 @@ meanwhile); a directory resolved for ``directory`` (a cwd) or opened is remember
 way. The directory
 part of an absolute path is remembered too (``heads``, as Linux's dcache keeps it), with the
 directories searched on the way: a later call in that directory looks up only its last
-component, after asking each of those directories again for search permission. Only nodes
+component, after asking each of those directories again for search permission (a create, a
+rename of files, an open or probe of a name take the directory from there without a walk:
+``MountFileSystem._known_parent``, the walk's own steps from that point). Only nodes
 of providers whose nodes last (``lasting``: they hold nothing and name the same directory
 while it is in the tree) are remembered.
 
