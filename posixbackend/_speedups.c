@@ -2050,22 +2050,23 @@ tracing_allocations(void)
  * scale's earlier rows, which raise the threshold and leave the heap in pieces: 2.0-2.2x native
  * CPU, 0.9x in such a mapping). NULL (no exception) where this does not apply or fails: off
  * glibc, while tracemalloc traces (its peak would count the 32 MiB asked for; the traced rows
- * measure memory, not time), when the block still lands in the heap (mallopt's M_MMAP_MAX 0), no
+ * measure memory, not time), when the block still lands in the heap (see below), no
  * memory, in a free-threaded build (its object allocator is mimalloc, not glibc).
  * mallopt(M_MMAP_THRESHOLD) would do it for the whole process instead: every other
  * allocation's placement changed and glibc's dynamic threshold switched off for good. */
-static int own_mappings_work = 1; /* cleared when a block above MAPPED_ABOVE was a heap one */
-
 static char *
 mapped_block(size_t alloc)
 {
 #if defined(__GLIBC__) && !defined(Py_GIL_DISABLED) /* (free-threaded: mimalloc's blocks) */
-    if (!own_mappings_work || tracing_allocations()) {
+    if (tracing_allocations()) {
         return NULL;
     }
     char *block = PyObject_Malloc((size_t)MAPPED_ABOVE + page_size());
     if (block != NULL && in_brk_heap(block)) {
-        own_mappings_work = 0; /* glibc maps nothing (M_MMAP_MAX 0): not asked again */
+        /* The heap had that much free (glibc serves a request from its top or a free chunk
+         * before it maps: a process that freed big heap blocks keeps up to twice the
+         * threshold on top), or glibc maps nothing (M_MMAP_MAX 0): the usual path, this time
+         * only -- the heap's state changes, and asking costs no page (nothing was touched). */
         PyObject_Free(block);
         return NULL;
     }

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import example, given, settings
@@ -28,6 +30,8 @@ from vfs import MemoryFileSystem
 from vfs.memory.nodes import RegularFile
 
 MIB = 1 << 20
+ROOT = Path(__file__).resolve().parents[2]
+"""The repository (from which ``tests`` imports)."""
 
 pytestmark = [
     pytest.mark.skipif(not accelerator.AVAILABLE, reason=accelerator.MISSING),
@@ -45,10 +49,17 @@ def content_of(handle: object) -> bytearray:
     return node.data
 
 
-def test_appends_past_a_mib_leave_the_heap_whatever_the_threshold() -> None:
-    """With glibc's threshold raised and a small heap block allocated after each 1 MiB append
-    (what keeps realloc from growing a heap block in place), the content is out of the brk
-    heap from its first MiB on, and holds what was written."""
+def in_a_fresh_process(scenario: str) -> None:
+    """Run this module's function ``scenario`` in a new interpreter: where a block lands
+    depends on the heap's whole history (a big free chunk or top left by an earlier test
+    serves even a 32 MiB request), which only a fresh process makes known."""
+    subprocess.run(
+        [sys.executable, "-c", f"from {__name__} import {scenario}; {scenario}()"],
+        cwd=ROOT, check=True, timeout=120,
+    )  # fmt: skip
+
+
+def appends_leave_the_heap() -> None:
     assert LIBC is not None
     raise_mmap_threshold()
     handle = MemoryFileSystem().open("/f", RDWR_CREATE, 0o644)
@@ -67,9 +78,14 @@ def test_appends_past_a_mib_leave_the_heap_whatever_the_threshold() -> None:
         handle.close()
 
 
-def test_a_truncate_gives_a_mapped_contents_memory_back() -> None:
-    """A 4 MiB content in its own mapping cut to 100 bytes keeps about 100 bytes allocated,
-    and grown again past a MiB holds the old 100 bytes, zeros, then what was written."""
+def test_appends_past_a_mib_leave_the_heap_whatever_the_threshold() -> None:
+    """With glibc's threshold raised and a small heap block allocated after each 1 MiB append
+    (what keeps realloc from growing a heap block in place), the content is out of the brk
+    heap from its first MiB on, and holds what was written."""
+    in_a_fresh_process("appends_leave_the_heap")
+
+
+def truncate_gives_memory_back() -> None:
     raise_mmap_threshold()
     handle = MemoryFileSystem().open("/f", RDWR_CREATE, 0o644)
     write = writer_of(handle)
@@ -83,6 +99,42 @@ def test_a_truncate_gives_a_mapped_contents_memory_back() -> None:
         assert handle.pread(2 * MIB, 0) == b"m" * 100 + bytes(4096 - 100) + b"n" * MIB
     finally:
         handle.close()
+
+
+def test_a_truncate_gives_a_mapped_contents_memory_back() -> None:
+    """A 4 MiB content in its own mapping cut to 100 bytes keeps about 100 bytes allocated,
+    and grown again past a MiB holds the old 100 bytes, zeros, then what was written."""
+    in_a_fresh_process("truncate_gives_memory_back")
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+
+
+def a_heap_landing_is_for_that_time_only() -> None:
+    assert LIBC is not None
+    # a big free top in the heap: glibc serves even the 32 MiB request from it
+    assert LIBC.mallopt(M_MMAP_THRESHOLD, 64 * MIB) and LIBC.mallopt(M_TRIM_THRESHOLD, 256 * MIB)
+    LIBC.free(LIBC.malloc(40 * MIB))
+    first = MemoryFileSystem().open("/f", RDWR_CREATE, 0o644)
+    second = MemoryFileSystem().open("/f", RDWR_CREATE, 0o644)
+    try:
+        assert writer_of(first)(b"a" * MIB, 0) == MIB
+        assert in_brk_heap(content_of(first))  # (the case: asked, it landed in the heap)
+        # the top given back, the threshold at its highest dynamic value again
+        assert LIBC.mallopt(M_MMAP_THRESHOLD, 32 * MIB) and LIBC.malloc_trim(0) in (0, 1)
+        assert writer_of(second)(b"b" * MIB, 0) == MIB
+        assert not in_brk_heap(content_of(second))  # asked again: a mapping now
+        assert first.pread(MIB, 0) == b"a" * MIB and second.pread(MIB, 0) == b"b" * MIB
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_content_that_landed_in_the_heap_does_not_keep_the_next_from_a_mapping() -> None:
+    """Regression: a 32 MiB request once served from the heap's free top switched the
+    mappings off for the process's life (the whole suite's later contents stayed in the
+    heap); now it is that content's case only."""
+    in_a_fresh_process("a_heap_landing_is_for_that_time_only")
 
 
 STARTS = st.sampled_from([0, MIB - 3000, 32 * MIB - 70_000])
