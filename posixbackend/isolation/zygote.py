@@ -233,11 +233,15 @@ def warm_up() -> None:
 
 def set_up_a_guest(request: Request) -> None:
     """A guest's set-up as its child goes through it, with no program: its file system, its
-    managed backend entered and left, and the snapshot of its files saved, both ways."""
+    managed backend entered and left (built at a first call, and not), and the snapshot of
+    its files saved, both ways."""
     guestfs.make_ready()  # (the child takes a copy made ahead: that path is the one warmed)
     run = GuestRun(request)
-    with run.block():
+    with run.block():  # (a guest that makes no call: its backend is never built)
         pass
+    run = GuestRun(request)
+    with run.block():
+        os.getcwd()  # (one that does: its backend is built at that first call)
     # what the child's snapshot of the guest's files loads on first use (tarfile's slot
     # names for copying members), both ways: a guest that left files, one that did not
     save_whole_snapshot(run.files.memory, io.BytesIO())
