@@ -200,6 +200,20 @@ def warm_up() -> None:
     assemble the seccomp filters' template; the code all that runs is first gathered
     together (:func:`gather_code`); then freeze the heap, so a child's collections skip
     everything here."""
+    # decimal is the library's no longer (vfs.snapshot loads it to read an archive), but
+    # guests import it, through fractions and statistics too: ~0.12 MB here (a few hundredths
+    # of a ms per fork) against ~4 ms and ~380 copied pages in each guest that imports it.
+    # pathlib (with urllib.parse and ipaddress: ~1 MB, ~8 ms per guest that imports it) is
+    # left out: the trivial candidate's cost comes first (Pool(preload=...) takes it).
+    # Imported before the rounds below: decimal registers its classes with the numbers ABCs,
+    # which makes every ABC's cache of negative answers stale; filled after it, those the
+    # set-up asks for (isinstance(Access.ALL, FileSystem): a walk of FileSystem's ~10
+    # subclasses) are current in every child, which no longer refills them (~40 copied
+    # pages each).
+    import decimal  # noqa: F401
+
+    import posixbackend.permissions.timelimit  # noqa: F401 - a time limit loads it otherwise
+
     limits = Limits()
     # the usual guest's memory, made once (run.files below is already a copy of it)
     guestfs.prepare_template(memory_limit=limits.memory_bytes)
@@ -216,15 +230,6 @@ def warm_up() -> None:
     gather_code(calls_made_by(once))
     for _ in range(WARM_UP_ROUNDS):
         set_up_a_guest(request)
-    # decimal is the library's no longer (vfs.snapshot loads it to read an archive), but
-    # guests import it, through fractions and statistics too: ~0.12 MB here (a few hundredths
-    # of a ms per fork) against ~4 ms and ~380 copied pages in each guest that imports it.
-    # pathlib (with urllib.parse and ipaddress: ~1 MB, ~8 ms per guest that imports it) is
-    # left out: the trivial candidate's cost comes first (Pool(preload=...) takes it)
-    import decimal  # noqa: F401
-
-    import posixbackend.permissions.timelimit  # noqa: F401 - a time limit loads it otherwise
-
     warm_child_paths(request)
     warm_fork_handlers()
     guestfs.make_ready()  # (last: the rounds above took theirs)
