@@ -55,6 +55,8 @@ died), the zygote kills every child's group and every spare, reaps them and the 
 
 from __future__ import annotations
 
+import _socket
+import array
 import contextlib
 import ctypes
 import errno
@@ -477,7 +479,7 @@ class Spare:
     socket (the zygote's end is ``channel``), which the zygote sends it once and closes."""
 
     pid: int
-    channel: socket.socket
+    channel: _socket.socket
 
 
 class Zygote:
@@ -503,7 +505,7 @@ class Zygote:
         self.wanted = spares
         self.spares: deque[Spare] = deque()
         """Spares not given a job yet, oldest first."""
-        self.children: dict[int, socket.socket] = {}
+        self.children: dict[int, _socket.socket] = {}
         """Children given a job and not reaped yet, with their spare's socket (it holds
         their namespaces: see :meth:`_dispose`)."""
         self.janitor: tuple[int, socket.socket] | None = None
@@ -572,14 +574,14 @@ class Zygote:
             except OSError as error:
                 return wire.pid_message(wire.SPAWN_FAILED, error.errno or 0)
             try:
-                socket.send_fds(spare.channel, [JOB], fds)
+                _send_fds(spare.channel, JOB, fds)
             except OSError:  # it died before its job (killed from outside): never used
                 self._bury(spare)
                 continue
             self.children[spare.pid] = spare.channel
             return wire.pid_message(wire.SPAWNED, spare.pid)
 
-    def _dispose(self, channel: socket.socket) -> None:
+    def _dispose(self, channel: _socket.socket) -> None:
         """Close a reaped child's spare socket through the janitor. The spare sent its
         namespaces on it before its job came (never read): the last reference to them is
         there, so their teardown (waiting for RCU grace periods: milliseconds) happens
@@ -630,7 +632,9 @@ class Zygote:
     def _fork_spare(self) -> Spare:
         gc.freeze()  # what the loop made since is the children's to skip too
         zygote = os.getpid()
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # (the C sockets: socket.socketpair wraps each end in a Python socket, two more
+        # objects and audit events, which the zygote pays in copied pages per spare)
+        ours, theirs = _socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = _fork_or_close(ours, theirs)
         if pid == 0:
             self._become_guest(theirs, zygote)
@@ -643,7 +647,7 @@ class Zygote:
         _, status, usage = os.wait4(pid, 0)
         return wire.REAPED + wire.REAP_RESULT.pack(pid, status, usage.ru_utime, usage.ru_stime)
 
-    def _become_guest(self, channel: socket.socket, zygote: int) -> NoReturn:
+    def _become_guest(self, channel: _socket.socket, zygote: int) -> NoReturn:
         """The forked child: leave the zygote behind, enter the namespaces and the minimal
         root, wait for the job's descriptors, then live the isolated child's life. Never
         returns into the zygote's loop, whatever happens."""
@@ -691,7 +695,12 @@ class Zygote:
             os._exit(SETUP_STATUS)
 
 
-def _fork_or_close(ours: socket.socket, theirs: socket.socket) -> int:
+def _send_fds(channel: _socket.socket, message: bytes, fds: list[int]) -> None:
+    """socket.send_fds, on a C socket (a spare's channel)."""
+    channel.sendmsg([message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+
+
+def _fork_or_close(ours: _socket.socket, theirs: _socket.socket) -> int:
     """os.fork for a child that will talk over the pair ``ours``/``theirs``; when the fork
     fails (or is interrupted) both are closed before the error goes on."""
     try:
