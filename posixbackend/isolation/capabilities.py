@@ -39,6 +39,9 @@ which would be each of a pool's children's ~50 us)."""
 _NO_CAPABILITIES: Final = (_CapHeader(LINUX_CAPABILITY_VERSION_3, 0), _CapSets())
 """capset's arguments for this process (pid 0), every set empty: made once (a pool's zygote
 makes them for its children; the kernel only reads them, as the version is one it knows)."""
+LIBC.capset.restype = ctypes.c_int
+"""(Looked up at import: CDLL makes a function object at an attribute's first look-up and
+keeps it, which would be each of a pool's children's, with ~10 copied pages.)"""
 
 
 def drop_capabilities() -> None:

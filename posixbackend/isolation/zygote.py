@@ -55,6 +55,8 @@ died), the zygote kills every child's group and every spare, reaps them and the 
 
 from __future__ import annotations
 
+import _socket
+import array
 import contextlib
 import ctypes
 import errno
@@ -159,6 +161,7 @@ def main(
     # pages of the zygote's per guest).
     FROZEN_HEAP.hit()
     SHARED_HASH_SEED.hit()
+    quiet_threading_fork_handler()
     fill_allocator_pools()
     give_back_free_heap()
     control.send(wire.READY)
@@ -199,6 +202,20 @@ def warm_up() -> None:
     assemble the seccomp filters' template; the code all that runs is first gathered
     together (:func:`gather_code`); then freeze the heap, so a child's collections skip
     everything here."""
+    # decimal is the library's no longer (vfs.snapshot loads it to read an archive), but
+    # guests import it, through fractions and statistics too: ~0.12 MB here (a few hundredths
+    # of a ms per fork) against ~4 ms and ~380 copied pages in each guest that imports it.
+    # pathlib (with urllib.parse and ipaddress: ~1 MB, ~8 ms per guest that imports it) is
+    # left out: the trivial candidate's cost comes first (Pool(preload=...) takes it).
+    # Imported before the rounds below: decimal registers its classes with the numbers ABCs,
+    # which makes every ABC's cache of negative answers stale; filled after it, those the
+    # set-up asks for (isinstance(Access.ALL, FileSystem): a walk of FileSystem's ~10
+    # subclasses) are current in every child, which no longer refills them (~40 copied
+    # pages each).
+    import decimal  # noqa: F401
+
+    import posixbackend.permissions.timelimit  # noqa: F401 - a time limit loads it otherwise
+
     limits = Limits()
     # the usual guest's memory, made once (run.files below is already a copy of it)
     guestfs.prepare_template(memory_limit=limits.memory_bytes)
@@ -215,15 +232,6 @@ def warm_up() -> None:
     gather_code(calls_made_by(once))
     for _ in range(WARM_UP_ROUNDS):
         set_up_a_guest(request)
-    # decimal is the library's no longer (vfs.snapshot loads it to read an archive), but
-    # guests import it, through fractions and statistics too: ~0.12 MB here (a few hundredths
-    # of a ms per fork) against ~4 ms and ~380 copied pages in each guest that imports it.
-    # pathlib (with urllib.parse and ipaddress: ~1 MB, ~8 ms per guest that imports it) is
-    # left out: the trivial candidate's cost comes first (Pool(preload=...) takes it)
-    import decimal  # noqa: F401
-
-    import posixbackend.permissions.timelimit  # noqa: F401 - a time limit loads it otherwise
-
     warm_child_paths(request)
     warm_fork_handlers()
     guestfs.make_ready()  # (last: the rounds above took theirs)
@@ -233,11 +241,15 @@ def warm_up() -> None:
 
 def set_up_a_guest(request: Request) -> None:
     """A guest's set-up as its child goes through it, with no program: its file system, its
-    managed backend entered and left, and the snapshot of its files saved, both ways."""
+    managed backend entered and left (built at a first call, and not), and the snapshot of
+    its files saved, both ways."""
     guestfs.make_ready()  # (the child takes a copy made ahead: that path is the one warmed)
     run = GuestRun(request)
-    with run.block():
+    with run.block():  # (a guest that makes no call: its backend is never built)
         pass
+    run = GuestRun(request)
+    with run.block():
+        os.getcwd()  # (one that does: its backend is built at that first call)
     # what the child's snapshot of the guest's files loads on first use (tarfile's slot
     # names for copying members), both ways: a guest that left files, one that did not
     save_whole_snapshot(run.files.memory, io.BytesIO())
@@ -361,6 +373,32 @@ def warm_fork_handlers(rounds: int = WARM_UP_ROUNDS) -> None:
                 handler()
 
 
+def quiet_threading_fork_handler() -> None:
+    """Make threading's at-fork handler do next to nothing in the zygote's children (it is a
+    function's code, so the handler os.fork calls is changed in place). It rebuilds
+    threading's state for a child whose parent ran other threads: new locks for the
+    module's and each thread's, the threads that did not survive the fork stopped. The
+    zygote runs its main thread alone, from its start (:func:`import_preloads` checks) to
+    its end, and forks from it: in its children that state is right as it is (no lock is
+    held but the main thread's own, which it holds in the child too; the same thread
+    ident), and rebuilding it copied ~40 of the zygote's pages per child (~0.12 ms). What
+    does change, the main thread's native id (the kernel's), is set, as CPython 3.13's
+    handler sets it (3.11's left the parent's). Left alone where other threads run, or
+    where threading has no such function."""
+    handler = getattr(threading, "_after_fork", None)  # (private: CPython 3.11-3.13)
+    if isinstance(handler, types.FunctionType) and threading.active_count() == 1:
+        handler.__code__ = _main_thread_after_fork.__code__
+        handler.__defaults__ = (threading.main_thread(),)
+
+
+def _main_thread_after_fork(main: threading.Thread | None = None) -> None:
+    """threading's at-fork handler in the zygote's children (see
+    :func:`quiet_threading_fork_handler`; ``main``: the main thread, given as a default)."""
+    set_native_id = getattr(main, "_set_native_id", None)  # (where threads have native ids)
+    if set_native_id is not None:
+        set_native_id()
+
+
 POOL_STATS: Final = re.compile(rb"^\s*\d+\s+(\d+)\s+\d+\s+\d+\s+(\d+)\s*$", re.MULTILINE)
 """A size class's row in sys._debugmallocstats(): class, block size, pools, blocks in use,
 free blocks in the pools in use."""
@@ -441,7 +479,7 @@ class Spare:
     socket (the zygote's end is ``channel``), which the zygote sends it once and closes."""
 
     pid: int
-    channel: socket.socket
+    channel: _socket.socket
 
 
 class Zygote:
@@ -467,7 +505,7 @@ class Zygote:
         self.wanted = spares
         self.spares: deque[Spare] = deque()
         """Spares not given a job yet, oldest first."""
-        self.children: dict[int, socket.socket] = {}
+        self.children: dict[int, _socket.socket] = {}
         """Children given a job and not reaped yet, with their spare's socket (it holds
         their namespaces: see :meth:`_dispose`)."""
         self.janitor: tuple[int, socket.socket] | None = None
@@ -536,14 +574,14 @@ class Zygote:
             except OSError as error:
                 return wire.pid_message(wire.SPAWN_FAILED, error.errno or 0)
             try:
-                socket.send_fds(spare.channel, [JOB], fds)
+                _send_fds(spare.channel, JOB, fds)
             except OSError:  # it died before its job (killed from outside): never used
                 self._bury(spare)
                 continue
             self.children[spare.pid] = spare.channel
             return wire.pid_message(wire.SPAWNED, spare.pid)
 
-    def _dispose(self, channel: socket.socket) -> None:
+    def _dispose(self, channel: _socket.socket) -> None:
         """Close a reaped child's spare socket through the janitor. The spare sent its
         namespaces on it before its job came (never read): the last reference to them is
         there, so their teardown (waiting for RCU grace periods: milliseconds) happens
@@ -594,7 +632,9 @@ class Zygote:
     def _fork_spare(self) -> Spare:
         gc.freeze()  # what the loop made since is the children's to skip too
         zygote = os.getpid()
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # (the C sockets: socket.socketpair wraps each end in a Python socket, two more
+        # objects and audit events, which the zygote pays in copied pages per spare)
+        ours, theirs = _socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = _fork_or_close(ours, theirs)
         if pid == 0:
             self._become_guest(theirs, zygote)
@@ -607,7 +647,7 @@ class Zygote:
         _, status, usage = os.wait4(pid, 0)
         return wire.REAPED + wire.REAP_RESULT.pack(pid, status, usage.ru_utime, usage.ru_stime)
 
-    def _become_guest(self, channel: socket.socket, zygote: int) -> NoReturn:
+    def _become_guest(self, channel: _socket.socket, zygote: int) -> NoReturn:
         """The forked child: leave the zygote behind, enter the namespaces and the minimal
         root, wait for the job's descriptors, then live the isolated child's life. Never
         returns into the zygote's loop, whatever happens."""
@@ -655,7 +695,12 @@ class Zygote:
             os._exit(SETUP_STATUS)
 
 
-def _fork_or_close(ours: socket.socket, theirs: socket.socket) -> int:
+def _send_fds(channel: _socket.socket, message: bytes, fds: list[int]) -> None:
+    """socket.send_fds, on a C socket (a spare's channel)."""
+    channel.sendmsg([message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+
+
+def _fork_or_close(ours: _socket.socket, theirs: _socket.socket) -> int:
     """os.fork for a child that will talk over the pair ``ours``/``theirs``; when the fork
     fails (or is interrupted) both are closed before the error goes on."""
     try:

@@ -150,6 +150,8 @@ class free_start:
 
 def _after_fork_in_child() -> None:
     """Only the forking thread exists in a forked child: keep its anchor alone."""
+    if not ANCHORS:  # (a pool's zygote: clearing an empty table still writes to it)
+        return
     mine = ANCHORS.get(get_ident())
     ANCHORS.clear()
     if mine is not None:

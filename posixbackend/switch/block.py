@@ -189,6 +189,7 @@ def backend(
     environ: Mapping[bytes, bytes] | None = None,
     process_handler: ProcessHandler | None = None,
     permissions: Permissions | None = None,
+    deferred: bool = False,
 ) -> BackendBlock:
     """A block served by the backend ``name`` ("native", "java", "managed" or "emulated").
 
@@ -199,6 +200,11 @@ def backend(
     refuses them. ``permissions`` (see :class:`~posixbackend.Permissions`) restrict what code
     in the block may do; inside a block that has permissions, a block without them gets the
     enclosing ones, and its file system defaults to the one ``allow_io`` grants.
+
+    An emulated backend with a ``cwd`` other than ``/`` is built at once, so that a missing
+    ``cwd`` fails here; ``deferred=True`` builds it at its first use even then (a block
+    whose code makes no call costs nothing more: an isolated guest's), when the caller knows
+    ``file_system`` has ``cwd`` (a missing one fails that first call).
     """
     kind = _KINDS.get(name) if name.__class__ is str else None
     if kind is None:
@@ -214,7 +220,7 @@ def backend(
             "file_system": file_system is not None, "cwd": cwd is not None,
             "umask": umask != 0o022, "time_resolution_ns": time_resolution_ns != 10**9,
             "identity": identity is not None, "environ": environ is not None,
-            "process_handler": process_handler is not None,
+            "process_handler": process_handler is not None, "deferred": deferred,
         }  # fmt: skip
         refused = [option for option, passed in given.items() if passed]
         if refused:
@@ -240,10 +246,10 @@ def backend(
         served: FileSystem = native_calls(file_system)
     else:
         served = file_system
-    if cwd is None or cwd == "/":  # nothing to check now: built at its first use
+    if cwd is None or cwd == "/" or deferred:  # nothing to check now: built at first use
         emulated = EmulatedBackend.deferred(
-            served, umask=umask, time_resolution_ns=time_resolution_ns, identity=identity,
-            environ=environ, process_handler=process_handler,
+            served, cwd=cwd or "/", umask=umask, time_resolution_ns=time_resolution_ns,
+            identity=identity, environ=environ, process_handler=process_handler,
         )  # fmt: skip
     else:
         emulated = EmulatedBackend(

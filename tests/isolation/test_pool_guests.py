@@ -182,6 +182,33 @@ def test_guests_of_one_pool_share_the_hash_seed_but_not_randomness(traces: Trace
     assert random_1 != random_2 and urandom_1 != urandom_2
 
 
+THREADS = """\
+import threading
+main = threading.main_thread()
+print(threading.active_count(), main is threading.current_thread(),
+      main.ident == threading.get_ident(), main.native_id == threading.get_native_id())
+seen = []
+helper = threading.Thread(target=lambda: seen.append(threading.current_thread().name),
+                          name="helper")
+helper.start()
+helper.join()
+print(seen, helper.is_alive(), [thread.name for thread in threading.enumerate()])
+"""
+
+
+def test_a_guests_threads_work_though_the_zygotes_fork_handler_does_nothing(
+    traces: Traces,
+) -> None:
+    # the zygote runs its main thread alone and makes threading's at-fork handler do nothing
+    # in its children (zygote.quiet_threading_fork_handler): the state a child inherits must
+    # be right as it is, for the guest's main thread and for the threads it starts
+    pool = traces.pool(workers=1, permissions=Permissions(allow_create_thread=True))
+    pooled = traces.seen(pool.submit(THREADS).result(timeout=30))
+    assert printed(pooled) == ["1 True True True", "['helper'] False ['MainThread']"], (
+        pooled.stderr
+    )
+
+
 LATE_IMPORTS = """\
 import sys
 print(sorted(name for name in ("decimal", "pathlib", "urllib.parse") if name in sys.modules))

@@ -6,8 +6,10 @@ an emulator of classic BPF (the few instructions the assembler emits)."""
 from __future__ import annotations
 
 import itertools
+import posix
 import struct
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -123,3 +125,26 @@ def test_the_emulator_sees_what_the_filter_refuses() -> None:
     assert run(program, numbers["kill"], arch.audit_arch, (1, 9, 0, 0, 0, 0)) == seccomp.refuse(1)
     assert run(program, arch.last_known + 1, arch.audit_arch, (0,) * 6) == seccomp.refuse(38)
     assert run(program, numbers["getpid"], arch.audit_arch, (0,) * 6) == seccomp.ALLOW
+
+
+def test_without_hot_calls_and_with_shared_returns_it_answers_as_before() -> None:
+    """On a kernel that caches constant answers, the filter has no hot calls first (they
+    never run it there); each leaf of the search jumps to one return per answer. Both only
+    shorten the program: the isolated policy's answers stay the chain's on every number."""
+    assert not seccomp.caches_answers("5.10.200") and seccomp.caches_answers("5.11.0-rc1")
+    assert seccomp.caches_answers("6.8.0-49-generic") and not seccomp.caches_answers("?")
+    for arch in seccomp.ARCHITECTURES.values():
+        cold = attrs.evolve(arch, hot=())
+        searched = seccomp.filter_program(cold, PID)
+        chained = decode(seccomp.filter_program(arch, PID, linear=True))
+        # the hot calls' comparisons and one instruction of each refused number are gone
+        assert len(searched) // 8 < len(seccomp.filter_program(arch, PID, linear=True)) // 8
+        code = decode(searched)
+        for nr in [*range(arch.last_known + 3), 0xFFFFFFFF]:
+            for audit in (arch.audit_arch, OTHER_ARCH):
+                assert run(code, nr, audit, (0,) * 6) == run(chained, nr, audit, (0,) * 6), nr
+    expected = seccomp.ARCHITECTURES[posix.uname().machine]
+    if seccomp.caches_answers(posix.uname().release):
+        assert seccomp.architecture() == attrs.evolve(expected, hot=())
+    else:
+        assert seccomp.architecture() is expected

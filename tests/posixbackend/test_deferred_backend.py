@@ -62,6 +62,28 @@ def test_arguments_are_checked_and_the_environment_copied_when_it_is_made(
         assert "PB_DEFERRED_PROBE" not in os.environ
 
 
+def test_a_block_asked_to_wait_builds_at_its_first_call_in_its_cwd() -> None:
+    """backend(deferred=True): a cwd other than / is not checked (nor entered) until the
+    first call (an isolated guest's block: its file system was made with its cwd)."""
+    fs = MemoryFileSystem()
+    fs.mkdir("/work")
+    idle = backend("managed", file_system=fs, cwd="/work", deferred=True)
+    with idle:
+        pass
+    assert idle.emulated is not None and not built(idle.emulated)
+    used = backend("managed", file_system=fs, cwd="/work", deferred=True)
+    with used:
+        with open("here", "w") as here:
+            here.write("x")
+        assert os.getcwd() == "/work" and fs.listdir("/work") == ["here"]
+    assert used.emulated is not None and built(used.emulated)
+    missing = backend("managed", file_system=MemoryFileSystem(), cwd="/missing", deferred=True)
+    with missing, pytest.raises(FileNotFoundError):  # (at the first call, not before)
+        os.getcwd()
+    with pytest.raises(TypeError, match="deferred"):
+        backend("native", deferred=True)
+
+
 def test_a_missing_attribute_is_an_attribute_error_before_and_after() -> None:
     emulated = EmulatedBackend.deferred(MemoryFileSystem())
     with pytest.raises(AttributeError, match="'EmulatedBackend' object has no attribute 'nope'"):
