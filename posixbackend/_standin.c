@@ -98,6 +98,29 @@ call_serve(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnam
     return result;
 }
 
+/* A block serves the caller (``backend``: its backend, a reference this takes): getattr(backend,
+ * method) called with the arguments, as StandIn.__call__ does. *lacking is set (and NULL
+ * returned, no exception) when the backend has no such method: the Python fallback then raises
+ * the error that says so. Shared by the StandIn type and the builtin stand-ins. */
+static PyObject *
+call_in_block(PyObject *backend, PyObject *method, PyObject *const *args, size_t nargsf,
+              PyObject *kwnames, int *lacking)
+{
+    PyObject *implementation = PyObject_GetAttr(backend, method);
+    Py_DECREF(backend);
+    *lacking = 0;
+    if (implementation != NULL) {
+        PyObject *result = PyObject_Vectorcall(implementation, args, nargsf, kwnames);
+        Py_DECREF(implementation);
+        return result;
+    }
+    if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        PyErr_Clear();
+        *lacking = 1;
+    }
+    return NULL;
+}
+
 static PyObject *
 standin_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
@@ -112,18 +135,11 @@ standin_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyO
             return PyObject_Vectorcall(self->native, args, nargsf, kwnames);
         }
         if (PyList_GET_SIZE(prefixes) == 0) {
-            /* a block serves: getattr(backend, method) called, as StandIn.__call__ does */
-            PyObject *implementation = PyObject_GetAttr(value, self->method);
-            Py_DECREF(value);
-            if (implementation != NULL) {
-                PyObject *result = PyObject_Vectorcall(implementation, args, nargsf, kwnames);
-                Py_DECREF(implementation);
+            int lacking;
+            PyObject *result = call_in_block(value, self->method, args, nargsf, kwnames, &lacking);
+            if (!lacking) {
                 return result;
             }
-            if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
-                return NULL;
-            }
-            PyErr_Clear(); /* the backend lacks it: the fallback raises the error that says so */
         }
         else {
             Py_DECREF(value);
@@ -373,19 +389,12 @@ standin_function_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
             return PyObject_Vectorcall(state->native, args, (size_t)nargs, kwnames);
         }
         if (PyList_GET_SIZE(prefixes) == 0) {
-            /* a block serves: getattr(backend, method) called, as StandIn.__call__ does */
-            PyObject *implementation = PyObject_GetAttr(value, state->method);
-            Py_DECREF(value);
-            if (implementation != NULL) {
-                PyObject *result =
-                    PyObject_Vectorcall(implementation, args, (size_t)nargs, kwnames);
-                Py_DECREF(implementation);
+            int lacking;
+            PyObject *result =
+                call_in_block(value, state->method, args, (size_t)nargs, kwnames, &lacking);
+            if (!lacking) {
                 return result;
             }
-            if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
-                return NULL;
-            }
-            PyErr_Clear(); /* the backend lacks it: the fallback raises the error that says so */
         }
         else {
             Py_DECREF(value);
