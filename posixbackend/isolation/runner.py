@@ -584,8 +584,10 @@ class _Supervision:
         reader.data += chunk
         if reader.cap is not None and len(reader.data) > reader.cap:
             del reader.data[reader.cap :]
-            self._close(fd)
+            # killed before its pipe is closed: a child writing on would otherwise get EPIPE
+            # and end on its own first (no SIGKILL: a flood that looked like a crash)
             self._kill(child, "output")
+            self._close(fd)
 
     def _on_writable(self, fd: int) -> None:
         view = self.writers[fd]

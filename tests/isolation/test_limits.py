@@ -11,8 +11,11 @@ import re
 import signal
 import textwrap
 import time
+from typing import Any
 
-from posixbackend.isolation import Limits, run_isolated
+import pytest
+
+from posixbackend.isolation import Limits, run_isolated, runner
 from posixbackend.permissions.policy import Permissions
 from tests.isolation.helpers import assert_nothing_left
 
@@ -62,6 +65,23 @@ def test_a_memory_error_without_a_memory_limit_is_just_an_exception() -> None:
     assert (result.limit_exceeded, result.reported_limit, result.exception) == (
         None, None, "MemoryError",
     )  # fmt: skip
+
+
+def test_an_output_flood_is_killed_before_its_pipe_is_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Regression (seen once under load): the parent closed the flooded pipe, then killed;
+    the guest, writing on, got EPIPE and ended on its own in between (signal None). The
+    window is widened here: the kill comes 0.3 s late."""
+    kill = runner._Supervision._kill
+
+    def late_kill(self: Any, child: Any, reason: str) -> None:
+        time.sleep(0.3)
+        kill(self, child, reason)
+
+    monkeypatch.setattr(runner._Supervision, "_kill", late_kill)
+    result = run_isolated("while True: print('x' * 999)", limits=Limits(output_bytes=100_000))
+    assert (result.limit_exceeded, result.signal) == ("output", signal.SIGKILL)
 
 
 def test_an_output_flood_is_cut_at_the_limit_and_stopped() -> None:
