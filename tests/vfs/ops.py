@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import os
 import stat
+from collections.abc import Callable
 from typing import Any
 
 from vfs import FileSystem, Handle
@@ -26,6 +27,11 @@ def _check(result: int, path: str) -> None:
     if result != 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code), path)
+
+
+def guest_error(error: OSError, guest: Callable[[object], object]) -> OSError:
+    """``error`` with its file names as the guest sees them (``guest`` maps a host name)."""
+    return OSError(error.errno, error.strerror, guest(error.filename), None, guest(error.filename2))
 
 
 class Ops:
@@ -272,13 +278,7 @@ class ProviderOps(Ops):
         try:
             return super().call(name, mapped)
         except OSError as error:
-            raise OSError(
-                error.errno,
-                error.strerror,
-                self.guest(error.filename),
-                None,
-                self.guest(error.filename2),
-            ) from None
+            raise guest_error(error, self.guest) from None
 
     def close(self) -> None:
         """Close the handles a scenario left open (as the native worker's exit does), then the

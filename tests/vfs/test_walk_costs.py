@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from posixbackend.defaultfs import default_file_system
 from tests.vfs.native_mounts import mounted_worker, needs_mounts, read_only, run_recorded, tmpfs
-from tests.vfs.ops import NativeOps, ProviderOps
+from tests.vfs.ops import NativeOps, ProviderOps, guest_error
 from tests.vfs.recording import Recorder, differences
 from tests.vfs.scenarios import touch
 from tests.vfs.test_mount import linux_mounts
@@ -495,13 +495,7 @@ class _PrefixedNativeOps(NativeOps):
         try:
             return super().call(name, args)
         except OSError as error:
-            raise OSError(
-                error.errno,
-                error.strerror,
-                self.guest(error.filename),
-                None,
-                self.guest(error.filename2),
-            ) from None
+            raise guest_error(error, self.guest) from None
 
 
 @settings(max_examples=40, deadline=None)
