@@ -98,6 +98,35 @@ call_serve(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnam
     return result;
 }
 
+/* Who serves a stand-in's call, in C's terms. The hot path of every os call: short. */
+enum serving { SERVED_FAILED, SERVED_NATIVELY, SERVED_BY_BLOCK, SERVED_BY_FALLBACK };
+
+/* SERVED_NATIVELY: no block serves (no park pending, no anchored thread, the context's ACTIVE
+ * None); SERVED_BY_BLOCK: a block does and no harness prefix asks for a frame walk, *backend
+ * its backend (a new reference); SERVED_BY_FALLBACK: the Python fallback decides;
+ * SERVED_FAILED: an exception is set. */
+static inline enum serving
+who_serves(PyObject **backend)
+{
+    if (pending || PyDict_GET_SIZE(anchors) != 0) {
+        return SERVED_BY_FALLBACK;
+    }
+    PyObject *value = NULL;
+    if (PyContextVar_Get(active, Py_None, &value) < 0) {
+        return SERVED_FAILED;
+    }
+    if (value == Py_None) {
+        Py_DECREF(value);
+        return SERVED_NATIVELY;
+    }
+    if (PyList_GET_SIZE(prefixes) != 0) {
+        Py_DECREF(value);
+        return SERVED_BY_FALLBACK;
+    }
+    *backend = value;
+    return SERVED_BY_BLOCK;
+}
+
 /* A block serves the caller (``backend``: its backend, a reference this takes): getattr(backend,
  * method) called with the arguments, as StandIn.__call__ does. *lacking is set (and NULL
  * returned, no exception) when the backend has no such method: the Python fallback then raises
@@ -125,25 +154,22 @@ static PyObject *
 standin_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     StandInObject *self = (StandInObject *)callable;
-    if (!pending && PyDict_GET_SIZE(anchors) == 0) {
-        PyObject *value = NULL;
-        if (PyContextVar_Get(active, Py_None, &value) < 0) {
-            return NULL;
+    PyObject *backend;
+    switch (who_serves(&backend)) {
+    case SERVED_NATIVELY:
+        return PyObject_Vectorcall(self->native, args, nargsf, kwnames);
+    case SERVED_BY_BLOCK: {
+        int lacking;
+        PyObject *result = call_in_block(backend, self->method, args, nargsf, kwnames, &lacking);
+        if (!lacking) {
+            return result;
         }
-        if (value == Py_None) {
-            Py_DECREF(value);
-            return PyObject_Vectorcall(self->native, args, nargsf, kwnames);
-        }
-        if (PyList_GET_SIZE(prefixes) == 0) {
-            int lacking;
-            PyObject *result = call_in_block(value, self->method, args, nargsf, kwnames, &lacking);
-            if (!lacking) {
-                return result;
-            }
-        }
-        else {
-            Py_DECREF(value);
-        }
+        break;
+    }
+    case SERVED_FAILED:
+        return NULL;
+    default: /* SERVED_BY_FALLBACK */
+        break;
     }
     return call_serve(callable, args, nargsf, kwnames);
 }
@@ -335,6 +361,48 @@ static struct PyModuleDef state_definition = {
     .m_free = state_free,
 };
 
+/* The real function, called as the specialized interpreter calls a builtin (an argument count
+ * its kind refuses: through vectorcall, for the real error). */
+static inline PyObject *
+call_native(StandInState *state, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    int plain = kwnames == NULL || PyTuple_GET_SIZE(kwnames) == 0;
+    switch (state->kind) {
+    case NATIVE_FASTCALL_KEYWORDS:
+        return ((_PyCFunctionFastWithKeywords)(void (*)(void))state->function)(
+            state->native_self, args, nargs, kwnames);
+    case NATIVE_FASTCALL:
+        if (plain) {
+            return ((_PyCFunctionFast)(void (*)(void))state->function)(
+                state->native_self, args, nargs);
+        }
+        break;
+    case NATIVE_O:
+        if (plain && nargs == 1) {
+            if (Py_EnterRecursiveCall(" while calling a Python object")) {
+                return NULL;
+            }
+            PyObject *result = state->function(state->native_self, args[0]);
+            Py_LeaveRecursiveCall();
+            return result;
+        }
+        break;
+    case NATIVE_NOARGS:
+        if (plain && nargs == 0) {
+            if (Py_EnterRecursiveCall(" while calling a Python object")) {
+                return NULL;
+            }
+            PyObject *result = state->function(state->native_self, NULL);
+            Py_LeaveRecursiveCall();
+            return result;
+        }
+        break;
+    default:
+        break;
+    }
+    return PyObject_Vectorcall(state->native, args, (size_t)nargs, kwnames);
+}
+
 static PyObject *
 standin_function_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                       PyObject *kwnames)
@@ -343,62 +411,23 @@ standin_function_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     if (state == NULL) {
         return NULL;
     }
-    if (!pending && PyDict_GET_SIZE(anchors) == 0) {
-        PyObject *value = NULL;
-        if (PyContextVar_Get(active, Py_None, &value) < 0) {
-            return NULL;
+    PyObject *backend;
+    switch (who_serves(&backend)) {
+    case SERVED_NATIVELY:
+        return call_native(state, args, nargs, kwnames);
+    case SERVED_BY_BLOCK: {
+        int lacking;
+        PyObject *result =
+            call_in_block(backend, state->method, args, (size_t)nargs, kwnames, &lacking);
+        if (!lacking) {
+            return result;
         }
-        if (value == Py_None) {
-            Py_DECREF(value);
-            /* the real function, called as the specialized interpreter calls a builtin (an
-             * argument count its kind refuses: through vectorcall, for the real error) */
-            int plain = kwnames == NULL || PyTuple_GET_SIZE(kwnames) == 0;
-            switch (state->kind) {
-            case NATIVE_FASTCALL_KEYWORDS:
-                return ((_PyCFunctionFastWithKeywords)(void (*)(void))state->function)(
-                    state->native_self, args, nargs, kwnames);
-            case NATIVE_FASTCALL:
-                if (plain) {
-                    return ((_PyCFunctionFast)(void (*)(void))state->function)(
-                        state->native_self, args, nargs);
-                }
-                break;
-            case NATIVE_O:
-                if (plain && nargs == 1) {
-                    if (Py_EnterRecursiveCall(" while calling a Python object")) {
-                        return NULL;
-                    }
-                    PyObject *result = state->function(state->native_self, args[0]);
-                    Py_LeaveRecursiveCall();
-                    return result;
-                }
-                break;
-            case NATIVE_NOARGS:
-                if (plain && nargs == 0) {
-                    if (Py_EnterRecursiveCall(" while calling a Python object")) {
-                        return NULL;
-                    }
-                    PyObject *result = state->function(state->native_self, NULL);
-                    Py_LeaveRecursiveCall();
-                    return result;
-                }
-                break;
-            default:
-                break;
-            }
-            return PyObject_Vectorcall(state->native, args, (size_t)nargs, kwnames);
-        }
-        if (PyList_GET_SIZE(prefixes) == 0) {
-            int lacking;
-            PyObject *result =
-                call_in_block(value, state->method, args, (size_t)nargs, kwnames, &lacking);
-            if (!lacking) {
-                return result;
-            }
-        }
-        else {
-            Py_DECREF(value);
-        }
+        break;
+    }
+    case SERVED_FAILED:
+        return NULL;
+    default: /* SERVED_BY_FALLBACK */
+        break;
     }
     return call_serve(state->inner, args, (size_t)nargs, kwnames);
 }
