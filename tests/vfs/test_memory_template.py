@@ -106,6 +106,21 @@ def test_times_are_the_copys_own_moment() -> None:
     assert status.st_mtime_ns == status.st_ctime_ns == copy.stat("/").st_mtime_ns
 
 
+def test_a_copy_made_ahead_takes_the_times_of_its_stamp(monkeypatch: pytest.MonkeyPatch) -> None:
+    template = MemoryTemplate(build_sample)
+    copy, stamp = template.new_ahead()
+    made = copy.stat("/").st_mtime_ns
+    assert copy.stat("/home/user/notes").st_ctime_ns == made  # (each status cached now)
+    paths = ["/", *tree(copy)]  # (listed before the stamp: a listing moves atime)
+    later = made + 5_000_000_000
+    monkeypatch.setattr("vfs.memory.template.time_ns", lambda: later)
+    stamp()
+    for path in paths:
+        status = copy.stat(path, follow_symlinks=False)
+        assert status.st_atime_ns == status.st_mtime_ns == status.st_ctime_ns == later, path
+    assert tree(copy) == tree(template.new())
+
+
 def test_identity_caps_and_errors_carry_over() -> None:
     def build(fs: MemoryFileSystem) -> None:
         fs.mkdir("/private", 0o700)

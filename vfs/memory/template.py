@@ -60,12 +60,31 @@ class MemoryTemplate:
 
     def new(self) -> MemoryFileSystem:
         """A fresh file system holding a copy of the template's tree."""
+        return self._new(None)
+
+    def new_ahead(self) -> tuple[MemoryFileSystem, Callable[[], None]]:
+        """A copy made now to be used later, and what gives every inode of it the times of
+        the moment it is called (as :meth:`new` called then would have them). One call per
+        inode on the copies kept here, no path resolved: for a process that forks children
+        each taking its own copy-on-write copy (a pool's zygote), stamped by the child. Call
+        it before the copy is used: it overwrites every time."""
+        made: list[Inode] = []
+        memory = self._new(made)
+
+        def stamp() -> None:
+            now = time_ns()
+            for inode in made:
+                inode.set_times(now, now, now)
+
+        return memory, stamp
+
+    def _new(self, made: list[Inode] | None) -> MemoryFileSystem:
         space = self._space
         copy = Space(None, None, space.error)
         copy.max_pages, copy.max_inodes = space.max_pages, space.max_inodes
         copy.used_pages, copy.used_inodes = space.used_pages, space.used_inodes
         return MemoryFileSystem.adopt(
-            lambda dev: _copy_tree(self._root, dev, time_ns(), copy),
+            lambda dev: _copy_tree(self._root, dev, time_ns(), copy, made),
             identity=self._identity,
             space=copy,
             next_inode=self._next_inode,
@@ -73,13 +92,18 @@ class MemoryTemplate:
         )
 
 
-def _copy_tree(root: Directory, dev: int, now: int, space: Space) -> Directory:
+def _copy_tree(
+    root: Directory, dev: int, now: int, space: Space, made: list[Inode] | None = None
+) -> Directory:
     """A copy of the tree under ``root`` on device ``dev``, every time ``now``; hard links
-    stay links (one copy per inode), contents are counted in ``space`` as the template's are.
-    Walked with a list, not recursion: a deep tree must not exhaust the stack."""
+    stay links (one copy per inode), contents are counted in ``space`` as the template's are;
+    each inode copied is added to ``made``, when given. Walked with a list, not recursion: a
+    deep tree must not exhaust the stack."""
     copies: dict[int, Inode] = {}
     new_root = _copy_node(root, dev, now, space)
     assert isinstance(new_root, Directory)
+    if made is not None:
+        made.append(new_root)
     pending = [(root, new_root)]
     while pending:
         original, directory = pending.pop()
@@ -90,6 +114,8 @@ def _copy_tree(root: Directory, dev: int, now: int, space: Space) -> Directory:
                 entries[name] = known
                 continue
             copied = _copy_node(node, dev, now, space)
+            if made is not None:
+                made.append(copied)
             if node.nlink > 1:
                 copies[id(node)] = copied
             entries[name] = copied
