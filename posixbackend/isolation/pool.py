@@ -4,10 +4,10 @@
 imports on every run. A pool starts one zygote (:mod:`posixbackend.isolation.zygote`) that
 has paid for them once; per guest the zygote gives the job to a child that confines itself
 exactly as run_isolated's child does before the guest's first line. The zygote forks these
-children ahead (up to :data:`MAX_SPARES`, one per worker): a spare has entered its namespaces
-and its minimal root (the slowest steps, and none depends on the job) before its job exists,
-and gets exactly one job. A guest's namespaces are torn down after the pool has its result,
-by the zygote's janitor, not on the guest's exit.
+children ahead (one per worker up to :data:`MAX_SPARES`, and one more): a spare has entered
+its namespaces and its minimal root (the slowest steps, and none depends on the job) before
+its job exists, and gets exactly one job. A guest's namespaces are torn down after the pool
+has its result, by the zygote's janitor, not on the guest's exit.
 
 Who watches the guest. The zygote is the child's parent (only a parent can fork without
 exec), but the limits are enforced here, by the caller's process, with run_isolated's own
@@ -59,8 +59,9 @@ from posixbackend.permissions.policy import Permissions
 
 SHUT_DOWN = "the pool was shut down before the guest ended"
 MAX_SPARES = 8
-"""The most children a pool's zygote keeps forked ahead (one per worker up to this: each
-holds a mount namespace and its own copy-on-write pages while it waits)."""
+"""The most children a pool's zygote keeps forked ahead beside the one more it forks to make
+them two at a time (one per worker up to this: each holds a mount namespace and its own
+copy-on-write pages while it waits)."""
 DEFAULT_PRELOAD: tuple[str, ...] = ()
 """What a pool's zygote imports for its guests unless told otherwise: nothing beyond what
 the isolated child needs anyway (re, collections, functools, itertools, json, math, random,

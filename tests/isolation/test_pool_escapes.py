@@ -169,7 +169,7 @@ def test_a_guest_cannot_reach_a_spare_or_the_janitor(traces: Traces) -> None:
     """The zygote's other children (spares waiting for their job on their own socket, and
     the janitor, which holds earlier guests' namespaces) are out of a guest's reach."""
     pool = traces.pool(workers=2, permissions=OPEN)
-    helpers = sorted(traces.note_helpers(pool, 3))  # two spares and the janitor
+    helpers = sorted(traces.note_helpers(pool, 4))  # three spares and the janitor
     attacker = traces.seen(
         pool.submit(SPARE_ATTACKS, argv=[str(pid) for pid in helpers]).result(timeout=30)
     )
