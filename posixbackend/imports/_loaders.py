@@ -80,7 +80,7 @@ class VirtualSourceLoader(_OnBackend, SourceFileLoader):  # type: ignore[misc]  
 
     def _cache_bytecode(self, source_path: str, bytecode_path: str, data: bytes) -> None:
         # importlib's mode: the source's (as get_code's path_stats just found it) | 0o200
-        known = self._source_mode
+        known, self._source_mode = self._source_mode, None  # used once: never a stale one
         if known is not None and known[0] == source_path:
             mode = known[1] | 0o200
         else:
