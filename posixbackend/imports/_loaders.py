@@ -69,22 +69,38 @@ class _OnBackend(_FileLoader):  # type: ignore[misc]  # importlib's concrete Fil
 class VirtualSourceLoader(_OnBackend, SourceFileLoader):  # type: ignore[misc]  # typeshed
     """A ``.py`` module (or package ``__init__.py``) in the virtual file system."""
 
+    _source_mode: tuple[str, int] | None = None
+    """(path, st_mode) of the last :meth:`path_stats`: get_code asks it of the source just
+    before it writes the bytecode, whose mode importlib takes from a second stat of it."""
+
     def path_stats(self, path: str) -> dict[str, Any]:
         st = self.served.stat(path)
+        self._source_mode = (path, st.st_mode)
         return {"mtime": st.st_mtime, "size": st.st_size}
 
     def _cache_bytecode(self, source_path: str, bytecode_path: str, data: bytes) -> None:
-        try:
-            mode = self.served.stat(source_path).st_mode | 0o200
-        except OSError:
-            mode = 0o666
+        # importlib's mode: the source's (as get_code's path_stats just found it) | 0o200
+        known, self._source_mode = self._source_mode, None  # used once: never a stale one
+        if known is not None and known[0] == source_path:
+            mode = known[1] | 0o200
+        else:
+            try:
+                mode = self.served.stat(source_path).st_mode | 0o200
+            except OSError:
+                mode = 0o666
         self.set_data(bytecode_path, data, _mode=mode)
 
     def set_data(self, path: str, data: Any, *, _mode: int = 0o666) -> None:
-        """Write a bytecode file; on any OSError forget about it, as importlib does."""
+        """Write a bytecode file; on any OSError forget about it, as importlib does. The
+        missing directories (``__pycache__``) are made only when the write finds its
+        directory missing: after the first module of a directory it is there, and importlib's
+        look for it first would cost a stat per module."""
         try:
-            files.make_parents(self.served, posixpath.dirname(path))
-            files.write_atomic(self.served, path, data, _mode)
+            try:
+                files.write_atomic(self.served, path, data, _mode)
+            except FileNotFoundError:
+                files.make_parents(self.served, posixpath.dirname(path))
+                files.write_atomic(self.served, path, data, _mode)
         except OSError as exc:
             _verbose_message("could not create {!r}: {!r}", path, exc)
         else:

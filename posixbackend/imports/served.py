@@ -12,6 +12,7 @@ import stat
 from typing import Any
 
 from vfs.makedirs import make_directories
+from vfs.provider import write_all
 
 READ_FLAGS = posix.O_RDONLY | posix.O_CLOEXEC
 CHUNK = 1 << 20
@@ -71,12 +72,25 @@ def is_file(served: Any, path: str) -> bool:
 
 
 def write_atomic(served: Any, path: str, data: bytes, mode: int) -> None:
-    """Write ``data`` to ``path`` as the import system does: aside, then renamed in place, so
-    a reader never sees a partial file."""
+    """Write ``data`` to ``path`` as the import system does: aside (created exclusively with
+    ``mode & 0o666`` less the umask), then renamed in place, so a reader never sees a partial
+    file. A plain name goes through a provider handle with no descriptor (as
+    :func:`read_file` reads), any other through a descriptor as os.open would."""
     aside = f"{path}.{id(path)}"
-    fd = served.open(
-        aside, posix.O_EXCL | posix.O_CREAT | posix.O_WRONLY | posix.O_CLOEXEC, mode & 0o666
-    )
+    flags = posix.O_EXCL | posix.O_CREAT | posix.O_WRONLY | posix.O_CLOEXEC
+    if type(path) is str and path and path.isascii() and "\x00" not in path:
+        handle = served.open_handle(aside, flags, mode & 0o666)
+        try:
+            try:
+                write_all(handle, data, 0)  # a short write (the file system full) is ENOSPC
+            finally:
+                handle.close()
+            served.replace(aside, path)
+        except BaseException:
+            _remove(served, aside)
+            raise
+        return
+    fd = served.open(aside, flags, mode & 0o666)
     try:
         try:
             view = memoryview(data)
@@ -86,11 +100,16 @@ def write_atomic(served: Any, path: str, data: bytes, mode: int) -> None:
             served.close(fd)
         served.replace(aside, path)
     except BaseException:
-        try:
-            served.unlink(aside)
-        except OSError:
-            pass  # the aside file may not exist any more: the error that matters is raised
+        _remove(served, aside)
         raise
+
+
+def _remove(served: Any, aside: str) -> None:
+    """Remove a bytecode file written aside, if it is still there (a failed write's)."""
+    try:
+        served.unlink(aside)
+    except OSError:
+        pass  # the aside file may not exist any more: the error that matters is raised
 
 
 def make_parents(served: Any, directory: str) -> None:

@@ -34,7 +34,7 @@ import pytest
 import posixbackend
 from posixbackend.permissions import Permissions
 from tests.switch.stdlib_harness import compare, error_facts, placeholder, run_managed, run_native
-from vfs import HostFileSystem
+from vfs import HostFileSystem, MemoryFileSystem
 
 
 @contextlib.contextmanager
@@ -220,6 +220,81 @@ def test_no_bytecode_written_when_python_is_told_not_to(monkeypatch: pytest.Monk
             return [vi_nobc.VALUE, sorted(os.listdir(root))]
 
     compare_everywhere(scenario)
+
+
+def test_bytecode_files_modes_and_missing_directories(bytecode_written: None) -> None:
+    """As importlib writes them: the source's mode with the owner's write bit, less the umask;
+    ``__pycache__`` made when missing, and no bytecode (nor anything aside) where it cannot
+    be made; each module's file written once whatever the others found."""
+
+    def scenario(root: str) -> Any:
+        write(f"{root}/a/vi_mode_a.py", "VALUE = 'a'\n")
+        write(f"{root}/a/vi_mode_b.py", "VALUE = 'b'\n")
+        write(f"{root}/b/vi_mode_c.py", "VALUE = 'c'\n")
+        write(f"{root}/b/__pycache__", "a file where the directory would go\n")
+        os.chmod(f"{root}/a/vi_mode_a.py", 0o440)
+        os.chmod(f"{root}/a/vi_mode_b.py", 0o604)
+        previous = os.umask(0o027)
+        try:
+            with importing_from(f"{root}/a", f"{root}/b"):
+                values = [importlib.import_module(f"vi_mode_{name}").VALUE for name in "abc"]
+        finally:
+            os.umask(previous)
+        cached = sorted(os.listdir(f"{root}/a/__pycache__"))
+        modes = [oct(os.stat(f"{root}/a/__pycache__/{name}").st_mode) for name in cached]
+        made = oct(os.stat(f"{root}/a/__pycache__").st_mode)
+        return [values, cached, modes, made, sorted(os.listdir(f"{root}/b"))]
+
+    compare_everywhere(scenario)
+
+
+def _import_filling_the_file_system(memory: MemoryFileSystem) -> Any:
+    """A module imported where its bytecode does not fit: (its value, what its directory and
+    ``__pycache__`` hold afterwards)."""
+    with posixbackend.backend("managed", file_system=memory, cwd="/"):
+        with importing_from("/mods"):
+            value = importlib.import_module("vi_full").VALUE
+        return [value, sorted(os.listdir("/mods")), sorted(os.listdir("/mods/__pycache__"))]
+
+
+def test_a_bytecode_write_that_fails_leaves_nothing(bytecode_written: None) -> None:
+    """ENOSPC part way through the bytecode file: the import works and nothing is left aside
+    (importlib forgets a bytecode file it cannot write)."""
+    memory = MemoryFileSystem(max_bytes=1 << 16)
+    memory.mkdir("/mods", 0o755)
+    memory.mkdir("/mods/__pycache__", 0o755)
+    source = "VALUE = 'fits'\n" + "".join(f"NAME_{n} = {n}\n" for n in range(1500))
+    with memory.open("/mods/vi_full.py", posix.O_WRONLY | posix.O_CREAT, 0o644) as handle:
+        handle.pwrite(source.encode(), 0)
+    filler = memory.open("/filler", posix.O_WRONLY | posix.O_CREAT, 0o644)
+    free = (1 << 16) - len(source) - 4096  # room for a part of the bytecode only
+    filler.pwrite(b"x" * free, 0)
+    filler.close()
+    assert _import_filling_the_file_system(memory) == ["fits", ["__pycache__", "vi_full.py"], []]
+
+
+def test_an_interrupted_bytecode_write_leaves_nothing(
+    bytecode_written: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An interruption while the bytecode file is written (between two bytecodes of the
+    writer) reaches the importer, and neither the file nor its aside copy stays."""
+    from vfs.memory.handle import MemoryHandle
+
+    memory = MemoryFileSystem()
+    memory.mkdir("/mods", 0o755)
+    with memory.open("/mods/vi_full.py", posix.O_WRONLY | posix.O_CREAT, 0o644) as handle:
+        handle.pwrite(b"VALUE = 'interrupted'\n", 0)
+
+    def interrupted(self: Any, data: Any, offset: int) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(MemoryHandle, "pwrite", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _import_filling_the_file_system(memory)
+    monkeypatch.undo()
+    assert sys.modules.get("vi_full") is None
+    assert sorted(memory.listdir("/mods")) == ["__pycache__", "vi_full.py"]
+    assert memory.listdir("/mods/__pycache__") == []
 
 
 def test_sourceless_bytecode_modules() -> None:
