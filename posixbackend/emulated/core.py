@@ -120,6 +120,36 @@ def _waiting_class(cls: type[T]) -> type[T]:
     return waiting
 
 
+def deferred_backend(  # noqa: PLR0917 - positional: a keyword call costs ~250 ns a block
+    cls: type[T],
+    file_system: FileSystem | Callable[[], FileSystem],
+    cwd: str,
+    umask: int,
+    time_resolution_ns: int,
+    identity: Identity | None,
+    environ: Mapping[bytes, bytes] | None,
+    process_handler: ProcessHandler | None,
+) -> T:
+    """:meth:`BackendCore.deferred` with every argument positional: what ``with backend(...)``
+    calls for each block (keyword arguments cost it ~250 ns)."""
+    if (
+        umask.__class__ is not int or time_resolution_ns.__class__ is not int
+        or not 0 <= umask <= 0o777 or time_resolution_ns < 1
+    ):  # (the usual plain ints pass without the call; the rest get its checks)
+        _check_options(umask, time_resolution_ns)
+    waiting: type[T] | None = getattr(cls, _WAITING, None)  # (_waiting_class's, inline)
+    if waiting is None or waiting.__base__ is not cls:
+        waiting = _waiting_class(cls)
+    backend: Any = object.__new__(waiting)
+    # A tuple of the arguments, _Pending's order. Set as an attribute, not through
+    # __dict__: the instance keeps it in its inline values, no dict made until built
+    backend._pending_build = (
+        file_system, cwd, umask, time_resolution_ns, identity,
+        dict(posix.environ if environ is None else environ), process_handler,
+    )  # fmt: skip
+    return cast("T", backend)
+
+
 Views = dict[int, tuple[os.stat_result, os.stat_result]]
 """id(stat result) -> (that result, held so that its id stays its own; its truncated copy)."""
 
@@ -185,22 +215,9 @@ class BackendCore:
         asked of it. ``file_system`` may be a callable that makes the provider then; ``cwd``
         is entered then too, so it must be a directory the provider is sure to have (its own
         root, or one it is made with): a missing one fails that first call."""
-        if (
-            umask.__class__ is not int or time_resolution_ns.__class__ is not int
-            or not 0 <= umask <= 0o777 or time_resolution_ns < 1
-        ):  # (the usual plain ints pass without the call; the rest get its checks)
-            _check_options(umask, time_resolution_ns)
-        waiting: type[Self] | None = getattr(cls, _WAITING, None)  # (_waiting_class's, inline)
-        if waiting is None or waiting.__base__ is not cls:
-            waiting = _waiting_class(cls)
-        backend = object.__new__(waiting)
-        # A tuple of the arguments, _Pending's order. Set as an attribute, not through
-        # __dict__: the instance keeps it in its inline values, no dict made until built
-        backend._pending_build = (
-            file_system, cwd, umask, time_resolution_ns, identity,
-            dict(posix.environ if environ is None else environ), process_handler,
-        )  # fmt: skip
-        return backend
+        return deferred_backend(
+            cls, file_system, cwd, umask, time_resolution_ns, identity, environ, process_handler
+        )
 
     def _build(self, pending: _Pending) -> None:
         """Build a deferred backend: its state is made aside and published in one step (no
