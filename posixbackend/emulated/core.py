@@ -120,6 +120,20 @@ def _waiting_class(cls: type[T]) -> type[T]:
     return waiting
 
 
+def environment_copy(environ: Mapping[bytes, bytes] | None) -> dict[bytes, bytes]:
+    """A copy of ``environ`` (None: the process's environment, ``posix.environ``).
+
+    A dict's own ``copy()``, not ``dict(...)``: once a variable was deleted (or the table grew
+    sparse) ``dict(posix.environ)`` inserts every item again, ~25 ns each (38 variables:
+    1.1 us against 0.2; 337: 9.5 us against 1.3), where ``copy()`` clones the table whenever
+    at most a third of it is deleted entries. Every block pays it: one ``del os.environ[...]``
+    anywhere in the process once made each block ~1 us slower."""
+    source = posix.environ if environ is None else environ
+    if source.__class__ is dict:
+        return source.copy()
+    return dict(source)
+
+
 def deferred_backend(  # noqa: PLR0917 - positional: a keyword call costs ~250 ns a block
     cls: type[T],
     file_system: FileSystem | Callable[[], FileSystem],
@@ -145,9 +159,9 @@ def deferred_backend(  # noqa: PLR0917 - positional: a keyword call costs ~250 n
     # __dict__: the instance keeps it in its inline values, no dict made until built
     backend._pending_build = (
         file_system, cwd, umask, time_resolution_ns, identity,
-        dict(posix.environ if environ is None else environ), process_handler,
+        environment_copy(environ), process_handler,
     )  # fmt: skip
-    return cast("T", backend)
+    return backend  # type: ignore[no-any-return]  # (cast() would cost a call a block)
 
 
 Views = dict[int, tuple[os.stat_result, os.stat_result]]
@@ -267,7 +281,7 @@ class BackendCore:
         self._umask = umask
         self._resolution = time_resolution_ns
         self._truncated = _views_at(time_resolution_ns)
-        self._environ: dict[bytes, bytes] = dict(posix.environ if environ is None else environ)
+        self._environ: dict[bytes, bytes] = environment_copy(environ)
         self._cwd: object | None = None
         """The provider's reference to the current directory (None: the root, until a chdir)."""
         self._virtual_fds_unreported = True

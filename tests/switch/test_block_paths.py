@@ -182,6 +182,26 @@ def test_the_last_block_out_leaves_a_park_pending(
     settled()
 
 
+def test_a_block_sees_the_environment_as_it_was_made(path: str) -> None:
+    # (a deleted variable leaves a hole in posix.environ's table: the copy skips it too)
+    os.environ["POSIXBACKEND_TEST_GONE"] = "1"
+    del os.environ["POSIXBACKEND_TEST_GONE"]
+    os.environ["POSIXBACKEND_TEST_KEPT"] = "kept"
+    try:
+        block = backend("managed", file_system=memory())
+        os.environ["POSIXBACKEND_TEST_LATER"] = "later"
+        with block:
+            assert os.environ.get("POSIXBACKEND_TEST_KEPT") == "kept"
+            assert "POSIXBACKEND_TEST_LATER" not in os.environ
+            assert "POSIXBACKEND_TEST_GONE" not in os.environ
+            os.environ["POSIXBACKEND_TEST_INSIDE"] = "inside"
+        assert "POSIXBACKEND_TEST_INSIDE" not in os.environ
+    finally:
+        os.environ.pop("POSIXBACKEND_TEST_KEPT", None)
+        os.environ.pop("POSIXBACKEND_TEST_LATER", None)
+    settled()
+
+
 SWITCH_CODE = str(Path(posixbackend.switch.__file__).parent)
 
 
