@@ -1217,15 +1217,24 @@ installation_leave(void)
                 result = PyErr_Occurred() ? -1 : 0; /* (the Python method decides) */
                 goto done;
             }
-            Py_ssize_t position = 0;
-            PyObject *name;
-            Py_hash_t hash;
-            while (_PySet_NextEntry(names, &position, &name, &hash)) {
+            PyObject *each = PyObject_GetIter(names), *name; /* (public API: 3.11-3.13) */
+            if (each == NULL) {
+                result = -1;
+                goto done;
+            }
+            while ((name = PyIter_Next(each)) != NULL) {
                 int loaded = PyDict_Contains(modules, name);
+                Py_DECREF(name);
                 if (loaded != 0) {
+                    Py_DECREF(each);
                     result = loaded < 0 ? -1 : 0;
                     goto done;
                 }
+            }
+            Py_DECREF(each);
+            if (PyErr_Occurred()) {
+                result = -1;
+                goto done;
             }
         }
     }
