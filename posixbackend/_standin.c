@@ -891,12 +891,17 @@ error:
  * pass to the RLock's and count in the same C call (an interrupt lands before or after both).
  * While the count is 0 no thread is inside one of the Installation's locked sections, so the
  * block methods below, holding the GIL and running no Python code, may read and change its
- * state without taking the lock (two RLock calls less each, ~1.3k instructions a block). */
+ * state without taking the lock (two RLock calls less each, ~1.3k instructions a block); and
+ * while no acquisition was made since they last read that state (``taken``), it is what they
+ * read, but for what they changed themselves (the Installation changes it under its lock
+ * only). */
 
 typedef struct {
     PyObject_HEAD
     PyObject *rlock;
     Py_ssize_t holders;
+    unsigned long long taken; /* acquisitions ever: what the block methods read is still
+                               * the installation's state while this has not moved */
 } CountedLockObject;
 
 static PyObject *s_acquire_name, *s_release_name;
@@ -919,6 +924,7 @@ counted_acquire(CountedLockObject *self, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     self->holders += held;
+    self->taken += held;
     return taken;
 }
 
@@ -930,6 +936,7 @@ counted_enter(CountedLockObject *self, PyObject *Py_UNUSED(ignored))
         return NULL;
     }
     self->holders += 1;
+    self->taken += 1;
     return taken;
 }
 
@@ -963,6 +970,7 @@ counted_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     }
     self->rlock = Py_NewRef(rlock);
     self->holders = 0;
+    self->taken = 0;
     return (PyObject *)self;
 }
 
@@ -1072,30 +1080,6 @@ flag_of(PyObject *name)
     return PyObject_IsTrue(value);
 }
 
-/* Add ``delta`` to the installation's users; the new count, or -1 (error). */
-static Py_ssize_t
-add_user(Py_ssize_t delta)
-{
-    PyObject *users = PyDict_GetItemWithError(installation_state, s_users); /* borrowed */
-    if (users == NULL) {
-        if (!PyErr_Occurred()) {
-            PyErr_SetObject(PyExc_AttributeError, s_users);
-        }
-        return -1;
-    }
-    Py_ssize_t count = PyLong_AsSsize_t(users);
-    if (count == -1 && PyErr_Occurred()) {
-        return -1;
-    }
-    PyObject *now = PyLong_FromSsize_t(count + delta);
-    if (now == NULL) {
-        return -1;
-    }
-    int failed = PyDict_SetItem(installation_state, s_users, now);
-    Py_DECREF(now);
-    return failed ? -1 : count + delta;
-}
-
 /* A new reference to the installation's attribute ``name`` (AttributeError when missing). */
 static PyObject *
 dict_get_new(PyObject *name)
@@ -1110,155 +1094,169 @@ dict_get_new(PyObject *name)
     return Py_NewRef(value);
 }
 
-/* Installation.enter's common case, under its lock: the stand-ins in place and their finder in
- * sys.meta_path (a pending park is called off). 1 done, 0 not the common case (nothing done),
- * -1 error (nothing done). */
+/* The installation's state as the block methods last read it, valid while its lock was not
+ * taken since (``taken``): they keep _users and _pending in step as they write them. */
+static struct {
+    int valid;
+    unsigned long long taken;
+    int parked, built, pinned, kept, pending;
+    Py_ssize_t users;
+    PyObject *finder; /* strong */
+} seen = {0};
+
+/* ``seen`` read again if the lock was taken since: 0, or -1 (error; ``seen`` invalid). */
+static int
+refresh_seen(void)
+{
+    unsigned long long taken = ((CountedLockObject *)installation_lock)->taken;
+    if (seen.valid && seen.taken == taken) {
+        return 0;
+    }
+    seen.valid = 0;
+    int parked = flag_of(s_parked), pinned = flag_of(s_pinned), kept = flag_of(s_kept);
+    int pending_now = flag_of(s_pending), built = flag_of(s_replacements);
+    if (parked < 0 || pinned < 0 || kept < 0 || pending_now < 0 || built < 0) {
+        return -1;
+    }
+    PyObject *users = PyDict_GetItemWithError(installation_state, s_users); /* borrowed */
+    Py_ssize_t count = users == NULL ? -1 : PyLong_AsSsize_t(users);
+    if (users == NULL || (count == -1 && PyErr_Occurred())) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetObject(PyExc_AttributeError, s_users);
+        }
+        return -1;
+    }
+    PyObject *finder = dict_get_new(s_finder);
+    if (finder == NULL) {
+        return -1;
+    }
+    Py_XSETREF(seen.finder, finder);
+    seen.parked = parked;
+    seen.pinned = pinned;
+    seen.kept = kept;
+    seen.pending = pending_now;
+    seen.built = built;
+    seen.users = count;
+    seen.taken = taken;
+    seen.valid = 1;
+    return 0;
+}
+
+/* The installation's _users set to ``count`` (and ``seen``): 0, or -1 (error, nothing set). */
+static int
+store_users(Py_ssize_t count)
+{
+    PyObject *now = PyLong_FromSsize_t(count);
+    if (now == NULL) {
+        return -1;
+    }
+    int failed = PyDict_SetItem(installation_state, s_users, now);
+    Py_DECREF(now);
+    if (failed) {
+        seen.valid = 0;
+        return -1;
+    }
+    seen.users = count;
+    return 0;
+}
+
+/* The installation's _pending set to ``flag`` (and ``seen``, and the stand-ins' copy). */
+static int
+store_pending(int flag)
+{
+    if (PyDict_SetItem(installation_state, s_pending, flag ? Py_True : Py_False) < 0) {
+        seen.valid = 0;
+        return -1;
+    }
+    seen.pending = flag;
+    pending = flag;
+    return 0;
+}
+
+/* Installation.enter's common case, while nobody holds its lock: the stand-ins in place and
+ * their finder in sys.meta_path (a pending park is called off). 1 done, 0 not the common case
+ * (nothing done), -1 error (nothing done). */
 static int
 installation_enter(void)
 {
     if (!lock_free()) {
         return 0;
     }
-    int result = 0;
-    int parked = flag_of(s_parked);
-    if (parked != 0) {
-        result = parked < 0 ? -1 : 0;
-        goto done;
+    if (refresh_seen() < 0) {
+        return -1;
     }
-    PyObject *replacements = dict_get_new(s_replacements);
-    if (replacements == NULL) {
-        result = -1;
-        goto done;
-    }
-    int built = PyObject_IsTrue(replacements);
-    Py_DECREF(replacements);
-    if (built <= 0) {
-        result = built;
-        goto done;
-    }
-    PyObject *finder = dict_get_new(s_finder);
-    if (finder == NULL) {
-        result = -1;
-        goto done;
+    if (seen.parked || !seen.built) {
+        return 0;
     }
     PyObject *meta_path = PyDict_GetItemWithError(sys_dict, s_meta_path); /* borrowed */
     int present = 0;
     if (meta_path != NULL && PyList_CheckExact(meta_path)) {
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(meta_path); i++) {
-            if (PyList_GET_ITEM(meta_path, i) == finder) { /* identity, as _add_finder */
+            if (PyList_GET_ITEM(meta_path, i) == seen.finder) { /* identity, as _add_finder */
                 present = 1;
                 break;
             }
         }
     }
-    Py_DECREF(finder);
     if (!present) {
-        goto done;
+        return PyErr_Occurred() ? -1 : 0;
     }
-    int was_pending = flag_of(s_pending);
-    if (was_pending < 0) {
-        result = -1;
-        goto done;
+    if (store_users(seen.users + 1) < 0) {
+        return -1;
     }
-    if (add_user(1) < 0) {
-        result = -1;
-        goto done;
+    if (seen.pending && store_pending(0) < 0) {
+        /* (MemoryError only) the park stays pending, which a stand-in's settle() finds
+         * with this block counted: it parks nothing */
+        PyErr_Clear();
     }
-    if (was_pending) { /* the last step: it cannot fail */
-        if (PyDict_SetItem(installation_state, s_pending, Py_False) < 0) {
-            PyErr_Clear(); /* (an instance attribute of a bool: only MemoryError) */
-        }
-        pending = 0;
-    }
-    result = 1;
-done:
-    return result;
+    return 1;
 }
 
-/* Installation.leave's common case under its lock: one user less; after the last one a park
- * is pending (unless pinned, kept, parked). 1 done, 0 not the common case (a module in
- * EAGER_PARKING loaded: the Python leave parks at once; nothing done), -1 error. */
+/* Installation.leave's common case, while nobody holds its lock: one user less; after the
+ * last one a park is pending (unless pinned, kept, parked). 1 done, 0 not the common case (a
+ * module in EAGER_PARKING loaded: the Python leave parks at once; nothing done), -1 error. */
 static int
 installation_leave(void)
 {
     if (!lock_free()) {
         return 0;
     }
-    int result = 1;
-    PyObject *users = dict_get_new(s_users);
-    if (users == NULL) {
-        result = -1;
-        goto done;
+    if (refresh_seen() < 0) {
+        return -1;
     }
-    Py_ssize_t count = PyLong_AsSsize_t(users);
-    Py_DECREF(users);
-    if (count == -1 && PyErr_Occurred()) {
-        result = -1;
-        goto done;
-    }
-    int to_park = 0;
-    if (count == 1) {
-        /* not (pinned or kept or parked) and replacements, in that order (pinned: the
-         * launcher's, and any program's that calls install(), decided at the first) */
-        PyObject *const names[] = {s_pinned, s_kept, s_parked, s_replacements};
-        to_park = 1;
-        for (size_t i = 0; to_park && i < 4; i++) {
-            int set = flag_of(names[i]);
-            if (set < 0) {
-                result = -1;
-                goto done;
-            }
-            to_park = i < 3 ? !set : set;
+    Py_ssize_t count = seen.users;
+    int to_park = count == 1 && !(seen.pinned || seen.kept || seen.parked) && seen.built;
+    if (to_park) { /* any module of EAGER_PARKING (read now: a test may change it) */
+        PyObject *modules = PyDict_GetItemWithError(sys_dict, s_modules); /* borrowed */
+        PyObject *names = PyDict_GetItemWithError(eager, s_eager_parking); /* borrowed */
+        if (modules == NULL || names == NULL || !PyAnySet_CheckExact(names)) {
+            return PyErr_Occurred() ? -1 : 0; /* (the Python method decides) */
         }
-        if (to_park) { /* any module of EAGER_PARKING (read now: a test may change it) */
-            PyObject *modules = PyDict_GetItemWithError(sys_dict, s_modules); /* borrowed */
-            PyObject *names = PyDict_GetItemWithError(eager, s_eager_parking); /* borrowed */
-            if (modules == NULL || names == NULL || !PyAnySet_CheckExact(names)) {
-                result = PyErr_Occurred() ? -1 : 0; /* (the Python method decides) */
-                goto done;
-            }
-            PyObject *each = PyObject_GetIter(names), *name; /* (public API: 3.11-3.13) */
-            if (each == NULL) {
-                result = -1;
-                goto done;
-            }
-            while ((name = PyIter_Next(each)) != NULL) {
-                int loaded = PyDict_Contains(modules, name);
-                Py_DECREF(name);
-                if (loaded != 0) {
-                    Py_DECREF(each);
-                    result = loaded < 0 ? -1 : 0;
-                    goto done;
-                }
-            }
-            Py_DECREF(each);
-            if (PyErr_Occurred()) {
-                result = -1;
-                goto done;
+        PyObject *each = PyObject_GetIter(names), *name; /* (public API: 3.11-3.13) */
+        if (each == NULL) {
+            return -1;
+        }
+        while ((name = PyIter_Next(each)) != NULL) {
+            int loaded = PyDict_Contains(modules, name);
+            Py_DECREF(name);
+            if (loaded != 0) {
+                Py_DECREF(each);
+                return loaded < 0 ? -1 : 0;
             }
         }
-    }
-    if (to_park && PyDict_SetItem(installation_state, s_pending, Py_True) < 0) {
-        result = -1;
-        goto done;
-    }
-    if (add_user(-1) < 0) {
-        if (to_park) { /* undo the step before: nothing done */
-            PyObject *type, *value, *tb;
-            PyErr_Fetch(&type, &value, &tb);
-            if (PyDict_SetItem(installation_state, s_pending, Py_False) < 0) {
-                PyErr_Clear();
-            }
-            PyErr_Restore(type, value, tb);
+        Py_DECREF(each);
+        if (PyErr_Occurred()) {
+            return -1;
         }
-        result = -1;
-        goto done;
     }
-    if (to_park) {
-        pending = 1;
+    if (store_users(count - 1) < 0) {
+        return -1;
     }
-done:
-    return result;
+    if (to_park && store_pending(1) < 0) {
+        /* (MemoryError only) counted out, no park pending: the next block's leave decides */
+        PyErr_Clear();
+    }
+    return 1;
 }
 
 /* A slot of a BackendBlock (exactly: a subclass may put a property over it), borrowed; NULL
