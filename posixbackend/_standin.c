@@ -882,6 +882,609 @@ error:
     return NULL;
 }
 
+
+
+/* -- CountedLock: the installation's lock, whose holders the block methods can see ----------
+ *
+ * CountedLock(rlock) is ``rlock`` (a threading.RLock) with a count of the acquisitions held
+ * now, by any thread: the Installation's lock. Its acquire, release, __enter__ and __exit__
+ * pass to the RLock's and count in the same C call (an interrupt lands before or after both).
+ * While the count is 0 no thread is inside one of the Installation's locked sections, so the
+ * block methods below, holding the GIL and running no Python code, may read and change its
+ * state without taking the lock (two RLock calls less each, ~1.3k instructions a block); and
+ * while no acquisition was made since they last read that state (``taken``), it is what they
+ * read, but for what they changed themselves (the Installation changes it under its lock
+ * only). */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *rlock;
+    Py_ssize_t holders;
+    unsigned long long taken; /* acquisitions ever: what the block methods read is still
+                               * the installation's state while this has not moved */
+} CountedLockObject;
+
+static PyObject *s_acquire_name, *s_release_name;
+
+static PyObject *
+counted_acquire(CountedLockObject *self, PyObject *args, PyObject *kwargs)
+{
+    PyObject *method = PyObject_GetAttr(self->rlock, s_acquire_name);
+    if (method == NULL) {
+        return NULL;
+    }
+    PyObject *taken = PyObject_Call(method, args, kwargs);
+    Py_DECREF(method);
+    if (taken == NULL) {
+        return NULL;
+    }
+    int held = PyObject_IsTrue(taken);
+    if (held < 0) { /* (an RLock gives a bool) */
+        Py_DECREF(taken);
+        return NULL;
+    }
+    self->holders += held;
+    self->taken += held;
+    return taken;
+}
+
+static PyObject *
+counted_enter(CountedLockObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *taken = PyObject_CallMethodNoArgs(self->rlock, s_acquire_name);
+    if (taken == NULL) {
+        return NULL;
+    }
+    self->holders += 1;
+    self->taken += 1;
+    return taken;
+}
+
+static PyObject *
+counted_release(CountedLockObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *done = PyObject_CallMethodNoArgs(self->rlock, s_release_name);
+    if (done == NULL) {
+        return NULL; /* (not held by this thread: RuntimeError, nothing released) */
+    }
+    self->holders -= 1;
+    return done;
+}
+
+static PyObject *
+counted_exit(CountedLockObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return counted_release(self, NULL);
+}
+
+static PyObject *
+counted_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *rlock;
+    if (!PyArg_ParseTuple(args, "O:CountedLock", &rlock)) {
+        return NULL;
+    }
+    CountedLockObject *self = (CountedLockObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->rlock = Py_NewRef(rlock);
+    self->holders = 0;
+    self->taken = 0;
+    return (PyObject *)self;
+}
+
+static int
+counted_traverse(CountedLockObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->rlock);
+    return 0;
+}
+
+static void
+counted_dealloc(CountedLockObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    Py_CLEAR(self->rlock);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+counted_holders(CountedLockObject *self, void *Py_UNUSED(closure))
+{
+    return PyLong_FromSsize_t(self->holders);
+}
+
+static PyMethodDef counted_methods[] = {
+    {"acquire", (PyCFunction)(void (*)(void))counted_acquire, METH_VARARGS | METH_KEYWORDS,
+     "The RLock's acquire, counted."},
+    {"release", (PyCFunction)counted_release, METH_NOARGS, "The RLock's release, counted."},
+    {"__enter__", (PyCFunction)counted_enter, METH_NOARGS, "acquire()"},
+    {"__exit__", (PyCFunction)(void (*)(void))counted_exit, METH_FASTCALL, "release()"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef counted_getset[] = {
+    {"holders", (getter)counted_holders, NULL, "Acquisitions held now, by any thread.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject CountedLockType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "posixbackend._standin.CountedLock",
+    .tp_basicsize = sizeof(CountedLockObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "CountedLock(rlock): rlock with a count of the acquisitions held now.",
+    .tp_new = counted_new,
+    .tp_traverse = (traverseproc)counted_traverse,
+    .tp_dealloc = (destructor)counted_dealloc,
+    .tp_methods = counted_methods,
+    .tp_getset = counted_getset,
+};
+
+/* -- blocks (posixbackend/switch/block.py) ------------------------------------------------
+ *
+ * block_enter(block) and block_exit(block, exc_type, exc, traceback) are BackendBlock's
+ * __enter__ and __exit__ when this module is built (bound by as_method: an instance method
+ * descriptor, so ``with`` binds them as it binds a Python method). They do the common block
+ * -- no permissions in it or around it, no thread anchored, the stand-ins in place -- in C,
+ * ~60% fewer instructions than the Python methods, and whole: no Python code runs between
+ * their first change and their last, so an asynchronous exception (KeyboardInterrupt, a time
+ * limit's) lands before or after them, never between ACTIVE and POLICY, or between those and
+ * the installation's count of users. Anything else calls the Python methods
+ * (block._enter_python(), block._exit_python(...)) before changing anything.
+ *
+ * The installation's state (posixbackend/switch/installation.py, its attributes in its
+ * __dict__) is read and changed here only while no thread holds its lock (CountedLock above):
+ * then no thread is in the middle of a park, an unpark, a build; the Python methods, which
+ * wait for the lock, serve otherwise. An entry is the Python methods' tuple (ACTIVE's token,
+ * POLICY's token or None, time limit, anchor): either may leave what the other entered.
+ * The block's permissions, emulated and _entries are slots, read at their offsets (a block of
+ * a subclass takes the Python methods). configure_blocks(policy, installation, state, lock,
+ * libraries, eager, sys_dict, block_type) gives the objects, once (a second call raises
+ * RuntimeError, as configure). */
+
+static PyObject *policy_var = NULL;     /* ContextVar: POLICY */
+static PyObject *installation = NULL;   /* Installation: INSTALLATION */
+static PyObject *installation_state = NULL; /* its __dict__: its attributes, read directly */
+static PyObject *installation_lock = NULL; /* its CountedLock */
+static PyObject *sys_dict = NULL;       /* sys.__dict__: sys.meta_path and sys.modules */
+static PyTypeObject *block_type = NULL; /* BackendBlock: its slots read at their offsets */
+static Py_ssize_t permissions_at, emulated_at, entries_at;
+static PyObject *libraries = NULL;      /* libraries.HOOK: its ``installed`` */
+static PyObject *eager = NULL;          /* installation.py's globals: its EAGER_PARKING */
+static PyObject *s_permissions, *s_emulated, *s_entries, *s_installed, *s_users, *s_pending,
+    *s_parked, *s_pinned, *s_kept, *s_replacements, *s_finder,
+    *s_enter_python, *s_exit_python, *s_meta_path, *s_modules, *s_eager_parking;
+
+/* Whether no thread holds the installation's lock (see CountedLock): the block methods'
+ * common case, which then needs no lock. */
+static inline int
+lock_free(void)
+{
+    return ((CountedLockObject *)installation_lock)->holders == 0;
+}
+
+/* An attribute of the installation (from its __dict__; instance attributes all of them) as a
+ * truth value: 1, 0, or -1 (error: missing, which the Python methods never leave). */
+static int
+flag_of(PyObject *name)
+{
+    PyObject *value = PyDict_GetItemWithError(installation_state, name); /* borrowed */
+    if (value == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetObject(PyExc_AttributeError, name);
+        }
+        return -1;
+    }
+    return PyObject_IsTrue(value);
+}
+
+/* A new reference to the installation's attribute ``name`` (AttributeError when missing). */
+static PyObject *
+dict_get_new(PyObject *name)
+{
+    PyObject *value = PyDict_GetItemWithError(installation_state, name);
+    if (value == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetObject(PyExc_AttributeError, name);
+        }
+        return NULL;
+    }
+    return Py_NewRef(value);
+}
+
+/* The installation's state as the block methods last read it, valid while its lock was not
+ * taken since (``taken``): they keep _users and _pending in step as they write them. */
+static struct {
+    int valid;
+    unsigned long long taken;
+    int parked, built, pinned, kept, pending;
+    Py_ssize_t users;
+    PyObject *finder; /* strong */
+} seen = {0};
+
+/* ``seen`` read again if the lock was taken since: 0, or -1 (error; ``seen`` invalid). */
+static int
+refresh_seen(void)
+{
+    unsigned long long taken = ((CountedLockObject *)installation_lock)->taken;
+    if (seen.valid && seen.taken == taken) {
+        return 0;
+    }
+    seen.valid = 0;
+    int parked = flag_of(s_parked), pinned = flag_of(s_pinned), kept = flag_of(s_kept);
+    int pending_now = flag_of(s_pending), built = flag_of(s_replacements);
+    if (parked < 0 || pinned < 0 || kept < 0 || pending_now < 0 || built < 0) {
+        return -1;
+    }
+    PyObject *users = PyDict_GetItemWithError(installation_state, s_users); /* borrowed */
+    Py_ssize_t count = users == NULL ? -1 : PyLong_AsSsize_t(users);
+    if (users == NULL || (count == -1 && PyErr_Occurred())) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetObject(PyExc_AttributeError, s_users);
+        }
+        return -1;
+    }
+    PyObject *finder = dict_get_new(s_finder);
+    if (finder == NULL) {
+        return -1;
+    }
+    Py_XSETREF(seen.finder, finder);
+    seen.parked = parked;
+    seen.pinned = pinned;
+    seen.kept = kept;
+    seen.pending = pending_now;
+    seen.built = built;
+    seen.users = count;
+    seen.taken = taken;
+    seen.valid = 1;
+    return 0;
+}
+
+/* The installation's _users set to ``count`` (and ``seen``): 0, or -1 (error, nothing set). */
+static int
+store_users(Py_ssize_t count)
+{
+    PyObject *now = PyLong_FromSsize_t(count);
+    if (now == NULL) {
+        return -1;
+    }
+    int failed = PyDict_SetItem(installation_state, s_users, now);
+    Py_DECREF(now);
+    if (failed) {
+        seen.valid = 0;
+        return -1;
+    }
+    seen.users = count;
+    return 0;
+}
+
+/* The installation's _pending set to ``flag`` (and ``seen``, and the stand-ins' copy). */
+static int
+store_pending(int flag)
+{
+    if (PyDict_SetItem(installation_state, s_pending, flag ? Py_True : Py_False) < 0) {
+        seen.valid = 0;
+        return -1;
+    }
+    seen.pending = flag;
+    pending = flag;
+    return 0;
+}
+
+/* Installation.enter's common case, while nobody holds its lock: the stand-ins in place and
+ * their finder in sys.meta_path (a pending park is called off). 1 done, 0 not the common case
+ * (nothing done), -1 error (nothing done). */
+static int
+installation_enter(void)
+{
+    if (!lock_free()) {
+        return 0;
+    }
+    if (refresh_seen() < 0) {
+        return -1;
+    }
+    if (seen.parked || !seen.built) {
+        return 0;
+    }
+    PyObject *meta_path = PyDict_GetItemWithError(sys_dict, s_meta_path); /* borrowed */
+    int present = 0;
+    if (meta_path != NULL && PyList_CheckExact(meta_path)) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(meta_path); i++) {
+            if (PyList_GET_ITEM(meta_path, i) == seen.finder) { /* identity, as _add_finder */
+                present = 1;
+                break;
+            }
+        }
+    }
+    if (!present) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    if (store_users(seen.users + 1) < 0) {
+        return -1;
+    }
+    if (seen.pending && store_pending(0) < 0) {
+        /* (MemoryError only) the park stays pending, which a stand-in's settle() finds
+         * with this block counted: it parks nothing */
+        PyErr_Clear();
+    }
+    return 1;
+}
+
+/* Installation.leave's common case, while nobody holds its lock: one user less; after the
+ * last one a park is pending (unless pinned, kept, parked). 1 done, 0 not the common case (a
+ * module in EAGER_PARKING loaded: the Python leave parks at once; nothing done), -1 error. */
+static int
+installation_leave(void)
+{
+    if (!lock_free()) {
+        return 0;
+    }
+    if (refresh_seen() < 0) {
+        return -1;
+    }
+    Py_ssize_t count = seen.users;
+    int to_park = count == 1 && !(seen.pinned || seen.kept || seen.parked) && seen.built;
+    if (to_park) { /* any module of EAGER_PARKING (read now: a test may change it) */
+        PyObject *modules = PyDict_GetItemWithError(sys_dict, s_modules); /* borrowed */
+        PyObject *names = PyDict_GetItemWithError(eager, s_eager_parking); /* borrowed */
+        if (modules == NULL || names == NULL || !PyAnySet_CheckExact(names)) {
+            return PyErr_Occurred() ? -1 : 0; /* (the Python method decides) */
+        }
+        PyObject *each = PyObject_GetIter(names), *name; /* (public API: 3.11-3.13) */
+        if (each == NULL) {
+            return -1;
+        }
+        while ((name = PyIter_Next(each)) != NULL) {
+            int loaded = PyDict_Contains(modules, name);
+            Py_DECREF(name);
+            if (loaded != 0) {
+                Py_DECREF(each);
+                return loaded < 0 ? -1 : 0;
+            }
+        }
+        Py_DECREF(each);
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+    }
+    if (store_users(count - 1) < 0) {
+        return -1;
+    }
+    if (to_park && store_pending(1) < 0) {
+        /* (MemoryError only) counted out, no park pending: the next block's leave decides */
+        PyErr_Clear();
+    }
+    return 1;
+}
+
+/* A slot of a BackendBlock (exactly: a subclass may put a property over it), borrowed; NULL
+ * when unset. */
+static inline PyObject *
+slot_at(PyObject *block, Py_ssize_t offset)
+{
+    return *(PyObject **)((char *)block + offset);
+}
+
+static PyObject *
+block_enter(PyObject *module, PyObject *block)
+{
+    if (installation == NULL || PyDict_GET_SIZE(anchors) != 0 || Py_TYPE(block) != block_type) {
+        return PyObject_CallMethodNoArgs(block, s_enter_python);
+    }
+    PyObject *emulated = slot_at(block, emulated_at), *entries = slot_at(block, entries_at);
+    if (slot_at(block, permissions_at) != Py_None || emulated == NULL || entries == NULL
+        || !PyList_CheckExact(entries)) {
+        return PyObject_CallMethodNoArgs(block, s_enter_python);
+    }
+    PyObject *policy;
+    if (PyContextVar_Get(policy_var, NULL, &policy) < 0) {
+        return NULL;
+    }
+    Py_XDECREF(policy);
+    if (policy != NULL && policy != Py_None) {
+        return PyObject_CallMethodNoArgs(block, s_enter_python);
+    }
+    if (emulated != Py_None) {
+        PyObject *installed = PyObject_GetAttr(libraries, s_installed);
+        if (installed == NULL) {
+            return NULL;
+        }
+        int ready = PyObject_IsTrue(installed);
+        Py_DECREF(installed);
+        if (ready <= 0) { /* sqlite3's hook to install first: the Python method does it */
+            return ready < 0 ? NULL : PyObject_CallMethodNoArgs(block, s_enter_python);
+        }
+    }
+    Py_INCREF(emulated); /* (held across the steps below, as entries) */
+    Py_INCREF(entries);
+    int entered = installation_enter();
+    if (entered <= 0) {
+        Py_DECREF(emulated);
+        Py_DECREF(entries);
+        return entered < 0 ? NULL : PyObject_CallMethodNoArgs(block, s_enter_python);
+    }
+    /* From here on the installation counts this block: a failure below (MemoryError only)
+     * undoes it with the Python Installation.leave(), as the Python __enter__ does. POLICY
+     * holds None and is left as it is (the entry's None: see BackendBlock._exit_python). */
+    PyObject *active_token = PyContextVar_Set(active, emulated);
+    Py_DECREF(emulated);
+    PyObject *entry = NULL;
+    if (active_token == NULL) {
+        goto failed;
+    }
+    entry = PyTuple_Pack(4, active_token, Py_None, Py_None, Py_None);
+    if (entry == NULL || PyList_Append(entries, entry) < 0) {
+        goto failed;
+    }
+    Py_DECREF(entry);
+    Py_DECREF(active_token);
+    Py_DECREF(entries);
+    return Py_NewRef(block);
+failed:;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (active_token != NULL && PyContextVar_Reset(active, active_token) < 0) {
+        PyErr_Clear();
+    }
+    Py_XDECREF(entry);
+    Py_XDECREF(active_token);
+    Py_DECREF(entries);
+    PyObject *left = PyObject_CallMethod(installation, "leave", NULL);
+    Py_XDECREF(left);
+    if (left == NULL) {
+        PyErr_Clear();
+    }
+    PyErr_Restore(type, value, tb);
+    return NULL;
+}
+
+/* POLICY as an entry found it: its token reset, or for an entry that left it (None: it held
+ * None) None again if something in the block set it and left it set. */
+static int
+restore_policy(PyObject *token)
+{
+    if (token != Py_None) {
+        return PyContextVar_Reset(policy_var, token);
+    }
+    PyObject *policy;
+    if (PyContextVar_Get(policy_var, NULL, &policy) < 0) {
+        return -1;
+    }
+    Py_XDECREF(policy);
+    if (policy == NULL || policy == Py_None) {
+        return 0;
+    }
+    PyObject *set = PyContextVar_Set(policy_var, Py_None);
+    Py_XDECREF(set);
+    return set == NULL ? -1 : 0;
+}
+
+static PyObject *
+block_exit(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_Format(PyExc_TypeError, "__exit__() takes 3 arguments (%zd given)", nargs - 1);
+        return NULL;
+    }
+    PyObject *block = args[0];
+    if (installation == NULL || Py_TYPE(block) != block_type) {
+        goto python;
+    }
+    PyObject *entries = slot_at(block, entries_at);
+    if (entries == NULL) {
+        goto python;
+    }
+    Py_INCREF(entries);
+    Py_ssize_t count = PyList_CheckExact(entries) ? PyList_GET_SIZE(entries) : 0;
+    PyObject *entry = count ? PyList_GET_ITEM(entries, count - 1) : NULL;
+    if (entry == NULL || !PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 4
+        || PyTuple_GET_ITEM(entry, 2) != Py_None || PyTuple_GET_ITEM(entry, 3) != Py_None) {
+        Py_DECREF(entries); /* no entry (the Python method raises), a time limit, an anchor */
+        goto python;
+    }
+    Py_INCREF(entry);
+    if (PyList_SetSlice(entries, count - 1, count, NULL) < 0) {
+        Py_DECREF(entry);
+        Py_DECREF(entries);
+        return NULL;
+    }
+    Py_DECREF(entries);
+    /* As the Python method: POLICY, then ACTIVE, then the installation; a token of another
+     * context raises ValueError there, the entry popped. */
+    if (restore_policy(PyTuple_GET_ITEM(entry, 1)) < 0
+        || PyContextVar_Reset(active, PyTuple_GET_ITEM(entry, 0)) < 0) {
+        Py_DECREF(entry);
+        return NULL;
+    }
+    Py_DECREF(entry);
+    int left = installation_leave();
+    if (left < 0) {
+        return NULL;
+    }
+    if (left == 0) {
+        PyObject *done = PyObject_CallMethod(installation, "leave", NULL);
+        if (done == NULL) {
+            return NULL;
+        }
+        Py_DECREF(done);
+    }
+    Py_RETURN_NONE;
+python:
+    return PyObject_VectorcallMethod(s_exit_python, args, 4, NULL);
+}
+
+static PyObject *
+configure_blocks(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (installation != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "posixbackend._standin's blocks are configured already");
+        return NULL;
+    }
+    if (nargs != 8) {
+        PyErr_Format(PyExc_TypeError, "configure_blocks() takes exactly 8 arguments (%zd given)",
+                     nargs);
+        return NULL;
+    }
+    if (active == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "configure_blocks(): configure() first");
+        return NULL;
+    }
+    if (!PyContextVar_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "configure_blocks(): policy must be a ContextVar");
+        return NULL;
+    }
+    if (!PyDict_CheckExact(args[2]) || !PyDict_CheckExact(args[6])) {
+        PyErr_SetString(PyExc_TypeError, "configure_blocks(): state and sys_dict must be dicts");
+        return NULL;
+    }
+    if (!Py_IS_TYPE(args[3], &CountedLockType)) {
+        PyErr_SetString(PyExc_TypeError, "configure_blocks(): lock must be a CountedLock");
+        return NULL;
+    }
+    if (!PyDict_CheckExact(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "configure_blocks(): eager must be a module's dict");
+        return NULL;
+    }
+    Py_ssize_t offsets[3];
+    PyObject *const slots[] = {s_permissions, s_emulated, s_entries};
+    if (!PyType_Check(args[7])) {
+        PyErr_SetString(PyExc_TypeError, "configure_blocks(): block_type must be a class");
+        return NULL;
+    }
+    for (size_t i = 0; i < 3; i++) { /* each a slot of an object (a member descriptor) */
+        PyObject *descriptor = PyDict_GetItemWithError(((PyTypeObject *)args[7])->tp_dict,
+                                                       slots[i]);
+        if (descriptor == NULL || !Py_IS_TYPE(descriptor, &PyMemberDescr_Type)
+            || ((PyMemberDescrObject *)descriptor)->d_member->type != Py_T_OBJECT_EX) {
+            if (!PyErr_Occurred()) {
+                PyErr_Format(PyExc_TypeError, "configure_blocks(): %R is not a slot", slots[i]);
+            }
+            return NULL;
+        }
+        offsets[i] = ((PyMemberDescrObject *)descriptor)->d_member->offset;
+    }
+    permissions_at = offsets[0];
+    emulated_at = offsets[1];
+    entries_at = offsets[2];
+    block_type = (PyTypeObject *)Py_NewRef(args[7]);
+    policy_var = Py_NewRef(args[0]);
+    installation_state = Py_NewRef(args[2]);
+    installation_lock = Py_NewRef(args[3]);
+    libraries = Py_NewRef(args[4]);
+    eager = Py_NewRef(args[5]);
+    sys_dict = Py_NewRef(args[6]);
+    installation = Py_NewRef(args[1]); /* last: the fast path starts with it */
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+as_method(PyObject *module, PyObject *function)
+{
+    return PyInstanceMethod_New(function);
+}
+
 static PyMethodDef methods[] = {
     {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL,
      "configure(active, anchors, serve, /)\n--\n\n"
@@ -901,6 +1504,18 @@ static PyMethodDef methods[] = {
      "copy_candidates(modules, wanted, /)\n--\n\n"
      "The (name, module) pairs of modules that may hold a copy of an object whose id is a key "
      "of the dict wanted (the switch's scan for copies; see Installation._copies)."},
+    {"block_enter", block_enter, METH_O,
+     "block_enter(block, /)\n--\n\nBackendBlock.__enter__ (see the comment in _standin.c)."},
+    {"block_exit", (PyCFunction)(void (*)(void))block_exit, METH_FASTCALL,
+     "block_exit(block, exc_type, exc, traceback, /)\n--\n\nBackendBlock.__exit__."},
+    {"configure_blocks", (PyCFunction)(void (*)(void))configure_blocks, METH_FASTCALL,
+     "configure_blocks(policy, installation, state, lock, libraries, eager, sys_dict, "
+     "block_type, /)\n--\n\n"
+     "Give the block methods POLICY, INSTALLATION, its __dict__, its CountedLock, the C "
+     "libraries' hook, installation.py's globals (EAGER_PARKING), sys.__dict__ and BackendBlock (whose slots "
+     "permissions, emulated and _entries they read); once only."},
+    {"as_method", as_method, METH_O,
+     "as_method(function, /)\n--\n\nfunction bound as a method by attribute look-up."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -920,11 +1535,31 @@ PyInit__standin(void)
     if (module_key == NULL || func_key == NULL) {
         return NULL;
     }
-    if (PyType_Ready(&StandInType) < 0) {
+    struct { PyObject **slot; const char *text; } names[] = {
+        {&s_permissions, "permissions"}, {&s_emulated, "emulated"}, {&s_entries, "_entries"},
+        {&s_installed, "installed"}, {&s_users, "_users"}, {&s_pending, "_pending"},
+        {&s_parked, "_parked"}, {&s_pinned, "_pinned"}, {&s_kept, "_kept"},
+        {&s_replacements, "_replacements"}, {&s_finder, "_finder"},
+        {&s_enter_python, "_enter_python"},
+        {&s_exit_python, "_exit_python"}, {&s_meta_path, "meta_path"},
+        {&s_modules, "modules"}, {&s_eager_parking, "EAGER_PARKING"},
+        {&s_acquire_name, "acquire"}, {&s_release_name, "release"},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        *names[i].slot = PyUnicode_InternFromString(names[i].text);
+        if (*names[i].slot == NULL) {
+            return NULL;
+        }
+    }
+    if (PyType_Ready(&StandInType) < 0 || PyType_Ready(&CountedLockType) < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&module_definition);
     if (module == NULL) {
+        return NULL;
+    }
+    if (PyModule_AddObjectRef(module, "CountedLock", (PyObject *)&CountedLockType) < 0) {
+        Py_DECREF(module);
         return NULL;
     }
     if (PyModule_AddObjectRef(module, "StandIn", (PyObject *)&StandInType) < 0) {

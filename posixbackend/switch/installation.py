@@ -112,7 +112,7 @@ class Installation:
     needs them, removed at uninstall."""
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()
+        self._lock: Any = _counted(threading.RLock())
         self._replacements: list[Replacement] = []
         self._natives: dict[int, tuple[Any, Any]] = {}
         """id(real object) -> (real object, stand-in), for finding copies in other modules."""
@@ -538,6 +538,17 @@ class _Group:
             return False
         space.update(to_originals if from_stand_ins else to_stand_ins)
         return True
+
+
+def _counted(lock: Any) -> Any:
+    """``lock`` with a count of its holders that the C block methods read (while nobody holds
+    it they change the installation's state without taking it: see _standin.c), or ``lock``
+    itself without the C stand-ins."""
+    if standins.FAST_STAND_IN is None:
+        return lock
+    from posixbackend import _standin
+
+    return _standin.CountedLock(lock)
 
 
 UNPARKED: Final = frozenset({"_io"})

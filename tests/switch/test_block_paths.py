@@ -1,0 +1,232 @@
+"""Entering and leaving a block by the C methods (posixbackend/_standin.c) and by the Python
+ones (BackendBlock._enter_python/_exit_python): the same state before, inside and after."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import posixbackend.switch
+from posixbackend import Permissions, backend, current_emulated
+from posixbackend.permissions.current import POLICY
+from posixbackend.switch import block as block_module
+from posixbackend.switch.active import ACTIVE
+from posixbackend.switch.block import BackendBlock
+from posixbackend.switch.installation import INSTALLATION
+from tests.interrupts import Operation, Point, interrupt_everywhere, run_fresh
+from vfs import Identity, MemoryFileSystem
+
+C_BUILT = block_module.C_METHODS is not None
+
+
+def memory(directory: str = "/d") -> MemoryFileSystem:
+    fs = MemoryFileSystem(identity=Identity.root())
+    fs.mkdir(directory)
+    return fs
+
+
+@pytest.fixture(params=["c", "python"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Each test once by the C methods (skipped when they are not built) and once by the
+    Python ones."""
+    if request.param == "c" and not C_BUILT:
+        pytest.skip("posixbackend._standin's block methods are not in use")
+    if request.param == "python":
+        monkeypatch.setattr(BackendBlock, "__enter__", BackendBlock._enter_python)
+        monkeypatch.setattr(BackendBlock, "__exit__", BackendBlock._exit_python)
+    yield request.param
+    assert ACTIVE.get() is None and POLICY.get() is None
+
+
+def installed() -> bool:
+    """Whether the stand-ins are in place (read through a call: mypy would narrow the
+    property across the blocks that change it)."""
+    return INSTALLATION.installed
+
+
+def pending() -> bool:
+    """Whether a park is pending (as :func:`installed`)."""
+    return INSTALLATION.pending
+
+
+def settled() -> None:
+    """No block counts as entered, and nobody holds the installation's lock."""
+    assert INSTALLATION._users == 0
+    holders = getattr(INSTALLATION._lock, "holders", 0)
+    assert holders == 0
+
+
+def test_nested_blocks_and_an_exception_restore_each_level(path: str) -> None:
+    outer_fs, inner_fs = memory("/outer"), memory("/inner")
+    with backend("managed", file_system=outer_fs) as outer:
+        inner = backend("managed", file_system=inner_fs)
+        with pytest.raises(KeyError, match="inside"), inner:  # passes through, unchanged
+            assert os.listdir("/") == ["inner"]
+            raise KeyError("inside")
+        assert current_emulated() is outer.emulated and os.listdir("/") == ["outer"]
+        with backend("native"):
+            assert current_emulated() is None
+        assert os.listdir("/") == ["outer"]
+    assert current_emulated() is None
+    settled()
+
+
+def test_a_block_entered_again_inside_itself_unwinds_in_order(path: str) -> None:
+    block = backend("managed", file_system=memory())
+    with block:
+        os.chdir("/d")
+        with block:
+            assert os.getcwd() == "/d"
+        assert current_emulated() is block.emulated
+    with block:
+        assert os.getcwd() == "/d"  # the backend keeps its state
+    with pytest.raises(IndexError):  # never entered: nothing to leave
+        block.__exit__(None, None, None)
+    settled()
+
+
+def test_either_path_leaves_what_the_other_entered(path: str) -> None:
+    block = backend("managed", file_system=memory())
+    methods = block_module.C_METHODS
+    if path == "c" or methods is None:
+        other_enter, other_exit = BackendBlock._enter_python, BackendBlock._exit_python
+    else:
+        other_enter, other_exit = methods
+    other_enter(block)
+    assert current_emulated() is block.emulated
+    block.__exit__(None, None, None)
+    block.__enter__()
+    assert current_emulated() is block.emulated
+    other_exit(block, None, None, None)
+    assert current_emulated() is None
+    settled()
+
+
+def test_a_policy_left_set_inside_is_gone_after_the_block(path: str) -> None:
+    with backend("managed", file_system=memory()):
+        POLICY.set(Permissions())  # as a block entered and never left would
+    assert POLICY.get() is None
+    settled()
+
+
+def test_threads_and_tasks_keep_their_own_backend(path: str) -> None:
+    fs = memory()
+    inside, release, seen = threading.Event(), threading.Event(), []
+
+    def other() -> None:
+        with backend("managed", file_system=fs):
+            inside.set()
+            release.wait(10)
+            seen.append(os.listdir("/"))
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    assert inside.wait(10)
+    assert current_emulated() is None  # the other thread's block is its own
+    release.set()
+    thread.join(10)
+    assert seen == [["d"]]
+
+    async def task(name: str) -> list[str]:
+        with backend("managed", file_system=memory(name)):
+            await asyncio.sleep(0)
+            return os.listdir("/")
+
+    async def both() -> list[list[str]]:
+        return list(await asyncio.gather(task("/a"), task("/b")))
+
+    assert asyncio.run(both()) == [["a"], ["b"]]
+    settled()
+
+
+def test_a_block_waits_while_another_thread_holds_the_installation(path: str) -> None:
+    entered = threading.Event()
+
+    def enter() -> None:
+        with backend("managed", file_system=memory()):
+            entered.set()
+
+    with INSTALLATION._lock:  # as a park or an unpark in progress would
+        thread = threading.Thread(target=enter)
+        thread.start()
+        assert not entered.wait(0.05)  # the lock held: it never took the way around it
+    thread.join(10)
+    assert entered.is_set()
+    settled()
+
+
+@pytest.mark.usefixtures("uninstalled")
+def test_the_last_block_out_leaves_a_park_pending(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (pytest loads pyfakefs's plugin, whose module makes the last block park at once)
+    monkeypatch.setattr("posixbackend.switch.installation.EAGER_PARKING", frozenset())
+    with backend("managed", file_system=memory()):
+        assert installed() and not pending()
+    assert pending()
+    os.getcwd()  # the first call outside parks them
+    assert not installed()
+    with backend("managed", file_system=memory()):
+        assert installed() and os.listdir("/") == ["d"]
+    monkeypatch.undo()  # and with pyfakefs's module loaded, at once
+    if "pyfakefs.fake_filesystem_unittest" in sys.modules:
+        with backend("managed", file_system=memory()):
+            assert installed()
+        assert not installed() and not pending()
+    settled()
+
+
+def test_a_block_sees_the_environment_as_it_was_made(path: str) -> None:
+    # (a deleted variable leaves a hole in posix.environ's table: the copy skips it too)
+    os.environ["POSIXBACKEND_TEST_GONE"] = "1"
+    del os.environ["POSIXBACKEND_TEST_GONE"]
+    os.environ["POSIXBACKEND_TEST_KEPT"] = "kept"
+    try:
+        block = backend("managed", file_system=memory())
+        os.environ["POSIXBACKEND_TEST_LATER"] = "later"
+        with block:
+            assert os.environ.get("POSIXBACKEND_TEST_KEPT") == "kept"
+            assert "POSIXBACKEND_TEST_LATER" not in os.environ
+            assert "POSIXBACKEND_TEST_GONE" not in os.environ
+            os.environ["POSIXBACKEND_TEST_INSIDE"] = "inside"
+        assert "POSIXBACKEND_TEST_INSIDE" not in os.environ
+    finally:
+        os.environ.pop("POSIXBACKEND_TEST_KEPT", None)
+        os.environ.pop("POSIXBACKEND_TEST_LATER", None)
+    settled()
+
+
+SWITCH_CODE = str(Path(posixbackend.switch.__file__).parent)
+
+
+def interrupted_blocks() -> None:
+    """A common block interrupted at every point (of the switch's Python code) that its
+    creation, entry and exit pass: afterwards nothing of it is left in force."""
+    posixbackend.install()
+
+    def run(fs: MemoryFileSystem) -> None:
+        with backend("managed", file_system=fs):
+            pass
+
+    def check(fs: MemoryFileSystem, point: Point) -> None:
+        assert ACTIVE.get() is None, f"interrupted at {point}: still served by the block"
+        assert POLICY.get() is None, f"interrupted at {point}"
+        assert INSTALLATION._users == 0, f"interrupted at {point}: counted as entered"
+        assert getattr(INSTALLATION._lock, "holders", 0) == 0, f"interrupted at {point}"
+
+    interrupt_everywhere(Operation((SWITCH_CODE,), memory, run, check), minimum=1)
+
+
+@pytest.mark.skipif(not C_BUILT, reason="the C block methods are not in use")
+def test_an_interrupted_block_leaves_nothing_in_force() -> None:
+    run_fresh("tests.switch.test_block_paths")
+
+
+if __name__ == "__main__":
+    interrupted_blocks()
