@@ -206,14 +206,10 @@ class MountFileSystem(FileSystem):
         hit = self._cache.heads.get(path[:cut])
         if hit is None:
             return None
-        directory, _, searched = hit
-        may_search = self._nodes.may_search
-        for node in searched:
+        for may_search, node in hit[3]:  # each directory searched, and the last one
             if not may_search(node):
                 return None  # the walk says where the search fails
-        if not may_search(directory):
-            return None
-        return directory, name
+        return hit[0], name
 
     def _known_name(self, path: str) -> tuple[Mounted, Any, str, bool] | None:
         """:meth:`_known_parent`'s directory and name, looked up: (mount, the directory's node
@@ -500,17 +496,28 @@ class MountFileSystem(FileSystem):
 
     def rmdir_at(self, at: object | None, path: str) -> None:
         check_path_at(at, path)
+        removed: tuple[object, Any] | None = None
+        generation = self._cache.changing()
         try:
             with self._walk(at) as walk:
                 found = rmdir_lookup(walk, path)
                 directory = found.directory
-                if found.node is not None and found.node.mounted is not directory.mounted:
+                node = found.node
+                if node is not None and node.mounted is not directory.mounted:
                     raise os_error(errno.EBUSY, path)
                 directory.mounted.fs.rmdir_at(directory.node, found.name)
+                if node is not None:  # (the key while the walk still holds the node)
+                    removed = (node.mounted.fs, node.mounted.nodes.key(node.node))
         except OSError as error:
             raise named_error(error, path) from None
         finally:
-            self._forget()
+            # The directory was empty: only resolutions that looked in it or ended at it
+            # change (see vfs.mount.resolver), unless another change of a name came between
+            # the look and the removal (what was removed may not be what the walk found).
+            if removed is not None and self._cache.quiet_since(generation):
+                self._cache.forget_directory(removed)
+            else:
+                self._forget()
 
     def unlink(self, path: str) -> None:
         check_path(path)

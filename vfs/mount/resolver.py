@@ -36,7 +36,7 @@ place, been resolved through, and been what it removed).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import compat
@@ -46,6 +46,9 @@ from vfs.walk.namei import Walk
 
 CACHE_LIMIT = 8192
 """Remembered resolutions kept before the cache starts over."""
+PRUNE_LIMIT = 2048
+"""Above this many remembered resolutions, removing a directory forgets them all rather than
+looking through each (an rmtree of a big tree would cost its directories times the cache)."""
 
 DIRECT_CHANGES = compat.declare(
     id="vfs.mount.direct_changes",
@@ -57,13 +60,18 @@ DIRECT_CHANGES = compat.declare(
     "removal of a mount point's directory there, is not seen by paths resolved before",
 )
 
+Head = tuple[MountNode, int, tuple[MountNode, ...], tuple[tuple[Callable[[Any], bool], Any], ...]]
+"""A remembered directory part: see :attr:`EntryCache.heads`."""
+
 
 class EntryCache:
     """Namespace paths -> the provider's canonical path of the entry they name directly."""
 
     def __init__(self) -> None:
-        self.heads: dict[str, tuple[MountNode, int, tuple[MountNode, ...]]] = {}
-        """absolute directory part -> (its directory, links followed, directories searched)"""
+        self.heads: dict[str, Head] = {}
+        """absolute directory part -> (its directory, links followed, directories searched,
+        the search checks to make again: each directory searched and the last one, as (its
+        provider's ``may_search``, the provider's node), bound once)"""
         self.entries: dict[str | tuple[object, str], list[Any]] = {}
         """path (or (held directory, relative path)) -> [provider's stat, provider path, mount,
         (last record, its remapped copy)]"""
@@ -80,6 +88,43 @@ class EntryCache:
             self.forgotten += 1
             self.entries.clear()
             self.heads.clear()
+
+    def forget_directory(self, removed: tuple[object, Hashable]) -> None:
+        """Drop what the removal of an empty directory (``removed``: its provider and node key)
+        may have made untrue, keeping the rest (see the module's docstring): the heads whose
+        walk looked in it or ended at it, and every entry but an absolute one whose directory
+        part is a head kept (or the root). Everything else goes as :meth:`forget` drops it."""
+        fs, key = removed
+        with self._lock:
+            self._generation += 1
+            self.forgotten += 1
+            heads, entries = self.heads, self.entries
+            if len(heads) + len(entries) > PRUNE_LIMIT:
+                entries.clear()
+                heads.clear()
+                return
+
+            def involved(node: MountNode) -> bool:
+                mounted = node.mounted
+                return mounted.fs is fs and mounted.nodes.key(node.node) == key
+
+            for head in [
+                head
+                for head, (directory, _, searched, _) in heads.items()
+                if involved(directory) or any(involved(node) for node in searched)
+            ]:
+                del heads[head]
+            doomed = []
+            for path in entries:
+                if path.__class__ is not str:  # relative to a held directory (maybe this one)
+                    doomed.append(path)
+                    continue
+                assert isinstance(path, str)
+                cut = path.rfind("/")
+                if cut < 0 or (cut > 0 and path[:cut] not in heads):
+                    doomed.append(path)
+            for path in doomed:
+                del entries[path]
 
     def changing(self) -> int:
         """A name is about to change: move the generation (a resolution under way is not
@@ -131,11 +176,14 @@ class EntryCache:
         directory = found[0]
         if not _lasts(directory) or not all(_lasts(node) for node in searched):
             return
+        checks = tuple(
+            (node.mounted.nodes.may_search, node.node) for node in (*searched, directory)
+        )
         with self._lock:
             if generation == self._generation:
                 if len(self.heads) >= CACHE_LIMIT:
                     self.heads.clear()
-                self.heads[head] = (directory, found[1], tuple(searched))
+                self.heads[head] = (directory, found[1], tuple(searched), checks)
 
 
 def _lasts(node: MountNode) -> bool:
@@ -159,9 +207,11 @@ class RememberingWalk(Walk[MountNode, MountNode]):
         hit = cache.heads.get(head)
         nodes = self.nodes
         if hit is not None:
-            directory, hops, searched = hit
-            if all(nodes.may_search(node) for node in searched):
-                return directory, hops
+            for may_search, node in hit[3]:  # (the last directory too: the walk asks it next)
+                if not may_search(node):
+                    break
+            else:
+                return hit[0], hit[1]
             # a directory on the way may no longer be searched: the walk says where it fails
         generation = cache.generation
         searched_now: list[MountNode] = []
