@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import errno
+import itertools
 import os
 import pathlib
 import stat
@@ -635,9 +636,10 @@ def test_the_fast_paths_across_mounts_behave_as_linux(directories: Callable[[], 
 
 
 class _ChangingFirst(MemoryFileSystem):
-    """A memory file system that runs ``change`` once, just before it opens (``open_at``) or
-    renames (``rename_at``) a name ``name`` relative to a directory: a change through the
-    Mount racing with its fast paths, after they looked and before the provider acts."""
+    """A memory file system that runs ``change`` once, just before it opens (``open_at``),
+    renames (``rename_at``) or removes (``rmdir_at``) a name ``name`` relative to a
+    directory: a change through the Mount racing with its fast paths, after they looked and
+    before the provider acts."""
 
     def __init__(self) -> None:
         super().__init__(identity=Identity.root())
@@ -659,6 +661,10 @@ class _ChangingFirst(MemoryFileSystem):
     def rename_at(self, src_at: object | None, src: str, dst_at: object | None, dst: str) -> None:
         self._before(src_at, src)
         super().rename_at(src_at, src, dst_at, dst)
+
+    def rmdir_at(self, at: object | None, path: str) -> None:
+        self._before(at, path)
+        super().rmdir_at(at, path)
 
 
 def _racing_mount() -> tuple[MountFileSystem, _ChangingFirst]:
@@ -759,3 +765,180 @@ def test_the_fast_paths_check_every_directorys_permissions(through_mount: bool) 
         mount.open("/a/b/new", CREATE, 0o644).close()
         mount.rename("/a/b/f", "/a/b/g")
         assert sorted(mount.listdir("/a/b")) == ["g", "made", "new"]
+
+
+# -- removing a directory forgets only what depended on it ----------------------------------
+# rmdir drops the heads that looked in the removed directory or ended at it, and the entries
+# whose directory part is no head kept; every other remembered resolution stays. The oracle:
+# a fresh Mount over the same providers (nothing remembered) after every step.
+
+REMOVAL_NAMES = ("d", "e", "f", "l")
+removal_path = st.lists(
+    st.sampled_from([*REMOVAL_NAMES, "..", "m"]), min_size=1, max_size=3
+).map(lambda parts: "/" + "/".join(parts))
+removal_step = st.one_of(
+    st.tuples(st.just("rmdir"), removal_path, st.none()),
+    st.tuples(st.just("mkdir"), removal_path, st.none()),
+    st.tuples(st.just("unlink"), removal_path, st.none()),
+    st.tuples(st.just("create"), removal_path, st.none()),
+    st.tuples(st.just("rename"), removal_path, removal_path),
+    st.tuples(st.just("chmod"), removal_path, st.sampled_from([0o000, 0o300, 0o755])),
+    st.tuples(st.just("symlink"), removal_path, st.sampled_from(["/m/d", "/d", "d", "e", ".."])),
+)
+REMOVAL_QUERIES = [
+    "/" + "/".join(parts)
+    for depth in (1, 2, 3)
+    for parts in itertools.product(("d", "e", "f", "l", "m"), repeat=depth)
+    if depth < 3 or (parts[0] in ("d", "m") and parts[1] in ("d", "e", "l"))
+] + ["/d/e/../e/f", "/l/../d/e", "/m/d/e/f", "/m/d/../d/e"]
+
+
+def _removal_tree() -> tuple[MemoryFileSystem, MemoryFileSystem]:
+    """A memory root with /d/e/f, /d/f and /m (where the second provider, holding /d/e/f and
+    /e, is mounted), as an unprivileged user so that search permissions count."""
+    who = Identity(1000, 1000)
+    root, inner = MemoryFileSystem(identity=who), MemoryFileSystem(identity=who)
+    for fs in (root, inner):
+        fs.mkdir("/d", 0o755)
+        fs.mkdir("/d/e", 0o755)
+        _make(fs, "/d/e/f", b"f")
+    _make(root, "/d/f", b"r")
+    _make(inner, "/e", b"i")
+    root.mkdir("/m", 0o755)
+    return root, inner
+
+
+def _outcome(mount: MountFileSystem, path: str, at: object | None = None) -> object:
+    """What a probe, a stat and an open of ``path`` find (devices left out: each Mount has its
+    own)."""
+    found = mount.probe_at(at, path)
+    try:
+        st_ = mount.stat_at(at, path)
+        seen: object = (st_.st_mode, st_.st_ino, st_.st_size)
+    except OSError as error:
+        seen = (type(error), error.errno)
+    try:
+        mount.open_at(at, path, os.O_RDONLY).close()
+        opened: object = True
+    except OSError as error:
+        opened = error.errno
+    return (None if found is None else (found.st_mode, found.st_ino), seen, opened)
+
+
+def _removal_step(mount: MountFileSystem, op: str, path: str, argument: Any) -> None:
+    try:
+        if op == "rmdir":
+            mount.rmdir(path)
+        elif op == "mkdir":
+            mount.mkdir(path, 0o755)
+        elif op == "unlink":
+            mount.unlink(path)
+        elif op == "create":
+            mount.open(path, CREATE, 0o644).close()
+        elif op == "rename":
+            mount.rename(path, argument)
+        elif op == "chmod":
+            mount.chmod(path, argument)
+        else:
+            mount.symlink(argument, path)
+    except OSError:
+        pass  # (the general path's errors are test_mount's; here what stays remembered)
+
+
+@settings(max_examples=20, deadline=None)
+@given(steps=st.lists(removal_step, min_size=1, max_size=5))
+def test_what_a_directory_removal_keeps_remembered_stays_true(steps: Any) -> None:
+    """After any removals (and renames, links, chmods, creates) through a Mount whose every
+    path was resolved before each step, from the root and from a held directory, what it
+    answers is what a Mount remembering nothing answers."""
+    root, inner = _removal_tree()
+    mount = MountFileSystem(root, {"/m": inner})
+    held = mount.directory(None, "/d")
+    try:
+        for op, path, argument in steps:
+            for query in REMOVAL_QUERIES:  # remembered, before the step
+                _outcome(mount, query)
+            _outcome(mount, "e/f", held)
+            _removal_step(mount, op, path, argument)
+            fresh = MountFileSystem(root, {"/m": inner})
+            if mount.where(held) == "/d" and fresh.probe("/d") is not None:
+                try:  # the held directory is still /d: from there as from /d held anew
+                    fresh_held = fresh.directory(None, "/d")
+                except PermissionError:
+                    fresh_held = None  # (not searchable: held again, it cannot be)
+                if fresh_held is not None:
+                    assert _outcome(mount, "e/f", held) == _outcome(fresh, "e/f", fresh_held)
+                    fresh.release(fresh_held)
+            for query in REMOVAL_QUERIES:
+                assert _outcome(mount, query) == _outcome(fresh, query), (query, steps)
+    finally:
+        mount.release(held)
+
+
+def test_a_path_through_a_removed_directory_now_a_link_is_the_mounts() -> None:
+    """/a/d/f named before, f removed and /a/d removed: a link put at /a/d to /m/d (another
+    provider) is followed in the Mount's namespace, not in the root provider's, also from a
+    directory held at /a (its remembered relative paths go too)."""
+    root, inner = _removal_tree()
+    root.mkdir("/a", 0o755)
+    root.mkdir("/a/d", 0o755)
+    _make(root, "/a/d/f", b"old")
+    mount = MountFileSystem(root, {"/m": inner})
+    held = mount.directory(None, "/a")
+    try:
+        assert mount.stat("/a/d/f").st_size == 3
+        assert mount.stat_at(held, "d/f").st_size == 3
+        mount.unlink("/a/d/f")
+        mount.rmdir("/a/d")
+        mount.symlink("/m/d/e", "/a/d")
+        assert stat.S_ISREG(mount.stat("/a/d/f").st_mode)
+        assert _read(mount, "/a/d/f") == b"f"
+        assert stat.S_ISREG(mount.stat_at(held, "d/f").st_mode)
+    finally:
+        mount.release(held)
+
+
+def test_a_directory_removal_keeps_what_did_not_go_through_it() -> None:
+    """A file's path resolved before stays remembered when a sibling directory is removed (the
+    import system's cold rounds: __pycache__ removed next to the sources): its next probe asks
+    the provider only for the file's status."""
+    root = _memory()
+    root.mkdir("/src", 0o755)
+    root.mkdir("/src/__pycache__", 0o755)
+    _make(root, "/src/mod.py", b"x = 1\n")
+    counter = CallCounter()
+    mount = MountFileSystem(root)
+    counter.watch(root, "root")
+    assert mount.probe("/src/mod.py") is not None
+    mount.rmdir("/src/__pycache__")
+    counter.clear()
+    assert mount.probe("/src/mod.py") is not None
+    assert counter.calls == collections.Counter({("root", "stat"): 1})
+    assert mount.probe("/src/__pycache__") is None
+
+
+def test_a_directory_removal_racing_with_a_swap_through_the_mount_forgets() -> None:
+    """The directory found is renamed away and another made in its place (through the Mount),
+    its path resolved again, between the rmdir's look and the provider's removal: the
+    provider removes the new one, and the Mount forgets what it resolved through that (not
+    only what went through the directory it found): a directory made there next is used."""
+    mount, root = _racing_mount()
+    with mount:
+        mount.mkdir("/d/x", 0o755)
+        assert mount.probe("/d/x/missing") is None  # /d/x remembered
+
+        def swap() -> None:
+            mount.rename("/d/x", "/d/old")
+            mount.mkdir("/d/x", 0o755)
+            assert mount.probe("/d/x/missing") is None  # /d/x remembered: the new one
+
+        root.name, root.change = "x", swap
+        mount.rmdir("/d/x")
+        assert root.ran  # the swap did run in the middle
+        with pytest.raises(FileNotFoundError) as missing:
+            mount.open("/d/x/new", CREATE, 0o644)
+        assert missing.value.filename == "/d/x/new"
+        assert mount.listdir("/d") == ["old"]
+        mount.mkdir("/d/x", 0o755)  # made again: creating in it works
+        mount.open("/d/x/new", CREATE, 0o644).close()
+        assert mount.listdir("/d/x") == ["new"]

@@ -18,8 +18,15 @@ rename of files, an open or probe of a name take the directory from there withou
 of providers whose nodes last (``lasting``: they hold nothing and name the same directory
 while it is in the tree) are remembered.
 
-Everything is forgotten whenever a directory or a symbolic link is removed or renamed, or
-permissions change through the Mount; a generation number keeps a resolution that raced with
+Everything is forgotten whenever a directory is renamed, a symbolic link removed or renamed,
+or permissions change through the Mount. Removing a directory forgets less: it was empty, so
+only a walk that looked a name up in it, or ended at it, depended on it (its name's lookup in
+its parent gave it, so such a walk either went on in it or ended there): the heads with it
+among their searched directories or as their directory go, and so does every entry but an
+absolute one whose directory part is a head kept (resolved by that same walk) or the root;
+relative ones go (their held directory may be the one removed). A removal that raced with
+another change of a name forgets everything (what it removed may not be what it found).
+Otherwise a generation number keeps a resolution that raced with
 such a change out of the cache. Removing or renaming any other entry (a file, onto a free name
 or over another such entry: what writing bytecode aside and renaming it in place does) forgets
 nothing, since no remembered answer depends on it: an entry remembers where its path leads in
