@@ -335,15 +335,17 @@ class VirtualFinder:
             if package is not None:
                 for suffix, loader_class in LOADERS:
                     init = "__init__" + suffix
-                    if init in package and _regular(served, posixpath.join(base, init)):
+                    if init in package:
                         origin = posixpath.join(base, init)
-                        return _spec(fullname, origin, loader_class, served, [base]), None
+                        if _regular(served, origin):
+                            return _spec(fullname, origin, loader_class, served, [base]), None
                 portion = base
         for suffix, loader_class in LOADERS:
             name = tail + suffix
-            if name in names and _regular(served, posixpath.join(directory, name)):
+            if name in names:
                 origin = posixpath.join(directory, name)
-                return _spec(fullname, origin, loader_class, served, None), None
+                if _regular(served, origin):
+                    return _spec(fullname, origin, loader_class, served, None), None
         return None, portion
 
 

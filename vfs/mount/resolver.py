@@ -82,7 +82,9 @@ class EntryCache:
         self.entries: dict[str | tuple[object, str], list[Any]] = {}
         """path (or (held directory, relative path)) -> [provider's stat, provider path, mount,
         (last record, its remapped copy)]"""
-        self._generation = 0
+        self.generation = 0
+        """Read before resolving; a resolution is cached only if it is still current after
+        (moved under the lock only; a plain attribute, read on every open and stat)."""
         self.forgotten = 0
         """How many times everything was forgotten: it moves whenever a path may lead
         elsewhere than before (making a name never makes an earlier resolution untrue)."""
@@ -91,7 +93,7 @@ class EntryCache:
     def forget(self) -> None:
         """Drop every remembered resolution (a name went away or permissions changed)."""
         with self._lock:
-            self._generation += 1
+            self.generation += 1
             self.forgotten += 1
             self.entries.clear()
             self.heads.clear()
@@ -103,7 +105,7 @@ class EntryCache:
         part is a head kept (or the root). Everything else goes as :meth:`forget` drops it."""
         fs, key = removed
         with self._lock:
-            self._generation += 1
+            self.generation += 1
             self.forgotten += 1
             heads, entries = self.heads, self.entries
             if len(heads) + len(entries) > PRUNE_LIMIT:
@@ -137,18 +139,13 @@ class EntryCache:
         """A name is about to change: move the generation (a resolution under way is not
         kept) and return it, for :meth:`quiet_since` at the change's end."""
         with self._lock:
-            self._generation += 1
-            return self._generation
+            self.generation += 1
+            return self.generation
 
     def quiet_since(self, generation: int) -> bool:
         """Whether no other change (nor forgetting) came since :meth:`changing` gave
         ``generation``."""
-        return self._generation == generation
-
-    @property
-    def generation(self) -> int:
-        """Read before resolving; a resolution is cached only if it is still current after."""
-        return self._generation
+        return self.generation == generation
 
     def remember(
         self, path: str | tuple[object, str], mounted: Mounted, inner: str, generation: int
@@ -157,7 +154,7 @@ class EntryCache:
         provider's entry ``inner`` (no link followed)."""
         entry = [mounted.fs.stat, inner, mounted, (None, None)]
         with self._lock:
-            if generation == self._generation:
+            if generation == self.generation:
                 if len(self.entries) >= CACHE_LIMIT:
                     self.entries.clear()
                 self.entries[path] = entry
@@ -187,7 +184,7 @@ class EntryCache:
             (node.mounted.nodes.may_search, node.node) for node in (*searched, directory)
         )
         with self._lock:
-            if generation == self._generation:
+            if generation == self.generation:
                 if len(self.heads) >= CACHE_LIMIT:
                     self.heads.clear()
                 self.heads[head] = (directory, found[1], tuple(searched), checks)
