@@ -102,7 +102,8 @@ class EntryCache:
         """Drop what the removal of an empty directory (``removed``: its provider and node key)
         may have made untrue, keeping the rest (see the module's docstring): the heads whose
         walk looked in it or ended at it, and every entry but an absolute one whose directory
-        part is a head kept (or the root). Everything else goes as :meth:`forget` drops it."""
+        part is a head kept (or the root). The generation and the count of forgettings move
+        as :meth:`forget` moves them (a watch through the Mount sees a change)."""
         fs, key = removed
         with self._lock:
             self.generation += 1
