@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Final
 
+import compat
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.emulated.core import deferred_backend
 from posixbackend.emulated.processhandlers import ProcessHandler
@@ -27,6 +28,19 @@ from posixbackend.switch.libraries import HOOK as C_LIBRARIES
 from posixbackend.switch.names import PosixModuleBackend
 from posixbackend.switch.nativecalls import native_calls
 from vfs import FileSystem, Identity, MemoryFileSystem
+
+EXIT_INTERRUPTED = compat.declare(
+    id="switch.block_exit_interrupted",
+    function="posixbackend.backend",
+    aspect="an asynchronous exception at the first instruction of a block's Python __exit__",
+    level=compat.Level.FINE,
+    explanation="a KeyboardInterrupt or time limit delivered as the Python __exit__ of a block "
+    "starts (a block with permissions, a time limit or an anchored thread, or any block "
+    "without the C extension), before any of its code runs, propagates with the block still "
+    "entered, whole: its backend and permissions stay in force in that context and the "
+    "stand-ins stay counted in use. Anywhere later the exit finishes leaving first, and the "
+    "entry is all or nothing (the common block's C __enter__/__exit__ have no such point)",
+)
 
 _Entry = tuple[contextvars.Token[Any], contextvars.Token[Permissions | None] | None, Any,
                anchors.Anchor | None]  # fmt: skip
@@ -202,7 +216,10 @@ class BackendBlock:
                 _reset(POLICY, policy)
             elif POLICY.get() is not None:  # an entry that found None and left it: None again
                 POLICY.set(None)  # (if something in the block set it and left it set)
-            _reset(ACTIVE, active)
+            try:  # (_reset written out: every block leaves here)
+                ACTIVE.reset(active)
+            except RuntimeError:  # the token was used: by a run an interrupt cut short
+                pass
         finally:  # (also when a token is of another context: ValueError, the block left)
             INSTALLATION.leave(self._entries, entry)
         return fired

@@ -204,6 +204,23 @@ def test_a_block_sees_the_environment_as_it_was_made(path: str) -> None:
     settled()
 
 
+def test_leaving_by_an_entry_counts_it_out_once() -> None:
+    """Installation.leave(entries, entry), which an exit cut short calls again: the entry
+    goes with the count, once, also when it is not the last one."""
+    first, second = object(), object()
+    entries: list[object] = [first, second]
+    INSTALLATION.enter()
+    INSTALLATION.enter()
+    users = INSTALLATION._users
+    INSTALLATION.leave(entries, first)
+    INSTALLATION.leave(entries, first)  # again: nothing
+    assert entries == [second] and INSTALLATION._users == users - 1
+    INSTALLATION.leave(entries, second)
+    INSTALLATION.leave(entries, second)
+    assert entries == [] and INSTALLATION._users == users - 2
+    settled()
+
+
 SWITCH_CODE = str(Path(posixbackend.switch.__file__).parent)
 TRACED = (SWITCH_CODE, str(Path(anchors.__file__)))
 """Where the interrupts land: the switch's Python code, and the anchors a block pushes."""
