@@ -308,6 +308,10 @@ def left_whole(world: World, point: Point) -> None:
     assert INSTALLATION._users == 0, f"interrupted at {point}: counted as entered"
     assert getattr(INSTALLATION._lock, "holders", 0) == 0, f"interrupted at {point}"
     assert not anchors.ANCHORS, f"interrupted at {point}: the thread still anchored"
+    limits = sys.modules.get("posixbackend.permissions.timelimit")
+    if limits is not None:  # (no public view of the limits running: the watchdog's table)
+        running = limits._WATCHDOG._running.get(threading.get_ident())
+        assert not running, f"interrupted at {point}: a time limit still running"
 
 
 def parked_world() -> World:
