@@ -18,6 +18,7 @@ from posixbackend import Permissions, backend, current_emulated
 from posixbackend.permissions import anchors
 from posixbackend.permissions.current import POLICY
 from posixbackend.switch import block as block_module
+from posixbackend.switch._threads import _stand_ins_used as stand_ins_used
 from posixbackend.switch.active import ACTIVE
 from posixbackend.switch.block import BackendBlock
 from posixbackend.switch.installation import INSTALLATION
@@ -280,11 +281,17 @@ def enter_made(world: World) -> None:
             stack.enter_context(block)
 
 
+def thread_hold(world: World) -> None:
+    """What a thread or pool job started in a block holds while it runs: the stand-ins."""
+    with stand_ins_used(True):
+        pass
+
+
 SCENARIOS = {
     "common": (World, common), "nested": (World, nested),
     "restricted": (restricted, enter_made),
     "restricted around another": (restricted_around_another, enter_made),
-    "time limited": (time_limited, enter_made),
+    "time limited": (time_limited, enter_made), "a thread's hold": (World, thread_hold),
 }  # fmt: skip
 """Blocks interrupted everywhere once the stand-ins are pinned (after the lone block's)."""
 
