@@ -122,6 +122,9 @@ class Interrupter:
         self.at = at
         self.seen = 0
         self.point = Point(0)
+        self.places: list[tuple[tuple[CodeType, int], ...]] = []
+        """Where each point was, in the run that counts them: (code, instruction offset) of
+        its frame and of each frame below it (the same code called from two places differs)."""
         self._offsets: dict[CodeType, Instructions] = {}
         self._inlined: set[int] = set()  # ids of watched frames whose last call ran Python inline
 
@@ -169,6 +172,13 @@ class Interrupter:
 
     def _point(self, frame: FrameType) -> None:
         self.seen += 1
+        if self.at is None:
+            place = []
+            below: FrameType | None = frame
+            while below is not None:
+                place.append((below.f_code, below.f_lasti))
+                below = below.f_back
+            self.places.append(tuple(place))
         if self.seen == self.at:
             code = frame.f_code
             self.point = Point(self.seen, code.co_filename, code.co_name, frame.f_lineno or 0)
@@ -222,20 +232,38 @@ class Operation(Generic[World]):
         self.check = check
 
 
+def first_of_each_place(places: list[tuple[tuple[CodeType, int], ...]]) -> list[int]:
+    """The points (numbered from 1) where each place of ``places`` is reached first: a loop
+    that passes the same instructions again and again is interrupted in its first turn."""
+    seen: set[tuple[tuple[CodeType, int], ...]] = set()
+    chosen = []
+    for number, place in enumerate(places, 1):
+        if place not in seen:
+            seen.add(place)
+            chosen.append(number)
+    return chosen
+
+
 def interrupt_everywhere(
-    operation: Operation[World], minimum: int = 3, sample: int = SAMPLE
+    operation: Operation[World], minimum: int = 3, sample: int = SAMPLE, *, distinct: bool = False
 ) -> int:
     """Run ``operation`` once clean (and check that), then once for each chosen point (every
-    one, or ``sample`` of them in the quick profile), raising there, checking each; the number
-    of points the clean run passed."""
+    one, or ``sample`` of them in the quick profile; with ``distinct``, the first point at
+    each place in the quick profile), raising there, checking each; the number of points
+    the clean run passed."""
     warm = operation.setup()  # 3.12+ traces a code object's opcodes from its second run on
     traced(lambda: operation.run(warm), operation.files, None)
     operation.check(warm, Point(0))
     clean = operation.setup()
-    points = traced(lambda: operation.run(clean), operation.files, None).seen
+    counted = traced(lambda: operation.run(clean), operation.files, None)
+    points = counted.seen
     assert points > minimum, "the tracer saw the operation run"
     operation.check(clean, Point(0))
-    for at in chosen_points(points, sample):
+    if distinct and not full_profile():
+        chosen: Iterable[int] = first_of_each_place(counted.places)
+    else:
+        chosen = chosen_points(points, sample)
+    for at in chosen:
         for _attempt in range(RETRIES):
             world = operation.setup()
             interrupter = traced(lambda: operation.run(world), operation.files, at)  # noqa: B023

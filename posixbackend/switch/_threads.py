@@ -184,11 +184,17 @@ def _stand_ins_used(used: bool) -> Iterator[None]:
         return
     from posixbackend.switch.installation import INSTALLATION  # it imports this module
 
-    INSTALLATION.enter()
+    hold = object()
+    held = [hold]  # (leave(held, hold) counts it out once, however often it is called)
+    INSTALLATION.enter()  # all or nothing
     try:
         yield
     finally:
-        INSTALLATION.leave()
+        try:
+            INSTALLATION.leave(held, hold)
+        except BaseException:  # an interrupt cut it short (at its start) or came after it
+            INSTALLATION.leave(held, hold)  # done now if it was not
+            raise
 
 
 def _inheriting_runner(

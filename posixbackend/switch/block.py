@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Final
 
+import compat
 from posixbackend.emulated import EmulatedBackend
 from posixbackend.emulated.core import deferred_backend
 from posixbackend.emulated.processhandlers import ProcessHandler
@@ -27,6 +28,19 @@ from posixbackend.switch.libraries import HOOK as C_LIBRARIES
 from posixbackend.switch.names import PosixModuleBackend
 from posixbackend.switch.nativecalls import native_calls
 from vfs import FileSystem, Identity, MemoryFileSystem
+
+EXIT_INTERRUPTED = compat.declare(
+    id="switch.block_exit_interrupted",
+    function="posixbackend.backend",
+    aspect="an asynchronous exception at the first instruction of a block's Python __exit__",
+    level=compat.Level.FINE,
+    explanation="a KeyboardInterrupt or time limit delivered as the Python __exit__ of a block "
+    "starts (a block with permissions, a time limit or an anchored thread, or any block "
+    "without the C extension), before any of its code runs, propagates with the block still "
+    "entered, whole: its backend and permissions stay in force in that context and the "
+    "stand-ins stay counted in use. Anywhere later the exit finishes leaving first, and the "
+    "entry is all or nothing (the common block's C __enter__/__exit__ have no such point)",
+)
 
 _Entry = tuple[contextvars.Token[Any], contextvars.Token[Permissions | None] | None, Any,
                anchors.Anchor | None]  # fmt: skip
@@ -86,47 +100,87 @@ class BackendBlock:
 
     def _enter_python(self) -> BackendBlock:
         """``__enter__`` in Python: the method itself without posixbackend._standin, and the
-        C method's fallback for every block but the common one (see _standin.c)."""
-        INSTALLATION.enter()
+        C method's fallback for every block but the common one (see _standin.c).
+
+        All or nothing: an exception (an interrupt landing anywhere in it included) leaves
+        nothing of the block in force. What a step returns is lost when an interrupt lands
+        right after its call, before the assignment: so ACTIVE and POLICY are read first, and
+        put back as they were when their tokens are missing (see :meth:`_abandon`)."""
+        INSTALLATION.enter()  # all or nothing: when it raises, the block is not counted
+        active_before: Any = _UNREAD
+        policy_before: Any = _UNREAD
+        active_token: contextvars.Token[Any] | None = None
+        policy_token: contextvars.Token[Permissions | None] | None = None
+        time_limit: Any = None
+        anchor: anchors.Anchor | None = None
+        entry: _Entry | None = None
         try:
-            if self.permissions is None and not ANCHORS and POLICY.get() is None:
-                # the common block (no permissions here or around it): what _enter does
-                # for it, without its steps for permissions
+            policy_before = POLICY.get()
+            active_before = ACTIVE.get()
+            if self.permissions is None and not ANCHORS and policy_before is None:
+                # the common block (no permissions here or around it): what the other branch
+                # does for it, without its steps for permissions
                 emulated = self.emulated
                 if emulated is not None and not C_LIBRARIES.installed:
                     C_LIBRARIES.install()  # sqlite3 must not reach the host's files instead
-                # POLICY holds None and is left so (None in the entry: see _exit_python)
-                self._entries.append((ACTIVE.set(emulated), None, None, None))
-                return self
-            return self._enter()
+                active_token = ACTIVE.set(emulated)
+                # POLICY holds None and is left so (None in the entry: see _leave)
+                entry = (active_token, None, None, None)
+            else:
+                policy = _effective(self.permissions, get_policy())
+                serving = self._serving(policy)
+                restricting = policy is not None and policy.denies_anything
+                if restricting:
+                    INSTALLATION.keep()  # see posixbackend.switch.installation: never parked
+                if self.permissions is not None and self.permissions.time_limit is not None:
+                    from posixbackend.permissions.hook import install_hook
+                    from posixbackend.permissions.timelimit import TimeLimit
+
+                    install_hook()
+                    time_limit = TimeLimit.start(self.permissions.time_limit)
+                elif restricting:
+                    from posixbackend.permissions.hook import install_hook
+
+                    install_hook()
+                if self.emulated is not None:
+                    C_LIBRARIES.install()  # sqlite3 must not reach the host's files instead
+                if restricting or anchors.anchor_of_caller() is not None:
+                    anchor = anchors.push(serving, policy)  # (a Python call: no point after it)
+                active_token = ACTIVE.set(serving)
+                policy_token = POLICY.set(policy)
+                entry = (active_token, policy_token, time_limit, anchor)
+            self._entries.append(entry)
+            return self
         except BaseException:
-            INSTALLATION.leave()
+            self._abandon(
+                entry, active_before=active_before, active_token=active_token,
+                policy_before=policy_before, policy_token=policy_token, time_limit=time_limit,
+                anchor=anchor,
+            )  # fmt: skip
             raise
 
-    def _enter(self) -> BackendBlock:
-        policy = _effective(self.permissions, get_policy())
-        serving = self._serving(policy)
-        if policy is not None and policy.denies_anything:
-            INSTALLATION.keep()  # see posixbackend.switch.installation: never parked again
-        time_limit = None
-        if self.permissions is not None and self.permissions.time_limit is not None:
-            from posixbackend.permissions.hook import install_hook
-            from posixbackend.permissions.timelimit import TimeLimit
-
-            install_hook()
-            time_limit = TimeLimit.start(self.permissions.time_limit)
-        elif policy is not None and policy.denies_anything:
-            from posixbackend.permissions.hook import install_hook
-
-            install_hook()
-        if self.emulated is not None:
-            C_LIBRARIES.install()  # sqlite3 must not reach the host's files instead
-        restricting = policy is not None and policy.denies_anything
-        anchor = None
-        if restricting or anchors.anchor_of_caller() is not None:
-            anchor = anchors.push(serving, policy)
-        self._entries.append((ACTIVE.set(serving), POLICY.set(policy), time_limit, anchor))
-        return self
+    def _abandon(
+        self,
+        entry: _Entry | None,
+        *,
+        active_before: Any,
+        active_token: contextvars.Token[Any] | None,
+        policy_before: Any,
+        policy_token: contextvars.Token[Permissions | None] | None,
+        time_limit: Any,
+        anchor: anchors.Anchor | None,
+    ) -> None:
+        """Undo what an entry cut short did (its steps' results, as far as it had them)."""
+        if entry is not None and any(each is entry for each in self._entries):
+            self._leave(entry)  # appended: left as any entry is
+            return
+        if time_limit is not None:
+            _stop(time_limit)
+        if anchor is not None:
+            anchors.pop(anchor)  # (no-op when it is not on the thread)
+        _put_back(POLICY, policy_token, policy_before)
+        _put_back(ACTIVE, active_token, active_before)
+        INSTALLATION.leave()
 
     def _exit_python(
         self,
@@ -134,33 +188,41 @@ class BackendBlock:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        """``__exit__`` in Python (as :meth:`_enter_python`)."""
-        entries = self._entries
-        active, policy, time_limit, anchor = entries[-1]
-        fired = False
-        if time_limit is not None:
-            from posixbackend.permissions.timelimit import TimeLimitExceeded as Late
-
-            while True:  # one arriving while stopping must not leave the limit running
-                try:
-                    fired = time_limit.stop()
-                    break
-                except Late:
-                    continue
-        entries.pop()
-        if anchor is not None:
-            anchors.pop(anchor)
-        if policy is not None:
-            POLICY.reset(policy)
-        elif POLICY.get() is not None:  # an entry that found None and left it: None again
-            POLICY.set(None)  # (if something in the block set it and left it set)
-        ACTIVE.reset(active)
-        INSTALLATION.leave()
+        """``__exit__`` in Python (as :meth:`_enter_python`). Once it runs it leaves the block
+        whole: an interrupt landing in it makes it finish first, then goes on (one landing
+        at its very first instruction, before it runs, leaves the block entered, whole)."""
+        entry = self._entries[-1]  # (IndexError: never entered; nothing changed)
+        try:
+            fired = self._leave(entry)
+        except BaseException:
+            self._leave(entry)  # each step done once: what the interrupted run left, done now
+            raise
         if fired and exc_type is None:
             from posixbackend.permissions.timelimit import TimeLimitExceeded
 
             assert self.permissions is not None and self.permissions.time_limit is not None
             raise TimeLimitExceeded(self.permissions.time_limit)
+
+    def _leave(self, entry: _Entry) -> bool:
+        """Undo ``entry`` (this block's last): whether its time limit fired. Each step is
+        done at most once however often it runs (a run that an interrupt cut short is run
+        again), the count last, with the entry's removal (the entry tells that it is done)."""
+        active, policy, time_limit, anchor = entry
+        fired = False if time_limit is None else _stop(time_limit)
+        try:
+            if anchor is not None:
+                anchors.pop(anchor)  # (no-op when it is gone already)
+            if policy is not None:
+                _reset(POLICY, policy)
+            elif POLICY.get() is not None:  # an entry that found None and left it: None again
+                POLICY.set(None)  # (if something in the block set it and left it set)
+            try:  # (_reset written out: every block leaves here)
+                ACTIVE.reset(active)
+            except RuntimeError:  # the token was used: by a run an interrupt cut short
+                pass
+        finally:  # (also when a token is of another context: ValueError, the block left)
+            INSTALLATION.leave(self._entries, entry)
+        return fired
 
     # Replaced by the C methods below when posixbackend._standin is built and on
     __enter__ = _enter_python
@@ -219,6 +281,40 @@ def _effective(own: Permissions | None, outer: Permissions | None) -> Permission
     if own is None:
         return outer
     return own if outer is None else own.within(outer)
+
+
+_UNREAD: Final[Any] = object()
+"""A context variable's value not read yet (see BackendBlock._enter_python)."""
+
+
+def _reset(variable: contextvars.ContextVar[Any], token: contextvars.Token[Any]) -> None:
+    """``variable.reset(token)``, done once however often it is asked (see _leave)."""
+    try:
+        variable.reset(token)
+    except RuntimeError:  # the token was used: by a run of _leave an interrupt cut short
+        pass
+
+
+def _put_back(
+    variable: contextvars.ContextVar[Any], token: contextvars.Token[Any] | None, before: Any
+) -> None:
+    """``variable`` as it was before an entry set it: by its token, or (the token lost to an
+    interrupt right after the set) by what it held, when it was read."""
+    if token is not None:
+        _reset(variable, token)
+    elif before is not _UNREAD and variable.get() is not before:
+        variable.set(before)
+
+
+def _stop(time_limit: Any) -> bool:
+    """Stop ``time_limit`` (idempotent): whether it fired."""
+    from posixbackend.permissions.timelimit import TimeLimitExceeded as Late
+
+    while True:  # one arriving while stopping must not leave the limit running
+        try:
+            return bool(time_limit.stop())
+        except Late:
+            continue
 
 
 _NEVER_PYTHON_OS: Final = FileSystem.uses_python_os

@@ -162,30 +162,60 @@ class Installation:
             self._scanned = {}
 
     def enter(self) -> None:
-        """A block is entering: the stand-ins are put in place (back) for as long as it runs."""
-        with self._lock:
-            self._users += 1
-            try:
-                self._put_in_place()
-            except BaseException:
-                self._users -= 1
-                raise
+        """A block is entering: the stand-ins are put in place (back) for as long as it runs.
 
-    def leave(self) -> None:
+        All or nothing: when it raises (an interrupt included), the block is not counted."""
+        counted = False
+        try:
+            with self._lock:
+                self._put_in_place()
+                self._users += 1
+                counted = True  # (no call since the count: nothing can land between the two)
+        except BaseException:
+            # An interrupt landing as the lock was given back (the point after its __exit__)
+            # finds the block counted: out again, in a section with no call that could cut it
+            # short. Uncounted, a park that _put_in_place called off is pending again.
+            with self._lock:
+                if counted:
+                    self._users -= 1
+                if self._users == 0:
+                    self._when_last_out()
+            raise
+
+    def leave(self, entries: list[Any] | None = None, entry: object = None) -> None:
         """A block (or a thread or job that :meth:`enter`-ed) is done: after the last one the
-        stand-ins are to be parked (see :meth:`settle`), unless they are pinned or kept."""
+        stand-ins are to be parked (see :meth:`settle`), unless they are pinned or kept.
+
+        With ``entries`` (a block's), only while ``entry`` is one of them (their last, as a
+        rule), which goes with the count in one step no interrupt can come between: a caller
+        cut short calls it again to be sure, and never counts out twice (BackendBlock._leave)."""
         with self._lock:
-            self._users -= 1
-            if self._users == 0 and not (self._pinned or self._kept or self._parked) and (
-                self._replacements  # (self.installed, written out: every block leaves here)
-            ):
+            if entries is None:
+                self._users -= 1
+            elif entries and entries[-1] is entry:
+                del entries[-1]
+                self._users -= 1
+            elif entry in entries:  # (the same block entered again above it, in another thread)
+                self._users -= 1
+                entries.remove(entry)  # (the one call: the point after it finds both done)
+            if self._users == 0:  # (asked again by a second call: it finishes this too)
+                self._when_last_out()
+
+    def _when_last_out(self) -> None:
+        """No block needs the stand-ins (the lock held, no user): a park pending (and, with a
+        module of EAGER_PARKING loaded, done now). Asks the state alone, so that running it
+        again after an interrupt cut it short finishes it."""
+        if not (self._pinned or self._kept or self._parked) and (
+            self._replacements  # (self.installed, written out: every block leaves here)
+        ):
+            if not self._pending:
                 self._pending = True  # (self.pending = True, written out)
                 standins.set_pending(True)
-                modules = sys.modules
-                for name in EAGER_PARKING:
-                    if name in modules:
-                        self.settle()
-                        break
+            modules = sys.modules
+            for name in EAGER_PARKING:
+                if name in modules:
+                    self.settle()
+                    break
 
     def settle(self) -> None:
         """Park the stand-ins now if no block needs them any more (a pending park); nothing

@@ -4,6 +4,7 @@ ones (BackendBlock._enter_python/_exit_python): the same state before, inside an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import threading
@@ -14,12 +15,14 @@ import pytest
 
 import posixbackend.switch
 from posixbackend import Permissions, backend, current_emulated
+from posixbackend.permissions import anchors
 from posixbackend.permissions.current import POLICY
 from posixbackend.switch import block as block_module
+from posixbackend.switch._threads import _stand_ins_used as stand_ins_used
 from posixbackend.switch.active import ACTIVE
 from posixbackend.switch.block import BackendBlock
 from posixbackend.switch.installation import INSTALLATION
-from tests.interrupts import Operation, Point, interrupt_everywhere, run_fresh
+from tests.interrupts import Operation, Point, full_profile, interrupt_everywhere, run_fresh
 from vfs import Identity, MemoryFileSystem
 
 C_BUILT = block_module.C_METHODS is not None
@@ -202,31 +205,165 @@ def test_a_block_sees_the_environment_as_it_was_made(path: str) -> None:
     settled()
 
 
+def test_leaving_by_an_entry_counts_it_out_once() -> None:
+    """Installation.leave(entries, entry), which an exit cut short calls again: the entry
+    goes with the count, once, also when it is not the last one."""
+    first, second = object(), object()
+    entries: list[object] = [first, second]
+    INSTALLATION.enter()
+    INSTALLATION.enter()
+    users = INSTALLATION._users
+    INSTALLATION.leave(entries, first)
+    INSTALLATION.leave(entries, first)  # again: nothing
+    assert entries == [second] and INSTALLATION._users == users - 1
+    INSTALLATION.leave(entries, second)
+    INSTALLATION.leave(entries, second)
+    assert entries == [] and INSTALLATION._users == users - 2
+    settled()
+
+
 SWITCH_CODE = str(Path(posixbackend.switch.__file__).parent)
+TRACED = (SWITCH_CODE, str(Path(anchors.__file__)))
+"""Where the interrupts land: the switch's Python code, and the anchors a block pushes."""
+EXIT_START = BackendBlock._exit_python.__code__.co_firstlineno
 
 
-def interrupted_blocks() -> None:
-    """A common block interrupted at every point (of the switch's Python code) that its
-    creation, entry and exit pass: afterwards nothing of it is left in force."""
+class World:
+    """One run's blocks (on a fresh file system), kept for the check."""
+
+    def __init__(self) -> None:
+        self.fs = memory()
+        self.blocks: list[BackendBlock] = []
+
+    def block(self, permissions: Permissions | None = None) -> BackendBlock:
+        made = backend("managed", file_system=self.fs, permissions=permissions)
+        self.blocks.append(made)
+        return made
+
+
+def common(world: World) -> None:
+    with world.block():  # (made in the run: its creation is interrupted too)
+        pass
+
+
+def nested(world: World) -> None:
+    with world.block(), world.block():
+        pass
+
+
+def restricted() -> World:
+    """A world whose block restricts (a guard serves it, an anchor holds the thread), made
+    before the run (its creation is the permissions' code, not the switch's)."""
+    world = World()
+    world.block(Permissions(allow_io=world.fs))
+    return world
+
+
+def restricted_around_another() -> World:
+    """A restricting block, and a block without permissions to enter in it (it gets the
+    outer one's: a guard, an anchor of its own above the outer's)."""
+    world = restricted()
+    world.block()
+    return world
+
+
+def time_limited() -> World:
+    """A world whose block has a time limit (one that never fires here)."""
+    world = World()
+    world.block(Permissions(allow_io=world.fs, time_limit=600))
+    return world
+
+
+def enter_made(world: World) -> None:
+    """Enter the world's blocks, each in the one before."""
+    with contextlib.ExitStack() as stack:
+        for block in world.blocks:
+            stack.enter_context(block)
+
+
+def thread_hold(world: World) -> None:
+    """What a thread or pool job started in a block holds while it runs: the stand-ins."""
+    with stand_ins_used(True):
+        pass
+
+
+SCENARIOS = {
+    "common": (World, common), "nested": (World, nested),
+    "restricted": (restricted, enter_made),
+    "restricted around another": (restricted_around_another, enter_made),
+    "time limited": (time_limited, enter_made), "a thread's hold": (World, thread_hold),
+}  # fmt: skip
+"""Blocks interrupted everywhere once the stand-ins are pinned (after the lone block's)."""
+C_SCENARIOS = frozenset({"common", "nested", "restricted"})
+"""Those that the C methods serve (or hand over to the Python ones: one of them) in the quick
+profile; the others run the Python methods' code alone, interrupted on the Python path."""
+
+
+def left_whole(world: World, point: Point) -> None:
+    """Nothing of ``world``'s blocks is in force after an interrupt at ``point``; a block
+    is still entered (whole) only after one at its exit's very first instruction, which no
+    Python ``__exit__`` can keep from landing before it runs: left here, then checked."""
+    stale = [block for block in world.blocks if block._entries]
+    if stale:
+        assert point.function == "_exit_python" and point.line == EXIT_START, (
+            f"interrupted at {point}: a block still entered"
+        )
+        assert len(stale) == 1 and len(stale[0]._entries) == 1, f"interrupted at {point}"
+        assert INSTALLATION._users == 1, f"interrupted at {point}: counted {INSTALLATION._users}"
+        stale[0].__exit__(None, None, None)
+        ACTIVE.set(None)  # (an inner block left after its outer one restores the outer's)
+        POLICY.set(None)
+    assert ACTIVE.get() is None, f"interrupted at {point}: still served by the block"
+    assert POLICY.get() is None, f"interrupted at {point}"
+    assert INSTALLATION._users == 0, f"interrupted at {point}: counted as entered"
+    assert getattr(INSTALLATION._lock, "holders", 0) == 0, f"interrupted at {point}"
+    assert not anchors.ANCHORS, f"interrupted at {point}: the thread still anchored"
+    limits = sys.modules.get("posixbackend.permissions.timelimit")
+    if limits is not None:  # (no public view of the limits running: the watchdog's table)
+        running = limits._WATCHDOG._running.get(threading.get_ident())
+        assert not running, f"interrupted at {point}: a time limit still running"
+
+
+def parked_world() -> World:
+    """A fresh world, the stand-ins parked: the lone block puts them back."""
+    INSTALLATION.settle()
+    assert not installed()
+    return World()
+
+
+def left_to_park(world: World, point: Point) -> None:
+    """As :func:`left_whole`, and the stand-ins are parked, or to be parked (pending)."""
+    left_whole(world, point)
+    assert pending() or not installed(), f"interrupted at {point}: left in place for good"
+
+
+def interrupted_blocks(path: str) -> None:
+    """Blocks interrupted at every point (of the switch's Python code and the anchors) that
+    their creation, entry and exit pass, by the ``path`` methods ("c" or "python"):
+    afterwards nothing of them is left in force."""
+    if path == "python":
+        BackendBlock.__enter__ = BackendBlock._enter_python
+        BackendBlock.__exit__ = BackendBlock._exit_python
+    else:
+        assert C_BUILT
+    # the lone block, the stand-ins not pinned: its entry unparks them, its exit parks them
+    common(World())  # (built once)
+    interrupt_everywhere(
+        Operation(TRACED, parked_world, common, left_to_park), minimum=1, distinct=True
+    )
     posixbackend.install()
-
-    def run(fs: MemoryFileSystem) -> None:
-        with backend("managed", file_system=fs):
-            pass
-
-    def check(fs: MemoryFileSystem, point: Point) -> None:
-        assert ACTIVE.get() is None, f"interrupted at {point}: still served by the block"
-        assert POLICY.get() is None, f"interrupted at {point}"
-        assert INSTALLATION._users == 0, f"interrupted at {point}: counted as entered"
-        assert getattr(INSTALLATION._lock, "holders", 0) == 0, f"interrupted at {point}"
-
-    interrupt_everywhere(Operation((SWITCH_CODE,), memory, run, check), minimum=1)
+    for name, (setup, run) in SCENARIOS.items():
+        if path == "c" and name not in C_SCENARIOS and not full_profile():
+            continue  # the same Python code as on the Python path, which runs them
+        interrupt_everywhere(Operation(TRACED, setup, run, left_whole), minimum=1, distinct=True)
 
 
-@pytest.mark.skipif(not C_BUILT, reason="the C block methods are not in use")
-def test_an_interrupted_block_leaves_nothing_in_force() -> None:
-    run_fresh("tests.switch.test_block_paths")
+@pytest.mark.parametrize("path", ["c", "python"])
+def test_an_interrupted_block_leaves_nothing_in_force(path: str) -> None:
+    if path == "c" and not C_BUILT:
+        pytest.skip("posixbackend._standin's block methods are not in use")
+    run_fresh("tests.switch.test_block_paths", path)
 
 
 if __name__ == "__main__":
-    interrupted_blocks()
+    interrupted_blocks(sys.argv[1])

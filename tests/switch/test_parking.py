@@ -99,6 +99,11 @@ def test_an_explicit_park_and_pyfakefs_park_at_once(monkeypatch: pytest.MonkeyPa
 
 
 class _RefusingVariable:
+    """ACTIVE refusing to change (what it holds is read first: None, outside blocks)."""
+
+    def get(self) -> None:
+        return None
+
     def set(self, value: object) -> None:
         raise PermissionError("refused while entering")
 
