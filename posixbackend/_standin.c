@@ -1391,24 +1391,31 @@ block_exit(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     Py_DECREF(entries);
-    /* As the Python method: POLICY, then ACTIVE, then the installation; a token of another
-     * context raises ValueError there, the entry popped. */
-    if (restore_policy(PyTuple_GET_ITEM(entry, 1)) < 0
-        || PyContextVar_Reset(active, PyTuple_GET_ITEM(entry, 0)) < 0) {
-        Py_DECREF(entry);
-        return NULL;
-    }
+    /* As the Python method: POLICY, then ACTIVE, then the installation, which counts the
+     * block out even when a token of another context raised ValueError before (the entry
+     * popped, the block left; the error raised after). */
+    int failed = restore_policy(PyTuple_GET_ITEM(entry, 1)) < 0
+                 || PyContextVar_Reset(active, PyTuple_GET_ITEM(entry, 0)) < 0;
     Py_DECREF(entry);
-    int left = installation_leave();
-    if (left < 0) {
-        return NULL;
+    PyObject *type = NULL, *value = NULL, *tb = NULL;
+    if (failed) {
+        PyErr_Fetch(&type, &value, &tb);
     }
+    int left = installation_leave();
     if (left == 0) {
         PyObject *done = PyObject_CallMethod(installation, "leave", NULL);
-        if (done == NULL) {
-            return NULL;
+        left = done == NULL ? -1 : 1;
+        Py_XDECREF(done);
+    }
+    if (failed) {
+        if (left < 0) { /* (the first error is the one that matters) */
+            PyErr_Clear();
         }
-        Py_DECREF(done);
+        PyErr_Restore(type, value, tb);
+        return NULL;
+    }
+    if (left < 0) {
+        return NULL;
     }
     Py_RETURN_NONE;
 python:

@@ -367,3 +367,26 @@ def test_an_interrupted_block_leaves_nothing_in_force(path: str) -> None:
 
 if __name__ == "__main__":
     interrupted_blocks(sys.argv[1])
+
+
+def test_a_block_left_in_another_context_raises_and_is_counted_out(path: str) -> None:
+    """__exit__ in a context other than __enter__'s: ValueError (the context variables' tokens
+    belong to the entry's context), and the block is left all the same -- counted out, its
+    entry gone -- by the C method as by the Python one."""
+    import contextvars
+
+    posixbackend.install()
+    try:
+        block = backend("managed", file_system=memory())
+        users = INSTALLATION._users
+        inside = contextvars.copy_context()
+        inside.run(block.__enter__)
+        assert INSTALLATION._users == users + 1
+        with pytest.raises(ValueError, match="different Context"):
+            block.__exit__(None, None, None)
+        assert INSTALLATION._users == users, "left in another context: still counted"
+        assert block._entries == []
+        assert inside.run(ACTIVE.get) is block.emulated  # (that context's own value stays)
+        settled()
+    finally:
+        posixbackend.uninstall()
