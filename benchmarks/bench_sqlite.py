@@ -136,16 +136,23 @@ def paired(directory: str, rows: int, rounds: int) -> list[tuple[int, int]]:
     return times
 
 
-def print_paired(times: list[tuple[int, int]], rows: int) -> None:
-    """The paired rounds' medians: each side's CPU time, and the per-round ratio."""
+def verdict(ratio: float, target: float) -> str:
+    """The target's verdict on a ratio, as every line of this benchmark prints it."""
+    return f"(target <= {target}x): {'met' if ratio <= target else 'MISSED'}"
+
+
+def print_paired(times: list[tuple[int, int]], rows: int, target: float) -> None:
+    """The paired rounds' medians: each side's CPU time, and the per-round ratio (with the
+    target's verdict on its median)."""
     ratios = [managed / native for managed, native in times]
     managed = statistics.median(time for time, _ in times) / 1e6
     native = statistics.median(time for _, time in times) / 1e6
-    at_most = sum(ratio <= C_TARGET for ratio in ratios)
+    at_most = sum(ratio <= target for ratio in ratios)
+    median = statistics.median(ratios)
     print(
         f"{rows // 1000}k INSERTs, paired CPU time, {len(times)} rounds: managed {managed:.2f} ms, "
-        f"native {native:.2f} ms, median ratio {statistics.median(ratios):.4f}x "
-        f"({at_most} rounds <= {C_TARGET}x)"
+        f"native {native:.2f} ms, median ratio {median:.4f}x ({at_most} rounds <= {target}x) "
+        f"{verdict(median, target)}"
     )
 
 
@@ -170,14 +177,16 @@ def paired_processes(processes: int, rounds: int, rows: int) -> list[float]:
     return medians
 
 
-def print_processes(medians: list[float], rounds: int, rows: int) -> None:
-    """How many processes' medians are <= the target, their median and range, each of them."""
-    at_most = sum(ratio <= C_TARGET for ratio in medians)
+def print_processes(medians: list[float], rounds: int, rows: int, target: float) -> None:
+    """How many processes' medians are <= the target, their median (with the target's
+    verdict: the benchmark's for the INSERTs, see the module's docstring) and range, each."""
+    at_most = sum(ratio <= target for ratio in medians)
+    median = statistics.median(medians)
     print(
         f"{rows // 1000}k INSERTs, paired CPU time, {len(medians)} processes x {rounds} rounds: "
-        f"median of the process medians {statistics.median(medians):.4f}x "
+        f"median of the process medians {median:.4f}x "
         f"(range {min(medians):.4f}-{max(medians):.4f}x), {at_most} of {len(medians)} "
-        f"processes <= {C_TARGET}x"
+        f"processes <= {target}x {verdict(median, target)}"
     )
     print("  process medians: " + ", ".join(f"{ratio:.4f}" for ratio in medians))
 
@@ -220,12 +229,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{workload:34}{cells}")
     for index, workload in enumerate(workloads):
         ratio = results["managed memory fs"][index] / results["native tmpfs"][index]
-        verdict = "met" if ratio <= target else "MISSED"
-        print(f"{workload}: managed/native {ratio:.2f}x (target <= {target}x): {verdict}")
+        judged = verdict(ratio, target)
+        if index == 0 and pairs:  # (wall times, best of a few: a percent or two of noise)
+            judged = "(wall, best of each: the INSERTs' verdict is the paired CPU time's below)"
+        print(f"{workload}: managed/native {ratio:.2f}x {judged}")
     if pairs:
-        print_paired(pairs, rows)
+        print_paired(pairs, rows, target)
     if medians:
-        print_processes(medians, args.paired, rows)
+        print_processes(medians, args.paired, rows, target)
     print(
         "pyfakefs, PyFilesystem2: cannot run SQLite on their files (its C code opens files "
         "with the host's system calls), so they have no column"

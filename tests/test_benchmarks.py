@@ -75,6 +75,9 @@ def test_sqlite_benchmark_runs() -> None:
     assert "managed memory fs" in out and out.count("managed/native") == 2
     assert "2 rounds: managed" in out and "2 processes x 2 rounds: median" in out
     assert len(out.split("process medians: ")[1].splitlines()[0].split(", ")) == 2
+    # one verdict for each workload: the SELECTs' line, the paired lines' (the INSERTs' wall
+    # line defers to them)
+    assert out.count("(target <= ") == 3 and "the INSERTs' verdict is the paired" in out
     assert "pyfakefs, PyFilesystem2: cannot run SQLite" in out
 
 
