@@ -109,7 +109,13 @@ class Replacement:
 
 class Installation:
     """The stand-ins of this interpreter: built at the first install, parked while no block
-    needs them, removed at uninstall."""
+    needs them, removed at uninstall.
+
+    Rule for every change here: its state (_users, _pending, _parked, _pinned, _kept,
+    _replacements, _finder) changes only with ``_lock`` held. The C block methods
+    (posixbackend/_standin.c) read and change it without the lock while no thread holds it,
+    and reuse what they read until the lock is taken again (its CountedLock counts both): a
+    change made outside the lock would not be seen there."""
 
     def __init__(self) -> None:
         self._lock: Any = _counted(threading.RLock())
