@@ -1065,33 +1065,24 @@ lock_free(void)
     return ((CountedLockObject *)installation_lock)->holders == 0;
 }
 
-/* An attribute of the installation (from its __dict__; instance attributes all of them) as a
- * truth value: 1, 0, or -1 (error: missing, which the Python methods never leave). */
+/* The installation's attribute ``name`` (from its __dict__: instance attributes all of them),
+ * borrowed; NULL with AttributeError when missing (which the Python methods never leave). */
+static PyObject *
+state_item(PyObject *name)
+{
+    PyObject *value = PyDict_GetItemWithError(installation_state, name);
+    if (value == NULL && !PyErr_Occurred()) {
+        PyErr_SetObject(PyExc_AttributeError, name);
+    }
+    return value;
+}
+
+/* The installation's attribute ``name`` as a truth value: 1, 0, or -1 (error). */
 static int
 flag_of(PyObject *name)
 {
-    PyObject *value = PyDict_GetItemWithError(installation_state, name); /* borrowed */
-    if (value == NULL) {
-        if (!PyErr_Occurred()) {
-            PyErr_SetObject(PyExc_AttributeError, name);
-        }
-        return -1;
-    }
-    return PyObject_IsTrue(value);
-}
-
-/* A new reference to the installation's attribute ``name`` (AttributeError when missing). */
-static PyObject *
-dict_get_new(PyObject *name)
-{
-    PyObject *value = PyDict_GetItemWithError(installation_state, name);
-    if (value == NULL) {
-        if (!PyErr_Occurred()) {
-            PyErr_SetObject(PyExc_AttributeError, name);
-        }
-        return NULL;
-    }
-    return Py_NewRef(value);
+    PyObject *value = state_item(name);
+    return value == NULL ? -1 : PyObject_IsTrue(value);
 }
 
 /* The installation's state as the block methods last read it, valid while its lock was not
@@ -1104,13 +1095,18 @@ static struct {
     PyObject *finder; /* strong */
 } seen = {0};
 
-/* ``seen`` read again if the lock was taken since: 0, or -1 (error; ``seen`` invalid). */
+/* ``seen`` current while nobody holds the installation's lock (read again if it was taken
+ * since): 1, 0 when the lock is held (the Python methods serve), or -1 (error; ``seen``
+ * invalid). */
 static int
-refresh_seen(void)
+seen_while_free(void)
 {
+    if (!lock_free()) {
+        return 0;
+    }
     unsigned long long taken = ((CountedLockObject *)installation_lock)->taken;
     if (seen.valid && seen.taken == taken) {
-        return 0;
+        return 1;
     }
     seen.valid = 0;
     int parked = flag_of(s_parked), pinned = flag_of(s_pinned), kept = flag_of(s_kept);
@@ -1118,19 +1114,16 @@ refresh_seen(void)
     if (parked < 0 || pinned < 0 || kept < 0 || pending_now < 0 || built < 0) {
         return -1;
     }
-    PyObject *users = PyDict_GetItemWithError(installation_state, s_users); /* borrowed */
+    PyObject *users = state_item(s_users);
     Py_ssize_t count = users == NULL ? -1 : PyLong_AsSsize_t(users);
-    if (users == NULL || (count == -1 && PyErr_Occurred())) {
-        if (!PyErr_Occurred()) {
-            PyErr_SetObject(PyExc_AttributeError, s_users);
-        }
+    if (count == -1 && PyErr_Occurred()) {
         return -1;
     }
-    PyObject *finder = dict_get_new(s_finder);
+    PyObject *finder = state_item(s_finder);
     if (finder == NULL) {
         return -1;
     }
-    Py_XSETREF(seen.finder, finder);
+    Py_XSETREF(seen.finder, Py_NewRef(finder));
     seen.parked = parked;
     seen.pinned = pinned;
     seen.kept = kept;
@@ -1139,7 +1132,7 @@ refresh_seen(void)
     seen.users = count;
     seen.taken = taken;
     seen.valid = 1;
-    return 0;
+    return 1;
 }
 
 /* The installation's _users set to ``count`` (and ``seen``): 0, or -1 (error, nothing set). */
@@ -1179,11 +1172,9 @@ store_pending(int flag)
 static int
 installation_enter(void)
 {
-    if (!lock_free()) {
-        return 0;
-    }
-    if (refresh_seen() < 0) {
-        return -1;
+    int free = seen_while_free();
+    if (free <= 0) {
+        return free;
     }
     if (seen.parked || !seen.built) {
         return 0;
@@ -1218,11 +1209,9 @@ installation_enter(void)
 static int
 installation_leave(void)
 {
-    if (!lock_free()) {
-        return 0;
-    }
-    if (refresh_seen() < 0) {
-        return -1;
+    int free = seen_while_free();
+    if (free <= 0) {
+        return free;
     }
     Py_ssize_t count = seen.users;
     int to_park = count == 1 && !(seen.pinned || seen.kept || seen.parked) && seen.built;
