@@ -78,30 +78,37 @@ def write_atomic(served: Any, path: str, data: bytes, mode: int) -> None:
     :func:`read_file` reads), any other through a descriptor as os.open would."""
     aside = f"{path}.{id(path)}"
     flags = posix.O_EXCL | posix.O_CREAT | posix.O_WRONLY | posix.O_CLOEXEC
-    if type(path) is str and path and path.isascii() and "\x00" not in path:
-        handle = served.open_handle(aside, flags, mode & 0o666)
-        try:
-            try:
-                write_all(handle, data, 0)  # a short write (the file system full) is ENOSPC
-            finally:
-                handle.close()
-            served.replace(aside, path)
-        except BaseException:
-            _remove(served, aside)
-            raise
-        return
-    fd = served.open(aside, flags, mode & 0o666)
+    plain = type(path) is str and path and path.isascii() and "\x00" not in path
+    # (chosen before the open: nothing that calls stands between it and the try below)
+    write, close = (_write_handle, _close_handle) if plain else (_write_fd, _close_fd)
+    opened = (served.open_handle if plain else served.open)(aside, flags, mode & 0o666)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[served.write(fd, view) :]
+            write(served, opened, data)
         finally:
-            served.close(fd)
+            close(served, opened)
         served.replace(aside, path)
     except BaseException:
         _remove(served, aside)
         raise
+
+
+def _write_handle(served: Any, handle: Any, data: bytes) -> None:
+    write_all(handle, data, 0)  # a short write (the file system full) is ENOSPC
+
+
+def _close_handle(served: Any, handle: Any) -> None:
+    handle.close()
+
+
+def _write_fd(served: Any, fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[served.write(fd, view) :]
+
+
+def _close_fd(served: Any, fd: int) -> None:
+    served.close(fd)
 
 
 def _remove(served: Any, aside: str) -> None:
