@@ -132,16 +132,15 @@ class BackendBlock:
                 restricting = policy is not None and policy.denies_anything
                 if restricting:
                     INSTALLATION.keep()  # see posixbackend.switch.installation: never parked
-                if self.permissions is not None and self.permissions.time_limit is not None:
+                limit = None if self.permissions is None else self.permissions.time_limit
+                if restricting or limit is not None:
                     from posixbackend.permissions.hook import install_hook
+
+                    install_hook()
+                if limit is not None:
                     from posixbackend.permissions.timelimit import TimeLimit
 
-                    install_hook()
-                    time_limit = TimeLimit.start(self.permissions.time_limit)
-                elif restricting:
-                    from posixbackend.permissions.hook import install_hook
-
-                    install_hook()
+                    time_limit = TimeLimit.start(limit)
                 if self.emulated is not None:
                     C_LIBRARIES.install()  # sqlite3 must not reach the host's files instead
                 if restricting or anchors.anchor_of_caller() is not None:
