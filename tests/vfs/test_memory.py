@@ -330,3 +330,16 @@ def test_creating_in_a_removed_directory_is_enoent_before_any_permission() -> No
     ):
         with pytest.raises(FileNotFoundError):
             create()
+
+
+@pytest.mark.parametrize("pages", [2, 7, 6_170_943])
+def test_tmpfs_defaults_are_half_the_pages_rounded_down(pages: int) -> None:
+    """mm/shmem.c gives an unsized tmpfs totalram_pages() / 2 blocks and as many inodes, both
+    rounded down: a machine with an odd page count has no half page (CI had one: 3085472
+    blocks reported against Linux's 3085471). At least two inodes, as the root needs one."""
+    from vfs.memory import tmpfs_defaults
+
+    max_bytes, max_inodes = tmpfs_defaults(pages * 4096)
+    fs = MemoryFileSystem(max_bytes=max_bytes, max_inodes=max_inodes)
+    status = fs.statvfs("/")
+    assert (status.f_blocks, status.f_files) == (pages // 2, max(pages // 2, 2))

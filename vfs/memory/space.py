@@ -31,10 +31,12 @@ UNLIMITED_FILES = 1 << 24
 def tmpfs_defaults(memory: int | None = None) -> tuple[int, int]:
     """(max_bytes, max_inodes) as a tmpfs mounted without ``size=`` and ``nr_inodes=`` gets
     them: half of ``memory`` for data and half as many inodes as it has pages, ``memory``
-    being the machine's physical memory unless given."""
+    being the machine's physical memory unless given. Whole pages, rounded down as
+    mm/shmem.c does: an odd page count has no half page to give."""
     if memory is None:
         memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return memory // 2, max(memory // 2 // PAGE_SIZE, 2)
+    pages = memory // PAGE_SIZE // 2
+    return pages * PAGE_SIZE, max(pages, 2)
 
 
 class Space:
