@@ -39,7 +39,9 @@ EXIT_INTERRUPTED = compat.declare(
     "without the C extension), before any of its code runs, propagates with the block still "
     "entered, whole: its backend and permissions stay in force in that context and the "
     "stand-ins stay counted in use. Anywhere later the exit finishes leaving first, and the "
-    "entry is all or nothing (the common block's C __enter__/__exit__ have no such point)",
+    "entry is all or nothing (the common block's C __enter__/__exit__ have no such point). "
+    "The Python methods finish after one interrupt: a second one landing while they finish "
+    "leaving (or undo an entry) after a first can leave part of the block in force",
 )
 
 _Entry = tuple[contextvars.Token[Any], contextvars.Token[Permissions | None] | None, Any,
