@@ -19,6 +19,7 @@ import pytest
 from posixbackend.isolation.batch import BatchCommand, parse_batch
 from posixbackend.isolation.limits import Limits
 from posixbackend.launcher.options import UsageError
+from tests.processes import alive
 
 LAUNCHER = (sys.executable, "-m", "posixbackend", "--isolate-batch")
 
@@ -166,14 +167,6 @@ def descendants(pid: int) -> set[int]:
             found.add(child)
             todo.append(child)
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rpartition(b")")[2].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_a_killed_run_leaves_whole_lines_and_resume_finishes_it(tmp_path: Path) -> None:

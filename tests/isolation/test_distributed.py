@@ -28,7 +28,8 @@ from posixbackend.isolation.distributed import (
 from posixbackend.isolation.limits import Limits
 from posixbackend.isolation.pool import Job, Pool
 from posixbackend.isolation.result import IsolatedResult, ResultKind
-from tests.isolation.test_batch_cli import alive, descendants
+from tests.isolation.test_batch_cli import descendants
+from tests.processes import alive
 
 
 def lasting() -> set[int]:

@@ -9,6 +9,7 @@ import signal
 import time
 
 from posixbackend.isolation import Limits, ResultKind
+from tests import processes
 from tests.isolation.helpers import printed
 from tests.isolation.pooling import Traces, alive
 
@@ -17,11 +18,6 @@ SPARES = WORKERS + 1
 """A spare per worker, and one more (the zygote forks them two at a time)."""
 HELPERS = SPARES + 1
 """A zygote's children besides its guests: its spares, and the janitor."""
-
-
-def _state(pid: int) -> str:
-    with open(f"/proc/{pid}/stat", "rb") as stat:
-        return stat.read().rpartition(b")")[2].split()[0].decode()
 
 
 def test_the_spares_and_the_janitor_end_with_the_pool(traces: Traces) -> None:
@@ -69,7 +65,7 @@ def test_spares_killed_before_their_job_are_replaced(traces: Traces) -> None:
     for pid in spares:
         os.kill(pid, signal.SIGKILL)
     for pid in spares:
-        while _state(pid) != "Z":  # dead: the zygote reaps it when it tries to use it
+        while processes.alive(pid):  # dead: a zombie until the zygote tries to use it
             time.sleep(0.01)
     results = [traces.seen(pool.submit("print('ran')").result(timeout=30)) for _ in range(3)]
     assert [result.kind for result in results] == [ResultKind.GUEST] * 3

@@ -19,6 +19,7 @@ import pytest
 from posixbackend.launcher.session import GRACE, TIME_LIMIT_STATUS
 from posixbackend.launcher.supervisor import SLACK
 from tests.launcher.running import LAUNCHER, PYTHON, environment, launch
+from tests.processes import alive
 
 SUPERVISED = {
     "sandbox": ("--sandbox", "--allow-native-access", "--time-limit=60"),
@@ -143,7 +144,7 @@ def test_a_program_that_disarms_the_time_limit_is_still_ended(
     assert done.stderr == f"posixbackend: time limit of {limit!r} s exceeded\n"
     assert limit + GRACE + SLACK <= elapsed < limit + GRACE + SLACK + FEW_SECONDS
     child = int(done.stdout.split()[0])
-    assert not _alive(child), "the program's child outlived the time limit"
+    assert not alive(child), "the program's child outlived the time limit"
 
 
 def test_what_a_program_left_running_is_ended_when_it_ran_out_of_time(tmp_path: Path) -> None:
@@ -158,7 +159,7 @@ def test_what_a_program_left_running_is_ended_when_it_ran_out_of_time(tmp_path: 
     done = launch("--time-limit=0.5", "-c", code, cwd=tmp_path)
     assert done.returncode == TIME_LIMIT_STATUS
     assert done.stderr.count("time limit") == 1
-    assert not _alive(int(done.stdout.split()[0]))
+    assert not alive(int(done.stdout.split()[0]))
 
 
 def test_a_program_in_time_may_leave_a_process_running_as_with_python(tmp_path: Path) -> None:
@@ -171,7 +172,7 @@ def test_a_program_in_time_may_leave_a_process_running_as_with_python(tmp_path: 
     done = launch("--time-limit=30", "-c", code, cwd=tmp_path)
     child = int(done.stdout.split()[0])
     try:
-        assert done.returncode == 0 and _alive(child)
+        assert done.returncode == 0 and alive(child)
     finally:
         os.kill(child, signal.SIGKILL)
 
@@ -182,18 +183,9 @@ def test_a_killed_supervisor_takes_the_program_along(tmp_path: Path) -> None:
     process.kill()
     process.communicate(timeout=30)
     deadline = time.monotonic() + 10
-    while any(_alive(guest) for guest in guests) and time.monotonic() < deadline:
+    while any(alive(guest) for guest in guests) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert guests and not any(_alive(guest) for guest in guests)
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie waiting for its parent does not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return False
-    return stat.rpartition(b")")[2].split()[0] != b"Z"
+    assert guests and not any(alive(guest) for guest in guests)
 
 
 def _children_of(pid: int) -> list[int]:
@@ -230,4 +222,4 @@ def test_a_program_whose_main_thread_ended_is_still_ended(tmp_path: Path) -> Non
     elapsed = time.monotonic() - started
     assert done.returncode == TIME_LIMIT_STATUS, done.stderr
     assert elapsed < 0.5 + GRACE + SLACK + FEW_SECONDS
-    assert not _alive(int(done.stdout.split()[0]))
+    assert not alive(int(done.stdout.split()[0]))
