@@ -1475,6 +1475,41 @@ configure_blocks(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* until_done(function, *args): function(*args) run again after each exception until a run
+ * returns (at most UNTIL_DONE_RUNS runs); then the last exception is raised, if any run raised.
+ * For clean-up code that is idempotent (each step done at most once however often it runs):
+ * a second asynchronous exception landing in a rerun of Python clean-up would cut it short, and
+ * here nothing runs between the runs where one could land (BackendBlock's Python methods). */
+#define UNTIL_DONE_RUNS 64
+
+static PyObject *
+until_done(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1) {
+        PyErr_SetString(PyExc_TypeError, "until_done() takes a function and its arguments");
+        return NULL;
+    }
+    PyObject *type = NULL, *value = NULL, *tb = NULL;
+    int raised = 0;
+    for (int run = 0; run < UNTIL_DONE_RUNS; run++) {
+        PyObject *result = PyObject_Vectorcall(args[0], args + 1, (size_t)(nargs - 1), NULL);
+        if (result != NULL) {
+            if (!raised) {
+                return result;
+            }
+            Py_DECREF(result);
+            break;
+        }
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        PyErr_Fetch(&type, &value, &tb); /* the last one is kept */
+        raised = 1;
+    }
+    PyErr_Restore(type, value, tb);
+    return NULL;
+}
+
 static PyObject *
 as_method(PyObject *module, PyObject *function)
 {
@@ -1510,6 +1545,11 @@ static PyMethodDef methods[] = {
      "Give the block methods POLICY, INSTALLATION, its __dict__, its CountedLock, the C "
      "libraries' hook, installation.py's globals (EAGER_PARKING), sys.__dict__ and BackendBlock (whose slots "
      "permissions, emulated and _entries they read); once only."},
+    {"until_done", (PyCFunction)(void (*)(void))until_done, METH_FASTCALL,
+     "until_done(function, /, *args)\n--\n\n"
+     "function(*args) run again after each exception until a run returns (at most 64 runs), "
+     "then the last exception raised, if any run raised: idempotent clean-up that an "
+     "asynchronous exception cannot cut short between its runs."},
     {"as_method", as_method, METH_O,
      "as_method(function, /)\n--\n\nfunction bound as a method by attribute look-up."},
     {NULL, NULL, 0, NULL},

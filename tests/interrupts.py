@@ -115,13 +115,24 @@ class Instructions:
 class Interrupter:
     """A tracer that counts the points where an asynchronous exception may land in the code of
     ``files`` (path prefixes), and raises :class:`Injected` at point number ``at`` (never if
-    None)."""
+    None).
 
-    def __init__(self, files: tuple[str, ...], at: int | None) -> None:
+    With ``again``, a second one is raised while the code handles the first: at the
+    ``again``-th function start or return from a C call in ``files`` after it (two of the
+    points), counted by a profile function -- CPython takes a trace function that raised off,
+    and the profile function stays."""
+
+    def __init__(self, files: tuple[str, ...], at: int | None, again: int | None = None) -> None:
         self.files = files
         self.at = at
+        self.again = again
         self.seen = 0
         self.point = Point(0)
+        """Where the exception at ``at`` was raised."""
+        self.after = 0
+        """The points the profile function counted after that."""
+        self.raised: list[Injected] = []
+        """The exceptions raised, first to last."""
         self.places: list[tuple[tuple[CodeType, int], ...]] = []
         """Where each point was, in the run that counts them: (code, instruction offset) of
         its frame and of each frame below it (the same code called from two places differs)."""
@@ -182,20 +193,56 @@ class Interrupter:
         if self.seen == self.at:
             code = frame.f_code
             self.point = Point(self.seen, code.co_filename, code.co_name, frame.f_lineno or 0)
-            raise Injected
+            self.raised.append(Injected())
+            raise self.raised[-1]
+
+    def profile(self, frame: FrameType, event: str, arg: object) -> None:
+        """The profile function: the second exception, ``again`` points after the first."""
+        counted = event in ("call", "c_return") and frame.f_code.co_filename.startswith(self.files)
+        if self.point.at and counted:
+            self.after += 1
+            if self.after == self.again:
+                self.raised.append(Injected())
+                raise self.raised[-1]
+
+    def landed(self) -> list[Point]:
+        """Where each exception raised landed (the frame it was raised in), first to last."""
+        return [_landing(error) for error in self.raised]
 
 
-def traced(call: Callable[[], object], files: tuple[str, ...], at: int | None) -> Interrupter:
+def _landing(error: BaseException) -> Point:
+    """Where ``error`` was raised: the innermost entry of its traceback below this module's
+    own (the tracer's), numbered 0."""
+    landed = Point(0)
+    entry = error.__traceback__
+    while entry is not None:
+        code = entry.tb_frame.f_code
+        if code.co_filename != __file__:
+            landed = Point(0, code.co_filename, code.co_name, entry.tb_lineno)
+        entry = entry.tb_next
+    return landed
+
+
+def traced(
+    call: Callable[[], object],
+    files: tuple[str, ...],
+    at: int | None,
+    again: int | None = None,
+) -> Interrupter:
     """Run ``call`` under an :class:`Interrupter` (which then tells how many points it passed
     and where it raised)."""
-    interrupter = Interrupter(files, at)
+    interrupter = Interrupter(files, at, again)
     outer = sys.gettrace()  # a coverage tracer, when the suite measures it: put back after
+    outer_profile = sys.getprofile()
     sys.settrace(interrupter)
+    if again is not None:
+        sys.setprofile(interrupter.profile)
     try:
         call()
     except Injected:
         pass
     finally:
+        sys.setprofile(outer_profile)
         sys.settrace(outer)
     return interrupter
 

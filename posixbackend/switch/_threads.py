@@ -34,6 +34,7 @@ from posixbackend.permissions.entrypoints import boundaries, entry_points
 from posixbackend.permissions.policy import Permissions
 from posixbackend.permissions.trusted import LIBRARY, caller
 from posixbackend.switch.active import ACTIVE, in_context
+from posixbackend.switch.rerun import until_done
 
 _ATTRIBUTE = "_posixbackend_active"
 
@@ -189,12 +190,8 @@ def _stand_ins_used(used: bool) -> Iterator[None]:
     INSTALLATION.enter()  # all or nothing
     try:
         yield
-    finally:
-        try:
-            INSTALLATION.leave(held, hold)
-        except BaseException:  # an interrupt cut it short (at its start) or came after it
-            INSTALLATION.leave(held, hold)  # done now if it was not
-            raise
+    finally:  # (rerun after an interrupt that cut it short, at its start or in it)
+        until_done(INSTALLATION.leave, held, hold)
 
 
 def _inheriting_runner(

@@ -27,6 +27,7 @@ from posixbackend.switch.installation import INSTALLATION
 from posixbackend.switch.libraries import HOOK as C_LIBRARIES
 from posixbackend.switch.names import PosixModuleBackend
 from posixbackend.switch.nativecalls import native_calls
+from posixbackend.switch.rerun import until_done
 from vfs import FileSystem, Identity, MemoryFileSystem
 
 EXIT_INTERRUPTED = compat.declare(
@@ -40,10 +41,17 @@ EXIT_INTERRUPTED = compat.declare(
     "entered, whole: its backend and permissions stay in force in that context and the "
     "stand-ins stay counted in use. Anywhere later the exit finishes leaving first, and the "
     "entry is all or nothing (the common block's C __enter__/__exit__ have no such point). "
-    "The Python methods finish after one interrupt: a second one landing while they finish "
-    "leaving (or undo an entry) after a first can leave part of the block in force",
+    "Further interrupts landing while the Python methods finish leaving (or undo an entry) "
+    "make them finish all the same; without the C extension posixbackend._standin they "
+    "finish after one, and a second landing as they do can leave part of the block in force",
 )
 
+_Steps = tuple[
+    Any, contextvars.Token[Any] | None, Any, contextvars.Token[Permissions | None] | None, Any,
+    anchors.Anchor | None,
+]  # fmt: skip
+"""What an entry cut short had done, for BackendBlock._abandon: ACTIVE's value before and its
+token, POLICY's value before and its token, the time limit started, the anchor pushed."""
 _Entry = tuple[contextvars.Token[Any], contextvars.Token[Permissions | None] | None, Any,
                anchors.Anchor | None]  # fmt: skip
 """What one entry into a block changed, for its exit to undo: the tokens of ACTIVE and POLICY
@@ -108,6 +116,7 @@ class BackendBlock:
         nothing of the block in force. What a step returns is lost when an interrupt lands
         right after its call, before the assignment: so ACTIVE and POLICY are read first, and
         put back as they were when their tokens are missing (see :meth:`_abandon`)."""
+        counted = [_COUNTED]  # the count enter() makes, until the entry holds it (_abandon)
         INSTALLATION.enter()  # all or nothing: when it raises, the block is not counted
         active_before: Any = _UNREAD
         policy_before: Any = _UNREAD
@@ -153,35 +162,27 @@ class BackendBlock:
             self._entries.append(entry)
             return self
         except BaseException:
-            self._abandon(
-                entry, active_before=active_before, active_token=active_token,
-                policy_before=policy_before, policy_token=policy_token, time_limit=time_limit,
-                anchor=anchor,
-            )  # fmt: skip
+            # (a tuple, built with no call: nothing between the handler's start and the call)
+            steps = (active_before, active_token, policy_before, policy_token, time_limit, anchor)
+            until_done(self._abandon, entry, counted, steps)
             raise
 
-    def _abandon(
-        self,
-        entry: _Entry | None,
-        *,
-        active_before: Any,
-        active_token: contextvars.Token[Any] | None,
-        policy_before: Any,
-        policy_token: contextvars.Token[Permissions | None] | None,
-        time_limit: Any,
-        anchor: anchors.Anchor | None,
-    ) -> None:
-        """Undo what an entry cut short did (its steps' results, as far as it had them)."""
+    def _abandon(self, entry: _Entry | None, counted: list[object], steps: _Steps) -> None:
+        """Undo what an entry cut short did (its ``steps``' results, as far as it had them).
+        Each step is done at most once however often it runs (see :func:`until_done`): the
+        block's count is ``counted``'s until the entry is appended, then the entry's."""
         if entry is not None and any(each is entry for each in self._entries):
-            self._leave(entry)  # appended: left as any entry is
+            counted.clear()  # appended: left as any entry is (the count goes with it)
+            self._leave(entry, True)
             return
+        active_before, active_token, policy_before, policy_token, time_limit, anchor = steps
         if time_limit is not None:
             _stop(time_limit)
         if anchor is not None:
             anchors.pop(anchor)  # (no-op when it is not on the thread)
         _put_back(POLICY, policy_token, policy_before)
         _put_back(ACTIVE, active_token, active_before)
-        INSTALLATION.leave()
+        INSTALLATION.leave(counted, _COUNTED)  # (once: the marker goes with the count)
 
     def _exit_python(
         self,
@@ -196,7 +197,7 @@ class BackendBlock:
         try:
             fired = self._leave(entry)
         except BaseException:
-            self._leave(entry)  # each step done once: what the interrupted run left, done now
+            until_done(self._leave, entry, True)  # what the interrupted run left, done now
             raise
         if fired and exc_type is None:
             from posixbackend.permissions.timelimit import TimeLimitExceeded
@@ -204,10 +205,11 @@ class BackendBlock:
             assert self.permissions is not None and self.permissions.time_limit is not None
             raise TimeLimitExceeded(self.permissions.time_limit)
 
-    def _leave(self, entry: _Entry) -> bool:
+    def _leave(self, entry: _Entry, again: bool = False) -> bool:
         """Undo ``entry`` (this block's last): whether its time limit fired. Each step is
         done at most once however often it runs (a run that an interrupt cut short is run
-        again), the count last, with the entry's removal (the entry tells that it is done)."""
+        again, ``again``: the error of a token of another context, which the first run
+        raised, is not raised again), the count last, with the entry's removal."""
         active, policy, time_limit, anchor = entry
         fired = False if time_limit is None else _stop(time_limit)
         try:
@@ -221,7 +223,10 @@ class BackendBlock:
                 ACTIVE.reset(active)
             except RuntimeError:  # the token was used: by a run an interrupt cut short
                 pass
-        finally:  # (also when a token is of another context: ValueError, the block left)
+        except ValueError:  # a token of another context: the block is left all the same
+            if not again:
+                raise
+        finally:
             INSTALLATION.leave(self._entries, entry)
         return fired
 
@@ -286,6 +291,8 @@ def _effective(own: Permissions | None, outer: Permissions | None) -> Permission
 
 _UNREAD: Final[Any] = object()
 """A context variable's value not read yet (see BackendBlock._enter_python)."""
+_COUNTED: Final = object()
+"""The marker of a block's count while no entry holds it (see BackendBlock._abandon)."""
 
 
 def _reset(variable: contextvars.ContextVar[Any], token: contextvars.Token[Any]) -> None:
