@@ -34,6 +34,19 @@ def guest_error(error: OSError, guest: Callable[[object], object]) -> OSError:
     return OSError(error.errno, error.strerror, guest(error.filename), None, guest(error.filename2))
 
 
+def entry_type(entry: os.DirEntry[str]) -> int:
+    """``entry``'s file type as the directory gives it (readdir's d_type, which needs no
+    search permission on the directory, as the providers' scandir types), a status asked
+    only for a kind that DirEntry cannot tell (a fifo, a socket, a device)."""
+    if entry.is_symlink():
+        return stat.S_IFLNK
+    if entry.is_dir(follow_symlinks=False):
+        return stat.S_IFDIR
+    if entry.is_file(follow_symlinks=False):
+        return stat.S_IFREG
+    return stat.S_IFMT(entry.stat(follow_symlinks=False).st_mode)
+
+
 class Ops:
     """Operations common to both sides; subclasses provide the primitives."""
 
@@ -190,10 +203,7 @@ class NativeOps(Ops):
 
     def op_scandir(self, path: str) -> list[tuple[str, int, int]]:
         with os.scandir(self.host(path)) as entries:
-            return [
-                (e.name, stat.S_IFMT(e.stat(follow_symlinks=False).st_mode), e.inode())
-                for e in entries
-            ]
+            return [(e.name, entry_type(e), e.inode()) for e in entries]
 
     def op_mkdir(self, path: str, mode: int = 0o777) -> None:
         os.mkdir(self.host(path), mode)
