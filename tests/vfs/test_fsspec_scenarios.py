@@ -47,6 +47,7 @@ DIFFERS: dict[str, set[str]] = {
     "unlink_cases": LINKS,
     "utime_and_truncate": LINKS,
     "open_flag_combinations": LINKS,
+    "renaming_over_a_link_resolved_before": LINKS,
     "tmpfile": {TMPFILE},
     # These make hard links (EPERM here) and stop or differ when the link is missing.
     "hard_links": BOTH_LINKS,

@@ -762,7 +762,8 @@ class MemoryFileSystem(FileSystem):
         if isinstance(victim, Directory) and victim.entries:
             raise os_error(errno.ENOTEMPTY, src)
         now = time_ns()
-        if is_dir or isinstance(node, Symlink):
+        if is_dir or isinstance(node, Symlink) or isinstance(victim, Symlink):
+            # (a link replaced leaves the tree as one moved does: paths through it change)
             self._names.forget()  # first: nothing below may be cut short before it
         pages = 0 if victim is None else victim.pages()
         space = self._space
