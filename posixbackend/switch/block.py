@@ -42,8 +42,9 @@ EXIT_INTERRUPTED = compat.declare(
     "stand-ins stay counted in use. Anywhere later the exit finishes leaving first, and the "
     "entry is all or nothing (the common block's C __enter__/__exit__ have no such point). "
     "Further interrupts landing while the Python methods finish leaving (or undo an entry) "
-    "make them finish all the same; without the C extension posixbackend._standin they "
-    "finish after one, and a second landing as they do can leave part of the block in force",
+    "make them finish all the same; without the C extension posixbackend._standin (or with "
+    "POSIXBACKEND_PURE_PYTHON set) they finish after one, and a second landing as they do "
+    "can leave part of the block in force",
 )
 
 _Steps = tuple[

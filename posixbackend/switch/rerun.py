@@ -9,8 +9,11 @@ could land in.
 
 from __future__ import annotations
 
+import posix
 from collections.abc import Callable
 from typing import Any, Final
+
+from posixbackend.emulated.accelerator import ENVIRONMENT_SWITCH
 
 
 def until_done_python(function: Callable[..., Any], *args: Any) -> Any:
@@ -24,12 +27,15 @@ def until_done_python(function: Callable[..., Any], *args: Any) -> Any:
 
 
 def _chosen() -> Callable[..., Any]:
-    """The C function when posixbackend._standin is built (and has it), else the fallback."""
+    """The C function when posixbackend._standin is built, else (or with
+    ``POSIXBACKEND_PURE_PYTHON`` set, as for the C stand-ins) the fallback."""
+    if posix.environ.get(ENVIRONMENT_SWITCH.encode(), b"") not in (b"", b"0"):
+        return until_done_python
     try:
         from posixbackend import _standin
     except ImportError:
         return until_done_python
-    return getattr(_standin, "until_done", until_done_python)
+    return _standin.until_done
 
 
 until_done: Final = _chosen()

@@ -18,6 +18,7 @@ from posixbackend import Permissions, backend, current_emulated
 from posixbackend.permissions import anchors
 from posixbackend.permissions.current import POLICY
 from posixbackend.switch import block as block_module
+from posixbackend.switch import rerun
 from posixbackend.switch._threads import _stand_ins_used as stand_ins_used
 from posixbackend.switch.active import ACTIVE
 from posixbackend.switch.block import BackendBlock
@@ -416,7 +417,7 @@ def interrupted_twice() -> None:
 
 
 @pytest.mark.skipif(
-    not C_BUILT,
+    rerun.until_done is rerun.until_done_python,
     reason="without posixbackend._standin the Python block methods survive one interrupt, "
     "not two (switch.block_exit_interrupted)",
 )

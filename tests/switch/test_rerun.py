@@ -50,24 +50,30 @@ def test_after_an_exception_it_runs_again_and_raises_that_exception(until_done: 
     assert calls == [("x",), ("x",)] and raised.value.args == (1,)
 
 
-def test_the_c_function_reruns_until_a_run_completes_and_raises_the_last() -> None:
+@pytest.fixture
+def c_until_done() -> Callable[..., Any]:
+    """The C function (the test skipped without it)."""
     if C_FUNCTION is None:
         pytest.skip("posixbackend._standin is not built")
+    return C_FUNCTION
+
+
+def test_the_c_function_reruns_until_a_run_completes_and_raises_the_last(
+    c_until_done: Callable[..., Any],
+) -> None:
     calls: list[tuple[Any, ...]] = []
     with pytest.raises(Interrupted) as raised:
-        C_FUNCTION(failing(5, calls))
+        c_until_done(failing(5, calls))
     assert len(calls) == 6 and raised.value.args == (5,)  # the last exception, once done
 
 
-def test_the_c_function_gives_up_after_64_runs() -> None:
-    if C_FUNCTION is None:
-        pytest.skip("posixbackend._standin is not built")
+def test_the_c_function_gives_up_after_64_runs(c_until_done: Callable[..., Any]) -> None:
     calls: list[tuple[Any, ...]] = []
     with pytest.raises(Interrupted) as raised:
-        C_FUNCTION(failing(1000, calls))
+        c_until_done(failing(1000, calls))
     assert len(calls) == 64 and raised.value.args == (64,)
     with pytest.raises(TypeError):
-        C_FUNCTION()
+        c_until_done()
 
 
 def test_the_python_fallback_survives_one_exception_not_two() -> None:
